@@ -1,0 +1,868 @@
+/*
+ * Broker configuration.  Every scalar key is one row of conf_keys[]
+ * {name, type, offset, default, min, max, flags, help}; reading a file, a
+ * command-line flag, the built-in defaults and --help all go through that
+ * table, so adding a key is adding a row.  Two key families with a variable
+ * middle part (users.NAME.FIELD, loopback_users.NAME) sit in conf_prefixes[],
+ * and RabbitMQ spellings of our keys in conf_aliases[].
+ *
+ * Must not depend on: libevent, protocol front ends, auth (passwords are kept
+ * here as configured; core/auth.c hashes them).
+ */
+#ifdef HAVE_CONFIG_H
+#include <config.h> /* autoconf's, for PACKAGE_VERSION; ours is "core/config.h" */
+#endif
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define KIB (UINT64_C(1) << 10)
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+
+enum conf_type {
+	CT_STR,   /* char *; min is the least length (1 = must not be empty) */
+	CT_LIST,  /* char *, comma list stored trimmed; "none" = empty */
+	CT_INT,   /* int */
+	CT_U32,   /* uint32_t */
+	CT_U64,   /* uint64_t */
+	CT_LEVEL, /* enum tdm_log_level */
+};
+
+enum conf_flags {
+	CF_BYTES = 1 << 0,    /* numeric value accepts KiB/MiB/GiB/KB/MB/GB suffixes */
+	CF_NULLABLE = 1 << 1, /* CT_STR: an empty value stores NULL */
+	CF_SECRET = 1 << 2,   /* describe masks it unless it is the public default */
+};
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+	const char *def; /* default in the same text form a file uses */
+	uint64_t min, max;
+	unsigned flags;
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct tdm_config, field)
+
+static const struct conf_key conf_keys[] = {
+	{ "data_dir", CT_STR, OFF(data_dir), "./tandem-data", 1, 0, 0,
+	  "Directory holding everything the broker persists." },
+	{ "bind_address", CT_STR, OFF(bind_address), "127.0.0.1", 1, 0, 0,
+	  "Address every listener binds to (0.0.0.0 or :: for all interfaces)." },
+	{ "amqp_port", CT_INT, OFF(amqp_port), "5672", 0, 65535, 0,
+	  "AMQP 0-9-1 listener port; 0 disables the listener." },
+	{ "kafka_port", CT_INT, OFF(kafka_port), "0", 0, 65535, 0,
+	  "Kafka protocol listener port (9092 by convention); 0 disables the listener." },
+	{ "http_port", CT_INT, OFF(http_port), "0", 0, 65535, 0,
+	  "HTTP management and /metrics port (15672 by convention); 0 disables the listener." },
+	{ "log_level", CT_LEVEL, OFF(log_level), "info", 0, 0, 0,
+	  "One of error, warning, info, debug." },
+	{ "log_file", CT_STR, OFF(log_file), "", 0, 0, CF_NULLABLE,
+	  "Append log lines to this file; empty logs to stderr." },
+	{ "frame_max", CT_U32, OFF(frame_max), "128KiB", 4096, INT32_MAX, CF_BYTES,
+	  "Largest AMQP frame offered in connection.tune, in bytes (4096 .. 2GiB-1)." },
+	{ "channel_max", CT_U32, OFF(channel_max), "2047", 1, 65535, 0,
+	  "Most channels per AMQP connection offered in connection.tune (1 .. 65535)." },
+	{ "heartbeat", CT_U32, OFF(heartbeat), "60", 0, 65535, 0,
+	  "AMQP heartbeat interval offered in connection.tune, in seconds; 0 disables." },
+	{ "max_message_size", CT_U64, OFF(max_message_size), "128MiB", 1, 512 * MIB, CF_BYTES,
+	  "Largest message body accepted, in bytes (at most 512MiB, as RabbitMQ)." },
+	{ "max_connections", CT_U32, OFF(max_connections), "10000", 1, 1048576, 0,
+	  "Most client connections over all listeners (at most Linux's default fs.nr_open)." },
+	{ "max_channels_total", CT_U32, OFF(max_channels_total), "0", 0, UINT32_MAX, 0,
+	  "Most AMQP channels over all connections; 0 = unlimited." },
+	{ "output_high_watermark", CT_U64, OFF(output_high_watermark), "4MiB", 4096, GIB,
+	  CF_BYTES,
+	  "Bytes queued for output on one connection before its consumers stop receiving." },
+	{ "default_user", CT_STR, OFF(default_user), "guest", 0, 0, 0,
+	  "User created at startup with access to every vhost and tag administrator;\n"
+	  "empty = no such user." },
+	{ "default_pass", CT_STR, OFF(default_pass), "guest", 0, 0, CF_SECRET,
+	  "Password of default_user." },
+	{ "default_vhost", CT_STR, OFF(default_vhost), "/", 1, 0, 0,
+	  "Virtual host created at startup." },
+	{ "loopback_users", CT_LIST, OFF(loopback_users), "guest", 0, 0, 0,
+	  "Comma list of users who may connect only from a loopback address (none = nobody).\n"
+	  "loopback_users.NAME = true|false adds or removes one user." },
+	{ "vhosts", CT_LIST, OFF(vhosts), "", 0, 0, 0,
+	  "Comma list of further virtual hosts created at startup." },
+};
+
+#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* RabbitMQ (rabbitmq.conf) spellings accepted for our keys. */
+static const struct {
+	const char *alias;
+	const char *key;
+} conf_aliases[] = {
+	{ "listeners.tcp.default", "amqp_port" },
+	{ "management.tcp.port", "http_port" },
+	{ "log.console.level", "log_level" },
+	{ "log.file.level", "log_level" },
+};
+
+/* users.NAME.FIELD: the settable fields of struct tdm_user_conf. */
+static const struct {
+	const char *name;
+	size_t offset;
+	unsigned flags;
+	const char *help;
+} user_fields[] = {
+	{ "password", offsetof(struct tdm_user_conf, password), CF_SECRET,
+	  "plain-text password (hashed at startup)" },
+	{ "password_hash", offsetof(struct tdm_user_conf, password_hash), 0,
+	  "RabbitMQ rabbit_password_hashing_sha256 hash, as rabbitmqctl export_definitions\n"
+	  "writes it; empty = password login disabled" },
+	{ "vhosts", offsetof(struct tdm_user_conf, vhosts), 0,
+	  "comma list of vhosts the user may open, * = all (default /)" },
+	{ "tags", offsetof(struct tdm_user_conf, tags), 0, "e.g. administrator (default none)" },
+};
+
+#define NUSER_FIELDS (sizeof(user_fields) / sizeof(user_fields[0]))
+
+static int set_user_key(struct tdm_config *c, const char *key, const char *rest,
+			const char *value, char *err, size_t errlen);
+static int set_loopback_key(struct tdm_config *c, const char *key, const char *rest,
+			    const char *value, char *err, size_t errlen);
+
+/* Key families: everything after the prefix is passed as rest. */
+static const struct {
+	const char *prefix;
+	int (*set)(struct tdm_config *c, const char *key, const char *rest, const char *value,
+		   char *err, size_t errlen);
+} conf_prefixes[] = {
+	{ "users.", set_user_key },
+	{ "loopback_users.", set_loopback_key },
+};
+
+static const struct {
+	const char *suffix;
+	uint64_t mult;
+} size_suffixes[] = {
+	{ "", 1 },       { "B", 1 },
+	{ "K", KIB },    { "Ki", KIB },    { "KiB", KIB },   { "KB", 1000 },
+	{ "M", MIB },    { "Mi", MIB },    { "MiB", MIB },   { "MB", 1000000 },
+	{ "G", GIB },    { "Gi", GIB },    { "GiB", GIB },   { "GB", 1000000000 },
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Key names compare with '-' and '_' equal, so flags can use dashes. */
+static int key_eq_n(const char *a, const char *b, size_t blen)
+{
+	size_t i;
+
+	for (i = 0; i < blen; i++) {
+		char x = a[i] == '-' ? '_' : a[i];
+		char y = b[i] == '-' ? '_' : b[i];
+
+		if (x == '\0' || x != y)
+			return 0;
+	}
+	return a[blen] == '\0';
+}
+
+static int key_eq(const char *a, const char *b)
+{
+	return key_eq_n(a, b, strlen(b));
+}
+
+static int key_has_prefix(const char *key, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strlen(key) >= n && key_eq_n(prefix, key, n);
+}
+
+static const struct conf_key *find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(conf_aliases); i++)
+		if (key_eq(conf_aliases[i].alias, name)) {
+			name = conf_aliases[i].key;
+			break;
+		}
+	for (i = 0; i < NKEYS; i++)
+		if (key_eq(conf_keys[i].name, name))
+			return &conf_keys[i];
+	return NULL;
+}
+
+/*
+ * Parses a decimal unsigned integer, with a size suffix when bytes is set
+ * ("128MiB", "64 KB").  0, or -1 with the reason in err.
+ */
+static int parse_uint(const char *s, int bytes, uint64_t *out, char *err, size_t errlen)
+{
+	const char *p = s;
+	char *end;
+	unsigned long long v;
+	size_t i;
+
+	if (*p < '0' || *p > '9') {
+		set_err(err, errlen, "'%s' is not a non-negative integer", s);
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno == ERANGE) {
+		set_err(err, errlen, "'%s' is too large", s);
+		return -1;
+	}
+	if (!bytes) {
+		if (*end != '\0') {
+			set_err(err, errlen, "'%s' is not a non-negative integer", s);
+			return -1;
+		}
+		*out = v;
+		return 0;
+	}
+	while (*end == ' ' || *end == '\t')
+		end++;
+	for (i = 0; i < ARRAY_LEN(size_suffixes); i++) {
+		if (strcasecmp(end, size_suffixes[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / size_suffixes[i].mult) {
+			set_err(err, errlen, "'%s' is too large", s);
+			return -1;
+		}
+		*out = v * size_suffixes[i].mult;
+		return 0;
+	}
+	set_err(err, errlen, "'%s' is not a size (a byte count, optionally with KiB, MiB, GiB)", s);
+	return -1;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Returns a malloc'd copy of the comma list s with items trimmed and empty items dropped. */
+static char *list_normalize(const char *s)
+{
+	char *out = malloc(strlen(s) + 1);
+	size_t n = 0;
+	const char *p = s;
+
+	if (!out)
+		return NULL;
+	if (strcasecmp(s, "none") == 0) {
+		out[0] = '\0';
+		return out;
+	}
+	while (*p) {
+		const char *b, *e;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		b = p;
+		while (*p && *p != ',')
+			p++;
+		e = p;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > b) {
+			if (n > 0)
+				out[n++] = ',';
+			memcpy(out + n, b, (size_t)(e - b));
+			n += (size_t)(e - b);
+		}
+		if (*p == ',')
+			p++;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* Frees a string that may hold a secret. */
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static void replace_str(char **slot, char *v)
+{
+	free_secret(*slot);
+	*slot = v;
+}
+
+static int set_key(struct tdm_config *c, const struct conf_key *k, const char *value, char *err,
+		   size_t errlen)
+{
+	char *base = (char *)c + k->offset;
+	uint64_t v;
+	char *s;
+	int lvl;
+
+	switch (k->type) {
+	case CT_STR: {
+		size_t len = strlen(value);
+
+		if (len < k->min) {
+			set_err(err, errlen, "%s must not be empty", k->name);
+			return -1;
+		}
+		s = NULL;
+		if (len > 0 || !(k->flags & CF_NULLABLE)) {
+			s = strdup(value);
+			if (!s)
+				goto nomem;
+		}
+		replace_str((char **)(void *)base, s);
+		return 0;
+	}
+	case CT_LIST:
+		s = list_normalize(value);
+		if (!s)
+			goto nomem;
+		replace_str((char **)(void *)base, s);
+		return 0;
+	case CT_LEVEL:
+		lvl = tdm_log_level_parse(value);
+		if (lvl < 0) {
+			set_err(err, errlen, "%s: '%s' is not one of error, warning, info, debug",
+				k->name, value);
+			return -1;
+		}
+		*(enum tdm_log_level *)(void *)base = (enum tdm_log_level)lvl;
+		return 0;
+	case CT_INT:
+	case CT_U32:
+	case CT_U64:
+		if (parse_uint(value, k->flags & CF_BYTES, &v, err, errlen) < 0) {
+			/* Prefix the key name to the reason parse_uint wrote. */
+			char reason[200];
+
+			snprintf(reason, sizeof(reason), "%s", err ? err : "");
+			set_err(err, errlen, "%s: %s", k->name, reason);
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			set_err(err, errlen, "%s: %s is out of range (%llu .. %llu)", k->name, value,
+				(unsigned long long)k->min, (unsigned long long)k->max);
+			return -1;
+		}
+		if (k->type == CT_INT)
+			*(int *)(void *)base = (int)v;
+		else if (k->type == CT_U32)
+			*(uint32_t *)(void *)base = (uint32_t)v;
+		else
+			*(uint64_t *)(void *)base = v;
+		return 0;
+	}
+	set_err(err, errlen, "%s: internal error: bad key type", k->name);
+	return -1;
+nomem:
+	set_err(err, errlen, "%s: out of memory", k->name);
+	return -1;
+}
+
+/*
+ * The variable part of a RabbitMQ password_hash we can verify: base64 of a
+ * 4-byte salt and a 32-byte SHA-256 digest, 48 characters without padding.
+ */
+static int valid_sha256_hash(const char *s)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	return strlen(s) == 48 && strspn(s, b64) == 48;
+}
+
+static struct tdm_user_conf *find_or_add_user(struct tdm_config *c, const char *name,
+					      size_t len)
+{
+	struct tdm_user_conf *users, *u;
+	size_t i;
+
+	for (i = 0; i < c->nusers; i++)
+		if (strlen(c->users[i].name) == len && memcmp(c->users[i].name, name, len) == 0)
+			return &c->users[i];
+	users = realloc(c->users, (c->nusers + 1) * sizeof(*users));
+	if (!users)
+		return NULL;
+	c->users = users;
+	u = &users[c->nusers];
+	memset(u, 0, sizeof(*u));
+	u->name = strndup(name, len);
+	u->vhosts = strdup("/");
+	u->tags = strdup("");
+	if (!u->name || !u->vhosts || !u->tags) {
+		free(u->name);
+		free(u->vhosts);
+		free(u->tags);
+		return NULL;
+	}
+	c->nusers++;
+	return u;
+}
+
+/* users.NAME.FIELD = value; NAME may itself contain dots, FIELD may not. */
+static int set_user_key(struct tdm_config *c, const char *key, const char *rest,
+			const char *value, char *err, size_t errlen)
+{
+	const char *dot = strrchr(rest, '.');
+	struct tdm_user_conf *u;
+	size_t i;
+	char *s;
+
+	if (!dot || dot == rest) {
+		set_err(err, errlen, "unknown key '%s' (expected users.NAME.FIELD)", key);
+		return -1;
+	}
+	for (i = 0; i < NUSER_FIELDS; i++)
+		if (key_eq(user_fields[i].name, dot + 1))
+			break;
+	if (i == NUSER_FIELDS) {
+		set_err(err, errlen,
+			"unknown key '%s' (user fields: password, password_hash, vhosts, tags)", key);
+		return -1;
+	}
+	if (user_fields[i].offset == offsetof(struct tdm_user_conf, password_hash) &&
+	    *value && !valid_sha256_hash(value)) {
+		set_err(err, errlen,
+			"%s: not a rabbit_password_hashing_sha256 hash (48 base64 characters)", key);
+		return -1;
+	}
+	if (user_fields[i].offset == offsetof(struct tdm_user_conf, password) && !*value) {
+		set_err(err, errlen, "%s: empty passwords are not allowed", key);
+		return -1;
+	}
+	u = find_or_add_user(c, rest, (size_t)(dot - rest));
+	if (!u)
+		goto nomem;
+	if (user_fields[i].offset == offsetof(struct tdm_user_conf, vhosts))
+		s = list_normalize(value);
+	else
+		s = strdup(value);
+	if (!s)
+		goto nomem;
+	replace_str((char **)(void *)((char *)u + user_fields[i].offset), s);
+	return 0;
+nomem:
+	set_err(err, errlen, "%s: out of memory", key);
+	return -1;
+}
+
+/* loopback_users.NAME = true|false (rabbitmq.conf style) edits loopback_users. */
+static int set_loopback_key(struct tdm_config *c, const char *key, const char *rest,
+			    const char *value, char *err, size_t errlen)
+{
+	size_t len = strlen(rest), n = 0;
+	const char *p = c->loopback_users ? c->loopback_users : "";
+	char *out;
+	int on;
+
+	if (len == 0 || strchr(rest, ',')) {
+		set_err(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	if (parse_bool(value, &on) < 0) {
+		set_err(err, errlen, "%s: '%s' is not true or false", key, value);
+		return -1;
+	}
+	out = malloc(strlen(p) + len + 2);
+	if (!out) {
+		set_err(err, errlen, "%s: out of memory", key);
+		return -1;
+	}
+	/* Copy every other name, then append this one when it is on. */
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t m = e ? (size_t)(e - p) : strlen(p);
+
+		if (!(m == len && memcmp(p, rest, len) == 0)) {
+			if (n > 0)
+				out[n++] = ',';
+			memcpy(out + n, p, m);
+			n += m;
+		}
+		p += m;
+		if (*p == ',')
+			p++;
+	}
+	if (on) {
+		if (n > 0)
+			out[n++] = ',';
+		memcpy(out + n, rest, len);
+		n += len;
+	}
+	out[n] = '\0';
+	replace_str(&c->loopback_users, out);
+	return 0;
+}
+
+int tdm_config_set(struct tdm_config *c, const char *key, const char *value, char *err,
+		   size_t errlen)
+{
+	const struct conf_key *k = find_key(key);
+	size_t i;
+
+	if (k)
+		return set_key(c, k, value, err, errlen);
+	for (i = 0; i < ARRAY_LEN(conf_prefixes); i++)
+		if (key_has_prefix(key, conf_prefixes[i].prefix))
+			return conf_prefixes[i].set(c, key, key + strlen(conf_prefixes[i].prefix),
+						    value, err, errlen);
+	set_err(err, errlen, "unknown key '%s'", key);
+	return -1;
+}
+
+int tdm_config_init(struct tdm_config *c)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS; i++) {
+		if (set_key(c, &conf_keys[i], conf_keys[i].def, NULL, 0) < 0) {
+			tdm_config_free(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void tdm_config_free(struct tdm_config *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < NKEYS; i++)
+		if (conf_keys[i].type == CT_STR || conf_keys[i].type == CT_LIST)
+			free_secret(*(char **)(void *)((char *)c + conf_keys[i].offset));
+	for (i = 0; i < c->nusers; i++) {
+		free(c->users[i].name);
+		for (j = 0; j < NUSER_FIELDS; j++)
+			free_secret(*(char **)(void *)((char *)&c->users[i] + user_fields[j].offset));
+	}
+	free(c->users);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+int tdm_config_load(struct tdm_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	char why[256];
+	int rc = -1;
+
+	fp = fopen(path, "re");
+	if (!fp) {
+		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &cap, fp) >= 0) {
+		char *key, *value, *eq;
+
+		lineno++;
+		key = trim(line);
+		/* Comments only at the start of a line: values such as passwords may hold '#'. */
+		if (*key == '\0' || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			set_err(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		value = trim(eq + 1);
+		key = trim(key);
+		if (*key == '\0') {
+			set_err(err, errlen, "%s:%u: missing key before '='", path, lineno);
+			goto out;
+		}
+		if (tdm_config_set(c, key, value, why, sizeof(why)) < 0) {
+			set_err(err, errlen, "%s:%u: %s", path, lineno, why);
+			goto out;
+		}
+	}
+	if (ferror(fp)) {
+		set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (line) {
+		explicit_bzero(line, cap);
+		free(line);
+	}
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * One step over argv: recognises `--key value`, `--key=value`, `-c FILE`,
+ * -h/--help, -V/--version.  On success *key and *value point into *buf (owned
+ * by the caller, freed with free()) and *i is past the option.  Returns 0, 1
+ * for help, 2 for version, -1 with err set.
+ */
+static int next_opt(int argc, char **argv, int *i, char **buf, const char **key,
+		    const char **value, char *err, size_t errlen)
+{
+	const char *arg = argv[*i];
+	char *eq;
+
+	*buf = NULL;
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+		return 1;
+	if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0)
+		return 2;
+	if (strcmp(arg, "-c") == 0)
+		arg = "--config";
+	if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+		set_err(err, errlen, "unexpected argument '%s' (try --help)", arg);
+		return -1;
+	}
+	*buf = strdup(arg + 2);
+	if (!*buf) {
+		set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	*key = *buf;
+	eq = strchr(*buf, '=');
+	if (eq) {
+		*eq = '\0';
+		*value = eq + 1;
+	} else if (*i + 1 < argc) {
+		*value = argv[++*i];
+	} else {
+		set_err(err, errlen, "option '%s' needs a value", argv[*i]);
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	++*i;
+	return 0;
+}
+
+static void print_usage(const struct tdm_config *c, FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp,
+		"Usage: tandemd [--config FILE] [--KEY VALUE | --KEY=VALUE]...\n"
+		"\n"
+		"tandem message broker: AMQP 0-9-1 and Kafka-style logs.\n"
+		"\n"
+		"  -c, --config FILE  load a tandem.conf first; other flags override it\n"
+		"  -h, --help         print this help and exit\n"
+		"  -V, --version      print the version and exit\n"
+		"\n"
+		"Every configuration key below is also a flag, written with '-' or '_':\n"
+		"--amqp-port 5673, --data-dir=/var/lib/tandem, --users.bob.password=secret.\n"
+		"RabbitMQ spellings accepted as aliases:");
+	for (i = 0; i < ARRAY_LEN(conf_aliases); i++)
+		fprintf(fp, "%s %s (%s)", i ? "," : "", conf_aliases[i].alias, conf_aliases[i].key);
+	fprintf(fp, ".\n\nKeys with their defaults, as tandem.conf lines:\n\n");
+	tdm_config_describe(c, fp);
+}
+
+int tdm_config_args(struct tdm_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *key, *value;
+	char *buf = NULL;
+	char why[256];
+	int i, rc;
+
+	/* Pass 1: help, version, syntax, and the config files in order. */
+	for (i = 1; i < argc;) {
+		rc = next_opt(argc, argv, &i, &buf, &key, &value, err, errlen);
+		if (rc == 1) {
+			print_usage(c, stdout);
+			return 1;
+		}
+		if (rc == 2) {
+			printf("tandemd %s\n", PACKAGE_VERSION);
+			return 1;
+		}
+		if (rc < 0)
+			return -1;
+		rc = 0;
+		if (key_eq("config", key))
+			rc = tdm_config_load(c, value, err, errlen);
+		free(buf);
+		if (rc < 0)
+			return -1;
+	}
+	/* Pass 2: every other flag overrides the files, whatever the order. */
+	for (i = 1; i < argc;) {
+		if (next_opt(argc, argv, &i, &buf, &key, &value, err, errlen) != 0)
+			return -1; /* pass 1 accepted it: only ENOMEM gets here */
+		rc = 0;
+		if (!key_eq("config", key) && tdm_config_set(c, key, value, why, sizeof(why)) < 0) {
+			set_err(err, errlen, "command line: %s", why);
+			rc = -1;
+		}
+		free(buf);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Writes "# text" lines, one per line of the help text. */
+static void describe_help(FILE *fp, const char *help)
+{
+	while (*help) {
+		size_t n = strcspn(help, "\n");
+
+		fprintf(fp, "# %.*s\n", (int)n, help);
+		help += n;
+		if (*help == '\n')
+			help++;
+	}
+}
+
+static void describe_bytes(FILE *fp, uint64_t v)
+{
+	if (v != 0 && v % GIB == 0)
+		fprintf(fp, "%lluGiB", (unsigned long long)(v / GIB));
+	else if (v != 0 && v % MIB == 0)
+		fprintf(fp, "%lluMiB", (unsigned long long)(v / MIB));
+	else if (v != 0 && v % KIB == 0)
+		fprintf(fp, "%lluKiB", (unsigned long long)(v / KIB));
+	else
+		fprintf(fp, "%llu", (unsigned long long)v);
+}
+
+static void describe_key(FILE *fp, const struct tdm_config *c, const struct conf_key *k)
+{
+	const char *base = (const char *)c + k->offset;
+	uint64_t v = 0;
+
+	fprintf(fp, "%s =", k->name);
+	switch (k->type) {
+	case CT_STR:
+	case CT_LIST: {
+		const char *s = *(char *const *)(const void *)base;
+
+		if (!s)
+			s = "";
+		/* A secret is shown only when it is the (public) built-in default. */
+		if ((k->flags & CF_SECRET) && strcmp(s, k->def) != 0)
+			s = "********";
+		fprintf(fp, "%s%s\n", *s ? " " : "", s);
+		return;
+	}
+	case CT_LEVEL: {
+		static const char *const names[] = { "error", "warning", "info", "debug" };
+		unsigned lvl = (unsigned)*(const enum tdm_log_level *)(const void *)base;
+
+		fprintf(fp, " %s\n", lvl < ARRAY_LEN(names) ? names[lvl] : "?");
+		return;
+	}
+	case CT_INT:
+		v = (uint64_t)*(const int *)(const void *)base;
+		break;
+	case CT_U32:
+		v = *(const uint32_t *)(const void *)base;
+		break;
+	case CT_U64:
+		v = *(const uint64_t *)(const void *)base;
+		break;
+	}
+	fputc(' ', fp);
+	if (k->flags & CF_BYTES)
+		describe_bytes(fp, v);
+	else
+		fprintf(fp, "%llu", (unsigned long long)v);
+	fputc('\n', fp);
+}
+
+void tdm_config_describe(const struct tdm_config *c, void *file)
+{
+	FILE *fp = file;
+	size_t i, j;
+
+	for (i = 0; i < NKEYS; i++) {
+		describe_help(fp, conf_keys[i].help);
+		describe_key(fp, c, &conf_keys[i]);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "# Further users: users.NAME.FIELD = value, FIELD one of\n");
+	for (j = 0; j < NUSER_FIELDS; j++) {
+		fprintf(fp, "#   %s: ", user_fields[j].name);
+		for (const char *h = user_fields[j].help; *h; h++) {
+			fputc(*h, fp);
+			if (*h == '\n')
+				fputs("#     ", fp);
+		}
+		fputc('\n', fp);
+	}
+	for (i = 0; i < c->nusers; i++) {
+		const struct tdm_user_conf *u = &c->users[i];
+
+		for (j = 0; j < NUSER_FIELDS; j++) {
+			const char *s = *(char *const *)(const void *)((const char *)u +
+									user_fields[j].offset);
+
+			if (!s)
+				continue;
+			if (user_fields[j].flags & CF_SECRET)
+				s = "********";
+			fprintf(fp, "users.%s.%s =%s%s\n", u->name, user_fields[j].name, *s ? " " : "",
+				s);
+		}
+	}
+}

@@ -1,0 +1,82 @@
+/*
+ * Broker configuration: one table of keys {name, type, offset, default, min,
+ * max} parsed generically from tandem.conf (`key = value` lines, `#`
+ * comments) and from command-line flags (`--key value` / `--key=value`, with
+ * '-' and '_' interchangeable, plus the short aliases of DESIGN.md section 7).
+ * Unknown keys and out-of-range values are errors naming the line.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#ifndef TANDEM_CORE_CONFIG_H
+#define TANDEM_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tdm_log_level { TDM_LOG_ERROR, TDM_LOG_WARNING, TDM_LOG_INFO, TDM_LOG_DEBUG };
+
+/* A user as configured; core/auth.c hashes password, the auth table keeps only the hash. */
+struct tdm_user_conf {
+	char *name;                 /* owned */
+	char *password;             /* owned, plain text from the config, or NULL */
+	char *password_hash;        /* owned, "base64(salt||sha256(salt||pw))" as RabbitMQ, or NULL */
+	char *vhosts;               /* owned, comma list of vhosts the user may open, "*" = all; default "/" */
+	char *tags;                 /* owned, e.g. "administrator"; default "" */
+};
+
+struct tdm_config {
+	char *data_dir;             /* owned; default "./tandem-data" */
+	char *bind_address;         /* owned; default "127.0.0.1" */
+	int amqp_port;              /* default 5672, 0 disables */
+	int kafka_port;             /* default 0 until the Kafka front end exists */
+	int http_port;              /* default 0 until the HTTP front end exists */
+	enum tdm_log_level log_level; /* default info */
+	char *log_file;             /* owned; NULL = stderr */
+	uint32_t frame_max;         /* default 131072, min 4096 */
+	uint32_t channel_max;       /* default 2047, max 65535 */
+	uint32_t heartbeat;         /* seconds, default 60, 0 = off */
+	uint64_t max_message_size;  /* default 128 MiB */
+	uint32_t max_connections;   /* default 10000 */
+	uint32_t max_channels_total;/* default 0 = unlimited */
+	uint64_t output_high_watermark; /* per-connection output buffer bytes before a consumer pauses; default 4 MiB */
+	char *default_user;         /* owned; "guest"; "" = no default user */
+	char *default_pass;         /* owned; "guest" */
+	char *default_vhost;        /* owned; "/" */
+	char *loopback_users;       /* owned; comma list; default "guest" (as RabbitMQ) */
+	char *vhosts;               /* owned; comma list of extra vhosts to create; default "" */
+	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
+	size_t nusers;
+};
+
+/* Fills c with the defaults (allocating the default strings). 0 or -1 (ENOMEM). */
+int tdm_config_init(struct tdm_config *c);
+/* Releases everything c owns. */
+void tdm_config_free(struct tdm_config *c);
+/*
+ * Sets one key from its text form (key as in tandem.conf, '-' = '_'; also
+ * users.NAME.FIELD, loopback_users.NAME and the RabbitMQ aliases); 0, or -1
+ * with a message in err ("unknown key 'foo'", "amqp_port: 70000 is out of
+ * range (0 .. 65535)").
+ */
+int tdm_config_set(struct tdm_config *c, const char *key, const char *value,
+		   char *err, size_t errlen);
+/*
+ * Loads a tandem.conf file; 0, or -1 with "file:line: message" in err.  On
+ * error c holds the lines before the bad one (callers exit anyway).
+ */
+int tdm_config_load(struct tdm_config *c, const char *path, char *err, size_t errlen);
+/*
+ * Applies argv: `--config FILE` is loaded first wherever it appears, then
+ * every other `--key value` overrides.  Returns 0, 1 when --help/--version
+ * was printed (caller exits 0), or -1 with a message in err.
+ */
+int tdm_config_args(struct tdm_config *c, int argc, char **argv, char *err, size_t errlen);
+/*
+ * Writes every key with its current value as a `key = value` line preceded by
+ * `# help` lines, then the configured users (for --help, docs and startup
+ * logs).  Passwords are masked, except default_pass while it is the public
+ * default; without users.*.password the output loads back as a tandem.conf.
+ */
+void tdm_config_describe(const struct tdm_config *c, void *file /* FILE* */);
+
+#endif
