@@ -1,0 +1,343 @@
+/*
+ * Users, password checks and vhost permissions.  A password is kept only as
+ * RabbitMQ's rabbit_password_hashing_sha256 form, 4-byte salt followed by
+ * SHA-256(salt || password), so a password_hash from `rabbitmqctl
+ * export_definitions` works unchanged and ours can be imported there.
+ * The user table is a small array scanned linearly: brokers have a handful
+ * of users and lookups happen once per connection.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/auth.h"
+#include "core/sha256.h"
+
+#define SALT_LEN 4
+#define DIGEST_LEN 32
+#define HASH_LEN (SALT_LEN + DIGEST_LEN)
+
+struct auth_user {
+	char *name;                   /* owned */
+	size_t name_len;
+	unsigned char hash[HASH_LEN]; /* salt || SHA-256(salt || password) */
+	int locked;                   /* no password login (empty password_hash) */
+	int loopback_only;            /* listed in loopback_users */
+	char *vhosts;                 /* owned; comma list, "*" = all */
+	char *tags;                   /* owned */
+};
+
+struct tdm_auth {
+	struct auth_user *users; /* owned array */
+	size_t nusers;
+	char *loopback_users;    /* owned copy of the config's comma list */
+};
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Standard base64 with padding; out holds 4 * ceil(len / 3) + 1 bytes. */
+static void b64_encode(const unsigned char *in, size_t len, char *out)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		*out++ = b64_alphabet[v >> 18];
+		*out++ = b64_alphabet[(v >> 12) & 63];
+		*out++ = b64_alphabet[(v >> 6) & 63];
+		*out++ = b64_alphabet[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+
+		*out++ = b64_alphabet[v >> 18];
+		*out++ = b64_alphabet[(v >> 12) & 63];
+		*out++ = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+/* Decodes exactly HASH_LEN bytes from the 48 characters RabbitMQ writes. 0 or -1. */
+static int b64_decode_hash(const char *s, unsigned char out[HASH_LEN])
+{
+	size_t i, o = 0;
+
+	if (strlen(s) != 4 * HASH_LEN / 3)
+		return -1;
+	for (i = 0; i < 4 * HASH_LEN / 3; i += 4) {
+		uint32_t v = 0;
+		int j;
+
+		for (j = 0; j < 4; j++) {
+			const char *p = s[i + j] ? strchr(b64_alphabet, s[i + j]) : NULL;
+
+			if (!p)
+				return -1;
+			v = v << 6 | (uint32_t)(p - b64_alphabet);
+		}
+		out[o++] = (unsigned char)(v >> 16);
+		out[o++] = (unsigned char)(v >> 8);
+		out[o++] = (unsigned char)v;
+	}
+	return 0;
+}
+
+static void salted_digest(const unsigned char salt[SALT_LEN], const char *pw, size_t pwlen,
+			  unsigned char out[DIGEST_LEN])
+{
+	struct tdm_sha256_ctx ctx;
+
+	tdm_sha256_init(&ctx);
+	tdm_sha256_update(&ctx, salt, SALT_LEN);
+	tdm_sha256_update(&ctx, pw, pwlen);
+	tdm_sha256_final(&ctx, out);
+}
+
+void tdm_password_hash(const unsigned char salt[4], const char *pw, size_t pwlen,
+		       char out[TDM_PASSWORD_HASH_SIZE])
+{
+	unsigned char raw[HASH_LEN];
+
+	memcpy(raw, salt, SALT_LEN);
+	salted_digest(salt, pw, pwlen, raw + SALT_LEN);
+	b64_encode(raw, sizeof(raw), out);
+	explicit_bzero(raw, sizeof(raw));
+}
+
+/* Compares without an early exit, so timing says nothing about where bytes differ. */
+static int ct_equal(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	volatile unsigned char diff = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+static int fill_random(unsigned char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = getrandom(buf, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* 1 when the comma list holds item (or "*" when star is set). */
+static int list_has(const char *list, const char *item, size_t len, int star)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if ((n == len && memcmp(p, item, len) == 0) || (star && n == 1 && *p == '*'))
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static struct auth_user *find_user(const struct tdm_auth *a, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < a->nusers; i++)
+		if (a->users[i].name_len == len && memcmp(a->users[i].name, name, len) == 0)
+			return &a->users[i];
+	return NULL;
+}
+
+static void user_clear(struct auth_user *u)
+{
+	free(u->name);
+	free(u->vhosts);
+	free(u->tags);
+	explicit_bzero(u, sizeof(*u));
+}
+
+/*
+ * Adds or replaces name with the given raw hash (NULL = locked account).
+ * Copies every string.  0 or -1 (ENOMEM).
+ */
+static int put_user(struct tdm_auth *a, const char *name, const unsigned char *hash,
+		    const char *vhosts, const char *tags)
+{
+	struct auth_user nu, *u;
+
+	memset(&nu, 0, sizeof(nu));
+	nu.name_len = strlen(name);
+	nu.name = strdup(name);
+	nu.vhosts = strdup(vhosts ? vhosts : "/");
+	nu.tags = strdup(tags ? tags : "");
+	if (!nu.name || !nu.vhosts || !nu.tags)
+		goto fail;
+	if (hash)
+		memcpy(nu.hash, hash, HASH_LEN);
+	else
+		nu.locked = 1;
+	nu.loopback_only = list_has(a->loopback_users, name, nu.name_len, 0);
+
+	u = find_user(a, name, nu.name_len);
+	if (u) {
+		user_clear(u);
+	} else {
+		u = realloc(a->users, (a->nusers + 1) * sizeof(*u));
+		if (!u)
+			goto fail;
+		a->users = u;
+		u = &a->users[a->nusers++];
+	}
+	*u = nu;
+	return 0;
+fail:
+	user_clear(&nu);
+	return -1;
+}
+
+int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password,
+		      const char *vhosts, const char *tags)
+{
+	unsigned char hash[HASH_LEN];
+	int rc = -1;
+
+	/* As RabbitMQ's internal backend: an empty password never logs in. */
+	if (!name || !*name || !password || !*password)
+		return -1;
+	if (fill_random(hash, SALT_LEN) < 0)
+		goto out;
+	salted_digest(hash, password, strlen(password), hash + SALT_LEN);
+	rc = put_user(a, name, hash, vhosts, tags);
+out:
+	explicit_bzero(hash, sizeof(hash));
+	return rc;
+}
+
+struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errlen)
+{
+	struct tdm_auth *a = calloc(1, sizeof(*a));
+	size_t i;
+
+	if (!a)
+		goto nomem;
+	a->loopback_users = strdup(c->loopback_users ? c->loopback_users : "");
+	if (!a->loopback_users)
+		goto nomem;
+	if (c->default_user && *c->default_user) {
+		if (!c->default_pass || !*c->default_pass) {
+			set_err(err, errlen, "default_pass must not be empty");
+			goto fail;
+		}
+		if (tdm_auth_add_user(a, c->default_user, c->default_pass, "*", "administrator") < 0)
+			goto nomem;
+	}
+	for (i = 0; i < c->nusers; i++) {
+		const struct tdm_user_conf *uc = &c->users[i];
+		unsigned char hash[HASH_LEN];
+
+		if (uc->password && uc->password_hash) {
+			set_err(err, errlen, "users.%s: set password or password_hash, not both",
+				uc->name);
+			goto fail;
+		}
+		if (uc->password) {
+			if (tdm_auth_add_user(a, uc->name, uc->password, uc->vhosts, uc->tags) < 0) {
+				set_err(err, errlen, "users.%s: cannot add user", uc->name);
+				goto fail;
+			}
+			continue;
+		}
+		if (!uc->password_hash) {
+			set_err(err, errlen, "users.%s: needs password or password_hash", uc->name);
+			goto fail;
+		}
+		if (*uc->password_hash && b64_decode_hash(uc->password_hash, hash) < 0) {
+			set_err(err, errlen,
+				"users.%s.password_hash: not a rabbit_password_hashing_sha256 hash",
+				uc->name);
+			goto fail;
+		}
+		if (put_user(a, uc->name, *uc->password_hash ? hash : NULL, uc->vhosts,
+			     uc->tags) < 0)
+			goto nomem;
+	}
+	return a;
+nomem:
+	set_err(err, errlen, "out of memory");
+fail:
+	tdm_auth_free(a);
+	return NULL;
+}
+
+void tdm_auth_free(struct tdm_auth *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	for (i = 0; i < a->nusers; i++)
+		user_clear(&a->users[i]);
+	free(a->users);
+	free(a->loopback_users);
+	free(a);
+}
+
+enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, size_t user_len,
+				    const char *pass, size_t pass_len, int peer_is_loopback)
+{
+	/* An unknown user still costs one hash, so timing does not reveal who exists. */
+	static const unsigned char dummy[HASH_LEN];
+	const struct auth_user *u = find_user(a, user, user_len);
+	const unsigned char *want = u ? u->hash : dummy;
+	unsigned char got[DIGEST_LEN];
+	int ok;
+
+	salted_digest(want, pass, pass_len, got);
+	ok = ct_equal(got, want + SALT_LEN, DIGEST_LEN);
+	explicit_bzero(got, sizeof(got));
+	if (!ok || !u || u->locked || pass_len == 0)
+		return TDM_AUTH_BAD_CREDENTIALS;
+	/* Only after the password matched, as RabbitMQ: a wrong guess learns nothing. */
+	if (u->loopback_only && !peer_is_loopback)
+		return TDM_AUTH_LOOPBACK_ONLY;
+	return TDM_AUTH_OK;
+}
+
+int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
+			   size_t vhost_len)
+{
+	const struct auth_user *u = find_user(a, user, strlen(user));
+
+	return u && list_has(u->vhosts, vhost, vhost_len, 1);
+}

@@ -1,0 +1,59 @@
+/*
+ * Users, password hashes and vhost permissions.  Passwords are kept only as
+ * RabbitMQ's rabbit_password_hashing_sha256 form: a 4-byte random salt and
+ * SHA-256(salt || password), base64-encoded together.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#ifndef TANDEM_CORE_AUTH_H
+#define TANDEM_CORE_AUTH_H
+
+#include <stddef.h>
+#include "core/config.h"
+
+struct tdm_auth; /* opaque */
+
+enum tdm_auth_result {
+	TDM_AUTH_OK = 0,
+	TDM_AUTH_BAD_CREDENTIALS = -1, /* unknown user or wrong password */
+	TDM_AUTH_LOOPBACK_ONLY = -2,   /* user in loopback_users, peer not loopback */
+};
+
+/*
+ * Builds the user table from the config: default_user (unless empty) with
+ * default_pass, vhosts "*" and tag administrator, then users.* (which may
+ * replace it).  Copies what it needs from c.  NULL on error with err set
+ * (a user without password or password_hash, a malformed hash, ENOMEM).
+ */
+struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errlen);
+void tdm_auth_free(struct tdm_auth *a);
+/*
+ * Adds or replaces a user with a plain password (hashed here with a random
+ * salt; the plain text is not kept).  vhosts NULL = "/", tags NULL = "".
+ * 0, or -1 on ENOMEM, getrandom failure, or an empty name or password.
+ */
+int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password,
+		      const char *vhosts, const char *tags);
+/*
+ * Checks credentials in constant time w.r.t. the password bytes (an unknown
+ * user costs the same hash).  LOOPBACK_ONLY only when the password matched.
+ */
+enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, size_t user_len,
+				    const char *pass, size_t pass_len, int peer_is_loopback);
+/* 1 when user may open vhost (listed in the user's vhosts, or "*"); 0 otherwise. */
+int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
+			   size_t vhost_len);
+
+/* SHA-256 (FIPS 180-4), exported for tests. */
+void tdm_sha256(const void *data, size_t len, unsigned char out[32]);
+/* base64 of 4 + 32 bytes is 48 characters, plus the terminating NUL. */
+#define TDM_PASSWORD_HASH_SIZE 49
+/*
+ * The RabbitMQ-format hash of password with the given salt, NUL-terminated:
+ * base64(salt || SHA-256(salt || pw)), as rabbit_password:hash/2 with
+ * rabbit_password_hashing_sha256.
+ */
+void tdm_password_hash(const unsigned char salt[4], const char *pw, size_t pwlen,
+		       char out[TDM_PASSWORD_HASH_SIZE]);
+
+#endif
