@@ -1,0 +1,351 @@
+/*
+ * Unit tests for src/core/sha256.c and src/core/auth.c: FIPS 180-4 vectors,
+ * RabbitMQ password_hash compatibility (vectors produced by RabbitMQ itself),
+ * credential checks, loopback_users and vhost permissions.
+ *
+ * Must not depend on: libevent, libtandem.a (the sources are compiled in).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/sha256.h"
+
+static void hex(const unsigned char *d, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static void check_sha(const void *data, size_t len, const char *want)
+{
+	unsigned char d[32];
+	char h[65];
+
+	tdm_sha256(data, len, d);
+	hex(d, sizeof(d), h);
+	ck_assert_str_eq(h, want);
+}
+
+START_TEST(sha256_fips_vectors)
+{
+	/* FIPS 180-4 examples (NIST "SHA256.pdf", "SHA2_Additional.pdf"). */
+	check_sha("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	check_sha("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	check_sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	check_sha("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+		  "klmnopqrlmnopqrsmnopqrstnopqrstu", 112,
+		  "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+}
+END_TEST
+
+START_TEST(sha256_million_a)
+{
+	static const char want[] = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+	size_t n = 1000000;
+	char *buf = malloc(n);
+	struct tdm_sha256_ctx ctx;
+	unsigned char d[32];
+	char h[65];
+	size_t off, step = 1;
+
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 'a', n);
+	check_sha(buf, n, want);
+	/* Again in uneven pieces, crossing block boundaries everywhere. */
+	tdm_sha256_init(&ctx);
+	for (off = 0; off < n; off += step, step = step % 97 + 1)
+		tdm_sha256_update(&ctx, buf + off, off + step > n ? n - off : step);
+	tdm_sha256_final(&ctx, d);
+	hex(d, sizeof(d), h);
+	ck_assert_str_eq(h, want);
+	free(buf);
+}
+END_TEST
+
+START_TEST(sha256_padding_boundaries)
+{
+	/* Lengths around the 55/56/64-byte padding edges (checked with Python hashlib). */
+	static const struct {
+		size_t n;
+		const char *want;
+	} v[] = {
+		{ 55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318" },
+		{ 56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a" },
+		{ 63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34" },
+		{ 64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb" },
+		{ 65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0" },
+		{ 119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb" },
+		{ 120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c" },
+	};
+	char buf[128];
+	size_t i;
+
+	memset(buf, 'a', sizeof(buf));
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		check_sha(buf, v[i].n, v[i].want);
+}
+END_TEST
+
+START_TEST(hash_rabbitmq_vectors)
+{
+	/* From the RabbitMQ documentation ("Computing a password hash"): salt 908DC60A, "test12". */
+	static const unsigned char salt_doc[4] = { 0x90, 0x8d, 0xc6, 0x0a };
+	/* rabbit_password:salted_hash(rabbit_password_hashing_sha256, <<16#deadbeef:32>>,
+	 * <<"tandem-secret">>) in RabbitMQ 3.10.8, prefixed with the salt. */
+	static const unsigned char salt_dead[4] = { 0xde, 0xad, 0xbe, 0xef };
+	char out[TDM_PASSWORD_HASH_SIZE];
+
+	tdm_password_hash(salt_doc, "test12", 6, out);
+	ck_assert_str_eq(out, "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR");
+	tdm_password_hash(salt_dead, "tandem-secret", 13, out);
+	ck_assert_str_eq(out, "3q2+7/d8YhuQyJSPwLgX9nSKJANNKuPJE9bAddt95vJNJeJ+");
+	/* Layout: 48 characters, no padding, the salt alone in the first 5 full sextets. */
+	ck_assert_uint_eq(strlen(out), 48);
+	ck_assert_int_eq(strncmp(out, "3q2+7", 5), 0);
+	/* Only the pwlen bytes count. */
+	tdm_password_hash(salt_dead, "tandem-secretXYZ", 13, out);
+	ck_assert_str_eq(out, "3q2+7/d8YhuQyJSPwLgX9nSKJANNKuPJE9bAddt95vJNJeJ+");
+}
+END_TEST
+
+/* A config with the defaults plus "key = value" pairs; fails the test on error. */
+static void conf(struct tdm_config *c, const char *const *kv)
+{
+	char err[256];
+
+	ck_assert_int_eq(tdm_config_init(c), 0);
+	for (; kv && kv[0]; kv += 2)
+		ck_assert_msg(tdm_config_set(c, kv[0], kv[1], err, sizeof(err)) == 0, "%s", err);
+}
+
+static struct tdm_auth *auth_from(const char *const *kv)
+{
+	struct tdm_config c;
+	struct tdm_auth *a;
+	char err[256] = "";
+
+	conf(&c, kv);
+	a = tdm_auth_new(&c, err, sizeof(err));
+	ck_assert_msg(a != NULL, "%s", err);
+	tdm_config_free(&c);
+	return a;
+}
+
+static enum tdm_auth_result check(const struct tdm_auth *a, const char *u, const char *p,
+				  int loopback)
+{
+	return tdm_auth_check(a, u, strlen(u), p, strlen(p), loopback);
+}
+
+START_TEST(exported_hashes_log_in)
+{
+	static const char *const kv[] = {
+		/* Exported from RabbitMQ for password "1" (published on Stack Overflow #41306350). */
+		"users.one.password_hash", "y4xPTRVfzXg68sz9ALqeQzARam3CwnGo53xS752cDV5+Utzh",
+		/* rabbit_password:hash(rabbit_password_hashing_sha256, <<"guest">>), RabbitMQ 3.10.8. */
+		"users.gst.password_hash", "qosag+3Q1NMdQ0j4r3Yq45ESVGm152PxKgyEvwVDhF4Vq0jM",
+		NULL,
+	};
+	struct tdm_auth *a = auth_from(kv);
+
+	ck_assert_int_eq(check(a, "one", "1", 0), TDM_AUTH_OK);
+	ck_assert_int_eq(check(a, "one", "2", 0), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "gst", "guest", 0), TDM_AUTH_OK);
+	ck_assert_int_eq(check(a, "gst", "Guest", 0), TDM_AUTH_BAD_CREDENTIALS);
+	/* Default permissions of a configured user: vhost "/" only. */
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "one", "/", 1), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "one", "dev", 3), 0);
+	tdm_auth_free(a);
+}
+END_TEST
+
+START_TEST(passwords_good_and_bad)
+{
+	static const char *const kv[] = { "users.bob.password", "s3cret#with spaces", NULL };
+	struct tdm_auth *a = auth_from(kv);
+
+	ck_assert_int_eq(check(a, "guest", "guest", 1), TDM_AUTH_OK);
+	ck_assert_int_eq(check(a, "guest", "guess", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "guest", "gues", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "guest", "guest!", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "guest", "", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "nobody", "guest", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "", "", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "bob", "s3cret#with spaces", 0), TDM_AUTH_OK);
+	ck_assert_int_eq(check(a, "bob", "s3cret", 0), TDM_AUTH_BAD_CREDENTIALS);
+	/* Lengths, not NULs, delimit user and password (AMQP PLAIN gives lengths). */
+	ck_assert_int_eq(tdm_auth_check(a, "guestX", 5, "guestY", 5, 1), TDM_AUTH_OK);
+	ck_assert_int_eq(tdm_auth_check(a, "guest", 5, "guest\0", 6, 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(tdm_auth_check(a, "gues", 4, "guest", 5, 1), TDM_AUTH_BAD_CREDENTIALS);
+	tdm_auth_free(a);
+}
+END_TEST
+
+START_TEST(add_user_replaces)
+{
+	struct tdm_auth *a = auth_from(NULL);
+
+	ck_assert_int_eq(tdm_auth_add_user(a, "carol", "one", NULL, NULL), 0);
+	ck_assert_int_eq(check(a, "carol", "one", 0), TDM_AUTH_OK);
+	ck_assert_int_eq(tdm_auth_add_user(a, "carol", "two", "dev", "monitoring"), 0);
+	ck_assert_int_eq(check(a, "carol", "one", 0), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "carol", "two", 0), TDM_AUTH_OK);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "carol", "/", 1), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "carol", "dev", 3), 1);
+	ck_assert_int_eq(tdm_auth_add_user(a, "dave", "", NULL, NULL), -1);
+	ck_assert_int_eq(tdm_auth_add_user(a, "", "x", NULL, NULL), -1);
+	/* Replacing the default user keeps it loopback-only. */
+	ck_assert_int_eq(tdm_auth_add_user(a, "guest", "new", NULL, NULL), 0);
+	ck_assert_int_eq(check(a, "guest", "new", 0), TDM_AUTH_LOOPBACK_ONLY);
+	ck_assert_int_eq(check(a, "guest", "guest", 1), TDM_AUTH_BAD_CREDENTIALS);
+	tdm_auth_free(a);
+}
+END_TEST
+
+START_TEST(loopback_restriction)
+{
+	static const char *const kv[] = { "users.bob.password", "pw", NULL };
+	static const char *const none[] = { "loopback_users", "none", "users.bob.password", "pw",
+					    "loopback_users.bob", "true", NULL };
+	struct tdm_auth *a = auth_from(kv);
+
+	ck_assert_int_eq(check(a, "guest", "guest", 1), TDM_AUTH_OK);
+	ck_assert_int_eq(check(a, "guest", "guest", 0), TDM_AUTH_LOOPBACK_ONLY);
+	/* A wrong password from afar says only "bad credentials". */
+	ck_assert_int_eq(check(a, "guest", "nope", 0), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "bob", "pw", 0), TDM_AUTH_OK);
+	tdm_auth_free(a);
+
+	a = auth_from(none);
+	ck_assert_int_eq(check(a, "guest", "guest", 0), TDM_AUTH_OK);
+	ck_assert_int_eq(check(a, "bob", "pw", 0), TDM_AUTH_LOOPBACK_ONLY);
+	ck_assert_int_eq(check(a, "bob", "pw", 1), TDM_AUTH_OK);
+	tdm_auth_free(a);
+}
+END_TEST
+
+START_TEST(vhost_permissions)
+{
+	static const char *const kv[] = {
+		"users.bob.password", "pw", "users.bob.vhosts", "/, dev ,a,b",
+		"users.eve.password", "pw", "users.eve.vhosts", "", NULL,
+	};
+	struct tdm_auth *a = auth_from(kv);
+
+	/* The default user may open every vhost. */
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "guest", "/", 1), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "guest", "anything", 8), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "/", 1), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "dev", 3), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "b", 1), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "de", 2), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "devx", 4), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "prod", 4), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "", 0), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "/,dev", 5), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "*", 1), 0);
+	/* vhost is length-delimited. */
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "devil", 3), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "eve", "/", 1), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "nobody", "/", 1), 0);
+	tdm_auth_free(a);
+}
+END_TEST
+
+START_TEST(config_users)
+{
+	static const char *const no_default[] = { "default_user", "", "users.x.password", "pw",
+						  NULL };
+	static const char *const override[] = { "users.guest.password", "other",
+						"users.guest.vhosts", "dev", NULL };
+	static const char *const locked[] = { "users.l.password_hash", "", NULL };
+	struct tdm_auth *a;
+
+	a = auth_from(no_default);
+	ck_assert_int_eq(check(a, "guest", "guest", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "x", "pw", 1), TDM_AUTH_OK);
+	tdm_auth_free(a);
+
+	a = auth_from(override);
+	ck_assert_int_eq(check(a, "guest", "guest", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "guest", "other", 1), TDM_AUTH_OK);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "guest", "/", 1), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "guest", "dev", 3), 1);
+	tdm_auth_free(a);
+
+	/* An empty password_hash locks the account, as in RabbitMQ. */
+	a = auth_from(locked);
+	ck_assert_int_eq(check(a, "l", "", 1), TDM_AUTH_BAD_CREDENTIALS);
+	ck_assert_int_eq(check(a, "l", "x", 1), TDM_AUTH_BAD_CREDENTIALS);
+	tdm_auth_free(a);
+}
+END_TEST
+
+START_TEST(config_user_errors)
+{
+	static const char *const no_pw[] = { "users.x.vhosts", "/", NULL };
+	static const char *const both[] = {
+		"users.x.password", "pw",
+		"users.x.password_hash", "y4xPTRVfzXg68sz9ALqeQzARam3CwnGo53xS752cDV5+Utzh", NULL,
+	};
+	static const char *const empty_default[] = { "default_pass", "", NULL };
+	struct tdm_config c;
+	char err[256] = "";
+
+	conf(&c, no_pw);
+	ck_assert_ptr_null(tdm_auth_new(&c, err, sizeof(err)));
+	ck_assert_str_eq(err, "users.x: needs password or password_hash");
+	tdm_config_free(&c);
+
+	conf(&c, both);
+	ck_assert_ptr_null(tdm_auth_new(&c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "not both"));
+	tdm_config_free(&c);
+
+	conf(&c, empty_default);
+	ck_assert_ptr_null(tdm_auth_new(&c, err, sizeof(err)));
+	ck_assert_str_eq(err, "default_pass must not be empty");
+	tdm_config_free(&c);
+}
+END_TEST
+
+static Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *t = tcase_create("sha256");
+
+	tcase_add_test(t, sha256_fips_vectors);
+	tcase_add_test(t, sha256_million_a);
+	tcase_add_test(t, sha256_padding_boundaries);
+	tcase_add_test(t, hash_rabbitmq_vectors);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("users");
+	tcase_add_test(t, exported_hashes_log_in);
+	tcase_add_test(t, passwords_good_and_bad);
+	tcase_add_test(t, add_user_replaces);
+	tcase_add_test(t, loopback_restriction);
+	tcase_add_test(t, vhost_permissions);
+	tcase_add_test(t, config_users);
+	tcase_add_test(t, config_user_errors);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(auth_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
