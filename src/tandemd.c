@@ -1,2 +1,168 @@
-/* tandemd: placeholder main until the server lands. */
-int main(void) { return 0; }
+/*
+ * tandemd: the broker process.  Reads the configuration, builds the core,
+ * starts the listeners and runs the single event loop that owns all broker
+ * state.  SIGTERM/SIGINT close every connection with 320 CONNECTION_FORCED
+ * and exit once they are gone (bounded).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include <config.h>
+
+#include "amqp/amqp.h"
+#include "core/auth.h"
+#include "core/broker.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "net/net.h"
+
+#define SHUTDOWN_GRACE_MS 2000
+
+struct server {
+	struct event_base *base;
+	struct tdm_net *net;
+	struct tdm_broker *broker;
+	struct event *dispatch_ev;
+	struct event *shutdown_poll;
+	int shutdown_ticks;
+};
+
+/* The dispatch pass runs as an event made active from I/O callbacks, so it
+ * runs once after every callback already active in this loop turn: a burst
+ * of publishes becomes one pass of deliveries and few writes. */
+static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct server *s = arg;
+	tdm_broker_dispatch(s->broker);
+}
+
+static void schedule_dispatch(void *arg)
+{
+	struct server *s = arg;
+	event_active(s->dispatch_ev, 0, 0);
+}
+
+static void shutdown_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct server *s = arg;
+	if (tdm_net_count(s->net) == 0 || ++s->shutdown_ticks * 50 >= SHUTDOWN_GRACE_MS)
+		event_base_loopbreak(s->base);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct server *s = arg;
+	if (s->shutdown_poll)
+		return;
+	tdm_info("main", "signal %d: shutting down", (int)sig);
+	tdm_net_shutdown(s->net);
+	struct timeval tv = { 0, 50000 };
+	s->shutdown_poll = event_new(s->base, -1, EV_PERSIST, shutdown_poll_cb, s);
+	event_add(s->shutdown_poll, &tv);
+}
+
+static int add_vhosts(struct tdm_broker *b, const struct tdm_config *cfg)
+{
+	if (!tdm_vhost_add(b, cfg->default_vhost, strlen(cfg->default_vhost)))
+		return -1;
+	const char *p = cfg->vhosts ? cfg->vhosts : "";
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		while (n && (*p == ' ')) {
+			p++;
+			n--;
+		}
+		size_t len = n;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len && !tdm_vhost_add(b, p, len))
+			return -1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct tdm_config cfg;
+	struct tdm_auth *auth = NULL;
+	struct server s = { 0 };
+	struct event *sigterm = NULL, *sigint = NULL;
+	char err[512];
+	int rc = 1;
+	if (tdm_config_init(&cfg) < 0)
+		return 1;
+	int r = tdm_config_args(&cfg, argc, argv, err, sizeof(err));
+	if (r != 0) {
+		if (r < 0)
+			fprintf(stderr, "tandemd: %s\n", err);
+		tdm_config_free(&cfg);
+		return r < 0 ? 2 : 0;
+	}
+	tdm_log_setup(cfg.log_level, cfg.log_file);
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdir(cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+		tdm_error("main", "cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
+		goto out;
+	}
+	auth = tdm_auth_new(&cfg, err, sizeof(err));
+	if (!auth) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
+	s.base = event_base_new();
+	s.broker = tdm_broker_new(&cfg, auth);
+	if (!s.base || !s.broker || add_vhosts(s.broker, &cfg) < 0)
+		goto out;
+	s.dispatch_ev = event_new(s.base, -1, 0, dispatch_cb, &s);
+	s.broker->schedule = schedule_dispatch;
+	s.broker->schedule_ctx = &s;
+	struct tdm_net_limits lim = { cfg.max_connections, cfg.output_high_watermark };
+	s.net = tdm_net_new(s.base, &lim);
+	if (!s.net || !s.dispatch_ev)
+		goto out;
+	if (cfg.amqp_port) {
+		int port = tdm_net_listen(s.net, cfg.bind_address, cfg.amqp_port, &am_proto, s.broker);
+		if (port < 0) {
+			tdm_error("main", "cannot listen on %s:%d: %s", cfg.bind_address, cfg.amqp_port,
+				  strerror(errno));
+			goto out;
+		}
+		tdm_info("main", "listening amqp %s:%d", cfg.bind_address, port);
+	}
+	sigterm = evsignal_new(s.base, SIGTERM, signal_cb, &s);
+	sigint = evsignal_new(s.base, SIGINT, signal_cb, &s);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	tdm_info("main", "tandemd %s started, data in %s", PACKAGE_VERSION, cfg.data_dir);
+	event_base_dispatch(s.base);
+	tdm_info("main", "stopped");
+	rc = 0;
+out:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (s.shutdown_poll)
+		event_free(s.shutdown_poll);
+	tdm_net_free(s.net);
+	tdm_broker_free(s.broker);
+	if (s.dispatch_ev)
+		event_free(s.dispatch_ev);
+	if (s.base)
+		event_base_free(s.base);
+	tdm_auth_free(auth);
+	tdm_config_free(&cfg);
+	return rc;
+}

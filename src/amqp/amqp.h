@@ -1,0 +1,258 @@
+/*
+ * The AMQP 0-9-1 front end's state: connections, channels, consumers and
+ * unacked deliveries, and the functions its files share.  Wire format <->
+ * core calls; never calls another front end.
+ *
+ * Must not depend on: other front ends; the broker core only through
+ * core/ headers; libevent only through net/net.h for output buffers and timers.
+ */
+#ifndef TANDEM_AMQP_H
+#define TANDEM_AMQP_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "amqp/codec.h"
+#include "core/broker.h"
+#include "net/net.h"
+
+/* AMQP reply codes (spec 0-9-1 constants). */
+enum {
+	AM_REPLY_SUCCESS = 200,
+	AM_CONTENT_TOO_LARGE = 311,
+	AM_NO_ROUTE = 312,
+	AM_NO_CONSUMERS = 313,
+	AM_CONNECTION_FORCED = 320,
+	AM_INVALID_PATH = 402,
+	AM_ACCESS_REFUSED = 403,
+	AM_NOT_FOUND = 404,
+	AM_RESOURCE_LOCKED = 405,
+	AM_PRECONDITION_FAILED = 406,
+	AM_FRAME_ERROR = 501,
+	AM_SYNTAX_ERROR = 502,
+	AM_COMMAND_INVALID = 503,
+	AM_CHANNEL_ERROR = 504,
+	AM_UNEXPECTED_FRAME = 505,
+	AM_RESOURCE_ERROR = 506,
+	AM_NOT_ALLOWED = 530,
+	AM_NOT_IMPLEMENTED = 540,
+	AM_INTERNAL_ERROR = 541,
+};
+
+/* An error raised while handling a frame; the dispatcher closes the channel
+ * (soft codes) or the connection (hard codes) with it. */
+struct am_err {
+	uint16_t code;
+	uint32_t method;  /* class/method id of the offending method, 0 if none */
+	char text[400];   /* "NOT_FOUND - no queue 'x' in vhost '/'" */
+};
+
+enum am_conn_state {
+	AM_S_HEADER,      /* waiting for the protocol header */
+	AM_S_START_OK,
+	AM_S_TUNE_OK,
+	AM_S_OPEN,        /* waiting for connection.open */
+	AM_S_RUNNING,
+	AM_S_CLOSING,     /* we sent connection.close, waiting for close-ok */
+	AM_S_CLOSED,
+};
+
+struct am_channel;
+
+/* A consumer: the core's consumer plus what AMQP knows about it. */
+struct am_consumer {
+	struct tdm_consumer core;      /* must stay first */
+	struct am_channel *ch;         /* borrowed; NULL once the channel is gone */
+	struct am_consumer *next;      /* channel's list */
+	uint32_t refcnt;               /* channel list + unacked deliveries */
+	uint8_t no_ack, cancelled;
+	uint16_t prefetch;             /* per-consumer limit, 0 = none */
+	uint32_t unacked;
+	uint8_t tag_len;
+	char tag[256];
+};
+
+/* One delivery waiting for ack, in tag order in the channel's ring. */
+struct am_unacked {
+	uint64_t tag;
+	struct tdm_queue *q;           /* ref */
+	struct tdm_qentry e;           /* holds the message ref */
+	struct am_consumer *cons;      /* ref, NULL for basic.get */
+	uint8_t done;
+};
+
+/* A transaction's buffered publish or ack. */
+struct am_tx_op {
+	struct am_tx_op *next;
+	struct tdm_message *msg;       /* ref: publish; NULL: ack/nack/reject */
+	uint8_t mandatory;
+	uint8_t kind;                  /* AM_TX_PUBLISH, AM_TX_ACK, AM_TX_NACK */
+	uint8_t multiple, requeue;
+	uint64_t tag;
+};
+enum { AM_TX_PUBLISH, AM_TX_ACK, AM_TX_NACK };
+
+enum am_ch_state { AM_CH_OPEN, AM_CH_CLOSING };
+
+struct am_channel {
+	struct am_conn *conn;          /* borrowed */
+	uint16_t id;
+	uint8_t state;
+	/* content assembly for basic.publish */
+	uint8_t expect;                /* 0 none, 1 header, 2 body */
+	uint8_t pub_mandatory;
+	char pub_exchange[256];
+	uint8_t pub_exchange_len;
+	char pub_routing_key[256];
+	uint8_t pub_routing_key_len;
+	struct tdm_message *pub_msg;   /* owned while assembling */
+	/* consumers and deliveries */
+	struct am_consumer *consumers; /* list, owned (ref) */
+	uint32_t nconsumers;
+	uint64_t next_tag;             /* last delivery tag handed out */
+	struct am_unacked *ring;       /* owned ring, tag order */
+	size_t ring_cap, ring_head, ring_len;
+	uint32_t unacked;              /* live entries in the ring */
+	uint16_t prefetch_consumer;    /* basic.qos global=false: for new consumers */
+	uint16_t prefetch_channel;     /* basic.qos global=true: shared */
+	/* last declared queue (for "" queue names) */
+	char last_queue[256];
+	uint8_t last_queue_len;
+	/* publisher confirms and transactions */
+	uint8_t confirm, tx;
+	uint64_t publish_seq;
+	struct am_tx_op *tx_head, **tx_tail;
+};
+
+struct am_conn {
+	struct tdm_conn *net;          /* ref */
+	struct tdm_broker *broker;     /* borrowed */
+	enum am_conn_state state;
+	uint16_t channel_max;
+	uint32_t frame_max;
+	uint16_t heartbeat;
+	struct tdm_vhost *vhost;       /* borrowed */
+	char user[256];
+	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
+	struct am_channel **channels;  /* owned, indexed by channel id */
+	uint32_t nchannels_alloc;
+	uint32_t nchannels_open;
+	struct event *heartbeat_ev;    /* owned */
+	uint64_t bytes_in_seen;        /* input seen at the last heartbeat check */
+	uint64_t bytes_in, frames_out;
+	uint64_t frames_out_seen;
+	uint8_t missed;                /* heartbeat intervals without input */
+	struct event *close_timer;     /* owned: bounds the wait for close-ok */
+};
+
+/* ---- errors (error.c) ---- */
+/* Fills err with code, method and "NAME - text". Returns -1 for `return am_fail(...)`. */
+int am_fail(struct am_err *err, uint16_t code, uint32_t method, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Maps a core status (TDM_E_*) and its text into err. Returns -1. */
+int am_fail_core(struct am_err *err, const struct tdm_err *te, uint32_t method);
+/* 1 when code closes the connection (hard error), 0 when only the channel. */
+int am_code_is_hard(uint16_t code);
+const char *am_code_name(uint16_t code);
+
+/* ---- output (writer.c) ---- */
+void am_send_method(struct am_conn *c, uint16_t channel, const struct am_method *m);
+/* Sends a method that has only a channel and no fields other than the id. */
+void am_send_simple(struct am_conn *c, uint16_t channel, uint32_t id);
+/* Content header + body frames of msg on channel. */
+void am_send_content(struct am_conn *c, uint16_t channel, const struct tdm_message *msg);
+void am_send_heartbeat(struct am_conn *c);
+
+/* ---- connection (connection.c) ---- */
+/* Sends connection.close with err and waits (bounded) for close-ok. */
+void am_conn_close_with(struct am_conn *c, const struct am_err *err);
+extern const struct tdm_proto am_proto;
+
+/* ---- dispatch (dispatch.c) ---- */
+/* Handles one decoded method on a channel (or channel 0). */
+void am_dispatch_method(struct am_conn *c, uint16_t channel, const struct am_method *m);
+/* Handles a content header or body frame on a channel. */
+void am_dispatch_content(struct am_conn *c, const struct am_frame *f);
+/* Raises err on channel ch (soft: channel.close; hard: connection.close). */
+void am_raise(struct am_conn *c, struct am_channel *ch, const struct am_err *err);
+
+typedef int (*am_handler_fn)(struct am_conn *c, struct am_channel *ch,
+			     const struct am_method *m, struct am_err *err);
+
+/* ---- channel (channel.c) ---- */
+struct am_channel *am_channel_get(struct am_conn *c, uint16_t id);
+/* Opens channel id and sends channel.open-ok. */
+int am_channel_open(struct am_conn *c, uint16_t id, struct am_err *err);
+int am_h_channel_close(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
+int am_h_channel_close_ok(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
+int am_h_channel_flow(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
+/* Releases a channel's resources (requeues unacked, cancels consumers,
+ * drops pending content and transaction) but keeps its slot. */
+void am_channel_release(struct am_conn *c, struct am_channel *ch);
+/* Releases and frees the channel, freeing its id. */
+void am_channel_destroy(struct am_conn *c, struct am_channel *ch);
+/* Content frames for the publish being assembled. */
+int am_channel_content(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
+		       struct am_err *err);
+
+/* ---- handlers per class ---- */
+int am_h_exchange_declare(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_exchange_delete(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_exchange_bind(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_exchange_unbind(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_queue_declare(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_queue_bind(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_queue_unbind(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_queue_purge(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_queue_delete(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_qos(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_consume(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_cancel(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_publish(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_get(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_ack(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_nack(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_reject(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_basic_recover(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_confirm_select(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_tx_select(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_tx_commit(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+int am_h_tx_rollback(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+
+/* ---- basic internals shared by publish/deliver/tx (basic.c, deliver.c) ---- */
+/* Routes a complete message published on ch; sends return/confirm as needed. */
+int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
+		     int mandatory, struct am_err *err);
+/* Routes and enqueues msg immediately (no transaction buffering). */
+int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
+		   int mandatory, struct am_err *err);
+/* Acks/nacks deliveries up to/at tag. requeue only for nack. */
+int am_settle(struct am_channel *ch, uint64_t tag, int multiple, int ack, int requeue,
+	      uint32_t method, struct am_err *err);
+/* Requeues every unacked delivery of ch. */
+void am_requeue_all(struct am_channel *ch);
+/* Records an unacked delivery and returns its tag. */
+uint64_t am_track(struct am_channel *ch, struct tdm_queue *q, struct tdm_qentry e,
+		  struct am_consumer *cons);
+void am_consumer_unref(struct am_consumer *cons);
+/* Kicks the queues of every consumer of the connection (credit or room came back). */
+void am_conn_kick_consumers(struct am_conn *c);
+void am_channel_kick_consumers(struct am_channel *ch);
+/* Cancels and frees every consumer of ch (channel closing). */
+void am_channel_drop_consumers(struct am_channel *ch);
+
+/* Binds or unbinds (bind=0) exchange src_name to dst (h_exchange.c). */
+int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
+		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
+		  struct am_err *err);
+/* Resolves a queue name from a method ("" = the channel's last declared
+ * queue) to a queue this connection may use (h_queue.c). */
+struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
+				   uint32_t method, struct am_err *err);
+
+/* ---- arguments (args.c) ---- */
+/* Converts a validated raw table into neutral headers; returns the count or
+ * -1 when more than max. */
+int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max);
+
+#endif

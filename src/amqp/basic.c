@@ -1,0 +1,172 @@
+/*
+ * Handlers of class basic on the publishing side and the simple requests:
+ * publish (routing, mandatory returns, confirms), get, qos, recover.
+ * Consuming and acknowledgements are in consume.c.
+ *
+ * Must not depend on: other front ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "amqp/amqp.h"
+
+#define HDRS_STACK 32
+
+int am_h_basic_publish(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err)
+{
+	(void)c;
+	const struct am_basic_publish *p = &m->u.basic_publish;
+	if (p->immediate)
+		return am_fail(err, AM_NOT_IMPLEMENTED, m->id, "immediate=true");
+	memcpy(ch->pub_exchange, p->exchange.ptr, p->exchange.len);
+	ch->pub_exchange_len = (uint8_t)p->exchange.len;
+	memcpy(ch->pub_routing_key, p->routing_key.ptr, p->routing_key.len);
+	ch->pub_routing_key_len = (uint8_t)p->routing_key.len;
+	ch->pub_mandatory = p->mandatory;
+	ch->expect = 1;
+	return 0;
+}
+
+static void send_return(struct am_conn *c, struct am_channel *ch, const struct tdm_message *msg)
+{
+	struct am_method r = { .id = AM_BASIC_RETURN };
+	r.u.basic_return.reply_code = AM_NO_ROUTE;
+	r.u.basic_return.reply_text = (struct am_bytes){ (const uint8_t *)"NO_ROUTE", 8 };
+	r.u.basic_return.exchange = (struct am_bytes){ (const uint8_t *)msg->exchange, msg->exchange_len };
+	r.u.basic_return.routing_key =
+		(struct am_bytes){ (const uint8_t *)msg->routing_key, msg->routing_key_len };
+	am_send_method(c, ch->id, &r);
+	am_send_content(c, ch->id, msg);
+}
+
+/* Routes msg through x; the message headers feed headers exchanges. */
+static void route(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r)
+{
+	struct ex_hdr stack[HDRS_STACK], *hdrs = stack;
+	int n = 0;
+	struct am_content_header h;
+	if (am_content_header_decode(msg->header, msg->header_len, &h) == AM_OK &&
+	    (h.props.flags & AM_P_HEADERS)) {
+		size_t want = am_table_count(h.props.headers);
+		if (want > HDRS_STACK && !(hdrs = malloc(want * sizeof(*hdrs))))
+			hdrs = stack, want = HDRS_STACK;
+		n = am_table_to_hdrs(h.props.headers, hdrs, want > HDRS_STACK ? want : HDRS_STACK);
+		if (n < 0)
+			n = 0;
+	}
+	tdm_route(x, msg->routing_key, msg->routing_key_len, hdrs, (size_t)n, r);
+	if (hdrs != stack)
+		free(hdrs);
+}
+
+static void confirm(struct am_conn *c, struct am_channel *ch, uint64_t seq)
+{
+	struct am_method a = { .id = AM_BASIC_ACK };
+	a.u.basic_ack.delivery_tag = seq;
+	am_send_method(c, ch->id, &a);
+}
+
+/* Routes and enqueues now (outside a transaction, or at tx.commit). */
+int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
+		   int mandatory, struct am_err *err)
+{
+	struct tdm_err te;
+	struct tdm_exchange *x = tdm_exchange_lookup(c->vhost, msg->exchange, msg->exchange_len, &te);
+	if (!x)
+		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
+	if (x->internal)
+		return am_fail(err, AM_ACCESS_REFUSED, AM_BASIC_PUBLISH,
+			       "cannot publish to internal exchange '%s' in vhost '%s'", x->name,
+			       c->vhost->name);
+	struct tdm_route r;
+	tdm_route_init(&r);
+	route(x, msg, &r);
+	for (size_t i = 0; i < r.n; i++)
+		tdm_queue_push(r.queues[i], msg);
+	c->broker->stat_published++;
+	if (r.n == 0) {
+		c->broker->stat_unroutable++;
+		if (mandatory)
+			send_return(c, ch, msg);
+	}
+	tdm_route_free(&r);
+	if (ch->confirm)
+		confirm(c, ch, ++ch->publish_seq);
+	return 0;
+}
+
+int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
+		     int mandatory, struct am_err *err)
+{
+	if (!ch->tx)
+		return am_publish_now(c, ch, msg, mandatory, err);
+	struct am_tx_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
+	op->kind = AM_TX_PUBLISH;
+	op->msg = tdm_message_ref(msg);
+	op->mandatory = (uint8_t)mandatory;
+	*ch->tx_tail = op;
+	ch->tx_tail = &op->next;
+	return 0;
+}
+
+int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		   struct am_err *err)
+{
+	const struct am_basic_get *g = &m->u.basic_get;
+	struct tdm_queue *q = am_queue_resolve(c, ch, g->queue, m->id, err);
+	if (!q)
+		return -1;
+	struct tdm_qentry e;
+	if (!tdm_queue_pop(q, &e)) {
+		am_send_simple(c, ch->id, AM_BASIC_GET_EMPTY);
+		return 0;
+	}
+	struct am_method ok = { .id = AM_BASIC_GET_OK };
+	struct tdm_message *msg = e.msg;
+	ok.u.basic_get_ok.redelivered = (uint8_t)e.redelivered;
+	ok.u.basic_get_ok.exchange = (struct am_bytes){ (const uint8_t *)msg->exchange, msg->exchange_len };
+	ok.u.basic_get_ok.routing_key =
+		(struct am_bytes){ (const uint8_t *)msg->routing_key, msg->routing_key_len };
+	ok.u.basic_get_ok.message_count = (uint32_t)tdm_queue_ready(q);
+	if (g->no_ack) {
+		ok.u.basic_get_ok.delivery_tag = ++ch->next_tag;
+		am_send_method(c, ch->id, &ok);
+		am_send_content(c, ch->id, msg);
+		tdm_queue_settle(q, e);
+	} else {
+		ok.u.basic_get_ok.delivery_tag = am_track(ch, q, e, NULL);
+		am_send_method(c, ch->id, &ok);
+		am_send_content(c, ch->id, msg);
+	}
+	return 0;
+}
+
+int am_h_basic_qos(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		   struct am_err *err)
+{
+	const struct am_basic_qos *q = &m->u.basic_qos;
+	if (q->prefetch_size)
+		return am_fail(err, AM_NOT_IMPLEMENTED, m->id, "prefetch_size!=0 (%u)", q->prefetch_size);
+	if (q->global)
+		ch->prefetch_channel = q->prefetch_count;
+	else
+		ch->prefetch_consumer = q->prefetch_count;
+	am_send_simple(c, ch->id, AM_BASIC_QOS_OK);
+	am_channel_kick_consumers(ch);
+	return 0;
+}
+
+int am_h_basic_recover(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err)
+{
+	/* recover and recover-async share the layout: one `requeue` bit */
+	if (!m->u.basic_recover.requeue)
+		return am_fail(err, AM_NOT_IMPLEMENTED, m->id, "requeue=false");
+	am_requeue_all(ch);
+	if (m->id == AM_BASIC_RECOVER)
+		am_send_simple(c, ch->id, AM_BASIC_RECOVER_OK);
+	return 0;
+}

@@ -1,0 +1,172 @@
+/*
+ * AMQP channels: the channel class (open, close, flow), channel lifetime,
+ * and assembly of published content (method, header, body frames).
+ *
+ * Must not depend on: other front ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "amqp/amqp.h"
+#include "core/config.h"
+
+struct am_channel *am_channel_get(struct am_conn *c, uint16_t id)
+{
+	return id < c->nchannels_alloc ? c->channels[id] : NULL;
+}
+
+/* Creates channel `id` (called by the dispatcher for channel.open). */
+static struct am_channel *channel_new(struct am_conn *c, uint16_t id)
+{
+	if (id >= c->nchannels_alloc) {
+		uint32_t n = c->nchannels_alloc ? c->nchannels_alloc : 8;
+		while (n <= id)
+			n *= 2;
+		struct am_channel **a = realloc(c->channels, n * sizeof(*a));
+		if (!a)
+			return NULL;
+		memset(a + c->nchannels_alloc, 0, (n - c->nchannels_alloc) * sizeof(*a));
+		c->channels = a;
+		c->nchannels_alloc = n;
+	}
+	struct am_channel *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	ch->conn = c;
+	ch->id = id;
+	ch->tx_tail = &ch->tx_head;
+	c->channels[id] = ch;
+	c->nchannels_open++;
+	return ch;
+}
+
+int am_channel_open(struct am_conn *c, uint16_t id, struct am_err *err)
+{
+	if (!channel_new(c, id))
+		return am_fail(err, AM_INTERNAL_ERROR, AM_CHANNEL_OPEN, "out of memory");
+	struct am_method ok = { .id = AM_CHANNEL_OPEN_OK };
+	am_send_method(c, id, &ok);
+	return 0;
+}
+
+static void tx_clear(struct am_channel *ch)
+{
+	while (ch->tx_head) {
+		struct am_tx_op *op = ch->tx_head;
+		ch->tx_head = op->next;
+		if (op->msg)
+			tdm_message_unref(op->msg);
+		free(op);
+	}
+	ch->tx_tail = &ch->tx_head;
+}
+
+void am_channel_release(struct am_conn *c, struct am_channel *ch)
+{
+	(void)c;
+	am_channel_drop_consumers(ch);
+	am_requeue_all(ch);
+	tx_clear(ch);
+	if (ch->pub_msg) {
+		tdm_message_unref(ch->pub_msg);
+		ch->pub_msg = NULL;
+	}
+	ch->expect = 0;
+}
+
+void am_channel_destroy(struct am_conn *c, struct am_channel *ch)
+{
+	am_channel_release(c, ch);
+	c->channels[ch->id] = NULL;
+	c->nchannels_open--;
+	free(ch->ring);
+	free(ch);
+}
+
+int am_h_channel_close(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err)
+{
+	(void)m, (void)err;
+	uint16_t id = ch->id;
+	am_channel_destroy(c, ch);
+	am_send_simple(c, id, AM_CHANNEL_CLOSE_OK);
+	return 0;
+}
+
+int am_h_channel_close_ok(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			  struct am_err *err)
+{
+	(void)m, (void)err;
+	if (ch && ch->state == AM_CH_CLOSING)
+		am_channel_destroy(c, ch);
+	return 0;
+}
+
+int am_h_channel_flow(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		      struct am_err *err)
+{
+	if (!m->u.channel_flow.active) /* as RabbitMQ 3.x: consumers use prefetch instead */
+		return am_fail(err, AM_NOT_IMPLEMENTED, m->id, "active=false");
+	struct am_method ok = { .id = AM_CHANNEL_FLOW_OK };
+	ok.u.channel_flow_ok.active = 1;
+	am_send_method(c, ch->id, &ok);
+	return 0;
+}
+
+/* ---- content assembly ------------------------------------------------------ */
+
+static int content_header(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
+			  struct am_err *err)
+{
+	struct am_content_header h;
+	if (am_content_header_decode(f->payload, f->size, &h) != AM_OK)
+		return am_fail(err, AM_SYNTAX_ERROR, AM_BASIC_PUBLISH, "malformed content header");
+	if (h.class_id != 60)
+		return am_fail(err, AM_FRAME_ERROR, AM_BASIC_PUBLISH,
+			       "content header for class %u, expected class 60", h.class_id);
+	uint64_t max = c->broker->cfg->max_message_size;
+	if (h.body_size > max)
+		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
+			       "message size %llu is larger than configured max size %llu",
+			       (unsigned long long)h.body_size, (unsigned long long)max);
+	ch->pub_msg = tdm_message_new(ch->pub_exchange, ch->pub_exchange_len, ch->pub_routing_key,
+				      ch->pub_routing_key_len, f->payload, f->size, h.body_size);
+	if (!ch->pub_msg)
+		return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
+	ch->pub_msg->persistent = (h.props.flags & AM_P_DELIVERY_MODE) && h.props.delivery_mode == 2;
+	ch->pub_msg->priority = (h.props.flags & AM_P_PRIORITY) ? h.props.priority : 0;
+	ch->expect = 2;
+	return 0;
+}
+
+int am_channel_content(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
+		       struct am_err *err)
+{
+	if (f->type == AM_FRAME_HEADER) {
+		if (ch->expect != 1)
+			return am_fail(err, AM_UNEXPECTED_FRAME, 0, "unexpected content header frame");
+		if (content_header(c, ch, f, err) < 0) {
+			ch->expect = 0;
+			return -1;
+		}
+	} else {
+		if (ch->expect != 2)
+			return am_fail(err, AM_UNEXPECTED_FRAME, 0,
+				       ch->expect == 1 ? "expected content header for class 60, got non content header frame instead"
+						       : "unexpected content body frame");
+		struct tdm_message *msg = ch->pub_msg;
+		if (msg->body_filled + f->size > msg->body_len)
+			return am_fail(err, AM_FRAME_ERROR, AM_BASIC_PUBLISH,
+				       "content body exceeds the size in the content header");
+		memcpy(msg->body + msg->body_filled, f->payload, f->size);
+		msg->body_filled += f->size;
+	}
+	struct tdm_message *msg = ch->pub_msg;
+	if (msg->body_filled < msg->body_len)
+		return 0;
+	ch->expect = 0;
+	ch->pub_msg = NULL;
+	int rc = am_publish_route(c, ch, msg, ch->pub_mandatory, err);
+	tdm_message_unref(msg);
+	return rc;
+}

@@ -1,0 +1,487 @@
+/*
+ * AMQP connection: protocol header, frame loop, the connection class
+ * (start/tune/open/close), heartbeats and shutdown.  Channel and content
+ * frames are handed to dispatch.c.
+ *
+ * Must not depend on: other front ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "amqp/amqp.h"
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/log.h"
+
+#include <config.h>
+
+static const uint8_t protocol_header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
+#define CLOSE_OK_TIMEOUT_S 3
+
+static void send_start(struct am_conn *c)
+{
+	uint8_t buf[1024];
+	struct am_tb tb;
+	am_tb_init(&tb, buf, sizeof(buf));
+	am_tb_table_begin(&tb, "capabilities");
+	static const char *const caps[] = {
+		"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
+		"consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
+		"per_consumer_qos",
+	};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		am_tb_bool(&tb, caps[i], 1);
+	am_tb_table_end(&tb);
+	am_tb_str(&tb, "cluster_name", "tandem", 6);
+	am_tb_str(&tb, "copyright", "tandem developers", 17);
+	am_tb_str(&tb, "information", "tandem: AMQP 0-9-1 queues and Kafka-style logs", 46);
+	am_tb_str(&tb, "platform", "C11/libevent", 12);
+	am_tb_str(&tb, "product", "tandem", 6);
+	am_tb_str(&tb, "version", PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	struct am_method m = { .id = AM_CONNECTION_START };
+	m.u.connection_start.version_major = 0;
+	m.u.connection_start.version_minor = 9;
+	am_tb_finish(&tb, &m.u.connection_start.server_properties);
+	m.u.connection_start.mechanisms = (struct am_bytes){ (const uint8_t *)"PLAIN AMQPLAIN", 14 };
+	m.u.connection_start.locales = (struct am_bytes){ (const uint8_t *)"en_US", 5 };
+	am_send_method(c, 0, &m);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static void close_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct am_conn *c = arg;
+	tdm_conn_close(c->net);
+}
+
+static void release_channels(struct am_conn *c)
+{
+	for (uint32_t i = 0; i < c->nchannels_alloc; i++)
+		if (c->channels[i])
+			am_channel_destroy(c, c->channels[i]);
+}
+
+/* Exclusive queues die with their connection. */
+static void drop_exclusive_queues(struct am_conn *c)
+{
+	if (!c->vhost)
+		return;
+	struct tdm_queue *victims[256];
+	size_t n;
+	do {
+		n = 0;
+		size_t pos = 0;
+		void *v;
+		while (n < 256 && tdm_map_next(&c->vhost->queues, &pos, NULL, NULL, &v)) {
+			struct tdm_queue *q = v;
+			if (q->exclusive && q->owner == c)
+				victims[n++] = q;
+		}
+		for (size_t i = 0; i < n; i++)
+			tdm_queue_remove(victims[i]);
+	} while (n == 256);
+}
+
+void am_conn_close_with(struct am_conn *c, const struct am_err *err)
+{
+	if (c->state == AM_S_CLOSING || c->state == AM_S_CLOSED)
+		return;
+	tdm_info("amqp", "closing connection %s: %s", c->net->peer, err->text);
+	release_channels(c);
+	struct am_method m = { .id = AM_CONNECTION_CLOSE };
+	m.u.connection_close.reply_code = err->code;
+	size_t tl = strlen(err->text);
+	m.u.connection_close.reply_text = (struct am_bytes){ (const uint8_t *)err->text,
+							     (uint32_t)(tl > 255 ? 255 : tl) };
+	m.u.connection_close.class_id = (uint16_t)(err->method >> 16);
+	m.u.connection_close.method_id = (uint16_t)err->method;
+	am_send_method(c, 0, &m);
+	c->state = AM_S_CLOSING;
+	struct timeval tv = { CLOSE_OK_TIMEOUT_S, 0 };
+	c->close_timer = evtimer_new(tdm_net_base(c->net->net), close_timeout, c);
+	if (c->close_timer)
+		evtimer_add(c->close_timer, &tv);
+	else
+		tdm_conn_close(c->net);
+}
+
+/* ---- heartbeats ----------------------------------------------------------- */
+
+/* Runs every heartbeat/2 seconds: sends a heartbeat if we sent nothing since
+ * the last tick; closes the socket after two heartbeat intervals of silence
+ * from the peer (RabbitMQ's rule). */
+static void heartbeat_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct am_conn *c = arg;
+	if (c->frames_out == c->frames_out_seen) {
+		am_send_heartbeat(c);
+	}
+	c->frames_out_seen = c->frames_out;
+	if (c->bytes_in == c->bytes_in_seen) {
+		if (++c->missed >= 4) { /* 4 half-intervals = 2 heartbeats */
+			tdm_warn("amqp", "missed heartbeats from client %s, timeout: %us",
+				 c->net->peer, c->heartbeat);
+			tdm_conn_abort(c->net);
+			return;
+		}
+	} else {
+		c->missed = 0;
+	}
+	c->bytes_in_seen = c->bytes_in;
+}
+
+static void start_heartbeat(struct am_conn *c)
+{
+	if (!c->heartbeat)
+		return;
+	c->heartbeat_ev = event_new(tdm_net_base(c->net->net), -1, EV_PERSIST, heartbeat_tick, c);
+	if (!c->heartbeat_ev)
+		return;
+	struct timeval tv = { c->heartbeat / 2, (c->heartbeat % 2) * 500000 };
+	event_add(c->heartbeat_ev, &tv);
+}
+
+/* ---- connection class ------------------------------------------------------ */
+
+static int parse_plain(struct am_bytes r, const char **user, size_t *ulen, const char **pass,
+		       size_t *plen)
+{
+	/* [authzid] NUL authcid NUL passwd */
+	const char *p = (const char *)r.ptr;
+	const char *end = p + r.len;
+	const char *z1 = memchr(p, 0, r.len);
+	if (!z1)
+		return -1;
+	const char *z2 = memchr(z1 + 1, 0, (size_t)(end - z1 - 1));
+	if (!z2)
+		return -1;
+	*user = z1 + 1;
+	*ulen = (size_t)(z2 - z1 - 1);
+	*pass = z2 + 1;
+	*plen = (size_t)(end - z2 - 1);
+	return 0;
+}
+
+static int parse_amqplain(struct am_bytes r, const char **user, size_t *ulen, const char **pass,
+			  size_t *plen)
+{
+	/* a field table without its length prefix, keys LOGIN and PASSWORD */
+	struct am_value v;
+	if (am_table_validate(r, 4) != AM_OK)
+		return -1;
+	if (!am_table_get(r, "LOGIN", &v) || v.type != 'S')
+		return -1;
+	*user = (const char *)v.v.bytes.ptr;
+	*ulen = v.v.bytes.len;
+	if (!am_table_get(r, "PASSWORD", &v) || v.type != 'S')
+		return -1;
+	*pass = (const char *)v.v.bytes.ptr;
+	*plen = v.v.bytes.len;
+	return 0;
+}
+
+static void read_client_caps(struct am_conn *c, struct am_bytes props)
+{
+	struct am_value caps, v;
+	if (!am_table_get(props, "capabilities", &caps) || caps.type != 'F')
+		return;
+	if (am_table_get(caps.v.bytes, "consumer_cancel_notify", &v) && v.type == 't')
+		c->cap_cancel_notify = v.v.i != 0;
+	if (am_table_get(caps.v.bytes, "authentication_failure_close", &v) && v.type == 't')
+		c->cap_auth_failure_close = v.v.i != 0;
+	if (am_table_get(caps.v.bytes, "connection.blocked", &v) && v.type == 't')
+		c->cap_blocked = v.v.i != 0;
+}
+
+static int h_start_ok(struct am_conn *c, const struct am_method *m, struct am_err *err)
+{
+	const struct am_connection_start_ok *s = &m->u.connection_start_ok;
+	const char *user = NULL, *pass = NULL;
+	size_t ulen = 0, plen = 0;
+	int rc;
+	read_client_caps(c, s->client_properties);
+	if (s->mechanism.len == 5 && memcmp(s->mechanism.ptr, "PLAIN", 5) == 0)
+		rc = parse_plain(s->response, &user, &ulen, &pass, &plen);
+	else if (s->mechanism.len == 8 && memcmp(s->mechanism.ptr, "AMQPLAIN", 8) == 0)
+		rc = parse_amqplain(s->response, &user, &ulen, &pass, &plen);
+	else
+		return am_fail(err, AM_COMMAND_INVALID, m->id,
+			       "unknown authentication mechanism '%.*s'", (int)s->mechanism.len,
+			       (const char *)s->mechanism.ptr);
+	enum tdm_auth_result ar = TDM_AUTH_BAD_CREDENTIALS;
+	if (rc == 0 && ulen < sizeof(c->user))
+		ar = tdm_auth_check(c->broker->auth, user, ulen, pass, plen, c->net->peer_loopback);
+	if (ar != TDM_AUTH_OK) {
+		tdm_warn("amqp", "login refused for user '%.*s' from %s%s", (int)(ulen < 255 ? ulen : 255),
+			 user ? user : "", c->net->peer,
+			 ar == TDM_AUTH_LOOPBACK_ONLY ? " (user may only connect via localhost)" : "");
+		return am_fail(err, AM_ACCESS_REFUSED, 0,
+			       "Login was refused using authentication mechanism %.*s. "
+			       "For details see the broker logfile.",
+			       (int)s->mechanism.len, (const char *)s->mechanism.ptr);
+	}
+	memcpy(c->user, user, ulen);
+	c->user[ulen] = '\0';
+	const struct tdm_config *cfg = c->broker->cfg;
+	struct am_method t = { .id = AM_CONNECTION_TUNE };
+	t.u.connection_tune.channel_max = (uint16_t)cfg->channel_max;
+	t.u.connection_tune.frame_max = cfg->frame_max;
+	t.u.connection_tune.heartbeat = (uint16_t)cfg->heartbeat;
+	am_send_method(c, 0, &t);
+	c->state = AM_S_TUNE_OK;
+	return 0;
+}
+
+static int h_tune_ok(struct am_conn *c, const struct am_method *m, struct am_err *err)
+{
+	const struct am_connection_tune_ok *t = &m->u.connection_tune_ok;
+	const struct tdm_config *cfg = c->broker->cfg;
+	uint32_t fmax = t->frame_max ? t->frame_max : cfg->frame_max;
+	uint16_t cmax = t->channel_max ? t->channel_max : (uint16_t)cfg->channel_max;
+	if (fmax < AM_FRAME_MIN_SIZE)
+		return am_fail(err, AM_NOT_ALLOWED, m->id, "frame_max=%u < %u min size", fmax,
+			       AM_FRAME_MIN_SIZE);
+	if (fmax > cfg->frame_max)
+		return am_fail(err, AM_NOT_ALLOWED, m->id, "frame_max=%u > %u max size", fmax,
+			       cfg->frame_max);
+	if (cmax > cfg->channel_max)
+		return am_fail(err, AM_NOT_ALLOWED, m->id, "channel_max=%u > %u max size", cmax,
+			       cfg->channel_max);
+	c->frame_max = fmax;
+	c->channel_max = cmax;
+	c->heartbeat = t->heartbeat;
+	c->state = AM_S_OPEN;
+	start_heartbeat(c);
+	return 0;
+}
+
+static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *err)
+{
+	struct am_bytes vh = m->u.connection_open.virtual_host;
+	struct tdm_vhost *v = tdm_vhost_find(c->broker, (const char *)vh.ptr, vh.len);
+	if (!v)
+		return am_fail(err, AM_NOT_ALLOWED, m->id, "vhost %.*s not found", (int)vh.len,
+			       (const char *)vh.ptr);
+	if (!tdm_auth_vhost_allowed(c->broker->auth, c->user, (const char *)vh.ptr, vh.len))
+		return am_fail(err, AM_NOT_ALLOWED, m->id,
+			       "access to vhost '%.*s' refused for user '%s'", (int)vh.len,
+			       (const char *)vh.ptr, c->user);
+	c->vhost = v;
+	c->state = AM_S_RUNNING;
+	struct am_method ok = { .id = AM_CONNECTION_OPEN_OK };
+	am_send_method(c, 0, &ok);
+	tdm_info("amqp", "connection %s: user '%s' opened vhost '%s'", c->net->peer, c->user, v->name);
+	return 0;
+}
+
+/* Methods on channel 0: the handshake in order, then close / close-ok. */
+static void connection_method(struct am_conn *c, const struct am_method *m)
+{
+	struct am_err err = { 0 };
+	int rc = 0;
+	if (m->id == AM_CONNECTION_CLOSE) {
+		release_channels(c);
+		am_send_simple(c, 0, AM_CONNECTION_CLOSE_OK);
+		c->state = AM_S_CLOSED;
+		tdm_conn_close(c->net);
+		return;
+	}
+	if (m->id == AM_CONNECTION_CLOSE_OK && c->state == AM_S_CLOSING) {
+		c->state = AM_S_CLOSED;
+		tdm_conn_close(c->net);
+		return;
+	}
+	if (c->state == AM_S_CLOSING)
+		return;
+	uint32_t want = c->state == AM_S_START_OK ? AM_CONNECTION_START_OK
+		      : c->state == AM_S_TUNE_OK  ? AM_CONNECTION_TUNE_OK
+		      : c->state == AM_S_OPEN	   ? AM_CONNECTION_OPEN
+						   : 0;
+	if (m->id == AM_CONNECTION_UPDATE_SECRET && c->state == AM_S_RUNNING) {
+		am_send_simple(c, 0, AM_CONNECTION_UPDATE_SECRET_OK);
+		return;
+	}
+	if (m->id != want || !want) {
+		rc = am_fail(&err, AM_COMMAND_INVALID, m->id, "%s unexpected on channel 0 %s",
+			     am_method_name(m->id) ? am_method_name(m->id) : "method",
+			     c->state == AM_S_RUNNING ? "after connection.open" : "in the handshake");
+	} else if (m->id == AM_CONNECTION_START_OK) {
+		rc = h_start_ok(c, m, &err);
+	} else if (m->id == AM_CONNECTION_TUNE_OK) {
+		rc = h_tune_ok(c, m, &err);
+	} else {
+		rc = h_open(c, m, &err);
+	}
+	if (rc == 0)
+		return;
+	if (err.code == AM_ACCESS_REFUSED && c->state == AM_S_START_OK &&
+	    !c->cap_auth_failure_close) {
+		tdm_conn_close(c->net); /* the client did not ask for a close frame */
+		c->state = AM_S_CLOSED;
+		return;
+	}
+	am_conn_close_with(c, &err);
+}
+
+/* ---- the frame loop -------------------------------------------------------- */
+
+static int read_header(struct am_conn *c, struct evbuffer *in)
+{
+	if (evbuffer_get_length(in) < 8)
+		return 0;
+	uint8_t h[8];
+	evbuffer_remove(in, h, 8);
+	if (memcmp(h, protocol_header, 8) != 0) {
+		/* wrong protocol or version: answer with ours and close (spec 4.2.2) */
+		evbuffer_add(tdm_conn_out(c->net), protocol_header, 8);
+		c->state = AM_S_CLOSED;
+		tdm_conn_close(c->net);
+		return 0;
+	}
+	c->state = AM_S_START_OK;
+	send_start(c);
+	return 1;
+}
+
+static void frame_error(struct am_conn *c, uint16_t code, const char *text)
+{
+	struct am_err err;
+	am_fail(&err, code, 0, "%s", text);
+	am_conn_close_with(c, &err);
+}
+
+static void handle_frame(struct am_conn *c, const struct am_frame *f)
+{
+	if (f->type == AM_FRAME_HEARTBEAT) {
+		if (f->channel != 0)
+			frame_error(c, AM_FRAME_ERROR, "heartbeat frame on non-zero channel");
+		return;
+	}
+	if (f->type == AM_FRAME_METHOD) {
+		struct am_method m;
+		int rc = am_method_decode(f->payload, f->size, &m);
+		if (rc == AM_ERR_UNKNOWN) {
+			frame_error(c, AM_COMMAND_INVALID, "unknown method");
+			return;
+		}
+		if (rc != AM_OK) {
+			frame_error(c, AM_SYNTAX_ERROR, "malformed method frame");
+			return;
+		}
+		if (f->channel == 0)
+			connection_method(c, &m);
+		else if (c->state == AM_S_RUNNING)
+			am_dispatch_method(c, f->channel, &m);
+		else if (c->state != AM_S_CLOSING)
+			frame_error(c, AM_CHANNEL_ERROR, "channel method before connection.open");
+		return;
+	}
+	if (f->type == AM_FRAME_HEADER || f->type == AM_FRAME_BODY) {
+		if (c->state == AM_S_CLOSING)
+			return;
+		if (f->channel == 0 || c->state != AM_S_RUNNING) {
+			frame_error(c, AM_UNEXPECTED_FRAME, "content frame on channel 0");
+			return;
+		}
+		am_dispatch_content(c, f);
+		return;
+	}
+	frame_error(c, AM_FRAME_ERROR, "unknown frame type");
+}
+
+static void am_read(void *ctx, struct evbuffer *in)
+{
+	struct am_conn *c = ctx;
+	size_t avail = evbuffer_get_length(in);
+	c->bytes_in += avail;
+	if (c->state == AM_S_HEADER && !read_header(c, in))
+		return;
+	uint32_t limit = c->state >= AM_S_OPEN ? c->frame_max : c->broker->cfg->frame_max;
+	while (c->state != AM_S_CLOSED && !c->net->closing && !c->net->reading_paused) {
+		avail = evbuffer_get_length(in);
+		if (avail < 7)
+			break;
+		uint8_t h[7];
+		evbuffer_copyout(in, h, 7);
+		uint32_t size = ((uint32_t)h[3] << 24) | ((uint32_t)h[4] << 16) |
+				((uint32_t)h[5] << 8) | h[6];
+		if ((uint64_t)size + AM_FRAME_OVERHEAD > limit) {
+			frame_error(c, AM_FRAME_ERROR, "frame size exceeds frame_max");
+			evbuffer_drain(in, avail);
+			break;
+		}
+		if (avail < (size_t)size + AM_FRAME_OVERHEAD)
+			break;
+		const uint8_t *p = evbuffer_pullup(in, (ssize_t)size + AM_FRAME_OVERHEAD);
+		struct am_frame f;
+		long n = am_frame_parse(p, size + AM_FRAME_OVERHEAD, limit, &f);
+		if (n <= 0) {
+			frame_error(c, AM_FRAME_ERROR, "invalid frame end octet");
+			evbuffer_drain(in, avail);
+			break;
+		}
+		handle_frame(c, &f);
+		evbuffer_drain(in, (size_t)n);
+		limit = c->state >= AM_S_OPEN ? c->frame_max : c->broker->cfg->frame_max;
+	}
+	if (c->state == AM_S_CLOSING || c->state == AM_S_CLOSED)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* ---- proto callbacks -------------------------------------------------------- */
+
+static void *am_open(struct tdm_conn *nc, void *arg)
+{
+	struct am_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->net = nc;
+	c->broker = arg;
+	c->frame_max = AM_FRAME_MIN_SIZE;
+	tdm_conn_ref(nc);
+	tdm_debug("amqp", "accepted connection from %s", nc->peer);
+	return c;
+}
+
+static void am_drained(void *ctx)
+{
+	am_conn_kick_consumers(ctx);
+}
+
+static void am_closed(void *ctx)
+{
+	struct am_conn *c = ctx;
+	release_channels(c);
+	drop_exclusive_queues(c);
+	if (c->heartbeat_ev)
+		event_free(c->heartbeat_ev);
+	if (c->close_timer)
+		event_free(c->close_timer);
+	free(c->channels);
+	tdm_conn_unref(c->net);
+	free(c);
+}
+
+static void am_shutdown(void *ctx)
+{
+	struct am_conn *c = ctx;
+	if (c->state != AM_S_RUNNING && c->state != AM_S_OPEN && c->state != AM_S_TUNE_OK) {
+		tdm_conn_close(c->net);
+		return;
+	}
+	struct am_err err;
+	am_fail(&err, AM_CONNECTION_FORCED, 0, "broker forced connection closure with reason 'shutdown'");
+	am_conn_close_with(c, &err);
+}
+
+const struct tdm_proto am_proto = {
+	.name = "amqp",
+	.open = am_open,
+	.read = am_read,
+	.drained = am_drained,
+	.closed = am_closed,
+	.shutdown = am_shutdown,
+};

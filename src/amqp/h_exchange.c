@@ -1,0 +1,99 @@
+/*
+ * Handlers of class exchange: declare, delete, bind, unbind.
+ *
+ * Must not depend on: other front ends.
+ */
+#include <string.h>
+
+#include "amqp/amqp.h"
+
+#define MAX_BIND_ARGS 64
+
+int am_h_exchange_declare(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			  struct am_err *err)
+{
+	const struct am_exchange_declare *d = &m->u.exchange_declare;
+	struct tdm_exchange_spec s = {
+		.name = (const char *)d->exchange.ptr, .name_len = d->exchange.len,
+		.type = (const char *)d->type.ptr, .type_len = d->type.len,
+		.passive = d->passive, .durable = d->durable, .auto_delete = d->auto_delete,
+		.internal = d->internal, .arguments = d->arguments.ptr,
+		.arguments_len = d->arguments.len,
+	};
+	struct tdm_exchange *x;
+	struct tdm_err te;
+	if (tdm_exchange_declare(c->vhost, &s, &x, &te) != TDM_OK)
+		return am_fail_core(err, &te, m->id);
+	if (!d->no_wait)
+		am_send_simple(c, ch->id, AM_EXCHANGE_DECLARE_OK);
+	return 0;
+}
+
+int am_h_exchange_delete(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			 struct am_err *err)
+{
+	const struct am_exchange_delete *d = &m->u.exchange_delete;
+	struct tdm_err te;
+	if (tdm_exchange_delete(c->vhost, (const char *)d->exchange.ptr, d->exchange.len,
+				d->if_unused, &te) != TDM_OK)
+		return am_fail_core(err, &te, m->id);
+	if (!d->no_wait)
+		am_send_simple(c, ch->id, AM_EXCHANGE_DELETE_OK);
+	return 0;
+}
+
+/* Shared by exchange.bind/unbind and queue.bind/unbind: source exchange,
+ * destination, key, args; `bind` selects the operation. */
+int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
+		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
+		  struct am_err *err)
+{
+	struct ex_hdr hdrs[MAX_BIND_ARGS];
+	int n = am_table_to_hdrs(args, hdrs, MAX_BIND_ARGS);
+	if (n < 0)
+		return am_fail(err, AM_PRECONDITION_FAILED, method, "too many binding arguments");
+	struct tdm_err te;
+	if (src_name.len == 0)
+		return am_fail(err, AM_ACCESS_REFUSED, method,
+			       "operation not permitted on the default exchange");
+	struct tdm_exchange *src = tdm_exchange_lookup(c->vhost, (const char *)src_name.ptr,
+						       src_name.len, &te);
+	if (!src)
+		return am_fail_core(err, &te, method);
+	int rc = bind ? tdm_bind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te)
+		      : tdm_unbind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te);
+	return rc == TDM_OK ? 0 : am_fail_core(err, &te, method);
+}
+
+static int exchange_binding(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			    struct am_err *err, int bind)
+{
+	/* exchange.bind and exchange.unbind have the same fields */
+	const struct am_exchange_bind *b = &m->u.exchange_bind;
+	struct tdm_err te;
+	if (b->destination.len == 0)
+		return am_fail(err, AM_ACCESS_REFUSED, m->id,
+			       "operation not permitted on the default exchange");
+	struct tdm_exchange *dst = tdm_exchange_lookup(c->vhost, (const char *)b->destination.ptr,
+						       b->destination.len, &te);
+	if (!dst)
+		return am_fail_core(err, &te, m->id);
+	if (am_binding_op(c, m->id, b->source, &dst->dest, b->routing_key, b->arguments, bind,
+			  err) < 0)
+		return -1;
+	if (!b->no_wait)
+		am_send_simple(c, ch->id, bind ? AM_EXCHANGE_BIND_OK : AM_EXCHANGE_UNBIND_OK);
+	return 0;
+}
+
+int am_h_exchange_bind(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err)
+{
+	return exchange_binding(c, ch, m, err, 1);
+}
+
+int am_h_exchange_unbind(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			 struct am_err *err)
+{
+	return exchange_binding(c, ch, m, err, 0);
+}

@@ -1,0 +1,130 @@
+/*
+ * Handlers of class queue: declare, bind, unbind, purge, delete.
+ *
+ * Must not depend on: other front ends.
+ */
+#include <string.h>
+
+#include "amqp/amqp.h"
+
+struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
+				   uint32_t method, struct am_err *err)
+{
+	const char *n = (const char *)name.ptr;
+	size_t len = name.len;
+	if (len == 0) {
+		if (!ch->last_queue_len) {
+			am_fail(err, AM_NOT_FOUND, method, "no previously declared queue");
+			return NULL;
+		}
+		n = ch->last_queue;
+		len = ch->last_queue_len;
+	}
+	struct tdm_err te;
+	struct tdm_queue *q = tdm_queue_lookup(c->vhost, n, len, c, &te);
+	if (!q)
+		am_fail_core(err, &te, method);
+	return q;
+}
+
+int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err)
+{
+	const struct am_queue_declare *d = &m->u.queue_declare;
+	struct tdm_queue_spec s = {
+		.name = (const char *)d->queue.ptr, .name_len = d->queue.len,
+		.passive = d->passive, .durable = d->durable, .exclusive = d->exclusive,
+		.auto_delete = d->auto_delete, .arguments = d->arguments.ptr,
+		.arguments_len = d->arguments.len, .owner = c,
+	};
+	if (s.passive && s.name_len == 0 && ch->last_queue_len) {
+		s.name = ch->last_queue;
+		s.name_len = ch->last_queue_len;
+	}
+	struct tdm_queue *q;
+	struct tdm_err te;
+	if (tdm_queue_declare(c->vhost, &s, &q, &te) != TDM_OK)
+		return am_fail_core(err, &te, m->id);
+	memcpy(ch->last_queue, q->name, q->name_len);
+	ch->last_queue_len = q->name_len;
+	if (d->no_wait)
+		return 0;
+	struct am_method ok = { .id = AM_QUEUE_DECLARE_OK };
+	ok.u.queue_declare_ok.queue = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
+	ok.u.queue_declare_ok.message_count = (uint32_t)tdm_queue_ready(q);
+	ok.u.queue_declare_ok.consumer_count = q->nconsumers;
+	am_send_method(c, ch->id, &ok);
+	return 0;
+}
+
+static int queue_binding(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			 struct am_bytes qname, struct am_bytes exchange, struct am_bytes key,
+			 struct am_bytes args, int bind, struct am_err *err)
+{
+	struct tdm_queue *q = am_queue_resolve(c, ch, qname, m->id, err);
+	if (!q)
+		return -1;
+	if (qname.len == 0 && key.len == 0) /* spec: the last queue's name is the key */
+		key = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
+	return am_binding_op(c, m->id, exchange, &q->dest, key, args, bind, err);
+}
+
+int am_h_queue_bind(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		    struct am_err *err)
+{
+	const struct am_queue_bind *b = &m->u.queue_bind;
+	if (queue_binding(c, ch, m, b->queue, b->exchange, b->routing_key, b->arguments, 1, err) < 0)
+		return -1;
+	if (!b->no_wait)
+		am_send_simple(c, ch->id, AM_QUEUE_BIND_OK);
+	return 0;
+}
+
+int am_h_queue_unbind(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		      struct am_err *err)
+{
+	const struct am_queue_unbind *b = &m->u.queue_unbind;
+	if (queue_binding(c, ch, m, b->queue, b->exchange, b->routing_key, b->arguments, 0, err) < 0)
+		return -1;
+	am_send_simple(c, ch->id, AM_QUEUE_UNBIND_OK);
+	return 0;
+}
+
+int am_h_queue_purge(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		     struct am_err *err)
+{
+	const struct am_queue_purge *p = &m->u.queue_purge;
+	struct tdm_queue *q = am_queue_resolve(c, ch, p->queue, m->id, err);
+	if (!q)
+		return -1;
+	uint64_t n = tdm_queue_purge(q);
+	if (p->no_wait)
+		return 0;
+	struct am_method ok = { .id = AM_QUEUE_PURGE_OK };
+	ok.u.queue_purge_ok.message_count = (uint32_t)n;
+	am_send_method(c, ch->id, &ok);
+	return 0;
+}
+
+int am_h_queue_delete(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		      struct am_err *err)
+{
+	const struct am_queue_delete *d = &m->u.queue_delete;
+	struct am_bytes name = d->queue;
+	if (name.len == 0) {
+		if (!ch->last_queue_len)
+			return am_fail(err, AM_NOT_FOUND, m->id, "no previously declared queue");
+		name = (struct am_bytes){ (const uint8_t *)ch->last_queue, ch->last_queue_len };
+	}
+	uint64_t n = 0;
+	struct tdm_err te;
+	if (tdm_queue_delete(c->vhost, (const char *)name.ptr, name.len, c, d->if_unused,
+			     d->if_empty, &n, &te) != TDM_OK)
+		return am_fail_core(err, &te, m->id);
+	if (d->no_wait)
+		return 0;
+	struct am_method ok = { .id = AM_QUEUE_DELETE_OK };
+	ok.u.queue_delete_ok.message_count = (uint32_t)n;
+	am_send_method(c, ch->id, &ok);
+	return 0;
+}

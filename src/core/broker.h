@@ -1,0 +1,164 @@
+/*
+ * The broker core: vhosts, exchanges, queues, bindings and routing, in
+ * protocol-neutral terms.  Front ends turn frames into these calls and turn
+ * consumer callbacks into frames.  One event-loop thread owns all of it.
+ *
+ * Errors are TDM_E_* status codes with a RabbitMQ-style explanation in a
+ * struct tdm_err; each front end maps codes to its wire codes in one place.
+ *
+ * Must not depend on: libevent, protocol front ends (AMQP field tables are
+ * carried as opaque bytes; exchange/ provides routing).
+ */
+#ifndef TANDEM_CORE_BROKER_H
+#define TANDEM_CORE_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/map.h"
+#include "core/queue.h"
+#include "exchange/exchange.h"
+
+struct tdm_config;
+struct tdm_auth;
+
+enum tdm_status {
+	TDM_OK = 0,
+	TDM_E_NOT_FOUND = -1,     /* 404 */
+	TDM_E_INEQUIVALENT = -2,  /* 406: redeclare with other properties */
+	TDM_E_ACCESS = -3,        /* 403: reserved names, default exchange, internal */
+	TDM_E_LOCKED = -4,        /* 405: another connection's exclusive queue */
+	TDM_E_IN_USE = -5,        /* 406: if-unused */
+	TDM_E_NOT_EMPTY = -6,     /* 406: if-empty */
+	TDM_E_INVALID = -7,       /* 406: invalid argument */
+	TDM_E_NOMEM = -8,         /* 541 */
+	TDM_E_COMMAND_INVALID = -9, /* 503: e.g. unknown exchange type */
+	TDM_E_NOT_ALLOWED = -10,  /* 530 */
+};
+
+struct tdm_err {
+	int status;
+	char text[300];
+};
+/* Records status and a printf-style message; returns status. */
+int tdm_err_set(struct tdm_err *e, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+struct tdm_exchange {
+	struct tdm_dest dest;      /* must stay first */
+	char *name;                /* owned */
+	uint8_t name_len;
+	enum ex_type type;
+	uint8_t durable, auto_delete, internal, deleted, builtin;
+	uint8_t *arguments;        /* owned raw field table */
+	uint32_t arguments_len;
+	struct ex_table *table;    /* owned: bindings with this exchange as source */
+	uint32_t dest_bindings;    /* bindings with this exchange as destination */
+	struct tdm_vhost *vhost;   /* borrowed */
+	uint64_t stat_in, stat_out;
+};
+
+struct tdm_vhost {
+	char *name;                /* owned */
+	size_t name_len;
+	struct tdm_map exchanges;  /* name -> struct tdm_exchange (owned) */
+	struct tdm_map queues;     /* name -> struct tdm_queue (one ref) */
+	struct tdm_broker *broker; /* borrowed */
+};
+
+/* Called once per event-loop turn when some queue has deliveries to push. */
+typedef void (*tdm_schedule_fn)(void *ctx);
+
+struct tdm_broker {
+	const struct tdm_config *cfg; /* borrowed from main */
+	struct tdm_auth *auth;        /* borrowed from main */
+	struct tdm_map vhosts;        /* name -> struct tdm_vhost (owned) */
+	struct tdm_queue *dirty_head, *dirty_tail;
+	tdm_schedule_fn schedule;
+	void *schedule_ctx;
+	uint64_t route_epoch;
+	uint64_t stat_published, stat_unroutable;
+};
+
+/* ---- broker --------------------------------------------------------- */
+struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth *auth);
+void tdm_broker_free(struct tdm_broker *b);
+struct tdm_vhost *tdm_vhost_add(struct tdm_broker *b, const char *name, size_t len);
+struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t len);
+/* Queues a queue for the next dispatch pass and asks for one. */
+void tdm_broker_mark_dirty(struct tdm_queue *q);
+/* The dispatch pass: pushes deliveries of every dirty queue, each up to a
+ * budget; queues with work left stay dirty and another pass is scheduled. */
+void tdm_broker_dispatch(struct tdm_broker *b);
+
+/* Writes prefix + 22 random base64url characters (RabbitMQ's amq.gen- and
+ * amq.ctag- names); prefix at most 17 bytes.  Returns the length. */
+size_t tdm_random_name(char out[40], const char *prefix);
+
+/* ---- exchanges ------------------------------------------------------- */
+struct tdm_exchange_spec {
+	const char *name;
+	size_t name_len;
+	const char *type;
+	size_t type_len;
+	int passive, durable, auto_delete, internal;
+	const uint8_t *arguments; /* raw table, borrowed */
+	size_t arguments_len;
+};
+int tdm_exchange_declare(struct tdm_vhost *vh, const struct tdm_exchange_spec *s,
+			 struct tdm_exchange **out, struct tdm_err *err);
+struct tdm_exchange *tdm_exchange_find(struct tdm_vhost *vh, const char *name, size_t len);
+/* Looks an exchange up for use, with RabbitMQ's 404 text on failure. */
+struct tdm_exchange *tdm_exchange_lookup(struct tdm_vhost *vh, const char *name, size_t len,
+					 struct tdm_err *err);
+int tdm_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len, int if_unused,
+			struct tdm_err *err);
+const char *tdm_exchange_type_name(enum ex_type t);
+
+/* ---- queues ---------------------------------------------------------- */
+struct tdm_queue_spec {
+	const char *name;         /* empty: server-named */
+	size_t name_len;
+	int passive, durable, exclusive, auto_delete;
+	const uint8_t *arguments;
+	size_t arguments_len;
+	void *owner;              /* the declaring connection (for exclusive) */
+};
+/* Declares (or checks) a queue; *out is borrowed from the vhost. */
+int tdm_queue_declare(struct tdm_vhost *vh, const struct tdm_queue_spec *s,
+		      struct tdm_queue **out, struct tdm_err *err);
+/* Finds a queue usable by `owner` (404 if missing, 405 if another's exclusive). */
+struct tdm_queue *tdm_queue_lookup(struct tdm_vhost *vh, const char *name, size_t len,
+				   void *owner, struct tdm_err *err);
+/* Deletes: unbinds, kills, removes from the vhost. *count = ready messages dropped. */
+int tdm_queue_delete(struct tdm_vhost *vh, const char *name, size_t len, void *owner,
+		     int if_unused, int if_empty, uint64_t *count, struct tdm_err *err);
+/* Removes q now (exclusive owner gone, auto-delete). */
+void tdm_queue_remove(struct tdm_queue *q);
+/* Called after a consumer detached: applies auto-delete. */
+void tdm_queue_consumer_gone(struct tdm_queue *q);
+
+/* ---- bindings and routing ------------------------------------------- */
+/* Binds exchange `src` to destination queue or exchange. args: raw table,
+ * hdrs/nhdrs: the same as neutral headers (for headers exchanges). */
+int tdm_bind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, size_t key_len,
+	     const struct ex_hdr *args, size_t nargs, struct tdm_err *err);
+int tdm_unbind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, size_t key_len,
+	       const struct ex_hdr *args, size_t nargs, struct tdm_err *err);
+
+/* Removes every binding to d in vh; auto-delete exchanges left bare go too. */
+void tdm_unbind_dest_all(struct tdm_vhost *vh, struct tdm_dest *d);
+
+/* Result of routing one message: the distinct queues it goes to. */
+struct tdm_route {
+	struct tdm_queue **queues; /* owned by the route */
+	size_t n, cap;
+	struct tdm_queue *inline_q[8];
+};
+void tdm_route_init(struct tdm_route *r);
+void tdm_route_free(struct tdm_route *r);
+/* Routes through x and exchange-to-exchange bindings (cycles safe). */
+void tdm_route(struct tdm_exchange *x, const char *key, size_t key_len,
+	       const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out);
+
+#endif

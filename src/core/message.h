@@ -1,0 +1,52 @@
+/*
+ * Messages: immutable once complete, refcounted, stored once however many
+ * queues and deliveries hold them.  The content header (class, weight, body
+ * size, property flags and properties) is kept in its AMQP wire form so a
+ * delivery writes it without re-encoding; the body is one buffer.
+ *
+ * Must not depend on: libevent, protocol front ends (the header bytes are
+ * opaque here; the AMQP front end is the only one that looks inside).
+ */
+#ifndef TANDEM_CORE_MESSAGE_H
+#define TANDEM_CORE_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tdm_message {
+	uint32_t refcnt;
+	uint8_t persistent;     /* delivery_mode == 2 */
+	uint8_t priority;
+	uint8_t exchange_len;
+	uint8_t routing_key_len;
+	uint32_t header_len;
+	uint64_t body_len;
+	uint64_t body_filled;   /* bytes of body received so far (assembly only) */
+	uint8_t *header;        /* owned: points into this allocation */
+	uint8_t *body;          /* owned: points into this allocation, or separate for big bodies */
+	char *exchange;         /* owned: inside this allocation, NUL-terminated */
+	char *routing_key;      /* owned: inside this allocation, NUL-terminated */
+	uint8_t body_separate;  /* body was malloc'd on its own */
+};
+
+/*
+ * Allocates a message with room for a header of header_len bytes (copied
+ * from header), names and a body of body_len bytes to be filled by the
+ * caller.  Returns it with refcnt 1, or NULL on allocation failure.
+ */
+struct tdm_message *tdm_message_new(const char *exchange, size_t exchange_len,
+				    const char *routing_key, size_t routing_key_len,
+				    const uint8_t *header, size_t header_len,
+				    uint64_t body_len);
+static inline struct tdm_message *tdm_message_ref(struct tdm_message *m)
+{
+	m->refcnt++;
+	return m;
+}
+void tdm_message_unref(struct tdm_message *m);
+/* Approximate memory held by m (for accounting). */
+size_t tdm_message_size(const struct tdm_message *m);
+/* Process-wide count of bytes held by live messages. */
+extern uint64_t tdm_message_bytes;
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * Queues: a FIFO of message references with O(1) enqueue and dequeue,
+ * requeue to the original position (a min-heap of returned entries keyed by
+ * sequence number, merged with the FIFO on dequeue: O(log r) for r entries
+ * returned), unacked accounting, and round-robin push to consumers with
+ * credit.  Deliveries are not pushed from inside publish: a queue that has
+ * work marks itself dirty and the broker's dispatch pass (once per event
+ * loop turn, see broker.h) pushes, so a burst becomes one batch of writes.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#ifndef TANDEM_CORE_QUEUE_H
+#define TANDEM_CORE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/message.h"
+
+struct tdm_queue;
+struct tdm_vhost;
+struct tdm_broker;
+
+/* A queued or in-flight message as a queue sees it. */
+struct tdm_qentry {
+	struct tdm_message *msg; /* ref held by whoever holds the entry */
+	uint64_t seq;            /* position in the queue, for requeue */
+	uint32_t redelivered;    /* 1 once it has been delivered and returned */
+};
+
+struct tdm_consumer;
+struct tdm_consumer_ops {
+	/* 1 when the consumer can take one more message now. */
+	int (*can_take)(struct tdm_consumer *c);
+	/* Hands entry e over (with its message ref); the consumer settles it
+	 * with tdm_queue_settle or returns it with tdm_queue_requeue. */
+	void (*deliver)(struct tdm_consumer *c, struct tdm_queue *q, struct tdm_qentry e);
+	/* The queue was deleted; c has been detached already. */
+	void (*queue_gone)(struct tdm_consumer *c);
+};
+
+/* Embedded in the front end's consumer object. */
+struct tdm_consumer {
+	const struct tdm_consumer_ops *ops;
+	struct tdm_queue *queue;         /* ref while attached */
+	struct tdm_consumer *prev, *next;/* queue's consumer ring */
+	uint8_t exclusive;
+};
+
+/* Destination kinds for exchange bindings (first member of queue and exchange). */
+enum tdm_dest_kind { TDM_DEST_QUEUE = 1, TDM_DEST_EXCHANGE = 2 };
+struct tdm_dest {
+	uint8_t kind;
+	uint64_t route_mark; /* de-duplicates destinations within one routing */
+};
+
+struct tdm_queue {
+	struct tdm_dest dest;          /* must stay first */
+	char *name;                    /* owned */
+	uint8_t name_len;
+	uint8_t durable, exclusive, auto_delete, deleted, dirty, had_consumer;
+	void *owner;                   /* exclusive: the owning connection (opaque) */
+	uint8_t *arguments;            /* owned: raw field table as declared */
+	uint32_t arguments_len;
+	struct tdm_vhost *vhost;       /* borrowed: the vhost outlives its queues */
+	uint32_t refcnt;
+	/* FIFO ring of entries never delivered, in seq order */
+	struct tdm_qentry *ring;       /* owned */
+	size_t ring_cap, ring_head, ring_len;
+	/* min-heap (by seq) of returned entries */
+	struct tdm_qentry *heap;       /* owned */
+	size_t heap_len, heap_cap;
+	uint64_t next_seq;
+	uint64_t unacked;
+	uint64_t ready_bytes;
+	struct tdm_consumer *consumers;/* ring; NULL when none; next to serve */
+	uint32_t nconsumers;
+	struct tdm_queue *dirty_next;  /* broker's dirty list */
+	/* counters */
+	uint64_t stat_published, stat_delivered, stat_acked;
+};
+
+/* Creates a queue with refcnt 1 (the vhost's reference). */
+struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t name_len);
+void tdm_queue_ref(struct tdm_queue *q);
+void tdm_queue_unref(struct tdm_queue *q);
+
+/* Appends a message (takes a new reference) and schedules dispatch. 0 or -1 (ENOMEM). */
+int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m);
+/* Takes the next ready entry (counted as unacked); 1 if one was taken, 0 if empty. */
+int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out);
+/* Returns an unacked entry to its original position, marked redelivered.
+ * On a deleted queue the message is dropped instead. */
+void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e);
+/* Acknowledges (drops) an unacked entry. */
+void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e);
+/* Drops every ready message; returns how many. */
+uint64_t tdm_queue_purge(struct tdm_queue *q);
+static inline uint64_t tdm_queue_ready(const struct tdm_queue *q)
+{
+	return q->ring_len + q->heap_len;
+}
+
+/* Attaches c (takes a queue ref) and schedules dispatch. */
+void tdm_queue_attach(struct tdm_queue *q, struct tdm_consumer *c);
+/* Detaches c (drops the queue ref). */
+void tdm_queue_detach(struct tdm_queue *q, struct tdm_consumer *c);
+/* Marks q for the next dispatch pass. */
+void tdm_queue_kick(struct tdm_queue *q);
+/*
+ * Pushes ready messages to consumers that can take them, round-robin, at
+ * most `budget` messages.  Returns 1 when it stopped on the budget with work
+ * left (the caller should come back), else 0.
+ */
+int tdm_queue_dispatch(struct tdm_queue *q, unsigned budget);
+/* Marks q deleted: detaches consumers (calling queue_gone), drops ready
+ * messages; unacked entries are dropped as they come back. */
+void tdm_queue_kill(struct tdm_queue *q);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * The broker object, vhosts and queue registry: declare, lookup, delete,
+ * exclusive ownership and auto-delete, following RabbitMQ 3.x's rules and
+ * error texts; plus the once-per-loop-turn dispatch pass.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/broker.h"
+
+#define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
+
+static const struct {
+	const char *name;
+	enum ex_type type;
+} builtin_exchanges[] = {
+	{ "", EX_DIRECT },           { "amq.direct", EX_DIRECT },
+	{ "amq.fanout", EX_FANOUT }, { "amq.topic", EX_TOPIC },
+	{ "amq.headers", EX_HEADERS }, { "amq.match", EX_HEADERS },
+};
+
+struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth *auth)
+{
+	struct tdm_broker *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->cfg = cfg;
+	b->auth = auth;
+	tdm_map_init(&b->vhosts);
+	return b;
+}
+
+static void vhost_free(struct tdm_vhost *vh)
+{
+	size_t pos = 0;
+	void *v;
+	while (tdm_map_next(&vh->queues, &pos, NULL, NULL, &v)) {
+		struct tdm_queue *q = v;
+		tdm_queue_kill(q);
+		tdm_queue_unref(q);
+	}
+	pos = 0;
+	while (tdm_map_next(&vh->exchanges, &pos, NULL, NULL, &v)) {
+		struct tdm_exchange *x = v;
+		ex_table_free(x->table);
+		free(x->arguments);
+		free(x->name);
+		free(x);
+	}
+	tdm_map_free(&vh->queues);
+	tdm_map_free(&vh->exchanges);
+	free(vh->name);
+	free(vh);
+}
+
+void tdm_broker_free(struct tdm_broker *b)
+{
+	if (!b)
+		return;
+	size_t pos = 0;
+	void *v;
+	while (tdm_map_next(&b->vhosts, &pos, NULL, NULL, &v))
+		vhost_free(v);
+	tdm_map_free(&b->vhosts);
+	free(b);
+}
+
+struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t len)
+{
+	return tdm_map_get(&b->vhosts, name, len);
+}
+
+struct tdm_vhost *tdm_vhost_add(struct tdm_broker *b, const char *name, size_t len)
+{
+	struct tdm_vhost *vh = tdm_vhost_find(b, name, len);
+	if (vh)
+		return vh;
+	vh = calloc(1, sizeof(*vh));
+	if (!vh || !(vh->name = strndup(name, len)))
+		goto fail;
+	vh->name_len = len;
+	vh->broker = b;
+	tdm_map_init(&vh->exchanges);
+	tdm_map_init(&vh->queues);
+	for (size_t i = 0; i < sizeof(builtin_exchanges) / sizeof(builtin_exchanges[0]); i++) {
+		struct tdm_exchange *x = calloc(1, sizeof(*x));
+		if (!x)
+			goto fail;
+		x->dest.kind = TDM_DEST_EXCHANGE;
+		x->name = strdup(builtin_exchanges[i].name);
+		x->name_len = (uint8_t)strlen(builtin_exchanges[i].name);
+		x->type = builtin_exchanges[i].type;
+		x->durable = 1;
+		x->builtin = 1;
+		x->vhost = vh;
+		x->table = ex_table_new(x->type);
+		if (!x->name || !x->table ||
+		    tdm_map_put(&vh->exchanges, x->name, x->name_len, x) < 0) {
+			ex_table_free(x->table);
+			free(x->name);
+			free(x);
+			goto fail;
+		}
+	}
+	if (tdm_map_put(&b->vhosts, name, len, vh) < 0)
+		goto fail;
+	return vh;
+fail:
+	if (vh && vh->name)
+		vhost_free(vh);
+	else
+		free(vh);
+	return NULL;
+}
+
+void tdm_broker_mark_dirty(struct tdm_queue *q)
+{
+	struct tdm_broker *b = q->vhost->broker;
+	int was_idle = b->dirty_head == NULL;
+	q->dirty = 1;
+	q->dirty_next = NULL;
+	tdm_queue_ref(q);
+	if (b->dirty_tail)
+		b->dirty_tail->dirty_next = q;
+	else
+		b->dirty_head = q;
+	b->dirty_tail = q;
+	if (was_idle && b->schedule)
+		b->schedule(b->schedule_ctx);
+}
+
+void tdm_broker_dispatch(struct tdm_broker *b)
+{
+	/* Take the current list: queues marked during this pass go to the next. */
+	struct tdm_queue *q = b->dirty_head;
+	b->dirty_head = b->dirty_tail = NULL;
+	while (q) {
+		struct tdm_queue *next = q->dirty_next;
+		q->dirty = 0;
+		if (!q->deleted && tdm_queue_dispatch(q, DISPATCH_BUDGET))
+			tdm_queue_kick(q);
+		tdm_queue_unref(q);
+		q = next;
+	}
+}
+
+/* ---- queues ------------------------------------------------------------ */
+
+size_t tdm_random_name(char out[40], const char *prefix)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char rnd[16];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)rand();
+	}
+	size_t plen = strlen(prefix);
+	memcpy(out, prefix, plen);
+	char *p = out + plen;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		acc = (acc << 8) | rnd[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			*p++ = b64[(acc >> bits) & 63];
+		}
+	}
+	if (bits)
+		*p++ = b64[(acc << (6 - bits)) & 63];
+	*p = '\0';
+	return (size_t)(p - out);
+}
+
+static int locked_error(struct tdm_vhost *vh, const char *name, struct tdm_err *err)
+{
+	return tdm_err_set(err, TDM_E_LOCKED,
+			   "cannot obtain exclusive access to locked queue '%s' in vhost '%s'. "
+			   "It could be originally declared on another connection or the "
+			   "exclusive property value does not match that of the original "
+			   "declaration.",
+			   name, vh->name);
+}
+
+struct tdm_queue *tdm_queue_lookup(struct tdm_vhost *vh, const char *name, size_t len,
+				   void *owner, struct tdm_err *err)
+{
+	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
+	if (!q) {
+		tdm_err_set(err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)len, name,
+			    vh->name);
+		return NULL;
+	}
+	if (q->exclusive && q->owner != owner) {
+		locked_error(vh, q->name, err);
+		return NULL;
+	}
+	return q;
+}
+
+static int queue_equivalent(struct tdm_vhost *vh, struct tdm_queue *q,
+			    const struct tdm_queue_spec *s, struct tdm_err *err)
+{
+	const char *arg = NULL;
+	int got = 0, cur = 0;
+	if (q->durable != !!s->durable) {
+		arg = "durable";
+		got = s->durable;
+		cur = q->durable;
+	} else if (q->auto_delete != !!s->auto_delete) {
+		arg = "auto_delete";
+		got = s->auto_delete;
+		cur = q->auto_delete;
+	}
+	if (!arg)
+		return TDM_OK;
+	return tdm_err_set(err, TDM_E_INEQUIVALENT,
+			   "inequivalent arg '%s' for queue '%s' in vhost '%s': "
+			   "received '%s' but current is '%s'",
+			   arg, q->name, vh->name, got ? "true" : "false", cur ? "true" : "false");
+}
+
+int tdm_queue_declare(struct tdm_vhost *vh, const struct tdm_queue_spec *s,
+		      struct tdm_queue **out, struct tdm_err *err)
+{
+	char gen[40];
+	const char *name = s->name;
+	size_t len = s->name_len;
+	if (len == 0 && !s->passive) {
+		len = tdm_random_name(gen, "amq.gen-");
+		name = gen;
+	} else if (!s->passive && len >= 4 && memcmp(name, "amq.", 4) == 0) {
+		return tdm_err_set(err, TDM_E_ACCESS,
+				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
+	}
+	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
+	if (q) {
+		if (q->exclusive && q->owner != s->owner)
+			return locked_error(vh, q->name, err);
+		if (!s->passive) {
+			if (q->exclusive != !!s->exclusive)
+				return locked_error(vh, q->name, err);
+			int rc = queue_equivalent(vh, q, s, err);
+			if (rc != TDM_OK)
+				return rc;
+		}
+		*out = q;
+		return TDM_OK;
+	}
+	if (s->passive)
+		return tdm_err_set(err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)len,
+				   name, vh->name);
+	q = tdm_queue_new(vh, name, len);
+	if (!q || tdm_map_put(&vh->queues, name, len, q) < 0) {
+		if (q)
+			tdm_queue_unref(q);
+		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
+	}
+	q->durable = !!s->durable;
+	q->exclusive = !!s->exclusive;
+	q->auto_delete = !!s->auto_delete;
+	q->owner = s->exclusive ? s->owner : NULL;
+	if (s->arguments_len && (q->arguments = malloc(s->arguments_len))) {
+		memcpy(q->arguments, s->arguments, s->arguments_len);
+		q->arguments_len = (uint32_t)s->arguments_len;
+	}
+	*out = q;
+	return TDM_OK;
+}
+
+void tdm_queue_remove(struct tdm_queue *q)
+{
+	struct tdm_vhost *vh = q->vhost;
+	if (q->deleted)
+		return;
+	tdm_map_del(&vh->queues, q->name, q->name_len);
+	q->deleted = 1; /* before unbinding, so nothing routes here any more */
+	tdm_unbind_dest_all(vh, &q->dest);
+	tdm_queue_kill(q);
+	tdm_queue_unref(q);
+}
+
+int tdm_queue_delete(struct tdm_vhost *vh, const char *name, size_t len, void *owner,
+		     int if_unused, int if_empty, uint64_t *count, struct tdm_err *err)
+{
+	*count = 0;
+	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
+	if (!q)
+		return TDM_OK; /* RabbitMQ 3.x: deleting a missing queue succeeds with 0 */
+	if (q->exclusive && q->owner != owner)
+		return locked_error(vh, q->name, err);
+	if (if_unused && q->nconsumers)
+		return tdm_err_set(err, TDM_E_IN_USE, "queue '%s' in vhost '%s' in use", q->name,
+				   vh->name);
+	if (if_empty && tdm_queue_ready(q))
+		return tdm_err_set(err, TDM_E_NOT_EMPTY, "queue '%s' in vhost '%s' is not empty",
+				   q->name, vh->name);
+	*count = tdm_queue_ready(q);
+	tdm_queue_remove(q);
+	return TDM_OK;
+}
+
+void tdm_queue_consumer_gone(struct tdm_queue *q)
+{
+	if (q->auto_delete && q->had_consumer && q->nconsumers == 0 && !q->deleted)
+		tdm_queue_remove(q);
+}

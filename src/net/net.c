@@ -1,0 +1,317 @@
+/*
+ * libevent glue; see net.h.
+ *
+ * Must not depend on: protocol front ends, the broker core.
+ */
+#include "net/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/listener.h>
+
+#define CLOSE_FLUSH_TIMEOUT_S 5
+
+struct tdm_listener {
+	struct evconnlistener *l;       /* owned */
+	const struct tdm_proto *proto;  /* borrowed */
+	void *arg;
+	struct tdm_net *net;
+	struct tdm_listener *next;
+};
+
+struct tdm_net {
+	struct event_base *base;        /* borrowed */
+	struct tdm_net_limits lim;
+	struct tdm_listener *listeners; /* owned list */
+	struct tdm_conn *conns;         /* live connections */
+	size_t nconns;
+	struct tdm_conn *reap;          /* closed, waiting to be freed */
+	struct event *reaper;           /* owned */
+	uint64_t next_id;
+};
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg);
+
+struct tdm_net *tdm_net_new(struct event_base *base, const struct tdm_net_limits *lim)
+{
+	struct tdm_net *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->base = base;
+	n->lim = *lim;
+	n->reaper = event_new(base, -1, 0, reap_cb, n);
+	if (!n->reaper) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+struct event_base *tdm_net_base(struct tdm_net *n)
+{
+	return n->base;
+}
+
+size_t tdm_net_count(const struct tdm_net *n)
+{
+	return n->nconns;
+}
+
+static void conn_unlink(struct tdm_conn *c)
+{
+	struct tdm_net *n = c->net;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	n->nconns--;
+}
+
+/* Ends the connection's life: protocol state released, socket closed, the
+ * struct freed by the reaper once nothing refers to it. */
+static void conn_kill(struct tdm_conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	conn_unlink(c);
+	if (c->proto->closed && c->ctx)
+		c->proto->closed(c->ctx);
+	c->ctx = NULL;
+	c->reap_next = c->net->reap;
+	c->net->reap = c;
+	event_active(c->net->reaper, 0, 0);
+}
+
+void tdm_conn_ref(struct tdm_conn *c)
+{
+	c->refcnt++;
+}
+
+void tdm_conn_unref(struct tdm_conn *c)
+{
+	if (--c->refcnt > 0)
+		return;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct tdm_net *n = arg;
+	struct tdm_conn *c = n->reap;
+	n->reap = NULL;
+	while (c) {
+		struct tdm_conn *next = c->reap_next;
+		tdm_conn_unref(c);
+		c = next;
+	}
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tdm_conn *c = arg;
+	if (c->closing)
+		return;
+	tdm_conn_ref(c);
+	c->proto->read(c->ctx, bufferevent_get_input(bev));
+	tdm_conn_unref(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct tdm_conn *c = arg;
+	(void)bev;
+	if (c->closing) {
+		if (evbuffer_get_length(tdm_conn_out(c)) == 0)
+			conn_kill(c);
+		return;
+	}
+	if (c->above_high && !tdm_conn_output_full(c)) {
+		c->above_high = 0;
+		if (c->proto->drained)
+			c->proto->drained(c->ctx);
+	}
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tdm_conn *c = arg;
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_kill(c);
+}
+
+int tdm_conn_output_full(struct tdm_conn *c)
+{
+	if (evbuffer_get_length(tdm_conn_out(c)) < c->net->lim.output_high_watermark)
+		return 0;
+	c->above_high = 1;
+	return 1;
+}
+
+void tdm_conn_pause_reading(struct tdm_conn *c, int pause)
+{
+	if (c->closing || c->reading_paused == !!pause)
+		return;
+	c->reading_paused = !!pause;
+	if (pause)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		bufferevent_enable(c->bev, EV_READ);
+	if (!pause && evbuffer_get_length(bufferevent_get_input(c->bev)))
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void tdm_conn_close(struct tdm_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(tdm_conn_out(c)) == 0) {
+		conn_kill(c);
+		return;
+	}
+	struct timeval tv = { CLOSE_FLUSH_TIMEOUT_S, 0 };
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+void tdm_conn_abort(struct tdm_conn *c)
+{
+	conn_kill(c);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct tdm_listener *tl = arg;
+	struct tdm_net *n = tl->net;
+	(void)l, (void)salen;
+	if (n->lim.max_connections && n->nconns >= n->lim.max_connections) {
+		evutil_closesocket(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct tdm_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->net = n;
+	c->proto = tl->proto;
+	c->refcnt = 1;
+	c->id = ++n->next_id;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+		c->peer_loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+		c->peer_loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+				   (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+	}
+	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+	c->next = n->conns;
+	if (n->conns)
+		n->conns->prev = c;
+	n->conns = c;
+	n->nconns++;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, n->lim.output_high_watermark / 2, 0);
+	c->ctx = tl->proto->open(c, tl->arg);
+	if (!c->ctx) {
+		conn_kill(c);
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+int tdm_net_listen(struct tdm_net *n, const char *addr, int port,
+		   const struct tdm_proto *proto, void *arg)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	char spec[128];
+	snprintf(spec, sizeof(spec), strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct tdm_listener *tl = calloc(1, sizeof(*tl));
+	if (!tl)
+		return -1;
+	tl->proto = proto;
+	tl->arg = arg;
+	tl->net = n;
+	tl->l = evconnlistener_new_bind(n->base, accept_cb, tl,
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+					(struct sockaddr *)&ss, sslen);
+	if (!tl->l) {
+		free(tl);
+		return -1;
+	}
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	getsockname(evconnlistener_get_fd(tl->l), (struct sockaddr *)&bound, &blen);
+	tl->next = n->listeners;
+	n->listeners = tl;
+	return ntohs(((struct sockaddr_in *)&bound)->sin_port);
+}
+
+void tdm_net_shutdown(struct tdm_net *n)
+{
+	while (n->listeners) {
+		struct tdm_listener *tl = n->listeners;
+		n->listeners = tl->next;
+		evconnlistener_free(tl->l);
+		free(tl);
+	}
+	for (struct tdm_conn *c = n->conns, *next; c; c = next) {
+		next = c->next;
+		if (!c->closing && c->proto->shutdown)
+			c->proto->shutdown(c->ctx);
+		else
+			tdm_conn_close(c);
+	}
+}
+
+void tdm_net_free(struct tdm_net *n)
+{
+	if (!n)
+		return;
+	tdm_net_shutdown(n);
+	while (n->conns)
+		conn_kill(n->conns);
+	reap_cb(-1, 0, n);
+	event_free(n->reaper);
+	free(n);
+}

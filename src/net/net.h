@@ -1,0 +1,91 @@
+/*
+ * libevent glue shared by every front end: listeners, one bufferevent per
+ * connection, deferred free, output watermarks and shutdown.
+ *
+ * A connection is refcounted and never freed inside one of its own
+ * callbacks: tdm_conn_close marks it and queues it on the reaper, an
+ * event that frees closed connections after the current
+ * callbacks have returned.
+ *
+ * Must not depend on: protocol front ends (they plug in through struct
+ * tdm_proto), the broker core.
+ */
+#ifndef TANDEM_NET_H
+#define TANDEM_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+struct tdm_net;
+struct tdm_conn;
+
+/* What a front end plugs into the glue. */
+struct tdm_proto {
+	const char *name;
+	/* A connection was accepted; return its protocol state or NULL to refuse. */
+	void *(*open)(struct tdm_conn *c, void *arg);
+	/* Input arrived (the whole input buffer is passed; consume what is complete). */
+	void (*read)(void *ctx, struct evbuffer *in);
+	/* Output fell below the low watermark after having been above it. */
+	void (*drained)(void *ctx);
+	/* The connection is going away (peer gone, error, or closed by us):
+	 * release protocol state.  Called exactly once. */
+	void (*closed)(void *ctx);
+	/* The broker is shutting down: say goodbye on the wire (e.g. 320). */
+	void (*shutdown)(void *ctx);
+};
+
+struct tdm_conn {
+	struct bufferevent *bev;        /* owned */
+	struct tdm_net *net;            /* borrowed */
+	const struct tdm_proto *proto;  /* borrowed */
+	void *ctx;                      /* protocol state, released by proto->closed */
+	uint32_t refcnt;
+	uint8_t closing, dead, reading_paused, above_high;
+	char peer[64];                  /* "ip:port" */
+	int peer_loopback;
+	uint64_t id;
+	struct tdm_conn *prev, *next;   /* all live connections */
+	struct tdm_conn *reap_next;
+};
+
+struct tdm_net_limits {
+	uint32_t max_connections;
+	size_t output_high_watermark;   /* consumers pause above this */
+};
+
+/* Creates the glue on base.  The reaper runs at the I/O priority: an event
+ * made active from a callback runs after the callbacks already active in
+ * this loop turn, which is all the deferral needed. */
+struct tdm_net *tdm_net_new(struct event_base *base, const struct tdm_net_limits *lim);
+void tdm_net_free(struct tdm_net *n);
+struct event_base *tdm_net_base(struct tdm_net *n);
+/* Listens on addr:port (port 0 = kernel-chosen) for proto; returns the bound
+ * port, or -1 with errno set. */
+int tdm_net_listen(struct tdm_net *n, const char *addr, int port,
+		   const struct tdm_proto *proto, void *arg);
+/* Calls proto->shutdown on every connection, then closes the listeners. */
+void tdm_net_shutdown(struct tdm_net *n);
+/* Number of live connections. */
+size_t tdm_net_count(const struct tdm_net *n);
+
+static inline struct evbuffer *tdm_conn_out(struct tdm_conn *c)
+{
+	return bufferevent_get_output(c->bev);
+}
+/* True when the output buffer is above the high watermark. */
+int tdm_conn_output_full(struct tdm_conn *c);
+/* Stops/starts reading input (flow control). */
+void tdm_conn_pause_reading(struct tdm_conn *c, int pause);
+/* Closes after pending output is flushed (bounded: 5 s). Safe in callbacks. */
+void tdm_conn_close(struct tdm_conn *c);
+/* Closes now, dropping pending output. Safe in callbacks. */
+void tdm_conn_abort(struct tdm_conn *c);
+void tdm_conn_ref(struct tdm_conn *c);
+void tdm_conn_unref(struct tdm_conn *c);
+
+#endif
