@@ -120,7 +120,10 @@ struct am_channel {
 	uint8_t last_queue_len;
 	/* publisher confirms and transactions */
 	uint8_t confirm, tx;
-	uint64_t publish_seq;
+	uint64_t publish_seq;          /* last publish sequence number handed out */
+	uint64_t confirm_sent;         /* highest sequence number confirmed on the wire */
+	struct am_channel *confirm_next; /* connection's list of channels with confirms due */
+	uint8_t confirm_listed;
 	struct am_tx_op *tx_head, **tx_tail;
 };
 
@@ -143,6 +146,7 @@ struct am_conn {
 	uint64_t frames_out_seen;
 	uint8_t missed;                /* heartbeat intervals without input */
 	struct event *close_timer;     /* owned: bounds the wait for close-ok */
+	struct am_channel *confirm_due;/* channels whose confirms go out after this read */
 };
 
 /* ---- errors (error.c) ---- */
@@ -223,6 +227,9 @@ int am_h_tx_rollback(struct am_conn *, struct am_channel *, const struct am_meth
 /* Routes a complete message published on ch; sends return/confirm as needed. */
 int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		     int mandatory, struct am_err *err);
+/* Sends the publisher confirms collected while handling one read: one
+ * basic.ack (multiple) per channel instead of one per message. */
+void am_flush_confirms(struct am_conn *c);
 /* Routes and enqueues msg immediately (no transaction buffering). */
 int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		   int mandatory, struct am_err *err);

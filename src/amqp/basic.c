@@ -60,11 +60,32 @@ static void route(struct tdm_exchange *x, const struct tdm_message *msg, struct 
 		free(hdrs);
 }
 
-static void confirm(struct am_conn *c, struct am_channel *ch, uint64_t seq)
+/* Marks the channel's latest publish confirmed; am_flush_confirms sends it. */
+static void confirm(struct am_conn *c, struct am_channel *ch)
 {
-	struct am_method a = { .id = AM_BASIC_ACK };
-	a.u.basic_ack.delivery_tag = seq;
-	am_send_method(c, ch->id, &a);
+	ch->publish_seq++;
+	if (!ch->confirm_listed) {
+		ch->confirm_listed = 1;
+		ch->confirm_next = c->confirm_due;
+		c->confirm_due = ch;
+	}
+}
+
+void am_flush_confirms(struct am_conn *c)
+{
+	while (c->confirm_due) {
+		struct am_channel *ch = c->confirm_due;
+		c->confirm_due = ch->confirm_next;
+		ch->confirm_listed = 0;
+		ch->confirm_next = NULL;
+		if (ch->state != AM_CH_OPEN || ch->confirm_sent == ch->publish_seq)
+			continue;
+		struct am_method a = { .id = AM_BASIC_ACK };
+		a.u.basic_ack.delivery_tag = ch->publish_seq;
+		a.u.basic_ack.multiple = ch->publish_seq - ch->confirm_sent > 1;
+		am_send_method(c, ch->id, &a);
+		ch->confirm_sent = ch->publish_seq;
+	}
 }
 
 /* Routes and enqueues now (outside a transaction, or at tx.commit). */
@@ -92,7 +113,7 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 	}
 	tdm_route_free(&r);
 	if (ch->confirm)
-		confirm(c, ch, ++ch->publish_seq);
+		confirm(c, ch);
 	return 0;
 }
 

@@ -77,6 +77,12 @@ void am_channel_release(struct am_conn *c, struct am_channel *ch)
 void am_channel_destroy(struct am_conn *c, struct am_channel *ch)
 {
 	am_channel_release(c, ch);
+	for (struct am_channel **pp = &c->confirm_due; *pp; pp = &(*pp)->confirm_next) {
+		if (*pp == ch) {
+			*pp = ch->confirm_next;
+			break;
+		}
+	}
 	c->channels[ch->id] = NULL;
 	c->nchannels_open--;
 	free(ch->ring);

@@ -427,6 +427,7 @@ static void am_read(void *ctx, struct evbuffer *in)
 		evbuffer_drain(in, (size_t)n);
 		limit = c->state >= AM_S_OPEN ? c->frame_max : c->broker->cfg->frame_max;
 	}
+	am_flush_confirms(c);
 	if (c->state == AM_S_CLOSING || c->state == AM_S_CLOSED)
 		evbuffer_drain(in, evbuffer_get_length(in));
 }

@@ -51,6 +51,7 @@ static const struct {
 
 void am_raise(struct am_conn *c, struct am_channel *ch, const struct am_err *err)
 {
+	am_flush_confirms(c); /* what was confirmed before the error still is */
 	if (am_code_is_hard(err->code) || !ch) {
 		am_conn_close_with(c, err);
 		return;
@@ -74,6 +75,8 @@ void am_dispatch_method(struct am_conn *c, uint16_t channel, const struct am_met
 {
 	struct am_err err = { 0 };
 	struct am_channel *ch = am_channel_get(c, channel);
+	if (c->confirm_due && m->id != AM_BASIC_PUBLISH)
+		am_flush_confirms(c); /* confirms precede any later reply, as sent */
 	if (ch && ch->state == AM_CH_CLOSING) {
 		/* after our channel.close only close-ok (or a crossing close) counts */
 		if (m->id == AM_CHANNEL_CLOSE_OK || m->id == AM_CHANNEL_CLOSE)
