@@ -8,6 +8,11 @@
  * that frame is consumed ("valid until frame done").  Field tables are kept
  * in wire form and validated on decode; read them with am_table_*.
  *
+ * Table convention: a struct am_bytes holding a field table (or array) is
+ * its entries WITHOUT the 4-byte length prefix; encoders write the prefix.
+ * Method fields, basic.headers, am_value.v.bytes of 'F'/'A', am_table_* and
+ * am_tb_finish all use it, so a built table goes straight into a method.
+ *
  * Must not depend on: libevent, src/core, src/net.  Pure bytes in, bytes out.
  */
 #ifndef TANDEM_AMQP_CODEC_H
@@ -23,6 +28,10 @@
 #define AM_ERR_SYNTAX (-2)      /* method/header payload malformed or truncated: 502 */
 #define AM_ERR_UNKNOWN (-3)     /* unknown class or method id: 540 */
 #define AM_ERR_NOSPACE (-4)     /* encode: output buffer too small */
+#define AM_ERR_RANGE (-5)       /* encode: value does not fit its wire type (shortstr > 255) */
+
+/* Nesting of tables/arrays accepted inside a decoded method or header. */
+#define AM_TABLE_MAX_DEPTH 32
 
 #define AM_FRAME_METHOD 1
 #define AM_FRAME_HEADER 2
@@ -59,22 +68,28 @@ struct am_frame {
 /*
  * Parses one frame from buf[0..avail).  Returns the frame's total length
  * (> 0) and fills f, AM_AGAIN (0) when more input is needed, AM_ERR_FRAME
- * when the frame is bigger than frame_max (total, as the spec counts it)
- * or its end octet is not 0xCE.  Never reads past avail.
+ * when the frame is bigger than frame_max (total, as the spec counts it;
+ * 0 means no limit), its type is not 1, 2, 3 or 8, or its end octet is not
+ * 0xCE.  The size is checked from the 7-byte header alone, so an oversized
+ * frame fails before its payload arrives.  Never reads past avail.
  */
 long am_frame_parse(const uint8_t *buf, size_t avail, uint32_t frame_max,
 		    struct am_frame *f);
 
 /*
  * Decodes a method frame payload into m.  Returns AM_OK, AM_ERR_SYNTAX
- * (truncated, trailing garbage, invalid table) or AM_ERR_UNKNOWN.
- * Strings and tables in m borrow from payload.
+ * (truncated, trailing garbage, invalid table or nested deeper than
+ * AM_TABLE_MAX_DEPTH) or AM_ERR_UNKNOWN.  Unused bits of a bit octet are
+ * ignored.  Strings and tables in m borrow from payload; m is unspecified
+ * on error.  No allocation.
  */
 int am_method_decode(const uint8_t *payload, size_t len, struct am_method *m);
 
 /*
  * Encodes m as a complete method frame on `channel` into buf (header,
- * payload, frame-end).  Returns AM_OK and sets *out_len, or AM_ERR_NOSPACE.
+ * payload, frame-end).  Returns AM_OK and sets *out_len, AM_ERR_NOSPACE,
+ * AM_ERR_RANGE (a shortstr over 255 bytes) or AM_ERR_UNKNOWN (bad m->id).
+ * Tables are copied as given (not validated); bits are 1 when non-zero.
  */
 int am_method_frame_encode(uint16_t channel, const struct am_method *m,
 			   uint8_t *buf, size_t cap, size_t *out_len);
@@ -120,10 +135,21 @@ struct am_content_header {
 	struct am_basic_props props; /* decoded, borrowing from the payload */
 };
 
-/* Parses and validates a content header payload.  AM_OK or AM_ERR_SYNTAX. */
+/*
+ * Parses and validates a content header payload.  AM_OK or AM_ERR_SYNTAX.
+ * Properties are read as class basic's (the only class with content); the
+ * caller checks class_id.  props.flags keeps the 14 property bits only.  A
+ * continuation flag word (bit 0x0001) is accepted but must announce no
+ * property, since basic has no 15th; the reserved bit 0x0002 is ignored.
+ * Trailing bytes after the last property are a syntax error.
+ */
 int am_content_header_decode(const uint8_t *payload, size_t len,
 			     struct am_content_header *h);
-/* Encodes a content header payload (not the frame) for class basic. */
+/*
+ * Encodes a content header payload (not the frame) for class basic, weight
+ * 0, with the properties whose flag is set in p->flags.  AM_OK and
+ * *out_len, AM_ERR_NOSPACE or AM_ERR_RANGE (a shortstr over 255 bytes).
+ */
 int am_content_header_encode(uint64_t body_size, const struct am_basic_props *p,
 			     uint8_t *buf, size_t cap, size_t *out_len);
 
@@ -143,12 +169,19 @@ struct am_value {
 	struct am_bytes raw;
 };
 
-/* Validates a raw table (nesting at most max_depth). AM_OK or AM_ERR_SYNTAX. */
+/*
+ * Validates a raw table: every entry in bounds, every type one of the 17
+ * above, nested tables/arrays at most max_depth levels deep (0: no nested
+ * 'F' or 'A' at all).  AM_OK or AM_ERR_SYNTAX.
+ */
 int am_table_validate(struct am_bytes table, int max_depth);
 /* Same for a raw array (field type 'A'). */
 int am_array_validate(struct am_bytes array, int max_depth);
 
-/* Iterates a *validated* table or array. */
+/*
+ * Iterates a *validated* table or array (an unvalidated one is read safely
+ * but iteration stops at the first malformed entry).
+ */
 struct am_table_iter {
 	struct am_bytes rest;
 	int is_array;
@@ -165,6 +198,8 @@ size_t am_table_count(struct am_bytes table);
 /*
  * Table builder: writes a table's wire form (with its 4-byte length) into a
  * caller buffer.  Errors are sticky: check am_tb_finish once at the end.
+ * Inside an array (am_tb_array_begin) pass key NULL: elements have no key.
+ * am_tb_raw writes val as the encoding after the type octet (am_value.raw).
  */
 struct am_tb {
 	uint8_t *buf;
@@ -182,7 +217,13 @@ void am_tb_timestamp(struct am_tb *tb, const char *key, uint64_t v);         /* 
 void am_tb_raw(struct am_tb *tb, const char *key, uint8_t type, const uint8_t *val, size_t len);
 void am_tb_table_begin(struct am_tb *tb, const char *key);                  /* 'F' */
 void am_tb_table_end(struct am_tb *tb);
-/* AM_OK and the finished table, or AM_ERR_NOSPACE. */
+void am_tb_array_begin(struct am_tb *tb, const char *key);                  /* 'A' */
+void am_tb_array_end(struct am_tb *tb);
+/*
+ * AM_OK and the finished table in the convention above (out points just
+ * past the length prefix written at buf[0..4)), AM_ERR_NOSPACE, or
+ * AM_ERR_RANGE (key over 255 bytes, nesting over 8, unbalanced begin/end).
+ */
 int am_tb_finish(struct am_tb *tb, struct am_bytes *out);
 
 #endif
