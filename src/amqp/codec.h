@@ -188,7 +188,7 @@ struct am_table_iter {
 };
 void am_table_iter_init(struct am_table_iter *it, struct am_bytes table);
 void am_array_iter_init(struct am_table_iter *it, struct am_bytes array);
-/* 1 and the next entry (key empty for arrays), or 0 at the end. */
+/* 1 and the next entry (key empty for arrays; key may be NULL), or 0 at the end. */
 int am_table_next(struct am_table_iter *it, struct am_bytes *key, struct am_value *v);
 /* Looks key up in a validated table: 1 found (v filled), 0 absent. */
 int am_table_get(struct am_bytes table, const char *key, struct am_value *v);

@@ -177,11 +177,13 @@ int am_table_next(struct am_table_iter *it, struct am_bytes *key, struct am_valu
 
 	if (!it->rest.len)
 		return 0;
+	if (!key)
+		key = &unused; /* the caller does not want keys */
 	if (it->is_array) {
 		key->ptr = NULL;
 		key->len = 0;
 	}
-	if (am_entry_next(&it->rest, it->is_array ? NULL : key ? key : &unused, v) < 0) {
+	if (am_entry_next(&it->rest, it->is_array ? NULL : key, v) < 0) {
 		it->rest.len = 0; /* malformed: stop for good */
 		return 0;
 	}

@@ -1514,6 +1514,20 @@ START_TEST(test_table_rmq_to_ours)
 		ck_assert_int_eq(am_table_get(w.v.bytes, "x", &w), 1);
 		ck_assert_int_eq(w.v.i, 1);
 	}
+	{
+		struct am_table_iter it;
+		int n = 0;
+
+		ck_assert_int_eq(am_table_get(raw, "arr", &v), 1);
+		am_array_iter_init(&it, v.v.bytes);
+		while (am_table_next(&it, NULL, &v)) /* keys not wanted */
+			n++;
+		ck_assert_int_eq(n, 5);
+		am_table_iter_init(&it, raw);
+		for (n = 0; am_table_next(&it, NULL, &v); n++)
+			;
+		ck_assert_int_eq(n, RICH_TABLE_ENTRIES);
+	}
 	ck_assert_int_eq(am_table_get(raw, "nope", &v), 0);
 	ck_assert_int_eq(am_table_get(raw, "u3", &v), 0);
 	ck_assert_int_eq(am_table_get(raw, "u320", &v), 0);
