@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: tandemd against a private RabbitMQ 3.10 node on this
+# machine, same client (tandem-perf), same scenarios, alternating which broker
+# goes first each round, several rounds; prints per scenario the tandemd median,
+# the RabbitMQ median and their ratio, and regenerates BENCHMARKS.md.
+#
+# Usage: tests/perf/compare.sh [--rounds N] [--duration S] [--backlog N]
+#                              [--idle-queues N] [--only a,b,...] [--output FILE]
+#                              [--rev REV] [--no-build] [--keep]
+#   --rounds N       rounds per broker (default 3; env ROUNDS)
+#   --duration S     seconds of publishing per throughput scenario (default 10; env DURATION)
+#   --warmup S       untimed transient run on each freshly started broker before the
+#                    throughput scenarios (default 3; 0 = none; env WARMUP)
+#   --backlog N      messages published into a queue with no consumer (default 1000000)
+#   --idle-queues N  queues declared for the idle-RSS scenario (default 1000)
+#   --only LIST      run only these scenarios (names as in the table)
+#   --output FILE    where to write the report (default BENCHMARKS.md at the top of the tree;
+#                    "-" = do not write one)
+#   --rev REV        build tandemd and tandem-perf from a clean export of git revision REV
+#                    (e.g. HEAD) instead of the work tree, so the report names exactly what ran
+#   --no-build       use the work tree's binaries as they are
+#   --keep           keep the work directory (logs, raw results)
+#
+# Starts everything it needs on loopback with its own temp directory, ports and
+# data dirs (tandemd directly, RabbitMQ through tests/rabbitmq/start-private.sh)
+# and stops by PID everything it started, also on error or Ctrl-C.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+invocation="tests/perf/compare.sh${*:+ $*}"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+BACKLOG=${BACKLOG:-1000000}
+IDLE_QUEUES=${IDLE_QUEUES:-1000}
+ONLY=""
+OUTPUT="$top/BENCHMARKS.md"
+BUILD=1
+KEEP=0
+REV=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--duration) DURATION=$2; shift 2 ;;
+	--warmup) WARMUP=$2; shift 2 ;;
+	--backlog) BACKLOG=$2; shift 2 ;;
+	--idle-queues) IDLE_QUEUES=$2; shift 2 ;;
+	--only) ONLY=$2; shift 2 ;;
+	--output) OUTPUT=$2; shift 2 ;;
+	--rev) REV=$2; shift 2 ;;
+	--no-build) BUILD=0; shift ;;
+	--keep) KEEP=1; shift ;;
+	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tandem-compare.XXXXXX")
+early_exit() { [ "$KEEP" = 1 ] || rm -rf "$work"; }
+trap early_exit EXIT
+
+# ---------- build ----------
+TANDEMD="$top/src/tandemd"
+PERF="$top/src/tools/tandem-perf"
+commit=$(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(cd "$top" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " plus the uncommitted changes of the work tree" || true)
+if [ -n "$REV" ]; then
+	commit=$(cd "$top" && git rev-parse --short "$REV") || die "unknown revision $REV"
+	dirty=" (clean export, built by this script)"
+	log "building tandemd and tandem-perf from a clean export of $REV ($commit)"
+	mkdir -p "$work/build"
+	(cd "$top" && git archive "$commit") | tar -x -C "$work/build"
+	(
+		cd "$work/build"
+		autoreconf -fi >/dev/null 2>&1 && ./configure >/dev/null && make -j2 src/tandemd src/tools/tandem-perf >/dev/null
+	) || die "build of $REV failed"
+	TANDEMD="$work/build/src/tandemd"
+	PERF="$work/build/src/tools/tandem-perf"
+elif [ "$BUILD" = 1 ]; then
+	log "building tandemd and tandem-perf"
+	(
+		cd "$top"
+		if [ ! -f Makefile ]; then
+			autoreconf -fi >/dev/null && ./configure >/dev/null
+		fi
+		make -j2 src/tandemd src/tools/tandem-perf >/dev/null
+	) || die "build failed"
+fi
+[ -x "$TANDEMD" ] || die "$TANDEMD missing (run without --no-build)"
+[ -x "$PERF" ] || die "$PERF missing (run without --no-build)"
+
+# ---------- RabbitMQ ----------
+RMQ_BIN=${RMQ_BIN:-/usr/lib/rabbitmq/bin}
+START_RMQ="$top/tests/rabbitmq/start-private.sh"
+STOP_RMQ="$top/tests/rabbitmq/stop-private.sh"
+[ -x "$START_RMQ" ] && [ -x "$STOP_RMQ" ] || die "tests/rabbitmq/start-private.sh and stop-private.sh are needed"
+if [ ! -x "$RMQ_BIN/rabbitmq-server" ]; then
+	log "installing rabbitmq-server (Debian package)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y rabbitmq-server >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y rabbitmq-server >/dev/null; } ||
+		die "apt-get install rabbitmq-server failed"
+	# The package starts the system node where it can; we want only our private one.
+	if command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d rabbitmq-server stop >/dev/null 2>&1 || true; fi
+	if command -v systemctl >/dev/null 2>&1; then systemctl stop rabbitmq-server >/dev/null 2>&1 || true; fi
+fi
+rmq_version=$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
+erl_version=$(dpkg-query -W -f='${Version}' erlang-base 2>/dev/null || echo unknown)
+
+# ---------- teardown ----------
+results="$work/results.txt" # round broker scenario metric value
+: >"$results"
+TD_PID=""
+RMQ_STATE=""
+
+stop_tandemd() {
+	[ -n "$TD_PID" ] || return 0
+	kill -TERM "$TD_PID" 2>/dev/null || true
+	for _ in $(seq 1 50); do kill -0 "$TD_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$TD_PID" 2>/dev/null || true
+	wait "$TD_PID" 2>/dev/null || true
+	TD_PID=""
+}
+stop_rabbit() {
+	[ -n "$RMQ_STATE" ] || return 0
+	"$STOP_RMQ" "$RMQ_STATE" $([ "$KEEP" = 1 ] && echo --keep) >/dev/null 2>&1 || true
+	RMQ_STATE=""
+}
+teardown() {
+	stop_tandemd
+	stop_rabbit
+	if [ "$KEEP" = 1 ]; then log "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+wait_port() { # port pid
+	for _ in $(seq 1 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# Start broker $1 fresh; sets PORT and BPID (the process whose RSS counts).
+start_broker() {
+	case "$1" in
+	tandemd)
+		local d="$work/tandemd.$((++td_starts))"
+		mkdir -p "$d"
+		PORT=$(free_port)
+		"$TANDEMD" --amqp-port "$PORT" --data-dir "$d/data" --log-level warning >"$d/log" 2>&1 &
+		TD_PID=$!
+		TD_DATA="$d/data"
+		wait_port "$PORT" "$TD_PID" || die "tandemd did not start: $(tail -5 "$d/log")"
+		BPID=$TD_PID
+		;;
+	rabbitmq)
+		RMQ_STATE="$work/rmq.$((++rmq_starts))"
+		local envout
+		envout=$("$START_RMQ" "$RMQ_STATE") || die "RabbitMQ did not start"
+		PORT=$(sed -n 's/^RMQ_PORT=//p' <<<"$envout")
+		BPID=""
+		for _ in $(seq 1 100); do # the Erlang VM's PID, written by RabbitMQ at boot
+			[ -s "$RMQ_STATE/rabbitmq.pid" ] && BPID=$(cat "$RMQ_STATE/rabbitmq.pid") && break
+			sleep 0.1
+		done
+		[ -n "$BPID" ] && grep -q beam "/proc/$BPID/cmdline" 2>/dev/null || die "no beam.smp PID for RabbitMQ"
+		;;
+	esac
+	sleep 2 # let a fresh node finish its start-up work before anything is measured
+}
+stop_broker() {
+	case "$1" in
+	tandemd) stop_tandemd ;;
+	rabbitmq) stop_rabbit ;;
+	esac
+}
+td_starts=0
+rmq_starts=0
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# run_perf BROKER ROUND SCENARIO ARGS... : runs tandem-perf, leaves key=value pairs in $R
+run_perf() {
+	local broker=$1 round=$2 scen=$3
+	shift 3
+	local out="$work/$scen.$broker.$round.out"
+	local rc=0
+	"$PERF" -h "127.0.0.1:$PORT" -i 0 -D 60 -T 600 "$@" >"$out" 2>"$out.err" || rc=$?
+	R=$(grep '^result ' "$out" | tail -1 | cut -d' ' -f2-)
+	if [ -z "$R" ]; then
+		R="status=error"
+		log "  $broker $scen: tandem-perf failed (rc $rc): $(tail -3 "$out.err" | tr '\n' ' ')"
+	elif [ "$rc" != 0 ]; then
+		log "  $broker $scen: tandem-perf exit $rc: $(tail -2 "$out.err" | tr '\n' ' ')"
+	fi
+	echo "$round $broker $scen status $(val status)" >>"$results"
+}
+val() { tr ' ' '\n' <<<"$R" | sed -n "s/^$1=//p" | head -1; }
+record() { echo "$1 $2 $3 $4 $5" >>"$results"; } # round broker scenario metric value
+
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+# ---------- scenarios ----------
+D=$DURATION
+throughput_scenarios=(transient confirm-ack persistent size-4k fanout-4 latency-10k)
+declare -A args=(
+	[transient]="-x 1 -y 1 -s 100 -a -z $D"
+	[confirm-ack]="-x 1 -y 1 -s 100 -c 1000 -q 1000 -z $D"
+	[persistent]="-x 1 -y 1 -s 100 -c 1000 -q 1000 -f -d -z $D"
+	[size-4k]="-x 1 -y 1 -s 4096 -a -z $D"
+	[fanout-4]="-x 1 -y 4 -K 4 -t fanout -s 100 -a -z $D"
+	[latency-10k]="-x 1 -y 1 -s 100 -r 10000 -c 1000 -q 1000 -z $D"
+)
+
+run_broker_round() { # broker round
+	local b=$1 r=$2 s
+	if want idle-queues; then
+		start_broker "$b"
+		local base
+		base=$(rss_kib "$BPID")
+		run_perf "$b" "$r" idle-queues -K "$IDLE_QUEUES" -x 0 -y 0 --declare-only -u idle
+		sleep 3
+		record "$r" "$b" idle-queues rss_base_mib "$(awk -v k="$base" 'BEGIN{printf "%.1f", k/1024}')"
+		record "$r" "$b" idle-queues rss_mib "$(awk -v k="$(rss_kib "$BPID")" 'BEGIN{printf "%.1f", k/1024}')"
+		stop_broker "$b"
+	fi
+	local any=0
+	for s in "${throughput_scenarios[@]}"; do want "$s" && any=1; done
+	if [ "$any" = 1 ]; then
+		start_broker "$b"
+		if [ "$WARMUP" != 0 ]; then
+			run_perf "$b" "$r" warmup -x 1 -y 1 -s 100 -a -z "$WARMUP" -u warmup
+		fi
+		for s in "${throughput_scenarios[@]}"; do
+			want "$s" || continue
+			# shellcheck disable=SC2086
+			run_perf "$b" "$r" "$s" ${args[$s]} -u "perf-$s"
+			record "$r" "$b" "$s" recv_rate "$(val recv_rate)"
+			record "$r" "$b" "$s" send_rate "$(val send_rate)"
+			record "$r" "$b" "$s" p50_us "$(val p50_us)"
+			record "$r" "$b" "$s" p99_us "$(val p99_us)"
+			record "$r" "$b" "$s" p999_us "$(val p999_us)"
+			if [ "$s" = persistent ] && [ "$b" = tandemd ]; then
+				record "$r" "$b" "$s" data_dir_kib "$(du -sk "$TD_DATA" | cut -f1)"
+			fi
+			log "  round $r $b $s: recv $(val recv_rate)/s send $(val send_rate)/s p99 $(val p99_us) us lost $(val lost) status $(val status)"
+		done
+		stop_broker "$b"
+	fi
+	if want backlog; then
+		start_broker "$b"
+		run_perf "$b" "$r" backlog-declare -K 1 -x 0 -y 0 --declare-only -u backlog
+		local before after
+		before=$(rss_kib "$BPID")
+		run_perf "$b" "$r" backlog -x 1 -y 0 -K 1 -s 100 -c 1000 -C "$BACKLOG" -u backlog --no-cleanup
+		sleep 2
+		after=$(rss_kib "$BPID")
+		record "$r" "$b" backlog rss_mib "$(awk -v k="$after" 'BEGIN{printf "%.1f", k/1024}')"
+		record "$r" "$b" backlog bytes_per_msg "$(awk -v a="$after" -v b="$before" -v n="$BACKLOG" 'BEGIN{printf "%.0f", (a-b)*1024/n}')"
+		record "$r" "$b" backlog send_rate "$(val send_rate)"
+		log "  round $r $b backlog: rss $((after / 1024)) MiB (+$(((after - before) / 1024)) MiB), confirmed $(val confirmed) at $(val send_rate)/s"
+		stop_broker "$b"
+	fi
+}
+
+log "work directory $work; $ROUNDS round(s), ${DURATION}s per throughput scenario"
+t0=$SECONDS
+for r in $(seq 1 "$ROUNDS"); do
+	if [ $((r % 2)) = 1 ]; then order="tandemd rabbitmq"; else order="rabbitmq tandemd"; fi
+	for b in $order; do
+		log "round $r: $b"
+		run_broker_round "$b" "$r"
+	done
+done
+elapsed=$((SECONDS - t0))
+
+# ---------- medians and report ----------
+median() { # broker scenario metric -> median over rounds (empty if none)
+	awk -v b="$1" -v s="$2" -v m="$3" '$2==b && $3==s && $4==m && $5!="" {print $5}' "$results" | sort -g |
+		awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) printf "%s", v[(NR+1)/2]; else printf "%.1f", (v[NR/2]+v[NR/2+1])/2}'
+}
+failures() { # broker scenario -> runs whose status was not ok
+	awk -v b="$1" -v s="$2" '$2==b && $3==s && $4=="status" && $5!="ok" {n++} END {print n+0}' "$results"
+}
+
+# rows: scenario|metric|label|unit|better(higher/lower)
+rows=(
+	"transient|recv_rate|transient 100 B, no confirms, autoack|msg/s|higher"
+	"confirm-ack|recv_rate|100 B, confirms (window 1000) + manual ack (prefetch 1000)|msg/s|higher"
+	"persistent|recv_rate|persistent 100 B, confirms, durable queue, manual ack|msg/s|higher"
+	"size-4k|recv_rate|4 KiB, no confirms, autoack|msg/s|higher"
+	"fanout-4|recv_rate|fanout to 4 queues, 100 B, autoack (deliveries)|msg/s|higher"
+	"latency-10k|p50_us|latency at 10,000 msg/s, p50|us|lower"
+	"latency-10k|p99_us|latency at 10,000 msg/s, p99|us|lower"
+	"latency-10k|p999_us|latency at 10,000 msg/s, p99.9|us|lower"
+	"backlog|rss_mib|RSS after $BACKLOG x 100 B queued, no consumer|MiB|lower"
+	"backlog|bytes_per_msg|memory per queued 100 B message|bytes|lower"
+	"backlog|send_rate|publishing the backlog (confirms, window 1000)|msg/s|higher"
+	"idle-queues|rss_mib|idle RSS with $IDLE_QUEUES declared queues|MiB|lower"
+	"idle-queues|rss_base_mib|idle RSS, fresh broker|MiB|lower"
+)
+
+table="$work/table.md"
+{
+	echo "| scenario | unit | tandemd (median) | RabbitMQ (median) | tandemd / RabbitMQ | better is | tandemd ahead |"
+	echo "|---|---|---:|---:|---:|---|---|"
+	for row in "${rows[@]}"; do
+		IFS='|' read -r s m label unit better <<<"$row"
+		want "$s" || continue
+		t=$(median tandemd "$s" "$m")
+		q=$(median rabbitmq "$s" "$m")
+		ratio="n/a"
+		ahead="n/a"
+		if [ -n "$t" ] && [ -n "$q" ] && awk -v q="$q" 'BEGIN{exit !(q>0)}'; then
+			ratio=$(awk -v t="$t" -v q="$q" 'BEGIN{printf "%.2f", t/q}')
+			if [ "$better" = higher ]; then
+				ahead=$(awk -v t="$t" -v q="$q" 'BEGIN{print (t>q) ? "yes" : "no"}')
+			else
+				ahead=$(awk -v t="$t" -v q="$q" 'BEGIN{print (t<q) ? "yes" : "no"}')
+			fi
+		fi
+		note=""
+		ft=$(failures tandemd "$s")
+		fq=$(failures rabbitmq "$s")
+		[ "$ft" != 0 ] && note="$note (tandemd: $ft run(s) not ok)"
+		[ "$fq" != 0 ] && note="$note (RabbitMQ: $fq run(s) not ok)"
+		echo "| $label$note | $unit | ${t:-n/a} | ${q:-n/a} | $ratio | $better | $ahead |"
+	done
+} >"$table"
+
+raw="$work/raw.md"
+{
+	echo "| round | broker | scenario | status | recv msg/s | send msg/s | p50 us | p99 us | p99.9 us |"
+	echo "|---:|---|---|---|---:|---:|---:|---:|---:|"
+	awk '$4=="status" {print $1, $2, $3}' "$results" | grep -v -e ' backlog-declare$' -e ' warmup$' | while read -r rr bb ss; do
+		g() { awk -v r="$rr" -v b="$bb" -v s="$ss" -v m="$1" '$1==r && $2==b && $3==s && $4==m {print $5; exit}' "$results"; }
+		echo "| $rr | $bb | $ss | $(g status) | $(g recv_rate) | $(g send_rate) | $(g p50_us) | $(g p99_us) | $(g p999_us) |"
+	done
+} >"$raw"
+
+notes="$work/notes.md"
+{
+	pk=$(awk '$2=="tandemd" && $3=="persistent" && $4=="data_dir_kib" {print $5}' "$results" | sort -g | tail -1)
+	if [ -n "$pk" ] && [ "$pk" -lt 1024 ]; then
+		echo "- **persistent is not like for like in this run:** tandemd's data directory held at most ${pk} KiB after the persistent scenario, so it did not write the messages to disk, while RabbitMQ did (fsync before confirming)."
+	fi
+	echo "- Throughput is the consumers' receive rate: messages (for fanout: deliveries) received from the start of publishing to the last delivery, so a broker that accepts faster than it delivers is charged for the backlog it builds."
+	echo "- Latency is end to end (publish to delivery, CLOCK_MONOTONIC in one process), from a log-bucketed histogram (< 1 % error), all deliveries of all rounds' runs; the median over rounds is shown."
+	echo "- Every run's counts are checked per message (sequence numbers): a run that lost, duplicated or left messages unconfirmed is marked \"not ok\" next to its scenario."
+	echo "- RSS is VmRSS of the tandemd process and of RabbitMQ's beam.smp, each broker freshly started for the memory scenarios; \"memory per queued message\" is the RSS growth divided by the message count."
+} >"$notes"
+
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+report="$work/report.md"
+{
+	echo "# Benchmarks: tandemd and RabbitMQ side by side"
+	echo
+	echo "Generated by \`tests/perf/compare.sh\`; do not edit by hand, run it again."
+	echo
+	echo "## Machine"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- CPU: ${cpu:-unknown}, nproc $(nproc)"
+	echo "- RAM: $mem"
+	echo "- kernel: $(uname -r); Debian $(cat /etc/debian_version 2>/dev/null || echo unknown)"
+	echo "- tandemd: commit $commit$dirty"
+	echo "- RabbitMQ: $rmq_version (Erlang $erl_version), private node, no plugins, default settings except vm_memory_high_watermark 8GB"
+	echo "- client: tandem-perf (rabbitmq-c $(dpkg-query -W -f='${Version}' librabbitmq4 2>/dev/null || echo unknown)), every producer and consumer a thread with its own connection, on the same machine, loopback"
+	echo
+	echo "## Command"
+	echo
+	echo '```'
+	echo "$invocation"
+	echo '```'
+	echo
+	echo "$ROUNDS round(s), ${DURATION} s of publishing per throughput scenario, ${WARMUP} s untimed warm-up on each fresh broker before them, brokers alternating which goes first each round; took ${elapsed} s. tandem-perf arguments per scenario (plus \`-h 127.0.0.1:PORT -u perf-SCENARIO\`):"
+	echo
+	for s in "${throughput_scenarios[@]}"; do want "$s" && echo "- $s: \`${args[$s]}\`"; done
+	want backlog && echo "- backlog: \`-x 1 -y 0 -s 100 -c 1000 -C $BACKLOG --no-cleanup\`, RSS read 2 s after the last confirm"
+	want idle-queues && echo "- idle-queues: \`--declare-only -K $IDLE_QUEUES -x 0 -y 0\`, RSS read 3 s later"
+	echo
+	echo "## Medians"
+	echo
+	cat "$table"
+	echo
+	echo "Ratio is tandemd / RabbitMQ: above 1 means tandemd is higher (better for rates, worse for latency and memory)."
+	echo
+	echo "## Notes"
+	echo
+	cat "$notes"
+	echo
+	echo "## Every run"
+	echo
+	cat "$raw"
+} >"$report"
+
+echo
+cat "$table"
+echo
+cat "$notes"
+if [ "$OUTPUT" != "-" ]; then
+	cp "$report" "$OUTPUT"
+	log "wrote $OUTPUT"
+fi
