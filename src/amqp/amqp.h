@@ -146,6 +146,7 @@ struct am_conn {
 	uint64_t frames_out_seen;
 	uint8_t missed;                /* heartbeat intervals without input */
 	struct event *close_timer;     /* owned: bounds the wait for close-ok */
+	struct event *handshake_ev;    /* owned: handshake_timeout until connection.open */
 	struct am_channel *confirm_due;/* channels whose confirms go out after this read */
 };
 
@@ -190,6 +191,7 @@ int am_channel_open(struct am_conn *c, uint16_t id, struct am_err *err);
 int am_h_channel_close(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
 int am_h_channel_close_ok(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
 int am_h_channel_flow(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
+int am_h_access_request(struct am_conn *c, struct am_channel *ch, const struct am_method *m, struct am_err *err);
 /* Releases a channel's resources (requeues unacked, cancels consumers,
  * drops pending content and transaction) but keeps its slot. */
 void am_channel_release(struct am_conn *c, struct am_channel *ch);
@@ -258,6 +260,13 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 				   uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
+extern const char *const am_queue_arg_keys[];
+extern const char *const am_exchange_arg_keys[];
+/* Compares the listed keys of two raw tables as RabbitMQ does on redeclare;
+ * 0, or -1 with 406 "inequivalent arg ..." in err. */
+int am_args_equivalent(struct am_bytes cur, struct am_bytes got, const char *const *keys,
+		       const char *what, const char *name, const char *vhost, uint32_t method,
+		       struct am_err *err);
 /* Converts a validated raw table into neutral headers; returns the count or
  * -1 when more than max. */
 int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max);

@@ -119,17 +119,35 @@ int am_h_channel_flow(struct am_conn *c, struct am_channel *ch, const struct am_
 	return 0;
 }
 
+/* access.request is deprecated: RabbitMQ grants ticket 1 and ignores it. */
+int am_h_access_request(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+			struct am_err *err)
+{
+	(void)m, (void)err;
+	struct am_method ok = { .id = AM_ACCESS_REQUEST_OK };
+	ok.u.access_request_ok.reserved_1 = 1;
+	am_send_method(c, ch->id, &ok);
+	return 0;
+}
+
 /* ---- content assembly ------------------------------------------------------ */
 
 static int content_header(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
 			  struct am_err *err)
 {
 	struct am_content_header h;
-	if (am_content_header_decode(f->payload, f->size, &h) != AM_OK)
-		return am_fail(err, AM_SYNTAX_ERROR, AM_BASIC_PUBLISH, "malformed content header");
-	if (h.class_id != 60)
-		return am_fail(err, AM_FRAME_ERROR, AM_BASIC_PUBLISH,
-			       "content header for class %u, expected class 60", h.class_id);
+	if (f->size >= 2 && (f->payload[0] << 8 | f->payload[1]) != 60)
+		return am_fail(err, AM_UNEXPECTED_FRAME, AM_BASIC_PUBLISH,
+			       "expected content header for class 60, got one for class %u",
+			       f->payload[0] << 8 | f->payload[1]);
+	if (am_content_header_decode(f->payload, f->size, &h) != AM_OK) /* RabbitMQ: 541 */
+		return am_fail(err, AM_INTERNAL_ERROR, 0, "unable to parse the content header");
+	if ((h.props.flags & AM_P_USER_ID) &&
+	    (h.props.user_id.len != strlen(c->user) ||
+	     memcmp(h.props.user_id.ptr, c->user, h.props.user_id.len) != 0))
+		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
+			       "user_id property set to '%.*s' but authenticated user was '%s'",
+			       (int)h.props.user_id.len, (const char *)h.props.user_id.ptr, c->user);
 	uint64_t max = c->broker->cfg->max_message_size;
 	if (h.body_size > max)
 		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
@@ -151,6 +169,7 @@ int am_channel_content(struct am_conn *c, struct am_channel *ch, const struct am
 	if (f->type == AM_FRAME_HEADER) {
 		if (ch->expect != 1)
 			return am_fail(err, AM_UNEXPECTED_FRAME, 0, "unexpected content header frame");
+		
 		if (content_header(c, ch, f, err) < 0) {
 			ch->expect = 0;
 			return -1;

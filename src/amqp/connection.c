@@ -16,6 +16,8 @@
 #include <config.h>
 
 static const uint8_t protocol_header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
+/* The 0-9 header as RabbitMQ accepts it: served as 0-9-1. */
+static const uint8_t protocol_header_0_9[8] = { 'A', 'M', 'Q', 'P', 1, 1, 0, 9 };
 #define CLOSE_OK_TIMEOUT_S 3
 
 static void send_start(struct am_conn *c)
@@ -105,6 +107,31 @@ void am_conn_close_with(struct am_conn *c, const struct am_err *err)
 		evtimer_add(c->close_timer, &tv);
 	else
 		tdm_conn_close(c->net);
+}
+
+/* A connection error.  Before tune-ok RabbitMQ does not answer with
+ * connection.close: it drops the socket (and logs why); from then on the
+ * peer gets connection.close with the reply code. */
+static void conn_fail(struct am_conn *c, const struct am_err *err)
+{
+	if (c->state < AM_S_OPEN) {
+		tdm_info("amqp", "closing connection %s during handshake: %s", c->net->peer, err->text);
+		c->state = AM_S_CLOSED;
+		tdm_conn_close(c->net);
+		return;
+	}
+	am_conn_close_with(c, err);
+}
+
+static void handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct am_conn *c = arg;
+	if (c->state >= AM_S_RUNNING)
+		return;
+	tdm_warn("amqp", "closing connection %s: handshake_timeout", c->net->peer);
+	c->state = AM_S_CLOSED;
+	tdm_conn_abort(c->net);
 }
 
 /* ---- heartbeats ----------------------------------------------------------- */
@@ -239,8 +266,9 @@ static int h_tune_ok(struct am_conn *c, const struct am_method *m, struct am_err
 {
 	const struct am_connection_tune_ok *t = &m->u.connection_tune_ok;
 	const struct tdm_config *cfg = c->broker->cfg;
-	uint32_t fmax = t->frame_max ? t->frame_max : cfg->frame_max;
-	uint16_t cmax = t->channel_max ? t->channel_max : (uint16_t)cfg->channel_max;
+	/* RabbitMQ: 0 ("no limit") is refused when the server has a limit */
+	uint32_t fmax = t->frame_max ? t->frame_max : UINT32_MAX;
+	uint32_t cmax = t->channel_max ? t->channel_max : UINT16_MAX + 1u;
 	if (fmax < AM_FRAME_MIN_SIZE)
 		return am_fail(err, AM_NOT_ALLOWED, m->id, "frame_max=%u < %u min size", fmax,
 			       AM_FRAME_MIN_SIZE);
@@ -251,7 +279,7 @@ static int h_tune_ok(struct am_conn *c, const struct am_method *m, struct am_err
 		return am_fail(err, AM_NOT_ALLOWED, m->id, "channel_max=%u > %u max size", cmax,
 			       cfg->channel_max);
 	c->frame_max = fmax;
-	c->channel_max = cmax;
+	c->channel_max = (uint16_t)cmax;
 	c->heartbeat = t->heartbeat;
 	c->state = AM_S_OPEN;
 	start_heartbeat(c);
@@ -271,6 +299,7 @@ static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *e
 			       (const char *)vh.ptr, c->user);
 	c->vhost = v;
 	c->state = AM_S_RUNNING;
+	evtimer_del(c->handshake_ev);
 	struct am_method ok = { .id = AM_CONNECTION_OPEN_OK };
 	am_send_method(c, 0, &ok);
 	tdm_info("amqp", "connection %s: user '%s' opened vhost '%s'", c->net->peer, c->user, v->name);
@@ -282,20 +311,20 @@ static void connection_method(struct am_conn *c, const struct am_method *m)
 {
 	struct am_err err = { 0 };
 	int rc = 0;
-	if (m->id == AM_CONNECTION_CLOSE) {
+	if (m->id == AM_CONNECTION_CLOSE && c->state >= AM_S_OPEN) {
 		release_channels(c);
 		am_send_simple(c, 0, AM_CONNECTION_CLOSE_OK);
 		c->state = AM_S_CLOSED;
 		tdm_conn_close(c->net);
 		return;
 	}
-	if (m->id == AM_CONNECTION_CLOSE_OK && c->state == AM_S_CLOSING) {
-		c->state = AM_S_CLOSED;
-		tdm_conn_close(c->net);
+	if (c->state == AM_S_CLOSING) {
+		if (m->id == AM_CONNECTION_CLOSE_OK || m->id == AM_CONNECTION_CLOSE) {
+			c->state = AM_S_CLOSED;
+			tdm_conn_close(c->net);
+		}
 		return;
 	}
-	if (c->state == AM_S_CLOSING)
-		return;
 	uint32_t want = c->state == AM_S_START_OK ? AM_CONNECTION_START_OK
 		      : c->state == AM_S_TUNE_OK  ? AM_CONNECTION_TUNE_OK
 		      : c->state == AM_S_OPEN	   ? AM_CONNECTION_OPEN
@@ -304,26 +333,26 @@ static void connection_method(struct am_conn *c, const struct am_method *m)
 		am_send_simple(c, 0, AM_CONNECTION_UPDATE_SECRET_OK);
 		return;
 	}
-	if (m->id != want || !want) {
-		rc = am_fail(&err, AM_COMMAND_INVALID, m->id, "%s unexpected on channel 0 %s",
-			     am_method_name(m->id) ? am_method_name(m->id) : "method",
-			     c->state == AM_S_RUNNING ? "after connection.open" : "in the handshake");
-	} else if (m->id == AM_CONNECTION_START_OK) {
+	const char *name = am_method_name(m->id) ? am_method_name(m->id) : "method";
+	if (c->state == AM_S_RUNNING) /* RabbitMQ: anything else on channel 0 now is 504 */
+		rc = am_fail(&err, AM_CHANNEL_ERROR, m->id, "unexpected method on channel 0: %s", name);
+	else if (m->id != want)
+		rc = am_fail(&err, c->state == AM_S_OPEN ? AM_COMMAND_INVALID : AM_CHANNEL_ERROR, m->id,
+			     "expected '%s', got '%s'", am_method_name(want), name);
+	else if (m->id == AM_CONNECTION_START_OK)
 		rc = h_start_ok(c, m, &err);
-	} else if (m->id == AM_CONNECTION_TUNE_OK) {
+	else if (m->id == AM_CONNECTION_TUNE_OK)
 		rc = h_tune_ok(c, m, &err);
-	} else {
+	else
 		rc = h_open(c, m, &err);
-	}
 	if (rc == 0)
 		return;
-	if (err.code == AM_ACCESS_REFUSED && c->state == AM_S_START_OK &&
-	    !c->cap_auth_failure_close) {
-		tdm_conn_close(c->net); /* the client did not ask for a close frame */
-		c->state = AM_S_CLOSED;
+	if (err.code == AM_ACCESS_REFUSED && c->state == AM_S_START_OK && c->cap_auth_failure_close) {
+		/* authentication_failure_close: the client asked for a close frame */
+		am_conn_close_with(c, &err);
 		return;
 	}
-	am_conn_close_with(c, &err);
+	conn_fail(c, &err);
 }
 
 /* ---- the frame loop -------------------------------------------------------- */
@@ -334,7 +363,7 @@ static int read_header(struct am_conn *c, struct evbuffer *in)
 		return 0;
 	uint8_t h[8];
 	evbuffer_remove(in, h, 8);
-	if (memcmp(h, protocol_header, 8) != 0) {
+	if (memcmp(h, protocol_header, 8) != 0 && memcmp(h, protocol_header_0_9, 8) != 0) {
 		/* wrong protocol or version: answer with ours and close (spec 4.2.2) */
 		evbuffer_add(tdm_conn_out(c->net), protocol_header, 8);
 		c->state = AM_S_CLOSED;
@@ -346,50 +375,63 @@ static int read_header(struct am_conn *c, struct evbuffer *in)
 	return 1;
 }
 
-static void frame_error(struct am_conn *c, uint16_t code, const char *text)
+static void frame_error(struct am_conn *c, uint16_t code, uint32_t method, const char *text)
 {
 	struct am_err err;
-	am_fail(&err, code, 0, "%s", text);
-	am_conn_close_with(c, &err);
+	am_fail(&err, code, method, "%s", text);
+	conn_fail(c, &err);
+}
+
+static void method_frame(struct am_conn *c, const struct am_frame *f)
+{
+	struct am_method m;
+	uint32_t id = f->size >= 4 ? ((uint32_t)f->payload[0] << 24 | (uint32_t)f->payload[1] << 16 |
+				      (uint32_t)f->payload[2] << 8 | f->payload[3])
+				   : 0;
+	int rc = am_method_decode(f->payload, f->size, &m);
+	if (rc == AM_ERR_UNKNOWN) {
+		frame_error(c, AM_NOT_IMPLEMENTED, 0, "unknown class or method id");
+		return;
+	}
+	if (rc != AM_OK) { /* RabbitMQ reports unparsable arguments as frame errors */
+		frame_error(c, AM_FRAME_ERROR, f->size >= 4 ? id : 0, "unable to parse method arguments");
+		return;
+	}
+	if (f->channel == 0)
+		connection_method(c, &m);
+	else if (c->state == AM_S_RUNNING)
+		am_dispatch_method(c, f->channel, &m);
+	else if (c->state == AM_S_OPEN)
+		frame_error(c, AM_UNEXPECTED_FRAME, 0, "channel frame before connection.open");
+	else if (c->state != AM_S_CLOSING)
+		frame_error(c, AM_CHANNEL_ERROR, 0, "channel frame during the handshake");
 }
 
 static void handle_frame(struct am_conn *c, const struct am_frame *f)
 {
-	if (f->type == AM_FRAME_HEARTBEAT) {
+	switch (f->type) {
+	case AM_FRAME_HEARTBEAT:
 		if (f->channel != 0)
-			frame_error(c, AM_FRAME_ERROR, "heartbeat frame on non-zero channel");
+			frame_error(c, AM_UNEXPECTED_FRAME, 0, "heartbeat frame on a non-zero channel");
+		else if (f->size != 0)
+			frame_error(c, AM_FRAME_ERROR, 0, "heartbeat frame with a payload");
 		return;
-	}
-	if (f->type == AM_FRAME_METHOD) {
-		struct am_method m;
-		int rc = am_method_decode(f->payload, f->size, &m);
-		if (rc == AM_ERR_UNKNOWN) {
-			frame_error(c, AM_COMMAND_INVALID, "unknown method");
-			return;
-		}
-		if (rc != AM_OK) {
-			frame_error(c, AM_SYNTAX_ERROR, "malformed method frame");
-			return;
-		}
-		if (f->channel == 0)
-			connection_method(c, &m);
-		else if (c->state == AM_S_RUNNING)
-			am_dispatch_method(c, f->channel, &m);
-		else if (c->state != AM_S_CLOSING)
-			frame_error(c, AM_CHANNEL_ERROR, "channel method before connection.open");
+	case AM_FRAME_METHOD:
+		method_frame(c, f);
 		return;
-	}
-	if (f->type == AM_FRAME_HEADER || f->type == AM_FRAME_BODY) {
+	case AM_FRAME_HEADER:
+	case AM_FRAME_BODY:
 		if (c->state == AM_S_CLOSING)
 			return;
 		if (f->channel == 0 || c->state != AM_S_RUNNING) {
-			frame_error(c, AM_UNEXPECTED_FRAME, "content frame on channel 0");
+			frame_error(c, AM_UNEXPECTED_FRAME, 0, "content frame outside a channel");
 			return;
 		}
 		am_dispatch_content(c, f);
 		return;
+	default:
+		frame_error(c, AM_FRAME_ERROR, 0, "unknown frame type");
 	}
-	frame_error(c, AM_FRAME_ERROR, "unknown frame type");
 }
 
 static void am_read(void *ctx, struct evbuffer *in)
@@ -408,8 +450,8 @@ static void am_read(void *ctx, struct evbuffer *in)
 		evbuffer_copyout(in, h, 7);
 		uint32_t size = ((uint32_t)h[3] << 24) | ((uint32_t)h[4] << 16) |
 				((uint32_t)h[5] << 8) | h[6];
-		if ((uint64_t)size + AM_FRAME_OVERHEAD > limit) {
-			frame_error(c, AM_FRAME_ERROR, "frame size exceeds frame_max");
+		if (size > limit) { /* RabbitMQ tolerates a payload of exactly frame_max */
+			frame_error(c, AM_FRAME_ERROR, 0, "frame size exceeds frame_max");
 			evbuffer_drain(in, avail);
 			break;
 		}
@@ -417,9 +459,9 @@ static void am_read(void *ctx, struct evbuffer *in)
 			break;
 		const uint8_t *p = evbuffer_pullup(in, (ssize_t)size + AM_FRAME_OVERHEAD);
 		struct am_frame f;
-		long n = am_frame_parse(p, size + AM_FRAME_OVERHEAD, limit, &f);
+		long n = am_frame_parse(p, size + AM_FRAME_OVERHEAD, limit + AM_FRAME_OVERHEAD, &f);
 		if (n <= 0) {
-			frame_error(c, AM_FRAME_ERROR, "invalid frame end octet");
+			frame_error(c, AM_FRAME_ERROR, 0, "invalid frame end octet");
 			evbuffer_drain(in, avail);
 			break;
 		}
@@ -442,6 +484,14 @@ static void *am_open(struct tdm_conn *nc, void *arg)
 	c->net = nc;
 	c->broker = arg;
 	c->frame_max = AM_FRAME_MIN_SIZE;
+	uint32_t ms = c->broker->cfg->handshake_timeout;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	c->handshake_ev = evtimer_new(tdm_net_base(nc->net), handshake_timeout, c);
+	if (!c->handshake_ev) {
+		free(c);
+		return NULL;
+	}
+	evtimer_add(c->handshake_ev, &tv);
 	tdm_conn_ref(nc);
 	tdm_debug("amqp", "accepted connection from %s", nc->peer);
 	return c;
@@ -461,6 +511,7 @@ static void am_closed(void *ctx)
 		event_free(c->heartbeat_ev);
 	if (c->close_timer)
 		event_free(c->close_timer);
+	event_free(c->handshake_ev);
 	free(c->channels);
 	tdm_conn_unref(c->net);
 	free(c);

@@ -150,7 +150,8 @@ static int can_take(struct tdm_consumer *tc)
 {
 	struct am_consumer *cons = (struct am_consumer *)tc;
 	struct am_channel *ch = cons->ch;
-	if (!ch || ch->state != AM_CH_OPEN || ch->conn->state != AM_S_RUNNING)
+	if (!ch || ch->state != AM_CH_OPEN || ch->conn->state != AM_S_RUNNING ||
+	    ch->conn->net->closing)
 		return 0;
 	if (tdm_conn_output_full(ch->conn->net))
 		return 0;

@@ -22,7 +22,6 @@ static const struct {
 } handlers[] = {
 	{ AM_CHANNEL_OPEN, NULL, PRE_NOT_OPEN },
 	{ AM_CHANNEL_CLOSE, am_h_channel_close, PRE_OPEN },
-	{ AM_CHANNEL_CLOSE_OK, am_h_channel_close_ok, 0 },
 	{ AM_CHANNEL_FLOW, am_h_channel_flow, PRE_OPEN },
 	{ AM_EXCHANGE_DECLARE, am_h_exchange_declare, PRE_OPEN },
 	{ AM_EXCHANGE_DELETE, am_h_exchange_delete, PRE_OPEN },
@@ -47,6 +46,7 @@ static const struct {
 	{ AM_TX_SELECT, am_h_tx_select, PRE_OPEN },
 	{ AM_TX_COMMIT, am_h_tx_commit, PRE_OPEN },
 	{ AM_TX_ROLLBACK, am_h_tx_rollback, PRE_OPEN },
+	{ AM_ACCESS_REQUEST, am_h_access_request, PRE_OPEN },
 };
 
 void am_raise(struct am_conn *c, struct am_channel *ch, const struct am_err *err)
@@ -83,16 +83,15 @@ void am_dispatch_method(struct am_conn *c, uint16_t channel, const struct am_met
 			am_h_channel_close_ok(c, ch, m, &err);
 		return;
 	}
-	if (channel > c->channel_max) {
-		am_fail(&err, AM_CHANNEL_ERROR, m->id, "channel number %u exceeds channel_max %u",
-			channel, c->channel_max);
+	if (ch && ch->expect) { /* reported against the publish whose content broke */
+		am_fail(&err, AM_UNEXPECTED_FRAME, AM_BASIC_PUBLISH,
+			"expected content %s for class 60, got non content %s frame instead",
+			ch->expect == 1 ? "header" : "body", ch->expect == 1 ? "header" : "body");
 		am_raise(c, NULL, &err);
 		return;
 	}
-	if (ch && ch->expect) {
-		am_fail(&err, AM_UNEXPECTED_FRAME, m->id,
-			"expected content %s for class 60, got non content %s frame instead",
-			ch->expect == 1 ? "header" : "body", "method");
+	if (m->id == AM_CHANNEL_CLOSE_OK) { /* we sent no channel.close: nothing to confirm */
+		am_fail(&err, AM_COMMAND_INVALID, m->id, "unexpected channel.close-ok");
 		am_raise(c, NULL, &err);
 		return;
 	}
@@ -123,7 +122,13 @@ void am_dispatch_method(struct am_conn *c, uint16_t channel, const struct am_met
 		return;
 	}
 	if (m->id == AM_CHANNEL_OPEN) {
-		if (am_channel_open(c, channel, &err) < 0)
+		if (c->nchannels_open >= c->channel_max)
+			am_fail(&err, AM_NOT_ALLOWED, 0,
+				"number of channels opened (%u) has reached the negotiated channel_max (%u)",
+				c->nchannels_open, c->channel_max);
+		else
+			am_channel_open(c, channel, &err);
+		if (err.code)
 			am_raise(c, NULL, &err);
 		return;
 	}
@@ -138,7 +143,7 @@ void am_dispatch_content(struct am_conn *c, const struct am_frame *f)
 	if (ch && ch->state == AM_CH_CLOSING)
 		return;
 	if (!ch) {
-		am_fail(&err, AM_CHANNEL_ERROR, 0, "expected 'channel.open'");
+		am_fail(&err, AM_UNEXPECTED_FRAME, 0, "content frame on a channel that is not open");
 		am_raise(c, NULL, &err);
 		return;
 	}

@@ -24,6 +24,10 @@ int am_h_exchange_declare(struct am_conn *c, struct am_channel *ch, const struct
 	struct tdm_err te;
 	if (tdm_exchange_declare(c->vhost, &s, &x, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
+	if (!s.created && !s.passive &&
+	    am_args_equivalent((struct am_bytes){ x->arguments, x->arguments_len }, d->arguments,
+			       am_exchange_arg_keys, "exchange", x->name, c->vhost->name, m->id, err) < 0)
+		return -1;
 	if (!d->no_wait)
 		am_send_simple(c, ch->id, AM_EXCHANGE_DECLARE_OK);
 	return 0;

@@ -45,6 +45,10 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	struct tdm_err te;
 	if (tdm_queue_declare(c->vhost, &s, &q, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
+	if (!s.created && !s.passive &&
+	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
+			       am_queue_arg_keys, "queue", q->name, c->vhost->name, m->id, err) < 0)
+		return -1;
 	memcpy(ch->last_queue, q->name, q->name_len);
 	ch->last_queue_len = q->name_len;
 	if (d->no_wait)

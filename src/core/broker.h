@@ -104,8 +104,9 @@ struct tdm_exchange_spec {
 	int passive, durable, auto_delete, internal;
 	const uint8_t *arguments; /* raw table, borrowed */
 	size_t arguments_len;
+	int created;              /* out: set when this call created the exchange */
 };
-int tdm_exchange_declare(struct tdm_vhost *vh, const struct tdm_exchange_spec *s,
+int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
 			 struct tdm_exchange **out, struct tdm_err *err);
 struct tdm_exchange *tdm_exchange_find(struct tdm_vhost *vh, const char *name, size_t len);
 /* Looks an exchange up for use, with RabbitMQ's 404 text on failure. */
@@ -123,9 +124,10 @@ struct tdm_queue_spec {
 	const uint8_t *arguments;
 	size_t arguments_len;
 	void *owner;              /* the declaring connection (for exclusive) */
+	int created;              /* out: set when this call created the queue */
 };
 /* Declares (or checks) a queue; *out is borrowed from the vhost. */
-int tdm_queue_declare(struct tdm_vhost *vh, const struct tdm_queue_spec *s,
+int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 		      struct tdm_queue **out, struct tdm_err *err);
 /* Finds a queue usable by `owner` (404 if missing, 405 if another's exclusive). */
 struct tdm_queue *tdm_queue_lookup(struct tdm_vhost *vh, const char *name, size_t len,

@@ -81,6 +81,8 @@ static const struct conf_key conf_keys[] = {
 	  "AMQP heartbeat interval offered in connection.tune, in seconds; 0 disables." },
 	{ "max_message_size", CT_U64, OFF(max_message_size), "128MiB", 1, 512 * MIB, CF_BYTES,
 	  "Largest message body accepted, in bytes (at most 512MiB, as RabbitMQ)." },
+	{ "handshake_timeout", CT_U32, OFF(handshake_timeout), "10000", 100, 3600000, 0,
+	  "Milliseconds a new AMQP connection may take to reach connection.open (RabbitMQ: 10000)." },
 	{ "max_connections", CT_U32, OFF(max_connections), "10000", 1, 1048576, 0,
 	  "Most client connections over all listeners (at most Linux's default fs.nr_open)." },
 	{ "max_channels_total", CT_U32, OFF(max_channels_total), "0", 0, UINT32_MAX, 0,

@@ -36,6 +36,7 @@ struct tdm_config {
 	uint32_t channel_max;       /* default 2047, max 65535 */
 	uint32_t heartbeat;         /* seconds, default 60, 0 = off */
 	uint64_t max_message_size;  /* default 128 MiB */
+	uint32_t handshake_timeout; /* ms from accept to connection.open, default 10000 */
 	uint32_t max_connections;   /* default 10000 */
 	uint32_t max_channels_total;/* default 0 = unlimited */
 	uint64_t output_high_watermark; /* per-connection output buffer bytes before a consumer pauses; default 4 MiB */

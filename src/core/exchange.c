@@ -70,7 +70,7 @@ static const char *tf(int b)
 }
 
 static int check_equivalent(struct tdm_vhost *vh, struct tdm_exchange *x, enum ex_type t,
-			    const struct tdm_exchange_spec *s, struct tdm_err *err)
+			    struct tdm_exchange_spec *s, struct tdm_err *err)
 {
 	const char *arg = NULL;
 	const char *got = NULL, *cur = NULL;
@@ -120,7 +120,7 @@ static struct tdm_exchange *exchange_create(struct tdm_vhost *vh, const char *na
 	return x;
 }
 
-int tdm_exchange_declare(struct tdm_vhost *vh, const struct tdm_exchange_spec *s,
+int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
 			 struct tdm_exchange **out, struct tdm_err *err)
 {
 	if (s->name_len == 0)
@@ -133,23 +133,24 @@ int tdm_exchange_declare(struct tdm_vhost *vh, const struct tdm_exchange_spec *s
 		*out = x;
 		return TDM_OK;
 	}
-	if (has_amq_prefix(s->name, s->name_len))
-		return tdm_err_set(err, TDM_E_ACCESS,
-				   "exchange name '%.*s' contains reserved prefix 'amq.*'",
-				   (int)s->name_len, s->name);
 	enum ex_type t;
 	if (type_parse(s->type, s->type_len, &t) < 0)
 		return tdm_err_set(err, TDM_E_COMMAND_INVALID, "unknown exchange type '%.*s'",
 				   (int)s->type_len, s->type);
-	if (x) {
+	if (x) { /* RabbitMQ checks equivalence first: redeclaring amq.direct is fine */
 		int rc = check_equivalent(vh, x, t, s, err);
 		if (rc == TDM_OK)
 			*out = x;
 		return rc;
 	}
+	if (has_amq_prefix(s->name, s->name_len))
+		return tdm_err_set(err, TDM_E_ACCESS,
+				   "exchange name '%.*s' contains reserved prefix 'amq.*'",
+				   (int)s->name_len, s->name);
 	x = exchange_create(vh, s->name, s->name_len, t);
 	if (!x)
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
+	s->created = 1;
 	x->durable = !!s->durable;
 	x->auto_delete = !!s->auto_delete;
 	x->internal = !!s->internal;
@@ -203,7 +204,7 @@ int tdm_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len, int 
 	struct tdm_exchange *x = tdm_exchange_find(vh, name, len);
 	if (!x)
 		return TDM_OK; /* RabbitMQ 3.x: deleting a missing exchange succeeds */
-	if (if_unused && (ex_binding_count(x->table) || x->dest_bindings))
+	if (if_unused && ex_binding_count(x->table)) /* as RabbitMQ: only bindings as source */
 		return tdm_err_set(err, TDM_E_IN_USE, "exchange '%s' in vhost '%s' in use",
 				   x->name, vh->name);
 	tdm_map_del(&vh->exchanges, name, len);

@@ -225,7 +225,7 @@ static int queue_equivalent(struct tdm_vhost *vh, struct tdm_queue *q,
 			   arg, q->name, vh->name, got ? "true" : "false", cur ? "true" : "false");
 }
 
-int tdm_queue_declare(struct tdm_vhost *vh, const struct tdm_queue_spec *s,
+int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 		      struct tdm_queue **out, struct tdm_err *err)
 {
 	char gen[40];
@@ -234,9 +234,6 @@ int tdm_queue_declare(struct tdm_vhost *vh, const struct tdm_queue_spec *s,
 	if (len == 0 && !s->passive) {
 		len = tdm_random_name(gen, "amq.gen-");
 		name = gen;
-	} else if (!s->passive && len >= 4 && memcmp(name, "amq.", 4) == 0) {
-		return tdm_err_set(err, TDM_E_ACCESS,
-				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
 	}
 	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
 	if (q) {
@@ -255,12 +252,16 @@ int tdm_queue_declare(struct tdm_vhost *vh, const struct tdm_queue_spec *s,
 	if (s->passive)
 		return tdm_err_set(err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)len,
 				   name, vh->name);
+	if (name != gen && len >= 4 && memcmp(name, "amq.", 4) == 0)
+		return tdm_err_set(err, TDM_E_ACCESS,
+				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
 	q = tdm_queue_new(vh, name, len);
 	if (!q || tdm_map_put(&vh->queues, name, len, q) < 0) {
 		if (q)
 			tdm_queue_unref(q);
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
 	}
+	s->created = 1;
 	q->durable = !!s->durable;
 	q->exclusive = !!s->exclusive;
 	q->auto_delete = !!s->auto_delete;

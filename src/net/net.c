@@ -77,8 +77,8 @@ static void conn_unlink(struct tdm_conn *c)
 	n->nconns--;
 }
 
-/* Ends the connection's life: protocol state released, socket closed, the
- * struct freed by the reaper once nothing refers to it. */
+/* Ends the connection's life: no more I/O; the reaper releases the protocol
+ * state and frees the struct after the current callbacks have returned. */
 static void conn_kill(struct tdm_conn *c)
 {
 	if (c->dead)
@@ -88,9 +88,6 @@ static void conn_kill(struct tdm_conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	conn_unlink(c);
-	if (c->proto->closed && c->ctx)
-		c->proto->closed(c->ctx);
-	c->ctx = NULL;
 	c->reap_next = c->net->reap;
 	c->net->reap = c;
 	event_active(c->net->reaper, 0, 0);
@@ -117,6 +114,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	n->reap = NULL;
 	while (c) {
 		struct tdm_conn *next = c->reap_next;
+		/* protocol state goes here, outside every callback of its own */
+		if (c->proto->closed && c->ctx)
+			c->proto->closed(c->ctx);
+		c->ctx = NULL;
 		tdm_conn_unref(c);
 		c = next;
 	}
