@@ -188,14 +188,20 @@ td_starts=0
 rmq_starts=0
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system, all threads) of a process, in clock ticks
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 # run_perf BROKER ROUND SCENARIO ARGS... : runs tandem-perf, leaves key=value pairs in $R
 run_perf() {
 	local broker=$1 round=$2 scen=$3
 	shift 3
 	local out="$work/$scen.$broker.$round.out"
-	local rc=0
+	local rc=0 c0
+	c0=$(cpu_ticks "$BPID")
 	"$PERF" -h "127.0.0.1:$PORT" -i 0 -D 60 -T 600 "$@" >"$out" 2>"$out.err" || rc=$?
+	CPU_US=$(($(cpu_ticks "$BPID") - c0))
+	CPU_US=$((CPU_US * TICK_US))
 	R=$(grep '^result ' "$out" | tail -1 | cut -d' ' -f2-)
 	if [ -z "$R" ]; then
 		R="status=error"
@@ -250,6 +256,7 @@ run_broker_round() { # broker round
 			record "$r" "$b" "$s" p50_us "$(val p50_us)"
 			record "$r" "$b" "$s" p99_us "$(val p99_us)"
 			record "$r" "$b" "$s" p999_us "$(val p999_us)"
+			record "$r" "$b" "$s" cpu_us_per_msg "$(awk -v c="$CPU_US" -v n="$(val received)" 'BEGIN{if (n>0) printf "%.2f", c/n}')"
 			if [ "$s" = persistent ] && [ "$b" = tandemd ]; then
 				record "$r" "$b" "$s" data_dir_kib "$(du -sk "$TD_DATA" | cut -f1)"
 			fi
@@ -268,12 +275,14 @@ run_broker_round() { # broker round
 		record "$r" "$b" backlog rss_mib "$(awk -v k="$after" 'BEGIN{printf "%.1f", k/1024}')"
 		record "$r" "$b" backlog bytes_per_msg "$(awk -v a="$after" -v b="$before" -v n="$BACKLOG" 'BEGIN{printf "%.0f", (a-b)*1024/n}')"
 		record "$r" "$b" backlog send_rate "$(val send_rate)"
+		record "$r" "$b" backlog cpu_us_per_msg "$(awk -v c="$CPU_US" -v n="$(val confirmed)" 'BEGIN{if (n>0) printf "%.2f", c/n}')"
 		log "  round $r $b backlog: rss $((after / 1024)) MiB (+$(((after - before) / 1024)) MiB), confirmed $(val confirmed) at $(val send_rate)/s"
 		stop_broker "$b"
 	fi
 }
 
 log "work directory $work; $ROUNDS round(s), ${DURATION}s per throughput scenario"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$SECONDS
 for r in $(seq 1 "$ROUNDS"); do
 	if [ $((r % 2)) = 1 ]; then order="tandemd rabbitmq"; else order="rabbitmq tandemd"; fi
@@ -283,6 +292,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 elapsed=$((SECONDS - t0))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------- medians and report ----------
 median() { # broker scenario metric -> median over rounds (empty if none)
@@ -303,6 +313,12 @@ rows=(
 	"latency-10k|p50_us|latency at 10,000 msg/s, p50|us|lower"
 	"latency-10k|p99_us|latency at 10,000 msg/s, p99|us|lower"
 	"latency-10k|p999_us|latency at 10,000 msg/s, p99.9|us|lower"
+	"transient|cpu_us_per_msg|broker CPU per message: transient 100 B|us|lower"
+	"confirm-ack|cpu_us_per_msg|broker CPU per message: confirms + manual ack|us|lower"
+	"persistent|cpu_us_per_msg|broker CPU per message: persistent|us|lower"
+	"size-4k|cpu_us_per_msg|broker CPU per message: 4 KiB|us|lower"
+	"fanout-4|cpu_us_per_msg|broker CPU per delivery: fanout to 4|us|lower"
+	"latency-10k|cpu_us_per_msg|broker CPU per message: at 10,000 msg/s|us|lower"
 	"backlog|rss_mib|RSS after $BACKLOG x 100 B queued, no consumer|MiB|lower"
 	"backlog|bytes_per_msg|memory per queued 100 B message|bytes|lower"
 	"backlog|send_rate|publishing the backlog (confirms, window 1000)|msg/s|higher"
@@ -340,11 +356,11 @@ table="$work/table.md"
 
 raw="$work/raw.md"
 {
-	echo "| round | broker | scenario | status | recv msg/s | send msg/s | p50 us | p99 us | p99.9 us |"
-	echo "|---:|---|---|---|---:|---:|---:|---:|---:|"
+	echo "| round | broker | scenario | status | recv msg/s | send msg/s | p50 us | p99 us | p99.9 us | broker CPU us/msg |"
+	echo "|---:|---|---|---|---:|---:|---:|---:|---:|---:|"
 	awk '$4=="status" {print $1, $2, $3}' "$results" | grep -v -e ' backlog-declare$' -e ' warmup$' | while read -r rr bb ss; do
 		g() { awk -v r="$rr" -v b="$bb" -v s="$ss" -v m="$1" '$1==r && $2==b && $3==s && $4==m {print $5; exit}' "$results"; }
-		echo "| $rr | $bb | $ss | $(g status) | $(g recv_rate) | $(g send_rate) | $(g p50_us) | $(g p99_us) | $(g p999_us) |"
+		echo "| $rr | $bb | $ss | $(g status) | $(g recv_rate) | $(g send_rate) | $(g p50_us) | $(g p99_us) | $(g p999_us) | $(g cpu_us_per_msg) |"
 	done
 } >"$raw"
 
@@ -357,6 +373,7 @@ notes="$work/notes.md"
 	echo "- Throughput is the consumers' receive rate: messages (for fanout: deliveries) received from the start of publishing to the last delivery, so a broker that accepts faster than it delivers is charged for the backlog it builds."
 	echo "- Latency is end to end (publish to delivery, CLOCK_MONOTONIC in one process), from a log-bucketed histogram (< 1 % error), all deliveries of all rounds' runs; the median over rounds is shown."
 	echo "- Every run's counts are checked per message (sequence numbers): a run that lost, duplicated or left messages unconfirmed is marked \"not ok\" next to its scenario."
+	echo "- Broker CPU per message is the broker process's user + system CPU time (all threads; for RabbitMQ the beam.smp VM) during the run, divided by the messages (deliveries) received: it does not depend on whether the client or the broker limited the rate. Where tandemd uses well under one core at its top rate, its rate is limited by the client sharing the machine's two cores, and the throughput ratio understates the difference."
 	echo "- RSS is VmRSS of the tandemd process and of RabbitMQ's beam.smp, each broker freshly started for the memory scenarios; \"memory per queued message\" is the RSS growth divided by the message count."
 } >"$notes"
 
@@ -373,6 +390,7 @@ report="$work/report.md"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- CPU: ${cpu:-unknown}, nproc $(nproc)"
 	echo "- RAM: $mem"
+	echo "- load average (1, 5, 15 min) before the run: $load_before; after: $load_after (other work on the machine shows here)"
 	echo "- kernel: $(uname -r); Debian $(cat /etc/debian_version 2>/dev/null || echo unknown)"
 	echo "- tandemd: commit $commit$dirty"
 	echo "- RabbitMQ: $rmq_version (Erlang $erl_version), private node, no plugins, default settings except vm_memory_high_watermark 8GB"
