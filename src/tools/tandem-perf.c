@@ -43,6 +43,9 @@ static void *worker_main(void *arg)
 {
 	struct perf_worker *w = arg;
 	const struct perf_mode *m = w->run->mode;
+	char name[16];
+	snprintf(name, sizeof(name), "%s-%d", w->producer ? "producer" : "consumer", w->id);
+	pthread_setname_np(pthread_self(), name); /* top -H and perf show who burns the CPU */
 	w->rc = w->producer ? m->producer(w) : m->consumer(w);
 	atomic_store(&w->done, true);
 	return NULL;
