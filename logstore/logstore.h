@@ -1,0 +1,518 @@
+/*
+ * logstore/logstore.h: tandem's storage engine for Kafka-style logs.
+ *
+ * A store is one data directory holding topics; a topic has N partitions
+ * (N can grow, never shrink); a partition is an append-only sequence of
+ * records numbered by 64-bit offsets from 0, never reused.  Records are
+ * kept in segment files in Kafka's RecordBatch v2 layout (magic 2,
+ * CRC-32C), so a Kafka Fetch can send the file ranges that ls_read returns
+ * without re-encoding, and a reader that needs records decodes them with
+ * ls_decoder.  Retention (time, size) and compaction run in small steps
+ * driven by the caller; durability follows flush.messages / flush.ms with
+ * group commit; consumer-group offsets are kept in the compacted internal
+ * topic "__consumer_offsets".
+ *
+ * Threading: the library is synchronous and not thread-safe.  Everything
+ * is called from one thread (the broker's loop thread) except
+ * ls_sync_run(), which may run on any thread while the loop thread goes
+ * on appending (see "Durability" below).  There is no event loop and no
+ * timer inside: the caller drives ls_flush_step() and ls_retention_step().
+ *
+ * On disk, under the store directory:
+ *   <topic>.topic                    topic metadata (partitions, config
+ *                                    overrides), replaced atomically
+ *   <topic>-<partition>/             one folder per partition
+ *       <base offset %020>.log       batches, byte-identical to the wire
+ *       <base offset %020>.index     sparse offset index: u32 relative
+ *                                    offset, u32 file position (big-endian)
+ *       <base offset %020>.timeindex i64 timestamp, u32 relative offset
+ *   recovery-point-offset-checkpoint per partition: offset below which
+ *                                    data is known durable, cleaner point
+ *   .clean_shutdown                  present only between ls_close and the
+ *                                    next ls_open
+ *   .lock                            flock()ed while the store is open
+ *
+ * Must not depend on: anything but libc, POSIX and zlib (no libevent, no
+ * src/ headers).
+ */
+#ifndef TANDEM_LOGSTORE_H
+#define TANDEM_LOGSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes: 0 is success, negative values are errors.  The comments
+ * give the Kafka error a front end should answer with. */
+#define LS_OK 0
+#define LS_ERR_NOMEM (-1)
+#define LS_ERR_IO (-2)                 /* a system call failed (errno kept) */
+#define LS_ERR_INVALID (-3)            /* bad argument; partition shrink (37) */
+#define LS_ERR_EXISTS (-4)             /* topic already exists (36) */
+#define LS_ERR_NOT_FOUND (-5)          /* no such topic/partition/offset (3) */
+#define LS_ERR_OFFSET_OUT_OF_RANGE (-6) /* below log start or above end (1) */
+#define LS_ERR_CORRUPT (-7)            /* CRC-32C mismatch (2) */
+#define LS_ERR_INVALID_RECORD (-8)     /* bad magic, layout, keyless record
+					  on a compacted topic (87) */
+#define LS_ERR_TOO_LARGE (-9)          /* batch > max.message.bytes (10) */
+#define LS_ERR_UNSUPPORTED_CODEC (-10) /* codec we cannot store or decode (76) */
+#define LS_ERR_INVALID_CONFIG (-11)    /* unknown key or bad value (40) */
+#define LS_ERR_INVALID_TOPIC (-12)     /* illegal topic name (17) */
+#define LS_ERR_LOCKED (-13)            /* data directory in use elsewhere */
+
+/* A short English description of a status code; never NULL. */
+const char *ls_strerror(int err);
+
+/* Compression codecs, as in the RecordBatch attributes bits 0-2. */
+#define LS_CODEC_NONE 0
+#define LS_CODEC_GZIP 1
+#define LS_CODEC_SNAPPY 2 /* stored and served as sent, not decodable here */
+#define LS_CODEC_LZ4 3    /* idem */
+#define LS_CODEC_ZSTD 4   /* idem */
+#define LS_CODEC_TOPIC (-1) /* ls_append: use the topic's compression.type */
+
+/* Values of the enumerated topic configs. */
+#define LS_CLEANUP_DELETE 1
+#define LS_CLEANUP_COMPACT 2
+#define LS_TS_CREATE_TIME 0
+#define LS_TS_LOG_APPEND_TIME 1
+#define LS_COMPRESSION_PRODUCER (-1)
+
+/*
+ * Effective configuration of a topic, Kafka's topic-level keys and
+ * defaults (in brackets where we differ):
+ *   segment.bytes 1 GiB, segment.ms 7 d, segment.index.bytes 10 MiB,
+ *   index.interval.bytes 4096, retention.ms 7 d (-1 = forever),
+ *   retention.bytes -1, cleanup.policy delete, delete.retention.ms 1 d,
+ *   min.cleanable.dirty.ratio 0.5, flush.messages Long.MAX,
+ *   flush.ms [1000: Kafka leaves the OS to write back; we fsync on a
+ *   timer], max.message.bytes 1048588, message.timestamp.type CreateTime,
+ *   compression.type producer (accepted: producer, uncompressed, gzip).
+ * Set fields through ls_config_set so the values are validated.
+ */
+struct ls_topic_config {
+	int64_t segment_bytes;
+	int64_t segment_ms;
+	int64_t segment_index_bytes;
+	int64_t index_interval_bytes;
+	int64_t retention_ms;
+	int64_t retention_bytes;
+	int64_t cleanup_policy; /* LS_CLEANUP_* bits */
+	int64_t delete_retention_ms;
+	double min_cleanable_dirty_ratio;
+	int64_t flush_messages;
+	int64_t flush_ms;
+	int64_t max_message_bytes;
+	int64_t timestamp_type;   /* LS_TS_* */
+	int64_t compression_type; /* LS_COMPRESSION_PRODUCER or LS_CODEC_NONE/GZIP */
+};
+
+/* Fills c with the defaults above. */
+void ls_config_defaults(struct ls_topic_config *c);
+/* Parses `value` for config key `name` into c.  Returns LS_OK or
+ * LS_ERR_INVALID_CONFIG (unknown key, unparsable or out-of-range value;
+ * c unchanged). */
+int ls_config_set(struct ls_topic_config *c, const char *name, const char *value);
+/* Formats the value of key `name` into buf (NUL-terminated, truncated to
+ * len).  Returns LS_OK or LS_ERR_INVALID_CONFIG for an unknown key. */
+int ls_config_format(const struct ls_topic_config *c, const char *name,
+		     char *buf, size_t len);
+/* The i-th config key, for listing them all (DescribeConfigs); NULL past
+ * the last. */
+const char *ls_config_name(size_t i);
+
+/* A name/value pair: topic config at creation or alteration. */
+struct ls_kv {
+	const char *name;
+	const char *value; /* NULL in ls_topic_set_config: back to the default */
+};
+
+struct ls_options {
+	/* Wall clock in milliseconds since the epoch; NULL: CLOCK_REALTIME.
+	 * Drives record timestamps, segment.ms, retention, flush.ms and
+	 * tombstone expiry, so tests can move time. */
+	int64_t (*clock_ms)(void *ctx);
+	void *clock_ctx;
+	/* Broker-wide defaults for every topic config not overridden per
+	 * topic (Kafka's log.* settings).  ls_options_init fills in
+	 * ls_config_defaults. */
+	struct ls_topic_config defaults;
+	/* How often ls_flush_step rewrites the recovery-point checkpoint
+	 * (Kafka's log.flush.offset.checkpoint.interval.ms). */
+	int64_t checkpoint_interval_ms;
+	/* Ceiling on the inflated size of one compressed batch (a zip bomb
+	 * guard for the decoder and for producer validation). */
+	size_t max_inflated_bytes;
+};
+
+/* Fills o with defaults: real clock, Kafka's defaults, 60 s, 64 MiB. */
+void ls_options_init(struct ls_options *o);
+
+struct ls_store;     /* opaque: an open data directory */
+struct ls_topic;     /* opaque: borrowed from the store */
+struct ls_partition; /* opaque: borrowed from its topic */
+struct ls_decoder;   /* opaque: a reusable record decoder */
+struct ls_sync_job;  /* opaque: one fsync round of one partition */
+
+/*
+ * Opens (creating if needed) the data directory `dir` and loads every
+ * topic.  After an unclean shutdown the segments from each partition's
+ * recovery point on are validated batch by batch (length, CRC-32C); the
+ * first torn or corrupt batch and everything after it is cut off, and
+ * indexes are rebuilt where missing or stale.  opt may be NULL (defaults);
+ * it is copied.  On failure returns NULL and, when err is not NULL,
+ * writes a message into err[0..errlen).  Fails with a message if another
+ * process holds the directory.
+ */
+struct ls_store *ls_open(const char *dir, const struct ls_options *opt,
+			 char *err, size_t errlen);
+/*
+ * Flushes and fsyncs every partition, writes the indexes and the
+ * recovery-point checkpoint, marks the shutdown clean and frees the store.
+ * Outstanding ls_read results and sync jobs must have been released before.
+ * Returns LS_OK or the first error met (the store is freed regardless).
+ * NULL is fine.
+ */
+int ls_close(struct ls_store *s);
+/* The store's clock (options.clock_ms or the real clock), in ms. */
+int64_t ls_now_ms(const struct ls_store *s);
+
+/* ---- topics ---------------------------------------------------------- */
+
+/*
+ * Creates topic `name` ([A-Za-z0-9._-]{1,249}, not "." or "..") with
+ * `partitions` partitions (1 .. 1,000,000) and the given config overrides.
+ * The metadata file is the commit point: it is written (temp file, fsync,
+ * rename, fsync dir) after the partition folders exist.  Returns LS_OK,
+ * LS_ERR_EXISTS, LS_ERR_INVALID_TOPIC, LS_ERR_INVALID (partition count),
+ * LS_ERR_INVALID_CONFIG (err says which key), LS_ERR_IO.  err may be NULL.
+ */
+int ls_topic_create(struct ls_store *s, const char *name, int32_t partitions,
+		    const struct ls_kv *configs, size_t nconfigs, char *err,
+		    size_t errlen);
+/*
+ * Deletes a topic: its metadata file goes first (the commit point), then
+ * its partition folders, and tombstones are written for the committed
+ * group offsets of its partitions.  Topic and partition pointers taken
+ * before become invalid; ls_read results still held stay readable until
+ * released.  Internal topics cannot be deleted (LS_ERR_INVALID).
+ * Returns LS_OK, LS_ERR_NOT_FOUND, LS_ERR_INVALID or LS_ERR_IO.
+ */
+int ls_topic_delete(struct ls_store *s, const char *name);
+/* The topic named `name`, or NULL.  Valid until the topic is deleted or
+ * the store closed. */
+struct ls_topic *ls_topic_find(struct ls_store *s, const char *name);
+typedef void (*ls_topic_fn)(struct ls_topic *t, void *ctx);
+/* Calls fn for every topic, in name order (internal topics included; see
+ * ls_topic_is_internal).  fn must not create or delete topics. */
+void ls_topic_foreach(struct ls_store *s, ls_topic_fn fn, void *ctx);
+size_t ls_topic_count(const struct ls_store *s);
+const char *ls_topic_name(const struct ls_topic *t);
+int32_t ls_topic_partition_count(const struct ls_topic *t);
+/* 1 for the store's own topics ("__consumer_offsets"), else 0. */
+int ls_topic_is_internal(const struct ls_topic *t);
+/* The effective configuration (defaults plus overrides); borrowed. */
+const struct ls_topic_config *ls_topic_get_config(const struct ls_topic *t);
+/* Formats config `name` like ls_config_format; *is_default (may be NULL)
+ * tells whether the value comes from the store defaults. */
+int ls_topic_config_value(const struct ls_topic *t, const char *name,
+			  char *buf, size_t len, int *is_default);
+/*
+ * Sets (value != NULL) or removes (value == NULL) config overrides, all or
+ * nothing, and persists them atomically.  New segment sizes, retention and
+ * flush settings apply from the next append or step.  Returns LS_OK,
+ * LS_ERR_INVALID_CONFIG (err says which key) or LS_ERR_IO.
+ */
+int ls_topic_set_config(struct ls_store *s, struct ls_topic *t,
+			const struct ls_kv *configs, size_t nconfigs, char *err,
+			size_t errlen);
+/*
+ * Grows the topic to `count` partitions.  As in Kafka, a count not above
+ * the current one is refused with LS_ERR_INVALID (partitions never shrink).
+ * Partition pointers taken before stay valid.  LS_OK, LS_ERR_INVALID,
+ * LS_ERR_IO.
+ */
+int ls_topic_add_partitions(struct ls_store *s, struct ls_topic *t, int32_t count);
+/* Partition i of t, or NULL when i is out of range. */
+struct ls_partition *ls_partition_get(struct ls_topic *t, int32_t i);
+struct ls_topic *ls_partition_topic(const struct ls_partition *p);
+int32_t ls_partition_index(const struct ls_partition *p);
+
+/* ---- partitioner ----------------------------------------------------- */
+
+/* Kafka's Utils.murmur2 (seed 0x9747b28c) of key[0..len). */
+uint32_t ls_murmur2(const void *key, size_t len);
+/* Kafka's default partitioner for a keyed record:
+ * (murmur2(key) & 0x7fffffff) % n.  n must be > 0. */
+int32_t ls_partition_for_key(const void *key, size_t len, int32_t n);
+/* Round-robin choice for records without a key: successive calls cycle
+ * through the topic's partitions. */
+int32_t ls_topic_next_partition(struct ls_topic *t);
+
+/* ---- records and batches --------------------------------------------- */
+
+struct ls_header {
+	const char *key;
+	size_t key_len;
+	const void *value; /* NULL: null value */
+	size_t value_len;
+};
+
+/* One record.  Pointers are borrowed: for ls_append for the call only,
+ * from ls_decoder_next until the decoder's next call. */
+struct ls_record {
+	const void *key; /* NULL: no key */
+	size_t key_len;
+	const void *value; /* NULL: null value (a tombstone when keyed) */
+	size_t value_len;
+	const struct ls_header *headers;
+	size_t header_count;
+	int64_t timestamp; /* ms; ls_append: < 0 means now */
+	uint64_t offset;   /* set by the decoder; ignored by ls_append */
+};
+
+/* The decoded 61-byte header of a RecordBatch v2. */
+struct ls_batch_info {
+	uint64_t base_offset;
+	uint32_t size; /* whole batch in bytes, batchLength + 12 */
+	int32_t partition_leader_epoch;
+	uint32_t crc;
+	int16_t attributes;
+	int codec; /* attributes & 7 */
+	int32_t last_offset_delta;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	int32_t record_count;
+};
+
+#define LS_BATCH_HEADER_SIZE 61
+
+/*
+ * Parses the header of the batch at buf[0..len) without looking at the
+ * records or the CRC.  Returns LS_OK, LS_ERR_INVALID_RECORD (magic not 2,
+ * batchLength too small) or LS_ERR_NOT_FOUND when buf holds less than the
+ * header or less than the whole batch (info->size tells how much is
+ * needed once 12 bytes are there).
+ */
+int ls_batch_parse(const void *buf, size_t len, struct ls_batch_info *info);
+/*
+ * Validates one batch as a Kafka producer sent it: exactly one whole
+ * batch in buf[0..len), magic 2, CRC-32C over attributes..end, codec
+ * 0-4, not a control or transactional batch, record_count >= 1 and
+ * last_offset_delta == record_count - 1; for codecs none and gzip also
+ * walks every record (offset deltas 0..n-1, lengths in bounds).  When
+ * require_keys, a record without a key is refused (compacted topics).
+ * Returns LS_OK, LS_ERR_INVALID_RECORD, LS_ERR_CORRUPT,
+ * LS_ERR_UNSUPPORTED_CODEC or LS_ERR_NOMEM.  dec may be NULL (a temporary
+ * one is made).
+ */
+int ls_batch_validate(struct ls_decoder *dec, const void *buf, size_t len,
+		      int require_keys, struct ls_batch_info *info);
+
+/* A decoder (reusable inflate buffers); NULL on allocation failure.
+ * max_inflated 0 means 64 MiB. */
+struct ls_decoder *ls_decoder_new(size_t max_inflated);
+void ls_decoder_free(struct ls_decoder *d);
+/*
+ * Points the decoder at buf[0..len): zero or more whole batches as
+ * ls_read_copy returns them; a trailing partial batch is ignored.  Records
+ * with an offset below min_offset are skipped.  buf is borrowed until the
+ * next ls_decoder_set or ls_decoder_free.
+ */
+void ls_decoder_set(struct ls_decoder *d, const void *buf, size_t len,
+		    uint64_t min_offset);
+/*
+ * The next record: 1 and *rec filled (pointers into buf or the decoder's
+ * buffers, valid until the next call), 0 at the end, or an error:
+ * LS_ERR_CORRUPT (CRC mismatch; the decoder checks every batch),
+ * LS_ERR_INVALID_RECORD, LS_ERR_UNSUPPORTED_CODEC (snappy/lz4/zstd),
+ * LS_ERR_NOMEM.  batch (may be NULL) receives the header of the batch the
+ * record belongs to.  Control batches are skipped.
+ */
+int ls_decoder_next(struct ls_decoder *d, struct ls_record *rec,
+		    struct ls_batch_info *batch);
+
+/* ---- appending --------------------------------------------------------- */
+
+struct ls_append_result {
+	uint64_t base_offset; /* offset given to the first record */
+	uint64_t last_offset;
+	int64_t log_append_time; /* ms with LogAppendTime, else -1 */
+};
+
+/*
+ * Appends n >= 1 records as one RecordBatch v2 built here (CRC-32C,
+ * varints; gzip when codec is LS_CODEC_GZIP, or LS_CODEC_TOPIC and the
+ * topic's compression.type is gzip).  Timestamps < 0 become now; with
+ * message.timestamp.type=LogAppendTime every record gets now.  One write
+ * per batch, no per-record allocation.  When flush.messages is reached
+ * the partition is fsynced before returning.  res may be NULL.  Returns
+ * LS_OK, LS_ERR_INVALID (n == 0), LS_ERR_INVALID_RECORD (keyless record
+ * on a compacted topic), LS_ERR_TOO_LARGE, LS_ERR_UNSUPPORTED_CODEC,
+ * LS_ERR_NOMEM or LS_ERR_IO (the partition is then failed: further
+ * appends return LS_ERR_IO, as Kafka takes a log dir offline).
+ */
+int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
+	      int codec, struct ls_append_result *res);
+/*
+ * Appends one batch exactly as a Kafka producer sent it (Produce v3+):
+ * validated with ls_batch_validate, then only baseOffset (outside the CRC)
+ * is rewritten, so the stored bytes are the producer's.  With
+ * LogAppendTime the max timestamp and attribute bit 3 are set and the CRC
+ * recomputed, as Kafka does.  Compressed batches stay as sent, whatever
+ * the topic's compression.type.  Same returns as ls_append.
+ */
+int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
+		    struct ls_append_result *res);
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* One file range of whole batches, and the partition's bounds. */
+struct ls_read_result {
+	int fd;             /* borrowed until ls_read_release; -1 if len == 0 */
+	uint64_t file_pos;  /* where the range starts in fd */
+	size_t len;         /* bytes: whole batches; 0 at the log end */
+	uint64_t first_offset; /* base offset of the first batch */
+	uint64_t next_offset;  /* where the next read should start */
+	uint64_t log_start;
+	uint64_t high_watermark; /* log end offset */
+	void *ref;             /* internal: keeps the segment file open */
+};
+
+/*
+ * Finds whole batches from the one containing `offset` (or the first one
+ * after it, where compaction removed it), within one segment, adding
+ * batches while the total stays within max_bytes but always at least one
+ * (Kafka's Fetch rule, so a big batch cannot stall a consumer).  offset ==
+ * log end gives LS_OK with len 0.  The fd stays open until
+ * ls_read_release, even if retention deletes the segment meanwhile: a
+ * network layer may sendfile() from it and release in its cleanup
+ * callback.  Returns LS_OK, LS_ERR_OFFSET_OUT_OF_RANGE (offset below the
+ * log start or above the end), LS_ERR_IO.
+ */
+int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+	    struct ls_read_result *r);
+/* Drops the reference a successful ls_read took.  Safe to call twice. */
+void ls_read_release(struct ls_read_result *r);
+/* Copies the range of r into buf (r->len bytes).  LS_OK or LS_ERR_IO. */
+int ls_read_copy(const struct ls_read_result *r, void *buf);
+
+/* Offset of the first record still stored (Kafka's log start offset). */
+uint64_t ls_log_start(const struct ls_partition *p);
+/* Offset the next appended record will get (the high watermark). */
+uint64_t ls_log_end(const struct ls_partition *p);
+/* Every record below this offset has been fsynced. */
+uint64_t ls_flushed_offset(const struct ls_partition *p);
+/* Bytes stored in the partition's segment files. */
+uint64_t ls_partition_bytes(const struct ls_partition *p);
+/* Number of segment files (for tests and metrics). */
+size_t ls_partition_segments(const struct ls_partition *p);
+/*
+ * ListOffsets by timestamp: the first record, in offset order, whose
+ * timestamp is >= ts, found by a binary search of the time index and a
+ * scan of at most one index interval.  LS_OK with *offset and *found_ts
+ * (may be NULL), LS_ERR_NOT_FOUND when there is none, LS_ERR_IO.
+ */
+int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
+		       int64_t *found_ts);
+
+/* ---- durability ------------------------------------------------------- */
+
+/*
+ * Where fsyncs happen, and why:
+ *  - ls_sync / ls_sync_run: fdatasync of the active segment, of segments
+ *    rolled since the last sync (log and both indexes) and fsync of the
+ *    partition folder when a segment file was created.  Afterwards the
+ *    flushed offset advances to the log end captured at ls_sync_begin
+ *    (group commit: appends made while the fsync ran wait for the next).
+ *  - ls_append: calls ls_sync when flush.messages unflushed records are
+ *    reached (flush.messages=1: an fsync per batch, before it returns).
+ *  - ls_flush_step: ls_sync for partitions with data older than flush.ms,
+ *    and the checkpoint file (temp + fsync + rename + dir fsync) every
+ *    checkpoint_interval_ms.
+ *  - metadata files (topic create/alter/grow), the checkpoint, compacted
+ *    segments before they replace the originals, recovery truncation:
+ *    written, fsynced, renamed, folder fsynced.
+ *  - ls_close: everything, then the clean-shutdown marker.
+ *
+ * ls_sync_begin (loop thread) captures what to fsync in a job holding its
+ * own file descriptors; ls_sync_run (any thread, touches only the job)
+ * does the fsyncs; ls_sync_end (loop thread) publishes the result and
+ * frees the job.  Appends, reads, even deleting the topic may go on while
+ * a job runs.  begin returns LS_OK with *job NULL when nothing is
+ * unflushed.  A failed fsync marks the partition failed (LS_ERR_IO from
+ * then on): after a failed fsync the kernel may have dropped the dirty
+ * pages, so retrying cannot be trusted.
+ */
+int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **job);
+int ls_sync_run(struct ls_sync_job *job);
+int ls_sync_end(struct ls_sync_job *job);
+/* begin + run + end on the calling thread. */
+int ls_sync(struct ls_partition *p);
+/* 1 when p has unflushed records older than flush.ms at now_ms. */
+int ls_flush_due(const struct ls_partition *p, int64_t now_ms);
+typedef void (*ls_partition_fn)(struct ls_partition *p, void *ctx);
+/* Calls fn for each partition that ls_flush_due says is due. */
+void ls_foreach_flush_due(struct ls_store *s, int64_t now_ms, ls_partition_fn fn,
+			  void *ctx);
+/*
+ * Timer work for callers that fsync on the loop thread: ls_sync of each
+ * due partition, and the checkpoint when its interval has passed.
+ * Returns LS_OK or the first error.
+ */
+int ls_flush_step(struct ls_store *s, int64_t now_ms);
+/* Writes the recovery-point checkpoint now (fsynced).  LS_OK/LS_ERR_IO. */
+int ls_checkpoint(struct ls_store *s);
+
+/* ---- retention and compaction ------------------------------------------ */
+
+/*
+ * One bounded step of cleanup over the store's partitions, round robin:
+ * deletes whole old segments past retention.ms (by their largest
+ * timestamp) or beyond retention.bytes, never the active one; for
+ * cleanup.policy=compact rewrites inactive segments keeping the latest
+ * record per key (offsets preserved; tombstones dropped once older than
+ * delete.retention.ms).  `budget` bounds the bytes read and written by
+ * this step (a segment deletion counts 64 KiB); at least one unit of work
+ * is done when any is pending.  Returns 1 when more work is pending, 0
+ * when idle, or a negative error.
+ */
+int ls_retention_step(struct ls_store *s, int64_t now_ms, size_t budget);
+
+/* ---- consumer-group offsets --------------------------------------------- */
+
+struct ls_offset_commit {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;       /* the next offset to read */
+	const char *metadata; /* NULL: none */
+};
+
+/*
+ * Stores committed offsets for `group` as one batch in the internal
+ * compacted topic (durable under its flush policy; loaded on open).
+ * The topic need not exist (Kafka's OffsetCommit does not check).  Returns
+ * LS_OK, LS_ERR_INVALID (empty group, strings over 32767 bytes),
+ * LS_ERR_NOMEM, LS_ERR_IO.
+ */
+int ls_offsets_commit(struct ls_store *s, const char *group,
+		      const struct ls_offset_commit *c, size_t n);
+/* The committed offset of (group, topic, partition): LS_OK with *offset
+ * and *metadata (may be NULL; borrowed until the next commit or delete),
+ * or LS_ERR_NOT_FOUND. */
+int ls_offset_fetch(struct ls_store *s, const char *group, const char *topic,
+		    int32_t partition, int64_t *offset, const char **metadata);
+typedef void (*ls_offset_fn)(const char *group, const char *topic,
+			     int32_t partition, int64_t offset,
+			     const char *metadata, int64_t commit_ms, void *ctx);
+/* Calls fn for every committed offset of `group` (NULL: of every group),
+ * in no particular order.  fn must not commit or delete. */
+void ls_offsets_foreach(struct ls_store *s, const char *group, ls_offset_fn fn,
+			void *ctx);
+/* Deletes every committed offset of group (tombstones).  LS_OK (also when
+ * there were none), LS_ERR_IO. */
+int ls_offsets_delete_group(struct ls_store *s, const char *group);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * logstore/logstore_internal.h: layout of the store, topics, partitions
+ * and segments, and the functions the files of logstore/ share.
+ *
+ * Ownership: the store owns its topics (sorted array), a topic owns its
+ * partitions, a partition owns its segments (sorted by base offset, the
+ * last one active).  Partitions and segments are refcounted (loop thread
+ * only): an ls_read result holds a segment, a sync job holds a partition,
+ * so deleting a topic or a segment while they are out is safe.
+ *
+ * Internal to logstore/.  Must not depend on anything but libc, POSIX and
+ * zlib.
+ */
+#ifndef TANDEM_LOGSTORE_INTERNAL_H
+#define TANDEM_LOGSTORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <zlib.h>
+
+#include "logstore.h"
+
+#define LS_INTERNAL_OFFSETS_TOPIC "__consumer_offsets"
+#define LS_DELETE_COST (64 * 1024) /* budget units for one segment deletion */
+
+/* ---- byte order and varints -------------------------------------------- */
+
+static inline void ls_put_be16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static inline void ls_put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline void ls_put_be64(unsigned char *p, uint64_t v)
+{
+	ls_put_be32(p, (uint32_t)(v >> 32));
+	ls_put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t ls_get_be16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t ls_get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t ls_get_be64(const unsigned char *p)
+{
+	return (uint64_t)ls_get_be32(p) << 32 | ls_get_be32(p + 4);
+}
+
+/* Bytes a zig-zag varint of v takes. */
+static inline size_t ls_varint_size(int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	size_t n = 1;
+
+	while (u >= 0x80) {
+		u >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Writes a zig-zag varint; returns the bytes written. */
+static inline size_t ls_varint_put(unsigned char *p, int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	size_t n = 0;
+
+	while (u >= 0x80) {
+		p[n++] = (unsigned char)(u | 0x80);
+		u >>= 7;
+	}
+	p[n++] = (unsigned char)u;
+	return n;
+}
+
+/* Reads a zig-zag varint of at most 10 bytes from [*pp, end); 0 on
+ * success (advancing *pp), -1 on overrun or overlong encoding. */
+static inline int ls_varint_get(const unsigned char **pp,
+				const unsigned char *end, int64_t *v)
+{
+	const unsigned char *p = *pp;
+	uint64_t u = 0;
+
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		if (p >= end)
+			return -1;
+		u |= (uint64_t)(*p & 0x7f) << shift;
+		if (!(*p++ & 0x80)) {
+			*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+			*pp = p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- small string-keyed hash map (map.c) -------------------------------- */
+
+struct ls_map_entry {
+	uint64_t hash;
+	char *key; /* owned copy, NUL-terminated */
+	size_t key_len;
+	void *val; /* ref: owned by the map's user */
+};
+
+struct ls_map {
+	struct ls_map_entry *slots; /* owned; open addressing, linear probe */
+	size_t cap, count, tomb;
+};
+
+void ls_map_init(struct ls_map *m);
+/* Frees the map's slots and key copies, not the values. */
+void ls_map_free(struct ls_map *m);
+void *ls_map_get(const struct ls_map *m, const void *key, size_t len);
+/* Inserts or replaces; returns the previous value (or NULL) through *old.
+ * LS_OK or LS_ERR_NOMEM. */
+int ls_map_put(struct ls_map *m, const void *key, size_t len, void *val,
+	       void **old);
+/* Removes key; returns its value or NULL. */
+void *ls_map_del(struct ls_map *m, const void *key, size_t len);
+/* Iterates: start with *pos = 0; returns NULL at the end. */
+struct ls_map_entry *ls_map_next(const struct ls_map *m, size_t *pos);
+
+/* ---- hashing (murmur.c) --------------------------------------------- */
+
+/* MurmurHash3 x64 128-bit: the compaction map keys by this digest. */
+void ls_murmur3_128(const void *key, size_t len, uint32_t seed, uint64_t out[2]);
+
+/* ---- files (util.c) ---------------------------------------------------- */
+
+/* pwrite/pread the whole buffer, retrying short transfers and EINTR.
+ * 0 or -1 with errno. */
+int ls_pwrite_full(int fd, const void *buf, size_t len, uint64_t pos);
+int ls_pread_full(int fd, void *buf, size_t len, uint64_t pos);
+/* Writes dirfd/name atomically: name.tmp, fsync, rename, fsync dir.
+ * 0 or -1 with errno. */
+int ls_atomic_write(int dirfd, const char *name, const void *buf, size_t len);
+/* Reads a whole small file into a malloc'ed NUL-terminated buffer. 0, or
+ * -1 with errno (ENOENT when missing). */
+int ls_read_file(int dirfd, const char *name, char **out, size_t *len);
+/* Removes dirfd/name and, when it is a folder, everything in it. 0/-1. */
+int ls_remove_tree(int dirfd, const char *name);
+/* fsync of an open folder or file; 0/-1. */
+int ls_fsync_fd(int fd);
+/* Formats into err[0..errlen) when err is not NULL. */
+void ls_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- batches (batch.c) ------------------------------------------------- */
+
+/* CRC-32C of a batch's attributes..end, i.e. buf[21..len). */
+uint32_t ls_batch_crc(const unsigned char *buf, size_t len);
+/* Checks magic, length and CRC of a complete batch: LS_OK,
+ * LS_ERR_INVALID_RECORD or LS_ERR_CORRUPT. */
+int ls_batch_check(const unsigned char *buf, size_t len, struct ls_batch_info *info);
+
+struct ls_encoder {
+	unsigned char *buf; /* owned: the batch being built */
+	size_t cap;
+	unsigned char *zbuf; /* owned: compressed copy */
+	size_t zcap;
+	z_stream zs;
+	int zs_ready;
+};
+
+void ls_encoder_free(struct ls_encoder *e);
+struct ls_encode_args {
+	uint64_t base;          /* base offset to write */
+	const uint32_t *deltas; /* offset delta of each record; NULL: 0..n-1 */
+	int codec;              /* LS_CODEC_NONE or LS_CODEC_GZIP */
+	int64_t now;            /* replaces negative timestamps */
+	int log_append_time;    /* every timestamp is `now`, attribute bit 3 */
+	/* NULL, or a batch whose producer id/epoch/sequence, leader epoch,
+	 * last offset delta and attribute bits 3-6 are kept (compaction). */
+	const struct ls_batch_info *tmpl;
+};
+
+/*
+ * Builds one batch of recs[0..n) into e (*out, *len point into e's
+ * buffers, valid until the next call).  LS_OK, LS_ERR_NOMEM,
+ * LS_ERR_UNSUPPORTED_CODEC, LS_ERR_TOO_LARGE (over 2 GiB).
+ */
+int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
+		    const struct ls_record *recs, size_t n,
+		    const unsigned char **out, size_t *len);
+
+/* ---- objects ----------------------------------------------------------- */
+
+struct ls_idx_entry {
+	uint32_t rel; /* batch base offset - segment base */
+	uint32_t pos; /* file position of that batch */
+};
+
+struct ls_tidx_entry {
+	int64_t ts;   /* largest timestamp up to and including batch rel */
+	uint32_t rel; /* base offset (relative) of a batch in the offset index */
+};
+
+struct ls_segment {
+	uint64_t base;  /* base offset: the file name */
+	uint64_t next;  /* offset after the segment's last batch (or base) */
+	uint64_t size;  /* bytes of whole batches in the .log */
+	int fd;         /* owned: the .log, O_RDWR */
+	int refs;       /* the partition's + one per ls_read result */
+	int64_t max_ts; /* largest timestamp stored; -1 none */
+	uint32_t max_ts_rel;
+	uint32_t last_rel;  /* relative base offset of the last batch */
+	int64_t created_ms; /* for segment.ms */
+	struct ls_idx_entry *idx; /* owned: whole offset index in memory */
+	size_t nidx, idx_cap, idx_written;
+	struct ls_tidx_entry *tidx; /* owned: whole time index in memory */
+	size_t ntidx, tidx_cap, tidx_written;
+	uint64_t bytes_since_idx;
+	int idx_fd, tidx_fd; /* owned while active, -1 after the roll */
+};
+
+struct ls_cleaner; /* compaction state of one partition (retention.c) */
+
+struct ls_partition {
+	struct ls_store *store; /* ref */
+	struct ls_topic *topic; /* ref; NULL once the topic is deleted */
+	int32_t index;
+	int refs;               /* the topic's + one per sync job */
+	int dirfd;              /* owned */
+	char *dirname;          /* owned: "<topic>-<index>" */
+	struct ls_segment **segs; /* owned: sorted by base; last = active */
+	size_t nsegs, segs_cap;
+	uint64_t log_start, log_end;
+	uint64_t flushed;       /* durable below this offset */
+	int64_t first_unflushed_ms; /* when the oldest unflushed append came */
+	int *pending_fds;       /* owned: fds of rolled segments to fsync */
+	size_t npending, pending_cap;
+	int dir_dirty;          /* a file was created since the last sync */
+	int failed;             /* an fsync or write failed: refuse appends */
+	uint64_t cleaner_point; /* first offset not yet compacted */
+	struct ls_cleaner *cleaner; /* owned, while a compaction runs */
+	uint64_t bytes;         /* total size of the segments */
+};
+
+struct ls_topic {
+	struct ls_store *store; /* ref */
+	char *name;             /* owned */
+	int32_t nparts;
+	struct ls_partition **parts; /* owned (refcounted) */
+	struct ls_topic_config cfg;  /* effective */
+	struct ls_topic_config ovr;  /* override values, where ovr_mask says */
+	uint64_t ovr_mask;           /* bit i: config key i overridden */
+	int internal;
+	uint32_t rr; /* round-robin cursor */
+};
+
+struct ls_group_offset; /* offsets.c */
+
+struct ls_store {
+	char *dir;  /* owned */
+	int dirfd;  /* owned */
+	int lockfd; /* owned */
+	struct ls_options opt;
+	struct ls_topic **topics; /* owned, sorted by name */
+	size_t ntopics, topics_cap;
+	struct ls_encoder enc;    /* scratch for ls_append */
+	unsigned char *scratch;   /* owned: scratch for batch copies */
+	size_t scratch_cap;
+	struct ls_decoder *dec;   /* owned: validation, lookups, cleaner */
+	int64_t last_ckpt_ms;
+	int ckpt_dirty;
+	size_t ret_cursor;        /* retention round robin: topic index */
+	int32_t ret_part;         /*   and partition index */
+	struct ls_map offsets;    /* "group\0topic\0partition" -> ls_group_offset */
+	struct ls_topic *offsets_topic; /* ref: the internal topic */
+	int loading;              /* replaying offsets: no appends */
+	struct ls_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
+};
+
+/* ---- config.c ---------------------------------------------------------- */
+
+/* Index of config key `name` in the table, or -1. */
+int ls_config_index(const char *name);
+size_t ls_config_count(void);
+/* Copies key i's value from src to dst. */
+void ls_config_copy_key(struct ls_topic_config *dst,
+			const struct ls_topic_config *src, int i);
+
+/* ---- segment.c --------------------------------------------------------- */
+
+void ls_segment_name(char *buf, size_t len, uint64_t base, const char *ext);
+/* Creates an empty segment (files truncated) in dirfd. NULL + errno. */
+struct ls_segment *ls_segment_create(int dirfd, uint64_t base, int64_t now_ms);
+/*
+ * Opens an existing segment.  recover: scan the whole .log verifying
+ * every batch (CRC), truncate at the first bad one and rebuild the
+ * indexes; else load the indexes, rebuilding them if missing or failing a
+ * sanity check, and (when active) verify the tail after the last index
+ * entry.  *truncated tells whether data was cut.  NULL + errno.
+ */
+struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover,
+				   int active, int64_t index_interval,
+				   int *truncated);
+void ls_segment_ref(struct ls_segment *seg);
+void ls_segment_unref(struct ls_segment *seg);
+/* Unlinks the segment's files from dirfd (the fd stays readable). */
+void ls_segment_unlink(int dirfd, const struct ls_segment *seg);
+/* Writes index entries not yet written (active segments). 0/-1. */
+int ls_segment_write_indexes(struct ls_segment *seg);
+/* Records a batch of `len` bytes just written at the segment's end. */
+int ls_segment_note_batch(struct ls_segment *seg, uint64_t base,
+			  uint32_t last_delta, int64_t max_ts, size_t len,
+			  int64_t index_interval);
+/* Adds the final time index entry, writes the indexes, and hands the fds
+ * to fsync (log dup, .index, .timeindex) to out[0..3); returns the count
+ * or -1. */
+int ls_segment_seal(struct ls_segment *seg, int out[3]);
+/* File position of the last indexed batch at or before relative offset
+ * rel (0 when none). */
+uint32_t ls_segment_lookup(const struct ls_segment *seg, uint64_t rel);
+/* Position to start scanning for the first record with timestamp >= ts. */
+uint32_t ls_segment_time_lookup(const struct ls_segment *seg, int64_t ts);
+
+/* A cursor over the batch headers of a segment file, reading ahead in
+ * chunks so that scanning small batches costs few system calls. */
+struct ls_scan {
+	int fd;
+	uint64_t pos, end; /* next batch position; stop at end */
+	unsigned char buf[16384];
+	uint64_t buf_pos;
+	size_t buf_len;
+};
+
+void ls_scan_init(struct ls_scan *sc, int fd, uint64_t pos, uint64_t end);
+/* Header of the batch at sc->pos: 1 and *info (then sc->pos is still that
+ * batch; ls_scan_advance moves past it), 0 at end or at an incomplete or
+ * malformed header, -1 on a read error. */
+int ls_scan_peek(struct ls_scan *sc, struct ls_batch_info *info);
+void ls_scan_advance(struct ls_scan *sc, const struct ls_batch_info *info);
+
+/* ---- partition.c ------------------------------------------------------- */
+
+/* Opens (create: makes) partition `index` of topic t in folder
+ * "<name>-<index>", recovering from `recovery_point` when !clean.
+ * NULL on failure with err set. */
+struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
+				       int32_t index, int create, int clean,
+				       uint64_t recovery_point,
+				       uint64_t cleaner_point, char *err,
+				       size_t errlen);
+void ls_partition_unref(struct ls_partition *p);
+/* Syncs and writes indexes before close; LS_OK or LS_ERR_IO. */
+int ls_partition_close_sync(struct ls_partition *p);
+/* Detaches p from its topic and removes its folder. */
+void ls_partition_destroy(struct ls_partition *p);
+/* Removes segment i (not the active one): unlink and unref. */
+void ls_partition_drop_segment(struct ls_partition *p, size_t i);
+/* Index of the segment holding offset (largest base <= offset). */
+size_t ls_partition_find_segment(const struct ls_partition *p, uint64_t offset);
+/* Appends an already-built batch (base offset field rewritten here). */
+int ls_partition_write(struct ls_partition *p, const unsigned char *batch,
+		       size_t len, const struct ls_batch_info *info,
+		       struct ls_append_result *res);
+
+/* ---- topic.c / store.c ------------------------------------------------- */
+
+int ls_topic_valid_name(const char *name);
+/* Loads topic from "<name>.topic" (clean/recovery per partition).  NULL on
+ * failure with err set. */
+struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
+			       char *err, size_t errlen);
+void ls_topic_free(struct ls_topic *t);
+int ls_store_insert_topic(struct ls_store *s, struct ls_topic *t);
+/* Recovery and cleaner points read from the checkpoint at open. */
+int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
+			       uint64_t *rp, uint64_t *cp);
+struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
+					  int32_t partitions, const struct ls_kv *cfg,
+					  size_t ncfg, int internal, char *err,
+					  size_t errlen);
+
+/* ---- offsets.c / retention.c ------------------------------------------- */
+
+int ls_offsets_load(struct ls_store *s);
+void ls_offsets_free(struct ls_store *s);
+/* Tombstones for every committed offset of topic `name`. */
+int ls_offsets_forget_topic(struct ls_store *s, const char *name);
+void ls_cleaner_free(struct ls_cleaner *c);
+
+#endif

@@ -1,0 +1,848 @@
+/*
+ * logstore/partition.c: one partition: its folder of segments, the append
+ * paths (batches built here, and producer batches kept byte for byte),
+ * segment rolls, reads as file ranges, lookups by timestamp, and the
+ * flush machinery (sync jobs that can run their fsyncs on another thread).
+ *
+ * Must not depend on anything but libc, POSIX and zlib.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "logstore_internal.h"
+
+struct ls_sync_job {
+	struct ls_partition *p; /* ref: held until ls_sync_end */
+	uint64_t target;        /* log end when the job began */
+	int *fds;               /* owned: closed by ls_sync_end */
+	size_t nfds;
+	int dirfd;              /* owned dup, or -1 */
+	int result;
+};
+
+/* ---- opening -------------------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Base offsets of the .log files in the folder, sorted; leftovers of an
+ * interrupted compaction or atomic write are removed. */
+static int list_segments(int dirfd, uint64_t **out, size_t *count)
+{
+	uint64_t *bases = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(dirfd);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		size_t len = strlen(name);
+		char *end;
+		unsigned long long base;
+
+		if (len > 8 && (strcmp(name + len - 8, ".cleaned") == 0)) {
+			unlinkat(dirfd, name, 0);
+			continue;
+		}
+		if (len > 4 && strcmp(name + len - 4, ".tmp") == 0) {
+			unlinkat(dirfd, name, 0);
+			continue;
+		}
+		if (len != 24 || strcmp(name + 20, ".log") != 0)
+			continue;
+		errno = 0;
+		base = strtoull(name, &end, 10);
+		if (errno != 0 || end != name + 20)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			uint64_t *nb = realloc(bases, ncap * sizeof *nb);
+
+			if (nb == NULL) {
+				free(bases);
+				closedir(d);
+				errno = ENOMEM;
+				return -1;
+			}
+			bases = nb;
+			cap = ncap;
+		}
+		bases[n++] = base;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(bases, n, sizeof *bases, cmp_u64);
+	*out = bases;
+	*count = n;
+	return 0;
+}
+
+static int push_segment(struct ls_partition *p, struct ls_segment *seg)
+{
+	if (p->nsegs == p->segs_cap) {
+		size_t cap = p->segs_cap ? p->segs_cap * 2 : 8;
+		struct ls_segment **n = realloc(p->segs, cap * sizeof *n);
+
+		if (n == NULL)
+			return -1;
+		p->segs = n;
+		p->segs_cap = cap;
+	}
+	p->segs[p->nsegs++] = seg;
+	return 0;
+}
+
+static int64_t part_now(const struct ls_partition *p)
+{
+	return ls_now_ms(p->store);
+}
+
+static const struct ls_topic_config *part_cfg(const struct ls_partition *p)
+{
+	return &p->topic->cfg;
+}
+
+struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
+				       int32_t index, int create, int clean,
+				       uint64_t rp, uint64_t cp, char *err,
+				       size_t errlen)
+{
+	struct ls_partition *p = calloc(1, sizeof *p);
+	int64_t interval = t->cfg.index_interval_bytes;
+	uint64_t *bases = NULL;
+	size_t nbases = 0;
+	char name[300];
+	int ok = 0;
+
+	if (p == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->store = s;
+	p->topic = t;
+	p->index = index;
+	p->refs = 1;
+	p->dirfd = -1;
+	p->first_unflushed_ms = -1;
+	snprintf(name, sizeof name, "%s-%" PRId32, t->name, index);
+	p->dirname = strdup(name);
+	if (p->dirname == NULL)
+		goto out;
+	if (create) {
+		ls_remove_tree(s->dirfd, name); /* an orphan of a failed create */
+		if (mkdirat(s->dirfd, name, 0755) != 0) {
+			ls_set_err(err, errlen, "mkdir %s: %s", name, strerror(errno));
+			goto out;
+		}
+	} else if (mkdirat(s->dirfd, name, 0755) == 0) {
+		create = 1; /* listed in the metadata but missing: start empty */
+	}
+	p->dirfd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->dirfd < 0) {
+		ls_set_err(err, errlen, "open %s: %s", name, strerror(errno));
+		goto out;
+	}
+	if (!create && list_segments(p->dirfd, &bases, &nbases) != 0) {
+		ls_set_err(err, errlen, "list %s: %s", name, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < nbases; i++) {
+		int last = i + 1 == nbases;
+		int recover = !clean && (last || bases[i + 1] > rp);
+		struct ls_segment *seg;
+		int truncated;
+
+		seg = ls_segment_open(p->dirfd, bases[i], recover, last, interval,
+				      &truncated);
+		if (seg == NULL) {
+			ls_set_err(err, errlen, "open segment %s/%020" PRIu64 ": %s",
+				   name, bases[i], strerror(errno));
+			goto out;
+		}
+		if (truncated && !last) {
+			/* Corruption inside an older segment: everything after
+			 * it goes, and it becomes the active segment again. */
+			for (size_t j = i + 1; j < nbases; j++) {
+				struct ls_segment tmp = { .base = bases[j] };
+
+				ls_segment_unlink(p->dirfd, &tmp);
+			}
+			nbases = i + 1;
+			ls_segment_unref(seg);
+			seg = ls_segment_open(p->dirfd, bases[i], 0, 1, interval,
+					      &truncated);
+			if (seg == NULL) {
+				ls_set_err(err, errlen, "reopen segment: %s",
+					   strerror(errno));
+				goto out;
+			}
+		}
+		if (push_segment(p, seg) != 0) {
+			ls_segment_unref(seg);
+			goto out;
+		}
+	}
+	if (p->nsegs == 0) {
+		struct ls_segment *seg = ls_segment_create(p->dirfd, 0, ls_now_ms(s));
+
+		if (seg == NULL || push_segment(p, seg) != 0) {
+			ls_set_err(err, errlen, "create segment in %s: %s", name,
+				   strerror(errno));
+			ls_segment_unref(seg);
+			goto out;
+		}
+		if (ls_fsync_fd(p->dirfd) != 0 || ls_fsync_fd(s->dirfd) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < p->nsegs; i++) {
+		if (i + 1 < p->nsegs)
+			p->segs[i]->next = p->segs[i + 1]->base;
+		p->bytes += p->segs[i]->size;
+	}
+	p->segs[p->nsegs - 1]->created_ms = ls_now_ms(s);
+	p->log_start = p->segs[0]->base;
+	p->log_end = p->segs[p->nsegs - 1]->next;
+	p->flushed = p->log_end; /* recovery fsynced what it kept */
+	p->cleaner_point = cp < p->log_start ? p->log_start : cp;
+	if (p->cleaner_point > p->log_end)
+		p->cleaner_point = p->log_end;
+	ok = 1;
+out:
+	free(bases);
+	if (!ok) {
+		if (err != NULL && err[0] == '\0')
+			ls_set_err(err, errlen, "partition %s: %s", name, strerror(errno));
+		ls_partition_unref(p);
+		return NULL;
+	}
+	return p;
+}
+
+void ls_partition_unref(struct ls_partition *p)
+{
+	if (p == NULL || --p->refs > 0)
+		return;
+	for (size_t i = 0; i < p->nsegs; i++)
+		ls_segment_unref(p->segs[i]);
+	for (size_t i = 0; i < p->npending; i++)
+		close(p->pending_fds[i]);
+	ls_cleaner_free(p->cleaner);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
+	free(p->pending_fds);
+	free(p->segs);
+	free(p->dirname);
+	free(p);
+}
+
+void ls_partition_destroy(struct ls_partition *p)
+{
+	ls_remove_tree(p->store->dirfd, p->dirname);
+	p->topic = NULL;
+	p->failed = 1;
+	ls_partition_unref(p);
+}
+
+int ls_partition_close_sync(struct ls_partition *p)
+{
+	struct ls_segment *act = p->segs[p->nsegs - 1];
+	int rc = ls_sync(p);
+
+	if (ls_segment_write_indexes(act) != 0 && rc == LS_OK)
+		rc = LS_ERR_IO;
+	return rc;
+}
+
+struct ls_topic *ls_partition_topic(const struct ls_partition *p)
+{
+	return p->topic;
+}
+
+int32_t ls_partition_index(const struct ls_partition *p)
+{
+	return p->index;
+}
+
+uint64_t ls_log_start(const struct ls_partition *p)
+{
+	return p->log_start;
+}
+
+uint64_t ls_log_end(const struct ls_partition *p)
+{
+	return p->log_end;
+}
+
+uint64_t ls_flushed_offset(const struct ls_partition *p)
+{
+	return p->flushed;
+}
+
+uint64_t ls_partition_bytes(const struct ls_partition *p)
+{
+	return p->bytes;
+}
+
+size_t ls_partition_segments(const struct ls_partition *p)
+{
+	return p->nsegs;
+}
+
+size_t ls_partition_find_segment(const struct ls_partition *p, uint64_t offset)
+{
+	size_t lo = 0, hi = p->nsegs;
+
+	while (hi - lo > 1) { /* segs[lo].base <= offset < segs[hi].base */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->segs[mid]->base <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void ls_partition_drop_segment(struct ls_partition *p, size_t i)
+{
+	struct ls_segment *seg = p->segs[i];
+
+	ls_segment_unlink(p->dirfd, seg);
+	memmove(&p->segs[i], &p->segs[i + 1], (p->nsegs - i - 1) * sizeof *p->segs);
+	p->nsegs--;
+	p->bytes -= seg->size;
+	p->log_start = p->segs[0]->base;
+	if (p->cleaner_point < p->log_start)
+		p->cleaner_point = p->log_start;
+	ls_segment_unref(seg);
+}
+
+/* ---- appending ------------------------------------------------------------ */
+
+static int add_pending(struct ls_partition *p, int fd)
+{
+	if (p->npending == p->pending_cap) {
+		size_t cap = p->pending_cap ? p->pending_cap * 2 : 8;
+		int *n = realloc(p->pending_fds, cap * sizeof *n);
+
+		if (n == NULL)
+			return -1;
+		p->pending_fds = n;
+		p->pending_cap = cap;
+	}
+	p->pending_fds[p->npending++] = fd;
+	return 0;
+}
+
+/* Seals the active segment (its fds to fsync go to the pending list; the
+ * next sync makes them durable, as Kafka flushes a rolled segment
+ * asynchronously) and starts a new one at the log end. */
+static int roll(struct ls_partition *p, int64_t now)
+{
+	struct ls_segment *old = p->segs[p->nsegs - 1], *seg;
+	int fds[3], n;
+
+	n = ls_segment_seal(old, fds);
+	if (n < 0)
+		return LS_ERR_IO;
+	for (int i = 0; i < n; i++)
+		if (add_pending(p, fds[i]) != 0) {
+			for (int j = i; j < n; j++)
+				close(fds[j]);
+			return LS_ERR_NOMEM;
+		}
+	seg = ls_segment_create(p->dirfd, p->log_end, now);
+	if (seg == NULL)
+		return LS_ERR_IO;
+	if (push_segment(p, seg) != 0) {
+		ls_segment_unlink(p->dirfd, seg);
+		ls_segment_unref(seg);
+		return LS_ERR_NOMEM;
+	}
+	p->dir_dirty = 1;
+	return LS_OK;
+}
+
+static int maybe_roll(struct ls_partition *p, size_t len, uint32_t lod, int64_t now)
+{
+	const struct ls_topic_config *c = part_cfg(p);
+	struct ls_segment *seg = p->segs[p->nsegs - 1];
+
+	if (seg->size == 0)
+		return LS_OK;
+	if (seg->size + len > (uint64_t)c->segment_bytes ||
+	    now - seg->created_ms >= c->segment_ms ||
+	    (seg->nidx + 1) * 8 > (uint64_t)c->segment_index_bytes ||
+	    p->log_end + lod - seg->base >= UINT32_MAX)
+		return roll(p, now);
+	return LS_OK;
+}
+
+static int writev_full(int fd, struct iovec *iov, int cnt, uint64_t pos)
+{
+	while (cnt > 0) {
+		ssize_t n = pwritev(fd, iov, cnt, (off_t)pos);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		pos += (uint64_t)n;
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Writes one batch (iov, len bytes; its base offset field already the log
+ * end) at the end of the active segment. */
+static int part_write(struct ls_partition *p, struct iovec *iov, int cnt, size_t len,
+		      uint32_t lod, int64_t max_ts, int64_t now,
+		      struct ls_append_result *res)
+{
+	const struct ls_topic_config *c = part_cfg(p);
+	struct ls_segment *seg;
+	uint64_t base = p->log_end;
+	int rc;
+
+	rc = maybe_roll(p, len, lod, now);
+	if (rc != LS_OK) {
+		p->failed = 1;
+		return rc;
+	}
+	seg = p->segs[p->nsegs - 1];
+	if (writev_full(seg->fd, iov, cnt, seg->size) != 0) {
+		/* Nothing half-written may stay: cut back to the last batch. */
+		if (ftruncate(seg->fd, (off_t)seg->size) != 0)
+			p->failed = 1;
+		return LS_ERR_IO;
+	}
+	if (ls_segment_note_batch(seg, base, lod, max_ts, len,
+				  c->index_interval_bytes) != 0) {
+		p->failed = 1;
+		return LS_ERR_NOMEM;
+	}
+	p->log_end = seg->next;
+	p->bytes += len;
+	if (p->first_unflushed_ms < 0)
+		p->first_unflushed_ms = now;
+	if (res != NULL) {
+		res->base_offset = base;
+		res->last_offset = base + lod;
+		res->log_append_time = c->timestamp_type == LS_TS_LOG_APPEND_TIME ? now : -1;
+	}
+	if (p->log_end - p->flushed >= (uint64_t)c->flush_messages)
+		return ls_sync(p);
+	return LS_OK;
+}
+
+int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
+	      int codec, struct ls_append_result *res)
+{
+	const struct ls_topic_config *c;
+	struct ls_store *s = p->store;
+	struct ls_encode_args a;
+	const unsigned char *out;
+	struct iovec iov;
+	size_t len;
+	int rc;
+
+	if (n == 0 || p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	c = part_cfg(p);
+	if (codec == LS_CODEC_TOPIC)
+		codec = c->compression_type == LS_CODEC_GZIP ? LS_CODEC_GZIP : LS_CODEC_NONE;
+	if (c->cleanup_policy & LS_CLEANUP_COMPACT)
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].key == NULL)
+				return LS_ERR_INVALID_RECORD;
+	memset(&a, 0, sizeof a);
+	a.base = p->log_end;
+	a.codec = codec;
+	a.now = part_now(p);
+	a.log_append_time = c->timestamp_type == LS_TS_LOG_APPEND_TIME;
+	rc = ls_encode_batch(&s->enc, &a, recs, n, &out, &len);
+	if (rc != LS_OK)
+		return rc;
+	if (len > (uint64_t)c->max_message_bytes)
+		return LS_ERR_TOO_LARGE;
+	iov.iov_base = (void *)out;
+	iov.iov_len = len;
+	return part_write(p, &iov, 1, len, (uint32_t)(n - 1),
+			  (int64_t)ls_get_be64(out + 35), a.now, res);
+}
+
+static int scratch_reserve(struct ls_store *s, size_t len)
+{
+	unsigned char *n;
+
+	if (len <= s->scratch_cap)
+		return LS_OK;
+	n = realloc(s->scratch, len);
+	if (n == NULL)
+		return LS_ERR_NOMEM;
+	s->scratch = n;
+	s->scratch_cap = len;
+	return LS_OK;
+}
+
+int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
+		    struct ls_append_result *res)
+{
+	const struct ls_topic_config *c;
+	struct ls_store *s = p->store;
+	struct ls_batch_info info;
+	unsigned char base_be[8];
+	struct iovec iov[2];
+	int64_t now, max_ts;
+	int rc;
+
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	c = part_cfg(p);
+	if (len > (uint64_t)c->max_message_bytes)
+		return LS_ERR_TOO_LARGE;
+	rc = ls_batch_validate(s->dec, batch, len,
+			       (c->cleanup_policy & LS_CLEANUP_COMPACT) != 0, &info);
+	if (rc != LS_OK)
+		return rc;
+	now = part_now(p);
+	max_ts = info.max_timestamp;
+	if (c->timestamp_type == LS_TS_LOG_APPEND_TIME) {
+		/* Kafka's one rewrite of a producer batch: the broker's
+		 * time, attribute bit 3, and so a new CRC. */
+		rc = scratch_reserve(s, len);
+		if (rc != LS_OK)
+			return rc;
+		memcpy(s->scratch, batch, len);
+		ls_put_be64(s->scratch, p->log_end);
+		ls_put_be16(s->scratch + 21, (uint16_t)(info.attributes | 0x8));
+		ls_put_be64(s->scratch + 35, (uint64_t)now);
+		ls_put_be32(s->scratch + 17, ls_batch_crc(s->scratch, len));
+		max_ts = now;
+		iov[0].iov_base = s->scratch;
+		iov[0].iov_len = len;
+		return part_write(p, iov, 1, len, (uint32_t)info.last_offset_delta,
+				  max_ts, now, res);
+	}
+	/* baseOffset lies outside the CRC: write ours, then the producer's
+	 * bytes from offset 8 on, untouched. */
+	ls_put_be64(base_be, p->log_end);
+	iov[0].iov_base = base_be;
+	iov[0].iov_len = 8;
+	iov[1].iov_base = (char *)batch + 8;
+	iov[1].iov_len = len - 8;
+	return part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts,
+			  now, res);
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+	    struct ls_read_result *r)
+{
+	struct ls_scan *sc = NULL;
+	int rc = LS_OK;
+
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+	r->log_start = p->log_start;
+	r->high_watermark = p->log_end;
+	r->next_offset = offset;
+	if (offset < p->log_start || offset > p->log_end)
+		return LS_ERR_OFFSET_OUT_OF_RANGE;
+	if (offset == p->log_end)
+		return LS_OK;
+	sc = malloc(sizeof *sc);
+	if (sc == NULL)
+		return LS_ERR_NOMEM;
+	for (size_t i = ls_partition_find_segment(p, offset); i < p->nsegs; i++) {
+		struct ls_segment *seg = p->segs[i];
+		struct ls_batch_info b;
+		uint64_t start, end, limit;
+		int got;
+
+		if (offset >= seg->next || seg->size == 0)
+			continue;
+		start = offset > seg->base ? ls_segment_lookup(seg, offset - seg->base) : 0;
+		ls_scan_init(sc, seg->fd, start, seg->size);
+		while ((got = ls_scan_peek(sc, &b)) == 1 &&
+		       b.base_offset + (uint32_t)b.last_offset_delta < offset)
+			ls_scan_advance(sc, &b);
+		if (got < 0) {
+			rc = LS_ERR_IO;
+			goto out;
+		}
+		if (got == 0)
+			continue; /* compacted away up to the segment's end */
+		start = sc->pos;
+		r->first_offset = b.base_offset;
+		limit = start + (max_bytes > b.size ? max_bytes : b.size);
+		if (seg->size <= limit) {
+			end = seg->size;
+			r->next_offset = seg->next;
+		} else {
+			/* Jump to the last indexed batch start within the
+			 * limit (index entries sit on batch boundaries), then
+			 * walk the few batches after it. */
+			size_t lo = 0, hi = seg->nidx;
+
+			while (lo < hi) { /* first entry with pos > limit */
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (seg->idx[mid].pos <= limit)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			end = start + b.size;
+			r->next_offset = b.base_offset + (uint32_t)b.last_offset_delta + 1;
+			ls_scan_advance(sc, &b);
+			if (lo > 0 && seg->idx[lo - 1].pos > sc->pos) {
+				sc->pos = seg->idx[lo - 1].pos;
+				end = sc->pos;
+				r->next_offset = seg->base + seg->idx[lo - 1].rel;
+			}
+			while ((got = ls_scan_peek(sc, &b)) == 1 && sc->pos + b.size <= limit) {
+				ls_scan_advance(sc, &b);
+				end = sc->pos;
+				r->next_offset = b.base_offset + (uint32_t)b.last_offset_delta + 1;
+			}
+			if (got < 0) {
+				rc = LS_ERR_IO;
+				goto out;
+			}
+			if (got == 1)
+				r->next_offset = b.base_offset;
+		}
+		ls_segment_ref(seg);
+		r->ref = seg;
+		r->fd = seg->fd;
+		r->file_pos = start;
+		r->len = (size_t)(end - start);
+		goto out;
+	}
+	r->next_offset = p->log_end; /* only compacted gaps up to the end */
+out:
+	free(sc);
+	return rc;
+}
+
+void ls_read_release(struct ls_read_result *r)
+{
+	if (r->ref != NULL)
+		ls_segment_unref(r->ref);
+	r->ref = NULL;
+	r->fd = -1;
+}
+
+int ls_read_copy(const struct ls_read_result *r, void *buf)
+{
+	if (r->len == 0)
+		return LS_OK;
+	return ls_pread_full(r->fd, buf, r->len, r->file_pos) == 0 ? LS_OK : LS_ERR_IO;
+}
+
+int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
+		       int64_t *found_ts)
+{
+	struct ls_store *s = p->store;
+	struct ls_scan *sc = malloc(sizeof *sc);
+	int rc = LS_ERR_NOT_FOUND;
+
+	if (sc == NULL)
+		return LS_ERR_NOMEM;
+	for (size_t i = 0; i < p->nsegs; i++) {
+		struct ls_segment *seg = p->segs[i];
+		struct ls_batch_info b;
+		int got;
+
+		if (seg->size == 0 || seg->max_ts < ts)
+			continue;
+		ls_scan_init(sc, seg->fd, ls_segment_time_lookup(seg, ts), seg->size);
+		while ((got = ls_scan_peek(sc, &b)) == 1 && b.max_timestamp < ts)
+			ls_scan_advance(sc, &b);
+		if (got < 0) {
+			rc = LS_ERR_IO;
+			goto out;
+		}
+		if (got == 0)
+			continue;
+		if (b.codec != LS_CODEC_NONE && b.codec != LS_CODEC_GZIP) {
+			*offset = b.base_offset; /* cannot look inside */
+			if (found_ts != NULL)
+				*found_ts = b.max_timestamp;
+			rc = LS_OK;
+			goto out;
+		}
+		if (scratch_reserve(s, b.size) != LS_OK) {
+			rc = LS_ERR_NOMEM;
+			goto out;
+		}
+		if (ls_pread_full(seg->fd, s->scratch, b.size, sc->pos) != 0) {
+			rc = LS_ERR_IO;
+			goto out;
+		}
+		{
+			struct ls_record rec;
+			int n;
+
+			ls_decoder_set(s->dec, s->scratch, b.size, 0);
+			while ((n = ls_decoder_next(s->dec, &rec, NULL)) == 1)
+				if (rec.timestamp >= ts) {
+					*offset = rec.offset;
+					if (found_ts != NULL)
+						*found_ts = rec.timestamp;
+					rc = LS_OK;
+					goto out;
+				}
+			if (n < 0) {
+				rc = n;
+				goto out;
+			}
+		}
+	}
+out:
+	free(sc);
+	return rc;
+}
+
+/* ---- durability ----------------------------------------------------------- */
+
+int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **jobp)
+{
+	struct ls_segment *act = p->segs[p->nsegs - 1];
+	struct ls_sync_job *job;
+
+	*jobp = NULL;
+	if (p->failed)
+		return LS_ERR_IO;
+	/* Index entries reach the page cache here; only rolled segments'
+	 * indexes are fsynced (recovery rebuilds the active one's). */
+	if (ls_segment_write_indexes(act) != 0)
+		return LS_ERR_IO;
+	if (p->log_end == p->flushed && p->npending == 0 && !p->dir_dirty)
+		return LS_OK;
+	job = calloc(1, sizeof *job);
+	if (job == NULL)
+		return LS_ERR_NOMEM;
+	job->fds = malloc((p->npending + 1) * sizeof *job->fds);
+	if (job->fds == NULL) {
+		free(job);
+		return LS_ERR_NOMEM;
+	}
+	job->dirfd = -1;
+	job->fds[0] = dup(act->fd);
+	if (job->fds[0] < 0 || (p->dir_dirty && (job->dirfd = dup(p->dirfd)) < 0)) {
+		if (job->fds[0] >= 0)
+			close(job->fds[0]);
+		free(job->fds);
+		free(job);
+		return LS_ERR_IO;
+	}
+	memcpy(job->fds + 1, p->pending_fds, p->npending * sizeof *job->fds);
+	job->nfds = p->npending + 1;
+	p->npending = 0;
+	p->dir_dirty = 0;
+	job->target = p->log_end;
+	job->p = p;
+	p->refs++;
+	p->first_unflushed_ms = -1; /* appends from now on start a new wait */
+	*jobp = job;
+	return LS_OK;
+}
+
+int ls_sync_run(struct ls_sync_job *job)
+{
+	job->result = LS_OK;
+	for (size_t i = 0; i < job->nfds; i++)
+		while (fdatasync(job->fds[i]) != 0) {
+			if (errno != EINTR) {
+				job->result = LS_ERR_IO;
+				break;
+			}
+		}
+	if (job->dirfd >= 0 && ls_fsync_fd(job->dirfd) != 0)
+		job->result = LS_ERR_IO;
+	return job->result;
+}
+
+int ls_sync_end(struct ls_sync_job *job)
+{
+	struct ls_partition *p = job->p;
+	int rc = job->result;
+
+	for (size_t i = 0; i < job->nfds; i++)
+		close(job->fds[i]);
+	if (job->dirfd >= 0)
+		close(job->dirfd);
+	if (rc == LS_OK) {
+		if (job->target > p->flushed) {
+			p->flushed = job->target;
+			p->store->ckpt_dirty = 1;
+		}
+		if (p->flushed < p->log_end && p->first_unflushed_ms < 0)
+			p->first_unflushed_ms = ls_now_ms(p->store);
+	} else {
+		p->failed = 1;
+	}
+	free(job->fds);
+	free(job);
+	ls_partition_unref(p);
+	return rc;
+}
+
+int ls_sync(struct ls_partition *p)
+{
+	struct ls_sync_job *job;
+	int rc = ls_sync_begin(p, &job);
+
+	if (rc != LS_OK || job == NULL)
+		return rc;
+	ls_sync_run(job);
+	return ls_sync_end(job);
+}
+
+int ls_flush_due(const struct ls_partition *p, int64_t now_ms)
+{
+	if (p->failed || p->topic == NULL)
+		return 0;
+	if (p->log_end == p->flushed && p->npending == 0)
+		return 0;
+	return p->first_unflushed_ms >= 0 &&
+	       now_ms - p->first_unflushed_ms >= p->topic->cfg.flush_ms;
+}

@@ -1,0 +1,598 @@
+/*
+ * logstore/segment.c: one segment: the .log file of whole batches and its
+ * two sparse indexes, kept whole in memory and appended to their files
+ * lazily (at sync, roll and close; a crash loses at most entries that
+ * recovery rebuilds).  Also the scans that rebuild indexes and validate a
+ * segment after a crash, and the header cursor the read path uses.
+ *
+ * Index files are big-endian: .index holds (u32 relative offset, u32
+ * position) for a batch start every index.interval.bytes; .timeindex holds
+ * (i64 timestamp, u32 relative offset) where the timestamp is the largest
+ * one up to and including that batch, strictly increasing.
+ *
+ * Must not depend on anything but libc and POSIX.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logstore_internal.h"
+
+#define IDX_ENTRY 8
+#define TIDX_ENTRY 12
+#define SCAN_CHUNK (1u << 20)
+
+void ls_segment_name(char *buf, size_t len, uint64_t base, const char *ext)
+{
+	snprintf(buf, len, "%020" PRIu64 "%s", base, ext);
+}
+
+static struct ls_segment *seg_alloc(uint64_t base)
+{
+	struct ls_segment *seg = calloc(1, sizeof *seg);
+
+	if (seg == NULL)
+		return NULL;
+	seg->base = base;
+	seg->next = base;
+	seg->fd = seg->idx_fd = seg->tidx_fd = -1;
+	seg->refs = 1;
+	seg->max_ts = -1;
+	return seg;
+}
+
+void ls_segment_ref(struct ls_segment *seg)
+{
+	seg->refs++;
+}
+
+void ls_segment_unref(struct ls_segment *seg)
+{
+	if (seg == NULL || --seg->refs > 0)
+		return;
+	if (seg->fd >= 0)
+		close(seg->fd);
+	if (seg->idx_fd >= 0)
+		close(seg->idx_fd);
+	if (seg->tidx_fd >= 0)
+		close(seg->tidx_fd);
+	free(seg->idx);
+	free(seg->tidx);
+	free(seg);
+}
+
+static int open_file(int dirfd, uint64_t base, const char *ext, int flags)
+{
+	char name[64];
+
+	ls_segment_name(name, sizeof name, base, ext);
+	return openat(dirfd, name, flags | O_CLOEXEC, 0644);
+}
+
+void ls_segment_unlink(int dirfd, const struct ls_segment *seg)
+{
+	static const char *const exts[] = { ".log", ".index", ".timeindex" };
+	char name[64];
+
+	for (size_t i = 0; i < 3; i++) {
+		ls_segment_name(name, sizeof name, seg->base, exts[i]);
+		unlinkat(dirfd, name, 0);
+	}
+}
+
+struct ls_segment *ls_segment_create(int dirfd, uint64_t base, int64_t now_ms)
+{
+	struct ls_segment *seg = seg_alloc(base);
+	int saved;
+
+	if (seg == NULL)
+		return NULL;
+	seg->created_ms = now_ms;
+	seg->fd = open_file(dirfd, base, ".log", O_RDWR | O_CREAT | O_TRUNC);
+	if (seg->fd < 0)
+		goto fail;
+	seg->idx_fd = open_file(dirfd, base, ".index", O_RDWR | O_CREAT | O_TRUNC);
+	if (seg->idx_fd < 0)
+		goto fail;
+	seg->tidx_fd = open_file(dirfd, base, ".timeindex", O_RDWR | O_CREAT | O_TRUNC);
+	if (seg->tidx_fd < 0)
+		goto fail;
+	return seg;
+fail:
+	saved = errno;
+	ls_segment_unref(seg);
+	errno = saved;
+	return NULL;
+}
+
+static int add_idx(struct ls_segment *seg, uint32_t rel, uint32_t pos)
+{
+	if (seg->nidx == seg->idx_cap) {
+		size_t cap = seg->idx_cap ? seg->idx_cap * 2 : 64;
+		struct ls_idx_entry *n = realloc(seg->idx, cap * sizeof *n);
+
+		if (n == NULL)
+			return -1;
+		seg->idx = n;
+		seg->idx_cap = cap;
+	}
+	seg->idx[seg->nidx].rel = rel;
+	seg->idx[seg->nidx].pos = pos;
+	seg->nidx++;
+	return 0;
+}
+
+static int add_tidx(struct ls_segment *seg, int64_t ts, uint32_t rel)
+{
+	if (seg->ntidx == seg->tidx_cap) {
+		size_t cap = seg->tidx_cap ? seg->tidx_cap * 2 : 64;
+		struct ls_tidx_entry *n = realloc(seg->tidx, cap * sizeof *n);
+
+		if (n == NULL)
+			return -1;
+		seg->tidx = n;
+		seg->tidx_cap = cap;
+	}
+	seg->tidx[seg->ntidx].ts = ts;
+	seg->tidx[seg->ntidx].rel = rel;
+	seg->ntidx++;
+	return 0;
+}
+
+static int64_t last_tidx_ts(const struct ls_segment *seg)
+{
+	return seg->ntidx ? seg->tidx[seg->ntidx - 1].ts : -1;
+}
+
+/* force: index this batch whatever the interval (rebuilding from an
+ * existing entry's position). */
+static int note_batch(struct ls_segment *seg, uint64_t base, uint32_t last_delta,
+		      int64_t max_ts, size_t len, int64_t interval, int force)
+{
+	uint32_t rel = (uint32_t)(base - seg->base);
+	int indexed = 0;
+
+	if (seg->size > 0 && (force || seg->bytes_since_idx >= (uint64_t)interval)) {
+		if (add_idx(seg, rel, (uint32_t)seg->size) != 0)
+			return -1;
+		seg->bytes_since_idx = 0;
+		indexed = 1;
+	}
+	if (max_ts > seg->max_ts) {
+		seg->max_ts = max_ts;
+		seg->max_ts_rel = rel;
+	}
+	if (indexed && seg->max_ts > last_tidx_ts(seg) && add_tidx(seg, seg->max_ts, rel) != 0)
+		return -1;
+	seg->bytes_since_idx += len;
+	seg->size += len;
+	seg->last_rel = rel;
+	seg->next = base + last_delta + 1;
+	return 0;
+}
+
+int ls_segment_note_batch(struct ls_segment *seg, uint64_t base, uint32_t last_delta,
+			  int64_t max_ts, size_t len, int64_t index_interval)
+{
+	return note_batch(seg, base, last_delta, max_ts, len, index_interval, 0);
+}
+
+int ls_segment_write_indexes(struct ls_segment *seg)
+{
+	unsigned char buf[TIDX_ENTRY * 256];
+
+	if (seg->idx_fd < 0 || seg->tidx_fd < 0)
+		return 0;
+	while (seg->idx_written < seg->nidx) {
+		size_t n = seg->nidx - seg->idx_written;
+
+		if (n > sizeof buf / IDX_ENTRY)
+			n = sizeof buf / IDX_ENTRY;
+		for (size_t i = 0; i < n; i++) {
+			const struct ls_idx_entry *e = &seg->idx[seg->idx_written + i];
+
+			ls_put_be32(buf + i * IDX_ENTRY, e->rel);
+			ls_put_be32(buf + i * IDX_ENTRY + 4, e->pos);
+		}
+		if (ls_pwrite_full(seg->idx_fd, buf, n * IDX_ENTRY,
+				   (uint64_t)seg->idx_written * IDX_ENTRY) != 0)
+			return -1;
+		seg->idx_written += n;
+	}
+	while (seg->tidx_written < seg->ntidx) {
+		size_t n = seg->ntidx - seg->tidx_written;
+
+		if (n > sizeof buf / TIDX_ENTRY)
+			n = sizeof buf / TIDX_ENTRY;
+		for (size_t i = 0; i < n; i++) {
+			const struct ls_tidx_entry *e = &seg->tidx[seg->tidx_written + i];
+
+			ls_put_be64(buf + i * TIDX_ENTRY, (uint64_t)e->ts);
+			ls_put_be32(buf + i * TIDX_ENTRY + 8, e->rel);
+		}
+		if (ls_pwrite_full(seg->tidx_fd, buf, n * TIDX_ENTRY,
+				   (uint64_t)seg->tidx_written * TIDX_ENTRY) != 0)
+			return -1;
+		seg->tidx_written += n;
+	}
+	return 0;
+}
+
+int ls_segment_seal(struct ls_segment *seg, int out[3])
+{
+	int n = 0;
+
+	if (seg->size > 0 && seg->max_ts > last_tidx_ts(seg) &&
+	    add_tidx(seg, seg->max_ts, seg->last_rel) != 0)
+		return -1;
+	if (ls_segment_write_indexes(seg) != 0)
+		return -1;
+	out[n] = dup(seg->fd);
+	if (out[n] < 0)
+		return -1;
+	n++;
+	if (seg->idx_fd >= 0)
+		out[n++] = seg->idx_fd;
+	if (seg->tidx_fd >= 0)
+		out[n++] = seg->tidx_fd;
+	seg->idx_fd = seg->tidx_fd = -1;
+	return n;
+}
+
+uint32_t ls_segment_lookup(const struct ls_segment *seg, uint64_t rel)
+{
+	size_t lo = 0, hi = seg->nidx;
+
+	if (seg->nidx == 0 || rel < seg->idx[0].rel)
+		return 0;
+	while (hi - lo > 1) { /* invariant: idx[lo].rel <= rel < idx[hi].rel */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (seg->idx[mid].rel <= rel)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return seg->idx[lo].pos;
+}
+
+uint32_t ls_segment_time_lookup(const struct ls_segment *seg, int64_t ts)
+{
+	size_t lo = 0, hi = seg->ntidx;
+
+	/* Largest entry with a timestamp < ts: every record up to its batch
+	 * is older than ts, so the scan can start at that batch. */
+	if (seg->ntidx == 0 || seg->tidx[0].ts >= ts)
+		return 0;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (seg->tidx[mid].ts < ts)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return ls_segment_lookup(seg, seg->tidx[lo].rel);
+}
+
+/* ---- header cursor ------------------------------------------------------ */
+
+void ls_scan_init(struct ls_scan *sc, int fd, uint64_t pos, uint64_t end)
+{
+	sc->fd = fd;
+	sc->pos = pos;
+	sc->end = end;
+	sc->buf_pos = 0;
+	sc->buf_len = 0;
+}
+
+int ls_scan_peek(struct ls_scan *sc, struct ls_batch_info *info)
+{
+	size_t want = LS_BATCH_HEADER_SIZE;
+
+	if (sc->pos + want > sc->end)
+		return 0;
+	if (sc->pos < sc->buf_pos || sc->pos + want > sc->buf_pos + sc->buf_len) {
+		uint64_t n = sc->end - sc->pos;
+
+		if (n > sizeof sc->buf)
+			n = sizeof sc->buf;
+		if (ls_pread_full(sc->fd, sc->buf, (size_t)n, sc->pos) != 0)
+			return -1;
+		sc->buf_pos = sc->pos;
+		sc->buf_len = (size_t)n;
+	}
+	/* Only the header is looked at: parse a header-sized view. */
+	{
+		const unsigned char *h = sc->buf + (sc->pos - sc->buf_pos);
+		unsigned char tmp[LS_BATCH_HEADER_SIZE];
+		int32_t blen = (int32_t)ls_get_be32(h + 8);
+
+		if (h[16] != 2 || blen < LS_BATCH_HEADER_SIZE - 12 ||
+		    sc->pos + (uint64_t)blen + 12 > sc->end)
+			return 0;
+		memcpy(tmp, h, sizeof tmp);
+		ls_put_be32(tmp + 8, LS_BATCH_HEADER_SIZE - 12);
+		if (ls_batch_parse(tmp, sizeof tmp, info) != LS_OK)
+			return 0;
+		info->size = (uint32_t)blen + 12;
+	}
+	return 1;
+}
+
+void ls_scan_advance(struct ls_scan *sc, const struct ls_batch_info *info)
+{
+	sc->pos += info->size;
+}
+
+/* ---- loading and recovery ----------------------------------------------- */
+
+/*
+ * Walks the batches of seg->fd from `from` to the end of the file,
+ * verifying each (magic, length, CRC when verify, offsets increasing and
+ * within the segment) and noting it in the indexes.  Stops at the first
+ * bad batch and returns its position in *valid_end.  0, or -1 on I/O
+ * error.
+ */
+static int scan_segment(struct ls_segment *seg, uint64_t from, uint64_t file_size,
+			int verify, int64_t interval, uint64_t *valid_end)
+{
+	unsigned char *buf = NULL, *big = NULL;
+	uint64_t pos = from, buf_pos = 0;
+	size_t buf_len = 0;
+	int force = from > 0, ret = -1;
+
+	buf = malloc(SCAN_CHUNK);
+	if (buf == NULL)
+		goto out;
+	for (;;) {
+		struct ls_batch_info info;
+		const unsigned char *b;
+		uint64_t need;
+		int32_t blen;
+
+		if (pos + 12 > file_size)
+			break;
+		if (pos + LS_BATCH_HEADER_SIZE > buf_pos + buf_len) {
+			uint64_t n = file_size - pos;
+
+			if (n > SCAN_CHUNK)
+				n = SCAN_CHUNK;
+			if (ls_pread_full(seg->fd, buf, (size_t)n, pos) != 0)
+				goto out;
+			buf_pos = pos;
+			buf_len = (size_t)n;
+		}
+		b = buf + (pos - buf_pos);
+		if (pos + LS_BATCH_HEADER_SIZE > file_size)
+			break;
+		blen = (int32_t)ls_get_be32(b + 8);
+		if (blen < LS_BATCH_HEADER_SIZE - 12 || pos + 12 + (uint64_t)blen > file_size ||
+		    pos + 12 + (uint64_t)blen > UINT32_MAX)
+			break;
+		need = 12 + (uint64_t)blen;
+		if (verify) {
+			if (pos + need > buf_pos + buf_len) {
+				if (need <= SCAN_CHUNK) {
+					if (ls_pread_full(seg->fd, buf, (size_t)need, pos) != 0)
+						goto out;
+					buf_pos = pos;
+					buf_len = (size_t)need;
+					b = buf;
+				} else {
+					free(big);
+					big = malloc((size_t)need);
+					if (big == NULL ||
+					    ls_pread_full(seg->fd, big, (size_t)need, pos) != 0)
+						goto out;
+					b = big;
+				}
+			}
+			if (ls_batch_check(b, (size_t)need, &info) != LS_OK)
+				break;
+		} else {
+			unsigned char tmp[LS_BATCH_HEADER_SIZE];
+
+			memcpy(tmp, b, sizeof tmp);
+			ls_put_be32(tmp + 8, LS_BATCH_HEADER_SIZE - 12);
+			if (ls_batch_parse(tmp, sizeof tmp, &info) != LS_OK)
+				break;
+			info.size = (uint32_t)need;
+		}
+		if (info.last_offset_delta < 0 || info.base_offset < seg->next ||
+		    info.base_offset < seg->base ||
+		    info.base_offset + (uint64_t)info.last_offset_delta - seg->base >= UINT32_MAX)
+			break;
+		if (note_batch(seg, info.base_offset, (uint32_t)info.last_offset_delta,
+			       info.max_timestamp, (size_t)need, interval, force) != 0)
+			goto out;
+		force = 0;
+		pos += need;
+	}
+	*valid_end = pos;
+	ret = 0;
+out:
+	free(buf);
+	free(big);
+	return ret;
+}
+
+/* Loads .index and .timeindex when present and sane; 1 loaded, 0 not. */
+static int load_indexes(int dirfd, struct ls_segment *seg, uint64_t file_size)
+{
+	char *data = NULL;
+	size_t len = 0, n;
+	char name[64];
+	int ok = 0;
+
+	ls_segment_name(name, sizeof name, seg->base, ".index");
+	if (ls_read_file(dirfd, name, &data, &len) != 0 || len % IDX_ENTRY != 0)
+		goto out;
+	n = len / IDX_ENTRY;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)data + i * IDX_ENTRY;
+		uint32_t rel = ls_get_be32(p), pos = ls_get_be32(p + 4);
+
+		if (pos == 0 || pos >= file_size ||
+		    (i > 0 && (rel <= seg->idx[i - 1].rel || pos <= seg->idx[i - 1].pos)))
+			goto out;
+		if (add_idx(seg, rel, pos) != 0)
+			goto out;
+	}
+	free(data);
+	data = NULL;
+	ls_segment_name(name, sizeof name, seg->base, ".timeindex");
+	if (ls_read_file(dirfd, name, &data, &len) != 0 || len % TIDX_ENTRY != 0)
+		goto out;
+	n = len / TIDX_ENTRY;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = (const unsigned char *)data + i * TIDX_ENTRY;
+		int64_t ts = (int64_t)ls_get_be64(p);
+		uint32_t rel = ls_get_be32(p + 8);
+
+		if (i > 0 && (ts <= seg->tidx[i - 1].ts || rel < seg->tidx[i - 1].rel))
+			goto out;
+		if (add_tidx(seg, ts, rel) != 0)
+			goto out;
+	}
+	/* The last offset entry must point at a batch with that base offset. */
+	if (seg->nidx > 0) {
+		const struct ls_idx_entry *e = &seg->idx[seg->nidx - 1];
+		unsigned char hdr[12];
+
+		if (ls_pread_full(seg->fd, hdr, sizeof hdr, e->pos) != 0 ||
+		    ls_get_be64(hdr) != seg->base + e->rel)
+			goto out;
+	}
+	ok = 1;
+out:
+	free(data);
+	if (!ok) {
+		seg->nidx = 0;
+		seg->ntidx = 0;
+	}
+	return ok;
+}
+
+/* Rewrites both index files from memory (after a rebuild). */
+static int rewrite_indexes(int dirfd, struct ls_segment *seg, int do_fsync)
+{
+	int keep_idx = seg->idx_fd, keep_tidx = seg->tidx_fd, ret = -1;
+
+	seg->idx_fd = open_file(dirfd, seg->base, ".index", O_RDWR | O_CREAT | O_TRUNC);
+	seg->tidx_fd = open_file(dirfd, seg->base, ".timeindex",
+				 O_RDWR | O_CREAT | O_TRUNC);
+	seg->idx_written = seg->tidx_written = 0;
+	if (seg->idx_fd < 0 || seg->tidx_fd < 0)
+		goto out;
+	if (ls_segment_write_indexes(seg) != 0)
+		goto out;
+	if (do_fsync && (fdatasync(seg->idx_fd) != 0 || fdatasync(seg->tidx_fd) != 0))
+		goto out;
+	ret = 0;
+out:
+	if (seg->idx_fd >= 0)
+		close(seg->idx_fd);
+	if (seg->tidx_fd >= 0)
+		close(seg->tidx_fd);
+	seg->idx_fd = keep_idx;
+	seg->tidx_fd = keep_tidx;
+	return ret;
+}
+
+struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover, int active,
+				   int64_t interval, int *truncated)
+{
+	struct ls_segment *seg = seg_alloc(base);
+	uint64_t file_size, valid_end, from = 0;
+	struct stat st;
+	int rebuilt = 0, saved;
+
+	*truncated = 0;
+	if (seg == NULL)
+		return NULL;
+	seg->fd = open_file(dirfd, base, ".log", O_RDWR);
+	if (seg->fd < 0 || fstat(seg->fd, &st) != 0)
+		goto fail;
+	file_size = (uint64_t)st.st_size;
+	seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	if (!recover && load_indexes(dirfd, seg, file_size)) {
+		if (!active) {
+			/* Inactive: the size is the file's, the largest
+			 * timestamp the time index's last (sealed) entry;
+			 * the caller sets next from the following segment. */
+			seg->size = file_size;
+			seg->max_ts = last_tidx_ts(seg);
+			seg->last_rel = seg->nidx ? seg->idx[seg->nidx - 1].rel : 0;
+			goto done;
+		}
+		/* Active: trust the indexes up to the last indexed batch and
+		 * verify the tail from there (a clean close leaves nothing to
+		 * cut; this is cheap insurance and finds the log end). */
+		if (seg->nidx > 0) {
+			const struct ls_idx_entry *e = &seg->idx[--seg->nidx];
+
+			from = e->pos;
+			seg->size = e->pos;
+			seg->next = base + e->rel;
+			while (seg->ntidx > 0 && seg->tidx[seg->ntidx - 1].rel > e->rel)
+				seg->ntidx--;
+		} else {
+			seg->ntidx = 0;
+		}
+		seg->max_ts = last_tidx_ts(seg);
+		if (scan_segment(seg, from, file_size, 1, interval, &valid_end) != 0)
+			goto fail;
+	} else {
+		seg->nidx = seg->ntidx = 0;
+		seg->size = 0;
+		seg->next = base;
+		seg->max_ts = -1;
+		seg->bytes_since_idx = 0;
+		rebuilt = 1;
+		if (scan_segment(seg, 0, file_size, recover || active, interval,
+				 &valid_end) != 0)
+			goto fail;
+	}
+	if (valid_end < file_size) {
+		/* Torn or corrupt tail: cut it, durably, before anyone reads. */
+		if (ftruncate(seg->fd, (off_t)valid_end) != 0 || fdatasync(seg->fd) != 0)
+			goto fail;
+		*truncated = 1;
+		rebuilt = 1;
+	}
+	if (recover && fdatasync(seg->fd) != 0)
+		goto fail;
+	/* A rebuilt inactive segment gets the final time index entry its
+	 * roll would have written, so its largest timestamp survives. */
+	if (!active && seg->size > 0 && seg->max_ts > last_tidx_ts(seg) &&
+	    add_tidx(seg, seg->max_ts, seg->last_rel) != 0)
+		goto fail;
+	if (rebuilt && rewrite_indexes(dirfd, seg, recover) != 0)
+		goto fail;
+done:
+	seg->idx_written = seg->nidx;
+	seg->tidx_written = seg->ntidx;
+	if (active) {
+		seg->idx_fd = open_file(dirfd, base, ".index", O_RDWR | O_CREAT);
+		seg->tidx_fd = open_file(dirfd, base, ".timeindex", O_RDWR | O_CREAT);
+		if (seg->idx_fd < 0 || seg->tidx_fd < 0)
+			goto fail;
+		/* Entries beyond what memory holds (dropped above and
+		 * re-noted by the tail scan) are overwritten in place. */
+		if (ftruncate(seg->idx_fd, (off_t)(seg->nidx * IDX_ENTRY)) != 0 ||
+		    ftruncate(seg->tidx_fd, (off_t)(seg->ntidx * TIDX_ENTRY)) != 0)
+			goto fail;
+	}
+	return seg;
+fail:
+	saved = errno ? errno : EIO;
+	ls_segment_unref(seg);
+	errno = saved;
+	return NULL;
+}

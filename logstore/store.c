@@ -1,0 +1,422 @@
+/*
+ * logstore/store.c: the store: opening a data directory (lock, clean
+ * shutdown marker, recovery-point checkpoint, topics, orphan cleanup),
+ * closing it cleanly, the topic table, and the flush timer step.
+ *
+ * Must not depend on anything but libc, POSIX and zlib.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logstore_internal.h"
+
+#define CKPT_FILE "recovery-point-offset-checkpoint"
+#define CLEAN_FILE ".clean_shutdown"
+
+void ls_options_init(struct ls_options *o)
+{
+	memset(o, 0, sizeof *o);
+	ls_config_defaults(&o->defaults);
+	o->checkpoint_interval_ms = 60000;
+	o->max_inflated_bytes = 64u << 20;
+}
+
+int64_t ls_now_ms(const struct ls_store *s)
+{
+	struct timespec ts;
+
+	if (s->opt.clock_ms != NULL)
+		return s->opt.clock_ms(s->opt.clock_ctx);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- topic table ------------------------------------------------------------ */
+
+static size_t topic_pos(const struct ls_store *s, const char *name, int *found)
+{
+	size_t lo = 0, hi = s->ntopics;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->topics[mid]->name, name);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct ls_topic *ls_topic_find(struct ls_store *s, const char *name)
+{
+	int found;
+	size_t i = topic_pos(s, name, &found);
+
+	return found ? s->topics[i] : NULL;
+}
+
+int ls_store_insert_topic(struct ls_store *s, struct ls_topic *t)
+{
+	int found;
+	size_t i = topic_pos(s, t->name, &found);
+
+	if (found)
+		return LS_ERR_EXISTS;
+	if (s->ntopics == s->topics_cap) {
+		size_t cap = s->topics_cap ? s->topics_cap * 2 : 16;
+		struct ls_topic **n = realloc(s->topics, cap * sizeof *n);
+
+		if (n == NULL)
+			return LS_ERR_NOMEM;
+		s->topics = n;
+		s->topics_cap = cap;
+	}
+	memmove(&s->topics[i + 1], &s->topics[i], (s->ntopics - i) * sizeof *s->topics);
+	s->topics[i] = t;
+	s->ntopics++;
+	return LS_OK;
+}
+
+void ls_topic_foreach(struct ls_store *s, ls_topic_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < s->ntopics; i++)
+		fn(s->topics[i], ctx);
+}
+
+size_t ls_topic_count(const struct ls_store *s)
+{
+	return s->ntopics;
+}
+
+/* ---- checkpoint ------------------------------------------------------------- */
+
+/* Format: "1\n" then "<partition folder> <recovery point> <cleaner point>"
+ * lines. */
+static int read_checkpoint(struct ls_store *s)
+{
+	char *data = NULL, *line, *save = NULL;
+	size_t len;
+
+	if (ls_read_file(s->dirfd, CKPT_FILE, &data, &len) != 0)
+		return errno == ENOENT ? LS_OK : LS_ERR_IO;
+	for (line = strtok_r(data, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[300];
+		unsigned long long rp, cp;
+		uint64_t *v;
+
+		if (sscanf(line, "%299s %llu %llu", name, &rp, &cp) != 3)
+			continue;
+		v = malloc(2 * sizeof *v);
+		if (v == NULL)
+			break;
+		v[0] = rp;
+		v[1] = cp;
+		if (ls_map_put(&s->ckpt, name, strlen(name), v, NULL) != LS_OK)
+			free(v);
+	}
+	free(data);
+	return LS_OK;
+}
+
+int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
+			       uint64_t *rp, uint64_t *cp)
+{
+	uint64_t *v = ls_map_get(&s->ckpt, dirname, strlen(dirname));
+
+	*rp = v ? v[0] : 0;
+	*cp = v ? v[1] : 0;
+	return v ? LS_OK : LS_ERR_NOT_FOUND;
+}
+
+static void free_ckpt_map(struct ls_store *s)
+{
+	struct ls_map_entry *e;
+	size_t pos = 0;
+
+	while ((e = ls_map_next(&s->ckpt, &pos)) != NULL)
+		free(e->val);
+	ls_map_free(&s->ckpt);
+}
+
+int ls_checkpoint(struct ls_store *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc = LS_ERR_NOMEM;
+
+	if (f == NULL)
+		return LS_ERR_NOMEM;
+	fprintf(f, "1\n");
+	for (size_t i = 0; i < s->ntopics; i++) {
+		struct ls_topic *t = s->topics[i];
+
+		for (int32_t j = 0; j < t->nparts; j++)
+			fprintf(f, "%s %" PRIu64 " %" PRIu64 "\n", t->parts[j]->dirname,
+				t->parts[j]->flushed, t->parts[j]->cleaner_point);
+	}
+	if (fclose(f) != 0)
+		goto out;
+	rc = ls_atomic_write(s->dirfd, CKPT_FILE, buf, len) == 0 ? LS_OK : LS_ERR_IO;
+	if (rc == LS_OK) {
+		s->ckpt_dirty = 0;
+		s->last_ckpt_ms = ls_now_ms(s);
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- open and close ---------------------------------------------------------- */
+
+/* Removes partition folders that belong to no topic (a delete or create
+ * interrupted by a crash) and leftover temp files. */
+static void remove_orphans(struct ls_store *s)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(s->dirfd);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char name[300], *dash, *end;
+		size_t len = strlen(de->d_name);
+		struct ls_topic *t;
+		long long idx;
+
+		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
+			unlinkat(s->dirfd, de->d_name, 0);
+			continue;
+		}
+		if (de->d_type != DT_DIR || len >= sizeof name)
+			continue;
+		memcpy(name, de->d_name, len + 1);
+		dash = strrchr(name, '-');
+		if (dash == NULL || dash == name || dash[1] == '\0')
+			continue;
+		idx = strtoll(dash + 1, &end, 10);
+		if (*end != '\0' || dash[1] < '0' || dash[1] > '9')
+			continue;
+		*dash = '\0';
+		t = ls_topic_find(s, name);
+		if (t == NULL || idx >= t->nparts)
+			ls_remove_tree(s->dirfd, de->d_name);
+	}
+	closedir(d);
+}
+
+static int load_topics(struct ls_store *s, int clean, char *err, size_t errlen)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(s->dirfd), rc = LS_OK;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		ls_set_err(err, errlen, "read %s: %s", s->dir, strerror(errno));
+		return LS_ERR_IO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char name[300];
+		struct ls_topic *t;
+
+		if (len <= 6 || len >= sizeof name || strcmp(de->d_name + len - 6, ".topic") != 0)
+			continue;
+		memcpy(name, de->d_name, len - 6);
+		name[len - 6] = '\0';
+		if (!ls_topic_valid_name(name))
+			continue;
+		t = ls_topic_load(s, name, clean, err, errlen);
+		if (t == NULL) {
+			rc = LS_ERR_IO;
+			break;
+		}
+		if (ls_store_insert_topic(s, t) != LS_OK) {
+			ls_topic_free(t);
+			rc = LS_ERR_NOMEM;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static void store_free(struct ls_store *s)
+{
+	for (size_t i = 0; i < s->ntopics; i++)
+		ls_topic_free(s->topics[i]);
+	free(s->topics);
+	ls_offsets_free(s);
+	free_ckpt_map(s);
+	ls_encoder_free(&s->enc);
+	ls_decoder_free(s->dec);
+	free(s->scratch);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	if (s->lockfd >= 0)
+		close(s->lockfd); /* releases the flock */
+	free(s->dir);
+	free(s);
+}
+
+struct ls_store *ls_open(const char *dir, const struct ls_options *opt, char *err,
+			 size_t errlen)
+{
+	struct ls_store *s = calloc(1, sizeof *s);
+	int clean;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (s == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->dirfd = s->lockfd = -1;
+	if (opt != NULL)
+		s->opt = *opt;
+	else
+		ls_options_init(&s->opt);
+	ls_map_init(&s->ckpt);
+	ls_map_init(&s->offsets);
+	s->dir = strdup(dir);
+	s->dec = ls_decoder_new(s->opt.max_inflated_bytes);
+	if (s->dir == NULL || s->dec == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		ls_set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		ls_set_err(err, errlen, "open %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	s->lockfd = openat(s->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		ls_set_err(err, errlen, "%s: %s", dir,
+			   errno == EWOULDBLOCK ? ls_strerror(LS_ERR_LOCKED) : strerror(errno));
+		goto fail;
+	}
+	clean = faccessat(s->dirfd, CLEAN_FILE, F_OK, 0) == 0;
+	if (read_checkpoint(s) != LS_OK) {
+		ls_set_err(err, errlen, "read checkpoint: %s", strerror(errno));
+		goto fail;
+	}
+	if (load_topics(s, clean, err, errlen) != LS_OK)
+		goto fail;
+	remove_orphans(s);
+	free_ckpt_map(s);
+	s->offsets_topic = ls_topic_find(s, LS_INTERNAL_OFFSETS_TOPIC);
+	if (s->offsets_topic == NULL) {
+		static const struct ls_kv cfg[] = {
+			{ "cleanup.policy", "compact" },
+			{ "segment.bytes", "104857600" },
+		};
+
+		s->offsets_topic = ls_topic_create_internal(s, LS_INTERNAL_OFFSETS_TOPIC, 1,
+							    cfg, 2, 1, err, errlen);
+		if (s->offsets_topic == NULL)
+			goto fail;
+	}
+	if (ls_offsets_load(s) != LS_OK) {
+		ls_set_err(err, errlen, "loading committed offsets failed");
+		goto fail;
+	}
+	/* From here on a crash is an unclean shutdown. */
+	if (clean && (unlinkat(s->dirfd, CLEAN_FILE, 0) != 0 || ls_fsync_fd(s->dirfd) != 0)) {
+		ls_set_err(err, errlen, "remove %s: %s", CLEAN_FILE, strerror(errno));
+		goto fail;
+	}
+	s->last_ckpt_ms = ls_now_ms(s);
+	return s;
+fail:
+	store_free(s);
+	return NULL;
+}
+
+int ls_close(struct ls_store *s)
+{
+	int rc = LS_OK, r;
+
+	if (s == NULL)
+		return LS_OK;
+	for (size_t i = 0; i < s->ntopics; i++) {
+		struct ls_topic *t = s->topics[i];
+
+		for (int32_t j = 0; j < t->nparts; j++) {
+			r = ls_partition_close_sync(t->parts[j]);
+			if (r != LS_OK && rc == LS_OK)
+				rc = r;
+		}
+	}
+	r = ls_checkpoint(s);
+	if (r != LS_OK && rc == LS_OK)
+		rc = r;
+	if (rc == LS_OK && ls_atomic_write(s->dirfd, CLEAN_FILE, "", 0) != 0)
+		rc = LS_ERR_IO;
+	store_free(s);
+	return rc;
+}
+
+/* ---- flush timer ------------------------------------------------------------- */
+
+void ls_foreach_flush_due(struct ls_store *s, int64_t now_ms, ls_partition_fn fn,
+			  void *ctx)
+{
+	for (size_t i = 0; i < s->ntopics; i++) {
+		struct ls_topic *t = s->topics[i];
+
+		for (int32_t j = 0; j < t->nparts; j++)
+			if (ls_flush_due(t->parts[j], now_ms))
+				fn(t->parts[j], ctx);
+	}
+}
+
+int ls_flush_step(struct ls_store *s, int64_t now_ms)
+{
+	int rc = LS_OK;
+
+	for (size_t i = 0; i < s->ntopics; i++) {
+		struct ls_topic *t = s->topics[i];
+
+		for (int32_t j = 0; j < t->nparts; j++)
+			if (ls_flush_due(t->parts[j], now_ms)) {
+				int r = ls_sync(t->parts[j]);
+
+				if (r != LS_OK && rc == LS_OK)
+					rc = r;
+			}
+	}
+	if (s->ckpt_dirty && now_ms - s->last_ckpt_ms >= s->opt.checkpoint_interval_ms) {
+		int r = ls_checkpoint(s);
+
+		if (r != LS_OK && rc == LS_OK)
+			rc = r;
+	}
+	return rc;
+}

@@ -1,0 +1,396 @@
+/*
+ * logstore/topic.c: topics: names, metadata files (partition count and
+ * config overrides, replaced atomically: the file is the commit point of
+ * create, alter and grow), creation, deletion, growth, configuration.
+ *
+ * Metadata file "<topic>.topic", one key=value a line:
+ *   version=1, partitions=N, internal=0|1, config.<key>=<value> ...
+ *
+ * Must not depend on anything but libc and POSIX.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logstore_internal.h"
+
+#define MAX_PARTITIONS 1000000
+
+int ls_topic_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+const char *ls_topic_name(const struct ls_topic *t)
+{
+	return t->name;
+}
+
+int32_t ls_topic_partition_count(const struct ls_topic *t)
+{
+	return t->nparts;
+}
+
+int ls_topic_is_internal(const struct ls_topic *t)
+{
+	return t->internal;
+}
+
+const struct ls_topic_config *ls_topic_get_config(const struct ls_topic *t)
+{
+	return &t->cfg;
+}
+
+struct ls_partition *ls_partition_get(struct ls_topic *t, int32_t i)
+{
+	return i >= 0 && i < t->nparts ? t->parts[i] : NULL;
+}
+
+int32_t ls_topic_next_partition(struct ls_topic *t)
+{
+	return (int32_t)(t->rr++ % (uint32_t)t->nparts);
+}
+
+int ls_topic_config_value(const struct ls_topic *t, const char *name, char *buf,
+			  size_t len, int *is_default)
+{
+	int i = ls_config_index(name);
+
+	if (i < 0)
+		return LS_ERR_INVALID_CONFIG;
+	if (is_default != NULL)
+		*is_default = !(t->ovr_mask & (UINT64_C(1) << i));
+	return ls_config_format(&t->cfg, name, buf, len);
+}
+
+/* Effective config: store defaults, then the overrides. */
+static void compute_effective(struct ls_topic *t)
+{
+	t->cfg = t->store->opt.defaults;
+	for (size_t i = 0; i < ls_config_count(); i++)
+		if (t->ovr_mask & (UINT64_C(1) << i))
+			ls_config_copy_key(&t->cfg, &t->ovr, (int)i);
+}
+
+static int apply_kvs(struct ls_topic_config *ovr, uint64_t *mask,
+		     const struct ls_kv *kv, size_t n, int allow_null, char *err,
+		     size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		int k = kv[i].name ? ls_config_index(kv[i].name) : -1;
+
+		if (k < 0) {
+			ls_set_err(err, errlen, "unknown config %s",
+				   kv[i].name ? kv[i].name : "(null)");
+			return LS_ERR_INVALID_CONFIG;
+		}
+		if (kv[i].value == NULL && allow_null) {
+			*mask &= ~(UINT64_C(1) << k);
+			continue;
+		}
+		if (kv[i].value == NULL || ls_config_set(ovr, kv[i].name, kv[i].value) != LS_OK) {
+			ls_set_err(err, errlen, "invalid value %s for config %s",
+				   kv[i].value ? kv[i].value : "(null)", kv[i].name);
+			return LS_ERR_INVALID_CONFIG;
+		}
+		*mask |= UINT64_C(1) << k;
+	}
+	return LS_OK;
+}
+
+/* Writes "<name>.topic" for t with the given count and overrides. */
+static int write_meta(struct ls_topic *t, int32_t nparts,
+		      const struct ls_topic_config *ovr, uint64_t mask)
+{
+	char *buf = NULL, name[300], val[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc = LS_ERR_NOMEM;
+
+	if (f == NULL)
+		return LS_ERR_NOMEM;
+	fprintf(f, "# tandem logstore topic metadata\nversion=1\npartitions=%" PRId32
+		   "\ninternal=%d\n", nparts, t->internal);
+	for (size_t i = 0; i < ls_config_count(); i++)
+		if (mask & (UINT64_C(1) << i)) {
+			ls_config_format(ovr, ls_config_name(i), val, sizeof val);
+			fprintf(f, "config.%s=%s\n", ls_config_name(i), val);
+		}
+	if (fclose(f) != 0)
+		goto out;
+	snprintf(name, sizeof name, "%s.topic", t->name);
+	rc = ls_atomic_write(t->store->dirfd, name, buf, len) == 0 ? LS_OK : LS_ERR_IO;
+out:
+	free(buf);
+	return rc;
+}
+
+void ls_topic_free(struct ls_topic *t)
+{
+	if (t == NULL)
+		return;
+	for (int32_t i = 0; i < t->nparts; i++)
+		ls_partition_unref(t->parts[i]);
+	free(t->parts);
+	free(t->name);
+	free(t);
+}
+
+static struct ls_topic *topic_alloc(struct ls_store *s, const char *name)
+{
+	struct ls_topic *t = calloc(1, sizeof *t);
+
+	if (t == NULL)
+		return NULL;
+	t->store = s;
+	t->name = strdup(name);
+	if (t->name == NULL) {
+		free(t);
+		return NULL;
+	}
+	ls_config_defaults(&t->ovr);
+	return t;
+}
+
+/* Opens partitions [from, to) of t (create: new folders). */
+static int open_partitions(struct ls_topic *t, int32_t from, int32_t to, int create,
+			   int clean, char *err, size_t errlen)
+{
+	struct ls_partition **parts = realloc(t->parts, (size_t)to * sizeof *parts);
+
+	if (parts == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		return LS_ERR_NOMEM;
+	}
+	t->parts = parts;
+	for (int32_t i = from; i < to; i++) {
+		char dirname[300];
+		uint64_t rp = 0, cp = 0;
+
+		snprintf(dirname, sizeof dirname, "%s-%" PRId32, t->name, i);
+		if (!create)
+			ls_store_checkpoint_lookup(t->store, dirname, &rp, &cp);
+		parts[i] = ls_partition_open(t->store, t, i, create, clean, rp, cp, err,
+					     errlen);
+		if (parts[i] == NULL) {
+			for (int32_t j = from; j < i; j++) {
+				if (create)
+					ls_partition_destroy(parts[j]);
+				else
+					ls_partition_unref(parts[j]);
+			}
+			return LS_ERR_IO;
+		}
+	}
+	return LS_OK;
+}
+
+struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
+					  int32_t partitions, const struct ls_kv *cfg,
+					  size_t ncfg, int internal, char *err,
+					  size_t errlen)
+{
+	struct ls_topic *t = topic_alloc(s, name);
+	int rc;
+
+	if (t == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->internal = internal;
+	if (apply_kvs(&t->ovr, &t->ovr_mask, cfg, ncfg, 0, err, errlen) != LS_OK)
+		goto fail;
+	compute_effective(t);
+	if (open_partitions(t, 0, partitions, 1, 1, err, errlen) != LS_OK)
+		goto fail;
+	t->nparts = partitions;
+	rc = write_meta(t, partitions, &t->ovr, t->ovr_mask);
+	if (rc != LS_OK) {
+		ls_set_err(err, errlen, "writing %s.topic: %s", name, strerror(errno));
+		for (int32_t i = 0; i < t->nparts; i++)
+			ls_partition_destroy(t->parts[i]);
+		t->nparts = 0;
+		goto fail;
+	}
+	if (ls_store_insert_topic(s, t) != LS_OK) {
+		ls_set_err(err, errlen, "out of memory");
+		goto fail; /* the next open loads it */
+	}
+	return t;
+fail:
+	ls_topic_free(t);
+	return NULL;
+}
+
+int ls_topic_create(struct ls_store *s, const char *name, int32_t partitions,
+		    const struct ls_kv *configs, size_t nconfigs, char *err,
+		    size_t errlen)
+{
+	struct ls_topic *t;
+	uint64_t mask = 0;
+	struct ls_topic_config tmp;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (name == NULL || !ls_topic_valid_name(name)) {
+		ls_set_err(err, errlen, "illegal topic name");
+		return LS_ERR_INVALID_TOPIC;
+	}
+	if (ls_topic_find(s, name) != NULL) {
+		ls_set_err(err, errlen, "topic %s already exists", name);
+		return LS_ERR_EXISTS;
+	}
+	if (strcmp(name, LS_INTERNAL_OFFSETS_TOPIC) == 0) {
+		ls_set_err(err, errlen, "%s is reserved", name);
+		return LS_ERR_INVALID_TOPIC;
+	}
+	if (partitions < 1 || partitions > MAX_PARTITIONS) {
+		ls_set_err(err, errlen, "partition count must be 1..%d", MAX_PARTITIONS);
+		return LS_ERR_INVALID;
+	}
+	ls_config_defaults(&tmp);
+	if (apply_kvs(&tmp, &mask, configs, nconfigs, 0, err, errlen) != LS_OK)
+		return LS_ERR_INVALID_CONFIG;
+	t = ls_topic_create_internal(s, name, partitions, configs, nconfigs, 0, err,
+				     errlen);
+	return t != NULL ? LS_OK : LS_ERR_IO;
+}
+
+struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
+			       char *err, size_t errlen)
+{
+	struct ls_topic *t = NULL;
+	char fname[300], *data = NULL, *line, *save = NULL;
+	size_t len;
+	long long nparts = -1;
+
+	snprintf(fname, sizeof fname, "%s.topic", name);
+	if (ls_read_file(s->dirfd, fname, &data, &len) != 0) {
+		ls_set_err(err, errlen, "read %s: %s", fname, strerror(errno));
+		return NULL;
+	}
+	t = topic_alloc(s, name);
+	if (t == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (line = strtok_r(data, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		if (line[0] == '#' || eq == NULL)
+			continue;
+		*eq = '\0';
+		if (strcmp(line, "partitions") == 0) {
+			nparts = strtoll(eq + 1, NULL, 10);
+		} else if (strcmp(line, "internal") == 0) {
+			t->internal = atoi(eq + 1) != 0;
+		} else if (strncmp(line, "config.", 7) == 0) {
+			struct ls_kv kv = { line + 7, eq + 1 };
+
+			if (apply_kvs(&t->ovr, &t->ovr_mask, &kv, 1, 0, err, errlen) != LS_OK)
+				goto fail;
+		}
+	}
+	if (nparts < 1 || nparts > MAX_PARTITIONS) {
+		ls_set_err(err, errlen, "%s: bad partition count", fname);
+		goto fail;
+	}
+	compute_effective(t);
+	if (open_partitions(t, 0, (int32_t)nparts, 0, clean, err, errlen) != LS_OK)
+		goto fail;
+	t->nparts = (int32_t)nparts;
+	free(data);
+	return t;
+fail:
+	free(data);
+	ls_topic_free(t);
+	return NULL;
+}
+
+int ls_topic_delete(struct ls_store *s, const char *name)
+{
+	struct ls_topic *t = ls_topic_find(s, name);
+	char fname[300];
+	size_t i;
+
+	if (t == NULL)
+		return LS_ERR_NOT_FOUND;
+	if (t->internal)
+		return LS_ERR_INVALID;
+	snprintf(fname, sizeof fname, "%s.topic", name);
+	if (unlinkat(s->dirfd, fname, 0) != 0 || ls_fsync_fd(s->dirfd) != 0)
+		return LS_ERR_IO;
+	for (i = 0; i < s->ntopics && s->topics[i] != t; i++)
+		;
+	memmove(&s->topics[i], &s->topics[i + 1], (s->ntopics - i - 1) * sizeof t);
+	s->ntopics--;
+	for (int32_t j = 0; j < t->nparts; j++)
+		ls_partition_destroy(t->parts[j]);
+	t->nparts = 0;
+	ls_offsets_forget_topic(s, t->name);
+	ls_topic_free(t);
+	return LS_OK;
+}
+
+int ls_topic_set_config(struct ls_store *s, struct ls_topic *t,
+			const struct ls_kv *configs, size_t nconfigs, char *err,
+			size_t errlen)
+{
+	struct ls_topic_config ovr = t->ovr;
+	uint64_t mask = t->ovr_mask;
+	int rc;
+
+	(void)s;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	rc = apply_kvs(&ovr, &mask, configs, nconfigs, 1, err, errlen);
+	if (rc != LS_OK)
+		return rc;
+	if (t->internal && !(ovr.cleanup_policy & LS_CLEANUP_COMPACT) &&
+	    (mask & (UINT64_C(1) << ls_config_index("cleanup.policy")))) {
+		ls_set_err(err, errlen, "internal topics stay compacted");
+		return LS_ERR_INVALID_CONFIG;
+	}
+	rc = write_meta(t, t->nparts, &ovr, mask);
+	if (rc != LS_OK)
+		return rc;
+	t->ovr = ovr;
+	t->ovr_mask = mask;
+	compute_effective(t);
+	return LS_OK;
+}
+
+int ls_topic_add_partitions(struct ls_store *s, struct ls_topic *t, int32_t count)
+{
+	int rc;
+
+	(void)s;
+	if (count <= t->nparts || count > MAX_PARTITIONS)
+		return LS_ERR_INVALID;
+	rc = open_partitions(t, t->nparts, count, 1, 1, NULL, 0);
+	if (rc != LS_OK)
+		return rc;
+	rc = write_meta(t, count, &t->ovr, t->ovr_mask);
+	if (rc != LS_OK) {
+		for (int32_t i = t->nparts; i < count; i++)
+			ls_partition_destroy(t->parts[i]);
+		return rc;
+	}
+	t->nparts = count;
+	return LS_OK;
+}
