@@ -52,6 +52,7 @@ static int list_segments(int dirfd, uint64_t **out, size_t *count)
 			close(fd);
 		return -1;
 	}
+	rewinddir(d); /* the dup shares its offset with dirfd */
 	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		size_t len = strlen(name);
@@ -774,7 +775,8 @@ int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **jobp)
 		free(job);
 		return LS_ERR_IO;
 	}
-	memcpy(job->fds + 1, p->pending_fds, p->npending * sizeof *job->fds);
+	if (p->npending > 0)
+		memcpy(job->fds + 1, p->pending_fds, p->npending * sizeof *job->fds);
 	job->nfds = p->npending + 1;
 	p->npending = 0;
 	p->dir_dirty = 0;

@@ -199,6 +199,7 @@ static void remove_orphans(struct ls_store *s)
 			close(fd);
 		return;
 	}
+	rewinddir(d); /* the dup shares its offset with dirfd */
 	while ((de = readdir(d)) != NULL) {
 		char name[300], *dash, *end;
 		size_t len = strlen(de->d_name);
@@ -209,8 +210,16 @@ static void remove_orphans(struct ls_store *s)
 			unlinkat(s->dirfd, de->d_name, 0);
 			continue;
 		}
-		if (de->d_type != DT_DIR || len >= sizeof name)
+		if (len >= sizeof name)
 			continue;
+		if (de->d_type != DT_DIR) {
+			struct stat st;
+
+			if (de->d_type != DT_UNKNOWN ||
+			    fstatat(s->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISDIR(st.st_mode))
+				continue;
+		}
 		memcpy(name, de->d_name, len + 1);
 		dash = strrchr(name, '-');
 		if (dash == NULL || dash == name || dash[1] == '\0')
@@ -238,6 +247,7 @@ static int load_topics(struct ls_store *s, int clean, char *err, size_t errlen)
 		ls_set_err(err, errlen, "read %s: %s", s->dir, strerror(errno));
 		return LS_ERR_IO;
 	}
+	rewinddir(d); /* the dup shares its offset with dirfd */
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		char name[300];
