@@ -731,17 +731,20 @@ int th_raw_connect(void)
 	return fd;
 }
 
-void th_raw_send(int fd, const void *buf, size_t len)
+int th_raw_send(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return -1;
 		ck_assert_msg(n > 0, "raw send: %s", strerror(errno));
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 long th_raw_read(int fd, void *buf, size_t len, int timeout_ms)
@@ -836,15 +839,16 @@ void th_raw_frame_free(struct th_raw_frame *f)
 	f->payload = NULL;
 }
 
-void th_raw_send_frame(int fd, uint8_t type, uint16_t channel, const void *payload, uint32_t size)
+int th_raw_send_frame(int fd, uint8_t type, uint16_t channel, const void *payload, uint32_t size)
 {
 	uint8_t hdr[7] = {type, (uint8_t)(channel >> 8), (uint8_t)channel, (uint8_t)(size >> 24),
 			  (uint8_t)(size >> 16), (uint8_t)(size >> 8), (uint8_t)size};
 	uint8_t end = 0xCE;
-	th_raw_send(fd, hdr, 7);
-	if (size > 0)
-		th_raw_send(fd, payload, size);
-	th_raw_send(fd, &end, 1);
+	if (th_raw_send(fd, hdr, 7) < 0)
+		return -1;
+	if (size > 0 && th_raw_send(fd, payload, size) < 0)
+		return -1;
+	return th_raw_send(fd, &end, 1);
 }
 
 uint16_t th_raw_class(const struct th_raw_frame *f)

@@ -205,7 +205,10 @@ int th_bytes_eq(amqp_bytes_t b, const char *s);
 
 /* TCP connection to the broker with a receive timeout; fails on error. */
 int th_raw_connect(void);
-void th_raw_send(int fd, const void *buf, size_t len);
+/* Send all of buf. Returns 0, or -1 if the peer has already closed the
+ * connection (EPIPE / ECONNRESET: a broker may drop a misbehaving client at
+ * any point; the test then sees EOF on its next read). Other errors fail. */
+int th_raw_send(int fd, const void *buf, size_t len);
 /* Read exactly len bytes within timeout_ms. Returns len, or the number read
  * before EOF (0..len-1), or -1 on timeout. */
 long th_raw_read(int fd, void *buf, size_t len, int timeout_ms);
@@ -224,8 +227,8 @@ struct th_raw_frame {
 /* Read one frame (bounded). Returns 1 on success, 0 on EOF, -1 on timeout. */
 int th_raw_read_frame(int fd, struct th_raw_frame *f, int timeout_ms);
 void th_raw_frame_free(struct th_raw_frame *f);
-/* Build and send a frame with a correct frame-end octet. */
-void th_raw_send_frame(int fd, uint8_t type, uint16_t channel, const void *payload, uint32_t size);
+/* Build and send a frame with a correct frame-end octet (as th_raw_send). */
+int th_raw_send_frame(int fd, uint8_t type, uint16_t channel, const void *payload, uint32_t size);
 
 /* Method payload helpers: class id / method id of a method frame payload. */
 uint16_t th_raw_class(const struct th_raw_frame *f);
