@@ -179,7 +179,8 @@ int64_t ls_now_ms(const struct ls_store *s);
 /* ---- topics ---------------------------------------------------------- */
 
 /*
- * Creates topic `name` ([A-Za-z0-9._-]{1,249}, not "." or "..") with
+ * Creates topic `name` ([A-Za-z0-9._-]{1,240}: Kafka's 249 less room for
+ * the partition suffix within NAME_MAX; not "." or "..") with
  * `partitions` partitions (1 .. 1,000,000) and the given config overrides.
  * The metadata file is the commit point: it is written (temp file, fsync,
  * rename, fsync dir) after the partition folders exist.  Returns LS_OK,

@@ -573,7 +573,8 @@ struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover, int ac
 	if (!active && seg->size > 0 && seg->max_ts > last_tidx_ts(seg) &&
 	    add_tidx(seg, seg->max_ts, seg->last_rel) != 0)
 		goto fail;
-	if (rebuilt && rewrite_indexes(dirfd, seg, recover) != 0)
+	/* Rebuilt indexes are fsynced: a clean open trusts them later. */
+	if (rebuilt && rewrite_indexes(dirfd, seg, 1) != 0)
 		goto fail;
 done:
 	seg->idx_written = seg->nidx;

@@ -23,7 +23,9 @@ int ls_topic_valid_name(const char *name)
 {
 	size_t len = strlen(name);
 
-	if (len == 0 || len > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+	/* Kafka allows 249; we keep room for "-<partition>" and
+	 * ".topic.tmp" within NAME_MAX (255). */
+	if (len == 0 || len > 240 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];

@@ -330,6 +330,18 @@ START_TEST(test_topics)
 			 LS_ERR_INVALID_TOPIC);
 	ck_assert_int_eq(ls_topic_create(s, "..", 1, NULL, 0, err, sizeof err),
 			 LS_ERR_INVALID_TOPIC);
+	{
+		char longname[242];
+
+		memset(longname, 'x', 241);
+		longname[241] = '\0';
+		ck_assert_int_eq(ls_topic_create(s, longname, 1, NULL, 0, err, sizeof err),
+				 LS_ERR_INVALID_TOPIC);
+		longname[240] = '\0';
+		ck_assert_int_eq(ls_topic_create(s, longname, 100, NULL, 0, err, sizeof err),
+				 LS_OK);
+		ck_assert_int_eq(ls_topic_delete(s, longname), LS_OK);
+	}
 	ck_assert_int_eq(ls_topic_create(s, "__consumer_offsets", 1, NULL, 0, err, sizeof err),
 			 LS_ERR_EXISTS);
 	ck_assert_int_eq(ls_topic_create(s, "a", 0, NULL, 0, err, sizeof err), LS_ERR_INVALID);
