@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Install what is missing, build, and run every test:
+#   1. make check               unit suites, integration suite against tandemd,
+#                               fuzz corpus replay (build/main)
+#   2. make check, sanitized    the same with ASan + UBSan (build/asan)
+#   3. RabbitMQ proof           the integration suite against a private
+#                               RabbitMQ 3.10 node: every expectation is real
+#   4. fuzzing                  a short libFuzzer run (FUZZ_SECONDS, default 60)
+#   5. valgrind                 integration programs against tandemd under
+#                               valgrind (definite leaks and errors fail)
+# Every stage runs; the summary lists them; the exit status is non-zero if any
+# failed. Environment: FUZZ_SECONDS, TANDEM_BUILD_DIR (default build/).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${TANDEM_BUILD_DIR:-$ROOT/build}
+JOBS=$(nproc 2>/dev/null || echo 2)
+# the integration programs wait on sockets, not on the CPU
+CHECK_JOBS=$((JOBS > 4 ? JOBS : 4))
+
+say() { printf '\n==> %s\n' "$*"; }
+
+say "setup and build"
+TANDEM_BUILD_DIR="$BUILD" "$ROOT/scripts/setup.sh" --test >/dev/null
+main="$BUILD/main"
+
+results=()
+failed=0
+stage() {
+	local name=$1
+	shift
+	local t0=$SECONDS
+	say "$name"
+	if "$@"; then
+		results+=("PASS  $name ($((SECONDS - t0)) s)")
+	else
+		results+=("FAIL  $name ($((SECONDS - t0)) s)")
+		failed=$((failed + 1))
+	fi
+}
+
+make_check() {
+	make -C "$1" -s -j"$CHECK_JOBS" check VERBOSE=1
+}
+
+asan_check() {
+	local dir="$BUILD/asan"
+	mkdir -p "$dir"
+	if [ ! -f "$dir/config.status" ]; then
+		(cd "$dir" && "$BUILD/src/configure" -q --enable-sanitizers) || return 1
+	fi
+	make -C "$dir" -s -j"$JOBS" || return 1
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		make_check "$dir"
+}
+
+rabbitmq_proof() {
+	"$BUILD/src/tests/rabbitmq/run-against-rabbitmq.sh" "$main"
+}
+
+fuzz() {
+	local script="$BUILD/src/tests/fuzz/run-fuzz.sh"
+	if [ ! -f "$script" ]; then
+		echo "SKIPPED: tests/fuzz/run-fuzz.sh does not exist yet"
+		return 0
+	fi
+	if ! command -v clang >/dev/null 2>&1 && ! command -v clang-14 >/dev/null 2>&1; then
+		echo "SKIPPED: clang is not installed"
+		return 0
+	fi
+	sh "$script" "${FUZZ_SECONDS:-60}"
+}
+
+valgrind_check() {
+	local rc=0 t
+	local wrapper="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
+	# the server under valgrind is 20-50 times slower: stretch Check's timeouts
+	for t in test_basic test_raw test_confirm_tx test_queue; do
+		echo "--- $t with tandemd under valgrind"
+		TANDEMD_WRAPPER="$wrapper" CK_TIMEOUT_MULTIPLIER=10 "$main/tests/integration/$t" || rc=1
+	done
+	return $rc
+}
+
+stage "make check" make_check "$main"
+stage "make check with ASan + UBSan" asan_check
+stage "integration suite against RabbitMQ 3.10" rabbitmq_proof
+stage "fuzzing" fuzz
+stage "valgrind" valgrind_check
+
+say "summary"
+printf '%s\n' "${results[@]}"
+if [ "$failed" -ne 0 ]; then
+	echo "$failed stage(s) failed"
+	exit 1
+fi
+echo "all stages passed"
