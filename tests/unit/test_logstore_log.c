@@ -7,6 +7,7 @@
  * Must not depend on src/ or libevent: it sees only logstore/.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +502,45 @@ START_TEST(test_flush_policy)
 }
 END_TEST
 
+static void *sync_thread(void *job)
+{
+	return (void *)(intptr_t)ls_sync_run(job);
+}
+
+/* The broker's plan: fsync on a helper thread while the loop thread goes
+ * on appending (and rolling); the result is published on the loop thread. */
+START_TEST(test_sync_on_thread)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "segment.bytes", "4000" } };
+	struct ls_partition *p = tl_topic(s, "t", 1, cfg, 1);
+	struct ls_sync_job *job;
+	pthread_t th;
+	void *ret;
+
+	for (int round = 0; round < 20; round++) {
+		uint64_t target;
+
+		tl_append(p, 20, 0);
+		target = ls_log_end(p);
+		ck_assert_int_eq(ls_sync_begin(p, &job), LS_OK);
+		ck_assert_ptr_nonnull(job);
+		ck_assert_int_eq(pthread_create(&th, NULL, sync_thread, job), 0);
+		for (int i = 0; i < 30; i++)
+			tl_append(p, 5, 0);
+		ck_assert_int_eq(pthread_join(th, &ret), 0);
+		ck_assert_int_eq((int)(intptr_t)ret, LS_OK);
+		ck_assert_int_eq(ls_sync_end(job), LS_OK);
+		ck_assert_uint_eq(ls_flushed_offset(p), target);
+	}
+	ck_assert_uint_gt(ls_partition_segments(p), 10);
+	ck_assert_uint_eq(tl_read_all(p, 0, 1, NULL, 0), ls_log_end(p));
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_segment_ms_roll)
 {
 	char *dir = tl_mkdtemp();
@@ -550,6 +590,7 @@ Suite *tl_log_suite(void)
 	tcase_add_test(tc, test_topics);
 	tcase_add_test(tc, test_partition_growth);
 	tcase_add_test(tc, test_flush_policy);
+	tcase_add_test(tc, test_sync_on_thread);
 	tcase_add_test(tc, test_segment_ms_roll);
 	tcase_add_test(tc, test_locked);
 	suite_add_tcase(s, tc);
