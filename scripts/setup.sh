@@ -70,7 +70,7 @@ else
 			"run 'make distclean' there first" >&2
 		exit 1
 	fi
-	tar -C "$ROOT" --exclude=./build -cf - . | tar -C "$BUILD/src" -xf -
+	tar -C "$ROOT" --exclude=./build --exclude=./.git -cf - . | tar -C "$BUILD/src" -xf -
 fi
 
 # ---- configure and build ------------------------------------------------------
