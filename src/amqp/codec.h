@@ -157,10 +157,10 @@ int am_content_header_encode(uint64_t body_size, const struct am_basic_props *p,
 
 /* A decoded field value; raw always holds the encoding after the type octet. */
 struct am_value {
-	uint8_t type;       /* 't','b','B','s','u','I','i','l','f','d','D','S','A','T','F','V','x' */
+	uint8_t type;       /* 't','b','B','s','u','I','i','l','L','f','d','D','S','A','T','F','V','x' */
 	union {
 		int64_t i;      /* t b s I l (signed types, bool as 0/1) */
-		uint64_t u;     /* B u i T */
+		uint64_t u;     /* B u i L T */
 		float f;
 		double d;
 		struct { uint8_t scale; uint32_t value; } dec;

@@ -67,6 +67,7 @@ static int am_value_parse(uint8_t type, const uint8_t *p, size_t avail, struct a
 			memcpy(&v->v.f, &u32, sizeof(float));
 		break;
 	case 'l':
+	case 'L': /* unsigned 64-bit: rabbitmq-c's U64, which RabbitMQ passes through */
 	case 'T':
 	case 'd':
 		n = 8;
@@ -75,7 +76,7 @@ static int am_value_parse(uint8_t type, const uint8_t *p, size_t avail, struct a
 		u64 = am_rd64(p);
 		if (type == 'l')
 			v->v.i = (int64_t)u64;
-		else if (type == 'T')
+		else if (type == 'T' || type == 'L')
 			v->v.u = u64;
 		else
 			memcpy(&v->v.d, &u64, sizeof(double));
