@@ -43,7 +43,11 @@ static void send_start(struct am_conn *c)
 	struct am_method m = { .id = AM_CONNECTION_START };
 	m.u.connection_start.version_major = 0;
 	m.u.connection_start.version_minor = 9;
-	am_tb_finish(&tb, &m.u.connection_start.server_properties);
+	if (am_tb_finish(&tb, &m.u.connection_start.server_properties) != AM_OK) {
+		tdm_error("amqp", "server properties do not fit their buffer");
+		tdm_conn_abort(c->net);
+		return;
+	}
 	m.u.connection_start.mechanisms = (struct am_bytes){ (const uint8_t *)"PLAIN AMQPLAIN", 14 };
 	m.u.connection_start.locales = (struct am_bytes){ (const uint8_t *)"en_US", 5 };
 	am_send_method(c, 0, &m);
