@@ -19,6 +19,8 @@
 #   --rev REV        build tandemd and tandem-perf from a clean export of git revision REV
 #                    (e.g. HEAD) instead of the work tree, so the report names exactly what ran
 #   --no-build       use the work tree's binaries as they are
+#   --quiet-wait S   before each run wait up to S seconds (default 180) for the machine's
+#                    CPU to be idle (other work under 25 %); runs started busy are counted
 #   --keep           keep the work directory (logs, raw results)
 #
 # Starts everything it needs on loopback with its own temp directory, ports and
@@ -40,6 +42,7 @@ OUTPUT="$top/BENCHMARKS.md"
 BUILD=1
 KEEP=0
 REV=""
+QUIET_WAIT=${QUIET_WAIT:-180}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -50,9 +53,10 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=$2; shift 2 ;;
 	--output) OUTPUT=$2; shift 2 ;;
 	--rev) REV=$2; shift 2 ;;
+	--quiet-wait) QUIET_WAIT=$2; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--keep) KEEP=1; shift ;;
-	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -192,12 +196,39 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
+# Percent of the machine's CPU busy over one second (all processes).
+busy_pct() {
+	local a b
+	a=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); t=y[2]-x[2]; printf "%d", (t > 0) ? 100 * (y[1] - x[1]) / t : 0}'
+}
+# Other work on a shared machine skews every number: wait (bounded) for quiet.
+busy_runs=0
+quiet_gate() {
+	local waited=0 pct
+	while :; do
+		pct=$(busy_pct)
+		[ "$pct" -lt 25 ] && return 0
+		if [ "$waited" -ge "$QUIET_WAIT" ]; then
+			log "  machine still ${pct}% busy after ${waited}s: running anyway"
+			busy_runs=$((busy_runs + 1))
+			return 0
+		fi
+		[ "$waited" = 0 ] && log "  machine ${pct}% busy with other work: waiting up to ${QUIET_WAIT}s"
+		sleep 4
+		waited=$((waited + 5))
+	done
+}
+
 # run_perf BROKER ROUND SCENARIO ARGS... : runs tandem-perf, leaves key=value pairs in $R
 run_perf() {
 	local broker=$1 round=$2 scen=$3
 	shift 3
 	local out="$work/$scen.$broker.$round.out"
 	local rc=0 c0
+	case "$scen" in warmup | *declare | idle-queues) ;; *) quiet_gate ;; esac
 	c0=$(cpu_ticks "$BPID")
 	"$PERF" -h "127.0.0.1:$PORT" -i 0 -D 60 -T 600 "$@" >"$out" 2>"$out.err" || rc=$?
 	CPU_US=$(($(cpu_ticks "$BPID") - c0))
@@ -340,9 +371,9 @@ table="$work/table.md"
 		if [ -n "$t" ] && [ -n "$q" ] && awk -v q="$q" 'BEGIN{exit !(q>0)}'; then
 			ratio=$(awk -v t="$t" -v q="$q" 'BEGIN{printf "%.2f", t/q}')
 			if [ "$better" = higher ]; then
-				ahead=$(awk -v t="$t" -v q="$q" 'BEGIN{print (t>q) ? "yes" : "no"}')
+				ahead=$(awk -v t="$t" -v q="$q" 'BEGIN{if (t > q) print "yes"; else print "no"}')
 			else
-				ahead=$(awk -v t="$t" -v q="$q" 'BEGIN{print (t<q) ? "yes" : "no"}')
+				ahead=$(awk -v t="$t" -v q="$q" 'BEGIN{if (t < q) print "yes"; else print "no"}')
 			fi
 		fi
 		note=""
@@ -390,7 +421,7 @@ report="$work/report.md"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- CPU: ${cpu:-unknown}, nproc $(nproc)"
 	echo "- RAM: $mem"
-	echo "- load average (1, 5, 15 min) before the run: $load_before; after: $load_after (other work on the machine shows here)"
+	echo "- load average (1, 5, 15 min) before the run: $load_before; after: $load_after; runs that started with other work using over 25 % of the CPU after waiting ${QUIET_WAIT} s: $busy_runs"
 	echo "- kernel: $(uname -r); Debian $(cat /etc/debian_version 2>/dev/null || echo unknown)"
 	echo "- tandemd: commit $commit$dirty"
 	echo "- RabbitMQ: $rmq_version (Erlang $erl_version), private node, no plugins, default settings except vm_memory_high_watermark 8GB"
