@@ -334,6 +334,11 @@ int th_external(void)
 	return broker.external;
 }
 
+long th_broker_pid(void)
+{
+	return broker.external ? 0 : (long)broker.pid;
+}
+
 /* ---- rabbitmq-c helpers ---------------------------------------------------- */
 
 static const char *reply_str(amqp_rpc_reply_t r, char *buf, size_t len)

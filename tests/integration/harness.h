@@ -74,6 +74,8 @@ const char *th_host(void);
 int th_port(void);
 /* 1 when running against TANDEM_TEST_BROKER (not a harness-started tandemd). */
 int th_external(void);
+/* PID of the tandemd the harness started (0 when external). */
+long th_broker_pid(void);
 
 /* ---- names and time ------------------------------------------------------ */
 
