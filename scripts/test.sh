@@ -69,7 +69,8 @@ fuzz() {
 		echo "SKIPPED: clang is not installed"
 		return 0
 	fi
-	sh "$script" "${FUZZ_SECONDS:-60}"
+	# keep the work dir (grown corpus, any crasher) under build/, not in /tmp
+	FUZZ_WORK="$BUILD/fuzz" sh "$script" "${FUZZ_SECONDS:-60}"
 }
 
 valgrind_check() {
