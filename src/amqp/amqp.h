@@ -260,6 +260,15 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 				   uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
+/* Queue arguments tandem acts on, parsed and validated as RabbitMQ does. */
+struct am_queue_args {
+	int64_t max_length, max_length_bytes; /* -1 = unlimited */
+	uint8_t overflow;                     /* enum tdm_overflow */
+};
+/* Parses args for queue `queue`; 0, or -1 with 406 "invalid arg ..." in err. */
+int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const char *queue,
+			const char *vhost, uint32_t method, struct am_err *err);
+void am_queue_args_apply(const struct am_queue_args *qa, struct tdm_queue *q);
 extern const char *const am_queue_arg_keys[];
 extern const char *const am_exchange_arg_keys[];
 /* Compares the listed keys of two raw tables as RabbitMQ does on redeclare;

@@ -115,3 +115,79 @@ int am_args_equivalent(struct am_bytes cur, struct am_bytes got, const char *con
 	}
 	return 0;
 }
+
+/* ---- queue declaration arguments ------------------------------------------ */
+
+static int int_value(const struct am_value *v, int64_t *out)
+{
+	switch (v->type) {
+	case 'b': case 's': case 'I': case 'l':
+		*out = v->v.i;
+		return 0;
+	case 'B': case 'u': case 'i': case 'L':
+		if (v->v.u > INT64_MAX)
+			return -1;
+		*out = (int64_t)v->v.u;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
+		   const char *vhost, const char *why)
+{
+	return am_fail(err, AM_PRECONDITION_FAILED, method,
+		       "invalid arg '%s' for queue '%s' in vhost '%s': %s", key, queue, vhost, why);
+}
+
+static int nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
+		      const char *vhost, uint32_t method, struct am_err *err)
+{
+	struct am_value v;
+	char why[64];
+	if (!am_table_get(args, key, &v))
+		return 0;
+	if (int_value(&v, out) < 0) {
+		snprintf(why, sizeof(why), "{unacceptable_type,%s}", type_word(v.type));
+		return bad_arg(err, method, key, queue, vhost, why);
+	}
+	if (*out < 0) {
+		snprintf(why, sizeof(why), "{value_negative,%lld}", (long long)*out);
+		return bad_arg(err, method, key, queue, vhost, why);
+	}
+	return 0;
+}
+
+int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const char *queue,
+			const char *vhost, uint32_t method, struct am_err *err)
+{
+	static const char *const overflow_names[] = { "drop-head", "reject-publish",
+						      "reject-publish-dlx" };
+	qa->max_length = qa->max_length_bytes = -1;
+	qa->overflow = TDM_OVERFLOW_DROP_HEAD;
+	if (nonneg_arg(args, "x-max-length", &qa->max_length, queue, vhost, method, err) < 0 ||
+	    nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0)
+		return -1;
+	struct am_value v;
+	if (am_table_get(args, "x-overflow", &v)) {
+		if (v.type != 'S')
+			return bad_arg(err, method, "x-overflow", queue, vhost, "{unacceptable_type,not_a_string}");
+		size_t i;
+		for (i = 0; i < 3; i++)
+			if (strlen(overflow_names[i]) == v.v.bytes.len &&
+			    memcmp(overflow_names[i], v.v.bytes.ptr, v.v.bytes.len) == 0)
+				break;
+		if (i == 3)
+			return bad_arg(err, method, "x-overflow", queue, vhost, "{invalid_value}");
+		qa->overflow = (uint8_t)i;
+	}
+	return 0;
+}
+
+void am_queue_args_apply(const struct am_queue_args *qa, struct tdm_queue *q)
+{
+	q->max_length = qa->max_length;
+	q->max_length_bytes = qa->max_length_bytes;
+	q->overflow = qa->overflow;
+}

@@ -71,6 +71,22 @@ static void confirm(struct am_conn *c, struct am_channel *ch)
 	}
 }
 
+/* A nack breaks the run of acks: what is due goes out first, then the nack. */
+static void confirm_nack(struct am_conn *c, struct am_channel *ch)
+{
+	uint64_t seq = ++ch->publish_seq;
+	struct am_method a = { .id = AM_BASIC_ACK };
+	if (ch->confirm_sent < seq - 1) {
+		a.u.basic_ack.delivery_tag = seq - 1;
+		a.u.basic_ack.multiple = seq - 1 - ch->confirm_sent > 1;
+		am_send_method(c, ch->id, &a);
+	}
+	struct am_method n = { .id = AM_BASIC_NACK };
+	n.u.basic_nack.delivery_tag = seq;
+	am_send_method(c, ch->id, &n);
+	ch->confirm_sent = seq;
+}
+
 void am_flush_confirms(struct am_conn *c)
 {
 	while (c->confirm_due) {
@@ -101,10 +117,12 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 			       "cannot publish to internal exchange '%s' in vhost '%s'", x->name,
 			       c->vhost->name);
 	struct tdm_route r;
+	int rejected = 0;
 	tdm_route_init(&r);
 	route(x, msg, &r);
 	for (size_t i = 0; i < r.n; i++)
-		tdm_queue_push(r.queues[i], msg);
+		if (tdm_queue_push(r.queues[i], msg) != 0)
+			rejected = 1; /* a full reject-publish queue (or no memory) */
 	c->broker->stat_published++;
 	if (r.n == 0) {
 		c->broker->stat_unroutable++;
@@ -112,7 +130,9 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 			send_return(c, ch, msg);
 	}
 	tdm_route_free(&r);
-	if (ch->confirm)
+	if (ch->confirm && rejected)
+		confirm_nack(c, ch);
+	else if (ch->confirm)
 		confirm(c, ch);
 	return 0;
 }

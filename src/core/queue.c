@@ -24,6 +24,7 @@ struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t n
 	q->name[name_len] = '\0';
 	q->name_len = (uint8_t)name_len;
 	q->dest.kind = TDM_DEST_QUEUE;
+	q->max_length = q->max_length_bytes = -1;
 	q->vhost = vh;
 	q->refcnt = 1;
 	return q;
@@ -89,8 +90,19 @@ static void ring_maybe_shrink(struct tdm_queue *q)
 	q->ring_head = 0;
 }
 
+static int take_ready(struct tdm_queue *q, struct tdm_qentry *out);
+
+static int over_limit(const struct tdm_queue *q, uint64_t extra_msgs, uint64_t extra_bytes)
+{
+	return (q->max_length >= 0 && tdm_queue_ready(q) + extra_msgs > (uint64_t)q->max_length) ||
+	       (q->max_length_bytes >= 0 &&
+		q->ready_bytes + extra_bytes > (uint64_t)q->max_length_bytes);
+}
+
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 {
+	if (q->overflow != TDM_OVERFLOW_DROP_HEAD && over_limit(q, 1, m->body_len))
+		return TDM_QUEUE_REJECTED;
 	if (q->ring_len == q->ring_cap && ring_grow(q) < 0)
 		return -1;
 	struct tdm_qentry e = { tdm_message_ref(m), q->next_seq++, 0 };
@@ -98,6 +110,11 @@ int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 	q->ring_len++;
 	q->ready_bytes += m->body_len;
 	q->stat_published++;
+	while (over_limit(q, 0, 0)) { /* drop-head: the oldest ready messages go */
+		struct tdm_qentry old;
+		take_ready(q, &old);
+		tdm_message_unref(old.msg);
+	}
 	if (q->nconsumers)
 		tdm_queue_kick(q);
 	return 0;
@@ -142,7 +159,8 @@ static struct tdm_qentry heap_pop(struct tdm_queue *q)
 	return top;
 }
 
-int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
+/* Removes the next ready entry (requeued ones first when older). */
+static int take_ready(struct tdm_queue *q, struct tdm_qentry *out)
 {
 	int from_heap = q->heap_len &&
 			(!q->ring_len || q->heap[0].seq < q->ring[q->ring_head].seq);
@@ -157,6 +175,13 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 		return 0;
 	}
 	q->ready_bytes -= out->msg->body_len;
+	return 1;
+}
+
+int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
+{
+	if (!take_ready(q, out))
+		return 0;
 	q->unacked++;
 	q->stat_delivered++;
 	return 1;

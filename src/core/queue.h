@@ -76,16 +76,24 @@ struct tdm_queue {
 	struct tdm_consumer *consumers;/* ring; NULL when none; next to serve */
 	uint32_t nconsumers;
 	struct tdm_queue *dirty_next;  /* broker's dirty list */
+	/* length limits (x-max-length, x-max-length-bytes, x-overflow); -1 = none */
+	int64_t max_length, max_length_bytes;
+	uint8_t overflow;              /* enum tdm_overflow */
 	/* counters */
 	uint64_t stat_published, stat_delivered, stat_acked;
 };
+
+enum tdm_overflow { TDM_OVERFLOW_DROP_HEAD, TDM_OVERFLOW_REJECT_PUBLISH, TDM_OVERFLOW_REJECT_PUBLISH_DLX };
+#define TDM_QUEUE_REJECTED 1 /* tdm_queue_push: the queue is full and refuses */
 
 /* Creates a queue with refcnt 1 (the vhost's reference). */
 struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t name_len);
 void tdm_queue_ref(struct tdm_queue *q);
 void tdm_queue_unref(struct tdm_queue *q);
 
-/* Appends a message (takes a new reference) and schedules dispatch. 0 or -1 (ENOMEM). */
+/* Appends a message (takes a new reference) and schedules dispatch.
+ * Enforces the length limits: drop-head drops the oldest ready messages,
+ * reject-publish refuses with TDM_QUEUE_REJECTED.  0, 1 or -1 (ENOMEM). */
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m);
 /* Takes the next ready entry (counted as unacked); 1 if one was taken, 0 if empty. */
 int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out);
