@@ -30,6 +30,7 @@ struct server {
 	struct tdm_broker *broker;
 	struct event *dispatch_ev;
 	struct event *shutdown_poll;
+	struct event *tick_ev;
 	int shutdown_ticks;
 };
 
@@ -41,6 +42,14 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct server *s = arg;
 	tdm_broker_dispatch(s->broker);
+}
+
+/* Queue TTLs and x-expires: a 100 ms tick (RabbitMQ's expiry is no finer). */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct server *s = arg;
+	tdm_broker_tick(s->broker);
 }
 
 static void schedule_dispatch(void *arg)
@@ -128,6 +137,11 @@ int main(int argc, char **argv)
 	s.dispatch_ev = event_new(s.base, -1, 0, dispatch_cb, &s);
 	s.broker->schedule = schedule_dispatch;
 	s.broker->schedule_ctx = &s;
+	am_deadletter_install(s.broker);
+	s.tick_ev = event_new(s.base, -1, EV_PERSIST, tick_cb, &s);
+	struct timeval tick = { 0, 100000 };
+	if (!s.tick_ev || event_add(s.tick_ev, &tick) < 0)
+		goto out;
 	struct tdm_net_limits lim = { cfg.max_connections, cfg.output_high_watermark };
 	s.net = tdm_net_new(s.base, &lim);
 	if (!s.net || !s.dispatch_ev)
@@ -156,6 +170,8 @@ out:
 		event_free(sigint);
 	if (s.shutdown_poll)
 		event_free(s.shutdown_poll);
+	if (s.tick_ev)
+		event_free(s.tick_ev);
 	tdm_net_free(s.net);
 	tdm_broker_free(s.broker);
 	if (s.dispatch_ev)

@@ -232,6 +232,11 @@ int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_messag
 /* Sends the publisher confirms collected while handling one read: one
  * basic.ack (multiple) per channel instead of one per message. */
 void am_flush_confirms(struct am_conn *c);
+/* Routes msg through x (message headers feed headers exchanges), then, if
+ * nothing matched, through x's alternate exchanges. */
+void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r);
+/* Installs the dead-letter hook (deadletter.c) in the broker. */
+void am_deadletter_install(struct tdm_broker *b);
 /* Routes and enqueues msg immediately (no transaction buffering). */
 int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		   int mandatory, struct am_err *err);
@@ -263,7 +268,10 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 /* Queue arguments tandem acts on, parsed and validated as RabbitMQ does. */
 struct am_queue_args {
 	int64_t max_length, max_length_bytes; /* -1 = unlimited */
+	int64_t message_ttl, expires;         /* ms, -1 = none */
 	uint8_t overflow;                     /* enum tdm_overflow */
+	uint8_t max_priority, single_active, has_dlx, has_dlrk;
+	struct am_bytes dlx, dlrk;            /* borrowed from the method */
 };
 /* Parses args for queue `queue`; 0, or -1 with 406 "invalid arg ..." in err. */
 int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const char *queue,

@@ -5,6 +5,7 @@
  * Must not depend on: other front ends.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "amqp/amqp.h"
@@ -159,30 +160,103 @@ static int nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const
 	return 0;
 }
 
+static int string_arg(struct am_bytes args, const char *key, struct am_bytes *out,
+		      const char *queue, const char *vhost, uint32_t method, struct am_err *err)
+{
+	struct am_value v;
+	if (!am_table_get(args, key, &v))
+		return 0;
+	if (v.type != 'S') {
+		char why[64];
+		snprintf(why, sizeof(why), "{unacceptable_type,%s}", type_word(v.type));
+		return bad_arg(err, method, key, queue, vhost, why);
+	}
+	*out = v.v.bytes;
+	return 1;
+}
+
+static int one_of(struct am_bytes s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(names[i]) == s.len && memcmp(names[i], s.ptr, s.len) == 0)
+			return (int)i;
+	return -1;
+}
+
 int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const char *queue,
 			const char *vhost, uint32_t method, struct am_err *err)
 {
 	static const char *const overflow_names[] = { "drop-head", "reject-publish",
 						      "reject-publish-dlx" };
-	qa->max_length = qa->max_length_bytes = -1;
+	static const char *const modes[] = { "default", "lazy" };
+	memset(qa, 0, sizeof(*qa));
+	qa->max_length = qa->max_length_bytes = qa->message_ttl = qa->expires = -1;
 	qa->overflow = TDM_OVERFLOW_DROP_HEAD;
+	int64_t prio = -1;
 	if (nonneg_arg(args, "x-max-length", &qa->max_length, queue, vhost, method, err) < 0 ||
-	    nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0)
+	    nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0 ||
+	    nonneg_arg(args, "x-message-ttl", &qa->message_ttl, queue, vhost, method, err) < 0 ||
+	    nonneg_arg(args, "x-expires", &qa->expires, queue, vhost, method, err) < 0 ||
+	    nonneg_arg(args, "x-max-priority", &prio, queue, vhost, method, err) < 0)
 		return -1;
-	struct am_value v;
-	if (am_table_get(args, "x-overflow", &v)) {
-		if (v.type != 'S')
-			return bad_arg(err, method, "x-overflow", queue, vhost, "{unacceptable_type,not_a_string}");
-		size_t i;
-		for (i = 0; i < 3; i++)
-			if (strlen(overflow_names[i]) == v.v.bytes.len &&
-			    memcmp(overflow_names[i], v.v.bytes.ptr, v.v.bytes.len) == 0)
-				break;
-		if (i == 3)
+	if (qa->expires == 0)
+		return bad_arg(err, method, "x-expires", queue, vhost, "{value_zero,0}");
+	if (prio > 255) {
+		char why[64];
+		snprintf(why, sizeof(why), "{value_too_large,%lld,255}", (long long)prio);
+		return bad_arg(err, method, "x-max-priority", queue, vhost, why);
+	}
+	qa->max_priority = prio > 0 ? (uint8_t)prio : 0;
+	struct am_bytes v;
+	int rc = string_arg(args, "x-overflow", &v, queue, vhost, method, err);
+	if (rc < 0)
+		return -1;
+	if (rc) {
+		int i = one_of(v, overflow_names, 3);
+		if (i < 0)
 			return bad_arg(err, method, "x-overflow", queue, vhost, "{invalid_value}");
 		qa->overflow = (uint8_t)i;
 	}
+	if ((rc = string_arg(args, "x-dead-letter-exchange", &qa->dlx, queue, vhost, method, err)) < 0)
+		return -1;
+	qa->has_dlx = rc;
+	if ((rc = string_arg(args, "x-dead-letter-routing-key", &qa->dlrk, queue, vhost, method, err)) < 0)
+		return -1;
+	qa->has_dlrk = rc;
+	if (qa->has_dlrk && !qa->has_dlx)
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "invalid arg 'x-dead-letter-routing-key' for queue '%s' in vhost '%s': "
+			       "{routing_key_but_no_dlx_defined}",
+			       queue, vhost);
+	struct am_value b;
+	if (am_table_get(args, "x-single-active-consumer", &b)) {
+		if (b.type != 't')
+			return bad_arg(err, method, "x-single-active-consumer", queue, vhost,
+				       "{unacceptable_type,not_a_bool}");
+		qa->single_active = b.v.i != 0;
+	}
+	if ((rc = string_arg(args, "x-queue-mode", &v, queue, vhost, method, err)) < 0)
+		return -1;
+	if (rc && one_of(v, modes, 2) < 0)
+		return bad_arg(err, method, "x-queue-mode", queue, vhost, "{invalid_value}");
+	if ((rc = string_arg(args, "x-queue-type", &v, queue, vhost, method, err)) < 0)
+		return -1;
+	if (rc && !(v.len == 7 && memcmp(v.ptr, "classic", 7) == 0))
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "invalid arg 'x-queue-type' for queue '%s' in vhost '%s': "
+			       "{unsupported_queue_type,%.*s}",
+			       queue, vhost, (int)v.len, (const char *)v.ptr);
 	return 0;
+}
+
+static char *dup_bytes(struct am_bytes b)
+{
+	char *s = malloc(b.len + 1);
+	if (s) {
+		memcpy(s, b.ptr, b.len);
+		s[b.len] = '\0';
+	}
+	return s;
 }
 
 void am_queue_args_apply(const struct am_queue_args *qa, struct tdm_queue *q)
@@ -190,4 +264,14 @@ void am_queue_args_apply(const struct am_queue_args *qa, struct tdm_queue *q)
 	q->max_length = qa->max_length;
 	q->max_length_bytes = qa->max_length_bytes;
 	q->overflow = qa->overflow;
+	q->message_ttl = qa->message_ttl;
+	q->expires_ms = qa->expires;
+	q->max_priority = qa->max_priority;
+	q->single_active = qa->single_active;
+	if (qa->has_dlx)
+		q->dlx = dup_bytes(qa->dlx);
+	if (qa->has_dlrk)
+		q->dlrk = dup_bytes(qa->dlrk);
+	if (q->message_ttl >= 0 || q->expires_ms >= 0)
+		tdm_queue_set_timed(q);
 }

@@ -40,8 +40,18 @@ static void send_return(struct am_conn *c, struct am_channel *ch, const struct t
 	am_send_content(c, ch->id, msg);
 }
 
-/* Routes msg through x; the message headers feed headers exchanges. */
-static void route(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r)
+/* The exchange named by x's alternate-exchange argument, or NULL. */
+static struct tdm_exchange *alternate(struct tdm_exchange *x)
+{
+	struct am_value v;
+	if (!x->arguments_len ||
+	    !am_table_get((struct am_bytes){ x->arguments, x->arguments_len }, "alternate-exchange", &v) ||
+	    v.type != 'S')
+		return NULL;
+	return tdm_exchange_find(x->vhost, (const char *)v.v.bytes.ptr, v.v.bytes.len);
+}
+
+void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r)
 {
 	struct ex_hdr stack[HDRS_STACK], *hdrs = stack;
 	int n = 0;
@@ -56,6 +66,17 @@ static void route(struct tdm_exchange *x, const struct tdm_message *msg, struct 
 			n = 0;
 	}
 	tdm_route(x, msg->routing_key, msg->routing_key_len, hdrs, (size_t)n, r);
+	/* unroutable: on through the alternate exchanges, each at most once */
+	struct tdm_exchange *seen[8] = { x };
+	size_t nseen = 1;
+	while (r->n == 0 && nseen < 8 && (x = alternate(x)) != NULL) {
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i] == x)
+				goto out;
+		seen[nseen++] = x;
+		tdm_route(x, msg->routing_key, msg->routing_key_len, hdrs, (size_t)n, r);
+	}
+out:
 	if (hdrs != stack)
 		free(hdrs);
 }
@@ -119,7 +140,7 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 	struct tdm_route r;
 	int rejected = 0;
 	tdm_route_init(&r);
-	route(x, msg, &r);
+	am_route_message(x, msg, &r);
 	for (size_t i = 0; i < r.n; i++)
 		if (tdm_queue_push(r.queues[i], msg) != 0)
 			rejected = 1; /* a full reject-publish queue (or no memory) */
@@ -161,6 +182,7 @@ int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_met
 	if (!q)
 		return -1;
 	struct tdm_qentry e;
+	q->last_used = tdm_now_ms(); /* basic.get counts as use for x-expires */
 	if (!tdm_queue_pop(q, &e)) {
 		am_send_simple(c, ch->id, AM_BASIC_GET_EMPTY);
 		return 0;

@@ -132,6 +132,32 @@ int am_h_access_request(struct am_conn *c, struct am_channel *ch, const struct a
 
 /* ---- content assembly ------------------------------------------------------ */
 
+/* The expiration property: a decimal count of milliseconds (RabbitMQ). */
+static int parse_expiration(struct am_bytes e, int64_t *ttl, struct am_err *err)
+{
+	int64_t v = 0;
+	size_t i = 0;
+	int neg = e.len && e.ptr[0] == '-';
+	if (neg)
+		i = 1;
+	if (i == e.len)
+		goto bad;
+	for (; i < e.len; i++) {
+		if (e.ptr[i] < '0' || e.ptr[i] > '9' || v > (INT64_MAX - 9) / 10)
+			goto bad;
+		v = v * 10 + (e.ptr[i] - '0');
+	}
+	if (neg)
+		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
+			       "invalid expiration '%.*s': {value_negative,-%lld}", (int)e.len,
+			       (const char *)e.ptr, (long long)v);
+	*ttl = v;
+	return 0;
+bad:
+	return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
+		       "invalid expiration '%.*s': no_integer", (int)e.len, (const char *)e.ptr);
+}
+
 static int content_header(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
 			  struct am_err *err)
 {
@@ -157,6 +183,11 @@ static int content_header(struct am_conn *c, struct am_channel *ch, const struct
 				      ch->pub_routing_key_len, f->payload, f->size, h.body_size);
 	if (!ch->pub_msg)
 		return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
+	if ((h.props.flags & AM_P_EXPIRATION) && parse_expiration(h.props.expiration, &ch->pub_msg->ttl_ms, err) < 0) {
+		tdm_message_unref(ch->pub_msg);
+		ch->pub_msg = NULL;
+		return -1;
+	}
 	ch->pub_msg->persistent = (h.props.flags & AM_P_DELIVERY_MODE) && h.props.delivery_mode == 2;
 	ch->pub_msg->priority = (h.props.flags & AM_P_PRIORITY) ? h.props.priority : 0;
 	ch->expect = 2;

@@ -86,13 +86,15 @@ uint64_t am_track(struct am_channel *ch, struct tdm_queue *q, struct tdm_qentry 
 }
 
 /* Settles one ring entry: ack drops the message, otherwise it is requeued
- * (requeue) or dropped (nack without requeue: no dead-lettering yet). */
+ * (requeue) or rejected (dead-lettered or dropped). */
 static void settle_one(struct am_channel *ch, struct am_unacked *u, int ack, int requeue)
 {
-	if (ack || !requeue)
+	if (ack)
 		tdm_queue_settle(u->q, u->e);
-	else
+	else if (requeue)
 		tdm_queue_requeue(u->q, u->e);
+	else
+		tdm_queue_reject(u->q, u->e); /* dead-lettered when the queue has a DLX */
 	tdm_queue_unref(u->q);
 	if (u->cons) {
 		u->cons->unacked--;
@@ -239,10 +241,24 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 	if (q->nconsumers && (b->exclusive || q->consumers->exclusive))
 		return am_fail(err, AM_ACCESS_REFUSED, m->id, "queue '%s' in vhost '%s' in exclusive use",
 			       q->name, c->vhost->name);
+	struct am_value pv;
+	int64_t priority = 0;
+	if (am_table_get(b->arguments, "x-priority", &pv)) {
+		if (pv.type == 'b' || pv.type == 's' || pv.type == 'I' || pv.type == 'l')
+			priority = pv.v.i;
+		else if (pv.type == 'B' || pv.type == 'u' || pv.type == 'i')
+			priority = (int64_t)pv.v.u;
+		else
+			return am_fail(err, AM_PRECONDITION_FAILED, m->id,
+				       "invalid arg 'x-priority' for consumer: not an integer");
+		if (priority < INT32_MIN || priority > INT32_MAX)
+			priority = priority < 0 ? INT32_MIN : INT32_MAX;
+	}
 	struct am_consumer *cons = calloc(1, sizeof(*cons));
 	if (!cons)
 		return am_fail(err, AM_INTERNAL_ERROR, m->id, "out of memory");
 	cons->core.ops = &consumer_ops;
+	cons->core.priority = (int32_t)priority;
 	cons->core.exclusive = b->exclusive;
 	cons->ch = ch;
 	cons->refcnt = 1;

@@ -68,6 +68,10 @@ struct tdm_vhost {
 
 /* Called once per event-loop turn when some queue has deliveries to push. */
 typedef void (*tdm_schedule_fn)(void *ctx);
+/* Re-publishes m, dead-lettered from q, through q's dead-letter exchange
+ * (the front end owns the message format: it rewrites headers like x-death). */
+typedef void (*tdm_dead_letter_fn)(void *ctx, struct tdm_queue *q, struct tdm_message *m,
+				   enum tdm_dl_reason why);
 
 struct tdm_broker {
 	const struct tdm_config *cfg; /* borrowed from main */
@@ -78,6 +82,9 @@ struct tdm_broker {
 	void *schedule_ctx;
 	uint64_t route_epoch;
 	uint64_t stat_published, stat_unroutable;
+	tdm_dead_letter_fn dead_letter;
+	void *dead_letter_ctx;
+	struct tdm_queue *timed;      /* queues with TTLs or x-expires */
 };
 
 /* ---- broker --------------------------------------------------------- */
@@ -90,6 +97,9 @@ void tdm_broker_mark_dirty(struct tdm_queue *q);
 /* The dispatch pass: pushes deliveries of every dirty queue, each up to a
  * budget; queues with work left stay dirty and another pass is scheduled. */
 void tdm_broker_dispatch(struct tdm_broker *b);
+/* Periodic work (call every ~100 ms): expires messages at queue heads and
+ * deletes queues unused for their x-expires. */
+void tdm_broker_tick(struct tdm_broker *b);
 
 /* Writes prefix + 22 random base64url characters (RabbitMQ's amq.gen- and
  * amq.ctag- names); prefix at most 17 bytes.  Returns the length. */

@@ -52,6 +52,7 @@ struct tdm_message *tdm_message_new(const char *exchange, size_t exchange_len,
 		m->body_separate = 1;
 	}
 	m->refcnt = 1;
+	m->ttl_ms = -1;
 	m->header_len = (uint32_t)header_len;
 	m->exchange_len = (uint8_t)exchange_len;
 	m->routing_key_len = (uint8_t)routing_key_len;

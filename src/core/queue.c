@@ -1,5 +1,10 @@
 /*
- * Queue state machine; see queue.h for the model.
+ * Queue state machine; see queue.h for the model.  A classic queue keeps
+ * never-delivered entries in a ring (O(1) both ends) and returned entries in
+ * a min-heap by sequence number, merged on dequeue.  A priority queue
+ * (x-max-priority) keeps everything in the heap ordered by (priority,
+ * sequence).  TTL deadlines are checked where a message leaves the head, as
+ * RabbitMQ does, and by the broker's periodic tick.
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -7,8 +12,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/broker.h"
+
+uint64_t tdm_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t name_len)
 {
@@ -25,6 +38,7 @@ struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t n
 	q->name_len = (uint8_t)name_len;
 	q->dest.kind = TDM_DEST_QUEUE;
 	q->max_length = q->max_length_bytes = -1;
+	q->message_ttl = q->expires_ms = -1;
 	q->vhost = vh;
 	q->refcnt = 1;
 	return q;
@@ -54,9 +68,13 @@ void tdm_queue_unref(struct tdm_queue *q)
 	free(q->ring);
 	free(q->heap);
 	free(q->arguments);
+	free(q->dlx);
+	free(q->dlrk);
 	free(q->name);
 	free(q);
 }
+
+/* ---- storage: ring and heap ---------------------------------------------- */
 
 static int ring_grow(struct tdm_queue *q)
 {
@@ -90,34 +108,17 @@ static void ring_maybe_shrink(struct tdm_queue *q)
 	q->ring_head = 0;
 }
 
-static int take_ready(struct tdm_queue *q, struct tdm_qentry *out);
-
-static int over_limit(const struct tdm_queue *q, uint64_t extra_msgs, uint64_t extra_bytes)
+static unsigned prio(const struct tdm_queue *q, const struct tdm_qentry *e)
 {
-	return (q->max_length >= 0 && tdm_queue_ready(q) + extra_msgs > (uint64_t)q->max_length) ||
-	       (q->max_length_bytes >= 0 &&
-		q->ready_bytes + extra_bytes > (uint64_t)q->max_length_bytes);
+	return e->msg->priority < q->max_priority ? e->msg->priority : q->max_priority;
 }
 
-int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
+/* Heap order: higher priority first (priority queues), then older first. */
+static int before(const struct tdm_queue *q, const struct tdm_qentry *a, const struct tdm_qentry *b)
 {
-	if (q->overflow != TDM_OVERFLOW_DROP_HEAD && over_limit(q, 1, m->body_len))
-		return TDM_QUEUE_REJECTED;
-	if (q->ring_len == q->ring_cap && ring_grow(q) < 0)
-		return -1;
-	struct tdm_qentry e = { tdm_message_ref(m), q->next_seq++, 0 };
-	q->ring[(q->ring_head + q->ring_len) % q->ring_cap] = e;
-	q->ring_len++;
-	q->ready_bytes += m->body_len;
-	q->stat_published++;
-	while (over_limit(q, 0, 0)) { /* drop-head: the oldest ready messages go */
-		struct tdm_qentry old;
-		take_ready(q, &old);
-		tdm_message_unref(old.msg);
-	}
-	if (q->nconsumers)
-		tdm_queue_kick(q);
-	return 0;
+	if (q->max_priority && prio(q, a) != prio(q, b))
+		return prio(q, a) > prio(q, b);
+	return a->seq < b->seq;
 }
 
 static void heap_swap(struct tdm_qentry *a, struct tdm_qentry *b)
@@ -127,17 +128,26 @@ static void heap_swap(struct tdm_qentry *a, struct tdm_qentry *b)
 	*b = t;
 }
 
-static void heap_push(struct tdm_queue *q, struct tdm_qentry e)
+static int heap_push(struct tdm_queue *q, struct tdm_qentry e)
 {
+	if (q->heap_len == q->heap_cap) {
+		size_t ncap = q->heap_cap ? q->heap_cap * 2 : 16;
+		struct tdm_qentry *n = realloc(q->heap, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		q->heap = n;
+		q->heap_cap = ncap;
+	}
 	size_t i = q->heap_len++;
 	q->heap[i] = e;
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
-		if (q->heap[p].seq <= q->heap[i].seq)
+		if (!before(q, &q->heap[i], &q->heap[p]))
 			break;
 		heap_swap(&q->heap[p], &q->heap[i]);
 		i = p;
 	}
+	return 0;
 }
 
 static struct tdm_qentry heap_pop(struct tdm_queue *q)
@@ -147,9 +157,9 @@ static struct tdm_qentry heap_pop(struct tdm_queue *q)
 	size_t i = 0;
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < q->heap_len && q->heap[l].seq < q->heap[m].seq)
+		if (l < q->heap_len && before(q, &q->heap[l], &q->heap[m]))
 			m = l;
-		if (r < q->heap_len && q->heap[r].seq < q->heap[m].seq)
+		if (r < q->heap_len && before(q, &q->heap[r], &q->heap[m]))
 			m = r;
 		if (m == i)
 			break;
@@ -159,28 +169,130 @@ static struct tdm_qentry heap_pop(struct tdm_queue *q)
 	return top;
 }
 
+/* The entry that leaves next, without removing it; NULL when empty. */
+static const struct tdm_qentry *peek_ready(const struct tdm_queue *q)
+{
+	const struct tdm_qentry *r = q->ring_len ? &q->ring[q->ring_head] : NULL;
+	if (q->heap_len && (!r || before(q, &q->heap[0], r)))
+		return &q->heap[0];
+	return r;
+}
+
 /* Removes the next ready entry (requeued ones first when older). */
 static int take_ready(struct tdm_queue *q, struct tdm_qentry *out)
 {
-	int from_heap = q->heap_len &&
-			(!q->ring_len || q->heap[0].seq < q->ring[q->ring_head].seq);
-	if (from_heap) {
-		*out = heap_pop(q);
-	} else if (q->ring_len) {
+	const struct tdm_qentry *next = peek_ready(q);
+	if (!next)
+		return 0;
+	if (!q->heap_len || next != &q->heap[0]) {
 		*out = q->ring[q->ring_head];
 		q->ring_head = (q->ring_head + 1) % q->ring_cap;
 		q->ring_len--;
 		ring_maybe_shrink(q);
 	} else {
-		return 0;
+		*out = heap_pop(q);
 	}
 	q->ready_bytes -= out->msg->body_len;
 	return 1;
 }
 
+static int store_ready(struct tdm_queue *q, struct tdm_qentry e)
+{
+	if (q->max_priority || e.redelivered)
+		return heap_push(q, e);
+	if (q->ring_len == q->ring_cap && ring_grow(q) < 0)
+		return -1;
+	q->ring[(q->ring_head + q->ring_len) % q->ring_cap] = e;
+	q->ring_len++;
+	return 0;
+}
+
+/* ---- publishing, limits, TTL ------------------------------------------------ */
+
+static int over_limit(const struct tdm_queue *q, uint64_t extra_msgs, uint64_t extra_bytes)
+{
+	return (q->max_length >= 0 && tdm_queue_ready(q) + extra_msgs > (uint64_t)q->max_length) ||
+	       (q->max_length_bytes >= 0 &&
+		q->ready_bytes + extra_bytes > (uint64_t)q->max_length_bytes);
+}
+
+void tdm_queue_dead_letter(struct tdm_queue *q, struct tdm_message *m, enum tdm_dl_reason why)
+{
+	struct tdm_broker *b = q->vhost->broker;
+	if (q->dlx && b->dead_letter)
+		b->dead_letter(b->dead_letter_ctx, q, m, why);
+}
+
+/* The deadline of m in q, or 0; sets *now lazily (clock reads cost). */
+static uint64_t deadline(struct tdm_queue *q, const struct tdm_message *m, uint64_t *now)
+{
+	int64_t ttl = q->message_ttl;
+	if (m->ttl_ms >= 0 && (ttl < 0 || m->ttl_ms < ttl))
+		ttl = m->ttl_ms;
+	if (ttl < 0)
+		return 0;
+	if (!*now)
+		*now = tdm_now_ms();
+	return *now + (uint64_t)ttl + 1; /* +1: a TTL of 0 lives until the next ms */
+}
+
+static int would_deliver_now(struct tdm_queue *q);
+
+int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
+{
+	if (q->overflow != TDM_OVERFLOW_DROP_HEAD && over_limit(q, 1, m->body_len)) {
+		if (q->overflow == TDM_OVERFLOW_REJECT_PUBLISH_DLX)
+			tdm_queue_dead_letter(q, m, TDM_DL_MAXLEN);
+		return TDM_QUEUE_REJECTED;
+	}
+	uint64_t now = 0;
+	struct tdm_qentry e = { m, q->next_seq++, deadline(q, m, &now), 0 };
+	if (e.expires_at && e.expires_at == now + 1 && !would_deliver_now(q)) {
+		/* TTL 0: expires at once unless a consumer takes it right away */
+		tdm_queue_dead_letter(q, m, TDM_DL_EXPIRED);
+		return 0;
+	}
+	if (store_ready(q, e) < 0)
+		return -1;
+	tdm_message_ref(m);
+	if (e.expires_at)
+		tdm_queue_set_timed(q);
+	q->ready_bytes += m->body_len;
+	q->stat_published++;
+	while (over_limit(q, 0, 0)) { /* drop-head: the oldest ready messages go */
+		struct tdm_qentry old;
+		take_ready(q, &old);
+		tdm_queue_dead_letter(q, old.msg, TDM_DL_MAXLEN);
+		tdm_message_unref(old.msg);
+	}
+	if (q->nconsumers)
+		tdm_queue_kick(q);
+	return 0;
+}
+
+void tdm_queue_expire(struct tdm_queue *q, uint64_t now)
+{
+	const struct tdm_qentry *h;
+	while ((h = peek_ready(q)) && h->expires_at && h->expires_at <= now) {
+		struct tdm_qentry e;
+		take_ready(q, &e);
+		tdm_queue_dead_letter(q, e.msg, TDM_DL_EXPIRED);
+		tdm_message_unref(e.msg);
+	}
+}
+
+/* Takes the next live entry: expired heads are dead-lettered on the way. */
+static int take_live(struct tdm_queue *q, struct tdm_qentry *out)
+{
+	const struct tdm_qentry *h = peek_ready(q);
+	if (h && h->expires_at)
+		tdm_queue_expire(q, tdm_now_ms());
+	return take_ready(q, out);
+}
+
 int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 {
-	if (!take_ready(q, out))
+	if (!take_live(q, out))
 		return 0;
 	q->unacked++;
 	q->stat_delivered++;
@@ -190,22 +302,11 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 {
 	q->unacked--;
-	if (q->deleted) {
-		tdm_message_unref(e.msg);
+	e.redelivered = 1;
+	if (q->deleted || heap_push(q, e) < 0) {
+		tdm_message_unref(e.msg); /* nowhere to keep it */
 		return;
 	}
-	if (q->heap_len == q->heap_cap) {
-		size_t ncap = q->heap_cap ? q->heap_cap * 2 : 16;
-		struct tdm_qentry *n = realloc(q->heap, ncap * sizeof(*n));
-		if (!n) { /* cannot keep it: dropping is the only safe choice */
-			tdm_message_unref(e.msg);
-			return;
-		}
-		q->heap = n;
-		q->heap_cap = ncap;
-	}
-	e.redelivered = 1;
-	heap_push(q, e);
 	q->ready_bytes += e.msg->body_len;
 	if (q->nconsumers)
 		tdm_queue_kick(q);
@@ -218,12 +319,21 @@ void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e)
 	tdm_message_unref(e.msg);
 }
 
+void tdm_queue_reject(struct tdm_queue *q, struct tdm_qentry e)
+{
+	if (!q->deleted)
+		tdm_queue_dead_letter(q, e.msg, TDM_DL_REJECTED);
+	tdm_queue_settle(q, e);
+}
+
 uint64_t tdm_queue_purge(struct tdm_queue *q)
 {
 	uint64_t n = tdm_queue_ready(q);
 	drop_ready(q);
 	return n;
 }
+
+/* ---- consumers -------------------------------------------------------------- */
 
 void tdm_queue_attach(struct tdm_queue *q, struct tdm_consumer *c)
 {
@@ -240,6 +350,8 @@ void tdm_queue_attach(struct tdm_queue *q, struct tdm_consumer *c)
 		h->prev = c;
 	}
 	q->nconsumers++;
+	if (c->priority)
+		q->prio_consumers++;
 	q->had_consumer = 1;
 	tdm_queue_kick(q);
 }
@@ -257,6 +369,11 @@ void tdm_queue_detach(struct tdm_queue *q, struct tdm_consumer *c)
 	c->prev = c->next = NULL;
 	c->queue = NULL;
 	q->nconsumers--;
+	if (c->priority)
+		q->prio_consumers--;
+	q->last_used = tdm_now_ms();
+	if (q->nconsumers)
+		tdm_queue_kick(q); /* a single active consumer's successor takes over */
 	tdm_queue_unref(q);
 }
 
@@ -266,14 +383,35 @@ void tdm_queue_kick(struct tdm_queue *q)
 		tdm_broker_mark_dirty(q);
 }
 
-/* The next consumer, from the round-robin cursor on, that can take a message. */
+/*
+ * The consumer to serve next, or NULL when none can take a message:
+ * single active consumer: only the oldest; with consumer priorities: the
+ * highest priority that can take, least recently served among equals;
+ * otherwise round-robin from the cursor.
+ */
 static struct tdm_consumer *next_ready(struct tdm_queue *q)
 {
 	struct tdm_consumer *c = q->consumers;
+	if (q->single_active)
+		return c->ops->can_take(c) ? c : NULL;
+	if (q->prio_consumers) {
+		struct tdm_consumer *best = NULL;
+		for (uint32_t i = 0; i < q->nconsumers; i++, c = c->next)
+			if ((!best || c->priority > best->priority ||
+			     (c->priority == best->priority && c->served < best->served)) &&
+			    c->ops->can_take(c))
+				best = c;
+		return best;
+	}
 	for (uint32_t i = 0; i < q->nconsumers; i++, c = c->next)
 		if (c->ops->can_take(c))
 			return c;
 	return NULL;
+}
+
+static int would_deliver_now(struct tdm_queue *q)
+{
+	return q->nconsumers && tdm_queue_ready(q) == 0 && next_ready(q) != NULL;
 }
 
 int tdm_queue_dispatch(struct tdm_queue *q, unsigned budget)
@@ -285,8 +423,11 @@ int tdm_queue_dispatch(struct tdm_queue *q, unsigned budget)
 		if (!c)
 			return 0;
 		struct tdm_qentry e;
-		tdm_queue_pop(q, &e);
-		q->consumers = c->next;
+		if (!tdm_queue_pop(q, &e))
+			return 0; /* everything left had expired */
+		if (!q->single_active && !q->prio_consumers)
+			q->consumers = c->next;
+		c->served = ++q->serve_clock;
 		c->ops->deliver(c, q, e);
 	}
 	return 0;

@@ -25,8 +25,15 @@ struct tdm_broker;
 struct tdm_qentry {
 	struct tdm_message *msg; /* ref held by whoever holds the entry */
 	uint64_t seq;            /* position in the queue, for requeue */
+	uint64_t expires_at;     /* tdm_now_ms() deadline, 0 = never */
 	uint32_t redelivered;    /* 1 once it has been delivered and returned */
 };
+
+/* Why a message is dead-lettered (RabbitMQ's x-death reasons). */
+enum tdm_dl_reason { TDM_DL_REJECTED, TDM_DL_EXPIRED, TDM_DL_MAXLEN };
+
+/* Milliseconds of a monotonic clock (the time base of TTLs and expiry). */
+uint64_t tdm_now_ms(void);
 
 struct tdm_consumer;
 struct tdm_consumer_ops {
@@ -43,8 +50,10 @@ struct tdm_consumer_ops {
 struct tdm_consumer {
 	const struct tdm_consumer_ops *ops;
 	struct tdm_queue *queue;         /* ref while attached */
-	struct tdm_consumer *prev, *next;/* queue's consumer ring */
+	struct tdm_consumer *prev, *next;/* queue's consumer ring, in attach order */
 	uint8_t exclusive;
+	int32_t priority;                /* x-priority: higher is served first */
+	uint64_t served;                 /* when last served, for fairness among equals */
 };
 
 /* Destination kinds for exchange bindings (first member of queue and exchange). */
@@ -79,6 +88,17 @@ struct tdm_queue {
 	/* length limits (x-max-length, x-max-length-bytes, x-overflow); -1 = none */
 	int64_t max_length, max_length_bytes;
 	uint8_t overflow;              /* enum tdm_overflow */
+	/* x-message-ttl and x-expires in ms, -1 = none */
+	int64_t message_ttl, expires_ms;
+	uint64_t last_used;            /* tdm_now_ms() of the last use, for x-expires */
+	uint8_t max_priority;          /* x-max-priority, 0 = not a priority queue */
+	uint8_t single_active;         /* x-single-active-consumer */
+	uint8_t timed;                 /* on the broker's list of queues with timers */
+	char *dlx;                     /* owned: x-dead-letter-exchange, NULL = none */
+	char *dlrk;                    /* owned: x-dead-letter-routing-key, NULL = keep */
+	uint32_t prio_consumers;       /* consumers with a non-zero x-priority */
+	uint64_t serve_clock;
+	struct tdm_queue *timed_prev, *timed_next;
 	/* counters */
 	uint64_t stat_published, stat_delivered, stat_acked;
 };
@@ -102,6 +122,15 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out);
 void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e);
 /* Acknowledges (drops) an unacked entry. */
 void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e);
+/* Rejects an unacked entry without requeue: dead-lettered (reason
+ * rejected) when the queue has a dead-letter exchange, else dropped. */
+void tdm_queue_reject(struct tdm_queue *q, struct tdm_qentry e);
+/* Hands m to the broker's dead-letter hook for q (if q has a DLX). */
+void tdm_queue_dead_letter(struct tdm_queue *q, struct tdm_message *m, enum tdm_dl_reason why);
+/* Expires ready messages at the head whose deadline passed (now: tdm_now_ms()). */
+void tdm_queue_expire(struct tdm_queue *q, uint64_t now);
+/* Puts q on the broker's list of queues that need the periodic tick. */
+void tdm_queue_set_timed(struct tdm_queue *q);
 /* Drops every ready message; returns how many. */
 uint64_t tdm_queue_purge(struct tdm_queue *q);
 static inline uint64_t tdm_queue_ready(const struct tdm_queue *q)

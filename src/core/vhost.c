@@ -147,6 +147,45 @@ void tdm_broker_dispatch(struct tdm_broker *b)
 	}
 }
 
+void tdm_queue_set_timed(struct tdm_queue *q)
+{
+	struct tdm_broker *b = q->vhost->broker;
+	if (q->timed || q->deleted)
+		return;
+	q->timed = 1;
+	q->timed_prev = NULL;
+	q->timed_next = b->timed;
+	if (b->timed)
+		b->timed->timed_prev = q;
+	b->timed = q;
+}
+
+static void unset_timed(struct tdm_queue *q)
+{
+	if (!q->timed)
+		return;
+	if (q->timed_prev)
+		q->timed_prev->timed_next = q->timed_next;
+	else
+		q->vhost->broker->timed = q->timed_next;
+	if (q->timed_next)
+		q->timed_next->timed_prev = q->timed_prev;
+	q->timed = 0;
+}
+
+void tdm_broker_tick(struct tdm_broker *b)
+{
+	uint64_t now = tdm_now_ms();
+	struct tdm_queue *q = b->timed;
+	while (q) {
+		tdm_queue_expire(q, now); /* may dead-letter into other queues, never remove one */
+		struct tdm_queue *next = q->timed_next;
+		if (q->expires_ms >= 0 && !q->nconsumers && now - q->last_used >= (uint64_t)q->expires_ms)
+			tdm_queue_remove(q);
+		q = next;
+	}
+}
+
 /* ---- queues ------------------------------------------------------------ */
 
 size_t tdm_random_name(char out[40], const char *prefix)
@@ -246,6 +285,7 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 			if (rc != TDM_OK)
 				return rc;
 		}
+		q->last_used = tdm_now_ms();
 		*out = q;
 		return TDM_OK;
 	}
@@ -266,6 +306,7 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	q->exclusive = !!s->exclusive;
 	q->auto_delete = !!s->auto_delete;
 	q->owner = s->exclusive ? s->owner : NULL;
+	q->last_used = tdm_now_ms();
 	if (s->arguments_len && (q->arguments = malloc(s->arguments_len))) {
 		memcpy(q->arguments, s->arguments, s->arguments_len);
 		q->arguments_len = (uint32_t)s->arguments_len;
@@ -281,6 +322,7 @@ void tdm_queue_remove(struct tdm_queue *q)
 		return;
 	tdm_map_del(&vh->queues, q->name, q->name_len);
 	q->deleted = 1; /* before unbinding, so nothing routes here any more */
+	unset_timed(q);
 	tdm_unbind_dest_all(vh, &q->dest);
 	tdm_queue_kill(q);
 	tdm_queue_unref(q);

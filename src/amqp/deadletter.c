@@ -1,0 +1,228 @@
+/*
+ * Dead-lettering as RabbitMQ 3.10 does it: the message is re-published
+ * through the queue's dead-letter exchange with its routing key (or the
+ * queue's x-dead-letter-routing-key), its per-message expiration removed,
+ * and its headers extended with x-death (one entry per queue and reason,
+ * most recent first, with a count) and x-first-death-{reason,queue,exchange}.
+ * Cycles are broken as RabbitMQ breaks them: a message is not dead-lettered
+ * back into a queue it already died in, unless a client rejected it along
+ * the way.
+ *
+ * The core calls this through the broker's dead_letter hook: the content
+ * header is AMQP wire format, so rewriting it belongs to this front end.
+ *
+ * Must not depend on: other front ends.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "amqp/amqp.h"
+#include "core/log.h"
+
+static const char *const reason_names[] = {
+	[TDM_DL_REJECTED] = "rejected", [TDM_DL_EXPIRED] = "expired", [TDM_DL_MAXLEN] = "maxlen",
+};
+
+static int bytes_eq(struct am_bytes b, const char *s, size_t len)
+{
+	return b.len == len && memcmp(b.ptr, s, len) == 0;
+}
+
+/* Copies every field of a table except `skip`, from raw entries. */
+static void copy_fields(struct am_tb *tb, struct am_bytes table, const char *skip)
+{
+	struct am_table_iter it;
+	struct am_bytes key;
+	struct am_value v;
+	char k[256];
+	am_table_iter_init(&it, table);
+	while (am_table_next(&it, &key, &v)) {
+		if (skip && bytes_eq(key, skip, strlen(skip)))
+			continue;
+		memcpy(k, key.ptr, key.len);
+		k[key.len] = '\0';
+		am_tb_raw(tb, k, v.type, v.raw.ptr, v.raw.len);
+	}
+}
+
+struct death_ctx {
+	struct tdm_queue *q;
+	const struct tdm_message *m;
+	const char *reason;
+	struct am_bytes expiration; /* the message's own, if any */
+};
+
+/* The entry of the x-death array for (queue, reason), or 0. */
+static int find_death(struct am_bytes deaths, const struct death_ctx *d, struct am_value *out)
+{
+	struct am_table_iter it;
+	struct am_value e, f;
+	am_array_iter_init(&it, deaths);
+	while (am_table_next(&it, NULL, &e)) {
+		if (e.type != 'F')
+			continue;
+		if (am_table_get(e.v.bytes, "queue", &f) && f.type == 'S' &&
+		    bytes_eq(f.v.bytes, d->q->name, d->q->name_len) &&
+		    am_table_get(e.v.bytes, "reason", &f) && f.type == 'S' &&
+		    bytes_eq(f.v.bytes, d->reason, strlen(d->reason))) {
+			*out = e;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Writes the x-death array: this death first, then the earlier ones. */
+static void write_deaths(struct am_tb *tb, struct am_bytes old, int have_old, const struct death_ctx *d)
+{
+	struct am_value prev, count;
+	int again = have_old && find_death(old, d, &prev);
+	am_tb_array_begin(tb, "x-death");
+	am_tb_table_begin(tb, NULL);
+	if (again) {
+		int64_t n = am_table_get(prev.v.bytes, "count", &count) && count.type == 'l' ? count.v.i : 0;
+		am_tb_long(tb, "count", n + 1);
+		copy_fields(tb, prev.v.bytes, "count");
+	} else {
+		am_tb_long(tb, "count", 1);
+		am_tb_str(tb, "reason", d->reason, strlen(d->reason));
+		am_tb_str(tb, "queue", d->q->name, d->q->name_len);
+		am_tb_timestamp(tb, "time", (uint64_t)time(NULL));
+		am_tb_str(tb, "exchange", d->m->exchange, d->m->exchange_len);
+		am_tb_array_begin(tb, "routing-keys");
+		am_tb_str(tb, NULL, d->m->routing_key, d->m->routing_key_len);
+		am_tb_array_end(tb);
+		if (d->expiration.len)
+			am_tb_str(tb, "original-expiration", (const char *)d->expiration.ptr,
+				  d->expiration.len);
+	}
+	am_tb_table_end(tb);
+	if (have_old) {
+		struct am_table_iter it;
+		struct am_value e;
+		am_array_iter_init(&it, old);
+		while (am_table_next(&it, NULL, &e))
+			if (!(again && e.raw.ptr == prev.raw.ptr))
+				am_tb_raw(tb, NULL, e.type, e.raw.ptr, e.raw.len);
+	}
+	am_tb_array_end(tb);
+}
+
+/* The new headers table: old headers, x-death rewritten, x-first-death-* kept or set. */
+static int build_headers(struct am_bytes old, const struct death_ctx *d, uint8_t *buf, size_t cap,
+			 struct am_bytes *out)
+{
+	struct am_tb tb;
+	struct am_value deaths, v;
+	int have_deaths = am_table_get(old, "x-death", &deaths) && deaths.type == 'A';
+	am_tb_init(&tb, buf, cap);
+	copy_fields(&tb, old, "x-death");
+	write_deaths(&tb, deaths.v.bytes, have_deaths, d);
+	if (!am_table_get(old, "x-first-death-reason", &v)) {
+		am_tb_str(&tb, "x-first-death-reason", d->reason, strlen(d->reason));
+		am_tb_str(&tb, "x-first-death-queue", d->q->name, d->q->name_len);
+		am_tb_str(&tb, "x-first-death-exchange", d->m->exchange, d->m->exchange_len);
+	}
+	return am_tb_finish(&tb, out);
+}
+
+/* A dead-lettered copy of m with rewritten properties, or NULL. */
+static struct tdm_message *rewrite(struct tdm_queue *q, const struct tdm_message *m,
+				   enum tdm_dl_reason why, struct am_bytes *headers_out,
+				   uint8_t **scratch)
+{
+	struct am_content_header h;
+	if (am_content_header_decode(m->header, m->header_len, &h) != AM_OK)
+		return NULL;
+	struct death_ctx d = { q, m, reason_names[why], { NULL, 0 } };
+	if (h.props.flags & AM_P_EXPIRATION)
+		d.expiration = h.props.expiration;
+	struct am_bytes old = (h.props.flags & AM_P_HEADERS) ? h.props.headers : (struct am_bytes){ 0 };
+	size_t cap = old.len + m->routing_key_len + 2 * q->name_len + 1024;
+	struct am_bytes headers;
+	for (;;) {
+		uint8_t *buf = realloc(*scratch, cap * 2 + m->header_len);
+		if (!buf)
+			return NULL;
+		*scratch = buf;
+		int rc = build_headers(old, &d, buf, cap, &headers);
+		if (rc == AM_OK)
+			break;
+		if (rc != AM_ERR_NOSPACE || cap > (1u << 24))
+			return NULL;
+		cap *= 2;
+	}
+	h.props.headers = headers;
+	h.props.flags |= AM_P_HEADERS;
+	h.props.flags &= (uint16_t)~AM_P_EXPIRATION;
+	uint8_t *hdr = *scratch + cap;
+	size_t hlen;
+	if (am_content_header_encode(m->body_len, &h.props, hdr, cap + m->header_len, &hlen) != AM_OK)
+		return NULL;
+	const char *rk = q->dlrk ? q->dlrk : m->routing_key;
+	size_t rklen = q->dlrk ? strlen(q->dlrk) : m->routing_key_len;
+	struct tdm_message *n = tdm_message_new(q->dlx, strlen(q->dlx), rk, rklen, hdr, hlen, m->body_len);
+	if (!n)
+		return NULL;
+	memcpy(n->body, m->body, m->body_len);
+	n->body_filled = m->body_len;
+	n->persistent = m->persistent;
+	n->priority = m->priority;
+	*headers_out = headers;
+	return n;
+}
+
+/* RabbitMQ's cycle rule: q2 is skipped when the message already died in it
+ * and no death on the way was a client's rejection. */
+static int is_cycle(struct am_bytes headers, const struct tdm_queue *q2)
+{
+	struct am_value deaths, e, f;
+	if (!am_table_get(headers, "x-death", &deaths) || deaths.type != 'A')
+		return 0;
+	int seen = 0, rejected = 0;
+	struct am_table_iter it;
+	am_array_iter_init(&it, deaths.v.bytes);
+	while (am_table_next(&it, NULL, &e)) {
+		if (e.type != 'F')
+			continue;
+		if (am_table_get(e.v.bytes, "queue", &f) && f.type == 'S' &&
+		    bytes_eq(f.v.bytes, q2->name, q2->name_len))
+			seen = 1;
+		if (am_table_get(e.v.bytes, "reason", &f) && f.type == 'S' &&
+		    bytes_eq(f.v.bytes, "rejected", 8))
+			rejected = 1;
+	}
+	return seen && !rejected;
+}
+
+static void dead_letter(void *ctx, struct tdm_queue *q, struct tdm_message *m, enum tdm_dl_reason why)
+{
+	(void)ctx;
+	struct tdm_exchange *x = tdm_exchange_find(q->vhost, q->dlx, strlen(q->dlx));
+	if (!x) /* as RabbitMQ: a missing dead-letter exchange drops the message */
+		return;
+	uint8_t *scratch = NULL;
+	struct am_bytes headers;
+	struct tdm_message *n = rewrite(q, m, why, &headers, &scratch);
+	if (!n) {
+		free(scratch);
+		tdm_warn("amqp", "could not dead-letter a message from queue '%s'", q->name);
+		return;
+	}
+	struct tdm_route r;
+	tdm_route_init(&r);
+	am_route_message(x, n, &r);
+	for (size_t i = 0; i < r.n; i++)
+		if (!is_cycle(headers, r.queues[i]))
+			tdm_queue_push(r.queues[i], n);
+	tdm_route_free(&r);
+	tdm_message_unref(n);
+	free(scratch);
+}
+
+void am_deadletter_install(struct tdm_broker *b)
+{
+	b->dead_letter = dead_letter;
+	b->dead_letter_ctx = NULL;
+}
