@@ -482,6 +482,16 @@ int ls_checkpoint(struct ls_store *s);
  */
 int ls_retention_step(struct ls_store *s, int64_t now_ms, size_t budget);
 
+/*
+ * Kafka's DeleteRecords at segment granularity: deletes every whole
+ * segment whose records all lie below `offset` (never the active one), so
+ * the log start moves up to the base of the segment holding `offset`.
+ * The caller vouches that nothing below `offset` is needed any more (the
+ * AMQP journal calls it when every message there has been acknowledged).
+ * Returns the number of segments deleted.
+ */
+size_t ls_delete_records(struct ls_partition *p, uint64_t offset);
+
 /* ---- consumer-group offsets --------------------------------------------- */
 
 struct ls_offset_commit {

@@ -447,6 +447,20 @@ static int delete_step(struct ls_partition *p, int64_t now, size_t budget, size_
 	return 0;
 }
 
+size_t ls_delete_records(struct ls_partition *p, uint64_t offset)
+{
+	size_t n = 0;
+	while (p->nsegs > 1 && p->segs[1]->base <= offset && !p->failed) {
+		ls_partition_drop_segment(p, 0);
+		n++;
+	}
+	if (n) {
+		ls_fsync_fd(p->dirfd); /* the deletion itself must not come undone */
+		p->store->ckpt_dirty = 1;
+	}
+	return n;
+}
+
 static int partition_step(struct ls_store *s, struct ls_partition *p, int64_t now,
 			  size_t budget, size_t *work)
 {

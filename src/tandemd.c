@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include <config.h>
 
@@ -21,6 +22,8 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "net/net.h"
+#include "net/worker.h"
+#include "core/durable.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 
@@ -31,6 +34,8 @@ struct server {
 	struct event *dispatch_ev;
 	struct event *shutdown_poll;
 	struct event *tick_ev;
+	struct tdm_durable *durable;
+	struct tdm_worker *worker;  /* fsyncs of the AMQP journal */
 	int shutdown_ticks;
 };
 
@@ -50,6 +55,44 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct server *s = arg;
 	tdm_broker_tick(s->broker);
+}
+
+static int run_blocking(void *ctx, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct server *s = ctx;
+	return tdm_worker_submit(s->worker, work, done, arg);
+}
+
+/* Durable exchanges, queues, bindings and persistent messages come back
+ * before any listener opens. */
+static int open_durable(struct server *s, const struct tdm_config *cfg, char *err, size_t errlen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/queues", cfg->data_dir);
+	s->worker = tdm_worker_new(s->base);
+	if (!s->worker) {
+		snprintf(err, errlen, "cannot start the journal thread");
+		return -1;
+	}
+	s->broker->run_blocking = run_blocking;
+	s->broker->run_blocking_ctx = s;
+	s->durable = tdm_durable_open(s->broker, dir, cfg->max_message_size, err, errlen);
+	if (!s->durable || tdm_durable_recover(s->durable, err, errlen) < 0)
+		return -1;
+	s->broker->durable = s->durable;
+	return 0;
+}
+
+/* Order matters: the journal thread finishes its fsync, then the journal
+ * takes the last acknowledgements, then the queues go without a trace. */
+static void close_durable(struct server *s)
+{
+	if (s->broker)
+		s->broker->run_blocking = NULL;
+	tdm_worker_free(s->worker);
+	if (s->broker)
+		s->broker->durable = NULL;
+	tdm_durable_close(s->durable);
 }
 
 static void schedule_dispatch(void *arg)
@@ -130,6 +173,7 @@ int main(int argc, char **argv)
 		tdm_error("main", "%s", err);
 		goto out;
 	}
+	evthread_use_pthreads(); /* helper threads hand fsync results back to the loop */
 	s.base = event_base_new();
 	s.broker = tdm_broker_new(&cfg, auth);
 	if (!s.base || !s.broker || add_vhosts(s.broker, &cfg) < 0)
@@ -137,7 +181,11 @@ int main(int argc, char **argv)
 	s.dispatch_ev = event_new(s.base, -1, 0, dispatch_cb, &s);
 	s.broker->schedule = schedule_dispatch;
 	s.broker->schedule_ctx = &s;
-	am_deadletter_install(s.broker);
+	am_hooks_install(s.broker);
+	if (open_durable(&s, &cfg, err, sizeof(err)) < 0) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
 	s.tick_ev = event_new(s.base, -1, EV_PERSIST, tick_cb, &s);
 	struct timeval tick = { 0, 100000 };
 	if (!s.tick_ev || event_add(s.tick_ev, &tick) < 0)
@@ -173,6 +221,7 @@ out:
 	if (s.tick_ev)
 		event_free(s.tick_ev);
 	tdm_net_free(s.net);
+	close_durable(&s);
 	tdm_broker_free(s.broker);
 	if (s.dispatch_ev)
 		event_free(s.dispatch_ev);

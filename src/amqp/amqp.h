@@ -81,6 +81,14 @@ struct am_unacked {
 	uint8_t done;
 };
 
+/* A publisher confirm that cannot go out yet (a message being made durable)
+ * or must not be folded into a multiple ack (a nack). */
+struct am_confirm {
+	uint64_t seq;
+	uint64_t need;   /* journal offset that must be on disk, UINT64_MAX = none */
+	uint8_t nack;
+};
+
 /* A transaction's buffered publish or ack. */
 struct am_tx_op {
 	struct am_tx_op *next;
@@ -122,8 +130,12 @@ struct am_channel {
 	uint8_t confirm, tx;
 	uint64_t publish_seq;          /* last publish sequence number handed out */
 	uint64_t confirm_sent;         /* highest sequence number confirmed on the wire */
+	uint64_t confirm_ready;        /* highest sequence number that may be acked now */
 	struct am_channel *confirm_next; /* connection's list of channels with confirms due */
-	uint8_t confirm_listed;
+	uint8_t confirm_listed, durable_listed;
+	struct am_confirm *cring;      /* owned ring: confirms waiting, in sequence order */
+	size_t cring_cap, cring_head, cring_len;
+	struct am_channel *durable_prev, *durable_next; /* channels waiting for the journal */
 	struct am_tx_op *tx_head, **tx_tail;
 };
 
@@ -230,13 +242,24 @@ int am_h_tx_rollback(struct am_conn *, struct am_channel *, const struct am_meth
 int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		     int mandatory, struct am_err *err);
 /* Sends the publisher confirms collected while handling one read: one
- * basic.ack (multiple) per channel instead of one per message. */
+ * basic.ack (multiple) per channel instead of one per message (confirms.c). */
 void am_flush_confirms(struct am_conn *c);
+/* Records the confirm of ch's next publish: journal_off is the journal
+ * offset the message must reach on disk first (TDM_NO_JOURNAL: none);
+ * nack when a queue refused it. */
+void am_confirm(struct am_conn *c, struct am_channel *ch, uint64_t journal_off, int nack);
+/* Forgets ch's pending confirms (channel going away). */
+void am_confirms_release(struct am_channel *ch);
+/* Installs the broker hooks of this front end: dead-lettering, journal
+ * sync notifications, message restore (deadletter.c, confirms.c). */
+void am_hooks_install(struct tdm_broker *b);
 /* Routes msg through x (message headers feed headers exchanges), then, if
  * nothing matched, through x's alternate exchanges. */
 void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r);
 /* Installs the dead-letter hook (deadletter.c) in the broker. */
 void am_deadletter_install(struct tdm_broker *b);
+/* Sets the AMQP-derived fields of a message read back from the journal. */
+void am_message_restore(void *ctx, struct tdm_message *m);
 /* Routes and enqueues msg immediately (no transaction buffering). */
 int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		   int mandatory, struct am_err *err);
@@ -265,18 +288,10 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 				   uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
-/* Queue arguments tandem acts on, parsed and validated as RabbitMQ does. */
-struct am_queue_args {
-	int64_t max_length, max_length_bytes; /* -1 = unlimited */
-	int64_t message_ttl, expires;         /* ms, -1 = none */
-	uint8_t overflow;                     /* enum tdm_overflow */
-	uint8_t max_priority, single_active, has_dlx, has_dlrk;
-	struct am_bytes dlx, dlrk;            /* borrowed from the method */
-};
-/* Parses args for queue `queue`; 0, or -1 with 406 "invalid arg ..." in err. */
-int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const char *queue,
+/* Parses a queue's declaration arguments into settings (borrowing strings
+ * from args), validated as RabbitMQ does; 0, or -1 with 406 in err. */
+int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, const char *queue,
 			const char *vhost, uint32_t method, struct am_err *err);
-void am_queue_args_apply(const struct am_queue_args *qa, struct tdm_queue *q);
 extern const char *const am_queue_arg_keys[];
 extern const char *const am_exchange_arg_keys[];
 /* Compares the listed keys of two raw tables as RabbitMQ does on redeclare;

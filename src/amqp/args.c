@@ -183,15 +183,13 @@ static int one_of(struct am_bytes s, const char *const *names, size_t n)
 	return -1;
 }
 
-int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const char *queue,
+int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, const char *queue,
 			const char *vhost, uint32_t method, struct am_err *err)
 {
 	static const char *const overflow_names[] = { "drop-head", "reject-publish",
 						      "reject-publish-dlx" };
 	static const char *const modes[] = { "default", "lazy" };
-	memset(qa, 0, sizeof(*qa));
-	qa->max_length = qa->max_length_bytes = qa->message_ttl = qa->expires = -1;
-	qa->overflow = TDM_OVERFLOW_DROP_HEAD;
+	tdm_queue_settings_init(qa);
 	int64_t prio = -1;
 	if (nonneg_arg(args, "x-max-length", &qa->max_length, queue, vhost, method, err) < 0 ||
 	    nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0 ||
@@ -217,13 +215,20 @@ int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const ch
 			return bad_arg(err, method, "x-overflow", queue, vhost, "{invalid_value}");
 		qa->overflow = (uint8_t)i;
 	}
-	if ((rc = string_arg(args, "x-dead-letter-exchange", &qa->dlx, queue, vhost, method, err)) < 0)
+	struct am_bytes dlx, dlrk;
+	if ((rc = string_arg(args, "x-dead-letter-exchange", &dlx, queue, vhost, method, err)) < 0)
 		return -1;
-	qa->has_dlx = rc;
-	if ((rc = string_arg(args, "x-dead-letter-routing-key", &qa->dlrk, queue, vhost, method, err)) < 0)
+	if (rc) {
+		qa->dlx = (const char *)dlx.ptr;
+		qa->dlx_len = dlx.len;
+	}
+	if ((rc = string_arg(args, "x-dead-letter-routing-key", &dlrk, queue, vhost, method, err)) < 0)
 		return -1;
-	qa->has_dlrk = rc;
-	if (qa->has_dlrk && !qa->has_dlx)
+	if (rc) {
+		qa->dlrk = (const char *)dlrk.ptr;
+		qa->dlrk_len = dlrk.len;
+	}
+	if (qa->dlrk && !qa->dlx)
 		return am_fail(err, AM_PRECONDITION_FAILED, method,
 			       "invalid arg 'x-dead-letter-routing-key' for queue '%s' in vhost '%s': "
 			       "{routing_key_but_no_dlx_defined}",
@@ -247,31 +252,4 @@ int am_queue_args_parse(struct am_bytes args, struct am_queue_args *qa, const ch
 			       "{unsupported_queue_type,%.*s}",
 			       queue, vhost, (int)v.len, (const char *)v.ptr);
 	return 0;
-}
-
-static char *dup_bytes(struct am_bytes b)
-{
-	char *s = malloc(b.len + 1);
-	if (s) {
-		memcpy(s, b.ptr, b.len);
-		s[b.len] = '\0';
-	}
-	return s;
-}
-
-void am_queue_args_apply(const struct am_queue_args *qa, struct tdm_queue *q)
-{
-	q->max_length = qa->max_length;
-	q->max_length_bytes = qa->max_length_bytes;
-	q->overflow = qa->overflow;
-	q->message_ttl = qa->message_ttl;
-	q->expires_ms = qa->expires;
-	q->max_priority = qa->max_priority;
-	q->single_active = qa->single_active;
-	if (qa->has_dlx)
-		q->dlx = dup_bytes(qa->dlx);
-	if (qa->has_dlrk)
-		q->dlrk = dup_bytes(qa->dlrk);
-	if (q->message_ttl >= 0 || q->expires_ms >= 0)
-		tdm_queue_set_timed(q);
 }

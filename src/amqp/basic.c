@@ -81,50 +81,6 @@ out:
 		free(hdrs);
 }
 
-/* Marks the channel's latest publish confirmed; am_flush_confirms sends it. */
-static void confirm(struct am_conn *c, struct am_channel *ch)
-{
-	ch->publish_seq++;
-	if (!ch->confirm_listed) {
-		ch->confirm_listed = 1;
-		ch->confirm_next = c->confirm_due;
-		c->confirm_due = ch;
-	}
-}
-
-/* A nack breaks the run of acks: what is due goes out first, then the nack. */
-static void confirm_nack(struct am_conn *c, struct am_channel *ch)
-{
-	uint64_t seq = ++ch->publish_seq;
-	struct am_method a = { .id = AM_BASIC_ACK };
-	if (ch->confirm_sent < seq - 1) {
-		a.u.basic_ack.delivery_tag = seq - 1;
-		a.u.basic_ack.multiple = seq - 1 - ch->confirm_sent > 1;
-		am_send_method(c, ch->id, &a);
-	}
-	struct am_method n = { .id = AM_BASIC_NACK };
-	n.u.basic_nack.delivery_tag = seq;
-	am_send_method(c, ch->id, &n);
-	ch->confirm_sent = seq;
-}
-
-void am_flush_confirms(struct am_conn *c)
-{
-	while (c->confirm_due) {
-		struct am_channel *ch = c->confirm_due;
-		c->confirm_due = ch->confirm_next;
-		ch->confirm_listed = 0;
-		ch->confirm_next = NULL;
-		if (ch->state != AM_CH_OPEN || ch->confirm_sent == ch->publish_seq)
-			continue;
-		struct am_method a = { .id = AM_BASIC_ACK };
-		a.u.basic_ack.delivery_tag = ch->publish_seq;
-		a.u.basic_ack.multiple = ch->publish_seq - ch->confirm_sent > 1;
-		am_send_method(c, ch->id, &a);
-		ch->confirm_sent = ch->publish_seq;
-	}
-}
-
 /* Routes and enqueues now (outside a transaction, or at tx.commit). */
 int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		   int mandatory, struct am_err *err)
@@ -138,12 +94,9 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 			       "cannot publish to internal exchange '%s' in vhost '%s'", x->name,
 			       c->vhost->name);
 	struct tdm_route r;
-	int rejected = 0;
 	tdm_route_init(&r);
 	am_route_message(x, msg, &r);
-	for (size_t i = 0; i < r.n; i++)
-		if (tdm_queue_push(r.queues[i], msg) != 0)
-			rejected = 1; /* a full reject-publish queue (or no memory) */
+	int rejected = tdm_publish(c->broker, &r, msg) > 0; /* a full reject-publish queue */
 	c->broker->stat_published++;
 	if (r.n == 0) {
 		c->broker->stat_unroutable++;
@@ -151,10 +104,8 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 			send_return(c, ch, msg);
 	}
 	tdm_route_free(&r);
-	if (ch->confirm && rejected)
-		confirm_nack(c, ch);
-	else if (ch->confirm)
-		confirm(c, ch);
+	if (ch->confirm) /* a journaled message is confirmed once it is on disk */
+		am_confirm(c, ch, msg->journal_off, rejected);
 	return 0;
 }
 

@@ -83,6 +83,7 @@ void am_channel_destroy(struct am_conn *c, struct am_channel *ch)
 			break;
 		}
 	}
+	am_confirms_release(ch);
 	c->channels[ch->id] = NULL;
 	c->nchannels_open--;
 	free(ch->ring);
@@ -117,6 +118,20 @@ int am_h_channel_flow(struct am_conn *c, struct am_channel *ch, const struct am_
 	ok.u.channel_flow_ok.active = 1;
 	am_send_method(c, ch->id, &ok);
 	return 0;
+}
+
+static int parse_expiration(struct am_bytes e, int64_t *ttl, struct am_err *err);
+
+void am_message_restore(void *ctx, struct tdm_message *m)
+{
+	(void)ctx;
+	struct am_content_header h;
+	struct am_err err;
+	if (am_content_header_decode(m->header, m->header_len, &h) != AM_OK)
+		return;
+	m->priority = (h.props.flags & AM_P_PRIORITY) ? h.props.priority : 0;
+	if (h.props.flags & AM_P_EXPIRATION)
+		parse_expiration(h.props.expiration, &m->ttl_ms, &err);
 }
 
 /* access.request is deprecated: RabbitMQ grants ticket 1 and ignores it. */

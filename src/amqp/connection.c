@@ -11,6 +11,7 @@
 #include "amqp/amqp.h"
 #include "core/auth.h"
 #include "core/config.h"
+#include "core/durable.h"
 #include "core/log.h"
 
 #include <config.h>
@@ -473,6 +474,7 @@ static void am_read(void *ctx, struct evbuffer *in)
 		evbuffer_drain(in, (size_t)n);
 		limit = c->state >= AM_S_OPEN ? c->frame_max : c->broker->cfg->frame_max;
 	}
+	tdm_durable_flush(c->broker->durable); /* one journal batch per read, then its fsync */
 	am_flush_confirms(c);
 	if (c->state == AM_S_CLOSING || c->state == AM_S_CLOSED)
 		evbuffer_drain(in, evbuffer_get_length(in));

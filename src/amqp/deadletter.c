@@ -213,9 +213,12 @@ static void dead_letter(void *ctx, struct tdm_queue *q, struct tdm_message *m, e
 	struct tdm_route r;
 	tdm_route_init(&r);
 	am_route_message(x, n, &r);
+	size_t kept = 0;
 	for (size_t i = 0; i < r.n; i++)
 		if (!is_cycle(headers, r.queues[i]))
-			tdm_queue_push(r.queues[i], n);
+			r.queues[kept++] = r.queues[i];
+	r.n = kept;
+	tdm_publish(q->vhost->broker, &r, n);
 	tdm_route_free(&r);
 	tdm_message_unref(n);
 	free(scratch);

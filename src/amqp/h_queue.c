@@ -42,18 +42,17 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 		s.name = ch->last_queue;
 		s.name_len = ch->last_queue_len;
 	}
-	struct am_queue_args qa;
+	struct tdm_queue_settings qa;
 	char shown[256];
 	snprintf(shown, sizeof(shown), "%.*s", (int)d->queue.len, (const char *)d->queue.ptr);
 	if (!s.passive &&
 	    am_queue_args_parse(d->arguments, &qa, shown, c->vhost->name, m->id, err) < 0)
 		return -1;
+	s.settings = s.passive ? NULL : &qa;
 	struct tdm_queue *q;
 	struct tdm_err te;
 	if (tdm_queue_declare(c->vhost, &s, &q, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
-	if (s.created)
-		am_queue_args_apply(&qa, q);
 	if (!s.created && !s.passive &&
 	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
 			       am_queue_arg_keys, "queue", q->name, c->vhost->name, m->id, err) < 0)

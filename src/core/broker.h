@@ -21,6 +21,8 @@
 
 struct tdm_config;
 struct tdm_auth;
+struct tdm_route;
+struct tdm_durable;
 
 enum tdm_status {
 	TDM_OK = 0,
@@ -56,6 +58,7 @@ struct tdm_exchange {
 	uint32_t dest_bindings;    /* bindings with this exchange as destination */
 	struct tdm_vhost *vhost;   /* borrowed */
 	uint64_t stat_in, stat_out;
+	uint32_t id;               /* durable incarnation id, 0 = not persisted */
 };
 
 struct tdm_vhost {
@@ -85,6 +88,17 @@ struct tdm_broker {
 	tdm_dead_letter_fn dead_letter;
 	void *dead_letter_ctx;
 	struct tdm_queue *timed;      /* queues with TTLs or x-expires */
+	struct tdm_durable *durable;  /* owned by main; NULL: nothing is persisted */
+	/* Runs work on a helper thread and done back on the loop; -1 if busy. */
+	int (*run_blocking)(void *ctx, void (*work)(void *), void (*done)(void *), void *arg);
+	void *run_blocking_ctx;
+	/* The journal's flushed offset advanced (publisher confirms may go). */
+	void (*durable_synced)(void *ctx);
+	void *durable_synced_ctx;
+	/* A message read back from the journal: the front end derives what it
+	 * keeps outside the wire bytes (priority, TTL). */
+	void (*restore_message)(void *ctx, struct tdm_message *m);
+	void *restore_ctx;
 };
 
 /* ---- broker --------------------------------------------------------- */
@@ -104,6 +118,13 @@ void tdm_broker_tick(struct tdm_broker *b);
 /* Writes prefix + 22 random base64url characters (RabbitMQ's amq.gen- and
  * amq.ctag- names); prefix at most 17 bytes.  Returns the length. */
 size_t tdm_random_name(char out[40], const char *prefix);
+
+/*
+ * Enqueues m on every queue of r, journaling it first when it is persistent
+ * and some of those queues are durable.  Returns how many queues refused it
+ * (reject-publish), for the publisher's basic.nack.
+ */
+int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m);
 
 /* ---- exchanges ------------------------------------------------------- */
 struct tdm_exchange_spec {
@@ -134,6 +155,7 @@ struct tdm_queue_spec {
 	const uint8_t *arguments;
 	size_t arguments_len;
 	void *owner;              /* the declaring connection (for exclusive) */
+	const struct tdm_queue_settings *settings; /* for a new queue; NULL = defaults */
 	int created;              /* out: set when this call created the queue */
 };
 /* Declares (or checks) a queue; *out is borrowed from the vhost. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/broker.h"
+#include "core/durable.h"
 
 int tdm_err_set(struct tdm_err *e, int status, const char *fmt, ...)
 {
@@ -161,6 +162,10 @@ int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
 			x->arguments_len = (uint32_t)s->arguments_len;
 		}
 	}
+	if (tdm_durable_exchange_put(vh->broker->durable, x) < 0) {
+		tdm_exchange_delete(vh, x->name, x->name_len, 0, NULL);
+		return tdm_err_set(err, TDM_E_NOMEM, "could not persist exchange (disk error)");
+	}
 	*out = x;
 	return TDM_OK;
 }
@@ -207,6 +212,7 @@ int tdm_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len, int 
 	if (if_unused && ex_binding_count(x->table)) /* as RabbitMQ: only bindings as source */
 		return tdm_err_set(err, TDM_E_IN_USE, "exchange '%s' in vhost '%s' in use",
 				   x->name, vh->name);
+	tdm_durable_exchange_del(vh->broker->durable, x);
 	tdm_map_del(&vh->exchanges, name, len);
 	ex_foreach(x->table, drop_dest_count, NULL);
 	if (x->dest_bindings)
@@ -233,6 +239,8 @@ int tdm_bind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, si
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
 	if (dst->kind == TDM_DEST_EXCHANGE)
 		((struct tdm_exchange *)dst)->dest_bindings++;
+	if (tdm_durable_binding(src->vhost->broker->durable, src, dst, key, key_len, args, nargs, 1) < 0)
+		return tdm_err_set(err, TDM_E_NOMEM, "could not persist binding (disk error)");
 	return TDM_OK;
 }
 
@@ -243,6 +251,7 @@ int tdm_unbind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, 
 		return tdm_err_set(err, TDM_E_ACCESS, "operation not permitted on the default exchange");
 	if (ex_unbind(src->table, dst, key, key_len, args, nargs) != EX_OK)
 		return TDM_OK; /* RabbitMQ 3.x: unbinding a missing binding succeeds */
+	tdm_durable_binding(src->vhost->broker->durable, src, dst, key, key_len, args, nargs, 0);
 	if (dst->kind == TDM_DEST_EXCHANGE)
 		((struct tdm_exchange *)dst)->dest_bindings--;
 	if (src->auto_delete && ex_binding_count(src->table) == 0)

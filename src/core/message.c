@@ -53,6 +53,7 @@ struct tdm_message *tdm_message_new(const char *exchange, size_t exchange_len,
 	}
 	m->refcnt = 1;
 	m->ttl_ms = -1;
+	m->journal_off = UINT64_MAX;
 	m->header_len = (uint32_t)header_len;
 	m->exchange_len = (uint8_t)exchange_len;
 	m->routing_key_len = (uint8_t)routing_key_len;

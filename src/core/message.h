@@ -28,6 +28,7 @@ struct tdm_message {
 	char *routing_key;      /* owned: inside this allocation, NUL-terminated */
 	uint8_t body_separate;  /* body was malloc'd on its own */
 	int64_t ttl_ms;         /* per-message TTL (AMQP expiration), -1 = none */
+	uint64_t journal_off;   /* offset in the durable journal, UINT64_MAX = none */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/broker.h"
+#include "core/durable.h"
 
 uint64_t tdm_now_ms(void)
 {
@@ -39,9 +40,44 @@ struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t n
 	q->dest.kind = TDM_DEST_QUEUE;
 	q->max_length = q->max_length_bytes = -1;
 	q->message_ttl = q->expires_ms = -1;
+	q->delivered_mark = TDM_NO_JOURNAL;
 	q->vhost = vh;
 	q->refcnt = 1;
 	return q;
+}
+
+void tdm_queue_settings_init(struct tdm_queue_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->max_length = s->max_length_bytes = s->message_ttl = s->expires = -1;
+	s->overflow = TDM_OVERFLOW_DROP_HEAD;
+}
+
+static char *dup_n(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
+{
+	q->max_length = s->max_length;
+	q->max_length_bytes = s->max_length_bytes;
+	q->overflow = s->overflow;
+	q->message_ttl = s->message_ttl;
+	q->expires_ms = s->expires;
+	q->max_priority = s->max_priority;
+	q->single_active = s->single_active;
+	if ((s->dlx && !(q->dlx = dup_n(s->dlx, s->dlx_len))) ||
+	    (s->dlrk && !(q->dlrk = dup_n(s->dlrk, s->dlrk_len))))
+		return -1;
+	if (q->message_ttl >= 0 || q->expires_ms >= 0)
+		tdm_queue_set_timed(q);
+	return 0;
 }
 
 void tdm_queue_ref(struct tdm_queue *q)
@@ -49,12 +85,27 @@ void tdm_queue_ref(struct tdm_queue *q)
 	q->refcnt++;
 }
 
+/* m leaves a durable queue for good: the journal records it (ack). */
+static void released(struct tdm_queue *q, const struct tdm_message *m)
+{
+	struct tdm_durable *d = q->vhost->broker->durable;
+	if (q->qid && m->journal_off != TDM_NO_JOURNAL && d)
+		tdm_durable_release(d, q, m->journal_off);
+}
+
+/* Drops one ready or unacked message of q. */
+static void drop(struct tdm_queue *q, struct tdm_message *m)
+{
+	released(q, m);
+	tdm_message_unref(m);
+}
+
 static void drop_ready(struct tdm_queue *q)
 {
 	for (size_t i = 0; i < q->ring_len; i++)
-		tdm_message_unref(q->ring[(q->ring_head + i) % q->ring_cap].msg);
+		drop(q, q->ring[(q->ring_head + i) % q->ring_cap].msg);
 	for (size_t i = 0; i < q->heap_len; i++)
-		tdm_message_unref(q->heap[i].msg);
+		drop(q, q->heap[i].msg);
 	q->ring_len = q->ring_head = 0;
 	q->heap_len = 0;
 	q->ready_bytes = 0;
@@ -250,7 +301,7 @@ int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 	if (e.expires_at && e.expires_at == now + 1 && !would_deliver_now(q)) {
 		/* TTL 0: expires at once unless a consumer takes it right away */
 		tdm_queue_dead_letter(q, m, TDM_DL_EXPIRED);
-		return 0;
+		return TDM_QUEUE_DROPPED;
 	}
 	if (store_ready(q, e) < 0)
 		return -1;
@@ -263,7 +314,7 @@ int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 		struct tdm_qentry old;
 		take_ready(q, &old);
 		tdm_queue_dead_letter(q, old.msg, TDM_DL_MAXLEN);
-		tdm_message_unref(old.msg);
+		drop(q, old.msg);
 	}
 	if (q->nconsumers)
 		tdm_queue_kick(q);
@@ -277,7 +328,7 @@ void tdm_queue_expire(struct tdm_queue *q, uint64_t now)
 		struct tdm_qentry e;
 		take_ready(q, &e);
 		tdm_queue_dead_letter(q, e.msg, TDM_DL_EXPIRED);
-		tdm_message_unref(e.msg);
+		drop(q, e.msg);
 	}
 }
 
@@ -296,7 +347,22 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 		return 0;
 	q->unacked++;
 	q->stat_delivered++;
+	if (q->qid && out->msg->journal_off != TDM_NO_JOURNAL && q->vhost->broker->durable)
+		tdm_durable_delivered(q->vhost->broker->durable, q, out->msg->journal_off);
 	return 1;
+}
+
+int tdm_queue_restore(struct tdm_queue *q, struct tdm_message *m, int redelivered)
+{
+	uint64_t now = 0;
+	struct tdm_qentry e = { m, q->next_seq++, deadline(q, m, &now), (uint32_t)!!redelivered };
+	if (store_ready(q, e) < 0)
+		return -1;
+	tdm_message_ref(m);
+	if (e.expires_at)
+		tdm_queue_set_timed(q);
+	q->ready_bytes += m->body_len;
+	return 0;
 }
 
 void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
@@ -304,7 +370,7 @@ void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 	q->unacked--;
 	e.redelivered = 1;
 	if (q->deleted || heap_push(q, e) < 0) {
-		tdm_message_unref(e.msg); /* nowhere to keep it */
+		drop(q, e.msg); /* nowhere to keep it */
 		return;
 	}
 	q->ready_bytes += e.msg->body_len;
@@ -316,7 +382,7 @@ void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e)
 {
 	q->unacked--;
 	q->stat_acked++;
-	tdm_message_unref(e.msg);
+	drop(q, e.msg);
 }
 
 void tdm_queue_reject(struct tdm_queue *q, struct tdm_qentry e)

@@ -99,12 +99,31 @@ struct tdm_queue {
 	uint32_t prio_consumers;       /* consumers with a non-zero x-priority */
 	uint64_t serve_clock;
 	struct tdm_queue *timed_prev, *timed_next;
+	/* durability: the queue's id in the journal (0 = not persisted) */
+	uint32_t qid;
+	uint8_t delivered_dirty;
+	uint64_t delivered_mark;       /* highest journal offset handed out */
+	struct tdm_queue *delivered_next;
 	/* counters */
 	uint64_t stat_published, stat_delivered, stat_acked;
 };
 
 enum tdm_overflow { TDM_OVERFLOW_DROP_HEAD, TDM_OVERFLOW_REJECT_PUBLISH, TDM_OVERFLOW_REJECT_PUBLISH_DLX };
 #define TDM_QUEUE_REJECTED 1 /* tdm_queue_push: the queue is full and refuses */
+#define TDM_QUEUE_DROPPED 2  /* tdm_queue_push: TTL 0 and no consumer: expired at once */
+
+/* What a queue's declaration arguments ask for, protocol-neutral. */
+struct tdm_queue_settings {
+	int64_t max_length, max_length_bytes; /* -1 = unlimited */
+	int64_t message_ttl, expires;         /* ms, -1 = none */
+	uint8_t overflow;                     /* enum tdm_overflow */
+	uint8_t max_priority, single_active;
+	const char *dlx, *dlrk;               /* borrowed; NULL = none */
+	size_t dlx_len, dlrk_len;
+};
+void tdm_queue_settings_init(struct tdm_queue_settings *s);
+/* Applies s to a new queue (copies the strings). 0 or -1 (ENOMEM). */
+int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s);
 
 /* Creates a queue with refcnt 1 (the vhost's reference). */
 struct tdm_queue *tdm_queue_new(struct tdm_vhost *vh, const char *name, size_t name_len);
@@ -115,6 +134,8 @@ void tdm_queue_unref(struct tdm_queue *q);
  * Enforces the length limits: drop-head drops the oldest ready messages,
  * reject-publish refuses with TDM_QUEUE_REJECTED.  0, 1 or -1 (ENOMEM). */
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m);
+/* Puts back a message recovered from the journal (already journaled). 0 or -1. */
+int tdm_queue_restore(struct tdm_queue *q, struct tdm_message *m, int redelivered);
 /* Takes the next ready entry (counted as unacked); 1 if one was taken, 0 if empty. */
 int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out);
 /* Returns an unacked entry to its original position, marked redelivered.

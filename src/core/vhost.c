@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "core/broker.h"
+#include "core/durable.h"
 
 #define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
 
@@ -145,6 +146,7 @@ void tdm_broker_dispatch(struct tdm_broker *b)
 		tdm_queue_unref(q);
 		q = next;
 	}
+	tdm_durable_flush(b->durable); /* acks of no-ack deliveries, delivery marks */
 }
 
 void tdm_queue_set_timed(struct tdm_queue *q)
@@ -184,6 +186,8 @@ void tdm_broker_tick(struct tdm_broker *b)
 			tdm_queue_remove(q);
 		q = next;
 	}
+	tdm_durable_flush(b->durable);
+	tdm_durable_gc(b->durable);
 }
 
 /* ---- queues ------------------------------------------------------------ */
@@ -307,6 +311,11 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	q->auto_delete = !!s->auto_delete;
 	q->owner = s->exclusive ? s->owner : NULL;
 	q->last_used = tdm_now_ms();
+	if ((s->settings && tdm_queue_apply(q, s->settings) < 0) ||
+	    tdm_durable_queue_put(vh->broker->durable, q) < 0) {
+		tdm_queue_remove(q);
+		return tdm_err_set(err, TDM_E_NOMEM, "could not create queue (memory or disk)");
+	}
 	if (s->arguments_len && (q->arguments = malloc(s->arguments_len))) {
 		memcpy(q->arguments, s->arguments, s->arguments_len);
 		q->arguments_len = (uint32_t)s->arguments_len;
@@ -321,6 +330,7 @@ void tdm_queue_remove(struct tdm_queue *q)
 	if (q->deleted)
 		return;
 	tdm_map_del(&vh->queues, q->name, q->name_len);
+	tdm_durable_queue_del(vh->broker->durable, q);
 	q->deleted = 1; /* before unbinding, so nothing routes here any more */
 	unset_timed(q);
 	tdm_unbind_dest_all(vh, &q->dest);

@@ -1,0 +1,75 @@
+/*
+ * Durability of the AMQP model through logstore (the one storage engine):
+ *  - topology (durable exchanges, durable queues with their settings, and
+ *    bindings between durable ends) in the compacted topic "__definitions",
+ *    one record per object keyed by its name, a tombstone when it goes;
+ *    each change is fsynced before the client hears declare-ok;
+ *  - persistent messages routed to durable queues in the topic "__journal":
+ *    one record per message (body as the value, routing data and the list
+ *    of durable queue ids as record headers), acknowledgements as records of
+ *    (queue id, offset) pairs, and delivery marks (the highest offset handed
+ *    to a consumer per queue) so that recovery knows what to flag
+ *    redelivered.  Records made while handling one read are appended as one
+ *    batch; an fsync on the helper thread (group commit) makes them durable,
+ *    and only then are publisher confirms for them sent.
+ *  - space: live messages are counted per block of 1024 journal offsets;
+ *    once every message below a block is gone, whole segments below it are
+ *    deleted (ls_delete_records).
+ * Recovery replays both topics at startup, before any listener opens.
+ *
+ * Must not depend on: libevent (blocking work goes through the broker's
+ * run_blocking hook), protocol front ends (headers are opaque bytes).
+ */
+#ifndef TANDEM_CORE_DURABLE_H
+#define TANDEM_CORE_DURABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tdm_broker;
+struct tdm_exchange;
+struct tdm_queue;
+struct tdm_message;
+struct tdm_dest;
+struct ex_hdr;
+
+#define TDM_NO_JOURNAL UINT64_MAX
+
+struct tdm_durable;
+
+/* Opens <dir> (creating the topics); NULL with err set on failure. */
+struct tdm_durable *tdm_durable_open(struct tdm_broker *b, const char *dir,
+				     uint64_t max_message_size, char *err, size_t errlen);
+/* Rebuilds durable exchanges, queues, bindings and messages into b. 0 or -1. */
+int tdm_durable_recover(struct tdm_durable *d, char *err, size_t errlen);
+/* Appends what is pending, waits for a running fsync, closes the store. */
+void tdm_durable_close(struct tdm_durable *d);
+
+/* Topology changes (no-ops for transient objects). 0 or -1 (I/O error). */
+int tdm_durable_exchange_put(struct tdm_durable *d, struct tdm_exchange *x);
+int tdm_durable_exchange_del(struct tdm_durable *d, struct tdm_exchange *x);
+int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q);
+int tdm_durable_queue_del(struct tdm_durable *d, struct tdm_queue *q);
+int tdm_durable_binding(struct tdm_durable *d, struct tdm_exchange *src, struct tdm_dest *dst,
+			const char *key, size_t key_len, const struct ex_hdr *args, size_t nargs,
+			int bind);
+
+/* Journals m for the given durable queues; sets m->journal_off. 0 or -1. */
+int tdm_durable_enqueue(struct tdm_durable *d, struct tdm_message *m,
+			struct tdm_queue *const *qs, size_t n);
+/* One stored copy of a journaled message is counted live (after a push). */
+void tdm_durable_stored(struct tdm_durable *d, uint64_t off);
+/* A journaled message left durable queue q for good (ack, drop, expiry...). */
+void tdm_durable_release(struct tdm_durable *d, struct tdm_queue *q, uint64_t off);
+/* A journaled message was handed to a consumer of q. */
+void tdm_durable_delivered(struct tdm_durable *d, struct tdm_queue *q, uint64_t off);
+/* Appends pending records and starts an fsync if one is needed. */
+void tdm_durable_flush(struct tdm_durable *d);
+/* Journal offsets below this are on disk. */
+uint64_t tdm_durable_flushed(const struct tdm_durable *d);
+/* Periodic: reclaims journal segments nothing needs any more. */
+void tdm_durable_gc(struct tdm_durable *d);
+/* Bytes of the durable store on disk (journal + definitions). */
+uint64_t tdm_durable_bytes(const struct tdm_durable *d);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * Enqueueing a routed message: journal first (persistent message, durable
+ * queues), then one push per queue, keeping the journal's count of stored
+ * copies true whatever each queue did with it.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#include <stdlib.h>
+
+#include "core/broker.h"
+#include "core/durable.h"
+
+#define DURABLE_STACK 16
+
+int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m)
+{
+	struct tdm_durable *d = b->durable;
+	struct tdm_queue *stack[DURABLE_STACK], **dq = stack;
+	size_t ndq = 0;
+	int refused = 0;
+	if (d && m->persistent) {
+		if (r->n > DURABLE_STACK && !(dq = malloc(r->n * sizeof(*dq))))
+			dq = stack; /* falls back to the first DURABLE_STACK below */
+		for (size_t i = 0; i < r->n && (dq != stack || ndq < DURABLE_STACK); i++)
+			if (r->queues[i]->qid)
+				dq[ndq++] = r->queues[i];
+		if (ndq && tdm_durable_enqueue(d, m, dq, ndq) < 0)
+			refused = (int)ndq; /* could not journal it: refuse where it must be safe */
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct tdm_queue *q = r->queues[i];
+		int journaled = q->qid && m->journal_off != TDM_NO_JOURNAL;
+		if (q->qid && m->persistent && d && !journaled)
+			continue; /* journal failure: counted refused above */
+		int rc = tdm_queue_push(q, m);
+		if (journaled) {
+			tdm_durable_stored(d, m->journal_off);
+			if (rc != 0)
+				tdm_durable_release(d, q, m->journal_off);
+		}
+		if (rc == TDM_QUEUE_REJECTED || rc < 0)
+			refused++;
+	}
+	if (dq != stack)
+		free(dq);
+	return refused;
+}
