@@ -149,6 +149,8 @@ struct am_conn {
 	struct tdm_vhost *vhost;       /* borrowed */
 	char user[256];
 	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
+	uint8_t blocked;               /* a resource alarm stopped reading its input */
+	struct am_conn *all_prev, *all_next; /* every AMQP connection (alarms) */
 	struct am_channel **channels;  /* owned, indexed by channel id */
 	uint32_t nchannels_alloc;
 	uint32_t nchannels_open;
@@ -184,6 +186,10 @@ void am_send_heartbeat(struct am_conn *c);
 /* Sends connection.close with err and waits (bounded) for close-ok. */
 void am_conn_close_with(struct am_conn *c, const struct am_err *err);
 extern const struct tdm_proto am_proto;
+
+/* Blocks a publishing connection while a resource alarm is on:
+ * connection.blocked (if the client asked for it) and no more reading. */
+void am_conn_block(struct am_conn *c);
 
 /* ---- dispatch (dispatch.c) ---- */
 /* Handles one decoded method on a channel (or channel 0). */
@@ -253,6 +259,8 @@ void am_confirms_release(struct am_channel *ch);
 /* Installs the broker hooks of this front end: dead-lettering, journal
  * sync notifications, message restore (deadletter.c, confirms.c). */
 void am_hooks_install(struct tdm_broker *b);
+/* The resource-alarm hook (connection.c). */
+void am_alarms_install(struct tdm_broker *b);
 /* Routes msg through x (message headers feed headers exchanges), then, if
  * nothing matched, through x's alternate exchanges. */
 void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r);

@@ -139,6 +139,54 @@ static void handshake_timeout(evutil_socket_t fd, short what, void *arg)
 	tdm_conn_abort(c->net);
 }
 
+/* ---- resource alarms ------------------------------------------------------ */
+
+static struct am_conn *all_conns;
+
+static const char *alarm_reason(unsigned alarms)
+{
+	return (alarms & TDM_ALARM_MEMORY) ? "low on memory" : "low on disk";
+}
+
+void am_conn_block(struct am_conn *c)
+{
+	if (c->blocked || c->state != AM_S_RUNNING)
+		return;
+	c->blocked = 1;
+	if (c->cap_blocked) {
+		const char *why = alarm_reason(c->broker->alarms);
+		struct am_method m = { .id = AM_CONNECTION_BLOCKED };
+		m.u.connection_blocked.reason = (struct am_bytes){ (const uint8_t *)why, (uint32_t)strlen(why) };
+		am_send_method(c, 0, &m);
+	}
+	tdm_conn_pause_reading(c->net, 1);
+	tdm_info("amqp", "connection %s blocked: %s", c->net->peer, alarm_reason(c->broker->alarms));
+}
+
+/* Alarms cleared: every blocked connection is read again. */
+static void alarms_changed(void *ctx, unsigned alarms)
+{
+	(void)ctx;
+	tdm_warn("amqp", "resource alarms now: %s%s%s", alarms ? "" : "none",
+		 (alarms & TDM_ALARM_MEMORY) ? "memory " : "", (alarms & TDM_ALARM_DISK) ? "disk" : "");
+	if (alarms)
+		return;
+	for (struct am_conn *c = all_conns; c; c = c->all_next) {
+		if (!c->blocked)
+			continue;
+		c->blocked = 0;
+		if (c->cap_blocked && c->state == AM_S_RUNNING)
+			am_send_simple(c, 0, AM_CONNECTION_UNBLOCKED);
+		tdm_conn_pause_reading(c->net, 0);
+	}
+}
+
+void am_alarms_install(struct tdm_broker *b)
+{
+	b->alarm_changed = alarms_changed;
+	b->alarm_ctx = NULL;
+}
+
 /* ---- heartbeats ----------------------------------------------------------- */
 
 /* Runs every heartbeat/2 seconds: sends a heartbeat if we sent nothing since
@@ -152,7 +200,9 @@ static void heartbeat_tick(evutil_socket_t fd, short what, void *arg)
 		am_send_heartbeat(c);
 	}
 	c->frames_out_seen = c->frames_out;
-	if (c->bytes_in == c->bytes_in_seen) {
+	if (c->blocked) { /* we stopped reading it: its silence is ours */
+		c->missed = 0;
+	} else if (c->bytes_in == c->bytes_in_seen) {
 		if (++c->missed >= 4) { /* 4 half-intervals = 2 heartbeats */
 			tdm_warn("amqp", "missed heartbeats from client %s, timeout: %us",
 				 c->net->peer, c->heartbeat);
@@ -499,6 +549,10 @@ static void *am_open(struct tdm_conn *nc, void *arg)
 	}
 	evtimer_add(c->handshake_ev, &tv);
 	tdm_conn_ref(nc);
+	c->all_next = all_conns;
+	if (all_conns)
+		all_conns->all_prev = c;
+	all_conns = c;
 	tdm_debug("amqp", "accepted connection from %s", nc->peer);
 	return c;
 }
@@ -511,6 +565,12 @@ static void am_drained(void *ctx)
 static void am_closed(void *ctx)
 {
 	struct am_conn *c = ctx;
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		all_conns = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
 	release_channels(c);
 	drop_exclusive_queues(c);
 	if (c->heartbeat_ev)

@@ -99,7 +99,17 @@ struct tdm_broker {
 	 * keeps outside the wire bytes (priority, TTL). */
 	void (*restore_message)(void *ctx, struct tdm_message *m);
 	void *restore_ctx;
+	/* resource alarms (RabbitMQ's): publishers are blocked while any is set */
+	unsigned alarms;              /* TDM_ALARM_* bits */
+	uint64_t mem_limit;           /* resolved memory_high_watermark */
+	uint64_t rss, disk_free;      /* last readings */
+	unsigned ticks;
+	void (*alarm_changed)(void *ctx, unsigned alarms);
+	void *alarm_ctx;
 };
+
+#define TDM_ALARM_MEMORY 1u
+#define TDM_ALARM_DISK 2u
 
 /* ---- broker --------------------------------------------------------- */
 struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth *auth);

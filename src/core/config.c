@@ -81,6 +81,11 @@ static const struct conf_key conf_keys[] = {
 	  "AMQP heartbeat interval offered in connection.tune, in seconds; 0 disables." },
 	{ "max_message_size", CT_U64, OFF(max_message_size), "128MiB", 1, 512 * MIB, CF_BYTES,
 	  "Largest message body accepted, in bytes (at most 512MiB, as RabbitMQ)." },
+	{ "memory_high_watermark", CT_U64, OFF(memory_high_watermark), "0", 0, INT64_MAX, CF_BYTES,
+	  "Resident memory above which publishing connections are blocked (connection.blocked)\n"
+	  "until it falls again; 0 = 40% of physical memory (RabbitMQ's vm_memory_high_watermark)." },
+	{ "disk_free_limit", CT_U64, OFF(disk_free_limit), "50MB", 0, INT64_MAX, CF_BYTES,
+	  "Free space in the data directory below which publishers are blocked (RabbitMQ's default)." },
 	{ "handshake_timeout", CT_U32, OFF(handshake_timeout), "10000", 100, 3600000, 0,
 	  "Milliseconds a new AMQP connection may take to reach connection.open (RabbitMQ: 10000)." },
 	{ "max_connections", CT_U32, OFF(max_connections), "10000", 1, 1048576, 0,

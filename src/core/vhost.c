@@ -7,7 +7,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "core/config.h"
 
 #include "core/broker.h"
 #include "core/durable.h"
@@ -30,6 +36,11 @@ struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth 
 		return NULL;
 	b->cfg = cfg;
 	b->auth = auth;
+	if (cfg) {
+		b->mem_limit = cfg->memory_high_watermark;
+		if (!b->mem_limit) /* RabbitMQ's default: 40% of physical memory */
+			b->mem_limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 5 * 2;
+	}
 	tdm_map_init(&b->vhosts);
 	return b;
 }
@@ -175,9 +186,44 @@ static void unset_timed(struct tdm_queue *q)
 	q->timed = 0;
 }
 
+static uint64_t resident_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Memory every tick, disk every second; the hook hears of every change. */
+static void check_alarms(struct tdm_broker *b)
+{
+	unsigned alarms = b->alarms;
+	if (b->alarms & TDM_ALARM_MEMORY)
+		malloc_trim(0); /* freed memory goes back, or the alarm would never clear */
+	b->rss = resident_bytes();
+	if (b->mem_limit)
+		alarms = b->rss > b->mem_limit ? alarms | TDM_ALARM_MEMORY : alarms & ~TDM_ALARM_MEMORY;
+	struct statvfs sv;
+	if (b->cfg && b->ticks++ % 10 == 0 && statvfs(b->cfg->data_dir, &sv) == 0) {
+		b->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+		alarms = b->disk_free < b->cfg->disk_free_limit ? alarms | TDM_ALARM_DISK
+								 : alarms & ~TDM_ALARM_DISK;
+	}
+	if (alarms != b->alarms) {
+		b->alarms = alarms;
+		if (b->alarm_changed)
+			b->alarm_changed(b->alarm_ctx, alarms);
+	}
+}
+
 void tdm_broker_tick(struct tdm_broker *b)
 {
 	uint64_t now = tdm_now_ms();
+	check_alarms(b);
 	struct tdm_queue *q = b->timed;
 	while (q) {
 		tdm_queue_expire(q, now); /* may dead-letter into other queues, never remove one */

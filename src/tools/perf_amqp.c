@@ -520,6 +520,17 @@ static int amqp_mode_producer(struct perf_worker *w)
 	}
 	if (used && pub_write(&pr, buf, used) < 0)
 		goto out;
+	if (!pr.confirms && !perf_aborting(w->run)) {
+		/* Without confirms, closing right after the last publish lets a
+		 * broker drop what it had read but not yet routed (RabbitMQ ends
+		 * the channel process with its mailbox).  A channel round trip
+		 * first: its reply comes after every earlier publish was handled. */
+		struct timeval tv = { (long)o->drain_timeout + 1, 0 };
+		amqp_set_rpc_timeout(pr.conn, &tv);
+		amqp_basic_qos(pr.conn, CHANNEL, 0, 0, 0);
+		if (check_rpc(pr.conn, "producer sync (basic.qos)", w->err, sizeof(w->err)) < 0)
+			goto out;
+	}
 	if (pr.confirms) {
 		uint64_t until = perf_now_ns() + (uint64_t)(o->drain_timeout * 1e9);
 		while (perf_outstanding(w) && perf_now_ns() < until && !perf_aborting(w->run))

@@ -25,6 +25,7 @@ int perf_result_compute(struct perf_result *r, const struct perf_run *run)
 	uint64_t last_pub = start, last_recv = start;
 	memset(r, 0, sizeof(*r));
 	perf_hist_init(&r->hist);
+	r->lost_producer = -1;
 	r->aborted = atomic_load(&run->phase) == PERF_ABORT;
 
 	for (int i = 0; i < run->n_producers; i++) {
@@ -74,6 +75,12 @@ int perf_result_compute(struct perf_result *r, const struct perf_run *run)
 				return -1;
 			}
 			r->expected += v.expected;
+			if (v.lost && r->lost_producer < 0) {
+				r->lost_producer = p;
+				r->lost_published = atomic_load(&pw->published);
+				r->first_lost = v.first_lost;
+				r->last_lost = v.last_lost;
+			}
 			r->lost += v.lost;
 			r->dup += v.dup;
 			r->unexpected += v.unexpected;
@@ -130,6 +137,9 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 			"check", r->expected, r->lost, r->dup, r->reordered, r->redelivered, r->foreign);
 	else
 		fprintf(out, "  %-12s not checked: a queue had no consumer\n", "check");
+	if (r->lost_producer >= 0)
+		fprintf(out, "  %-12s first loss: producer %d lost seqs %" PRIu64 " .. %" PRIu64 " of 0 .. %" PRIu64 "\n",
+			"lost", r->lost_producer, r->first_lost, r->last_lost, r->lost_published - 1);
 	if (h->count)
 		fprintf(out, "  %-12s p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (us, %" PRIu64 " samples)\n",
 			"latency", us(p50), us(p99), us(p999), us(max), h->count);

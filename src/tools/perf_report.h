@@ -18,6 +18,9 @@ struct perf_result {
 	uint64_t published, confirmed, nacked, unconfirmed;
 	uint64_t received, foreign, redelivered;
 	uint64_t expected, lost, dup, reordered, unexpected;
+	int lost_producer;                  /* where the first loss was found, -1 none */
+	uint64_t lost_published;            /* what that producer published */
+	uint64_t first_lost, last_lost;     /* its lost seqs span */
 	bool checked;        /* every queue had a consumer, so loss was checked */
 	double publish_s;    /* start to last publish */
 	double receive_s;    /* start to last receipt */

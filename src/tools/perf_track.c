@@ -140,8 +140,11 @@ int perf_verdict(struct perf_verdict *v, const struct perf_sub_track *const *sub
 		if (!expected_bit(pub, seq, published, confirms))
 			continue;
 		v->expected++;
-		if (!(all[seq >> 6] & (UINT64_C(1) << (seq & 63))))
-			v->lost++;
+		if (!(all[seq >> 6] & (UINT64_C(1) << (seq & 63)))) {
+			if (!v->lost++)
+				v->first_lost = seq;
+			v->last_lost = seq;
+		}
 	}
 	free(all);
 	return 0;

@@ -55,6 +55,7 @@ struct perf_verdict {
 	uint64_t expected;   /* seqs the queue should have delivered */
 	uint64_t received;   /* distinct seqs delivered */
 	uint64_t lost;       /* expected but never delivered */
+	uint64_t first_lost, last_lost; /* seqs, valid when lost */
 	uint64_t dup;        /* deliveries beyond the first of a seq */
 	uint64_t unexpected; /* delivered seqs never published or nacked */
 };

@@ -402,7 +402,7 @@ notes="$work/notes.md"
 		echo "- **persistent is not like for like in this run:** tandemd's data directory held at most ${pk} KiB after the persistent scenario, so it did not write the messages to disk, while RabbitMQ did (fsync before confirming)."
 	fi
 	echo "- Throughput is the consumers' receive rate: messages (for fanout: deliveries) received from the start of publishing to the last delivery, so a broker that accepts faster than it delivers is charged for the backlog it builds."
-	echo "- Latency is end to end (publish to delivery, CLOCK_MONOTONIC in one process), from a log-bucketed histogram (< 1 % error), all deliveries of all rounds' runs; the median over rounds is shown."
+	echo "- Latency is end to end (publish to delivery, CLOCK_MONOTONIC in one process), computed per run over all its deliveries from a log-bucketed histogram (< 1 % error); the table shows the median of the rounds' runs."
 	echo "- Every run's counts are checked per message (sequence numbers): a run that lost, duplicated or left messages unconfirmed is marked \"not ok\" next to its scenario."
 	echo "- Broker CPU per message is the broker process's user + system CPU time (all threads; for RabbitMQ the beam.smp VM) during the run, divided by the messages (deliveries) received: it does not depend on whether the client or the broker limited the rate. Where tandemd uses well under one core at its top rate, its rate is limited by the client sharing the machine's two cores, and the throughput ratio understates the difference."
 	echo "- RSS is VmRSS of the tandemd process and of RabbitMQ's beam.smp, each broker freshly started for the memory scenarios; \"memory per queued message\" is the RSS growth divided by the message count."
