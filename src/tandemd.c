@@ -21,6 +21,8 @@
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/topics.h"
+#include "kafka/kafka.h"
 #include "net/net.h"
 #include "net/worker.h"
 #include "core/durable.h"
@@ -31,6 +33,8 @@ struct server {
 	struct event_base *base;
 	struct tdm_net *net;
 	struct tdm_broker *broker;
+	struct tdm_topics *topics;
+	struct tdm_kafka *kafka;
 	struct event *dispatch_ev;
 	struct event *shutdown_poll;
 	struct event *tick_ev;
@@ -203,6 +207,12 @@ int main(int argc, char **argv)
 		}
 		tdm_info("main", "listening amqp %s:%d", cfg.bind_address, port);
 	}
+	if (!(s.topics = tdm_topics_open(s.base, &cfg, err, sizeof(err)))) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
+	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics)))
+		goto out;
 	sigterm = evsignal_new(s.base, SIGTERM, signal_cb, &s);
 	sigint = evsignal_new(s.base, SIGINT, signal_cb, &s);
 	event_add(sigterm, NULL);
@@ -221,6 +231,8 @@ out:
 	if (s.tick_ev)
 		event_free(s.tick_ev);
 	tdm_net_free(s.net);
+	tdm_kafka_free(s.kafka);
+	tdm_topics_close(s.topics);
 	close_durable(&s);
 	tdm_broker_free(s.broker);
 	if (s.dispatch_ev)

@@ -38,6 +38,7 @@ enum conf_type {
 	CT_U32,   /* uint32_t */
 	CT_U64,   /* uint64_t */
 	CT_LEVEL, /* enum tdm_log_level */
+	CT_BOOL,  /* int, 0 or 1: true/false, yes/no, on/off, 1/0 */
 };
 
 enum conf_flags {
@@ -65,7 +66,7 @@ static const struct conf_key conf_keys[] = {
 	  "Address every listener binds to (0.0.0.0 or :: for all interfaces)." },
 	{ "amqp_port", CT_INT, OFF(amqp_port), "5672", 0, 65535, 0,
 	  "AMQP 0-9-1 listener port; 0 disables the listener." },
-	{ "kafka_port", CT_INT, OFF(kafka_port), "0", 0, 65535, 0,
+	{ "kafka_port", CT_INT, OFF(kafka_port), "9092", 0, 65535, 0,
 	  "Kafka protocol listener port (9092 by convention); 0 disables the listener." },
 	{ "http_port", CT_INT, OFF(http_port), "0", 0, 65535, 0,
 	  "HTTP management and /metrics port (15672 by convention); 0 disables the listener." },
@@ -95,6 +96,35 @@ static const struct conf_key conf_keys[] = {
 	{ "output_high_watermark", CT_U64, OFF(output_high_watermark), "4MiB", 4096, GIB,
 	  CF_BYTES,
 	  "Bytes queued for output on one connection before its consumers stop receiving." },
+	{ "kafka_max_request_size", CT_U64, OFF(kafka_max_request_size), "100MiB", 1 * KIB,
+	  INT32_MAX, CF_BYTES,
+	  "Largest Kafka request frame accepted; a bigger one closes its connection\n"
+	  "(Kafka's socket.request.max.bytes)." },
+	{ "auto_create_topics", CT_BOOL, OFF(auto_create_topics), "false", 0, 1, 0,
+	  "Create unknown topics when a Kafka client asks for their metadata\n"
+	  "(Kafka's auto.create.topics.enable)." },
+	{ "num_partitions", CT_U32, OFF(num_partitions), "1", 1, 1000000, 0,
+	  "Partitions of an auto-created topic (and of CreateTopics asking for the default)." },
+	{ "log_retention_ms", CT_U64, OFF(log_retention_ms), "604800000", 0, INT64_MAX, 0,
+	  "Default retention.ms of topics: segments older than this are deleted; 0 = forever." },
+	{ "log_retention_bytes", CT_U64, OFF(log_retention_bytes), "0", 0, INT64_MAX, CF_BYTES,
+	  "Default retention.bytes of a partition: oldest segments beyond it are deleted;\n"
+	  "0 = unlimited." },
+	{ "log_segment_bytes", CT_U64, OFF(log_segment_bytes), "1GiB", 14, INT32_MAX, CF_BYTES,
+	  "Default segment.bytes: size at which a partition starts a new segment file." },
+	{ "log_flush_interval_ms", CT_U64, OFF(log_flush_interval_ms), "1000", 1, INT64_MAX, 0,
+	  "Default flush.ms: unflushed log data older than this is fsynced (acks=all\n"
+	  "produce requests fsync at once)." },
+	{ "log_retention_check_interval_ms", CT_U32, OFF(log_retention_check_interval_ms),
+	  "300000", 10, 86400000, 0,
+	  "How often retention and compaction look for work (in small budgets)." },
+	{ "group_min_session_timeout_ms", CT_U32, OFF(group_min_session_timeout_ms), "6000", 1,
+	  INT32_MAX, 0, "Smallest session timeout a consumer group member may ask for." },
+	{ "group_max_session_timeout_ms", CT_U32, OFF(group_max_session_timeout_ms), "1800000", 1,
+	  INT32_MAX, 0, "Largest session timeout a consumer group member may ask for." },
+	{ "group_initial_rebalance_delay_ms", CT_U32, OFF(group_initial_rebalance_delay_ms), "3000",
+	  0, 300000, 0,
+	  "How long the first rebalance of an empty group waits for more members to join." },
 	{ "default_user", CT_STR, OFF(default_user), "guest", 0, 0, 0,
 	  "User created at startup with access to every vhost and tag administrator;\n"
 	  "empty = no such user." },
@@ -379,6 +409,13 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 			return -1;
 		}
 		*(enum tdm_log_level *)(void *)base = (enum tdm_log_level)lvl;
+		return 0;
+	case CT_BOOL:
+		if (parse_bool(value, &lvl) < 0) {
+			set_err(err, errlen, "%s: '%s' is not true or false", k->name, value);
+			return -1;
+		}
+		*(int *)(void *)base = lvl;
 		return 0;
 	case CT_INT:
 	case CT_U32:
@@ -819,6 +856,9 @@ static void describe_key(FILE *fp, const struct tdm_config *c, const struct conf
 		fprintf(fp, " %s\n", lvl < ARRAY_LEN(names) ? names[lvl] : "?");
 		return;
 	}
+	case CT_BOOL:
+		fprintf(fp, " %s\n", *(const int *)(const void *)base ? "true" : "false");
+		return;
 	case CT_INT:
 		v = (uint64_t)*(const int *)(const void *)base;
 		break;

@@ -28,7 +28,7 @@ struct tdm_config {
 	char *data_dir;             /* owned; default "./tandem-data" */
 	char *bind_address;         /* owned; default "127.0.0.1" */
 	int amqp_port;              /* default 5672, 0 disables */
-	int kafka_port;             /* default 0 until the Kafka front end exists */
+	int kafka_port;             /* default 9092, 0 disables */
 	int http_port;              /* default 0 until the HTTP front end exists */
 	enum tdm_log_level log_level; /* default info */
 	char *log_file;             /* owned; NULL = stderr */
@@ -47,6 +47,18 @@ struct tdm_config {
 	char *default_vhost;        /* owned; "/" */
 	char *loopback_users;       /* owned; comma list; default "guest" (as RabbitMQ) */
 	char *vhosts;               /* owned; comma list of extra vhosts to create; default "" */
+	/* Kafka protocol front end and logs (src/kafka, core/topics) */
+	uint64_t kafka_max_request_size; /* bytes of one request frame; default 100 MiB */
+	int auto_create_topics;     /* Metadata creates unknown topics; default false */
+	uint32_t num_partitions;    /* partitions of auto-created topics; default 1 */
+	uint64_t log_retention_ms;  /* broker default retention.ms; 0 = forever; default 7 d */
+	uint64_t log_retention_bytes; /* broker default retention.bytes; 0 = unlimited */
+	uint64_t log_segment_bytes; /* broker default segment.bytes; default 1 GiB */
+	uint64_t log_flush_interval_ms; /* broker default flush.ms; default 1000 */
+	uint32_t log_retention_check_interval_ms; /* default 300000 */
+	uint32_t group_min_session_timeout_ms; /* default 6000 */
+	uint32_t group_max_session_timeout_ms; /* default 1800000 */
+	uint32_t group_initial_rebalance_delay_ms; /* default 3000 */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
 };

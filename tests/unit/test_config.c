@@ -102,7 +102,10 @@ START_TEST(defaults)
 	ck_assert_str_eq(c.data_dir, "./tandem-data");
 	ck_assert_str_eq(c.bind_address, "127.0.0.1");
 	ck_assert_int_eq(c.amqp_port, 5672);
-	ck_assert_int_eq(c.kafka_port, 0);
+	ck_assert_int_eq(c.kafka_port, 9092);
+	ck_assert_int_eq(c.auto_create_topics, 0);
+	ck_assert_uint_eq(c.num_partitions, 1);
+	ck_assert_uint_eq(c.kafka_max_request_size, 100 * 1024 * 1024);
 	ck_assert_int_eq(c.http_port, 0);
 	ck_assert_int_eq(c.log_level, TDM_LOG_INFO);
 	ck_assert_ptr_null(c.log_file);

@@ -1,0 +1,502 @@
+/*
+ * Topics: the logstore store plus fsync helper thread, timers and waiters
+ * (see topics.h).
+ *
+ * Durability: a partition's unflushed data is fsynced when flush.ms has
+ * passed (a 100 ms timer finds due partitions) or at once when someone
+ * waits for it (acks=all).  One fsync round per partition is in flight at
+ * a time; a request arriving meanwhile sets "again" and the next round
+ * starts when the current one ends, covering every append made so far:
+ * group commit.  ls_sync_begin/_end run here on the loop thread,
+ * ls_sync_run on the helper thread, which hands finished jobs back with
+ * event_active (libevent is made thread-aware by main).
+ *
+ * Must not depend on: protocol front ends.
+ */
+#include "core/topics.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/map.h"
+
+#define FLUSH_TICK_MS 100
+#define CHECKPOINT_MS 60000
+#define RETENTION_BUDGET (8u << 20)
+
+struct sync_item {
+	struct ls_sync_job *job;      /* owned until ls_sync_end */
+	struct ls_partition *p;       /* ref held by the job */
+	struct sync_item *next;
+};
+
+/* Per-partition loop-side state, keyed by the partition pointer. */
+struct pstate {
+	uint8_t inflight, again;
+};
+
+struct tdm_topics {
+	struct event_base *base;     /* borrowed */
+	struct ls_store *store;      /* owned */
+	unsigned refs;               /* 1 while open + one per read held */
+	int closing;
+	struct tdm_map pstates;      /* partition pointer bytes -> struct pstate (owned) */
+	struct event *flush_ev;      /* owned: FLUSH_TICK_MS periodic */
+	struct event *retention_ev;  /* owned: retention check interval */
+	struct event *retention_more; /* owned: continue next loop turn */
+	struct event *done_ev;       /* owned: helper thread -> loop */
+	int64_t last_checkpoint_ms;
+	uint64_t retention_ms;
+	/* waiters */
+	struct tdm_topics_waiter *data_waiters, *flush_waiters;
+	/* helper thread */
+	pthread_t thr;
+	int thr_started, thr_stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sync_item *todo, *todo_tail; /* mu */
+	struct sync_item *done;             /* mu */
+};
+
+static struct pstate *pstate_get(struct tdm_topics *t, struct ls_partition *p, int create)
+{
+	struct pstate *s = tdm_map_get(&t->pstates, (const char *)&p, sizeof(p));
+
+	if (s || !create)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (s && tdm_map_put(&t->pstates, (const char *)&p, sizeof(p), s) < 0) {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+static void pstate_del(struct tdm_topics *t, struct ls_partition *p)
+{
+	free(tdm_map_del(&t->pstates, (const char *)&p, sizeof(p)));
+}
+
+/* ---- waiters ---------------------------------------------------------------- */
+
+static void w_link(struct tdm_topics_waiter **head, struct tdm_topics_waiter *w, int kind)
+{
+	w->prev = NULL;
+	w->next = *head;
+	if (*head)
+		(*head)->prev = w;
+	*head = w;
+	w->linked = kind;
+}
+
+void tdm_topics_unwait(struct tdm_topics *t, struct tdm_topics_waiter *w)
+{
+	struct tdm_topics_waiter **head;
+
+	if (!w->linked)
+		return;
+	head = w->linked == 1 ? &t->data_waiters : &t->flush_waiters;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		*head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->linked = 0;
+}
+
+void tdm_topics_wait_data(struct tdm_topics *t, struct tdm_topics_waiter *w)
+{
+	tdm_topics_unwait(t, w);
+	w_link(&t->data_waiters, w, 1);
+}
+
+void tdm_topics_wait_flush(struct tdm_topics *t, struct tdm_topics_waiter *w)
+{
+	tdm_topics_unwait(t, w);
+	w_link(&t->flush_waiters, w, 2);
+}
+
+/* Wakes the data waiters watching p (every one when p is NULL). */
+static void wake_data(struct tdm_topics *t, struct ls_partition *p)
+{
+	struct tdm_topics_waiter *w = t->data_waiters, *next;
+
+	for (; w; w = next) {
+		int hit = p == NULL;
+
+		next = w->next;
+		for (size_t i = 0; !hit && i < w->nparts; i++)
+			hit = w->parts[i] == p;
+		if (!hit)
+			continue;
+		/* fn may unwait others: restart from the head is not needed since
+		 * fn only schedules work, but keep next valid if it unlinked it. */
+		tdm_topics_unwait(t, w);
+		w->fn(w->ctx);
+	}
+}
+
+static void wake_flush(struct tdm_topics *t)
+{
+	struct tdm_topics_waiter *list = t->flush_waiters;
+
+	/* Detach first: each fn may re-arm its waiter onto the live list. */
+	t->flush_waiters = NULL;
+	while (list) {
+		struct tdm_topics_waiter *w = list;
+
+		list = w->next;
+		if (list)
+			list->prev = NULL;
+		w->prev = w->next = NULL;
+		w->linked = 0;
+		w->fn(w->ctx);
+	}
+}
+
+/* ---- fsync helper thread -------------------------------------------------- */
+
+static void *sync_thread(void *arg)
+{
+	struct tdm_topics *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (!t->todo && !t->thr_stop)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (!t->todo)
+			break; /* stop requested and nothing left */
+		struct sync_item *it = t->todo;
+		t->todo = it->next;
+		if (!t->todo)
+			t->todo_tail = NULL;
+		pthread_mutex_unlock(&t->mu);
+		ls_sync_run(it->job);
+		pthread_mutex_lock(&t->mu);
+		it->next = t->done;
+		t->done = it;
+		if (!t->thr_stop)
+			event_active(t->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+static void start_sync(struct tdm_topics *t, struct ls_partition *p)
+{
+	struct pstate *s = pstate_get(t, p, 1);
+	struct ls_sync_job *job = NULL;
+	struct sync_item *it;
+	int rc;
+
+	if (!s) {
+		ls_sync(p); /* out of memory for bookkeeping: fsync here */
+		return;
+	}
+	if (s->inflight) {
+		s->again = 1;
+		return;
+	}
+	rc = ls_sync_begin(p, &job);
+	if (rc != LS_OK) {
+		tdm_error("topics", "fsync of %s-%d cannot start: %s", ls_topic_name(ls_partition_topic(p)),
+			  (int)ls_partition_index(p), ls_strerror(rc));
+		return;
+	}
+	if (!job)
+		return;
+	it = calloc(1, sizeof(*it));
+	if (!it || !t->thr_started) {
+		free(it);
+		ls_sync_run(job);
+		ls_sync_end(job);
+		return;
+	}
+	it->job = job;
+	it->p = p;
+	s->inflight = 1;
+	s->again = 0;
+	pthread_mutex_lock(&t->mu);
+	if (t->todo_tail)
+		t->todo_tail->next = it;
+	else
+		t->todo = it;
+	t->todo_tail = it;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void tdm_topics_flush_now(struct tdm_topics *t, struct ls_partition *p)
+{
+	start_sync(t, p);
+}
+
+static void finish_jobs(struct tdm_topics *t, struct sync_item *list, int restart)
+{
+	while (list) {
+		struct sync_item *it = list;
+		struct ls_partition *p = it->p;
+		struct pstate *s = pstate_get(t, p, 0);
+		int again = s && s->again;
+		int rc;
+
+		list = it->next;
+		/* ls_sync_end may free p (a deleted topic): read what we need first */
+		int deleted = ls_partition_topic(p) == NULL || !s;
+		rc = ls_sync_end(it->job);
+		free(it);
+		if (rc != LS_OK)
+			tdm_error("topics", "fsync failed: %s; the partition is offline", ls_strerror(rc));
+		if (s) {
+			s->inflight = 0;
+			s->again = 0;
+		}
+		if (again && restart && !deleted)
+			start_sync(t, p);
+	}
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_topics *t = arg;
+	struct sync_item *list;
+
+	(void)fd, (void)what;
+	pthread_mutex_lock(&t->mu);
+	list = t->done;
+	t->done = NULL;
+	pthread_mutex_unlock(&t->mu);
+	finish_jobs(t, list, 1);
+	wake_flush(t);
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+static void flush_due_fn(struct ls_partition *p, void *ctx)
+{
+	start_sync(ctx, p);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_topics *t = arg;
+	int64_t now = ls_now_ms(t->store);
+
+	(void)fd, (void)what;
+	ls_foreach_flush_due(t->store, now, flush_due_fn, t);
+	if (now - t->last_checkpoint_ms >= CHECKPOINT_MS) {
+		t->last_checkpoint_ms = now;
+		if (ls_checkpoint(t->store) != LS_OK)
+			tdm_warn("topics", "cannot write the recovery checkpoint");
+	}
+}
+
+static void retention_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_topics *t = arg;
+	int rc;
+
+	(void)fd, (void)what;
+	rc = ls_retention_step(t->store, ls_now_ms(t->store), RETENTION_BUDGET);
+	if (rc < 0)
+		tdm_warn("topics", "retention step: %s", ls_strerror(rc));
+	else if (rc > 0)
+		event_active(t->retention_more, 0, 0); /* more to do: next loop turn */
+}
+
+/* ---- open / close --------------------------------------------------------------- */
+
+static int set_default(struct ls_options *o, const char *key, long long v, char *err, size_t errlen)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	if (ls_config_set(&o->defaults, key, buf) != LS_OK) {
+		snprintf(err, errlen, "log default %s = %s is not valid", key, buf);
+		return -1;
+	}
+	return 0;
+}
+
+struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
+				   char *err, size_t errlen)
+{
+	struct tdm_topics *t = calloc(1, sizeof(*t));
+	struct ls_options o;
+	char dir[4096];
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->base = base;
+	t->refs = 1;
+	tdm_map_init(&t->pstates);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	ls_options_init(&o);
+	if (set_default(&o, "retention.ms",
+			cfg->log_retention_ms ? (long long)cfg->log_retention_ms : -1, err, errlen) < 0 ||
+	    set_default(&o, "retention.bytes",
+			cfg->log_retention_bytes ? (long long)cfg->log_retention_bytes : -1, err,
+			errlen) < 0 ||
+	    set_default(&o, "segment.bytes", (long long)cfg->log_segment_bytes, err, errlen) < 0 ||
+	    set_default(&o, "flush.ms", (long long)cfg->log_flush_interval_ms, err, errlen) < 0)
+		goto fail;
+	snprintf(dir, sizeof(dir), "%s/logs", cfg->data_dir);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	t->store = ls_open(dir, &o, err, errlen);
+	if (!t->store)
+		goto fail;
+	t->last_checkpoint_ms = ls_now_ms(t->store);
+	t->flush_ev = event_new(base, -1, EV_PERSIST, flush_cb, t);
+	t->retention_ev = event_new(base, -1, EV_PERSIST, retention_cb, t);
+	t->retention_more = event_new(base, -1, 0, retention_cb, t);
+	t->done_ev = event_new(base, -1, 0, done_cb, t);
+	if (!t->flush_ev || !t->retention_ev || !t->retention_more || !t->done_ev) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	struct timeval tick = { 0, FLUSH_TICK_MS * 1000 };
+	struct timeval rtick = { cfg->log_retention_check_interval_ms / 1000,
+				 (cfg->log_retention_check_interval_ms % 1000) * 1000 };
+	event_add(t->flush_ev, &tick);
+	event_add(t->retention_ev, &rtick);
+	if (pthread_create(&t->thr, NULL, sync_thread, t) != 0) {
+		snprintf(err, errlen, "cannot start the fsync thread");
+		goto fail;
+	}
+	t->thr_started = 1;
+	tdm_info("topics", "log store %s: %zu topics", dir, ls_topic_count(t->store));
+	return t;
+fail:
+	tdm_topics_close(t);
+	return NULL;
+}
+
+static void topics_unref(struct tdm_topics *t)
+{
+	if (--t->refs > 0)
+		return;
+	size_t pos = 0;
+	const char *k;
+	size_t klen;
+	void *v;
+	while (tdm_map_next(&t->pstates, &pos, &k, &klen, &v))
+		free(v);
+	tdm_map_free(&t->pstates);
+	if (t->store && ls_close(t->store) != LS_OK)
+		tdm_error("topics", "closing the log store failed");
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t);
+}
+
+void tdm_topics_close(struct tdm_topics *t)
+{
+	if (!t)
+		return;
+	t->closing = 1;
+	if (t->thr_started) {
+		pthread_mutex_lock(&t->mu);
+		t->thr_stop = 1;
+		pthread_cond_signal(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+		pthread_join(t->thr, NULL); /* it drains the queue before leaving */
+		t->thr_started = 0;
+	}
+	finish_jobs(t, t->done, 0);
+	t->done = NULL;
+	if (t->flush_ev)
+		event_free(t->flush_ev);
+	if (t->retention_ev)
+		event_free(t->retention_ev);
+	if (t->retention_more)
+		event_free(t->retention_more);
+	if (t->done_ev)
+		event_free(t->done_ev);
+	t->flush_ev = t->retention_ev = t->retention_more = t->done_ev = NULL;
+	topics_unref(t);
+}
+
+struct ls_store *tdm_topics_store(struct tdm_topics *t)
+{
+	return t->store;
+}
+
+/* ---- administration and data path -------------------------------------------- */
+
+int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
+		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen)
+{
+	int rc = ls_topic_create(t->store, name, partitions, configs, nconfigs, err, errlen);
+
+	if (rc == LS_OK)
+		tdm_info("topics", "created topic %s with %d partitions", name, (int)partitions);
+	return rc;
+}
+
+int tdm_topics_delete(struct tdm_topics *t, const char *name)
+{
+	struct ls_topic *topic = ls_topic_find(t->store, name);
+	int rc;
+
+	if (!topic)
+		return LS_ERR_NOT_FOUND;
+	/* Waiters hold partition pointers: wake them all before the
+	 * pointers die (they look their partitions up again by name). */
+	wake_data(t, NULL);
+	for (int32_t i = 0; i < ls_topic_partition_count(topic); i++)
+		pstate_del(t, ls_partition_get(topic, i));
+	rc = ls_topic_delete(t->store, name);
+	if (rc == LS_OK)
+		tdm_info("topics", "deleted topic %s", name);
+	wake_flush(t);
+	return rc;
+}
+
+int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count)
+{
+	return ls_topic_add_partitions(t->store, topic, count);
+}
+
+int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+			    size_t len, struct ls_append_result *res)
+{
+	int rc = ls_append_batch(p, batch, len, res);
+
+	if (rc == LS_OK)
+		wake_data(t, p);
+	return rc;
+}
+
+int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
+		    size_t max_bytes, struct ls_read_result *r)
+{
+	int rc = ls_read(p, offset, max_bytes, r);
+
+	if (rc == LS_OK && r->ref)
+		t->refs++;
+	return rc;
+}
+
+void tdm_topics_read_release(struct tdm_topics *t, struct ls_read_result *r)
+{
+	if (!r->ref)
+		return;
+	ls_read_release(r);
+	topics_unref(t);
+}

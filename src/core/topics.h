@@ -1,0 +1,87 @@
+/*
+ * Topics: the broker's Kafka-style logs, protocol-neutral.  Owns the
+ * logstore store under <data_dir>/logs and the loop-side machinery around
+ * it: fsync on a helper thread with group commit (results handed back to
+ * the loop with event_active, so main must call evthread_use_pthreads()
+ * before event_base_new), the flush.ms and checkpoint timer, retention
+ * and compaction in small budgets on a timer, and two kinds of waiters:
+ * "data available" (woken by appends to a partition they watch) and
+ * "flushed" (woken after every fsync round and topic deletion).
+ *
+ * Front ends turn wire requests into these calls; nothing here knows a
+ * wire format.  Everything runs on the loop thread except the fsyncs.
+ *
+ * Must not depend on: protocol front ends.
+ */
+#ifndef TANDEM_CORE_TOPICS_H
+#define TANDEM_CORE_TOPICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logstore/logstore.h"
+
+struct event_base;
+struct tdm_config;
+struct tdm_topics;
+
+/*
+ * Opens (creating) <cfg->data_dir>/logs with the broker-wide log defaults
+ * of cfg (retention, segment size, flush interval), starts the helper
+ * thread and timers on base.  NULL with a message in err on failure.
+ */
+struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
+				   char *err, size_t errlen);
+/*
+ * Stops timers and the helper thread (finishing fsyncs in flight), then
+ * closes the store, at once or, while ls_read results are still held
+ * (tdm_topics_read), when the last is released.  Waiters must be gone.
+ * NULL is fine.
+ */
+void tdm_topics_close(struct tdm_topics *t);
+/* The store, for lookups and reads (borrowed). */
+struct ls_store *tdm_topics_store(struct tdm_topics *t);
+
+/* Topic administration: the logstore calls, plus waking the waiters of a
+ * deleted topic.  Same return codes as ls_topic_create / _delete /
+ * _add_partitions. */
+int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
+		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen);
+int tdm_topics_delete(struct tdm_topics *t, const char *name);
+int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count);
+
+/* ls_append_batch, then wakes the partition's data waiters. */
+int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+			    size_t len, struct ls_append_result *res);
+
+/* ls_read that also keeps the store open until tdm_topics_read_release
+ * (which may run after tdm_topics_close, e.g. from a buffer cleanup). */
+int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
+		    size_t max_bytes, struct ls_read_result *r);
+void tdm_topics_read_release(struct tdm_topics *t, struct ls_read_result *r);
+
+/* Asks for an fsync of p on the helper thread now (acks=all), joining a
+ * round already under way or queueing the next one (group commit). */
+void tdm_topics_flush_now(struct tdm_topics *t, struct ls_partition *p);
+
+/*
+ * A one-shot waiter.  The owner fills fn, ctx and (data waiters) the
+ * watched partitions, which must stay valid while it waits; the waiter is
+ * unlinked before fn runs, and fn may re-arm it.  fn runs inside the call
+ * that woke it (an append, a completed fsync round, a deletion): it should
+ * only schedule work (e.g. event_active) or check a condition.
+ */
+struct tdm_topics_waiter {
+	void (*fn)(void *ctx);
+	void *ctx;
+	struct ls_partition *const *parts; /* borrowed: data waiters only */
+	size_t nparts;
+	struct tdm_topics_waiter *prev, *next; /* internal */
+	int linked;                            /* internal: 0, 1 data, 2 flush */
+};
+void tdm_topics_wait_data(struct tdm_topics *t, struct tdm_topics_waiter *w);
+void tdm_topics_wait_flush(struct tdm_topics *t, struct tdm_topics_waiter *w);
+/* Unlinks w if it waits; safe to call at any time. */
+void tdm_topics_unwait(struct tdm_topics *t, struct tdm_topics_waiter *w);
+
+#endif

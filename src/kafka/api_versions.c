@@ -1,0 +1,57 @@
+/*
+ * The API table and ApiVersions.  The table is the one statement of what
+ * this broker serves: the dispatcher checks versions against it and
+ * ApiVersions is built from it, so we never advertise what we do not
+ * serve.  Versions follow plan A of /shared/kafka-protocol.md (no
+ * flexible versions), plus CreatePartitions v0-1.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include "kafka/kf.h"
+
+const struct kf_api kf_apis[] = {
+	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce },
+	{ KF_FETCH, 4, 4, "Fetch", kf_h_fetch },
+	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets },
+	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata },
+	{ KF_OFFSET_COMMIT, 2, 2, "OffsetCommit", kf_h_offset_commit },
+	{ KF_OFFSET_FETCH, 1, 1, "OffsetFetch", kf_h_offset_fetch },
+	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator },
+	{ KF_JOIN_GROUP, 0, 2, "JoinGroup", kf_h_join_group },
+	{ KF_HEARTBEAT, 0, 1, "Heartbeat", kf_h_heartbeat },
+	{ KF_LEAVE_GROUP, 0, 1, "LeaveGroup", kf_h_leave_group },
+	{ KF_SYNC_GROUP, 0, 1, "SyncGroup", kf_h_sync_group },
+	{ KF_DESCRIBE_GROUPS, 0, 0, "DescribeGroups", kf_h_describe_groups },
+	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups },
+	{ KF_API_VERSIONS, 0, 2, "ApiVersions", kf_h_api_versions },
+	{ KF_CREATE_TOPICS, 0, 1, "CreateTopics", kf_h_create_topics },
+	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics },
+	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },
+};
+
+const size_t kf_napis = sizeof(kf_apis) / sizeof(kf_apis[0]);
+
+const struct kf_api *kf_api_find(int16_t key)
+{
+	for (size_t i = 0; i < kf_napis; i++)
+		if (kf_apis[i].key == key)
+			return &kf_apis[i];
+	return NULL;
+}
+
+/* v0: error_code, [api_key, min_version, max_version]; v1+: throttle_time_ms. */
+int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	if (kf_decode_api_versions(cur, kc->hdr.api_version) < 0)
+		return KF_R_CLOSE;
+	kf_put_i16(resp, KF_ERR_NONE);
+	kf_put_i32(resp, (int32_t)kf_napis);
+	for (size_t i = 0; i < kf_napis; i++) {
+		kf_put_i16(resp, kf_apis[i].key);
+		kf_put_i16(resp, kf_apis[i].min);
+		kf_put_i16(resp, kf_apis[i].max);
+	}
+	if (kc->hdr.api_version >= 1)
+		kf_put_i32(resp, 0);
+	return KF_R_DONE;
+}

@@ -1,0 +1,316 @@
+/*
+ * Kafka connections: framing (int32 size + request header v1), the
+ * dispatcher over the API table, in-order one-at-a-time request handling
+ * with parking, and the listener.
+ *
+ * A frame over kafka_max_request_size, a malformed header or body, an
+ * unknown API key or an unsupported version closes only that connection
+ * (Kafka's behaviour); ApiVersions of a version we do not serve gets the
+ * KIP-511 fallback answer instead.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "kafka/kafka.h"
+#include "kafka/kf.h"
+#include "net/net.h"
+
+struct tdm_kafka {
+	struct kf_server srv;
+};
+
+static void conn_process(struct kf_conn *kc, struct evbuffer *in);
+
+struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name)
+{
+	char buf[256];
+	struct ls_topic *t;
+
+	if (kf_str_cstr(name, buf, sizeof(buf)) < 0)
+		return NULL;
+	t = ls_topic_find(srv->store, buf);
+	return t && !ls_topic_is_internal(t) ? t : NULL;
+}
+
+struct evbuffer *kf_response_begin(struct kf_conn *kc, size_t body_len)
+{
+	struct evbuffer *out = tdm_conn_out(kc->c);
+
+	kf_put_i32(out, (int32_t)(body_len + 4));
+	kf_put_i32(out, kc->hdr.correlation_id);
+	return out;
+}
+
+static void send_body(struct kf_conn *kc, struct evbuffer *body)
+{
+	struct evbuffer *out = kf_response_begin(kc, evbuffer_get_length(body));
+
+	evbuffer_add_buffer(out, body);
+}
+
+/* The request is over: forget its frame-borrowed state. */
+static void request_done(struct kf_conn *kc)
+{
+	kf_arena_reset(&kc->arena);
+	memset(&kc->hdr, 0, sizeof(kc->hdr));
+	evbuffer_drain(kc->resp, evbuffer_get_length(kc->resp));
+}
+
+void kf_complete(struct kf_conn *kc, struct evbuffer *body)
+{
+	kc->park = NULL;
+	if (!kc->closing) {
+		if (body)
+			send_body(kc, body);
+	}
+	request_done(kc);
+	/* Resuming triggers a deferred read when input is already buffered:
+	 * never serve this connection's next request inside the callback of
+	 * whatever completed this one (another connection's handler). */
+	if (!kc->closing)
+		tdm_conn_pause_reading(kc->c, 0);
+}
+
+static void conn_fail(struct kf_conn *kc, const char *why)
+{
+	tdm_info("kafka", "%s: closing connection: %s", kc->c->peer, why);
+	kc->closing = 1;
+	tdm_conn_abort(kc->c);
+}
+
+/* KIP-511: a v0-shaped ApiVersions answer with UNSUPPORTED_VERSION and our
+ * ranges, so a client that tried a newer version retries with v0. */
+static void api_versions_fallback(struct kf_conn *kc, struct evbuffer *resp)
+{
+	kf_put_i16(resp, KF_ERR_UNSUPPORTED_VERSION);
+	kf_put_i32(resp, (int32_t)kf_napis);
+	for (size_t i = 0; i < kf_napis; i++) {
+		kf_put_i16(resp, kf_apis[i].key);
+		kf_put_i16(resp, kf_apis[i].min);
+		kf_put_i16(resp, kf_apis[i].max);
+	}
+	send_body(kc, resp);
+}
+
+/* Serves the frame in kc->frame[0..len).  Returns 0 to go on reading,
+ * 1 when the request parked, -1 when the connection is closing. */
+static int serve(struct kf_conn *kc, size_t len)
+{
+	struct kf_cur cur;
+	const struct kf_api *api;
+	int r;
+
+	kf_cur_init(&cur, kc->frame, len);
+	if (kf_decode_header(&cur, &kc->hdr) < 0) {
+		conn_fail(kc, "malformed request header");
+		return -1;
+	}
+	api = kf_api_find(kc->hdr.api_key);
+	if (!api) {
+		conn_fail(kc, "unknown api key");
+		return -1;
+	}
+	if (kc->hdr.api_version < api->min || kc->hdr.api_version > api->max) {
+		if (kc->hdr.api_key == KF_API_VERSIONS && kc->hdr.api_version > api->max) {
+			api_versions_fallback(kc, kc->resp);
+			request_done(kc);
+			return 0;
+		}
+		tdm_info("kafka", "%s: %s v%d is not supported (%d..%d)", kc->c->peer, api->name,
+			 kc->hdr.api_version, api->min, api->max);
+		conn_fail(kc, "unsupported api version");
+		return -1;
+	}
+	tdm_debug("kafka", "%s: %s v%d correlation %d", kc->c->peer, api->name,
+		  kc->hdr.api_version, (int)kc->hdr.correlation_id);
+	r = api->fn(kc, &cur, kc->resp);
+	switch (r) {
+	case KF_R_DONE:
+		send_body(kc, kc->resp);
+		/* fall through */
+	case KF_R_NONE:
+	case KF_R_SENT:
+		request_done(kc);
+		return 0;
+	case KF_R_PARKED:
+		tdm_conn_pause_reading(kc->c, 1);
+		return 1;
+	default:
+		request_done(kc);
+		conn_fail(kc, "malformed request");
+		return -1;
+	}
+}
+
+static void conn_process(struct kf_conn *kc, struct evbuffer *in)
+{
+	while (!kc->closing && !kc->park) {
+		uint8_t head[4];
+		size_t avail = evbuffer_get_length(in);
+		long size;
+
+		/* Output backlog (big fetch answers): wait for "drained". */
+		if (tdm_conn_output_full(kc->c)) {
+			tdm_conn_pause_reading(kc->c, 1);
+			return;
+		}
+		if (evbuffer_copyout(in, head, 4) < 4)
+			return;
+		size = kf_frame_size(head, avail, kc->srv->cfg->kafka_max_request_size);
+		if (size == KF_AGAIN)
+			return;
+		if (size < 0) {
+			conn_fail(kc, size == KF_TOO_BIG ? "request larger than kafka_max_request_size"
+							 : "bad frame size");
+			return;
+		}
+		if ((size_t)size > kc->frame_cap) {
+			uint8_t *f = realloc(kc->frame, (size_t)size);
+			if (!f) {
+				conn_fail(kc, "out of memory");
+				return;
+			}
+			kc->frame = f;
+			kc->frame_cap = (size_t)size;
+		}
+		evbuffer_drain(in, 4);
+		evbuffer_remove(in, kc->frame, (size_t)size);
+		if (serve(kc, (size_t)size) != 0)
+			return;
+	}
+}
+
+/* ---- tdm_proto callbacks --------------------------------------------------- */
+
+static void *kf_open(struct tdm_conn *c, void *arg)
+{
+	struct kf_conn *kc = calloc(1, sizeof(*kc));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (!kc)
+		return NULL;
+	kc->c = c;
+	kc->srv = arg;
+	kf_arena_init(&kc->arena);
+	kc->resp = evbuffer_new();
+	if (!kc->resp) {
+		free(kc);
+		return NULL;
+	}
+	snprintf(kc->host, sizeof(kc->host), "127.0.0.1");
+	kc->port = kc->srv->port;
+	if (getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, kc->host,
+				  sizeof(kc->host));
+			kc->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, kc->host,
+				  sizeof(kc->host));
+			kc->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	/* Kafka shows a member's host as "/ip" */
+	const char *colon = strrchr(c->peer, ':');
+	snprintf(kc->client_host, sizeof(kc->client_host), "/%.*s",
+		 colon ? (int)(colon - c->peer) : (int)strlen(c->peer), c->peer);
+	tdm_debug("kafka", "%s: connected", c->peer);
+	return kc;
+}
+
+static void kf_read(void *ctx, struct evbuffer *in)
+{
+	conn_process(ctx, in);
+}
+
+static void kf_drained(void *ctx)
+{
+	struct kf_conn *kc = ctx;
+
+	if (!kc->park && !kc->closing) {
+		tdm_conn_pause_reading(kc->c, 0);
+		conn_process(kc, bufferevent_get_input(kc->c->bev));
+	}
+}
+
+static void kf_closed(void *ctx)
+{
+	struct kf_conn *kc = ctx;
+
+	kc->closing = 1;
+	if (kc->park) {
+		struct kf_park *p = kc->park;
+
+		kc->park = NULL;
+		p->cancel(p);
+	}
+	kf_arena_free(&kc->arena);
+	evbuffer_free(kc->resp);
+	free(kc->frame);
+	free(kc);
+}
+
+static void kf_shutdown(void *ctx)
+{
+	struct kf_conn *kc = ctx;
+
+	kc->closing = 1;
+	tdm_conn_close(kc->c);
+}
+
+static const struct tdm_proto kf_proto = {
+	.name = "kafka",
+	.open = kf_open,
+	.read = kf_read,
+	.drained = kf_drained,
+	.closed = kf_closed,
+	.shutdown = kf_shutdown,
+};
+
+struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
+				  const struct tdm_config *cfg, struct tdm_topics *topics)
+{
+	struct tdm_kafka *k = calloc(1, sizeof(*k));
+	int port;
+
+	if (!k)
+		return NULL;
+	k->srv.base = base;
+	k->srv.net = net;
+	k->srv.cfg = cfg;
+	k->srv.topics = topics;
+	k->srv.store = tdm_topics_store(topics);
+	k->srv.groups = kf_groups_new(&k->srv);
+	if (!k->srv.groups) {
+		free(k);
+		return NULL;
+	}
+	port = tdm_net_listen(net, cfg->bind_address, cfg->kafka_port, &kf_proto, &k->srv);
+	if (port < 0) {
+		tdm_error("main", "cannot listen on %s:%d: %s", cfg->bind_address, cfg->kafka_port,
+			  strerror(errno));
+		tdm_kafka_free(k);
+		return NULL;
+	}
+	k->srv.port = port;
+	tdm_info("main", "listening kafka %s:%d", cfg->bind_address, port);
+	return k;
+}
+
+void tdm_kafka_free(struct tdm_kafka *k)
+{
+	if (!k)
+		return;
+	kf_groups_free(k->srv.groups);
+	free(k);
+}

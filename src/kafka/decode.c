@@ -1,0 +1,555 @@
+/*
+ * Kafka request decoding: cursors, arena, frame and header, one decoder per
+ * API (see proto.h).  Every read is bounds-checked; an array count is
+ * checked against the bytes left before anything is allocated for it, so
+ * a hostile count cannot make us allocate more than the frame's size
+ * times a small factor.
+ *
+ * Must not depend on: libevent, the broker core, logstore.
+ */
+#include "kafka/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena ----------------------------------------------------------------- */
+
+struct kf_arena_block {
+	struct kf_arena_block *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+#define ARENA_BLOCK 8192
+#define ARENA_MAX (256u << 20) /* per request; frames are capped well below */
+
+void kf_arena_init(struct kf_arena *a)
+{
+	a->head = NULL;
+	a->used_total = 0;
+}
+
+void *kf_arena_alloc(struct kf_arena *a, size_t n)
+{
+	struct kf_arena_block *b = a->head;
+	size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+
+	if (n == 0 || need < n || need > ARENA_MAX || a->used_total + need > ARENA_MAX)
+		return NULL;
+	if (!b || b->size - b->used < need) {
+		size_t size = need > ARENA_BLOCK ? need : ARENA_BLOCK;
+
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->size = size;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += need;
+	a->used_total += need;
+	memset(p, 0, n);
+	return p;
+}
+
+void kf_arena_reset(struct kf_arena *a)
+{
+	struct kf_arena_block *b = a->head, *keep = NULL;
+
+	while (b) {
+		struct kf_arena_block *next = b->next;
+
+		if (!next && b->size == ARENA_BLOCK) {
+			keep = b;
+			keep->used = 0;
+		} else {
+			free(b);
+		}
+		b = next;
+	}
+	a->head = keep;
+	a->used_total = 0;
+}
+
+void kf_arena_free(struct kf_arena *a)
+{
+	kf_arena_reset(a);
+	free(a->head);
+	a->head = NULL;
+}
+
+/* ---- cursor ---------------------------------------------------------------- */
+
+void kf_cur_init(struct kf_cur *c, const void *p, size_t len)
+{
+	c->p = p;
+	c->end = c->p + len;
+	c->bad = 0;
+}
+
+size_t kf_cur_left(const struct kf_cur *c)
+{
+	return (size_t)(c->end - c->p);
+}
+
+static const uint8_t *take(struct kf_cur *c, size_t n)
+{
+	const uint8_t *p = c->p;
+
+	if (c->bad || kf_cur_left(c) < n) {
+		c->bad = 1;
+		return NULL;
+	}
+	c->p += n;
+	return p;
+}
+
+int8_t kf_get_i8(struct kf_cur *c)
+{
+	const uint8_t *p = take(c, 1);
+	return p ? (int8_t)p[0] : 0;
+}
+
+int16_t kf_get_i16(struct kf_cur *c)
+{
+	const uint8_t *p = take(c, 2);
+	return p ? (int16_t)(uint16_t)((unsigned)p[0] << 8 | p[1]) : 0;
+}
+
+int32_t kf_get_i32(struct kf_cur *c)
+{
+	const uint8_t *p = take(c, 4);
+	if (!p)
+		return 0;
+	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+
+int64_t kf_get_i64(struct kf_cur *c)
+{
+	const uint8_t *p = take(c, 8);
+	uint64_t v = 0;
+
+	if (!p)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+struct kf_str kf_get_str(struct kf_cur *c)
+{
+	struct kf_str s = { NULL, -1 };
+	int16_t len = kf_get_i16(c);
+
+	if (c->bad || len < -1) {
+		c->bad = 1;
+		return s;
+	}
+	if (len == -1)
+		return s;
+	s.p = (const char *)take(c, (size_t)len);
+	s.len = s.p ? len : -1;
+	return s;
+}
+
+struct kf_bytes kf_get_bytes(struct kf_cur *c)
+{
+	struct kf_bytes b = { NULL, -1 };
+	int32_t len = kf_get_i32(c);
+
+	if (c->bad || len < -1) {
+		c->bad = 1;
+		return b;
+	}
+	if (len == -1)
+		return b;
+	b.p = take(c, (size_t)len);
+	b.len = b.p ? len : -1;
+	return b;
+}
+
+int32_t kf_get_array(struct kf_cur *c, size_t min_elem, int nullable)
+{
+	int32_t n = kf_get_i32(c);
+
+	if (c->bad)
+		return 0;
+	if (n == -1 && nullable)
+		return -1;
+	if (n < 0 || (min_elem && (size_t)n > kf_cur_left(c) / min_elem)) {
+		c->bad = 1;
+		return 0;
+	}
+	return n;
+}
+
+/* Unsigned varint of a flexible version (tag counts, tag sizes). */
+static uint32_t get_uvarint(struct kf_cur *c)
+{
+	uint32_t v = 0;
+
+	for (int shift = 0; shift <= 28; shift += 7) {
+		const uint8_t *p = take(c, 1);
+
+		if (!p)
+			return 0;
+		v |= (uint32_t)(p[0] & 0x7f) << shift;
+		if (!(p[0] & 0x80))
+			return v;
+	}
+	c->bad = 1;
+	return 0;
+}
+
+int kf_skip_tags(struct kf_cur *c)
+{
+	uint32_t n = get_uvarint(c);
+
+	for (uint32_t i = 0; i < n && !c->bad; i++) {
+		(void)get_uvarint(c); /* tag */
+		take(c, get_uvarint(c));
+	}
+	return c->bad ? KF_BAD : 0;
+}
+
+long kf_frame_size(const uint8_t *buf, size_t len, size_t max)
+{
+	uint32_t size;
+
+	if (len < 4)
+		return KF_AGAIN;
+	size = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+	if (size < 10 || size > INT32_MAX) /* api key, version, correlation id, client id length */
+		return KF_BAD;
+	if (size > max)
+		return KF_TOO_BIG;
+	if (len - 4 < size)
+		return KF_AGAIN;
+	return (long)size;
+}
+
+int kf_decode_header(struct kf_cur *c, struct kf_header *h)
+{
+	h->api_key = kf_get_i16(c);
+	h->api_version = kf_get_i16(c);
+	h->correlation_id = kf_get_i32(c);
+	h->client_id = kf_get_str(c);
+	return c->bad ? KF_BAD : 0;
+}
+
+int kf_str_cstr(struct kf_str s, char *buf, size_t size)
+{
+	if (s.len < 0 || (size_t)s.len >= size || memchr(s.p, 0, (size_t)s.len))
+		return -1;
+	memcpy(buf, s.p, (size_t)s.len);
+	buf[s.len] = '\0';
+	return 0;
+}
+
+int kf_str_eq(struct kf_str s, const char *z)
+{
+	size_t n = strlen(z);
+	return s.len >= 0 && (size_t)s.len == n && memcmp(s.p, z, n) == 0;
+}
+
+/* ---- decoders ------------------------------------------------------------- */
+
+/* Allocates n elements (n may be 0 or -1: NULL). */
+#define ALLOC_ARRAY(a, ptr, n)                                                       \
+	do {                                                                          \
+		(ptr) = NULL;                                                         \
+		if ((n) > 0 && !((ptr) = kf_arena_alloc((a), (size_t)(n) * sizeof(*(ptr))))) \
+			return KF_BAD;                                                \
+	} while (0)
+
+static int finish(struct kf_cur *c)
+{
+	/* A body must be consumed exactly: trailing bytes mean a version mismatch. */
+	return c->bad || kf_cur_left(c) != 0 ? KF_BAD : 0;
+}
+
+static int str_array(struct kf_cur *c, struct kf_arena *a, int nullable, int32_t *n,
+		     struct kf_str **out)
+{
+	*n = kf_get_array(c, 2, nullable);
+	ALLOC_ARRAY(a, *out, *n);
+	for (int32_t i = 0; i < *n && !c->bad; i++)
+		(*out)[i] = kf_get_str(c);
+	return c->bad ? KF_BAD : 0;
+}
+
+int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (str_array(c, a, ver >= 1, &r->ntopics, &r->topics) < 0)
+		return KF_BAD;
+	/* v0: an empty array means all topics */
+	if (ver == 0 && r->ntopics == 0)
+		r->ntopics = -1;
+	r->allow_auto_topic_creation = ver >= 4 ? kf_get_i8(c) : 1;
+	return finish(c);
+}
+
+int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_produce_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->transactional_id = kf_get_str(c);
+	r->acks = kf_get_i16(c);
+	r->timeout_ms = kf_get_i32(c);
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_produce_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 8, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
+			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].records = kf_get_bytes(c);
+		}
+	}
+	return finish(c);
+}
+
+int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fetch_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->replica_id = kf_get_i32(c);
+	r->max_wait_ms = kf_get_i32(c);
+	r->min_bytes = kf_get_i32(c);
+	r->max_bytes = ver >= 3 ? kf_get_i32(c) : INT32_MAX;
+	r->isolation_level = ver >= 4 ? kf_get_i8(c) : 0;
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_fetch_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 16, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
+			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].fetch_offset = kf_get_i64(c);
+			t->parts[j].partition_max_bytes = kf_get_i32(c);
+		}
+	}
+	return finish(c);
+}
+
+int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
+			   struct kf_list_offsets_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->replica_id = kf_get_i32(c);
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_list_offsets_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 12, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
+			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].timestamp = kf_get_i64(c);
+		}
+	}
+	return finish(c);
+}
+
+int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_offset_commit_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->group_id = kf_get_str(c);
+	r->generation_id = kf_get_i32(c);
+	r->member_id = kf_get_str(c);
+	r->retention_time_ms = kf_get_i64(c);
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_commit_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 14, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
+			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].offset = kf_get_i64(c);
+			t->parts[j].metadata = kf_get_str(c);
+		}
+	}
+	return finish(c);
+}
+
+int kf_decode_offset_fetch(struct kf_cur *c, int ver, struct kf_arena *a,
+			   struct kf_offset_fetch_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->group_id = kf_get_str(c);
+	r->ntopics = kf_get_array(c, 6, ver >= 2);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_offset_fetch_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
+			t->parts[j] = kf_get_i32(c);
+	}
+	return finish(c);
+}
+
+int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_find_coordinator_req *r)
+{
+	(void)ver;
+	r->key = kf_get_str(c);
+	return finish(c);
+}
+
+int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
+			 struct kf_join_group_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->group_id = kf_get_str(c);
+	r->session_timeout_ms = kf_get_i32(c);
+	r->rebalance_timeout_ms = ver >= 1 ? kf_get_i32(c) : r->session_timeout_ms;
+	r->member_id = kf_get_str(c);
+	r->protocol_type = kf_get_str(c);
+	r->nprotocols = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->protocols, r->nprotocols);
+	for (int32_t i = 0; i < r->nprotocols && !c->bad; i++) {
+		r->protocols[i].name = kf_get_str(c);
+		r->protocols[i].metadata = kf_get_bytes(c);
+	}
+	return finish(c);
+}
+
+int kf_decode_heartbeat(struct kf_cur *c, int ver, struct kf_heartbeat_req *r)
+{
+	(void)ver;
+	r->group_id = kf_get_str(c);
+	r->generation_id = kf_get_i32(c);
+	r->member_id = kf_get_str(c);
+	return finish(c);
+}
+
+int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_leave_group_req *r)
+{
+	(void)ver;
+	r->group_id = kf_get_str(c);
+	r->member_id = kf_get_str(c);
+	return finish(c);
+}
+
+int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
+			 struct kf_sync_group_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->group_id = kf_get_str(c);
+	r->generation_id = kf_get_i32(c);
+	r->member_id = kf_get_str(c);
+	r->nassignments = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->assignments, r->nassignments);
+	for (int32_t i = 0; i < r->nassignments && !c->bad; i++) {
+		r->assignments[i].member_id = kf_get_str(c);
+		r->assignments[i].assignment = kf_get_bytes(c);
+	}
+	return finish(c);
+}
+
+int kf_decode_describe_groups(struct kf_cur *c, int ver, struct kf_arena *a,
+			      struct kf_describe_groups_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	if (str_array(c, a, 0, &r->ngroups, &r->groups) < 0)
+		return KF_BAD;
+	return finish(c);
+}
+
+int kf_decode_list_groups(struct kf_cur *c, int ver)
+{
+	(void)ver;
+	return finish(c);
+}
+
+int kf_decode_api_versions(struct kf_cur *c, int ver)
+{
+	(void)ver;
+	return finish(c);
+}
+
+int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_create_topics_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ntopics = kf_get_array(c, 16, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_create_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->num_partitions = kf_get_i32(c);
+		t->replication_factor = kf_get_i16(c);
+		t->nassignments = kf_get_array(c, 8, 0);
+		for (int32_t j = 0; j < t->nassignments && !c->bad; j++) {
+			(void)kf_get_i32(c); /* partition index */
+			int32_t nb = kf_get_array(c, 4, 0);
+			for (int32_t k = 0; k < nb && !c->bad; k++)
+				(void)kf_get_i32(c); /* broker id */
+		}
+		t->nconfigs = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, t->configs, t->nconfigs);
+		for (int32_t j = 0; j < t->nconfigs && !c->bad; j++) {
+			t->configs[j].name = kf_get_str(c);
+			t->configs[j].value = kf_get_str(c);
+		}
+	}
+	r->timeout_ms = kf_get_i32(c);
+	r->validate_only = ver >= 1 ? kf_get_i8(c) : 0;
+	return finish(c);
+}
+
+int kf_decode_delete_topics(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_delete_topics_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	if (str_array(c, a, 0, &r->ntopics, &r->topics) < 0)
+		return KF_BAD;
+	r->timeout_ms = kf_get_i32(c);
+	return finish(c);
+}
+
+int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_create_partitions_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->ntopics = kf_get_array(c, 10, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_create_partitions_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->count = kf_get_i32(c);
+		t->nassignments = kf_get_array(c, 4, 1);
+		for (int32_t j = 0; j < t->nassignments && !c->bad; j++) {
+			int32_t nb = kf_get_array(c, 4, 0);
+			for (int32_t k = 0; k < nb && !c->bad; k++)
+				(void)kf_get_i32(c);
+		}
+	}
+	r->timeout_ms = kf_get_i32(c);
+	r->validate_only = kf_get_i8(c);
+	return finish(c);
+}

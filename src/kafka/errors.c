@@ -1,0 +1,65 @@
+/*
+ * Kafka error codes: the one place where statuses of the layers below
+ * become wire codes (see /shared/kafka-protocol.md section 2.8).
+ *
+ * Must not depend on: src/amqp.
+ */
+#include "kafka/kf.h"
+
+int16_t kf_err_from_ls(int rc)
+{
+	switch (rc) {
+	case LS_OK:
+		return KF_ERR_NONE;
+	case LS_ERR_EXISTS:
+		return KF_ERR_TOPIC_ALREADY_EXISTS;
+	case LS_ERR_NOT_FOUND:
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case LS_ERR_OFFSET_OUT_OF_RANGE:
+		return KF_ERR_OFFSET_OUT_OF_RANGE;
+	case LS_ERR_CORRUPT:
+		return KF_ERR_CORRUPT_MESSAGE;
+	case LS_ERR_INVALID_RECORD:
+		return KF_ERR_INVALID_RECORD;
+	case LS_ERR_TOO_LARGE:
+		return KF_ERR_MESSAGE_TOO_LARGE;
+	case LS_ERR_UNSUPPORTED_CODEC:
+		return KF_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+	case LS_ERR_INVALID_CONFIG:
+		return KF_ERR_INVALID_CONFIG;
+	case LS_ERR_INVALID_TOPIC:
+		return KF_ERR_INVALID_TOPIC_EXCEPTION;
+	case LS_ERR_INVALID:
+		return KF_ERR_INVALID_PARTITIONS;
+	case LS_ERR_IO:
+		return KF_ERR_KAFKA_STORAGE_ERROR;
+	default:
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	}
+}
+
+const char *kf_err_name(int16_t code)
+{
+	switch (code) {
+	case KF_ERR_NONE:
+		return NULL;
+	case KF_ERR_TOPIC_ALREADY_EXISTS:
+		return "Topic already exists.";
+	case KF_ERR_INVALID_TOPIC_EXCEPTION:
+		return "Invalid topic name.";
+	case KF_ERR_INVALID_PARTITIONS:
+		return "Invalid number of partitions.";
+	case KF_ERR_INVALID_REPLICATION_FACTOR:
+		return "Replication factor must be 1 (one broker).";
+	case KF_ERR_INVALID_REPLICA_ASSIGNMENT:
+		return "Replica assignments must name this broker only.";
+	case KF_ERR_INVALID_CONFIG:
+		return "Invalid topic configuration.";
+	case KF_ERR_UNKNOWN_TOPIC_OR_PARTITION:
+		return "Unknown topic.";
+	case KF_ERR_KAFKA_STORAGE_ERROR:
+		return "Storage error.";
+	default:
+		return "Request failed.";
+	}
+}

@@ -1,0 +1,306 @@
+/*
+ * Fetch v4 with long polling.  Each partition's answer is whole stored
+ * batches from the one containing fetch_offset, sent straight from the
+ * segment file: the range logstore's ls_read finds becomes an evbuffer
+ * file segment (sendfile), so record bytes never pass through user space.
+ * Byte limits follow Kafka: partition_max_bytes and the request's
+ * max_bytes bound what is added, but the first partition with data always
+ * gets at least one batch, so a big batch cannot stall a consumer.
+ *
+ * When fewer than min_bytes are available (and no partition has an
+ * error), the request parks until an append to a watched partition wakes
+ * it or max_wait_ms passes.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdlib.h>
+
+#include "kafka/kf.h"
+#include "net/net.h"
+
+struct fetch_part {
+	int32_t index;
+	int64_t fetch_offset;
+	int32_t partition_max_bytes;
+	int16_t err;
+	int64_t high_watermark;
+	struct ls_read_result rr; /* held between read and encode */
+};
+
+struct fetch_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct fetch_part *parts;
+};
+
+/* Request state, in the arena (the connection reads nothing while parked). */
+struct fetch_state {
+	struct kf_park base;
+	struct kf_conn *kc;
+	int32_t min_bytes, max_bytes;
+	int32_t ntopics;
+	struct fetch_topic *topics;
+	/* parked */
+	struct tdm_topics_waiter w;
+	struct ls_partition **watch;
+	size_t nwatch;
+	struct event *timer;  /* owned: max_wait_ms */
+	struct event *wake;   /* owned: appends to a watched partition */
+};
+
+/* Keeps a read's segment open until libevent is done sending it. */
+struct seg_hold {
+	struct tdm_topics *topics;
+	struct ls_read_result rr;
+};
+
+static void seg_cleanup(const struct evbuffer_file_segment *seg, int flags, void *arg)
+{
+	struct seg_hold *h = arg;
+
+	(void)seg, (void)flags;
+	tdm_topics_read_release(h->topics, &h->rr);
+	free(h);
+}
+
+static void release_reads(struct fetch_state *fs)
+{
+	for (int32_t i = 0; i < fs->ntopics; i++)
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++)
+			tdm_topics_read_release(fs->kc->srv->topics, &fs->topics[i].parts[j].rr);
+}
+
+/* Reads every partition; returns the bytes found, and sets *errors when a
+ * partition answers with an error (which ends the wait, as in Kafka). */
+static size_t read_all(struct fetch_state *fs, int *errors)
+{
+	struct kf_server *srv = fs->kc->srv;
+	size_t total = 0, max = fs->max_bytes > 0 ? (size_t)fs->max_bytes : 0;
+
+	*errors = 0;
+	for (int32_t i = 0; i < fs->ntopics; i++) {
+		struct fetch_topic *ft = &fs->topics[i];
+		struct ls_topic *t = kf_topic_lookup(srv, ft->name);
+
+		for (int32_t j = 0; j < ft->nparts; j++) {
+			struct fetch_part *fp = &ft->parts[j];
+			struct ls_partition *p = t ? ls_partition_get(t, fp->index) : NULL;
+			size_t limit;
+			int rc;
+
+			fp->err = KF_ERR_NONE;
+			fp->high_watermark = -1;
+			if (!p) {
+				fp->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				(*errors)++;
+				continue;
+			}
+			fp->high_watermark = (int64_t)ls_log_end(p);
+			if (fp->fetch_offset < 0) {
+				fp->err = KF_ERR_OFFSET_OUT_OF_RANGE;
+				(*errors)++;
+				continue;
+			}
+			if (total >= max && total > 0)
+				continue; /* request full: no records, but the high watermark */
+			limit = fp->partition_max_bytes > 0 ? (size_t)fp->partition_max_bytes : 0;
+			if (max - total < limit)
+				limit = max - total;
+			rc = tdm_topics_read(srv->topics, p, (uint64_t)fp->fetch_offset, limit, &fp->rr);
+			if (rc != LS_OK) {
+				fp->err = kf_err_from_ls(rc);
+				(*errors)++;
+				continue;
+			}
+			fp->high_watermark = (int64_t)fp->rr.high_watermark;
+			/* Only the first partition with data may exceed the limits. */
+			if (total > 0 && fp->rr.len > limit) {
+				tdm_topics_read_release(srv->topics, &fp->rr);
+				continue;
+			}
+			total += fp->rr.len;
+		}
+	}
+	return total;
+}
+
+/* Encodes the response into resp, handing the file ranges to it. */
+static void encode(struct fetch_state *fs, struct evbuffer *resp)
+{
+	struct tdm_topics *topics = fs->kc->srv->topics;
+
+	kf_put_i32(resp, 0); /* throttle_time_ms */
+	kf_put_i32(resp, fs->ntopics);
+	for (int32_t i = 0; i < fs->ntopics; i++) {
+		struct fetch_topic *ft = &fs->topics[i];
+
+		kf_put_kstr(resp, ft->name);
+		kf_put_i32(resp, ft->nparts);
+		for (int32_t j = 0; j < ft->nparts; j++) {
+			struct fetch_part *fp = &ft->parts[j];
+			size_t len = fp->rr.ref ? fp->rr.len : 0;
+			struct evbuffer_file_segment *seg = NULL;
+			struct seg_hold *h = NULL;
+
+			kf_put_i32(resp, fp->index);
+			if (len) {
+				h = malloc(sizeof(*h));
+				seg = h ? evbuffer_file_segment_new(fp->rr.fd, (ev_off_t)fp->rr.file_pos,
+								    (ev_off_t)len,
+								    EVBUF_FS_DISABLE_LOCKING)
+					: NULL;
+				if (!seg) {
+					free(h);
+					h = NULL;
+					len = 0;
+					fp->err = KF_ERR_UNKNOWN_SERVER_ERROR;
+				}
+			}
+			kf_put_i16(resp, fp->err);
+			kf_put_i64(resp, fp->high_watermark);
+			kf_put_i64(resp, fp->high_watermark); /* last_stable_offset */
+			kf_put_i32(resp, 0);                  /* aborted_transactions */
+			kf_put_i32(resp, (int32_t)len);       /* records */
+			if (seg) {
+				h->topics = topics;
+				h->rr = fp->rr; /* the hold takes over the reference */
+				fp->rr.ref = NULL;
+				evbuffer_file_segment_add_cleanup_cb(seg, seg_cleanup, h);
+				evbuffer_add_file_segment(resp, seg, 0, (ev_off_t)len);
+				evbuffer_file_segment_free(seg); /* the buffer keeps its own ref */
+			}
+		}
+	}
+	release_reads(fs);
+}
+
+static void state_release(struct fetch_state *fs)
+{
+	tdm_topics_unwait(fs->kc->srv->topics, &fs->w);
+	if (fs->timer)
+		event_free(fs->timer);
+	if (fs->wake)
+		event_free(fs->wake);
+	fs->timer = fs->wake = NULL;
+	release_reads(fs);
+}
+
+static void park_cancel(struct kf_park *p)
+{
+	state_release((struct fetch_state *)p);
+}
+
+/* Points the waiter at the partitions that exist now. */
+static void watch(struct fetch_state *fs)
+{
+	size_t n = 0;
+
+	for (int32_t i = 0; i < fs->ntopics; i++) {
+		struct ls_topic *t = kf_topic_lookup(fs->kc->srv, fs->topics[i].name);
+
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
+			struct ls_partition *p = t ? ls_partition_get(t, fs->topics[i].parts[j].index) : NULL;
+
+			if (p)
+				fs->watch[n++] = p;
+		}
+	}
+	fs->w.parts = fs->watch;
+	fs->w.nparts = n;
+	tdm_topics_wait_data(fs->kc->srv->topics, &fs->w);
+}
+
+static void retry(struct fetch_state *fs, int final)
+{
+	struct kf_conn *kc = fs->kc;
+	int errors;
+	size_t got = read_all(fs, &errors);
+
+	if (!final && !errors && got < (size_t)fs->min_bytes) {
+		release_reads(fs);
+		watch(fs);
+		return;
+	}
+	encode(fs, kc->resp);
+	state_release(fs);
+	kf_complete(kc, kc->resp);
+}
+
+static void wake_fn(void *ctx)
+{
+	struct fetch_state *fs = ctx;
+
+	event_active(fs->wake, EV_READ, 0);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	retry(arg, 0);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	retry(arg, 1);
+}
+
+int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_server *srv = kc->srv;
+	struct kf_fetch_req r;
+	struct fetch_state *fs;
+	size_t nparts = 0, got;
+	int errors;
+
+	if (kf_decode_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	fs = kf_arena_alloc(&kc->arena, sizeof(*fs));
+	if (!fs)
+		return KF_R_CLOSE;
+	fs->kc = kc;
+	fs->min_bytes = r.min_bytes;
+	fs->max_bytes = r.max_bytes;
+	fs->ntopics = r.ntopics;
+	if (r.ntopics > 0 && !(fs->topics = kf_arena_alloc(&kc->arena, (size_t)r.ntopics * sizeof(*fs->topics))))
+		return KF_R_CLOSE;
+	for (int32_t i = 0; i < r.ntopics; i++) {
+		struct fetch_topic *ft = &fs->topics[i];
+
+		ft->name = r.topics[i].name;
+		ft->nparts = r.topics[i].nparts;
+		if (ft->nparts > 0 &&
+		    !(ft->parts = kf_arena_alloc(&kc->arena, (size_t)ft->nparts * sizeof(*ft->parts))))
+			return KF_R_CLOSE;
+		for (int32_t j = 0; j < ft->nparts; j++) {
+			ft->parts[j].index = r.topics[i].parts[j].index;
+			ft->parts[j].fetch_offset = r.topics[i].parts[j].fetch_offset;
+			ft->parts[j].partition_max_bytes = r.topics[i].parts[j].partition_max_bytes;
+			ft->parts[j].rr.fd = -1;
+		}
+		nparts += (size_t)ft->nparts;
+	}
+	got = read_all(fs, &errors);
+	if (r.max_wait_ms <= 0 || errors || got >= (size_t)(r.min_bytes > 0 ? r.min_bytes : 0) ||
+	    nparts == 0) {
+		encode(fs, resp);
+		return KF_R_DONE;
+	}
+	release_reads(fs);
+	/* Park: wait for an append to a watched partition or max_wait_ms. */
+	fs->base.cancel = park_cancel;
+	fs->w.fn = wake_fn;
+	fs->w.ctx = fs;
+	fs->watch = kf_arena_alloc(&kc->arena, nparts * sizeof(*fs->watch));
+	fs->timer = evtimer_new(srv->base, timer_cb, fs);
+	fs->wake = event_new(srv->base, -1, 0, wake_cb, fs);
+	if (!fs->watch || !fs->timer || !fs->wake) {
+		state_release(fs);
+		return KF_R_CLOSE;
+	}
+	struct timeval tv = { r.max_wait_ms / 1000, (r.max_wait_ms % 1000) * 1000 };
+	evtimer_add(fs->timer, &tv);
+	watch(fs);
+	kc->park = &fs->base;
+	return KF_R_PARKED;
+}

@@ -1,0 +1,937 @@
+/*
+ * The group coordinator: Kafka's classic JoinGroup/SyncGroup protocol.
+ * The broker is a membership and barrier service; one member (the leader)
+ * computes the assignment, which the broker relays as opaque bytes.
+ *
+ * States: Empty -> PreparingRebalance (collecting JoinGroups) ->
+ * CompletingRebalance (waiting for the leader's SyncGroup) -> Stable, and
+ * back to PreparingRebalance on any membership change: a join, a leave or
+ * a session timeout.  A rebalance completes when every known member has
+ * rejoined or when the rebalance timeout (the largest of the members')
+ * expires, dropping those that did not.  The first rebalance of an empty
+ * group waits group_initial_rebalance_delay_ms (extended while members
+ * keep arriving) so that consumers starting together land in one
+ * generation.  Completion work runs from an event in the next loop turn,
+ * never inside the handler of the request that triggered it.
+ *
+ * Also FindCoordinator v0 (always this broker), ListGroups v0 and
+ * DescribeGroups v0.  Committed offsets: offsets.c.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "kafka/kf.h"
+#include "net/net.h"
+
+enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
+static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
+					   "Stable" };
+
+struct group;
+
+struct proto_meta {
+	char *name;        /* owned */
+	uint8_t *meta;     /* owned */
+	int32_t len;
+};
+
+struct join_park {
+	struct kf_park base;
+	struct kf_conn *kc;
+	struct member *m;
+	int ver;
+};
+
+struct sync_park {
+	struct kf_park base;
+	struct kf_conn *kc;
+	struct member *m;
+	int ver;
+};
+
+struct member {
+	char *id;                /* owned */
+	char *client_id;         /* owned */
+	char *client_host;       /* owned */
+	int32_t session_timeout_ms, rebalance_timeout_ms;
+	int nprotos;
+	struct proto_meta *protos; /* owned, the member's preference order */
+	uint8_t *assignment;     /* owned */
+	int32_t assignment_len;
+	struct event *session_timer; /* owned */
+	struct join_park *join;  /* parked JoinGroup, or NULL */
+	struct sync_park *sync;  /* parked SyncGroup, or NULL */
+	struct group *g;         /* borrowed */
+	struct member *next;     /* join order */
+};
+
+struct group {
+	char *id;                /* owned */
+	enum gstate state;
+	int32_t generation;
+	char *protocol_type;     /* owned; NULL while Empty */
+	char *protocol;          /* owned; chosen at the last completion */
+	char *leader;            /* owned member id copy, or NULL */
+	struct member *members;  /* owned list */
+	int nmembers;
+	int initial;             /* the first rebalance's delay is running */
+	int64_t initial_deadline_ms;
+	struct event *timer;     /* owned: initial delay / rebalance timeout */
+	struct event *check_ev;  /* owned: "maybe complete" next loop turn */
+	struct kf_groups *gs;    /* borrowed */
+};
+
+struct kf_groups {
+	struct kf_server *srv;   /* borrowed */
+	struct tdm_map groups;   /* id -> struct group (owned) */
+	uint64_t next_member;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void arm(struct event *ev, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(ev, &tv);
+}
+
+static char *dup_str(struct kf_str s)
+{
+	char *p = malloc(s.len > 0 ? (size_t)s.len + 1 : 1);
+
+	if (!p)
+		return NULL;
+	if (s.len > 0)
+		memcpy(p, s.p, (size_t)s.len);
+	p[s.len > 0 ? s.len : 0] = '\0';
+	return p;
+}
+
+/* ---- groups and members ------------------------------------------------------ */
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void check_cb(evutil_socket_t fd, short what, void *arg);
+static void session_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct group *group_find(struct kf_groups *gs, struct kf_str id)
+{
+	return id.len < 0 ? NULL : tdm_map_get(&gs->groups, id.p, (size_t)id.len);
+}
+
+static struct group *group_get(struct kf_groups *gs, struct kf_str id)
+{
+	struct group *g = group_find(gs, id);
+
+	if (g)
+		return g;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->gs = gs;
+	g->id = dup_str(id);
+	g->timer = evtimer_new(gs->srv->base, timer_cb, g);
+	g->check_ev = event_new(gs->srv->base, -1, 0, check_cb, g);
+	if (!g->id || !g->timer || !g->check_ev ||
+	    tdm_map_put(&gs->groups, id.p, (size_t)id.len, g) < 0) {
+		if (g->timer)
+			event_free(g->timer);
+		if (g->check_ev)
+			event_free(g->check_ev);
+		free(g->id);
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+static struct member *member_find(struct group *g, struct kf_str id)
+{
+	for (struct member *m = g->members; m; m = m->next)
+		if (kf_str_eq(id, m->id))
+			return m;
+	return NULL;
+}
+
+static void protos_free(struct member *m)
+{
+	for (int i = 0; i < m->nprotos; i++) {
+		free(m->protos[i].name);
+		free(m->protos[i].meta);
+	}
+	free(m->protos);
+	m->protos = NULL;
+	m->nprotos = 0;
+}
+
+static const struct proto_meta *member_proto(const struct member *m, const char *name)
+{
+	for (int i = 0; name && i < m->nprotos; i++)
+		if (strcmp(m->protos[i].name, name) == 0)
+			return &m->protos[i];
+	return NULL;
+}
+
+static void session_touch(struct member *m)
+{
+	arm(m->session_timer, m->session_timeout_ms);
+}
+
+/* ---- responses ----------------------------------------------------------------- */
+
+static void join_respond(struct join_park *jp, int16_t err)
+{
+	struct kf_conn *kc = jp->kc;
+	struct member *m = jp->m;
+	struct group *g = m ? m->g : NULL;
+	struct evbuffer *b = kc->resp;
+	int leader = !err && g->leader && strcmp(g->leader, m->id) == 0;
+
+	if (m)
+		m->join = NULL;
+	if (jp->ver >= 2)
+		kf_put_i32(b, 0);
+	kf_put_i16(b, err);
+	kf_put_i32(b, err ? -1 : g->generation);
+	kf_put_str(b, err ? "" : g->protocol);
+	kf_put_str(b, err ? "" : g->leader);
+	kf_put_str(b, m ? m->id : "");
+	if (!leader) {
+		kf_put_i32(b, 0);
+	} else {
+		kf_put_i32(b, g->nmembers);
+		for (struct member *o = g->members; o; o = o->next) {
+			const struct proto_meta *pm = member_proto(o, g->protocol);
+
+			kf_put_str(b, o->id);
+			kf_put_bytes(b, pm ? pm->meta : NULL, pm ? pm->len : 0);
+		}
+	}
+	kf_complete(kc, b);
+}
+
+static void put_sync(struct evbuffer *b, int ver, int16_t err, const uint8_t *a, int32_t len)
+{
+	if (ver >= 1)
+		kf_put_i32(b, 0);
+	kf_put_i16(b, err);
+	kf_put_bytes(b, a, err ? 0 : len);
+}
+
+static void sync_respond(struct sync_park *sp, int16_t err)
+{
+	struct member *m = sp->m;
+
+	if (m)
+		m->sync = NULL;
+	put_sync(sp->kc->resp, sp->ver, err, m ? m->assignment : NULL, m ? m->assignment_len : 0);
+	kf_complete(sp->kc, sp->kc->resp);
+}
+
+/* ---- state machine ---------------------------------------------------------------- */
+
+static void member_remove(struct group *g, struct member *m, int16_t err)
+{
+	struct member **pp = &g->members;
+
+	while (*pp && *pp != m)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = m->next;
+	g->nmembers--;
+	if (m->join) {
+		struct join_park *jp = m->join;
+		jp->m = NULL;
+		m->join = NULL;
+		join_respond(jp, err);
+	}
+	if (m->sync) {
+		struct sync_park *sp = m->sync;
+		sp->m = NULL;
+		m->sync = NULL;
+		sync_respond(sp, err);
+	}
+	if (g->leader && strcmp(g->leader, m->id) == 0) {
+		free(g->leader);
+		g->leader = NULL;
+	}
+	event_free(m->session_timer);
+	protos_free(m);
+	free(m->assignment);
+	free(m->id);
+	free(m->client_id);
+	free(m->client_host);
+	free(m);
+}
+
+static void schedule_check(struct group *g)
+{
+	event_active(g->check_ev, 0, 0);
+}
+
+static void go_empty(struct group *g)
+{
+	g->state = G_EMPTY;
+	g->generation++;
+	g->initial = 0;
+	evtimer_del(g->timer);
+	free(g->protocol);
+	free(g->protocol_type);
+	free(g->leader);
+	g->protocol = g->protocol_type = g->leader = NULL;
+}
+
+static void prepare_rebalance(struct group *g)
+{
+	int32_t max = 0;
+	int was_empty = g->state == G_EMPTY;
+
+	if (g->state == G_COMPLETING)
+		for (struct member *m = g->members; m; m = m->next)
+			if (m->sync) {
+				struct sync_park *sp = m->sync;
+				sync_respond(sp, KF_ERR_REBALANCE_IN_PROGRESS);
+			}
+	if (g->state == G_PREPARING)
+		return;
+	g->state = G_PREPARING;
+	for (struct member *m = g->members; m; m = m->next)
+		if (m->rebalance_timeout_ms > max)
+			max = m->rebalance_timeout_ms;
+	if (was_empty && g->gs->srv->cfg->group_initial_rebalance_delay_ms > 0) {
+		int64_t delay = g->gs->srv->cfg->group_initial_rebalance_delay_ms;
+
+		g->initial = 1;
+		g->initial_deadline_ms = mono_ms() + max;
+		arm(g->timer, delay < max ? delay : max);
+	} else {
+		g->initial = 0;
+		arm(g->timer, max);
+	}
+	tdm_debug("kafka", "group %s: preparing rebalance", g->id);
+}
+
+/* Kafka's protocol vote: among the protocols every member supports, each
+ * member votes for the first of its own list; most votes wins. */
+static const char *choose_protocol(struct group *g)
+{
+	const struct member *first = g->members;
+	const char *best = NULL;
+	int best_votes = -1;
+
+	for (int i = 0; first && i < first->nprotos; i++) {
+		const char *cand = first->protos[i].name;
+		int ok = 1, votes = 0;
+
+		for (struct member *m = g->members; m && ok; m = m->next)
+			ok = member_proto(m, cand) != NULL;
+		if (!ok)
+			continue;
+		for (struct member *m = g->members; m; m = m->next)
+			for (int j = 0; j < m->nprotos; j++) {
+				const char *c = m->protos[j].name;
+				int common = 1;
+
+				for (struct member *o = g->members; o && common; o = o->next)
+					common = member_proto(o, c) != NULL;
+				if (!common)
+					continue;
+				votes += strcmp(c, cand) == 0;
+				break;
+			}
+		if (votes > best_votes) {
+			best = cand;
+			best_votes = votes;
+		}
+	}
+	return best;
+}
+
+static void complete_join(struct group *g)
+{
+	struct member *m, *next;
+	const char *proto;
+
+	evtimer_del(g->timer);
+	g->initial = 0;
+	for (m = g->members; m; m = next) {
+		next = m->next;
+		if (!m->join)
+			member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
+	}
+	if (!g->members) {
+		go_empty(g);
+		return;
+	}
+	proto = choose_protocol(g);
+	if (!proto) {
+		/* members were admitted one by one with a common protocol, so
+		 * this only happens when none is left in common: fail them all */
+		for (m = g->members; m; m = next) {
+			next = m->next;
+			member_remove(g, m, KF_ERR_INCONSISTENT_GROUP_PROTOCOL);
+		}
+		go_empty(g);
+		return;
+	}
+	g->generation++;
+	free(g->protocol);
+	g->protocol = strdup(proto);
+	if (!g->leader) {
+		g->leader = strdup(g->members->id);
+	}
+	g->state = G_COMPLETING;
+	tdm_info("kafka", "group %s: generation %d with %d members, protocol %s, leader %s", g->id,
+		 (int)g->generation, g->nmembers, g->protocol, g->leader);
+	for (m = g->members; m; m = m->next) {
+		free(m->assignment);
+		m->assignment = NULL;
+		m->assignment_len = 0;
+		session_touch(m);
+		join_respond(m->join, KF_ERR_NONE);
+	}
+}
+
+static int all_joined(const struct group *g)
+{
+	for (const struct member *m = g->members; m; m = m->next)
+		if (!m->join)
+			return 0;
+	return 1;
+}
+
+static void check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct group *g = arg;
+
+	(void)fd, (void)what;
+	if (g->state == G_PREPARING && !g->initial && all_joined(g))
+		complete_join(g);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct group *g = arg;
+
+	(void)fd, (void)what;
+	if (g->state != G_PREPARING)
+		return;
+	if (g->initial) {
+		g->initial = 0;
+		if (!all_joined(g)) {
+			int64_t left = g->initial_deadline_ms - mono_ms();
+			arm(g->timer, left > 0 ? left : 0);
+			return;
+		}
+	}
+	complete_join(g); /* rebalance timeout: drop who did not rejoin */
+}
+
+static void session_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct member *m = arg;
+	struct group *g = m->g;
+
+	(void)fd, (void)what;
+	if (m->join) {
+		session_touch(m); /* waiting in a rebalance: the rebalance timeout rules */
+		return;
+	}
+	tdm_info("kafka", "group %s: member %s session timed out", g->id, m->id);
+	member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
+	if (!g->members)
+		go_empty(g);
+	else {
+		prepare_rebalance(g);
+		schedule_check(g);
+	}
+}
+
+/* ---- parks ------------------------------------------------------------------------ */
+
+static void join_cancel(struct kf_park *p)
+{
+	struct join_park *jp = (struct join_park *)p;
+
+	if (jp->m)
+		jp->m->join = NULL;
+}
+
+static void sync_cancel(struct kf_park *p)
+{
+	struct sync_park *sp = (struct sync_park *)p;
+
+	if (sp->m)
+		sp->m->sync = NULL;
+}
+
+/* ---- handlers --------------------------------------------------------------------- */
+
+static int join_error(struct evbuffer *b, int ver, int16_t err, struct kf_str member_id)
+{
+	if (ver >= 2)
+		kf_put_i32(b, 0);
+	kf_put_i16(b, err);
+	kf_put_i32(b, -1);
+	kf_put_str(b, "");
+	kf_put_str(b, "");
+	kf_put_kstr(b, member_id.len < 0 ? (struct kf_str){ "", 0 } : member_id);
+	kf_put_i32(b, 0);
+	return KF_R_DONE;
+}
+
+static int set_protocols(struct member *m, const struct kf_join_group_req *r)
+{
+	struct proto_meta *p = calloc((size_t)(r->nprotocols > 0 ? r->nprotocols : 1), sizeof(*p));
+
+	if (!p)
+		return -1;
+	protos_free(m);
+	m->protos = p;
+	for (int32_t i = 0; i < r->nprotocols; i++) {
+		p[i].name = dup_str(r->protocols[i].name);
+		p[i].len = r->protocols[i].metadata.len > 0 ? r->protocols[i].metadata.len : 0;
+		p[i].meta = malloc(p[i].len ? (size_t)p[i].len : 1);
+		m->nprotos = i + 1;
+		if (!p[i].name || !p[i].meta)
+			return -1;
+		if (p[i].len)
+			memcpy(p[i].meta, r->protocols[i].metadata.p, (size_t)p[i].len);
+	}
+	return 0;
+}
+
+/* Would a member with these protocols leave the group a protocol in common? */
+static int protocols_fit(struct group *g, struct member *self, const struct kf_join_group_req *r)
+{
+	for (int32_t i = 0; i < r->nprotocols; i++) {
+		char name[256];
+		int ok = 1;
+
+		if (kf_str_cstr(r->protocols[i].name, name, sizeof(name)) < 0)
+			continue;
+		for (struct member *m = g->members; m && ok; m = m->next)
+			ok = m == self || member_proto(m, name) != NULL;
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
+int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_groups *gs = kc->srv->groups;
+	const struct tdm_config *cfg = kc->srv->cfg;
+	int ver = kc->hdr.api_version;
+	struct kf_join_group_req r;
+	struct group *g;
+	struct member *m;
+	struct join_park *jp;
+
+	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	if (r.group_id.len <= 0)
+		return join_error(resp, ver, KF_ERR_INVALID_GROUP_ID, r.member_id);
+	if (r.session_timeout_ms < (int32_t)cfg->group_min_session_timeout_ms ||
+	    r.session_timeout_ms > (int32_t)cfg->group_max_session_timeout_ms)
+		return join_error(resp, ver, KF_ERR_INVALID_SESSION_TIMEOUT, r.member_id);
+	if (r.protocol_type.len <= 0 || r.nprotocols <= 0)
+		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
+	g = group_get(gs, r.group_id);
+	if (!g)
+		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+	m = r.member_id.len > 0 ? member_find(g, r.member_id) : NULL;
+	if (r.member_id.len > 0 && !m)
+		return join_error(resp, ver, KF_ERR_UNKNOWN_MEMBER_ID, r.member_id);
+	if (g->state != G_EMPTY &&
+	    (!g->protocol_type || !kf_str_eq(r.protocol_type, g->protocol_type) ||
+	     !protocols_fit(g, m, &r)))
+		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
+	if (!m) {
+		char id[512];
+
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+		snprintf(id, sizeof(id), "%.*s-%08x-%llu",
+			 (int)(kc->hdr.client_id.len > 0 && kc->hdr.client_id.len < 200 ? kc->hdr.client_id.len : 0),
+			 kc->hdr.client_id.p ? kc->hdr.client_id.p : "", (unsigned)random(),
+			 (unsigned long long)++gs->next_member);
+		m->id = strdup(id);
+		m->client_id = dup_str(kc->hdr.client_id);
+		m->client_host = strdup(kc->client_host);
+		m->g = g;
+		m->session_timer = evtimer_new(kc->srv->base, session_cb, m);
+		if (!m->id || !m->client_id || !m->client_host || !m->session_timer) {
+			if (m->session_timer)
+				event_free(m->session_timer);
+			free(m->id);
+			free(m->client_id);
+			free(m->client_host);
+			free(m);
+			return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+		}
+		struct member **pp = &g->members;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = m;
+		g->nmembers++;
+		/* a new member during the initial delay extends it */
+		if (g->state == G_PREPARING && g->initial) {
+			int64_t left = g->initial_deadline_ms - mono_ms();
+			int64_t delay = cfg->group_initial_rebalance_delay_ms;
+			arm(g->timer, left < delay ? (left > 0 ? left : 0) : delay);
+		}
+	}
+	if (g->state == G_EMPTY) {
+		free(g->protocol_type);
+		g->protocol_type = dup_str(r.protocol_type);
+	}
+	m->session_timeout_ms = r.session_timeout_ms;
+	m->rebalance_timeout_ms = r.rebalance_timeout_ms > 0 ? r.rebalance_timeout_ms : r.session_timeout_ms;
+	if (set_protocols(m, &r) < 0) {
+		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+		if (!g->members)
+			go_empty(g);
+		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+	}
+	if (m->join) {
+		/* the same member joined again from another request: the old one loses */
+		struct join_park *old = m->join;
+		old->m = NULL;
+		m->join = NULL;
+		join_respond(old, KF_ERR_UNKNOWN_MEMBER_ID);
+	}
+	jp = kf_arena_alloc(&kc->arena, sizeof(*jp));
+	if (!jp)
+		return KF_R_CLOSE;
+	jp->base.cancel = join_cancel;
+	jp->kc = kc;
+	jp->m = m;
+	jp->ver = ver;
+	m->join = jp;
+	kc->park = &jp->base;
+	evtimer_del(m->session_timer);
+	prepare_rebalance(g);
+	schedule_check(g);
+	return KF_R_PARKED;
+}
+
+int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	int ver = kc->hdr.api_version;
+	struct kf_sync_group_req r;
+	struct group *g;
+	struct member *m;
+	struct sync_park *sp;
+
+	if (kf_decode_sync_group(cur, ver, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	g = group_find(kc->srv->groups, r.group_id);
+	m = g ? member_find(g, r.member_id) : NULL;
+	if (!m) {
+		put_sync(resp, ver, KF_ERR_UNKNOWN_MEMBER_ID, NULL, 0);
+		return KF_R_DONE;
+	}
+	if (r.generation_id != g->generation) {
+		put_sync(resp, ver, KF_ERR_ILLEGAL_GENERATION, NULL, 0);
+		return KF_R_DONE;
+	}
+	if (g->state == G_PREPARING) {
+		put_sync(resp, ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
+		return KF_R_DONE;
+	}
+	session_touch(m);
+	if (g->state == G_STABLE) {
+		put_sync(resp, ver, KF_ERR_NONE, m->assignment, m->assignment_len);
+		return KF_R_DONE;
+	}
+	/* CompletingRebalance */
+	if (g->leader && strcmp(g->leader, m->id) == 0) {
+		for (int32_t i = 0; i < r.nassignments; i++) {
+			struct member *o = member_find(g, r.assignments[i].member_id);
+			int32_t len = r.assignments[i].assignment.len;
+
+			if (!o || len < 0)
+				continue;
+			free(o->assignment);
+			o->assignment = malloc(len ? (size_t)len : 1);
+			o->assignment_len = o->assignment ? len : 0;
+			if (o->assignment && len)
+				memcpy(o->assignment, r.assignments[i].assignment.p, (size_t)len);
+		}
+		g->state = G_STABLE;
+		for (struct member *o = g->members; o; o = o->next)
+			if (o->sync)
+				sync_respond(o->sync, KF_ERR_NONE);
+		put_sync(resp, ver, KF_ERR_NONE, m->assignment, m->assignment_len);
+		return KF_R_DONE;
+	}
+	if (m->sync) {
+		struct sync_park *old = m->sync;
+		old->m = NULL;
+		m->sync = NULL;
+		put_sync(old->kc->resp, old->ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
+		kf_complete(old->kc, old->kc->resp);
+	}
+	sp = kf_arena_alloc(&kc->arena, sizeof(*sp));
+	if (!sp)
+		return KF_R_CLOSE;
+	sp->base.cancel = sync_cancel;
+	sp->kc = kc;
+	sp->m = m;
+	sp->ver = ver;
+	m->sync = sp;
+	kc->park = &sp->base;
+	return KF_R_PARKED;
+}
+
+int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	int ver = kc->hdr.api_version;
+	struct kf_heartbeat_req r;
+	struct group *g;
+	struct member *m;
+	int16_t err = KF_ERR_NONE;
+
+	if (kf_decode_heartbeat(cur, ver, &r) < 0)
+		return KF_R_CLOSE;
+	g = group_find(kc->srv->groups, r.group_id);
+	m = g ? member_find(g, r.member_id) : NULL;
+	if (!m)
+		err = KF_ERR_UNKNOWN_MEMBER_ID;
+	else if (r.generation_id != g->generation)
+		err = g->state == G_PREPARING ? KF_ERR_REBALANCE_IN_PROGRESS : KF_ERR_ILLEGAL_GENERATION;
+	else if (g->state == G_PREPARING)
+		err = KF_ERR_REBALANCE_IN_PROGRESS;
+	if (m && !m->join)
+		session_touch(m);
+	if (ver >= 1)
+		kf_put_i32(resp, 0);
+	kf_put_i16(resp, err);
+	return KF_R_DONE;
+}
+
+int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	int ver = kc->hdr.api_version;
+	struct kf_leave_group_req r;
+	struct group *g;
+	struct member *m;
+	int16_t err = KF_ERR_NONE;
+
+	if (kf_decode_leave_group(cur, ver, &r) < 0)
+		return KF_R_CLOSE;
+	g = group_find(kc->srv->groups, r.group_id);
+	m = g ? member_find(g, r.member_id) : NULL;
+	if (!m) {
+		err = KF_ERR_UNKNOWN_MEMBER_ID;
+	} else {
+		tdm_info("kafka", "group %s: member %s left", g->id, m->id);
+		member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
+		if (!g->members) {
+			go_empty(g);
+		} else {
+			prepare_rebalance(g);
+			schedule_check(g);
+		}
+	}
+	if (ver >= 1)
+		kf_put_i32(resp, 0);
+	kf_put_i16(resp, err);
+	return KF_R_DONE;
+}
+
+int16_t kf_groups_check_commit(struct kf_groups *gs, struct kf_str group, int32_t generation,
+			       struct kf_str member)
+{
+	struct group *g = group_find(gs, group);
+	struct member *m;
+
+	if (!g || g->state == G_EMPTY)
+		return generation < 0 ? KF_ERR_NONE : KF_ERR_ILLEGAL_GENERATION;
+	if (g->state == G_COMPLETING)
+		return KF_ERR_REBALANCE_IN_PROGRESS;
+	m = member_find(g, member);
+	if (!m)
+		return KF_ERR_UNKNOWN_MEMBER_ID;
+	if (generation != g->generation)
+		return KF_ERR_ILLEGAL_GENERATION;
+	if (!m->join)
+		session_touch(m);
+	return KF_ERR_NONE;
+}
+
+int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_find_coordinator_req r;
+
+	if (kf_decode_find_coordinator(cur, kc->hdr.api_version, &r) < 0)
+		return KF_R_CLOSE;
+	kf_put_i16(resp, r.key.len <= 0 ? KF_ERR_INVALID_GROUP_ID : KF_ERR_NONE);
+	kf_put_i32(resp, KF_NODE_ID);
+	kf_put_str(resp, kc->host);
+	kf_put_i32(resp, kc->port);
+	return KF_R_DONE;
+}
+
+/* Groups known only by their committed offsets (after a restart). */
+struct offset_groups {
+	struct kf_groups *gs;
+	struct tdm_map seen;
+	struct evbuffer *b;
+	int32_t count;
+};
+
+static void offset_group_fn(const char *group, const char *topic, int32_t partition, int64_t offset,
+			    const char *metadata, int64_t commit_ms, void *ctx)
+{
+	struct offset_groups *og = ctx;
+	size_t len = strlen(group);
+
+	(void)topic, (void)partition, (void)offset, (void)metadata, (void)commit_ms;
+	if (tdm_map_get(&og->gs->groups, group, len) || tdm_map_get(&og->seen, group, len))
+		return;
+	tdm_map_put(&og->seen, group, len, og);
+}
+
+int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_groups *gs = kc->srv->groups;
+	struct offset_groups og = { gs, { 0 }, resp, 0 };
+	size_t pos = 0;
+	const char *key;
+	size_t klen;
+	void *v;
+
+	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
+		return KF_R_CLOSE;
+	tdm_map_init(&og.seen);
+	ls_offsets_foreach(kc->srv->store, NULL, offset_group_fn, &og);
+	kf_put_i16(resp, KF_ERR_NONE);
+	kf_put_i32(resp, (int32_t)(gs->groups.count + og.seen.count));
+	while (tdm_map_next(&gs->groups, &pos, &key, &klen, &v)) {
+		struct group *g = v;
+
+		kf_put_strn(resp, key, (int32_t)klen);
+		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
+	}
+	pos = 0;
+	while (tdm_map_next(&og.seen, &pos, &key, &klen, &v)) {
+		kf_put_strn(resp, key, (int32_t)klen);
+		kf_put_str(resp, "consumer");
+	}
+	tdm_map_free(&og.seen);
+	return KF_R_DONE;
+}
+
+static void has_offsets_fn(const char *group, const char *topic, int32_t partition, int64_t offset,
+			   const char *metadata, int64_t commit_ms, void *ctx)
+{
+	(void)group, (void)topic, (void)partition, (void)offset, (void)metadata, (void)commit_ms;
+	*(int *)ctx = 1;
+}
+
+int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_describe_groups_req r;
+
+	if (kf_decode_describe_groups(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	kf_put_i32(resp, r.ngroups);
+	for (int32_t i = 0; i < r.ngroups; i++) {
+		struct group *g = group_find(kc->srv->groups, r.groups[i]);
+		const char *state = "Dead";
+		int stable;
+
+		if (!g) {
+			char name[512];
+			int has = 0;
+
+			if (kf_str_cstr(r.groups[i], name, sizeof(name)) == 0)
+				ls_offsets_foreach(kc->srv->store, name, has_offsets_fn, &has);
+			kf_put_i16(resp, KF_ERR_NONE);
+			kf_put_kstr(resp, r.groups[i]);
+			kf_put_str(resp, has ? "Empty" : "Dead");
+			kf_put_str(resp, has ? "consumer" : "");
+			kf_put_str(resp, "");
+			kf_put_i32(resp, 0);
+			continue;
+		}
+		state = state_names[g->state];
+		stable = g->state == G_STABLE;
+		kf_put_i16(resp, KF_ERR_NONE);
+		kf_put_kstr(resp, r.groups[i]);
+		kf_put_str(resp, state);
+		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
+		kf_put_str(resp, stable && g->protocol ? g->protocol : "");
+		kf_put_i32(resp, g->nmembers);
+		for (struct member *m = g->members; m; m = m->next) {
+			const struct proto_meta *pm = stable ? member_proto(m, g->protocol) : NULL;
+
+			kf_put_str(resp, m->id);
+			kf_put_str(resp, m->client_id);
+			kf_put_str(resp, m->client_host);
+			kf_put_bytes(resp, pm ? pm->meta : NULL, pm ? pm->len : 0);
+			kf_put_bytes(resp, stable ? m->assignment : NULL, stable ? m->assignment_len : 0);
+		}
+	}
+	return KF_R_DONE;
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+struct kf_groups *kf_groups_new(struct kf_server *srv)
+{
+	struct kf_groups *gs = calloc(1, sizeof(*gs));
+
+	if (!gs)
+		return NULL;
+	gs->srv = srv;
+	tdm_map_init(&gs->groups);
+	return gs;
+}
+
+void kf_groups_free(struct kf_groups *gs)
+{
+	size_t pos = 0;
+	const char *key;
+	size_t klen;
+	void *v;
+
+	if (!gs)
+		return;
+	while (tdm_map_next(&gs->groups, &pos, &key, &klen, &v)) {
+		struct group *g = v;
+
+		while (g->members) {
+			struct member *m = g->members;
+			/* connections are gone: their parks were cancelled */
+			m->join = NULL;
+			m->sync = NULL;
+			member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+		}
+		event_free(g->timer);
+		event_free(g->check_ev);
+		free(g->id);
+		free(g->protocol_type);
+		free(g->protocol);
+		free(g->leader);
+		free(g);
+	}
+	tdm_map_free(&gs->groups);
+	free(gs);
+}

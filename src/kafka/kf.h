@@ -1,0 +1,214 @@
+/*
+ * Internals of the Kafka front end: the server, a connection's request
+ * state, response writers, the API table and its handlers, Kafka error
+ * codes.
+ *
+ * Requests on one connection are answered in order, one at a time: while
+ * a request is parked (Fetch long poll, acks=all Produce, JoinGroup,
+ * SyncGroup) reading that socket stops, and kf_complete resumes it.
+ *
+ * Must not depend on: src/amqp.
+ */
+#ifndef TANDEM_KAFKA_KF_H
+#define TANDEM_KAFKA_KF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "core/topics.h"
+#include "kafka/proto.h"
+#include "logstore/logstore.h"
+
+struct tdm_conn;
+struct tdm_config;
+struct kf_groups;
+
+/* This broker's node id in Metadata, FindCoordinator and as controller. */
+#define KF_NODE_ID 1
+#define KF_CLUSTER_ID "tandem-cluster"
+
+/* Kafka error codes (ErrorCode), as in the Kafka protocol guide. */
+enum {
+	KF_ERR_UNKNOWN_SERVER_ERROR = -1,
+	KF_ERR_NONE = 0,
+	KF_ERR_OFFSET_OUT_OF_RANGE = 1,
+	KF_ERR_CORRUPT_MESSAGE = 2,
+	KF_ERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+	KF_ERR_LEADER_NOT_AVAILABLE = 5,
+	KF_ERR_REQUEST_TIMED_OUT = 7,
+	KF_ERR_MESSAGE_TOO_LARGE = 10,
+	KF_ERR_OFFSET_METADATA_TOO_LARGE = 12,
+	KF_ERR_COORDINATOR_NOT_AVAILABLE = 15,
+	KF_ERR_INVALID_TOPIC_EXCEPTION = 17,
+	KF_ERR_INVALID_REQUIRED_ACKS = 21,
+	KF_ERR_ILLEGAL_GENERATION = 22,
+	KF_ERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+	KF_ERR_INVALID_GROUP_ID = 24,
+	KF_ERR_UNKNOWN_MEMBER_ID = 25,
+	KF_ERR_INVALID_SESSION_TIMEOUT = 26,
+	KF_ERR_REBALANCE_IN_PROGRESS = 27,
+	KF_ERR_UNSUPPORTED_VERSION = 35,
+	KF_ERR_TOPIC_ALREADY_EXISTS = 36,
+	KF_ERR_INVALID_PARTITIONS = 37,
+	KF_ERR_INVALID_REPLICATION_FACTOR = 38,
+	KF_ERR_INVALID_REPLICA_ASSIGNMENT = 39,
+	KF_ERR_INVALID_CONFIG = 40,
+	KF_ERR_INVALID_REQUEST = 42,
+	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+	KF_ERR_KAFKA_STORAGE_ERROR = 56,
+	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+	KF_ERR_INVALID_RECORD = 87,
+};
+
+/* Maps a logstore status (LS_ERR_*) to the Kafka error code a broker gives. */
+int16_t kf_err_from_ls(int rc);
+/* Short English text of a Kafka error code (CreateTopics error_message). */
+const char *kf_err_name(int16_t code);
+
+struct kf_server {
+	struct event_base *base;        /* borrowed */
+	struct tdm_net *net;            /* borrowed */
+	const struct tdm_config *cfg;   /* borrowed */
+	struct tdm_topics *topics;      /* borrowed */
+	struct ls_store *store;         /* borrowed from topics */
+	struct kf_groups *groups;       /* owned */
+	int port;                       /* bound listener port */
+};
+
+/* A parked request: the handler's state.  cancel releases it when the
+ * connection goes away before the request completes. */
+struct kf_park {
+	void (*cancel)(struct kf_park *p);
+};
+
+struct kf_conn {
+	struct tdm_conn *c;              /* borrowed; the glue owns it */
+	struct kf_server *srv;           /* borrowed */
+	uint8_t *frame;                  /* owned: the request being served */
+	size_t frame_cap;
+	struct kf_arena arena;           /* decoded arrays of that request */
+	struct kf_header hdr;            /* of that request; slices into frame */
+	struct evbuffer *resp;           /* owned: scratch for response bodies */
+	struct kf_park *park;            /* owned by its handler while parked */
+	int closing;
+	char host[64];                   /* local address the client reached */
+	int port;
+	char client_host[64];            /* "/ip" as Kafka shows members */
+};
+
+/* Handler results. */
+enum {
+	KF_R_DONE,   /* the body is in resp: send it */
+	KF_R_NONE,   /* no response (Produce acks=0) */
+	KF_R_SENT,   /* the handler wrote the whole response to the output */
+	KF_R_PARKED, /* kc->park is set; kf_complete will follow */
+	KF_R_CLOSE,  /* malformed or refused: close the connection */
+};
+
+typedef int (*kf_handler)(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+
+struct kf_api {
+	int16_t key, min, max;
+	const char *name;
+	kf_handler fn;
+};
+
+/* The API table (api_versions.c): the one place that says what we serve. */
+const struct kf_api *kf_api_find(int16_t key);
+extern const struct kf_api kf_apis[];
+extern const size_t kf_napis;
+
+/* Writes a response header for the current request and the body size
+ * given; returns the connection's output buffer for the body. */
+struct evbuffer *kf_response_begin(struct kf_conn *kc, size_t body_len);
+/*
+ * Finishes a parked request: sends body (when not NULL; NULL means the
+ * handler already wrote the response), clears kc->park (the handler frees
+ * its own state) and resumes reading the connection.
+ */
+void kf_complete(struct kf_conn *kc, struct evbuffer *body);
+
+/* ---- response writers (big-endian, classic encodings) ---------------------- */
+
+static inline void kf_put_i8(struct evbuffer *b, int8_t v)
+{
+	evbuffer_add(b, &v, 1);
+}
+static inline void kf_put_i16(struct evbuffer *b, int16_t v)
+{
+	uint8_t x[2] = { (uint8_t)((uint16_t)v >> 8), (uint8_t)v };
+	evbuffer_add(b, x, 2);
+}
+static inline void kf_put_i32(struct evbuffer *b, int32_t v)
+{
+	uint32_t u = (uint32_t)v;
+	uint8_t x[4] = { (uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u };
+	evbuffer_add(b, x, 4);
+}
+static inline void kf_put_i64(struct evbuffer *b, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	uint8_t x[8];
+	for (int i = 7; i >= 0; i--, u >>= 8)
+		x[i] = (uint8_t)u;
+	evbuffer_add(b, x, 8);
+}
+/* A string of len bytes; len < 0 writes null. */
+static inline void kf_put_strn(struct evbuffer *b, const char *s, int32_t len)
+{
+	kf_put_i16(b, (int16_t)(len < 0 ? -1 : len));
+	if (len > 0)
+		evbuffer_add(b, s, (size_t)len);
+}
+static inline void kf_put_str(struct evbuffer *b, const char *s)
+{
+	kf_put_strn(b, s, s ? (int32_t)strlen(s) : -1);
+}
+static inline void kf_put_kstr(struct evbuffer *b, struct kf_str s)
+{
+	kf_put_strn(b, s.p, s.len);
+}
+static inline void kf_put_bytes(struct evbuffer *b, const void *p, int32_t len)
+{
+	kf_put_i32(b, len < 0 ? -1 : len);
+	if (len > 0)
+		evbuffer_add(b, p, (size_t)len);
+}
+
+/* Looks a topic up by its wire name: NULL when unknown, internal, or not
+ * a valid C string. */
+struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name);
+
+/* ---- handlers, one file per API or family ------------------------------------ */
+
+int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+
+/* The group coordinator (groups.c). */
+struct kf_groups *kf_groups_new(struct kf_server *srv);
+void kf_groups_free(struct kf_groups *g);
+/* 1 when the group has live members (simple commits are then refused);
+ * checks generation/member for OffsetCommit: returns a Kafka error code. */
+int16_t kf_groups_check_commit(struct kf_groups *g, struct kf_str group, int32_t generation,
+			       struct kf_str member);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * OffsetCommit v2 and OffsetFetch v1: committed offsets live in logstore's
+ * compacted internal topic (durable, reloaded at start), checked against
+ * the group coordinator's generation and member first.  A commit with
+ * generation -1 and no member is a "simple" commit (assign()-based
+ * consumers), allowed while the group has no members.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdlib.h>
+
+#include "kafka/kf.h"
+
+#define MAX_METADATA 4096
+
+int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_server *srv = kc->srv;
+	struct kf_offset_commit_req r;
+	char group[512];
+	int16_t gerr;
+	size_t total = 0, n = 0;
+	struct ls_offset_commit *commits;
+	int16_t *errs;
+	char **names;
+	int rc = LS_OK;
+
+	if (kf_decode_offset_commit(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	for (int32_t i = 0; i < r.ntopics; i++)
+		total += (size_t)r.topics[i].nparts;
+	commits = kf_arena_alloc(&kc->arena, (total + 1) * sizeof(*commits));
+	errs = kf_arena_alloc(&kc->arena, (total + 1) * sizeof(*errs));
+	names = kf_arena_alloc(&kc->arena, ((size_t)r.ntopics + 1) * 2 * sizeof(*names));
+	if (!commits || !errs || !names)
+		return KF_R_CLOSE;
+	if (kf_str_cstr(r.group_id, group, sizeof(group)) < 0 || !group[0])
+		gerr = KF_ERR_INVALID_GROUP_ID;
+	else
+		gerr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id, r.member_id);
+	/* Collect the valid partitions into one batch for logstore. */
+	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
+		struct ls_topic *t = kf_topic_lookup(srv, r.topics[i].name);
+
+		names[i] = t ? (char *)ls_topic_name(t) : NULL;
+		for (int32_t j = 0; j < r.topics[i].nparts; j++, k++) {
+			const struct kf_commit_part *cp = &r.topics[i].parts[j];
+			char *meta = NULL;
+
+			errs[k] = gerr;
+			if (gerr)
+				continue;
+			if (!t || !ls_partition_get(t, cp->index)) {
+				errs[k] = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			if (cp->metadata.len > MAX_METADATA) {
+				errs[k] = KF_ERR_OFFSET_METADATA_TOO_LARGE;
+				continue;
+			}
+			if (cp->metadata.len >= 0) {
+				meta = kf_arena_alloc(&kc->arena, (size_t)cp->metadata.len + 1);
+				if (!meta || kf_str_cstr(cp->metadata, meta, (size_t)cp->metadata.len + 1) < 0) {
+					errs[k] = KF_ERR_INVALID_REQUEST;
+					continue;
+				}
+			}
+			commits[n].topic = names[i];
+			commits[n].partition = cp->index;
+			commits[n].offset = cp->offset;
+			commits[n].metadata = meta;
+			n++;
+		}
+	}
+	if (n > 0)
+		rc = ls_offsets_commit(srv->store, group, commits, n);
+	kf_put_i32(resp, r.ntopics);
+	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
+		kf_put_kstr(resp, r.topics[i].name);
+		kf_put_i32(resp, r.topics[i].nparts);
+		for (int32_t j = 0; j < r.topics[i].nparts; j++, k++) {
+			int16_t e = errs[k];
+
+			if (e == KF_ERR_NONE && rc != LS_OK)
+				e = kf_err_from_ls(rc);
+			kf_put_i32(resp, r.topics[i].parts[j].index);
+			kf_put_i16(resp, e);
+		}
+	}
+	return KF_R_DONE;
+}
+
+int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_offset_fetch_req r;
+	char group[512], topic[256];
+
+	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	int gok = kf_str_cstr(r.group_id, group, sizeof(group)) == 0;
+	kf_put_i32(resp, r.ntopics);
+	for (int32_t i = 0; i < r.ntopics; i++) {
+		int tok = kf_str_cstr(r.topics[i].name, topic, sizeof(topic)) == 0;
+
+		kf_put_kstr(resp, r.topics[i].name);
+		kf_put_i32(resp, r.topics[i].nparts);
+		for (int32_t j = 0; j < r.topics[i].nparts; j++) {
+			int64_t off = -1;
+			const char *meta = NULL;
+
+			if (!gok || !tok ||
+			    ls_offset_fetch(kc->srv->store, group, topic, r.topics[i].parts[j], &off,
+					    &meta) != LS_OK) {
+				off = -1;
+				meta = NULL;
+			}
+			kf_put_i32(resp, r.topics[i].parts[j]);
+			kf_put_i64(resp, off);
+			kf_put_str(resp, off < 0 ? "" : meta ? meta : "");
+			kf_put_i16(resp, KF_ERR_NONE);
+		}
+	}
+	return KF_R_DONE;
+}

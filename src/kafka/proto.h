@@ -1,0 +1,318 @@
+/*
+ * Kafka request decoding: bounds-checked cursors over one complete frame,
+ * a per-request arena, and one decoder per API turning the request body
+ * into a plain struct (plan A versions of /shared/kafka-protocol.md: no
+ * flexible encodings).  Strings and byte fields are slices of the frame
+ * (valid while the frame is); arrays live in the arena.
+ *
+ * Must not depend on: libevent, the broker core, logstore (the fuzz target
+ * links this file alone).
+ */
+#ifndef TANDEM_KAFKA_PROTO_H
+#define TANDEM_KAFKA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* API keys, spelled as in the Kafka schema files. */
+enum {
+	KF_PRODUCE = 0,
+	KF_FETCH = 1,
+	KF_LIST_OFFSETS = 2,
+	KF_METADATA = 3,
+	KF_OFFSET_COMMIT = 8,
+	KF_OFFSET_FETCH = 9,
+	KF_FIND_COORDINATOR = 10,
+	KF_JOIN_GROUP = 11,
+	KF_HEARTBEAT = 12,
+	KF_LEAVE_GROUP = 13,
+	KF_SYNC_GROUP = 14,
+	KF_DESCRIBE_GROUPS = 15,
+	KF_LIST_GROUPS = 16,
+	KF_API_VERSIONS = 18,
+	KF_CREATE_TOPICS = 19,
+	KF_DELETE_TOPICS = 20,
+	KF_CREATE_PARTITIONS = 37,
+};
+
+/* Frame parsing results. */
+#define KF_AGAIN 0       /* incomplete: wait for more input */
+#define KF_BAD (-1)      /* malformed: close the connection */
+#define KF_TOO_BIG (-2)  /* size over the configured limit */
+
+/* A classic (int16-length) string; len < 0 is null. */
+struct kf_str {
+	const char *p;
+	int32_t len;
+};
+/* Classic int32-length bytes; len < 0 is null. */
+struct kf_bytes {
+	const uint8_t *p;
+	int32_t len;
+};
+
+/* A cursor over a complete frame: reading past the end sets bad and
+ * returns zeros, so decoders check once at the end. */
+struct kf_cur {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+/* Allocation for one request's decoded arrays; freed (or reset) at once. */
+struct kf_arena_block;
+struct kf_arena {
+	struct kf_arena_block *head; /* owned list */
+	size_t used_total;
+};
+
+void kf_arena_init(struct kf_arena *a);
+/* Zeroed memory for n bytes (n > 0), NULL on failure; lives until reset. */
+void *kf_arena_alloc(struct kf_arena *a, size_t n);
+/* Frees every block but the first, which is kept for reuse. */
+void kf_arena_reset(struct kf_arena *a);
+void kf_arena_free(struct kf_arena *a);
+
+void kf_cur_init(struct kf_cur *c, const void *p, size_t len);
+int8_t kf_get_i8(struct kf_cur *c);
+int16_t kf_get_i16(struct kf_cur *c);
+int32_t kf_get_i32(struct kf_cur *c);
+int64_t kf_get_i64(struct kf_cur *c);
+struct kf_str kf_get_str(struct kf_cur *c);
+struct kf_bytes kf_get_bytes(struct kf_cur *c);
+/* Array count; -1 is null (allowed only when nullable).  A count that
+ * cannot fit in what is left (min_elem bytes each) marks the cursor bad. */
+int32_t kf_get_array(struct kf_cur *c, size_t min_elem, int nullable);
+size_t kf_cur_left(const struct kf_cur *c);
+
+/*
+ * Frame: int32 size then size bytes.  Returns the size of the body (> 0)
+ * when buf[0..len) holds the whole frame, KF_AGAIN when more is needed,
+ * KF_BAD for a size below the smallest header, KF_TOO_BIG above max.
+ */
+long kf_frame_size(const uint8_t *buf, size_t len, size_t max);
+
+/* Request header v1 (v2 for flexible versions: tags after client_id). */
+struct kf_header {
+	int16_t api_key;
+	int16_t api_version;
+	int32_t correlation_id;
+	struct kf_str client_id;
+};
+/* Decodes the header; leaves c at the body.  0 or KF_BAD.  flexible
+ * (header v2) skips the tagged fields. */
+int kf_decode_header(struct kf_cur *c, struct kf_header *h);
+int kf_skip_tags(struct kf_cur *c);
+
+/* ---- request bodies ---------------------------------------------------- */
+
+struct kf_metadata_req {
+	int32_t ntopics; /* -1: all topics */
+	struct kf_str *topics;
+	int8_t allow_auto_topic_creation; /* v4; 1 before */
+};
+
+struct kf_produce_part {
+	int32_t index;
+	struct kf_bytes records;
+};
+struct kf_produce_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct kf_produce_part *parts;
+};
+struct kf_produce_req {
+	struct kf_str transactional_id;
+	int16_t acks;
+	int32_t timeout_ms;
+	int32_t ntopics;
+	struct kf_produce_topic *topics;
+};
+
+struct kf_fetch_part {
+	int32_t index;
+	int64_t fetch_offset;
+	int32_t partition_max_bytes;
+};
+struct kf_fetch_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct kf_fetch_part *parts;
+};
+struct kf_fetch_req {
+	int32_t replica_id;
+	int32_t max_wait_ms;
+	int32_t min_bytes;
+	int32_t max_bytes;
+	int8_t isolation_level;
+	int32_t ntopics;
+	struct kf_fetch_topic *topics;
+};
+
+struct kf_list_offsets_part {
+	int32_t index;
+	int64_t timestamp;
+};
+struct kf_list_offsets_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct kf_list_offsets_part *parts;
+};
+struct kf_list_offsets_req {
+	int32_t replica_id;
+	int32_t ntopics;
+	struct kf_list_offsets_topic *topics;
+};
+
+struct kf_commit_part {
+	int32_t index;
+	int64_t offset;
+	struct kf_str metadata;
+};
+struct kf_commit_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct kf_commit_part *parts;
+};
+struct kf_offset_commit_req {
+	struct kf_str group_id;
+	int32_t generation_id;
+	struct kf_str member_id;
+	int64_t retention_time_ms;
+	int32_t ntopics;
+	struct kf_commit_topic *topics;
+};
+
+struct kf_offset_fetch_topic {
+	struct kf_str name;
+	int32_t nparts;
+	int32_t *parts;
+};
+struct kf_offset_fetch_req {
+	struct kf_str group_id;
+	int32_t ntopics; /* -1: all (v2+ only; refused before) */
+	struct kf_offset_fetch_topic *topics;
+};
+
+struct kf_find_coordinator_req {
+	struct kf_str key;
+};
+
+struct kf_protocol {
+	struct kf_str name;
+	struct kf_bytes metadata;
+};
+struct kf_join_group_req {
+	struct kf_str group_id;
+	int32_t session_timeout_ms;
+	int32_t rebalance_timeout_ms; /* v1+; session timeout before */
+	struct kf_str member_id;
+	struct kf_str protocol_type;
+	int32_t nprotocols;
+	struct kf_protocol *protocols;
+};
+
+struct kf_heartbeat_req {
+	struct kf_str group_id;
+	int32_t generation_id;
+	struct kf_str member_id;
+};
+
+struct kf_leave_group_req {
+	struct kf_str group_id;
+	struct kf_str member_id;
+};
+
+struct kf_assignment {
+	struct kf_str member_id;
+	struct kf_bytes assignment;
+};
+struct kf_sync_group_req {
+	struct kf_str group_id;
+	int32_t generation_id;
+	struct kf_str member_id;
+	int32_t nassignments;
+	struct kf_assignment *assignments;
+};
+
+struct kf_describe_groups_req {
+	int32_t ngroups;
+	struct kf_str *groups;
+};
+
+struct kf_config_kv {
+	struct kf_str name;
+	struct kf_str value;
+};
+struct kf_create_topic {
+	struct kf_str name;
+	int32_t num_partitions;
+	int16_t replication_factor;
+	int32_t nassignments;
+	struct kf_config_kv *configs;
+	int32_t nconfigs;
+};
+struct kf_create_topics_req {
+	int32_t ntopics;
+	struct kf_create_topic *topics;
+	int32_t timeout_ms;
+	int8_t validate_only;
+};
+
+struct kf_delete_topics_req {
+	int32_t ntopics;
+	struct kf_str *topics;
+	int32_t timeout_ms;
+};
+
+struct kf_create_partitions_topic {
+	struct kf_str name;
+	int32_t count;
+	int32_t nassignments; /* -1: null */
+};
+struct kf_create_partitions_req {
+	int32_t ntopics;
+	struct kf_create_partitions_topic *topics;
+	int32_t timeout_ms;
+	int8_t validate_only;
+};
+
+/*
+ * Each decoder reads the body of one request of version ver (already
+ * checked against the API table) and must consume it exactly.  Returns 0,
+ * or KF_BAD for a truncated, overlong or inconsistent body (the caller
+ * closes the connection, as Kafka does) or when the arena runs out.
+ */
+int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r);
+int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_produce_req *r);
+int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fetch_req *r);
+int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
+			   struct kf_list_offsets_req *r);
+int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_offset_commit_req *r);
+int kf_decode_offset_fetch(struct kf_cur *c, int ver, struct kf_arena *a,
+			   struct kf_offset_fetch_req *r);
+int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_find_coordinator_req *r);
+int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
+			 struct kf_join_group_req *r);
+int kf_decode_heartbeat(struct kf_cur *c, int ver, struct kf_heartbeat_req *r);
+int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_leave_group_req *r);
+int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
+			 struct kf_sync_group_req *r);
+int kf_decode_describe_groups(struct kf_cur *c, int ver, struct kf_arena *a,
+			      struct kf_describe_groups_req *r);
+int kf_decode_list_groups(struct kf_cur *c, int ver);
+int kf_decode_api_versions(struct kf_cur *c, int ver);
+int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_create_topics_req *r);
+int kf_decode_delete_topics(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_delete_topics_req *r);
+int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_create_partitions_req *r);
+
+/* Copies s into buf as a C string when it is non-null, has no NUL and
+ * fits (len < size); returns 0, else -1. */
+int kf_str_cstr(struct kf_str s, char *buf, size_t size);
+/* 1 when s equals the C string z. */
+int kf_str_eq(struct kf_str s, const char *z);
+
+#endif
