@@ -21,9 +21,9 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 # ---- packages ---------------------------------------------------------------
 pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev check
-	librabbitmq-dev git)
+	librabbitmq-dev librdkafka-dev git)
 if [ "$want_test" = 1 ]; then
-	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps)
+	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
