@@ -1,0 +1,233 @@
+/*
+ * libFuzzer target for the Kafka request decoder (src/kafka/decode.c).
+ * The input is read two ways: as a stream of request frames (size,
+ * header, then the body through the decoder of the header's API at the
+ * header's version), and directly as a body for every decoder at
+ * versions 0-4, so the fuzzer reaches the decoders without first having
+ * to learn frame sizes.  Invariants: a decoder either fails or consumes
+ * its body exactly; every slice it returns lies inside the input; the
+ * arena stays bounded.  tests/fuzz/replay.c runs the same function over
+ * the committed corpus in `make check`.
+ *
+ * Depends on: src/kafka/proto.h and decode.c only.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "kafka/proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)              \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
+	} while (0)
+
+static const uint8_t *lo, *hi;
+
+static void in_input(const void *p, int32_t len)
+{
+	if (len <= 0)
+		return;
+	CHECK((const uint8_t *)p >= lo && (const uint8_t *)p + len <= hi);
+}
+
+static void str_ok(struct kf_str s)
+{
+	CHECK(s.len >= -1);
+	in_input(s.p, s.len);
+}
+
+static void bytes_ok(struct kf_bytes b)
+{
+	CHECK(b.len >= -1);
+	in_input(b.p, b.len);
+}
+
+/* Decodes body as API key at version ver and checks what came out. */
+static void decode_one(int key, int ver, const uint8_t *p, size_t len, struct kf_arena *a)
+{
+	struct kf_cur c;
+	int rc = KF_BAD;
+
+	kf_cur_init(&c, p, len);
+	switch (key) {
+	case KF_METADATA: {
+		struct kf_metadata_req r;
+		if ((rc = kf_decode_metadata(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++)
+				str_ok(r.topics[i]);
+		break;
+	}
+	case KF_PRODUCE: {
+		struct kf_produce_req r;
+		if ((rc = kf_decode_produce(&c, ver, a, &r)) == 0) {
+			str_ok(r.transactional_id);
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].name);
+				for (int32_t j = 0; j < r.topics[i].nparts; j++)
+					bytes_ok(r.topics[i].parts[j].records);
+			}
+		}
+		break;
+	}
+	case KF_FETCH: {
+		struct kf_fetch_req r;
+		if ((rc = kf_decode_fetch(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].name);
+				CHECK(r.topics[i].nparts >= 0);
+			}
+		break;
+	}
+	case KF_LIST_OFFSETS: {
+		struct kf_list_offsets_req r;
+		if ((rc = kf_decode_list_offsets(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++)
+				str_ok(r.topics[i].name);
+		break;
+	}
+	case KF_OFFSET_COMMIT: {
+		struct kf_offset_commit_req r;
+		if ((rc = kf_decode_offset_commit(&c, ver, a, &r)) == 0) {
+			str_ok(r.group_id);
+			str_ok(r.member_id);
+			for (int32_t i = 0; i < r.ntopics; i++)
+				for (int32_t j = 0; j < r.topics[i].nparts; j++)
+					str_ok(r.topics[i].parts[j].metadata);
+		}
+		break;
+	}
+	case KF_OFFSET_FETCH: {
+		struct kf_offset_fetch_req r;
+		if ((rc = kf_decode_offset_fetch(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++)
+				str_ok(r.topics[i].name);
+		break;
+	}
+	case KF_FIND_COORDINATOR: {
+		struct kf_find_coordinator_req r;
+		if ((rc = kf_decode_find_coordinator(&c, ver, &r)) == 0)
+			str_ok(r.key);
+		break;
+	}
+	case KF_JOIN_GROUP: {
+		struct kf_join_group_req r;
+		if ((rc = kf_decode_join_group(&c, ver, a, &r)) == 0) {
+			str_ok(r.group_id);
+			str_ok(r.member_id);
+			str_ok(r.protocol_type);
+			for (int32_t i = 0; i < r.nprotocols; i++) {
+				str_ok(r.protocols[i].name);
+				bytes_ok(r.protocols[i].metadata);
+			}
+		}
+		break;
+	}
+	case KF_HEARTBEAT: {
+		struct kf_heartbeat_req r;
+		if ((rc = kf_decode_heartbeat(&c, ver, &r)) == 0)
+			str_ok(r.member_id);
+		break;
+	}
+	case KF_LEAVE_GROUP: {
+		struct kf_leave_group_req r;
+		if ((rc = kf_decode_leave_group(&c, ver, &r)) == 0)
+			str_ok(r.member_id);
+		break;
+	}
+	case KF_SYNC_GROUP: {
+		struct kf_sync_group_req r;
+		if ((rc = kf_decode_sync_group(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.nassignments; i++)
+				bytes_ok(r.assignments[i].assignment);
+		break;
+	}
+	case KF_DESCRIBE_GROUPS: {
+		struct kf_describe_groups_req r;
+		if ((rc = kf_decode_describe_groups(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ngroups; i++)
+				str_ok(r.groups[i]);
+		break;
+	}
+	case KF_LIST_GROUPS:
+		rc = kf_decode_list_groups(&c, ver);
+		break;
+	case KF_API_VERSIONS:
+		rc = kf_decode_api_versions(&c, ver);
+		break;
+	case KF_CREATE_TOPICS: {
+		struct kf_create_topics_req r;
+		if ((rc = kf_decode_create_topics(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++)
+				for (int32_t j = 0; j < r.topics[i].nconfigs; j++) {
+					str_ok(r.topics[i].configs[j].name);
+					str_ok(r.topics[i].configs[j].value);
+				}
+		break;
+	}
+	case KF_DELETE_TOPICS: {
+		struct kf_delete_topics_req r;
+		if ((rc = kf_decode_delete_topics(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++)
+				str_ok(r.topics[i]);
+		break;
+	}
+	case KF_CREATE_PARTITIONS: {
+		struct kf_create_partitions_req r;
+		if ((rc = kf_decode_create_partitions(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++)
+				str_ok(r.topics[i].name);
+		break;
+	}
+	default:
+		return;
+	}
+	CHECK(rc == 0 || rc == KF_BAD);
+	CHECK(c.p <= c.end);
+	if (rc == 0)
+		CHECK(c.p == c.end && !c.bad);
+	CHECK(a->used_total <= 64 * len + 4096);
+	kf_arena_reset(a);
+}
+
+static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
+			    KF_OFFSET_COMMIT, KF_OFFSET_FETCH, KF_FIND_COORDINATOR,
+			    KF_JOIN_GROUP, KF_HEARTBEAT, KF_LEAVE_GROUP, KF_SYNC_GROUP,
+			    KF_DESCRIBE_GROUPS, KF_LIST_GROUPS, KF_API_VERSIONS,
+			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct kf_arena a;
+	size_t off = 0;
+
+	lo = data;
+	hi = data + size;
+	kf_arena_init(&a);
+	/* 1. a stream of request frames, as a connection reads them */
+	while (off < size) {
+		long n = kf_frame_size(data + off, size - off, 1 << 20);
+		struct kf_header h;
+		struct kf_cur c;
+
+		CHECK(n == KF_AGAIN || n == KF_BAD || n == KF_TOO_BIG || n >= 10);
+		if (n <= 0)
+			break;
+		CHECK((size_t)n <= size - off - 4);
+		kf_cur_init(&c, data + off + 4, (size_t)n);
+		if (kf_decode_header(&c, &h) == 0) {
+			str_ok(h.client_id);
+			decode_one(h.api_key, h.api_version, c.p, kf_cur_left(&c), &a);
+		}
+		off += 4 + (size_t)n;
+	}
+	/* 2. the whole input as the body of every request, versions 0-4 */
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		for (int ver = 0; ver <= 4; ver++)
+			decode_one(keys[i], ver, data, size, &a);
+	kf_arena_free(&a);
+	return 0;
+}

@@ -1,0 +1,104 @@
+/* Kafka integration tests: tandemd brokers with the Kafka listener on an
+ * ephemeral loopback port (AMQP off), started, stopped and restarted by
+ * the test, and librdkafka helpers.
+ *
+ * A program's shared broker is started by kh_run_suite (forked tests
+ * inherit it); a test that restarts a broker starts one of its own with
+ * kh_broker_start, so the others are not disturbed.  Every wait is
+ * bounded.
+ *
+ * Depends on: Check, librdkafka, POSIX.  Nothing from src/.
+ */
+#ifndef TANDEM_TESTS_INTEGRATION_KAFKA_HARNESS_H
+#define TANDEM_TESTS_INTEGRATION_KAFKA_HARNESS_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define KH_TEST_TIMEOUT 60
+#define KH_MAX_ARGS 32
+
+struct kh_broker {
+	pid_t pid;              /* 0 when stopped */
+	pid_t owner;            /* process that started it */
+	int port;               /* Kafka port, kept across restarts */
+	char dir[4096];         /* data dir, kept across restarts */
+	char *args[KH_MAX_ARGS + 1]; /* owned extra tandemd args */
+	char bootstrap[64];     /* "127.0.0.1:port" */
+};
+
+/* Starts tandemd with a fresh data dir, a free port and the extra args
+ * (NULL-terminated, may be NULL); waits until it accepts.  0 or -1. */
+int kh_broker_start(struct kh_broker *b, const char *const *extra);
+/* SIGTERM and wait (bounded, then SIGKILL).  The data dir is kept.
+ * Returns 0 when it exited with status 0. */
+int kh_broker_stop(struct kh_broker *b);
+/* Starts it again on the same port and data dir.  0 or -1. */
+int kh_broker_restart(struct kh_broker *b);
+/* Stops it if running and removes the data dir. */
+void kh_broker_destroy(struct kh_broker *b);
+
+/* The program's broker (started by kh_run_suite). */
+const char *kh_bootstrap(void);
+struct kh_broker *kh_main(void);
+/* Runs the suite (CK_FORK) around a program broker started with extra
+ * args; returns main()'s exit status (a broker that does not stop
+ * cleanly fails the run). */
+int kh_run_suite(Suite *s, const char *const *extra);
+TCase *kh_tcase(const char *name);
+
+uint64_t kh_now_ms(void);
+void kh_sleep_ms(unsigned ms);
+/* "<prefix>-<pid>-<n>": unique per call and run. */
+const char *kh_name(char *buf, size_t len, const char *prefix);
+
+/* ---- librdkafka helpers (fail the test on error) -------------------------- */
+
+/* A config with bootstrap.servers set to bootstrap and then the key/value
+ * pairs (NULL-terminated list of alternating keys and values). */
+rd_kafka_conf_t *kh_conf(const char *bootstrap, const char *const *kv);
+rd_kafka_t *kh_producer(const char *bootstrap, const char *const *kv);
+rd_kafka_t *kh_consumer(const char *bootstrap, const char *const *kv);
+/* CreateTopics through the admin API; returns the topic's error code. */
+rd_kafka_resp_err_t kh_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
+				    int replication, const char *const *configs);
+rd_kafka_resp_err_t kh_delete_topic(rd_kafka_t *rk, const char *topic);
+/* Produce one message and wait for its delivery report; returns the
+ * delivery error and the offset through *offset (may be NULL). */
+rd_kafka_resp_err_t kh_produce_sync(rd_kafka_t *rk, const char *topic, int32_t partition,
+				    const char *key, const char *value, int64_t timestamp,
+				    int64_t *offset);
+/* Consume partition from offset with assign(); fills up to max messages
+ * (copies) within timeout_ms; returns the count.  Free with kh_msgs_free. */
+struct kh_msg {
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp;
+	char *key;   /* NULL: none */
+	char *value; /* NUL-terminated copy */
+	char *hdr;   /* first header as "name=value", or NULL */
+};
+int kh_consume(rd_kafka_t *consumer, const char *topic, int32_t partition, int64_t offset,
+	       struct kh_msg *out, int max, int timeout_ms);
+void kh_msgs_free(struct kh_msg *m, int n);
+/* Kafka's murmur2 partitioner, computed here (independent of the broker). */
+int32_t kh_murmur2_partition(const char *key, size_t len, int32_t partitions);
+
+/* ---- raw sockets -------------------------------------------------------- */
+
+int kh_raw_connect(const struct kh_broker *b);
+/* Sends a request frame: header v1 (api, version, correlation, client id
+ * "raw") then body[0..len). */
+void kh_raw_request(int fd, int16_t api, int16_t version, int32_t correlation, const void *body,
+		    size_t len);
+/* Reads one response frame into buf (at most cap); returns its size, 0 on
+ * EOF, -1 on timeout. */
+long kh_raw_response(int fd, uint8_t *buf, size_t cap, int timeout_ms);
+/* 1 when the peer closed the connection within timeout_ms. */
+int kh_raw_closed(int fd, int timeout_ms);
+
+#endif

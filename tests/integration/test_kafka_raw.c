@@ -1,0 +1,440 @@
+/* Kafka front end over raw sockets: ApiVersions and its KIP-511 fallback,
+ * framing errors that close only their own connection, in-order answers
+ * to pipelined requests, the error codes a real broker gives (corrupt
+ * batch, bad acks, unknown topic, group errors), and a parked fetch. */
+#include "kafka_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct wb {
+	uint8_t d[8192];
+	size_t n;
+};
+static void w8(struct wb *b, uint8_t v) { b->d[b->n++] = v; }
+static void w16(struct wb *b, int16_t v) { w8(b, (uint8_t)((uint16_t)v >> 8)); w8(b, (uint8_t)v); }
+static void w32(struct wb *b, int32_t v)
+{
+	for (int s = 24; s >= 0; s -= 8)
+		w8(b, (uint8_t)((uint32_t)v >> s));
+}
+static void w64(struct wb *b, int64_t v)
+{
+	for (int s = 56; s >= 0; s -= 8)
+		w8(b, (uint8_t)((uint64_t)v >> s));
+}
+static void wstr(struct wb *b, const char *s)
+{
+	if (!s) {
+		w16(b, -1);
+		return;
+	}
+	w16(b, (int16_t)strlen(s));
+	memcpy(b->d + b->n, s, strlen(s));
+	b->n += strlen(s);
+}
+static void wvar(struct wb *b, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	while (z >= 0x80) {
+		w8(b, (uint8_t)(z | 0x80));
+		z >>= 7;
+	}
+	w8(b, (uint8_t)z);
+}
+
+struct rb {
+	const uint8_t *p;
+	size_t n, off;
+};
+static int16_t r16(struct rb *r) { int16_t v = (int16_t)(r->p[r->off] << 8 | r->p[r->off + 1]); r->off += 2; return v; }
+static int32_t r32(struct rb *r)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | r->p[r->off++];
+	return (int32_t)v;
+}
+static int64_t r64(struct rb *r)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | r->p[r->off++];
+	return (int64_t)v;
+}
+static void rskipstr(struct rb *r) { int16_t l = r16(r); if (l > 0) r->off += (size_t)l; }
+
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffff;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+	}
+	return ~c;
+}
+
+/* One RecordBatch v2 holding one record "value" (CRC optionally broken). */
+static size_t batch(uint8_t *out, const char *value, int break_crc)
+{
+	struct wb rec = { .n = 0 }, b = { .n = 0 };
+	wvar(&rec, 0); /* attributes (int8 as varint-free byte: Kafka writes int8) */
+	rec.n = 0;
+	w8(&rec, 0);            /* attributes */
+	wvar(&rec, 0);          /* timestamp delta */
+	wvar(&rec, 0);          /* offset delta */
+	wvar(&rec, -1);         /* key: null */
+	wvar(&rec, (int64_t)strlen(value));
+	memcpy(rec.d + rec.n, value, strlen(value));
+	rec.n += strlen(value);
+	wvar(&rec, 0);          /* headers */
+	w64(&b, 0);             /* base offset */
+	w32(&b, 0);             /* batch length, patched */
+	w32(&b, -1);            /* partition leader epoch */
+	w8(&b, 2);              /* magic */
+	w32(&b, 0);             /* crc, patched */
+	w16(&b, 0);             /* attributes */
+	w32(&b, 0);             /* last offset delta */
+	w64(&b, 1700000000000LL);
+	w64(&b, 1700000000000LL);
+	w64(&b, -1);
+	w16(&b, -1);
+	w32(&b, -1);
+	w32(&b, 1);             /* record count */
+	wvar(&b, (int64_t)rec.n);
+	memcpy(b.d + b.n, rec.d, rec.n);
+	b.n += rec.n;
+	uint32_t len = (uint32_t)(b.n - 12), crc = crc32c(b.d + 21, b.n - 21) ^ (break_crc ? 1u : 0u);
+	for (int i = 0; i < 4; i++) {
+		b.d[8 + i] = (uint8_t)(len >> (24 - 8 * i));
+		b.d[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+	}
+	memcpy(out, b.d, b.n);
+	return b.n;
+}
+
+static uint8_t resp[1 << 20];
+
+static int32_t correlation(void)
+{
+	return (int32_t)(resp[0] << 24 | resp[1] << 16 | resp[2] << 8 | resp[3]);
+}
+
+START_TEST(api_versions_and_fallback)
+{
+	int fd = kh_raw_connect(kh_main());
+	struct rb r;
+	int found_produce = 0, found_fetch = 0, found_metadata = 0;
+
+	kh_raw_request(fd, 18, 0, 7, NULL, 0);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(correlation(), 7);
+	r = (struct rb){ resp, (size_t)n, 4 };
+	ck_assert_int_eq(r16(&r), 0);
+	int32_t cnt = r32(&r);
+	ck_assert_int_ge(cnt, 16);
+	for (int i = 0; i < cnt; i++) {
+		int16_t key = r16(&r), min = r16(&r), max = r16(&r);
+		found_produce |= key == 0 && min == 3 && max == 3;
+		found_fetch |= key == 1 && min == 4 && max == 4;
+		found_metadata |= key == 3 && min == 0 && max == 4;
+	}
+	ck_assert(found_produce && found_fetch && found_metadata);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	/* v3 (flexible, unsupported): a v0-shaped answer with error 35 */
+	uint8_t v3body[] = { 0x04, 'a', 'b', 'c', 0x02, '1', 0x00 };
+	kh_raw_request(fd, 18, 3, 8, v3body, sizeof(v3body));
+	n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(correlation(), 8);
+	r = (struct rb){ resp, (size_t)n, 4 };
+	ck_assert_int_eq(r16(&r), 35);
+	ck_assert_int_eq(r32(&r), cnt);
+	close(fd);
+}
+END_TEST
+
+static void assert_alive(void)
+{
+	int fd = kh_raw_connect(kh_main());
+	kh_raw_request(fd, 18, 1, 1, NULL, 0);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	close(fd);
+}
+
+START_TEST(bad_frames_close_only_their_connection)
+{
+	int keep = kh_raw_connect(kh_main());
+	/* a size below the smallest header */
+	int fd = kh_raw_connect(kh_main());
+	uint8_t tiny[] = { 0, 0, 0, 2, 0, 0 };
+	(void)write(fd, tiny, sizeof(tiny));
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+	/* a size over kafka_max_request_size */
+	fd = kh_raw_connect(kh_main());
+	uint8_t huge[] = { 0x7f, 0xff, 0xff, 0xff };
+	(void)write(fd, huge, sizeof(huge));
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+	/* an unknown API key */
+	fd = kh_raw_connect(kh_main());
+	kh_raw_request(fd, 999, 0, 1, NULL, 0);
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+	/* a version we do not serve */
+	fd = kh_raw_connect(kh_main());
+	kh_raw_request(fd, 0, 7, 1, NULL, 0);
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+	/* a truncated body: Metadata v1 claiming 5 topics */
+	fd = kh_raw_connect(kh_main());
+	uint8_t md[] = { 0, 0, 0, 5, 0, 1 };
+	kh_raw_request(fd, 3, 1, 1, md, sizeof(md));
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+	/* the bystander still gets answers */
+	kh_raw_request(keep, 18, 0, 42, NULL, 0);
+	ck_assert_int_gt(kh_raw_response(keep, resp, sizeof(resp), 5000), 0);
+	ck_assert_int_eq(correlation(), 42);
+	close(keep);
+	assert_alive();
+}
+END_TEST
+
+START_TEST(pipelined_requests_answered_in_order)
+{
+	int fd = kh_raw_connect(kh_main());
+	uint8_t md0[] = { 0, 0, 0, 0 };
+	kh_raw_request(fd, 18, 0, 1, NULL, 0);
+	kh_raw_request(fd, 3, 0, 2, md0, sizeof(md0));
+	kh_raw_request(fd, 18, 2, 3, NULL, 0);
+	for (int32_t i = 1; i <= 3; i++) {
+		ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+		ck_assert_int_eq(correlation(), i);
+	}
+	close(fd);
+}
+END_TEST
+
+static void create_topic(int fd, const char *name, int parts)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	wstr(&b, name);
+	w32(&b, parts);
+	w16(&b, 1);
+	w32(&b, 0);
+	w32(&b, 0);
+	w32(&b, 5000);
+	w8(&b, 0);
+	kh_raw_request(fd, 19, 1, 100, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	struct rb r = { resp, 0, 8 };
+	rskipstr(&r);
+	ck_assert_int_eq(r16(&r), 0);
+}
+
+/* Produce v3 of one batch to topic/partition with acks; returns the error. */
+static int16_t produce(int fd, const char *topic, int32_t part, int16_t acks, int break_crc,
+		       int64_t *base)
+{
+	struct wb b = { .n = 0 };
+	uint8_t bt[512];
+	size_t bl = batch(bt, "raw-value", break_crc);
+	wstr(&b, NULL);
+	w16(&b, acks);
+	w32(&b, 5000);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, part);
+	w32(&b, (int32_t)bl);
+	memcpy(b.d + b.n, bt, bl);
+	b.n += bl;
+	kh_raw_request(fd, 0, 3, 200, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	struct rb r = { resp, 0, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), part);
+	int16_t err = r16(&r);
+	int64_t off = r64(&r);
+	if (base)
+		*base = off;
+	return err;
+}
+
+START_TEST(produce_errors)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	int64_t base = -1;
+
+	kh_name(topic, sizeof(topic), "raw");
+	create_topic(fd, topic, 2);
+	ck_assert_int_eq(produce(fd, topic, 0, 1, 0, &base), 0);
+	ck_assert_int_eq(base, 0);
+	ck_assert_int_eq(produce(fd, topic, 0, -1, 0, &base), 0);
+	ck_assert_int_eq(base, 1);
+	ck_assert_int_eq(produce(fd, topic, 0, 1, 1, NULL), 2);  /* CORRUPT_MESSAGE */
+	ck_assert_int_eq(produce(fd, topic, 0, 2, 0, NULL), 21); /* INVALID_REQUIRED_ACKS */
+	ck_assert_int_eq(produce(fd, topic, 9, 1, 0, NULL), 3);  /* unknown partition */
+	ck_assert_int_eq(produce(fd, "no-such-topic", 0, 1, 0, NULL), 3);
+	close(fd);
+}
+END_TEST
+
+/* Fetch v4 of one partition; returns the error and high watermark. */
+static int16_t fetch(int fd, const char *topic, int64_t offset, int32_t max_wait, int64_t *hw,
+		     int32_t *records_len)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, -1);
+	w32(&b, max_wait);
+	w32(&b, 1);
+	w32(&b, 1 << 20);
+	w8(&b, 0);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, offset);
+	w32(&b, 1 << 20);
+	kh_raw_request(fd, 1, 4, 300, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), max_wait + 5000), 0);
+	struct rb r = { resp, 0, 4 };
+	r32(&r); /* throttle */
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	int16_t err = r16(&r);
+	*hw = r64(&r);
+	r64(&r);
+	r32(&r);
+	*records_len = r32(&r);
+	return err;
+}
+
+START_TEST(fetch_parks_and_errors)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	int64_t hw;
+	int32_t len;
+
+	kh_name(topic, sizeof(topic), "rawfetch");
+	create_topic(fd, topic, 1);
+	/* empty partition: parked for max_wait, then an empty answer */
+	uint64_t t0 = kh_now_ms();
+	ck_assert_int_eq(fetch(fd, topic, 0, 400, &hw, &len), 0);
+	ck_assert_uint_ge(kh_now_ms() - t0, 350);
+	ck_assert_int_eq(hw, 0);
+	ck_assert_int_eq(len, 0);
+	ck_assert_int_eq(produce(fd, topic, 0, 1, 0, NULL), 0);
+	ck_assert_int_eq(fetch(fd, topic, 0, 400, &hw, &len), 0);
+	ck_assert_int_eq(hw, 1);
+	ck_assert_int_gt(len, 61);
+	ck_assert_int_eq(fetch(fd, topic, 5, 400, &hw, &len), 1); /* OFFSET_OUT_OF_RANGE */
+	ck_assert_int_eq(fetch(fd, "nope", 0, 400, &hw, &len), 3);
+	close(fd);
+}
+END_TEST
+
+static int16_t simple_group_call(int fd, int16_t api, int16_t ver, struct wb *b)
+{
+	kh_raw_request(fd, api, ver, 400, b->d, b->n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	struct rb r = { resp, 0, 4 };
+	if (ver >= 1)
+		r32(&r);
+	return r16(&r);
+}
+
+START_TEST(group_errors)
+{
+	int fd = kh_raw_connect(kh_main());
+	struct wb b = { .n = 0 };
+
+	/* Heartbeat v1 for an unknown group/member */
+	wstr(&b, "raw-group");
+	w32(&b, 1);
+	wstr(&b, "nobody");
+	ck_assert_int_eq(simple_group_call(fd, 12, 1, &b), 25);
+	/* JoinGroup v2 with a session timeout below the minimum */
+	b.n = 0;
+	wstr(&b, "raw-group");
+	w32(&b, 1000);
+	w32(&b, 1000);
+	wstr(&b, "");
+	wstr(&b, "consumer");
+	w32(&b, 1);
+	wstr(&b, "range");
+	w32(&b, 0);
+	kh_raw_request(fd, 11, 2, 401, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	struct rb r = { resp, 0, 8 };
+	ck_assert_int_eq(r16(&r), 26);
+	/* SyncGroup v1 for an unknown member */
+	b.n = 0;
+	wstr(&b, "raw-group");
+	w32(&b, 1);
+	wstr(&b, "nobody");
+	w32(&b, 0);
+	ck_assert_int_eq(simple_group_call(fd, 14, 1, &b), 25);
+	/* LeaveGroup v1 for an unknown member */
+	b.n = 0;
+	wstr(&b, "raw-group");
+	wstr(&b, "nobody");
+	ck_assert_int_eq(simple_group_call(fd, 13, 1, &b), 25);
+	/* FindCoordinator v0: this broker */
+	b.n = 0;
+	wstr(&b, "raw-group");
+	kh_raw_request(fd, 10, 0, 402, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	r = (struct rb){ resp, 0, 4 };
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_eq(r32(&r), 1);
+	/* OffsetFetch v1 of a group that never committed: -1 */
+	b.n = 0;
+	wstr(&b, "raw-group");
+	w32(&b, 1);
+	wstr(&b, "some-topic");
+	w32(&b, 1);
+	w32(&b, 0);
+	kh_raw_request(fd, 9, 1, 403, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	r = (struct rb){ resp, 0, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r64(&r), -1);
+	close(fd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("kafka_raw");
+	TCase *tc = kh_tcase("raw");
+	tcase_add_test(tc, api_versions_and_fallback);
+	tcase_add_test(tc, bad_frames_close_only_their_connection);
+	tcase_add_test(tc, pipelined_requests_answered_in_order);
+	tcase_add_test(tc, produce_errors);
+	tcase_add_test(tc, fetch_parks_and_errors);
+	tcase_add_test(tc, group_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return kh_run_suite(suite(), NULL);
+}
