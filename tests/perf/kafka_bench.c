@@ -125,19 +125,24 @@ int main(int argc, char **argv)
 		rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(c, l);
 	rd_kafka_topic_partition_list_destroy(l);
+	/* batch consume: one call hands over up to 10000 messages */
+	rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(c);
+	rd_kafka_message_t **msgs = calloc(10000, sizeof(*msgs));
 	long got = 0;
 	double c0 = 0, deadline = now_s() + 120;
 	while (got < delivered && now_s() < deadline) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
-		if (!m)
-			continue;
-		if (!m->err) {
-			if (!got)
-				c0 = now_s();
-			got++;
+		ssize_t k = rd_kafka_consume_batch_queue(cq, 100, msgs, 10000);
+		for (ssize_t i = 0; i < k; i++) {
+			if (!msgs[i]->err) {
+				if (!got)
+					c0 = now_s();
+				got++;
+			}
+			rd_kafka_message_destroy(msgs[i]);
 		}
-		rd_kafka_message_destroy(m);
 	}
+	free(msgs);
+	rd_kafka_queue_destroy(cq);
 	double c1 = now_s();
 	printf("consume: %ld records: %.0f records/s, %.1f MB/s (from the first record)\n", got,
 	       (double)got / (c1 - c0), (double)got * size / (c1 - c0) / 1e6);
