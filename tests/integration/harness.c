@@ -40,6 +40,11 @@ static struct {
 
 static char last_close_text[512];
 
+/* Extra tandemd arguments (th_start_with_args, th_broker_restart_with_args);
+ * none unless a test sets them. */
+#define TH_MAX_EXTRA_ARGS 32
+static char *extra_args[TH_MAX_EXTRA_ARGS + 1];
+
 /* ---- small utilities ------------------------------------------------------ */
 
 uint64_t th_now_ms(void)
@@ -142,7 +147,7 @@ static pid_t spawn_tandemd(const char *path, int port, const char *datadir)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		char *argv[64];
+		char *argv[64 + TH_MAX_EXTRA_ARGS];
 		int n = 0;
 		char wrapper[1024] = "";
 		const char *w = getenv("TANDEMD_WRAPPER");
@@ -163,6 +168,8 @@ static pid_t spawn_tandemd(const char *path, int port, const char *datadir)
 		argv[n++] = "0";
 		argv[n++] = "--log-level";
 		argv[n++] = (char *)(getenv("TANDEMD_LOG_LEVEL") ? getenv("TANDEMD_LOG_LEVEL") : "info");
+		for (int i = 0; extra_args[i] != NULL; i++)
+			argv[n++] = extra_args[i];
 		argv[n] = NULL;
 		execvp(argv[0], argv);
 		fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
@@ -337,6 +344,351 @@ int th_external(void)
 long th_broker_pid(void)
 {
 	return broker.external ? 0 : (long)broker.pid;
+}
+
+/* ---- brokers a test may stop, kill and restart ----------------------------- */
+
+static struct {
+	char root[2048]; /* scratch dir for the data dirs of th_start_with_args */
+	pid_t root_owner;
+	int stopped; /* the broker of this process was stopped or killed on purpose */
+} priv;
+
+static const char *tandemd_path(void)
+{
+	return getenv("TANDEMD") ? getenv("TANDEMD") : TANDEMD_PATH;
+}
+
+static int wrapped_broker(void)
+{
+	return getenv("TANDEMD_WRAPPER") != NULL && *getenv("TANDEMD_WRAPPER") != '\0';
+}
+
+static int start_timeout_ms(void)
+{
+	return env_int("TANDEM_TEST_START_TIMEOUT_MS", wrapped_broker() ? 60000 : 5000);
+}
+
+static void set_extra_args(const char *const *extra)
+{
+	for (int i = 0; extra_args[i] != NULL; i++) {
+		free(extra_args[i]);
+		extra_args[i] = NULL;
+	}
+	for (int i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if (i == TH_MAX_EXTRA_ARGS) {
+			fprintf(stderr, "harness: more than %d extra tandemd args\n", TH_MAX_EXTRA_ARGS);
+			exit(99);
+		}
+		extra_args[i] = strdup(extra[i]);
+		if (extra_args[i] == NULL)
+			exit(99);
+	}
+}
+
+static void remove_root_at_exit(void)
+{
+	if (priv.root_owner == getpid() && priv.root[0] != '\0' && getenv("TANDEM_TEST_KEEP_DATA") == NULL)
+		remove_tree(priv.root);
+}
+
+void th_start_private(void)
+{
+	th_start();
+	if (broker.external || priv.root[0] != '\0')
+		return;
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(priv.root, sizeof(priv.root), "%s/tandem-it-own.XXXXXX", tmp);
+	if (mkdtemp(priv.root) == NULL) {
+		fprintf(stderr, "harness: mkdtemp %s: %s\n", priv.root, strerror(errno));
+		exit(99);
+	}
+	priv.root_owner = getpid();
+	/* registered after th_start's handler, so it runs before it: harmless,
+	 * the program's own broker's data dir is elsewhere */
+	atexit(remove_root_at_exit);
+}
+
+static const char *ext_cmd(const char *name)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+int th_can_restart(void)
+{
+	if (!broker.external)
+		return 1;
+	return ext_cmd("TANDEM_TEST_BROKER_STOP") != NULL && ext_cmd("TANDEM_TEST_BROKER_START") != NULL;
+}
+
+/* Wait (bounded) until the broker accepts on broker.port. Returns 1 when it
+ * does, 0 when pid exited (its wait status in *status), -1 on timeout. */
+static int wait_accepting(pid_t pid, int timeout_ms, int *status)
+{
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms;
+	while (th_now_ms() < deadline) {
+		if (pid > 0 && waitpid(pid, status, WNOHANG) == pid)
+			return 0;
+		int fd = tcp_connect(broker.host, broker.port);
+		if (fd >= 0) {
+			close(fd);
+			return 1;
+		}
+		th_sleep_ms(20);
+	}
+	return -1;
+}
+
+/* Spawn tandemd on broker.port / broker.datadir and wait until it accepts.
+ * Returns 1 (broker.pid set), 0 when it exited during start, -1 when it did
+ * not accept in time (it is killed). */
+static int spawn_and_wait(void)
+{
+	int status = 0;
+	broker.pid = spawn_tandemd(tandemd_path(), broker.port, broker.datadir);
+	if (broker.pid < 0) {
+		broker.pid = 0;
+		return 0;
+	}
+	int rc = wait_accepting(broker.pid, start_timeout_ms(), &status);
+	if (rc == 1)
+		return 1;
+	if (rc == 0)
+		fprintf(stderr, "harness: tandemd exited during start (status 0x%x)\n", status);
+	else {
+		fprintf(stderr, "harness: tandemd did not accept on port %d within %d ms\n", broker.port,
+			start_timeout_ms());
+		kill(broker.pid, SIGKILL);
+		waitpid(broker.pid, NULL, 0);
+	}
+	broker.pid = 0;
+	return rc;
+}
+
+/* Fail the test when the broker is not one this process may stop. */
+static void require_own_broker(const char *what)
+{
+	ck_assert_msg(broker.started, "%s: no broker", what);
+	if (broker.external)
+		return;
+	ck_assert_msg(broker.owner == getpid(),
+		      "%s: the broker belongs to another process; call th_start_with_args() in the test first",
+		      what);
+}
+
+/* At the exit of a test process that started its own broker: stop it and
+ * remove its data dir, also when the test killed it. */
+static void own_broker_at_exit(void)
+{
+	if (broker.external || broker.owner != getpid() || !broker.started)
+		return;
+	if (broker.pid > 0) {
+		th_stop();
+		return;
+	}
+	if (getenv("TANDEM_TEST_KEEP_DATA") == NULL)
+		remove_tree(broker.datadir);
+	broker.started = 0;
+}
+
+void th_start_with_args(const char *const *extra)
+{
+	if (!broker.started) {
+		set_extra_args(extra);
+		th_start();
+		return;
+	}
+	if (broker.external)
+		return;
+	ck_assert_msg(broker.owner != getpid(),
+		      "th_start_with_args: this process already started its broker (use th_broker_restart)");
+	if (access(tandemd_path(), X_OK) != 0)
+		ck_abort_msg("tandemd not found at %s", tandemd_path());
+	set_extra_args(extra);
+	/* From here on the broker named by this process is its own; the one
+	 * inherited from the program stays untouched. */
+	broker.owner = getpid();
+	broker.pid = 0;
+	broker.datadir[0] = '\0';
+	priv.stopped = 0;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		if (priv.root[0] != '\0')
+			snprintf(broker.datadir, sizeof(broker.datadir), "%s/t%ld.XXXXXX", priv.root, (long)getpid());
+		else
+			snprintf(broker.datadir, sizeof(broker.datadir), "%s/tandem-it.XXXXXX", tmp);
+		ck_assert_msg(mkdtemp(broker.datadir) != NULL, "mkdtemp %s: %s", broker.datadir, strerror(errno));
+		broker.port = free_port();
+		ck_assert_msg(broker.port > 0, "no free port");
+		int rc = spawn_and_wait();
+		if (rc == 1) {
+			atexit(own_broker_at_exit);
+			fprintf(stderr, "harness: test's own tandemd pid %ld on %s:%d, data %s\n", (long)broker.pid,
+				broker.host, broker.port, broker.datadir);
+			return;
+		}
+		remove_tree(broker.datadir);
+		broker.datadir[0] = '\0';
+		if (rc < 0)
+			break;
+		/* most likely the port was taken between probe and bind: retry */
+	}
+	broker.started = 0;
+	ck_abort_msg("could not start tandemd (%s) with the test's arguments", tandemd_path());
+}
+
+/* Run a shell command with a bounded wait; returns its wait status or -1. */
+static int run_cmd(const char *cmd, int timeout_ms)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms;
+	int status = 0;
+	while (th_now_ms() < deadline) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		th_sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void external_stop(const char *what)
+{
+	const char *cmd = ext_cmd("TANDEM_TEST_BROKER_STOP");
+	ck_assert_msg(cmd != NULL, "%s: external broker and no TANDEM_TEST_BROKER_STOP", what);
+	int st = run_cmd(cmd, 180000);
+	ck_assert_msg(st == 0, "%s: '%s' failed (status %d)", what, cmd, st);
+	priv.stopped = 1;
+}
+
+/* Bounded reap of broker.pid; returns its wait status or -1 on timeout. */
+static int reap_broker(int timeout_ms)
+{
+	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms;
+	int status = 0;
+	while (th_now_ms() < deadline) {
+		pid_t r = waitpid(broker.pid, &status, WNOHANG);
+		if (r == broker.pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		th_sleep_ms(5);
+	}
+	return -1;
+}
+
+void th_broker_kill9(void)
+{
+	require_own_broker("th_broker_kill9");
+	if (broker.external) {
+		external_stop("th_broker_kill9");
+		return;
+	}
+	ck_assert_msg(broker.pid > 0, "th_broker_kill9: the broker is not running");
+	ck_assert_int_eq(kill(broker.pid, SIGKILL), 0);
+	int st = reap_broker(10000);
+	ck_assert_msg(st != -1, "th_broker_kill9: pid %ld not reaped within 10 s", (long)broker.pid);
+	broker.pid = 0;
+	priv.stopped = 1;
+}
+
+int th_broker_stop(void)
+{
+	require_own_broker("th_broker_stop");
+	if (broker.external) {
+		external_stop("th_broker_stop");
+		return 0;
+	}
+	ck_assert_msg(broker.pid > 0, "th_broker_stop: the broker is not running");
+	kill(broker.pid, SIGTERM);
+	int st = reap_broker(wrapped_broker() ? 60000 : 10000);
+	if (st == -1) {
+		fprintf(stderr, "harness: tandemd did not stop on SIGTERM; killing it\n");
+		kill(broker.pid, SIGKILL);
+		waitpid(broker.pid, NULL, 0);
+	} else if (st != 0) {
+		fprintf(stderr, "harness: tandemd exited with status 0x%x after SIGTERM\n", st);
+	}
+	broker.pid = 0;
+	priv.stopped = 1;
+	return st;
+}
+
+void th_broker_restart_with_args(const char *const *extra)
+{
+	require_own_broker("th_broker_restart");
+	if (broker.external) {
+		const char *cmd = ext_cmd("TANDEM_TEST_BROKER_START");
+		ck_assert_msg(cmd != NULL, "th_broker_restart: external broker and no TANDEM_TEST_BROKER_START");
+		if (!priv.stopped)
+			external_stop("th_broker_restart");
+		int st = run_cmd(cmd, 180000);
+		ck_assert_msg(st == 0, "th_broker_restart: '%s' failed (status %d)", cmd, st);
+		ck_assert_msg(wait_accepting(0, 60000, NULL) == 1, "external broker does not accept after '%s'", cmd);
+		priv.stopped = 0;
+		return;
+	}
+	if (broker.pid > 0)
+		th_broker_stop();
+	set_extra_args(extra);
+	/* The port was ours a moment ago; tandemd sets SO_REUSEADDR. A few
+	 * attempts cover a client socket that briefly took it as its local
+	 * port. */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		int rc = spawn_and_wait();
+		if (rc == 1) {
+			priv.stopped = 0;
+			return;
+		}
+		ck_assert_msg(rc == 0, "tandemd restarted on port %d did not accept within %d ms", broker.port,
+			      start_timeout_ms());
+		th_sleep_ms(200);
+	}
+	ck_abort_msg("tandemd could not be restarted on port %d with data dir %s", broker.port, broker.datadir);
+}
+
+void th_broker_restart(void)
+{
+	/* copy: set_extra_args frees the current ones */
+	char *keep[TH_MAX_EXTRA_ARGS + 1] = {NULL};
+	for (int i = 0; extra_args[i] != NULL; i++)
+		keep[i] = strdup(extra_args[i]);
+	th_broker_restart_with_args((const char *const *)keep);
+	for (int i = 0; keep[i] != NULL; i++)
+		free(keep[i]);
+}
+
+const char *th_data_dir(void)
+{
+	return broker.external || !broker.started ? NULL : broker.datadir;
+}
+
+long th_broker_rss_kb(void)
+{
+	char path[64], line[256];
+	long kb = -1;
+	if (broker.external || broker.pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)broker.pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
 }
 
 /* ---- rabbitmq-c helpers ---------------------------------------------------- */

@@ -77,6 +77,70 @@ int th_external(void);
 /* PID of the tandemd the harness started (0 when external). */
 long th_broker_pid(void);
 
+/* ---- brokers a test may stop, kill and restart ---------------------------- */
+/* For programs whose tests stop, kill -9 or restart the broker, or need
+ * tandemd flags. Each such test calls th_start_with_args() first and so gets
+ * a tandemd of its own (fresh data dir, new ephemeral port) that it may then
+ * kill and restart; the program's broker goes on serving other tests.
+ *
+ * Against TANDEM_TEST_BROKER the test uses the external broker as it is, and
+ * stopping and restarting it needs two shell commands in the environment:
+ *   TANDEM_TEST_BROKER_STOP   e.g. "rabbitmqctl -n NODE stop_app"
+ *   TANDEM_TEST_BROKER_START  e.g. "rabbitmqctl -n NODE start_app"
+ * An external broker cannot be killed: th_broker_kill9() runs the stop
+ * command (a clean stop), so what such a run proves is what survives a
+ * restart. */
+
+/* th_start(), plus a scratch directory (removed at exit by this process)
+ * that holds the data dirs of the brokers tests start with
+ * th_start_with_args(), so that a test that fails or times out leaves
+ * nothing behind. Call once from main() instead of th_start(). */
+void th_start_private(void);
+
+/* 1 when tests can stop and restart the broker: a tandemd the harness
+ * starts, or an external broker with both commands above. A program that
+ * needs restarts prints "SKIP: ..." and returns 77 when this is 0. */
+int th_can_restart(void);
+
+/* Start a tandemd for the calling process with extra command-line arguments
+ * (NULL-terminated list, may be NULL), kept for every th_broker_restart().
+ * - From a forked test: a broker of the test's own (see above); it replaces
+ *   the program's broker in this process only (th_host, th_port,
+ *   th_broker_pid, th_data_dir name it) and is stopped when the test
+ *   process exits (or killed with it on a timeout).
+ * - From main() before th_start(): the program's broker, with the args.
+ * - Against TANDEM_TEST_BROKER: does nothing (the args are not applied).
+ * Fails the test (or exits 99 from main) when tandemd does not accept
+ * connections within the start timeout (TANDEM_TEST_START_TIMEOUT_MS). */
+void th_start_with_args(const char *const *extra);
+
+/* SIGKILL the tandemd this process started and reap it (bounded). The data
+ * dir and port are kept for th_broker_restart(). Connections to it are
+ * dead; free them with th_destroy(). Fails the test on error. */
+void th_broker_kill9(void);
+
+/* SIGTERM the tandemd this process started and wait (bounded: 10 s, 60 s
+ * with TANDEMD_WRAPPER); SIGKILL when it does not exit. Data dir and port
+ * are kept. Returns its wait status (0 = exited with status 0), or -1 when
+ * it had to be killed. */
+int th_broker_stop(void);
+
+/* Start tandemd again on the same port with the same data dir and args
+ * (stopping it first if it still runs); wait (bounded) until it accepts
+ * connections. Fails the test when it does not. */
+void th_broker_restart(void);
+/* The same with other extra args (NULL-terminated, may be NULL), which are
+ * then kept for later restarts. */
+void th_broker_restart_with_args(const char *const *extra);
+
+/* Data dir of the tandemd the harness started for this process; NULL when
+ * the broker is external. */
+const char *th_data_dir(void);
+
+/* Resident set size of the broker process in KiB (from /proc), -1 when
+ * unknown (external broker, not running). */
+long th_broker_rss_kb(void);
+
 /* ---- names and time ------------------------------------------------------ */
 
 /* Fills buf with "<prefix>-<pid>-<n>-<random>": unique per call and per run. */
