@@ -5,8 +5,12 @@
 #   2. make check, sanitized    the same with ASan + UBSan (build/asan)
 #   3. RabbitMQ proof           the integration suite against a private
 #                               RabbitMQ 3.10 node: every expectation is real
-#   4. fuzzing                  a short libFuzzer run (FUZZ_SECONDS, default 60)
-#   5. valgrind                 integration programs against tandemd under
+#   4. compat, tandemd          third-party clients (pika, kombu, py-amqp,
+#                               amqplib, amqp-tools) against tandemd (compat/run)
+#   5. compat, RabbitMQ         the same client suites against a private
+#                               RabbitMQ 3.10 node: every expectation is real
+#   6. fuzzing                  a short libFuzzer run (FUZZ_SECONDS, default 60)
+#   7. valgrind                 integration programs against tandemd under
 #                               valgrind (definite leaks and errors fail)
 # Every stage runs; the summary lists them; the exit status is non-zero if any
 # failed. Environment: FUZZ_SECONDS, TANDEM_BUILD_DIR (default build/).
@@ -59,6 +63,14 @@ rabbitmq_proof() {
 	"$BUILD/src/tests/rabbitmq/run-against-rabbitmq.sh" "$main"
 }
 
+compat_tandemd() {
+	TANDEMD="$main/src/tandemd" "$BUILD/src/compat/run"
+}
+
+compat_rabbitmq() {
+	"$BUILD/src/compat/run" --against rabbitmq
+}
+
 fuzz() {
 	local script="$BUILD/src/tests/fuzz/run-fuzz.sh"
 	if [ ! -f "$script" ]; then
@@ -87,6 +99,8 @@ valgrind_check() {
 stage "make check" make_check "$main"
 stage "make check with ASan + UBSan" asan_check
 stage "integration suite against RabbitMQ 3.10" rabbitmq_proof
+stage "compat clients against tandemd" compat_tandemd
+stage "compat clients against RabbitMQ 3.10" compat_rabbitmq
 stage "fuzzing" fuzz
 stage "valgrind" valgrind_check
 
