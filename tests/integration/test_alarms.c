@@ -396,19 +396,35 @@ END_TEST
 
 static const char *const disk_args[] = {"--disk-free-limit", "1000000000000000", NULL}; /* 1000 TB */
 
-/* Publish one message on a fresh connection and wait (bounded) for
- * connection.blocked; checks the reason names the disk. */
-static void expect_blocked_on_publish(struct rawpub *p)
+/* Publish on a fresh connection and wait (bounded) for connection.blocked,
+ * which must answer the first publish: the alarm is in force as soon as the
+ * broker accepts connections (RabbitMQ checks free disk before it listens).
+ * When it does not come, the test goes on publishing (one message per
+ * 200 ms, up to 10 s) to tell a late alarm from none. Checks the reason
+ * names the disk. */
+static void expect_blocked_on_first_publish(struct rawpub *p)
 {
 	static const uint8_t b[] = "published during the disk alarm";
 	encode_message(p, b, sizeof(b) - 1);
-	uint64_t deadline = th_now_ms() + 10000;
-	while (!p->blocked) {
-		ck_assert_msg(th_now_ms() < deadline, "no connection.blocked within 10 s of a publish");
+	uint64_t start = th_now_ms(), last = start;
+	uint64_t blocked_after = 0;
+	while (!p->blocked && th_now_ms() - start < 10000) {
 		if (!rawpub_flush(p))
 			rawpub_poll(p, 100);
-		rawpub_read(p, 100);
+		rawpub_read(p, 50);
+		if (p->blocked)
+			blocked_after = p->encoded;
+		else if (th_now_ms() - start >= 2000 && th_now_ms() - last >= 200 && p->off == p->len) {
+			encode_message(p, b, sizeof(b) - 1);
+			last = th_now_ms();
+		}
 	}
+	ck_assert_msg(p->blocked, "no connection.blocked within 10 s of %" PRIu64 " publishes", p->encoded);
+	ck_assert_msg(blocked_after == 1,
+		      "connection.blocked came only after publish %" PRIu64 " (%" PRIu64
+		      " ms): the first one went through although the disk alarm should have been in force "
+		      "from the start",
+		      blocked_after, th_now_ms() - start);
 	ck_assert_msg(contains_ci(p->reason, "disk"), "connection.blocked reason '%s' does not mention the disk",
 		      p->reason);
 }
@@ -426,7 +442,7 @@ START_TEST(disk_alarm_blocks_publisher_not_consumer)
 
 	struct rawpub p;
 	rawpub_open(&p, q);
-	expect_blocked_on_publish(&p);
+	expect_blocked_on_first_publish(&p);
 
 	/* the consumer is still served: declare, get, consume, cancel, purge */
 	uint32_t n = 99;
@@ -485,7 +501,7 @@ START_TEST(disk_alarm_consumer_drains_durable_backlog)
 
 	struct rawpub p;
 	rawpub_open(&p, q);
-	expect_blocked_on_publish(&p);
+	expect_blocked_on_first_publish(&p);
 	c = th_connect();
 	th_channel(c, 1);
 	th_consume(c, 1, q, NULL, 0, 0, NULL, 0);
