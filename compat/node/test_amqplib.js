@@ -409,6 +409,31 @@ module.exports = [
     },
   },
   {
+    name: 'message_ttl_expires_messages_waiting_behind_a_busy_consumer',
+    async fn(ctx) {
+      const conn = await connect(ctx);
+      const ch = await channel(conn);
+      const dlq = (await ch.assertQueue('', { exclusive: true })).queue;
+      const q = (await ch.assertQueue('', {
+        exclusive: true, messageTtl: 200, deadLetterExchange: '', deadLetterRoutingKey: dlq,
+      })).queue;
+      const c = await channel(conn);
+      await c.prefetch(1);
+      const got = [];
+      await c.consume(q, (m) => got.push(m));
+      ch.sendToQueue(q, Buffer.from('first'));
+      ch.sendToQueue(q, Buffer.from('second'));
+      await waitFor(() => got.length === 1, 'first delivery');
+      // 'second' waits (prefetch 1) and expires meanwhile: dead-lettered, never delivered
+      const d = await getOne(ch, dlq);
+      assert.equal(body(d), 'second');
+      assert.equal(d.properties.headers['x-death'][0].reason, 'expired');
+      c.ack(got[0]);
+      await sleep(300);
+      assert.deepEqual(got.map(body), ['first']);
+    },
+  },
+  {
     name: 'nack_without_requeue_dead_letters_and_expiration_option',
     async fn(ctx) {
       const conn = await connect(ctx);

@@ -131,6 +131,11 @@ class Core(PikaCase):
         self.assertTrue(self.conn.publisher_confirms_supported)
         self.assertTrue(self.conn.basic_nack_supported)
 
+    def test_tune_negotiates_rabbitmq_defaults(self):
+        # pika takes the server's heartbeat and the lower channel_max / frame_max
+        p = self.conn._impl.params
+        self.assertEqual((p.frame_max, p.channel_max, p.heartbeat), (131072, 2047, 60))
+
     def test_wrong_password_is_403_access_refused(self):
         p = params(credentials=pika.PlainCredentials("guest", "wrong"))
         with self.assertRaises(pika.exceptions.ProbableAuthenticationError) as cm:
@@ -229,6 +234,34 @@ class Core(PikaCase):
         # the message fetched by self.get on qs[5] was requeued by basic.recover
         self.assertEqual(got, expected)
 
+    def test_headers_exchange_x_match_variants(self):
+        x = cc.uniq("pika.hx")
+        self.ch.exchange_declare(x, "headers", auto_delete=True)
+        modes = ["all", "any", "all-with-x", "any-with-x"]
+        qs = {}
+        for mode in modes:
+            qs[mode] = self.ch.queue_declare("", exclusive=True).method.queue
+            self.ch.queue_bind(qs[mode], x, "", arguments={"x-match": mode, "x-a": "1", "b": 2})
+        self.ch.confirm_delivery()
+        for body, headers in [(b"x-only", {"x-a": "1"}), (b"both", {"x-a": "1", "b": 2}), (b"b-only", {"b": 2}),
+                              (b"none", None)]:
+            self.ch.basic_publish(x, "", body, pika.BasicProperties(headers=headers))
+        got = {}
+        for mode in modes:
+            got[mode] = []
+            while True:
+                m = self.ch.basic_get(qs[mode], auto_ack=True)
+                if m[0] is None:
+                    break
+                got[mode].append(m[2])
+        # all / any ignore binding arguments starting with x-; the -with-x variants do not
+        self.assertEqual(got, {"all": [b"both", b"b-only"], "any": [b"both", b"b-only"],
+                               "all-with-x": [b"both"], "any-with-x": [b"x-only", b"both", b"b-only"]})
+        self.assert_channel_error(
+            406, "PRECONDITION_FAILED - Invalid x-match field value <<\"bogus\">>; expected all, any, "
+                 "all-with-x, or any-with-x",
+            self.ch.queue_bind, qs["all"], x, "", arguments={"x-match": "bogus"})
+
     def test_exchange_to_exchange_binding(self):
         src, dst = cc.uniq("pika.e2e.src"), cc.uniq("pika.e2e.dst")
         self.ch.exchange_declare(src, "topic", auto_delete=False)
@@ -294,6 +327,8 @@ class Core(PikaCase):
         self.ch.basic_reject(r2[0].delivery_tag, requeue=False)  # no DLX: dropped
         r3 = self.get(q, auto_ack=True)
         self.assertEqual((r3[2], r3[0].redelivered), (b"a", True))
+        # classic queues do not count redeliveries in a header (no x-delivery-count)
+        self.assertIsNone(r3[1].headers)
         self.get_empty(q)
 
     def test_basic_recover_requeues_unacked(self):

@@ -195,6 +195,19 @@ class Confirms(AmqpCase):
         self.assertEqual((xd["reason"], xd["queue"], xd["count"]), ("maxlen", q, 1))
         self.assertEqual(self.ch.queue_declare(q, passive=True).message_count, 1)
 
+    def test_reject_publish_does_not_dead_letter(self):
+        # plain reject-publish refuses the message; only reject-publish-dlx dead-letters it
+        dlq = self.tmpq()
+        q = self.tmpq(arguments={"x-max-length": 1, "x-overflow": "reject-publish",
+                                 "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+        events = self.confirms(self.ch)
+        self.ch.basic_publish(amqp.Message("kept"), exchange="", routing_key=q)
+        self.ch.basic_publish(amqp.Message("refused"), exchange="", routing_key=q)
+        self.drain_until(lambda: len(events) >= 2, what="2 confirms")
+        self.assertEqual((self.expand(events, "ack"), self.expand(events, "nack")), ({1}, {2}))
+        time.sleep(0.2)
+        self.assertEqual(self.ch.queue_declare(dlq, passive=True).message_count, 0)
+
     def test_confirm_publish_connection_option(self):
         # py-amqp's confirm_publish=True waits for each ack inside basic_publish
         c = self.connect(confirm_publish=True)
@@ -511,6 +524,33 @@ class Errors(AmqpCase):
             self.ch.queue_declare("", exclusive=True)
         self.assertEqual(cm.exception.reply_code, 540)
         self.assertEqual(cm.exception.reply_text, "NOT_IMPLEMENTED - immediate=true")
+        self.assertFalse(self.conn.connected)
+
+    def test_server_generated_consumer_tag_and_reuse_is_530(self):
+        q = self.tmpq()
+        tag = self.ch.basic_consume(q, callback=lambda m: None)
+        self.assertTrue(tag.startswith("amq.ctag-"), tag)
+        self.ch.basic_cancel("compat-no-such-tag")  # cancelling an unknown tag is fine
+        with self.assertRaises(ax.NotAllowed) as cm:
+            self.ch.basic_consume(q, consumer_tag=tag, callback=lambda m: None)
+            self.ch.queue_declare("", exclusive=True)
+        self.assertEqual(cm.exception.reply_code, 530)
+        self.assertEqual(cm.exception.reply_text, "NOT_ALLOWED - attempt to reuse consumer tag '%s'" % tag)
+        self.assertFalse(self.conn.connected, "530 closes the connection")
+
+    def test_channel_flow(self):
+        self.assertTrue(self.ch.flow(True))
+        with self.assertRaises(ax.AMQPNotImplementedError) as cm:
+            self.ch.flow(False)
+            self.ch.queue_declare("", exclusive=True)
+        self.assertEqual((cm.exception.reply_code, cm.exception.reply_text), (540, "NOT_IMPLEMENTED - active=false"))
+        self.assertFalse(self.conn.connected)
+
+    def test_recover_without_requeue_is_540(self):
+        with self.assertRaises(ax.AMQPNotImplementedError) as cm:
+            self.ch.basic_recover(requeue=False)
+            self.ch.queue_declare("", exclusive=True)
+        self.assertEqual((cm.exception.reply_code, cm.exception.reply_text), (540, "NOT_IMPLEMENTED - requeue=false"))
         self.assertFalse(self.conn.connected)
 
     def test_exchange_delete_if_unused_and_unbind(self):
