@@ -1,5 +1,6 @@
 /*
- * OffsetCommit v2 and OffsetFetch v1: committed offsets live in logstore's
+ * OffsetCommit v2 and OffsetFetch v1-2 (v2: null topics = all the group's
+ * offsets, and a top-level error code; kafka-python's admin needs it): committed offsets live in logstore's
  * compacted internal topic (durable, reloaded at start), checked against
  * the group coordinator's generation and member first.  A commit with
  * generation -1 and no member is a "simple" commit (assign()-based
@@ -8,6 +9,7 @@
  * Must not depend on: src/amqp.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "kafka/kf.h"
 
@@ -90,6 +92,88 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	return KF_R_DONE;
 }
 
+struct all_offsets {
+	struct kf_arena *arena;
+	struct committed *list; /* newest first */
+	int failed;
+};
+
+struct committed {
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+	char *metadata;
+	int done;
+	struct committed *next;
+};
+
+static char *arena_strdup(struct kf_arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = kf_arena_alloc(a, n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static void collect_fn(const char *group, const char *topic, int32_t partition, int64_t offset,
+		       const char *metadata, int64_t commit_ms, void *ctx)
+{
+	struct all_offsets *ao = ctx;
+	struct committed *c = kf_arena_alloc(ao->arena, sizeof(*c));
+
+	(void)group, (void)commit_ms;
+	if (!c || !(c->topic = arena_strdup(ao->arena, topic)) ||
+	    (metadata && !(c->metadata = arena_strdup(ao->arena, metadata)))) {
+		ao->failed = 1;
+		return;
+	}
+	c->partition = partition;
+	c->offset = offset;
+	c->next = ao->list;
+	ao->list = c;
+}
+
+/* v2 with null topics: every committed offset of the group, by topic. */
+static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *resp)
+{
+	struct all_offsets ao = { &kc->arena, NULL, 0 };
+	int32_t ntopics = 0;
+
+	ls_offsets_foreach(kc->srv->store, group, collect_fn, &ao);
+	if (ao.failed)
+		return KF_R_CLOSE;
+	for (struct committed *c = ao.list; c; c = c->next) {
+		int first = 1;
+		for (struct committed *d = ao.list; d != c && first; d = d->next)
+			first = strcmp(d->topic, c->topic) != 0;
+		ntopics += first;
+	}
+	kf_put_i32(resp, ntopics);
+	for (struct committed *c = ao.list; c; c = c->next) {
+		int32_t n = 0;
+
+		if (c->done)
+			continue;
+		for (struct committed *d = c; d; d = d->next)
+			n += strcmp(d->topic, c->topic) == 0;
+		kf_put_str(resp, c->topic);
+		kf_put_i32(resp, n);
+		for (struct committed *d = c; d; d = d->next) {
+			if (strcmp(d->topic, c->topic) != 0)
+				continue;
+			d->done = 1;
+			kf_put_i32(resp, d->partition);
+			kf_put_i64(resp, d->offset);
+			kf_put_str(resp, d->metadata ? d->metadata : "");
+			kf_put_i16(resp, KF_ERR_NONE);
+		}
+	}
+	kf_put_i16(resp, KF_ERR_NONE);
+	return KF_R_DONE;
+}
+
 int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_offset_fetch_req r;
@@ -98,6 +182,14 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
 	int gok = kf_str_cstr(r.group_id, group, sizeof(group)) == 0;
+	if (r.ntopics < 0) {
+		if (!gok) {
+			kf_put_i32(resp, 0);
+			kf_put_i16(resp, KF_ERR_INVALID_GROUP_ID);
+			return KF_R_DONE;
+		}
+		return fetch_all(kc, group, resp);
+	}
 	kf_put_i32(resp, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		int tok = kf_str_cstr(r.topics[i].name, topic, sizeof(topic)) == 0;
@@ -120,5 +212,7 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 			kf_put_i16(resp, KF_ERR_NONE);
 		}
 	}
+	if (kc->hdr.api_version >= 2)
+		kf_put_i16(resp, KF_ERR_NONE);
 	return KF_R_DONE;
 }
