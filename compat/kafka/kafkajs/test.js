@@ -1,0 +1,209 @@
+// kafkajs 2.2.4 (pinned in package-lock.json) against tandemd's Kafka listener.
+// Run by compat/kafka/run.sh (KAFKA_BOOTSTRAP, BROKER_CTL for restarts):
+// create topic with 3 partitions, keyed produce lands by murmur2, consume
+// from the beginning and from an offset with exact contents, list offsets,
+// gzip, a group of 2 splitting 3 partitions with commit / restart / resume,
+// a second group reading everything, delete topic, retention by size and
+// by time.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert')
+const { execFileSync } = require('node:child_process')
+const { Kafka, logLevel, CompressionTypes } = require('kafkajs')
+const murmur2 = require('kafkajs/src/producer/partitioners/default/murmur2')
+
+const brokers = [process.env.KAFKA_BOOTSTRAP || '127.0.0.1:9092']
+const kafka = new Kafka({ clientId: 'compat-kafkajs', brokers, logLevel: logLevel.NOTHING,
+  retry: { initialRetryTime: 100, retries: 20 } })
+const uid = () => Math.random().toString(36).slice(2, 10)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const partitionOf = (key, n) => (murmur2(key) & 0x7fffffff) % n
+
+async function withAdmin (fn) {
+  const admin = kafka.admin()
+  await admin.connect()
+  try { return await fn(admin) } finally { await admin.disconnect() }
+}
+
+async function create (topic, numPartitions, configEntries = []) {
+  await withAdmin((a) => a.createTopics({ waitForLeaders: true,
+    topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }] }))
+}
+
+async function produce (topic, messages, opts = {}) {
+  const producer = kafka.producer()
+  await producer.connect()
+  const res = await producer.send({ topic, messages, acks: -1, ...opts })
+  await producer.disconnect()
+  return res
+}
+
+// Consumes with a fresh group until `count` messages arrived or timeout.
+async function consume (topic, { count, groupId = 'read-' + uid(), fromBeginning = true,
+  seek = null, timeout = 20000 } = {}) {
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 })
+  const got = []
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning })
+  let done
+  const finished = new Promise((resolve) => { done = resolve })
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      got.push({ partition, offset: Number(message.offset), key: message.key && message.key.toString(),
+        value: message.value.toString(), headers: message.headers })
+      if (got.length >= count) done()
+    }
+  })
+  if (seek) consumer.seek({ topic, ...seek })
+  await Promise.race([finished, sleep(timeout)])
+  await consumer.disconnect()
+  return got
+}
+
+test('create a topic with 3 partitions', async () => {
+  const topic = 'create-' + uid()
+  await create(topic, 3)
+  const md = await withAdmin((a) => a.fetchTopicMetadata({ topics: [topic] }))
+  assert.strictEqual(md.topics[0].partitions.length, 3)
+  const topics = await withAdmin((a) => a.listTopics())
+  assert.ok(topics.includes(topic))
+  const again = await withAdmin((a) => a.createTopics({ topics: [{ topic, numPartitions: 3 }] }))
+  assert.strictEqual(again, false) // already exists
+})
+
+test('keyed produce lands by murmur2', async () => {
+  const topic = 'keyed-' + uid()
+  await create(topic, 3)
+  const keys = Array.from({ length: 30 }, (_, i) => 'key-' + i)
+  await produce(topic, keys.map((k) => ({ key: k, value: 'v-' + k })))
+  const got = await consume(topic, { count: 30 })
+  assert.strictEqual(got.length, 30)
+  for (const m of got) assert.strictEqual(m.partition, partitionOf(m.key, 3), m.key)
+})
+
+test('consume from the beginning and from an offset, exact contents', async () => {
+  const topic = 'exact-' + uid()
+  await create(topic, 1)
+  const values = Array.from({ length: 20 }, (_, i) => 'm' + i)
+  await produce(topic, values.map((v) => ({ value: v, headers: { h: v } })))
+  let got = await consume(topic, { count: 20 })
+  assert.deepStrictEqual(got.map((m) => m.value), values)
+  assert.deepStrictEqual(got.map((m) => m.offset), values.map((_, i) => i))
+  assert.strictEqual(got[3].headers.h.toString(), 'm3')
+  got = await consume(topic, { count: 8, seek: { partition: 0, offset: '12' } })
+  assert.deepStrictEqual(got.map((m) => m.value), values.slice(12))
+  // messages remain after consumption
+  got = await consume(topic, { count: 20 })
+  assert.strictEqual(got.length, 20)
+})
+
+test('list offsets', async () => {
+  const topic = 'offsets-' + uid()
+  await create(topic, 1)
+  const base = 1600000000000
+  await produce(topic, [0, 1, 2, 3, 4].map((i) => ({ value: 'x', timestamp: String(base + i * 1000) })))
+  const offs = await withAdmin((a) => a.fetchTopicOffsets(topic))
+  assert.deepStrictEqual(offs.map((o) => [o.partition, o.low, o.high]), [[0, '0', '5']])
+  const byTime = await withAdmin((a) => a.fetchTopicOffsetsByTimestamp(topic, base + 1500))
+  assert.strictEqual(byTime[0].offset, '2')
+})
+
+test('gzip produce then consume', async () => {
+  const topic = 'gzip-' + uid()
+  await create(topic, 1)
+  const values = Array.from({ length: 50 }, (_, i) => 'compressed-' + i)
+  await produce(topic, values.map((v) => ({ value: v })), { compression: CompressionTypes.GZIP })
+  const got = await consume(topic, { count: 50 })
+  assert.deepStrictEqual(got.map((m) => m.value), values)
+})
+
+test('a group of 2 splits 3 partitions, commits, resumes after a restart; a second group reads all',
+  async () => {
+    const topic = 'grp-' + uid()
+    const groupId = 'g-' + uid()
+    await create(topic, 3)
+    const msgs = []
+    for (let p = 0; p < 3; p++) for (let i = 0; i < 10; i++) msgs.push({ partition: p, value: `p${p}-${i}` })
+    await produce(topic, msgs)
+
+    const members = [0, 1].map(() => kafka.consumer({ groupId, maxWaitTimeInMs: 200,
+      sessionTimeout: 10000, heartbeatInterval: 500 }))
+    const seen = [new Set(), new Set()]
+    const assigned = [[], []]
+    let total = 0
+    for (let i = 0; i < 2; i++) {
+      const c = members[i]
+      c.on(c.events.GROUP_JOIN, (e) => {
+        assigned[i] = (e.payload.memberAssignment[topic] || []).slice()
+      })
+      await c.connect()
+      await c.subscribe({ topic, fromBeginning: true })
+      await c.run({ eachMessage: async ({ message }) => { seen[i].add(message.value.toString()); total++ } })
+    }
+    const deadline = Date.now() + 60000
+    while (Date.now() < deadline) {
+      const all = new Set([...seen[0], ...seen[1]])
+      if (all.size === 30 && assigned[0].length > 0 && assigned[1].length > 0 &&
+          assigned[0].length + assigned[1].length === 3) break
+      await sleep(200)
+    }
+    assert.ok(assigned[0].length > 0 && assigned[1].length > 0, JSON.stringify(assigned))
+    assert.deepStrictEqual([...assigned[0], ...assigned[1]].sort(), [0, 1, 2])
+    assert.strictEqual(new Set([...seen[0], ...seen[1]]).size, 30)
+    for (const c of members) await c.disconnect() // commits what was consumed
+
+    if (process.env.BROKER_CTL) execFileSync(process.env.BROKER_CTL, ['restart'])
+    const more = []
+    for (let p = 0; p < 3; p++) for (let i = 0; i < 2; i++) more.push({ partition: p, value: `p${p}-new-${i}` })
+    await produce(topic, more)
+    let got = await consume(topic, { groupId, count: 100, timeout: 8000 })
+    assert.deepStrictEqual(got.map((m) => m.value).sort(), more.map((m) => m.value).sort())
+
+    got = await consume(topic, { count: 36, groupId: 'h-' + uid() })
+    assert.strictEqual(got.length, 36)
+
+    const groups = await withAdmin((a) => a.listGroups())
+    assert.ok(groups.groups.some((g) => g.groupId === groupId))
+    const desc = await withAdmin((a) => a.describeGroups([groupId]))
+    assert.strictEqual(desc.groups[0].state, 'Empty')
+  })
+
+test('delete topic', async () => {
+  const topic = 'delete-' + uid()
+  await create(topic, 1)
+  await produce(topic, [{ value: 'x' }])
+  await withAdmin((a) => a.deleteTopics({ topics: [topic] }))
+  const topics = await withAdmin((a) => a.listTopics())
+  assert.ok(!topics.includes(topic))
+})
+
+async function waitLogStart (topic) {
+  const deadline = Date.now() + 15000
+  let offs
+  while (Date.now() < deadline) {
+    offs = await withAdmin((a) => a.fetchTopicOffsets(topic))
+    if (Number(offs[0].low) > 0) break
+    await sleep(200)
+  }
+  return offs[0]
+}
+
+test('retention by size moves the log start offset', async () => {
+  const topic = 'retsize-' + uid()
+  await create(topic, 1, [{ name: 'segment.bytes', value: '2048' }, { name: 'retention.bytes', value: '4096' }])
+  for (let i = 0; i < 50; i++) await produce(topic, [{ value: 'v'.repeat(200) }])
+  const o = await waitLogStart(topic)
+  assert.ok(Number(o.low) > 0, JSON.stringify(o))
+  assert.strictEqual(o.high, '50')
+})
+
+test('retention by time moves the log start offset', async () => {
+  const topic = 'rettime-' + uid()
+  await create(topic, 1, [{ name: 'segment.bytes', value: '1024' }, { name: 'retention.ms', value: '60000' }])
+  const old = Date.now() - 3600 * 1000
+  for (let i = 0; i < 30; i++) await produce(topic, [{ value: 'an old record with some bytes', timestamp: String(old + i) }])
+  await produce(topic, [{ value: 'new' }])
+  const o = await waitLogStart(topic)
+  assert.ok(Number(o.low) > 0 && Number(o.low) <= 30, JSON.stringify(o))
+  assert.strictEqual(o.high, '31')
+})

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# compat/kafka/run.sh [TANDEMD]: the Kafka client suites (kcat, kafka-python,
+# kafkajs) against a tandemd this script starts (and the suites restart) on
+# a free loopback port.  TANDEMD defaults to build/main/src/tandemd.
+# Needs: kcat, python3-kafka (Debian), node + npm (kafkajs is installed from
+# the pinned package-lock.json on first use).  Prints one line per suite
+# and "N passed, M failed"; exits non-zero when a suite failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+export TANDEMD=${1:-${TANDEMD:-$top/build/main/src/tandemd}}
+[ -x "$TANDEMD" ] || { echo "run.sh: no tandemd at $TANDEMD" >&2; exit 2; }
+export COMPAT_KAFKA_STATE=$(mktemp -d "${TMPDIR:-/tmp}/tandem-compat-kafka.XXXXXX")
+export BROKER_CTL="$here/broker.sh"
+trap '"$BROKER_CTL" stop >/dev/null 2>&1; rm -rf "$COMPAT_KAFKA_STATE"' EXIT
+
+"$BROKER_CTL" start || exit 1
+export KAFKA_BOOTSTRAP=$("$BROKER_CTL" bootstrap)
+echo "tandemd on $KAFKA_BOOTSTRAP"
+
+passed=0 failed=0
+suite() {
+	local name=$1
+	shift
+	echo "==> $name"
+	if "$@"; then
+		echo "PASS  $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL  $name"
+		failed=$((failed + 1))
+	fi
+}
+
+kafkajs() {
+	if [ ! -d "$here/kafkajs/node_modules/kafkajs" ]; then
+		(cd "$here/kafkajs" && npm ci --no-audit --no-fund --silent) || return 1
+	fi
+	(cd "$here/kafkajs" && node --test test.js)
+}
+
+suite kcat "$here/test_kcat.sh"
+suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
+suite kafkajs kafkajs
+if ! "$BROKER_CTL" stop; then
+	echo "FAIL  tandemd did not stop cleanly"
+	failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""kafka-python 2.0.2 (Debian's python3-kafka) against tandemd's Kafka listener.
+
+Run by compat/kafka/run.sh, which starts the broker and sets
+KAFKA_BOOTSTRAP and BROKER_CTL (compat/kafka/broker.sh, for restarts).
+Covers: create topic with 3 partitions, keyed produce lands by murmur2,
+consume a partition from the beginning and from an offset with exact
+contents, list offsets, gzip, a group of 2 members splitting 3 partitions
+with commit / restart / resume without re-reading, a second group reading
+everything, messages remaining after consumption, delete topic, retention
+by size and by time moving the log start offset, out-of-range errors.
+"""
+import os
+import subprocess
+import threading
+import time
+import unittest
+import uuid
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewPartitions, NewTopic
+from kafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
+
+BOOT = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+BROKER_CTL = os.environ.get("BROKER_CTL")
+
+
+def name(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def admin():
+    return KafkaAdminClient(bootstrap_servers=BOOT, request_timeout_ms=10000)
+
+
+def create(topic, partitions=1, configs=None):
+    a = admin()
+    try:
+        a.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs or {})])
+    finally:
+        a.close()
+
+
+def produce(topic, values, partition=None, keys=None, **kw):
+    p = KafkaProducer(bootstrap_servers=BOOT, **kw)
+    futures = []
+    for i, v in enumerate(values):
+        key = keys[i] if keys else None
+        futures.append(p.send(topic, value=v, key=key, partition=partition))
+    p.flush(30)
+    metas = [f.get(timeout=30) for f in futures]
+    p.close()
+    return metas
+
+
+def read(topic, partition, offset=None, count=None, timeout=10):
+    c = KafkaConsumer(bootstrap_servers=BOOT, enable_auto_commit=False)
+    tp = TopicPartition(topic, partition)
+    c.assign([tp])
+    if offset is None:
+        c.seek_to_beginning(tp)
+    else:
+        c.seek(tp, offset)
+    out = []
+    deadline = time.time() + timeout
+    while time.time() < deadline and (count is None or len(out) < count):
+        for recs in c.poll(timeout_ms=200).values():
+            out.extend(recs)
+        if count is None and c.position(tp) >= c.end_offsets([tp])[tp]:
+            break
+    c.close()
+    return out
+
+
+class KafkaPythonCompat(unittest.TestCase):
+    def test_create_topic_with_three_partitions(self):
+        t = name("create")
+        create(t, 3)
+        c = KafkaConsumer(bootstrap_servers=BOOT)
+        self.assertEqual(c.partitions_for_topic(t), {0, 1, 2})
+        c.close()
+        self.assertIn(t, admin().list_topics())
+        with self.assertRaises(TopicAlreadyExistsError):
+            create(t, 3)
+
+    def test_keyed_produce_lands_by_murmur2(self):
+        t = name("keyed")
+        create(t, 3)
+        keys = [("key-%d" % i).encode() for i in range(60)]
+        metas = produce(t, [b"v"] * 60, keys=keys)
+        for k, m in zip(keys, metas):
+            self.assertEqual(m.partition, (murmur2(k) & 0x7FFFFFFF) % 3)
+        seen = {}
+        for part in range(3):
+            for r in read(t, part):
+                seen[r.key] = part
+        self.assertEqual(len(seen), 60)
+        for k in keys:
+            self.assertEqual(seen[k], (murmur2(k) & 0x7FFFFFFF) % 3)
+
+    def test_consume_from_beginning_and_from_offset(self):
+        t = name("exact")
+        create(t, 1)
+        values = [("m%d" % i).encode() for i in range(20)]
+        produce(t, values, partition=0, keys=[b"k"] * 20)
+        got = read(t, 0, count=20)
+        self.assertEqual([r.value for r in got], values)
+        self.assertEqual([r.offset for r in got], list(range(20)))
+        got = read(t, 0, offset=7, count=13)
+        self.assertEqual([r.value for r in got], values[7:])
+        # reading deletes nothing
+        self.assertEqual([r.value for r in read(t, 0, count=20)], values)
+
+    def test_list_offsets(self):
+        t = name("offsets")
+        create(t, 1)
+        p = KafkaProducer(bootstrap_servers=BOOT)
+        base = 1600000000000
+        for i in range(5):
+            p.send(t, b"x", partition=0, timestamp_ms=base + i * 1000)
+        p.flush(30)
+        p.close()
+        c = KafkaConsumer(bootstrap_servers=BOOT)
+        tp = TopicPartition(t, 0)
+        self.assertEqual(c.beginning_offsets([tp])[tp], 0)
+        self.assertEqual(c.end_offsets([tp])[tp], 5)
+        found = c.offsets_for_times({tp: base + 1500})[tp]
+        self.assertEqual(found.offset, 2)
+        self.assertEqual(found.timestamp, base + 2000)
+        self.assertIsNone(c.offsets_for_times({tp: base + 10000})[tp])
+        c.close()
+
+    def test_gzip_produce_then_consume(self):
+        t = name("gzip")
+        create(t, 1)
+        values = [("gz-%d" % i).encode() * 10 for i in range(50)]
+        produce(t, values, partition=0, compression_type="gzip", linger_ms=50)
+        self.assertEqual([r.value for r in read(t, 0, count=50)], values)
+
+    def test_offset_out_of_range(self):
+        t = name("range")
+        create(t, 1)
+        produce(t, [b"a", b"b"], partition=0)
+        c = KafkaConsumer(bootstrap_servers=BOOT, auto_offset_reset="none")
+        tp = TopicPartition(t, 0)
+        c.assign([tp])
+        c.seek(tp, 100)
+        with self.assertRaises(OffsetOutOfRangeError):
+            for _ in range(50):
+                c.poll(timeout_ms=200)
+        c.close()
+
+    def test_create_partitions_and_delete_topic(self):
+        t = name("delete")
+        create(t, 1)
+        produce(t, [b"x"], partition=0)
+        a = admin()
+        a.create_partitions({t: NewPartitions(4)})
+        c = KafkaConsumer(bootstrap_servers=BOOT)
+        self.assertEqual(c.partitions_for_topic(t), {0, 1, 2, 3})
+        c.close()
+        a.delete_topics([t])
+        self.assertNotIn(t, a.list_topics())
+        a.close()
+
+    def wait_log_start(self, t):
+        c = KafkaConsumer(bootstrap_servers=BOOT)
+        tp = TopicPartition(t, 0)
+        deadline = time.time() + 15
+        start = 0
+        while time.time() < deadline:
+            start = c.beginning_offsets([tp])[tp]
+            if start > 0:
+                break
+            time.sleep(0.2)
+        end = c.end_offsets([tp])[tp]
+        c.close()
+        return start, end
+
+    def test_retention_by_size(self):
+        t = name("retsize")
+        create(t, 1, {"segment.bytes": "2048", "retention.bytes": "4096"})
+        p = KafkaProducer(bootstrap_servers=BOOT, linger_ms=0)
+        for i in range(100):
+            p.send(t, b"v" * 200, partition=0).get(timeout=30)
+        p.close()
+        start, end = self.wait_log_start(t)
+        self.assertGreater(start, 0)
+        self.assertEqual(end, 100)
+        first = read(t, 0, count=1)
+        self.assertEqual(first[0].offset, start)
+
+    def test_retention_by_time(self):
+        t = name("rettime")
+        create(t, 1, {"segment.bytes": "1024", "retention.ms": "60000"})
+        old = int(time.time() * 1000) - 3600 * 1000
+        p = KafkaProducer(bootstrap_servers=BOOT, linger_ms=0)
+        for i in range(40):
+            p.send(t, b"an old record with some bytes in it", partition=0,
+                   timestamp_ms=old + i).get(timeout=30)
+        for i in range(3):
+            p.send(t, b"new", partition=0).get(timeout=30)
+        p.close()
+        start, end = self.wait_log_start(t)
+        self.assertGreater(start, 0)
+        self.assertLessEqual(start, 40)
+        self.assertEqual(end, 43)
+
+    def test_group_of_two_commit_restart_resume(self):
+        t, g, h = name("grp"), name("g"), name("h")
+        create(t, 3)
+        for part in range(3):
+            produce(t, [("p%d-%d" % (part, i)).encode() for i in range(10)], partition=part)
+
+        results = [[], []]
+        assignments = [set(), set()]
+        stop = threading.Event()
+
+        def member(i):
+            c = KafkaConsumer(t, bootstrap_servers=BOOT, group_id=g, auto_offset_reset="earliest",
+                              enable_auto_commit=False, session_timeout_ms=10000,
+                              heartbeat_interval_ms=500)
+            while not stop.is_set():
+                for recs in c.poll(timeout_ms=200).values():
+                    results[i].extend(r.value for r in recs)
+                assignments[i] = {tp.partition for tp in c.assignment()}
+                c.commit()
+            c.commit()
+            c.close()
+
+        threads = [threading.Thread(target=member, args=(i,)) for i in range(2)]
+        for th in threads:
+            th.start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if (len(results[0]) + len(results[1]) >= 30 and assignments[0] and assignments[1]
+                    and len(assignments[0] | assignments[1]) == 3
+                    and not assignments[0] & assignments[1]):
+                break
+            time.sleep(0.2)
+        time.sleep(1)  # a last commit round
+        stop.set()
+        for th in threads:
+            th.join(30)
+        self.assertTrue(assignments[0] and assignments[1], assignments)
+        self.assertEqual(assignments[0] | assignments[1], {0, 1, 2})
+        self.assertFalse(assignments[0] & assignments[1])
+        self.assertEqual(len(set(results[0] + results[1])), 30)
+
+        # restart: offsets are durable; the group goes on from them
+        if BROKER_CTL:
+            subprocess.run([BROKER_CTL, "restart"], check=True)
+        for part in range(3):
+            produce(t, [("p%d-new-%d" % (part, i)).encode() for i in range(2)], partition=part)
+        c = KafkaConsumer(t, bootstrap_servers=BOOT, group_id=g, auto_offset_reset="earliest",
+                          enable_auto_commit=False)
+        got = []
+        deadline = time.time() + 30
+        while time.time() < deadline and len(got) < 6:
+            for recs in c.poll(timeout_ms=200).values():
+                got.extend(r.value for r in recs)
+        extra = []
+        for _ in range(10):
+            for recs in c.poll(timeout_ms=200).values():
+                extra.extend(r.value for r in recs)
+        c.commit()
+        c.close()
+        self.assertEqual(sorted(got), sorted(("p%d-new-%d" % (p, i)).encode()
+                                             for p in range(3) for i in range(2)))
+        self.assertEqual(extra, [])
+
+        # a second group reads everything, independently
+        c = KafkaConsumer(t, bootstrap_servers=BOOT, group_id=h, auto_offset_reset="earliest",
+                          enable_auto_commit=False)
+        got = []
+        deadline = time.time() + 30
+        while time.time() < deadline and len(got) < 36:
+            for recs in c.poll(timeout_ms=200).values():
+                got.extend(r.value for r in recs)
+        c.close()
+        self.assertEqual(len(got), 36)
+
+        a = admin()
+        groups = dict(a.list_consumer_groups())
+        self.assertIn(g, groups)
+        self.assertIn(h, groups)
+        desc = a.describe_consumer_groups([g])[0]
+        self.assertEqual(desc.state, "Empty")
+        offsets = a.list_consumer_group_offsets(g)
+        self.assertEqual({tp.partition: o.offset for tp, o in offsets.items()}, {0: 12, 1: 12, 2: 12})
+        a.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
