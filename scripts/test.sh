@@ -12,6 +12,8 @@
 #   6. fuzzing                  a short libFuzzer run (FUZZ_SECONDS, default 60)
 #   7. valgrind                 integration programs against tandemd under
 #                               valgrind (definite leaks and errors fail)
+#   8. Kafka clients            kcat, kafka-python, kafkajs against tandemd
+#                               (compat/kafka/run.sh)
 # Every stage runs; the summary lists them; the exit status is non-zero if any
 # failed. Environment: FUZZ_SECONDS, TANDEM_BUILD_DIR (default build/).
 set -euo pipefail
@@ -82,7 +84,15 @@ fuzz() {
 		return 0
 	fi
 	# keep the work dir (grown corpus, any crasher) under build/, not in /tmp
-	FUZZ_WORK="$BUILD/fuzz" sh "$script" "${FUZZ_SECONDS:-60}"
+	FUZZ_WORK="$BUILD/fuzz" sh "$script" "${FUZZ_SECONDS:-60}" || return 1
+	# the Kafka request decoder's target
+	local kscript="$BUILD/src/tests/fuzz/run-fuzz-kafka.sh"
+	[ -f "$kscript" ] || return 0
+	FUZZ_WORK="$BUILD/fuzz-kafka" sh "$kscript" "${FUZZ_SECONDS:-60}"
+}
+
+kafka_clients() {
+	"$BUILD/src/compat/kafka/run.sh" "$main/src/tandemd"
 }
 
 valgrind_check() {
@@ -103,6 +113,7 @@ stage "compat clients against tandemd" compat_tandemd
 stage "compat clients against RabbitMQ 3.10" compat_rabbitmq
 stage "fuzzing" fuzz
 stage "valgrind" valgrind_check
+stage "Kafka client suites (compat/kafka)" kafka_clients
 
 say "summary"
 printf '%s\n' "${results[@]}"
