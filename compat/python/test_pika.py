@@ -585,9 +585,19 @@ class TTL(PikaCase):
                   "{value_too_large,99999999999999999}")]
         for value, text in cases:
             self.reopen()
-            got = self.assert_channel_error(406, text, self.ch.basic_publish, "", q, b"x",
-                                            pika.BasicProperties(expiration=value))
-            self.assertEqual(got, text)
+            try:
+                got = self.assert_channel_error(406, text, self.ch.basic_publish, "", q, b"x",
+                                                pika.BasicProperties(expiration=value))
+                self.assertEqual(got, text)
+            except AssertionError as e:
+                raise AssertionError("expiration %r: %s" % (value, e)) from None
+
+    def test_expiration_with_plus_sign_is_accepted(self):
+        # RabbitMQ parses expiration as an Erlang integer: a leading '+' is fine
+        q = self.ch.queue_declare("", exclusive=True).method.queue
+        self.ch.basic_publish("", q, b"plus", pika.BasicProperties(expiration="+60000"))
+        m = self.get(q, auto_ack=True)
+        self.assertEqual((m[2], m[1].expiration), (b"plus", "+60000"))
 
     def test_invalid_message_ttl_argument_is_406(self):
         for value, detail in [(-1, "{value_negative,-1}"),
@@ -595,10 +605,13 @@ class TTL(PikaCase):
                               (2 ** 40, "{value_too_large,1099511627776}")]:
             self.reopen()
             q = cc.uniq("pika.badttl")
-            text = self.assert_channel_error(406, "PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue",
-                                             self.ch.queue_declare, q, arguments={"x-message-ttl": value})
-            self.assertEqual(text, "PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue '%s' "
-                                   "in vhost '/': %s" % (q, detail))
+            try:
+                text = self.assert_channel_error(406, "PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue",
+                                                 self.ch.queue_declare, q, arguments={"x-message-ttl": value})
+                self.assertEqual(text, "PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue '%s' "
+                                       "in vhost '/': %s" % (q, detail))
+            except AssertionError as e:
+                raise AssertionError("x-message-ttl %r: %s" % (value, e)) from None
 
     def test_redeclare_with_other_ttl_is_406_inequivalent(self):
         q = cc.uniq("pika.ttl.redecl")
