@@ -190,6 +190,7 @@ int main(int argc, char **argv)
 		tdm_error("main", "%s", err);
 		goto out;
 	}
+	tdm_broker_tick(s.broker); /* resource alarms are in force before anyone connects */
 	s.tick_ev = event_new(s.base, -1, EV_PERSIST, tick_cb, &s);
 	struct timeval tick = { 0, 100000 };
 	if (!s.tick_ev || event_add(s.tick_ev, &tick) < 0)

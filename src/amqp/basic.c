@@ -15,6 +15,7 @@
 int am_h_basic_publish(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
 		       struct am_err *err)
 {
+	(void)c;
 	const struct am_basic_publish *p = &m->u.basic_publish;
 	if (p->immediate)
 		return am_fail(err, AM_NOT_IMPLEMENTED, m->id, "immediate=true");
@@ -24,8 +25,6 @@ int am_h_basic_publish(struct am_conn *c, struct am_channel *ch, const struct am
 	ch->pub_routing_key_len = (uint8_t)p->routing_key.len;
 	ch->pub_mandatory = p->mandatory;
 	ch->expect = 1;
-	if (c->broker->alarms) /* RabbitMQ blocks a connection once it publishes */
-		am_conn_block(c);
 	return 0;
 }
 

@@ -513,6 +513,11 @@ static void am_read(void *ctx, struct evbuffer *in)
 		if (avail < (size_t)size + AM_FRAME_OVERHEAD)
 			break;
 		const uint8_t *p = evbuffer_pullup(in, (ssize_t)size + AM_FRAME_OVERHEAD);
+		if (c->broker->alarms && h[0] == AM_FRAME_METHOD && size >= 4 && c->state == AM_S_RUNNING &&
+		    p[7] == 0 && p[8] == 60 && p[9] == 0 && p[10] == 40) {
+			am_conn_block(c); /* basic.publish waits, unread, until the alarm clears */
+			break;
+		}
 		struct am_frame f;
 		long n = am_frame_parse(p, size + AM_FRAME_OVERHEAD, limit + AM_FRAME_OVERHEAD, &f);
 		if (n <= 0) {

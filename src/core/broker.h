@@ -101,6 +101,7 @@ struct tdm_broker {
 	void *restore_ctx;
 	/* resource alarms (RabbitMQ's): publishers are blocked while any is set */
 	unsigned alarms;              /* TDM_ALARM_* bits */
+	uint64_t page_window;         /* queue_memory_window: resident bytes per queue, 0 = no paging */
 	uint64_t mem_limit;           /* resolved memory_high_watermark */
 	uint64_t rss, disk_free;      /* last readings */
 	unsigned ticks;

@@ -82,6 +82,9 @@ static const struct conf_key conf_keys[] = {
 	  "AMQP heartbeat interval offered in connection.tune, in seconds; 0 disables." },
 	{ "max_message_size", CT_U64, OFF(max_message_size), "128MiB", 1, 512 * MIB, CF_BYTES,
 	  "Largest message body accepted, in bytes (at most 512MiB, as RabbitMQ)." },
+	{ "queue_memory_window", CT_U64, OFF(queue_memory_window), "64MiB", 0, INT64_MAX, CF_BYTES,
+	  "Ready messages a queue keeps in memory, in bytes; beyond it bodies wait in the\n"
+	  "journal on disk and are read back in order (0 = keep everything in memory)." },
 	{ "memory_high_watermark", CT_U64, OFF(memory_high_watermark), "0", 0, INT64_MAX, CF_BYTES,
 	  "Resident memory above which publishing connections are blocked (connection.blocked)\n"
 	  "until it falls again; 0 = 40% of physical memory (RabbitMQ's vm_memory_high_watermark)." },

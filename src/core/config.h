@@ -36,6 +36,7 @@ struct tdm_config {
 	uint32_t channel_max;       /* default 2047, max 65535 */
 	uint32_t heartbeat;         /* seconds, default 60, 0 = off */
 	uint64_t max_message_size;  /* default 128 MiB */
+	uint64_t queue_memory_window; /* resident ready bytes per queue before paging; 64 MiB */
 	uint64_t memory_high_watermark; /* RSS bytes; 0 = 40% of physical memory */
 	uint64_t disk_free_limit;   /* bytes free in data_dir; default 50 MB */
 	uint32_t handshake_timeout; /* ms from accept to connection.open, default 10000 */

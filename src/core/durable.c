@@ -29,7 +29,7 @@
 
 struct pend {
 	struct tdm_message *msg;  /* ref, for E records */
-	uint8_t kind;             /* 'E', 'A', 'D' */
+	uint8_t kind;             /* 'E' enqueue, 'P' page, 'A' acks, 'D' delivery marks */
 	size_t meta_off, meta_len;/* in d->scratch: qid list (E) or pairs (A, D) */
 };
 
@@ -58,6 +58,11 @@ struct tdm_durable {
 	uint64_t flushed;
 	uint32_t next_id;
 	int replaying;
+	/* read-back cache for paged messages: one ls_read range, decoded on demand */
+	uint8_t *cache;
+	size_t cache_len, cache_cap;
+	uint64_t cache_first, cache_next;
+	struct ls_decoder *cache_dec;
 };
 
 /* ---- small byte helpers ------------------------------------------------------ */
@@ -424,6 +429,58 @@ int tdm_durable_enqueue(struct tdm_durable *d, struct tdm_message *m,
 	return 0;
 }
 
+int tdm_durable_page(struct tdm_durable *d, struct tdm_message *m)
+{
+	struct wbuf none = { 0 };
+	struct pend *p = pend_add(d, 'P', &none);
+	if (!p)
+		return -1;
+	p->msg = tdm_message_ref(m);
+	m->journal_off = d->next_offset - 1;
+	return 0;
+}
+
+void tdm_durable_unlive(struct tdm_durable *d, uint64_t off)
+{
+	live_add(d, off, -1);
+}
+
+static struct tdm_message *message_of(struct tdm_durable *d, const struct ls_record *r);
+
+struct tdm_message *tdm_durable_load(struct tdm_durable *d, uint64_t off)
+{
+	if (off >= ls_log_end(d->journal))
+		tdm_durable_flush(d); /* paged during this very read: append it first */
+	if (!d->cache_dec && !(d->cache_dec = ls_decoder_new(0)))
+		return NULL;
+	if (off < d->cache_first || off >= d->cache_next) {
+		struct ls_read_result r;
+		if (ls_read(d->journal, off, 1u << 20, &r) != LS_OK || r.len == 0)
+			return NULL;
+		if (r.len > d->cache_cap) {
+			uint8_t *n = realloc(d->cache, r.len);
+			if (!n) {
+				ls_read_release(&r);
+				return NULL;
+			}
+			d->cache = n;
+			d->cache_cap = r.len;
+		}
+		int ok = ls_read_copy(&r, d->cache) == LS_OK;
+		d->cache_len = ok ? r.len : 0;
+		d->cache_first = ok ? r.first_offset : 0;
+		d->cache_next = ok ? r.next_offset : 0;
+		ls_read_release(&r);
+		if (!ok)
+			return NULL;
+	}
+	ls_decoder_set(d->cache_dec, d->cache, d->cache_len, off);
+	struct ls_record rec;
+	if (ls_decoder_next(d->cache_dec, &rec, NULL) != 1 || rec.offset != off)
+		return NULL;
+	return message_of(d, &rec);
+}
+
 void tdm_durable_stored(struct tdm_durable *d, uint64_t off)
 {
 	live_add(d, off, 1);
@@ -489,17 +546,17 @@ static int append_run(struct tdm_durable *d, size_t from, size_t to)
 	for (size_t i = 0; i < n; i++) {
 		struct pend *p = &d->pend[from + i];
 		const uint8_t *meta = d->scratch + p->meta_off;
-		static const char kinds[] = "EAD";
-		const char *kind = memchr(kinds, p->kind, 3);
+		static const char kinds[] = "EPAD";
+		const char *kind = memchr(kinds, p->kind, 4);
 		hdrs[i][0] = (struct ls_header){ "t", 1, kind, 1 };
 		recs[i] = (struct ls_record){ .headers = hdrs[i], .header_count = 1, .timestamp = -1 };
-		if (p->kind != 'E') {
+		if (p->kind != 'E' && p->kind != 'P') {
 			recs[i].value = meta;
 			recs[i].value_len = p->meta_len;
 			continue;
 		}
 		struct tdm_message *m = p->msg;
-		hdrs[i][1] = (struct ls_header){ "q", 1, meta, p->meta_len };
+		hdrs[i][1] = (struct ls_header){ "q", 1, meta, p->meta_len }; /* empty for pages */
 		hdrs[i][2] = (struct ls_header){ "x", 1, m->exchange, m->exchange_len };
 		hdrs[i][3] = (struct ls_header){ "r", 1, m->routing_key, m->routing_key_len };
 		hdrs[i][4] = (struct ls_header){ "h", 1, m->header, m->header_len };
@@ -924,14 +981,32 @@ static int journal_pass1(struct tdm_durable *d, const struct ls_record *r, void 
 	return 0;
 }
 
+/* The message of an 'E' or 'P' journal record, refcount 1, or NULL. */
+static struct tdm_message *message_of(struct tdm_durable *d, const struct ls_record *r)
+{
+	const struct ls_header *xh = header(r, 'x'), *rh = header(r, 'r'), *hh = header(r, 'h');
+	if (!xh || !rh || !hh || xh->value_len > 255 || rh->value_len > 255)
+		return NULL;
+	struct tdm_message *m = tdm_message_new(xh->value, xh->value_len, rh->value, rh->value_len,
+						hh->value, hh->value_len, r->value_len);
+	if (!m)
+		return NULL;
+	memcpy(m->body, r->value, r->value_len);
+	m->body_filled = r->value_len;
+	m->persistent = kind_of(r) == 'E';
+	m->journal_off = r->offset;
+	if (d->b->restore_message)
+		d->b->restore_message(d->b->restore_ctx, m);
+	return m;
+}
+
 static int journal_pass2(struct tdm_durable *d, const struct ls_record *r, void *ctx)
 {
 	struct jstate *js = ctx;
 	if (kind_of(r) != 'E')
 		return 0;
-	const struct ls_header *qh = header(r, 'q'), *xh = header(r, 'x'), *rh = header(r, 'r'),
-			       *hh = header(r, 'h');
-	if (!qh || !xh || !rh || !hh || xh->value_len > 255 || rh->value_len > 255)
+	const struct ls_header *qh = header(r, 'q');
+	if (!qh)
 		return 0;
 	struct tdm_message *m = NULL;
 	struct rbuf qv = { qh->value, qh->value_len, 0, 0 };
@@ -940,18 +1015,8 @@ static int journal_pass2(struct tdm_durable *d, const struct ls_record *r, void 
 		struct tdm_queue *q = tdm_map_get(&js->queues, (const char *)&qid, 4);
 		if (!q || set_has(&js->acked, (uint64_t)qid << 40 | (r->offset & 0xffffffffffULL)))
 			continue;
-		if (!m) {
-			m = tdm_message_new(xh->value, xh->value_len, rh->value, rh->value_len,
-					    hh->value, hh->value_len, r->value_len);
-			if (!m)
-				return -1;
-			memcpy(m->body, r->value, r->value_len);
-			m->body_filled = r->value_len;
-			m->persistent = 1;
-			m->journal_off = r->offset;
-			if (d->b->restore_message)
-				d->b->restore_message(d->b->restore_ctx, m);
-		}
+		if (!m && !(m = message_of(d, r)))
+			return -1;
 		uint64_t *mark = tdm_map_get(&js->marks, (const char *)&qid, 4);
 		if (tdm_queue_restore(q, m, mark && r->offset <= *mark) == 0) {
 			live_add(d, r->offset, 1);
@@ -1029,6 +1094,8 @@ void tdm_durable_close(struct tdm_durable *d)
 		tdm_queue_unref(q);
 	}
 	ls_decoder_free(d->dec);
+	ls_decoder_free(d->cache_dec);
+	free(d->cache);
 	ls_close(d->store);
 	free(d->pend);
 	free(d->scratch);

@@ -63,6 +63,13 @@ void tdm_durable_stored(struct tdm_durable *d, uint64_t off);
 void tdm_durable_release(struct tdm_durable *d, struct tdm_queue *q, uint64_t off);
 /* A journaled message was handed to a consumer of q. */
 void tdm_durable_delivered(struct tdm_durable *d, struct tdm_queue *q, uint64_t off);
+/* Writes m to the journal as a page record (not recovered after a
+ * restart: paging only frees memory); sets m->journal_off.  0 or -1. */
+int tdm_durable_page(struct tdm_durable *d, struct tdm_message *m);
+/* Reads back the message of journal record `off` (refcount 1), or NULL. */
+struct tdm_message *tdm_durable_load(struct tdm_durable *d, uint64_t off);
+/* A paged-out copy counted by tdm_durable_stored went away. */
+void tdm_durable_unlive(struct tdm_durable *d, uint64_t off);
 /* Appends pending records and starts an fsync if one is needed. */
 void tdm_durable_flush(struct tdm_durable *d);
 /* Journal offsets below this are on disk. */

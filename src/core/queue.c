@@ -89,8 +89,62 @@ void tdm_queue_ref(struct tdm_queue *q)
 static void released(struct tdm_queue *q, const struct tdm_message *m)
 {
 	struct tdm_durable *d = q->vhost->broker->durable;
-	if (q->qid && m->journal_off != TDM_NO_JOURNAL && d)
+	if (q->qid && m->persistent && m->journal_off != TDM_NO_JOURNAL && d)
 		tdm_durable_release(d, q, m->journal_off);
+}
+
+/* A paged-out entry leaves without being read back. */
+static void drop_paged(struct tdm_queue *q, const struct tdm_qentry *e)
+{
+	struct tdm_durable *d = q->vhost->broker->durable;
+	if (!d)
+		return;
+	if (e->paged_own)
+		tdm_durable_unlive(d, e->paged_off);
+	else if (e->paged_durable)
+		tdm_durable_release(d, q, e->paged_off);
+}
+
+/*
+ * Paging: once a queue holds more than queue_memory_window bytes of ready
+ * messages, further ones keep only their place (an entry) in memory; the
+ * message waits in the journal (already there when persistent and durable,
+ * else written as a page record) and is read back when it reaches the head.
+ * Priority queues keep everything resident.
+ */
+static int page_out(struct tdm_queue *q, struct tdm_qentry *e)
+{
+	struct tdm_broker *b = q->vhost->broker;
+	struct tdm_durable *d = b->durable;
+	struct tdm_message *m = e->msg;
+	if (!d || q->max_priority || !b->page_window ||
+	    q->resident_bytes + tdm_message_size(m) <= b->page_window)
+		return 0;
+	if (m->journal_off == TDM_NO_JOURNAL && tdm_durable_page(d, m) < 0)
+		return 0;
+	int covered = q->qid && m->persistent; /* its journal record counts this copy */
+	if (!covered)
+		tdm_durable_stored(d, m->journal_off);
+	e->paged_off = m->journal_off;
+	e->paged_len = (uint32_t)m->body_len;
+	e->paged_own = (uint8_t)!covered;
+	e->paged_durable = (uint8_t)covered;
+	e->msg = NULL;
+	return 1;
+}
+
+/* Reads a paged-out entry's message back (NULL if the journal fails us). */
+static int page_in(struct tdm_queue *q, struct tdm_qentry *e)
+{
+	struct tdm_durable *d = q->vhost->broker->durable;
+	e->msg = d ? tdm_durable_load(d, e->paged_off) : NULL;
+	if (!e->msg) {
+		drop_paged(q, e);
+		return 0;
+	}
+	if (e->paged_own)
+		tdm_durable_unlive(d, e->paged_off);
+	return 1;
 }
 
 /* Drops one ready or unacked message of q. */
@@ -100,15 +154,23 @@ static void drop(struct tdm_queue *q, struct tdm_message *m)
 	tdm_message_unref(m);
 }
 
+static void drop_entry(struct tdm_queue *q, const struct tdm_qentry *e)
+{
+	if (e->msg)
+		drop(q, e->msg);
+	else
+		drop_paged(q, e);
+}
+
 static void drop_ready(struct tdm_queue *q)
 {
 	for (size_t i = 0; i < q->ring_len; i++)
-		drop(q, q->ring[(q->ring_head + i) % q->ring_cap].msg);
+		drop_entry(q, &q->ring[(q->ring_head + i) % q->ring_cap]);
 	for (size_t i = 0; i < q->heap_len; i++)
-		drop(q, q->heap[i].msg);
+		drop_entry(q, &q->heap[i]);
 	q->ring_len = q->ring_head = 0;
 	q->heap_len = 0;
-	q->ready_bytes = 0;
+	q->ready_bytes = q->resident_bytes = 0;
 }
 
 void tdm_queue_unref(struct tdm_queue *q)
@@ -229,22 +291,38 @@ static const struct tdm_qentry *peek_ready(const struct tdm_queue *q)
 	return r;
 }
 
-/* Removes the next ready entry (requeued ones first when older). */
+/* Removes the next ready entry (requeued ones first when older), reading
+ * it back from the journal if it was paged out. */
 static int take_ready(struct tdm_queue *q, struct tdm_qentry *out)
 {
-	const struct tdm_qentry *next = peek_ready(q);
-	if (!next)
-		return 0;
-	if (!q->heap_len || next != &q->heap[0]) {
-		*out = q->ring[q->ring_head];
-		q->ring_head = (q->ring_head + 1) % q->ring_cap;
-		q->ring_len--;
-		ring_maybe_shrink(q);
-	} else {
-		*out = heap_pop(q);
+	for (;;) {
+		const struct tdm_qentry *next = peek_ready(q);
+		if (!next)
+			return 0;
+		if (!q->heap_len || next != &q->heap[0]) {
+			*out = q->ring[q->ring_head];
+			q->ring_head = (q->ring_head + 1) % q->ring_cap;
+			q->ring_len--;
+			ring_maybe_shrink(q);
+		} else {
+			*out = heap_pop(q);
+		}
+		if (out->msg) {
+			q->ready_bytes -= out->msg->body_len;
+			q->resident_bytes -= tdm_message_size(out->msg);
+			return 1;
+		}
+		q->ready_bytes -= out->paged_len;
+		if (page_in(q, out))
+			return 1;
 	}
-	q->ready_bytes -= out->msg->body_len;
-	return 1;
+}
+
+/* Accounts a resident message that became ready. */
+static void count_ready(struct tdm_queue *q, const struct tdm_message *m)
+{
+	q->ready_bytes += m->body_len;
+	q->resident_bytes += tdm_message_size(m);
 }
 
 static int store_ready(struct tdm_queue *q, struct tdm_qentry e)
@@ -255,6 +333,25 @@ static int store_ready(struct tdm_queue *q, struct tdm_qentry e)
 		return -1;
 	q->ring[(q->ring_head + q->ring_len) % q->ring_cap] = e;
 	q->ring_len++;
+	return 0;
+}
+
+/* Stores a new entry for m (taking a reference unless it is paged out). */
+static int store_entry(struct tdm_queue *q, struct tdm_qentry e)
+{
+	struct tdm_message *m = e.msg;
+	int paged = page_out(q, &e);
+	if (store_ready(q, e) < 0) {
+		if (paged)
+			drop_paged(q, &e);
+		return -1;
+	}
+	if (paged) {
+		q->ready_bytes += e.paged_len;
+		return 0;
+	}
+	tdm_message_ref(m);
+	count_ready(q, m);
 	return 0;
 }
 
@@ -297,18 +394,16 @@ int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 		return TDM_QUEUE_REJECTED;
 	}
 	uint64_t now = 0;
-	struct tdm_qentry e = { m, q->next_seq++, deadline(q, m, &now), 0 };
+	struct tdm_qentry e = { .msg = m, .seq = q->next_seq++, .expires_at = deadline(q, m, &now) };
 	if (e.expires_at && e.expires_at == now + 1 && !would_deliver_now(q)) {
 		/* TTL 0: expires at once unless a consumer takes it right away */
 		tdm_queue_dead_letter(q, m, TDM_DL_EXPIRED);
 		return TDM_QUEUE_DROPPED;
 	}
-	if (store_ready(q, e) < 0)
+	if (store_entry(q, e) < 0)
 		return -1;
-	tdm_message_ref(m);
 	if (e.expires_at)
 		tdm_queue_set_timed(q);
-	q->ready_bytes += m->body_len;
 	q->stat_published++;
 	while (over_limit(q, 0, 0)) { /* drop-head: the oldest ready messages go */
 		struct tdm_qentry old;
@@ -355,13 +450,12 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 int tdm_queue_restore(struct tdm_queue *q, struct tdm_message *m, int redelivered)
 {
 	uint64_t now = 0;
-	struct tdm_qentry e = { m, q->next_seq++, deadline(q, m, &now), (uint32_t)!!redelivered };
-	if (store_ready(q, e) < 0)
+	struct tdm_qentry e = { .msg = m, .seq = q->next_seq++, .expires_at = deadline(q, m, &now),
+				.redelivered = (uint8_t)!!redelivered };
+	if (store_entry(q, e) < 0)
 		return -1;
-	tdm_message_ref(m);
 	if (e.expires_at)
 		tdm_queue_set_timed(q);
-	q->ready_bytes += m->body_len;
 	return 0;
 }
 
@@ -373,7 +467,7 @@ void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 		drop(q, e.msg); /* nowhere to keep it */
 		return;
 	}
-	q->ready_bytes += e.msg->body_len;
+	count_ready(q, e.msg);
 	if (q->nconsumers)
 		tdm_queue_kick(q);
 }

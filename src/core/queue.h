@@ -23,10 +23,14 @@ struct tdm_broker;
 
 /* A queued or in-flight message as a queue sees it. */
 struct tdm_qentry {
-	struct tdm_message *msg; /* ref held by whoever holds the entry */
+	struct tdm_message *msg; /* ref held by whoever holds the entry; NULL: paged out */
 	uint64_t seq;            /* position in the queue, for requeue */
 	uint64_t expires_at;     /* tdm_now_ms() deadline, 0 = never */
-	uint32_t redelivered;    /* 1 once it has been delivered and returned */
+	uint64_t paged_off;      /* paged out: the journal record holding the message */
+	uint32_t paged_len;      /* paged out: body length */
+	uint8_t redelivered;     /* 1 once it has been delivered and returned */
+	uint8_t paged_own;       /* paged out: this entry holds its own journal count */
+	uint8_t paged_durable;   /* paged out: a journaled copy of a durable queue */
 };
 
 /* Why a message is dead-lettered (RabbitMQ's x-death reasons). */
@@ -82,6 +86,7 @@ struct tdm_queue {
 	uint64_t next_seq;
 	uint64_t unacked;
 	uint64_t ready_bytes;
+	uint64_t resident_bytes;       /* memory held by ready messages not paged out */
 	struct tdm_consumer *consumers;/* ring; NULL when none; next to serve */
 	uint32_t nconsumers;
 	struct tdm_queue *dirty_next;  /* broker's dirty list */

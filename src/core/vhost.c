@@ -37,6 +37,7 @@ struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth 
 	b->cfg = cfg;
 	b->auth = auth;
 	if (cfg) {
+		b->page_window = cfg->queue_memory_window;
 		b->mem_limit = cfg->memory_high_watermark;
 		if (!b->mem_limit) /* RabbitMQ's default: 40% of physical memory */
 			b->mem_limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 5 * 2;
@@ -357,14 +358,14 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	q->auto_delete = !!s->auto_delete;
 	q->owner = s->exclusive ? s->owner : NULL;
 	q->last_used = tdm_now_ms();
-	if ((s->settings && tdm_queue_apply(q, s->settings) < 0) ||
-	    tdm_durable_queue_put(vh->broker->durable, q) < 0) {
-		tdm_queue_remove(q);
-		return tdm_err_set(err, TDM_E_NOMEM, "could not create queue (memory or disk)");
-	}
 	if (s->arguments_len && (q->arguments = malloc(s->arguments_len))) {
 		memcpy(q->arguments, s->arguments, s->arguments_len);
 		q->arguments_len = (uint32_t)s->arguments_len;
+	}
+	if ((s->settings && tdm_queue_apply(q, s->settings) < 0) ||
+	    tdm_durable_queue_put(vh->broker->durable, q) < 0) { /* persists the arguments too */
+		tdm_queue_remove(q);
+		return tdm_err_set(err, TDM_E_NOMEM, "could not create queue (memory or disk)");
 	}
 	*out = q;
 	return TDM_OK;
