@@ -613,6 +613,26 @@ class TTL(PikaCase):
             except AssertionError as e:
                 raise AssertionError("x-message-ttl %r: %s" % (value, e)) from None
 
+    def test_ttl_limit_is_ten_years(self):
+        # RabbitMQ caps x-message-ttl, x-expires and expiration at 315360000000 ms (3650 days)
+        limit = 315360000000
+        self.ch.queue_declare("", exclusive=True, arguments={"x-message-ttl": limit, "x-expires": limit})
+        q = self.ch.queue_declare("", exclusive=True).method.queue
+        self.ch.confirm_delivery()
+        self.ch.basic_publish("", q, b"x", pika.BasicProperties(expiration=str(limit)))
+        for arg in ("x-message-ttl", "x-expires"):
+            self.reopen()
+            name = cc.uniq("pika.ttl.limit")
+            text = self.assert_channel_error(406, "PRECONDITION_FAILED - invalid arg '%s'" % arg,
+                                             self.ch.queue_declare, name, arguments={arg: limit + 1})
+            self.assertEqual(text, "PRECONDITION_FAILED - invalid arg '%s' for queue '%s' in vhost '/': "
+                                   "{value_too_large,%d}" % (arg, name, limit + 1))
+        self.reopen()
+        q = self.ch.queue_declare("", exclusive=True).method.queue
+        self.assert_channel_error(406, "PRECONDITION_FAILED - invalid expiration '%d': {value_too_large,%d}"
+                                  % (limit + 1, limit + 1),
+                                  self.ch.basic_publish, "", q, b"x", pika.BasicProperties(expiration=str(limit + 1)))
+
     def test_redeclare_with_other_ttl_is_406_inequivalent(self):
         q = cc.uniq("pika.ttl.redecl")
         self.ch.queue_declare(q, auto_delete=True, arguments={"x-message-ttl": 1000})
@@ -837,6 +857,17 @@ class DeadLetter(PikaCase):
         self.get(q, ch=ch2)
         ch2.close()
         cc.wait_for(lambda: self.count(q) == 1, what="requeue on channel close")
+        self.assertEqual(self.count(self.dlq), 0)
+
+    def test_purge_and_delete_do_not_dead_letter(self):
+        q = self.queue("pika.dl.purge", **{"x-dead-letter-exchange": self.dlx})
+        self.ch.confirm_delivery()
+        for b in (b"1", b"2"):
+            self.ch.basic_publish("", q, b)
+        self.assertEqual(self.ch.queue_purge(q).method.message_count, 2)
+        self.ch.basic_publish("", q, b"3")
+        self.assertEqual(self.ch.queue_delete(q).method.message_count, 1)
+        time.sleep(0.3)
         self.assertEqual(self.count(self.dlq), 0)
 
     def test_max_length_drop_head_dead_letters_with_reason_maxlen(self):
