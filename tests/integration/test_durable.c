@@ -2,7 +2,8 @@
  * messages, unacknowledged and acknowledged messages, purge and delete all
  * survive (or stay gone after) a clean restart and a kill -9; confirmed
  * messages are never lost at random kill points; acknowledged messages'
- * space is reclaimed.
+ * space is reclaimed; a backlog far larger than a queue's memory window
+ * keeps the broker's RSS bounded and drains in order.
  *
  * Each test gets a tandemd of its own (th_start_with_args), which it kills
  * and restarts on the same port and data dir. Against TANDEM_TEST_BROKER the
@@ -13,7 +14,7 @@
  *   TANDEM_TEST_BROKER_START="rabbitmqctl -n $RMQ_NODE start_app"
  * (with HOME and ERL_EPMD_PORT of that node); otherwise it reports SKIP.
  * An external broker is stopped cleanly where tandemd is killed, and the
- * data-dir size test is tandemd-only.
+ * data-dir size and RSS tests are tandemd-only.
  *
  * Proven against RabbitMQ 3.10.8 that way (stop_app / start_app): see the
  * note above each test.
@@ -1204,6 +1205,120 @@ START_TEST(acked_space_is_reclaimed)
 }
 END_TEST
 
+/* ---- 8. a backlog far larger than the memory window -------------------------- */
+
+#define BACKLOG_MSGS 40000
+#define BACKLOG_SIZE 4096                  /* 160 MiB of bodies */
+#define BACKLOG_WINDOW "1048576"           /* --queue-memory-window: 1 MiB */
+#define BACKLOG_RSS_OVER (48u * 1024 * 1024) /* RSS bound: idle RSS + this */
+
+/* Body of backlog message i: "b<i> " then bytes derived from i. */
+static void backlog_body(unsigned i, uint8_t *b)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (i + 1);
+	for (size_t j = 0; j < BACKLOG_SIZE; j += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(b + j, &x, 8);
+	}
+	char tag[24];
+	int n = snprintf(tag, sizeof(tag), "b%u ", i);
+	memcpy(b, tag, (size_t)n);
+}
+
+/* A durable queue holds 160 MiB (half persistent, half transient) with a
+ * 1 MiB memory window: the broker's RSS stays under its idle RSS + 48 MiB
+ * while the backlog builds up and while a consumer drains it, completely,
+ * in order, with the right bodies. tandemd only (it reads the RSS). */
+START_TEST(backlog_larger_than_memory_window)
+{
+	char q[128];
+	static const char *const args[] = {"--queue-memory-window", BACKLOG_WINDOW, NULL};
+	/* an ASan-built tandemd would keep freed bodies in quarantine */
+	const char *cur = getenv("ASAN_OPTIONS");
+	char opts[1024];
+	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=0:allocator_release_to_os_interval_ms=200",
+		 cur ? cur : "", cur && *cur ? ":" : "");
+	setenv("ASAN_OPTIONS", opts, 1);
+	th_start_with_args(args);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	long idle = th_broker_rss_kb();
+	ck_assert_msg(idle > 0, "cannot read the broker's RSS");
+	uint64_t bound = (uint64_t)idle * 1024u + BACKLOG_RSS_OVER, peak = 0;
+	th_queue(c, 1, th_name(q, sizeof(q), "dur-backlog"), 1, 0, 0, NULL, 0);
+
+	struct confirms k;
+	confirms_init(&k, c, 1, BACKLOG_MSGS);
+	confirm_select(c, 1);
+	uint8_t *body = malloc(BACKLOG_SIZE);
+	ck_assert_ptr_nonnull(body);
+	amqp_basic_properties_t p;
+	memset(&p, 0, sizeof(p));
+	p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+	for (unsigned i = 0; i < BACKLOG_MSGS; i++) {
+		confirms_window(&k, 256);
+		backlog_body(i, body);
+		p.delivery_mode = i % 2 ? 1 : 2;
+		confirms_publish(&k, "", q, &p, (amqp_bytes_t){.len = BACKLOG_SIZE, .bytes = body});
+		if (i % 2000 == 0) {
+			uint64_t rss = (uint64_t)th_broker_rss_kb() * 1024u;
+			peak = rss > peak ? rss : peak;
+		}
+	}
+	confirms_all(&k, 60000);
+	confirms_free(&k);
+	ck_assert_uint_eq(th_wait_count(c, 1, q, BACKLOG_MSGS, 10000), BACKLOG_MSGS);
+	uint64_t full = (uint64_t)th_broker_rss_kb() * 1024u;
+	peak = full > peak ? full : peak;
+	fprintf(stderr, "backlog: %d x %d bytes queued; RSS idle %ld KiB, now %" PRIu64 " KiB (bound %" PRIu64
+			" KiB)\n",
+		BACKLOG_MSGS, BACKLOG_SIZE, idle, full >> 10, bound >> 10);
+	ck_assert_msg(full <= bound, "RSS %" PRIu64 " KiB with the backlog queued, bound %" PRIu64 " KiB",
+		      full >> 10, bound >> 10);
+
+	th_channel(c, 2);
+	amqp_basic_qos(c, 2, 0, 500, 0);
+	th_ok_last(c, "basic.qos");
+	th_consume(c, 2, q, NULL, 0, 0, NULL, 0);
+	uint8_t *want = malloc(BACKLOG_SIZE);
+	ck_assert_ptr_nonnull(want);
+	for (unsigned i = 0; i < BACKLOG_MSGS; i++) {
+		amqp_envelope_t e;
+		ck_assert_msg(th_next_delivery(c, &e, 10000) == 1, "backlog message %u of %d not delivered", i,
+			      BACKLOG_MSGS);
+		backlog_body(i, want);
+		if (e.message.body.len != BACKLOG_SIZE || memcmp(e.message.body.bytes, want, BACKLOG_SIZE) != 0) {
+			char got[24];
+			th_body(&e.message.body, got, sizeof(got));
+			ck_abort_msg("position %u: expected 'b%u ...', got '%.12s...' (%zu bytes)", i, i, got,
+				     e.message.body.len);
+		}
+		ck_assert_uint_eq(e.message.properties.delivery_mode, i % 2 ? 1 : 2);
+		if (i % 100 == 99)
+			ck_assert_int_eq(amqp_basic_ack(c, 2, e.delivery_tag, 1), 0);
+		amqp_destroy_envelope(&e);
+		if (i % 2000 == 0) {
+			uint64_t rss = (uint64_t)th_broker_rss_kb() * 1024u;
+			peak = rss > peak ? rss : peak;
+			ck_assert_msg(rss <= bound, "RSS %" PRIu64 " KiB while draining (message %u), bound %" PRIu64
+				      " KiB", rss >> 10, i, bound >> 10);
+		}
+	}
+	free(want);
+	free(body);
+	th_ok(th_sync(c, 2), "sync after acks");
+	fprintf(stderr, "backlog: drained; RSS peak seen %" PRIu64 " KiB\n", peak >> 10);
+	ck_assert_msg(peak <= bound, "RSS peaked at %" PRIu64 " KiB, bound %" PRIu64 " KiB", peak >> 10, bound >> 10);
+	ck_assert_uint_eq(th_wait_count(c, 1, q, 0, 5000), 0);
+	amqp_queue_delete(c, 1, amqp_cstring_bytes(q), 0, 0);
+	th_ok_last(c, "queue.delete");
+	th_close(c);
+	stop_clean();
+}
+END_TEST
+
 /* ---- 7. purge, delete and unbind are durable too --------------------------------- */
 
 /* RabbitMQ 3.10.8 (stop_app / start_app): passes. */
@@ -1283,9 +1398,10 @@ int main(void)
 	suite_add_tcase(s, tc);
 
 	if (!th_external()) {
-		tc = th_tcase("reclaim");
+		tc = th_tcase("space");
 		tcase_set_timeout(tc, 300);
 		tcase_add_test(tc, acked_space_is_reclaimed);
+		tcase_add_test(tc, backlog_larger_than_memory_window);
 		suite_add_tcase(s, tc);
 	}
 	return th_run_suite(s);
