@@ -296,6 +296,8 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 				   uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
+/* RabbitMQ's name of a field type ('I' -> "signedint"). */
+const char *am_type_word(uint8_t type);
 /* Parses a queue's declaration arguments into settings (borrowing strings
  * from args), validated as RabbitMQ does; 0, or -1 with 406 in err. */
 int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, const char *queue,

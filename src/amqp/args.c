@@ -40,7 +40,7 @@ const char *const am_queue_arg_keys[] = {
 };
 const char *const am_exchange_arg_keys[] = { "alternate-exchange", NULL };
 
-static const char *type_word(uint8_t t)
+const char *am_type_word(uint8_t t)
 {
 	switch (t) {
 	case 'I': return "signedint";
@@ -86,15 +86,45 @@ static void describe(char *out, size_t n, int present, const struct am_value *v)
 	default:
 		snprintf(val, sizeof(val), "...");
 	}
-	snprintf(out, n, "the value '%s' of type '%s'", val, type_word(v->type));
+	snprintf(out, n, "the value '%s' of type '%s'", val, am_type_word(v->type));
 }
 
-static int same_value(int pa, const struct am_value *a, int pb, const struct am_value *b)
+static int int_value(const struct am_value *v, int64_t *out);
+
+static int is_classic(int present, const struct am_value *v)
 {
+	return !present || (v->type == 'S' && v->v.bytes.len == 7 && memcmp(v->v.bytes.ptr, "classic", 7) == 0);
+}
+
+/* RabbitMQ compares integers by value whatever their width, else type and bytes. */
+static int same_value(const char *key, int pa, const struct am_value *a, int pb,
+		      const struct am_value *b)
+{
+	int64_t x, y;
+	if (strcmp(key, "x-queue-type") == 0 && is_classic(pa, a) && is_classic(pb, b))
+		return 1; /* no x-queue-type means classic */
 	if (pa != pb)
 		return 0;
-	return !pa || (a->type == b->type && a->raw.len == b->raw.len &&
-		       memcmp(a->raw.ptr, b->raw.ptr, a->raw.len) == 0);
+	if (!pa)
+		return 1;
+	if (int_value(a, &x) == 0 && int_value(b, &y) == 0)
+		return x == y;
+	return a->type == b->type && a->raw.len == b->raw.len &&
+	       memcmp(a->raw.ptr, b->raw.ptr, a->raw.len) == 0;
+}
+
+/* 'value' as RabbitMQ prints it when both sides have the same type. */
+static void short_value(char *out, size_t n, const struct am_value *v)
+{
+	char full[160];
+	if (v->type == 't') {
+		snprintf(out, n, "%s", v->v.i ? "true" : "false");
+		return;
+	}
+	describe(full, sizeof(full), 1, v); /* "the value 'X' of type 'T'" */
+	const char *q1 = strchr(full, '\'');
+	const char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+	snprintf(out, n, "%.*s", q1 && q2 ? (int)(q2 - q1 - 1) : 0, q1 ? q1 + 1 : "");
 }
 
 int am_args_equivalent(struct am_bytes cur, struct am_bytes got, const char *const *keys,
@@ -105,9 +135,17 @@ int am_args_equivalent(struct am_bytes cur, struct am_bytes got, const char *con
 		struct am_value a, b;
 		int pa = am_table_get(cur, keys[i], &a);
 		int pb = am_table_get(got, keys[i], &b);
-		if (same_value(pa, &a, pb, &b))
+		if (same_value(keys[i], pa, &a, pb, &b))
 			continue;
 		char rd[160], cd[160];
+		if (pa && pb) { /* RabbitMQ prints bare values when both sides have one */
+			char rv[140], cv[140];
+			short_value(rv, sizeof(rv), &b);
+			short_value(cv, sizeof(cv), &a);
+			return am_fail(err, AM_PRECONDITION_FAILED, method,
+				       "inequivalent arg '%s' for %s '%s' in vhost '%s': received '%s' but current is '%s'",
+				       keys[i], what, name, vhost, rv, cv);
+		}
 		describe(rd, sizeof(rd), pb, &b);
 		describe(cd, sizeof(cd), pa, &a);
 		return am_fail(err, AM_PRECONDITION_FAILED, method,
@@ -150,11 +188,27 @@ static int nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const
 	if (!am_table_get(args, key, &v))
 		return 0;
 	if (int_value(&v, out) < 0) {
-		snprintf(why, sizeof(why), "{unacceptable_type,%s}", type_word(v.type));
+		snprintf(why, sizeof(why), "\"expected integer, got %s\"", am_type_word(v.type));
 		return bad_arg(err, method, key, queue, vhost, why);
 	}
 	if (*out < 0) {
 		snprintf(why, sizeof(why), "{value_negative,%lld}", (long long)*out);
+		return bad_arg(err, method, key, queue, vhost, why);
+	}
+	return 0;
+}
+
+/* RabbitMQ's ceiling on TTLs and expiry: ten years in milliseconds. */
+#define TTL_MAX 315360000000LL
+
+static int ttl_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
+		   const char *vhost, uint32_t method, struct am_err *err)
+{
+	if (nonneg_arg(args, key, out, queue, vhost, method, err) < 0)
+		return -1;
+	if (*out > TTL_MAX) {
+		char why[64];
+		snprintf(why, sizeof(why), "{value_too_large,%lld}", (long long)*out);
 		return bad_arg(err, method, key, queue, vhost, why);
 	}
 	return 0;
@@ -166,9 +220,14 @@ static int string_arg(struct am_bytes args, const char *key, struct am_bytes *ou
 	struct am_value v;
 	if (!am_table_get(args, key, &v))
 		return 0;
+	/* RabbitMQ words a wrong type two ways: exchange names are "invalid type" */
+	if (v.type != 'S' && !strncmp(key, "x-dead-letter-", 14))
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "invalid type '%s' for arg '%s' in queue '%s' in vhost '%s'",
+			       am_type_word(v.type), key, queue, vhost);
 	if (v.type != 'S') {
 		char why[64];
-		snprintf(why, sizeof(why), "{unacceptable_type,%s}", type_word(v.type));
+		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
 		return bad_arg(err, method, key, queue, vhost, why);
 	}
 	*out = v.v.bytes;
@@ -193,15 +252,15 @@ int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, con
 	int64_t prio = -1;
 	if (nonneg_arg(args, "x-max-length", &qa->max_length, queue, vhost, method, err) < 0 ||
 	    nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0 ||
-	    nonneg_arg(args, "x-message-ttl", &qa->message_ttl, queue, vhost, method, err) < 0 ||
-	    nonneg_arg(args, "x-expires", &qa->expires, queue, vhost, method, err) < 0 ||
+	    ttl_arg(args, "x-message-ttl", &qa->message_ttl, queue, vhost, method, err) < 0 ||
+	    ttl_arg(args, "x-expires", &qa->expires, queue, vhost, method, err) < 0 ||
 	    nonneg_arg(args, "x-max-priority", &prio, queue, vhost, method, err) < 0)
 		return -1;
 	if (qa->expires == 0)
 		return bad_arg(err, method, "x-expires", queue, vhost, "{value_zero,0}");
 	if (prio > 255) {
 		char why[64];
-		snprintf(why, sizeof(why), "{value_too_large,%lld,255}", (long long)prio);
+		snprintf(why, sizeof(why), "{max_value_exceeded,%lld}", (long long)prio);
 		return bad_arg(err, method, "x-max-priority", queue, vhost, why);
 	}
 	qa->max_priority = prio > 0 ? (uint8_t)prio : 0;
@@ -212,7 +271,7 @@ int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, con
 	if (rc) {
 		int i = one_of(v, overflow_names, 3);
 		if (i < 0)
-			return bad_arg(err, method, "x-overflow", queue, vhost, "{invalid_value}");
+			return bad_arg(err, method, "x-overflow", queue, vhost, "invalid_overflow");
 		qa->overflow = (uint8_t)i;
 	}
 	struct am_bytes dlx, dlrk;
@@ -231,25 +290,30 @@ int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, con
 	if (qa->dlrk && !qa->dlx)
 		return am_fail(err, AM_PRECONDITION_FAILED, method,
 			       "invalid arg 'x-dead-letter-routing-key' for queue '%s' in vhost '%s': "
-			       "{routing_key_but_no_dlx_defined}",
+			       "routing_key_but_no_dlx_defined",
 			       queue, vhost);
 	struct am_value b;
 	if (am_table_get(args, "x-single-active-consumer", &b)) {
-		if (b.type != 't')
-			return bad_arg(err, method, "x-single-active-consumer", queue, vhost,
-				       "{unacceptable_type,not_a_bool}");
+		if (b.type != 't') {
+			char why[64];
+			snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(b.type));
+			return bad_arg(err, method, "x-single-active-consumer", queue, vhost, why);
+		}
 		qa->single_active = b.v.i != 0;
 	}
 	if ((rc = string_arg(args, "x-queue-mode", &v, queue, vhost, method, err)) < 0)
 		return -1;
 	if (rc && one_of(v, modes, 2) < 0)
-		return bad_arg(err, method, "x-queue-mode", queue, vhost, "{invalid_value}");
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "invalid arg 'x-queue-mode' for queue '%s' in vhost '%s': "
+			       "\"unsupported queue mode '%.*s'\"",
+			       queue, vhost, (int)v.len, (const char *)v.ptr);
 	if ((rc = string_arg(args, "x-queue-type", &v, queue, vhost, method, err)) < 0)
 		return -1;
 	if (rc && !(v.len == 7 && memcmp(v.ptr, "classic", 7) == 0))
 		return am_fail(err, AM_PRECONDITION_FAILED, method,
 			       "invalid arg 'x-queue-type' for queue '%s' in vhost '%s': "
-			       "{unsupported_queue_type,%.*s}",
+			       "\"unsupported queue type '%.*s'\"",
 			       queue, vhost, (int)v.len, (const char *)v.ptr);
 	return 0;
 }

@@ -144,6 +144,7 @@ int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_met
 	ok.u.basic_get_ok.exchange = (struct am_bytes){ (const uint8_t *)msg->exchange, msg->exchange_len };
 	ok.u.basic_get_ok.routing_key =
 		(struct am_bytes){ (const uint8_t *)msg->routing_key, msg->routing_key_len };
+	tdm_queue_expire(q, tdm_now_ms()); /* an expired new head is not counted */
 	ok.u.basic_get_ok.message_count = (uint32_t)tdm_queue_ready(q);
 	if (g->no_ack) {
 		ok.u.basic_get_ok.delivery_tag = ++ch->next_tag;

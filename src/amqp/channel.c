@@ -153,18 +153,22 @@ static int parse_expiration(struct am_bytes e, int64_t *ttl, struct am_err *err)
 	int64_t v = 0;
 	size_t i = 0;
 	int neg = e.len && e.ptr[0] == '-';
-	if (neg)
+	if (neg || (e.len && e.ptr[0] == '+'))
 		i = 1;
 	if (i == e.len)
 		goto bad;
 	for (; i < e.len; i++) {
-		if (e.ptr[i] < '0' || e.ptr[i] > '9' || v > (INT64_MAX - 9) / 10)
+		if (e.ptr[i] < '0' || e.ptr[i] > '9')
 			goto bad;
-		v = v * 10 + (e.ptr[i] - '0');
+		v = v > (INT64_MAX - 9) / 10 ? INT64_MAX / 10 : v * 10 + (e.ptr[i] - '0');
 	}
 	if (neg)
 		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
 			       "invalid expiration '%.*s': {value_negative,-%lld}", (int)e.len,
+			       (const char *)e.ptr, (long long)v);
+	if (v > 315360000000LL) /* RabbitMQ's ceiling: ten years */
+		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
+			       "invalid expiration '%.*s': {value_too_large,%lld}", (int)e.len,
 			       (const char *)e.ptr, (long long)v);
 	*ttl = v;
 	return 0;

@@ -238,7 +238,8 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 	if (b->consumer_tag.len && find_consumer(ch, b->consumer_tag))
 		return am_fail(err, AM_NOT_ALLOWED, m->id, "attempt to reuse consumer tag '%.*s'",
 			       (int)b->consumer_tag.len, (const char *)b->consumer_tag.ptr);
-	if (q->nconsumers && (b->exclusive || q->consumers->exclusive))
+	if ((q->nconsumers && (b->exclusive || q->consumers->exclusive)) ||
+	    (b->exclusive && q->single_active)) /* RabbitMQ: SAC queues refuse exclusive consumers */
 		return am_fail(err, AM_ACCESS_REFUSED, m->id, "queue '%s' in vhost '%s' in exclusive use",
 			       q->name, c->vhost->name);
 	struct am_value pv;
@@ -250,7 +251,9 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 			priority = (int64_t)pv.v.u;
 		else
 			return am_fail(err, AM_PRECONDITION_FAILED, m->id,
-				       "invalid arg 'x-priority' for consumer: not an integer");
+				       "invalid arg 'x-priority' for queue '%s' in vhost '%s': "
+				       "\"expected integer, got %s\"",
+				       q->name, c->vhost->name, am_type_word(pv.type));
 		if (priority < INT32_MIN || priority > INT32_MAX)
 			priority = priority < 0 ? INT32_MIN : INT32_MAX;
 	}

@@ -29,21 +29,45 @@ static int bytes_eq(struct am_bytes b, const char *s, size_t len)
 	return b.len == len && memcmp(b.ptr, s, len) == 0;
 }
 
-/* Copies every field of a table except `skip`, from raw entries. */
-static void copy_fields(struct am_tb *tb, struct am_bytes table, const char *skip)
+/* One field of a table being rebuilt: key and the value's wire form. */
+struct field {
+	struct am_bytes key;
+	uint8_t type;
+	struct am_bytes raw;
+};
+
+static int field_cmp(const void *pa, const void *pb)
+{
+	const struct field *a = pa, *b = pb;
+	size_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+	int c = memcmp(a->key.ptr, b->key.ptr, n);
+	return c ? c : (a->key.len > b->key.len) - (a->key.len < b->key.len);
+}
+
+static void put_field(struct am_tb *tb, const struct field *f)
+{
+	char k[256];
+	memcpy(k, f->key.ptr, f->key.len);
+	k[f->key.len] = '\0';
+	am_tb_raw(tb, k, f->type, f->raw.ptr, f->raw.len);
+}
+
+/* Collects a table's fields (except `skip1`, `skip2`) into out[0..max). */
+static size_t collect_fields(struct am_bytes table, const char *skip1, const char *skip2,
+			     struct field *out, size_t max)
 {
 	struct am_table_iter it;
 	struct am_bytes key;
 	struct am_value v;
-	char k[256];
+	size_t n = 0;
 	am_table_iter_init(&it, table);
-	while (am_table_next(&it, &key, &v)) {
-		if (skip && bytes_eq(key, skip, strlen(skip)))
+	while (n < max && am_table_next(&it, &key, &v)) {
+		if ((skip1 && bytes_eq(key, skip1, strlen(skip1))) ||
+		    (skip2 && bytes_eq(key, skip2, strlen(skip2))))
 			continue;
-		memcpy(k, key.ptr, key.len);
-		k[key.len] = '\0';
-		am_tb_raw(tb, k, v.type, v.raw.ptr, v.raw.len);
+		out[n++] = (struct field){ key, v.type, v.raw };
 	}
+	return n;
 }
 
 struct death_ctx {
@@ -51,6 +75,7 @@ struct death_ctx {
 	const struct tdm_message *m;
 	const char *reason;
 	struct am_bytes expiration; /* the message's own, if any */
+	struct am_bytes headers;    /* the message's headers table */
 };
 
 /* The entry of the x-death array for (queue, reason), or 0. */
@@ -73,31 +98,74 @@ static int find_death(struct am_bytes deaths, const struct death_ctx *d, struct 
 	return 0;
 }
 
+#define MAX_FIELDS 256
+
+/* A new x-death entry.  RabbitMQ writes the very first one in its own
+ * order and later ones with their keys sorted. */
+static void new_death(struct am_tb *tb, const struct death_ctx *d, int sorted)
+{
+	const char *const fixed[] = { "count", "reason", "queue", "time", "exchange", "routing-keys",
+				      "original-expiration" };
+	const char *const alpha[] = { "count", "exchange", "original-expiration", "queue", "reason",
+				      "routing-keys", "time" };
+	const char *const *order = sorted ? alpha : fixed;
+	am_tb_table_begin(tb, NULL);
+	for (size_t i = 0; i < 7; i++) {
+		const char *k = order[i];
+		if (!strcmp(k, "count"))
+			am_tb_long(tb, k, 1);
+		else if (!strcmp(k, "reason"))
+			am_tb_str(tb, k, d->reason, strlen(d->reason));
+		else if (!strcmp(k, "queue"))
+			am_tb_str(tb, k, d->q->name, d->q->name_len);
+		else if (!strcmp(k, "time"))
+			am_tb_timestamp(tb, k, (uint64_t)time(NULL));
+		else if (!strcmp(k, "exchange"))
+			am_tb_str(tb, k, d->m->exchange, d->m->exchange_len);
+		else if (!strcmp(k, "routing-keys")) {
+			am_tb_array_begin(tb, k); /* the routing key, then the CC keys */
+			am_tb_str(tb, NULL, d->m->routing_key, d->m->routing_key_len);
+			struct am_value cc, e;
+			if (am_table_get(d->headers, "CC", &cc) && cc.type == 'A') {
+				struct am_table_iter it;
+				am_array_iter_init(&it, cc.v.bytes);
+				while (am_table_next(&it, NULL, &e))
+					if (e.type == 'S')
+						am_tb_str(tb, NULL, (const char *)e.v.bytes.ptr, e.v.bytes.len);
+			}
+			am_tb_array_end(tb);
+		} else if (d->expiration.len) {
+			am_tb_str(tb, k, (const char *)d->expiration.ptr, d->expiration.len);
+		}
+	}
+	am_tb_table_end(tb);
+}
+
+/* The same death again: count + 1, the rest kept (time included), keys sorted. */
+static void again_death(struct am_tb *tb, struct am_bytes prev)
+{
+	struct field f[MAX_FIELDS];
+	struct am_value count;
+	int64_t n = am_table_get(prev, "count", &count) && count.type == 'l' ? count.v.i : 0;
+	size_t nf = collect_fields(prev, "count", NULL, f, MAX_FIELDS);
+	qsort(f, nf, sizeof(*f), field_cmp);
+	am_tb_table_begin(tb, NULL);
+	am_tb_long(tb, "count", n + 1); /* "count" sorts first */
+	for (size_t i = 0; i < nf; i++)
+		put_field(tb, &f[i]);
+	am_tb_table_end(tb);
+}
+
 /* Writes the x-death array: this death first, then the earlier ones. */
 static void write_deaths(struct am_tb *tb, struct am_bytes old, int have_old, const struct death_ctx *d)
 {
-	struct am_value prev, count;
+	struct am_value prev;
 	int again = have_old && find_death(old, d, &prev);
 	am_tb_array_begin(tb, "x-death");
-	am_tb_table_begin(tb, NULL);
-	if (again) {
-		int64_t n = am_table_get(prev.v.bytes, "count", &count) && count.type == 'l' ? count.v.i : 0;
-		am_tb_long(tb, "count", n + 1);
-		copy_fields(tb, prev.v.bytes, "count");
-	} else {
-		am_tb_long(tb, "count", 1);
-		am_tb_str(tb, "reason", d->reason, strlen(d->reason));
-		am_tb_str(tb, "queue", d->q->name, d->q->name_len);
-		am_tb_timestamp(tb, "time", (uint64_t)time(NULL));
-		am_tb_str(tb, "exchange", d->m->exchange, d->m->exchange_len);
-		am_tb_array_begin(tb, "routing-keys");
-		am_tb_str(tb, NULL, d->m->routing_key, d->m->routing_key_len);
-		am_tb_array_end(tb);
-		if (d->expiration.len)
-			am_tb_str(tb, "original-expiration", (const char *)d->expiration.ptr,
-				  d->expiration.len);
-	}
-	am_tb_table_end(tb);
+	if (again)
+		again_death(tb, prev.v.bytes);
+	else
+		new_death(tb, d, have_old);
 	if (have_old) {
 		struct am_table_iter it;
 		struct am_value e;
@@ -109,21 +177,45 @@ static void write_deaths(struct am_tb *tb, struct am_bytes old, int have_old, co
 	am_tb_array_end(tb);
 }
 
-/* The new headers table: old headers, x-death rewritten, x-first-death-* kept or set. */
+/* The new headers table, sorted by key as RabbitMQ leaves it: the old
+ * headers without BCC, x-death rewritten, x-first-death-* kept or set. */
 static int build_headers(struct am_bytes old, const struct death_ctx *d, uint8_t *buf, size_t cap,
 			 struct am_bytes *out)
 {
 	struct am_tb tb;
 	struct am_value deaths, v;
 	int have_deaths = am_table_get(old, "x-death", &deaths) && deaths.type == 'A';
-	am_tb_init(&tb, buf, cap);
-	copy_fields(&tb, old, "x-death");
-	write_deaths(&tb, deaths.v.bytes, have_deaths, d);
+	/* the x-death value is built first, at the end of buf, then placed in order */
+	size_t half = cap / 2;
+	struct am_tb xt;
+	struct am_bytes xtable;
+	am_tb_init(&xt, buf + half, cap - half);
+	write_deaths(&xt, deaths.v.bytes, have_deaths, d);
+	int rc = am_tb_finish(&xt, &xtable);
+	if (rc != AM_OK)
+		return rc;
+	struct am_value xd;
+	am_table_get(xtable, "x-death", &xd);
+	struct field f[MAX_FIELDS + 4];
+	size_t nf = collect_fields(old, "x-death", "BCC", f, MAX_FIELDS);
+	f[nf++] = (struct field){ { (const uint8_t *)"x-death", 7 }, 'A', xd.raw };
+	uint8_t firsts[3][300];
 	if (!am_table_get(old, "x-first-death-reason", &v)) {
-		am_tb_str(&tb, "x-first-death-reason", d->reason, strlen(d->reason));
-		am_tb_str(&tb, "x-first-death-queue", d->q->name, d->q->name_len);
-		am_tb_str(&tb, "x-first-death-exchange", d->m->exchange, d->m->exchange_len);
+		const char *names[3] = { "x-first-death-reason", "x-first-death-queue", "x-first-death-exchange" };
+		const char *vals[3] = { d->reason, d->q->name, d->m->exchange };
+		size_t lens[3] = { strlen(d->reason), d->q->name_len, d->m->exchange_len };
+		for (int i = 0; i < 3; i++) {
+			firsts[i][0] = (uint8_t)(lens[i] >> 24), firsts[i][1] = (uint8_t)(lens[i] >> 16);
+			firsts[i][2] = (uint8_t)(lens[i] >> 8), firsts[i][3] = (uint8_t)lens[i];
+			memcpy(firsts[i] + 4, vals[i], lens[i]);
+			f[nf++] = (struct field){ { (const uint8_t *)names[i], (uint32_t)strlen(names[i]) },
+						  'S', { firsts[i], (uint32_t)(4 + lens[i]) } };
+		}
 	}
+	qsort(f, nf, sizeof(*f), field_cmp);
+	am_tb_init(&tb, buf, half);
+	for (size_t i = 0; i < nf; i++)
+		put_field(&tb, &f[i]);
 	return am_tb_finish(&tb, out);
 }
 
@@ -135,10 +227,11 @@ static struct tdm_message *rewrite(struct tdm_queue *q, const struct tdm_message
 	struct am_content_header h;
 	if (am_content_header_decode(m->header, m->header_len, &h) != AM_OK)
 		return NULL;
-	struct death_ctx d = { q, m, reason_names[why], { NULL, 0 } };
+	struct death_ctx d = { q, m, reason_names[why], { NULL, 0 }, { NULL, 0 } };
 	if (h.props.flags & AM_P_EXPIRATION)
 		d.expiration = h.props.expiration;
 	struct am_bytes old = (h.props.flags & AM_P_HEADERS) ? h.props.headers : (struct am_bytes){ 0 };
+	d.headers = old;
 	size_t cap = old.len + m->routing_key_len + 2 * q->name_len + 1024;
 	struct am_bytes headers;
 	for (;;) {

@@ -22,6 +22,12 @@ int am_h_exchange_declare(struct am_conn *c, struct am_channel *ch, const struct
 	};
 	struct tdm_exchange *x;
 	struct tdm_err te;
+	struct am_value ae;
+	if (!d->passive && am_table_get(d->arguments, "alternate-exchange", &ae) && ae.type != 'S')
+		return am_fail(err, AM_PRECONDITION_FAILED, m->id,
+			       "invalid type '%s' for arg 'alternate-exchange' in exchange '%.*s' in vhost '%s'",
+			       am_type_word(ae.type), (int)d->exchange.len, (const char *)d->exchange.ptr,
+			       c->vhost->name);
 	if (tdm_exchange_declare(c->vhost, &s, &x, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
 	if (!s.created && !s.passive &&

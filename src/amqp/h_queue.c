@@ -45,10 +45,13 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	struct tdm_queue_settings qa;
 	char shown[256];
 	snprintf(shown, sizeof(shown), "%.*s", (int)d->queue.len, (const char *)d->queue.ptr);
-	if (!s.passive &&
+	/* RabbitMQ validates arguments only for a new queue: an existing one is
+	 * compared with what was asked (inequivalent arg), whatever it is */
+	int exists = d->queue.len && tdm_map_get(&c->vhost->queues, (const char *)d->queue.ptr, d->queue.len);
+	if (!s.passive && !exists &&
 	    am_queue_args_parse(d->arguments, &qa, shown, c->vhost->name, m->id, err) < 0)
 		return -1;
-	s.settings = s.passive ? NULL : &qa;
+	s.settings = s.passive || exists ? NULL : &qa;
 	struct tdm_queue *q;
 	struct tdm_err te;
 	if (tdm_queue_declare(c->vhost, &s, &q, &te) != TDM_OK)

@@ -75,7 +75,7 @@ struct wbuf {
 
 static void put(struct wbuf *w, const void *src, size_t n)
 {
-	if (w->err)
+	if (w->err || n == 0)
 		return;
 	if (w->len + n > w->cap) {
 		size_t nc = w->cap ? w->cap * 2 : 256;
@@ -716,8 +716,11 @@ static int defs_collect(struct tdm_durable *d, const struct ls_record *r, void *
 {
 	(void)d;
 	struct tdm_map *latest = ctx;
-	void *old = tdm_map_del(latest, r->key, r->key_len);
-	free(old);
+	struct wbuf *old = tdm_map_del(latest, r->key, r->key_len);
+	if (old) {
+		free(old->p);
+		free(old);
+	}
 	if (!r->value)
 		return 0;
 	struct wbuf *copy = calloc(1, sizeof(*copy));

@@ -232,9 +232,21 @@ int tdm_bind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, si
 	int rc = ex_bind(src->table, dst, key, key_len, args, nargs);
 	if (rc == EX_ERR_EXISTS)
 		return TDM_OK;
-	if (rc == EX_ERR_INVALID_ARG)
+	if (rc == EX_ERR_INVALID_ARG) {
+		const char *v = "";
+		size_t vlen = 0;
+		for (size_t i = 0; i < nargs; i++)
+			if (args[i].key_len == 7 && memcmp(args[i].key, "x-match", 7) == 0) {
+				/* a longstr is its 4-byte length then the bytes */
+				v = args[i].val_len > 4 ? (const char *)args[i].val + 4 : "";
+				vlen = args[i].val_len > 4 ? args[i].val_len - 4 : 0;
+				break;
+			}
 		return tdm_err_set(err, TDM_E_INVALID,
-				   "Invalid x-match field value; expected all, any, all-with-x, or any-with-x");
+				   "Invalid x-match field value <<\"%.*s\">>; expected all, any, "
+				   "all-with-x, or any-with-x",
+				   (int)vlen, v);
+	}
 	if (rc != EX_OK)
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
 	if (dst->kind == TDM_DEST_EXCHANGE)

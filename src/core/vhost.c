@@ -398,7 +398,7 @@ int tdm_queue_delete(struct tdm_vhost *vh, const char *name, size_t len, void *o
 		return tdm_err_set(err, TDM_E_IN_USE, "queue '%s' in vhost '%s' in use", q->name,
 				   vh->name);
 	if (if_empty && tdm_queue_ready(q))
-		return tdm_err_set(err, TDM_E_NOT_EMPTY, "queue '%s' in vhost '%s' is not empty",
+		return tdm_err_set(err, TDM_E_NOT_EMPTY, "queue '%s' in vhost '%s' not empty",
 				   q->name, vh->name);
 	*count = tdm_queue_ready(q);
 	tdm_queue_remove(q);
