@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/durable.h"
 #include "core/log.h"
+#include "core/registry.h"
 
 #include <config.h>
 
@@ -341,6 +342,29 @@ static int h_tune_ok(struct am_conn *c, const struct am_method *m, struct am_err
 	return 0;
 }
 
+/* What the connection registry (management API, metrics) reads. */
+static void reg_stats(void *ctx, struct tdm_conn_stats *out)
+{
+	struct am_conn *c = ctx;
+	*out = (struct tdm_conn_stats){ c->nchannels_open, c->channel_max, c->frame_max,
+					c->heartbeat, c->bytes_in, 0, c->blocked };
+}
+
+static void reg_channels(void *ctx, tdm_chan_fn fn, void *arg)
+{
+	struct am_conn *c = ctx;
+	for (uint32_t i = 0; i < c->nchannels_alloc; i++) {
+		struct am_channel *ch = c->channels[i];
+		if (!ch)
+			continue;
+		struct tdm_chan_info ci = { ch->id, ch->nconsumers, ch->unacked, ch->prefetch_consumer,
+					    ch->prefetch_channel, ch->confirm, ch->tx };
+		fn(arg, &ci);
+	}
+}
+
+static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels };
+
 static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *err)
 {
 	struct am_bytes vh = m->u.connection_open.virtual_host;
@@ -358,6 +382,8 @@ static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *e
 	struct am_method ok = { .id = AM_CONNECTION_OPEN_OK };
 	am_send_method(c, 0, &ok);
 	tdm_info("amqp", "connection %s: user '%s' opened vhost '%s'", c->net->peer, c->user, v->name);
+	tdm_registry_add(c, &reg_ops, "AMQP 0-9-1", (int)bufferevent_getfd(c->net->bev), c->user,
+			 v->name);
 	return 0;
 }
 
@@ -570,6 +596,7 @@ static void am_drained(void *ctx)
 static void am_closed(void *ctx)
 {
 	struct am_conn *c = ctx;
+	tdm_registry_remove(c);
 	if (c->all_prev)
 		c->all_prev->all_next = c->all_next;
 	else
