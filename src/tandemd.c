@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/topics.h"
+#include "http/http.h"
 #include "kafka/kafka.h"
 #include "net/net.h"
 #include "net/worker.h"
@@ -35,6 +36,7 @@ struct server {
 	struct tdm_broker *broker;
 	struct tdm_topics *topics;
 	struct tdm_kafka *kafka;
+	struct tdm_http *http;
 	struct event *dispatch_ev;
 	struct event *shutdown_poll;
 	struct event *tick_ev;
@@ -214,6 +216,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics)))
 		goto out;
+	if (cfg.http_port && !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable)))
+		goto out;
 	sigterm = evsignal_new(s.base, SIGTERM, signal_cb, &s);
 	sigint = evsignal_new(s.base, SIGINT, signal_cb, &s);
 	event_add(sigterm, NULL);
@@ -231,6 +235,7 @@ out:
 		event_free(s.shutdown_poll);
 	if (s.tick_ev)
 		event_free(s.tick_ev);
+	tdm_http_free(s.http);
 	tdm_net_free(s.net);
 	tdm_kafka_free(s.kafka);
 	tdm_topics_close(s.topics);

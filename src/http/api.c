@@ -1,0 +1,761 @@
+/*
+ * Management API: overview, nodes, vhosts, exchanges, queues, bindings,
+ * health checks and the aliveness test, with RabbitMQ 3.10's paths, field
+ * names and statuses.  Lists come out sorted by name, as RabbitMQ's do.
+ * Everything is read from the core objects themselves (their counters
+ * included): a request costs O(objects it lists).
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/http.h>
+
+#include <config.h>
+
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/registry.h"
+#include "http/amqpval.h"
+#include "http/hx.h"
+
+/* What RabbitMQ version we answer like (tools look at it). */
+#define COMPAT_RABBITMQ_VERSION "3.10.0"
+
+static const char *node_name(void)
+{
+	static char name[300];
+	if (!name[0]) {
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		char *dot = strchr(host, '.');
+		if (dot)
+			*dot = '\0';
+		snprintf(name, sizeof(name), "tandem@%s", host);
+	}
+	return name;
+}
+
+/* ---- sorted views of the name maps --------------------------------------- */
+
+struct named {
+	const char *key;
+	size_t len;
+	void *value;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->key, y->key, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The map's entries sorted by key (malloc'd; *n entries), NULL if empty or ENOMEM. */
+static struct named *sorted(const struct tdm_map *m, size_t *n)
+{
+	*n = 0;
+	if (!m->count)
+		return NULL;
+	struct named *v = malloc(m->count * sizeof(*v));
+	if (!v)
+		return NULL;
+	size_t pos = 0;
+	const char *k;
+	size_t kl;
+	void *val;
+	while (*n < m->count && tdm_map_next(m, &pos, &k, &kl, &val))
+		v[(*n)++] = (struct named){ k, kl, val };
+	qsort(v, *n, sizeof(*v), cmp_named);
+	return v;
+}
+
+static struct named *sorted_vhosts(struct hx_req *r, size_t *n)
+{
+	return sorted(&r->h->broker->vhosts, n);
+}
+
+static int vhost_visible(struct hx_req *r, const struct tdm_vhost *vh)
+{
+	return tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh->name, vh->name_len);
+}
+
+/* ---- object writers --------------------------------------------------- */
+
+void hx_write_queue(struct js_w *w, const struct tdm_queue *q)
+{
+	uint64_t ready = tdm_queue_ready(q);
+	js_obj(w);
+	js_kstrn(w, "name", q->name, q->name_len);
+	js_kstrn(w, "vhost", q->vhost->name, q->vhost->name_len);
+	js_kbool(w, "durable", q->durable);
+	js_kbool(w, "auto_delete", q->auto_delete);
+	js_kbool(w, "exclusive", q->exclusive);
+	js_key(w, "arguments");
+	hv_table_to_json(w, q->arguments, q->arguments_len);
+	js_kstr(w, "node", node_name());
+	js_kstr(w, "state", "running");
+	js_kstr(w, "type", "classic");
+	js_kuint(w, "messages", ready + q->unacked);
+	js_kuint(w, "messages_ready", ready);
+	js_kuint(w, "messages_unacknowledged", q->unacked);
+	js_kuint(w, "message_bytes_ready", q->ready_bytes);
+	js_kuint(w, "consumers", q->nconsumers);
+	js_key(w, "message_stats");
+	js_obj(w);
+	js_kuint(w, "publish", q->stat_published);
+	js_kuint(w, "deliver_get", q->stat_delivered);
+	js_kuint(w, "ack", q->stat_acked);
+	js_obj_end(w);
+	js_obj_end(w);
+}
+
+void hx_write_exchange(struct js_w *w, const struct tdm_exchange *x)
+{
+	js_obj(w);
+	js_kstrn(w, "name", x->name, x->name_len);
+	js_kstrn(w, "vhost", x->vhost->name, x->vhost->name_len);
+	js_kstr(w, "type", tdm_exchange_type_name(x->type));
+	js_kbool(w, "durable", x->durable);
+	js_kbool(w, "auto_delete", x->auto_delete);
+	js_kbool(w, "internal", x->internal);
+	js_key(w, "arguments");
+	hv_table_to_json(w, x->arguments, x->arguments_len);
+	js_kstr(w, "user_who_performed_action", x->builtin ? "rmq-internal" : "");
+	js_key(w, "message_stats");
+	js_obj(w);
+	js_kuint(w, "publish_in", x->stat_in);
+	js_kuint(w, "publish_out", x->stat_out);
+	js_obj_end(w);
+	js_obj_end(w);
+}
+
+static void vhost_totals(const struct tdm_vhost *vh, uint64_t *ready, uint64_t *unacked)
+{
+	size_t pos = 0;
+	const char *k;
+	size_t kl;
+	void *v;
+	while (tdm_map_next(&vh->queues, &pos, &k, &kl, &v)) {
+		const struct tdm_queue *q = v;
+		*ready += tdm_queue_ready(q);
+		*unacked += q->unacked;
+	}
+}
+
+static void write_vhost(struct js_w *w, const struct tdm_vhost *vh)
+{
+	uint64_t ready = 0, unacked = 0;
+	vhost_totals(vh, &ready, &unacked);
+	js_obj(w);
+	js_kstrn(w, "name", vh->name, vh->name_len);
+	js_kstr(w, "description", "");
+	js_key(w, "tags");
+	js_arr(w);
+	js_arr_end(w);
+	js_kstr(w, "default_queue_type", "classic");
+	js_kbool(w, "tracing", 0);
+	js_kuint(w, "messages", ready + unacked);
+	js_kuint(w, "messages_ready", ready);
+	js_kuint(w, "messages_unacknowledged", unacked);
+	js_key(w, "cluster_state");
+	js_obj(w);
+	js_kstr(w, "node", "running");
+	js_obj_end(w);
+	js_obj_end(w);
+}
+
+/* ---- overview, nodes, whoami ---------------------------------------------- */
+
+void hx_overview(struct hx_req *r)
+{
+	struct tdm_broker *b = r->h->broker;
+	uint64_t ready = 0, unacked = 0, nq = 0, nx = 0, ncons = 0, deliver = 0, ack = 0;
+	size_t pos = 0, qpos;
+	const char *k;
+	size_t kl;
+	void *v, *qv;
+	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+		struct tdm_vhost *vh = v;
+		nx += vh->exchanges.count;
+		qpos = 0;
+		while (tdm_map_next(&vh->queues, &qpos, &k, &kl, &qv)) {
+			const struct tdm_queue *q = qv;
+			nq++;
+			ready += tdm_queue_ready(q);
+			unacked += q->unacked;
+			ncons += q->nconsumers;
+			deliver += q->stat_delivered;
+			ack += q->stat_acked;
+		}
+	}
+	uint64_t nch = 0;
+	for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next) {
+		struct tdm_conn_stats st = { 0 };
+		c->ops->stats(c->ctx, &st);
+		nch += st.channels;
+	}
+	const struct tdm_config *cfg = r->h->cfg;
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "management_version", COMPAT_RABBITMQ_VERSION);
+	js_kstr(&w, "rates_mode", "none");
+	js_kstr(&w, "product_name", "tandem");
+	js_kstr(&w, "product_version", PACKAGE_VERSION);
+	js_kstr(&w, "rabbitmq_version", COMPAT_RABBITMQ_VERSION);
+	js_kstr(&w, "cluster_name", node_name());
+	js_kstr(&w, "node", node_name());
+	js_key(&w, "exchange_types");
+	js_arr(&w);
+	static const char *types[] = { "direct", "fanout", "headers", "topic" };
+	for (size_t i = 0; i < 4; i++) {
+		js_obj(&w);
+		js_kstr(&w, "name", types[i]);
+		js_kbool(&w, "enabled", 1);
+		js_obj_end(&w);
+	}
+	js_arr_end(&w);
+	js_key(&w, "message_stats");
+	js_obj(&w);
+	js_kuint(&w, "publish", b->stat_published);
+	js_kuint(&w, "deliver_get", deliver);
+	js_kuint(&w, "ack", ack);
+	js_kuint(&w, "return_unroutable", b->stat_unroutable);
+	js_obj_end(&w);
+	js_key(&w, "queue_totals");
+	js_obj(&w);
+	js_kuint(&w, "messages", ready + unacked);
+	js_kuint(&w, "messages_ready", ready);
+	js_kuint(&w, "messages_unacknowledged", unacked);
+	js_obj_end(&w);
+	js_key(&w, "object_totals");
+	js_obj(&w);
+	js_kuint(&w, "channels", nch);
+	js_kuint(&w, "connections", tdm_registry_count());
+	js_kuint(&w, "consumers", ncons);
+	js_kuint(&w, "exchanges", nx);
+	js_kuint(&w, "queues", nq);
+	js_obj_end(&w);
+	js_key(&w, "listeners");
+	js_arr(&w);
+	static const char *protos[] = { "amqp", "kafka", "http" };
+	int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port };
+	for (int i = 0; i < 3; i++) {
+		if (!ports[i])
+			continue;
+		js_obj(&w);
+		js_kstr(&w, "node", node_name());
+		js_kstr(&w, "protocol", protos[i]);
+		js_kstr(&w, "ip_address", cfg->bind_address);
+		js_kint(&w, "port", ports[i]);
+		js_obj_end(&w);
+	}
+	js_arr_end(&w);
+	js_key(&w, "contexts");
+	js_arr(&w);
+	js_obj(&w);
+	js_kstr(&w, "node", node_name());
+	js_kstr(&w, "description", "RabbitMQ Management");
+	js_kstr(&w, "path", "/");
+	char port[16];
+	snprintf(port, sizeof(port), "%d", r->h->port);
+	js_kstr(&w, "port", port);
+	js_obj_end(&w);
+	js_arr_end(&w);
+	js_obj_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_nodes(struct hx_req *r)
+{
+	struct tdm_broker *b = r->h->broker;
+	if (r->nseg > 2 || (r->nseg == 2 && strcmp(r->seg[1].s, node_name()) != 0)) {
+		hx_not_found(r);
+		return;
+	}
+	struct js_w w;
+	js_w_init(&w);
+	if (r->nseg == 1)
+		js_arr(&w);
+	js_obj(&w);
+	js_kstr(&w, "name", node_name());
+	js_kstr(&w, "type", "disc");
+	js_kbool(&w, "running", 1);
+	js_kuint(&w, "mem_used", b->rss);
+	js_kuint(&w, "mem_limit", b->mem_limit);
+	js_kbool(&w, "mem_alarm", (b->alarms & TDM_ALARM_MEMORY) != 0);
+	js_kuint(&w, "disk_free", b->disk_free);
+	js_kuint(&w, "disk_free_limit", r->h->cfg->disk_free_limit);
+	js_kbool(&w, "disk_free_alarm", (b->alarms & TDM_ALARM_DISK) != 0);
+	js_kuint(&w, "uptime", hx_wall_ms() - r->h->started_ms);
+	js_obj_end(&w);
+	if (r->nseg == 1)
+		js_arr_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_whoami(struct hx_req *r)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "name", r->user);
+	js_obj_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+/* ---- vhosts -------------------------------------------------------------- */
+
+void hx_vhosts(struct hx_req *r)
+{
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
+		hx_error(r, 405, "method_not_allowed", "vhosts are configured in tandem.conf (vhosts)");
+		return;
+	}
+	struct js_w w;
+	js_w_init(&w);
+	if (r->nseg == 2) {
+		struct tdm_vhost *vh = hx_vhost(r, 1);
+		if (!vh)
+			goto out;
+		write_vhost(&w, vh);
+	} else if (r->nseg == 1) {
+		size_t n;
+		struct named *v = sorted_vhosts(r, &n);
+		js_arr(&w);
+		for (size_t i = 0; i < n; i++)
+			if (vhost_visible(r, v[i].value))
+				write_vhost(&w, v[i].value);
+		js_arr_end(&w);
+		free(v);
+	} else {
+		hx_not_found(r);
+		goto out;
+	}
+	hx_reply_json(r, 200, &w);
+out:
+	js_w_free(&w);
+}
+
+/* ---- exchanges ----------------------------------------------------------- */
+
+/* The exchange name of a path segment: "amq.default" is the default exchange. */
+static void exchange_name(const struct hx_seg *s, const char **name, size_t *len)
+{
+	if (s->len == 11 && memcmp(s->s, "amq.default", 11) == 0) {
+		*name = "";
+		*len = 0;
+	} else {
+		*name = s->s;
+		*len = s->len;
+	}
+}
+
+static void list_exchanges(struct hx_req *r, struct tdm_vhost *only)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_arr(&w);
+	size_t nv;
+	struct named *vs = sorted_vhosts(r, &nv);
+	for (size_t i = 0; i < nv; i++) {
+		struct tdm_vhost *vh = vs[i].value;
+		if ((only && vh != only) || !vhost_visible(r, vh))
+			continue;
+		size_t n;
+		struct named *xs = sorted(&vh->exchanges, &n);
+		for (size_t j = 0; j < n; j++)
+			hx_write_exchange(&w, xs[j].value);
+		free(xs);
+	}
+	free(vs);
+	js_arr_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *name, size_t len)
+{
+	if (hx_body(r) < 0)
+		return;
+	struct js_doc *d = &r->body;
+	int t = js_get(d, 0, "type");
+	if (t < 0 || js_type_of(d, t) != JS_STR) {
+		hx_error(r, 400, "bad_request", "key_missing: type");
+		return;
+	}
+	char err[200];
+	struct js_w args;
+	js_w_init(&args);
+	size_t tl;
+	char *type = js_strdup(d, t, &tl);
+	if (!type || hv_table_from_json(d, js_get(d, 0, "arguments"), &args, err, sizeof(err)) < 0) {
+		hx_error(r, 400, "bad_request", type ? err : "out of memory");
+		goto out;
+	}
+	struct tdm_exchange_spec s = {
+		.name = name, .name_len = len, .type = type, .type_len = tl,
+		.durable = js_truth(d, js_get(d, 0, "durable")) != 0, /* RabbitMQ's default: true */
+		.auto_delete = js_truth(d, js_get(d, 0, "auto_delete")) == 1,
+		.internal = js_truth(d, js_get(d, 0, "internal")) == 1,
+		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
+	};
+	struct tdm_exchange *x;
+	struct tdm_err e;
+	if (tdm_exchange_declare(vh, &s, &x, &e) != TDM_OK)
+		hx_core_error(r, &e);
+	else
+		hx_no_content(r, s.created ? 201 : 204);
+out:
+	free(type);
+	js_w_free(&args);
+}
+
+void hx_exchanges(struct hx_req *r)
+{
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+	if (r->nseg == 1 && get) {
+		list_exchanges(r, NULL);
+		return;
+	}
+	if (r->nseg < 2) {
+		hx_not_found(r);
+		return;
+	}
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	if (!vh)
+		return;
+	if (r->nseg == 2 && get) {
+		list_exchanges(r, vh);
+		return;
+	}
+	if (r->nseg < 3) {
+		hx_not_found(r);
+		return;
+	}
+	const char *name;
+	size_t len;
+	exchange_name(&r->seg[2], &name, &len);
+	struct tdm_exchange *x = tdm_exchange_find(vh, name, len);
+	if (r->nseg == 3 && r->method == EVHTTP_REQ_PUT) {
+		put_exchange(r, vh, name, len);
+		return;
+	}
+	if (!x) {
+		hx_not_found(r);
+		return;
+	}
+	if (r->nseg == 3 && get) {
+		struct js_w w;
+		js_w_init(&w);
+		hx_write_exchange(&w, x);
+		hx_reply_json(r, 200, &w);
+		js_w_free(&w);
+	} else if (r->nseg == 3 && r->method == EVHTTP_REQ_DELETE) {
+		const char *iu = hx_query(r, "if-unused");
+		struct tdm_err e;
+		if (tdm_exchange_delete(vh, name, len, iu && strcmp(iu, "true") == 0, &e) != TDM_OK)
+			hx_core_error(r, &e);
+		else
+			hx_no_content(r, 204);
+	} else if (r->nseg == 4 && hx_seg_is(r, 3, "publish") && r->method == EVHTTP_REQ_POST) {
+		hx_publish(r, vh, x);
+	} else if (r->nseg == 5 && hx_seg_is(r, 3, "bindings") && get &&
+		   (hx_seg_is(r, 4, "source") || hx_seg_is(r, 4, "destination"))) {
+		hx_bindings(r);
+	} else {
+		hx_not_found(r);
+	}
+}
+
+/* ---- queues -------------------------------------------------------------- */
+
+static void list_queues(struct hx_req *r, struct tdm_vhost *only)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_arr(&w);
+	size_t nv;
+	struct named *vs = sorted_vhosts(r, &nv);
+	for (size_t i = 0; i < nv; i++) {
+		struct tdm_vhost *vh = vs[i].value;
+		if ((only && vh != only) || !vhost_visible(r, vh))
+			continue;
+		size_t n;
+		struct named *qs = sorted(&vh->queues, &n);
+		for (size_t j = 0; j < n; j++)
+			hx_write_queue(&w, qs[j].value);
+		free(qs);
+	}
+	free(vs);
+	js_arr_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+/* Integer argument `key` of args (JSON), or -1 when absent; -2 when invalid. */
+static int64_t int_arg(const struct js_doc *d, int args, const char *key)
+{
+	int v = js_get(d, args, key);
+	int64_t x;
+	if (v < 0)
+		return -1;
+	if (js_int64(d, v, &x) < 0 || x < 0)
+		return -2;
+	return x;
+}
+
+/* RabbitMQ's queue arguments, read from JSON into core settings.  Strings
+ * point into r's body text (decoded copies kept in keep[]). */
+static int queue_settings(struct hx_req *r, int args, struct tdm_queue_settings *qs, char *keep[2],
+			  char *err, size_t errlen)
+{
+	struct js_doc *d = &r->body;
+	tdm_queue_settings_init(qs);
+	if (args < 0)
+		return 0;
+	static const char *ints[] = { "x-max-length", "x-max-length-bytes", "x-message-ttl",
+				      "x-expires", "x-max-priority" };
+	int64_t val[5];
+	for (int i = 0; i < 5; i++) {
+		val[i] = int_arg(d, args, ints[i]);
+		if (val[i] == -2 || (i == 3 && val[i] == 0) || (i == 4 && val[i] > 255)) {
+			snprintf(err, errlen, "invalid arg '%s'", ints[i]);
+			return -1;
+		}
+	}
+	qs->max_length = val[0];
+	qs->max_length_bytes = val[1];
+	qs->message_ttl = val[2];
+	qs->expires = val[3];
+	qs->max_priority = val[4] < 0 ? 0 : (uint8_t)val[4];
+	int ov = js_get(d, args, "x-overflow");
+	if (ov >= 0) {
+		if (js_streq(d, ov, "drop-head"))
+			qs->overflow = TDM_OVERFLOW_DROP_HEAD;
+		else if (js_streq(d, ov, "reject-publish"))
+			qs->overflow = TDM_OVERFLOW_REJECT_PUBLISH;
+		else if (js_streq(d, ov, "reject-publish-dlx"))
+			qs->overflow = TDM_OVERFLOW_REJECT_PUBLISH_DLX;
+		else {
+			snprintf(err, errlen, "invalid arg 'x-overflow'");
+			return -1;
+		}
+	}
+	int sac = js_get(d, args, "x-single-active-consumer");
+	if (sac >= 0)
+		qs->single_active = js_truth(d, sac) == 1;
+	static const char *strs[] = { "x-dead-letter-exchange", "x-dead-letter-routing-key" };
+	for (int i = 0; i < 2; i++) {
+		int v = js_get(d, args, strs[i]);
+		if (v < 0)
+			continue;
+		size_t n;
+		if (!(keep[i] = js_strdup(d, v, &n))) {
+			snprintf(err, errlen, "invalid arg '%s'", strs[i]);
+			return -1;
+		}
+		if (i == 0)
+			qs->dlx = keep[i], qs->dlx_len = n;
+		else
+			qs->dlrk = keep[i], qs->dlrk_len = n;
+	}
+	return 0;
+}
+
+static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
+{
+	if (hx_body(r) < 0)
+		return;
+	struct js_doc *d = &r->body;
+	char err[200];
+	char *keep[2] = { NULL, NULL };
+	struct js_w args;
+	js_w_init(&args);
+	int a = js_get(d, 0, "arguments");
+	struct tdm_queue_settings qs;
+	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0 ||
+	    queue_settings(r, a, &qs, keep, err, sizeof(err)) < 0) {
+		hx_error(r, 400, "bad_request", err);
+		goto out;
+	}
+	struct tdm_queue_spec s = {
+		.name = r->seg[2].s, .name_len = r->seg[2].len,
+		.durable = js_truth(d, js_get(d, 0, "durable")) != 0, /* RabbitMQ's default: true */
+		.auto_delete = js_truth(d, js_get(d, 0, "auto_delete")) == 1,
+		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
+		.settings = &qs,
+	};
+	if (s.name_len == 0 || s.name_len > 255) {
+		hx_error(r, 400, "bad_request", "queue names are 1 to 255 bytes");
+		goto out;
+	}
+	struct tdm_queue *q;
+	struct tdm_err e;
+	if (tdm_queue_declare(vh, &s, &q, &e) != TDM_OK)
+		hx_core_error(r, &e);
+	else
+		hx_no_content(r, s.created ? 201 : 204);
+out:
+	free(keep[0]);
+	free(keep[1]);
+	js_w_free(&args);
+}
+
+void hx_queues(struct hx_req *r)
+{
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+	if (r->nseg == 1 && get) {
+		list_queues(r, NULL);
+		return;
+	}
+	if (r->nseg < 2) {
+		hx_not_found(r);
+		return;
+	}
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	if (!vh)
+		return;
+	if (r->nseg == 2 && get) {
+		list_queues(r, vh);
+		return;
+	}
+	if (r->nseg < 3) {
+		hx_not_found(r);
+		return;
+	}
+	if (r->nseg == 3 && r->method == EVHTTP_REQ_PUT) {
+		put_queue(r, vh);
+		return;
+	}
+	struct tdm_queue *q = tdm_map_get(&vh->queues, r->seg[2].s, r->seg[2].len);
+	if (!q) {
+		hx_not_found(r);
+		return;
+	}
+	struct tdm_err e;
+	if (r->nseg == 3 && get) {
+		struct js_w w;
+		js_w_init(&w);
+		hx_write_queue(&w, q);
+		hx_reply_json(r, 200, &w);
+		js_w_free(&w);
+	} else if (r->nseg == 3 && r->method == EVHTTP_REQ_DELETE) {
+		const char *iu = hx_query(r, "if-unused"), *ie = hx_query(r, "if-empty");
+		uint64_t count;
+		if (tdm_queue_delete(vh, q->name, q->name_len, q->owner, iu && !strcmp(iu, "true"),
+				     ie && !strcmp(ie, "true"), &count, &e) != TDM_OK)
+			hx_core_error(r, &e);
+		else
+			hx_no_content(r, 204);
+	} else if (r->nseg == 4 && hx_seg_is(r, 3, "contents") && r->method == EVHTTP_REQ_DELETE) {
+		tdm_queue_purge(q);
+		hx_no_content(r, 204);
+	} else if (r->nseg == 4 && hx_seg_is(r, 3, "get") && r->method == EVHTTP_REQ_POST) {
+		hx_get(r, vh, q);
+	} else if (r->nseg == 4 && hx_seg_is(r, 3, "bindings") && get) {
+		hx_bindings(r);
+	} else {
+		hx_not_found(r);
+	}
+}
+
+/* ---- health, aliveness ----------------------------------------------------- */
+
+void hx_health(struct hx_req *r)
+{
+	if (r->nseg == 3 && hx_seg_is(r, 1, "checks") && hx_seg_is(r, 2, "alarms")) {
+		unsigned a = r->h->broker->alarms;
+		struct js_w w;
+		js_w_init(&w);
+		js_obj(&w);
+		if (!a) {
+			js_kstr(&w, "status", "ok");
+		} else {
+			js_kstr(&w, "status", "failed");
+			js_kstr(&w, "reason", "resource alarm(s) in effect in the cluster");
+			js_key(&w, "alarms");
+			js_arr(&w);
+			for (unsigned bit = 1; bit <= 2; bit <<= 1) {
+				if (!(a & bit))
+					continue;
+				js_obj(&w);
+				js_kstr(&w, "node", node_name());
+				js_kstr(&w, "resource", bit == TDM_ALARM_MEMORY ? "memory" : "disk");
+				js_obj_end(&w);
+			}
+			js_arr_end(&w);
+		}
+		js_obj_end(&w);
+		hx_reply_json(r, a ? 503 : 200, &w);
+		js_w_free(&w);
+		return;
+	}
+	if (r->nseg == 4 && hx_seg_is(r, 1, "checks") && hx_seg_is(r, 2, "port-listener")) {
+		int port = atoi(r->seg[3].s);
+		const struct tdm_config *cfg = r->h->cfg;
+		int ok = port > 0 && (port == cfg->amqp_port || port == cfg->kafka_port ||
+				      port == r->h->port);
+		struct js_w w;
+		js_w_init(&w);
+		js_obj(&w);
+		js_kstr(&w, "status", ok ? "ok" : "failed");
+		js_kint(&w, "port", port);
+		if (!ok)
+			js_kstr(&w, "reason", "No active listener");
+		js_obj_end(&w);
+		hx_reply_json(r, ok ? 200 : 503, &w);
+		js_w_free(&w);
+		return;
+	}
+	hx_not_found(r);
+}
+
+/* RabbitMQ's aliveness test: declare "aliveness-test", publish a message
+ * to it and get it back. */
+void hx_aliveness(struct hx_req *r)
+{
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	if (!vh)
+		return;
+	static const char name[] = "aliveness-test";
+	struct tdm_queue_spec s = { .name = name, .name_len = sizeof(name) - 1 };
+	struct tdm_queue *q;
+	struct tdm_err e;
+	int ok = 0;
+	if (tdm_queue_declare(vh, &s, &q, &e) == TDM_OK) {
+		/* a content header of class 60 with a 4-byte body and no properties */
+		static const uint8_t hdr[14] = { 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0 };
+		struct tdm_message *m = tdm_message_new("", 0, name, sizeof(name) - 1, hdr, sizeof(hdr), 4);
+		if (m) {
+			memcpy(m->body, "test", 4);
+			m->body_filled = 4;
+			tdm_queue_push(q, m);
+			tdm_message_unref(m);
+			struct tdm_qentry qe;
+			/* older test messages may be ahead of ours: take everything */
+			while (tdm_queue_pop(q, &qe)) {
+				ok = qe.msg && qe.msg->body_len == 4 && memcmp(qe.msg->body, "test", 4) == 0;
+				tdm_queue_settle(q, qe);
+			}
+		}
+	}
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "status", ok ? "ok" : "failed");
+	if (!ok)
+		js_kstr(&w, "reason", "aliveness test failed");
+	js_obj_end(&w);
+	hx_reply_json(r, ok ? 200 : 503, &w);
+	js_w_free(&w);
+}

@@ -1,0 +1,165 @@
+/*
+ * Management API: /api/connections and /api/channels, read from the core's
+ * connection registry (core/registry.h), which the protocol front ends
+ * fill; nothing here knows a wire protocol.
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "core/auth.h"
+#include "core/registry.h"
+#include "http/hx.h"
+
+static int visible(struct hx_req *r, const struct tdm_reg_conn *c)
+{
+	return tdm_auth_vhost_allowed(r->h->broker->auth, r->user, c->vhost, strlen(c->vhost));
+}
+
+static void write_conn(struct js_w *w, const struct tdm_reg_conn *c)
+{
+	struct tdm_conn_stats st = { 0 };
+	c->ops->stats(c->ctx, &st);
+	js_obj(w);
+	js_kstr(w, "name", c->name);
+	js_kstr(w, "type", "network");
+	js_kstr(w, "protocol", c->protocol);
+	js_kstr(w, "user", c->user);
+	js_kstr(w, "vhost", c->vhost);
+	js_kstr(w, "host", c->host);
+	js_kint(w, "port", c->port);
+	js_kstr(w, "peer_host", c->peer_host);
+	js_kint(w, "peer_port", c->peer_port);
+	js_kuint(w, "channels", st.channels);
+	js_kuint(w, "channel_max", st.channel_max);
+	js_kuint(w, "frame_max", st.frame_max);
+	js_kuint(w, "timeout", st.heartbeat);
+	js_kuint(w, "recv_oct", st.recv_oct);
+	js_kuint(w, "connected_at", c->connected_at);
+	js_kstr(w, "state", st.blocked ? "blocked" : "running");
+	js_kbool(w, "ssl", 0);
+	js_obj_end(w);
+}
+
+struct chan_walk {
+	struct js_w *w;
+	const struct tdm_reg_conn *c;
+	long only;      /* channel number to show, -1 = all */
+	int found;
+};
+
+static void write_chan(void *arg, const struct tdm_chan_info *ci)
+{
+	struct chan_walk *cw = arg;
+	if (cw->only >= 0 && ci->number != (uint32_t)cw->only)
+		return;
+	cw->found = 1;
+	struct js_w *w = cw->w;
+	char name[200];
+	snprintf(name, sizeof(name), "%s (%u)", cw->c->name, ci->number);
+	js_obj(w);
+	js_kstr(w, "name", name);
+	js_kuint(w, "number", ci->number);
+	js_kstr(w, "user", cw->c->user);
+	js_kstr(w, "vhost", cw->c->vhost);
+	js_key(w, "connection_details");
+	js_obj(w);
+	js_kstr(w, "name", cw->c->name);
+	js_kstr(w, "peer_host", cw->c->peer_host);
+	js_kint(w, "peer_port", cw->c->peer_port);
+	js_obj_end(w);
+	js_kuint(w, "consumer_count", ci->consumers);
+	js_kuint(w, "messages_unacknowledged", ci->unacked);
+	js_kuint(w, "prefetch_count", ci->prefetch);
+	js_kuint(w, "global_prefetch_count", ci->global_prefetch);
+	js_kbool(w, "confirm", ci->confirm);
+	js_kbool(w, "transactional", ci->transactional);
+	js_kstr(w, "state", "running");
+	js_obj_end(w);
+}
+
+static void conn_channels(struct js_w *w, const struct tdm_reg_conn *c, long only, int *found)
+{
+	struct chan_walk cw = { w, c, only, 0 };
+	if (c->ops->channels)
+		c->ops->channels(c->ctx, write_chan, &cw);
+	if (found)
+		*found = cw.found;
+}
+
+void hx_connections(struct hx_req *r)
+{
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
+		return;
+	}
+	struct js_w w;
+	js_w_init(&w);
+	if (r->nseg == 1) {
+		js_arr(&w);
+		for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
+			if (visible(r, c))
+				write_conn(&w, c);
+		js_arr_end(&w);
+	} else if (r->nseg == 2 || (r->nseg == 3 && hx_seg_is(r, 2, "channels"))) {
+		struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
+		if (!c || !visible(r, c)) {
+			hx_not_found(r);
+			goto out;
+		}
+		if (r->nseg == 2) {
+			write_conn(&w, c);
+		} else {
+			js_arr(&w);
+			conn_channels(&w, c, -1, NULL);
+			js_arr_end(&w);
+		}
+	} else {
+		hx_not_found(r);
+		goto out;
+	}
+	hx_reply_json(r, 200, &w);
+out:
+	js_w_free(&w);
+}
+
+void hx_channels(struct hx_req *r)
+{
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
+		return;
+	}
+	struct js_w w;
+	js_w_init(&w);
+	if (r->nseg == 1) {
+		js_arr(&w);
+		for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
+			if (visible(r, c))
+				conn_channels(&w, c, -1, NULL);
+		js_arr_end(&w);
+	} else if (r->nseg == 2) {
+		/* "<connection name> (<number>)" */
+		const char *s = r->seg[1].s;
+		const char *open = strrchr(s, '(');
+		long num = -1;
+		int found = 0;
+		if (open && open > s + 1 && open[-1] == ' ' && sscanf(open, "(%ld)", &num) == 1) {
+			struct tdm_reg_conn *c = tdm_registry_find(s, (size_t)(open - 1 - s));
+			if (c && visible(r, c))
+				conn_channels(&w, c, num, &found);
+		}
+		if (!found) {
+			hx_not_found(r);
+			goto out;
+		}
+	} else {
+		hx_not_found(r);
+		goto out;
+	}
+	hx_reply_json(r, 200, &w);
+out:
+	js_w_free(&w);
+}

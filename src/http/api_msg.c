@@ -1,0 +1,526 @@
+/*
+ * Management API: publishing to an exchange, getting from a queue, and
+ * bindings (list, create, delete), as RabbitMQ's management plugin.
+ * Published messages get an AMQP content header built from the JSON
+ * properties (the core keeps headers in wire form) and go through the
+ * core's routing; gets pop, show and then acknowledge or requeue.
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "core/auth.h"
+#include "core/config.h"
+#include "http/amqpval.h"
+#include "http/hx.h"
+
+#define HDRS_MAX 64
+
+/* ---- publish ------------------------------------------------------------- */
+
+void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
+{
+	(void)vh;
+	if (hx_body(r) < 0)
+		return;
+	struct js_doc *d = &r->body;
+	int rk = js_get(d, 0, "routing_key"), pl = js_get(d, 0, "payload");
+	int enc = js_get(d, 0, "payload_encoding");
+	if (js_type_of(d, rk) != JS_STR || js_type_of(d, pl) != JS_STR) {
+		hx_error(r, 400, "bad_request", "key_missing: routing_key and payload are required strings");
+		return;
+	}
+	int b64 = 0;
+	if (enc >= 0 && !(b64 = js_streq(d, enc, "base64")) && !js_streq(d, enc, "string")) {
+		hx_error(r, 400, "bad_request", "payload_encoding must be string or base64");
+		return;
+	}
+	char err[200];
+	size_t keylen, plen;
+	char *key = js_strdup(d, rk, &keylen);
+	char *payload = js_strdup(d, pl, &plen);
+	uint8_t *body = (uint8_t *)payload;
+	long blen = (long)plen;
+	struct js_w hdr;
+	js_w_init(&hdr);
+	struct tdm_message *m = NULL;
+	if (!key || !payload) {
+		hx_error(r, 500, "internal_error", "out of memory");
+		goto out;
+	}
+	if (keylen > 255) {
+		hx_error(r, 400, "bad_request", "routing_key is longer than 255 bytes");
+		goto out;
+	}
+	if (b64 && (blen = hv_b64_decode(payload, plen, (uint8_t *)payload)) < 0) {
+		hx_error(r, 400, "bad_request", "payload is not valid base64");
+		goto out;
+	}
+	if ((uint64_t)blen > r->h->cfg->max_message_size) {
+		hx_error(r, 400, "bad_request", "message size is larger than configured max size");
+		goto out;
+	}
+	struct hv_props_out info;
+	if (hv_header_from_json(d, js_get(d, 0, "properties"), (uint64_t)blen, &hdr, &info, err,
+				sizeof(err)) < 0) {
+		hx_error(r, 400, "bad_request", err);
+		goto out;
+	}
+	m = tdm_message_new(x->name, x->name_len, key, keylen, (const uint8_t *)hdr.buf, hdr.len,
+			    (uint64_t)blen);
+	if (!m) {
+		hx_error(r, 500, "internal_error", "out of memory");
+		goto out;
+	}
+	memcpy(m->body, body, (size_t)blen);
+	m->body_filled = (uint64_t)blen;
+	m->persistent = (uint8_t)info.persistent;
+	m->priority = info.priority < 0 ? 0 : (uint8_t)info.priority;
+	m->ttl_ms = info.ttl_ms;
+	struct ex_hdr hdrs[HDRS_MAX];
+	int nh = 0;
+	if (info.has_headers && (nh = hv_table_to_hdrs(info.headers, info.headers_len, hdrs, HDRS_MAX)) < 0)
+		nh = 0;
+	struct tdm_route route;
+	tdm_route_init(&route);
+	tdm_route(x, key, keylen, hdrs, (size_t)nh, &route);
+	struct tdm_broker *b = r->h->broker;
+	tdm_publish(b, &route, m);
+	b->stat_published++;
+	if (route.n == 0)
+		b->stat_unroutable++;
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kbool(&w, "routed", route.n > 0);
+	js_obj_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+	tdm_route_free(&route);
+out:
+	if (m)
+		tdm_message_unref(m);
+	js_w_free(&hdr);
+	free(key);
+	free(payload);
+}
+
+/* ---- get ----------------------------------------------------------------- */
+
+/* 1 when p[0..n) is valid UTF-8 (RabbitMQ's "auto" encoding shows it as text). */
+static int valid_utf8(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		size_t need = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+			    : (c & 0xf8) == 0xf0 ? 4 : 0;
+		if (!need || i + need > n || (need == 2 && c < 0xc2))
+			return 0;
+		for (size_t k = 1; k < need; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += need;
+	}
+	return 1;
+}
+
+void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
+{
+	(void)vh;
+	if (hx_body(r) < 0)
+		return;
+	struct js_doc *d = &r->body;
+	int64_t count = 1, truncate = -1;
+	int c = js_get(d, 0, "count"), t = js_get(d, 0, "truncate");
+	int am = js_get(d, 0, "ackmode"), en = js_get(d, 0, "encoding");
+	if ((c >= 0 && (js_int64(d, c, &count) < 0 || count < 0)) ||
+	    (t >= 0 && js_type_of(d, t) != JS_NULL && (js_int64(d, t, &truncate) < 0 || truncate < 0))) {
+		hx_error(r, 400, "bad_request", "count and truncate must be non-negative integers");
+		return;
+	}
+	int requeue = 1, reject = 0;
+	if (am >= 0) {
+		if (js_streq(d, am, "ack_requeue_true") || js_streq(d, am, "reject_requeue_true"))
+			requeue = 1;
+		else if (js_streq(d, am, "ack_requeue_false"))
+			requeue = 0;
+		else if (js_streq(d, am, "reject_requeue_false"))
+			requeue = 0, reject = 1;
+		else {
+			hx_error(r, 400, "bad_request", "unknown ackmode");
+			return;
+		}
+	}
+	int base64 = 0;
+	if (en >= 0 && !(base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
+		hx_error(r, 400, "bad_request", "encoding must be auto or base64");
+		return;
+	}
+	if (count > 1000)
+		count = 1000;
+	struct tdm_qentry *taken = count ? calloc((size_t)count, sizeof(*taken)) : NULL;
+	if (count && !taken) {
+		hx_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	size_t n = 0;
+	/* take them all first: a requeued message would come straight back */
+	while (n < (size_t)count && tdm_queue_pop(q, &taken[n]))
+		n++;
+	struct js_w w;
+	js_w_init(&w);
+	js_arr(&w);
+	for (size_t i = 0; i < n; i++) {
+		const struct tdm_message *m = taken[i].msg;
+		if (!m)
+			continue;
+		size_t show = (size_t)m->body_len;
+		if (truncate >= 0 && (uint64_t)truncate < show)
+			show = (size_t)truncate;
+		js_obj(&w);
+		js_kuint(&w, "payload_bytes", m->body_len);
+		js_kbool(&w, "redelivered", taken[i].redelivered);
+		js_kstrn(&w, "exchange", m->exchange, m->exchange_len);
+		js_kstrn(&w, "routing_key", m->routing_key, m->routing_key_len);
+		js_kuint(&w, "message_count", tdm_queue_ready(q) + (n - i - 1));
+		js_key(&w, "properties");
+		hv_header_to_json(&w, m->header, m->header_len);
+		if (!base64 && valid_utf8(m->body, show)) {
+			js_kstrn(&w, "payload", (const char *)m->body, show);
+			js_kstr(&w, "payload_encoding", "string");
+		} else {
+			js_key(&w, "payload");
+			js_raw(&w, "\"", 1);
+			hv_b64_encode(&w, m->body, show);
+			js_raw(&w, "\"", 1);
+			js_kstr(&w, "payload_encoding", "base64");
+		}
+		js_obj_end(&w);
+	}
+	js_arr_end(&w);
+	/* settle in reverse so requeued messages keep their order */
+	for (size_t i = n; i-- > 0;) {
+		if (requeue)
+			tdm_queue_requeue(q, taken[i]);
+		else if (reject)
+			tdm_queue_reject(q, taken[i]);
+		else
+			tdm_queue_settle(q, taken[i]);
+	}
+	free(taken);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+/* ---- bindings ------------------------------------------------------------- */
+
+struct bind_walk {
+	struct js_w *w;
+	const struct tdm_exchange *src;
+	const struct tdm_dest *only_dest;   /* NULL: any */
+	int dest_kind;                      /* 0: any, else TDM_DEST_* */
+	const char *props_key;              /* find one binding: its properties_key */
+	int found;
+	/* for delete by properties_key */
+	char key[256];
+	size_t key_len;
+	struct ex_hdr args[HDRS_MAX];       /* key/val: offsets into copy until fixed up */
+	size_t koff[HDRS_MAX], voff[HDRS_MAX];
+	size_t nargs;
+	struct js_w copy;                   /* the found binding's argument bytes */
+};
+
+static uint64_t args_hash(const struct ex_hdr *a, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ tdm_hash_bytes(a[i].key, a[i].key_len)) * 1099511628211ull;
+		h = (h ^ a[i].type) * 1099511628211ull;
+		if (a[i].val_len)
+			h = (h ^ tdm_hash_bytes(a[i].val, a[i].val_len)) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* RabbitMQ's properties_key: the routing key ("~" when empty), plus
+ * "~" and a hash of the arguments when there are any. */
+static void props_key(char *out, size_t len, const char *key, size_t klen,
+		      const struct ex_hdr *a, size_t n)
+{
+	if (n)
+		snprintf(out, len, "%.*s~%016llx", (int)klen, key, (unsigned long long)args_hash(a, n));
+	else if (klen)
+		snprintf(out, len, "%.*s", (int)klen, key);
+	else
+		snprintf(out, len, "~");
+}
+
+static void dest_name(const void *dest, const char **name, size_t *len, const char **kind)
+{
+	const struct tdm_dest *dd = dest;
+	if (dd->kind == TDM_DEST_QUEUE) {
+		const struct tdm_queue *q = dest;
+		*name = q->name, *len = q->name_len, *kind = "queue";
+	} else {
+		const struct tdm_exchange *x = dest;
+		*name = x->name, *len = x->name_len, *kind = "exchange";
+	}
+}
+
+static void write_binding(struct js_w *w, const struct tdm_vhost *vh, const char *src, size_t slen,
+			  const void *dest, const char *key, size_t klen, const struct ex_hdr *a,
+			  size_t n)
+{
+	const char *dn, *kind;
+	size_t dl;
+	char pk[300];
+	dest_name(dest, &dn, &dl, &kind);
+	props_key(pk, sizeof(pk), key, klen, a, n);
+	js_obj(w);
+	js_kstrn(w, "source", src, slen);
+	js_kstrn(w, "vhost", vh->name, vh->name_len);
+	js_kstrn(w, "destination", dn, dl);
+	js_kstr(w, "destination_type", kind);
+	js_kstrn(w, "routing_key", key, klen);
+	js_key(w, "arguments");
+	hv_hdrs_to_json(w, a, n);
+	js_kstr(w, "properties_key", pk);
+	js_obj_end(w);
+}
+
+static void binding_cb(void *dest, const char *key, size_t key_len, const struct ex_hdr *args,
+		       size_t nargs, void *ctx)
+{
+	struct bind_walk *bw = ctx;
+	const struct tdm_dest *dd = dest;
+	if (bw->only_dest && dest != bw->only_dest)
+		return;
+	if (bw->dest_kind && dd->kind != bw->dest_kind)
+		return;
+	if (bw->props_key) {
+		char pk[300];
+		props_key(pk, sizeof(pk), key, key_len, args, nargs);
+		if (bw->found || strcmp(pk, bw->props_key) != 0 || nargs > HDRS_MAX || key_len > 255)
+			return;
+		bw->found = 1;
+		memcpy(bw->key, key, key_len);
+		bw->key_len = key_len;
+		bw->nargs = nargs;
+		/* the table's copies are valid during the call only; deletion
+		 * happens after the walk, so keep what identifies the binding */
+		for (size_t i = 0; i < nargs; i++) {
+			bw->args[i] = args[i];
+			bw->koff[i] = bw->copy.len;
+			js_raw(&bw->copy, args[i].key, args[i].key_len);
+			bw->voff[i] = bw->copy.len;
+			if (args[i].val_len)
+				js_raw(&bw->copy, (const char *)args[i].val, args[i].val_len);
+		}
+		if (bw->w)
+			write_binding(bw->w, bw->src->vhost, bw->src->name, bw->src->name_len, dest, key,
+				      key_len, args, nargs);
+		return;
+	}
+	write_binding(bw->w, bw->src->vhost, bw->src->name, bw->src->name_len, dest, key, key_len,
+		      args, nargs);
+}
+
+/* Lists the bindings of vh into w: from src only (NULL: every exchange),
+ * to dest only (NULL: any), plus the default exchange's implicit ones. */
+static void vhost_bindings(struct js_w *w, struct tdm_vhost *vh, const struct tdm_exchange *src,
+			   const void *dest, int dest_kind)
+{
+	const struct tdm_dest *dd = dest;
+	int want_default = (!src || src->name_len == 0) &&
+			   (!dest_kind || dest_kind == TDM_DEST_QUEUE) && (!dd || dd->kind == TDM_DEST_QUEUE);
+	if (want_default) {
+		size_t pos = 0;
+		const char *k;
+		size_t kl;
+		void *v;
+		while (tdm_map_next(&vh->queues, &pos, &k, &kl, &v))
+			if (!dest || v == dest)
+				write_binding(w, vh, "", 0, v, k, kl, NULL, 0);
+	}
+	struct bind_walk bw = { .w = w, .only_dest = dest, .dest_kind = dest_kind };
+	size_t pos = 0;
+	const char *k;
+	size_t kl;
+	void *v;
+	while (tdm_map_next(&vh->exchanges, &pos, &k, &kl, &v)) {
+		const struct tdm_exchange *x = v;
+		if ((src && x != src) || !x->table)
+			continue;
+		bw.src = x;
+		ex_foreach(x->table, binding_cb, &bw);
+	}
+}
+
+static void reply_list(struct hx_req *r, struct tdm_vhost *vh, const struct tdm_exchange *src,
+		       const void *dest, int kind)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_arr(&w);
+	if (vh) {
+		vhost_bindings(&w, vh, src, dest, kind);
+	} else {
+		size_t pos = 0;
+		const char *k;
+		size_t kl;
+		void *v;
+		while (tdm_map_next(&r->h->broker->vhosts, &pos, &k, &kl, &v))
+			if (tdm_auth_vhost_allowed(r->h->broker->auth, r->user, k, kl))
+				vhost_bindings(&w, v, NULL, NULL, 0);
+	}
+	js_arr_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+static struct tdm_exchange *path_exchange(struct hx_req *r, struct tdm_vhost *vh, int i)
+{
+	if (r->seg[i].len == 11 && memcmp(r->seg[i].s, "amq.default", 11) == 0)
+		return tdm_exchange_find(vh, "", 0);
+	return tdm_exchange_find(vh, r->seg[i].s, r->seg[i].len);
+}
+
+/* POST /api/bindings/vh/e/src/{q|e}/dst: creates a binding from the body's
+ * routing_key and arguments; 201 with a Location naming it. */
+static void create_binding(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *src,
+			   struct tdm_dest *dst)
+{
+	if (hx_body(r) < 0)
+		return;
+	struct js_doc *d = &r->body;
+	int rk = js_get(d, 0, "routing_key");
+	size_t kl = 0;
+	char *key = rk >= 0 ? js_strdup(d, rk, &kl) : strdup("");
+	char err[200];
+	struct js_w args;
+	js_w_init(&args);
+	if (!key || kl > 255) {
+		hx_error(r, 400, "bad_request", "routing_key must be a string of at most 255 bytes");
+		goto out;
+	}
+	if (hv_table_from_json(d, js_get(d, 0, "arguments"), &args, err, sizeof(err)) < 0) {
+		hx_error(r, 400, "bad_request", err);
+		goto out;
+	}
+	struct ex_hdr a[HDRS_MAX];
+	int n = hv_table_to_hdrs((const uint8_t *)args.buf, args.len, a, HDRS_MAX);
+	if (n < 0) {
+		hx_error(r, 400, "bad_request", "too many arguments");
+		goto out;
+	}
+	struct tdm_err e;
+	if (tdm_bind(src, dst, key, kl, a, (size_t)n, &e) != TDM_OK) {
+		hx_core_error(r, &e);
+		goto out;
+	}
+	char pk[300];
+	props_key(pk, sizeof(pk), key, kl, a, (size_t)n);
+	char *enc = evhttp_uriencode(pk, -1, 0);
+	char loc[700];
+	snprintf(loc, sizeof(loc), "%s", enc ? enc : "");
+	free(enc);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
+	(void)vh;
+	hx_no_content(r, 201);
+out:
+	free(key);
+	js_w_free(&args);
+}
+
+void hx_bindings(struct hx_req *r)
+{
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+	if (hx_seg_is(r, 0, "queues")) { /* /queues/vh/q/bindings */
+		struct tdm_vhost *vh = hx_vhost(r, 1);
+		struct tdm_queue *q = vh ? tdm_map_get(&vh->queues, r->seg[2].s, r->seg[2].len) : NULL;
+		if (vh && !q)
+			hx_not_found(r);
+		else if (q)
+			reply_list(r, vh, NULL, q, TDM_DEST_QUEUE);
+		return;
+	}
+	if (hx_seg_is(r, 0, "exchanges")) { /* /exchanges/vh/x/bindings/{source|destination} */
+		struct tdm_vhost *vh = hx_vhost(r, 1);
+		struct tdm_exchange *x = vh ? path_exchange(r, vh, 2) : NULL;
+		if (vh && !x)
+			hx_not_found(r);
+		else if (x && hx_seg_is(r, 4, "source"))
+			reply_list(r, vh, x, NULL, 0);
+		else if (x)
+			reply_list(r, vh, NULL, x, TDM_DEST_EXCHANGE);
+		return;
+	}
+	if (r->nseg == 1 && get) {
+		reply_list(r, NULL, NULL, NULL, 0);
+		return;
+	}
+	if (r->nseg < 2) {
+		hx_not_found(r);
+		return;
+	}
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	if (!vh)
+		return;
+	if (r->nseg == 2 && get) {
+		reply_list(r, vh, NULL, NULL, 0);
+		return;
+	}
+	/* /bindings/vh/e/src/{q|e}/dst[/props] */
+	if ((r->nseg != 6 && r->nseg != 7) || !hx_seg_is(r, 2, "e") ||
+	    !(hx_seg_is(r, 4, "q") || hx_seg_is(r, 4, "e"))) {
+		hx_not_found(r);
+		return;
+	}
+	struct tdm_exchange *src = path_exchange(r, vh, 3);
+	struct tdm_dest *dst = hx_seg_is(r, 4, "q")
+		? (struct tdm_dest *)tdm_map_get(&vh->queues, r->seg[5].s, r->seg[5].len)
+		: (struct tdm_dest *)path_exchange(r, vh, 5);
+	if (!src || !dst) {
+		hx_not_found(r);
+		return;
+	}
+	int kind = hx_seg_is(r, 4, "q") ? TDM_DEST_QUEUE : TDM_DEST_EXCHANGE;
+	if (r->nseg == 6 && get) {
+		reply_list(r, vh, src, dst, kind);
+	} else if (r->nseg == 6 && r->method == EVHTTP_REQ_POST) {
+		create_binding(r, vh, src, dst);
+	} else if (r->nseg == 7 && (get || r->method == EVHTTP_REQ_DELETE)) {
+		struct js_w w;
+		js_w_init(&w);
+		struct bind_walk bw = { .w = get ? &w : NULL, .src = src, .only_dest = dst,
+					.dest_kind = kind, .props_key = r->seg[6].s };
+		if (src->table)
+			ex_foreach(src->table, binding_cb, &bw);
+		if (!bw.found) {
+			hx_not_found(r);
+		} else if (get) {
+			hx_reply_json(r, 200, &w);
+		} else {
+			struct tdm_err e;
+			for (size_t i = 0; i < bw.nargs && !bw.copy.oom; i++) {
+				bw.args[i].key = bw.copy.buf + bw.koff[i];
+				bw.args[i].val = bw.args[i].val_len ? (const uint8_t *)bw.copy.buf + bw.voff[i]
+								     : NULL;
+			}
+			if (bw.copy.oom)
+				hx_error(r, 500, "internal_error", "out of memory");
+			else if (tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) != TDM_OK)
+				hx_core_error(r, &e);
+			else
+				hx_no_content(r, 204);
+		}
+		js_w_free(&w);
+		js_w_free(&bw.copy);
+	} else {
+		hx_not_found(r);
+	}
+}

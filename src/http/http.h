@@ -1,0 +1,34 @@
+/*
+ * The HTTP front end: RabbitMQ's management API (a compatible subset: same
+ * paths, JSON field names and status codes), /metrics in Prometheus text
+ * format, and the log side under /api/topics and /api/groups, served with
+ * libevent's evhttp on http_port (15672 by convention).
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka); the broker
+ * only through src/core.
+ */
+#ifndef TANDEM_HTTP_H
+#define TANDEM_HTTP_H
+
+struct event_base;
+struct tdm_config;
+struct tdm_broker;
+struct tdm_topics;
+struct tdm_durable;
+struct tdm_http;
+
+/*
+ * Listens on cfg->bind_address:cfg->http_port (0 = no listener: returns
+ * NULL without error; check cfg->http_port).  broker, topics and durable
+ * are borrowed and must outlive the server (topics and durable may be NULL).
+ * NULL with a logged error when the port cannot be bound.
+ */
+struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config *cfg,
+				struct tdm_broker *broker, struct tdm_topics *topics,
+				struct tdm_durable *durable);
+/* The bound port (useful when http_port asked the kernel). */
+int tdm_http_port(const struct tdm_http *h);
+/* Stops listening and frees; NULL is fine. */
+void tdm_http_free(struct tdm_http *h);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Internals shared by the HTTP front end's files: the request context
+ * handed to every endpoint, reply helpers and the endpoint functions.
+ *
+ * Must not depend on: other front ends.
+ */
+#ifndef TANDEM_HTTP_HX_H
+#define TANDEM_HTTP_HX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/broker.h"
+#include "http/json.h"
+
+struct tdm_topics;
+struct tdm_durable;
+
+struct tdm_http {
+	struct evhttp *http;                /* owned */
+	struct event_base *base;            /* borrowed */
+	const struct tdm_config *cfg;       /* borrowed */
+	struct tdm_broker *broker;          /* borrowed */
+	struct tdm_topics *topics;          /* borrowed, may be NULL */
+	struct tdm_durable *durable;        /* borrowed, may be NULL */
+	int port;
+	uint64_t started_ms;
+};
+
+#define HX_MAX_SEGS 8
+
+/* One path segment, percent-decoded (may hold any byte, even NUL). */
+struct hx_seg {
+	char *s;      /* owned, NUL-terminated */
+	size_t len;
+};
+
+struct hx_req {
+	struct tdm_http *h;
+	struct evhttp_request *req;         /* borrowed */
+	enum evhttp_cmd_type method;
+	struct hx_seg seg[HX_MAX_SEGS];     /* after "api" */
+	int nseg;
+	struct evkeyvalq query;             /* parsed query string */
+	char user[256];
+	struct js_doc body;                 /* parsed request body (if any) */
+	int has_body;
+	char *body_text;                    /* owned */
+	size_t body_len;
+};
+
+#include <string.h>
+
+/* 1 when segment i exists and equals s. */
+static inline int hx_seg_is(const struct hx_req *r, int i, const char *s)
+{
+	return i < r->nseg && r->seg[i].len == strlen(s) && memcmp(r->seg[i].s, s, r->seg[i].len) == 0;
+}
+
+/* Replies: JSON documents and RabbitMQ's error objects. */
+void hx_reply_json(struct hx_req *r, int status, struct js_w *w);
+/* {"error": error, "reason": reason} with status. */
+void hx_error(struct hx_req *r, int status, const char *error, const char *reason);
+void hx_not_found(struct hx_req *r);
+void hx_no_content(struct hx_req *r, int status);
+/* Maps a core status to RabbitMQ's HTTP status and error body. */
+void hx_core_error(struct hx_req *r, const struct tdm_err *e);
+/* Parses the request body as JSON (an empty body = {}); on failure replies 400
+ * and returns -1.  The root is node 0. */
+int hx_body(struct hx_req *r);
+/* Query parameter or NULL. */
+const char *hx_query(struct hx_req *r, const char *name);
+/* The vhost named by segment i (404 reply and NULL when unknown or not allowed). */
+struct tdm_vhost *hx_vhost(struct hx_req *r, int i);
+/* Milliseconds since the epoch. */
+uint64_t hx_wall_ms(void);
+
+/* Endpoints (api.c, api_msg.c, api_conn.c, api_topics.c, metrics.c). */
+void hx_overview(struct hx_req *r);
+void hx_vhosts(struct hx_req *r);
+void hx_exchanges(struct hx_req *r);
+void hx_queues(struct hx_req *r);
+void hx_bindings(struct hx_req *r);
+void hx_health(struct hx_req *r);
+void hx_aliveness(struct hx_req *r);
+void hx_whoami(struct hx_req *r);
+void hx_nodes(struct hx_req *r);
+void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x);
+void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q);
+void hx_connections(struct hx_req *r);
+void hx_channels(struct hx_req *r);
+void hx_topics(struct hx_req *r);
+void hx_groups(struct hx_req *r);
+void hx_metrics(struct tdm_http *h, struct evhttp_request *req);
+
+/* Committed offsets of every group, sorted by group, topic, partition, each
+ * with its partition's log end (-1 when the partition is gone).  Strings are
+ * borrowed from the store until its next change.  malloc'd; NULL when none. */
+struct hx_offset {
+	const char *group, *topic;
+	int32_t partition;
+	int64_t offset, end;
+};
+struct hx_offset *hx_collect_offsets(struct tdm_topics *topics, size_t *n);
+
+/* Shared writers. */
+void hx_write_queue(struct js_w *w, const struct tdm_queue *q);
+void hx_write_exchange(struct js_w *w, const struct tdm_exchange *x);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * /metrics in Prometheus text format (version 0.0.4).  Every value is read
+ * from the object it describes (queue and exchange counters, the broker's
+ * memory and alarm readings, the logstore's offsets), so a scrape costs
+ * O(objects) and there is no central collector.
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "core/config.h"
+#include "core/durable.h"
+#include "core/registry.h"
+#include "core/topics.h"
+#include "http/hx.h"
+
+static void out(struct js_w *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out(struct js_w *w, const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		js_raw(w, b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
+}
+
+/* A label value with Prometheus' escapes (\\, \", \n). */
+static void label(struct js_w *w, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '\\')
+			js_raw(w, "\\\\", 2);
+		else if (c == '"')
+			js_raw(w, "\\\"", 2);
+		else if (c == '\n')
+			js_raw(w, "\\n", 2);
+		else
+			js_raw(w, &c, 1);
+	}
+}
+
+static void head(struct js_w *w, const char *name, const char *type, const char *help)
+{
+	out(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void gauge(struct js_w *w, const char *name, const char *type, const char *help, uint64_t v)
+{
+	head(w, name, type, help);
+	out(w, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* name{vhost="..",<key>=".."} v */
+static void obj_line(struct js_w *w, const char *name, const struct tdm_vhost *vh, const char *key,
+		     const char *obj, size_t objlen, uint64_t v)
+{
+	out(w, "%s{vhost=\"", name);
+	label(w, vh->name, vh->name_len);
+	out(w, "\",%s=\"", key);
+	label(w, obj, objlen);
+	out(w, "\"} %llu\n", (unsigned long long)v);
+}
+
+enum { Q_READY, Q_UNACKED, Q_CONSUMERS, Q_PUBLISHED, Q_DELIVERED, Q_ACKED, Q_N };
+static const struct {
+	const char *name, *type, *help;
+} qseries[Q_N] = {
+	{ "tandem_queue_messages_ready", "gauge", "Messages ready for delivery in the queue." },
+	{ "tandem_queue_messages_unacked", "gauge", "Messages delivered and not yet acknowledged." },
+	{ "tandem_queue_consumers", "gauge", "Consumers attached to the queue." },
+	{ "tandem_queue_messages_published_total", "counter", "Messages enqueued on the queue." },
+	{ "tandem_queue_messages_delivered_total", "counter", "Messages delivered from the queue (consume and get)." },
+	{ "tandem_queue_messages_acked_total", "counter", "Messages acknowledged on the queue." },
+};
+
+static uint64_t qvalue(const struct tdm_queue *q, int k)
+{
+	switch (k) {
+	case Q_READY: return tdm_queue_ready(q);
+	case Q_UNACKED: return q->unacked;
+	case Q_CONSUMERS: return q->nconsumers;
+	case Q_PUBLISHED: return q->stat_published;
+	case Q_DELIVERED: return q->stat_delivered;
+	default: return q->stat_acked;
+	}
+}
+
+struct topic_ctx {
+	struct js_w *w;
+	int which; /* 0 start, 1 end, 2 bytes, 3 segments */
+};
+
+static void topic_cb(struct ls_topic *t, void *arg)
+{
+	struct topic_ctx *tc = arg;
+	if (ls_topic_is_internal(t))
+		return;
+	static const char *names[] = { "tandem_topic_partition_log_start_offset",
+				       "tandem_topic_partition_log_end_offset",
+				       "tandem_topic_partition_bytes", "tandem_topic_partition_segments" };
+	for (int32_t i = 0; i < ls_topic_partition_count(t); i++) {
+		struct ls_partition *p = ls_partition_get(t, i);
+		if (!p)
+			continue;
+		uint64_t v = tc->which == 0 ? ls_log_start(p) : tc->which == 1 ? ls_log_end(p)
+			   : tc->which == 2 ? ls_partition_bytes(p) : ls_partition_segments(p);
+		out(tc->w, "%s{topic=\"", names[tc->which]);
+		label(tc->w, ls_topic_name(t), strlen(ls_topic_name(t)));
+		out(tc->w, "\",partition=\"%d\"} %llu\n", i, (unsigned long long)v);
+	}
+}
+
+void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
+{
+	struct tdm_broker *b = h->broker;
+	struct js_w w;
+	js_w_init(&w);
+	uint64_t nch = 0, nq = 0, nx = 0, ncons = 0;
+	for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next) {
+		struct tdm_conn_stats st = { 0 };
+		c->ops->stats(c->ctx, &st);
+		nch += st.channels;
+	}
+	size_t pos = 0, p2;
+	const char *k;
+	size_t kl;
+	void *v, *v2;
+	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+		struct tdm_vhost *vh = v;
+		nx += vh->exchanges.count;
+		nq += vh->queues.count;
+		p2 = 0;
+		while (tdm_map_next(&vh->queues, &p2, &k, &kl, &v2))
+			ncons += ((struct tdm_queue *)v2)->nconsumers;
+	}
+	gauge(&w, "tandem_connections", "gauge", "Open client connections (all protocols).",
+	      tdm_registry_count());
+	gauge(&w, "tandem_channels", "gauge", "Open AMQP channels.", nch);
+	gauge(&w, "tandem_queues", "gauge", "Queues.", nq);
+	gauge(&w, "tandem_exchanges", "gauge", "Exchanges.", nx);
+	gauge(&w, "tandem_consumers", "gauge", "Consumers attached to queues.", ncons);
+	gauge(&w, "tandem_messages_published_total", "counter",
+	      "Messages published to exchanges (AMQP and HTTP).", b->stat_published);
+	gauge(&w, "tandem_messages_unroutable_total", "counter",
+	      "Published messages that reached no queue.", b->stat_unroutable);
+	for (int s = 0; s < Q_N; s++) {
+		head(&w, qseries[s].name, qseries[s].type, qseries[s].help);
+		pos = 0;
+		while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+			struct tdm_vhost *vh = v;
+			p2 = 0;
+			while (tdm_map_next(&vh->queues, &p2, &k, &kl, &v2)) {
+				struct tdm_queue *q = v2;
+				obj_line(&w, qseries[s].name, vh, "queue", q->name, q->name_len, qvalue(q, s));
+			}
+		}
+	}
+	head(&w, "tandem_exchange_messages_published_in_total", "counter",
+	     "Messages published into the exchange.");
+	pos = 0;
+	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+		struct tdm_vhost *vh = v;
+		p2 = 0;
+		while (tdm_map_next(&vh->exchanges, &p2, &k, &kl, &v2)) {
+			struct tdm_exchange *x = v2;
+			obj_line(&w, "tandem_exchange_messages_published_in_total", vh, "exchange", x->name,
+				 x->name_len, x->stat_in);
+		}
+	}
+	gauge(&w, "tandem_process_resident_memory_bytes", "gauge",
+	      "Resident memory of tandemd at the last reading.", b->rss);
+	gauge(&w, "tandem_memory_high_watermark_bytes", "gauge",
+	      "Resident memory above which publishers are blocked.", b->mem_limit);
+	gauge(&w, "tandem_disk_free_bytes", "gauge", "Free space in the data directory at the last reading.",
+	      b->disk_free);
+	gauge(&w, "tandem_disk_free_limit_bytes", "gauge",
+	      "Free space below which publishers are blocked.", h->cfg->disk_free_limit);
+	head(&w, "tandem_alarm", "gauge", "1 while a resource alarm is in effect.");
+	out(&w, "tandem_alarm{resource=\"memory\"} %d\n", (b->alarms & TDM_ALARM_MEMORY) != 0);
+	out(&w, "tandem_alarm{resource=\"disk\"} %d\n", (b->alarms & TDM_ALARM_DISK) != 0);
+	gauge(&w, "tandem_journal_bytes", "gauge", "Bytes of the durable queue journal on disk.",
+	      h->durable ? tdm_durable_bytes(h->durable) : 0);
+	if (h->topics) {
+		static const struct {
+			const char *name, *type, *help;
+		} ts[] = {
+			{ "tandem_topic_partition_log_start_offset", "gauge", "First offset still stored." },
+			{ "tandem_topic_partition_log_end_offset", "counter", "Offset the next record gets." },
+			{ "tandem_topic_partition_bytes", "gauge", "Bytes of the partition's segments." },
+			{ "tandem_topic_partition_segments", "gauge", "Segment files of the partition." },
+		};
+		struct ls_store *s = tdm_topics_store(h->topics);
+		for (int i = 0; i < 4; i++) {
+			struct topic_ctx tc = { &w, i };
+			head(&w, ts[i].name, ts[i].type, ts[i].help);
+			ls_topic_foreach(s, topic_cb, &tc);
+		}
+		size_t n;
+		struct hx_offset *o = hx_collect_offsets(h->topics, &n);
+		for (int which = 0; which < 2; which++) {
+			const char *name = which ? "tandem_group_lag" : "tandem_group_committed_offset";
+			head(&w, name, "gauge",
+			     which ? "Records between a group's committed offset and the log end."
+				   : "Offset a consumer group committed.");
+			for (size_t i = 0; i < n; i++) {
+				int64_t val = which ? (o[i].end > o[i].offset ? o[i].end - o[i].offset : 0)
+						    : o[i].offset;
+				out(&w, "%s{group=\"", name);
+				label(&w, o[i].group, strlen(o[i].group));
+				out(&w, "\",topic=\"");
+				label(&w, o[i].topic, strlen(o[i].topic));
+				out(&w, "\",partition=\"%d\"} %lld\n", o[i].partition, (long long)val);
+			}
+		}
+		free(o);
+	}
+	struct evbuffer *buf = evbuffer_new();
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	if (buf && !w.oom)
+		evbuffer_add(buf, w.buf ? w.buf : "", w.len);
+	evhttp_send_reply(req, w.oom || !buf ? 500 : 200, w.oom || !buf ? "Internal Server Error" : "OK", buf);
+	if (buf)
+		evbuffer_free(buf);
+	js_w_free(&w);
+}

@@ -1,0 +1,408 @@
+/*
+ * The HTTP server: evhttp setup, basic authentication against the broker's
+ * users, path splitting and percent-decoding, the route table and the reply
+ * helpers every endpoint uses.  Errors are RabbitMQ's JSON objects
+ * {"error": ..., "reason": ...} with RabbitMQ's statuses.
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/amqpval.h"
+#include "http/http.h"
+#include "http/hx.h"
+
+#define MAX_BODY (64u << 20)
+
+uint64_t hx_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void send_text(struct evhttp_request *req, int status, const char *ctype, const char *p,
+		      size_t n)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "Cache-Control", "no-cache");
+	if (b)
+		evbuffer_add(b, p, n);
+	const char *reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 204 ? "No Content"
+		: status == 400 ? "Bad Request" : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
+		: status == 405 ? "Method Not Allowed" : status == 503 ? "Service Unavailable"
+		: status == 500 ? "Internal Server Error" : status == 403 ? "Forbidden" : "Error";
+	evhttp_send_reply(req, status, reason, b);
+	if (b)
+		evbuffer_free(b);
+}
+
+void hx_reply_json(struct hx_req *r, int status, struct js_w *w)
+{
+	if (w->oom) {
+		hx_error(r, 500, "internal_server_error", "out of memory");
+		return;
+	}
+	send_text(r->req, status, "application/json", w->buf ? w->buf : "", w->len);
+}
+
+void hx_error(struct hx_req *r, int status, const char *error, const char *reason)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "error", error);
+	js_kstr(&w, "reason", reason);
+	js_obj_end(&w);
+	send_text(r->req, status, "application/json", w.oom ? "{}" : w.buf, w.oom ? 2 : w.len);
+	js_w_free(&w);
+}
+
+void hx_not_found(struct hx_req *r)
+{
+	hx_error(r, 404, "Object Not Found", "Not Found");
+}
+
+void hx_no_content(struct hx_req *r, int status)
+{
+	evhttp_send_reply(r->req, status, status == 201 ? "Created" : "No Content", NULL);
+}
+
+void hx_core_error(struct hx_req *r, const struct tdm_err *e)
+{
+	switch (e->status) {
+	case TDM_E_NOT_FOUND:
+		hx_error(r, 404, "not_found", e->text);
+		break;
+	case TDM_E_ACCESS:
+		hx_error(r, 403, "access_refused", e->text);
+		break;
+	case TDM_E_LOCKED:
+		hx_error(r, 405, "resource_locked", e->text);
+		break;
+	case TDM_E_NOMEM:
+		hx_error(r, 500, "internal_error", e->text);
+		break;
+	default: /* RabbitMQ answers 406-class channel errors with 400 */
+		hx_error(r, 400, "bad_request", e->text);
+		break;
+	}
+}
+
+int hx_body(struct hx_req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t n = evbuffer_get_length(in);
+	char err[160];
+	r->body_text = malloc(n + 1);
+	if (!r->body_text) {
+		hx_error(r, 500, "internal_error", "out of memory");
+		return -1;
+	}
+	evbuffer_copyout(in, r->body_text, n);
+	r->body_text[n] = '\0';
+	r->body_len = n;
+	size_t i = 0;
+	while (i < n && strchr(" \t\r\n", r->body_text[i]))
+		i++;
+	const char *text = i == n ? "{}" : r->body_text;
+	size_t len = i == n ? 2 : n;
+	if (js_parse(&r->body, text, len, err, sizeof(err)) < 0) {
+		char reason[200];
+		snprintf(reason, sizeof(reason), "failed to decode json: %s", err);
+		hx_error(r, 400, "bad_request", reason);
+		return -1;
+	}
+	r->has_body = 1;
+	if (js_type_of(&r->body, 0) != JS_OBJ) {
+		hx_error(r, 400, "bad_request", "the request body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+const char *hx_query(struct hx_req *r, const char *name)
+{
+	return evhttp_find_header(&r->query, name);
+}
+
+struct tdm_vhost *hx_vhost(struct hx_req *r, int i)
+{
+	struct tdm_vhost *vh = tdm_vhost_find(r->h->broker, r->seg[i].s, r->seg[i].len);
+	if (!vh || !tdm_auth_vhost_allowed(r->h->broker->auth, r->user, r->seg[i].s, r->seg[i].len)) {
+		hx_not_found(r);
+		return NULL;
+	}
+	return vh;
+}
+
+/* ---- request parsing ---------------------------------------------------- */
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Splits path (percent-encoded, starting with '/') into decoded segments;
+ * -1 when there are too many or an escape is malformed.  A trailing slash
+ * adds no segment. */
+static int split_path(const char *path, struct hx_seg *seg, int max)
+{
+	int n = 0;
+	const char *p = path;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		size_t l = strcspn(p, "/");
+		if (n == max)
+			goto fail;
+		char *s = malloc(l + 1);
+		if (!s)
+			goto fail;
+		size_t o = 0;
+		for (size_t i = 0; i < l; i++) {
+			if (p[i] == '%') {
+				int a = i + 2 < l ? hexv(p[i + 1]) : -1;
+				int b = a >= 0 ? hexv(p[i + 2]) : -1;
+				if (a < 0 || b < 0) {
+					free(s);
+					goto fail;
+				}
+				s[o++] = (char)(a << 4 | b);
+				i += 2;
+			} else {
+				s[o++] = p[i];
+			}
+		}
+		s[o] = '\0';
+		seg[n].s = s;
+		seg[n].len = o;
+		n++;
+		p += l;
+		if (*p == '/')
+			p++;
+	}
+	return n;
+fail:
+	while (n > 0)
+		free(seg[--n].s);
+	return -1;
+}
+
+/* Basic authentication: 1 when the request may go on (r->user filled). */
+static int authenticate(struct hx_req *r)
+{
+	const char *a = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	char *peer = NULL;
+	ev_uint16_t pport = 0;
+	struct evhttp_connection *ec = evhttp_request_get_connection(r->req);
+	if (ec)
+		evhttp_connection_get_peer(ec, &peer, &pport);
+	int loopback = peer && (strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0 ||
+				strncmp(peer, "::ffff:127.", 11) == 0);
+	if (a && strncasecmp(a, "Basic ", 6) == 0) {
+		const char *b = a + 6;
+		while (*b == ' ')
+			b++;
+		size_t bl = strlen(b);
+		while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\r'))
+			bl--;
+		uint8_t dec[768];
+		if (bl <= 1000) {
+			long n = hv_b64_decode(b, bl, dec);
+			const uint8_t *colon = n > 0 ? memchr(dec, ':', (size_t)n) : NULL;
+			if (colon && (size_t)(colon - dec) < sizeof(r->user)) {
+				size_t ul = (size_t)(colon - dec);
+				const char *pw = (const char *)colon + 1;
+				size_t pl = (size_t)n - ul - 1;
+				if (tdm_auth_check(r->h->broker->auth, (const char *)dec, ul, pw, pl, loopback) ==
+				    TDM_AUTH_OK) {
+					memcpy(r->user, dec, ul);
+					r->user[ul] = '\0';
+					return 1;
+				}
+			}
+		}
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+			  "Basic realm=\"RabbitMQ Management\"");
+	hx_error(r, 401, "not_authorized", "Login failed");
+	return 0;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	default: return "?";
+	}
+}
+
+/* The console page (console.c). */
+void hx_console(struct evhttp_request *req);
+
+static void route(struct hx_req *r)
+{
+	if (r->nseg == 0) {
+		hx_not_found(r);
+		return;
+	}
+	const char *what = r->seg[0].s;
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+#define IS(s) (strcmp(what, s) == 0 && r->seg[0].len == strlen(s))
+	if (IS("overview") && r->nseg == 1 && get)
+		hx_overview(r);
+	else if (IS("vhosts"))
+		hx_vhosts(r);
+	else if (IS("exchanges"))
+		hx_exchanges(r);
+	else if (IS("queues"))
+		hx_queues(r);
+	else if (IS("bindings"))
+		hx_bindings(r);
+	else if (IS("health"))
+		hx_health(r);
+	else if (IS("aliveness-test") && r->nseg == 2 && get)
+		hx_aliveness(r);
+	else if (IS("whoami") && r->nseg == 1 && get)
+		hx_whoami(r);
+	else if (IS("nodes") && get)
+		hx_nodes(r);
+	else if (IS("connections"))
+		hx_connections(r);
+	else if (IS("channels"))
+		hx_channels(r);
+	else if (IS("topics") && get)
+		hx_topics(r);
+	else if (IS("groups") && get)
+		hx_groups(r);
+	else
+		hx_not_found(r);
+#undef IS
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	struct tdm_http *h = arg;
+	struct hx_req r;
+	memset(&r, 0, sizeof(r));
+	r.h = h;
+	r.req = req;
+	r.method = evhttp_request_get_command(req);
+	r.query.tqh_first = NULL;
+	r.query.tqh_last = &r.query.tqh_first;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	if (!path || !*path)
+		path = "/";
+	tdm_debug("http", "%s %s", method_name(r.method), path);
+	if (strcmp(path, "/metrics") == 0) {
+		hx_metrics(h, req);
+		return;
+	}
+	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+		hx_console(req);
+		return;
+	}
+	if (q)
+		evhttp_parse_query_str(q, &r.query);
+	struct hx_seg all[HX_MAX_SEGS + 1];
+	int n = split_path(path, all, HX_MAX_SEGS + 1);
+	if (n < 1 || strcmp(all[0].s, "api") != 0) {
+		hx_not_found(&r);
+		goto out;
+	}
+	r.nseg = n - 1;
+	memcpy(r.seg, all + 1, (size_t)r.nseg * sizeof(r.seg[0]));
+	free(all[0].s);
+	n = 0;
+	if (authenticate(&r))
+		route(&r);
+out:
+	for (int i = 0; i < n; i++)
+		free(all[i].s);
+	for (int i = 0; i < r.nseg; i++)
+		free(r.seg[i].s);
+	evhttp_clear_headers(&r.query);
+	if (r.has_body)
+		js_doc_free(&r.body);
+	free(r.body_text);
+}
+
+struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config *cfg,
+				struct tdm_broker *broker, struct tdm_topics *topics,
+				struct tdm_durable *durable)
+{
+	if (!cfg->http_port)
+		return NULL;
+	struct tdm_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->base = base;
+	h->cfg = cfg;
+	h->broker = broker;
+	h->topics = topics;
+	h->durable = durable;
+	h->started_ms = hx_wall_ms();
+	h->http = evhttp_new(base);
+	if (!h->http)
+		goto fail;
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	evhttp_set_max_body_size(h->http, MAX_BODY);
+	evhttp_set_timeout(h->http, 60);
+	evhttp_set_gencb(h->http, handle, h);
+	struct evhttp_bound_socket *bs =
+		evhttp_bind_socket_with_handle(h->http, cfg->bind_address, (ev_uint16_t)cfg->http_port);
+	if (!bs) {
+		tdm_error("http", "cannot listen on %s:%d", cfg->bind_address, cfg->http_port);
+		goto fail;
+	}
+	h->port = cfg->http_port;
+	tdm_info("http", "listening http %s:%d", cfg->bind_address, h->port);
+	return h;
+fail:
+	if (h->http)
+		evhttp_free(h->http);
+	free(h);
+	return NULL;
+}
+
+int tdm_http_port(const struct tdm_http *h)
+{
+	return h ? h->port : 0;
+}
+
+void tdm_http_free(struct tdm_http *h)
+{
+	if (!h)
+		return;
+	evhttp_free(h->http);
+	free(h);
+}
