@@ -1,0 +1,651 @@
+/*
+ * The HTTP management API and /metrics against a real tandemd (started by
+ * the harness with --http-port on a free port), driven with plain sockets
+ * and cross-checked over AMQP with rabbitmq-c: what is declared over HTTP
+ * is seen over AMQP and the other way round.  Statuses, field names and
+ * error shapes are RabbitMQ 3.10's management API.
+ *
+ * Depends on: Check, rabbitmq-c, POSIX sockets, the harness.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static int http_port;
+
+struct resp {
+	int status;
+	char head[8192];
+	char *body; /* NUL-terminated */
+	size_t len;
+};
+
+static void resp_free(struct resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+static void b64(const char *in, char *out)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in), o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)in[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned char)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)in[i + 2];
+		out[o++] = t[v >> 18 & 63];
+		out[o++] = t[v >> 12 & 63];
+		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? t[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* One request on a fresh connection (Connection: close); creds NULL = none. */
+static void http_req(const char *method, const char *path, const char *creds, const char *body,
+		     struct resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct timeval tv = { 10, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_port) };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect http: %s",
+		      strerror(errno));
+	char auth[512] = "";
+	if (creds) {
+		char enc[400];
+		b64(creds, enc);
+		snprintf(auth, sizeof(auth), "Authorization: Basic %s\r\n", enc);
+	}
+	size_t blen = body ? strlen(body) : 0;
+	char *req = malloc(blen + 2048);
+	int n = snprintf(req, 2048, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			 method, path, auth, blen);
+	memcpy(req + n, body ? body : "", blen);
+	size_t total = (size_t)n + blen, sent = 0;
+	while (sent < total) {
+		ssize_t w = write(fd, req + sent, total - sent);
+		ck_assert_msg(w > 0, "write: %s", strerror(errno));
+		sent += (size_t)w;
+	}
+	free(req);
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t rd = read(fd, buf + len, cap - len - 1);
+		ck_assert_msg(rd >= 0, "read: %s", strerror(errno));
+		if (rd == 0)
+			break;
+		len += (size_t)rd;
+	}
+	close(fd);
+	buf[len] = '\0';
+	char *sep = strstr(buf, "\r\n\r\n");
+	ck_assert_msg(sep != NULL, "no header end in %s", buf);
+	ck_assert_int_eq(sscanf(buf, "HTTP/1.%*d %d", &r->status), 1);
+	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
+	r->len = len - (size_t)(sep + 4 - buf);
+	r->body = malloc(r->len + 1);
+	memcpy(r->body, sep + 4, r->len);
+	r->body[r->len] = '\0';
+	free(buf);
+}
+
+/* Request as guest; returns the status, body in *r. */
+static int req_guest(const char *method, const char *path, const char *body, struct resp *r)
+{
+	http_req(method, path, "guest:guest", body, r);
+	return r->status;
+}
+
+/* Integer value of the first "key": in s (after `from` if given), or -1. */
+static long long json_int(const char *s, const char *from, const char *key)
+{
+	if (from) {
+		const char *f = strstr(s, from);
+		if (!f)
+			return -1;
+		s = f;
+	}
+	char pat[128];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *p = strstr(s, pat);
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+static int has(const char *s, const char *needle)
+{
+	return strstr(s, needle) != NULL;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+START_TEST(test_auth_required)
+{
+	struct resp r;
+	http_req("GET", "/api/overview", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_msg(has(r.head, "WWW-Authenticate: Basic"), "head: %s", r.head);
+	ck_assert_msg(has(r.body, "\"error\":\"not_authorized\""), "%s", r.body);
+	resp_free(&r);
+	http_req("GET", "/api/overview", "guest:wrong", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	resp_free(&r);
+	http_req("GET", "/api/overview", "nobody:guest", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/whoami", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"name\":\"guest\""), "%s", r.body);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_overview)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
+	static const char *fields[] = { "\"management_version\":", "\"rabbitmq_version\":",
+					"\"product_name\":", "\"node\":", "\"message_stats\":",
+					"\"queue_totals\":", "\"messages_ready\":",
+					"\"messages_unacknowledged\":", "\"object_totals\":",
+					"\"connections\":", "\"channels\":", "\"queues\":",
+					"\"exchanges\":", "\"consumers\":", "\"listeners\":",
+					"\"protocol\":\"amqp\"" };
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		ck_assert_msg(has(r.body, fields[i]), "no %s in %s", fields[i], r.body);
+	ck_assert_msg(has(r.head, "Content-Type: application/json"), "%s", r.head);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"name\":\"/\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts/%2F", NULL, &r), 200);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/nodes", NULL, &r), 200);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_unknown_paths)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/nope", NULL, &r), 404);
+	ck_assert_msg(has(r.body, "\"error\":"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/queues/nosuchvhost", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/queues/%2F/no-such-queue-here", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/exchanges/%2F/no-such-exchange", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/nothing-here", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/queues/%zz", NULL, &r), 404);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_malformed_json)
+{
+	char q[128], path[256];
+	th_name(q, sizeof(q), "http-bad");
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	static const char *bad[] = { "{", "{\"durable\":}", "[1,2", "{\"a\":1,}", "nul", "{\"a\":\"\\x\"}",
+				     "{} {}", "\"just a string\"", "[]" };
+	struct resp r;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(req_guest("PUT", path, bad[i], &r) == 400, "%s -> %d", bad[i], r.status);
+		ck_assert_msg(has(r.body, "\"error\":\"bad_request\""), "%s", r.body);
+		resp_free(&r);
+	}
+	/* nothing was declared */
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-bad-x", "{\"durable\":true}", &r), 400);
+	resp_free(&r);
+	th_assert_broker_alive();
+}
+END_TEST
+
+START_TEST(test_declare_http_seen_over_amqp)
+{
+	char q[128], x[128], path[256];
+	th_name(q, sizeof(q), "http-q");
+	th_name(x, sizeof(x), "http-x");
+	struct resp r;
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false,\"auto_delete\":false,"
+				   "\"arguments\":{\"x-max-length\":5}}", &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false,\"arguments\":{\"x-max-length\":5}}", &r),
+			 204);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"durable\":false"), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"arguments\":{\"x-max-length\":5}"), "%s", r.body);
+	resp_free(&r);
+	/* a different durability is inequivalent: 400 */
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":true}", &r), 400);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"type\":\"fanout\",\"durable\":false}", &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"type\":\"fanout\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"type\":\"nosuchtype\"}", &r), 400);
+	resp_free(&r);
+
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	uint32_t msgs, cons;
+	th_ok(th_queue_passive(c, 1, q, &msgs, &cons), "passive declare of the HTTP queue");
+	amqp_exchange_declare(c, 1, amqp_cstring_bytes(x), amqp_cstring_bytes("fanout"), 1, 0, 0, 0,
+			      amqp_empty_table);
+	th_ok_last(c, "passive declare of the HTTP exchange");
+	th_bind(c, 1, q, x, "", amqp_empty_table);
+	for (int i = 0; i < 7; i++)
+		th_publish(c, 1, x, "", "m");
+	ck_assert_int_eq(th_wait_count(c, 1, q, 5, 3000), 5); /* x-max-length from HTTP applies */
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_declare_amqp_seen_over_http)
+{
+	char q[128], x[128], path[256];
+	th_name(q, sizeof(q), "amqp-q");
+	th_name(x, sizeof(x), "amqp-x");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
+	th_exchange(c, 1, x, "topic");
+	th_bind(c, 1, q, x, "a.*", amqp_empty_table);
+	th_publish(c, 1, x, "a.b", "one");
+	th_publish(c, 1, x, "a.c", "two");
+	th_wait_count(c, 1, q, 2, 3000);
+	struct resp r;
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_int_eq(json_int(r.body, NULL, "messages_ready"), 2);
+	ck_assert_int_eq(json_int(r.body, NULL, "messages"), 2);
+	ck_assert_int_eq(json_int(r.body, NULL, "messages_unacknowledged"), 0);
+	ck_assert_int_eq(json_int(r.body, NULL, "consumers"), 0);
+	ck_assert_int_eq(json_int(r.body, "message_stats", "publish"), 2);
+	ck_assert_msg(has(r.body, "\"auto_delete\":true") && has(r.body, "\"exclusive\":false"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/queues/%2F", NULL, &r), 200);
+	ck_assert_msg(has(r.body, q), "%s missing", q);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"type\":\"topic\""), "%s", r.body);
+	ck_assert_int_eq(json_int(r.body, "message_stats", "publish_in"), 2);
+	resp_free(&r);
+	/* one unacked delivery shows as messages_unacknowledged */
+	amqp_message_t m;
+	ck_assert_int_eq(th_get(c, 1, q, 0, &m, NULL, NULL, NULL), 1);
+	amqp_destroy_message(&m);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_int_eq(json_int(r.body, NULL, "messages_unacknowledged"), 1);
+	ck_assert_int_eq(json_int(r.body, NULL, "messages_ready"), 1);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_publish_and_get)
+{
+	char q[128], path[256], body[512];
+	th_name(q, sizeof(q), "http-pub");
+	struct resp r;
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false}", &r), 201);
+	resp_free(&r);
+	snprintf(body, sizeof(body),
+		 "{\"properties\":{\"content_type\":\"text/plain\",\"headers\":{\"h\":\"v\"}},"
+		 "\"routing_key\":\"%s\",\"payload\":\"hello http\",\"payload_encoding\":\"string\"}", q);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 200);
+	ck_assert_msg(has(r.body, "\"routed\":true"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
+				   "{\"properties\":{},\"routing_key\":\"no-such-queue-x\",\"payload\":\"x\","
+				   "\"payload_encoding\":\"string\"}", &r), 200);
+	ck_assert_msg(has(r.body, "\"routed\":false"), "%s", r.body);
+	resp_free(&r);
+
+	/* HTTP -> AMQP, with properties */
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	amqp_message_t m;
+	ck_assert_int_eq(th_get_wait(c, 1, q, 1, &m, NULL, NULL, NULL, 3000), 1);
+	ck_assert(th_bytes_eq(m.body, "hello http"));
+	ck_assert(m.properties._flags & AMQP_BASIC_CONTENT_TYPE_FLAG);
+	ck_assert(th_bytes_eq(m.properties.content_type, "text/plain"));
+	ck_assert(m.properties._flags & AMQP_BASIC_HEADERS_FLAG);
+	ck_assert_int_eq(m.properties.headers.num_entries, 1);
+	amqp_destroy_message(&m);
+
+	/* AMQP -> HTTP get: requeue keeps it, ack_requeue_false takes it */
+	th_publish(c, 1, "", q, "from amqp");
+	th_wait_count(c, 1, q, 1, 3000);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s/get", q);
+	ck_assert_int_eq(req_guest("POST", path, "{\"count\":5,\"ackmode\":\"ack_requeue_true\","
+				   "\"encoding\":\"auto\",\"truncate\":50000}", &r), 200);
+	ck_assert_msg(has(r.body, "\"payload\":\"from amqp\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"payload_encoding\":\"string\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"redelivered\":false"), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"payload_bytes\":9"), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"properties\":{"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(th_wait_count(c, 1, q, 1, 3000), 1);
+	ck_assert_int_eq(req_guest("POST", path, "{\"count\":1,\"ackmode\":\"ack_requeue_false\","
+				   "\"encoding\":\"base64\"}", &r), 200);
+	ck_assert_msg(has(r.body, "\"payload\":\"ZnJvbSBhbXFw\""), "%s", r.body); /* base64("from amqp") */
+	ck_assert_msg(has(r.body, "\"redelivered\":true"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(th_wait_count(c, 1, q, 0, 3000), 0);
+	ck_assert_int_eq(req_guest("POST", path, "{\"count\":1,\"ackmode\":\"ack_requeue_false\","
+				   "\"encoding\":\"auto\"}", &r), 200);
+	ck_assert_str_eq(r.body, "[]");
+	resp_free(&r);
+	/* base64 payloads in */
+	snprintf(body, sizeof(body),
+		 "{\"properties\":{\"delivery_mode\":2},\"routing_key\":\"%s\",\"payload\":\"AAEC\","
+		 "\"payload_encoding\":\"base64\"}", q);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 200);
+	resp_free(&r);
+	ck_assert_int_eq(th_get_wait(c, 1, q, 1, &m, NULL, NULL, NULL, 3000), 1);
+	ck_assert_int_eq(m.body.len, 3);
+	ck_assert_int_eq(((uint8_t *)m.body.bytes)[2], 2);
+	ck_assert_int_eq(m.properties.delivery_mode, 2);
+	amqp_destroy_message(&m);
+	/* missing fields */
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", "{}", &r), 400);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/no-such-x/publish",
+				   "{\"routing_key\":\"\",\"payload\":\"\"}", &r), 404);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_purge_and_delete)
+{
+	char q[128], x[128], path[256];
+	th_name(q, sizeof(q), "http-purge");
+	th_name(x, sizeof(x), "http-delx");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, q, 0, 0, 0, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		th_publish(c, 1, "", q, "p");
+	ck_assert_int_eq(th_wait_count(c, 1, q, 3, 3000), 3);
+	struct resp r;
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s/contents", q);
+	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
+	resp_free(&r);
+	ck_assert_int_eq(th_wait_count(c, 1, q, 0, 3000), 0);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 404);
+	resp_free(&r);
+	amqp_rpc_reply_t rep = th_queue_passive(c, 1, q, NULL, NULL);
+	th_expect_channel_close(c, 1, rep, TH_NOT_FOUND);
+	th_channel(c, 2);
+	th_exchange(c, 2, x, "direct");
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
+	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
+	resp_free(&r);
+	/* the default exchange and amq.* cannot go */
+	ck_assert_int_ne(req_guest("DELETE", "/api/exchanges/%2F/amq.direct", NULL, &r), 204);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_bindings)
+{
+	char q[128], x[128], path[512];
+	th_name(q, sizeof(q), "http-bq");
+	th_name(x, sizeof(x), "http-bx");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
+	th_exchange(c, 1, x, "direct");
+	th_bind(c, 1, q, x, "k1", amqp_empty_table);
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/bindings/%2F", NULL, &r), 200);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "{\"source\":\"%s\",\"vhost\":\"/\",\"destination\":\"%s\",\"destination_type\":\"queue\","
+		 "\"routing_key\":\"k1\",\"arguments\":{}", x, q);
+	ck_assert_msg(has(r.body, want), "no %s in %s", want, r.body);
+	/* the default exchange's implicit binding is listed as in RabbitMQ */
+	snprintf(want, sizeof(want), "{\"source\":\"\",\"vhost\":\"/\",\"destination\":\"%s\"", q);
+	ck_assert_msg(has(r.body, want), "no %s", want);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/bindings", NULL, &r), 200);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s/bindings", q);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"routing_key\":\"k1\""), "%s", r.body);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s/bindings/source", x);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"routing_key\":\"k1\""), "%s", r.body);
+	resp_free(&r);
+	/* create over HTTP, route over AMQP, delete over HTTP */
+	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s", x, q);
+	ck_assert_int_eq(req_guest("POST", path, "{\"routing_key\":\"k2\",\"arguments\":{}}", &r), 201);
+	ck_assert_msg(has(r.head, "Location: k2"), "%s", r.head);
+	resp_free(&r);
+	th_publish(c, 1, x, "k2", "via k2");
+	amqp_message_t m;
+	ck_assert_int_eq(th_get_wait(c, 1, q, 1, &m, NULL, NULL, NULL, 3000), 1);
+	ck_assert(th_bytes_eq(m.body, "via k2"));
+	amqp_destroy_message(&m);
+	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s/k2", x, q);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
+	resp_free(&r);
+	th_publish(c, 1, x, "k2", "gone");
+	th_assert_drained(c, 1, q);
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_connections_channels)
+{
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_channel(c, 2);
+	amqp_basic_qos(c, 2, 0, 11, 0);
+	th_ok_last(c, "basic.qos");
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/connections", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"protocol\":\"AMQP 0-9-1\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"user\":\"guest\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"channels\":2"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/channels", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"prefetch_count\":11"), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"number\":2"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
+	ck_assert_int_ge(json_int(r.body, "object_totals", "connections"), 1);
+	resp_free(&r);
+	th_close(c);
+	/* gone once closed */
+	uint64_t deadline = th_now_ms() + 3000;
+	int gone = 0;
+	while (!gone && th_now_ms() < deadline) {
+		ck_assert_int_eq(req_guest("GET", "/api/channels", NULL, &r), 200);
+		gone = !has(r.body, "\"prefetch_count\":11");
+		resp_free(&r);
+		if (!gone)
+			th_sleep_ms(20);
+	}
+	ck_assert_msg(gone, "channel still listed after close");
+}
+END_TEST
+
+START_TEST(test_health)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/health/checks/alarms", NULL, &r), 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/aliveness-test/%2F", NULL, &r), 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/aliveness-test/nosuchvhost", NULL, &r), 404);
+	resp_free(&r);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/health/checks/port-listener/%d", th_port());
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	resp_free(&r);
+}
+END_TEST
+
+/* Value of the sample `series` (exact name with labels) in a scrape, or -1. */
+static long long metric(const char *scrape, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = scrape; (p = strstr(p, series)) != NULL; p += n)
+		if ((p == scrape || p[-1] == '\n') && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
+START_TEST(test_metrics)
+{
+	char q[128], series[300];
+	th_name(q, sizeof(q), "metrics-q");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
+	struct resp r;
+	http_req("GET", "/metrics", NULL, NULL, &r); /* no auth, as Prometheus scrapes */
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(has(r.head, "text/plain; version=0.0.4"), "%s", r.head);
+	static const char *names[] = { "# TYPE tandem_connections gauge", "tandem_channels ",
+				       "tandem_queues ", "tandem_messages_published_total ",
+				       "tandem_process_resident_memory_bytes ",
+				       "tandem_memory_high_watermark_bytes ",
+				       "tandem_alarm{resource=\"memory\"} 0", "tandem_journal_bytes ",
+				       "# TYPE tandem_queue_messages_acked_total counter" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ck_assert_msg(has(r.body, names[i]), "no %s", names[i]);
+	ck_assert_int_ge(metric(r.body, "tandem_connections"), 1);
+	long long pub0 = metric(r.body, "tandem_messages_published_total");
+	snprintf(series, sizeof(series), "tandem_queue_messages_ready{vhost=\"/\",queue=\"%s\"}", q);
+	ck_assert_int_eq(metric(r.body, series), 0);
+	resp_free(&r);
+	th_publish(c, 1, "", q, "a");
+	th_publish(c, 1, "", q, "b");
+	th_wait_count(c, 1, q, 2, 3000);
+	amqp_message_t m;
+	uint64_t tag;
+	ck_assert_int_eq(th_get(c, 1, q, 0, &m, &tag, NULL, NULL), 1);
+	amqp_destroy_message(&m);
+	http_req("GET", "/metrics", NULL, NULL, &r);
+	ck_assert_int_eq(metric(r.body, series), 1);
+	snprintf(series, sizeof(series), "tandem_queue_messages_unacked{vhost=\"/\",queue=\"%s\"}", q);
+	ck_assert_int_eq(metric(r.body, series), 1);
+	snprintf(series, sizeof(series), "tandem_queue_messages_published_total{vhost=\"/\",queue=\"%s\"}", q);
+	ck_assert_int_eq(metric(r.body, series), 2);
+	ck_assert_int_ge(metric(r.body, "tandem_messages_published_total"), pub0 + 2);
+	resp_free(&r);
+	amqp_basic_ack(c, 1, tag, 0);
+	th_sync(c, 1);
+	http_req("GET", "/metrics", NULL, NULL, &r);
+	snprintf(series, sizeof(series), "tandem_queue_messages_acked_total{vhost=\"/\",queue=\"%s\"}", q);
+	ck_assert_int_eq(metric(r.body, series), 1);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_topics_empty)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/topics", NULL, &r), 200);
+	ck_assert_str_eq(r.body, "[]");
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/groups", NULL, &r), 200);
+	ck_assert_str_eq(r.body, "[]");
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/topics/none", NULL, &r), 404);
+	resp_free(&r);
+}
+END_TEST
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int main(void)
+{
+	if (getenv("TANDEM_TEST_BROKER")) {
+		printf("SKIP: the HTTP API test needs a tandemd of its own\n");
+		return 77;
+	}
+	char port[16];
+	http_port = free_port();
+	snprintf(port, sizeof(port), "%d", http_port);
+	const char *args[] = { "--http-port", port, NULL };
+	th_start_with_args(args);
+	Suite *s = suite_create("http");
+	TCase *tc = th_tcase("api");
+	tcase_add_test(tc, test_auth_required);
+	tcase_add_test(tc, test_overview);
+	tcase_add_test(tc, test_unknown_paths);
+	tcase_add_test(tc, test_malformed_json);
+	tcase_add_test(tc, test_declare_http_seen_over_amqp);
+	tcase_add_test(tc, test_declare_amqp_seen_over_http);
+	tcase_add_test(tc, test_publish_and_get);
+	tcase_add_test(tc, test_purge_and_delete);
+	tcase_add_test(tc, test_bindings);
+	tcase_add_test(tc, test_connections_channels);
+	tcase_add_test(tc, test_health);
+	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_topics_empty);
+	suite_add_tcase(s, tc);
+	return th_run_suite(s);
+}
