@@ -68,7 +68,7 @@ static const struct conf_key conf_keys[] = {
 	  "AMQP 0-9-1 listener port; 0 disables the listener." },
 	{ "kafka_port", CT_INT, OFF(kafka_port), "9092", 0, 65535, 0,
 	  "Kafka protocol listener port (9092 by convention); 0 disables the listener." },
-	{ "http_port", CT_INT, OFF(http_port), "0", 0, 65535, 0,
+	{ "http_port", CT_INT, OFF(http_port), "15672", 0, 65535, 0,
 	  "HTTP management and /metrics port (15672 by convention); 0 disables the listener." },
 	{ "log_level", CT_LEVEL, OFF(log_level), "info", 0, 0, 0,
 	  "One of error, warning, info, debug." },

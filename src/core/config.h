@@ -29,7 +29,7 @@ struct tdm_config {
 	char *bind_address;         /* owned; default "127.0.0.1" */
 	int amqp_port;              /* default 5672, 0 disables */
 	int kafka_port;             /* default 9092, 0 disables */
-	int http_port;              /* default 0 until the HTTP front end exists */
+	int http_port;              /* default 15672, 0 disables */
 	enum tdm_log_level log_level; /* default info */
 	char *log_file;             /* owned; NULL = stderr */
 	uint32_t frame_max;         /* default 131072, min 4096 */

@@ -106,7 +106,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.auto_create_topics, 0);
 	ck_assert_uint_eq(c.num_partitions, 1);
 	ck_assert_uint_eq(c.kafka_max_request_size, 100 * 1024 * 1024);
-	ck_assert_int_eq(c.http_port, 0);
+	ck_assert_int_eq(c.http_port, 15672);
 	ck_assert_int_eq(c.log_level, TDM_LOG_INFO);
 	ck_assert_ptr_null(c.log_file);
 	ck_assert_uint_eq(c.frame_max, 131072);
