@@ -1,0 +1,478 @@
+/*
+ * tandemctl: command-line administration of a running tandemd over its
+ * HTTP management API (which is RabbitMQ's, so it also talks to a RabbitMQ
+ * node with the management plugin for the AMQP side).  Plain sockets,
+ * HTTP/1.1 with Connection: close; the JSON reader of src/http.
+ *
+ *   tandemctl [options] list queues|exchanges|bindings|connections|channels|vhosts|topics|groups
+ *   tandemctl [options] overview
+ *   tandemctl [options] declare queue name=NAME [durable=true|false] [auto_delete=...] [arguments=JSON]
+ *   tandemctl [options] declare exchange name=NAME type=TYPE [durable=...] [auto_delete=...] [internal=...]
+ *   tandemctl [options] delete queue|exchange name=NAME
+ *   tandemctl [options] purge queue name=NAME
+ *   tandemctl [options] publish [exchange=NAME] routing_key=KEY payload=TEXT [properties=JSON]
+ *   tandemctl [options] get queue=NAME [count=N] [ackmode=MODE]
+ * Options: --host H (127.0.0.1), --port P (15672), --user U / --password P
+ * (guest/guest, or TANDEM_USER / TANDEM_PASSWORD), --vhost V (/), --json.
+ * Exit status: 0 ok, 1 the API refused (its reason on stderr), 2 usage,
+ * 3 cannot reach the API.
+ *
+ * Depends on: libc, POSIX sockets, src/http/json.c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "http/json.h"
+
+static const char *host = "127.0.0.1", *port = "15672", *user = "guest", *password = "guest",
+		  *vhost = "/";
+static int as_json;
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: tandemctl [--host H] [--port P] [--user U] [--password P] [--vhost V] [--json] COMMAND\n"
+		"  list queues|exchanges|bindings|connections|channels|vhosts|topics|groups\n"
+		"  overview\n"
+		"  declare queue name=NAME [durable=true] [auto_delete=false] [arguments='{...}']\n"
+		"  declare exchange name=NAME type=direct|fanout|topic|headers [durable=true] [auto_delete=false]\n"
+		"  delete queue|exchange name=NAME\n"
+		"  purge queue name=NAME\n"
+		"  publish [exchange=NAME] routing_key=KEY payload=TEXT [properties='{...}']\n"
+		"  get queue=NAME [count=1] [ackmode=ack_requeue_true]\n");
+	exit(2);
+}
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+struct reply {
+	int status;
+	char *body;
+	size_t len;
+};
+
+static void b64(const char *in, char *out)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in), o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)in[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned char)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)in[i + 2];
+		out[o++] = t[v >> 18 & 63];
+		out[o++] = t[v >> 12 & 63];
+		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? t[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+static int dial(void)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "tandemctl: %s:%s: %s\n", host, port, gai_strerror(rc));
+		exit(3);
+	}
+	int fd = -1;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		fprintf(stderr, "tandemctl: cannot connect to %s:%s: %s\n", host, port, strerror(errno));
+		exit(3);
+	}
+	struct timeval tv = { 30, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void request(const char *method, const char *path, const char *body, struct reply *r)
+{
+	int fd = dial();
+	char creds[600], enc[820];
+	snprintf(creds, sizeof(creds), "%s:%s", user, password);
+	b64(creds, enc);
+	size_t blen = body ? strlen(body) : 0;
+	char head[4096];
+	int n = snprintf(head, sizeof(head),
+			 "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nAuthorization: Basic %s\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			 method, path, host, enc, blen);
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		fprintf(stderr, "tandemctl: request too long\n");
+		exit(2);
+	}
+	const char *parts[2] = { head, body ? body : "" };
+	size_t lens[2] = { (size_t)n, blen };
+	for (int i = 0; i < 2; i++)
+		for (size_t sent = 0; sent < lens[i];) {
+			ssize_t w = write(fd, parts[i] + sent, lens[i] - sent);
+			if (w <= 0) {
+				fprintf(stderr, "tandemctl: write: %s\n", strerror(errno));
+				exit(3);
+			}
+			sent += (size_t)w;
+		}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf) {
+			fprintf(stderr, "tandemctl: out of memory\n");
+			exit(3);
+		}
+		if (len + 1 >= cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb)
+				free(buf);
+			buf = nb;
+			continue;
+		}
+		ssize_t rd = read(fd, buf + len, cap - len - 1);
+		if (rd < 0) {
+			fprintf(stderr, "tandemctl: read: %s\n", strerror(errno));
+			exit(3);
+		}
+		if (rd == 0)
+			break;
+		len += (size_t)rd;
+	}
+	close(fd);
+	buf[len] = '\0';
+	char *sep = strstr(buf, "\r\n\r\n");
+	if (!sep || sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1) {
+		fprintf(stderr, "tandemctl: not an HTTP answer from %s:%s\n", host, port);
+		exit(3);
+	}
+	r->len = len - (size_t)(sep + 4 - buf);
+	memmove(buf, sep + 4, r->len + 1);
+	r->body = buf;
+}
+
+/* Percent-encodes s for one path segment. */
+static void seg(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c))
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+	}
+	out[o] = '\0';
+}
+
+/* Fails with the API's reason unless the status is 2xx. */
+static void check(const struct reply *r)
+{
+	if (r->status >= 200 && r->status < 300)
+		return;
+	struct js_doc d;
+	char err[100];
+	const char *reason = NULL;
+	char *owned = NULL;
+	if (js_parse(&d, r->body, r->len, err, sizeof(err)) == 0) {
+		owned = js_strdup(&d, js_get(&d, 0, "reason"), NULL);
+		reason = owned;
+		js_doc_free(&d);
+	}
+	fprintf(stderr, "tandemctl: HTTP %d: %s\n", r->status, reason ? reason : r->body);
+	free(owned);
+	exit(1);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* The text of a scalar node (strings decoded, others as written). */
+static char *scalar(const struct js_doc *d, int i)
+{
+	if (i < 0)
+		return strdup("");
+	if (js_type_of(d, i) == JS_STR)
+		return js_strdup(d, i, NULL);
+	if (js_type_of(d, i) == JS_OBJ || js_type_of(d, i) == JS_ARR)
+		return strndup(d->src + d->n[i].off, d->n[i].len);
+	return strndup(d->src + d->n[i].off, d->n[i].len);
+}
+
+#define MAXCOLS 8
+
+/* Prints the array of objects in body as a table of the given fields
+ * ("a.b" looks into a nested object). */
+static void table(const char *body, size_t len, const char *const *cols, int ncols)
+{
+	struct js_doc d;
+	char err[100];
+	if (js_parse(&d, body, len, err, sizeof(err)) < 0 || js_type_of(&d, 0) != JS_ARR) {
+		fprintf(stderr, "tandemctl: unexpected answer: %s\n", err);
+		exit(1);
+	}
+	size_t rows = d.n[0].count, w[MAXCOLS];
+	char **cell = calloc((rows + 1) * (size_t)ncols, sizeof(*cell));
+	for (int c = 0; c < ncols; c++) {
+		cell[c] = strdup(cols[c]);
+		w[c] = strlen(cols[c]);
+	}
+	size_t r = 1;
+	for (int e = js_child(&d, 0); e >= 0; e = js_next(&d, 0, e), r++)
+		for (int c = 0; c < ncols; c++) {
+			int v = e;
+			char path[64];
+			snprintf(path, sizeof(path), "%s", cols[c]);
+			for (char *p = strtok(path, "."); p && v >= 0; p = strtok(NULL, "."))
+				v = js_get(&d, v, p);
+			char *s = scalar(&d, v);
+			cell[r * (size_t)ncols + (size_t)c] = s;
+			if (s && strlen(s) > w[c])
+				w[c] = strlen(s);
+		}
+	for (size_t i = 0; i < r; i++) {
+		for (int c = 0; c < ncols; c++) {
+			const char *s = cell[i * (size_t)ncols + (size_t)c];
+			printf("%-*s%s", c + 1 < ncols ? (int)w[c] : 0, s ? s : "", c + 1 < ncols ? "  " : "\n");
+		}
+	}
+	for (size_t i = 0; i < r * (size_t)ncols; i++)
+		free(cell[i]);
+	free(cell);
+	js_doc_free(&d);
+}
+
+static void show(const struct reply *r, const char *const *cols, int ncols)
+{
+	if (as_json || !cols)
+		printf("%s\n", r->body);
+	else
+		table(r->body, r->len, cols, ncols);
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+/* Value of "key=" among the command's words, or dflt. */
+static const char *kv(int argc, char **argv, const char *key, const char *dflt)
+{
+	size_t n = strlen(key);
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], key, n) == 0 && argv[i][n] == '=')
+			return argv[i] + n + 1;
+	return dflt;
+}
+
+static const char *need(int argc, char **argv, const char *key)
+{
+	const char *v = kv(argc, argv, key, NULL);
+	if (!v) {
+		fprintf(stderr, "tandemctl: missing %s=...\n", key);
+		exit(2);
+	}
+	return v;
+}
+
+/* JSON string literal of s (malloc'd). */
+static char *jstr(const char *s)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_str(&w, s);
+	return w.buf ? w.buf : strdup("\"\"");
+}
+
+static int truth(const char *v)
+{
+	return strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0;
+}
+
+static int cmd_list(const char *what)
+{
+	static const struct {
+		const char *what, *path;
+		int by_vhost;
+		const char *cols[MAXCOLS];
+	} lists[] = {
+		{ "queues", "/api/queues", 1,
+		  { "name", "messages", "messages_ready", "messages_unacknowledged", "consumers", "durable" } },
+		{ "exchanges", "/api/exchanges", 1, { "name", "type", "durable", "auto_delete", "internal" } },
+		{ "bindings", "/api/bindings", 1,
+		  { "source", "destination", "destination_type", "routing_key", "arguments" } },
+		{ "connections", "/api/connections", 0, { "name", "user", "vhost", "protocol", "channels" } },
+		{ "channels", "/api/channels", 0,
+		  { "name", "consumer_count", "messages_unacknowledged", "prefetch_count", "confirm" } },
+		{ "vhosts", "/api/vhosts", 0, { "name", "messages", "messages_ready", "messages_unacknowledged" } },
+		{ "topics", "/api/topics", 0, { "name", "partitions", "messages", "bytes", "config.retention.ms" } },
+		{ "groups", "/api/groups", 0, { "group", "lag" } },
+	};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (strcmp(what, lists[i].what) != 0)
+			continue;
+		char path[600], v[400];
+		seg(v, sizeof(v), vhost);
+		if (lists[i].by_vhost)
+			snprintf(path, sizeof(path), "%s/%s", lists[i].path, v);
+		else
+			snprintf(path, sizeof(path), "%s", lists[i].path);
+		struct reply r;
+		request("GET", path, NULL, &r);
+		check(&r);
+		int ncols = 0;
+		while (ncols < MAXCOLS && lists[i].cols[ncols])
+			ncols++;
+		show(&r, lists[i].cols, ncols);
+		free(r.body);
+		return 0;
+	}
+	usage();
+	return 2;
+}
+
+static int simple(const char *method, const char *path, const char *body, const char *done)
+{
+	struct reply r;
+	request(method, path, body, &r);
+	check(&r);
+	if (as_json || !done)
+		printf("%s\n", r.len ? r.body : "{}");
+	else
+		printf("%s\n", done);
+	free(r.body);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	if (getenv("TANDEM_USER"))
+		user = getenv("TANDEM_USER");
+	if (getenv("TANDEM_PASSWORD"))
+		password = getenv("TANDEM_PASSWORD");
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		const char *o = argv[i];
+		if (strcmp(o, "--json") == 0) {
+			as_json = 1;
+			continue;
+		}
+		if (strcmp(o, "--help") == 0)
+			usage();
+		if (i + 1 >= argc)
+			usage();
+		const char *v = argv[++i];
+		if (strcmp(o, "--host") == 0)
+			host = v;
+		else if (strcmp(o, "--port") == 0)
+			port = v;
+		else if (strcmp(o, "--user") == 0)
+			user = v;
+		else if (strcmp(o, "--password") == 0)
+			password = v;
+		else if (strcmp(o, "--vhost") == 0)
+			vhost = v;
+		else
+			usage();
+	}
+	if (i >= argc)
+		usage();
+	const char *cmd = argv[i++];
+	int nargs = argc - i;
+	char **args = argv + i;
+	char vh[400], name[800], path[1400];
+	seg(vh, sizeof(vh), vhost);
+	if (strcmp(cmd, "list") == 0 && nargs >= 1)
+		return cmd_list(args[0]);
+	if (strcmp(cmd, "overview") == 0)
+		return simple("GET", "/api/overview", NULL, NULL);
+	if ((strcmp(cmd, "declare") == 0 || strcmp(cmd, "delete") == 0 || strcmp(cmd, "purge") == 0) &&
+	    nargs >= 1) {
+		const char *kind = args[0];
+		int is_q = strcmp(kind, "queue") == 0;
+		if (!is_q && strcmp(kind, "exchange") != 0)
+			usage();
+		seg(name, sizeof(name), need(nargs, args, "name"));
+		snprintf(path, sizeof(path), "/api/%s/%s/%s%s", is_q ? "queues" : "exchanges", vh, name,
+			 strcmp(cmd, "purge") == 0 ? "/contents" : "");
+		if (strcmp(cmd, "delete") == 0)
+			return simple("DELETE", path, NULL, is_q ? "queue deleted" : "exchange deleted");
+		if (strcmp(cmd, "purge") == 0) {
+			if (!is_q)
+				usage();
+			return simple("DELETE", path, NULL, "queue purged");
+		}
+		char body[4096];
+		const char *a = kv(nargs, args, "arguments", "{}");
+		if (is_q) {
+			snprintf(body, sizeof(body), "{\"durable\":%s,\"auto_delete\":%s,\"arguments\":%s}",
+				 truth(kv(nargs, args, "durable", "true")) ? "true" : "false",
+				 truth(kv(nargs, args, "auto_delete", "false")) ? "true" : "false", a);
+		} else {
+			char *t = jstr(need(nargs, args, "type"));
+			snprintf(body, sizeof(body),
+				 "{\"type\":%s,\"durable\":%s,\"auto_delete\":%s,\"internal\":%s,\"arguments\":%s}", t,
+				 truth(kv(nargs, args, "durable", "true")) ? "true" : "false",
+				 truth(kv(nargs, args, "auto_delete", "false")) ? "true" : "false",
+				 truth(kv(nargs, args, "internal", "false")) ? "true" : "false", a);
+			free(t);
+		}
+		return simple("PUT", path, body, is_q ? "queue declared" : "exchange declared");
+	}
+	if (strcmp(cmd, "publish") == 0) {
+		const char *x = kv(nargs, args, "exchange", "amq.default");
+		seg(name, sizeof(name), *x ? x : "amq.default");
+		snprintf(path, sizeof(path), "/api/exchanges/%s/%s/publish", vh, name);
+		char *rk = jstr(need(nargs, args, "routing_key")), *pl = jstr(need(nargs, args, "payload"));
+		const char *props = kv(nargs, args, "properties", "{}");
+		size_t cap = strlen(rk) + strlen(pl) + strlen(props) + 128;
+		char *body = malloc(cap);
+		snprintf(body, cap,
+			 "{\"properties\":%s,\"routing_key\":%s,\"payload\":%s,\"payload_encoding\":\"string\"}",
+			 props, rk, pl);
+		struct reply r;
+		request("POST", path, body, &r);
+		free(body);
+		free(rk);
+		free(pl);
+		check(&r);
+		int routed = strstr(r.body, "\"routed\":true") != NULL;
+		if (as_json)
+			printf("%s\n", r.body);
+		else
+			printf("%s\n", routed ? "message published" : "message published but NOT routed");
+		free(r.body);
+		return 0;
+	}
+	if (strcmp(cmd, "get") == 0) {
+		seg(name, sizeof(name), need(nargs, args, "queue"));
+		snprintf(path, sizeof(path), "/api/queues/%s/%s/get", vh, name);
+		char body[512];
+		char *am = jstr(kv(nargs, args, "ackmode", "ack_requeue_true"));
+		snprintf(body, sizeof(body), "{\"count\":%d,\"ackmode\":%s,\"encoding\":\"auto\",\"truncate\":50000}",
+			 atoi(kv(nargs, args, "count", "1")), am);
+		free(am);
+		struct reply r;
+		request("POST", path, body, &r);
+		check(&r);
+		static const char *const cols[] = { "routing_key", "exchange", "message_count", "payload_bytes",
+						    "redelivered", "payload" };
+		show(&r, cols, 6);
+		free(r.body);
+		return 0;
+	}
+	usage();
+	return 2;
+}
