@@ -217,7 +217,7 @@ static char *scalar(const struct js_doc *d, int i)
 #define MAXCOLS 8
 
 /* Prints the array of objects in body as a table of the given fields
- * ("a.b" looks into a nested object). */
+ * ("a/b" looks into a nested object). */
 static void table(const char *body, size_t len, const char *const *cols, int ncols)
 {
 	struct js_doc d;
@@ -238,7 +238,7 @@ static void table(const char *body, size_t len, const char *const *cols, int nco
 			int v = e;
 			char path[64];
 			snprintf(path, sizeof(path), "%s", cols[c]);
-			for (char *p = strtok(path, "."); p && v >= 0; p = strtok(NULL, "."))
+			for (char *p = strtok(path, "/"); p && v >= 0; p = strtok(NULL, "/"))
 				v = js_get(&d, v, p);
 			char *s = scalar(&d, v);
 			cell[r * (size_t)ncols + (size_t)c] = s;
@@ -317,7 +317,7 @@ static int cmd_list(const char *what)
 		{ "channels", "/api/channels", 0,
 		  { "name", "consumer_count", "messages_unacknowledged", "prefetch_count", "confirm" } },
 		{ "vhosts", "/api/vhosts", 0, { "name", "messages", "messages_ready", "messages_unacknowledged" } },
-		{ "topics", "/api/topics", 0, { "name", "partitions", "messages", "bytes", "config.retention.ms" } },
+		{ "topics", "/api/topics", 0, { "name", "partitions", "messages", "bytes", "config/retention.ms" } },
 		{ "groups", "/api/groups", 0, { "group", "lag" } },
 	};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
