@@ -63,6 +63,20 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	tdm_broker_tick(s->broker);
 }
 
+/* The event base.  With epoll's changelist, adding and removing interest
+ * in writability within one loop turn (output queued, then written) costs
+ * no epoll_ctl at all: a syscall less per delivery burst. */
+static struct event_base *new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	if (!ec)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	struct event_base *b = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return b ? b : event_base_new();
+}
+
 static int run_blocking(void *ctx, void (*work)(void *), void (*done)(void *), void *arg)
 {
 	struct server *s = ctx;
@@ -180,7 +194,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	evthread_use_pthreads(); /* helper threads hand fsync results back to the loop */
-	s.base = event_base_new();
+	s.base = new_base();
 	s.broker = tdm_broker_new(&cfg, auth);
 	if (!s.base || !s.broker || add_vhosts(s.broker, &cfg) < 0)
 		goto out;
