@@ -25,7 +25,7 @@
 /* What RabbitMQ version we answer like (tools look at it). */
 #define COMPAT_RABBITMQ_VERSION "3.10.0"
 
-static const char *node_name(void)
+const char *hx_node_name(void)
 {
 	static char name[300];
 	if (!name[0]) {
@@ -98,7 +98,7 @@ void hx_write_queue(struct js_w *w, const struct tdm_queue *q)
 	js_kbool(w, "exclusive", q->exclusive);
 	js_key(w, "arguments");
 	hv_table_to_json(w, q->arguments, q->arguments_len);
-	js_kstr(w, "node", node_name());
+	js_kstr(w, "node", hx_node_name());
 	js_kstr(w, "state", "running");
 	js_kstr(w, "type", "classic");
 	js_kuint(w, "messages", ready + q->unacked);
@@ -209,8 +209,8 @@ void hx_overview(struct hx_req *r)
 	js_kstr(&w, "product_name", "tandem");
 	js_kstr(&w, "product_version", PACKAGE_VERSION);
 	js_kstr(&w, "rabbitmq_version", COMPAT_RABBITMQ_VERSION);
-	js_kstr(&w, "cluster_name", node_name());
-	js_kstr(&w, "node", node_name());
+	js_kstr(&w, "cluster_name", hx_node_name());
+	js_kstr(&w, "node", hx_node_name());
 	js_key(&w, "exchange_types");
 	js_arr(&w);
 	static const char *types[] = { "direct", "fanout", "headers", "topic" };
@@ -250,7 +250,7 @@ void hx_overview(struct hx_req *r)
 		if (!ports[i])
 			continue;
 		js_obj(&w);
-		js_kstr(&w, "node", node_name());
+		js_kstr(&w, "node", hx_node_name());
 		js_kstr(&w, "protocol", protos[i]);
 		js_kstr(&w, "ip_address", cfg->bind_address);
 		js_kint(&w, "port", ports[i]);
@@ -260,7 +260,7 @@ void hx_overview(struct hx_req *r)
 	js_key(&w, "contexts");
 	js_arr(&w);
 	js_obj(&w);
-	js_kstr(&w, "node", node_name());
+	js_kstr(&w, "node", hx_node_name());
 	js_kstr(&w, "description", "RabbitMQ Management");
 	js_kstr(&w, "path", "/");
 	char port[16];
@@ -276,7 +276,7 @@ void hx_overview(struct hx_req *r)
 void hx_nodes(struct hx_req *r)
 {
 	struct tdm_broker *b = r->h->broker;
-	if (r->nseg > 2 || (r->nseg == 2 && strcmp(r->seg[1].s, node_name()) != 0)) {
+	if (r->nseg > 2 || (r->nseg == 2 && strcmp(r->seg[1].s, hx_node_name()) != 0)) {
 		hx_not_found(r);
 		return;
 	}
@@ -285,7 +285,7 @@ void hx_nodes(struct hx_req *r)
 	if (r->nseg == 1)
 		js_arr(&w);
 	js_obj(&w);
-	js_kstr(&w, "name", node_name());
+	js_kstr(&w, "name", hx_node_name());
 	js_kstr(&w, "type", "disc");
 	js_kbool(&w, "running", 1);
 	js_kuint(&w, "mem_used", b->rss);
@@ -389,15 +389,15 @@ static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *nam
 		return;
 	struct js_doc *d = &r->body;
 	int t = js_get(d, 0, "type");
-	if (t < 0 || js_type_of(d, t) != JS_STR) {
-		hx_error(r, 400, "bad_request", "key_missing: type");
+	if (t >= 0 && js_type_of(d, t) != JS_STR) {
+		hx_error(r, 400, "bad_request", "type must be a string");
 		return;
 	}
 	char err[200];
 	struct js_w args;
 	js_w_init(&args);
-	size_t tl;
-	char *type = js_strdup(d, t, &tl);
+	size_t tl = 6;
+	char *type = t < 0 ? strdup("direct") : js_strdup(d, t, &tl); /* RabbitMQ's default */
 	if (!type || hv_table_from_json(d, js_get(d, 0, "arguments"), &args, err, sizeof(err)) < 0) {
 		hx_error(r, 400, "bad_request", type ? err : "out of memory");
 		goto out;
@@ -689,7 +689,7 @@ void hx_health(struct hx_req *r)
 				if (!(a & bit))
 					continue;
 				js_obj(&w);
-				js_kstr(&w, "node", node_name());
+				js_kstr(&w, "node", hx_node_name());
 				js_kstr(&w, "resource", bit == TDM_ALARM_MEMORY ? "memory" : "disk");
 				js_obj_end(&w);
 			}

@@ -25,6 +25,7 @@ static void write_conn(struct js_w *w, const struct tdm_reg_conn *c)
 	c->ops->stats(c->ctx, &st);
 	js_obj(w);
 	js_kstr(w, "name", c->name);
+	js_kstr(w, "node", hx_node_name());
 	js_kstr(w, "type", "network");
 	js_kstr(w, "protocol", c->protocol);
 	js_kstr(w, "user", c->user);
@@ -63,6 +64,7 @@ static void write_chan(void *arg, const struct tdm_chan_info *ci)
 	js_obj(w);
 	js_kstr(w, "name", name);
 	js_kuint(w, "number", ci->number);
+	js_kstr(w, "node", hx_node_name());
 	js_kstr(w, "user", cw->c->user);
 	js_kstr(w, "vhost", cw->c->vhost);
 	js_key(w, "connection_details");

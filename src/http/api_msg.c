@@ -422,12 +422,18 @@ static void create_binding(struct hx_req *r, struct tdm_vhost *vh, struct tdm_ex
 		hx_core_error(r, &e);
 		goto out;
 	}
+	/* RabbitMQ's Location: "<destination>/<properties_key>", relative to
+	 * the URL posted to */
 	char pk[300];
+	const char *dn, *kind;
+	size_t dl;
 	props_key(pk, sizeof(pk), key, kl, a, (size_t)n);
-	char *enc = evhttp_uriencode(pk, -1, 0);
-	char loc[700];
-	snprintf(loc, sizeof(loc), "%s", enc ? enc : "");
+	dest_name(dst, &dn, &dl, &kind);
+	char *enc = evhttp_uriencode(pk, -1, 0), *dest = evhttp_uriencode(dn, (ev_ssize_t)dl, 0);
+	char loc[1400];
+	snprintf(loc, sizeof(loc), "%s/%s", dest ? dest : "", enc ? enc : "");
 	free(enc);
+	free(dest);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
 	(void)vh;
 	hx_no_content(r, 201);

@@ -75,6 +75,8 @@ int hx_body(struct hx_req *r);
 const char *hx_query(struct hx_req *r, const char *name);
 /* The vhost named by segment i (404 reply and NULL when unknown or not allowed). */
 struct tdm_vhost *hx_vhost(struct hx_req *r, int i);
+/* "tandem@<short host name>", as RabbitMQ's node names. */
+const char *hx_node_name(void);
 /* Milliseconds since the epoch. */
 uint64_t hx_wall_ms(void);
 

@@ -123,14 +123,13 @@ int hx_body(struct hx_req *r)
 	const char *text = i == n ? "{}" : r->body_text;
 	size_t len = i == n ? 2 : n;
 	if (js_parse(&r->body, text, len, err, sizeof(err)) < 0) {
-		char reason[200];
-		snprintf(reason, sizeof(reason), "failed to decode json: %s", err);
-		hx_error(r, 400, "bad_request", reason);
+		tdm_debug("http", "request body is not JSON: %s", err);
+		hx_error(r, 400, "bad_request", "not_json"); /* RabbitMQ's words */
 		return -1;
 	}
 	r->has_body = 1;
 	if (js_type_of(&r->body, 0) != JS_OBJ) {
-		hx_error(r, 400, "bad_request", "the request body must be a JSON object");
+		hx_error(r, 400, "bad_request", "not_json");
 		return -1;
 	}
 	return 0;

@@ -213,13 +213,19 @@ START_TEST(test_malformed_json)
 	struct resp r;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(req_guest("PUT", path, bad[i], &r) == 400, "%s -> %d", bad[i], r.status);
-		ck_assert_msg(has(r.body, "\"error\":\"bad_request\""), "%s", r.body);
+		ck_assert_msg(has(r.body, "\"error\":\"bad_request\",\"reason\":\"not_json\""), "%s", r.body);
 		resp_free(&r);
 	}
 	/* nothing was declared */
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
 	resp_free(&r);
-	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-bad-x", "{\"durable\":true}", &r), 400);
+	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-bad-x", "{\"type\":7}", &r), 400);
+	resp_free(&r);
+	/* as RabbitMQ, an exchange declared without a type is a direct one */
+	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-untyped-x", "{\"durable\":false}", &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/exchanges/%2F/http-untyped-x", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"type\":\"direct\""), "%s", r.body);
 	resp_free(&r);
 	th_assert_broker_alive();
 }
@@ -462,7 +468,9 @@ START_TEST(test_bindings)
 	/* create over HTTP, route over AMQP, delete over HTTP */
 	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s", x, q);
 	ck_assert_int_eq(req_guest("POST", path, "{\"routing_key\":\"k2\",\"arguments\":{}}", &r), 201);
-	ck_assert_msg(has(r.head, "Location: k2"), "%s", r.head);
+	char loc[300];
+	snprintf(loc, sizeof(loc), "Location: %s/k2", q);
+	ck_assert_msg(has(r.head, loc), "%s", r.head);
 	resp_free(&r);
 	th_publish(c, 1, x, "k2", "via k2");
 	amqp_message_t m;
