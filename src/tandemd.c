@@ -202,6 +202,12 @@ int main(int argc, char **argv)
 	s.broker->schedule = schedule_dispatch;
 	s.broker->schedule_ctx = &s;
 	am_hooks_install(s.broker);
+	/* the logs first: durable stream queues come back over their topics */
+	if (!(s.topics = tdm_topics_open(s.base, &cfg, err, sizeof(err)))) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
+	s.broker->topics = s.topics;
 	if (open_durable(&s, &cfg, err, sizeof(err)) < 0) {
 		tdm_error("main", "%s", err);
 		goto out;
@@ -223,10 +229,6 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		tdm_info("main", "listening amqp %s:%d", cfg.bind_address, port);
-	}
-	if (!(s.topics = tdm_topics_open(s.base, &cfg, err, sizeof(err)))) {
-		tdm_error("main", "%s", err);
-		goto out;
 	}
 	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics)))
 		goto out;
@@ -252,9 +254,9 @@ out:
 	tdm_http_free(s.http);
 	tdm_net_free(s.net);
 	tdm_kafka_free(s.kafka);
-	tdm_topics_close(s.topics);
 	close_durable(&s);
-	tdm_broker_free(s.broker);
+	tdm_broker_free(s.broker); /* stream queues let go of their topics' waiters */
+	tdm_topics_close(s.topics);
 	if (s.dispatch_ev)
 		event_free(s.dispatch_ev);
 	if (s.base)

@@ -132,6 +132,10 @@ int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_met
 	struct tdm_queue *q = am_queue_resolve(c, ch, g->queue, m->id, err);
 	if (!q)
 		return -1;
+	if (q->stream)
+		return am_fail(err, AM_NOT_IMPLEMENTED, m->id,
+			       "basic.get not supported by stream queues queue '%s' in vhost '%s'",
+			       q->name, c->vhost->name);
 	struct tdm_qentry e;
 	q->last_used = tdm_now_ms(); /* basic.get counts as use for x-expires */
 	if (!tdm_queue_pop(q, &e)) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "amqp/amqp.h"
+#include "core/stream.h"
 
 /* ---- the unacked ring ----------------------------------------------------- */
 
@@ -104,9 +105,34 @@ static void settle_one(struct am_channel *ch, struct am_unacked *u, int ack, int
 	ch->unacked--;
 }
 
+/* RabbitMQ refuses nack and reject of stream deliveries (540, hard). */
+static int refuse_stream_nack(struct am_channel *ch, uint64_t tag, int multiple, uint32_t method,
+			      struct am_err *err)
+{
+	size_t from = 0, to = ch->ring_len;
+	if (!multiple || tag) {
+		long idx = ring_find(ch, tag);
+		if (idx < 0)
+			return 0; /* unknown tag: am_settle answers that */
+		from = multiple ? 0 : (size_t)idx;
+		to = (size_t)idx + 1;
+	}
+	for (size_t i = from; i < to; i++) {
+		struct am_unacked *u = ring_at(ch, i);
+		if (!u->done && u->q->stream)
+			return am_fail(err, AM_NOT_IMPLEMENTED, method,
+				       "basic.nack and basic.reject not supported by stream queues "
+				       "queue '%s' in vhost '%s'",
+				       u->q->name, u->q->vhost->name);
+	}
+	return 0;
+}
+
 int am_settle(struct am_channel *ch, uint64_t tag, int multiple, int ack, int requeue,
 	      uint32_t method, struct am_err *err)
 {
+	if (!ack && refuse_stream_nack(ch, tag, multiple, method, err) < 0)
+		return -1;
 	if (multiple && tag == 0) { /* everything outstanding */
 		for (size_t i = 0; i < ch->ring_len; i++)
 			if (!ring_at(ch, i)->done)
@@ -218,7 +244,8 @@ static void queue_gone(struct tdm_consumer *tc)
 	am_consumer_unref(cons);
 }
 
-static const struct tdm_consumer_ops consumer_ops = { can_take, deliver, queue_gone };
+static const struct tdm_consumer_ops consumer_ops = { can_take, deliver, queue_gone,
+							 am_stream_deliver };
 
 static struct am_consumer *find_consumer(struct am_channel *ch, struct am_bytes tag)
 {
@@ -257,9 +284,15 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 		if (priority < INT32_MIN || priority > INT32_MAX)
 			priority = priority < 0 ? INT32_MIN : INT32_MAX;
 	}
+	struct am_stream_start start;
+	if (q->stream && am_stream_consume_args(c, ch, q, b, m->id, &start, err) < 0)
+		return -1;
 	struct am_consumer *cons = calloc(1, sizeof(*cons));
-	if (!cons)
+	if (!cons || (q->stream && tdm_stream_subscribe(q, &cons->core, (enum tdm_stream_from)start.from,
+						       start.value, start.partition) < 0)) {
+		free(cons);
 		return am_fail(err, AM_INTERNAL_ERROR, m->id, "out of memory");
+	}
 	cons->core.ops = &consumer_ops;
 	cons->core.priority = (int32_t)priority;
 	cons->core.exclusive = b->exclusive;

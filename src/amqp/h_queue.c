@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "amqp/amqp.h"
+#include "core/stream.h"
 
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
 				   uint32_t method, struct am_err *err)
@@ -48,9 +49,14 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	/* RabbitMQ validates arguments only for a new queue: an existing one is
 	 * compared with what was asked (inequivalent arg), whatever it is */
 	int exists = d->queue.len && tdm_map_get(&c->vhost->queues, (const char *)d->queue.ptr, d->queue.len);
-	if (!s.passive && !exists &&
-	    am_queue_args_parse(d->arguments, &qa, shown, c->vhost->name, m->id, err) < 0)
+	struct tdm_stream_spec stream;
+	if (!s.passive && !exists && am_stream_is_declared(d->arguments)) {
+		if (am_stream_declare_args(c, d, shown, &qa, &stream, m->id, err) < 0)
+			return -1;
+	} else if (!s.passive && !exists &&
+		   am_queue_args_parse(d->arguments, &qa, shown, c->vhost->name, m->id, err) < 0) {
 		return -1;
+	}
 	s.settings = s.passive || exists ? NULL : &qa;
 	struct tdm_queue *q;
 	struct tdm_err te;
@@ -60,13 +66,18 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
 			       am_queue_arg_keys, "queue", q->name, c->vhost->name, m->id, err) < 0)
 		return -1;
+	if (!s.created && !s.passive && q->stream &&
+	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
+			       am_stream_arg_keys, "queue", q->name, c->vhost->name, m->id, err) < 0)
+		return -1;
 	memcpy(ch->last_queue, q->name, q->name_len);
 	ch->last_queue_len = q->name_len;
 	if (d->no_wait)
 		return 0;
 	struct am_method ok = { .id = AM_QUEUE_DECLARE_OK };
 	ok.u.queue_declare_ok.queue = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
-	ok.u.queue_declare_ok.message_count = (uint32_t)tdm_queue_ready(q);
+	ok.u.queue_declare_ok.message_count =
+		(uint32_t)(q->stream ? tdm_stream_count(q) : tdm_queue_ready(q));
 	ok.u.queue_declare_ok.consumer_count = q->nconsumers;
 	am_send_method(c, ch->id, &ok);
 	return 0;
@@ -112,6 +123,10 @@ int am_h_queue_purge(struct am_conn *c, struct am_channel *ch, const struct am_m
 	struct tdm_queue *q = am_queue_resolve(c, ch, p->queue, m->id, err);
 	if (!q)
 		return -1;
+	if (q->stream)
+		return am_fail(err, AM_NOT_IMPLEMENTED, m->id,
+			       "queue.purge not supported by stream queues queue '%s' in vhost '%s'",
+			       q->name, c->vhost->name);
 	uint64_t n = tdm_queue_purge(q);
 	if (p->no_wait)
 		return 0;

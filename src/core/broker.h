@@ -23,6 +23,7 @@ struct tdm_config;
 struct tdm_auth;
 struct tdm_route;
 struct tdm_durable;
+struct tdm_topics;
 
 enum tdm_status {
 	TDM_OK = 0,
@@ -107,6 +108,12 @@ struct tdm_broker {
 	unsigned ticks;
 	void (*alarm_changed)(void *ctx, unsigned alarms);
 	void *alarm_ctx;
+	/* stream queues (core/stream.h): the logs, borrowed from main (NULL:
+	 * stream queues cannot be declared), and the front end's hook that
+	 * turns a message into a record and appends it (0, or -1: refused) */
+	struct tdm_topics *topics;
+	int (*stream_append)(void *ctx, struct tdm_queue *q, struct tdm_message *m);
+	void *stream_append_ctx;
 };
 
 #define TDM_ALARM_MEMORY 1u

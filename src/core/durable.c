@@ -21,6 +21,7 @@
 
 #include "core/broker.h"
 #include "core/log.h"
+#include "core/stream.h"
 #include "logstore/logstore.h"
 
 #define BLOCK_SHIFT 10            /* live counts per 1024 journal offsets */
@@ -278,6 +279,23 @@ static void put_opt_str(struct wbuf *v, const char *s)
 	put_str(v, s ? s : "", s ? strlen(s) : 0);
 }
 
+/* A stream queue's log: 'S', topic, own, partition key, partitions, retention. */
+static void put_stream(struct wbuf *v, const struct tdm_queue *q)
+{
+	struct tdm_stream_spec sp;
+	tdm_stream_get_spec(q, &sp);
+	put_u8(v, 'S');
+	put_str(v, sp.topic, sp.topic_len);
+	put_u8(v, sp.own_topic);
+	put_u8(v, sp.pkey);
+	put_u8(v, sp.pkey_header != NULL);
+	put_str(v, sp.pkey_header ? sp.pkey_header : "", sp.pkey_header ? sp.pkey_header_len : 0);
+	put_u32(v, (uint32_t)sp.partitions);
+	put_u64(v, (uint64_t)sp.max_bytes);
+	put_u64(v, (uint64_t)sp.max_age_ms);
+	put_u64(v, (uint64_t)sp.segment_bytes);
+}
+
 int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q)
 {
 	if (!d || !q->durable || q->exclusive)
@@ -298,6 +316,8 @@ int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q)
 	put_opt_str(&v, q->dlx);
 	put_opt_str(&v, q->dlrk);
 	put_str(&v, q->arguments, q->arguments_len);
+	if (q->stream) /* an optional trailing section: records without it are classic */
+		put_stream(&v, q);
 	int rc = defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
@@ -792,6 +812,19 @@ static void restore_queue(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 	st.dlx = get_opt_str(v, &st.dlx_len);
 	st.dlrk = get_opt_str(v, &st.dlrk_len);
 	const uint8_t *args = get_str(v, &alen);
+	struct tdm_stream_spec sp;
+	if (!v->err && v->pos < v->len && get_u8(v) == 'S') {
+		tdm_stream_spec_init(&sp);
+		sp.topic = (const char *)get_str(v, &sp.topic_len);
+		sp.own_topic = get_u8(v);
+		sp.pkey = get_u8(v);
+		sp.pkey_header = get_opt_str(v, &sp.pkey_header_len);
+		sp.partitions = (int32_t)get_u32(v);
+		sp.max_bytes = (int64_t)get_u64(v);
+		sp.max_age_ms = (int64_t)get_u64(v);
+		sp.segment_bytes = (int64_t)get_u64(v);
+		st.stream = &sp;
+	}
 	if (!vh || k->err || v->err)
 		return;
 	struct tdm_queue_spec s = { .name = (const char *)name, .name_len = nlen, .durable = 1,

@@ -1,7 +1,8 @@
 /*
  * Enqueueing a routed message: journal first (persistent message, durable
  * queues), then one push per queue, keeping the journal's count of stored
- * copies true whatever each queue did with it.
+ * copies true whatever each queue did with it.  Stream queues take a record
+ * in their log instead (through the front end's stream_append hook).
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -22,13 +23,18 @@ int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m
 		if (r->n > DURABLE_STACK && !(dq = malloc(r->n * sizeof(*dq))))
 			dq = stack; /* falls back to the first DURABLE_STACK below */
 		for (size_t i = 0; i < r->n && (dq != stack || ndq < DURABLE_STACK); i++)
-			if (r->queues[i]->qid)
+			if (r->queues[i]->qid && !r->queues[i]->stream) /* a stream has its log */
 				dq[ndq++] = r->queues[i];
 		if (ndq && tdm_durable_enqueue(d, m, dq, ndq) < 0)
 			refused = (int)ndq; /* could not journal it: refuse where it must be safe */
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		struct tdm_queue *q = r->queues[i];
+		if (q->stream) { /* appended to its log as a record (front end's format) */
+			if (!b->stream_append || b->stream_append(b->stream_append_ctx, q, m) < 0)
+				refused++;
+			continue;
+		}
 		int journaled = q->qid && m->journal_off != TDM_NO_JOURNAL;
 		if (q->qid && m->persistent && d && !journaled)
 			continue; /* journal failure: counted refused above */

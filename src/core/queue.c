@@ -16,6 +16,7 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/stream.h"
 
 uint64_t tdm_now_ms(void)
 {
@@ -77,6 +78,8 @@ int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
 		return -1;
 	if (q->message_ttl >= 0 || q->expires_ms >= 0)
 		tdm_queue_set_timed(q);
+	if (s->stream && tdm_stream_attach(q, s->stream) < 0)
+		return -1;
 	return 0;
 }
 
@@ -178,6 +181,7 @@ void tdm_queue_unref(struct tdm_queue *q)
 	if (--q->refcnt > 0)
 		return;
 	drop_ready(q);
+	tdm_stream_free(q);
 	free(q->ring);
 	free(q->heap);
 	free(q->arguments);
@@ -463,8 +467,8 @@ void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 {
 	q->unacked--;
 	e.redelivered = 1;
-	if (q->deleted || heap_push(q, e) < 0) {
-		drop(q, e.msg); /* nowhere to keep it */
+	if (q->deleted || q->stream || heap_push(q, e) < 0) {
+		drop(q, e.msg); /* nowhere to keep it; a stream keeps it in its log */
 		return;
 	}
 	count_ready(q, e.msg);
@@ -528,6 +532,7 @@ void tdm_queue_detach(struct tdm_queue *q, struct tdm_consumer *c)
 	}
 	c->prev = c->next = NULL;
 	c->queue = NULL;
+	tdm_stream_unsubscribe(c);
 	q->nconsumers--;
 	if (c->priority)
 		q->prio_consumers--;
@@ -576,6 +581,8 @@ static int would_deliver_now(struct tdm_queue *q)
 
 int tdm_queue_dispatch(struct tdm_queue *q, unsigned budget)
 {
+	if (q->stream)
+		return q->deleted ? 0 : tdm_stream_dispatch(q, budget);
 	while (tdm_queue_ready(q) && q->nconsumers && !q->deleted) {
 		if (budget-- == 0)
 			return 1;

@@ -20,6 +20,10 @@
 struct tdm_queue;
 struct tdm_vhost;
 struct tdm_broker;
+struct tdm_stream;        /* core/stream.h */
+struct tdm_stream_spec;
+struct tdm_stream_cursor;
+struct ls_record;         /* logstore/logstore.h */
 
 /* A queued or in-flight message as a queue sees it. */
 struct tdm_qentry {
@@ -48,6 +52,11 @@ struct tdm_consumer_ops {
 	void (*deliver)(struct tdm_consumer *c, struct tdm_queue *q, struct tdm_qentry e);
 	/* The queue was deleted; c has been detached already. */
 	void (*queue_gone)(struct tdm_consumer *c);
+	/* Stream queues (core/stream.h): hands over one record read from the
+	 * log (borrowed for the call), already counted unacked on q; the
+	 * consumer settles it with tdm_queue_settle on an entry of its own. */
+	void (*deliver_record)(struct tdm_consumer *c, struct tdm_queue *q,
+			       const struct ls_record *rec);
 };
 
 /* Embedded in the front end's consumer object. */
@@ -58,6 +67,7 @@ struct tdm_consumer {
 	uint8_t exclusive;
 	int32_t priority;                /* x-priority: higher is served first */
 	uint64_t served;                 /* when last served, for fairness among equals */
+	struct tdm_stream_cursor *cursor;/* owned: a stream queue consumer's read position */
 };
 
 /* Destination kinds for exchange bindings (first member of queue and exchange). */
@@ -111,6 +121,7 @@ struct tdm_queue {
 	struct tdm_queue *delivered_next;
 	/* counters */
 	uint64_t stat_published, stat_delivered, stat_acked;
+	struct tdm_stream *stream;     /* owned: a stream queue's log (core/stream.h), NULL = classic */
 };
 
 enum tdm_overflow { TDM_OVERFLOW_DROP_HEAD, TDM_OVERFLOW_REJECT_PUBLISH, TDM_OVERFLOW_REJECT_PUBLISH_DLX };
@@ -125,6 +136,7 @@ struct tdm_queue_settings {
 	uint8_t max_priority, single_active;
 	const char *dlx, *dlrk;               /* borrowed; NULL = none */
 	size_t dlx_len, dlrk_len;
+	const struct tdm_stream_spec *stream; /* borrowed; non-NULL: a stream queue */
 };
 void tdm_queue_settings_init(struct tdm_queue_settings *s);
 /* Applies s to a new queue (copies the strings). 0 or -1 (ENOMEM). */

@@ -483,6 +483,16 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 	return rc;
 }
 
+int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
+		      size_t n, int codec, struct ls_append_result *res)
+{
+	int rc = ls_append(p, recs, n, codec, res);
+
+	if (rc == LS_OK)
+		wake_data(t, p);
+	return rc;
+}
+
 int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
 		    size_t max_bytes, struct ls_read_result *r)
 {

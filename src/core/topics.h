@@ -50,6 +50,9 @@ int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions
 int tdm_topics_delete(struct tdm_topics *t, const char *name);
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count);
 
+/* ls_append (records built here), then wakes the partition's data waiters. */
+int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
+		      size_t n, int codec, struct ls_append_result *res);
 /* ls_append_batch, then wakes the partition's data waiters. */
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct ls_append_result *res);

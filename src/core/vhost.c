@@ -17,6 +17,7 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/stream.h"
 
 #define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
 
@@ -382,6 +383,8 @@ void tdm_queue_remove(struct tdm_queue *q)
 	unset_timed(q);
 	tdm_unbind_dest_all(vh, &q->dest);
 	tdm_queue_kill(q);
+	if (q->stream)
+		tdm_stream_removed(q); /* its own log goes with it */
 	tdm_queue_unref(q);
 }
 

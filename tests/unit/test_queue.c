@@ -203,7 +203,7 @@ static void tc_gone(struct tdm_consumer *c)
 	(void)c;
 }
 
-static const struct tdm_consumer_ops tc_ops = { tc_can_take, tc_deliver, tc_gone };
+static const struct tdm_consumer_ops tc_ops = { tc_can_take, tc_deliver, tc_gone, NULL };
 
 START_TEST(round_robin_with_credit)
 {

@@ -1,0 +1,570 @@
+/*
+ * Stream queues over AMQP 0-9-1, as RabbitMQ 3.10 has them
+ * (x-queue-type: stream), over the broker's logs (core/stream.h):
+ *  - declaration: arguments and properties checked with RabbitMQ's
+ *    answers, retention arguments turned into topic configs, and tandem's
+ *    bridge arguments (x-log-topic, x-partition-key, x-log-partitions);
+ *  - publishing: an AMQP message becomes a record (the broker's
+ *    stream_append hook);
+ *  - consuming: x-stream-offset, the prefetch RabbitMQ requires, and
+ *    records turned back into deliveries with an x-stream-offset header.
+ *
+ * Message <-> record mapping (README "Stream queues"):
+ *   key        routing key                      <-> routing key (if <= 255 bytes)
+ *   value      body                             <-> body
+ *   timestamp  append time (as RabbitMQ's chunk  -> AMQP timestamp (s) when the
+ *              timestamps, for x-stream-offset     record has no AMQP properties
+ *              by time and x-max-age)
+ *   headers    x-amqp-properties: the basic properties in wire form (flags +
+ *              list) so AMQP consumers get them back unchanged;
+ *              x-amqp-exchange: the exchange published to (absent for "");
+ *              content-type, content-encoding, correlation-id, reply-to,
+ *              expiration, message-id, type, user-id, app-id as text;
+ *              every longstr entry of the `headers` table under its name.
+ *   A record without x-amqp-properties (a Kafka producer's) is delivered
+ *   with a `headers` table holding each record header as a longstr.
+ *
+ * Must not depend on: other front ends.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "amqp/amqp.h"
+#include "core/log.h"
+#include "core/stream.h"
+
+#define HDR_PROPS "x-amqp-properties"
+#define HDR_EXCHANGE "x-amqp-exchange"
+#define HDR_STACK 32
+
+static int bytes_is(struct am_bytes b, const char *s)
+{
+	size_t n = strlen(s);
+	return b.len == n && memcmp(b.ptr, s, n) == 0;
+}
+
+/* ---- declaration ----------------------------------------------------------------- */
+
+/* Declaration arguments RabbitMQ knows that a stream refuses (3.10). */
+static const char *const refused_args[] = {
+	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+	"x-max-length", "x-max-in-memory-length", "x-max-in-memory-bytes", "x-max-priority",
+	"x-overflow", "x-queue-mode", "x-single-active-consumer", "x-quorum-initial-group-size",
+	"x-delivery-limit", "x-queue-master-locator", "x-queue-version", NULL,
+};
+
+/* tandem's own declaration arguments, compared on redeclare like RabbitMQ's. */
+const char *const am_stream_arg_keys[] = { "x-log-topic", "x-partition-key", "x-log-partitions",
+					   NULL };
+
+int am_stream_is_declared(struct am_bytes args)
+{
+	struct am_value v;
+	return am_table_get(args, "x-queue-type", &v) && v.type == 'S' && bytes_is(v.v.bytes, "stream");
+}
+
+static int int_of(const struct am_value *v, int64_t *out)
+{
+	switch (v->type) {
+	case 'b': case 's': case 'I': case 'l':
+		*out = v->v.i;
+		return 0;
+	case 'B': case 'u': case 'i': case 'L':
+		if (v->v.u > INT64_MAX)
+			return -1;
+		*out = (int64_t)v->v.u;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
+		   const char *vhost, const char *why)
+{
+	return am_fail(err, AM_PRECONDITION_FAILED, method,
+		       "invalid arg '%s' for queue '%s' in vhost '%s': %s", key, queue, vhost, why);
+}
+
+/* A size argument (x-max-length-bytes, x-stream-max-segment-size-bytes). */
+static int size_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
+		    const char *vhost, uint32_t method, struct am_err *err)
+{
+	struct am_value v;
+	char why[80];
+	if (!am_table_get(args, key, &v))
+		return 0;
+	if (int_of(&v, out) < 0) {
+		snprintf(why, sizeof(why), "\"expected integer, got %s\"", am_type_word(v.type));
+		return bad_arg(err, method, key, queue, vhost, why);
+	}
+	if (*out < 0) {
+		snprintf(why, sizeof(why), "{value_negative,%lld}", (long long)*out);
+		return bad_arg(err, method, key, queue, vhost, why);
+	}
+	return 0;
+}
+
+int am_stream_parse_age(struct am_bytes s, int64_t *ms)
+{
+	static const struct { char unit; int64_t ms; } units[] = {
+		{ 'Y', 365LL * 86400000 }, { 'M', 30LL * 86400000 }, { 'D', 86400000 },
+		{ 'h', 3600000 }, { 'm', 60000 }, { 's', 1000 },
+	};
+	size_t i = 0;
+	int64_t n = 0;
+	int big = 0;
+	while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
+		if (n > (INT64_MAX - 9) / 10)
+			big = 1;
+		else
+			n = n * 10 + (s.ptr[i] - '0');
+		i++;
+	}
+	if (i == 0 || i + 1 != s.len || (n == 0 && !big))
+		return -1;
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		if (units[u].unit != (char)s.ptr[i])
+			continue;
+		*ms = big || n > INT64_MAX / units[u].ms ? INT64_MAX : n * units[u].ms;
+		return 0;
+	}
+	return -1;
+}
+
+/* x-partition-key: "routing_key" or "header:<name>". */
+static int pkey_arg(struct am_bytes args, struct tdm_stream_spec *sp, const char *queue,
+		    const char *vhost, uint32_t method, struct am_err *err)
+{
+	struct am_value v;
+	char why[80];
+	if (!am_table_get(args, "x-partition-key", &v))
+		return 0;
+	if (v.type != 'S') {
+		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
+		return bad_arg(err, method, "x-partition-key", queue, vhost, why);
+	}
+	if (bytes_is(v.v.bytes, "routing_key"))
+		return 0;
+	if (v.v.bytes.len > 7 && memcmp(v.v.bytes.ptr, "header:", 7) == 0) {
+		sp->pkey = TDM_PKEY_HEADER;
+		sp->pkey_header = (const char *)v.v.bytes.ptr + 7;
+		sp->pkey_header_len = v.v.bytes.len - 7;
+		return 0;
+	}
+	return bad_arg(err, method, "x-partition-key", queue, vhost,
+		       "expected routing_key or header:<name>");
+}
+
+/* tandem's bridge arguments: a view of an existing (or new) topic. */
+static int bridge_args(struct am_conn *c, struct am_bytes args, struct tdm_stream_spec *sp,
+		       const char *queue, uint32_t method, struct am_err *err)
+{
+	const char *vhost = c->vhost->name;
+	struct am_value v;
+	char why[120];
+	if (pkey_arg(args, sp, queue, vhost, method, err) < 0)
+		return -1;
+	if (am_table_get(args, "x-log-partitions", &v)) {
+		int64_t n;
+		if (int_of(&v, &n) < 0 || n < 1 || n > 1000000)
+			return bad_arg(err, method, "x-log-partitions", queue, vhost,
+				       "expected an integer from 1 to 1000000");
+		sp->partitions = (int32_t)n;
+	}
+	if (!am_table_get(args, "x-log-topic", &v))
+		return 0;
+	if (v.type != 'S') {
+		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
+		return bad_arg(err, method, "x-log-topic", queue, vhost, why);
+	}
+	const char *t = (const char *)v.v.bytes.ptr;
+	size_t tlen = v.v.bytes.len;
+	if (!tdm_stream_topic_legal(t, tlen))
+		return bad_arg(err, method, "x-log-topic", queue, vhost,
+			       "not a legal topic name ([A-Za-z0-9._-], 1 to 240 bytes)");
+	if (tlen == 18 && memcmp(t, "__consumer_offsets", 18) == 0)
+		return bad_arg(err, method, "x-log-topic", queue, vhost, "an internal topic");
+	sp->topic = t;
+	sp->topic_len = tlen;
+	sp->own_topic = 0;
+	return 0;
+}
+
+int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, const char *queue,
+			   struct tdm_queue_settings *qa, struct tdm_stream_spec *sp,
+			   uint32_t method, struct am_err *err)
+{
+	const char *vhost = c->vhost->name;
+	struct am_bytes args = d->arguments;
+	struct am_value v;
+	tdm_queue_settings_init(qa);
+	tdm_stream_spec_init(sp);
+	qa->stream = sp;
+	if (!c->broker->topics)
+		return am_fail(err, AM_NOT_IMPLEMENTED, method, "stream queues need the log store");
+	if (d->queue.len == 0)
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "Cannot declare a server-named queue for type rabbit_stream_queue");
+	if (size_arg(args, "x-max-length-bytes", &sp->max_bytes, queue, vhost, method, err) < 0 ||
+	    size_arg(args, "x-stream-max-segment-size-bytes", &sp->segment_bytes, queue, vhost,
+		     method, err) < 0)
+		return -1;
+	if (am_table_get(args, "x-max-age", &v)) {
+		if (v.type != 'S') {
+			char why[80];
+			snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
+			return bad_arg(err, method, "x-max-age", queue, vhost, why);
+		}
+		if (am_stream_parse_age(v.v.bytes, &sp->max_age_ms) < 0)
+			return bad_arg(err, method, "x-max-age", queue, vhost, "invalid_max_age");
+	}
+	for (size_t i = 0; refused_args[i]; i++)
+		if (am_table_get(args, refused_args[i], &v))
+			return am_fail(err, AM_PRECONDITION_FAILED, method,
+				       "invalid arg '%s' for queue '%s' in vhost '%s' of queue type "
+				       "rabbit_stream_queue",
+				       refused_args[i], queue, vhost);
+	if (bridge_args(c, args, sp, queue, method, err) < 0)
+		return -1;
+	if (d->queue.len >= 4 && memcmp(d->queue.ptr, "amq.", 4) == 0)
+		return 0; /* the core refuses the reserved name (403), as RabbitMQ does first */
+	const char *prop = d->auto_delete ? "auto-delete"
+			   : d->exclusive ? "exclusive-owner"
+			   : !d->durable  ? "non-durable"
+					  : NULL;
+	if (prop)
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "invalid property '%s' for queue '%s' in vhost '%s'", prop, queue, vhost);
+	return 0;
+}
+
+/* ---- publishing: message -> record ---------------------------------------------- */
+
+struct hdr_list {
+	struct ls_header *h;
+	size_t n, cap;
+};
+
+static void hdr_add(struct hdr_list *l, const char *key, size_t klen, const void *val, size_t vlen)
+{
+	if (l->n == l->cap)
+		return;
+	l->h[l->n++] = (struct ls_header){ key, klen, vlen ? val : "", vlen };
+}
+
+/* The partition key of m for q's topic: the routing key, or the value of
+ * a header (text; integers in decimal); NULL when the header is absent. */
+static const void *partition_key(const struct tdm_stream_spec *sp, const struct tdm_message *m,
+				 const struct am_basic_props *p, size_t *len, char *num, size_t numlen)
+{
+	if (sp->pkey == TDM_PKEY_ROUTING_KEY) {
+		*len = m->routing_key_len;
+		return m->routing_key;
+	}
+	if (!(p->flags & AM_P_HEADERS) || sp->pkey_header_len > 255)
+		return NULL;
+	char key[256];
+	struct am_value v;
+	int64_t i;
+	memcpy(key, sp->pkey_header, sp->pkey_header_len);
+	key[sp->pkey_header_len] = '\0';
+	if (!am_table_get(p->headers, key, &v))
+		return NULL;
+	if (v.type == 'S' || v.type == 'x') {
+		*len = v.v.bytes.len;
+		return v.v.bytes.len ? (const void *)v.v.bytes.ptr : "";
+	}
+	if (v.type == 'T' || int_of(&v, &i) == 0) {
+		if (v.type == 'T')
+			*len = (size_t)snprintf(num, numlen, "%llu", (unsigned long long)v.v.u);
+		else
+			*len = (size_t)snprintf(num, numlen, "%lld", (long long)i);
+		return num;
+	}
+	*len = v.raw.len; /* anything else: its wire form */
+	return v.raw.ptr;
+}
+
+static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
+{
+	(void)ctx;
+	struct am_content_header h;
+	if (m->header_len < 14 || am_content_header_decode(m->header, m->header_len, &h) != AM_OK)
+		return -1;
+	const struct am_basic_props *p = &h.props;
+	static const struct { uint16_t flag; const char *name; size_t off; } texts[] = {
+		{ AM_P_CONTENT_TYPE, "content-type", offsetof(struct am_basic_props, content_type) },
+		{ AM_P_CONTENT_ENCODING, "content-encoding", offsetof(struct am_basic_props, content_encoding) },
+		{ AM_P_CORRELATION_ID, "correlation-id", offsetof(struct am_basic_props, correlation_id) },
+		{ AM_P_REPLY_TO, "reply-to", offsetof(struct am_basic_props, reply_to) },
+		{ AM_P_EXPIRATION, "expiration", offsetof(struct am_basic_props, expiration) },
+		{ AM_P_MESSAGE_ID, "message-id", offsetof(struct am_basic_props, message_id) },
+		{ AM_P_TYPE, "type", offsetof(struct am_basic_props, type) },
+		{ AM_P_USER_ID, "user-id", offsetof(struct am_basic_props, user_id) },
+		{ AM_P_APP_ID, "app-id", offsetof(struct am_basic_props, app_id) },
+	};
+	size_t ntexts = sizeof(texts) / sizeof(texts[0]);
+	size_t want = 2 + ntexts + ((p->flags & AM_P_HEADERS) ? am_table_count(p->headers) : 0);
+	struct ls_header stack[HDR_STACK];
+	struct hdr_list l = { stack, 0, HDR_STACK };
+	if (want > HDR_STACK && (l.h = malloc(want * sizeof(*l.h))) != NULL)
+		l.cap = want;
+	else if (want > HDR_STACK)
+		l.h = stack; /* short of memory: the first HDR_STACK headers */
+	hdr_add(&l, HDR_PROPS, strlen(HDR_PROPS), m->header + 12, m->header_len - 12);
+	if (m->exchange_len)
+		hdr_add(&l, HDR_EXCHANGE, strlen(HDR_EXCHANGE), m->exchange, m->exchange_len);
+	for (size_t i = 0; i < ntexts; i++) {
+		if (!(p->flags & texts[i].flag))
+			continue;
+		const struct am_bytes *b = (const void *)((const char *)p + texts[i].off);
+		hdr_add(&l, texts[i].name, strlen(texts[i].name), b->ptr, b->len);
+	}
+	if (p->flags & AM_P_HEADERS) {
+		struct am_table_iter it;
+		struct am_bytes key;
+		struct am_value v;
+		am_table_iter_init(&it, p->headers);
+		while (am_table_next(&it, &key, &v))
+			if (v.type == 'S')
+				hdr_add(&l, (const char *)key.ptr, key.len, v.v.bytes.ptr, v.v.bytes.len);
+	}
+	struct tdm_stream_spec sp;
+	tdm_stream_get_spec(q, &sp);
+	char num[32];
+	size_t klen = 0;
+	const void *pkey = partition_key(&sp, m, p, &klen, num, sizeof(num));
+	struct ls_record rec = {
+		.key = m->routing_key, .key_len = m->routing_key_len,
+		.value = m->body_len ? (const void *)m->body : "", .value_len = m->body_len,
+		.headers = l.h, .header_count = l.n,
+		.timestamp = -1, /* append time, as RabbitMQ stamps chunks */
+	};
+	int rc = tdm_stream_append(q, &rec, pkey, klen, NULL);
+	if (l.h != stack)
+		free(l.h);
+	return rc == 0 ? 0 : -1;
+}
+
+void am_stream_install(struct tdm_broker *b)
+{
+	b->stream_append = stream_append;
+	b->stream_append_ctx = NULL;
+}
+
+/* ---- consuming ---------------------------------------------------------------------- */
+
+int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
+			   const struct am_basic_consume *b, uint32_t method,
+			   struct am_stream_start *st, struct am_err *err)
+{
+	const char *vhost = c->vhost->name;
+	struct am_value v;
+	st->from = TDM_FROM_NEXT;
+	st->value = 0;
+	st->partition = 0;
+	if (am_table_get(b->arguments, "x-stream-offset", &v)) {
+		int64_t i;
+		if (v.type == 'S' && bytes_is(v.v.bytes, "first")) {
+			st->from = TDM_FROM_FIRST;
+		} else if (v.type == 'S' && bytes_is(v.v.bytes, "last")) {
+			st->from = TDM_FROM_LAST;
+		} else if (v.type == 'S' && bytes_is(v.v.bytes, "next")) {
+			st->from = TDM_FROM_NEXT;
+		} else if (v.type == 'S' && am_stream_parse_age(v.v.bytes, &i) == 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			st->from = TDM_FROM_TIME;
+			st->value = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - i;
+		} else if (v.type == 'T') {
+			st->from = TDM_FROM_TIME;
+			st->value = v.v.u > INT64_MAX / 1000 ? INT64_MAX : (int64_t)v.v.u * 1000;
+		} else if (int_of(&v, &i) == 0) {
+			st->from = TDM_FROM_OFFSET;
+			st->value = i;
+		} else {
+			char shown[80];
+			if (v.type == 'S')
+				snprintf(shown, sizeof(shown), "<<\"%.*s\">>",
+					 (int)(v.v.bytes.len > 40 ? 40 : v.v.bytes.len),
+					 (const char *)v.v.bytes.ptr);
+			else
+				snprintf(shown, sizeof(shown), "...");
+			return am_fail(err, AM_PRECONDITION_FAILED, method,
+				       "invalid arg 'x-stream-offset' for queue '%s' in vhost '%s': "
+				       "{invalid_stream_offset_arg,{%s,%s}}",
+				       q->name, vhost, am_type_word(v.type), shown);
+		}
+	}
+	if (am_table_get(b->arguments, "x-stream-partition", &v)) { /* tandem: multi-partition topics */
+		struct ls_topic *tp = tdm_stream_topic(q);
+		int64_t i;
+		if (int_of(&v, &i) < 0 || i < 0 || !tp || i >= ls_topic_partition_count(tp))
+			return am_fail(err, AM_PRECONDITION_FAILED, method,
+				       "invalid arg 'x-stream-partition' for queue '%s' in vhost '%s': "
+				       "no such partition",
+				       q->name, vhost);
+		st->partition = (int32_t)i;
+	}
+	/* RabbitMQ's order: the offset argument, the prefetch, then auto-ack */
+	if (!ch->prefetch_consumer)
+		return am_fail(err, AM_PRECONDITION_FAILED, method,
+			       "consumer prefetch count is not set for 'queue '%s' in vhost '%s''",
+			       q->name, vhost);
+	if (b->no_ack) /* a connection error in RabbitMQ */
+		return am_fail(err, AM_NOT_IMPLEMENTED, method,
+			       "automatic acknowledgement not supported by stream queues queue '%s' "
+			       "in vhost '%s'",
+			       q->name, vhost);
+	return 0;
+}
+
+/* Copies a record header key into a C string for the table builder; NULL
+ * when it cannot be an AMQP field name. */
+static const char *field_key(char out[256], const char *k, size_t len)
+{
+	if (len > 255)
+		return NULL;
+	memcpy(out, k, len);
+	out[len] = '\0';
+	return out;
+}
+
+/* The content header of the delivery of rec: its AMQP properties (or ones
+ * made from its record headers) with x-stream-offset added to `headers`.
+ * Returns a malloc'd payload and its length, or NULL. */
+static uint8_t *delivery_header(const struct ls_record *rec, size_t *out_len)
+{
+	const struct ls_header *raw = NULL;
+	for (size_t i = 0; i < rec->header_count && !raw; i++)
+		if (rec->headers[i].key_len == strlen(HDR_PROPS) && rec->headers[i].value &&
+		    memcmp(rec->headers[i].key, HDR_PROPS, strlen(HDR_PROPS)) == 0)
+			raw = &rec->headers[i];
+	size_t cap = 256;
+	for (size_t i = 0; i < rec->header_count; i++)
+		cap += rec->headers[i].key_len + rec->headers[i].value_len + 8;
+	uint8_t *tmp = malloc(14 + (raw ? raw->value_len : 0) + 2 * cap);
+	if (!tmp)
+		return NULL;
+	struct am_content_header h;
+	struct am_basic_props props = { 0 };
+	int have_raw = 0;
+	if (raw) { /* a published AMQP message: its own properties */
+		memset(tmp, 0, 12);
+		tmp[0] = 0, tmp[1] = 60; /* class basic; weight and size do not matter here */
+		memcpy(tmp + 12, raw->value, raw->value_len);
+		if (am_content_header_decode(tmp, 12 + raw->value_len, &h) == AM_OK) {
+			props = h.props;
+			have_raw = 1;
+		}
+	}
+	uint8_t *tbuf = tmp + 14 + (raw ? raw->value_len : 0);
+	struct am_tb tb;
+	char k[256];
+	am_tb_init(&tb, tbuf, cap);
+	if (have_raw) {
+		if (props.flags & AM_P_HEADERS) {
+			struct am_table_iter it;
+			struct am_bytes key;
+			struct am_value v;
+			am_table_iter_init(&it, props.headers);
+			while (am_table_next(&it, &key, &v))
+				if (!bytes_is(key, "x-stream-offset") &&
+				    field_key(k, (const char *)key.ptr, key.len))
+					am_tb_raw(&tb, k, v.type, v.raw.ptr, v.raw.len);
+		}
+	} else { /* a Kafka producer's record: its headers as longstr entries */
+		for (size_t i = 0; i < rec->header_count; i++) {
+			const struct ls_header *rh = &rec->headers[i];
+			if (!field_key(k, rh->key, rh->key_len) || !strcmp(k, "x-stream-offset"))
+				continue;
+			if (rh->value)
+				am_tb_str(&tb, k, rh->value, rh->value_len);
+			else
+				am_tb_raw(&tb, k, 'V', NULL, 0);
+		}
+		if (rec->timestamp >= 0) {
+			props.flags |= AM_P_TIMESTAMP;
+			props.timestamp = (uint64_t)rec->timestamp / 1000;
+		}
+	}
+	am_tb_long(&tb, "x-stream-offset", (int64_t)rec->offset);
+	struct am_bytes table;
+	if (am_tb_finish(&tb, &table) != AM_OK) {
+		free(tmp);
+		return NULL;
+	}
+	props.flags |= AM_P_HEADERS;
+	props.headers = table;
+	size_t hcap = 14 + (raw ? raw->value_len : 0) + cap + 64;
+	uint8_t *out = malloc(hcap);
+	if (!out || am_content_header_encode(rec->value_len, &props, out, hcap, out_len) != AM_OK) {
+		free(out);
+		out = NULL;
+	}
+	free(tmp);
+	return out;
+}
+
+/* The record as a message (refcount 1), or NULL. */
+static struct tdm_message *record_message(const struct ls_record *rec)
+{
+	const char *x = "";
+	size_t xlen = 0;
+	for (size_t i = 0; i < rec->header_count; i++) {
+		const struct ls_header *rh = &rec->headers[i];
+		if (rh->key_len == strlen(HDR_EXCHANGE) && rh->value && rh->value_len <= 255 &&
+		    memcmp(rh->key, HDR_EXCHANGE, rh->key_len) == 0) {
+			x = rh->value;
+			xlen = rh->value_len;
+			break;
+		}
+	}
+	const char *rk = rec->key && rec->key_len <= 255 ? rec->key : "";
+	size_t rklen = rec->key && rec->key_len <= 255 ? rec->key_len : 0;
+	size_t hlen;
+	uint8_t *hdr = delivery_header(rec, &hlen);
+	if (!hdr)
+		return NULL;
+	struct tdm_message *m = tdm_message_new(x, xlen, rk, rklen, hdr, hlen, rec->value_len);
+	free(hdr);
+	if (!m)
+		return NULL;
+	if (rec->value_len)
+		memcpy(m->body, rec->value, rec->value_len);
+	struct am_content_header h;
+	if (am_content_header_decode(m->header, m->header_len, &h) == AM_OK) {
+		m->persistent = (h.props.flags & AM_P_DELIVERY_MODE) && h.props.delivery_mode == 2;
+		m->priority = (h.props.flags & AM_P_PRIORITY) ? h.props.priority : 0;
+	}
+	return m;
+}
+
+void am_stream_deliver(struct tdm_consumer *tc, struct tdm_queue *q, const struct ls_record *rec)
+{
+	struct am_consumer *cons = (struct am_consumer *)tc;
+	struct am_channel *ch = cons->ch;
+	struct tdm_message *msg = record_message(rec);
+	if (!msg) {
+		tdm_warn("stream", "queue '%s': cannot make a delivery of offset %llu (memory)",
+			 q->name, (unsigned long long)rec->offset);
+		q->unacked--; /* counted by the read that handed it over */
+		return;
+	}
+	struct am_conn *c = ch->conn;
+	struct am_method d = { .id = AM_BASIC_DELIVER };
+	d.u.basic_deliver.consumer_tag = (struct am_bytes){ (const uint8_t *)cons->tag, cons->tag_len };
+	d.u.basic_deliver.exchange = (struct am_bytes){ (const uint8_t *)msg->exchange, msg->exchange_len };
+	d.u.basic_deliver.routing_key =
+		(struct am_bytes){ (const uint8_t *)msg->routing_key, msg->routing_key_len };
+	tdm_message_ref(msg); /* the entry below holds the first reference */
+	d.u.basic_deliver.delivery_tag =
+		am_track(ch, q, (struct tdm_qentry){ .msg = msg, .seq = rec->offset }, cons);
+	am_send_method(c, ch->id, &d);
+	am_send_content(c, ch->id, msg);
+	tdm_message_unref(msg);
+}

@@ -1,0 +1,528 @@
+/*
+ * Stream queues over the broker's logs; see stream.h for the model.
+ *
+ * A consumer's cursor reads whole batches (ls_read + ls_read_copy, from
+ * the page cache as a rule) into a buffer of its own and decodes them
+ * record by record as its credit allows, so a consumer with a prefetch of
+ * 10 does not re-read a batch per delivery.  One "data available" waiter
+ * per queue watches every partition of its topic; an append (AMQP publish
+ * or Kafka Produce) wakes it and it only marks the queue for the next
+ * dispatch pass.
+ *
+ * Topics are looked up by name each time they are needed, never kept as
+ * pointers across loop turns: a Kafka client may delete one at any time.
+ *
+ * Must not depend on: libevent, protocol front ends.
+ */
+#include "core/stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/broker.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "core/topics.h"
+
+#define READ_BYTES (256u << 10)           /* one log read of a consumer */
+#define RABBIT_SEGMENT_BYTES 500000000LL  /* x-stream-max-segment-size-bytes default */
+
+struct tdm_stream {
+	struct tdm_queue *q;              /* borrowed: the queue that owns this */
+	char *topic;                      /* owned, NUL-terminated */
+	char *pkey_header;                /* owned, NUL-terminated; NULL: none */
+	size_t pkey_header_len;
+	uint8_t own_topic, pkey;
+	int32_t partitions;
+	int64_t max_bytes, max_age_ms, segment_bytes;
+	struct tdm_topics_waiter waiter;  /* data available on any partition */
+	struct ls_partition **parts;      /* owned array the waiter watches */
+	size_t parts_cap;
+};
+
+struct tdm_stream_cursor {
+	uint64_t offset;                  /* next offset to hand over */
+	int32_t partition;
+	uint8_t have;                     /* dec still holds records of buf */
+	uint64_t buf_next;                /* offset after the batches in buf */
+	uint8_t *buf;                     /* owned: batches read from the log */
+	size_t cap;
+	struct ls_decoder *dec;           /* owned */
+};
+
+void tdm_stream_spec_init(struct tdm_stream_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->own_topic = 1;
+	s->pkey = TDM_PKEY_ROUTING_KEY;
+	s->partitions = 1;
+	s->max_bytes = s->max_age_ms = s->segment_bytes = -1;
+}
+
+/* ---- names ------------------------------------------------------------------- */
+
+static int legal_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-';
+}
+
+int tdm_stream_topic_legal(const char *name, size_t len)
+{
+	if (len == 0 || len > TDM_TOPIC_NAME_MAX)
+		return 0;
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!legal_char(name[i]))
+			return 0;
+	return 1;
+}
+
+/* Appends esc(s) to out at *pos (out has room for TDM_TOPIC_NAME_MAX + 1);
+ * returns 0, or -1 when it does not fit. */
+static int put_escaped(char *out, size_t *pos, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		int plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') || ch == '-';
+		size_t need = plain ? 1 : 3;
+		if (*pos + need > TDM_TOPIC_NAME_MAX)
+			return -1;
+		if (plain) {
+			out[(*pos)++] = (char)ch;
+		} else {
+			out[(*pos)++] = '_';
+			out[(*pos)++] = hex[ch >> 4];
+			out[(*pos)++] = hex[ch & 15];
+		}
+	}
+	return 0;
+}
+
+size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name,
+			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1])
+{
+	size_t pos = 0;
+	if (vhost_len == 1 && vhost[0] == '/' && tdm_stream_topic_legal(name, name_len) &&
+	    !(name_len >= 2 && name[0] == '_' && name[1] == '_')) {
+		memcpy(out, name, name_len);
+		out[name_len] = '\0';
+		return name_len;
+	}
+	out[pos++] = '_';
+	out[pos++] = '_';
+	if (put_escaped(out, &pos, vhost, vhost_len) == 0 && pos < TDM_TOPIC_NAME_MAX) {
+		out[pos++] = '.';
+		if (put_escaped(out, &pos, name, name_len) == 0) {
+			out[pos] = '\0';
+			return pos;
+		}
+	}
+	/* too long: a digest of both names */
+	static const char hex[] = "0123456789abcdef";
+	struct tdm_sha256_ctx h;
+	unsigned char d[32];
+	tdm_sha256_init(&h);
+	tdm_sha256_update(&h, vhost, vhost_len);
+	tdm_sha256_update(&h, "", 1);
+	tdm_sha256_update(&h, name, name_len);
+	tdm_sha256_final(&h, d);
+	memcpy(out, "__h.", 4);
+	for (size_t i = 0; i < 32; i++) {
+		out[4 + 2 * i] = hex[d[i] >> 4];
+		out[5 + 2 * i] = hex[d[i] & 15];
+	}
+	out[68] = '\0';
+	return 68;
+}
+
+/* ---- the topic ----------------------------------------------------------------- */
+
+static struct tdm_topics *topics_of(const struct tdm_queue *q)
+{
+	return q->vhost->broker->topics;
+}
+
+struct ls_topic *tdm_stream_topic(struct tdm_queue *q)
+{
+	struct tdm_topics *t = topics_of(q);
+	if (!q->stream || !t)
+		return NULL;
+	return ls_topic_find(tdm_topics_store(t), q->stream->topic);
+}
+
+static void fmt_ll(char *buf, size_t len, long long v)
+{
+	snprintf(buf, len, "%lld", v);
+}
+
+/* The topic, created (with the queue's retention) when it does not exist. */
+static struct ls_topic *ensure_topic(struct tdm_stream *s)
+{
+	struct tdm_queue *q = s->q;
+	struct tdm_topics *t = topics_of(q);
+	if (!t)
+		return NULL;
+	struct ls_topic *tp = ls_topic_find(tdm_topics_store(t), s->topic);
+	if (tp)
+		return tp;
+	const struct tdm_config *cfg = q->vhost->broker->cfg;
+	long long maxmsg = cfg ? (long long)cfg->max_message_size + (1 << 20) : 1048588;
+	long long seg = s->segment_bytes < 0 ? RABBIT_SEGMENT_BYTES : s->segment_bytes;
+	if (maxmsg > INT32_MAX)
+		maxmsg = INT32_MAX;
+	if (seg < 14)
+		seg = 14; /* logstore's smallest segment */
+	if (seg > INT32_MAX)
+		seg = INT32_MAX;
+	char rms[24], rbytes[24], segb[24], mm[24];
+	fmt_ll(rms, sizeof(rms), s->max_age_ms < 0 ? -1 : (long long)s->max_age_ms);
+	fmt_ll(rbytes, sizeof(rbytes), s->max_bytes < 0 ? -1 : (long long)s->max_bytes);
+	fmt_ll(segb, sizeof(segb), seg);
+	fmt_ll(mm, sizeof(mm), maxmsg);
+	const struct ls_kv kv[] = {
+		{ "retention.ms", rms },
+		{ "retention.bytes", rbytes },
+		{ "segment.bytes", segb },
+		{ "max.message.bytes", mm },
+	};
+	char err[256] = "";
+	int rc = tdm_topics_create(t, s->topic, s->partitions > 0 ? s->partitions : 1, kv,
+				   sizeof(kv) / sizeof(kv[0]), err, sizeof(err));
+	if (rc != LS_OK && rc != LS_ERR_EXISTS) {
+		tdm_error("stream", "cannot create topic %s for queue '%s' in vhost '%s': %s%s%s",
+			  s->topic, q->name, q->vhost->name, ls_strerror(rc), err[0] ? ": " : "", err);
+		return NULL;
+	}
+	return ls_topic_find(tdm_topics_store(t), s->topic);
+}
+
+static char *dup_n(const char *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static void stream_destroy(struct tdm_stream *s)
+{
+	if (!s)
+		return;
+	struct tdm_topics *t = topics_of(s->q);
+	if (t)
+		tdm_topics_unwait(t, &s->waiter);
+	free(s->parts);
+	free(s->topic);
+	free(s->pkey_header);
+	free(s);
+}
+
+int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
+{
+	struct tdm_stream *s = calloc(1, sizeof(*s));
+	char name[TDM_TOPIC_NAME_MAX + 1];
+	if (!s)
+		return -1;
+	s->q = q;
+	s->own_topic = spec->own_topic;
+	s->pkey = spec->pkey;
+	s->partitions = spec->partitions > 0 ? spec->partitions : 1;
+	s->max_bytes = spec->max_bytes;
+	s->max_age_ms = spec->max_age_ms;
+	s->segment_bytes = spec->segment_bytes;
+	if (spec->topic) {
+		s->topic = dup_n(spec->topic, spec->topic_len);
+	} else {
+		size_t n = tdm_stream_topic_name(q->vhost->name, q->vhost->name_len, q->name,
+						 q->name_len, name);
+		s->topic = dup_n(name, n);
+	}
+	if (spec->pkey_header)
+		s->pkey_header = dup_n(spec->pkey_header, spec->pkey_header_len);
+	s->pkey_header_len = spec->pkey_header_len;
+	if (!s->topic || (spec->pkey_header && !s->pkey_header) || !ensure_topic(s)) {
+		stream_destroy(s);
+		return -1;
+	}
+	q->stream = s;
+	return 0;
+}
+
+void tdm_stream_get_spec(const struct tdm_queue *q, struct tdm_stream_spec *out)
+{
+	const struct tdm_stream *s = q->stream;
+	tdm_stream_spec_init(out);
+	if (!s)
+		return;
+	out->topic = s->topic;
+	out->topic_len = strlen(s->topic);
+	out->own_topic = s->own_topic;
+	out->pkey = s->pkey;
+	out->pkey_header = s->pkey_header;
+	out->pkey_header_len = s->pkey_header_len;
+	out->partitions = s->partitions;
+	out->max_bytes = s->max_bytes;
+	out->max_age_ms = s->max_age_ms;
+	out->segment_bytes = s->segment_bytes;
+}
+
+void tdm_stream_free(struct tdm_queue *q)
+{
+	stream_destroy(q->stream);
+	q->stream = NULL;
+}
+
+void tdm_stream_removed(struct tdm_queue *q)
+{
+	struct tdm_stream *s = q->stream;
+	struct tdm_topics *t = topics_of(q);
+	if (!s || !t)
+		return;
+	tdm_topics_unwait(t, &s->waiter);
+	if (!s->own_topic)
+		return; /* a view: the topic is Kafka's */
+	int rc = tdm_topics_delete(t, s->topic);
+	if (rc != LS_OK && rc != LS_ERR_NOT_FOUND)
+		tdm_error("stream", "deleting topic %s of queue '%s': %s", s->topic, q->name,
+			  ls_strerror(rc));
+}
+
+uint64_t tdm_stream_count(struct tdm_queue *q)
+{
+	struct ls_topic *tp = tdm_stream_topic(q);
+	uint64_t n = 0;
+	for (int32_t i = 0; tp && i < ls_topic_partition_count(tp); i++) {
+		struct ls_partition *p = ls_partition_get(tp, i);
+		n += ls_log_end(p) - ls_log_start(p);
+	}
+	return n;
+}
+
+/* ---- appending ----------------------------------------------------------------- */
+
+int tdm_stream_append(struct tdm_queue *q, const struct ls_record *rec, const void *pkey,
+		      size_t pkey_len, uint64_t *offset)
+{
+	struct tdm_stream *s = q->stream;
+	struct tdm_topics *t = topics_of(q);
+	if (!s || !t)
+		return LS_ERR_NOT_FOUND;
+	struct ls_topic *tp = ensure_topic(s);
+	if (!tp)
+		return LS_ERR_NOT_FOUND;
+	int32_t n = ls_topic_partition_count(tp), idx = 0;
+	if (n > 1)
+		idx = pkey ? ls_partition_for_key(pkey, pkey_len, n) : ls_topic_next_partition(tp);
+	struct ls_append_result res;
+	int rc = tdm_topics_append(t, ls_partition_get(tp, idx), rec, 1, LS_CODEC_TOPIC, &res);
+	if (rc != LS_OK) {
+		tdm_warn("stream", "append to %s-%d for queue '%s' failed: %s", s->topic, (int)idx,
+			 q->name, ls_strerror(rc));
+		return rc;
+	}
+	q->stat_published++;
+	if (offset)
+		*offset = res.base_offset;
+	return 0;
+}
+
+/* ---- consumers --------------------------------------------------------------------- */
+
+static struct ls_partition *partition_of(struct tdm_queue *q, int32_t i)
+{
+	struct ls_topic *tp = tdm_stream_topic(q);
+	return tp ? ls_partition_get(tp, i) : NULL;
+}
+
+int tdm_stream_subscribe(struct tdm_queue *q, struct tdm_consumer *c, enum tdm_stream_from from,
+			 int64_t value, int32_t partition)
+{
+	struct tdm_stream_cursor *cur = calloc(1, sizeof(*cur));
+	if (!cur || !(cur->dec = ls_decoder_new(0))) {
+		free(cur);
+		return -1;
+	}
+	struct ls_partition *p = partition_of(q, partition);
+	uint64_t start = p ? ls_log_start(p) : 0, end = p ? ls_log_end(p) : 0, off = end;
+	switch (from) {
+	case TDM_FROM_FIRST:
+		off = start;
+		break;
+	case TDM_FROM_LAST:
+		if (p && end > start) { /* the batch holding the last record */
+			struct ls_read_result r;
+			if (ls_read(p, end - 1, 1, &r) == LS_OK) {
+				if (r.len)
+					off = r.first_offset;
+				ls_read_release(&r);
+			}
+		}
+		break;
+	case TDM_FROM_OFFSET:
+		off = value < 0 ? start : (uint64_t)value;
+		break;
+	case TDM_FROM_TIME: {
+		uint64_t found;
+		if (p && ls_offset_for_time(p, value, &found, NULL) == LS_OK)
+			off = found;
+		break;
+	}
+	case TDM_FROM_NEXT:
+		break;
+	}
+	if (off < start)
+		off = start;
+	if (off > end)
+		off = end;
+	cur->offset = off;
+	cur->partition = partition;
+	c->cursor = cur;
+	return 0;
+}
+
+void tdm_stream_unsubscribe(struct tdm_consumer *c)
+{
+	struct tdm_stream_cursor *cur = c->cursor;
+	if (!cur)
+		return;
+	ls_decoder_free(cur->dec);
+	free(cur->buf);
+	free(cur);
+	c->cursor = NULL;
+}
+
+/* Reads the next batches at the cursor into its buffer: 1 when records
+ * are there to decode, 0 when the cursor is at the end (or the log is
+ * unreadable now). */
+static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
+{
+	struct tdm_topics *t = topics_of(q);
+	for (int tries = 0; tries < 2; tries++) {
+		struct ls_partition *p = partition_of(q, cur->partition);
+		if (!p || !t)
+			return 0;
+		uint64_t start = ls_log_start(p), end = ls_log_end(p);
+		if (cur->offset < start)
+			cur->offset = start; /* retention went past us: on from the oldest */
+		if (cur->offset > end)
+			cur->offset = end;   /* the topic was deleted and made again */
+		if (cur->offset == end)
+			return 0;
+		struct ls_read_result r;
+		int rc = tdm_topics_read(t, p, cur->offset, READ_BYTES, &r);
+		if (rc == LS_ERR_OFFSET_OUT_OF_RANGE)
+			continue; /* retention moved the start meanwhile */
+		if (rc != LS_OK) {
+			tdm_warn("stream", "reading %s-%d at %llu: %s", q->stream->topic,
+				 (int)cur->partition, (unsigned long long)cur->offset, ls_strerror(rc));
+			return 0;
+		}
+		if (r.len > cur->cap) {
+			uint8_t *nb = realloc(cur->buf, r.len);
+			if (!nb) {
+				tdm_topics_read_release(t, &r);
+				return 0;
+			}
+			cur->buf = nb;
+			cur->cap = r.len;
+		}
+		size_t len = r.len;
+		uint64_t next = r.next_offset;
+		rc = len ? ls_read_copy(&r, cur->buf) : LS_OK;
+		tdm_topics_read_release(t, &r);
+		if (rc != LS_OK || !len || next <= cur->offset)
+			return 0;
+		ls_decoder_set(cur->dec, cur->buf, len, cur->offset);
+		cur->have = 1;
+		cur->buf_next = next;
+		return 1;
+	}
+	return 0;
+}
+
+/* Hands records to c while it can take them: 1 when it stopped on the budget. */
+static int pull(struct tdm_queue *q, struct tdm_consumer *c, unsigned budget)
+{
+	struct tdm_stream_cursor *cur = c->cursor;
+	unsigned n = 0;
+	while (!q->deleted && c->cursor == cur && c->ops->can_take(c)) {
+		if (n == budget)
+			return 1;
+		if (!cur->have && !refill(q, cur))
+			return 0;
+		struct ls_record rec;
+		int rc = ls_decoder_next(cur->dec, &rec, NULL);
+		if (rc <= 0) {
+			if (rc < 0) /* e.g. a snappy batch from a Kafka producer: skipped */
+				tdm_warn("stream", "%s-%d: skipping records %llu..%llu: %s",
+					 q->stream->topic, (int)cur->partition,
+					 (unsigned long long)cur->offset,
+					 (unsigned long long)cur->buf_next - 1, ls_strerror(rc));
+			cur->have = 0;
+			if (cur->buf_next > cur->offset)
+				cur->offset = cur->buf_next;
+			continue;
+		}
+		cur->offset = rec.offset + 1;
+		q->unacked++;
+		q->stat_delivered++;
+		n++;
+		c->ops->deliver_record(c, q, &rec);
+	}
+	return 0;
+}
+
+static void data_available(void *ctx)
+{
+	struct tdm_stream *s = ctx;
+	tdm_queue_kick(s->q);
+}
+
+/* Watches every partition of the topic for the next append. */
+static void arm(struct tdm_queue *q)
+{
+	struct tdm_stream *s = q->stream;
+	struct tdm_topics *t = topics_of(q);
+	struct ls_topic *tp = tdm_stream_topic(q);
+	if (!t || !tp)
+		return;
+	size_t n = (size_t)ls_topic_partition_count(tp);
+	if (n > s->parts_cap) {
+		struct ls_partition **np = realloc(s->parts, n * sizeof(*np));
+		if (!np)
+			return;
+		s->parts = np;
+		s->parts_cap = n;
+	}
+	tdm_topics_unwait(t, &s->waiter); /* before its partition list changes */
+	for (size_t i = 0; i < n; i++)
+		s->parts[i] = ls_partition_get(tp, (int32_t)i);
+	s->waiter.fn = data_available;
+	s->waiter.ctx = s;
+	s->waiter.parts = s->parts;
+	s->waiter.nparts = n;
+	tdm_topics_wait_data(t, &s->waiter);
+}
+
+int tdm_stream_dispatch(struct tdm_queue *q, unsigned budget)
+{
+	int more = 0;
+	struct tdm_consumer *c = q->consumers;
+	for (uint32_t i = 0, n = q->nconsumers; i < n && c && !q->deleted; i++) {
+		struct tdm_consumer *next = c->next;
+		if (c->cursor && pull(q, c, budget))
+			more = 1;
+		c = next;
+	}
+	if (q->nconsumers && !q->deleted)
+		arm(q);
+	return more;
+}

@@ -1,0 +1,128 @@
+/*
+ * Stream queues: a queue whose messages live in a log topic (core/topics.h)
+ * instead of the queue's FIFO.  The queue object keeps what every queue has
+ * (name, bindings, durability, consumers); publishing into it appends a
+ * record, and each consumer reads the log on its own from an offset it
+ * chose, so consumers never compete and acknowledgements delete nothing:
+ * they only return credit.  This is RabbitMQ's stream queue type
+ * (x-queue-type: stream) over our Kafka-style logs, and also the bridge
+ * from exchanges into any topic (a stream queue over an existing,
+ * possibly multi-partition topic).
+ *
+ * Here is everything protocol-neutral: the queue-name -> topic-name
+ * mapping, creating and deleting the topic, choosing the partition of an
+ * append, and the consumers' read cursors (log reads, decoding, "data
+ * available" waiters).  The front end turns its messages into records and
+ * records into deliveries (tdm_broker.stream_append,
+ * tdm_consumer_ops.deliver_record).
+ *
+ * Must not depend on: libevent (topics.h hides it), protocol front ends.
+ */
+#ifndef TANDEM_CORE_STREAM_H
+#define TANDEM_CORE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/queue.h"
+#include "logstore/logstore.h"
+
+/* Longest topic name logstore accepts. */
+#define TDM_TOPIC_NAME_MAX 240
+
+/* How an append picks the partition of a multi-partition topic. */
+enum tdm_pkey {
+	TDM_PKEY_ROUTING_KEY = 0, /* the key given by the front end (AMQP: routing key) */
+	TDM_PKEY_HEADER = 1,      /* a named header's value (round robin when absent) */
+};
+
+/* What a stream queue's declaration asks for. */
+struct tdm_stream_spec {
+	const char *topic;        /* borrowed; NULL: tdm_stream_topic_name(vhost, queue) */
+	size_t topic_len;
+	uint8_t own_topic;        /* 1: the queue's own log, deleted with the queue;
+				     0: a view of a topic that outlives the queue */
+	uint8_t pkey;             /* enum tdm_pkey */
+	const char *pkey_header;  /* borrowed; TDM_PKEY_HEADER */
+	size_t pkey_header_len;
+	int32_t partitions;       /* partitions if the topic has to be created (>= 1) */
+	int64_t max_bytes;        /* retention.bytes when creating; -1: unlimited */
+	int64_t max_age_ms;       /* retention.ms when creating; -1: forever */
+	int64_t segment_bytes;    /* segment.bytes when creating; -1: 500 MB (RabbitMQ's) */
+};
+/* Fills s with the defaults: own topic, routing-key partitioning, one
+ * partition, keep everything (RabbitMQ streams have no retention by default). */
+void tdm_stream_spec_init(struct tdm_stream_spec *s);
+
+/*
+ * The topic of queue `name` in vhost `vhost` (written NUL-terminated to out;
+ * returns its length):
+ *  - vhost "/" and a name that is a legal Kafka topic name not starting
+ *    with "__": the name itself ("orders" -> "orders");
+ *  - otherwise "__" + esc(vhost) + "." + esc(name), where esc keeps
+ *    [A-Za-z0-9-] and writes every other byte as "_" and two lowercase hex
+ *    digits ("/", "my queue" -> "___2f.my_20queue"; "shop", "a.b" ->
+ *    "__shop.a_2eb");
+ *  - when that is longer than 240 bytes: "__h." + the SHA-256 (hex) of
+ *    vhost + NUL + name.
+ * The three forms cannot collide with each other.
+ */
+size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name,
+			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1]);
+/* 1 when name[0..len) is a legal topic name for logstore. */
+int tdm_stream_topic_legal(const char *name, size_t len);
+
+/*
+ * Makes q a stream queue over the topic s names, creating the topic when
+ * it does not exist (retention from s).  The queue keeps a copy of s.
+ * 0, or -1 when the topic cannot be created or memory is short (logged).
+ */
+int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *s);
+/* q's spec (pointers borrowed from q), for persisting it. */
+void tdm_stream_get_spec(const struct tdm_queue *q, struct tdm_stream_spec *out);
+/* Frees q's stream state (the queue is being freed). */
+void tdm_stream_free(struct tdm_queue *q);
+/* q was deleted: deletes its topic when it is the queue's own. */
+void tdm_stream_removed(struct tdm_queue *q);
+/* q's topic (looked up by name: Kafka clients may delete it), or NULL. */
+struct ls_topic *tdm_stream_topic(struct tdm_queue *q);
+/* Records stored in q's topic (all partitions). */
+uint64_t tdm_stream_count(struct tdm_queue *q);
+
+/*
+ * Appends one record to q's topic (recreated if a Kafka client deleted
+ * it): partition 0 of a one-partition topic; else murmur2 of pkey like
+ * Kafka's default partitioner, or round robin when pkey is NULL.  Wakes
+ * the topic's readers.  Returns 0 and the record's offset (may be NULL),
+ * or a negative LS_ERR_* (the publisher is nacked).
+ */
+int tdm_stream_append(struct tdm_queue *q, const struct ls_record *rec, const void *pkey,
+		      size_t pkey_len, uint64_t *offset);
+
+/* Where a consumer starts reading. */
+enum tdm_stream_from {
+	TDM_FROM_NEXT = 0,   /* only records appended from now on (RabbitMQ's default) */
+	TDM_FROM_FIRST,      /* the oldest record still stored */
+	TDM_FROM_LAST,       /* the first record of the last batch ("chunk") */
+	TDM_FROM_OFFSET,     /* value: an offset, clamped into the log */
+	TDM_FROM_TIME,       /* value: ms since the epoch; the first record at or after it */
+};
+/*
+ * Gives consumer c a read cursor on partition `partition` of q's topic,
+ * positioned as `from` says (resolved now: "next" is the end of the log at
+ * this moment).  Call before tdm_queue_attach.  0, or -1 (no memory).
+ */
+int tdm_stream_subscribe(struct tdm_queue *q, struct tdm_consumer *c, enum tdm_stream_from from,
+			 int64_t value, int32_t partition);
+/* Frees c's cursor (tdm_queue_detach calls it). */
+void tdm_stream_unsubscribe(struct tdm_consumer *c);
+/*
+ * The dispatch pass of a stream queue: every consumer that can take a
+ * message reads on from its cursor, at most `budget` records each, handed
+ * to ops->deliver_record (counted unacked on q).  Consumers at the end of
+ * the log wait for the next append.  Returns 1 when some consumer stopped
+ * on the budget with more to read.
+ */
+int tdm_stream_dispatch(struct tdm_queue *q, unsigned budget);
+
+#endif
