@@ -1,7 +1,7 @@
 /*
  * tandem-perf: shared types of the benchmark client.  One run has producers
  * and consumers (one thread and one connection each); a mode (AMQP now, the
- * Kafka-protocol log later) supplies the thread bodies and the topology
+ * Kafka-protocol log) supplies the thread bodies and the topology
  * set-up through struct perf_mode, and everything else - pacing, the message
  * stamp, sequence checks, latency histograms, progress and the summary - is
  * mode-neutral and lives in perf_run.c, perf_track.c, perf_hist.c and
@@ -38,15 +38,15 @@ struct perf_kv {
 
 /* Command-line options; filled by perf_opts_parse() from the table in perf_opts.c. */
 struct perf_opts {
-	char *mode;          /* owned; "amqp" */
-	char *uri;           /* owned; host:port or amqp://user:pass@host:port/vhost */
+	char *mode;          /* owned; "amqp" or "log" */
+	char *uri;           /* owned; host:port or amqp://user:pass@host:port/vhost (log: Kafka bootstrap) */
 	int producers;       /* -x */
 	int consumers;       /* -y */
 	uint64_t size;       /* -s, body bytes, at least PERF_STAMP_SIZE */
 	double rate;         /* -r, messages/s per producer, 0 = unlimited */
 	double duration;     /* -z seconds of publishing, 0 = until -C */
 	uint64_t count;      /* -C messages per producer, 0 = until -z */
-	int confirm;         /* -c publisher-confirm window, 0 = no confirms */
+	int confirm;         /* -c publisher-confirm window, 0 = no confirms (log: records in flight) */
 	bool autoack;        /* -a */
 	int prefetch;        /* -q, 0 = unlimited */
 	int multi_ack;       /* -A, ack with multiple=true every N deliveries */
@@ -59,6 +59,19 @@ struct perf_opts {
 	char *queue;         /* owned; -u, queue name prefix */
 	struct perf_kv *queue_args; /* owned; --queue-args, repeatable */
 	size_t n_queue_args;
+	struct perf_kv *consumer_args; /* owned; --consumer-args (basic.consume arguments), repeatable */
+	size_t n_consumer_args;
+	bool consume_later;   /* consumers start reading once every producer is done */
+	/* log mode */
+	char *topic;          /* owned */
+	int partitions;
+	double linger_ms;
+	uint64_t batch_size;  /* bytes per produce batch (librdkafka batch.size) */
+	int batch_num;        /* records per produce batch (batch.num.messages) */
+	char *acks;           /* owned; "0", "1", "all" */
+	char *compression;    /* owned; "none", "gzip", ... */
+	int fetch_wait_ms;    /* consumer fetch.wait.max.ms */
+	char *group;          /* owned; "" = consumers assign() partitions, else subscribe as this group */
 	int batch;            /* messages coalesced into one write by a producer */
 	double drain_timeout; /* s to wait for confirms and deliveries after publishing */
 	double max_time;      /* s, hard bound on the whole run */
@@ -98,6 +111,7 @@ struct perf_worker {
 
 	/* private to the worker until joined */
 	uint64_t t_last_ns;      /* last publish or receipt */
+	uint64_t t_recv_start_ns; /* consumer: when it began reading (--consume-later), 0 = the run's start */
 	struct perf_hist hist;   /* consumer: end-to-end latency */
 	struct perf_pub_track pub;  /* producer: confirm state per seq */
 	struct perf_sub_track *sub; /* consumer: one per producer */
@@ -126,6 +140,7 @@ struct perf_mode {
 };
 
 extern const struct perf_mode perf_mode_amqp;
+extern const struct perf_mode perf_mode_log;
 
 enum perf_phase {
 	PERF_CONNECT, /* workers connecting */

@@ -177,11 +177,11 @@ static bool all_digits(const char *s)
 
 /* --queue-args as an AMQP table: integers as long-long ('l', what RabbitMQ
  * expects for x-max-length and friends), true/false as booleans, the rest
- * as long strings.  Entries point into o. */
-static amqp_table_t queue_args_table(const struct perf_opts *o, amqp_table_entry_t *entries)
+ * as long strings.  Entries point into kvs.  Also --consumer-args. */
+static amqp_table_t args_table(const struct perf_kv *kvs, size_t n, amqp_table_entry_t *entries)
 {
-	for (size_t i = 0; i < o->n_queue_args; i++) {
-		const struct perf_kv *kv = &o->queue_args[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct perf_kv *kv = &kvs[i];
 		entries[i].key = amqp_cstring_bytes(kv->key);
 		if (all_digits(kv->value)) {
 			entries[i].value.kind = AMQP_FIELD_KIND_I64;
@@ -194,7 +194,7 @@ static amqp_table_t queue_args_table(const struct perf_opts *o, amqp_table_entry
 			entries[i].value.value.bytes = amqp_cstring_bytes(kv->value);
 		}
 	}
-	return (amqp_table_t){ (int)o->n_queue_args, entries };
+	return (amqp_table_t){ (int)n, entries };
 }
 
 static int amqp_mode_validate(const struct perf_opts *o, char *err, size_t errlen)
@@ -225,7 +225,7 @@ static int amqp_mode_setup(struct perf_run *run, char *err, size_t errlen)
 		if (check_rpc(st->conn, "exchange.declare", err, errlen) < 0)
 			goto out;
 	}
-	amqp_table_t args = queue_args_table(o, entries);
+	amqp_table_t args = args_table(o->queue_args, o->n_queue_args, entries);
 	for (int i = 0; i < o->queues; i++) {
 		char name[256];
 		queue_name(name, sizeof(name), o, i);
@@ -552,6 +552,7 @@ static int amqp_mode_consumer(struct perf_worker *w)
 {
 	const struct perf_opts *o = w->run->opts;
 	amqp_connection_state_t conn = NULL;
+	amqp_table_entry_t *cargs = NULL;
 	int fd, rc = -1;
 	char name[256];
 	int ack_every = o->multi_ack;
@@ -567,8 +568,20 @@ static int amqp_mode_consumer(struct perf_worker *w)
 			goto out;
 	}
 	queue_name(name, sizeof(name), o, w->queue);
+	if (o->consume_later) {
+		/* connected now; subscribe once the producers are done */
+		atomic_store(&w->ready, true);
+		int ph;
+		while ((ph = atomic_load(&w->run->phase)) == PERF_CONNECT || ph == PERF_RUN)
+			perf_sleep_until(perf_now_ns() + 1000000);
+		w->t_recv_start_ns = perf_now_ns();
+	}
+	if (!(cargs = calloc(o->n_consumer_args + 1, sizeof(*cargs)))) {
+		fail(w->err, sizeof(w->err), "out of memory");
+		goto out;
+	}
 	amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(name), amqp_empty_bytes, 0, o->autoack, 0,
-			   amqp_empty_table);
+			   args_table(o->consumer_args, o->n_consumer_args, cargs));
 	if (check_rpc(conn, "basic.consume", w->err, sizeof(w->err)) < 0)
 		goto out;
 	atomic_store(&w->ready, true);
@@ -651,6 +664,7 @@ static int amqp_mode_consumer(struct perf_worker *w)
 out:
 	atomic_store(&w->fd, -1);
 	perf_amqp_close(conn, rc == 0);
+	free(cargs);
 	return rc;
 }
 

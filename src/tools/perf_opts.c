@@ -42,9 +42,11 @@ struct opt_row {
 #define OFF(f) offsetof(struct perf_opts, f)
 
 static const struct opt_row perf_options[] = {
-	{ "mode", 'M', OT_STR, OFF(mode), "amqp", 0, 0, "MODE", "client mode: amqp (log comes with the Kafka front end)" },
-	{ "uri", 'h', OT_STR, OFF(uri), "amqp://guest:guest@127.0.0.1:5672/", 0, 0, "URI",
-	  "broker: host:port, or amqp://user:pass@host:port/vhost" },
+	{ "mode", 'M', OT_STR, OFF(mode), "amqp", 0, 0, "MODE",
+	  "client mode: amqp (AMQP 0-9-1, rabbitmq-c) or log (Kafka protocol, librdkafka)" },
+	{ "uri", 'h', OT_STR, OFF(uri), NULL, 0, 0, "URI",
+	  "broker: host:port, or amqp://user:pass@host:port/vhost [amqp://guest:guest@127.0.0.1:5672/;"
+	  " log: 127.0.0.1:9092]" },
 	{ "producers", 'x', OT_INT, OFF(producers), "1", 0, 1000, "N", "producer threads, one connection each" },
 	{ "consumers", 'y', OT_INT, OFF(consumers), "1", 0, 1000, "N",
 	  "consumer threads, one connection each, spread round-robin over the queues" },
@@ -54,8 +56,8 @@ static const struct opt_row perf_options[] = {
 	{ "time", 'z', OT_DOUBLE, OFF(duration), NULL, 0, 1e6, "SECONDS",
 	  "publish for this long (default 10 unless -C is given)" },
 	{ "pmessages", 'C', OT_COUNT, OFF(count), "0", 0, 1e15, "N", "messages per producer, 0 = until -z" },
-	{ "confirm", 'c', OT_INT, OFF(confirm), "0", 0, 1000000, "N",
-	  "publisher confirms with at most N unconfirmed, 0 = off" },
+	{ "confirm", 'c', OT_INT, OFF(confirm), "0", 0, 10000000, "N",
+	  "publisher confirms with at most N unconfirmed, 0 = off (log: records in flight, 0 = 1000000)" },
 	{ "autoack", 'a', OT_BOOL, OFF(autoack), NULL, 0, 0, NULL, "consume with no-ack (autoack)" },
 	{ "qos", 'q', OT_INT, OFF(prefetch), "0", 0, 65535, "N", "consumer prefetch, 0 = unlimited" },
 	{ "multi-ack-every", 'A', OT_INT, OFF(multi_ack), "1", 1, 1000000, "N",
@@ -71,6 +73,24 @@ static const struct opt_row perf_options[] = {
 	{ "queue", 'u', OT_STR, OFF(queue), "tandem-perf", 0, 0, "PREFIX", "queue names are PREFIX-0 .. PREFIX-(K-1)" },
 	{ "queue-args", 'X', OT_KV, OFF(queue_args), NULL, 0, 0, "K=V[,K=V]",
 	  "queue arguments, e.g. x-queue-type=stream (integers and true/false typed)" },
+	{ "consumer-args", 0, OT_KV, OFF(consumer_args), NULL, 0, 0, "K=V[,K=V]",
+	  "basic.consume arguments, e.g. x-stream-offset=first (typed as --queue-args)" },
+	{ "consume-later", 0, OT_BOOL, OFF(consume_later), NULL, 0, 0, NULL,
+	  "consumers start reading only when every producer is done (a backlog read from the start);"
+	  " their rate counts from then" },
+	{ "topic", 0, OT_STR, OFF(topic), "tandem-perf", 0, 0, "NAME", "log: topic, created with --partitions" },
+	{ "partitions", 'P', OT_INT, OFF(partitions), "1", 1, 100000, "N",
+	  "log: partitions; producers spread records round robin, consumers split them" },
+	{ "linger-ms", 0, OT_DOUBLE, OFF(linger_ms), "5", 0, 900000, "MS", "log: producer linger.ms" },
+	{ "batch-size", 0, OT_BYTES, OFF(batch_size), "1m", 1, 2147483647, "BYTES", "log: producer batch.size" },
+	{ "batch-num-messages", 0, OT_INT, OFF(batch_num), "10000", 1, 1000000, "N",
+	  "log: producer batch.num.messages" },
+	{ "acks", 0, OT_STR, OFF(acks), "1", 0, 0, "0|1|all", "log: producer acks" },
+	{ "compression", 0, OT_STR, OFF(compression), "none", 0, 0, "CODEC", "log: none or gzip (compression.codec)" },
+	{ "fetch-wait-ms", 0, OT_INT, OFF(fetch_wait_ms), "100", 0, 300000, "MS",
+	  "log: consumer fetch.wait.max.ms (how long the broker may hold an empty Fetch)" },
+	{ "group", 'G', OT_STR, OFF(group), "", 0, 0, "NAME",
+	  "log: consumers subscribe as this group; \"\" = each assigns its share of the partitions from the start" },
 	{ "batch", 'b', OT_INT, OFF(batch), "1", 1, 100000, "N", "producer: messages coalesced into one socket write" },
 	{ "drain-timeout", 'D', OT_DOUBLE, OFF(drain_timeout), "60", 0, 1e6, "SECONDS",
 	  "after publishing, wait at most this long for confirms and deliveries" },
@@ -121,19 +141,22 @@ static int parse_number(const struct opt_row *r, const char *s, double *out, cha
 
 static int add_kv(struct perf_opts *o, const struct opt_row *r, const char *s, char *err, size_t errlen)
 {
+	bool consume = r->offset == OFF(consumer_args);
+	struct perf_kv **arr = consume ? &o->consumer_args : &o->queue_args;
+	size_t *cnt = consume ? &o->n_consumer_args : &o->n_queue_args;
 	while (*s) {
 		size_t n = strcspn(s, ",");
 		const char *eq = memchr(s, '=', n);
 		if (!eq || eq == s)
 			return fail(err, errlen, "--%s: expected key=value, got '%.*s'", r->name, (int)n, s);
-		struct perf_kv *kv = realloc(o->queue_args, (o->n_queue_args + 1) * sizeof(*kv));
+		struct perf_kv *kv = realloc(*arr, (*cnt + 1) * sizeof(*kv));
 		if (!kv)
 			return fail(err, errlen, "out of memory");
-		o->queue_args = kv;
-		kv += o->n_queue_args;
+		*arr = kv;
+		kv += *cnt;
 		kv->key = strndup(s, (size_t)(eq - s));
 		kv->value = strndup(eq + 1, n - (size_t)(eq - s) - 1);
-		o->n_queue_args++;
+		(*cnt)++;
 		if (!kv->key || !kv->value)
 			return fail(err, errlen, "out of memory");
 		s += n;
@@ -249,6 +272,11 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 	}
 	if (!time_given && !o->count)
 		o->duration = 10;
+	bool log_mode = !strcmp(o->mode, "log");
+	if (!o->uri && !(o->uri = strdup(log_mode ? "127.0.0.1:9092" : "amqp://guest:guest@127.0.0.1:5672/")))
+		return fail(err, errlen, "out of memory");
+	if (log_mode && !o->confirm)
+		o->confirm = 1000000; /* every record is acknowledged (delivery reports) */
 	if (o->size < PERF_STAMP_SIZE) {
 		fprintf(stderr, "tandem-perf: size %llu raised to %d, the stamp every message carries\n",
 			(unsigned long long)o->size, PERF_STAMP_SIZE);
@@ -279,4 +307,11 @@ void perf_opts_free(struct perf_opts *o)
 	free(o->queue_args);
 	o->queue_args = NULL;
 	o->n_queue_args = 0;
+	for (size_t i = 0; i < o->n_consumer_args; i++) {
+		free(o->consumer_args[i].key);
+		free(o->consumer_args[i].value);
+	}
+	free(o->consumer_args);
+	o->consumer_args = NULL;
+	o->n_consumer_args = 0;
 }

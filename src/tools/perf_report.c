@@ -22,7 +22,7 @@ int perf_result_compute(struct perf_result *r, const struct perf_run *run)
 {
 	const struct perf_opts *o = run->opts;
 	uint64_t start = atomic_load(&run->t_start_ns);
-	uint64_t last_pub = start, last_recv = start;
+	uint64_t last_pub = start, last_recv = start, recv_start = 0;
 	memset(r, 0, sizeof(*r));
 	perf_hist_init(&r->hist);
 	r->lost_producer = -1;
@@ -50,6 +50,8 @@ int perf_result_compute(struct perf_result *r, const struct perf_run *run)
 		perf_hist_merge(&r->hist, &w->hist);
 		if (w->t_last_ns > last_recv)
 			last_recv = w->t_last_ns;
+		if (w->t_recv_start_ns && (!recv_start || w->t_recv_start_ns < recv_start))
+			recv_start = w->t_recv_start_ns;
 		if (w->rc)
 			r->worker_errors++;
 		for (int p = 0; p < run->n_producers; p++)
@@ -89,7 +91,10 @@ int perf_result_compute(struct perf_result *r, const struct perf_run *run)
 	free(subs);
 
 	r->publish_s = secs(last_pub - start);
-	r->receive_s = secs(last_recv - start);
+	/* --consume-later: the consumers' clock starts when they began reading */
+	if (!recv_start || recv_start < start)
+		recv_start = start;
+	r->receive_s = last_recv > recv_start ? secs(last_recv - recv_start) : 0;
 	r->send_rate = r->publish_s > 0 ? (double)r->published / r->publish_s : 0;
 	r->recv_rate = r->receive_s > 0 ? (double)r->received / r->receive_s : 0;
 
@@ -120,21 +125,36 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 	uint64_t p50 = perf_hist_percentile(h, 50), p99 = perf_hist_percentile(h, 99);
 	uint64_t p999 = perf_hist_percentile(h, 99.9), max = h->max;
 
-	fprintf(out, "\n%s: %d producer(s), %d consumer(s), %d queue(s), %" PRIu64 " B%s%s, %s\n", o->mode,
-		run->n_producers, run->n_consumers, o->queues, o->size, o->persistent ? ", persistent" : "",
-		o->durable ? ", durable" : "", o->autoack ? "autoack" : "manual ack");
-	fprintf(out, "  %-12s %14s %14s\n", "", "messages", "msg/s");
-	fprintf(out, "  %-12s %14" PRIu64 " %14.0f   (%.2f s)\n", "published", r->published, r->send_rate,
-		r->publish_s);
+	bool log = !strcmp(o->mode, "log");
+	double mb = (double)o->size / 1e6;
+	if (log)
+		fprintf(out, "\nlog: %d producer(s), %d consumer(s), topic %s, %d partition(s), %" PRIu64
+			     " B, acks=%s, linger %g ms, batch %d records / %" PRIu64 " B, compression %s, %s%s\n",
+			run->n_producers, run->n_consumers, o->topic, o->partitions, o->size, o->acks, o->linger_ms,
+			o->batch_num, o->batch_size, o->compression, *o->group ? "group " : "assign from the beginning",
+			o->group);
+	else
+		fprintf(out, "\n%s: %d producer(s), %d consumer(s), %d queue(s), %" PRIu64 " B%s%s, %s\n", o->mode,
+			run->n_producers, run->n_consumers, o->queues, o->size, o->persistent ? ", persistent" : "",
+			o->durable ? ", durable" : "", o->autoack ? "autoack" : "manual ack");
+	if (o->consume_later)
+		fprintf(out, "  consumers started reading when publishing ended; their rate counts from then and\n"
+			     "  the latency below is the records' age, not end to end\n");
+	fprintf(out, "  %-12s %14s %14s %10s\n", "", log ? "records" : "messages", log ? "records/s" : "msg/s", "MB/s");
+	fprintf(out, "  %-12s %14" PRIu64 " %14.0f %10.1f   (%.2f s)\n", "published", r->published, r->send_rate,
+		r->send_rate * mb, r->publish_s);
 	if (o->confirm)
 		fprintf(out, "  %-12s %14" PRIu64 " %14s   (nacked %" PRIu64 ", unconfirmed %" PRIu64 ")\n",
 			"confirmed", r->confirmed, "", r->nacked, r->unconfirmed);
-	fprintf(out, "  %-12s %14" PRIu64 " %14.0f   (%.2f s)\n", "received", r->received, r->recv_rate,
-		r->receive_s);
+	fprintf(out, "  %-12s %14" PRIu64 " %14.0f %10.1f   (%.2f s)\n", "received", r->received, r->recv_rate,
+		r->recv_rate * mb, r->receive_s);
 	if (r->checked)
 		fprintf(out, "  %-12s expected %" PRIu64 ", lost %" PRIu64 ", duplicated %" PRIu64
 			     ", reordered %" PRIu64 ", redelivered %" PRIu64 ", foreign %" PRIu64 "\n",
 			"check", r->expected, r->lost, r->dup, r->reordered, r->redelivered, r->foreign);
+	if (r->checked && log && o->partitions > 1 && r->reordered)
+		fprintf(out, "  %-12s reordered counts records of one producer read out of its send order across\n"
+			     "  %-12s partitions: Kafka orders within a partition only\n", "", "");
 	else
 		fprintf(out, "  %-12s not checked: a queue had no consumer\n", "check");
 	if (r->lost_producer >= 0)
@@ -153,11 +173,17 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 		" sent=%" PRIu64 " confirmed=%" PRIu64 " nacked=%" PRIu64 " unconfirmed=%" PRIu64
 		" received=%" PRIu64 " publish_s=%.3f receive_s=%.3f send_rate=%.0f recv_rate=%.0f"
 		" p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
-		" lost=%" PRIu64 " dup=%" PRIu64 " reordered=%" PRIu64 " foreign=%" PRIu64 " checked=%d status=%s\n",
+		" send_mbps=%.1f recv_mbps=%.1f consume_later=%d"
+		" lost=%" PRIu64 " dup=%" PRIu64 " reordered=%" PRIu64 " foreign=%" PRIu64 " checked=%d",
 		o->mode, run->n_producers, run->n_consumers, o->queues, o->size, o->rate, o->confirm, o->autoack,
 		o->persistent, o->durable, o->prefetch, r->published, r->confirmed, r->nacked, r->unconfirmed,
 		r->received, r->publish_s, r->receive_s, r->send_rate, r->recv_rate, us(p50), us(p99), us(p999),
-		us(max), r->lost, r->dup, r->reordered, r->foreign, r->checked, r->status);
+		us(max), r->send_rate * mb, r->recv_rate * mb, o->consume_later, r->lost, r->dup, r->reordered,
+		r->foreign, r->checked);
+	if (log)
+		fprintf(out, " partitions=%d acks=%s linger_ms=%g batch_num=%d batch_size=%" PRIu64 " compression=%s",
+			o->partitions, o->acks, o->linger_ms, o->batch_num, o->batch_size, o->compression);
+	fprintf(out, " status=%s\n", r->status);
 	fflush(out);
 }
 

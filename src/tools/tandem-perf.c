@@ -29,7 +29,7 @@
 #define STALL_S 10.0 /* drain gives up after this long with no delivery at all */
 #define TICK_NS 50000000u
 
-static const struct perf_mode *const perf_modes[] = { &perf_mode_amqp };
+static const struct perf_mode *const perf_modes[] = { &perf_mode_amqp, &perf_mode_log };
 
 static volatile sig_atomic_t interrupted;
 
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 		if (!strcmp(perf_modes[i]->name, o.mode))
 			run.mode = perf_modes[i];
 	if (!run.mode) {
-		fprintf(stderr, "tandem-perf: unknown mode '%s' (amqp)\n", o.mode);
+		fprintf(stderr, "tandem-perf: unknown mode '%s' (amqp, log)\n", o.mode);
 		perf_opts_free(&o);
 		return 2;
 	}
