@@ -173,6 +173,9 @@ int am_fail_core(struct am_err *err, const struct tdm_err *te, uint32_t method);
 /* 1 when code closes the connection (hard error), 0 when only the channel. */
 int am_code_is_hard(uint16_t code);
 const char *am_code_name(uint16_t code);
+/* The reply fields of channel.close / connection.close for err (text cut at 255). */
+void am_close_fields(const struct am_err *err, uint16_t *reply_code, struct am_bytes *reply_text,
+		     uint16_t *class_id, uint16_t *method_id);
 
 /* ---- output (writer.c) ---- */
 void am_send_method(struct am_conn *c, uint16_t channel, const struct am_method *m);
@@ -242,6 +245,8 @@ int am_h_confirm_select(struct am_conn *, struct am_channel *, const struct am_m
 int am_h_tx_select(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
 int am_h_tx_commit(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
 int am_h_tx_rollback(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
+/* Drops a transaction's buffered publishes and acks (rollback, channel close). */
+void am_tx_discard(struct am_channel *ch);
 
 /* ---- basic internals shared by publish/deliver/tx (basic.c, deliver.c) ---- */
 /* Routes a complete message published on ch; sends return/confirm as needed. */

@@ -49,24 +49,12 @@ int am_channel_open(struct am_conn *c, uint16_t id, struct am_err *err)
 	return 0;
 }
 
-static void tx_clear(struct am_channel *ch)
-{
-	while (ch->tx_head) {
-		struct am_tx_op *op = ch->tx_head;
-		ch->tx_head = op->next;
-		if (op->msg)
-			tdm_message_unref(op->msg);
-		free(op);
-	}
-	ch->tx_tail = &ch->tx_head;
-}
-
 void am_channel_release(struct am_conn *c, struct am_channel *ch)
 {
 	(void)c;
 	am_channel_drop_consumers(ch);
 	am_requeue_all(ch);
-	tx_clear(ch);
+	am_tx_discard(ch);
 	if (ch->pub_msg) {
 		tdm_message_unref(ch->pub_msg);
 		ch->pub_msg = NULL;

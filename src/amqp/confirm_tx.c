@@ -31,6 +31,13 @@ int am_h_tx_select(struct am_conn *c, struct am_channel *ch, const struct am_met
 	return 0;
 }
 
+static void free_op(struct am_tx_op *op)
+{
+	if (op->msg)
+		tdm_message_unref(op->msg);
+	free(op);
+}
+
 /* Takes the buffered operations off the channel (in order). */
 static struct am_tx_op *tx_take(struct am_channel *ch)
 {
@@ -56,9 +63,7 @@ int am_h_tx_commit(struct am_conn *c, struct am_channel *ch, const struct am_met
 				rc = am_settle(ch, op->tag, op->multiple, op->kind == AM_TX_ACK,
 					       op->requeue, m->id, err);
 		}
-		if (op->msg)
-			tdm_message_unref(op->msg);
-		free(op);
+		free_op(op);
 		op = next;
 	}
 	if (rc == 0)
@@ -66,19 +71,22 @@ int am_h_tx_commit(struct am_conn *c, struct am_channel *ch, const struct am_met
 	return rc;
 }
 
+void am_tx_discard(struct am_channel *ch)
+{
+	struct am_tx_op *op = tx_take(ch);
+	while (op) {
+		struct am_tx_op *next = op->next;
+		free_op(op);
+		op = next;
+	}
+}
+
 int am_h_tx_rollback(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
 		     struct am_err *err)
 {
 	if (!ch->tx)
 		return am_fail(err, AM_PRECONDITION_FAILED, m->id, "channel is not transactional");
-	struct am_tx_op *op = tx_take(ch);
-	while (op) {
-		struct am_tx_op *next = op->next;
-		if (op->msg)
-			tdm_message_unref(op->msg);
-		free(op);
-		op = next;
-	}
+	am_tx_discard(ch);
 	am_send_simple(c, ch->id, AM_TX_ROLLBACK_OK);
 	return 0;
 }

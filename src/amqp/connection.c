@@ -99,12 +99,8 @@ void am_conn_close_with(struct am_conn *c, const struct am_err *err)
 	tdm_info("amqp", "closing connection %s: %s", c->net->peer, err->text);
 	release_channels(c);
 	struct am_method m = { .id = AM_CONNECTION_CLOSE };
-	m.u.connection_close.reply_code = err->code;
-	size_t tl = strlen(err->text);
-	m.u.connection_close.reply_text = (struct am_bytes){ (const uint8_t *)err->text,
-							     (uint32_t)(tl > 255 ? 255 : tl) };
-	m.u.connection_close.class_id = (uint16_t)(err->method >> 16);
-	m.u.connection_close.method_id = (uint16_t)err->method;
+	struct am_connection_close *cc = &m.u.connection_close;
+	am_close_fields(err, &cc->reply_code, &cc->reply_text, &cc->class_id, &cc->method_id);
 	am_send_method(c, 0, &m);
 	c->state = AM_S_CLOSING;
 	struct timeval tv = { CLOSE_OK_TIMEOUT_S, 0 };

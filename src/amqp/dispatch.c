@@ -57,12 +57,8 @@ void am_raise(struct am_conn *c, struct am_channel *ch, const struct am_err *err
 		return;
 	}
 	struct am_method m = { .id = AM_CHANNEL_CLOSE };
-	m.u.channel_close.reply_code = err->code;
-	size_t tl = strlen(err->text);
-	m.u.channel_close.reply_text = (struct am_bytes){ (const uint8_t *)err->text,
-							  (uint32_t)(tl > 255 ? 255 : tl) };
-	m.u.channel_close.class_id = (uint16_t)(err->method >> 16);
-	m.u.channel_close.method_id = (uint16_t)err->method;
+	struct am_channel_close *cc = &m.u.channel_close;
+	am_close_fields(err, &cc->reply_code, &cc->reply_text, &cc->class_id, &cc->method_id);
 	uint16_t id = ch->id;
 	am_channel_release(c, ch);   /* resources go now; the id waits for close-ok */
 	am_send_method(c, id, &m);

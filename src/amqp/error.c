@@ -87,3 +87,13 @@ int am_fail_core(struct am_err *err, const struct tdm_err *te, uint32_t method)
 	}
 	return am_fail(err, code, method, "%s", te->text);
 }
+
+void am_close_fields(const struct am_err *err, uint16_t *reply_code, struct am_bytes *reply_text,
+		     uint16_t *class_id, uint16_t *method_id)
+{
+	size_t tl = strlen(err->text);
+	*reply_code = err->code;
+	*reply_text = (struct am_bytes){ (const uint8_t *)err->text, (uint32_t)(tl > 255 ? 255 : tl) };
+	*class_id = (uint16_t)(err->method >> 16);
+	*method_id = (uint16_t)err->method;
+}

@@ -193,9 +193,9 @@ void tdm_queue_unref(struct tdm_queue *q)
 
 /* ---- storage: ring and heap ---------------------------------------------- */
 
-static int ring_grow(struct tdm_queue *q)
+/* Moves the ring into a new array of ncap entries, head first. */
+static int ring_resize(struct tdm_queue *q, size_t ncap)
 {
-	size_t ncap = q->ring_cap ? q->ring_cap * 2 : 16;
 	struct tdm_qentry *n = malloc(ncap * sizeof(*n));
 	if (!n)
 		return -1;
@@ -208,21 +208,16 @@ static int ring_grow(struct tdm_queue *q)
 	return 0;
 }
 
+static int ring_grow(struct tdm_queue *q)
+{
+	return ring_resize(q, q->ring_cap ? q->ring_cap * 2 : 16);
+}
+
 /* Shrinks a mostly empty ring so a drained backlog gives its memory back. */
 static void ring_maybe_shrink(struct tdm_queue *q)
 {
-	if (q->ring_cap <= 1024 || q->ring_len * 8 > q->ring_cap)
-		return;
-	size_t ncap = q->ring_cap / 4;
-	struct tdm_qentry *n = malloc(ncap * sizeof(*n));
-	if (!n)
-		return;
-	for (size_t i = 0; i < q->ring_len; i++)
-		n[i] = q->ring[(q->ring_head + i) % q->ring_cap];
-	free(q->ring);
-	q->ring = n;
-	q->ring_cap = ncap;
-	q->ring_head = 0;
+	if (q->ring_cap > 1024 && q->ring_len * 8 <= q->ring_cap)
+		ring_resize(q, q->ring_cap / 4);
 }
 
 static unsigned prio(const struct tdm_queue *q, const struct tdm_qentry *e)
