@@ -19,6 +19,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/registry.h"
+#include "core/stream.h"
 #include "http/amqpval.h"
 #include "http/hx.h"
 
@@ -89,7 +90,8 @@ static int vhost_visible(struct hx_req *r, const struct tdm_vhost *vh)
 
 void hx_write_queue(struct js_w *w, const struct tdm_queue *q)
 {
-	uint64_t ready = tdm_queue_ready(q);
+	/* a stream queue's messages are the records of its log */
+	uint64_t ready = q->stream ? tdm_stream_count((struct tdm_queue *)q) : tdm_queue_ready(q);
 	js_obj(w);
 	js_kstrn(w, "name", q->name, q->name_len);
 	js_kstrn(w, "vhost", q->vhost->name, q->vhost->name_len);
@@ -100,7 +102,7 @@ void hx_write_queue(struct js_w *w, const struct tdm_queue *q)
 	hv_table_to_json(w, q->arguments, q->arguments_len);
 	js_kstr(w, "node", hx_node_name());
 	js_kstr(w, "state", "running");
-	js_kstr(w, "type", "classic");
+	js_kstr(w, "type", q->stream ? "stream" : "classic");
 	js_kuint(w, "messages", ready + q->unacked);
 	js_kuint(w, "messages_ready", ready);
 	js_kuint(w, "messages_unacknowledged", q->unacked);
@@ -383,41 +385,53 @@ static void list_exchanges(struct hx_req *r, struct tdm_vhost *only)
 	js_w_free(&w);
 }
 
-static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *name, size_t len)
+int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
+			size_t len, int *created, struct tdm_err *e)
 {
-	if (hx_body(r) < 0)
-		return;
-	struct js_doc *d = &r->body;
-	int t = js_get(d, 0, "type");
-	if (t >= 0 && js_type_of(d, t) != JS_STR) {
-		hx_error(r, 400, "bad_request", "type must be a string");
-		return;
-	}
+	int t = js_get(d, obj, "type");
+	if (t >= 0 && js_type_of(d, t) != JS_STR)
+		return tdm_err_set(e, TDM_E_INVALID, "type must be a string");
 	char err[200];
 	struct js_w args;
 	js_w_init(&args);
 	size_t tl = 6;
 	char *type = t < 0 ? strdup("direct") : js_strdup(d, t, &tl); /* RabbitMQ's default */
-	if (!type || hv_table_from_json(d, js_get(d, 0, "arguments"), &args, err, sizeof(err)) < 0) {
-		hx_error(r, 400, "bad_request", type ? err : "out of memory");
+	int rc;
+	if (!type) {
+		rc = tdm_err_set(e, TDM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (hv_table_from_json(d, js_get(d, obj, "arguments"), &args, err, sizeof(err)) < 0) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "%s", err);
 		goto out;
 	}
 	struct tdm_exchange_spec s = {
 		.name = name, .name_len = len, .type = type, .type_len = tl,
-		.durable = js_truth(d, js_get(d, 0, "durable")) != 0, /* RabbitMQ's default: true */
-		.auto_delete = js_truth(d, js_get(d, 0, "auto_delete")) == 1,
-		.internal = js_truth(d, js_get(d, 0, "internal")) == 1,
+		.durable = js_truth(d, js_get(d, obj, "durable")) != 0, /* RabbitMQ's default: true */
+		.auto_delete = js_truth(d, js_get(d, obj, "auto_delete")) == 1,
+		.internal = js_truth(d, js_get(d, obj, "internal")) == 1,
 		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
 	};
 	struct tdm_exchange *x;
-	struct tdm_err e;
-	if (tdm_exchange_declare(vh, &s, &x, &e) != TDM_OK)
-		hx_core_error(r, &e);
-	else
-		hx_no_content(r, s.created ? 201 : 204);
+	rc = tdm_exchange_declare(vh, &s, &x, e);
+	if (created)
+		*created = s.created;
 out:
 	free(type);
 	js_w_free(&args);
+	return rc;
+}
+
+static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *name, size_t len)
+{
+	if (hx_body(r) < 0)
+		return;
+	struct tdm_err e;
+	int created = 0;
+	if (hx_declare_exchange(vh, &r->body, 0, name, len, &created, &e) != TDM_OK)
+		hx_core_error(r, &e);
+	else
+		hx_no_content(r, created ? 201 : 204);
 }
 
 void hx_exchanges(struct hx_req *r)
@@ -516,13 +530,33 @@ static int64_t int_arg(const struct js_doc *d, int args, const char *key)
 
 /* RabbitMQ's queue arguments, read from JSON into core settings.  Strings
  * point into r's body text (decoded copies kept in keep[]). */
-static int queue_settings(struct hx_req *r, int args, struct tdm_queue_settings *qs, char *keep[2],
-			  char *err, size_t errlen)
+static int queue_settings(const struct js_doc *d, int args, struct tdm_queue_settings *qs,
+			  struct tdm_stream_spec *ss, char *keep[2], char *err, size_t errlen)
 {
-	struct js_doc *d = &r->body;
 	tdm_queue_settings_init(qs);
 	if (args < 0)
 		return 0;
+	int qt = js_get(d, args, "x-queue-type");
+	if (qt >= 0 && js_streq(d, qt, "stream")) {
+		/* RabbitMQ's stream queue (core/stream.h): a log; length in bytes
+		 * and segment size are its retention settings */
+		tdm_stream_spec_init(ss);
+		int64_t mb = int_arg(d, args, "x-max-length-bytes");
+		int64_t seg = int_arg(d, args, "x-stream-max-segment-size-bytes");
+		if (mb == -2 || seg == -2 || seg == 0) {
+			snprintf(err, errlen, "invalid arg '%s'", mb == -2 ? "x-max-length-bytes"
+								   : "x-stream-max-segment-size-bytes");
+			return -1;
+		}
+		ss->max_bytes = mb;
+		ss->segment_bytes = seg;
+		qs->stream = ss;
+		return 0;
+	}
+	if (qt >= 0 && !js_streq(d, qt, "classic")) {
+		snprintf(err, errlen, "invalid arg 'x-queue-type': tandem has classic and stream queues");
+		return -1;
+	}
 	static const char *ints[] = { "x-max-length", "x-max-length-bytes", "x-message-ttl",
 				      "x-expires", "x-max-priority" };
 	int64_t val[5];
@@ -572,43 +606,61 @@ static int queue_settings(struct hx_req *r, int args, struct tdm_queue_settings 
 	return 0;
 }
 
-static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
+int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
+		     size_t len, int *created, struct tdm_err *e)
 {
-	if (hx_body(r) < 0)
-		return;
-	struct js_doc *d = &r->body;
 	char err[200];
 	char *keep[2] = { NULL, NULL };
 	struct js_w args;
 	js_w_init(&args);
-	int a = js_get(d, 0, "arguments");
+	int a = js_get(d, obj, "arguments"), rc;
 	struct tdm_queue_settings qs;
+	struct tdm_stream_spec ss;
+	if (len == 0 || len > 255) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "queue names are 1 to 255 bytes");
+		goto out;
+	}
 	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0 ||
-	    queue_settings(r, a, &qs, keep, err, sizeof(err)) < 0) {
-		hx_error(r, 400, "bad_request", err);
+	    queue_settings(d, a, &qs, &ss, keep, err, sizeof(err)) < 0) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "%s", err);
 		goto out;
 	}
 	struct tdm_queue_spec s = {
-		.name = r->seg[2].s, .name_len = r->seg[2].len,
-		.durable = js_truth(d, js_get(d, 0, "durable")) != 0, /* RabbitMQ's default: true */
-		.auto_delete = js_truth(d, js_get(d, 0, "auto_delete")) == 1,
+		.name = name, .name_len = len,
+		.durable = js_truth(d, js_get(d, obj, "durable")) != 0, /* RabbitMQ's default: true */
+		.auto_delete = js_truth(d, js_get(d, obj, "auto_delete")) == 1,
 		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
 		.settings = &qs,
 	};
-	if (s.name_len == 0 || s.name_len > 255) {
-		hx_error(r, 400, "bad_request", "queue names are 1 to 255 bytes");
+	if (qs.stream && (!s.durable || s.auto_delete)) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "stream queues must be durable and not auto-delete");
+		goto out;
+	}
+	if (qs.stream && !vh->broker->topics) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "stream queues need the log store");
 		goto out;
 	}
 	struct tdm_queue *q;
-	struct tdm_err e;
-	if (tdm_queue_declare(vh, &s, &q, &e) != TDM_OK)
-		hx_core_error(r, &e);
-	else
-		hx_no_content(r, s.created ? 201 : 204);
+	rc = tdm_queue_declare(vh, &s, &q, e);
+	if (created)
+		*created = s.created;
 out:
 	free(keep[0]);
 	free(keep[1]);
 	js_w_free(&args);
+	return rc;
+}
+
+static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
+{
+	if (hx_body(r) < 0)
+		return;
+	struct tdm_err e;
+	int created = 0;
+	if (hx_declare_queue(vh, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e) != TDM_OK)
+		hx_core_error(r, &e);
+	else
+		hx_no_content(r, created ? 201 : 204);
 }
 
 void hx_queues(struct hx_req *r)
@@ -657,6 +709,9 @@ void hx_queues(struct hx_req *r)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);
+	} else if (r->nseg == 4 && (hx_seg_is(r, 3, "contents") || hx_seg_is(r, 3, "get")) && q->stream) {
+		hx_error(r, 400, "bad_request", "stream queues are read by consumers with an offset: "
+						"no purge and no get, as in RabbitMQ");
 	} else if (r->nseg == 4 && hx_seg_is(r, 3, "contents") && r->method == EVHTTP_REQ_DELETE) {
 		tdm_queue_purge(q);
 		hx_no_content(r, 204);

@@ -108,6 +108,16 @@ struct hx_offset {
 };
 struct hx_offset *hx_collect_offsets(struct tdm_topics *topics, size_t *n);
 
+/* Declares an exchange / a queue named name in vh from JSON object obj
+ * ({"type", "durable", "auto_delete", "internal", "arguments"}), RabbitMQ's
+ * defaults for what is missing.  TDM_OK with *created, or a core status
+ * with e filled (TDM_E_INVALID for a bad body). */
+int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
+			size_t len, int *created, struct tdm_err *e);
+int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
+		     size_t len, int *created, struct tdm_err *e);
+void hx_definitions(struct hx_req *r);
+
 /* Shared writers. */
 void hx_write_queue(struct js_w *w, const struct tdm_queue *q);
 void hx_write_exchange(struct js_w *w, const struct tdm_exchange *x);

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/durable.h"
 #include "core/registry.h"
+#include "core/stream.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -82,10 +83,10 @@ static const struct {
 	{ "tandem_queue_messages_acked_total", "counter", "Messages acknowledged on the queue." },
 };
 
-static uint64_t qvalue(const struct tdm_queue *q, int k)
+static uint64_t qvalue(struct tdm_queue *q, int k)
 {
 	switch (k) {
-	case Q_READY: return tdm_queue_ready(q);
+	case Q_READY: return q->stream ? tdm_stream_count(q) : tdm_queue_ready(q);
 	case Q_UNACKED: return q->unacked;
 	case Q_CONSUMERS: return q->nconsumers;
 	case Q_PUBLISHED: return q->stat_published;

@@ -296,6 +296,8 @@ static void route(struct hx_req *r)
 		hx_connections(r);
 	else if (IS("channels"))
 		hx_channels(r);
+	else if (IS("definitions"))
+		hx_definitions(r);
 	else if (IS("topics") && get)
 		hx_topics(r);
 	else if (IS("groups") && get)

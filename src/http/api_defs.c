@@ -1,0 +1,277 @@
+/*
+ * Management API: /api/definitions[/vhost], RabbitMQ's export and import of
+ * the topology (exchanges, queues, bindings) in its JSON format, so a
+ * definitions file moves between tandem and RabbitMQ.  Users, vhosts,
+ * permissions and policies come from tandem.conf and are not imported
+ * (users and vhosts are exported for reference, without password hashes).
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include <config.h>
+
+#include "core/auth.h"
+#include "http/amqpval.h"
+#include "http/hx.h"
+
+#define HDRS_MAX 64
+
+struct export_ctx {
+	struct js_w *w;
+	const struct tdm_exchange *src;
+	int with_vhost;
+};
+
+static void export_binding(void *dest, const char *key, size_t key_len, const struct ex_hdr *args,
+			   size_t nargs, void *ctx)
+{
+	struct export_ctx *ec = ctx;
+	const struct tdm_dest *dd = dest;
+	struct js_w *w = ec->w;
+	js_obj(w);
+	js_kstrn(w, "source", ec->src->name, ec->src->name_len);
+	if (ec->with_vhost)
+		js_kstrn(w, "vhost", ec->src->vhost->name, ec->src->vhost->name_len);
+	if (dd->kind == TDM_DEST_QUEUE) {
+		const struct tdm_queue *q = dest;
+		js_kstrn(w, "destination", q->name, q->name_len);
+		js_kstr(w, "destination_type", "queue");
+	} else {
+		const struct tdm_exchange *x = dest;
+		js_kstrn(w, "destination", x->name, x->name_len);
+		js_kstr(w, "destination_type", "exchange");
+	}
+	js_kstrn(w, "routing_key", key, key_len);
+	js_key(w, "arguments");
+	hv_hdrs_to_json(w, args, nargs);
+	js_obj_end(w);
+}
+
+static void export_vhost(struct js_w *w, struct tdm_vhost *vh, int part, int with_vhost)
+{
+	size_t pos = 0;
+	const char *k;
+	size_t kl;
+	void *v;
+	if (part == 0) {
+		while (tdm_map_next(&vh->queues, &pos, &k, &kl, &v)) {
+			const struct tdm_queue *q = v;
+			if (q->exclusive)
+				continue; /* RabbitMQ leaves them out: they die with their connection */
+			js_obj(w);
+			js_kstrn(w, "name", q->name, q->name_len);
+			if (with_vhost)
+				js_kstrn(w, "vhost", vh->name, vh->name_len);
+			js_kbool(w, "durable", q->durable);
+			js_kbool(w, "auto_delete", q->auto_delete);
+			js_key(w, "arguments");
+			hv_table_to_json(w, q->arguments, q->arguments_len);
+			js_obj_end(w);
+		}
+	} else if (part == 1) {
+		while (tdm_map_next(&vh->exchanges, &pos, &k, &kl, &v)) {
+			const struct tdm_exchange *x = v;
+			if (x->builtin || x->name_len == 0)
+				continue;
+			js_obj(w);
+			js_kstrn(w, "name", x->name, x->name_len);
+			if (with_vhost)
+				js_kstrn(w, "vhost", vh->name, vh->name_len);
+			js_kstr(w, "type", tdm_exchange_type_name(x->type));
+			js_kbool(w, "durable", x->durable);
+			js_kbool(w, "auto_delete", x->auto_delete);
+			js_kbool(w, "internal", x->internal);
+			js_key(w, "arguments");
+			hv_table_to_json(w, x->arguments, x->arguments_len);
+			js_obj_end(w);
+		}
+	} else {
+		struct export_ctx ec = { w, NULL, with_vhost };
+		while (tdm_map_next(&vh->exchanges, &pos, &k, &kl, &v)) {
+			const struct tdm_exchange *x = v;
+			if (!x->table || x->name_len == 0)
+				continue;
+			ec.src = x;
+			ex_foreach(x->table, export_binding, &ec);
+		}
+	}
+}
+
+static void export(struct hx_req *r, struct tdm_vhost *only)
+{
+	struct tdm_broker *b = r->h->broker;
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "rabbit_version", "3.10.0");
+	js_kstr(&w, "rabbitmq_version", "3.10.0");
+	js_kstr(&w, "product_name", "tandem");
+	js_kstr(&w, "product_version", PACKAGE_VERSION);
+	if (!only) {
+		js_key(&w, "vhosts");
+		js_arr(&w);
+		size_t pos = 0;
+		const char *k;
+		size_t kl;
+		void *v;
+		while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+			js_obj(&w);
+			js_kstrn(&w, "name", k, kl);
+			js_obj_end(&w);
+		}
+		js_arr_end(&w);
+	}
+	static const char *empty[] = { "permissions", "topic_permissions", "parameters",
+				       "global_parameters", "policies" };
+	for (size_t i = only ? 2 : 0; i < 5; i++) {
+		js_key(&w, empty[i]);
+		js_arr(&w);
+		js_arr_end(&w);
+	}
+	static const char *parts[] = { "queues", "exchanges", "bindings" };
+	for (int part = 0; part < 3; part++) {
+		js_key(&w, parts[part]);
+		js_arr(&w);
+		size_t pos = 0;
+		const char *k;
+		size_t kl;
+		void *v;
+		while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+			struct tdm_vhost *vh = v;
+			if ((only && vh != only) ||
+			    !tdm_auth_vhost_allowed(b->auth, r->user, vh->name, vh->name_len))
+				continue;
+			export_vhost(&w, vh, part, !only);
+		}
+		js_arr_end(&w);
+	}
+	js_obj_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+/* The vhost an item names (or `only`); NULL with e set when unknown. */
+static struct tdm_vhost *item_vhost(struct hx_req *r, int item, struct tdm_vhost *only,
+				    struct tdm_err *e)
+{
+	if (only)
+		return only;
+	const struct js_doc *d = &r->body;
+	size_t n;
+	char *name = js_strdup(d, js_get(d, item, "vhost"), &n);
+	struct tdm_vhost *vh = name ? tdm_vhost_find(r->h->broker, name, n) : NULL;
+	if (!vh || !tdm_auth_vhost_allowed(r->h->broker->auth, r->user, name, n))
+		tdm_err_set(e, TDM_E_NOT_FOUND, "vhost '%s' not found (vhosts come from tandem.conf)",
+			    name ? name : "");
+	free(name);
+	return vh;
+}
+
+static int import_binding(struct hx_req *r, int item, struct tdm_vhost *vh, struct tdm_err *e)
+{
+	const struct js_doc *d = &r->body;
+	size_t sl, dl, kl;
+	char *src = js_strdup(d, js_get(d, item, "source"), &sl);
+	char *dst = js_strdup(d, js_get(d, item, "destination"), &dl);
+	char *key = js_strdup(d, js_get(d, item, "routing_key"), &kl);
+	int to_queue = !js_streq(d, js_get(d, item, "destination_type"), "exchange");
+	struct js_w args;
+	js_w_init(&args);
+	char err[200];
+	int rc;
+	if (!src || !dst || !key) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "a binding needs source, destination and routing_key");
+		goto out;
+	}
+	struct tdm_exchange *sx = tdm_exchange_find(vh, src, sl);
+	struct tdm_dest *dd = to_queue ? (struct tdm_dest *)tdm_map_get(&vh->queues, dst, dl)
+				       : (struct tdm_dest *)tdm_exchange_find(vh, dst, dl);
+	if (!sx || !dd) {
+		rc = tdm_err_set(e, TDM_E_NOT_FOUND, "binding %s -> %s: no such %s", src, dst,
+				 !sx ? "source exchange" : to_queue ? "queue" : "exchange");
+		goto out;
+	}
+	if (hv_table_from_json(d, js_get(d, item, "arguments"), &args, err, sizeof(err)) < 0) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "%s", err);
+		goto out;
+	}
+	struct ex_hdr h[HDRS_MAX];
+	int n = hv_table_to_hdrs((const uint8_t *)args.buf, args.len, h, HDRS_MAX);
+	if (n < 0) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "too many binding arguments");
+		goto out;
+	}
+	rc = tdm_bind(sx, dd, key, kl, h, (size_t)n, e);
+out:
+	free(src);
+	free(dst);
+	free(key);
+	js_w_free(&args);
+	return rc;
+}
+
+static void import(struct hx_req *r, struct tdm_vhost *only)
+{
+	if (hx_body(r) < 0)
+		return;
+	const struct js_doc *d = &r->body;
+	static const char *parts[] = { "exchanges", "queues", "bindings" };
+	struct tdm_err e;
+	for (int part = 0; part < 3; part++) {
+		int arr = js_get(d, 0, parts[part]);
+		if (arr < 0)
+			continue;
+		if (js_type_of(d, arr) != JS_ARR) {
+			hx_error(r, 400, "bad_request", "definitions: expected arrays");
+			return;
+		}
+		for (int it = js_child(d, arr); it >= 0; it = js_next(d, arr, it)) {
+			struct tdm_vhost *vh = item_vhost(r, it, only, &e);
+			int rc = vh ? TDM_OK : e.status;
+			if (vh && part < 2) {
+				size_t n;
+				char *name = js_strdup(d, js_get(d, it, "name"), &n);
+				if (!name)
+					rc = tdm_err_set(&e, TDM_E_INVALID, "every %s needs a name", parts[part]);
+				else if (part == 0)
+					rc = hx_declare_exchange(vh, d, it, name, n, NULL, &e);
+				else
+					rc = hx_declare_queue(vh, d, it, name, n, NULL, &e);
+				free(name);
+			} else if (vh) {
+				rc = import_binding(r, it, vh, &e);
+			}
+			if (rc != TDM_OK) {
+				if (e.status == TDM_E_NOT_FOUND)
+					e.status = TDM_E_INVALID; /* a bad file, not a missing URL */
+				hx_core_error(r, &e);
+				return;
+			}
+		}
+	}
+	hx_no_content(r, 204);
+}
+
+void hx_definitions(struct hx_req *r)
+{
+	struct tdm_vhost *vh = NULL;
+	if (r->nseg > 2) {
+		hx_not_found(r);
+		return;
+	}
+	if (r->nseg == 2 && !(vh = hx_vhost(r, 1)))
+		return;
+	if (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD)
+		export(r, vh);
+	else if (r->method == EVHTTP_REQ_POST)
+		import(r, vh);
+	else
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
+}
