@@ -5,15 +5,19 @@
 # the RabbitMQ median and their ratio, and regenerates BENCHMARKS.md.
 #
 # Usage: tests/perf/compare.sh [--rounds N] [--duration S] [--backlog N]
-#                              [--idle-queues N] [--only a,b,...] [--output FILE]
-#                              [--rev REV] [--no-build] [--keep]
+#                              [--idle-queues N] [--log-records N] [--stream-records N]
+#                              [--only a,b,...] [--output FILE] [--rev REV] [--no-build] [--keep]
 #   --rounds N       rounds per broker (default 3; env ROUNDS)
 #   --duration S     seconds of publishing per throughput scenario (default 10; env DURATION)
 #   --warmup S       untimed transient run on each freshly started broker before the
 #                    throughput scenarios (default 3; 0 = none; env WARMUP)
 #   --backlog N      messages published into a queue with no consumer (default 1000000)
 #   --idle-queues N  queues declared for the idle-RSS scenario (default 1000)
-#   --only LIST      run only these scenarios (names as in the table)
+#   --log-records N  records produced, then read from the beginning, in kafka-consume (default 5000000)
+#   --stream-records N  messages published, then read from the first, in stream-consume (default 500000)
+#   --only LIST      run only these scenarios (names as in the table), or the groups
+#                    amqp (the AMQP queue scenarios), log (kafka-* and stream-*),
+#                    kafka (kafka-*: tandemd only) and stream (stream queues over AMQP)
 #   --output FILE    where to write the report (default BENCHMARKS.md at the top of the tree;
 #                    "-" = do not write one)
 #   --rev REV        build tandemd and tandem-perf from a clean export of git revision REV
@@ -37,6 +41,8 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 BACKLOG=${BACKLOG:-1000000}
 IDLE_QUEUES=${IDLE_QUEUES:-1000}
+LOG_RECORDS=${LOG_RECORDS:-5000000}
+STREAM_RECORDS=${STREAM_RECORDS:-500000}
 ONLY=""
 OUTPUT="$top/BENCHMARKS.md"
 BUILD=1
@@ -50,13 +56,15 @@ while [ $# -gt 0 ]; do
 	--warmup) WARMUP=$2; shift 2 ;;
 	--backlog) BACKLOG=$2; shift 2 ;;
 	--idle-queues) IDLE_QUEUES=$2; shift 2 ;;
+	--log-records) LOG_RECORDS=$2; shift 2 ;;
+	--stream-records) STREAM_RECORDS=$2; shift 2 ;;
 	--only) ONLY=$2; shift 2 ;;
 	--output) OUTPUT=$2; shift 2 ;;
 	--rev) REV=$2; shift 2 ;;
 	--quiet-wait) QUIET_WAIT=$2; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--keep) KEEP=1; shift ;;
-	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -161,10 +169,14 @@ start_broker() {
 		local d="$work/tandemd.$((++td_starts))"
 		mkdir -p "$d"
 		PORT=$(free_port)
-		"$TANDEMD" --amqp-port "$PORT" --data-dir "$d/data" --log-level warning >"$d/log" 2>&1 &
+		KPORT=$(free_port)
+		# the Kafka listener on a port of its own; no HTTP listener (15672 may be taken)
+		"$TANDEMD" --amqp-port "$PORT" --kafka-port "$KPORT" --http-port 0 --data-dir "$d/data" \
+			--log-level warning >"$d/log" 2>&1 &
 		TD_PID=$!
 		TD_DATA="$d/data"
 		wait_port "$PORT" "$TD_PID" || die "tandemd did not start: $(tail -5 "$d/log")"
+		wait_port "$KPORT" "$TD_PID" || die "tandemd's Kafka listener did not start: $(tail -5 "$d/log")"
 		BPID=$TD_PID
 		;;
 	rabbitmq)
@@ -223,14 +235,16 @@ quiet_gate() {
 }
 
 # run_perf BROKER ROUND SCENARIO ARGS... : runs tandem-perf, leaves key=value pairs in $R
+# (kafka-* scenarios talk to tandemd's Kafka listener)
 run_perf() {
-	local broker=$1 round=$2 scen=$3
+	local broker=$1 round=$2 scen=$3 port=$PORT
 	shift 3
+	case "$scen" in kafka-*) port=$KPORT ;; esac
 	local out="$work/$scen.$broker.$round.out"
 	local rc=0 c0
 	case "$scen" in warmup | *declare | idle-queues) ;; *) quiet_gate ;; esac
 	c0=$(cpu_ticks "$BPID")
-	"$PERF" -h "127.0.0.1:$PORT" -i 0 -D 60 -T 600 "$@" >"$out" 2>"$out.err" || rc=$?
+	"$PERF" -h "127.0.0.1:$port" -i 0 -D 60 -T 600 "$@" >"$out" 2>"$out.err" || rc=$?
 	CPU_US=$(($(cpu_ticks "$BPID") - c0))
 	CPU_US=$((CPU_US * TICK_US))
 	R=$(grep '^result ' "$out" | tail -1 | cut -d' ' -f2-)
@@ -245,7 +259,20 @@ run_perf() {
 val() { tr ' ' '\n' <<<"$R" | sed -n "s/^$1=//p" | head -1; }
 record() { echo "$1 $2 $3 $4 $5" >>"$results"; } # round broker scenario metric value
 
-want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+scenario_group() { # scenario -> its groups, comma-separated
+	case "$1" in
+	kafka-*) echo "log,kafka" ;;
+	stream-*) echo "log,stream" ;;
+	*) echo "amqp" ;;
+	esac
+}
+want() {
+	[ -z "$ONLY" ] && return 0
+	[[ ",$ONLY," == *",$1,"* ]] && return 0
+	local g
+	for g in $(scenario_group "$1" | tr ',' ' '); do [[ ",$ONLY," == *",$g,"* ]] && return 0; done
+	return 1
+}
 
 # ---------- scenarios ----------
 D=$DURATION
@@ -258,6 +285,20 @@ declare -A args=(
 	[fanout-4]="-x 1 -y 4 -K 4 -t fanout -s 100 -a -z $D"
 	[latency-10k]="-x 1 -y 1 -s 100 -r 10000 -c 1000 -q 1000 -z $D"
 )
+# Log scenarios.  kafka-*: tandem-perf's log mode (librdkafka) against tandemd's
+# Kafka listener; RabbitMQ 3.10 has no Kafka protocol, so they run on tandemd only.
+# stream-*: stream queues over AMQP (x-queue-type=stream, durable, consumers with
+# x-stream-offset=first, manual ack under prefetch, as RabbitMQ requires), both brokers.
+log_scenarios=(kafka-produce kafka-consume kafka-latency-10k stream-publish-consume stream-consume)
+STREAM_ARGS="-s 100 -d -c 1000 -q 1000 -A 100 -X x-queue-type=stream --consumer-args x-stream-offset=first"
+args+=(
+	[kafka-produce]="-M log -x 1 -y 0 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks 1 -z $D"
+	[kafka-consume]="-M log -x 1 -y 1 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks 1 -C $LOG_RECORDS --consume-later"
+	[kafka-latency-10k]="-M log -x 1 -y 1 -s 100 -P 1 --linger-ms 0 --acks 1 -r 10000 -z $D"
+	[stream-publish-consume]="-x 1 -y 1 $STREAM_ARGS -z $D"
+	[stream-consume]="-x 1 -y 1 $STREAM_ARGS -C $STREAM_RECORDS --consume-later"
+)
+tandemd_only() { case "$1" in kafka-*) return 0 ;; *) return 1 ;; esac; }
 
 run_broker_round() { # broker round
 	local b=$1 r=$2 s
@@ -292,6 +333,33 @@ run_broker_round() { # broker round
 				record "$r" "$b" "$s" data_dir_kib "$(du -sk "$TD_DATA" | cut -f1)"
 			fi
 			log "  round $r $b $s: recv $(val recv_rate)/s send $(val send_rate)/s p99 $(val p99_us) us lost $(val lost) status $(val status)"
+		done
+		stop_broker "$b"
+	fi
+	any=0
+	for s in "${log_scenarios[@]}"; do want "$s" && ! { [ "$b" = rabbitmq ] && tandemd_only "$s"; } && any=1; done
+	if [ "$any" = 1 ]; then
+		start_broker "$b"
+		for s in "${log_scenarios[@]}"; do
+			want "$s" || continue
+			[ "$b" = rabbitmq ] && tandemd_only "$s" && continue
+			# shellcheck disable=SC2086
+			case "$s" in
+			kafka-*) run_perf "$b" "$r" "$s" ${args[$s]} --topic "perf-$s-$r" ;;
+			*) run_perf "$b" "$r" "$s" ${args[$s]} -u "perf-$s" ;;
+			esac
+			record "$r" "$b" "$s" recv_rate "$(val recv_rate)"
+			record "$r" "$b" "$s" send_rate "$(val send_rate)"
+			record "$r" "$b" "$s" recv_mbps "$(val recv_mbps)"
+			record "$r" "$b" "$s" send_mbps "$(val send_mbps)"
+			record "$r" "$b" "$s" p50_us "$(val p50_us)"
+			record "$r" "$b" "$s" p99_us "$(val p99_us)"
+			record "$r" "$b" "$s" p999_us "$(val p999_us)"
+			local n
+			n=$(val received)
+			[ "${n:-0}" = 0 ] && n=$(val confirmed)
+			record "$r" "$b" "$s" cpu_us_per_msg "$(awk -v c="$CPU_US" -v n="$n" 'BEGIN{if (n>0) printf "%.2f", c/n}')"
+			log "  round $r $b $s: recv $(val recv_rate)/s send $(val send_rate)/s p50 $(val p50_us) us p99 $(val p99_us) us lost $(val lost) status $(val status)"
 		done
 		stop_broker "$b"
 	fi
@@ -355,6 +423,20 @@ rows=(
 	"backlog|send_rate|publishing the backlog (confirms, window 1000)|msg/s|higher"
 	"idle-queues|rss_mib|idle RSS with $IDLE_QUEUES declared queues|MiB|lower"
 	"idle-queues|rss_base_mib|idle RSS, fresh broker|MiB|lower"
+	"kafka-produce|send_rate|log, Kafka protocol: produce 100 B, 1 partition, linger 5 ms, batch 10000, acks=1 (acknowledged records)|records/s|higher"
+	"kafka-produce|send_mbps|log, Kafka protocol: produce, payload MB/s|MB/s|higher"
+	"kafka-consume|recv_rate|log, Kafka protocol: consume $LOG_RECORDS records from the beginning (page cache)|records/s|higher"
+	"kafka-consume|recv_mbps|log, Kafka protocol: consume from the beginning, payload MB/s|MB/s|higher"
+	"kafka-latency-10k|p50_us|log, Kafka protocol: end-to-end latency at 10,000 records/s (linger 0), p50|us|lower"
+	"kafka-latency-10k|p99_us|log, Kafka protocol: end-to-end latency at 10,000 records/s, p99|us|lower"
+	"kafka-latency-10k|p999_us|log, Kafka protocol: end-to-end latency at 10,000 records/s, p99.9|us|lower"
+	"kafka-produce|cpu_us_per_msg|broker CPU per record: Kafka produce|us|lower"
+	"kafka-consume|cpu_us_per_msg|broker CPU per record: Kafka produce, then consume from the beginning|us|lower"
+	"stream-publish-consume|recv_rate|stream queue over AMQP: publish (confirms) and consume from first at once (prefetch 1000)|msg/s|higher"
+	"stream-consume|recv_rate|stream queue over AMQP: read $STREAM_RECORDS messages from first after publishing|msg/s|higher"
+	"stream-publish-consume|p99_us|stream queue over AMQP: publish and consume at once, p99 latency|us|lower"
+	"stream-publish-consume|cpu_us_per_msg|broker CPU per message: stream queue publish + consume|us|lower"
+	"stream-consume|cpu_us_per_msg|broker CPU per message: stream queue publish, then read from first|us|lower"
 )
 
 table="$work/table.md"
@@ -405,6 +487,12 @@ notes="$work/notes.md"
 	echo "- Latency is end to end (publish to delivery, CLOCK_MONOTONIC in one process), computed per run over all its deliveries from a log-bucketed histogram (< 1 % error); the table shows the median of the rounds' runs."
 	echo "- Every run's counts are checked per message (sequence numbers): a run that lost, duplicated or left messages unconfirmed is marked \"not ok\" next to its scenario."
 	echo "- Broker CPU per message is the broker process's user + system CPU time (all threads; for RabbitMQ the beam.smp VM) during the run, divided by the messages (deliveries) received: it does not depend on whether the client or the broker limited the rate. Where tandemd uses well under one core at its top rate, its rate is limited by the client sharing the machine's two cores, and the throughput ratio understates the difference."
+	if want kafka-produce || want kafka-consume || want kafka-latency-10k; then
+		echo "- **kafka-* rows are tandemd only:** RabbitMQ 3.10 has no Kafka protocol, so its column says n/a. They run tandem-perf's log mode (librdkafka $(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null || echo unknown), one rd_kafka_t per producer and consumer) against tandemd's Kafka listener: the producer rate counts records the broker acknowledged (acks=1), from the start to the last acknowledgement; kafka-consume produces $LOG_RECORDS records first, then one consumer assigns the partition from the beginning and its rate counts from then (the log is in the page cache); its latency columns are the records' age, not end to end. Targets (docs: issue 7): at least 1,000,000 records/s produced into one partition, consumed at least as fast."
+	fi
+	if want stream-publish-consume || want stream-consume; then
+		echo "- stream-* rows: stream queues over AMQP on both brokers (\`$STREAM_ARGS\`); stream-consume publishes $STREAM_RECORDS messages first, then the consumer subscribes at offset first and its rate counts from then. A broker that refuses stream queues shows as not ok with no numbers."
+	fi
 	echo "- RSS is VmRSS of the tandemd process and of RabbitMQ's beam.smp, each broker freshly started for the memory scenarios; \"memory per queued message\" is the RSS growth divided by the message count."
 } >"$notes"
 
@@ -435,7 +523,7 @@ report="$work/report.md"
 	echo
 	echo "$ROUNDS round(s), ${DURATION} s of publishing per throughput scenario, ${WARMUP} s untimed warm-up on each fresh broker before them, brokers alternating which goes first each round; took ${elapsed} s. tandem-perf arguments per scenario (plus \`-h 127.0.0.1:PORT -u perf-SCENARIO\`):"
 	echo
-	for s in "${throughput_scenarios[@]}"; do want "$s" && echo "- $s: \`${args[$s]}\`"; done
+	for s in "${throughput_scenarios[@]}" "${log_scenarios[@]}"; do want "$s" && echo "- $s: \`${args[$s]}\`"; done
 	want backlog && echo "- backlog: \`-x 1 -y 0 -s 100 -c 1000 -C $BACKLOG --no-cleanup\`, RSS read 2 s after the last confirm"
 	want idle-queues && echo "- idle-queues: \`--declare-only -K $IDLE_QUEUES -x 0 -y 0\`, RSS read 3 s later"
 	echo
