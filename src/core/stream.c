@@ -329,6 +329,8 @@ int tdm_stream_append(struct tdm_queue *q, const struct ls_record *rec, const vo
 		return rc;
 	}
 	q->stat_published++;
+	if (q->nconsumers) /* also when the topic was just made again: nobody waits on it yet */
+		tdm_queue_kick(q);
 	if (offset)
 		*offset = res.base_offset;
 	return 0;
@@ -407,8 +409,10 @@ static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
 	struct tdm_topics *t = topics_of(q);
 	for (int tries = 0; tries < 2; tries++) {
 		struct ls_partition *p = partition_of(q, cur->partition);
-		if (!p || !t)
+		if (!p || !t) {
+			cur->offset = 0; /* the topic is gone: a new one starts at 0 */
 			return 0;
+		}
 		uint64_t start = ls_log_start(p), end = ls_log_end(p);
 		if (cur->offset < start)
 			cur->offset = start; /* retention went past us: on from the oldest */

@@ -5,7 +5,8 @@
  * x-stream-offset); and the bridge: an exchange bound to a stream queue
  * over a multi-partition Kafka topic (x-log-topic) lands each publish in
  * the partition Kafka's murmur2 partitioner picks for its routing key or a
- * header, next to a classic queue bound to the same exchange.
+ * header, next to a classic queue bound to the same exchange.  A topic a
+ * Kafka client deletes under a stream queue comes back on the next publish.
  *
  * tandemd only (rabbitmq-c and librdkafka against one tandemd with both
  * listeners): against TANDEM_TEST_BROKER it reports SKIP (77). */
@@ -333,6 +334,46 @@ START_TEST(names_and_delete)
 }
 END_TEST
 
+/* A Kafka client deletes a stream's topic under a waiting consumer: the next
+ * publish makes it again, and the consumer goes on from offset 0. */
+START_TEST(topic_deleted_by_kafka)
+{
+	char q[128], body[64];
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_name(q, sizeof(q), "sk-gone");
+	declare_stream(c, q);
+	amqp_connection_state_t p = publisher();
+	publish_with(p, "", q, "before", NULL, 0);
+	amqp_basic_qos(c, 1, 0, 10, 0);
+	th_ok_last(c, "basic.qos");
+	amqp_table_entry_t a = e_str("x-stream-offset", "first");
+	amqp_basic_consume(c, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0, (amqp_table_t){ 1, &a });
+	th_ok_last(c, "basic.consume");
+	amqp_envelope_t env;
+	ck_assert_int_eq(th_next_delivery(c, &env, 10000), 1);
+	th_body(&env.message.body, body, sizeof(body));
+	ck_assert_str_eq(body, "before");
+	amqp_basic_ack(c, 1, env.delivery_tag, 0);
+	amqp_destroy_envelope(&env);
+
+	rd_kafka_t *adm = kh_producer(bootstrap, NULL);
+	ck_assert_int_eq(kh_delete_topic(adm, q), 0);
+	rd_kafka_destroy(adm);
+	ck_assert(!topic_exists(q));
+	publish_with(p, "", q, "after", NULL, 0);
+	ck_assert(topic_exists(q));
+	ck_assert_int_eq(th_next_delivery(c, &env, 10000), 1);
+	th_body(&env.message.body, body, sizeof(body));
+	ck_assert_str_eq(body, "after");
+	const amqp_table_t *h = &env.message.properties.headers;
+	ck_assert_int_eq(h->entries[h->num_entries - 1].value.value.i64, 0);
+	amqp_destroy_envelope(&env);
+	th_close(p);
+	th_close(c);
+}
+END_TEST
+
 /* ---- the bridge --------------------------------------------------------------- */
 
 START_TEST(bridge_into_partitioned_topic)
@@ -448,6 +489,7 @@ int main(void)
 	tcase_add_test(tc, amqp_publish_kafka_reads);
 	tcase_add_test(tc, kafka_produce_amqp_reads);
 	tcase_add_test(tc, names_and_delete);
+	tcase_add_test(tc, topic_deleted_by_kafka);
 	tcase_add_test(tc, bridge_into_partitioned_topic);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
