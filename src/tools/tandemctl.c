@@ -12,6 +12,9 @@
  *   tandemctl [options] purge queue name=NAME
  *   tandemctl [options] publish [exchange=NAME] routing_key=KEY payload=TEXT [properties=JSON]
  *   tandemctl [options] get queue=NAME [count=N] [ackmode=MODE]
+ *   tandemctl [options] describe topic|group NAME
+ *   tandemctl [options] export [FILE]          (definitions; stdout without FILE)
+ *   tandemctl [options] import FILE            (definitions; - = stdin)
  * Options: --host H (127.0.0.1), --port P (15672), --user U / --password P
  * (guest/guest, or TANDEM_USER / TANDEM_PASSWORD), --vhost V (/), --json.
  * Exit status: 0 ok, 1 the API refused (its reason on stderr), 2 usage,
@@ -46,7 +49,9 @@ static void usage(void)
 		"  delete queue|exchange name=NAME\n"
 		"  purge queue name=NAME\n"
 		"  publish [exchange=NAME] routing_key=KEY payload=TEXT [properties='{...}']\n"
-		"  get queue=NAME [count=1] [ackmode=ack_requeue_true]\n");
+		"  get queue=NAME [count=1] [ackmode=ack_requeue_true]\n"
+		"  describe topic|group NAME\n"
+		"  export [FILE]   import FILE|-   (definitions: exchanges, queues, bindings)\n");
 	exit(2);
 }
 
@@ -455,6 +460,90 @@ int main(int argc, char **argv)
 			printf("%s\n", routed ? "message published" : "message published but NOT routed");
 		free(r.body);
 		return 0;
+	}
+	if (strcmp(cmd, "describe") == 0 && nargs == 2 &&
+	    (strcmp(args[0], "topic") == 0 || strcmp(args[0], "group") == 0)) {
+		int topic = strcmp(args[0], "topic") == 0;
+		seg(name, sizeof(name), args[1]);
+		snprintf(path, sizeof(path), "/api/%s/%s", topic ? "topics" : "groups", name);
+		struct reply r;
+		request("GET", path, NULL, &r);
+		check(&r);
+		if (as_json) {
+			printf("%s\n", r.body);
+		} else {
+			/* one object: show its per-partition array as a table */
+			struct js_doc d;
+			char err[100];
+			if (js_parse(&d, r.body, r.len, err, sizeof(err)) < 0) {
+				fprintf(stderr, "tandemctl: unexpected answer: %s\n", err);
+				return 1;
+			}
+			int arr = js_get(&d, 0, topic ? "partition_details" : "offsets");
+			if (topic) {
+				char *v = scalar(&d, js_get(&d, 0, "config"));
+				char *np = scalar(&d, js_get(&d, 0, "partitions"));
+				printf("topic %s: %s partitions, config %s\n", args[1], np ? np : "?", v ? v : "");
+				free(v);
+				free(np);
+			} else {
+				char *v = scalar(&d, js_get(&d, 0, "lag"));
+				printf("group %s: total lag %s\n", args[1], v ? v : "");
+				free(v);
+			}
+			static const char *const tcols[] = { "partition", "log_start_offset", "log_end_offset",
+							     "segments", "bytes" };
+			static const char *const gcols[] = { "topic", "partition", "committed_offset",
+							     "log_end_offset", "lag" };
+			if (arr >= 0)
+				table(d.src + d.n[arr].off, d.n[arr].len, topic ? tcols : gcols, 5);
+			js_doc_free(&d);
+		}
+		free(r.body);
+		return 0;
+	}
+	if (strcmp(cmd, "export") == 0 && nargs <= 1) {
+		struct reply r;
+		request("GET", "/api/definitions", NULL, &r);
+		check(&r);
+		FILE *f = nargs ? fopen(args[0], "w") : stdout;
+		if (!f || fprintf(f, "%s\n", r.body) < 0 || (nargs && fclose(f) != 0)) {
+			fprintf(stderr, "tandemctl: %s: %s\n", nargs ? args[0] : "stdout", strerror(errno));
+			return 1;
+		}
+		if (nargs && !as_json)
+			fprintf(stderr, "definitions exported to %s\n", args[0]);
+		free(r.body);
+		return 0;
+	}
+	if (strcmp(cmd, "import") == 0 && nargs == 1) {
+		FILE *f = strcmp(args[0], "-") == 0 ? stdin : fopen(args[0], "r");
+		if (!f) {
+			fprintf(stderr, "tandemctl: %s: %s\n", args[0], strerror(errno));
+			return 1;
+		}
+		size_t cap = 65536, len = 0;
+		char *body = malloc(cap);
+		size_t n;
+		while (body && (n = fread(body + len, 1, cap - len - 1, f)) > 0) {
+			len += n;
+			if (len + 1 == cap) {
+				char *nb = realloc(body, cap *= 2);
+				if (!nb)
+					free(body);
+				body = nb;
+			}
+		}
+		if (f != stdin)
+			fclose(f);
+		if (!body) {
+			fprintf(stderr, "tandemctl: out of memory\n");
+			return 1;
+		}
+		body[len] = '\0';
+		int rc = simple("POST", "/api/definitions", body, "definitions imported");
+		free(body);
+		return rc;
 	}
 	if (strcmp(cmd, "get") == 0) {
 		seg(name, sizeof(name), need(nargs, args, "queue"));

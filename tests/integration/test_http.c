@@ -791,7 +791,17 @@ START_TEST(test_tandemctl)
 	ck_assert_int_eq(ctl(out, sizeof(out), "list bindings"), 0);
 	ck_assert_int_eq(ctl(out, sizeof(out), "list connections"), 0);
 	ck_assert_int_eq(ctl(out, sizeof(out), "list topics"), 0);
+	/* definitions: export to a file, delete, import it back */
+	char file[256];
+	snprintf(file, sizeof(file), "%s/defs-%ld.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+	ck_assert_int_eq(ctl(out, sizeof(out), "export %s", file), 0);
 	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 0);
+	ck_assert_int_eq(ctl(out, sizeof(out), "import %s", file), 0);
+	unlink(file);
+	ck_assert_int_eq(ctl(out, sizeof(out), "list queues"), 0);
+	ck_assert_msg(has(out, q), "%s not re-imported: %s", q, out);
+	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 0);
+	ck_assert_int_eq(ctl(out, sizeof(out), "describe topic no-such-topic"), 1);
 	/* errors: the API refuses (1), usage (2), unreachable (3) */
 	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 1);
 	ck_assert_int_eq(ctl(out, sizeof(out), "--password wrong list queues"), 1);
