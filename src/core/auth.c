@@ -341,3 +341,20 @@ int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const cha
 
 	return u && list_has(u->vhosts, vhost, vhost_len, 1);
 }
+
+const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user)
+{
+	const struct auth_user *u = find_user(a, user, strlen(user));
+
+	return u ? (u->tags ? u->tags : "") : NULL;
+}
+
+void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < a->nusers; i++) {
+		const struct auth_user *u = &a->users[i];
+		struct tdm_user_info ui = { u->name, u->tags ? u->tags : "", u->vhosts ? u->vhosts : "/",
+					    u->locked };
+		fn(&ui, ctx);
+	}
+}

@@ -44,6 +44,20 @@ enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, 
 int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
 			   size_t vhost_len);
 
+/* The user's tags (comma list, "" when none; borrowed), or NULL when there
+ * is no such user. */
+const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user);
+/* A user as listed by the management API: no secrets. */
+struct tdm_user_info {
+	const char *name;
+	const char *tags;    /* comma list */
+	const char *vhosts;  /* comma list, "*" = all */
+	int locked;          /* no password login */
+};
+typedef void (*tdm_user_fn)(const struct tdm_user_info *u, void *ctx);
+/* Calls fn for every user, in configuration order (strings borrowed for the call). */
+void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx);
+
 /* SHA-256 (FIPS 180-4), exported for tests. */
 void tdm_sha256(const void *data, size_t len, unsigned char out[32]);
 /* base64 of 4 + 32 bytes is 48 characters, plus the terminating NUL. */

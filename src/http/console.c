@@ -3,7 +3,8 @@
  * tandemd serves it with no build step for anyone.  It reads the
  * management API (overview, queues, exchanges, bindings, connections and
  * channels, topics with partitions and offsets, consumer groups with lag),
- * refreshes every 5 s, and can publish a message.  It logs in with its own
+ * refreshes every 5 s (message rates are the API's 5 s samples), and can
+ * publish a message.  It logs in with its own
  * form and sends basic authentication itself (credentials kept in the
  * tab's sessionStorage), so the browser's password dialog never shows.
  * Edit the page in place: it is plain HTML and JavaScript inside a C string.
@@ -61,16 +62,17 @@ static const char page[] =
 	" return h+'</table>'+(rows.length?'':'<small>none</small>')}\n"
 	"function box(t,v){return '<div class=box>'+esc(t)+'<div>'+esc(v)+'</div></div>'}\n"
 	"function ms(o,k){return (o.message_stats&&o.message_stats[k])||0}\n"
+	"function rt(o,k){var d=o.message_stats&&o.message_stats[k+'_details'];return d?Math.round(d.rate*10)/10:0}\n"
 	"var views={\n"
 	" overview:function(){return api('overview').then(function(o){var q=o.queue_totals,t=o.object_totals;\n"
 	"  return '<h3>'+esc(o.product_name+' '+o.product_version+' on '+o.node)+'</h3>'+\n"
 	"  box('ready',q.messages_ready)+box('unacked',q.messages_unacknowledged)+box('published',ms(o,'publish'))+\n"
-	"  box('delivered',ms(o,'deliver_get'))+box('acked',ms(o,'ack'))+'<br>'+box('connections',t.connections)+\n"
+	"  box('delivered',ms(o,'deliver_get'))+box('acked',ms(o,'ack'))+'<br>'+box('publish/s',rt(o,'publish'))+box('deliver/s',rt(o,'deliver_get'))+box('ack/s',rt(o,'ack'))+'<br>'+box('connections',t.connections)+\n"
 	"  box('channels',t.channels)+box('queues',t.queues)+box('exchanges',t.exchanges)+box('consumers',t.consumers)+\n"
 	"  '<h4>Listeners</h4>'+table(o.listeners,[['protocol',function(l){return l.protocol}],['address',function(l){return l.ip_address}],['port',function(l){return l.port}]])})},\n"
 	" queues:function(){return api('queues').then(function(qs){return table(qs,[['vhost',function(q){return q.vhost}],['name',function(q){return q.name}],\n"
 	"  ['ready',function(q){return q.messages_ready}],['unacked',function(q){return q.messages_unacknowledged}],['consumers',function(q){return q.consumers}],\n"
-	"  ['published',function(q){return ms(q,'publish')}],['delivered',function(q){return ms(q,'deliver_get')}],['acked',function(q){return ms(q,'ack')}],\n"
+	"  ['published',function(q){return ms(q,'publish')}],['publish/s',function(q){return rt(q,'publish')}],['delivered',function(q){return ms(q,'deliver_get')}],['acked',function(q){return ms(q,'ack')}],\n"
 	"  ['durable',function(q){return q.durable}],['arguments',function(q){return JSON.stringify(q.arguments)}]])+\n"
 	"  '<form id=pub>Publish to exchange <input id=px placeholder=amq.default size=12> key <input id=pk size=12> body <input id=pb size=20> <button>publish</button> <span id=pr></span></form>'})},\n"
 	" exchanges:function(){return api('exchanges').then(function(xs){return table(xs,[['vhost',function(x){return x.vhost}],['name',function(x){return x.name||'(default)'}],\n"

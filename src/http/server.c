@@ -386,6 +386,7 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
 		goto fail;
 	}
 	h->port = cfg->http_port;
+	h->rates = hx_rates_new(base, broker); /* NULL: rates show as 0.0 */
 	tdm_info("http", "listening http %s:%d", cfg->bind_address, h->port);
 	return h;
 fail:
@@ -404,6 +405,7 @@ void tdm_http_free(struct tdm_http *h)
 {
 	if (!h)
 		return;
+	hx_rates_free(h->rates);
 	evhttp_free(h->http);
 	free(h);
 }
