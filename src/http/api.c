@@ -88,8 +88,9 @@ static int vhost_visible(struct hx_req *r, const struct tdm_vhost *vh)
 
 /* ---- object writers --------------------------------------------------- */
 
-void hx_write_queue(struct js_w *w, const struct tdm_queue *q)
+void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_queue *q)
 {
+	const double *rate = hx_rates_queue(rt, q);
 	/* a stream queue's messages are the records of its log */
 	uint64_t ready = q->stream ? tdm_stream_count((struct tdm_queue *)q) : tdm_queue_ready(q);
 	js_obj(w);
@@ -111,14 +112,18 @@ void hx_write_queue(struct js_w *w, const struct tdm_queue *q)
 	js_key(w, "message_stats");
 	js_obj(w);
 	js_kuint(w, "publish", q->stat_published);
+	hx_rate_details(w, "publish", rate, 0);
 	js_kuint(w, "deliver_get", q->stat_delivered);
+	hx_rate_details(w, "deliver_get", rate, 1);
 	js_kuint(w, "ack", q->stat_acked);
+	hx_rate_details(w, "ack", rate, 2);
 	js_obj_end(w);
 	js_obj_end(w);
 }
 
-void hx_write_exchange(struct js_w *w, const struct tdm_exchange *x)
+void hx_write_exchange(struct js_w *w, const struct hx_rates *rt, const struct tdm_exchange *x)
 {
+	const double *rate = hx_rates_exchange(rt, x);
 	js_obj(w);
 	js_kstrn(w, "name", x->name, x->name_len);
 	js_kstrn(w, "vhost", x->vhost->name, x->vhost->name_len);
@@ -132,7 +137,9 @@ void hx_write_exchange(struct js_w *w, const struct tdm_exchange *x)
 	js_key(w, "message_stats");
 	js_obj(w);
 	js_kuint(w, "publish_in", x->stat_in);
+	hx_rate_details(w, "publish_in", rate, 0);
 	js_kuint(w, "publish_out", x->stat_out);
+	hx_rate_details(w, "publish_out", rate, 1);
 	js_obj_end(w);
 	js_obj_end(w);
 }
@@ -207,7 +214,7 @@ void hx_overview(struct hx_req *r)
 	js_w_init(&w);
 	js_obj(&w);
 	js_kstr(&w, "management_version", COMPAT_RABBITMQ_VERSION);
-	js_kstr(&w, "rates_mode", "none");
+	js_kstr(&w, "rates_mode", "basic");
 	js_kstr(&w, "product_name", "tandem");
 	js_kstr(&w, "product_version", PACKAGE_VERSION);
 	js_kstr(&w, "rabbitmq_version", COMPAT_RABBITMQ_VERSION);
@@ -225,9 +232,13 @@ void hx_overview(struct hx_req *r)
 	js_arr_end(&w);
 	js_key(&w, "message_stats");
 	js_obj(&w);
+	const double *rate = hx_rates_overall(r->h->rates);
 	js_kuint(&w, "publish", b->stat_published);
+	hx_rate_details(&w, "publish", rate, 0);
 	js_kuint(&w, "deliver_get", deliver);
+	hx_rate_details(&w, "deliver_get", rate, 1);
 	js_kuint(&w, "ack", ack);
+	hx_rate_details(&w, "ack", rate, 2);
 	js_kuint(&w, "return_unroutable", b->stat_unroutable);
 	js_obj_end(&w);
 	js_key(&w, "queue_totals");
@@ -304,17 +315,6 @@ void hx_nodes(struct hx_req *r)
 	js_w_free(&w);
 }
 
-void hx_whoami(struct hx_req *r)
-{
-	struct js_w w;
-	js_w_init(&w);
-	js_obj(&w);
-	js_kstr(&w, "name", r->user);
-	js_obj_end(&w);
-	hx_reply_json(r, 200, &w);
-	js_w_free(&w);
-}
-
 /* ---- vhosts -------------------------------------------------------------- */
 
 void hx_vhosts(struct hx_req *r)
@@ -325,6 +325,12 @@ void hx_vhosts(struct hx_req *r)
 	}
 	struct js_w w;
 	js_w_init(&w);
+	if (r->nseg == 3 && hx_seg_is(r, 2, "permissions")) {
+		struct tdm_vhost *vh = hx_vhost(r, 1);
+		if (vh)
+			hx_vhost_permissions(r, vh);
+		goto out;
+	}
 	if (r->nseg == 2) {
 		struct tdm_vhost *vh = hx_vhost(r, 1);
 		if (!vh)
@@ -376,7 +382,7 @@ static void list_exchanges(struct hx_req *r, struct tdm_vhost *only)
 		size_t n;
 		struct named *xs = sorted(&vh->exchanges, &n);
 		for (size_t j = 0; j < n; j++)
-			hx_write_exchange(&w, xs[j].value);
+			hx_write_exchange(&w, r->h->rates, xs[j].value);
 		free(xs);
 	}
 	free(vs);
@@ -471,7 +477,7 @@ void hx_exchanges(struct hx_req *r)
 	if (r->nseg == 3 && get) {
 		struct js_w w;
 		js_w_init(&w);
-		hx_write_exchange(&w, x);
+		hx_write_exchange(&w, r->h->rates, x);
 		hx_reply_json(r, 200, &w);
 		js_w_free(&w);
 	} else if (r->nseg == 3 && r->method == EVHTTP_REQ_DELETE) {
@@ -507,7 +513,7 @@ static void list_queues(struct hx_req *r, struct tdm_vhost *only)
 		size_t n;
 		struct named *qs = sorted(&vh->queues, &n);
 		for (size_t j = 0; j < n; j++)
-			hx_write_queue(&w, qs[j].value);
+			hx_write_queue(&w, r->h->rates, qs[j].value);
 		free(qs);
 	}
 	free(vs);
@@ -698,7 +704,7 @@ void hx_queues(struct hx_req *r)
 	if (r->nseg == 3 && get) {
 		struct js_w w;
 		js_w_init(&w);
-		hx_write_queue(&w, q);
+		hx_write_queue(&w, r->h->rates, q);
 		hx_reply_json(r, 200, &w);
 		js_w_free(&w);
 	} else if (r->nseg == 3 && r->method == EVHTTP_REQ_DELETE) {

@@ -18,6 +18,7 @@
 
 struct tdm_topics;
 struct tdm_durable;
+struct hx_rates;
 
 struct tdm_http {
 	struct evhttp *http;                /* owned */
@@ -28,6 +29,7 @@ struct tdm_http {
 	struct tdm_durable *durable;        /* borrowed, may be NULL */
 	int port;
 	uint64_t started_ms;
+	struct hx_rates *rates;             /* owned; NULL: rates unknown (0.0) */
 };
 
 #define HX_MAX_SEGS 8
@@ -117,9 +119,27 @@ int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, c
 int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
 		     size_t len, int *created, struct tdm_err *e);
 void hx_definitions(struct hx_req *r);
+/* Users and permissions (api_users.c). */
+void hx_users(struct hx_req *r);
+void hx_permissions(struct hx_req *r);
+void hx_vhost_permissions(struct hx_req *r, const struct tdm_vhost *vh);
+/* 1 when a tags list lets a user into the management API (RabbitMQ's
+ * management, policymaker, monitoring or administrator). */
+int hx_is_management_user(const char *tags);
+
+/* Message rates (rates.c), per second over the last 5 s sample: index 0
+ * publish (exchanges: publish_in), 1 deliver_get (publish_out), 2 ack. */
+#define HX_NRATES 3
+struct hx_rates *hx_rates_new(struct event_base *base, struct tdm_broker *b);
+void hx_rates_free(struct hx_rates *rt);
+const double *hx_rates_queue(const struct hx_rates *rt, const struct tdm_queue *q);
+const double *hx_rates_exchange(const struct hx_rates *rt, const struct tdm_exchange *x);
+const double *hx_rates_overall(const struct hx_rates *rt);
+/* Writes "<key>_details": {"rate": rates[i]} (0.0 when rates is NULL). */
+void hx_rate_details(struct js_w *w, const char *key, const double *rates, int i);
 
 /* Shared writers. */
-void hx_write_queue(struct js_w *w, const struct tdm_queue *q);
-void hx_write_exchange(struct js_w *w, const struct tdm_exchange *x);
+void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_queue *q);
+void hx_write_exchange(struct js_w *w, const struct hx_rates *rt, const struct tdm_exchange *x);
 
 #endif

@@ -239,7 +239,11 @@ static int authenticate(struct hx_req *r)
 				    TDM_AUTH_OK) {
 					memcpy(r->user, dec, ul);
 					r->user[ul] = '\0';
-					return 1;
+					/* as RabbitMQ: only users tagged for management */
+					if (hx_is_management_user(tdm_auth_user_tags(r->h->broker->auth, r->user)))
+						return 1;
+					hx_error(r, 401, "not_authorized", "Not management user");
+					return 0;
 				}
 			}
 		}
@@ -296,6 +300,10 @@ static void route(struct hx_req *r)
 		hx_connections(r);
 	else if (IS("channels"))
 		hx_channels(r);
+	else if (IS("users"))
+		hx_users(r);
+	else if (IS("permissions"))
+		hx_permissions(r);
 	else if (IS("definitions"))
 		hx_definitions(r);
 	else if (IS("topics") && get)
