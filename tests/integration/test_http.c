@@ -154,7 +154,45 @@ START_TEST(test_auth_required)
 	ck_assert_int_eq(r.status, 401);
 	resp_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/whoami", NULL, &r), 200);
-	ck_assert_msg(has(r.body, "\"name\":\"guest\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"tags\":[\"administrator\"]}"), "%s", r.body);
+	resp_free(&r);
+	/* a user without a management tag may use AMQP but not the API */
+	http_req("GET", "/api/overview", "plain:plainpw", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_msg(has(r.body, "Not management user"), "%s", r.body);
+	resp_free(&r);
+	http_req("GET", "/api/whoami", "watcher:watchpw", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_users_permissions)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/users", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"tags\":[\"administrator\"]"), "%s", r.body);
+	ck_assert_msg(has(r.body, "{\"name\":\"watcher\",\"tags\":[\"monitoring\"]"), "%s", r.body);
+	ck_assert_msg(!has(r.body, "\"password_hash\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/plain", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"tags\":[]"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/nobody", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/permissions", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "{\"user\":\"guest\",\"vhost\":\"/\",\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}"),
+		      "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/permissions/%2F/guest", NULL, &r), 200);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/guest/permissions", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"vhost\":\"/\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts/%2F/permissions", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"user\":\"guest\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/newone", "{\"password\":\"x\",\"tags\":\"\"}", &r), 405);
 	resp_free(&r);
 }
 END_TEST
@@ -543,6 +581,42 @@ START_TEST(test_health)
 }
 END_TEST
 
+/* message_stats carry RabbitMQ's *_details rates, sampled every 5 s: a
+ * burst of publishes shows as a positive publish rate within two samples. */
+START_TEST(test_rates)
+{
+	char q[128];
+	th_name(q, sizeof(q), "rates-q");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
+	struct resp r;
+	char path[256];
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"publish_details\":{\"rate\":"), "%s", r.body);
+	resp_free(&r);
+	uint64_t deadline = th_now_ms() + 12000;
+	int seen = 0;
+	while (!seen && th_now_ms() < deadline) {
+		for (int i = 0; i < 20; i++)
+			th_publish(c, 1, "", q, "r");
+		th_sync(c, 1);
+		ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+		const char *d = strstr(r.body, "\"publish_details\":{\"rate\":");
+		seen = d && strtod(d + strlen("\"publish_details\":{\"rate\":"), NULL) > 0;
+		resp_free(&r);
+		if (!seen)
+			th_sleep_ms(500);
+	}
+	ck_assert_msg(seen, "publish rate stayed 0");
+	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"rates_mode\":\"basic\"") && has(r.body, "\"ack_details\":{\"rate\":"), "%s", r.body);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
 /* Value of the sample `series` (exact name with labels) in a scrape, or -1. */
 static long long metric(const char *scrape, const char *series)
 {
@@ -860,12 +934,15 @@ int main(void)
 	while (kafka_port == http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	snprintf(kport, sizeof(kport), "%d", kafka_port);
-	const char *args[] = { "--http-port", port, "--kafka-port", kport, "--auto-create-topics", "true", NULL };
+	const char *args[] = { "--http-port", port, "--kafka-port", kport, "--auto-create-topics", "true",
+			       "--users.plain.password", "plainpw", "--users.watcher.password", "watchpw",
+			       "--users.watcher.tags", "monitoring", NULL };
 	th_start_with_args(args);
 	Suite *s = suite_create("http");
 	TCase *tc = th_tcase("api");
 	tcase_add_test(tc, test_auth_required);
 	tcase_add_test(tc, test_overview);
+	tcase_add_test(tc, test_users_permissions);
 	tcase_add_test(tc, test_unknown_paths);
 	tcase_add_test(tc, test_malformed_json);
 	tcase_add_test(tc, test_declare_http_seen_over_amqp);
@@ -876,6 +953,7 @@ int main(void)
 	tcase_add_test(tc, test_connections_channels);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_rates);
 	tcase_add_test(tc, test_topics_shape);
 	tcase_add_test(tc, test_topics_with_data);
 	tcase_add_test(tc, test_tandemctl);
