@@ -301,6 +301,15 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 				   uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
+/* Any integer field value as int64 (unsigned above INT64_MAX refused): 0 or -1. */
+int am_int_value(const struct am_value *v, int64_t *out);
+/* 406 "invalid arg '<key>' for queue '<queue>' in vhost '<vhost>': <why>"; returns -1. */
+int am_bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
+	       const char *vhost, const char *why);
+/* A non-negative integer argument (RabbitMQ's texts for other types and
+ * negative values); 0 also when absent (then *out is untouched), or -1. */
+int am_nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
+		  const char *vhost, uint32_t method, struct am_err *err);
 /* RabbitMQ's name of a field type ('I' -> "signedint"). */
 const char *am_type_word(uint8_t type);
 /* Parses a queue's declaration arguments into settings (borrowing strings

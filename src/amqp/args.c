@@ -89,7 +89,6 @@ static void describe(char *out, size_t n, int present, const struct am_value *v)
 	snprintf(out, n, "the value '%s' of type '%s'", val, am_type_word(v->type));
 }
 
-static int int_value(const struct am_value *v, int64_t *out);
 
 static int is_classic(int present, const struct am_value *v)
 {
@@ -107,7 +106,7 @@ static int same_value(const char *key, int pa, const struct am_value *a, int pb,
 		return 0;
 	if (!pa)
 		return 1;
-	if (int_value(a, &x) == 0 && int_value(b, &y) == 0)
+	if (am_int_value(a, &x) == 0 && am_int_value(b, &y) == 0)
 		return x == y;
 	return a->type == b->type && a->raw.len == b->raw.len &&
 	       memcmp(a->raw.ptr, b->raw.ptr, a->raw.len) == 0;
@@ -157,7 +156,7 @@ int am_args_equivalent(struct am_bytes cur, struct am_bytes got, const char *con
 
 /* ---- queue declaration arguments ------------------------------------------ */
 
-static int int_value(const struct am_value *v, int64_t *out)
+int am_int_value(const struct am_value *v, int64_t *out)
 {
 	switch (v->type) {
 	case 'b': case 's': case 'I': case 'l':
@@ -173,27 +172,27 @@ static int int_value(const struct am_value *v, int64_t *out)
 	}
 }
 
-static int bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
-		   const char *vhost, const char *why)
+int am_bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
+	       const char *vhost, const char *why)
 {
 	return am_fail(err, AM_PRECONDITION_FAILED, method,
 		       "invalid arg '%s' for queue '%s' in vhost '%s': %s", key, queue, vhost, why);
 }
 
-static int nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
-		      const char *vhost, uint32_t method, struct am_err *err)
+int am_nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
+		  const char *vhost, uint32_t method, struct am_err *err)
 {
 	struct am_value v;
 	char why[64];
 	if (!am_table_get(args, key, &v))
 		return 0;
-	if (int_value(&v, out) < 0) {
+	if (am_int_value(&v, out) < 0) {
 		snprintf(why, sizeof(why), "\"expected integer, got %s\"", am_type_word(v.type));
-		return bad_arg(err, method, key, queue, vhost, why);
+		return am_bad_arg(err, method, key, queue, vhost, why);
 	}
 	if (*out < 0) {
 		snprintf(why, sizeof(why), "{value_negative,%lld}", (long long)*out);
-		return bad_arg(err, method, key, queue, vhost, why);
+		return am_bad_arg(err, method, key, queue, vhost, why);
 	}
 	return 0;
 }
@@ -204,12 +203,12 @@ static int nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const
 static int ttl_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
 		   const char *vhost, uint32_t method, struct am_err *err)
 {
-	if (nonneg_arg(args, key, out, queue, vhost, method, err) < 0)
+	if (am_nonneg_arg(args, key, out, queue, vhost, method, err) < 0)
 		return -1;
 	if (*out > TTL_MAX) {
 		char why[64];
 		snprintf(why, sizeof(why), "{value_too_large,%lld}", (long long)*out);
-		return bad_arg(err, method, key, queue, vhost, why);
+		return am_bad_arg(err, method, key, queue, vhost, why);
 	}
 	return 0;
 }
@@ -228,7 +227,7 @@ static int string_arg(struct am_bytes args, const char *key, struct am_bytes *ou
 	if (v.type != 'S') {
 		char why[64];
 		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-		return bad_arg(err, method, key, queue, vhost, why);
+		return am_bad_arg(err, method, key, queue, vhost, why);
 	}
 	*out = v.v.bytes;
 	return 1;
@@ -250,18 +249,18 @@ int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, con
 	static const char *const modes[] = { "default", "lazy" };
 	tdm_queue_settings_init(qa);
 	int64_t prio = -1;
-	if (nonneg_arg(args, "x-max-length", &qa->max_length, queue, vhost, method, err) < 0 ||
-	    nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0 ||
+	if (am_nonneg_arg(args, "x-max-length", &qa->max_length, queue, vhost, method, err) < 0 ||
+	    am_nonneg_arg(args, "x-max-length-bytes", &qa->max_length_bytes, queue, vhost, method, err) < 0 ||
 	    ttl_arg(args, "x-message-ttl", &qa->message_ttl, queue, vhost, method, err) < 0 ||
 	    ttl_arg(args, "x-expires", &qa->expires, queue, vhost, method, err) < 0 ||
-	    nonneg_arg(args, "x-max-priority", &prio, queue, vhost, method, err) < 0)
+	    am_nonneg_arg(args, "x-max-priority", &prio, queue, vhost, method, err) < 0)
 		return -1;
 	if (qa->expires == 0)
-		return bad_arg(err, method, "x-expires", queue, vhost, "{value_zero,0}");
+		return am_bad_arg(err, method, "x-expires", queue, vhost, "{value_zero,0}");
 	if (prio > 255) {
 		char why[64];
 		snprintf(why, sizeof(why), "{max_value_exceeded,%lld}", (long long)prio);
-		return bad_arg(err, method, "x-max-priority", queue, vhost, why);
+		return am_bad_arg(err, method, "x-max-priority", queue, vhost, why);
 	}
 	qa->max_priority = prio > 0 ? (uint8_t)prio : 0;
 	struct am_bytes v;
@@ -271,7 +270,7 @@ int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, con
 	if (rc) {
 		int i = one_of(v, overflow_names, 3);
 		if (i < 0)
-			return bad_arg(err, method, "x-overflow", queue, vhost, "invalid_overflow");
+			return am_bad_arg(err, method, "x-overflow", queue, vhost, "invalid_overflow");
 		qa->overflow = (uint8_t)i;
 	}
 	struct am_bytes dlx, dlrk;
@@ -297,7 +296,7 @@ int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, con
 		if (b.type != 't') {
 			char why[64];
 			snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(b.type));
-			return bad_arg(err, method, "x-single-active-consumer", queue, vhost, why);
+			return am_bad_arg(err, method, "x-single-active-consumer", queue, vhost, why);
 		}
 		qa->single_active = b.v.i != 0;
 	}

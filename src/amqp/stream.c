@@ -66,48 +66,6 @@ int am_stream_is_declared(struct am_bytes args)
 	return am_table_get(args, "x-queue-type", &v) && v.type == 'S' && bytes_is(v.v.bytes, "stream");
 }
 
-static int int_of(const struct am_value *v, int64_t *out)
-{
-	switch (v->type) {
-	case 'b': case 's': case 'I': case 'l':
-		*out = v->v.i;
-		return 0;
-	case 'B': case 'u': case 'i': case 'L':
-		if (v->v.u > INT64_MAX)
-			return -1;
-		*out = (int64_t)v->v.u;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-static int bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
-		   const char *vhost, const char *why)
-{
-	return am_fail(err, AM_PRECONDITION_FAILED, method,
-		       "invalid arg '%s' for queue '%s' in vhost '%s': %s", key, queue, vhost, why);
-}
-
-/* A size argument (x-max-length-bytes, x-stream-max-segment-size-bytes). */
-static int size_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
-		    const char *vhost, uint32_t method, struct am_err *err)
-{
-	struct am_value v;
-	char why[80];
-	if (!am_table_get(args, key, &v))
-		return 0;
-	if (int_of(&v, out) < 0) {
-		snprintf(why, sizeof(why), "\"expected integer, got %s\"", am_type_word(v.type));
-		return bad_arg(err, method, key, queue, vhost, why);
-	}
-	if (*out < 0) {
-		snprintf(why, sizeof(why), "{value_negative,%lld}", (long long)*out);
-		return bad_arg(err, method, key, queue, vhost, why);
-	}
-	return 0;
-}
-
 int am_stream_parse_age(struct am_bytes s, int64_t *ms)
 {
 	static const struct { char unit; int64_t ms; } units[] = {
@@ -145,7 +103,7 @@ static int pkey_arg(struct am_bytes args, struct tdm_stream_spec *sp, const char
 		return 0;
 	if (v.type != 'S') {
 		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-		return bad_arg(err, method, "x-partition-key", queue, vhost, why);
+		return am_bad_arg(err, method, "x-partition-key", queue, vhost, why);
 	}
 	if (bytes_is(v.v.bytes, "routing_key"))
 		return 0;
@@ -155,7 +113,7 @@ static int pkey_arg(struct am_bytes args, struct tdm_stream_spec *sp, const char
 		sp->pkey_header_len = v.v.bytes.len - 7;
 		return 0;
 	}
-	return bad_arg(err, method, "x-partition-key", queue, vhost,
+	return am_bad_arg(err, method, "x-partition-key", queue, vhost,
 		       "expected routing_key or header:<name>");
 }
 
@@ -170,8 +128,8 @@ static int bridge_args(struct am_conn *c, struct am_bytes args, struct tdm_strea
 		return -1;
 	if (am_table_get(args, "x-log-partitions", &v)) {
 		int64_t n;
-		if (int_of(&v, &n) < 0 || n < 1 || n > 1000000)
-			return bad_arg(err, method, "x-log-partitions", queue, vhost,
+		if (am_int_value(&v, &n) < 0 || n < 1 || n > 1000000)
+			return am_bad_arg(err, method, "x-log-partitions", queue, vhost,
 				       "expected an integer from 1 to 1000000");
 		sp->partitions = (int32_t)n;
 	}
@@ -179,15 +137,15 @@ static int bridge_args(struct am_conn *c, struct am_bytes args, struct tdm_strea
 		return 0;
 	if (v.type != 'S') {
 		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-		return bad_arg(err, method, "x-log-topic", queue, vhost, why);
+		return am_bad_arg(err, method, "x-log-topic", queue, vhost, why);
 	}
 	const char *t = (const char *)v.v.bytes.ptr;
 	size_t tlen = v.v.bytes.len;
 	if (!tdm_stream_topic_legal(t, tlen))
-		return bad_arg(err, method, "x-log-topic", queue, vhost,
+		return am_bad_arg(err, method, "x-log-topic", queue, vhost,
 			       "not a legal topic name ([A-Za-z0-9._-], 1 to 240 bytes)");
 	if (tlen == 18 && memcmp(t, "__consumer_offsets", 18) == 0)
-		return bad_arg(err, method, "x-log-topic", queue, vhost, "an internal topic");
+		return am_bad_arg(err, method, "x-log-topic", queue, vhost, "an internal topic");
 	sp->topic = t;
 	sp->topic_len = tlen;
 	sp->own_topic = 0;
@@ -209,18 +167,18 @@ int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, 
 	if (d->queue.len == 0)
 		return am_fail(err, AM_PRECONDITION_FAILED, method,
 			       "Cannot declare a server-named queue for type rabbit_stream_queue");
-	if (size_arg(args, "x-max-length-bytes", &sp->max_bytes, queue, vhost, method, err) < 0 ||
-	    size_arg(args, "x-stream-max-segment-size-bytes", &sp->segment_bytes, queue, vhost,
+	if (am_nonneg_arg(args, "x-max-length-bytes", &sp->max_bytes, queue, vhost, method, err) < 0 ||
+	    am_nonneg_arg(args, "x-stream-max-segment-size-bytes", &sp->segment_bytes, queue, vhost,
 		     method, err) < 0)
 		return -1;
 	if (am_table_get(args, "x-max-age", &v)) {
 		if (v.type != 'S') {
 			char why[80];
 			snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-			return bad_arg(err, method, "x-max-age", queue, vhost, why);
+			return am_bad_arg(err, method, "x-max-age", queue, vhost, why);
 		}
 		if (am_stream_parse_age(v.v.bytes, &sp->max_age_ms) < 0)
-			return bad_arg(err, method, "x-max-age", queue, vhost, "invalid_max_age");
+			return am_bad_arg(err, method, "x-max-age", queue, vhost, "invalid_max_age");
 	}
 	for (size_t i = 0; refused_args[i]; i++)
 		if (am_table_get(args, refused_args[i], &v))
@@ -278,7 +236,7 @@ static const void *partition_key(const struct tdm_stream_spec *sp, const struct 
 		*len = v.v.bytes.len;
 		return v.v.bytes.len ? (const void *)v.v.bytes.ptr : "";
 	}
-	if (v.type == 'T' || int_of(&v, &i) == 0) {
+	if (v.type == 'T' || am_int_value(&v, &i) == 0) {
 		if (v.type == 'T')
 			*len = (size_t)snprintf(num, numlen, "%llu", (unsigned long long)v.v.u);
 		else
@@ -383,7 +341,7 @@ int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_
 		} else if (v.type == 'T') {
 			st->from = TDM_FROM_TIME;
 			st->value = v.v.u > INT64_MAX / 1000 ? INT64_MAX : (int64_t)v.v.u * 1000;
-		} else if (int_of(&v, &i) == 0) {
+		} else if (am_int_value(&v, &i) == 0) {
 			st->from = TDM_FROM_OFFSET;
 			st->value = i;
 		} else {
@@ -403,7 +361,7 @@ int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_
 	if (am_table_get(b->arguments, "x-stream-partition", &v)) { /* tandem: multi-partition topics */
 		struct ls_topic *tp = tdm_stream_topic(q);
 		int64_t i;
-		if (int_of(&v, &i) < 0 || i < 0 || !tp || i >= ls_topic_partition_count(tp))
+		if (am_int_value(&v, &i) < 0 || i < 0 || !tp || i >= ls_topic_partition_count(tp))
 			return am_fail(err, AM_PRECONDITION_FAILED, method,
 				       "invalid arg 'x-stream-partition' for queue '%s' in vhost '%s': "
 				       "no such partition",

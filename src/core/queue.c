@@ -54,16 +54,6 @@ void tdm_queue_settings_init(struct tdm_queue_settings *s)
 	s->overflow = TDM_OVERFLOW_DROP_HEAD;
 }
 
-static char *dup_n(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
 int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
 {
 	q->max_length = s->max_length;
@@ -73,8 +63,8 @@ int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
 	q->expires_ms = s->expires;
 	q->max_priority = s->max_priority;
 	q->single_active = s->single_active;
-	if ((s->dlx && !(q->dlx = dup_n(s->dlx, s->dlx_len))) ||
-	    (s->dlrk && !(q->dlrk = dup_n(s->dlrk, s->dlrk_len))))
+	if ((s->dlx && !(q->dlx = strndup(s->dlx, s->dlx_len))) ||
+	    (s->dlrk && !(q->dlrk = strndup(s->dlrk, s->dlrk_len))))
 		return -1;
 	if (q->message_ttl >= 0 || q->expires_ms >= 0)
 		tdm_queue_set_timed(q);

@@ -202,16 +202,6 @@ static struct ls_topic *ensure_topic(struct tdm_stream *s)
 	return ls_topic_find(tdm_topics_store(t), s->topic);
 }
 
-static char *dup_n(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-	if (s) {
-		memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
 static void stream_destroy(struct tdm_stream *s)
 {
 	if (!s)
@@ -239,14 +229,14 @@ int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
 	s->max_age_ms = spec->max_age_ms;
 	s->segment_bytes = spec->segment_bytes;
 	if (spec->topic) {
-		s->topic = dup_n(spec->topic, spec->topic_len);
+		s->topic = strndup(spec->topic, spec->topic_len);
 	} else {
 		size_t n = tdm_stream_topic_name(q->vhost->name, q->vhost->name_len, q->name,
 						 q->name_len, name);
-		s->topic = dup_n(name, n);
+		s->topic = strndup(name, n);
 	}
 	if (spec->pkey_header)
-		s->pkey_header = dup_n(spec->pkey_header, spec->pkey_header_len);
+		s->pkey_header = strndup(spec->pkey_header, spec->pkey_header_len);
 	s->pkey_header_len = spec->pkey_header_len;
 	if (!s->topic || (spec->pkey_header && !s->pkey_header) || !ensure_topic(s)) {
 		stream_destroy(s);
