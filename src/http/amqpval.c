@@ -336,7 +336,7 @@ int hv_header_from_json(const struct js_doc *d, int pobj, uint64_t body_len, str
 	size_t flags_at = o->len;
 	put16(o, 0);
 	uint16_t flags = 0;
-	size_t headers_at = 0, headers_end = 0;
+	size_t headers_at = 0, headers_end = 0, user_id_at = 0, user_id_len = 0;
 	for (size_t i = 0; i < NPROPS && pobj >= 0; i++) {
 		int v = js_get(d, pobj, props[i].name);
 		if (v < 0 || js_type_of(d, v) == JS_NULL)
@@ -368,6 +368,8 @@ int hv_header_from_json(const struct js_doc *d, int pobj, uint64_t body_len, str
 				}
 				info->ttl_ms = ttl;
 			}
+			if (props[i].flag == P_USER_ID)
+				user_id_at = o->len + 1, user_id_len = n;
 			put8(o, (uint8_t)n);
 			js_raw(o, s, n);
 			free(s);
@@ -418,6 +420,10 @@ int hv_header_from_json(const struct js_doc *d, int pobj, uint64_t body_len, str
 	if (info->has_headers) {
 		info->headers = (const uint8_t *)o->buf + headers_at;
 		info->headers_len = headers_end - headers_at;
+	}
+	if (flags & P_USER_ID) {
+		info->user_id = o->buf + user_id_at;
+		info->user_id_len = user_id_len;
 	}
 	return 0;
 }

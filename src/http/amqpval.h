@@ -41,6 +41,7 @@ struct hv_props_out {
 	int64_t ttl_ms;    /* expiration, -1 = none */
 	const uint8_t *headers; size_t headers_len; /* inside the encoded header */
 	int has_headers;
+	const char *user_id; size_t user_id_len;    /* inside the encoded header; NULL = unset */
 };
 /* Builds a content header for a body of body_len bytes from JSON object
  * `props` (may be -1: no properties) into out.  0, or -1 with err. */

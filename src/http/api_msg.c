@@ -22,6 +22,35 @@
 
 /* ---- publish ------------------------------------------------------------- */
 
+/* The exchange named by x's "alternate-exchange" argument, or NULL. */
+static struct tdm_exchange *alternate(struct tdm_exchange *x)
+{
+	struct ex_hdr a[HDRS_MAX];
+	int n = hv_table_to_hdrs(x->arguments, x->arguments_len, a, HDRS_MAX);
+	for (int i = 0; i < n; i++)
+		if (a[i].key_len == 18 && memcmp(a[i].key, "alternate-exchange", 18) == 0 &&
+		    a[i].type == 'S' && a[i].val_len >= 4)
+			return tdm_exchange_find(x->vhost, (const char *)a[i].val + 4, a[i].val_len - 4);
+	return NULL;
+}
+
+/* Routes through x; when nothing matched, on through its alternate
+ * exchanges, each at most once (as an AMQP publish does). */
+static void route_with_alternates(struct tdm_exchange *x, const char *key, size_t klen,
+				  const struct ex_hdr *h, size_t nh, struct tdm_route *r)
+{
+	struct tdm_exchange *seen[8] = { x };
+	size_t nseen = 1;
+	tdm_route(x, key, klen, h, nh, r);
+	while (r->n == 0 && nseen < 8 && (x = alternate(x)) != NULL) {
+		for (size_t i = 0; i < nseen; i++)
+			if (seen[i] == x)
+				return;
+		seen[nseen++] = x;
+		tdm_route(x, key, klen, h, nh, r);
+	}
+}
+
 void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 {
 	(void)vh;
@@ -85,9 +114,21 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 	int nh = 0;
 	if (info.has_headers && (nh = hv_table_to_hdrs(info.headers, info.headers_len, hdrs, HDRS_MAX)) < 0)
 		nh = 0;
+	if (info.user_id && (info.user_id_len != strlen(r->user) ||
+			     memcmp(info.user_id, r->user, info.user_id_len) != 0)) {
+		char why[700];
+		snprintf(why, sizeof(why), "user_id property set to '%.*s' but authenticated user was '%s'",
+			 (int)info.user_id_len, info.user_id, r->user);
+		hx_error(r, 400, "bad_request", why);
+		goto out;
+	}
+	if (x->internal) {
+		hx_error(r, 400, "bad_request", "cannot publish to an internal exchange");
+		goto out;
+	}
 	struct tdm_route route;
 	tdm_route_init(&route);
-	tdm_route(x, key, keylen, hdrs, (size_t)nh, &route);
+	route_with_alternates(x, key, keylen, hdrs, (size_t)nh, &route);
 	struct tdm_broker *b = r->h->broker;
 	tdm_publish(b, &route, m);
 	b->stat_published++;

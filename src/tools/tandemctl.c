@@ -4,7 +4,7 @@
  * node with the management plugin for the AMQP side).  Plain sockets,
  * HTTP/1.1 with Connection: close; the JSON reader of src/http.
  *
- *   tandemctl [options] list queues|exchanges|bindings|connections|channels|vhosts|topics|groups
+ *   tandemctl [options] list queues|exchanges|bindings|connections|channels|vhosts|topics|groups|users|permissions
  *   tandemctl [options] overview
  *   tandemctl [options] declare queue name=NAME [durable=true|false] [auto_delete=...] [arguments=JSON]
  *   tandemctl [options] declare exchange name=NAME type=TYPE [durable=...] [auto_delete=...] [internal=...]
@@ -42,7 +42,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: tandemctl [--host H] [--port P] [--user U] [--password P] [--vhost V] [--json] COMMAND\n"
-		"  list queues|exchanges|bindings|connections|channels|vhosts|topics|groups\n"
+		"  list queues|exchanges|bindings|connections|channels|vhosts|topics|groups|users|permissions\n"
 		"  overview\n"
 		"  declare queue name=NAME [durable=true] [auto_delete=false] [arguments='{...}']\n"
 		"  declare exchange name=NAME type=direct|fanout|topic|headers [durable=true] [auto_delete=false]\n"
@@ -324,6 +324,8 @@ static int cmd_list(const char *what)
 		{ "vhosts", "/api/vhosts", 0, { "name", "messages", "messages_ready", "messages_unacknowledged" } },
 		{ "topics", "/api/topics", 0, { "name", "partitions", "messages", "bytes", "config/retention.ms" } },
 		{ "groups", "/api/groups", 0, { "group", "lag" } },
+		{ "users", "/api/users", 0, { "name", "tags" } },
+		{ "permissions", "/api/permissions", 0, { "user", "vhost", "configure", "write", "read" } },
 	};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		if (strcmp(what, lists[i].what) != 0)

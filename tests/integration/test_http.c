@@ -433,6 +433,55 @@ START_TEST(test_publish_and_get)
 }
 END_TEST
 
+/* Publishing over HTTP routes as basic.publish does: alternate exchanges
+ * take the unroutable, user_id must be the caller, internal exchanges refuse. */
+START_TEST(test_publish_routing)
+{
+	char ae[128], x[128], q[128], path[512], body[512];
+	th_name(ae, sizeof(ae), "http-ae");
+	th_name(x, sizeof(x), "http-with-ae");
+	th_name(q, sizeof(q), "http-ae-q");
+	struct resp r;
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", ae);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"type\":\"fanout\",\"durable\":false}", &r), 201);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
+	snprintf(body, sizeof(body), "{\"type\":\"direct\",\"durable\":false,\"arguments\":{\"alternate-exchange\":\"%s\"}}", ae);
+	ck_assert_int_eq(req_guest("PUT", path, body, &r), 201);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false}", &r), 201);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s", ae, q);
+	ck_assert_int_eq(req_guest("POST", path, "{\"routing_key\":\"\"}", &r), 201);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s/publish", x);
+	ck_assert_int_eq(req_guest("POST", path, "{\"properties\":{},\"routing_key\":\"nowhere\",\"payload\":\"to ae\","
+				   "\"payload_encoding\":\"string\"}", &r), 200);
+	ck_assert_msg(has(r.body, "\"routed\":true"), "%s", r.body);
+	resp_free(&r);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	ck_assert_int_eq(th_wait_count(c, 1, q, 1, 3000), 1);
+	/* the same over AMQP lands the same way */
+	th_publish(c, 1, x, "nowhere", "amqp to ae");
+	ck_assert_int_eq(th_wait_count(c, 1, q, 2, 3000), 2);
+	th_close(c);
+	ck_assert_int_eq(req_guest("POST", path, "{\"properties\":{\"user_id\":\"someone-else\"},\"routing_key\":\"k\","
+				   "\"payload\":\"x\",\"payload_encoding\":\"string\"}", &r), 400);
+	ck_assert_msg(has(r.body, "user_id property set to 'someone-else'"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", path, "{\"properties\":{\"user_id\":\"guest\"},\"routing_key\":\"k\","
+				   "\"payload\":\"x\",\"payload_encoding\":\"string\"}", &r), 200);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-internal-x", "{\"type\":\"fanout\",\"durable\":false,\"internal\":true}", &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/http-internal-x/publish",
+				   "{\"properties\":{},\"routing_key\":\"\",\"payload\":\"\",\"payload_encoding\":\"string\"}", &r), 400);
+	resp_free(&r);
+}
+END_TEST
+
 START_TEST(test_purge_and_delete)
 {
 	char q[128], x[128], path[256];
@@ -865,6 +914,9 @@ START_TEST(test_tandemctl)
 	ck_assert_int_eq(ctl(out, sizeof(out), "list bindings"), 0);
 	ck_assert_int_eq(ctl(out, sizeof(out), "list connections"), 0);
 	ck_assert_int_eq(ctl(out, sizeof(out), "list topics"), 0);
+	ck_assert_int_eq(ctl(out, sizeof(out), "list users"), 0);
+	ck_assert_msg(has(out, "guest") && has(out, "[\"administrator\"]"), "%s", out);
+	ck_assert_int_eq(ctl(out, sizeof(out), "list permissions"), 0);
 	/* definitions: export to a file, delete, import it back */
 	char file[256];
 	snprintf(file, sizeof(file), "%s/defs-%ld.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
@@ -948,6 +1000,7 @@ int main(void)
 	tcase_add_test(tc, test_declare_http_seen_over_amqp);
 	tcase_add_test(tc, test_declare_amqp_seen_over_http);
 	tcase_add_test(tc, test_publish_and_get);
+	tcase_add_test(tc, test_publish_routing);
 	tcase_add_test(tc, test_purge_and_delete);
 	tcase_add_test(tc, test_bindings);
 	tcase_add_test(tc, test_connections_channels);
