@@ -242,7 +242,7 @@ static int authenticate(struct hx_req *r)
 					/* as RabbitMQ: only users tagged for management */
 					if (hx_is_management_user(tdm_auth_user_tags(r->h->broker->auth, r->user)))
 						return 1;
-					hx_error(r, 401, "not_authorized", "Not management user");
+					hx_error(r, 401, "not_authorised", "Not management user"); /* sic */
 					return 0;
 				}
 			}
@@ -268,6 +268,18 @@ static const char *method_name(enum evhttp_cmd_type m)
 
 /* The console page (console.c). */
 void hx_console(struct evhttp_request *req);
+
+/* Users, permissions and definitions are RabbitMQ's administrator-only endpoints. */
+static int is_admin(struct hx_req *r)
+{
+	const char *t = tdm_auth_user_tags(r->h->broker->auth, r->user);
+	for (const char *p = t ? strstr(t, "administrator") : NULL; p; p = strstr(p + 1, "administrator")) {
+		char after = p[13];
+		if ((p == t || p[-1] == ',' || p[-1] == ' ') && (after == '\0' || after == ',' || after == ' '))
+			return 1;
+	}
+	return 0;
+}
 
 static void route(struct hx_req *r)
 {
@@ -300,6 +312,8 @@ static void route(struct hx_req *r)
 		hx_connections(r);
 	else if (IS("channels"))
 		hx_channels(r);
+	else if ((IS("users") || IS("permissions") || IS("definitions")) && !is_admin(r))
+		hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
 	else if (IS("users"))
 		hx_users(r);
 	else if (IS("permissions"))

@@ -163,6 +163,19 @@ START_TEST(test_auth_required)
 	resp_free(&r);
 	http_req("GET", "/api/whoami", "watcher:watchpw", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(has(r.body, "\"tags\":[\"monitoring\"]"), "%s", r.body);
+	resp_free(&r);
+	/* users, permissions and definitions are for administrators only */
+	static const char *admin_only[] = { "/api/users", "/api/permissions", "/api/definitions",
+					    "/api/users/guest" };
+	for (size_t i = 0; i < sizeof(admin_only) / sizeof(admin_only[0]); i++) {
+		http_req("GET", admin_only[i], "watcher:watchpw", NULL, &r);
+		ck_assert_msg(r.status == 401 && has(r.body, "{\"error\":\"not_authorised\",\"reason\":\"Not administrator user\"}"),
+			      "%s: %d %s", admin_only[i], r.status, r.body);
+		resp_free(&r);
+	}
+	http_req("GET", "/api/queues", "watcher:watchpw", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
 	resp_free(&r);
 }
 END_TEST
