@@ -239,7 +239,6 @@ void hx_overview(struct hx_req *r)
 	hx_rate_details(&w, "deliver_get", rate, 1);
 	js_kuint(&w, "ack", ack);
 	hx_rate_details(&w, "ack", rate, 2);
-	js_kuint(&w, "return_unroutable", b->stat_unroutable);
 	js_obj_end(&w);
 	js_key(&w, "queue_totals");
 	js_obj(&w);
@@ -770,9 +769,19 @@ void hx_health(struct hx_req *r)
 		js_w_init(&w);
 		js_obj(&w);
 		js_kstr(&w, "status", ok ? "ok" : "failed");
-		js_kint(&w, "port", port);
-		if (!ok)
+		if (ok) {
+			js_kint(&w, "port", port);
+		} else { /* RabbitMQ's failure body: what is missing, what listens */
 			js_kstr(&w, "reason", "No active listener");
+			js_kint(&w, "missing", port);
+			js_key(&w, "ports");
+			js_arr(&w);
+			int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port };
+			for (int i = 0; i < 3; i++)
+				if (ports[i])
+					js_int(&w, ports[i]);
+			js_arr_end(&w);
+		}
 		js_obj_end(&w);
 		hx_reply_json(r, ok ? 200 : 503, &w);
 		js_w_free(&w);

@@ -639,6 +639,13 @@ START_TEST(test_health)
 	char path[64];
 	snprintf(path, sizeof(path), "/api/health/checks/port-listener/%d", th_port());
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	char want[64];
+	snprintf(want, sizeof(want), "{\"status\":\"ok\",\"port\":%d}", th_port());
+	ck_assert_str_eq(r.body, want);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/health/checks/port-listener/1", NULL, &r), 503);
+	ck_assert_msg(has(r.body, "\"status\":\"failed\",\"reason\":\"No active listener\",\"missing\":1,\"ports\":["),
+		      "%s", r.body);
 	resp_free(&r);
 }
 END_TEST
