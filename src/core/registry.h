@@ -38,6 +38,10 @@ struct tdm_reg_ops {
 	void (*stats)(void *ctx, struct tdm_conn_stats *out);
 	/* Calls fn once per open channel (may be NULL: no channels). */
 	void (*channels)(void *ctx, tdm_chan_fn fn, void *arg);
+	/* Closes the connection on an operator's request, telling the client
+	 * `reason` (AMQP: 320 CONNECTION_FORCED); may be NULL.  The record
+	 * goes when the connection is gone, not during this call. */
+	void (*close)(void *ctx, const char *reason);
 };
 
 struct tdm_reg_conn {
