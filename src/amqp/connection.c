@@ -359,7 +359,14 @@ static void reg_channels(void *ctx, tdm_chan_fn fn, void *arg)
 	}
 }
 
-static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels };
+static void reg_close(void *ctx, const char *reason)
+{
+	struct am_err err;
+	am_fail(&err, AM_CONNECTION_FORCED, 0, "%s", reason);
+	am_conn_close_with(ctx, &err);
+}
+
+static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels, reg_close };
 
 static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *err)
 {
