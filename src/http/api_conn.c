@@ -94,6 +94,20 @@ static void conn_channels(struct js_w *w, const struct tdm_reg_conn *c, long onl
 
 void hx_connections(struct hx_req *r)
 {
+	if (r->method == EVHTTP_REQ_DELETE && r->nseg == 2) {
+		/* RabbitMQ closes with 320 and this text, or the X-Reason header's */
+		struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
+		if (!c || !visible(r, c) || !c->ops->close) {
+			hx_not_found(r);
+			return;
+		}
+		const char *why = evhttp_find_header(evhttp_request_get_input_headers(r->req), "X-Reason");
+		char reason[300];
+		snprintf(reason, sizeof(reason), "%s", why ? why : "Closed via management plugin");
+		c->ops->close(c->ctx, reason);
+		hx_no_content(r, 204);
+		return;
+	}
 	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
 		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
 		return;

@@ -625,6 +625,47 @@ START_TEST(test_connections_channels)
 }
 END_TEST
 
+/* Percent-encodes s into out for a path segment. */
+static void urlseg(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 4 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
+	}
+	out[o] = '\0';
+}
+
+/* DELETE /api/connections/{name} closes it with 320, as RabbitMQ does. */
+START_TEST(test_close_connection)
+{
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(getsockname(amqp_get_sockfd(c), (struct sockaddr *)&sa, &sl), 0);
+	char name[128], enc[400], path[512];
+	snprintf(name, sizeof(name), "127.0.0.1:%d -> 127.0.0.1:%d", ntohs(sa.sin_port), th_port());
+	urlseg(enc, sizeof(enc), name);
+	snprintf(path, sizeof(path), "/api/connections/%s", enc);
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"channels\":1"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
+	resp_free(&r);
+	amqp_rpc_reply_t rep = th_sync(c, 1);
+	th_expect_connection_close(c, rep, TH_CONNECTION_FORCED);
+	ck_assert_msg(has(th_last_close_text(), "Closed via management plugin"), "%s", th_last_close_text());
+	th_destroy(c);
+	ck_assert_int_eq(req_guest("DELETE", "/api/connections/no%20such", NULL, &r), 404);
+	resp_free(&r);
+}
+END_TEST
+
 START_TEST(test_health)
 {
 	struct resp r;
@@ -1024,6 +1065,7 @@ int main(void)
 	tcase_add_test(tc, test_purge_and_delete);
 	tcase_add_test(tc, test_bindings);
 	tcase_add_test(tc, test_connections_channels);
+	tcase_add_test(tc, test_close_connection);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_rates);
