@@ -207,6 +207,9 @@ static void *kf_open(struct tdm_conn *c, void *arg)
 		free(kc);
 		return NULL;
 	}
+	/* Responses drain to the socket: file segments added to it (Fetch) are
+	 * then sent with sendfile instead of being mapped and copied by writev. */
+	evbuffer_set_flags(kc->resp, EVBUFFER_FLAG_DRAINS_TO_FD);
 	snprintf(kc->host, sizeof(kc->host), "127.0.0.1");
 	kc->port = kc->srv->port;
 	if (getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &sl) == 0) {
