@@ -53,6 +53,23 @@ START_TEST(test_crc32c_vectors)
 }
 END_TEST
 
+/* The portable table, on a CPU where the instruction would be used: it
+ * must agree with the definition too (each Check test runs in its own
+ * process, so the choice made here does not leak into other tests). */
+START_TEST(test_crc32c_portable)
+{
+	static uint8_t data[1031];
+	setenv("LS_CRC32C_PORTABLE", "1", 1);
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 131 + 7);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t n = 0; n + off <= sizeof data; n += 37)
+			HOT_ASSERT(ls_crc32c(0, data + off, n) == crc32c_bitwise(data + off, n),
+				   "off %zu len %zu", off, n);
+	ck_assert_uint_eq(ls_crc32c(0, "123456789", 9), 0xE3069283u);
+}
+END_TEST
+
 START_TEST(test_crc32c_incremental)
 {
 	enum { LEN = 4099 };
@@ -560,6 +577,7 @@ Suite *tl_core_suite(void)
 
 	tcase_add_test(tc, test_crc32c_vectors);
 	tcase_add_test(tc, test_crc32c_incremental);
+	tcase_add_test(tc, test_crc32c_portable);
 	tcase_add_test(tc, test_murmur2_vectors);
 	tcase_add_test(tc, test_partition_for_key);
 	tcase_add_test(tc, test_config_table);
