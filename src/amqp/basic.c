@@ -56,7 +56,10 @@ void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, str
 	struct ex_hdr stack[HDRS_STACK], *hdrs = stack;
 	int n = 0;
 	struct am_content_header h;
-	if (am_content_header_decode(msg->header, msg->header_len, &h) == AM_OK &&
+	/* decoding the properties costs on every publish: only headers
+	 * exchanges look at them, so skip it while no such binding exists */
+	if (x->vhost->headers_bindings &&
+	    am_content_header_decode(msg->header, msg->header_len, &h) == AM_OK &&
 	    (h.props.flags & AM_P_HEADERS)) {
 		size_t want = am_table_count(h.props.headers);
 		if (want > HDRS_STACK && !(hdrs = malloc(want * sizeof(*hdrs))))

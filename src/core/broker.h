@@ -67,6 +67,8 @@ struct tdm_vhost {
 	size_t name_len;
 	struct tdm_map exchanges;  /* name -> struct tdm_exchange (owned) */
 	struct tdm_map queues;     /* name -> struct tdm_queue (one ref) */
+	size_t headers_bindings;   /* bindings of headers exchanges: routing needs the
+				    * message headers only when there are some */
 	struct tdm_broker *broker; /* borrowed */
 };
 

@@ -180,7 +180,10 @@ void tdm_unbind_dest_all(struct tdm_vhost *vh, struct tdm_dest *d)
 	void *v;
 	while (tdm_map_next(&vh->exchanges, &pos, NULL, NULL, &v)) {
 		struct tdm_exchange *x = v;
-		if (ex_unbind_dest(x->table, d) && x->auto_delete &&
+		size_t gone = ex_unbind_dest(x->table, d);
+		if (x->type == EX_HEADERS)
+			vh->headers_bindings -= gone;
+		if (gone && x->auto_delete &&
 		    ex_binding_count(x->table) == 0 && nv < 64)
 			victims[nv++] = x;
 	}
@@ -215,6 +218,8 @@ int tdm_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len, int 
 	tdm_durable_exchange_del(vh->broker->durable, x);
 	tdm_map_del(&vh->exchanges, name, len);
 	ex_foreach(x->table, drop_dest_count, NULL);
+	if (x->type == EX_HEADERS)
+		vh->headers_bindings -= ex_binding_count(x->table);
 	if (x->dest_bindings)
 		tdm_unbind_dest_all(vh, &x->dest);
 	ex_table_free(x->table);
@@ -251,6 +256,8 @@ int tdm_bind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, si
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
 	if (dst->kind == TDM_DEST_EXCHANGE)
 		((struct tdm_exchange *)dst)->dest_bindings++;
+	if (src->type == EX_HEADERS)
+		src->vhost->headers_bindings++;
 	if (tdm_durable_binding(src->vhost->broker->durable, src, dst, key, key_len, args, nargs, 1) < 0)
 		return tdm_err_set(err, TDM_E_NOMEM, "could not persist binding (disk error)");
 	return TDM_OK;
@@ -266,6 +273,8 @@ int tdm_unbind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, 
 	tdm_durable_binding(src->vhost->broker->durable, src, dst, key, key_len, args, nargs, 0);
 	if (dst->kind == TDM_DEST_EXCHANGE)
 		((struct tdm_exchange *)dst)->dest_bindings--;
+	if (src->type == EX_HEADERS)
+		src->vhost->headers_bindings--;
 	if (src->auto_delete && ex_binding_count(src->table) == 0)
 		tdm_exchange_delete(src->vhost, src->name, src->name_len, 0, NULL);
 	return TDM_OK;
