@@ -32,17 +32,34 @@ main="$BUILD/main"
 
 results=()
 failed=0
+failed_logs=()
+logs="$BUILD/logs"
+mkdir -p "$logs"
 stage() {
 	local name=$1
 	shift
 	local t0=$SECONDS
+	local log="$logs/$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '-').log"
 	say "$name"
-	if "$@"; then
+	if "$@" 2>&1 | tee "$log"; then
 		results+=("PASS  $name ($((SECONDS - t0)) s)")
 	else
 		results+=("FAIL  $name ($((SECONDS - t0)) s)")
 		failed=$((failed + 1))
+		failed_logs+=("$log")
 	fi
+}
+
+# The lines of a failed stage's output that name what failed: automake's
+# FAIL/ERROR lines, Check's file:line:F: lines, compat's FAIL: lines,
+# sanitizer reports. Printed last, so that the tail of a CI log says why.
+why_failed() {
+	local log
+	for log in "${failed_logs[@]}"; do
+		echo "--- $(basename "$log" .log) (full output: $log)"
+		grep -a -E '^(FAIL|ERROR|XPASS)[: ]|:[0-9]+:[FE]:|^not ok|ERROR: AddressSanitizer|runtime error:|Assertion|Traceback|Error:|timed out' "$log" |
+			grep -v -E '^# (FAIL|ERROR|XPASS):' | head -n 12
+	done
 }
 
 make_check() {
@@ -118,7 +135,8 @@ stage "Kafka client suites (compat/kafka)" kafka_clients
 say "summary"
 printf '%s\n' "${results[@]}"
 if [ "$failed" -ne 0 ]; then
-	echo "$failed stage(s) failed"
+	echo "$failed stage(s) failed; what failed:"
+	why_failed
 	exit 1
 fi
 echo "all stages passed"
