@@ -96,6 +96,7 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x);
 void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q);
 void hx_connections(struct hx_req *r);
 void hx_channels(struct hx_req *r);
+void hx_consumers(struct hx_req *r);
 void hx_topics(struct hx_req *r);
 void hx_groups(struct hx_req *r);
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req);

@@ -312,6 +312,8 @@ static void route(struct hx_req *r)
 		hx_connections(r);
 	else if (IS("channels"))
 		hx_channels(r);
+	else if (IS("consumers"))
+		hx_consumers(r);
 	else if ((IS("users") || IS("permissions") || IS("definitions")) && !is_admin(r))
 		hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
 	else if (IS("users"))
