@@ -56,16 +56,22 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 	(void)vh;
 	if (hx_body(r) < 0)
 		return;
+	static const char *const required[] = { "routing_key", "properties", "payload",
+						"payload_encoding" };
+	if (hx_require_keys(r, required, 4) < 0)
+		return;
 	struct js_doc *d = &r->body;
 	int rk = js_get(d, 0, "routing_key"), pl = js_get(d, 0, "payload");
 	int enc = js_get(d, 0, "payload_encoding");
 	if (js_type_of(d, rk) != JS_STR || js_type_of(d, pl) != JS_STR) {
-		hx_error(r, 400, "bad_request", "key_missing: routing_key and payload are required strings");
+		hx_error(r, 400, "bad_request", "routing_key and payload must be strings");
 		return;
 	}
 	int b64 = 0;
-	if (enc >= 0 && !(b64 = js_streq(d, enc, "base64")) && !js_streq(d, enc, "string")) {
-		hx_error(r, 400, "bad_request", "payload_encoding must be string or base64");
+	if (!(b64 = js_streq(d, enc, "base64")) && !js_streq(d, enc, "string")) {
+		char *v = js_type_of(d, enc) == JS_STR ? js_strdup(d, enc, NULL) : NULL;
+		hx_error_term(r, 400, "bad_request", "unsupported_encoding", v ? v : "");
+		free(v);
 		return;
 	}
 	char err[200];
@@ -86,7 +92,9 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 		goto out;
 	}
 	if (b64 && (blen = hv_b64_decode(payload, plen, (uint8_t *)payload)) < 0) {
-		hx_error(r, 400, "bad_request", "payload is not valid base64");
+		char *v = js_strdup(d, pl, NULL); /* payload was decoded in place */
+		hx_error_term(r, 400, "bad_request", "not_base64", v ? v : "");
+		free(v);
 		goto out;
 	}
 	if ((uint64_t)blen > r->h->cfg->max_message_size) {
@@ -174,6 +182,9 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	(void)vh;
 	if (hx_body(r) < 0)
 		return;
+	static const char *const required[] = { "ackmode", "count", "encoding" };
+	if (hx_require_keys(r, required, 3) < 0)
+		return;
 	struct js_doc *d = &r->body;
 	int64_t count = 1, truncate = -1;
 	int c = js_get(d, 0, "count"), t = js_get(d, 0, "truncate");
@@ -198,7 +209,7 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	}
 	int base64 = 0;
 	if (en >= 0 && !(base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
-		hx_error(r, 400, "bad_request", "encoding must be auto or base64");
+		hx_error(r, 400, "bad_request", "Unsupported encoding. Please use auto or base64.");
 		return;
 	}
 	if (count > 1000)
@@ -531,6 +542,14 @@ void hx_bindings(struct hx_req *r)
 	struct tdm_dest *dst = hx_seg_is(r, 4, "q")
 		? (struct tdm_dest *)tdm_map_get(&vh->queues, r->seg[5].s, r->seg[5].len)
 		: (struct tdm_dest *)path_exchange(r, vh, 5);
+	if ((!src || !dst) && r->method == EVHTTP_REQ_POST) { /* RabbitMQ names what is missing */
+		char why[600];
+		snprintf(why, sizeof(why), "no %s '%s' in vhost '%s'",
+			 !src || !hx_seg_is(r, 4, "q") ? "exchange" : "queue",
+			 !src ? r->seg[3].s : r->seg[5].s, vh->name);
+		hx_error(r, 404, "not_found", why);
+		return;
+	}
 	if (!src || !dst) {
 		hx_not_found(r);
 		return;

@@ -903,6 +903,44 @@ START_TEST(test_fsync_histogram_and_totals)
 }
 END_TEST
 
+/* Error answers as RabbitMQ 3.10.8's management plugin gives them (seen
+ * with tests/rabbitmq/start-private.sh and RMQ_MANAGEMENT=1). */
+START_TEST(test_rabbitmq_error_answers)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", "{\"payload\":\"x\"}", &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":\"[{key_missing,routing_key},\\n {key_missing,properties},\\n "
+				  "{key_missing,payload_encoding}]\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
+				   "{\"properties\":{},\"routing_key\":\"k\",\"payload\":\"!!\",\"payload_encoding\":\"base64\"}",
+				   &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":[\"not_base64\",\"!!\"]"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
+				   "{\"properties\":{},\"routing_key\":\"k\",\"payload\":\"x\",\"payload_encoding\":\"rot13\"}",
+				   &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":[\"unsupported_encoding\",\"rot13\"]"), "%s", r.body);
+	resp_free(&r);
+	int st = req_guest("PUT", "/api/queues/%2F/http-errors-q", "{\"durable\":false}", &r);
+	ck_assert_msg(st == 201 || st == 204, "%d", st);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/queues/%2F/http-errors-q/get", "{}", &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":\"[{key_missing,ackmode},{key_missing,count},{key_missing,encoding}]\""),
+		      "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/amq.mine", "{\"type\":\"direct\"}", &r), 401);
+	ck_assert_msg(has(r.body, "{\"error\":\"not_authorised\",\"reason\":\"Access refused.\"}"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/bindings/%2F/e/no-such-x/q/no-such-q", "{}", &r), 404);
+	ck_assert_msg(has(r.body, "\"reason\":\"no exchange 'no-such-x' in vhost '/'\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/bindings/%2F/e/amq.direct/q/no-such-q", "{}", &r), 404);
+	ck_assert_msg(has(r.body, "\"reason\":\"no queue 'no-such-q' in vhost '/'\""), "%s", r.body);
+	resp_free(&r);
+}
+END_TEST
+
 START_TEST(test_topics_shape)
 {
 	struct resp r;
@@ -1186,6 +1224,7 @@ int main(void)
 	tcase_add_test(tc, test_close_connection);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_rabbitmq_error_answers);
 	tcase_add_test(tc, test_fsync_histogram_and_totals);
 	tcase_add_test(tc, test_rates);
 	tcase_add_test(tc, test_topics_shape);
