@@ -298,15 +298,40 @@ static uint64_t args_hash(const struct ex_hdr *a, size_t n)
 	return h;
 }
 
-/* RabbitMQ's properties_key: the routing key ("~" when empty), plus
- * "~" and a hash of the arguments when there are any. */
+/* The routing key as RabbitMQ's properties_key spells it (mochiweb's
+ * quote_plus): letters, digits and ".-~_" stay, a space is "+", any other
+ * byte "%XX".  out holds at least 3 * klen + 1 bytes. */
+static void quote_plus(char *out, const char *key, size_t klen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < klen; i++) {
+		unsigned char c = (unsigned char)key[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '-' || c == '~' || c == '_') {
+			*out++ = (char)c;
+		} else if (c == ' ') {
+			*out++ = '+';
+		} else {
+			*out++ = '%';
+			*out++ = hex[c >> 4];
+			*out++ = hex[c & 15];
+		}
+	}
+	*out = '\0';
+}
+
+/* RabbitMQ's properties_key: the quoted routing key ("~" when empty), plus
+ * "~" and a hash of the arguments when there are any (RabbitMQ hashes them
+ * its own way: ours differs there, but is as stable). */
 static void props_key(char *out, size_t len, const char *key, size_t klen,
 		      const struct ex_hdr *a, size_t n)
 {
+	char q[3 * 255 + 1];
+	quote_plus(q, key, klen > 255 ? 255 : klen);
 	if (n)
-		snprintf(out, len, "%.*s~%016llx", (int)klen, key, (unsigned long long)args_hash(a, n));
+		snprintf(out, len, "%s~%016llx", q, (unsigned long long)args_hash(a, n));
 	else if (klen)
-		snprintf(out, len, "%.*s", (int)klen, key);
+		snprintf(out, len, "%s", q);
 	else
 		snprintf(out, len, "~");
 }
@@ -329,7 +354,7 @@ static void write_binding(struct js_w *w, const struct tdm_vhost *vh, const char
 {
 	const char *dn, *kind;
 	size_t dl;
-	char pk[300];
+	char pk[3 * 255 + 32];
 	dest_name(dest, &dn, &dl, &kind);
 	props_key(pk, sizeof(pk), key, klen, a, n);
 	js_obj(w);
@@ -354,7 +379,7 @@ static void binding_cb(void *dest, const char *key, size_t key_len, const struct
 	if (bw->dest_kind && dd->kind != bw->dest_kind)
 		return;
 	if (bw->props_key) {
-		char pk[300];
+		char pk[3 * 255 + 32];
 		props_key(pk, sizeof(pk), key, key_len, args, nargs);
 		if (bw->found || strcmp(pk, bw->props_key) != 0 || nargs > HDRS_MAX || key_len > 255)
 			return;
@@ -476,7 +501,7 @@ static void create_binding(struct hx_req *r, struct tdm_vhost *vh, struct tdm_ex
 	}
 	/* RabbitMQ's Location: "<destination>/<properties_key>", relative to
 	 * the URL posted to */
-	char pk[300];
+	char pk[3 * 255 + 32];
 	const char *dn, *kind;
 	size_t dl;
 	props_key(pk, sizeof(pk), key, kl, a, (size_t)n);
