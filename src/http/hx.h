@@ -134,6 +134,8 @@ void hx_vhost_permissions(struct hx_req *r, const struct tdm_vhost *vh);
 /* 1 when a tags list lets a user into the management API (RabbitMQ's
  * management, policymaker, monitoring or administrator). */
 int hx_is_management_user(const char *tags);
+/* 1 when the request's user is tagged administrator. */
+int hx_is_admin(struct hx_req *r);
 
 /* Message rates (rates.c), per second over the last 5 s sample: index 0
  * publish (exchanges: publish_in), 1 deliver_get (publish_out), 2 ack. */

@@ -311,7 +311,7 @@ static const char *method_name(enum evhttp_cmd_type m)
 void hx_console(struct evhttp_request *req);
 
 /* Users, permissions and definitions are RabbitMQ's administrator-only endpoints. */
-static int is_admin(struct hx_req *r)
+int hx_is_admin(struct hx_req *r)
 {
 	const char *t = tdm_auth_user_tags(r->h->broker->auth, r->user);
 	for (const char *p = t ? strstr(t, "administrator") : NULL; p; p = strstr(p + 1, "administrator")) {
@@ -355,7 +355,7 @@ static void route(struct hx_req *r)
 		hx_channels(r);
 	else if (IS("consumers"))
 		hx_consumers(r);
-	else if ((IS("users") || IS("permissions") || IS("definitions")) && !is_admin(r))
+	else if ((IS("users") || IS("permissions") || IS("definitions")) && !hx_is_admin(r))
 		hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
 	else if (IS("users"))
 		hx_users(r);

@@ -184,9 +184,11 @@ START_TEST(test_users_permissions)
 {
 	struct resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/users", NULL, &r), 200);
-	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"tags\":[\"administrator\"]"), "%s", r.body);
-	ck_assert_msg(has(r.body, "{\"name\":\"watcher\",\"tags\":[\"monitoring\"]"), "%s", r.body);
-	ck_assert_msg(!has(r.body, "\"password_hash\""), "%s", r.body);
+	/* as RabbitMQ shows them to administrators: the hash, never a password */
+	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"password_hash\":\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "\",\"tags\":[\"administrator\"]"), "%s", r.body);
+	ck_assert_msg(has(r.body, "\",\"tags\":[\"monitoring\"]"), "%s", r.body);
+	ck_assert_msg(!has(r.body, "\"guest\",\"password\""), "%s", r.body);
 	resp_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/users/plain", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"tags\":[]"), "%s", r.body);
@@ -205,7 +207,16 @@ START_TEST(test_users_permissions)
 	ck_assert_int_eq(req_guest("GET", "/api/vhosts/%2F/permissions", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"user\":\"guest\""), "%s", r.body);
 	resp_free(&r);
-	ck_assert_int_eq(req_guest("PUT", "/api/users/newone", "{\"password\":\"x\",\"tags\":\"\"}", &r), 405);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/newone", "{\"password\":\"x\",\"tags\":\"\"}", &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/newone", NULL, &r), 204);
+	resp_free(&r);
+	/* administrators only */
+	http_req("PUT", "/api/users/newtwo", "watcher:watchpw", "{\"password\":\"x\",\"tags\":\"\"}", &r);
+	ck_assert_int_eq(r.status, 401);
+	resp_free(&r);
+	http_req("PUT", "/api/vhosts/newvh", "watcher:watchpw", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
 	resp_free(&r);
 }
 END_TEST
@@ -1189,6 +1200,94 @@ static int free_port(void)
 	return port;
 }
 
+/* Vhosts, users and permissions changed over the API: AMQP logins follow
+ * at once, and the changes (deletions of tandem.conf's users included)
+ * survive a restart.  On a broker of this test's own. */
+START_TEST(test_vhosts_users_persist)
+{
+	char port[16];
+	http_port = free_port();
+	snprintf(port, sizeof(port), "%d", http_port);
+	const char *args[] = { "--http-port", port, "--kafka-port", "0", "--users.cfg.password", "cfgpw",
+			       NULL };
+	th_start_with_args(args);
+	struct resp r;
+	ck_assert_int_eq(req_guest("PUT", "/api/vhosts/adm-v", NULL, &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/vhosts/adm-v", "{}", &r), 204);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/adm-u", "{\"password\":\"pw1\"}", &r), 400);
+	ck_assert_msg(has(r.body, "tags_not_present"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/adm-u", "{\"password\":\"pw1\",\"tags\":[\"management\"]}", &r), 201);
+	resp_free(&r);
+	struct th_login lo = { .vhost = "adm-v", .user = "adm-u", .password = "pw1" };
+	amqp_rpc_reply_t rep;
+	amqp_connection_state_t c = th_connect_opts(&lo, &rep);
+	ck_assert_int_ne(rep.reply_type, AMQP_RESPONSE_NORMAL); /* no permission yet */
+	th_destroy(c);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-u", "{}", &r), 400);
+	ck_assert_msg(has(r.body, "[{key_missing,configure},{key_missing,write},{key_missing,read}]"), "%s", r.body);
+	resp_free(&r);
+	static const char all[] = "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}";
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/no-such-user", all, &r), 400);
+	ck_assert_msg(has(r.body, "vhost_or_user_not_found"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-u", all, &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-u", all, &r), 204);
+	resp_free(&r);
+	c = th_connect_opts(&lo, &rep);
+	ck_assert_int_eq(rep.reply_type, AMQP_RESPONSE_NORMAL);
+	th_channel(c, 1);
+	th_queue(c, 1, "adm-kept", 1, 0, 0, NULL, 0);
+	th_close(c);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/cfg", NULL, &r), 204);
+	resp_free(&r);
+
+	th_broker_restart();
+	ck_assert_int_eq(req_guest("GET", "/api/queues/adm-v/adm-kept", NULL, &r), 200);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/cfg", NULL, &r), 404); /* stays deleted */
+	resp_free(&r);
+	http_req("GET", "/api/whoami", "adm-u:pw1", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	/* deleting the vhost closes its connections with 320 */
+	c = th_connect_opts(&lo, &rep);
+	ck_assert_int_eq(rep.reply_type, AMQP_RESPONSE_NORMAL);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/%2F", NULL, &r), 400);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/adm-v", NULL, &r), 204);
+	resp_free(&r);
+	amqp_frame_t f;
+	ck_assert_msg(th_wait_frame(c, &f, 5000), "no connection.close after the vhost went");
+	ck_assert_int_eq(f.payload.method.id, AMQP_CONNECTION_CLOSE_METHOD);
+	ck_assert_int_eq(((amqp_connection_close_t *)f.payload.method.decoded)->reply_code, 320);
+	th_destroy(c);
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts/adm-v", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/adm-v", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/adm-u", NULL, &r), 204);
+	resp_free(&r);
+	http_req("GET", "/api/whoami", "adm-u:pw1", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	resp_free(&r);
+
+	th_broker_restart();
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts/adm-v", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/adm-u", NULL, &r), 404);
+	resp_free(&r);
+	/* made again, the vhost starts empty and with no grants */
+	ck_assert_int_eq(req_guest("PUT", "/api/vhosts/adm-v", NULL, &r), 201);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/queues/adm-v/adm-kept", NULL, &r), 404);
+	resp_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	if (getenv("TANDEM_TEST_BROKER")) {
@@ -1233,6 +1332,7 @@ int main(void)
 	tcase_add_test(tc, test_definitions);
 	tcase_add_test(tc, test_stream_queue);
 	tcase_add_test(tc, test_console);
+	tcase_add_test(tc, test_vhosts_users_persist);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
