@@ -135,12 +135,14 @@ int hx_write_records(struct tdm_topics *tp, struct ls_partition *p, uint64_t *ne
 	return rc;
 }
 
-/* Replies with the status and words an LS_ERR_* from reading deserves. */
+/* Replies with the status and words an LS_ERR_* deserves. */
 void hx_ls_error(struct hx_req *r, int rc)
 {
 	if (rc == LS_ERR_UNSUPPORTED_CODEC)
 		hx_error(r, 501, "unsupported_codec",
 			 "the records are compressed with a codec tandem cannot decode (snappy, lz4 or zstd)");
+	else if (rc == LS_ERR_INVALID)
+		hx_error(r, 400, "bad_request", ls_strerror(rc));
 	else if (rc == LS_ERR_NOMEM)
 		hx_error(r, 500, "internal_error", "out of memory");
 	else

@@ -118,7 +118,8 @@ int hx_write_records(struct tdm_topics *tp, struct ls_partition *p, uint64_t *ne
 		     struct js_w *w, size_t *written);
 /* POST /api/groups/{group}/fetch (api_group_fetch.c). */
 void hx_group_fetch(struct hx_req *r);
-/* Replies to a failed read (500, or 501 for a codec we cannot decode). */
+/* Replies to a failed logstore call: 400 for LS_ERR_INVALID (e.g. a group
+ * id over 32767 bytes), 501 for a codec we cannot decode, else 500. */
 void hx_ls_error(struct hx_req *r, int rc);
 /* Decimal text s[0..len) in [0, max]: 0 and *out, or -1. */
 int hx_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);

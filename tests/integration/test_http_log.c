@@ -56,13 +56,23 @@ static int http(const char *method, const char *path, const char *creds, const c
 		struct resp *r)
 {
 	memset(r, 0, sizeof(*r));
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	struct timeval tv = { 10, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_port) };
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s", strerror(errno));
+	/* the harness waits for the AMQP listener; HTTP opens a moment later
+	 * (much later under valgrind): retry a refused connect, bounded */
+	uint64_t deadline = th_now_ms() + 20000;
+	int fd;
+	for (;;) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		ck_assert_msg(errno == ECONNREFUSED && th_now_ms() < deadline, "connect: %s", strerror(errno));
+		close(fd);
+		th_sleep_ms(50);
+	}
+	struct timeval tv = { 30, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	char auth[512] = "", enc[400], head[2048];
 	if (creds) {
 		b64(creds, enc);
