@@ -45,7 +45,7 @@ static void send_text(struct evhttp_request *req, int status, const char *ctype,
 		evbuffer_add(b, p, n);
 	const char *reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 204 ? "No Content"
 		: status == 400 ? "Bad Request" : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
-		: status == 405 ? "Method Not Allowed" : status == 503 ? "Service Unavailable"
+		: status == 405 ? "Method Not Allowed" : status == 409 ? "Conflict" : status == 501 ? "Not Implemented" : status == 503 ? "Service Unavailable"
 		: status == 500 ? "Internal Server Error" : status == 403 ? "Forbidden" : "Error";
 	evhttp_send_reply(req, status, reason, b);
 	if (b)
@@ -363,9 +363,11 @@ static void route(struct hx_req *r)
 		hx_permissions(r);
 	else if (IS("definitions"))
 		hx_definitions(r);
-	else if (IS("topics") && get)
+	else if ((IS("topics") || IS("groups")) && !get && !hx_is_admin(r))
+		hx_error(r, 401, "not_authorised", "Not administrator user");
+	else if (IS("topics"))
 		hx_topics(r);
-	else if (IS("groups") && get)
+	else if (IS("groups"))
 		hx_groups(r);
 	else
 		hx_not_found(r);
