@@ -22,92 +22,15 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "http_client.h"
 #include "kafka_harness.h"
 
 static int http_port, kafka_port;
 static char bootstrap[64];
 
-struct resp {
-	int status;
-	char *body; /* NUL-terminated */
-};
-
-static void b64(const char *in, char *out)
+static int guest(const char *method, const char *path, const char *body, struct th_http_resp *r)
 {
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = t[v >> 18 & 63];
-		out[o++] = t[v >> 12 & 63];
-		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
-/* One request on a fresh connection (bounded by a 10 s receive timeout);
- * creds NULL = none.  Returns the status; free r->body. */
-static int http(const char *method, const char *path, const char *creds, const char *body,
-		struct resp *r)
-{
-	memset(r, 0, sizeof(*r));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_port) };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	/* the harness waits for the AMQP listener; HTTP opens a moment later
-	 * (much later under valgrind): retry a refused connect, bounded */
-	uint64_t deadline = th_now_ms() + 20000;
-	int fd;
-	for (;;) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_ge(fd, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
-		ck_assert_msg(errno == ECONNREFUSED && th_now_ms() < deadline, "connect: %s", strerror(errno));
-		close(fd);
-		th_sleep_ms(50);
-	}
-	struct timeval tv = { 30, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	char auth[512] = "", enc[400], head[2048];
-	if (creds) {
-		b64(creds, enc);
-		snprintf(auth, sizeof(auth), "Authorization: Basic %s\r\n", enc);
-	}
-	size_t blen = body ? strlen(body) : 0;
-	int n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", method, path, auth, blen);
-	ck_assert(write(fd, head, (size_t)n) == n);
-	if (blen)
-		ck_assert(write(fd, body, blen) == (ssize_t)blen);
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (len + 1 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t rd = read(fd, buf + len, cap - len - 1);
-		ck_assert_msg(rd >= 0, "read: %s", strerror(errno));
-		if (rd == 0)
-			break;
-		len += (size_t)rd;
-	}
-	close(fd);
-	buf[len] = '\0';
-	char *sep = strstr(buf, "\r\n\r\n");
-	ck_assert_msg(sep != NULL, "no header end in %s", buf);
-	ck_assert_int_eq(sscanf(buf, "HTTP/1.%*d %d", &r->status), 1);
-	r->body = strdup(sep + 4);
-	free(buf);
-	return r->status;
-}
-
-static int guest(const char *method, const char *path, const char *body, struct resp *r)
-{
-	return http(method, path, "guest:guest", body, r);
+	return th_http(method, path, "guest:guest", body, r);
 }
 
 static int has(const char *s, const char *needle)
@@ -118,12 +41,7 @@ static int has(const char *s, const char *needle)
 /* Integer after the first "key": in s at or after `from` (NULL: start), or -99. */
 static long long jint(const char *s, const char *from, const char *key)
 {
-	char pat[128];
-	if (from && !(s = strstr(s, from)))
-		return -99;
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = strstr(s, pat);
-	return p ? strtoll(p + strlen(pat), NULL, 10) : -99;
+	return th_json_int(s, from, key, -99);
 }
 
 /* Occurrences of needle in s. */
@@ -138,7 +56,7 @@ static int count(const char *s, const char *needle)
 /* GET path as guest, expecting 200; returns the body (malloc'd). */
 static char *get_ok(const char *path)
 {
-	struct resp r;
+	struct th_http_resp r;
 	int st = guest("GET", path, NULL, &r);
 	ck_assert_msg(st == 200, "GET %s: %d %s", path, st, r.body);
 	return r.body;
@@ -146,7 +64,7 @@ static char *get_ok(const char *path)
 
 static void expect(const char *method, const char *path, const char *body, int status, const char *needle)
 {
-	struct resp r;
+	struct th_http_resp r;
 	int st = guest(method, path, body, &r);
 	ck_assert_msg(st == status && (!needle || has(r.body, needle)), "%s %s: %d %s (want %d, %s)", method,
 		      path, st, r.body, status, needle ? needle : "");
@@ -174,22 +92,22 @@ static void produce(const char *topic, int32_t part, const char *key, const char
 
 START_TEST(test_auth)
 {
-	struct resp r;
-	ck_assert_int_eq(http("GET", "/api/groups", NULL, NULL, &r), 401);
+	struct th_http_resp r;
+	ck_assert_int_eq(th_http("GET", "/api/groups", NULL, NULL, &r), 401);
 	free(r.body);
-	ck_assert_int_eq(http("GET", "/api/topics", "watcher:watchpw", NULL, &r), 200);
+	ck_assert_int_eq(th_http("GET", "/api/topics", "watcher:watchpw", NULL, &r), 200);
 	free(r.body);
-	ck_assert_int_eq(http("GET", "/api/groups", "watcher:watchpw", NULL, &r), 200);
+	ck_assert_int_eq(th_http("GET", "/api/groups", "watcher:watchpw", NULL, &r), 200);
 	free(r.body);
 	const char *writes[][3] = { { "PUT", "/api/topics/auth-t", "{}" },
 				    { "DELETE", "/api/topics/auth-t", NULL },
 				    { "DELETE", "/api/groups/auth-g", NULL },
 				    { "POST", "/api/groups/auth-g/fetch", "{\"topic\":\"auth-t\"}" } };
 	for (size_t i = 0; i < 4; i++) {
-		ck_assert_int_eq(http(writes[i][0], writes[i][1], "watcher:watchpw", writes[i][2], &r), 401);
+		ck_assert_int_eq(th_http(writes[i][0], writes[i][1], "watcher:watchpw", writes[i][2], &r), 401);
 		ck_assert_msg(has(r.body, "Not administrator user"), "%s", r.body);
 		free(r.body);
-		ck_assert_int_eq(http(writes[i][0], writes[i][1], NULL, writes[i][2], &r), 401);
+		ck_assert_int_eq(th_http(writes[i][0], writes[i][1], NULL, writes[i][2], &r), 401);
 		free(r.body);
 	}
 	expect("GET", "/api/topics/auth-t", NULL, 404, NULL);
@@ -302,7 +220,7 @@ START_TEST(test_group_fetch)
 	expect("GET", path, NULL, 404, NULL);
 	snprintf(path, sizeof(path), "/api/groups/%s/fetch", g);
 	snprintf(body, sizeof(body), "{\"topic\":\"%s\",\"count\":4}", t);
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(guest("POST", path, body, &r), 200);
 	ck_assert_msg(count(r.body, "\"offset\":") == 4 && count(r.body, "\"partition\":0,\"offset\"") == 3, "%s", r.body);
 	ck_assert_msg(has(r.body, "{\"partition\":0,\"committed_offset\":3,\"log_end_offset\":3,\"lag\":0}") &&
@@ -520,7 +438,7 @@ START_TEST(test_live_group)
 	ck_assert_msg(has(b, want), "no %s", want);
 	free(b);
 	snprintf(path, sizeof(path), "/api/groups/%s/fetch", g);
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(guest("POST", path, body, &r), 200);
 	ck_assert_msg(count(r.body, "\"offset\":") == 1, "%s", r.body);
 	free(r.body);
@@ -617,20 +535,6 @@ START_TEST(test_tandemctl)
 }
 END_TEST
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 int main(void)
 {
 	if (getenv("TANDEM_TEST_BROKER") && *getenv("TANDEM_TEST_BROKER")) {
@@ -638,9 +542,10 @@ int main(void)
 		return 77;
 	}
 	char hport[16], kport[16];
-	http_port = free_port();
+	http_port = th_free_port();
+	th_http_port(http_port);
 	do
-		kafka_port = free_port();
+		kafka_port = th_free_port();
 	while (kafka_port == http_port);
 	if (http_port <= 0 || kafka_port <= 0)
 		return 99;
