@@ -3,12 +3,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -149,3 +151,22 @@ long long th_json_int(const char *s, const char *from, const char *key, long lon
 	const char *p = strstr(s, pat);
 	return p ? strtoll(p + strlen(pat), NULL, 10) : missing;
 }
+
+#ifdef TANDEMCTL_PATH
+int th_ctl(char *out, size_t cap, const char *fmt, ...)
+{
+	char args[1024], cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "timeout 30 %s --port %d %s 2>/dev/null", TANDEMCTL_PATH, http_port,
+		 args);
+	FILE *p = popen(cmd, "r");
+	ck_assert_msg(p != NULL, "popen %s", cmd);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+#endif

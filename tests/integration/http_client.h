@@ -32,4 +32,8 @@ int th_free_port(void);
  * when given; `missing` when there is none. */
 long long th_json_int(const char *s, const char *from, const char *key, long long missing);
 
+/* Runs `tandemctl --port <the port> <args>` (bounded: 30 s); returns its
+ * exit status (-1 when it did not exit), its stdout in out (cap bytes). */
+int th_ctl(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

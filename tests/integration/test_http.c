@@ -1004,67 +1004,48 @@ START_TEST(test_stream_queue)
 }
 END_TEST
 
-/* Runs tandemctl against the test's broker; returns its exit status and
- * its stdout in out (cap bytes). */
-static int ctl(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ctl(char *out, size_t cap, const char *fmt, ...)
-{
-	char args[1024], cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s --port %d %s 2>/dev/null", TANDEMCTL_PATH, http_port, args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_msg(p != NULL, "popen %s", cmd);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(test_tandemctl)
 {
 	char q[128], out[16384];
 	th_name(q, sizeof(q), "ctl-q");
-	ck_assert_int_eq(ctl(out, sizeof(out), "declare queue name=%s durable=false", q), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "publish routing_key=%s payload=from-ctl", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "declare queue name=%s durable=false", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "publish routing_key=%s payload=from-ctl", q), 0);
 	ck_assert_msg(has(out, "message published") && !has(out, "NOT"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list queues"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list queues"), 0);
 	ck_assert_msg(has(out, q) && has(out, "messages_ready"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--json list queues"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--json list queues"), 0);
 	ck_assert_msg(out[0] == '[' && has(out, "\"messages_ready\":"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "get queue=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "get queue=%s", q), 0);
 	ck_assert_msg(has(out, "from-ctl"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "purge queue name=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "purge queue name=%s", q), 0);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	ck_assert_int_eq(th_wait_count(c, 1, q, 0, 3000), 0);
 	th_close(c);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list exchanges"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list exchanges"), 0);
 	ck_assert_msg(has(out, "amq.topic"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list bindings"), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list connections"), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list topics"), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list users"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list bindings"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list connections"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list topics"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list users"), 0);
 	ck_assert_msg(has(out, "guest") && has(out, "[\"administrator\"]"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list permissions"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list permissions"), 0);
 	/* definitions: export to a file, delete, import it back */
 	char file[256];
 	snprintf(file, sizeof(file), "%s/defs-%ld.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
-	ck_assert_int_eq(ctl(out, sizeof(out), "export %s", file), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "import %s", file), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "export %s", file), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "delete queue name=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "import %s", file), 0);
 	unlink(file);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list queues"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list queues"), 0);
 	ck_assert_msg(has(out, q), "%s not re-imported: %s", q, out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "describe topic no-such-topic"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "delete queue name=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "describe topic no-such-topic"), 1);
 	/* errors: the API refuses (1), usage (2), unreachable (3) */
-	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--password wrong list queues"), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "frobnicate"), 2);
-	ck_assert_int_eq(ctl(out, sizeof(out), "declare exchange name=x-no-type"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "delete queue name=%s", q), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--password wrong list queues"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "frobnicate"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "declare exchange name=x-no-type"), 2);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "%s --port 1 list queues 2>/dev/null >/dev/null", TANDEMCTL_PATH);
 	int st = system(cmd);

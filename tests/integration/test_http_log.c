@@ -480,58 +480,40 @@ START_TEST(test_stream_topic_delete)
 }
 END_TEST
 
-/* Runs tandemctl; returns its exit status, its stdout in out. */
-static int ctl(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ctl(char *out, size_t cap, const char *fmt, ...)
-{
-	char args[1024], cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "timeout 30 %s --port %d %s 2>/dev/null", TANDEMCTL_PATH, http_port, args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_msg(p != NULL, "popen %s", cmd);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(test_tandemctl)
 {
 	char t[128], g[128], out[16384], path[256], body[256];
 	kh_name(t, sizeof(t), "ctl");
 	kh_name(g, sizeof(g), "ctlg");
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic create %s --partitions 2 --config retention.ms=60000", t), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create %s --partitions 2 --config retention.ms=60000", t), 0);
 	ck_assert_msg(has(out, "created"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic create %s --partitions 1", t), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic create %s --partitions 3", t), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic create %s --partitions x", t), 2);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic create bad/name"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create %s --partitions 1", t), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create %s --partitions 3", t), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create %s --partitions x", t), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create bad/name"), 1);
 	produce(t, 0, "k", "v", 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic describe %s", t), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic describe %s", t), 0);
 	ck_assert_msg(has(out, "3 partitions") && has(out, "log_end_offset") && has(out, "\"retention.ms\":\"60000\""),
 		      "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--json topic describe %s", t), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--json topic describe %s", t), 0);
 	ck_assert_msg(out[0] == '{' && has(out, "\"partition_details\""), "%s", out);
 	snprintf(path, sizeof(path), "/api/groups/%s/fetch", g);
 	snprintf(body, sizeof(body), "{\"topic\":\"%s\"}", t);
 	expect("POST", path, body, 200, NULL);
-	ck_assert_int_eq(ctl(out, sizeof(out), "group describe %s", g), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "group describe %s", g), 0);
 	ck_assert_msg(has(out, "state Empty") && has(out, "members: 0") && has(out, "committed_offset") &&
 		      has(out, t), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--json group describe %s", g), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--json group describe %s", g), 0);
 	ck_assert_msg(out[0] == '{' && has(out, "\"state\":\"Empty\""), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list groups"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list groups"), 0);
 	ck_assert_msg(has(out, "state") && has(out, "members") && has(out, g), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "group describe no-such-group"), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "group frobnicate x"), 2);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic"), 2);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--user watcher --password watchpw topic delete %s", t), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic delete %s", t), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic delete %s", t), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "topic describe %s", t), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "group describe no-such-group"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "group frobnicate x"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--user watcher --password watchpw topic delete %s", t), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic delete %s", t), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic delete %s", t), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic describe %s", t), 1);
 }
 END_TEST
 
