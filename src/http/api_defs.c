@@ -16,6 +16,7 @@
 #include <config.h>
 
 #include "core/auth.h"
+#include "core/durable.h"
 #include "http/amqpval.h"
 #include "http/hx.h"
 
@@ -126,9 +127,15 @@ static void export(struct hx_req *r, struct tdm_vhost *only)
 		}
 		js_arr_end(&w);
 	}
-	static const char *empty[] = { "permissions", "topic_permissions", "parameters",
-				       "global_parameters", "policies" };
-	for (size_t i = only ? 2 : 0; i < 5; i++) {
+	if (!only) {
+		js_key(&w, "users");
+		hx_write_users(r, &w);
+	}
+	js_key(&w, "permissions");
+	hx_write_permissions(r, &w, only);
+	static const char *empty[] = { "topic_permissions", "parameters", "global_parameters",
+				       "policies" };
+	for (size_t i = only ? 1 : 0; i < 4; i++) {
 		js_key(&w, empty[i]);
 		js_arr(&w);
 		js_arr_end(&w);
@@ -168,7 +175,7 @@ static struct tdm_vhost *item_vhost(struct hx_req *r, int item, struct tdm_vhost
 	char *name = js_strdup(d, js_get(d, item, "vhost"), &n);
 	struct tdm_vhost *vh = name ? tdm_vhost_find(r->h->broker, name, n) : NULL;
 	if (!vh || !tdm_auth_vhost_allowed(r->h->broker->auth, r->user, name, n))
-		tdm_err_set(e, TDM_E_NOT_FOUND, "vhost '%s' not found (vhosts come from tandem.conf)",
+		tdm_err_set(e, TDM_E_NOT_FOUND, "vhost '%s' not found",
 			    name ? name : "");
 	free(name);
 	return vh;
@@ -217,11 +224,60 @@ out:
 	return rc;
 }
 
+static int import_vhost(struct hx_req *r, const char *name, struct tdm_err *e)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 255)
+		return tdm_err_set(e, TDM_E_INVALID, "vhost names are 1 to 255 bytes");
+	if (tdm_vhost_find(r->h->broker, name, n))
+		return TDM_OK;
+	if (!tdm_vhost_add(r->h->broker, name, n) || tdm_durable_vhost(r->h->durable, name, n, 1) < 0)
+		return tdm_err_set(e, TDM_E_NOMEM, "could not create vhost '%s'", name);
+	return TDM_OK;
+}
+
+/* vhosts, users and permissions of a whole-broker file, before the
+ * objects that live in the vhosts.  TDM_OK or a status with e filled. */
+static int import_access(struct hx_req *r, struct tdm_err *e)
+{
+	const struct js_doc *d = &r->body;
+	static const char *parts[] = { "vhosts", "users", "permissions" };
+	for (int part = 0; part < 3; part++) {
+		int arr = js_get(d, 0, parts[part]);
+		if (arr >= 0 && js_type_of(d, arr) != JS_ARR)
+			return tdm_err_set(e, TDM_E_INVALID, "definitions: expected arrays");
+		for (int it = arr >= 0 ? js_child(d, arr) : -1; it >= 0; it = js_next(d, arr, it)) {
+			char *name = js_strdup(d, js_get(d, it, part == 2 ? "user" : "name"), NULL);
+			char *vh = part == 2 ? js_strdup(d, js_get(d, it, "vhost"), NULL) : NULL;
+			int created, rc;
+			if (!name || (part == 2 && !vh))
+				rc = tdm_err_set(e, TDM_E_INVALID, "every entry of %s needs a %s", parts[part],
+						 part == 2 ? "user and a vhost" : "name");
+			else if (part == 0)
+				rc = import_vhost(r, name, e);
+			else if (part == 1)
+				rc = hx_store_user(r, it, name, &created, e);
+			else
+				rc = hx_store_permission(r, it, vh, name, &created, e);
+			free(name);
+			free(vh);
+			if (rc != TDM_OK)
+				return rc;
+		}
+	}
+	return TDM_OK;
+}
+
 static void import(struct hx_req *r, struct tdm_vhost *only)
 {
 	if (hx_body(r) < 0)
 		return;
 	const struct js_doc *d = &r->body;
+	struct tdm_err ae;
+	if (!only && import_access(r, &ae) != TDM_OK) {
+		hx_core_error(r, &ae);
+		return;
+	}
 	static const char *parts[] = { "exchanges", "queues", "bindings" };
 	struct tdm_err e;
 	for (int part = 0; part < 3; part++) {

@@ -117,17 +117,34 @@ static void user_cb(const struct tdm_user_info *u, void *ctx)
 			write_perm(w, u->name, k, kl);
 }
 
+static void walk(struct hx_req *r, struct user_walk *uw, struct js_w *w, int single)
+{
+	uw->r = r;
+	uw->w = w;
+	if (!single)
+		js_arr(w);
+	tdm_auth_foreach_user(r->h->broker->auth, user_cb, uw);
+	if (!single)
+		js_arr_end(w);
+}
+
+void hx_write_users(struct hx_req *r, struct js_w *w)
+{
+	struct user_walk uw = { 0 };
+	walk(r, &uw, w, 0);
+}
+
+void hx_write_permissions(struct hx_req *r, struct js_w *w, const struct tdm_vhost *vh)
+{
+	struct user_walk uw = { .perms = 1, .only_vh = vh };
+	walk(r, &uw, w, 0);
+}
+
 static void reply_walk(struct hx_req *r, struct user_walk *uw, int single)
 {
 	struct js_w w;
 	js_w_init(&w);
-	uw->r = r;
-	uw->w = &w;
-	if (!single)
-		js_arr(&w);
-	tdm_auth_foreach_user(r->h->broker->auth, user_cb, uw);
-	if (!single)
-		js_arr_end(&w);
+	walk(r, uw, &w, single);
 	if (uw->only_user && !uw->found)
 		hx_not_found(r);
 	else
@@ -135,16 +152,14 @@ static void reply_walk(struct hx_req *r, struct user_walk *uw, int single)
 	js_w_free(&w);
 }
 
-/* "tags" as RabbitMQ takes it: a comma list or an array of strings.
- * malloc'd comma list, or NULL (400 answered). */
-static char *tags_of(struct hx_req *r)
+/* "tags" of object obj as RabbitMQ takes it: a comma list or an array of
+ * strings.  A malloc'd comma list, or NULL with the reason in *why. */
+static char *tags_of(const struct js_doc *d, int obj, const char **why)
 {
-	const struct js_doc *d = &r->body;
-	int t = js_get(d, 0, "tags");
-	if (t < 0) {
-		hx_error(r, 400, "bad_request", "tags_not_present");
+	int t = js_get(d, obj, "tags");
+	*why = "tags_not_present";
+	if (t < 0)
 		return NULL;
-	}
 	if (js_type_of(d, t) == JS_STR)
 		return js_strdup(d, t, NULL);
 	struct js_w w;
@@ -163,41 +178,50 @@ static char *tags_of(struct hx_req *r)
 	}
 	char *out = !ok || w.oom ? NULL : strndup(w.buf ? w.buf : "", w.len);
 	js_w_free(&w);
-	if (!out)
-		hx_error(r, 400, "bad_request", "tags must be a string or a list of strings");
+	*why = "tags must be a string or a list of strings";
 	return out;
+}
+
+int hx_store_user(struct hx_req *r, int obj, const char *name, int *created, struct tdm_err *e)
+{
+	const struct js_doc *d = &r->body;
+	const char *why;
+	char *tags = tags_of(d, obj, &why), *pw = NULL, *hash = NULL;
+	int p = js_get(d, obj, "password"), h = js_get(d, obj, "password_hash"), rc;
+	if (!tags) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "%s", why);
+	} else if ((p >= 0 && !(pw = js_strdup(d, p, NULL))) || (h >= 0 && !(hash = js_strdup(d, h, NULL)))) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "password and password_hash must be strings");
+	} else if ((rc = tdm_auth_put_user(r->h->broker->auth, name, pw, hash, tags, created)) == -2) {
+		rc = hash ? tdm_err_set(e, TDM_E_INVALID, "not_base64: %s", hash)
+			  : tdm_err_set(e, TDM_E_INVALID, "user names must not be empty");
+	} else if (rc < 0 || tdm_durable_user(r->h->durable, name) < 0) {
+		rc = tdm_err_set(e, TDM_E_NOMEM, "could not store the user");
+	}
+	if (pw)
+		explicit_bzero(pw, strlen(pw));
+	free(pw);
+	free(hash);
+	free(tags);
+	return rc;
 }
 
 static void put_user(struct hx_req *r)
 {
 	if (hx_body(r) < 0)
 		return;
-	char *tags = tags_of(r), *pw = NULL, *hash = NULL;
-	if (!tags)
-		return;
-	int p = js_get(&r->body, 0, "password"), h = js_get(&r->body, 0, "password_hash");
-	if ((p >= 0 && !(pw = js_strdup(&r->body, p, NULL))) ||
-	    (h >= 0 && !(hash = js_strdup(&r->body, h, NULL)))) {
-		hx_error(r, 400, "bad_request", "password and password_hash must be strings");
-		goto out;
-	}
 	int created = 0;
-	struct tdm_auth *a = r->h->broker->auth;
-	int rc = tdm_auth_put_user(a, r->seg[1].s, pw, hash, tags, &created);
-	if (rc == -2 && hash)
-		hx_error_term(r, 400, "bad_request", "not_base64", hash);
-	else if (rc == -2)
-		hx_error(r, 400, "bad_request", "user names must not be empty");
-	else if (rc < 0 || tdm_durable_user(r->h->durable, r->seg[1].s) < 0)
-		hx_error(r, 500, "internal_error", "could not store the user");
-	else
+	struct tdm_err e;
+	int h = js_get(&r->body, 0, "password_hash");
+	if (hx_store_user(r, 0, r->seg[1].s, &created, &e) == TDM_OK) {
 		hx_no_content(r, created ? 201 : 204);
-out:
-	if (pw)
-		explicit_bzero(pw, strlen(pw));
-	free(pw);
-	free(hash);
-	free(tags);
+	} else if (strncmp(e.text, "not_base64: ", 12) == 0) { /* RabbitMQ's term */
+		char *v = js_strdup(&r->body, h, NULL);
+		hx_error_term(r, 400, "bad_request", "not_base64", v ? v : "");
+		free(v);
+	} else {
+		hx_core_error(r, &e);
+	}
 }
 
 static void delete_user(struct hx_req *r)
@@ -240,42 +264,58 @@ void hx_users(struct hx_req *r)
 	}
 }
 
-/* PUT / DELETE /api/permissions/vhost/user: tandem grants a vhost whole. */
-static void change_permission(struct hx_req *r)
+int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char *user,
+			int *created, struct tdm_err *e)
+{
+	static const char *const keys[] = { "configure", "write", "read" };
+	struct tdm_auth *a = r->h->broker->auth;
+	*created = 0;
+	if (!tdm_vhost_find(r->h->broker, vhost, strlen(vhost)) || !tdm_auth_user_tags(a, user))
+		return tdm_err_set(e, TDM_E_INVALID, "vhost_or_user_not_found");
+	for (int i = 0; i < 3; i++)
+		if (!js_streq(&r->body, js_get(&r->body, obj, keys[i]), ".*"))
+			return tdm_err_set(e, TDM_E_INVALID, "tandem grants a vhost whole: configure, "
+							     "write and read must all be \".*\"");
+	if (tdm_auth_grant(a, user, vhost, 1, created) < 0 ||
+	    (*created && tdm_durable_user(r->h->durable, user) < 0))
+		return tdm_err_set(e, TDM_E_NOMEM, "could not store the permission");
+	return TDM_OK;
+}
+
+/* DELETE /api/permissions/vhost/user. */
+static void revoke(struct hx_req *r)
 {
 	struct tdm_auth *a = r->h->broker->auth;
 	const char *vhost = r->seg[1].s, *user = r->seg[2].s;
-	struct tdm_vhost *vh = tdm_vhost_find(r->h->broker, vhost, r->seg[1].len);
-	int put = r->method == EVHTTP_REQ_PUT;
-	if (put) {
-		static const char *const keys[] = { "configure", "write", "read" };
-		if (hx_body(r) < 0 || hx_require_keys(r, keys, 3) < 0)
-			return;
-		if (!vh || !tdm_auth_user_tags(a, user)) {
-			hx_error(r, 400, "bad_request", "vhost_or_user_not_found");
-			return;
-		}
-		for (int i = 0; i < 3; i++)
-			if (!js_streq(&r->body, js_get(&r->body, 0, keys[i]), ".*")) {
-				hx_error(r, 400, "bad_request", "tandem grants a vhost whole: configure, write "
-								"and read must all be \".*\"");
-				return;
-			}
-	} else if (!vh || !tdm_auth_vhost_allowed(a, user, vhost, r->seg[1].len)) {
-		hx_not_found(r);
-		return;
-	}
 	int changed = 0;
-	if (tdm_auth_grant(a, user, vhost, put, &changed) < 0) {
+	if (!tdm_vhost_find(r->h->broker, vhost, r->seg[1].len) ||
+	    !tdm_auth_vhost_allowed(a, user, vhost, r->seg[1].len))
+		hx_not_found(r);
+	else if (tdm_auth_grant(a, user, vhost, 0, &changed) < 0)
 		hx_error(r, 500, "internal_error", "out of memory");
-	} else if (!put && !changed) { /* "*": every vhost */
+	else if (!changed) /* "*": every vhost */
 		hx_error(r, 400, "bad_request", "this user may open every vhost (vhosts = *): "
 						"that cannot be taken away one vhost at a time");
-	} else if (changed && tdm_durable_user(r->h->durable, user) < 0) {
+	else if (tdm_durable_user(r->h->durable, user) < 0)
 		hx_error(r, 500, "internal_error", "could not store the permission");
-	} else {
-		hx_no_content(r, put ? (changed ? 201 : 204) : 204);
-	}
+	else
+		hx_no_content(r, 204);
+}
+
+/* PUT / DELETE /api/permissions/vhost/user: tandem grants a vhost whole. */
+static void change_permission(struct hx_req *r)
+{
+	static const char *const keys[] = { "configure", "write", "read" };
+	struct tdm_err e;
+	int created;
+	if (r->method == EVHTTP_REQ_DELETE)
+		revoke(r);
+	else if (hx_body(r) < 0 || hx_require_keys(r, keys, 3) < 0)
+		return;
+	else if (hx_store_permission(r, 0, r->seg[1].s, r->seg[2].s, &created, &e) != TDM_OK)
+		hx_core_error(r, &e);
+	else
+		hx_no_content(r, created ? 201 : 204);
 }
 
 void hx_permissions(struct hx_req *r)

@@ -159,6 +159,17 @@ void hx_definitions(struct hx_req *r);
 void hx_users(struct hx_req *r);
 void hx_permissions(struct hx_req *r);
 void hx_vhost_permissions(struct hx_req *r, const struct tdm_vhost *vh);
+/* Stores the user `name` from object obj of the request body ({"password"
+ * | "password_hash", "tags"}), persisted; TDM_OK (*created) or a status
+ * with e filled. */
+int hx_store_user(struct hx_req *r, int obj, const char *name, int *created, struct tdm_err *e);
+/* Grants user the vhost from object obj ({"configure", "write", "read"},
+ * each ".*"), persisted; TDM_OK (*created: a new grant) or a status. */
+int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char *user,
+			int *created, struct tdm_err *e);
+/* Writes the users / the permissions (of vh, or all) as a JSON array. */
+void hx_write_users(struct hx_req *r, struct js_w *w);
+void hx_write_permissions(struct hx_req *r, struct js_w *w, const struct tdm_vhost *vh);
 /* 1 when a tags list lets a user into the management API (RabbitMQ's
  * management, policymaker, monitoring or administrator). */
 int hx_is_management_user(const char *tags);

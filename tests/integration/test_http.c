@@ -1158,6 +1158,29 @@ START_TEST(test_vhosts_users_persist)
 	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/queues/adm-v/adm-kept", NULL, &r), 404);
 	th_http_free(&r);
+
+	/* definitions carry vhosts, users (their hashes) and permissions */
+	ck_assert_int_eq(req_guest("PUT", "/api/users/adm-x", "{\"password\":\"pwx\",\"tags\":\"monitoring\"}", &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-x", all, &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/definitions", NULL, &r), 200);
+	char *defs = strdup(r.body);
+	ck_assert_msg(has(defs, "{\"name\":\"adm-v\"}") && has(defs, "\"name\":\"adm-x\",\"password_hash\":\"") &&
+			      has(defs, "{\"user\":\"adm-x\",\"vhost\":\"adm-v\""), "%s", defs);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/adm-v", NULL, &r), 204);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/adm-x", NULL, &r), 204);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/definitions", defs, &r), 204);
+	th_http_free(&r);
+	free(defs);
+	th_http("GET", "/api/whoami", "adm-x:pwx", NULL, &r); /* the same password */
+	ck_assert_int_eq(r.status, 200);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/permissions/adm-v/adm-x", NULL, &r), 200);
+	th_http_free(&r);
 }
 END_TEST
 
