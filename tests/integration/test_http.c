@@ -1008,7 +1008,8 @@ START_TEST(test_console)
 	struct resp r;
 	http_req("GET", "/", NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert_msg(has(r.head, "text/html") && has(r.body, "<script>"), "%s", r.head);
+	ck_assert_msg(has(r.head, "text/html") && has(r.body, "console.js"), "%s", r.head);
+	ck_assert_msg(has(r.head, "Content-Security-Policy") && has(r.head, "ETag"), "%s", r.head);
 	resp_free(&r);
 	if (system("node -e 'if (typeof fetch != \"function\") process.exit(1)' >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "test_console: node >= 18 not found, skipping the script check\n");
