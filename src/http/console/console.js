@@ -49,11 +49,6 @@ function api(path, opt) {
     });
   });
 }
-// The same, but a 404 is an answer (null), not an error.
-function api404(path, opt) {
-  return api(path, opt).catch(function (e) { if (e.status === 404) return null; throw e; });
-}
-
 function showLogin() { $('login').classList.remove('hidden'); }
 $('login').addEventListener('submit', function (e) {
   e.preventDefault();
@@ -122,7 +117,7 @@ function chart() {
     if (pts.length === 1) pts.unshift((L) + ',' + pts[0].split(',')[1]);
     h += '<polyline class="s' + i + '" points="' + esc(pts.join(' ')) + '"/>';
   });
-  h += '<text x="' + L + '" y="' + (H - 4) + '">' + esc(n ? 'last ' + n + ' samples, one per poll (5 s); messages per second' : 'waiting for samples') + '</text></svg>';
+  h += '<text x="' + L + '" y="' + (H - 4) + '">' + esc(n ? 'last ' + n + (n === 1 ? ' sample' : ' samples') + ', one per poll (5 s); messages per second' : 'waiting for samples') + '</text></svg>';
   return h + '<div>' + SERIES.map(function (s, i) {
     var last = samples.length ? samples[samples.length - 1].v[i] : 0;
     return '<span class="k' + i + '">&#9644; ' + esc(s[1]) + ' ' + esc(Math.round(last * 10) / 10) + '</span> ';
@@ -225,6 +220,10 @@ var sd = {
   peekKey: null, peek: [], seq: 0
 };
 var GROUPS = ['side-g1', 'side-g2'];
+function find(list, key, v) {
+  for (var i = 0; i < list.length; i++) if (list[i][key] === v && (!list[i].vhost || list[i].vhost === '/')) return list[i];
+  return null;
+}
 function sdNames() {
   return { x: $('sd-x').value.trim(), type: $('sd-type').value, bkey: $('sd-bkey').value,
     q: $('sd-q').value.trim(), l: $('sd-l').value.trim() };
@@ -298,11 +297,13 @@ function num(id, dflt) { var v = parseInt($(id).value, 10); return isNaN(v) ? df
 // answers late is dropped.
 function refreshSide() {
   var n = sdNames(), seq = ++sd.seq;
-  return Promise.all([
-    api404('queues/' + VH + '/' + enc(n.q)),
-    api404('topics/' + enc(n.l)),
-    Promise.all(GROUPS.map(function (g) { return api404('groups/' + enc(g)); }))
-  ]).then(function (a) {
+  // lists, not GETs of single objects: what is not there yet is no error
+  return Promise.all([api('queues/' + VH), api('topics'), api('groups')]).then(function (a) {
+    var q = find(a[0], 'name', n.q), t = find(a[1], 'name', n.l);
+    return Promise.all(GROUPS.map(function (g) {
+      return find(a[2], 'group', g) ? api('groups/' + enc(g)) : null;
+    })).then(function (groups) { return [q, t, groups]; });
+  }).then(function (a) {
     var q = a[0], t = a[1], groups = a[2];
     var parts = t ? t.partition_details : [];
     var recs = Promise.all(parts.map(function (p) {
@@ -324,6 +325,8 @@ function refreshSide() {
   });
 }
 
+// Kafka's -1 for a retention setting means no limit.
+function limit(v) { return v === undefined ? '(broker default)' : String(v) === '-1' ? '-1 (no limit)' : v; }
 function renderSide(n, q, t, groups, recs, peek) {
   $('sd-qname').textContent = n.q;
   $('sd-lname').textContent = n.l;
@@ -347,15 +350,15 @@ function renderSide(n, q, t, groups, recs, peek) {
   $('sd-parts').innerHTML = t ? table(parts, [['partition', function (p) { return p.partition; }],
     ['log start', function (p) { return p.log_start_offset; }], ['log end', function (p) { return p.log_end_offset; }],
     ['segments', function (p) { return p.segments; }], ['bytes', function (p) { return p.bytes; }]], 'sd-parts-table') +
-    '<small>retention.ms ' + esc(t.config['retention.ms'] === undefined ? '(broker default)' : t.config['retention.ms']) +
-    ', retention.bytes ' + esc(t.config['retention.bytes'] === undefined ? '(broker default)' : t.config['retention.bytes']) + '</small>'
+    '<small>retention.ms ' + esc(limit(t.config['retention.ms'])) +
+    ', retention.bytes ' + esc(limit(t.config['retention.bytes'])) + '</small>'
     : '<span class="bad">no topic ' + esc(n.l) + ' yet: set up the demo (a stream queue is a topic)</span>';
   var rp = $('sd-rp'), want = parts.map(function (p) { return String(p.partition); }).join(',');
   if (parts.length && Array.prototype.map.call(rp.options, function (o) { return o.value; }).join(',') !== want) {
     rp.innerHTML = parts.map(function (p) { return '<option>' + esc(p.partition) + '</option>'; }).join('');
   }
   var all = [], errs = [];
-  recs.forEach(function (r) { if (r.error) errs.push(r.error); else all = all.concat(r.messages); });
+  recs.forEach(function (r) { if (r.error) errs.push('reading the records: ' + r.error); else all = all.concat(r.messages); });
   $('sd-records').innerHTML = errs.length ? '<span class="bad">' + esc(errs[0]) + '</span>' :
     msgTable(all, 'sd-records-table') + (t ? '<small>from log start; read by offset, nothing is removed</small>' : '');
 
@@ -407,20 +410,23 @@ var sideActs = {
   },
   reset: function () {
     var n = sdNames();
-    var gone = function (p) { return api404(p, { method: 'DELETE' }); };
-    return Promise.all([gone('queues/' + VH + '/' + enc(n.q)), gone('queues/' + VH + '/' + enc(n.l)), gone('exchanges/' + VH + '/' + enc(n.x))])
-      .then(function () { return Promise.all(GROUPS.map(function (g) { return gone('groups/' + enc(g)); })); })
-      .then(function () {
-        sd.taken = { A: [], B: [] }; sd.reads = {}; sd.replay = null; sd.peekKey = null;
-        setNote('sd-setup-msg', 'ok', 'deleted ' + n.x + ', ' + n.q + ', ' + n.l + ' and the groups\' offsets');
-        setNote('sd-pub-msg', '', ''); setNote('sd-take-msg', '', '');
-      });
+    return Promise.all([api('queues/' + VH), api('exchanges/' + VH), api('groups')]).then(function (a) {
+      var gone = [];
+      [n.q, n.l].forEach(function (d) { if (find(a[0], 'name', d)) gone.push(api('queues/' + VH + '/' + enc(d), { method: 'DELETE' })); });
+      if (find(a[1], 'name', n.x)) gone.push(api('exchanges/' + VH + '/' + enc(n.x), { method: 'DELETE' }));
+      GROUPS.forEach(function (g) { if (find(a[2], 'group', g)) gone.push(api('groups/' + enc(g), { method: 'DELETE' })); });
+      return Promise.all(gone);
+    }).then(function () {
+      sd.taken = { A: [], B: [] }; sd.reads = {}; sd.replay = null; sd.peekKey = null;
+      setNote('sd-setup-msg', 'ok', 'deleted ' + n.x + ', ' + n.q + ', ' + n.l + ' and the groups\' offsets');
+      setNote('sd-pub-msg', '', ''); setNote('sd-take-msg', '', '');
+    });
   },
   publish: function () {
     var n = sdNames(), count = Math.max(1, Math.min(100, num('sd-n', 5))), rk = $('sd-rk').value;
     // number the payloads after what the log already holds (its end offsets)
-    return api404('topics/' + enc(n.l)).then(function (t) {
-      var base = 0;
+    return api('topics').then(function (ts) {
+      var base = 0, t = find(ts, 'name', n.l);
       if (t) t.partition_details.forEach(function (p) { base += p.log_end_offset; });
       var routed = 0, i = 0;
       function one() {
