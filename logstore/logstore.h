@@ -452,6 +452,22 @@ int ls_sync_run(struct ls_sync_job *job);
 int ls_sync_end(struct ls_sync_job *job);
 /* begin + run + end on the calling thread. */
 int ls_sync(struct ls_partition *p);
+
+/*
+ * How long the data fsync rounds (ls_sync_run, timed on the thread that ran
+ * them) of a store's partitions took, as a histogram for /metrics.
+ * bucket[i] counts rounds of at most ls_fsync_bounds_us[i] microseconds
+ * (not cumulative); rounds slower than the last bound count only in count.
+ * Updated by ls_sync_end, so read it on the loop thread.
+ */
+#define LS_FSYNC_BUCKETS 12
+extern const uint32_t ls_fsync_bounds_us[LS_FSYNC_BUCKETS];
+struct ls_fsync_hist {
+	uint64_t count;
+	uint64_t sum_us;
+	uint64_t bucket[LS_FSYNC_BUCKETS];
+};
+const struct ls_fsync_hist *ls_store_fsync_hist(const struct ls_store *s);
 /* 1 when p has unflushed records older than flush.ms at now_ms. */
 int ls_flush_due(const struct ls_partition *p, int64_t now_ms);
 typedef void (*ls_partition_fn)(struct ls_partition *p, void *ctx);

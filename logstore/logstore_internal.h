@@ -287,6 +287,7 @@ struct ls_store {
 	struct ls_topic *offsets_topic; /* ref: the internal topic */
 	int loading;              /* replaying offsets: no appends */
 	struct ls_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
+	struct ls_fsync_hist fsync_hist;
 };
 
 /* ---- config.c ---------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "logstore_internal.h"
@@ -26,6 +27,7 @@ struct ls_sync_job {
 	size_t nfds;
 	int dirfd;              /* owned dup, or -1 */
 	int result;
+	uint64_t took_us;       /* how long ls_sync_run took */
 };
 
 /* ---- opening -------------------------------------------------------------- */
@@ -788,8 +790,36 @@ int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **jobp)
 	return LS_OK;
 }
 
+const uint32_t ls_fsync_bounds_us[LS_FSYNC_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
+};
+
+const struct ls_fsync_hist *ls_store_fsync_hist(const struct ls_store *s)
+{
+	return &s->fsync_hist;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void fsync_observe(struct ls_fsync_hist *h, uint64_t us)
+{
+	h->count++;
+	h->sum_us += us;
+	for (int i = 0; i < LS_FSYNC_BUCKETS; i++)
+		if (us <= ls_fsync_bounds_us[i]) {
+			h->bucket[i]++;
+			break;
+		}
+}
+
 int ls_sync_run(struct ls_sync_job *job)
 {
+	uint64_t t0 = mono_us();
 	job->result = LS_OK;
 	for (size_t i = 0; i < job->nfds; i++)
 		while (fdatasync(job->fds[i]) != 0) {
@@ -800,6 +830,7 @@ int ls_sync_run(struct ls_sync_job *job)
 		}
 	if (job->dirfd >= 0 && ls_fsync_fd(job->dirfd) != 0)
 		job->result = LS_ERR_IO;
+	job->took_us = mono_us() - t0;
 	return job->result;
 }
 
@@ -812,6 +843,7 @@ int ls_sync_end(struct ls_sync_job *job)
 		close(job->fds[i]);
 	if (job->dirfd >= 0)
 		close(job->dirfd);
+	fsync_observe(&p->store->fsync_hist, job->took_us);
 	if (rc == LS_OK) {
 		if (job->target > p->flushed) {
 			p->flushed = job->target;

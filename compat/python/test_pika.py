@@ -505,9 +505,10 @@ class TTL(PikaCase):
 
     def test_per_message_expiration(self):
         q = self.ch.queue_declare("", exclusive=True).method.queue
+        self.ch.confirm_delivery()  # both enqueued before the count is read
         self.ch.basic_publish("", q, b"short", pika.BasicProperties(expiration="100"))
         self.ch.basic_publish("", q, b"long", pika.BasicProperties(expiration="60000"))
-        time.sleep(0.4)
+        cc.wait_for(lambda: self.count(q) == 1, what="the 100 ms message to expire")
         m = self.get(q, auto_ack=True)
         self.assertEqual(m[2], b"long")
         # the expiration property is delivered unchanged
@@ -519,9 +520,10 @@ class TTL(PikaCase):
         q2 = cc.uniq("pika.ttl.low2")
         self.ch.queue_declare(q1, arguments={"x-message-ttl": 100})
         self.ch.queue_declare(q2, arguments={"x-message-ttl": 60000})
+        self.ch.confirm_delivery()  # both enqueued before the counts are read
         self.ch.basic_publish("", q1, b"a", pika.BasicProperties(expiration="60000"))
         self.ch.basic_publish("", q2, b"b", pika.BasicProperties(expiration="100"))
-        time.sleep(0.4)
+        cc.wait_for(lambda: self.count(q1) == 0 and self.count(q2) == 0, what="both to expire")
         self.get_empty(q1)
         self.get_empty(q2)
         self.ch.queue_delete(q1)
@@ -832,8 +834,10 @@ class DeadLetter(PikaCase):
         self.ch.queue_declare(q, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": q,
                                             "x-message-ttl": 50})
         self._queues.append(q)
+        self.ch.confirm_delivery()
         self.ch.basic_publish("", q, b"cyc")
-        time.sleep(0.5)
+        cc.wait_for(lambda: self.count(q) == 0, what="the cycling message to be dropped")
+        time.sleep(0.3)  # and it does not come back
         self.assertEqual(self.count(q), 0)
         self.get_empty(q)
 

@@ -158,13 +158,19 @@ class Confirms(AmqpCase):
         events = self.confirms(self.ch)
         order = []
         self.ch.events["basic_return"].add(lambda exc, exchange, rk, msg: order.append(("return", exc.reply_code)))
-        self.ch.events["basic_ack"].add(lambda tag, multiple: order.append(("ack", tag)))
+        self.ch.events["basic_ack"].add(lambda tag, multiple: order.append(("ack", tag, multiple)))
         x = cc.uniq("pyamqp.unroutable")
         self.ch.exchange_declare(x, "direct", auto_delete=True)
         self.ch.basic_publish(amqp.Message("a"), exchange=x, routing_key="none")
         self.ch.basic_publish(amqp.Message("b"), exchange=x, routing_key="none", mandatory=True)
         self.drain_until(lambda: self.expand(events, "ack") == {1, 2}, what="acks")
-        self.assertEqual(order, [("ack", 1), ("return", 312), ("ack", 2)])
+        # the basic.return of message 2 comes before the ack that covers it;
+        # acks 1 and 2 may be one multiple ack when both publishes were read
+        # together (RabbitMQ and tandemd both coalesce)
+        returned = order.index(("return", 312))
+        covers2 = next(i for i, e in enumerate(order) if e[0] == "ack" and e[1] >= 2)
+        self.assertLess(returned, covers2, order)
+        self.assertEqual(order.count(("return", 312)), 1, order)
 
     def test_reject_publish_overflow_is_nacked(self):
         q = self.tmpq(arguments={"x-max-length": 1, "x-overflow": "reject-publish"})

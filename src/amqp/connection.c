@@ -343,7 +343,7 @@ static void reg_stats(void *ctx, struct tdm_conn_stats *out)
 {
 	struct am_conn *c = ctx;
 	*out = (struct tdm_conn_stats){ c->nchannels_open, c->channel_max, c->frame_max,
-					c->heartbeat, c->bytes_in, 0, c->blocked };
+					c->heartbeat, c->bytes_in, c->net->bytes_out, c->blocked };
 }
 
 static void reg_channels(void *ctx, tdm_chan_fn fn, void *arg)
@@ -366,7 +366,22 @@ static void reg_close(void *ctx, const char *reason)
 	am_conn_close_with(ctx, &err);
 }
 
-static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels, reg_close };
+static void reg_consumers(void *ctx, tdm_consumer_fn fn, void *arg)
+{
+	struct am_conn *c = ctx;
+	for (uint32_t i = 0; i < c->nchannels_alloc; i++) {
+		struct am_channel *ch = c->channels[i];
+		for (struct am_consumer *k = ch ? ch->consumers : NULL; k; k = k->next) {
+			if (k->cancelled || !k->core.queue)
+				continue;
+			struct tdm_consumer_info ci = { ch->id, k->tag, k->tag_len, &k->core,
+							!k->no_ack, k->prefetch };
+			fn(arg, &ci);
+		}
+	}
+}
+
+static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels, reg_close, reg_consumers };
 
 static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *err)
 {

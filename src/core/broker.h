@@ -88,6 +88,8 @@ struct tdm_broker {
 	void *schedule_ctx;
 	uint64_t route_epoch;
 	uint64_t stat_published, stat_unroutable;
+	/* deliver/ack counts of deleted queues: overall totals never go back */
+	uint64_t stat_gone_delivered, stat_gone_acked;
 	tdm_dead_letter_fn dead_letter;
 	void *dead_letter_ctx;
 	struct tdm_queue *timed;      /* queues with TTLs or x-expires */

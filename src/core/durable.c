@@ -654,6 +654,11 @@ static void sync_start(struct tdm_durable *d)
 	}
 }
 
+const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d)
+{
+	return ls_store_fsync_hist(d->store);
+}
+
 uint64_t tdm_durable_flushed(const struct tdm_durable *d)
 {
 	return d ? d->flushed : UINT64_MAX;

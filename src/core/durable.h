@@ -78,5 +78,7 @@ uint64_t tdm_durable_flushed(const struct tdm_durable *d);
 void tdm_durable_gc(struct tdm_durable *d);
 /* Bytes of the durable store on disk (journal + definitions). */
 uint64_t tdm_durable_bytes(const struct tdm_durable *d);
+/* Timings of the journal's fsync rounds (logstore's histogram). */
+const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d);
 
 #endif

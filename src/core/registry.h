@@ -34,6 +34,19 @@ struct tdm_chan_info {
 
 typedef void (*tdm_chan_fn)(void *arg, const struct tdm_chan_info *ci);
 
+struct tdm_consumer;
+/* One consumer (AMQP basic.consume) of a connection. */
+struct tdm_consumer_info {
+	uint32_t channel;
+	const char *tag;                /* borrowed for the call */
+	size_t tag_len;
+	const struct tdm_consumer *core;/* its queue, priority, exclusive flag */
+	int ack_required;
+	uint32_t prefetch;              /* per-consumer limit, 0 = none */
+};
+
+typedef void (*tdm_consumer_fn)(void *arg, const struct tdm_consumer_info *ci);
+
 struct tdm_reg_ops {
 	void (*stats)(void *ctx, struct tdm_conn_stats *out);
 	/* Calls fn once per open channel (may be NULL: no channels). */
@@ -42,6 +55,8 @@ struct tdm_reg_ops {
 	 * `reason` (AMQP: 320 CONNECTION_FORCED); may be NULL.  The record
 	 * goes when the connection is gone, not during this call. */
 	void (*close)(void *ctx, const char *reason);
+	/* Calls fn once per live consumer (may be NULL: no consumers). */
+	void (*consumers)(void *ctx, tdm_consumer_fn fn, void *arg);
 };
 
 struct tdm_reg_conn {

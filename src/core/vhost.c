@@ -379,6 +379,8 @@ void tdm_queue_remove(struct tdm_queue *q)
 		return;
 	tdm_map_del(&vh->queues, q->name, q->name_len);
 	tdm_durable_queue_del(vh->broker->durable, q);
+	vh->broker->stat_gone_delivered += q->stat_delivered;
+	vh->broker->stat_gone_acked += q->stat_acked;
 	q->deleted = 1; /* before unbinding, so nothing routes here any more */
 	unset_timed(q);
 	tdm_unbind_dest_all(vh, &q->dest);

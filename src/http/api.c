@@ -7,6 +7,7 @@
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,8 @@ static void write_vhost(struct js_w *w, const struct tdm_vhost *vh)
 void hx_overview(struct hx_req *r)
 {
 	struct tdm_broker *b = r->h->broker;
-	uint64_t ready = 0, unacked = 0, nq = 0, nx = 0, ncons = 0, deliver = 0, ack = 0;
+	uint64_t ready = 0, unacked = 0, nq = 0, nx = 0, ncons = 0;
+	uint64_t deliver = b->stat_gone_delivered, ack = b->stat_gone_acked;
 	size_t pos = 0, qpos;
 	const char *k;
 	size_t kl;
@@ -367,7 +369,10 @@ static void exchange_name(const struct hx_seg *s, const char **name, size_t *len
 	}
 }
 
-static void list_exchanges(struct hx_req *r, struct tdm_vhost *only)
+/* A list of one kind of object (the vhost map at map_off, written by
+ * write), of every visible vhost or of `only`, sorted by vhost and name. */
+static void list_objects(struct hx_req *r, struct tdm_vhost *only, size_t map_off,
+			 void (*write)(struct js_w *, const struct hx_rates *, const void *))
 {
 	struct js_w w;
 	js_w_init(&w);
@@ -379,15 +384,48 @@ static void list_exchanges(struct hx_req *r, struct tdm_vhost *only)
 		if ((only && vh != only) || !vhost_visible(r, vh))
 			continue;
 		size_t n;
-		struct named *xs = sorted(&vh->exchanges, &n);
+		struct named *os = sorted((const struct tdm_map *)((const char *)vh + map_off), &n);
 		for (size_t j = 0; j < n; j++)
-			hx_write_exchange(&w, r->h->rates, xs[j].value);
-		free(xs);
+			write(&w, r->h->rates, os[j].value);
+		free(os);
 	}
 	free(vs);
 	js_arr_end(&w);
 	hx_reply_json(r, 200, &w);
 	js_w_free(&w);
+}
+
+static void write_exchange_any(struct js_w *w, const struct hx_rates *rt, const void *x)
+{
+	hx_write_exchange(w, rt, x);
+}
+
+static void write_queue_any(struct js_w *w, const struct hx_rates *rt, const void *q)
+{
+	hx_write_queue(w, rt, q);
+}
+
+/* The common head of /api/exchanges and /api/queues: answers the lists
+ * (all, or one vhost's) and paths too short; returns the vhost of a path
+ * that names one object (nseg >= 3), or NULL once the request is answered. */
+static struct tdm_vhost *object_path(struct hx_req *r, size_t map_off,
+				     void (*write)(struct js_w *, const struct hx_rates *, const void *))
+{
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+	struct tdm_vhost *vh = NULL;
+	if (r->nseg == 1 && get)
+		list_objects(r, NULL, map_off, write);
+	else if (r->nseg < 2)
+		hx_not_found(r);
+	else if (!(vh = hx_vhost(r, 1)))
+		return NULL;
+	else if (r->nseg == 2 && get)
+		list_objects(r, vh, map_off, write);
+	else if (r->nseg < 3)
+		hx_not_found(r);
+	else
+		return vh;
+	return NULL;
 }
 
 int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
@@ -442,25 +480,9 @@ static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *nam
 void hx_exchanges(struct hx_req *r)
 {
 	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-	if (r->nseg == 1 && get) {
-		list_exchanges(r, NULL);
-		return;
-	}
-	if (r->nseg < 2) {
-		hx_not_found(r);
-		return;
-	}
-	struct tdm_vhost *vh = hx_vhost(r, 1);
+	struct tdm_vhost *vh = object_path(r, offsetof(struct tdm_vhost, exchanges), write_exchange_any);
 	if (!vh)
 		return;
-	if (r->nseg == 2 && get) {
-		list_exchanges(r, vh);
-		return;
-	}
-	if (r->nseg < 3) {
-		hx_not_found(r);
-		return;
-	}
 	const char *name;
 	size_t len;
 	exchange_name(&r->seg[2], &name, &len);
@@ -497,29 +519,6 @@ void hx_exchanges(struct hx_req *r)
 }
 
 /* ---- queues -------------------------------------------------------------- */
-
-static void list_queues(struct hx_req *r, struct tdm_vhost *only)
-{
-	struct js_w w;
-	js_w_init(&w);
-	js_arr(&w);
-	size_t nv;
-	struct named *vs = sorted_vhosts(r, &nv);
-	for (size_t i = 0; i < nv; i++) {
-		struct tdm_vhost *vh = vs[i].value;
-		if ((only && vh != only) || !vhost_visible(r, vh))
-			continue;
-		size_t n;
-		struct named *qs = sorted(&vh->queues, &n);
-		for (size_t j = 0; j < n; j++)
-			hx_write_queue(&w, r->h->rates, qs[j].value);
-		free(qs);
-	}
-	free(vs);
-	js_arr_end(&w);
-	hx_reply_json(r, 200, &w);
-	js_w_free(&w);
-}
 
 /* Integer argument `key` of args (JSON), or -1 when absent; -2 when invalid. */
 static int64_t int_arg(const struct js_doc *d, int args, const char *key)
@@ -671,25 +670,9 @@ static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
 void hx_queues(struct hx_req *r)
 {
 	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-	if (r->nseg == 1 && get) {
-		list_queues(r, NULL);
-		return;
-	}
-	if (r->nseg < 2) {
-		hx_not_found(r);
-		return;
-	}
-	struct tdm_vhost *vh = hx_vhost(r, 1);
+	struct tdm_vhost *vh = object_path(r, offsetof(struct tdm_vhost, queues), write_queue_any);
 	if (!vh)
 		return;
-	if (r->nseg == 2 && get) {
-		list_queues(r, vh);
-		return;
-	}
-	if (r->nseg < 3) {
-		hx_not_found(r);
-		return;
-	}
 	if (r->nseg == 3 && r->method == EVHTTP_REQ_PUT) {
 		put_queue(r, vh);
 		return;

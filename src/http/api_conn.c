@@ -1,5 +1,6 @@
 /*
- * Management API: /api/connections and /api/channels, read from the core's
+ * Management API: /api/connections, /api/channels and /api/consumers, read
+ * from the core's
  * connection registry (core/registry.h), which the protocol front ends
  * fill; nothing here knows a wire protocol.
  *
@@ -11,6 +12,7 @@
 #include <event2/http.h>
 
 #include "core/auth.h"
+#include "core/queue.h"
 #include "core/registry.h"
 #include "http/hx.h"
 
@@ -39,6 +41,7 @@ static void write_conn(struct js_w *w, const struct tdm_reg_conn *c)
 	js_kuint(w, "frame_max", st.frame_max);
 	js_kuint(w, "timeout", st.heartbeat);
 	js_kuint(w, "recv_oct", st.recv_oct);
+	js_kuint(w, "send_oct", st.send_oct);
 	js_kuint(w, "connected_at", c->connected_at);
 	js_kstr(w, "state", st.blocked ? "blocked" : "running");
 	js_kbool(w, "ssl", 0);
@@ -177,5 +180,81 @@ void hx_channels(struct hx_req *r)
 	}
 	hx_reply_json(r, 200, &w);
 out:
+	js_w_free(&w);
+}
+
+/* ---- consumers ----------------------------------------------------------- */
+
+struct cons_walk {
+	struct js_w *w;
+	const struct tdm_reg_conn *c;
+	const char *vhost;      /* only this vhost's, NULL = all */
+};
+
+static void write_consumer(void *arg, const struct tdm_consumer_info *ci)
+{
+	struct cons_walk *cw = arg;
+	const struct tdm_queue *q = ci->core->queue;
+	if (cw->vhost && strcmp(cw->vhost, q->vhost->name) != 0)
+		return;
+	struct js_w *w = cw->w;
+	/* single active consumer: the oldest is served, the others wait */
+	int active = !q->single_active || q->consumers == ci->core;
+	char chan[200];
+	snprintf(chan, sizeof(chan), "%s (%u)", cw->c->name, ci->channel);
+	js_obj(w);
+	js_kstrn(w, "consumer_tag", ci->tag, ci->tag_len);
+	js_key(w, "queue");
+	js_obj(w);
+	js_kstrn(w, "name", q->name, q->name_len);
+	js_kstrn(w, "vhost", q->vhost->name, q->vhost->name_len);
+	js_obj_end(w);
+	js_key(w, "channel_details");
+	js_obj(w);
+	js_kstr(w, "name", chan);
+	js_kuint(w, "number", ci->channel);
+	js_kstr(w, "connection_name", cw->c->name);
+	js_kstr(w, "node", hx_node_name());
+	js_kstr(w, "peer_host", cw->c->peer_host);
+	js_kint(w, "peer_port", cw->c->peer_port);
+	js_kstr(w, "user", cw->c->user);
+	js_obj_end(w);
+	js_kbool(w, "ack_required", ci->ack_required);
+	js_kbool(w, "exclusive", ci->core->exclusive);
+	js_kuint(w, "prefetch_count", ci->prefetch);
+	js_kbool(w, "active", active);
+	js_kstr(w, "activity_status", !q->single_active ? "up" : active ? "single_active" : "waiting");
+	/* the consume arguments tandem acts on (x-priority) */
+	js_key(w, "arguments");
+	js_obj(w);
+	if (ci->core->priority)
+		js_kint(w, "x-priority", ci->core->priority);
+	js_obj_end(w);
+	js_obj_end(w);
+}
+
+void hx_consumers(struct hx_req *r)
+{
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
+		return;
+	}
+	if (r->nseg > 2) {
+		hx_not_found(r);
+		return;
+	}
+	const struct tdm_vhost *only = NULL;
+	if (r->nseg == 2 && !(only = hx_vhost(r, 1)))
+		return;
+	struct js_w w;
+	js_w_init(&w);
+	js_arr(&w);
+	for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next) {
+		struct cons_walk cw = { &w, c, only ? only->name : NULL };
+		if (visible(r, c) && c->ops->consumers)
+			c->ops->consumers(c->ctx, write_consumer, &cw);
+	}
+	js_arr_end(&w);
+	hx_reply_json(r, 200, &w);
 	js_w_free(&w);
 }

@@ -56,16 +56,22 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 	(void)vh;
 	if (hx_body(r) < 0)
 		return;
+	static const char *const required[] = { "routing_key", "properties", "payload",
+						"payload_encoding" };
+	if (hx_require_keys(r, required, 4) < 0)
+		return;
 	struct js_doc *d = &r->body;
 	int rk = js_get(d, 0, "routing_key"), pl = js_get(d, 0, "payload");
 	int enc = js_get(d, 0, "payload_encoding");
 	if (js_type_of(d, rk) != JS_STR || js_type_of(d, pl) != JS_STR) {
-		hx_error(r, 400, "bad_request", "key_missing: routing_key and payload are required strings");
+		hx_error(r, 400, "bad_request", "routing_key and payload must be strings");
 		return;
 	}
 	int b64 = 0;
-	if (enc >= 0 && !(b64 = js_streq(d, enc, "base64")) && !js_streq(d, enc, "string")) {
-		hx_error(r, 400, "bad_request", "payload_encoding must be string or base64");
+	if (!(b64 = js_streq(d, enc, "base64")) && !js_streq(d, enc, "string")) {
+		char *v = js_type_of(d, enc) == JS_STR ? js_strdup(d, enc, NULL) : NULL;
+		hx_error_term(r, 400, "bad_request", "unsupported_encoding", v ? v : "");
+		free(v);
 		return;
 	}
 	char err[200];
@@ -86,7 +92,9 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 		goto out;
 	}
 	if (b64 && (blen = hv_b64_decode(payload, plen, (uint8_t *)payload)) < 0) {
-		hx_error(r, 400, "bad_request", "payload is not valid base64");
+		char *v = js_strdup(d, pl, NULL); /* payload was decoded in place */
+		hx_error_term(r, 400, "bad_request", "not_base64", v ? v : "");
+		free(v);
 		goto out;
 	}
 	if ((uint64_t)blen > r->h->cfg->max_message_size) {
@@ -174,6 +182,9 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	(void)vh;
 	if (hx_body(r) < 0)
 		return;
+	static const char *const required[] = { "ackmode", "count", "encoding" };
+	if (hx_require_keys(r, required, 3) < 0)
+		return;
 	struct js_doc *d = &r->body;
 	int64_t count = 1, truncate = -1;
 	int c = js_get(d, 0, "count"), t = js_get(d, 0, "truncate");
@@ -198,7 +209,7 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	}
 	int base64 = 0;
 	if (en >= 0 && !(base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
-		hx_error(r, 400, "bad_request", "encoding must be auto or base64");
+		hx_error(r, 400, "bad_request", "Unsupported encoding. Please use auto or base64.");
 		return;
 	}
 	if (count > 1000)
@@ -287,15 +298,40 @@ static uint64_t args_hash(const struct ex_hdr *a, size_t n)
 	return h;
 }
 
-/* RabbitMQ's properties_key: the routing key ("~" when empty), plus
- * "~" and a hash of the arguments when there are any. */
+/* The routing key as RabbitMQ's properties_key spells it (mochiweb's
+ * quote_plus): letters, digits and ".-~_" stay, a space is "+", any other
+ * byte "%XX".  out holds at least 3 * klen + 1 bytes. */
+static void quote_plus(char *out, const char *key, size_t klen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < klen; i++) {
+		unsigned char c = (unsigned char)key[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '-' || c == '~' || c == '_') {
+			*out++ = (char)c;
+		} else if (c == ' ') {
+			*out++ = '+';
+		} else {
+			*out++ = '%';
+			*out++ = hex[c >> 4];
+			*out++ = hex[c & 15];
+		}
+	}
+	*out = '\0';
+}
+
+/* RabbitMQ's properties_key: the quoted routing key ("~" when empty), plus
+ * "~" and a hash of the arguments when there are any (RabbitMQ hashes them
+ * its own way: ours differs there, but is as stable). */
 static void props_key(char *out, size_t len, const char *key, size_t klen,
 		      const struct ex_hdr *a, size_t n)
 {
+	char q[3 * 255 + 1];
+	quote_plus(q, key, klen > 255 ? 255 : klen);
 	if (n)
-		snprintf(out, len, "%.*s~%016llx", (int)klen, key, (unsigned long long)args_hash(a, n));
+		snprintf(out, len, "%s~%016llx", q, (unsigned long long)args_hash(a, n));
 	else if (klen)
-		snprintf(out, len, "%.*s", (int)klen, key);
+		snprintf(out, len, "%s", q);
 	else
 		snprintf(out, len, "~");
 }
@@ -318,7 +354,7 @@ static void write_binding(struct js_w *w, const struct tdm_vhost *vh, const char
 {
 	const char *dn, *kind;
 	size_t dl;
-	char pk[300];
+	char pk[3 * 255 + 32];
 	dest_name(dest, &dn, &dl, &kind);
 	props_key(pk, sizeof(pk), key, klen, a, n);
 	js_obj(w);
@@ -343,7 +379,7 @@ static void binding_cb(void *dest, const char *key, size_t key_len, const struct
 	if (bw->dest_kind && dd->kind != bw->dest_kind)
 		return;
 	if (bw->props_key) {
-		char pk[300];
+		char pk[3 * 255 + 32];
 		props_key(pk, sizeof(pk), key, key_len, args, nargs);
 		if (bw->found || strcmp(pk, bw->props_key) != 0 || nargs > HDRS_MAX || key_len > 255)
 			return;
@@ -465,7 +501,7 @@ static void create_binding(struct hx_req *r, struct tdm_vhost *vh, struct tdm_ex
 	}
 	/* RabbitMQ's Location: "<destination>/<properties_key>", relative to
 	 * the URL posted to */
-	char pk[300];
+	char pk[3 * 255 + 32];
 	const char *dn, *kind;
 	size_t dl;
 	props_key(pk, sizeof(pk), key, kl, a, (size_t)n);
@@ -531,6 +567,14 @@ void hx_bindings(struct hx_req *r)
 	struct tdm_dest *dst = hx_seg_is(r, 4, "q")
 		? (struct tdm_dest *)tdm_map_get(&vh->queues, r->seg[5].s, r->seg[5].len)
 		: (struct tdm_dest *)path_exchange(r, vh, 5);
+	if ((!src || !dst) && r->method == EVHTTP_REQ_POST) { /* RabbitMQ names what is missing */
+		char why[600];
+		snprintf(why, sizeof(why), "no %s '%s' in vhost '%s'",
+			 !src || !hx_seg_is(r, 4, "q") ? "exchange" : "queue",
+			 !src ? r->seg[3].s : r->seg[5].s, vh->name);
+		hx_error(r, 404, "not_found", why);
+		return;
+	}
 	if (!src || !dst) {
 		hx_not_found(r);
 		return;

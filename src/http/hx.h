@@ -66,6 +66,13 @@ static inline int hx_seg_is(const struct hx_req *r, int i, const char *s)
 void hx_reply_json(struct hx_req *r, int status, struct js_w *w);
 /* {"error": error, "reason": reason} with status. */
 void hx_error(struct hx_req *r, int status, const char *error, const char *reason);
+/* {"error": error, "reason": [tag, value]}: RabbitMQ's Erlang-term reasons
+ * for bad values (["not_base64", "!!"], ["unsupported_encoding", "x"]). */
+void hx_error_term(struct hx_req *r, int status, const char *error, const char *tag,
+		   const char *value);
+/* After hx_body: -1 (400 answered, RabbitMQ's "[{key_missing,K},...]") when
+ * the body's root object lacks any of keys, else 0. */
+int hx_require_keys(struct hx_req *r, const char *const *keys, size_t n);
 void hx_not_found(struct hx_req *r);
 void hx_no_content(struct hx_req *r, int status);
 /* Maps a core status to RabbitMQ's HTTP status and error body. */
@@ -96,6 +103,7 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x);
 void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q);
 void hx_connections(struct hx_req *r);
 void hx_channels(struct hx_req *r);
+void hx_consumers(struct hx_req *r);
 void hx_topics(struct hx_req *r);
 void hx_groups(struct hx_req *r);
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req);

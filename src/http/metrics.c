@@ -120,6 +120,25 @@ static void topic_cb(struct ls_topic *t, void *arg)
 	}
 }
 
+/* A Prometheus histogram (cumulative buckets, seconds) of one store's fsync
+ * rounds; the header once, before the first store. */
+static void fsync_hist(struct js_w *w, const char *store, const struct ls_fsync_hist *fh, int first)
+{
+	static const char name[] = "tandem_fsync_duration_seconds";
+	if (first)
+		head(w, name, "histogram",
+		     "Time of one fsync round (group commit) of the queue journal or of a log partition.");
+	uint64_t cum = 0;
+	for (int i = 0; i < LS_FSYNC_BUCKETS; i++) {
+		cum += fh->bucket[i];
+		out(w, "%s_bucket{store=\"%s\",le=\"%g\"} %llu\n", name, store,
+		    ls_fsync_bounds_us[i] / 1e6, (unsigned long long)cum);
+	}
+	out(w, "%s_bucket{store=\"%s\",le=\"+Inf\"} %llu\n", name, store, (unsigned long long)fh->count);
+	out(w, "%s_sum{store=\"%s\"} %.6f\n", name, store, fh->sum_us / 1e6);
+	out(w, "%s_count{store=\"%s\"} %llu\n", name, store, (unsigned long long)fh->count);
+}
+
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 {
 	struct tdm_broker *b = h->broker;
@@ -190,6 +209,10 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 	out(&w, "tandem_alarm{resource=\"disk\"} %d\n", (b->alarms & TDM_ALARM_DISK) != 0);
 	gauge(&w, "tandem_journal_bytes", "gauge", "Bytes of the durable queue journal on disk.",
 	      h->durable ? tdm_durable_bytes(h->durable) : 0);
+	if (h->durable)
+		fsync_hist(&w, "queues", tdm_durable_fsync_hist(h->durable), 1);
+	if (h->topics)
+		fsync_hist(&w, "logs", ls_store_fsync_hist(tdm_topics_store(h->topics)), !h->durable);
 	if (h->topics) {
 		static const struct {
 			const char *name, *type, *help;

@@ -88,7 +88,7 @@ static void sample(evutil_socket_t fd, short what, void *arg)
 	double secs = rt->last_ms ? (double)(t - rt->last_ms) / 1000.0 : 0;
 	rt->last_ms = t;
 	rt->epoch++;
-	uint64_t total[HX_NRATES] = { b->stat_published, 0, 0 };
+	uint64_t total[HX_NRATES] = { b->stat_published, b->stat_gone_delivered, b->stat_gone_acked };
 	size_t pos = 0, p2;
 	const char *k;
 	size_t kl;
@@ -115,8 +115,6 @@ static void sample(evutil_socket_t fd, short what, void *arg)
 				sample_one(rt, key, n, now, secs);
 		}
 	}
-	/* the overall delivered and acked sums lose deleted queues' counts:
-	 * a fall is not a negative rate */
 	update(&rt->overall, total, secs, secs <= 0);
 	/* forget objects that are gone */
 	pos = 0;

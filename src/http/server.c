@@ -74,6 +74,47 @@ void hx_error(struct hx_req *r, int status, const char *error, const char *reaso
 	js_w_free(&w);
 }
 
+void hx_error_term(struct hx_req *r, int status, const char *error, const char *tag,
+		   const char *value)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "error", error);
+	js_key(&w, "reason");
+	js_arr(&w);
+	js_str(&w, tag);
+	js_str(&w, value);
+	js_arr_end(&w);
+	js_obj_end(&w);
+	send_text(r->req, status, "application/json", w.oom ? "{}" : w.buf, w.oom ? 2 : w.len);
+	js_w_free(&w);
+}
+
+int hx_require_keys(struct hx_req *r, const char *const *keys, size_t n)
+{
+	char flat[512] = "[", wrapped[512] = "[";
+	int missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (js_get(&r->body, 0, keys[i]) >= 0)
+			continue;
+		char item[80];
+		snprintf(item, sizeof(item), "{key_missing,%s}", keys[i]);
+		strncat(flat, missing ? "," : "", sizeof(flat) - strlen(flat) - 1);
+		strncat(wrapped, missing ? ",\n " : "", sizeof(wrapped) - strlen(wrapped) - 1);
+		strncat(flat, item, sizeof(flat) - strlen(flat) - 1);
+		strncat(wrapped, item, sizeof(wrapped) - strlen(wrapped) - 1);
+		missing++;
+	}
+	if (!missing)
+		return 0;
+	strncat(flat, "]", sizeof(flat) - strlen(flat) - 1);
+	strncat(wrapped, "]", sizeof(wrapped) - strlen(wrapped) - 1);
+	/* Erlang's ~p breaks a list that does not fit in 80 columns */
+	hx_error(r, 400, "bad_request", strlen(flat) > 80 ? wrapped : flat);
+	return -1;
+}
+
 void hx_not_found(struct hx_req *r)
 {
 	hx_error(r, 404, "Object Not Found", "Not Found");
@@ -90,8 +131,8 @@ void hx_core_error(struct hx_req *r, const struct tdm_err *e)
 	case TDM_E_NOT_FOUND:
 		hx_error(r, 404, "not_found", e->text);
 		break;
-	case TDM_E_ACCESS:
-		hx_error(r, 403, "access_refused", e->text);
+	case TDM_E_ACCESS: /* RabbitMQ's words over HTTP (amq.* names, for one) */
+		hx_error(r, 401, "not_authorised", "Access refused.");
 		break;
 	case TDM_E_LOCKED:
 		hx_error(r, 405, "resource_locked", e->text);
@@ -311,6 +352,8 @@ static void route(struct hx_req *r)
 		hx_connections(r);
 	else if (IS("channels"))
 		hx_channels(r);
+	else if (IS("consumers"))
+		hx_consumers(r);
 	else if ((IS("users") || IS("permissions") || IS("definitions")) && !is_admin(r))
 		hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
 	else if (IS("users"))

@@ -102,6 +102,9 @@ void tdm_conn_unref(struct tdm_conn *c)
 {
 	if (--c->refcnt > 0)
 		return;
+	/* the bufferevent may outlive c (libevent frees it deferred) */
+	if (c->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -199,6 +202,14 @@ void tdm_conn_abort(struct tdm_conn *c)
 	conn_kill(c);
 }
 
+/* What left the output buffer went to the socket (or to sendfile): the
+ * connection's send_oct.  One addition per drain, nothing per add. */
+static void count_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)b;
+	((struct tdm_conn *)arg)->bytes_out += info->n_deleted;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -247,6 +258,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	n->conns = c;
 	n->nconns++;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), count_out_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, n->lim.output_high_watermark / 2, 0);
 	c->ctx = tl->proto->open(c, tl->arg);
 	if (!c->ctx) {

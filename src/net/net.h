@@ -46,6 +46,8 @@ struct tdm_conn {
 	void *ctx;                      /* protocol state, released by proto->closed */
 	uint32_t refcnt;
 	uint8_t closing, dead, reading_paused, above_high;
+	uint64_t bytes_out;             /* written to the socket (drained from output) */
+	struct evbuffer_cb_entry *out_cb; /* counts bytes_out */
 	char peer[64];                  /* "ip:port" */
 	int peer_loopback;
 	uint64_t id;

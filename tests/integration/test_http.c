@@ -625,6 +625,78 @@ START_TEST(test_connections_channels)
 }
 END_TEST
 
+/* The text of one consumer object of a list, from its consumer_tag (the
+ * first field) up to the next object's. */
+static void object_at(char *out, size_t cap, const char *tag)
+{
+	const char *next = strstr(tag + 1, "\"consumer_tag\"");
+	snprintf(out, cap, "%.*s", next ? (int)(next - tag) : (int)strlen(tag), tag);
+}
+
+/* /api/consumers: one object per basic.consume, with RabbitMQ's fields;
+ * single active consumer shows which one is served. */
+START_TEST(test_consumers)
+{
+	char q[128], path[300];
+	th_name(q, sizeof(q), "consumers-q");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	amqp_table_entry_t sac = { amqp_cstring_bytes("x-single-active-consumer"),
+				   { .kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1 } };
+	amqp_table_t qargs = { 1, &sac };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 0, 0, 1, qargs);
+	th_ok_last(c, "queue.declare");
+	amqp_basic_qos(c, 1, 0, 9, 0);
+	th_ok_last(c, "basic.qos");
+	th_consume(c, 1, q, "first", 0, 0, NULL, 0);
+	amqp_table_entry_t prio = { amqp_cstring_bytes("x-priority"),
+				    { .kind = AMQP_FIELD_KIND_I32, .value.i32 = 4 } };
+	amqp_table_t cargs = { 1, &prio };
+	amqp_basic_consume(c, 1, amqp_cstring_bytes(q), amqp_cstring_bytes("second"), 0, 1, 0, cargs);
+	th_ok_last(c, "basic.consume");
+	struct resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/consumers", NULL, &r), 200);
+	const char *first = strstr(r.body, "\"consumer_tag\":\"first\"");
+	const char *second = strstr(r.body, "\"consumer_tag\":\"second\"");
+	ck_assert_msg(first && second, "%s", r.body);
+	/* each object's fields, up to the next object */
+	char one[2048];
+	object_at(one, sizeof(one), first);
+	ck_assert_msg(has(one, "\"ack_required\":true") && has(one, "\"prefetch_count\":9") &&
+			      has(one, "\"active\":true") && has(one, "\"activity_status\":\"single_active\""),
+		      "%s", one);
+	object_at(one, sizeof(one), second);
+	ck_assert_msg(has(one, "\"ack_required\":false") && has(one, "\"active\":false") &&
+			      has(one, "\"x-priority\":4") && has(one, "\"activity_status\":\"waiting\""),
+		      "%s", one);
+	char qname[300];
+	snprintf(qname, sizeof(qname), "\"queue\":{\"name\":\"%s\",\"vhost\":\"/\"}", q);
+	ck_assert_msg(has(r.body, qname), "%s", r.body);
+	ck_assert_msg(has(r.body, "\"connection_name\":\"127.0.0.1:"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/consumers/%2F", NULL, &r), 200);
+	ck_assert_msg(has(r.body, "\"consumer_tag\":\"first\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/consumers/no-such-vhost", NULL, &r), 404);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/consumers", "{}", &r), 405);
+	resp_free(&r);
+	/* cancelled: gone from the list */
+	amqp_basic_cancel(c, 1, amqp_cstring_bytes("first"));
+	th_ok_last(c, "basic.cancel");
+	ck_assert_int_eq(req_guest("GET", "/api/consumers", NULL, &r), 200);
+	ck_assert_msg(!has(r.body, "\"consumer_tag\":\"first\""), "%s", r.body);
+	snprintf(path, sizeof(path), "\"consumer_tag\":\"second\"");
+	ck_assert_msg(has(r.body, path), "%s", r.body);
+	resp_free(&r);
+	/* the connection counts what it was sent */
+	ck_assert_int_eq(req_guest("GET", "/api/connections", NULL, &r), 200);
+	ck_assert_int_gt(json_int(r.body, "\"protocol\"", "send_oct"), 0);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
 /* Percent-encodes s into out for a path segment. */
 static void urlseg(char *out, size_t cap, const char *s)
 {
@@ -783,6 +855,89 @@ START_TEST(test_metrics)
 	ck_assert_int_eq(metric(r.body, series), 1);
 	resp_free(&r);
 	th_close(c);
+}
+END_TEST
+
+/* The journal's fsyncs show in the histogram; overall deliver/ack totals
+ * keep what deleted queues counted (they never go back). */
+START_TEST(test_fsync_histogram_and_totals)
+{
+	char q[128];
+	th_name(q, sizeof(q), "fsync-q");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, q, 1, 0, 0, NULL, 0);
+	amqp_confirm_select(c, 1);
+	th_ok_last(c, "confirm.select");
+	amqp_basic_properties_t props = { ._flags = AMQP_BASIC_DELIVERY_MODE_FLAG, .delivery_mode = 2 };
+	th_publish_props(c, 1, "", q, 0, &props, amqp_cstring_bytes("kept"));
+	amqp_method_t ack;
+	ck_assert_msg(th_wait_method(c, 1, AMQP_BASIC_ACK_METHOD, &ack, 5000), "no confirm");
+	struct resp r;
+	http_req("GET", "/metrics", NULL, NULL, &r);
+	ck_assert_msg(has(r.body, "# TYPE tandem_fsync_duration_seconds histogram"), "%s", r.body);
+	long long n = metric(r.body, "tandem_fsync_duration_seconds_count{store=\"queues\"}");
+	ck_assert_int_ge(n, 1); /* a confirm for a persistent message waits for an fsync */
+	ck_assert_int_eq(metric(r.body, "tandem_fsync_duration_seconds_bucket{store=\"queues\",le=\"+Inf\"}"), n);
+	ck_assert_int_ge(metric(r.body, "tandem_fsync_duration_seconds_count{store=\"logs\"}"), 0);
+	resp_free(&r);
+	amqp_message_t m;
+	uint64_t tag;
+	ck_assert_int_eq(th_get(c, 1, q, 0, &m, &tag, NULL, NULL), 1);
+	amqp_destroy_message(&m);
+	amqp_basic_ack(c, 1, tag, 0);
+	th_sync(c, 1);
+	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
+	long long delivered = json_int(r.body, "message_stats", "deliver_get");
+	long long acked = json_int(r.body, "message_stats", "ack");
+	ck_assert_int_ge(delivered, 1);
+	ck_assert_int_ge(acked, 1);
+	resp_free(&r);
+	amqp_queue_delete(c, 1, amqp_cstring_bytes(q), 0, 0);
+	th_ok_last(c, "queue.delete");
+	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
+	ck_assert_int_ge(json_int(r.body, "message_stats", "deliver_get"), delivered);
+	ck_assert_int_ge(json_int(r.body, "message_stats", "ack"), acked);
+	resp_free(&r);
+	th_close(c);
+}
+END_TEST
+
+/* Error answers as RabbitMQ 3.10.8's management plugin gives them (seen
+ * with tests/rabbitmq/start-private.sh and RMQ_MANAGEMENT=1). */
+START_TEST(test_rabbitmq_error_answers)
+{
+	struct resp r;
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", "{\"payload\":\"x\"}", &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":\"[{key_missing,routing_key},\\n {key_missing,properties},\\n "
+				  "{key_missing,payload_encoding}]\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
+				   "{\"properties\":{},\"routing_key\":\"k\",\"payload\":\"!!\",\"payload_encoding\":\"base64\"}",
+				   &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":[\"not_base64\",\"!!\"]"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
+				   "{\"properties\":{},\"routing_key\":\"k\",\"payload\":\"x\",\"payload_encoding\":\"rot13\"}",
+				   &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":[\"unsupported_encoding\",\"rot13\"]"), "%s", r.body);
+	resp_free(&r);
+	int st = req_guest("PUT", "/api/queues/%2F/http-errors-q", "{\"durable\":false}", &r);
+	ck_assert_msg(st == 201 || st == 204, "%d", st);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/queues/%2F/http-errors-q/get", "{}", &r), 400);
+	ck_assert_msg(has(r.body, "\"reason\":\"[{key_missing,ackmode},{key_missing,count},{key_missing,encoding}]\""),
+		      "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/amq.mine", "{\"type\":\"direct\"}", &r), 401);
+	ck_assert_msg(has(r.body, "{\"error\":\"not_authorised\",\"reason\":\"Access refused.\"}"), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/bindings/%2F/e/no-such-x/q/no-such-q", "{}", &r), 404);
+	ck_assert_msg(has(r.body, "\"reason\":\"no exchange 'no-such-x' in vhost '/'\""), "%s", r.body);
+	resp_free(&r);
+	ck_assert_int_eq(req_guest("POST", "/api/bindings/%2F/e/amq.direct/q/no-such-q", "{}", &r), 404);
+	ck_assert_msg(has(r.body, "\"reason\":\"no queue 'no-such-q' in vhost '/'\""), "%s", r.body);
+	resp_free(&r);
 }
 END_TEST
 
@@ -1066,9 +1221,12 @@ int main(void)
 	tcase_add_test(tc, test_purge_and_delete);
 	tcase_add_test(tc, test_bindings);
 	tcase_add_test(tc, test_connections_channels);
+	tcase_add_test(tc, test_consumers);
 	tcase_add_test(tc, test_close_connection);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_rabbitmq_error_answers);
+	tcase_add_test(tc, test_fsync_histogram_and_totals);
 	tcase_add_test(tc, test_rates);
 	tcase_add_test(tc, test_topics_shape);
 	tcase_add_test(tc, test_topics_with_data);

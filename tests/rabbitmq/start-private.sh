@@ -7,6 +7,8 @@
 # Usage: start-private.sh [STATE_DIR]
 # On success prints shell assignments (also saved in STATE_DIR/env):
 #   RMQ_DIR=... RMQ_PORT=... RMQ_PID=... RMQ_NODE=... RMQ_EPMD_PORT=...
+# With RMQ_MANAGEMENT=1 in the environment the management plugin runs too,
+# on 127.0.0.1:RMQ_HTTP_PORT (also printed).
 # Stop with: tests/rabbitmq/stop-private.sh STATE_DIR
 set -euo pipefail
 
@@ -43,8 +45,20 @@ while [ "$dist_port" = "$port" ]; do dist_port=$(free_port); done
 while [ "$epmd_port" = "$port" ] || [ "$epmd_port" = "$dist_port" ]; do epmd_port=$(free_port); done
 node="tandemtest-$$@localhost"
 
+http_port=""
+if [ "${RMQ_MANAGEMENT:-0}" = 1 ]; then
+	http_port=$(free_port)
+	while [ "$http_port" = "$port" ] || [ "$http_port" = "$dist_port" ] || [ "$http_port" = "$epmd_port" ]; do
+		http_port=$(free_port)
+	done
+fi
+
 mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
-echo '[].' >"$dir/enabled_plugins"
+if [ -n "$http_port" ]; then
+	echo '[rabbitmq_management].' >"$dir/enabled_plugins"
+else
+	echo '[].' >"$dir/enabled_plugins"
+fi
 : >"$dir/rabbitmq-env.conf"
 # Defaults as in a fresh install, except resource alarms: the suite publishes
 # bodies near the 128 MiB message limit and must not trip a memory or disk alarm
@@ -57,6 +71,9 @@ disk_free_limit.absolute = 1MB
 log.file.level = info
 log.console = false
 CONF
+if [ -n "$http_port" ]; then
+	printf 'management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = %s\n' "$http_port" >>"$dir/rabbitmq.conf"
+fi
 
 export HOME="$dir/home"
 export RABBITMQ_NODENAME="$node"
@@ -80,6 +97,7 @@ RMQ_NODE=$node
 RMQ_EPMD_PORT=$epmd_port
 RMQ_DIST_PORT=$dist_port
 ENV
+[ -z "$http_port" ] || echo "RMQ_HTTP_PORT=$http_port" >>"$dir/env"
 
 # setsid: own process group, so stop-private.sh can end the whole node tree.
 setsid "$RMQ_BIN/rabbitmq-server" >"$dir/server.out" 2>&1 </dev/null &
@@ -95,7 +113,8 @@ while :; do
 		tail -n 30 "$dir/log/"*.log >&2 2>/dev/null || true
 		exit 1
 	fi
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
+		{ [ -z "$http_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; }; then
 		break
 	fi
 	if [ "$SECONDS" -ge "$deadline" ]; then

@@ -479,6 +479,8 @@ START_TEST(test_flush_policy)
 	ck_assert_int_eq(ls_flush_due(d, tl_clock + 5000), 0);
 	/* group commit: what was appended while the fsync ran waits */
 	tl_append(d, 2, 0);
+	const struct ls_fsync_hist *fh = ls_store_fsync_hist(s);
+	uint64_t rounds = fh->count, in_buckets = 0;
 	ck_assert_int_eq(ls_sync_begin(d, &job), LS_OK);
 	ck_assert_ptr_nonnull(job);
 	tl_append(d, 3, 0);
@@ -489,6 +491,11 @@ START_TEST(test_flush_policy)
 	ck_assert_uint_eq(ls_flushed_offset(d), 10);
 	ck_assert_int_eq(ls_sync_begin(d, &job), LS_OK);
 	ck_assert_ptr_null(job);
+	/* each round was timed (the empty one was no round) */
+	ck_assert_uint_eq(fh->count, rounds + 2);
+	for (int i = 0; i < LS_FSYNC_BUCKETS; i++)
+		in_buckets += fh->bucket[i];
+	ck_assert_uint_le(in_buckets, fh->count);
 	/* a job outliving its topic */
 	tl_append(t, 30, 0); /* rolls */
 	tl_append(t, 1, 0);

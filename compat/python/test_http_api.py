@@ -1,0 +1,265 @@
+"""The management HTTP API, as scripts written for RabbitMQ use it.
+
+Plain HTTP with the standard library (urllib), no client library: each test
+sends what curl or rabbitmqadmin would and checks the status and the JSON
+that come back.  compat/run runs it against tandemd and, with
+--against rabbitmq, against a private RabbitMQ 3.10 node with the
+management plugin: every expectation here is RabbitMQ's own answer.
+
+Environment (besides compat_common's): COMPAT_HTTP_PORT, the broker's
+management listener.
+"""
+
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import unittest
+
+import pika
+
+import compat_common as cc
+
+HTTP_PORT = int(os.environ.get("COMPAT_HTTP_PORT", "15672"))
+
+
+def call(method, path, body=None, creds="guest:guest"):
+    """(status, parsed JSON or None, headers) of one request."""
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request("http://%s:%d%s" % (cc.HOST, HTTP_PORT, path), data=data, method=method)
+    if creds is not None:
+        req.add_header("Authorization", "Basic " + base64.b64encode(creds.encode()).decode())
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status, raw, headers = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as e:
+        status, raw, headers = e.code, e.read(), e.headers
+    try:
+        doc = json.loads(raw) if raw else None
+    except ValueError:
+        doc = raw
+    return status, doc, headers
+
+
+def seg(name):
+    return urllib.parse.quote(name, safe="")
+
+
+class HttpApi(unittest.TestCase):
+    def setUp(self):
+        self.cleanup = []
+
+    def tearDown(self):
+        for path in reversed(self.cleanup):
+            call("DELETE", path)
+
+    def queue(self, prefix, body=None):
+        name = cc.uniq(prefix)
+        status, _, _ = call("PUT", "/api/queues/%2F/" + seg(name), body or {"durable": False})
+        self.assertEqual(status, 201)
+        self.cleanup.append("/api/queues/%2F/" + seg(name))
+        return name
+
+    def exchange(self, prefix, kind="direct"):
+        name = cc.uniq(prefix)
+        status, _, _ = call("PUT", "/api/exchanges/%2F/" + seg(name), {"type": kind, "durable": False})
+        self.assertEqual(status, 201)
+        self.cleanup.append("/api/exchanges/%2F/" + seg(name))
+        return name
+
+    # ---- authentication ----------------------------------------------------
+
+    def test_wrong_password_is_401_login_failed(self):
+        status, doc, headers = call("GET", "/api/overview", creds="guest:wrong")
+        self.assertEqual(status, 401)
+        self.assertEqual(doc, {"error": "not_authorized", "reason": "Login failed"})
+        self.assertIn("Basic", headers.get("WWW-Authenticate", ""))
+
+    def test_unknown_paths_and_objects_are_404(self):
+        for path in ("/api/no-such-thing", "/api/queues/%2F/" + seg(cc.uniq("none")),
+                     "/api/vhosts/" + seg(cc.uniq("vh")), "/api/users/" + seg(cc.uniq("user"))):
+            status, doc, _ = call("GET", path)
+            self.assertEqual((status, doc), (404, {"error": "Object Not Found", "reason": "Not Found"}), path)
+
+    def test_whoami(self):
+        status, doc, _ = call("GET", "/api/whoami")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["name"], "guest")
+        self.assertIn("administrator", doc["tags"] if isinstance(doc["tags"], list) else doc["tags"].split(","))
+
+    # ---- declare, redeclare, delete -----------------------------------------
+
+    def test_queue_declare_redeclare_and_inequivalent(self):
+        name = cc.uniq("http.q")
+        path = "/api/queues/%2F/" + seg(name)
+        self.cleanup.append(path)
+        self.assertEqual(call("PUT", path, {"durable": True})[0], 201)
+        self.assertEqual(call("PUT", path, {"durable": True})[0], 204)
+        status, doc, _ = call("PUT", path, {"durable": False})
+        self.assertEqual(status, 400)
+        self.assertEqual(doc, {"error": "bad_request",
+                               "reason": "inequivalent arg 'durable' for queue '%s' in vhost '/': "
+                                         "received 'false' but current is 'true'" % name})
+        status, doc, _ = call("GET", path)
+        self.assertEqual(status, 200)
+        self.assertEqual((doc["name"], doc["vhost"], doc["durable"]), (name, "/", True))
+        self.assertEqual(call("DELETE", path)[0], 204)
+        self.assertEqual(call("DELETE", path)[0], 404)
+
+    def test_exchange_type_rules(self):
+        x = self.exchange("http.x", "fanout")
+        status, doc, _ = call("PUT", "/api/exchanges/%2F/" + seg(x), {"type": "direct"})
+        self.assertEqual(status, 400)
+        self.assertEqual(doc["reason"], "inequivalent arg 'type' for exchange '%s' in vhost '/': "
+                                        "received 'direct' but current is 'fanout'" % x)
+        status, doc, _ = call("PUT", "/api/exchanges/%2F/" + seg(cc.uniq("http.bogus")), {"type": "bogus"})
+        self.assertEqual((status, doc), (400, {"error": "bad_request", "reason": "unknown exchange type 'bogus'"}))
+
+    def test_reserved_names_are_401_access_refused(self):
+        for path in ("/api/exchanges/%2F/amq.compat-x", "/api/queues/%2F/amq.compat-q"):
+            status, doc, _ = call("PUT", path, {"type": "direct"} if "exchanges" in path else {})
+            self.assertEqual((status, doc), (401, {"error": "not_authorised", "reason": "Access refused."}), path)
+
+    def test_delete_exchange_if_unused(self):
+        x = self.exchange("http.unused")
+        q = self.queue("http.unused.q")
+        self.assertEqual(call("POST", "/api/bindings/%%2F/e/%s/q/%s" % (seg(x), seg(q)), {"routing_key": "k"})[0], 201)
+        status, doc, _ = call("DELETE", "/api/exchanges/%%2F/%s?if-unused=true" % seg(x))
+        self.assertEqual((status, doc), (400, {"error": "bad_request",
+                                               "reason": "exchange '%s' in vhost '/' in use" % x}))
+
+    # ---- publish and get --------------------------------------------------------
+
+    def test_publish_get_round_trip(self):
+        q = self.queue("http.pub")
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              {"properties": {"headers": {"h": "v"}}, "routing_key": q,
+                               "payload": "hello", "payload_encoding": "string"})
+        self.assertEqual((status, doc), (200, {"routed": True}))
+        status, doc, _ = call("POST", "/api/queues/%%2F/%s/get" % seg(q),
+                              {"count": 5, "ackmode": "ack_requeue_false", "encoding": "auto"})
+        self.assertEqual(status, 200)
+        self.assertEqual(len(doc), 1)
+        m = doc[0]
+        self.assertEqual((m["payload"], m["payload_encoding"], m["routing_key"], m["redelivered"],
+                          m["message_count"], m["properties"]["headers"]),
+                         ("hello", "string", q, False, 0, {"h": "v"}))
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              {"properties": {}, "routing_key": cc.uniq("nowhere"), "payload": "x",
+                               "payload_encoding": "string"})
+        self.assertEqual((status, doc), (200, {"routed": False}))
+
+    def test_publish_missing_keys(self):
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish", {})
+        self.assertEqual(status, 400)
+        self.assertEqual(doc["reason"], "[{key_missing,routing_key},\n {key_missing,properties},\n"
+                                        " {key_missing,payload},\n {key_missing,payload_encoding}]")
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              {"payload": "x", "payload_encoding": "string"})
+        self.assertEqual((status, doc["reason"]), (400, "[{key_missing,routing_key},{key_missing,properties}]"))
+
+    def test_publish_bad_encodings(self):
+        base = {"properties": {}, "routing_key": "k", "payload": "!!"}
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              dict(base, payload_encoding="base64"))
+        self.assertEqual((status, doc["reason"]), (400, ["not_base64", "!!"]))
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              dict(base, payload_encoding="rot13"))
+        self.assertEqual((status, doc["reason"]), (400, ["unsupported_encoding", "rot13"]))
+
+    def test_get_missing_keys_and_bad_encoding(self):
+        q = self.queue("http.get")
+        path = "/api/queues/%%2F/%s/get" % seg(q)
+        status, doc, _ = call("POST", path, {})
+        self.assertEqual((status, doc["reason"]),
+                         (400, "[{key_missing,ackmode},{key_missing,count},{key_missing,encoding}]"))
+        status, doc, _ = call("POST", path, {"ackmode": "ack_requeue_true", "encoding": "auto"})
+        self.assertEqual((status, doc["reason"]), (400, "[{key_missing,count}]"))
+        status, doc, _ = call("POST", path, {"count": 1, "ackmode": "ack_requeue_true", "encoding": "x"})
+        self.assertEqual((status, doc["reason"]), (400, "Unsupported encoding. Please use auto or base64."))
+
+    def test_malformed_json_is_400_not_json(self):
+        q = self.queue("http.json")
+        status, doc, _ = call("POST", "/api/queues/%%2F/%s/get" % seg(q), b"{not json")
+        self.assertEqual((status, doc), (400, {"error": "bad_request", "reason": "not_json"}))
+
+    def test_purge(self):
+        q = self.queue("http.purge")
+        for _ in range(3):
+            call("POST", "/api/exchanges/%2F/amq.default/publish",
+                 {"properties": {}, "routing_key": q, "payload": "x", "payload_encoding": "string"})
+        self.assertEqual(call("DELETE", "/api/queues/%%2F/%s/contents" % seg(q))[0], 204)
+        status, doc, _ = call("POST", "/api/queues/%%2F/%s/get" % seg(q),
+                              {"count": 1, "ackmode": "ack_requeue_false", "encoding": "auto"})
+        self.assertEqual((status, doc), (200, []))
+
+    # ---- bindings -------------------------------------------------------------
+
+    def test_bindings_create_list_delete(self):
+        x = self.exchange("http.bx", "topic")
+        q = self.queue("http.bq")
+        path = "/api/bindings/%%2F/e/%s/q/%s" % (seg(x), seg(q))
+        # properties_key: the key quoted as mochiweb's quote_plus does; the
+        # Location header percent-encodes it once more
+        for key, pkey in (("a.*", "a.%2A"), ("a b", "a+b"), ("", "~"), ("k%/", "k%25%2F")):
+            status, _, headers = call("POST", path, {"routing_key": key})
+            self.assertEqual(status, 201)
+            self.assertEqual(headers.get("Location"), "%s/%s" % (q, urllib.parse.quote(pkey, safe="~")))
+        status, doc, _ = call("GET", path)
+        self.assertEqual(status, 200)
+        self.assertEqual(sorted((b["source"], b["destination"], b["destination_type"], b["routing_key"],
+                                 b["properties_key"]) for b in doc),
+                         sorted((x, q, "queue", k, p) for k, p in (("a.*", "a.%2A"), ("a b", "a+b"), ("", "~"),
+                                                                    ("k%/", "k%25%2F"))))
+        self.assertEqual(call("DELETE", path + "/" + seg("a.%2A"))[0], 204)
+        self.assertEqual(call("DELETE", path + "/" + seg("a.%2A"))[0], 404)
+        self.assertEqual(call("DELETE", path + "/~")[0], 204)
+        self.assertEqual(sorted(b["routing_key"] for b in call("GET", path)[1]), ["a b", "k%/"])
+
+    def test_binding_to_missing_objects_is_404_naming_it(self):
+        q = self.queue("http.bm")
+        missing = cc.uniq("http.nox")
+        status, doc, _ = call("POST", "/api/bindings/%%2F/e/%s/q/%s" % (seg(missing), seg(q)), {})
+        self.assertEqual((status, doc), (404, {"error": "not_found",
+                                               "reason": "no exchange '%s' in vhost '/'" % missing}))
+        status, doc, _ = call("POST", "/api/bindings/%%2F/e/amq.direct/q/%s" % seg(missing), {})
+        self.assertEqual((status, doc), (404, {"error": "not_found",
+                                               "reason": "no queue '%s' in vhost '/'" % missing}))
+
+    # ---- what AMQP clients do shows over HTTP ------------------------------------
+
+    def test_consumer_and_channel_seen_over_http(self):
+        q = self.queue("http.cons")
+        conn = pika.BlockingConnection(pika.ConnectionParameters(cc.HOST, cc.PORT))
+        try:
+            ch = conn.channel()
+            ch.basic_qos(prefetch_count=3)
+            tag = ch.basic_consume(q, lambda *a: None, consumer_tag="compat-http-tag")
+
+            def listed():
+                status, doc, _ = call("GET", "/api/consumers/%2F")
+                return status == 200 and [c for c in doc if c["consumer_tag"] == tag]
+            found = cc.wait_for(listed, what="the consumer in /api/consumers")
+            c = listed()[0]
+            self.assertEqual((c["queue"]["name"], c["ack_required"], c["prefetch_count"], c["exclusive"]),
+                             (q, True, 3, False))
+            self.assertIn(" -> ", c["channel_details"]["connection_name"])
+            self.assertTrue(found)
+        finally:
+            conn.close()
+
+    def test_aliveness_and_alarms(self):
+        status, doc, _ = call("GET", "/api/aliveness-test/%2F")
+        self.assertEqual((status, doc), (200, {"status": "ok"}))
+        status, doc, _ = call("GET", "/api/health/checks/alarms")
+        self.assertEqual((status, doc), (200, {"status": "ok"}))
+
+
+if __name__ == "__main__":
+    cc.main("http", sys.modules[__name__])
