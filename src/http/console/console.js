@@ -230,8 +230,8 @@ function sdNames() {
 }
 
 function sideSkeleton() {
-  function groupCard(g, i) {
-    return '<div id="sd-' + esc(g) + '"><b>group ' + esc(g) + '</b> <span class="note">(consumer ' + (i ? 'group two' : 'group one') + ')</span>' +
+  function groupCard(g) {
+    return '<div id="sd-' + esc(g) + '"><b>group ' + esc(g) + '</b>' +
       '<div id="sd-' + esc(g) + '-state"></div>' +
       'read <input class="num" id="sd-' + esc(g) + '-count" type="number" min="1" value="1"> ' +
       '<button data-act="group-read" data-group="' + esc(g) + '" id="sd-' + esc(g) + '-read">read</button>' +
@@ -300,11 +300,7 @@ function refreshSide() {
   // lists, not GETs of single objects: what is not there yet is no error
   return Promise.all([api('queues/' + VH), api('topics'), api('groups')]).then(function (a) {
     var q = find(a[0], 'name', n.q), t = find(a[1], 'name', n.l);
-    return Promise.all(GROUPS.map(function (g) {
-      return find(a[2], 'group', g) ? api('groups/' + enc(g)) : null;
-    })).then(function (groups) { return [q, t, groups]; });
-  }).then(function (a) {
-    var q = a[0], t = a[1], groups = a[2];
+    var groups = GROUPS.map(function (g) { return find(a[2], 'group', g); });
     var parts = t ? t.partition_details : [];
     var recs = Promise.all(parts.map(function (p) {
       return api('topics/' + enc(n.l) + '/partitions/' + p.partition + '/messages?offset=' + p.log_start_offset + '&count=50')
@@ -312,7 +308,7 @@ function refreshSide() {
     }));
     // The queue's messages are listed by reading them with requeue (as
     // RabbitMQ's console does), only when its counts changed since.
-    var key = q ? [q.messages_ready, q.messages_unacknowledged, ms(q, 'publish'), ms(q, 'deliver_get')].join('/') : null;
+    var key = q ? [q.messages_ready, q.messages_unacknowledged, ms(q, 'publish'), ms(q, 'ack')].join('/') : null;
     var peek = !q ? Promise.resolve([]) : key === sd.peekKey ? Promise.resolve(sd.peek) :
       api('queues/' + VH + '/' + enc(n.q) + '/get', { method: 'POST',
         json: { count: Math.min(q.messages_ready, 20), ackmode: 'ack_requeue_true', encoding: 'auto' } })
@@ -377,8 +373,8 @@ function renderSide(n, q, t, groups, recs, peek) {
       }).join('') + '</ol>' : '<small>nothing new: the group is at the log end</small>') : '';
   });
   $('sd-replay-out').innerHTML = sd.replay ? (sd.replay.error ? '<span class="bad">' + esc(sd.replay.error) + '</span>' :
-    '<div>offsets ' + esc(sd.replay.log_start_offset) + '&ndash;' + esc(sd.replay.log_end_offset) +
-    ' in the partition; next offset ' + esc(sd.replay.next_offset) + '</div>' + msgTable(sd.replay.messages, 'sd-replay-table')) : '';
+    '<div>partition ' + esc(sd.replay.partition) + ': log start ' + esc(sd.replay.log_start_offset) + ', log end ' +
+    esc(sd.replay.log_end_offset) + '; next offset after these ' + esc(sd.replay.next_offset) + '</div>' + msgTable(sd.replay.messages, 'sd-replay-table')) : '';
   Object.keys(sd.note).forEach(function (id) { var e = $(id); if (e) { e.className = sd.note[id][0]; e.textContent = sd.note[id][1]; } });
 }
 
@@ -410,11 +406,16 @@ var sideActs = {
   },
   reset: function () {
     var n = sdNames();
-    return Promise.all([api('queues/' + VH), api('exchanges/' + VH), api('groups')]).then(function (a) {
+    // the groups first: deleting the topic takes their offsets on it along
+    return api('groups').then(function (gs) {
+      return Promise.all(GROUPS.filter(function (g) { return find(gs, 'group', g); })
+        .map(function (g) { return api('groups/' + enc(g), { method: 'DELETE' }); }));
+    }).then(function () {
+      return Promise.all([api('queues/' + VH), api('exchanges/' + VH)]);
+    }).then(function (a) {
       var gone = [];
       [n.q, n.l].forEach(function (d) { if (find(a[0], 'name', d)) gone.push(api('queues/' + VH + '/' + enc(d), { method: 'DELETE' })); });
       if (find(a[1], 'name', n.x)) gone.push(api('exchanges/' + VH + '/' + enc(n.x), { method: 'DELETE' }));
-      GROUPS.forEach(function (g) { if (find(a[2], 'group', g)) gone.push(api('groups/' + enc(g), { method: 'DELETE' })); });
       return Promise.all(gone);
     }).then(function () {
       sd.taken = { A: [], B: [] }; sd.reads = {}; sd.replay = null; sd.peekKey = null;
