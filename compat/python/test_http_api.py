@@ -134,6 +134,64 @@ class HttpApi(unittest.TestCase):
         self.assertEqual((status, doc), (400, {"error": "bad_request",
                                                "reason": "exchange '%s' in vhost '/' in use" % x}))
 
+    # ---- vhosts, users, permissions ------------------------------------------------
+
+    def test_vhost_user_permission_lifecycle(self):
+        vh, user = cc.uniq("http.vh"), cc.uniq("http.user")
+        vpath, upath = "/api/vhosts/" + seg(vh), "/api/users/" + seg(user)
+        ppath = "/api/permissions/%s/%s" % (seg(vh), seg(user))
+        self.cleanup += [vpath, upath]
+        self.assertEqual(call("PUT", vpath)[0], 201)
+        self.assertEqual(call("PUT", vpath, {})[0], 204)
+        status, doc, _ = call("GET", vpath)
+        self.assertEqual((status, doc["name"], doc["tracing"], list(doc["cluster_state"].values())),
+                         (200, vh, False, ["running"]))
+        self.assertEqual(call("PUT", upath, {})[1], {"error": "bad_request", "reason": "tags_not_present"})
+        self.assertEqual(call("PUT", upath, {"password_hash": "bad", "tags": ""})[1]["reason"], ["not_base64", "bad"])
+        self.assertEqual(call("PUT", upath, {"password": "pw1", "tags": ["management", "monitoring"]})[0], 201)
+        status, doc, _ = call("GET", upath)
+        self.assertEqual((doc["name"], doc["tags"], doc["hashing_algorithm"], len(doc["password_hash"])),
+                         (user, ["management", "monitoring"], "rabbit_password_hashing_sha256", 48))
+        self.assertEqual(call("PUT", upath, {"password": "pw2", "tags": "management"})[0], 204)
+        # no permission yet: the login is refused
+        params = pika.ConnectionParameters(cc.HOST, cc.PORT, vh, pika.PlainCredentials(user, "pw2"))
+        with self.assertRaises(pika.exceptions.ProbableAccessDeniedError):
+            pika.BlockingConnection(params).close()
+        status, doc, _ = call("PUT", ppath, {})
+        self.assertEqual((status, doc["reason"]),
+                         (400, "[{key_missing,configure},{key_missing,write},{key_missing,read}]"))
+        full = {"configure": ".*", "write": ".*", "read": ".*"}
+        self.assertEqual(call("PUT", "/api/permissions/%s/%s" % (seg(vh), seg(cc.uniq("none"))), full)[1],
+                         {"error": "bad_request", "reason": "vhost_or_user_not_found"})
+        self.assertEqual(call("PUT", ppath, full)[0], 201)
+        self.assertEqual(call("PUT", ppath, full)[0], 204)
+        self.assertEqual(call("GET", ppath)[:2], (200, dict(full, user=user, vhost=vh)))
+        conn = pika.BlockingConnection(params)
+        conn.close()
+        self.assertEqual(call("DELETE", ppath)[0], 204)
+        self.assertEqual(call("DELETE", ppath)[0], 404)
+        self.assertEqual(call("DELETE", upath)[0], 204)
+        self.assertEqual(call("DELETE", upath)[0], 404)
+        self.assertEqual(call("DELETE", vpath)[0], 204)
+        self.assertEqual(call("DELETE", vpath)[0], 404)
+
+    def test_deleting_a_vhost_closes_its_connections(self):
+        vh = cc.uniq("http.vhc")
+        vpath = "/api/vhosts/" + seg(vh)
+        self.cleanup.append(vpath)
+        self.assertEqual(call("PUT", vpath)[0], 201)
+        self.assertEqual(call("PUT", "/api/permissions/%s/guest" % seg(vh),
+                              {"configure": ".*", "write": ".*", "read": ".*"})[0] in (201, 204), True)
+        conn = pika.BlockingConnection(pika.ConnectionParameters(cc.HOST, cc.PORT, vh))
+        ch = conn.channel()
+        ch.queue_declare("inside", durable=True)
+        self.assertEqual(call("DELETE", vpath)[0], 204)
+        with self.assertRaises(pika.exceptions.ConnectionClosedByBroker) as cm:
+            cc.wait_for(lambda: conn.process_data_events(time_limit=0.1) and False, what="the close")
+        self.assertEqual(cm.exception.reply_code, 320)
+        self.assertEqual(call("PUT", vpath)[0], 201)  # made again: empty
+        self.assertEqual(call("GET", "/api/queues/%s/inside" % seg(vh))[0], 404)
+
     # ---- publish and get --------------------------------------------------------
 
     def test_publish_get_round_trip(self):

@@ -358,3 +358,129 @@ void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx)
 		fn(&ui, ctx);
 	}
 }
+
+/* ---- changes at run time ----------------------------------------------- */
+
+int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password,
+		      const char *password_hash, const char *tags, int *created)
+{
+	unsigned char hash[HASH_LEN];
+	const unsigned char *h = NULL;
+	struct auth_user *u = find_user(a, name, strlen(name));
+	int rc;
+
+	*created = u == NULL;
+	if (!*name)
+		return -2;
+	if (password && *password) {
+		if (fill_random(hash, SALT_LEN) < 0)
+			return -1;
+		salted_digest(hash, password, strlen(password), hash + SALT_LEN);
+		h = hash;
+	} else if (password_hash && *password_hash) {
+		if (b64_decode_hash(password_hash, hash) < 0)
+			return -2;
+		h = hash;
+	} else if (!password && !password_hash && u && !u->locked) {
+		memcpy(hash, u->hash, HASH_LEN); /* an update that names no password keeps it */
+		h = hash;
+	}
+	/* put_user replaces u: copy what must survive first */
+	char *vhosts = strdup(u ? u->vhosts : "");
+	char *keep_tags = strdup(tags ? tags : u ? u->tags : "");
+	rc = vhosts && keep_tags ? put_user(a, name, h, vhosts, keep_tags) : -1;
+	free(vhosts);
+	free(keep_tags);
+	explicit_bzero(hash, sizeof(hash));
+	return rc;
+}
+
+int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *password_hash,
+			  const char *tags, const char *vhosts)
+{
+	unsigned char hash[HASH_LEN];
+	int locked = !password_hash || !*password_hash;
+
+	if (!locked && b64_decode_hash(password_hash, hash) < 0)
+		return -2;
+	return put_user(a, name, locked ? NULL : hash, vhosts, tags);
+}
+
+int tdm_auth_delete_user(struct tdm_auth *a, const char *name)
+{
+	struct auth_user *u = find_user(a, name, strlen(name));
+
+	if (!u)
+		return -1;
+	user_clear(u);
+	*u = a->users[--a->nusers];
+	return 0;
+}
+
+/* list without item (comma list; item compared whole). malloc'd or NULL. */
+static char *list_without(const char *list, const char *item)
+{
+	size_t il = strlen(item);
+	char *out = malloc(strlen(list) + 1), *o = out;
+	const char *p = list;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (!(n == il && memcmp(p, item, il) == 0)) {
+			if (o != out)
+				*o++ = ',';
+			memcpy(o, p, n);
+			o += n;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int allow,
+		   int *changed)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+	size_t vl = strlen(vhost);
+	char *nl;
+
+	*changed = 0;
+	if (!u)
+		return -1;
+	if (list_has(u->vhosts, "*", 1, 0) || list_has(u->vhosts, vhost, vl, 0) == allow)
+		return 0;
+	if (allow) {
+		nl = malloc(strlen(u->vhosts) + vl + 2);
+		if (nl)
+			sprintf(nl, "%s%s%s", u->vhosts, *u->vhosts ? "," : "", vhost);
+	} else {
+		nl = list_without(u->vhosts, vhost);
+	}
+	if (!nl)
+		return -1;
+	free(u->vhosts);
+	u->vhosts = nl;
+	*changed = 1;
+	return 0;
+}
+
+int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
+			 char hash_out[49], const char **tags, const char **vhosts)
+{
+	const struct auth_user *u = find_user(a, name, strlen(name));
+
+	if (!u)
+		return -1;
+	if (u->locked)
+		hash_out[0] = '\0';
+	else
+		b64_encode(u->hash, HASH_LEN, hash_out);
+	*tags = u->tags ? u->tags : "";
+	*vhosts = u->vhosts ? u->vhosts : "";
+	return 0;
+}

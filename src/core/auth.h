@@ -58,6 +58,30 @@ typedef void (*tdm_user_fn)(const struct tdm_user_info *u, void *ctx);
 /* Calls fn for every user, in configuration order (strings borrowed for the call). */
 void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx);
 
+/*
+ * Changes at run time (the management API; the caller persists them, see
+ * core/durable.h).  tdm_auth_put_user adds or updates name with a plain
+ * password, or a rabbit_password_hashing_sha256 hash ("" = no password
+ * login), or neither (an update keeps the password; a new user gets none);
+ * a new user may open no vhost until granted one, an update keeps its
+ * vhosts.  0 (*created set), -1 ENOMEM, -2 a malformed hash or empty name.
+ */
+int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password,
+		      const char *password_hash, const char *tags, int *created);
+/* Restores a user as stored: hash "" = locked; vhosts a comma list. */
+int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *password_hash,
+			  const char *tags, const char *vhosts);
+/* 0, or -1 when there is no such user. */
+int tdm_auth_delete_user(struct tdm_auth *a, const char *name);
+/* Lets user open vhost (allow) or not.  0 (*changed: 1 when the list
+ * changed), -1 no such user or ENOMEM.  A user with "*" keeps it. */
+int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int allow,
+		   int *changed);
+/* The stored form of a user: hash_out gets its base64 hash ("" when
+ * locked); tags and vhosts are borrowed.  -1 when there is no such user. */
+int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
+			 char hash_out[49], const char **tags, const char **vhosts);
+
 /* SHA-256 (FIPS 180-4), exported for tests. */
 void tdm_sha256(const void *data, size_t len, unsigned char out[32]);
 /* base64 of 4 + 32 bytes is 48 characters, plus the terminating NUL. */

@@ -70,6 +70,7 @@ struct tdm_vhost {
 	size_t headers_bindings;   /* bindings of headers exchanges: routing needs the
 				    * message headers only when there are some */
 	struct tdm_broker *broker; /* borrowed */
+	struct tdm_vhost *dead_next; /* deleted vhosts, kept until the broker goes */
 };
 
 /* Called once per event-loop turn when some queue has deliveries to push. */
@@ -83,6 +84,7 @@ struct tdm_broker {
 	const struct tdm_config *cfg; /* borrowed from main */
 	struct tdm_auth *auth;        /* borrowed from main */
 	struct tdm_map vhosts;        /* name -> struct tdm_vhost (owned) */
+	struct tdm_vhost *dead_vhosts;/* deleted (owned): closing connections may point at them */
 	struct tdm_queue *dirty_head, *dirty_tail;
 	tdm_schedule_fn schedule;
 	void *schedule_ctx;
@@ -128,6 +130,17 @@ struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth 
 void tdm_broker_free(struct tdm_broker *b);
 struct tdm_vhost *tdm_vhost_add(struct tdm_broker *b, const char *name, size_t len);
 struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t len);
+/* Removes and frees a vhost nothing refers to yet (recovery of a deleted
+ * one); a vhost in use goes with tdm_vhost_delete. */
+void tdm_vhost_drop(struct tdm_broker *b, const char *name, size_t len);
+/*
+ * Deletes vh at run time, as RabbitMQ does: its connections are closed
+ * (320 CONNECTION_FORCED), its queues and exchanges deleted with their
+ * durable records, users lose their grant on it, and the deletion is
+ * recorded.  The emptied struct lives on in b->dead_vhosts (a closing
+ * connection may still point at it) until the broker is freed.
+ */
+int tdm_vhost_delete(struct tdm_broker *b, struct tdm_vhost *vh, struct tdm_err *err);
 /* Queues a queue for the next dispatch pass and asks for one. */
 void tdm_broker_mark_dirty(struct tdm_queue *q);
 /* The dispatch pass: pushes deliveries of every dirty queue, each up to a

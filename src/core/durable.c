@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/auth.h"
 #include "core/broker.h"
 #include "core/log.h"
 #include "core/stream.h"
@@ -270,6 +271,46 @@ int tdm_durable_exchange_del(struct tdm_durable *d, struct tdm_exchange *x)
 	name_key(&k, 'x', x->vhost->name, x->name, x->name_len);
 	int rc = defs_write(d, &k, NULL);
 	free(k.p);
+	return rc;
+}
+
+/* Vhosts and users changed at run time: 'V' and 'U' records.  A deletion
+ * is a record too (present = 0), not a tombstone compaction would drop:
+ * it must keep a vhost or user from tandem.conf deleted after a restart. */
+int tdm_durable_vhost(struct tdm_durable *d, const char *name, size_t len, int present)
+{
+	if (!d)
+		return 0;
+	struct wbuf k = { 0 }, v = { 0 };
+	put_u8(&k, 'V');
+	put_str(&k, name, len);
+	put_u8(&v, (uint8_t)!!present);
+	int rc = defs_write(d, &k, &v);
+	free(k.p);
+	free(v.p);
+	return rc;
+}
+
+int tdm_durable_user(struct tdm_durable *d, const char *name)
+{
+	if (!d)
+		return 0;
+	char hash[49];
+	const char *tags = "", *vhosts = "";
+	int present = tdm_auth_user_record(d->b->auth, name, hash, &tags, &vhosts) == 0;
+	struct wbuf k = { 0 }, v = { 0 };
+	put_u8(&k, 'U');
+	put_str(&k, name, strlen(name));
+	put_u8(&v, (uint8_t)present);
+	if (present) {
+		put_str(&v, hash, strlen(hash));
+		put_str(&v, tags, strlen(tags));
+		put_str(&v, vhosts, strlen(vhosts));
+	}
+	int rc = defs_write(d, &k, &v);
+	explicit_bzero(hash, sizeof(hash));
+	free(k.p);
+	free(v.p);
 	return rc;
 }
 
@@ -883,13 +924,54 @@ static void restore_binding(struct tdm_durable *d, struct rbuf *k, struct rbuf *
 		tdm_bind(x, dest, (const char *)key, klen, args, nargs, &err);
 }
 
+/* A NUL-terminated copy of a stored string (NULL on a short record). */
+static char *get_cstr(struct rbuf *r)
+{
+	size_t n;
+	const uint8_t *p = get_str(r, &n);
+	return p && !r->err ? strndup((const char *)p, n) : NULL;
+}
+
+static void restore_vhost(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
+{
+	size_t n;
+	const uint8_t *name = get_str(k, &n);
+	uint8_t present = get_u8(v);
+	if (!name || k->err || v->err)
+		return;
+	if (present)
+		tdm_vhost_add(d->b, (const char *)name, n);
+	else
+		tdm_vhost_drop(d->b, (const char *)name, n);
+}
+
+static void restore_user(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
+{
+	char *name = get_cstr(k);
+	uint8_t present = get_u8(v);
+	char *hash = present ? get_cstr(v) : NULL, *tags = present ? get_cstr(v) : NULL;
+	char *vhosts = present ? get_cstr(v) : NULL;
+	if (name && !present)
+		tdm_auth_delete_user(d->b->auth, name);
+	else if (name && hash && tags && vhosts &&
+		 tdm_auth_restore_user(d->b->auth, name, hash, tags, vhosts) != 0)
+		tdm_error("durable", "user '%s' could not be restored", name);
+	if (hash)
+		explicit_bzero(hash, strlen(hash));
+	free(name);
+	free(hash);
+	free(tags);
+	free(vhosts);
+}
+
 static int restore_topology(struct tdm_durable *d)
 {
 	struct tdm_map latest;
 	tdm_map_init(&latest);
 	int rc = replay(d, d->defs, defs_collect, &latest);
-	for (char pass = 0; pass < 3 && rc == 0; pass++) {
-		static const char order[] = "xqb"; /* exchanges, queues, then bindings */
+	for (char pass = 0; pass < 5 && rc == 0; pass++) {
+		/* vhosts and users, exchanges, queues, then bindings */
+		static const char order[] = "VUxqb";
 		size_t pos = 0;
 		const char *key;
 		size_t klen;
@@ -901,8 +983,12 @@ static int restore_topology(struct tdm_durable *d)
 			struct rbuf k = { (const uint8_t *)key, klen, 1, 0 };
 			struct rbuf v = { w->p, w->len, 0, 0 };
 			if (pass == 0)
-				restore_exchange(d, &k, &v);
+				restore_vhost(d, &k, &v);
 			else if (pass == 1)
+				restore_user(d, &k, &v);
+			else if (pass == 2)
+				restore_exchange(d, &k, &v);
+			else if (pass == 3)
 				restore_queue(d, &k, &v);
 			else
 				restore_binding(d, &k, &v);

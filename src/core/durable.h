@@ -49,6 +49,10 @@ void tdm_durable_close(struct tdm_durable *d);
 int tdm_durable_exchange_put(struct tdm_durable *d, struct tdm_exchange *x);
 int tdm_durable_exchange_del(struct tdm_durable *d, struct tdm_exchange *x);
 int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q);
+/* A vhost created (present) or deleted at run time. */
+int tdm_durable_vhost(struct tdm_durable *d, const char *name, size_t len, int present);
+/* A user as the broker's auth has it now (absent = deleted). */
+int tdm_durable_user(struct tdm_durable *d, const char *name);
 int tdm_durable_queue_del(struct tdm_durable *d, struct tdm_queue *q);
 int tdm_durable_binding(struct tdm_durable *d, struct tdm_exchange *src, struct tdm_dest *dst,
 			const char *key, size_t key_len, const struct ex_hdr *args, size_t nargs,

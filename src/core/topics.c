@@ -468,6 +468,15 @@ int tdm_topics_delete(struct tdm_topics *t, const char *name)
 	return rc;
 }
 
+int tdm_topics_admin_delete(struct tdm_topics *t, const char *name)
+{
+	struct ls_topic *topic = ls_topic_find(t->store, name);
+
+	if (!topic || ls_topic_is_internal(topic))
+		return LS_ERR_NOT_FOUND;
+	return tdm_topics_delete(t, name);
+}
+
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count)
 {
 	return ls_topic_add_partitions(t->store, topic, count);

@@ -49,6 +49,11 @@ int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions
 		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen);
 int tdm_topics_delete(struct tdm_topics *t, const char *name);
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count);
+/* Deletes a topic because a client asked (Kafka's DeleteTopics, the
+ * management API): LS_ERR_NOT_FOUND for an unknown or internal topic,
+ * else as tdm_topics_delete.  A stream queue over the topic stays and
+ * recreates it on its next append. */
+int tdm_topics_admin_delete(struct tdm_topics *t, const char *name);
 
 /* ls_append (records built here), then wakes the partition's data waiters. */
 int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,

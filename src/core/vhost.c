@@ -79,12 +79,24 @@ void tdm_broker_free(struct tdm_broker *b)
 	while (tdm_map_next(&b->vhosts, &pos, NULL, NULL, &v))
 		vhost_free(v);
 	tdm_map_free(&b->vhosts);
+	while (b->dead_vhosts) {
+		struct tdm_vhost *vh = b->dead_vhosts;
+		b->dead_vhosts = vh->dead_next;
+		vhost_free(vh);
+	}
 	free(b);
 }
 
 struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t len)
 {
 	return tdm_map_get(&b->vhosts, name, len);
+}
+
+void tdm_vhost_drop(struct tdm_broker *b, const char *name, size_t len)
+{
+	struct tdm_vhost *vh = tdm_map_del(&b->vhosts, name, len);
+	if (vh)
+		vhost_free(vh);
 }
 
 struct tdm_vhost *tdm_vhost_add(struct tdm_broker *b, const char *name, size_t len)

@@ -19,6 +19,7 @@
 
 #include "core/auth.h"
 #include "core/config.h"
+#include "core/durable.h"
 #include "core/registry.h"
 #include "core/stream.h"
 #include "http/amqpval.h"
@@ -169,13 +170,20 @@ static void write_vhost(struct js_w *w, const struct tdm_vhost *vh)
 	js_arr(w);
 	js_arr_end(w);
 	js_kstr(w, "default_queue_type", "classic");
+	js_key(w, "metadata");
+	js_obj(w);
+	js_kstr(w, "description", "");
+	js_key(w, "tags");
+	js_arr(w);
+	js_arr_end(w);
+	js_obj_end(w);
 	js_kbool(w, "tracing", 0);
 	js_kuint(w, "messages", ready + unacked);
 	js_kuint(w, "messages_ready", ready);
 	js_kuint(w, "messages_unacknowledged", unacked);
-	js_key(w, "cluster_state");
+	js_key(w, "cluster_state"); /* node name -> state, as RabbitMQ */
 	js_obj(w);
-	js_kstr(w, "node", "running");
+	js_kstr(w, hx_node_name(), "running");
 	js_obj_end(w);
 	js_obj_end(w);
 }
@@ -318,10 +326,45 @@ void hx_nodes(struct hx_req *r)
 
 /* ---- vhosts -------------------------------------------------------------- */
 
+/* PUT and DELETE /api/vhosts/name (administrators; persisted). */
+static void change_vhost(struct hx_req *r)
+{
+	struct tdm_broker *b = r->h->broker;
+	const char *name = r->seg[1].s;
+	size_t len = r->seg[1].len;
+	struct tdm_vhost *vh = tdm_vhost_find(b, name, len);
+	struct tdm_err e;
+	if (!hx_is_admin(r)) {
+		hx_error(r, 401, "not_authorised", "Not administrator user");
+	} else if (r->method == EVHTTP_REQ_PUT) {
+		if (len == 0 || len > 255 || memchr(name, '\0', len))
+			hx_error(r, 400, "bad_request", "vhost names are 1 to 255 bytes");
+		else if (vh)
+			hx_no_content(r, 204);
+		else if (!tdm_vhost_add(b, name, len) || tdm_durable_vhost(b->durable, name, len, 1) < 0)
+			hx_error(r, 500, "internal_error", "could not create the vhost");
+		else
+			hx_no_content(r, 201);
+	} else if (!vh) {
+		hx_not_found(r);
+	} else if (strcmp(vh->name, r->h->cfg->default_vhost) == 0) {
+		hx_error(r, 400, "bad_request", "the default vhost cannot be deleted in tandem: the Kafka "
+						"listener and stream queues live in it");
+	} else if (tdm_vhost_delete(b, vh, &e) != TDM_OK) {
+		hx_core_error(r, &e);
+	} else {
+		hx_no_content(r, 204);
+	}
+}
+
 void hx_vhosts(struct hx_req *r)
 {
+	if (r->nseg == 2 && (r->method == EVHTTP_REQ_PUT || r->method == EVHTTP_REQ_DELETE)) {
+		change_vhost(r);
+		return;
+	}
 	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "vhosts are configured in tandem.conf (vhosts)");
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
 		return;
 	}
 	struct js_w w;

@@ -161,7 +161,7 @@ out:
 /* ---- get ----------------------------------------------------------------- */
 
 /* 1 when p[0..n) is valid UTF-8 (RabbitMQ's "auto" encoding shows it as text). */
-static int valid_utf8(const uint8_t *p, size_t n)
+int hx_valid_utf8(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		uint8_t c = p[i];
@@ -241,11 +241,12 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 		js_kuint(&w, "message_count", tdm_queue_ready(q) + (n - i - 1));
 		js_key(&w, "properties");
 		hv_header_to_json(&w, m->header, m->header_len);
-		if (!base64 && valid_utf8(m->body, show)) {
+		if (!base64 && hx_valid_utf8(m->body, show)) {
 			js_kstrn(&w, "payload", (const char *)m->body, show);
 			js_kstr(&w, "payload_encoding", "string");
 		} else {
 			js_key(&w, "payload");
+			js_value_begin(&w);
 			js_raw(&w, "\"", 1);
 			hv_b64_encode(&w, m->body, show);
 			js_raw(&w, "\"", 1);

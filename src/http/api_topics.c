@@ -1,9 +1,9 @@
 /*
- * The log side, read-only: /api/topics (partitions with log start and end
- * offsets, segments, bytes, retention settings) and /api/groups (committed
- * offsets and lag per partition), read from the logstore through
- * core/topics.h.  Group membership lives in the Kafka front end and is not
- * shown here; what a group has committed is.
+ * Topics over HTTP: GET /api/topics[/name] (partitions with log start and
+ * end offsets, segments, bytes, retention settings), and the
+ * administrator's PUT (create, or grow as Kafka's CreatePartitions) and
+ * DELETE (the same core call as Kafka's DeleteTopics), through
+ * core/topics.h.  Records: api_records.c; groups: api_groups.c.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -13,6 +13,7 @@
 
 #include <event2/http.h>
 
+#include "core/config.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -67,7 +68,196 @@ static void topic_cb(struct ls_topic *t, void *ctx)
 		write_topic(ctx, t);
 }
 
-void hx_topics(struct hx_req *r)
+/* ---- PUT and DELETE ------------------------------------------------------- */
+
+#define MAX_CONFIGS 64
+
+struct topic_req {
+	int32_t partitions;           /* -1: not given */
+	struct ls_kv kv[MAX_CONFIGS];
+	char *owned[MAX_CONFIGS * 2];
+	size_t nkv;
+};
+
+static void topic_req_free(struct topic_req *q)
+{
+	for (size_t i = 0; i < q->nkv * 2; i++)
+		free(q->owned[i]);
+}
+
+/* A config value: a JSON string, or a number or boolean as written. */
+static char *config_value(const struct js_doc *d, int v)
+{
+	int ty = js_type_of(d, v);
+	if (ty == JS_STR)
+		return js_strdup(d, v, NULL);
+	if (ty == JS_NUM || ty == JS_TRUE || ty == JS_FALSE)
+		return strndup(d->src + d->n[v].off, d->n[v].len);
+	return NULL;
+}
+
+/* Reads {"partitions": N, "config": {...}}; 0, or -1 after a 400 reply. */
+static int parse_topic_req(struct hx_req *r, struct topic_req *q)
+{
+	const struct js_doc *d = &r->body;
+	int pn = js_get(d, 0, "partitions"), cf = js_get(d, 0, "config");
+	int64_t n;
+
+	q->partitions = -1;
+	if (pn >= 0 && (js_int64(d, pn, &n) < 0 || n < 1 || n > 1000000)) {
+		hx_error(r, 400, "invalid_partitions",
+			 "Number of partitions must be an integer from 1 to 1000000.");
+		return -1;
+	}
+	if (pn >= 0)
+		q->partitions = (int32_t)n;
+	if (cf >= 0 && js_type_of(d, cf) != JS_OBJ) {
+		hx_error(r, 400, "invalid_config", "config must be an object of name: value");
+		return -1;
+	}
+	for (int k = cf >= 0 ? js_child(d, cf) : -1, v; k >= 0; k = js_next(d, cf, v)) {
+		v = js_next(d, cf, k);
+		if (q->nkv == MAX_CONFIGS) {
+			hx_error(r, 400, "invalid_config", "too many configs");
+			return -1;
+		}
+		size_t nlen = 0;
+		char *name = js_strdup(d, k, &nlen), *val = config_value(d, v);
+		if (name && strlen(name) != nlen)
+			name[0] = '\0'; /* a NUL inside: no config has that name */
+		q->owned[q->nkv * 2] = name;
+		q->owned[q->nkv * 2 + 1] = val;
+		q->kv[q->nkv].name = name;
+		q->kv[q->nkv].value = val;
+		q->nkv++;
+		if (!name || !val) {
+			hx_error(r, 400, "invalid_config", "config values must be strings or numbers");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Kafka's reasons for an illegal topic name (Topic.validate). */
+static int check_name(struct hx_req *r, const char *name, size_t len)
+{
+	char reason[512];
+
+	if (len == 0 || strlen(name) != len)
+		snprintf(reason, sizeof(reason), "Topic name is illegal, it can't be empty");
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		snprintf(reason, sizeof(reason), "Topic name cannot be \".\" or \"..\"");
+	else if (len > 240)
+		snprintf(reason, sizeof(reason),
+			 "Topic name is illegal, it can't be longer than 240 characters, topic name: %.60s...",
+			 name);
+	else if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+		snprintf(reason, sizeof(reason),
+			 "Topic name \"%.240s\" is illegal, it contains a character other than ASCII "
+			 "alphanumerics, '.', '_' and '-'", name);
+	else
+		return 0;
+	hx_error(r, 400, "invalid_topic", reason);
+	return -1;
+}
+
+/* A compatible PUT on an existing topic: the same configs (as the topic
+ * has them now) and no fewer partitions; more partitions grow it. */
+static void put_existing(struct hx_req *r, struct ls_topic *t, const struct topic_req *q)
+{
+	int32_t have = ls_topic_partition_count(t);
+	char reason[768];
+
+	for (size_t i = 0; i < q->nkv; i++) {
+		struct ls_topic_config c = *ls_topic_get_config(t);
+		char want[128], cur[128];
+		if (ls_config_set(&c, q->kv[i].name, q->kv[i].value) != LS_OK) {
+			snprintf(reason, sizeof(reason), "Invalid value %.100s for configuration %.100s",
+				 q->kv[i].value, q->kv[i].name);
+			hx_error(r, 400, "invalid_config", reason);
+			return;
+		}
+		ls_config_format(&c, q->kv[i].name, want, sizeof(want));
+		ls_topic_config_value(t, q->kv[i].name, cur, sizeof(cur), NULL);
+		if (strcmp(want, cur) != 0) {
+			snprintf(reason, sizeof(reason),
+				 "inequivalent config '%.100s' for topic '%.240s': received '%.100s' but current is '%.100s'",
+				 q->kv[i].name, ls_topic_name(t), want, cur);
+			hx_error(r, 400, "inequivalent_config", reason);
+			return;
+		}
+	}
+	if (q->partitions >= 0 && q->partitions < have) {
+		snprintf(reason, sizeof(reason),
+			 "Topic currently has %d partitions, which is higher than the requested %d.",
+			 (int)have, (int)q->partitions);
+		hx_error(r, 400, "invalid_partitions", reason);
+		return;
+	}
+	if (q->partitions > have) {
+		int rc = tdm_topics_add_partitions(r->h->topics, t, q->partitions);
+		if (rc != LS_OK) {
+			hx_ls_error(r, rc);
+			return;
+		}
+	}
+	hx_no_content(r, 204);
+}
+
+static void put_topic(struct hx_req *r, const char *name, size_t len)
+{
+	struct topic_req q;
+	char err[256] = "";
+
+	memset(&q, 0, sizeof(q));
+	if (hx_body(r) < 0 || parse_topic_req(r, &q) < 0 || check_name(r, name, len) < 0)
+		goto out;
+	struct ls_topic *t = ls_topic_find(tdm_topics_store(r->h->topics), name);
+	if (t && ls_topic_is_internal(t)) {
+		hx_error(r, 400, "invalid_topic", "Topic name is reserved for internal use");
+		goto out;
+	}
+	if (t) {
+		put_existing(r, t, &q);
+		goto out;
+	}
+	int32_t parts = q.partitions > 0 ? q.partitions : (int32_t)r->h->cfg->num_partitions;
+	int rc = tdm_topics_create(r->h->topics, name, parts, q.kv, q.nkv, err, sizeof(err));
+	if (rc == LS_OK)
+		hx_no_content(r, 201);
+	else if (rc == LS_ERR_INVALID_CONFIG)
+		hx_error(r, 400, "invalid_config", err[0] ? err : ls_strerror(rc));
+	else if (rc == LS_ERR_INVALID_TOPIC)
+		hx_error(r, 400, "invalid_topic", err[0] ? err : ls_strerror(rc));
+	else if (rc == LS_ERR_INVALID)
+		hx_error(r, 400, "invalid_partitions", err[0] ? err : ls_strerror(rc));
+	else
+		hx_ls_error(r, rc);
+out:
+	topic_req_free(&q);
+}
+
+static void delete_topic(struct hx_req *r, const char *name, size_t len)
+{
+	int rc = strlen(name) == len ? tdm_topics_admin_delete(r->h->topics, name) : LS_ERR_NOT_FOUND;
+
+	if (rc == LS_OK)
+		hx_no_content(r, 204);
+	else if (rc == LS_ERR_NOT_FOUND)
+		hx_not_found(r);
+	else
+		hx_ls_error(r, rc);
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+static struct ls_topic *find_topic(struct hx_req *r, int i)
+{
+	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
+	return s && strlen(r->seg[i].s) == r->seg[i].len ? ls_topic_find(s, r->seg[i].s) : NULL;
+}
+
+static void get_topics(struct hx_req *r)
 {
 	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
 	struct js_w w;
@@ -77,131 +267,42 @@ void hx_topics(struct hx_req *r)
 		if (s)
 			ls_topic_foreach(s, topic_cb, &w);
 		js_arr_end(&w);
-	} else if (r->nseg == 2) {
-		struct ls_topic *t = s && strlen(r->seg[1].s) == r->seg[1].len
-			? ls_topic_find(s, r->seg[1].s) : NULL;
+	} else {
+		struct ls_topic *t = find_topic(r, 1);
 		if (!t) {
 			hx_not_found(r);
 			goto out;
 		}
 		write_topic(&w, t);
-	} else {
-		hx_not_found(r);
-		goto out;
 	}
 	hx_reply_json(r, 200, &w);
 out:
 	js_w_free(&w);
 }
 
-/* ---- committed offsets ---------------------------------------------------- */
-
-struct offsets {
-	struct hx_offset *v;
-	size_t n, cap;
-	int oom;
-};
-
-static void offset_cb(const char *group, const char *topic, int32_t partition, int64_t offset,
-		      const char *metadata, int64_t commit_ms, void *ctx)
+void hx_topics(struct hx_req *r)
 {
-	(void)metadata, (void)commit_ms;
-	struct offsets *o = ctx;
-	if (o->oom)
-		return;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 32;
-		struct hx_offset *v = realloc(o->v, cap * sizeof(*v));
-		if (!v) {
-			o->oom = 1;
-			return;
-		}
-		o->v = v;
-		o->cap = cap;
-	}
-	o->v[o->n++] = (struct hx_offset){ group, topic, partition, offset, -1 };
-}
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
 
-static int cmp_offset(const void *a, const void *b)
-{
-	const struct hx_offset *x = a, *y = b;
-	int c = strcmp(x->group, y->group);
-	if (!c)
-		c = strcmp(x->topic, y->topic);
-	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-struct hx_offset *hx_collect_offsets(struct tdm_topics *topics, size_t *n)
-{
-	struct offsets o = { 0 };
-	*n = 0;
-	struct ls_store *s = topics ? tdm_topics_store(topics) : NULL;
-	if (!s)
-		return NULL;
-	ls_offsets_foreach(s, NULL, offset_cb, &o);
-	if (o.oom) {
-		free(o.v);
-		return NULL;
-	}
-	for (size_t i = 0; i < o.n; i++) {
-		struct ls_topic *t = ls_topic_find(s, o.v[i].topic);
-		struct ls_partition *p = t ? ls_partition_get(t, o.v[i].partition) : NULL;
-		o.v[i].end = p ? (int64_t)ls_log_end(p) : -1;
-	}
-	if (o.n)
-		qsort(o.v, o.n, sizeof(*o.v), cmp_offset);
-	*n = o.n;
-	return o.v;
-}
-
-void hx_groups(struct hx_req *r)
-{
-	if (r->nseg > 2) {
+	if (r->nseg == 5 && hx_seg_is(r, 2, "partitions") && hx_seg_is(r, 4, "messages")) {
+		struct ls_topic *t = find_topic(r, 1);
+		if (!get)
+			hx_error(r, 405, "method_not_allowed", "GET only");
+		else if (!t)
+			hx_not_found(r);
+		else
+			hx_topic_messages(r, t);
+	} else if (r->nseg < 1 || r->nseg > 2) {
 		hx_not_found(r);
-		return;
+	} else if (get) {
+		get_topics(r);
+	} else if (r->nseg == 2 && !r->h->topics) {
+		hx_error(r, 503, "unavailable", "the log store is not open");
+	} else if (r->nseg == 2 && r->method == EVHTTP_REQ_PUT) {
+		put_topic(r, r->seg[1].s, r->seg[1].len);
+	} else if (r->nseg == 2 && r->method == EVHTTP_REQ_DELETE) {
+		delete_topic(r, r->seg[1].s, r->seg[1].len);
+	} else {
+		hx_error(r, 405, "method_not_allowed", "GET, PUT or DELETE");
 	}
-	size_t n;
-	struct hx_offset *v = hx_collect_offsets(r->h->topics, &n);
-	const char *only = r->nseg == 2 ? r->seg[1].s : NULL;
-	struct js_w w;
-	js_w_init(&w);
-	if (!only)
-		js_arr(&w);
-	int any = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j < n && strcmp(v[j].group, v[i].group) == 0)
-			j++;
-		if (!only || strcmp(only, v[i].group) == 0) {
-			any = 1;
-			int64_t total = 0;
-			js_obj(&w);
-			js_kstr(&w, "group", v[i].group);
-			js_key(&w, "offsets");
-			js_arr(&w);
-			for (size_t k = i; k < j; k++) {
-				int64_t lag = v[k].end >= 0 && v[k].end > v[k].offset ? v[k].end - v[k].offset : 0;
-				total += lag;
-				js_obj(&w);
-				js_kstr(&w, "topic", v[k].topic);
-				js_kint(&w, "partition", v[k].partition);
-				js_kint(&w, "committed_offset", v[k].offset);
-				js_kint(&w, "log_end_offset", v[k].end);
-				js_kint(&w, "lag", lag);
-				js_obj_end(&w);
-			}
-			js_arr_end(&w);
-			js_kint(&w, "lag", total);
-			js_obj_end(&w);
-		}
-		i = j;
-	}
-	if (!only)
-		js_arr_end(&w);
-	if (only && !any)
-		hx_not_found(r);
-	else
-		hx_reply_json(r, 200, &w);
-	js_w_free(&w);
-	free(v);
 }

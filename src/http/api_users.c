@@ -1,10 +1,11 @@
 /*
- * Management API: users and permissions, read-only (they come from
- * tandem.conf): /api/users[/name], /api/permissions[/vhost/user],
- * /api/users/name/permissions, /api/vhosts/vhost/permissions, and the
- * tags of /api/whoami.  A user's vhosts list is what tandem grants (full
- * access to each), shown as RabbitMQ's configure/write/read ".*".
- * No password hashes are shown.
+ * Management API: users and permissions: /api/users[/name],
+ * /api/permissions[/vhost/user], /api/users/name/permissions,
+ * /api/vhosts/vhost/permissions, and the tags of /api/whoami; PUT and
+ * DELETE of users and permissions (persisted, core/durable.h).  A user's
+ * vhosts list is what tandem grants (full access to each), shown as
+ * RabbitMQ's configure/write/read ".*"; other patterns are refused.
+ * Administrators see password hashes, as in RabbitMQ.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -15,6 +16,7 @@
 #include <event2/http.h>
 
 #include "core/auth.h"
+#include "core/durable.h"
 #include "http/hx.h"
 
 /* Writes a comma list as a JSON array of its trimmed, non-empty items. */
@@ -91,6 +93,10 @@ static void user_cb(const struct tdm_user_info *u, void *ctx)
 	if (!uw->perms) {
 		js_obj(w);
 		js_kstr(w, "name", u->name);
+		char hash[49];
+		const char *tags, *vhosts;
+		if (tdm_auth_user_record(uw->r->h->broker->auth, u->name, hash, &tags, &vhosts) == 0)
+			js_kstr(w, "password_hash", hash);
 		js_key(w, "tags");
 		write_list(w, u->tags);
 		js_kstr(w, "hashing_algorithm", "rabbit_password_hashing_sha256");
@@ -129,10 +135,94 @@ static void reply_walk(struct hx_req *r, struct user_walk *uw, int single)
 	js_w_free(&w);
 }
 
+/* "tags" as RabbitMQ takes it: a comma list or an array of strings.
+ * malloc'd comma list, or NULL (400 answered). */
+static char *tags_of(struct hx_req *r)
+{
+	const struct js_doc *d = &r->body;
+	int t = js_get(d, 0, "tags");
+	if (t < 0) {
+		hx_error(r, 400, "bad_request", "tags_not_present");
+		return NULL;
+	}
+	if (js_type_of(d, t) == JS_STR)
+		return js_strdup(d, t, NULL);
+	struct js_w w;
+	js_w_init(&w);
+	int ok = js_type_of(d, t) == JS_ARR;
+	for (int i = ok ? js_child(d, t) : -1, first = 1; i >= 0; i = js_next(d, t, i), first = 0) {
+		char *one = js_strdup(d, i, NULL);
+		if (!one || strchr(one, ',')) {
+			free(one);
+			ok = 0;
+			break;
+		}
+		js_raw(&w, ",", first ? 0 : 1);
+		js_raw(&w, one, strlen(one));
+		free(one);
+	}
+	char *out = !ok || w.oom ? NULL : strndup(w.buf ? w.buf : "", w.len);
+	js_w_free(&w);
+	if (!out)
+		hx_error(r, 400, "bad_request", "tags must be a string or a list of strings");
+	return out;
+}
+
+static void put_user(struct hx_req *r)
+{
+	if (hx_body(r) < 0)
+		return;
+	char *tags = tags_of(r), *pw = NULL, *hash = NULL;
+	if (!tags)
+		return;
+	int p = js_get(&r->body, 0, "password"), h = js_get(&r->body, 0, "password_hash");
+	if ((p >= 0 && !(pw = js_strdup(&r->body, p, NULL))) ||
+	    (h >= 0 && !(hash = js_strdup(&r->body, h, NULL)))) {
+		hx_error(r, 400, "bad_request", "password and password_hash must be strings");
+		goto out;
+	}
+	int created = 0;
+	struct tdm_auth *a = r->h->broker->auth;
+	int rc = tdm_auth_put_user(a, r->seg[1].s, pw, hash, tags, &created);
+	if (rc == -2 && hash)
+		hx_error_term(r, 400, "bad_request", "not_base64", hash);
+	else if (rc == -2)
+		hx_error(r, 400, "bad_request", "user names must not be empty");
+	else if (rc < 0 || tdm_durable_user(r->h->durable, r->seg[1].s) < 0)
+		hx_error(r, 500, "internal_error", "could not store the user");
+	else
+		hx_no_content(r, created ? 201 : 204);
+out:
+	if (pw)
+		explicit_bzero(pw, strlen(pw));
+	free(pw);
+	free(hash);
+	free(tags);
+}
+
+static void delete_user(struct hx_req *r)
+{
+	if (tdm_auth_delete_user(r->h->broker->auth, r->seg[1].s) < 0)
+		hx_not_found(r);
+	else if (tdm_durable_user(r->h->durable, r->seg[1].s) < 0)
+		hx_error(r, 500, "internal_error", "could not store the deletion");
+	else
+		hx_no_content(r, 204);
+}
+
 void hx_users(struct hx_req *r)
 {
+	int named = r->nseg == 2 && r->seg[1].len == strlen(r->seg[1].s);
+	if (named && r->method == EVHTTP_REQ_PUT) {
+		put_user(r);
+		return;
+	}
+	if (named && r->method == EVHTTP_REQ_DELETE) {
+		delete_user(r);
+		return;
+	}
 	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "users come from tandem.conf (users.NAME.*)");
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
 		return;
 	}
 	struct user_walk uw = { 0 };
@@ -150,10 +240,53 @@ void hx_users(struct hx_req *r)
 	}
 }
 
+/* PUT / DELETE /api/permissions/vhost/user: tandem grants a vhost whole. */
+static void change_permission(struct hx_req *r)
+{
+	struct tdm_auth *a = r->h->broker->auth;
+	const char *vhost = r->seg[1].s, *user = r->seg[2].s;
+	struct tdm_vhost *vh = tdm_vhost_find(r->h->broker, vhost, r->seg[1].len);
+	int put = r->method == EVHTTP_REQ_PUT;
+	if (put) {
+		static const char *const keys[] = { "configure", "write", "read" };
+		if (hx_body(r) < 0 || hx_require_keys(r, keys, 3) < 0)
+			return;
+		if (!vh || !tdm_auth_user_tags(a, user)) {
+			hx_error(r, 400, "bad_request", "vhost_or_user_not_found");
+			return;
+		}
+		for (int i = 0; i < 3; i++)
+			if (!js_streq(&r->body, js_get(&r->body, 0, keys[i]), ".*")) {
+				hx_error(r, 400, "bad_request", "tandem grants a vhost whole: configure, write "
+								"and read must all be \".*\"");
+				return;
+			}
+	} else if (!vh || !tdm_auth_vhost_allowed(a, user, vhost, r->seg[1].len)) {
+		hx_not_found(r);
+		return;
+	}
+	int changed = 0;
+	if (tdm_auth_grant(a, user, vhost, put, &changed) < 0) {
+		hx_error(r, 500, "internal_error", "out of memory");
+	} else if (!put && !changed) { /* "*": every vhost */
+		hx_error(r, 400, "bad_request", "this user may open every vhost (vhosts = *): "
+						"that cannot be taken away one vhost at a time");
+	} else if (changed && tdm_durable_user(r->h->durable, user) < 0) {
+		hx_error(r, 500, "internal_error", "could not store the permission");
+	} else {
+		hx_no_content(r, put ? (changed ? 201 : 204) : 204);
+	}
+}
+
 void hx_permissions(struct hx_req *r)
 {
+	if (r->nseg == 3 && (r->method == EVHTTP_REQ_PUT || r->method == EVHTTP_REQ_DELETE) &&
+	    r->seg[1].len == strlen(r->seg[1].s) && r->seg[2].len == strlen(r->seg[2].s)) {
+		change_permission(r);
+		return;
+	}
 	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "permissions come from tandem.conf (users.NAME.vhosts)");
+		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
 		return;
 	}
 	struct user_walk uw = { .perms = 1 };

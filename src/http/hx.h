@@ -108,6 +108,34 @@ void hx_topics(struct hx_req *r);
 void hx_groups(struct hx_req *r);
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req);
 
+/* ---- the log side (api_topics.c, api_records.c, api_groups.c) ---- */
+struct ls_partition;
+struct ls_topic;
+#define HX_DEFAULT_RECORDS 10
+#define HX_MAX_RECORDS 1000
+/* GET /api/topics/{name}/partitions/{p}/messages (segment 3 is p). */
+void hx_topic_messages(struct hx_req *r, struct ls_topic *t);
+/*
+ * Writes up to max records of p from offset *next on into w (inside an
+ * open array) as the API's record objects, stopping early once the reply
+ * passes 16 MiB (one record at least).  *next becomes the offset to read
+ * from next time, *written the count.  LS_OK or an LS_ERR_* (records
+ * written before an error stay in w).
+ */
+int hx_write_records(struct tdm_topics *tp, struct ls_partition *p, uint64_t *next, size_t max,
+		     struct js_w *w, size_t *written);
+/* POST /api/groups/{group}/fetch (api_group_fetch.c). */
+void hx_group_fetch(struct hx_req *r);
+/* Replies to a failed logstore call: 400 for LS_ERR_INVALID (e.g. a group
+ * id over 32767 bytes), 501 for a codec we cannot decode, else 500. */
+void hx_ls_error(struct hx_req *r, int rc);
+/* Decimal text s[0..len) in [0, max]: 0 and *out, or -1. */
+int hx_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
+/* 1 when p[0..n) is valid UTF-8 (api_msg.c). */
+int hx_valid_utf8(const uint8_t *p, size_t n);
+/* 1 when the request's user is tagged administrator (server.c). */
+int hx_is_admin(struct hx_req *r);
+
 /* Committed offsets of every group, sorted by group, topic, partition, each
  * with its partition's log end (-1 when the partition is gone).  Strings are
  * borrowed from the store until its next change.  malloc'd; NULL when none. */

@@ -167,12 +167,22 @@ static void put_str(struct js_w *w, const char *s, size_t n)
 	js_raw(w, "\"", 1);
 }
 
-void js_key(struct js_w *w, const char *k)
+void js_value_begin(struct js_w *w)
 {
 	sep(w);
-	put_str(w, k, strlen(k));
+}
+
+void js_keyn(struct js_w *w, const char *k, size_t n)
+{
+	sep(w);
+	put_str(w, k, n);
 	js_raw(w, ":", 1);
 	w->after_key = 1;
+}
+
+void js_key(struct js_w *w, const char *k)
+{
+	js_keyn(w, k, strlen(k));
 }
 
 void js_strn(struct js_w *w, const char *s, size_t n)

@@ -34,6 +34,8 @@ void js_obj_end(struct js_w *w);
 void js_arr(struct js_w *w);
 void js_arr_end(struct js_w *w);
 void js_key(struct js_w *w, const char *k);
+/* A key of n bytes (escaped as js_strn). */
+void js_keyn(struct js_w *w, const char *k, size_t n);
 /* A string value of n bytes (any bytes: control characters are escaped,
  * bytes >= 0x80 are copied, invalid UTF-8 becomes U+FFFD). */
 void js_strn(struct js_w *w, const char *s, size_t n);
@@ -49,6 +51,9 @@ void js_kstrn(struct js_w *w, const char *k, const char *v, size_t n);
 void js_kint(struct js_w *w, const char *k, int64_t v);
 void js_kuint(struct js_w *w, const char *k, uint64_t v);
 void js_kbool(struct js_w *w, const char *k, int v);
+/* Starts a value the caller writes with js_raw (writes the comma when one
+ * is due), so the next value or key is separated from it. */
+void js_value_begin(struct js_w *w);
 /* Appends raw bytes (no separators): for text formats built alongside. */
 void js_raw(struct js_w *w, const char *s, size_t n);
 

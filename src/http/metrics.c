@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/durable.h"
+#include "core/group_view.h"
 #include "core/registry.h"
 #include "core/stream.h"
 #include "core/topics.h"
@@ -139,6 +140,35 @@ static void fsync_hist(struct js_w *w, const char *store, const struct ls_fsync_
 	out(w, "%s_count{store=\"%s\"} %llu\n", name, store, (unsigned long long)fh->count);
 }
 
+struct group_ctx {
+	struct js_w *w;
+	int which; /* 0 members, 1 state */
+};
+
+static void group_cb(void *arg, const struct tdm_group_info *g)
+{
+	struct group_ctx *gc = arg;
+	out(gc->w, "%s{group=\"", gc->which ? "tandem_group_state" : "tandem_group_members");
+	label(gc->w, g->group, strlen(g->group));
+	if (gc->which)
+		out(gc->w, "\",state=\"%s\"} 1\n", g->state);
+	else
+		out(gc->w, "\"} %d\n", g->nmembers);
+}
+
+/* Membership of the groups the coordinator knows (core/group_view.h). */
+static void group_metrics(struct js_w *w)
+{
+	struct group_ctx gc = { w, 0 };
+	head(w, "tandem_group_members", "gauge", "Live members of a consumer group.");
+	tdm_group_view_foreach(group_cb, &gc);
+	gc.which = 1;
+	head(w, "tandem_group_state", "gauge",
+	     "1 for a consumer group's current state (Kafka's names: Empty, PreparingRebalance, "
+	     "CompletingRebalance, Stable).");
+	tdm_group_view_foreach(group_cb, &gc);
+}
+
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 {
 	struct tdm_broker *b = h->broker;
@@ -247,6 +277,7 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 		}
 		free(o);
 	}
+	group_metrics(&w);
 	struct evbuffer *buf = evbuffer_new();
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

@@ -46,7 +46,7 @@ static void send_text(struct evhttp_request *req, int status, const char *ctype,
 		evbuffer_add(b, p, n);
 	const char *reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 204 ? "No Content"
 		: status == 400 ? "Bad Request" : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
-		: status == 405 ? "Method Not Allowed" : status == 503 ? "Service Unavailable"
+		: status == 405 ? "Method Not Allowed" : status == 409 ? "Conflict" : status == 501 ? "Not Implemented" : status == 503 ? "Service Unavailable"
 		: status == 500 ? "Internal Server Error" : status == 403 ? "Forbidden" : "Error";
 	evhttp_send_reply(req, status, reason, b);
 	if (b)
@@ -310,7 +310,7 @@ static const char *method_name(enum evhttp_cmd_type m)
 
 
 /* Users, permissions and definitions are RabbitMQ's administrator-only endpoints. */
-static int is_admin(struct hx_req *r)
+int hx_is_admin(struct hx_req *r)
 {
 	const char *t = tdm_auth_user_tags(r->h->broker->auth, r->user);
 	for (const char *p = t ? strstr(t, "administrator") : NULL; p; p = strstr(p + 1, "administrator")) {
@@ -354,7 +354,7 @@ static void route(struct hx_req *r)
 		hx_channels(r);
 	else if (IS("consumers"))
 		hx_consumers(r);
-	else if ((IS("users") || IS("permissions") || IS("definitions")) && !is_admin(r))
+	else if ((IS("users") || IS("permissions") || IS("definitions")) && !hx_is_admin(r))
 		hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
 	else if (IS("users"))
 		hx_users(r);
@@ -362,9 +362,11 @@ static void route(struct hx_req *r)
 		hx_permissions(r);
 	else if (IS("definitions"))
 		hx_definitions(r);
-	else if (IS("topics") && get)
+	else if ((IS("topics") || IS("groups")) && !get && !hx_is_admin(r))
+		hx_error(r, 401, "not_authorised", "Not administrator user");
+	else if (IS("topics"))
 		hx_topics(r);
-	else if (IS("groups") && get)
+	else if (IS("groups"))
 		hx_groups(r);
 	else
 		hx_not_found(r);

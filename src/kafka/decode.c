@@ -553,3 +553,32 @@ int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->validate_only = kf_get_i8(c);
 	return finish(c);
 }
+
+int kf_decode_consumer_assignment(const void *p, size_t len, struct kf_arena *a,
+				  struct kf_consumer_assignment *out)
+{
+	struct kf_cur cur, *c = &cur;
+
+	memset(out, 0, sizeof(*out));
+	out->user_data.len = -1;
+	kf_cur_init(c, p, len);
+	out->version = kf_get_i16(c);
+	if (out->version < 0)
+		return KF_BAD;
+	out->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, out->topics, out->ntopics);
+	for (int32_t i = 0; i < out->ntopics && !c->bad; i++) {
+		struct kf_assigned_topic *t = &out->topics[i];
+
+		t->topic = kf_get_str(c);
+		if (t->topic.len < 0)
+			return KF_BAD;
+		t->npartitions = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, t->partitions, t->npartitions);
+		for (int32_t j = 0; j < t->npartitions && !c->bad; j++)
+			t->partitions[j] = kf_get_i32(c);
+	}
+	if (!c->bad && kf_cur_left(c) >= 4)
+		out->user_data = kf_get_bytes(c);
+	return c->bad ? KF_BAD : 0;
+}

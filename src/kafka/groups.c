@@ -27,72 +27,12 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/map.h"
+#include "kafka/groups_internal.h"
 #include "kafka/kf.h"
 #include "net/net.h"
 
-enum gstate { G_EMPTY, G_PREPARING, G_COMPLETING, G_STABLE };
-static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
-					   "Stable" };
-
-struct group;
-
-struct proto_meta {
-	char *name;        /* owned */
-	uint8_t *meta;     /* owned */
-	int32_t len;
-};
-
-struct join_park {
-	struct kf_park base;
-	struct kf_conn *kc;
-	struct member *m;
-	int ver;
-};
-
-struct sync_park {
-	struct kf_park base;
-	struct kf_conn *kc;
-	struct member *m;
-	int ver;
-};
-
-struct member {
-	char *id;                /* owned */
-	char *client_id;         /* owned */
-	char *client_host;       /* owned */
-	int32_t session_timeout_ms, rebalance_timeout_ms;
-	int nprotos;
-	struct proto_meta *protos; /* owned, the member's preference order */
-	uint8_t *assignment;     /* owned */
-	int32_t assignment_len;
-	struct event *session_timer; /* owned */
-	struct join_park *join;  /* parked JoinGroup, or NULL */
-	struct sync_park *sync;  /* parked SyncGroup, or NULL */
-	struct group *g;         /* borrowed */
-	struct member *next;     /* join order */
-};
-
-struct group {
-	char *id;                /* owned */
-	enum gstate state;
-	int32_t generation;
-	char *protocol_type;     /* owned; NULL while Empty */
-	char *protocol;          /* owned; chosen at the last completion */
-	char *leader;            /* owned member id copy, or NULL */
-	struct member *members;  /* owned list */
-	int nmembers;
-	int initial;             /* the first rebalance's delay is running */
-	int64_t initial_deadline_ms;
-	struct event *timer;     /* owned: initial delay / rebalance timeout */
-	struct event *check_ev;  /* owned: "maybe complete" next loop turn */
-	struct kf_groups *gs;    /* borrowed */
-};
-
-struct kf_groups {
-	struct kf_server *srv;   /* borrowed */
-	struct tdm_map groups;   /* id -> struct group (owned) */
-	uint64_t next_member;
-};
+const char *const kf_group_state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
+					    "Stable" };
 
 static int64_t mono_ms(void)
 {
@@ -871,7 +811,7 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 			kf_put_i32(resp, 0);
 			continue;
 		}
-		state = state_names[g->state];
+		state = kf_group_state_names[g->state];
 		stable = g->state == G_STABLE;
 		kf_put_i16(resp, KF_ERR_NONE);
 		kf_put_kstr(resp, r.groups[i]);
@@ -902,7 +842,40 @@ struct kf_groups *kf_groups_new(struct kf_server *srv)
 		return NULL;
 	gs->srv = srv;
 	tdm_map_init(&gs->groups);
+	kf_group_view_start(gs);
 	return gs;
+}
+
+static void group_free(struct group *g)
+{
+	while (g->members) {
+		struct member *m = g->members;
+		/* connections are gone: their parks were cancelled */
+		m->join = NULL;
+		m->sync = NULL;
+		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+	}
+	event_free(g->timer);
+	event_free(g->check_ev);
+	free(g->id);
+	free(g->protocol_type);
+	free(g->protocol);
+	free(g->leader);
+	free(g);
+}
+
+int kf_group_drop(struct kf_groups *gs, const char *id, size_t len)
+{
+	struct group *g = tdm_map_get(&gs->groups, id, len);
+
+	if (!g)
+		return 0;
+	if (g->members || g->state != G_EMPTY)
+		return -1;
+	tdm_info("kafka", "group %s: deleted", g->id);
+	tdm_map_del(&gs->groups, id, len);
+	group_free(g);
+	return 0;
 }
 
 void kf_groups_free(struct kf_groups *gs)
@@ -914,24 +887,9 @@ void kf_groups_free(struct kf_groups *gs)
 
 	if (!gs)
 		return;
-	while (tdm_map_next(&gs->groups, &pos, &key, &klen, &v)) {
-		struct group *g = v;
-
-		while (g->members) {
-			struct member *m = g->members;
-			/* connections are gone: their parks were cancelled */
-			m->join = NULL;
-			m->sync = NULL;
-			member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
-		}
-		event_free(g->timer);
-		event_free(g->check_ev);
-		free(g->id);
-		free(g->protocol_type);
-		free(g->protocol);
-		free(g->leader);
-		free(g);
-	}
+	kf_group_view_stop(gs);
+	while (tdm_map_next(&gs->groups, &pos, &key, &klen, &v))
+		group_free(v);
 	tdm_map_free(&gs->groups);
 	free(gs);
 }

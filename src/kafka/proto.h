@@ -309,6 +309,28 @@ int kf_decode_delete_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 				struct kf_create_partitions_req *r);
 
+/*
+ * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),
+ * the bytes a "consumer" group's leader hands each member in SyncGroup:
+ * version, [topic, [partition]], user data.  Not a request body: fields
+ * newer versions append after the user data are ignored, and a missing
+ * user data is tolerated.  Topic strings are slices of the input; the
+ * arrays live in the arena.  0 or KF_BAD.
+ */
+struct kf_assigned_topic {
+	struct kf_str topic;
+	int32_t npartitions;
+	int32_t *partitions;
+};
+struct kf_consumer_assignment {
+	int16_t version;
+	int32_t ntopics;
+	struct kf_assigned_topic *topics;
+	struct kf_bytes user_data; /* len -1: null or absent */
+};
+int kf_decode_consumer_assignment(const void *p, size_t len, struct kf_arena *a,
+				  struct kf_consumer_assignment *out);
+
 /* Copies s into buf as a C string when it is non-null, has no NUL and
  * fits (len < size); returns 0, else -1. */
 int kf_str_cstr(struct kf_str s, char *buf, size_t size);

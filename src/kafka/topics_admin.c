@@ -102,13 +102,11 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		kf_put_i32(resp, 0);
 	kf_put_i32(resp, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
-		struct ls_topic *t = kf_topic_lookup(kc->srv, r.topics[i]);
 		int16_t err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-
 		char name[256];
 
-		if (t && kf_str_cstr(r.topics[i], name, sizeof(name)) == 0)
-			err = kf_err_from_ls(tdm_topics_delete(kc->srv->topics, name));
+		if (kf_str_cstr(r.topics[i], name, sizeof(name)) == 0)
+			err = kf_err_from_ls(tdm_topics_admin_delete(kc->srv->topics, name));
 		kf_put_kstr(resp, r.topics[i]);
 		kf_put_i16(resp, err);
 	}

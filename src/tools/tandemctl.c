@@ -13,6 +13,9 @@
  *   tandemctl [options] publish [exchange=NAME] routing_key=KEY payload=TEXT [properties=JSON]
  *   tandemctl [options] get queue=NAME [count=N] [ackmode=MODE]
  *   tandemctl [options] describe topic|group NAME
+ *   tandemctl [options] topic create NAME [--partitions N] [--config K=V ...]
+ *   tandemctl [options] topic delete|describe NAME
+ *   tandemctl [options] group describe NAME
  *   tandemctl [options] export [FILE]          (definitions; stdout without FILE)
  *   tandemctl [options] import FILE            (definitions; - = stdin)
  * Options: --host H (127.0.0.1), --port P (15672), --user U / --password P
@@ -33,12 +36,13 @@
 #include <unistd.h>
 
 #include "http/json.h"
+#include "tools/ctl.h"
 
 static const char *host = "127.0.0.1", *port = "15672", *user = "guest", *password = "guest",
 		  *vhost = "/";
-static int as_json;
+int ctl_as_json;
 
-static void usage(void)
+void ctl_usage(void)
 {
 	fprintf(stderr,
 		"usage: tandemctl [--host H] [--port P] [--user U] [--password P] [--vhost V] [--json] COMMAND\n"
@@ -51,17 +55,14 @@ static void usage(void)
 		"  publish [exchange=NAME] routing_key=KEY payload=TEXT [properties='{...}']\n"
 		"  get queue=NAME [count=1] [ackmode=ack_requeue_true]\n"
 		"  describe topic|group NAME\n"
+		"  topic create NAME [--partitions N] [--config KEY=VALUE ...]\n"
+		"  topic delete NAME   topic describe NAME\n"
+		"  group describe NAME\n"
 		"  export [FILE]   import FILE|-   (definitions: exchanges, queues, bindings)\n");
 	exit(2);
 }
 
 /* ---- HTTP ------------------------------------------------------------- */
-
-struct reply {
-	int status;
-	char *body;
-	size_t len;
-};
 
 static void b64(const char *in, char *out)
 {
@@ -109,7 +110,7 @@ static int dial(void)
 	return fd;
 }
 
-static void request(const char *method, const char *path, const char *body, struct reply *r)
+void ctl_request(const char *method, const char *path, const char *body, struct reply *r)
 {
 	int fd = dial();
 	char creds[600], enc[820];
@@ -172,7 +173,7 @@ static void request(const char *method, const char *path, const char *body, stru
 }
 
 /* Percent-encodes s for one path segment. */
-static void seg(char *out, size_t cap, const char *s)
+void ctl_seg(char *out, size_t cap, const char *s)
 {
 	size_t o = 0;
 	for (; *s && o + 4 < cap; s++) {
@@ -187,7 +188,7 @@ static void seg(char *out, size_t cap, const char *s)
 }
 
 /* Fails with the API's reason unless the status is 2xx. */
-static void check(const struct reply *r)
+void ctl_check(const struct reply *r)
 {
 	if (r->status >= 200 && r->status < 300)
 		return;
@@ -208,7 +209,7 @@ static void check(const struct reply *r)
 /* ---- output ------------------------------------------------------------- */
 
 /* The text of a scalar node (strings decoded, others as written). */
-static char *scalar(const struct js_doc *d, int i)
+char *ctl_scalar(const struct js_doc *d, int i)
 {
 	if (i < 0)
 		return strdup("");
@@ -219,11 +220,10 @@ static char *scalar(const struct js_doc *d, int i)
 	return strndup(d->src + d->n[i].off, d->n[i].len);
 }
 
-#define MAXCOLS 8
 
 /* Prints the array of objects in body as a table of the given fields
  * ("a/b" looks into a nested object). */
-static void table(const char *body, size_t len, const char *const *cols, int ncols)
+void ctl_table(const char *body, size_t len, const char *const *cols, int ncols)
 {
 	struct js_doc d;
 	char err[100];
@@ -245,7 +245,7 @@ static void table(const char *body, size_t len, const char *const *cols, int nco
 			snprintf(path, sizeof(path), "%s", cols[c]);
 			for (char *p = strtok(path, "/"); p && v >= 0; p = strtok(NULL, "/"))
 				v = js_get(&d, v, p);
-			char *s = scalar(&d, v);
+			char *s = ctl_scalar(&d, v);
 			cell[r * (size_t)ncols + (size_t)c] = s;
 			if (s && strlen(s) > w[c])
 				w[c] = strlen(s);
@@ -262,12 +262,12 @@ static void table(const char *body, size_t len, const char *const *cols, int nco
 	js_doc_free(&d);
 }
 
-static void show(const struct reply *r, const char *const *cols, int ncols)
+void ctl_show(const struct reply *r, const char *const *cols, int ncols)
 {
-	if (as_json || !cols)
+	if (ctl_as_json || !cols)
 		printf("%s\n", r->body);
 	else
-		table(r->body, r->len, cols, ncols);
+		ctl_table(r->body, r->len, cols, ncols);
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -293,7 +293,7 @@ static const char *need(int argc, char **argv, const char *key)
 }
 
 /* JSON string literal of s (malloc'd). */
-static char *jstr(const char *s)
+char *ctl_jstr(const char *s)
 {
 	struct js_w w;
 	js_w_init(&w);
@@ -331,31 +331,31 @@ static int cmd_list(const char *what)
 		if (strcmp(what, lists[i].what) != 0)
 			continue;
 		char path[600], v[400];
-		seg(v, sizeof(v), vhost);
+		ctl_seg(v, sizeof(v), vhost);
 		if (lists[i].by_vhost)
 			snprintf(path, sizeof(path), "%s/%s", lists[i].path, v);
 		else
 			snprintf(path, sizeof(path), "%s", lists[i].path);
 		struct reply r;
-		request("GET", path, NULL, &r);
-		check(&r);
+		ctl_request("GET", path, NULL, &r);
+		ctl_check(&r);
 		int ncols = 0;
 		while (ncols < MAXCOLS && lists[i].cols[ncols])
 			ncols++;
-		show(&r, lists[i].cols, ncols);
+		ctl_show(&r, lists[i].cols, ncols);
 		free(r.body);
 		return 0;
 	}
-	usage();
+	ctl_usage();
 	return 2;
 }
 
 static int simple(const char *method, const char *path, const char *body, const char *done)
 {
 	struct reply r;
-	request(method, path, body, &r);
-	check(&r);
-	if (as_json || !done)
+	ctl_request(method, path, body, &r);
+	ctl_check(&r);
+	if (ctl_as_json || !done)
 		printf("%s\n", r.len ? r.body : "{}");
 	else
 		printf("%s\n", done);
@@ -373,13 +373,13 @@ int main(int argc, char **argv)
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		const char *o = argv[i];
 		if (strcmp(o, "--json") == 0) {
-			as_json = 1;
+			ctl_as_json = 1;
 			continue;
 		}
 		if (strcmp(o, "--help") == 0)
-			usage();
+			ctl_usage();
 		if (i + 1 >= argc)
-			usage();
+			ctl_usage();
 		const char *v = argv[++i];
 		if (strcmp(o, "--host") == 0)
 			host = v;
@@ -392,17 +392,23 @@ int main(int argc, char **argv)
 		else if (strcmp(o, "--vhost") == 0)
 			vhost = v;
 		else
-			usage();
+			ctl_usage();
 	}
 	if (i >= argc)
-		usage();
+		ctl_usage();
 	const char *cmd = argv[i++];
 	int nargs = argc - i;
 	char **args = argv + i;
 	char vh[400], name[800], path[1400];
-	seg(vh, sizeof(vh), vhost);
+	ctl_seg(vh, sizeof(vh), vhost);
+	if (strcmp(cmd, "list") == 0 && nargs >= 1 && strcmp(args[0], "groups") == 0)
+		return ctl_list_groups();
 	if (strcmp(cmd, "list") == 0 && nargs >= 1)
 		return cmd_list(args[0]);
+	if (strcmp(cmd, "topic") == 0)
+		return ctl_topic(nargs, args);
+	if (strcmp(cmd, "group") == 0)
+		return ctl_group(nargs, args);
 	if (strcmp(cmd, "overview") == 0)
 		return simple("GET", "/api/overview", NULL, NULL);
 	if ((strcmp(cmd, "declare") == 0 || strcmp(cmd, "delete") == 0 || strcmp(cmd, "purge") == 0) &&
@@ -410,15 +416,15 @@ int main(int argc, char **argv)
 		const char *kind = args[0];
 		int is_q = strcmp(kind, "queue") == 0;
 		if (!is_q && strcmp(kind, "exchange") != 0)
-			usage();
-		seg(name, sizeof(name), need(nargs, args, "name"));
+			ctl_usage();
+		ctl_seg(name, sizeof(name), need(nargs, args, "name"));
 		snprintf(path, sizeof(path), "/api/%s/%s/%s%s", is_q ? "queues" : "exchanges", vh, name,
 			 strcmp(cmd, "purge") == 0 ? "/contents" : "");
 		if (strcmp(cmd, "delete") == 0)
 			return simple("DELETE", path, NULL, is_q ? "queue deleted" : "exchange deleted");
 		if (strcmp(cmd, "purge") == 0) {
 			if (!is_q)
-				usage();
+				ctl_usage();
 			return simple("DELETE", path, NULL, "queue purged");
 		}
 		char body[4096];
@@ -428,7 +434,7 @@ int main(int argc, char **argv)
 				 truth(kv(nargs, args, "durable", "true")) ? "true" : "false",
 				 truth(kv(nargs, args, "auto_delete", "false")) ? "true" : "false", a);
 		} else {
-			char *t = jstr(need(nargs, args, "type"));
+			char *t = ctl_jstr(need(nargs, args, "type"));
 			snprintf(body, sizeof(body),
 				 "{\"type\":%s,\"durable\":%s,\"auto_delete\":%s,\"internal\":%s,\"arguments\":%s}", t,
 				 truth(kv(nargs, args, "durable", "true")) ? "true" : "false",
@@ -440,9 +446,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "publish") == 0) {
 		const char *x = kv(nargs, args, "exchange", "amq.default");
-		seg(name, sizeof(name), *x ? x : "amq.default");
+		ctl_seg(name, sizeof(name), *x ? x : "amq.default");
 		snprintf(path, sizeof(path), "/api/exchanges/%s/%s/publish", vh, name);
-		char *rk = jstr(need(nargs, args, "routing_key")), *pl = jstr(need(nargs, args, "payload"));
+		char *rk = ctl_jstr(need(nargs, args, "routing_key")), *pl = ctl_jstr(need(nargs, args, "payload"));
 		const char *props = kv(nargs, args, "properties", "{}");
 		size_t cap = strlen(rk) + strlen(pl) + strlen(props) + 128;
 		char *body = malloc(cap);
@@ -450,13 +456,13 @@ int main(int argc, char **argv)
 			 "{\"properties\":%s,\"routing_key\":%s,\"payload\":%s,\"payload_encoding\":\"string\"}",
 			 props, rk, pl);
 		struct reply r;
-		request("POST", path, body, &r);
+		ctl_request("POST", path, body, &r);
 		free(body);
 		free(rk);
 		free(pl);
-		check(&r);
+		ctl_check(&r);
 		int routed = strstr(r.body, "\"routed\":true") != NULL;
-		if (as_json)
+		if (ctl_as_json)
 			printf("%s\n", r.body);
 		else
 			printf("%s\n", routed ? "message published" : "message published but NOT routed");
@@ -465,55 +471,19 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "describe") == 0 && nargs == 2 &&
 	    (strcmp(args[0], "topic") == 0 || strcmp(args[0], "group") == 0)) {
-		int topic = strcmp(args[0], "topic") == 0;
-		seg(name, sizeof(name), args[1]);
-		snprintf(path, sizeof(path), "/api/%s/%s", topic ? "topics" : "groups", name);
-		struct reply r;
-		request("GET", path, NULL, &r);
-		check(&r);
-		if (as_json) {
-			printf("%s\n", r.body);
-		} else {
-			/* one object: show its per-partition array as a table */
-			struct js_doc d;
-			char err[100];
-			if (js_parse(&d, r.body, r.len, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tandemctl: unexpected answer: %s\n", err);
-				return 1;
-			}
-			int arr = js_get(&d, 0, topic ? "partition_details" : "offsets");
-			if (topic) {
-				char *v = scalar(&d, js_get(&d, 0, "config"));
-				char *np = scalar(&d, js_get(&d, 0, "partitions"));
-				printf("topic %s: %s partitions, config %s\n", args[1], np ? np : "?", v ? v : "");
-				free(v);
-				free(np);
-			} else {
-				char *v = scalar(&d, js_get(&d, 0, "lag"));
-				printf("group %s: total lag %s\n", args[1], v ? v : "");
-				free(v);
-			}
-			static const char *const tcols[] = { "partition", "log_start_offset", "log_end_offset",
-							     "segments", "bytes" };
-			static const char *const gcols[] = { "topic", "partition", "committed_offset",
-							     "log_end_offset", "lag" };
-			if (arr >= 0)
-				table(d.src + d.n[arr].off, d.n[arr].len, topic ? tcols : gcols, 5);
-			js_doc_free(&d);
-		}
-		free(r.body);
-		return 0;
+		char *sub[2] = { "describe", args[1] };
+		return strcmp(args[0], "topic") == 0 ? ctl_topic(2, sub) : ctl_group(2, sub);
 	}
 	if (strcmp(cmd, "export") == 0 && nargs <= 1) {
 		struct reply r;
-		request("GET", "/api/definitions", NULL, &r);
-		check(&r);
+		ctl_request("GET", "/api/definitions", NULL, &r);
+		ctl_check(&r);
 		FILE *f = nargs ? fopen(args[0], "w") : stdout;
 		if (!f || fprintf(f, "%s\n", r.body) < 0 || (nargs && fclose(f) != 0)) {
 			fprintf(stderr, "tandemctl: %s: %s\n", nargs ? args[0] : "stdout", strerror(errno));
 			return 1;
 		}
-		if (nargs && !as_json)
+		if (nargs && !ctl_as_json)
 			fprintf(stderr, "definitions exported to %s\n", args[0]);
 		free(r.body);
 		return 0;
@@ -548,22 +518,22 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(cmd, "get") == 0) {
-		seg(name, sizeof(name), need(nargs, args, "queue"));
+		ctl_seg(name, sizeof(name), need(nargs, args, "queue"));
 		snprintf(path, sizeof(path), "/api/queues/%s/%s/get", vh, name);
 		char body[512];
-		char *am = jstr(kv(nargs, args, "ackmode", "ack_requeue_true"));
+		char *am = ctl_jstr(kv(nargs, args, "ackmode", "ack_requeue_true"));
 		snprintf(body, sizeof(body), "{\"count\":%d,\"ackmode\":%s,\"encoding\":\"auto\",\"truncate\":50000}",
 			 atoi(kv(nargs, args, "count", "1")), am);
 		free(am);
 		struct reply r;
-		request("POST", path, body, &r);
-		check(&r);
+		ctl_request("POST", path, body, &r);
+		ctl_check(&r);
 		static const char *const cols[] = { "routing_key", "exchange", "message_count", "payload_bytes",
 						    "redelivered", "payload" };
-		show(&r, cols, 6);
+		ctl_show(&r, cols, 6);
 		free(r.body);
 		return 0;
 	}
-	usage();
+	ctl_usage();
 	return 2;
 }

@@ -4,7 +4,8 @@
  * header, then the body through the decoder of the header's API at the
  * header's version), and directly as a body for every decoder at
  * versions 0-4, so the fuzzer reaches the decoders without first having
- * to learn frame sizes.  Invariants: a decoder either fails or consumes
+ * to learn frame sizes; also as a consumer-protocol Assignment (the
+ * SyncGroup bytes the management API decodes).  Invariants: a decoder either fails or consumes
  * its body exactly; every slice it returns lies inside the input; the
  * arena stays bounded.  tests/fuzz/replay.c runs the same function over
  * the committed corpus in `make check`.
@@ -224,7 +225,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		off += 4 + (size_t)n;
 	}
-	/* 2. the whole input as the body of every request, versions 0-4 */
+	/* 2. the whole input as a consumer-protocol Assignment (SyncGroup bytes) */
+	{
+		struct kf_consumer_assignment ca;
+
+		if (kf_decode_consumer_assignment(data, size, &a, &ca) == 0) {
+			CHECK(ca.ntopics >= 0 && ca.version >= 0);
+			for (int32_t i = 0; i < ca.ntopics; i++) {
+				str_ok(ca.topics[i].topic);
+				CHECK(ca.topics[i].npartitions >= 0);
+			}
+			bytes_ok(ca.user_data);
+		}
+		CHECK(a.used_total <= 64 * size + 4096);
+		kf_arena_reset(&a);
+	}
+	/* 3. the whole input as the body of every request, versions 0-4 */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		for (int ver = 0; ver <= 4; ver++)
 			decode_one(keys[i], ver, data, size, &a);

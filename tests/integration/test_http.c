@@ -20,116 +20,21 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "http_client.h"
 
 static int http_port, kafka_port;
 
-struct resp {
-	int status;
-	char head[8192];
-	char *body; /* NUL-terminated */
-	size_t len;
-};
-
-static void resp_free(struct resp *r)
-{
-	free(r->body);
-	r->body = NULL;
-}
-
-static void b64(const char *in, char *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = t[v >> 18 & 63];
-		out[o++] = t[v >> 12 & 63];
-		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
-/* One request on a fresh connection (Connection: close); creds NULL = none. */
-static void http_req(const char *method, const char *path, const char *creds, const char *body,
-		     struct resp *r)
-{
-	memset(r, 0, sizeof(*r));
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	struct timeval tv = { 10, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_port) };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect http: %s",
-		      strerror(errno));
-	char auth[512] = "";
-	if (creds) {
-		char enc[400];
-		b64(creds, enc);
-		snprintf(auth, sizeof(auth), "Authorization: Basic %s\r\n", enc);
-	}
-	size_t blen = body ? strlen(body) : 0;
-	char *req = malloc(blen + 2048);
-	int n = snprintf(req, 2048, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			 method, path, auth, blen);
-	memcpy(req + n, body ? body : "", blen);
-	size_t total = (size_t)n + blen, sent = 0;
-	while (sent < total) {
-		ssize_t w = write(fd, req + sent, total - sent);
-		ck_assert_msg(w > 0, "write: %s", strerror(errno));
-		sent += (size_t)w;
-	}
-	free(req);
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (len + 1 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t rd = read(fd, buf + len, cap - len - 1);
-		ck_assert_msg(rd >= 0, "read: %s", strerror(errno));
-		if (rd == 0)
-			break;
-		len += (size_t)rd;
-	}
-	close(fd);
-	buf[len] = '\0';
-	char *sep = strstr(buf, "\r\n\r\n");
-	ck_assert_msg(sep != NULL, "no header end in %s", buf);
-	ck_assert_int_eq(sscanf(buf, "HTTP/1.%*d %d", &r->status), 1);
-	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
-	r->len = len - (size_t)(sep + 4 - buf);
-	r->body = malloc(r->len + 1);
-	memcpy(r->body, sep + 4, r->len);
-	r->body[r->len] = '\0';
-	free(buf);
-}
-
 /* Request as guest; returns the status, body in *r. */
-static int req_guest(const char *method, const char *path, const char *body, struct resp *r)
+static int req_guest(const char *method, const char *path, const char *body, struct th_http_resp *r)
 {
-	http_req(method, path, "guest:guest", body, r);
+	th_http(method, path, "guest:guest", body, r);
 	return r->status;
 }
 
 /* Integer value of the first "key": in s (after `from` if given), or -1. */
 static long long json_int(const char *s, const char *from, const char *key)
 {
-	if (from) {
-		const char *f = strstr(s, from);
-		if (!f)
-			return -1;
-		s = f;
-	}
-	char pat[128];
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = strstr(s, pat);
-	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+	return th_json_int(s, from, key, -1);
 }
 
 static int has(const char *s, const char *needle)
@@ -141,78 +46,89 @@ static int has(const char *s, const char *needle)
 
 START_TEST(test_auth_required)
 {
-	struct resp r;
-	http_req("GET", "/api/overview", NULL, NULL, &r);
+	struct th_http_resp r;
+	th_http("GET", "/api/overview", NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 401);
 	ck_assert_msg(has(r.head, "WWW-Authenticate: Basic"), "head: %s", r.head);
 	ck_assert_msg(has(r.body, "\"error\":\"not_authorized\""), "%s", r.body);
-	resp_free(&r);
-	http_req("GET", "/api/overview", "guest:wrong", NULL, &r);
+	th_http_free(&r);
+	th_http("GET", "/api/overview", "guest:wrong", NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
-	http_req("GET", "/api/overview", "nobody:guest", NULL, &r);
+	th_http_free(&r);
+	th_http("GET", "/api/overview", "nobody:guest", NULL, &r);
 	ck_assert_int_eq(r.status, 401);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/whoami", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"tags\":[\"administrator\"]}"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	/* a user without a management tag may use AMQP but not the API */
-	http_req("GET", "/api/overview", "plain:plainpw", NULL, &r);
+	th_http("GET", "/api/overview", "plain:plainpw", NULL, &r);
 	ck_assert_int_eq(r.status, 401);
 	ck_assert_msg(has(r.body, "Not management user"), "%s", r.body);
-	resp_free(&r);
-	http_req("GET", "/api/whoami", "watcher:watchpw", NULL, &r);
+	th_http_free(&r);
+	th_http("GET", "/api/whoami", "watcher:watchpw", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(has(r.body, "\"tags\":[\"monitoring\"]"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	/* users, permissions and definitions are for administrators only */
 	static const char *admin_only[] = { "/api/users", "/api/permissions", "/api/definitions",
 					    "/api/users/guest" };
 	for (size_t i = 0; i < sizeof(admin_only) / sizeof(admin_only[0]); i++) {
-		http_req("GET", admin_only[i], "watcher:watchpw", NULL, &r);
+		th_http("GET", admin_only[i], "watcher:watchpw", NULL, &r);
 		ck_assert_msg(r.status == 401 && has(r.body, "{\"error\":\"not_authorised\",\"reason\":\"Not administrator user\"}"),
 			      "%s: %d %s", admin_only[i], r.status, r.body);
-		resp_free(&r);
+		th_http_free(&r);
 	}
-	http_req("GET", "/api/queues", "watcher:watchpw", NULL, &r);
+	th_http("GET", "/api/queues", "watcher:watchpw", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
 START_TEST(test_users_permissions)
 {
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/users", NULL, &r), 200);
-	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"tags\":[\"administrator\"]"), "%s", r.body);
-	ck_assert_msg(has(r.body, "{\"name\":\"watcher\",\"tags\":[\"monitoring\"]"), "%s", r.body);
-	ck_assert_msg(!has(r.body, "\"password_hash\""), "%s", r.body);
-	resp_free(&r);
+	/* as RabbitMQ shows them to administrators: the hash, never a password */
+	ck_assert_msg(has(r.body, "{\"name\":\"guest\",\"password_hash\":\""), "%s", r.body);
+	ck_assert_msg(has(r.body, "\",\"tags\":[\"administrator\"]"), "%s", r.body);
+	ck_assert_msg(has(r.body, "\",\"tags\":[\"monitoring\"]"), "%s", r.body);
+	ck_assert_msg(!has(r.body, "\"guest\",\"password\""), "%s", r.body);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/users/plain", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"tags\":[]"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/users/nobody", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/permissions", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "{\"user\":\"guest\",\"vhost\":\"/\",\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}"),
 		      "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/permissions/%2F/guest", NULL, &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/users/guest/permissions", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"vhost\":\"/\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/vhosts/%2F/permissions", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"user\":\"guest\""), "%s", r.body);
-	resp_free(&r);
-	ck_assert_int_eq(req_guest("PUT", "/api/users/newone", "{\"password\":\"x\",\"tags\":\"\"}", &r), 405);
-	resp_free(&r);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/newone", "{\"password\":\"x\",\"tags\":\"\"}", &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/newone", NULL, &r), 204);
+	th_http_free(&r);
+	/* administrators only */
+	th_http("PUT", "/api/users/newtwo", "watcher:watchpw", "{\"password\":\"x\",\"tags\":\"\"}", &r);
+	ck_assert_int_eq(r.status, 401);
+	th_http_free(&r);
+	th_http("PUT", "/api/vhosts/newvh", "watcher:watchpw", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	th_http_free(&r);
 }
 END_TEST
 
 START_TEST(test_overview)
 {
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
 	static const char *fields[] = { "\"management_version\":", "\"rabbitmq_version\":",
 					"\"product_name\":", "\"node\":", "\"message_stats\":",
@@ -224,33 +140,33 @@ START_TEST(test_overview)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		ck_assert_msg(has(r.body, fields[i]), "no %s in %s", fields[i], r.body);
 	ck_assert_msg(has(r.head, "Content-Type: application/json"), "%s", r.head);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/vhosts", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"name\":\"/\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/vhosts/%2F", NULL, &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/nodes", NULL, &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
 START_TEST(test_unknown_paths)
 {
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/nope", NULL, &r), 404);
 	ck_assert_msg(has(r.body, "\"error\":"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/queues/nosuchvhost", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/queues/%2F/no-such-queue-here", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/exchanges/%2F/no-such-exchange", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/nothing-here", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/queues/%zz", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
@@ -261,23 +177,23 @@ START_TEST(test_malformed_json)
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	static const char *bad[] = { "{", "{\"durable\":}", "[1,2", "{\"a\":1,}", "nul", "{\"a\":\"\\x\"}",
 				     "{} {}", "\"just a string\"", "[]" };
-	struct resp r;
+	struct th_http_resp r;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(req_guest("PUT", path, bad[i], &r) == 400, "%s -> %d", bad[i], r.status);
 		ck_assert_msg(has(r.body, "\"error\":\"bad_request\",\"reason\":\"not_json\""), "%s", r.body);
-		resp_free(&r);
+		th_http_free(&r);
 	}
 	/* nothing was declared */
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-bad-x", "{\"type\":7}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	/* as RabbitMQ, an exchange declared without a type is a direct one */
 	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-untyped-x", "{\"durable\":false}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/exchanges/%2F/http-untyped-x", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"type\":\"direct\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	th_assert_broker_alive();
 }
 END_TEST
@@ -287,29 +203,29 @@ START_TEST(test_declare_http_seen_over_amqp)
 	char q[128], x[128], path[256];
 	th_name(q, sizeof(q), "http-q");
 	th_name(x, sizeof(x), "http-x");
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false,\"auto_delete\":false,"
 				   "\"arguments\":{\"x-max-length\":5}}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false,\"arguments\":{\"x-max-length\":5}}", &r),
 			 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"durable\":false"), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"arguments\":{\"x-max-length\":5}"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	/* a different durability is inequivalent: 400 */
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":true}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"type\":\"fanout\",\"durable\":false}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"type\":\"fanout\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"type\":\"nosuchtype\"}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
@@ -339,7 +255,7 @@ START_TEST(test_declare_amqp_seen_over_http)
 	th_publish(c, 1, x, "a.b", "one");
 	th_publish(c, 1, x, "a.c", "two");
 	th_wait_count(c, 1, q, 2, 3000);
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_int_eq(json_int(r.body, NULL, "messages_ready"), 2);
@@ -348,15 +264,15 @@ START_TEST(test_declare_amqp_seen_over_http)
 	ck_assert_int_eq(json_int(r.body, NULL, "consumers"), 0);
 	ck_assert_int_eq(json_int(r.body, "message_stats", "publish"), 2);
 	ck_assert_msg(has(r.body, "\"auto_delete\":true") && has(r.body, "\"exclusive\":false"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/queues/%2F", NULL, &r), 200);
 	ck_assert_msg(has(r.body, q), "%s missing", q);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"type\":\"topic\""), "%s", r.body);
 	ck_assert_int_eq(json_int(r.body, "message_stats", "publish_in"), 2);
-	resp_free(&r);
+	th_http_free(&r);
 	/* one unacked delivery shows as messages_unacknowledged */
 	amqp_message_t m;
 	ck_assert_int_eq(th_get(c, 1, q, 0, &m, NULL, NULL, NULL), 1);
@@ -365,7 +281,7 @@ START_TEST(test_declare_amqp_seen_over_http)
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_int_eq(json_int(r.body, NULL, "messages_unacknowledged"), 1);
 	ck_assert_int_eq(json_int(r.body, NULL, "messages_ready"), 1);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -374,21 +290,21 @@ START_TEST(test_publish_and_get)
 {
 	char q[128], path[256], body[512];
 	th_name(q, sizeof(q), "http-pub");
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(body, sizeof(body),
 		 "{\"properties\":{\"content_type\":\"text/plain\",\"headers\":{\"h\":\"v\"}},"
 		 "\"routing_key\":\"%s\",\"payload\":\"hello http\",\"payload_encoding\":\"string\"}", q);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 200);
 	ck_assert_msg(has(r.body, "\"routed\":true"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
 				   "{\"properties\":{},\"routing_key\":\"no-such-queue-x\",\"payload\":\"x\","
 				   "\"payload_encoding\":\"string\"}", &r), 200);
 	ck_assert_msg(has(r.body, "\"routed\":false"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 
 	/* HTTP -> AMQP, with properties */
 	amqp_connection_state_t c = th_connect();
@@ -413,24 +329,24 @@ START_TEST(test_publish_and_get)
 	ck_assert_msg(has(r.body, "\"redelivered\":false"), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"payload_bytes\":9"), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"properties\":{"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(th_wait_count(c, 1, q, 1, 3000), 1);
 	ck_assert_int_eq(req_guest("POST", path, "{\"count\":1,\"ackmode\":\"ack_requeue_false\","
 				   "\"encoding\":\"base64\"}", &r), 200);
 	ck_assert_msg(has(r.body, "\"payload\":\"ZnJvbSBhbXFw\""), "%s", r.body); /* base64("from amqp") */
 	ck_assert_msg(has(r.body, "\"redelivered\":true"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(th_wait_count(c, 1, q, 0, 3000), 0);
 	ck_assert_int_eq(req_guest("POST", path, "{\"count\":1,\"ackmode\":\"ack_requeue_false\","
 				   "\"encoding\":\"auto\"}", &r), 200);
 	ck_assert_str_eq(r.body, "[]");
-	resp_free(&r);
+	th_http_free(&r);
 	/* base64 payloads in */
 	snprintf(body, sizeof(body),
 		 "{\"properties\":{\"delivery_mode\":2},\"routing_key\":\"%s\",\"payload\":\"AAEC\","
 		 "\"payload_encoding\":\"base64\"}", q);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(th_get_wait(c, 1, q, 1, &m, NULL, NULL, NULL, 3000), 1);
 	ck_assert_int_eq(m.body.len, 3);
 	ck_assert_int_eq(((uint8_t *)m.body.bytes)[2], 2);
@@ -438,10 +354,10 @@ START_TEST(test_publish_and_get)
 	amqp_destroy_message(&m);
 	/* missing fields */
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", "{}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/no-such-x/publish",
 				   "{\"routing_key\":\"\",\"payload\":\"\"}", &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -454,25 +370,25 @@ START_TEST(test_publish_routing)
 	th_name(ae, sizeof(ae), "http-ae");
 	th_name(x, sizeof(x), "http-with-ae");
 	th_name(q, sizeof(q), "http-ae-q");
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", ae);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"type\":\"fanout\",\"durable\":false}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
 	snprintf(body, sizeof(body), "{\"type\":\"direct\",\"durable\":false,\"arguments\":{\"alternate-exchange\":\"%s\"}}", ae);
 	ck_assert_int_eq(req_guest("PUT", path, body, &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s", ae, q);
 	ck_assert_int_eq(req_guest("POST", path, "{\"routing_key\":\"\"}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s/publish", x);
 	ck_assert_int_eq(req_guest("POST", path, "{\"properties\":{},\"routing_key\":\"nowhere\",\"payload\":\"to ae\","
 				   "\"payload_encoding\":\"string\"}", &r), 200);
 	ck_assert_msg(has(r.body, "\"routed\":true"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	ck_assert_int_eq(th_wait_count(c, 1, q, 1, 3000), 1);
@@ -483,15 +399,15 @@ START_TEST(test_publish_routing)
 	ck_assert_int_eq(req_guest("POST", path, "{\"properties\":{\"user_id\":\"someone-else\"},\"routing_key\":\"k\","
 				   "\"payload\":\"x\",\"payload_encoding\":\"string\"}", &r), 400);
 	ck_assert_msg(has(r.body, "user_id property set to 'someone-else'"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", path, "{\"properties\":{\"user_id\":\"guest\"},\"routing_key\":\"k\","
 				   "\"payload\":\"x\",\"payload_encoding\":\"string\"}", &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/http-internal-x", "{\"type\":\"fanout\",\"durable\":false,\"internal\":true}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/http-internal-x/publish",
 				   "{\"properties\":{},\"routing_key\":\"\",\"payload\":\"\",\"payload_encoding\":\"string\"}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
@@ -506,30 +422,30 @@ START_TEST(test_purge_and_delete)
 	for (int i = 0; i < 3; i++)
 		th_publish(c, 1, "", q, "p");
 	ck_assert_int_eq(th_wait_count(c, 1, q, 3, 3000), 3);
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s/contents", q);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(th_wait_count(c, 1, q, 0, 3000), 0);
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	amqp_rpc_reply_t rep = th_queue_passive(c, 1, q, NULL, NULL);
 	th_expect_channel_close(c, 1, rep, TH_NOT_FOUND);
 	th_channel(c, 2);
 	th_exchange(c, 2, x, "direct");
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	/* the default exchange and amq.* cannot go */
 	ck_assert_int_ne(req_guest("DELETE", "/api/exchanges/%2F/amq.direct", NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -544,7 +460,7 @@ START_TEST(test_bindings)
 	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
 	th_exchange(c, 1, x, "direct");
 	th_bind(c, 1, q, x, "k1", amqp_empty_table);
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/bindings/%2F", NULL, &r), 200);
 	char want[512];
 	snprintf(want, sizeof(want),
@@ -554,24 +470,24 @@ START_TEST(test_bindings)
 	/* the default exchange's implicit binding is listed as in RabbitMQ */
 	snprintf(want, sizeof(want), "{\"source\":\"\",\"vhost\":\"/\",\"destination\":\"%s\"", q);
 	ck_assert_msg(has(r.body, want), "no %s", want);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/bindings", NULL, &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s/bindings", q);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"routing_key\":\"k1\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s/bindings/source", x);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"routing_key\":\"k1\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	/* create over HTTP, route over AMQP, delete over HTTP */
 	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s", x, q);
 	ck_assert_int_eq(req_guest("POST", path, "{\"routing_key\":\"k2\",\"arguments\":{}}", &r), 201);
 	char loc[300];
 	snprintf(loc, sizeof(loc), "Location: %s/k2", q);
 	ck_assert_msg(has(r.head, loc), "%s", r.head);
-	resp_free(&r);
+	th_http_free(&r);
 	th_publish(c, 1, x, "k2", "via k2");
 	amqp_message_t m;
 	ck_assert_int_eq(th_get_wait(c, 1, q, 1, &m, NULL, NULL, NULL, 3000), 1);
@@ -579,11 +495,11 @@ START_TEST(test_bindings)
 	amqp_destroy_message(&m);
 	snprintf(path, sizeof(path), "/api/bindings/%%2F/e/%s/q/%s/k2", x, q);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	th_publish(c, 1, x, "k2", "gone");
 	th_assert_drained(c, 1, q);
 	th_close(c);
@@ -597,19 +513,19 @@ START_TEST(test_connections_channels)
 	th_channel(c, 2);
 	amqp_basic_qos(c, 2, 0, 11, 0);
 	th_ok_last(c, "basic.qos");
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/connections", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"protocol\":\"AMQP 0-9-1\""), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"user\":\"guest\""), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"channels\":2"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/channels", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"prefetch_count\":11"), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"number\":2"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
 	ck_assert_int_ge(json_int(r.body, "object_totals", "connections"), 1);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 	/* gone once closed */
 	uint64_t deadline = th_now_ms() + 3000;
@@ -617,7 +533,7 @@ START_TEST(test_connections_channels)
 	while (!gone && th_now_ms() < deadline) {
 		ck_assert_int_eq(req_guest("GET", "/api/channels", NULL, &r), 200);
 		gone = !has(r.body, "\"prefetch_count\":11");
-		resp_free(&r);
+		th_http_free(&r);
 		if (!gone)
 			th_sleep_ms(20);
 	}
@@ -654,7 +570,7 @@ START_TEST(test_consumers)
 	amqp_table_t cargs = { 1, &prio };
 	amqp_basic_consume(c, 1, amqp_cstring_bytes(q), amqp_cstring_bytes("second"), 0, 1, 0, cargs);
 	th_ok_last(c, "basic.consume");
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/consumers", NULL, &r), 200);
 	const char *first = strstr(r.body, "\"consumer_tag\":\"first\"");
 	const char *second = strstr(r.body, "\"consumer_tag\":\"second\"");
@@ -673,14 +589,14 @@ START_TEST(test_consumers)
 	snprintf(qname, sizeof(qname), "\"queue\":{\"name\":\"%s\",\"vhost\":\"/\"}", q);
 	ck_assert_msg(has(r.body, qname), "%s", r.body);
 	ck_assert_msg(has(r.body, "\"connection_name\":\"127.0.0.1:"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/consumers/%2F", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"consumer_tag\":\"first\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/consumers/no-such-vhost", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/consumers", "{}", &r), 405);
-	resp_free(&r);
+	th_http_free(&r);
 	/* cancelled: gone from the list */
 	amqp_basic_cancel(c, 1, amqp_cstring_bytes("first"));
 	th_ok_last(c, "basic.cancel");
@@ -688,11 +604,11 @@ START_TEST(test_consumers)
 	ck_assert_msg(!has(r.body, "\"consumer_tag\":\"first\""), "%s", r.body);
 	snprintf(path, sizeof(path), "\"consumer_tag\":\"second\"");
 	ck_assert_msg(has(r.body, path), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	/* the connection counts what it was sent */
 	ck_assert_int_eq(req_guest("GET", "/api/connections", NULL, &r), 200);
 	ck_assert_int_gt(json_int(r.body, "\"protocol\"", "send_oct"), 0);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -723,43 +639,43 @@ START_TEST(test_close_connection)
 	snprintf(name, sizeof(name), "127.0.0.1:%d -> 127.0.0.1:%d", ntohs(sa.sin_port), th_port());
 	urlseg(enc, sizeof(enc), name);
 	snprintf(path, sizeof(path), "/api/connections/%s", enc);
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"channels\":1"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	amqp_rpc_reply_t rep = th_sync(c, 1);
 	th_expect_connection_close(c, rep, TH_CONNECTION_FORCED);
 	ck_assert_msg(has(th_last_close_text(), "Closed via management plugin"), "%s", th_last_close_text());
 	th_destroy(c);
 	ck_assert_int_eq(req_guest("DELETE", "/api/connections/no%20such", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
 START_TEST(test_health)
 {
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/health/checks/alarms", NULL, &r), 200);
 	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/aliveness-test/%2F", NULL, &r), 200);
 	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/aliveness-test/nosuchvhost", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	char path[64];
 	snprintf(path, sizeof(path), "/api/health/checks/port-listener/%d", th_port());
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	char want[64];
 	snprintf(want, sizeof(want), "{\"status\":\"ok\",\"port\":%d}", th_port());
 	ck_assert_str_eq(r.body, want);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/health/checks/port-listener/1", NULL, &r), 503);
 	ck_assert_msg(has(r.body, "\"status\":\"failed\",\"reason\":\"No active listener\",\"missing\":1,\"ports\":["),
 		      "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
@@ -772,12 +688,12 @@ START_TEST(test_rates)
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
-	struct resp r;
+	struct th_http_resp r;
 	char path[256];
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"publish_details\":{\"rate\":"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	uint64_t deadline = th_now_ms() + 12000;
 	int seen = 0;
 	while (!seen && th_now_ms() < deadline) {
@@ -787,14 +703,14 @@ START_TEST(test_rates)
 		ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 		const char *d = strstr(r.body, "\"publish_details\":{\"rate\":");
 		seen = d && strtod(d + strlen("\"publish_details\":{\"rate\":"), NULL) > 0;
-		resp_free(&r);
+		th_http_free(&r);
 		if (!seen)
 			th_sleep_ms(500);
 	}
 	ck_assert_msg(seen, "publish rate stayed 0");
 	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"rates_mode\":\"basic\"") && has(r.body, "\"ack_details\":{\"rate\":"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -816,8 +732,8 @@ START_TEST(test_metrics)
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, q, 0, 0, 1, NULL, 0);
-	struct resp r;
-	http_req("GET", "/metrics", NULL, NULL, &r); /* no auth, as Prometheus scrapes */
+	struct th_http_resp r;
+	th_http("GET", "/metrics", NULL, NULL, &r); /* no auth, as Prometheus scrapes */
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(has(r.head, "text/plain; version=0.0.4"), "%s", r.head);
 	static const char *names[] = { "# TYPE tandem_connections gauge", "tandem_channels ",
@@ -832,7 +748,7 @@ START_TEST(test_metrics)
 	long long pub0 = metric(r.body, "tandem_messages_published_total");
 	snprintf(series, sizeof(series), "tandem_queue_messages_ready{vhost=\"/\",queue=\"%s\"}", q);
 	ck_assert_int_eq(metric(r.body, series), 0);
-	resp_free(&r);
+	th_http_free(&r);
 	th_publish(c, 1, "", q, "a");
 	th_publish(c, 1, "", q, "b");
 	th_wait_count(c, 1, q, 2, 3000);
@@ -840,20 +756,20 @@ START_TEST(test_metrics)
 	uint64_t tag;
 	ck_assert_int_eq(th_get(c, 1, q, 0, &m, &tag, NULL, NULL), 1);
 	amqp_destroy_message(&m);
-	http_req("GET", "/metrics", NULL, NULL, &r);
+	th_http("GET", "/metrics", NULL, NULL, &r);
 	ck_assert_int_eq(metric(r.body, series), 1);
 	snprintf(series, sizeof(series), "tandem_queue_messages_unacked{vhost=\"/\",queue=\"%s\"}", q);
 	ck_assert_int_eq(metric(r.body, series), 1);
 	snprintf(series, sizeof(series), "tandem_queue_messages_published_total{vhost=\"/\",queue=\"%s\"}", q);
 	ck_assert_int_eq(metric(r.body, series), 2);
 	ck_assert_int_ge(metric(r.body, "tandem_messages_published_total"), pub0 + 2);
-	resp_free(&r);
+	th_http_free(&r);
 	amqp_basic_ack(c, 1, tag, 0);
 	th_sync(c, 1);
-	http_req("GET", "/metrics", NULL, NULL, &r);
+	th_http("GET", "/metrics", NULL, NULL, &r);
 	snprintf(series, sizeof(series), "tandem_queue_messages_acked_total{vhost=\"/\",queue=\"%s\"}", q);
 	ck_assert_int_eq(metric(r.body, series), 1);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -873,14 +789,14 @@ START_TEST(test_fsync_histogram_and_totals)
 	th_publish_props(c, 1, "", q, 0, &props, amqp_cstring_bytes("kept"));
 	amqp_method_t ack;
 	ck_assert_msg(th_wait_method(c, 1, AMQP_BASIC_ACK_METHOD, &ack, 5000), "no confirm");
-	struct resp r;
-	http_req("GET", "/metrics", NULL, NULL, &r);
+	struct th_http_resp r;
+	th_http("GET", "/metrics", NULL, NULL, &r);
 	ck_assert_msg(has(r.body, "# TYPE tandem_fsync_duration_seconds histogram"), "%s", r.body);
 	long long n = metric(r.body, "tandem_fsync_duration_seconds_count{store=\"queues\"}");
 	ck_assert_int_ge(n, 1); /* a confirm for a persistent message waits for an fsync */
 	ck_assert_int_eq(metric(r.body, "tandem_fsync_duration_seconds_bucket{store=\"queues\",le=\"+Inf\"}"), n);
 	ck_assert_int_ge(metric(r.body, "tandem_fsync_duration_seconds_count{store=\"logs\"}"), 0);
-	resp_free(&r);
+	th_http_free(&r);
 	amqp_message_t m;
 	uint64_t tag;
 	ck_assert_int_eq(th_get(c, 1, q, 0, &m, &tag, NULL, NULL), 1);
@@ -892,13 +808,13 @@ START_TEST(test_fsync_histogram_and_totals)
 	long long acked = json_int(r.body, "message_stats", "ack");
 	ck_assert_int_ge(delivered, 1);
 	ck_assert_int_ge(acked, 1);
-	resp_free(&r);
+	th_http_free(&r);
 	amqp_queue_delete(c, 1, amqp_cstring_bytes(q), 0, 0);
 	th_ok_last(c, "queue.delete");
 	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
 	ck_assert_int_ge(json_int(r.body, "message_stats", "deliver_get"), delivered);
 	ck_assert_int_ge(json_int(r.body, "message_stats", "ack"), acked);
-	resp_free(&r);
+	th_http_free(&r);
 	th_close(c);
 }
 END_TEST
@@ -907,53 +823,53 @@ END_TEST
  * with tests/rabbitmq/start-private.sh and RMQ_MANAGEMENT=1). */
 START_TEST(test_rabbitmq_error_answers)
 {
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", "{\"payload\":\"x\"}", &r), 400);
 	ck_assert_msg(has(r.body, "\"reason\":\"[{key_missing,routing_key},\\n {key_missing,properties},\\n "
 				  "{key_missing,payload_encoding}]\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
 				   "{\"properties\":{},\"routing_key\":\"k\",\"payload\":\"!!\",\"payload_encoding\":\"base64\"}",
 				   &r), 400);
 	ck_assert_msg(has(r.body, "\"reason\":[\"not_base64\",\"!!\"]"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish",
 				   "{\"properties\":{},\"routing_key\":\"k\",\"payload\":\"x\",\"payload_encoding\":\"rot13\"}",
 				   &r), 400);
 	ck_assert_msg(has(r.body, "\"reason\":[\"unsupported_encoding\",\"rot13\"]"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	int st = req_guest("PUT", "/api/queues/%2F/http-errors-q", "{\"durable\":false}", &r);
 	ck_assert_msg(st == 201 || st == 204, "%d", st);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/queues/%2F/http-errors-q/get", "{}", &r), 400);
 	ck_assert_msg(has(r.body, "\"reason\":\"[{key_missing,ackmode},{key_missing,count},{key_missing,encoding}]\""),
 		      "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("PUT", "/api/exchanges/%2F/amq.mine", "{\"type\":\"direct\"}", &r), 401);
 	ck_assert_msg(has(r.body, "{\"error\":\"not_authorised\",\"reason\":\"Access refused.\"}"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/bindings/%2F/e/no-such-x/q/no-such-q", "{}", &r), 404);
 	ck_assert_msg(has(r.body, "\"reason\":\"no exchange 'no-such-x' in vhost '/'\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/bindings/%2F/e/amq.direct/q/no-such-q", "{}", &r), 404);
 	ck_assert_msg(has(r.body, "\"reason\":\"no queue 'no-such-q' in vhost '/'\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
 START_TEST(test_topics_shape)
 {
-	struct resp r;
+	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", "/api/topics", NULL, &r), 200);
 	ck_assert_msg(r.body[0] == '[', "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/groups", NULL, &r), 200);
 	ck_assert_msg(r.body[0] == '[', "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/topics/none", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/groups/none", NULL, &r), 404);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
@@ -975,14 +891,14 @@ START_TEST(test_topics_with_data)
 	snprintf(cmd, sizeof(cmd), "kcat -b 127.0.0.1:%d -G %s %s -c 2 -q -o beginning "
 		 "-X enable.auto.commit=true -X auto.commit.interval.ms=100 >/dev/null 2>&1", kafka_port, g, t);
 	ck_assert_int_eq(system(cmd), 0);
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/topics/%s", t);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_int_eq(json_int(r.body, "partition_details", "log_end_offset"), 3);
 	ck_assert_int_eq(json_int(r.body, "partition_details", "log_start_offset"), 0);
 	ck_assert_int_eq(json_int(r.body, NULL, "partitions"), 1);
 	ck_assert_msg(has(r.body, "\"retention.ms\":"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/groups/%s", g);
 	uint64_t deadline = th_now_ms() + 10000;
 	long long lag = -1;
@@ -990,18 +906,18 @@ START_TEST(test_topics_with_data)
 		int st = req_guest("GET", path, NULL, &r);
 		if (st == 200)
 			lag = json_int(r.body, NULL, "lag");
-		resp_free(&r);
+		th_http_free(&r);
 		if (lag >= 0)
 			break;
 		th_sleep_ms(100);
 	}
 	ck_assert_msg(lag == 1 || lag == 0, "lag %lld", lag); /* committed 2 of 3 (or all 3 on close) */
-	http_req("GET", "/metrics", NULL, NULL, &r);
+	th_http("GET", "/metrics", NULL, NULL, &r);
 	snprintf(series, sizeof(series), "tandem_topic_partition_log_end_offset{topic=\"%s\",partition=\"0\"}", t);
 	ck_assert_int_eq(metric(r.body, series), 3);
 	snprintf(series, sizeof(series), "tandem_group_lag{group=\"%s\",topic=\"%s\",partition=\"0\"}", g, t);
 	ck_assert_int_eq(metric(r.body, series), lag);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
@@ -1012,7 +928,7 @@ START_TEST(test_definitions)
 	char q[128], x[128], path[256], body[1024];
 	th_name(q, sizeof(q), "defs-q");
 	th_name(x, sizeof(x), "defs-x");
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(body, sizeof(body),
 		 "{\"exchanges\":[{\"name\":\"%s\",\"vhost\":\"/\",\"type\":\"topic\",\"durable\":false,"
 		 "\"auto_delete\":false,\"internal\":false,\"arguments\":{}}],"
@@ -1022,7 +938,7 @@ START_TEST(test_definitions)
 		 "\"destination_type\":\"queue\",\"routing_key\":\"a.#\",\"arguments\":{}}],"
 		 "\"users\":[],\"permissions\":[]}", x, q, x, q);
 	ck_assert_int_eq(req_guest("POST", "/api/definitions", body, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", "/api/definitions", NULL, &r), 200);
 	char want[512];
 	snprintf(want, sizeof(want), "{\"name\":\"%s\",\"vhost\":\"/\",\"durable\":false,\"auto_delete\":false,"
@@ -1032,7 +948,7 @@ START_TEST(test_definitions)
 		 "\"destination_type\":\"queue\",\"routing_key\":\"a.#\"", x, q);
 	ck_assert_msg(has(r.body, want), "no %s in %s", want, r.body);
 	ck_assert_msg(has(r.body, "\"rabbit_version\":") && !has(r.body, "\"name\":\"amq.direct\""), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	/* the imported topology routes */
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
@@ -1041,16 +957,16 @@ START_TEST(test_definitions)
 	th_close(c);
 	/* importing again is idempotent; a bad file is 400 and a vhost we do not have too */
 	ck_assert_int_eq(req_guest("POST", "/api/definitions", body, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/definitions", "{\"queues\":{}}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("POST", "/api/definitions",
 				   "{\"queues\":[{\"name\":\"q\",\"vhost\":\"nope\"}]}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/definitions/%%2F");
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, q), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
 
@@ -1060,95 +976,76 @@ START_TEST(test_stream_queue)
 {
 	char q[128], path[256], body[512];
 	snprintf(q, sizeof(q), "httpstream%ld", (long)getpid());
-	struct resp r;
+	struct th_http_resp r;
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false,\"arguments\":{\"x-queue-type\":\"stream\"}}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":true,\"arguments\":{\"x-queue-type\":\"stream\"}}", &r), 201);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(body, sizeof(body), "{\"properties\":{},\"routing_key\":\"%s\",\"payload\":\"rec\","
 		 "\"payload_encoding\":\"string\"}", q);
 	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 200);
 	ck_assert_msg(has(r.body, "\"routed\":true"), "%s", r.body);
-	resp_free(&r);
+	th_http_free(&r);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_msg(has(r.body, "\"type\":\"stream\""), "%s", r.body);
 	ck_assert_int_eq(json_int(r.body, NULL, "messages"), 1);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/topics/%s", q);
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
 	ck_assert_int_eq(json_int(r.body, "partition_details", "log_end_offset"), 1);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s/get", q);
 	ck_assert_int_eq(req_guest("POST", path, "{\"count\":1,\"ackmode\":\"ack_requeue_true\",\"encoding\":\"auto\"}", &r), 400);
-	resp_free(&r);
+	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
-	resp_free(&r);
+	th_http_free(&r);
 }
 END_TEST
-
-/* Runs tandemctl against the test's broker; returns its exit status and
- * its stdout in out (cap bytes). */
-static int ctl(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int ctl(char *out, size_t cap, const char *fmt, ...)
-{
-	char args[1024], cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s --port %d %s 2>/dev/null", TANDEMCTL_PATH, http_port, args);
-	FILE *p = popen(cmd, "r");
-	ck_assert_msg(p != NULL, "popen %s", cmd);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 START_TEST(test_tandemctl)
 {
 	char q[128], out[16384];
 	th_name(q, sizeof(q), "ctl-q");
-	ck_assert_int_eq(ctl(out, sizeof(out), "declare queue name=%s durable=false", q), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "publish routing_key=%s payload=from-ctl", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "declare queue name=%s durable=false", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "publish routing_key=%s payload=from-ctl", q), 0);
 	ck_assert_msg(has(out, "message published") && !has(out, "NOT"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list queues"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list queues"), 0);
 	ck_assert_msg(has(out, q) && has(out, "messages_ready"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--json list queues"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--json list queues"), 0);
 	ck_assert_msg(out[0] == '[' && has(out, "\"messages_ready\":"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "get queue=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "get queue=%s", q), 0);
 	ck_assert_msg(has(out, "from-ctl"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "purge queue name=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "purge queue name=%s", q), 0);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	ck_assert_int_eq(th_wait_count(c, 1, q, 0, 3000), 0);
 	th_close(c);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list exchanges"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list exchanges"), 0);
 	ck_assert_msg(has(out, "amq.topic"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list bindings"), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list connections"), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list topics"), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list users"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list bindings"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list connections"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list topics"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list users"), 0);
 	ck_assert_msg(has(out, "guest") && has(out, "[\"administrator\"]"), "%s", out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list permissions"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list permissions"), 0);
 	/* definitions: export to a file, delete, import it back */
 	char file[256];
 	snprintf(file, sizeof(file), "%s/defs-%ld.json", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
-	ck_assert_int_eq(ctl(out, sizeof(out), "export %s", file), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "import %s", file), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "export %s", file), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "delete queue name=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "import %s", file), 0);
 	unlink(file);
-	ck_assert_int_eq(ctl(out, sizeof(out), "list queues"), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list queues"), 0);
 	ck_assert_msg(has(out, q), "%s not re-imported: %s", q, out);
-	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 0);
-	ck_assert_int_eq(ctl(out, sizeof(out), "describe topic no-such-topic"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "delete queue name=%s", q), 0);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "describe topic no-such-topic"), 1);
 	/* errors: the API refuses (1), usage (2), unreachable (3) */
-	ck_assert_int_eq(ctl(out, sizeof(out), "delete queue name=%s", q), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "--password wrong list queues"), 1);
-	ck_assert_int_eq(ctl(out, sizeof(out), "frobnicate"), 2);
-	ck_assert_int_eq(ctl(out, sizeof(out), "declare exchange name=x-no-type"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "delete queue name=%s", q), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--password wrong list queues"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "frobnicate"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "declare exchange name=x-no-type"), 2);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "%s --port 1 list queues 2>/dev/null >/dev/null", TANDEMCTL_PATH);
 	int st = system(cmd);
@@ -1160,12 +1057,12 @@ END_TEST
  * live API (node with a stub DOM; skipped without node >= 18). */
 START_TEST(test_console)
 {
-	struct resp r;
-	http_req("GET", "/", NULL, NULL, &r);
+	struct th_http_resp r;
+	th_http("GET", "/", NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(has(r.head, "text/html") && has(r.body, "console.js"), "%s", r.head);
 	ck_assert_msg(has(r.head, "Content-Security-Policy") && has(r.head, "ETag"), "%s", r.head);
-	resp_free(&r);
+	th_http_free(&r);
 	if (system("node -e 'if (typeof fetch != \"function\") process.exit(1)' >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "test_console: node >= 18 not found, skipping the script check\n");
 		return;
@@ -1176,19 +1073,94 @@ START_TEST(test_console)
 }
 END_TEST
 
-static int free_port(void)
+/* Vhosts, users and permissions changed over the API: AMQP logins follow
+ * at once, and the changes (deletions of tandem.conf's users included)
+ * survive a restart.  On a broker of this test's own. */
+START_TEST(test_vhosts_users_persist)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	char port[16];
+	http_port = th_free_port();
+	th_http_port(http_port);
+	snprintf(port, sizeof(port), "%d", http_port);
+	const char *args[] = { "--http-port", port, "--kafka-port", "0", "--users.cfg.password", "cfgpw",
+			       NULL };
+	th_start_with_args(args);
+	struct th_http_resp r;
+	ck_assert_int_eq(req_guest("PUT", "/api/vhosts/adm-v", NULL, &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/vhosts/adm-v", "{}", &r), 204);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/adm-u", "{\"password\":\"pw1\"}", &r), 400);
+	ck_assert_msg(has(r.body, "tags_not_present"), "%s", r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/users/adm-u", "{\"password\":\"pw1\",\"tags\":[\"management\"]}", &r), 201);
+	th_http_free(&r);
+	struct th_login lo = { .vhost = "adm-v", .user = "adm-u", .password = "pw1" };
+	amqp_rpc_reply_t rep;
+	amqp_connection_state_t c = th_connect_opts(&lo, &rep);
+	ck_assert_int_ne(rep.reply_type, AMQP_RESPONSE_NORMAL); /* no permission yet */
+	th_destroy(c);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-u", "{}", &r), 400);
+	ck_assert_msg(has(r.body, "[{key_missing,configure},{key_missing,write},{key_missing,read}]"), "%s", r.body);
+	th_http_free(&r);
+	static const char all[] = "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}";
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/no-such-user", all, &r), 400);
+	ck_assert_msg(has(r.body, "vhost_or_user_not_found"), "%s", r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-u", all, &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/permissions/adm-v/adm-u", all, &r), 204);
+	th_http_free(&r);
+	c = th_connect_opts(&lo, &rep);
+	ck_assert_int_eq(rep.reply_type, AMQP_RESPONSE_NORMAL);
+	th_channel(c, 1);
+	th_queue(c, 1, "adm-kept", 1, 0, 0, NULL, 0);
+	th_close(c);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/cfg", NULL, &r), 204);
+	th_http_free(&r);
+
+	th_broker_restart();
+	ck_assert_int_eq(req_guest("GET", "/api/queues/adm-v/adm-kept", NULL, &r), 200);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/cfg", NULL, &r), 404); /* stays deleted */
+	th_http_free(&r);
+	th_http("GET", "/api/whoami", "adm-u:pw1", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_http_free(&r);
+	/* deleting the vhost closes its connections with 320 */
+	c = th_connect_opts(&lo, &rep);
+	ck_assert_int_eq(rep.reply_type, AMQP_RESPONSE_NORMAL);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/%2F", NULL, &r), 400);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/adm-v", NULL, &r), 204);
+	th_http_free(&r);
+	amqp_frame_t f;
+	ck_assert_msg(th_wait_frame(c, &f, 5000), "no connection.close after the vhost went");
+	ck_assert_int_eq(f.payload.method.id, AMQP_CONNECTION_CLOSE_METHOD);
+	ck_assert_int_eq(((amqp_connection_close_t *)f.payload.method.decoded)->reply_code, 320);
+	th_destroy(c);
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts/adm-v", NULL, &r), 404);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/vhosts/adm-v", NULL, &r), 404);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/users/adm-u", NULL, &r), 204);
+	th_http_free(&r);
+	th_http("GET", "/api/whoami", "adm-u:pw1", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	th_http_free(&r);
+
+	th_broker_restart();
+	ck_assert_int_eq(req_guest("GET", "/api/vhosts/adm-v", NULL, &r), 404);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/users/adm-u", NULL, &r), 404);
+	th_http_free(&r);
+	/* made again, the vhost starts empty and with no grants */
+	ck_assert_int_eq(req_guest("PUT", "/api/vhosts/adm-v", NULL, &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/queues/adm-v/adm-kept", NULL, &r), 404);
+	th_http_free(&r);
 }
+END_TEST
 
 int main(void)
 {
@@ -1197,9 +1169,10 @@ int main(void)
 		return 77;
 	}
 	char port[16], kport[16];
-	http_port = free_port();
+	http_port = th_free_port();
+	th_http_port(http_port);
 	do
-		kafka_port = free_port();
+		kafka_port = th_free_port();
 	while (kafka_port == http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	snprintf(kport, sizeof(kport), "%d", kafka_port);
@@ -1234,6 +1207,7 @@ int main(void)
 	tcase_add_test(tc, test_definitions);
 	tcase_add_test(tc, test_stream_queue);
 	tcase_add_test(tc, test_console);
+	tcase_add_test(tc, test_vhosts_users_persist);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

@@ -1,0 +1,233 @@
+/*
+ * Records over HTTP: GET /api/topics/{name}/partitions/{p}/messages reads
+ * a partition by offset (replay), and hx_write_records, which the group
+ * fetch endpoint (api_groups.c) shares, turns stored batches into JSON
+ * record objects.  Reads go through logstore only (core/topics.h), batch
+ * by batch, decompressing gzip batches with logstore's decoder.  Keys,
+ * values and header values are JSON strings when they are valid UTF-8,
+ * base64 otherwise (say the *_encoding fields).
+ *
+ * Must not depend on: other front ends (src/amqp, src/kafka).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/topics.h"
+#include "http/amqpval.h"
+#include "http/hx.h"
+
+#define READ_CHUNK (1u << 20)
+/* Past this much JSON a reply stops adding records (but has one at least). */
+#define MAX_REPLY_BYTES (16u << 20)
+
+/* Writes bytes as a string value: text when UTF-8, else base64.
+ * Returns the encoding's name. */
+static const char *write_bytes(struct js_w *w, const void *p, size_t n)
+{
+	if (hx_valid_utf8(p, n)) {
+		js_strn(w, p, n);
+		return "string";
+	}
+	js_value_begin(w);
+	js_raw(w, "\"", 1);
+	hv_b64_encode(w, p, n);
+	js_raw(w, "\"", 1);
+	return "base64";
+}
+
+static void write_record(struct js_w *w, int32_t partition, const struct ls_record *rec)
+{
+	const char *enc = "string";
+
+	js_obj(w);
+	js_kint(w, "partition", partition);
+	js_kuint(w, "offset", rec->offset);
+	js_kint(w, "timestamp", rec->timestamp);
+	js_key(w, "key");
+	if (rec->key)
+		enc = write_bytes(w, rec->key, rec->key_len);
+	else
+		js_null(w);
+	js_kstr(w, "key_encoding", enc);
+	enc = "string";
+	js_key(w, "payload");
+	if (rec->value)
+		enc = write_bytes(w, rec->value, rec->value_len);
+	else
+		js_null(w);
+	js_kstr(w, "payload_encoding", enc);
+	js_key(w, "headers");
+	js_obj(w);
+	for (size_t i = 0; i < rec->header_count; i++) {
+		const struct ls_header *h = &rec->headers[i];
+
+		js_keyn(w, h->key, h->key_len);
+		if (h->value)
+			write_bytes(w, h->value, h->value_len);
+		else
+			js_null(w);
+	}
+	js_obj_end(w);
+	js_obj_end(w);
+}
+
+/* Decodes the batches set in dec, writing records until *written reaches
+ * max or the reply is big enough: 1 when it stopped so, 0 when the
+ * batches ran out, or an LS_ERR_*.  *next follows the last record. */
+static int decode_some(struct ls_decoder *dec, int32_t partition, size_t max, struct js_w *w,
+		       uint64_t *next, size_t *written)
+{
+	struct ls_record rec;
+	int rc;
+
+	while (*written < max && (*written == 0 || w->len < MAX_REPLY_BYTES)) {
+		rc = ls_decoder_next(dec, &rec, NULL);
+		if (rc <= 0)
+			return rc;
+		write_record(w, partition, &rec);
+		*next = rec.offset + 1;
+		(*written)++;
+	}
+	return 1;
+}
+
+int hx_write_records(struct tdm_topics *tp, struct ls_partition *p, uint64_t *next, size_t max,
+		     struct js_w *w, size_t *written)
+{
+	struct ls_decoder *dec = ls_decoder_new(0);
+	uint8_t *buf = NULL;
+	int rc = LS_OK;
+
+	*written = 0;
+	if (!dec)
+		return LS_ERR_NOMEM;
+	while (*written < max && (*written == 0 || w->len < MAX_REPLY_BYTES)) {
+		struct ls_read_result rr;
+
+		rc = tdm_topics_read(tp, p, *next, READ_CHUNK, &rr);
+		if (rc != LS_OK || rr.len == 0) {
+			if (rc == LS_OK)
+				tdm_topics_read_release(tp, &rr);
+			break;
+		}
+		free(buf);
+		buf = malloc(rr.len);
+		rc = buf ? ls_read_copy(&rr, buf) : LS_ERR_NOMEM;
+		uint64_t after = rr.next_offset;
+		size_t len = rr.len;
+		tdm_topics_read_release(tp, &rr);
+		if (rc != LS_OK)
+			break;
+		ls_decoder_set(dec, buf, len, *next);
+		rc = decode_some(dec, ls_partition_index(p), max, w, next, written);
+		if (rc < 0)
+			break;
+		if (rc == 0 && after <= *next)
+			break; /* no progress: nothing more to read */
+		if (rc == 0)
+			*next = after;
+		rc = LS_OK;
+	}
+	free(buf);
+	ls_decoder_free(dec);
+	return rc;
+}
+
+/* Replies with the status and words an LS_ERR_* deserves. */
+void hx_ls_error(struct hx_req *r, int rc)
+{
+	if (rc == LS_ERR_UNSUPPORTED_CODEC)
+		hx_error(r, 501, "unsupported_codec",
+			 "the records are compressed with a codec tandem cannot decode (snappy, lz4 or zstd)");
+	else if (rc == LS_ERR_INVALID)
+		hx_error(r, 400, "bad_request", ls_strerror(rc));
+	else if (rc == LS_ERR_NOMEM)
+		hx_error(r, 500, "internal_error", "out of memory");
+	else
+		hx_error(r, 500, "internal_error", ls_strerror(rc));
+}
+
+/* A decimal number in [0, max] from text s: 0, or -1. */
+int hx_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || len == 0 || len > 20)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* count=: 1.., more than HX_MAX_RECORDS is cut to it; -1 when malformed. */
+static int64_t count_param(const char *s)
+{
+	uint64_t v;
+
+	if (!s)
+		return HX_DEFAULT_RECORDS;
+	if (hx_parse_uint(s, strlen(s), UINT64_MAX, &v) < 0 || v == 0)
+		return -1;
+	return v > HX_MAX_RECORDS ? HX_MAX_RECORDS : (int64_t)v;
+}
+
+void hx_topic_messages(struct hx_req *r, struct ls_topic *t)
+{
+	uint64_t pi, offset;
+	struct ls_partition *p = NULL;
+	const char *os = hx_query(r, "offset");
+	int64_t count = count_param(hx_query(r, "count"));
+	char reason[200];
+	struct js_w w;
+	size_t n;
+
+	if (hx_parse_uint(r->seg[3].s, r->seg[3].len, INT32_MAX, &pi) == 0)
+		p = ls_partition_get(t, (int32_t)pi);
+	if (!p) {
+		hx_not_found(r);
+		return;
+	}
+	if (count < 0) {
+		hx_error(r, 400, "bad_request", "count must be a positive integer");
+		return;
+	}
+	uint64_t start = ls_log_start(p), end = ls_log_end(p);
+	offset = start;
+	if (os && hx_parse_uint(os, strlen(os), UINT64_MAX, &offset) < 0) {
+		hx_error(r, 400, "bad_request", "offset must be a non-negative integer");
+		return;
+	}
+	if (offset < start || offset > end) {
+		snprintf(reason, sizeof(reason),
+			 "offset %" PRIu64 " is out of range: the partition holds offsets %" PRIu64
+			 " (log start) to %" PRIu64 " (log end)",
+			 offset, start, end);
+		hx_error(r, 400, "offset_out_of_range", reason);
+		return;
+	}
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "topic", ls_topic_name(t));
+	js_kint(&w, "partition", (int64_t)pi);
+	js_kuint(&w, "log_start_offset", start);
+	js_kuint(&w, "log_end_offset", end);
+	js_key(&w, "messages");
+	js_arr(&w);
+	int rc = hx_write_records(r->h->topics, p, &offset, (size_t)count, &w, &n);
+	js_arr_end(&w);
+	js_kuint(&w, "next_offset", offset);
+	js_obj_end(&w);
+	if (rc != LS_OK)
+		hx_ls_error(r, rc);
+	else
+		hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
