@@ -4,7 +4,8 @@
 #   scripts/setup.sh          build dependencies, then build (build/main)
 #   scripts/setup.sh --test   also what the test suite needs (RabbitMQ, amqp-tools,
 #                             valgrind, clang for the fuzzer, the compat/ clients:
-#                             python3-pika, python3-kombu, python3-amqp, node, npm)
+#                             python3-pika, python3-kombu, python3-amqp, node, npm,
+#                             chromium for the console's browser test)
 #
 # Installs only missing packages, with apt-get (as root, or through sudo).
 # Builds out of tree from a clean export of the source (build/src), so a source
@@ -25,7 +26,7 @@ pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-d
 	librabbitmq-dev librdkafka-dev git)
 if [ "$want_test" = 1 ]; then
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka
-		python3-pika python3-kombu python3-amqp)
+		python3-pika python3-kombu python3-amqp chromium)
 	# node and npm: Debian's packages, unless a node with npm is already there
 	# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
 	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -14,6 +14,9 @@
 #                               valgrind (definite leaks and errors fail)
 #   8. Kafka clients            kcat, kafka-python, kafkajs against tandemd
 #                               (compat/kafka/run.sh)
+#   9. browser console          the web console in Debian's Chromium, driven by
+#                               playwright-core (compat/browser/run.sh); its
+#                               screenshot lands in build/logs/side-by-side.png
 # Every stage runs; the summary lists them; the exit status is non-zero if any
 # failed. Environment: FUZZ_SECONDS, TANDEM_BUILD_DIR (default build/).
 set -euo pipefail
@@ -112,6 +115,10 @@ kafka_clients() {
 	"$BUILD/src/compat/kafka/run.sh" "$main/src/tandemd"
 }
 
+browser_console() {
+	"$BUILD/src/compat/browser/run.sh" "$main/src/tandemd" --screenshot "$logs/side-by-side.png"
+}
+
 valgrind_check() {
 	local rc=0 t
 	local wrapper="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
@@ -132,6 +139,7 @@ stage "compat clients against RabbitMQ 3.10" compat_rabbitmq
 stage "fuzzing" fuzz
 stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
+stage "browser console" browser_console
 
 say "summary"
 printf '%s\n' "${results[@]}"

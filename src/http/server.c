@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "http/amqpval.h"
+#include "http/console.h"
 #include "http/http.h"
 #include "http/hx.h"
 
@@ -307,8 +308,6 @@ static const char *method_name(enum evhttp_cmd_type m)
 	}
 }
 
-/* The console page (console.c). */
-void hx_console(struct evhttp_request *req);
 
 /* Users, permissions and definitions are RabbitMQ's administrator-only endpoints. */
 int hx_is_admin(struct hx_req *r)
@@ -394,10 +393,9 @@ static void handle(struct evhttp_request *req, void *arg)
 		hx_metrics(h, req);
 		return;
 	}
-	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
-		hx_console(req);
+	if (strncmp(path, "/api/", 5) != 0 && (r.method == EVHTTP_REQ_GET || r.method == EVHTTP_REQ_HEAD) &&
+	    hx_console(req, path))
 		return;
-	}
 	if (q)
 		evhttp_parse_query_str(q, &r.query);
 	struct hx_seg all[HX_MAX_SEGS + 1];

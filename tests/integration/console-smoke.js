@@ -1,25 +1,90 @@
-// The web console's script (served at /) run in node with a stub DOM
-// against a live tandemd: every view must render from the real API.
+// The web console's script (served at /console.js) run in node with a stub
+// DOM against a live tandemd: every view must render from the real API, the
+// side-by-side view's actions must work against it (set up, publish, take
+// from the queue), and a payload full of markup must come out escaped.
+// The real-browser test is compat/browser/ (Chromium); this one needs only
+// node, so `make check` runs it.
 // Usage: node console-smoke.js http://127.0.0.1:15672   (node >= 18 for fetch)
 // Run by tests/integration/test_http.c when node is installed.
+'use strict';
 const base = process.argv[2];
 const els = {};
-function el(id) { return els[id] || (els[id] = { id, style: {}, innerHTML: '', textContent: '', value: id == 'u' || id == 'p' ? 'guest' : '' }); }
-global.document = { getElementById: el, activeElement: null };
+const values = { u: 'guest', p: 'guest', 'sd-x': 'smoke.x', 'sd-type': 'fanout', 'sd-bkey': '',
+  'sd-q': 'smoke.q', 'sd-l': 'smoke.log', 'sd-n': '3', 'sd-rk': '', 'sd-rp': '0', 'sd-ro': '0', 'sd-rc': '10' };
+function el(id) {
+  if (!els[id]) {
+    els[id] = { id, style: {}, innerHTML: '', textContent: '', className: '', options: [],
+      value: values[id] !== undefined ? values[id] : '',
+      classList: { add() {}, remove() {} }, addEventListener() {}, contains: () => false,
+      getAttribute(a) { return this.attrs && this.attrs[a]; } };
+  }
+  return els[id];
+}
+global.document = { getElementById: el, activeElement: null, addEventListener() {}, querySelectorAll: () => [] };
 global.location = { hash: '' };
 global.sessionStorage = { getItem: () => Buffer.from('guest:guest').toString('base64'), setItem() {} };
-global.window = {};
+global.window = { addEventListener() {}, confirm: () => false };
 global.btoa = s => Buffer.from(s).toString('base64');
 const realFetch = fetch;
 global.fetch = (p, o) => realFetch(base + p, o);
 global.setInterval = () => {};
+function must(cond, what) { if (!cond) throw new Error(what); }
+
 (async () => {
-  const html = await (await realFetch(base + '/')).text();
-  const js = html.split('<script>')[1].split('</script>')[0];
-  eval(js + '\n;global.__views=views;global.__refresh=refresh;global.__tab=function(t){tab=t};');
-  for (const t of ['overview','queues','exchanges','bindings','connections','topics','groups']) {
-    const h = await __views[t]();
-    if (!h.includes('<table') && !h.includes('class=box')) throw new Error(t + ': ' + h);
+  const page = await realFetch(base + '/');
+  const html = await page.text();
+  must(/text\/html/.test(page.headers.get('content-type')), 'index.html content type');
+  must(html.includes('src="console.js"') && html.includes('href="console.css"'), 'index.html loads console.js and console.css');
+  must(!/<script>[^<]/.test(html), 'no inline script (the CSP forbids it)');
+  const css = await realFetch(base + '/console.css');
+  must(css.ok && /text\/css/.test(css.headers.get('content-type')), 'console.css');
+  const jsr = await realFetch(base + '/console.js');
+  must(/javascript/.test(jsr.headers.get('content-type')), 'console.js content type');
+  const js = await jsr.text();
+  eval(js + '\n;global.__c={views:views,sideActs:sideActs,refreshSide:refreshSide,sideSkeleton:sideSkeleton,esc:esc};');
+  const c = global.__c;
+  for (const t of ['overview', 'queues', 'exchanges', 'bindings', 'connections', 'topics', 'groups']) {
+    const h = await c.views[t]();
+    must(h.includes('<table') || h.includes('class="box"'), t + ': ' + h);
     console.log(t, 'ok', h.length);
   }
+  must(c.esc('<a href="x" onclick=\'y\'>&`') === '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;', 'esc');
+  must(c.sideSkeleton().includes('id="sd-take-A"'), 'side skeleton');
+  // the side-by-side flow
+  await c.sideActs.setup();
+  await c.sideActs.setup(); // idempotent
+  must(/ready/.test(els['sd-setup-msg'].textContent), 'setup: ' + els['sd-setup-msg'].textContent);
+  await c.sideActs.publish();
+  must(els['sd-pub-msg'].textContent === 'published 3, routed 3', 'publish: ' + els['sd-pub-msg'].textContent);
+  const evil = '<img src=x onerror="globalThis.pwned=1">';
+  const r = await realFetch(base + '/api/exchanges/%2F/smoke.x/publish', { method: 'POST',
+    headers: { Authorization: 'Basic ' + btoa('guest:guest'), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ properties: {}, routing_key: '', payload: evil, payload_encoding: 'string' }) });
+  must(r.ok, 'publish markup');
+  el('sd-take-A').attrs = { 'data-who': 'A' };
+  el('sd-take-B').attrs = { 'data-who': 'B' };
+  await c.sideActs.take(el('sd-take-A'));
+  await c.sideActs.take(el('sd-take-B'));
+  await c.refreshSide();
+  must(/id="sd-q-ready">2</.test(els['sd-qstats'].innerHTML), 'ready 2: ' + els['sd-qstats'].innerHTML);
+  must(els['sd-taken-A'].innerHTML.includes('message 1') && els['sd-taken-B'].innerHTML.includes('message 2'), 'A and B took 1 and 2');
+  const list = els['sd-qmsgs'].innerHTML;
+  must(list.includes('message 3') && !list.includes('message 2'), 'queue lists what is left: ' + list);
+  must(list.includes('&lt;img src=x onerror=&quot;') && !list.includes('<img'), 'payload escaped: ' + list);
+  must(els['sd-parts'].innerHTML.includes('sd-parts-table'), 'partitions: ' + els['sd-parts'].innerHTML);
+  // the log side: the records stay, a group reads from its own offset, replay
+  must(els['sd-records'].innerHTML.includes('message 1') && els['sd-records'].innerHTML.includes('&lt;img'), 'records: ' + els['sd-records'].innerHTML);
+  el('sd-smoke-g1').attrs = { 'data-group': 'side-g1' };
+  el('sd-side-g1-count').value = '2';
+  await c.sideActs['group-read'](el('sd-smoke-g1'));
+  await c.refreshSide();
+  must(/<td class="n">2<\/td><td class="n">4<\/td><td class="n">2<\/td>/.test(els['sd-side-g1-state'].innerHTML), 'g1 committed 2, end 4, lag 2: ' + els['sd-side-g1-state'].innerHTML);
+  must(/no committed offset/.test(els['sd-side-g2-state'].innerHTML), 'g2 untouched: ' + els['sd-side-g2-state'].innerHTML);
+  el('sd-ro').value = '3';
+  await c.sideActs.replay();
+  await c.refreshSide();
+  const rep = els['sd-replay-out'].innerHTML;
+  must(rep.includes('&lt;img src=x onerror=&quot;') && !rep.includes('message 3') && !rep.includes('<img'), 'replay from 3: ' + rep);
+  await c.sideActs.reset();
+  console.log('side by side ok');
 })().catch(e => { console.error('FAIL', e); process.exit(1); });

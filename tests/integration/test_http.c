@@ -1060,7 +1060,8 @@ START_TEST(test_console)
 	struct th_http_resp r;
 	th_http("GET", "/", NULL, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert_msg(has(r.head, "text/html") && has(r.body, "<script>"), "%s", r.head);
+	ck_assert_msg(has(r.head, "text/html") && has(r.body, "console.js"), "%s", r.head);
+	ck_assert_msg(has(r.head, "Content-Security-Policy") && has(r.head, "ETag"), "%s", r.head);
 	th_http_free(&r);
 	if (system("node -e 'if (typeof fetch != \"function\") process.exit(1)' >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "test_console: node >= 18 not found, skipping the script check\n");
