@@ -8,6 +8,7 @@
  * Depends on: Check, rabbitmq-c, POSIX sockets, the harness.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -725,6 +726,101 @@ static long long metric(const char *scrape, const char *series)
 	return -1;
 }
 
+/* 1 when line is a sample of Prometheus' text format 0.0.4:
+ * name{label="value",...} number, with escapes \\ \" \n in values.  The
+ * metric name (without labels) goes to name. */
+static int sample_line(const char *line, char *name, size_t cap)
+{
+	const char *p = line;
+	size_t n = 0;
+	if (!(isalpha((unsigned char)*p) || *p == '_' || *p == ':'))
+		return 0;
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == ':') {
+		if (n + 1 < cap)
+			name[n++] = *p;
+		p++;
+	}
+	name[n] = '\0';
+	if (*p == '{') {
+		p++;
+		while (*p != '}') {
+			if (!(isalpha((unsigned char)*p) || *p == '_'))
+				return 0;
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+			if (p[0] != '=' || p[1] != '"')
+				return 0;
+			for (p += 2; *p != '"'; p++) {
+				if (!*p || *p == '\n')
+					return 0;
+				if (*p == '\\' && !(p[1] == '\\' || p[1] == '"' || p[1] == 'n'))
+					return 0;
+				if (*p == '\\')
+					p++;
+			}
+			p++;
+			if (*p == ',')
+				p++;
+			else if (*p != '}')
+				return 0;
+		}
+		p++;
+	}
+	if (*p++ != ' ')
+		return 0;
+	char *end;
+	strtod(p, &end);
+	return end != p && *end == '\0';
+}
+
+/* The whole scrape parses: every line a HELP, a TYPE or a sample of a
+ * family whose TYPE came first; histogram buckets never decrease. */
+START_TEST(test_metrics_format)
+{
+	struct th_http_resp r;
+	th_http("GET", "/metrics", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	char typed[64][96];
+	int ntyped = 0, samples = 0;
+	double last_bucket = -1;
+	char last_series[512] = "";
+	for (char *save = NULL, *line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP ", 7) == 0)
+			continue;
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			ck_assert_int_lt(ntyped, 64);
+			ck_assert_int_eq(sscanf(line + 7, "%95s", typed[ntyped]), 1);
+			ntyped++;
+			continue;
+		}
+		char name[128];
+		ck_assert_msg(sample_line(line, name, sizeof(name)), "not a sample: %s", line);
+		size_t nl = strlen(name);
+		int known = 0;
+		for (int i = 0; i < ntyped && !known; i++) {
+			size_t tl = strlen(typed[i]);
+			known = strcmp(name, typed[i]) == 0 ||
+				(nl > tl && strncmp(name, typed[i], tl) == 0 &&
+				 (!strcmp(name + tl, "_bucket") || !strcmp(name + tl, "_sum") || !strcmp(name + tl, "_count")));
+		}
+		ck_assert_msg(known, "no # TYPE before %s", line);
+		const char *le = strstr(line, ",le=\"");
+		if (le && strstr(name, "_bucket")) {
+			char series[512];
+			snprintf(series, sizeof(series), "%.*s", (int)(le - line), line);
+			double v = strtod(strrchr(line, ' ') + 1, NULL);
+			if (strcmp(series, last_series) == 0)
+				ck_assert_msg(v >= last_bucket, "bucket decreases: %s", line);
+			snprintf(last_series, sizeof(last_series), "%s", series);
+			last_bucket = v;
+		}
+		samples++;
+	}
+	ck_assert_int_gt(samples, 10);
+	th_http_free(&r);
+}
+END_TEST
+
 START_TEST(test_metrics)
 {
 	char q[128], series[300];
@@ -1221,6 +1317,7 @@ int main(void)
 	tcase_add_test(tc, test_close_connection);
 	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_metrics_format);
 	tcase_add_test(tc, test_rabbitmq_error_answers);
 	tcase_add_test(tc, test_fsync_histogram_and_totals);
 	tcase_add_test(tc, test_rates);
