@@ -42,8 +42,6 @@ struct server {
 	struct event *tick_ev;
 	struct tdm_durable *durable;
 	struct tdm_worker *worker;  /* fsyncs of the AMQP journal */
-	struct tdm_worker *topics_worker; /* fsyncs of the logs */
-	struct event *retention_ev, *retention_more;
 	int shutdown_ticks;
 };
 
@@ -63,55 +61,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct server *s = arg;
 	tdm_broker_tick(s->broker);
-	tdm_topics_tick(s->topics); /* flush.ms and checkpoints (TDM_TOPICS_TICK_MS) */
-}
-
-/* Retention and compaction of the logs in budgeted steps: more to do goes
- * on in the next loop turn, so it never stalls the loop for long. */
-static void retention_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	struct server *s = arg;
-	if (tdm_topics_retention(s->topics))
-		event_active(s->retention_more, 0, 0);
-}
-
-static int run_topics(void *ctx, void (*work)(void *), void (*done)(void *), void *arg)
-{
-	struct server *s = ctx;
-	return tdm_worker_submit(s->topics_worker, work, done, arg);
-}
-
-/* The logs, with a helper thread of their own (a slow log fsync never
- * delays the journal's confirms) and the retention timer. */
-static int open_topics(struct server *s, const struct tdm_config *cfg, char *err, size_t errlen)
-{
-	if (!(s->topics_worker = tdm_worker_new(s->base))) {
-		snprintf(err, errlen, "cannot start the log fsync thread");
-		return -1;
-	}
-	if (!(s->topics = tdm_topics_open(cfg, run_topics, s, err, errlen)))
-		return -1;
-	s->retention_ev = event_new(s->base, -1, EV_PERSIST, retention_cb, s);
-	s->retention_more = event_new(s->base, -1, 0, retention_cb, s);
-	struct timeval every = { cfg->log_retention_check_interval_ms / 1000,
-				 (cfg->log_retention_check_interval_ms % 1000) * 1000 };
-	if (!s->retention_ev || !s->retention_more || event_add(s->retention_ev, &every) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* fsync rounds still out hold the store open; the worker finishes them. */
-static void close_topics(struct server *s)
-{
-	if (s->retention_ev)
-		event_free(s->retention_ev);
-	if (s->retention_more)
-		event_free(s->retention_more);
-	tdm_topics_close(s->topics);
-	tdm_worker_free(s->topics_worker);
 }
 
 /* The event base.  With epoll's changelist, adding and removing interest
@@ -254,7 +203,7 @@ int main(int argc, char **argv)
 	s.broker->schedule_ctx = &s;
 	am_hooks_install(s.broker);
 	/* the logs first: durable stream queues come back over their topics */
-	if (open_topics(&s, &cfg, err, sizeof(err)) < 0) {
+	if (!(s.topics = tdm_topics_open(s.base, &cfg, err, sizeof(err)))) {
 		tdm_error("main", "%s", err);
 		goto out;
 	}
@@ -265,7 +214,7 @@ int main(int argc, char **argv)
 	}
 	tdm_broker_tick(s.broker); /* resource alarms are in force before anyone connects */
 	s.tick_ev = event_new(s.base, -1, EV_PERSIST, tick_cb, &s);
-	struct timeval tick = { 0, TDM_TOPICS_TICK_MS * 1000 }; /* TTLs want 100 ms too */
+	struct timeval tick = { 0, 100000 };
 	if (!s.tick_ev || event_add(s.tick_ev, &tick) < 0)
 		goto out;
 	struct tdm_net_limits lim = { cfg.max_connections, cfg.output_high_watermark };
@@ -307,7 +256,7 @@ out:
 	tdm_kafka_free(s.kafka);
 	close_durable(&s);
 	tdm_broker_free(s.broker); /* stream queues let go of their topics' waiters */
-	close_topics(&s);
+	tdm_topics_close(s.topics);
 	if (s.dispatch_ev)
 		event_free(s.dispatch_ev);
 	if (s.base)

@@ -1,36 +1,41 @@
 /*
- * Topics: the logstore store plus fsync rounds, timers' work and waiters
+ * Topics: the logstore store plus fsync helper thread, timers and waiters
  * (see topics.h).
  *
  * Durability: a partition's unflushed data is fsynced when flush.ms has
- * passed (tdm_topics_tick finds due partitions) or at once when someone
+ * passed (a 100 ms timer finds due partitions) or at once when someone
  * waits for it (acks=all).  One fsync round per partition is in flight at
  * a time; a request arriving meanwhile sets "again" and the next round
  * starts when the current one ends, covering every append made so far:
  * group commit.  ls_sync_begin/_end run here on the loop thread,
- * ls_sync_run through the run hook (main's helper thread).
+ * ls_sync_run on the helper thread, which hands finished jobs back with
+ * event_active (libevent is made thread-aware by main).
  *
- * Must not depend on: libevent, protocol front ends.
+ * Must not depend on: protocol front ends.
  */
 #include "core/topics.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <event2/event.h>
+
 #include "core/config.h"
 #include "core/log.h"
 #include "core/map.h"
 
+#define FLUSH_TICK_MS 100
 #define CHECKPOINT_MS 60000
 #define RETENTION_BUDGET (8u << 20)
 
 struct sync_item {
-	struct tdm_topics *t;         /* ref while the round is out */
 	struct ls_sync_job *job;      /* owned until ls_sync_end */
 	struct ls_partition *p;       /* ref held by the job */
+	struct sync_item *next;
 };
 
 /* Per-partition loop-side state, keyed by the partition pointer. */
@@ -39,18 +44,27 @@ struct pstate {
 };
 
 struct tdm_topics {
+	struct event_base *base;     /* borrowed */
 	struct ls_store *store;      /* owned */
-	unsigned refs;               /* 1 while open + one per read held or fsync round out */
+	unsigned refs;               /* 1 while open + one per read held */
 	int closing;
 	struct tdm_map pstates;      /* partition pointer bytes -> struct pstate (owned) */
-	tdm_topics_run_fn run;       /* NULL: fsync on the calling thread */
-	void *run_ctx;
+	struct event *flush_ev;      /* owned: FLUSH_TICK_MS periodic */
+	struct event *retention_ev;  /* owned: retention check interval */
+	struct event *retention_more; /* owned: continue next loop turn */
+	struct event *done_ev;       /* owned: helper thread -> loop */
 	int64_t last_checkpoint_ms;
+	uint64_t retention_ms;
 	/* waiters */
 	struct tdm_topics_waiter *data_waiters, *flush_waiters;
+	/* helper thread */
+	pthread_t thr;
+	int thr_started, thr_stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sync_item *todo, *todo_tail; /* mu */
+	struct sync_item *done;             /* mu */
 };
-
-static void topics_unref(struct tdm_topics *t);
 
 static struct pstate *pstate_get(struct tdm_topics *t, struct ls_partition *p, int create)
 {
@@ -150,38 +164,32 @@ static void wake_flush(struct tdm_topics *t)
 	}
 }
 
-/* ---- fsync rounds ----------------------------------------------------------- */
+/* ---- fsync helper thread -------------------------------------------------- */
 
-static void start_sync(struct tdm_topics *t, struct ls_partition *p);
-
-static void sync_work(void *arg)
+static void *sync_thread(void *arg)
 {
-	ls_sync_run(((struct sync_item *)arg)->job);
-}
+	struct tdm_topics *t = arg;
 
-/* Back on the loop: the round's result is published, the next round of
- * the partition starts when appends came in meanwhile, waiters wake. */
-static void sync_done(void *arg)
-{
-	struct sync_item *it = arg;
-	struct tdm_topics *t = it->t;
-	struct ls_partition *p = it->p;
-	struct pstate *s = pstate_get(t, p, 0);
-	int again = s && s->again;
-	/* ls_sync_end may free p (a deleted topic): read what we need first */
-	int deleted = ls_partition_topic(p) == NULL || !s;
-	int rc = ls_sync_end(it->job);
-	free(it);
-	if (rc != LS_OK)
-		tdm_error("topics", "fsync failed: %s; the partition is offline", ls_strerror(rc));
-	if (s) {
-		s->inflight = 0;
-		s->again = 0;
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (!t->todo && !t->thr_stop)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (!t->todo)
+			break; /* stop requested and nothing left */
+		struct sync_item *it = t->todo;
+		t->todo = it->next;
+		if (!t->todo)
+			t->todo_tail = NULL;
+		pthread_mutex_unlock(&t->mu);
+		ls_sync_run(it->job);
+		pthread_mutex_lock(&t->mu);
+		it->next = t->done;
+		t->done = it;
+		if (!t->thr_stop)
+			event_active(t->done_ev, EV_READ, 0);
 	}
-	if (again && !t->closing && !deleted)
-		start_sync(t, p);
-	wake_flush(t);
-	topics_unref(t);
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
 }
 
 static void start_sync(struct tdm_topics *t, struct ls_partition *p)
@@ -208,24 +216,68 @@ static void start_sync(struct tdm_topics *t, struct ls_partition *p)
 	if (!job)
 		return;
 	it = calloc(1, sizeof(*it));
-	if (!it) {
+	if (!it || !t->thr_started) {
+		free(it);
 		ls_sync_run(job);
 		ls_sync_end(job);
 		return;
 	}
-	*it = (struct sync_item){ t, job, p };
+	it->job = job;
+	it->p = p;
 	s->inflight = 1;
 	s->again = 0;
-	t->refs++;
-	if (!t->run || t->run(t->run_ctx, sync_work, sync_done, it) < 0) {
-		sync_work(it); /* no helper: here and now */
-		sync_done(it);
-	}
+	pthread_mutex_lock(&t->mu);
+	if (t->todo_tail)
+		t->todo_tail->next = it;
+	else
+		t->todo = it;
+	t->todo_tail = it;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
 }
 
 void tdm_topics_flush_now(struct tdm_topics *t, struct ls_partition *p)
 {
 	start_sync(t, p);
+}
+
+static void finish_jobs(struct tdm_topics *t, struct sync_item *list, int restart)
+{
+	while (list) {
+		struct sync_item *it = list;
+		struct ls_partition *p = it->p;
+		struct pstate *s = pstate_get(t, p, 0);
+		int again = s && s->again;
+		int rc;
+
+		list = it->next;
+		/* ls_sync_end may free p (a deleted topic): read what we need first */
+		int deleted = ls_partition_topic(p) == NULL || !s;
+		rc = ls_sync_end(it->job);
+		free(it);
+		if (rc != LS_OK)
+			tdm_error("topics", "fsync failed: %s; the partition is offline", ls_strerror(rc));
+		if (s) {
+			s->inflight = 0;
+			s->again = 0;
+		}
+		if (again && restart && !deleted)
+			start_sync(t, p);
+	}
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_topics *t = arg;
+	struct sync_item *list;
+
+	(void)fd, (void)what;
+	pthread_mutex_lock(&t->mu);
+	list = t->done;
+	t->done = NULL;
+	pthread_mutex_unlock(&t->mu);
+	finish_jobs(t, list, 1);
+	wake_flush(t);
 }
 
 /* ---- timers ------------------------------------------------------------------ */
@@ -235,10 +287,12 @@ static void flush_due_fn(struct ls_partition *p, void *ctx)
 	start_sync(ctx, p);
 }
 
-void tdm_topics_tick(struct tdm_topics *t)
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct tdm_topics *t = arg;
 	int64_t now = ls_now_ms(t->store);
 
+	(void)fd, (void)what;
 	ls_foreach_flush_due(t->store, now, flush_due_fn, t);
 	if (now - t->last_checkpoint_ms >= CHECKPOINT_MS) {
 		t->last_checkpoint_ms = now;
@@ -247,13 +301,17 @@ void tdm_topics_tick(struct tdm_topics *t)
 	}
 }
 
-int tdm_topics_retention(struct tdm_topics *t)
+static void retention_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int rc = ls_retention_step(t->store, ls_now_ms(t->store), RETENTION_BUDGET);
+	struct tdm_topics *t = arg;
+	int rc;
 
+	(void)fd, (void)what;
+	rc = ls_retention_step(t->store, ls_now_ms(t->store), RETENTION_BUDGET);
 	if (rc < 0)
 		tdm_warn("topics", "retention step: %s", ls_strerror(rc));
-	return rc > 0;
+	else if (rc > 0)
+		event_active(t->retention_more, 0, 0); /* more to do: next loop turn */
 }
 
 /* ---- open / close --------------------------------------------------------------- */
@@ -270,7 +328,7 @@ static int set_default(struct ls_options *o, const char *key, long long v, char 
 	return 0;
 }
 
-struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, tdm_topics_run_fn run, void *ctx,
+struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
 				   char *err, size_t errlen)
 {
 	struct tdm_topics *t = calloc(1, sizeof(*t));
@@ -281,10 +339,11 @@ struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, tdm_topics_run_
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	t->base = base;
 	t->refs = 1;
-	t->run = run;
-	t->run_ctx = ctx;
 	tdm_map_init(&t->pstates);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
 	ls_options_init(&o);
 	if (set_default(&o, "retention.ms",
 			cfg->log_retention_ms ? (long long)cfg->log_retention_ms : -1, err, errlen) < 0 ||
@@ -303,6 +362,24 @@ struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, tdm_topics_run_
 	if (!t->store)
 		goto fail;
 	t->last_checkpoint_ms = ls_now_ms(t->store);
+	t->flush_ev = event_new(base, -1, EV_PERSIST, flush_cb, t);
+	t->retention_ev = event_new(base, -1, EV_PERSIST, retention_cb, t);
+	t->retention_more = event_new(base, -1, 0, retention_cb, t);
+	t->done_ev = event_new(base, -1, 0, done_cb, t);
+	if (!t->flush_ev || !t->retention_ev || !t->retention_more || !t->done_ev) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	struct timeval tick = { 0, FLUSH_TICK_MS * 1000 };
+	struct timeval rtick = { cfg->log_retention_check_interval_ms / 1000,
+				 (cfg->log_retention_check_interval_ms % 1000) * 1000 };
+	event_add(t->flush_ev, &tick);
+	event_add(t->retention_ev, &rtick);
+	if (pthread_create(&t->thr, NULL, sync_thread, t) != 0) {
+		snprintf(err, errlen, "cannot start the fsync thread");
+		goto fail;
+	}
+	t->thr_started = 1;
 	tdm_info("topics", "log store %s: %zu topics", dir, ls_topic_count(t->store));
 	return t;
 fail:
@@ -323,6 +400,8 @@ static void topics_unref(struct tdm_topics *t)
 	tdm_map_free(&t->pstates);
 	if (t->store && ls_close(t->store) != LS_OK)
 		tdm_error("topics", "closing the log store failed");
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
 	free(t);
 }
 
@@ -330,7 +409,26 @@ void tdm_topics_close(struct tdm_topics *t)
 {
 	if (!t)
 		return;
-	t->closing = 1; /* fsync rounds still out finish without a next one */
+	t->closing = 1;
+	if (t->thr_started) {
+		pthread_mutex_lock(&t->mu);
+		t->thr_stop = 1;
+		pthread_cond_signal(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+		pthread_join(t->thr, NULL); /* it drains the queue before leaving */
+		t->thr_started = 0;
+	}
+	finish_jobs(t, t->done, 0);
+	t->done = NULL;
+	if (t->flush_ev)
+		event_free(t->flush_ev);
+	if (t->retention_ev)
+		event_free(t->retention_ev);
+	if (t->retention_more)
+		event_free(t->retention_more);
+	if (t->done_ev)
+		event_free(t->done_ev);
+	t->flush_ev = t->retention_ev = t->retention_more = t->done_ev = NULL;
 	topics_unref(t);
 }
 

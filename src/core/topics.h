@@ -1,16 +1,17 @@
 /*
  * Topics: the broker's Kafka-style logs, protocol-neutral.  Owns the
- * logstore store under <data_dir>/logs and the machinery around it: fsync
- * rounds with group commit, run through the blocking-work hook main gives
- * (its helper thread), the flush.ms and checkpoint work of tdm_topics_tick,
- * retention and compaction in small budgets (tdm_topics_retention), and two
- * kinds of waiters: "data available" (woken by appends to a partition they
- * watch) and "flushed" (woken after every fsync round and topic deletion).
- * main drives the two steps from its timers; nothing here knows the event
- * loop, a thread or a wire format.  Everything runs on the loop thread
- * except the fsyncs.
+ * logstore store under <data_dir>/logs and the loop-side machinery around
+ * it: fsync on a helper thread with group commit (results handed back to
+ * the loop with event_active, so main must call evthread_use_pthreads()
+ * before event_base_new), the flush.ms and checkpoint timer, retention
+ * and compaction in small budgets on a timer, and two kinds of waiters:
+ * "data available" (woken by appends to a partition they watch) and
+ * "flushed" (woken after every fsync round and topic deletion).
  *
- * Must not depend on: libevent, protocol front ends.
+ * Front ends turn wire requests into these calls; nothing here knows a
+ * wire format.  Everything runs on the loop thread except the fsyncs.
+ *
+ * Must not depend on: protocol front ends.
  */
 #ifndef TANDEM_CORE_TOPICS_H
 #define TANDEM_CORE_TOPICS_H
@@ -20,34 +21,22 @@
 
 #include "logstore/logstore.h"
 
+struct event_base;
 struct tdm_config;
 struct tdm_topics;
 
-/* Runs work(arg) where blocking is fine (a helper thread), then done(arg)
- * back on the loop thread; -1 when it cannot (the caller then runs both). */
-typedef int (*tdm_topics_run_fn)(void *ctx, void (*work)(void *), void (*done)(void *), void *arg);
-
-/* Milliseconds between tdm_topics_tick calls main should make. */
-#define TDM_TOPICS_TICK_MS 100
-
 /*
  * Opens (creating) <cfg->data_dir>/logs with the broker-wide log defaults
- * of cfg (retention, segment size, flush interval).  fsyncs go through
- * run(ctx, ...) (NULL: on the calling thread).  NULL with a message in
- * err on failure.
+ * of cfg (retention, segment size, flush interval), starts the helper
+ * thread and timers on base.  NULL with a message in err on failure.
  */
-struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, tdm_topics_run_fn run, void *ctx,
+struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
 				   char *err, size_t errlen);
-/* Every TDM_TOPICS_TICK_MS: starts the fsyncs flush.ms asks for and writes
- * the recovery checkpoint now and then. */
-void tdm_topics_tick(struct tdm_topics *t);
-/* Every log_retention_check_interval_ms: one budgeted step of retention
- * and compaction.  1 when there is more to do (call again soon), else 0. */
-int tdm_topics_retention(struct tdm_topics *t);
 /*
- * Closes the store, at once or, while ls_read results or fsync rounds are
- * still out (tdm_topics_read; the run hook's jobs), when the last of them
- * comes back.  Waiters must be gone.  NULL is fine.
+ * Stops timers and the helper thread (finishing fsyncs in flight), then
+ * closes the store, at once or, while ls_read results are still held
+ * (tdm_topics_read), when the last is released.  Waiters must be gone.
+ * NULL is fine.
  */
 void tdm_topics_close(struct tdm_topics *t);
 /* The store, for lookups and reads (borrowed). */
