@@ -1,9 +1,8 @@
 /*
- * A helper thread for work that blocks (fsync): the loop thread submits
- * jobs, the helper runs them one after the other in submission order, and
- * each one's completion runs back on the loop thread, in the same order
- * (event_active from the helper; main calls evthread_use_pthreads()).
- * Callers batch their own work (group commit) while a job runs.
+ * A helper thread for work that blocks (fsync): the loop thread submits a
+ * job, the helper runs it, and its completion runs back on the loop thread
+ * (event_active from the helper; main calls evthread_use_pthreads()).  One
+ * job at a time: callers batch (group commit) while one runs.
  *
  * Must not depend on: protocol front ends, the broker core.
  */
@@ -19,13 +18,11 @@ struct tdm_worker;
 
 /* Starts the helper thread; NULL on failure. */
 struct tdm_worker *tdm_worker_new(struct event_base *base);
-/* Queues work(arg) for the helper; done(arg) runs on the loop afterwards.
- * 0, or -1 on ENOMEM (nothing queued). */
+/* Runs work(arg) on the helper, then done(arg) on the loop.  0, or -1 when
+ * a job is still running (the caller retries from its done callback). */
 int tdm_worker_submit(struct tdm_worker *w, tdm_work_fn work, tdm_done_fn done, void *arg);
-/* 1 while a submitted job's done callback has not run. */
 int tdm_worker_busy(const struct tdm_worker *w);
-/* Runs what is queued, stops the thread, then runs the pending done
- * callbacks here; jobs they submit run inline. */
+/* Waits for a running job (its done callback runs here), stops the thread. */
 void tdm_worker_free(struct tdm_worker *w);
 
 #endif
