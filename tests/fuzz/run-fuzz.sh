@@ -1,17 +1,28 @@
 #!/bin/sh
-# Builds the AMQP frame fuzzer with clang + libFuzzer (no configure needed)
-# and runs it for N seconds (default 60) on a copy of the committed corpus.
-# Any crash fails (exit status non-zero); the crasher is left in the work
-# directory, printed at the end: copy it into tests/fuzz/corpus/frame/ as a
+# Builds one libFuzzer target with clang (no configure needed) and runs it
+# for N seconds (default 60) on a copy of its committed corpus.  Any crash
+# fails (exit status non-zero); the crasher is left in the work directory,
+# printed at the end: copy it into tests/fuzz/corpus/TARGET/ as a
 # regression seed once fixed.
 #
-# Usage: tests/fuzz/run-fuzz.sh [SECONDS] [extra libFuzzer flags...]
+# Targets: frame (AMQP frames, src/amqp codec), kafka (Kafka request
+# decoder), json (the management API's JSON reader).
+# Usage: tests/fuzz/run-fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]
+#        (TARGET defaults to frame)
 # Environment: CC (default: clang, else clang-14), FUZZ_WORK (default: a temp dir).
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+target=frame
+case "${1:-}" in frame | kafka | json) target=$1; shift ;; esac
 secs=${1:-60}
 [ $# -gt 0 ] && shift
+
+case "$target" in
+frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" libs= ;;
+kafka) srcs="$top/src/kafka/decode.c" libs= ;;
+json) srcs="$top/src/http/json.c" libs=-lm ;;
+esac
 
 if [ -z "${CC:-}" ]; then
 	for c in clang clang-14; do
@@ -20,24 +31,23 @@ if [ -z "${CC:-}" ]; then
 fi
 [ -n "${CC:-}" ] || { echo "run-fuzz: clang not found (apt-get install clang libclang-rt-dev)" >&2; exit 2; }
 
-work=${FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/tandem-fuzz.XXXXXX")}
+work=${FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/tandem-fuzz-$target.XXXXXX")}
 mkdir -p "$work/corpus"
 
+# shellcheck disable=SC2086 # srcs and libs are word lists
 "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I"$top/src" "$top/tests/fuzz/fuzz_frame.c" \
-	"$top/src/amqp/codec.c" "$top/src/amqp/table.c" "$top/src/amqp/props.c" \
-	-o "$work/fuzz_frame"
+	-I"$top/src" "$top/tests/fuzz/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
 
-cp "$top"/tests/fuzz/corpus/frame/* "$work/corpus/"
+cp "$top"/tests/fuzz/corpus/"$target"/* "$work/corpus/"
 
 status=0
-"$work/fuzz_frame" -max_total_time="$secs" -artifact_prefix="$work/" -print_final_stats=1 \
+"$work/fuzz_$target" -max_total_time="$secs" -artifact_prefix="$work/" -print_final_stats=1 \
 	"$@" "$work/corpus" || status=$?
 
 if [ "$status" -ne 0 ]; then
-	echo "run-fuzz: FAILED (status $status); artifacts:" >&2
+	echo "run-fuzz $target: FAILED (status $status); artifacts:" >&2
 	ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null >&2 || true
 	exit "$status"
 fi
-echo "run-fuzz: no crash in ${secs}s; corpus grew to $(ls "$work/corpus" | wc -l) inputs in $work/corpus"
+echo "run-fuzz $target: no crash in ${secs}s; corpus grew to $(ls "$work/corpus" | wc -l) inputs in $work/corpus"
