@@ -367,6 +367,17 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
  */
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		    struct ls_append_result *res);
+/*
+ * Moves the log end up to `offset` without writing, leaving a gap of
+ * offsets that hold no record (as compaction leaves): the next append gets
+ * `offset`.  A writer that hands out offsets before it appends (the AMQP
+ * journal) uses it after a failed append, so that the offsets it gave to
+ * records that never reached the disk are never given to other records.
+ * The gap is not persisted: it only matters while something still refers
+ * to those offsets, and anything that does was appended after it.
+ * LS_OK (also when offset <= the log end), LS_ERR_IO (failed partition).
+ */
+int ls_skip_to(struct ls_partition *p, uint64_t offset);
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -541,5 +552,30 @@ void ls_offsets_foreach(struct ls_store *s, const char *group, ls_offset_fn fn,
 /* Deletes every committed offset of group (tombstones).  LS_OK (also when
  * there were none), LS_ERR_IO. */
 int ls_offsets_delete_group(struct ls_store *s, const char *group);
+
+/* ---- fault injection (tests) ------------------------------------------ */
+
+/*
+ * Kinds of injected faults: a segment write that fails with ENOSPC, one
+ * that writes half of the batch and then fails with ENOSPC, an fsync round
+ * that fails with EIO.  A failed write leaves the partition as it was (the
+ * half-written bytes are cut off); a failed fsync fails the partition, as
+ * a real one does.
+ */
+enum { LS_FAULT_WRITE, LS_FAULT_SHORT_WRITE, LS_FAULT_FSYNC, LS_FAULT_KINDS };
+/*
+ * Arms a fault: the nth next call of `kind` (1 = the very next) on
+ * partitions of `topic` (NULL or "": any topic) fails, and so do the
+ * count - 1 matching calls after it (count 0: every one from then on).
+ * Up to 8 rules; process-global; loop thread only.  LS_OK or
+ * LS_ERR_INVALID.
+ */
+int ls_fault_set(int kind, const char *topic, unsigned long nth, unsigned long count);
+/* Arms the rules of a spec "kind:topic:nth[:count][,...]" with kind one of
+ * write, short, fsync (tandemd reads it from TANDEM_FAULTS).  LS_OK or
+ * LS_ERR_INVALID (rules before the bad one stay armed). */
+int ls_fault_parse(const char *spec);
+/* Disarms every rule. */
+void ls_fault_clear(void);
 
 #endif

@@ -143,6 +143,11 @@ struct ls_map_entry *ls_map_next(const struct ls_map *m, size_t *pos);
 /* MurmurHash3 x64 128-bit: the compaction map keys by this digest. */
 void ls_murmur3_128(const void *key, size_t len, uint32_t seed, uint64_t out[2]);
 
+/* ---- fault injection (fault.c) -------------------------------------- */
+
+/* 1 when an armed rule says this call of `kind` on `topic` must fail. */
+int ls_fault_take(int kind, const char *topic);
+
 /* ---- files (util.c) ---------------------------------------------------- */
 
 /* pwrite/pread the whole buffer, retrying short transfers and EINTR.

@@ -27,6 +27,7 @@ struct ls_sync_job {
 	size_t nfds;
 	int dirfd;              /* owned dup, or -1 */
 	int result;
+	int fault;              /* an injected fsync failure (fault.c) */
 	uint64_t took_us;       /* how long ls_sync_run took */
 };
 
@@ -427,6 +428,31 @@ static int writev_full(int fd, struct iovec *iov, int cnt, uint64_t pos)
 	return 0;
 }
 
+/* An armed write fault (fault.c): -1 with errno ENOSPC, after writing the
+ * first half of the batch for a short write, as a filling disk does. */
+static int fault_write(struct ls_partition *p, struct iovec *iov, int cnt, size_t len,
+		       struct ls_segment *seg)
+{
+	const char *topic = p->topic->name;
+	int shorted = ls_fault_take(LS_FAULT_SHORT_WRITE, topic);
+
+	if (!shorted && !ls_fault_take(LS_FAULT_WRITE, topic))
+		return 0;
+	if (shorted) {
+		size_t half = len / 2, done = 0;
+
+		for (int i = 0; i < cnt && done < half; i++) {
+			size_t n = iov[i].iov_len < half - done ? iov[i].iov_len : half - done;
+
+			if (ls_pwrite_full(seg->fd, iov[i].iov_base, n, seg->size + done) != 0)
+				break;
+			done += n;
+		}
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
 /* Writes one batch (iov, len bytes; its base offset field already the log
  * end) at the end of the active segment. */
 static int part_write(struct ls_partition *p, struct iovec *iov, int cnt, size_t len,
@@ -444,7 +470,8 @@ static int part_write(struct ls_partition *p, struct iovec *iov, int cnt, size_t
 		return rc;
 	}
 	seg = p->segs[p->nsegs - 1];
-	if (writev_full(seg->fd, iov, cnt, seg->size) != 0) {
+	if (fault_write(p, iov, cnt, len, seg) != 0 ||
+	    writev_full(seg->fd, iov, cnt, seg->size) != 0) {
 		/* Nothing half-written may stay: cut back to the last batch. */
 		if (ftruncate(seg->fd, (off_t)seg->size) != 0)
 			p->failed = 1;
@@ -505,6 +532,21 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 	iov.iov_len = len;
 	return part_write(p, &iov, 1, len, (uint32_t)(n - 1),
 			  (int64_t)ls_get_be64(out + 35), a.now, res);
+}
+
+int ls_skip_to(struct ls_partition *p, uint64_t offset)
+{
+	struct ls_segment *act = p->segs[p->nsegs - 1];
+
+	if (p->failed)
+		return LS_ERR_IO;
+	if (offset <= p->log_end)
+		return LS_OK;
+	/* Batches may start past a segment's base (relative offsets), so the
+	 * active segment simply continues after the gap. */
+	act->next = offset;
+	p->log_end = offset;
+	return LS_OK;
 }
 
 static int scratch_reserve(struct ls_store *s, size_t len)
@@ -783,6 +825,7 @@ int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **jobp)
 	p->npending = 0;
 	p->dir_dirty = 0;
 	job->target = p->log_end;
+	job->fault = ls_fault_take(LS_FAULT_FSYNC, p->topic != NULL ? p->topic->name : NULL);
 	job->p = p;
 	p->refs++;
 	p->first_unflushed_ms = -1; /* appends from now on start a new wait */
@@ -829,6 +872,8 @@ int ls_sync_run(struct ls_sync_job *job)
 			}
 		}
 	if (job->dirfd >= 0 && ls_fsync_fd(job->dirfd) != 0)
+		job->result = LS_ERR_IO;
+	if (job->fault)
 		job->result = LS_ERR_IO;
 	job->took_us = mono_us() - t0;
 	return job->result;
