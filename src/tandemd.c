@@ -212,6 +212,14 @@ int main(int argc, char **argv)
 		tdm_error("main", "%s", err);
 		goto out;
 	}
+	const char *faults = getenv("TANDEM_FAULTS"); /* tests only: injected storage faults */
+	if (faults && *faults) {
+		if (tdm_storage_faults(faults) < 0) {
+			tdm_error("main", "bad TANDEM_FAULTS: %s", faults);
+			goto out;
+		}
+		tdm_warn("main", "storage fault injection armed: %s", faults);
+	}
 	tdm_broker_tick(s.broker); /* resource alarms are in force before anyone connects */
 	s.tick_ev = event_new(s.base, -1, EV_PERSIST, tick_cb, &s);
 	struct timeval tick = { 0, 100000 };

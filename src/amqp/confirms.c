@@ -3,8 +3,8 @@
  * everything confirmable after one read (or one journal fsync) goes out as
  * one basic.ack with multiple set.  A message journaled for a durable queue
  * holds back its ack (and every later one on the channel) until the
- * journal's fsync covers it; a refused message gets its own basic.nack, in
- * order.  The fast path, no durable message waiting, touches no ring.
+ * journal's fsync covers it; a refused message, or one whose journal write
+ * or fsync failed, gets its own basic.nack, in order.  The fast path, no durable message waiting, touches no ring.
  *
  * Must not depend on: other front ends.
  */
@@ -97,12 +97,13 @@ static void send_ack(struct am_conn *c, struct am_channel *ch)
 /* Releases what the journal allows, in order, nacks on their own. */
 static void drain(struct am_conn *c, struct am_channel *ch)
 {
-	uint64_t flushed = tdm_durable_flushed(c->broker->durable);
+	const struct tdm_durable *d = c->broker->durable;
 	while (ch->cring_len) {
 		struct am_confirm *e = &ch->cring[ch->cring_head];
-		if (e->need != TDM_NO_JOURNAL && e->need >= flushed)
+		int st = tdm_durable_state(d, e->need);
+		if (st == TDM_JOURNAL_PENDING)
 			break;
-		if (e->nack) {
+		if (e->nack || st == TDM_JOURNAL_FAILED) {
 			send_ack(c, ch);
 			struct am_method n = { .id = AM_BASIC_NACK };
 			n.u.basic_nack.delivery_tag = e->seq;

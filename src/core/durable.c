@@ -15,12 +15,14 @@
  */
 #include "core/durable.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/auth.h"
 #include "core/broker.h"
+#include "core/jfail.h"
 #include "core/log.h"
 #include "core/stream.h"
 #include "logstore/logstore.h"
@@ -33,6 +35,7 @@ struct pend {
 	struct tdm_message *msg;  /* ref, for E records */
 	uint8_t kind;             /* 'E' enqueue, 'P' page, 'A' acks, 'D' delivery marks */
 	size_t meta_off, meta_len;/* in d->scratch: qid list (E) or pairs (A, D) */
+	uint64_t off;             /* the journal offset handed out for it */
 };
 
 struct u64set {
@@ -52,7 +55,11 @@ struct tdm_durable {
 	uint8_t *acks;            /* owned: (qid u32, offset u64) pairs to record */
 	size_t acks_len, acks_cap;
 	struct tdm_queue *marked; /* queues with a new delivery mark (ref) */
-	uint64_t next_offset;     /* offset the next pending record gets */
+	uint64_t next_offset;     /* offset the next pending record gets; never
+				     below the log end, above it after a failed
+				     append (the journal skips those offsets) */
+	struct tdm_jfail fail;    /* what did not become durable */
+	uint64_t fail_count;      /* failed appends since the last good one */
 	uint32_t *live;           /* owned: live copies per block, from live_base */
 	size_t live_n, live_cap;
 	uint64_t live_base;
@@ -447,7 +454,7 @@ static struct pend *pend_add(struct tdm_durable *d, uint8_t kind, const struct w
 	d->scratch = s.p;
 	d->scratch_cap = s.cap;
 	struct pend *p = &d->pend[d->npend++];
-	*p = (struct pend){ NULL, kind, d->scratch_len, meta->len };
+	*p = (struct pend){ NULL, kind, d->scratch_len, meta->len, d->next_offset };
 	d->scratch_len = s.len;
 	d->next_offset++;
 	return p;
@@ -510,6 +517,9 @@ static struct tdm_message *message_of(struct tdm_durable *d, const struct ls_rec
 
 struct tdm_message *tdm_durable_load(struct tdm_durable *d, uint64_t off)
 {
+	struct tdm_message *kept = tdm_jfail_kept(&d->fail, off);
+	if (kept)
+		return tdm_message_ref(kept); /* its record never reached the disk */
 	if (off >= ls_log_end(d->journal))
 		tdm_durable_flush(d); /* paged during this very read: append it first */
 	if (!d->cache_dec && !(d->cache_dec = ls_decoder_new(0)))
@@ -625,13 +635,49 @@ static int append_run(struct tdm_durable *d, size_t from, size_t to)
 		recs[i].value = m->body;
 		recs[i].value_len = m->body_len;
 	}
+	/* The offsets were handed out when the records were made: the append
+	 * must give exactly those (after a failed append the log end is below
+	 * them, and the journal skips the failed offsets, never reusing them). */
+	uint64_t want = d->pend[from].off;
 	struct ls_append_result res;
-	int rc = ls_append(d->journal, recs, n, LS_CODEC_NONE, &res);
+	int rc = ls_log_end(d->journal) > want ? LS_ERR_INVALID : ls_skip_to(d->journal, want);
+	if (rc == LS_OK)
+		rc = ls_append(d->journal, recs, n, LS_CODEC_NONE, &res);
 	if (rc != LS_OK) {
-		tdm_error("durable", "journal append failed: %s", ls_strerror(rc));
+		if (d->fail_count++ == 0)
+			tdm_error("durable", "journal append failed: %s (offset %llu); persistent "
+				  "messages get basic.nack until a journal write succeeds",
+				  rc == LS_ERR_IO ? strerror(errno) : ls_strerror(rc),
+				  (unsigned long long)want);
 		return -1;
 	}
+	if (res.base_offset != want || res.last_offset != want + n - 1) {
+		tdm_error("durable", "journal appended at %llu, expected %llu: offsets the queues "
+			  "hold would be wrong; stopping", (unsigned long long)res.base_offset,
+			  (unsigned long long)want);
+		abort(); /* recovery from the journal is consistent; memory is not */
+	}
+	if (d->fail_count) {
+		tdm_info("durable", "journal writable again after %llu failed appends",
+			 (unsigned long long)d->fail_count);
+		d->fail_count = 0;
+	}
 	return 0;
+}
+
+/* Records [from, npend) never reached the disk: their offsets stay unused,
+ * confirms waiting on them become nacks, and their messages stay in memory
+ * for queues that paged them out (acks and delivery marks are simply lost:
+ * that only means a redelivery after a crash). */
+static void append_failed(struct tdm_durable *d, size_t from)
+{
+	if (from >= d->npend)
+		return;
+	tdm_jfail_range(&d->fail, d->pend[from].off, d->pend[d->npend - 1].off + 1);
+	for (size_t i = from; i < d->npend; i++)
+		if (d->pend[i].msg && tdm_jfail_keep(&d->fail, d->pend[i].off, d->pend[i].msg) < 0)
+			tdm_error("durable", "out of memory keeping the message of failed journal "
+				  "offset %llu", (unsigned long long)d->pend[i].off);
 }
 
 void tdm_durable_flush(struct tdm_durable *d)
@@ -640,27 +686,33 @@ void tdm_durable_flush(struct tdm_durable *d)
 		return;
 	collect(d);
 	size_t from = 0, bytes = 0;
-	for (size_t i = 0; i < d->npend; i++) {
+	int failed = 0;
+	for (size_t i = 0; i < d->npend && !failed; i++) {
 		struct pend *p = &d->pend[i];
 		size_t sz = p->meta_len + (p->msg ? p->msg->body_len + p->msg->header_len : 0) + 64;
 		if (i > from && (i - from == 64 || bytes + sz > BATCH_BYTES)) {
-			append_run(d, from, i);
-			from = i;
-			bytes = 0;
+			failed = append_run(d, from, i) < 0;
+			if (!failed) {
+				from = i;
+				bytes = 0;
+			}
 		}
 		bytes += sz;
 	}
-	if (from < d->npend)
-		append_run(d, from, d->npend);
+	if (!failed && from < d->npend)
+		failed = append_run(d, from, d->npend) < 0;
+	if (failed) /* the rest of this round is not tried: the disk just said no */
+		append_failed(d, from);
 	for (size_t i = 0; i < d->npend; i++)
 		if (d->pend[i].msg)
 			tdm_message_unref(d->pend[i].msg);
 	int had = d->npend > 0;
 	d->npend = 0;
 	d->scratch_len = 0;
-	d->next_offset = ls_log_end(d->journal);
 	if (had)
 		sync_start(d);
+	if (failed && d->b->durable_synced) /* waiting confirms can be nacked now */
+		d->b->durable_synced(d->b->durable_synced_ctx);
 }
 
 /* ---- the journal: fsync on the helper thread --------------------------------- */
@@ -671,11 +723,21 @@ static void sync_work(void *arg)
 	ls_sync_run(d->job);
 }
 
+/* The fsync of what was appended up to now failed or could not start: the
+ * kernel may have dropped those pages, so none of it may be confirmed. */
+static void sync_failed(struct tdm_durable *d)
+{
+	tdm_jfail_range(&d->fail, ls_flushed_offset(d->journal), d->next_offset);
+}
+
 static void sync_done(void *arg)
 {
 	struct tdm_durable *d = arg;
-	if (ls_sync_end(d->job) != LS_OK)
-		tdm_error("durable", "journal fsync failed: confirms stop until restart");
+	if (ls_sync_end(d->job) != LS_OK) {
+		tdm_error("durable", "journal fsync failed: persistent messages get basic.nack "
+			  "until tandemd restarts");
+		sync_failed(d);
+	}
 	d->job = NULL;
 	d->flushed = ls_flushed_offset(d->journal);
 	if (d->b->durable_synced)
@@ -686,7 +748,16 @@ static void sync_done(void *arg)
 
 static void sync_start(struct tdm_durable *d)
 {
-	if (d->job || ls_sync_begin(d->journal, &d->job) != LS_OK || !d->job)
+	if (d->job)
+		return;
+	if (ls_sync_begin(d->journal, &d->job) != LS_OK) {
+		d->job = NULL;
+		sync_failed(d);
+		if (d->b->durable_synced)
+			d->b->durable_synced(d->b->durable_synced_ctx);
+		return;
+	}
+	if (!d->job)
 		return;
 	if (!d->b->run_blocking ||
 	    d->b->run_blocking(d->b->run_blocking_ctx, sync_work, sync_done, d) < 0) {
@@ -695,14 +766,23 @@ static void sync_start(struct tdm_durable *d)
 	}
 }
 
+int tdm_storage_faults(const char *spec)
+{
+	return ls_fault_parse(spec) == LS_OK ? 0 : -1;
+}
+
 const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d)
 {
 	return ls_store_fsync_hist(d->store);
 }
 
-uint64_t tdm_durable_flushed(const struct tdm_durable *d)
+int tdm_durable_state(const struct tdm_durable *d, uint64_t off)
 {
-	return d ? d->flushed : UINT64_MAX;
+	if (!d || off == TDM_NO_JOURNAL)
+		return TDM_JOURNAL_SYNCED;
+	if (tdm_jfail_failed(&d->fail, off))
+		return TDM_JOURNAL_FAILED;
+	return off < d->flushed ? TDM_JOURNAL_SYNCED : TDM_JOURNAL_PENDING;
 }
 
 void tdm_durable_gc(struct tdm_durable *d)
@@ -723,6 +803,7 @@ void tdm_durable_gc(struct tdm_durable *d)
 		d->live_n -= k;
 	}
 	d->live_base += k;
+	tdm_jfail_trim(&d->fail, d->live_base << BLOCK_SHIFT);
 	ls_delete_records(d->journal, d->live_base << BLOCK_SHIFT);
 }
 
@@ -1228,5 +1309,6 @@ void tdm_durable_close(struct tdm_durable *d)
 	free(d->scratch);
 	free(d->acks);
 	free(d->live);
+	tdm_jfail_free(&d->fail);
 	free(d);
 }

@@ -76,12 +76,18 @@ struct tdm_message *tdm_durable_load(struct tdm_durable *d, uint64_t off);
 void tdm_durable_unlive(struct tdm_durable *d, uint64_t off);
 /* Appends pending records and starts an fsync if one is needed. */
 void tdm_durable_flush(struct tdm_durable *d);
-/* Journal offsets below this are on disk. */
-uint64_t tdm_durable_flushed(const struct tdm_durable *d);
+/* Where the journal record at off stands, for its publisher confirm:
+ * SYNCED (fsynced; also TDM_NO_JOURNAL and d NULL), PENDING (not yet), or
+ * FAILED (its write or fsync failed: it must be nacked). */
+enum { TDM_JOURNAL_SYNCED, TDM_JOURNAL_PENDING, TDM_JOURNAL_FAILED };
+int tdm_durable_state(const struct tdm_durable *d, uint64_t off);
 /* Periodic: reclaims journal segments nothing needs any more. */
 void tdm_durable_gc(struct tdm_durable *d);
 /* Bytes of the durable store on disk (journal + definitions). */
 uint64_t tdm_durable_bytes(const struct tdm_durable *d);
+/* Arms logstore's fault injection (tests): spec as ls_fault_parse takes it,
+ * "kind:topic:nth[:count],...", kind write|short|fsync.  0 or -1. */
+int tdm_storage_faults(const char *spec);
 /* Timings of the journal's fsync rounds (logstore's histogram). */
 const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d);
 
