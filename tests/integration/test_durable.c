@@ -22,6 +22,7 @@
  * Every wait is bounded; kill points come from a fixed seed
  * (TANDEM_TEST_SEED overrides it) and are printed, so a failure can be
  * replayed. */
+#include "confirms.h"
 #include "harness.h"
 
 #include <ftw.h>
@@ -58,12 +59,6 @@ static uint64_t test_seed(void)
 {
 	const char *s = getenv("TANDEM_TEST_SEED");
 	return s != NULL && *s != '\0' ? strtoull(s, NULL, 0) : 0x7a6e64656d2d3621ULL;
-}
-
-static void confirm_select(amqp_connection_state_t c, amqp_channel_t ch)
-{
-	amqp_confirm_select(c, ch);
-	th_ok_last(c, "confirm.select");
 }
 
 static amqp_table_entry_t entry_utf8(const char *key, const char *v)
@@ -183,120 +178,7 @@ static amqp_connection_state_t crash_and_reconnect(amqp_connection_state_t old, 
 	return c;
 }
 
-/* ---- publisher confirms, tolerant of a broker that dies ------------------------ */
-
-struct confirms {
-	amqp_connection_state_t c;
-	amqp_channel_t ch;
-	uint64_t published; /* tags 1..published were sent */
-	uint64_t settled;   /* acked or nacked */
-	uint64_t low;       /* every tag <= low is settled */
-	uint64_t nacks;
-	uint8_t *state; /* [tag]: 0 open, 1 acked, 2 nacked; cap+1 entries */
-	uint64_t cap;
-	int dead; /* the connection failed (the broker was killed) */
-};
-
-static void confirms_init(struct confirms *k, amqp_connection_state_t c, amqp_channel_t ch, uint64_t cap)
-{
-	memset(k, 0, sizeof(*k));
-	k->c = c;
-	k->ch = ch;
-	k->cap = cap;
-	k->state = calloc(cap + 1, 1);
-	ck_assert_ptr_nonnull(k->state);
-}
-
-static void confirms_free(struct confirms *k)
-{
-	free(k->state);
-	k->state = NULL;
-}
-
-static void settle(struct confirms *k, uint64_t tag, int multiple, uint8_t how)
-{
-	ck_assert_msg(tag <= k->published, "confirm for tag %" PRIu64 " but only %" PRIu64 " published", tag,
-		      k->published);
-	uint64_t from = multiple ? k->low + 1 : tag;
-	for (uint64_t t = from; t <= tag; t++) {
-		if (k->state[t] == 0) {
-			k->state[t] = how;
-			k->settled++;
-			if (how == 2)
-				k->nacks++;
-		}
-	}
-	while (k->low < k->published && k->state[k->low + 1] != 0)
-		k->low++;
-}
-
-/* Read one frame (bounded). Returns 1 when a frame was handled, 0 on
- * timeout, -1 when the connection is gone (sets dead). When the broker must
- * be alive (tolerate_death 0), a dead connection fails the test. */
-static int confirms_read(struct confirms *k, int timeout_ms, int tolerate_death)
-{
-	if (k->dead)
-		return -1;
-	amqp_frame_t f;
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	amqp_maybe_release_buffers(k->c);
-	int rc = amqp_simple_wait_frame_noblock(k->c, &f, &tv);
-	if (rc == AMQP_STATUS_TIMEOUT)
-		return 0;
-	if (rc != AMQP_STATUS_OK) {
-		ck_assert_msg(tolerate_death, "publisher connection failed: %s", amqp_error_string2(rc));
-		k->dead = 1;
-		return -1;
-	}
-	if (f.frame_type != AMQP_FRAME_METHOD)
-		return 1;
-	if (f.channel == k->ch && f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
-		amqp_basic_ack_t *a = f.payload.method.decoded;
-		settle(k, a->delivery_tag, a->multiple, 1);
-	} else if (f.channel == k->ch && f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
-		amqp_basic_nack_t *n = f.payload.method.decoded;
-		settle(k, n->delivery_tag, n->multiple, 2);
-	} else if (f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
-		   f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
-		/* an external broker stopping says so (320) before it goes */
-		ck_assert_msg(tolerate_death, "publisher: server closed with method 0x%08x", f.payload.method.id);
-		k->dead = 1;
-		return -1;
-	}
-	return 1;
-}
-
-/* Keep at most `window` publishes unsettled (bounded wait). */
-static void confirms_window(struct confirms *k, uint64_t window)
-{
-	uint64_t deadline = th_now_ms() + 30000;
-	while (k->published - k->settled >= window) {
-		ck_assert_msg(th_now_ms() < deadline, "confirms stalled: %" PRIu64 " of %" PRIu64 " settled",
-			      k->settled, k->published);
-		confirms_read(k, 1000, 0);
-	}
-}
-
-static void confirms_all(struct confirms *k, int timeout_ms)
-{
-	uint64_t deadline = th_now_ms() + (uint64_t)timeout_ms;
-	while (k->settled < k->published) {
-		ck_assert_msg(th_now_ms() < deadline, "only %" PRIu64 " of %" PRIu64 " publishes confirmed", k->settled,
-			      k->published);
-		confirms_read(k, 1000, 0);
-	}
-	ck_assert_msg(k->nacks == 0, "%" PRIu64 " publishes were nacked", k->nacks);
-}
-
-static void confirms_publish(struct confirms *k, const char *exchange, const char *key,
-			     const amqp_basic_properties_t *props, amqp_bytes_t body)
-{
-	ck_assert_uint_lt(k->published, k->cap);
-	int rc = amqp_basic_publish(k->c, k->ch, amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), 0, 0, props,
-				    body);
-	ck_assert_msg(rc == AMQP_STATUS_OK, "basic.publish: %s", amqp_error_string2(rc));
-	k->published++;
-}
+/* ---- publisher confirms: see confirms.h ------------------------------------------- */
 
 /* Publish n persistent text messages "<prefix><i>" (i from 0) to the queue
  * through the default exchange, with confirms; wait for all of them. */
