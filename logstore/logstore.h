@@ -417,6 +417,10 @@ uint64_t ls_log_start(const struct ls_partition *p);
 uint64_t ls_log_end(const struct ls_partition *p);
 /* Every record below this offset has been fsynced. */
 uint64_t ls_flushed_offset(const struct ls_partition *p);
+/* 1 once a write could not be undone or an fsync failed: the partition
+ * takes no more appends and its flushed offset will not move again (Kafka
+ * takes such a log dir offline). */
+int ls_partition_failed(const struct ls_partition *p);
 /* Bytes stored in the partition's segment files. */
 uint64_t ls_partition_bytes(const struct ls_partition *p);
 /* Number of segment files (for tests and metrics). */

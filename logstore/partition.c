@@ -300,6 +300,11 @@ uint64_t ls_flushed_offset(const struct ls_partition *p)
 	return p->flushed;
 }
 
+int ls_partition_failed(const struct ls_partition *p)
+{
+	return p->failed;
+}
+
 uint64_t ls_partition_bytes(const struct ls_partition *p)
 {
 	return p->bytes;

@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	s.broker->topics = s.topics;
+	tdm_topics_set_alarms(s.topics, &s.broker->alarms); /* Kafka produce obeys the disk alarm */
 	if (open_durable(&s, &cfg, err, sizeof(err)) < 0) {
 		tdm_error("main", "%s", err);
 		goto out;

@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "core/broker.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/map.h"
@@ -55,6 +56,7 @@ struct tdm_topics {
 	struct event *done_ev;       /* owned: helper thread -> loop */
 	int64_t last_checkpoint_ms;
 	uint64_t retention_ms;
+	const unsigned *alarms;      /* borrowed from the broker, or NULL */
 	/* waiters */
 	struct tdm_topics_waiter *data_waiters, *flush_waiters;
 	/* helper thread */
@@ -485,11 +487,18 @@ int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int3
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct ls_append_result *res)
 {
+	if (t->alarms && (*t->alarms & TDM_ALARM_DISK))
+		return LS_ERR_IO; /* the disk alarm: keep the space for what was confirmed */
 	int rc = ls_append_batch(p, batch, len, res);
 
 	if (rc == LS_OK)
 		wake_data(t, p);
 	return rc;
+}
+
+void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms)
+{
+	t->alarms = alarms;
 }
 
 int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,

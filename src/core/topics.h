@@ -58,9 +58,16 @@ int tdm_topics_admin_delete(struct tdm_topics *t, const char *name);
 /* ls_append (records built here), then wakes the partition's data waiters. */
 int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
 		      size_t n, int codec, struct ls_append_result *res);
-/* ls_append_batch, then wakes the partition's data waiters. */
+/* ls_append_batch, then wakes the partition's data waiters.  While the
+ * broker's disk alarm is on, nothing is appended: LS_ERR_IO, which Kafka
+ * clients hear as the retriable KAFKA_STORAGE_ERROR (they retry, as AMQP
+ * publishers wait while blocked). */
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct ls_append_result *res);
+
+/* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
+ * which tdm_topics_append_batch obeys. */
+void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);
 
 /* ls_read that also keeps the store open until tdm_topics_read_release
  * (which may run after tdm_topics_close, e.g. from a buffer cleanup). */

@@ -79,6 +79,9 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 				pp->waiting = 0;
 			} else if (ls_flushed_offset(p) >= pp->target) {
 				pp->waiting = 0;
+			} else if (ls_partition_failed(p)) { /* its fsync failed: never durable */
+				pp->err = KF_ERR_KAFKA_STORAGE_ERROR;
+				pp->waiting = 0;
 			} else if (timed_out) {
 				pp->err = KF_ERR_REQUEST_TIMED_OUT;
 				pp->waiting = 0;
