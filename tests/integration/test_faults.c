@@ -258,6 +258,29 @@ START_TEST(paged_messages_survive_failed_page_writes)
 }
 END_TEST
 
+/* A stream queue's record that could not be written is nacked, the others
+ * acked, and the stream holds exactly the confirmed ones. */
+START_TEST(stream_queue_failed_write_is_nacked)
+{
+	uint8_t state[N_MSGS];
+	start_with_faults("write:fault-stream:4:2", NULL);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	amqp_table_entry_t e = { amqp_cstring_bytes("x-queue-type"),
+				 { AMQP_FIELD_KIND_UTF8, { .bytes = amqp_cstring_bytes("stream") } } };
+	amqp_table_t args = { 1, &e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes("fault-stream"), 0, 1, 0, 0, args);
+	th_ok_last(c, "declare stream");
+	confirm_select(c, 1);
+	publish_each(c, "fault-stream", "r", N_MSGS, state);
+	expect_nacked(state, N_MSGS, 3, 5);
+	uint32_t count = 0;
+	th_ok(th_queue_passive(c, 1, "fault-stream", &count, NULL), "passive declare");
+	ck_assert_uint_eq(count, N_MSGS - 2);
+	th_close(c);
+}
+END_TEST
+
 int main(void)
 {
 	th_start_private();
@@ -273,6 +296,7 @@ int main(void)
 	tcase_add_test(tc, failed_journal_fsync_is_nacked);
 	tcase_add_test(tc, ack_of_unwritten_message_deletes_nothing_else);
 	tcase_add_test(tc, paged_messages_survive_failed_page_writes);
+	tcase_add_test(tc, stream_queue_failed_write_is_nacked);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
