@@ -581,5 +581,13 @@ int ls_fault_set(int kind, const char *topic, unsigned long nth, unsigned long c
 int ls_fault_parse(const char *spec);
 /* Disarms every rule. */
 void ls_fault_clear(void);
+/*
+ * Power-cut simulation: from now on, every successful fsync round appends
+ * one line "<absolute path of the file> <bytes it covered>" per data file
+ * to the ledger at `path` (tandemd: TANDEM_FSYNC_LEDGER), so that a test
+ * can cut every segment file back to what was really fsynced after a
+ * kill -9, as a power cut would.  LS_OK or LS_ERR_IO.
+ */
+int ls_fault_fsync_ledger(const char *path);
 
 #endif

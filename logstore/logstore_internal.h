@@ -147,6 +147,10 @@ void ls_murmur3_128(const void *key, size_t len, uint32_t seed, uint64_t out[2])
 
 /* 1 when an armed rule says this call of `kind` on `topic` must fail. */
 int ls_fault_take(int kind, const char *topic);
+/* 1 when an fsync ledger is open (sizes are worth capturing). */
+int ls_fault_ledger_on(void);
+/* Notes in the ledger that fd's first `size` bytes are durable. */
+void ls_fault_note_synced(int fd, uint64_t size);
 
 /* ---- files (util.c) ---------------------------------------------------- */
 

@@ -28,6 +28,7 @@ struct ls_sync_job {
 	int dirfd;              /* owned dup, or -1 */
 	int result;
 	int fault;              /* an injected fsync failure (fault.c) */
+	uint64_t *sizes;        /* owned, with a fsync ledger: fds' sizes at begin */
 	uint64_t took_us;       /* how long ls_sync_run took */
 };
 
@@ -831,6 +832,13 @@ int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **jobp)
 	p->dir_dirty = 0;
 	job->target = p->log_end;
 	job->fault = ls_fault_take(LS_FAULT_FSYNC, p->topic != NULL ? p->topic->name : NULL);
+	if (ls_fault_ledger_on() && (job->sizes = calloc(job->nfds, sizeof *job->sizes)) != NULL)
+		for (size_t i = 0; i < job->nfds; i++) {
+			struct stat st;
+
+			if (fstat(job->fds[i], &st) == 0)
+				job->sizes[i] = (uint64_t)st.st_size;
+		}
 	job->p = p;
 	p->refs++;
 	p->first_unflushed_ms = -1; /* appends from now on start a new wait */
@@ -889,8 +897,12 @@ int ls_sync_end(struct ls_sync_job *job)
 	struct ls_partition *p = job->p;
 	int rc = job->result;
 
-	for (size_t i = 0; i < job->nfds; i++)
+	for (size_t i = 0; i < job->nfds; i++) {
+		if (rc == LS_OK && job->sizes != NULL)
+			ls_fault_note_synced(job->fds[i], job->sizes[i]);
 		close(job->fds[i]);
+	}
+	free(job->sizes);
 	if (job->dirfd >= 0)
 		close(job->dirfd);
 	fsync_observe(&p->store->fsync_hist, job->took_us);

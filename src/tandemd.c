@@ -193,6 +193,14 @@ int main(int argc, char **argv)
 		tdm_error("main", "%s", err);
 		goto out;
 	}
+	const char *ledger = getenv("TANDEM_FSYNC_LEDGER"); /* tests only: power-cut simulation */
+	if (ledger && *ledger) {
+		if (tdm_storage_fsync_ledger(ledger) < 0) {
+			tdm_error("main", "cannot open TANDEM_FSYNC_LEDGER %s: %s", ledger, strerror(errno));
+			goto out;
+		}
+		tdm_warn("main", "fsync ledger: %s", ledger);
+	}
 	evthread_use_pthreads(); /* helper threads hand fsync results back to the loop */
 	s.base = new_base();
 	s.broker = tdm_broker_new(&cfg, auth);

@@ -771,6 +771,11 @@ int tdm_storage_faults(const char *spec)
 	return ls_fault_parse(spec) == LS_OK ? 0 : -1;
 }
 
+int tdm_storage_fsync_ledger(const char *path)
+{
+	return ls_fault_fsync_ledger(path) == LS_OK ? 0 : -1;
+}
+
 const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d)
 {
 	return ls_store_fsync_hist(d->store);

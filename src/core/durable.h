@@ -88,6 +88,8 @@ uint64_t tdm_durable_bytes(const struct tdm_durable *d);
 /* Arms logstore's fault injection (tests): spec as ls_fault_parse takes it,
  * "kind:topic:nth[:count],...", kind write|short|fsync.  0 or -1. */
 int tdm_storage_faults(const char *spec);
+/* Opens logstore's fsync ledger at path (power-cut tests).  0 or -1. */
+int tdm_storage_fsync_ledger(const char *path);
 /* Timings of the journal's fsync rounds (logstore's histogram). */
 const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d);
 
