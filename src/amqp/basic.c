@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "amqp/amqp.h"
+#include "core/durable.h"
 
 #define HDRS_STACK 32
 
@@ -107,8 +108,10 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 			send_return(c, ch, msg);
 	}
 	tdm_route_free(&r);
-	if (ch->confirm) /* a journaled message is confirmed once it is on disk */
-		am_confirm(c, ch, msg->journal_off, rejected);
+	/* a journaled message is confirmed once it is on disk; a transient one
+	 * paged out has a page record, which only frees memory: no wait */
+	if (ch->confirm)
+		am_confirm(c, ch, msg->persistent ? msg->journal_off : TDM_NO_JOURNAL, rejected);
 	return 0;
 }
 
