@@ -18,6 +18,9 @@
 #   9. browser console          the web console in Debian's Chromium, driven by
 #                               playwright-core (compat/browser/run.sh); its
 #                               screenshot lands in build/logs/side-by-side.png
+#  10. fault suite              power cut (kill -9, files cut back to what was
+#                               fsynced) and a tmpfs data directory that fills
+#                               up under AMQP and Kafka load (tests/faults/run.sh)
 # Every stage runs; the summary lists them; the exit status is non-zero if any
 # failed. Environment: FUZZ_SECONDS, TANDEM_BUILD_DIR (default build/).
 set -euo pipefail
@@ -112,6 +115,10 @@ kafka_clients() {
 	"$BUILD/src/compat/kafka/run.sh" "$main/src/tandemd"
 }
 
+fault_suite() {
+	"$BUILD/src/tests/faults/run.sh" "$main/src/tandemd"
+}
+
 browser_console() {
 	"$BUILD/src/compat/browser/run.sh" "$main/src/tandemd" --screenshot "$logs/side-by-side.png"
 }
@@ -137,6 +144,7 @@ stage "fuzzing" fuzz
 stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
 stage "browser console" browser_console
+stage "fault suite (power cut, disk full)" fault_suite
 
 say "summary"
 printf '%s\n' "${results[@]}"
