@@ -129,6 +129,27 @@ static void shutdown_poll_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(s->base);
 }
 
+/* The shutdown is under way: a second SIGTERM or SIGINT (an impatient
+ * supervisor, a test harness) must not turn it into death by signal while
+ * the journal closes.  Freeing a signal event restores the default action,
+ * so the signals stay blocked until they are ignored. */
+static void ignore_stop_signals(struct event **sigterm, struct event **sigint)
+{
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	if (*sigterm)
+		event_free(*sigterm);
+	if (*sigint)
+		event_free(*sigint);
+	*sigterm = *sigint = NULL;
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -260,10 +281,7 @@ int main(int argc, char **argv)
 	tdm_info("main", "stopped");
 	rc = 0;
 out:
-	if (sigterm)
-		event_free(sigterm);
-	if (sigint)
-		event_free(sigint);
+	ignore_stop_signals(&sigterm, &sigint);
 	if (s.shutdown_poll)
 		event_free(s.shutdown_poll);
 	if (s.tick_ev)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 START_TEST(sigterm_closes_connections_with_320)
 {
@@ -45,9 +46,35 @@ START_TEST(sigterm_closes_connections_with_320)
 }
 END_TEST
 
+/* Signals that keep coming while the broker shuts down (a supervisor that
+ * repeats SIGTERM, a harness stopping a broker the test already stopped)
+ * must not kill it half-way: it still exits with status 0. */
+START_TEST(repeated_sigterm_still_exits_cleanly)
+{
+	th_start_with_args(NULL);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	char q[128];
+	th_queue(c, 1, th_name(q, sizeof(q), "shutdown-again"), 1, 0, 0, NULL, 0);
+	th_close(c);
+	pid_t pid = (pid_t)th_broker_pid();
+	int status = 0, gone = 0;
+	uint64_t deadline = th_now_ms() + 20000;
+	while (!gone && th_now_ms() < deadline) {
+		kill(pid, SIGTERM);
+		gone = waitpid(pid, &status, WNOHANG) == pid;
+		if (!gone)
+			th_sleep_ms(1);
+	}
+	ck_assert_msg(gone, "tandemd did not exit within 20 s of SIGTERM");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "tandemd ended with wait status 0x%x under repeated SIGTERM", status);
+}
+END_TEST
+
 int main(void)
 {
-	th_start();
+	th_start_private();
 	if (th_external()) {
 		printf("SKIP: needs a broker the harness started (TANDEM_TEST_BROKER is set)\n");
 		return 77;
@@ -55,6 +82,7 @@ int main(void)
 	Suite *s = suite_create("shutdown");
 	TCase *tc = th_tcase("sigterm");
 	tcase_add_test(tc, sigterm_closes_connections_with_320);
+	tcase_add_test(tc, repeated_sigterm_still_exits_cleanly);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
