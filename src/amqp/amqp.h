@@ -151,9 +151,13 @@ struct am_conn {
 	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
 	uint8_t blocked;               /* a resource alarm stopped reading its input */
 	struct am_conn *all_prev, *all_next; /* every AMQP connection (alarms) */
-	struct am_channel **channels;  /* owned, indexed by channel id */
+	struct am_channel **channels;  /* owned: the open channels, sorted by id
+					  (memory grows with channels open, not
+					  with the highest channel number) */
 	uint32_t nchannels_alloc;
 	uint32_t nchannels_open;
+	struct am_channel *last_ch;    /* the last one looked up (most frames go
+					  to the channel before them) */
 	struct event *heartbeat_ev;    /* owned */
 	uint64_t bytes_in_seen;        /* input seen at the last heartbeat check */
 	uint64_t bytes_in, frames_out;

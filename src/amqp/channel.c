@@ -10,22 +10,38 @@
 #include "amqp/amqp.h"
 #include "core/config.h"
 
+/* Index of the first open channel with an id >= id. */
+static uint32_t channel_slot(const struct am_conn *c, uint16_t id)
+{
+	uint32_t lo = 0, hi = c->nchannels_open;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (c->channels[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct am_channel *am_channel_get(struct am_conn *c, uint16_t id)
 {
-	return id < c->nchannels_alloc ? c->channels[id] : NULL;
+	if (c->last_ch && c->last_ch->id == id)
+		return c->last_ch;
+	uint32_t i = channel_slot(c, id);
+	if (i == c->nchannels_open || c->channels[i]->id != id)
+		return NULL;
+	return c->last_ch = c->channels[i];
 }
 
 /* Creates channel `id` (called by the dispatcher for channel.open). */
 static struct am_channel *channel_new(struct am_conn *c, uint16_t id)
 {
-	if (id >= c->nchannels_alloc) {
-		uint32_t n = c->nchannels_alloc ? c->nchannels_alloc : 8;
-		while (n <= id)
-			n *= 2;
+	if (c->nchannels_open == c->nchannels_alloc) {
+		uint32_t n = c->nchannels_alloc ? c->nchannels_alloc * 2 : 4;
 		struct am_channel **a = realloc(c->channels, n * sizeof(*a));
 		if (!a)
 			return NULL;
-		memset(a + c->nchannels_alloc, 0, (n - c->nchannels_alloc) * sizeof(*a));
 		c->channels = a;
 		c->nchannels_alloc = n;
 	}
@@ -35,7 +51,9 @@ static struct am_channel *channel_new(struct am_conn *c, uint16_t id)
 	ch->conn = c;
 	ch->id = id;
 	ch->tx_tail = &ch->tx_head;
-	c->channels[id] = ch;
+	uint32_t i = channel_slot(c, id);
+	memmove(&c->channels[i + 1], &c->channels[i], (c->nchannels_open - i) * sizeof(ch));
+	c->channels[i] = ch;
 	c->nchannels_open++;
 	return ch;
 }
@@ -72,8 +90,11 @@ void am_channel_destroy(struct am_conn *c, struct am_channel *ch)
 		}
 	}
 	am_confirms_release(ch);
-	c->channels[ch->id] = NULL;
+	uint32_t i = channel_slot(c, ch->id);
+	memmove(&c->channels[i], &c->channels[i + 1], (c->nchannels_open - i - 1) * sizeof(ch));
 	c->nchannels_open--;
+	if (c->last_ch == ch)
+		c->last_ch = NULL;
 	free(ch->ring);
 	free(ch);
 }

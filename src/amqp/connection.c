@@ -66,9 +66,8 @@ static void close_timeout(evutil_socket_t fd, short what, void *arg)
 
 static void release_channels(struct am_conn *c)
 {
-	for (uint32_t i = 0; i < c->nchannels_alloc; i++)
-		if (c->channels[i])
-			am_channel_destroy(c, c->channels[i]);
+	while (c->nchannels_open) /* from the end: nothing moves */
+		am_channel_destroy(c, c->channels[c->nchannels_open - 1]);
 }
 
 /* Exclusive queues die with their connection. */
@@ -349,10 +348,8 @@ static void reg_stats(void *ctx, struct tdm_conn_stats *out)
 static void reg_channels(void *ctx, tdm_chan_fn fn, void *arg)
 {
 	struct am_conn *c = ctx;
-	for (uint32_t i = 0; i < c->nchannels_alloc; i++) {
+	for (uint32_t i = 0; i < c->nchannels_open; i++) {
 		struct am_channel *ch = c->channels[i];
-		if (!ch)
-			continue;
 		struct tdm_chan_info ci = { ch->id, ch->nconsumers, ch->unacked, ch->prefetch_consumer,
 					    ch->prefetch_channel, ch->confirm, ch->tx };
 		fn(arg, &ci);
@@ -369,9 +366,9 @@ static void reg_close(void *ctx, const char *reason)
 static void reg_consumers(void *ctx, tdm_consumer_fn fn, void *arg)
 {
 	struct am_conn *c = ctx;
-	for (uint32_t i = 0; i < c->nchannels_alloc; i++) {
+	for (uint32_t i = 0; i < c->nchannels_open; i++) {
 		struct am_channel *ch = c->channels[i];
-		for (struct am_consumer *k = ch ? ch->consumers : NULL; k; k = k->next) {
+		for (struct am_consumer *k = ch->consumers; k; k = k->next) {
 			if (k->cancelled || !k->core.queue)
 				continue;
 			struct tdm_consumer_info ci = { ch->id, k->tag, k->tag_len, &k->core,
@@ -533,6 +530,17 @@ static void handle_frame(struct am_conn *c, const struct am_frame *f)
 	}
 }
 
+/* A frame an alarm holds back: basic.publish, and the content frames of a
+ * message already started (a large body must not go on growing memory
+ * once the memory alarm is on). */
+static int publishing(const uint8_t *h, uint32_t size, const uint8_t *p)
+{
+	if (h[0] == AM_FRAME_HEADER || h[0] == AM_FRAME_BODY)
+		return 1;
+	return h[0] == AM_FRAME_METHOD && size >= 4 && p[7] == 0 && p[8] == 60 && p[9] == 0 &&
+	       p[10] == 40;
+}
+
 static void am_read(void *ctx, struct evbuffer *in)
 {
 	struct am_conn *c = ctx;
@@ -540,7 +548,9 @@ static void am_read(void *ctx, struct evbuffer *in)
 	c->bytes_in += avail;
 	if (c->state == AM_S_HEADER && !read_header(c, in))
 		return;
-	uint32_t limit = c->state >= AM_S_OPEN ? c->frame_max : c->broker->cfg->frame_max;
+	/* c->frame_max is 4096 until tune-ok, as RabbitMQ's: a client that has
+	 * not logged in cannot make the broker buffer a large frame */
+	uint32_t limit = c->frame_max;
 	while (c->state != AM_S_CLOSED && !c->net->closing && !c->net->reading_paused) {
 		avail = evbuffer_get_length(in);
 		if (avail < 7)
@@ -557,9 +567,8 @@ static void am_read(void *ctx, struct evbuffer *in)
 		if (avail < (size_t)size + AM_FRAME_OVERHEAD)
 			break;
 		const uint8_t *p = evbuffer_pullup(in, (ssize_t)size + AM_FRAME_OVERHEAD);
-		if (c->broker->alarms && h[0] == AM_FRAME_METHOD && size >= 4 && c->state == AM_S_RUNNING &&
-		    p[7] == 0 && p[8] == 60 && p[9] == 0 && p[10] == 40) {
-			am_conn_block(c); /* basic.publish waits, unread, until the alarm clears */
+		if (c->broker->alarms && c->state == AM_S_RUNNING && publishing(h, size, p)) {
+			am_conn_block(c); /* the publisher waits, unread, until the alarm clears */
 			break;
 		}
 		struct am_frame f;
@@ -571,7 +580,7 @@ static void am_read(void *ctx, struct evbuffer *in)
 		}
 		handle_frame(c, &f);
 		evbuffer_drain(in, (size_t)n);
-		limit = c->state >= AM_S_OPEN ? c->frame_max : c->broker->cfg->frame_max;
+		limit = c->frame_max;
 	}
 	tdm_durable_flush(c->broker->durable); /* one journal batch per read, then its fsync */
 	am_flush_confirms(c);

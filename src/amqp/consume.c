@@ -363,9 +363,8 @@ void am_channel_kick_consumers(struct am_channel *ch)
 
 void am_conn_kick_consumers(struct am_conn *c)
 {
-	for (uint32_t i = 0; i < c->nchannels_alloc; i++)
-		if (c->channels[i])
-			am_channel_kick_consumers(c->channels[i]);
+	for (uint32_t i = 0; i < c->nchannels_open; i++)
+		am_channel_kick_consumers(c->channels[i]);
 }
 
 /* ---- acknowledgements -------------------------------------------------------- */

@@ -551,6 +551,58 @@ START_TEST(disk_alarm_consumer_drains_durable_backlog)
 }
 END_TEST
 
+/* The memory alarm stops a publisher in the middle of a large message, not
+ * only before its next basic.publish: one 120 MiB body sent while the alarm
+ * comes on is not read to the end (one connection once grew the broker to
+ * 935 MiB with the alarm at 200 MiB). tandemd only. */
+#define BIG_BODY (120u * 1024 * 1024)
+START_TEST(memory_alarm_stops_a_body_mid_message)
+{
+	char q[128];
+	asan_returns_memory();
+	th_start_with_args(NULL);
+	amqp_connection_state_t w = th_connect();
+	th_channel(w, 1);
+	th_close(w);
+	long idle = th_broker_rss_kb();
+	ck_assert_msg(idle > 0, "cannot read the broker's RSS");
+	char mark[32];
+	snprintf(mark, sizeof(mark), "%llu", (unsigned long long)idle * 1024u + (24ull << 20));
+	const char *args[] = {"--memory-high-watermark", mark, NULL};
+	th_broker_restart_with_args(args);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, th_name(q, sizeof(q), "alarm-big"), 0, 0, 0, NULL, 0);
+	struct rawpub p;
+	rawpub_open(&p, q);
+	uint8_t *body = calloc(1, BIG_BODY);
+	ck_assert_ptr_nonnull(body);
+	encode_message(&p, body, BIG_BODY);
+	free(body);
+	uint64_t deadline = th_now_ms() + 30000, quiet_since = 0, last_sent = 0;
+	while (th_now_ms() < deadline && !rawpub_flush(&p)) {
+		rawpub_read(&p, 0);
+		rawpub_poll(&p, 100);
+		if (p.bytes_sent != last_sent) {
+			last_sent = p.bytes_sent;
+			quiet_since = th_now_ms();
+		} else if (p.blocked && th_now_ms() - quiet_since > 1500) {
+			break; /* blocked, and the broker has stopped reading */
+		}
+	}
+	rawpub_read(&p, 500);
+	long rss = th_broker_rss_kb();
+	fprintf(stderr, "big body: %llu of %u bytes read, blocked %d, RSS %ld KiB (idle %ld)\n",
+		(unsigned long long)p.bytes_sent, BIG_BODY, p.blocked, rss, idle);
+	ck_assert_msg(p.blocked, "no connection.blocked while a 120 MiB body was read");
+	ck_assert_msg(p.bytes_sent < BIG_BODY, "the whole body was read despite the memory alarm");
+	ck_assert_msg(rss - idle < 96 * 1024, "RSS grew by %ld KiB under the alarm", rss - idle);
+	rawpub_close(&p);
+	th_close(c);
+	stop_clean();
+}
+END_TEST
+
 int main(void)
 {
 	th_start_private();
@@ -569,6 +621,8 @@ int main(void)
 		tcase_add_test(tc, disk_alarm_blocks_publisher_not_consumer);
 	if (!th_external())
 		tcase_add_test(tc, disk_alarm_consumer_drains_durable_backlog);
+	if (!th_external())
+		tcase_add_test(tc, memory_alarm_stops_a_body_mid_message);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

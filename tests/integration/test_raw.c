@@ -569,6 +569,76 @@ START_TEST(method_before_start_ok)
 }
 END_TEST
 
+/* Before connection.tune-ok the frame limit is the spec's minimum, 4096
+ * bytes, whatever frame_max the broker will offer: a client that has not
+ * logged in cannot make it buffer large frames (2000 anonymous sockets
+ * once cost 261 MiB).  A start-ok of 5000 bytes is refused, no tune. */
+START_TEST(large_frame_before_login_refused)
+{
+	int fd = th_raw_connect();
+	th_raw_send(fd, "AMQP\x00\x00\x09\x01", 8);
+	expect_start(fd);
+	static char pad[5000];
+	memset(pad, 'p', sizeof(pad));
+	struct th_buf b;
+	put_method(&b, 10, 11);
+	th_put32(&b, (uint32_t)(1 + 3 + 1 + 4 + sizeof(pad))); /* client-properties */
+	th_put_shortstr(&b, "pad");
+	th_put8(&b, 'S');
+	th_put_longstr(&b, pad, sizeof(pad));
+	th_put_shortstr(&b, "PLAIN");
+	th_put_longstr(&b, "\0guest\0guest", 12);
+	th_put_shortstr(&b, "en_US");
+	ck_assert_uint_gt(b.len, 4096);
+	th_raw_send_frame(fd, 1, 0, b.data, (uint32_t)b.len);
+	struct th_raw_frame f;
+	int rc = th_raw_read_frame(fd, &f, 10000);
+	if (rc == 1) {
+		uint16_t cls = th_raw_class(&f), mth = th_raw_method(&f);
+		th_raw_frame_free(&f);
+		ck_assert_msg(cls == 10 && mth == 50, "expected the connection closed, got method %u.%u", cls,
+			      mth);
+	} else {
+		ck_assert_msg(rc == 0, "neither a close nor EOF within 10 s");
+	}
+	close(fd);
+	th_assert_broker_alive();
+}
+END_TEST
+
+/* A channel's number costs nothing: 300 connections that each open
+ * channel_max (the highest number the broker allows) take about as much
+ * memory as 300 that open channel 1 (a table indexed by channel number
+ * once cost 16 KiB per connection at channel 2047, 512 KiB at 65535).
+ * tandemd only (reads the broker's RSS). */
+START_TEST(channel_table_grows_with_open_channels)
+{
+	if (th_external())
+		return;
+	enum { CONNS = 300 };
+	static int fds[CONNS];
+	long before = th_broker_rss_kb();
+	uint16_t max = 0;
+	for (int i = 0; i < CONNS; i++) {
+		fds[i] = th_raw_handshake(0, 0, 0, 0, &max, NULL, NULL);
+		struct th_buf b;
+		put_method(&b, 20, 10);
+		th_put_shortstr(&b, "");
+		th_raw_send_frame(fds[i], 1, max, b.data, (uint32_t)b.len);
+		struct th_raw_frame f;
+		ck_assert_int_eq(th_raw_read_frame(fds[i], &f, 5000), 1);
+		ck_assert_uint_eq(th_raw_method(&f), 11);
+		th_raw_frame_free(&f);
+	}
+	long after = th_broker_rss_kb();
+	fprintf(stderr, "channel %u on %d connections: RSS %ld -> %ld KiB\n", max, CONNS, before, after);
+	ck_assert_msg(after - before < (long)CONNS * 8, "%ld KiB for %d connections at channel %u",
+		      after - before, CONNS, max);
+	for (int i = 0; i < CONNS; i++)
+		close(fds[i]);
+}
+END_TEST
+
 /* Many connections that die in the middle of frames leave the broker
  * healthy. */
 START_TEST(abrupt_disconnects)
@@ -617,6 +687,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, channel_open_before_connection_open);
 	tcase_add_test(tc, method_before_start_ok);
 	tcase_add_test(tc, abrupt_disconnects);
+	tcase_add_test(tc, large_frame_before_login_refused);
+	tcase_add_test(tc, channel_table_grows_with_open_channels);
 	suite_add_tcase(s, tc);
 	return s;
 }
