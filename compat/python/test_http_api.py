@@ -312,6 +312,100 @@ class HttpApi(unittest.TestCase):
         finally:
             conn.close()
 
+    # ---- who may do what ---------------------------------------------------------
+
+    FULL = {"configure": ".*", "write": ".*", "read": ".*"}
+
+    def user(self, tags, vhost="/"):
+        name = cc.uniq("http.u")
+        path = "/api/users/" + seg(name)
+        self.cleanup.append(path)
+        self.assertEqual(call("PUT", path, {"password": "pw", "tags": tags})[0], 201)
+        if vhost is not None:
+            self.assertEqual(call("PUT", "/api/permissions/%s/%s" % (seg(vhost), seg(name)), self.FULL)[0], 201)
+        return name
+
+    def vhost(self, name):
+        path = "/api/vhosts/" + seg(name)
+        self.cleanup.append(path)
+        self.assertEqual(call("PUT", path)[0], 201)
+        return name
+
+    def can_open(self, user, vhost):
+        params = pika.ConnectionParameters(cc.HOST, cc.PORT, vhost, pika.PlainCredentials(user, "pw"))
+        try:
+            pika.BlockingConnection(params).close()
+            return True
+        except pika.exceptions.ProbableAccessDeniedError:
+            return False
+
+    def test_grant_on_a_vhost_names_that_vhost_only(self):
+        # a name holding a comma is one vhost, not a list
+        x = self.vhost(cc.uniq("http.vx"))
+        p = self.vhost(cc.uniq("http.vp"))
+        xp = self.vhost(x + "," + p)
+        u = self.user("management", vhost=xp)
+        self.assertEqual((self.can_open(u, xp), self.can_open(u, x), self.can_open(u, p)), (True, False, False))
+        self.assertEqual(call("GET", "/api/permissions/%s/%s" % (seg(p), seg(u)))[0], 404)
+        self.assertEqual(call("GET", "/api/permissions/%s/%s" % (seg(xp), seg(u)))[0], 200)
+        # and "*" is a name like any other: no wildcard, revoked like any grant
+        star = self.vhost("*")
+        self.assertEqual(call("PUT", "/api/permissions/%s/%s" % (seg(star), seg(u)), self.FULL)[0], 201)
+        self.assertEqual((self.can_open(u, "*"), self.can_open(u, x), self.can_open(u, "/")), (True, False, False))
+        self.assertEqual(call("DELETE", "/api/permissions/%s/%s" % (seg(star), seg(u)))[0], 204)
+        self.assertEqual((self.can_open(u, "*"), self.can_open(u, xp)), (False, True))
+
+    def connection_of(self, user):
+        def listed():
+            status, doc, _ = call("GET", "/api/connections")
+            return status == 200 and [c["name"] for c in doc if c["user"] == user]
+        return cc.wait_for(listed, what="%s's connection in /api/connections" % user)[0]
+
+    def test_management_user_closes_only_its_own_connections(self):
+        me, other = self.user("management"), self.user("management")
+        mine = pika.BlockingConnection(pika.ConnectionParameters(cc.HOST, cc.PORT, "/",
+                                                                 pika.PlainCredentials(me, "pw")))
+        theirs = pika.BlockingConnection(pika.ConnectionParameters(cc.HOST, cc.PORT, "/",
+                                                                   pika.PlainCredentials(other, "pw")))
+        try:
+            mine_path = "/api/connections/" + seg(self.connection_of(me))
+            theirs_path = "/api/connections/" + seg(self.connection_of(other))
+            self.assertEqual(call("DELETE", theirs_path, creds=me + ":pw")[:2],
+                             (401, {"error": "not_authorised", "reason": "User not authorised to access object"}))
+            self.assertEqual(call("GET", theirs_path, creds=me + ":pw")[0], 401)
+            status, doc, _ = call("GET", "/api/connections", creds=me + ":pw")
+            self.assertEqual((status, sorted(set(c["user"] for c in doc))), (200, [me]))
+            theirs.channel().queue_declare("", exclusive=True)  # still open
+            self.assertEqual(call("DELETE", mine_path, creds=me + ":pw")[0], 204)
+            with self.assertRaises(pika.exceptions.ConnectionClosedByBroker) as cm:
+                cc.wait_for(lambda: mine.process_data_events(time_limit=0.1) and False, what="the close")
+            self.assertEqual(cm.exception.reply_code, 320)
+        finally:
+            for c in (mine, theirs):
+                if c.is_open:
+                    c.close()
+
+    def test_get_and_purge_of_another_connections_exclusive_queue(self):
+        conn = pika.BlockingConnection(pika.ConnectionParameters(cc.HOST, cc.PORT))
+        try:
+            ch = conn.channel()
+            q = cc.uniq("http.excl")
+            ch.queue_declare(q, exclusive=True)
+            ch.basic_publish("", q, b"secret")
+            cc.wait_for(lambda: ch.queue_declare(q, passive=True).method.message_count == 1, what="the message")
+            locked = ("cannot obtain exclusive access to locked queue '%s' in vhost '/'. It could be originally "
+                      "declared on another connection or the exclusive property value does not match that of "
+                      "the original declaration." % q)
+            status, doc, _ = call("POST", "/api/queues/%%2F/%s/get" % seg(q),
+                                  {"count": 1, "ackmode": "ack_requeue_false", "encoding": "auto"})
+            self.assertEqual((status, doc), (400, {"error": "bad_request", "reason": "405 RESOURCE_LOCKED - " + locked}))
+            status, doc, _ = call("DELETE", "/api/queues/%%2F/%s/contents" % seg(q))
+            self.assertEqual((status, doc), (400, {"error": "bad_request", "reason": locked}))
+            method, _, body = ch.basic_get(q, auto_ack=True)
+            self.assertEqual(body, b"secret")
+        finally:
+            conn.close()
+
     def test_aliveness_and_alarms(self):
         status, doc, _ = call("GET", "/api/aliveness-test/%2F")
         self.assertEqual((status, doc), (200, {"status": "ok"}))

@@ -28,7 +28,7 @@ struct auth_user {
 	unsigned char hash[HASH_LEN]; /* salt || SHA-256(salt || password) */
 	int locked;                   /* no password login (empty password_hash) */
 	int loopback_only;            /* listed in loopback_users */
-	char *vhosts;                 /* owned; comma list, "*" = all */
+	char *vhosts;                 /* owned; stored form (see below) */
 	char *tags;                   /* owned */
 };
 
@@ -153,8 +153,8 @@ static int fill_random(unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* 1 when the comma list holds item (or "*" when star is set). */
-static int list_has(const char *list, const char *item, size_t len, int star)
+/* 1 when the comma list (raw names, as the configuration's) holds item. */
+static int list_has(const char *list, const char *item, size_t len)
 {
 	const char *p = list;
 
@@ -162,11 +162,141 @@ static int list_has(const char *list, const char *item, size_t len, int star)
 		const char *e = strchr(p, ',');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
 
-		if ((n == len && memcmp(p, item, len) == 0) || (star && n == 1 && *p == '*'))
+		if (n == len && memcmp(p, item, len) == 0)
 			return 1;
 		p = e ? e + 1 : NULL;
 	}
 	return 0;
+}
+
+/*
+ * A user's vhosts are kept in a stored form: a comma list in which every
+ * name has '%', ',' and '*' percent-escaped ("x,prod" is "x%2Cprod", a vhost
+ * named "*" is "%2A"), so any vhost name is exactly one item, and a bare "*"
+ * item (only ever from the configuration's `vhosts = *`) means every vhost.
+ * Escaping is canonical (upper-case hex), so stored items compare as text.
+ */
+static int vhost_needs_escape(char c)
+{
+	return c == '%' || c == ',' || c == '*';
+}
+
+/* The stored form of one vhost name: malloc'd, or NULL (ENOMEM). */
+static char *vhost_escape(const char *name, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (vhost_needs_escape((char)c)) {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* 1 when the stored item p[0..n) names exactly the vhost name[0..len). */
+static int vhost_item_is(const char *p, size_t n, const char *name, size_t len)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		int c = (unsigned char)p[i];
+
+		if (c == '%') {
+			int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(p[i + 2]) : -1;
+
+			if (lo < 0)
+				return 0;
+			c = hi << 4 | lo;
+			i += 3;
+		} else {
+			i++;
+		}
+		if (o == len || (unsigned char)name[o] != c)
+			return 0;
+		o++;
+	}
+	return o == len;
+}
+
+/* 1 when the stored list has the bare "*" item (every vhost). */
+static int vhosts_all(const char *list)
+{
+	return list_has(list, "*", 1);
+}
+
+/* 1 when the stored list lets the user open vhost name[0..len). */
+static int vhosts_allow(const char *list, const char *name, size_t len)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if ((n == 1 && *p == '*') || vhost_item_is(p, n, name, len))
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/*
+ * The stored form of a list of raw names as the configuration (and data
+ * directories written before the stored form) give them: items split at
+ * commas, "*" = every vhost.  malloc'd, or NULL (ENOMEM).
+ */
+static char *vhosts_from_raw(const char *raw)
+{
+	size_t cap = 3 * strlen(raw) + 1, o = 0;
+	char *out = malloc(cap);
+	const char *p = raw;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char *item = n == 1 && *p == '*' ? strdup("*") : vhost_escape(p, n);
+
+		if (!item) {
+			free(out);
+			return NULL;
+		}
+		if (*item) {
+			if (o)
+				out[o++] = ',';
+			memcpy(out + o, item, strlen(item));
+			o += strlen(item);
+		}
+		free(item);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 static struct auth_user *find_user(const struct tdm_auth *a, const char *name, size_t len)
@@ -188,8 +318,8 @@ static void user_clear(struct auth_user *u)
 }
 
 /*
- * Adds or replaces name with the given raw hash (NULL = locked account).
- * Copies every string.  0 or -1 (ENOMEM).
+ * Adds or replaces name with the given raw hash (NULL = locked account) and
+ * vhosts in stored form (NULL = "/").  Copies every string.  0 or -1 (ENOMEM).
  */
 static int put_user(struct tdm_auth *a, const char *name, const unsigned char *hash,
 		    const char *vhosts, const char *tags)
@@ -207,7 +337,7 @@ static int put_user(struct tdm_auth *a, const char *name, const unsigned char *h
 		memcpy(nu.hash, hash, HASH_LEN);
 	else
 		nu.locked = 1;
-	nu.loopback_only = list_has(a->loopback_users, name, nu.name_len, 0);
+	nu.loopback_only = list_has(a->loopback_users, name, nu.name_len);
 
 	u = find_user(a, name, nu.name_len);
 	if (u) {
@@ -230,6 +360,7 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
 		      const char *vhosts, const char *tags)
 {
 	unsigned char hash[HASH_LEN];
+	char *stored = NULL;
 	int rc = -1;
 
 	/* As RabbitMQ's internal backend: an empty password never logs in. */
@@ -238,8 +369,12 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
 	if (fill_random(hash, SALT_LEN) < 0)
 		goto out;
 	salted_digest(hash, password, strlen(password), hash + SALT_LEN);
-	rc = put_user(a, name, hash, vhosts, tags);
+	stored = vhosts ? vhosts_from_raw(vhosts) : NULL;
+	if (vhosts && !stored)
+		goto out;
+	rc = put_user(a, name, hash, stored, tags);
 out:
+	free(stored);
 	explicit_bzero(hash, sizeof(hash));
 	return rc;
 }
@@ -288,8 +423,11 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 				uc->name);
 			goto fail;
 		}
-		if (put_user(a, uc->name, *uc->password_hash ? hash : NULL, uc->vhosts,
-			     uc->tags) < 0)
+		char *stored = uc->vhosts ? vhosts_from_raw(uc->vhosts) : NULL;
+		int rc = uc->vhosts && !stored ? -1 :
+			 put_user(a, uc->name, *uc->password_hash ? hash : NULL, stored, uc->tags);
+		free(stored);
+		if (rc < 0)
 			goto nomem;
 	}
 	return a;
@@ -339,7 +477,7 @@ int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const cha
 {
 	const struct auth_user *u = find_user(a, user, strlen(user));
 
-	return u && list_has(u->vhosts, vhost, vhost_len, 1);
+	return u && vhosts_allow(u->vhosts, vhost, vhost_len);
 }
 
 const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user)
@@ -396,14 +534,20 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 }
 
 int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *password_hash,
-			  const char *tags, const char *vhosts)
+			  const char *tags, const char *vhosts, int raw_vhosts)
 {
 	unsigned char hash[HASH_LEN];
 	int locked = !password_hash || !*password_hash;
+	char *stored = NULL;
+	int rc;
 
 	if (!locked && b64_decode_hash(password_hash, hash) < 0)
 		return -2;
-	return put_user(a, name, locked ? NULL : hash, vhosts, tags);
+	if (raw_vhosts && !(stored = vhosts_from_raw(vhosts)))
+		return -1;
+	rc = put_user(a, name, locked ? NULL : hash, stored ? stored : vhosts, tags);
+	free(stored);
+	return rc;
 }
 
 int tdm_auth_delete_user(struct tdm_auth *a, const char *name)
@@ -417,7 +561,7 @@ int tdm_auth_delete_user(struct tdm_auth *a, const char *name)
 	return 0;
 }
 
-/* list without item (comma list; item compared whole). malloc'd or NULL. */
+/* The stored list without the stored item (compared whole). malloc'd or NULL. */
 static char *list_without(const char *list, const char *item)
 {
 	size_t il = strlen(item);
@@ -446,27 +590,36 @@ int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int 
 		   int *changed)
 {
 	struct auth_user *u = find_user(a, user, strlen(user));
-	size_t vl = strlen(vhost);
-	char *nl;
+	char *item = NULL, *nl = NULL;
+	int rc = -1;
 
 	*changed = 0;
 	if (!u)
 		return -1;
-	if (list_has(u->vhosts, "*", 1, 0) || list_has(u->vhosts, vhost, vl, 0) == allow)
+	if (vhosts_all(u->vhosts))
 		return 0;
+	if (!(item = vhost_escape(vhost, strlen(vhost))))
+		goto out;
+	if (list_has(u->vhosts, item, strlen(item)) == allow) {
+		rc = 0;
+		goto out;
+	}
 	if (allow) {
-		nl = malloc(strlen(u->vhosts) + vl + 2);
+		nl = malloc(strlen(u->vhosts) + strlen(item) + 2);
 		if (nl)
-			sprintf(nl, "%s%s%s", u->vhosts, *u->vhosts ? "," : "", vhost);
+			sprintf(nl, "%s%s%s", u->vhosts, *u->vhosts ? "," : "", item);
 	} else {
-		nl = list_without(u->vhosts, vhost);
+		nl = list_without(u->vhosts, item);
 	}
 	if (!nl)
-		return -1;
+		goto out;
 	free(u->vhosts);
 	u->vhosts = nl;
 	*changed = 1;
-	return 0;
+	rc = 0;
+out:
+	free(item);
+	return rc;
 }
 
 int tdm_auth_user_record(const struct tdm_auth *a, const char *name,

@@ -40,7 +40,9 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
  */
 enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, size_t user_len,
 				    const char *pass, size_t pass_len, int peer_is_loopback);
-/* 1 when user may open vhost (listed in the user's vhosts, or "*"); 0 otherwise. */
+/* 1 when user may open vhost (listed in the user's vhosts, or the user has
+ * every vhost: the configuration's "*"); 0 otherwise.  vhost is compared
+ * whole, byte for byte: a vhost named "*" or "x,prod" is just that name. */
 int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
 			   size_t vhost_len);
 
@@ -51,7 +53,7 @@ const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user);
 struct tdm_user_info {
 	const char *name;
 	const char *tags;    /* comma list */
-	const char *vhosts;  /* comma list, "*" = all */
+	const char *vhosts;  /* stored form, see tdm_auth_user_record */
 	int locked;          /* no password login */
 };
 typedef void (*tdm_user_fn)(const struct tdm_user_info *u, void *ctx);
@@ -68,17 +70,24 @@ void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx);
  */
 int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password,
 		      const char *password_hash, const char *tags, int *created);
-/* Restores a user as stored: hash "" = locked; vhosts a comma list. */
+/* Restores a user as stored: hash "" = locked; vhosts in the stored form of
+ * tdm_auth_user_record, or with raw_vhosts set the older form (raw names
+ * split at commas, "*" = every vhost) of data directories written before
+ * the stored form existed.  0, -1 ENOMEM, -2 a malformed hash. */
 int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *password_hash,
-			  const char *tags, const char *vhosts);
+			  const char *tags, const char *vhosts, int raw_vhosts);
 /* 0, or -1 when there is no such user. */
 int tdm_auth_delete_user(struct tdm_auth *a, const char *name);
-/* Lets user open vhost (allow) or not.  0 (*changed: 1 when the list
- * changed), -1 no such user or ENOMEM.  A user with "*" keeps it. */
+/* Lets user open vhost (allow) or not; vhost is one name, whatever it holds
+ * ("*" and "x,prod" included).  0 (*changed: 1 when the list changed), -1
+ * no such user or ENOMEM.  A user with every vhost (the configuration's
+ * "*") keeps it: nothing changes. */
 int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int allow,
 		   int *changed);
 /* The stored form of a user: hash_out gets its base64 hash ("" when
- * locked); tags and vhosts are borrowed.  -1 when there is no such user. */
+ * locked); tags and vhosts are borrowed.  vhosts is a comma list of names
+ * with '%', ',' and '*' percent-escaped, a bare "*" meaning every vhost.
+ * -1 when there is no such user. */
 int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 			 char hash_out[49], const char **tags, const char **vhosts);
 

@@ -70,6 +70,13 @@ static const struct conf_key conf_keys[] = {
 	  "Kafka protocol listener port (9092 by convention); 0 disables the listener." },
 	{ "http_port", CT_INT, OFF(http_port), "15672", 0, 65535, 0,
 	  "HTTP management and /metrics port (15672 by convention); 0 disables the listener." },
+	{ "http_allowed_hosts", CT_LIST, OFF(http_allowed_hosts), "", 0, 0, 0,
+	  "Comma list of host names the HTTP listener answers to (the Host header), besides\n"
+	  "IP addresses, localhost and bind_address; others get 403 (DNS rebinding);\n"
+	  "* = any name." },
+	{ "metrics_auth", CT_BOOL, OFF(metrics_auth), "false", 0, 1, 0,
+	  "/metrics asks for basic authentication of a user tagged monitoring or administrator\n"
+	  "(RabbitMQ's prometheus.authentication.enabled); false = open, as RabbitMQ's default." },
 	{ "log_level", CT_LEVEL, OFF(log_level), "info", 0, 0, 0,
 	  "One of error, warning, info, debug." },
 	{ "log_file", CT_STR, OFF(log_file), "", 0, 0, CF_NULLABLE,
@@ -153,6 +160,7 @@ static const struct {
 	{ "management.tcp.port", "http_port" },
 	{ "log.console.level", "log_level" },
 	{ "log.file.level", "log_level" },
+	{ "prometheus.authentication.enabled", "metrics_auth" },
 };
 
 /* users.NAME.FIELD: the settable fields of struct tdm_user_conf. */

@@ -30,6 +30,9 @@ struct tdm_config {
 	int amqp_port;              /* default 5672, 0 disables */
 	int kafka_port;             /* default 9092, 0 disables */
 	int http_port;              /* default 15672, 0 disables */
+	char *http_allowed_hosts;   /* owned; comma list of Host names the HTTP listener answers
+				     * besides IP literals and localhost; "*" = any; default "" */
+	int metrics_auth;           /* /metrics needs a monitoring user's login; default false */
 	enum tdm_log_level log_level; /* default info */
 	char *log_file;             /* owned; NULL = stderr */
 	uint32_t frame_max;         /* default 131072, min 4096 */

@@ -308,7 +308,8 @@ int tdm_durable_user(struct tdm_durable *d, const char *name)
 	struct wbuf k = { 0 }, v = { 0 };
 	put_u8(&k, 'U');
 	put_str(&k, name, strlen(name));
-	put_u8(&v, (uint8_t)present);
+	/* 2: vhosts in auth's escaped stored form; 1 (older data dirs): raw names */
+	put_u8(&v, present ? 2 : 0);
 	if (present) {
 		put_str(&v, hash, strlen(hash));
 		put_str(&v, tags, strlen(tags));
@@ -1040,7 +1041,7 @@ static void restore_user(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 	if (name && !present)
 		tdm_auth_delete_user(d->b->auth, name);
 	else if (name && hash && tags && vhosts &&
-		 tdm_auth_restore_user(d->b->auth, name, hash, tags, vhosts) != 0)
+		 tdm_auth_restore_user(d->b->auth, name, hash, tags, vhosts, present == 1) != 0)
 		tdm_error("durable", "user '%s' could not be restored", name);
 	if (hash)
 		explicit_bzero(hash, strlen(hash));

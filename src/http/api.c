@@ -744,6 +744,12 @@ void hx_queues(struct hx_req *r)
 		hx_error(r, 400, "bad_request", "stream queues are read by consumers with an offset: "
 						"no purge and no get, as in RabbitMQ");
 	} else if (r->nseg == 4 && hx_seg_is(r, 3, "contents") && r->method == EVHTTP_REQ_DELETE) {
+		/* another connection's exclusive queue: RabbitMQ's queue.purge
+		 * fails, answered with its explanation */
+		if (!tdm_queue_lookup(vh, q->name, q->name_len, NULL, &e)) {
+			hx_error(r, 400, "bad_request", e.text);
+			return;
+		}
 		tdm_queue_purge(q);
 		hx_no_content(r, 204);
 	} else if (r->nseg == 4 && hx_seg_is(r, 3, "get") && r->method == EVHTTP_REQ_POST) {

@@ -16,9 +16,35 @@
 #include "core/registry.h"
 #include "http/hx.h"
 
+/* Consumers: those of the vhosts the user may open (RabbitMQ's filter_vhost). */
 static int visible(struct hx_req *r, const struct tdm_reg_conn *c)
 {
 	return tdm_auth_vhost_allowed(r->h->broker->auth, r->user, c->vhost, strlen(c->vhost));
+}
+
+/*
+ * Connections and channels, as RabbitMQ's is_authorized_user: a user sees
+ * and closes its own; monitors (monitoring, administrator) see everyone's;
+ * only administrators close other users' connections.
+ */
+static int owned(struct hx_req *r, const struct tdm_reg_conn *c)
+{
+	return strcmp(c->user, r->user) == 0;
+}
+
+static int may_see(struct hx_req *r, const struct tdm_reg_conn *c)
+{
+	return owned(r, c) || hx_is_monitor(r);
+}
+
+static int may_close(struct hx_req *r, const struct tdm_reg_conn *c)
+{
+	return owned(r, c) || hx_is_admin(r);
+}
+
+static void not_authorised_object(struct hx_req *r)
+{
+	hx_error(r, 401, "not_authorised", "User not authorised to access object"); /* RabbitMQ's */
 }
 
 static void write_conn(struct js_w *w, const struct tdm_reg_conn *c)
@@ -100,8 +126,12 @@ void hx_connections(struct hx_req *r)
 	if (r->method == EVHTTP_REQ_DELETE && r->nseg == 2) {
 		/* RabbitMQ closes with 320 and this text, or the X-Reason header's */
 		struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
-		if (!c || !visible(r, c) || !c->ops->close) {
+		if (!c || !c->ops->close) {
 			hx_not_found(r);
+			return;
+		}
+		if (!may_close(r, c)) {
+			not_authorised_object(r);
 			return;
 		}
 		const char *why = evhttp_find_header(evhttp_request_get_input_headers(r->req), "X-Reason");
@@ -120,13 +150,17 @@ void hx_connections(struct hx_req *r)
 	if (r->nseg == 1) {
 		js_arr(&w);
 		for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
-			if (visible(r, c))
+			if (may_see(r, c))
 				write_conn(&w, c);
 		js_arr_end(&w);
 	} else if (r->nseg == 2 || (r->nseg == 3 && hx_seg_is(r, 2, "channels"))) {
 		struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
-		if (!c || !visible(r, c)) {
+		if (!c) {
 			hx_not_found(r);
+			goto out;
+		}
+		if (!may_see(r, c)) {
+			not_authorised_object(r);
 			goto out;
 		}
 		if (r->nseg == 2) {
@@ -156,7 +190,7 @@ void hx_channels(struct hx_req *r)
 	if (r->nseg == 1) {
 		js_arr(&w);
 		for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
-			if (visible(r, c))
+			if (may_see(r, c))
 				conn_channels(&w, c, -1, NULL);
 		js_arr_end(&w);
 	} else if (r->nseg == 2) {
@@ -167,7 +201,11 @@ void hx_channels(struct hx_req *r)
 		int found = 0;
 		if (open && open > s + 1 && open[-1] == ' ' && sscanf(open, "(%ld)", &num) == 1) {
 			struct tdm_reg_conn *c = tdm_registry_find(s, (size_t)(open - 1 - s));
-			if (c && visible(r, c))
+			if (c && !may_see(r, c)) {
+				not_authorised_object(r);
+				goto out;
+			}
+			if (c)
 				conn_channels(&w, c, num, &found);
 		}
 		if (!found) {

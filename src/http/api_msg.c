@@ -179,7 +179,7 @@ int hx_valid_utf8(const uint8_t *p, size_t n)
 
 void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 {
-	(void)vh;
+	struct tdm_err e;
 	if (hx_body(r) < 0)
 		return;
 	static const char *const required[] = { "ackmode", "count", "encoding" };
@@ -210,6 +210,14 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	int base64 = 0;
 	if (en >= 0 && !(base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
 		hx_error(r, 400, "bad_request", "Unsupported encoding. Please use auto or base64.");
+		return;
+	}
+	/* another connection's exclusive queue: RabbitMQ's basic.get closes its
+	 * channel with 405, which the API answers 400 "405 RESOURCE_LOCKED - ..." */
+	if (!tdm_queue_lookup(vh, q->name, q->name_len, NULL, &e)) {
+		char why[sizeof(e.text) + 32];
+		snprintf(why, sizeof(why), "405 RESOURCE_LOCKED - %s", e.text);
+		hx_error(r, 400, "bad_request", why);
 		return;
 	}
 	if (count > 1000)

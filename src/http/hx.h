@@ -135,6 +135,9 @@ int hx_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
 int hx_valid_utf8(const uint8_t *p, size_t n);
 /* 1 when the request's user is tagged administrator (server.c). */
 int hx_is_admin(struct hx_req *r);
+/* 1 when the request's user is tagged administrator or monitoring:
+ * RabbitMQ's is_monitor, who sees every connection and channel. */
+int hx_is_monitor(struct hx_req *r);
 
 /* Committed offsets of every group, sorted by group, topic, partition, each
  * with its partition's log end (-1 when the partition is gone).  Strings are

@@ -319,7 +319,34 @@ static int hexval(char c)
 
 static int parse_value(struct parser *ps);
 
-static int parse_string(struct parser *ps)
+/* The code unit of the 4 hex digits at p (checked by the caller). */
+static uint32_t hex4(const char *p)
+{
+	uint32_t cp = 0;
+	for (int k = 0; k < 4; k++)
+		cp = cp << 4 | (uint32_t)hexval(p[k]);
+	return cp;
+}
+
+/* 1 when p (end - p bytes left) starts a \uXXXX escape of a low surrogate. */
+static int low_surrogate_at(const char *p, const char *end)
+{
+	if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+		return 0;
+	for (int k = 2; k < 6; k++)
+		if (hexval(p[k]) < 0)
+			return 0;
+	uint32_t lo = hex4(p + 2);
+	return lo >= 0xdc00 && lo <= 0xdfff;
+}
+
+/*
+ * A string; name: it is an object's member name.  Besides RFC 8259's
+ * grammar, the text must be UTF-8 both as bytes and once decoded: invalid
+ * byte sequences and \u escapes of a lone surrogate are refused anywhere,
+ * and \u0000 in a member name (names become C strings and broker names).
+ */
+static int parse_string(struct parser *ps, int name)
 {
 	const char *start = ++ps->p; /* after the quote */
 	int i = new_node(ps, JS_STR, start);
@@ -337,6 +364,15 @@ static int parse_string(struct parser *ps)
 		if (c < 0x20) {
 			ps->why = "control character in string";
 			return -1;
+		}
+		if (c >= 0x80) {
+			size_t l = utf8_len((const unsigned char *)ps->p, (size_t)(ps->end - ps->p));
+			if (!l) {
+				ps->why = "invalid UTF-8 in string";
+				return -1;
+			}
+			ps->p += l;
+			continue;
 		}
 		if (c == '\\') {
 			ps->d->n[i].escaped = 1;
@@ -356,7 +392,20 @@ static int parse_string(struct parser *ps)
 						ps->why = "bad \\u escape";
 						return -1;
 					}
+				uint32_t cp = hex4(ps->p + 1);
 				ps->p += 5;
+				if (cp >= 0xd800 && cp <= 0xdbff && low_surrogate_at(ps->p, ps->end)) {
+					ps->p += 6; /* a pair: one code point above U+FFFF */
+					continue;
+				}
+				if (cp >= 0xd800 && cp <= 0xdfff) {
+					ps->why = "lone surrogate in \\u escape";
+					return -1;
+				}
+				if (cp == 0 && name) {
+					ps->why = "\\u0000 in a member name";
+					return -1;
+				}
 				continue;
 			default:
 				ps->why = "bad escape";
@@ -453,7 +502,7 @@ static int parse_container(struct parser *ps, int is_obj)
 				ps->why = "expected a member name";
 				return -1;
 			}
-			if (parse_string(ps) < 0)
+			if (parse_string(ps, 1) < 0)
 				return -1;
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':') {
@@ -502,7 +551,7 @@ static int parse_value(struct parser *ps)
 	case '[':
 		return parse_container(ps, 0);
 	case '"':
-		return parse_string(ps);
+		return parse_string(ps, 0);
 	case 't':
 		return parse_literal(ps, "true", JS_TRUE);
 	case 'f':

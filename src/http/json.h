@@ -5,7 +5,9 @@
  * found without recursion).  The reader never reads outside the input,
  * limits nesting depth and node count, and rejects anything RFC 8259 does
  * not allow (trailing commas, bare control characters, bad escapes,
- * leading zeros, trailing garbage).
+ * leading zeros, trailing garbage), strings that are not UTF-8 (invalid
+ * byte sequences, \u escapes of lone surrogates) and \u0000 in member
+ * names.
  *
  * Must not depend on: libevent, the broker core, protocol front ends.
  */

@@ -6,9 +6,11 @@
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -47,7 +49,8 @@ static void send_text(struct evhttp_request *req, int status, const char *ctype,
 	const char *reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 204 ? "No Content"
 		: status == 400 ? "Bad Request" : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
 		: status == 405 ? "Method Not Allowed" : status == 409 ? "Conflict" : status == 501 ? "Not Implemented" : status == 503 ? "Service Unavailable"
-		: status == 500 ? "Internal Server Error" : status == 403 ? "Forbidden" : "Error";
+		: status == 500 ? "Internal Server Error" : status == 403 ? "Forbidden"
+		: status == 415 ? "Unsupported Media Type" : "Error";
 	evhttp_send_reply(req, status, reason, b);
 	if (b)
 		evbuffer_free(b);
@@ -251,8 +254,42 @@ fail:
 	return -1;
 }
 
-/* Basic authentication: 1 when the request may go on (r->user filled). */
-static int authenticate(struct hx_req *r)
+/* 1 when tags (a comma list, items maybe padded with spaces) hold tag. */
+static int has_tag(const char *tags, const char *tag)
+{
+	size_t tl = strlen(tag);
+	const char *p = tags ? tags : "";
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		const char *s = p;
+		size_t l = n;
+		while (l && *s == ' ')
+			s++, l--;
+		while (l && s[l - 1] == ' ')
+			l--;
+		if (l == tl && memcmp(s, tag, tl) == 0)
+			return 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* RabbitMQ's is_monitor: tagged administrator or monitoring. */
+static int tags_monitor(const char *tags)
+{
+	return has_tag(tags, "administrator") || has_tag(tags, "monitoring");
+}
+
+/*
+ * Basic authentication: 1 when the request may go on (r->user filled).
+ * allowed (NULL: hx_is_management_user) decides from the user's tags;
+ * denied is RabbitMQ's reason when it says no; realm goes into
+ * WWW-Authenticate when there are no valid credentials.
+ */
+static int authenticate_as(struct hx_req *r, const char *realm, int (*allowed)(const char *tags),
+			   const char *denied)
 {
 	const char *a = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
 	char *peer = NULL;
@@ -281,18 +318,193 @@ static int authenticate(struct hx_req *r)
 				    TDM_AUTH_OK) {
 					memcpy(r->user, dec, ul);
 					r->user[ul] = '\0';
+					const char *tags = tdm_auth_user_tags(r->h->broker->auth, r->user);
 					/* as RabbitMQ: only users tagged for management */
-					if (hx_is_management_user(tdm_auth_user_tags(r->h->broker->auth, r->user)))
+					if (!hx_is_management_user(tags)) {
+						hx_error(r, 401, "not_authorised", "Not management user"); /* sic */
+						return 0;
+					}
+					if (!allowed || allowed(tags))
 						return 1;
-					hx_error(r, 401, "not_authorised", "Not management user"); /* sic */
+					hx_error(r, 401, "not_authorised", denied);
 					return 0;
 				}
 			}
 		}
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
-			  "Basic realm=\"RabbitMQ Management\"");
+	char www[128];
+	snprintf(www, sizeof(www), "Basic realm=\"%s\"", realm);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate", www);
 	hx_error(r, 401, "not_authorized", "Login failed");
+	return 0;
+}
+
+static int authenticate(struct hx_req *r)
+{
+	return authenticate_as(r, "RabbitMQ Management", NULL, NULL);
+}
+
+/* ---- Host, Origin and Content-Type: DNS rebinding and cross-site requests -- */
+
+/*
+ * Splits a Host header value (or an Origin's authority) into its host and
+ * port: "[v6]:port", "name:port" or either without the port.  0, or -1 when
+ * malformed.  *port is "" when absent.
+ */
+static int split_authority(const char *v, char *host, size_t hostcap, const char **port)
+{
+	const char *h = v, *e;
+	size_t hl;
+	if (*v == '[') {
+		if (!(e = strchr(v, ']')))
+			return -1;
+		h = v + 1;
+		hl = (size_t)(e - h);
+		e++;
+	} else {
+		hl = strcspn(v, ":");
+		e = v + hl;
+	}
+	if (*e == ':')
+		e++;
+	else if (*e)
+		return -1;
+	if (hl == 0 || hl >= hostcap || strspn(e, "0123456789") != strlen(e))
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = e;
+	return *v == '[' ? 1 : 0;
+}
+
+/* 1 when name (lower or upper case, maybe with a final dot) is in the
+ * comma list, or the list holds "*". */
+static int name_listed(const char *list, const char *name)
+{
+	size_t nl = strlen(name);
+	if (nl && name[nl - 1] == '.')
+		nl--;
+	for (const char *p = list ? list : ""; *p;) {
+		size_t n = strcspn(p, ",");
+		if ((n == 1 && *p == '*') || (n == nl && strncasecmp(p, name, n) == 0))
+			return 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * DNS rebinding: a browser that was sent to an attacker's name now resolving
+ * to this listener still sends that name as Host.  IP addresses, localhost
+ * (and *.localhost), bind_address and http_allowed_hosts are answered; a
+ * request without Host (HTTP/1.0, not a browser) too.
+ */
+static int host_allowed(const struct tdm_http *h, const char *v)
+{
+	char host[256];
+	const char *port;
+	unsigned char addr[16];
+	int bracketed = v ? split_authority(v, host, sizeof(host), &port) : 0;
+	if (!v)
+		return 1;
+	if (bracketed < 0)
+		return 0;
+	if (bracketed)
+		return inet_pton(AF_INET6, host, addr) == 1;
+	size_t hl = strlen(host);
+	if (inet_pton(AF_INET, host, addr) == 1 || strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0 ||
+	    (hl > 10 && strcasecmp(host + hl - 10, ".localhost") == 0))
+		return 1;
+	if (h->cfg->bind_address && strcasecmp(host, h->cfg->bind_address) == 0)
+		return 1;
+	return name_listed(h->cfg->http_allowed_hosts, host);
+}
+
+/* CSRF: a browser names the page that sent a request in Origin; one that
+ * changes something must come from a page of this listener (same host and
+ * port as Host).  1 when it may go on. */
+static int origin_allowed(const char *origin, const char *hostv)
+{
+	static const char *const schemes[] = { "http://", "https://" };
+	static const char *const dflt[] = { "80", "443" };
+	char oh[256], hh[256];
+	const char *op, *hp;
+	if (!origin)
+		return 1;
+	if (!hostv || split_authority(hostv, hh, sizeof(hh), &hp) < 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		size_t sl = strlen(schemes[i]);
+		if (strncasecmp(origin, schemes[i], sl) != 0)
+			continue;
+		if (split_authority(origin + sl, oh, sizeof(oh), &op) < 0)
+			return 0;
+		if (!*op)
+			op = dflt[i];
+		if (!*hp)
+			hp = "80";
+		return strcasecmp(oh, hh) == 0 && strcmp(op, hp) == 0;
+	}
+	return 0; /* "null", another scheme */
+}
+
+/* 1 when a Content-Type value is application/json (parameters allowed). */
+static int is_json_type(const char *ct)
+{
+	static const char json[] = "application/json";
+	if (!ct)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	if (strncasecmp(ct, json, sizeof(json) - 1) != 0)
+		return 0;
+	ct += sizeof(json) - 1;
+	return *ct == '\0' || *ct == ';' || *ct == ' ';
+}
+
+/*
+ * The checks before anything else is done: Host (all requests), Origin
+ * (requests that change something).  1 when the request may go on, else
+ * the 403 is answered.
+ */
+static int request_allowed(struct hx_req *r)
+{
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(r->req);
+	const char *host = evhttp_find_header(ih, "Host");
+	const char *origin = evhttp_find_header(ih, "Origin");
+	char why[400];
+	if (!host_allowed(r->h, host)) {
+		snprintf(why, sizeof(why), "Host '%.200s' is not allowed: this listener answers "
+			 "IP addresses, localhost and the names in http_allowed_hosts", host);
+		hx_error(r, 403, "forbidden", why);
+		return 0;
+	}
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD &&
+	    !origin_allowed(origin, host)) {
+		snprintf(why, sizeof(why), "cross-origin request refused: Origin '%.150s' is not "
+			 "Host '%.150s'", origin, host ? host : "");
+		hx_error(r, 403, "forbidden", why);
+		return 0;
+	}
+	return 1;
+}
+
+/* Cross-site forms can send text/plain, urlencoded and multipart bodies
+ * without a CORS preflight, never application/json: a body must be JSON.
+ * 1 when the request may go on, else 415 is answered. */
+static int body_type_allowed(struct hx_req *r)
+{
+	if (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD ||
+	    evbuffer_get_length(evhttp_request_get_input_buffer(r->req)) == 0)
+		return 1;
+	if (is_json_type(evhttp_find_header(evhttp_request_get_input_headers(r->req),
+					    "Content-Type")))
+		return 1;
+	hx_error(r, 415, "unsupported_media_type",
+		 "request bodies must be JSON, sent with Content-Type: application/json");
 	return 0;
 }
 
@@ -312,13 +524,12 @@ static const char *method_name(enum evhttp_cmd_type m)
 /* Users, permissions and definitions are RabbitMQ's administrator-only endpoints. */
 int hx_is_admin(struct hx_req *r)
 {
-	const char *t = tdm_auth_user_tags(r->h->broker->auth, r->user);
-	for (const char *p = t ? strstr(t, "administrator") : NULL; p; p = strstr(p + 1, "administrator")) {
-		char after = p[13];
-		if ((p == t || p[-1] == ',' || p[-1] == ' ') && (after == '\0' || after == ',' || after == ' '))
-			return 1;
-	}
-	return 0;
+	return has_tag(tdm_auth_user_tags(r->h->broker->auth, r->user), "administrator");
+}
+
+int hx_is_monitor(struct hx_req *r)
+{
+	return tags_monitor(tdm_auth_user_tags(r->h->broker->auth, r->user));
 }
 
 static void route(struct hx_req *r)
@@ -389,8 +600,13 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (!path || !*path)
 		path = "/";
 	tdm_debug("http", "%s %s", method_name(r.method), path);
+	if (!request_allowed(&r))
+		return;
 	if (strcmp(path, "/metrics") == 0) {
-		hx_metrics(h, req);
+		/* RabbitMQ's Prometheus plugin with authentication: monitors only */
+		if (!h->cfg->metrics_auth ||
+		    authenticate_as(&r, "RabbitMQ Prometheus", tags_monitor, "Not monitor user"))
+			hx_metrics(h, req);
 		return;
 	}
 	if (strncmp(path, "/api/", 5) != 0 && (r.method == EVHTTP_REQ_GET || r.method == EVHTTP_REQ_HEAD) &&
@@ -408,7 +624,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	memcpy(r.seg, all + 1, (size_t)r.nseg * sizeof(r.seg[0]));
 	free(all[0].s);
 	n = 0;
-	if (authenticate(&r))
+	if (authenticate(&r) && body_type_allowed(&r))
 		route(&r);
 out:
 	for (int i = 0; i < n; i++)

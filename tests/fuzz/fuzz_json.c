@@ -2,7 +2,8 @@
  * libFuzzer target for the management API's JSON reader (src/http/json.c).
  * Invariants: js_parse either fails or yields nodes whose spans lie inside
  * the input and whose subtrees nest properly; every accessor stays inside;
- * decoded strings are never longer than their source.  And the writer:
+ * decoded strings are never longer than their source, are valid UTF-8
+ * (no lone surrogates), and member names hold no NUL.  And the writer:
  * any bytes written as a JSON string parse back as one string node.
  * tests/fuzz/replay.c runs the same function over the committed corpus in
  * `make check`.
@@ -24,6 +25,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort(); \
 	} while (0)
 
+/* 1 when s[0..n) is UTF-8 as RFC 3629 defines it (no surrogates, no
+ * overlong forms, nothing above U+10FFFF). */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t need;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			need = 2, cp = c & 0x1f, min = 0x80;
+		else if ((c & 0xf0) == 0xe0)
+			need = 3, cp = c & 0x0f, min = 0x800;
+		else if ((c & 0xf8) == 0xf0)
+			need = 4, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		if (n - i < need)
+			return 0;
+		for (size_t k = 1; k < need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need;
+	}
+	return 1;
+}
+
 static void walk(const struct js_doc *d)
 {
 	for (uint32_t i = 0; i < d->nn; i++) {
@@ -35,6 +70,7 @@ static void walk(const struct js_doc *d)
 			size_t len;
 			char *s = js_strdup(d, (int)i, &len);
 			CHECK(s != NULL && len <= n->len && s[len] == '\0');
+			CHECK(valid_utf8((const unsigned char *)s, len));
 			free(s);
 			break;
 		}
@@ -49,6 +85,10 @@ static void walk(const struct js_doc *d)
 			uint32_t count = 0;
 			for (int k = js_child(d, (int)i); k >= 0;) {
 				CHECK(d->n[k].type == JS_STR);
+				size_t kl;
+				char *key = js_strdup(d, k, &kl);
+				CHECK(key != NULL && memchr(key, 0, kl) == NULL);
+				free(key);
 				int v = js_next(d, (int)i, k);
 				CHECK(v > k);
 				count++;

@@ -93,6 +93,13 @@ static char *read_all(int fd, size_t *len)
 int th_http(const char *method, const char *path, const char *creds, const char *body,
 	    struct th_http_resp *r)
 {
+	return th_http_with(method, path, creds, "Host: localhost\r\nContent-Type: application/json\r\n",
+			    body, r);
+}
+
+int th_http_with(const char *method, const char *path, const char *creds, const char *headers,
+		 const char *body, struct th_http_resp *r)
+{
 	memset(r, 0, sizeof(*r));
 	int fd = connect_bounded();
 	char auth[512] = "", enc[400], head[4096];
@@ -101,9 +108,9 @@ int th_http(const char *method, const char *path, const char *creds, const char 
 		snprintf(auth, sizeof(auth), "Authorization: Basic %s\r\n", enc);
 	}
 	size_t blen = body ? strlen(body) : 0;
-	int n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			 method, path, auth, blen);
+	int n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n%sConnection: close\r\n%s"
+			 "Content-Length: %zu\r\n\r\n",
+			 method, path, headers, auth, blen);
 	ck_assert(n > 0 && (size_t)n < sizeof(head));
 	send_all(fd, head, (size_t)n);
 	send_all(fd, body ? body : "", blen);

@@ -25,6 +25,10 @@ void th_http_port(int port);
  * 30 s.  Returns the status; r holds the reply. */
 int th_http(const char *method, const char *path, const char *creds, const char *body,
 	    struct th_http_resp *r);
+/* th_http with the Host and Content-Type lines given by the caller:
+ * headers holds whole lines, each ending in \r\n ("" sends neither). */
+int th_http_with(const char *method, const char *path, const char *creds, const char *headers,
+		 const char *body, struct th_http_resp *r);
 void th_http_free(struct th_http_resp *r);
 /* A free loopback TCP port, or -1. */
 int th_free_port(void);

@@ -259,6 +259,69 @@ START_TEST(vhost_permissions)
 }
 END_TEST
 
+/* Finding 6 of issue 11: a grant names one vhost whatever it holds.  A
+ * vhost "x,prod" is not "x" and "prod"; a vhost "*" is not every vhost, and
+ * its grant can be taken back.  The stored form (definitions log) keeps
+ * that, and records of older data dirs (raw names) still restore. */
+START_TEST(test_auth_grant_names_whole)
+{
+	static const char *const kv[] = { "users.mia.password", "pw", "users.mia.vhosts", "", NULL };
+	struct tdm_auth *a = auth_from(kv), *b;
+	char hash[TDM_PASSWORD_HASH_SIZE];
+	const char *tags, *vhosts;
+	int changed;
+
+	ck_assert_int_eq(tdm_auth_grant(a, "mia", "x,prod", 1, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "x,prod", 6), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "prod", 4), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "x", 1), 0);
+	ck_assert_int_eq(tdm_auth_grant(a, "mia", "*", 1, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "*", 1), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "other", 5), 0);
+	ck_assert_int_eq(tdm_auth_grant(a, "mia", "100%", 1, &changed), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "100%", 4), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "100%25", 6), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "x%2Cprod", 8), 0);
+
+	/* what the definitions log stores restores the same grants */
+	ck_assert_int_eq(tdm_auth_user_record(a, "mia", hash, &tags, &vhosts), 0);
+	b = auth_from(NULL);
+	ck_assert_int_eq(tdm_auth_restore_user(b, "mia", hash, tags, vhosts, 0), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "mia", "x,prod", 6), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "mia", "prod", 4), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "mia", "*", 1), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "mia", "other", 5), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "mia", "100%", 4), 1);
+	tdm_auth_free(b);
+
+	/* "*" is revoked like any vhost, and only it */
+	ck_assert_int_eq(tdm_auth_grant(a, "mia", "*", 0, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "*", 1), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "x,prod", 6), 1);
+	ck_assert_int_eq(tdm_auth_grant(a, "mia", "x,prod", 0, &changed), 0);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "x,prod", 6), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "mia", "100%", 4), 1);
+	tdm_auth_free(a);
+
+	/* a record of an older data dir: raw names, "*" = every vhost */
+	b = auth_from(NULL);
+	ck_assert_int_eq(tdm_auth_restore_user(b, "old", "", "", "/,dev", 1), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "old", "dev", 3), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "old", "prod", 4), 0);
+	ck_assert_int_eq(tdm_auth_restore_user(b, "old2", "", "", "a%b,*", 1), 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(b, "old2", "anything", 8), 1);
+	ck_assert_int_eq(tdm_auth_user_record(b, "old", hash, &tags, &vhosts), 0);
+	ck_assert_str_eq(vhosts, "/,dev");
+	ck_assert_int_eq(tdm_auth_user_record(b, "old2", hash, &tags, &vhosts), 0);
+	ck_assert_str_eq(vhosts, "a%25b,*");
+	tdm_auth_free(b);
+}
+END_TEST
+
 START_TEST(config_users)
 {
 	static const char *const no_default[] = { "default_user", "", "users.x.password", "pw",
@@ -333,6 +396,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(t, add_user_replaces);
 	tcase_add_test(t, loopback_restriction);
 	tcase_add_test(t, vhost_permissions);
+	tcase_add_test(t, test_auth_grant_names_whole);
 	tcase_add_test(t, config_users);
 	tcase_add_test(t, config_user_errors);
 	suite_add_tcase(s, t);
