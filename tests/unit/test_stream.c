@@ -65,6 +65,54 @@ START_TEST(topic_names)
 }
 END_TEST
 
+/* The inverse: which vhost a topic belongs to (finding 2 of issue 11). */
+static const char *vhost_of(const char *topic, char out[TDM_TOPIC_NAME_MAX + 1])
+{
+	int n = tdm_topic_vhost(topic, strlen(topic), out, TDM_TOPIC_NAME_MAX);
+	if (n < 0)
+		return NULL;
+	out[n] = '\0';
+	return out;
+}
+
+START_TEST(test_topic_vhost_isolation)
+{
+	char v[TDM_TOPIC_NAME_MAX + 1], t[TDM_TOPIC_NAME_MAX + 1];
+	ck_assert_str_eq(vhost_of("orders", v), "/");
+	ck_assert_str_eq(vhost_of("_x", v), "/");
+	ck_assert_str_eq(vhost_of("___2f.my_20queue", v), "/");
+	ck_assert_str_eq(vhost_of("__shop.a_2eb", v), "shop");
+	ck_assert_str_eq(vhost_of("__prod.", v), "prod");
+	/* every vhost's stream topic maps back to its vhost */
+	const char *vhosts[] = { "/", "prod", "a.b", "x,prod", "caf\xc3\xa9", "h", "__consumer_offsets" };
+	for (size_t i = 0; i < sizeof(vhosts) / sizeof(vhosts[0]); i++) {
+		topic_of(vhosts[i], "q 1", t);
+		ck_assert_str_eq(vhost_of(t, v), vhosts[i]);
+		ck_assert(tdm_topic_in_vhost(t, strlen(t), vhosts[i], strlen(vhosts[i])));
+		ck_assert(!tdm_topic_in_vhost(t, strlen(t), "other", 5));
+	}
+	/* internal topics, the digest form and names esc never writes: nobody's */
+	ck_assert_ptr_null(vhost_of("__consumer_offsets", v));
+	ck_assert_ptr_null(vhost_of("__journal", v));
+	ck_assert_ptr_null(vhost_of("__definitions", v));
+	ck_assert_ptr_null(vhost_of("__", v));
+	ck_assert_ptr_null(vhost_of("__.x", v));
+	ck_assert_ptr_null(vhost_of("__pr_6fd.x", v));  /* 'o' escaped */
+	ck_assert_ptr_null(vhost_of("___2F.x", v));     /* uppercase hex */
+	ck_assert_ptr_null(vhost_of("___2.x", v));
+	ck_assert_ptr_null(vhost_of("__a_2e_.x", v));
+	char name[256];
+	memset(name, '/', 255);
+	name[255] = '\0';
+	tdm_stream_topic_name("/", 1, name, 255, t);
+	ck_assert_ptr_null(vhost_of(t, v));
+	ck_assert(!tdm_topic_in_vhost(t, strlen(t), "h", 1));
+	ck_assert(!tdm_topic_in_vhost("__prod.orders", 13, "/", 1));
+	ck_assert(tdm_topic_in_vhost("__prod.orders", 13, "prod", 4));
+	ck_assert(!tdm_topic_in_vhost("orders", 6, "prod", 4));
+}
+END_TEST
+
 /* ---- a stream queue over a real store ------------------------------------------------------- */
 
 static struct tdm_config cfg;
@@ -314,6 +362,7 @@ int main(void)
 	Suite *s = suite_create("core-stream");
 	TCase *tc = tcase_create("names");
 	tcase_add_test(tc, topic_names);
+	tcase_add_test(tc, test_topic_vhost_isolation);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);
