@@ -26,6 +26,16 @@ struct tdm_config;
 struct tdm_topics;
 
 /*
+ * Record headers starting with this are the broker's own: the AMQP front
+ * end keeps a published message's properties ("x-amqp-properties", with
+ * the user_id RabbitMQ validated) and exchange in them.  A producer's batch
+ * (tdm_topics_append_batch: Kafka's Produce) carrying one is refused with
+ * LS_ERR_INVALID_RECORD, so no record a Kafka client wrote can pass for an
+ * AMQP publish (logstore's options.reserved_header_prefix).
+ */
+#define TDM_TOPICS_RESERVED_HEADER_PREFIX "x-amqp-"
+
+/*
  * Opens (creating) <cfg->data_dir>/logs with the broker-wide log defaults
  * of cfg (retention, segment size, flush interval), starts the helper
  * thread and timers on base.  NULL with a message in err on failure.
@@ -58,7 +68,8 @@ int tdm_topics_admin_delete(struct tdm_topics *t, const char *name);
 /* ls_append (records built here), then wakes the partition's data waiters. */
 int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
 		      size_t n, int codec, struct ls_append_result *res);
-/* ls_append_batch, then wakes the partition's data waiters. */
+/* ls_append_batch (refusing TDM_TOPICS_RESERVED_HEADER_PREFIX headers),
+ * then wakes the partition's data waiters. */
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct ls_append_result *res);
 
