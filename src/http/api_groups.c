@@ -229,10 +229,21 @@ static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struc
 	js_arr_end(w);
 }
 
+/* Drops the offsets of topics the user may not see from v[0..*n). */
+static void visible_only(struct hx_req *r, struct hx_offset *v, size_t *n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (hx_topic_visible(r, v[i].topic))
+			v[k++] = v[i];
+	*n = k;
+}
+
 static void get_groups(struct hx_req *r)
 {
 	size_t n;
 	struct hx_offset *v = hx_collect_offsets(r->h->topics, &n);
+	visible_only(r, v, &n);
 	struct names nm = { 0 };
 	struct js_w w;
 	js_w_init(&w);

@@ -19,6 +19,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/stream.h"
 #include "http/amqpval.h"
 #include "http/console.h"
 #include "http/http.h"
@@ -319,6 +320,16 @@ int hx_is_admin(struct hx_req *r)
 			return 1;
 	}
 	return 0;
+}
+
+int hx_topic_visible(struct hx_req *r, const char *name)
+{
+	char vh[TDM_TOPIC_NAME_MAX];
+	int n = tdm_topic_vhost(name, strlen(name), vh, sizeof(vh));
+
+	if (hx_is_admin(r))
+		return 1;
+	return n >= 0 && tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh, (size_t)n);
 }
 
 static void route(struct hx_req *r)
