@@ -14,6 +14,7 @@
 #include <event2/http.h>
 
 #include "core/config.h"
+#include "core/stream.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -219,7 +220,9 @@ static void put_topic(struct hx_req *r, const char *name, size_t len)
 	if (hx_body(r) < 0 || parse_topic_req(r, &q) < 0 || check_name(r, name, len) < 0)
 		goto out;
 	struct ls_topic *t = ls_topic_find(tdm_topics_store(r->h->topics), name);
-	if (t && ls_topic_is_internal(t)) {
+	char vh[TDM_TOPIC_NAME_MAX];
+	if ((t && ls_topic_is_internal(t)) || tdm_topic_vhost(name, len, vh, sizeof(vh)) < 0) {
+		/* internal, or a "__" name of no vhost (e.g. another queue's digest) */
 		hx_error(r, 400, "invalid_topic", "Topic name is reserved for internal use");
 		goto out;
 	}

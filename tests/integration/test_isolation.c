@@ -175,6 +175,14 @@ START_TEST(test_http_topic_other_vhost)
 	ck_assert_int_eq(http_as(admin, "GET", "/api/topics/__consumer_offsets/partitions/0/messages", NULL, NULL),
 			 404);
 	ck_assert_int_eq(http_as(admin, "GET", "/api/topics/__consumer_offsets", NULL, NULL), 404);
+	/* nor made over HTTP: a "__" name of no vhost (the digest form of some
+	 * vhost's queue, a name of the broker's own) */
+	ck_assert_int_eq(http_as(admin, "PUT", "/api/topics/__journal", "{}", NULL), 400);
+	ck_assert_int_eq(http_as(admin, "PUT",
+				 "/api/topics/__h.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				 "{}", NULL),
+			 400);
+	ck_assert_int_eq(http_as(admin, "GET", "/api/topics/__journal", NULL, NULL), 404);
 
 	/* group fetch: mgmt cannot read prod's records through a group (the
 	 * endpoint is the administrator's: 401; a topic check stands behind it) */
@@ -366,7 +374,8 @@ START_TEST(test_kafka_vhost_key)
 	snprintf(hport, sizeof(hport), "%d", hp);
 	snprintf(bs, sizeof(bs), "127.0.0.1:%d", kp);
 	const char *args[] = { "--kafka-port", kport, "--http-port", hport, "--vhosts", "prod", "--kafka-vhost",
-			       "prod", NULL };
+			       "prod", "--users.mgmt.password", "mgmtpw", "--users.mgmt.tags", "management",
+			       "--group-initial-rebalance-delay-ms", "0", NULL };
 	th_start_with_args(args);
 	th_http_port(hp);
 	prod_stream(q, sizeof(q), topic, sizeof(topic));
@@ -381,6 +390,34 @@ START_TEST(test_kafka_vhost_key)
 	ck_assert_int_eq(kafka_fetch(bs, topic, "prod-secret", &err, 10000), 1);
 	ck_assert_int_eq(kafka_produce(bs, plain, "x"), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 	ck_assert_int_eq(kafka_produce(bs, "__consumer_offsets", "x"), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+
+	/* a live group of this listener is prod's: mgmt (no rights in prod)
+	 * does not see it or its members' assignment over HTTP */
+	char group[128], path[256], *body = NULL;
+	th_name(group, sizeof(group), "live");
+	const char *kv[] = { "group.id", group, "auto.offset.reset", "earliest", NULL };
+	rd_kafka_t *rk = kh_consumer(bs, kv);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+	ck_assert_int_eq(rd_kafka_subscribe(rk, l), 0);
+	rd_kafka_topic_partition_list_destroy(l);
+	snprintf(path, sizeof(path), "/api/groups/%s", group);
+	int seen = 0;
+	for (uint64_t end = th_now_ms() + 20000; !seen && th_now_ms() < end;) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		if (m)
+			rd_kafka_message_destroy(m);
+		if (http_as("guest:guest", "GET", path, NULL, &body) == 200 && strstr(body, "\"member_id\""))
+			seen = 1;
+		free(body);
+	}
+	ck_assert_msg(seen, "the group never showed members");
+	ck_assert_int_eq(http_as("mgmt:mgmtpw", "GET", path, NULL, NULL), 404);
+	ck_assert_int_eq(http_as("mgmt:mgmtpw", "GET", "/api/groups", NULL, &body), 200);
+	ck_assert_msg(!strstr(body, group) && !strstr(body, topic), "%s", body);
+	free(body);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
 }
 END_TEST
 
