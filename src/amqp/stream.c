@@ -23,6 +23,10 @@
  *              every longstr entry of the `headers` table under its name.
  *   A record without x-amqp-properties (a Kafka producer's) is delivered
  *   with a `headers` table holding each record header as a longstr.
+ *   Only this front end can write x-amqp-* headers (core/topics.h:
+ *   TDM_TOPICS_RESERVED_HEADER_PREFIX; Kafka's Produce is refused them), so
+ *   the properties of x-amqp-properties, user_id included, are the ones the
+ *   publish path checked.
  *
  * Must not depend on: other front ends.
  */
