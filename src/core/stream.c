@@ -295,6 +295,15 @@ int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
 	if (spec->pkey_header)
 		s->pkey_header = strndup(spec->pkey_header, spec->pkey_header_len);
 	s->pkey_header_len = spec->pkey_header_len;
+	if (s->topic && !s->own_topic &&
+	    !tdm_topic_in_vhost(s->topic, strlen(s->topic), q->vhost->name, q->vhost->name_len)) {
+		/* a view (x-log-topic) reaches its own vhost's topics only, also
+		 * when restored from a definitions log written before that rule */
+		tdm_error("stream", "queue '%s' in vhost '%s': topic %s is not of this vhost; refused",
+			  q->name, q->vhost->name, s->topic);
+		stream_destroy(s);
+		return -1;
+	}
 	if (!s->topic || (spec->pkey_header && !s->pkey_header) || !ensure_topic(s)) {
 		stream_destroy(s);
 		return -1;

@@ -90,7 +90,9 @@ int tdm_stream_topic_legal(const char *name, size_t len);
 /*
  * Makes q a stream queue over the topic s names, creating the topic when
  * it does not exist (retention from s).  The queue keeps a copy of s.
- * 0, or -1 when the topic cannot be created or memory is short (logged).
+ * 0, or -1 when the topic cannot be created, a view's topic (own_topic 0)
+ * does not belong to q's vhost (tdm_topic_in_vhost), or memory is short
+ * (logged).
  */
 int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *s);
 /* q's spec (pointers borrowed from q), for persisting it. */

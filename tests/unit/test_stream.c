@@ -284,6 +284,35 @@ START_TEST(cursors_and_credit)
 }
 END_TEST
 
+/* A view reaches its own vhost's topics only (issue 11, finding 2). */
+START_TEST(test_view_other_vhost_refused)
+{
+	struct tdm_queue_settings st;
+	struct tdm_stream_spec sp;
+	struct tdm_queue *q = NULL;
+	struct tdm_err err;
+	const char *other[] = { "__prod.orders", "__consumer_offsets", "__journal" };
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		tdm_stream_spec_init(&sp);
+		sp.topic = other[i];
+		sp.topic_len = strlen(other[i]);
+		sp.own_topic = 0;
+		tdm_queue_settings_init(&st);
+		st.stream = &sp;
+		struct tdm_queue_spec s = { .name = "peek", .name_len = 4, .durable = 1, .settings = &st };
+		ck_assert_int_ne(tdm_queue_declare(vh, &s, &q, &err), TDM_OK);
+		if (strcmp(other[i], "__consumer_offsets") != 0) /* the store's own: always there */
+			ck_assert_ptr_null(ls_topic_find(tdm_topics_store(topics), other[i]));
+	}
+	/* a topic of "/" is fine from "/" */
+	tdm_stream_spec_init(&sp);
+	sp.topic = "plain";
+	sp.topic_len = 5;
+	sp.own_topic = 0;
+	ck_assert_ptr_nonnull(stream_queue("peek", &sp)->stream);
+}
+END_TEST
+
 START_TEST(partitions_and_views)
 {
 	struct tdm_stream_spec sp;
@@ -368,6 +397,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, cursors_and_credit);
 	tcase_add_test(tc, partitions_and_views);
+	tcase_add_test(tc, test_view_other_vhost_refused);
 	tcase_add_test(tc, retention_configs);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
