@@ -191,8 +191,9 @@ START_TEST(test_http_topic_other_vhost)
 	snprintf(req, sizeof(req), "{\"topic\":\"%s\",\"count\":10}", topic);
 	snprintf(path, sizeof(path), "/api/groups/%s/fetch", group);
 	st = http_as(mgmt, "POST", path, req, &body);
-	ck_assert_msg((st == 401 || st == 404) && !strstr(body, "prod-secret") && !strstr(body, "cHJvZC1zZWNyZXQ"), "%d %s", st,
-		      body);
+	ck_assert_msg((st == 401 || st == 404) && !strstr(body, "prod-secret") &&
+			      !strstr(body, "cHJvZC1zZWNyZXQ"),
+		      "%d %s", st, body);
 	free(body);
 	/* the administrator can, and the group then has an offset on prod's topic
 	 * that mgmt does not see */
@@ -346,7 +347,8 @@ START_TEST(test_kafka_other_vhost)
 	const char *cfg[] = { "retention.ms", "1", NULL };
 	ck_assert_int_eq(kh_create_topic(adm, fresh, 1, 1, cfg), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 	ck_assert(!http_topic_exists(fresh));
-	ck_assert_int_eq(kh_create_topic(adm, "__journal", 1, 1, NULL), RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	ck_assert_int_eq(kh_create_topic(adm, "__journal", 1, 1, NULL),
+			 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 	ck_assert(!http_topic_exists("__journal"));
 	rd_kafka_destroy(adm);
 
