@@ -68,8 +68,7 @@ int tdm_topics_admin_delete(struct tdm_topics *t, const char *name);
 /* ls_append (records built here), then wakes the partition's data waiters. */
 int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
 		      size_t n, int codec, struct ls_append_result *res);
-/* ls_append_batch (refusing TDM_TOPICS_RESERVED_HEADER_PREFIX headers),
- * then wakes the partition's data waiters. */
+/* ls_append_batch, then wakes the partition's data waiters. */
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct ls_append_result *res);
 
