@@ -490,9 +490,26 @@ int ls_decoder_next(struct ls_decoder *d, struct ls_record *rec,
 	}
 }
 
+/* 1 when one of rec's header keys starts with prefix[0..plen). */
+static int has_reserved_header(const struct ls_record *rec, const char *prefix, size_t plen)
+{
+	for (size_t i = 0; i < rec->header_count; i++)
+		if (rec->headers[i].key_len >= plen &&
+		    memcmp(rec->headers[i].key, prefix, plen) == 0)
+			return 1;
+	return 0;
+}
+
 int ls_batch_validate(struct ls_decoder *dec, const void *vbuf, size_t len,
 		      int require_keys, struct ls_batch_info *info)
 {
+	return ls_batch_validate_reserved(dec, vbuf, len, require_keys, NULL, info);
+}
+
+int ls_batch_validate_reserved(struct ls_decoder *dec, const void *vbuf, size_t len,
+			       int require_keys, const char *reserved, struct ls_batch_info *info)
+{
+	size_t rlen = reserved ? strlen(reserved) : 0;
 	const unsigned char *buf = vbuf;
 	struct ls_decoder *d = dec;
 	struct ls_record rec;
@@ -522,7 +539,8 @@ int ls_batch_validate(struct ls_decoder *dec, const void *vbuf, size_t len,
 	d->strict = 1;
 	while ((rc = ls_decoder_next(d, &rec, NULL)) == 1) {
 		if (rec.offset - info->base_offset != (uint64_t)i ||
-		    (require_keys && rec.key == NULL)) {
+		    (require_keys && rec.key == NULL) ||
+		    (rlen && has_reserved_header(&rec, reserved, rlen))) {
 			rc = LS_ERR_INVALID_RECORD;
 			goto out;
 		}

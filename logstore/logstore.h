@@ -142,6 +142,13 @@ struct ls_options {
 	/* Ceiling on the inflated size of one compressed batch (a zip bomb
 	 * guard for the decoder and for producer validation). */
 	size_t max_inflated_bytes;
+	/* Record headers whose key starts with this are the embedding
+	 * broker's own: ls_append_batch (a producer's batch) refuses a batch
+	 * carrying one with LS_ERR_INVALID_RECORD; ls_append writes them.
+	 * Batches whose codec logstore cannot open (snappy, lz4, zstd) are not
+	 * looked into: the decoder cannot read them either.  A static string
+	 * (borrowed for the store's life); NULL: none. */
+	const char *reserved_header_prefix;
 };
 
 /* Fills o with defaults: real clock, Kafka's defaults, 60 s, 64 MiB. */
@@ -359,7 +366,9 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 	      int codec, struct ls_append_result *res);
 /*
  * Appends one batch exactly as a Kafka producer sent it (Produce v3+):
- * validated with ls_batch_validate, then only baseOffset (outside the CRC)
+ * validated with ls_batch_validate (and refused with LS_ERR_INVALID_RECORD
+ * when a record carries a header of options.reserved_header_prefix), then
+ * only baseOffset (outside the CRC)
  * is rewritten, so the stored bytes are the producer's.  With
  * LogAppendTime the max timestamp and attribute bit 3 are set and the CRC
  * recomputed, as Kafka does.  Compressed batches stay as sent, whatever

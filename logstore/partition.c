@@ -587,8 +587,9 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 	c = part_cfg(p);
 	if (len > (uint64_t)c->max_message_bytes)
 		return LS_ERR_TOO_LARGE;
-	rc = ls_batch_validate(s->dec, batch, len,
-			       (c->cleanup_policy & LS_CLEANUP_COMPACT) != 0, &info);
+	rc = ls_batch_validate_reserved(s->dec, batch, len,
+					(c->cleanup_policy & LS_CLEANUP_COMPACT) != 0,
+					s->opt.reserved_header_prefix, &info);
 	if (rc != LS_OK)
 		return rc;
 	now = part_now(p);

@@ -23,6 +23,10 @@
  *              every longstr entry of the `headers` table under its name.
  *   A record without x-amqp-properties (a Kafka producer's) is delivered
  *   with a `headers` table holding each record header as a longstr.
+ *   Only this front end can write x-amqp-* headers (core/topics.h:
+ *   TDM_TOPICS_RESERVED_HEADER_PREFIX; Kafka's Produce is refused them), so
+ *   the properties of x-amqp-properties, user_id included, are the ones the
+ *   publish path checked.
  *
  * Must not depend on: other front ends.
  */
@@ -33,6 +37,7 @@
 #include <time.h>
 
 #include "amqp/amqp.h"
+#include "core/auth.h"
 #include "core/log.h"
 #include "core/stream.h"
 
@@ -144,8 +149,16 @@ static int bridge_args(struct am_conn *c, struct am_bytes args, struct tdm_strea
 	if (!tdm_stream_topic_legal(t, tlen))
 		return am_bad_arg(err, method, "x-log-topic", queue, vhost,
 			       "not a legal topic name ([A-Za-z0-9._-], 1 to 240 bytes)");
-	if (tlen == 18 && memcmp(t, "__consumer_offsets", 18) == 0)
-		return am_bad_arg(err, method, "x-log-topic", queue, vhost, "an internal topic");
+	/* Only a topic of this vhost (core/stream.h: tdm_topic_vhost), and only
+	 * while the user may still open it: never another vhost's stream or an
+	 * internal topic.  RabbitMQ's answer to a resource the user may not
+	 * touch is 403, as for a queue or exchange of a refused permission. */
+	size_t vlen = c->vhost->name_len;
+	if (!tdm_topic_in_vhost(t, tlen, vhost, vlen) ||
+	    (c->broker->auth && !tdm_auth_vhost_allowed(c->broker->auth, c->user, vhost, vlen)))
+		return am_fail(err, AM_ACCESS_REFUSED, method,
+			       "access to topic '%.*s' in vhost '%s' refused for user '%s'", (int)tlen,
+			       t, vhost, c->user);
 	sp->topic = t;
 	sp->topic_len = tlen;
 	sp->own_topic = 0;

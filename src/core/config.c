@@ -113,6 +113,9 @@ static const struct conf_key conf_keys[] = {
 	{ "auto_create_topics", CT_BOOL, OFF(auto_create_topics), "false", 0, 1, 0,
 	  "Create unknown topics when a Kafka client asks for their metadata\n"
 	  "(Kafka's auto.create.topics.enable)." },
+	{ "kafka_vhost", CT_STR, OFF(kafka_vhost), "/", 1, 0, 0,
+	  "The one vhost whose topics the Kafka listener reaches (it has no login yet):\n"
+	  "its stream queues' topics and, for \"/\", every topic not named \"__...\"." },
 	{ "num_partitions", CT_U32, OFF(num_partitions), "1", 1, 1000000, 0,
 	  "Partitions of an auto-created topic (and of CreateTopics asking for the default)." },
 	{ "log_retention_ms", CT_U64, OFF(log_retention_ms), "604800000", 0, INT64_MAX, 0,

@@ -141,6 +141,63 @@ size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *na
 	return 68;
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1; /* esc writes lowercase only */
+}
+
+static int plain_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-';
+}
+
+int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap)
+{
+	if (len < 2 || name[0] != '_' || name[1] != '_') {
+		if (out_cap < 1)
+			return -1;
+		out[0] = '/';
+		return 1;
+	}
+	const char *dot = memchr(name + 2, '.', len - 2);
+	if (!dot || dot == name + 2)
+		return -1;
+	size_t rest = len - (size_t)(dot + 1 - name);
+	if (dot == name + 3 && name[2] == 'h' && rest == 64)
+		return -1; /* the digest form: whose it is cannot be told from the name */
+	size_t n = 0;
+	for (const char *p = name + 2; p < dot; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch == '_') {
+			int hi, lo;
+			if (dot - p < 3 || (hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0)
+				return -1;
+			ch = (unsigned char)(hi << 4 | lo);
+			if (plain_char(ch))
+				return -1; /* esc never escapes these: not a name it wrote */
+			p += 2;
+		} else if (!plain_char(ch)) {
+			return -1;
+		}
+		if (n == out_cap)
+			return -1;
+		out[n++] = (char)ch;
+	}
+	return (int)n;
+}
+
+int tdm_topic_in_vhost(const char *name, size_t len, const char *vhost, size_t vhost_len)
+{
+	char v[TDM_TOPIC_NAME_MAX];
+	int n = tdm_topic_vhost(name, len, v, sizeof(v));
+	return n >= 0 && (size_t)n == vhost_len && memcmp(v, vhost, vhost_len) == 0;
+}
+
 /* ---- the topic ----------------------------------------------------------------- */
 
 static struct tdm_topics *topics_of(const struct tdm_queue *q)
@@ -238,6 +295,15 @@ int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
 	if (spec->pkey_header)
 		s->pkey_header = strndup(spec->pkey_header, spec->pkey_header_len);
 	s->pkey_header_len = spec->pkey_header_len;
+	if (s->topic && !s->own_topic &&
+	    !tdm_topic_in_vhost(s->topic, strlen(s->topic), q->vhost->name, q->vhost->name_len)) {
+		/* a view (x-log-topic) reaches its own vhost's topics only, also
+		 * when restored from a definitions log written before that rule */
+		tdm_error("stream", "queue '%s' in vhost '%s': topic %s is not of this vhost; refused",
+			  q->name, q->vhost->name, s->topic);
+		stream_destroy(s);
+		return -1;
+	}
 	if (!s->topic || (spec->pkey_header && !s->pkey_header) || !ensure_topic(s)) {
 		stream_destroy(s);
 		return -1;

@@ -69,13 +69,30 @@ void tdm_stream_spec_init(struct tdm_stream_spec *s);
  */
 size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name,
 			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1]);
+/*
+ * The vhost topic `name` belongs to, the inverse of tdm_stream_topic_name:
+ *  - a name not starting with "__": vhost "/" (Kafka's own topics and "/"'s
+ *    stream queues with plain names);
+ *  - "__" + esc(V) + "." + anything, with esc(V) exactly as
+ *    tdm_stream_topic_name writes it: vhost V;
+ *  - anything else starting with "__" (the store's internal topics such as
+ *    "__consumer_offsets", the "__h." digest form, malformed escapes):
+ *    no vhost, so no client ever reaches it by name.
+ * Writes V (not NUL-terminated, at most out_cap bytes) to out and returns its
+ * length, or -1 for no vhost.
+ */
+int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap);
+/* 1 when topic name[0..len) belongs to vhost[0..vhost_len) (tdm_topic_vhost). */
+int tdm_topic_in_vhost(const char *name, size_t len, const char *vhost, size_t vhost_len);
 /* 1 when name[0..len) is a legal topic name for logstore. */
 int tdm_stream_topic_legal(const char *name, size_t len);
 
 /*
  * Makes q a stream queue over the topic s names, creating the topic when
  * it does not exist (retention from s).  The queue keeps a copy of s.
- * 0, or -1 when the topic cannot be created or memory is short (logged).
+ * 0, or -1 when the topic cannot be created, a view's topic (own_topic 0)
+ * does not belong to q's vhost (tdm_topic_in_vhost), or memory is short
+ * (logged).
  */
 int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *s);
 /* q's spec (pointers borrowed from q), for persisting it. */

@@ -347,6 +347,7 @@ struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_con
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
 	ls_options_init(&o);
+	o.reserved_header_prefix = TDM_TOPICS_RESERVED_HEADER_PREFIX;
 	if (set_default(&o, "retention.ms",
 			cfg->log_retention_ms ? (long long)cfg->log_retention_ms : -1, err, errlen) < 0 ||
 	    set_default(&o, "retention.bytes",

@@ -26,6 +26,16 @@ struct tdm_config;
 struct tdm_topics;
 
 /*
+ * Record headers starting with this are the broker's own: the AMQP front
+ * end keeps a published message's properties ("x-amqp-properties", with
+ * the user_id RabbitMQ validated) and exchange in them.  A producer's batch
+ * (tdm_topics_append_batch: Kafka's Produce) carrying one is refused with
+ * LS_ERR_INVALID_RECORD, so no record a Kafka client wrote can pass for an
+ * AMQP publish (logstore's options.reserved_header_prefix).
+ */
+#define TDM_TOPICS_RESERVED_HEADER_PREFIX "x-amqp-"
+
+/*
  * Opens (creating) <cfg->data_dir>/logs with the broker-wide log defaults
  * of cfg (retention, segment size, flush interval), starts the helper
  * thread and timers on base.  NULL with a message in err on failure.

@@ -127,7 +127,7 @@ void hx_group_fetch(struct hx_req *r)
 		goto out;
 	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
 	struct ls_topic *t = s ? ls_topic_find(s, f.topic) : NULL;
-	if (!t || ls_topic_is_internal(t)) {
+	if (!t || ls_topic_is_internal(t) || !hx_topic_visible(r, f.topic)) {
 		hx_not_found(r);
 		goto out;
 	}

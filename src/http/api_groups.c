@@ -15,6 +15,8 @@
 
 #include <event2/http.h>
 
+#include "core/auth.h"
+#include "core/config.h"
 #include "core/group_view.h"
 #include "core/topics.h"
 #include "http/hx.h"
@@ -206,12 +208,37 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Every group, in name order: the coordinator's merged with those known
- * only by committed offsets (v sorted by group). */
-static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struct names *nm)
+static void found_cb(void *arg, const struct tdm_group_info *g)
+{
+	(void)g;
+	*(int *)arg = 1;
+}
+
+/* 1 when the Kafka group coordinator knows group name (it has members or
+ * had them since the start). */
+static int coordinator_knows(const char *name, size_t len)
+{
+	int known = 0;
+	tdm_group_view_find(name, len, found_cb, &known);
+	return known;
+}
+
+/* 1 when the user may see the coordinator's groups: their members are
+ * Kafka clients of kafka_vhost, assigned its topics. */
+static int members_visible(struct hx_req *r)
+{
+	const char *vh = r->h->cfg && r->h->cfg->kafka_vhost ? r->h->cfg->kafka_vhost : "/";
+	return hx_is_admin(r) || tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh, strlen(vh));
+}
+
+/* Every group, in name order: the coordinator's (when members) merged with
+ * those known only by committed offsets (v sorted by group). */
+static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struct names *nm,
+		      int members)
 {
 	size_t i = 0, k = 0;
-	tdm_group_view_foreach(name_cb, nm);
+	if (members)
+		tdm_group_view_foreach(name_cb, nm);
 	if (nm->n)
 		qsort(nm->v, nm->n, sizeof(*nm->v), cmp_name);
 	js_arr(w);
@@ -221,7 +248,8 @@ static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struc
 		size_t j = i;
 		while (j < n && strcmp(v[j].group, name) == 0)
 			j++;
-		write_group(w, name, v + i, j - i);
+		if (members || !coordinator_knows(name, strlen(name)))
+			write_group(w, name, v + i, j - i);
 		i = j;
 		while (k < nm->n && strcmp(nm->v[k], name) == 0)
 			k++;
@@ -229,15 +257,27 @@ static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struc
 	js_arr_end(w);
 }
 
+/* Drops the offsets of topics the user may not see from v[0..*n). */
+static void visible_only(struct hx_req *r, struct hx_offset *v, size_t *n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (hx_topic_visible(r, v[i].topic))
+			v[k++] = v[i];
+	*n = k;
+}
+
 static void get_groups(struct hx_req *r)
 {
 	size_t n;
 	struct hx_offset *v = hx_collect_offsets(r->h->topics, &n);
+	visible_only(r, v, &n);
 	struct names nm = { 0 };
 	struct js_w w;
+	int members = members_visible(r);
 	js_w_init(&w);
 	if (r->nseg == 1) {
-		write_all(&w, v, n, &nm);
+		write_all(&w, v, n, &nm, members);
 	} else {
 		const char *name = r->seg[1].s;
 		size_t i = 0, j;
@@ -246,6 +286,7 @@ static void get_groups(struct hx_req *r)
 		for (j = i; j < n && strcmp(v[j].group, name) == 0;)
 			j++;
 		if (strlen(name) != r->seg[1].len ||
+		    (!members && coordinator_knows(name, r->seg[1].len)) ||
 		    (j == i && !tdm_group_view_find(name, r->seg[1].len, name_cb, &nm))) {
 			hx_not_found(r);
 			goto out;
@@ -270,12 +311,6 @@ static void has_offset_cb(const char *group, const char *topic, int32_t partitio
 {
 	(void)group, (void)topic, (void)partition, (void)offset, (void)metadata, (void)commit_ms;
 	*(int *)ctx = 1;
-}
-
-static void found_cb(void *arg, const struct tdm_group_info *g)
-{
-	(void)g;
-	*(int *)arg = 1;
 }
 
 /* 1 when the group is known to the coordinator or has committed offsets. */

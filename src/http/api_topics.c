@@ -14,6 +14,7 @@
 #include <event2/http.h>
 
 #include "core/config.h"
+#include "core/stream.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -62,10 +63,16 @@ static void write_topic(struct js_w *w, struct ls_topic *t)
 	js_obj_end(w);
 }
 
+struct list_ctx {
+	struct hx_req *r;
+	struct js_w *w;
+};
+
 static void topic_cb(struct ls_topic *t, void *ctx)
 {
-	if (!ls_topic_is_internal(t))
-		write_topic(ctx, t);
+	struct list_ctx *lc = ctx;
+	if (!ls_topic_is_internal(t) && hx_topic_visible(lc->r, ls_topic_name(t)))
+		write_topic(lc->w, t);
 }
 
 /* ---- PUT and DELETE ------------------------------------------------------- */
@@ -213,7 +220,9 @@ static void put_topic(struct hx_req *r, const char *name, size_t len)
 	if (hx_body(r) < 0 || parse_topic_req(r, &q) < 0 || check_name(r, name, len) < 0)
 		goto out;
 	struct ls_topic *t = ls_topic_find(tdm_topics_store(r->h->topics), name);
-	if (t && ls_topic_is_internal(t)) {
+	char vh[TDM_TOPIC_NAME_MAX];
+	if ((t && ls_topic_is_internal(t)) || tdm_topic_vhost(name, len, vh, sizeof(vh)) < 0) {
+		/* internal, or a "__" name of no vhost (e.g. another queue's digest) */
 		hx_error(r, 400, "invalid_topic", "Topic name is reserved for internal use");
 		goto out;
 	}
@@ -251,10 +260,14 @@ static void delete_topic(struct hx_req *r, const char *name, size_t len)
 
 /* ---- routing ---------------------------------------------------------------- */
 
+/* The topic named by segment i: NULL (a 404) when unknown, internal or of
+ * a vhost the user may not see. */
 static struct ls_topic *find_topic(struct hx_req *r, int i)
 {
 	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
-	return s && strlen(r->seg[i].s) == r->seg[i].len ? ls_topic_find(s, r->seg[i].s) : NULL;
+	struct ls_topic *t =
+		s && strlen(r->seg[i].s) == r->seg[i].len ? ls_topic_find(s, r->seg[i].s) : NULL;
+	return t && !ls_topic_is_internal(t) && hx_topic_visible(r, r->seg[i].s) ? t : NULL;
 }
 
 static void get_topics(struct hx_req *r)
@@ -263,9 +276,10 @@ static void get_topics(struct hx_req *r)
 	struct js_w w;
 	js_w_init(&w);
 	if (r->nseg == 1) {
+		struct list_ctx lc = { r, &w };
 		js_arr(&w);
 		if (s)
-			ls_topic_foreach(s, topic_cb, &w);
+			ls_topic_foreach(s, topic_cb, &lc);
 		js_arr_end(&w);
 	} else {
 		struct ls_topic *t = find_topic(r, 1);

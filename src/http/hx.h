@@ -138,6 +138,12 @@ int hx_is_admin(struct hx_req *r);
 /* 1 when the request's user is tagged administrator or monitoring:
  * RabbitMQ's is_monitor, who sees every connection and channel. */
 int hx_is_monitor(struct hx_req *r);
+/* 1 when the request's user may see topic `name` (its records, offsets,
+ * settings): an administrator every topic, anyone else the topics of the
+ * vhosts they may open (core/stream.h: tdm_topic_vhost), as queues are
+ * scoped; a topic of no vhost (the digest form) only an administrator.
+ * Internal topics are for nobody: callers check ls_topic_is_internal. */
+int hx_topic_visible(struct hx_req *r, const char *name);
 
 /* Committed offsets of every group, sorted by group, topic, partition, each
  * with its partition's log end (-1 when the partition is gone).  Strings are

@@ -21,6 +21,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/stream.h"
 #include "http/amqpval.h"
 #include "http/console.h"
 #include "http/http.h"
@@ -530,6 +531,16 @@ int hx_is_admin(struct hx_req *r)
 int hx_is_monitor(struct hx_req *r)
 {
 	return tags_monitor(tdm_auth_user_tags(r->h->broker->auth, r->user));
+}
+
+int hx_topic_visible(struct hx_req *r, const char *name)
+{
+	char vh[TDM_TOPIC_NAME_MAX];
+	int n = tdm_topic_vhost(name, strlen(name), vh, sizeof(vh));
+
+	if (hx_is_admin(r))
+		return 1;
+	return n >= 0 && tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh, (size_t)n);
 }
 
 static void route(struct hx_req *r)

@@ -20,6 +20,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/stream.h"
 #include "kafka/kafka.h"
 #include "kafka/kf.h"
 #include "net/net.h"
@@ -35,10 +36,24 @@ struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name)
 	char buf[256];
 	struct ls_topic *t;
 
-	if (kf_str_cstr(name, buf, sizeof(buf)) < 0)
+	if (kf_str_cstr(name, buf, sizeof(buf)) < 0 || !kf_topic_allowed(srv, buf, strlen(buf)))
 		return NULL;
 	t = ls_topic_find(srv->store, buf);
 	return t && !ls_topic_is_internal(t) ? t : NULL;
+}
+
+int kf_topic_allowed(const struct kf_server *srv, const char *name, size_t len)
+{
+	const char *vh = srv->cfg && srv->cfg->kafka_vhost ? srv->cfg->kafka_vhost : "/";
+
+	return tdm_topic_in_vhost(name, len, vh, strlen(vh));
+}
+
+int16_t kf_topic_error(const struct kf_server *srv, struct kf_str name)
+{
+	if (name.len > 0 && !kf_topic_allowed(srv, name.p, (size_t)name.len))
+		return KF_ERR_TOPIC_AUTHORIZATION_FAILED;
+	return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 }
 
 struct evbuffer *kf_response_begin(struct kf_conn *kc, size_t body_len)

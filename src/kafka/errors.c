@@ -57,6 +57,8 @@ const char *kf_err_name(int16_t code)
 		return "Invalid topic configuration.";
 	case KF_ERR_UNKNOWN_TOPIC_OR_PARTITION:
 		return "Unknown topic.";
+	case KF_ERR_TOPIC_AUTHORIZATION_FAILED:
+		return "Topic authorization failed: the topic belongs to another vhost than kafka_vhost.";
 	case KF_ERR_KAFKA_STORAGE_ERROR:
 		return "Storage error.";
 	default:

@@ -91,7 +91,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			fp->err = KF_ERR_NONE;
 			fp->high_watermark = -1;
 			if (!p) {
-				fp->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				fp->err = kf_topic_error(srv, ft->name);
 				(*errors)++;
 				continue;
 			}

@@ -51,6 +51,7 @@ enum {
 	KF_ERR_UNKNOWN_MEMBER_ID = 25,
 	KF_ERR_INVALID_SESSION_TIMEOUT = 26,
 	KF_ERR_REBALANCE_IN_PROGRESS = 27,
+	KF_ERR_TOPIC_AUTHORIZATION_FAILED = 29,
 	KF_ERR_UNSUPPORTED_VERSION = 35,
 	KF_ERR_TOPIC_ALREADY_EXISTS = 36,
 	KF_ERR_INVALID_PARTITIONS = 37,
@@ -179,9 +180,15 @@ static inline void kf_put_bytes(struct evbuffer *b, const void *p, int32_t len)
 		evbuffer_add(b, p, (size_t)len);
 }
 
-/* Looks a topic up by its wire name: NULL when unknown, internal, or not
- * a valid C string. */
+/* Looks a topic up by its wire name: NULL when unknown, internal, of
+ * another vhost than kafka_vhost, or not a valid C string. */
 struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name);
+/* 1 when topic `name` belongs to kafka_vhost (core/stream.h: tdm_topic_vhost):
+ * the only topics a Kafka client may list, read, write, create or delete. */
+int kf_topic_allowed(const struct kf_server *srv, const char *name, size_t len);
+/* The error for a name kf_topic_lookup did not find: TOPIC_AUTHORIZATION_FAILED
+ * outside kafka_vhost (whether or not it exists), else UNKNOWN_TOPIC_OR_PARTITION. */
+int16_t kf_topic_error(const struct kf_server *srv, struct kf_str name);
 
 /* ---- handlers, one file per API or family ------------------------------------ */
 

@@ -26,7 +26,7 @@ int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 			int64_t ts = -1, off = -1;
 
 			if (!p) {
-				err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				err = kf_topic_error(kc->srv, r.topics[i].name);
 			} else if (lp->timestamp == -1) {
 				off = (int64_t)ls_log_end(p);
 			} else if (lp->timestamp == -2) {

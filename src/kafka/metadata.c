@@ -31,6 +31,7 @@ static void put_topic(struct evbuffer *b, int ver, int16_t err, const char *name
 }
 
 struct all_ctx {
+	struct kf_server *srv;
 	struct evbuffer *b;
 	int ver;
 	int32_t count;
@@ -39,13 +40,12 @@ struct all_ctx {
 static void put_all(struct ls_topic *t, void *arg)
 {
 	struct all_ctx *a = arg;
+	const char *name = ls_topic_name(t);
 
-	if (ls_topic_is_internal(t))
-		return;
-	if (a->b) {
-		const char *name = ls_topic_name(t);
+	if (ls_topic_is_internal(t) || !kf_topic_allowed(a->srv, name, strlen(name)))
+		return; /* internal, or another vhost's */
+	if (a->b)
 		put_topic(a->b, a->ver, KF_ERR_NONE, name, (int32_t)strlen(name), t);
-	}
 	a->count++;
 }
 
@@ -70,7 +70,7 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	if (ver >= 1)
 		kf_put_i32(resp, KF_NODE_ID); /* controller_id */
 	if (r.ntopics < 0) {
-		struct all_ctx a = { NULL, ver, 0 };
+		struct all_ctx a = { srv, NULL, ver, 0 };
 
 		ls_topic_foreach(srv->store, put_all, &a);
 		kf_put_i32(resp, a.count);
@@ -85,7 +85,9 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		int16_t err = KF_ERR_NONE;
 		char buf[256];
 
-		if (!t && srv->cfg->auto_create_topics && r.allow_auto_topic_creation) {
+		if (!t && name.len > 0 && !kf_topic_allowed(srv, name.p, (size_t)name.len)) {
+			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* never created, nor shown */
+		} else if (!t && srv->cfg->auto_create_topics && r.allow_auto_topic_creation) {
 			int rc = LS_ERR_INVALID_TOPIC;
 
 			if (kf_str_cstr(name, buf, sizeof(buf)) == 0)

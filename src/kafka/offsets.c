@@ -53,7 +53,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 			if (gerr)
 				continue;
 			if (!t || !ls_partition_get(t, cp->index)) {
-				errs[k] = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				errs[k] = kf_topic_error(srv, r.topics[i].name);
 				continue;
 			}
 			if (cp->metadata.len > MAX_METADATA) {
@@ -93,6 +93,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 }
 
 struct all_offsets {
+	const struct kf_server *srv;
 	struct kf_arena *arena;
 	struct committed *list; /* newest first */
 	int failed;
@@ -124,6 +125,8 @@ static void collect_fn(const char *group, const char *topic, int32_t partition, 
 	struct committed *c = kf_arena_alloc(ao->arena, sizeof(*c));
 
 	(void)group, (void)commit_ms;
+	if (!kf_topic_allowed(ao->srv, topic, strlen(topic)))
+		return; /* committed over HTTP on another vhost's topic: not Kafka's to see */
 	if (!c || !(c->topic = arena_strdup(ao->arena, topic)) ||
 	    (metadata && !(c->metadata = arena_strdup(ao->arena, metadata)))) {
 		ao->failed = 1;
@@ -138,7 +141,7 @@ static void collect_fn(const char *group, const char *topic, int32_t partition, 
 /* v2 with null topics: every committed offset of the group, by topic. */
 static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *resp)
 {
-	struct all_offsets ao = { &kc->arena, NULL, 0 };
+	struct all_offsets ao = { kc->srv, &kc->arena, NULL, 0 };
 	int32_t ntopics = 0;
 
 	ls_offsets_foreach(kc->srv->store, group, collect_fn, &ao);
@@ -199,8 +202,11 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 		for (int32_t j = 0; j < r.topics[i].nparts; j++) {
 			int64_t off = -1;
 			const char *meta = NULL;
+			int16_t err = KF_ERR_NONE;
 
-			if (!gok || !tok ||
+			if (tok && !kf_topic_allowed(kc->srv, topic, strlen(topic)))
+				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
+			if (!gok || !tok || err ||
 			    ls_offset_fetch(kc->srv->store, group, topic, r.topics[i].parts[j], &off,
 					    &meta) != LS_OK) {
 				off = -1;
@@ -209,7 +215,7 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 			kf_put_i32(resp, r.topics[i].parts[j]);
 			kf_put_i64(resp, off);
 			kf_put_str(resp, off < 0 ? "" : meta ? meta : "");
-			kf_put_i16(resp, KF_ERR_NONE);
+			kf_put_i16(resp, err);
 		}
 	}
 	if (kc->hdr.api_version >= 2)

@@ -75,7 +75,7 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 			if (!pp->waiting)
 				continue;
 			if (!p) {
-				pp->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				pp->err = kf_topic_error(pk->kc->srv, pt->name);
 				pp->waiting = 0;
 			} else if (ls_flushed_offset(p) >= pp->target) {
 				pp->waiting = 0;
@@ -170,7 +170,7 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 				continue;
 			}
 			if (!p) {
-				pp->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				pp->err = kf_topic_error(srv, rt->name);
 				continue;
 			}
 			if (rp->records.len <= 0) {

@@ -26,6 +26,8 @@ static int16_t create_one(struct kf_server *srv, const struct kf_create_topic *t
 	msg[0] = '\0';
 	if (kf_str_cstr(t->name, name, sizeof(name)) < 0 || t->name.len == 0)
 		return KF_ERR_INVALID_TOPIC_EXCEPTION;
+	if (!kf_topic_allowed(srv, name, strlen(name)))
+		return KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, or internal */
 	if (t->nassignments > 0) {
 		if (parts != -1)
 			return KF_ERR_INVALID_REQUEST;
@@ -105,7 +107,11 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		int16_t err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		char name[256];
 
-		if (kf_str_cstr(r.topics[i], name, sizeof(name)) == 0)
+		if (kf_str_cstr(r.topics[i], name, sizeof(name)) < 0)
+			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		else if (!kf_topic_allowed(kc->srv, name, strlen(name)))
+			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, or internal */
+		else
 			err = kf_err_from_ls(tdm_topics_admin_delete(kc->srv->topics, name));
 		kf_put_kstr(resp, r.topics[i]);
 		kf_put_i16(resp, err);
@@ -130,7 +136,7 @@ int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 		const char *msg = NULL;
 
 		if (!t) {
-			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			err = kf_topic_error(kc->srv, ct->name);
 		} else if (ct->count <= ls_topic_partition_count(t)) {
 			err = KF_ERR_INVALID_PARTITIONS;
 			msg = "Partitions can only grow.";

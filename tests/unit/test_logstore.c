@@ -510,6 +510,47 @@ START_TEST(test_gzip)
 }
 END_TEST
 
+/* A producer's batch may not carry the embedding broker's own headers
+ * (options.reserved_header_prefix), plain or gzipped; the broker's own
+ * ls_append may (issue 11, finding 2: no Kafka record passes for an AMQP
+ * publish with a validated user_id). */
+START_TEST(test_append_batch_reserved_headers)
+{
+	char *dir = tl_mkdtemp(), err[256] = "";
+	struct ls_options o;
+	struct ls_store *s;
+	unsigned char b[256], z[4096];
+	size_t n = hand_batch(b, 0, 1000), zn = gzip_batch(z, b, n);
+	struct ls_batch_info info;
+	static const struct ls_header h = { "h1-mine", 7, "x", 1 };
+	struct ls_record rec = { .key = "k", .key_len = 1, .value = "v", .value_len = 1,
+				 .headers = &h, .header_count = 1, .timestamp = -1 };
+
+	ls_options_init(&o);
+	o.reserved_header_prefix = "h1";
+	s = ls_open(dir, &o, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	struct ls_partition *p = tl_topic(s, "t", 1, NULL, 0);
+	ck_assert_int_eq(ls_append_batch(p, b, n, NULL), LS_ERR_INVALID_RECORD);
+	ck_assert_int_eq(ls_append_batch(p, z, zn, NULL), LS_ERR_INVALID_RECORD);
+	ck_assert_uint_eq(ls_log_end(p), 0);
+	ck_assert_int_eq(ls_append(p, &rec, 1, LS_CODEC_NONE, NULL), LS_OK);
+	ck_assert_uint_eq(ls_log_end(p), 1);
+	ck_assert_int_eq(ls_batch_validate(NULL, b, n, 0, &info), LS_OK);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	/* another prefix: the same batches go in */
+	o.reserved_header_prefix = "x-amqp-";
+	s = ls_open(dir, &o, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	p = tl_part(s, "t", 0);
+	ck_assert_int_eq(ls_append_batch(p, b, n, NULL), LS_OK);
+	ck_assert_int_eq(ls_append_batch(p, z, zn, NULL), LS_OK);
+	ck_assert_uint_eq(ls_log_end(p), 5);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_append_batch_producer_bytes)
 {
 	char *dir = tl_mkdtemp();
@@ -586,6 +627,7 @@ Suite *tl_core_suite(void)
 	tcase_add_test(tc, test_batch_validate);
 	tcase_add_test(tc, test_gzip);
 	tcase_add_test(tc, test_append_batch_producer_bytes);
+	tcase_add_test(tc, test_append_batch_reserved_headers);
 	suite_add_tcase(s, tc);
 	return s;
 }

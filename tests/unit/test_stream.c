@@ -65,6 +65,54 @@ START_TEST(topic_names)
 }
 END_TEST
 
+/* The inverse: which vhost a topic belongs to (finding 2 of issue 11). */
+static const char *vhost_of(const char *topic, char out[TDM_TOPIC_NAME_MAX + 1])
+{
+	int n = tdm_topic_vhost(topic, strlen(topic), out, TDM_TOPIC_NAME_MAX);
+	if (n < 0)
+		return NULL;
+	out[n] = '\0';
+	return out;
+}
+
+START_TEST(test_topic_vhost_isolation)
+{
+	char v[TDM_TOPIC_NAME_MAX + 1], t[TDM_TOPIC_NAME_MAX + 1];
+	ck_assert_str_eq(vhost_of("orders", v), "/");
+	ck_assert_str_eq(vhost_of("_x", v), "/");
+	ck_assert_str_eq(vhost_of("___2f.my_20queue", v), "/");
+	ck_assert_str_eq(vhost_of("__shop.a_2eb", v), "shop");
+	ck_assert_str_eq(vhost_of("__prod.", v), "prod");
+	/* every vhost's stream topic maps back to its vhost */
+	const char *vhosts[] = { "/", "prod", "a.b", "x,prod", "caf\xc3\xa9", "h", "__consumer_offsets" };
+	for (size_t i = 0; i < sizeof(vhosts) / sizeof(vhosts[0]); i++) {
+		topic_of(vhosts[i], "q 1", t);
+		ck_assert_str_eq(vhost_of(t, v), vhosts[i]);
+		ck_assert(tdm_topic_in_vhost(t, strlen(t), vhosts[i], strlen(vhosts[i])));
+		ck_assert(!tdm_topic_in_vhost(t, strlen(t), "other", 5));
+	}
+	/* internal topics, the digest form and names esc never writes: nobody's */
+	ck_assert_ptr_null(vhost_of("__consumer_offsets", v));
+	ck_assert_ptr_null(vhost_of("__journal", v));
+	ck_assert_ptr_null(vhost_of("__definitions", v));
+	ck_assert_ptr_null(vhost_of("__", v));
+	ck_assert_ptr_null(vhost_of("__.x", v));
+	ck_assert_ptr_null(vhost_of("__pr_6fd.x", v));  /* 'o' escaped */
+	ck_assert_ptr_null(vhost_of("___2F.x", v));     /* uppercase hex */
+	ck_assert_ptr_null(vhost_of("___2.x", v));
+	ck_assert_ptr_null(vhost_of("__a_2e_.x", v));
+	char name[256];
+	memset(name, '/', 255);
+	name[255] = '\0';
+	tdm_stream_topic_name("/", 1, name, 255, t);
+	ck_assert_ptr_null(vhost_of(t, v));
+	ck_assert(!tdm_topic_in_vhost(t, strlen(t), "h", 1));
+	ck_assert(!tdm_topic_in_vhost("__prod.orders", 13, "/", 1));
+	ck_assert(tdm_topic_in_vhost("__prod.orders", 13, "prod", 4));
+	ck_assert(!tdm_topic_in_vhost("orders", 6, "prod", 4));
+}
+END_TEST
+
 /* ---- a stream queue over a real store ------------------------------------------------------- */
 
 static struct tdm_config cfg;
@@ -236,6 +284,35 @@ START_TEST(cursors_and_credit)
 }
 END_TEST
 
+/* A view reaches its own vhost's topics only (issue 11, finding 2). */
+START_TEST(test_view_other_vhost_refused)
+{
+	struct tdm_queue_settings st;
+	struct tdm_stream_spec sp;
+	struct tdm_queue *q = NULL;
+	struct tdm_err err;
+	const char *other[] = { "__prod.orders", "__consumer_offsets", "__journal" };
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		tdm_stream_spec_init(&sp);
+		sp.topic = other[i];
+		sp.topic_len = strlen(other[i]);
+		sp.own_topic = 0;
+		tdm_queue_settings_init(&st);
+		st.stream = &sp;
+		struct tdm_queue_spec s = { .name = "peek", .name_len = 4, .durable = 1, .settings = &st };
+		ck_assert_int_ne(tdm_queue_declare(vh, &s, &q, &err), TDM_OK);
+		if (strcmp(other[i], "__consumer_offsets") != 0) /* the store's own: always there */
+			ck_assert_ptr_null(ls_topic_find(tdm_topics_store(topics), other[i]));
+	}
+	/* a topic of "/" is fine from "/" */
+	tdm_stream_spec_init(&sp);
+	sp.topic = "plain";
+	sp.topic_len = 5;
+	sp.own_topic = 0;
+	ck_assert_ptr_nonnull(stream_queue("peek", &sp)->stream);
+}
+END_TEST
+
 START_TEST(partitions_and_views)
 {
 	struct tdm_stream_spec sp;
@@ -314,11 +391,13 @@ int main(void)
 	Suite *s = suite_create("core-stream");
 	TCase *tc = tcase_create("names");
 	tcase_add_test(tc, topic_names);
+	tcase_add_test(tc, test_topic_vhost_isolation);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, cursors_and_credit);
 	tcase_add_test(tc, partitions_and_views);
+	tcase_add_test(tc, test_view_other_vhost_refused);
 	tcase_add_test(tc, retention_configs);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
