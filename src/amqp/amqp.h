@@ -78,6 +78,7 @@ struct am_unacked {
 	struct tdm_queue *q;           /* ref */
 	struct tdm_qentry e;           /* holds the message ref */
 	struct am_consumer *cons;      /* ref, NULL for basic.get */
+	uint64_t at_ms;                /* delivered (broker's tick time), for consumer_timeout */
 	uint8_t done;
 };
 
@@ -285,6 +286,9 @@ int am_settle(struct am_channel *ch, uint64_t tag, int multiple, int ack, int re
 	      uint32_t method, struct am_err *err);
 /* Requeues every unacked delivery of ch. */
 void am_requeue_all(struct am_channel *ch);
+/* When the oldest delivery of ch still waiting for its ack was made
+ * (broker tick time), UINT64_MAX when none waits. */
+uint64_t am_oldest_unacked(struct am_channel *ch);
 /* Records an unacked delivery and returns its tag. */
 uint64_t am_track(struct am_channel *ch, struct tdm_queue *q, struct tdm_qentry e,
 		  struct am_consumer *cons);

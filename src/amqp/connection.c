@@ -177,8 +177,43 @@ static void alarms_changed(void *ctx, unsigned alarms)
 	}
 }
 
+/* ---- consumer_timeout ------------------------------------------------------- */
+
+/* RabbitMQ 3.10's consumer_timeout: a channel holding a delivery unacked
+ * for longer is closed with 406 (its unacked messages go back to their
+ * queues).  Checked once a second; the deliveries' times are the broker's
+ * tick time, so the limit holds to within a tick. */
+static void consumer_timeouts(void *ctx, uint64_t now)
+{
+	static uint64_t last;
+	struct tdm_broker *b = ctx;
+	uint32_t limit = b->cfg ? b->cfg->consumer_timeout : 0;
+	if (!limit || now - last < 1000)
+		return;
+	last = now;
+	for (struct am_conn *c = all_conns; c; c = c->all_next) {
+		if (c->state != AM_S_RUNNING)
+			continue;
+		for (uint32_t i = 0; i < c->nchannels_open; i++) {
+			struct am_channel *ch = c->channels[i];
+			uint64_t at = am_oldest_unacked(ch);
+			if (ch->state != AM_CH_OPEN || at == UINT64_MAX || now - at <= limit)
+				continue;
+			struct am_err err;
+			am_fail(&err, AM_PRECONDITION_FAILED, 0,
+				"delivery acknowledgement on channel %u timed out. Timeout value used: "
+				"%u ms. This timeout value can be configured, see consumers doc guide to "
+				"learn more", ch->id, limit);
+			tdm_warn("amqp", "connection %s: %s", c->net->peer, err.text);
+			am_raise(c, ch, &err); /* the channel stays in the array while closing */
+		}
+	}
+}
+
 void am_alarms_install(struct tdm_broker *b)
 {
+	b->on_tick = consumer_timeouts;
+	b->on_tick_ctx = b;
 	b->alarm_changed = alarms_changed;
 	b->alarm_ctx = NULL;
 }

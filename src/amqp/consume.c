@@ -77,13 +77,21 @@ uint64_t am_track(struct am_channel *ch, struct tdm_queue *q, struct tdm_qentry 
 	}
 	struct am_unacked *u = ring_at(ch, ch->ring_len++);
 	tdm_queue_ref(q);
-	*u = (struct am_unacked){ tag, q, e, cons, 0 };
+	*u = (struct am_unacked){ tag, q, e, cons, q->vhost->broker->now_ms, 0 };
 	if (cons) {
 		cons->refcnt++;
 		cons->unacked++;
 	}
 	ch->unacked++;
 	return tag;
+}
+
+uint64_t am_oldest_unacked(struct am_channel *ch)
+{
+	for (size_t i = 0; i < ch->ring_len; i++) /* done ones wait at the head for a trim */
+		if (!ring_at(ch, i)->done)
+			return ring_at(ch, i)->at_ms;
+	return UINT64_MAX;
 }
 
 /* Settles one ring entry: ack drops the message, otherwise it is requeued

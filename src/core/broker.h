@@ -112,6 +112,10 @@ struct tdm_broker {
 	uint64_t mem_limit;           /* resolved memory_high_watermark */
 	uint64_t rss, disk_free;      /* last readings */
 	unsigned ticks;
+	uint64_t now_ms;              /* loop time as of the last tick (coarse, cheap) */
+	/* every tick, after the broker's own work: the front end's periodic checks */
+	void (*on_tick)(void *ctx, uint64_t now_ms);
+	void *on_tick_ctx;
 	void (*alarm_changed)(void *ctx, unsigned alarms);
 	void *alarm_ctx;
 	/* stream queues (core/stream.h): the logs, borrowed from main (NULL:

@@ -97,6 +97,9 @@ static const struct conf_key conf_keys[] = {
 	  "until it falls again; 0 = 40% of physical memory (RabbitMQ's vm_memory_high_watermark)." },
 	{ "disk_free_limit", CT_U64, OFF(disk_free_limit), "50MB", 0, INT64_MAX, CF_BYTES,
 	  "Free space in the data directory below which publishers are blocked (RabbitMQ's default)." },
+	{ "consumer_timeout", CT_U32, OFF(consumer_timeout), "1800000", 0, INT32_MAX, 0,
+	  "Milliseconds a delivery may wait for its acknowledgement before its channel is\n"
+	  "closed with 406 PRECONDITION_FAILED (RabbitMQ 3.10's default, 30 minutes); 0 = no limit." },
 	{ "handshake_timeout", CT_U32, OFF(handshake_timeout), "10000", 100, 3600000, 0,
 	  "Milliseconds a new AMQP connection may take to reach connection.open (RabbitMQ: 10000)." },
 	{ "max_connections", CT_U32, OFF(max_connections), "10000", 1, 1048576, 0,

@@ -37,6 +37,7 @@ struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth 
 		return NULL;
 	b->cfg = cfg;
 	b->auth = auth;
+	b->now_ms = tdm_now_ms();
 	if (cfg) {
 		b->page_window = cfg->queue_memory_window;
 		b->mem_limit = cfg->memory_high_watermark;
@@ -237,6 +238,7 @@ static void check_alarms(struct tdm_broker *b)
 void tdm_broker_tick(struct tdm_broker *b)
 {
 	uint64_t now = tdm_now_ms();
+	b->now_ms = now;
 	check_alarms(b);
 	struct tdm_queue *q = b->timed;
 	while (q) {
@@ -248,6 +250,8 @@ void tdm_broker_tick(struct tdm_broker *b)
 	}
 	tdm_durable_flush(b->durable);
 	tdm_durable_gc(b->durable);
+	if (b->on_tick)
+		b->on_tick(b->on_tick_ctx, now);
 }
 
 /* ---- queues ------------------------------------------------------------ */
