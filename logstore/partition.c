@@ -171,34 +171,18 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	}
 	for (size_t i = 0; i < nbases; i++) {
 		int last = i + 1 == nbases;
-		int recover = !clean && (last || bases[i + 1] > rp);
+		int recover = s->opt.verify_on_open ||
+			      (!clean && (last || bases[i + 1] > rp));
+		struct ls_salvage sv = { s, name, last ? UINT64_MAX : bases[i + 1], 0, 0 };
 		struct ls_segment *seg;
-		int truncated;
 
-		seg = ls_segment_open(p->dirfd, bases[i], recover, last, interval,
-				      &truncated);
+		/* Damage inside a segment is cut out there (and reported);
+		 * the segments after it, and their offsets, stay. */
+		seg = ls_segment_open(p->dirfd, bases[i], recover, last, interval, &sv);
 		if (seg == NULL) {
 			ls_set_err(err, errlen, "open segment %s/%020" PRIu64 ": %s",
 				   name, bases[i], strerror(errno));
 			goto out;
-		}
-		if (truncated && !last) {
-			/* Corruption inside an older segment: everything after
-			 * it goes, and it becomes the active segment again. */
-			for (size_t j = i + 1; j < nbases; j++) {
-				struct ls_segment tmp = { .base = bases[j] };
-
-				ls_segment_unlink(p->dirfd, &tmp);
-			}
-			nbases = i + 1;
-			ls_segment_unref(seg);
-			seg = ls_segment_open(p->dirfd, bases[i], 0, 1, interval,
-					      &truncated);
-			if (seg == NULL) {
-				ls_set_err(err, errlen, "reopen segment: %s",
-					   strerror(errno));
-				goto out;
-			}
 		}
 		if (push_segment(p, seg) != 0) {
 			ls_segment_unref(seg);
