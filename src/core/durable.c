@@ -168,10 +168,20 @@ static const uint8_t *get_str(struct rbuf *r, size_t *n)
 
 /* ---- store ------------------------------------------------------------------- */
 
+/* Damage the store found and salvaged at open (logstore's report). */
+static void store_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	tdm_warn("durable", "%s", msg);
+}
+
 static struct ls_partition *ensure_topic(struct ls_store *s, const char *name,
 					 const struct ls_kv *cfg, size_t ncfg, char *err, size_t errlen)
 {
 	struct ls_topic *t = ls_topic_find(s, name);
+	/* our settings, also over metadata rebuilt with defaults after damage */
+	if (t && ls_topic_set_config(s, t, cfg, ncfg, err, errlen) != 0)
+		return NULL;
 	if (!t) {
 		int rc = ls_topic_create(s, name, 1, cfg, ncfg, err, errlen);
 		if (rc != 0)
@@ -193,6 +203,8 @@ struct tdm_durable *tdm_durable_open(struct tdm_broker *b, const char *dir,
 	d->next_id = 1;
 	struct ls_options opt;
 	ls_options_init(&opt);
+	opt.warn = store_warn;
+	opt.verify_on_open = 1; /* read whole at start anyway: salvage damage first */
 	d->store = ls_open(dir, &opt, err, errlen);
 	if (!d->store)
 		goto fail;
