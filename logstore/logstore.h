@@ -186,8 +186,9 @@ struct ls_sync_job;  /* opaque: one fsync round of one partition */
  * Indexes are rebuilt where missing or stale.  A partition folder whose
  * <topic>.topic is missing gets its metadata rebuilt from the folders
  * (default config); an invalid key in a metadata file falls back to its
- * default; both are reported.  Nothing holding data is ever deleted.  opt may be NULL (defaults);
- * it is copied.  On failure returns NULL and, when err is not NULL,
+ * default; both are reported.  Nothing holding data is ever deleted.
+ * opt may be NULL (defaults); it is copied.  On failure returns NULL and,
+ * when err is not NULL,
  * writes a message into err[0..errlen).  Fails with a message if another
  * process holds the directory.
  */
