@@ -4,8 +4,9 @@
  * order, and the log names the lost journal offset and the quarantine file
  * that holds the damaged bytes. (main refused to start after the clean
  * stop and silently dropped every message after the damage after the
- * crash.) An invalid setting in a stream topic's metadata file does not
- * stop the broker either.
+ * crash.) An invalid setting in a topic's metadata file does not stop the
+ * broker (main refused to start), and partition folders whose metadata
+ * file is missing are kept, the metadata rebuilt (main deleted them).
  *
  * Each test gets a tandemd of its own (th_start_with_args) with its log in
  * a file the test reads. tandemd-only: it edits tandemd's data dir. */
@@ -194,6 +195,79 @@ START_TEST(test_damage_journal_flip_kill9)
 }
 END_TEST
 
+static int file_exists(const char *dir, const char *rel)
+{
+	char path[8192];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+static void write_file(const char *dir, const char *rel, const char *text)
+{
+	char path[8192];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "create %s", path);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void assert_logged(const char *what)
+{
+	size_t len;
+	char *log = slurp(log_path, &len);
+	ck_assert_msg(strstr(log, what) != NULL, "the log does not say '%s':\n%s", what, log);
+	free(log);
+}
+
+START_TEST(test_damage_invalid_topic_setting_starts)
+{
+	start_logged();
+	ck_assert_int_eq(th_broker_stop(), 0);
+	char logs[4096];
+	snprintf(logs, sizeof(logs), "%s/logs", th_data_dir());
+	write_file(logs, "bad.topic", "version=1\npartitions=1\ninternal=0\nconfig.retention.ms=banana\n");
+	th_broker_restart(); /* fails the test when tandemd does not start */
+	amqp_connection_state_t c = th_connect();
+	th_close(c);
+	assert_logged("topic bad: invalid setting retention.ms=banana");
+	ck_assert(file_exists(logs, "bad-0"));
+	unlink(log_path);
+}
+END_TEST
+
+START_TEST(test_damage_missing_topic_file_keeps_data)
+{
+	char q[128];
+	start_logged();
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, th_name(q, sizeof(q), "flipq"), 1, 0, 0, NULL, 0);
+	uint64_t tag = 0;
+	amqp_confirm_select(c, 1);
+	th_ok_last(c, "confirm.select");
+	publish_confirmed(c, q, 0, 10, &tag);
+	th_close(c);
+	ck_assert_int_eq(th_broker_stop(), 0);
+	/* a topic's partition folder with data, and no "lost.topic" */
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "mkdir '%s/logs/lost-0' && cp '%s/queues/__journal-0/00000000000000000000.log' '%s/logs/lost-0/'",
+		 th_data_dir(), th_data_dir(), th_data_dir());
+	ck_assert_int_eq(system(cmd), 0);
+	th_broker_restart();
+	c = th_connect();
+	th_close(c);
+	assert_logged("topic lost: metadata file lost.topic missing");
+	char logs[4096];
+	snprintf(logs, sizeof(logs), "%s/logs", th_data_dir());
+	ck_assert(file_exists(logs, "lost.topic"));
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s/queues/__journal-0/00000000000000000000.log' '%s/logs/lost-0/00000000000000000000.log'",
+		 th_data_dir(), th_data_dir());
+	ck_assert_msg(system(cmd) == 0, "the data of lost-0 changed or went");
+	unlink(log_path);
+}
+END_TEST
+
 int main(void)
 {
 	th_start_private();
@@ -206,6 +280,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_damage_journal_flip_clean_stop);
 	tcase_add_test(tc, test_damage_journal_flip_kill9);
+	tcase_add_test(tc, test_damage_invalid_topic_setting_starts);
+	tcase_add_test(tc, test_damage_missing_topic_file_keeps_data);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
