@@ -348,6 +348,15 @@ struct ls_salvage {
 struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover,
 				   int active, int64_t index_interval,
 				   struct ls_salvage *sv);
+struct ls_scan;
+/* Whether the index entry that gave file position pos (0: the segment's
+ * start, always fine) is right: a batch with that entry's base offset
+ * starts there.  Reads the header through sc, which it re-initialises. */
+int ls_segment_entry_ok(const struct ls_segment *seg, struct ls_scan *sc, uint64_t pos);
+/* Forgets indexes found wrong: lookups scan from the segment's start; an
+ * active segment's index files restart empty, a sealed one's are removed
+ * (the next open rebuilds them from the .log). */
+void ls_segment_drop_indexes(int dirfd, struct ls_segment *seg);
 void ls_segment_ref(struct ls_segment *seg);
 void ls_segment_unref(struct ls_segment *seg);
 /* Unlinks the segment's files from dirfd (the fd stays readable). */

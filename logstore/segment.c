@@ -280,6 +280,49 @@ uint32_t ls_segment_time_lookup(const struct ls_segment *seg, int64_t ts)
 	return ls_segment_lookup(seg, seg->tidx[lo].rel);
 }
 
+int ls_segment_entry_ok(const struct ls_segment *seg, struct ls_scan *sc, uint64_t pos)
+{
+	struct ls_batch_info b;
+	size_t lo = 0, hi = seg->nidx;
+
+	if (pos == 0)
+		return 1;
+	while (lo < hi) { /* the entry with this position */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (seg->idx[mid].pos < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == seg->nidx || seg->idx[lo].pos != pos)
+		return 0;
+	ls_scan_init(sc, seg->fd, pos, seg->size);
+	return ls_scan_peek(sc, &b) == 1 && b.base_offset == seg->base + seg->idx[lo].rel;
+}
+
+void ls_segment_drop_indexes(int dirfd, struct ls_segment *seg)
+{
+	static const char *const exts[] = { ".index", ".timeindex" };
+	char name[64];
+
+	seg->nidx = seg->ntidx = 0;
+	seg->idx_written = seg->tidx_written = 0;
+	seg->bytes_since_idx = 0;
+	if (seg->idx_fd >= 0 && seg->tidx_fd >= 0) {
+		/* active: the files restart empty and follow memory again (a
+		 * failed truncate leaves stale entries after the new ones,
+		 * which the next open's sanity check or this check catches) */
+		if (ftruncate(seg->idx_fd, 0) != 0 || ftruncate(seg->tidx_fd, 0) != 0)
+			return;
+		return;
+	}
+	for (size_t i = 0; i < 2; i++) { /* derived data: the next open rebuilds them */
+		ls_segment_name(name, sizeof name, seg->base, exts[i]);
+		unlinkat(dirfd, name, 0);
+	}
+}
+
 /* ---- header cursor ------------------------------------------------------ */
 
 void ls_scan_init(struct ls_scan *sc, int fd, uint64_t pos, uint64_t end)
