@@ -171,7 +171,9 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	}
 	for (size_t i = 0; i < nbases; i++) {
 		int last = i + 1 == nbases;
-		int recover = s->opt.verify_on_open ||
+		/* The internal offsets topic is read whole at every open:
+		 * verified first, so that damage is salvaged, not fatal. */
+		int recover = s->opt.verify_on_open || t->internal ||
 			      (!clean && (last || bases[i + 1] > rp));
 		struct ls_salvage sv = { s, name, last ? UINT64_MAX : bases[i + 1], 0, 0 };
 		struct ls_segment *seg;

@@ -602,6 +602,45 @@ START_TEST(test_damage_index_entry_flipped)
 }
 END_TEST
 
+/* A flipped byte in the committed-offsets topic after a clean stop: main
+ * failed the open ("loading committed offsets failed"); now the damaged
+ * batch (one group's commit) is cut out and every other commit loads. */
+START_TEST(test_damage_offsets_topic_clean_stop)
+{
+	char *dir = tl_mkdtemp(), path[512], group[16];
+	struct ls_store *s = tl_open(dir);
+	struct ls_offset_commit c = { "t", 0, 0, NULL };
+	uint64_t pos;
+	int64_t off;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(group, sizeof group, "g%d", i);
+		c.offset = 100 + i;
+		ck_assert_int_eq(ls_offsets_commit(s, group, &c, 1), LS_OK);
+	}
+	pos = batch_pos(tl_part(s, "__consumer_offsets", 0), 4);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	flip(tl_path(path, sizeof path, dir, "__consumer_offsets-0/00000000000000000000.log"),
+	     pos + 70);
+	s = open_logged(dir, 0);
+	for (int i = 0; i < 10; i++) {
+		snprintf(group, sizeof group, "g%d", i);
+		if (i == 4) {
+			ck_assert_int_eq(ls_offset_fetch(s, group, "t", 0, &off, NULL),
+					 LS_ERR_NOT_FOUND);
+			continue;
+		}
+		ck_assert_int_eq(ls_offset_fetch(s, group, "t", 0, &off, NULL), LS_OK);
+		ck_assert_int_eq(off, 100 + i);
+	}
+	ck_assert_msg(strstr(warned, "__consumer_offsets-0") != NULL &&
+			      strstr(warned, "offset 4 lost") != NULL,
+		      "warned: %s", warned);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 Suite *tl_recovery_suite(void)
 {
 	Suite *s = suite_create("logstore-recovery");
@@ -621,6 +660,7 @@ Suite *tl_recovery_suite(void)
 	tcase_add_test(tc, test_damage_orphan_folder_quarantined);
 	tcase_add_test(tc, test_damage_invalid_topic_setting);
 	tcase_add_test(tc, test_damage_index_entry_flipped);
+	tcase_add_test(tc, test_damage_offsets_topic_clean_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }
