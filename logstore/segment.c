@@ -737,16 +737,24 @@ out:
 	return ret;
 }
 
-/* Copies fd[from, to) to quarantine/<dirname>/<qname>, durably. 0/-1. */
-static int quarantine_bytes(const struct ls_salvage *sv, int fd, const char *qname,
+/* Copies fd[from, to) to a new file quarantine/<dirname>/<qname> (".N"
+ * appended when that name is taken: quarantined bytes are never
+ * overwritten), durably; qname gets the name used.  0/-1. */
+static int quarantine_bytes(const struct ls_salvage *sv, int fd, char *qname, size_t qlen,
 			    uint64_t from, uint64_t to)
 {
 	int qdir = ls_quarantine_dir(sv->store, sv->dirname), out = -1, ret = -1;
+	size_t base_len = strlen(qname);
 	uint64_t opos = 0;
 
 	if (qdir < 0)
 		goto out;
-	out = openat(qdir, qname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	for (unsigned n = 1; n < 10000; n++) {
+		out = openat(qdir, qname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (out >= 0 || errno != EEXIST)
+			break;
+		snprintf(qname + base_len, qlen - base_len, ".%u", n);
+	}
 	if (out < 0 || copy_range(fd, out, from, to, &opos) != 0 || fdatasync(out) != 0 ||
 	    ls_fsync_fd(qdir) != 0)
 		goto out;
@@ -783,7 +791,7 @@ static int salvage(int dirfd, struct ls_segment *seg, const struct dmg_list *dmg
 
 		snprintf(qname, sizeof qname, "%s.%" PRIu64 "-%" PRIu64 ".damaged", segname,
 			 r->from, r->to);
-		if (keep && quarantine_bytes(sv, seg->fd, qname, r->from, r->to) != 0)
+		if (keep && quarantine_bytes(sv, seg->fd, qname, sizeof qname, r->from, r->to) != 0)
 			return -1;
 		if (end == UINT64_MAX)
 			snprintf(offs, sizeof offs, "offsets from %" PRIu64 " on lost", r->first_lost);

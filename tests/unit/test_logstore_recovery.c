@@ -419,6 +419,36 @@ START_TEST(test_damage_torn_tail_quarantined)
 		 last + 70);
 	ck_assert_int_eq(tl_file_size(tl_path(q, sizeof q, dir, rel)), 70);
 	ck_assert_int_eq(ls_close(s), LS_OK);
+	/* the same range damaged again later: a second file, the first kept */
+	{
+		unsigned char junk[50];
+		FILE *f = fopen(log, "ab");
+
+		memset(junk, 0xab, sizeof junk);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+		ck_assert_uint_eq(fwrite(junk, 1, 20, f), 20);
+		fclose(f);
+	}
+	crash(dir);
+	s = open_logged(dir, 0);
+	ck_assert_uint_eq(ls_log_end(tl_part(s, "t", 0)), 57);
+	ck_assert_int_eq(tl_file_size(q), 70);
+	{
+		char q1[600];
+		unsigned char *a, *b;
+		size_t alen, blen;
+
+		snprintf(q1, sizeof q1, "%s.1", q);
+		a = slurp(q, &alen);
+		b = slurp(q1, &blen);
+		ck_assert_uint_eq(blen, 70);
+		ck_assert_int_ne(memcmp(a, b, 70), 0);
+		ck_assert_uint_eq(b[0], 0xab);
+		free(a);
+		free(b);
+	}
+	ck_assert_int_eq(ls_close(s), LS_OK);
 	tl_rmdir(dir);
 }
 END_TEST
