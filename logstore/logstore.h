@@ -31,6 +31,9 @@
  *   .clean_shutdown                  present only between ls_close and the
  *                                    next ls_open
  *   .lock                            flock()ed while the store is open
+ *   quarantine/<topic>-<partition>/  damaged bytes cut out at open, and
+ *                                    partition folders of no topic that
+ *                                    hold data; never read, never deleted
  *
  * Must not depend on: anything but libc, POSIX and zlib (no libevent, no
  * src/ headers).
@@ -149,6 +152,16 @@ struct ls_options {
 	 * looked into: the decoder cannot read them either.  A static string
 	 * (borrowed for the store's life); NULL: none. */
 	const char *reserved_header_prefix;
+	/* Damage found while opening (a batch failing its CRC, a torn tail,
+	 * a missing or invalid topic metadata file) is reported here, one
+	 * line per event without a newline; NULL: written to stderr. */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
+	/* 1: validate every batch of every segment (length, CRC-32C) at each
+	 * open, clean or not, as after a crash.  For stores that are read
+	 * whole at start anyway (the broker's journal), so that damage is
+	 * salvaged at open instead of failing the first read. */
+	int verify_on_open;
 };
 
 /* Fills o with defaults: real clock, Kafka's defaults, 60 s, 64 MiB. */
@@ -162,11 +175,20 @@ struct ls_sync_job;  /* opaque: one fsync round of one partition */
 
 /*
  * Opens (creating if needed) the data directory `dir` and loads every
- * topic.  After an unclean shutdown the segments from each partition's
- * recovery point on are validated batch by batch (length, CRC-32C); the
- * first torn or corrupt batch and everything after it is cut off, and
- * indexes are rebuilt where missing or stale.  opt may be NULL (defaults);
- * it is copied.  On failure returns NULL and, when err is not NULL,
+ * topic.  After an unclean shutdown (or always, with verify_on_open) the
+ * segments from each partition's recovery point on are validated batch by
+ * batch (length, CRC-32C).  Damage never costs a good batch: a corrupt
+ * batch in the middle of a segment is cut out (the segment is rewritten
+ * without it, later batches keep their offsets), a torn tail is cut off,
+ * and the bytes removed are first copied to
+ * quarantine/<topic>-<partition>/<segment>.log.<from>-<to>.damaged; each
+ * loss is reported through opt->warn with its byte range and offsets.
+ * Indexes are rebuilt where missing or stale.  A partition folder whose
+ * <topic>.topic is missing gets its metadata rebuilt from the folders
+ * (default config); an invalid key in a metadata file falls back to its
+ * default; both are reported.  Nothing holding data is ever deleted.
+ * opt may be NULL (defaults); it is copied.  On failure returns NULL and,
+ * when err is not NULL,
  * writes a message into err[0..errlen).  Fails with a message if another
  * process holds the directory.
  */

@@ -168,6 +168,13 @@ int ls_read_file(int dirfd, const char *name, char **out, size_t *len);
 int ls_remove_tree(int dirfd, const char *name);
 /* fsync of an open folder or file; 0/-1. */
 int ls_fsync_fd(int fd);
+/* Reports damage through s->opt.warn (stderr when NULL). */
+void ls_warn(const struct ls_store *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Opens, creating it and its parent as needed, the folder
+ * quarantine/<sub> of the store (sub NULL: quarantine/ itself): an
+ * O_DIRECTORY fd, or -1 with errno. */
+int ls_quarantine_dir(const struct ls_store *s, const char *sub);
 /* Formats into err[0..errlen) when err is not NULL. */
 void ls_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -317,16 +324,39 @@ void ls_config_copy_key(struct ls_topic_config *dst,
 void ls_segment_name(char *buf, size_t len, uint64_t base, const char *ext);
 /* Creates an empty segment (files truncated) in dirfd. NULL + errno. */
 struct ls_segment *ls_segment_create(int dirfd, uint64_t base, int64_t now_ms);
+/* Where ls_segment_open reports damage and puts what it cuts out. */
+struct ls_salvage {
+	struct ls_store *store; /* borrowed: warn callback, quarantine folder */
+	const char *dirname;    /* borrowed: "<topic>-<partition>" */
+	uint64_t limit;         /* base of the next segment, UINT64_MAX if none */
+	uint64_t lost_bytes;    /* out: bytes cut out of the segment */
+	int damaged;            /* out: 1 when bytes were cut out */
+};
+
 /*
  * Opens an existing segment.  recover: scan the whole .log verifying
- * every batch (CRC), truncate at the first bad one and rebuild the
- * indexes; else load the indexes, rebuilding them if missing or failing a
- * sanity check, and (when active) verify the tail after the last index
- * entry.  *truncated tells whether data was cut.  NULL + errno.
+ * every batch (CRC) and rebuild the indexes; else load the indexes,
+ * rebuilding them if missing or failing a sanity check, and (when active)
+ * verify the tail after the last index entry.  A bad batch (length,
+ * magic, CRC, offsets) is salvaged, never a reason to drop good ones: the
+ * scan resynchronises on the next valid batch, the damaged bytes are
+ * copied to the store's quarantine folder, the segment is rewritten
+ * without them (a damaged tail is cut off) and each loss is reported
+ * through ls_warn.  sv says where; its out fields tell what was cut.
+ * NULL + errno.
  */
 struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover,
 				   int active, int64_t index_interval,
-				   int *truncated);
+				   struct ls_salvage *sv);
+struct ls_scan;
+/* Whether the index entry that gave file position pos (0: the segment's
+ * start, always fine) is right: a batch with that entry's base offset
+ * starts there.  Reads the header through sc, which it re-initialises. */
+int ls_segment_entry_ok(const struct ls_segment *seg, struct ls_scan *sc, uint64_t pos);
+/* Forgets indexes found wrong: lookups scan from the segment's start; an
+ * active segment's index files restart empty, a sealed one's are removed
+ * (the next open rebuilds them from the .log). */
+void ls_segment_drop_indexes(int dirfd, struct ls_segment *seg);
 void ls_segment_ref(struct ls_segment *seg);
 void ls_segment_unref(struct ls_segment *seg);
 /* Unlinks the segment's files from dirfd (the fd stays readable). */
@@ -391,10 +421,22 @@ int ls_partition_write(struct ls_partition *p, const unsigned char *batch,
 /* ---- topic.c / store.c ------------------------------------------------- */
 
 int ls_topic_valid_name(const char *name);
-/* Loads topic from "<name>.topic" (clean/recovery per partition).  NULL on
+/* Loads topic from "<name>.topic" (clean/recovery per partition).  An
+ * invalid config line is reported and left at its default; a missing or
+ * invalid partition count is taken from the folders on disk.  NULL on
  * failure with err set. */
 struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
 			       char *err, size_t errlen);
+/* Recreates "<name>.topic" for partition folders found without it: nparts
+ * partitions, default config (the internal offsets topic gets its own),
+ * then loads them.  NULL on failure with err set. */
+struct ls_topic *ls_topic_rebuild(struct ls_store *s, const char *name, int32_t nparts,
+				  int clean, char *err, size_t errlen);
+/* 1 + the highest index of the "<name>-<i>" folders of the store (0: none);
+ * *has_data (may be NULL): whether any of them holds a non-empty .log. */
+int32_t ls_topic_scan_partitions(struct ls_store *s, const char *name, int *has_data);
+/* Whether folder dirfd/name holds a non-empty .log (1 when unsure). */
+int ls_dir_has_data(int dirfd, const char *name);
 void ls_topic_free(struct ls_topic *t);
 int ls_store_insert_topic(struct ls_store *s, struct ls_topic *t);
 /* Recovery and cleaner points read from the checkpoint at open. */

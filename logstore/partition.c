@@ -171,34 +171,20 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	}
 	for (size_t i = 0; i < nbases; i++) {
 		int last = i + 1 == nbases;
-		int recover = !clean && (last || bases[i + 1] > rp);
+		/* The internal offsets topic is read whole at every open:
+		 * verified first, so that damage is salvaged, not fatal. */
+		int recover = s->opt.verify_on_open || t->internal ||
+			      (!clean && (last || bases[i + 1] > rp));
+		struct ls_salvage sv = { s, name, last ? UINT64_MAX : bases[i + 1], 0, 0 };
 		struct ls_segment *seg;
-		int truncated;
 
-		seg = ls_segment_open(p->dirfd, bases[i], recover, last, interval,
-				      &truncated);
+		/* Damage inside a segment is cut out there (and reported);
+		 * the segments after it, and their offsets, stay. */
+		seg = ls_segment_open(p->dirfd, bases[i], recover, last, interval, &sv);
 		if (seg == NULL) {
 			ls_set_err(err, errlen, "open segment %s/%020" PRIu64 ": %s",
 				   name, bases[i], strerror(errno));
 			goto out;
-		}
-		if (truncated && !last) {
-			/* Corruption inside an older segment: everything after
-			 * it goes, and it becomes the active segment again. */
-			for (size_t j = i + 1; j < nbases; j++) {
-				struct ls_segment tmp = { .base = bases[j] };
-
-				ls_segment_unlink(p->dirfd, &tmp);
-			}
-			nbases = i + 1;
-			ls_segment_unref(seg);
-			seg = ls_segment_open(p->dirfd, bases[i], 0, 1, interval,
-					      &truncated);
-			if (seg == NULL) {
-				ls_set_err(err, errlen, "reopen segment: %s",
-					   strerror(errno));
-				goto out;
-			}
 		}
 		if (push_segment(p, seg) != 0) {
 			ls_segment_unref(seg);
@@ -624,6 +610,17 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 
 /* ---- reading -------------------------------------------------------------- */
 
+/* An index entry pointed at no batch of its offset (a damaged index file
+ * the open's sanity checks let through): lookups in this segment scan
+ * from its start from now on, and its index is rebuilt. */
+static void index_damaged(struct ls_partition *p, struct ls_segment *seg)
+{
+	ls_warn(p->store, "%s/%020" PRIu64 ".index: an entry points at no batch of its offset; "
+			  "index ignored and rebuilt from the segment",
+		p->dirname, seg->base);
+	ls_segment_drop_indexes(p->dirfd, seg);
+}
+
 int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 	    struct ls_read_result *r)
 {
@@ -650,7 +647,12 @@ int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 
 		if (offset >= seg->next || seg->size == 0)
 			continue;
+again:
 		start = offset > seg->base ? ls_segment_lookup(seg, offset - seg->base) : 0;
+		if (!ls_segment_entry_ok(seg, sc, start)) {
+			index_damaged(p, seg);
+			start = 0;
+		}
 		ls_scan_init(sc, seg->fd, start, seg->size);
 		while ((got = ls_scan_peek(sc, &b)) == 1 &&
 		       b.base_offset + (uint32_t)b.last_offset_delta < offset)
@@ -685,6 +687,10 @@ int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 			r->next_offset = b.base_offset + (uint32_t)b.last_offset_delta + 1;
 			ls_scan_advance(sc, &b);
 			if (lo > 0 && seg->idx[lo - 1].pos > sc->pos) {
+				if (!ls_segment_entry_ok(seg, sc, seg->idx[lo - 1].pos)) {
+					index_damaged(p, seg);
+					goto again;
+				}
 				sc->pos = seg->idx[lo - 1].pos;
 				end = sc->pos;
 				r->next_offset = seg->base + seg->idx[lo - 1].rel;
@@ -741,11 +747,17 @@ int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 	for (size_t i = 0; i < p->nsegs; i++) {
 		struct ls_segment *seg = p->segs[i];
 		struct ls_batch_info b;
+		uint64_t start;
 		int got;
 
 		if (seg->size == 0 || seg->max_ts < ts)
 			continue;
-		ls_scan_init(sc, seg->fd, ls_segment_time_lookup(seg, ts), seg->size);
+		start = ls_segment_time_lookup(seg, ts);
+		if (!ls_segment_entry_ok(seg, sc, start)) {
+			index_damaged(p, seg);
+			start = 0;
+		}
+		ls_scan_init(sc, seg->fd, start, seg->size);
 		while ((got = ls_scan_peek(sc, &b)) == 1 && b.max_timestamp < ts)
 			ls_scan_advance(sc, &b);
 		if (got < 0) {

@@ -243,7 +243,8 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 	struct kept k;
 	uint64_t pos = 0, out_pos = 0;
 	size_t cap = 0;
-	int fd = -1, rc, truncated;
+	int fd = -1, rc;
+	struct ls_salvage sv = { p->store, p->dirname, seg->next, 0, 0 };
 
 	memset(&k, 0, sizeof k);
 	ls_segment_name(name, sizeof name, seg->base, ".log");
@@ -332,8 +333,7 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 	ls_segment_name(name, sizeof name, seg->base, ".log");
 	if (renameat(p->dirfd, cleaned, p->dirfd, name) != 0 || ls_fsync_fd(p->dirfd) != 0)
 		goto out;
-	nseg = ls_segment_open(p->dirfd, seg->base, 0, 0, cfg->index_interval_bytes,
-			       &truncated);
+	nseg = ls_segment_open(p->dirfd, seg->base, 0, 0, cfg->index_interval_bytes, &sv);
 	if (nseg == NULL) {
 		p->failed = 1;
 		goto out;

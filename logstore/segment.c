@@ -280,6 +280,49 @@ uint32_t ls_segment_time_lookup(const struct ls_segment *seg, int64_t ts)
 	return ls_segment_lookup(seg, seg->tidx[lo].rel);
 }
 
+int ls_segment_entry_ok(const struct ls_segment *seg, struct ls_scan *sc, uint64_t pos)
+{
+	struct ls_batch_info b;
+	size_t lo = 0, hi = seg->nidx;
+
+	if (pos == 0)
+		return 1;
+	while (lo < hi) { /* the entry with this position */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (seg->idx[mid].pos < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == seg->nidx || seg->idx[lo].pos != pos)
+		return 0;
+	ls_scan_init(sc, seg->fd, pos, seg->size);
+	return ls_scan_peek(sc, &b) == 1 && b.base_offset == seg->base + seg->idx[lo].rel;
+}
+
+void ls_segment_drop_indexes(int dirfd, struct ls_segment *seg)
+{
+	static const char *const exts[] = { ".index", ".timeindex" };
+	char name[64];
+
+	seg->nidx = seg->ntidx = 0;
+	seg->idx_written = seg->tidx_written = 0;
+	seg->bytes_since_idx = 0;
+	if (seg->idx_fd >= 0 && seg->tidx_fd >= 0) {
+		/* active: the files restart empty and follow memory again (a
+		 * failed truncate leaves stale entries after the new ones,
+		 * which the next open's sanity check or this check catches) */
+		if (ftruncate(seg->idx_fd, 0) != 0 || ftruncate(seg->tidx_fd, 0) != 0)
+			return;
+		return;
+	}
+	for (size_t i = 0; i < 2; i++) { /* derived data: the next open rebuilds them */
+		ls_segment_name(name, sizeof name, seg->base, exts[i]);
+		unlinkat(dirfd, name, 0);
+	}
+}
+
 /* ---- header cursor ------------------------------------------------------ */
 
 void ls_scan_init(struct ls_scan *sc, int fd, uint64_t pos, uint64_t end)
@@ -332,15 +375,144 @@ void ls_scan_advance(struct ls_scan *sc, const struct ls_batch_info *info)
 
 /* ---- loading and recovery ----------------------------------------------- */
 
+/* A damaged byte range found by a scan, and the offsets it held: the gap
+ * between the last good batch before it and the first good one after. */
+struct dmg_range {
+	uint64_t from, to;        /* file positions [from, to) */
+	uint64_t first_lost;      /* offsets [first_lost, next_good) are gone */
+	uint64_t next_good;       /* UINT64_MAX: unknown (a damaged tail) */
+	const char *why;
+};
+
+struct dmg_list {
+	struct dmg_range *v; /* owned */
+	size_t n, cap;
+};
+
+static int dmg_add(struct dmg_list *l, const struct dmg_range *r)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct dmg_range *n = realloc(l->v, cap * sizeof *n);
+
+		if (n == NULL)
+			return -1;
+		l->v = n;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *r;
+	return 0;
+}
+
+/*
+ * 1 when a whole batch with a valid CRC starts at q, with a base offset in
+ * [min_base, limit) and its last offset inside the segment; 0 when not;
+ * -1 on I/O error.  *b / *cap: a scratch buffer, grown as needed.
+ */
+static int batch_at(int fd, uint64_t q, uint64_t file_size, uint64_t seg_base,
+		    uint64_t min_base, uint64_t limit, unsigned char **b, size_t *cap)
+{
+	unsigned char h[LS_BATCH_HEADER_SIZE];
+	struct ls_batch_info info;
+	uint64_t base, need;
+	int32_t blen;
+
+	if (q + LS_BATCH_HEADER_SIZE > file_size)
+		return 0;
+	if (ls_pread_full(fd, h, sizeof h, q) != 0)
+		return -1;
+	blen = (int32_t)ls_get_be32(h + 8);
+	base = ls_get_be64(h);
+	if (h[16] != 2 || blen < LS_BATCH_HEADER_SIZE - 12 ||
+	    q + 12 + (uint64_t)blen > file_size || base < min_base || base < seg_base ||
+	    base >= limit)
+		return 0;
+	need = 12 + (uint64_t)blen;
+	if (need > *cap) {
+		unsigned char *n = realloc(*b, (size_t)need);
+
+		if (n == NULL)
+			return -1;
+		*b = n;
+		*cap = (size_t)need;
+	}
+	if (ls_pread_full(fd, *b, (size_t)need, q) != 0)
+		return -1;
+	if (ls_batch_check(*b, (size_t)need, &info) != LS_OK || info.last_offset_delta < 0 ||
+	    base + (uint64_t)info.last_offset_delta - seg_base >= UINT32_MAX ||
+	    base + (uint64_t)info.last_offset_delta >= limit)
+		return 0;
+	return 1;
+}
+
+/*
+ * After a bad batch at `bad`: the position of the next valid batch in
+ * *found (1), or 0 when none follows (a damaged tail), -1 on I/O error.
+ * The bad batch's own length is tried first (a flip in its payload leaves
+ * it right), then every byte after it: a candidate must carry magic 2, a
+ * length that fits, an offset in range and a valid CRC, so garbage does
+ * not pass for a batch.
+ */
+static int resync(int fd, uint64_t bad, uint64_t hint, uint64_t file_size,
+		  uint64_t seg_base, uint64_t min_base, uint64_t limit, uint64_t *found)
+{
+	unsigned char *win = NULL, *b = NULL;
+	uint64_t wpos = 0;
+	size_t wlen = 0, cap = 0;
+	int ret = -1, r;
+
+	if (hint > bad && (r = batch_at(fd, hint, file_size, seg_base, min_base, limit,
+					 &b, &cap)) != 0) {
+		if (r > 0)
+			*found = hint;
+		ret = r;
+		goto out;
+	}
+	win = malloc(SCAN_CHUNK);
+	if (win == NULL)
+		goto out;
+	for (uint64_t q = bad + 1; q + LS_BATCH_HEADER_SIZE <= file_size; q++) {
+		const unsigned char *h;
+
+		if (q + LS_BATCH_HEADER_SIZE > wpos + wlen) {
+			uint64_t n = file_size - q;
+
+			if (n > SCAN_CHUNK)
+				n = SCAN_CHUNK;
+			if (ls_pread_full(fd, win, (size_t)n, q) != 0)
+				goto out;
+			wpos = q;
+			wlen = (size_t)n;
+		}
+		h = win + (q - wpos);
+		if (h[16] != 2) /* cheap filter before the real check */
+			continue;
+		r = batch_at(fd, q, file_size, seg_base, min_base, limit, &b, &cap);
+		if (r < 0)
+			goto out;
+		if (r > 0) {
+			*found = q;
+			ret = 1;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(win);
+	free(b);
+	return ret;
+}
+
 /*
  * Walks the batches of seg->fd from `from` to the end of the file,
  * verifying each (magic, length, CRC when verify, offsets increasing and
- * within the segment) and noting it in the indexes.  Stops at the first
- * bad batch and returns its position in *valid_end.  0, or -1 on I/O
- * error.
+ * within the segment and below limit) and noting it in the indexes.  A bad
+ * batch does not end the walk: it goes on at the next valid batch and the
+ * bytes in between are added to *dmg (the last range running to the end
+ * of the file when nothing valid follows).  0, or -1 on I/O error.
  */
 static int scan_segment(struct ls_segment *seg, uint64_t from, uint64_t file_size,
-			int verify, int64_t interval, uint64_t *valid_end)
+			int verify, int64_t interval, uint64_t limit, struct dmg_list *dmg)
 {
 	unsigned char *buf = NULL, *big = NULL;
 	uint64_t pos = from, buf_pos = 0;
@@ -350,15 +522,18 @@ static int scan_segment(struct ls_segment *seg, uint64_t from, uint64_t file_siz
 	buf = malloc(SCAN_CHUNK);
 	if (buf == NULL)
 		goto out;
-	for (;;) {
+	while (pos < file_size) {
 		struct ls_batch_info info;
 		const unsigned char *b;
-		uint64_t need;
+		uint64_t need = 0, found;
 		int32_t blen;
+		const char *why = "incomplete batch";
+		struct dmg_range r;
+		int rs;
 
-		if (pos + 12 > file_size)
-			break;
-		if (pos + LS_BATCH_HEADER_SIZE > buf_pos + buf_len) {
+		if (pos + LS_BATCH_HEADER_SIZE > file_size)
+			goto bad;
+		if (pos < buf_pos || pos + LS_BATCH_HEADER_SIZE > buf_pos + buf_len) {
 			uint64_t n = file_size - pos;
 
 			if (n > SCAN_CHUNK)
@@ -369,13 +544,20 @@ static int scan_segment(struct ls_segment *seg, uint64_t from, uint64_t file_siz
 			buf_len = (size_t)n;
 		}
 		b = buf + (pos - buf_pos);
-		if (pos + LS_BATCH_HEADER_SIZE > file_size)
-			break;
 		blen = (int32_t)ls_get_be32(b + 8);
-		if (blen < LS_BATCH_HEADER_SIZE - 12 || pos + 12 + (uint64_t)blen > file_size ||
-		    pos + 12 + (uint64_t)blen > UINT32_MAX)
-			break;
+		if (b[16] != 2) {
+			why = "bad magic byte";
+			if (blen >= LS_BATCH_HEADER_SIZE - 12)
+				need = 12 + (uint64_t)blen;
+			goto bad;
+		}
+		if (blen < LS_BATCH_HEADER_SIZE - 12 || pos + 12 + (uint64_t)blen > UINT32_MAX) {
+			why = "bad batch length";
+			goto bad;
+		}
 		need = 12 + (uint64_t)blen;
+		if (pos + need > file_size)
+			goto bad; /* incomplete: torn, or a damaged length */
 		if (verify) {
 			if (pos + need > buf_pos + buf_len) {
 				if (need <= SCAN_CHUNK) {
@@ -393,28 +575,56 @@ static int scan_segment(struct ls_segment *seg, uint64_t from, uint64_t file_siz
 					b = big;
 				}
 			}
-			if (ls_batch_check(b, (size_t)need, &info) != LS_OK)
-				break;
+			if (ls_batch_check(b, (size_t)need, &info) != LS_OK) {
+				why = "CRC mismatch";
+				goto bad;
+			}
 		} else {
 			unsigned char tmp[LS_BATCH_HEADER_SIZE];
 
 			memcpy(tmp, b, sizeof tmp);
 			ls_put_be32(tmp + 8, LS_BATCH_HEADER_SIZE - 12);
-			if (ls_batch_parse(tmp, sizeof tmp, &info) != LS_OK)
-				break;
+			if (ls_batch_parse(tmp, sizeof tmp, &info) != LS_OK) {
+				why = "bad batch header";
+				goto bad;
+			}
 			info.size = (uint32_t)need;
 		}
 		if (info.last_offset_delta < 0 || info.base_offset < seg->next ||
-		    info.base_offset < seg->base ||
-		    info.base_offset + (uint64_t)info.last_offset_delta - seg->base >= UINT32_MAX)
-			break;
+		    info.base_offset < seg->base || info.base_offset >= limit ||
+		    info.base_offset + (uint64_t)info.last_offset_delta - seg->base >= UINT32_MAX) {
+			why = "offsets out of order";
+			goto bad;
+		}
 		if (note_batch(seg, info.base_offset, (uint32_t)info.last_offset_delta,
 			       info.max_timestamp, (size_t)need, interval, force) != 0)
 			goto out;
 		force = 0;
 		pos += need;
+		continue;
+bad:
+		rs = resync(seg->fd, pos, need ? pos + need : 0, file_size, seg->base,
+			    seg->next, limit, &found);
+		if (rs < 0)
+			goto out;
+		r.from = pos;
+		r.to = rs ? found : file_size;
+		r.first_lost = seg->next;
+		r.next_good = UINT64_MAX;
+		r.why = why;
+		if (rs) {
+			unsigned char h[8];
+
+			if (ls_pread_full(seg->fd, h, sizeof h, found) != 0)
+				goto out;
+			r.next_good = ls_get_be64(h);
+		}
+		if (dmg_add(dmg, &r) != 0)
+			goto out;
+		if (!rs)
+			break;
+		pos = found;
 	}
-	*valid_end = pos;
 	ret = 0;
 out:
 	free(buf);
@@ -505,15 +715,155 @@ out:
 	return ret;
 }
 
+/* Appends in[from, to) to out at *opos. 0/-1. */
+static int copy_range(int in, int out, uint64_t from, uint64_t to, uint64_t *opos)
+{
+	unsigned char *buf = malloc(SCAN_CHUNK);
+	int ret = -1;
+
+	if (buf == NULL)
+		return -1;
+	while (from < to) {
+		size_t n = to - from > SCAN_CHUNK ? SCAN_CHUNK : (size_t)(to - from);
+
+		if (ls_pread_full(in, buf, n, from) != 0 || ls_pwrite_full(out, buf, n, *opos) != 0)
+			goto out;
+		from += n;
+		*opos += n;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+/* Copies fd[from, to) to a new file quarantine/<dirname>/<qname> (".N"
+ * appended when that name is taken: quarantined bytes are never
+ * overwritten), durably; qname gets the name used.  0/-1. */
+static int quarantine_bytes(const struct ls_salvage *sv, int fd, char *qname, size_t qlen,
+			    uint64_t from, uint64_t to)
+{
+	int qdir = ls_quarantine_dir(sv->store, sv->dirname), out = -1, ret = -1;
+	size_t base_len = strlen(qname);
+	uint64_t opos = 0;
+
+	if (qdir < 0)
+		goto out;
+	for (unsigned n = 1; n < 10000; n++) {
+		out = openat(qdir, qname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (out >= 0 || errno != EEXIST)
+			break;
+		snprintf(qname + base_len, qlen - base_len, ".%u", n);
+	}
+	if (out < 0 || copy_range(fd, out, from, to, &opos) != 0 || fdatasync(out) != 0 ||
+	    ls_fsync_fd(qdir) != 0)
+		goto out;
+	ret = 0;
+out:
+	if (out >= 0)
+		close(out);
+	if (qdir >= 0)
+		close(qdir);
+	return ret;
+}
+
+/*
+ * Acts on the damage a scan found: each range is copied to quarantine
+ * (unless shorter than a batch header: too little to ever identify) and
+ * reported; a damaged tail alone is cut off, anything else rewrites the
+ * segment without the damaged ranges (temp file, fsync, rename, fsync
+ * dir) and points seg->fd at the new file.  *rewritten says which.  0/-1.
+ */
+static int salvage(int dirfd, struct ls_segment *seg, const struct dmg_list *dmg,
+		   uint64_t file_size, struct ls_salvage *sv, int *rewritten)
+{
+	char segname[64], tmpname[80], qname[128], offs[96];
+	uint64_t pos = 0, opos = 0;
+	int out = -1, saved;
+
+	*rewritten = 0;
+	ls_segment_name(segname, sizeof segname, seg->base, ".log");
+	for (size_t i = 0; i < dmg->n; i++) {
+		const struct dmg_range *r = &dmg->v[i];
+		uint64_t len = r->to - r->from;
+		uint64_t end = r->next_good != UINT64_MAX ? r->next_good : sv->limit;
+		int keep = len >= LS_BATCH_HEADER_SIZE;
+
+		snprintf(qname, sizeof qname, "%s.%" PRIu64 "-%" PRIu64 ".damaged", segname,
+			 r->from, r->to);
+		if (keep && quarantine_bytes(sv, seg->fd, qname, sizeof qname, r->from, r->to) != 0)
+			return -1;
+		if (end == UINT64_MAX)
+			snprintf(offs, sizeof offs, "offsets from %" PRIu64 " on lost", r->first_lost);
+		else if (end <= r->first_lost)
+			snprintf(offs, sizeof offs, "no offset lost");
+		else if (end - 1 == r->first_lost)
+			snprintf(offs, sizeof offs, "offset %" PRIu64 " lost", r->first_lost);
+		else
+			snprintf(offs, sizeof offs, "offsets %" PRIu64 "..%" PRIu64 " lost",
+				 r->first_lost, end - 1);
+		ls_warn(sv->store,
+			"%s/%s: %" PRIu64 " bytes at position %" PRIu64 " damaged (%s): %s; %s%s%s%s",
+			sv->dirname, segname, len, r->from, r->why, offs,
+			keep ? "the bytes are in quarantine/" : "the bytes were dropped",
+			keep ? sv->dirname : "", keep ? "/" : "", keep ? qname : "");
+		sv->lost_bytes += len;
+	}
+	sv->damaged = 1;
+	if (dmg->n == 1 && dmg->v[0].to == file_size)
+		return ftruncate(seg->fd, (off_t)dmg->v[0].from) == 0 && fdatasync(seg->fd) == 0
+			       ? 0
+			       : -1;
+	snprintf(tmpname, sizeof tmpname, "%s.tmp", segname);
+	out = openat(dirfd, tmpname, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		goto fail;
+	for (size_t i = 0; i < dmg->n; i++) {
+		if (copy_range(seg->fd, out, pos, dmg->v[i].from, &opos) != 0)
+			goto fail;
+		pos = dmg->v[i].to;
+	}
+	if (copy_range(seg->fd, out, pos, file_size, &opos) != 0 || fdatasync(out) != 0 ||
+	    renameat(dirfd, tmpname, dirfd, segname) != 0 || ls_fsync_fd(dirfd) != 0)
+		goto fail;
+	ls_warn(sv->store, "%s/%s: rewritten without the damaged bytes, every other batch kept",
+		sv->dirname, segname);
+	close(seg->fd);
+	seg->fd = out;
+	*rewritten = 1;
+	return 0;
+fail:
+	saved = errno;
+	if (out >= 0) {
+		close(out);
+		unlinkat(dirfd, tmpname, 0);
+	}
+	errno = saved;
+	return -1;
+}
+
+static void reset_scan_state(struct ls_segment *seg)
+{
+	seg->nidx = seg->ntidx = 0;
+	seg->size = 0;
+	seg->next = seg->base;
+	seg->max_ts = -1;
+	seg->max_ts_rel = 0;
+	seg->last_rel = 0;
+	seg->bytes_since_idx = 0;
+}
+
 struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover, int active,
-				   int64_t interval, int *truncated)
+				   int64_t interval, struct ls_salvage *sv)
 {
 	struct ls_segment *seg = seg_alloc(base);
-	uint64_t file_size, valid_end, from = 0;
+	struct dmg_list dmg = { NULL, 0, 0 };
+	uint64_t file_size, from = 0;
 	struct stat st;
 	int rebuilt = 0, saved;
 
-	*truncated = 0;
+	sv->damaged = 0;
+	sv->lost_bytes = 0;
 	if (seg == NULL)
 		return NULL;
 	seg->fd = open_file(dirfd, base, ".log", O_RDWR);
@@ -546,25 +896,35 @@ struct ls_segment *ls_segment_open(int dirfd, uint64_t base, int recover, int ac
 			seg->ntidx = 0;
 		}
 		seg->max_ts = last_tidx_ts(seg);
-		if (scan_segment(seg, from, file_size, 1, interval, &valid_end) != 0)
+		if (scan_segment(seg, from, file_size, 1, interval, sv->limit, &dmg) != 0)
 			goto fail;
 	} else {
-		seg->nidx = seg->ntidx = 0;
-		seg->size = 0;
-		seg->next = base;
-		seg->max_ts = -1;
-		seg->bytes_since_idx = 0;
+		reset_scan_state(seg);
 		rebuilt = 1;
-		if (scan_segment(seg, 0, file_size, recover || active, interval,
-				 &valid_end) != 0)
+		if (scan_segment(seg, 0, file_size, recover || active, interval, sv->limit,
+				 &dmg) != 0)
 			goto fail;
 	}
-	if (valid_end < file_size) {
-		/* Torn or corrupt tail: cut it, durably, before anyone reads. */
-		if (ftruncate(seg->fd, (off_t)valid_end) != 0 || fdatasync(seg->fd) != 0)
+	if (dmg.n > 0) {
+		int rewritten;
+
+		/* Damaged bytes are cut out, durably, before anyone reads. */
+		if (salvage(dirfd, seg, &dmg, file_size, sv, &rewritten) != 0)
 			goto fail;
-		*truncated = 1;
 		rebuilt = 1;
+		if (rewritten) {
+			/* Positions moved: index the new file from scratch. */
+			dmg.n = 0;
+			reset_scan_state(seg);
+			if (fstat(seg->fd, &st) != 0 ||
+			    scan_segment(seg, 0, (uint64_t)st.st_size, 1, interval, sv->limit,
+					 &dmg) != 0)
+				goto fail;
+			if (dmg.n > 0) {
+				errno = EIO; /* what was kept must verify */
+				goto fail;
+			}
+		}
 	}
 	if (recover && fdatasync(seg->fd) != 0)
 		goto fail;
@@ -590,9 +950,11 @@ done:
 		    ftruncate(seg->tidx_fd, (off_t)(seg->ntidx * TIDX_ENTRY)) != 0)
 			goto fail;
 	}
+	free(dmg.v);
 	return seg;
 fail:
 	saved = errno ? errno : EIO;
+	free(dmg.v);
 	ls_segment_unref(seg);
 	errno = saved;
 	return NULL;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #define CKPT_FILE "recovery-point-offset-checkpoint"
 #define CLEAN_FILE ".clean_shutdown"
+#define QUARANTINE_DIR "quarantine"
 
 void ls_options_init(struct ls_options *o)
 {
@@ -38,6 +40,33 @@ int64_t ls_now_ms(const struct ls_store *s)
 		return s->opt.clock_ms(s->opt.clock_ctx);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- damage reports ---------------------------------------------------------- */
+
+void ls_warn(const struct ls_store *s, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s->opt.warn != NULL)
+		s->opt.warn(s->opt.warn_ctx, msg);
+	else
+		fprintf(stderr, "logstore: %s: %s\n", s->dir, msg);
+}
+
+int ls_quarantine_dir(const struct ls_store *s, const char *sub)
+{
+	char name[320];
+
+	snprintf(name, sizeof name, "%s/%s", QUARANTINE_DIR, sub ? sub : "");
+	if ((mkdirat(s->dirfd, QUARANTINE_DIR, 0755) != 0 && errno != EEXIST) ||
+	    (sub != NULL && mkdirat(s->dirfd, name, 0755) != 0 && errno != EEXIST))
+		return -1;
+	return openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* ---- topic table ------------------------------------------------------------ */
@@ -186,31 +215,56 @@ out:
 
 /* ---- open and close ---------------------------------------------------------- */
 
-/* Removes partition folders that belong to no topic (a delete or create
- * interrupted by a crash) and leftover temp files. */
-static void remove_orphans(struct ls_store *s)
+/* Moves partition folder `name` of no topic to quarantine/. 0/-1. */
+static int quarantine_folder(struct ls_store *s, const char *name)
 {
+	char to[400];
+	int qfd = ls_quarantine_dir(s, NULL), rc = -1;
+
+	if (qfd < 0)
+		return -1;
+	snprintf(to, sizeof to, "%s.orphan-%" PRId64, name, ls_now_ms(s));
+	if (renameat(s->dirfd, name, qfd, to) == 0 && ls_fsync_fd(qfd) == 0 &&
+	    ls_fsync_fd(s->dirfd) == 0) {
+		ls_warn(s, "partition folder %s belongs to no partition of its topic and holds "
+			   "data: moved to %s/%s", name, QUARANTINE_DIR, to);
+		rc = 0;
+	}
+	close(qfd);
+	return rc;
+}
+
+/*
+ * Partition folders that belong to no topic.  Data is never deleted: when
+ * "<topic>.topic" is gone but a folder of the topic holds data, the
+ * metadata is rebuilt from the folders (default config); a folder beyond
+ * its topic's partition count that holds data goes to quarantine/.  Empty
+ * ones (a create interrupted before its metadata file, the commit point)
+ * and "*.deleted" ones (a delete interrupted after it) are removed, as
+ * are leftover temp files.  LS_OK, or an error when a rebuild fails.
+ */
+static int adopt_orphans(struct ls_store *s, int clean, char *err, size_t errlen)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
 	DIR *d;
-	int fd = dup(s->dirfd);
+	int fd = dup(s->dirfd), rc = LS_OK;
 
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return LS_OK;
 	}
 	rewinddir(d); /* the dup shares its offset with dirfd */
 	while ((de = readdir(d)) != NULL) {
-		char name[300], *dash, *end;
 		size_t len = strlen(de->d_name);
-		struct ls_topic *t;
-		long long idx;
 
 		if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) {
 			unlinkat(s->dirfd, de->d_name, 0);
 			continue;
 		}
-		if (len >= sizeof name)
+		if (len >= 300 || de->d_name[0] == '.' || strcmp(de->d_name, QUARANTINE_DIR) == 0)
 			continue;
 		if (de->d_type != DT_DIR) {
 			struct stat st;
@@ -220,19 +274,78 @@ static void remove_orphans(struct ls_store *s)
 			    !S_ISDIR(st.st_mode))
 				continue;
 		}
-		memcpy(name, de->d_name, len + 1);
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, ncap * sizeof *nn);
+
+			if (nn == NULL)
+				break;
+			names = nn;
+			cap = ncap;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL)
+			break;
+		n++;
+	}
+	closedir(d);
+	/* The folder list is taken first: rebuilds and moves change it. */
+	for (size_t i = 0; i < n && rc == LS_OK; i++) {
+		char name[300], *dash, *end;
+		size_t len = strlen(names[i]);
+		struct ls_topic *t;
+		long long idx;
+
+		if (len > 8 && strcmp(names[i] + len - 8, ".deleted") == 0) {
+			ls_remove_tree(s->dirfd, names[i]);
+			continue;
+		}
+		memcpy(name, names[i], len + 1);
 		dash = strrchr(name, '-');
-		if (dash == NULL || dash == name || dash[1] == '\0')
+		if (dash == NULL || dash == name || dash[1] < '0' || dash[1] > '9')
 			continue;
 		idx = strtoll(dash + 1, &end, 10);
-		if (*end != '\0' || dash[1] < '0' || dash[1] > '9')
+		if (*end != '\0')
 			continue;
 		*dash = '\0';
 		t = ls_topic_find(s, name);
-		if (t == NULL || idx >= t->nparts)
-			ls_remove_tree(s->dirfd, de->d_name);
+		if (t != NULL && idx < t->nparts)
+			continue;
+		if (t == NULL && ls_topic_valid_name(name)) {
+			int has_data;
+			int32_t np = ls_topic_scan_partitions(s, name, &has_data);
+
+			if (!has_data) { /* an interrupted create: nothing to keep */
+				ls_remove_tree(s->dirfd, names[i]);
+				continue;
+			}
+			ls_warn(s, "topic %s: metadata file %s.topic missing; rebuilt from the %" PRId32
+				   " partition folders on disk with the default settings",
+				name, name, np);
+			t = ls_topic_rebuild(s, name, np, clean, err, errlen);
+			if (t == NULL) {
+				rc = LS_ERR_IO;
+				break;
+			}
+			if (ls_store_insert_topic(s, t) != LS_OK) {
+				ls_topic_free(t);
+				rc = LS_ERR_NOMEM;
+			}
+			continue;
+		}
+		if (!ls_dir_has_data(s->dirfd, names[i])) { /* an interrupted grow */
+			ls_remove_tree(s->dirfd, names[i]);
+			continue;
+		}
+		if (quarantine_folder(s, names[i]) != 0) {
+			ls_set_err(err, errlen, "moving %s to %s: %s", names[i], QUARANTINE_DIR,
+				   strerror(errno));
+			rc = LS_ERR_IO;
+		}
 	}
-	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
 }
 
 static int load_topics(struct ls_store *s, int clean, char *err, size_t errlen)
@@ -337,9 +450,9 @@ struct ls_store *ls_open(const char *dir, const struct ls_options *opt, char *er
 		ls_set_err(err, errlen, "read checkpoint: %s", strerror(errno));
 		goto fail;
 	}
-	if (load_topics(s, clean, err, errlen) != LS_OK)
+	if (load_topics(s, clean, err, errlen) != LS_OK ||
+	    adopt_orphans(s, clean, err, errlen) != LS_OK)
 		goto fail;
-	remove_orphans(s);
 	free_ckpt_map(s);
 	s->offsets_topic = ls_topic_find(s, LS_INTERNAL_OFFSETS_TOPIC);
 	if (s->offsets_topic == NULL) {

@@ -8,11 +8,14 @@
  *
  * Must not depend on anything but libc and POSIX.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "logstore_internal.h"
@@ -292,25 +295,36 @@ struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
 	}
 	for (line = strtok_r(data, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '=');
+		char *eq = strchr(line, '='), *end;
 
 		if (line[0] == '#' || eq == NULL)
 			continue;
 		*eq = '\0';
 		if (strcmp(line, "partitions") == 0) {
-			nparts = strtoll(eq + 1, NULL, 10);
+			errno = 0;
+			nparts = strtoll(eq + 1, &end, 10);
+			if (errno != 0 || end == eq + 1 || *end != '\0')
+				nparts = -1;
 		} else if (strcmp(line, "internal") == 0) {
 			t->internal = atoi(eq + 1) != 0;
 		} else if (strncmp(line, "config.", 7) == 0) {
 			struct ls_kv kv = { line + 7, eq + 1 };
 
-			if (apply_kvs(&t->ovr, &t->ovr_mask, &kv, 1, 0, err, errlen) != LS_OK)
-				goto fail;
+			/* One bad setting costs that setting, not the topic
+			 * (nor the broker's start). */
+			if (apply_kvs(&t->ovr, &t->ovr_mask, &kv, 1, 0, NULL, 0) != LS_OK)
+				ls_warn(s, "topic %s: invalid setting %s=%s in %s ignored, "
+					   "the default applies",
+					name, line + 7, eq + 1, fname);
 		}
 	}
 	if (nparts < 1 || nparts > MAX_PARTITIONS) {
-		ls_set_err(err, errlen, "%s: bad partition count", fname);
-		goto fail;
+		int32_t found = ls_topic_scan_partitions(s, name, NULL);
+
+		ls_warn(s, "topic %s: no valid partition count in %s; %" PRId32
+			   " partition folders found on disk, keeping them all",
+			name, fname, found);
+		nparts = found > 0 ? found : 1;
 	}
 	compute_effective(t);
 	if (open_partitions(t, 0, (int32_t)nparts, 0, clean, err, errlen) != LS_OK)
@@ -320,6 +334,97 @@ struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
 	return t;
 fail:
 	free(data);
+	ls_topic_free(t);
+	return NULL;
+}
+
+int32_t ls_topic_scan_partitions(struct ls_store *s, const char *name, int *has_data)
+{
+	size_t nlen = strlen(name);
+	int32_t count = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd = dup(s->dirfd);
+
+	if (has_data != NULL)
+		*has_data = 0;
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(d); /* the dup shares its offset with dirfd */
+	while ((de = readdir(d)) != NULL) {
+		const char *dn = de->d_name;
+		char *end;
+		long long idx;
+
+		if (strncmp(dn, name, nlen) != 0 || dn[nlen] != '-' || dn[nlen + 1] < '0' ||
+		    dn[nlen + 1] > '9')
+			continue;
+		errno = 0;
+		idx = strtoll(dn + nlen + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || idx >= MAX_PARTITIONS)
+			continue;
+		if (idx + 1 > count)
+			count = (int32_t)idx + 1;
+		if (has_data != NULL && !*has_data && ls_dir_has_data(s->dirfd, dn))
+			*has_data = 1;
+	}
+	closedir(d);
+	return count;
+}
+
+int ls_dir_has_data(int dirfd, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC), found = 0;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return errno != ENOENT && errno != ENOTDIR; /* unsure: keep it */
+	}
+	while (!found && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (len > 4 && strcmp(de->d_name + len - 4, ".log") == 0 &&
+		    (fstatat(fd, de->d_name, &st, 0) != 0 || st.st_size > 0))
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+struct ls_topic *ls_topic_rebuild(struct ls_store *s, const char *name, int32_t nparts,
+				  int clean, char *err, size_t errlen)
+{
+	static const struct ls_kv offsets_cfg[] = {
+		{ "cleanup.policy", "compact" },
+		{ "segment.bytes", "104857600" },
+	};
+	struct ls_topic *t = topic_alloc(s, name);
+
+	if (t == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (strcmp(name, LS_INTERNAL_OFFSETS_TOPIC) == 0) {
+		t->internal = 1;
+		apply_kvs(&t->ovr, &t->ovr_mask, offsets_cfg, 2, 0, NULL, 0);
+	}
+	compute_effective(t);
+	if (write_meta(t, nparts, &t->ovr, t->ovr_mask) != LS_OK) {
+		ls_set_err(err, errlen, "writing %s.topic: %s", name, strerror(errno));
+		goto fail;
+	}
+	if (open_partitions(t, 0, nparts, 0, clean, err, errlen) != LS_OK)
+		goto fail;
+	t->nparts = nparts;
+	return t;
+fail:
 	ls_topic_free(t);
 	return NULL;
 }
@@ -334,8 +439,37 @@ int ls_topic_delete(struct ls_store *s, const char *name)
 		return LS_ERR_NOT_FOUND;
 	if (t->internal)
 		return LS_ERR_INVALID;
+	/* The folders are renamed out of the way first: at the next open a
+	 * partition folder without its metadata file is data to keep (its
+	 * metadata is rebuilt), a "*.deleted" one the rest of a delete. */
+	for (int32_t j = 0; j < t->nparts; j++) {
+		struct ls_partition *p = t->parts[j];
+		char *gone = malloc(strlen(p->dirname) + sizeof ".deleted");
+
+		if (gone == NULL)
+			return LS_ERR_NOMEM;
+		sprintf(gone, "%s.deleted", p->dirname);
+		if (renameat(s->dirfd, p->dirname, s->dirfd, gone) != 0) {
+			free(gone);
+			while (j-- > 0) { /* undo: the topic stays whole */
+				p = t->parts[j];
+				gone = p->dirname;
+				p->dirname = strndup(gone, strlen(gone) - strlen(".deleted"));
+				if (p->dirname == NULL) {
+					p->dirname = gone;
+					continue;
+				}
+				renameat(s->dirfd, gone, s->dirfd, p->dirname);
+				free(gone);
+			}
+			return LS_ERR_IO;
+		}
+		free(p->dirname);
+		p->dirname = gone;
+	}
 	snprintf(fname, sizeof fname, "%s.topic", name);
-	if (unlinkat(s->dirfd, fname, 0) != 0 || ls_fsync_fd(s->dirfd) != 0)
+	if (ls_fsync_fd(s->dirfd) != 0 || unlinkat(s->dirfd, fname, 0) != 0 ||
+	    ls_fsync_fd(s->dirfd) != 0)
 		return LS_ERR_IO;
 	for (i = 0; i < s->ntopics && s->topics[i] != t; i++)
 		;

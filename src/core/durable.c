@@ -168,10 +168,20 @@ static const uint8_t *get_str(struct rbuf *r, size_t *n)
 
 /* ---- store ------------------------------------------------------------------- */
 
+/* Damage the store found and salvaged at open (logstore's report). */
+static void store_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	tdm_warn("durable", "%s", msg);
+}
+
 static struct ls_partition *ensure_topic(struct ls_store *s, const char *name,
 					 const struct ls_kv *cfg, size_t ncfg, char *err, size_t errlen)
 {
 	struct ls_topic *t = ls_topic_find(s, name);
+	/* our settings, also over metadata rebuilt with defaults after damage */
+	if (t && ls_topic_set_config(s, t, cfg, ncfg, err, errlen) != 0)
+		return NULL;
 	if (!t) {
 		int rc = ls_topic_create(s, name, 1, cfg, ncfg, err, errlen);
 		if (rc != 0)
@@ -193,6 +203,8 @@ struct tdm_durable *tdm_durable_open(struct tdm_broker *b, const char *dir,
 	d->next_id = 1;
 	struct ls_options opt;
 	ls_options_init(&opt);
+	opt.warn = store_warn;
+	opt.verify_on_open = 1; /* read whole at start anyway: salvage damage first */
 	d->store = ls_open(dir, &opt, err, errlen);
 	if (!d->store)
 		goto fail;
@@ -822,18 +834,35 @@ uint64_t tdm_durable_bytes(const struct tdm_durable *d)
 
 typedef int (*record_fn)(struct tdm_durable *d, const struct ls_record *r, void *ctx);
 
-/* Calls fn for every record of p, in offset order. */
+/*
+ * Calls fn for every record of p, in offset order.  Damage was cut out
+ * when the store opened (every batch is CRC-checked then), so a batch
+ * that still cannot be decoded holds no bit rot but something this build
+ * cannot read: it is skipped and reported, never a reason not to start.
+ * After a failure the range is re-read one batch at a time from the first
+ * record not yet handed to fn, so only the bad batch is skipped.
+ */
 static int replay(struct tdm_durable *d, struct ls_partition *p, record_fn fn, void *ctx)
 {
-	uint64_t off = ls_log_start(p), end = ls_log_end(p);
+	uint64_t off = ls_log_start(p), end = ls_log_end(p), done = off;
 	uint8_t *buf = NULL;
 	size_t cap = 0;
-	int rc = 0;
+	int rc = 0, single = 0;
 	while (off < end && rc == 0) {
 		struct ls_read_result r;
-		if (ls_read(p, off, 4u << 20, &r) != LS_OK || r.len == 0) {
+		if (ls_read(p, off, single ? 1 : 4u << 20, &r) != LS_OK) {
 			rc = -1;
 			break;
+		}
+		if (r.len == 0) { /* a gap of offsets that hold no record */
+			uint64_t next = r.next_offset;
+			ls_read_release(&r);
+			if (next <= off) {
+				rc = -1;
+				break;
+			}
+			off = next;
+			continue;
 		}
 		if (r.len > cap) {
 			uint8_t *nb = realloc(buf, r.len);
@@ -846,19 +875,33 @@ static int replay(struct tdm_durable *d, struct ls_partition *p, record_fn fn, v
 			cap = r.len;
 		}
 		int ok = ls_read_copy(&r, buf) == LS_OK;
-		off = r.next_offset;
+		uint64_t next = r.next_offset;
+		size_t len = r.len;
 		ls_read_release(&r);
 		if (!ok) {
 			rc = -1;
 			break;
 		}
-		ls_decoder_set(d->dec, buf, r.len, 0);
+		ls_decoder_set(d->dec, buf, len, done);
 		struct ls_record rec;
 		int got;
-		while (rc == 0 && (got = ls_decoder_next(d->dec, &rec, NULL)) == 1)
+		while (rc == 0 && (got = ls_decoder_next(d->dec, &rec, NULL)) == 1) {
 			rc = fn(d, &rec, ctx);
-		if (got < 0)
-			rc = -1;
+			done = rec.offset + 1;
+		}
+		if (rc == 0 && got < 0) {
+			if (!single) {
+				single = 1; /* again, batch by batch, from `done` */
+				off = done > off ? done : off;
+				continue;
+			}
+			tdm_warn("durable", "%s: records %llu..%llu cannot be decoded (%s): skipped",
+				 ls_topic_name(ls_partition_topic(p)), (unsigned long long)off,
+				 (unsigned long long)next - 1, ls_strerror(got));
+			single = 0;
+			done = next;
+		}
+		off = next;
 	}
 	free(buf);
 	return rc;

@@ -330,6 +330,13 @@ static int set_default(struct ls_options *o, const char *key, long long v, char 
 	return 0;
 }
 
+/* Damage the log store found and salvaged at open. */
+static void store_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	tdm_warn("topics", "%s", msg);
+}
+
 struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
 				   char *err, size_t errlen)
 {
@@ -348,6 +355,7 @@ struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_con
 	pthread_cond_init(&t->cv, NULL);
 	ls_options_init(&o);
 	o.reserved_header_prefix = TDM_TOPICS_RESERVED_HEADER_PREFIX;
+	o.warn = store_warn;
 	if (set_default(&o, "retention.ms",
 			cfg->log_retention_ms ? (long long)cfg->log_retention_ms : -1, err, errlen) < 0 ||
 	    set_default(&o, "retention.bytes",
