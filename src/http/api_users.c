@@ -19,25 +19,34 @@
 #include "core/durable.h"
 #include "http/hx.h"
 
+int hx_list_next(const char **p, const char **item, size_t *len)
+{
+	if (!*p || !**p)
+		return 0;
+	size_t n = strcspn(*p, ",");
+	const char *s = *p;
+	size_t l = n;
+	while (l && *s == ' ')
+		s++, l--;
+	while (l && s[l - 1] == ' ')
+		l--;
+	*item = s;
+	*len = l;
+	*p += n;
+	if (**p == ',')
+		(*p)++;
+	return 1;
+}
+
 /* Writes a comma list as a JSON array of its trimmed, non-empty items. */
 static void write_list(struct js_w *w, const char *list)
 {
 	js_arr(w);
-	const char *p = list ? list : "";
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		const char *s = p;
-		size_t l = n;
-		while (l && *s == ' ')
-			s++, l--;
-		while (l && s[l - 1] == ' ')
-			l--;
+	const char *s;
+	size_t l;
+	while (hx_list_next(&list, &s, &l))
 		if (l)
 			js_strn(w, s, l);
-		p += n;
-		if (*p == ',')
-			p++;
-	}
 	js_arr_end(w);
 }
 

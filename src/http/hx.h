@@ -133,6 +133,10 @@ void hx_ls_error(struct hx_req *r, int rc);
 int hx_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* 1 when p[0..n) is valid UTF-8 (api_msg.c). */
 int hx_valid_utf8(const uint8_t *p, size_t n);
+/* Steps through a comma list ("a, b,c"; NULL is empty): 1 with the next
+ * item, spaces trimmed (may be empty), in *item and *len, *p moved past it;
+ * 0 at the end (api_users.c). */
+int hx_list_next(const char **p, const char **item, size_t *len);
 /* 1 when the request's user is tagged administrator (server.c). */
 int hx_is_admin(struct hx_req *r);
 /* 1 when the request's user is tagged administrator or monitoring:

@@ -258,22 +258,11 @@ fail:
 /* 1 when tags (a comma list, items maybe padded with spaces) hold tag. */
 static int has_tag(const char *tags, const char *tag)
 {
-	size_t tl = strlen(tag);
-	const char *p = tags ? tags : "";
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		const char *s = p;
-		size_t l = n;
-		while (l && *s == ' ')
-			s++, l--;
-		while (l && s[l - 1] == ' ')
-			l--;
+	size_t tl = strlen(tag), l;
+	const char *s;
+	while (hx_list_next(&tags, &s, &l))
 		if (l == tl && memcmp(s, tag, tl) == 0)
 			return 1;
-		p += n;
-		if (*p == ',')
-			p++;
-	}
 	return 0;
 }
 

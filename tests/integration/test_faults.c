@@ -103,24 +103,32 @@ static void expect_nacked(const uint8_t *state, int n, int lo, int hi)
 	}
 }
 
+/* Publishes N_MSGS to a durable queue under the armed fault, expects
+ * exactly publishes [lo, hi) nacked, and after kill -9 exactly the acked
+ * ones, in order. */
+static void nacked_and_gone_after_kill(const char *faults, const char *prefix, int lo, int hi)
+{
+	char q[96];
+	uint8_t state[N_MSGS], acked[N_MSGS];
+	start_with_faults(faults, NULL);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, th_name(q, sizeof(q), prefix), 1, 0, 0, NULL, 0);
+	confirm_select(c, 1);
+	publish_each(c, q, prefix, N_MSGS, state);
+	expect_nacked(state, N_MSGS, lo, hi);
+	kill_and_reconnect(&c);
+	for (int i = 0; i < N_MSGS; i++)
+		acked[i] = state[i] == 1;
+	expect_exactly(c, q, prefix, N_MSGS, acked);
+	th_close(c);
+}
+
 /* A failed journal write nacks exactly the messages it held; they are not
  * there after kill -9, everything confirmed is. */
 START_TEST(failed_journal_write_is_nacked)
 {
-	char q[96];
-	uint8_t state[N_MSGS], acked[N_MSGS];
-	start_with_faults("write:__journal:6:3", NULL);
-	amqp_connection_state_t c = th_connect();
-	th_channel(c, 1);
-	th_queue(c, 1, th_name(q, sizeof(q), "fault-write"), 1, 0, 0, NULL, 0);
-	confirm_select(c, 1);
-	publish_each(c, q, "w", N_MSGS, state);
-	expect_nacked(state, N_MSGS, 5, 8);
-	kill_and_reconnect(&c);
-	for (int i = 0; i < N_MSGS; i++)
-		acked[i] = state[i] == 1;
-	expect_exactly(c, q, "w", N_MSGS, acked);
-	th_close(c);
+	nacked_and_gone_after_kill("write:__journal:6:3", "w", 5, 8);
 }
 END_TEST
 
@@ -128,20 +136,7 @@ END_TEST
  * are readable after kill -9, the torn one is nacked. */
 START_TEST(short_journal_write_is_nacked)
 {
-	char q[96];
-	uint8_t state[N_MSGS], acked[N_MSGS];
-	start_with_faults("short:__journal:4:1", NULL);
-	amqp_connection_state_t c = th_connect();
-	th_channel(c, 1);
-	th_queue(c, 1, th_name(q, sizeof(q), "fault-short"), 1, 0, 0, NULL, 0);
-	confirm_select(c, 1);
-	publish_each(c, q, "s", N_MSGS, state);
-	expect_nacked(state, N_MSGS, 3, 4);
-	kill_and_reconnect(&c);
-	for (int i = 0; i < N_MSGS; i++)
-		acked[i] = state[i] == 1;
-	expect_exactly(c, q, "s", N_MSGS, acked);
-	th_close(c);
+	nacked_and_gone_after_kill("short:__journal:4:1", "s", 3, 4);
 }
 END_TEST
 
