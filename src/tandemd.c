@@ -163,6 +163,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(s->shutdown_poll, &tv);
 }
 
+static void net_warn(const char *msg)
+{
+	tdm_warn("net", "%s", msg);
+}
+
 static int add_vhosts(struct tdm_broker *b, const struct tdm_config *cfg)
 {
 	if (!tdm_vhost_add(b, cfg->default_vhost, strlen(cfg->default_vhost)))
@@ -255,7 +260,10 @@ int main(int argc, char **argv)
 	struct timeval tick = { 0, 100000 };
 	if (!s.tick_ev || event_add(s.tick_ev, &tick) < 0)
 		goto out;
-	struct tdm_net_limits lim = { cfg.max_connections, cfg.output_high_watermark };
+	struct tdm_net_limits lim = { .max_connections = cfg.max_connections,
+				      .output_high_watermark = cfg.output_high_watermark,
+				      .fd_reserve = cfg.fd_reserve,
+				      .warn = net_warn };
 	s.net = tdm_net_new(s.base, &lim);
 	if (!s.net || !s.dispatch_ev)
 		goto out;
@@ -271,6 +279,8 @@ int main(int argc, char **argv)
 	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics)))
 		goto out;
 	if (cfg.http_port && !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable)))
+		goto out;
+	if (s.http && tdm_http_guard(s.http, s.net) < 0)
 		goto out;
 	sigterm = evsignal_new(s.base, SIGTERM, signal_cb, &s);
 	sigint = evsignal_new(s.base, SIGINT, signal_cb, &s);

@@ -103,7 +103,23 @@ static const struct conf_key conf_keys[] = {
 	{ "handshake_timeout", CT_U32, OFF(handshake_timeout), "10000", 100, 3600000, 0,
 	  "Milliseconds a new AMQP connection may take to reach connection.open (RabbitMQ: 10000)." },
 	{ "max_connections", CT_U32, OFF(max_connections), "10000", 1, 1048576, 0,
-	  "Most client connections over all listeners (at most Linux's default fs.nr_open)." },
+	  "Most AMQP connections (at most Linux's default fs.nr_open); Kafka and HTTP have\n"
+	  "budgets of their own (kafka_max_connections, http_max_connections)." },
+	{ "kafka_max_connections", CT_U32, OFF(kafka_max_connections), "1000", 1, 1048576, 0,
+	  "Most Kafka protocol connections, a budget apart from AMQP's max_connections\n"
+	  "(a Kafka client over it is disconnected at once, as Kafka's max.connections)." },
+	{ "kafka_connections_max_idle_ms", CT_U32, OFF(kafka_connections_max_idle_ms), "600000",
+	  0, INT32_MAX, 0,
+	  "A Kafka connection that sends nothing for this long is closed\n"
+	  "(Kafka's connections.max.idle.ms); 0 = never." },
+	{ "http_max_connections", CT_U32, OFF(http_max_connections), "100", 1, 1048576, 0,
+	  "Most HTTP (management API and /metrics) connections; more are closed at once." },
+	{ "http_timeout", CT_U32, OFF(http_timeout), "60", 1, 86400, 0,
+	  "Seconds an HTTP connection may stay idle, or a request or response make no\n"
+	  "progress (a client that never reads), before it is closed." },
+	{ "fd_reserve", CT_U32, OFF(fd_reserve), "64", 0, 1048576, 0,
+	  "File descriptors kept back for the broker's own files: a new connection is\n"
+	  "closed at once when fewer than this would remain under RLIMIT_NOFILE." },
 	{ "max_channels_total", CT_U32, OFF(max_channels_total), "0", 0, UINT32_MAX, 0,
 	  "Most AMQP channels over all connections; 0 = unlimited." },
 	{ "output_high_watermark", CT_U64, OFF(output_high_watermark), "4MiB", 4096, GIB,
@@ -128,6 +144,16 @@ static const struct conf_key conf_keys[] = {
 	  "0 = unlimited." },
 	{ "log_segment_bytes", CT_U64, OFF(log_segment_bytes), "1GiB", 14, INT32_MAX, CF_BYTES,
 	  "Default segment.bytes: size at which a partition starts a new segment file." },
+	{ "log_min_segment_bytes", CT_U64, OFF(log_min_segment_bytes), "1MiB", 14, INT32_MAX,
+	  CF_BYTES,
+	  "Smallest segment.bytes a client may give a topic (Kafka 4's floor; each segment\n"
+	  "holds a file descriptor open); smaller is refused with INVALID_CONFIG." },
+	{ "max_partitions_per_topic", CT_U32, OFF(max_partitions_per_topic), "10000", 1,
+	  1000000, 0,
+	  "Most partitions one topic may have; more is refused with INVALID_PARTITIONS." },
+	{ "max_partitions", CT_U32, OFF(max_partitions), "100000", 1, 100000000, 0,
+	  "Most partitions over all topics of the broker; more is refused with\n"
+	  "POLICY_VIOLATION." },
 	{ "log_flush_interval_ms", CT_U64, OFF(log_flush_interval_ms), "1000", 1, INT64_MAX, 0,
 	  "Default flush.ms: unflushed log data older than this is fsynced (acks=all\n"
 	  "produce requests fsync at once)." },
@@ -141,6 +167,11 @@ static const struct conf_key conf_keys[] = {
 	{ "group_initial_rebalance_delay_ms", CT_U32, OFF(group_initial_rebalance_delay_ms), "3000",
 	  0, 300000, 0,
 	  "How long the first rebalance of an empty group waits for more members to join." },
+	{ "group_max_metadata_bytes", CT_U64, OFF(group_max_metadata_bytes), "1MiB", 1 * KIB,
+	  INT32_MAX, CF_BYTES,
+	  "Most protocol metadata bytes one Kafka connection's group members may hold;\n"
+	  "a JoinGroup over it is refused with INVALID_REQUEST.  A member's metadata is\n"
+	  "dropped when the connection that sent it closes." },
 	{ "default_user", CT_STR, OFF(default_user), "guest", 0, 0, 0,
 	  "User created at startup with access to every vhost and tag administrator;\n"
 	  "empty = no such user." },

@@ -44,7 +44,12 @@ struct tdm_config {
 	uint64_t disk_free_limit;   /* bytes free in data_dir; default 50 MB */
 	uint32_t handshake_timeout; /* ms from accept to connection.open, default 10000 */
 	uint32_t consumer_timeout;  /* ms a delivery may stay unacked; 0 = no limit */
-	uint32_t max_connections;   /* default 10000 */
+	uint32_t max_connections;   /* AMQP connections; default 10000 */
+	uint32_t kafka_max_connections; /* Kafka's own budget; default 1000 */
+	uint32_t kafka_connections_max_idle_ms; /* default 600000, 0 = never */
+	uint32_t http_max_connections; /* default 100 */
+	uint32_t http_timeout;      /* seconds idle / without progress; default 60 */
+	uint32_t fd_reserve;        /* descriptors kept for the broker's files; default 64 */
 	uint32_t max_channels_total;/* default 0 = unlimited */
 	uint64_t output_high_watermark; /* per-connection output buffer bytes before a consumer pauses; default 4 MiB */
 	char *default_user;         /* owned; "guest"; "" = no default user */
@@ -60,11 +65,15 @@ struct tdm_config {
 	uint64_t log_retention_ms;  /* broker default retention.ms; 0 = forever; default 7 d */
 	uint64_t log_retention_bytes; /* broker default retention.bytes; 0 = unlimited */
 	uint64_t log_segment_bytes; /* broker default segment.bytes; default 1 GiB */
+	uint64_t log_min_segment_bytes; /* floor of a client's segment.bytes; default 1 MiB */
+	uint32_t max_partitions_per_topic; /* default 10000 */
+	uint32_t max_partitions;    /* over all topics; default 100000 */
 	uint64_t log_flush_interval_ms; /* broker default flush.ms; default 1000 */
 	uint32_t log_retention_check_interval_ms; /* default 300000 */
 	uint32_t group_min_session_timeout_ms; /* default 6000 */
 	uint32_t group_max_session_timeout_ms; /* default 1800000 */
 	uint32_t group_initial_rebalance_delay_ms; /* default 3000 */
+	uint64_t group_max_metadata_bytes; /* JoinGroup metadata per connection; default 1 MiB */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
 };

@@ -233,8 +233,8 @@ static struct ls_topic *ensure_topic(struct tdm_stream *s)
 	long long seg = s->segment_bytes < 0 ? RABBIT_SEGMENT_BYTES : s->segment_bytes;
 	if (maxmsg > INT32_MAX)
 		maxmsg = INT32_MAX;
-	if (seg < 14)
-		seg = 14; /* logstore's smallest segment */
+	if (seg < tdm_topics_min_segment_bytes(t))
+		seg = tdm_topics_min_segment_bytes(t); /* the broker's floor (fd budget) */
 	if (seg > INT32_MAX)
 		seg = INT32_MAX;
 	char rms[24], rbytes[24], segb[24], mm[24];

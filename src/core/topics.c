@@ -57,6 +57,10 @@ struct tdm_topics {
 	int64_t last_checkpoint_ms;
 	uint64_t retention_ms;
 	const unsigned *alarms;      /* borrowed from the broker, or NULL */
+	/* limits (tdm_topics_check) */
+	int64_t min_segment_bytes;
+	uint32_t max_partitions_per_topic; /* 0 = none */
+	uint32_t max_partitions;           /* 0 = none */
 	/* waiters */
 	struct tdm_topics_waiter *data_waiters, *flush_waiters;
 	/* helper thread */
@@ -350,6 +354,9 @@ struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_con
 	}
 	t->base = base;
 	t->refs = 1;
+	t->min_segment_bytes = (int64_t)cfg->log_min_segment_bytes;
+	t->max_partitions_per_topic = cfg->max_partitions_per_topic;
+	t->max_partitions = cfg->max_partitions;
 	tdm_map_init(&t->pstates);
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
@@ -450,10 +457,83 @@ struct ls_store *tdm_topics_store(struct tdm_topics *t)
 
 /* ---- administration and data path -------------------------------------------- */
 
+static void sum_partitions(struct ls_topic *topic, void *ctx)
+{
+	*(uint64_t *)ctx += (uint64_t)ls_topic_partition_count(topic);
+}
+
+/* Would `more` new partitions, one topic then having `topic_total`, stay
+ * within the limits?  LS_OK, LS_ERR_INVALID or TDM_TOPICS_ERR_LIMIT. */
+static int check_partitions(struct tdm_topics *t, int64_t more, int64_t topic_total, char *err,
+			    size_t errlen)
+{
+	uint64_t total = 0;
+
+	if (t->max_partitions_per_topic && topic_total > (int64_t)t->max_partitions_per_topic) {
+		snprintf(err, errlen,
+			 "Number of partitions %lld is above max_partitions_per_topic (%u).",
+			 (long long)topic_total, t->max_partitions_per_topic);
+		return LS_ERR_INVALID;
+	}
+	if (!t->max_partitions)
+		return LS_OK;
+	ls_topic_foreach(t->store, sum_partitions, &total);
+	if (total + (uint64_t)more > t->max_partitions) {
+		snprintf(err, errlen,
+			 "%lld more partitions would pass the broker's limit, max_partitions (%u); "
+			 "it has %llu.",
+			 (long long)more, t->max_partitions, (unsigned long long)total);
+		return TDM_TOPICS_ERR_LIMIT;
+	}
+	return LS_OK;
+}
+
+int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t)
+{
+	return t->min_segment_bytes;
+}
+
+int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct ls_kv *configs,
+		     size_t nconfigs, char *err, size_t errlen)
+{
+	if (partitions <= 0) {
+		snprintf(err, errlen, "Number of partitions must be larger than 0.");
+		return LS_ERR_INVALID;
+	}
+	for (size_t i = 0; i < nconfigs; i++) {
+		char *end;
+		long long v;
+
+		if (strcmp(configs[i].name, "segment.bytes") != 0 || !configs[i].value)
+			continue;
+		/* each segment holds a descriptor open: a tiny one is a way
+		 * to run the broker out of them (Kafka 4 has the same floor) */
+		errno = 0;
+		v = strtoll(configs[i].value, &end, 10);
+		if (errno == 0 && end != configs[i].value && *end == '\0' &&
+		    v < t->min_segment_bytes) {
+			snprintf(err, errlen,
+				 "Invalid value %lld for configuration segment.bytes: Value must be "
+				 "at least %lld",
+				 v, (long long)t->min_segment_bytes);
+			return LS_ERR_INVALID_CONFIG;
+		}
+	}
+	return check_partitions(t, partitions, partitions, err, errlen);
+}
+
 int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
 		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen)
 {
-	int rc = ls_topic_create(t->store, name, partitions, configs, nconfigs, err, errlen);
+	char why[256];
+	int rc = tdm_topics_check(t, partitions, configs, nconfigs, why, sizeof(why));
+
+	if (rc != LS_OK) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", why);
+		return rc;
+	}
+	rc = ls_topic_create(t->store, name, partitions, configs, nconfigs, err, errlen);
 
 	if (rc == LS_OK)
 		tdm_info("topics", "created topic %s with %d partitions", name, (int)partitions);
@@ -490,6 +570,14 @@ int tdm_topics_admin_delete(struct tdm_topics *t, const char *name)
 
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count)
 {
+	char why[256];
+	int32_t have = ls_topic_partition_count(topic);
+	int rc = count > have ? check_partitions(t, count - have, count, why, sizeof(why)) : LS_OK;
+
+	if (rc != LS_OK) {
+		tdm_info("topics", "topic %s: %s", ls_topic_name(topic), why);
+		return rc;
+	}
 	return ls_topic_add_partitions(t->store, topic, count);
 }
 

@@ -52,9 +52,26 @@ void tdm_topics_close(struct tdm_topics *t);
 /* The store, for lookups and reads (borrowed). */
 struct ls_store *tdm_topics_store(struct tdm_topics *t);
 
+/* The broker's partition limit (max_partitions) would be passed: Kafka's
+ * POLICY_VIOLATION. */
+#define TDM_TOPICS_ERR_LIMIT (-100)
+
+/*
+ * Checks a new topic against the broker's limits, as tdm_topics_create
+ * does (for validate-only requests): LS_ERR_INVALID (partitions <= 0 or
+ * over max_partitions_per_topic), TDM_TOPICS_ERR_LIMIT (over
+ * max_partitions of the broker), LS_ERR_INVALID_CONFIG (segment.bytes
+ * below log_min_segment_bytes), each with a message in err; else LS_OK.
+ */
+int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct ls_kv *configs,
+		     size_t nconfigs, char *err, size_t errlen);
+/* The smallest segment.bytes a topic may get (log_min_segment_bytes). */
+int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t);
+
 /* Topic administration: the logstore calls, plus waking the waiters of a
  * deleted topic.  Same return codes as ls_topic_create / _delete /
- * _add_partitions. */
+ * _add_partitions; create and add_partitions check the limits first
+ * (tdm_topics_check's codes). */
 int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
 		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen);
 int tdm_topics_delete(struct tdm_topics *t, const char *name);

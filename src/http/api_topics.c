@@ -203,6 +203,11 @@ static void put_existing(struct hx_req *r, struct ls_topic *t, const struct topi
 	}
 	if (q->partitions > have) {
 		int rc = tdm_topics_add_partitions(r->h->topics, t, q->partitions);
+		if (rc == LS_ERR_INVALID || rc == TDM_TOPICS_ERR_LIMIT) {
+			hx_error(r, 400, rc == LS_ERR_INVALID ? "invalid_partitions" : "policy_violation",
+				 "partition limit reached (max_partitions_per_topic, max_partitions)");
+			return;
+		}
 		if (rc != LS_OK) {
 			hx_ls_error(r, rc);
 			return;
@@ -240,6 +245,8 @@ static void put_topic(struct hx_req *r, const char *name, size_t len)
 		hx_error(r, 400, "invalid_topic", err[0] ? err : ls_strerror(rc));
 	else if (rc == LS_ERR_INVALID)
 		hx_error(r, 400, "invalid_partitions", err[0] ? err : ls_strerror(rc));
+	else if (rc == TDM_TOPICS_ERR_LIMIT)
+		hx_error(r, 400, "policy_violation", err);
 	else
 		hx_ls_error(r, rc);
 out:

@@ -26,6 +26,15 @@ struct tdm_http;
 struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config *cfg,
 				struct tdm_broker *broker, struct tdm_topics *topics,
 				struct tdm_durable *durable);
+/*
+ * Puts the listener under net's protection: accept back-off when
+ * descriptors run out, and new connections closed at once when they would
+ * eat into net's fd reserve (net is borrowed and must outlive h).  The
+ * connection limit (http_max_connections) and timeout (http_timeout) hold
+ * without it.  0, or -1 (no memory).
+ */
+struct tdm_net;
+int tdm_http_guard(struct tdm_http *h, struct tdm_net *net);
 /* The bound port (useful when http_port asked the kernel). */
 int tdm_http_port(const struct tdm_http *h);
 /* Stops listening and frees; NULL is fine. */

@@ -18,6 +18,8 @@
 
 struct tdm_topics;
 struct tdm_durable;
+struct tdm_net;
+struct tdm_net_backoff;
 struct hx_rates;
 
 struct tdm_http {
@@ -30,6 +32,14 @@ struct tdm_http {
 	int port;
 	uint64_t started_ms;
 	struct hx_rates *rates;             /* owned; NULL: rates unknown (0.0) */
+	struct evhttp_bound_socket *bound;  /* borrowed from http */
+	struct tdm_net *net;                /* borrowed, NULL until tdm_http_guard */
+	struct tdm_net_backoff *backoff;    /* owned */
+	size_t nconns;                      /* open connections (http_max_connections) */
+	struct bufferevent **fresh;         /* owned array of referenced bufferevents
+					       accepted this loop turn, not yet counted */
+	size_t nfresh, fresh_cap;
+	struct event *fresh_ev;             /* owned: counts the fresh ones */
 };
 
 #define HX_MAX_SEGS 8

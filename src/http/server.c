@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -26,6 +27,7 @@
 #include "http/console.h"
 #include "http/http.h"
 #include "http/hx.h"
+#include "net/net.h"
 
 #define MAX_BODY (64u << 20)
 
@@ -637,6 +639,85 @@ out:
 	free(r.body_text);
 }
 
+/* ---- connections: count, limit, timeout -------------------------------------- */
+
+/*
+ * evhttp has no per-connection accept hook in libevent 2.1, only the
+ * bufferevent callback (called before the connection object exists) and a
+ * close callback set on the connection.  So a new connection's bufferevent
+ * is held with a reference until the end of the loop turn that accepted
+ * it; by then evhttp has made it its connection's (the bufferevent's
+ * callback argument), which is then counted and given the close callback,
+ * or closed at once when over the limit or into the fd reserve.
+ */
+static void conn_closed_cb(struct evhttp_connection *ec, void *arg)
+{
+	struct tdm_http *h = arg;
+
+	(void)ec;
+	h->nconns--;
+}
+
+static void fresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_http *h = arg;
+
+	(void)fd, (void)what;
+	for (size_t i = 0; i < h->nfresh; i++) {
+		struct bufferevent *bev = h->fresh[i];
+		bufferevent_data_cb rd = NULL;
+		void *ecp = NULL;
+
+		bufferevent_getcb(bev, &rd, NULL, NULL, &ecp);
+		/* no read callback: evhttp gave it up (and freed it) already */
+		if (rd && ecp) {
+			struct evhttp_connection *ec = ecp;
+
+			if (h->nconns >= h->cfg->http_max_connections) {
+				tdm_debug("http", "connection refused: %u connections is the limit",
+					  h->cfg->http_max_connections);
+				evhttp_connection_free(ec);
+			} else if (h->net && tdm_net_fd_reserved(h->net, bufferevent_getfd(bev), "http")) {
+				evhttp_connection_free(ec);
+			} else {
+				h->nconns++;
+				evhttp_connection_set_closecb(ec, conn_closed_cb, h);
+			}
+		}
+		bufferevent_decref(bev);
+	}
+	h->nfresh = 0;
+}
+
+static struct bufferevent *new_bev_cb(struct event_base *base, void *arg)
+{
+	struct tdm_http *h = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!bev)
+		return NULL;
+	if (h->nfresh == h->fresh_cap) {
+		size_t cap = h->fresh_cap ? h->fresh_cap * 2 : 16;
+		struct bufferevent **f = realloc(h->fresh, cap * sizeof(*f));
+
+		if (!f)
+			return bev; /* uncounted, still bounded by http_timeout */
+		h->fresh = f;
+		h->fresh_cap = cap;
+	}
+	bufferevent_incref(bev);
+	h->fresh[h->nfresh++] = bev;
+	event_active(h->fresh_ev, 0, 0);
+	return bev;
+}
+
+int tdm_http_guard(struct tdm_http *h, struct tdm_net *net)
+{
+	h->net = net;
+	h->backoff = tdm_net_backoff_new(net, evhttp_bound_socket_get_listener(h->bound), "http");
+	return h->backoff ? 0 : -1;
+}
+
 struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config *cfg,
 				struct tdm_broker *broker, struct tdm_topics *topics,
 				struct tdm_durable *durable)
@@ -658,14 +739,21 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_max_body_size(h->http, MAX_BODY);
-	evhttp_set_timeout(h->http, 60);
+	evhttp_set_timeout(h->http, (int)cfg->http_timeout);
 	evhttp_set_gencb(h->http, handle, h);
+	h->fresh_ev = event_new(base, -1, 0, fresh_cb, h);
+	if (!h->fresh_ev)
+		goto fail;
+	/* before every other event of the turn that accepted the connection */
+	event_priority_set(h->fresh_ev, 0);
+	evhttp_set_bevcb(h->http, new_bev_cb, h);
 	struct evhttp_bound_socket *bs =
 		evhttp_bind_socket_with_handle(h->http, cfg->bind_address, (ev_uint16_t)cfg->http_port);
 	if (!bs) {
 		tdm_error("http", "cannot listen on %s:%d", cfg->bind_address, cfg->http_port);
 		goto fail;
 	}
+	h->bound = bs;
 	h->port = cfg->http_port;
 	h->rates = hx_rates_new(base, broker); /* NULL: rates show as 0.0 */
 	tdm_info("http", "listening http %s:%d", cfg->bind_address, h->port);
@@ -673,6 +761,8 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
 fail:
 	if (h->http)
 		evhttp_free(h->http);
+	if (h->fresh_ev)
+		event_free(h->fresh_ev);
 	free(h);
 	return NULL;
 }
@@ -687,6 +777,12 @@ void tdm_http_free(struct tdm_http *h)
 	if (!h)
 		return;
 	hx_rates_free(h->rates);
+	tdm_net_backoff_free(h->backoff);
+	for (size_t i = 0; i < h->nfresh; i++)
+		bufferevent_decref(h->fresh[i]); /* evhttp_free frees them */
+	h->nfresh = 0;
 	evhttp_free(h->http);
+	event_free(h->fresh_ev);
+	free(h->fresh);
 	free(h);
 }

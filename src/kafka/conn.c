@@ -272,6 +272,7 @@ static void kf_closed(void *ctx)
 		kc->park = NULL;
 		p->cancel(p);
 	}
+	kf_groups_conn_closed(kc);
 	kf_arena_free(&kc->arena);
 	evbuffer_free(kc->resp);
 	free(kc->frame);
@@ -313,7 +314,10 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 		free(k);
 		return NULL;
 	}
-	port = tdm_net_listen(net, cfg->bind_address, cfg->kafka_port, &kf_proto, &k->srv);
+	struct tdm_listen_opts lo = { .max_connections = cfg->kafka_max_connections,
+				      .idle_timeout_ms = cfg->kafka_connections_max_idle_ms };
+	port = tdm_net_listen_opts(net, cfg->bind_address, cfg->kafka_port, &kf_proto, &k->srv,
+				   &lo);
 	if (port < 0) {
 		tdm_error("main", "cannot listen on %s:%d: %s", cfg->bind_address, cfg->kafka_port,
 			  strerror(errno));

@@ -33,6 +33,8 @@ int16_t kf_err_from_ls(int rc)
 		return KF_ERR_INVALID_PARTITIONS;
 	case LS_ERR_IO:
 		return KF_ERR_KAFKA_STORAGE_ERROR;
+	case TDM_TOPICS_ERR_LIMIT:
+		return KF_ERR_POLICY_VIOLATION;
 	default:
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}
@@ -61,6 +63,8 @@ const char *kf_err_name(int16_t code)
 		return "Topic authorization failed: the topic belongs to another vhost than kafka_vhost.";
 	case KF_ERR_KAFKA_STORAGE_ERROR:
 		return "Storage error.";
+	case KF_ERR_POLICY_VIOLATION:
+		return "The broker's partition limit (max_partitions) is reached.";
 	default:
 		return "Request failed.";
 	}

@@ -117,6 +117,61 @@ static void protos_free(struct member *m)
 	m->nprotos = 0;
 }
 
+/* Bytes a JoinGroup's protocols would hold. */
+static uint64_t protos_bytes(const struct kf_join_group_req *r)
+{
+	uint64_t n = 0;
+
+	for (int32_t i = 0; i < r->nprotocols; i++)
+		n += (uint64_t)(r->protocols[i].name.len > 0 ? r->protocols[i].name.len : 0) +
+		     (uint64_t)(r->protocols[i].metadata.len > 0 ? r->protocols[i].metadata.len : 0);
+	return n;
+}
+
+static void member_disown(struct member *m)
+{
+	struct kf_conn *kc = m->kc;
+
+	if (!kc)
+		return;
+	if (m->kc_prev)
+		m->kc_prev->kc_next = m->kc_next;
+	else
+		kc->members = m->kc_next;
+	if (m->kc_next)
+		m->kc_next->kc_prev = m->kc_prev;
+	kc->member_meta_bytes -= m->meta_bytes;
+	m->kc = NULL;
+	m->kc_prev = m->kc_next = NULL;
+}
+
+static void member_own(struct member *m, struct kf_conn *kc)
+{
+	member_disown(m);
+	m->kc = kc;
+	m->kc_next = kc->members;
+	if (kc->members)
+		kc->members->kc_prev = m;
+	kc->members = m;
+	kc->member_meta_bytes += m->meta_bytes;
+}
+
+void kf_groups_conn_closed(struct kf_conn *kc)
+{
+	while (kc->members) {
+		struct member *m = kc->members;
+
+		/* only a member that has joined again is used in a rebalance,
+		 * and that JoinGroup brings the metadata anew */
+		for (int i = 0; i < m->nprotos; i++) {
+			free(m->protos[i].meta);
+			m->protos[i].meta = NULL;
+			m->protos[i].len = 0;
+		}
+		member_disown(m);
+	}
+}
+
 static const struct proto_meta *member_proto(const struct member *m, const char *name)
 {
 	for (int i = 0; name && i < m->nprotos; i++)
@@ -208,6 +263,7 @@ static void member_remove(struct group *g, struct member *m, int16_t err)
 		free(g->leader);
 		g->leader = NULL;
 	}
+	member_disown(m);
 	event_free(m->session_timer);
 	protos_free(m);
 	free(m->assignment);
@@ -480,6 +536,7 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	struct group *g;
 	struct member *m;
 	struct join_park *jp;
+	uint64_t meta;
 
 	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
@@ -490,6 +547,19 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 		return join_error(resp, ver, KF_ERR_INVALID_SESSION_TIMEOUT, r.member_id);
 	if (r.protocol_type.len <= 0 || r.nprotocols <= 0)
 		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
+	g = r.member_id.len > 0 ? group_find(gs, r.group_id) : NULL;
+	m = g ? member_find(g, r.member_id) : NULL;
+	/* metadata is held per connection, up to group_max_metadata_bytes
+	 * (a member joining again replaces its own) */
+	meta = protos_bytes(&r);
+	if (meta + kc->member_meta_bytes - (m && m->kc == kc ? m->meta_bytes : 0) >
+	    cfg->group_max_metadata_bytes) {
+		tdm_info("kafka", "%s: JoinGroup refused: %llu bytes of protocol metadata, more than "
+			 "group_max_metadata_bytes (%llu) on one connection",
+			 kc->c->peer, (unsigned long long)meta,
+			 (unsigned long long)cfg->group_max_metadata_bytes);
+		return join_error(resp, ver, KF_ERR_INVALID_REQUEST, r.member_id);
+	}
 	g = group_get(gs, r.group_id);
 	if (!g)
 		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
@@ -548,6 +618,9 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 			go_empty(g);
 		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
 	}
+	member_disown(m);
+	m->meta_bytes = meta;
+	member_own(m, kc);
 	if (m->join) {
 		/* the same member joined again from another request: the old one loses */
 		struct join_park *old = m->join;

@@ -54,6 +54,10 @@ struct member {
 	struct sync_park *sync;  /* parked SyncGroup, or NULL */
 	struct group *g;         /* borrowed */
 	struct member *next;     /* join order */
+	struct kf_conn *kc;      /* borrowed: where its last JoinGroup came from,
+				    NULL once that connection closed */
+	struct member *kc_prev, *kc_next; /* kc->members */
+	uint64_t meta_bytes;     /* its protocols' names and metadata */
 };
 
 struct group {

@@ -59,6 +59,7 @@ enum {
 	KF_ERR_INVALID_REPLICA_ASSIGNMENT = 39,
 	KF_ERR_INVALID_CONFIG = 40,
 	KF_ERR_INVALID_REQUEST = 42,
+	KF_ERR_POLICY_VIOLATION = 44,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
@@ -99,6 +100,9 @@ struct kf_conn {
 	char host[64];                   /* local address the client reached */
 	int port;
 	char client_host[64];            /* "/ip" as Kafka shows members */
+	struct member *members;          /* borrowed: group members whose last
+					    JoinGroup came on this connection */
+	uint64_t member_meta_bytes;      /* their protocol metadata, in bytes */
 };
 
 /* Handler results. */
@@ -213,6 +217,10 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 /* The group coordinator (groups.c). */
 struct kf_groups *kf_groups_new(struct kf_server *srv);
 void kf_groups_free(struct kf_groups *g);
+/* kc is closing: its members' protocol metadata is dropped (membership
+ * stays, as Kafka's: until the session or rebalance timeout; a member
+ * that rejoins sends its metadata again). */
+void kf_groups_conn_closed(struct kf_conn *kc);
 /* 1 when the group has live members (simple commits are then refused);
  * checks generation/member for OffsetCommit: returns a Kafka error code. */
 int16_t kf_groups_check_commit(struct kf_groups *g, struct kf_str group, int32_t generation,

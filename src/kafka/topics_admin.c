@@ -4,6 +4,9 @@
  * explicit replica assignments may only fix the partition count.  Topic
  * configs go to logstore as given (retention.ms, retention.bytes,
  * segment.bytes, cleanup.policy, ...); an unknown key is INVALID_CONFIG.
+ * The broker's limits (core/topics.h) answer INVALID_PARTITIONS (per
+ * topic), POLICY_VIOLATION (per broker) and INVALID_CONFIG (segment.bytes
+ * below its floor), with the reason in error_message.
  *
  * Must not depend on: src/amqp.
  */
@@ -59,6 +62,9 @@ static int16_t create_one(struct kf_server *srv, const struct kf_create_topic *t
 
 		if (ls_topic_find(srv->store, name))
 			return KF_ERR_TOPIC_ALREADY_EXISTS;
+		rc = tdm_topics_check(srv->topics, parts, kv, (size_t)t->nconfigs, msg, msglen);
+		if (rc != LS_OK)
+			return kf_err_from_ls(rc);
 		ls_config_defaults(&c);
 		for (int32_t i = 0; i < t->nconfigs; i++)
 			if (ls_config_set(&c, kv[i].name, kv[i].value) != LS_OK) {

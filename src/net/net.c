@@ -12,17 +12,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-
-#include <event2/listener.h>
+#include <time.h>
 
 #define CLOSE_FLUSH_TIMEOUT_S 5
+/* accept back-off: how long a listener sleeps after running out of
+ * descriptors, and how often such trouble is logged at most */
+#define BACKOFF_MS 200
+#define WARN_INTERVAL_MS 10000
+
+/* One line per interval, with the count of those left out. */
+struct ratelog {
+	int64_t last_ms;
+	unsigned long suppressed;
+};
+
+struct tdm_net_backoff {
+	struct evconnlistener *l;       /* borrowed */
+	struct tdm_net *net;            /* borrowed */
+	struct event *resume;           /* owned */
+	char name[32];
+	struct ratelog log;
+	struct tdm_net_backoff *next;
+};
+
+/* Every back-off, found by listener: an evconnlistener's error callback
+ * gets the argument of its accept callback, which for evhttp's listener is
+ * evhttp's own.  Loop thread only. */
+static struct tdm_net_backoff *backoffs;
 
 struct tdm_listener {
 	struct evconnlistener *l;       /* owned */
 	const struct tdm_proto *proto;  /* borrowed */
 	void *arg;
 	struct tdm_net *net;
+	struct tdm_listen_opts opts;
+	size_t nconns;                  /* live connections it accepted */
+	struct tdm_net_backoff *backoff; /* owned */
+	struct ratelog refused;
 	struct tdm_listener *next;
 };
 
@@ -35,9 +63,40 @@ struct tdm_net {
 	struct tdm_conn *reap;          /* closed, waiting to be freed */
 	struct event *reaper;           /* owned */
 	uint64_t next_id;
+	struct ratelog reserve_log;
 };
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Logs what (prefixed with the count left out since the last line) unless
+ * a line went out less than WARN_INTERVAL_MS ago. */
+static void ratelog_warn(struct tdm_net *n, struct ratelog *r, const char *what)
+{
+	int64_t now = mono_ms();
+	char line[256];
+
+	if (r->last_ms && now - r->last_ms < WARN_INTERVAL_MS) {
+		r->suppressed++;
+		return;
+	}
+	if (r->suppressed)
+		snprintf(line, sizeof(line), "%s (and %lu more like it in the last %lds)", what,
+			 r->suppressed, (long)((now - r->last_ms) / 1000));
+	else
+		snprintf(line, sizeof(line), "%s", what);
+	r->last_ms = now;
+	r->suppressed = 0;
+	if (n->lim.warn)
+		n->lim.warn(line);
+}
 
 struct tdm_net *tdm_net_new(struct event_base *base, const struct tdm_net_limits *lim)
 {
@@ -75,6 +134,8 @@ static void conn_unlink(struct tdm_conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	n->nconns--;
+	if (c->listener)
+		c->listener->nconns--;
 }
 
 /* Ends the connection's life: no more I/O; the reaper releases the protocol
@@ -210,13 +271,42 @@ static void count_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info
 	((struct tdm_conn *)arg)->bytes_out += info->n_deleted;
 }
 
+int tdm_net_fd_reserved(struct tdm_net *n, evutil_socket_t fd, const char *name)
+{
+	struct rlimit rl;
+	char what[160];
+
+	if (!n->lim.fd_reserve || getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	/* The kernel hands out the lowest free descriptor: every one below
+	 * fd is in use, so at most rlim_cur - fd - 1 remain. */
+	if ((uint64_t)fd + 1 + n->lim.fd_reserve <= (uint64_t)rl.rlim_cur)
+		return 0;
+	snprintf(what, sizeof(what),
+		 "%s connection refused: descriptor %d leaves fewer than fd_reserve (%u) of %llu free",
+		 name, (int)fd, n->lim.fd_reserve, (unsigned long long)rl.rlim_cur);
+	ratelog_warn(n, &n->reserve_log, what);
+	return 1;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
 	struct tdm_listener *tl = arg;
 	struct tdm_net *n = tl->net;
+	uint32_t max = tl->opts.max_connections ? tl->opts.max_connections : n->lim.max_connections;
 	(void)l, (void)salen;
-	if (n->lim.max_connections && n->nconns >= n->lim.max_connections) {
+	if (max && tl->nconns >= max) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "%s connection refused: %u connections is the limit",
+			 tl->proto->name, max);
+		ratelog_warn(n, &tl->refused, what);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (tdm_net_fd_reserved(n, fd, tl->proto->name)) {
 		evutil_closesocket(fd);
 		return;
 	}
@@ -234,6 +324,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->net = n;
+	c->listener = tl;
 	c->proto = tl->proto;
 	c->refcnt = 1;
 	c->id = ++n->next_id;
@@ -257,7 +348,16 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		n->conns->prev = c;
 	n->conns = c;
 	n->nconns++;
+	tl->nconns++;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	if (tl->opts.idle_timeout_ms) {
+		/* a read timeout: it runs only while input is wanted, so a
+		 * connection paused for flow control or waiting for its
+		 * answer is not idle */
+		struct timeval idle = { tl->opts.idle_timeout_ms / 1000,
+					(tl->opts.idle_timeout_ms % 1000) * 1000 };
+		bufferevent_set_timeouts(c->bev, &idle, NULL);
+	}
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), count_out_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, n->lim.output_high_watermark / 2, 0);
 	c->ctx = tl->proto->open(c, tl->arg);
@@ -268,8 +368,82 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+static void backoff_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_net_backoff *b = arg;
+
+	(void)fd, (void)what;
+	evconnlistener_enable(b->l);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct tdm_net_backoff *b = backoffs;
+	int err = EVUTIL_SOCKET_ERROR();
+	char what[160];
+
+	(void)arg;
+	while (b && b->l != l)
+		b = b->next;
+	if (!b)
+		return;
+	snprintf(what, sizeof(what), "%s listener: accept failed: %s", b->name,
+		 evutil_socket_error_to_string(err));
+	ratelog_warn(b->net, &b->log, what);
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		/* nothing to accept with until a descriptor is free: sleep
+		 * instead of being woken again at once by the same backlog */
+		struct timeval tv = { 0, BACKOFF_MS * 1000 };
+
+		evconnlistener_disable(b->l);
+		evtimer_add(b->resume, &tv);
+	}
+}
+
+struct tdm_net_backoff *tdm_net_backoff_new(struct tdm_net *n, struct evconnlistener *l,
+					     const char *name)
+{
+	struct tdm_net_backoff *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->l = l;
+	b->net = n;
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->resume = evtimer_new(n->base, backoff_resume_cb, b);
+	if (!b->resume) {
+		free(b);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	b->next = backoffs;
+	backoffs = b;
+	return b;
+}
+
+void tdm_net_backoff_free(struct tdm_net_backoff *b)
+{
+	if (!b)
+		return;
+	for (struct tdm_net_backoff **pp = &backoffs; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	evconnlistener_set_error_cb(b->l, NULL);
+	event_free(b->resume);
+	free(b);
+}
+
 int tdm_net_listen(struct tdm_net *n, const char *addr, int port,
 		   const struct tdm_proto *proto, void *arg)
+{
+	return tdm_net_listen_opts(n, addr, port, proto, arg, NULL);
+}
+
+int tdm_net_listen_opts(struct tdm_net *n, const char *addr, int port,
+			const struct tdm_proto *proto, void *arg,
+			const struct tdm_listen_opts *opts)
 {
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
@@ -285,11 +459,20 @@ int tdm_net_listen(struct tdm_net *n, const char *addr, int port,
 	tl->proto = proto;
 	tl->arg = arg;
 	tl->net = n;
+	if (opts)
+		tl->opts = *opts;
 	tl->l = evconnlistener_new_bind(n->base, accept_cb, tl,
 					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
 					(struct sockaddr *)&ss, sslen);
 	if (!tl->l) {
 		free(tl);
+		return -1;
+	}
+	tl->backoff = tdm_net_backoff_new(n, tl->l, proto->name);
+	if (!tl->backoff) {
+		evconnlistener_free(tl->l);
+		free(tl);
+		errno = ENOMEM;
 		return -1;
 	}
 	struct sockaddr_storage bound;
@@ -305,7 +488,12 @@ void tdm_net_shutdown(struct tdm_net *n)
 	while (n->listeners) {
 		struct tdm_listener *tl = n->listeners;
 		n->listeners = tl->next;
+		tdm_net_backoff_free(tl->backoff);
 		evconnlistener_free(tl->l);
+		/* connections outlive their listener: forget it */
+		for (struct tdm_conn *c = n->conns; c; c = c->next)
+			if (c->listener == tl)
+				c->listener = NULL;
 		free(tl);
 	}
 	for (struct tdm_conn *c = n->conns, *next; c; c = next) {

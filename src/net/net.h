@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 
 struct tdm_net;
 struct tdm_conn;
@@ -51,13 +52,28 @@ struct tdm_conn {
 	char peer[64];                  /* "ip:port" */
 	int peer_loopback;
 	uint64_t id;
+	struct tdm_listener *listener;  /* borrowed: the one that accepted it */
 	struct tdm_conn *prev, *next;   /* all live connections */
 	struct tdm_conn *reap_next;
 };
 
 struct tdm_net_limits {
-	uint32_t max_connections;
+	uint32_t max_connections;       /* per listener unless it has its own budget */
 	size_t output_high_watermark;   /* consumers pause above this */
+	/* Descriptors kept back for the broker's own files: a connection whose
+	 * descriptor leaves fewer than this free under RLIMIT_NOFILE is closed
+	 * at once.  0 = none. */
+	uint32_t fd_reserve;
+	/* Where the glue's warnings go (refused connections, accept errors),
+	 * at most one line per interval; NULL = nowhere. */
+	void (*warn)(const char *msg);
+};
+
+/* What one listener allows, beside the net's limits. */
+struct tdm_listen_opts {
+	uint32_t max_connections;       /* this listener's own budget; 0 = the net's */
+	uint32_t idle_timeout_ms;       /* close a connection silent this long while
+					   it is read; 0 = never */
 };
 
 /* Creates the glue on base.  The reaper runs at the I/O priority: an event
@@ -70,6 +86,28 @@ struct event_base *tdm_net_base(struct tdm_net *n);
  * port, or -1 with errno set. */
 int tdm_net_listen(struct tdm_net *n, const char *addr, int port,
 		   const struct tdm_proto *proto, void *arg);
+/* The same with a listener's own connection budget and idle timeout (opts
+ * is copied; NULL = tdm_net_listen).  Over the budget, or into the fd
+ * reserve, a new connection is closed before proto->open is called. */
+int tdm_net_listen_opts(struct tdm_net *n, const char *addr, int port,
+			const struct tdm_proto *proto, void *arg,
+			const struct tdm_listen_opts *opts);
+/*
+ * Makes an evconnlistener back off when accept fails for want of
+ * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), as nginx does:
+ * the listener is disabled for a moment instead of being woken again at
+ * once, and the failure is logged at most once per interval with the count
+ * of the ones not logged.  For listeners the glue does not own (evhttp's);
+ * the glue's own get it already.  Returns a handle to free with
+ * tdm_net_backoff_free before the listener is freed, or NULL (no memory).
+ */
+struct tdm_net_backoff;
+struct tdm_net_backoff *tdm_net_backoff_new(struct tdm_net *n, struct evconnlistener *l,
+					     const char *name);
+void tdm_net_backoff_free(struct tdm_net_backoff *b);
+/* 1 when the descriptor fd eats into the fd reserve of n (see
+ * tdm_net_limits); the caller should close it.  Logs (rate-limited). */
+int tdm_net_fd_reserved(struct tdm_net *n, evutil_socket_t fd, const char *name);
 /* Calls proto->shutdown on every connection, then closes the listeners. */
 void tdm_net_shutdown(struct tdm_net *n);
 /* Number of live connections. */
