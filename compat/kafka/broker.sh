@@ -20,6 +20,7 @@ start() {
 	"$tandemd" --data-dir "$state/data" --amqp-port 0 --http-port 0 --kafka-port "$port" \
 		--log-level "${TANDEMD_LOG_LEVEL:-warning}" \
 		--group-initial-rebalance-delay-ms 500 --log-retention-check-interval-ms 200 \
+		--log-min-segment-bytes 1024 \
 		>>"$state/tandemd.log" 2>&1 &
 	echo $! >"$state/pid"
 	for _ in $(seq 1 200); do

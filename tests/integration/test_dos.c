@@ -1,0 +1,887 @@
+/* Denial of service without a login (issue 11, findings 3 and 4): each
+ * test starts a tandemd of its own with AMQP, Kafka and HTTP listeners on
+ * ephemeral loopback ports (some with a low RLIMIT_NOFILE), attacks it
+ * over raw sockets and checks that the broker holds:
+ *  - idle Kafka sockets do not lock AMQP out (budgets per listener);
+ *  - an idle Kafka connection is closed after connections.max.idle.ms;
+ *  - CreateTopics with a tiny segment.bytes or too many partitions is
+ *    refused with Kafka's error codes;
+ *  - out of descriptors, the broker keeps serving its clients without
+ *    spinning or flooding its log (fd reserve, accept back-off);
+ *  - HTTP connections are limited and time out;
+ *  - JoinGroup metadata is bounded and dropped with its connection.
+ *
+ * Starts tandemd itself (it needs all three listeners and rlimits); stops
+ * it by PID.  Depends on: Check, rabbitmq-c, POSIX.  Nothing from src/. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+
+#ifndef TANDEMD_PATH
+#define TANDEMD_PATH "../../src/tandemd"
+#endif
+
+#define MAX_ARGS 32
+
+struct srv {
+	pid_t pid;
+	int amqp, kafka, http;
+	char dir[256];
+	char log[300];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+/* Slower under valgrind/ASan wrappers. */
+static unsigned slack(void)
+{
+	const char *w = getenv("TANDEMD_WRAPPER");
+	return w && *w ? 6 : 1;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void srv_stop(struct srv *s)
+{
+	if (s->pid > 0) {
+		int status;
+		uint64_t deadline = now_ms() + 10000 * slack();
+		kill(s->pid, SIGTERM);
+		while (waitpid(s->pid, &status, WNOHANG) == 0) {
+			if (now_ms() > deadline) {
+				kill(s->pid, SIGKILL);
+				waitpid(s->pid, &status, 0);
+				break;
+			}
+			sleep_ms(20);
+		}
+		s->pid = 0;
+	}
+	if (s->dir[0] && !getenv("TEST_DOS_KEEP"))
+		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	s->dir[0] = 0;
+}
+
+static struct srv *current;
+
+static void stop_current(void)
+{
+	if (current)
+		srv_stop(current);
+}
+
+/* Starts tandemd with all three listeners, stdout and stderr to s->log,
+ * RLIMIT_NOFILE set to nofile when not 0, and the extra args; waits until
+ * the AMQP port accepts.  Fails the test otherwise. */
+static void srv_start(struct srv *s, rlim_t nofile, const char *const *extra)
+{
+	char tmpl[] = "/tmp/tandem-dos-XXXXXX";
+	char ports[3][16];
+
+	memset(s, 0, sizeof(*s));
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(s->dir, sizeof(s->dir), "%s", tmpl);
+	snprintf(s->log, sizeof(s->log), "%s/tandemd.log", s->dir);
+	s->amqp = free_port();
+	s->kafka = free_port();
+	s->http = free_port();
+	ck_assert(s->amqp > 0 && s->kafka > 0 && s->http > 0);
+	snprintf(ports[0], sizeof(ports[0]), "%d", s->amqp);
+	snprintf(ports[1], sizeof(ports[1]), "%d", s->kafka);
+	snprintf(ports[2], sizeof(ports[2]), "%d", s->http);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		char *argv[64 + MAX_ARGS];
+		char wrapper[1024], data[300];
+		int n = 0, fd;
+		const char *w = getenv("TANDEMD_WRAPPER");
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (w && *w) {
+			snprintf(wrapper, sizeof(wrapper), "%s", w);
+			for (char *save = NULL, *t = strtok_r(wrapper, " \t", &save); t && n < 40;
+			     t = strtok_r(NULL, " \t", &save))
+				argv[n++] = t;
+		}
+		snprintf(data, sizeof(data), "%s/data", s->dir);
+		argv[n++] = (char *)(getenv("TANDEMD") ? getenv("TANDEMD") : TANDEMD_PATH);
+		argv[n++] = "--data-dir";
+		argv[n++] = data;
+		argv[n++] = "--amqp-port";
+		argv[n++] = ports[0];
+		argv[n++] = "--kafka-port";
+		argv[n++] = ports[1];
+		argv[n++] = "--http-port";
+		argv[n++] = ports[2];
+		argv[n++] = "--log-level";
+		argv[n++] = "info";
+		for (int i = 0; extra && extra[i] && i < MAX_ARGS; i++)
+			argv[n++] = (char *)extra[i];
+		argv[n] = NULL;
+		fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		if (nofile) {
+			struct rlimit rl = { nofile, nofile };
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	current = s;
+	uint64_t deadline = now_ms() + 10000 * slack();
+	for (;;) {
+		int fd = tcp_connect(s->amqp);
+		if (fd >= 0) {
+			close(fd);
+			break;
+		}
+		ck_assert_msg(waitpid(s->pid, NULL, WNOHANG) == 0, "tandemd exited (see %s)", s->log);
+		ck_assert_msg(now_ms() < deadline, "tandemd did not start");
+		sleep_ms(50);
+	}
+}
+
+/* 1 when the peer closed fd within ms (EOF or reset), 0 when it is open. */
+static int closed_within(int fd, unsigned ms)
+{
+	uint64_t deadline = now_ms() + ms;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)(deadline > now_ms() ? deadline - now_ms() : 0);
+		int r = poll(&p, 1, left);
+		if (r > 0) {
+			char b[4096];
+			ssize_t n = recv(fd, b, sizeof(b), 0);
+			if (n <= 0)
+				return 1;
+			continue; /* data: keep waiting for the close */
+		}
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return 1;
+	}
+}
+
+/* ---- rabbitmq-c ---------------------------------------------------------- */
+
+static amqp_connection_state_t amqp_login_to(int port)
+{
+	amqp_connection_state_t c = amqp_new_connection();
+	amqp_socket_t *sock = amqp_tcp_socket_new(c);
+	struct timeval tv = { 5 * (long)slack(), 0 };
+
+	if (!sock || amqp_socket_open_noblock(sock, "127.0.0.1", port, &tv) != AMQP_STATUS_OK) {
+		amqp_destroy_connection(c);
+		return NULL;
+	}
+	amqp_set_handshake_timeout(c, &tv);
+	amqp_set_rpc_timeout(c, &tv);
+	amqp_rpc_reply_t r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		amqp_destroy_connection(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Declares queue q, publishes body to it and gets it back: 1 on success. */
+static int amqp_round_trip(amqp_connection_state_t c, amqp_channel_t ch, const char *q,
+			   const char *body)
+{
+	amqp_queue_declare(c, ch, amqp_cstring_bytes(q), 0, 0, 0, 0, amqp_empty_table);
+	if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL)
+		return 0;
+	if (amqp_basic_publish(c, ch, amqp_empty_bytes, amqp_cstring_bytes(q), 0, 0, NULL,
+			       amqp_cstring_bytes(body)) != AMQP_STATUS_OK)
+		return 0;
+	amqp_rpc_reply_t r = amqp_basic_get(c, ch, amqp_cstring_bytes(q), 1);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL || r.reply.id != AMQP_BASIC_GET_OK_METHOD)
+		return 0;
+	amqp_message_t m;
+	r = amqp_read_message(c, ch, &m, 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return 0;
+	int ok = m.body.len == strlen(body) && memcmp(m.body.bytes, body, m.body.len) == 0;
+	amqp_destroy_message(&m);
+	return ok;
+}
+
+static void amqp_bye(amqp_connection_state_t c)
+{
+	amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(c);
+}
+
+/* ---- raw Kafka ------------------------------------------------------------- */
+
+struct wb {
+	uint8_t *d;
+	size_t n, cap;
+};
+static void w8(struct wb *b, uint8_t v)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->d = realloc(b->d, b->cap);
+		ck_assert_ptr_nonnull(b->d);
+	}
+	b->d[b->n++] = v;
+}
+static void w16(struct wb *b, int16_t v) { w8(b, (uint8_t)((uint16_t)v >> 8)); w8(b, (uint8_t)v); }
+static void w32(struct wb *b, int32_t v)
+{
+	for (int s = 24; s >= 0; s -= 8)
+		w8(b, (uint8_t)((uint32_t)v >> s));
+}
+static void wraw(struct wb *b, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		w8(b, ((const uint8_t *)p)[i]);
+}
+static void wstr(struct wb *b, const char *s)
+{
+	w16(b, (int16_t)strlen(s));
+	wraw(b, s, strlen(s));
+}
+static void wbytes_fill(struct wb *b, size_t n, uint8_t fill)
+{
+	w32(b, (int32_t)n);
+	for (size_t i = 0; i < n; i++)
+		w8(b, fill);
+}
+
+struct rb {
+	const uint8_t *p;
+	size_t n, off;
+};
+static int16_t r16(struct rb *r)
+{
+	ck_assert_uint_le(r->off + 2, r->n);
+	int16_t v = (int16_t)(r->p[r->off] << 8 | r->p[r->off + 1]);
+	r->off += 2;
+	return v;
+}
+static int32_t r32(struct rb *r)
+{
+	uint32_t v = 0;
+	ck_assert_uint_le(r->off + 4, r->n);
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | r->p[r->off++];
+	return (int32_t)v;
+}
+/* A string's length (-1 = null), skipping it; copies into out when given. */
+static int rstr(struct rb *r, char *out, size_t cap)
+{
+	int16_t l = r16(r);
+	if (l > 0) {
+		ck_assert_uint_le(r->off + (size_t)l, r->n);
+		if (out) {
+			size_t k = (size_t)l < cap - 1 ? (size_t)l : cap - 1;
+			memcpy(out, r->p + r->off, k);
+			out[k] = 0;
+		}
+		r->off += (size_t)l;
+	} else if (out) {
+		out[0] = 0;
+	}
+	return l;
+}
+static int32_t rbytes(struct rb *r)
+{
+	int32_t l = r32(r);
+	if (l > 0)
+		r->off += (size_t)l;
+	return l;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *q = p;
+	while (n > 0) {
+		ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
+		ck_assert_msg(w > 0, "send: %s", strerror(errno));
+		q += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Sends a request (header v1, client id "dos") with body b. */
+static void kreq(int fd, int16_t api, int16_t ver, int32_t corr, const struct wb *body)
+{
+	struct wb f = { 0 };
+	w32(&f, 0);
+	w16(&f, api);
+	w16(&f, ver);
+	w32(&f, corr);
+	wstr(&f, "dos");
+	if (body)
+		wraw(&f, body->d, body->n);
+	uint32_t len = (uint32_t)(f.n - 4);
+	for (int i = 0; i < 4; i++)
+		f.d[i] = (uint8_t)(len >> (24 - 8 * i));
+	send_all(fd, f.d, f.n);
+	free(f.d);
+}
+
+static int read_full(int fd, uint8_t *p, size_t n, uint64_t deadline)
+{
+	while (n > 0) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		int left = (int)(deadline > now_ms() ? deadline - now_ms() : 0);
+		if (poll(&pf, 1, left) <= 0)
+			return -1;
+		ssize_t r = recv(fd, p, n, 0);
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Reads one response frame (without its size) into a malloc'd buffer;
+ * its length through *n.  NULL when none came within ms. */
+static uint8_t *kresp(int fd, size_t *n, unsigned ms)
+{
+	uint8_t h[4];
+	uint64_t deadline = now_ms() + ms;
+	if (read_full(fd, h, 4, deadline) < 0)
+		return NULL;
+	size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+	uint8_t *p = malloc(len ? len : 1);
+	ck_assert_ptr_nonnull(p);
+	if (read_full(fd, p, len, deadline) < 0) {
+		free(p);
+		return NULL;
+	}
+	*n = len;
+	return p;
+}
+
+/* ApiVersions v0 answered: the connection is served. */
+static int kafka_alive(int fd)
+{
+	size_t n;
+	kreq(fd, 18, 0, 7, NULL);
+	uint8_t *p = kresp(fd, &n, 5000 * slack());
+	free(p);
+	return p != NULL;
+}
+
+/* ---- (a) per-listener budgets ---------------------------------------------- */
+
+START_TEST(kafka_sockets_do_not_lock_out_amqp)
+{
+	static struct srv s;
+	const char *args[] = { "--max-connections", "5", "--kafka-max-connections", "8", NULL };
+	int fds[20], nclosed = 0;
+
+	srv_start(&s, 0, args);
+	for (int i = 0; i < 20; i++) {
+		fds[i] = tcp_connect(s.kafka);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	/* Kafka's own budget holds: the 12 over it are disconnected at once */
+	uint64_t deadline = now_ms() + 3000 * slack();
+	int gone[20] = { 0 };
+	while (nclosed < 12 && now_ms() < deadline) {
+		for (int i = 0; i < 20; i++)
+			if (!gone[i] && closed_within(fds[i], 10))
+				gone[i] = 1, nclosed++;
+	}
+	ck_assert_int_eq(nclosed, 12);
+	for (int i = 0; i < 8; i++)
+		ck_assert_msg(!gone[i], "an early Kafka connection within the budget was closed");
+	ck_assert(kafka_alive(fds[0]));
+	/* and AMQP's budget is AMQP's: five logins still work */
+	amqp_connection_state_t c[5];
+	for (int i = 0; i < 5; i++) {
+		c[i] = amqp_login_to(s.amqp);
+		ck_assert_msg(c[i] != NULL, "AMQP login %d refused while Kafka sockets are open", i);
+	}
+	ck_assert(amqp_round_trip(c[0], 1, "dos-a", "still served"));
+	for (int i = 0; i < 5; i++)
+		amqp_bye(c[i]);
+	for (int i = 0; i < 20; i++)
+		close(fds[i]);
+	srv_stop(&s);
+}
+END_TEST
+
+/* ---- (b) idle timeout ---------------------------------------------------------- */
+
+START_TEST(kafka_idle_timeout)
+{
+	static struct srv s;
+	const char *args[] = { "--kafka-connections-max-idle-ms", "1000", NULL };
+
+	srv_start(&s, 0, args);
+	int idle = tcp_connect(s.kafka), busy = tcp_connect(s.kafka);
+	ck_assert(idle >= 0 && busy >= 0);
+	ck_assert(kafka_alive(idle));
+	uint64_t t0 = now_ms();
+	/* busy keeps talking every 300 ms for 2.5 s: never idle long enough */
+	while (now_ms() - t0 < 2500) {
+		ck_assert_msg(kafka_alive(busy), "an active Kafka connection was closed");
+		sleep_ms(300);
+	}
+	/* idle has said nothing for 2.5 s: closed by now (bounded wait) */
+	ck_assert_msg(closed_within(idle, 5000 * slack()), "idle Kafka connection still open");
+	ck_assert(kafka_alive(busy));
+	close(idle);
+	close(busy);
+	srv_stop(&s);
+}
+END_TEST
+
+/* ---- (c) topic limits ----------------------------------------------------------- */
+
+/* CreateTopics v1 of one topic; returns its error code, message in msg. */
+static int16_t create_topic(int fd, const char *name, int32_t parts, const char *segment_bytes,
+			    int validate_only, char *msg, size_t cap)
+{
+	struct wb b = { 0 };
+	w32(&b, 1);
+	wstr(&b, name);
+	w32(&b, parts);
+	w16(&b, 1);
+	w32(&b, 0); /* assignments */
+	w32(&b, segment_bytes ? 1 : 0);
+	if (segment_bytes) {
+		wstr(&b, "segment.bytes");
+		wstr(&b, segment_bytes);
+	}
+	w32(&b, 5000);
+	w8(&b, (uint8_t)validate_only);
+	kreq(fd, 19, 1, 100, &b);
+	free(b.d);
+	size_t n;
+	uint8_t *p = kresp(fd, &n, 10000 * slack());
+	ck_assert_msg(p != NULL, "no CreateTopics response");
+	struct rb r = { p, n, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rstr(&r, NULL, 0);
+	int16_t err = r16(&r);
+	rstr(&r, msg, cap);
+	free(p);
+	return err;
+}
+
+/* CreatePartitions v0 of one topic to count; returns the error code. */
+static int16_t create_partitions(int fd, const char *name, int32_t count)
+{
+	struct wb b = { 0 };
+	w32(&b, 1);
+	wstr(&b, name);
+	w32(&b, count);
+	w32(&b, -1); /* no assignment */
+	w32(&b, 5000);
+	w8(&b, 0);
+	kreq(fd, 37, 0, 101, &b);
+	free(b.d);
+	size_t n;
+	uint8_t *p = kresp(fd, &n, 10000 * slack());
+	ck_assert_msg(p != NULL, "no CreatePartitions response");
+	struct rb r = { p, n, 4 };
+	r32(&r); /* throttle */
+	ck_assert_int_eq(r32(&r), 1);
+	rstr(&r, NULL, 0);
+	int16_t err = r16(&r);
+	free(p);
+	return err;
+}
+
+START_TEST(kafka_topic_limits)
+{
+	static struct srv s;
+	const char *args[] = { "--max-partitions-per-topic", "8", "--max-partitions", "12", NULL };
+	char msg[256];
+
+	srv_start(&s, 0, args);
+	int fd = tcp_connect(s.kafka);
+	ck_assert_int_ge(fd, 0);
+	/* segment.bytes below the floor (1 MiB, Kafka 4's): INVALID_CONFIG (40) */
+	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "14", 0, msg, sizeof(msg)), 40);
+	ck_assert_msg(strstr(msg, "segment.bytes") && strstr(msg, "1048576"), "message: %s", msg);
+	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "1048575", 1, msg, sizeof(msg)), 40);
+	ck_assert_int_eq(create_topic(fd, "ok-seg", 1, "1048576", 0, msg, sizeof(msg)), 0);
+	/* more partitions than one topic may have: INVALID_PARTITIONS (37) */
+	ck_assert_int_eq(create_topic(fd, "wide", 9, NULL, 0, msg, sizeof(msg)), 37);
+	ck_assert_msg(strstr(msg, "max_partitions_per_topic") != NULL, "message: %s", msg);
+	ck_assert_int_eq(create_topic(fd, "wide", 9, NULL, 1, msg, sizeof(msg)), 37);
+	ck_assert_int_eq(create_topic(fd, "wide", 8, NULL, 0, msg, sizeof(msg)), 0);
+	/* 1 + 8 exist; 4 more pass the broker's 12: POLICY_VIOLATION (44) */
+	ck_assert_int_eq(create_topic(fd, "more", 4, NULL, 0, msg, sizeof(msg)), 44);
+	ck_assert_int_eq(create_topic(fd, "more", 3, NULL, 0, msg, sizeof(msg)), 0);
+	/* growing a topic is held to the same limits */
+	ck_assert_int_eq(create_partitions(fd, "ok-seg", 2), 44);
+	ck_assert_int_eq(create_partitions(fd, "wide", 9), 37);
+	close(fd);
+	srv_stop(&s);
+}
+END_TEST
+
+/* ---- (d) out of descriptors ------------------------------------------------------ */
+
+/* utime + stime of pid, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	long utime = 0, stime = 0;
+	/* after "pid (comm)": state is field 3, utime 14, stime 15 */
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime,
+				&stime),
+			 2);
+	return utime + stime;
+}
+
+static long count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int ch;
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+#define FLOOD 400
+
+static void flood_and_measure(const char *const *args)
+{
+	static struct srv s;
+	static int fds[FLOOD];
+	int nfd = 0;
+
+	srv_start(&s, 128, args);
+	amqp_connection_state_t c = amqp_login_to(s.amqp);
+	ck_assert_ptr_nonnull(c);
+	ck_assert(amqp_round_trip(c, 1, "dos-fd", "before"));
+	/* far more connections than the broker has descriptors, held open */
+	for (int i = 0; i < FLOOD; i++) {
+		int fd = tcp_connect(s.kafka);
+		if (fd < 0)
+			break;
+		fds[nfd++] = fd;
+	}
+	ck_assert_int_gt(nfd, 200);
+	sleep_ms(500); /* let the broker take in what it can */
+	long lines0 = count_lines(s.log), ticks0 = cpu_ticks(s.pid);
+	uint64_t t0 = now_ms();
+	sleep_ms(1000);
+	long ticks1 = cpu_ticks(s.pid), lines1 = count_lines(s.log);
+	double secs = (double)(now_ms() - t0) / 1000.0;
+	double cpu = (double)(ticks1 - ticks0) / (double)sysconf(_SC_CLK_TCK) / secs;
+	/* an idle broker: not spinning on accept, not writing its log */
+	ck_assert_msg(cpu < 0.5, "broker used %.0f%% of a core while out of descriptors", cpu * 100);
+	ck_assert_msg(lines1 - lines0 <= 5, "broker wrote %ld log lines in %.1f s", lines1 - lines0,
+		      secs);
+	/* and the client it had keeps being served */
+	ck_assert(amqp_round_trip(c, 1, "dos-fd", "during"));
+	for (int i = 0; i < nfd; i++)
+		close(fds[i]);
+	ck_assert(amqp_round_trip(c, 1, "dos-fd", "after"));
+	amqp_bye(c);
+	srv_stop(&s);
+}
+
+START_TEST(fd_exhaustion_with_reserve)
+{
+	/* the default fd_reserve: connections into it are closed at once */
+	flood_and_measure(NULL);
+}
+END_TEST
+
+START_TEST(fd_exhaustion_accept_backoff)
+{
+	/* no reserve: accept fails with EMFILE, the listener backs off */
+	const char *args[] = { "--fd-reserve", "0", NULL };
+	flood_and_measure(args);
+}
+END_TEST
+
+/* ---- (e) HTTP ------------------------------------------------------------------- */
+
+/* 1 when an HTTP request on a new connection gets a status line. */
+static int http_served(int port)
+{
+	int fd = tcp_connect(port);
+	if (fd < 0)
+		return 0;
+	const char req[] = "GET /api/overview HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	send_all(fd, req, sizeof(req) - 1);
+	char buf[16];
+	int ok = read_full(fd, (uint8_t *)buf, 12, now_ms() + 3000 * slack()) == 0 &&
+		 memcmp(buf, "HTTP/1.1 ", 9) == 0;
+	close(fd);
+	return ok;
+}
+
+START_TEST(http_connection_limit)
+{
+	static struct srv s;
+	const char *args[] = { "--http-max-connections", "4", NULL };
+	int fds[4];
+
+	srv_start(&s, 0, args);
+	ck_assert(http_served(s.http));
+	for (int i = 0; i < 4; i++) {
+		fds[i] = tcp_connect(s.http);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	/* a fifth is closed at once, and served none */
+	int extra = tcp_connect(s.http);
+	ck_assert_int_ge(extra, 0);
+	ck_assert_msg(closed_within(extra, 3000 * slack()), "fifth HTTP connection kept open");
+	close(extra);
+	ck_assert(!http_served(s.http));
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(!closed_within(fds[i], 10), "a connection within the limit was closed");
+	/* one goes: there is room again */
+	close(fds[0]);
+	uint64_t deadline = now_ms() + 5000 * slack();
+	while (!http_served(s.http))
+		ck_assert_msg(now_ms() < deadline, "HTTP not served after a connection closed");
+	for (int i = 1; i < 4; i++)
+		close(fds[i]);
+	srv_stop(&s);
+}
+END_TEST
+
+START_TEST(http_timeout)
+{
+	static struct srv s;
+	const char *args[] = { "--http-timeout", "1", NULL };
+
+	srv_start(&s, 0, args);
+	int silent = tcp_connect(s.http);
+	ck_assert_int_ge(silent, 0);
+	/* half a request, then nothing */
+	const char part[] = "GET /api/overview HTTP/1.1\r\nHost: loc";
+	int slow = tcp_connect(s.http);
+	ck_assert_int_ge(slow, 0);
+	send_all(slow, part, sizeof(part) - 1);
+	uint64_t t0 = now_ms();
+	ck_assert_msg(closed_within(silent, 5000 * slack()), "silent HTTP client kept open");
+	ck_assert_msg(closed_within(slow, 5000 * slack()), "slow HTTP client kept open");
+	ck_assert_uint_ge(now_ms() - t0, 500);
+	ck_assert(http_served(s.http));
+	close(silent);
+	close(slow);
+	srv_stop(&s);
+}
+END_TEST
+
+/* ---- (f) JoinGroup metadata ---------------------------------------------------- */
+
+/* JoinGroup v0 of a new member with one protocol carrying meta_len bytes;
+ * returns the error code (waits for the rebalance to answer). */
+static int16_t join_group(int fd, const char *group, size_t meta_len)
+{
+	struct wb b = { 0 };
+	wstr(&b, group);
+	w32(&b, 30000);
+	wstr(&b, "");
+	wstr(&b, "consumer");
+	w32(&b, 1);
+	wstr(&b, "range");
+	wbytes_fill(&b, meta_len, 'm');
+	kreq(fd, 11, 0, 200, &b);
+	free(b.d);
+	size_t n;
+	uint8_t *p = kresp(fd, &n, 10000 * slack());
+	ck_assert_msg(p != NULL, "no JoinGroup response");
+	struct rb r = { p, n, 4 };
+	int16_t err = r16(&r);
+	free(p);
+	return err;
+}
+
+/* DescribeGroups v0 of one group: its member count, and the metadata
+ * length of the first member through *meta_len. */
+static int describe_group(int fd, const char *group, int32_t *meta_len)
+{
+	struct wb b = { 0 };
+	w32(&b, 1);
+	wstr(&b, group);
+	kreq(fd, 15, 0, 201, &b);
+	free(b.d);
+	size_t n;
+	uint8_t *p = kresp(fd, &n, 5000 * slack());
+	ck_assert_msg(p != NULL, "no DescribeGroups response");
+	struct rb r = { p, n, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r16(&r), 0);
+	rstr(&r, NULL, 0); /* group id */
+	rstr(&r, NULL, 0); /* state */
+	rstr(&r, NULL, 0); /* protocol type */
+	rstr(&r, NULL, 0); /* protocol */
+	int32_t members = r32(&r);
+	*meta_len = -2;
+	for (int32_t i = 0; i < members; i++) {
+		rstr(&r, NULL, 0);
+		rstr(&r, NULL, 0);
+		rstr(&r, NULL, 0);
+		int32_t l = rbytes(&r);
+		if (i == 0)
+			*meta_len = l;
+		rbytes(&r);
+	}
+	free(p);
+	return members;
+}
+
+START_TEST(kafka_join_group_metadata)
+{
+	static struct srv s;
+	const char *args[] = { "--group-max-metadata-bytes", "64KiB",
+			       "--group-initial-rebalance-delay-ms", "0", NULL };
+	int32_t meta;
+
+	srv_start(&s, 0, args);
+	int a = tcp_connect(s.kafka), obs = tcp_connect(s.kafka);
+	ck_assert(a >= 0 && obs >= 0);
+	/* over the bound: INVALID_REQUEST (42), and no member was made */
+	ck_assert_int_eq(join_group(a, "dos-g0", 100000), 42);
+	ck_assert_int_eq(describe_group(obs, "dos-g0", &meta), 0);
+	/* within it: a member holding its metadata */
+	ck_assert_int_eq(join_group(a, "dos-g1", 40000), 0);
+	ck_assert_int_eq(describe_group(obs, "dos-g1", &meta), 1);
+	ck_assert_int_eq(meta, 40000);
+	/* the bound is per connection: a second member on it would pass it */
+	ck_assert_int_eq(join_group(a, "dos-g2", 40000), 42);
+	ck_assert_int_eq(join_group(obs, "dos-g2", 40000), 0);
+	/* the connection goes: its member stays (until its session times
+	 * out, as Kafka's) but its metadata is dropped */
+	close(a);
+	uint64_t deadline = now_ms() + 5000 * slack();
+	for (;;) {
+		ck_assert_int_eq(describe_group(obs, "dos-g1", &meta), 1);
+		if (meta == 0)
+			break;
+		ck_assert_msg(now_ms() < deadline, "metadata of a closed connection's member kept");
+		sleep_ms(50);
+	}
+	close(obs);
+	srv_stop(&s);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("dos");
+	TCase *tc = tcase_create("kafka");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, kafka_sockets_do_not_lock_out_amqp);
+	tcase_add_test(tc, kafka_idle_timeout);
+	tcase_add_test(tc, kafka_topic_limits);
+	tcase_add_test(tc, kafka_join_group_metadata);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fds");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fd_exhaustion_with_reserve);
+	tcase_add_test(tc, fd_exhaustion_accept_backoff);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("http");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, http_connection_limit);
+	tcase_add_test(tc, http_timeout);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	atexit(stop_current);
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
