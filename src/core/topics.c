@@ -457,9 +457,11 @@ struct ls_store *tdm_topics_store(struct tdm_topics *t)
 
 /* ---- administration and data path -------------------------------------------- */
 
+/* The broker's own (internal) topics do not count against client limits. */
 static void sum_partitions(struct ls_topic *topic, void *ctx)
 {
-	*(uint64_t *)ctx += (uint64_t)ls_topic_partition_count(topic);
+	if (!ls_topic_is_internal(topic))
+		*(uint64_t *)ctx += (uint64_t)ls_topic_partition_count(topic);
 }
 
 /* Would `more` new partitions, one topic then having `topic_total`, stay

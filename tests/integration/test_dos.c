@@ -262,6 +262,13 @@ static amqp_connection_state_t amqp_login_to(int port)
 static int amqp_round_trip(amqp_connection_state_t c, amqp_channel_t ch, const char *q,
 			   const char *body)
 {
+	static amqp_channel_t opened;
+	if (opened != ch) {
+		amqp_channel_open(c, ch);
+		if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL)
+			return 0;
+		opened = ch;
+	}
 	amqp_queue_declare(c, ch, amqp_cstring_bytes(q), 0, 0, 0, 0, amqp_empty_table);
 	if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL)
 		return 0;
@@ -760,9 +767,12 @@ END_TEST
 /* ---- (f) JoinGroup metadata ---------------------------------------------------- */
 
 /* JoinGroup v0 of a new member with one protocol carrying meta_len bytes;
- * returns the error code (waits for the rebalance to answer). */
+ * returns the error code (waits for the rebalance to answer).  On success
+ * the member is alone, so the leader: it syncs an empty assignment, which
+ * makes the group Stable (DescribeGroups shows metadata only then). */
 static int16_t join_group(int fd, const char *group, size_t meta_len)
 {
+	char member[256];
 	struct wb b = { 0 };
 	wstr(&b, group);
 	w32(&b, 30000);
@@ -778,8 +788,26 @@ static int16_t join_group(int fd, const char *group, size_t meta_len)
 	ck_assert_msg(p != NULL, "no JoinGroup response");
 	struct rb r = { p, n, 4 };
 	int16_t err = r16(&r);
+	int32_t generation = r32(&r);
+	rstr(&r, NULL, 0); /* protocol */
+	rstr(&r, NULL, 0); /* leader */
+	rstr(&r, member, sizeof(member));
 	free(p);
-	return err;
+	if (err)
+		return err;
+	b = (struct wb){ 0 };
+	wstr(&b, group);
+	w32(&b, generation);
+	wstr(&b, member);
+	w32(&b, 0);
+	kreq(fd, 14, 0, 202, &b);
+	free(b.d);
+	p = kresp(fd, &n, 10000 * slack());
+	ck_assert_msg(p != NULL, "no SyncGroup response");
+	r = (struct rb){ p, n, 4 };
+	ck_assert_int_eq(r16(&r), 0);
+	free(p);
+	return 0;
 }
 
 /* DescribeGroups v0 of one group: its member count, and the metadata
