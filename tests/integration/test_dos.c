@@ -454,6 +454,33 @@ static int kafka_alive(int fd)
 START_TEST(kafka_sockets_do_not_lock_out_amqp)
 {
 	static struct srv s;
+	const char *args[] = { "--max-connections", "5", NULL };
+	int fds[20];
+
+	srv_start(&s, 0, args);
+	for (int i = 0; i < 20; i++) {
+		fds[i] = tcp_connect(s.kafka);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	ck_assert_msg(kafka_alive(fds[19]), "Kafka connections count against AMQP's max_connections");
+	/* AMQP's budget is AMQP's: five logins work */
+	amqp_connection_state_t c[5];
+	for (int i = 0; i < 5; i++) {
+		c[i] = amqp_login_to(s.amqp);
+		ck_assert_msg(c[i] != NULL, "AMQP login %d refused while Kafka sockets are open", i);
+	}
+	ck_assert(amqp_round_trip(c[0], 1, "dos-a", "still served"));
+	for (int i = 0; i < 5; i++)
+		amqp_bye(c[i]);
+	for (int i = 0; i < 20; i++)
+		close(fds[i]);
+	srv_stop(&s);
+}
+END_TEST
+
+START_TEST(kafka_connection_budget)
+{
+	static struct srv s;
 	const char *args[] = { "--max-connections", "5", "--kafka-max-connections", "8", NULL };
 	int fds[20], nclosed = 0;
 
@@ -572,7 +599,25 @@ static int16_t create_partitions(int fd, const char *name, int32_t count)
 	return err;
 }
 
-START_TEST(kafka_topic_limits)
+START_TEST(kafka_segment_bytes_floor)
+{
+	static struct srv s;
+	char msg[256];
+
+	srv_start(&s, 0, NULL);
+	int fd = tcp_connect(s.kafka);
+	ck_assert_int_ge(fd, 0);
+	/* segment.bytes below the floor (1 MiB, Kafka 4's): INVALID_CONFIG (40) */
+	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "14", 0, msg, sizeof(msg)), 40);
+	ck_assert_msg(strstr(msg, "segment.bytes") && strstr(msg, "1048576"), "message: %s", msg);
+	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "1048575", 1, msg, sizeof(msg)), 40);
+	ck_assert_int_eq(create_topic(fd, "ok-seg", 1, "1048576", 0, msg, sizeof(msg)), 0);
+	close(fd);
+	srv_stop(&s);
+}
+END_TEST
+
+START_TEST(kafka_partition_limits)
 {
 	static struct srv s;
 	const char *args[] = { "--max-partitions-per-topic", "8", "--max-partitions", "12", NULL };
@@ -581,11 +626,7 @@ START_TEST(kafka_topic_limits)
 	srv_start(&s, 0, args);
 	int fd = tcp_connect(s.kafka);
 	ck_assert_int_ge(fd, 0);
-	/* segment.bytes below the floor (1 MiB, Kafka 4's): INVALID_CONFIG (40) */
-	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "14", 0, msg, sizeof(msg)), 40);
-	ck_assert_msg(strstr(msg, "segment.bytes") && strstr(msg, "1048576"), "message: %s", msg);
-	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "1048575", 1, msg, sizeof(msg)), 40);
-	ck_assert_int_eq(create_topic(fd, "ok-seg", 1, "1048576", 0, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(create_topic(fd, "ok-seg", 1, NULL, 0, msg, sizeof(msg)), 0);
 	/* more partitions than one topic may have: INVALID_PARTITIONS (37) */
 	ck_assert_int_eq(create_topic(fd, "wide", 9, NULL, 0, msg, sizeof(msg)), 37);
 	ck_assert_msg(strstr(msg, "max_partitions_per_topic") != NULL, "message: %s", msg);
@@ -709,32 +750,33 @@ static int http_served(int port)
 	return ok;
 }
 
+#define HTTP_MAX 100 /* http_max_connections' default */
+
 START_TEST(http_connection_limit)
 {
 	static struct srv s;
-	const char *args[] = { "--http-max-connections", "4", NULL };
-	int fds[4];
+	int fds[HTTP_MAX];
 
-	srv_start(&s, 0, args);
+	srv_start(&s, 0, NULL);
 	ck_assert(http_served(s.http));
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < HTTP_MAX; i++) {
 		fds[i] = tcp_connect(s.http);
 		ck_assert_int_ge(fds[i], 0);
 	}
-	/* a fifth is closed at once, and served none */
+	/* one more is closed at once, and served none */
 	int extra = tcp_connect(s.http);
 	ck_assert_int_ge(extra, 0);
-	ck_assert_msg(closed_within(extra, 3000 * slack()), "fifth HTTP connection kept open");
+	ck_assert_msg(closed_within(extra, 3000 * slack()), "HTTP connection over the limit kept open");
 	close(extra);
 	ck_assert(!http_served(s.http));
-	for (int i = 0; i < 4; i++)
-		ck_assert_msg(!closed_within(fds[i], 10), "a connection within the limit was closed");
+	for (int i = 0; i < HTTP_MAX; i++)
+		ck_assert_msg(!closed_within(fds[i], 1), "a connection within the limit was closed");
 	/* one goes: there is room again */
 	close(fds[0]);
 	uint64_t deadline = now_ms() + 5000 * slack();
 	while (!http_served(s.http))
 		ck_assert_msg(now_ms() < deadline, "HTTP not served after a connection closed");
-	for (int i = 1; i < 4; i++)
+	for (int i = 1; i < HTTP_MAX; i++)
 		close(fds[i]);
 	srv_stop(&s);
 }
@@ -847,23 +889,23 @@ static int describe_group(int fd, const char *group, int32_t *meta_len)
 START_TEST(kafka_join_group_metadata)
 {
 	static struct srv s;
-	const char *args[] = { "--group-max-metadata-bytes", "64KiB",
-			       "--group-initial-rebalance-delay-ms", "0", NULL };
+	/* group_max_metadata_bytes is left at its default, 1 MiB */
+	const char *args[] = { "--group-initial-rebalance-delay-ms", "0", NULL };
 	int32_t meta;
 
 	srv_start(&s, 0, args);
 	int a = tcp_connect(s.kafka), obs = tcp_connect(s.kafka);
 	ck_assert(a >= 0 && obs >= 0);
 	/* over the bound: INVALID_REQUEST (42), and no member was made */
-	ck_assert_int_eq(join_group(a, "dos-g0", 100000), 42);
+	ck_assert_int_eq(join_group(a, "dos-g0", 1100000), 42);
 	ck_assert_int_eq(describe_group(obs, "dos-g0", &meta), 0);
 	/* within it: a member holding its metadata */
-	ck_assert_int_eq(join_group(a, "dos-g1", 40000), 0);
+	ck_assert_int_eq(join_group(a, "dos-g1", 600000), 0);
 	ck_assert_int_eq(describe_group(obs, "dos-g1", &meta), 1);
-	ck_assert_int_eq(meta, 40000);
+	ck_assert_int_eq(meta, 600000);
 	/* the bound is per connection: a second member on it would pass it */
-	ck_assert_int_eq(join_group(a, "dos-g2", 40000), 42);
-	ck_assert_int_eq(join_group(obs, "dos-g2", 40000), 0);
+	ck_assert_int_eq(join_group(a, "dos-g2", 600000), 42);
+	ck_assert_int_eq(join_group(obs, "dos-g2", 600000), 0);
 	/* the connection goes: its member stays (until its session times
 	 * out, as Kafka's) but its metadata is dropped */
 	close(a);
@@ -886,8 +928,10 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("kafka");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, kafka_sockets_do_not_lock_out_amqp);
+	tcase_add_test(tc, kafka_connection_budget);
 	tcase_add_test(tc, kafka_idle_timeout);
-	tcase_add_test(tc, kafka_topic_limits);
+	tcase_add_test(tc, kafka_segment_bytes_floor);
+	tcase_add_test(tc, kafka_partition_limits);
 	tcase_add_test(tc, kafka_join_group_metadata);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fds");
