@@ -109,25 +109,40 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return remove(path);
 }
 
-static void srv_stop(struct srv *s)
+/* SIGTERM, bounded wait, SIGKILL; removes the data dir unless tandemd
+ * did not exit with status 0 (kept for its log).  Returns the wait status,
+ * -1 when it had to be killed. */
+static int srv_stop(struct srv *s)
 {
+	int status = 0;
+
 	if (s->pid > 0) {
-		int status;
 		uint64_t deadline = now_ms() + 10000 * slack();
 		kill(s->pid, SIGTERM);
 		while (waitpid(s->pid, &status, WNOHANG) == 0) {
 			if (now_ms() > deadline) {
 				kill(s->pid, SIGKILL);
 				waitpid(s->pid, &status, 0);
+				status = -1;
 				break;
 			}
 			sleep_ms(20);
 		}
 		s->pid = 0;
 	}
-	if (s->dir[0] && !getenv("TEST_DOS_KEEP"))
+	if (status == 0 && s->dir[0] && !getenv("TEST_DOS_KEEP"))
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	s->dir[0] = 0;
+	return status;
+}
+
+static void srv_stop_clean(struct srv *s)
+{
+	char log[sizeof(s->log)];
+
+	snprintf(log, sizeof(log), "%s", s->log);
+	int status = srv_stop(s);
+	ck_assert_msg(status == 0, "tandemd did not stop cleanly (status %#x), see %s", status, log);
 }
 
 static struct srv *current;
@@ -474,7 +489,7 @@ START_TEST(kafka_sockets_do_not_lock_out_amqp)
 		amqp_bye(c[i]);
 	for (int i = 0; i < 20; i++)
 		close(fds[i]);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -512,7 +527,7 @@ START_TEST(kafka_connection_budget)
 		amqp_bye(c[i]);
 	for (int i = 0; i < 20; i++)
 		close(fds[i]);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -538,7 +553,7 @@ START_TEST(kafka_idle_timeout)
 	ck_assert(kafka_alive(busy));
 	close(idle);
 	close(busy);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -613,7 +628,7 @@ START_TEST(kafka_segment_bytes_floor)
 	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "1048575", 1, msg, sizeof(msg)), 40);
 	ck_assert_int_eq(create_topic(fd, "ok-seg", 1, "1048576", 0, msg, sizeof(msg)), 0);
 	close(fd);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -639,7 +654,7 @@ START_TEST(kafka_partition_limits)
 	ck_assert_int_eq(create_partitions(fd, "ok-seg", 2), 44);
 	ck_assert_int_eq(create_partitions(fd, "wide", 9), 37);
 	close(fd);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -715,7 +730,7 @@ static void flood_and_measure(const char *const *args)
 		close(fds[i]);
 	ck_assert(amqp_round_trip(c, 1, "dos-fd", "after"));
 	amqp_bye(c);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 
 START_TEST(fd_exhaustion_with_reserve)
@@ -778,7 +793,7 @@ START_TEST(http_connection_limit)
 		ck_assert_msg(now_ms() < deadline, "HTTP not served after a connection closed");
 	for (int i = 1; i < HTTP_MAX; i++)
 		close(fds[i]);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -802,7 +817,7 @@ START_TEST(http_timeout)
 	ck_assert(http_served(s.http));
 	close(silent);
 	close(slow);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
@@ -918,7 +933,7 @@ START_TEST(kafka_join_group_metadata)
 		sleep_ms(50);
 	}
 	close(obs);
-	srv_stop(&s);
+	srv_stop_clean(&s);
 }
 END_TEST
 
