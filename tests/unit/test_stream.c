@@ -371,12 +371,18 @@ START_TEST(retention_configs)
 	tdm_stream_spec_init(&sp);
 	sp.max_age_ms = 3600000;
 	sp.max_bytes = 1000000;
-	sp.segment_bytes = 100000;
+	sp.segment_bytes = 2000000;
 	stream_queue("kept", &sp);
 	const struct ls_topic_config *c = ls_topic_get_config(ls_topic_find(tdm_topics_store(topics), "kept"));
 	ck_assert_int_eq(c->retention_ms, 3600000);
 	ck_assert_int_eq(c->retention_bytes, 1000000);
-	ck_assert_int_eq(c->segment_bytes, 100000);
+	ck_assert_int_eq(c->segment_bytes, 2000000);
+	/* below log_min_segment_bytes (1 MiB): raised to it (each segment
+	 * holds a descriptor open) */
+	sp.segment_bytes = 100000;
+	stream_queue("small-segments", &sp);
+	c = ls_topic_get_config(ls_topic_find(tdm_topics_store(topics), "small-segments"));
+	ck_assert_int_eq(c->segment_bytes, 1048576);
 	tdm_stream_spec_init(&sp); /* RabbitMQ's defaults: keep everything, 500 MB segments */
 	stream_queue("forever", &sp);
 	c = ls_topic_get_config(ls_topic_find(tdm_topics_store(topics), "forever"));
