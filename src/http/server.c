@@ -30,6 +30,10 @@
 #include "net/net.h"
 
 #define MAX_BODY (64u << 20)
+#define MAX_HEADERS (64u << 10)  /* request line and headers */
+/* input held unread per connection: see input_bound */
+#define MAX_REQUEST_INPUT (MAX_BODY + MAX_HEADERS + (64u << 10))
+#define MAX_ANSWER_INPUT (256u << 10)
 
 uint64_t hx_wall_ms(void)
 {
@@ -586,10 +590,32 @@ static void route(struct hx_req *r)
 #undef IS
 }
 
+/* How much input a connection may hold unread: a whole request (headers
+ * and body, which evhttp gathers before taking it) while one is read; only
+ * a little while its answer is written, since evhttp goes on reading then
+ * and a client sending request after request without reading an answer
+ * would otherwise fill our memory. */
+static void input_bound(struct evhttp_request *req, size_t max)
+{
+	struct evhttp_connection *ec = evhttp_request_get_connection(req);
+	struct bufferevent *bev = ec ? evhttp_connection_get_bufferevent(ec) : NULL;
+
+	if (bev)
+		bufferevent_setwatermark(bev, EV_READ, 0, max);
+}
+
+static void reply_sent_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	input_bound(req, MAX_REQUEST_INPUT);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct tdm_http *h = arg;
 	struct hx_req r;
+	input_bound(req, MAX_ANSWER_INPUT);
+	evhttp_request_set_on_complete_cb(req, reply_sent_cb, NULL);
 	memset(&r, 0, sizeof(r));
 	r.h = h;
 	r.req = req;
@@ -696,6 +722,7 @@ static struct bufferevent *new_bev_cb(struct event_base *base, void *arg)
 
 	if (!bev)
 		return NULL;
+	bufferevent_setwatermark(bev, EV_READ, 0, MAX_REQUEST_INPUT); /* see input_bound */
 	if (h->nfresh == h->fresh_cap) {
 		size_t cap = h->fresh_cap ? h->fresh_cap * 2 : 16;
 		struct bufferevent **f = realloc(h->fresh, cap * sizeof(*f));
@@ -739,6 +766,7 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
 	evhttp_set_max_body_size(h->http, MAX_BODY);
+	evhttp_set_max_headers_size(h->http, MAX_HEADERS);
 	evhttp_set_timeout(h->http, (int)cfg->http_timeout);
 	evhttp_set_gencb(h->http, handle, h);
 	h->fresh_ev = event_new(base, -1, 0, fresh_cb, h);

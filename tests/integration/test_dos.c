@@ -821,6 +821,83 @@ START_TEST(http_timeout)
 }
 END_TEST
 
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+START_TEST(http_client_that_never_reads)
+{
+	static struct srv s;
+	static char reqs[200 * 96];
+	const char req[] = "GET /api/overview HTTP/1.1\r\nHost: localhost\r\n"
+			   "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n\r\n";
+	int fds[8];
+	size_t len = 0;
+	long sent = 0;
+
+	for (int i = 0; i < 200; i++, len += sizeof(req) - 1)
+		memcpy(reqs + len, req, sizeof(req) - 1);
+	srv_start(&s, 0, NULL);
+	long before = rss_kb(s.pid);
+	for (int i = 0; i < 8; i++) {
+		fds[i] = tcp_connect(s.http);
+		ck_assert_int_ge(fds[i], 0);
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+	}
+	/* request after request for 3 s, never reading an answer */
+	uint64_t t0 = now_ms();
+	while (now_ms() - t0 < 3000) {
+		int progress = 0;
+		for (int i = 0; i < 8; i++) {
+			ssize_t w = send(fds[i], reqs, len, MSG_NOSIGNAL);
+			if (w > 0)
+				sent += w, progress = 1;
+		}
+		if (!progress)
+			sleep_ms(5);
+	}
+	long after = rss_kb(s.pid);
+	ck_assert_msg(after - before < 64 * 1024,
+		      "broker grew by %ld KiB holding %ld bytes of requests nobody read", after - before,
+		      sent);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	ck_assert(http_served(s.http));
+	/* and a request with a big body (more than the bound while an answer
+	 * is written) still goes through */
+	static char big[2100000];
+	int n = snprintf(big, sizeof(big), "{\"durable\":false,\"arguments\":{\"x-pad\":\"");
+	memset(big + n, 'a', 2000000);
+	n += 2000000;
+	n += snprintf(big + n, sizeof(big) - (size_t)n, "\"}}");
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+			  "PUT /api/queues/%%2f/dos-big HTTP/1.1\r\nHost: localhost\r\n"
+			  "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\nContent-Type: application/json\r\n"
+			  "Content-Length: %d\r\n\r\n",
+			  n);
+	int fd = tcp_connect(s.http);
+	ck_assert_int_ge(fd, 0);
+	send_all(fd, head, (size_t)hl);
+	send_all(fd, big, (size_t)n);
+	char status[13] = "";
+	ck_assert_int_eq(read_full(fd, (uint8_t *)status, 12, now_ms() + 10000 * slack()), 0);
+	ck_assert_msg(strncmp(status, "HTTP/1.1 201", 12) == 0, "big PUT answered %.12s", status);
+	close(fd);
+	srv_stop_clean(&s);
+}
+END_TEST
+
 /* ---- (f) JoinGroup metadata ---------------------------------------------------- */
 
 /* JoinGroup v0 of a new member with one protocol carrying meta_len bytes;
@@ -958,6 +1035,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, http_connection_limit);
 	tcase_add_test(tc, http_timeout);
+	tcase_add_test(tc, http_client_that_never_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }
