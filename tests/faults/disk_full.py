@@ -35,6 +35,7 @@ def free_bytes(path):
 def fill_run(work):
     mnt = os.path.join(work, "full")
     mount_tmpfs(mnt, "40m")
+    broker = None
     try:
         broker = Broker(os.path.join(mnt, "data"), os.path.join(work, "tandemd-full.log"),
                         extra=["--disk-free-limit", "0", "--vhosts", "dev",
@@ -75,6 +76,8 @@ def fill_run(work):
         check_ledger("kafka acks=all", kafka.acked, kafka_read_all(broker, "full-k"))
         broker.stop()
     finally:
+        if broker:
+            broker.kill9()  # whatever failed, nothing is left running
         subprocess.run(["umount", "-l", mnt])
 
 
@@ -82,6 +85,7 @@ def alarm_run(work):
     """Default disk alarm (50MB): a Kafka producer is refused before the disk fills."""
     mnt = os.path.join(work, "alarm")
     mount_tmpfs(mnt, "96m")
+    broker = None
     try:
         broker = Broker(os.path.join(mnt, "data"), os.path.join(work, "tandemd-alarm.log"))
         broker.start()
@@ -99,6 +103,8 @@ def alarm_run(work):
         assert left > 30 * 1024 * 1024, "Kafka produce filled the disk past the alarm"
         broker.stop()
     finally:
+        if broker:
+            broker.kill9()  # whatever failed, nothing is left running
         subprocess.run(["umount", "-l", mnt])
 
 

@@ -47,29 +47,32 @@ def one_round(work, seed):
     ledger = os.path.join(work, "ledger-%d" % seed)
     broker = Broker(data, os.path.join(work, "tandemd-%d.log" % seed),
                     env={"TANDEM_FSYNC_LEDGER": ledger})
-    broker.start()
-    amqp = AmqpLedger(broker, "/", "power", "p", 512)
-    amqp.declare()
-    kafka = KafkaLedger(broker, "power-k", 512)
-    kafka.create()
-    amqp.start()
-    kafka.start()
-    run_s = rnd.uniform(2.0, 5.0)
-    time.sleep(run_s)
-    broker.kill9()
-    amqp.stop_flag.set()
-    kafka.stop_flag.set()
-    amqp.join(15)
-    kafka.join(15)
-    cut = cut_to_ledger(data, ledger)
-    print("round %d: killed after %.1f s; %d bytes were never fsynced and are gone"
-          % (seed, run_s, cut))
-    broker.env = {}
-    broker.start()
-    check_ledger("amqp durable queue", amqp.acked, drain(broker, "/", "power", "p"))
-    check_ledger("kafka acks=all", kafka.acked, kafka_read_all(broker, "power-k"))
-    assert amqp.acked and kafka.acked, "nothing was confirmed: the test proved nothing"
-    broker.stop()
+    try:
+        broker.start()
+        amqp = AmqpLedger(broker, "/", "power", "p", 512)
+        amqp.declare()
+        kafka = KafkaLedger(broker, "power-k", 512)
+        kafka.create()
+        amqp.start()
+        kafka.start()
+        run_s = rnd.uniform(2.0, 5.0)
+        time.sleep(run_s)
+        broker.kill9()
+        amqp.stop_flag.set()
+        kafka.stop_flag.set()
+        amqp.join(15)
+        kafka.join(15)
+        cut = cut_to_ledger(data, ledger)
+        print("round %d: killed after %.1f s; %d bytes were never fsynced and are gone"
+              % (seed, run_s, cut))
+        broker.env = {}
+        broker.start()
+        check_ledger("amqp durable queue", amqp.acked, drain(broker, "/", "power", "p"))
+        check_ledger("kafka acks=all", kafka.acked, kafka_read_all(broker, "power-k"))
+        assert amqp.acked and kafka.acked, "nothing was confirmed: the test proved nothing"
+        broker.stop()
+    finally:
+        broker.kill9()  # whatever failed, nothing is left running
 
 
 def main():
