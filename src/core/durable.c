@@ -530,11 +530,11 @@ static struct tdm_message *message_of(struct tdm_durable *d, const struct ls_rec
 
 struct tdm_message *tdm_durable_load(struct tdm_durable *d, uint64_t off)
 {
+	if (off >= ls_log_end(d->journal))
+		tdm_durable_flush(d); /* paged during this very read: append it first */
 	struct tdm_message *kept = tdm_jfail_kept(&d->fail, off);
 	if (kept)
 		return tdm_message_ref(kept); /* its record never reached the disk */
-	if (off >= ls_log_end(d->journal))
-		tdm_durable_flush(d); /* paged during this very read: append it first */
 	if (!d->cache_dec && !(d->cache_dec = ls_decoder_new(0)))
 		return NULL;
 	if (off < d->cache_first || off >= d->cache_next) {
