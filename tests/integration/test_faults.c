@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_MSGS 20
 
@@ -253,6 +254,74 @@ START_TEST(paged_messages_survive_failed_page_writes)
 }
 END_TEST
 
+/* One frame into b: header, payload, frame end (so a whole burst goes out
+ * in one write and tandemd reads it in one read). */
+static void put_frame(struct th_buf *b, uint8_t type, uint16_t ch, const struct th_buf *payload)
+{
+	th_put8(b, type);
+	th_put16(b, ch);
+	th_put32(b, (uint32_t)payload->len);
+	th_put_bytes(b, payload->data, payload->len);
+	th_put8(b, 0xCE);
+}
+
+/* A message paged out and read back within one read of the socket, while
+ * every journal write fails: the read-back finds it in memory (the failed
+ * page record's message is kept), in order, none missing. */
+START_TEST(paged_and_read_back_in_one_read_under_failed_writes)
+{
+	enum { N = 30, BODY = 200 };
+	static const char *const args[] = { "--queue-memory-window", "4096", NULL };
+	char q[96];
+	start_with_faults("write:__journal:1:0", args);
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_queue(c, 1, th_name(q, sizeof(q), "fault-oneread"), 0, 0, 0, NULL, 0);
+	int fd = th_raw_handshake(0, 0, 0, 1, NULL, NULL, NULL);
+	static struct th_buf burst, f;
+	burst.len = 0;
+	for (int i = 0; i < N; i++) {
+		f.len = 0; /* basic.publish to the queue through the default exchange */
+		th_put16(&f, 60), th_put16(&f, 40), th_put16(&f, 0);
+		th_put_shortstr(&f, ""), th_put_shortstr(&f, q), th_put8(&f, 0);
+		put_frame(&burst, 1, 1, &f);
+		f.len = 0; /* content header: no properties (transient) */
+		th_put16(&f, 60), th_put16(&f, 0), th_put64(&f, BODY), th_put16(&f, 0);
+		put_frame(&burst, 2, 1, &f);
+		f.len = 0;
+		char body[BODY];
+		memset(body, '.', sizeof(body));
+		snprintf(body, sizeof(body), "m%d", i);
+		th_put_bytes(&f, body, sizeof(body));
+		put_frame(&burst, 3, 1, &f);
+	}
+	for (int i = 0; i < N; i++) {
+		f.len = 0; /* basic.get, no-ack */
+		th_put16(&f, 60), th_put16(&f, 70), th_put16(&f, 0);
+		th_put_shortstr(&f, q), th_put8(&f, 1);
+		put_frame(&burst, 1, 1, &f);
+	}
+	ck_assert_int_eq(th_raw_send(fd, burst.data, burst.len), 0);
+	for (int i = 0; i < N; i++) {
+		struct th_raw_frame m;
+		ck_assert_int_eq(th_raw_read_frame(fd, &m, 10000), 1);
+		uint16_t mth = th_raw_method(&m);
+		th_raw_frame_free(&m);
+		ck_assert_msg(mth == 71, "get %d: method 60.%u, not get-ok (the message is gone)", i, mth);
+		ck_assert_int_eq(th_raw_read_frame(fd, &m, 10000), 1); /* header */
+		th_raw_frame_free(&m);
+		ck_assert_int_eq(th_raw_read_frame(fd, &m, 10000), 1); /* body */
+		char want[16];
+		snprintf(want, sizeof(want), "m%d", i);
+		ck_assert_msg(m.size == BODY && strcmp((const char *)m.payload, want) == 0,
+			      "get %d: got \"%.8s\"", i, (const char *)m.payload);
+		th_raw_frame_free(&m);
+	}
+	close(fd);
+	th_close(c);
+}
+END_TEST
+
 /* A stream queue's record that could not be written is nacked, the others
  * acked, and the stream holds exactly the confirmed ones. */
 START_TEST(stream_queue_failed_write_is_nacked)
@@ -292,6 +361,7 @@ int main(void)
 	tcase_add_test(tc, ack_of_unwritten_message_deletes_nothing_else);
 	tcase_add_test(tc, paged_messages_survive_failed_page_writes);
 	tcase_add_test(tc, stream_queue_failed_write_is_nacked);
+	tcase_add_test(tc, paged_and_read_back_in_one_read_under_failed_writes);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
