@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +16,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sockutil.h"
 
 #ifndef TANDEMD_PATH
 #define TANDEMD_PATH "../../src/tandemd"
@@ -46,46 +47,6 @@ const char *kh_name(char *buf, size_t len, const char *prefix)
 	snprintf(buf, len, "%s-%ld-%u-%lx", prefix, (long)getpid(), ++counter,
 		 (unsigned long)(ts.tv_nsec & 0xffff));
 	return buf;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int tcp_connect(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
 }
 
 static pid_t spawn(struct kh_broker *b)
@@ -139,7 +100,7 @@ static int wait_up(struct kh_broker *b)
 			b->pid = 0;
 			return 0;
 		}
-		int fd = tcp_connect(b->port);
+		int fd = su_tcp_connect(b->port);
 		if (fd >= 0) {
 			close(fd);
 			return 1;
@@ -180,11 +141,11 @@ int kh_broker_start(struct kh_broker *b, const char *const *extra)
 		snprintf(b->dir, sizeof(b->dir), "%s/tandem-kt.XXXXXX", tmp);
 		if (!mkdtemp(b->dir))
 			return -1;
-		b->port = free_port();
+		b->port = su_free_port();
 		snprintf(b->bootstrap, sizeof(b->bootstrap), "127.0.0.1:%d", b->port);
 		if (kh_broker_restart(b) == 0)
 			return 0;
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* port taken meanwhile? retry */
+		su_rm_tree(b->dir); /* port taken meanwhile? retry */
 	}
 	fprintf(stderr, "kafka harness: could not start tandemd\n");
 	return -1;
@@ -224,7 +185,7 @@ void kh_broker_destroy(struct kh_broker *b)
 	if (b->pid && b->owner == getpid())
 		kh_broker_stop(b);
 	if (b->dir[0] && !getenv("TANDEM_TEST_KEEP_DATA"))
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		su_rm_tree(b->dir);
 	for (int i = 0; b->args[i]; i++)
 		free(b->args[i]);
 	memset(b, 0, sizeof(*b));
@@ -487,7 +448,7 @@ int32_t kh_murmur2_partition(const char *key, size_t len, int32_t partitions)
 
 int kh_raw_connect(const struct kh_broker *b)
 {
-	int fd = tcp_connect(b->port);
+	int fd = su_tcp_connect(b->port);
 	ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
 	return fd;
 }

@@ -16,7 +16,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +33,8 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+
+#include "sockutil.h"
 
 #ifndef TANDEMD_PATH
 #define TANDEMD_PATH "../../src/tandemd"
@@ -69,46 +70,6 @@ static unsigned slack(void)
 	return w && *w ? 6 : 1;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int tcp_connect(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 /* SIGTERM, bounded wait, SIGKILL; removes the data dir unless tandemd
  * did not exit with status 0 (kept for its log).  Returns the wait status,
  * -1 when it had to be killed. */
@@ -131,7 +92,7 @@ static int srv_stop(struct srv *s)
 		s->pid = 0;
 	}
 	if (status == 0 && s->dir[0] && !getenv("TEST_DOS_KEEP"))
-		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		su_rm_tree(s->dir);
 	s->dir[0] = 0;
 	return status;
 }
@@ -179,9 +140,9 @@ static void srv_start(struct srv *s, rlim_t nofile, const char *const *extra)
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
 	snprintf(s->dir, sizeof(s->dir), "%s", tmpl);
 	snprintf(s->log, sizeof(s->log), "%s/tandemd.log", s->dir);
-	s->amqp = free_port();
-	s->kafka = free_port();
-	s->http = free_port();
+	s->amqp = su_free_port();
+	s->kafka = su_free_port();
+	s->http = su_free_port();
 	ck_assert(s->amqp > 0 && s->kafka > 0 && s->http > 0);
 	snprintf(ports[0], sizeof(ports[0]), "%d", s->amqp);
 	snprintf(ports[1], sizeof(ports[1]), "%d", s->kafka);
@@ -485,7 +446,7 @@ START_TEST(kafka_sockets_do_not_lock_out_amqp)
 
 	srv_start(&s, 0, args);
 	for (int i = 0; i < 20; i++) {
-		fds[i] = tcp_connect(s.kafka);
+		fds[i] = su_tcp_connect(s.kafka);
 		ck_assert_int_ge(fds[i], 0);
 	}
 	ck_assert_msg(kafka_alive(fds[19]), "Kafka connections count against AMQP's max_connections");
@@ -512,7 +473,7 @@ START_TEST(kafka_connection_budget)
 
 	srv_start(&s, 0, args);
 	for (int i = 0; i < 20; i++) {
-		fds[i] = tcp_connect(s.kafka);
+		fds[i] = su_tcp_connect(s.kafka);
 		ck_assert_int_ge(fds[i], 0);
 	}
 	/* Kafka's own budget holds: the 12 over it are disconnected at once */
@@ -550,7 +511,7 @@ START_TEST(kafka_idle_timeout)
 	const char *args[] = { "--kafka-connections-max-idle-ms", "2000", NULL };
 
 	srv_start(&s, 0, args);
-	int idle = tcp_connect(s.kafka), busy = tcp_connect(s.kafka);
+	int idle = su_tcp_connect(s.kafka), busy = su_tcp_connect(s.kafka);
 	ck_assert(idle >= 0 && busy >= 0);
 	ck_assert(kafka_alive(idle));
 	uint64_t t0 = now_ms();
@@ -631,7 +592,7 @@ START_TEST(kafka_segment_bytes_floor)
 	char msg[256];
 
 	srv_start(&s, 0, NULL);
-	int fd = tcp_connect(s.kafka);
+	int fd = su_tcp_connect(s.kafka);
 	ck_assert_int_ge(fd, 0);
 	/* segment.bytes below the floor (1 MiB, Kafka 4's): INVALID_CONFIG (40) */
 	ck_assert_int_eq(create_topic(fd, "tiny-seg", 1, "14", 0, msg, sizeof(msg)), 40);
@@ -650,7 +611,7 @@ START_TEST(kafka_partition_limits)
 	char msg[256];
 
 	srv_start(&s, 0, args);
-	int fd = tcp_connect(s.kafka);
+	int fd = su_tcp_connect(s.kafka);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(create_topic(fd, "ok-seg", 1, NULL, 0, msg, sizeof(msg)), 0);
 	/* more partitions than one topic may have: INVALID_PARTITIONS (37) */
@@ -718,7 +679,7 @@ static void flood_and_measure(const char *const *args)
 	ck_assert(amqp_round_trip(c, 1, "dos-fd", "before"));
 	/* far more connections than the broker has descriptors, held open */
 	for (int i = 0; i < FLOOD; i++) {
-		int fd = tcp_connect(s.kafka);
+		int fd = su_tcp_connect(s.kafka);
 		if (fd < 0)
 			break;
 		fds[nfd++] = fd;
@@ -764,7 +725,7 @@ END_TEST
 /* 1 when an HTTP request on a new connection gets a status line. */
 static int http_served(int port)
 {
-	int fd = tcp_connect(port);
+	int fd = su_tcp_connect(port);
 	if (fd < 0)
 		return 0;
 	const char req[] = "GET /api/overview HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -786,11 +747,11 @@ START_TEST(http_connection_limit)
 	srv_start(&s, 0, NULL);
 	ck_assert(http_served(s.http));
 	for (int i = 0; i < HTTP_MAX; i++) {
-		fds[i] = tcp_connect(s.http);
+		fds[i] = su_tcp_connect(s.http);
 		ck_assert_int_ge(fds[i], 0);
 	}
 	/* one more is closed at once, and served none */
-	int extra = tcp_connect(s.http);
+	int extra = su_tcp_connect(s.http);
 	ck_assert_int_ge(extra, 0);
 	ck_assert_msg(closed_within(extra, 3000 * slack()), "HTTP connection over the limit kept open");
 	close(extra);
@@ -814,11 +775,11 @@ START_TEST(http_timeout)
 	const char *args[] = { "--http-timeout", "1", NULL };
 
 	srv_start(&s, 0, args);
-	int silent = tcp_connect(s.http);
+	int silent = su_tcp_connect(s.http);
 	ck_assert_int_ge(silent, 0);
 	/* half a request, then nothing */
 	const char part[] = "GET /api/overview HTTP/1.1\r\nHost: loc";
-	int slow = tcp_connect(s.http);
+	int slow = su_tcp_connect(s.http);
 	ck_assert_int_ge(slow, 0);
 	send_all(slow, part, sizeof(part) - 1);
 	uint64_t t0 = now_ms();
@@ -846,7 +807,7 @@ START_TEST(http_client_that_never_reads)
 		memcpy(reqs + len, req, sizeof(req) - 1);
 	srv_start(&s, 0, NULL);
 	for (int i = 0; i < 8; i++) {
-		fds[i] = tcp_connect(s.http);
+		fds[i] = su_tcp_connect(s.http);
 		ck_assert_int_ge(fds[i], 0);
 		fcntl(fds[i], F_SETFL, O_NONBLOCK);
 	}
@@ -887,7 +848,7 @@ START_TEST(http_client_that_never_reads)
 			  "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\nContent-Type: application/json\r\n"
 			  "Content-Length: %d\r\n\r\n",
 			  n);
-	int fd = tcp_connect(s.http);
+	int fd = su_tcp_connect(s.http);
 	ck_assert_int_ge(fd, 0);
 	send_all(fd, head, (size_t)hl);
 	send_all(fd, big, (size_t)n);
@@ -987,7 +948,7 @@ START_TEST(kafka_join_group_metadata)
 	int32_t meta;
 
 	srv_start(&s, 0, args);
-	int a = tcp_connect(s.kafka), obs = tcp_connect(s.kafka);
+	int a = su_tcp_connect(s.kafka), obs = su_tcp_connect(s.kafka);
 	ck_assert(a >= 0 && obs >= 0);
 	/* over the bound: INVALID_REQUEST (42), and no member was made */
 	ck_assert_int_eq(join_group(a, "dos-g0", 1100000), 42);
