@@ -177,3 +177,16 @@ int th_ctl(char *out, size_t cap, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 #endif
+
+void th_urlseg(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 4 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
+	}
+	out[o] = '\0';
+}

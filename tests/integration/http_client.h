@@ -32,6 +32,8 @@ int th_http_with(const char *method, const char *path, const char *creds, const 
 void th_http_free(struct th_http_resp *r);
 /* A free loopback TCP port, or -1. */
 int th_free_port(void);
+/* Percent-encodes s into out (cap bytes) for one URL path segment. */
+void th_urlseg(char *out, size_t cap, const char *s);
 /* The integer after the first "key": in s, searched from the first `from`
  * when given; `missing` when there is none. */
 long long th_json_int(const char *s, const char *from, const char *key, long long missing);

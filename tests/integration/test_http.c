@@ -614,20 +614,6 @@ START_TEST(test_consumers)
 }
 END_TEST
 
-/* Percent-encodes s into out for a path segment. */
-static void urlseg(char *out, size_t cap, const char *s)
-{
-	size_t o = 0;
-	for (; *s && o + 4 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
-	}
-	out[o] = '\0';
-}
-
 /* DELETE /api/connections/{name} closes it with 320, as RabbitMQ does. */
 START_TEST(test_close_connection)
 {
@@ -638,7 +624,7 @@ START_TEST(test_close_connection)
 	ck_assert_int_eq(getsockname(amqp_get_sockfd(c), (struct sockaddr *)&sa, &sl), 0);
 	char name[128], enc[400], path[512];
 	snprintf(name, sizeof(name), "127.0.0.1:%d -> 127.0.0.1:%d", ntohs(sa.sin_port), th_port());
-	urlseg(enc, sizeof(enc), name);
+	th_urlseg(enc, sizeof(enc), name);
 	snprintf(path, sizeof(path), "/api/connections/%s", enc);
 	struct th_http_resp r;
 	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);

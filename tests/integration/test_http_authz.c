@@ -54,19 +54,6 @@ static int can_open(const char *user, const char *password, const char *vhost)
 	return ok;
 }
 
-static void urlseg(char *out, size_t cap, const char *s)
-{
-	size_t o = 0;
-	for (; *s && o + 4 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
-	}
-	out[o] = '\0';
-}
-
 /* /api/connections/NAME of an AMQP connection of this process. */
 static void conn_path(amqp_connection_state_t c, char *path, size_t cap)
 {
@@ -75,7 +62,7 @@ static void conn_path(amqp_connection_state_t c, char *path, size_t cap)
 	ck_assert_int_eq(getsockname(amqp_get_sockfd(c), (struct sockaddr *)&sa, &sl), 0);
 	char name[128], enc[400];
 	snprintf(name, sizeof(name), "127.0.0.1:%d -> 127.0.0.1:%d", ntohs(sa.sin_port), th_port());
-	urlseg(enc, sizeof(enc), name);
+	th_urlseg(enc, sizeof(enc), name);
 	snprintf(path, cap, "/api/connections/%s", enc);
 }
 
