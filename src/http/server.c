@@ -380,14 +380,11 @@ static int name_listed(const char *list, const char *name)
 	size_t nl = strlen(name);
 	if (nl && name[nl - 1] == '.')
 		nl--;
-	for (const char *p = list ? list : ""; *p;) {
-		size_t n = strcspn(p, ",");
-		if ((n == 1 && *p == '*') || (n == nl && strncasecmp(p, name, n) == 0))
+	const char *s;
+	size_t n;
+	while (hx_list_next(&list, &s, &n))
+		if ((n == 1 && *s == '*') || (n == nl && strncasecmp(s, name, n) == 0))
 			return 1;
-		p += n;
-		if (*p == ',')
-			p++;
-	}
 	return 0;
 }
 
