@@ -622,6 +622,14 @@ static void collect(struct tdm_durable *d)
 
 static void sync_start(struct tdm_durable *d);
 
+/* What the journal made durable, or failed to, changed: the front end
+ * releases (or nacks) the confirms that were waiting. */
+static void journal_changed(struct tdm_durable *d)
+{
+	if (d->b->durable_synced)
+		d->b->durable_synced(d->b->durable_synced_ctx);
+}
+
 static int append_run(struct tdm_durable *d, size_t from, size_t to)
 {
 	struct ls_record recs[64];
@@ -724,8 +732,8 @@ void tdm_durable_flush(struct tdm_durable *d)
 	d->scratch_len = 0;
 	if (had)
 		sync_start(d);
-	if (failed && d->b->durable_synced) /* waiting confirms can be nacked now */
-		d->b->durable_synced(d->b->durable_synced_ctx);
+	if (failed)
+		journal_changed(d); /* waiting confirms can be nacked now */
 }
 
 /* ---- the journal: fsync on the helper thread --------------------------------- */
@@ -753,8 +761,7 @@ static void sync_done(void *arg)
 	}
 	d->job = NULL;
 	d->flushed = ls_flushed_offset(d->journal);
-	if (d->b->durable_synced)
-		d->b->durable_synced(d->b->durable_synced_ctx);
+	journal_changed(d);
 	if (d->flushed < ls_log_end(d->journal))
 		sync_start(d); /* what came in meanwhile: the next group */
 }
@@ -766,8 +773,7 @@ static void sync_start(struct tdm_durable *d)
 	if (ls_sync_begin(d->journal, &d->job) != LS_OK) {
 		d->job = NULL;
 		sync_failed(d);
-		if (d->b->durable_synced)
-			d->b->durable_synced(d->b->durable_synced_ctx);
+		journal_changed(d);
 		return;
 	}
 	if (!d->job)
