@@ -55,7 +55,7 @@ void ls_fault_clear(void)
 
 static int kind_of(const char *s, size_t n)
 {
-	static const char *const names[LS_FAULT_KINDS] = { "write", "short", "fsync" };
+	static const char *const names[LS_FAULT_KINDS] = { "write", "short", "fsync", "make" };
 
 	for (int k = 0; k < LS_FAULT_KINDS; k++)
 		if (strlen(names[k]) == n && memcmp(names[k], s, n) == 0)

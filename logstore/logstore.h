@@ -61,6 +61,7 @@
 #define LS_ERR_INVALID_CONFIG (-11)    /* unknown key or bad value (40) */
 #define LS_ERR_INVALID_TOPIC (-12)     /* illegal topic name (17) */
 #define LS_ERR_LOCKED (-13)            /* data directory in use elsewhere */
+#define LS_ERR_BUSY (-14)              /* partitions of the topic are being added */
 
 /* A short English description of a status code; never NULL. */
 const char *ls_strerror(int err);
@@ -262,6 +263,35 @@ int ls_topic_set_config(struct ls_store *s, struct ls_topic *t,
  * LS_ERR_IO.
  */
 int ls_topic_add_partitions(struct ls_store *s, struct ls_topic *t, int32_t count);
+
+/*
+ * The same two operations in three steps, so that the slow part (a folder,
+ * segment files and fsyncs per partition: about 0.5 s for 2000
+ * partitions) can run on another thread while the store goes on serving:
+ *   ls_draft_topic / ls_draft_partitions   the store's thread: checks as
+ *       ls_topic_create / ls_topic_add_partitions do and takes the name
+ *       (another create of it is LS_ERR_EXISTS, another grow LS_ERR_BUSY);
+ *   ls_draft_build                          any one thread: makes the
+ *       folders and files (and, for a new topic, its metadata file, the
+ *       commit point), touching nothing the store's thread uses;
+ *   ls_draft_finish                         the store's thread: the topic
+ *       or its new partitions become visible (a grow writes the metadata
+ *       file here; if the topic was deleted meanwhile, LS_ERR_NOT_FOUND
+ *       and the new folders go), the draft is freed, the build's status
+ *       is returned with its message in err.
+ * Until finish, the topic (new) or its new partitions (grow) do not exist
+ * for lookups, reads, retention or deletes.  Every started draft must be
+ * finished before ls_close.
+ */
+struct ls_draft;
+int ls_draft_topic(struct ls_store *s, const char *name, int32_t partitions,
+		   const struct ls_kv *configs, size_t nconfigs, struct ls_draft **out,
+		   char *err, size_t errlen);
+int ls_draft_partitions(struct ls_store *s, struct ls_topic *t, int32_t count,
+			struct ls_draft **out);
+void ls_draft_build(struct ls_draft *d);
+const char *ls_draft_name(const struct ls_draft *d);
+int ls_draft_finish(struct ls_draft *d, char *err, size_t errlen);
 /* Partition i of t, or NULL when i is out of range. */
 struct ls_partition *ls_partition_get(struct ls_topic *t, int32_t i);
 struct ls_topic *ls_partition_topic(const struct ls_partition *p);
@@ -595,19 +625,22 @@ int ls_offsets_delete_group(struct ls_store *s, const char *group);
  * that writes half of the batch and then fails with ENOSPC, an fsync round
  * that fails with EIO.  A failed write leaves the partition as it was (the
  * half-written bytes are cut off); a failed fsync fails the partition, as
- * a real one does.
+ * a real one does.  And a slow disk: making a topic's or its new
+ * partitions' folders (ls_draft_build) that first waits LS_FAULT_SLOW_MS.
  */
-enum { LS_FAULT_WRITE, LS_FAULT_SHORT_WRITE, LS_FAULT_FSYNC, LS_FAULT_KINDS };
+enum { LS_FAULT_WRITE, LS_FAULT_SHORT_WRITE, LS_FAULT_FSYNC, LS_FAULT_SLOW_MAKE, LS_FAULT_KINDS };
+#define LS_FAULT_SLOW_MS 1500
 /*
  * Arms a fault: the nth next call of `kind` (1 = the very next) on
  * partitions of `topic` (NULL or "": any topic) fails, and so do the
  * count - 1 matching calls after it (count 0: every one from then on).
- * Up to 8 rules; process-global; loop thread only.  LS_OK or
- * LS_ERR_INVALID.
+ * Up to 8 rules; process-global; set them before other threads use the
+ * store (a rule is then only ever taken by the thread that does its kind
+ * of work).  LS_OK or LS_ERR_INVALID.
  */
 int ls_fault_set(int kind, const char *topic, unsigned long nth, unsigned long count);
 /* Arms the rules of a spec "kind:topic:nth[:count][,...]" with kind one of
- * write, short, fsync (tandemd reads it from TANDEM_FAULTS).  LS_OK or
+ * write, short, fsync, make (tandemd reads it from TANDEM_FAULTS).  LS_OK or
  * LS_ERR_INVALID (rules before the bad one stay armed). */
 int ls_fault_parse(const char *spec);
 /* Disarms every rule. */

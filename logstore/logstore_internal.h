@@ -308,6 +308,7 @@ struct ls_store {
 	int loading;              /* replaying offsets: no appends */
 	struct ls_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
 	struct ls_fsync_hist fsync_hist;
+	struct ls_draft *drafts;  /* topics and partitions being made (topic.c) */
 };
 
 /* ---- config.c ---------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -241,21 +242,77 @@ fail:
 	return NULL;
 }
 
-int ls_topic_create(struct ls_store *s, const char *name, int32_t partitions,
-		    const struct ls_kv *configs, size_t nconfigs, char *err,
-		    size_t errlen)
-{
-	struct ls_topic *t;
-	uint64_t mask = 0;
-	struct ls_topic_config tmp;
+/* ---- drafts: topics and partitions made off the caller's thread --------------- */
 
+/*
+ * A draft is a topic, or more partitions of one, being made.  Its name is
+ * taken from the moment it is started (another create of that name is
+ * LS_ERR_EXISTS) but nothing of it is visible until ls_draft_finish.  The
+ * build step touches only the draft's own objects and new folders, so it
+ * may run on another thread while the store goes on serving.
+ */
+struct ls_draft {
+	struct ls_store *store;      /* ref */
+	char *name;                  /* owned */
+	struct ls_topic *topic;      /* create: owned until inserted; grow: ref (looked up again) */
+	struct ls_topic shadow;      /* grow: what the new partitions see while built */
+	struct ls_partition **parts; /* grow: owned, [from, to) */
+	int32_t from, to;
+	int grow;
+	int rc;                      /* of the build */
+	char err[256];
+	struct ls_draft *next;       /* the store's list of drafts */
+};
+
+static int draft_named(const struct ls_store *s, const char *name)
+{
+	for (const struct ls_draft *d = s->drafts; d; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static struct ls_draft *draft_alloc(struct ls_store *s, const char *name)
+{
+	struct ls_draft *d = calloc(1, sizeof *d);
+
+	if (d == NULL || (d->name = strdup(name)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	d->store = s;
+	d->next = s->drafts;
+	s->drafts = d;
+	return d;
+}
+
+static void draft_free(struct ls_draft *d)
+{
+	struct ls_draft **pp = &d->store->drafts;
+
+	while (*pp != d)
+		pp = &(*pp)->next;
+	*pp = d->next;
+	free(d->parts);
+	free(d->name);
+	free(d);
+}
+
+int ls_draft_topic(struct ls_store *s, const char *name, int32_t partitions,
+		   const struct ls_kv *configs, size_t nconfigs, struct ls_draft **out,
+		   char *err, size_t errlen)
+{
+	struct ls_draft *d;
+	struct ls_topic *t;
+
+	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (name == NULL || !ls_topic_valid_name(name)) {
 		ls_set_err(err, errlen, "illegal topic name");
 		return LS_ERR_INVALID_TOPIC;
 	}
-	if (ls_topic_find(s, name) != NULL) {
+	if (ls_topic_find(s, name) != NULL || draft_named(s, name)) {
 		ls_set_err(err, errlen, "topic %s already exists", name);
 		return LS_ERR_EXISTS;
 	}
@@ -267,12 +324,160 @@ int ls_topic_create(struct ls_store *s, const char *name, int32_t partitions,
 		ls_set_err(err, errlen, "partition count must be 1..%d", MAX_PARTITIONS);
 		return LS_ERR_INVALID;
 	}
-	ls_config_defaults(&tmp);
-	if (apply_kvs(&tmp, &mask, configs, nconfigs, 0, err, errlen) != LS_OK)
+	t = topic_alloc(s, name);
+	if (t == NULL) {
+		ls_set_err(err, errlen, "out of memory");
+		return LS_ERR_NOMEM;
+	}
+	if (apply_kvs(&t->ovr, &t->ovr_mask, configs, nconfigs, 0, err, errlen) != LS_OK) {
+		ls_topic_free(t);
 		return LS_ERR_INVALID_CONFIG;
-	t = ls_topic_create_internal(s, name, partitions, configs, nconfigs, 0, err,
-				     errlen);
-	return t != NULL ? LS_OK : LS_ERR_IO;
+	}
+	compute_effective(t);
+	d = draft_alloc(s, name);
+	if (d == NULL) {
+		ls_topic_free(t);
+		ls_set_err(err, errlen, "out of memory");
+		return LS_ERR_NOMEM;
+	}
+	d->topic = t;
+	d->to = partitions;
+	*out = d;
+	return LS_OK;
+}
+
+int ls_draft_partitions(struct ls_store *s, struct ls_topic *t, int32_t count,
+			struct ls_draft **out)
+{
+	struct ls_draft *d;
+
+	*out = NULL;
+	if (count <= t->nparts || count > MAX_PARTITIONS)
+		return LS_ERR_INVALID;
+	if (draft_named(s, t->name))
+		return LS_ERR_BUSY;
+	d = draft_alloc(s, t->name);
+	if (d == NULL)
+		return LS_ERR_NOMEM;
+	d->parts = calloc((size_t)count, sizeof *d->parts);
+	if (d->parts == NULL) {
+		draft_free(d);
+		return LS_ERR_NOMEM;
+	}
+	d->grow = 1;
+	d->topic = t;
+	/* the new partitions are built against a copy: t's settings may
+	 * change on the loop meanwhile; ls_draft_finish points them at t */
+	d->shadow = *t;
+	d->shadow.name = d->name;
+	d->shadow.parts = NULL;
+	d->from = t->nparts;
+	d->to = count;
+	*out = d;
+	return LS_OK;
+}
+
+const char *ls_draft_name(const struct ls_draft *d)
+{
+	return d->name;
+}
+
+void ls_draft_build(struct ls_draft *d)
+{
+	if (ls_fault_take(LS_FAULT_SLOW_MAKE, d->name)) { /* tests: a slow disk */
+		struct timespec ts = { LS_FAULT_SLOW_MS / 1000, (LS_FAULT_SLOW_MS % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (!d->grow) {
+		struct ls_topic *t = d->topic;
+
+		d->rc = open_partitions(t, 0, d->to, 1, 1, d->err, sizeof d->err);
+		if (d->rc != LS_OK)
+			return;
+		t->nparts = d->to;
+		d->rc = write_meta(t, d->to, &t->ovr, t->ovr_mask); /* the commit point */
+		if (d->rc != LS_OK) {
+			ls_set_err(d->err, sizeof d->err, "writing %s.topic: %s", d->name,
+				   strerror(errno));
+			for (int32_t i = 0; i < t->nparts; i++)
+				ls_partition_destroy(t->parts[i]);
+			t->nparts = 0;
+		}
+		return;
+	}
+	for (int32_t i = d->from; i < d->to; i++) {
+		d->parts[i] = ls_partition_open(d->store, &d->shadow, i, 1, 1, 0, 0, d->err,
+						sizeof d->err);
+		if (d->parts[i] == NULL) {
+			while (i-- > d->from) {
+				ls_partition_destroy(d->parts[i]);
+				d->parts[i] = NULL;
+			}
+			d->rc = LS_ERR_IO;
+			return;
+		}
+	}
+}
+
+/* Grow: the partitions join their topic, if it still exists. */
+static int finish_grow(struct ls_draft *d)
+{
+	struct ls_topic *t = ls_topic_find(d->store, d->name);
+	struct ls_partition **parts;
+	int rc = LS_ERR_NOT_FOUND;
+
+	/* while the draft held the name, no other topic of that name could
+	 * be created: found means it is still d->topic */
+	if (t != NULL && (parts = realloc(t->parts, (size_t)d->to * sizeof *parts)) == NULL)
+		rc = LS_ERR_NOMEM;
+	else if (t != NULL) {
+		t->parts = parts;
+		rc = write_meta(t, d->to, &t->ovr, t->ovr_mask);
+	}
+	for (int32_t i = d->from; i < d->to; i++) {
+		if (rc != LS_OK) {
+			ls_partition_destroy(d->parts[i]);
+			continue;
+		}
+		d->parts[i]->topic = t;
+		t->parts[i] = d->parts[i];
+	}
+	if (rc == LS_OK)
+		t->nparts = d->to;
+	return rc;
+}
+
+int ls_draft_finish(struct ls_draft *d, char *err, size_t errlen)
+{
+	int rc = d->rc;
+
+	if (rc == LS_OK && d->grow) {
+		rc = finish_grow(d);
+	} else if (d->grow) {
+		/* nothing was built: the partitions were destroyed in the build */
+	} else if (rc == LS_OK && ls_store_insert_topic(d->store, d->topic) != LS_OK) {
+		rc = LS_ERR_NOMEM; /* the next open loads it */
+		ls_topic_free(d->topic);
+	} else if (rc != LS_OK) {
+		ls_topic_free(d->topic);
+	}
+	if (rc != LS_OK)
+		ls_set_err(err, errlen, "%s", d->err[0] ? d->err : ls_strerror(rc));
+	draft_free(d);
+	return rc;
+}
+
+int ls_topic_create(struct ls_store *s, const char *name, int32_t partitions,
+		    const struct ls_kv *configs, size_t nconfigs, char *err,
+		    size_t errlen)
+{
+	struct ls_draft *d;
+	int rc = ls_draft_topic(s, name, partitions, configs, nconfigs, &d, err, errlen);
+
+	if (rc != LS_OK)
+		return rc;
+	ls_draft_build(d);
+	return ls_draft_finish(d, err, errlen);
 }
 
 struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
@@ -513,20 +718,11 @@ int ls_topic_set_config(struct ls_store *s, struct ls_topic *t,
 
 int ls_topic_add_partitions(struct ls_store *s, struct ls_topic *t, int32_t count)
 {
-	int rc;
+	struct ls_draft *d;
+	int rc = ls_draft_partitions(s, t, count, &d);
 
-	(void)s;
-	if (count <= t->nparts || count > MAX_PARTITIONS)
-		return LS_ERR_INVALID;
-	rc = open_partitions(t, t->nparts, count, 1, 1, NULL, 0);
 	if (rc != LS_OK)
 		return rc;
-	rc = write_meta(t, count, &t->ovr, t->ovr_mask);
-	if (rc != LS_OK) {
-		for (int32_t i = t->nparts; i < count; i++)
-			ls_partition_destroy(t->parts[i]);
-		return rc;
-	}
-	t->nparts = count;
-	return LS_OK;
+	ls_draft_build(d);
+	return ls_draft_finish(d, NULL, 0);
 }

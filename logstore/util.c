@@ -34,6 +34,7 @@ const char *ls_strerror(int err)
 	case LS_ERR_INVALID_CONFIG: return "invalid topic config";
 	case LS_ERR_INVALID_TOPIC: return "invalid topic name";
 	case LS_ERR_LOCKED: return "data directory locked by another process";
+	case LS_ERR_BUSY: return "partitions of the topic are being added";
 	default: return "unknown error";
 	}
 }

@@ -50,5 +50,6 @@ Suite *tl_core_suite(void);
 Suite *tl_log_suite(void);
 Suite *tl_recovery_suite(void);
 Suite *tl_retention_suite(void);
+Suite *tl_draft_suite(void);
 
 #endif
