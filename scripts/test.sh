@@ -140,7 +140,7 @@ tsan_check() {
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
 	echo "--- test_worker (instrumented)"
 	"$dir/tests/unit/test_worker" || rc=1
-	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic \
+	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic test_dos \
 		test_kafka_faults test_kafka_group test_http_log; do
 		echo "--- $t with tandemd under ThreadSanitizer"
 		TANDEMD="$dir/src/tandemd" CK_TIMEOUT_MULTIPLIER=4 "$main/tests/integration/$t" || rc=1

@@ -423,22 +423,137 @@ int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct ls_k
 	return check_partitions(t, partitions, partitions, err, errlen);
 }
 
-int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
-		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen)
+/* ---- making topics and partitions as background jobs ------------------------ */
+
+struct tdm_topics_job {
+	struct tdm_topics *t;        /* ref while the job is out */
+	struct ls_draft *draft;      /* owned until ls_draft_finish */
+	tdm_topics_made_fn done;     /* NULL once forgotten */
+	void *ctx;
+	int32_t partitions;
+};
+
+static void make_work(void *arg)
+{
+	ls_draft_build(((struct tdm_topics_job *)arg)->draft);
+}
+
+static void make_done(void *arg)
+{
+	struct tdm_topics_job *j = arg;
+	char err[256] = "";
+	char name[256];
+	struct ls_draft *d = j->draft;
+
+	snprintf(name, sizeof(name), "%s", ls_draft_name(d));
+	int rc = ls_draft_finish(d, err, sizeof(err));
+	if (rc == LS_OK)
+		tdm_info("topics", "topic %s: %d partitions made", name, (int)j->partitions);
+	else
+		tdm_warn("topics", "topic %s: making %d partitions failed: %s", name,
+			 (int)j->partitions, err);
+	if (j->done)
+		j->done(j->ctx, rc, err);
+	topics_unref(j->t);
+	free(j);
+}
+
+/* Starts d's build as a TDM_BG_FILES job; LS_OK, or LS_ERR_NOMEM (d finished). */
+static int make_start(struct tdm_topics *t, struct ls_draft *d, int32_t partitions,
+		      tdm_topics_made_fn done, void *ctx, struct tdm_topics_job **jobp)
+{
+	struct tdm_topics_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		ls_draft_finish(d, NULL, 0);
+		return LS_ERR_NOMEM;
+	}
+	*j = (struct tdm_topics_job){ t, d, done, ctx, partitions };
+	t->refs++;
+	if (jobp)
+		*jobp = j;
+	tdm_bg_run(&t->bg, TDM_BG_FILES, make_work, make_done, j);
+	return LS_OK;
+}
+
+int tdm_topics_create_bg(struct tdm_topics *t, const char *name, int32_t partitions,
+			 const struct ls_kv *configs, size_t nconfigs, tdm_topics_made_fn done,
+			 void *ctx, struct tdm_topics_job **job, char *err, size_t errlen)
 {
 	char why[256];
+	struct ls_draft *d;
 	int rc = tdm_topics_check(t, partitions, configs, nconfigs, why, sizeof(why));
 
+	if (job)
+		*job = NULL;
 	if (rc != LS_OK) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s", why);
 		return rc;
 	}
-	rc = ls_topic_create(t->store, name, partitions, configs, nconfigs, err, errlen);
+	rc = ls_draft_topic(t->store, name, partitions, configs, nconfigs, &d, err, errlen);
+	if (rc != LS_OK)
+		return rc;
+	return make_start(t, d, partitions, done, ctx, job);
+}
 
+int tdm_topics_add_partitions_bg(struct tdm_topics *t, struct ls_topic *topic, int32_t count,
+				 tdm_topics_made_fn done, void *ctx, struct tdm_topics_job **job,
+				 char *err, size_t errlen)
+{
+	char why[256] = "";
+	int32_t have = ls_topic_partition_count(topic);
+	struct ls_draft *d;
+	int rc = count > have ? check_partitions(t, count - have, count, why, sizeof(why))
+			      : LS_ERR_INVALID;
+
+	if (job)
+		*job = NULL;
 	if (rc == LS_OK)
-		tdm_info("topics", "created topic %s with %d partitions", name, (int)partitions);
-	return rc;
+		rc = ls_draft_partitions(t->store, topic, count, &d);
+	if (rc != LS_OK) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", why[0] ? why : ls_strerror(rc));
+		return rc;
+	}
+	return make_start(t, d, count - have, done, ctx, job);
+}
+
+void tdm_topics_job_forget(struct tdm_topics_job *job)
+{
+	if (job)
+		job->done = NULL;
+}
+
+/* The synchronous forms: the same drafts, built here and now (an empty
+ * background hook runs the job inline, so made_sync has run on return). */
+struct made {
+	int rc;
+	char err[256];
+};
+
+static void made_sync(void *ctx, int rc, const char *err)
+{
+	struct made *m = ctx;
+
+	m->rc = rc;
+	snprintf(m->err, sizeof(m->err), "%s", err);
+}
+
+int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
+		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen)
+{
+	struct tdm_bg bg = t->bg;
+	struct made m = { LS_OK, "" };
+	int rc;
+
+	t->bg = (struct tdm_bg){ 0 };
+	rc = tdm_topics_create_bg(t, name, partitions, configs, nconfigs, made_sync, &m, NULL,
+				  err, errlen);
+	t->bg = bg;
+	if (rc == LS_OK && m.rc != LS_OK && err && errlen)
+		snprintf(err, errlen, "%s", m.err);
+	return rc != LS_OK ? rc : m.rc;
 }
 
 int tdm_topics_delete(struct tdm_topics *t, const char *name)
@@ -471,15 +586,17 @@ int tdm_topics_admin_delete(struct tdm_topics *t, const char *name)
 
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count)
 {
+	struct tdm_bg bg = t->bg;
+	struct made m = { LS_OK, "" };
 	char why[256];
-	int32_t have = ls_topic_partition_count(topic);
-	int rc = count > have ? check_partitions(t, count - have, count, why, sizeof(why)) : LS_OK;
+	int rc;
 
-	if (rc != LS_OK) {
+	t->bg = (struct tdm_bg){ 0 };
+	rc = tdm_topics_add_partitions_bg(t, topic, count, made_sync, &m, NULL, why, sizeof(why));
+	t->bg = bg;
+	if (rc != LS_OK)
 		tdm_info("topics", "topic %s: %s", ls_topic_name(topic), why);
-		return rc;
-	}
-	return ls_topic_add_partitions(t->store, topic, count);
+	return rc != LS_OK ? rc : m.rc;
 }
 
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,

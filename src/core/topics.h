@@ -85,6 +85,29 @@ int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions
 		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen);
 int tdm_topics_delete(struct tdm_topics *t, const char *name);
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count);
+/*
+ * The same two, with the folder and file work (about 0.5 s for 2000
+ * partitions) as a TDM_BG_FILES background job, so the loop goes on
+ * serving: the limits and the name are checked here (an error is returned
+ * at once, with its message in err, and done is never called); LS_OK means
+ * done(ctx, rc, err) runs later on the loop thread, exactly once, when the
+ * topic or its new partitions exist (rc LS_OK) or making them failed
+ * (LS_ERR_IO, LS_ERR_NOT_FOUND when the topic was deleted meanwhile).
+ * Until then the new topic is invisible and its name taken (another create
+ * is LS_ERR_EXISTS, another grow LS_ERR_BUSY).  *job (may be NULL) lets
+ * the caller give up waiting: tdm_topics_job_forget, until done has run.
+ * Without a background service, done runs before the call returns.
+ */
+struct tdm_topics_job;
+typedef void (*tdm_topics_made_fn)(void *ctx, int rc, const char *err);
+int tdm_topics_create_bg(struct tdm_topics *t, const char *name, int32_t partitions,
+			 const struct ls_kv *configs, size_t nconfigs, tdm_topics_made_fn done,
+			 void *ctx, struct tdm_topics_job **job, char *err, size_t errlen);
+int tdm_topics_add_partitions_bg(struct tdm_topics *t, struct ls_topic *topic, int32_t count,
+				 tdm_topics_made_fn done, void *ctx, struct tdm_topics_job **job,
+				 char *err, size_t errlen);
+/* done will not be called for job (the waiter went away).  NULL is fine. */
+void tdm_topics_job_forget(struct tdm_topics_job *job);
 /* Deletes a topic because a client asked (Kafka's DeleteTopics, the
  * management API): LS_ERR_NOT_FOUND for an unknown or internal topic,
  * else as tdm_topics_delete.  A stream queue over the topic stays and

@@ -168,6 +168,79 @@ static int check_name(struct hx_req *r, const char *name, size_t len)
 	return -1;
 }
 
+/* ---- topics and partitions made as background jobs --------------------------- */
+
+/* A PUT waiting for its topic's folders: the reply goes when they exist. */
+struct topic_made {
+	struct hx_later *later;      /* owned */
+	struct tdm_topics_job *job;  /* while the job is out */
+	int grow;                    /* partitions added (204), else a new topic (201) */
+};
+
+/* The answer to a PUT that made a topic (grow: added partitions). */
+static void reply_made(struct hx_req *r, int rc, const char *err, int grow)
+{
+	if (rc == LS_OK)
+		hx_no_content(r, grow ? 204 : 201);
+	else if (rc == LS_ERR_INVALID_CONFIG)
+		hx_error(r, 400, "invalid_config", err[0] ? err : ls_strerror(rc));
+	else if (rc == LS_ERR_INVALID_TOPIC)
+		hx_error(r, 400, "invalid_topic", err[0] ? err : ls_strerror(rc));
+	else if (rc == LS_ERR_INVALID || rc == LS_ERR_BUSY)
+		hx_error(r, 400, "invalid_partitions", err[0] ? err : ls_strerror(rc));
+	else if (rc == TDM_TOPICS_ERR_LIMIT)
+		hx_error(r, 400, "policy_violation", err);
+	else
+		hx_ls_error(r, rc);
+}
+
+static void made_cb(void *ctx, int rc, const char *err)
+{
+	struct topic_made *m = ctx;
+	struct hx_req r;
+
+	hx_later_req(m->later, &r);
+	reply_made(&r, rc, err, m->grow);
+	hx_later_done(m->later);
+	free(m);
+}
+
+/* The client went away first: no reply. */
+static void made_forget(void *arg)
+{
+	struct topic_made *m = arg;
+
+	tdm_topics_job_forget(m->job);
+	free(m);
+}
+
+/* Makes the topic (t NULL) or grows t to parts, replying when done. */
+static void make_later(struct hx_req *r, struct ls_topic *t, const char *name, int32_t parts,
+		       const struct topic_req *q)
+{
+	struct topic_made *m = calloc(1, sizeof(*m));
+	char err[256] = "";
+	int rc;
+
+	if (!m || !(m->later = hx_later_new(r, made_forget, m))) {
+		free(m);
+		hx_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	m->grow = t != NULL;
+	if (t)
+		rc = tdm_topics_add_partitions_bg(r->h->topics, t, parts, made_cb, m, &m->job, err,
+						  sizeof(err));
+	else
+		rc = tdm_topics_create_bg(r->h->topics, name, parts, q->kv, q->nkv, made_cb, m,
+					  &m->job, err, sizeof(err));
+	if (rc == LS_OK)
+		return; /* made_cb replies */
+	hx_later_done(m->later);
+	free(m);
+	reply_made(r, rc, err, t != NULL);
+}
+
 /* A compatible PUT on an existing topic: the same configs (as the topic
  * has them now) and no fewer partitions; more partitions grow it. */
 static void put_existing(struct hx_req *r, struct ls_topic *t, const struct topic_req *q)
@@ -202,16 +275,8 @@ static void put_existing(struct hx_req *r, struct ls_topic *t, const struct topi
 		return;
 	}
 	if (q->partitions > have) {
-		int rc = tdm_topics_add_partitions(r->h->topics, t, q->partitions);
-		if (rc == LS_ERR_INVALID || rc == TDM_TOPICS_ERR_LIMIT) {
-			hx_error(r, 400, rc == LS_ERR_INVALID ? "invalid_partitions" : "policy_violation",
-				 "partition limit reached (max_partitions_per_topic, max_partitions)");
-			return;
-		}
-		if (rc != LS_OK) {
-			hx_ls_error(r, rc);
-			return;
-		}
+		make_later(r, t, NULL, q->partitions, q);
+		return;
 	}
 	hx_no_content(r, 204);
 }
@@ -219,7 +284,6 @@ static void put_existing(struct hx_req *r, struct ls_topic *t, const struct topi
 static void put_topic(struct hx_req *r, const char *name, size_t len)
 {
 	struct topic_req q;
-	char err[256] = "";
 
 	memset(&q, 0, sizeof(q));
 	if (hx_body(r) < 0 || parse_topic_req(r, &q) < 0 || check_name(r, name, len) < 0)
@@ -236,19 +300,7 @@ static void put_topic(struct hx_req *r, const char *name, size_t len)
 		goto out;
 	}
 	int32_t parts = q.partitions > 0 ? q.partitions : (int32_t)r->h->cfg->num_partitions;
-	int rc = tdm_topics_create(r->h->topics, name, parts, q.kv, q.nkv, err, sizeof(err));
-	if (rc == LS_OK)
-		hx_no_content(r, 201);
-	else if (rc == LS_ERR_INVALID_CONFIG)
-		hx_error(r, 400, "invalid_config", err[0] ? err : ls_strerror(rc));
-	else if (rc == LS_ERR_INVALID_TOPIC)
-		hx_error(r, 400, "invalid_topic", err[0] ? err : ls_strerror(rc));
-	else if (rc == LS_ERR_INVALID)
-		hx_error(r, 400, "invalid_partitions", err[0] ? err : ls_strerror(rc));
-	else if (rc == TDM_TOPICS_ERR_LIMIT)
-		hx_error(r, 400, "policy_violation", err);
-	else
-		hx_ls_error(r, rc);
+	make_later(r, NULL, name, parts, &q);
 out:
 	topic_req_free(&q);
 }

@@ -40,6 +40,7 @@ struct tdm_http {
 					       accepted this loop turn, not yet counted */
 	size_t nfresh, fresh_cap;
 	struct event *fresh_ev;             /* owned: counts the fresh ones */
+	struct hx_later *later;             /* owned list: replies given later (later.c) */
 };
 
 #define HX_MAX_SEGS 8
@@ -71,6 +72,21 @@ static inline int hx_seg_is(const struct hx_req *r, int i, const char *s)
 {
 	return i < r->nseg && r->seg[i].len == strlen(s) && memcmp(r->seg[i].s, s, r->seg[i].len) == 0;
 }
+
+/*
+ * A reply given later, from a callback (later.c): hx_later_new keeps r's
+ * request (NULL: out of memory); when the callback comes, hx_later_req
+ * gives an hx_req to reply with and hx_later_done frees the handle.  If the
+ * client's connection closes first, forget(arg) is called instead (the
+ * owner drops its callback) and the handle is freed.
+ */
+struct hx_later;
+struct hx_later *hx_later_new(struct hx_req *r, void (*forget)(void *arg), void *arg);
+void hx_later_req(const struct hx_later *l, struct hx_req *out);
+void hx_later_done(struct hx_later *l);
+/* The connection conn closes (NULL: the server goes): its later replies
+ * are forgotten. */
+void hx_later_conn_closed(struct tdm_http *h, struct evhttp_connection *conn);
 
 /* Replies: JSON documents and RabbitMQ's error objects. */
 void hx_reply_json(struct hx_req *r, int status, struct js_w *w);

@@ -677,8 +677,8 @@ static void conn_closed_cb(struct evhttp_connection *ec, void *arg)
 {
 	struct tdm_http *h = arg;
 
-	(void)ec;
 	h->nconns--;
+	hx_later_conn_closed(h, ec);
 }
 
 static void fresh_cb(evutil_socket_t fd, short what, void *arg)
@@ -807,6 +807,7 @@ void tdm_http_free(struct tdm_http *h)
 		bufferevent_decref(h->fresh[i]); /* evhttp_free frees them */
 	h->nfresh = 0;
 	evhttp_free(h->http);
+	hx_later_conn_closed(h, NULL); /* those of connections evhttp_free did not report */
 	event_free(h->fresh_ev);
 	free(h->fresh);
 	free(h);

@@ -30,6 +30,7 @@ int16_t kf_err_from_ls(int rc)
 	case LS_ERR_INVALID_TOPIC:
 		return KF_ERR_INVALID_TOPIC_EXCEPTION;
 	case LS_ERR_INVALID:
+	case LS_ERR_BUSY: /* another CreatePartitions of the topic is under way */
 		return KF_ERR_INVALID_PARTITIONS;
 	case LS_ERR_IO:
 		return KF_ERR_KAFKA_STORAGE_ERROR;

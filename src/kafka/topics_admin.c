@@ -8,6 +8,11 @@
  * topic), POLICY_VIOLATION (per broker) and INVALID_CONFIG (segment.bytes
  * below its floor), with the reason in error_message.
  *
+ * Making a topic's or its new partitions' folders and files is a
+ * background job (tdm_topics_create_bg): the request parks until every
+ * topic of it is made, and the answer then carries each one's outcome.
+ * Only this connection waits; the loop goes on serving everyone else.
+ *
  * Must not depend on: src/amqp.
  */
 #include <stdio.h>
@@ -18,9 +23,101 @@
 
 #define MAX_CONFIGS 64
 
-static int16_t create_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
-			  char *msg, size_t msglen)
+/* One topic of a CreateTopics or CreatePartitions request. */
+struct made_slot {
+	struct admin_park *pk;
+	struct kf_str name;          /* slice of the frame, kept while parked */
+	int16_t err;
+	char msg[256];
+	struct tdm_topics_job *job;  /* while its making is out */
+};
+
+/* Lives in the request arena: the connection reads nothing while parked. */
+struct admin_park {
+	struct kf_park base;
+	struct kf_conn *kc;
+	int partitions;              /* CreatePartitions (else CreateTopics) */
+	int32_t n;
+	struct made_slot *slots;
+	int pending;                 /* jobs out, +1 while the handler runs */
+};
+
+/* CreateTopics v0: [name, error_code]; v1: + error_message.
+ * CreatePartitions: throttle_time_ms, [name, error_code, error_message]. */
+static void encode(const struct admin_park *pk, struct evbuffer *resp)
 {
+	int ver = pk->kc->hdr.api_version;
+
+	if (pk->partitions)
+		kf_put_i32(resp, 0);
+	kf_put_i32(resp, pk->n);
+	for (int32_t i = 0; i < pk->n; i++) {
+		const struct made_slot *sl = &pk->slots[i];
+		const char *msg = sl->msg[0] ? sl->msg : kf_err_name(sl->err);
+
+		kf_put_kstr(resp, sl->name);
+		kf_put_i16(resp, sl->err);
+		if (pk->partitions || ver >= 1)
+			kf_put_str(resp, sl->err == KF_ERR_NONE ? NULL : msg);
+	}
+}
+
+static void made_fn(void *ctx, int rc, const char *err)
+{
+	struct made_slot *sl = ctx;
+	struct admin_park *pk = sl->pk;
+
+	sl->job = NULL;
+	sl->err = kf_err_from_ls(rc);
+	snprintf(sl->msg, sizeof(sl->msg), "%s", rc == LS_OK ? "" : err);
+	if (--pk->pending > 0)
+		return;
+	encode(pk, pk->kc->resp);
+	kf_complete(pk->kc, pk->kc->resp);
+}
+
+static void admin_cancel(struct kf_park *p)
+{
+	struct admin_park *pk = (struct admin_park *)p;
+
+	for (int32_t i = 0; i < pk->n; i++)
+		tdm_topics_job_forget(pk->slots[i].job);
+}
+
+static struct admin_park *park_new(struct kf_conn *kc, int32_t n, int partitions)
+{
+	struct admin_park *pk = kf_arena_alloc(&kc->arena, sizeof(*pk));
+
+	if (!pk || (n > 0 && !(pk->slots = kf_arena_alloc(&kc->arena, (size_t)n * sizeof(*pk->slots)))))
+		return NULL;
+	pk->base.cancel = admin_cancel;
+	pk->kc = kc;
+	pk->partitions = partitions;
+	pk->n = n;
+	pk->pending = 1;
+	for (int32_t i = 0; i < n; i++)
+		pk->slots[i].pk = pk;
+	return pk;
+}
+
+/* The handler is done starting jobs: answer now, or park until they end. */
+static int park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbuffer *resp)
+{
+	if (--pk->pending == 0) {
+		encode(pk, resp);
+		return KF_R_DONE;
+	}
+	kc->park = &pk->base;
+	return KF_R_PARKED;
+}
+
+/* Checks one topic and starts its making (made_fn then sets the outcome);
+ * returns the error found here, KF_ERR_NONE if none. */
+static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
+			 struct made_slot *sl)
+{
+	char *msg = sl->msg;
+	size_t msglen = sizeof(sl->msg);
 	struct ls_kv kv[MAX_CONFIGS];
 	char name[256], keys[MAX_CONFIGS][128], vals[MAX_CONFIGS][256];
 	int32_t parts = t->num_partitions;
@@ -73,29 +170,38 @@ static int16_t create_one(struct kf_server *srv, const struct kf_create_topic *t
 			}
 		return KF_ERR_NONE;
 	}
-	rc = tdm_topics_create(srv->topics, name, parts, kv, (size_t)t->nconfigs, msg, msglen);
-	return kf_err_from_ls(rc);
+	sl->pk->pending++;
+	rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, made_fn, sl,
+				  &sl->job, msg, msglen);
+	if (rc != LS_OK)
+		sl->pk->pending--;
+	return kf_err_from_ls(rc); /* KF_ERR_NONE: made_fn sets the outcome */
 }
 
-/* v0: [name, error_code]; v1: + error_message. */
+static void create_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
+		       struct made_slot *sl)
+{
+	int16_t err;
+
+	sl->name = t->name;
+	sl->err = KF_ERR_NONE;
+	err = check_one(srv, t, validate_only, sl);
+	if (err != KF_ERR_NONE)
+		sl->err = err;
+}
+
 int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	int ver = kc->hdr.api_version;
 	struct kf_create_topics_req r;
+	struct admin_park *pk;
 
-	if (kf_decode_create_topics(cur, ver, &kc->arena, &r) < 0)
+	if (kf_decode_create_topics(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	kf_put_i32(resp, r.ntopics);
-	for (int32_t i = 0; i < r.ntopics; i++) {
-		char msg[256];
-		int16_t err = create_one(kc->srv, &r.topics[i], r.validate_only, msg, sizeof(msg));
-
-		kf_put_kstr(resp, r.topics[i].name);
-		kf_put_i16(resp, err);
-		if (ver >= 1)
-			kf_put_str(resp, err == KF_ERR_NONE ? NULL : msg[0] ? msg : kf_err_name(err));
-	}
-	return KF_R_DONE;
+	if (!(pk = park_new(kc, r.ntopics, 0)))
+		return KF_R_CLOSE;
+	for (int32_t i = 0; i < r.ntopics; i++)
+		create_one(kc->srv, &r.topics[i], r.validate_only, &pk->slots[i]);
+	return park_or_answer(kc, pk, resp);
 }
 
 /* v1: throttle_time_ms first; [name, error_code]. */
@@ -125,36 +231,44 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	return KF_R_DONE;
 }
 
-/* throttle_time_ms, [name, error_code, error_message]. */
+/* Checks one topic's new count and starts making the partitions. */
+static void grow_one(struct kf_conn *kc, const struct kf_create_partitions_topic *ct,
+		     int validate_only, struct made_slot *sl)
+{
+	struct ls_topic *t = kf_topic_lookup(kc->srv, ct->name);
+	int rc;
+
+	sl->name = ct->name;
+	sl->err = KF_ERR_NONE;
+	if (!t) {
+		sl->err = kf_topic_error(kc->srv, ct->name);
+	} else if (ct->count <= ls_topic_partition_count(t)) {
+		sl->err = KF_ERR_INVALID_PARTITIONS;
+		snprintf(sl->msg, sizeof(sl->msg), "Partitions can only grow.");
+	} else if (ct->nassignments >= 0 &&
+		   ct->nassignments != ct->count - ls_topic_partition_count(t)) {
+		sl->err = KF_ERR_INVALID_REPLICA_ASSIGNMENT;
+	} else if (!validate_only) {
+		sl->pk->pending++;
+		rc = tdm_topics_add_partitions_bg(kc->srv->topics, t, ct->count, made_fn, sl,
+						  &sl->job, sl->msg, sizeof(sl->msg));
+		if (rc != LS_OK) {
+			sl->pk->pending--;
+			sl->err = kf_err_from_ls(rc);
+		}
+	}
+}
+
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	int ver = kc->hdr.api_version;
 	struct kf_create_partitions_req r;
+	struct admin_park *pk;
 
-	if (kf_decode_create_partitions(cur, ver, &kc->arena, &r) < 0)
+	if (kf_decode_create_partitions(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	kf_put_i32(resp, 0);
-	kf_put_i32(resp, r.ntopics);
-	for (int32_t i = 0; i < r.ntopics; i++) {
-		const struct kf_create_partitions_topic *ct = &r.topics[i];
-		struct ls_topic *t = kf_topic_lookup(kc->srv, ct->name);
-		int16_t err = KF_ERR_NONE;
-		const char *msg = NULL;
-
-		if (!t) {
-			err = kf_topic_error(kc->srv, ct->name);
-		} else if (ct->count <= ls_topic_partition_count(t)) {
-			err = KF_ERR_INVALID_PARTITIONS;
-			msg = "Partitions can only grow.";
-		} else if (ct->nassignments >= 0 &&
-			   ct->nassignments != ct->count - ls_topic_partition_count(t)) {
-			err = KF_ERR_INVALID_REPLICA_ASSIGNMENT;
-		} else if (!r.validate_only) {
-			err = kf_err_from_ls(tdm_topics_add_partitions(kc->srv->topics, t, ct->count));
-		}
-		kf_put_kstr(resp, ct->name);
-		kf_put_i16(resp, err);
-		kf_put_str(resp, err == KF_ERR_NONE ? NULL : msg ? msg : kf_err_name(err));
-	}
-	return KF_R_DONE;
+	if (!(pk = park_new(kc, r.ntopics, 1)))
+		return KF_R_CLOSE;
+	for (int32_t i = 0; i < r.ntopics; i++)
+		grow_one(kc, &r.topics[i], r.validate_only, &pk->slots[i]);
+	return park_or_answer(kc, pk, resp);
 }

@@ -531,9 +531,9 @@ END_TEST
 
 /* ---- (c) topic limits ----------------------------------------------------------- */
 
-/* CreateTopics v1 of one topic; returns its error code, message in msg. */
-static int16_t create_topic(int fd, const char *name, int32_t parts, const char *segment_bytes,
-			    int validate_only, char *msg, size_t cap)
+/* Sends CreateTopics v1 of one topic (correlation 100). */
+static void create_topic_send(int fd, const char *name, int32_t parts, const char *segment_bytes,
+			      int validate_only)
 {
 	struct wb b = { 0 };
 	w32(&b, 1);
@@ -550,6 +550,11 @@ static int16_t create_topic(int fd, const char *name, int32_t parts, const char 
 	w8(&b, (uint8_t)validate_only);
 	kreq(fd, 19, 1, 100, &b);
 	free(b.d);
+}
+
+/* Reads a CreateTopics v1 answer of one topic: its error code, message in msg. */
+static int16_t create_topic_recv(int fd, char *msg, size_t cap)
+{
 	size_t n;
 	uint8_t *p = kresp(fd, &n, 10000 * slack());
 	ck_assert_msg(p != NULL, "no CreateTopics response");
@@ -562,8 +567,16 @@ static int16_t create_topic(int fd, const char *name, int32_t parts, const char 
 	return err;
 }
 
-/* CreatePartitions v0 of one topic to count; returns the error code. */
-static int16_t create_partitions(int fd, const char *name, int32_t count)
+/* CreateTopics v1 of one topic; returns its error code, message in msg. */
+static int16_t create_topic(int fd, const char *name, int32_t parts, const char *segment_bytes,
+			    int validate_only, char *msg, size_t cap)
+{
+	create_topic_send(fd, name, parts, segment_bytes, validate_only);
+	return create_topic_recv(fd, msg, cap);
+}
+
+/* Sends CreatePartitions v0 of one topic to count (correlation 101). */
+static void create_partitions_send(int fd, const char *name, int32_t count)
 {
 	struct wb b = { 0 };
 	w32(&b, 1);
@@ -574,6 +587,10 @@ static int16_t create_partitions(int fd, const char *name, int32_t count)
 	w8(&b, 0);
 	kreq(fd, 37, 0, 101, &b);
 	free(b.d);
+}
+
+static int16_t create_partitions_recv(int fd)
+{
 	size_t n;
 	uint8_t *p = kresp(fd, &n, 10000 * slack());
 	ck_assert_msg(p != NULL, "no CreatePartitions response");
@@ -584,6 +601,20 @@ static int16_t create_partitions(int fd, const char *name, int32_t count)
 	int16_t err = r16(&r);
 	free(p);
 	return err;
+}
+
+/* CreatePartitions v0 of one topic to count; returns the error code. */
+static int16_t create_partitions(int fd, const char *name, int32_t count)
+{
+	create_partitions_send(fd, name, count);
+	return create_partitions_recv(fd);
+}
+
+/* 1 when fd has something to read right now. */
+static int readable_now(int fd)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	return poll(&pfd, 1, 0) > 0;
 }
 
 START_TEST(kafka_segment_bytes_floor)
@@ -626,6 +657,49 @@ START_TEST(kafka_partition_limits)
 	ck_assert_int_eq(create_partitions(fd, "ok-seg", 2), 44);
 	ck_assert_int_eq(create_partitions(fd, "wide", 9), 37);
 	close(fd);
+	srv_stop_clean(&s);
+}
+END_TEST
+
+/* Finding 7: making 2000 partitions froze the loop (0.5 s idle, 13 s on a
+ * busy disk).  The folders are now made by a background job: with the
+ * disk made slow for that job (TANDEM_FAULTS make:..., 1.5 s), other
+ * clients are answered while the CreateTopics / CreatePartitions request
+ * still waits, the name is taken meanwhile, and then the topic is there
+ * with every partition. */
+START_TEST(kafka_create_many_partitions_off_the_loop)
+{
+	static struct srv s;
+	char msg[256];
+
+	setenv("TANDEM_FAULTS", "make:wide-slow:1:2", 1); /* the create, then the grow */
+	srv_start(&s, 0, NULL);
+	unsetenv("TANDEM_FAULTS");
+	int fd = su_tcp_connect(s.kafka), other = su_tcp_connect(s.kafka);
+	ck_assert(fd >= 0 && other >= 0);
+	amqp_connection_state_t c = amqp_login_to(s.amqp);
+	ck_assert_ptr_nonnull(c);
+
+	create_topic_send(fd, "wide-slow", 200, NULL, 0);
+	ck_assert_msg(kafka_alive(other), "Kafka not answered while partitions are made");
+	ck_assert_msg(amqp_round_trip(c, 1, "dos-make", "served meanwhile"),
+		      "AMQP not served while partitions are made");
+	/* invisible but taken while it is made */
+	ck_assert_int_eq(create_topic(other, "wide-slow", 1, NULL, 0, msg, sizeof(msg)), 36);
+	ck_assert_msg(!readable_now(fd), "CreateTopics was answered first: made on the loop");
+	ck_assert_int_eq(create_topic_recv(fd, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(create_partitions(other, "wide-slow", 200), 37); /* it has 200 */
+
+	create_partitions_send(fd, "wide-slow", 260);
+	ck_assert_msg(kafka_alive(other), "Kafka not answered while partitions are added");
+	ck_assert_msg(amqp_round_trip(c, 1, "dos-make", "served meanwhile"),
+		      "AMQP not served while partitions are added");
+	ck_assert_msg(!readable_now(fd), "CreatePartitions was answered first: made on the loop");
+	ck_assert_int_eq(create_partitions_recv(fd), 0);
+	ck_assert_int_eq(create_partitions(other, "wide-slow", 260), 37); /* it has 260 */
+	amqp_bye(c);
+	close(fd);
+	close(other);
 	srv_stop_clean(&s);
 }
 END_TEST
@@ -736,6 +810,63 @@ static int http_served(int port)
 	close(fd);
 	return ok;
 }
+
+/* Sends PUT /api/topics/NAME {"partitions": n} as guest on a new connection. */
+static int http_put_topic(int port, const char *name, int n)
+{
+	char body[64], req[512];
+	int fd = su_tcp_connect(port);
+	ck_assert_int_ge(fd, 0);
+	int blen = snprintf(body, sizeof(body), "{\"partitions\": %d}", n);
+	int len = snprintf(req, sizeof(req),
+			   "PUT /api/topics/%s HTTP/1.1\r\nHost: localhost\r\n"
+			   "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\nContent-Type: application/json\r\n"
+			   "Content-Length: %d\r\n\r\n%s",
+			   name, blen, body);
+	send_all(fd, req, (size_t)len);
+	return fd;
+}
+
+/* The status code of the reply on fd (0 if none came in time). */
+static int http_status(int fd)
+{
+	char buf[13];
+	if (read_full(fd, (uint8_t *)buf, 12, now_ms() + 10000 * slack()) != 0)
+		return 0;
+	buf[12] = 0;
+	return atoi(buf + 9);
+}
+
+/* Finding 7 over HTTP: PUT /api/topics makes the folders as a background
+ * job too (the disk made slow for it); a client that leaves before the
+ * answer costs nothing, and its topic is made all the same. */
+START_TEST(http_create_many_partitions_off_the_loop)
+{
+	static struct srv s;
+
+	setenv("TANDEM_FAULTS", "make:wide-http:1:2", 1);
+	srv_start(&s, 0, NULL);
+	unsetenv("TANDEM_FAULTS");
+	int fd = http_put_topic(s.http, "wide-http", 100);
+	ck_assert_msg(http_served(s.http), "HTTP not served while partitions are made");
+	ck_assert_msg(!readable_now(fd), "PUT was answered first: made on the loop");
+	ck_assert_int_eq(http_status(fd), 201);
+	close(fd);
+	/* grow, and leave before the answer */
+	close(http_put_topic(s.http, "wide-http", 150));
+	ck_assert(http_served(s.http));
+	int status = 0;
+	for (uint64_t end = now_ms() + 10000 * slack(); status != 204 && now_ms() < end;) {
+		fd = http_put_topic(s.http, "wide-http", 150); /* 204 once it has 150 */
+		status = http_status(fd);
+		close(fd);
+		if (status != 204)
+			sleep_ms(100);
+	}
+	ck_assert_int_eq(status, 204);
+	srv_stop_clean(&s);
+}
+END_TEST
 
 #define HTTP_MAX 100 /* http_max_connections' default */
 
@@ -986,6 +1117,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, kafka_idle_timeout);
 	tcase_add_test(tc, kafka_segment_bytes_floor);
 	tcase_add_test(tc, kafka_partition_limits);
+	tcase_add_test(tc, kafka_create_many_partitions_off_the_loop);
 	tcase_add_test(tc, kafka_join_group_metadata);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fds");
@@ -996,6 +1128,7 @@ static Suite *suite(void)
 	tc = tcase_create("http");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, http_connection_limit);
+	tcase_add_test(tc, http_create_many_partitions_off_the_loop);
 	tcase_add_test(tc, http_timeout);
 	tcase_add_test(tc, http_client_that_never_reads);
 	suite_add_tcase(s, tc);
