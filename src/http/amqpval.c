@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http/amqpval.h"
+#include "util/b64.h"
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -476,53 +477,11 @@ out:
 
 /* ---- base64 ------------------------------------------------------------- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 void hv_b64_encode(struct js_w *w, const uint8_t *p, size_t n)
 {
-	char q[4];
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = b64[v >> 18 & 63];
-		q[1] = b64[v >> 12 & 63];
-		q[2] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? b64[v & 63] : '=';
-		js_raw(w, q, 4);
+	char q[TU_B64_LEN(768) + 1]; /* 768 = 3 * 256: chunks encode without padding */
+	for (size_t i = 0; i < n; i += 768) {
+		size_t k = n - i < 768 ? n - i : 768;
+		js_raw(w, q, tu_b64_encode(p + i, k, q));
 	}
-}
-
-static int b64val(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-	return p ? (int)(p - b64) : -1;
-}
-
-long hv_b64_decode(const char *s, size_t len, uint8_t *out)
-{
-	size_t o = 0;
-	if (len % 4)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int k = 0; k < 4; k++) {
-			if (s[i + k] == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-			} else if (pad || (v[k] = b64val(s[i + k])) < 0) {
-				return -1;
-			}
-		}
-		uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		out[o++] = (uint8_t)(x >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(x >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)x;
-	}
-	return (long)o;
 }
