@@ -194,6 +194,12 @@ int am_table_next(struct am_table_iter *it, struct am_bytes *key, struct am_valu
 int am_table_get(struct am_bytes table, const char *key, struct am_value *v);
 /* Number of entries of a validated table. */
 size_t am_table_count(struct am_bytes table);
+/* Any integer field value (b s I l B u i L) as int64: 0, or -1 for another
+ * type or an unsigned value above INT64_MAX. */
+int am_int_value(const struct am_value *v, int64_t *out);
+/* RabbitMQ's name of a field type in its error texts ('I' -> "signedint",
+ * 'S' -> "longstr"; "void" for 'V' and unknown types). */
+const char *am_type_word(uint8_t type);
 
 /*
  * Table builder: writes a table's wire form (with its 4-byte length) into a

@@ -217,6 +217,47 @@ size_t am_table_count(struct am_bytes table)
 	return n;
 }
 
+/* RabbitMQ's spelling of each field type, as its error texts show it. */
+const char *am_type_word(uint8_t t)
+{
+	switch (t) {
+	case 'I': return "signedint";
+	case 'i': return "unsignedint";
+	case 'l': return "long";
+	case 'L': return "unsignedlong";
+	case 's': return "short";
+	case 'u': return "unsignedshort";
+	case 'b': return "byte";
+	case 'B': return "unsignedbyte";
+	case 'S': return "longstr";
+	case 't': return "bool";
+	case 'f': return "float";
+	case 'd': return "double";
+	case 'D': return "decimal";
+	case 'T': return "timestamp";
+	case 'F': return "table";
+	case 'A': return "array";
+	case 'x': return "binary";
+	default: return "void";
+	}
+}
+
+int am_int_value(const struct am_value *v, int64_t *out)
+{
+	switch (v->type) {
+	case 'b': case 's': case 'I': case 'l':
+		*out = v->v.i;
+		return 0;
+	case 'B': case 'u': case 'i': case 'L':
+		if (v->v.u > INT64_MAX)
+			return -1;
+		*out = (int64_t)v->v.u;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* ---- builder ------------------------------------------------------------ */
 
 static void am_tb_fail(struct am_tb *tb, int err)

@@ -20,6 +20,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/durable.h"
+#include "core/qargs.h"
 #include "core/registry.h"
 #include "core/stream.h"
 #include "http/amqpval.h"
@@ -575,92 +576,38 @@ static int64_t int_arg(const struct js_doc *d, int args, const char *key)
 	return x;
 }
 
-/* RabbitMQ's queue arguments, read from JSON into core settings.  Strings
- * point into r's body text (decoded copies kept in keep[]). */
-static int queue_settings(const struct js_doc *d, int args, struct tdm_queue_settings *qs,
-			  struct tdm_stream_spec *ss, char *keep[2], char *err, size_t errlen)
+/* RabbitMQ's stream queue (core/stream.h): a log; length in bytes and
+ * segment size are its retention settings.  0 when args do not ask for a
+ * stream, 1 when qs and ss are set, -1 with err.  Classic queues' arguments
+ * are core's to check (core/qargs.h). */
+static int stream_settings(const struct js_doc *d, int args, struct tdm_queue_settings *qs,
+			   struct tdm_stream_spec *ss, char *err, size_t errlen)
 {
+	int qt = args < 0 ? -1 : js_get(d, args, "x-queue-type");
+	if (qt < 0 || !js_streq(d, qt, "stream"))
+		return 0;
 	tdm_queue_settings_init(qs);
-	if (args < 0)
-		return 0;
-	int qt = js_get(d, args, "x-queue-type");
-	if (qt >= 0 && js_streq(d, qt, "stream")) {
-		/* RabbitMQ's stream queue (core/stream.h): a log; length in bytes
-		 * and segment size are its retention settings */
-		tdm_stream_spec_init(ss);
-		int64_t mb = int_arg(d, args, "x-max-length-bytes");
-		int64_t seg = int_arg(d, args, "x-stream-max-segment-size-bytes");
-		if (mb == -2 || seg == -2 || seg == 0) {
-			snprintf(err, errlen, "invalid arg '%s'", mb == -2 ? "x-max-length-bytes"
-								   : "x-stream-max-segment-size-bytes");
-			return -1;
-		}
-		ss->max_bytes = mb;
-		ss->segment_bytes = seg;
-		qs->stream = ss;
-		return 0;
-	}
-	if (qt >= 0 && !js_streq(d, qt, "classic")) {
-		snprintf(err, errlen, "invalid arg 'x-queue-type': tandem has classic and stream queues");
+	tdm_stream_spec_init(ss);
+	int64_t mb = int_arg(d, args, "x-max-length-bytes");
+	int64_t seg = int_arg(d, args, "x-stream-max-segment-size-bytes");
+	if (mb == -2 || seg == -2 || seg == 0) {
+		snprintf(err, errlen, "invalid arg '%s'", mb == -2 ? "x-max-length-bytes"
+							   : "x-stream-max-segment-size-bytes");
 		return -1;
 	}
-	static const char *ints[] = { "x-max-length", "x-max-length-bytes", "x-message-ttl",
-				      "x-expires", "x-max-priority" };
-	int64_t val[5];
-	for (int i = 0; i < 5; i++) {
-		val[i] = int_arg(d, args, ints[i]);
-		if (val[i] == -2 || (i == 3 && val[i] == 0) || (i == 4 && val[i] > 255)) {
-			snprintf(err, errlen, "invalid arg '%s'", ints[i]);
-			return -1;
-		}
-	}
-	qs->max_length = val[0];
-	qs->max_length_bytes = val[1];
-	qs->message_ttl = val[2];
-	qs->expires = val[3];
-	qs->max_priority = val[4] < 0 ? 0 : (uint8_t)val[4];
-	int ov = js_get(d, args, "x-overflow");
-	if (ov >= 0) {
-		if (js_streq(d, ov, "drop-head"))
-			qs->overflow = TDM_OVERFLOW_DROP_HEAD;
-		else if (js_streq(d, ov, "reject-publish"))
-			qs->overflow = TDM_OVERFLOW_REJECT_PUBLISH;
-		else if (js_streq(d, ov, "reject-publish-dlx"))
-			qs->overflow = TDM_OVERFLOW_REJECT_PUBLISH_DLX;
-		else {
-			snprintf(err, errlen, "invalid arg 'x-overflow'");
-			return -1;
-		}
-	}
-	int sac = js_get(d, args, "x-single-active-consumer");
-	if (sac >= 0)
-		qs->single_active = js_truth(d, sac) == 1;
-	static const char *strs[] = { "x-dead-letter-exchange", "x-dead-letter-routing-key" };
-	for (int i = 0; i < 2; i++) {
-		int v = js_get(d, args, strs[i]);
-		if (v < 0)
-			continue;
-		size_t n;
-		if (!(keep[i] = js_strdup(d, v, &n))) {
-			snprintf(err, errlen, "invalid arg '%s'", strs[i]);
-			return -1;
-		}
-		if (i == 0)
-			qs->dlx = keep[i], qs->dlx_len = n;
-		else
-			qs->dlrk = keep[i], qs->dlrk_len = n;
-	}
-	return 0;
+	ss->max_bytes = mb;
+	ss->segment_bytes = seg;
+	qs->stream = ss;
+	return 1;
 }
 
 int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
 		     size_t len, int *created, struct tdm_err *e)
 {
 	char err[200];
-	char *keep[2] = { NULL, NULL };
 	struct js_w args;
 	js_w_init(&args);
-	int a = js_get(d, obj, "arguments"), rc;
+	int a = js_get(d, obj, "arguments"), rc, stream;
 	struct tdm_queue_settings qs;
 	struct tdm_stream_spec ss;
 	if (len == 0 || len > 255) {
@@ -668,9 +615,16 @@ int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, cons
 		goto out;
 	}
 	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0 ||
-	    queue_settings(d, a, &qs, &ss, keep, err, sizeof(err)) < 0) {
+	    (stream = stream_settings(d, a, &qs, &ss, err, sizeof(err))) < 0) {
 		rc = tdm_err_set(e, TDM_E_INVALID, "%s", err);
 		goto out;
+	}
+	if (!stream) { /* the same checks and words as a declare over AMQP */
+		char shown[256];
+		snprintf(shown, sizeof(shown), "%.*s", (int)len, name);
+		rc = tdm_qargs_parse((const uint8_t *)args.buf, args.len, shown, vh->name, &qs, e);
+		if (rc != TDM_OK)
+			goto out;
 	}
 	struct tdm_queue_spec s = {
 		.name = name, .name_len = len,
@@ -692,8 +646,6 @@ int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, cons
 	if (created)
 		*created = s.created;
 out:
-	free(keep[0]);
-	free(keep[1]);
 	js_w_free(&args);
 	return rc;
 }

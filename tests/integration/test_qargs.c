@@ -1,0 +1,152 @@
+/*
+ * Queue arguments get one verdict whichever door a declaration comes
+ * through (issue 12): for each argument below, a declare over AMQP is
+ * closed with 406 and a text, and a PUT /api/queues/... with the same
+ * arguments as JSON is refused with 400 and the same text as its reason
+ * (RabbitMQ's management plugin declares through a channel and reports
+ * that channel's close).  Before core validated arguments, the HTTP API
+ * had rules and words of its own (an unknown x-queue-type, a negative
+ * x-max-length or a string TTL got "invalid arg 'x-...'" and nothing
+ * more; a string x-single-active-consumer or a ten-year-plus TTL passed).
+ *
+ * Depends on: Check, rabbitmq-c, the harness, the HTTP client, and the
+ * management API's JSON reader (src/http/json.c, compiled in).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "http/json.h"
+#include "http_client.h"
+
+static int http_port;
+
+/* One argument: its AMQP field and the same as JSON. */
+struct qarg_case {
+	const char *key;
+	char kind;          /* 'l' long, 'S' string, 't' bool */
+	long long i;
+	const char *s;
+	const char *json;   /* the "arguments" object */
+	const char *expect; /* a part of the text both must give */
+};
+
+static const struct qarg_case cases[] = {
+	{ "x-max-length", 'l', -1, NULL, "{\"x-max-length\":-1}", "{value_negative,-1}" },
+	{ "x-queue-type", 'S', 0, "quorum", "{\"x-queue-type\":\"quorum\"}",
+	  "\"unsupported queue type 'quorum'\"" },
+	{ "x-message-ttl", 'S', 0, "abc", "{\"x-message-ttl\":\"abc\"}",
+	  "\"expected integer, got longstr\"" },
+	{ "x-message-ttl", 'l', 315360000001LL, NULL, "{\"x-message-ttl\":315360000001}",
+	  "{value_too_large,315360000001}" },
+	{ "x-single-active-consumer", 'S', 0, "yes", "{\"x-single-active-consumer\":\"yes\"}",
+	  "{unacceptable_type,longstr}" },
+	{ "x-dead-letter-exchange", 'l', 5, NULL, "{\"x-dead-letter-exchange\":5}",
+	  "invalid type 'long' for arg 'x-dead-letter-exchange'" },
+	{ "x-queue-mode", 'S', 0, "slow", "{\"x-queue-mode\":\"slow\"}",
+	  "\"unsupported queue mode 'slow'\"" },
+	{ "x-overflow", 'S', 0, "drop-tail", "{\"x-overflow\":\"drop-tail\"}", "invalid_overflow" },
+};
+
+/* The close text of an AMQP declare of queue q with the case's argument,
+ * without the "PRECONDITION_FAILED - " the reply code adds. */
+static void amqp_verdict(const struct qarg_case *k, const char *q, char *out, size_t cap)
+{
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	amqp_table_entry_t e = { .key = amqp_cstring_bytes(k->key) };
+	if (k->kind == 'l') {
+		e.value.kind = AMQP_FIELD_KIND_I64;
+		e.value.value.i64 = k->i;
+	} else {
+		e.value.kind = AMQP_FIELD_KIND_UTF8;
+		e.value.value.bytes = amqp_cstring_bytes(k->s);
+	}
+	amqp_table_t args = { .num_entries = 1, .entries = &e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 0, 0, 0, args);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_PRECONDITION_FAILED);
+	const char *t = th_last_close_text(), *p = "PRECONDITION_FAILED - ";
+	ck_assert_msg(strncmp(t, p, strlen(p)) == 0, "%s: %s", k->key, t);
+	snprintf(out, cap, "%s", t + strlen(p));
+	th_close(c);
+}
+
+/* The reason of a PUT /api/queues/%2F/q with the case's argument (400). */
+static void http_verdict(const struct qarg_case *k, const char *q, char *out, size_t cap)
+{
+	char path[300], body[300], err[128];
+	struct th_http_resp r;
+	struct js_doc d;
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	snprintf(body, sizeof(body), "{\"durable\":false,\"arguments\":%s}", k->json);
+	ck_assert_int_eq(th_http("PUT", path, "guest:guest", body, &r), 400);
+	ck_assert_msg(js_parse(&d, r.body, r.len, err, sizeof(err)) == 0, "%s: %s", err, r.body);
+	int reason = js_get(&d, 0, "reason");
+	size_t n;
+	char *s = reason >= 0 ? js_strdup(&d, reason, &n) : NULL;
+	ck_assert_msg(s != NULL, "no reason: %s", r.body);
+	snprintf(out, cap, "%s", s);
+	free(s);
+	js_doc_free(&d);
+	th_http_free(&r);
+}
+
+START_TEST(test_http_queue_args_same_verdict_as_amqp)
+{
+	const struct qarg_case *k = &cases[_i];
+	char q[128], a[512], h[512];
+	th_name(q, sizeof(q), "qargs");
+	amqp_verdict(k, q, a, sizeof(a));
+	http_verdict(k, q, h, sizeof(h));
+	ck_assert_msg(strstr(a, k->expect) != NULL, "AMQP %s: %s", k->key, a);
+	ck_assert_msg(strcmp(a, h) == 0, "%s: AMQP says \"%s\", HTTP says \"%s\"", k->key, a, h);
+	/* and neither door created the queue */
+	struct th_http_resp r;
+	char path[300];
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(th_http("GET", path, "guest:guest", NULL, &r), 404);
+	th_http_free(&r);
+}
+END_TEST
+
+/* Valid arguments still pass both doors, and mean the same. */
+START_TEST(test_http_queue_args_valid_accepted)
+{
+	char q[128], path[300];
+	struct th_http_resp r;
+	th_name(q, sizeof(q), "qargs-ok");
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(th_http("PUT", path, "guest:guest",
+				 "{\"durable\":false,\"arguments\":{\"x-max-length\":2,"
+				 "\"x-overflow\":\"reject-publish\",\"x-queue-type\":\"classic\","
+				 "\"x-single-active-consumer\":true,\"x-message-ttl\":60000}}",
+				 &r),
+			 201);
+	th_http_free(&r);
+	ck_assert_int_eq(th_http("DELETE", path, "guest:guest", NULL, &r), 204);
+	th_http_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+	if (getenv("TANDEM_TEST_BROKER")) {
+		printf("SKIP: the test compares tandemd's HTTP API with its AMQP side\n");
+		return 77;
+	}
+	char port[16];
+	http_port = th_free_port();
+	th_http_port(http_port);
+	snprintf(port, sizeof(port), "%d", http_port);
+	const char *args[] = { "--http-port", port, NULL };
+	th_start_with_args(args);
+	Suite *s = suite_create("qargs");
+	TCase *tc = th_tcase("qargs");
+	tcase_add_loop_test(tc, test_http_queue_args_same_verdict_as_amqp, 0,
+			    (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_http_queue_args_valid_accepted);
+	suite_add_tcase(s, tc);
+	return th_run_suite(s);
+}
