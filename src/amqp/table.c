@@ -110,6 +110,15 @@ static int am_value_parse(uint8_t type, const uint8_t *p, size_t avail, struct a
 	return 0;
 }
 
+int am_value_decode(uint8_t type, struct am_bytes raw, struct am_value *v)
+{
+	size_t used;
+
+	if (am_value_parse(type, raw.ptr, raw.len, v, &used) < 0 || used != raw.len)
+		return AM_ERR_SYNTAX;
+	return AM_OK;
+}
+
 /* Reads the next entry of a table (key != NULL) or array (key == NULL). */
 static int am_entry_next(struct am_bytes *rest, struct am_bytes *key, struct am_value *v)
 {

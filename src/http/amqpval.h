@@ -3,9 +3,9 @@
  * (queue and exchange arguments, binding arguments, message headers) to and
  * from JSON, and a message's content header (class 60 properties) to and
  * from RabbitMQ's "properties" object.  Messages in the core keep their
- * content header in wire form, so a front end that creates or shows
- * messages speaks this much of the format; it is written here again rather
- * than borrowed from src/amqp (front ends never call each other).
+ * content header in wire form; the wire side is the shared AMQP codec
+ * library (src/amqp/codec.h, linked by both front ends, no broker state):
+ * this is only its mapping to and from JSON.
  *
  * Must not depend on: libevent, protocol front ends.
  */
