@@ -331,18 +331,13 @@ int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max);
 /* ---- stream queues (stream.c) ---- */
 struct tdm_stream_spec;
 struct ls_record;
-/* 1 when a declaration's arguments ask for x-queue-type stream. */
-int am_stream_is_declared(struct am_bytes args);
-/* Checks a new stream queue's declaration as RabbitMQ does (server-named,
- * argument values, arguments streams refuse, properties) and fills qa and
- * sp (borrowing from d); 0, or -1 with the error in err. */
+/* Checks a new stream queue's declaration (core/qargs.h: tdm_qargs_stream)
+ * and fills qa and sp (borrowing from d); 0, or -1 with the error in err. */
 int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, const char *queue,
 			   struct tdm_queue_settings *qa, struct tdm_stream_spec *sp,
 			   uint32_t method, struct am_err *err);
 /* tandem's stream arguments compared on redeclare (x-log-topic, ...). */
 extern const char *const am_stream_arg_keys[];
-/* "7D", "12h", "30m", "10s", "1Y", "1M" -> ms (RabbitMQ's x-max-age); 0 or -1. */
-int am_stream_parse_age(struct am_bytes s, int64_t *ms);
 /* Where a stream consumer starts (enum tdm_stream_from), and which partition. */
 struct am_stream_start {
 	int from;

@@ -51,7 +51,7 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	 * compared with what was asked (inequivalent arg), whatever it is */
 	int exists = d->queue.len && tdm_map_get(&c->vhost->queues, (const char *)d->queue.ptr, d->queue.len);
 	struct tdm_stream_spec stream;
-	if (!s.passive && !exists && am_stream_is_declared(d->arguments)) {
+	if (!s.passive && !exists && tdm_qargs_is_stream(d->arguments.ptr, d->arguments.len)) {
 		if (am_stream_declare_args(c, d, shown, &qa, &stream, m->id, err) < 0)
 			return -1;
 	} else if (!s.passive && !exists) {

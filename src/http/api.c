@@ -564,67 +564,22 @@ void hx_exchanges(struct hx_req *r)
 
 /* ---- queues -------------------------------------------------------------- */
 
-/* Integer argument `key` of args (JSON), or -1 when absent; -2 when invalid. */
-static int64_t int_arg(const struct js_doc *d, int args, const char *key)
+int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
+		     const char *name, size_t len, int *created, struct tdm_err *e)
 {
-	int v = js_get(d, args, key);
-	int64_t x;
-	if (v < 0)
-		return -1;
-	if (js_int64(d, v, &x) < 0 || x < 0)
-		return -2;
-	return x;
-}
-
-/* RabbitMQ's stream queue (core/stream.h): a log; length in bytes and
- * segment size are its retention settings.  0 when args do not ask for a
- * stream, 1 when qs and ss are set, -1 with err.  Classic queues' arguments
- * are core's to check (core/qargs.h). */
-static int stream_settings(const struct js_doc *d, int args, struct tdm_queue_settings *qs,
-			   struct tdm_stream_spec *ss, char *err, size_t errlen)
-{
-	int qt = args < 0 ? -1 : js_get(d, args, "x-queue-type");
-	if (qt < 0 || !js_streq(d, qt, "stream"))
-		return 0;
-	tdm_queue_settings_init(qs);
-	tdm_stream_spec_init(ss);
-	int64_t mb = int_arg(d, args, "x-max-length-bytes");
-	int64_t seg = int_arg(d, args, "x-stream-max-segment-size-bytes");
-	if (mb == -2 || seg == -2 || seg == 0) {
-		snprintf(err, errlen, "invalid arg '%s'", mb == -2 ? "x-max-length-bytes"
-							   : "x-stream-max-segment-size-bytes");
-		return -1;
-	}
-	ss->max_bytes = mb;
-	ss->segment_bytes = seg;
-	qs->stream = ss;
-	return 1;
-}
-
-int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
-		     size_t len, int *created, struct tdm_err *e)
-{
-	char err[200];
+	char err[200], shown[256];
 	struct js_w args;
 	js_w_init(&args);
-	int a = js_get(d, obj, "arguments"), rc, stream;
+	int a = js_get(d, obj, "arguments"), rc;
 	struct tdm_queue_settings qs;
 	struct tdm_stream_spec ss;
 	if (len == 0 || len > 255) {
 		rc = tdm_err_set(e, TDM_E_INVALID, "queue names are 1 to 255 bytes");
 		goto out;
 	}
-	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0 ||
-	    (stream = stream_settings(d, a, &qs, &ss, err, sizeof(err))) < 0) {
+	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0) {
 		rc = tdm_err_set(e, TDM_E_INVALID, "%s", err);
 		goto out;
-	}
-	if (!stream) { /* the same checks and words as a declare over AMQP */
-		char shown[256];
-		snprintf(shown, sizeof(shown), "%.*s", (int)len, name);
-		rc = tdm_qargs_parse((const uint8_t *)args.buf, args.len, shown, vh->name, &qs, e);
-		if (rc != TDM_OK)
-			goto out;
 	}
 	struct tdm_queue_spec s = {
 		.name = name, .name_len = len,
@@ -633,14 +588,15 @@ int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, cons
 		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
 		.settings = &qs,
 	};
-	if (qs.stream && (!s.durable || s.auto_delete)) {
-		rc = tdm_err_set(e, TDM_E_INVALID, "stream queues must be durable and not auto-delete");
+	/* the same checks and words as a declare over AMQP */
+	snprintf(shown, sizeof(shown), "%.*s", (int)len, name);
+	if (tdm_qargs_is_stream(s.arguments, s.arguments_len))
+		rc = tdm_qargs_stream(vh, user, shown, len, s.durable, 0, s.auto_delete, s.arguments,
+				      s.arguments_len, &qs, &ss, e);
+	else
+		rc = tdm_qargs_parse(s.arguments, s.arguments_len, shown, vh->name, &qs, e);
+	if (rc != TDM_OK)
 		goto out;
-	}
-	if (qs.stream && !vh->broker->topics) {
-		rc = tdm_err_set(e, TDM_E_INVALID, "stream queues need the log store");
-		goto out;
-	}
 	struct tdm_queue *q;
 	rc = tdm_queue_declare(vh, &s, &q, e);
 	if (created)
@@ -656,7 +612,8 @@ static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
 		return;
 	struct tdm_err e;
 	int created = 0;
-	if (hx_declare_queue(vh, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e) != TDM_OK)
+	if (hx_declare_queue(vh, r->user, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e) !=
+	    TDM_OK)
 		hx_core_error(r, &e);
 	else
 		hx_no_content(r, created ? 201 : 204);

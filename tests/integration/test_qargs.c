@@ -31,23 +31,33 @@ struct qarg_case {
 	const char *s;
 	const char *json;   /* the "arguments" object */
 	const char *expect; /* a part of the text both must give */
+	int stream;         /* with x-queue-type "stream", durable */
 };
 
 static const struct qarg_case cases[] = {
-	{ "x-max-length", 'l', -1, NULL, "{\"x-max-length\":-1}", "{value_negative,-1}" },
+	{ "x-max-length", 'l', -1, NULL, "{\"x-max-length\":-1}", "{value_negative,-1}", 0 },
 	{ "x-queue-type", 'S', 0, "quorum", "{\"x-queue-type\":\"quorum\"}",
-	  "\"unsupported queue type 'quorum'\"" },
+	  "\"unsupported queue type 'quorum'\"", 0 },
 	{ "x-message-ttl", 'S', 0, "abc", "{\"x-message-ttl\":\"abc\"}",
-	  "\"expected integer, got longstr\"" },
+	  "\"expected integer, got longstr\"", 0 },
 	{ "x-message-ttl", 'l', 315360000001LL, NULL, "{\"x-message-ttl\":315360000001}",
-	  "{value_too_large,315360000001}" },
+	  "{value_too_large,315360000001}", 0 },
 	{ "x-single-active-consumer", 'S', 0, "yes", "{\"x-single-active-consumer\":\"yes\"}",
-	  "{unacceptable_type,longstr}" },
+	  "{unacceptable_type,longstr}", 0 },
 	{ "x-dead-letter-exchange", 'l', 5, NULL, "{\"x-dead-letter-exchange\":5}",
-	  "invalid type 'long' for arg 'x-dead-letter-exchange'" },
+	  "invalid type 'long' for arg 'x-dead-letter-exchange'", 0 },
 	{ "x-queue-mode", 'S', 0, "slow", "{\"x-queue-mode\":\"slow\"}",
-	  "\"unsupported queue mode 'slow'\"" },
-	{ "x-overflow", 'S', 0, "drop-tail", "{\"x-overflow\":\"drop-tail\"}", "invalid_overflow" },
+	  "\"unsupported queue mode 'slow'\"", 0 },
+	{ "x-overflow", 'S', 0, "drop-tail", "{\"x-overflow\":\"drop-tail\"}", "invalid_overflow", 0 },
+	/* stream queues: retention values, arguments they refuse, bridge arguments */
+	{ "x-max-age", 'S', 0, "7 days", "{\"x-queue-type\":\"stream\",\"x-max-age\":\"7 days\"}",
+	  "invalid_max_age", 1 },
+	{ "x-max-length", 'l', 5, NULL, "{\"x-queue-type\":\"stream\",\"x-max-length\":5}",
+	  "of queue type rabbit_stream_queue", 1 },
+	{ "x-max-length-bytes", 'l', -5, NULL,
+	  "{\"x-queue-type\":\"stream\",\"x-max-length-bytes\":-5}", "{value_negative,-5}", 1 },
+	{ "x-log-partitions", 'l', 0, NULL, "{\"x-queue-type\":\"stream\",\"x-log-partitions\":0}",
+	  "expected an integer from 1 to 1000000", 1 },
 };
 
 /* The close text of an AMQP declare of queue q with the case's argument,
@@ -56,16 +66,19 @@ static void amqp_verdict(const struct qarg_case *k, const char *q, char *out, si
 {
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
-	amqp_table_entry_t e = { .key = amqp_cstring_bytes(k->key) };
+	amqp_table_entry_t e[2] = { { .key = amqp_cstring_bytes(k->key) },
+				    { .key = amqp_cstring_bytes("x-queue-type") } };
 	if (k->kind == 'l') {
-		e.value.kind = AMQP_FIELD_KIND_I64;
-		e.value.value.i64 = k->i;
+		e[0].value.kind = AMQP_FIELD_KIND_I64;
+		e[0].value.value.i64 = k->i;
 	} else {
-		e.value.kind = AMQP_FIELD_KIND_UTF8;
-		e.value.value.bytes = amqp_cstring_bytes(k->s);
+		e[0].value.kind = AMQP_FIELD_KIND_UTF8;
+		e[0].value.value.bytes = amqp_cstring_bytes(k->s);
 	}
-	amqp_table_t args = { .num_entries = 1, .entries = &e };
-	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 0, 0, 0, args);
+	e[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	e[1].value.value.bytes = amqp_cstring_bytes("stream");
+	amqp_table_t args = { .num_entries = k->stream ? 2 : 1, .entries = e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, (amqp_boolean_t)k->stream, 0, 0, args);
 	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_PRECONDITION_FAILED);
 	const char *t = th_last_close_text(), *p = "PRECONDITION_FAILED - ";
 	ck_assert_msg(strncmp(t, p, strlen(p)) == 0, "%s: %s", k->key, t);
@@ -80,7 +93,8 @@ static void http_verdict(const struct qarg_case *k, const char *q, char *out, si
 	struct th_http_resp r;
 	struct js_doc d;
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
-	snprintf(body, sizeof(body), "{\"durable\":false,\"arguments\":%s}", k->json);
+	snprintf(body, sizeof(body), "{\"durable\":%s,\"arguments\":%s}",
+		 k->stream ? "true" : "false", k->json);
 	ck_assert_int_eq(th_http("PUT", path, "guest:guest", body, &r), 400);
 	ck_assert_msg(js_parse(&d, r.body, r.len, err, sizeof(err)) == 0, "%s: %s", err, r.body);
 	int reason = js_get(&d, 0, "reason");
@@ -108,6 +122,35 @@ START_TEST(test_http_queue_args_same_verdict_as_amqp)
 	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
 	ck_assert_int_eq(th_http("GET", path, "guest:guest", NULL, &r), 404);
 	th_http_free(&r);
+}
+END_TEST
+
+/* A stream queue must be durable: the same words through both doors. */
+START_TEST(test_http_stream_queue_properties_same_verdict)
+{
+	char q[128], path[300], err[128];
+	struct th_http_resp r;
+	struct js_doc d;
+	th_name(q, sizeof(q), "qargs-nd");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	amqp_table_entry_t e = { .key = amqp_cstring_bytes("x-queue-type"),
+				 .value = { .kind = AMQP_FIELD_KIND_UTF8,
+					    .value = { .bytes = amqp_cstring_bytes("stream") } } };
+	amqp_table_t args = { .num_entries = 1, .entries = &e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 0, 0, 0, args);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_PRECONDITION_FAILED);
+	const char *t = th_last_close_text() + strlen("PRECONDITION_FAILED - ");
+	ck_assert_msg(strstr(t, "invalid property 'non-durable'") != NULL, "%s", t);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(th_http("PUT", path, "guest:guest",
+				 "{\"durable\":false,\"arguments\":{\"x-queue-type\":\"stream\"}}", &r),
+			 400);
+	ck_assert_msg(js_parse(&d, r.body, r.len, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(js_streq(&d, js_get(&d, 0, "reason"), t), "AMQP: %s, HTTP: %s", t, r.body);
+	js_doc_free(&d);
+	th_http_free(&r);
+	th_close(c);
 }
 END_TEST
 
@@ -193,6 +236,7 @@ int main(void)
 	TCase *tc = th_tcase("qargs");
 	tcase_add_loop_test(tc, test_http_queue_args_same_verdict_as_amqp, 0,
 			    (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_http_stream_queue_properties_same_verdict);
 	tcase_add_test(tc, test_http_queue_args_valid_accepted);
 	tcase_add_test(tc, test_http_arguments_round_trip);
 	suite_add_tcase(s, tc);
