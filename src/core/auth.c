@@ -19,6 +19,7 @@
 #include "core/sha256.h"
 #include "util/b64.h"
 #include "util/errf.h"
+#include "util/hex.h"
 
 #define SALT_LEN 4
 #define DIGEST_LEN 32
@@ -130,7 +131,6 @@ static int vhost_needs_escape(char c)
 /* The stored form of one vhost name: malloc'd, or NULL (ENOMEM). */
 static char *vhost_escape(const char *name, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	char *out = malloc(3 * len + 1), *o = out;
 
 	if (!out)
@@ -140,25 +140,14 @@ static char *vhost_escape(const char *name, size_t len)
 
 		if (vhost_needs_escape((char)c)) {
 			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
+			*o++ = tu_hex_upper(c >> 4);
+			*o++ = tu_hex_upper(c);
 		} else {
 			*o++ = (char)c;
 		}
 	}
 	*o = '\0';
 	return out;
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* 1 when the stored item p[0..n) names exactly the vhost name[0..len). */
@@ -170,8 +159,8 @@ static int vhost_item_is(const char *p, size_t n, const char *name, size_t len)
 		int c = (unsigned char)p[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_digit(p[i + 2]) : -1;
+			int hi = i + 2 < n ? tu_hex_value(p[i + 1]) : -1;
+			int lo = hi >= 0 ? tu_hex_value(p[i + 2]) : -1;
 
 			if (lo < 0)
 				return 0;

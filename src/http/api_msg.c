@@ -18,6 +18,7 @@
 #include "http/amqpval.h"
 #include "http/hx.h"
 #include "util/b64.h"
+#include "util/hex.h"
 
 #define HDRS_MAX 64
 
@@ -324,7 +325,6 @@ static uint64_t args_hash(const struct ex_hdr *a, size_t n)
  * byte "%XX".  out holds at least 3 * klen + 1 bytes. */
 static void quote_plus(char *out, const char *key, size_t klen)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < klen; i++) {
 		unsigned char c = (unsigned char)key[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -334,8 +334,8 @@ static void quote_plus(char *out, const char *key, size_t klen)
 			*out++ = '+';
 		} else {
 			*out++ = '%';
-			*out++ = hex[c >> 4];
-			*out++ = hex[c & 15];
+			*out++ = tu_hex_upper(c >> 4);
+			*out++ = tu_hex_upper(c);
 		}
 	}
 	*out = '\0';

@@ -12,6 +12,11 @@ char tu_hex_digit(unsigned v)
 	return digits[v & 15];
 }
 
+char tu_hex_upper(unsigned v)
+{
+	return "0123456789ABCDEF"[v & 15];
+}
+
 size_t tu_hex_encode(const void *in, size_t n, char *out)
 {
 	const unsigned char *p = in;

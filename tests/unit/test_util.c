@@ -82,6 +82,7 @@ START_TEST(test_hex)
 	ck_assert_uint_eq(tu_hex_encode(b, 4, out), 8);
 	ck_assert_str_eq(out, "009fa5ff");
 	ck_assert_int_eq(tu_hex_digit(0x1a), 'a');
+	ck_assert_int_eq(tu_hex_upper(0x1a), 'A');
 	ck_assert_int_eq(tu_hex_value('F'), 15);
 	ck_assert_int_eq(tu_hex_value('a'), 10);
 	ck_assert_int_eq(tu_hex_value('9'), 9);
