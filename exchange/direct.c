@@ -21,7 +21,7 @@ struct ex_dkey {
 static uint64_t key_hash(const struct ex_table *t, const char *key,
 			 size_t key_len)
 {
-	return ex_siphash(t->seed, key, key_len);
+	return tu_siphash(t->seed, key, key_len);
 }
 
 static struct ex_dkey *find_key(const struct ex_table *t, const char *key,

@@ -95,25 +95,25 @@ static uint64_t identity_hash(const struct ex_table *t, const void *dest,
 			      const char *key, size_t key_len,
 			      const struct ex_hdr *args, size_t nargs)
 {
-	struct ex_sip s;
+	struct tu_sip s;
 	uint64_t args_sum = 0;
 
 	for (size_t i = 0; i < nargs; i++) {
-		struct ex_sip a;
+		struct tu_sip a;
 
-		ex_sip_init(&a, t->seed);
-		ex_sip_u64(&a, args[i].key_len);
-		ex_sip_update(&a, args[i].key, args[i].key_len);
-		ex_sip_u64(&a, args[i].type);
-		ex_sip_update(&a, args[i].val, args[i].val_len);
-		args_sum += ex_sip_final(&a); /* a sum ignores order */
+		tu_sip_init(&a, t->seed);
+		tu_sip_u64(&a, args[i].key_len);
+		tu_sip_update(&a, args[i].key, args[i].key_len);
+		tu_sip_u64(&a, args[i].type);
+		tu_sip_update(&a, args[i].val, args[i].val_len);
+		args_sum += tu_sip_final(&a); /* a sum ignores order */
 	}
-	ex_sip_init(&s, t->seed);
-	ex_sip_u64(&s, (uint64_t)(uintptr_t)dest);
-	ex_sip_u64(&s, nargs);
-	ex_sip_u64(&s, args_sum);
-	ex_sip_update(&s, key, key_len);
-	return ex_sip_final(&s);
+	tu_sip_init(&s, t->seed);
+	tu_sip_u64(&s, (uint64_t)(uintptr_t)dest);
+	tu_sip_u64(&s, nargs);
+	tu_sip_u64(&s, args_sum);
+	tu_sip_update(&s, key, key_len);
+	return tu_sip_final(&s);
 }
 
 /* Occurrences of a in the sorted array s (binary search, then the run). */
@@ -194,11 +194,11 @@ static struct ex_binding *find_binding(const struct ex_table *t, void *dest,
 
 static uint64_t dest_hash(const struct ex_table *t, const void *dest)
 {
-	struct ex_sip s;
+	struct tu_sip s;
 
-	ex_sip_init(&s, t->seed);
-	ex_sip_u64(&s, (uint64_t)(uintptr_t)dest);
-	return ex_sip_final(&s);
+	tu_sip_init(&s, t->seed);
+	tu_sip_u64(&s, (uint64_t)(uintptr_t)dest);
+	return tu_sip_final(&s);
 }
 
 static struct ex_dnode *find_dnode(const struct ex_table *t, const void *dest)

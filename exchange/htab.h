@@ -1,12 +1,14 @@
 /*
  * exchange/htab.h: the two small tools every routing table in exchange/ is
  * built on: a seeded SipHash-2-4 (keys come from clients, so bucket choice
- * must not be predictable) and an intrusive chained hash table whose nodes
+ * must not be predictable; src/util/siphash.h, reached through this
+ * library's own include path to src/util) and an intrusive chained hash table whose nodes
  * live inside the caller's own structs (one allocation per object, and
  * lookups compare with the caller's own equality, so a lookup never needs to
  * build a temporary key).
  *
- * Internal to exchange/.  Must not depend on anything outside libc.
+ * Internal to exchange/.  Must not depend on anything outside libc and
+ * src/util.
  */
 #ifndef TANDEM_EXCHANGE_HTAB_H
 #define TANDEM_EXCHANGE_HTAB_H
@@ -14,27 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 /* Pointer to the struct that contains `ptr` as its member `member`. */
 #define EX_CONTAINER(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-/* Incremental SipHash-2-4 state. */
-struct ex_sip {
-	uint64_t v0, v1, v2, v3;
-	uint64_t tail; /* pending bytes, little-endian */
-	size_t len;    /* total bytes fed so far */
-};
-
-/* Starts a hash with the 128-bit key `key`. */
-void ex_sip_init(struct ex_sip *s, const uint64_t key[2]);
-/* Feeds n bytes (p may be NULL when n is 0). */
-void ex_sip_update(struct ex_sip *s, const void *p, size_t n);
-/* Feeds one 64-bit value in a fixed byte order. */
-void ex_sip_u64(struct ex_sip *s, uint64_t v);
-/* The hash of everything fed; s itself is left unchanged. */
-uint64_t ex_sip_final(const struct ex_sip *s);
-/* One-shot SipHash-2-4 of n bytes. */
-uint64_t ex_siphash(const uint64_t key[2], const void *p, size_t n);
 
 /* Embed in the object to be hashed; `hash` is set by ex_htab_insert. */
 struct ex_hnode {

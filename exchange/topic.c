@@ -38,12 +38,12 @@ struct ex_tnode {
 static uint64_t edge_hash(const struct ex_table *t, const struct ex_tnode *parent,
 			  const char *w, size_t wl)
 {
-	struct ex_sip s;
+	struct tu_sip s;
 
-	ex_sip_init(&s, t->seed);
-	ex_sip_u64(&s, (uint64_t)(uintptr_t)parent);
-	ex_sip_update(&s, w, wl);
-	return ex_sip_final(&s);
+	tu_sip_init(&s, t->seed);
+	tu_sip_u64(&s, (uint64_t)(uintptr_t)parent);
+	tu_sip_update(&s, w, wl);
+	return tu_sip_final(&s);
 }
 
 static struct ex_tnode *lit_child(const struct ex_table *t,

@@ -8,8 +8,8 @@
  * only): an ls_read result holds a segment, a sync job holds a partition,
  * so deleting a topic or a segment while they are out is safe.
  *
- * Internal to logstore/.  Must not depend on anything but libc, POSIX and
- * zlib.
+ * Internal to logstore/.  Must not depend on anything but libc, POSIX,
+ * zlib and src/util (through this library's own include path).
  */
 #ifndef TANDEM_LOGSTORE_INTERNAL_H
 #define TANDEM_LOGSTORE_INTERNAL_H
@@ -111,32 +111,12 @@ static inline int ls_varint_get(const unsigned char **pp,
 	return -1;
 }
 
-/* ---- small string-keyed hash map (map.c) -------------------------------- */
+/* ---- string-keyed hash map ------------------------------------------- */
 
-struct ls_map_entry {
-	uint64_t hash;
-	char *key; /* owned copy, NUL-terminated */
-	size_t key_len;
-	void *val; /* ref: owned by the map's user */
-};
-
-struct ls_map {
-	struct ls_map_entry *slots; /* owned; open addressing, linear probe */
-	size_t cap, count, tomb;
-};
-
-void ls_map_init(struct ls_map *m);
-/* Frees the map's slots and key copies, not the values. */
-void ls_map_free(struct ls_map *m);
-void *ls_map_get(const struct ls_map *m, const void *key, size_t len);
-/* Inserts or replaces; returns the previous value (or NULL) through *old.
- * LS_OK or LS_ERR_NOMEM. */
-int ls_map_put(struct ls_map *m, const void *key, size_t len, void *val,
-	       void **old);
-/* Removes key; returns its value or NULL. */
-void *ls_map_del(struct ls_map *m, const void *key, size_t len);
-/* Iterates: start with *pos = 0; returns NULL at the end. */
-struct ls_map_entry *ls_map_next(const struct ls_map *m, size_t *pos);
+/* Group offsets and checkpoint names use the tree's one hash map,
+ * src/util/map.h (SipHash, seeded per process: group ids and topic names
+ * come from clients), reached through this library's own -I to src/util. */
+#include "map.h"
 
 /* ---- hashing (murmur.c) --------------------------------------------- */
 
@@ -175,9 +155,8 @@ void ls_warn(const struct ls_store *s, const char *fmt, ...)
  * quarantine/<sub> of the store (sub NULL: quarantine/ itself): an
  * O_DIRECTORY fd, or -1 with errno. */
 int ls_quarantine_dir(const struct ls_store *s, const char *sub);
-/* Formats into err[0..errlen) when err is not NULL. */
-void ls_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Error texts: tu_errf (src/util/errf.h) formats into err[0..errlen). */
+#include "errf.h"
 
 /* ---- batches (batch.c) ------------------------------------------------- */
 
@@ -303,10 +282,10 @@ struct ls_store {
 	int ckpt_dirty;
 	size_t ret_cursor;        /* retention round robin: topic index */
 	int32_t ret_part;         /*   and partition index */
-	struct ls_map offsets;    /* "group\0topic\0partition" -> ls_group_offset */
+	struct tu_map offsets;    /* "group\0topic\0partition" -> ls_group_offset */
 	struct ls_topic *offsets_topic; /* ref: the internal topic */
 	int loading;              /* replaying offsets: no appends */
-	struct ls_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
+	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
 	struct ls_fsync_hist fsync_hist;
 	struct ls_draft *drafts;  /* topics and partitions being made (topic.c) */
 };

@@ -34,7 +34,7 @@ static size_t map_key(char *buf, const char *group, size_t glen, const char *top
 	return glen + tlen + 6;
 }
 
-static void split_key(const struct ls_map_entry *e, const char **group,
+static void split_key(const struct tu_map_entry *e, const char **group,
 		      const char **topic, int32_t *partition)
 {
 	size_t glen = strlen(e->key);
@@ -54,12 +54,12 @@ static void free_go(struct ls_group_offset *go)
 
 void ls_offsets_free(struct ls_store *s)
 {
-	struct ls_map_entry *e;
+	struct tu_map_entry *e;
 	size_t pos = 0;
 
-	while ((e = ls_map_next(&s->offsets, &pos)) != NULL)
-		free_go(e->val);
-	ls_map_free(&s->offsets);
+	while ((e = tu_map_next(&s->offsets, &pos)) != NULL)
+		free_go(e->value);
+	tu_map_free(&s->offsets);
 }
 
 /* Applies one record to the table (load and commit share this). */
@@ -76,7 +76,7 @@ static int apply(struct ls_store *s, const char *group, size_t glen, const char 
 		return LS_ERR_NOMEM;
 	klen = map_key(key, group, glen, topic, tlen, partition);
 	if (v == NULL) {
-		free_go(ls_map_del(&s->offsets, key, klen));
+		free_go(tu_map_del(&s->offsets, key, klen));
 		rc = LS_OK;
 		goto out;
 	}
@@ -86,9 +86,9 @@ static int apply(struct ls_store *s, const char *group, size_t glen, const char 
 	*go = *v;
 	if (v->metadata != NULL && (go->metadata = strdup(v->metadata)) == NULL)
 		goto out;
-	rc = ls_map_put(&s->offsets, key, klen, go, &old);
-	if (rc != LS_OK)
-		goto out;
+	if (tu_map_put(&s->offsets, key, klen, go, &old) < 0)
+		goto out; /* rc is LS_ERR_NOMEM */
+	rc = LS_OK;
 	free_go(old);
 	go = NULL;
 out:
@@ -213,7 +213,7 @@ int ls_offset_fetch(struct ls_store *s, const char *group, const char *topic,
 
 	if (key == NULL)
 		return LS_ERR_NOMEM;
-	go = ls_map_get(&s->offsets, key, map_key(key, group, glen, topic, tlen, partition));
+	go = tu_map_get(&s->offsets, key, map_key(key, group, glen, topic, tlen, partition));
 	free(key);
 	if (go == NULL)
 		return LS_ERR_NOT_FOUND;
@@ -226,11 +226,11 @@ int ls_offset_fetch(struct ls_store *s, const char *group, const char *topic,
 void ls_offsets_foreach(struct ls_store *s, const char *group, ls_offset_fn fn,
 			void *ctx)
 {
-	struct ls_map_entry *e;
+	struct tu_map_entry *e;
 	size_t pos = 0;
 
-	while ((e = ls_map_next(&s->offsets, &pos)) != NULL) {
-		struct ls_group_offset *go = e->val;
+	while ((e = tu_map_next(&s->offsets, &pos)) != NULL) {
+		struct ls_group_offset *go = e->value;
 		const char *g, *t;
 		int32_t part;
 
@@ -249,10 +249,10 @@ static int delete_matching(struct ls_store *s, const char *group, const char *to
 		int32_t partition;
 	} *v = NULL;
 	size_t n = 0, cap = 0, pos = 0;
-	struct ls_map_entry *e;
+	struct tu_map_entry *e;
 	int rc = LS_OK;
 
-	while ((e = ls_map_next(&s->offsets, &pos)) != NULL) {
+	while ((e = tu_map_next(&s->offsets, &pos)) != NULL) {
 		const char *g, *t;
 		int32_t part;
 

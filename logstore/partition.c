@@ -138,7 +138,7 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	int ok = 0;
 
 	if (p == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->store = s;
@@ -154,7 +154,7 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	if (create) {
 		ls_remove_tree(s->dirfd, name); /* an orphan of a failed create */
 		if (mkdirat(s->dirfd, name, 0755) != 0) {
-			ls_set_err(err, errlen, "mkdir %s: %s", name, strerror(errno));
+			tu_errf(err, errlen, "mkdir %s: %s", name, strerror(errno));
 			goto out;
 		}
 	} else if (mkdirat(s->dirfd, name, 0755) == 0) {
@@ -162,11 +162,11 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	}
 	p->dirfd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dirfd < 0) {
-		ls_set_err(err, errlen, "open %s: %s", name, strerror(errno));
+		tu_errf(err, errlen, "open %s: %s", name, strerror(errno));
 		goto out;
 	}
 	if (!create && list_segments(p->dirfd, &bases, &nbases) != 0) {
-		ls_set_err(err, errlen, "list %s: %s", name, strerror(errno));
+		tu_errf(err, errlen, "list %s: %s", name, strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0; i < nbases; i++) {
@@ -182,7 +182,7 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 		 * the segments after it, and their offsets, stay. */
 		seg = ls_segment_open(p->dirfd, bases[i], recover, last, interval, &sv);
 		if (seg == NULL) {
-			ls_set_err(err, errlen, "open segment %s/%020" PRIu64 ": %s",
+			tu_errf(err, errlen, "open segment %s/%020" PRIu64 ": %s",
 				   name, bases[i], strerror(errno));
 			goto out;
 		}
@@ -195,7 +195,7 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 		struct ls_segment *seg = ls_segment_create(p->dirfd, 0, ls_now_ms(s));
 
 		if (seg == NULL || push_segment(p, seg) != 0) {
-			ls_set_err(err, errlen, "create segment in %s: %s", name,
+			tu_errf(err, errlen, "create segment in %s: %s", name,
 				   strerror(errno));
 			ls_segment_unref(seg);
 			goto out;
@@ -220,7 +220,7 @@ out:
 	free(bases);
 	if (!ok) {
 		if (err != NULL && err[0] == '\0')
-			ls_set_err(err, errlen, "partition %s: %s", name, strerror(errno));
+			tu_errf(err, errlen, "partition %s: %s", name, strerror(errno));
 		ls_partition_unref(p);
 		return NULL;
 	}

@@ -157,7 +157,7 @@ static int read_checkpoint(struct ls_store *s)
 			break;
 		v[0] = rp;
 		v[1] = cp;
-		if (ls_map_put(&s->ckpt, name, strlen(name), v, NULL) != LS_OK)
+		if (tu_map_put(&s->ckpt, name, strlen(name), v, NULL) < 0)
 			free(v);
 	}
 	free(data);
@@ -167,7 +167,7 @@ static int read_checkpoint(struct ls_store *s)
 int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
 			       uint64_t *rp, uint64_t *cp)
 {
-	uint64_t *v = ls_map_get(&s->ckpt, dirname, strlen(dirname));
+	uint64_t *v = tu_map_get(&s->ckpt, dirname, strlen(dirname));
 
 	*rp = v ? v[0] : 0;
 	*cp = v ? v[1] : 0;
@@ -176,12 +176,12 @@ int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
 
 static void free_ckpt_map(struct ls_store *s)
 {
-	struct ls_map_entry *e;
+	struct tu_map_entry *e;
 	size_t pos = 0;
 
-	while ((e = ls_map_next(&s->ckpt, &pos)) != NULL)
-		free(e->val);
-	ls_map_free(&s->ckpt);
+	while ((e = tu_map_next(&s->ckpt, &pos)) != NULL)
+		free(e->value);
+	tu_map_free(&s->ckpt);
 }
 
 int ls_checkpoint(struct ls_store *s)
@@ -337,7 +337,7 @@ static int adopt_orphans(struct ls_store *s, int clean, char *err, size_t errlen
 			continue;
 		}
 		if (quarantine_folder(s, names[i]) != 0) {
-			ls_set_err(err, errlen, "moving %s to %s: %s", names[i], QUARANTINE_DIR,
+			tu_errf(err, errlen, "moving %s to %s: %s", names[i], QUARANTINE_DIR,
 				   strerror(errno));
 			rc = LS_ERR_IO;
 		}
@@ -357,7 +357,7 @@ static int load_topics(struct ls_store *s, int clean, char *err, size_t errlen)
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		ls_set_err(err, errlen, "read %s: %s", s->dir, strerror(errno));
+		tu_errf(err, errlen, "read %s: %s", s->dir, strerror(errno));
 		return LS_ERR_IO;
 	}
 	rewinddir(d); /* the dup shares its offset with dirfd */
@@ -414,7 +414,7 @@ struct ls_store *ls_open(const char *dir, const struct ls_options *opt, char *er
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (s == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->dirfd = s->lockfd = -1;
@@ -422,32 +422,32 @@ struct ls_store *ls_open(const char *dir, const struct ls_options *opt, char *er
 		s->opt = *opt;
 	else
 		ls_options_init(&s->opt);
-	ls_map_init(&s->ckpt);
-	ls_map_init(&s->offsets);
+	tu_map_init(&s->ckpt);
+	tu_map_init(&s->offsets);
 	s->dir = strdup(dir);
 	s->dec = ls_decoder_new(s->opt.max_inflated_bytes);
 	if (s->dir == NULL || s->dec == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		ls_set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		tu_errf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
-		ls_set_err(err, errlen, "open %s: %s", dir, strerror(errno));
+		tu_errf(err, errlen, "open %s: %s", dir, strerror(errno));
 		goto fail;
 	}
 	s->lockfd = openat(s->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		ls_set_err(err, errlen, "%s: %s", dir,
+		tu_errf(err, errlen, "%s: %s", dir,
 			   errno == EWOULDBLOCK ? ls_strerror(LS_ERR_LOCKED) : strerror(errno));
 		goto fail;
 	}
 	clean = faccessat(s->dirfd, CLEAN_FILE, F_OK, 0) == 0;
 	if (read_checkpoint(s) != LS_OK) {
-		ls_set_err(err, errlen, "read checkpoint: %s", strerror(errno));
+		tu_errf(err, errlen, "read checkpoint: %s", strerror(errno));
 		goto fail;
 	}
 	if (load_topics(s, clean, err, errlen) != LS_OK ||
@@ -467,12 +467,12 @@ struct ls_store *ls_open(const char *dir, const struct ls_options *opt, char *er
 			goto fail;
 	}
 	if (ls_offsets_load(s) != LS_OK) {
-		ls_set_err(err, errlen, "loading committed offsets failed");
+		tu_errf(err, errlen, "loading committed offsets failed");
 		goto fail;
 	}
 	/* From here on a crash is an unclean shutdown. */
 	if (clean && (unlinkat(s->dirfd, CLEAN_FILE, 0) != 0 || ls_fsync_fd(s->dirfd) != 0)) {
-		ls_set_err(err, errlen, "remove %s: %s", CLEAN_FILE, strerror(errno));
+		tu_errf(err, errlen, "remove %s: %s", CLEAN_FILE, strerror(errno));
 		goto fail;
 	}
 	s->last_ckpt_ms = ls_now_ms(s);

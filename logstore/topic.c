@@ -100,7 +100,7 @@ static int apply_kvs(struct ls_topic_config *ovr, uint64_t *mask,
 		int k = kv[i].name ? ls_config_index(kv[i].name) : -1;
 
 		if (k < 0) {
-			ls_set_err(err, errlen, "unknown config %s",
+			tu_errf(err, errlen, "unknown config %s",
 				   kv[i].name ? kv[i].name : "(null)");
 			return LS_ERR_INVALID_CONFIG;
 		}
@@ -109,7 +109,7 @@ static int apply_kvs(struct ls_topic_config *ovr, uint64_t *mask,
 			continue;
 		}
 		if (kv[i].value == NULL || ls_config_set(ovr, kv[i].name, kv[i].value) != LS_OK) {
-			ls_set_err(err, errlen, "invalid value %s for config %s",
+			tu_errf(err, errlen, "invalid value %s for config %s",
 				   kv[i].value ? kv[i].value : "(null)", kv[i].name);
 			return LS_ERR_INVALID_CONFIG;
 		}
@@ -179,7 +179,7 @@ static int open_partitions(struct ls_topic *t, int32_t from, int32_t to, int cre
 	struct ls_partition **parts = realloc(t->parts, (size_t)to * sizeof *parts);
 
 	if (parts == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return LS_ERR_NOMEM;
 	}
 	t->parts = parts;
@@ -214,7 +214,7 @@ struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
 	int rc;
 
 	if (t == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	t->internal = internal;
@@ -226,14 +226,14 @@ struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
 	t->nparts = partitions;
 	rc = write_meta(t, partitions, &t->ovr, t->ovr_mask);
 	if (rc != LS_OK) {
-		ls_set_err(err, errlen, "writing %s.topic: %s", name, strerror(errno));
+		tu_errf(err, errlen, "writing %s.topic: %s", name, strerror(errno));
 		for (int32_t i = 0; i < t->nparts; i++)
 			ls_partition_destroy(t->parts[i]);
 		t->nparts = 0;
 		goto fail;
 	}
 	if (ls_store_insert_topic(s, t) != LS_OK) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		goto fail; /* the next open loads it */
 	}
 	return t;
@@ -309,24 +309,24 @@ int ls_draft_topic(struct ls_store *s, const char *name, int32_t partitions,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (name == NULL || !ls_topic_valid_name(name)) {
-		ls_set_err(err, errlen, "illegal topic name");
+		tu_errf(err, errlen, "illegal topic name");
 		return LS_ERR_INVALID_TOPIC;
 	}
 	if (ls_topic_find(s, name) != NULL || draft_named(s, name)) {
-		ls_set_err(err, errlen, "topic %s already exists", name);
+		tu_errf(err, errlen, "topic %s already exists", name);
 		return LS_ERR_EXISTS;
 	}
 	if (strcmp(name, LS_INTERNAL_OFFSETS_TOPIC) == 0) {
-		ls_set_err(err, errlen, "%s is reserved", name);
+		tu_errf(err, errlen, "%s is reserved", name);
 		return LS_ERR_INVALID_TOPIC;
 	}
 	if (partitions < 1 || partitions > MAX_PARTITIONS) {
-		ls_set_err(err, errlen, "partition count must be 1..%d", MAX_PARTITIONS);
+		tu_errf(err, errlen, "partition count must be 1..%d", MAX_PARTITIONS);
 		return LS_ERR_INVALID;
 	}
 	t = topic_alloc(s, name);
 	if (t == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return LS_ERR_NOMEM;
 	}
 	if (apply_kvs(&t->ovr, &t->ovr_mask, configs, nconfigs, 0, err, errlen) != LS_OK) {
@@ -337,7 +337,7 @@ int ls_draft_topic(struct ls_store *s, const char *name, int32_t partitions,
 	d = draft_alloc(s, name);
 	if (d == NULL) {
 		ls_topic_free(t);
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return LS_ERR_NOMEM;
 	}
 	d->topic = t;
@@ -397,7 +397,7 @@ void ls_draft_build(struct ls_draft *d)
 		t->nparts = d->to;
 		d->rc = write_meta(t, d->to, &t->ovr, t->ovr_mask); /* the commit point */
 		if (d->rc != LS_OK) {
-			ls_set_err(d->err, sizeof d->err, "writing %s.topic: %s", d->name,
+			tu_errf(d->err, sizeof d->err, "writing %s.topic: %s", d->name,
 				   strerror(errno));
 			for (int32_t i = 0; i < t->nparts; i++)
 				ls_partition_destroy(t->parts[i]);
@@ -462,7 +462,7 @@ int ls_draft_finish(struct ls_draft *d, char *err, size_t errlen)
 		ls_topic_free(d->topic);
 	}
 	if (rc != LS_OK)
-		ls_set_err(err, errlen, "%s", d->err[0] ? d->err : ls_strerror(rc));
+		tu_errf(err, errlen, "%s", d->err[0] ? d->err : ls_strerror(rc));
 	draft_free(d);
 	return rc;
 }
@@ -490,12 +490,12 @@ struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
 
 	snprintf(fname, sizeof fname, "%s.topic", name);
 	if (ls_read_file(s->dirfd, fname, &data, &len) != 0) {
-		ls_set_err(err, errlen, "read %s: %s", fname, strerror(errno));
+		tu_errf(err, errlen, "read %s: %s", fname, strerror(errno));
 		return NULL;
 	}
 	t = topic_alloc(s, name);
 	if (t == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (line = strtok_r(data, "\n", &save); line != NULL;
@@ -613,7 +613,7 @@ struct ls_topic *ls_topic_rebuild(struct ls_store *s, const char *name, int32_t 
 	struct ls_topic *t = topic_alloc(s, name);
 
 	if (t == NULL) {
-		ls_set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	if (strcmp(name, LS_INTERNAL_OFFSETS_TOPIC) == 0) {
@@ -622,7 +622,7 @@ struct ls_topic *ls_topic_rebuild(struct ls_store *s, const char *name, int32_t 
 	}
 	compute_effective(t);
 	if (write_meta(t, nparts, &t->ovr, t->ovr_mask) != LS_OK) {
-		ls_set_err(err, errlen, "writing %s.topic: %s", name, strerror(errno));
+		tu_errf(err, errlen, "writing %s.topic: %s", name, strerror(errno));
 		goto fail;
 	}
 	if (open_partitions(t, 0, nparts, 0, clean, err, errlen) != LS_OK)
@@ -704,7 +704,7 @@ int ls_topic_set_config(struct ls_store *s, struct ls_topic *t,
 		return rc;
 	if (t->internal && !(ovr.cleanup_policy & LS_CLEANUP_COMPACT) &&
 	    (mask & (UINT64_C(1) << ls_config_index("cleanup.policy")))) {
-		ls_set_err(err, errlen, "internal topics stay compacted");
+		tu_errf(err, errlen, "internal topics stay compacted");
 		return LS_ERR_INVALID_CONFIG;
 	}
 	rc = write_meta(t, t->nparts, &ovr, mask);

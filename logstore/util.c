@@ -39,17 +39,6 @@ const char *ls_strerror(int err)
 	}
 }
 
-void ls_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int ls_pwrite_full(int fd, const void *buf, size_t len, uint64_t pos)
 {
 	const unsigned char *p = buf;

@@ -309,21 +309,14 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 				   uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
-/* Any integer field value as int64 (unsigned above INT64_MAX refused): 0 or -1. */
-int am_int_value(const struct am_value *v, int64_t *out);
-/* 406 "invalid arg '<key>' for queue '<queue>' in vhost '<vhost>': <why>"; returns -1. */
+/* 406 "invalid arg '<key>' for queue '<queue>' in vhost '<vhost>': <why>"
+ * (core/qargs.h words it); returns -1. */
 int am_bad_arg(struct am_err *err, uint32_t method, const char *key, const char *queue,
 	       const char *vhost, const char *why);
 /* A non-negative integer argument (RabbitMQ's texts for other types and
  * negative values); 0 also when absent (then *out is untouched), or -1. */
 int am_nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
 		  const char *vhost, uint32_t method, struct am_err *err);
-/* RabbitMQ's name of a field type ('I' -> "signedint"). */
-const char *am_type_word(uint8_t type);
-/* Parses a queue's declaration arguments into settings (borrowing strings
- * from args), validated as RabbitMQ does; 0, or -1 with 406 in err. */
-int am_queue_args_parse(struct am_bytes args, struct tdm_queue_settings *qa, const char *queue,
-			const char *vhost, uint32_t method, struct am_err *err);
 extern const char *const am_queue_arg_keys[];
 extern const char *const am_exchange_arg_keys[];
 /* Compares the listed keys of two raw tables as RabbitMQ does on redeclare;
@@ -338,18 +331,13 @@ int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max);
 /* ---- stream queues (stream.c) ---- */
 struct tdm_stream_spec;
 struct ls_record;
-/* 1 when a declaration's arguments ask for x-queue-type stream. */
-int am_stream_is_declared(struct am_bytes args);
-/* Checks a new stream queue's declaration as RabbitMQ does (server-named,
- * argument values, arguments streams refuse, properties) and fills qa and
- * sp (borrowing from d); 0, or -1 with the error in err. */
+/* Checks a new stream queue's declaration (core/qargs.h: tdm_qargs_stream)
+ * and fills qa and sp (borrowing from d); 0, or -1 with the error in err. */
 int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, const char *queue,
 			   struct tdm_queue_settings *qa, struct tdm_stream_spec *sp,
 			   uint32_t method, struct am_err *err);
 /* tandem's stream arguments compared on redeclare (x-log-topic, ...). */
 extern const char *const am_stream_arg_keys[];
-/* "7D", "12h", "30m", "10s", "1Y", "1M" -> ms (RabbitMQ's x-max-age); 0 or -1. */
-int am_stream_parse_age(struct am_bytes s, int64_t *ms);
 /* Where a stream consumer starts (enum tdm_stream_from), and which partition. */
 struct am_stream_start {
 	int from;

@@ -190,10 +190,22 @@ void am_table_iter_init(struct am_table_iter *it, struct am_bytes table);
 void am_array_iter_init(struct am_table_iter *it, struct am_bytes array);
 /* 1 and the next entry (key empty for arrays; key may be NULL), or 0 at the end. */
 int am_table_next(struct am_table_iter *it, struct am_bytes *key, struct am_value *v);
+/*
+ * Decodes one value of field type `type` whose encoding (the bytes after
+ * the type octet, as am_value.raw) is raw: AM_OK when raw holds exactly
+ * one such value, else AM_ERR_SYNTAX.  Nested tables are not looked into.
+ */
+int am_value_decode(uint8_t type, struct am_bytes raw, struct am_value *v);
 /* Looks key up in a validated table: 1 found (v filled), 0 absent. */
 int am_table_get(struct am_bytes table, const char *key, struct am_value *v);
 /* Number of entries of a validated table. */
 size_t am_table_count(struct am_bytes table);
+/* Any integer field value (b s I l B u i L) as int64: 0, or -1 for another
+ * type or an unsigned value above INT64_MAX. */
+int am_int_value(const struct am_value *v, int64_t *out);
+/* RabbitMQ's name of a field type in its error texts ('I' -> "signedint",
+ * 'S' -> "longstr"; "void" for 'V' and unknown types). */
+const char *am_type_word(uint8_t type);
 
 /*
  * Table builder: writes a table's wire form (with its 4-byte length) into a
@@ -204,7 +216,7 @@ size_t am_table_count(struct am_bytes table);
 struct am_tb {
 	uint8_t *buf;
 	size_t cap, len;
-	size_t stack[8]; /* offsets of open nested tables' length fields */
+	size_t stack[AM_TABLE_MAX_DEPTH]; /* offsets of open nested tables' length fields */
 	int depth;
 	int error;
 };
@@ -222,7 +234,8 @@ void am_tb_array_end(struct am_tb *tb);
 /*
  * AM_OK and the finished table in the convention above (out points just
  * past the length prefix written at buf[0..4)), AM_ERR_NOSPACE, or
- * AM_ERR_RANGE (key over 255 bytes, nesting over 8, unbalanced begin/end).
+ * AM_ERR_RANGE (key over 255 bytes, nesting over AM_TABLE_MAX_DEPTH,
+ * unbalanced begin/end).
  */
 int am_tb_finish(struct am_tb *tb, struct am_bytes *out);
 

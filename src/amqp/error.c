@@ -83,6 +83,7 @@ int am_fail_core(struct am_err *err, const struct tdm_err *te, uint32_t method)
 	case TDM_E_INVALID: code = AM_PRECONDITION_FAILED; break;
 	case TDM_E_COMMAND_INVALID: code = AM_COMMAND_INVALID; break;
 	case TDM_E_NOT_ALLOWED: code = AM_NOT_ALLOWED; break;
+	case TDM_E_NOT_IMPLEMENTED: code = AM_NOT_IMPLEMENTED; break;
 	default: code = AM_INTERNAL_ERROR; break;
 	}
 	return am_fail(err, code, method, "%s", te->text);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "amqp/amqp.h"
+#include "core/qargs.h"
 #include "core/stream.h"
 
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
@@ -50,12 +51,14 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	 * compared with what was asked (inequivalent arg), whatever it is */
 	int exists = d->queue.len && tdm_map_get(&c->vhost->queues, (const char *)d->queue.ptr, d->queue.len);
 	struct tdm_stream_spec stream;
-	if (!s.passive && !exists && am_stream_is_declared(d->arguments)) {
+	if (!s.passive && !exists && tdm_qargs_is_stream(d->arguments.ptr, d->arguments.len)) {
 		if (am_stream_declare_args(c, d, shown, &qa, &stream, m->id, err) < 0)
 			return -1;
-	} else if (!s.passive && !exists &&
-		   am_queue_args_parse(d->arguments, &qa, shown, c->vhost->name, m->id, err) < 0) {
-		return -1;
+	} else if (!s.passive && !exists) {
+		struct tdm_err te;
+		if (tdm_qargs_parse(d->arguments.ptr, d->arguments.len, shown, c->vhost->name, &qa,
+				    &te) != TDM_OK)
+			return am_fail_core(err, &te, m->id);
 	}
 	s.settings = s.passive || exists ? NULL : &qa;
 	struct tdm_queue *q;

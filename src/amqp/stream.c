@@ -39,6 +39,7 @@
 #include "amqp/amqp.h"
 #include "core/auth.h"
 #include "core/log.h"
+#include "core/qargs.h"
 #include "core/stream.h"
 
 #define HDR_PROPS "x-amqp-properties"
@@ -53,163 +54,18 @@ static int bytes_is(struct am_bytes b, const char *s)
 
 /* ---- declaration ----------------------------------------------------------------- */
 
-/* Declaration arguments RabbitMQ knows that a stream refuses (3.10). */
-static const char *const refused_args[] = {
-	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-	"x-max-length", "x-max-in-memory-length", "x-max-in-memory-bytes", "x-max-priority",
-	"x-overflow", "x-queue-mode", "x-single-active-consumer", "x-quorum-initial-group-size",
-	"x-delivery-limit", "x-queue-master-locator", "x-queue-version", NULL,
-};
-
 /* tandem's own declaration arguments, compared on redeclare like RabbitMQ's. */
 const char *const am_stream_arg_keys[] = { "x-log-topic", "x-partition-key", "x-log-partitions",
 					   NULL };
-
-int am_stream_is_declared(struct am_bytes args)
-{
-	struct am_value v;
-	return am_table_get(args, "x-queue-type", &v) && v.type == 'S' && bytes_is(v.v.bytes, "stream");
-}
-
-int am_stream_parse_age(struct am_bytes s, int64_t *ms)
-{
-	static const struct { char unit; int64_t ms; } units[] = {
-		{ 'Y', 365LL * 86400000 }, { 'M', 30LL * 86400000 }, { 'D', 86400000 },
-		{ 'h', 3600000 }, { 'm', 60000 }, { 's', 1000 },
-	};
-	size_t i = 0;
-	int64_t n = 0;
-	int big = 0;
-	while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
-		if (n > (INT64_MAX - 9) / 10)
-			big = 1;
-		else
-			n = n * 10 + (s.ptr[i] - '0');
-		i++;
-	}
-	if (i == 0 || i + 1 != s.len || (n == 0 && !big))
-		return -1;
-	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-		if (units[u].unit != (char)s.ptr[i])
-			continue;
-		*ms = big || n > INT64_MAX / units[u].ms ? INT64_MAX : n * units[u].ms;
-		return 0;
-	}
-	return -1;
-}
-
-/* x-partition-key: "routing_key" or "header:<name>". */
-static int pkey_arg(struct am_bytes args, struct tdm_stream_spec *sp, const char *queue,
-		    const char *vhost, uint32_t method, struct am_err *err)
-{
-	struct am_value v;
-	char why[80];
-	if (!am_table_get(args, "x-partition-key", &v))
-		return 0;
-	if (v.type != 'S') {
-		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-		return am_bad_arg(err, method, "x-partition-key", queue, vhost, why);
-	}
-	if (bytes_is(v.v.bytes, "routing_key"))
-		return 0;
-	if (v.v.bytes.len > 7 && memcmp(v.v.bytes.ptr, "header:", 7) == 0) {
-		sp->pkey = TDM_PKEY_HEADER;
-		sp->pkey_header = (const char *)v.v.bytes.ptr + 7;
-		sp->pkey_header_len = v.v.bytes.len - 7;
-		return 0;
-	}
-	return am_bad_arg(err, method, "x-partition-key", queue, vhost,
-		       "expected routing_key or header:<name>");
-}
-
-/* tandem's bridge arguments: a view of an existing (or new) topic. */
-static int bridge_args(struct am_conn *c, struct am_bytes args, struct tdm_stream_spec *sp,
-		       const char *queue, uint32_t method, struct am_err *err)
-{
-	const char *vhost = c->vhost->name;
-	struct am_value v;
-	char why[120];
-	if (pkey_arg(args, sp, queue, vhost, method, err) < 0)
-		return -1;
-	if (am_table_get(args, "x-log-partitions", &v)) {
-		int64_t n;
-		if (am_int_value(&v, &n) < 0 || n < 1 || n > 1000000)
-			return am_bad_arg(err, method, "x-log-partitions", queue, vhost,
-				       "expected an integer from 1 to 1000000");
-		sp->partitions = (int32_t)n;
-	}
-	if (!am_table_get(args, "x-log-topic", &v))
-		return 0;
-	if (v.type != 'S') {
-		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-		return am_bad_arg(err, method, "x-log-topic", queue, vhost, why);
-	}
-	const char *t = (const char *)v.v.bytes.ptr;
-	size_t tlen = v.v.bytes.len;
-	if (!tdm_stream_topic_legal(t, tlen))
-		return am_bad_arg(err, method, "x-log-topic", queue, vhost,
-			       "not a legal topic name ([A-Za-z0-9._-], 1 to 240 bytes)");
-	/* Only a topic of this vhost (core/stream.h: tdm_topic_vhost), and only
-	 * while the user may still open it: never another vhost's stream or an
-	 * internal topic.  RabbitMQ's answer to a resource the user may not
-	 * touch is 403, as for a queue or exchange of a refused permission. */
-	size_t vlen = c->vhost->name_len;
-	if (!tdm_topic_in_vhost(t, tlen, vhost, vlen) ||
-	    (c->broker->auth && !tdm_auth_vhost_allowed(c->broker->auth, c->user, vhost, vlen)))
-		return am_fail(err, AM_ACCESS_REFUSED, method,
-			       "access to topic '%.*s' in vhost '%s' refused for user '%s'", (int)tlen,
-			       t, vhost, c->user);
-	sp->topic = t;
-	sp->topic_len = tlen;
-	sp->own_topic = 0;
-	return 0;
-}
 
 int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, const char *queue,
 			   struct tdm_queue_settings *qa, struct tdm_stream_spec *sp,
 			   uint32_t method, struct am_err *err)
 {
-	const char *vhost = c->vhost->name;
-	struct am_bytes args = d->arguments;
-	struct am_value v;
-	tdm_queue_settings_init(qa);
-	tdm_stream_spec_init(sp);
-	qa->stream = sp;
-	if (!c->broker->topics)
-		return am_fail(err, AM_NOT_IMPLEMENTED, method, "stream queues need the log store");
-	if (d->queue.len == 0)
-		return am_fail(err, AM_PRECONDITION_FAILED, method,
-			       "Cannot declare a server-named queue for type rabbit_stream_queue");
-	if (am_nonneg_arg(args, "x-max-length-bytes", &sp->max_bytes, queue, vhost, method, err) < 0 ||
-	    am_nonneg_arg(args, "x-stream-max-segment-size-bytes", &sp->segment_bytes, queue, vhost,
-		     method, err) < 0)
-		return -1;
-	if (am_table_get(args, "x-max-age", &v)) {
-		if (v.type != 'S') {
-			char why[80];
-			snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
-			return am_bad_arg(err, method, "x-max-age", queue, vhost, why);
-		}
-		if (am_stream_parse_age(v.v.bytes, &sp->max_age_ms) < 0)
-			return am_bad_arg(err, method, "x-max-age", queue, vhost, "invalid_max_age");
-	}
-	for (size_t i = 0; refused_args[i]; i++)
-		if (am_table_get(args, refused_args[i], &v))
-			return am_fail(err, AM_PRECONDITION_FAILED, method,
-				       "invalid arg '%s' for queue '%s' in vhost '%s' of queue type "
-				       "rabbit_stream_queue",
-				       refused_args[i], queue, vhost);
-	if (bridge_args(c, args, sp, queue, method, err) < 0)
-		return -1;
-	if (d->queue.len >= 4 && memcmp(d->queue.ptr, "amq.", 4) == 0)
-		return 0; /* the core refuses the reserved name (403), as RabbitMQ does first */
-	const char *prop = d->auto_delete ? "auto-delete"
-			   : d->exclusive ? "exclusive-owner"
-			   : !d->durable  ? "non-durable"
-					  : NULL;
-	if (prop)
-		return am_fail(err, AM_PRECONDITION_FAILED, method,
-			       "invalid property '%s' for queue '%s' in vhost '%s'", prop, queue, vhost);
+	struct tdm_err te;
+	if (tdm_qargs_stream(c->vhost, c->user, queue, d->queue.len, d->durable, d->exclusive,
+			     d->auto_delete, d->arguments.ptr, d->arguments.len, qa, sp, &te) != TDM_OK)
+		return am_fail_core(err, &te, method);
 	return 0;
 }
 
@@ -346,7 +202,7 @@ int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_
 			st->from = TDM_FROM_LAST;
 		} else if (v.type == 'S' && bytes_is(v.v.bytes, "next")) {
 			st->from = TDM_FROM_NEXT;
-		} else if (v.type == 'S' && am_stream_parse_age(v.v.bytes, &i) == 0) {
+		} else if (v.type == 'S' && tdm_qargs_parse_age((const char *)v.v.bytes.ptr, v.v.bytes.len, &i) == 0) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			st->from = TDM_FROM_TIME;

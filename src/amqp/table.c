@@ -110,6 +110,15 @@ static int am_value_parse(uint8_t type, const uint8_t *p, size_t avail, struct a
 	return 0;
 }
 
+int am_value_decode(uint8_t type, struct am_bytes raw, struct am_value *v)
+{
+	size_t used;
+
+	if (am_value_parse(type, raw.ptr, raw.len, v, &used) < 0 || used != raw.len)
+		return AM_ERR_SYNTAX;
+	return AM_OK;
+}
+
 /* Reads the next entry of a table (key != NULL) or array (key == NULL). */
 static int am_entry_next(struct am_bytes *rest, struct am_bytes *key, struct am_value *v)
 {
@@ -215,6 +224,47 @@ size_t am_table_count(struct am_bytes table)
 	while (am_table_next(&it, &k, &v))
 		n++;
 	return n;
+}
+
+/* RabbitMQ's spelling of each field type, as its error texts show it. */
+const char *am_type_word(uint8_t t)
+{
+	switch (t) {
+	case 'I': return "signedint";
+	case 'i': return "unsignedint";
+	case 'l': return "long";
+	case 'L': return "unsignedlong";
+	case 's': return "short";
+	case 'u': return "unsignedshort";
+	case 'b': return "byte";
+	case 'B': return "unsignedbyte";
+	case 'S': return "longstr";
+	case 't': return "bool";
+	case 'f': return "float";
+	case 'd': return "double";
+	case 'D': return "decimal";
+	case 'T': return "timestamp";
+	case 'F': return "table";
+	case 'A': return "array";
+	case 'x': return "binary";
+	default: return "void";
+	}
+}
+
+int am_int_value(const struct am_value *v, int64_t *out)
+{
+	switch (v->type) {
+	case 'b': case 's': case 'I': case 'l':
+		*out = v->v.i;
+		return 0;
+	case 'B': case 'u': case 'i': case 'L':
+		if (v->v.u > INT64_MAX)
+			return -1;
+		*out = (int64_t)v->v.u;
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 /* ---- builder ------------------------------------------------------------ */

@@ -17,6 +17,9 @@
 
 #include "core/auth.h"
 #include "core/sha256.h"
+#include "util/b64.h"
+#include "util/errf.h"
+#include "util/hex.h"
 
 #define SALT_LEN 4
 #define DIGEST_LEN 32
@@ -38,70 +41,14 @@ struct tdm_auth {
 	char *loopback_users;    /* owned copy of the config's comma list */
 };
 
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Standard base64 with padding; out holds 4 * ceil(len / 3) + 1 bytes. */
-static void b64_encode(const unsigned char *in, size_t len, char *out)
-{
-	size_t i;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-
-		*out++ = b64_alphabet[v >> 18];
-		*out++ = b64_alphabet[(v >> 12) & 63];
-		*out++ = b64_alphabet[(v >> 6) & 63];
-		*out++ = b64_alphabet[v & 63];
-	}
-	if (i < len) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
-
-		*out++ = b64_alphabet[v >> 18];
-		*out++ = b64_alphabet[(v >> 12) & 63];
-		*out++ = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-		*out++ = '=';
-	}
-	*out = '\0';
-}
 
 /* Decodes exactly HASH_LEN bytes from the 48 characters RabbitMQ writes. 0 or -1. */
 static int b64_decode_hash(const char *s, unsigned char out[HASH_LEN])
 {
-	size_t i, o = 0;
-
 	if (strlen(s) != 4 * HASH_LEN / 3)
 		return -1;
-	for (i = 0; i < 4 * HASH_LEN / 3; i += 4) {
-		uint32_t v = 0;
-		int j;
-
-		for (j = 0; j < 4; j++) {
-			const char *p = s[i + j] ? strchr(b64_alphabet, s[i + j]) : NULL;
-
-			if (!p)
-				return -1;
-			v = v << 6 | (uint32_t)(p - b64_alphabet);
-		}
-		out[o++] = (unsigned char)(v >> 16);
-		out[o++] = (unsigned char)(v >> 8);
-		out[o++] = (unsigned char)v;
-	}
-	return 0;
+	return tu_b64_decode(s, 4 * HASH_LEN / 3, out) == HASH_LEN ? 0 : -1;
 }
 
 static void salted_digest(const unsigned char salt[SALT_LEN], const char *pw, size_t pwlen,
@@ -122,7 +69,7 @@ void tdm_password_hash(const unsigned char salt[4], const char *pw, size_t pwlen
 
 	memcpy(raw, salt, SALT_LEN);
 	salted_digest(salt, pw, pwlen, raw + SALT_LEN);
-	b64_encode(raw, sizeof(raw), out);
+	tu_b64_encode(raw, sizeof(raw), out);
 	explicit_bzero(raw, sizeof(raw));
 }
 
@@ -184,7 +131,6 @@ static int vhost_needs_escape(char c)
 /* The stored form of one vhost name: malloc'd, or NULL (ENOMEM). */
 static char *vhost_escape(const char *name, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	char *out = malloc(3 * len + 1), *o = out;
 
 	if (!out)
@@ -194,25 +140,14 @@ static char *vhost_escape(const char *name, size_t len)
 
 		if (vhost_needs_escape((char)c)) {
 			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
+			*o++ = tu_hex_upper(c >> 4);
+			*o++ = tu_hex_upper(c);
 		} else {
 			*o++ = (char)c;
 		}
 	}
 	*o = '\0';
 	return out;
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* 1 when the stored item p[0..n) names exactly the vhost name[0..len). */
@@ -224,8 +159,8 @@ static int vhost_item_is(const char *p, size_t n, const char *name, size_t len)
 		int c = (unsigned char)p[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_digit(p[i + 2]) : -1;
+			int hi = i + 2 < n ? tu_hex_value(p[i + 1]) : -1;
+			int lo = hi >= 0 ? tu_hex_value(p[i + 2]) : -1;
 
 			if (lo < 0)
 				return 0;
@@ -391,7 +326,7 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 		goto nomem;
 	if (c->default_user && *c->default_user) {
 		if (!c->default_pass || !*c->default_pass) {
-			set_err(err, errlen, "default_pass must not be empty");
+			tu_errf(err, errlen, "default_pass must not be empty");
 			goto fail;
 		}
 		if (tdm_auth_add_user(a, c->default_user, c->default_pass, "*", "administrator") < 0)
@@ -402,23 +337,23 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 		unsigned char hash[HASH_LEN];
 
 		if (uc->password && uc->password_hash) {
-			set_err(err, errlen, "users.%s: set password or password_hash, not both",
+			tu_errf(err, errlen, "users.%s: set password or password_hash, not both",
 				uc->name);
 			goto fail;
 		}
 		if (uc->password) {
 			if (tdm_auth_add_user(a, uc->name, uc->password, uc->vhosts, uc->tags) < 0) {
-				set_err(err, errlen, "users.%s: cannot add user", uc->name);
+				tu_errf(err, errlen, "users.%s: cannot add user", uc->name);
 				goto fail;
 			}
 			continue;
 		}
 		if (!uc->password_hash) {
-			set_err(err, errlen, "users.%s: needs password or password_hash", uc->name);
+			tu_errf(err, errlen, "users.%s: needs password or password_hash", uc->name);
 			goto fail;
 		}
 		if (*uc->password_hash && b64_decode_hash(uc->password_hash, hash) < 0) {
-			set_err(err, errlen,
+			tu_errf(err, errlen,
 				"users.%s.password_hash: not a rabbit_password_hashing_sha256 hash",
 				uc->name);
 			goto fail;
@@ -432,7 +367,7 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 	}
 	return a;
 nomem:
-	set_err(err, errlen, "out of memory");
+	tu_errf(err, errlen, "out of memory");
 fail:
 	tdm_auth_free(a);
 	return NULL;
@@ -632,7 +567,7 @@ int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 	if (u->locked)
 		hash_out[0] = '\0';
 	else
-		b64_encode(u->hash, HASH_LEN, hash_out);
+		tu_b64_encode(u->hash, HASH_LEN, hash_out);
 	*tags = u->tags ? u->tags : "";
 	*vhosts = u->vhosts ? u->vhosts : "";
 	return 0;

@@ -38,6 +38,7 @@ enum tdm_status {
 	TDM_E_NOMEM = -8,         /* 541 */
 	TDM_E_COMMAND_INVALID = -9, /* 503: e.g. unknown exchange type */
 	TDM_E_NOT_ALLOWED = -10,  /* 530 */
+	TDM_E_NOT_IMPLEMENTED = -11, /* 540: e.g. stream queues without the log store */
 };
 
 struct tdm_err {

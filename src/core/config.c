@@ -22,6 +22,8 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "util/b64.h"
+#include "util/errf.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -246,19 +248,6 @@ static const struct {
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Key names compare with '-' and '_' equal, so flags can use dashes. */
 static int key_eq_n(const char *a, const char *b, size_t blen)
@@ -314,18 +303,18 @@ static int parse_uint(const char *s, int bytes, uint64_t *out, char *err, size_t
 	size_t i;
 
 	if (*p < '0' || *p > '9') {
-		set_err(err, errlen, "'%s' is not a non-negative integer", s);
+		tu_errf(err, errlen, "'%s' is not a non-negative integer", s);
 		return -1;
 	}
 	errno = 0;
 	v = strtoull(p, &end, 10);
 	if (errno == ERANGE) {
-		set_err(err, errlen, "'%s' is too large", s);
+		tu_errf(err, errlen, "'%s' is too large", s);
 		return -1;
 	}
 	if (!bytes) {
 		if (*end != '\0') {
-			set_err(err, errlen, "'%s' is not a non-negative integer", s);
+			tu_errf(err, errlen, "'%s' is not a non-negative integer", s);
 			return -1;
 		}
 		*out = v;
@@ -337,13 +326,13 @@ static int parse_uint(const char *s, int bytes, uint64_t *out, char *err, size_t
 		if (strcasecmp(end, size_suffixes[i].suffix) != 0)
 			continue;
 		if (v > UINT64_MAX / size_suffixes[i].mult) {
-			set_err(err, errlen, "'%s' is too large", s);
+			tu_errf(err, errlen, "'%s' is too large", s);
 			return -1;
 		}
 		*out = v * size_suffixes[i].mult;
 		return 0;
 	}
-	set_err(err, errlen, "'%s' is not a size (a byte count, optionally with KiB, MiB, GiB)", s);
+	tu_errf(err, errlen, "'%s' is not a size (a byte count, optionally with KiB, MiB, GiB)", s);
 	return -1;
 }
 
@@ -431,7 +420,7 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 		size_t len = strlen(value);
 
 		if (len < k->min) {
-			set_err(err, errlen, "%s must not be empty", k->name);
+			tu_errf(err, errlen, "%s must not be empty", k->name);
 			return -1;
 		}
 		s = NULL;
@@ -452,7 +441,7 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 	case CT_LEVEL:
 		lvl = tdm_log_level_parse(value);
 		if (lvl < 0) {
-			set_err(err, errlen, "%s: '%s' is not one of error, warning, info, debug",
+			tu_errf(err, errlen, "%s: '%s' is not one of error, warning, info, debug",
 				k->name, value);
 			return -1;
 		}
@@ -460,7 +449,7 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 		return 0;
 	case CT_BOOL:
 		if (parse_bool(value, &lvl) < 0) {
-			set_err(err, errlen, "%s: '%s' is not true or false", k->name, value);
+			tu_errf(err, errlen, "%s: '%s' is not true or false", k->name, value);
 			return -1;
 		}
 		*(int *)(void *)base = lvl;
@@ -473,11 +462,11 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 			char reason[200];
 
 			snprintf(reason, sizeof(reason), "%s", err ? err : "");
-			set_err(err, errlen, "%s: %s", k->name, reason);
+			tu_errf(err, errlen, "%s: %s", k->name, reason);
 			return -1;
 		}
 		if (v < k->min || v > k->max) {
-			set_err(err, errlen, "%s: %s is out of range (%llu .. %llu)", k->name, value,
+			tu_errf(err, errlen, "%s: %s is out of range (%llu .. %llu)", k->name, value,
 				(unsigned long long)k->min, (unsigned long long)k->max);
 			return -1;
 		}
@@ -489,10 +478,10 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 			*(uint64_t *)(void *)base = v;
 		return 0;
 	}
-	set_err(err, errlen, "%s: internal error: bad key type", k->name);
+	tu_errf(err, errlen, "%s: internal error: bad key type", k->name);
 	return -1;
 nomem:
-	set_err(err, errlen, "%s: out of memory", k->name);
+	tu_errf(err, errlen, "%s: out of memory", k->name);
 	return -1;
 }
 
@@ -502,10 +491,10 @@ nomem:
  */
 static int valid_sha256_hash(const char *s)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char raw[36];
 
-	return strlen(s) == 48 && strspn(s, b64) == 48;
+	/* 48 characters decode to 36 bytes only when none of them is padding */
+	return strlen(s) == 48 && tu_b64_decode(s, 48, raw) == (long)sizeof(raw);
 }
 
 static struct tdm_user_conf *find_or_add_user(struct tdm_config *c, const char *name,
@@ -546,25 +535,25 @@ static int set_user_key(struct tdm_config *c, const char *key, const char *rest,
 	char *s;
 
 	if (!dot || dot == rest) {
-		set_err(err, errlen, "unknown key '%s' (expected users.NAME.FIELD)", key);
+		tu_errf(err, errlen, "unknown key '%s' (expected users.NAME.FIELD)", key);
 		return -1;
 	}
 	for (i = 0; i < NUSER_FIELDS; i++)
 		if (key_eq(user_fields[i].name, dot + 1))
 			break;
 	if (i == NUSER_FIELDS) {
-		set_err(err, errlen,
+		tu_errf(err, errlen,
 			"unknown key '%s' (user fields: password, password_hash, vhosts, tags)", key);
 		return -1;
 	}
 	if (user_fields[i].offset == offsetof(struct tdm_user_conf, password_hash) &&
 	    *value && !valid_sha256_hash(value)) {
-		set_err(err, errlen,
+		tu_errf(err, errlen,
 			"%s: not a rabbit_password_hashing_sha256 hash (48 base64 characters)", key);
 		return -1;
 	}
 	if (user_fields[i].offset == offsetof(struct tdm_user_conf, password) && !*value) {
-		set_err(err, errlen, "%s: empty passwords are not allowed", key);
+		tu_errf(err, errlen, "%s: empty passwords are not allowed", key);
 		return -1;
 	}
 	u = find_or_add_user(c, rest, (size_t)(dot - rest));
@@ -579,7 +568,7 @@ static int set_user_key(struct tdm_config *c, const char *key, const char *rest,
 	replace_str((char **)(void *)((char *)u + user_fields[i].offset), s);
 	return 0;
 nomem:
-	set_err(err, errlen, "%s: out of memory", key);
+	tu_errf(err, errlen, "%s: out of memory", key);
 	return -1;
 }
 
@@ -593,16 +582,16 @@ static int set_loopback_key(struct tdm_config *c, const char *key, const char *r
 	int on;
 
 	if (len == 0 || strchr(rest, ',')) {
-		set_err(err, errlen, "unknown key '%s'", key);
+		tu_errf(err, errlen, "unknown key '%s'", key);
 		return -1;
 	}
 	if (parse_bool(value, &on) < 0) {
-		set_err(err, errlen, "%s: '%s' is not true or false", key, value);
+		tu_errf(err, errlen, "%s: '%s' is not true or false", key, value);
 		return -1;
 	}
 	out = malloc(strlen(p) + len + 2);
 	if (!out) {
-		set_err(err, errlen, "%s: out of memory", key);
+		tu_errf(err, errlen, "%s: out of memory", key);
 		return -1;
 	}
 	/* Copy every other name, then append this one when it is on. */
@@ -643,7 +632,7 @@ int tdm_config_set(struct tdm_config *c, const char *key, const char *value, cha
 		if (key_has_prefix(key, conf_prefixes[i].prefix))
 			return conf_prefixes[i].set(c, key, key + strlen(conf_prefixes[i].prefix),
 						    value, err, errlen);
-	set_err(err, errlen, "unknown key '%s'", key);
+	tu_errf(err, errlen, "unknown key '%s'", key);
 	return -1;
 }
 
@@ -701,7 +690,7 @@ int tdm_config_load(struct tdm_config *c, const char *path, char *err, size_t er
 
 	fp = fopen(path, "re");
 	if (!fp) {
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		tu_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	while (getline(&line, &cap, fp) >= 0) {
@@ -714,23 +703,23 @@ int tdm_config_load(struct tdm_config *c, const char *path, char *err, size_t er
 			continue;
 		eq = strchr(key, '=');
 		if (!eq) {
-			set_err(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+			tu_errf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
 			goto out;
 		}
 		*eq = '\0';
 		value = trim(eq + 1);
 		key = trim(key);
 		if (*key == '\0') {
-			set_err(err, errlen, "%s:%u: missing key before '='", path, lineno);
+			tu_errf(err, errlen, "%s:%u: missing key before '='", path, lineno);
 			goto out;
 		}
 		if (tdm_config_set(c, key, value, why, sizeof(why)) < 0) {
-			set_err(err, errlen, "%s:%u: %s", path, lineno, why);
+			tu_errf(err, errlen, "%s:%u: %s", path, lineno, why);
 			goto out;
 		}
 	}
 	if (ferror(fp)) {
-		set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+		tu_errf(err, errlen, "%s: read error: %s", path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -763,12 +752,12 @@ static int next_opt(int argc, char **argv, int *i, char **buf, const char **key,
 	if (strcmp(arg, "-c") == 0)
 		arg = "--config";
 	if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-		set_err(err, errlen, "unexpected argument '%s' (try --help)", arg);
+		tu_errf(err, errlen, "unexpected argument '%s' (try --help)", arg);
 		return -1;
 	}
 	*buf = strdup(arg + 2);
 	if (!*buf) {
-		set_err(err, errlen, "out of memory");
+		tu_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	*key = *buf;
@@ -779,7 +768,7 @@ static int next_opt(int argc, char **argv, int *i, char **buf, const char **key,
 	} else if (*i + 1 < argc) {
 		*value = argv[++*i];
 	} else {
-		set_err(err, errlen, "option '%s' needs a value", argv[*i]);
+		tu_errf(err, errlen, "option '%s' needs a value", argv[*i]);
 		free(*buf);
 		*buf = NULL;
 		return -1;
@@ -843,7 +832,7 @@ int tdm_config_args(struct tdm_config *c, int argc, char **argv, char *err, size
 			return -1; /* pass 1 accepted it: only ENOMEM gets here */
 		rc = 0;
 		if (!key_eq("config", key) && tdm_config_set(c, key, value, why, sizeof(why)) < 0) {
-			set_err(err, errlen, "command line: %s", why);
+			tu_errf(err, errlen, "command line: %s", why);
 			rc = -1;
 		}
 		free(buf);

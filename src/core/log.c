@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "util/hex.h"
 
 static enum tdm_log_level log_level = TDM_LOG_INFO;
 static FILE *log_fp; /* owned when not stderr; NULL = stderr */
@@ -75,7 +76,6 @@ int tdm_log_level_parse(const char *s)
 /* Appends s to out[*pos..cap) escaping control bytes; stops when full. */
 static void put_escaped(char *out, size_t cap, size_t *pos, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t p = *pos;
 
 	for (; *s && p + 1 < cap; s++) {
@@ -86,8 +86,8 @@ static void put_escaped(char *out, size_t cap, size_t *pos, const char *s)
 		} else if (p + 4 < cap) {
 			out[p++] = '\\';
 			out[p++] = 'x';
-			out[p++] = hex[ch >> 4];
-			out[p++] = hex[ch & 15];
+			out[p++] = tu_hex_digit(ch >> 4);
+			out[p++] = tu_hex_digit(ch);
 		} else {
 			break;
 		}

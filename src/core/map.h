@@ -1,7 +1,9 @@
 /*
- * A string-keyed hash map (open addressing, linear probing, tombstones) for
- * the broker's name tables: vhosts, exchanges, queues.  Keys are byte
- * strings (AMQP names may hold any octet); the map copies them.
+ * The broker's name tables (vhosts, exchanges, queues, groups...): the
+ * tree's one hash map, src/util/map.h, which hashes with SipHash under a
+ * per-process secret key because clients choose the names.  These are
+ * core's names for it, so callers keep reading as core calls; the struct is
+ * util's own (fields such as .count are the same).
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -11,30 +13,55 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tdm_map_slot {
-	char *key;      /* owned; NULL = empty; TDM_MAP_TOMB = deleted */
-	size_t key_len;
-	uint64_t hash;
-	void *value;    /* ref: the caller owns values */
-};
+#include "util/map.h"
 
-struct tdm_map {
-	struct tdm_map_slot *slots; /* owned */
-	size_t cap, count, used;    /* used = count + tombstones */
-};
+#define tdm_map tu_map
 
-void tdm_map_init(struct tdm_map *m);
+static inline void tdm_map_init(struct tdm_map *m)
+{
+	tu_map_init(m);
+}
+
 /* Frees the slots and keys, not the values. */
-void tdm_map_free(struct tdm_map *m);
+static inline void tdm_map_free(struct tdm_map *m)
+{
+	tu_map_free(m);
+}
+
 /* Value for key, or NULL. */
-void *tdm_map_get(const struct tdm_map *m, const char *key, size_t len);
+static inline void *tdm_map_get(const struct tdm_map *m, const char *key, size_t len)
+{
+	return tu_map_get(m, key, len);
+}
+
 /* Inserts or replaces; 0 or -1 on allocation failure. */
-int tdm_map_put(struct tdm_map *m, const char *key, size_t len, void *value);
+static inline int tdm_map_put(struct tdm_map *m, const char *key, size_t len, void *value)
+{
+	return tu_map_put(m, key, len, value, NULL);
+}
+
 /* Removes key; returns its value or NULL. */
-void *tdm_map_del(struct tdm_map *m, const char *key, size_t len);
+static inline void *tdm_map_del(struct tdm_map *m, const char *key, size_t len)
+{
+	return tu_map_del(m, key, len);
+}
+
 /* Iteration: *pos starts at 0; returns 1 and fills key/value, 0 at the end.
  * Deleting the entry just returned is allowed while iterating. */
-int tdm_map_next(const struct tdm_map *m, size_t *pos, const char **key, size_t *len, void **value);
-uint64_t tdm_hash_bytes(const void *p, size_t len);
+static inline int tdm_map_next(const struct tdm_map *m, size_t *pos, const char **key,
+			       size_t *len, void **value)
+{
+	struct tu_map_entry *e = tu_map_next(m, pos);
+
+	if (!e)
+		return 0;
+	if (key)
+		*key = e->key;
+	if (len)
+		*len = e->key_len;
+	if (value)
+		*value = e->value;
+	return 1;
+}
 
 #endif

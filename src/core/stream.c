@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/topics.h"
+#include "util/hex.h"
 
 #define READ_BYTES (256u << 10)           /* one log read of a consumer */
 #define RABBIT_SEGMENT_BYTES 500000000LL  /* x-stream-max-segment-size-bytes default */
@@ -85,7 +86,6 @@ int tdm_stream_topic_legal(const char *name, size_t len)
  * returns 0, or -1 when it does not fit. */
 static int put_escaped(char *out, size_t *pos, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		int plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -97,8 +97,8 @@ static int put_escaped(char *out, size_t *pos, const char *s, size_t len)
 			out[(*pos)++] = (char)ch;
 		} else {
 			out[(*pos)++] = '_';
-			out[(*pos)++] = hex[ch >> 4];
-			out[(*pos)++] = hex[ch & 15];
+			out[(*pos)++] = tu_hex_digit(ch >> 4);
+			out[(*pos)++] = tu_hex_digit(ch);
 		}
 	}
 	return 0;
@@ -124,7 +124,6 @@ size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *na
 		}
 	}
 	/* too long: a digest of both names */
-	static const char hex[] = "0123456789abcdef";
 	struct tdm_sha256_ctx h;
 	unsigned char d[32];
 	tdm_sha256_init(&h);
@@ -133,21 +132,13 @@ size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *na
 	tdm_sha256_update(&h, name, name_len);
 	tdm_sha256_final(&h, d);
 	memcpy(out, "__h.", 4);
-	for (size_t i = 0; i < 32; i++) {
-		out[4 + 2 * i] = hex[d[i] >> 4];
-		out[5 + 2 * i] = hex[d[i] & 15];
-	}
-	out[68] = '\0';
+	tu_hex_encode(d, sizeof(d), out + 4); /* 64 digits and the NUL at out[68] */
 	return 68;
 }
 
 static int hexval(char ch)
 {
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1; /* esc writes lowercase only */
+	return ch >= 'A' && ch <= 'F' ? -1 : tu_hex_value(ch); /* esc writes lowercase only */
 }
 
 static int plain_char(unsigned char ch)

@@ -18,6 +18,7 @@
 #include "core/broker.h"
 #include "core/durable.h"
 #include "core/stream.h"
+#include "util/b64.h"
 
 #define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
 
@@ -258,8 +259,6 @@ void tdm_broker_tick(struct tdm_broker *b)
 
 size_t tdm_random_name(char out[40], const char *prefix)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char rnd[16];
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		for (size_t i = 0; i < sizeof(rnd); i++)
@@ -267,21 +266,7 @@ size_t tdm_random_name(char out[40], const char *prefix)
 	}
 	size_t plen = strlen(prefix);
 	memcpy(out, prefix, plen);
-	char *p = out + plen;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		acc = (acc << 8) | rnd[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			*p++ = b64[(acc >> bits) & 63];
-		}
-	}
-	if (bits)
-		*p++ = b64[(acc << (6 - bits)) & 63];
-	*p = '\0';
-	return (size_t)(p - out);
+	return plen + tu_b64url_encode(rnd, sizeof(rnd), out + plen);
 }
 
 static int locked_error(struct tdm_vhost *vh, const char *name, struct tdm_err *err)

@@ -3,9 +3,9 @@
  * (queue and exchange arguments, binding arguments, message headers) to and
  * from JSON, and a message's content header (class 60 properties) to and
  * from RabbitMQ's "properties" object.  Messages in the core keep their
- * content header in wire form, so a front end that creates or shows
- * messages speaks this much of the format; it is written here again rather
- * than borrowed from src/amqp (front ends never call each other).
+ * content header in wire form; the wire side is the shared AMQP codec
+ * library (src/amqp/codec.h, linked by both front ends, no broker state):
+ * this is only its mapping to and from JSON.
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -50,10 +50,8 @@ int hv_header_from_json(const struct js_doc *d, int props, uint64_t body_len, st
 /* Writes the properties of a content header as a JSON object. */
 void hv_header_to_json(struct js_w *w, const uint8_t *h, size_t len);
 
-/* base64 (RFC 4648, with padding).  Encode appends to w as a JSON-safe
- * run of characters (no quotes).  Decode writes at most 3*(len/4) bytes
- * into out; returns the length or -1 when s is not base64. */
+/* base64 (src/util/b64.h) of p[0..n) appended to w as a JSON-safe run of
+ * characters (no quotes). */
 void hv_b64_encode(struct js_w *w, const uint8_t *p, size_t n);
-long hv_b64_decode(const char *s, size_t len, uint8_t *out);
 
 #endif

@@ -20,6 +20,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/durable.h"
+#include "core/qargs.h"
 #include "core/registry.h"
 #include "core/stream.h"
 #include "http/amqpval.h"
@@ -563,101 +564,10 @@ void hx_exchanges(struct hx_req *r)
 
 /* ---- queues -------------------------------------------------------------- */
 
-/* Integer argument `key` of args (JSON), or -1 when absent; -2 when invalid. */
-static int64_t int_arg(const struct js_doc *d, int args, const char *key)
+int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
+		     const char *name, size_t len, int *created, struct tdm_err *e)
 {
-	int v = js_get(d, args, key);
-	int64_t x;
-	if (v < 0)
-		return -1;
-	if (js_int64(d, v, &x) < 0 || x < 0)
-		return -2;
-	return x;
-}
-
-/* RabbitMQ's queue arguments, read from JSON into core settings.  Strings
- * point into r's body text (decoded copies kept in keep[]). */
-static int queue_settings(const struct js_doc *d, int args, struct tdm_queue_settings *qs,
-			  struct tdm_stream_spec *ss, char *keep[2], char *err, size_t errlen)
-{
-	tdm_queue_settings_init(qs);
-	if (args < 0)
-		return 0;
-	int qt = js_get(d, args, "x-queue-type");
-	if (qt >= 0 && js_streq(d, qt, "stream")) {
-		/* RabbitMQ's stream queue (core/stream.h): a log; length in bytes
-		 * and segment size are its retention settings */
-		tdm_stream_spec_init(ss);
-		int64_t mb = int_arg(d, args, "x-max-length-bytes");
-		int64_t seg = int_arg(d, args, "x-stream-max-segment-size-bytes");
-		if (mb == -2 || seg == -2 || seg == 0) {
-			snprintf(err, errlen, "invalid arg '%s'", mb == -2 ? "x-max-length-bytes"
-								   : "x-stream-max-segment-size-bytes");
-			return -1;
-		}
-		ss->max_bytes = mb;
-		ss->segment_bytes = seg;
-		qs->stream = ss;
-		return 0;
-	}
-	if (qt >= 0 && !js_streq(d, qt, "classic")) {
-		snprintf(err, errlen, "invalid arg 'x-queue-type': tandem has classic and stream queues");
-		return -1;
-	}
-	static const char *ints[] = { "x-max-length", "x-max-length-bytes", "x-message-ttl",
-				      "x-expires", "x-max-priority" };
-	int64_t val[5];
-	for (int i = 0; i < 5; i++) {
-		val[i] = int_arg(d, args, ints[i]);
-		if (val[i] == -2 || (i == 3 && val[i] == 0) || (i == 4 && val[i] > 255)) {
-			snprintf(err, errlen, "invalid arg '%s'", ints[i]);
-			return -1;
-		}
-	}
-	qs->max_length = val[0];
-	qs->max_length_bytes = val[1];
-	qs->message_ttl = val[2];
-	qs->expires = val[3];
-	qs->max_priority = val[4] < 0 ? 0 : (uint8_t)val[4];
-	int ov = js_get(d, args, "x-overflow");
-	if (ov >= 0) {
-		if (js_streq(d, ov, "drop-head"))
-			qs->overflow = TDM_OVERFLOW_DROP_HEAD;
-		else if (js_streq(d, ov, "reject-publish"))
-			qs->overflow = TDM_OVERFLOW_REJECT_PUBLISH;
-		else if (js_streq(d, ov, "reject-publish-dlx"))
-			qs->overflow = TDM_OVERFLOW_REJECT_PUBLISH_DLX;
-		else {
-			snprintf(err, errlen, "invalid arg 'x-overflow'");
-			return -1;
-		}
-	}
-	int sac = js_get(d, args, "x-single-active-consumer");
-	if (sac >= 0)
-		qs->single_active = js_truth(d, sac) == 1;
-	static const char *strs[] = { "x-dead-letter-exchange", "x-dead-letter-routing-key" };
-	for (int i = 0; i < 2; i++) {
-		int v = js_get(d, args, strs[i]);
-		if (v < 0)
-			continue;
-		size_t n;
-		if (!(keep[i] = js_strdup(d, v, &n))) {
-			snprintf(err, errlen, "invalid arg '%s'", strs[i]);
-			return -1;
-		}
-		if (i == 0)
-			qs->dlx = keep[i], qs->dlx_len = n;
-		else
-			qs->dlrk = keep[i], qs->dlrk_len = n;
-	}
-	return 0;
-}
-
-int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
-		     size_t len, int *created, struct tdm_err *e)
-{
-	char err[200];
-	char *keep[2] = { NULL, NULL };
+	char err[200], shown[256];
 	struct js_w args;
 	js_w_init(&args);
 	int a = js_get(d, obj, "arguments"), rc;
@@ -667,8 +577,7 @@ int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, cons
 		rc = tdm_err_set(e, TDM_E_INVALID, "queue names are 1 to 255 bytes");
 		goto out;
 	}
-	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0 ||
-	    queue_settings(d, a, &qs, &ss, keep, err, sizeof(err)) < 0) {
+	if (hv_table_from_json(d, a, &args, err, sizeof(err)) < 0) {
 		rc = tdm_err_set(e, TDM_E_INVALID, "%s", err);
 		goto out;
 	}
@@ -679,21 +588,20 @@ int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, cons
 		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
 		.settings = &qs,
 	};
-	if (qs.stream && (!s.durable || s.auto_delete)) {
-		rc = tdm_err_set(e, TDM_E_INVALID, "stream queues must be durable and not auto-delete");
+	/* the same checks and words as a declare over AMQP */
+	snprintf(shown, sizeof(shown), "%.*s", (int)len, name);
+	if (tdm_qargs_is_stream(s.arguments, s.arguments_len))
+		rc = tdm_qargs_stream(vh, user, shown, len, s.durable, 0, s.auto_delete, s.arguments,
+				      s.arguments_len, &qs, &ss, e);
+	else
+		rc = tdm_qargs_parse(s.arguments, s.arguments_len, shown, vh->name, &qs, e);
+	if (rc != TDM_OK)
 		goto out;
-	}
-	if (qs.stream && !vh->broker->topics) {
-		rc = tdm_err_set(e, TDM_E_INVALID, "stream queues need the log store");
-		goto out;
-	}
 	struct tdm_queue *q;
 	rc = tdm_queue_declare(vh, &s, &q, e);
 	if (created)
 		*created = s.created;
 out:
-	free(keep[0]);
-	free(keep[1]);
 	js_w_free(&args);
 	return rc;
 }
@@ -704,7 +612,8 @@ static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
 		return;
 	struct tdm_err e;
 	int created = 0;
-	if (hx_declare_queue(vh, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e) != TDM_OK)
+	if (hx_declare_queue(vh, r->user, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e) !=
+	    TDM_OK)
 		hx_core_error(r, &e);
 	else
 		hx_no_content(r, created ? 201 : 204);

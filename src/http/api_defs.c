@@ -299,7 +299,7 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 				else if (part == 0)
 					rc = hx_declare_exchange(vh, d, it, name, n, NULL, &e);
 				else
-					rc = hx_declare_queue(vh, d, it, name, n, NULL, &e);
+					rc = hx_declare_queue(vh, r->user, d, it, name, n, NULL, &e);
 				free(name);
 			} else if (vh) {
 				rc = import_binding(r, it, vh, &e);

@@ -17,6 +17,8 @@
 #include "core/config.h"
 #include "http/amqpval.h"
 #include "http/hx.h"
+#include "util/b64.h"
+#include "util/hex.h"
 
 #define HDRS_MAX 64
 
@@ -91,7 +93,7 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 		hx_error(r, 400, "bad_request", "routing_key is longer than 255 bytes");
 		goto out;
 	}
-	if (b64 && (blen = hv_b64_decode(payload, plen, (uint8_t *)payload)) < 0) {
+	if (b64 && (blen = tu_b64_decode(payload, plen, payload)) < 0) {
 		char *v = js_strdup(d, pl, NULL); /* payload was decoded in place */
 		hx_error_term(r, 400, "bad_request", "not_base64", v ? v : "");
 		free(v);
@@ -295,14 +297,25 @@ struct bind_walk {
 	struct js_w copy;                   /* the found binding's argument bytes */
 };
 
+/* FNV-1a: not a table's hash (those are seeded per process) but a name
+ * that must stay the same across restarts, as properties_key does. */
+static uint64_t fnv1a(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ s[i]) * 1099511628211ull;
+	return h;
+}
+
 static uint64_t args_hash(const struct ex_hdr *a, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < n; i++) {
-		h = (h ^ tdm_hash_bytes(a[i].key, a[i].key_len)) * 1099511628211ull;
+		h = (h ^ fnv1a(a[i].key, a[i].key_len)) * 1099511628211ull;
 		h = (h ^ a[i].type) * 1099511628211ull;
 		if (a[i].val_len)
-			h = (h ^ tdm_hash_bytes(a[i].val, a[i].val_len)) * 1099511628211ull;
+			h = (h ^ fnv1a(a[i].val, a[i].val_len)) * 1099511628211ull;
 	}
 	return h;
 }
@@ -312,7 +325,6 @@ static uint64_t args_hash(const struct ex_hdr *a, size_t n)
  * byte "%XX".  out holds at least 3 * klen + 1 bytes. */
 static void quote_plus(char *out, const char *key, size_t klen)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < klen; i++) {
 		unsigned char c = (unsigned char)key[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -322,8 +334,8 @@ static void quote_plus(char *out, const char *key, size_t klen)
 			*out++ = '+';
 		} else {
 			*out++ = '%';
-			*out++ = hex[c >> 4];
-			*out++ = hex[c & 15];
+			*out++ = tu_hex_upper(c >> 4);
+			*out++ = tu_hex_upper(c);
 		}
 	}
 	*out = '\0';

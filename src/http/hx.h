@@ -191,8 +191,10 @@ struct hx_offset *hx_collect_offsets(struct tdm_topics *topics, size_t *n);
  * with e filled (TDM_E_INVALID for a bad body). */
 int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
 			size_t len, int *created, struct tdm_err *e);
-int hx_declare_queue(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
-		     size_t len, int *created, struct tdm_err *e);
+/* Queue arguments are core's to check (core/qargs.h), as for AMQP; user
+ * is who declares (a stream's x-log-topic is checked against it). */
+int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
+		     const char *name, size_t len, int *created, struct tdm_err *e);
 void hx_definitions(struct hx_req *r);
 /* Users and permissions (api_users.c). */
 void hx_users(struct hx_req *r);

@@ -28,6 +28,7 @@
 #include "http/http.h"
 #include "http/hx.h"
 #include "net/net.h"
+#include "util/b64.h"
 
 #define MAX_BODY (64u << 20)
 #define MAX_HEADERS (64u << 10)  /* request line and headers */
@@ -304,7 +305,7 @@ static int authenticate_as(struct hx_req *r, const char *realm, int (*allowed)(c
 			bl--;
 		uint8_t dec[768];
 		if (bl <= 1000) {
-			long n = hv_b64_decode(b, bl, dec);
+			long n = tu_b64_decode(b, bl, dec);
 			const uint8_t *colon = n > 0 ? memchr(dec, ':', (size_t)n) : NULL;
 			if (colon && (size_t)(colon - dec) < sizeof(r->user)) {
 				size_t ul = (size_t)(colon - dec);

@@ -37,6 +37,7 @@
 
 #include "http/json.h"
 #include "tools/ctl.h"
+#include "util/b64.h"
 
 static const char *host = "127.0.0.1", *port = "15672", *user = "guest", *password = "guest",
 		  *vhost = "/";
@@ -63,24 +64,6 @@ void ctl_usage(void)
 }
 
 /* ---- HTTP ------------------------------------------------------------- */
-
-static void b64(const char *in, char *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = t[v >> 18 & 63];
-		out[o++] = t[v >> 12 & 63];
-		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
 
 static int dial(void)
 {
@@ -115,7 +98,7 @@ void ctl_request(const char *method, const char *path, const char *body, struct 
 	int fd = dial();
 	char creds[600], enc[820];
 	snprintf(creds, sizeof(creds), "%s:%s", user, password);
-	b64(creds, enc);
+	tu_b64_encode(creds, strlen(creds), enc);
 	size_t blen = body ? strlen(body) : 0;
 	char head[4096];
 	int n = snprintf(head, sizeof(head),

@@ -14,30 +14,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util/b64.h"
 
 static int http_port;
 
 void th_http_port(int port)
 {
 	http_port = port;
-}
-
-static void b64(const char *in, char *out)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = t[v >> 18 & 63];
-		out[o++] = t[v >> 12 & 63];
-		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? t[v & 63] : '=';
-	}
-	out[o] = '\0';
 }
 
 static int connect_bounded(void)
@@ -104,7 +87,7 @@ int th_http_with(const char *method, const char *path, const char *creds, const 
 	int fd = connect_bounded();
 	char auth[512] = "", enc[400], head[4096];
 	if (creds) {
-		b64(creds, enc);
+		tu_b64_encode(creds, strlen(creds), enc);
 		snprintf(auth, sizeof(auth), "Authorization: Basic %s\r\n", enc);
 	}
 	size_t blen = body ? strlen(body) : 0;

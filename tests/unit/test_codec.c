@@ -1615,22 +1615,24 @@ START_TEST(test_table_builder_errors)
 	am_tb_init(&tb, buf, sizeof(buf));
 	am_tb_table_end(&tb);
 	ck_assert_int_eq(am_tb_finish(&tb, &out), AM_ERR_RANGE);
-	/* nesting: 8 fine, 9 not */
+	/* nesting: AM_TABLE_MAX_DEPTH fine, one more not */
 	{
 		int i;
 
 		am_tb_init(&tb, buf, sizeof(buf));
-		for (i = 0; i < 8; i++)
+		/* the builder nests as deep as a decoder accepts (the HTTP API
+		 * builds its tables with it) and no deeper */
+		for (i = 0; i < AM_TABLE_MAX_DEPTH; i++)
 			am_tb_table_begin(&tb, "n");
-		for (i = 0; i < 8; i++)
+		for (i = 0; i < AM_TABLE_MAX_DEPTH; i++)
 			am_tb_table_end(&tb);
 		ck_assert_int_eq(am_tb_finish(&tb, &out), AM_OK);
-		ck_assert_int_eq(am_table_validate(out, 8), AM_OK);
-		ck_assert_int_eq(am_table_validate(out, 7), AM_ERR_SYNTAX);
+		ck_assert_int_eq(am_table_validate(out, AM_TABLE_MAX_DEPTH), AM_OK);
+		ck_assert_int_eq(am_table_validate(out, AM_TABLE_MAX_DEPTH - 1), AM_ERR_SYNTAX);
 		am_tb_init(&tb, buf, sizeof(buf));
-		for (i = 0; i < 9; i++)
+		for (i = 0; i < AM_TABLE_MAX_DEPTH + 1; i++)
 			am_tb_table_begin(&tb, "n");
-		for (i = 0; i < 9; i++)
+		for (i = 0; i < AM_TABLE_MAX_DEPTH + 1; i++)
 			am_tb_table_end(&tb);
 		ck_assert_int_eq(am_tb_finish(&tb, &out), AM_ERR_RANGE);
 	}
