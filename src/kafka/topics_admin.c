@@ -21,7 +21,7 @@
 static int16_t create_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
 			  char *msg, size_t msglen)
 {
-	struct ls_kv kv[MAX_CONFIGS];
+	struct tdm_kv kv[MAX_CONFIGS];
 	char name[256], keys[MAX_CONFIGS][128], vals[MAX_CONFIGS][256];
 	int32_t parts = t->num_partitions;
 	int rc;
@@ -58,23 +58,20 @@ static int16_t create_one(struct kf_server *srv, const struct kf_create_topic *t
 			return KF_ERR_INVALID_CONFIG;
 	}
 	if (validate_only) {
-		struct ls_topic_config c;
-
-		if (ls_topic_find(srv->store, name))
+		if (tdm_topic_find(srv->topics, name))
 			return KF_ERR_TOPIC_ALREADY_EXISTS;
 		rc = tdm_topics_check(srv->topics, parts, kv, (size_t)t->nconfigs, msg, msglen);
-		if (rc != LS_OK)
-			return kf_err_from_ls(rc);
-		ls_config_defaults(&c);
+		if (rc != TDM_TOPIC_OK)
+			return kf_err_from_core(rc);
 		for (int32_t i = 0; i < t->nconfigs; i++)
-			if (ls_config_set(&c, kv[i].name, kv[i].value) != LS_OK) {
+			if (tdm_topic_config_try(NULL, kv[i].name, kv[i].value, NULL, 0) != TDM_TOPIC_OK) {
 				snprintf(msg, msglen, "invalid config %s", kv[i].name);
 				return KF_ERR_INVALID_CONFIG;
 			}
 		return KF_ERR_NONE;
 	}
 	rc = tdm_topics_create(srv->topics, name, parts, kv, (size_t)t->nconfigs, msg, msglen);
-	return kf_err_from_ls(rc);
+	return kf_err_from_core(rc);
 }
 
 /* v0: [name, error_code]; v1: + error_message. */
@@ -118,7 +115,7 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		else if (!kf_topic_allowed(kc->srv, name, strlen(name)))
 			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, or internal */
 		else
-			err = kf_err_from_ls(tdm_topics_admin_delete(kc->srv->topics, name));
+			err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
 		kf_put_kstr(resp, r.topics[i]);
 		kf_put_i16(resp, err);
 	}
@@ -143,14 +140,14 @@ int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 
 		if (!t) {
 			err = kf_topic_error(kc->srv, ct->name);
-		} else if (ct->count <= ls_topic_partition_count(t)) {
+		} else if (ct->count <= tdm_topic_partitions(t)) {
 			err = KF_ERR_INVALID_PARTITIONS;
 			msg = "Partitions can only grow.";
 		} else if (ct->nassignments >= 0 &&
-			   ct->nassignments != ct->count - ls_topic_partition_count(t)) {
+			   ct->nassignments != ct->count - tdm_topic_partitions(t)) {
 			err = KF_ERR_INVALID_REPLICA_ASSIGNMENT;
 		} else if (!r.validate_only) {
-			err = kf_err_from_ls(tdm_topics_add_partitions(kc->srv->topics, t, ct->count));
+			err = kf_err_from_core(tdm_topics_add_partitions(kc->srv->topics, t, ct->count));
 		}
 		kf_put_kstr(resp, ct->name);
 		kf_put_i16(resp, err);
