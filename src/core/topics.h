@@ -9,7 +9,10 @@
  * "flushed" (woken after every fsync round and topic deletion).
  *
  * Front ends turn wire requests into these calls; nothing here knows a
- * wire format.  Everything runs on the loop thread except the fsyncs.
+ * wire format.  With core/topic_ops.h (reads, administration) and
+ * core/groups.h (consumer groups, committed offsets) this is the only way
+ * above core to the logs: logstore.h stays below (core/topic_types.h
+ * gives the front ends the types they need).  Everything runs on the loop thread except the fsyncs.
  *
  * Must not depend on: protocol front ends.
  */

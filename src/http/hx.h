@@ -2,7 +2,8 @@
  * Internals shared by the HTTP front end's files: the request context
  * handed to every endpoint, reply helpers and the endpoint functions.
  *
- * Must not depend on: other front ends.
+ * Must not depend on: other front ends, logstore (topics and groups come
+ * through core: core/topics.h, core/topic_ops.h, core/groups.h).
  */
 #ifndef TANDEM_HTTP_HX_H
 #define TANDEM_HTTP_HX_H

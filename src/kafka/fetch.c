@@ -1,7 +1,7 @@
 /*
  * Fetch v4 with long polling.  Each partition's answer is whole stored
  * batches from the one containing fetch_offset, sent straight from the
- * segment file: the range logstore's ls_read finds becomes an evbuffer
+ * segment file: the range core's tdm_topics_read finds becomes an evbuffer
  * file segment (sendfile), so record bytes never pass through user space.
  * Byte limits follow Kafka: partition_max_bytes and the request's
  * max_bytes bound what is added, but the first partition with data always

@@ -7,7 +7,8 @@
  * a request is parked (Fetch long poll, acks=all Produce, JoinGroup,
  * SyncGroup) reading that socket stops, and kf_complete resumes it.
  *
- * Must not depend on: src/amqp.
+ * Must not depend on: src/amqp, logstore (the logs and groups are reached
+ * through core: core/topics.h, core/topic_ops.h, core/groups.h).
  */
 #ifndef TANDEM_KAFKA_KF_H
 #define TANDEM_KAFKA_KF_H
