@@ -167,6 +167,13 @@ const struct tdm_group_proto *tdm_group_member_proto(const struct tdm_group_memb
 	return NULL;
 }
 
+void tdm_group_member_set_timeouts(struct tdm_group_member *m, int32_t session_ms,
+				   int32_t rebalance_ms)
+{
+	m->session_timeout_ms = session_ms;
+	m->rebalance_timeout_ms = rebalance_ms > 0 ? rebalance_ms : session_ms;
+}
+
 void tdm_group_member_set_protos(struct tdm_group_member *m, struct tdm_group_proto *p, int n)
 {
 	protos_free(m);

@@ -119,6 +119,10 @@ void tdm_group_member_clear(struct tdm_group_member *m);
 /* The protocol `name` of m, or NULL. */
 const struct tdm_group_proto *tdm_group_member_proto(const struct tdm_group_member *m,
 						     const char *name);
+/* Sets m's session timeout and rebalance timeout (<= 0: the session
+ * timeout, as for JoinGroup v0), in ms. */
+void tdm_group_member_set_timeouts(struct tdm_group_member *m, int32_t session_ms,
+				   int32_t rebalance_ms);
 /* Replaces m's protocols with p[0..n) (taken over: malloc'd array and
  * strings). */
 void tdm_group_member_set_protos(struct tdm_group_member *m, struct tdm_group_proto *p, int n);

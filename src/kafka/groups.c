@@ -406,22 +406,27 @@ static int join_error(struct evbuffer *b, int ver, int16_t err, struct kf_str me
 
 static int set_protocols(struct member *m, const struct kf_join_group_req *r)
 {
-	struct tdm_group_proto *p = calloc((size_t)(r->nprotocols > 0 ? r->nprotocols : 1),
-					   sizeof(*p));
+	int n = r->nprotocols > 0 ? (int)r->nprotocols : 0;
+	struct tdm_group_proto *p = calloc((size_t)(n ? n : 1), sizeof(*p));
+	int ok = p != NULL;
 
-	if (!p)
-		return -1;
-	tdm_group_member_set_protos(&m->c, p, 0); /* counted as they are filled */
-	for (int32_t i = 0; i < r->nprotocols; i++) {
+	for (int i = 0; ok && i < n; i++) {
 		p[i].name = dup_str(r->protocols[i].name);
 		p[i].len = r->protocols[i].metadata.len > 0 ? r->protocols[i].metadata.len : 0;
 		p[i].meta = malloc(p[i].len ? (size_t)p[i].len : 1);
-		m->c.nprotos = i + 1;
-		if (!p[i].name || !p[i].meta)
-			return -1;
-		if (p[i].len)
+		ok = p[i].name && p[i].meta;
+		if (ok && p[i].len)
 			memcpy(p[i].meta, r->protocols[i].metadata.p, (size_t)p[i].len);
 	}
+	if (!ok) {
+		for (int i = 0; p && i < n; i++) {
+			free(p[i].name);
+			free(p[i].meta);
+		}
+		free(p);
+		return -1;
+	}
+	tdm_group_member_set_protos(&m->c, p, n);
 	return 0;
 }
 
@@ -518,8 +523,7 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	}
 	if (g->c.state == TDM_GROUP_EMPTY)
 		tdm_group_set_protocol_type(&g->c, r.protocol_type.p, (size_t)r.protocol_type.len);
-	m->c.session_timeout_ms = r.session_timeout_ms;
-	m->c.rebalance_timeout_ms = r.rebalance_timeout_ms > 0 ? r.rebalance_timeout_ms : r.session_timeout_ms;
+	tdm_group_member_set_timeouts(&m->c, r.session_timeout_ms, r.rebalance_timeout_ms);
 	if (set_protocols(m, &r) < 0) {
 		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
 		if (!kf_member(g->c.members))
