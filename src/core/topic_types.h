@@ -28,7 +28,9 @@ struct ls_partition; /* opaque: valid until its topic is deleted */
  * The storage errors keep logstore's values (core maps them one to one,
  * core/topic_ops.c checks it); the comments give the Kafka error a front
  * end answers with.  Each front end maps these in its one place
- * (src/kafka/errors.c, src/http's hx_topic_error).
+ * (src/kafka/errors.c, src/http's hx_topic_error).  They are not
+ * core/broker.h's TDM_E_* (the queue side's statuses, with RabbitMQ's
+ * reply codes): a call says which family it returns.
  */
 #define TDM_TOPIC_OK 0
 #define TDM_ERR_NOMEM (-1)

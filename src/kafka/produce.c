@@ -1,5 +1,5 @@
 /*
- * Produce v3: one RecordBatch v2 per partition, validated by logstore
+ * Produce v3: one RecordBatch v2 per partition, validated by the store
  * (CRC-32C, layout, sizes, codec) and stored byte for byte as sent, only
  * its baseOffset rewritten.  acks=0: no response; acks=1: answered once
  * appended; acks=all (-1): answered once the data is fsynced.  The wait

@@ -2,7 +2,7 @@
  * CreateTopics v0-1, DeleteTopics v0-1, CreatePartitions v0-1.  One
  * broker: the replication factor must be 1 (or -1, the default), and
  * explicit replica assignments may only fix the partition count.  Topic
- * configs go to logstore as given (retention.ms, retention.bytes,
+ * configs go to core's topics as given (retention.ms, retention.bytes,
  * segment.bytes, cleanup.policy, ...); an unknown key is INVALID_CONFIG.
  * The broker's limits (core/topics.h) answer INVALID_PARTITIONS (per
  * topic), POLICY_VIOLATION (per broker) and INVALID_CONFIG (segment.bytes
