@@ -11,14 +11,17 @@
 #                               RabbitMQ 3.10 node: every expectation is real
 #   6. fuzzing                  short libFuzzer runs of the three targets
 #                               (FUZZ_SECONDS each, default 60)
-#   7. valgrind                 integration programs against tandemd under
+#   7. ThreadSanitizer          tandemd built with TSan (build/tsan) under the
+#                               integration programs that drive its background
+#                               jobs; the job service's unit test, instrumented
+#   8. valgrind                 integration programs against tandemd under
 #                               valgrind (definite leaks and errors fail)
-#   8. Kafka clients            kcat, kafka-python, kafkajs against tandemd
+#   9. Kafka clients            kcat, kafka-python, kafkajs against tandemd
 #                               (compat/kafka/run.sh)
-#   9. browser console          the web console in Debian's Chromium, driven by
+#  10. browser console          the web console in Debian's Chromium, driven by
 #                               playwright-core (compat/browser/run.sh); its
 #                               screenshot lands in build/logs/side-by-side.png
-#  10. fault suite              power cut (kill -9, files cut back to what was
+#  11. fault suite              power cut (kill -9, files cut back to what was
 #                               fsynced) and a tmpfs data directory that fills
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
 # Every stage runs; the summary lists them; the exit status is non-zero if any
@@ -64,7 +67,7 @@ why_failed() {
 	local log
 	for log in "${failed_logs[@]}"; do
 		echo "--- $(basename "$log" .log) (full output: $log)"
-		grep -a -E '^(FAIL|ERROR|XPASS)[: ]|:[0-9]+:[FE]:|^not ok|ERROR: AddressSanitizer|runtime error:|Assertion|Traceback|Error:|timed out' "$log" |
+		grep -a -E '^(FAIL|ERROR|XPASS)[: ]|:[0-9]+:[FE]:|^not ok|ERROR: AddressSanitizer|WARNING: ThreadSanitizer|runtime error:|Assertion|Traceback|Error:|timed out' "$log" |
 			grep -v -E '^# (FAIL|ERROR|XPASS):' | head -n 12
 	done
 }
@@ -123,6 +126,28 @@ browser_console() {
 	"$BUILD/src/compat/browser/run.sh" "$main/src/tandemd" --screenshot "$logs/side-by-side.png"
 }
 
+# tandemd built with ThreadSanitizer (build/tsan) under the integration
+# programs that drive its background jobs (journal and log fsyncs, topic
+# creation, fault paths, shutdown), plus the job service's own unit test.
+# A race makes tandemd exit 66 at SIGTERM, which fails the program.
+tsan_check() {
+	local dir="$BUILD/tsan" rc=0 t
+	mkdir -p "$dir"
+	if [ ! -f "$dir/config.status" ]; then
+		(cd "$dir" && "$BUILD/src/configure" -q --enable-sanitizers=thread) || return 1
+	fi
+	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker || return 1
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
+	echo "--- test_worker (instrumented)"
+	"$dir/tests/unit/test_worker" || rc=1
+	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic \
+		test_kafka_faults test_kafka_group test_http_log; do
+		echo "--- $t with tandemd under ThreadSanitizer"
+		TANDEMD="$dir/src/tandemd" CK_TIMEOUT_MULTIPLIER=4 "$main/tests/integration/$t" || rc=1
+	done
+	return $rc
+}
+
 valgrind_check() {
 	local rc=0 t
 	local wrapper="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
@@ -141,6 +166,7 @@ stage "integration suite against RabbitMQ 3.10" rabbitmq_proof
 stage "compat clients against tandemd" compat_tandemd
 stage "compat clients against RabbitMQ 3.10" compat_rabbitmq
 stage "fuzzing" fuzz
+stage "ThreadSanitizer" tsan_check
 stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
 stage "browser console" browser_console

@@ -42,8 +42,9 @@ struct server {
 	struct event *dispatch_ev;
 	struct event *shutdown_poll;
 	struct event *tick_ev;
+	struct event *retention_ev, *retention_more;
 	struct tdm_durable *durable;
-	struct tdm_worker *worker;  /* fsyncs of the AMQP journal */
+	struct tdm_worker *worker;  /* background jobs: fsyncs, topic folders */
 	int shutdown_ticks;
 };
 
@@ -57,12 +58,24 @@ static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
 	tdm_broker_dispatch(s->broker);
 }
 
-/* Queue TTLs and x-expires: a 100 ms tick (RabbitMQ's expiry is no finer). */
+/* Queue TTLs and x-expires (RabbitMQ's expiry is no finer), topics'
+ * flush.ms and checkpoint: a 100 ms tick. */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct server *s = arg;
 	tdm_broker_tick(s->broker);
+	tdm_topics_tick(s->topics);
+}
+
+/* Retention and compaction in budgets: one step per interval, and while
+ * there is more to do, one more on the next loop turn. */
+static void retention_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct server *s = arg;
+	if (tdm_topics_retention(s->topics))
+		event_active(s->retention_more, 0, 0);
 }
 
 /* The event base.  With epoll's changelist, adding and removing interest
@@ -79,10 +92,33 @@ static struct event_base *new_base(void)
 	return b ? b : event_base_new();
 }
 
-static int run_blocking(void *ctx, void (*work)(void *), void (*done)(void *), void *arg)
+static int submit_job(void *ctx, enum tdm_bg_kind kind, tdm_bg_fn work, tdm_bg_fn done,
+		      void *arg)
 {
 	struct server *s = ctx;
-	return tdm_worker_submit(s->worker, work, done, arg);
+	return tdm_worker_submit(s->worker, (int)kind, work, done, arg);
+}
+
+/* The background-job service core's topics and journal share. */
+static int start_worker(struct server *s, char *err, size_t errlen)
+{
+	s->worker = tdm_worker_new(s->base, TDM_BG_KINDS);
+	if (!s->worker) {
+		snprintf(err, errlen, "cannot start the background-job threads");
+		return -1;
+	}
+	s->broker->bg = (struct tdm_bg){ submit_job, s };
+	return 0;
+}
+
+/* Topics' periodic work runs on main's timers. */
+static int start_topic_timers(struct server *s, const struct tdm_config *cfg)
+{
+	struct timeval rtick = { cfg->log_retention_check_interval_ms / 1000,
+				 (cfg->log_retention_check_interval_ms % 1000) * 1000 };
+	s->retention_ev = event_new(s->base, -1, EV_PERSIST, retention_cb, s);
+	s->retention_more = event_new(s->base, -1, 0, retention_cb, s);
+	return s->retention_ev && s->retention_more ? event_add(s->retention_ev, &rtick) : -1;
 }
 
 /* Durable exchanges, queues, bindings and persistent messages come back
@@ -91,13 +127,6 @@ static int open_durable(struct server *s, const struct tdm_config *cfg, char *er
 {
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/queues", cfg->data_dir);
-	s->worker = tdm_worker_new(s->base);
-	if (!s->worker) {
-		snprintf(err, errlen, "cannot start the journal thread");
-		return -1;
-	}
-	s->broker->run_blocking = run_blocking;
-	s->broker->run_blocking_ctx = s;
 	s->durable = tdm_durable_open(s->broker, dir, cfg->max_message_size, err, errlen);
 	if (!s->durable || tdm_durable_recover(s->durable, err, errlen) < 0)
 		return -1;
@@ -105,13 +134,12 @@ static int open_durable(struct server *s, const struct tdm_config *cfg, char *er
 	return 0;
 }
 
-/* Order matters: the journal thread finishes its fsync, then the journal
- * takes the last acknowledgements, then the queues go without a trace. */
+/* Order matters: the background jobs finish (their completions run here;
+ * anything submitted after runs inline), then the journal takes the last
+ * acknowledgements, then the queues go without a trace. */
 static void close_durable(struct server *s)
 {
-	if (s->broker)
-		s->broker->run_blocking = NULL;
-	tdm_worker_free(s->worker);
+	tdm_worker_stop(s->worker);
 	if (s->broker)
 		s->broker->durable = NULL;
 	tdm_durable_close(s->durable);
@@ -238,11 +266,17 @@ int main(int argc, char **argv)
 	s.broker->schedule = schedule_dispatch;
 	s.broker->schedule_ctx = &s;
 	am_hooks_install(s.broker);
-	/* the logs first: durable stream queues come back over their topics */
-	if (!(s.topics = tdm_topics_open(s.base, &cfg, err, sizeof(err)))) {
+	if (start_worker(&s, err, sizeof(err)) < 0) {
 		tdm_error("main", "%s", err);
 		goto out;
 	}
+	/* the logs first: durable stream queues come back over their topics */
+	if (!(s.topics = tdm_topics_open(&cfg, &s.broker->bg, err, sizeof(err)))) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
+	if (start_topic_timers(&s, &cfg) < 0)
+		goto out;
 	s.broker->topics = s.topics;
 	if (!(s.groups = tdm_groups_new(s.topics)))
 		goto out;
@@ -301,6 +335,10 @@ out:
 		event_free(s.shutdown_poll);
 	if (s.tick_ev)
 		event_free(s.tick_ev);
+	if (s.retention_ev)
+		event_free(s.retention_ev);
+	if (s.retention_more)
+		event_free(s.retention_more);
 	tdm_http_free(s.http);
 	tdm_net_free(s.net);
 	tdm_kafka_free(s.kafka);
@@ -308,6 +346,7 @@ out:
 	close_durable(&s);
 	tdm_broker_free(s.broker); /* stream queues let go of their topics' waiters */
 	tdm_topics_close(s.topics);
+	tdm_worker_free(s.worker);
 	if (s.dispatch_ev)
 		event_free(s.dispatch_ev);
 	if (s.base)

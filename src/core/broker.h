@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/bg.h"
 #include "core/map.h"
 #include "core/queue.h"
 #include "exchange/exchange.h"
@@ -97,9 +98,7 @@ struct tdm_broker {
 	void *dead_letter_ctx;
 	struct tdm_queue *timed;      /* queues with TTLs or x-expires */
 	struct tdm_durable *durable;  /* owned by main; NULL: nothing is persisted */
-	/* Runs work on a helper thread and done back on the loop; -1 if busy. */
-	int (*run_blocking)(void *ctx, void (*work)(void *), void (*done)(void *), void *arg);
-	void *run_blocking_ctx;
+	struct tdm_bg bg;             /* background jobs (main's service); empty: inline */
 	/* The journal's flushed offset advanced (publisher confirms may go). */
 	void (*durable_synced)(void *ctx);
 	void *durable_synced_ctx;

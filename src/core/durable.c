@@ -736,7 +736,7 @@ void tdm_durable_flush(struct tdm_durable *d)
 		journal_changed(d); /* waiting confirms can be nacked now */
 }
 
-/* ---- the journal: fsync on the helper thread --------------------------------- */
+/* ---- the journal: fsync as a background job --------------------------------- */
 
 static void sync_work(void *arg)
 {
@@ -778,11 +778,7 @@ static void sync_start(struct tdm_durable *d)
 	}
 	if (!d->job)
 		return;
-	if (!d->b->run_blocking ||
-	    d->b->run_blocking(d->b->run_blocking_ctx, sync_work, sync_done, d) < 0) {
-		sync_work(d); /* no helper thread: fsync here */
-		sync_done(d);
-	}
+	tdm_bg_run(&d->b->bg, TDM_BG_JOURNAL, sync_work, sync_done, d);
 }
 
 int tdm_storage_faults(const char *spec)

@@ -18,7 +18,7 @@
  * Recovery replays both topics at startup, before any listener opens.
  *
  * Must not depend on: libevent (blocking work goes through the broker's
- * run_blocking hook), protocol front ends (headers are opaque bytes).
+ * background-job hook, core/bg.h), protocol front ends (headers are opaque bytes).
  */
 #ifndef TANDEM_CORE_DURABLE_H
 #define TANDEM_CORE_DURABLE_H

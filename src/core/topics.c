@@ -1,28 +1,24 @@
 /*
- * Topics: the logstore store plus fsync helper thread, timers and waiters
+ * Topics: the logstore store plus fsync rounds, periodic work and waiters
  * (see topics.h).
  *
  * Durability: a partition's unflushed data is fsynced when flush.ms has
- * passed (a 100 ms timer finds due partitions) or at once when someone
- * waits for it (acks=all).  One fsync round per partition is in flight at
- * a time; a request arriving meanwhile sets "again" and the next round
- * starts when the current one ends, covering every append made so far:
- * group commit.  ls_sync_begin/_end run here on the loop thread,
- * ls_sync_run on the helper thread, which hands finished jobs back with
- * event_active (libevent is made thread-aware by main).
+ * passed (tdm_topics_tick, on main's 100 ms timer, finds due partitions)
+ * or at once when someone waits for it (acks=all).  One fsync round per
+ * partition is in flight at a time; a request arriving meanwhile sets
+ * "again" and the next round starts when the current one ends, covering
+ * every append made so far: group commit.  ls_sync_begin/_end run here on
+ * the loop thread, ls_sync_run as a TDM_BG_LOG background job.
  *
- * Must not depend on: protocol front ends.
+ * Must not depend on: libevent, pthreads, protocol front ends.
  */
 #include "core/topics.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <event2/event.h>
 
 #include "core/broker.h"
 #include "core/config.h"
@@ -30,14 +26,14 @@
 #include "core/map.h"
 #include "logstore/logstore.h"
 
-#define FLUSH_TICK_MS 100
 #define CHECKPOINT_MS 60000
 #define RETENTION_BUDGET (8u << 20)
 
+/* One fsync round of a partition, out as a background job. */
 struct sync_item {
+	struct tdm_topics *t;         /* ref while the round is out */
 	struct ls_sync_job *job;      /* owned until ls_sync_end */
 	struct ls_partition *p;       /* ref held by the job */
-	struct sync_item *next;
 };
 
 /* Per-partition loop-side state, keyed by the partition pointer. */
@@ -46,17 +42,12 @@ struct pstate {
 };
 
 struct tdm_topics {
-	struct event_base *base;     /* borrowed */
+	struct tdm_bg bg;            /* main's background jobs; empty: inline */
 	struct ls_store *store;      /* owned */
-	unsigned refs;               /* 1 while open + one per read held */
+	unsigned refs;               /* 1 while open + one per read held or fsync round out */
 	int closing;
 	struct tdm_map pstates;      /* partition pointer bytes -> struct pstate (owned) */
-	struct event *flush_ev;      /* owned: FLUSH_TICK_MS periodic */
-	struct event *retention_ev;  /* owned: retention check interval */
-	struct event *retention_more; /* owned: continue next loop turn */
-	struct event *done_ev;       /* owned: helper thread -> loop */
 	int64_t last_checkpoint_ms;
-	uint64_t retention_ms;
 	const unsigned *alarms;      /* borrowed from the broker, or NULL */
 	/* limits (tdm_topics_check) */
 	int64_t min_segment_bytes;
@@ -64,13 +55,6 @@ struct tdm_topics {
 	uint32_t max_partitions;           /* 0 = none */
 	/* waiters */
 	struct tdm_topics_waiter *data_waiters, *flush_waiters;
-	/* helper thread */
-	pthread_t thr;
-	int thr_started, thr_stop;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct sync_item *todo, *todo_tail; /* mu */
-	struct sync_item *done;             /* mu */
 };
 
 static struct pstate *pstate_get(struct tdm_topics *t, struct ls_partition *p, int create)
@@ -171,32 +155,40 @@ static void wake_flush(struct tdm_topics *t)
 	}
 }
 
-/* ---- fsync helper thread -------------------------------------------------- */
+/* ---- fsync rounds ------------------------------------------------------------ */
 
-static void *sync_thread(void *arg)
+static void topics_unref(struct tdm_topics *t);
+static void start_sync(struct tdm_topics *t, struct ls_partition *p);
+
+static void sync_work(void *arg)
 {
-	struct tdm_topics *t = arg;
+	ls_sync_run(((struct sync_item *)arg)->job);
+}
 
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
-		while (!t->todo && !t->thr_stop)
-			pthread_cond_wait(&t->cv, &t->mu);
-		if (!t->todo)
-			break; /* stop requested and nothing left */
-		struct sync_item *it = t->todo;
-		t->todo = it->next;
-		if (!t->todo)
-			t->todo_tail = NULL;
-		pthread_mutex_unlock(&t->mu);
-		ls_sync_run(it->job);
-		pthread_mutex_lock(&t->mu);
-		it->next = t->done;
-		t->done = it;
-		if (!t->thr_stop)
-			event_active(t->done_ev, EV_READ, 0);
+/* Back on the loop: the round's result is published, the partition's next
+ * round starts when appends came in meanwhile, flush waiters wake. */
+static void sync_done(void *arg)
+{
+	struct sync_item *it = arg;
+	struct tdm_topics *t = it->t;
+	struct ls_partition *p = it->p;
+	struct pstate *s = pstate_get(t, p, 0);
+	int again = s && s->again;
+	/* ls_sync_end may free p (a deleted topic): read what we need first */
+	int deleted = ls_partition_topic(p) == NULL || !s;
+	int rc = ls_sync_end(it->job);
+
+	free(it);
+	if (rc != LS_OK)
+		tdm_error("topics", "fsync failed: %s; the partition is offline", ls_strerror(rc));
+	if (s) {
+		s->inflight = 0;
+		s->again = 0;
 	}
-	pthread_mutex_unlock(&t->mu);
-	return NULL;
+	if (again && !t->closing && !deleted)
+		start_sync(t, p);
+	wake_flush(t);
+	topics_unref(t);
 }
 
 static void start_sync(struct tdm_topics *t, struct ls_partition *p)
@@ -223,24 +215,16 @@ static void start_sync(struct tdm_topics *t, struct ls_partition *p)
 	if (!job)
 		return;
 	it = calloc(1, sizeof(*it));
-	if (!it || !t->thr_started) {
-		free(it);
+	if (!it) {
 		ls_sync_run(job);
 		ls_sync_end(job);
 		return;
 	}
-	it->job = job;
-	it->p = p;
+	*it = (struct sync_item){ t, job, p };
 	s->inflight = 1;
 	s->again = 0;
-	pthread_mutex_lock(&t->mu);
-	if (t->todo_tail)
-		t->todo_tail->next = it;
-	else
-		t->todo = it;
-	t->todo_tail = it;
-	pthread_cond_signal(&t->cv);
-	pthread_mutex_unlock(&t->mu);
+	t->refs++; /* the store stays open while the round is out */
+	tdm_bg_run(&t->bg, TDM_BG_LOG, sync_work, sync_done, it);
 }
 
 void tdm_topics_flush_now(struct tdm_topics *t, struct ls_partition *p)
@@ -248,58 +232,17 @@ void tdm_topics_flush_now(struct tdm_topics *t, struct ls_partition *p)
 	start_sync(t, p);
 }
 
-static void finish_jobs(struct tdm_topics *t, struct sync_item *list, int restart)
-{
-	while (list) {
-		struct sync_item *it = list;
-		struct ls_partition *p = it->p;
-		struct pstate *s = pstate_get(t, p, 0);
-		int again = s && s->again;
-		int rc;
-
-		list = it->next;
-		/* ls_sync_end may free p (a deleted topic): read what we need first */
-		int deleted = ls_partition_topic(p) == NULL || !s;
-		rc = ls_sync_end(it->job);
-		free(it);
-		if (rc != LS_OK)
-			tdm_error("topics", "fsync failed: %s; the partition is offline", ls_strerror(rc));
-		if (s) {
-			s->inflight = 0;
-			s->again = 0;
-		}
-		if (again && restart && !deleted)
-			start_sync(t, p);
-	}
-}
-
-static void done_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tdm_topics *t = arg;
-	struct sync_item *list;
-
-	(void)fd, (void)what;
-	pthread_mutex_lock(&t->mu);
-	list = t->done;
-	t->done = NULL;
-	pthread_mutex_unlock(&t->mu);
-	finish_jobs(t, list, 1);
-	wake_flush(t);
-}
-
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- periodic work (main's timers) ------------------------------------------- */
 
 static void flush_due_fn(struct ls_partition *p, void *ctx)
 {
 	start_sync(ctx, p);
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
+void tdm_topics_tick(struct tdm_topics *t)
 {
-	struct tdm_topics *t = arg;
 	int64_t now = ls_now_ms(t->store);
 
-	(void)fd, (void)what;
 	ls_foreach_flush_due(t->store, now, flush_due_fn, t);
 	if (now - t->last_checkpoint_ms >= CHECKPOINT_MS) {
 		t->last_checkpoint_ms = now;
@@ -308,17 +251,13 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void retention_cb(evutil_socket_t fd, short what, void *arg)
+int tdm_topics_retention(struct tdm_topics *t)
 {
-	struct tdm_topics *t = arg;
-	int rc;
+	int rc = ls_retention_step(t->store, ls_now_ms(t->store), RETENTION_BUDGET);
 
-	(void)fd, (void)what;
-	rc = ls_retention_step(t->store, ls_now_ms(t->store), RETENTION_BUDGET);
 	if (rc < 0)
 		tdm_warn("topics", "retention step: %s", ls_strerror(rc));
-	else if (rc > 0)
-		event_active(t->retention_more, 0, 0); /* more to do: next loop turn */
+	return rc > 0;
 }
 
 /* ---- open / close --------------------------------------------------------------- */
@@ -342,7 +281,7 @@ static void store_warn(void *ctx, const char *msg)
 	tdm_warn("topics", "%s", msg);
 }
 
-struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
+struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, const struct tdm_bg *bg,
 				   char *err, size_t errlen)
 {
 	struct tdm_topics *t = calloc(1, sizeof(*t));
@@ -353,14 +292,13 @@ struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_con
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	t->base = base;
+	if (bg)
+		t->bg = *bg;
 	t->refs = 1;
 	t->min_segment_bytes = (int64_t)cfg->log_min_segment_bytes;
 	t->max_partitions_per_topic = cfg->max_partitions_per_topic;
 	t->max_partitions = cfg->max_partitions;
 	tdm_map_init(&t->pstates);
-	pthread_mutex_init(&t->mu, NULL);
-	pthread_cond_init(&t->cv, NULL);
 	ls_options_init(&o);
 	o.reserved_header_prefix = TDM_TOPICS_RESERVED_HEADER_PREFIX;
 	o.warn = store_warn;
@@ -381,24 +319,6 @@ struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_con
 	if (!t->store)
 		goto fail;
 	t->last_checkpoint_ms = ls_now_ms(t->store);
-	t->flush_ev = event_new(base, -1, EV_PERSIST, flush_cb, t);
-	t->retention_ev = event_new(base, -1, EV_PERSIST, retention_cb, t);
-	t->retention_more = event_new(base, -1, 0, retention_cb, t);
-	t->done_ev = event_new(base, -1, 0, done_cb, t);
-	if (!t->flush_ev || !t->retention_ev || !t->retention_more || !t->done_ev) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	struct timeval tick = { 0, FLUSH_TICK_MS * 1000 };
-	struct timeval rtick = { cfg->log_retention_check_interval_ms / 1000,
-				 (cfg->log_retention_check_interval_ms % 1000) * 1000 };
-	event_add(t->flush_ev, &tick);
-	event_add(t->retention_ev, &rtick);
-	if (pthread_create(&t->thr, NULL, sync_thread, t) != 0) {
-		snprintf(err, errlen, "cannot start the fsync thread");
-		goto fail;
-	}
-	t->thr_started = 1;
 	tdm_info("topics", "log store %s: %zu topics", dir, ls_topic_count(t->store));
 	return t;
 fail:
@@ -419,8 +339,6 @@ static void topics_unref(struct tdm_topics *t)
 	tdm_map_free(&t->pstates);
 	if (t->store && ls_close(t->store) != LS_OK)
 		tdm_error("topics", "closing the log store failed");
-	pthread_mutex_destroy(&t->mu);
-	pthread_cond_destroy(&t->cv);
 	free(t);
 }
 
@@ -428,26 +346,7 @@ void tdm_topics_close(struct tdm_topics *t)
 {
 	if (!t)
 		return;
-	t->closing = 1;
-	if (t->thr_started) {
-		pthread_mutex_lock(&t->mu);
-		t->thr_stop = 1;
-		pthread_cond_signal(&t->cv);
-		pthread_mutex_unlock(&t->mu);
-		pthread_join(t->thr, NULL); /* it drains the queue before leaving */
-		t->thr_started = 0;
-	}
-	finish_jobs(t, t->done, 0);
-	t->done = NULL;
-	if (t->flush_ev)
-		event_free(t->flush_ev);
-	if (t->retention_ev)
-		event_free(t->retention_ev);
-	if (t->retention_more)
-		event_free(t->retention_more);
-	if (t->done_ev)
-		event_free(t->done_ev);
-	t->flush_ev = t->retention_ev = t->retention_more = t->done_ev = NULL;
+	t->closing = 1; /* fsync rounds still out end without a next one */
 	topics_unref(t);
 }
 

@@ -1,10 +1,10 @@
 /*
  * Topics: the broker's Kafka-style logs, protocol-neutral.  Owns the
  * logstore store under <data_dir>/logs and the loop-side machinery around
- * it: fsync on a helper thread with group commit (results handed back to
- * the loop with event_active, so main must call evthread_use_pthreads()
- * before event_base_new), the flush.ms and checkpoint timer, retention
- * and compaction in small budgets on a timer, and two kinds of waiters:
+ * it: fsync as background jobs with group commit (core/bg.h), the
+ * flush.ms and checkpoint work and retention and compaction in small
+ * budgets (main's timers call tdm_topics_tick and tdm_topics_retention),
+ * and two kinds of waiters:
  * "data available" (woken by appends to a partition they watch) and
  * "flushed" (woken after every fsync round and topic deletion).
  *
@@ -12,9 +12,10 @@
  * wire format.  With core/topic_ops.h (reads, administration) and
  * core/groups.h (consumer groups, committed offsets) this is the only way
  * above core to the logs: logstore.h stays below (core/topic_types.h
- * gives the front ends the types they need).  Everything runs on the loop thread except the fsyncs.
+ * gives the front ends the types they need).  Everything runs on the loop
+ * thread except the background jobs' work.
  *
- * Must not depend on: protocol front ends.
+ * Must not depend on: libevent, pthreads, protocol front ends.
  */
 #ifndef TANDEM_CORE_TOPICS_H
 #define TANDEM_CORE_TOPICS_H
@@ -24,7 +25,7 @@
 
 #include "core/topic_types.h"
 
-struct event_base;
+struct tdm_bg;
 struct tdm_config;
 struct tdm_topics;
 struct ls_store;
@@ -41,18 +42,26 @@ struct ls_store;
 
 /*
  * Opens (creating) <cfg->data_dir>/logs with the broker-wide log defaults
- * of cfg (retention, segment size, flush interval), starts the helper
- * thread and timers on base.  NULL with a message in err on failure.
+ * of cfg (retention, segment size, flush interval).  Blocking work goes
+ * through bg (copied; NULL or an empty hook: done inline).  NULL with a
+ * message in err on failure.
  */
-struct tdm_topics *tdm_topics_open(struct event_base *base, const struct tdm_config *cfg,
+struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, const struct tdm_bg *bg,
 				   char *err, size_t errlen);
 /*
- * Stops timers and the helper thread (finishing fsyncs in flight), then
- * closes the store, at once or, while ls_read results are still held
- * (tdm_topics_read), when the last is released.  Waiters must be gone.
- * NULL is fine.
+ * Closes the store, at once or, while ls_read results are held
+ * (tdm_topics_read) or fsync rounds are out, when the last of them ends;
+ * rounds still out start no next one.  Waiters must be gone.  NULL is
+ * fine.
  */
 void tdm_topics_close(struct tdm_topics *t);
+/* Periodic work, every 100 ms from main's timer: fsync rounds for the
+ * partitions whose flush.ms has passed, the recovery checkpoint. */
+void tdm_topics_tick(struct tdm_topics *t);
+/* One retention and compaction step (a budget of bytes), every
+ * log_retention_check_interval_ms from main's timer: 1 when there is more
+ * to do (call again on the next loop turn), else 0. */
+int tdm_topics_retention(struct tdm_topics *t);
 /* The store (borrowed), for core and tests only: front ends go through
  * core/topic_ops.h and core/groups.h. */
 struct ls_store *tdm_topics_store(struct tdm_topics *t);
@@ -105,7 +114,7 @@ void tdm_topics_read_release(struct tdm_topics *t, struct tdm_read_result *r);
 /* Copies the range of a read into buf (r->len bytes).  TDM_TOPIC_OK or TDM_ERR_IO. */
 int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf);
 
-/* Asks for an fsync of p on the helper thread now (acks=all), joining a
+/* Asks for an fsync of p as a background job now (acks=all), joining a
  * round already under way or queueing the next one (group commit). */
 void tdm_topics_flush_now(struct tdm_topics *t, struct ls_partition *p);
 

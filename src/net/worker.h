@@ -1,8 +1,12 @@
 /*
- * A helper thread for work that blocks (fsync): the loop thread submits a
- * job, the helper runs it, and its completion runs back on the loop thread
- * (event_active from the helper; main calls evthread_use_pthreads()).  One
- * job at a time: callers batch (group commit) while one runs.
+ * The background-job service (Redis's bio.c): one FIFO and one helper
+ * thread per kind of job, so a slow kind (creating 2000 partitions) never
+ * holds up another (the journal's fsync).  The loop thread submits jobs;
+ * a kind's thread runs them one after the other in submission order, and
+ * each job's completion runs back on the loop thread, in the same order
+ * within its kind (event_active from the helper; main calls
+ * evthread_use_pthreads()).  Callers batch their own work (group commit)
+ * while a job runs.  Core reaches it only through core/bg.h's hook.
  *
  * Must not depend on: protocol front ends, the broker core.
  */
@@ -16,13 +20,19 @@ typedef void (*tdm_done_fn)(void *arg); /* back on the loop thread */
 
 struct tdm_worker;
 
-/* Starts the helper thread; NULL on failure. */
-struct tdm_worker *tdm_worker_new(struct event_base *base);
-/* Runs work(arg) on the helper, then done(arg) on the loop.  0, or -1 when
- * a job is still running (the caller retries from its done callback). */
-int tdm_worker_submit(struct tdm_worker *w, tdm_work_fn work, tdm_done_fn done, void *arg);
-int tdm_worker_busy(const struct tdm_worker *w);
-/* Waits for a running job (its done callback runs here), stops the thread. */
+/* Starts nkinds helper threads (kinds 0..nkinds-1); NULL on failure. */
+struct tdm_worker *tdm_worker_new(struct event_base *base, int nkinds);
+/* Queues work(arg) for kind's thread; done(arg) runs on the loop
+ * afterwards.  0, or -1 (ENOMEM, bad kind: nothing queued).  Once the
+ * service is stopped, work and done run here and now. */
+int tdm_worker_submit(struct tdm_worker *w, int kind, tdm_work_fn work, tdm_done_fn done,
+		      void *arg);
+/* Jobs submitted whose done callback has not run yet (all kinds). */
+unsigned tdm_worker_pending(const struct tdm_worker *w);
+/* Runs every queued job, stops the threads, then runs the pending done
+ * callbacks here; whatever they submit runs inline.  Idempotent. */
+void tdm_worker_stop(struct tdm_worker *w);
+/* Stops (as above) and frees.  NULL is fine. */
 void tdm_worker_free(struct tdm_worker *w);
 
 #endif

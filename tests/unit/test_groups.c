@@ -5,7 +5,6 @@
  * over a real log store in a temp dir.
  */
 #include <check.h>
-#include <event2/event.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 #include "core/topics.h"
 
 static struct tdm_config cfg;
-static struct event_base *base;
 static struct tdm_topics *topics;
 static struct tdm_groups *gs;
 static char dir[256];
@@ -39,8 +37,7 @@ static void setup(void)
 	ck_assert_int_eq(tdm_config_init(&cfg), 0);
 	ck_assert_int_eq(tdm_config_set(&cfg, "data_dir", dir, err, sizeof(err)), 0);
 	ck_assert_int_eq(tdm_config_set(&cfg, "log_level", "warning", err, sizeof(err)), 0);
-	base = event_base_new();
-	topics = tdm_topics_open(base, &cfg, err, sizeof(err));
+	topics = tdm_topics_open(&cfg, NULL, err, sizeof(err)); /* fsyncs inline */
 	ck_assert_msg(topics != NULL, "%s", err);
 	gs = tdm_groups_new(topics);
 	ck_assert_ptr_nonnull(gs);
@@ -51,7 +48,6 @@ static void teardown(void)
 {
 	tdm_groups_free(gs);
 	tdm_topics_close(topics);
-	event_base_free(base);
 	tdm_config_free(&cfg);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

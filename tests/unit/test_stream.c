@@ -4,11 +4,10 @@
  * (core/topics.c in a temporary directory): appends, read cursors from
  * first / last / next / an offset / a time, credit, the "data available"
  * wake-up, partitioning by murmur2, and what deleting the queue does to its
- * topic.  No sockets; the dispatch pass is called by hand and the event
- * loop only exists for the topics' timers.
+ * topic.  No sockets; the dispatch pass is called by hand and fsyncs
+ * run inline (no background jobs).
  */
 #include <check.h>
-#include <event2/event.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +116,6 @@ END_TEST
 /* ---- a stream queue over a real store ------------------------------------------------------- */
 
 static struct tdm_config cfg;
-static struct event_base *base;
 static struct tdm_topics *topics;
 static struct tdm_broker *broker;
 static struct tdm_vhost *vh;
@@ -137,8 +135,7 @@ static void setup(void)
 	ck_assert_int_eq(tdm_config_init(&cfg), 0);
 	ck_assert_int_eq(tdm_config_set(&cfg, "data_dir", dir, err, sizeof(err)), 0);
 	ck_assert_int_eq(tdm_config_set(&cfg, "log_level", "warning", err, sizeof(err)), 0);
-	base = event_base_new();
-	topics = tdm_topics_open(base, &cfg, err, sizeof(err));
+	topics = tdm_topics_open(&cfg, NULL, err, sizeof(err)); /* fsyncs inline */
 	ck_assert_msg(topics != NULL, "%s", err);
 	broker = tdm_broker_new(&cfg, NULL);
 	broker->topics = topics;
@@ -150,7 +147,6 @@ static void teardown(void)
 	tdm_broker_dispatch(broker);
 	tdm_broker_free(broker);
 	tdm_topics_close(topics);
-	event_base_free(base);
 	tdm_config_free(&cfg);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
