@@ -20,6 +20,7 @@
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/config.h"
+#include "core/groups.h"
 #include "core/log.h"
 #include "core/topics.h"
 #include "http/http.h"
@@ -35,6 +36,7 @@ struct server {
 	struct tdm_net *net;
 	struct tdm_broker *broker;
 	struct tdm_topics *topics;
+	struct tdm_groups *groups;  /* consumer groups over the topics */
 	struct tdm_kafka *kafka;
 	struct tdm_http *http;
 	struct event *dispatch_ev;
@@ -276,6 +278,9 @@ int main(int argc, char **argv)
 	if (start_topic_timers(&s, &cfg) < 0)
 		goto out;
 	s.broker->topics = s.topics;
+	if (!(s.groups = tdm_groups_new(s.topics)))
+		goto out;
+	s.broker->groups = s.groups;
 	tdm_topics_set_alarms(s.topics, &s.broker->alarms); /* Kafka produce obeys the disk alarm */
 	if (open_durable(&s, &cfg, err, sizeof(err)) < 0) {
 		tdm_error("main", "%s", err);
@@ -310,7 +315,7 @@ int main(int argc, char **argv)
 		}
 		tdm_info("main", "listening amqp %s:%d", cfg.bind_address, port);
 	}
-	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics)))
+	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups)))
 		goto out;
 	if (cfg.http_port && !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable)))
 		goto out;
@@ -337,6 +342,7 @@ out:
 	tdm_http_free(s.http);
 	tdm_net_free(s.net);
 	tdm_kafka_free(s.kafka);
+	tdm_groups_free(s.groups); /* after both front ends that use them */
 	close_durable(&s);
 	tdm_broker_free(s.broker); /* stream queues let go of their topics' waiters */
 	tdm_topics_close(s.topics);

@@ -330,7 +330,7 @@ int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max);
 
 /* ---- stream queues (stream.c) ---- */
 struct tdm_stream_spec;
-struct ls_record;
+struct tdm_record;
 /* Checks a new stream queue's declaration (core/qargs.h: tdm_qargs_stream)
  * and fills qa and sp (borrowing from d); 0, or -1 with the error in err. */
 int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, const char *queue,
@@ -351,7 +351,7 @@ int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_
 			   struct am_stream_start *st, struct am_err *err);
 /* tdm_consumer_ops.deliver_record: one record as a basic.deliver with its
  * x-stream-offset header. */
-void am_stream_deliver(struct tdm_consumer *tc, struct tdm_queue *q, const struct ls_record *rec);
+void am_stream_deliver(struct tdm_consumer *tc, struct tdm_queue *q, const struct tdm_record *rec);
 /* Installs the broker's stream_append hook (message -> record). */
 void am_stream_install(struct tdm_broker *b);
 

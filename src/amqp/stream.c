@@ -41,6 +41,7 @@
 #include "core/log.h"
 #include "core/qargs.h"
 #include "core/stream.h"
+#include "core/topic_ops.h"
 
 #define HDR_PROPS "x-amqp-properties"
 #define HDR_EXCHANGE "x-amqp-exchange"
@@ -72,7 +73,7 @@ int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, 
 /* ---- publishing: message -> record ---------------------------------------------- */
 
 struct hdr_list {
-	struct ls_header *h;
+	struct tdm_header *h;
 	size_t n, cap;
 };
 
@@ -80,7 +81,7 @@ static void hdr_add(struct hdr_list *l, const char *key, size_t klen, const void
 {
 	if (l->n == l->cap)
 		return;
-	l->h[l->n++] = (struct ls_header){ key, klen, vlen ? val : "", vlen };
+	l->h[l->n++] = (struct tdm_header){ key, klen, vlen ? val : "", vlen };
 }
 
 /* The partition key of m for q's topic: the routing key, or the value of
@@ -136,7 +137,7 @@ static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
 	};
 	size_t ntexts = sizeof(texts) / sizeof(texts[0]);
 	size_t want = 2 + ntexts + ((p->flags & AM_P_HEADERS) ? am_table_count(p->headers) : 0);
-	struct ls_header stack[HDR_STACK];
+	struct tdm_header stack[HDR_STACK];
 	struct hdr_list l = { stack, 0, HDR_STACK };
 	if (want > HDR_STACK && (l.h = malloc(want * sizeof(*l.h))) != NULL)
 		l.cap = want;
@@ -165,7 +166,7 @@ static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
 	char num[32];
 	size_t klen = 0;
 	const void *pkey = partition_key(&sp, m, p, &klen, num, sizeof(num));
-	struct ls_record rec = {
+	struct tdm_record rec = {
 		.key = m->routing_key, .key_len = m->routing_key_len,
 		.value = m->body_len ? (const void *)m->body : "", .value_len = m->body_len,
 		.headers = l.h, .header_count = l.n,
@@ -230,7 +231,7 @@ int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_
 	if (am_table_get(b->arguments, "x-stream-partition", &v)) { /* tandem: multi-partition topics */
 		struct ls_topic *tp = tdm_stream_topic(q);
 		int64_t i;
-		if (am_int_value(&v, &i) < 0 || i < 0 || !tp || i >= ls_topic_partition_count(tp))
+		if (am_int_value(&v, &i) < 0 || i < 0 || !tp || i >= tdm_topic_partitions(tp))
 			return am_fail(err, AM_PRECONDITION_FAILED, method,
 				       "invalid arg 'x-stream-partition' for queue '%s' in vhost '%s': "
 				       "no such partition",
@@ -264,9 +265,9 @@ static const char *field_key(char out[256], const char *k, size_t len)
 /* The content header of the delivery of rec: its AMQP properties (or ones
  * made from its record headers) with x-stream-offset added to `headers`.
  * Returns a malloc'd payload and its length, or NULL. */
-static uint8_t *delivery_header(const struct ls_record *rec, size_t *out_len)
+static uint8_t *delivery_header(const struct tdm_record *rec, size_t *out_len)
 {
-	const struct ls_header *raw = NULL;
+	const struct tdm_header *raw = NULL;
 	for (size_t i = 0; i < rec->header_count && !raw; i++)
 		if (rec->headers[i].key_len == strlen(HDR_PROPS) && rec->headers[i].value &&
 		    memcmp(rec->headers[i].key, HDR_PROPS, strlen(HDR_PROPS)) == 0)
@@ -306,7 +307,7 @@ static uint8_t *delivery_header(const struct ls_record *rec, size_t *out_len)
 		}
 	} else { /* a Kafka producer's record: its headers as longstr entries */
 		for (size_t i = 0; i < rec->header_count; i++) {
-			const struct ls_header *rh = &rec->headers[i];
+			const struct tdm_header *rh = &rec->headers[i];
 			if (!field_key(k, rh->key, rh->key_len) || !strcmp(k, "x-stream-offset"))
 				continue;
 			if (rh->value)
@@ -338,12 +339,12 @@ static uint8_t *delivery_header(const struct ls_record *rec, size_t *out_len)
 }
 
 /* The record as a message (refcount 1), or NULL. */
-static struct tdm_message *record_message(const struct ls_record *rec)
+static struct tdm_message *record_message(const struct tdm_record *rec)
 {
 	const char *x = "";
 	size_t xlen = 0;
 	for (size_t i = 0; i < rec->header_count; i++) {
-		const struct ls_header *rh = &rec->headers[i];
+		const struct tdm_header *rh = &rec->headers[i];
 		if (rh->key_len == strlen(HDR_EXCHANGE) && rh->value && rh->value_len <= 255 &&
 		    memcmp(rh->key, HDR_EXCHANGE, rh->key_len) == 0) {
 			x = rh->value;
@@ -371,7 +372,7 @@ static struct tdm_message *record_message(const struct ls_record *rec)
 	return m;
 }
 
-void am_stream_deliver(struct tdm_consumer *tc, struct tdm_queue *q, const struct ls_record *rec)
+void am_stream_deliver(struct tdm_consumer *tc, struct tdm_queue *q, const struct tdm_record *rec)
 {
 	struct am_consumer *cons = (struct am_consumer *)tc;
 	struct am_channel *ch = cons->ch;

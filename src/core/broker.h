@@ -25,6 +25,7 @@ struct tdm_auth;
 struct tdm_route;
 struct tdm_durable;
 struct tdm_topics;
+struct tdm_groups;
 
 enum tdm_status {
 	TDM_OK = 0,
@@ -124,6 +125,9 @@ struct tdm_broker {
 	struct tdm_topics *topics;
 	int (*stream_append)(void *ctx, struct tdm_queue *q, struct tdm_message *m);
 	void *stream_append_ctx;
+	/* consumer groups over the logs (core/groups.h), borrowed from main;
+	 * NULL when the logs are not open */
+	struct tdm_groups *groups;
 };
 
 #define TDM_ALARM_MEMORY 1u

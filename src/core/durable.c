@@ -791,9 +791,14 @@ int tdm_storage_fsync_ledger(const char *path)
 	return ls_fault_fsync_ledger(path) == LS_OK ? 0 : -1;
 }
 
-const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d)
+void tdm_durable_fsync_hist(const struct tdm_durable *d, struct tdm_fsync_hist *out)
 {
-	return ls_store_fsync_hist(d->store);
+	const struct ls_fsync_hist *h = ls_store_fsync_hist(d->store);
+
+	out->count = h->count;
+	out->sum_us = h->sum_us;
+	for (int i = 0; i < TDM_FSYNC_BUCKETS; i++)
+		out->bucket[i] = h->bucket[i];
 }
 
 int tdm_durable_state(const struct tdm_durable *d, uint64_t off)

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/topic_types.h"
+
 struct tdm_broker;
 struct tdm_exchange;
 struct tdm_queue;
@@ -91,6 +93,6 @@ int tdm_storage_faults(const char *spec);
 /* Opens logstore's fsync ledger at path (power-cut tests).  0 or -1. */
 int tdm_storage_fsync_ledger(const char *path);
 /* Timings of the journal's fsync rounds (logstore's histogram). */
-const struct ls_fsync_hist *tdm_durable_fsync_hist(const struct tdm_durable *d);
+void tdm_durable_fsync_hist(const struct tdm_durable *d, struct tdm_fsync_hist *out);
 
 #endif

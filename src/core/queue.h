@@ -23,7 +23,7 @@ struct tdm_broker;
 struct tdm_stream;        /* core/stream.h */
 struct tdm_stream_spec;
 struct tdm_stream_cursor;
-struct ls_record;         /* logstore/logstore.h */
+struct tdm_record;        /* core/topic_types.h */
 
 /* A queued or in-flight message as a queue sees it. */
 struct tdm_qentry {
@@ -56,7 +56,7 @@ struct tdm_consumer_ops {
 	 * log (borrowed for the call), already counted unacked on q; the
 	 * consumer settles it with tdm_queue_settle on an entry of its own. */
 	void (*deliver_record)(struct tdm_consumer *c, struct tdm_queue *q,
-			       const struct ls_record *rec);
+			       const struct tdm_record *rec);
 };
 
 /* Embedded in the front end's consumer object. */

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/sha256.h"
 #include "core/topics.h"
+#include "logstore/logstore.h"
 #include "util/hex.h"
 
 #define READ_BYTES (256u << 10)           /* one log read of a consumer */
@@ -233,7 +234,7 @@ static struct ls_topic *ensure_topic(struct tdm_stream *s)
 	fmt_ll(rbytes, sizeof(rbytes), s->max_bytes < 0 ? -1 : (long long)s->max_bytes);
 	fmt_ll(segb, sizeof(segb), seg);
 	fmt_ll(mm, sizeof(mm), maxmsg);
-	const struct ls_kv kv[] = {
+	const struct tdm_kv kv[] = {
 		{ "retention.ms", rms },
 		{ "retention.bytes", rbytes },
 		{ "segment.bytes", segb },
@@ -355,7 +356,7 @@ uint64_t tdm_stream_count(struct tdm_queue *q)
 
 /* ---- appending ----------------------------------------------------------------- */
 
-int tdm_stream_append(struct tdm_queue *q, const struct ls_record *rec, const void *pkey,
+int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
 		      size_t pkey_len, uint64_t *offset)
 {
 	struct tdm_stream *s = q->stream;
@@ -368,7 +369,7 @@ int tdm_stream_append(struct tdm_queue *q, const struct ls_record *rec, const vo
 	int32_t n = ls_topic_partition_count(tp), idx = 0;
 	if (n > 1)
 		idx = pkey ? ls_partition_for_key(pkey, pkey_len, n) : ls_topic_next_partition(tp);
-	struct ls_append_result res;
+	struct tdm_append_result res;
 	int rc = tdm_topics_append(t, ls_partition_get(tp, idx), rec, 1, LS_CODEC_TOPIC, &res);
 	if (rc != LS_OK) {
 		tdm_warn("stream", "append to %s-%d for queue '%s' failed: %s", s->topic, (int)idx,
@@ -467,7 +468,7 @@ static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
 			cur->offset = end;   /* the topic was deleted and made again */
 		if (cur->offset == end)
 			return 0;
-		struct ls_read_result r;
+		struct tdm_read_result r;
 		int rc = tdm_topics_read(t, p, cur->offset, READ_BYTES, &r);
 		if (rc == LS_ERR_OFFSET_OUT_OF_RANGE)
 			continue; /* retention moved the start meanwhile */
@@ -487,7 +488,7 @@ static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
 		}
 		size_t len = r.len;
 		uint64_t next = r.next_offset;
-		rc = len ? ls_read_copy(&r, cur->buf) : LS_OK;
+		rc = len ? tdm_topics_read_copy(&r, cur->buf) : LS_OK;
 		tdm_topics_read_release(t, &r);
 		if (rc != LS_OK || !len || next <= cur->offset)
 			return 0;
@@ -526,7 +527,11 @@ static int pull(struct tdm_queue *q, struct tdm_consumer *c, unsigned budget)
 		q->unacked++;
 		q->stat_delivered++;
 		n++;
-		c->ops->deliver_record(c, q, &rec);
+		/* core's record type; the header array has logstore's layout */
+		struct tdm_record tr = { rec.key, rec.key_len, rec.value, rec.value_len,
+					 (const struct tdm_header *)rec.headers, rec.header_count,
+					 rec.timestamp, rec.offset };
+		c->ops->deliver_record(c, q, &tr);
 	}
 	return 0;
 }

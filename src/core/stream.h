@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "core/queue.h"
-#include "logstore/logstore.h"
+#include "core/topic_types.h"
 
 /* Longest topic name logstore accepts. */
 #define TDM_TOPIC_NAME_MAX 240
@@ -111,9 +111,9 @@ uint64_t tdm_stream_count(struct tdm_queue *q);
  * it): partition 0 of a one-partition topic; else murmur2 of pkey like
  * Kafka's default partitioner, or round robin when pkey is NULL.  Wakes
  * the topic's readers.  Returns 0 and the record's offset (may be NULL),
- * or a negative LS_ERR_* (the publisher is nacked).
+ * or a negative TDM_ERR_* (the publisher is nacked).
  */
-int tdm_stream_append(struct tdm_queue *q, const struct ls_record *rec, const void *pkey,
+int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
 		      size_t pkey_len, uint64_t *offset);
 
 /* Where a consumer starts reading. */

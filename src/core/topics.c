@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/map.h"
+#include "logstore/logstore.h"
 
 #define CHECKPOINT_MS 60000
 #define RETENTION_BUDGET (8u << 20)
@@ -394,7 +395,7 @@ int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t)
 	return t->min_segment_bytes;
 }
 
-int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct ls_kv *configs,
+int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_kv *configs,
 		     size_t nconfigs, char *err, size_t errlen)
 {
 	if (partitions <= 0) {
@@ -477,11 +478,12 @@ static int make_start(struct tdm_topics *t, struct ls_draft *d, int32_t partitio
 }
 
 int tdm_topics_create_bg(struct tdm_topics *t, const char *name, int32_t partitions,
-			 const struct ls_kv *configs, size_t nconfigs, tdm_topics_made_fn done,
+			 const struct tdm_kv *configs, size_t nconfigs, tdm_topics_made_fn done,
 			 void *ctx, struct tdm_topics_job **job, char *err, size_t errlen)
 {
 	char why[256];
 	struct ls_draft *d;
+	struct ls_kv *kv = NULL;
 	int rc = tdm_topics_check(t, partitions, configs, nconfigs, why, sizeof(why));
 
 	if (job)
@@ -491,7 +493,12 @@ int tdm_topics_create_bg(struct tdm_topics *t, const char *name, int32_t partiti
 			snprintf(err, errlen, "%s", why);
 		return rc;
 	}
-	rc = ls_draft_topic(t->store, name, partitions, configs, nconfigs, &d, err, errlen);
+	if (nconfigs && !(kv = calloc(nconfigs, sizeof(*kv))))
+		return LS_ERR_NOMEM;
+	for (size_t i = 0; i < nconfigs; i++)
+		kv[i] = (struct ls_kv){ configs[i].name, configs[i].value };
+	rc = ls_draft_topic(t->store, name, partitions, kv, nconfigs, &d, err, errlen);
+	free(kv); /* the draft has applied them */
 	if (rc != LS_OK)
 		return rc;
 	return make_start(t, d, partitions, done, ctx, job);
@@ -541,7 +548,7 @@ static void made_sync(void *ctx, int rc, const char *err)
 }
 
 int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
-		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen)
+		      const struct tdm_kv *configs, size_t nconfigs, char *err, size_t errlen)
 {
 	struct tdm_bg bg = t->bg;
 	struct made m = { LS_OK, "" };
@@ -600,14 +607,20 @@ int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int3
 }
 
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
-			    size_t len, struct ls_append_result *res)
+			    size_t len, struct tdm_append_result *res)
 {
+	struct ls_append_result r;
+
 	if (t->alarms && (*t->alarms & TDM_ALARM_DISK))
 		return LS_ERR_IO; /* the disk alarm: keep the space for what was confirmed */
-	int rc = ls_append_batch(p, batch, len, res);
+	int rc = ls_append_batch(p, batch, len, &r);
 
-	if (rc == LS_OK)
+	if (rc == LS_OK) {
+		if (res)
+			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
+							   r.log_append_time };
 		wake_data(t, p);
+	}
 	return rc;
 }
 
@@ -616,30 +629,82 @@ void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms)
 	t->alarms = alarms;
 }
 
-int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
-		      size_t n, int codec, struct ls_append_result *res)
+/* Records in logstore's type (core/topic_types.h: the header arrays have
+ * the same layout, so they pass as they are). */
+static void to_ls_record(const struct tdm_record *in, struct ls_record *out)
 {
-	int rc = ls_append(p, recs, n, codec, res);
+	*out = (struct ls_record){ in->key, in->key_len, in->value, in->value_len,
+				   (const struct ls_header *)in->headers, in->header_count,
+				   in->timestamp, in->offset };
+}
 
-	if (rc == LS_OK)
+int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct tdm_record *recs,
+		      size_t n, int codec, struct tdm_append_result *res)
+{
+	struct ls_record stack[8], *lr;
+	struct ls_append_result r;
+	int rc;
+
+	if (n == 0)
+		return LS_ERR_INVALID;
+	lr = n <= 8 ? stack : calloc(n, sizeof(*lr));
+	if (!lr)
+		return LS_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		to_ls_record(&recs[i], &lr[i]);
+	rc = ls_append(p, lr, n, codec, &r);
+	if (lr != stack)
+		free(lr);
+	if (rc == LS_OK) {
+		if (res)
+			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
+							   r.log_append_time };
 		wake_data(t, p);
+	}
 	return rc;
 }
 
-int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
-		    size_t max_bytes, struct ls_read_result *r)
+static void to_ls_read(const struct tdm_read_result *in, struct ls_read_result *out)
 {
-	int rc = ls_read(p, offset, max_bytes, r);
+	*out = (struct ls_read_result){ in->fd, in->file_pos, in->len, in->first_offset,
+					in->next_offset, in->log_start, in->high_watermark,
+					in->ref };
+}
 
-	if (rc == LS_OK && r->ref)
+int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
+		    size_t max_bytes, struct tdm_read_result *r)
+{
+	struct ls_read_result lr;
+	int rc = ls_read(p, offset, max_bytes, &lr);
+
+	if (rc != LS_OK) {
+		*r = (struct tdm_read_result){ .fd = -1 };
+		return rc;
+	}
+	*r = (struct tdm_read_result){ lr.fd, lr.file_pos, lr.len, lr.first_offset,
+				       lr.next_offset, lr.log_start, lr.high_watermark, lr.ref };
+	if (r->ref)
 		t->refs++;
 	return rc;
 }
 
-void tdm_topics_read_release(struct tdm_topics *t, struct ls_read_result *r)
+int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf)
 {
+	struct ls_read_result lr;
+
+	to_ls_read(r, &lr);
+	return ls_read_copy(&lr, buf);
+}
+
+void tdm_topics_read_release(struct tdm_topics *t, struct tdm_read_result *r)
+{
+	struct ls_read_result lr;
+
 	if (!r->ref)
 		return;
-	ls_read_release(r);
+	to_ls_read(r, &lr);
+	ls_read_release(&lr);
+	r->ref = NULL;
+	r->fd = -1;
 	topics_unref(t);
 }

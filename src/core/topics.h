@@ -9,8 +9,11 @@
  * "flushed" (woken after every fsync round and topic deletion).
  *
  * Front ends turn wire requests into these calls; nothing here knows a
- * wire format.  Everything runs on the loop thread except the background
- * jobs' work.
+ * wire format.  With core/topic_ops.h (reads, administration) and
+ * core/groups.h (consumer groups, committed offsets) this is the only way
+ * above core to the logs: logstore.h stays below (core/topic_types.h
+ * gives the front ends the types they need).  Everything runs on the loop
+ * thread except the background jobs' work.
  *
  * Must not depend on: libevent, pthreads, protocol front ends.
  */
@@ -20,18 +23,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "logstore/logstore.h"
+#include "core/topic_types.h"
 
 struct tdm_bg;
 struct tdm_config;
 struct tdm_topics;
+struct ls_store;
 
 /*
  * Record headers starting with this are the broker's own: the AMQP front
  * end keeps a published message's properties ("x-amqp-properties", with
  * the user_id RabbitMQ validated) and exchange in them.  A producer's batch
  * (tdm_topics_append_batch: Kafka's Produce) carrying one is refused with
- * LS_ERR_INVALID_RECORD, so no record a Kafka client wrote can pass for an
+ * TDM_ERR_INVALID_RECORD, so no record a Kafka client wrote can pass for an
  * AMQP publish (logstore's options.reserved_header_prefix).
  */
 #define TDM_TOPICS_RESERVED_HEADER_PREFIX "x-amqp-"
@@ -58,21 +62,18 @@ void tdm_topics_tick(struct tdm_topics *t);
  * log_retention_check_interval_ms from main's timer: 1 when there is more
  * to do (call again on the next loop turn), else 0. */
 int tdm_topics_retention(struct tdm_topics *t);
-/* The store, for lookups and reads (borrowed). */
+/* The store (borrowed), for core and tests only: front ends go through
+ * core/topic_ops.h and core/groups.h. */
 struct ls_store *tdm_topics_store(struct tdm_topics *t);
-
-/* The broker's partition limit (max_partitions) would be passed: Kafka's
- * POLICY_VIOLATION. */
-#define TDM_TOPICS_ERR_LIMIT (-100)
 
 /*
  * Checks a new topic against the broker's limits, as tdm_topics_create
- * does (for validate-only requests): LS_ERR_INVALID (partitions <= 0 or
+ * does (for validate-only requests): TDM_ERR_INVALID (partitions <= 0 or
  * over max_partitions_per_topic), TDM_TOPICS_ERR_LIMIT (over
- * max_partitions of the broker), LS_ERR_INVALID_CONFIG (segment.bytes
- * below log_min_segment_bytes), each with a message in err; else LS_OK.
+ * max_partitions of the broker), TDM_ERR_INVALID_CONFIG (segment.bytes
+ * below log_min_segment_bytes), each with a message in err; else TDM_TOPIC_OK.
  */
-int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct ls_kv *configs,
+int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_kv *configs,
 		     size_t nconfigs, char *err, size_t errlen);
 /* The smallest segment.bytes a topic may get (log_min_segment_bytes). */
 int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t);
@@ -82,7 +83,7 @@ int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t);
  * _add_partitions; create and add_partitions check the limits first
  * (tdm_topics_check's codes). */
 int tdm_topics_create(struct tdm_topics *t, const char *name, int32_t partitions,
-		      const struct ls_kv *configs, size_t nconfigs, char *err, size_t errlen);
+		      const struct tdm_kv *configs, size_t nconfigs, char *err, size_t errlen);
 int tdm_topics_delete(struct tdm_topics *t, const char *name);
 int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int32_t count);
 /*
@@ -101,7 +102,7 @@ int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int3
 struct tdm_topics_job;
 typedef void (*tdm_topics_made_fn)(void *ctx, int rc, const char *err);
 int tdm_topics_create_bg(struct tdm_topics *t, const char *name, int32_t partitions,
-			 const struct ls_kv *configs, size_t nconfigs, tdm_topics_made_fn done,
+			 const struct tdm_kv *configs, size_t nconfigs, tdm_topics_made_fn done,
 			 void *ctx, struct tdm_topics_job **job, char *err, size_t errlen);
 int tdm_topics_add_partitions_bg(struct tdm_topics *t, struct ls_topic *topic, int32_t count,
 				 tdm_topics_made_fn done, void *ctx, struct tdm_topics_job **job,
@@ -109,20 +110,20 @@ int tdm_topics_add_partitions_bg(struct tdm_topics *t, struct ls_topic *topic, i
 /* done will not be called for job (the waiter went away).  NULL is fine. */
 void tdm_topics_job_forget(struct tdm_topics_job *job);
 /* Deletes a topic because a client asked (Kafka's DeleteTopics, the
- * management API): LS_ERR_NOT_FOUND for an unknown or internal topic,
+ * management API): TDM_ERR_NOT_FOUND for an unknown or internal topic,
  * else as tdm_topics_delete.  A stream queue over the topic stays and
  * recreates it on its next append. */
 int tdm_topics_admin_delete(struct tdm_topics *t, const char *name);
 
 /* ls_append (records built here), then wakes the partition's data waiters. */
-int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct ls_record *recs,
-		      size_t n, int codec, struct ls_append_result *res);
+int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct tdm_record *recs,
+		      size_t n, int codec, struct tdm_append_result *res);
 /* ls_append_batch, then wakes the partition's data waiters.  While the
- * broker's disk alarm is on, nothing is appended: LS_ERR_IO, which Kafka
+ * broker's disk alarm is on, nothing is appended: TDM_ERR_IO, which Kafka
  * clients hear as the retriable KAFKA_STORAGE_ERROR (they retry, as AMQP
  * publishers wait while blocked). */
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
-			    size_t len, struct ls_append_result *res);
+			    size_t len, struct tdm_append_result *res);
 
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
@@ -131,8 +132,10 @@ void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);
 /* ls_read that also keeps the store open until tdm_topics_read_release
  * (which may run after tdm_topics_close, e.g. from a buffer cleanup). */
 int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
-		    size_t max_bytes, struct ls_read_result *r);
-void tdm_topics_read_release(struct tdm_topics *t, struct ls_read_result *r);
+		    size_t max_bytes, struct tdm_read_result *r);
+void tdm_topics_read_release(struct tdm_topics *t, struct tdm_read_result *r);
+/* Copies the range of a read into buf (r->len bytes).  TDM_TOPIC_OK or TDM_ERR_IO. */
+int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf);
 
 /* Asks for an fsync of p as a background job now (acks=all), joining a
  * round already under way or queueing the next one (group commit). */

@@ -5,9 +5,9 @@
  * partition of T in order it reads from the group's committed offset (the
  * log start when there is none or it fell below the log start), returns
  * up to M records in all, and commits the offsets after what it returned
- * through logstore's offset commit, as OffsetCommit does.  A group with
- * live members answers 409: Kafka would refuse this commit
- * (UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION).
+ * through core's group offsets (core/groups.h), as OffsetCommit does, after
+ * the same membership check: a group with live members answers 409, where
+ * Kafka would refuse the commit (UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION).
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/group_view.h"
+#include "core/groups.h"
+#include "core/topic_ops.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -49,73 +50,61 @@ static int parse(struct hx_req *r, struct fetch_req *f)
 	return 0;
 }
 
-/* Where the group reads p from: its committed offset, or the log start. */
-static uint64_t position(struct ls_store *s, const char *group, struct ls_topic *t,
-			 struct ls_partition *p)
-{
-	int64_t off;
-	uint64_t start = ls_log_start(p), end = ls_log_end(p);
-	if (ls_offset_fetch(s, group, ls_topic_name(t), ls_partition_index(p), &off, NULL) != LS_OK ||
-	    off < 0 || (uint64_t)off < start)
-		return start;
-	return (uint64_t)off > end ? end : (uint64_t)off;
-}
-
-static void write_offsets(struct js_w *w, struct ls_store *s, const char *group, struct ls_topic *t)
+static void write_offsets(struct js_w *w, struct tdm_groups *gs, const char *group,
+			  struct ls_topic *t)
 {
 	js_key(w, "offsets");
 	js_arr(w);
-	for (int32_t i = 0; i < ls_topic_partition_count(t); i++) {
-		struct ls_partition *p = ls_partition_get(t, i);
+	for (int32_t i = 0; i < tdm_topic_partitions(t); i++) {
+		struct ls_partition *p = tdm_topic_partition(t, i);
 		int64_t off;
+		uint64_t lag;
 		if (!p)
 			continue;
-		int has = ls_offset_fetch(s, group, ls_topic_name(t), i, &off, NULL) == LS_OK && off >= 0;
-		uint64_t end = ls_log_end(p);
-		uint64_t from = has && (uint64_t)off > ls_log_start(p) ? (uint64_t)off : ls_log_start(p);
+		tdm_groups_position(gs, group, t, p, &off, &lag);
 		js_obj(w);
 		js_kint(w, "partition", i);
 		js_key(w, "committed_offset");
-		if (has)
+		if (off >= 0)
 			js_int(w, off);
 		else
 			js_null(w);
-		js_kuint(w, "log_end_offset", end);
-		js_kuint(w, "lag", end > from ? end - from : 0);
+		js_kuint(w, "log_end_offset", tdm_partition_log_end(p));
+		js_kuint(w, "lag", lag);
 		js_obj_end(w);
 	}
 	js_arr_end(w);
 }
 
 /* Reads the records into w and fills commits[] for the partitions read
- * from; returns LS_OK or the read error. */
+ * from; returns TDM_TOPIC_OK or the read error. */
 static int read_all(struct hx_req *r, const struct fetch_req *f, struct ls_topic *t,
-		    struct js_w *w, struct ls_offset_commit *commits, size_t *ncommits)
+		    struct js_w *w, struct tdm_offset_commit *commits, size_t *ncommits)
 {
-	struct ls_store *s = tdm_topics_store(r->h->topics);
+	struct tdm_groups *gs = r->h->broker->groups;
 	size_t left = (size_t)f->count;
 	*ncommits = 0;
-	for (int32_t i = 0; i < ls_topic_partition_count(t) && left > 0; i++) {
-		struct ls_partition *p = ls_partition_get(t, i);
+	for (int32_t i = 0; i < tdm_topic_partitions(t) && left > 0; i++) {
+		struct ls_partition *p = tdm_topic_partition(t, i);
 		size_t n = 0;
 		if (!p)
 			continue;
-		uint64_t next = position(s, f->group, t, p);
+		uint64_t next = tdm_groups_position(gs, f->group, t, p, NULL, NULL);
 		int rc = hx_write_records(r->h->topics, p, &next, left, w, &n);
-		if (rc != LS_OK)
+		if (rc != TDM_TOPIC_OK)
 			return rc;
 		if (n > 0)
-			commits[(*ncommits)++] = (struct ls_offset_commit){ ls_topic_name(t), i,
+			commits[(*ncommits)++] = (struct tdm_offset_commit){ tdm_topic_name(t), i,
 									    (int64_t)next, NULL };
 		left -= n;
 	}
-	return LS_OK;
+	return TDM_TOPIC_OK;
 }
 
 void hx_group_fetch(struct hx_req *r)
 {
 	struct fetch_req f = { r->seg[1].s, NULL, 0 };
-	struct ls_offset_commit *commits = NULL;
+	struct tdm_offset_commit *commits = NULL;
 	size_t ncommits = 0;
 	struct js_w w;
 	js_w_init(&w);
@@ -125,13 +114,14 @@ void hx_group_fetch(struct hx_req *r)
 	}
 	if (parse(r, &f) < 0)
 		goto out;
-	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
-	struct ls_topic *t = s ? ls_topic_find(s, f.topic) : NULL;
-	if (!t || ls_topic_is_internal(t) || !hx_topic_visible(r, f.topic)) {
+	struct tdm_groups *gs = r->h->broker->groups;
+	struct ls_topic *t = gs ? tdm_topic_find(r->h->topics, f.topic) : NULL;
+	if (!t || tdm_topic_is_internal(t) || !hx_topic_visible(r, f.topic)) {
 		hx_not_found(r);
 		goto out;
 	}
-	if (tdm_group_view_busy(f.group, r->seg[1].len)) {
+	/* the check OffsetCommit makes of a commit without membership */
+	if (tdm_groups_check_commit(gs, f.group, r->seg[1].len, -1, "", 0, NULL) != TDM_GROUP_OK) {
 		char reason[700];
 		snprintf(reason, sizeof(reason),
 			 "group %.500s has live members: only a group without members can be consumed here",
@@ -139,9 +129,9 @@ void hx_group_fetch(struct hx_req *r)
 		hx_error(r, 409, "group_busy", reason);
 		goto out;
 	}
-	commits = calloc((size_t)ls_topic_partition_count(t) + 1, sizeof(*commits));
+	commits = calloc((size_t)tdm_topic_partitions(t) + 1, sizeof(*commits));
 	if (!commits) {
-		hx_ls_error(r, LS_ERR_NOMEM);
+		hx_topic_error(r, TDM_ERR_NOMEM);
 		goto out;
 	}
 	js_obj(&w);
@@ -151,13 +141,13 @@ void hx_group_fetch(struct hx_req *r)
 	js_arr(&w);
 	int rc = read_all(r, &f, t, &w, commits, &ncommits);
 	js_arr_end(&w);
-	if (rc == LS_OK && ncommits > 0 && !w.oom)
-		rc = ls_offsets_commit(s, f.group, commits, ncommits);
-	if (rc != LS_OK) {
-		hx_ls_error(r, rc);
+	if (rc == TDM_TOPIC_OK && ncommits > 0 && !w.oom)
+		rc = tdm_groups_commit(gs, f.group, commits, ncommits);
+	if (rc != TDM_TOPIC_OK) {
+		hx_topic_error(r, rc);
 		goto out;
 	}
-	write_offsets(&w, s, f.group, t);
+	write_offsets(&w, gs, f.group, t);
 	js_obj_end(&w);
 	hx_reply_json(r, 200, &w);
 out:

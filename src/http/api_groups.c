@@ -1,13 +1,13 @@
 /*
- * Consumer groups over HTTP: GET /api/groups[/name] (membership from the
- * core's group view, committed offsets and lag from logstore), DELETE
+ * Consumer groups over HTTP: GET /api/groups[/name] (membership, committed
+ * offsets and lag, all from core/groups.h), DELETE
  * /api/groups/{name} (Kafka's DeleteGroups: an Empty group's offsets go)
  * and POST /api/groups/{name}/fetch, a consumer without membership as
  * Kafka allows one for a group without live members: it reads from the
  * group's committed offsets and commits what it returned.
  *
- * Must not depend on: other front ends (src/amqp, src/kafka); group
- * membership comes through core/group_view.h.
+ * Must not depend on: other front ends (src/amqp, src/kafka); groups
+ * come from core/groups.h, the same objects the Kafka coordinator drives.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +17,7 @@
 
 #include "core/auth.h"
 #include "core/config.h"
-#include "core/group_view.h"
-#include "core/topics.h"
+#include "core/groups.h"
 #include "http/hx.h"
 
 /* ---- committed offsets ---------------------------------------------------- */
@@ -29,10 +28,8 @@ struct offsets {
 	int oom;
 };
 
-static void offset_cb(const char *group, const char *topic, int32_t partition, int64_t offset,
-		      const char *metadata, int64_t commit_ms, void *ctx)
+static void offset_cb(void *ctx, const struct tdm_group_offset *go)
 {
-	(void)metadata, (void)commit_ms;
 	struct offsets *o = ctx;
 	if (o->oom)
 		return;
@@ -46,7 +43,8 @@ static void offset_cb(const char *group, const char *topic, int32_t partition, i
 		o->v = v;
 		o->cap = cap;
 	}
-	o->v[o->n++] = (struct hx_offset){ group, topic, partition, offset, -1 };
+	o->v[o->n++] = (struct hx_offset){ go->group, go->topic, go->partition, go->offset,
+					   go->log_end, go->lag };
 }
 
 static int cmp_offset(const void *a, const void *b)
@@ -58,22 +56,16 @@ static int cmp_offset(const void *a, const void *b)
 	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-struct hx_offset *hx_collect_offsets(struct tdm_topics *topics, size_t *n)
+struct hx_offset *hx_collect_offsets(struct tdm_groups *groups, size_t *n)
 {
 	struct offsets o = { 0 };
 	*n = 0;
-	struct ls_store *s = topics ? tdm_topics_store(topics) : NULL;
-	if (!s)
+	if (!groups)
 		return NULL;
-	ls_offsets_foreach(s, NULL, offset_cb, &o);
+	tdm_groups_offsets(groups, NULL, offset_cb, &o);
 	if (o.oom) {
 		free(o.v);
 		return NULL;
-	}
-	for (size_t i = 0; i < o.n; i++) {
-		struct ls_topic *t = ls_topic_find(s, o.v[i].topic);
-		struct ls_partition *p = t ? ls_partition_get(t, o.v[i].partition) : NULL;
-		o.v[i].end = p ? (int64_t)ls_log_end(p) : -1;
 	}
 	if (o.n)
 		qsort(o.v, o.n, sizeof(*o.v), cmp_offset);
@@ -96,7 +88,7 @@ static void write_offsets(struct js_w *w, const struct hx_offset *v, size_t n)
 	js_key(w, "offsets");
 	js_arr(w);
 	for (size_t k = 0; k < n; k++) {
-		int64_t lag = v[k].end >= 0 && v[k].end > v[k].offset ? v[k].end - v[k].offset : 0;
+		int64_t lag = v[k].lag;
 		total += lag;
 		js_obj(w);
 		js_kstr(w, "topic", v[k].topic);
@@ -119,63 +111,74 @@ static void kstr_or_null(struct js_w *w, const char *k, const char *v)
 		js_null(w);
 }
 
-static void member_cb(void *arg, const struct tdm_group_member *m)
+static void assigned_cb(void *arg, const char *topic, size_t topic_len,
+			const int32_t *partitions, size_t npartitions)
 {
 	struct js_w *w = arg;
 	js_obj(w);
-	js_kstr(w, "member_id", m->member_id);
+	js_kstrn(w, "topic", topic, topic_len);
+	js_key(w, "partitions");
+	js_arr(w);
+	for (size_t j = 0; j < npartitions; j++)
+		js_int(w, partitions[j]);
+	js_arr_end(w);
+	js_obj_end(w);
+}
+
+static void skip_cb(void *arg, const char *topic, size_t topic_len, const int32_t *partitions,
+		    size_t npartitions)
+{
+	(void)arg, (void)topic, (void)topic_len, (void)partitions, (void)npartitions;
+}
+
+static void write_member(struct js_w *w, struct tdm_groups *gs, const struct tdm_group *g,
+			 const struct tdm_group_member *m)
+{
+	js_obj(w);
+	js_kstr(w, "member_id", m->id);
 	js_kstr(w, "client_id", m->client_id);
 	js_kstr(w, "client_host", m->client_host);
-	js_kint(w, "assignment_bytes", m->assignment_len);
+	js_kint(w, "assignment_bytes", m->assignment ? m->assignment_len : 0);
 	js_key(w, "assignment");
-	if (!m->assignment_decoded) {
+	/* null when the bytes are not the consumer protocol's Assignment */
+	if (!tdm_group_member_assignment(gs, g, m, skip_cb, NULL)) {
 		js_null(w);
 	} else {
 		js_arr(w);
-		for (size_t i = 0; i < m->ntopics; i++) {
-			js_obj(w);
-			js_kstrn(w, "topic", m->topics[i].topic, m->topics[i].topic_len);
-			js_key(w, "partitions");
-			js_arr(w);
-			for (size_t j = 0; j < m->topics[i].npartitions; j++)
-				js_int(w, m->topics[i].partitions[j]);
-			js_arr_end(w);
-			js_obj_end(w);
-		}
+		tdm_group_member_assignment(gs, g, m, assigned_cb, w);
 		js_arr_end(w);
 	}
 	js_obj_end(w);
 }
 
-static void group_cb(void *arg, const struct tdm_group_info *g)
+/* Writes group name: g (NULL: an Empty group known by its committed
+ * offsets) with its offsets v[0..n). */
+static void write_group_obj(struct js_w *w, struct tdm_groups *gs, const char *name,
+			    const struct tdm_group *g, const struct hx_offset *v, size_t n)
 {
-	struct group_out *go = arg;
-	struct js_w *w = go->w;
 	js_obj(w);
-	js_kstr(w, "group", g->group);
-	js_kstr(w, "state", g->state);
+	js_kstr(w, "group", name);
+	js_kstr(w, "state", g ? tdm_group_state_name(g->state) : "Empty");
 	/* as DescribeGroups: a group that has no protocol type now is a consumer group */
-	js_kstr(w, "protocol_type", g->protocol_type ? g->protocol_type : "consumer");
-	kstr_or_null(w, "protocol", g->protocol);
-	js_kint(w, "generation", g->generation);
-	kstr_or_null(w, "leader", g->leader);
+	js_kstr(w, "protocol_type", g && g->protocol_type ? g->protocol_type : "consumer");
+	kstr_or_null(w, "protocol", g && g->state != TDM_GROUP_EMPTY ? g->protocol : NULL);
+	js_kint(w, "generation", g ? g->generation : 0);
+	kstr_or_null(w, "leader", g ? g->leader : NULL);
 	js_key(w, "members");
 	js_arr(w);
-	tdm_group_view_members(g, member_cb, w);
+	for (const struct tdm_group_member *m = g ? g->members : NULL; m; m = m->next)
+		write_member(w, gs, g, m);
 	js_arr_end(w);
-	write_offsets(w, go->v, go->n);
+	write_offsets(w, v, n);
 	js_obj_end(w);
 }
 
 /* Writes group name: the coordinator's view of it, or an Empty group
  * known by its committed offsets v[0..n). */
-static void write_group(struct js_w *w, const char *name, const struct hx_offset *v, size_t n)
+static void write_group(struct js_w *w, struct tdm_groups *gs, const char *name,
+			const struct hx_offset *v, size_t n)
 {
-	struct group_out go = { w, v, n };
-	if (tdm_group_view_find(name, strlen(name), group_cb, &go))
-		return;
-	struct tdm_group_info gi = { .group = name, .state = "Empty" };
-	group_cb(&go, &gi);
+	write_group_obj(w, gs, name, gs ? tdm_groups_find(gs, name, strlen(name)) : NULL, v, n);
 }
 
 struct names {
@@ -184,9 +187,8 @@ struct names {
 	int oom;
 };
 
-static void name_cb(void *arg, const struct tdm_group_info *g)
+static void name_add(struct names *nm, const char *name)
 {
-	struct names *nm = arg;
 	if (nm->n == nm->cap) {
 		size_t cap = nm->cap ? nm->cap * 2 : 16;
 		char **v = realloc(nm->v, cap * sizeof(*v));
@@ -197,7 +199,7 @@ static void name_cb(void *arg, const struct tdm_group_info *g)
 		nm->v = v;
 		nm->cap = cap;
 	}
-	if (!(nm->v[nm->n] = strdup(g->group)))
+	if (!(nm->v[nm->n] = strdup(name)))
 		nm->oom = 1;
 	else
 		nm->n++;
@@ -208,19 +210,11 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void found_cb(void *arg, const struct tdm_group_info *g)
-{
-	(void)g;
-	*(int *)arg = 1;
-}
-
 /* 1 when the Kafka group coordinator knows group name (it has members or
  * had them since the start). */
-static int coordinator_knows(const char *name, size_t len)
+static int coordinator_knows(struct tdm_groups *gs, const char *name, size_t len)
 {
-	int known = 0;
-	tdm_group_view_find(name, len, found_cb, &known);
-	return known;
+	return gs && tdm_groups_find(gs, name, len) != NULL;
 }
 
 /* 1 when the user may see the coordinator's groups: their members are
@@ -233,12 +227,14 @@ static int members_visible(struct hx_req *r)
 
 /* Every group, in name order: the coordinator's (when members) merged with
  * those known only by committed offsets (v sorted by group). */
-static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struct names *nm,
-		      int members)
+static void write_all(struct js_w *w, struct tdm_groups *gs, const struct hx_offset *v, size_t n,
+		      struct names *nm, int members)
 {
 	size_t i = 0, k = 0;
-	if (members)
-		tdm_group_view_foreach(name_cb, nm);
+	struct tdm_group *g;
+	size_t pos = 0;
+	while (members && gs && (g = tdm_groups_next(gs, &pos)))
+		name_add(nm, g->id);
 	if (nm->n)
 		qsort(nm->v, nm->n, sizeof(*nm->v), cmp_name);
 	js_arr(w);
@@ -248,8 +244,8 @@ static void write_all(struct js_w *w, const struct hx_offset *v, size_t n, struc
 		size_t j = i;
 		while (j < n && strcmp(v[j].group, name) == 0)
 			j++;
-		if (members || !coordinator_knows(name, strlen(name)))
-			write_group(w, name, v + i, j - i);
+		if (members || !coordinator_knows(gs, name, strlen(name)))
+			write_group(w, gs, name, v + i, j - i);
 		i = j;
 		while (k < nm->n && strcmp(nm->v[k], name) == 0)
 			k++;
@@ -270,14 +266,15 @@ static void visible_only(struct hx_req *r, struct hx_offset *v, size_t *n)
 static void get_groups(struct hx_req *r)
 {
 	size_t n;
-	struct hx_offset *v = hx_collect_offsets(r->h->topics, &n);
+	struct tdm_groups *gs = r->h->broker->groups;
+	struct hx_offset *v = hx_collect_offsets(gs, &n);
 	visible_only(r, v, &n);
 	struct names nm = { 0 };
 	struct js_w w;
 	int members = members_visible(r);
 	js_w_init(&w);
 	if (r->nseg == 1) {
-		write_all(&w, v, n, &nm, members);
+		write_all(&w, gs, v, n, &nm, members);
 	} else {
 		const char *name = r->seg[1].s;
 		size_t i = 0, j;
@@ -286,12 +283,12 @@ static void get_groups(struct hx_req *r)
 		for (j = i; j < n && strcmp(v[j].group, name) == 0;)
 			j++;
 		if (strlen(name) != r->seg[1].len ||
-		    (!members && coordinator_knows(name, r->seg[1].len)) ||
-		    (j == i && !tdm_group_view_find(name, r->seg[1].len, name_cb, &nm))) {
+		    (!members && coordinator_knows(gs, name, r->seg[1].len)) ||
+		    (j == i && !coordinator_knows(gs, name, r->seg[1].len))) {
 			hx_not_found(r);
 			goto out;
 		}
-		write_group(&w, name, v + i, j - i);
+		write_group(&w, gs, name, v + i, j - i);
 	}
 	if (nm.oom)
 		w.oom = 1;
@@ -306,23 +303,13 @@ out:
 
 /* ---- DELETE -------------------------------------------------------------------- */
 
-static void has_offset_cb(const char *group, const char *topic, int32_t partition, int64_t offset,
-			  const char *metadata, int64_t commit_ms, void *ctx)
-{
-	(void)group, (void)topic, (void)partition, (void)offset, (void)metadata, (void)commit_ms;
-	*(int *)ctx = 1;
-}
-
 /* 1 when the group is known to the coordinator or has committed offsets. */
 static int group_known(struct hx_req *r, const char *name, size_t len)
 {
-	int known = 0;
-	if (strlen(name) != len)
+	struct tdm_groups *gs = r->h->broker->groups;
+	if (strlen(name) != len || !gs)
 		return 0;
-	tdm_group_view_find(name, len, found_cb, &known);
-	if (!known && r->h->topics)
-		ls_offsets_foreach(tdm_topics_store(r->h->topics), name, has_offset_cb, &known);
-	return known;
+	return coordinator_knows(gs, name, len) || tdm_groups_has_offsets(gs, name);
 }
 
 static void group_busy(struct hx_req *r, const char *name)
@@ -340,16 +327,15 @@ static void delete_group(struct hx_req *r, const char *name, size_t len)
 		hx_not_found(r);
 		return;
 	}
-	if (tdm_group_view_busy(name, len)) {
+	int rc = tdm_groups_forget(r->h->broker->groups, name, len);
+	if (rc == 1) {
 		group_busy(r, name);
 		return;
 	}
-	int rc = r->h->topics ? ls_offsets_delete_group(tdm_topics_store(r->h->topics), name) : LS_OK;
-	if (rc != LS_OK) {
-		hx_ls_error(r, rc);
+	if (rc != TDM_TOPIC_OK) {
+		hx_topic_error(r, rc);
 		return;
 	}
-	tdm_group_view_forget(name, len);
 	hx_no_content(r, 204);
 }
 

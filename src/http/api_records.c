@@ -2,8 +2,8 @@
  * Records over HTTP: GET /api/topics/{name}/partitions/{p}/messages reads
  * a partition by offset (replay), and hx_write_records, which the group
  * fetch endpoint (api_groups.c) shares, turns stored batches into JSON
- * record objects.  Reads go through logstore only (core/topics.h), batch
- * by batch, decompressing gzip batches with logstore's decoder.  Keys,
+ * record objects.  Reads go through core (core/topic_ops.h:
+ * tdm_partition_read_records decodes, gzip included).  Keys,
  * values and header values are JSON strings when they are valid UTF-8,
  * base64 otherwise (say the *_encoding fields).
  *
@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/topic_ops.h"
 #include "core/topics.h"
 #include "http/amqpval.h"
 #include "http/hx.h"
 
-#define READ_CHUNK (1u << 20)
 /* Past this much JSON a reply stops adding records (but has one at least). */
 #define MAX_REPLY_BYTES (16u << 20)
 
@@ -37,7 +37,7 @@ static const char *write_bytes(struct js_w *w, const void *p, size_t n)
 	return "base64";
 }
 
-static void write_record(struct js_w *w, int32_t partition, const struct ls_record *rec)
+static void write_record(struct js_w *w, int32_t partition, const struct tdm_record *rec)
 {
 	const char *enc = "string";
 
@@ -61,7 +61,7 @@ static void write_record(struct js_w *w, int32_t partition, const struct ls_reco
 	js_key(w, "headers");
 	js_obj(w);
 	for (size_t i = 0; i < rec->header_count; i++) {
-		const struct ls_header *h = &rec->headers[i];
+		const struct tdm_header *h = &rec->headers[i];
 
 		js_keyn(w, h->key, h->key_len);
 		if (h->value)
@@ -73,80 +73,39 @@ static void write_record(struct js_w *w, int32_t partition, const struct ls_reco
 	js_obj_end(w);
 }
 
-/* Decodes the batches set in dec, writing records until *written reaches
- * max or the reply is big enough: 1 when it stopped so, 0 when the
- * batches ran out, or an LS_ERR_*.  *next follows the last record. */
-static int decode_some(struct ls_decoder *dec, int32_t partition, size_t max, struct js_w *w,
-		       uint64_t *next, size_t *written)
-{
-	struct ls_record rec;
-	int rc;
+struct write_ctx {
+	struct js_w *w;
+};
 
-	while (*written < max && (*written == 0 || w->len < MAX_REPLY_BYTES)) {
-		rc = ls_decoder_next(dec, &rec, NULL);
-		if (rc <= 0)
-			return rc;
-		write_record(w, partition, &rec);
-		*next = rec.offset + 1;
-		(*written)++;
-	}
-	return 1;
+/* One record into the reply; stops the read once the reply is big enough. */
+static int record_cb(void *ctx, int32_t partition, const struct tdm_record *rec)
+{
+	struct write_ctx *wc = ctx;
+
+	write_record(wc->w, partition, rec);
+	return wc->w->len >= MAX_REPLY_BYTES;
 }
 
 int hx_write_records(struct tdm_topics *tp, struct ls_partition *p, uint64_t *next, size_t max,
 		     struct js_w *w, size_t *written)
 {
-	struct ls_decoder *dec = ls_decoder_new(0);
-	uint8_t *buf = NULL;
-	int rc = LS_OK;
+	struct write_ctx wc = { w };
 
-	*written = 0;
-	if (!dec)
-		return LS_ERR_NOMEM;
-	while (*written < max && (*written == 0 || w->len < MAX_REPLY_BYTES)) {
-		struct ls_read_result rr;
-
-		rc = tdm_topics_read(tp, p, *next, READ_CHUNK, &rr);
-		if (rc != LS_OK || rr.len == 0) {
-			if (rc == LS_OK)
-				tdm_topics_read_release(tp, &rr);
-			break;
-		}
-		free(buf);
-		buf = malloc(rr.len);
-		rc = buf ? ls_read_copy(&rr, buf) : LS_ERR_NOMEM;
-		uint64_t after = rr.next_offset;
-		size_t len = rr.len;
-		tdm_topics_read_release(tp, &rr);
-		if (rc != LS_OK)
-			break;
-		ls_decoder_set(dec, buf, len, *next);
-		rc = decode_some(dec, ls_partition_index(p), max, w, next, written);
-		if (rc < 0)
-			break;
-		if (rc == 0 && after <= *next)
-			break; /* no progress: nothing more to read */
-		if (rc == 0)
-			*next = after;
-		rc = LS_OK;
-	}
-	free(buf);
-	ls_decoder_free(dec);
-	return rc;
+	return tdm_partition_read_records(tp, p, next, max, record_cb, &wc, written);
 }
 
-/* Replies with the status and words an LS_ERR_* deserves. */
-void hx_ls_error(struct hx_req *r, int rc)
+/* The HTTP API's one mapping of core statuses (TDM_ERR_*) to replies. */
+void hx_topic_error(struct hx_req *r, int rc)
 {
-	if (rc == LS_ERR_UNSUPPORTED_CODEC)
+	if (rc == TDM_ERR_UNSUPPORTED_CODEC)
 		hx_error(r, 501, "unsupported_codec",
 			 "the records are compressed with a codec tandem cannot decode (snappy, lz4 or zstd)");
-	else if (rc == LS_ERR_INVALID)
-		hx_error(r, 400, "bad_request", ls_strerror(rc));
-	else if (rc == LS_ERR_NOMEM)
+	else if (rc == TDM_ERR_INVALID)
+		hx_error(r, 400, "bad_request", tdm_strerror(rc));
+	else if (rc == TDM_ERR_NOMEM)
 		hx_error(r, 500, "internal_error", "out of memory");
 	else
-		hx_error(r, 500, "internal_error", ls_strerror(rc));
+		hx_error(r, 500, "internal_error", tdm_strerror(rc));
 }
 
 /* A decimal number in [0, max] from text s: 0, or -1. */
@@ -190,7 +149,7 @@ void hx_topic_messages(struct hx_req *r, struct ls_topic *t)
 	size_t n;
 
 	if (hx_parse_uint(r->seg[3].s, r->seg[3].len, INT32_MAX, &pi) == 0)
-		p = ls_partition_get(t, (int32_t)pi);
+		p = tdm_topic_partition(t, (int32_t)pi);
 	if (!p) {
 		hx_not_found(r);
 		return;
@@ -199,7 +158,7 @@ void hx_topic_messages(struct hx_req *r, struct ls_topic *t)
 		hx_error(r, 400, "bad_request", "count must be a positive integer");
 		return;
 	}
-	uint64_t start = ls_log_start(p), end = ls_log_end(p);
+	uint64_t start = tdm_partition_log_start(p), end = tdm_partition_log_end(p);
 	offset = start;
 	if (os && hx_parse_uint(os, strlen(os), UINT64_MAX, &offset) < 0) {
 		hx_error(r, 400, "bad_request", "offset must be a non-negative integer");
@@ -215,7 +174,7 @@ void hx_topic_messages(struct hx_req *r, struct ls_topic *t)
 	}
 	js_w_init(&w);
 	js_obj(&w);
-	js_kstr(&w, "topic", ls_topic_name(t));
+	js_kstr(&w, "topic", tdm_topic_name(t));
 	js_kint(&w, "partition", (int64_t)pi);
 	js_kuint(&w, "log_start_offset", start);
 	js_kuint(&w, "log_end_offset", end);
@@ -225,8 +184,8 @@ void hx_topic_messages(struct hx_req *r, struct ls_topic *t)
 	js_arr_end(&w);
 	js_kuint(&w, "next_offset", offset);
 	js_obj_end(&w);
-	if (rc != LS_OK)
-		hx_ls_error(r, rc);
+	if (rc != TDM_TOPIC_OK)
+		hx_topic_error(r, rc);
 	else
 		hx_reply_json(r, 200, &w);
 	js_w_free(&w);

@@ -3,7 +3,7 @@
  * end offsets, segments, bytes, retention settings), and the
  * administrator's PUT (create, or grow as Kafka's CreatePartitions) and
  * DELETE (the same core call as Kafka's DeleteTopics), through
- * core/topics.h.  Records: api_records.c; groups: api_groups.c.
+ * core/topics.h and core/topic_ops.h.  Records: api_records.c; groups: api_groups.c.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/stream.h"
+#include "core/topic_ops.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -25,35 +26,35 @@ static const char *const shown_configs[] = {
 
 static void write_topic(struct js_w *w, struct ls_topic *t)
 {
-	int32_t np = ls_topic_partition_count(t);
+	int32_t np = tdm_topic_partitions(t);
 	uint64_t messages = 0, bytes = 0;
 	js_obj(w);
-	js_kstr(w, "name", ls_topic_name(t));
+	js_kstr(w, "name", tdm_topic_name(t));
 	js_kint(w, "partitions", np);
-	js_kbool(w, "internal", ls_topic_is_internal(t));
+	js_kbool(w, "internal", tdm_topic_is_internal(t));
 	js_key(w, "config");
 	js_obj(w);
 	for (size_t i = 0; i < sizeof(shown_configs) / sizeof(shown_configs[0]); i++) {
 		char v[64];
-		if (ls_topic_config_value(t, shown_configs[i], v, sizeof(v), NULL) == LS_OK)
+		if (tdm_topic_config_value(t, shown_configs[i], v, sizeof(v), NULL) == TDM_TOPIC_OK)
 			js_kstr(w, shown_configs[i], v);
 	}
 	js_obj_end(w);
 	js_key(w, "partition_details");
 	js_arr(w);
 	for (int32_t i = 0; i < np; i++) {
-		struct ls_partition *p = ls_partition_get(t, i);
+		struct ls_partition *p = tdm_topic_partition(t, i);
 		if (!p)
 			continue;
-		uint64_t start = ls_log_start(p), end = ls_log_end(p), b = ls_partition_bytes(p);
+		uint64_t start = tdm_partition_log_start(p), end = tdm_partition_log_end(p), b = tdm_partition_bytes(p);
 		messages += end - start;
 		bytes += b;
 		js_obj(w);
 		js_kint(w, "partition", i);
 		js_kuint(w, "log_start_offset", start);
 		js_kuint(w, "log_end_offset", end);
-		js_kuint(w, "flushed_offset", ls_flushed_offset(p));
-		js_kuint(w, "segments", ls_partition_segments(p));
+		js_kuint(w, "flushed_offset", tdm_partition_flushed(p));
+		js_kuint(w, "segments", tdm_partition_segments(p));
 		js_kuint(w, "bytes", b);
 		js_obj_end(w);
 	}
@@ -71,7 +72,7 @@ struct list_ctx {
 static void topic_cb(struct ls_topic *t, void *ctx)
 {
 	struct list_ctx *lc = ctx;
-	if (!ls_topic_is_internal(t) && hx_topic_visible(lc->r, ls_topic_name(t)))
+	if (!tdm_topic_is_internal(t) && hx_topic_visible(lc->r, tdm_topic_name(t)))
 		write_topic(lc->w, t);
 }
 
@@ -81,7 +82,7 @@ static void topic_cb(struct ls_topic *t, void *ctx)
 
 struct topic_req {
 	int32_t partitions;           /* -1: not given */
-	struct ls_kv kv[MAX_CONFIGS];
+	struct tdm_kv kv[MAX_CONFIGS];
 	char *owned[MAX_CONFIGS * 2];
 	size_t nkv;
 };
@@ -180,18 +181,18 @@ struct topic_made {
 /* The answer to a PUT that made a topic (grow: added partitions). */
 static void reply_made(struct hx_req *r, int rc, const char *err, int grow)
 {
-	if (rc == LS_OK)
+	if (rc == TDM_TOPIC_OK)
 		hx_no_content(r, grow ? 204 : 201);
-	else if (rc == LS_ERR_INVALID_CONFIG)
-		hx_error(r, 400, "invalid_config", err[0] ? err : ls_strerror(rc));
-	else if (rc == LS_ERR_INVALID_TOPIC)
-		hx_error(r, 400, "invalid_topic", err[0] ? err : ls_strerror(rc));
-	else if (rc == LS_ERR_INVALID || rc == LS_ERR_BUSY)
-		hx_error(r, 400, "invalid_partitions", err[0] ? err : ls_strerror(rc));
+	else if (rc == TDM_ERR_INVALID_CONFIG)
+		hx_error(r, 400, "invalid_config", err[0] ? err : tdm_strerror(rc));
+	else if (rc == TDM_ERR_INVALID_TOPIC)
+		hx_error(r, 400, "invalid_topic", err[0] ? err : tdm_strerror(rc));
+	else if (rc == TDM_ERR_INVALID || rc == TDM_ERR_BUSY)
+		hx_error(r, 400, "invalid_partitions", err[0] ? err : tdm_strerror(rc));
 	else if (rc == TDM_TOPICS_ERR_LIMIT)
 		hx_error(r, 400, "policy_violation", err);
 	else
-		hx_ls_error(r, rc);
+		hx_topic_error(r, rc);
 }
 
 static void made_cb(void *ctx, int rc, const char *err)
@@ -234,7 +235,7 @@ static void make_later(struct hx_req *r, struct ls_topic *t, const char *name, i
 	else
 		rc = tdm_topics_create_bg(r->h->topics, name, parts, q->kv, q->nkv, made_cb, m,
 					  &m->job, err, sizeof(err));
-	if (rc == LS_OK)
+	if (rc == TDM_TOPIC_OK)
 		return; /* made_cb replies */
 	hx_later_done(m->later);
 	free(m);
@@ -245,24 +246,23 @@ static void make_later(struct hx_req *r, struct ls_topic *t, const char *name, i
  * has them now) and no fewer partitions; more partitions grow it. */
 static void put_existing(struct hx_req *r, struct ls_topic *t, const struct topic_req *q)
 {
-	int32_t have = ls_topic_partition_count(t);
+	int32_t have = tdm_topic_partitions(t);
 	char reason[768];
 
 	for (size_t i = 0; i < q->nkv; i++) {
-		struct ls_topic_config c = *ls_topic_get_config(t);
 		char want[128], cur[128];
-		if (ls_config_set(&c, q->kv[i].name, q->kv[i].value) != LS_OK) {
+		if (tdm_topic_config_try(t, q->kv[i].name, q->kv[i].value, want, sizeof(want)) !=
+		    TDM_TOPIC_OK) {
 			snprintf(reason, sizeof(reason), "Invalid value %.100s for configuration %.100s",
 				 q->kv[i].value, q->kv[i].name);
 			hx_error(r, 400, "invalid_config", reason);
 			return;
 		}
-		ls_config_format(&c, q->kv[i].name, want, sizeof(want));
-		ls_topic_config_value(t, q->kv[i].name, cur, sizeof(cur), NULL);
+		tdm_topic_config_value(t, q->kv[i].name, cur, sizeof(cur), NULL);
 		if (strcmp(want, cur) != 0) {
 			snprintf(reason, sizeof(reason),
 				 "inequivalent config '%.100s' for topic '%.240s': received '%.100s' but current is '%.100s'",
-				 q->kv[i].name, ls_topic_name(t), want, cur);
+				 q->kv[i].name, tdm_topic_name(t), want, cur);
 			hx_error(r, 400, "inequivalent_config", reason);
 			return;
 		}
@@ -288,9 +288,9 @@ static void put_topic(struct hx_req *r, const char *name, size_t len)
 	memset(&q, 0, sizeof(q));
 	if (hx_body(r) < 0 || parse_topic_req(r, &q) < 0 || check_name(r, name, len) < 0)
 		goto out;
-	struct ls_topic *t = ls_topic_find(tdm_topics_store(r->h->topics), name);
+	struct ls_topic *t = tdm_topic_find(r->h->topics, name);
 	char vh[TDM_TOPIC_NAME_MAX];
-	if ((t && ls_topic_is_internal(t)) || tdm_topic_vhost(name, len, vh, sizeof(vh)) < 0) {
+	if ((t && tdm_topic_is_internal(t)) || tdm_topic_vhost(name, len, vh, sizeof(vh)) < 0) {
 		/* internal, or a "__" name of no vhost (e.g. another queue's digest) */
 		hx_error(r, 400, "invalid_topic", "Topic name is reserved for internal use");
 		goto out;
@@ -307,14 +307,14 @@ out:
 
 static void delete_topic(struct hx_req *r, const char *name, size_t len)
 {
-	int rc = strlen(name) == len ? tdm_topics_admin_delete(r->h->topics, name) : LS_ERR_NOT_FOUND;
+	int rc = strlen(name) == len ? tdm_topics_admin_delete(r->h->topics, name) : TDM_ERR_NOT_FOUND;
 
-	if (rc == LS_OK)
+	if (rc == TDM_TOPIC_OK)
 		hx_no_content(r, 204);
-	else if (rc == LS_ERR_NOT_FOUND)
+	else if (rc == TDM_ERR_NOT_FOUND)
 		hx_not_found(r);
 	else
-		hx_ls_error(r, rc);
+		hx_topic_error(r, rc);
 }
 
 /* ---- routing ---------------------------------------------------------------- */
@@ -323,22 +323,19 @@ static void delete_topic(struct hx_req *r, const char *name, size_t len)
  * a vhost the user may not see. */
 static struct ls_topic *find_topic(struct hx_req *r, int i)
 {
-	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
-	struct ls_topic *t =
-		s && strlen(r->seg[i].s) == r->seg[i].len ? ls_topic_find(s, r->seg[i].s) : NULL;
-	return t && !ls_topic_is_internal(t) && hx_topic_visible(r, r->seg[i].s) ? t : NULL;
+	struct ls_topic *t = strlen(r->seg[i].s) == r->seg[i].len
+		? tdm_topic_find(r->h->topics, r->seg[i].s) : NULL;
+	return t && !tdm_topic_is_internal(t) && hx_topic_visible(r, r->seg[i].s) ? t : NULL;
 }
 
 static void get_topics(struct hx_req *r)
 {
-	struct ls_store *s = r->h->topics ? tdm_topics_store(r->h->topics) : NULL;
 	struct js_w w;
 	js_w_init(&w);
 	if (r->nseg == 1) {
 		struct list_ctx lc = { r, &w };
 		js_arr(&w);
-		if (s)
-			ls_topic_foreach(s, topic_cb, &lc);
+		tdm_topics_foreach(r->h->topics, topic_cb, &lc);
 		js_arr_end(&w);
 	} else {
 		struct ls_topic *t = find_topic(r, 1);

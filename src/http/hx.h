@@ -2,7 +2,8 @@
  * Internals shared by the HTTP front end's files: the request context
  * handed to every endpoint, reply helpers and the endpoint functions.
  *
- * Must not depend on: other front ends.
+ * Must not depend on: other front ends, logstore (topics and groups come
+ * through core: core/topics.h, core/topic_ops.h, core/groups.h).
  */
 #ifndef TANDEM_HTTP_HX_H
 #define TANDEM_HTTP_HX_H
@@ -135,7 +136,7 @@ void hx_groups(struct hx_req *r);
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req);
 
 /* ---- the log side (api_topics.c, api_records.c, api_groups.c) ---- */
-struct ls_partition;
+struct ls_partition; /* core/topic_types.h: opaque handles */
 struct ls_topic;
 #define HX_DEFAULT_RECORDS 10
 #define HX_MAX_RECORDS 1000
@@ -145,16 +146,17 @@ void hx_topic_messages(struct hx_req *r, struct ls_topic *t);
  * Writes up to max records of p from offset *next on into w (inside an
  * open array) as the API's record objects, stopping early once the reply
  * passes 16 MiB (one record at least).  *next becomes the offset to read
- * from next time, *written the count.  LS_OK or an LS_ERR_* (records
+ * from next time, *written the count.  TDM_OK or a TDM_ERR_* (records
  * written before an error stay in w).
  */
 int hx_write_records(struct tdm_topics *tp, struct ls_partition *p, uint64_t *next, size_t max,
 		     struct js_w *w, size_t *written);
 /* POST /api/groups/{group}/fetch (api_group_fetch.c). */
 void hx_group_fetch(struct hx_req *r);
-/* Replies to a failed logstore call: 400 for LS_ERR_INVALID (e.g. a group
- * id over 32767 bytes), 501 for a codec we cannot decode, else 500. */
-void hx_ls_error(struct hx_req *r, int rc);
+/* The one mapping of core statuses (TDM_ERR_*, core/topic_types.h) to
+ * replies: 400 for TDM_ERR_INVALID (e.g. a group id over 32767 bytes), 501
+ * for a codec we cannot decode, else 500. */
+void hx_topic_error(struct hx_req *r, int rc);
 /* Decimal text s[0..len) in [0, max]: 0 and *out, or -1. */
 int hx_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* 1 when p[0..n) is valid UTF-8 (api_msg.c). */
@@ -172,18 +174,20 @@ int hx_is_monitor(struct hx_req *r);
  * settings): an administrator every topic, anyone else the topics of the
  * vhosts they may open (core/stream.h: tdm_topic_vhost), as queues are
  * scoped; a topic of no vhost (the digest form) only an administrator.
- * Internal topics are for nobody: callers check ls_topic_is_internal. */
+ * Internal topics are for nobody: callers check tdm_topic_is_internal. */
 int hx_topic_visible(struct hx_req *r, const char *name);
 
-/* Committed offsets of every group, sorted by group, topic, partition, each
- * with its partition's log end (-1 when the partition is gone).  Strings are
- * borrowed from the store until its next change.  malloc'd; NULL when none. */
+/* Committed offsets of every group (core/groups.h), sorted by group, topic,
+ * partition, each with its partition's log end (-1 when the partition is
+ * gone) and the group's lag there.  Strings are borrowed from the store
+ * until its next change.  malloc'd; NULL when none (or groups is NULL). */
 struct hx_offset {
 	const char *group, *topic;
 	int32_t partition;
-	int64_t offset, end;
+	int64_t offset, end, lag;
 };
-struct hx_offset *hx_collect_offsets(struct tdm_topics *topics, size_t *n);
+struct tdm_groups;
+struct hx_offset *hx_collect_offsets(struct tdm_groups *groups, size_t *n);
 
 /* Declares an exchange / a queue named name in vh from JSON object obj
  * ({"type", "durable", "auto_delete", "internal", "arguments"}), RabbitMQ's

@@ -1,7 +1,7 @@
 /*
  * /metrics in Prometheus text format (version 0.0.4).  Every value is read
  * from the object it describes (queue and exchange counters, the broker's
- * memory and alarm readings, the logstore's offsets), so a scrape costs
+ * memory and alarm readings, committed offsets), so a scrape costs
  * O(objects) and there is no central collector.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
@@ -16,9 +16,10 @@
 
 #include "core/config.h"
 #include "core/durable.h"
-#include "core/group_view.h"
+#include "core/groups.h"
 #include "core/registry.h"
 #include "core/stream.h"
+#include "core/topic_ops.h"
 #include "core/topics.h"
 #include "http/hx.h"
 
@@ -104,69 +105,63 @@ struct topic_ctx {
 static void topic_cb(struct ls_topic *t, void *arg)
 {
 	struct topic_ctx *tc = arg;
-	if (ls_topic_is_internal(t))
+	if (tdm_topic_is_internal(t))
 		return;
 	static const char *names[] = { "tandem_topic_partition_log_start_offset",
 				       "tandem_topic_partition_log_end_offset",
 				       "tandem_topic_partition_bytes", "tandem_topic_partition_segments" };
-	for (int32_t i = 0; i < ls_topic_partition_count(t); i++) {
-		struct ls_partition *p = ls_partition_get(t, i);
+	for (int32_t i = 0; i < tdm_topic_partitions(t); i++) {
+		struct ls_partition *p = tdm_topic_partition(t, i);
 		if (!p)
 			continue;
-		uint64_t v = tc->which == 0 ? ls_log_start(p) : tc->which == 1 ? ls_log_end(p)
-			   : tc->which == 2 ? ls_partition_bytes(p) : ls_partition_segments(p);
+		uint64_t v = tc->which == 0 ? tdm_partition_log_start(p) : tc->which == 1 ? tdm_partition_log_end(p)
+			   : tc->which == 2 ? tdm_partition_bytes(p) : tdm_partition_segments(p);
 		out(tc->w, "%s{topic=\"", names[tc->which]);
-		label(tc->w, ls_topic_name(t), strlen(ls_topic_name(t)));
+		label(tc->w, tdm_topic_name(t), strlen(tdm_topic_name(t)));
 		out(tc->w, "\",partition=\"%d\"} %llu\n", i, (unsigned long long)v);
 	}
 }
 
 /* A Prometheus histogram (cumulative buckets, seconds) of one store's fsync
  * rounds; the header once, before the first store. */
-static void fsync_hist(struct js_w *w, const char *store, const struct ls_fsync_hist *fh, int first)
+static void fsync_hist(struct js_w *w, const char *store, const struct tdm_fsync_hist *fh, int first)
 {
 	static const char name[] = "tandem_fsync_duration_seconds";
 	if (first)
 		head(w, name, "histogram",
 		     "Time of one fsync round (group commit) of the queue journal or of a log partition.");
 	uint64_t cum = 0;
-	for (int i = 0; i < LS_FSYNC_BUCKETS; i++) {
+	for (int i = 0; i < TDM_FSYNC_BUCKETS; i++) {
 		cum += fh->bucket[i];
 		out(w, "%s_bucket{store=\"%s\",le=\"%g\"} %llu\n", name, store,
-		    ls_fsync_bounds_us[i] / 1e6, (unsigned long long)cum);
+		    tdm_fsync_bound_us(i) / 1e6, (unsigned long long)cum);
 	}
 	out(w, "%s_bucket{store=\"%s\",le=\"+Inf\"} %llu\n", name, store, (unsigned long long)fh->count);
 	out(w, "%s_sum{store=\"%s\"} %.6f\n", name, store, fh->sum_us / 1e6);
 	out(w, "%s_count{store=\"%s\"} %llu\n", name, store, (unsigned long long)fh->count);
 }
 
-struct group_ctx {
-	struct js_w *w;
-	int which; /* 0 members, 1 state */
-};
-
-static void group_cb(void *arg, const struct tdm_group_info *g)
+/* Membership of the groups the coordinator knows (core/groups.h). */
+static void group_metrics(struct js_w *w, struct tdm_groups *gs)
 {
-	struct group_ctx *gc = arg;
-	out(gc->w, "%s{group=\"", gc->which ? "tandem_group_state" : "tandem_group_members");
-	label(gc->w, g->group, strlen(g->group));
-	if (gc->which)
-		out(gc->w, "\",state=\"%s\"} 1\n", g->state);
-	else
-		out(gc->w, "\"} %d\n", g->nmembers);
-}
-
-/* Membership of the groups the coordinator knows (core/group_view.h). */
-static void group_metrics(struct js_w *w)
-{
-	struct group_ctx gc = { w, 0 };
-	head(w, "tandem_group_members", "gauge", "Live members of a consumer group.");
-	tdm_group_view_foreach(group_cb, &gc);
-	gc.which = 1;
-	head(w, "tandem_group_state", "gauge",
-	     "1 for a consumer group's current state (Kafka's names: Empty, PreparingRebalance, "
-	     "CompletingRebalance, Stable).");
-	tdm_group_view_foreach(group_cb, &gc);
+	for (int which = 0; which < 2; which++) {
+		struct tdm_group *g;
+		size_t pos = 0;
+		if (which)
+			head(w, "tandem_group_state", "gauge",
+			     "1 for a consumer group's current state (Kafka's names: Empty, "
+			     "PreparingRebalance, CompletingRebalance, Stable).");
+		else
+			head(w, "tandem_group_members", "gauge", "Live members of a consumer group.");
+		while (gs && (g = tdm_groups_next(gs, &pos))) {
+			out(w, "%s{group=\"", which ? "tandem_group_state" : "tandem_group_members");
+			label(w, g->id, strlen(g->id));
+			if (which)
+				out(w, "\",state=\"%s\"} 1\n", tdm_group_state_name(g->state));
+			else
+				out(w, "\"} %d\n", g->nmembers);
+		}
+	}
 }
 
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
@@ -239,10 +234,16 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 	out(&w, "tandem_alarm{resource=\"disk\"} %d\n", (b->alarms & TDM_ALARM_DISK) != 0);
 	gauge(&w, "tandem_journal_bytes", "gauge", "Bytes of the durable queue journal on disk.",
 	      h->durable ? tdm_durable_bytes(h->durable) : 0);
-	if (h->durable)
-		fsync_hist(&w, "queues", tdm_durable_fsync_hist(h->durable), 1);
-	if (h->topics)
-		fsync_hist(&w, "logs", ls_store_fsync_hist(tdm_topics_store(h->topics)), !h->durable);
+	if (h->durable) {
+		struct tdm_fsync_hist fh;
+		tdm_durable_fsync_hist(h->durable, &fh);
+		fsync_hist(&w, "queues", &fh, 1);
+	}
+	if (h->topics) {
+		struct tdm_fsync_hist fh;
+		tdm_topics_fsync_hist(h->topics, &fh);
+		fsync_hist(&w, "logs", &fh, !h->durable);
+	}
 	if (h->topics) {
 		static const struct {
 			const char *name, *type, *help;
@@ -252,22 +253,20 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 			{ "tandem_topic_partition_bytes", "gauge", "Bytes of the partition's segments." },
 			{ "tandem_topic_partition_segments", "gauge", "Segment files of the partition." },
 		};
-		struct ls_store *s = tdm_topics_store(h->topics);
 		for (int i = 0; i < 4; i++) {
 			struct topic_ctx tc = { &w, i };
 			head(&w, ts[i].name, ts[i].type, ts[i].help);
-			ls_topic_foreach(s, topic_cb, &tc);
+			tdm_topics_foreach(h->topics, topic_cb, &tc);
 		}
 		size_t n;
-		struct hx_offset *o = hx_collect_offsets(h->topics, &n);
+		struct hx_offset *o = hx_collect_offsets(h->broker->groups, &n);
 		for (int which = 0; which < 2; which++) {
 			const char *name = which ? "tandem_group_lag" : "tandem_group_committed_offset";
 			head(&w, name, "gauge",
 			     which ? "Records between a group's committed offset and the log end."
 				   : "Offset a consumer group committed.");
 			for (size_t i = 0; i < n; i++) {
-				int64_t val = which ? (o[i].end > o[i].offset ? o[i].end - o[i].offset : 0)
-						    : o[i].offset;
+				int64_t val = which ? o[i].lag : o[i].offset;
 				out(&w, "%s{group=\"", name);
 				label(&w, o[i].group, strlen(o[i].group));
 				out(&w, "\",topic=\"");
@@ -277,7 +276,7 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 		}
 		free(o);
 	}
-	group_metrics(&w);
+	group_metrics(&w, h->broker->groups);
 	struct evbuffer *buf = evbuffer_new();
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

@@ -38,8 +38,8 @@ struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name)
 
 	if (kf_str_cstr(name, buf, sizeof(buf)) < 0 || !kf_topic_allowed(srv, buf, strlen(buf)))
 		return NULL;
-	t = ls_topic_find(srv->store, buf);
-	return t && !ls_topic_is_internal(t) ? t : NULL;
+	t = tdm_topic_find(srv->topics, buf);
+	return t && !tdm_topic_is_internal(t) ? t : NULL;
 }
 
 int kf_topic_allowed(const struct kf_server *srv, const char *name, size_t len)
@@ -297,7 +297,8 @@ static const struct tdm_proto kf_proto = {
 };
 
 struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
-				  const struct tdm_config *cfg, struct tdm_topics *topics)
+				  const struct tdm_config *cfg, struct tdm_topics *topics,
+				  struct tdm_groups *groups)
 {
 	struct tdm_kafka *k = calloc(1, sizeof(*k));
 	int port;
@@ -308,7 +309,7 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	k->srv.net = net;
 	k->srv.cfg = cfg;
 	k->srv.topics = topics;
-	k->srv.store = tdm_topics_store(topics);
+	k->srv.cgroups = groups;
 	k->srv.groups = kf_groups_new(&k->srv);
 	if (!k->srv.groups) {
 		free(k);

@@ -6,36 +6,52 @@
  */
 #include "kafka/kf.h"
 
-int16_t kf_err_from_ls(int rc)
+int16_t kf_err_from_core(int rc)
 {
 	switch (rc) {
-	case LS_OK:
+	case TDM_TOPIC_OK:
 		return KF_ERR_NONE;
-	case LS_ERR_EXISTS:
+	case TDM_ERR_EXISTS:
 		return KF_ERR_TOPIC_ALREADY_EXISTS;
-	case LS_ERR_NOT_FOUND:
+	case TDM_ERR_NOT_FOUND:
 		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	case LS_ERR_OFFSET_OUT_OF_RANGE:
+	case TDM_ERR_OFFSET_OUT_OF_RANGE:
 		return KF_ERR_OFFSET_OUT_OF_RANGE;
-	case LS_ERR_CORRUPT:
+	case TDM_ERR_CORRUPT:
 		return KF_ERR_CORRUPT_MESSAGE;
-	case LS_ERR_INVALID_RECORD:
+	case TDM_ERR_INVALID_RECORD:
 		return KF_ERR_INVALID_RECORD;
-	case LS_ERR_TOO_LARGE:
+	case TDM_ERR_TOO_LARGE:
 		return KF_ERR_MESSAGE_TOO_LARGE;
-	case LS_ERR_UNSUPPORTED_CODEC:
+	case TDM_ERR_UNSUPPORTED_CODEC:
 		return KF_ERR_UNSUPPORTED_COMPRESSION_TYPE;
-	case LS_ERR_INVALID_CONFIG:
+	case TDM_ERR_INVALID_CONFIG:
 		return KF_ERR_INVALID_CONFIG;
-	case LS_ERR_INVALID_TOPIC:
+	case TDM_ERR_INVALID_TOPIC:
 		return KF_ERR_INVALID_TOPIC_EXCEPTION;
-	case LS_ERR_INVALID:
-	case LS_ERR_BUSY: /* another CreatePartitions of the topic is under way */
+	case TDM_ERR_INVALID:
+	case TDM_ERR_BUSY: /* another CreatePartitions of the topic is under way */
 		return KF_ERR_INVALID_PARTITIONS;
-	case LS_ERR_IO:
+	case TDM_ERR_IO:
 		return KF_ERR_KAFKA_STORAGE_ERROR;
 	case TDM_TOPICS_ERR_LIMIT:
 		return KF_ERR_POLICY_VIOLATION;
+	default:
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	}
+}
+
+int16_t kf_err_from_group(int rc)
+{
+	switch (rc) {
+	case TDM_GROUP_OK:
+		return KF_ERR_NONE;
+	case TDM_GROUP_ILLEGAL_GENERATION:
+		return KF_ERR_ILLEGAL_GENERATION;
+	case TDM_GROUP_REBALANCING:
+		return KF_ERR_REBALANCE_IN_PROGRESS;
+	case TDM_GROUP_UNKNOWN_MEMBER:
+		return KF_ERR_UNKNOWN_MEMBER_ID;
 	default:
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}

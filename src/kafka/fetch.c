@@ -1,7 +1,7 @@
 /*
  * Fetch v4 with long polling.  Each partition's answer is whole stored
  * batches from the one containing fetch_offset, sent straight from the
- * segment file: the range logstore's ls_read finds becomes an evbuffer
+ * segment file: the range core's tdm_topics_read finds becomes an evbuffer
  * file segment (sendfile), so record bytes never pass through user space.
  * Byte limits follow Kafka: partition_max_bytes and the request's
  * max_bytes bound what is added, but the first partition with data always
@@ -24,7 +24,7 @@ struct fetch_part {
 	int32_t partition_max_bytes;
 	int16_t err;
 	int64_t high_watermark;
-	struct ls_read_result rr; /* held between read and encode */
+	struct tdm_read_result rr; /* held between read and encode */
 };
 
 struct fetch_topic {
@@ -51,7 +51,7 @@ struct fetch_state {
 /* Keeps a read's segment open until libevent is done sending it. */
 struct seg_hold {
 	struct tdm_topics *topics;
-	struct ls_read_result rr;
+	struct tdm_read_result rr;
 };
 
 static void seg_cleanup(const struct evbuffer_file_segment *seg, int flags, void *arg)
@@ -84,7 +84,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 
 		for (int32_t j = 0; j < ft->nparts; j++) {
 			struct fetch_part *fp = &ft->parts[j];
-			struct ls_partition *p = t ? ls_partition_get(t, fp->index) : NULL;
+			struct ls_partition *p = t ? tdm_topic_partition(t, fp->index) : NULL;
 			size_t limit;
 			int rc;
 
@@ -95,7 +95,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 				(*errors)++;
 				continue;
 			}
-			fp->high_watermark = (int64_t)ls_log_end(p);
+			fp->high_watermark = (int64_t)tdm_partition_log_end(p);
 			if (fp->fetch_offset < 0) {
 				fp->err = KF_ERR_OFFSET_OUT_OF_RANGE;
 				(*errors)++;
@@ -107,8 +107,8 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			if (max - total < limit)
 				limit = max - total;
 			rc = tdm_topics_read(srv->topics, p, (uint64_t)fp->fetch_offset, limit, &fp->rr);
-			if (rc != LS_OK) {
-				fp->err = kf_err_from_ls(rc);
+			if (rc != TDM_TOPIC_OK) {
+				fp->err = kf_err_from_core(rc);
 				(*errors)++;
 				continue;
 			}
@@ -199,7 +199,7 @@ static void watch(struct fetch_state *fs)
 		struct ls_topic *t = kf_topic_lookup(fs->kc->srv, fs->topics[i].name);
 
 		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
-			struct ls_partition *p = t ? ls_partition_get(t, fs->topics[i].parts[j].index) : NULL;
+			struct ls_partition *p = t ? tdm_topic_partition(t, fs->topics[i].parts[j].index) : NULL;
 
 			if (p)
 				fs->watch[n++] = p;

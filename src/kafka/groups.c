@@ -14,6 +14,10 @@
  * generation.  Completion work runs from an event in the next loop turn,
  * never inside the handler of the request that triggered it.
  *
+ * The groups' state (members, generation, protocol, leader, assignments)
+ * is core's (core/groups.h), shared with the management API; this file is
+ * the protocol around it: requests, parked responses, timers.
+ *
  * Also FindCoordinator v0 (always this broker), ListGroups v0 and
  * DescribeGroups v0.  Committed offsets: offsets.c.
  *
@@ -26,13 +30,9 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/map.h"
 #include "kafka/groups_internal.h"
 #include "kafka/kf.h"
 #include "net/net.h"
-
-const char *const kf_group_state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
-					    "Stable" };
 
 static int64_t mono_ms(void)
 {
@@ -69,7 +69,7 @@ static void session_cb(evutil_socket_t fd, short what, void *arg);
 
 static struct group *group_find(struct kf_groups *gs, struct kf_str id)
 {
-	return id.len < 0 ? NULL : tdm_map_get(&gs->groups, id.p, (size_t)id.len);
+	return id.len < 0 ? NULL : kf_group(tdm_groups_find(gs->core, id.p, (size_t)id.len));
 }
 
 static struct group *group_get(struct kf_groups *gs, struct kf_str id)
@@ -82,16 +82,15 @@ static struct group *group_get(struct kf_groups *gs, struct kf_str id)
 	if (!g)
 		return NULL;
 	g->gs = gs;
-	g->id = dup_str(id);
+	g->c.id = dup_str(id);
 	g->timer = evtimer_new(gs->srv->base, timer_cb, g);
 	g->check_ev = event_new(gs->srv->base, -1, 0, check_cb, g);
-	if (!g->id || !g->timer || !g->check_ev ||
-	    tdm_map_put(&gs->groups, id.p, (size_t)id.len, g) < 0) {
+	if (!g->c.id || !g->timer || !g->check_ev || tdm_groups_add(gs->core, &g->c) < 0) {
 		if (g->timer)
 			event_free(g->timer);
 		if (g->check_ev)
 			event_free(g->check_ev);
-		free(g->id);
+		free(g->c.id);
 		free(g);
 		return NULL;
 	}
@@ -100,21 +99,7 @@ static struct group *group_get(struct kf_groups *gs, struct kf_str id)
 
 static struct member *member_find(struct group *g, struct kf_str id)
 {
-	for (struct member *m = g->members; m; m = m->next)
-		if (kf_str_eq(id, m->id))
-			return m;
-	return NULL;
-}
-
-static void protos_free(struct member *m)
-{
-	for (int i = 0; i < m->nprotos; i++) {
-		free(m->protos[i].name);
-		free(m->protos[i].meta);
-	}
-	free(m->protos);
-	m->protos = NULL;
-	m->nprotos = 0;
+	return id.len < 0 ? NULL : kf_member(tdm_group_member_find(&g->c, id.p, (size_t)id.len));
 }
 
 /* Bytes a JoinGroup's protocols would hold. */
@@ -161,28 +146,19 @@ void kf_groups_conn_closed(struct kf_conn *kc)
 	while (kc->members) {
 		struct member *m = kc->members;
 
-		/* only a member that has joined again is used in a rebalance,
-		 * and that JoinGroup brings the metadata anew */
-		for (int i = 0; i < m->nprotos; i++) {
-			free(m->protos[i].meta);
-			m->protos[i].meta = NULL;
-			m->protos[i].len = 0;
-		}
+		tdm_group_member_drop_meta(&m->c);
 		member_disown(m);
 	}
 }
 
-static const struct proto_meta *member_proto(const struct member *m, const char *name)
+static const struct tdm_group_proto *member_proto(const struct member *m, const char *name)
 {
-	for (int i = 0; name && i < m->nprotos; i++)
-		if (strcmp(m->protos[i].name, name) == 0)
-			return &m->protos[i];
-	return NULL;
+	return tdm_group_member_proto(&m->c, name);
 }
 
 static void session_touch(struct member *m)
 {
-	arm(m->session_timer, m->session_timeout_ms);
+	arm(m->session_timer, m->c.session_timeout_ms);
 }
 
 /* ---- responses ----------------------------------------------------------------- */
@@ -191,27 +167,27 @@ static void join_respond(struct join_park *jp, int16_t err)
 {
 	struct kf_conn *kc = jp->kc;
 	struct member *m = jp->m;
-	struct group *g = m ? m->g : NULL;
+	struct group *g = m ? kf_group(m->c.group) : NULL;
 	struct evbuffer *b = kc->resp;
-	int leader = !err && g->leader && strcmp(g->leader, m->id) == 0;
+	int leader = !err && g->c.leader && strcmp(g->c.leader, m->c.id) == 0;
 
 	if (m)
 		m->join = NULL;
 	if (jp->ver >= 2)
 		kf_put_i32(b, 0);
 	kf_put_i16(b, err);
-	kf_put_i32(b, err ? -1 : g->generation);
-	kf_put_str(b, err ? "" : g->protocol);
-	kf_put_str(b, err ? "" : g->leader);
-	kf_put_str(b, m ? m->id : "");
+	kf_put_i32(b, err ? -1 : g->c.generation);
+	kf_put_str(b, err ? "" : g->c.protocol);
+	kf_put_str(b, err ? "" : g->c.leader);
+	kf_put_str(b, m ? m->c.id : "");
 	if (!leader) {
 		kf_put_i32(b, 0);
 	} else {
-		kf_put_i32(b, g->nmembers);
-		for (struct member *o = g->members; o; o = o->next) {
-			const struct proto_meta *pm = member_proto(o, g->protocol);
+		kf_put_i32(b, g->c.nmembers);
+		for (struct member *o = kf_member(g->c.members); o; o = kf_member(o->c.next)) {
+			const struct tdm_group_proto *pm = member_proto(o, g->c.protocol);
 
-			kf_put_str(b, o->id);
+			kf_put_str(b, o->c.id);
 			kf_put_bytes(b, pm ? pm->meta : NULL, pm ? pm->len : 0);
 		}
 	}
@@ -232,7 +208,7 @@ static void sync_respond(struct sync_park *sp, int16_t err)
 
 	if (m)
 		m->sync = NULL;
-	put_sync(sp->kc->resp, sp->ver, err, m ? m->assignment : NULL, m ? m->assignment_len : 0);
+	put_sync(sp->kc->resp, sp->ver, err, m ? m->c.assignment : NULL, m ? m->c.assignment_len : 0);
 	kf_complete(sp->kc, sp->kc->resp);
 }
 
@@ -240,13 +216,8 @@ static void sync_respond(struct sync_park *sp, int16_t err)
 
 static void member_remove(struct group *g, struct member *m, int16_t err)
 {
-	struct member **pp = &g->members;
-
-	while (*pp && *pp != m)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = m->next;
-	g->nmembers--;
+	(void)g;
+	tdm_group_member_unlink(&m->c);
 	if (m->join) {
 		struct join_park *jp = m->join;
 		jp->m = NULL;
@@ -259,17 +230,9 @@ static void member_remove(struct group *g, struct member *m, int16_t err)
 		m->sync = NULL;
 		sync_respond(sp, err);
 	}
-	if (g->leader && strcmp(g->leader, m->id) == 0) {
-		free(g->leader);
-		g->leader = NULL;
-	}
 	member_disown(m);
 	event_free(m->session_timer);
-	protos_free(m);
-	free(m->assignment);
-	free(m->id);
-	free(m->client_id);
-	free(m->client_host);
+	tdm_group_member_clear(&m->c);
 	free(m);
 }
 
@@ -280,33 +243,28 @@ static void schedule_check(struct group *g)
 
 static void go_empty(struct group *g)
 {
-	g->state = G_EMPTY;
-	g->generation++;
+	tdm_group_go_empty(&g->c);
 	g->initial = 0;
 	evtimer_del(g->timer);
-	free(g->protocol);
-	free(g->protocol_type);
-	free(g->leader);
-	g->protocol = g->protocol_type = g->leader = NULL;
 }
 
 static void prepare_rebalance(struct group *g)
 {
 	int32_t max = 0;
-	int was_empty = g->state == G_EMPTY;
+	int was_empty = g->c.state == TDM_GROUP_EMPTY;
 
-	if (g->state == G_COMPLETING)
-		for (struct member *m = g->members; m; m = m->next)
+	if (g->c.state == TDM_GROUP_COMPLETING)
+		for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next))
 			if (m->sync) {
 				struct sync_park *sp = m->sync;
 				sync_respond(sp, KF_ERR_REBALANCE_IN_PROGRESS);
 			}
-	if (g->state == G_PREPARING)
+	if (g->c.state == TDM_GROUP_PREPARING)
 		return;
-	g->state = G_PREPARING;
-	for (struct member *m = g->members; m; m = m->next)
-		if (m->rebalance_timeout_ms > max)
-			max = m->rebalance_timeout_ms;
+	tdm_group_set_state(&g->c, TDM_GROUP_PREPARING);
+	for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next))
+		if (m->c.rebalance_timeout_ms > max)
+			max = m->c.rebalance_timeout_ms;
 	if (was_empty && g->gs->srv->cfg->group_initial_rebalance_delay_ms > 0) {
 		int64_t delay = g->gs->srv->cfg->group_initial_rebalance_delay_ms;
 
@@ -317,43 +275,7 @@ static void prepare_rebalance(struct group *g)
 		g->initial = 0;
 		arm(g->timer, max);
 	}
-	tdm_debug("kafka", "group %s: preparing rebalance", g->id);
-}
-
-/* Kafka's protocol vote: among the protocols every member supports, each
- * member votes for the first of its own list; most votes wins. */
-static const char *choose_protocol(struct group *g)
-{
-	const struct member *first = g->members;
-	const char *best = NULL;
-	int best_votes = -1;
-
-	for (int i = 0; first && i < first->nprotos; i++) {
-		const char *cand = first->protos[i].name;
-		int ok = 1, votes = 0;
-
-		for (struct member *m = g->members; m && ok; m = m->next)
-			ok = member_proto(m, cand) != NULL;
-		if (!ok)
-			continue;
-		for (struct member *m = g->members; m; m = m->next)
-			for (int j = 0; j < m->nprotos; j++) {
-				const char *c = m->protos[j].name;
-				int common = 1;
-
-				for (struct member *o = g->members; o && common; o = o->next)
-					common = member_proto(o, c) != NULL;
-				if (!common)
-					continue;
-				votes += strcmp(c, cand) == 0;
-				break;
-			}
-		if (votes > best_votes) {
-			best = cand;
-			best_votes = votes;
-		}
-	}
-	return best;
+	tdm_debug("kafka", "group %s: preparing rebalance", g->c.id);
 }
 
 static void complete_join(struct group *g)
@@ -363,39 +285,32 @@ static void complete_join(struct group *g)
 
 	evtimer_del(g->timer);
 	g->initial = 0;
-	for (m = g->members; m; m = next) {
-		next = m->next;
+	for (m = kf_member(g->c.members); m; m = next) {
+		next = kf_member(m->c.next);
 		if (!m->join)
 			member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
 	}
-	if (!g->members) {
+	if (!kf_member(g->c.members)) {
 		go_empty(g);
 		return;
 	}
-	proto = choose_protocol(g);
-	if (!proto) {
+	proto = tdm_group_choose_protocol(&g->c);
+	if (!proto || tdm_group_complete_join(&g->c, proto) < 0) {
 		/* members were admitted one by one with a common protocol, so
-		 * this only happens when none is left in common: fail them all */
-		for (m = g->members; m; m = next) {
-			next = m->next;
-			member_remove(g, m, KF_ERR_INCONSISTENT_GROUP_PROTOCOL);
+		 * this only happens when none is left in common (or memory
+		 * is short): fail them all */
+		int16_t err = proto ? KF_ERR_COORDINATOR_NOT_AVAILABLE
+				    : KF_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		for (m = kf_member(g->c.members); m; m = next) {
+			next = kf_member(m->c.next);
+			member_remove(g, m, err);
 		}
 		go_empty(g);
 		return;
 	}
-	g->generation++;
-	free(g->protocol);
-	g->protocol = strdup(proto);
-	if (!g->leader) {
-		g->leader = strdup(g->members->id);
-	}
-	g->state = G_COMPLETING;
-	tdm_info("kafka", "group %s: generation %d with %d members, protocol %s, leader %s", g->id,
-		 (int)g->generation, g->nmembers, g->protocol, g->leader);
-	for (m = g->members; m; m = m->next) {
-		free(m->assignment);
-		m->assignment = NULL;
-		m->assignment_len = 0;
+	tdm_info("kafka", "group %s: generation %d with %d members, protocol %s, leader %s", g->c.id,
+		 (int)g->c.generation, g->c.nmembers, g->c.protocol, g->c.leader);
+	for (m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
 		session_touch(m);
 		join_respond(m->join, KF_ERR_NONE);
 	}
@@ -403,7 +318,7 @@ static void complete_join(struct group *g)
 
 static int all_joined(const struct group *g)
 {
-	for (const struct member *m = g->members; m; m = m->next)
+	for (const struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next))
 		if (!m->join)
 			return 0;
 	return 1;
@@ -414,7 +329,7 @@ static void check_cb(evutil_socket_t fd, short what, void *arg)
 	struct group *g = arg;
 
 	(void)fd, (void)what;
-	if (g->state == G_PREPARING && !g->initial && all_joined(g))
+	if (g->c.state == TDM_GROUP_PREPARING && !g->initial && all_joined(g))
 		complete_join(g);
 }
 
@@ -423,7 +338,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct group *g = arg;
 
 	(void)fd, (void)what;
-	if (g->state != G_PREPARING)
+	if (g->c.state != TDM_GROUP_PREPARING)
 		return;
 	if (g->initial) {
 		g->initial = 0;
@@ -439,16 +354,16 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 static void session_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct member *m = arg;
-	struct group *g = m->g;
+	struct group *g = kf_group(m->c.group);
 
 	(void)fd, (void)what;
 	if (m->join) {
 		session_touch(m); /* waiting in a rebalance: the rebalance timeout rules */
 		return;
 	}
-	tdm_info("kafka", "group %s: member %s session timed out", g->id, m->id);
+	tdm_info("kafka", "group %s: member %s session timed out", g->c.id, m->c.id);
 	member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
-	if (!g->members)
+	if (!kf_member(g->c.members))
 		go_empty(g);
 	else {
 		prepare_rebalance(g);
@@ -491,27 +406,32 @@ static int join_error(struct evbuffer *b, int ver, int16_t err, struct kf_str me
 
 static int set_protocols(struct member *m, const struct kf_join_group_req *r)
 {
-	struct proto_meta *p = calloc((size_t)(r->nprotocols > 0 ? r->nprotocols : 1), sizeof(*p));
+	int n = r->nprotocols > 0 ? (int)r->nprotocols : 0;
+	struct tdm_group_proto *p = calloc((size_t)(n ? n : 1), sizeof(*p));
+	int ok = p != NULL;
 
-	if (!p)
-		return -1;
-	protos_free(m);
-	m->protos = p;
-	for (int32_t i = 0; i < r->nprotocols; i++) {
+	for (int i = 0; ok && i < n; i++) {
 		p[i].name = dup_str(r->protocols[i].name);
 		p[i].len = r->protocols[i].metadata.len > 0 ? r->protocols[i].metadata.len : 0;
 		p[i].meta = malloc(p[i].len ? (size_t)p[i].len : 1);
-		m->nprotos = i + 1;
-		if (!p[i].name || !p[i].meta)
-			return -1;
-		if (p[i].len)
+		ok = p[i].name && p[i].meta;
+		if (ok && p[i].len)
 			memcpy(p[i].meta, r->protocols[i].metadata.p, (size_t)p[i].len);
 	}
+	if (!ok) {
+		for (int i = 0; p && i < n; i++) {
+			free(p[i].name);
+			free(p[i].meta);
+		}
+		free(p);
+		return -1;
+	}
+	tdm_group_member_set_protos(&m->c, p, n);
 	return 0;
 }
 
 /* Would a member with these protocols leave the group a protocol in common? */
-static int protocols_fit(struct group *g, struct member *self, const struct kf_join_group_req *r)
+static int fits_protocols(struct group *g, struct member *self, const struct kf_join_group_req *r)
 {
 	for (int32_t i = 0; i < r->nprotocols; i++) {
 		char name[256];
@@ -519,7 +439,7 @@ static int protocols_fit(struct group *g, struct member *self, const struct kf_j
 
 		if (kf_str_cstr(r->protocols[i].name, name, sizeof(name)) < 0)
 			continue;
-		for (struct member *m = g->members; m && ok; m = m->next)
+		for (struct member *m = kf_member(g->c.members); m && ok; m = kf_member(m->c.next))
 			ok = m == self || member_proto(m, name) != NULL;
 		if (ok)
 			return 1;
@@ -566,9 +486,9 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	m = r.member_id.len > 0 ? member_find(g, r.member_id) : NULL;
 	if (r.member_id.len > 0 && !m)
 		return join_error(resp, ver, KF_ERR_UNKNOWN_MEMBER_ID, r.member_id);
-	if (g->state != G_EMPTY &&
-	    (!g->protocol_type || !kf_str_eq(r.protocol_type, g->protocol_type) ||
-	     !protocols_fit(g, m, &r)))
+	if (g->c.state != TDM_GROUP_EMPTY &&
+	    (!g->c.protocol_type || !kf_str_eq(r.protocol_type, g->c.protocol_type) ||
+	     !fits_protocols(g, m, &r)))
 		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
 	if (!m) {
 		char id[512];
@@ -580,41 +500,33 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 			 (int)(kc->hdr.client_id.len > 0 && kc->hdr.client_id.len < 200 ? kc->hdr.client_id.len : 0),
 			 kc->hdr.client_id.p ? kc->hdr.client_id.p : "", (unsigned)random(),
 			 (unsigned long long)++gs->next_member);
-		m->id = strdup(id);
-		m->client_id = dup_str(kc->hdr.client_id);
-		m->client_host = strdup(kc->client_host);
-		m->g = g;
+		m->c.id = strdup(id);
+		m->c.client_id = dup_str(kc->hdr.client_id);
+		m->c.client_host = strdup(kc->client_host);
 		m->session_timer = evtimer_new(kc->srv->base, session_cb, m);
-		if (!m->id || !m->client_id || !m->client_host || !m->session_timer) {
+		if (!m->c.id || !m->c.client_id || !m->c.client_host || !m->session_timer) {
 			if (m->session_timer)
 				event_free(m->session_timer);
-			free(m->id);
-			free(m->client_id);
-			free(m->client_host);
+			free(m->c.id);
+			free(m->c.client_id);
+			free(m->c.client_host);
 			free(m);
 			return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
 		}
-		struct member **pp = &g->members;
-		while (*pp)
-			pp = &(*pp)->next;
-		*pp = m;
-		g->nmembers++;
+		tdm_group_member_link(&g->c, &m->c);
 		/* a new member during the initial delay extends it */
-		if (g->state == G_PREPARING && g->initial) {
+		if (g->c.state == TDM_GROUP_PREPARING && g->initial) {
 			int64_t left = g->initial_deadline_ms - mono_ms();
 			int64_t delay = cfg->group_initial_rebalance_delay_ms;
 			arm(g->timer, left < delay ? (left > 0 ? left : 0) : delay);
 		}
 	}
-	if (g->state == G_EMPTY) {
-		free(g->protocol_type);
-		g->protocol_type = dup_str(r.protocol_type);
-	}
-	m->session_timeout_ms = r.session_timeout_ms;
-	m->rebalance_timeout_ms = r.rebalance_timeout_ms > 0 ? r.rebalance_timeout_ms : r.session_timeout_ms;
+	if (g->c.state == TDM_GROUP_EMPTY)
+		tdm_group_set_protocol_type(&g->c, r.protocol_type.p, (size_t)r.protocol_type.len);
+	tdm_group_member_set_timeouts(&m->c, r.session_timeout_ms, r.rebalance_timeout_ms);
 	if (set_protocols(m, &r) < 0) {
 		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
-		if (!g->members)
+		if (!kf_member(g->c.members))
 			go_empty(g);
 		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
 	}
@@ -659,38 +571,34 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 		put_sync(resp, ver, KF_ERR_UNKNOWN_MEMBER_ID, NULL, 0);
 		return KF_R_DONE;
 	}
-	if (r.generation_id != g->generation) {
+	if (r.generation_id != g->c.generation) {
 		put_sync(resp, ver, KF_ERR_ILLEGAL_GENERATION, NULL, 0);
 		return KF_R_DONE;
 	}
-	if (g->state == G_PREPARING) {
+	if (g->c.state == TDM_GROUP_PREPARING) {
 		put_sync(resp, ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
 		return KF_R_DONE;
 	}
 	session_touch(m);
-	if (g->state == G_STABLE) {
-		put_sync(resp, ver, KF_ERR_NONE, m->assignment, m->assignment_len);
+	if (g->c.state == TDM_GROUP_STABLE) {
+		put_sync(resp, ver, KF_ERR_NONE, m->c.assignment, m->c.assignment_len);
 		return KF_R_DONE;
 	}
 	/* CompletingRebalance */
-	if (g->leader && strcmp(g->leader, m->id) == 0) {
+	if (g->c.leader && strcmp(g->c.leader, m->c.id) == 0) {
 		for (int32_t i = 0; i < r.nassignments; i++) {
 			struct member *o = member_find(g, r.assignments[i].member_id);
 			int32_t len = r.assignments[i].assignment.len;
 
 			if (!o || len < 0)
 				continue;
-			free(o->assignment);
-			o->assignment = malloc(len ? (size_t)len : 1);
-			o->assignment_len = o->assignment ? len : 0;
-			if (o->assignment && len)
-				memcpy(o->assignment, r.assignments[i].assignment.p, (size_t)len);
+			tdm_group_set_assignment(&o->c, r.assignments[i].assignment.p, len);
 		}
-		g->state = G_STABLE;
-		for (struct member *o = g->members; o; o = o->next)
+		tdm_group_set_state(&g->c, TDM_GROUP_STABLE);
+		for (struct member *o = kf_member(g->c.members); o; o = kf_member(o->c.next))
 			if (o->sync)
 				sync_respond(o->sync, KF_ERR_NONE);
-		put_sync(resp, ver, KF_ERR_NONE, m->assignment, m->assignment_len);
+		put_sync(resp, ver, KF_ERR_NONE, m->c.assignment, m->c.assignment_len);
 		return KF_R_DONE;
 	}
 	if (m->sync) {
@@ -726,9 +634,9 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 	m = g ? member_find(g, r.member_id) : NULL;
 	if (!m)
 		err = KF_ERR_UNKNOWN_MEMBER_ID;
-	else if (r.generation_id != g->generation)
-		err = g->state == G_PREPARING ? KF_ERR_REBALANCE_IN_PROGRESS : KF_ERR_ILLEGAL_GENERATION;
-	else if (g->state == G_PREPARING)
+	else if (r.generation_id != g->c.generation)
+		err = g->c.state == TDM_GROUP_PREPARING ? KF_ERR_REBALANCE_IN_PROGRESS : KF_ERR_ILLEGAL_GENERATION;
+	else if (g->c.state == TDM_GROUP_PREPARING)
 		err = KF_ERR_REBALANCE_IN_PROGRESS;
 	if (m && !m->join)
 		session_touch(m);
@@ -753,9 +661,9 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 	if (!m) {
 		err = KF_ERR_UNKNOWN_MEMBER_ID;
 	} else {
-		tdm_info("kafka", "group %s: member %s left", g->id, m->id);
+		tdm_info("kafka", "group %s: member %s left", g->c.id, m->c.id);
 		member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
-		if (!g->members) {
+		if (!kf_member(g->c.members)) {
 			go_empty(g);
 		} else {
 			prepare_rebalance(g);
@@ -771,21 +679,15 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 int16_t kf_groups_check_commit(struct kf_groups *gs, struct kf_str group, int32_t generation,
 			       struct kf_str member)
 {
-	struct group *g = group_find(gs, group);
-	struct member *m;
+	struct tdm_group_member *who;
+	int rc = tdm_groups_check_commit(gs->core, group.len < 0 ? NULL : group.p,
+					 group.len < 0 ? 0 : (size_t)group.len, generation,
+					 member.len < 0 ? NULL : member.p,
+					 member.len < 0 ? 0 : (size_t)member.len, &who);
 
-	if (!g || g->state == G_EMPTY)
-		return generation < 0 ? KF_ERR_NONE : KF_ERR_ILLEGAL_GENERATION;
-	if (g->state == G_COMPLETING)
-		return KF_ERR_REBALANCE_IN_PROGRESS;
-	m = member_find(g, member);
-	if (!m)
-		return KF_ERR_UNKNOWN_MEMBER_ID;
-	if (generation != g->generation)
-		return KF_ERR_ILLEGAL_GENERATION;
-	if (!m->join)
-		session_touch(m);
-	return KF_ERR_NONE;
+	if (who && !kf_member(who)->join)
+		session_touch(kf_member(who));
+	return kf_err_from_group(rc);
 }
 
 int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -803,59 +705,56 @@ int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 
 /* Groups known only by their committed offsets (after a restart). */
 struct offset_groups {
-	struct kf_groups *gs;
-	struct tdm_map seen;
-	struct evbuffer *b;
+	struct kf_arena *arena;
+	struct name_item {
+		const char *name;
+		struct name_item *next;
+	} *list;
 	int32_t count;
+	int failed;
 };
 
-static void offset_group_fn(const char *group, const char *topic, int32_t partition, int64_t offset,
-			    const char *metadata, int64_t commit_ms, void *ctx)
+static void offset_group_fn(void *ctx, const char *group)
 {
 	struct offset_groups *og = ctx;
-	size_t len = strlen(group);
+	size_t n = strlen(group) + 1;
+	struct name_item *it = kf_arena_alloc(og->arena, sizeof(*it));
+	char *copy = kf_arena_alloc(og->arena, n);
 
-	(void)topic, (void)partition, (void)offset, (void)metadata, (void)commit_ms;
-	if (tdm_map_get(&og->gs->groups, group, len) || tdm_map_get(&og->seen, group, len))
+	if (!it || !copy) {
+		og->failed = 1;
 		return;
-	tdm_map_put(&og->seen, group, len, og);
+	}
+	memcpy(copy, group, n);
+	it->name = copy;
+	it->next = og->list;
+	og->list = it;
+	og->count++;
 }
 
 int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	struct kf_groups *gs = kc->srv->groups;
-	struct offset_groups og = { gs, { 0 }, resp, 0 };
+	struct tdm_groups *core = kc->srv->cgroups;
+	struct offset_groups og = { &kc->arena, NULL, 0, 0 };
+	struct tdm_group *g;
 	size_t pos = 0;
-	const char *key;
-	size_t klen;
-	void *v;
 
 	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
 		return KF_R_CLOSE;
-	tdm_map_init(&og.seen);
-	ls_offsets_foreach(kc->srv->store, NULL, offset_group_fn, &og);
+	tdm_groups_offset_only(core, offset_group_fn, &og);
+	if (og.failed)
+		return KF_R_CLOSE;
 	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_i32(resp, (int32_t)(gs->groups.count + og.seen.count));
-	while (tdm_map_next(&gs->groups, &pos, &key, &klen, &v)) {
-		struct group *g = v;
-
-		kf_put_strn(resp, key, (int32_t)klen);
+	kf_put_i32(resp, (int32_t)tdm_groups_count(core) + og.count);
+	while ((g = tdm_groups_next(core, &pos))) {
+		kf_put_str(resp, g->id);
 		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
 	}
-	pos = 0;
-	while (tdm_map_next(&og.seen, &pos, &key, &klen, &v)) {
-		kf_put_strn(resp, key, (int32_t)klen);
+	for (struct name_item *it = og.list; it; it = it->next) {
+		kf_put_str(resp, it->name);
 		kf_put_str(resp, "consumer");
 	}
-	tdm_map_free(&og.seen);
 	return KF_R_DONE;
-}
-
-static void has_offsets_fn(const char *group, const char *topic, int32_t partition, int64_t offset,
-			   const char *metadata, int64_t commit_ms, void *ctx)
-{
-	(void)group, (void)topic, (void)partition, (void)offset, (void)metadata, (void)commit_ms;
-	*(int *)ctx = 1;
 }
 
 int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -872,10 +771,9 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 
 		if (!g) {
 			char name[512];
-			int has = 0;
+			int has = kf_str_cstr(r.groups[i], name, sizeof(name)) == 0 &&
+				  tdm_groups_has_offsets(kc->srv->cgroups, name);
 
-			if (kf_str_cstr(r.groups[i], name, sizeof(name)) == 0)
-				ls_offsets_foreach(kc->srv->store, name, has_offsets_fn, &has);
 			kf_put_i16(resp, KF_ERR_NONE);
 			kf_put_kstr(resp, r.groups[i]);
 			kf_put_str(resp, has ? "Empty" : "Dead");
@@ -884,28 +782,56 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 			kf_put_i32(resp, 0);
 			continue;
 		}
-		state = kf_group_state_names[g->state];
-		stable = g->state == G_STABLE;
+		state = tdm_group_state_name(g->c.state);
+		stable = g->c.state == TDM_GROUP_STABLE;
 		kf_put_i16(resp, KF_ERR_NONE);
 		kf_put_kstr(resp, r.groups[i]);
 		kf_put_str(resp, state);
-		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
-		kf_put_str(resp, stable && g->protocol ? g->protocol : "");
-		kf_put_i32(resp, g->nmembers);
-		for (struct member *m = g->members; m; m = m->next) {
-			const struct proto_meta *pm = stable ? member_proto(m, g->protocol) : NULL;
+		kf_put_str(resp, g->c.protocol_type ? g->c.protocol_type : "consumer");
+		kf_put_str(resp, stable && g->c.protocol ? g->c.protocol : "");
+		kf_put_i32(resp, g->c.nmembers);
+		for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
+			const struct tdm_group_proto *pm = stable ? member_proto(m, g->c.protocol) : NULL;
 
-			kf_put_str(resp, m->id);
-			kf_put_str(resp, m->client_id);
-			kf_put_str(resp, m->client_host);
+			kf_put_str(resp, m->c.id);
+			kf_put_str(resp, m->c.client_id);
+			kf_put_str(resp, m->c.client_host);
 			kf_put_bytes(resp, pm ? pm->meta : NULL, pm ? pm->len : 0);
-			kf_put_bytes(resp, stable ? m->assignment : NULL, stable ? m->assignment_len : 0);
+			kf_put_bytes(resp, stable ? m->c.assignment : NULL, stable ? m->c.assignment_len : 0);
 		}
 	}
 	return KF_R_DONE;
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
+
+static void group_free(struct group *g)
+{
+	while (kf_member(g->c.members)) {
+		struct member *m = kf_member(g->c.members);
+		/* connections are gone: their parks were cancelled */
+		m->join = NULL;
+		m->sync = NULL;
+		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+	}
+	event_free(g->timer);
+	event_free(g->check_ev);
+	tdm_group_clear(&g->c);
+	free(g);
+}
+
+/* Core dropped an Empty group (DeleteGroups from the management API). */
+static void free_group(void *ctx, struct tdm_group *cg)
+{
+	(void)ctx;
+	tdm_info("kafka", "group %s: deleted", cg->id);
+	group_free(kf_group(cg));
+}
+
+static const struct tdm_group_coordinator coordinator = {
+	.free_group = free_group,
+	.assignment = kf_group_assignment,
+};
 
 struct kf_groups *kf_groups_new(struct kf_server *srv)
 {
@@ -914,55 +840,22 @@ struct kf_groups *kf_groups_new(struct kf_server *srv)
 	if (!gs)
 		return NULL;
 	gs->srv = srv;
-	tdm_map_init(&gs->groups);
-	kf_group_view_start(gs);
+	gs->core = srv->cgroups;
+	tdm_groups_set_coordinator(gs->core, &coordinator, gs);
 	return gs;
-}
-
-static void group_free(struct group *g)
-{
-	while (g->members) {
-		struct member *m = g->members;
-		/* connections are gone: their parks were cancelled */
-		m->join = NULL;
-		m->sync = NULL;
-		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
-	}
-	event_free(g->timer);
-	event_free(g->check_ev);
-	free(g->id);
-	free(g->protocol_type);
-	free(g->protocol);
-	free(g->leader);
-	free(g);
-}
-
-int kf_group_drop(struct kf_groups *gs, const char *id, size_t len)
-{
-	struct group *g = tdm_map_get(&gs->groups, id, len);
-
-	if (!g)
-		return 0;
-	if (g->members || g->state != G_EMPTY)
-		return -1;
-	tdm_info("kafka", "group %s: deleted", g->id);
-	tdm_map_del(&gs->groups, id, len);
-	group_free(g);
-	return 0;
 }
 
 void kf_groups_free(struct kf_groups *gs)
 {
+	struct tdm_group *g;
 	size_t pos = 0;
-	const char *key;
-	size_t klen;
-	void *v;
 
 	if (!gs)
 		return;
-	kf_group_view_stop(gs);
-	while (tdm_map_next(&gs->groups, &pos, &key, &klen, &v))
-		group_free(v);
-	tdm_map_free(&gs->groups);
+	tdm_groups_set_coordinator(gs->core, NULL, NULL);
+	while ((g = tdm_groups_next(gs->core, &pos))) {
+		tdm_groups_remove(gs->core, g);
+		group_free(kf_group(g));
+	}
 	free(gs);
 }

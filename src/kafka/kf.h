@@ -7,7 +7,8 @@
  * a request is parked (Fetch long poll, acks=all Produce, JoinGroup,
  * SyncGroup) reading that socket stops, and kf_complete resumes it.
  *
- * Must not depend on: src/amqp.
+ * Must not depend on: src/amqp, logstore (the logs and groups are reached
+ * through core: core/topics.h, core/topic_ops.h, core/groups.h).
  */
 #ifndef TANDEM_KAFKA_KF_H
 #define TANDEM_KAFKA_KF_H
@@ -19,9 +20,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "core/groups.h"
+#include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/proto.h"
-#include "logstore/logstore.h"
 
 struct tdm_conn;
 struct tdm_config;
@@ -66,8 +68,11 @@ enum {
 	KF_ERR_INVALID_RECORD = 87,
 };
 
-/* Maps a logstore status (LS_ERR_*) to the Kafka error code a broker gives. */
-int16_t kf_err_from_ls(int rc);
+/* Maps a core status (TDM_ERR_*, core/topic_types.h) to the Kafka error
+ * code a broker gives. */
+int16_t kf_err_from_core(int rc);
+/* Maps a membership check (TDM_GROUP_*, core/groups.h) to its Kafka code. */
+int16_t kf_err_from_group(int rc);
 /* Short English text of a Kafka error code (CreateTopics error_message). */
 const char *kf_err_name(int16_t code);
 
@@ -76,8 +81,8 @@ struct kf_server {
 	struct tdm_net *net;            /* borrowed */
 	const struct tdm_config *cfg;   /* borrowed */
 	struct tdm_topics *topics;      /* borrowed */
-	struct ls_store *store;         /* borrowed from topics */
-	struct kf_groups *groups;       /* owned */
+	struct tdm_groups *cgroups;     /* borrowed: core's consumer groups */
+	struct kf_groups *groups;       /* owned: the coordinator over them */
 	int port;                       /* bound listener port */
 };
 
@@ -221,8 +226,8 @@ void kf_groups_free(struct kf_groups *g);
  * stays, as Kafka's: until the session or rebalance timeout; a member
  * that rejoins sends its metadata again). */
 void kf_groups_conn_closed(struct kf_conn *kc);
-/* 1 when the group has live members (simple commits are then refused);
- * checks generation/member for OffsetCommit: returns a Kafka error code. */
+/* OffsetCommit's membership check (core's tdm_groups_check_commit, which a
+ * member passing it also keeps alive): returns a Kafka error code. */
 int16_t kf_groups_check_commit(struct kf_groups *g, struct kf_str group, int32_t generation,
 			       struct kf_str member);
 

@@ -21,28 +21,28 @@ int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 		kf_put_i32(resp, r.topics[i].nparts);
 		for (int32_t j = 0; j < r.topics[i].nparts; j++) {
 			const struct kf_list_offsets_part *lp = &r.topics[i].parts[j];
-			struct ls_partition *p = t ? ls_partition_get(t, lp->index) : NULL;
+			struct ls_partition *p = t ? tdm_topic_partition(t, lp->index) : NULL;
 			int16_t err = KF_ERR_NONE;
 			int64_t ts = -1, off = -1;
 
 			if (!p) {
 				err = kf_topic_error(kc->srv, r.topics[i].name);
 			} else if (lp->timestamp == -1) {
-				off = (int64_t)ls_log_end(p);
+				off = (int64_t)tdm_partition_log_end(p);
 			} else if (lp->timestamp == -2) {
-				off = (int64_t)ls_log_start(p);
+				off = (int64_t)tdm_partition_log_start(p);
 			} else if (lp->timestamp < 0) {
 				err = KF_ERR_INVALID_REQUEST;
 			} else {
 				uint64_t o;
 				int64_t found;
-				int rc = ls_offset_for_time(p, lp->timestamp, &o, &found);
+				int rc = tdm_partition_offset_for_time(p, lp->timestamp, &o, &found);
 
-				if (rc == LS_OK) {
+				if (rc == TDM_TOPIC_OK) {
 					off = (int64_t)o;
 					ts = found;
-				} else if (rc != LS_ERR_NOT_FOUND) {
-					err = kf_err_from_ls(rc);
+				} else if (rc != TDM_ERR_NOT_FOUND) {
+					err = kf_err_from_core(rc);
 				}
 			}
 			kf_put_i32(resp, lp->index);

@@ -12,7 +12,7 @@
 static void put_topic(struct evbuffer *b, int ver, int16_t err, const char *name, int32_t len,
 		      struct ls_topic *t)
 {
-	int32_t n = t ? ls_topic_partition_count(t) : 0;
+	int32_t n = t ? tdm_topic_partitions(t) : 0;
 
 	kf_put_i16(b, err);
 	kf_put_strn(b, name, len);
@@ -40,9 +40,9 @@ struct all_ctx {
 static void put_all(struct ls_topic *t, void *arg)
 {
 	struct all_ctx *a = arg;
-	const char *name = ls_topic_name(t);
+	const char *name = tdm_topic_name(t);
 
-	if (ls_topic_is_internal(t) || !kf_topic_allowed(a->srv, name, strlen(name)))
+	if (tdm_topic_is_internal(t) || !kf_topic_allowed(a->srv, name, strlen(name)))
 		return; /* internal, or another vhost's */
 	if (a->b)
 		put_topic(a->b, a->ver, KF_ERR_NONE, name, (int32_t)strlen(name), t);
@@ -72,10 +72,10 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	if (r.ntopics < 0) {
 		struct all_ctx a = { srv, NULL, ver, 0 };
 
-		ls_topic_foreach(srv->store, put_all, &a);
+		tdm_topics_foreach(srv->topics, put_all, &a);
 		kf_put_i32(resp, a.count);
 		a.b = resp;
-		ls_topic_foreach(srv->store, put_all, &a);
+		tdm_topics_foreach(srv->topics, put_all, &a);
 		return KF_R_DONE;
 	}
 	kf_put_i32(resp, r.ntopics);
@@ -88,15 +88,15 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		if (!t && name.len > 0 && !kf_topic_allowed(srv, name.p, (size_t)name.len)) {
 			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* never created, nor shown */
 		} else if (!t && srv->cfg->auto_create_topics && r.allow_auto_topic_creation) {
-			int rc = LS_ERR_INVALID_TOPIC;
+			int rc = TDM_ERR_INVALID_TOPIC;
 
 			if (kf_str_cstr(name, buf, sizeof(buf)) == 0)
 				rc = tdm_topics_create(srv->topics, buf, (int32_t)srv->cfg->num_partitions,
 						       NULL, 0, NULL, 0);
-			if (rc == LS_OK || rc == LS_ERR_EXISTS)
+			if (rc == TDM_TOPIC_OK || rc == TDM_ERR_EXISTS)
 				t = kf_topic_lookup(srv, name);
 			else
-				err = kf_err_from_ls(rc);
+				err = kf_err_from_core(rc);
 		}
 		if (!t && err == KF_ERR_NONE)
 			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -1,8 +1,8 @@
 /*
  * OffsetCommit v2 and OffsetFetch v1-2 (v2: null topics = all the group's
- * offsets, and a top-level error code; kafka-python's admin needs it): committed offsets live in logstore's
- * compacted internal topic (durable, reloaded at start), checked against
- * the group coordinator's generation and member first.  A commit with
+ * offsets, and a top-level error code; kafka-python's admin needs it):
+ * committed offsets are core's (core/groups.h: durable, reloaded at
+ * start), checked against the group's generation and member first.  A commit with
  * generation -1 and no member is a "simple" commit (assign()-based
  * consumers), allowed while the group has no members.
  *
@@ -22,10 +22,10 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	char group[512];
 	int16_t gerr;
 	size_t total = 0, n = 0;
-	struct ls_offset_commit *commits;
+	struct tdm_offset_commit *commits;
 	int16_t *errs;
 	char **names;
-	int rc = LS_OK;
+	int rc = TDM_TOPIC_OK;
 
 	if (kf_decode_offset_commit(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
@@ -40,11 +40,11 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		gerr = KF_ERR_INVALID_GROUP_ID;
 	else
 		gerr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id, r.member_id);
-	/* Collect the valid partitions into one batch for logstore. */
+	/* Collect the valid partitions into one commit. */
 	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
 		struct ls_topic *t = kf_topic_lookup(srv, r.topics[i].name);
 
-		names[i] = t ? (char *)ls_topic_name(t) : NULL;
+		names[i] = t ? (char *)tdm_topic_name(t) : NULL;
 		for (int32_t j = 0; j < r.topics[i].nparts; j++, k++) {
 			const struct kf_commit_part *cp = &r.topics[i].parts[j];
 			char *meta = NULL;
@@ -52,7 +52,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 			errs[k] = gerr;
 			if (gerr)
 				continue;
-			if (!t || !ls_partition_get(t, cp->index)) {
+			if (!t || !tdm_topic_partition(t, cp->index)) {
 				errs[k] = kf_topic_error(srv, r.topics[i].name);
 				continue;
 			}
@@ -75,7 +75,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		}
 	}
 	if (n > 0)
-		rc = ls_offsets_commit(srv->store, group, commits, n);
+		rc = tdm_groups_commit(srv->cgroups, group, commits, n);
 	kf_put_i32(resp, r.ntopics);
 	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
 		kf_put_kstr(resp, r.topics[i].name);
@@ -83,8 +83,8 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		for (int32_t j = 0; j < r.topics[i].nparts; j++, k++) {
 			int16_t e = errs[k];
 
-			if (e == KF_ERR_NONE && rc != LS_OK)
-				e = kf_err_from_ls(rc);
+			if (e == KF_ERR_NONE && rc != TDM_TOPIC_OK)
+				e = kf_err_from_core(rc);
 			kf_put_i32(resp, r.topics[i].parts[j].index);
 			kf_put_i16(resp, e);
 		}
@@ -118,13 +118,12 @@ static char *arena_strdup(struct kf_arena *a, const char *s)
 	return p;
 }
 
-static void collect_fn(const char *group, const char *topic, int32_t partition, int64_t offset,
-		       const char *metadata, int64_t commit_ms, void *ctx)
+static void collect_fn(void *ctx, const struct tdm_group_offset *o)
 {
 	struct all_offsets *ao = ctx;
 	struct committed *c = kf_arena_alloc(ao->arena, sizeof(*c));
+	const char *topic = o->topic, *metadata = o->metadata;
 
-	(void)group, (void)commit_ms;
 	if (!kf_topic_allowed(ao->srv, topic, strlen(topic)))
 		return; /* committed over HTTP on another vhost's topic: not Kafka's to see */
 	if (!c || !(c->topic = arena_strdup(ao->arena, topic)) ||
@@ -132,8 +131,8 @@ static void collect_fn(const char *group, const char *topic, int32_t partition, 
 		ao->failed = 1;
 		return;
 	}
-	c->partition = partition;
-	c->offset = offset;
+	c->partition = o->partition;
+	c->offset = o->offset;
 	c->next = ao->list;
 	ao->list = c;
 }
@@ -144,7 +143,7 @@ static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *res
 	struct all_offsets ao = { kc->srv, &kc->arena, NULL, 0 };
 	int32_t ntopics = 0;
 
-	ls_offsets_foreach(kc->srv->store, group, collect_fn, &ao);
+	tdm_groups_offsets(kc->srv->cgroups, group, collect_fn, &ao);
 	if (ao.failed)
 		return KF_R_CLOSE;
 	for (struct committed *c = ao.list; c; c = c->next) {
@@ -207,8 +206,8 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 			if (tok && !kf_topic_allowed(kc->srv, topic, strlen(topic)))
 				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
 			if (!gok || !tok || err ||
-			    ls_offset_fetch(kc->srv->store, group, topic, r.topics[i].parts[j], &off,
-					    &meta) != LS_OK) {
+			    tdm_groups_committed(kc->srv->cgroups, group, topic, r.topics[i].parts[j],
+						 &off, &meta) != TDM_TOPIC_OK) {
 				off = -1;
 				meta = NULL;
 			}

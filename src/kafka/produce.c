@@ -1,5 +1,5 @@
 /*
- * Produce v3: one RecordBatch v2 per partition, validated by logstore
+ * Produce v3: one RecordBatch v2 per partition, validated by the store
  * (CRC-32C, layout, sizes, codec) and stored byte for byte as sent, only
  * its baseOffset rewritten.  acks=0: no response; acks=1: answered once
  * appended; acks=all (-1): answered once the data is fsynced.  The wait
@@ -70,16 +70,16 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 
 		for (int32_t j = 0; j < pt->nparts; j++) {
 			struct prod_part *pp = &pt->parts[j];
-			struct ls_partition *p = t ? ls_partition_get(t, pp->index) : NULL;
+			struct ls_partition *p = t ? tdm_topic_partition(t, pp->index) : NULL;
 
 			if (!pp->waiting)
 				continue;
 			if (!p) {
 				pp->err = kf_topic_error(pk->kc->srv, pt->name);
 				pp->waiting = 0;
-			} else if (ls_flushed_offset(p) >= pp->target) {
+			} else if (tdm_partition_flushed(p) >= pp->target) {
 				pp->waiting = 0;
-			} else if (ls_partition_failed(p)) { /* its fsync failed: never durable */
+			} else if (tdm_partition_failed(p)) { /* its fsync failed: never durable */
 				pp->err = KF_ERR_KAFKA_STORAGE_ERROR;
 				pp->waiting = 0;
 			} else if (timed_out) {
@@ -158,8 +158,8 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		for (int32_t j = 0; j < rt->nparts; j++) {
 			const struct kf_produce_part *rp = &rt->parts[j];
 			struct prod_part *pp = &pt->parts[j];
-			struct ls_partition *p = t ? ls_partition_get(t, rp->index) : NULL;
-			struct ls_append_result res;
+			struct ls_partition *p = t ? tdm_topic_partition(t, rp->index) : NULL;
+			struct tdm_append_result res;
 			int rc;
 
 			pp->index = rp->index;
@@ -179,13 +179,13 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 			}
 			rc = tdm_topics_append_batch(srv->topics, p, rp->records.p,
 						     (size_t)rp->records.len, &res);
-			pp->err = kf_err_from_ls(rc);
-			if (rc != LS_OK)
+			pp->err = kf_err_from_core(rc);
+			if (rc != TDM_TOPIC_OK)
 				continue;
 			pp->base_offset = (int64_t)res.base_offset;
 			pp->log_append_time = res.log_append_time;
 			pp->target = res.last_offset + 1;
-			if (r.acks == -1 && ls_flushed_offset(p) < pp->target) {
+			if (r.acks == -1 && tdm_partition_flushed(p) < pp->target) {
 				pp->waiting = 1;
 				waiting++;
 				tdm_topics_flush_now(srv->topics, p);

@@ -2,7 +2,7 @@
  * CreateTopics v0-1, DeleteTopics v0-1, CreatePartitions v0-1.  One
  * broker: the replication factor must be 1 (or -1, the default), and
  * explicit replica assignments may only fix the partition count.  Topic
- * configs go to logstore as given (retention.ms, retention.bytes,
+ * configs go to core's topics as given (retention.ms, retention.bytes,
  * segment.bytes, cleanup.policy, ...); an unknown key is INVALID_CONFIG.
  * The broker's limits (core/topics.h) answer INVALID_PARTITIONS (per
  * topic), POLICY_VIOLATION (per broker) and INVALID_CONFIG (segment.bytes
@@ -68,8 +68,8 @@ static void made_fn(void *ctx, int rc, const char *err)
 	struct admin_park *pk = sl->pk;
 
 	sl->job = NULL;
-	sl->err = kf_err_from_ls(rc);
-	snprintf(sl->msg, sizeof(sl->msg), "%s", rc == LS_OK ? "" : err);
+	sl->err = kf_err_from_core(rc);
+	snprintf(sl->msg, sizeof(sl->msg), "%s", rc == TDM_TOPIC_OK ? "" : err);
 	if (--pk->pending > 0)
 		return;
 	encode(pk, pk->kc->resp);
@@ -118,7 +118,7 @@ static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t,
 {
 	char *msg = sl->msg;
 	size_t msglen = sizeof(sl->msg);
-	struct ls_kv kv[MAX_CONFIGS];
+	struct tdm_kv kv[MAX_CONFIGS];
 	char name[256], keys[MAX_CONFIGS][128], vals[MAX_CONFIGS][256];
 	int32_t parts = t->num_partitions;
 	int rc;
@@ -155,16 +155,13 @@ static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t,
 			return KF_ERR_INVALID_CONFIG;
 	}
 	if (validate_only) {
-		struct ls_topic_config c;
-
-		if (ls_topic_find(srv->store, name))
+		if (tdm_topic_find(srv->topics, name))
 			return KF_ERR_TOPIC_ALREADY_EXISTS;
 		rc = tdm_topics_check(srv->topics, parts, kv, (size_t)t->nconfigs, msg, msglen);
-		if (rc != LS_OK)
-			return kf_err_from_ls(rc);
-		ls_config_defaults(&c);
+		if (rc != TDM_TOPIC_OK)
+			return kf_err_from_core(rc);
 		for (int32_t i = 0; i < t->nconfigs; i++)
-			if (ls_config_set(&c, kv[i].name, kv[i].value) != LS_OK) {
+			if (tdm_topic_config_try(NULL, kv[i].name, kv[i].value, NULL, 0) != TDM_TOPIC_OK) {
 				snprintf(msg, msglen, "invalid config %s", kv[i].name);
 				return KF_ERR_INVALID_CONFIG;
 			}
@@ -173,9 +170,9 @@ static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t,
 	sl->pk->pending++;
 	rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, made_fn, sl,
 				  &sl->job, msg, msglen);
-	if (rc != LS_OK)
+	if (rc != TDM_TOPIC_OK)
 		sl->pk->pending--;
-	return kf_err_from_ls(rc); /* KF_ERR_NONE: made_fn sets the outcome */
+	return kf_err_from_core(rc); /* KF_ERR_NONE: made_fn sets the outcome */
 }
 
 static void create_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
@@ -224,7 +221,7 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		else if (!kf_topic_allowed(kc->srv, name, strlen(name)))
 			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, or internal */
 		else
-			err = kf_err_from_ls(tdm_topics_admin_delete(kc->srv->topics, name));
+			err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
 		kf_put_kstr(resp, r.topics[i]);
 		kf_put_i16(resp, err);
 	}
@@ -242,19 +239,19 @@ static void grow_one(struct kf_conn *kc, const struct kf_create_partitions_topic
 	sl->err = KF_ERR_NONE;
 	if (!t) {
 		sl->err = kf_topic_error(kc->srv, ct->name);
-	} else if (ct->count <= ls_topic_partition_count(t)) {
+	} else if (ct->count <= tdm_topic_partitions(t)) {
 		sl->err = KF_ERR_INVALID_PARTITIONS;
 		snprintf(sl->msg, sizeof(sl->msg), "Partitions can only grow.");
 	} else if (ct->nassignments >= 0 &&
-		   ct->nassignments != ct->count - ls_topic_partition_count(t)) {
+		   ct->nassignments != ct->count - tdm_topic_partitions(t)) {
 		sl->err = KF_ERR_INVALID_REPLICA_ASSIGNMENT;
 	} else if (!validate_only) {
 		sl->pk->pending++;
 		rc = tdm_topics_add_partitions_bg(kc->srv->topics, t, ct->count, made_fn, sl,
 						  &sl->job, sl->msg, sizeof(sl->msg));
-		if (rc != LS_OK) {
+		if (rc != TDM_TOPIC_OK) {
 			sl->pk->pending--;
-			sl->err = kf_err_from_ls(rc);
+			sl->err = kf_err_from_core(rc);
 		}
 	}
 }

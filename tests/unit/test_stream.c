@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/stream.h"
 #include "core/topics.h"
+#include "logstore/logstore.h"
 
 /* ---- names ------------------------------------------------------------------------- */
 
@@ -165,7 +166,7 @@ static struct tdm_queue *stream_queue(const char *name, const struct tdm_stream_
 
 static uint64_t append(struct tdm_queue *q, const char *key, const char *value)
 {
-	struct ls_record r = { .key = key, .key_len = key ? strlen(key) : 0, .value = value,
+	struct tdm_record r = { .key = key, .key_len = key ? strlen(key) : 0, .value = value,
 			       .value_len = strlen(value), .timestamp = -1 };
 	uint64_t off = UINT64_MAX;
 	ck_assert_int_eq(tdm_stream_append(q, &r, key, key ? strlen(key) : 0, &off), 0);
@@ -197,7 +198,7 @@ static void rc_gone(struct tdm_consumer *c)
 	(void)c;
 }
 
-static void rc_record(struct tdm_consumer *c, struct tdm_queue *q, const struct ls_record *rec)
+static void rc_record(struct tdm_consumer *c, struct tdm_queue *q, const struct tdm_record *rec)
 {
 	struct rec_consumer *rc = (struct rec_consumer *)c;
 	ck_assert_int_lt(rc->n, 64);
@@ -342,7 +343,7 @@ START_TEST(partitions_and_views)
 		ck_assert_msg(found, "key %s not in its partition", keys[i]);
 	}
 	/* keyless appends go round robin: three land in three partitions */
-	struct ls_record r = { .value = "x", .value_len = 1, .timestamp = -1 };
+	struct tdm_record r = { .value = "x", .value_len = 1, .timestamp = -1 };
 	uint64_t before[3], after[3];
 	for (int i = 0; i < 3; i++)
 		before[i] = ls_log_end(ls_partition_get(t, i));
