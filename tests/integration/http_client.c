@@ -313,6 +313,13 @@ long long th_jint(struct th_http_resp *r, const char *path, long long missing)
 	return js_int64(d, node_at(d, 0, path), &v) == 0 ? (long long)v : missing;
 }
 
+double th_jnum(struct th_http_resp *r, const char *path, double missing)
+{
+	const struct js_doc *d = doc_of(r);
+	double v;
+	return js_num(d, node_at(d, 0, path), &v) == 0 ? v : missing;
+}
+
 int th_jbool(struct th_http_resp *r, const char *path)
 {
 	const struct js_doc *d = doc_of(r);

@@ -56,6 +56,8 @@ int th_jnode(struct th_http_resp *r, const char *path);
 const char *th_jstr(struct th_http_resp *r, const char *path);
 /* The integer at path, or missing. */
 long long th_jint(struct th_http_resp *r, const char *path, long long missing);
+/* The number at path, or missing. */
+double th_jnum(struct th_http_resp *r, const char *path, double missing);
 /* 1 / 0 for true / false at path, -1 otherwise. */
 int th_jbool(struct th_http_resp *r, const char *path);
 /* Elements of the array (members of the object) at path, or -1. */

@@ -101,6 +101,17 @@ START_TEST(test_http_chunked_reply)
 	ck_assert_uint_eq(r.len, strlen(whole_body()));
 	ck_assert_int_eq(th_jcount(&r, ""), 2);
 	ck_assert_int_eq(th_jint(&r, "[name=chunked-q]/messages", -1), 7);
+	/* the JSON readers say no as well as yes */
+	ck_assert(th_jmatch(&r, "0", "{\"name\":\"chunked-q\"}"));
+	ck_assert(!th_jeq(&r, "0", "{\"name\":\"chunked-q\"}"));
+	ck_assert(th_jeq(&r, "0", "{\"vhost\":\"/\",\"messages\":7,\"name\":\"chunked-q\"}"));
+	ck_assert(!th_jmatch(&r, "0", "{\"name\":\"second\"}"));
+	ck_assert(th_jcontains(&r, "", "{\"messages\":0}"));
+	ck_assert(!th_jcontains(&r, "", "{\"messages\":8}"));
+	ck_assert(!th_jcontains(&r, "0", "{\"messages\":7}"));
+	ck_assert_int_eq(th_jnode(&r, "[name=none]"), -1);
+	ck_assert_ptr_null(th_jstr(&r, "1/messages"));
+	ck_assert_str_eq(th_jstr(&r, "1/name"), "second");
 	th_http_free(&r);
 	stop_server();
 }
