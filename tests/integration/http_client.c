@@ -197,16 +197,6 @@ int th_free_port(void)
 	return port;
 }
 
-long long th_json_int(const char *s, const char *from, const char *key, long long missing)
-{
-	char pat[128];
-	if (from && !(s = strstr(s, from)))
-		return missing;
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = strstr(s, pat);
-	return p ? strtoll(p + strlen(pat), NULL, 10) : missing;
-}
-
 #ifdef TANDEMCTL_PATH
 int th_ctl(char *out, size_t cap, const char *fmt, ...)
 {
@@ -269,9 +259,13 @@ static int node_at(const struct js_doc *d, int at, const char *path)
 			seg[l - 1] = '\0';
 			*eq = '\0';
 			int found = -1;
-			for (int e = js_child(d, at); e >= 0 && found < 0; e = js_next(d, at, e))
-				if (js_streq(d, js_get(d, e, seg + 1), eq + 1))
+			for (int e = js_child(d, at); e >= 0 && found < 0; e = js_next(d, at, e)) {
+				int v = js_get(d, e, seg + 1);
+				if (js_streq(d, v, eq + 1) ||
+				    (js_type_of(d, v) == JS_NUM && d->n[v].len == strlen(eq + 1) &&
+				     memcmp(d->src + d->n[v].off, eq + 1, d->n[v].len) == 0))
 					found = e;
+			}
 			at = found;
 		} else if (type == JS_ARR && l && strspn(seg, "0123456789") == l) {
 			long i = atol(seg);
@@ -414,8 +408,15 @@ int th_jcontains(struct th_http_resp *r, const char *path, const char *json)
 	if (js_type_of(d, arr) != JS_ARR)
 		return 0;
 	parse_expected(&e, json);
-	for (int i = js_child(d, arr); i >= 0 && !found; i = js_next(d, arr, i))
-		found = nodes_match(d, i, &e, 0, 1);
+	for (int i = js_child(d, arr); i >= 0; i = js_next(d, arr, i))
+		found += nodes_match(d, i, &e, 0, 1);
 	js_doc_free(&e);
 	return found;
+}
+
+int th_jerror(struct th_http_resp *r, const char *error, const char *reason_prefix)
+{
+	const char *e = th_jstr(r, "error"), *why = th_jstr(r, "reason");
+	return th_jcount(r, "") == 2 && e && why && strcmp(e, error) == 0 &&
+	       strncmp(why, reason_prefix, strlen(reason_prefix)) == 0;
 }

@@ -45,7 +45,7 @@ void th_http_free(struct th_http_resp *r);
 /*
  * JSON replies.  A path names a node from the root: segments split by '/',
  * each an object key, an array index ("0") or "[key=value]", the first
- * element of an array whose string member key is value
+ * element of an array whose member key is the string (or number) value
  * ("[name=q1]/messages").  "" is the root.  The body is parsed on first
  * use; a body that is not JSON fails the test.
  */
@@ -66,17 +66,18 @@ long th_jcount(struct th_http_resp *r, const char *path);
  * names (others may be there too), arrays element by element, scalars by
  * value. */
 int th_jmatch(struct th_http_resp *r, const char *path, const char *json);
-/* 1 when some element of the array at path matches json (th_jmatch). */
+/* How many elements of the array at path match json (th_jmatch): 0 when
+ * none does (or there is no array). */
 int th_jcontains(struct th_http_resp *r, const char *path, const char *json);
 /* 1 when the node at path equals json exactly (no member more or less). */
 int th_jeq(struct th_http_resp *r, const char *path, const char *json);
+/* 1 when the body is tandem's (RabbitMQ's) error object {"error": error,
+ * "reason": a string starting with reason_prefix ("" for any)}. */
+int th_jerror(struct th_http_resp *r, const char *error, const char *reason_prefix);
 /* A free loopback TCP port, or -1. */
 int th_free_port(void);
 /* Percent-encodes s into out (cap bytes) for one URL path segment. */
 void th_urlseg(char *out, size_t cap, const char *s);
-/* The integer after the first "key": in s, searched from the first `from`
- * when given; `missing` when there is none. */
-long long th_json_int(const char *s, const char *from, const char *key, long long missing);
 
 /* Runs `tandemctl --port <the port> <args>` (bounded: 30 s); returns its
  * exit status (-1 when it did not exit), its stdout in out (cap bytes). */
