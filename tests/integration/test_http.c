@@ -1,11 +1,12 @@
 /*
  * The HTTP management API and /metrics against a real tandemd (started by
- * the harness with --http-port on a free port), driven with plain sockets
- * and cross-checked over AMQP with rabbitmq-c: what is declared over HTTP
- * is seen over AMQP and the other way round.  Statuses, field names and
- * error shapes are RabbitMQ 3.10's management API.
+ * the harness with --http-port on a free port), driven with the tests'
+ * HTTP client (evhttp's) and cross-checked over AMQP with rabbitmq-c: what
+ * is declared over HTTP is seen over AMQP and the other way round.
+ * Statuses, field names and error shapes are RabbitMQ 3.10's management
+ * API; JSON replies are checked parsed (http_client.h's th_j* readers).
  *
- * Depends on: Check, rabbitmq-c, POSIX sockets, the harness.
+ * Depends on: Check, rabbitmq-c, libevent, POSIX sockets, the harness.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
