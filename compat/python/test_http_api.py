@@ -87,6 +87,21 @@ class HttpApi(unittest.TestCase):
             status, doc, _ = call("GET", path)
             self.assertEqual((status, doc), (404, {"error": "Object Not Found", "reason": "Not Found"}), path)
 
+    def test_wrong_method_is_405_with_allow(self):
+        # cowboy_rest's answer: 405 and an Allow header naming the path's
+        # methods (RabbitMQ adds OPTIONS, which tandem does not serve); the
+        # body is not compared (RabbitMQ's is empty, tandem's its error object)
+        q = "/api/queues/%2F/" + seg(cc.uniq("none"))
+        for method, path, allow in (("PUT", "/api/overview", {"HEAD", "GET"}),
+                                    ("DELETE", "/api/queues", {"HEAD", "GET"}),
+                                    ("POST", q, {"HEAD", "GET", "PUT", "DELETE"}),
+                                    ("POST", "/api/health/checks/alarms", {"HEAD", "GET"}),
+                                    ("DELETE", "/api/whoami", {"HEAD", "GET"})):
+            status, _, headers = call(method, path)
+            got = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()} - {"OPTIONS"}
+            self.assertEqual((status, got), (405, allow), method + " " + path)
+        self.assertEqual(call("GET", q)[0], 404)  # the POST declared nothing
+
     def test_whoami(self):
         status, doc, _ = call("GET", "/api/whoami")
         self.assertEqual(status, 200)

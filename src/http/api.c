@@ -299,7 +299,7 @@ void hx_overview(struct hx_req *r)
 void hx_nodes(struct hx_req *r)
 {
 	struct tdm_broker *b = r->h->broker;
-	if (r->nseg > 2 || (r->nseg == 2 && strcmp(r->seg[1].s, hx_node_name()) != 0)) {
+	if (r->nseg == 2 && strcmp(r->seg[1].s, hx_node_name()) != 0) {
 		hx_not_found(r);
 		return;
 	}
@@ -327,17 +327,15 @@ void hx_nodes(struct hx_req *r)
 
 /* ---- vhosts -------------------------------------------------------------- */
 
-/* PUT and DELETE /api/vhosts/name (administrators; persisted). */
-static void change_vhost(struct hx_req *r)
+/* PUT and DELETE /api/vhosts/name (administrators: the route table; persisted). */
+void hx_vhost_change(struct hx_req *r)
 {
 	struct tdm_broker *b = r->h->broker;
 	const char *name = r->seg[1].s;
 	size_t len = r->seg[1].len;
 	struct tdm_vhost *vh = tdm_vhost_find(b, name, len);
 	struct tdm_err e;
-	if (!hx_is_admin(r)) {
-		hx_error(r, 401, "not_authorised", "Not administrator user");
-	} else if (r->method == EVHTTP_REQ_PUT) {
+	if (r->method == EVHTTP_REQ_PUT) {
 		if (len == 0 || len > 255 || memchr(name, '\0', len))
 			hx_error(r, 400, "bad_request", "vhost names are 1 to 255 bytes");
 		else if (vh)
@@ -358,45 +356,39 @@ static void change_vhost(struct hx_req *r)
 	}
 }
 
-void hx_vhosts(struct hx_req *r)
+void hx_vhost_list(struct hx_req *r)
 {
-	if (r->nseg == 2 && (r->method == EVHTTP_REQ_PUT || r->method == EVHTTP_REQ_DELETE)) {
-		change_vhost(r);
-		return;
-	}
-	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
-		return;
-	}
+	size_t n;
+	struct named *v = sorted_vhosts(r, &n);
 	struct js_w w;
 	js_w_init(&w);
-	if (r->nseg == 3 && hx_seg_is(r, 2, "permissions")) {
-		struct tdm_vhost *vh = hx_vhost(r, 1);
-		if (vh)
-			hx_vhost_permissions(r, vh);
-		goto out;
-	}
-	if (r->nseg == 2) {
-		struct tdm_vhost *vh = hx_vhost(r, 1);
-		if (!vh)
-			goto out;
-		write_vhost(&w, vh);
-	} else if (r->nseg == 1) {
-		size_t n;
-		struct named *v = sorted_vhosts(r, &n);
-		js_arr(&w);
-		for (size_t i = 0; i < n; i++)
-			if (vhost_visible(r, v[i].value))
-				write_vhost(&w, v[i].value);
-		js_arr_end(&w);
-		free(v);
-	} else {
-		hx_not_found(r);
-		goto out;
-	}
+	js_arr(&w);
+	for (size_t i = 0; i < n; i++)
+		if (vhost_visible(r, v[i].value))
+			write_vhost(&w, v[i].value);
+	js_arr_end(&w);
+	free(v);
 	hx_reply_json(r, 200, &w);
-out:
 	js_w_free(&w);
+}
+
+void hx_vhost_get(struct hx_req *r)
+{
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	if (!vh)
+		return;
+	struct js_w w;
+	js_w_init(&w);
+	write_vhost(&w, vh);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_vhost_permission_list(struct hx_req *r)
+{
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	if (vh)
+		hx_vhost_permissions(r, vh);
 }
 
 /* ---- exchanges ----------------------------------------------------------- */
@@ -449,27 +441,14 @@ static void write_queue_any(struct js_w *w, const struct hx_rates *rt, const voi
 	hx_write_queue(w, rt, q);
 }
 
-/* The common head of /api/exchanges and /api/queues: answers the lists
- * (all, or one vhost's) and paths too short; returns the vhost of a path
- * that names one object (nseg >= 3), or NULL once the request is answered. */
-static struct tdm_vhost *object_path(struct hx_req *r, size_t map_off,
-				     void (*write)(struct js_w *, const struct hx_rates *, const void *))
+/* GET /api/{exchanges|queues}[/vhost]: every visible vhost's or one's. */
+static void object_list(struct hx_req *r, size_t map_off,
+			void (*write)(struct js_w *, const struct hx_rates *, const void *))
 {
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
 	struct tdm_vhost *vh = NULL;
-	if (r->nseg == 1 && get)
-		list_objects(r, NULL, map_off, write);
-	else if (r->nseg < 2)
-		hx_not_found(r);
-	else if (!(vh = hx_vhost(r, 1)))
-		return NULL;
-	else if (r->nseg == 2 && get)
-		list_objects(r, vh, map_off, write);
-	else if (r->nseg < 3)
-		hx_not_found(r);
-	else
-		return vh;
-	return NULL;
+	if (r->nseg == 2 && !(vh = hx_vhost(r, 1)))
+		return;
+	list_objects(r, vh, map_off, write);
 }
 
 int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
@@ -521,45 +500,62 @@ static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *nam
 		hx_no_content(r, created ? 201 : 204);
 }
 
-void hx_exchanges(struct hx_req *r)
+void hx_exchange_list(struct hx_req *r)
 {
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-	struct tdm_vhost *vh = object_path(r, offsetof(struct tdm_vhost, exchanges), write_exchange_any);
-	if (!vh)
-		return;
+	object_list(r, offsetof(struct tdm_vhost, exchanges), write_exchange_any);
+}
+
+/* The vhost and exchange named by segments 1 and 2 (NULL: 404 answered). */
+static struct tdm_exchange *path_exchange(struct hx_req *r, struct tdm_vhost **vh)
+{
+	const char *name;
+	size_t len;
+	struct tdm_exchange *x = NULL;
+	if (!(*vh = hx_vhost(r, 1)))
+		return NULL;
+	exchange_name(&r->seg[2], &name, &len);
+	if (!(x = tdm_exchange_find(*vh, name, len)))
+		hx_not_found(r);
+	return x;
+}
+
+/* GET, PUT, DELETE /api/exchanges/vhost/name. */
+void hx_exchange(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
 	const char *name;
 	size_t len;
 	exchange_name(&r->seg[2], &name, &len);
-	struct tdm_exchange *x = tdm_exchange_find(vh, name, len);
-	if (r->nseg == 3 && r->method == EVHTTP_REQ_PUT) {
-		put_exchange(r, vh, name, len);
+	if (r->method == EVHTTP_REQ_PUT) {
+		if ((vh = hx_vhost(r, 1)))
+			put_exchange(r, vh, name, len);
 		return;
 	}
-	if (!x) {
-		hx_not_found(r);
+	struct tdm_exchange *x = path_exchange(r, &vh);
+	if (!x)
 		return;
-	}
-	if (r->nseg == 3 && get) {
-		struct js_w w;
-		js_w_init(&w);
-		hx_write_exchange(&w, r->h->rates, x);
-		hx_reply_json(r, 200, &w);
-		js_w_free(&w);
-	} else if (r->nseg == 3 && r->method == EVHTTP_REQ_DELETE) {
+	if (r->method == EVHTTP_REQ_DELETE) {
 		const char *iu = hx_query(r, "if-unused");
 		struct tdm_err e;
 		if (tdm_exchange_delete(vh, name, len, iu && strcmp(iu, "true") == 0, &e) != TDM_OK)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);
-	} else if (r->nseg == 4 && hx_seg_is(r, 3, "publish") && r->method == EVHTTP_REQ_POST) {
-		hx_publish(r, vh, x);
-	} else if (r->nseg == 5 && hx_seg_is(r, 3, "bindings") && get &&
-		   (hx_seg_is(r, 4, "source") || hx_seg_is(r, 4, "destination"))) {
-		hx_bindings(r);
-	} else {
-		hx_not_found(r);
+		return;
 	}
+	struct js_w w;
+	js_w_init(&w);
+	hx_write_exchange(&w, r->h->rates, x);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_exchange_publish(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
+	struct tdm_exchange *x = path_exchange(r, &vh);
+	if (x)
+		hx_publish(r, vh, x);
 }
 
 /* ---- queues -------------------------------------------------------------- */
@@ -619,116 +615,145 @@ static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
 		hx_no_content(r, created ? 201 : 204);
 }
 
-void hx_queues(struct hx_req *r)
+void hx_queue_list(struct hx_req *r)
 {
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-	struct tdm_vhost *vh = object_path(r, offsetof(struct tdm_vhost, queues), write_queue_any);
-	if (!vh)
-		return;
-	if (r->nseg == 3 && r->method == EVHTTP_REQ_PUT) {
-		put_queue(r, vh);
-		return;
-	}
-	struct tdm_queue *q = tdm_map_get(&vh->queues, r->seg[2].s, r->seg[2].len);
-	if (!q) {
+	object_list(r, offsetof(struct tdm_vhost, queues), write_queue_any);
+}
+
+/* The vhost and queue named by segments 1 and 2 (NULL: 404 answered). */
+static struct tdm_queue *path_queue(struct hx_req *r, struct tdm_vhost **vh)
+{
+	struct tdm_queue *q = NULL;
+	if (!(*vh = hx_vhost(r, 1)))
+		return NULL;
+	if (!(q = tdm_map_get(&(*vh)->queues, r->seg[2].s, r->seg[2].len)))
 		hx_not_found(r);
+	return q;
+}
+
+/* GET, PUT, DELETE /api/queues/vhost/name. */
+void hx_queue(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
+	if (r->method == EVHTTP_REQ_PUT) {
+		if ((vh = hx_vhost(r, 1)))
+			put_queue(r, vh);
 		return;
 	}
-	struct tdm_err e;
-	if (r->nseg == 3 && get) {
-		struct js_w w;
-		js_w_init(&w);
-		hx_write_queue(&w, r->h->rates, q);
-		hx_reply_json(r, 200, &w);
-		js_w_free(&w);
-	} else if (r->nseg == 3 && r->method == EVHTTP_REQ_DELETE) {
+	struct tdm_queue *q = path_queue(r, &vh);
+	if (!q)
+		return;
+	if (r->method == EVHTTP_REQ_DELETE) {
 		const char *iu = hx_query(r, "if-unused"), *ie = hx_query(r, "if-empty");
 		uint64_t count;
+		struct tdm_err e;
 		if (tdm_queue_delete(vh, q->name, q->name_len, q->owner, iu && !strcmp(iu, "true"),
 				     ie && !strcmp(ie, "true"), &count, &e) != TDM_OK)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);
-	} else if (r->nseg == 4 && (hx_seg_is(r, 3, "contents") || hx_seg_is(r, 3, "get")) && q->stream) {
-		hx_error(r, 400, "bad_request", "stream queues are read by consumers with an offset: "
-						"no purge and no get, as in RabbitMQ");
-	} else if (r->nseg == 4 && hx_seg_is(r, 3, "contents") && r->method == EVHTTP_REQ_DELETE) {
-		/* another connection's exclusive queue: RabbitMQ's queue.purge
-		 * fails, answered with its explanation */
-		if (!tdm_queue_lookup(vh, q->name, q->name_len, NULL, &e)) {
-			hx_error(r, 400, "bad_request", e.text);
-			return;
-		}
-		tdm_queue_purge(q);
-		hx_no_content(r, 204);
-	} else if (r->nseg == 4 && hx_seg_is(r, 3, "get") && r->method == EVHTTP_REQ_POST) {
-		hx_get(r, vh, q);
-	} else if (r->nseg == 4 && hx_seg_is(r, 3, "bindings") && get) {
-		hx_bindings(r);
-	} else {
-		hx_not_found(r);
+		return;
 	}
+	struct js_w w;
+	js_w_init(&w);
+	hx_write_queue(&w, r->h->rates, q);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+/* Stream queues have no purge and no get: 1 (400 answered) for one. */
+static int refuse_stream(struct hx_req *r, const struct tdm_queue *q)
+{
+	if (!q->stream)
+		return 0;
+	hx_error(r, 400, "bad_request", "stream queues are read by consumers with an offset: "
+					"no purge and no get, as in RabbitMQ");
+	return 1;
+}
+
+/* DELETE /api/queues/vhost/name/contents. */
+void hx_queue_purge(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
+	struct tdm_queue *q = path_queue(r, &vh);
+	struct tdm_err e;
+	if (!q || refuse_stream(r, q))
+		return;
+	/* another connection's exclusive queue: RabbitMQ's queue.purge
+	 * fails, answered with its explanation */
+	if (!tdm_queue_lookup(vh, q->name, q->name_len, NULL, &e)) {
+		hx_error(r, 400, "bad_request", e.text);
+		return;
+	}
+	tdm_queue_purge(q);
+	hx_no_content(r, 204);
+}
+
+/* POST /api/queues/vhost/name/get. */
+void hx_queue_get(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
+	struct tdm_queue *q = path_queue(r, &vh);
+	if (q && !refuse_stream(r, q))
+		hx_get(r, vh, q);
 }
 
 /* ---- health, aliveness ----------------------------------------------------- */
 
-void hx_health(struct hx_req *r)
+void hx_health_alarms(struct hx_req *r)
 {
-	if (r->nseg == 3 && hx_seg_is(r, 1, "checks") && hx_seg_is(r, 2, "alarms")) {
-		unsigned a = r->h->broker->alarms;
-		struct js_w w;
-		js_w_init(&w);
-		js_obj(&w);
-		if (!a) {
-			js_kstr(&w, "status", "ok");
-		} else {
-			js_kstr(&w, "status", "failed");
-			js_kstr(&w, "reason", "resource alarm(s) in effect in the cluster");
-			js_key(&w, "alarms");
-			js_arr(&w);
-			for (unsigned bit = 1; bit <= 2; bit <<= 1) {
-				if (!(a & bit))
-					continue;
-				js_obj(&w);
-				js_kstr(&w, "node", hx_node_name());
-				js_kstr(&w, "resource", bit == TDM_ALARM_MEMORY ? "memory" : "disk");
-				js_obj_end(&w);
-			}
-			js_arr_end(&w);
+	unsigned a = r->h->broker->alarms;
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	if (!a) {
+		js_kstr(&w, "status", "ok");
+	} else {
+		js_kstr(&w, "status", "failed");
+		js_kstr(&w, "reason", "resource alarm(s) in effect in the cluster");
+		js_key(&w, "alarms");
+		js_arr(&w);
+		for (unsigned bit = 1; bit <= 2; bit <<= 1) {
+			if (!(a & bit))
+				continue;
+			js_obj(&w);
+			js_kstr(&w, "node", hx_node_name());
+			js_kstr(&w, "resource", bit == TDM_ALARM_MEMORY ? "memory" : "disk");
+			js_obj_end(&w);
 		}
-		js_obj_end(&w);
-		hx_reply_json(r, a ? 503 : 200, &w);
-		js_w_free(&w);
-		return;
+		js_arr_end(&w);
 	}
-	if (r->nseg == 4 && hx_seg_is(r, 1, "checks") && hx_seg_is(r, 2, "port-listener")) {
-		int port = atoi(r->seg[3].s);
-		const struct tdm_config *cfg = r->h->cfg;
-		int ok = port > 0 && (port == cfg->amqp_port || port == cfg->kafka_port ||
-				      port == r->h->port);
-		struct js_w w;
-		js_w_init(&w);
-		js_obj(&w);
-		js_kstr(&w, "status", ok ? "ok" : "failed");
-		if (ok) {
-			js_kint(&w, "port", port);
-		} else { /* RabbitMQ's failure body: what is missing, what listens */
-			js_kstr(&w, "reason", "No active listener");
-			js_kint(&w, "missing", port);
-			js_key(&w, "ports");
-			js_arr(&w);
-			int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port };
-			for (int i = 0; i < 3; i++)
-				if (ports[i])
-					js_int(&w, ports[i]);
-			js_arr_end(&w);
-		}
-		js_obj_end(&w);
-		hx_reply_json(r, ok ? 200 : 503, &w);
-		js_w_free(&w);
-		return;
+	js_obj_end(&w);
+	hx_reply_json(r, a ? 503 : 200, &w);
+	js_w_free(&w);
+}
+
+void hx_health_port(struct hx_req *r)
+{
+	int port = atoi(r->seg[3].s);
+	const struct tdm_config *cfg = r->h->cfg;
+	int ok = port > 0 && (port == cfg->amqp_port || port == cfg->kafka_port ||
+			      port == r->h->port);
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "status", ok ? "ok" : "failed");
+	if (ok) {
+		js_kint(&w, "port", port);
+	} else { /* RabbitMQ's failure body: what is missing, what listens */
+		js_kstr(&w, "reason", "No active listener");
+		js_kint(&w, "missing", port);
+		js_key(&w, "ports");
+		js_arr(&w);
+		int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port };
+		for (int i = 0; i < 3; i++)
+			if (ports[i])
+				js_int(&w, ports[i]);
+		js_arr_end(&w);
 	}
-	hx_not_found(r);
+	js_obj_end(&w);
+	hx_reply_json(r, ok ? 200 : 503, &w);
+	js_w_free(&w);
 }
 
 /* RabbitMQ's aliveness test: declare "aliveness-test", publish a message

@@ -121,98 +121,109 @@ static void conn_channels(struct js_w *w, const struct tdm_reg_conn *c, long onl
 		*found = cw.found;
 }
 
-void hx_connections(struct hx_req *r)
+void hx_connection_list(struct hx_req *r)
 {
-	if (r->method == EVHTTP_REQ_DELETE && r->nseg == 2) {
-		/* RabbitMQ closes with 320 and this text, or the X-Reason header's */
-		struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
-		if (!c || !c->ops->close) {
-			hx_not_found(r);
-			return;
-		}
-		if (!may_close(r, c)) {
-			not_authorised_object(r);
-			return;
-		}
-		const char *why = evhttp_find_header(evhttp_request_get_input_headers(r->req), "X-Reason");
-		char reason[300];
-		snprintf(reason, sizeof(reason), "%s", why ? why : "Closed via management plugin");
-		c->ops->close(c->ctx, reason);
-		hx_no_content(r, 204);
-		return;
-	}
-	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
-		return;
-	}
 	struct js_w w;
 	js_w_init(&w);
-	if (r->nseg == 1) {
-		js_arr(&w);
-		for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
-			if (may_see(r, c))
-				write_conn(&w, c);
-		js_arr_end(&w);
-	} else if (r->nseg == 2 || (r->nseg == 3 && hx_seg_is(r, 2, "channels"))) {
-		struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
-		if (!c) {
-			hx_not_found(r);
-			goto out;
-		}
-		if (!may_see(r, c)) {
-			not_authorised_object(r);
-			goto out;
-		}
-		if (r->nseg == 2) {
+	js_arr(&w);
+	for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
+		if (may_see(r, c))
 			write_conn(&w, c);
-		} else {
-			js_arr(&w);
-			conn_channels(&w, c, -1, NULL);
-			js_arr_end(&w);
-		}
-	} else {
-		hx_not_found(r);
-		goto out;
-	}
+	js_arr_end(&w);
 	hx_reply_json(r, 200, &w);
-out:
 	js_w_free(&w);
 }
 
-void hx_channels(struct hx_req *r)
+/* DELETE /api/connections/name: RabbitMQ closes with 320 and this text,
+ * or the X-Reason header's. */
+static void close_connection(struct hx_req *r)
 {
-	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
+	struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
+	if (!c || !c->ops->close) {
+		hx_not_found(r);
+		return;
+	}
+	if (!may_close(r, c)) {
+		not_authorised_object(r);
+		return;
+	}
+	const char *why = evhttp_find_header(evhttp_request_get_input_headers(r->req), "X-Reason");
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s", why ? why : "Closed via management plugin");
+	c->ops->close(c->ctx, reason);
+	hx_no_content(r, 204);
+}
+
+/* GET /api/connections/name (and its /channels): one connection. */
+static void show_connection(struct hx_req *r, int channels)
+{
+	struct tdm_reg_conn *c = tdm_registry_find(r->seg[1].s, r->seg[1].len);
+	if (!c) {
+		hx_not_found(r);
+		return;
+	}
+	if (!may_see(r, c)) {
+		not_authorised_object(r);
 		return;
 	}
 	struct js_w w;
 	js_w_init(&w);
-	if (r->nseg == 1) {
+	if (!channels) {
+		write_conn(&w, c);
+	} else {
 		js_arr(&w);
-		for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
-			if (may_see(r, c))
-				conn_channels(&w, c, -1, NULL);
+		conn_channels(&w, c, -1, NULL);
 		js_arr_end(&w);
-	} else if (r->nseg == 2) {
-		/* "<connection name> (<number>)" */
-		const char *s = r->seg[1].s;
-		const char *open = strrchr(s, '(');
-		long num = -1;
-		int found = 0;
-		if (open && open > s + 1 && open[-1] == ' ' && sscanf(open, "(%ld)", &num) == 1) {
-			struct tdm_reg_conn *c = tdm_registry_find(s, (size_t)(open - 1 - s));
-			if (c && !may_see(r, c)) {
-				not_authorised_object(r);
-				goto out;
-			}
-			if (c)
-				conn_channels(&w, c, num, &found);
-		}
-		if (!found) {
-			hx_not_found(r);
+	}
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_connection(struct hx_req *r)
+{
+	if (r->method == EVHTTP_REQ_DELETE)
+		close_connection(r);
+	else
+		show_connection(r, 0);
+}
+
+void hx_connection_channels(struct hx_req *r)
+{
+	show_connection(r, 1);
+}
+
+void hx_channel_list(struct hx_req *r)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_arr(&w);
+	for (struct tdm_reg_conn *c = tdm_registry_first(); c; c = c->next)
+		if (may_see(r, c))
+			conn_channels(&w, c, -1, NULL);
+	js_arr_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_channel(struct hx_req *r)
+{
+	struct js_w w;
+	js_w_init(&w);
+	/* "<connection name> (<number>)" */
+	const char *s = r->seg[1].s;
+	const char *open = strrchr(s, '(');
+	long num = -1;
+	int found = 0;
+	if (open && open > s + 1 && open[-1] == ' ' && sscanf(open, "(%ld)", &num) == 1) {
+		struct tdm_reg_conn *c = tdm_registry_find(s, (size_t)(open - 1 - s));
+		if (c && !may_see(r, c)) {
+			not_authorised_object(r);
 			goto out;
 		}
-	} else {
+		if (c)
+			conn_channels(&w, c, num, &found);
+	}
+	if (!found) {
 		hx_not_found(r);
 		goto out;
 	}
@@ -273,14 +284,6 @@ static void write_consumer(void *arg, const struct tdm_consumer_info *ci)
 
 void hx_consumers(struct hx_req *r)
 {
-	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
-		return;
-	}
-	if (r->nseg > 2) {
-		hx_not_found(r);
-		return;
-	}
 	const struct tdm_vhost *only = NULL;
 	if (r->nseg == 2 && !(only = hx_vhost(r, 1)))
 		return;

@@ -318,16 +318,10 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 void hx_definitions(struct hx_req *r)
 {
 	struct tdm_vhost *vh = NULL;
-	if (r->nseg > 2) {
-		hx_not_found(r);
-		return;
-	}
 	if (r->nseg == 2 && !(vh = hx_vhost(r, 1)))
 		return;
-	if (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD)
-		export(r, vh);
-	else if (r->method == EVHTTP_REQ_POST)
+	if (r->method == EVHTTP_REQ_POST)
 		import(r, vh);
 	else
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
+		export(r, vh);
 }

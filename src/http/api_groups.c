@@ -341,21 +341,17 @@ static void delete_group(struct hx_req *r, const char *name, size_t len)
 
 /* ---- routing ---------------------------------------------------------------------- */
 
-void hx_groups(struct hx_req *r)
+void hx_group_list(struct hx_req *r)
 {
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-	if (r->nseg == 3 && hx_seg_is(r, 2, "fetch")) {
-		if (r->method != EVHTTP_REQ_POST)
-			hx_error(r, 405, "method_not_allowed", "POST only");
-		else
-			hx_group_fetch(r);
-	} else if (r->nseg < 1 || r->nseg > 2) {
-		hx_not_found(r);
-	} else if (get) {
-		get_groups(r);
-	} else if (r->nseg == 2 && r->method == EVHTTP_REQ_DELETE) {
-		delete_group(r, r->seg[1].s, r->seg[1].len);
-	} else {
-		hx_error(r, 405, "method_not_allowed", "GET or DELETE");
-	}
+	get_groups(r);
+}
+
+void hx_group_get(struct hx_req *r)
+{
+	get_groups(r);
+}
+
+void hx_group_delete(struct hx_req *r)
+{
+	delete_group(r, r->seg[1].s, r->seg[1].len);
 }

@@ -540,99 +540,115 @@ out:
 	js_w_free(&args);
 }
 
-void hx_bindings(struct hx_req *r)
+/* GET /api/queues/vh/q/bindings. */
+void hx_queue_bindings(struct hx_req *r)
 {
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-	if (hx_seg_is(r, 0, "queues")) { /* /queues/vh/q/bindings */
-		struct tdm_vhost *vh = hx_vhost(r, 1);
-		struct tdm_queue *q = vh ? tdm_map_get(&vh->queues, r->seg[2].s, r->seg[2].len) : NULL;
-		if (vh && !q)
-			hx_not_found(r);
-		else if (q)
-			reply_list(r, vh, NULL, q, TDM_DEST_QUEUE);
-		return;
-	}
-	if (hx_seg_is(r, 0, "exchanges")) { /* /exchanges/vh/x/bindings/{source|destination} */
-		struct tdm_vhost *vh = hx_vhost(r, 1);
-		struct tdm_exchange *x = vh ? path_exchange(r, vh, 2) : NULL;
-		if (vh && !x)
-			hx_not_found(r);
-		else if (x && hx_seg_is(r, 4, "source"))
-			reply_list(r, vh, x, NULL, 0);
-		else if (x)
-			reply_list(r, vh, NULL, x, TDM_DEST_EXCHANGE);
-		return;
-	}
-	if (r->nseg == 1 && get) {
-		reply_list(r, NULL, NULL, NULL, 0);
-		return;
-	}
-	if (r->nseg < 2) {
-		hx_not_found(r);
-		return;
-	}
 	struct tdm_vhost *vh = hx_vhost(r, 1);
-	if (!vh)
-		return;
-	if (r->nseg == 2 && get) {
-		reply_list(r, vh, NULL, NULL, 0);
-		return;
-	}
-	/* /bindings/vh/e/src/{q|e}/dst[/props] */
-	if ((r->nseg != 6 && r->nseg != 7) || !hx_seg_is(r, 2, "e") ||
-	    !(hx_seg_is(r, 4, "q") || hx_seg_is(r, 4, "e"))) {
+	struct tdm_queue *q = vh ? tdm_map_get(&vh->queues, r->seg[2].s, r->seg[2].len) : NULL;
+	if (vh && !q)
 		hx_not_found(r);
+	else if (q)
+		reply_list(r, vh, NULL, q, TDM_DEST_QUEUE);
+}
+
+/* GET /api/exchanges/vh/x/bindings/{source|destination}. */
+void hx_exchange_bindings(struct hx_req *r)
+{
+	struct tdm_vhost *vh = hx_vhost(r, 1);
+	struct tdm_exchange *x = vh ? path_exchange(r, vh, 2) : NULL;
+	if (vh && !x)
+		hx_not_found(r);
+	else if (x && hx_seg_is(r, 4, "source"))
+		reply_list(r, vh, x, NULL, 0);
+	else if (x)
+		reply_list(r, vh, NULL, x, TDM_DEST_EXCHANGE);
+}
+
+/* GET /api/bindings[/vh]. */
+void hx_binding_list(struct hx_req *r)
+{
+	struct tdm_vhost *vh = NULL;
+	if (r->nseg == 2 && !(vh = hx_vhost(r, 1)))
 		return;
-	}
-	struct tdm_exchange *src = path_exchange(r, vh, 3);
-	struct tdm_dest *dst = hx_seg_is(r, 4, "q")
-		? (struct tdm_dest *)tdm_map_get(&vh->queues, r->seg[5].s, r->seg[5].len)
-		: (struct tdm_dest *)path_exchange(r, vh, 5);
-	if ((!src || !dst) && r->method == EVHTTP_REQ_POST) { /* RabbitMQ names what is missing */
+	reply_list(r, vh, NULL, NULL, 0);
+}
+
+/* The vhost, source and destination of /bindings/vh/e/src/{q|e}/dst[/props]
+ * (0), or -1 with the 404 answered: RabbitMQ names what is missing when
+ * a binding is to be created. */
+static int binding_ends(struct hx_req *r, struct tdm_vhost **vh, struct tdm_exchange **src,
+			struct tdm_dest **dst)
+{
+	if (!(*vh = hx_vhost(r, 1)))
+		return -1;
+	*src = path_exchange(r, *vh, 3);
+	*dst = hx_seg_is(r, 4, "q")
+		? (struct tdm_dest *)tdm_map_get(&(*vh)->queues, r->seg[5].s, r->seg[5].len)
+		: (struct tdm_dest *)path_exchange(r, *vh, 5);
+	if ((!*src || !*dst) && r->method == EVHTTP_REQ_POST) {
 		char why[600];
 		snprintf(why, sizeof(why), "no %s '%s' in vhost '%s'",
-			 !src || !hx_seg_is(r, 4, "q") ? "exchange" : "queue",
-			 !src ? r->seg[3].s : r->seg[5].s, vh->name);
+			 !*src || !hx_seg_is(r, 4, "q") ? "exchange" : "queue",
+			 !*src ? r->seg[3].s : r->seg[5].s, (*vh)->name);
 		hx_error(r, 404, "not_found", why);
-		return;
+		return -1;
 	}
-	if (!src || !dst) {
+	if (!*src || !*dst) {
 		hx_not_found(r);
-		return;
+		return -1;
 	}
-	int kind = hx_seg_is(r, 4, "q") ? TDM_DEST_QUEUE : TDM_DEST_EXCHANGE;
-	if (r->nseg == 6 && get) {
-		reply_list(r, vh, src, dst, kind);
-	} else if (r->nseg == 6 && r->method == EVHTTP_REQ_POST) {
+	return 0;
+}
+
+/* GET and POST /api/bindings/vh/e/src/{q|e}/dst: the bindings between two
+ * objects, or a new one. */
+void hx_bindings_between(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
+	struct tdm_exchange *src;
+	struct tdm_dest *dst;
+	if (binding_ends(r, &vh, &src, &dst) < 0)
+		return;
+	if (r->method == EVHTTP_REQ_POST)
 		create_binding(r, vh, src, dst);
-	} else if (r->nseg == 7 && (get || r->method == EVHTTP_REQ_DELETE)) {
-		struct js_w w;
-		js_w_init(&w);
-		struct bind_walk bw = { .w = get ? &w : NULL, .src = src, .only_dest = dst,
-					.dest_kind = kind, .props_key = r->seg[6].s };
-		if (src->table)
-			ex_foreach(src->table, binding_cb, &bw);
-		if (!bw.found) {
-			hx_not_found(r);
-		} else if (get) {
-			hx_reply_json(r, 200, &w);
-		} else {
-			struct tdm_err e;
-			for (size_t i = 0; i < bw.nargs && !bw.copy.oom; i++) {
-				bw.args[i].key = bw.copy.buf + bw.koff[i];
-				bw.args[i].val = bw.args[i].val_len ? (const uint8_t *)bw.copy.buf + bw.voff[i]
-								     : NULL;
-			}
-			if (bw.copy.oom)
-				hx_error(r, 500, "internal_error", "out of memory");
-			else if (tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) != TDM_OK)
-				hx_core_error(r, &e);
-			else
-				hx_no_content(r, 204);
-		}
-		js_w_free(&w);
-		js_w_free(&bw.copy);
-	} else {
+	else
+		reply_list(r, vh, src, dst, hx_seg_is(r, 4, "q") ? TDM_DEST_QUEUE : TDM_DEST_EXCHANGE);
+}
+
+/* GET and DELETE /api/bindings/vh/e/src/{q|e}/dst/props: one binding. */
+void hx_binding(struct hx_req *r)
+{
+	struct tdm_vhost *vh;
+	struct tdm_exchange *src;
+	struct tdm_dest *dst;
+	if (binding_ends(r, &vh, &src, &dst) < 0)
+		return;
+	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+	int kind = hx_seg_is(r, 4, "q") ? TDM_DEST_QUEUE : TDM_DEST_EXCHANGE;
+	struct js_w w;
+	js_w_init(&w);
+	struct bind_walk bw = { .w = get ? &w : NULL, .src = src, .only_dest = dst,
+				.dest_kind = kind, .props_key = r->seg[6].s };
+	if (src->table)
+		ex_foreach(src->table, binding_cb, &bw);
+	if (!bw.found) {
 		hx_not_found(r);
+	} else if (get) {
+		hx_reply_json(r, 200, &w);
+	} else {
+		struct tdm_err e;
+		for (size_t i = 0; i < bw.nargs && !bw.copy.oom; i++) {
+			bw.args[i].key = bw.copy.buf + bw.koff[i];
+			bw.args[i].val = bw.args[i].val_len ? (const uint8_t *)bw.copy.buf + bw.voff[i]
+							     : NULL;
+		}
+		if (bw.copy.oom)
+			hx_error(r, 500, "internal_error", "out of memory");
+		else if (tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) != TDM_OK)
+			hx_core_error(r, &e);
+		else
+			hx_no_content(r, 204);
 	}
+	js_w_free(&w);
+	js_w_free(&bw.copy);
 }

@@ -350,29 +350,34 @@ out:
 	js_w_free(&w);
 }
 
-void hx_topics(struct hx_req *r)
-{
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
+/* ---- routes (server.c's table) ---------------------------------------------- */
 
-	if (r->nseg == 5 && hx_seg_is(r, 2, "partitions") && hx_seg_is(r, 4, "messages")) {
-		struct ls_topic *t = find_topic(r, 1);
-		if (!get)
-			hx_error(r, 405, "method_not_allowed", "GET only");
-		else if (!t)
-			hx_not_found(r);
-		else
-			hx_topic_messages(r, t);
-	} else if (r->nseg < 1 || r->nseg > 2) {
-		hx_not_found(r);
-	} else if (get) {
-		get_topics(r);
-	} else if (r->nseg == 2 && !r->h->topics) {
+void hx_topic_list(struct hx_req *r)
+{
+	get_topics(r);
+}
+
+void hx_topic_get(struct hx_req *r)
+{
+	get_topics(r);
+}
+
+/* PUT and DELETE /api/topics/name (administrators). */
+void hx_topic_change(struct hx_req *r)
+{
+	if (!r->h->topics)
 		hx_error(r, 503, "unavailable", "the log store is not open");
-	} else if (r->nseg == 2 && r->method == EVHTTP_REQ_PUT) {
+	else if (r->method == EVHTTP_REQ_PUT)
 		put_topic(r, r->seg[1].s, r->seg[1].len);
-	} else if (r->nseg == 2 && r->method == EVHTTP_REQ_DELETE) {
+	else
 		delete_topic(r, r->seg[1].s, r->seg[1].len);
-	} else {
-		hx_error(r, 405, "method_not_allowed", "GET, PUT or DELETE");
-	}
+}
+
+void hx_topic_partition_messages(struct hx_req *r)
+{
+	struct ls_topic *t = find_topic(r, 1);
+	if (!t)
+		hx_not_found(r);
+	else
+		hx_topic_messages(r, t);
 }

@@ -243,34 +243,31 @@ static void delete_user(struct hx_req *r)
 		hx_no_content(r, 204);
 }
 
-void hx_users(struct hx_req *r)
+void hx_user_list(struct hx_req *r)
 {
-	int named = r->nseg == 2 && r->seg[1].len == strlen(r->seg[1].s);
-	if (named && r->method == EVHTTP_REQ_PUT) {
-		put_user(r);
-		return;
-	}
-	if (named && r->method == EVHTTP_REQ_DELETE) {
-		delete_user(r);
-		return;
-	}
-	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
-		return;
-	}
 	struct user_walk uw = { 0 };
-	if (r->nseg == 1) {
-		reply_walk(r, &uw, 0);
-	} else if (r->nseg == 2) {
-		uw.only_user = r->seg[1].s;
+	reply_walk(r, &uw, 0);
+}
+
+/* GET, PUT, DELETE /api/users/name. */
+void hx_user(struct hx_req *r)
+{
+	int named = r->seg[1].len == strlen(r->seg[1].s);
+	struct user_walk uw = { .only_user = r->seg[1].s };
+	if (named && r->method == EVHTTP_REQ_PUT)
+		put_user(r);
+	else if (named && r->method == EVHTTP_REQ_DELETE)
+		delete_user(r);
+	else if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD)
+		hx_error(r, 400, "bad_request", "user names hold no NUL byte");
+	else
 		reply_walk(r, &uw, 1);
-	} else if (r->nseg == 3 && hx_seg_is(r, 2, "permissions")) {
-		uw.only_user = r->seg[1].s;
-		uw.perms = 1;
-		reply_walk(r, &uw, 0);
-	} else {
-		hx_not_found(r);
-	}
+}
+
+void hx_user_permissions(struct hx_req *r)
+{
+	struct user_walk uw = { .only_user = r->seg[1].s, .perms = 1 };
+	reply_walk(r, &uw, 0);
 }
 
 int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char *user,
@@ -327,27 +324,23 @@ static void change_permission(struct hx_req *r)
 		hx_no_content(r, created ? 201 : 204);
 }
 
-void hx_permissions(struct hx_req *r)
+void hx_permission_list(struct hx_req *r)
 {
-	if (r->nseg == 3 && (r->method == EVHTTP_REQ_PUT || r->method == EVHTTP_REQ_DELETE) &&
-	    r->seg[1].len == strlen(r->seg[1].s) && r->seg[2].len == strlen(r->seg[2].s)) {
-		change_permission(r);
-		return;
-	}
-	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) {
-		hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
-		return;
-	}
 	struct user_walk uw = { .perms = 1 };
-	if (r->nseg == 1) {
-		reply_walk(r, &uw, 0);
+	reply_walk(r, &uw, 0);
+}
+
+/* GET, PUT, DELETE /api/permissions/vhost/user. */
+void hx_permission(struct hx_req *r)
+{
+	if (r->method == EVHTTP_REQ_PUT || r->method == EVHTTP_REQ_DELETE) {
+		if (r->seg[1].len == strlen(r->seg[1].s) && r->seg[2].len == strlen(r->seg[2].s))
+			change_permission(r);
+		else
+			hx_error(r, 400, "bad_request", "vhost and user names hold no NUL byte");
 		return;
 	}
-	if (r->nseg != 3) {
-		hx_not_found(r);
-		return;
-	}
-	if (!(uw.only_vh = hx_vhost(r, 1)))
+	if (!hx_vhost(r, 1))
 		return;
 	/* one user's permission on one vhost: an object */
 	if (!tdm_auth_vhost_allowed(r->h->broker->auth, r->seg[2].s, r->seg[1].s, r->seg[1].len)) {

@@ -75,13 +75,13 @@ int hx_console(struct evhttp_request *req, const char *path)
 			  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
 	const char *inm = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
 	if (etag_matches(inm, a->etag)) {
-		evhttp_send_reply(req, 304, "Not Modified", NULL);
+		evhttp_send_reply(req, 304, NULL, NULL);
 		return 1;
 	}
 	struct evbuffer *b = evbuffer_new();
 	if (b)
 		evbuffer_add_reference(b, a->data, a->len, NULL, NULL);
-	evhttp_send_reply(req, b ? 200 : 500, b ? "OK" : "Internal Server Error", b);
+	evhttp_send_reply(req, b ? 200 : 500, NULL, b);
 	if (b)
 		evbuffer_free(b);
 	return 1;

@@ -116,23 +116,55 @@ const char *hx_node_name(void);
 /* Milliseconds since the epoch. */
 uint64_t hx_wall_ms(void);
 
-/* Endpoints (api.c, api_msg.c, api_conn.c, api_topics.c, metrics.c). */
+/* Endpoints, one per route of server.c's table (api.c, api_msg.c,
+ * api_conn.c, api_users.c, api_defs.c, api_topics.c, api_groups.c): each
+ * is called only for its path pattern and methods, after the access check
+ * the table names. */
 void hx_overview(struct hx_req *r);
-void hx_vhosts(struct hx_req *r);
-void hx_exchanges(struct hx_req *r);
-void hx_queues(struct hx_req *r);
-void hx_bindings(struct hx_req *r);
-void hx_health(struct hx_req *r);
-void hx_aliveness(struct hx_req *r);
 void hx_whoami(struct hx_req *r);
 void hx_nodes(struct hx_req *r);
+void hx_vhost_list(struct hx_req *r);
+void hx_vhost_get(struct hx_req *r);
+void hx_vhost_change(struct hx_req *r);
+void hx_vhost_permission_list(struct hx_req *r);
+void hx_exchange_list(struct hx_req *r);
+void hx_exchange(struct hx_req *r);
+void hx_exchange_publish(struct hx_req *r);
+void hx_exchange_bindings(struct hx_req *r);
+void hx_queue_list(struct hx_req *r);
+void hx_queue(struct hx_req *r);
+void hx_queue_purge(struct hx_req *r);
+void hx_queue_get(struct hx_req *r);
+void hx_queue_bindings(struct hx_req *r);
+void hx_binding_list(struct hx_req *r);
+void hx_bindings_between(struct hx_req *r);
+void hx_binding(struct hx_req *r);
+void hx_health_alarms(struct hx_req *r);
+void hx_health_port(struct hx_req *r);
+void hx_aliveness(struct hx_req *r);
+void hx_connection_list(struct hx_req *r);
+void hx_connection(struct hx_req *r);
+void hx_connection_channels(struct hx_req *r);
+void hx_channel_list(struct hx_req *r);
+void hx_channel(struct hx_req *r);
+void hx_consumers(struct hx_req *r);
+void hx_user_list(struct hx_req *r);
+void hx_user(struct hx_req *r);
+void hx_user_permissions(struct hx_req *r);
+void hx_permission_list(struct hx_req *r);
+void hx_permission(struct hx_req *r);
+void hx_definitions(struct hx_req *r);
+void hx_topic_list(struct hx_req *r);
+void hx_topic_get(struct hx_req *r);
+void hx_topic_change(struct hx_req *r);
+void hx_topic_partition_messages(struct hx_req *r);
+void hx_group_list(struct hx_req *r);
+void hx_group_get(struct hx_req *r);
+void hx_group_delete(struct hx_req *r);
+/* The message side of exchanges and queues (api_msg.c). */
 void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x);
 void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q);
-void hx_connections(struct hx_req *r);
-void hx_channels(struct hx_req *r);
-void hx_consumers(struct hx_req *r);
-void hx_topics(struct hx_req *r);
-void hx_groups(struct hx_req *r);
+/* /metrics, outside /api (metrics.c). */
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req);
 
 /* ---- the log side (api_topics.c, api_records.c, api_groups.c) ---- */
@@ -199,10 +231,7 @@ int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, c
  * is who declares (a stream's x-log-topic is checked against it). */
 int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
 		     const char *name, size_t len, int *created, struct tdm_err *e);
-void hx_definitions(struct hx_req *r);
 /* Users and permissions (api_users.c). */
-void hx_users(struct hx_req *r);
-void hx_permissions(struct hx_req *r);
 void hx_vhost_permissions(struct hx_req *r, const struct tdm_vhost *vh);
 /* Stores the user `name` from object obj of the request body ({"password"
  * | "password_hash", "tags"}), persisted; TDM_OK (*created) or a status

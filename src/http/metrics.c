@@ -282,7 +282,7 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 			  "text/plain; version=0.0.4; charset=utf-8");
 	if (buf && !w.oom)
 		evbuffer_add(buf, w.buf ? w.buf : "", w.len);
-	evhttp_send_reply(req, w.oom || !buf ? 500 : 200, w.oom || !buf ? "Internal Server Error" : "OK", buf);
+	evhttp_send_reply(req, w.oom || !buf ? 500 : 200, NULL, buf);
 	if (buf)
 		evbuffer_free(buf);
 	js_w_free(&w);

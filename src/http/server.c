@@ -7,6 +7,7 @@
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,7 @@ static void send_text(struct evhttp_request *req, int status, const char *ctype,
 	evhttp_add_header(oh, "Cache-Control", "no-cache");
 	if (b)
 		evbuffer_add(b, p, n);
-	const char *reason = status == 200 ? "OK" : status == 201 ? "Created" : status == 204 ? "No Content"
-		: status == 400 ? "Bad Request" : status == 401 ? "Unauthorized" : status == 404 ? "Not Found"
-		: status == 405 ? "Method Not Allowed" : status == 409 ? "Conflict" : status == 501 ? "Not Implemented" : status == 503 ? "Service Unavailable"
-		: status == 500 ? "Internal Server Error" : status == 403 ? "Forbidden"
-		: status == 415 ? "Unsupported Media Type" : "Error";
-	evhttp_send_reply(req, status, reason, b);
+	evhttp_send_reply(req, status, NULL, b); /* evhttp's standard reason phrase */
 	if (b)
 		evbuffer_free(b);
 }
@@ -133,7 +129,7 @@ void hx_not_found(struct hx_req *r)
 
 void hx_no_content(struct hx_req *r, int status)
 {
-	evhttp_send_reply(r->req, status, status == 201 ? "Created" : "No Content", NULL);
+	evhttp_send_reply(r->req, status, NULL, NULL);
 }
 
 void hx_core_error(struct hx_req *r, const struct tdm_err *e)
@@ -205,20 +201,21 @@ struct tdm_vhost *hx_vhost(struct hx_req *r, int i)
 
 /* ---- request parsing ---------------------------------------------------- */
 
-static int hexv(char c)
+/* 1 when every '%' in s[0..n) starts an escape of two hex digits:
+ * evhttp's decoder keeps a malformed one as it is, tandem refuses the path. */
+static int escapes_valid(const char *s, size_t n)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '%' && (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+				    !isxdigit((unsigned char)s[i + 2])))
+			return 0;
+	return 1;
 }
 
-/* Splits path (percent-encoded, starting with '/') into decoded segments;
- * -1 when there are too many or an escape is malformed.  A trailing slash
- * adds no segment. */
+/* Splits path (percent-encoded, starting with '/') into segments, each
+ * decoded on its own by evhttp's decoder, so "%2F" stays inside its
+ * segment (/api/queues/%2F/q: vhost "/").  -1 when there are too many or
+ * an escape is malformed.  A trailing slash adds no segment. */
 static int split_path(const char *path, struct hx_seg *seg, int max)
 {
 	int n = 0;
@@ -227,29 +224,13 @@ static int split_path(const char *path, struct hx_seg *seg, int max)
 		p++;
 	while (*p) {
 		size_t l = strcspn(p, "/");
-		if (n == max)
+		char *raw = NULL;
+		if (n == max || !escapes_valid(p, l) || !(raw = strndup(p, l)))
 			goto fail;
-		char *s = malloc(l + 1);
-		if (!s)
+		seg[n].s = evhttp_uridecode(raw, 0, &seg[n].len); /* '+' stays '+' in a path */
+		free(raw);
+		if (!seg[n].s)
 			goto fail;
-		size_t o = 0;
-		for (size_t i = 0; i < l; i++) {
-			if (p[i] == '%') {
-				int a = i + 2 < l ? hexv(p[i + 1]) : -1;
-				int b = a >= 0 ? hexv(p[i + 2]) : -1;
-				if (a < 0 || b < 0) {
-					free(s);
-					goto fail;
-				}
-				s[o++] = (char)(a << 4 | b);
-				i += 2;
-			} else {
-				s[o++] = p[i];
-			}
-		}
-		s[o] = '\0';
-		seg[n].s = s;
-		seg[n].len = o;
 		n++;
 		p += l;
 		if (*p == '/')
@@ -536,57 +517,153 @@ int hx_topic_visible(struct hx_req *r, const char *name)
 	return n >= 0 && tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh, (size_t)n);
 }
 
+/* ---- the route table ------------------------------------------------------ */
+
+#define GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define PUT EVHTTP_REQ_PUT
+#define POST EVHTTP_REQ_POST
+#define DELETE EVHTTP_REQ_DELETE
+
+/* Who may use a route, beyond a management user (RabbitMQ's rules). */
+enum need {
+	ANYONE,
+	ADMIN,        /* users, permissions, definitions, vhost changes */
+};
+
+/*
+ * One resource and the methods it answers: path is the segments after
+ * /api/, '*' matching any one (decoded) segment.  A path of several routes
+ * (one per access rule) answers the union of their methods.
+ */
+struct route {
+	const char *path;
+	unsigned methods;   /* EVHTTP_REQ_* bits */
+	enum need need;
+	void (*handler)(struct hx_req *r);
+};
+
+static const struct route routes[] = {
+	{ "overview", GET, ANYONE, hx_overview },
+	{ "whoami", GET, ANYONE, hx_whoami },
+	{ "nodes", GET, ANYONE, hx_nodes },
+	{ "nodes/*", GET, ANYONE, hx_nodes },
+	{ "vhosts", GET, ANYONE, hx_vhost_list },
+	{ "vhosts/*", GET, ANYONE, hx_vhost_get },
+	{ "vhosts/*", PUT | DELETE, ADMIN, hx_vhost_change },
+	{ "vhosts/*/permissions", GET, ANYONE, hx_vhost_permission_list },
+	{ "exchanges", GET, ANYONE, hx_exchange_list },
+	{ "exchanges/*", GET, ANYONE, hx_exchange_list },
+	{ "exchanges/*/*", GET | PUT | DELETE, ANYONE, hx_exchange },
+	{ "exchanges/*/*/publish", POST, ANYONE, hx_exchange_publish },
+	{ "exchanges/*/*/bindings/source", GET, ANYONE, hx_exchange_bindings },
+	{ "exchanges/*/*/bindings/destination", GET, ANYONE, hx_exchange_bindings },
+	{ "queues", GET, ANYONE, hx_queue_list },
+	{ "queues/*", GET, ANYONE, hx_queue_list },
+	{ "queues/*/*", GET | PUT | DELETE, ANYONE, hx_queue },
+	{ "queues/*/*/contents", DELETE, ANYONE, hx_queue_purge },
+	{ "queues/*/*/get", POST, ANYONE, hx_queue_get },
+	{ "queues/*/*/bindings", GET, ANYONE, hx_queue_bindings },
+	{ "bindings", GET, ANYONE, hx_binding_list },
+	{ "bindings/*", GET, ANYONE, hx_binding_list },
+	{ "bindings/*/e/*/q/*", GET | POST, ANYONE, hx_bindings_between },
+	{ "bindings/*/e/*/e/*", GET | POST, ANYONE, hx_bindings_between },
+	{ "bindings/*/e/*/q/*/*", GET | DELETE, ANYONE, hx_binding },
+	{ "bindings/*/e/*/e/*/*", GET | DELETE, ANYONE, hx_binding },
+	{ "health/checks/alarms", GET, ANYONE, hx_health_alarms },
+	{ "health/checks/port-listener/*", GET, ANYONE, hx_health_port },
+	{ "aliveness-test/*", GET, ANYONE, hx_aliveness },
+	{ "connections", GET, ANYONE, hx_connection_list },
+	{ "connections/*", GET | DELETE, ANYONE, hx_connection },
+	{ "connections/*/channels", GET, ANYONE, hx_connection_channels },
+	{ "channels", GET, ANYONE, hx_channel_list },
+	{ "channels/*", GET, ANYONE, hx_channel },
+	{ "consumers", GET, ANYONE, hx_consumers },
+	{ "consumers/*", GET, ANYONE, hx_consumers },
+	{ "users", GET, ADMIN, hx_user_list },
+	{ "users/*", GET | PUT | DELETE, ADMIN, hx_user },
+	{ "users/*/permissions", GET, ADMIN, hx_user_permissions },
+	{ "permissions", GET, ADMIN, hx_permission_list },
+	{ "permissions/*/*", GET | PUT | DELETE, ADMIN, hx_permission },
+	{ "definitions", GET | POST, ADMIN, hx_definitions },
+	{ "definitions/*", GET | POST, ADMIN, hx_definitions },
+	/* the log side: anyone reads what they may see, administrators change */
+	{ "topics", GET, ANYONE, hx_topic_list },
+	{ "topics/*", GET, ANYONE, hx_topic_get },
+	{ "topics/*", PUT | DELETE, ADMIN, hx_topic_change },
+	{ "topics/*/partitions/*/messages", GET, ANYONE, hx_topic_partition_messages },
+	{ "groups", GET, ANYONE, hx_group_list },
+	{ "groups/*", GET, ANYONE, hx_group_get },
+	{ "groups/*", DELETE, ADMIN, hx_group_delete },
+	{ "groups/*/fetch", POST, ADMIN, hx_group_fetch },
+};
+
+/* 1 when the request's segments match pattern p. */
+static int path_matches(const struct hx_req *r, const char *p)
+{
+	int i = 0;
+	for (; *p; i++) {
+		size_t l = strcspn(p, "/");
+		if (i == r->nseg ||
+		    (!(l == 1 && *p == '*') && (r->seg[i].len != l || memcmp(r->seg[i].s, p, l) != 0)))
+			return 0;
+		p += l;
+		if (*p == '/')
+			p++;
+	}
+	return i == r->nseg;
+}
+
+/* RabbitMQ's Allow header: "HEAD, GET, PUT, POST, DELETE", what applies. */
+static void allow_header(struct hx_req *r, unsigned methods)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} order[] = { { EVHTTP_REQ_HEAD, "HEAD" }, { EVHTTP_REQ_GET, "GET" }, { EVHTTP_REQ_PUT, "PUT" },
+		      { EVHTTP_REQ_POST, "POST" }, { EVHTTP_REQ_DELETE, "DELETE" } };
+	char allow[64] = "";
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (methods & order[i].bit) {
+			strcat(allow, *allow ? ", " : "");
+			strcat(allow, order[i].name);
+		}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow", allow);
+}
+
+/*
+ * The one dispatcher: the route whose path and method match runs after
+ * its access check; a known path with another method is answered 405 with
+ * Allow (RabbitMQ's cowboy_rest), an unknown path 404.
+ */
 static void route(struct hx_req *r)
 {
-	if (r->nseg == 0) {
+	unsigned allowed = 0;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *rt = &routes[i];
+		if (!path_matches(r, rt->path))
+			continue;
+		if (!(rt->methods & (unsigned)r->method)) {
+			allowed |= rt->methods;
+			continue;
+		}
+		if (rt->need == ADMIN && !hx_is_admin(r))
+			hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
+		else
+			rt->handler(r);
+		return;
+	}
+	if (!allowed) {
 		hx_not_found(r);
 		return;
 	}
-	const char *what = r->seg[0].s;
-	int get = r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD;
-#define IS(s) (strcmp(what, s) == 0 && r->seg[0].len == strlen(s))
-	if (IS("overview") && r->nseg == 1 && get)
-		hx_overview(r);
-	else if (IS("vhosts"))
-		hx_vhosts(r);
-	else if (IS("exchanges"))
-		hx_exchanges(r);
-	else if (IS("queues"))
-		hx_queues(r);
-	else if (IS("bindings"))
-		hx_bindings(r);
-	else if (IS("health"))
-		hx_health(r);
-	else if (IS("aliveness-test") && r->nseg == 2 && get)
-		hx_aliveness(r);
-	else if (IS("whoami") && r->nseg == 1 && get)
-		hx_whoami(r);
-	else if (IS("nodes") && get)
-		hx_nodes(r);
-	else if (IS("connections"))
-		hx_connections(r);
-	else if (IS("channels"))
-		hx_channels(r);
-	else if (IS("consumers"))
-		hx_consumers(r);
-	else if ((IS("users") || IS("permissions") || IS("definitions")) && !hx_is_admin(r))
-		hx_error(r, 401, "not_authorised", "Not administrator user"); /* RabbitMQ's words */
-	else if (IS("users"))
-		hx_users(r);
-	else if (IS("permissions"))
-		hx_permissions(r);
-	else if (IS("definitions"))
-		hx_definitions(r);
-	else if ((IS("topics") || IS("groups")) && !get && !hx_is_admin(r))
-		hx_error(r, 401, "not_authorised", "Not administrator user");
-	else if (IS("topics"))
-		hx_topics(r);
-	else if (IS("groups"))
-		hx_groups(r);
-	else
-		hx_not_found(r);
-#undef IS
+	allow_header(r, allowed);
+	hx_error(r, 405, "method_not_allowed", "Method Not Allowed");
 }
+
+#undef GET
+#undef PUT
+#undef POST
+#undef DELETE
 
 /* How much input a connection may hold unread: a whole request (headers
  * and body, which evhttp gathers before taking it) while one is read; only

@@ -1,8 +1,8 @@
 /*
  * tandemctl: command-line administration of a running tandemd over its
  * HTTP management API (which is RabbitMQ's, so it also talks to a RabbitMQ
- * node with the management plugin for the AMQP side).  Plain sockets,
- * HTTP/1.1 with Connection: close; the JSON reader of src/http.
+ * node with the management plugin for the AMQP side).  libevent's HTTP
+ * client (evhttp), one request per connection; the JSON reader of src/http.
  *
  *   tandemctl [options] list queues|exchanges|bindings|connections|channels|vhosts|topics|groups|users|permissions
  *   tandemctl [options] overview
@@ -23,17 +23,17 @@
  * Exit status: 0 ok, 1 the API refused (its reason on stderr), 2 usage,
  * 3 cannot reach the API.
  *
- * Depends on: libc, POSIX sockets, src/http/json.c.
+ * Depends on: libc, libevent (evhttp's client), src/http/json.c.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "http/json.h"
 #include "tools/ctl.h"
@@ -65,94 +65,96 @@ void ctl_usage(void)
 
 /* ---- HTTP ------------------------------------------------------------- */
 
-static int dial(void)
+struct call {
+	struct reply *r;
+	struct event_base *base;
+	int answered;
+};
+
+/* evhttp's completion: the status and the (de-chunked) body. */
+static void done_cb(struct evhttp_request *req, void *arg)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "tandemctl: %s:%s: %s\n", host, port, gai_strerror(rc));
+	struct call *c = arg;
+	event_base_loopbreak(c->base);
+	if (!req || evhttp_request_get_response_code(req) == 0)
+		return;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	c->r->status = evhttp_request_get_response_code(req);
+	c->r->len = evbuffer_get_length(in);
+	c->r->body = malloc(c->r->len + 1);
+	if (!c->r->body) {
+		fprintf(stderr, "tandemctl: out of memory\n");
 		exit(3);
 	}
-	int fd = -1;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		fprintf(stderr, "tandemctl: cannot connect to %s:%s: %s\n", host, port, strerror(errno));
-		exit(3);
-	}
-	struct timeval tv = { 30, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
+	evbuffer_remove(in, c->r->body, c->r->len);
+	c->r->body[c->r->len] = '\0';
+	c->answered = 1;
 }
 
-void ctl_request(const char *method, const char *path, const char *body, struct reply *r)
+static void add_header(struct evkeyvalq *h, const char *name, const char *value)
 {
-	int fd = dial();
-	char creds[600], enc[820];
-	snprintf(creds, sizeof(creds), "%s:%s", user, password);
-	tu_b64_encode(creds, strlen(creds), enc);
-	size_t blen = body ? strlen(body) : 0;
-	char head[4096];
-	int n = snprintf(head, sizeof(head),
-			 "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nAuthorization: Basic %s\r\n"
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			 method, path, host, enc, blen);
-	if (n < 0 || (size_t)n >= sizeof(head)) {
-		fprintf(stderr, "tandemctl: request too long\n");
+	if (evhttp_add_header(h, name, value) < 0) {
+		fprintf(stderr, "tandemctl: bad %s header\n", name);
 		exit(2);
 	}
-	const char *parts[2] = { head, body ? body : "" };
-	size_t lens[2] = { (size_t)n, blen };
-	for (int i = 0; i < 2; i++)
-		for (size_t sent = 0; sent < lens[i];) {
-			ssize_t w = write(fd, parts[i] + sent, lens[i] - sent);
-			if (w <= 0) {
-				fprintf(stderr, "tandemctl: write: %s\n", strerror(errno));
-				exit(3);
-			}
-			sent += (size_t)w;
-		}
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (!buf) {
-			fprintf(stderr, "tandemctl: out of memory\n");
-			exit(3);
-		}
-		if (len + 1 >= cap) {
-			char *nb = realloc(buf, cap *= 2);
-			if (!nb)
-				free(buf);
-			buf = nb;
-			continue;
-		}
-		ssize_t rd = read(fd, buf + len, cap - len - 1);
-		if (rd < 0) {
-			fprintf(stderr, "tandemctl: read: %s\n", strerror(errno));
-			exit(3);
-		}
-		if (rd == 0)
-			break;
-		len += (size_t)rd;
+}
+
+/* One request on libevent's HTTP client: a connection and an event_base
+ * of its own, Connection: close, answers awaited up to 30 s. */
+void ctl_request(const char *method, const char *path, const char *body, struct reply *r)
+{
+	static const struct {
+		const char *name;
+		enum evhttp_cmd_type type;
+	} methods[] = { { "GET", EVHTTP_REQ_GET },
+			{ "PUT", EVHTTP_REQ_PUT },
+			{ "POST", EVHTTP_REQ_POST },
+			{ "DELETE", EVHTTP_REQ_DELETE } };
+	enum evhttp_cmd_type type = EVHTTP_REQ_GET;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(method, methods[i].name) == 0)
+			type = methods[i].type;
+	char *end;
+	unsigned long pn = strtoul(port, &end, 10);
+	if (!*port || *end || pn == 0 || pn > 65535) {
+		fprintf(stderr, "tandemctl: bad port %s\n", port);
+		exit(2);
 	}
-	close(fd);
-	buf[len] = '\0';
-	char *sep = strstr(buf, "\r\n\r\n");
-	if (!sep || sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1) {
-		fprintf(stderr, "tandemctl: not an HTTP answer from %s:%s\n", host, port);
+	struct call c = { r, event_base_new(), 0 };
+	struct evhttp_connection *ec =
+		c.base ? evhttp_connection_base_new(c.base, NULL, host, (ev_uint16_t)pn) : NULL;
+	struct evhttp_request *req = ec ? evhttp_request_new(done_cb, &c) : NULL;
+	if (!req) {
+		fprintf(stderr, "tandemctl: out of memory\n");
 		exit(3);
 	}
-	r->len = len - (size_t)(sep + 4 - buf);
-	memmove(buf, sep + 4, r->len + 1);
-	r->body = buf;
+	memset(r, 0, sizeof(*r));
+	evhttp_connection_set_timeout(ec, 30);
+	char creds[600], enc[820], auth[840], cl[32];
+	snprintf(creds, sizeof(creds), "%s:%s", user, password);
+	tu_b64_encode(creds, strlen(creds), enc);
+	snprintf(auth, sizeof(auth), "Basic %s", enc);
+	size_t blen = body ? strlen(body) : 0;
+	snprintf(cl, sizeof(cl), "%zu", blen);
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	add_header(oh, "Host", host);
+	add_header(oh, "Connection", "close");
+	add_header(oh, "Authorization", auth);
+	add_header(oh, "Content-Type", "application/json");
+	add_header(oh, "Content-Length", cl);
+	evbuffer_add(evhttp_request_get_output_buffer(req), body ? body : "", blen);
+	if (evhttp_make_request(ec, req, type, path) < 0) {
+		fprintf(stderr, "tandemctl: cannot connect to %s:%s\n", host, port);
+		exit(3);
+	}
+	event_base_dispatch(c.base);
+	evhttp_connection_free(ec);
+	event_base_free(c.base);
+	if (!c.answered) {
+		fprintf(stderr, "tandemctl: no HTTP answer from %s:%s (refused, closed or timed out)\n",
+			host, port);
+		exit(3);
+	}
 }
 
 /* Percent-encodes s for one path segment. */
