@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test:
 #   1. make check               unit suites, integration suite against tandemd,
-#                               fuzz corpus replay (build/main); about 30 s
+#                               fuzz corpus replay (build/main); about 40 s
+#                               (four test programs at a time: TEST_JOBS)
 #   2. make check, sanitized    the same with ASan + UBSan (build/asan)
 #   3. RabbitMQ proof           the integration suite against a private
 #                               RabbitMQ 3.10 node: every expectation is real
