@@ -81,7 +81,7 @@ why_failed() {
 }
 
 make_check() {
-	make -C "$1" -s -j"$CHECK_JOBS" check VERBOSE=1
+	make -C "$1" -s -j"$CHECK_JOBS" check TEST_JOBS="$CHECK_JOBS" VERBOSE=1
 }
 
 asan_check() {
