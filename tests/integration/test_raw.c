@@ -768,8 +768,8 @@ static Suite *suite(void)
 int main(void)
 {
 	/* Cases whose garbage swallows the client's close-ok wait out the close-ok
-	 * timeout (3 s by default): short here, so that they do not. */
-	th_start_with_args((const char *const[]){"--close-ok-timeout-ms", "300", NULL});
+	 * timeout (3 s by default): 1 s here. */
+	th_start_with_args((const char *const[]){"--close-ok-timeout-ms", "1000", NULL});
 	th_start_private();
 	return th_run_suite(suite());
 }
