@@ -92,6 +92,15 @@ build_tree() {
 			(cd "$BUILD/src" && autoreconf -fi)
 	fi
 	mkdir -p "$dir"
+	# a tree configured before with other flags (say, before --enable-werror
+	# existed) is configured again
+	if [ -f "$dir/config.status" ]; then
+		local f conf
+		conf=$("$dir/config.status" --config)
+		for f in "$@"; do
+			case "$conf" in *"'$f'"*) ;; *) rm -f "$dir/config.status" ;; esac
+		done
+	fi
 	if [ ! -f "$dir/config.status" ]; then
 		say "configure $* in $dir"
 		(cd "$dir" && "$BUILD/src/configure" -q "$@")
@@ -100,5 +109,6 @@ build_tree() {
 	make -C "$dir" -s -j"$(nproc 2>/dev/null || echo 2)"
 }
 
-build_tree "$BUILD/main"
+# --enable-werror: the export has no .git, and CI builds with -Werror
+build_tree "$BUILD/main" --enable-werror
 echo "$BUILD/main"

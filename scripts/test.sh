@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test:
 #   1. make check               unit suites, integration suite against tandemd,
-#                               fuzz corpus replay (build/main)
+#                               fuzz corpus replay (build/main); about 40 s
+#                               (four test programs at a time: TEST_JOBS)
 #   2. make check, sanitized    the same with ASan + UBSan (build/asan)
 #   3. RabbitMQ proof           the integration suite against a private
 #                               RabbitMQ 3.10 node: every expectation is real
 #   4. compat, tandemd          third-party clients (pika, kombu, py-amqp,
-#                               amqplib, amqp-tools) against tandemd (compat/run)
+#                               amqplib, amqp-tools) against tandemd
+#                               (make check-compat-amqp: compat/run)
 #   5. compat, RabbitMQ         the same client suites against a private
 #                               RabbitMQ 3.10 node: every expectation is real
+#                               (make check-compat-rabbitmq)
 #   6. fuzzing                  short libFuzzer runs of the three targets
 #                               (FUZZ_SECONDS each, default 60)
 #   7. ThreadSanitizer          tandemd built with TSan (build/tsan) under the
@@ -17,13 +20,21 @@
 #   8. valgrind                 integration programs against tandemd under
 #                               valgrind (definite leaks and errors fail)
 #   9. Kafka clients            kcat, kafka-python, kafkajs against tandemd
-#                               (compat/kafka/run.sh)
+#                               (make check-compat-kafka: compat/kafka/run.sh)
 #  10. browser console          the web console in Debian's Chromium, driven by
-#                               playwright-core (compat/browser/run.sh); its
-#                               screenshot lands in build/logs/side-by-side.png
+#                               playwright-core (make check-browser:
+#                               compat/browser/run.sh); its screenshot lands in
+#                               build/logs/side-by-side.png
 #  11. fault suite              power cut (kill -9, files cut back to what was
 #                               fsynced) and a tmpfs data directory that fills
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
+#  12. make distcheck           the release tarball holds every file it needs,
+#                               builds (without -Werror, as a packager would),
+#                               passes make check and installs
+# make check-compat (4 and 9) is not part of make check; node modules go under
+# build/main/compat/node_modules, never into the source tree. Builds from the
+# git checkout and CI's build/ have -Werror (configure --enable-werror);
+# release tarballs do not.
 # Every stage runs; the summary lists them; the exit status is non-zero if any
 # failed. Environment: FUZZ_SECONDS, TANDEM_BUILD_DIR (default build/).
 set -euo pipefail
@@ -73,14 +84,14 @@ why_failed() {
 }
 
 make_check() {
-	make -C "$1" -s -j"$CHECK_JOBS" check VERBOSE=1
+	make -C "$1" -s -j"$CHECK_JOBS" check TEST_JOBS="$CHECK_JOBS" VERBOSE=1
 }
 
 asan_check() {
 	local dir="$BUILD/asan"
 	mkdir -p "$dir"
 	if [ ! -f "$dir/config.status" ]; then
-		(cd "$dir" && "$BUILD/src/configure" -q --enable-sanitizers) || return 1
+		(cd "$dir" && "$BUILD/src/configure" -q --enable-sanitizers --enable-werror) || return 1
 	fi
 	make -C "$dir" -s -j"$JOBS" || return 1
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
@@ -93,11 +104,11 @@ rabbitmq_proof() {
 }
 
 compat_tandemd() {
-	TANDEMD="$main/src/tandemd" "$BUILD/src/compat/run"
+	make -C "$main" -s check-compat-amqp
 }
 
 compat_rabbitmq() {
-	"$BUILD/src/compat/run" --against rabbitmq
+	make -C "$main" -s check-compat-rabbitmq
 }
 
 fuzz() {
@@ -115,7 +126,7 @@ fuzz() {
 }
 
 kafka_clients() {
-	"$BUILD/src/compat/kafka/run.sh" "$main/src/tandemd"
+	make -C "$main" -s check-compat-kafka
 }
 
 fault_suite() {
@@ -123,7 +134,13 @@ fault_suite() {
 }
 
 browser_console() {
-	"$BUILD/src/compat/browser/run.sh" "$main/src/tandemd" --screenshot "$logs/side-by-side.png"
+	make -C "$main" -s check-browser BROWSER_ARGS="--screenshot $logs/side-by-side.png"
+}
+
+# The tarball: every file it needs is in it, it builds without -Werror (as
+# from a release), passes make check, installs and uninstalls cleanly.
+distcheck() {
+	make -C "$main" -s -j"$CHECK_JOBS" distcheck
 }
 
 # tandemd built with ThreadSanitizer (build/tsan) under the integration
@@ -134,7 +151,7 @@ tsan_check() {
 	local dir="$BUILD/tsan" rc=0 t
 	mkdir -p "$dir"
 	if [ ! -f "$dir/config.status" ]; then
-		(cd "$dir" && "$BUILD/src/configure" -q --enable-sanitizers=thread) || return 1
+		(cd "$dir" && "$BUILD/src/configure" -q --enable-werror --enable-sanitizers=thread) || return 1
 	fi
 	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker || return 1
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
@@ -171,6 +188,7 @@ stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
 stage "browser console" browser_console
 stage "fault suite (power cut, disk full)" fault_suite
+stage "make distcheck" distcheck
 
 say "summary"
 printf '%s\n' "${results[@]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The web console in a real browser (see README.md here): installs
-# playwright-core at the version package-lock.json pins (npm ci, once), then
+# playwright-core at the version package-lock.json pins (npm ci, once, under
+# COMPAT_NODE_DIR: see compat/npm-ci.sh), then
 # runs console-test.js against TANDEMD in Debian's Chromium.
 #
 #   compat/browser/run.sh [TANDEMD] [--screenshot FILE]
@@ -32,17 +33,7 @@ chromium=${CHROMIUM:-/usr/bin/chromium}
 command -v node >/dev/null 2>&1 || die "node not found: apt-get install -y nodejs npm"
 command -v npm >/dev/null 2>&1 || die "npm not found: apt-get install -y npm"
 
-want=$(cd "$here" && node -p "require('./package.json').dependencies['playwright-core']")
-have=$(cd "$here" && node -p "try { require('playwright-core/package.json').version } catch (e) { '' }" 2>/dev/null)
-if [ "$have" != "$want" ]; then
-	say "installing playwright-core $want (npm ci in $here)"
-	log=$(mktemp "${TMPDIR:-/tmp}/browser-npm.XXXXXX")
-	if ! (cd "$here" && timeout 300 npm ci --no-audit --no-fund --prefer-offline >"$log" 2>&1); then
-		cat "$log" >&2
-		rm -f "$log"
-		die "npm ci failed in $here (the npm registry must be reachable once)"
-	fi
-	rm -f "$log"
-fi
+modules=$("$here/../npm-ci.sh" "$here" playwright-core) || die "could not install playwright-core"
+export NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}"
 
 CHROMIUM=$chromium exec timeout 300 node "$here/console-test.js" "$tandemd" "$@"

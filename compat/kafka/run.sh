@@ -3,7 +3,8 @@
 # kafkajs) against a tandemd this script starts (and the suites restart) on
 # a free loopback port.  TANDEMD defaults to build/main/src/tandemd.
 # Needs: kcat, python3-kafka (Debian), node + npm (kafkajs is installed from
-# the pinned package-lock.json on first use).  Prints one line per suite
+# the pinned package-lock.json on first use, under COMPAT_NODE_DIR: see
+# compat/npm-ci.sh).  Prints one line per suite
 # and "N passed, M failed"; exits non-zero when a suite failed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,10 +34,9 @@ suite() {
 }
 
 kafkajs() {
-	if [ ! -d "$here/kafkajs/node_modules/kafkajs" ]; then
-		(cd "$here/kafkajs" && npm ci --no-audit --no-fund --silent) || return 1
-	fi
-	(cd "$here/kafkajs" && node --test test.js)
+	local modules
+	modules=$("$here/../npm-ci.sh" "$here/kafkajs" kafkajs) || return 1
+	(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" node --test test.js)
 }
 
 suite kcat "$here/test_kcat.sh"

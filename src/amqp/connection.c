@@ -20,7 +20,6 @@
 static const uint8_t protocol_header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
 /* The 0-9 header as RabbitMQ accepts it: served as 0-9-1. */
 static const uint8_t protocol_header_0_9[8] = { 'A', 'M', 'Q', 'P', 1, 1, 0, 9 };
-#define CLOSE_OK_TIMEOUT_S 3
 
 static void send_start(struct am_conn *c)
 {
@@ -102,7 +101,8 @@ void am_conn_close_with(struct am_conn *c, const struct am_err *err)
 	am_close_fields(err, &cc->reply_code, &cc->reply_text, &cc->class_id, &cc->method_id);
 	am_send_method(c, 0, &m);
 	c->state = AM_S_CLOSING;
-	struct timeval tv = { CLOSE_OK_TIMEOUT_S, 0 };
+	uint32_t ms = c->broker->cfg->close_ok_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	c->close_timer = evtimer_new(tdm_net_base(c->net->net), close_timeout, c);
 	if (c->close_timer)
 		evtimer_add(c->close_timer, &tv);
@@ -619,7 +619,9 @@ static void am_read(void *ctx, struct evbuffer *in)
 	}
 	tdm_durable_flush(c->broker->durable); /* one journal batch per read, then its fsync */
 	am_flush_confirms(c);
-	if (c->state == AM_S_CLOSING || c->state == AM_S_CLOSED)
+	/* what is left while closing is the start of a frame (close-ok split
+	 * across reads): keep it; after close nothing more is read */
+	if (c->state == AM_S_CLOSED)
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 

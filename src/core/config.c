@@ -104,6 +104,9 @@ static const struct conf_key conf_keys[] = {
 	  "closed with 406 PRECONDITION_FAILED (RabbitMQ 3.10's default, 30 minutes); 0 = no limit." },
 	{ "handshake_timeout", CT_U32, OFF(handshake_timeout), "10000", 100, 3600000, 0,
 	  "Milliseconds a new AMQP connection may take to reach connection.open (RabbitMQ: 10000)." },
+	{ "close_ok_timeout_ms", CT_U32, OFF(close_ok_timeout_ms), "3000", 1, 3600000, 0,
+	  "Milliseconds the broker waits for connection.close-ok after closing an AMQP\n"
+	  "connection for an error, before it drops the socket (RabbitMQ waits up to 30 s)." },
 	{ "max_connections", CT_U32, OFF(max_connections), "10000", 1, 1048576, 0,
 	  "Most AMQP connections (at most Linux's default fs.nr_open); Kafka and HTTP have\n"
 	  "budgets of their own (kafka_max_connections, http_max_connections)." },

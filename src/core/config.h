@@ -43,6 +43,7 @@ struct tdm_config {
 	uint64_t memory_high_watermark; /* RSS bytes; 0 = 40% of physical memory */
 	uint64_t disk_free_limit;   /* bytes free in data_dir; default 50 MB */
 	uint32_t handshake_timeout; /* ms from accept to connection.open, default 10000 */
+	uint32_t close_ok_timeout_ms; /* ms our connection.close waits for close-ok; default 3000 */
 	uint32_t consumer_timeout;  /* ms a delivery may stay unacked; 0 = no limit */
 	uint32_t max_connections;   /* AMQP connections; default 10000 */
 	uint32_t kafka_max_connections; /* Kafka's own budget; default 1000 */

@@ -371,9 +371,13 @@ int kh_consume(rd_kafka_t *c, const char *topic, int32_t partition, int64_t offs
 		if (!m)
 			continue;
 		if (m->err) {
+			int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->partition == partition &&
+				  m->rkt && strcmp(rd_kafka_topic_name(m->rkt), topic) == 0;
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				fprintf(stderr, "consume: %s\n", rd_kafka_message_errstr(m));
 			rd_kafka_message_destroy(m);
+			if (eof)
+				break;
 			continue;
 		}
 		struct kh_msg *o = &out[n++];

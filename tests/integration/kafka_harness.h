@@ -73,7 +73,10 @@ rd_kafka_resp_err_t kh_produce_sync(rd_kafka_t *rk, const char *topic, int32_t p
 				    const char *key, const char *value, int64_t timestamp,
 				    int64_t *offset);
 /* Consume partition from offset with assign(); fills up to max messages
- * (copies) within timeout_ms; returns the count.  Free with kh_msgs_free. */
+ * (copies) within timeout_ms; returns the count.  Free with kh_msgs_free.
+ * A consumer made with enable.partition.eof=true stops at the end of the
+ * partition (its high watermark when the fetch answered) instead of waiting
+ * out timeout_ms for records that are not there. */
 struct kh_msg {
 	int32_t partition;
 	int64_t offset;
@@ -82,6 +85,10 @@ struct kh_msg {
 	char *value; /* NUL-terminated copy */
 	char *hdr;   /* first header as "name=value", or NULL */
 };
+/* Consumer settings (a fragment of a kv list) under which kh_consume reads
+ * to the end of the partition and returns at once: EOF events on, and a
+ * fetch at the end answered after 10 ms instead of fetch.wait.max.ms's 500. */
+#define KH_READ_TO_END "enable.partition.eof", "true", "fetch.wait.max.ms", "10"
 int kh_consume(rd_kafka_t *consumer, const char *topic, int32_t partition, int64_t offset,
 	       struct kh_msg *out, int max, int timeout_ms);
 void kh_msgs_free(struct kh_msg *m, int n);

@@ -125,10 +125,19 @@ static void produce_n(const char *topic, int n, const char *const *conf)
 
 static void check_range(const char *topic, int64_t from, int n)
 {
-	const char *cc[] = { "group.id", "assign-only", "enable.auto.commit", "false", NULL };
+	const char *cc[] = { "group.id", "assign-only", "enable.auto.commit", "false",
+			     KH_READ_TO_END, NULL };
 	rd_kafka_t *c = kh_consumer(kh_bootstrap(), cc);
 	struct kh_msg *m = calloc((size_t)n + 1, sizeof(*m));
-	int got = kh_consume(c, topic, 0, from, m, n + 1, 3000);
+	/* acks=0 returns before the broker appended: wait (bounded) until the
+	 * records are all there, then read up to the end of the partition */
+	int64_t lo = 0, hi = 0;
+	for (uint64_t end = kh_now_ms() + 10000; hi < from + n && kh_now_ms() < end;) {
+		ck_assert_int_eq(rd_kafka_query_watermark_offsets(c, topic, 0, &lo, &hi, 5000), 0);
+		if (hi < from + n)
+			kh_sleep_ms(20);
+	}
+	int got = kh_consume(c, topic, 0, from, m, n + 1, 10000);
 
 	ck_assert_int_eq(got, n);
 	for (int i = 0; i < got; i++) {
@@ -185,7 +194,7 @@ START_TEST(keyed_produce_lands_by_murmur2)
 {
 	char topic[128];
 	const char *pc[] = { "partitioner", "murmur2", NULL };
-	const char *cc[] = { "group.id", "assign-only", NULL };
+	const char *cc[] = { "group.id", "assign-only", KH_READ_TO_END, NULL };
 	int count[3] = { 0 };
 
 	kh_name(topic, sizeof(topic), "keyed");
@@ -204,7 +213,7 @@ START_TEST(keyed_produce_lands_by_murmur2)
 	rd_kafka_t *c = kh_consumer(kh_bootstrap(), cc);
 	for (int32_t part = 0; part < 3; part++) {
 		struct kh_msg m[64];
-		int n = kh_consume(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, m, 64, 1500);
+		int n = kh_consume(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, m, 64, 10000);
 		for (int i = 0; i < n; i++)
 			ck_assert_int_eq(kh_murmur2_partition(m[i].key, strlen(m[i].key), 3), part);
 		count[part] = n;

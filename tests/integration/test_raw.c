@@ -25,9 +25,12 @@
  */
 #include "harness.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* ---- protocol header ---------------------------------------------------- */
@@ -432,6 +435,60 @@ START_TEST(malformed_frame)
 }
 END_TEST
 
+/* A close-ok that reaches the broker in pieces (its frame header, then the
+ * rest) ends the connection at once. tandemd once threw away the partial
+ * frame it held while closing and then waited out its close-ok timeout for
+ * a close-ok it had discarded. This test's broker waits 30 s for close-ok
+ * (RabbitMQ's ceiling), so a socket closed within 10 s proves it was read. */
+START_TEST(close_ok_in_pieces_ends_the_connection)
+{
+	th_start_with_args((const char *const[]){"--close-ok-timeout-ms", "30000", NULL});
+	int fd = th_raw_handshake(0, 131072, 0, 1, NULL, NULL, NULL);
+	int one = 1;
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	heartbeat_on_channel(fd);
+	struct th_raw_frame f;
+	for (;;) {
+		ck_assert_int_eq(th_raw_read_frame(fd, &f, 10000), 1);
+		int is_close = f.type == 1 && f.channel == 0 && th_raw_class(&f) == 10 && th_raw_method(&f) == 50;
+		th_raw_frame_free(&f);
+		if (is_close)
+			break;
+	}
+	static const uint8_t close_ok[12] = {1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, 0xCE};
+	th_raw_send(fd, close_ok, 7);
+	th_sleep_ms(50); /* apart, so that the broker reads the header alone */
+	th_raw_send(fd, close_ok + 7, 4);
+	th_sleep_ms(50);
+	th_raw_send(fd, close_ok + 11, 1);
+	ck_assert_msg(th_raw_wait_closed(fd, 10000), "socket still open 10 s after a close-ok sent in pieces");
+	close(fd);
+}
+END_TEST
+
+/* A client that never answers connection.close is dropped after
+ * close_ok_timeout_ms (here 100 ms, well under the 3 s default). tandemd's
+ * key: RabbitMQ waits up to 30 s and has no setting for it. */
+START_TEST(close_ok_timeout_drops_a_silent_client)
+{
+	if (th_external())
+		return;
+	th_start_with_args((const char *const[]){"--close-ok-timeout-ms", "100", NULL});
+	int fd = th_raw_handshake(0, 131072, 0, 1, NULL, NULL, NULL);
+	heartbeat_on_channel(fd);
+	struct th_raw_frame f;
+	int rc = th_raw_read_frame(fd, &f, 10000);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(th_raw_class(&f) == 10 && th_raw_method(&f) == 50, "expected connection.close, got %u.%u",
+		      th_raw_class(&f), th_raw_method(&f));
+	th_raw_frame_free(&f);
+	uint64_t t0 = th_now_ms();
+	ck_assert_msg(th_raw_wait_closed(fd, 2500), "no close-ok, and the socket still open after 2.5 s");
+	fprintf(stderr, "dropped %llu ms after connection.close\n", (unsigned long long)(th_now_ms() - t0));
+	close(fd);
+}
+END_TEST
+
 /* The largest frame the spec allows (payload frame_max - 8) is accepted, and
  * so is one with a payload of exactly frame_max (RabbitMQ's tolerance). */
 START_TEST(frame_at_limit_accepted)
@@ -695,6 +752,8 @@ static Suite *suite(void)
 
 	tc = th_tcase("frames");
 	tcase_add_loop_test(tc, malformed_frame, 0, (int)(sizeof(frame_cases) / sizeof(frame_cases[0])));
+	tcase_add_test(tc, close_ok_in_pieces_ends_the_connection);
+	tcase_add_test(tc, close_ok_timeout_drops_a_silent_client);
 	tcase_add_test(tc, frame_at_limit_accepted);
 	tcase_add_test(tc, pipelined_frames);
 	tcase_add_test(tc, channel_open_before_connection_open);
@@ -708,5 +767,9 @@ static Suite *suite(void)
 
 int main(void)
 {
+	/* Cases whose garbage swallows the client's close-ok wait out the close-ok
+	 * timeout (3 s by default): 1 s here. */
+	th_start_with_args((const char *const[]){"--close-ok-timeout-ms", "1000", NULL});
+	th_start_private();
 	return th_run_suite(suite());
 }

@@ -79,11 +79,13 @@ struct rec {
 	char hname[16][64], hval[16][256];
 };
 
-/* Reads up to max records of topic/partition from the beginning. */
-static int kafka_read(const char *topic, int32_t partition, struct rec *out, int max, int timeout_ms)
+/* Reads up to max records of topic/partition from the beginning; with
+ * to_end, no further than the partition's end (not waiting out timeout_ms). */
+static int kafka_read(const char *topic, int32_t partition, struct rec *out, int max, int timeout_ms, int to_end)
 {
-	const char *kv[] = { "group.id", "stream-kafka", "enable.partition.eof", "false", NULL };
-	rd_kafka_t *rk = kh_consumer(bootstrap, kv);
+	const char *kv[] = { "group.id", "stream-kafka", KH_READ_TO_END, NULL };
+	const char *kv_no_eof[] = { "group.id", "stream-kafka", "enable.partition.eof", "false", NULL };
+	rd_kafka_t *rk = kh_consumer(bootstrap, to_end ? kv : kv_no_eof);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	ck_assert_int_eq(rd_kafka_assign(rk, l), 0);
@@ -95,7 +97,10 @@ static int kafka_read(const char *topic, int32_t partition, struct rec *out, int
 		if (!m)
 			continue;
 		if (m->err) {
+			int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
 			rd_kafka_message_destroy(m);
+			if (eof)
+				break;
 			continue;
 		}
 		struct rec *r = &out[n++];
@@ -193,7 +198,7 @@ START_TEST(amqp_publish_kafka_reads)
 	th_close(p);
 
 	struct rec r[4];
-	int n = kafka_read(q, 0, r, 2, 10000);
+	int n = kafka_read(q, 0, r, 2, 10000, 0);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(r[0].offset, 0);
 	ck_assert_str_eq(r[0].key, "rk");
@@ -417,11 +422,27 @@ START_TEST(bridge_into_partitioned_topic)
 	/* the classic queue: every order once */
 	ck_assert_uint_eq(th_wait_count(c, 1, classic, 6, 5000), 6);
 
-	/* the log: each record where murmur2 of its key puts it */
+	/* the log: each record where murmur2 of its key puts it; once the
+	 * partitions hold the 9 records between them (bounded wait), each is
+	 * read up to its end */
+	rd_kafka_t *wk = kh_consumer(bootstrap, NULL);
+	int64_t total = 0;
+	for (uint64_t end = kh_now_ms() + 10000; total < 9 && kh_now_ms() < end;) {
+		total = 0;
+		for (int32_t part = 0; part < 3; part++) {
+			int64_t lo = 0, hi = 0;
+			ck_assert_int_eq(rd_kafka_query_watermark_offsets(wk, topic, part, &lo, &hi, 5000), 0);
+			total += hi;
+		}
+		if (total < 9)
+			kh_sleep_ms(20);
+	}
+	rd_kafka_destroy(wk);
+	ck_assert_int_eq(total, 9);
 	int found = 0, vips = 0;
 	for (int32_t part = 0; part < 3; part++) {
 		struct rec r[16];
-		int n = kafka_read(topic, part, r, 16, 3000);
+		int n = kafka_read(topic, part, r, 16, 10000, 1);
 		for (int i = 0; i < n; i++) {
 			if (strncmp(r[i].value, "vip-", 4) == 0) {
 				const char *who = r[i].value + 4;
