@@ -16,7 +16,7 @@
 
 #include <config.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/config.h"

@@ -63,8 +63,8 @@ check_tree "$top" || status=1
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 for f in "src/util/u.c:core/log.h" "exchange/e.c:event2/event.h" "logstore/l.c:core/topics.h" \
-	"src/core/c.c:event2/event.h" "src/core/d.c:amqp/amqp.h" "src/net/n.c:core/broker.h" \
-	"src/amqp/a.c:kafka/kf.h" "src/kafka/k.c:http/hx.h" "src/http/h.c:amqp/amqp.h"; do
+	"src/core/c.c:event2/event.h" "src/core/d.c:amqp/am.h" "src/net/n.c:core/broker.h" \
+	"src/amqp/a.c:kafka/kf.h" "src/kafka/k.c:http/hx.h" "src/http/h.c:amqp/am.h"; do
 	file=${f%%:*} inc=${f#*:}
 	mkdir -p "$tmp/$(dirname "$file")"
 	printf '#include "%s"\n' "$inc" >"$tmp/$file"

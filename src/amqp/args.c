@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/qargs.h"
 
 int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max)

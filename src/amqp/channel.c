@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/config.h"
 
 /* Index of the first open channel with an id >= id. */

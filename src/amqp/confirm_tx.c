@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 
 int am_h_confirm_select(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
 			struct am_err *err)

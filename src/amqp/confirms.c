@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/durable.h"
 
 /* Channels with confirms waiting for the journal, across connections. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/durable.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/stream.h"
 
 /* ---- the unacked ring ----------------------------------------------------- */

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/log.h"
 
 static const char *const reason_names[] = {

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 
 enum {
 	PRE_OPEN = 1,     /* the channel must be open */

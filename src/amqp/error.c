@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 
 static const struct {
 	uint16_t code;

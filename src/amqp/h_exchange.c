@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 
 #define MAX_BIND_ARGS 64
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/qargs.h"
 #include "core/stream.h"
 

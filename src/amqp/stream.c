@@ -36,7 +36,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 #include "core/auth.h"
 #include "core/log.h"
 #include "core/qargs.h"

@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "amqp/amqp.h"
+#include "amqp/am.h"
 
 /* Bodies at least this big are added by reference rather than copied: below
  * it, a copy is cheaper than an evbuffer chain and its cleanup callback. */

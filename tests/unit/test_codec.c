@@ -20,7 +20,7 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 
-#include "amqp/codec.h" /* -I src, not src/amqp: its amqp.h would shadow rabbitmq-c's */
+#include "amqp/codec.h" /* -I src: named by folder, as in src/ */
 
 /* Exported by librabbitmq but declared only in its private header. */
 int amqp_encode_table(amqp_bytes_t encoded, amqp_table_t *input, size_t *offset);

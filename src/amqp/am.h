@@ -1,13 +1,15 @@
 /*
  * The AMQP 0-9-1 front end's state: connections, channels, consumers and
  * unacked deliveries, and the functions its files share.  Wire format <->
- * core calls; never calls another front end.
+ * core calls; never calls another front end.  Named after the am_ prefix:
+ * amqp.h is rabbitmq-c's, which the tests include beside ours
+ * (tests/test_names.sh keeps it so).
  *
  * Must not depend on: other front ends; the broker core only through
  * core/ headers; libevent only through net/net.h for output buffers and timers.
  */
-#ifndef TANDEM_AMQP_H
-#define TANDEM_AMQP_H
+#ifndef TANDEM_AMQP_AM_H
+#define TANDEM_AMQP_AM_H
 
 #include <stdarg.h>
 #include <stdint.h>
