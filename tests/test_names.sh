@@ -5,7 +5,10 @@
 #     amqp_*.h: rabbitmq-c's; rdkafka.h, rdkafka_*.h: librdkafka's): tests
 #     include both kinds, and with the wrong -I ours would shadow theirs;
 #  2. a source still includes the AMQP front end's old header
-#     "amqp/amqp.h" (now amqp/am.h) or a bare "amqp.h".
+#     "amqp/amqp.h" (now amqp/am.h) or a bare "amqp.h";
+#  3. an AMQP method handler (am_h_*) is defined outside the one naming
+#     scheme of src/amqp: the handlers of class X are in class_X.c (or
+#     class_X_<part>.c); the machinery keeps plain names.
 # Then shows, on a scratch tree, that each rule catches what it is for.
 #
 # Must not depend on: a build (it reads the sources under $srcdir).
@@ -40,6 +43,16 @@ check()
 		echo "$incl"
 		bad=1
 	fi
+	handlers=$(for f in "$root"/src/amqp/*.c; do
+		[ -f "$f" ] || continue
+		case ${f##*/} in class_*.c) continue ;; esac
+		grep -Hn '^int am_h_[a-z_]*(' "$f"
+	done)
+	if [ -n "$handlers" ]; then
+		echo "FAIL: AMQP handlers outside src/amqp/class_<class>.c:"
+		echo "$handlers"
+		bad=1
+	fi
 	return $bad
 }
 
@@ -64,13 +77,16 @@ inject src/amqp/amqp.h '/* shadows <amqp.h> */'
 inject tests/unit/rdkafka.h '/* shadows <rdkafka.h> */'
 inject src/amqp/x.c '#include "amqp/amqp.h"'
 inject tests/unit/x.c '#include "amqp.h"'
+inject src/amqp/h_queue.c 'int am_h_queue_purge(struct am_conn *c)'
 # ... and a clean scratch tree passes (the checks do not fail on anything).
 rm -rf "$tmp/t" && mkdir -p "$tmp/t/src/amqp" &&
-	printf '#include "amqp/am.h"\n#include <amqp.h>\n' >"$tmp/t/src/amqp/ok.c"
+	printf '#include "amqp/am.h"\n#include <amqp.h>\n' >"$tmp/t/src/amqp/ok.c" &&
+	printf 'int am_h_queue_purge(struct am_conn *c)\n' >"$tmp/t/src/amqp/class_queue.c"
 if ! check "$tmp/t" >/dev/null; then
 	echo "FAIL: the checks reject a clean tree"
 	status=1
 fi
 
-[ $status -eq 0 ] && echo "PASS: no header shadows a client library's; nobody includes amqp/amqp.h"
+[ $status -eq 0 ] && echo "PASS: no header shadows a client library's, nobody includes amqp/amqp.h," \
+	"AMQP handlers are in src/amqp/class_<class>.c"
 exit $status

@@ -5,8 +5,15 @@
  * amqp.h is rabbitmq-c's, which the tests include beside ours
  * (tests/test_names.sh keeps it so).
  *
- * Must not depend on: other front ends; the broker core only through
- * core/ headers; libevent only through net/net.h for output buffers and timers.
+ * Files: class_<class>.c hold the handlers of one AMQP class (class_basic.c
+ * publishing, class_basic_consume.c consuming); the machinery is named for
+ * what it does (dispatch.c, writer.c, error.c, args.c, confirms.c,
+ * deadletter.c, stream.c); codec.c, table.c and props.c are the neutral
+ * codec (codec.h), a library of their own (libamcodec.a).
+ *
+ * May depend on: the codec, core/ headers, net/net.h, libc.  Must not
+ * depend on: other front ends; logstore/ (core is its only door); libevent
+ * other than through net/net.h (output buffers and timers).
  */
 #ifndef TANDEM_AMQP_AM_H
 #define TANDEM_AMQP_AM_H
@@ -192,7 +199,7 @@ void am_send_simple(struct am_conn *c, uint16_t channel, uint32_t id);
 void am_send_content(struct am_conn *c, uint16_t channel, const struct tdm_message *msg);
 void am_send_heartbeat(struct am_conn *c);
 
-/* ---- connection (connection.c) ---- */
+/* ---- connection (class_connection.c) ---- */
 /* Sends connection.close with err and waits (bounded) for close-ok. */
 void am_conn_close_with(struct am_conn *c, const struct am_err *err);
 extern const struct tdm_proto am_proto;
@@ -212,7 +219,7 @@ void am_raise(struct am_conn *c, struct am_channel *ch, const struct am_err *err
 typedef int (*am_handler_fn)(struct am_conn *c, struct am_channel *ch,
 			     const struct am_method *m, struct am_err *err);
 
-/* ---- channel (channel.c) ---- */
+/* ---- channel (class_channel.c) ---- */
 struct am_channel *am_channel_get(struct am_conn *c, uint16_t id);
 /* Opens channel id and sends channel.open-ok. */
 int am_channel_open(struct am_conn *c, uint16_t id, struct am_err *err);
@@ -229,7 +236,7 @@ void am_channel_destroy(struct am_conn *c, struct am_channel *ch);
 int am_channel_content(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
 		       struct am_err *err);
 
-/* ---- handlers per class ---- */
+/* ---- handlers per class (class_<class>.c) ---- */
 int am_h_exchange_declare(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
 int am_h_exchange_delete(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
 int am_h_exchange_bind(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);
@@ -255,7 +262,9 @@ int am_h_tx_rollback(struct am_conn *, struct am_channel *, const struct am_meth
 /* Drops a transaction's buffered publishes and acks (rollback, channel close). */
 void am_tx_discard(struct am_channel *ch);
 
-/* ---- basic internals shared by publish/deliver/tx (basic.c, deliver.c) ---- */
+/* ---- basic internals shared by publish/deliver/tx: publishing and routing in
+ * class_basic.c, consumers and the unacked ring in class_basic_consume.c,
+ * confirms in confirms.c, the hooks where their comments say ---- */
 /* Routes a complete message published on ch; sends return/confirm as needed. */
 int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		     int mandatory, struct am_err *err);
@@ -271,14 +280,15 @@ void am_confirms_release(struct am_channel *ch);
 /* Installs the broker hooks of this front end: dead-lettering, journal
  * sync notifications, message restore (deadletter.c, confirms.c). */
 void am_hooks_install(struct tdm_broker *b);
-/* The resource-alarm hook (connection.c). */
+/* The resource-alarm hook (class_connection.c). */
 void am_alarms_install(struct tdm_broker *b);
 /* Routes msg through x (message headers feed headers exchanges), then, if
  * nothing matched, through x's alternate exchanges. */
 void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r);
 /* Installs the dead-letter hook (deadletter.c) in the broker. */
 void am_deadletter_install(struct tdm_broker *b);
-/* Sets the AMQP-derived fields of a message read back from the journal. */
+/* Sets the AMQP-derived fields of a message read back from the journal
+ * (class_channel.c). */
 void am_message_restore(void *ctx, struct tdm_message *m);
 /* Routes and enqueues msg immediately (no transaction buffering). */
 int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
@@ -301,12 +311,12 @@ void am_channel_kick_consumers(struct am_channel *ch);
 /* Cancels and frees every consumer of ch (channel closing). */
 void am_channel_drop_consumers(struct am_channel *ch);
 
-/* Binds or unbinds (bind=0) exchange src_name to dst (h_exchange.c). */
+/* Binds or unbinds (bind=0) exchange src_name to dst (class_exchange.c). */
 int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err);
 /* Resolves a queue name from a method ("" = the channel's last declared
- * queue) to a queue this connection may use (h_queue.c). */
+ * queue) to a queue this connection may use (class_queue.c). */
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
 				   uint32_t method, struct am_err *err);
 

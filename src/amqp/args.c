@@ -3,7 +3,9 @@
  * argument equivalence check RabbitMQ applies on redeclare, and the AMQP
  * face of core's queue-argument checks (core/qargs.h).
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,9 @@
  * journal's fsync covers it; a refused message, or one whose journal write
  * or fsync failed, gets its own basic.nack, in order.  The fast path, no durable message waiting, touches no ring.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 #include <string.h>

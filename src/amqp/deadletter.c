@@ -11,7 +11,9 @@
  * The core calls this through the broker's dead_letter hook: the content
  * header is AMQP wire format, so rewriting it belongs to this front end.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 #include <string.h>

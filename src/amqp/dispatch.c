@@ -4,7 +4,9 @@
  * generically, calls the handler, and is the one place that turns an error
  * into channel.close (soft codes) or connection.close (hard codes).
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <string.h>
 

@@ -2,7 +2,9 @@
  * AMQP error vocabulary: reply code names, hard vs soft scope, and the one
  * mapping from core status codes to reply codes.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdio.h>
 #include <string.h>

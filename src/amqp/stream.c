@@ -28,7 +28,9 @@
  *   the properties of x-amqp-properties, user_id included, are the ones the
  *   publish path checked.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stddef.h>
 #include <stdio.h>

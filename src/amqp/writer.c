@@ -5,7 +5,9 @@
  * writes the output buffer when the loop turns, so a dispatch pass that
  * delivers many messages becomes few writev calls.
  *
- * Must not depend on: other front ends; core internals beyond message.h.
+ * May depend on: amqp/am.h (the codec, net/net.h) and core/message.h.
+ * Must not depend on: other front ends, core internals beyond message.h,
+ * logstore/, libevent other than through net/net.h.
  */
 #include <string.h>
 

@@ -1,9 +1,11 @@
 /*
  * Handlers of class basic on the publishing side and the simple requests:
  * publish (routing, mandatory returns, confirms), get, qos, recover.
- * Consuming and acknowledgements are in consume.c.
+ * Consuming and acknowledgements are in class_basic_consume.c.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 #include <string.h>

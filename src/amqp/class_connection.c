@@ -3,7 +3,9 @@
  * (start/tune/open/close), heartbeats and shutdown.  Channel and content
  * frames are handed to dispatch.c.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,9 @@
 /*
  * Handlers of class exchange: declare, delete, bind, unbind.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <string.h>
 

@@ -1,8 +1,11 @@
 /*
- * AMQP channels: the channel class (open, close, flow), channel lifetime,
- * and assembly of published content (method, header, body frames).
+ * AMQP channels: the channel class (open, close, flow) and the deprecated
+ * access.request, channel lifetime, and assembly of published content
+ * (method, header, body frames).
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,14 +1,17 @@
 /*
- * Consuming: basic.consume / cancel, pushing deliveries with per-consumer
- * and per-channel prefetch credit and the connection's output watermark,
- * and the channel's ring of unacked deliveries (ack, nack, reject, requeue).
+ * Handlers of class basic on the consuming side: basic.consume / cancel,
+ * pushing deliveries with per-consumer and per-channel prefetch credit and
+ * the connection's output watermark, and the channel's ring of unacked
+ * deliveries (ack, nack, reject, requeue).  Publishing is in class_basic.c.
  *
  * The ring holds deliveries in tag order; tags only grow, so the oldest
  * (the usual ack) is at the head: O(1), and any other tag is a binary
  * search.  Settled entries in the middle are marked and skipped when the
  * head reaches them.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,11 @@
 /*
- * Handlers of classes confirm and tx: publisher confirms, and transactions
- * that buffer publishes and acknowledgements until commit.
+ * Handlers of classes confirm and tx: publisher confirms (confirm.select;
+ * the acks themselves go out from confirms.c), and transactions that buffer
+ * publishes and acknowledgements until commit.
  *
- * Must not depend on: other front ends.
+ * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h) and other
+ * core/ headers.  Must not depend on: other front ends, logstore/ (core is
+ * its only door), libevent other than through net/net.h.
  */
 #include <stdlib.h>
 
