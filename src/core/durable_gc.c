@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/durable_internal.h"
+#include "core/invariant.h"
 
 void dur_live_add(struct tdm_durable *d, uint64_t off, int delta)
 {
@@ -31,6 +32,7 @@ void dur_live_add(struct tdm_durable *d, uint64_t off, int delta)
 	}
 	if (i >= d->live_n)
 		d->live_n = i + 1;
+	TDM_ASSERT((int64_t)d->live[i] + delta >= 0); /* live copies never below zero */
 	d->live[i] = (uint32_t)((int64_t)d->live[i] + delta);
 }
 

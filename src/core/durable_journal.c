@@ -21,6 +21,7 @@
 
 #include "core/broker.h"
 #include "core/durable_internal.h"
+#include "core/invariant.h"
 #include "core/log.h"
 
 #define BATCH_BYTES (1u << 20)    /* pending records appended per batch */
@@ -133,6 +134,8 @@ static int append_run(struct tdm_durable *d, size_t from, size_t to)
 	for (size_t i = 0; i < n; i++) {
 		struct pend *p = &d->pend[from + i];
 		const uint8_t *meta = d->scratch + p->meta_off;
+		/* pending records hold consecutive offsets, handed out in order */
+		TDM_ASSERT(p->off == d->pend[from].off + i && p->off < d->next_offset);
 		static const char kinds[] = "EPAD";
 		const char *kind = memchr(kinds, p->kind, 4);
 		hdrs[i][0] = (struct ls_header){ "t", 1, kind, 1 };
@@ -171,7 +174,11 @@ static int append_run(struct tdm_durable *d, size_t from, size_t to)
 		tdm_error("durable", "journal appended at %llu, expected %llu: offsets the queues "
 			  "hold would be wrong; stopping", (unsigned long long)res.base_offset,
 			  (unsigned long long)want);
-		abort(); /* recovery from the journal is consistent; memory is not */
+		/* Always on, not TDM_ASSERT: it protects data.  Going on would make
+		 * acks and delivery marks name the wrong records, and recovery would
+		 * drop or redeliver the wrong messages; the journal on disk is
+		 * consistent, memory is not, so stop and let recovery rebuild. */
+		abort();
 	}
 	if (d->fail_count) {
 		tdm_info("durable", "journal writable again after %llu failed appends",
@@ -256,6 +263,7 @@ void dur_sync_done(void *arg)
 	}
 	d->job = NULL;
 	d->flushed = ls_flushed_offset(d->journal);
+	TDM_ASSERT(d->flushed <= d->next_offset); /* nothing synced that was not handed out */
 	journal_changed(d);
 	if (d->flushed < ls_log_end(d->journal))
 		sync_start(d); /* what came in meanwhile: the next group */
