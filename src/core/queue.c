@@ -279,6 +279,7 @@ static struct tdm_qentry heap_pop(struct tdm_queue *q)
 /* The entry that leaves next, without removing it; NULL when empty. */
 static const struct tdm_qentry *peek_ready(const struct tdm_queue *q)
 {
+	TDM_ASSERT(q->ring_len <= q->ring_cap && (!q->ring_len || q->ring_head < q->ring_cap));
 	const struct tdm_qentry *r = q->ring_len ? &q->ring[q->ring_head] : NULL;
 	if (q->heap_len && (!r || before(q, &q->heap[0], r)))
 		return &q->heap[0];
