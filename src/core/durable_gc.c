@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/durable_internal.h"
-#include "core/invariant.h"
+#include "util/invariant.h"
 
 void dur_live_add(struct tdm_durable *d, uint64_t off, int delta)
 {

@@ -21,8 +21,8 @@
 
 #include "core/broker.h"
 #include "core/durable_internal.h"
-#include "core/invariant.h"
 #include "core/log.h"
+#include "util/invariant.h"
 
 #define BATCH_BYTES (1u << 20)    /* pending records appended per batch */
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/invariant.h"
+#include "util/invariant.h"
 
 struct tdm_message {
 	uint32_t refcnt;

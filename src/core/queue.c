@@ -16,8 +16,8 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
-#include "core/invariant.h"
 #include "core/stream.h"
+#include "util/invariant.h"
 
 uint64_t tdm_now_ms(void)
 {

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "core/invariant.h"
+#include "util/invariant.h"
 
 #define CLOSE_FLUSH_TIMEOUT_S 5
 /* accept back-off: how long a listener sleeps after running out of

@@ -1,5 +1,5 @@
 /*
- * TDM_ASSERT (core/invariant.h) in a build where it is on: this program is
+ * TDM_ASSERT (util/invariant.h) in a build where it is on: this program is
  * compiled with -DTDM_DEBUG_ASSERTS, as configure --enable-sanitizers
  * compiles everything.  A forked child that breaks an invariant must die by
  * SIGABRT after saying file:line and the expression on stderr; one that
@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/invariant.h"
 #include "core/message.h"
+#include "util/invariant.h"
 
 /* Runs fn in a child with stderr into a pipe; returns its wait status and
  * what it wrote (NUL-terminated, at most cap - 1 bytes). */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/broker.h"
-#include "core/invariant.h"
+#include "util/invariant.h"
 
 static struct tdm_broker *broker;
 static struct tdm_vhost *vh;
@@ -310,7 +310,7 @@ START_TEST(queue_delete_unbinds_and_auto_deletes_exchange)
 END_TEST
 
 #if TDM_ASSERTS_ON
-/* Debug and sanitizer builds check the queue's invariants (core/invariant.h):
+/* Debug and sanitizer builds check the queue's invariants (util/invariant.h):
  * a forked child (Check's default) that breaks one dies by SIGABRT. */
 START_TEST(queue_unref_below_zero_aborts)
 {

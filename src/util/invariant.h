@@ -12,10 +12,11 @@
  * Checks that protect data on disk stay on in every build and do not use
  * this macro (see append_run in durable_journal.c).
  *
- * Must not depend on: anything but the C library (any layer may include it).
+ * Must not depend on: anything but the C library (any layer may include it;
+ * src/net does, for its connection refcount).
  */
-#ifndef TANDEM_CORE_INVARIANT_H
-#define TANDEM_CORE_INVARIANT_H
+#ifndef TANDEM_UTIL_INVARIANT_H
+#define TANDEM_UTIL_INVARIANT_H
 
 #if defined(TDM_DEBUG_ASSERTS) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TDM_ASSERTS_ON 1
