@@ -141,6 +141,10 @@ struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t 
 /* Removes and frees a vhost nothing refers to yet (recovery of a deleted
  * one); a vhost in use goes with tdm_vhost_delete. */
 void tdm_vhost_drop(struct tdm_broker *b, const char *name, size_t len);
+/* Core only (vhost.c, broker.c): frees vh, already out of b->vhosts, with
+ * its queues (killed, the vhost's reference dropped) and exchanges.  Writes
+ * no durable record; front ends delete a vhost with tdm_vhost_delete. */
+void tdm_vhost_free(struct tdm_vhost *vh);
 /*
  * Deletes vh at run time, as RabbitMQ does: its connections are closed
  * (320 CONNECTION_FORCED), its queues and exchanges deleted with their

@@ -16,6 +16,9 @@
  *    once every message below a block is gone, whole segments below it are
  *    deleted (ls_delete_records).
  * Recovery replays both topics at startup, before any listener opens.
+ * The code is split along these seams: durable.c (open, close), then
+ * durable_topology.c, durable_journal.c, durable_page.c, durable_gc.c and
+ * durable_recover.c, sharing the layout in durable_internal.h.
  *
  * Must not depend on: libevent (blocking work goes through the broker's
  * background-job hook, core/bg.h), protocol front ends (headers are opaque bytes).

@@ -69,7 +69,10 @@ size_t tdm_message_size(const struct tdm_message *m)
 
 void tdm_message_unref(struct tdm_message *m)
 {
-	if (!m || --m->refcnt > 0)
+	if (!m)
+		return;
+	TDM_ASSERT(m->refcnt > 0); /* an unref more than there were refs */
+	if (--m->refcnt > 0)
 		return;
 	tdm_message_bytes -= tdm_message_size(m);
 	if (m->body_separate)

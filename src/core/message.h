@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/invariant.h"
+
 struct tdm_message {
 	uint32_t refcnt;
 	uint8_t persistent;     /* delivery_mode == 2 */
@@ -42,6 +44,7 @@ struct tdm_message *tdm_message_new(const char *exchange, size_t exchange_len,
 				    uint64_t body_len);
 static inline struct tdm_message *tdm_message_ref(struct tdm_message *m)
 {
+	TDM_ASSERT(m->refcnt > 0 && m->refcnt < UINT32_MAX); /* live, and no wrap */
 	m->refcnt++;
 	return m;
 }

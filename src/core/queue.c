@@ -17,6 +17,7 @@
 #include "core/broker.h"
 #include "core/durable.h"
 #include "core/stream.h"
+#include "util/invariant.h"
 
 uint64_t tdm_now_ms(void)
 {
@@ -75,6 +76,7 @@ int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
 
 void tdm_queue_ref(struct tdm_queue *q)
 {
+	TDM_ASSERT(q->refcnt > 0 && q->refcnt < UINT32_MAX); /* live, and no wrap */
 	q->refcnt++;
 }
 
@@ -168,6 +170,7 @@ static void drop_ready(struct tdm_queue *q)
 
 void tdm_queue_unref(struct tdm_queue *q)
 {
+	TDM_ASSERT(q->refcnt > 0); /* an unref more than there were refs */
 	if (--q->refcnt > 0)
 		return;
 	drop_ready(q);
@@ -186,6 +189,7 @@ void tdm_queue_unref(struct tdm_queue *q)
 /* Moves the ring into a new array of ncap entries, head first. */
 static int ring_resize(struct tdm_queue *q, size_t ncap)
 {
+	TDM_ASSERT(ncap >= q->ring_len && q->ring_len <= q->ring_cap);
 	struct tdm_qentry *n = malloc(ncap * sizeof(*n));
 	if (!n)
 		return -1;
@@ -254,6 +258,7 @@ static int heap_push(struct tdm_queue *q, struct tdm_qentry e)
 
 static struct tdm_qentry heap_pop(struct tdm_queue *q)
 {
+	TDM_ASSERT(q->heap_len > 0 && q->heap_len <= q->heap_cap);
 	struct tdm_qentry top = q->heap[0];
 	q->heap[0] = q->heap[--q->heap_len];
 	size_t i = 0;
@@ -274,6 +279,7 @@ static struct tdm_qentry heap_pop(struct tdm_queue *q)
 /* The entry that leaves next, without removing it; NULL when empty. */
 static const struct tdm_qentry *peek_ready(const struct tdm_queue *q)
 {
+	TDM_ASSERT(q->ring_len <= q->ring_cap && (!q->ring_len || q->ring_head < q->ring_cap));
 	const struct tdm_qentry *r = q->ring_len ? &q->ring[q->ring_head] : NULL;
 	if (q->heap_len && (!r || before(q, &q->heap[0], r)))
 		return &q->heap[0];
@@ -289,6 +295,8 @@ static int take_ready(struct tdm_queue *q, struct tdm_qentry *out)
 		if (!next)
 			return 0;
 		if (!q->heap_len || next != &q->heap[0]) {
+			TDM_ASSERT(q->ring_len > 0 && q->ring_len <= q->ring_cap &&
+				   q->ring_head < q->ring_cap);
 			*out = q->ring[q->ring_head];
 			q->ring_head = (q->ring_head + 1) % q->ring_cap;
 			q->ring_len--;
@@ -320,6 +328,7 @@ static int store_ready(struct tdm_queue *q, struct tdm_qentry e)
 		return heap_push(q, e);
 	if (q->ring_len == q->ring_cap && ring_grow(q) < 0)
 		return -1;
+	TDM_ASSERT(q->ring_len < q->ring_cap && q->ring_head < q->ring_cap);
 	q->ring[(q->ring_head + q->ring_len) % q->ring_cap] = e;
 	q->ring_len++;
 	return 0;

@@ -1,26 +1,19 @@
 /*
- * The broker object, vhosts and queue registry: declare, lookup, delete,
- * exclusive ownership and auto-delete, following RabbitMQ 3.x's rules and
- * error texts; plus the once-per-loop-turn dispatch pass.
+ * Vhosts and the queue registry: declare, lookup, delete, exclusive
+ * ownership and auto-delete, following RabbitMQ 3.x's rules and error
+ * texts.  The broker object's lifecycle, dispatch pass and tick are in
+ * broker.c.
  *
  * Must not depend on: libevent, protocol front ends.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <malloc.h>
-#include <stdio.h>
 #include <sys/random.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
-#include "core/config.h"
 
 #include "core/broker.h"
 #include "core/durable.h"
 #include "core/stream.h"
 #include "util/b64.h"
-
-#define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
 
 static const struct {
 	const char *name;
@@ -31,25 +24,7 @@ static const struct {
 	{ "amq.headers", EX_HEADERS }, { "amq.match", EX_HEADERS },
 };
 
-struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth *auth)
-{
-	struct tdm_broker *b = calloc(1, sizeof(*b));
-	if (!b)
-		return NULL;
-	b->cfg = cfg;
-	b->auth = auth;
-	b->now_ms = tdm_now_ms();
-	if (cfg) {
-		b->page_window = cfg->queue_memory_window;
-		b->mem_limit = cfg->memory_high_watermark;
-		if (!b->mem_limit) /* RabbitMQ's default: 40% of physical memory */
-			b->mem_limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 5 * 2;
-	}
-	tdm_map_init(&b->vhosts);
-	return b;
-}
-
-static void vhost_free(struct tdm_vhost *vh)
+void tdm_vhost_free(struct tdm_vhost *vh)
 {
 	size_t pos = 0;
 	void *v;
@@ -72,23 +47,6 @@ static void vhost_free(struct tdm_vhost *vh)
 	free(vh);
 }
 
-void tdm_broker_free(struct tdm_broker *b)
-{
-	if (!b)
-		return;
-	size_t pos = 0;
-	void *v;
-	while (tdm_map_next(&b->vhosts, &pos, NULL, NULL, &v))
-		vhost_free(v);
-	tdm_map_free(&b->vhosts);
-	while (b->dead_vhosts) {
-		struct tdm_vhost *vh = b->dead_vhosts;
-		b->dead_vhosts = vh->dead_next;
-		vhost_free(vh);
-	}
-	free(b);
-}
-
 struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t len)
 {
 	return tdm_map_get(&b->vhosts, name, len);
@@ -98,7 +56,7 @@ void tdm_vhost_drop(struct tdm_broker *b, const char *name, size_t len)
 {
 	struct tdm_vhost *vh = tdm_map_del(&b->vhosts, name, len);
 	if (vh)
-		vhost_free(vh);
+		tdm_vhost_free(vh);
 }
 
 struct tdm_vhost *tdm_vhost_add(struct tdm_broker *b, const char *name, size_t len)
@@ -138,42 +96,10 @@ struct tdm_vhost *tdm_vhost_add(struct tdm_broker *b, const char *name, size_t l
 	return vh;
 fail:
 	if (vh && vh->name)
-		vhost_free(vh);
+		tdm_vhost_free(vh);
 	else
 		free(vh);
 	return NULL;
-}
-
-void tdm_broker_mark_dirty(struct tdm_queue *q)
-{
-	struct tdm_broker *b = q->vhost->broker;
-	int was_idle = b->dirty_head == NULL;
-	q->dirty = 1;
-	q->dirty_next = NULL;
-	tdm_queue_ref(q);
-	if (b->dirty_tail)
-		b->dirty_tail->dirty_next = q;
-	else
-		b->dirty_head = q;
-	b->dirty_tail = q;
-	if (was_idle && b->schedule)
-		b->schedule(b->schedule_ctx);
-}
-
-void tdm_broker_dispatch(struct tdm_broker *b)
-{
-	/* Take the current list: queues marked during this pass go to the next. */
-	struct tdm_queue *q = b->dirty_head;
-	b->dirty_head = b->dirty_tail = NULL;
-	while (q) {
-		struct tdm_queue *next = q->dirty_next;
-		q->dirty = 0;
-		if (!q->deleted && tdm_queue_dispatch(q, DISPATCH_BUDGET))
-			tdm_queue_kick(q);
-		tdm_queue_unref(q);
-		q = next;
-	}
-	tdm_durable_flush(b->durable); /* acks of no-ack deliveries, delivery marks */
 }
 
 void tdm_queue_set_timed(struct tdm_queue *q)
@@ -200,59 +126,6 @@ static void unset_timed(struct tdm_queue *q)
 	if (q->timed_next)
 		q->timed_next->timed_prev = q->timed_prev;
 	q->timed = 0;
-}
-
-static uint64_t resident_bytes(void)
-{
-	unsigned long size = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Memory every tick, disk every second; the hook hears of every change. */
-static void check_alarms(struct tdm_broker *b)
-{
-	unsigned alarms = b->alarms;
-	if (b->alarms & TDM_ALARM_MEMORY)
-		malloc_trim(0); /* freed memory goes back, or the alarm would never clear */
-	b->rss = resident_bytes();
-	if (b->mem_limit)
-		alarms = b->rss > b->mem_limit ? alarms | TDM_ALARM_MEMORY : alarms & ~TDM_ALARM_MEMORY;
-	struct statvfs sv;
-	if (b->cfg && b->ticks++ % 10 == 0 && statvfs(b->cfg->data_dir, &sv) == 0) {
-		b->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;
-		alarms = b->disk_free < b->cfg->disk_free_limit ? alarms | TDM_ALARM_DISK
-								 : alarms & ~TDM_ALARM_DISK;
-	}
-	if (alarms != b->alarms) {
-		b->alarms = alarms;
-		if (b->alarm_changed)
-			b->alarm_changed(b->alarm_ctx, alarms);
-	}
-}
-
-void tdm_broker_tick(struct tdm_broker *b)
-{
-	uint64_t now = tdm_now_ms();
-	b->now_ms = now;
-	check_alarms(b);
-	struct tdm_queue *q = b->timed;
-	while (q) {
-		tdm_queue_expire(q, now); /* may dead-letter into other queues, never remove one */
-		struct tdm_queue *next = q->timed_next;
-		if (q->expires_ms >= 0 && !q->nconsumers && now - q->last_used >= (uint64_t)q->expires_ms)
-			tdm_queue_remove(q);
-		q = next;
-	}
-	tdm_durable_flush(b->durable);
-	tdm_durable_gc(b->durable);
-	if (b->on_tick)
-		b->on_tick(b->on_tick_ctx, now);
 }
 
 /* ---- queues ------------------------------------------------------------ */

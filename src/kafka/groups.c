@@ -169,6 +169,11 @@ static void join_respond(struct join_park *jp, int16_t err)
 	struct member *m = jp->m;
 	struct group *g = m ? kf_group(m->c.group) : NULL;
 	struct evbuffer *b = kc->resp;
+
+	/* A join whose member went away (jp->m cleared) is only ever answered
+	 * with an error: below, g and m are read only when err is 0. */
+	if (!g && !err)
+		err = KF_ERR_UNKNOWN_MEMBER_ID;
 	int leader = !err && g->c.leader && strcmp(g->c.leader, m->c.id) == 0;
 
 	if (m)

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "util/invariant.h"
+
 #define CLOSE_FLUSH_TIMEOUT_S 5
 /* accept back-off: how long a listener sleeps after running out of
  * descriptors, and how often such trouble is logged at most */
@@ -156,11 +158,13 @@ static void conn_kill(struct tdm_conn *c)
 
 void tdm_conn_ref(struct tdm_conn *c)
 {
+	TDM_ASSERT(c->refcnt > 0 && c->refcnt < UINT32_MAX); /* live, and no wrap */
 	c->refcnt++;
 }
 
 void tdm_conn_unref(struct tdm_conn *c)
 {
+	TDM_ASSERT(c->refcnt > 0); /* an unref more than there were refs */
 	if (--c->refcnt > 0)
 		return;
 	/* the bufferevent may outlive c (libevent frees it deferred) */

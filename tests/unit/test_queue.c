@@ -1,15 +1,18 @@
 /*
  * Unit tests of the broker core's queues and routing (src/core): FIFO order,
  * requeue to the original position, purge, length limits, round-robin push
- * with consumer credit, and routing through exchange-to-exchange bindings.
+ * with consumer credit, and routing through exchange-to-exchange bindings;
+ * in debug and sanitizer builds, that broken refcounts and ring indices abort.
  * No sockets, no event loop: the dispatch pass is called by hand.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/broker.h"
+#include "util/invariant.h"
 
 static struct tdm_broker *broker;
 static struct tdm_vhost *vh;
@@ -306,6 +309,29 @@ START_TEST(queue_delete_unbinds_and_auto_deletes_exchange)
 }
 END_TEST
 
+#if TDM_ASSERTS_ON
+/* Debug and sanitizer builds check the queue's invariants (util/invariant.h):
+ * a forked child (Check's default) that breaks one dies by SIGABRT. */
+START_TEST(queue_unref_below_zero_aborts)
+{
+	struct tdm_queue *q = tdm_queue_new(vh, "gone", 4);
+	ck_assert_ptr_nonnull(q);
+	q->refcnt = 0; /* as if every reference had been dropped already */
+	tdm_queue_unref(q);
+}
+END_TEST
+
+START_TEST(ring_head_outside_ring_aborts)
+{
+	struct tdm_queue *q = new_queue("ring");
+	push_n(q, 1, 3);
+	q->ring_head = q->ring_cap; /* an index past the ring */
+	struct tdm_qentry e;
+	tdm_queue_pop(q, &e);
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("core-queue");
@@ -318,6 +344,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, length_limits);
 	tcase_add_test(tc, round_robin_with_credit);
 	tcase_add_test(tc, dispatch_budget_keeps_queue_dirty);
+#if TDM_ASSERTS_ON
+	tcase_add_test_raise_signal(tc, queue_unref_below_zero_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, ring_head_outside_ring_aborts, SIGABRT);
+#endif
 	suite_add_tcase(s, tc);
 	tc = tcase_create("routing");
 	tcase_add_checked_fixture(tc, setup, teardown);
