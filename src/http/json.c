@@ -3,6 +3,8 @@
  * recursive-descent parser with an explicit depth limit; every access to
  * the input goes through `p < end` checks.
  *
+ * May depend on: libc and src/util (hex digits), so that tandemctl, the
+ * fuzz target and the unit test link it alone.
  * Must not depend on: libevent, the broker core, protocol front ends.
  */
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "http/json.h"
+#include "util/hex.h"
 
 /* ---- writer ---------------------------------------------------------- */
 
@@ -306,17 +309,6 @@ static int new_node(struct parser *ps, uint8_t type, const char *start)
 	return (int)d->nn++;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_value(struct parser *ps);
 
 /* The code unit of the 4 hex digits at p (checked by the caller). */
@@ -324,7 +316,7 @@ static uint32_t hex4(const char *p)
 {
 	uint32_t cp = 0;
 	for (int k = 0; k < 4; k++)
-		cp = cp << 4 | (uint32_t)hexval(p[k]);
+		cp = cp << 4 | (uint32_t)tu_hex_value(p[k]);
 	return cp;
 }
 
@@ -334,7 +326,7 @@ static int low_surrogate_at(const char *p, const char *end)
 	if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
 		return 0;
 	for (int k = 2; k < 6; k++)
-		if (hexval(p[k]) < 0)
+		if (tu_hex_value(p[k]) < 0)
 			return 0;
 	uint32_t lo = hex4(p + 2);
 	return lo >= 0xdc00 && lo <= 0xdfff;
@@ -388,7 +380,7 @@ static int parse_string(struct parser *ps, int name)
 					return -1;
 				}
 				for (int k = 1; k <= 4; k++)
-					if (hexval(ps->p[k]) < 0) {
+					if (tu_hex_value(ps->p[k]) < 0) {
 						ps->why = "bad \\u escape";
 						return -1;
 					}
@@ -631,13 +623,13 @@ static size_t decode_str(const struct js_doc *d, int i, char *out)
 		case 'u': {
 			uint32_t cp = 0;
 			for (int k = 0; k < 4; k++)
-				cp = cp << 4 | (uint32_t)hexval(p[k]);
+				cp = cp << 4 | (uint32_t)tu_hex_value(p[k]);
 			p += 4;
 			if (cp >= 0xd800 && cp <= 0xdbff && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
 				uint32_t lo = 0;
 				int ok = 1;
 				for (int k = 0; k < 4; k++) {
-					int h = hexval(p[2 + k]);
+					int h = tu_hex_value(p[2 + k]);
 					if (h < 0)
 						ok = 0;
 					lo = lo << 4 | (uint32_t)(h < 0 ? 0 : h);

@@ -21,7 +21,7 @@ secs=${1:-60}
 case "$target" in
 frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" libs= ;;
 kafka) srcs="$top/src/kafka/decode.c" libs= ;;
-json) srcs="$top/src/http/json.c" libs=-lm ;;
+json) srcs="$top/src/http/json.c $top/src/util/hex.c" libs=-lm ;;
 esac
 
 if [ -z "${CC:-}" ]; then
