@@ -164,6 +164,9 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 		goto fail;
 	/* client-initiated renegotiation only costs the server CPU */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* AMQP is framed: a peer closing without close_notify truncates nothing,
+	 * and it is then an end of stream (EOF), not an error */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (conf->password && *conf->password) {
 		SSL_CTX_set_default_passwd_cb(ctx, password_cb);
 		SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)conf->password);
