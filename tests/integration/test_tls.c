@@ -14,6 +14,7 @@
  *  - ssl_options.versions limits the protocol versions offered;
  *  - plain AMQP on the TLS port is closed cleanly, TLS on the plain port
  *    gets AMQP's protocol-header answer, and the broker keeps serving;
+ *  - a client that never starts the handshake meets handshake_timeout;
  *  - a key that does not match the certificate, or a missing key file,
  *    stop tandemd at start with a line naming the file and the reason.
  *
@@ -389,6 +390,24 @@ START_TEST(test_amqps_tls_on_plain_port)
 }
 END_TEST
 
+/* A client that opens a TCP connection to the TLS port and never starts the
+ * handshake is closed after handshake_timeout, as a plain one is. */
+START_TEST(test_amqps_silent_client_handshake_timeout)
+{
+	const char *more[] = { "--handshake-timeout", "500", NULL };
+	uint64_t t0;
+	int fd;
+
+	start_tls_broker(more);
+	fd = su_tcp_connect(tls_port);
+	ck_assert_int_ge(fd, 0);
+	t0 = th_now_ms();
+	ck_assert_msg(wait_closed(fd, 5000), "a silent client on the TLS port was not closed");
+	ck_assert_uint_ge(th_now_ms() - t0, 400);
+	close(fd);
+}
+END_TEST
+
 /*
  * Runs tandemd with the TLS args where keyfile is replaced by key; it must
  * exit non-zero within the bound, its stderr holding every string of want
@@ -499,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, test_amqps_versions);
 	tcase_add_test(tc, test_amqps_plain_amqp_on_tls_port);
 	tcase_add_test(tc, test_amqps_tls_on_plain_port);
+	tcase_add_test(tc, test_amqps_silent_client_handshake_timeout);
 	tcase_add_test(tc, test_amqps_bad_key_refuses_start);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
