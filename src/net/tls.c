@@ -64,8 +64,7 @@ static int check_readable(const char *what, const char *path, char *err, size_t 
 }
 
 /* Sets the protocol versions from a comma list; 0, or -1 with err set. */
-static int set_versions(SSL_CTX *ctx, const char *name, const char *list, char *err,
-			size_t errlen)
+static int set_versions(SSL_CTX *ctx, const char *name, const char *list, char *err, size_t errlen)
 {
 	unsigned want = 0;
 	const char *p = list && *list ? list : "tlsv1.2,tlsv1.3";
@@ -81,9 +80,10 @@ static int set_versions(SSL_CTX *ctx, const char *name, const char *list, char *
 			    strncasecmp(p, tls_versions[i].name, n) == 0)
 				break;
 		if (i == NVERSIONS) {
-			snprintf(err, errlen,
-				 "%s.versions: '%.*s' is not one of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3",
-				 name, (int)n, p);
+			snprintf(
+				err, errlen,
+				"%s.versions: '%.*s' is not one of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3",
+				name, (int)n, p);
 			return -1;
 		}
 		want |= 1u << i;
@@ -132,7 +132,8 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 	int mode;
 
 	if (!conf->certfile || !*conf->certfile || !conf->keyfile || !*conf->keyfile) {
-		snprintf(err, errlen, "a TLS listener needs %s.certfile and %s.keyfile", name, name);
+		snprintf(err, errlen, "a TLS listener needs %s.certfile and %s.keyfile", name,
+			 name);
 		goto fail;
 	}
 	if (conf->verify && *conf->verify && strcmp(conf->verify, "verify_none") != 0) {
@@ -145,8 +146,9 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 	}
 	if (conf->fail_if_no_peer_cert && !verify_peer) {
 		/* as Erlang's ssl: the two together would silently accept anyone */
-		snprintf(err, errlen, "%s.fail_if_no_peer_cert = true needs %s.verify = verify_peer",
-			 name, name);
+		snprintf(err, errlen,
+			 "%s.fail_if_no_peer_cert = true needs %s.verify = verify_peer", name,
+			 name);
 		goto fail;
 	}
 	if (verify_peer && (!conf->cacertfile || !*conf->cacertfile)) {
@@ -205,8 +207,6 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 	SSL_CTX_set_default_passwd_cb(ctx, NULL);
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 	if (conf->cacertfile && *conf->cacertfile) {
-		STACK_OF(X509_NAME) *names;
-
 		snprintf(what, sizeof(what), "%s.cacertfile", name);
 		if (check_readable(what, conf->cacertfile, err, errlen) < 0)
 			goto fail;
@@ -216,9 +216,7 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 			goto fail;
 		}
 		/* the CAs a client may pick its certificate by */
-		names = SSL_load_client_CA_file(conf->cacertfile);
-		if (names)
-			SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(conf->cacertfile));
 		ERR_clear_error();
 	}
 	mode = SSL_VERIFY_NONE;
@@ -250,8 +248,7 @@ void tdm_tls_free(struct tdm_tls *t)
 	free(t);
 }
 
-struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base,
-				 evutil_socket_t fd)
+struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base, evutil_socket_t fd)
 {
 	SSL *ssl = SSL_new(t->ctx);
 	struct bufferevent *bev;

@@ -21,17 +21,17 @@ struct tdm_tls;
 
 /* What a server context is made of; every string is borrowed for the call. */
 struct tdm_tls_conf {
-	const char *name;           /* for messages, e.g. "ssl_options" */
-	const char *certfile;       /* PEM: the server's certificate (and chain) */
-	const char *keyfile;        /* PEM: its private key */
-	const char *cacertfile;     /* PEM: CAs that client certificates are checked
+	const char *name;         /* for messages, e.g. "ssl_options" */
+	const char *certfile;     /* PEM: the server's certificate (and chain) */
+	const char *keyfile;      /* PEM: its private key */
+	const char *cacertfile;   /* PEM: CAs that client certificates are checked
 				       against; NULL or "" = none */
-	const char *password;       /* passphrase of keyfile; NULL or "" = none */
-	const char *verify;         /* "verify_none" (default) or "verify_peer" */
-	int fail_if_no_peer_cert;   /* with verify_peer: refuse clients without one */
-	const char *versions;       /* comma list of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3;
+	const char *password;     /* passphrase of keyfile; NULL or "" = none */
+	const char *verify;       /* "verify_none" (default) or "verify_peer" */
+	int fail_if_no_peer_cert; /* with verify_peer: refuse clients without one */
+	const char *versions;     /* comma list of tlsv1, tlsv1.1, tlsv1.2, tlsv1.3;
 				       NULL or "" = tlsv1.2,tlsv1.3 */
-	uint32_t depth;             /* most intermediate CAs in a client's chain
+	uint32_t depth;           /* most intermediate CAs in a client's chain
 				       (RabbitMQ's default: 10) */
 };
 
@@ -48,8 +48,7 @@ void tdm_tls_free(struct tdm_tls *t);
  * socket fd, then carrying the plaintext; it owns fd (closes it when
  * freed).  NULL on failure (fd is then still the caller's).
  */
-struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base,
-				 evutil_socket_t fd);
+struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base, evutil_socket_t fd);
 /*
  * Why a TLS bufferevent failed: OpenSSL's reasons queued on bev (drained),
  * written to buf.  Returns 1 when there was one, 0 otherwise.

@@ -45,9 +45,9 @@
 #define TANDEMD_PATH "../../src/tandemd"
 #endif
 
-static char dir[256];        /* certificates */
+static char dir[256]; /* certificates */
 static pid_t main_pid;
-static int tls_port;         /* AMQPS port of the broker this process uses */
+static int tls_port; /* AMQPS port of the broker this process uses */
 static char arg_port[16], arg_cert[512], arg_key[512], arg_ca[512];
 
 static const char *path_of(char *buf, size_t len, const char *name)
@@ -61,16 +61,17 @@ static int make_certs(void)
 {
 	char cmd[2048];
 
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && exec >gen.log 2>&1 && set -e; "
-		 "gen() { timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-		 "-nodes -keyout $1.key -out $1.pem -days 2 -subj /CN=$1; }; "
-		 "leaf() { timeout 30 openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-		 "-nodes -keyout $1.key -out $1.csr -subj /CN=$1; "
-		 "timeout 30 openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
-		 "-out $1.pem -days 2; }; "
-		 "gen ca; gen otherca; leaf server ca; leaf client ca; leaf stranger otherca",
-		 dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"cd '%s' && exec >gen.log 2>&1 && set -e; "
+		"gen() { timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		"-nodes -keyout $1.key -out $1.pem -days 2 -subj /CN=$1; }; "
+		"leaf() { timeout 30 openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		"-nodes -keyout $1.key -out $1.csr -subj /CN=$1; "
+		"timeout 30 openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
+		"-out $1.pem -days 2; }; "
+		"gen ca; gen otherca; leaf server ca; leaf client ca; leaf stranger otherca",
+		dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -142,7 +143,8 @@ static int raw_tls(const char *cert, int versions, char *why, size_t len)
 	ck_assert_ptr_nonnull(ctx);
 	snprintf(why, len, "?");
 	ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, path_of(path, sizeof(path), "ca.pem"),
-						       NULL), 1);
+						       NULL),
+			 1);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (versions == TLS_12)
 		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
@@ -150,11 +152,14 @@ static int raw_tls(const char *cert, int versions, char *why, size_t len)
 		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	if (cert) {
 		snprintf(name, sizeof(name), "%s.pem", cert);
-		ck_assert_int_eq(SSL_CTX_use_certificate_file(ctx, path_of(path, sizeof(path), name),
-							      SSL_FILETYPE_PEM), 1);
+		ck_assert_int_eq(SSL_CTX_use_certificate_file(ctx,
+							      path_of(path, sizeof(path), name),
+							      SSL_FILETYPE_PEM),
+				 1);
 		snprintf(name, sizeof(name), "%s.key", cert);
 		ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, path_of(path, sizeof(path), name),
-							     SSL_FILETYPE_PEM), 1);
+							     SSL_FILETYPE_PEM),
+				 1);
 	}
 	fd = su_tcp_connect(tls_port);
 	ck_assert_int_ge(fd, 0);
@@ -170,7 +175,8 @@ static int raw_tls(const char *cert, int versions, char *why, size_t len)
 	 * client thinks the handshake is done: its verdict comes on the read */
 	if (SSL_write(ssl, header, sizeof(header)) != (int)sizeof(header) ||
 	    SSL_read(ssl, got, sizeof(got)) != (int)sizeof(got)) {
-		snprintf(why, len, "after the handshake: %s", ERR_error_string(ERR_get_error(), NULL));
+		snprintf(why, len, "after the handshake: %s",
+			 ERR_error_string(ERR_get_error(), NULL));
 		goto out;
 	}
 	ok = got[0] == 1; /* a method frame: connection.start */
@@ -224,8 +230,9 @@ static amqp_connection_state_t tls_login(const char *cert, int versions, char *w
 	r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		snprintf(why, len, "login: reply type %d, %s", (int)r.reply_type,
-			 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ?
-				 amqp_error_string2(r.library_error) : "server closed");
+			 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+				 ? amqp_error_string2(r.library_error)
+				 : "server closed");
 		amqp_destroy_connection(c);
 		return NULL;
 	}
@@ -286,8 +293,8 @@ START_TEST(test_amqps_verify_peer)
 			      "TLS %s: another CA's certificate got connection.start",
 			      v == TLS_12 ? "1.2" : "1.3");
 		ck_assert_msg(raw_tls("client", v, why, sizeof(why)),
-			      "TLS %s: a good certificate was refused: %s", v == TLS_12 ? "1.2" : "1.3",
-			      why);
+			      "TLS %s: a good certificate was refused: %s",
+			      v == TLS_12 ? "1.2" : "1.3", why);
 	}
 	/* TLS 1.2 shows where: in the handshake */
 	raw_tls(NULL, TLS_12, why, sizeof(why));
@@ -375,8 +382,8 @@ END_TEST
 START_TEST(test_amqps_tls_on_plain_port)
 {
 	/* the start of a TLS ClientHello: not an AMQP protocol header */
-	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00,
-					       0xa1, 0x03, 0x03, 0x00 };
+	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x00, 0xa5, 0x01,
+					       0x00, 0x00, 0xa1, 0x03, 0x03, 0x00 };
 	unsigned char got[8];
 	int fd = th_raw_connect();
 
@@ -473,7 +480,8 @@ START_TEST(test_amqps_bad_key_refuses_start)
 	char other[512], missing[512];
 	const char *mismatch[] = { "ssl_options.keyfile", other, "does not match",
 				   "key values mismatch", NULL };
-	const char *absent[] = { "ssl_options.keyfile", missing, "No such file or directory", NULL };
+	const char *absent[] = { "ssl_options.keyfile", missing, "No such file or directory",
+				 NULL };
 	const char *notkey[] = { "ssl_options.keyfile", arg_cert, "not a usable PEM private key",
 				 NULL };
 
@@ -505,7 +513,8 @@ int main(void)
 	}
 	atexit(rm_certs);
 	if (make_certs() < 0) {
-		fprintf(stderr, "test_tls: openssl could not make the certificates (see %s/gen.log)\n",
+		fprintf(stderr,
+			"test_tls: openssl could not make the certificates (see %s/gen.log)\n",
 			dir);
 		dir[0] = '\0'; /* keep the log */
 		return 99;
