@@ -266,6 +266,28 @@ START_TEST(test_amqps_publish_get)
 	ck_assert_msg(c != NULL, "AMQPS login with a certificate failed: %s", why);
 	round_trip(c);
 	th_close(c);
+	/* a body of 4 MiB: many TLS records each way, output above the watermark */
+	{
+		size_t len = 4u << 20;
+		char *big = malloc(len), q[64];
+		amqp_basic_properties_t props = { 0 };
+		amqp_message_t msg;
+
+		ck_assert_ptr_nonnull(big);
+		for (size_t i = 0; i < len; i++)
+			big[i] = (char)('a' + i % 23);
+		c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+		ck_assert_msg(c != NULL, "AMQPS login failed: %s", why);
+		th_channel(c, 1);
+		th_queue(c, 1, th_name(q, sizeof(q), "tls-big"), 0, 0, 1, NULL, 0);
+		th_publish_props(c, 1, "", q, 0, &props, (amqp_bytes_t){ len, big });
+		ck_assert_int_eq(th_get_wait(c, 1, q, 1, &msg, NULL, NULL, NULL, 10000), 1);
+		ck_assert_uint_eq(msg.body.len, len);
+		ck_assert(memcmp(msg.body.bytes, big, len) == 0);
+		amqp_destroy_message(&msg);
+		th_close(c);
+		free(big);
+	}
 	/* RabbitMQ 3.10's default versions: TLS 1.2 and 1.3 */
 	ck_assert_msg(raw_tls(NULL, TLS_12, why, sizeof(why)), "TLS 1.2 refused: %s", why);
 	ck_assert_msg(raw_tls(NULL, TLS_13, why, sizeof(why)), "TLS 1.3 refused: %s", why);
