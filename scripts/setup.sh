@@ -22,7 +22,7 @@ want_test=0
 say() { printf '==> %s\n' "$*" >&2; }
 
 # ---- packages ---------------------------------------------------------------
-pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev check
+pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev libssl-dev openssl check
 	librabbitmq-dev librdkafka-dev git)
 if [ "$want_test" = 1 ]; then
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka

@@ -26,6 +26,7 @@
 #include "http/http.h"
 #include "kafka/kafka.h"
 #include "net/net.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "core/durable.h"
 
@@ -45,6 +46,7 @@ struct server {
 	struct event *retention_ev, *retention_more;
 	struct tdm_durable *durable;
 	struct tdm_worker *worker;  /* background jobs: fsyncs, topic folders */
+	struct tdm_tls *amqps;      /* TLS context of the AMQPS listener, or NULL */
 	int shutdown_ticks;
 };
 
@@ -221,6 +223,24 @@ static int add_vhosts(struct tdm_broker *b, const struct tdm_config *cfg)
 	return 0;
 }
 
+/* The AMQPS listener's TLS context from RabbitMQ's ssl_options. */
+static struct tdm_tls *amqps_context(const struct tdm_config *cfg, char *err, size_t errlen)
+{
+	struct tdm_tls_conf tc = {
+		.name = "ssl_options",
+		.certfile = cfg->ssl_certfile,
+		.keyfile = cfg->ssl_keyfile,
+		.cacertfile = cfg->ssl_cacertfile,
+		.password = cfg->ssl_password,
+		.verify = cfg->ssl_verify,
+		.fail_if_no_peer_cert = cfg->ssl_fail_if_no_peer_cert,
+		.versions = cfg->ssl_versions,
+		.depth = cfg->ssl_depth,
+	};
+
+	return tdm_tls_new(&tc, err, errlen);
+}
+
 int main(int argc, char **argv)
 {
 	struct tdm_config cfg;
@@ -240,6 +260,11 @@ int main(int argc, char **argv)
 	}
 	tdm_log_setup(cfg.log_level, cfg.log_file);
 	signal(SIGPIPE, SIG_IGN);
+	/* bad certificates stop the broker before it touches its data */
+	if (cfg.ssl_port && !(s.amqps = amqps_context(&cfg, err, sizeof(err)))) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
 	if (mkdir(cfg.data_dir, 0750) < 0 && errno != EEXIST) {
 		tdm_error("main", "cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
 		goto out;
@@ -315,6 +340,17 @@ int main(int argc, char **argv)
 		}
 		tdm_info("main", "listening amqp %s:%d", cfg.bind_address, port);
 	}
+	if (s.amqps) {
+		struct tdm_listen_opts tls_opts = { .tls = s.amqps };
+		int port = tdm_net_listen_opts(s.net, cfg.bind_address, cfg.ssl_port, &am_proto,
+					       s.broker, &tls_opts);
+		if (port < 0) {
+			tdm_error("main", "cannot listen on %s:%d: %s", cfg.bind_address, cfg.ssl_port,
+				  strerror(errno));
+			goto out;
+		}
+		tdm_info("main", "listening amqps %s:%d", cfg.bind_address, port);
+	}
 	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups)))
 		goto out;
 	if (cfg.http_port && !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable)))
@@ -352,6 +388,7 @@ out:
 	if (s.base)
 		event_base_free(s.base);
 	tdm_auth_free(auth);
+	tdm_tls_free(s.amqps); /* after the listener and connections that used it */
 	tdm_config_free(&cfg);
 	return rc;
 }

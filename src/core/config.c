@@ -4,7 +4,8 @@
  * command-line flag, the built-in defaults and --help all go through that
  * table, so adding a key is adding a row.  Two key families with a variable
  * middle part (users.NAME.FIELD, loopback_users.NAME) sit in conf_prefixes[],
- * and RabbitMQ spellings of our keys in conf_aliases[].
+ * and RabbitMQ spellings of our keys in conf_aliases[] (whole lines such as
+ * `listeners.tcp = none` in conf_value_aliases[]).
  *
  * Must not depend on: libevent, protocol front ends, auth (passwords are kept
  * here as configured; core/auth.c hashes them).
@@ -189,6 +190,33 @@ static const struct conf_key conf_keys[] = {
 	  "loopback_users.NAME = true|false adds or removes one user." },
 	{ "vhosts", CT_LIST, OFF(vhosts), "", 0, 0, 0,
 	  "Comma list of further virtual hosts created at startup." },
+	/* TLS: rabbitmq.conf's own keys, so its TLS section works unchanged */
+	{ "listeners.ssl.default", CT_INT, OFF(ssl_port), "0", 0, 65535, 0,
+	  "AMQPS (AMQP over TLS) listener port, 5671 by convention; 0 = none (the default:\n"
+	  "as RabbitMQ, certificates alone do not open it).  Needs ssl_options.certfile\n"
+	  "and ssl_options.keyfile.  listeners.ssl = none also turns it off." },
+	{ "ssl_options.cacertfile", CT_STR, OFF(ssl_cacertfile), "", 0, 0, CF_NULLABLE,
+	  "PEM file of the CAs client certificates are verified against (verify_peer)." },
+	{ "ssl_options.certfile", CT_STR, OFF(ssl_certfile), "", 0, 0, CF_NULLABLE,
+	  "PEM file of the server's certificate (followed by its intermediate CAs)." },
+	{ "ssl_options.keyfile", CT_STR, OFF(ssl_keyfile), "", 0, 0, CF_NULLABLE,
+	  "PEM file of the server's private key." },
+	{ "ssl_options.password", CT_STR, OFF(ssl_password), "", 0, 0, CF_NULLABLE | CF_SECRET,
+	  "Passphrase of an encrypted ssl_options.keyfile." },
+	{ "ssl_options.verify", CT_STR, OFF(ssl_verify), "verify_none", 1, 0, 0,
+	  "verify_peer: ask clients for a certificate and refuse a connection whose\n"
+	  "certificate does not verify against ssl_options.cacertfile; verify_none: do not\n"
+	  "ask (RabbitMQ's default)." },
+	{ "ssl_options.fail_if_no_peer_cert", CT_BOOL, OFF(ssl_fail_if_no_peer_cert), "false",
+	  0, 1, 0,
+	  "With verify_peer: also refuse clients that send no certificate at all\n"
+	  "(otherwise they are let in, as RabbitMQ)." },
+	{ "ssl_options.depth", CT_U32, OFF(ssl_depth), "10", 0, 100, 0,
+	  "Most intermediate CAs between a client's certificate and a trusted CA." },
+	{ "ssl_options.versions", CT_LIST, OFF(ssl_versions), "", 0, 0, 0,
+	  "Comma list of TLS versions offered: tlsv1.3, tlsv1.2, tlsv1.1, tlsv1; empty =\n"
+	  "tlsv1.2,tlsv1.3.  rabbitmq.conf's ssl_options.versions.N = tlsv1.2 lines add one\n"
+	  "each." },
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -228,6 +256,8 @@ static int set_user_key(struct tdm_config *c, const char *key, const char *rest,
 			const char *value, char *err, size_t errlen);
 static int set_loopback_key(struct tdm_config *c, const char *key, const char *rest,
 			    const char *value, char *err, size_t errlen);
+static int set_versions_key(struct tdm_config *c, const char *key, const char *rest,
+			    const char *value, char *err, size_t errlen);
 
 /* Key families: everything after the prefix is passed as rest. */
 static const struct {
@@ -237,6 +267,16 @@ static const struct {
 } conf_prefixes[] = {
 	{ "users.", set_user_key },
 	{ "loopback_users.", set_loopback_key },
+	{ "ssl_options.versions.", set_versions_key },
+};
+
+/* rabbitmq.conf lines that stand for one of our settings (KEY = VALUE). */
+static const struct {
+	const char *key, *value;
+	const char *our_key, *our_value;
+} conf_value_aliases[] = {
+	{ "listeners.tcp", "none", "amqp_port", "0" },
+	{ "listeners.ssl", "none", "listeners.ssl.default", "0" },
 };
 
 static const struct {
@@ -623,12 +663,48 @@ static int set_loopback_key(struct tdm_config *c, const char *key, const char *r
 	return 0;
 }
 
+/* ssl_options.versions.N = tlsv1.2 (rabbitmq.conf's list form) adds one
+ * version to ssl_options.versions; N only orders lines in rabbitmq.conf. */
+static int set_versions_key(struct tdm_config *c, const char *key, const char *rest,
+			    const char *value, char *err, size_t errlen)
+{
+	const char *p = c->ssl_versions ? c->ssl_versions : "";
+	size_t len = strlen(value), plen = strlen(p);
+	char *out;
+
+	if (*rest == '\0' || strchr(rest, '.') || len == 0 || strchr(value, ',')) {
+		tu_errf(err, errlen, "%s: expected ssl_options.versions.N = VERSION", key);
+		return -1;
+	}
+	for (const char *q = p; *q;) {
+		size_t m = strcspn(q, ",");
+
+		if (m == len && strncasecmp(q, value, len) == 0)
+			return 0;
+		q += m + (q[m] == ',');
+	}
+	out = malloc(plen + len + 2);
+	if (!out) {
+		tu_errf(err, errlen, "%s: out of memory", key);
+		return -1;
+	}
+	snprintf(out, plen + len + 2, "%s%s%s", p, plen ? "," : "", value);
+	replace_str(&c->ssl_versions, out);
+	return 0;
+}
+
 int tdm_config_set(struct tdm_config *c, const char *key, const char *value, char *err,
 		   size_t errlen)
 {
-	const struct conf_key *k = find_key(key);
+	const struct conf_key *k;
 	size_t i;
 
+	for (i = 0; i < ARRAY_LEN(conf_value_aliases); i++)
+		if (key_eq(conf_value_aliases[i].key, key) &&
+		    strcasecmp(conf_value_aliases[i].value, value) == 0)
+			return tdm_config_set(c, conf_value_aliases[i].our_key,
+					      conf_value_aliases[i].our_value, err, errlen);
+	k = find_key(key);
 	if (k)
 		return set_key(c, k, value, err, errlen);
 	for (i = 0; i < ARRAY_LEN(conf_prefixes); i++)

@@ -75,6 +75,16 @@ struct tdm_config {
 	uint32_t group_max_session_timeout_ms; /* default 1800000 */
 	uint32_t group_initial_rebalance_delay_ms; /* default 3000 */
 	uint64_t group_max_metadata_bytes; /* JoinGroup metadata per connection; default 1 MiB */
+	/* TLS on the AMQP listener (AMQPS), with RabbitMQ's keys (net/tls.h) */
+	int ssl_port;               /* listeners.ssl.default; default 0 = no AMQPS listener */
+	char *ssl_cacertfile;       /* owned; ssl_options.cacertfile; NULL = none */
+	char *ssl_certfile;         /* owned; ssl_options.certfile; NULL = none */
+	char *ssl_keyfile;          /* owned; ssl_options.keyfile; NULL = none */
+	char *ssl_password;         /* owned; ssl_options.password (of keyfile); NULL = none */
+	char *ssl_verify;           /* owned; ssl_options.verify: verify_none (default), verify_peer */
+	int ssl_fail_if_no_peer_cert; /* ssl_options.fail_if_no_peer_cert; default false */
+	uint32_t ssl_depth;         /* ssl_options.depth; default 10 */
+	char *ssl_versions;         /* owned; ssl_options.versions, comma list; "" = tlsv1.2,tlsv1.3 */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
 };

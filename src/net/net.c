@@ -4,6 +4,7 @@
  * Must not depend on: protocol front ends, the broker core.
  */
 #include "net/net.h"
+#include "net/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +54,7 @@ struct tdm_listener {
 	size_t nconns;                  /* live connections it accepted */
 	struct tdm_net_backoff *backoff; /* owned */
 	struct ratelog refused;
+	struct ratelog tls_errors;
 	struct tdm_listener *next;
 };
 
@@ -220,7 +222,16 @@ static void write_cb(struct bufferevent *bev, void *arg)
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct tdm_conn *c = arg;
-	(void)bev;
+	char why[200], line[320];
+
+	if ((what & BEV_EVENT_ERROR) && c->listener && c->listener->opts.tls &&
+	    tdm_tls_error(bev, why, sizeof(why))) {
+		/* a failed handshake (no or bad client certificate, not TLS
+		 * at all) or a broken record: say why, rate-limited */
+		snprintf(line, sizeof(line), "%s connection from %s: TLS error: %s",
+			 c->proto->name, c->peer, why);
+		ratelog_warn(c->net, &c->listener->tls_errors, line);
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		conn_kill(c);
 }
@@ -321,7 +332,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
-	c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tl->opts.tls)
+		c->bev = tdm_tls_wrap(tl->opts.tls, n->base, fd);
+	else
+		c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		evutil_closesocket(fd);
 		free(c);

@@ -23,6 +23,7 @@
 
 struct tdm_net;
 struct tdm_conn;
+struct tdm_tls;
 
 /* What a front end plugs into the glue. */
 struct tdm_proto {
@@ -74,6 +75,9 @@ struct tdm_listen_opts {
 	uint32_t max_connections;       /* this listener's own budget; 0 = the net's */
 	uint32_t idle_timeout_ms;       /* close a connection silent this long while
 					   it is read; 0 = never */
+	struct tdm_tls *tls;            /* borrowed (outlives the listener): accept
+					   TLS with this context (net/tls.h); the
+					   protocol sees plaintext.  NULL = plain TCP */
 };
 
 /* Creates the glue on base.  The reaper runs at the I/O priority: an event

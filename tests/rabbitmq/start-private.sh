@@ -9,6 +9,8 @@
 #   RMQ_DIR=... RMQ_PORT=... RMQ_PID=... RMQ_NODE=... RMQ_EPMD_PORT=...
 # With RMQ_MANAGEMENT=1 in the environment the management plugin runs too,
 # on 127.0.0.1:RMQ_HTTP_PORT (also printed).
+# With RMQ_TLS_DIR=DIR (holding ca.pem, server.pem, server.key) an AMQPS listener
+# with verify_peer and fail_if_no_peer_cert runs on 127.0.0.1:RMQ_TLS_PORT (printed).
 # Stop with: tests/rabbitmq/stop-private.sh STATE_DIR
 set -euo pipefail
 
@@ -71,6 +73,19 @@ disk_free_limit.absolute = 1MB
 log.file.level = info
 log.console = false
 CONF
+tls_port=""
+if [ -n "${RMQ_TLS_DIR:-}" ]; then
+	# AMQPS as compat/run's pika-tls suite expects it (the certificates are its)
+	tls_port=$(free_port)
+	cat >>"$dir/rabbitmq.conf" <<CONF
+listeners.ssl.1 = 127.0.0.1:$tls_port
+ssl_options.cacertfile = $RMQ_TLS_DIR/ca.pem
+ssl_options.certfile = $RMQ_TLS_DIR/server.pem
+ssl_options.keyfile = $RMQ_TLS_DIR/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+CONF
+fi
 if [ -n "$http_port" ]; then
 	printf 'management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = %s\n' "$http_port" >>"$dir/rabbitmq.conf"
 fi
@@ -98,6 +113,7 @@ RMQ_EPMD_PORT=$epmd_port
 RMQ_DIST_PORT=$dist_port
 ENV
 [ -z "$http_port" ] || echo "RMQ_HTTP_PORT=$http_port" >>"$dir/env"
+[ -z "$tls_port" ] || echo "RMQ_TLS_PORT=$tls_port" >>"$dir/env"
 
 # setsid: own process group, so stop-private.sh can end the whole node tree.
 setsid "$RMQ_BIN/rabbitmq-server" >"$dir/server.out" 2>&1 </dev/null &
@@ -114,7 +130,8 @@ while :; do
 		exit 1
 	fi
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
-		{ [ -z "$http_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; }; then
+		{ [ -z "$http_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; } &&
+		{ [ -z "$tls_port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null; }; then
 		break
 	fi
 	if [ "$SECONDS" -ge "$deadline" ]; then

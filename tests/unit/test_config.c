@@ -311,6 +311,68 @@ START_TEST(aliases_and_lists)
 }
 END_TEST
 
+/* rabbitmq.conf's TLS section loads unchanged (issue 13); listeners.tcp =
+ * none turns the plain listener off. */
+START_TEST(rabbitmq_tls_section)
+{
+	struct tdm_config c;
+	char err[512] = "";
+	char *d;
+
+	ck_assert_int_eq(tdm_config_init(&c), 0);
+	ck_assert_int_eq(c.ssl_port, 0); /* AMQPS is off unless asked for */
+	ck_assert_str_eq(c.ssl_verify, "verify_none");
+	ck_assert_int_eq(c.ssl_fail_if_no_peer_cert, 0);
+	ck_assert_ptr_null(c.ssl_certfile);
+	ck_assert_str_eq(c.ssl_versions, "");
+	tdm_config_free(&c);
+	ck_assert_int_eq(load_text(&c,
+				   "listeners.tcp = none\n"
+				   "listeners.ssl.default = 5671\n"
+				   "ssl_options.cacertfile = /path/to/ca_certificate.pem\n"
+				   "ssl_options.certfile   = /path/to/server_certificate.pem\n"
+				   "ssl_options.keyfile    = /path/to/server_key.pem\n"
+				   "ssl_options.verify     = verify_peer\n"
+				   "ssl_options.fail_if_no_peer_cert = true\n"
+				   "ssl_options.versions.1 = tlsv1.3\n"
+				   "ssl_options.versions.2 = tlsv1.2\n"
+				   "ssl_options.versions.3 = tlsv1.2\n"
+				   "ssl_options.depth = 2\n"
+				   "ssl_options.password = s3cret\n",
+				   err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(c.amqp_port, 0);
+	ck_assert_int_eq(c.ssl_port, 5671);
+	ck_assert_str_eq(c.ssl_cacertfile, "/path/to/ca_certificate.pem");
+	ck_assert_str_eq(c.ssl_certfile, "/path/to/server_certificate.pem");
+	ck_assert_str_eq(c.ssl_keyfile, "/path/to/server_key.pem");
+	ck_assert_str_eq(c.ssl_verify, "verify_peer");
+	ck_assert_int_eq(c.ssl_fail_if_no_peer_cert, 1);
+	ck_assert_str_eq(c.ssl_versions, "tlsv1.3,tlsv1.2");
+	ck_assert_uint_eq(c.ssl_depth, 2);
+	ck_assert_str_eq(c.ssl_password, "s3cret");
+	/* described as lines that load back, the passphrase masked */
+	d = describe(&c);
+	ck_assert_ptr_nonnull(strstr(d, "\nssl_options.versions = tlsv1.3,tlsv1.2\n"));
+	ck_assert_ptr_nonnull(strstr(d, "\nlisteners.ssl.default = 5671\n"));
+	ck_assert_ptr_null(strstr(d, "s3cret"));
+	free(d);
+	/* listeners.ssl = none; a plain port again with RabbitMQ's key */
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl", "none", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.ssl_port, 0);
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.tcp.default", "5672", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.amqp_port, 5672);
+	/* what is not a setting */
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.tcp", "5672", err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "ssl_options.versions.x.y", "tlsv1.2", err, sizeof(err)),
+			 -1);
+	ck_assert_int_eq(tdm_config_set(&c, "ssl_options.fail_if_no_peer_cert", "maybe", err,
+					sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.default", "70000", err, sizeof(err)), -1);
+	tdm_config_free(&c);
+}
+END_TEST
+
 START_TEST(users)
 {
 	struct tdm_config c;
@@ -535,7 +597,7 @@ START_TEST(example_file_is_the_defaults)
 	for (p = dd; (p = strchr(p, '\n')) != NULL; p++) {
 		char key[128];
 
-		if (sscanf(p + 1, "%127[a-z_] =", key) == 1) {
+		if (sscanf(p + 1, "%127[a-z_.] =", key) == 1) {
 			char line[160];
 
 			snprintf(line, sizeof(line), "\n%s =", key);
@@ -628,6 +690,7 @@ static Suite *config_suite(void)
 
 	t = tcase_create("log");
 	tcase_add_test(t, log_format);
+	tcase_add_test(t, rabbitmq_tls_section);
 	tcase_add_test(t, log_level_names);
 	suite_add_tcase(s, t);
 	return s;

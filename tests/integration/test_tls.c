@@ -1,0 +1,556 @@
+/* AMQPS (issue 13, step 1): TLS on the AMQP listener, configured with
+ * rabbitmq.conf's own keys (listeners.ssl.default, ssl_options.*).
+ *
+ * At start the program makes a CA, a server certificate and a client
+ * certificate signed by it, and a second CA with a client certificate of
+ * its own (a stranger), with the openssl command line in a temp dir (EC
+ * keys: fast; bounded by `timeout`; no network).  The program's tandemd
+ * listens on a plain AMQP port and an AMQPS port with verify_none; tests
+ * that need other ssl_options start a tandemd of their own.
+ *
+ *  - rabbitmq-c's SSL socket logs in, publishes and gets over AMQPS;
+ *  - verify_peer + fail_if_no_peer_cert: no certificate and a certificate
+ *    of another CA are refused at the handshake, a good one is let in;
+ *  - ssl_options.versions limits the protocol versions offered;
+ *  - plain AMQP on the TLS port is closed cleanly, TLS on the plain port
+ *    gets AMQP's protocol-header answer, and the broker keeps serving;
+ *  - a client that never starts the handshake meets handshake_timeout;
+ *  - a key that does not match the certificate, or a missing key file,
+ *    stop tandemd at start with a line naming the file and the reason.
+ *
+ * Needs a tandemd of its own: skipped (77) against TANDEM_TEST_BROKER.
+ * Depends on: Check, rabbitmq-c (with OpenSSL), the openssl command, POSIX.
+ */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "harness.h"
+#include "sockutil.h"
+
+#ifndef TANDEMD_PATH
+#define TANDEMD_PATH "../../src/tandemd"
+#endif
+
+static char dir[256]; /* certificates */
+static pid_t main_pid;
+static int tls_port; /* AMQPS port of the broker this process uses */
+static char arg_port[16], arg_cert[512], arg_key[512], arg_ca[512];
+
+static const char *path_of(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+	return buf;
+}
+
+/* CA "ca" signs server and client; CA "otherca" signs stranger. */
+static int make_certs(void)
+{
+	char cmd[2048];
+
+	snprintf(
+		cmd, sizeof(cmd),
+		"cd '%s' && exec >gen.log 2>&1 && set -e; "
+		"gen() { timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		"-nodes -keyout $1.key -out $1.pem -days 2 -subj /CN=$1; }; "
+		"leaf() { timeout 30 openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		"-nodes -keyout $1.key -out $1.csr -subj /CN=$1; "
+		"timeout 30 openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
+		"-out $1.pem -days 2; }; "
+		"gen ca; gen otherca; leaf server ca; leaf client ca; leaf stranger otherca",
+		dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void rm_certs(void)
+{
+	if (getpid() == main_pid && dir[0])
+		su_rm_tree(dir);
+}
+
+/* Extra tandemd args: the AMQPS port (fresh), server certificate and key,
+ * then more (NULL-terminated), into out (at most 24 entries). */
+static void tls_args(const char **out, const char *const *more)
+{
+	char buf[512];
+	int n = 0;
+
+	tls_port = su_free_port();
+	if (tls_port <= 0) { /* no ck_assert: main() calls this too */
+		fprintf(stderr, "test_tls: no free port\n");
+		exit(99);
+	}
+	snprintf(arg_port, sizeof(arg_port), "%d", tls_port);
+	snprintf(arg_cert, sizeof(arg_cert), "%s", path_of(buf, sizeof(buf), "server.pem"));
+	snprintf(arg_key, sizeof(arg_key), "%s", path_of(buf, sizeof(buf), "server.key"));
+	snprintf(arg_ca, sizeof(arg_ca), "%s", path_of(buf, sizeof(buf), "ca.pem"));
+	out[n++] = "--listeners.ssl.default";
+	out[n++] = arg_port;
+	out[n++] = "--ssl_options.certfile";
+	out[n++] = arg_cert;
+	out[n++] = "--ssl_options.keyfile";
+	out[n++] = arg_key;
+	out[n++] = "--ssl_options.cacertfile";
+	out[n++] = arg_ca;
+	for (int i = 0; more && more[i] && n < 23; i++)
+		out[n++] = more[i];
+	out[n] = NULL;
+}
+
+/* A test's own tandemd with the TLS args plus more. */
+static void start_tls_broker(const char *const *more)
+{
+	const char *args[24];
+
+	tls_args(args, more);
+	th_start_with_args(args);
+}
+
+/* Protocol versions a client offers (rabbitmq-c 0.11 ignores its own
+ * limits, so tests of versions go through raw_tls below). */
+enum { TLS_ANY = 0, TLS_12 = 1, TLS_13 = 2 };
+
+/*
+ * A bare OpenSSL client: handshake on the AMQPS port offering versions
+ * and the client certificate cert (NULL = none), then send the AMQP
+ * protocol header and read the start of connection.start.  Returns 1 when
+ * that frame came, 0 when the handshake or the read failed (refused), with
+ * OpenSSL's reason in why.  Bounded by a 5 s socket timeout.
+ */
+static int raw_tls(const char *cert, int versions, char *why, size_t len)
+{
+	static const char header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct timeval tv = { 5, 0 };
+	char path[512], name[64];
+	unsigned char got[7];
+	SSL *ssl = NULL;
+	int fd = -1, ok = 0;
+
+	ck_assert_ptr_nonnull(ctx);
+	snprintf(why, len, "?");
+	ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, path_of(path, sizeof(path), "ca.pem"),
+						       NULL),
+			 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (versions == TLS_12)
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	else if (versions == TLS_13)
+		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (cert) {
+		snprintf(name, sizeof(name), "%s.pem", cert);
+		ck_assert_int_eq(SSL_CTX_use_certificate_file(ctx,
+							      path_of(path, sizeof(path), name),
+							      SSL_FILETYPE_PEM),
+				 1);
+		snprintf(name, sizeof(name), "%s.key", cert);
+		ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, path_of(path, sizeof(path), name),
+							     SSL_FILETYPE_PEM),
+				 1);
+	}
+	fd = su_tcp_connect(tls_port);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		snprintf(why, len, "handshake: %s", ERR_error_string(ERR_get_error(), NULL));
+		goto out;
+	}
+	/* under TLS 1.3 the server judges the client's certificate after the
+	 * client thinks the handshake is done: its verdict comes on the read */
+	if (SSL_write(ssl, header, sizeof(header)) != (int)sizeof(header) ||
+	    SSL_read(ssl, got, sizeof(got)) != (int)sizeof(got)) {
+		snprintf(why, len, "after the handshake: %s",
+			 ERR_error_string(ERR_get_error(), NULL));
+		goto out;
+	}
+	ok = got[0] == 1; /* a method frame: connection.start */
+	if (!ok)
+		snprintf(why, len, "frame type %d", got[0]);
+out:
+	ERR_clear_error();
+	if (ssl)
+		SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	SSL_CTX_free(ctx);
+	return ok;
+}
+
+/*
+ * Opens an AMQPS connection to the broker as a client with the given
+ * certificate ("client", "stranger", NULL = none) that verifies the
+ * server against ca.pem, and logs in as guest.  Returns the connection
+ * when both worked, NULL (and *why set) when the handshake or the login
+ * failed.
+ */
+static amqp_connection_state_t tls_login(const char *cert, int versions, char *why, size_t len)
+{
+	amqp_connection_state_t c = amqp_new_connection();
+	amqp_socket_t *s = amqp_ssl_socket_new(c);
+	char ca[512], crt[512], key[512], name[64];
+	struct timeval tv = { 5, 0 };
+	amqp_rpc_reply_t r;
+	int rc;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(amqp_ssl_socket_set_cacert(s, path_of(ca, sizeof(ca), "ca.pem")), 0);
+	if (cert) {
+		snprintf(name, sizeof(name), "%s.pem", cert);
+		path_of(crt, sizeof(crt), name);
+		snprintf(name, sizeof(name), "%s.key", cert);
+		path_of(key, sizeof(key), name);
+		ck_assert_int_eq(amqp_ssl_socket_set_key(s, crt, key), 0);
+	}
+	amqp_ssl_socket_set_verify_peer(s, 1);
+	amqp_ssl_socket_set_verify_hostname(s, 0); /* CN=server, dialled as 127.0.0.1 */
+	(void)versions;
+	rc = amqp_socket_open_noblock(s, "127.0.0.1", tls_port, &tv);
+	if (rc != AMQP_STATUS_OK) {
+		snprintf(why, len, "open: %s", amqp_error_string2(rc));
+		amqp_destroy_connection(c);
+		return NULL;
+	}
+	/* under TLS 1.3 a refused client certificate shows on the first read */
+	r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		snprintf(why, len, "login: reply type %d, %s", (int)r.reply_type,
+			 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+				 ? amqp_error_string2(r.library_error)
+				 : "server closed");
+		amqp_destroy_connection(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Declare, publish and get one message on c: the connection really works. */
+static void round_trip(amqp_connection_state_t c)
+{
+	char q[64], body[64];
+	amqp_message_t msg;
+
+	th_channel(c, 1);
+	th_queue(c, 1, th_name(q, sizeof(q), "tls"), 0, 0, 1, NULL, 0);
+	th_publish(c, 1, "", q, "over TLS");
+	ck_assert_int_eq(th_get_wait(c, 1, q, 1, &msg, NULL, NULL, NULL, 5000), 1);
+	ck_assert_str_eq(th_body(&msg.body, body, sizeof(body)), "over TLS");
+	amqp_destroy_message(&msg);
+}
+
+START_TEST(test_amqps_publish_get)
+{
+	char why[256] = "";
+	amqp_connection_state_t c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+
+	ck_assert_msg(c != NULL, "AMQPS login failed: %s", why);
+	round_trip(c);
+	th_close(c);
+	/* and with a client certificate the server did not ask for */
+	c = tls_login("client", TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c != NULL, "AMQPS login with a certificate failed: %s", why);
+	round_trip(c);
+	th_close(c);
+	/* a body of 4 MiB: many TLS records each way, output above the watermark */
+	{
+		size_t len = 4u << 20;
+		char *big = malloc(len), q[64];
+		amqp_basic_properties_t props = { 0 };
+		amqp_message_t msg;
+
+		ck_assert_ptr_nonnull(big);
+		for (size_t i = 0; i < len; i++)
+			big[i] = (char)('a' + i % 23);
+		c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+		ck_assert_msg(c != NULL, "AMQPS login failed: %s", why);
+		th_channel(c, 1);
+		th_queue(c, 1, th_name(q, sizeof(q), "tls-big"), 0, 0, 1, NULL, 0);
+		th_publish_props(c, 1, "", q, 0, &props, (amqp_bytes_t){ len, big });
+		ck_assert_int_eq(th_get_wait(c, 1, q, 1, &msg, NULL, NULL, NULL, 10000), 1);
+		ck_assert_uint_eq(msg.body.len, len);
+		ck_assert(memcmp(msg.body.bytes, big, len) == 0);
+		amqp_destroy_message(&msg);
+		th_close(c);
+		free(big);
+	}
+	/* RabbitMQ 3.10's default versions: TLS 1.2 and 1.3 */
+	ck_assert_msg(raw_tls(NULL, TLS_12, why, sizeof(why)), "TLS 1.2 refused: %s", why);
+	ck_assert_msg(raw_tls(NULL, TLS_13, why, sizeof(why)), "TLS 1.3 refused: %s", why);
+}
+END_TEST
+
+START_TEST(test_amqps_verify_peer)
+{
+	const char *more[] = { "--ssl_options.verify", "verify_peer",
+			       "--ssl_options.fail_if_no_peer_cert", "true", NULL };
+	char why[256] = "";
+	amqp_connection_state_t c;
+
+	start_tls_broker(more);
+	c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c == NULL, "a client without a certificate was let in");
+	c = tls_login("stranger", TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c == NULL, "a client with another CA's certificate was let in");
+	/* under TLS 1.2 and 1.3, refused before any AMQP */
+	for (int v = TLS_12; v <= TLS_13; v++) {
+		ck_assert_msg(!raw_tls(NULL, v, why, sizeof(why)),
+			      "TLS %s: a client without a certificate got connection.start",
+			      v == TLS_12 ? "1.2" : "1.3");
+		ck_assert_msg(!raw_tls("stranger", v, why, sizeof(why)),
+			      "TLS %s: another CA's certificate got connection.start",
+			      v == TLS_12 ? "1.2" : "1.3");
+		ck_assert_msg(raw_tls("client", v, why, sizeof(why)),
+			      "TLS %s: a good certificate was refused: %s",
+			      v == TLS_12 ? "1.2" : "1.3", why);
+	}
+	/* TLS 1.2 shows where: in the handshake */
+	raw_tls(NULL, TLS_12, why, sizeof(why));
+	ck_assert_msg(strncmp(why, "handshake:", 10) == 0, "TLS 1.2: refused late: %s", why);
+	c = tls_login("client", TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c != NULL, "a client with a good certificate was refused: %s", why);
+	round_trip(c);
+	th_close(c);
+}
+END_TEST
+
+/* verify_peer without fail_if_no_peer_cert: a client without a certificate
+ * is let in (RabbitMQ's behaviour), one with a bad certificate is not. */
+START_TEST(test_amqps_verify_peer_optional_cert)
+{
+	const char *more[] = { "--ssl_options.verify", "verify_peer", NULL };
+	char why[256] = "";
+	amqp_connection_state_t c;
+
+	start_tls_broker(more);
+	ck_assert_msg(!raw_tls("stranger", TLS_ANY, why, sizeof(why)),
+		      "a client with another CA's certificate was let in");
+	c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c != NULL, "a client without a certificate was refused: %s", why);
+	th_close(c);
+}
+END_TEST
+
+START_TEST(test_amqps_versions)
+{
+	/* rabbitmq.conf's list form */
+	const char *more[] = { "--ssl_options.versions.1", "tlsv1.3", NULL };
+	char why[256] = "";
+	amqp_connection_state_t c;
+
+	start_tls_broker(more);
+	ck_assert_msg(!raw_tls(NULL, TLS_12, why, sizeof(why)),
+		      "a TLS 1.2 client was let in with versions.1 = tlsv1.3 only");
+	ck_assert_msg(raw_tls(NULL, TLS_13, why, sizeof(why)), "a TLS 1.3 client was refused: %s",
+		      why);
+	c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c != NULL, "rabbitmq-c was refused: %s", why);
+	th_close(c);
+}
+END_TEST
+
+/* Waits (bounded) until the peer closes fd; 1 when it did. */
+static int wait_closed(int fd, int timeout_ms)
+{
+	uint64_t end = th_now_ms() + (uint64_t)timeout_ms;
+	char buf[512];
+
+	while (th_now_ms() < end) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+	}
+	return 0;
+}
+
+START_TEST(test_amqps_plain_amqp_on_tls_port)
+{
+	static const char header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
+	char why[256] = "";
+	amqp_connection_state_t c;
+	int fd = su_tcp_connect(tls_port);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, header, sizeof(header)), (ssize_t)sizeof(header));
+	ck_assert_msg(wait_closed(fd, 5000), "plain AMQP on the TLS port was not closed");
+	close(fd);
+	/* the broker lives on, on both ports */
+	c = tls_login(NULL, TLS_ANY, why, sizeof(why));
+	ck_assert_msg(c != NULL, "AMQPS login after plain AMQP on the TLS port failed: %s", why);
+	round_trip(c);
+	th_close(c);
+	th_assert_broker_alive();
+}
+END_TEST
+
+START_TEST(test_amqps_tls_on_plain_port)
+{
+	/* the start of a TLS ClientHello: not an AMQP protocol header */
+	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x00, 0xa5, 0x01,
+					       0x00, 0x00, 0xa1, 0x03, 0x03, 0x00 };
+	unsigned char got[8];
+	int fd = th_raw_connect();
+
+	ck_assert_int_eq(th_raw_send(fd, hello, sizeof(hello)), 0);
+	/* AMQP 0-9-1 section 4.2.2: answer with the header we speak, then close */
+	ck_assert_int_eq(th_raw_read(fd, got, sizeof(got), 5000), 8);
+	ck_assert_int_eq(memcmp(got, "AMQP\0\0\x09\x01", 8), 0);
+	ck_assert(th_raw_wait_closed(fd, 5000));
+	close(fd);
+	th_assert_broker_alive();
+}
+END_TEST
+
+/* A client that opens a TCP connection to the TLS port and never starts the
+ * handshake is closed after handshake_timeout, as a plain one is. */
+START_TEST(test_amqps_silent_client_handshake_timeout)
+{
+	const char *more[] = { "--handshake-timeout", "500", NULL };
+	uint64_t t0;
+	int fd;
+
+	start_tls_broker(more);
+	fd = su_tcp_connect(tls_port);
+	ck_assert_int_ge(fd, 0);
+	t0 = th_now_ms();
+	ck_assert_msg(wait_closed(fd, 5000), "a silent client on the TLS port was not closed");
+	ck_assert_uint_ge(th_now_ms() - t0, 400);
+	close(fd);
+}
+END_TEST
+
+/*
+ * Runs tandemd with the TLS args where keyfile is replaced by key; it must
+ * exit non-zero within the bound, its stderr holding every string of want
+ * (NULL-terminated).
+ */
+static void expect_refused_start(const char *key, const char *const *want)
+{
+	char data[512], errlog[512], buf[4096] = "";
+	const char *args[24];
+	const char *argv[40];
+	int n = 0, status = 0;
+	pid_t pid;
+	FILE *fp;
+
+	tls_args(args, NULL);
+	args[5] = key;
+	snprintf(data, sizeof(data), "%s/data-%d", dir, (int)getpid());
+	snprintf(errlog, sizeof(errlog), "%s/stderr-%d", dir, (int)getpid());
+	argv[n++] = TANDEMD_PATH;
+	argv[n++] = "--data-dir";
+	argv[n++] = data;
+	argv[n++] = "--amqp-port";
+	argv[n++] = "0";
+	argv[n++] = "--kafka-port";
+	argv[n++] = "0";
+	argv[n++] = "--http-port";
+	argv[n++] = "0";
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (!freopen(errlog, "w", stderr))
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	uint64_t end = th_now_ms() + 10000;
+	pid_t w = 0;
+
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && th_now_ms() < end)
+		th_sleep_ms(20);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		ck_abort_msg("tandemd started with keyfile %s", key);
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+		      "tandemd with keyfile %s: status %d", key, status);
+	fp = fopen(errlog, "r");
+	ck_assert_ptr_nonnull(fp);
+	buf[fread(buf, 1, sizeof(buf) - 1, fp)] = '\0';
+	fclose(fp);
+	for (int i = 0; want[i]; i++)
+		ck_assert_msg(strstr(buf, want[i]) != NULL, "stderr lacks '%s': %s", want[i], buf);
+	/* refused before it touched its data directory */
+	ck_assert_int_ne(access(data, F_OK), 0);
+}
+
+START_TEST(test_amqps_bad_key_refuses_start)
+{
+	char other[512], missing[512];
+	const char *mismatch[] = { "ssl_options.keyfile", other, "does not match",
+				   "key values mismatch", NULL };
+	const char *absent[] = { "ssl_options.keyfile", missing, "No such file or directory",
+				 NULL };
+	const char *notkey[] = { "ssl_options.keyfile", arg_cert, "not a usable PEM private key",
+				 NULL };
+
+	path_of(other, sizeof(other), "client.key");
+	expect_refused_start(other, mismatch);
+	path_of(missing, sizeof(missing), "nonexistent.key");
+	expect_refused_start(missing, absent);
+	/* the certificate given as the key */
+	expect_refused_start(arg_cert, notkey);
+}
+END_TEST
+
+int main(void)
+{
+	const char *args[24];
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	Suite *s = suite_create("tls");
+	TCase *tc = th_tcase("amqps");
+
+	if (getenv("TANDEM_TEST_BROKER")) {
+		printf("SKIP: test_tls starts tandemd with certificates of its own\n");
+		return 77;
+	}
+	main_pid = getpid();
+	snprintf(dir, sizeof(dir), "%s/tandem-tls.XXXXXX", tmp);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 99;
+	}
+	atexit(rm_certs);
+	if (make_certs() < 0) {
+		fprintf(stderr,
+			"test_tls: openssl could not make the certificates (see %s/gen.log)\n",
+			dir);
+		dir[0] = '\0'; /* keep the log */
+		return 99;
+	}
+	tls_args(args, NULL);
+	th_start_with_args(args);
+	tcase_add_test(tc, test_amqps_publish_get);
+	tcase_add_test(tc, test_amqps_verify_peer);
+	tcase_add_test(tc, test_amqps_verify_peer_optional_cert);
+	tcase_add_test(tc, test_amqps_versions);
+	tcase_add_test(tc, test_amqps_plain_amqp_on_tls_port);
+	tcase_add_test(tc, test_amqps_tls_on_plain_port);
+	tcase_add_test(tc, test_amqps_silent_client_handshake_timeout);
+	tcase_add_test(tc, test_amqps_bad_key_refuses_start);
+	suite_add_tcase(s, tc);
+	return th_run_suite(s);
+}
