@@ -47,6 +47,8 @@ struct server {
 	struct tdm_durable *durable;
 	struct tdm_worker *worker;  /* background jobs: fsyncs, topic folders */
 	struct tdm_tls *amqps;      /* TLS context of the AMQPS listener, or NULL */
+	struct tdm_tls *kafka_ssl;  /* of the Kafka SSL listener, or NULL */
+	struct tdm_tls *https;      /* of the HTTPS (management) listener, or NULL */
 	int shutdown_ticks;
 };
 
@@ -241,6 +243,41 @@ static struct tdm_tls *amqps_context(const struct tdm_config *cfg, char *err, si
 	return tdm_tls_new(&tc, err, errlen);
 }
 
+/* The HTTPS listener's TLS context from rabbitmq.conf's management.ssl.*. */
+static struct tdm_tls *https_context(const struct tdm_config *cfg, char *err, size_t errlen)
+{
+	struct tdm_tls_conf tc = {
+		.name = "management.ssl",
+		.certfile = cfg->http_ssl_certfile,
+		.keyfile = cfg->http_ssl_keyfile,
+		.cacertfile = cfg->http_ssl_cacertfile,
+		.password = cfg->http_ssl_password,
+		.verify = cfg->http_ssl_verify,
+		.fail_if_no_peer_cert = cfg->http_ssl_fail_if_no_peer_cert,
+		.versions = cfg->http_ssl_versions,
+		.depth = cfg->http_ssl_depth,
+	};
+
+	return tdm_tls_new(&tc, err, errlen);
+}
+
+/* The Kafka listeners are well formed, and the SSL one has its context. */
+static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlisteners,
+		       char *err, size_t errlen)
+{
+	struct tdm_kafka_listener ls[TDM_KAFKA_MAX_LISTENERS];
+	int n = tdm_kafka_listeners(cfg, ls, TDM_KAFKA_MAX_LISTENERS, err, errlen);
+
+	if (n < 0)
+		return -1;
+	*nlisteners = n;
+	for (int i = 0; i < n; i++)
+		if (ls[i].security == TDM_KAFKA_SSL && !s->kafka_ssl &&
+		    !(s->kafka_ssl = tdm_kafka_tls(cfg, err, errlen)))
+			return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct tdm_config cfg;
@@ -262,6 +299,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* bad certificates stop the broker before it touches its data */
 	if (cfg.ssl_port && !(s.amqps = amqps_context(&cfg, err, sizeof(err)))) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
+	int kafka_listeners = 0;
+	if (kafka_check(&s, &cfg, &kafka_listeners, err, sizeof(err)) < 0) {
+		tdm_error("main", "%s", err);
+		goto out;
+	}
+	if (cfg.http_ssl_port && !(s.https = https_context(&cfg, err, sizeof(err)))) {
 		tdm_error("main", "%s", err);
 		goto out;
 	}
@@ -351,9 +397,11 @@ int main(int argc, char **argv)
 		}
 		tdm_info("main", "listening amqps %s:%d", cfg.bind_address, port);
 	}
-	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups)))
+	if (kafka_listeners &&
+	    !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups, s.kafka_ssl)))
 		goto out;
-	if (cfg.http_port && !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable)))
+	if ((cfg.http_port || s.https) &&
+	    !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable, s.https)))
 		goto out;
 	if (s.http && tdm_http_guard(s.http, s.net) < 0)
 		goto out;
@@ -389,6 +437,8 @@ out:
 		event_base_free(s.base);
 	tdm_auth_free(auth);
 	tdm_tls_free(s.amqps); /* after the listener and connections that used it */
+	tdm_tls_free(s.kafka_ssl);
+	tdm_tls_free(s.https);
 	tdm_config_free(&cfg);
 	return rc;
 }

@@ -217,6 +217,49 @@ static const struct conf_key conf_keys[] = {
 	  "Comma list of TLS versions offered: tlsv1.3, tlsv1.2, tlsv1.1, tlsv1; empty =\n"
 	  "tlsv1.2,tlsv1.3.  rabbitmq.conf's ssl_options.versions.N = tlsv1.2 lines add one\n"
 	  "each." },
+	/* Kafka's listeners and SSL keys, as server.properties spells them */
+	{ "listeners", CT_LIST, OFF(kafka_listeners), "", 0, 0, 0,
+	  "Kafka listeners, Kafka's form: PLAINTEXT://HOST:PORT,SSL://HOST:PORT (an empty\n"
+	  "HOST = bind_address).  When set it replaces kafka_port: only the listeners named\n"
+	  "open.  Empty = one PLAINTEXT listener on bind_address:kafka_port." },
+	{ "ssl.keystore.type", CT_STR, OFF(kafka_ssl_keystore_type), "PEM", 1, 0, 0,
+	  "Format of ssl.keystore.location: PEM (JKS and PKCS12 are not read)." },
+	{ "ssl.keystore.location", CT_STR, OFF(kafka_ssl_keystore_location), "", 0, 0,
+	  CF_NULLABLE,
+	  "PEM file of the Kafka SSL listener: its private key and certificate chain\n"
+	  "(Kafka's PEM keystore)." },
+	{ "ssl.key.password", CT_STR, OFF(kafka_ssl_key_password), "", 0, 0,
+	  CF_NULLABLE | CF_SECRET, "Passphrase of an encrypted key in ssl.keystore.location." },
+	{ "ssl.truststore.type", CT_STR, OFF(kafka_ssl_truststore_type), "PEM", 1, 0, 0,
+	  "Format of ssl.truststore.location: PEM." },
+	{ "ssl.truststore.location", CT_STR, OFF(kafka_ssl_truststore_location), "", 0, 0,
+	  CF_NULLABLE, "PEM file of the CAs Kafka client certificates are verified against." },
+	{ "ssl.client.auth", CT_STR, OFF(kafka_ssl_client_auth), "none", 1, 0, 0,
+	  "Client certificates on the Kafka SSL listener: none (not asked), requested\n"
+	  "(verified when sent), required (a client without a good one is refused)." },
+	{ "ssl.enabled.protocols", CT_LIST, OFF(kafka_ssl_enabled_protocols), "TLSv1.2,TLSv1.3",
+	  0, 0, 0, "TLS versions the Kafka SSL listener offers: TLSv1.2, TLSv1.3 (and older)." },
+	/* HTTPS: rabbitmq.conf's management.ssl.* */
+	{ "management.ssl.port", CT_INT, OFF(http_ssl_port), "0", 0, 65535, 0,
+	  "HTTPS port of the management API, console and /metrics, 15671 by convention;\n"
+	  "0 = none.  Needs management.ssl.certfile and management.ssl.keyfile." },
+	{ "management.ssl.cacertfile", CT_STR, OFF(http_ssl_cacertfile), "", 0, 0, CF_NULLABLE,
+	  "PEM file of the CAs HTTPS client certificates are verified against." },
+	{ "management.ssl.certfile", CT_STR, OFF(http_ssl_certfile), "", 0, 0, CF_NULLABLE,
+	  "PEM file of the HTTPS listener's certificate (then its intermediate CAs)." },
+	{ "management.ssl.keyfile", CT_STR, OFF(http_ssl_keyfile), "", 0, 0, CF_NULLABLE,
+	  "PEM file of the HTTPS listener's private key." },
+	{ "management.ssl.password", CT_STR, OFF(http_ssl_password), "", 0, 0,
+	  CF_NULLABLE | CF_SECRET, "Passphrase of an encrypted management.ssl.keyfile." },
+	{ "management.ssl.verify", CT_STR, OFF(http_ssl_verify), "verify_none", 1, 0, 0,
+	  "verify_peer: HTTPS clients' certificates are verified against\n"
+	  "management.ssl.cacertfile; verify_none: none is asked." },
+	{ "management.ssl.fail_if_no_peer_cert", CT_BOOL, OFF(http_ssl_fail_if_no_peer_cert),
+	  "false", 0, 1, 0, "With verify_peer: also refuse HTTPS clients without a certificate." },
+	{ "management.ssl.depth", CT_U32, OFF(http_ssl_depth), "10", 0, 100, 0,
+	  "Most intermediate CAs between an HTTPS client's certificate and a trusted CA." },
+	{ "management.ssl.versions", CT_LIST, OFF(http_ssl_versions), "", 0, 0, 0,
+	  "Comma list of TLS versions the HTTPS listener offers; empty = tlsv1.2,tlsv1.3." },
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

@@ -85,6 +85,26 @@ struct tdm_config {
 	int ssl_fail_if_no_peer_cert; /* ssl_options.fail_if_no_peer_cert; default false */
 	uint32_t ssl_depth;         /* ssl_options.depth; default 10 */
 	char *ssl_versions;         /* owned; ssl_options.versions, comma list; "" = tlsv1.2,tlsv1.3 */
+	/* Kafka listeners (Kafka's server.properties keys; src/kafka parses them) */
+	char *kafka_listeners;      /* owned; listeners: PLAINTEXT://H:P,SSL://H:P; "" = PLAINTEXT
+				     * on bind_address:kafka_port */
+	char *kafka_ssl_keystore_type;   /* owned; ssl.keystore.type: PEM only */
+	char *kafka_ssl_keystore_location; /* owned; ssl.keystore.location: PEM, chain + key */
+	char *kafka_ssl_key_password;    /* owned; ssl.key.password; NULL = none */
+	char *kafka_ssl_truststore_type; /* owned; ssl.truststore.type: PEM only */
+	char *kafka_ssl_truststore_location; /* owned; ssl.truststore.location; NULL = none */
+	char *kafka_ssl_client_auth;     /* owned; ssl.client.auth: none, requested, required */
+	char *kafka_ssl_enabled_protocols; /* owned; ssl.enabled.protocols; "" = TLSv1.2,TLSv1.3 */
+	/* HTTPS for the management API (rabbitmq.conf's management.ssl.*) */
+	int http_ssl_port;          /* management.ssl.port; default 0 = no HTTPS listener */
+	char *http_ssl_cacertfile;  /* owned; management.ssl.cacertfile; NULL = none */
+	char *http_ssl_certfile;    /* owned; management.ssl.certfile */
+	char *http_ssl_keyfile;     /* owned; management.ssl.keyfile */
+	char *http_ssl_password;    /* owned; management.ssl.password; NULL = none */
+	char *http_ssl_verify;      /* owned; management.ssl.verify: verify_none, verify_peer */
+	int http_ssl_fail_if_no_peer_cert; /* management.ssl.fail_if_no_peer_cert */
+	uint32_t http_ssl_depth;    /* management.ssl.depth; default 10 */
+	char *http_ssl_versions;    /* owned; management.ssl.versions; "" = tlsv1.2,tlsv1.3 */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
 };

@@ -17,17 +17,20 @@ struct tdm_topics;
 struct tdm_durable;
 struct tdm_http;
 
+struct tdm_tls;
 /*
- * Listens on cfg->bind_address:cfg->http_port (0 = no listener: returns
- * NULL without error; check cfg->http_port).  broker, topics and durable
- * are borrowed and must outlive the server (topics and durable may be NULL).
- * NULL with a logged error when the port cannot be bound.
+ * Listens on cfg->bind_address:cfg->http_port (plain HTTP; 0 = none) and,
+ * with tls, on cfg->http_ssl_port (HTTPS with that context, borrowed: it
+ * must outlive the server).  With neither, returns NULL without error.
+ * broker, topics and durable are borrowed and must outlive the server
+ * (topics and durable may be NULL).  NULL with a logged error when a port
+ * cannot be bound.
  */
 struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config *cfg,
 				struct tdm_broker *broker, struct tdm_topics *topics,
-				struct tdm_durable *durable);
+				struct tdm_durable *durable, struct tdm_tls *tls);
 /*
- * Puts the listener under net's protection: accept back-off when
+ * Puts the listeners under net's protection: accept back-off when
  * descriptors run out, and new connections closed at once when they would
  * eat into net's fd reserve (net is borrowed and must outlive h).  The
  * connection limit (http_max_connections) and timeout (http_timeout) hold
@@ -35,7 +38,7 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
  */
 struct tdm_net;
 int tdm_http_guard(struct tdm_http *h, struct tdm_net *net);
-/* The bound port (useful when http_port asked the kernel). */
+/* The bound plain HTTP port (useful when http_port asked the kernel), 0 = none. */
 int tdm_http_port(const struct tdm_http *h);
 /* Stops listening and frees; NULL is fine. */
 void tdm_http_free(struct tdm_http *h);

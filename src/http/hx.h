@@ -23,19 +23,33 @@ struct tdm_net;
 struct tdm_net_backoff;
 struct hx_rates;
 
-struct tdm_http {
+struct tdm_tls;
+
+/* One listening socket: plain HTTP or HTTPS.  libevent 2.1's bevcb is per
+ * evhttp, not per bound socket, so each listener has an evhttp of its own
+ * (same request handler, same connection budget). */
+struct hx_listener {
+	struct tdm_http *h;                 /* borrowed: the server */
+	struct tdm_tls *tls;                /* borrowed; NULL = plain HTTP */
 	struct evhttp *http;                /* owned */
+	struct evhttp_bound_socket *bound;  /* borrowed from http */
+	struct tdm_net_backoff *backoff;    /* owned */
+	int port;
+};
+
+struct tdm_http {
+	struct hx_listener lis[2];          /* HTTP, then HTTPS; nlis of them used */
+	size_t nlis;
 	struct event_base *base;            /* borrowed */
 	const struct tdm_config *cfg;       /* borrowed */
 	struct tdm_broker *broker;          /* borrowed */
 	struct tdm_topics *topics;          /* borrowed, may be NULL */
 	struct tdm_durable *durable;        /* borrowed, may be NULL */
-	int port;
+	int port;                           /* of plain HTTP; 0 = none */
+	int ssl_port;                       /* of HTTPS; 0 = none */
 	uint64_t started_ms;
 	struct hx_rates *rates;             /* owned; NULL: rates unknown (0.0) */
-	struct evhttp_bound_socket *bound;  /* borrowed from http */
 	struct tdm_net *net;                /* borrowed, NULL until tdm_http_guard */
-	struct tdm_net_backoff *backoff;    /* owned */
 	size_t nconns;                      /* open connections (http_max_connections) */
 	struct bufferevent **fresh;         /* owned array of referenced bufferevents
 					       accepted this loop turn, not yet counted */

@@ -29,6 +29,7 @@
 #include "http/http.h"
 #include "http/hx.h"
 #include "net/net.h"
+#include "net/tls.h"
 #include "util/b64.h"
 
 #define MAX_BODY (64u << 20)
@@ -792,8 +793,11 @@ static void fresh_cb(evutil_socket_t fd, short what, void *arg)
 
 static struct bufferevent *new_bev_cb(struct event_base *base, void *arg)
 {
-	struct tdm_http *h = arg;
-	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct hx_listener *l = arg;
+	struct tdm_http *h = l->h;
+	/* evhttp sets the accepted socket on it afterwards */
+	struct bufferevent *bev = l->tls ? tdm_tls_wrap(l->tls, base, -1)
+					 : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 
 	if (!bev)
 		return NULL;
@@ -816,15 +820,51 @@ static struct bufferevent *new_bev_cb(struct event_base *base, void *arg)
 int tdm_http_guard(struct tdm_http *h, struct tdm_net *net)
 {
 	h->net = net;
-	h->backoff = tdm_net_backoff_new(net, evhttp_bound_socket_get_listener(h->bound), "http");
-	return h->backoff ? 0 : -1;
+	for (size_t i = 0; i < h->nlis; i++) {
+		struct hx_listener *l = &h->lis[i];
+
+		l->backoff = tdm_net_backoff_new(net, evhttp_bound_socket_get_listener(l->bound),
+						 l->tls ? "https" : "http");
+		if (!l->backoff)
+			return -1;
+	}
+	return 0;
+}
+
+/* Opens one listener (plain when tls is NULL) on the server's handler. */
+static int listen_one(struct tdm_http *h, int port, struct tdm_tls *tls)
+{
+	struct hx_listener *l = &h->lis[h->nlis];
+	const struct tdm_config *cfg = h->cfg;
+
+	l->h = h;
+	l->tls = tls;
+	l->http = evhttp_new(h->base);
+	if (!l->http)
+		return -1;
+	h->nlis++; /* freed with the server from here on */
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	evhttp_set_max_body_size(l->http, MAX_BODY);
+	evhttp_set_max_headers_size(l->http, MAX_HEADERS);
+	evhttp_set_timeout(l->http, (int)cfg->http_timeout);
+	evhttp_set_gencb(l->http, handle, h);
+	evhttp_set_bevcb(l->http, new_bev_cb, l);
+	l->bound = evhttp_bind_socket_with_handle(l->http, cfg->bind_address, (ev_uint16_t)port);
+	if (!l->bound) {
+		tdm_error("http", "cannot listen on %s:%d", cfg->bind_address, port);
+		return -1;
+	}
+	l->port = port;
+	tdm_info("http", "listening %s %s:%d", tls ? "https" : "http", cfg->bind_address, port);
+	return 0;
 }
 
 struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config *cfg,
 				struct tdm_broker *broker, struct tdm_topics *topics,
-				struct tdm_durable *durable)
+				struct tdm_durable *durable, struct tdm_tls *tls)
 {
-	if (!cfg->http_port)
+	if (!cfg->http_port && !tls)
 		return NULL;
 	struct tdm_http *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -835,35 +875,26 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
 	h->topics = topics;
 	h->durable = durable;
 	h->started_ms = hx_wall_ms();
-	h->http = evhttp_new(base);
-	if (!h->http)
-		goto fail;
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
-	evhttp_set_max_body_size(h->http, MAX_BODY);
-	evhttp_set_max_headers_size(h->http, MAX_HEADERS);
-	evhttp_set_timeout(h->http, (int)cfg->http_timeout);
-	evhttp_set_gencb(h->http, handle, h);
 	h->fresh_ev = event_new(base, -1, 0, fresh_cb, h);
 	if (!h->fresh_ev)
 		goto fail;
 	/* before every other event of the turn that accepted the connection */
 	event_priority_set(h->fresh_ev, 0);
-	evhttp_set_bevcb(h->http, new_bev_cb, h);
-	struct evhttp_bound_socket *bs =
-		evhttp_bind_socket_with_handle(h->http, cfg->bind_address, (ev_uint16_t)cfg->http_port);
-	if (!bs) {
-		tdm_error("http", "cannot listen on %s:%d", cfg->bind_address, cfg->http_port);
-		goto fail;
+	if (cfg->http_port) {
+		if (listen_one(h, cfg->http_port, NULL) < 0)
+			goto fail;
+		h->port = cfg->http_port;
 	}
-	h->bound = bs;
-	h->port = cfg->http_port;
+	if (tls) {
+		if (listen_one(h, cfg->http_ssl_port, tls) < 0)
+			goto fail;
+		h->ssl_port = cfg->http_ssl_port;
+	}
 	h->rates = hx_rates_new(base, broker); /* NULL: rates show as 0.0 */
-	tdm_info("http", "listening http %s:%d", cfg->bind_address, h->port);
 	return h;
 fail:
-	if (h->http)
-		evhttp_free(h->http);
+	for (size_t i = 0; i < h->nlis; i++)
+		evhttp_free(h->lis[i].http);
 	if (h->fresh_ev)
 		event_free(h->fresh_ev);
 	free(h);
@@ -880,11 +911,13 @@ void tdm_http_free(struct tdm_http *h)
 	if (!h)
 		return;
 	hx_rates_free(h->rates);
-	tdm_net_backoff_free(h->backoff);
+	for (size_t i = 0; i < h->nlis; i++)
+		tdm_net_backoff_free(h->lis[i].backoff);
 	for (size_t i = 0; i < h->nfresh; i++)
 		bufferevent_decref(h->fresh[i]); /* evhttp_free frees them */
 	h->nfresh = 0;
-	evhttp_free(h->http);
+	for (size_t i = 0; i < h->nlis; i++)
+		evhttp_free(h->lis[i].http);
 	hx_later_conn_closed(h, NULL); /* those of connections evhttp_free did not report */
 	event_free(h->fresh_ev);
 	free(h->fresh);

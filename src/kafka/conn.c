@@ -27,6 +27,7 @@
 
 struct tdm_kafka {
 	struct kf_server srv;
+	struct kf_listener lis[TDM_KAFKA_MAX_LISTENERS];
 };
 
 static void conn_process(struct kf_conn *kc, struct evbuffer *in);
@@ -214,8 +215,11 @@ static void *kf_open(struct tdm_conn *c, void *arg)
 
 	if (!kc)
 		return NULL;
+	const struct kf_listener *l = arg;
+
 	kc->c = c;
-	kc->srv = arg;
+	kc->srv = l->srv;
+	kc->security = l->security;
 	kf_arena_init(&kc->arena);
 	kc->resp = evbuffer_new();
 	if (!kc->resp) {
@@ -223,8 +227,11 @@ static void *kf_open(struct tdm_conn *c, void *arg)
 		return NULL;
 	}
 	/* Responses drain to the socket: file segments added to it (Fetch) are
-	 * then sent with sendfile instead of being mapped and copied by writev. */
-	evbuffer_set_flags(kc->resp, EVBUFFER_FLAG_DRAINS_TO_FD);
+	 * then sent with sendfile instead of being mapped and copied by writev.
+	 * Not under TLS: the encryption reads the bytes (evbuffer_peek), which a
+	 * sendfile segment does not hold in memory. */
+	if (kc->security == TDM_KAFKA_PLAINTEXT || kc->security == TDM_KAFKA_SASL_PLAINTEXT)
+		evbuffer_set_flags(kc->resp, EVBUFFER_FLAG_DRAINS_TO_FD);
 	snprintf(kc->host, sizeof(kc->host), "127.0.0.1");
 	kc->port = kc->srv->port;
 	if (getsockname(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &sl) == 0) {
@@ -298,10 +305,12 @@ static const struct tdm_proto kf_proto = {
 
 struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 				  const struct tdm_config *cfg, struct tdm_topics *topics,
-				  struct tdm_groups *groups)
+				  struct tdm_groups *groups, struct tdm_tls *ssl)
 {
+	struct tdm_kafka_listener ls[TDM_KAFKA_MAX_LISTENERS];
 	struct tdm_kafka *k = calloc(1, sizeof(*k));
-	int port;
+	char err[256];
+	int n;
 
 	if (!k)
 		return NULL;
@@ -315,19 +324,41 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 		free(k);
 		return NULL;
 	}
-	struct tdm_listen_opts lo = { .max_connections = cfg->kafka_max_connections,
-				      .idle_timeout_ms = cfg->kafka_connections_max_idle_ms };
-	port = tdm_net_listen_opts(net, cfg->bind_address, cfg->kafka_port, &kf_proto, &k->srv,
-				   &lo);
-	if (port < 0) {
-		tdm_error("main", "cannot listen on %s:%d: %s", cfg->bind_address, cfg->kafka_port,
-			  strerror(errno));
-		tdm_kafka_free(k);
-		return NULL;
+	n = tdm_kafka_listeners(cfg, ls, TDM_KAFKA_MAX_LISTENERS, err, sizeof(err));
+	if (n < 0)
+		tdm_error("main", "%s", err);
+	for (int i = 0; i < n; i++) {
+		struct tdm_listen_opts lo = { .max_connections = cfg->kafka_max_connections,
+					      .idle_timeout_ms = cfg->kafka_connections_max_idle_ms };
+		int port;
+
+		if (ls[i].security == TDM_KAFKA_SSL || ls[i].security == TDM_KAFKA_SASL_SSL) {
+			if (!ssl) {
+				tdm_error("main", "listeners: %s needs a TLS context",
+					  tdm_kafka_security_name(ls[i].security));
+				goto fail;
+			}
+			lo.tls = ssl;
+		}
+		k->lis[i].srv = &k->srv;
+		k->lis[i].security = (int)ls[i].security;
+		port = tdm_net_listen_opts(net, ls[i].host, ls[i].port, &kf_proto, &k->lis[i], &lo);
+		if (port < 0) {
+			tdm_error("main", "cannot listen on %s:%d: %s", ls[i].host, ls[i].port,
+				  strerror(errno));
+			goto fail;
+		}
+		if (i == 0)
+			k->srv.port = port;
+		tdm_info("main", "listening kafka %s %s:%d", tdm_kafka_security_name(ls[i].security),
+			 ls[i].host, port);
 	}
-	k->srv.port = port;
-	tdm_info("main", "listening kafka %s:%d", cfg->bind_address, port);
+	if (n <= 0)
+		goto fail;
 	return k;
+fail:
+	tdm_kafka_free(k);
+	return NULL;
 }
 
 void tdm_kafka_free(struct tdm_kafka *k)

@@ -16,15 +16,55 @@ struct tdm_topics;
 struct tdm_groups;
 struct tdm_kafka;
 
+struct tdm_tls;
+
+/* Kafka's security protocols (a listener's name in `listeners`). */
+enum tdm_kafka_security {
+	TDM_KAFKA_PLAINTEXT,
+	TDM_KAFKA_SSL,
+	TDM_KAFKA_SASL_PLAINTEXT,
+	TDM_KAFKA_SASL_SSL,
+};
+
+/* One listener of `listeners`. */
+struct tdm_kafka_listener {
+	enum tdm_kafka_security security;
+	char host[256]; /* address to bind (bind_address when the entry had none) */
+	int port;       /* 0 = kernel-chosen */
+};
+
+#define TDM_KAFKA_MAX_LISTENERS 4
+
+/* Kafka's name of a security protocol ("SSL"). */
+const char *tdm_kafka_security_name(enum tdm_kafka_security s);
 /*
- * Starts the front end and listens on cfg->bind_address:cfg->kafka_port
- * (which must not be 0).  cfg, topics and groups are borrowed and must
- * outlive it; the front end coordinates the groups' membership.  Returns
- * NULL (after logging why) on failure.
+ * The listeners cfg asks for: cfg->kafka_listeners (Kafka's
+ * `PLAINTEXT://host:port,SSL://host:port`) or, when that is empty, one
+ * PLAINTEXT listener on bind_address:kafka_port (none when kafka_port is
+ * 0).  Fills out (at most max); returns how many, or -1 with a message in
+ * err (a malformed entry, an unknown or duplicate name, SASL_* which is not
+ * served yet).
+ */
+int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener *out, int max,
+			char *err, size_t errlen);
+/*
+ * The SSL listener's TLS context from Kafka's keys: ssl.keystore.location
+ * (PEM: key and certificate chain), ssl.key.password,
+ * ssl.truststore.location, ssl.client.auth, ssl.enabled.protocols.  The
+ * caller owns it (tdm_tls_free after tdm_kafka_free).  NULL with a message
+ * in err naming the key, the file and the reason.
+ */
+struct tdm_tls *tdm_kafka_tls(const struct tdm_config *cfg, char *err, size_t errlen);
+/*
+ * Starts the front end and opens the listeners of tdm_kafka_listeners (at
+ * least one).  SSL listeners accept TLS with ssl (borrowed, must outlive
+ * the front end; may be NULL when no listener is SSL).  cfg, topics and
+ * groups are borrowed and must outlive it; the front end coordinates the
+ * groups' membership.  Returns NULL (after logging why) on failure.
  */
 struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 				  const struct tdm_config *cfg, struct tdm_topics *topics,
-				  struct tdm_groups *groups);
+				  struct tdm_groups *groups, struct tdm_tls *ssl);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
 void tdm_kafka_free(struct tdm_kafka *k);

@@ -83,7 +83,13 @@ struct kf_server {
 	struct tdm_topics *topics;      /* borrowed */
 	struct tdm_groups *cgroups;     /* borrowed: core's consumer groups */
 	struct kf_groups *groups;       /* owned: the coordinator over them */
-	int port;                       /* bound listener port */
+	int port;                       /* bound port of the first listener */
+};
+
+/* What a listener hands its connections (the tdm_proto arg). */
+struct kf_listener {
+	struct kf_server *srv;          /* borrowed */
+	int security;                   /* enum tdm_kafka_security */
 };
 
 /* A parked request: the handler's state.  cancel releases it when the
@@ -102,6 +108,7 @@ struct kf_conn {
 	struct evbuffer *resp;           /* owned: scratch for response bodies */
 	struct kf_park *park;            /* owned by its handler while parked */
 	int closing;
+	int security;                    /* the listener's enum tdm_kafka_security */
 	char host[64];                   /* local address the client reached */
 	int port;
 	char client_host[64];            /* "/ip" as Kafka shows members */

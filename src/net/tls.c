@@ -173,9 +173,13 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 		SSL_CTX_set_default_passwd_cb(ctx, password_cb);
 		SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)conf->password);
 	}
-	char what[64];
+	char what[64], certwhat[64];
 
-	snprintf(what, sizeof(what), "%s.certfile", name);
+	if (conf->certfile_key)
+		snprintf(what, sizeof(what), "%s", conf->certfile_key);
+	else
+		snprintf(what, sizeof(what), "%s.certfile", name);
+	memcpy(certwhat, what, sizeof(certwhat));
 	if (check_readable(what, conf->certfile, err, errlen) < 0)
 		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->certfile) != 1) {
@@ -183,14 +187,17 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 			 conf->certfile, ssl_reason(why, sizeof(why), "unknown error"));
 		goto fail;
 	}
-	snprintf(what, sizeof(what), "%s.keyfile", name);
+	if (conf->keyfile_key)
+		snprintf(what, sizeof(what), "%s", conf->keyfile_key);
+	else
+		snprintf(what, sizeof(what), "%s.keyfile", name);
 	if (check_readable(what, conf->keyfile, err, errlen) < 0)
 		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, conf->keyfile, SSL_FILETYPE_PEM) != 1) {
 		/* OpenSSL checks the pair while loading */
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-			snprintf(err, errlen, "%s %s does not match %s.certfile %s: %s", what,
-				 conf->keyfile, name, conf->certfile,
+			snprintf(err, errlen, "%s %s does not match %s %s: %s", what,
+				 conf->keyfile, certwhat, conf->certfile,
 				 ssl_reason(why, sizeof(why), "key values mismatch"));
 		else
 			snprintf(err, errlen, "%s %s: not a usable PEM private key: %s", what,
@@ -198,8 +205,8 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "%s %s does not match %s.certfile %s: %s", what,
-			 conf->keyfile, name, conf->certfile,
+		snprintf(err, errlen, "%s %s does not match %s %s: %s", what,
+			 conf->keyfile, certwhat, conf->certfile,
 			 ssl_reason(why, sizeof(why), "key values mismatch"));
 		goto fail;
 	}
@@ -207,7 +214,10 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 	SSL_CTX_set_default_passwd_cb(ctx, NULL);
 	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
 	if (conf->cacertfile && *conf->cacertfile) {
-		snprintf(what, sizeof(what), "%s.cacertfile", name);
+		if (conf->cacertfile_key)
+			snprintf(what, sizeof(what), "%s", conf->cacertfile_key);
+		else
+			snprintf(what, sizeof(what), "%s.cacertfile", name);
 		if (check_readable(what, conf->cacertfile, err, errlen) < 0)
 			goto fail;
 		if (SSL_CTX_load_verify_locations(ctx, conf->cacertfile, NULL) != 1) {

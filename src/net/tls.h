@@ -33,6 +33,8 @@ struct tdm_tls_conf {
 				       NULL or "" = tlsv1.2,tlsv1.3 */
 	uint32_t depth;           /* most intermediate CAs in a client's chain
 				       (RabbitMQ's default: 10) */
+	/* the settings' names in messages; NULL = name.certfile and so on */
+	const char *certfile_key, *keyfile_key, *cacertfile_key;
 };
 
 /*
@@ -46,7 +48,9 @@ void tdm_tls_free(struct tdm_tls *t);
 /*
  * A bufferevent doing the server side of a TLS handshake on the accepted
  * socket fd, then carrying the plaintext; it owns fd (closes it when
- * freed).  NULL on failure (fd is then still the caller's).
+ * freed).  fd may be -1 when the socket is set later (bufferevent_setfd,
+ * as evhttp does with the bufferevent its bevcb returns).  NULL on failure
+ * (fd is then still the caller's).
  */
 struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base, evutil_socket_t fd);
 /*
