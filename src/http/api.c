@@ -267,9 +267,9 @@ void hx_overview(struct hx_req *r)
 	js_obj_end(&w);
 	js_key(&w, "listeners");
 	js_arr(&w);
-	static const char *protos[] = { "amqp", "kafka", "http" };
-	int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port };
-	for (int i = 0; i < 3; i++) {
+	static const char *protos[] = { "amqp", "kafka", "http", "https" };
+	int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port, r->h->ssl_port };
+	for (int i = 0; i < 4; i++) {
 		if (!ports[i])
 			continue;
 		js_obj(&w);
@@ -287,7 +287,7 @@ void hx_overview(struct hx_req *r)
 	js_kstr(&w, "description", "RabbitMQ Management");
 	js_kstr(&w, "path", "/");
 	char port[16];
-	snprintf(port, sizeof(port), "%d", r->h->port);
+	snprintf(port, sizeof(port), "%d", r->h->port ? r->h->port : r->h->ssl_port);
 	js_kstr(&w, "port", port);
 	js_obj_end(&w);
 	js_arr_end(&w);
@@ -733,7 +733,7 @@ void hx_health_port(struct hx_req *r)
 	int port = atoi(r->seg[3].s);
 	const struct tdm_config *cfg = r->h->cfg;
 	int ok = port > 0 && (port == cfg->amqp_port || port == cfg->kafka_port ||
-			      port == r->h->port);
+			      port == r->h->port || port == r->h->ssl_port);
 	struct js_w w;
 	js_w_init(&w);
 	js_obj(&w);
@@ -745,8 +745,8 @@ void hx_health_port(struct hx_req *r)
 		js_kint(&w, "missing", port);
 		js_key(&w, "ports");
 		js_arr(&w);
-		int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port };
-		for (int i = 0; i < 3; i++)
+		int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port, r->h->ssl_port };
+		for (int i = 0; i < 4; i++)
 			if (ports[i])
 				js_int(&w, ports[i]);
 		js_arr_end(&w);

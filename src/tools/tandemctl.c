@@ -18,35 +18,47 @@
  *   tandemctl [options] group describe NAME
  *   tandemctl [options] export [FILE]          (definitions; stdout without FILE)
  *   tandemctl [options] import FILE            (definitions; - = stdin)
- * Options: --host H (127.0.0.1), --port P (15672), --user U / --password P
- * (guest/guest, or TANDEM_USER / TANDEM_PASSWORD), --vhost V (/), --json.
+ * Options: --host H (127.0.0.1), --port P (15672; 15671 with --https),
+ * --user U / --password P (guest/guest, or TANDEM_USER / TANDEM_PASSWORD),
+ * --vhost V (/), --json, --https (TLS; the server's certificate must verify
+ * against the system's CAs and name --host), --cacert FILE (verify against
+ * the CAs of this PEM file instead; implies --https).
+ * An HTTPS server whose certificate does not verify is refused.
  * Exit status: 0 ok, 1 the API refused (its reason on stderr), 2 usage,
  * 3 cannot reach the API.
  *
- * Depends on: libc, libevent (evhttp's client), src/http/json.c.
+ * Depends on: libc, libevent (evhttp's client, bufferevent_openssl),
+ * OpenSSL, src/http/json.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "http/json.h"
 #include "tools/ctl.h"
 #include "util/b64.h"
 
-static const char *host = "127.0.0.1", *port = "15672", *user = "guest", *password = "guest",
-		  *vhost = "/";
+static const char *host = "127.0.0.1", *port = NULL, *user = "guest", *password = "guest",
+		  *vhost = "/", *cacert = NULL;
+static int use_tls;
 int ctl_as_json;
 
 void ctl_usage(void)
 {
 	fprintf(stderr,
-		"usage: tandemctl [--host H] [--port P] [--user U] [--password P] [--vhost V] [--json] COMMAND\n"
+		"usage: tandemctl [--host H] [--port P] [--user U] [--password P] [--vhost V] [--json]\n"
+		"                 [--https] [--cacert FILE] COMMAND\n"
 		"  list queues|exchanges|bindings|connections|channels|vhosts|topics|groups|users|permissions\n"
 		"  overview\n"
 		"  declare queue name=NAME [durable=true] [auto_delete=false] [arguments='{...}']\n"
@@ -99,6 +111,69 @@ static void add_header(struct evkeyvalq *h, const char *name, const char *value)
 	}
 }
 
+/* A TLS client for host: the server's certificate must verify against
+ * cacert (or the system's CAs) and name host (an IP address or a DNS
+ * name).  Exits on failure. */
+static SSL *tls_client(void)
+{
+	static SSL_CTX *ctx;
+	unsigned char ip[16];
+	SSL *ssl;
+
+	if (!ctx) {
+		ctx = SSL_CTX_new(TLS_client_method());
+		if (!ctx) {
+			fprintf(stderr, "tandemctl: cannot create a TLS context\n");
+			exit(3);
+		}
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (cacert ? SSL_CTX_load_verify_locations(ctx, cacert, NULL) != 1
+			   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			fprintf(stderr, "tandemctl: --cacert %s: %s\n", cacert ? cacert : "(system)",
+				ERR_reason_error_string(ERR_get_error()));
+			exit(2);
+		}
+	}
+	ssl = SSL_new(ctx);
+	if (!ssl) {
+		fprintf(stderr, "tandemctl: out of memory\n");
+		exit(3);
+	}
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1) {
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+	} else {
+		SSL_set_tlsext_host_name(ssl, host);
+		SSL_set1_host(ssl, host);
+	}
+	return ssl;
+}
+
+/* Why the TLS connection failed, when it did: on stderr; 1 when told. */
+static int tls_failure(struct bufferevent *bev, SSL *ssl)
+{
+	long v = SSL_get_verify_result(ssl);
+	unsigned long e, last = 0;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (ERR_GET_LIB(e) != 0)
+			last = e;
+	if (v != X509_V_OK) {
+		fprintf(stderr, "tandemctl: %s:%s: the server's certificate does not verify: %s%s\n",
+			host, port, X509_verify_cert_error_string(v),
+			cacert ? "" : " (--cacert FILE names the CA)");
+		return 1;
+	}
+	if (last) {
+		char buf[256];
+
+		ERR_error_string_n(last, buf, sizeof(buf));
+		fprintf(stderr, "tandemctl: %s:%s: TLS: %s\n", host, port, buf);
+		return 1;
+	}
+	return 0;
+}
+
 /* One request on libevent's HTTP client: a connection and an event_base
  * of its own, Connection: close, answers awaited up to 30 s. */
 void ctl_request(const char *method, const char *path, const char *body, struct reply *r)
@@ -121,8 +196,21 @@ void ctl_request(const char *method, const char *path, const char *body, struct 
 		exit(2);
 	}
 	struct call c = { r, event_base_new(), 0 };
-	struct evhttp_connection *ec =
-		c.base ? evhttp_connection_base_new(c.base, NULL, host, (ev_uint16_t)pn) : NULL;
+	struct evhttp_connection *ec = NULL;
+	struct bufferevent *bev = NULL;
+	SSL *ssl = NULL;
+	if (c.base && use_tls) {
+		ssl = tls_client();
+		bev = bufferevent_openssl_socket_new(c.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (bev) {
+			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+			ec = evhttp_connection_base_bufferevent_new(c.base, NULL, bev, host,
+								    (ev_uint16_t)pn);
+		}
+	} else if (c.base) {
+		ec = evhttp_connection_base_new(c.base, NULL, host, (ev_uint16_t)pn);
+	}
 	struct evhttp_request *req = ec ? evhttp_request_new(done_cb, &c) : NULL;
 	if (!req) {
 		fprintf(stderr, "tandemctl: out of memory\n");
@@ -148,8 +236,11 @@ void ctl_request(const char *method, const char *path, const char *body, struct 
 		exit(3);
 	}
 	event_base_dispatch(c.base);
+	int told = !c.answered && ssl && tls_failure(bev, ssl);
 	evhttp_connection_free(ec);
 	event_base_free(c.base);
+	if (told)
+		exit(3);
 	if (!c.answered) {
 		fprintf(stderr, "tandemctl: no HTTP answer from %s:%s (refused, closed or timed out)\n",
 			host, port);
@@ -361,6 +452,10 @@ int main(int argc, char **argv)
 			ctl_as_json = 1;
 			continue;
 		}
+		if (strcmp(o, "--https") == 0) {
+			use_tls = 1;
+			continue;
+		}
 		if (strcmp(o, "--help") == 0)
 			ctl_usage();
 		if (i + 1 >= argc)
@@ -376,11 +471,15 @@ int main(int argc, char **argv)
 			password = v;
 		else if (strcmp(o, "--vhost") == 0)
 			vhost = v;
+		else if (strcmp(o, "--cacert") == 0)
+			cacert = v, use_tls = 1;
 		else
 			ctl_usage();
 	}
 	if (i >= argc)
 		ctl_usage();
+	if (!port)
+		port = use_tls ? "15671" : "15672";
 	const char *cmd = argv[i++];
 	int nargs = argc - i;
 	char **args = argv + i;
