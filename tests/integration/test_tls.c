@@ -40,45 +40,19 @@
 
 #include "harness.h"
 #include "sockutil.h"
+#include "tlsutil.h"
 
 #ifndef TANDEMD_PATH
 #define TANDEMD_PATH "../../src/tandemd"
 #endif
 
 static char dir[256]; /* certificates */
-static pid_t main_pid;
 static int tls_port; /* AMQPS port of the broker this process uses */
 static char arg_port[16], arg_cert[512], arg_key[512], arg_ca[512];
 
 static const char *path_of(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", dir, name);
-	return buf;
-}
-
-/* CA "ca" signs server and client; CA "otherca" signs stranger. */
-static int make_certs(void)
-{
-	char cmd[2048];
-
-	snprintf(
-		cmd, sizeof(cmd),
-		"cd '%s' && exec >gen.log 2>&1 && set -e; "
-		"gen() { timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-		"-nodes -keyout $1.key -out $1.pem -days 2 -subj /CN=$1; }; "
-		"leaf() { timeout 30 openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-		"-nodes -keyout $1.key -out $1.csr -subj /CN=$1; "
-		"timeout 30 openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
-		"-out $1.pem -days 2; }; "
-		"gen ca; gen otherca; leaf server ca; leaf client ca; leaf stranger otherca",
-		dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void rm_certs(void)
-{
-	if (getpid() == main_pid && dir[0])
-		su_rm_tree(dir);
+	return tl_path(buf, len, name);
 }
 
 /* Extra tandemd args: the AMQPS port (fresh), server certificate and key,
@@ -519,7 +493,6 @@ END_TEST
 int main(void)
 {
 	const char *args[24];
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	Suite *s = suite_create("tls");
 	TCase *tc = th_tcase("amqps");
 
@@ -527,18 +500,9 @@ int main(void)
 		printf("SKIP: test_tls starts tandemd with certificates of its own\n");
 		return 77;
 	}
-	main_pid = getpid();
-	snprintf(dir, sizeof(dir), "%s/tandem-tls.XXXXXX", tmp);
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 99;
-	}
-	atexit(rm_certs);
-	if (make_certs() < 0) {
-		fprintf(stderr,
-			"test_tls: openssl could not make the certificates (see %s/gen.log)\n",
+	if (tl_make_certs(dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "test_tls: openssl could not make the certificates (see %s/gen.log)\n",
 			dir);
-		dir[0] = '\0'; /* keep the log */
 		return 99;
 	}
 	tls_args(args, NULL);

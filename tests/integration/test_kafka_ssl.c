@@ -1,0 +1,341 @@
+/* Kafka SSL (issue 13, step 1): a second Kafka listener speaking TLS,
+ * configured as Kafka's server.properties spells it: listeners =
+ * PLAINTEXT://127.0.0.1:P,SSL://127.0.0.1:S with a PEM keystore
+ * (ssl.keystore.type = PEM, ssl.keystore.location, ssl.truststore.location,
+ * ssl.client.auth).
+ *
+ *  - kcat over SSL produces and consumes on the SSL listener;
+ *  - librdkafka over SSL too, and Metadata names the SSL port as the
+ *    broker's (a client on the SSL port must reconnect there, not to the
+ *    plaintext one); a client on the plaintext port is told that port;
+ *  - plaintext Kafka on the SSL port is closed, the broker keeps serving;
+ *  - ssl.client.auth = required refuses a client without a certificate;
+ *  - a missing or unusable keystore, an unsupported keystore type and
+ *    SASL listeners stop tandemd at start with a line saying why.
+ *
+ * Certificates are made at start with the openssl command (tlsutil.c).
+ * Needs a tandemd of its own: skipped (77) against TANDEM_TEST_BROKER.
+ * Depends on: Check, librdkafka, the kcat and openssl commands, POSIX.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "harness.h"
+#include "kafka_harness.h"
+#include "sockutil.h"
+#include "tlsutil.h"
+
+#ifndef TANDEMD_PATH
+#define TANDEMD_PATH "../../src/tandemd"
+#endif
+
+static char dir[256];
+static int plain_port, ssl_port; /* of the broker this process uses */
+static char ssl_boot[64], plain_boot[64];
+static char ca[512], bundle[512];
+
+/* Connectable within a bound (the Kafka listeners open after the AMQP one
+ * the harness waits for). */
+static int wait_port(int port)
+{
+	uint64_t end = th_now_ms() + 10000;
+
+	while (th_now_ms() < end) {
+		int fd = su_tcp_connect(port);
+
+		if (fd >= 0) {
+			close(fd);
+			return 1;
+		}
+		th_sleep_ms(20);
+	}
+	return 0;
+}
+
+/* A tandemd with a PLAINTEXT and an SSL Kafka listener on fresh ports,
+ * plus more args (NULL-terminated). */
+static void start_ssl_broker(const char *const *more)
+{
+	static char listeners[160];
+	const char *args[32];
+	int n = 0;
+
+	plain_port = su_free_port();
+	do
+		ssl_port = su_free_port();
+	while (ssl_port == plain_port);
+	snprintf(listeners, sizeof(listeners), "PLAINTEXT://127.0.0.1:%d,SSL://127.0.0.1:%d",
+		 plain_port, ssl_port);
+	snprintf(ssl_boot, sizeof(ssl_boot), "127.0.0.1:%d", ssl_port);
+	snprintf(plain_boot, sizeof(plain_boot), "127.0.0.1:%d", plain_port);
+	args[n++] = "--listeners";
+	args[n++] = listeners;
+	args[n++] = "--ssl.keystore.type";
+	args[n++] = "PEM";
+	args[n++] = "--ssl.keystore.location";
+	args[n++] = bundle;
+	args[n++] = "--auto-create-topics";
+	args[n++] = "true";
+	for (int i = 0; more && more[i] && n < 31; i++)
+		args[n++] = more[i];
+	args[n] = NULL;
+	th_start_with_args(args);
+	if (!wait_port(plain_port) || !wait_port(ssl_port)) {
+		fprintf(stderr, "test_kafka_ssl: the Kafka listeners did not open\n");
+		exit(99);
+	}
+}
+
+/* librdkafka over SSL, verifying the broker against ca.pem, plus more. */
+static const char *const *ssl_kv(const char **kv, const char *const *more)
+{
+	int n = 0;
+
+	kv[n++] = "security.protocol";
+	kv[n++] = "ssl";
+	kv[n++] = "ssl.ca.location";
+	kv[n++] = ca;
+	for (int i = 0; more && more[i]; i++)
+		kv[n++] = more[i];
+	kv[n] = NULL;
+	return kv;
+}
+
+/* The port Metadata names for broker 0, or -1 (error within 10 s). */
+static int metadata_port(rd_kafka_t *rk)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int port = -1;
+
+	if (rd_kafka_metadata(rk, 0, NULL, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	if (md->broker_cnt >= 1)
+		port = md->brokers[0].port;
+	rd_kafka_metadata_destroy(md);
+	return port;
+}
+
+/* Runs a shell command (bounded by its own `timeout`), its output into
+ * out; returns the exit status. */
+static int run(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	ck_assert_ptr_nonnull(p);
+	while (n + 1 < len) {
+		size_t k = fread(out + n, 1, len - 1 - n, p);
+		if (k == 0)
+			break;
+		n += k;
+	}
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_kafka_ssl_kcat)
+{
+	char topic[64], cmd[2048], out[4096];
+	int rc;
+
+	kh_name(topic, sizeof(topic), "kcat-ssl");
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'one\\ntwo\\n' | timeout 30 kcat -b %s -X security.protocol=ssl "
+		 "-X ssl.ca.location=%s -P -t %s 2>&1",
+		 ssl_boot, ca, topic);
+	rc = run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "kcat -P over SSL: status %d: %s", rc, out);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 30 kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -C -t %s "
+		 "-o beginning -e -q -f '%%s|%%o\\n' 2>&1",
+		 ssl_boot, ca, topic);
+	rc = run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "kcat -C over SSL: status %d: %s", rc, out);
+	ck_assert_msg(strcmp(out, "one|0\ntwo|1\n") == 0, "kcat -C over SSL read: %s", out);
+}
+END_TEST
+
+START_TEST(test_kafka_ssl_librdkafka)
+{
+	const char *kv[16];
+	const char *const cons_more[] = { "group.id", "ssl-readers", KH_READ_TO_END, NULL };
+	char topic[64], value[64];
+	struct kh_msg m[8];
+	int64_t off = -1;
+	rd_kafka_t *p, *c, *plain;
+	int n;
+
+	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
+	/* a client on the SSL port is told the SSL port */
+	ck_assert_int_eq(metadata_port(p), ssl_port);
+	kh_name(topic, sizeof(topic), "rdk-ssl");
+	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (int i = 0; i < 3; i++) {
+		snprintf(value, sizeof(value), "over TLS %d", i);
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, value, 0, &off),
+				 RD_KAFKA_RESP_ERR_NO_ERROR);
+		ck_assert_int_eq(off, i);
+	}
+	rd_kafka_destroy(p);
+	c = kh_consumer(ssl_boot, ssl_kv(kv, cons_more));
+	n = kh_consume(c, topic, 0, 0, m, 8, 10000);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(m[2].value, "over TLS 2");
+	kh_msgs_free(m, n);
+	rd_kafka_destroy(c);
+	/* and a plaintext client on the plaintext port is told that one */
+	plain = kh_producer(plain_boot, NULL);
+	ck_assert_int_eq(metadata_port(plain), plain_port);
+	c = kh_consumer(plain_boot, cons_more);
+	n = kh_consume(c, topic, 0, 0, m, 8, 10000);
+	ck_assert_int_eq(n, 3);
+	kh_msgs_free(m, n);
+	rd_kafka_destroy(c);
+	rd_kafka_destroy(plain);
+}
+END_TEST
+
+START_TEST(test_kafka_ssl_plaintext_on_ssl_port)
+{
+	/* ApiVersions v0 in clear: the TLS layer sees no ClientHello */
+	int fd = su_tcp_connect(ssl_port);
+	const char *kv[16];
+	rd_kafka_t *p;
+
+	ck_assert_int_ge(fd, 0);
+	kh_raw_request(fd, 18, 0, 1, NULL, 0);
+	ck_assert_msg(kh_raw_closed(fd, 5000), "plaintext Kafka on the SSL port was not closed");
+	close(fd);
+	/* the broker lives on, over SSL */
+	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
+	ck_assert_int_eq(metadata_port(p), ssl_port);
+	rd_kafka_destroy(p);
+}
+END_TEST
+
+START_TEST(test_kafka_ssl_client_auth_required)
+{
+	const char *more[] = { "--ssl.truststore.location", ca, "--ssl.client.auth", "required",
+			       NULL };
+	const char *with_cert[] = { "ssl.certificate.location", NULL, "ssl.key.location", NULL,
+				    NULL };
+	char crt[512], key[512];
+	const char *kv[16];
+	rd_kafka_t *p;
+
+	start_ssl_broker(more);
+	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
+	ck_assert_msg(metadata_port(p) < 0, "a client without a certificate got metadata");
+	rd_kafka_destroy(p);
+	with_cert[1] = tl_path(crt, sizeof(crt), "client.pem");
+	with_cert[3] = tl_path(key, sizeof(key), "client.key");
+	p = kh_producer(ssl_boot, ssl_kv(kv, with_cert));
+	ck_assert_int_eq(metadata_port(p), ssl_port);
+	rd_kafka_destroy(p);
+}
+END_TEST
+
+/* tandemd with the SSL listener and these keystore args must not start;
+ * stderr holds every string of want. */
+static void expect_refused(const char *const *extra, const char *const *want)
+{
+	char err[4096];
+	const char *args[24];
+	int n = 0, touched = 0, st;
+
+	args[n++] = "--listeners";
+	args[n++] = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0";
+	for (int i = 0; extra[i]; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	st = tl_run_refused(TANDEMD_PATH, args, err, sizeof(err), &touched);
+	ck_assert_msg(st > 0, "tandemd with %s %s: status %d: %s", extra[0], extra[1], st, err);
+	for (int i = 0; want[i]; i++)
+		ck_assert_msg(strstr(err, want[i]) != NULL, "stderr lacks '%s': %s", want[i], err);
+	ck_assert_msg(!touched, "tandemd touched its data dir before refusing: %s", err);
+}
+
+START_TEST(test_kafka_ssl_bad_keystore_refuses_start)
+{
+	char missing[512], certonly[512];
+	const char *a1[] = { "--ssl.keystore.location", missing, NULL };
+	const char *w1[] = { "ssl.keystore.location", missing, "No such file or directory", NULL };
+	const char *a2[] = { "--ssl.keystore.location", certonly, NULL };
+	const char *w2[] = { "ssl.keystore.location", certonly, "not a usable PEM private key",
+			     NULL };
+	const char *a3[] = { NULL };
+	const char *w3[] = { "needs ssl.keystore.location", NULL };
+	const char *a4[] = { "--ssl.keystore.type", "JKS", "--ssl.keystore.location", bundle, NULL };
+	const char *w4[] = { "ssl.keystore.type", "JKS is not supported", NULL };
+	const char *a5[] = { "--ssl.keystore.location", bundle, "--ssl.client.auth", "required",
+			     NULL };
+	const char *w5[] = { "ssl.client.auth = required needs ssl.truststore.location", NULL };
+
+	tl_path(missing, sizeof(missing), "nonexistent.pem");
+	tl_path(certonly, sizeof(certonly), "server.pem");
+	expect_refused(a1, w1);
+	expect_refused(a2, w2);
+	expect_refused(a3, w3);
+	expect_refused(a4, w4);
+	expect_refused(a5, w5);
+}
+END_TEST
+
+START_TEST(test_kafka_listeners_refused)
+{
+	static const char *const cases[][2] = {
+		{ "SASL_SSL://127.0.0.1:0", "SASL_SSL is not supported yet" },
+		{ "SASL_PLAINTEXT://127.0.0.1:0", "SASL_PLAINTEXT is not supported yet" },
+		{ "FOO://127.0.0.1:0", "'FOO' is not a listener name" },
+		{ "PLAINTEXT://127.0.0.1", "has no port" },
+		{ "PLAINTEXT://:1,PLAINTEXT://:2", "PLAINTEXT is listed twice" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[] = { "--listeners", cases[i][0], "--ssl.keystore.location", bundle,
+				       NULL };
+		char err[4096];
+		int touched = 0, st = tl_run_refused(TANDEMD_PATH, args, err, sizeof(err), &touched);
+
+		ck_assert_msg(st > 0, "listeners = %s: status %d: %s", cases[i][0], st, err);
+		ck_assert_msg(strstr(err, cases[i][1]) != NULL, "listeners = %s: stderr lacks '%s': %s",
+			      cases[i][0], cases[i][1], err);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("kafka_ssl");
+	TCase *tc = th_tcase("kafka_ssl");
+
+	if (getenv("TANDEM_TEST_BROKER")) {
+		printf("SKIP: test_kafka_ssl starts tandemd with certificates of its own\n");
+		return 77;
+	}
+	if (tl_make_certs(dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "test_kafka_ssl: openssl could not make the certificates (%s/gen.log)\n",
+			dir);
+		return 99;
+	}
+	tl_path(ca, sizeof(ca), "ca.pem");
+	tl_path(bundle, sizeof(bundle), "server-bundle.pem");
+	start_ssl_broker(NULL);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_kafka_ssl_kcat);
+	tcase_add_test(tc, test_kafka_ssl_librdkafka);
+	tcase_add_test(tc, test_kafka_ssl_plaintext_on_ssl_port);
+	tcase_add_test(tc, test_kafka_ssl_client_auth_required);
+	tcase_add_test(tc, test_kafka_ssl_bad_keystore_refuses_start);
+	tcase_add_test(tc, test_kafka_listeners_refused);
+	suite_add_tcase(s, tc);
+	return th_run_suite(s);
+}
