@@ -262,8 +262,8 @@ static struct tdm_tls *https_context(const struct tdm_config *cfg, char *err, si
 }
 
 /* The Kafka listeners are well formed, and the SSL one has its context. */
-static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlisteners,
-		       char *err, size_t errlen)
+static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlisteners, char *err,
+		       size_t errlen)
 {
 	struct tdm_kafka_listener ls[TDM_KAFKA_MAX_LISTENERS];
 	int n = tdm_kafka_listeners(cfg, ls, TDM_KAFKA_MAX_LISTENERS, err, errlen);

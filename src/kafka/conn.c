@@ -329,7 +329,8 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 		tdm_error("main", "%s", err);
 	for (int i = 0; i < n; i++) {
 		struct tdm_listen_opts lo = { .max_connections = cfg->kafka_max_connections,
-					      .idle_timeout_ms = cfg->kafka_connections_max_idle_ms };
+					      .idle_timeout_ms =
+						      cfg->kafka_connections_max_idle_ms };
 		int port;
 
 		if (ls[i].security == TDM_KAFKA_SSL || ls[i].security == TDM_KAFKA_SASL_SSL) {
@@ -350,8 +351,8 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 		}
 		if (i == 0)
 			k->srv.port = port;
-		tdm_info("main", "listening kafka %s %s:%d", tdm_kafka_security_name(ls[i].security),
-			 ls[i].host, port);
+		tdm_info("main", "listening kafka %s %s:%d",
+			 tdm_kafka_security_name(ls[i].security), ls[i].host, port);
 	}
 	if (n <= 0)
 		goto fail;

@@ -15,14 +15,12 @@
 #include "net/tls.h"
 
 /* Kafka's security protocol names, in enum tdm_kafka_security order. */
-static const char *const security_names[] = { "PLAINTEXT", "SSL", "SASL_PLAINTEXT",
-					      "SASL_SSL" };
+static const char *const security_names[] = { "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" };
 
 const char *tdm_kafka_security_name(enum tdm_kafka_security s)
 {
-	return (unsigned)s < sizeof(security_names) / sizeof(security_names[0])
-		       ? security_names[s]
-		       : "?";
+	return (unsigned)s < sizeof(security_names) / sizeof(security_names[0]) ? security_names[s]
+										: "?";
 }
 
 /* One "NAME://host:port" of the list (p[0..n)) into l; 0 or -1 with err. */

@@ -196,8 +196,8 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 	if (SSL_CTX_use_PrivateKey_file(ctx, conf->keyfile, SSL_FILETYPE_PEM) != 1) {
 		/* OpenSSL checks the pair while loading */
 		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-			snprintf(err, errlen, "%s %s does not match %s %s: %s", what,
-				 conf->keyfile, certwhat, conf->certfile,
+			snprintf(err, errlen, "%s %s does not match %s %s: %s", what, conf->keyfile,
+				 certwhat, conf->certfile,
 				 ssl_reason(why, sizeof(why), "key values mismatch"));
 		else
 			snprintf(err, errlen, "%s %s: not a usable PEM private key: %s", what,
@@ -205,8 +205,8 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "%s %s does not match %s %s: %s", what,
-			 conf->keyfile, certwhat, conf->certfile,
+		snprintf(err, errlen, "%s %s does not match %s %s: %s", what, conf->keyfile,
+			 certwhat, conf->certfile,
 			 ssl_reason(why, sizeof(why), "key values mismatch"));
 		goto fail;
 	}

@@ -130,7 +130,8 @@ static SSL *tls_client(void)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		if (cacert ? SSL_CTX_load_verify_locations(ctx, cacert, NULL) != 1
 			   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-			fprintf(stderr, "tandemctl: --cacert %s: %s\n", cacert ? cacert : "(system)",
+			fprintf(stderr, "tandemctl: --cacert %s: %s\n",
+				cacert ? cacert : "(system)",
 				ERR_reason_error_string(ERR_get_error()));
 			exit(2);
 		}
@@ -159,8 +160,9 @@ static int tls_failure(struct bufferevent *bev, SSL *ssl)
 		if (ERR_GET_LIB(e) != 0)
 			last = e;
 	if (v != X509_V_OK) {
-		fprintf(stderr, "tandemctl: %s:%s: the server's certificate does not verify: %s%s\n",
-			host, port, X509_verify_cert_error_string(v),
+		fprintf(stderr,
+			"tandemctl: %s:%s: the server's certificate does not verify: %s%s\n", host,
+			port, X509_verify_cert_error_string(v),
 			cacert ? "" : " (--cacert FILE names the CA)");
 		return 1;
 	}
@@ -202,7 +204,8 @@ void ctl_request(const char *method, const char *path, const char *body, struct 
 	if (c.base && use_tls) {
 		ssl = tls_client();
 		bev = bufferevent_openssl_socket_new(c.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-						     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+						     BEV_OPT_CLOSE_ON_FREE |
+							     BEV_OPT_DEFER_CALLBACKS);
 		if (bev) {
 			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 			ec = evhttp_connection_base_bufferevent_new(c.base, NULL, bev, host,

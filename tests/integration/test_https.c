@@ -120,8 +120,8 @@ static int curl(const char *opts, const char *url, char *out, size_t len)
 {
 	char cmd[2048];
 
-	snprintf(cmd, sizeof(cmd), "timeout 20 curl -sS -u guest:guest -w '|%%{http_code}' %s '%s' 2>&1",
-		 opts, url);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 20 curl -sS -u guest:guest -w '|%%{http_code}' %s '%s' 2>&1", opts, url);
 	return run(cmd, out, len);
 }
 
@@ -176,8 +176,8 @@ START_TEST(test_tandemctl_https)
 
 	snprintf(opts, sizeof(opts), "--port %d --cacert '%s'", https_port, ca);
 	rc = ctl(opts, out, sizeof(out));
-	ck_assert_msg(rc == 0 && strstr(out, "\"management_version\""), "tandemctl --cacert: %d: %s",
-		      rc, out);
+	ck_assert_msg(rc == 0 && strstr(out, "\"management_version\""),
+		      "tandemctl --cacert: %d: %s", rc, out);
 	snprintf(opts, sizeof(opts), "--host localhost --port %d --cacert '%s'", https_port, ca);
 	rc = ctl(opts, out, sizeof(out));
 	ck_assert_msg(rc == 0, "tandemctl --host localhost --cacert: %d: %s", rc, out);
@@ -191,8 +191,8 @@ START_TEST(test_tandemctl_https)
 	snprintf(opts, sizeof(opts), "--port %d --cacert '%s'", https_port,
 		 tl_path(out, sizeof(out), "otherca.pem"));
 	rc = ctl(opts, out, sizeof(out));
-	ck_assert_msg(rc == 3 && strstr(out, "does not verify"), "tandemctl, another CA: %d: %s", rc,
-		      out);
+	ck_assert_msg(rc == 3 && strstr(out, "does not verify"), "tandemctl, another CA: %d: %s",
+		      rc, out);
 	/* plain HTTP as before */
 	snprintf(opts, sizeof(opts), "--port %d", http_port);
 	rc = ctl(opts, out, sizeof(out));
@@ -227,8 +227,12 @@ END_TEST
 
 START_TEST(test_https_verify_peer)
 {
-	const char *more[] = { "--management.ssl.cacertfile", ca, "--management.ssl.verify",
-			       "verify_peer", "--management.ssl.fail_if_no_peer_cert", "true",
+	const char *more[] = { "--management.ssl.cacertfile",
+			       ca,
+			       "--management.ssl.verify",
+			       "verify_peer",
+			       "--management.ssl.fail_if_no_peer_cert",
+			       "true",
 			       NULL };
 	char opts[1600], url[128], out[16384], ccrt[512], ckey[512], scrt[512], skey[512];
 	int rc;
@@ -246,7 +250,8 @@ START_TEST(test_https_verify_peer)
 	ck_assert_msg(rc != 0 && !strstr(out, "management_version"),
 		      "another CA's certificate got in: %d: %s", rc, out);
 	snprintf(opts, sizeof(opts), "--cacert '%s' --cert '%s' --key '%s'", ca,
-		 tl_path(ccrt, sizeof(ccrt), "client.pem"), tl_path(ckey, sizeof(ckey), "client.key"));
+		 tl_path(ccrt, sizeof(ccrt), "client.pem"),
+		 tl_path(ckey, sizeof(ckey), "client.key"));
 	rc = curl(opts, url, out, sizeof(out));
 	ck_assert_msg(rc == 0 && strstr(out, "|200"), "a good client certificate: %d: %s", rc, out);
 }
@@ -326,11 +331,21 @@ static void expect_refused(const char *const *extra, const char *const *want)
 START_TEST(test_https_bad_cert_refuses_start)
 {
 	char missing[512], other[512];
-	const char *a1[] = { "--management.ssl.port", "15671", "--management.ssl.certfile", cert,
-			     "--management.ssl.keyfile", missing, NULL };
+	const char *a1[] = { "--management.ssl.port",
+			     "15671",
+			     "--management.ssl.certfile",
+			     cert,
+			     "--management.ssl.keyfile",
+			     missing,
+			     NULL };
 	const char *w1[] = { "management.ssl.keyfile", missing, "No such file or directory", NULL };
-	const char *a2[] = { "--management.ssl.port", "15671", "--management.ssl.certfile", cert,
-			     "--management.ssl.keyfile", other, NULL };
+	const char *a2[] = { "--management.ssl.port",
+			     "15671",
+			     "--management.ssl.certfile",
+			     cert,
+			     "--management.ssl.keyfile",
+			     other,
+			     NULL };
 	const char *w2[] = { "management.ssl.keyfile", other, "does not match", NULL };
 	const char *a3[] = { "--management.ssl.port", "15671", "--management.ssl.keyfile", key,
 			     NULL };
@@ -354,8 +369,8 @@ int main(void)
 		return 77;
 	}
 	if (tl_make_certs(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "test_https: openssl could not make the certificates (%s/gen.log)\n",
-			dir);
+		fprintf(stderr,
+			"test_https: openssl could not make the certificates (%s/gen.log)\n", dir);
 		return 99;
 	}
 	tl_path(ca, sizeof(ca), "ca.pem");

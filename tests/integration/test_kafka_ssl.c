@@ -273,7 +273,8 @@ START_TEST(test_kafka_ssl_bad_keystore_refuses_start)
 			     NULL };
 	const char *a3[] = { NULL };
 	const char *w3[] = { "needs ssl.keystore.location", NULL };
-	const char *a4[] = { "--ssl.keystore.type", "JKS", "--ssl.keystore.location", bundle, NULL };
+	const char *a4[] = { "--ssl.keystore.type", "JKS", "--ssl.keystore.location", bundle,
+			     NULL };
 	const char *w4[] = { "ssl.keystore.type", "JKS is not supported", NULL };
 	const char *a5[] = { "--ssl.keystore.location", bundle, "--ssl.client.auth", "required",
 			     NULL };
@@ -300,14 +301,16 @@ START_TEST(test_kafka_listeners_refused)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *args[] = { "--listeners", cases[i][0], "--ssl.keystore.location", bundle,
-				       NULL };
+		const char *args[] = { "--listeners", cases[i][0], "--ssl.keystore.location",
+				       bundle, NULL };
 		char err[4096];
-		int touched = 0, st = tl_run_refused(TANDEMD_PATH, args, err, sizeof(err), &touched);
+		int touched = 0,
+		    st = tl_run_refused(TANDEMD_PATH, args, err, sizeof(err), &touched);
 
 		ck_assert_msg(st > 0, "listeners = %s: status %d: %s", cases[i][0], st, err);
-		ck_assert_msg(strstr(err, cases[i][1]) != NULL, "listeners = %s: stderr lacks '%s': %s",
-			      cases[i][0], cases[i][1], err);
+		ck_assert_msg(strstr(err, cases[i][1]) != NULL,
+			      "listeners = %s: stderr lacks '%s': %s", cases[i][0], cases[i][1],
+			      err);
 	}
 }
 END_TEST
@@ -322,7 +325,8 @@ int main(void)
 		return 77;
 	}
 	if (tl_make_certs(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "test_kafka_ssl: openssl could not make the certificates (%s/gen.log)\n",
+		fprintf(stderr,
+			"test_kafka_ssl: openssl could not make the certificates (%s/gen.log)\n",
 			dir);
 		return 99;
 	}

@@ -501,7 +501,8 @@ int main(void)
 		return 77;
 	}
 	if (tl_make_certs(dir, sizeof(dir)) < 0) {
-		fprintf(stderr, "test_tls: openssl could not make the certificates (see %s/gen.log)\n",
+		fprintf(stderr,
+			"test_tls: openssl could not make the certificates (see %s/gen.log)\n",
 			dir);
 		return 99;
 	}
