@@ -154,6 +154,9 @@ void hx_user_permissions(struct hx_req *r);
 void hx_permission_list(struct hx_req *r);
 void hx_permission(struct hx_req *r);
 void hx_definitions(struct hx_req *r);
+/* RabbitMQ's limits (api_limits.c). */
+void hx_vhost_limits(struct hx_req *r);
+void hx_user_limits(struct hx_req *r);
 void hx_topic_list(struct hx_req *r);
 void hx_topic_get(struct hx_req *r);
 void hx_topic_change(struct hx_req *r);
