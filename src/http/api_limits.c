@@ -175,3 +175,98 @@ void hx_user_limits(struct hx_req *r)
 	else
 		hx_not_found(r);
 }
+
+/* ---- definitions (api_defs.c, api_users.c) ------------------------------ */
+
+void hx_write_user_limits(struct hx_req *r, struct js_w *w, const char *user)
+{
+	js_obj(w);
+	tdm_limits_foreach(r->h->broker->limits, TDM_LIMIT_USER, user, write_field, w);
+	js_obj_end(w);
+}
+
+void hx_write_limit_params(struct hx_req *r, struct js_w *w, const struct tdm_vhost *only)
+{
+	const struct tdm_limits *l = r->h->broker->limits;
+	struct owners o = { 0 };
+
+	tdm_limits_foreach(l, TDM_LIMIT_VHOST, only ? only->name : NULL, collect_owner, &o);
+	for (size_t i = 0; i < o.n; i++) {
+		if (!tdm_vhost_find(r->h->broker, o.v[i], strlen(o.v[i])) ||
+		    !tdm_auth_vhost_allowed(r->h->broker->auth, r->user, o.v[i], strlen(o.v[i])))
+			continue;
+		js_obj(w);
+		js_key(w, "value");
+		js_obj(w);
+		tdm_limits_foreach(l, TDM_LIMIT_VHOST, o.v[i], write_field, w);
+		js_obj_end(w);
+		js_kstr(w, "vhost", o.v[i]);
+		js_kstr(w, "component", "vhost-limits");
+		js_kstr(w, "name", "limits");
+		js_obj_end(w);
+	}
+	free(o.v);
+}
+
+int hx_import_limits(struct hx_req *r, int scope, const char *owner, int obj, struct tdm_err *e)
+{
+	const struct js_doc *d = &r->body;
+
+	if (obj < 0)
+		return TDM_OK;
+	if (js_type_of(d, obj) != JS_OBJ)
+		return tdm_err_set(e, TDM_E_INVALID, "limits of '%s' must be an object", owner);
+	for (int k = js_child(d, obj); k >= 0; k = js_next(d, obj, k)) {
+		char *field = js_strdup(d, k, NULL);
+		int64_t value;
+		int rc = TDM_OK;
+
+		if (!field || !tdm_limits_known(scope, field) ||
+		    js_int64(d, js_next(d, obj, k), &value) < 0)
+			rc = tdm_err_set(e, TDM_E_INVALID, "unknown or malformed limit '%s' of '%s'",
+					 field ? field : "", owner);
+		else if (tdm_limits_set(r->h->broker->limits, scope, owner, field, value) != 0 ||
+			 tdm_durable_limit(r->h->durable, scope, owner, field) < 0)
+			rc = tdm_err_set(e, TDM_E_NOMEM, "could not store the limit");
+		free(field);
+		if (rc != TDM_OK)
+			return rc;
+		k = js_next(d, obj, k); /* past the value */
+	}
+	return TDM_OK;
+}
+
+int hx_import_limit_params(struct hx_req *r, const struct tdm_vhost *only, struct tdm_err *e)
+{
+	const struct js_doc *d = &r->body;
+	int arr = js_get(d, 0, "parameters");
+
+	if (arr < 0)
+		return TDM_OK;
+	if (js_type_of(d, arr) != JS_ARR)
+		return tdm_err_set(e, TDM_E_INVALID, "definitions: expected arrays");
+	for (int it = js_child(d, arr); it >= 0; it = js_next(d, arr, it)) {
+		if (!js_streq(d, js_get(d, it, "component"), "vhost-limits"))
+			continue; /* no other runtime parameters in tandem */
+		char *vh = only ? strdup(only->name) : js_strdup(d, js_get(d, it, "vhost"), NULL);
+		int rc = TDM_OK;
+		if (!vh || !tdm_vhost_find(r->h->broker, vh, strlen(vh)))
+			rc = tdm_err_set(e, TDM_E_INVALID, "vhost-limits: vhost '%s' not found",
+					 vh ? vh : "");
+		else
+			rc = hx_import_limits(r, TDM_LIMIT_VHOST, vh, js_get(d, it, "value"), e);
+		free(vh);
+		if (rc != TDM_OK)
+			return rc;
+	}
+	return TDM_OK;
+}
+
+void hx_forget_limits(struct hx_req *r, int scope, const char *owner)
+{
+	const char *fields[2] = { "max-connections",
+				  scope == TDM_LIMIT_VHOST ? "max-queues" : "max-channels" };
+	for (size_t i = 0; i < 2; i++)
+		if (tdm_limits_clear(r->h->broker->limits, scope, owner, fields[i]) == 0)
+			tdm_durable_limit(r->h->durable, scope, owner, fields[i]);
+}

@@ -341,6 +341,65 @@ START_TEST(test_limits_http_api)
 }
 END_TEST
 
+/* Definitions: vhost limits as RabbitMQ 3.10 exports them (a "parameters"
+ * entry of component "vhost-limits"), user limits as users[].limits; an
+ * import sets both; deleting the vhost and the user drops their limits. */
+START_TEST(test_limits_definitions)
+{
+	char vh[64], user[64], want[512], body[1024];
+	struct th_http_resp r;
+	th_name(vh, sizeof(vh), "limits-defs");
+	th_name(user, sizeof(user), "limits-defs-user");
+	setup(vh, user);
+	ck_assert_int_eq(set_limit("vhost-limits", vh, "max-queues", 9), 204);
+	ck_assert_int_eq(set_limit("user-limits", user, "max-channels", 4), 204);
+	ck_assert_int_eq(th_http("GET", "/api/definitions", admin, NULL, &r), 200);
+	snprintf(want, sizeof(want),
+		 "{\"value\":{\"max-queues\":9},\"vhost\":\"%s\",\"component\":\"vhost-limits\","
+		 "\"name\":\"limits\"}",
+		 vh);
+	ck_assert_msg(th_jcontains(&r, "parameters", want) == 1, "%s", r.body);
+	snprintf(want, sizeof(want), "{\"name\":\"%s\",\"limits\":{\"max-channels\":4}}", user);
+	ck_assert_msg(th_jcontains(&r, "users", want) == 1, "%s", r.body);
+	char path[128];
+	snprintf(path, sizeof(path), "users/[name=%s]/password_hash", user);
+	const char *hash = th_jstr(&r, path);
+	ck_assert_ptr_nonnull(hash);
+	snprintf(body, sizeof(body),
+		 "{\"users\":[{\"name\":\"%s\",\"password_hash\":\"%s\",\"tags\":\"\","
+		 "\"hashing_algorithm\":\"rabbit_password_hashing_sha256\","
+		 "\"limits\":{\"max-connections\":2,\"max-channels\":6}}],"
+		 "\"parameters\":[{\"value\":{\"max-connections\":5},\"vhost\":\"%s\","
+		 "\"component\":\"vhost-limits\",\"name\":\"limits\"}]}",
+		 user, hash, vh);
+	th_http_free(&r);
+	ck_assert_int_eq(th_http("POST", "/api/definitions", admin, body, &r) / 100, 2);
+	th_http_free(&r);
+	char seg[256], p2[1024];
+	th_urlseg(seg, sizeof(seg), vh);
+	snprintf(p2, sizeof(p2), "/api/vhost-limits/%s", seg);
+	ck_assert_int_eq(th_http("GET", p2, admin, NULL, &r), 200);
+	ck_assert_msg(th_jmatch(&r, "0/value", "{\"max-connections\":5}") &&
+			      th_jint(&r, "0/value/max-connections", 0) == 5,
+		      "%s", r.body);
+	th_http_free(&r);
+	th_urlseg(seg, sizeof(seg), user);
+	snprintf(p2, sizeof(p2), "/api/user-limits/%s", seg);
+	ck_assert_int_eq(th_http("GET", p2, admin, NULL, &r), 200);
+	ck_assert_msg(th_jeq(&r, "0/value", "{\"max-channels\":6,\"max-connections\":2}"), "%s", r.body);
+	th_http_free(&r);
+	teardown(vh, user);
+	ck_assert_int_eq(th_http("GET", "/api/vhost-limits", admin, NULL, &r), 200);
+	snprintf(want, sizeof(want), "{\"vhost\":\"%s\"}", vh);
+	ck_assert_msg(th_jcontains(&r, "", want) == 0, "%s", r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(th_http("GET", "/api/user-limits", admin, NULL, &r), 200);
+	snprintf(want, sizeof(want), "{\"user\":\"%s\"}", user);
+	ck_assert_msg(th_jcontains(&r, "", want) == 0, "%s", r.body);
+	th_http_free(&r);
+}
+END_TEST
+
 /* tandem.conf keys (tandemd only): vhost_limits.VHOST.FIELD and
  * user_limits.USER.FIELD, listed by the API; limits set over the API
  * survive a restart. */
@@ -405,6 +464,7 @@ int main(void)
 	tcase_add_test(tc, test_limits_user_max_connections);
 	tcase_add_test(tc, test_limits_user_max_channels);
 	tcase_add_test(tc, test_limits_http_api);
+	tcase_add_test(tc, test_limits_definitions);
 	if (!ext)
 		tcase_add_test(tc, test_limits_config_and_restart);
 	suite_add_tcase(s, tc);
