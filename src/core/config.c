@@ -677,8 +677,8 @@ static int set_loopback_key(struct tdm_config *c, const char *key, const char *r
 
 /* vhost_limits.VHOST.FIELD = N and user_limits.USER.FIELD = N: NAME may
  * contain dots, FIELD may not; N an integer, negative = no limit. */
-static int set_limit_key(struct tdm_config *c, const char *key, const char *rest,
-			 const char *value, int user, char *err, size_t errlen)
+static int set_limit_key(struct tdm_config *c, const char *key, const char *rest, const char *value,
+			 int user, char *err, size_t errlen)
 {
 	const char *const *fields = user ? user_limit_fields : vhost_limit_fields;
 	const char *dot = strrchr(rest, '.');

@@ -26,10 +26,10 @@ struct tdm_user_conf {
 
 /* vhost_limits.VHOST.FIELD / user_limits.USER.FIELD (core/limits.h). */
 struct tdm_limit_conf {
-	char *name;                 /* owned: the vhost or user */
-	char field[16];             /* "max-connections", "max-queues", "max-channels" */
-	int user;                   /* 1: user_limits, 0: vhost_limits */
-	int64_t value;              /* negative = no limit */
+	char *name;     /* owned: the vhost or user */
+	char field[16]; /* "max-connections", "max-queues", "max-channels" */
+	int user;       /* 1: user_limits, 0: vhost_limits */
+	int64_t value;  /* negative = no limit */
 };
 
 struct tdm_config {
@@ -95,7 +95,7 @@ struct tdm_config {
 	char *ssl_versions;         /* owned; ssl_options.versions, comma list; "" = tlsv1.2,tlsv1.3 */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
-	struct tdm_limit_conf *limits;/* owned array (`vhost_limits.V.max-queues = 10`) */
+	struct tdm_limit_conf *limits; /* owned array (`vhost_limits.V.max-queues = 10`) */
 	size_t nlimits;
 };
 

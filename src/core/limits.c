@@ -13,8 +13,8 @@
 #include "core/registry.h"
 
 struct limit {
-	char scope;   /* TDM_LIMIT_VHOST or TDM_LIMIT_USER */
-	char *owner;  /* owned: vhost or user name */
+	char scope;        /* TDM_LIMIT_VHOST or TDM_LIMIT_USER */
+	char *owner;       /* owned: vhost or user name */
 	const char *field; /* static: one of the names below */
 	int64_t value;
 };
@@ -58,8 +58,8 @@ int tdm_limits_known(enum tdm_limit_scope scope, const char *field)
 	return field_name(scope, field) != NULL;
 }
 
-static struct limit *find(const struct tdm_limits *l, enum tdm_limit_scope scope,
-			  const char *owner, const char *field)
+static struct limit *find(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
+			  const char *field)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].scope == (char)scope && l->v[i].field == field &&
@@ -107,7 +107,8 @@ int tdm_limits_clear(struct tdm_limits *l, enum tdm_limit_scope scope, const cha
 	for (size_t i = 0; i < l->n;) {
 		struct limit *x = &l->v[i];
 
-		if (x->scope == (char)scope && (!f || x->field == f) && strcmp(x->owner, owner) == 0) {
+		if (x->scope == (char)scope && (!f || x->field == f) &&
+		    strcmp(x->owner, owner) == 0) {
 			free(x->owner);
 			/* keep the order: listings follow it */
 			memmove(x, x + 1, (l->n - i - 1) * sizeof(*x));
@@ -120,8 +121,8 @@ int tdm_limits_clear(struct tdm_limits *l, enum tdm_limit_scope scope, const cha
 	return found ? 0 : -1;
 }
 
-int64_t tdm_limits_get(const struct tdm_limits *l, enum tdm_limit_scope scope,
-		       const char *owner, const char *field)
+int64_t tdm_limits_get(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
+		       const char *field)
 {
 	const char *f = field_name(scope, field);
 	const struct limit *x = f && l ? find(l, scope, owner, f) : NULL;
@@ -140,8 +141,8 @@ int tdm_limits_lookup(const struct tdm_limits *l, enum tdm_limit_scope scope, co
 	return x != NULL;
 }
 
-void tdm_limits_foreach(const struct tdm_limits *l, enum tdm_limit_scope scope,
-			const char *owner, tdm_limit_fn fn, void *ctx)
+void tdm_limits_foreach(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
+			tdm_limit_fn fn, void *ctx)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct limit *x = &l->v[i];
@@ -210,7 +211,8 @@ int tdm_limits_check_queue(struct tdm_broker *b, const char *vhost, size_t nqueu
 
 	if (max < 0 || (int64_t)nqueues < max)
 		return TDM_OK;
-	return tdm_err_set(err, TDM_E_INEQUIVALENT,
-			   "cannot declare queue '%.*s': queue limit in vhost '%s' (%lld) is reached",
-			   (int)name_len, name, vhost, (long long)max);
+	return tdm_err_set(
+		err, TDM_E_INEQUIVALENT,
+		"cannot declare queue '%.*s': queue limit in vhost '%s' (%lld) is reached",
+		(int)name_len, name, vhost, (long long)max);
 }

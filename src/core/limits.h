@@ -34,16 +34,16 @@ int tdm_limits_set(struct tdm_limits *l, enum tdm_limit_scope scope, const char 
 int tdm_limits_clear(struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
 		     const char *field);
 /* The limit in force: the value set, or -1 (none). */
-int64_t tdm_limits_get(const struct tdm_limits *l, enum tdm_limit_scope scope,
-		       const char *owner, const char *field);
+int64_t tdm_limits_get(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
+		       const char *field);
 /* 1 with *value when owner has field set (even negative), else 0. */
 int tdm_limits_lookup(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
 		      const char *field, int64_t *value);
 typedef void (*tdm_limit_fn)(void *ctx, const char *owner, const char *field, int64_t value);
 /* Calls fn for every limit set in scope (owner NULL) or of one owner, in
  * the order they were first set (strings borrowed for the call). */
-void tdm_limits_foreach(const struct tdm_limits *l, enum tdm_limit_scope scope,
-			const char *owner, tdm_limit_fn fn, void *ctx);
+void tdm_limits_foreach(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
+			tdm_limit_fn fn, void *ctx);
 
 /*
  * The checks, with RabbitMQ 3.10's refusals in err (TDM_E_NOT_ALLOWED for

@@ -224,8 +224,8 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
 	/* not while recovering: what was declared before a restart stays */
 	if (!tdm_durable_replaying(vh->broker->durable) &&
-	    tdm_limits_check_queue(vh->broker, vh->name, vh->queues.count, name, len,
-				   err) != TDM_OK)
+	    tdm_limits_check_queue(vh->broker, vh->name, vh->queues.count, name, len, err) !=
+		    TDM_OK)
 		return err->status;
 	q = tdm_queue_new(vh, name, len);
 	if (!q || tdm_map_put(&vh->queues, name, len, q) < 0) {

@@ -109,8 +109,8 @@ static void change_limit(struct hx_req *r, enum tdm_limit_scope scope)
 		return;
 	int vi = js_get(&r->body, 0, "value");
 	if (js_int64(&r->body, vi, &value) < 0) {
-		snprintf(reason, sizeof(reason),
-			 "Validation failed\n\n%s should be a number\n", field);
+		snprintf(reason, sizeof(reason), "Validation failed\n\n%s should be a number\n",
+			 field);
 		hx_error(r, 400, "bad_request", reason);
 		return;
 	}
@@ -223,7 +223,8 @@ int hx_import_limits(struct hx_req *r, int scope, const char *owner, int obj, st
 
 		if (!field || !tdm_limits_known(scope, field) ||
 		    js_int64(d, js_next(d, obj, k), &value) < 0)
-			rc = tdm_err_set(e, TDM_E_INVALID, "unknown or malformed limit '%s' of '%s'",
+			rc = tdm_err_set(e, TDM_E_INVALID,
+					 "unknown or malformed limit '%s' of '%s'",
 					 field ? field : "", owner);
 		else if (tdm_limits_set(r->h->broker->limits, scope, owner, field, value) != 0 ||
 			 tdm_durable_limit(r->h->durable, scope, owner, field) < 0)

@@ -39,7 +39,9 @@ static void setup(const char *vh, const char *user)
 		return;
 	th_urlseg(useg, sizeof(useg), user);
 	snprintf(path, sizeof(path), "/api/users/%s", useg);
-	ck_assert_int_eq(th_http("PUT", path, admin, "{\"password\":\"pw\",\"tags\":\"\"}", &r) / 100, 2);
+	ck_assert_int_eq(th_http("PUT", path, admin, "{\"password\":\"pw\",\"tags\":\"\"}", &r) /
+				 100,
+			 2);
 	th_http_free(&r);
 	snprintf(path, sizeof(path), "/api/permissions/%s/%s", seg, useg);
 	ck_assert_int_eq(th_http("PUT", path, admin, perm, &r) / 100, 2);
@@ -73,7 +75,8 @@ static int set_limit(const char *kind, const char *owner, const char *field, lon
 	th_urlseg(seg, sizeof(seg), owner);
 	snprintf(path, sizeof(path), "/api/%s/%s/%s", kind, seg, field);
 	snprintf(body, sizeof(body), "{\"value\":%lld}", n);
-	int st = n == -999 ? th_http("DELETE", path, admin, NULL, &r) : th_http("PUT", path, admin, body, &r);
+	int st = n == -999 ? th_http("DELETE", path, admin, NULL, &r)
+			   : th_http("PUT", path, admin, body, &r);
 	th_http_free(&r);
 	return st;
 }
@@ -99,8 +102,8 @@ static void expect_refused(const char *vh, const char *user, const char *text)
 	amqp_rpc_reply_t r;
 	amqp_connection_state_t c = connect_as(vh, user, &r);
 	th_expect_connection_close(c, r, TH_NOT_ALLOWED);
-	ck_assert_msg(strcmp(th_last_close_text(), text) == 0, "got:  %s\nwant: %s", th_last_close_text(),
-		      text);
+	ck_assert_msg(strcmp(th_last_close_text(), text) == 0, "got:  %s\nwant: %s",
+		      th_last_close_text(), text);
 	th_destroy(c);
 }
 
@@ -131,9 +134,10 @@ START_TEST(test_limits_vhost_max_connections)
 	setup(vh, NULL);
 	ck_assert_int_eq(set_limit("vhost-limits", vh, "max-connections", 2), 204);
 	amqp_connection_state_t a = connect_ok(vh, NULL), b = connect_ok(vh, NULL);
-	snprintf(want, sizeof(want),
-		 "NOT_ALLOWED - access to vhost '%s' refused for user 'guest': connection limit (2) is reached",
-		 vh);
+	snprintf(
+		want, sizeof(want),
+		"NOT_ALLOWED - access to vhost '%s' refused for user 'guest': connection limit (2) is reached",
+		vh);
 	expect_refused(vh, NULL, want);
 	others_served();
 	th_channel(a, 1);
@@ -153,9 +157,10 @@ START_TEST(test_limits_vhost_max_connections)
 	ck_assert_msg(c != NULL, "no room after a connection closed");
 	expect_refused(vh, NULL, want);
 	ck_assert_int_eq(set_limit("vhost-limits", vh, "max-connections", 0), 204);
-	snprintf(want, sizeof(want),
-		 "NOT_ALLOWED - access to vhost '%s' refused for user 'guest': connection limit (0) is reached",
-		 vh);
+	snprintf(
+		want, sizeof(want),
+		"NOT_ALLOWED - access to vhost '%s' refused for user 'guest': connection limit (0) is reached",
+		vh);
 	expect_refused(vh, NULL, want);
 	ck_assert_int_eq(set_limit("vhost-limits", vh, "max-connections", -1), 204);
 	amqp_connection_state_t d = connect_ok(vh, NULL);
@@ -184,10 +189,12 @@ START_TEST(test_limits_vhost_max_queues)
 	th_queue(c, 1, "q2", 0, 0, 0, NULL, 0);
 	amqp_queue_declare(c, 1, amqp_cstring_bytes("q3"), 0, 0, 0, 0, amqp_empty_table);
 	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_PRECONDITION_FAILED);
-	snprintf(want, sizeof(want),
-		 "PRECONDITION_FAILED - cannot declare queue 'q3': queue limit in vhost '%s' (2) is reached",
-		 vh);
-	ck_assert_msg(strcmp(th_last_close_text(), want) == 0, "got:  %s\nwant: %s", th_last_close_text(), want);
+	snprintf(
+		want, sizeof(want),
+		"PRECONDITION_FAILED - cannot declare queue 'q3': queue limit in vhost '%s' (2) is reached",
+		vh);
+	ck_assert_msg(strcmp(th_last_close_text(), want) == 0, "got:  %s\nwant: %s",
+		      th_last_close_text(), want);
 	/* a server-named queue counts too */
 	th_channel(c, 1);
 	amqp_queue_declare(c, 1, amqp_empty_bytes, 0, 0, 1, 0, amqp_empty_table);
@@ -220,8 +227,10 @@ START_TEST(test_limits_user_max_connections)
 	setup(vh, user);
 	ck_assert_int_eq(set_limit("user-limits", user, "max-connections", 1), 204);
 	amqp_connection_state_t a = connect_ok(vh, user);
-	snprintf(want, sizeof(want),
-		 "NOT_ALLOWED - connection refused for user '%s': user connection limit (1) is reached", user);
+	snprintf(
+		want, sizeof(want),
+		"NOT_ALLOWED - connection refused for user '%s': user connection limit (1) is reached",
+		user);
 	expect_refused(vh, user, want);
 	amqp_connection_state_t g = connect_ok(vh, NULL); /* guest is not limited */
 	others_served();
@@ -251,11 +260,13 @@ START_TEST(test_limits_user_max_channels)
 	amqp_channel_open(b, 2);
 	amqp_rpc_reply_t r = amqp_get_rpc_reply(b);
 	th_expect_connection_close(b, r, TH_NOT_ALLOWED);
-	snprintf(want, sizeof(want),
-		 "NOT_ALLOWED - number of channels opened for user '%s' has reached the maximum allowed "
-		 "user limit of (2)",
-		 user);
-	ck_assert_msg(strcmp(th_last_close_text(), want) == 0, "got:  %s\nwant: %s", th_last_close_text(), want);
+	snprintf(
+		want, sizeof(want),
+		"NOT_ALLOWED - number of channels opened for user '%s' has reached the maximum allowed "
+		"user limit of (2)",
+		user);
+	ck_assert_msg(strcmp(th_last_close_text(), want) == 0, "got:  %s\nwant: %s",
+		      th_last_close_text(), want);
 	ck_assert_int_eq(r.reply.id, AMQP_CONNECTION_CLOSE_METHOD);
 	amqp_connection_close_t *cl = r.reply.decoded;
 	ck_assert_uint_eq(cl->class_id, 0);
@@ -277,7 +288,8 @@ START_TEST(test_limits_user_max_channels)
 	ck_assert_msg(c != NULL, "no room after a connection closed");
 	amqp_channel_open(c, 2);
 	th_expect_connection_close(c, amqp_get_rpc_reply(c), TH_NOT_ALLOWED);
-	ck_assert_msg(strcmp(th_last_close_text(), want) == 0, "got:  %s\nwant: %s", th_last_close_text(), want);
+	ck_assert_msg(strcmp(th_last_close_text(), want) == 0, "got:  %s\nwant: %s",
+		      th_last_close_text(), want);
 	th_destroy(c);
 	th_ok(th_sync(a, 1), "still working");
 	th_close(a);
@@ -299,12 +311,13 @@ START_TEST(test_limits_http_api)
 	th_urlseg(seg, sizeof(seg), vh);
 	snprintf(path, sizeof(path), "/api/vhost-limits/%s", seg);
 	ck_assert_int_eq(th_http("GET", path, admin, NULL, &r), 200);
-	snprintf(want, sizeof(want), "[{\"vhost\":\"%s\",\"value\":{\"max-queues\":7,\"max-connections\":3}}]",
-		 vh);
+	snprintf(want, sizeof(want),
+		 "[{\"vhost\":\"%s\",\"value\":{\"max-queues\":7,\"max-connections\":3}}]", vh);
 	ck_assert_msg(th_jeq(&r, "", want), "%s", r.body);
 	th_http_free(&r);
 	ck_assert_int_eq(th_http("GET", "/api/vhost-limits", admin, NULL, &r), 200);
-	snprintf(want, sizeof(want), "{\"vhost\":\"%s\",\"value\":{\"max-queues\":7,\"max-connections\":3}}", vh);
+	snprintf(want, sizeof(want),
+		 "{\"vhost\":\"%s\",\"value\":{\"max-queues\":7,\"max-connections\":3}}", vh);
 	ck_assert_msg(th_jcontains(&r, "", want) == 1, "%s", r.body);
 	th_http_free(&r);
 	th_urlseg(seg, sizeof(seg), user);
@@ -316,7 +329,8 @@ START_TEST(test_limits_http_api)
 	/* an unknown limit, a body without value, a value that is no number */
 	snprintf(path, sizeof(path), "/api/user-limits/%s/max-bogus", seg);
 	ck_assert_int_eq(th_http("PUT", path, admin, "{\"value\":1}", &r), 400);
-	ck_assert_msg(th_jerror(&r, "bad_request", "Unrecognised terms [{<<\"max-bogus\">>,1}] in user-limits"),
+	ck_assert_msg(th_jerror(&r, "bad_request",
+				"Unrecognised terms [{<<\"max-bogus\">>,1}] in user-limits"),
 		      "%s", r.body);
 	th_http_free(&r);
 	th_urlseg(seg, sizeof(seg), vh);
@@ -329,7 +343,8 @@ START_TEST(test_limits_http_api)
 	th_http_free(&r);
 	/* an unknown vhost; a deleted limit is gone from the listing */
 	ck_assert_int_eq(th_http("PUT", "/api/vhost-limits/limits-no-such-vhost/max-queues", admin,
-				 "{\"value\":1}", &r), 404);
+				 "{\"value\":1}", &r),
+			 404);
 	th_http_free(&r);
 	ck_assert_int_eq(set_limit("vhost-limits", vh, "max-queues", UNSET), 204);
 	snprintf(path, sizeof(path), "/api/vhost-limits/%s", seg);
@@ -386,7 +401,8 @@ START_TEST(test_limits_definitions)
 	th_urlseg(seg, sizeof(seg), user);
 	snprintf(p2, sizeof(p2), "/api/user-limits/%s", seg);
 	ck_assert_int_eq(th_http("GET", p2, admin, NULL, &r), 200);
-	ck_assert_msg(th_jeq(&r, "0/value", "{\"max-channels\":6,\"max-connections\":2}"), "%s", r.body);
+	ck_assert_msg(th_jeq(&r, "0/value", "{\"max-channels\":6,\"max-connections\":2}"), "%s",
+		      r.body);
 	th_http_free(&r);
 	teardown(vh, user);
 	ck_assert_int_eq(th_http("GET", "/api/vhost-limits", admin, NULL, &r), 200);
@@ -408,13 +424,21 @@ START_TEST(test_limits_config_and_restart)
 	char port[16];
 	int hp = th_free_port();
 	snprintf(port, sizeof(port), "%d", hp);
-	const char *args[] = { "--http-port", port, "--kafka-port", "0", "--vhost-limits./.max-queues", "1",
-			       "--user-limits.guest.max-channels", "3", NULL };
+	const char *args[] = { "--http-port",
+			       port,
+			       "--kafka-port",
+			       "0",
+			       "--vhost-limits./.max-queues",
+			       "1",
+			       "--user-limits.guest.max-channels",
+			       "3",
+			       NULL };
 	th_start_with_args(args);
 	th_http_port(hp);
 	struct th_http_resp r;
 	ck_assert_int_eq(th_http("GET", "/api/vhost-limits/%2F", admin, NULL, &r), 200);
-	ck_assert_msg(th_jeq(&r, "", "[{\"vhost\":\"/\",\"value\":{\"max-queues\":1}}]"), "%s", r.body);
+	ck_assert_msg(th_jeq(&r, "", "[{\"vhost\":\"/\",\"value\":{\"max-queues\":1}}]"), "%s",
+		      r.body);
 	th_http_free(&r);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
@@ -426,8 +450,9 @@ START_TEST(test_limits_config_and_restart)
 	ck_assert_int_eq(set_limit("user-limits", "guest", "max-channels", UNSET), 204);
 	th_broker_restart();
 	c = th_connect();
-	expect_refused("/", NULL,
-		       "NOT_ALLOWED - access to vhost '/' refused for user 'guest': connection limit (1) is reached");
+	expect_refused(
+		"/", NULL,
+		"NOT_ALLOWED - access to vhost '/' refused for user 'guest': connection limit (1) is reached");
 	for (uint16_t ch = 1; ch <= 4; ch++) /* the removed channel limit stays removed */
 		th_channel(c, ch);
 	amqp_queue_declare(c, 1, amqp_cstring_bytes("second"), 0, 0, 0, 0, amqp_empty_table);

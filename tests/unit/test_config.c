@@ -662,10 +662,15 @@ START_TEST(limit_keys)
 	char err[256] = "";
 
 	ck_assert_int_eq(tdm_config_init(&c), 0);
-	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "10", err, sizeof(err)), 0);
-	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits.a.b.max_connections", "-1", err, sizeof(err)), 0);
-	ck_assert_int_eq(tdm_config_set(&c, "user_limits.bob.max-channels", "3", err, sizeof(err)), 0);
-	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "12", err, sizeof(err)), 0);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "10", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits.a.b.max_connections", "-1", err,
+					sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "user_limits.bob.max-channels", "3", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "12", err, sizeof(err)),
+			 0);
 	ck_assert_uint_eq(c.nlimits, 3);
 	ck_assert_str_eq(c.limits[0].name, "/");
 	ck_assert_str_eq(c.limits[0].field, "max-queues");
@@ -673,9 +678,11 @@ START_TEST(limit_keys)
 	ck_assert_str_eq(c.limits[1].name, "a.b");
 	ck_assert_str_eq(c.limits[1].field, "max-connections");
 	ck_assert_int_eq(c.limits[2].user, 1);
-	ck_assert_int_eq(tdm_config_set(&c, "user_limits.bob.max-queues", "3", err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "user_limits.bob.max-queues", "3", err, sizeof(err)),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(err, "max-channels"));
-	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "ten", err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "ten", err, sizeof(err)),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(err, "not an integer"));
 	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits.max-queues", "1", err, sizeof(err)), -1);
 	char *d = describe(&c);
