@@ -71,6 +71,10 @@ static void reply_limits(struct hx_req *r, enum tdm_limit_scope scope, const cha
 	js_w_init(&w);
 	js_arr(&w);
 	for (size_t i = 0; i < o.n; i++) {
+		/* a management user sees the limits of the vhosts it may open */
+		if (scope == TDM_LIMIT_VHOST &&
+		    !tdm_auth_vhost_allowed(r->h->broker->auth, r->user, o.v[i], strlen(o.v[i])))
+			continue;
 		js_obj(&w);
 		js_kstr(&w, scope == TDM_LIMIT_VHOST ? "vhost" : "user", o.v[i]);
 		js_key(&w, "value");
@@ -140,7 +144,8 @@ void hx_vhost_limits(struct hx_req *r)
 		reply_limits(r, TDM_LIMIT_VHOST, NULL);
 		return;
 	}
-	if (!seg_ok(r, 1) || !tdm_vhost_find(r->h->broker, r->seg[1].s, r->seg[1].len)) {
+	if (!seg_ok(r, 1) || !tdm_vhost_find(r->h->broker, r->seg[1].s, r->seg[1].len) ||
+	    !tdm_auth_vhost_allowed(r->h->broker->auth, r->user, r->seg[1].s, r->seg[1].len)) {
 		if (r->nseg == 3)
 			hx_error(r, 404, "not_found", "vhost_not_found");
 		else
