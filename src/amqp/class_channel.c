@@ -12,6 +12,7 @@
 
 #include "amqp/am.h"
 #include "core/config.h"
+#include "core/limits.h"
 
 /* Index of the first open channel with an id >= id. */
 static uint32_t channel_slot(const struct am_conn *c, uint16_t id)
@@ -63,6 +64,10 @@ static struct am_channel *channel_new(struct am_conn *c, uint16_t id)
 
 int am_channel_open(struct am_conn *c, uint16_t id, struct am_err *err)
 {
+	struct tdm_err te = { 0 };
+	/* RabbitMQ closes the connection (530) over the user's max-channels */
+	if (tdm_limits_check_channel(c->broker, c->user, &te) != TDM_OK)
+		return am_fail(err, AM_NOT_ALLOWED, 0, "%s", te.text);
 	if (!channel_new(c, id))
 		return am_fail(err, AM_INTERNAL_ERROR, AM_CHANNEL_OPEN, "out of memory");
 	struct am_method ok = { .id = AM_CHANNEL_OPEN_OK };

@@ -14,6 +14,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/durable.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/registry.h"
 
@@ -428,6 +429,9 @@ static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *e
 		return am_fail(err, AM_NOT_ALLOWED, m->id,
 			       "access to vhost '%.*s' refused for user '%s'", (int)vh.len,
 			       (const char *)vh.ptr, c->user);
+	struct tdm_err te = { 0 };
+	if (tdm_limits_check_connection(c->broker, c->user, v->name, &te) != TDM_OK)
+		return am_fail(err, AM_NOT_ALLOWED, m->id, "%s", te.text);
 	c->vhost = v;
 	c->state = AM_S_RUNNING;
 	evtimer_del(c->handshake_ev);

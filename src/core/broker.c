@@ -17,6 +17,7 @@
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/durable.h"
+#include "core/limits.h"
 
 #define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
 
@@ -28,6 +29,20 @@ struct tdm_broker *tdm_broker_new(const struct tdm_config *cfg, struct tdm_auth 
 	b->cfg = cfg;
 	b->auth = auth;
 	b->now_ms = tdm_now_ms();
+	b->limits = tdm_limits_new();
+	if (!b->limits) {
+		free(b);
+		return NULL;
+	}
+	for (size_t i = 0; cfg && i < cfg->nlimits; i++) {
+		const struct tdm_limit_conf *lc = &cfg->limits[i];
+		if (tdm_limits_set(b->limits, lc->user ? TDM_LIMIT_USER : TDM_LIMIT_VHOST, lc->name,
+				   lc->field, lc->value) != 0) {
+			tdm_limits_free(b->limits);
+			free(b);
+			return NULL;
+		}
+	}
 	if (cfg) {
 		b->page_window = cfg->queue_memory_window;
 		b->mem_limit = cfg->memory_high_watermark;
@@ -52,6 +67,7 @@ void tdm_broker_free(struct tdm_broker *b)
 		b->dead_vhosts = vh->dead_next;
 		tdm_vhost_free(vh);
 	}
+	tdm_limits_free(b->limits);
 	free(b);
 }
 

@@ -26,6 +26,7 @@ struct tdm_route;
 struct tdm_durable;
 struct tdm_topics;
 struct tdm_groups;
+struct tdm_limits;
 
 enum tdm_status {
 	TDM_OK = 0,
@@ -128,6 +129,9 @@ struct tdm_broker {
 	/* consumer groups over the logs (core/groups.h), borrowed from main;
 	 * NULL when the logs are not open */
 	struct tdm_groups *groups;
+	/* per-vhost and per-user limits (core/limits.h), owned; never NULL
+	 * after tdm_broker_new */
+	struct tdm_limits *limits;
 };
 
 #define TDM_ALARM_MEMORY 1u

@@ -3,7 +3,8 @@
  * {name, type, offset, default, min, max, flags, help}; reading a file, a
  * command-line flag, the built-in defaults and --help all go through that
  * table, so adding a key is adding a row.  Two key families with a variable
- * middle part (users.NAME.FIELD, loopback_users.NAME) sit in conf_prefixes[],
+ * middle part (users.NAME.FIELD, loopback_users.NAME, vhost_limits.VHOST.FIELD,
+ * user_limits.USER.FIELD) sit in conf_prefixes[],
  * and RabbitMQ spellings of our keys in conf_aliases[] (whole lines such as
  * `listeners.tcp = none` in conf_value_aliases[]).
  *
@@ -301,6 +302,10 @@ static int set_loopback_key(struct tdm_config *c, const char *key, const char *r
 			    const char *value, char *err, size_t errlen);
 static int set_versions_key(struct tdm_config *c, const char *key, const char *rest,
 			    const char *value, char *err, size_t errlen);
+static int set_vhost_limit_key(struct tdm_config *c, const char *key, const char *rest,
+			       const char *value, char *err, size_t errlen);
+static int set_user_limit_key(struct tdm_config *c, const char *key, const char *rest,
+			      const char *value, char *err, size_t errlen);
 
 /* Key families: everything after the prefix is passed as rest. */
 static const struct {
@@ -311,7 +316,14 @@ static const struct {
 	{ "users.", set_user_key },
 	{ "loopback_users.", set_loopback_key },
 	{ "ssl_options.versions.", set_versions_key },
+	{ "vhost_limits.", set_vhost_limit_key },
+	{ "user_limits.", set_user_limit_key },
 };
+
+/* The fields of vhost_limits.VHOST.FIELD and user_limits.USER.FIELD, with
+ * RabbitMQ's names (core/limits.h). */
+static const char *const vhost_limit_fields[] = { "max-connections", "max-queues" };
+static const char *const user_limit_fields[] = { "max-connections", "max-channels" };
 
 /* rabbitmq.conf lines that stand for one of our settings (KEY = VALUE). */
 static const struct {
@@ -706,6 +718,70 @@ static int set_loopback_key(struct tdm_config *c, const char *key, const char *r
 	return 0;
 }
 
+/* vhost_limits.VHOST.FIELD = N and user_limits.USER.FIELD = N: NAME may
+ * contain dots, FIELD may not; N an integer, negative = no limit. */
+static int set_limit_key(struct tdm_config *c, const char *key, const char *rest, const char *value,
+			 int user, char *err, size_t errlen)
+{
+	const char *const *fields = user ? user_limit_fields : vhost_limit_fields;
+	const char *dot = strrchr(rest, '.');
+	struct tdm_limit_conf *nl, *l = NULL;
+	const char *field = NULL;
+	char *end;
+	long long v;
+	size_t i, len;
+
+	for (i = 0; dot && i < 2; i++)
+		if (key_eq(fields[i], dot + 1))
+			field = fields[i];
+	if (!dot || dot == rest || !field) {
+		tu_errf(err, errlen, "unknown key '%s' (expected %s.NAME.%s or %s)", key,
+			user ? "user_limits" : "vhost_limits", fields[0], fields[1]);
+		return -1;
+	}
+	errno = 0;
+	v = strtoll(value, &end, 10);
+	if (!*value || *end || errno) {
+		tu_errf(err, errlen, "%s: '%s' is not an integer", key, value);
+		return -1;
+	}
+	len = (size_t)(dot - rest);
+	for (i = 0; i < c->nlimits; i++)
+		if (c->limits[i].user == user && strcmp(c->limits[i].field, field) == 0 &&
+		    strlen(c->limits[i].name) == len && memcmp(c->limits[i].name, rest, len) == 0)
+			l = &c->limits[i];
+	if (!l) {
+		nl = realloc(c->limits, (c->nlimits + 1) * sizeof(*nl));
+		if (!nl)
+			goto nomem;
+		c->limits = nl;
+		l = &nl[c->nlimits];
+		memset(l, 0, sizeof(*l));
+		if (!(l->name = strndup(rest, len)))
+			goto nomem;
+		snprintf(l->field, sizeof(l->field), "%s", field);
+		l->user = user;
+		c->nlimits++;
+	}
+	l->value = v;
+	return 0;
+nomem:
+	tu_errf(err, errlen, "%s: out of memory", key);
+	return -1;
+}
+
+static int set_vhost_limit_key(struct tdm_config *c, const char *key, const char *rest,
+			       const char *value, char *err, size_t errlen)
+{
+	return set_limit_key(c, key, rest, value, 0, err, errlen);
+}
+
+static int set_user_limit_key(struct tdm_config *c, const char *key, const char *rest,
+			      const char *value, char *err, size_t errlen)
+{
+	return set_limit_key(c, key, rest, value, 1, err, errlen);
+}
+
 /* ssl_options.versions.N = tlsv1.2 (rabbitmq.conf's list form) adds one
  * version to ssl_options.versions; N only orders lines in rabbitmq.conf. */
 static int set_versions_key(struct tdm_config *c, const char *key, const char *rest,
@@ -785,6 +861,9 @@ void tdm_config_free(struct tdm_config *c)
 			free_secret(*(char **)(void *)((char *)&c->users[i] + user_fields[j].offset));
 	}
 	free(c->users);
+	for (i = 0; i < c->nlimits; i++)
+		free(c->limits[i].name);
+	free(c->limits);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1071,4 +1150,10 @@ void tdm_config_describe(const struct tdm_config *c, void *file)
 				s);
 		}
 	}
+	fprintf(fp, "# Limits (RabbitMQ's; negative = none): vhost_limits.VHOST.max-connections,\n"
+		    "# vhost_limits.VHOST.max-queues, user_limits.USER.max-connections,\n"
+		    "# user_limits.USER.max-channels\n");
+	for (i = 0; i < c->nlimits; i++)
+		fprintf(fp, "%s.%s.%s = %lld\n", c->limits[i].user ? "user_limits" : "vhost_limits",
+			c->limits[i].name, c->limits[i].field, (long long)c->limits[i].value);
 }

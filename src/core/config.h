@@ -24,6 +24,14 @@ struct tdm_user_conf {
 	char *tags;                 /* owned, e.g. "administrator"; default "" */
 };
 
+/* vhost_limits.VHOST.FIELD / user_limits.USER.FIELD (core/limits.h). */
+struct tdm_limit_conf {
+	char *name;     /* owned: the vhost or user */
+	char field[16]; /* "max-connections", "max-queues", "max-channels" */
+	int user;       /* 1: user_limits, 0: vhost_limits */
+	int64_t value;  /* negative = no limit */
+};
+
 struct tdm_config {
 	char *data_dir;             /* owned; default "./tandem-data" */
 	char *bind_address;         /* owned; default "127.0.0.1" */
@@ -107,6 +115,8 @@ struct tdm_config {
 	char *http_ssl_versions;    /* owned; management.ssl.versions; "" = tlsv1.2,tlsv1.3 */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
+	struct tdm_limit_conf *limits; /* owned array (`vhost_limits.V.max-queues = 10`) */
+	size_t nlimits;
 };
 
 /* Fills c with the defaults (allocating the default strings). 0 or -1 (ENOMEM). */

@@ -96,6 +96,11 @@ fail:
 	return NULL;
 }
 
+int tdm_durable_replaying(const struct tdm_durable *d)
+{
+	return d && d->replaying;
+}
+
 void tdm_durable_close(struct tdm_durable *d)
 {
 	if (!d)

@@ -47,6 +47,8 @@ struct tdm_durable *tdm_durable_open(struct tdm_broker *b, const char *dir,
 				     uint64_t max_message_size, char *err, size_t errlen);
 /* Rebuilds durable exchanges, queues, bindings and messages into b. 0 or -1. */
 int tdm_durable_recover(struct tdm_durable *d, char *err, size_t errlen);
+/* 1 while tdm_durable_recover rebuilds the broker (d NULL: 0). */
+int tdm_durable_replaying(const struct tdm_durable *d);
 /* Appends what is pending, waits for a running fsync, closes the store. */
 void tdm_durable_close(struct tdm_durable *d);
 
@@ -58,6 +60,9 @@ int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q);
 int tdm_durable_vhost(struct tdm_durable *d, const char *name, size_t len, int present);
 /* A user as the broker's auth has it now (absent = deleted). */
 int tdm_durable_user(struct tdm_durable *d, const char *name);
+/* A limit (core/limits.h) as the broker's limits have it now: scope
+ * TDM_LIMIT_VHOST or TDM_LIMIT_USER (absent = removed). */
+int tdm_durable_limit(struct tdm_durable *d, int scope, const char *owner, const char *field);
 int tdm_durable_queue_del(struct tdm_durable *d, struct tdm_queue *q);
 int tdm_durable_binding(struct tdm_durable *d, struct tdm_exchange *src, struct tdm_dest *dst,
 			const char *key, size_t key_len, const struct ex_hdr *args, size_t nargs,

@@ -16,6 +16,7 @@
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/durable_internal.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/stream.h"
 
@@ -283,14 +284,30 @@ static void restore_user(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 	free(vhosts);
 }
 
+static void restore_limit(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
+{
+	uint8_t scope = dur_get_u8(k);
+	char *owner = get_cstr(k), *field = get_cstr(k);
+	uint8_t present = dur_get_u8(v);
+	int64_t value = (int64_t)dur_get_u64(v);
+	if (owner && field && !v->err) {
+		if (present)
+			tdm_limits_set(d->b->limits, scope, owner, field, value);
+		else
+			tdm_limits_clear(d->b->limits, scope, owner, field);
+	}
+	free(owner);
+	free(field);
+}
+
 static int restore_topology(struct tdm_durable *d)
 {
 	struct tdm_map latest;
 	tdm_map_init(&latest);
 	int rc = replay(d, d->defs, defs_collect, &latest);
-	for (char pass = 0; pass < 5 && rc == 0; pass++) {
-		/* vhosts and users, exchanges, queues, then bindings */
-		static const char order[] = "VUxqb";
+	for (char pass = 0; pass < 6 && rc == 0; pass++) {
+		/* vhosts and users, exchanges, queues, bindings, then limits */
+		static const char order[] = "VUxqbL";
 		size_t pos = 0;
 		const char *key;
 		size_t klen;
@@ -309,8 +326,10 @@ static int restore_topology(struct tdm_durable *d)
 				restore_exchange(d, &k, &v);
 			else if (pass == 3)
 				restore_queue(d, &k, &v);
-			else
+			else if (pass == 4)
 				restore_binding(d, &k, &v);
+			else
+				restore_limit(d, &k, &v);
 		}
 	}
 	size_t pos = 0;

@@ -16,6 +16,7 @@
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/durable_internal.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/stream.h"
 
@@ -107,6 +108,28 @@ int tdm_durable_user(struct tdm_durable *d, const char *name)
 	}
 	int rc = defs_write(d, &k, &v);
 	explicit_bzero(hash, sizeof(hash));
+	free(k.p);
+	free(v.p);
+	return rc;
+}
+
+/* Limits changed at run time: 'L' records keyed by scope, owner and field;
+ * like 'V' and 'U', a removal is a record (present 0) that outlives
+ * compaction, so a limit from tandem.conf removed over the API stays so. */
+int tdm_durable_limit(struct tdm_durable *d, int scope, const char *owner, const char *field)
+{
+	if (!d)
+		return 0;
+	int64_t value = 0;
+	int present = tdm_limits_lookup(d->b->limits, scope, owner, field, &value);
+	struct wbuf k = { 0 }, v = { 0 };
+	dur_put_u8(&k, 'L');
+	dur_put_u8(&k, (uint8_t)scope);
+	dur_put_str(&k, owner, strlen(owner));
+	dur_put_str(&k, field, strlen(field));
+	dur_put_u8(&v, (uint8_t)present);
+	dur_put_u64(&v, (uint64_t)value);
+	int rc = defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
 	return rc;

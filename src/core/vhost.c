@@ -12,6 +12,7 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/limits.h"
 #include "core/stream.h"
 #include "util/b64.h"
 
@@ -221,6 +222,11 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	if (name != gen && len >= 4 && memcmp(name, "amq.", 4) == 0)
 		return tdm_err_set(err, TDM_E_ACCESS,
 				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
+	/* not while recovering: what was declared before a restart stays */
+	if (!tdm_durable_replaying(vh->broker->durable) &&
+	    tdm_limits_check_queue(vh->broker, vh->name, vh->queues.count, name, len, err) !=
+		    TDM_OK)
+		return err->status;
 	q = tdm_queue_new(vh, name, len);
 	if (!q || tdm_map_put(&vh->queues, name, len, q) < 0) {
 		if (q)

@@ -12,6 +12,7 @@
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/registry.h"
 
@@ -108,6 +109,10 @@ int tdm_vhost_delete(struct tdm_broker *b, struct tdm_vhost *vh, struct tdm_err 
 	if (delete_contents(vh) < 0)
 		tdm_error("vhost", "deleting vhost '%s': out of memory, some objects stay", vh->name);
 	revoke_all(b, vh->name);
+	static const char *const fields[] = { "max-connections", "max-queues" };
+	for (size_t i = 0; i < 2; i++) /* as RabbitMQ: the vhost's limits go with it */
+		if (tdm_limits_clear(b->limits, TDM_LIMIT_VHOST, vh->name, fields[i]) == 0)
+			tdm_durable_limit(b->durable, TDM_LIMIT_VHOST, vh->name, fields[i]);
 	tdm_map_del(&b->vhosts, vh->name, vh->name_len);
 	vh->dead_next = b->dead_vhosts;
 	b->dead_vhosts = vh;

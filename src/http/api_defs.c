@@ -17,6 +17,7 @@
 
 #include "core/auth.h"
 #include "core/durable.h"
+#include "core/limits.h"
 #include "http/amqpval.h"
 #include "http/hx.h"
 
@@ -138,6 +139,8 @@ static void export(struct hx_req *r, struct tdm_vhost *only)
 	for (size_t i = only ? 1 : 0; i < 4; i++) {
 		js_key(&w, empty[i]);
 		js_arr(&w);
+		if (i == 1) /* RabbitMQ keeps vhost limits as runtime parameters */
+			hx_write_limit_params(r, &w, only);
 		js_arr_end(&w);
 	}
 	static const char *parts[] = { "queues", "exchanges", "bindings" };
@@ -255,9 +258,12 @@ static int import_access(struct hx_req *r, struct tdm_err *e)
 						 part == 2 ? "user and a vhost" : "name");
 			else if (part == 0)
 				rc = import_vhost(r, name, e);
-			else if (part == 1)
+			else if (part == 1) {
 				rc = hx_store_user(r, it, name, &created, e);
-			else
+				if (rc == TDM_OK) /* RabbitMQ's users[].limits */
+					rc = hx_import_limits(r, TDM_LIMIT_USER, name,
+							      js_get(d, it, "limits"), e);
+			} else
 				rc = hx_store_permission(r, it, vh, name, &created, e);
 			free(name);
 			free(vh);
@@ -280,6 +286,10 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 	}
 	static const char *parts[] = { "exchanges", "queues", "bindings" };
 	struct tdm_err e;
+	if (hx_import_limit_params(r, only, &e) != TDM_OK) {
+		hx_core_error(r, &e);
+		return;
+	}
 	for (int part = 0; part < 3; part++) {
 		int arr = js_get(d, 0, parts[part]);
 		if (arr < 0)

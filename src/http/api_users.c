@@ -17,6 +17,7 @@
 
 #include "core/auth.h"
 #include "core/durable.h"
+#include "core/limits.h"
 #include "http/hx.h"
 
 int hx_list_next(const char **p, const char **item, size_t *len)
@@ -110,8 +111,7 @@ static void user_cb(const struct tdm_user_info *u, void *ctx)
 		write_list(w, u->tags);
 		js_kstr(w, "hashing_algorithm", "rabbit_password_hashing_sha256");
 		js_key(w, "limits");
-		js_obj(w);
-		js_obj_end(w);
+		hx_write_user_limits(uw->r, w, u->name);
 		js_obj_end(w);
 		return;
 	}
@@ -239,8 +239,10 @@ static void delete_user(struct hx_req *r)
 		hx_not_found(r);
 	else if (tdm_durable_user(r->h->durable, r->seg[1].s) < 0)
 		hx_error(r, 500, "internal_error", "could not store the deletion");
-	else
+	else {
+		hx_forget_limits(r, TDM_LIMIT_USER, r->seg[1].s); /* as RabbitMQ */
 		hx_no_content(r, 204);
+	}
 }
 
 void hx_user_list(struct hx_req *r)

@@ -168,6 +168,24 @@ void hx_user_permissions(struct hx_req *r);
 void hx_permission_list(struct hx_req *r);
 void hx_permission(struct hx_req *r);
 void hx_definitions(struct hx_req *r);
+/* RabbitMQ's limits (api_limits.c). */
+void hx_vhost_limits(struct hx_req *r);
+void hx_user_limits(struct hx_req *r);
+/* Definitions: a user's limits as an object {"max-channels": N} (users[]'s
+ * "limits"); the vhost limits (of only, or of every vhost r's user may
+ * open) as "parameters" entries {"value": {...}, "vhost": V, "component":
+ * "vhost-limits", "name": "limits"}, written inside an open array. */
+void hx_write_user_limits(struct hx_req *r, struct js_w *w, const char *user);
+void hx_write_limit_params(struct hx_req *r, struct js_w *w, const struct tdm_vhost *only);
+/* Imports the limits object at body node obj (-1: none) for owner, scope
+ * TDM_LIMIT_VHOST or TDM_LIMIT_USER (core/limits.h); persisted.  TDM_OK
+ * or a status with e set. */
+int hx_import_limits(struct hx_req *r, int scope, const char *owner, int obj, struct tdm_err *e);
+/* Imports the "vhost-limits" entries of the body's "parameters" (into only
+ * when non-NULL); other components are ignored.  TDM_OK or a status. */
+int hx_import_limit_params(struct hx_req *r, const struct tdm_vhost *only, struct tdm_err *e);
+/* Drops (and persists the drop of) every limit of a deleted vhost or user. */
+void hx_forget_limits(struct hx_req *r, int scope, const char *owner);
 void hx_topic_list(struct hx_req *r);
 void hx_topic_get(struct hx_req *r);
 void hx_topic_change(struct hx_req *r);

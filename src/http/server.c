@@ -585,6 +585,12 @@ static const struct route routes[] = {
 	{ "users/*/permissions", GET, ADMIN, hx_user_permissions },
 	{ "permissions", GET, ADMIN, hx_permission_list },
 	{ "permissions/*/*", GET | PUT | DELETE, ADMIN, hx_permission },
+	{ "vhost-limits", GET, ANYONE, hx_vhost_limits },
+	{ "vhost-limits/*", GET, ANYONE, hx_vhost_limits },
+	{ "vhost-limits/*/*", PUT | DELETE, ADMIN, hx_vhost_limits },
+	{ "user-limits", GET, ADMIN, hx_user_limits },
+	{ "user-limits/*", GET, ADMIN, hx_user_limits },
+	{ "user-limits/*/*", PUT | DELETE, ADMIN, hx_user_limits },
 	{ "definitions", GET | POST, ADMIN, hx_definitions },
 	{ "definitions/*", GET | POST, ADMIN, hx_definitions },
 	/* the log side: anyone reads what they may see, administrators change */

@@ -12,6 +12,7 @@
 #include "net/worker.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 struct job {
@@ -98,13 +99,23 @@ static void finished(evutil_socket_t fd, short what, void *p)
 	}
 }
 
+/* The helper threads take no signals (they inherit the mask they are
+ * created with): a SIGTERM must reach the loop thread, which blocks it
+ * while it changes how stop signals are handled at shutdown; delivered to a
+ * helper in that window, the default action would kill the process. */
 static int start_thread(struct tdm_worker *w, struct queue *q)
 {
 	struct start *st = malloc(sizeof(*st));
+	sigset_t all, old;
+	int rc;
 	if (!st)
 		return -1;
 	*st = (struct start){ w, q };
-	if (pthread_create(&q->thread, NULL, run, st) != 0) {
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q->thread, NULL, run, st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		free(st);
 		return -1;
 	}

@@ -653,6 +653,46 @@ START_TEST(log_format)
 }
 END_TEST
 
+/* vhost_limits.VHOST.FIELD and user_limits.USER.FIELD (RabbitMQ's limit
+ * names; names may hold dots; '_' for '-'); unknown fields and values that
+ * are no integer are errors; a later line replaces an earlier one. */
+START_TEST(limit_keys)
+{
+	struct tdm_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(tdm_config_init(&c), 0);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "10", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits.a.b.max_connections", "-1", err,
+					sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "user_limits.bob.max-channels", "3", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "12", err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(c.nlimits, 3);
+	ck_assert_str_eq(c.limits[0].name, "/");
+	ck_assert_str_eq(c.limits[0].field, "max-queues");
+	ck_assert_int_eq(c.limits[0].value, 12);
+	ck_assert_str_eq(c.limits[1].name, "a.b");
+	ck_assert_str_eq(c.limits[1].field, "max-connections");
+	ck_assert_int_eq(c.limits[2].user, 1);
+	ck_assert_int_eq(tdm_config_set(&c, "user_limits.bob.max-queues", "3", err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "max-channels"));
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits./.max-queues", "ten", err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "not an integer"));
+	ck_assert_int_eq(tdm_config_set(&c, "vhost_limits.max-queues", "1", err, sizeof(err)), -1);
+	char *d = describe(&c);
+	ck_assert_ptr_nonnull(strstr(d, "\nvhost_limits./.max-queues = 12\n"));
+	ck_assert_ptr_nonnull(strstr(d, "\nuser_limits.bob.max-channels = 3\n"));
+	free(d);
+	tdm_config_free(&c);
+}
+END_TEST
+
 START_TEST(log_level_names)
 {
 	ck_assert_int_eq(tdm_log_level_parse("error"), TDM_LOG_ERROR);
@@ -692,6 +732,7 @@ static Suite *config_suite(void)
 	tcase_add_test(t, log_format);
 	tcase_add_test(t, rabbitmq_tls_section);
 	tcase_add_test(t, log_level_names);
+	tcase_add_test(t, limit_keys);
 	suite_add_tcase(s, t);
 	return s;
 }

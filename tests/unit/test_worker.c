@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -151,6 +152,44 @@ START_TEST(stop_runs_queued_jobs_then_inline)
 }
 END_TEST
 
+/* A SIGTERM must never land on a helper (the loop thread blocks it while
+ * it changes its handling at shutdown; test_shutdown's repeated SIGTERM). */
+static atomic_int term_blocked = -1;
+
+static void mask_work(void *arg)
+{
+	sigset_t cur;
+	(void)arg;
+	pthread_sigmask(SIG_SETMASK, NULL, &cur);
+	atomic_store(&term_blocked, sigismember(&cur, SIGTERM) && sigismember(&cur, SIGINT));
+}
+
+static void mask_done(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+START_TEST(helpers_take_no_signals)
+{
+	struct event_base *base = new_base();
+	struct tdm_worker *w = tdm_worker_new(base, 1);
+	int finished = 0;
+	ck_assert_int_eq(tdm_worker_submit(w, 0, mask_work, mask_done, &finished), 0);
+	for (int spins = 0; !finished && spins < 10000; spins++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(finished, 1);
+	ck_assert_int_eq(atomic_load(&term_blocked), 1);
+	sigset_t cur;
+	pthread_sigmask(SIG_SETMASK, NULL, &cur);
+	ck_assert(!sigismember(&cur, SIGTERM)); /* the caller's own mask is as it was */
+	tdm_worker_free(w);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("worker");
@@ -159,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, fifo_per_kind_and_completions_on_loop);
 	tcase_add_test(tc, stuck_kind_does_not_hold_up_another);
 	tcase_add_test(tc, stop_runs_queued_jobs_then_inline);
+	tcase_add_test(tc, helpers_take_no_signals);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
