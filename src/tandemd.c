@@ -353,6 +353,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.kafka_port && !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups)))
 		goto out;
+	if (s.kafka)
+		tdm_kafka_set_auth(s.kafka, auth);
 	if (cfg.http_port && !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable)))
 		goto out;
 	if (s.http && tdm_http_guard(s.http, s.net) < 0)

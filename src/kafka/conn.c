@@ -134,6 +134,11 @@ static int serve(struct kf_conn *kc, size_t len)
 		conn_fail(kc, "unknown api key");
 		return -1;
 	}
+	if (!kf_sasl_may_serve(kc, api->key)) {
+		tdm_info("kafka", "%s: %s before SASL authentication", kc->c->peer, api->name);
+		conn_fail(kc, "unexpected request during SASL authentication");
+		return -1;
+	}
 	if (kc->hdr.api_version < api->min || kc->hdr.api_version > api->max) {
 		if (kc->hdr.api_key == KF_API_VERSIONS && kc->hdr.api_version > api->max) {
 			api_versions_fallback(kc, kc->resp);
@@ -159,6 +164,12 @@ static int serve(struct kf_conn *kc, size_t len)
 	case KF_R_PARKED:
 		tdm_conn_pause_reading(kc->c, 1);
 		return 1;
+	case KF_R_DONE_CLOSE:
+		send_body(kc, kc->resp);
+		request_done(kc);
+		kc->closing = 1;
+		tdm_conn_close(kc->c);
+		return -1;
 	default:
 		request_done(kc);
 		conn_fail(kc, "malformed request");
@@ -273,6 +284,7 @@ static void kf_closed(void *ctx)
 		p->cancel(p);
 	}
 	kf_groups_conn_closed(kc);
+	kf_sasl_conn_free(kc);
 	kf_arena_free(&kc->arena);
 	evbuffer_free(kc->resp);
 	free(kc->frame);
@@ -311,7 +323,8 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	k->srv.topics = topics;
 	k->srv.cgroups = groups;
 	k->srv.groups = kf_groups_new(&k->srv);
-	if (!k->srv.groups) {
+	if (!k->srv.groups || kf_sasl_init(&k->srv) < 0) {
+		kf_groups_free(k->srv.groups);
 		free(k);
 		return NULL;
 	}
@@ -328,6 +341,11 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	k->srv.port = port;
 	tdm_info("main", "listening kafka %s:%d", cfg->bind_address, port);
 	return k;
+}
+
+void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth)
+{
+	k->srv.auth = auth;
 }
 
 void tdm_kafka_free(struct tdm_kafka *k)
