@@ -353,10 +353,13 @@ long tdm_scram_server_finish(struct tdm_scram_server *s, const char *msg, size_t
 
 	if (s->step != ST_FINISH || tdm_scram_parse_client_final(msg, len, &cf) < 0)
 		goto out;
+	/* The nonce must end with ours, as Kafka checks it (endsWith): librdkafka
+	 * up to 2.x sends its own nonce again in front of the server's. */
 	s->step = ST_DONE;
 	cbl = tu_b64_encode(s->gs2, s->gs2_len, cb);
 	if (cf.channel_binding_len != cbl || memcmp(cf.channel_binding, cb, cbl) != 0 ||
-	    cf.nonce_len != s->nonce_len || memcmp(cf.nonce, s->nonce, s->nonce_len) != 0 ||
+	    cf.nonce_len < s->nonce_len ||
+	    memcmp(cf.nonce + cf.nonce_len - s->nonce_len, s->nonce, s->nonce_len) != 0 ||
 	    cf.proof_len != hl)
 		goto out;
 	/* AuthMessage = client-first-bare "," server-first "," client-final-without-proof */

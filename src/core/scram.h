@@ -108,8 +108,8 @@ long tdm_scram_server_challenge(struct tdm_scram_server *s, const struct tdm_scr
 /*
  * Step 3: checks the client-final message.  Writes the server-final
  * message ("v=...") to out and returns its length; -1 when malformed or
- * out of order (including a nonce or channel binding that does not
- * match), -2 when the proof is wrong (bad password).
+ * out of order (including a channel binding that does not match or a
+ * nonce that does not end with the exchange's nonce, Kafka's check), -2 when the proof is wrong (bad password).
  */
 long tdm_scram_server_finish(struct tdm_scram_server *s, const char *msg, size_t len, char *out,
 			     size_t cap);

@@ -124,6 +124,18 @@ static int serve(struct kf_conn *kc, size_t len)
 	const struct kf_api *api;
 	int r;
 
+	if (kc->sasl_raw) {
+		if (kf_sasl_raw_token(kc, kc->frame, len, kc->resp) != KF_R_DONE) {
+			request_done(kc);
+			conn_fail(kc, "SASL authentication failed");
+			return -1;
+		}
+		struct evbuffer *out = tdm_conn_out(kc->c);
+		kf_put_i32(out, (int32_t)evbuffer_get_length(kc->resp));
+		evbuffer_add_buffer(out, kc->resp);
+		request_done(kc);
+		return 0;
+	}
 	kf_cur_init(&cur, kc->frame, len);
 	if (kf_decode_header(&cur, &kc->hdr) < 0) {
 		conn_fail(kc, "malformed request header");

@@ -118,6 +118,7 @@ struct kf_conn {
 	/* SASL (sasl.c) */
 	int sasl_step;                  /* KF_SASL_STEP_* */
 	int sasl_mech;                  /* chosen by SaslHandshake (KF_SASL_*) */
+	int sasl_raw;                   /* handshake v0: bare token frames follow */
 	struct tdm_scram_server *scram; /* owned: a SCRAM exchange under way */
 	char *user;                     /* owned: the authenticated user, NULL before */
 };
@@ -246,6 +247,10 @@ int kf_sasl_init(struct kf_server *srv);
  * close the connection instead (SASL required and not yet authenticated,
  * or a handshake waiting for SaslAuthenticate). */
 int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key);
+/* A bare SASL token frame (after SaslHandshake v0): KF_R_DONE with the
+ * answer token in resp (sent size-prefixed, with no response header), or
+ * KF_R_CLOSE (authentication failed). */
+int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp);
 /* Frees kc's SASL state (the connection is closing). */
 void kf_sasl_conn_free(struct kf_conn *kc);
 int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

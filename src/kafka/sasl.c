@@ -1,6 +1,7 @@
 /*
- * SASL on the Kafka listener (KIP-43, KIP-152): SaslHandshake v1 picks a
- * mechanism, SaslAuthenticate v0-1 carries its tokens.  PLAIN checks a
+ * SASL on the Kafka listener (KIP-43, KIP-152): SaslHandshake picks a
+ * mechanism, SaslAuthenticate v0-1 carries its tokens (after a handshake
+ * v0, as Kafka, the tokens come as bare size-prefixed frames instead).  PLAIN checks a
  * password against core's users (the ones AMQP logs in with);
  * SCRAM-SHA-256/512 (KIP-84) use the salted credentials core keeps next
  * to each user (core/scram.h).  The authenticated user is kept on the
@@ -118,6 +119,7 @@ int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer 
 	}
 	kc->sasl_step = KF_SASL_STEP_AUTH;
 	kc->sasl_mech = m;
+	kc->sasl_raw = kc->hdr.api_version == 0;
 	return KF_R_DONE;
 }
 
@@ -125,6 +127,19 @@ int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer 
 static int auth_answer(struct kf_conn *kc, struct evbuffer *resp, const char *error,
 		       const void *bytes, size_t len)
 {
+	if (kc->sasl_raw) {
+		/* after SaslHandshake v0: the bare token, or a close */
+		if (error) {
+			tdm_info("kafka", "%s: SASL %s authentication failed: %s", kc->c->peer,
+				 mech_names[kc->sasl_mech], error);
+			kf_sasl_conn_free(kc);
+			return KF_R_CLOSE;
+		}
+		if (kc->sasl_step == KF_SASL_STEP_DONE)
+			kc->sasl_raw = 0;
+		evbuffer_add(resp, bytes, len);
+		return KF_R_DONE;
+	}
 	kf_put_i16(resp, error ? KF_ERR_SASL_AUTHENTICATION_FAILED : KF_ERR_NONE);
 	kf_put_str(resp, error);
 	kf_put_bytes(resp, bytes, (int32_t)len);
@@ -245,6 +260,13 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 	if (authenticated(kc, user) < 0)
 		return KF_R_CLOSE;
 	return auth_answer(kc, resp, NULL, out, (size_t)n);
+}
+
+int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
+{
+	if (kc->sasl_mech == KF_SASL_PLAIN)
+		return plain(kc, p, len, resp);
+	return scram(kc, p, len, resp);
 }
 
 /* request: auth_bytes bytes. */
