@@ -509,15 +509,29 @@ int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *pass
 {
 	unsigned char hash[HASH_LEN];
 	int locked = !password_hash || !*password_hash;
+	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
+	struct auth_user *u;
 	char *stored = NULL;
-	int rc;
+	int keep_scram, rc;
 
 	if (!locked && b64_decode_hash(password_hash, hash) < 0)
 		return -2;
 	if (raw_vhosts && !(stored = vhosts_from_raw(vhosts)))
 		return -1;
+	/* The same password as now (a config user the API changed): its SCRAM
+	 * credentials, derived at start, stay. */
+	u = find_user(a, name, strlen(name));
+	keep_scram =
+		!locked && u && !u->locked && u->has_scram && ct_equal(u->hash, hash, HASH_LEN);
+	if (keep_scram)
+		memcpy(scram, u->scram, sizeof(scram));
 	rc = put_user(a, name, locked ? NULL : hash, stored ? stored : vhosts, tags);
 	free(stored);
+	if (rc == 0 && keep_scram && (u = find_user(a, name, strlen(name)))) {
+		memcpy(u->scram, scram, sizeof(scram));
+		u->has_scram = 1;
+	}
+	explicit_bzero(scram, sizeof(scram));
 	return rc;
 }
 

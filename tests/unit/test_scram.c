@@ -204,6 +204,17 @@ START_TEST(test_scram_user_credentials)
 	ck_assert_int_eq(tdm_auth_put_user(a, "u2", "pw2", NULL, NULL, &created), 0);
 	ck_assert_int_eq(tdm_auth_scram_cred(a, "u2", TDM_SCRAM_SHA512, &c2), 0);
 	ck_assert_int_eq(tdm_auth_scram_cred(a, "nobody", TDM_SCRAM_SHA512, &c2), -1);
+	/* restoring the journal's record of the same password keeps them */
+	char hash[49];
+	const char *tags, *vhosts;
+	ck_assert_int_eq(tdm_auth_user_record(a, "u2", hash, &tags, &vhosts), 0);
+	ck_assert_int_eq(tdm_auth_restore_user(a, "u2", hash, "", "/", 0), 0);
+	ck_assert_int_eq(tdm_auth_scram_cred(a, "u2", TDM_SCRAM_SHA512, &c2), 0);
+	ck_assert_int_eq(tdm_auth_restore_user(a, "u2",
+					       "AQIDBJb8eJT7iB2DTryz9B6wf3joJ7slTFkc8nFaMo7QNP5I",
+					       "", "/", 0),
+			 0);
+	ck_assert_int_eq(tdm_auth_scram_cred(a, "u2", TDM_SCRAM_SHA512, &c2), -2);
 	tdm_auth_free(a);
 	tdm_config_free(&cfg);
 }
