@@ -203,6 +203,37 @@ START_TEST(test_kafka_sasl_unsupported_mechanism)
 }
 END_TEST
 
+/* SaslHandshake v0 (kafka-python's way): the PLAIN token follows as a bare
+ * size-prefixed frame and is answered the same way (empty); then requests
+ * are served.  A wrong password there closes the connection. */
+START_TEST(test_kafka_sasl_handshake_v0_bare_tokens)
+{
+	uint8_t buf[4096], body[16] = { 0, 5, 'P', 'L', 'A', 'I', 'N' };
+	static const char tok[] = "\0alice\0s3cret", bad[] = "\0alice\0s3creT";
+	const uint8_t all_topics[4] = { 0, 0, 0, 0 };
+
+	for (int wrong = 0; wrong < 2; wrong++) {
+		int fd = kh_raw_connect(kh_main());
+		kh_raw_request(fd, 17, 0, 1, body, 7);
+		long n = kh_raw_response(fd, buf, sizeof(buf), 5000);
+		ck_assert_int_gt(n, 6);
+		ck_assert_int_eq(be16(buf + 4), 0);
+		uint8_t frame[4 + sizeof(tok) - 1] = { 0, 0, 0, sizeof(tok) - 1 };
+		memcpy(frame + 4, wrong ? bad : tok, sizeof(tok) - 1);
+		ck_assert_int_eq(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+		if (wrong) {
+			ck_assert_int_eq(kh_raw_closed(fd, 5000), 1);
+		} else {
+			ck_assert_int_eq(kh_raw_response(fd, buf, sizeof(buf), 5000), 0);
+			kh_raw_request(fd, 3, 0, 2, all_topics, sizeof(all_topics));
+			n = kh_raw_response(fd, buf, sizeof(buf), 5000);
+			ck_assert_int_gt(n, 8);
+		}
+		close(fd);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kafka_sasl");
@@ -215,6 +246,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_sasl_scram_needs_password);
 	tcase_add_test(tc, test_kafka_sasl_required_closes);
 	tcase_add_test(tc, test_kafka_sasl_unsupported_mechanism);
+	tcase_add_test(tc, test_kafka_sasl_handshake_v0_bare_tokens);
 	suite_add_tcase(s, tc);
 	return kh_run_suite(s, broker_args);
 }
