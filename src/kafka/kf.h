@@ -120,6 +120,7 @@ struct kf_conn {
 	int sasl_mech;                  /* chosen by SaslHandshake (KF_SASL_*) */
 	int sasl_raw;                   /* handshake v0: bare token frames follow */
 	struct tdm_scram_server *scram; /* owned: a SCRAM exchange under way */
+	char *scram_user;               /* owned: the name that exchange is for */
 	char *user;                     /* owned: the authenticated user, NULL before */
 };
 

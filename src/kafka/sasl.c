@@ -89,6 +89,8 @@ void kf_sasl_conn_free(struct kf_conn *kc)
 	kc->scram = NULL;
 	free(kc->user);
 	kc->user = NULL;
+	free(kc->scram_user);
+	kc->scram_user = NULL;
 }
 
 /* request: mechanism string.  response: error_code, [mechanisms string]. */
@@ -235,10 +237,9 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		explicit_bzero(&cred, sizeof(cred));
 		if (n < 0)
 			return auth_answer(kc, resp, "Authentication failed", NULL, 0);
-		/* the name is checked again at the end: keep it */
-		free(kc->user);
-		kc->user = NULL;
-		if (!(kc->user = strdup(user)))
+		/* the user it authenticates on success */
+		free(kc->scram_user);
+		if (!(kc->scram_user = strdup(user)))
 			return KF_R_CLOSE;
 		kc->sasl_step = KF_SASL_STEP_AUTH;
 		return auth_answer(kc, resp, NULL, out, (size_t)n);
@@ -256,7 +257,7 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 			 mech_names[kc->sasl_mech]);
 		return auth_answer(kc, resp, msg, NULL, 0);
 	}
-	snprintf(user, sizeof(user), "%s", kc->user);
+	snprintf(user, sizeof(user), "%s", kc->scram_user ? kc->scram_user : "");
 	if (authenticated(kc, user) < 0)
 		return KF_R_CLOSE;
 	return auth_answer(kc, resp, NULL, out, (size_t)n);
