@@ -139,7 +139,7 @@ static const struct conf_key conf_keys[] = {
 	  "Create unknown topics when a Kafka client asks for their metadata\n"
 	  "(Kafka's auto.create.topics.enable)." },
 	{ "kafka_vhost", CT_STR, OFF(kafka_vhost), "/", 1, 0, 0,
-	  "The one vhost whose topics the Kafka listener reaches (it has no login yet):\n"
+	  "The one vhost whose topics the Kafka listener reaches (no permission checks yet):\n"
 	  "its stream queues' topics and, for \"/\", every topic not named \"__...\"." },
 	{ "kafka_sasl_mechanisms", CT_LIST, OFF(kafka_sasl_mechanisms),
 	  "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0, 0,
