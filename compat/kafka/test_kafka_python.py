@@ -291,6 +291,22 @@ class KafkaPythonCompat(unittest.TestCase):
         self.assertEqual({tp.partition: o.offset for tp, o in offsets.items()}, {0: 12, 1: 12, 2: 12})
         a.close()
 
+    def test_sasl_as_default_user(self):
+        """SaslHandshake v0 and bare tokens (kafka-python's way): PLAIN and
+        SCRAM-SHA-256/512 as guest produce; a wrong password never gets in."""
+        t = name("sasl")
+        create(t)
+        for m in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            produce(t, [m.encode()], partition=0, security_protocol="SASL_PLAINTEXT",
+                    sasl_mechanism=m, sasl_plain_username="guest", sasl_plain_password="guest")
+        self.assertEqual([r.value for r in read(t, 0, count=3)],
+                         [b"PLAIN", b"SCRAM-SHA-256", b"SCRAM-SHA-512"])
+        with self.assertRaises(Exception):
+            KafkaProducer(bootstrap_servers=BOOT, security_protocol="SASL_PLAINTEXT",
+                          sasl_mechanism="SCRAM-SHA-256", sasl_plain_username="guest",
+                          sasl_plain_password="wrong", max_block_ms=5000).send(
+                              t, b"x").get(timeout=10)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

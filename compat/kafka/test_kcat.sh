@@ -2,7 +2,8 @@
 # kcat 1.7 (librdkafka 2.0) against tandemd: metadata, produce with keys
 # (murmur2 partitioner) and gzip, consume a partition from the beginning
 # and from an offset with exact contents, offsets by time, a consumer group
-# that commits and resumes after a broker restart without re-reading.
+# that commits and resumes after a broker restart without re-reading; SASL
+# (SCRAM-SHA-256/512, PLAIN) as the default user, and a wrong password.
 # Topics are created with kafka-python's admin client (kcat cannot).
 # Env: KAFKA_BOOTSTRAP, BROKER_CTL (from run.sh).
 set -uo pipefail
@@ -76,6 +77,21 @@ fi
 printf 'ten\neleven\n' | kcat -b "$B" -P -t "$t3" -p 1
 check "group resumes after restart without re-reading" \
 	"$(timeout 30 kcat -b "$B" -G "$g" -X auto.offset.reset=earliest -e -q "$t3" | tr '\n' ' ')" "ten eleven "
+
+# SASL as the broker's default user (guest, from loopback): SCRAM-SHA-256
+# and PLAIN produce and consume; a wrong password is an authentication error
+t4=kcat4-$id
+create "$t4" 1
+sasl() { kcat -b "$B" -X security.protocol=sasl_plaintext -X sasl.mechanisms="$1" \
+	-X sasl.username=guest -X sasl.password="$2" "${@:3}"; }
+printf 'scram\n' | sasl SCRAM-SHA-256 guest -P -t "$t4" -p 0
+printf 'plain\n' | sasl PLAIN guest -P -t "$t4" -p 0
+check "SASL SCRAM-SHA-512 consume" \
+	"$(sasl SCRAM-SHA-512 guest -C -t "$t4" -p 0 -o beginning -e -q | tr '\n' ' ')" "scram plain "
+check "SASL wrong password is an authentication error" \
+	"$(timeout 20 kcat -b "$B" -X security.protocol=sasl_plaintext -X sasl.mechanisms=SCRAM-SHA-256 \
+		-X sasl.username=guest -X sasl.password=wrong -L -m 5 2>&1 |
+		grep -c 'SASL authentication error: Authentication failed' | sed 's/^[1-9][0-9]*$/yes/')" yes
 
 echo "kcat: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 
 #include "core/auth.h"
+#include "core/scram.h"
 #include "core/sha256.h"
 #include "util/b64.h"
 #include "util/errf.h"
@@ -31,6 +32,8 @@ struct auth_user {
 	unsigned char hash[HASH_LEN]; /* salt || SHA-256(salt || password) */
 	int locked;                   /* no password login (empty password_hash) */
 	int loopback_only;            /* listed in loopback_users */
+	int has_scram;                /* scram[] derived from a plain password */
+	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
 	char *vhosts;                 /* owned; stored form (see below) */
 	char *tags;                   /* owned */
 };
@@ -244,6 +247,22 @@ static struct auth_user *find_user(const struct tdm_auth *a, const char *name, s
 	return NULL;
 }
 
+/* Derives name's SCRAM credentials (every mechanism) from its plain
+ * password, as Kafka stores them.  0, or -1 (no such user, libcrypto). */
+static int set_scram(struct tdm_auth *a, const char *name, const char *password)
+{
+	struct auth_user *u = find_user(a, name, strlen(name));
+
+	if (!u)
+		return -1;
+	for (int m = 0; m < TDM_SCRAM_NMECH; m++)
+		if (tdm_scram_new_cred((enum tdm_scram_mech)m, password, strlen(password),
+				       &u->scram[m]) < 0)
+			return -1;
+	u->has_scram = 1;
+	return 0;
+}
+
 static void user_clear(struct auth_user *u)
 {
 	free(u->name);
@@ -308,6 +327,8 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
 	if (vhosts && !stored)
 		goto out;
 	rc = put_user(a, name, hash, stored, tags);
+	if (rc == 0)
+		rc = set_scram(a, name, password);
 out:
 	free(stored);
 	explicit_bzero(hash, sizeof(hash));
@@ -440,6 +461,8 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 	unsigned char hash[HASH_LEN];
 	const unsigned char *h = NULL;
 	struct auth_user *u = find_user(a, name, strlen(name));
+	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
+	int keep_scram = 0;
 	int rc;
 
 	*created = u == NULL;
@@ -457,6 +480,9 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 	} else if (!password && !password_hash && u && !u->locked) {
 		memcpy(hash, u->hash, HASH_LEN); /* an update that names no password keeps it */
 		h = hash;
+		keep_scram = u->has_scram;
+		if (keep_scram)
+			memcpy(scram, u->scram, sizeof(scram));
 	}
 	/* put_user replaces u: copy what must survive first */
 	char *vhosts = strdup(u ? u->vhosts : "");
@@ -464,7 +490,17 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 	rc = vhosts && keep_tags ? put_user(a, name, h, vhosts, keep_tags) : -1;
 	free(vhosts);
 	free(keep_tags);
+	if (rc == 0 && password && *password) {
+		rc = set_scram(a, name, password);
+	} else if (rc == 0 && keep_scram) {
+		u = find_user(a, name, strlen(name));
+		if (u) {
+			memcpy(u->scram, scram, sizeof(scram));
+			u->has_scram = 1;
+		}
+	}
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(scram, sizeof(scram));
 	return rc;
 }
 
@@ -473,15 +509,29 @@ int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *pass
 {
 	unsigned char hash[HASH_LEN];
 	int locked = !password_hash || !*password_hash;
+	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
+	struct auth_user *u;
 	char *stored = NULL;
-	int rc;
+	int keep_scram, rc;
 
 	if (!locked && b64_decode_hash(password_hash, hash) < 0)
 		return -2;
 	if (raw_vhosts && !(stored = vhosts_from_raw(vhosts)))
 		return -1;
+	/* The same password as now (a config user the API changed): its SCRAM
+	 * credentials, derived at start, stay. */
+	u = find_user(a, name, strlen(name));
+	keep_scram =
+		!locked && u && !u->locked && u->has_scram && ct_equal(u->hash, hash, HASH_LEN);
+	if (keep_scram)
+		memcpy(scram, u->scram, sizeof(scram));
 	rc = put_user(a, name, locked ? NULL : hash, stored ? stored : vhosts, tags);
 	free(stored);
+	if (rc == 0 && keep_scram && (u = find_user(a, name, strlen(name)))) {
+		memcpy(u->scram, scram, sizeof(scram));
+		u->has_scram = 1;
+	}
+	explicit_bzero(scram, sizeof(scram));
 	return rc;
 }
 
@@ -570,5 +620,18 @@ int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 		tu_b64_encode(u->hash, HASH_LEN, hash_out);
 	*tags = u->tags ? u->tags : "";
 	*vhosts = u->vhosts ? u->vhosts : "";
+	return 0;
+}
+
+int tdm_auth_scram_cred(const struct tdm_auth *a, const char *user, int mech,
+			struct tdm_scram_cred *out)
+{
+	const struct auth_user *u = find_user(a, user, strlen(user));
+
+	if (!u || u->locked || mech < 0 || mech >= TDM_SCRAM_NMECH)
+		return -1;
+	if (!u->has_scram)
+		return -2;
+	*out = u->scram[mech];
 	return 0;
 }

@@ -1,7 +1,9 @@
 /*
  * Users, password hashes and vhost permissions.  Passwords are kept only as
  * RabbitMQ's rabbit_password_hashing_sha256 form: a 4-byte random salt and
- * SHA-256(salt || password), base64-encoded together.
+ * SHA-256(salt || password), base64-encoded together; a user whose plain
+ * password was given also keeps Kafka's salted SCRAM credentials
+ * (core/scram.h) for SCRAM-SHA-256 and SCRAM-SHA-512.
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -90,6 +92,18 @@ int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int 
  * -1 when there is no such user. */
 int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 			 char hash_out[49], const char **tags, const char **vhosts);
+
+struct tdm_scram_cred;
+/*
+ * The SCRAM credential (core/scram.h) of user for mechanism mech (enum
+ * tdm_scram_mech), copied to out.  A user gets them whenever a plain
+ * password is set (users.NAME.password, tdm_auth_add_user,
+ * tdm_auth_put_user with a password); a user known only by a RabbitMQ
+ * password_hash has none (they cannot be derived from that hash).
+ * 0; -1 no such user or locked; -2 the user has no SCRAM credentials.
+ */
+int tdm_auth_scram_cred(const struct tdm_auth *a, const char *user, int mech,
+			struct tdm_scram_cred *out);
 
 /* SHA-256 (FIPS 180-4), exported for tests. */
 void tdm_sha256(const void *data, size_t len, unsigned char out[32]);

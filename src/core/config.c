@@ -140,8 +140,16 @@ static const struct conf_key conf_keys[] = {
 	  "Create unknown topics when a Kafka client asks for their metadata\n"
 	  "(Kafka's auto.create.topics.enable)." },
 	{ "kafka_vhost", CT_STR, OFF(kafka_vhost), "/", 1, 0, 0,
-	  "The one vhost whose topics the Kafka listener reaches (it has no login yet):\n"
+	  "The one vhost whose topics the Kafka listener reaches (no permission checks yet):\n"
 	  "its stream queues' topics and, for \"/\", every topic not named \"__...\"." },
+	{ "kafka_sasl_mechanisms", CT_LIST, OFF(kafka_sasl_mechanisms),
+	  "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0, 0,
+	  "SASL mechanisms the Kafka listener offers (Kafka's sasl.enabled.mechanisms):\n"
+	  "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, against the users of AMQP; none = no SASL." },
+	{ "kafka_sasl_required", CT_BOOL, OFF(kafka_sasl_required), "false", 0, 1, 0,
+	  "Kafka clients must authenticate with SASL (a SASL_PLAINTEXT listener): before\n"
+	  "that, any request but ApiVersions, SaslHandshake and SaslAuthenticate closes\n"
+	  "the connection." },
 	{ "num_partitions", CT_U32, OFF(num_partitions), "1", 1, 1000000, 0,
 	  "Partitions of an auto-created topic (and of CreateTopics asking for the default)." },
 	{ "log_retention_ms", CT_U64, OFF(log_retention_ms), "604800000", 0, INT64_MAX, 0,

@@ -69,6 +69,8 @@ struct tdm_config {
 	/* Kafka protocol front end and logs (src/kafka, core/topics) */
 	uint64_t kafka_max_request_size; /* bytes of one request frame; default 100 MiB */
 	int auto_create_topics;     /* Metadata creates unknown topics; default false */
+	char *kafka_sasl_mechanisms; /* owned; comma list, "" = no SASL */
+	int kafka_sasl_required;     /* SASL before any other request */
 	char *kafka_vhost;          /* owned; the one vhost whose topics Kafka clients reach; "/" */
 	uint32_t num_partitions;    /* partitions of auto-created topics; default 1 */
 	uint64_t log_retention_ms;  /* broker default retention.ms; 0 = forever; default 7 d */

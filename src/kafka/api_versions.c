@@ -5,7 +5,10 @@
  * serve.  Versions follow plan A of /shared/kafka-protocol.md (no
  * flexible versions), plus CreatePartitions v0-1 and OffsetFetch v2 (null
  * topics: all of a group's offsets, which kafka-python's admin asks for;
- * the inferred broker release of kafka-python stays 0.11).
+ * the inferred broker release of kafka-python stays 0.11), plus SASL:
+ * SaslHandshake v0-1 (librdkafka's SASL feature needs v0 in the range;
+ * after a v0 handshake the tokens come bare, as kafka-python sends them)
+ * and SaslAuthenticate v0-1.
  *
  * Must not depend on: src/amqp.
  */
@@ -25,9 +28,11 @@ const struct kf_api kf_apis[] = {
 	{ KF_SYNC_GROUP, 0, 1, "SyncGroup", kf_h_sync_group },
 	{ KF_DESCRIBE_GROUPS, 0, 0, "DescribeGroups", kf_h_describe_groups },
 	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups },
+	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake },
 	{ KF_API_VERSIONS, 0, 2, "ApiVersions", kf_h_api_versions },
 	{ KF_CREATE_TOPICS, 0, 1, "CreateTopics", kf_h_create_topics },
 	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics },
+	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate },
 	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },
 };
 

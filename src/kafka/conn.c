@@ -125,6 +125,18 @@ static int serve(struct kf_conn *kc, size_t len)
 	const struct kf_api *api;
 	int r;
 
+	if (kc->sasl_raw) {
+		if (kf_sasl_raw_token(kc, kc->frame, len, kc->resp) != KF_R_DONE) {
+			request_done(kc);
+			conn_fail(kc, "SASL authentication failed");
+			return -1;
+		}
+		struct evbuffer *out = tdm_conn_out(kc->c);
+		kf_put_i32(out, (int32_t)evbuffer_get_length(kc->resp));
+		evbuffer_add_buffer(out, kc->resp);
+		request_done(kc);
+		return 0;
+	}
 	kf_cur_init(&cur, kc->frame, len);
 	if (kf_decode_header(&cur, &kc->hdr) < 0) {
 		conn_fail(kc, "malformed request header");
@@ -133,6 +145,11 @@ static int serve(struct kf_conn *kc, size_t len)
 	api = kf_api_find(kc->hdr.api_key);
 	if (!api) {
 		conn_fail(kc, "unknown api key");
+		return -1;
+	}
+	if (!kf_sasl_may_serve(kc, api->key)) {
+		tdm_info("kafka", "%s: %s before SASL authentication", kc->c->peer, api->name);
+		conn_fail(kc, "unexpected request during SASL authentication");
 		return -1;
 	}
 	if (kc->hdr.api_version < api->min || kc->hdr.api_version > api->max) {
@@ -160,6 +177,12 @@ static int serve(struct kf_conn *kc, size_t len)
 	case KF_R_PARKED:
 		tdm_conn_pause_reading(kc->c, 1);
 		return 1;
+	case KF_R_DONE_CLOSE:
+		send_body(kc, kc->resp);
+		request_done(kc);
+		kc->closing = 1;
+		tdm_conn_close(kc->c);
+		return -1;
 	default:
 		request_done(kc);
 		conn_fail(kc, "malformed request");
@@ -280,6 +303,7 @@ static void kf_closed(void *ctx)
 		p->cancel(p);
 	}
 	kf_groups_conn_closed(kc);
+	kf_sasl_conn_free(kc);
 	kf_arena_free(&kc->arena);
 	evbuffer_free(kc->resp);
 	free(kc->frame);
@@ -320,7 +344,8 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	k->srv.topics = topics;
 	k->srv.cgroups = groups;
 	k->srv.groups = kf_groups_new(&k->srv);
-	if (!k->srv.groups) {
+	if (!k->srv.groups || kf_sasl_init(&k->srv) < 0) {
+		kf_groups_free(k->srv.groups);
 		free(k);
 		return NULL;
 	}
@@ -360,6 +385,11 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 fail:
 	tdm_kafka_free(k);
 	return NULL;
+}
+
+void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth)
+{
+	k->srv.auth = auth;
 }
 
 void tdm_kafka_free(struct tdm_kafka *k)

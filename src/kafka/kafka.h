@@ -15,6 +15,7 @@ struct tdm_config;
 struct tdm_topics;
 struct tdm_groups;
 struct tdm_kafka;
+struct tdm_auth;
 
 struct tdm_tls;
 
@@ -65,6 +66,10 @@ struct tdm_tls *tdm_kafka_tls(const struct tdm_config *cfg, char *err, size_t er
 struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 				  const struct tdm_config *cfg, struct tdm_topics *topics,
 				  struct tdm_groups *groups, struct tdm_tls *ssl);
+/* The users SASL authenticates against (borrowed, must outlive k); call
+ * right after tdm_kafka_start, before the event loop runs.  Without it
+ * every SASL authentication fails. */
+void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
 void tdm_kafka_free(struct tdm_kafka *k);

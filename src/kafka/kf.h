@@ -27,6 +27,8 @@
 
 struct tdm_conn;
 struct tdm_config;
+struct tdm_auth;
+struct tdm_scram_server;
 struct kf_groups;
 
 /* This broker's node id in Metadata, FindCoordinator and as controller. */
@@ -54,6 +56,8 @@ enum {
 	KF_ERR_INVALID_SESSION_TIMEOUT = 26,
 	KF_ERR_REBALANCE_IN_PROGRESS = 27,
 	KF_ERR_TOPIC_AUTHORIZATION_FAILED = 29,
+	KF_ERR_UNSUPPORTED_SASL_MECHANISM = 33,
+	KF_ERR_ILLEGAL_SASL_STATE = 34,
 	KF_ERR_UNSUPPORTED_VERSION = 35,
 	KF_ERR_TOPIC_ALREADY_EXISTS = 36,
 	KF_ERR_INVALID_PARTITIONS = 37,
@@ -64,6 +68,7 @@ enum {
 	KF_ERR_POLICY_VIOLATION = 44,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
+	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
 	KF_ERR_INVALID_RECORD = 87,
 };
@@ -84,6 +89,8 @@ struct kf_server {
 	struct tdm_groups *cgroups;     /* borrowed: core's consumer groups */
 	struct kf_groups *groups;       /* owned: the coordinator over them */
 	int port;                       /* bound port of the first listener */
+	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
+	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
 };
 
 /* What a listener hands its connections (the tdm_proto arg). */
@@ -115,15 +122,23 @@ struct kf_conn {
 	struct member *members;          /* borrowed: group members whose last
 					    JoinGroup came on this connection */
 	uint64_t member_meta_bytes;      /* their protocol metadata, in bytes */
+	/* SASL (sasl.c) */
+	int sasl_step;                  /* KF_SASL_STEP_* */
+	int sasl_mech;                  /* chosen by SaslHandshake (KF_SASL_*) */
+	int sasl_raw;                   /* handshake v0: bare token frames follow */
+	struct tdm_scram_server *scram; /* owned: a SCRAM exchange under way */
+	char *scram_user;               /* owned: the name that exchange is for */
+	char *user;                     /* owned: the authenticated user, NULL before */
 };
 
 /* Handler results. */
 enum {
-	KF_R_DONE,   /* the body is in resp: send it */
-	KF_R_NONE,   /* no response (Produce acks=0) */
-	KF_R_SENT,   /* the handler wrote the whole response to the output */
-	KF_R_PARKED, /* kc->park is set; kf_complete will follow */
-	KF_R_CLOSE,  /* malformed or refused: close the connection */
+	KF_R_DONE,       /* the body is in resp: send it */
+	KF_R_NONE,       /* no response (Produce acks=0) */
+	KF_R_SENT,       /* the handler wrote the whole response to the output */
+	KF_R_PARKED,     /* kc->park is set; kf_complete will follow */
+	KF_R_CLOSE,      /* malformed or refused: close the connection */
+	KF_R_DONE_CLOSE, /* send the body in resp, then close (a SASL refusal) */
 };
 
 typedef int (*kf_handler)(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
@@ -225,6 +240,29 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+
+/* ---- SASL (sasl.c) ---------------------------------------------------------- */
+
+/* Mechanisms, as bits of kf_server.sasl_mechs. */
+enum { KF_SASL_PLAIN = 0, KF_SASL_SCRAM_SHA_256 = 1, KF_SASL_SCRAM_SHA_512 = 2, KF_SASL_NMECH };
+/* A connection's SASL progress. */
+enum { KF_SASL_STEP_NONE = 0, KF_SASL_STEP_AUTH, KF_SASL_STEP_DONE };
+
+/* Parses cfg->kafka_sasl_mechanisms into srv->sasl_mechs.  0, or -1
+ * (logged) when it names a mechanism we do not serve. */
+int kf_sasl_init(struct kf_server *srv);
+/* 1 when the request api_key may be served now on kc; 0 when Kafka would
+ * close the connection instead (SASL required and not yet authenticated,
+ * or a handshake waiting for SaslAuthenticate). */
+int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key);
+/* A bare SASL token frame (after SaslHandshake v0): KF_R_DONE with the
+ * answer token in resp (sent size-prefixed, with no response header), or
+ * KF_R_CLOSE (authentication failed). */
+int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp);
+/* Frees kc's SASL state (the connection is closing). */
+void kf_sasl_conn_free(struct kf_conn *kc);
+int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_sasl_authenticate(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 
 /* The group coordinator (groups.c). */
 struct kf_groups *kf_groups_new(struct kf_server *srv);

@@ -6,7 +6,7 @@
 # regression seed once fixed.
 #
 # Targets: frame (AMQP frames, src/amqp codec), kafka (Kafka request
-# decoder), json (the management API's JSON reader).
+# decoder), json (the management API's JSON reader), scram (SCRAM messages).
 # Usage: tests/fuzz/run-fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]
 #        (TARGET defaults to frame)
 # Environment: CC (default: clang, else clang-14), FUZZ_WORK (default: a temp dir).
@@ -14,7 +14,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 target=frame
-case "${1:-}" in frame | kafka | json) target=$1; shift ;; esac
+case "${1:-}" in frame | kafka | json | scram) target=$1; shift ;; esac
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 
@@ -22,6 +22,7 @@ case "$target" in
 frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" libs= ;;
 kafka) srcs="$top/src/kafka/decode.c" libs= ;;
 json) srcs="$top/src/http/json.c $top/src/util/hex.c" libs=-lm ;;
+scram) srcs="$top/src/core/scram.c $top/src/util/b64.c" libs=-lcrypto ;;
 esac
 
 if [ -z "${CC:-}" ]; then

@@ -207,3 +207,24 @@ test('retention by time moves the log start offset', async () => {
   assert.ok(Number(o.low) > 0 && Number(o.low) <= 30, JSON.stringify(o))
   assert.strictEqual(o.high, '31')
 })
+
+test('SASL SCRAM-SHA-256 and SCRAM-SHA-512 as the default user; a wrong password fails', async () => {
+  const topic = 'sasl-' + uid()
+  await create(topic, 1)
+  for (const mechanism of ['scram-sha-256', 'scram-sha-512', 'plain']) {
+    const k = new Kafka({ clientId: 'compat-kafkajs-sasl', brokers, logLevel: logLevel.NOTHING,
+      sasl: { mechanism, username: 'guest', password: 'guest' }, retry: { retries: 2 } })
+    const producer = k.producer()
+    await producer.connect()
+    await producer.send({ topic, messages: [{ value: mechanism }], acks: -1 })
+    await producer.disconnect()
+  }
+  const got = await consume(topic, { count: 3 })
+  assert.deepStrictEqual(got.map((m) => m.value), ['scram-sha-256', 'scram-sha-512', 'plain'])
+  const bad = new Kafka({ clientId: 'compat-kafkajs-sasl', brokers, logLevel: logLevel.NOTHING,
+    sasl: { mechanism: 'scram-sha-256', username: 'guest', password: 'wrong' }, retry: { retries: 0 } })
+  const p = bad.producer()
+  await assert.rejects(p.connect(), (e) => e.name === 'KafkaJSSASLAuthenticationError' ||
+    (e.originalError && e.originalError.name === 'KafkaJSSASLAuthenticationError') ||
+    /SASL|Authentication failed/.test(String(e.message)))
+})

@@ -1,0 +1,292 @@
+/*
+ * SASL on the Kafka listener (KIP-43, KIP-152): SaslHandshake picks a
+ * mechanism, SaslAuthenticate v0-1 carries its tokens (after a handshake
+ * v0, as Kafka, the tokens come as bare size-prefixed frames instead).  PLAIN checks a
+ * password against core's users (the ones AMQP logs in with);
+ * SCRAM-SHA-256/512 (KIP-84) use the salted credentials core keeps next
+ * to each user (core/scram.h).  The authenticated user is kept on the
+ * connection (kc->user).
+ *
+ * As Kafka: with kafka_sasl_required, any request other than ApiVersions,
+ * SaslHandshake and SaslAuthenticate before authentication closes the
+ * connection; after a successful handshake only SaslAuthenticate may
+ * follow; a failed authentication is answered with
+ * SASL_AUTHENTICATION_FAILED and then the connection is closed; an
+ * unsupported mechanism gets UNSUPPORTED_SASL_MECHANISM with the enabled
+ * list, then the close.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/scram.h"
+#include "kafka/kf.h"
+#include "net/net.h"
+
+static const char *const mech_names[KF_SASL_NMECH] = {
+	[KF_SASL_PLAIN] = "PLAIN",
+	[KF_SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+	[KF_SASL_SCRAM_SHA_512] = "SCRAM-SHA-512",
+};
+
+#define USER_MAX 256
+
+static int mech_find(const char *p, size_t n)
+{
+	for (int m = 0; m < KF_SASL_NMECH; m++)
+		if (strlen(mech_names[m]) == n && memcmp(mech_names[m], p, n) == 0)
+			return m;
+	return -1;
+}
+
+int kf_sasl_init(struct kf_server *srv)
+{
+	const char *p = srv->cfg->kafka_sasl_mechanisms ? srv->cfg->kafka_sasl_mechanisms : "";
+
+	srv->sasl_mechs = 0;
+	while (*p) {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		int m = mech_find(p, n);
+
+		if (m < 0) {
+			tdm_error("kafka",
+				  "kafka_sasl_mechanisms: unsupported mechanism '%.*s' "
+				  "(PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)",
+				  (int)n, p);
+			return -1;
+		}
+		srv->sasl_mechs |= 1u << m;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (srv->cfg->kafka_sasl_required && !srv->sasl_mechs) {
+		tdm_error("kafka", "kafka_sasl_required needs kafka_sasl_mechanisms");
+		return -1;
+	}
+	return 0;
+}
+
+int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key)
+{
+	if (kc->sasl_step == KF_SASL_STEP_AUTH)
+		return api_key == KF_SASL_AUTHENTICATE;
+	if (kc->user || !kc->srv->cfg->kafka_sasl_required)
+		return 1;
+	return api_key == KF_API_VERSIONS || api_key == KF_SASL_HANDSHAKE ||
+	       api_key == KF_SASL_AUTHENTICATE;
+}
+
+void kf_sasl_conn_free(struct kf_conn *kc)
+{
+	tdm_scram_server_free(kc->scram);
+	kc->scram = NULL;
+	free(kc->user);
+	kc->user = NULL;
+	free(kc->scram_user);
+	kc->scram_user = NULL;
+}
+
+/* request: mechanism string.  response: error_code, [mechanisms string]. */
+int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_str mech = kf_get_str(cur);
+	int m, n = 0;
+
+	if (cur->bad || kf_cur_left(cur) != 0 || mech.len < 0)
+		return KF_R_CLOSE;
+	/* A second handshake (Kafka: IllegalSaslStateException) closes. */
+	if (kc->sasl_step != KF_SASL_STEP_NONE || kc->user)
+		return KF_R_CLOSE;
+	m = mech_find(mech.p, (size_t)mech.len);
+	if (m >= 0 && !(kc->srv->sasl_mechs & (1u << m)))
+		m = -1;
+	kf_put_i16(resp, m < 0 ? KF_ERR_UNSUPPORTED_SASL_MECHANISM : KF_ERR_NONE);
+	for (int i = 0; i < KF_SASL_NMECH; i++)
+		n += !!(kc->srv->sasl_mechs & (1u << i));
+	kf_put_i32(resp, n);
+	for (int i = 0; i < KF_SASL_NMECH; i++)
+		if (kc->srv->sasl_mechs & (1u << i))
+			kf_put_str(resp, mech_names[i]);
+	if (m < 0) {
+		tdm_info("kafka", "%s: unsupported SASL mechanism %.*s", kc->c->peer, (int)mech.len,
+			 mech.p);
+		return KF_R_DONE_CLOSE;
+	}
+	kc->sasl_step = KF_SASL_STEP_AUTH;
+	kc->sasl_mech = m;
+	kc->sasl_raw = kc->hdr.api_version == 0;
+	return KF_R_DONE;
+}
+
+/* response: error_code, error_message s?, auth_bytes, session_lifetime_ms (v1+). */
+static int auth_answer(struct kf_conn *kc, struct evbuffer *resp, const char *error,
+		       const void *bytes, size_t len)
+{
+	if (kc->sasl_raw) {
+		/* after SaslHandshake v0: the bare token, or a close */
+		if (error) {
+			tdm_info("kafka", "%s: SASL %s authentication failed: %s", kc->c->peer,
+				 mech_names[kc->sasl_mech], error);
+			kf_sasl_conn_free(kc);
+			return KF_R_CLOSE;
+		}
+		if (kc->sasl_step == KF_SASL_STEP_DONE)
+			kc->sasl_raw = 0;
+		evbuffer_add(resp, bytes, len);
+		return KF_R_DONE;
+	}
+	kf_put_i16(resp, error ? KF_ERR_SASL_AUTHENTICATION_FAILED : KF_ERR_NONE);
+	kf_put_str(resp, error);
+	kf_put_bytes(resp, bytes, (int32_t)len);
+	if (kc->hdr.api_version >= 1)
+		kf_put_i64(resp, 0);
+	if (error) {
+		tdm_info("kafka", "%s: SASL %s authentication failed: %s", kc->c->peer,
+			 mech_names[kc->sasl_mech], error);
+		kf_sasl_conn_free(kc);
+		kc->sasl_step = KF_SASL_STEP_DONE;
+		return KF_R_DONE_CLOSE;
+	}
+	return KF_R_DONE;
+}
+
+static int authenticated(struct kf_conn *kc, const char *user)
+{
+	free(kc->user);
+	kc->user = strdup(user);
+	if (!kc->user)
+		return -1;
+	kc->sasl_step = KF_SASL_STEP_DONE;
+	tdm_info("kafka", "%s: user '%s' authenticated with SASL %s", kc->c->peer, user,
+		 mech_names[kc->sasl_mech]);
+	return 0;
+}
+
+#define INVALID_PLAIN "Authentication failed: Invalid username or password"
+#define INVALID_USER "Authentication failed: Invalid user credentials"
+
+/* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. */
+static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
+{
+	const char *s = (const char *)p, *end = s + len, *u, *pw;
+	const char *z1 = memchr(s, '\0', len), *z2;
+	char user[USER_MAX];
+	enum tdm_auth_result r;
+	int loopback;
+
+	if (!z1 || !(z2 = memchr(z1 + 1, '\0', (size_t)(end - z1 - 1))))
+		return auth_answer(kc, resp, "Authentication failed: Invalid SASL/PLAIN response",
+				   NULL, 0);
+	u = z1 + 1;
+	pw = z2 + 1;
+	if ((size_t)(z2 - u) >= sizeof(user) || z2 == u || pw == end)
+		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
+	if (z1 != s && ((size_t)(z1 - s) != (size_t)(z2 - u) || memcmp(s, u, (size_t)(z2 - u))))
+		return auth_answer(kc, resp,
+				   "Authentication failed: Client requested an authorization id "
+				   "that is different from username",
+				   NULL, 0);
+	memcpy(user, u, (size_t)(z2 - u));
+	user[z2 - u] = '\0';
+	loopback = kc->c->peer_loopback;
+	r = kc->srv->auth ? tdm_auth_check(kc->srv->auth, u, (size_t)(z2 - u), pw,
+					   (size_t)(end - pw), loopback)
+			  : TDM_AUTH_BAD_CREDENTIALS;
+	if (r != TDM_AUTH_OK)
+		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
+	if (authenticated(kc, user) < 0)
+		return KF_R_CLOSE;
+	return auth_answer(kc, resp, NULL, NULL, 0);
+}
+
+static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
+{
+	enum tdm_scram_mech m =
+		kc->sasl_mech == KF_SASL_SCRAM_SHA_512 ? TDM_SCRAM_SHA512 : TDM_SCRAM_SHA256;
+	char out[512], user[USER_MAX];
+	struct tdm_scram_cred cred;
+	long n;
+	int rc;
+
+	if (!kc->scram) {
+		/* client-first */
+		kc->scram = tdm_scram_server_new(m);
+		if (!kc->scram)
+			return KF_R_CLOSE;
+		if (tdm_scram_server_start(kc->scram, (const char *)p, len, user, sizeof(user)) < 0)
+			return auth_answer(kc, resp,
+					   "Authentication failed: Invalid SCRAM client "
+					   "first message",
+					   NULL, 0);
+		rc = kc->srv->auth ? tdm_auth_scram_cred(kc->srv->auth, user, m, &cred) : -1;
+		if (rc == -2)
+			tdm_info("kafka",
+				 "%s: user '%s' has no SCRAM credentials (only a RabbitMQ password "
+				 "hash is known: set its password to derive them)",
+				 kc->c->peer, user);
+		if (rc < 0)
+			return auth_answer(kc, resp, INVALID_USER, NULL, 0);
+		n = tdm_scram_server_challenge(kc->scram, &cred, NULL, out, sizeof(out));
+		explicit_bzero(&cred, sizeof(cred));
+		if (n < 0)
+			return auth_answer(kc, resp, "Authentication failed", NULL, 0);
+		/* the user it authenticates on success */
+		free(kc->scram_user);
+		if (!(kc->scram_user = strdup(user)))
+			return KF_R_CLOSE;
+		kc->sasl_step = KF_SASL_STEP_AUTH;
+		return auth_answer(kc, resp, NULL, out, (size_t)n);
+	}
+	/* client-final */
+	n = tdm_scram_server_finish(kc->scram, (const char *)p, len, out, sizeof(out));
+	tdm_scram_server_free(kc->scram);
+	kc->scram = NULL;
+	if (n < 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+			 "Authentication failed during authentication due to invalid credentials "
+			 "with SASL mechanism %s",
+			 mech_names[kc->sasl_mech]);
+		return auth_answer(kc, resp, msg, NULL, 0);
+	}
+	snprintf(user, sizeof(user), "%s", kc->scram_user ? kc->scram_user : "");
+	if (authenticated(kc, user) < 0)
+		return KF_R_CLOSE;
+	return auth_answer(kc, resp, NULL, out, (size_t)n);
+}
+
+int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
+{
+	if (kc->sasl_mech == KF_SASL_PLAIN)
+		return plain(kc, p, len, resp);
+	return scram(kc, p, len, resp);
+}
+
+/* request: auth_bytes bytes. */
+int kf_h_sasl_authenticate(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_bytes b = kf_get_bytes(cur);
+
+	if (cur->bad || kf_cur_left(cur) != 0 || b.len < 0)
+		return KF_R_CLOSE;
+	if (kc->sasl_step != KF_SASL_STEP_AUTH) {
+		/* Kafka answers ILLEGAL_SASL_STATE when no handshake chose a mechanism. */
+		kf_put_i16(resp, KF_ERR_ILLEGAL_SASL_STATE);
+		kf_put_str(resp, "SaslAuthenticate request received before SaslHandshake");
+		kf_put_bytes(resp, NULL, 0);
+		if (kc->hdr.api_version >= 1)
+			kf_put_i64(resp, 0);
+		return KF_R_DONE_CLOSE;
+	}
+	if (kc->sasl_mech == KF_SASL_PLAIN)
+		return plain(kc, b.p, (size_t)b.len, resp);
+	return scram(kc, b.p, (size_t)b.len, resp);
+}

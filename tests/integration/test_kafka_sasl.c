@@ -1,0 +1,252 @@
+/* SASL on the Kafka listener (kafka_sasl_required = true): librdkafka
+ * produces and consumes as a user of the broker (the users AMQP logs in
+ * with) over PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512; a wrong password, an
+ * unknown user and a user known only by a RabbitMQ password hash (no SCRAM
+ * credentials) fail with an authentication error; a client without SASL
+ * is closed; SaslHandshake refuses an unknown mechanism with the list. */
+#include "kafka_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* base64(salt 01020304 || SHA-256(salt || "hashpw")): a user known only by
+ * its RabbitMQ hash. */
+#define HASH_ONLY "AQIDBJb8eJT7iB2DTryz9B6wf3joJ7slTFkc8nFaMo7QNP5I"
+
+static const char *const broker_args[] = { "--kafka-sasl-required",
+					   "true",
+					   "--users.alice.password",
+					   "s3cret",
+					   "--users.alice.vhosts",
+					   "/",
+					   "--users.hashy.password_hash",
+					   HASH_ONLY,
+					   NULL };
+
+static void produce_consume(const char *mech)
+{
+	char topic[64];
+	const char *const kv[] = { "security.protocol",
+				   "sasl_plaintext",
+				   "sasl.mechanisms",
+				   mech,
+				   "sasl.username",
+				   "alice",
+				   "sasl.password",
+				   "s3cret",
+				   NULL };
+	const char *const ckv[] = { "security.protocol", "sasl_plaintext",
+				    "sasl.mechanisms",   mech,
+				    "sasl.username",     "alice",
+				    "sasl.password",     "s3cret",
+				    "group.id",          "g",
+				    KH_READ_TO_END,      NULL };
+	struct kh_msg m[4];
+
+	kh_name(topic, sizeof(topic), "sasl");
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), kv);
+	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, mech, 0, NULL), 0);
+	rd_kafka_destroy(p);
+	rd_kafka_t *c = kh_consumer(kh_bootstrap(), ckv);
+	int n = kh_consume(c, topic, 0, RD_KAFKA_OFFSET_BEGINNING, m, 4, 10000);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(m[0].value, mech);
+	kh_msgs_free(m, n);
+	rd_kafka_destroy(c);
+}
+
+START_TEST(test_kafka_sasl_plain)
+{
+	produce_consume("PLAIN");
+}
+END_TEST
+
+START_TEST(test_kafka_sasl_scram_sha_256)
+{
+	produce_consume("SCRAM-SHA-256");
+}
+END_TEST
+
+START_TEST(test_kafka_sasl_scram_sha_512)
+{
+	produce_consume("SCRAM-SHA-512");
+}
+END_TEST
+
+static rd_kafka_resp_err_t seen_err;
+static char seen_reason[512];
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		seen_err = (rd_kafka_resp_err_t)err;
+		snprintf(seen_reason, sizeof(seen_reason), "%s", reason);
+	}
+}
+
+/* A producer as user/password over mech: the authentication error
+ * librdkafka reports, waited for within 15 s (0 if none). */
+static rd_kafka_resp_err_t auth_error(const char *mech, const char *user, const char *pw)
+{
+	const char *const kv[] = { "security.protocol",
+				   "sasl_plaintext",
+				   "sasl.mechanisms",
+				   mech,
+				   "sasl.username",
+				   user,
+				   "sasl.password",
+				   pw,
+				   NULL };
+	char err[256];
+	rd_kafka_conf_t *conf = kh_conf(kh_bootstrap(), kv);
+
+	seen_err = 0;
+	seen_reason[0] = '\0';
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	ck_assert_msg(rk != NULL, "%s", err);
+	uint64_t end = kh_now_ms() + 15000;
+	while (!seen_err && kh_now_ms() < end)
+		rd_kafka_poll(rk, 100);
+	rd_kafka_destroy(rk);
+	return seen_err;
+}
+
+START_TEST(test_kafka_sasl_wrong_password)
+{
+	ck_assert_int_eq(auth_error("PLAIN", "alice", "wrong"), RD_KAFKA_RESP_ERR__AUTHENTICATION);
+	ck_assert_msg(strstr(seen_reason, "Invalid username or password"), "%s", seen_reason);
+	ck_assert_int_eq(auth_error("SCRAM-SHA-256", "alice", "wrong"),
+			 RD_KAFKA_RESP_ERR__AUTHENTICATION);
+	ck_assert_int_eq(auth_error("SCRAM-SHA-512", "nobody", "s3cret"),
+			 RD_KAFKA_RESP_ERR__AUTHENTICATION);
+}
+END_TEST
+
+/* Only a RabbitMQ hash is known: PLAIN works, SCRAM cannot. */
+START_TEST(test_kafka_sasl_scram_needs_password)
+{
+	ck_assert_int_eq(auth_error("SCRAM-SHA-256", "hashy", "hashpw"),
+			 RD_KAFKA_RESP_ERR__AUTHENTICATION);
+	const char *const kv[] = { "security.protocol",
+				   "sasl_plaintext",
+				   "sasl.mechanisms",
+				   "PLAIN",
+				   "sasl.username",
+				   "hashy",
+				   "sasl.password",
+				   "hashpw",
+				   NULL };
+	char topic[64];
+	kh_name(topic, sizeof(topic), "hashy");
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), kv);
+	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+}
+END_TEST
+
+static int16_t be16(const uint8_t *p)
+{
+	return (int16_t)(p[0] << 8 | p[1]);
+}
+
+/* ApiVersions is served before authentication and lists SaslHandshake
+ * (17) and SaslAuthenticate (36); Metadata before SASL closes. */
+START_TEST(test_kafka_sasl_required_closes)
+{
+	uint8_t buf[4096];
+	int fd = kh_raw_connect(kh_main());
+	kh_raw_request(fd, 18, 0, 1, NULL, 0);
+	long n = kh_raw_response(fd, buf, sizeof(buf), 5000);
+	ck_assert_int_gt(n, 10);
+	ck_assert_int_eq(be16(buf + 4), 0);
+	int has17 = 0, has36 = 0;
+	for (long off = 10; off + 6 <= n; off += 6) {
+		has17 |= be16(buf + off) == 17;
+		has36 |= be16(buf + off) == 36;
+	}
+	ck_assert(has17 && has36);
+	const uint8_t all_topics[4] = { 0, 0, 0, 0 }; /* Metadata v0: [] */
+	kh_raw_request(fd, 3, 0, 2, all_topics, sizeof(all_topics));
+	ck_assert_int_eq(kh_raw_closed(fd, 5000), 1);
+	close(fd);
+
+	/* and librdkafka without SASL gets no metadata */
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(p, 1, NULL, &md, 3000);
+	ck_assert_int_ne(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+}
+END_TEST
+
+/* An unknown mechanism: UNSUPPORTED_SASL_MECHANISM (33) with the enabled
+ * list, then the connection closes. */
+START_TEST(test_kafka_sasl_unsupported_mechanism)
+{
+	uint8_t buf[4096], body[16] = { 0, 6, 'G', 'S', 'S', 'A', 'P', 'I' };
+	int fd = kh_raw_connect(kh_main());
+	kh_raw_request(fd, 17, 1, 7, body, 8);
+	long n = kh_raw_response(fd, buf, sizeof(buf), 5000);
+	ck_assert_int_gt(n, 10);
+	ck_assert_int_eq(be16(buf + 4), 33);
+	ck_assert_int_eq(buf[9], 3); /* three mechanisms */
+	ck_assert(memmem(buf, (size_t)n, "PLAIN", 5) &&
+		  memmem(buf, (size_t)n, "SCRAM-SHA-512", 13));
+	ck_assert_int_eq(kh_raw_closed(fd, 5000), 1);
+	close(fd);
+}
+END_TEST
+
+/* SaslHandshake v0 (kafka-python's way): the PLAIN token follows as a bare
+ * size-prefixed frame and is answered the same way (empty); then requests
+ * are served.  A wrong password there closes the connection. */
+START_TEST(test_kafka_sasl_handshake_v0_bare_tokens)
+{
+	uint8_t buf[4096], body[16] = { 0, 5, 'P', 'L', 'A', 'I', 'N' };
+	static const char tok[] = "\0alice\0s3cret", bad[] = "\0alice\0s3creT";
+	const uint8_t all_topics[4] = { 0, 0, 0, 0 };
+
+	for (int wrong = 0; wrong < 2; wrong++) {
+		int fd = kh_raw_connect(kh_main());
+		kh_raw_request(fd, 17, 0, 1, body, 7);
+		long n = kh_raw_response(fd, buf, sizeof(buf), 5000);
+		ck_assert_int_gt(n, 6);
+		ck_assert_int_eq(be16(buf + 4), 0);
+		uint8_t frame[4 + sizeof(tok) - 1] = { 0, 0, 0, sizeof(tok) - 1 };
+		memcpy(frame + 4, wrong ? bad : tok, sizeof(tok) - 1);
+		ck_assert_int_eq(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+		if (wrong) {
+			ck_assert_int_eq(kh_raw_closed(fd, 5000), 1);
+		} else {
+			ck_assert_int_eq(kh_raw_response(fd, buf, sizeof(buf), 5000), 0);
+			kh_raw_request(fd, 3, 0, 2, all_topics, sizeof(all_topics));
+			n = kh_raw_response(fd, buf, sizeof(buf), 5000);
+			ck_assert_int_gt(n, 8);
+		}
+		close(fd);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("kafka_sasl");
+	TCase *tc = kh_tcase("sasl");
+
+	tcase_add_test(tc, test_kafka_sasl_plain);
+	tcase_add_test(tc, test_kafka_sasl_scram_sha_256);
+	tcase_add_test(tc, test_kafka_sasl_scram_sha_512);
+	tcase_add_test(tc, test_kafka_sasl_wrong_password);
+	tcase_add_test(tc, test_kafka_sasl_scram_needs_password);
+	tcase_add_test(tc, test_kafka_sasl_required_closes);
+	tcase_add_test(tc, test_kafka_sasl_unsupported_mechanism);
+	tcase_add_test(tc, test_kafka_sasl_handshake_v0_bare_tokens);
+	suite_add_tcase(s, tc);
+	return kh_run_suite(s, broker_args);
+}
