@@ -315,9 +315,13 @@ class HttpApi(unittest.TestCase):
             ch.basic_qos(prefetch_count=3)
             tag = ch.basic_consume(q, lambda *a: None, consumer_tag="compat-http-tag")
 
+            # RabbitMQ lists a consumer before its channel's details are
+            # known ("channel_details": [] for a moment): wait for both
             def listed():
                 status, doc, _ = call("GET", "/api/consumers/%2F")
-                return status == 200 and [c for c in doc if c["consumer_tag"] == tag]
+                return status == 200 and [c for c in doc if c["consumer_tag"] == tag and
+                                          isinstance(c.get("channel_details"), dict) and
+                                          c["channel_details"].get("connection_name")]
             found = cc.wait_for(listed, what="the consumer in /api/consumers")
             c = listed()[0]
             self.assertEqual((c["queue"]["name"], c["ack_required"], c["prefetch_count"], c["exclusive"]),
