@@ -94,26 +94,6 @@ static void start_https_broker(const char *certname, const char *const *more)
 	}
 }
 
-/* Runs a shell command (bounded by `timeout` inside it); output into out;
- * returns the exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = 0;
-	int st;
-
-	ck_assert_ptr_nonnull(p);
-	while (n + 1 < len) {
-		size_t k = fread(out + n, 1, len - 1 - n, p);
-		if (k == 0)
-			break;
-		n += k;
-	}
-	out[n] = '\0';
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* curl with opts on url; the output (body, then "|status") into out;
  * returns curl's exit status. */
 static int curl(const char *opts, const char *url, char *out, size_t len)
@@ -122,7 +102,7 @@ static int curl(const char *opts, const char *url, char *out, size_t len)
 
 	snprintf(cmd, sizeof(cmd),
 		 "timeout 20 curl -sS -u guest:guest -w '|%%{http_code}' %s '%s' 2>&1", opts, url);
-	return run(cmd, out, len);
+	return tl_sh(cmd, out, len);
 }
 
 START_TEST(test_https_curl_overview)
@@ -166,7 +146,7 @@ static int ctl(const char *opts, char *out, size_t len)
 	char cmd[2048];
 
 	snprintf(cmd, sizeof(cmd), "timeout 30 %s %s overview 2>&1", TANDEMCTL_PATH, opts);
-	return run(cmd, out, len);
+	return tl_sh(cmd, out, len);
 }
 
 START_TEST(test_tandemctl_https)
@@ -312,20 +292,15 @@ END_TEST
 
 static void expect_refused(const char *const *extra, const char *const *want)
 {
-	char err[4096];
 	const char *args[24];
-	int n = 0, touched = 0, st;
+	int n = 0;
 
 	args[n++] = "--management.ssl.port";
 	args[n++] = "0";
 	for (int i = 0; extra[i]; i++)
 		args[n++] = extra[i];
 	args[n] = NULL;
-	st = tl_run_refused(TANDEMD_PATH, args, err, sizeof(err), &touched);
-	ck_assert_msg(st > 0, "tandemd with %s: status %d: %s", extra[0], st, err);
-	for (int i = 0; want[i]; i++)
-		ck_assert_msg(strstr(err, want[i]) != NULL, "stderr lacks '%s': %s", want[i], err);
-	ck_assert_msg(!touched, "tandemd touched its data dir before refusing: %s", err);
+	tl_expect_refused(TANDEMD_PATH, args, want);
 }
 
 START_TEST(test_https_bad_cert_refuses_start)

@@ -121,26 +121,6 @@ static int metadata_port(rd_kafka_t *rk)
 	return port;
 }
 
-/* Runs a shell command (bounded by its own `timeout`), its output into
- * out; returns the exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = 0;
-	int st;
-
-	ck_assert_ptr_nonnull(p);
-	while (n + 1 < len) {
-		size_t k = fread(out + n, 1, len - 1 - n, p);
-		if (k == 0)
-			break;
-		n += k;
-	}
-	out[n] = '\0';
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(test_kafka_ssl_kcat)
 {
 	char topic[64], cmd[2048], out[4096];
@@ -151,13 +131,13 @@ START_TEST(test_kafka_ssl_kcat)
 		 "printf 'one\\ntwo\\n' | timeout 30 kcat -b %s -X security.protocol=ssl "
 		 "-X ssl.ca.location=%s -P -t %s 2>&1",
 		 ssl_boot, ca, topic);
-	rc = run(cmd, out, sizeof(out));
+	rc = tl_sh(cmd, out, sizeof(out));
 	ck_assert_msg(rc == 0, "kcat -P over SSL: status %d: %s", rc, out);
 	snprintf(cmd, sizeof(cmd),
 		 "timeout 30 kcat -b %s -X security.protocol=ssl -X ssl.ca.location=%s -C -t %s "
 		 "-o beginning -e -q -f '%%s|%%o\\n' 2>&1",
 		 ssl_boot, ca, topic);
-	rc = run(cmd, out, sizeof(out));
+	rc = tl_sh(cmd, out, sizeof(out));
 	ck_assert_msg(rc == 0, "kcat -C over SSL: status %d: %s", rc, out);
 	ck_assert_msg(strcmp(out, "one|0\ntwo|1\n") == 0, "kcat -C over SSL read: %s", out);
 }
@@ -247,20 +227,15 @@ END_TEST
  * stderr holds every string of want. */
 static void expect_refused(const char *const *extra, const char *const *want)
 {
-	char err[4096];
 	const char *args[24];
-	int n = 0, touched = 0, st;
+	int n = 0;
 
 	args[n++] = "--listeners";
 	args[n++] = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0";
 	for (int i = 0; extra[i]; i++)
 		args[n++] = extra[i];
 	args[n] = NULL;
-	st = tl_run_refused(TANDEMD_PATH, args, err, sizeof(err), &touched);
-	ck_assert_msg(st > 0, "tandemd with %s %s: status %d: %s", extra[0], extra[1], st, err);
-	for (int i = 0; want[i]; i++)
-		ck_assert_msg(strstr(err, want[i]) != NULL, "stderr lacks '%s': %s", want[i], err);
-	ck_assert_msg(!touched, "tandemd touched its data dir before refusing: %s", err);
+	tl_expect_refused(TANDEMD_PATH, args, want);
 }
 
 START_TEST(test_kafka_ssl_bad_keystore_refuses_start)

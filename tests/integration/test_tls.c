@@ -418,57 +418,11 @@ END_TEST
  */
 static void expect_refused_start(const char *key, const char *const *want)
 {
-	char data[512], errlog[512], buf[4096] = "";
 	const char *args[24];
-	const char *argv[40];
-	int n = 0, status = 0;
-	pid_t pid;
-	FILE *fp;
 
 	tls_args(args, NULL);
 	args[5] = key;
-	snprintf(data, sizeof(data), "%s/data-%d", dir, (int)getpid());
-	snprintf(errlog, sizeof(errlog), "%s/stderr-%d", dir, (int)getpid());
-	argv[n++] = TANDEMD_PATH;
-	argv[n++] = "--data-dir";
-	argv[n++] = data;
-	argv[n++] = "--amqp-port";
-	argv[n++] = "0";
-	argv[n++] = "--kafka-port";
-	argv[n++] = "0";
-	argv[n++] = "--http-port";
-	argv[n++] = "0";
-	for (int i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (!freopen(errlog, "w", stderr))
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	uint64_t end = th_now_ms() + 10000;
-	pid_t w = 0;
-
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && th_now_ms() < end)
-		th_sleep_ms(20);
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		ck_abort_msg("tandemd started with keyfile %s", key);
-	}
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
-		      "tandemd with keyfile %s: status %d", key, status);
-	fp = fopen(errlog, "r");
-	ck_assert_ptr_nonnull(fp);
-	buf[fread(buf, 1, sizeof(buf) - 1, fp)] = '\0';
-	fclose(fp);
-	for (int i = 0; want[i]; i++)
-		ck_assert_msg(strstr(buf, want[i]) != NULL, "stderr lacks '%s': %s", want[i], buf);
-	/* refused before it touched its data directory */
-	ck_assert_int_ne(access(data, F_OK), 0);
+	tl_expect_refused(TANDEMD_PATH, args, want);
 }
 
 START_TEST(test_amqps_bad_key_refuses_start)

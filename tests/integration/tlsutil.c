@@ -1,6 +1,7 @@
 /* See tlsutil.h. */
 #include "tlsutil.h"
 
+#include <check.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -123,4 +124,34 @@ int tl_run_refused(const char *tandemd, const char *const *args, char *err, size
 	if (status == -1 || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+int tl_sh(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	ck_assert_ptr_nonnull(p);
+	while (n + 1 < len) {
+		size_t k = fread(out + n, 1, len - 1 - n, p);
+		if (k == 0)
+			break;
+		n += k;
+	}
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void tl_expect_refused(const char *tandemd, const char *const *args, const char *const *want)
+{
+	char err[4096];
+	int touched = 0;
+	int st = tl_run_refused(tandemd, args, err, sizeof(err), &touched);
+
+	ck_assert_msg(st > 0, "tandemd with %s: status %d: %s", args[0], st, err);
+	for (int i = 0; want[i]; i++)
+		ck_assert_msg(strstr(err, want[i]) != NULL, "stderr lacks '%s': %s", want[i], err);
+	ck_assert_msg(!touched, "tandemd touched its data dir before refusing: %s", err);
 }

@@ -33,4 +33,14 @@ const char *tl_path(char *buf, size_t len, const char *name);
 int tl_run_refused(const char *tandemd, const char *const *args, char *err, size_t errlen,
 		   int *touched);
 
+/* Runs a shell command (bounded by its own `timeout`), its output into out
+ * (NUL-terminated); returns the exit status (-1: killed by a signal). */
+int tl_sh(const char *cmd, char *out, size_t len);
+/*
+ * tl_run_refused, asserting (Check) that tandemd exited non-zero, that its
+ * stderr holds every string of want (NULL-terminated) and that it did not
+ * touch its data directory.
+ */
+void tl_expect_refused(const char *tandemd, const char *const *args, const char *const *want);
+
 #endif
