@@ -261,7 +261,7 @@ static struct tdm_tls *https_context(const struct tdm_config *cfg, char *err, si
 	return tdm_tls_new(&tc, err, errlen);
 }
 
-/* The Kafka listeners are well formed, and the SSL one has its context. */
+/* The Kafka listeners are well formed, and the SSL ones have their context. */
 static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlisteners, char *err,
 		       size_t errlen)
 {
@@ -272,8 +272,8 @@ static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlis
 		return -1;
 	*nlisteners = n;
 	for (int i = 0; i < n; i++)
-		if (ls[i].security == TDM_KAFKA_SSL && !s->kafka_ssl &&
-		    !(s->kafka_ssl = tdm_kafka_tls(cfg, err, errlen)))
+		if ((ls[i].security == TDM_KAFKA_SSL || ls[i].security == TDM_KAFKA_SASL_SSL) &&
+		    !s->kafka_ssl && !(s->kafka_ssl = tdm_kafka_tls(cfg, err, errlen)))
 			return -1;
 	return 0;
 }

@@ -40,16 +40,16 @@ struct tdm_kafka_listener {
 const char *tdm_kafka_security_name(enum tdm_kafka_security s);
 /*
  * The listeners cfg asks for: cfg->kafka_listeners (Kafka's
- * `PLAINTEXT://host:port,SSL://host:port`) or, when that is empty, one
- * PLAINTEXT listener on bind_address:kafka_port (none when kafka_port is
- * 0).  Fills out (at most max); returns how many, or -1 with a message in
- * err (a malformed entry, an unknown or duplicate name, SASL_* which is not
- * served yet).
+ * `PLAINTEXT://host:port,SSL://host:port,SASL_PLAINTEXT://..,SASL_SSL://..`)
+ * or, when that is empty, one listener on bind_address:kafka_port (none when
+ * kafka_port is 0), SASL_PLAINTEXT under kafka_sasl_required, else
+ * PLAINTEXT.  Fills out (at most max); returns how many, or -1 with a
+ * message in err (a malformed entry, an unknown or duplicate name).
  */
 int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener *out, int max,
 			char *err, size_t errlen);
 /*
- * The SSL listener's TLS context from Kafka's keys: ssl.keystore.location
+ * The SSL and SASL_SSL listeners' TLS context from Kafka's keys: ssl.keystore.location
  * (PEM: key and certificate chain), ssl.key.password,
  * ssl.truststore.location, ssl.client.auth, ssl.enabled.protocols.  The
  * caller owns it (tdm_tls_free after tdm_kafka_free).  NULL with a message
@@ -58,8 +58,10 @@ int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener 
 struct tdm_tls *tdm_kafka_tls(const struct tdm_config *cfg, char *err, size_t errlen);
 /*
  * Starts the front end and opens the listeners of tdm_kafka_listeners (at
- * least one).  SSL listeners accept TLS with ssl (borrowed, must outlive
- * the front end; may be NULL when no listener is SSL).  cfg, topics and
+ * least one).  SSL and SASL_SSL listeners accept TLS with ssl (borrowed,
+ * must outlive the front end; may be NULL when none is).  SASL_* listeners
+ * serve nothing but ApiVersions, SaslHandshake and SaslAuthenticate before
+ * a client authenticates (so do all under kafka_sasl_required).  cfg, topics and
  * groups are borrowed and must outlive it; the front end coordinates the
  * groups' membership.  Returns NULL (after logging why) on failure.
  */

@@ -1,7 +1,8 @@
 /*
  * The Kafka listeners as Kafka configures them: `listeners =
- * PLAINTEXT://host:port,SSL://host:port` (server.properties), and the SSL
- * listener's TLS context from Kafka's ssl.* keys with PEM files.
+ * PLAINTEXT://host:port,SSL://host:port,SASL_PLAINTEXT://..,SASL_SSL://..`
+ * (server.properties), and the TLS context of the SSL and SASL_SSL
+ * listeners from Kafka's ssl.* keys with PEM files.
  *
  * Must not depend on: src/amqp, src/http.
  */
@@ -47,13 +48,9 @@ static int parse_one(const struct tdm_config *cfg, const char *p, size_t n,
 			s = (int)i;
 	if (s < 0) {
 		snprintf(err, errlen,
-			 "listeners: '%.*s' is not a listener name tandem knows (PLAINTEXT, SSL)",
+			 "listeners: '%.*s' is not a listener name tandem knows (PLAINTEXT, SSL, "
+			 "SASL_PLAINTEXT, SASL_SSL)",
 			 (int)(sep - p), p);
-		return -1;
-	}
-	if (s == TDM_KAFKA_SASL_PLAINTEXT || s == TDM_KAFKA_SASL_SSL) {
-		snprintf(err, errlen, "listeners: %s is not supported yet (PLAINTEXT and SSL are)",
-			 security_names[s]);
 		return -1;
 	}
 	hp = sep + 3;
@@ -96,7 +93,7 @@ static int parse_one(const struct tdm_config *cfg, const char *p, size_t n,
 int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener *out, int max,
 			char *err, size_t errlen)
 {
-	const char *p = cfg->kafka_listeners ? cfg->kafka_listeners : "";
+	const char *p = cfg->kafka_listeners ? cfg->kafka_listeners : "", *p0 = p;
 	int n = 0;
 
 	if (!*p) {
@@ -104,8 +101,10 @@ int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener 
 			return 0;
 		snprintf(out[0].host, sizeof(out[0].host), "%s", cfg->bind_address);
 		out[0].port = cfg->kafka_port;
-		out[0].security = TDM_KAFKA_PLAINTEXT;
-		return 1;
+		/* kafka_sasl_required makes the one listener a SASL_PLAINTEXT one */
+		out[0].security =
+			cfg->kafka_sasl_required ? TDM_KAFKA_SASL_PLAINTEXT : TDM_KAFKA_PLAINTEXT;
+		n = 1;
 	}
 	while (*p) {
 		size_t len = strcspn(p, ",");
@@ -135,6 +134,15 @@ int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener 
 		if (*p == ',')
 			p++;
 	}
+	for (int i = 0; i < n; i++)
+		if ((out[i].security == TDM_KAFKA_SASL_PLAINTEXT ||
+		     out[i].security == TDM_KAFKA_SASL_SSL) &&
+		    (!cfg->kafka_sasl_mechanisms || !*cfg->kafka_sasl_mechanisms)) {
+			snprintf(err, errlen, "%s: %s needs kafka_sasl_mechanisms",
+				 *p0 ? "listeners" : "kafka_sasl_required",
+				 security_names[out[i].security]);
+			return -1;
+		}
 	return n;
 }
 
@@ -171,7 +179,8 @@ struct tdm_tls *tdm_kafka_tls(const struct tdm_config *cfg, char *err, size_t er
 		return NULL;
 	}
 	if (!ks || !*ks) {
-		snprintf(err, errlen, "an SSL listener in listeners needs ssl.keystore.location");
+		snprintf(err, errlen,
+			 "an SSL or SASL_SSL listener in listeners needs ssl.keystore.location");
 		return NULL;
 	}
 	if (strcmp(auth, "required") == 0) {

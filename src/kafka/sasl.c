@@ -7,7 +7,8 @@
  * to each user (core/scram.h).  The authenticated user is kept on the
  * connection (kc->user).
  *
- * As Kafka: with kafka_sasl_required, any request other than ApiVersions,
+ * As Kafka: on a SASL_PLAINTEXT or SASL_SSL listener (every listener under
+ * kafka_sasl_required), any request other than ApiVersions,
  * SaslHandshake and SaslAuthenticate before authentication closes the
  * connection; after a successful handshake only SaslAuthenticate may
  * follow; a failed authentication is answered with
@@ -25,6 +26,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/scram.h"
+#include "kafka/kafka.h"
 #include "kafka/kf.h"
 #include "net/net.h"
 
@@ -75,9 +77,12 @@ int kf_sasl_init(struct kf_server *srv)
 
 int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key)
 {
+	int required = kc->security == TDM_KAFKA_SASL_PLAINTEXT ||
+		       kc->security == TDM_KAFKA_SASL_SSL || kc->srv->cfg->kafka_sasl_required;
+
 	if (kc->sasl_step == KF_SASL_STEP_AUTH)
 		return api_key == KF_SASL_AUTHENTICATE;
-	if (kc->user || !kc->srv->cfg->kafka_sasl_required)
+	if (kc->user || !required)
 		return 1;
 	return api_key == KF_API_VERSIONS || api_key == KF_SASL_HANDSHAKE ||
 	       api_key == KF_SASL_AUTHENTICATE;

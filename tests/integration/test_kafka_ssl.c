@@ -10,8 +10,14 @@
  *    plaintext one); a client on the plaintext port is told that port;
  *  - plaintext Kafka on the SSL port is closed, the broker keeps serving;
  *  - ssl.client.auth = required refuses a client without a certificate;
- *  - a missing or unusable keystore, an unsupported keystore type and
- *    SASL listeners stop tandemd at start with a line saying why.
+ *  - a missing or unusable keystore, an unsupported keystore type, a
+ *    SASL listener without mechanisms stop tandemd at start with a line
+ *    saying why;
+ *  - SASL_SSL (TLS, then SASL) and SASL_PLAINTEXT listeners: librdkafka
+ *    and kcat with security.protocol=sasl_ssl (SCRAM and PLAIN); TLS
+ *    without SASL or a wrong password gets nothing; a SASL_PLAINTEXT
+ *    listener closes Metadata before authentication while a PLAINTEXT one
+ *    of the same broker serves it.
  *
  * Certificates are made at start with the openssl command (tlsutil.c).
  * Needs a tandemd of its own: skipped (77) against TANDEM_TEST_BROKER.
@@ -58,9 +64,10 @@ static int wait_port(int port)
 	return 0;
 }
 
-/* A tandemd with a PLAINTEXT and an SSL Kafka listener on fresh ports,
+/* A tandemd with a plain and a TLS Kafka listener on fresh ports, named
+ * plain_name and tls_name (PLAINTEXT or SASL_PLAINTEXT, SSL or SASL_SSL),
  * plus more args (NULL-terminated). */
-static void start_ssl_broker(const char *const *more)
+static void start_broker_as(const char *plain_name, const char *tls_name, const char *const *more)
 {
 	static char listeners[160];
 	const char *args[32];
@@ -70,8 +77,8 @@ static void start_ssl_broker(const char *const *more)
 	do
 		ssl_port = su_free_port();
 	while (ssl_port == plain_port);
-	snprintf(listeners, sizeof(listeners), "PLAINTEXT://127.0.0.1:%d,SSL://127.0.0.1:%d",
-		 plain_port, ssl_port);
+	snprintf(listeners, sizeof(listeners), "%s://127.0.0.1:%d,%s://127.0.0.1:%d", plain_name,
+		 plain_port, tls_name, ssl_port);
 	snprintf(ssl_boot, sizeof(ssl_boot), "127.0.0.1:%d", ssl_port);
 	snprintf(plain_boot, sizeof(plain_boot), "127.0.0.1:%d", plain_port);
 	args[n++] = "--listeners";
@@ -90,6 +97,12 @@ static void start_ssl_broker(const char *const *more)
 		fprintf(stderr, "test_kafka_ssl: the Kafka listeners did not open\n");
 		exit(99);
 	}
+}
+
+/* A tandemd with a PLAINTEXT and an SSL Kafka listener. */
+static void start_ssl_broker(const char *const *more)
+{
+	start_broker_as("PLAINTEXT", "SSL", more);
 }
 
 /* librdkafka over SSL, verifying the broker against ca.pem, plus more. */
@@ -268,8 +281,6 @@ END_TEST
 START_TEST(test_kafka_listeners_refused)
 {
 	static const char *const cases[][2] = {
-		{ "SASL_SSL://127.0.0.1:0", "SASL_SSL is not supported yet" },
-		{ "SASL_PLAINTEXT://127.0.0.1:0", "SASL_PLAINTEXT is not supported yet" },
 		{ "FOO://127.0.0.1:0", "'FOO' is not a listener name" },
 		{ "PLAINTEXT://127.0.0.1", "has no port" },
 		{ "PLAINTEXT://:1,PLAINTEXT://:2", "PLAINTEXT is listed twice" },
@@ -287,6 +298,129 @@ START_TEST(test_kafka_listeners_refused)
 			      "listeners = %s: stderr lacks '%s': %s", cases[i][0], cases[i][1],
 			      err);
 	}
+	/* a SASL listener needs a mechanism; SASL_SSL a keystore */
+	const char *a1[] = { "--listeners", "SASL_PLAINTEXT://127.0.0.1:0",
+			     "--kafka-sasl-mechanisms", "none", NULL };
+	const char *w1[] = { "SASL_PLAINTEXT needs kafka_sasl_mechanisms", NULL };
+	const char *a2[] = { "--listeners", "SASL_SSL://127.0.0.1:0", NULL };
+	const char *w2[] = { "SASL_SSL listener in listeners needs ssl.keystore.location", NULL };
+	tl_expect_refused(TANDEMD_PATH, a1, w1);
+	tl_expect_refused(TANDEMD_PATH, a2, w2);
+}
+END_TEST
+
+/* librdkafka as alice over SASL on the TLS port (sasl_ssl) or the plain one
+ * (sasl_plaintext), plus more settings. */
+static const char *const *sasl_kv(const char **kv, const char *protocol, const char *mech,
+				  const char *password, const char *const *more)
+{
+	int n = 0;
+
+	kv[n++] = "security.protocol";
+	kv[n++] = protocol;
+	if (strcmp(protocol, "sasl_ssl") == 0) {
+		kv[n++] = "ssl.ca.location";
+		kv[n++] = ca;
+	}
+	kv[n++] = "sasl.mechanisms";
+	kv[n++] = mech;
+	kv[n++] = "sasl.username";
+	kv[n++] = "alice";
+	kv[n++] = "sasl.password";
+	kv[n++] = password;
+	for (int i = 0; more && more[i]; i++)
+		kv[n++] = more[i];
+	kv[n] = NULL;
+	return kv;
+}
+
+static const char *const alice[] = { "--users.alice.password", "s3cret", "--users.alice.vhosts",
+				     "/", NULL };
+
+/* listeners = SASL_PLAINTEXT://..,SASL_SSL://..: librdkafka produces and
+ * consumes over SASL_SSL with SCRAM-SHA-256 and PLAIN, Metadata names the
+ * SASL_SSL port; TLS without SASL, or a wrong password, gets nothing; the
+ * SASL_PLAINTEXT listener closes a request before authentication. */
+START_TEST(test_kafka_sasl_ssl_librdkafka)
+{
+	const uint8_t all_topics[4] = { 0, 0, 0, 0 }; /* Metadata v0: [] */
+	const char *kv[24];
+	const char *const cons_more[] = { "group.id", "sasl-ssl-readers", KH_READ_TO_END, NULL };
+	char topic[64];
+	struct kh_msg m[8];
+	rd_kafka_t *p, *c;
+	int n;
+
+	start_broker_as("SASL_PLAINTEXT", "SASL_SSL", alice);
+	kh_name(topic, sizeof(topic), "rdk-sasl-ssl");
+	p = kh_producer(ssl_boot, sasl_kv(kv, "sasl_ssl", "SCRAM-SHA-256", "s3cret", NULL));
+	ck_assert_int_eq(metadata_port(p), ssl_port);
+	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "scram over TLS", 0, NULL),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+	p = kh_producer(ssl_boot, sasl_kv(kv, "sasl_ssl", "PLAIN", "s3cret", NULL));
+	ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "plain over TLS", 0, NULL),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+	c = kh_consumer(ssl_boot, sasl_kv(kv, "sasl_ssl", "SCRAM-SHA-512", "s3cret", cons_more));
+	n = kh_consume(c, topic, 0, 0, m, 8, 10000);
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(m[0].value, "scram over TLS");
+	ck_assert_str_eq(m[1].value, "plain over TLS");
+	kh_msgs_free(m, n);
+	rd_kafka_destroy(c);
+	/* TLS alone is not enough on a SASL_SSL listener */
+	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
+	ck_assert_msg(metadata_port(p) < 0, "a client without SASL got metadata over SASL_SSL");
+	rd_kafka_destroy(p);
+	p = kh_producer(ssl_boot, sasl_kv(kv, "sasl_ssl", "SCRAM-SHA-256", "wrong", NULL));
+	ck_assert_msg(metadata_port(p) < 0, "a wrong password got metadata over SASL_SSL");
+	rd_kafka_destroy(p);
+	/* the SASL_PLAINTEXT listener beside it: SASL, or nothing but the
+	 * SASL requests and ApiVersions */
+	p = kh_producer(plain_boot, sasl_kv(kv, "sasl_plaintext", "PLAIN", "s3cret", NULL));
+	ck_assert_int_eq(metadata_port(p), plain_port);
+	rd_kafka_destroy(p);
+	int fd = su_tcp_connect(plain_port);
+	ck_assert_int_ge(fd, 0);
+	kh_raw_request(fd, 3, 0, 1, all_topics, sizeof(all_topics));
+	ck_assert_msg(kh_raw_closed(fd, 5000), "SASL_PLAINTEXT served Metadata before SASL");
+	close(fd);
+}
+END_TEST
+
+/* A PLAINTEXT listener beside a SASL_SSL one serves without SASL; kcat
+ * over SASL_SSL. */
+START_TEST(test_kafka_sasl_listeners_require_sasl)
+{
+	const uint8_t all_topics[4] = { 0, 0, 0, 0 }; /* Metadata v0: [] */
+	char topic[64], cmd[2048], out[4096];
+	uint8_t buf[4096];
+	int fd, rc;
+
+	start_broker_as("PLAINTEXT", "SASL_SSL", alice);
+	fd = su_tcp_connect(plain_port);
+	ck_assert_int_ge(fd, 0);
+	kh_raw_request(fd, 3, 0, 1, all_topics, sizeof(all_topics));
+	ck_assert_int_gt(kh_raw_response(fd, buf, sizeof(buf), 5000), 8);
+	close(fd);
+	kh_name(topic, sizeof(topic), "kcat-sasl-ssl");
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'one\\ntwo\\n' | timeout 30 kcat -b %s -X security.protocol=sasl_ssl "
+		 "-X ssl.ca.location=%s -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=alice "
+		 "-X sasl.password=s3cret -P -t %s 2>&1",
+		 ssl_boot, ca, topic);
+	rc = tl_sh(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "kcat -P over SASL_SSL: status %d: %s", rc, out);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 30 kcat -b %s -X security.protocol=sasl_ssl -X ssl.ca.location=%s "
+		 "-X sasl.mechanisms=PLAIN -X sasl.username=alice -X sasl.password=s3cret "
+		 "-C -t %s -o beginning -e -q -f '%%s|%%o\\n' 2>&1",
+		 ssl_boot, ca, topic);
+	rc = tl_sh(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "kcat -C over SASL_SSL: status %d: %s", rc, out);
+	ck_assert_msg(strcmp(out, "one|0\ntwo|1\n") == 0, "kcat -C over SASL_SSL read: %s", out);
 }
 END_TEST
 
@@ -315,6 +449,8 @@ int main(void)
 	tcase_add_test(tc, test_kafka_ssl_client_auth_required);
 	tcase_add_test(tc, test_kafka_ssl_bad_keystore_refuses_start);
 	tcase_add_test(tc, test_kafka_listeners_refused);
+	tcase_add_test(tc, test_kafka_sasl_ssl_librdkafka);
+	tcase_add_test(tc, test_kafka_sasl_listeners_require_sasl);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
