@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# compat/kafka/broker.sh start|stop|restart|bootstrap
-# A tandemd with the Kafka listener on a free loopback port (AMQP off),
+# compat/kafka/broker.sh start|stop|restart|bootstrap|sasl-ssl-bootstrap|ca
+# A tandemd with a PLAINTEXT Kafka listener and a SASL_SSL one (certificates
+# made here with openssl; ca prints the CA file) on free loopback ports (AMQP off),
 # state in $COMPAT_KAFKA_STATE (pid, port, data dir), so the suites can
 # restart the broker on the same port and data.  TANDEMD names the binary.
 set -euo pipefail
@@ -12,12 +13,37 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A CA and a server certificate for 127.0.0.1 (EC keys, made once per
+# state dir): ca.pem for the clients, server-bundle.pem (key + certificate,
+# Kafka's PEM keystore) for the SASL_SSL listener.
+certs() {
+	local d=$state/certs
+	[ -f "$d/server-bundle.pem" ] && return 0
+	mkdir -p "$d"
+	(
+		cd "$d"
+		timeout 30 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout ca.key -out ca.pem -days 2 -subj /CN=compat-kafka-ca
+		timeout 30 openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout server.key -out server.csr -subj /CN=127.0.0.1
+		echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+		timeout 30 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+			-CAcreateserial -out server.pem -days 2 -extfile server.ext
+		cat server.key server.pem >server-bundle.pem
+	) >"$state/certs.log" 2>&1 || { echo "broker.sh: openssl failed (see $state/certs.log)" >&2; return 1; }
+}
+
 start() {
 	[ -f "$state/port" ] || free_port >"$state/port"
+	[ -f "$state/sasl-ssl-port" ] || free_port >"$state/sasl-ssl-port"
 	mkdir -p "$state/data"
-	local port
+	certs
+	local port sslport
 	port=$(cat "$state/port")
-	"$tandemd" --data-dir "$state/data" --amqp-port 0 --http-port 0 --kafka-port "$port" \
+	sslport=$(cat "$state/sasl-ssl-port")
+	"$tandemd" --data-dir "$state/data" --amqp-port 0 --http-port 0 \
+		--listeners "PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sslport" \
+		--ssl.keystore.location "$state/certs/server-bundle.pem" \
 		--log-level "${TANDEMD_LOG_LEVEL:-warning}" \
 		--group-initial-rebalance-delay-ms 500 --log-retention-check-interval-ms 200 \
 		--log-min-segment-bytes 1024 \
@@ -54,5 +80,7 @@ start) start ;;
 stop) stop ;;
 restart) stop; start ;;
 bootstrap) echo "127.0.0.1:$(cat "$state/port")" ;;
-*) echo "usage: broker.sh start|stop|restart|bootstrap" >&2; exit 2 ;;
+sasl-ssl-bootstrap) echo "127.0.0.1:$(cat "$state/sasl-ssl-port")" ;;
+ca) echo "$state/certs/ca.pem" ;;
+*) echo "usage: broker.sh start|stop|restart|bootstrap|sasl-ssl-bootstrap|ca" >&2; exit 2 ;;
 esac

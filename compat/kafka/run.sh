@@ -17,7 +17,9 @@ trap '"$BROKER_CTL" stop >/dev/null 2>&1; rm -rf "$COMPAT_KAFKA_STATE"' EXIT
 
 "$BROKER_CTL" start || exit 1
 export KAFKA_BOOTSTRAP=$("$BROKER_CTL" bootstrap)
-echo "tandemd on $KAFKA_BOOTSTRAP"
+export KAFKA_SASL_SSL_BOOTSTRAP=$("$BROKER_CTL" sasl-ssl-bootstrap)
+export KAFKA_CA=$("$BROKER_CTL" ca)
+echo "tandemd on $KAFKA_BOOTSTRAP (SASL_SSL on $KAFKA_SASL_SSL_BOOTSTRAP)"
 
 passed=0 failed=0
 suite() {

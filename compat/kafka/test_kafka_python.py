@@ -24,6 +24,8 @@ from kafka.partitioner.default import murmur2
 
 BOOT = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 BROKER_CTL = os.environ.get("BROKER_CTL")
+SASL_SSL_BOOT = os.environ.get("KAFKA_SASL_SSL_BOOTSTRAP")
+KAFKA_CA = os.environ.get("KAFKA_CA")
 
 
 def name(prefix):
@@ -306,6 +308,33 @@ class KafkaPythonCompat(unittest.TestCase):
                           sasl_mechanism="SCRAM-SHA-256", sasl_plain_username="guest",
                           sasl_plain_password="wrong", max_block_ms=5000).send(
                               t, b"x").get(timeout=10)
+
+    @unittest.skipUnless(SASL_SSL_BOOT, "no SASL_SSL listener (KAFKA_SASL_SSL_BOOTSTRAP)")
+    def test_sasl_ssl(self):
+        """SASL_SSL: TLS verified against the test CA, then SaslHandshake v0
+        and bare tokens; PLAIN and SCRAM-SHA-256 produce, the records read
+        back over SASL_SSL; TLS without SASL never gets metadata."""
+        t = name("saslssl")
+        create(t)
+        tls = dict(bootstrap_servers=SASL_SSL_BOOT, security_protocol="SASL_SSL",
+                   ssl_cafile=KAFKA_CA, sasl_plain_username="guest", sasl_plain_password="guest")
+        for m in ("PLAIN", "SCRAM-SHA-256"):
+            p = KafkaProducer(sasl_mechanism=m, **tls)
+            p.send(t, m.encode(), partition=0).get(timeout=30)
+            p.close()
+        c = KafkaConsumer(sasl_mechanism="SCRAM-SHA-512", enable_auto_commit=False, **tls)
+        tp = TopicPartition(t, 0)
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        got, end = [], time.time() + 15
+        while len(got) < 2 and time.time() < end:
+            for recs in c.poll(timeout_ms=500).values():
+                got.extend(r.value for r in recs)
+        c.close()
+        self.assertEqual(got, [b"PLAIN", b"SCRAM-SHA-256"])
+        with self.assertRaises(Exception):
+            KafkaProducer(bootstrap_servers=SASL_SSL_BOOT, security_protocol="SSL",
+                          ssl_cafile=KAFKA_CA, max_block_ms=5000).send(t, b"x").get(timeout=10)
 
 
 if __name__ == "__main__":

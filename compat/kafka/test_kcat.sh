@@ -3,7 +3,8 @@
 # (murmur2 partitioner) and gzip, consume a partition from the beginning
 # and from an offset with exact contents, offsets by time, a consumer group
 # that commits and resumes after a broker restart without re-reading; SASL
-# (SCRAM-SHA-256/512, PLAIN) as the default user, and a wrong password.
+# (SCRAM-SHA-256/512, PLAIN) as the default user, and a wrong password;
+# SASL_SSL on the second listener (KAFKA_SASL_SSL_BOOTSTRAP, KAFKA_CA).
 # Topics are created with kafka-python's admin client (kcat cannot).
 # Env: KAFKA_BOOTSTRAP, BROKER_CTL (from run.sh).
 set -uo pipefail
@@ -92,6 +93,24 @@ check "SASL wrong password is an authentication error" \
 	"$(timeout 20 kcat -b "$B" -X security.protocol=sasl_plaintext -X sasl.mechanisms=SCRAM-SHA-256 \
 		-X sasl.username=guest -X sasl.password=wrong -L -m 5 2>&1 |
 		grep -c 'SASL authentication error: Authentication failed' | sed 's/^[1-9][0-9]*$/yes/')" yes
+
+# SASL_SSL (TLS, then SASL) on the broker's second listener: SCRAM-SHA-256
+# and PLAIN produce, SCRAM-SHA-512 consumes; TLS without SASL gets nothing
+if [ -n "${KAFKA_SASL_SSL_BOOTSTRAP:-}" ]; then
+	S=$KAFKA_SASL_SSL_BOOTSTRAP
+	t5=kcat5-$id
+	create "$t5" 1
+	sasl_ssl() { kcat -b "$S" -X security.protocol=sasl_ssl -X ssl.ca.location="$KAFKA_CA" \
+		-X sasl.mechanisms="$1" -X sasl.username=guest -X sasl.password=guest "${@:2}"; }
+	printf 'scram-tls\n' | sasl_ssl SCRAM-SHA-256 -P -t "$t5" -p 0
+	printf 'plain-tls\n' | sasl_ssl PLAIN -P -t "$t5" -p 0
+	check "SASL_SSL SCRAM-SHA-512 consume" \
+		"$(sasl_ssl SCRAM-SHA-512 -C -t "$t5" -p 0 -o beginning -e -q | tr '\n' ' ')" \
+		"scram-tls plain-tls "
+	check "SASL_SSL listener without SASL gives no metadata" \
+		"$(timeout 20 kcat -b "$S" -X security.protocol=ssl -X ssl.ca.location="$KAFKA_CA" \
+			-L -m 5 >/dev/null 2>&1 && echo served || echo refused)" refused
+fi
 
 echo "kcat: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

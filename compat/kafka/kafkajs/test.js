@@ -4,7 +4,8 @@
 // from the beginning and from an offset with exact contents, list offsets,
 // gzip, a group of 2 splitting 3 partitions with commit / restart / resume,
 // a second group reading everything, delete topic, retention by size and
-// by time.
+// by time; SASL SCRAM and PLAIN, over plaintext and over SASL_SSL
+// (KAFKA_SASL_SSL_BOOTSTRAP, KAFKA_CA).
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert')
@@ -227,4 +228,30 @@ test('SASL SCRAM-SHA-256 and SCRAM-SHA-512 as the default user; a wrong password
   await assert.rejects(p.connect(), (e) => e.name === 'KafkaJSSASLAuthenticationError' ||
     (e.originalError && e.originalError.name === 'KafkaJSSASLAuthenticationError') ||
     /SASL|Authentication failed/.test(String(e.message)))
+})
+
+test('SASL_SSL: ssl with the test CA plus SASL SCRAM-SHA-256 and PLAIN; ssl alone gets nothing', {
+  skip: !process.env.KAFKA_SASL_SSL_BOOTSTRAP && 'no SASL_SSL listener (KAFKA_SASL_SSL_BOOTSTRAP)'
+}, async () => {
+  const fs = require('node:fs')
+  const sslBrokers = [process.env.KAFKA_SASL_SSL_BOOTSTRAP]
+  const ssl = { ca: [fs.readFileSync(process.env.KAFKA_CA, 'utf-8')] }
+  const topic = 'sasl-ssl-' + uid()
+  await create(topic, 1)
+  for (const mechanism of ['scram-sha-256', 'plain']) {
+    const k = new Kafka({ clientId: 'compat-kafkajs-sasl-ssl', brokers: sslBrokers, ssl,
+      logLevel: logLevel.NOTHING, sasl: { mechanism, username: 'guest', password: 'guest' },
+      retry: { retries: 2 } })
+    const producer = k.producer()
+    await producer.connect()
+    await producer.send({ topic, messages: [{ value: mechanism + ' over TLS' }], acks: -1 })
+    await producer.disconnect()
+  }
+  const got = await consume(topic, { count: 2 })
+  assert.deepStrictEqual(got.map((m) => m.value), ['scram-sha-256 over TLS', 'plain over TLS'])
+  const bare = new Kafka({ clientId: 'compat-kafkajs-ssl-only', brokers: sslBrokers, ssl,
+    logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 3000, requestTimeout: 5000 })
+  const a = bare.admin()
+  await assert.rejects(a.connect().then(() => a.listTopics()))
+  await a.disconnect().catch(() => {})
 })
