@@ -21,6 +21,7 @@
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/groups.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/topics.h"
 #include "http/http.h"
@@ -268,7 +269,8 @@ static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlis
 	struct tdm_kafka_listener ls[TDM_KAFKA_MAX_LISTENERS];
 	int n = tdm_kafka_listeners(cfg, ls, TDM_KAFKA_MAX_LISTENERS, err, errlen);
 
-	if (n < 0)
+	if (n < 0 || tdm_limits_parse_overrides(cfg->kafka_max_connections_per_ip_overrides, NULL,
+						 NULL, err, errlen) < 0)
 		return -1;
 	*nlisteners = n;
 	for (int i = 0; i < n; i++)
@@ -353,6 +355,7 @@ int main(int argc, char **argv)
 		goto out;
 	s.broker->groups = s.groups;
 	tdm_topics_set_alarms(s.topics, &s.broker->alarms); /* Kafka produce obeys the disk alarm */
+	tdm_topics_set_limits(s.topics, s.broker->limits); /* max_partitions set at run time */
 	if (open_durable(&s, &cfg, err, sizeof(err)) < 0) {
 		tdm_error("main", "%s", err);
 		goto out;
@@ -400,8 +403,10 @@ int main(int argc, char **argv)
 	if (kafka_listeners &&
 	    !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups, s.kafka_ssl)))
 		goto out;
-	if (s.kafka)
+	if (s.kafka) {
 		tdm_kafka_set_auth(s.kafka, auth);
+		tdm_kafka_set_broker(s.kafka, s.broker);
+	}
 	if ((cfg.http_port || s.https) &&
 	    !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable, s.https)))
 		goto out;

@@ -248,6 +248,15 @@ static const struct conf_key conf_keys[] = {
 	  "(verified when sent), required (a client without a good one is refused)." },
 	{ "ssl.enabled.protocols", CT_LIST, OFF(kafka_ssl_enabled_protocols), "TLSv1.2,TLSv1.3",
 	  0, 0, 0, "TLS versions the Kafka SSL listener offers: TLSv1.2, TLSv1.3 (and older)." },
+	/* Kafka's per-address connection limits (also at run time: /api/kafka-limits) */
+	{ "max.connections.per.ip", CT_U32, OFF(kafka_max_connections_per_ip), "2147483647", 0,
+	  INT32_MAX, 0,
+	  "Most Kafka connections from one IP address over all Kafka listeners (Kafka's\n"
+	  "max.connections.per.ip); one more is closed right after accept." },
+	{ "max.connections.per.ip.overrides", CT_LIST, OFF(kafka_max_connections_per_ip_overrides),
+	  "", 0, 0, 0,
+	  "Per-address exceptions to max.connections.per.ip, Kafka's form: IP:COUNT,...\n"
+	  "(e.g. 127.0.0.1:200,10.1.2.3:5)." },
 	/* HTTPS: rabbitmq.conf's management.ssl.* */
 	{ "management.ssl.port", CT_INT, OFF(http_ssl_port), "0", 0, 65535, 0,
 	  "HTTPS port of the management API, console and /metrics, 15671 by convention;\n"
@@ -283,6 +292,7 @@ static const struct {
 	{ "log.console.level", "log_level" },
 	{ "log.file.level", "log_level" },
 	{ "prometheus.authentication.enabled", "metrics_auth" },
+	{ "socket.request.max.bytes", "kafka_max_request_size" }, /* Kafka's name */
 };
 
 /* users.NAME.FIELD: the settable fields of struct tdm_user_conf. */

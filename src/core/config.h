@@ -105,6 +105,9 @@ struct tdm_config {
 	char *kafka_ssl_truststore_location; /* owned; ssl.truststore.location; NULL = none */
 	char *kafka_ssl_client_auth;     /* owned; ssl.client.auth: none, requested, required */
 	char *kafka_ssl_enabled_protocols; /* owned; ssl.enabled.protocols; "" = TLSv1.2,TLSv1.3 */
+	/* Kafka's connection limits per client address (core/limits.h: settable at run time) */
+	uint32_t kafka_max_connections_per_ip; /* max.connections.per.ip; default INT32_MAX */
+	char *kafka_max_connections_per_ip_overrides; /* owned; "ip:count,..."; "" = none */
 	/* HTTPS for the management API (rabbitmq.conf's management.ssl.*) */
 	int http_ssl_port;          /* management.ssl.port; default 0 = no HTTPS listener */
 	char *http_ssl_cacertfile;  /* owned; management.ssl.cacertfile; NULL = none */

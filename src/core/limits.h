@@ -2,7 +2,8 @@
  * RabbitMQ's per-vhost and per-user limits: a vhost's max-connections and
  * max-queues, a user's max-connections and max-channels (rabbitmqctl
  * set_vhost_limits / set_user_limits, the HTTP API's /api/vhost-limits and
- * /api/user-limits).  A limit that is not set, or set negative, is no
+ * /api/user-limits); and Kafka's broker limits set at run time
+ * (/api/kafka-limits, see TDM_LIMIT_KAFKA).  A limit that is not set, or set negative, is no
  * limit; 0 refuses everything.  Limits are checked when something new is
  * made (connection.open, channel.open, a new queue); what exists over a
  * newly lowered limit stays, as in RabbitMQ.
@@ -19,7 +20,22 @@ struct tdm_broker;
 struct tdm_err;
 struct tdm_limits; /* opaque */
 
-enum tdm_limit_scope { TDM_LIMIT_VHOST = 'v', TDM_LIMIT_USER = 'u' };
+enum tdm_limit_scope { TDM_LIMIT_VHOST = 'v', TDM_LIMIT_USER = 'u', TDM_LIMIT_KAFKA = 'k' };
+
+/*
+ * Kafka's broker limits (scope TDM_LIMIT_KAFKA), set at run time over
+ * /api/kafka-limits as Kafka's dynamic broker configs: a value set here
+ * overrides tandem.conf's, and removing it goes back to tandem.conf's.
+ * Owner "" holds the broker-wide fields below; owner IP holds that
+ * address's max.connections.per.ip override, in force while owner ""
+ * has TDM_KAFKA_PER_IP_OVERRIDES set (the run-time overrides replace
+ * tandem.conf's as a whole).
+ */
+#define TDM_KAFKA_PER_IP "max.connections.per.ip"
+#define TDM_KAFKA_PER_IP_OVERRIDES "max.connections.per.ip.overrides"
+#define TDM_KAFKA_PARTITIONS_PER_TOPIC "max_partitions_per_topic"
+#define TDM_KAFKA_PARTITIONS "max_partitions"
+#define TDM_KAFKA_REQUEST_SIZE "socket.request.max.bytes"
 
 struct tdm_limits *tdm_limits_new(void);
 void tdm_limits_free(struct tdm_limits *l);
@@ -44,6 +60,43 @@ typedef void (*tdm_limit_fn)(void *ctx, const char *owner, const char *field, in
  * the order they were first set (strings borrowed for the call). */
 void tdm_limits_foreach(const struct tdm_limits *l, enum tdm_limit_scope scope, const char *owner,
 			tdm_limit_fn fn, void *ctx);
+
+/* ---- Kafka's broker limits ---------------------------------------------- */
+
+struct tdm_config;
+/* The Kafka limit field (one of TDM_KAFKA_*, not the overrides) in force:
+ * set at run time, else tandem.conf's; -1 for an unknown field. */
+int64_t tdm_limits_kafka(const struct tdm_limits *l, const struct tdm_config *cfg,
+			 const char *field);
+/* The most Kafka connections address ip (text, as the socket gives it)
+ * may have: its override in force, else max.connections.per.ip. */
+int64_t tdm_limits_kafka_per_ip(const struct tdm_limits *l, const struct tdm_config *cfg,
+				const char *ip);
+typedef void (*tdm_override_fn)(void *ctx, const char *ip, size_t len, int64_t count);
+/*
+ * Parses Kafka's max.connections.per.ip.overrides, "IP:COUNT,..." (the
+ * count after the last colon, so IPv6 addresses need no brackets;
+ * whitespace around entries is ignored), calling fn (may be NULL: only
+ * validate) per entry.  0, or -1 with a message in err.
+ */
+int tdm_limits_parse_overrides(const char *s, tdm_override_fn fn, void *ctx, char *err,
+			       size_t errlen);
+/* Replaces the run-time overrides with those of s (Kafka's form; "" = none
+ * at all, tandem.conf's included), calling changed(ctx, owner, field) for
+ * every record that changed (to persist it).  0, -1 ENOMEM, -2 malformed
+ * (message in err). */
+int tdm_limits_kafka_set_overrides(struct tdm_limits *l, const char *s,
+				   void (*changed)(void *ctx, const char *owner, const char *field),
+				   void *ctx, char *err, size_t errlen);
+/* Drops the run-time overrides (tandem.conf's apply again), calling
+ * changed as above. */
+void tdm_limits_kafka_clear_overrides(struct tdm_limits *l,
+				      void (*changed)(void *ctx, const char *owner,
+						      const char *field),
+				      void *ctx);
+/* Kafka connections refused by max.connections.per.ip since start. */
+void tdm_limits_kafka_refused(struct tdm_limits *l);
+uint64_t tdm_limits_kafka_refused_count(const struct tdm_limits *l);
 
 /*
  * The checks, with RabbitMQ 3.10's refusals in err (TDM_E_NOT_ALLOWED for

@@ -22,6 +22,7 @@
 
 #include "core/broker.h"
 #include "core/config.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/map.h"
 #include "logstore/logstore.h"
@@ -53,6 +54,7 @@ struct tdm_topics {
 	int64_t min_segment_bytes;
 	uint32_t max_partitions_per_topic; /* 0 = none */
 	uint32_t max_partitions;           /* 0 = none */
+	const struct tdm_limits *limits;   /* borrowed: run-time values of the two */
 	/* waiters */
 	struct tdm_topics_waiter *data_waiters, *flush_waiters;
 };
@@ -370,21 +372,28 @@ static int check_partitions(struct tdm_topics *t, int64_t more, int64_t topic_to
 			    size_t errlen)
 {
 	uint64_t total = 0;
+	int64_t per_topic = t->max_partitions_per_topic, all = t->max_partitions;
 
-	if (t->max_partitions_per_topic && topic_total > (int64_t)t->max_partitions_per_topic) {
+	/* set at run time (/api/kafka-limits) over tandem.conf's */
+	if (t->limits) {
+		tdm_limits_lookup(t->limits, TDM_LIMIT_KAFKA, "", TDM_KAFKA_PARTITIONS_PER_TOPIC,
+				  &per_topic);
+		tdm_limits_lookup(t->limits, TDM_LIMIT_KAFKA, "", TDM_KAFKA_PARTITIONS, &all);
+	}
+	if (per_topic > 0 && topic_total > per_topic) {
 		snprintf(err, errlen,
-			 "Number of partitions %lld is above max_partitions_per_topic (%u).",
-			 (long long)topic_total, t->max_partitions_per_topic);
+			 "Number of partitions %lld is above max_partitions_per_topic (%lld).",
+			 (long long)topic_total, (long long)per_topic);
 		return LS_ERR_INVALID;
 	}
-	if (!t->max_partitions)
+	if (all <= 0)
 		return LS_OK;
 	ls_topic_foreach(t->store, sum_partitions, &total);
-	if (total + (uint64_t)more > t->max_partitions) {
+	if (total + (uint64_t)more > (uint64_t)all) {
 		snprintf(err, errlen,
-			 "%lld more partitions would pass the broker's limit, max_partitions (%u); "
+			 "%lld more partitions would pass the broker's limit, max_partitions (%lld); "
 			 "it has %llu.",
-			 (long long)more, t->max_partitions, (unsigned long long)total);
+			 (long long)more, (long long)all, (unsigned long long)total);
 		return TDM_TOPICS_ERR_LIMIT;
 	}
 	return LS_OK;
@@ -622,6 +631,11 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 		wake_data(t, p);
 	}
 	return rc;
+}
+
+void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits)
+{
+	t->limits = limits;
 }
 
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms)

@@ -128,6 +128,10 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);
+/* The broker's limits (borrowed, core/limits.h): max_partitions_per_topic
+ * and max_partitions set at run time there override tandem.conf's. */
+struct tdm_limits;
+void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits);
 
 /* ls_read that also keeps the store open until tdm_topics_read_release
  * (which may run after tdm_topics_close, e.g. from a buffer cleanup). */

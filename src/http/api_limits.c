@@ -5,8 +5,13 @@
  *   GET /api/user-limits[/{user}], PUT and DELETE
  *   /api/user-limits/{user}/{max-connections|max-channels}.
  * Listings group the limits by owner as RabbitMQ does:
- * [{"vhost": "/", "value": {"max-queues": 10}}].  Changes are persisted
- * (core/durable.h).
+ * [{"vhost": "/", "value": {"max-queues": 10}}].
+ *   GET /api/kafka-limits[/{name}], PUT and DELETE /api/kafka-limits/{name}:
+ *   Kafka's broker limits (max.connections.per.ip and its overrides,
+ *   max_partitions_per_topic, max_partitions, socket.request.max.bytes),
+ *   administrators only; a value set here overrides tandem.conf's and
+ *   DELETE goes back to it, as Kafka's dynamic broker configs.
+ * Changes are persisted (core/durable.h).
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -17,6 +22,7 @@
 #include <event2/http.h>
 
 #include "core/auth.h"
+#include "core/config.h"
 #include "core/durable.h"
 #include "core/limits.h"
 #include "http/hx.h"
@@ -179,6 +185,199 @@ void hx_user_limits(struct hx_req *r)
 		change_limit(r, TDM_LIMIT_USER);
 	else
 		hx_not_found(r);
+}
+
+/* ---- Kafka's broker limits: /api/kafka-limits ----------------------------- */
+
+/* The run-time settable Kafka limits, with the range a value must fall in
+ * (tandem.conf's for the same key); overrides is a string. */
+static const struct {
+	const char *name;
+	int64_t min, max;
+} kafka_limits[] = {
+	{ TDM_KAFKA_PER_IP, 0, INT32_MAX },
+	{ TDM_KAFKA_PER_IP_OVERRIDES, 0, 0 },
+	{ TDM_KAFKA_PARTITIONS_PER_TOPIC, 1, 1000000 },
+	{ TDM_KAFKA_PARTITIONS, 1, 100000000 },
+	{ TDM_KAFKA_REQUEST_SIZE, 1024, INT32_MAX },
+};
+#define NKAFKA_LIMITS (sizeof(kafka_limits) / sizeof(kafka_limits[0]))
+
+/* "ip:n,ip:n" of the run-time overrides, appended to w's string. */
+struct ov_text {
+	char buf[4096];
+	size_t len;
+};
+
+static void add_override(void *ctx, const char *owner, const char *field, int64_t value)
+{
+	struct ov_text *t = ctx;
+
+	if (!*owner || strcmp(field, TDM_KAFKA_PER_IP) != 0 || t->len >= sizeof(t->buf))
+		return;
+	t->len += (size_t)snprintf(t->buf + t->len, sizeof(t->buf) - t->len, "%s%s:%lld",
+				   t->len ? "," : "", owner, (long long)value);
+	if (t->len >= sizeof(t->buf))
+		t->len = sizeof(t->buf) - 1;
+}
+
+/* Writes the limit i's value in force as member "name". */
+static void write_kafka_limit(struct hx_req *r, struct js_w *w, size_t i)
+{
+	const struct tdm_limits *l = r->h->broker->limits;
+	int64_t marker;
+
+	if (strcmp(kafka_limits[i].name, TDM_KAFKA_PER_IP_OVERRIDES) != 0) {
+		js_kint(w, kafka_limits[i].name,
+			tdm_limits_kafka(l, r->h->cfg, kafka_limits[i].name));
+		return;
+	}
+	if (tdm_limits_lookup(l, TDM_LIMIT_KAFKA, "", TDM_KAFKA_PER_IP_OVERRIDES, &marker)) {
+		struct ov_text t = { .len = 0 };
+
+		tdm_limits_foreach(l, TDM_LIMIT_KAFKA, NULL, add_override, &t);
+		js_kstrn(w, kafka_limits[i].name, t.buf, t.len);
+	} else {
+		const char *c = r->h->cfg->kafka_max_connections_per_ip_overrides;
+		js_kstr(w, kafka_limits[i].name, c ? c : "");
+	}
+}
+
+/* 1 when limit i was set at run time (it overrides tandem.conf's). */
+static int kafka_limit_dynamic(struct hx_req *r, size_t i)
+{
+	int64_t v;
+
+	return tdm_limits_lookup(r->h->broker->limits, TDM_LIMIT_KAFKA, "", kafka_limits[i].name,
+				 &v);
+}
+
+struct persist {
+	struct hx_req *r;
+	int failed;
+};
+
+static void persist_kafka_limit(void *ctx, const char *owner, const char *field)
+{
+	struct persist *p = ctx;
+
+	if (tdm_durable_limit(p->r->h->durable, TDM_LIMIT_KAFKA, owner, field) < 0)
+		p->failed = 1;
+}
+
+static void reply_kafka_limits(struct hx_req *r, int only)
+{
+	struct js_w w;
+
+	js_w_init(&w);
+	js_obj(&w);
+	for (size_t i = 0; i < NKAFKA_LIMITS; i++)
+		if (only < 0 || (size_t)only == i)
+			write_kafka_limit(r, &w, i);
+	js_key(&w, "set_at_run_time");
+	js_arr(&w);
+	for (size_t i = 0; i < NKAFKA_LIMITS; i++)
+		if ((only < 0 || (size_t)only == i) && kafka_limit_dynamic(r, i))
+			js_str(&w, kafka_limits[i].name);
+	js_arr_end(&w);
+	if (only < 0)
+		js_kuint(&w, "connections_refused_per_ip",
+			 tdm_limits_kafka_refused_count(r->h->broker->limits));
+	js_obj_end(&w);
+	hx_reply_json(r, 200, &w);
+	js_w_free(&w);
+}
+
+void hx_kafka_limits(struct hx_req *r)
+{
+	static const char *const keys[] = { "value" };
+	struct tdm_limits *l = r->h->broker->limits;
+	char reason[512];
+	int i = -1;
+
+	if (r->nseg == 1) {
+		reply_kafka_limits(r, -1);
+		return;
+	}
+	for (size_t k = 0; k < NKAFKA_LIMITS; k++)
+		if (seg_ok(r, 1) && strcmp(r->seg[1].s, kafka_limits[k].name) == 0)
+			i = (int)k;
+	if (i < 0) {
+		if (r->method == EVHTTP_REQ_GET) {
+			hx_not_found(r);
+			return;
+		}
+		snprintf(reason, sizeof(reason),
+			 "unknown Kafka limit '%.100s' (max.connections.per.ip, "
+			 "max.connections.per.ip.overrides, max_partitions_per_topic, "
+			 "max_partitions, socket.request.max.bytes)",
+			 r->seg[1].s);
+		hx_error(r, 400, "bad_request", reason);
+		return;
+	}
+	const char *name = kafka_limits[i].name;
+	int overrides = strcmp(name, TDM_KAFKA_PER_IP_OVERRIDES) == 0;
+	struct persist ps = { r, 0 };
+	if (r->method == EVHTTP_REQ_GET) {
+		reply_kafka_limits(r, i);
+		return;
+	}
+	if (r->method == EVHTTP_REQ_DELETE) {
+		/* back to tandem.conf's value, as Kafka's dynamic configs */
+		if (overrides)
+			tdm_limits_kafka_clear_overrides(l, persist_kafka_limit, &ps);
+		else if (tdm_limits_clear(l, TDM_LIMIT_KAFKA, "", name) == 0)
+			persist_kafka_limit(&ps, "", name);
+		goto stored;
+	}
+	if (hx_body(r) < 0 || hx_require_keys(r, keys, 1) < 0)
+		return;
+	int vi = js_get(&r->body, 0, "value");
+	if (overrides) {
+		char *text = js_type_of(&r->body, vi) == JS_STR ? js_strdup(&r->body, vi, NULL)
+								 : NULL;
+		char err[256];
+		int rc;
+
+		if (!text) {
+			hx_error(r, 400, "bad_request",
+				 "Validation failed\n\nmax.connections.per.ip.overrides should be a "
+				 "string IP:COUNT,...\n");
+			return;
+		}
+		rc = tdm_limits_kafka_set_overrides(l, text, persist_kafka_limit, &ps, err,
+						    sizeof(err));
+		free(text);
+		if (rc == -2) {
+			hx_error(r, 400, "bad_request", err);
+			return;
+		}
+		if (rc < 0) {
+			hx_error(r, 500, "internal_error", "out of memory");
+			return;
+		}
+		goto stored;
+	}
+	int64_t value;
+	if (js_int64(&r->body, vi, &value) < 0 || value < kafka_limits[i].min ||
+	    value > kafka_limits[i].max) {
+		snprintf(reason, sizeof(reason),
+			 "Validation failed\n\n%s should be a number from %lld to %lld\n", name,
+			 (long long)kafka_limits[i].min, (long long)kafka_limits[i].max);
+		hx_error(r, 400, "bad_request", reason);
+		return;
+	}
+	if (tdm_limits_set(l, TDM_LIMIT_KAFKA, "", name, value) != 0) {
+		hx_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	persist_kafka_limit(&ps, "", name);
+stored:
+	if (ps.failed) {
+		hx_error(r, 500, "internal_error", "could not store the limit");
+		return;
+	}
+	hx_no_content(r, 204);
 }
 
 /* ---- definitions (api_defs.c, api_users.c) ------------------------------ */

@@ -171,6 +171,8 @@ void hx_definitions(struct hx_req *r);
 /* RabbitMQ's limits (api_limits.c). */
 void hx_vhost_limits(struct hx_req *r);
 void hx_user_limits(struct hx_req *r);
+/* Kafka's broker limits, /api/kafka-limits[/{name}] (api_limits.c). */
+void hx_kafka_limits(struct hx_req *r);
 /* Definitions: a user's limits as an object {"max-channels": N} (users[]'s
  * "limits"); the vhost limits (of only, or of every vhost r's user may
  * open) as "parameters" entries {"value": {...}, "vhost": V, "component":

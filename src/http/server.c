@@ -591,6 +591,8 @@ static const struct route routes[] = {
 	{ "user-limits", GET, ADMIN, hx_user_limits },
 	{ "user-limits/*", GET, ADMIN, hx_user_limits },
 	{ "user-limits/*/*", PUT | DELETE, ADMIN, hx_user_limits },
+	{ "kafka-limits", GET, ADMIN, hx_kafka_limits },
+	{ "kafka-limits/*", GET | PUT | DELETE, ADMIN, hx_kafka_limits },
 	{ "definitions", GET | POST, ADMIN, hx_definitions },
 	{ "definitions/*", GET | POST, ADMIN, hx_definitions },
 	/* the log side: anyone reads what they may see, administrators change */

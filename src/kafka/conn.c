@@ -3,7 +3,10 @@
  * dispatcher over the API table, in-order one-at-a-time request handling
  * with parking, and the listener.
  *
- * A frame over kafka_max_request_size, a malformed header or body, an
+ * A connection from an address that already has max.connections.per.ip
+ * Kafka connections is closed right after accept (Kafka's
+ * ConnectionQuotas).  A frame over socket.request.max.bytes
+ * (kafka_max_request_size), a malformed header or body, an
  * unknown API key or an unsupported version closes only that connection
  * (Kafka's behaviour); ApiVersions of a version we do not serve gets the
  * KIP-511 fallback answer instead.
@@ -17,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "core/broker.h"
 #include "core/config.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/stream.h"
 #include "kafka/kafka.h"
@@ -190,6 +196,16 @@ static int serve(struct kf_conn *kc, size_t len)
 	}
 }
 
+/* socket.request.max.bytes in force (tandem.conf's kafka_max_request_size
+ * unless set at run time). */
+static uint64_t request_max(const struct kf_server *srv)
+{
+	int64_t v = tdm_limits_kafka(srv->broker ? srv->broker->limits : NULL, srv->cfg,
+				     TDM_KAFKA_REQUEST_SIZE);
+
+	return v > 0 ? (uint64_t)v : srv->cfg->kafka_max_request_size;
+}
+
 static void conn_process(struct kf_conn *kc, struct evbuffer *in)
 {
 	while (!kc->closing && !kc->park) {
@@ -204,12 +220,20 @@ static void conn_process(struct kf_conn *kc, struct evbuffer *in)
 		}
 		if (evbuffer_copyout(in, head, 4) < 4)
 			return;
-		size = kf_frame_size(head, avail, kc->srv->cfg->kafka_max_request_size);
+		uint64_t max = request_max(kc->srv);
+
+		size = kf_frame_size(head, avail, max);
 		if (size == KF_AGAIN)
 			return;
 		if (size < 0) {
-			conn_fail(kc, size == KF_TOO_BIG ? "request larger than kafka_max_request_size"
-							 : "bad frame size");
+			char why[128];
+
+			/* Kafka: InvalidReceiveException, and the connection closes */
+			snprintf(why, sizeof(why), "request of %u bytes is larger than %s (%llu)",
+				 (unsigned)head[0] << 24 | (unsigned)head[1] << 16 |
+					 (unsigned)head[2] << 8 | head[3],
+				 TDM_KAFKA_REQUEST_SIZE, (unsigned long long)max);
+			conn_fail(kc, size == KF_TOO_BIG ? why : "bad frame size");
 			return;
 		}
 		if ((size_t)size > kc->frame_cap) {
@@ -230,15 +254,67 @@ static void conn_process(struct kf_conn *kc, struct evbuffer *in)
 
 /* ---- tdm_proto callbacks --------------------------------------------------- */
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Kafka's max.connections.per.ip (ConnectionQuotas): 1 when the client
+ * address ip (len bytes) already has as many Kafka connections as it may,
+ * over all Kafka listeners; the refusal is counted and logged, one line per
+ * 10 s at most.  0 when it may connect (the caller counts it in).
+ */
+static int per_ip_refused(struct kf_server *srv, const char *ip, size_t len)
+{
+	uintptr_t n = (uintptr_t)tdm_map_get(&srv->per_ip, ip, len);
+	char addr[64];
+	int64_t max, now;
+
+	snprintf(addr, sizeof(addr), "%.*s", (int)len, ip);
+	max = tdm_limits_kafka_per_ip(srv->broker ? srv->broker->limits : NULL, srv->cfg, addr);
+	if (max < 0 || (int64_t)n < max)
+		return 0;
+	if (srv->broker)
+		tdm_limits_kafka_refused(srv->broker->limits);
+	now = mono_ms();
+	if (srv->refused_log_ms && now - srv->refused_log_ms < 10000) {
+		srv->refused_unlogged++;
+		return 1;
+	}
+	if (srv->refused_unlogged)
+		tdm_warn("kafka",
+			 "rejected connection from /%s, address already has the configured maximum "
+			 "of %lld connections (and %llu more refusals in the last %llds)",
+			 addr, (long long)max, (unsigned long long)srv->refused_unlogged,
+			 (long long)((now - srv->refused_log_ms) / 1000));
+	else
+		tdm_warn("kafka",
+			 "rejected connection from /%s, address already has the configured maximum "
+			 "of %lld connections",
+			 addr, (long long)max);
+	srv->refused_log_ms = now;
+	srv->refused_unlogged = 0;
+	return 1;
+}
+
 static void *kf_open(struct tdm_conn *c, void *arg)
 {
-	struct kf_conn *kc = calloc(1, sizeof(*kc));
+	const struct kf_listener *l = arg;
+	const char *colon = strrchr(c->peer, ':');
+	size_t iplen = colon ? (size_t)(colon - c->peer) : strlen(c->peer);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 
+	/* over max.connections.per.ip: closed right after accept, as Kafka */
+	if (per_ip_refused(l->srv, c->peer, iplen))
+		return NULL;
+	struct kf_conn *kc = calloc(1, sizeof(*kc));
 	if (!kc)
 		return NULL;
-	const struct kf_listener *l = arg;
 
 	kc->c = c;
 	kc->srv = l->srv;
@@ -269,9 +345,14 @@ static void *kf_open(struct tdm_conn *c, void *arg)
 		}
 	}
 	/* Kafka shows a member's host as "/ip" */
-	const char *colon = strrchr(c->peer, ':');
-	snprintf(kc->client_host, sizeof(kc->client_host), "/%.*s",
-		 colon ? (int)(colon - c->peer) : (int)strlen(c->peer), c->peer);
+	snprintf(kc->client_host, sizeof(kc->client_host), "/%.*s", (int)iplen, c->peer);
+	if (strlen(kc->client_host + 1) == iplen) {
+		const char *ip = kc->client_host + 1;
+		uintptr_t n = (uintptr_t)tdm_map_get(&kc->srv->per_ip, ip, iplen);
+
+		if (tdm_map_put(&kc->srv->per_ip, ip, iplen, (void *)(n + 1)) == 0)
+			kc->per_ip_counted = 1;
+	}
 	tdm_debug("kafka", "%s: connected", c->peer);
 	return kc;
 }
@@ -304,6 +385,16 @@ static void kf_closed(void *ctx)
 	}
 	kf_groups_conn_closed(kc);
 	kf_sasl_conn_free(kc);
+	if (kc->per_ip_counted) {
+		const char *ip = kc->client_host + 1;
+		size_t len = strlen(ip);
+		uintptr_t n = (uintptr_t)tdm_map_get(&kc->srv->per_ip, ip, len);
+
+		if (n > 1)
+			tdm_map_put(&kc->srv->per_ip, ip, len, (void *)(n - 1));
+		else
+			tdm_map_del(&kc->srv->per_ip, ip, len);
+	}
 	kf_arena_free(&kc->arena);
 	evbuffer_free(kc->resp);
 	free(kc->frame);
@@ -343,9 +434,11 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	k->srv.cfg = cfg;
 	k->srv.topics = topics;
 	k->srv.cgroups = groups;
+	tdm_map_init(&k->srv.per_ip);
 	k->srv.groups = kf_groups_new(&k->srv);
 	if (!k->srv.groups || kf_sasl_init(&k->srv) < 0) {
 		kf_groups_free(k->srv.groups);
+		tdm_map_free(&k->srv.per_ip);
 		free(k);
 		return NULL;
 	}
@@ -392,10 +485,18 @@ void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth)
 	k->srv.auth = auth;
 }
 
+void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b)
+{
+	k->srv.broker = b;
+	if (!k->srv.auth)
+		k->srv.auth = b->auth;
+}
+
 void tdm_kafka_free(struct tdm_kafka *k)
 {
 	if (!k)
 		return;
 	kf_groups_free(k->srv.groups);
+	tdm_map_free(&k->srv.per_ip); /* the values are counts, not pointers */
 	free(k);
 }

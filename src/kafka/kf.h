@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "core/groups.h"
+#include "core/map.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/proto.h"
@@ -28,6 +29,7 @@
 struct tdm_conn;
 struct tdm_config;
 struct tdm_auth;
+struct tdm_broker;
 struct tdm_scram_server;
 struct kf_groups;
 
@@ -91,6 +93,11 @@ struct kf_server {
 	int port;                       /* bound port of the first listener */
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
+	struct tdm_broker *broker;      /* borrowed: limits and the connection registry;
+					   NULL = none (tests of the codec alone) */
+	struct tdm_map per_ip;          /* client IP -> its open connections (uintptr_t) */
+	int64_t refused_log_ms;         /* last "rejected connection" line */
+	uint64_t refused_unlogged;      /* refusals since, not logged */
 };
 
 /* What a listener hands its connections (the tdm_proto arg). */
@@ -119,6 +126,7 @@ struct kf_conn {
 	char host[64];                   /* local address the client reached */
 	int port;
 	char client_host[64];            /* "/ip" as Kafka shows members */
+	int per_ip_counted;              /* counted in srv->per_ip under client_host + 1 */
 	struct member *members;          /* borrowed: group members whose last
 					    JoinGroup came on this connection */
 	uint64_t member_meta_bytes;      /* their protocol metadata, in bytes */
@@ -259,7 +267,8 @@ int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key);
  * answer token in resp (sent size-prefixed, with no response header), or
  * KF_R_CLOSE (authentication failed). */
 int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp);
-/* Frees kc's SASL state (the connection is closing). */
+/* Frees kc's SASL state (the connection is closing) and takes an
+ * authenticated connection off the registry. */
 void kf_sasl_conn_free(struct kf_conn *kc);
 int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_sasl_authenticate(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

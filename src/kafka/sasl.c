@@ -5,7 +5,11 @@
  * password against core's users (the ones AMQP logs in with);
  * SCRAM-SHA-256/512 (KIP-84) use the salted credentials core keeps next
  * to each user (core/scram.h).  The authenticated user is kept on the
- * connection (kc->user).
+ * connection (kc->user); the connection is then one of that user's in
+ * kafka_vhost, as an AMQP one: listed in the registry (/api/connections)
+ * and counted toward the user's and the vhost's max-connections, which
+ * are checked once the credentials are good (a refusal is
+ * SASL_AUTHENTICATION_FAILED with RabbitMQ's text).
  *
  * As Kafka: on a SASL_PLAINTEXT or SASL_SSL listener (every listener under
  * kafka_sasl_required), any request other than ApiVersions,
@@ -23,8 +27,11 @@
 #include <string.h>
 
 #include "core/auth.h"
+#include "core/broker.h"
 #include "core/config.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/registry.h"
 #include "core/scram.h"
 #include "kafka/kafka.h"
 #include "kafka/kf.h"
@@ -90,6 +97,8 @@ int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key)
 
 void kf_sasl_conn_free(struct kf_conn *kc)
 {
+	if (kc->user)
+		tdm_registry_remove(kc);
 	tdm_scram_server_free(kc->scram);
 	kc->scram = NULL;
 	free(kc->user);
@@ -162,8 +171,45 @@ static int auth_answer(struct kf_conn *kc, struct evbuffer *resp, const char *er
 	return KF_R_DONE;
 }
 
-static int authenticated(struct kf_conn *kc, const char *user)
+/* ---- the registry: an authenticated connection is listed and counted --- */
+
+static void reg_stats(void *ctx, struct tdm_conn_stats *out)
 {
+	const struct kf_conn *kc = ctx;
+
+	out->send_oct = kc->c->bytes_out;
+}
+
+static void reg_close(void *ctx, const char *reason)
+{
+	struct kf_conn *kc = ctx;
+
+	/* Kafka has no close frame: the reason is only logged */
+	tdm_info("kafka", "%s: closing connection: %s", kc->c->peer, reason ? reason : "");
+	kc->closing = 1;
+	tdm_conn_close(kc->c);
+}
+
+static const struct tdm_reg_ops reg_ops = { .stats = reg_stats, .close = reg_close };
+
+/*
+ * user proved who it is.  As an AMQP connection.open does, the connection
+ * is then one of user's in kafka_vhost: checked against the vhost's and the
+ * user's max-connections (RabbitMQ's refusal text in why, -2) and listed in
+ * the registry.  0, -1 out of memory.
+ */
+static int authenticated(struct kf_conn *kc, const char *user, char *why, size_t whylen)
+{
+	const char *vhost = kc->srv->cfg->kafka_vhost ? kc->srv->cfg->kafka_vhost : "/";
+
+	if (kc->srv->broker) {
+		struct tdm_err te = { 0 };
+
+		if (tdm_limits_check_connection(kc->srv->broker, user, vhost, &te) != TDM_OK) {
+			snprintf(why, whylen, "%s", te.text);
+			return -2;
+		}
+	}
 	free(kc->user);
 	kc->user = strdup(user);
 	if (!kc->user)
@@ -171,6 +217,9 @@ static int authenticated(struct kf_conn *kc, const char *user)
 	kc->sasl_step = KF_SASL_STEP_DONE;
 	tdm_info("kafka", "%s: user '%s' authenticated with SASL %s", kc->c->peer, user,
 		 mech_names[kc->sasl_mech]);
+	if (kc->srv->broker)
+		tdm_registry_add(kc, &reg_ops, "Kafka", (int)bufferevent_getfd(kc->c->bev), user,
+				 vhost);
 	return 0;
 }
 
@@ -182,9 +231,9 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 {
 	const char *s = (const char *)p, *end = s + len, *u, *pw;
 	const char *z1 = memchr(s, '\0', len), *z2;
-	char user[USER_MAX];
+	char user[USER_MAX], why[320];
 	enum tdm_auth_result r;
-	int loopback;
+	int loopback, rc;
 
 	if (!z1 || !(z2 = memchr(z1 + 1, '\0', (size_t)(end - z1 - 1))))
 		return auth_answer(kc, resp, "Authentication failed: Invalid SASL/PLAIN response",
@@ -206,7 +255,10 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 			  : TDM_AUTH_BAD_CREDENTIALS;
 	if (r != TDM_AUTH_OK)
 		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
-	if (authenticated(kc, user) < 0)
+	rc = authenticated(kc, user, why, sizeof(why));
+	if (rc == -2)
+		return auth_answer(kc, resp, why, NULL, 0);
+	if (rc < 0)
 		return KF_R_CLOSE;
 	return auth_answer(kc, resp, NULL, NULL, 0);
 }
@@ -263,7 +315,11 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		return auth_answer(kc, resp, msg, NULL, 0);
 	}
 	snprintf(user, sizeof(user), "%s", kc->scram_user ? kc->scram_user : "");
-	if (authenticated(kc, user) < 0)
+	char why[320];
+	rc = authenticated(kc, user, why, sizeof(why));
+	if (rc == -2)
+		return auth_answer(kc, resp, why, NULL, 0);
+	if (rc < 0)
 		return KF_R_CLOSE;
 	return auth_answer(kc, resp, NULL, out, (size_t)n);
 }
