@@ -135,7 +135,8 @@ static const struct conf_key conf_keys[] = {
 	{ "kafka_max_request_size", CT_U64, OFF(kafka_max_request_size), "100MiB", 1 * KIB,
 	  INT32_MAX, CF_BYTES,
 	  "Largest Kafka request frame accepted; a bigger one closes its connection\n"
-	  "(Kafka's socket.request.max.bytes)." },
+	  "(Kafka's socket.request.max.bytes, also accepted as this key's name;\n"
+	  "settable at run time over /api/kafka-limits)." },
 	{ "auto_create_topics", CT_BOOL, OFF(auto_create_topics), "false", 0, 1, 0,
 	  "Create unknown topics when a Kafka client asks for their metadata\n"
 	  "(Kafka's auto.create.topics.enable)." },
@@ -165,10 +166,11 @@ static const struct conf_key conf_keys[] = {
 	  "holds a file descriptor open); smaller is refused with INVALID_CONFIG." },
 	{ "max_partitions_per_topic", CT_U32, OFF(max_partitions_per_topic), "10000", 1,
 	  1000000, 0,
-	  "Most partitions one topic may have; more is refused with INVALID_PARTITIONS." },
+	  "Most partitions one topic may have; more is refused with INVALID_PARTITIONS\n"
+	  "(settable at run time over /api/kafka-limits)." },
 	{ "max_partitions", CT_U32, OFF(max_partitions), "100000", 1, 100000000, 0,
 	  "Most partitions over all topics of the broker; more is refused with\n"
-	  "POLICY_VIOLATION." },
+	  "POLICY_VIOLATION (settable at run time over /api/kafka-limits)." },
 	{ "log_flush_interval_ms", CT_U64, OFF(log_flush_interval_ms), "1000", 1, INT64_MAX, 0,
 	  "Default flush.ms: unflushed log data older than this is fsynced (acks=all\n"
 	  "produce requests fsync at once)." },
@@ -228,9 +230,11 @@ static const struct conf_key conf_keys[] = {
 	  "each." },
 	/* Kafka's listeners and SSL keys, as server.properties spells them */
 	{ "listeners", CT_LIST, OFF(kafka_listeners), "", 0, 0, 0,
-	  "Kafka listeners, Kafka's form: PLAINTEXT://HOST:PORT,SSL://HOST:PORT (an empty\n"
-	  "HOST = bind_address).  When set it replaces kafka_port: only the listeners named\n"
-	  "open.  Empty = one PLAINTEXT listener on bind_address:kafka_port." },
+	  "Kafka listeners, Kafka's form: PLAINTEXT://HOST:PORT,SSL://HOST:PORT,\n"
+	  "SASL_PLAINTEXT://HOST:PORT,SASL_SSL://HOST:PORT (an empty HOST = bind_address;\n"
+	  "SASL_* require SASL).  When set it replaces kafka_port: only the listeners named\n"
+	  "open.  Empty = one listener on bind_address:kafka_port (SASL_PLAINTEXT under\n"
+	  "kafka_sasl_required, else PLAINTEXT)." },
 	{ "ssl.keystore.type", CT_STR, OFF(kafka_ssl_keystore_type), "PEM", 1, 0, 0,
 	  "Format of ssl.keystore.location: PEM (JKS and PKCS12 are not read)." },
 	{ "ssl.keystore.location", CT_STR, OFF(kafka_ssl_keystore_location), "", 0, 0,
