@@ -6,7 +6,8 @@
 # regression seed once fixed.
 #
 # Targets: frame (AMQP frames, src/amqp codec), kafka (Kafka request
-# decoder), json (the management API's JSON reader), scram (SCRAM messages).
+# decoder), json (the management API's JSON reader), scram (SCRAM messages),
+# sasl (the Kafka listener's SASL requests), tls (the TLS-wrapped accept path).
 # Usage: tests/fuzz/run-fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]
 #        (TARGET defaults to frame)
 # Environment: CC (default: clang, else clang-14), FUZZ_WORK (default: a temp dir).
@@ -14,7 +15,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 target=frame
-case "${1:-}" in frame | kafka | json | scram) target=$1; shift ;; esac
+case "${1:-}" in frame | kafka | json | scram | sasl | tls) target=$1; shift ;; esac
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 
@@ -23,6 +24,10 @@ frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" 
 kafka) srcs="$top/src/kafka/decode.c" libs= ;;
 json) srcs="$top/src/http/json.c $top/src/util/hex.c" libs=-lm ;;
 scram) srcs="$top/src/core/scram.c $top/src/util/b64.c" libs=-lcrypto ;;
+sasl)
+	srcs="$top/src/kafka/sasl.c $top/src/kafka/decode.c $top/src/core/scram.c $top/src/core/log.c"
+	srcs="$srcs $top/src/util/b64.c $top/src/util/hex.c" libs="-levent -lcrypto" ;;
+tls) srcs="$top/src/net/tls.c" libs="-levent_openssl -levent -lssl -lcrypto" ;;
 esac
 
 if [ -z "${CC:-}" ]; then
@@ -38,7 +43,7 @@ mkdir -p "$work/corpus"
 # shellcheck disable=SC2086 # srcs and libs are word lists
 "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I"$top/src" "$top/tests/fuzz/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
+	-I"$top/src" -I"$top" "$top/tests/fuzz/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
 
 cp "$top"/tests/fuzz/corpus/"$target"/* "$work/corpus/"
 
