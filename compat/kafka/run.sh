@@ -11,6 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 export TANDEMD=${1:-${TANDEMD:-$top/build/main/src/tandemd}}
 [ -x "$TANDEMD" ] || { echo "run.sh: no tandemd at $TANDEMD" >&2; exit 2; }
+# absolute: the kafkajs suite restarts the broker from its own directory
+TANDEMD=$(cd "$(dirname "$TANDEMD")" && pwd)/$(basename "$TANDEMD")
 export COMPAT_KAFKA_STATE=$(mktemp -d "${TMPDIR:-/tmp}/tandem-compat-kafka.XXXXXX")
 export BROKER_CTL="$here/broker.sh"
 trap '"$BROKER_CTL" stop >/dev/null 2>&1; rm -rf "$COMPAT_KAFKA_STATE"' EXIT
