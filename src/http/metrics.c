@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/durable.h"
 #include "core/groups.h"
+#include "core/limits.h"
 #include "core/registry.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
@@ -197,6 +198,9 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 	      "Messages published to exchanges (AMQP and HTTP).", b->stat_published);
 	gauge(&w, "tandem_messages_unroutable_total", "counter",
 	      "Published messages that reached no queue.", b->stat_unroutable);
+	gauge(&w, "tandem_kafka_connections_refused_per_ip_total", "counter",
+	      "Kafka connections closed at accept by max.connections.per.ip.",
+	      tdm_limits_kafka_refused_count(b->limits));
 	for (int s = 0; s < Q_N; s++) {
 		head(&w, qseries[s].name, qseries[s].type, qseries[s].help);
 		pos = 0;

@@ -174,6 +174,12 @@ START_TEST(test_kafka_limits_max_connections_per_ip)
 	ck_assert_msg(kh_raw_closed(c, 5000), "a third connection from 127.0.0.1 was kept");
 	close(c);
 	ck_assert_int_ge(get_limit("connections_refused_per_ip"), 1);
+	ck_assert_int_eq(th_http("GET", "/metrics", admin, NULL, &r), 200);
+	ck_assert_msg(strstr(r.body, "\ntandem_kafka_connections_refused_per_ip_total ") &&
+			      !strstr(r.body,
+				      "\ntandem_kafka_connections_refused_per_ip_total 0\n"),
+		      "%s", r.body);
+	th_http_free(&r);
 	/* the two already in, and another address, are served */
 	other = connect_from("127.0.0.2");
 	ck_assert(served(a) && served(b) && served(other));
