@@ -14,7 +14,8 @@
  *  - a SASL-authenticated Kafka connection is one of its user's, as an AMQP
  *    one: listed in /api/connections and counted toward the user's and the
  *    vhost's max-connections (refused with SASL_AUTHENTICATION_FAILED and
- *    RabbitMQ's text), for AMQP logins too.
+ *    RabbitMQ's text), for AMQP logins too; DELETE /api/connections/NAME
+ *    closes it.
  *
  * Needs tandemds of its own: skipped (77) against TANDEM_TEST_BROKER.
  * Depends on: Check, librdkafka, rabbitmq-c, libevent (HTTP client), POSIX.
@@ -371,7 +372,7 @@ START_TEST(test_kafka_limits_sasl_counts_toward_user_max_connections)
 	struct th_login lo = { .user = "bob", .password = "pw" };
 	struct th_http_resp r;
 	amqp_rpc_reply_t rep;
-	char msg[512];
+	char msg[512], name[256], seg[512], path[640];
 	int a, b;
 
 	ck_assert_int_eq(api("PUT", "/api/user-limits/bob/max-connections", "{\"value\":1}"), 204);
@@ -381,6 +382,7 @@ START_TEST(test_kafka_limits_sasl_counts_toward_user_max_connections)
 	ck_assert_int_eq(th_http("GET", "/api/connections", admin, NULL, &r), 200);
 	ck_assert_str_eq(th_jstr(&r, "[user=bob]/protocol"), "Kafka");
 	ck_assert_str_eq(th_jstr(&r, "[user=bob]/vhost"), "/");
+	snprintf(name, sizeof(name), "%s", th_jstr(&r, "[user=bob]/name"));
 	th_http_free(&r);
 	/* a second SASL login of bob: SASL_AUTHENTICATION_FAILED, RabbitMQ's text */
 	ck_assert_int_eq(sasl_plain(&b, "bob", "pw", msg, sizeof(msg)), 58);
@@ -403,7 +405,12 @@ START_TEST(test_kafka_limits_sasl_counts_toward_user_max_connections)
 			      "is reached");
 	close(b);
 	ck_assert_int_eq(api("DELETE", "/api/vhost-limits/%2F/max-connections", NULL), 204);
-	/* bob's place is free once his connection is gone */
+	/* an operator closes it (DELETE /api/connections/name); bob's place
+	 * is free once it is gone */
+	th_urlseg(seg, sizeof(seg), name);
+	snprintf(path, sizeof(path), "/api/connections/%s", seg);
+	ck_assert_int_eq(api("DELETE", path, NULL), 204);
+	ck_assert_msg(kh_raw_closed(a, 5000), "DELETE /api/connections left the Kafka one open");
 	close(a);
 	uint64_t end = th_now_ms() + 5000;
 	int rc;
