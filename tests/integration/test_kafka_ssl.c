@@ -424,6 +424,42 @@ START_TEST(test_kafka_sasl_listeners_require_sasl)
 }
 END_TEST
 
+/* max.connections.per.ip counts an address's connections over every Kafka
+ * listener, as Kafka's ConnectionQuotas: with one allowed, a client on the
+ * PLAINTEXT port keeps the SSL port closed to its address. */
+START_TEST(test_kafka_per_ip_counts_every_listener)
+{
+	const char *more[] = { "--max.connections.per.ip", "1", NULL };
+	uint8_t buf[4096];
+	const char *kv[16];
+	rd_kafka_t *p;
+	int fd, tls;
+
+	start_ssl_broker(more);
+	/* start_ssl_broker's own probes count until the broker sees them go */
+	uint64_t end = th_now_ms() + 5000;
+	for (;;) {
+		fd = su_tcp_connect(plain_port);
+		ck_assert_int_ge(fd, 0);
+		kh_raw_request(fd, 18, 0, 1, NULL, 0);
+		if (kh_raw_response(fd, buf, sizeof(buf), 5000) > 6)
+			break;
+		close(fd);
+		ck_assert_msg(th_now_ms() < end, "the plaintext port never served");
+		th_sleep_ms(50);
+	}
+	tls = su_tcp_connect(ssl_port);
+	ck_assert_int_ge(tls, 0);
+	ck_assert_msg(kh_raw_closed(tls, 5000), "a second connection (SSL port) was kept");
+	close(tls);
+	/* once the first is gone, a TLS client gets in */
+	close(fd);
+	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
+	ck_assert_int_eq(metadata_port(p), ssl_port);
+	rd_kafka_destroy(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kafka_ssl");
@@ -451,6 +487,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_listeners_refused);
 	tcase_add_test(tc, test_kafka_sasl_ssl_librdkafka);
 	tcase_add_test(tc, test_kafka_sasl_listeners_require_sasl);
+	tcase_add_test(tc, test_kafka_per_ip_counts_every_listener);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
