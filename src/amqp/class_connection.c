@@ -25,12 +25,16 @@ static const uint8_t protocol_header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
 /* The 0-9 header as RabbitMQ accepts it: served as 0-9-1. */
 static const uint8_t protocol_header_0_9[8] = { 'A', 'M', 'Q', 'P', 1, 1, 0, 9 };
 
-/* The SASL mechanisms tandem knows, by RabbitMQ's names. */
-static const char *const known_mechanisms[] = { "PLAIN", "AMQPLAIN", "EXTERNAL" };
+/* The SASL mechanisms tandem knows, by RabbitMQ's names, in the order
+ * RabbitMQ 3.10 lists them in connection.start whatever the configured
+ * order ("AMQPLAIN PLAIN" by default, "AMQPLAIN EXTERNAL PLAIN" with the
+ * rabbitmq_auth_mechanism_ssl plugin). */
+static const char *const known_mechanisms[] = { "AMQPLAIN", "EXTERNAL", "PLAIN" };
+#define NMECHANISMS (sizeof(known_mechanisms) / sizeof(known_mechanisms[0]))
 
 /* The mechanism named (len bytes) as a static string when it is offered
  * to c, NULL otherwise.  As rabbit_reader: the configured ones
- * (auth_mechanisms, default PLAIN AMQPLAIN), EXTERNAL only over TLS
+ * (auth_mechanisms, default PLAIN and AMQPLAIN), EXTERNAL only over TLS
  * (rabbit_auth_mechanism_ssl's should_offer). */
 static const char *offered(const struct am_conn *c, const char *name, size_t len)
 {
@@ -38,12 +42,12 @@ static const char *offered(const struct am_conn *c, const char *name, size_t len
 
 	if (!list || !*list)
 		list = "PLAIN,AMQPLAIN";
-	for (size_t i = 0; i < sizeof(known_mechanisms) / sizeof(known_mechanisms[0]); i++) {
+	for (size_t i = 0; i < NMECHANISMS; i++) {
 		const char *k = known_mechanisms[i];
 
 		if (strlen(k) != len || memcmp(k, name, len) != 0)
 			continue;
-		if (i == 2 && !tdm_tls_active(c->net->bev))
+		if (strcmp(k, "EXTERNAL") == 0 && !tdm_tls_active(c->net->bev))
 			return NULL;
 		for (const char *q = list; *q;) {
 			size_t m = strcspn(q, ",");
@@ -56,22 +60,17 @@ static const char *offered(const struct am_conn *c, const char *name, size_t len
 	return NULL;
 }
 
-/* connection.start's mechanisms: the offered ones, space-separated, in
- * the configured order. */
+/* connection.start's mechanisms: the offered ones, space-separated. */
 static size_t mechanisms_offered(const struct am_conn *c, char *buf, size_t cap)
 {
-	const char *list = c->broker->cfg->auth_mechanisms;
 	size_t n = 0;
 
-	if (!list || !*list)
-		list = "PLAIN,AMQPLAIN";
-	for (const char *q = list; *q;) {
-		size_t m = strcspn(q, ",");
-		const char *k = offered(c, q, m);
+	buf[0] = '\0';
+	for (size_t i = 0; i < NMECHANISMS; i++) {
+		const char *k = known_mechanisms[i];
 
-		if (k && n + strlen(k) + 2 <= cap)
+		if (offered(c, k, strlen(k)) && n + strlen(k) + 2 <= cap)
 			n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", k);
-		q += m + (q[m] == ',');
 	}
 	return n;
 }
@@ -420,7 +419,7 @@ static int h_start_ok(struct am_conn *c, const struct am_method *m, struct am_er
 	int rc = -1;
 	read_client_caps(c, s->client_properties);
 	if (!mech) {
-		for (size_t i = 0; i < sizeof(known_mechanisms) / sizeof(known_mechanisms[0]); i++)
+		for (size_t i = 0; i < NMECHANISMS; i++)
 			if (strlen(known_mechanisms[i]) == s->mechanism.len &&
 			    memcmp(known_mechanisms[i], s->mechanism.ptr, s->mechanism.len) == 0)
 				return am_fail(err, AM_COMMAND_INVALID, m->id,

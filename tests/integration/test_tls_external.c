@@ -11,8 +11,9 @@
  * auth_mechanisms.1 = EXTERNAL, auth_mechanisms.2 = PLAIN, and logs its
  * lines to a file the tests read:
  *
- *  - connection.start offers EXTERNAL then PLAIN over TLS, PLAIN alone on
- *    the plain port (EXTERNAL needs a TLS connection);
+ *  - connection.start offers EXTERNAL and PLAIN over TLS, PLAIN alone on
+ *    the plain port (EXTERNAL needs a TLS connection), in RabbitMQ's order
+ *    (AMQPLAIN PLAIN by default);
  *  - ssl_cert_login_from = common_name: rabbitmq-c's
  *    AMQP_SASL_METHOD_EXTERNAL with the "client" certificate logs in as
  *    user "client" and works; a certificate naming no user, and no
@@ -264,6 +265,14 @@ START_TEST(test_amqps_external_mechanisms_offered)
 	char mechs[64];
 	int fd;
 
+	/* the program's broker, with the defaults: RabbitMQ 3.10's answer */
+	fd = th_raw_connect();
+	ck_assert_int_eq(th_raw_send(fd, header, sizeof(header)), 0);
+	ck_assert_int_eq(th_raw_read_frame(fd, &f, 5000), 1);
+	start_mechanisms(f.payload, f.size, mechs, sizeof(mechs));
+	ck_assert_str_eq(mechs, "AMQPLAIN PLAIN");
+	free(f.payload);
+	close(fd);
 	start_broker(more);
 	tls_mechanisms(mechs, sizeof(mechs));
 	ck_assert_str_eq(mechs, "EXTERNAL PLAIN");
