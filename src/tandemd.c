@@ -334,8 +334,9 @@ static int amqp_listen(struct server *s, const struct tdm_config *cfg, const cha
 					  strerror(errno));
 				return -1;
 			}
-			tdm_info("main", "listening %s %s port %d (%.*s)", kind, addr, bound,
-				 (int)(eq - entry), entry);
+			tdm_info("main", strchr(addr, ':') ? "listening %s [%s]:%d (%.*s)"
+							    : "listening %s %s:%d (%.*s)",
+				 kind, addr, bound, (int)(eq - entry), entry);
 		}
 		p += n;
 		if (*p == ',')
