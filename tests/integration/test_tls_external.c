@@ -24,6 +24,9 @@
  *    it with auth_mechanism, ssl, ssl_protocol, ssl_cipher, peer_cert_*
  *    as RabbitMQ's management plugin does; a plain connection has ssl
  *    false and nulls;
+ *  - a subject with RFC 4514's special characters, a multi-valued RDN and
+ *    UTF-8 is written exactly as RabbitMQ writes it, in /api/connections
+ *    and /api/connections/{name};
  *  - auth_mechanisms or ssl_cert_login_from naming what does not exist
  *    stop tandemd at start.
  *
@@ -407,6 +410,52 @@ START_TEST(test_amqps_external_login_distinguished_name)
 }
 END_TEST
 
+/* The subject of a certificate with every kind of part and character
+ * RFC 4514 escapes: tandem writes it as RabbitMQ 3.10.8 does (this string
+ * is what a private RabbitMQ node's /api/connections showed for the same
+ * certificate): the parts last first, a multi-valued RDN in its DER order,
+ * escapes for #, +, ;, <, >, ", \, a trailing space, ~ and non-ASCII bytes
+ * as \XX, RabbitMQ's names (EMAILADDRESS, UID, DC). */
+#define ODD_SUBJECT \
+	"DC=example,EMAILADDRESS=a@b.example,CN=Zo\\C3\\AB \\7E tilde\\ ,OU=ops+UID=42," \
+	"O=\\#Hash\\+Plus\\;Semi \\<x\\> \\\"q\\\" back\\\\slash,C=US"
+
+START_TEST(test_api_connection_peer_cert_subject_as_rabbitmq)
+{
+	char path[1024], seg[700];
+	amqp_rpc_reply_t r;
+	amqp_connection_state_t c;
+	struct th_http_resp resp;
+	const char *name, *v;
+
+	start_broker(NULL);
+	c = tls_login("odd", 1, &r); /* PLAIN as guest, with the certificate */
+	ck_assert_msg(c != NULL, "PLAIN over TLS with the odd certificate failed");
+	ck_assert_int_eq(th_http("GET", "/api/connections", "guest:guest", NULL, &resp), 200);
+	ck_assert_int_eq(th_jcount(&resp, ""), 1);
+	v = th_jstr(&resp, "0/peer_cert_subject");
+	ck_assert_msg(v && strcmp(v, ODD_SUBJECT) == 0, "peer_cert_subject %s, not %s",
+		      v ? v : "null", ODD_SUBJECT);
+	name = th_jstr(&resp, "0/name");
+	ck_assert_ptr_nonnull(name);
+	th_urlseg(seg, sizeof(seg), name);
+	snprintf(path, sizeof(path), "/api/connections/%s", seg);
+	th_http_free(&resp);
+	/* and the one connection by its name */
+	ck_assert_int_eq(th_http("GET", path, "guest:guest", NULL, &resp), 200);
+	ck_assert_msg(
+		th_jmatch(&resp, "",
+			  "{\"auth_mechanism\":\"PLAIN\",\"ssl\":true,\"ssl_protocol\":\"tlsv1.3\","
+			  "\"peer_cert_issuer\":\"CN=ca\"}"),
+		"%s: %s", path, resp.body);
+	v = th_jstr(&resp, "peer_cert_subject");
+	ck_assert_msg(v && strcmp(v, ODD_SUBJECT) == 0, "%s: peer_cert_subject %s", path,
+		      v ? v : "null");
+	th_http_free(&resp);
+	th_close(c);
+}
+END_TEST
+
 START_TEST(test_amqps_external_bad_settings_refuse_start)
 {
 	const char *bad_mech[] = { "--auth_mechanisms.1", "KERBEROS", NULL };
@@ -449,11 +498,26 @@ int main(void)
 			fprintf(stderr, "test_tls_external: openssl failed (%s/gen.log)\n", dir);
 			return 99;
 		}
+		/* RFC 4514's special characters, a multi-valued RDN, UTF-8 */
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && timeout 30 openssl req -newkey ec -pkeyopt "
+			 "ec_paramgen_curve:prime256v1 -nodes -keyout odd.key -out odd.csr -utf8 "
+			 "-multivalue-rdn -subj '/C=US/O=#Hash\\+Plus;Semi <x> \"q\" "
+			 "back\\\\slash/OU=ops+UID=42/CN=Zo\xc3\xab ~ tilde "
+			 "/emailAddress=a@b.example/DC=example' >>gen.log 2>&1 && "
+			 "timeout 30 openssl x509 -req -in odd.csr -CA ca.pem -CAkey ca.key "
+			 "-CAcreateserial -out odd.pem -days 2 >>gen.log 2>&1",
+			 dir);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "test_tls_external: openssl failed (%s/gen.log)\n", dir);
+			return 99;
+		}
 	}
 	th_start_private();
 	tcase_add_test(tc, test_amqps_external_mechanisms_offered);
 	tcase_add_test(tc, test_amqps_external_login_common_name);
 	tcase_add_test(tc, test_amqps_external_login_distinguished_name);
+	tcase_add_test(tc, test_api_connection_peer_cert_subject_as_rabbitmq);
 	tcase_add_test(tc, test_amqps_external_bad_settings_refuse_start);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
