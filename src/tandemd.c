@@ -290,57 +290,32 @@ static int amqp_listen(struct server *s, const struct tdm_config *cfg, const cha
 		tdm_info("main", "listening %s %s:%d", kind, cfg->bind_address, bound);
 		return 0;
 	}
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		char entry[192], host[80];
-		const char *eq, *colon;
-		char *end;
-		long lport;
+	for (;;) {
+		char name[64], host[80];
+		int lport, r = tdm_config_listener_next(&p, name, sizeof(name), host, sizeof(host),
+							&lport);
 
-		snprintf(entry, sizeof(entry), "%.*s", (int)(n < sizeof(entry) - 1 ? n : 0), p);
-		eq = strchr(entry, '=');
-		colon = strrchr(entry, ':');
-		if (!eq || !colon || colon < eq || (size_t)(colon - eq - 1) >= sizeof(host)) {
+		if (r == 0)
+			break;
+		if (r < 0) {
 			tdm_error("main", "%s_listeners: '%.*s' is not NAME=HOST:PORT",
-				  opts ? "ssl" : "amqp", (int)n, p);
+				  opts ? "ssl" : "amqp", (int)strcspn(p, ","), p);
 			return -1;
 		}
-		memcpy(host, eq + 1, (size_t)(colon - eq - 1));
-		host[colon - eq - 1] = '\0';
-		lport = strtol(colon + 1, &end, 10);
-		if (*end || lport <= 0 || lport > 65535) {
-			tdm_error("main", "%s_listeners: '%s': bad port", opts ? "ssl" : "amqp",
-				  entry);
+		if (dry)
+			continue;
+		const char *addr = host[0] ? host : cfg->bind_address;
+		int bound = tdm_net_listen_opts(s->net, addr, lport, &am_proto, s->broker, opts);
+
+		if (bound < 0) {
+			tdm_error("main", "cannot listen on %s port %d (%s %s): %s", addr, lport,
+				  kind, name, strerror(errno));
 			return -1;
 		}
-		if (host[0] == '[') { /* [::1] */
-			size_t hl = strlen(host);
-
-			if (hl < 3 || host[hl - 1] != ']') {
-				tdm_error("main", "%s_listeners: '%s': bad address",
-					  opts ? "ssl" : "amqp", entry);
-				return -1;
-			}
-			memmove(host, host + 1, hl - 2);
-			host[hl - 2] = '\0';
-		}
-		if (!dry) {
-			const char *addr = host[0] ? host : cfg->bind_address;
-			int bound = tdm_net_listen_opts(s->net, addr, (int)lport, &am_proto,
-							s->broker, opts);
-
-			if (bound < 0) {
-				tdm_error("main", "cannot listen on %s (%s): %s", entry, kind,
-					  strerror(errno));
-				return -1;
-			}
-			tdm_info("main", strchr(addr, ':') ? "listening %s [%s]:%d (%.*s)"
-							    : "listening %s %s:%d (%.*s)",
-				 kind, addr, bound, (int)(eq - entry), entry);
-		}
-		p += n;
-		if (*p == ',')
-			p++;
+		tdm_info("main",
+			 strchr(addr, ':') ? "listening %s [%s]:%d (%s)"
+					   : "listening %s %s:%d (%s)",
+			 kind, addr, bound, name);
 	}
 	return 0;
 }

@@ -994,6 +994,41 @@ bad:
 	return -1;
 }
 
+int tdm_config_listener_next(const char **pos, char *name, size_t namelen, char *host,
+			     size_t hostlen, int *port)
+{
+	const char *p = *pos, *eq, *colon;
+	size_t n, nl, hl;
+	char *end;
+	long v;
+
+	if (!p || !*p)
+		return 0;
+	n = strcspn(p, ",");
+	eq = memchr(p, '=', n);
+	colon = n ? p + n - 1 : p;
+	while (colon > p && *colon != ':')
+		colon--;
+	if (!eq || colon <= eq)
+		return -1;
+	nl = (size_t)(eq - p);
+	hl = (size_t)(colon - eq - 1);
+	if (hl >= 2 && eq[1] == '[' && colon[-1] == ']')
+		eq++, hl -= 2;
+	if (nl == 0 || nl >= namelen || hl >= hostlen)
+		return -1;
+	v = strtol(colon + 1, &end, 10);
+	if (end != p + n || v <= 0 || v > 65535)
+		return -1;
+	memcpy(name, p, nl);
+	name[nl] = '\0';
+	memcpy(host, eq + 1, hl);
+	host[hl] = '\0';
+	*port = (int)v;
+	*pos = p + n + (p[n] == ',');
+	return 1;
+}
+
 int tdm_config_set(struct tdm_config *c, const char *key, const char *value, char *err,
 		   size_t errlen)
 {

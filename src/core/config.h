@@ -165,5 +165,14 @@ int tdm_config_args(struct tdm_config *c, int argc, char **argv, char *err, size
  * default; without users.*.password the output loads back as a tandem.conf.
  */
 void tdm_config_describe(const struct tdm_config *c, void *file /* FILE* */);
+/*
+ * Walks a listener list (amqp_listeners, ssl_listeners: NAME=HOST:PORT,...):
+ * parses the entry at *pos into name, host (IPv6 without its brackets; ""
+ * = bind_address) and port, and moves *pos past it.  1 with an entry, 0 at
+ * the end of the list, -1 when the entry is malformed (*pos is then left
+ * on it).
+ */
+int tdm_config_listener_next(const char **pos, char *name, size_t namelen, char *host,
+			     size_t hostlen, int *port);
 
 #endif

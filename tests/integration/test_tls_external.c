@@ -27,6 +27,8 @@
  *  - a subject with RFC 4514's special characters, a multi-valued RDN and
  *    UTF-8 is written exactly as RabbitMQ writes it, in /api/connections
  *    and /api/connections/{name};
+ *  - /api/overview lists the AMQPS listeners ("amqp/ssl"), several of
+ *    them, and the port-listener health check knows them;
  *  - auth_mechanisms or ssl_cert_login_from naming what does not exist
  *    stop tandemd at start.
  *
@@ -456,6 +458,34 @@ START_TEST(test_api_connection_peer_cert_subject_as_rabbitmq)
 }
 END_TEST
 
+/* /api/overview lists the AMQPS listeners (RabbitMQ's "amqp/ssl") beside
+ * the plain one, and the port-listener health check knows them. */
+START_TEST(test_api_overview_lists_amqps_listeners)
+{
+	static char a2[64];
+	const char *more[] = { "--listeners.ssl.second", a2, NULL };
+	struct th_http_resp resp;
+	char want[160], path[96];
+	int p2 = su_free_port();
+
+	snprintf(a2, sizeof(a2), "127.0.0.1:%d", p2);
+	start_broker(more);
+	ck_assert_int_eq(th_http("GET", "/api/overview", "guest:guest", NULL, &resp), 200);
+	snprintf(want, sizeof(want),
+		 "{\"protocol\":\"amqp/ssl\",\"ip_address\":\"127.0.0.1\",\"port\":%d}", tls_port);
+	ck_assert_msg(th_jcontains(&resp, "listeners", want) == 1, "%s in %s", want, resp.body);
+	snprintf(want, sizeof(want),
+		 "{\"protocol\":\"amqp/ssl\",\"ip_address\":\"127.0.0.1\",\"port\":%d}", p2);
+	ck_assert_msg(th_jcontains(&resp, "listeners", want) == 1, "%s in %s", want, resp.body);
+	snprintf(want, sizeof(want), "{\"protocol\":\"amqp\",\"port\":%d}", th_port());
+	ck_assert_msg(th_jcontains(&resp, "listeners", want) == 1, "%s in %s", want, resp.body);
+	th_http_free(&resp);
+	snprintf(path, sizeof(path), "/api/health/checks/port-listener/%d", p2);
+	ck_assert_int_eq(th_http("GET", path, "guest:guest", NULL, &resp), 200);
+	th_http_free(&resp);
+}
+END_TEST
+
 START_TEST(test_amqps_external_bad_settings_refuse_start)
 {
 	const char *bad_mech[] = { "--auth_mechanisms.1", "KERBEROS", NULL };
@@ -518,6 +548,7 @@ int main(void)
 	tcase_add_test(tc, test_amqps_external_login_common_name);
 	tcase_add_test(tc, test_amqps_external_login_distinguished_name);
 	tcase_add_test(tc, test_api_connection_peer_cert_subject_as_rabbitmq);
+	tcase_add_test(tc, test_api_overview_lists_amqps_listeners);
 	tcase_add_test(tc, test_amqps_external_bad_settings_refuse_start);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);

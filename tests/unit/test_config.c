@@ -408,6 +408,29 @@ START_TEST(rabbitmq_listeners_and_auth)
 			 0);
 	ck_assert_str_eq(c.amqp_listeners, "default=127.0.0.1:5673,local_v6=[::1]:5673");
 	ck_assert_int_eq(c.amqp_port, 5673);
+	{ /* what tandemd and the management API read back */
+		const char *pos = c.amqp_listeners, *bad = "x=1.2.3.4";
+		char name[16], host[64];
+		int port = 0;
+
+		ck_assert_int_eq(tdm_config_listener_next(&pos, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 1);
+		ck_assert_str_eq(name, "default");
+		ck_assert_str_eq(host, "127.0.0.1");
+		ck_assert_int_eq(port, 5673);
+		ck_assert_int_eq(tdm_config_listener_next(&pos, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 1);
+		ck_assert_str_eq(name, "local_v6");
+		ck_assert_str_eq(host, "::1");
+		ck_assert_int_eq(tdm_config_listener_next(&pos, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 0);
+		ck_assert_int_eq(tdm_config_listener_next(&bad, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 -1);
+	}
 	ck_assert_str_eq(
 		c.ssl_listeners,
 		"default=:5671,1=[::1]:5671,2=127.0.0.2:5675"); /* a name given twice: the last */
