@@ -543,10 +543,14 @@ static void reg_security(void *ctx, struct tdm_conn_security *out)
 	struct am_conn *c = ctx;
 	struct tdm_tls_info ti;
 
-	_Static_assert(sizeof(out->peer_cert_subject) == sizeof(ti.peer_cert_subject) &&
+	_Static_assert(sizeof(out->ssl_protocol) == sizeof(ti.protocol) &&
 			       sizeof(out->ssl_cipher) == sizeof(ti.cipher) &&
+			       sizeof(out->ssl_key_exchange) == sizeof(ti.key_exchange) &&
+			       sizeof(out->ssl_hash) == sizeof(ti.hash) &&
+			       sizeof(out->peer_cert_subject) == sizeof(ti.peer_cert_subject) &&
+			       sizeof(out->peer_cert_issuer) == sizeof(ti.peer_cert_issuer) &&
 			       sizeof(out->peer_cert_validity) == sizeof(ti.peer_cert_validity),
-		       "registry and net/tls.h agree on sizes");
+		       "core/registry.h and net/tls.h agree on sizes");
 	out->auth_mechanism = c->mechanism;
 	if (!tdm_tls_info(c->net->bev, &ti))
 		return;

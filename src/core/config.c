@@ -919,7 +919,7 @@ static int set_listener_key(struct tdm_config *c, const char *key, const char *v
 	int ssl = key_has_prefix(key, "listeners.ssl");
 	char **list = ssl ? &c->ssl_listeners : &c->amqp_listeners;
 	int *port_field = ssl ? &c->ssl_port : &c->amqp_port;
-	const char *name, *colon, *p;
+	const char *name, *colon, *p, *given = value;
 	char host[64] = "", entry[160], *out;
 	unsigned char addr[16];
 	size_t nlen, hlen = 0;
@@ -944,6 +944,10 @@ static int set_listener_key(struct tdm_config *c, const char *key, const char *v
 	}
 	name++;
 	nlen = strlen(name);
+	if (nlen > 63) {
+		tu_errf(err, errlen, "%s: the listener's name is longer than 63 bytes", key);
+		return -1;
+	}
 	colon = strrchr(value, ':');
 	if (colon) {
 		p = value;
@@ -990,7 +994,7 @@ static int set_listener_key(struct tdm_config *c, const char *key, const char *v
 	return 0;
 bad:
 	tu_errf(err, errlen, "%s: '%s' is not PORT or IP:PORT (a port 0-65535, an IP address)", key,
-		value);
+		given);
 	return -1;
 }
 
