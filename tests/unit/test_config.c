@@ -466,6 +466,8 @@ START_TEST(rabbitmq_listeners_and_auth)
 	ck_assert_ptr_nonnull(strstr(err, "is not PORT or IP:PORT"));
 	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.x", "127.0.0.1:99999", err, sizeof(err)),
 			 -1);
+	ck_assert_str_eq(err, "listeners.ssl.x: '127.0.0.1:99999' is not PORT or IP:PORT (a port "
+			      "0-65535, an IP address)");
 	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.x", "[::1:5671", err, sizeof(err)), -1);
 	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.x.y", "5671", err, sizeof(err)), -1);
 	ck_assert_int_eq(tdm_config_set(&c, "auth_mechanisms.3", "KERBEROS", err, sizeof(err)), -1);
