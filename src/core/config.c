@@ -879,10 +879,11 @@ static int check_enum(const struct tdm_config *c, const char *key, size_t offset
 		      size_t errlen)
 {
 	for (size_t i = 0; i < ARRAY_LEN(conf_enums); i++) {
-		const char *v = *(char *const *)(const void *)((const char *)c + offset);
+		const char *v;
 
 		if (conf_enums[i].offset != offset)
-			continue;
+			continue; /* (offset may be any field's, not a char *) */
+		v = *(char *const *)(const void *)((const char *)c + offset);
 		for (const char *q = v ? v : ""; *q;) {
 			size_t m = strcspn(q, ","), n = strlen(conf_enums[i].words);
 			const char *w = conf_enums[i].words;

@@ -133,10 +133,12 @@ static int log_has(const char *text)
 /*
  * An AMQPS connection with the client certificate cert (NULL = none) that
  * logs in with EXTERNAL (or PLAIN as guest when plain is set).  Returns the
- * connection when the login worked, NULL otherwise with the reply in *r
- * (and the connection destroyed).
+ * connection when the login worked, NULL otherwise with the reply in *r;
+ * the connection is then destroyed, or handed over in *failed (the reply
+ * lives in its memory) when failed is not NULL.
  */
-static amqp_connection_state_t tls_login(const char *cert, int plain, amqp_rpc_reply_t *r)
+static amqp_connection_state_t tls_login_keep(const char *cert, int plain, amqp_rpc_reply_t *r,
+					      amqp_connection_state_t *failed)
 {
 	amqp_connection_state_t c = amqp_new_connection();
 	amqp_socket_t *s = amqp_ssl_socket_new(c);
@@ -163,8 +165,16 @@ static amqp_connection_state_t tls_login(const char *cert, int plain, amqp_rpc_r
 		*r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_EXTERNAL, "ignored");
 	if (r->reply_type == AMQP_RESPONSE_NORMAL)
 		return c;
-	amqp_destroy_connection(c);
+	if (failed)
+		*failed = c;
+	else
+		amqp_destroy_connection(c);
 	return NULL;
+}
+
+static amqp_connection_state_t tls_login(const char *cert, int plain, amqp_rpc_reply_t *r)
+{
+	return tls_login_keep(cert, plain, r, NULL);
 }
 
 /* The login of cert must be refused with connection.close 403 and
@@ -172,7 +182,8 @@ static amqp_connection_state_t tls_login(const char *cert, int plain, amqp_rpc_r
 static void expect_refused(const char *cert)
 {
 	amqp_rpc_reply_t r;
-	amqp_connection_state_t c = tls_login(cert, 0, &r);
+	amqp_connection_state_t failed = NULL;
+	amqp_connection_state_t c = tls_login_keep(cert, 0, &r, &failed);
 
 	ck_assert_msg(c == NULL, "EXTERNAL with %s was let in", cert ? cert : "no certificate");
 	ck_assert_msg(r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
@@ -184,6 +195,7 @@ static void expect_refused(const char *cert)
 	ck_assert(th_bytes_eq(cc->reply_text,
 			      "ACCESS_REFUSED - Login was refused using authentication mechanism "
 			      "EXTERNAL. For details see the broker logfile."));
+	amqp_destroy_connection(failed);
 }
 
 /* Declare, publish and get one message on c. */
