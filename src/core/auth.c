@@ -9,6 +9,7 @@
  * Must not depend on: libevent, protocol front ends.
  */
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,28 @@
 #define DIGEST_LEN 32
 #define HASH_LEN (SALT_LEN + DIGEST_LEN)
 
+/* One compiled pattern: src as given, re compiled from it ("" as "^$",
+ * topic patterns after {username}/{vhost} expansion). */
+struct auth_re {
+	char *src; /* owned */
+	regex_t re;
+	int ok; /* re is compiled (and must be freed) */
+};
+
+/* configure/write/read of a user on one vhost (TDM_PERM_* order). */
+struct auth_perm {
+	char *vhost; /* owned */
+	size_t vhost_len;
+	struct auth_re re[3];
+};
+
+/* Topic permission of a user on one vhost and exchange: write, read. */
+struct auth_topic {
+	char *vhost;    /* owned */
+	char *exchange; /* owned */
+	struct auth_re re[2];
+};
+
 struct auth_user {
 	char *name;                   /* owned */
 	size_t name_len;
@@ -34,7 +57,14 @@ struct auth_user {
 	int loopback_only;            /* listed in loopback_users */
 	int has_scram;                /* scram[] derived from a plain password */
 	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
-	char *vhosts;                 /* owned; stored form (see below) */
+	int all_vhosts;               /* the configuration's vhosts = "*": all[] on every
+				       * vhost without an entry of its own */
+	struct auth_re all[3];        /* valid when all_vhosts */
+	struct auth_perm *perms;      /* owned array */
+	size_t nperms;
+	struct auth_topic *topics;    /* owned array */
+	size_t ntopics;
+	char *vhosts_rec;             /* owned cache of tdm_auth_user_record's vhosts */
 	char *tags;                   /* owned */
 };
 
@@ -153,90 +183,6 @@ static char *vhost_escape(const char *name, size_t len)
 	return out;
 }
 
-/* 1 when the stored item p[0..n) names exactly the vhost name[0..len). */
-static int vhost_item_is(const char *p, size_t n, const char *name, size_t len)
-{
-	size_t i = 0, o = 0;
-
-	while (i < n) {
-		int c = (unsigned char)p[i];
-
-		if (c == '%') {
-			int hi = i + 2 < n ? tu_hex_value(p[i + 1]) : -1;
-			int lo = hi >= 0 ? tu_hex_value(p[i + 2]) : -1;
-
-			if (lo < 0)
-				return 0;
-			c = hi << 4 | lo;
-			i += 3;
-		} else {
-			i++;
-		}
-		if (o == len || (unsigned char)name[o] != c)
-			return 0;
-		o++;
-	}
-	return o == len;
-}
-
-/* 1 when the stored list has the bare "*" item (every vhost). */
-static int vhosts_all(const char *list)
-{
-	return list_has(list, "*", 1);
-}
-
-/* 1 when the stored list lets the user open vhost name[0..len). */
-static int vhosts_allow(const char *list, const char *name, size_t len)
-{
-	const char *p = list;
-
-	while (p && *p) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-
-		if ((n == 1 && *p == '*') || vhost_item_is(p, n, name, len))
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
-/*
- * The stored form of a list of raw names as the configuration (and data
- * directories written before the stored form) give them: items split at
- * commas, "*" = every vhost.  malloc'd, or NULL (ENOMEM).
- */
-static char *vhosts_from_raw(const char *raw)
-{
-	size_t cap = 3 * strlen(raw) + 1, o = 0;
-	char *out = malloc(cap);
-	const char *p = raw;
-
-	if (!out)
-		return NULL;
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		char *item = n == 1 && *p == '*' ? strdup("*") : vhost_escape(p, n);
-
-		if (!item) {
-			free(out);
-			return NULL;
-		}
-		if (*item) {
-			if (o)
-				out[o++] = ',';
-			memcpy(out + o, item, strlen(item));
-			o += strlen(item);
-		}
-		free(item);
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static struct auth_user *find_user(const struct tdm_auth *a, const char *name, size_t len)
 {
 	size_t i;
@@ -247,14 +193,302 @@ static struct auth_user *find_user(const struct tdm_auth *a, const char *name, s
 	return NULL;
 }
 
-/* Derives name's SCRAM credentials (every mechanism) from its plain
- * password, as Kafka stores them.  0, or -1 (no such user, libcrypto). */
-static int set_scram(struct tdm_auth *a, const char *name, const char *password)
-{
-	struct auth_user *u = find_user(a, name, strlen(name));
+/* ---- permission patterns ----------------------------------------------- */
 
-	if (!u)
-		return -1;
+/*
+ * Escapes whose meaning differs between Erlang's re (PCRE) and POSIX ERE:
+ * glibc reads "\d" as a plain 'd' where RabbitMQ reads a digit, so such a
+ * pattern would silently grant something else.  Allowed after a backslash:
+ * any non-alphanumeric (a literal), \1..\9 (back references in both) and
+ * GNU's \w \W \s \S \b \B (the same classes as PCRE's).  NULL when fine,
+ * else what is refused.
+ */
+static const char *pat_bad_escape(const char *pat)
+{
+	static char what[3];
+
+	for (const char *p = pat; *p; p++) {
+		if (*p != '\\')
+			continue;
+		char c = p[1];
+		if (!c)
+			return "a trailing backslash";
+		p++;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			continue;
+		if ((c >= '1' && c <= '9') || strchr("wWsSbB", c))
+			continue;
+		what[0] = '\\';
+		what[1] = c;
+		what[2] = '\0';
+		return what;
+	}
+	return NULL;
+}
+
+static void pat_free(struct auth_re *r)
+{
+	if (r->ok)
+		regfree(&r->re);
+	free(r->src);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Compiles expanded (the pattern to run; "" means "^$", as RabbitMQ) and
+ * keeps a copy of src (the pattern as given).  0, TDM_AUTH_E_REGEX with
+ * err set, or TDM_AUTH_E_NOMEM. */
+static int pat_set(struct auth_re *r, const char *src, const char *expanded, char *err,
+		   size_t errlen)
+{
+	const char *bad = pat_bad_escape(expanded);
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (bad) {
+		tu_errf(err, errlen,
+			"regular expression '%s' is invalid: %s is not supported (POSIX extended "
+			"regular expressions)",
+			src, bad);
+		return TDM_AUTH_E_REGEX;
+	}
+	rc = regcomp(&r->re, *expanded ? expanded : "^$", REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char why[128];
+
+		regerror(rc, &r->re, why, sizeof(why));
+		tu_errf(err, errlen, "regular expression '%s' is invalid: %s", src, why);
+		return TDM_AUTH_E_REGEX;
+	}
+	r->ok = 1;
+	if (!(r->src = strdup(src))) {
+		pat_free(r);
+		tu_errf(err, errlen, "out of memory");
+		return TDM_AUTH_E_NOMEM;
+	}
+	return 0;
+}
+
+/* Unanchored search of name[0..len) as Erlang's re:run: 1 on a match. */
+static int pat_match(const struct auth_re *r, const char *name, size_t len)
+{
+	if (!r->ok)
+		return 0;
+#ifdef REG_STARTEND
+	regmatch_t m[1];
+
+	m[0].rm_so = 0;
+	m[0].rm_eo = (regoff_t)len;
+	return regexec(&r->re, len ? name : "", 1, m, REG_STARTEND) == 0;
+#else
+	char *s = strndup(len ? name : "", len);
+	int ok = s && regexec(&r->re, s, 0, NULL, 0) == 0;
+
+	free(s);
+	return ok;
+#endif
+}
+
+/* pat with every "{username}" then every "{vhost}" replaced, as RabbitMQ
+ * 3.10's expand_topic_permission (a plain text replacement before the
+ * pattern is compiled).  malloc'd, or NULL. */
+static char *expand_vars(const char *pat, const char *user, const char *vhost)
+{
+	static const char *const var[2] = { "{username}", "{vhost}" };
+	const char *val[2] = { user, vhost };
+	char *cur = strdup(pat);
+
+	for (int v = 0; v < 2 && cur; v++) {
+		size_t vl = strlen(var[v]), xl = strlen(val[v]), n = 0;
+		for (const char *p = strstr(cur, var[v]); p; p = strstr(p + vl, var[v]))
+			n++;
+		if (!n)
+			continue;
+		char *out = malloc(strlen(cur) + n * xl + 1), *o = out;
+		if (out) {
+			const char *p = cur, *q;
+			while ((q = strstr(p, var[v]))) {
+				memcpy(o, p, (size_t)(q - p));
+				o += q - p;
+				memcpy(o, val[v], xl);
+				o += xl;
+				p = q + vl;
+			}
+			strcpy(o, p);
+		}
+		free(cur);
+		cur = out;
+	}
+	return cur;
+}
+
+static void perm_free(struct auth_perm *p)
+{
+	free(p->vhost);
+	for (int i = 0; i < 3; i++)
+		pat_free(&p->re[i]);
+}
+
+static void topic_free(struct auth_topic *t)
+{
+	free(t->vhost);
+	free(t->exchange);
+	for (int i = 0; i < 2; i++)
+		pat_free(&t->re[i]);
+}
+
+/* Compiles three patterns into re[] (all or nothing). */
+static int pat_set3(struct auth_re re[3], const char *const pat[3], char *err, size_t errlen)
+{
+	for (int i = 0; i < 3; i++) {
+		int rc = pat_set(&re[i], pat[i], pat[i], err, errlen);
+		if (rc < 0) {
+			while (i-- > 0)
+				pat_free(&re[i]);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static struct auth_perm *find_perm(const struct auth_user *u, const char *vhost, size_t len)
+{
+	for (size_t i = 0; i < u->nperms; i++)
+		if (u->perms[i].vhost_len == len && memcmp(u->perms[i].vhost, vhost, len) == 0)
+			return &u->perms[i];
+	return NULL;
+}
+
+static struct auth_topic *find_topic(const struct auth_user *u, const char *vhost,
+				     const char *exchange)
+{
+	for (size_t i = 0; i < u->ntopics; i++)
+		if (strcmp(u->topics[i].vhost, vhost) == 0 &&
+		    strcmp(u->topics[i].exchange, exchange) == 0)
+			return &u->topics[i];
+	return NULL;
+}
+
+static void clear_all_perms(struct auth_user *u)
+{
+	for (size_t i = 0; i < u->nperms; i++)
+		perm_free(&u->perms[i]);
+	free(u->perms);
+	u->perms = NULL;
+	u->nperms = 0;
+	for (int i = 0; i < 3; i++)
+		pat_free(&u->all[i]);
+	u->all_vhosts = 0;
+}
+
+/* Sets (replacing) u's permissions on vhost name[0..len).  0 or TDM_AUTH_E_*. */
+static int user_set_perm(struct auth_user *u, const char *vhost, size_t len,
+			 const char *const pat[3], char *err, size_t errlen)
+{
+	struct auth_re re[3];
+	struct auth_perm *p = find_perm(u, vhost, len);
+	int rc = pat_set3(re, pat, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (!p) {
+		struct auth_perm *np = realloc(u->perms, (u->nperms + 1) * sizeof(*np));
+		char *name = strndup(vhost, len);
+
+		if (!np || !name) {
+			if (np)
+				u->perms = np;
+			free(name);
+			for (int i = 0; i < 3; i++)
+				pat_free(&re[i]);
+			tu_errf(err, errlen, "out of memory");
+			return TDM_AUTH_E_NOMEM;
+		}
+		u->perms = np;
+		p = &u->perms[u->nperms++];
+		p->vhost = name;
+		p->vhost_len = len;
+	} else {
+		for (int i = 0; i < 3; i++)
+			pat_free(&p->re[i]);
+	}
+	memcpy(p->re, re, sizeof(re));
+	return 0;
+}
+
+static int user_set_all(struct auth_user *u, const char *const pat[3], char *err, size_t errlen)
+{
+	struct auth_re re[3];
+	int rc = pat_set3(re, pat, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 3; i++)
+		pat_free(&u->all[i]);
+	memcpy(u->all, re, sizeof(re));
+	u->all_vhosts = 1;
+	return 0;
+}
+
+static const char *const full_access[3] = { ".*", ".*", ".*" };
+
+/* Grants ".*" on each vhost of a list, raw (the configuration's, split at
+ * commas, items trimmed) or stored (tdm_auth_user_record's escaped form);
+ * "*" = every vhost.  0 or TDM_AUTH_E_NOMEM. */
+static int user_grant_list(struct auth_user *u, const char *list, int raw)
+{
+	const char *p = list;
+	char err[8];
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		const char *s = p;
+		size_t l = n;
+		int rc = 0;
+
+		if (raw) {
+			while (l && *s == ' ')
+				s++, l--;
+			while (l && s[l - 1] == ' ')
+				l--;
+		}
+		if (l == 1 && *s == '*') {
+			rc = user_set_all(u, full_access, err, sizeof(err));
+		} else if (l && raw) {
+			rc = user_set_perm(u, s, l, full_access, err, sizeof(err));
+		} else if (l) {
+			char *name = malloc(l + 1);
+			size_t o = 0;
+
+			if (!name)
+				return TDM_AUTH_E_NOMEM;
+			for (size_t i = 0; i < l; i++) {
+				int hi = s[i] == '%' && i + 2 < l ? tu_hex_value(s[i + 1]) : -1;
+				int lo = hi >= 0 ? tu_hex_value(s[i + 2]) : -1;
+				if (lo >= 0) {
+					name[o++] = (char)(hi << 4 | lo);
+					i += 2;
+				} else {
+					name[o++] = s[i];
+				}
+			}
+			rc = user_set_perm(u, name, o, full_access, err, sizeof(err));
+			free(name);
+		}
+		if (rc < 0)
+			return rc;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* ---- users ------------------------------------------------------------- */
+
+/* Derives name's SCRAM credentials (every mechanism) from its plain
+ * password, as Kafka stores them.  0, or -1 (libcrypto). */
+static int set_scram(struct auth_user *u, const char *password)
+{
 	for (int m = 0; m < TDM_SCRAM_NMECH; m++)
 		if (tdm_scram_new_cred((enum tdm_scram_mech)m, password, strlen(password),
 				       &u->scram[m]) < 0)
@@ -266,55 +500,73 @@ static int set_scram(struct tdm_auth *a, const char *name, const char *password)
 static void user_clear(struct auth_user *u)
 {
 	free(u->name);
-	free(u->vhosts);
 	free(u->tags);
+	free(u->vhosts_rec);
+	clear_all_perms(u);
+	for (size_t i = 0; i < u->ntopics; i++)
+		topic_free(&u->topics[i]);
+	free(u->topics);
 	explicit_bzero(u, sizeof(*u));
 }
 
 /*
- * Adds or replaces name with the given raw hash (NULL = locked account) and
- * vhosts in stored form (NULL = "/").  Copies every string.  0 or -1 (ENOMEM).
+ * Adds name, or updates it in place: the given raw hash (NULL = locked
+ * account) and tags (NULL = ""); an update keeps the user's permissions and
+ * drops its SCRAM credentials (the caller sets them again).  The user, or
+ * NULL (ENOMEM).
  */
-static int put_user(struct tdm_auth *a, const char *name, const unsigned char *hash,
-		    const char *vhosts, const char *tags)
+static struct auth_user *put_user(struct tdm_auth *a, const char *name, const unsigned char *hash,
+				  const char *tags)
 {
-	struct auth_user nu, *u;
+	struct auth_user *u = find_user(a, name, strlen(name));
+	char *t = strdup(tags ? tags : "");
 
-	memset(&nu, 0, sizeof(nu));
-	nu.name_len = strlen(name);
-	nu.name = strdup(name);
-	nu.vhosts = strdup(vhosts ? vhosts : "/");
-	nu.tags = strdup(tags ? tags : "");
-	if (!nu.name || !nu.vhosts || !nu.tags)
-		goto fail;
-	if (hash)
-		memcpy(nu.hash, hash, HASH_LEN);
-	else
-		nu.locked = 1;
-	nu.loopback_only = list_has(a->loopback_users, name, nu.name_len);
-
-	u = find_user(a, name, nu.name_len);
-	if (u) {
-		user_clear(u);
-	} else {
-		u = realloc(a->users, (a->nusers + 1) * sizeof(*u));
-		if (!u)
-			goto fail;
+	if (!t)
+		return NULL;
+	if (!u) {
+		char *n = strdup(name);
+		u = n ? realloc(a->users, (a->nusers + 1) * sizeof(*u)) : NULL;
+		if (!u) {
+			free(n);
+			free(t);
+			return NULL;
+		}
 		a->users = u;
 		u = &a->users[a->nusers++];
+		memset(u, 0, sizeof(*u));
+		u->name = n;
+		u->name_len = strlen(n);
 	}
-	*u = nu;
-	return 0;
-fail:
-	user_clear(&nu);
-	return -1;
+	free(u->tags);
+	u->tags = t;
+	u->locked = hash == NULL;
+	if (hash)
+		memcpy(u->hash, hash, HASH_LEN);
+	else
+		memset(u->hash, 0, HASH_LEN);
+	u->has_scram = 0;
+	explicit_bzero(u->scram, sizeof(u->scram));
+	u->loopback_only = list_has(a->loopback_users, name, u->name_len);
+	return u;
+}
+
+/* Replaces u's permissions by ".*" on the raw list vhosts (NULL = "/"). */
+static int user_reset_vhosts(struct auth_user *u, const char *vhosts)
+{
+	clear_all_perms(u);
+	for (size_t i = 0; i < u->ntopics; i++)
+		topic_free(&u->topics[i]);
+	free(u->topics);
+	u->topics = NULL;
+	u->ntopics = 0;
+	return user_grant_list(u, vhosts ? vhosts : "/", 1) < 0 ? -1 : 0;
 }
 
 int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password,
 		      const char *vhosts, const char *tags)
 {
 	unsigned char hash[HASH_LEN];
-	char *stored = NULL;
+	struct auth_user *u;
 	int rc = -1;
 
 	/* As RabbitMQ's internal backend: an empty password never logs in. */
@@ -323,14 +575,10 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
 	if (fill_random(hash, SALT_LEN) < 0)
 		goto out;
 	salted_digest(hash, password, strlen(password), hash + SALT_LEN);
-	stored = vhosts ? vhosts_from_raw(vhosts) : NULL;
-	if (vhosts && !stored)
-		goto out;
-	rc = put_user(a, name, hash, stored, tags);
-	if (rc == 0)
-		rc = set_scram(a, name, password);
+	u = put_user(a, name, hash, tags);
+	if (u && user_reset_vhosts(u, vhosts) == 0)
+		rc = set_scram(u, password);
 out:
-	free(stored);
 	explicit_bzero(hash, sizeof(hash));
 	return rc;
 }
@@ -346,16 +594,32 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 	if (!a->loopback_users)
 		goto nomem;
 	if (c->default_user && *c->default_user) {
+		const char *pat[3] = { c->default_perm_configure ? c->default_perm_configure : ".*",
+				       c->default_perm_write ? c->default_perm_write : ".*",
+				       c->default_perm_read ? c->default_perm_read : ".*" };
+		struct auth_user *u;
+		char why[256];
+		int rc;
+
 		if (!c->default_pass || !*c->default_pass) {
 			tu_errf(err, errlen, "default_pass must not be empty");
 			goto fail;
 		}
 		if (tdm_auth_add_user(a, c->default_user, c->default_pass, "*", "administrator") < 0)
 			goto nomem;
+		u = find_user(a, c->default_user, strlen(c->default_user));
+		rc = u ? user_set_all(u, pat, why, sizeof(why)) : TDM_AUTH_E_NOMEM;
+		if (rc == TDM_AUTH_E_REGEX) {
+			tu_errf(err, errlen, "default_permissions: %s", why);
+			goto fail;
+		} else if (rc < 0) {
+			goto nomem;
+		}
 	}
 	for (i = 0; i < c->nusers; i++) {
 		const struct tdm_user_conf *uc = &c->users[i];
 		unsigned char hash[HASH_LEN];
+		struct auth_user *u;
 
 		if (uc->password && uc->password_hash) {
 			tu_errf(err, errlen, "users.%s: set password or password_hash, not both",
@@ -379,11 +643,8 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 				uc->name);
 			goto fail;
 		}
-		char *stored = uc->vhosts ? vhosts_from_raw(uc->vhosts) : NULL;
-		int rc = uc->vhosts && !stored ? -1 :
-			 put_user(a, uc->name, *uc->password_hash ? hash : NULL, stored, uc->tags);
-		free(stored);
-		if (rc < 0)
+		u = put_user(a, uc->name, *uc->password_hash ? hash : NULL, uc->tags);
+		if (!u || user_reset_vhosts(u, uc->vhosts) < 0)
 			goto nomem;
 	}
 	return a;
@@ -433,7 +694,211 @@ int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const cha
 {
 	const struct auth_user *u = find_user(a, user, strlen(user));
 
-	return u && vhosts_allow(u->vhosts, vhost, vhost_len);
+	return u && (find_perm(u, vhost, vhost_len) || u->all_vhosts);
+}
+
+/* The patterns that apply to user on vhost: its own entry, else the
+ * every-vhost one; NULL when it has none. */
+static const struct auth_re *perm_res(const struct tdm_auth *a, const char *user, const char *vhost,
+				      size_t vlen)
+{
+	const struct auth_user *u = find_user(a, user, strlen(user));
+	const struct auth_perm *p = u ? find_perm(u, vhost, vlen) : NULL;
+
+	if (p)
+		return p->re;
+	return u && u->all_vhosts ? u->all : NULL;
+}
+
+int tdm_auth_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
+		       enum tdm_perm p, const char *name, size_t len)
+{
+	const struct auth_re *re = perm_res(a, user, vhost, strlen(vhost));
+
+	if (!re || p < TDM_PERM_CONFIGURE || p > TDM_PERM_READ)
+		return 0;
+	/* rabbit_access_control: the default exchange is checked as amq.default */
+	if (len == 0)
+		return pat_match(&re[p], "amq.default", 11);
+	return pat_match(&re[p], name, len);
+}
+
+int tdm_auth_topic_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
+			     const char *exchange, enum tdm_perm p, const char *routing_key,
+			     size_t len)
+{
+	const struct auth_user *u = find_user(a, user, strlen(user));
+	const struct auth_topic *t;
+
+	if (!u || (p != TDM_PERM_WRITE && p != TDM_PERM_READ))
+		return 0;
+	/* rabbit_auth_backend_internal: no entry for the exchange = allowed */
+	if (!(t = find_topic(u, vhost, exchange)))
+		return 1;
+	return pat_match(&t->re[p == TDM_PERM_WRITE ? 0 : 1], routing_key, len);
+}
+
+int tdm_auth_set_permissions(struct tdm_auth *a, const char *user, const char *vhost,
+			     const char *configure, const char *write, const char *read, char *err,
+			     size_t errlen)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+	const char *pat[3] = { configure, write, read };
+
+	if (!u) {
+		tu_errf(err, errlen, "no such user");
+		return TDM_AUTH_E_NOUSER;
+	}
+	return user_set_perm(u, vhost, strlen(vhost), pat, err, errlen);
+}
+
+int tdm_auth_clear_permissions(struct tdm_auth *a, const char *user, const char *vhost)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+	struct auth_perm *p = u ? find_perm(u, vhost, strlen(vhost)) : NULL;
+
+	if (!u)
+		return TDM_AUTH_E_NOUSER;
+	if (!p)
+		return 0;
+	perm_free(p);
+	*p = u->perms[--u->nperms];
+	return 1;
+}
+
+int tdm_auth_get_permissions(const struct tdm_auth *a, const char *user, const char *vhost,
+			     size_t vhost_len, struct tdm_perm_info *out)
+{
+	const struct auth_user *u = find_user(a, user, strlen(user));
+	const struct auth_perm *p = u ? find_perm(u, vhost, vhost_len) : NULL;
+	const struct auth_re *re = p ? p->re : u && u->all_vhosts ? u->all : NULL;
+
+	if (!re)
+		return 0;
+	out->user = u->name;
+	out->vhost = p ? p->vhost : NULL;
+	out->configure = re[0].src;
+	out->write = re[1].src;
+	out->read = re[2].src;
+	return 1;
+}
+
+void tdm_auth_foreach_permission(const struct tdm_auth *a, const char *user, tdm_perm_fn fn,
+				 void *ctx)
+{
+	for (size_t i = 0; i < a->nusers; i++) {
+		const struct auth_user *u = &a->users[i];
+		struct tdm_perm_info pi = { .user = u->name };
+
+		if (user && strcmp(user, u->name) != 0)
+			continue;
+		if (u->all_vhosts) {
+			pi.vhost = NULL;
+			pi.configure = u->all[0].src;
+			pi.write = u->all[1].src;
+			pi.read = u->all[2].src;
+			fn(&pi, ctx);
+		}
+		for (size_t j = 0; j < u->nperms; j++) {
+			pi.vhost = u->perms[j].vhost;
+			pi.configure = u->perms[j].re[0].src;
+			pi.write = u->perms[j].re[1].src;
+			pi.read = u->perms[j].re[2].src;
+			fn(&pi, ctx);
+		}
+	}
+}
+
+int tdm_auth_set_topic_permissions(struct tdm_auth *a, const char *user, const char *vhost,
+				   const char *exchange, const char *write, const char *read,
+				   char *err, size_t errlen)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+	const char *pat[2] = { write, read };
+	struct auth_re re[2];
+	struct auth_topic *t = NULL;
+	int rc = 0;
+
+	if (!u) {
+		tu_errf(err, errlen, "no such user");
+		return TDM_AUTH_E_NOUSER;
+	}
+	memset(re, 0, sizeof(re));
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		char *x = expand_vars(pat[i], user, vhost);
+		rc = x ? pat_set(&re[i], pat[i], x, err, errlen) : TDM_AUTH_E_NOMEM;
+		free(x);
+	}
+	if (rc == 0)
+		t = find_topic(u, vhost, exchange);
+	if (rc == 0 && !t) {
+		struct auth_topic *nt = realloc(u->topics, (u->ntopics + 1) * sizeof(*nt));
+		char *v = strdup(vhost), *x = strdup(exchange);
+
+		if (nt)
+			u->topics = nt;
+		if (!nt || !v || !x) {
+			free(v);
+			free(x);
+			rc = TDM_AUTH_E_NOMEM;
+		} else {
+			t = &u->topics[u->ntopics++];
+			memset(t, 0, sizeof(*t));
+			t->vhost = v;
+			t->exchange = x;
+		}
+	}
+	if (rc < 0) {
+		if (rc == TDM_AUTH_E_NOMEM)
+			tu_errf(err, errlen, "out of memory");
+		pat_free(&re[0]);
+		pat_free(&re[1]);
+		return rc;
+	}
+	pat_free(&t->re[0]);
+	pat_free(&t->re[1]);
+	memcpy(t->re, re, sizeof(re));
+	return 0;
+}
+
+int tdm_auth_clear_topic_permissions(struct tdm_auth *a, const char *user, const char *vhost,
+				     const char *exchange)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+	int n = 0;
+
+	if (!u)
+		return TDM_AUTH_E_NOUSER;
+	for (size_t i = 0; i < u->ntopics;) {
+		struct auth_topic *t = &u->topics[i];
+
+		if (strcmp(t->vhost, vhost) == 0 &&
+		    (!exchange || strcmp(t->exchange, exchange) == 0)) {
+			topic_free(t);
+			*t = u->topics[--u->ntopics];
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
+void tdm_auth_foreach_topic_permission(const struct tdm_auth *a, const char *user,
+				       tdm_topic_perm_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < a->nusers; i++) {
+		const struct auth_user *u = &a->users[i];
+
+		if (user && strcmp(user, u->name) != 0)
+			continue;
+		for (size_t j = 0; j < u->ntopics; j++) {
+			const struct auth_topic *t = &u->topics[j];
+			struct tdm_topic_perm_info ti = { u->name, t->vhost, t->exchange,
+							  t->re[0].src, t->re[1].src };
+			fn(&ti, ctx);
+		}
+	}
 }
 
 const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user)
@@ -447,8 +912,7 @@ void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx)
 {
 	for (size_t i = 0; i < a->nusers; i++) {
 		const struct auth_user *u = &a->users[i];
-		struct tdm_user_info ui = { u->name, u->tags ? u->tags : "", u->vhosts ? u->vhosts : "/",
-					    u->locked };
+		struct tdm_user_info ui = { u->name, u->tags ? u->tags : "", u->locked };
 		fn(&ui, ctx);
 	}
 }
@@ -463,7 +927,7 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 	struct auth_user *u = find_user(a, name, strlen(name));
 	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
 	int keep_scram = 0;
-	int rc;
+	int rc = 0;
 
 	*created = u == NULL;
 	if (!*name)
@@ -484,20 +948,17 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 		if (keep_scram)
 			memcpy(scram, u->scram, sizeof(scram));
 	}
-	/* put_user replaces u: copy what must survive first */
-	char *vhosts = strdup(u ? u->vhosts : "");
+	/* put_user frees the old tags: copy them first */
 	char *keep_tags = strdup(tags ? tags : u ? u->tags : "");
-	rc = vhosts && keep_tags ? put_user(a, name, h, vhosts, keep_tags) : -1;
-	free(vhosts);
+	u = keep_tags ? put_user(a, name, h, keep_tags) : NULL;
 	free(keep_tags);
-	if (rc == 0 && password && *password) {
-		rc = set_scram(a, name, password);
-	} else if (rc == 0 && keep_scram) {
-		u = find_user(a, name, strlen(name));
-		if (u) {
-			memcpy(u->scram, scram, sizeof(scram));
-			u->has_scram = 1;
-		}
+	if (!u) {
+		rc = -1;
+	} else if (password && *password) {
+		rc = set_scram(u, password);
+	} else if (keep_scram) {
+		memcpy(u->scram, scram, sizeof(scram));
+		u->has_scram = 1;
 	}
 	explicit_bzero(hash, sizeof(hash));
 	explicit_bzero(scram, sizeof(scram));
@@ -511,13 +972,10 @@ int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *pass
 	int locked = !password_hash || !*password_hash;
 	struct tdm_scram_cred scram[TDM_SCRAM_NMECH];
 	struct auth_user *u;
-	char *stored = NULL;
-	int keep_scram, rc;
+	int keep_scram, rc = -1;
 
 	if (!locked && b64_decode_hash(password_hash, hash) < 0)
 		return -2;
-	if (raw_vhosts && !(stored = vhosts_from_raw(vhosts)))
-		return -1;
 	/* The same password as now (a config user the API changed): its SCRAM
 	 * credentials, derived at start, stay. */
 	u = find_user(a, name, strlen(name));
@@ -525,9 +983,12 @@ int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *pass
 		!locked && u && !u->locked && u->has_scram && ct_equal(u->hash, hash, HASH_LEN);
 	if (keep_scram)
 		memcpy(scram, u->scram, sizeof(scram));
-	rc = put_user(a, name, locked ? NULL : hash, stored ? stored : vhosts, tags);
-	free(stored);
-	if (rc == 0 && keep_scram && (u = find_user(a, name, strlen(name)))) {
+	u = put_user(a, name, locked ? NULL : hash, tags);
+	if (u) {
+		clear_all_perms(u);
+		rc = user_grant_list(u, vhosts, raw_vhosts) < 0 ? -1 : 0;
+	}
+	if (rc == 0 && keep_scram) {
 		memcpy(u->scram, scram, sizeof(scram));
 		u->has_scram = 1;
 	}
@@ -546,80 +1007,72 @@ int tdm_auth_delete_user(struct tdm_auth *a, const char *name)
 	return 0;
 }
 
-/* The stored list without the stored item (compared whole). malloc'd or NULL. */
-static char *list_without(const char *list, const char *item)
-{
-	size_t il = strlen(item);
-	char *out = malloc(strlen(list) + 1), *o = out;
-	const char *p = list;
-
-	if (!out)
-		return NULL;
-	while (*p) {
-		size_t n = strcspn(p, ",");
-		if (!(n == il && memcmp(p, item, il) == 0)) {
-			if (o != out)
-				*o++ = ',';
-			memcpy(o, p, n);
-			o += n;
-		}
-		p += n;
-		if (*p == ',')
-			p++;
-	}
-	*o = '\0';
-	return out;
-}
-
 int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int allow,
 		   int *changed)
 {
 	struct auth_user *u = find_user(a, user, strlen(user));
-	char *item = NULL, *nl = NULL;
-	int rc = -1;
+	struct auth_perm *p;
+	char err[8];
 
 	*changed = 0;
 	if (!u)
 		return -1;
-	if (vhosts_all(u->vhosts))
-		return 0;
-	if (!(item = vhost_escape(vhost, strlen(vhost))))
-		goto out;
-	if (list_has(u->vhosts, item, strlen(item)) == allow) {
-		rc = 0;
-		goto out;
-	}
+	p = find_perm(u, vhost, strlen(vhost));
 	if (allow) {
-		nl = malloc(strlen(u->vhosts) + strlen(item) + 2);
-		if (nl)
-			sprintf(nl, "%s%s%s", u->vhosts, *u->vhosts ? "," : "", item);
+		if (p || u->all_vhosts)
+			return 0;
+		if (user_set_perm(u, vhost, strlen(vhost), full_access, err, sizeof(err)) < 0)
+			return -1;
 	} else {
-		nl = list_without(u->vhosts, item);
+		if (!p)
+			return 0;
+		perm_free(p);
+		*p = u->perms[--u->nperms];
 	}
-	if (!nl)
-		goto out;
-	free(u->vhosts);
-	u->vhosts = nl;
 	*changed = 1;
-	rc = 0;
-out:
-	free(item);
-	return rc;
+	return 0;
 }
 
 int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 			 char hash_out[49], const char **tags, const char **vhosts)
 {
-	const struct auth_user *u = find_user(a, name, strlen(name));
+	struct auth_user *u = find_user(a, name, strlen(name));
+	size_t cap = 2, o = 0;
+	char *rec;
 
 	if (!u)
 		return -1;
+	for (size_t i = 0; i < u->nperms; i++)
+		cap += 3 * u->perms[i].vhost_len + 1;
+	if (!(rec = malloc(cap)))
+		return -1;
+	for (size_t i = 0; i < u->nperms; i++) {
+		char *item = vhost_escape(u->perms[i].vhost, u->perms[i].vhost_len);
+
+		if (!item) {
+			free(rec);
+			return -1;
+		}
+		if (o)
+			rec[o++] = ',';
+		memcpy(rec + o, item, strlen(item));
+		o += strlen(item);
+		free(item);
+	}
+	if (u->all_vhosts) {
+		if (o)
+			rec[o++] = ',';
+		rec[o++] = '*';
+	}
+	rec[o] = '\0';
+	free(u->vhosts_rec);
+	u->vhosts_rec = rec;
 	if (u->locked)
 		hash_out[0] = '\0';
 	else
 		tu_b64_encode(u->hash, HASH_LEN, hash_out);
 	*tags = u->tags ? u->tags : "";
-	*vhosts = u->vhosts ? u->vhosts : "";
+	*vhosts = rec;
 	return 0;
 }
 

@@ -1,5 +1,9 @@
 /*
- * Users, password hashes and vhost permissions.  Passwords are kept only as
+ * Users, password hashes and RabbitMQ's permissions: per user and vhost
+ * three regular expressions (configure, write, read) matched against
+ * resource names, and per user, vhost and exchange topic permissions (write,
+ * read) matched against routing keys.  Patterns are POSIX extended regular
+ * expressions (regcomp), searched unanchored as Erlang's re:run does.  Passwords are kept only as
  * RabbitMQ's rabbit_password_hashing_sha256 form: a 4-byte random salt and
  * SHA-256(salt || password), base64-encoded together; a user whose plain
  * password was given also keeps Kafka's salted SCRAM credentials
@@ -42,11 +46,98 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
  */
 enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, size_t user_len,
 				    const char *pass, size_t pass_len, int peer_is_loopback);
-/* 1 when user may open vhost (listed in the user's vhosts, or the user has
- * every vhost: the configuration's "*"); 0 otherwise.  vhost is compared
- * whole, byte for byte: a vhost named "*" or "x,prod" is just that name. */
+/* 1 when user may open vhost (it has a permission entry there, or the
+ * every-vhost entry of the configuration's `vhosts = *`); 0 otherwise.
+ * vhost is compared whole, byte for byte: a vhost named "*" or "x,prod" is
+ * just that name. */
 int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
 			   size_t vhost_len);
+
+/* ---- permissions (RabbitMQ's model) ------------------------------------ */
+
+/* Which of a user's three patterns on a vhost a check uses. */
+enum tdm_perm { TDM_PERM_CONFIGURE, TDM_PERM_WRITE, TDM_PERM_READ };
+
+/* Errors of the permission setters. */
+enum {
+	TDM_AUTH_E_NOUSER = -1, /* no such user */
+	TDM_AUTH_E_REGEX = -2,  /* a pattern regcomp refuses, or an escape POSIX reads otherwise */
+	TDM_AUTH_E_NOMEM = -3,
+};
+
+/*
+ * 1 when user's pattern p on vhost (its own entry there, else its
+ * every-vhost entry) matches the resource name[0..len) somewhere (an
+ * unanchored search, as re:run; the pattern "" matches only ""); 0 when it
+ * does not, or the user has no entry there or does not exist.  The name ""
+ * (only the default exchange has it) is checked as "amq.default", as
+ * rabbit_access_control does.
+ */
+int tdm_auth_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
+		       enum tdm_perm p, const char *name, size_t len);
+/*
+ * Topic permission check for a topic exchange: 1 when user has no topic
+ * permission for exchange in vhost (RabbitMQ: no entry = allowed) or its
+ * write (p = TDM_PERM_WRITE) or read (TDM_PERM_READ) pattern, after
+ * {username} and {vhost} were replaced as RabbitMQ 3.10 does, matches
+ * routing_key[0..len); 0 otherwise (and for an unknown user).
+ */
+int tdm_auth_topic_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
+			     const char *exchange, enum tdm_perm p, const char *routing_key,
+			     size_t len);
+
+/*
+ * Sets (replaces) user's configure/write/read patterns on vhost, compiled
+ * here once.  0; TDM_AUTH_E_NOUSER; TDM_AUTH_E_REGEX with err naming the
+ * pattern and why (nothing changed); TDM_AUTH_E_NOMEM.  The caller checks
+ * that vhost exists and persists the change.
+ */
+int tdm_auth_set_permissions(struct tdm_auth *a, const char *user, const char *vhost,
+			     const char *configure, const char *write, const char *read, char *err,
+			     size_t errlen);
+/* Removes user's own entry on vhost (an every-vhost entry stays).  1
+ * removed, 0 there was none, TDM_AUTH_E_NOUSER. */
+int tdm_auth_clear_permissions(struct tdm_auth *a, const char *user, const char *vhost);
+
+/* One permission entry; strings borrowed for the call.  vhost NULL is the
+ * every-vhost entry (`users.NAME.vhosts = *`, the default user). */
+struct tdm_perm_info {
+	const char *user;
+	const char *vhost;
+	const char *configure, *write, *read; /* the patterns as given */
+};
+typedef void (*tdm_perm_fn)(const struct tdm_perm_info *p, void *ctx);
+/* The entry that applies to user on vhost[0..len) (its own, else the
+ * every-vhost one): 1 with out filled (borrowed until the next change), 0
+ * when there is none. */
+int tdm_auth_get_permissions(const struct tdm_auth *a, const char *user, const char *vhost,
+			     size_t vhost_len, struct tdm_perm_info *out);
+/* Calls fn for each entry of user (NULL: of every user), users in
+ * configuration order, a user's every-vhost entry first. */
+void tdm_auth_foreach_permission(const struct tdm_auth *a, const char *user, tdm_perm_fn fn,
+				 void *ctx);
+
+/*
+ * Sets (replaces) user's topic permission on exchange in vhost: write and
+ * read patterns on routing keys; {username} and {vhost} in them are
+ * expanded here (the user and vhost are fixed per entry) before compiling.
+ * Returns as tdm_auth_set_permissions.
+ */
+int tdm_auth_set_topic_permissions(struct tdm_auth *a, const char *user, const char *vhost,
+				   const char *exchange, const char *write, const char *read,
+				   char *err, size_t errlen);
+/* Removes user's topic permissions in vhost on exchange (NULL: on every
+ * exchange).  The number removed, or TDM_AUTH_E_NOUSER. */
+int tdm_auth_clear_topic_permissions(struct tdm_auth *a, const char *user, const char *vhost,
+				     const char *exchange);
+struct tdm_topic_perm_info {
+	const char *user, *vhost, *exchange;
+	const char *write, *read; /* the patterns as given (not expanded) */
+};
+typedef void (*tdm_topic_perm_fn)(const struct tdm_topic_perm_info *t, void *ctx);
+/* Calls fn for each topic permission of user (NULL: of every user). */
+void tdm_auth_foreach_topic_permission(const struct tdm_auth *a, const char *user,
+				       tdm_topic_perm_fn fn, void *ctx);
 
 /* The user's tags (comma list, "" when none; borrowed), or NULL when there
  * is no such user. */
@@ -55,7 +146,6 @@ const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user);
 struct tdm_user_info {
 	const char *name;
 	const char *tags;    /* comma list */
-	const char *vhosts;  /* stored form, see tdm_auth_user_record */
 	int locked;          /* no password login */
 };
 typedef void (*tdm_user_fn)(const struct tdm_user_info *u, void *ctx);
@@ -72,24 +162,27 @@ void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx);
  */
 int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password,
 		      const char *password_hash, const char *tags, int *created);
-/* Restores a user as stored: hash "" = locked; vhosts in the stored form of
- * tdm_auth_user_record, or with raw_vhosts set the older form (raw names
- * split at commas, "*" = every vhost) of data directories written before
- * the stored form existed.  0, -1 ENOMEM, -2 a malformed hash. */
+/* Restores a user as stored: hash "" = locked; ".*" permissions on vhosts
+ * in the stored form of tdm_auth_user_record, or with raw_vhosts set the
+ * older form (raw names split at commas, "*" = every vhost) of data
+ * directories written before the stored form existed; its topic
+ * permissions stay.  0, -1 ENOMEM, -2 a malformed hash. */
 int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *password_hash,
 			  const char *tags, const char *vhosts, int raw_vhosts);
 /* 0, or -1 when there is no such user. */
 int tdm_auth_delete_user(struct tdm_auth *a, const char *name);
-/* Lets user open vhost (allow) or not; vhost is one name, whatever it holds
- * ("*" and "x,prod" included).  0 (*changed: 1 when the list changed), -1
- * no such user or ENOMEM.  A user with every vhost (the configuration's
- * "*") keeps it: nothing changes. */
+/* Gives user ".*" permissions on vhost (allow) when it has no entry there,
+ * or removes its entry there (!allow); vhost is one name, whatever it holds
+ * ("*" and "x,prod" included).  0 (*changed: 1 when something changed), -1
+ * no such user or ENOMEM.  The every-vhost entry (the configuration's "*")
+ * stays: nothing changes for a vhost it covers without an own entry. */
 int tdm_auth_grant(struct tdm_auth *a, const char *user, const char *vhost, int allow,
 		   int *changed);
 /* The stored form of a user: hash_out gets its base64 hash ("" when
- * locked); tags and vhosts are borrowed.  vhosts is a comma list of names
- * with '%', ',' and '*' percent-escaped, a bare "*" meaning every vhost.
- * -1 when there is no such user. */
+ * locked); tags and vhosts are borrowed (until the next call).  vhosts is a
+ * comma list of the vhosts it has an entry on, names with '%', ',' and '*'
+ * percent-escaped, a bare "*" meaning every vhost (the patterns themselves
+ * are not in it).  -1 when there is no such user or ENOMEM. */
 int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 			 char hash_out[49], const char **tags, const char **vhosts);
 

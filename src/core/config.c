@@ -204,6 +204,13 @@ static const struct conf_key conf_keys[] = {
 	  "Password of default_user." },
 	{ "default_vhost", CT_STR, OFF(default_vhost), "/", 1, 0, 0,
 	  "Virtual host created at startup." },
+	{ "default_permissions.configure", CT_STR, OFF(default_perm_configure), ".*", 0, 0, 0,
+	  "default_user's configure pattern (a POSIX extended regular expression; \"\" =\n"
+	  "nothing) on every vhost, as rabbitmq.conf's key." },
+	{ "default_permissions.write", CT_STR, OFF(default_perm_write), ".*", 0, 0, 0,
+	  "default_user's write pattern on every vhost." },
+	{ "default_permissions.read", CT_STR, OFF(default_perm_read), ".*", 0, 0, 0,
+	  "default_user's read pattern on every vhost." },
 	{ "loopback_users", CT_LIST, OFF(loopback_users), "guest", 0, 0, 0,
 	  "Comma list of users who may connect only from a loopback address (none = nobody).\n"
 	  "loopback_users.NAME = true|false adds or removes one user." },

@@ -64,6 +64,9 @@ struct tdm_config {
 	char *default_user;         /* owned; "guest"; "" = no default user */
 	char *default_pass;         /* owned; "guest" */
 	char *default_vhost;        /* owned; "/" */
+	char *default_perm_configure; /* owned; default_permissions.configure, ".*" */
+	char *default_perm_write;   /* owned; default_permissions.write, ".*" */
+	char *default_perm_read;    /* owned; default_permissions.read, ".*" */
 	char *loopback_users;       /* owned; comma list; default "guest" (as RabbitMQ) */
 	char *vhosts;               /* owned; comma list of extra vhosts to create; default "" */
 	/* Kafka protocol front end and logs (src/kafka, core/topics) */

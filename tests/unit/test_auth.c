@@ -379,6 +379,213 @@ START_TEST(config_user_errors)
 }
 END_TEST
 
+/* Issue 13: RabbitMQ's permission model.  Patterns are searched unanchored
+ * (re:run), "" matches only the empty name, the default exchange is checked
+ * as amq.default, an own entry beats the every-vhost one. */
+static int perm(const struct tdm_auth *a, const char *u, const char *vh, enum tdm_perm p,
+		const char *name)
+{
+	return tdm_auth_permitted(a, u, vh, p, name, strlen(name));
+}
+
+START_TEST(test_auth_regex_permissions)
+{
+	static const char *const kv[] = { "users.bob.password", "pw", "users.bob.vhosts", "/",
+					  NULL };
+	struct tdm_auth *a = auth_from(kv);
+	char err[256];
+
+	/* users.NAME.vhosts = full ".*" permissions */
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_CONFIGURE, "anything"), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_READ, ""), 1);
+	ck_assert_int_eq(perm(a, "bob", "dev", TDM_PERM_READ, "q"), 0);
+	ck_assert_int_eq(perm(a, "nobody", "/", TDM_PERM_READ, "q"), 0);
+
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "bob", "/", "q", "^(a|b)$", "", err,
+						  sizeof(err)),
+			 0);
+	/* unanchored: "q" anywhere */
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_CONFIGURE, "q"), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_CONFIGURE, "xqy"), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_CONFIGURE, "xy"), 0);
+	/* anchors and alternation */
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_WRITE, "a"), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_WRITE, "b"), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_WRITE, "ab"), 0);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_WRITE, "c"), 0);
+	/* "" = "^$": nothing, not even the default exchange (amq.default) */
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_READ, "q"), 0);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_READ, ""), 0);
+	/* length-delimited names */
+	ck_assert_int_eq(tdm_auth_permitted(a, "bob", "/", TDM_PERM_WRITE, "bc", 1), 1);
+
+	/* the default exchange is amq.default */
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "bob", "/", "^amq\\.default$", "^amq\\.", "x",
+						  err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_CONFIGURE, ""), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_WRITE, ""), 1);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_READ, ""), 0);
+	ck_assert_int_eq(perm(a, "bob", "/", TDM_PERM_WRITE, "amqXfoo"), 0);
+
+	/* an own entry beats the every-vhost one (guest: vhosts = *) */
+	ck_assert_int_eq(perm(a, "guest", "dev", TDM_PERM_READ, "q"), 1);
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "guest", "dev", "", "", "^r", err,
+						  sizeof(err)),
+			 0);
+	ck_assert_int_eq(perm(a, "guest", "dev", TDM_PERM_READ, "q"), 0);
+	ck_assert_int_eq(perm(a, "guest", "dev", TDM_PERM_READ, "rq"), 1);
+	ck_assert_int_eq(perm(a, "guest", "other", TDM_PERM_READ, "q"), 1);
+	ck_assert_int_eq(tdm_auth_clear_permissions(a, "guest", "dev"), 1);
+	ck_assert_int_eq(perm(a, "guest", "dev", TDM_PERM_READ, "q"), 1);
+	ck_assert_int_eq(tdm_auth_clear_permissions(a, "guest", "dev"), 0);
+
+	/* a new vhost entry opens the vhost; clearing closes it */
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "dev", 3), 0);
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "bob", "dev", "", "", "", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "dev", 3), 1);
+	ck_assert_int_eq(perm(a, "bob", "dev", TDM_PERM_CONFIGURE, "q"), 0);
+	struct tdm_perm_info pi;
+	ck_assert_int_eq(tdm_auth_get_permissions(a, "bob", "/", 1, &pi), 1);
+	ck_assert_str_eq(pi.configure, "^amq\\.default$");
+	ck_assert_str_eq(pi.read, "x");
+	ck_assert_int_eq(tdm_auth_clear_permissions(a, "bob", "dev"), 1);
+	ck_assert_int_eq(tdm_auth_vhost_allowed(a, "bob", "dev", 3), 0);
+	ck_assert_int_eq(tdm_auth_get_permissions(a, "bob", "dev", 3, &pi), 0);
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "nobody", "/", "", "", "", err, sizeof(err)),
+			 TDM_AUTH_E_NOUSER);
+	tdm_auth_free(a);
+}
+END_TEST
+
+/* Patterns regcomp refuses, and escapes POSIX reads otherwise than PCRE,
+ * are refused with the pattern named; nothing changes. */
+START_TEST(test_auth_invalid_regex)
+{
+	static const char *const bad[] = { "(", "[a", "a{1", "(?=x)", "\\d+", "x\\", NULL };
+	struct tdm_auth *a = auth_from(NULL);
+	char err[256];
+
+	for (int i = 0; bad[i]; i++) {
+		err[0] = '\0';
+		ck_assert_int_eq(tdm_auth_set_permissions(a, "guest", "/", ".*", bad[i], ".*", err,
+							  sizeof(err)),
+				 TDM_AUTH_E_REGEX);
+		ck_assert_msg(strstr(err, bad[i]) && strstr(err, "is invalid"), "%s: %s", bad[i],
+			      err);
+		ck_assert_int_eq(tdm_auth_set_topic_permissions(a, "guest", "/", "amq.topic",
+								bad[i], ".*", err, sizeof(err)),
+				 TDM_AUTH_E_REGEX);
+	}
+	/* still the every-vhost ".*" entry, and no topic permission */
+	struct tdm_perm_info pi;
+	ck_assert_int_eq(tdm_auth_get_permissions(a, "guest", "/", 1, &pi), 1);
+	ck_assert_ptr_null(pi.vhost);
+	ck_assert_str_eq(pi.write, ".*");
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "guest", "/", "amq.topic", TDM_PERM_WRITE, "x",
+						  1),
+			 1);
+	/* what POSIX and PCRE read alike is accepted */
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "guest", "/", "^\\w+\\.x$", "a\\.b|[0-9]+",
+						  "(ab)\\1", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_CONFIGURE, "a_1.x"), 1);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_CONFIGURE, "a-1.x"), 0);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_WRITE, "aXb"), 0);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_WRITE, "q7"), 1);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_READ, "abab"), 1);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_READ, "abba"), 0);
+	tdm_auth_free(a);
+}
+END_TEST
+
+static void count_topic(const struct tdm_topic_perm_info *t, void *ctx)
+{
+	(void)t;
+	(*(int *)ctx)++;
+}
+
+/* Topic permissions: none for an exchange = allowed; {username} and
+ * {vhost} expanded; write and read apart. */
+START_TEST(test_auth_topic_permissions)
+{
+	static const char *const kv[] = { "users.bob.password", "pw", "users.bob.vhosts", "/,dev",
+					  NULL };
+	struct tdm_auth *a = auth_from(kv);
+	char err[256];
+	int n = 0;
+
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "amq.topic", TDM_PERM_WRITE, "any",
+						  3),
+			 1);
+	ck_assert_int_eq(tdm_auth_set_topic_permissions(a, "bob", "/", "amq.topic",
+							"^{username}\\.", "^{vhost}-{username}$",
+							err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "amq.topic", TDM_PERM_WRITE,
+						  "bob.x", 5),
+			 1);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "amq.topic", TDM_PERM_WRITE,
+						  "eve.x", 5),
+			 0);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "amq.topic", TDM_PERM_READ,
+						  "bob.x", 5),
+			 0);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "amq.topic", TDM_PERM_READ,
+						  "/-bob", 5),
+			 1);
+	/* other exchanges and vhosts: no entry, allowed */
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "t2", TDM_PERM_WRITE, "eve", 3),
+			 1);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "dev", "amq.topic", TDM_PERM_WRITE,
+						  "eve", 3),
+			 1);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "nobody", "/", "t2", TDM_PERM_WRITE, "e", 1),
+			 0);
+	/* "" = nothing */
+	ck_assert_int_eq(tdm_auth_set_topic_permissions(a, "bob", "dev", "t2", "", "x", err,
+							sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "dev", "t2", TDM_PERM_WRITE, "a", 1),
+			 0);
+	tdm_auth_foreach_topic_permission(a, "bob", count_topic, &n);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(tdm_auth_clear_topic_permissions(a, "bob", "/", NULL), 1);
+	ck_assert_int_eq(tdm_auth_topic_permitted(a, "bob", "/", "amq.topic", TDM_PERM_WRITE,
+						  "eve.x", 5),
+			 1);
+	tdm_auth_free(a);
+}
+END_TEST
+
+/* rabbitmq.conf's default_permissions.* apply to the default user. */
+START_TEST(test_auth_default_permissions)
+{
+	static const char *const kv[] = { "default_permissions.configure",
+					  "^guest-",
+					  "default_permissions.write",
+					  "",
+					  "default_permissions.read",
+					  ".*",
+					  NULL };
+	static const char *const bad[] = { "default_permissions.read", "(", NULL };
+	struct tdm_auth *a = auth_from(kv);
+	struct tdm_config c;
+	char err[256] = "";
+
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_CONFIGURE, "guest-q"), 1);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_CONFIGURE, "q"), 0);
+	ck_assert_int_eq(perm(a, "guest", "any", TDM_PERM_WRITE, "q"), 0);
+	ck_assert_int_eq(perm(a, "guest", "any", TDM_PERM_READ, "q"), 1);
+	tdm_auth_free(a);
+	conf(&c, bad);
+	ck_assert_ptr_null(tdm_auth_new(&c, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "default_permissions") != NULL, "%s", err);
+	tdm_config_free(&c);
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -399,6 +606,13 @@ static Suite *auth_suite(void)
 	tcase_add_test(t, test_auth_grant_names_whole);
 	tcase_add_test(t, config_users);
 	tcase_add_test(t, config_user_errors);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("permissions");
+	tcase_add_test(t, test_auth_regex_permissions);
+	tcase_add_test(t, test_auth_invalid_regex);
+	tcase_add_test(t, test_auth_topic_permissions);
+	tcase_add_test(t, test_auth_default_permissions);
 	suite_add_tcase(s, t);
 	return s;
 }
