@@ -12,11 +12,13 @@
  *     the queue's name), so one pattern covers a stream queue from AMQP
  *     and from Kafka;
  *   - consumer groups: read on the group id (groups are one broker-wide
- *     namespace, kafka_vhost's);
- *   - the cluster: the administrator tag.
+ *     namespace, kafka_vhost's).
+ * No cluster-level API (DescribeConfigs, AlterConfigs, InitProducerId) is
+ * served yet; when one is, it takes the administrator tag (Kafka's
+ * CLUSTER resource), CLUSTER_AUTHORIZATION_FAILED (31) otherwise.
  * Refusals are Kafka's: TOPIC_AUTHORIZATION_FAILED (29) per topic,
- * GROUP_AUTHORIZATION_FAILED (30), CLUSTER_AUTHORIZATION_FAILED (31); the
- * connection stays open.
+ * GROUP_AUTHORIZATION_FAILED (30); the connection stays open (but for an
+ * acks=0 Produce, which Kafka answers by closing).
  *
  * Who: the SASL user; without SASL, kafka_default_user when
  * kafka_allow_anonymous is on and that user may log in with
@@ -133,10 +135,10 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 }
 
 /* The user's pattern p in vhost vh matches res[0..len). */
-static int permitted(struct kf_conn *kc, const char *user, const char *vh, int p, const char *res,
-		     size_t len)
+static int permitted(struct kf_conn *kc, const char *user, const char *vh, enum tdm_perm p,
+		     const char *res, size_t len)
 {
-	return tdm_auth_permitted(kc->srv->auth, user, vh, (enum tdm_perm)p, res, len);
+	return tdm_auth_permitted(kc->srv->auth, user, vh, p, res, len);
 }
 
 /* 1 with the topic's name in kc's vhost in out[0..*n) when name belongs
@@ -157,7 +159,7 @@ static int topic_resource(struct kf_conn *kc, const char *name, size_t len, cons
 	return 1;
 }
 
-int kf_authz_topic_ok(struct kf_conn *kc, int p, const char *name)
+int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name)
 {
 	char res[TDM_TOPIC_NAME_MAX + 1];
 	const char *user;
@@ -168,7 +170,7 @@ int kf_authz_topic_ok(struct kf_conn *kc, int p, const char *name)
 	return permitted(kc, user, kf_authz_vhost(kc), p, res, n);
 }
 
-int16_t kf_authz_topic(struct kf_conn *kc, int p, struct kf_str name)
+int16_t kf_authz_topic(struct kf_conn *kc, enum tdm_perm p, struct kf_str name)
 {
 	char buf[TDM_TOPIC_NAME_MAX + 1];
 
@@ -201,34 +203,4 @@ int16_t kf_authz_group(struct kf_conn *kc, struct kf_str id)
 		       id.len > 0 ? (size_t)id.len : 0))
 		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
 	return KF_ERR_NONE;
-}
-
-/* 1 when tag is one of the comma list's items. */
-static int has_tag(const char *tags, const char *tag)
-{
-	size_t n = strlen(tag);
-
-	while (tags && *tags) {
-		const char *c = strchr(tags, ',');
-		size_t k = c ? (size_t)(c - tags) : strlen(tags);
-
-		while (k && *tags == ' ')
-			tags++, k--;
-		while (k && tags[k - 1] == ' ')
-			k--;
-		if (k == n && memcmp(tags, tag, n) == 0)
-			return 1;
-		tags = c ? c + 1 : NULL;
-	}
-	return 0;
-}
-
-int16_t kf_authz_cluster(struct kf_conn *kc)
-{
-	const char *user = kf_authz_user(kc);
-
-	if (user && kc->srv->auth &&
-	    has_tag(tdm_auth_user_tags(kc->srv->auth, user), "administrator"))
-		return KF_ERR_NONE;
-	return KF_ERR_CLUSTER_AUTHORIZATION_FAILED;
 }

@@ -22,7 +22,6 @@
 
 #include "core/auth.h"
 #include "core/groups.h"
-#include "kafka/perm_shim.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/proto.h"
@@ -254,14 +253,14 @@ int kf_authz_sasl_name(struct kf_conn *kc, const char *name, size_t len, char *u
  * not. */
 int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whylen);
 
-/* KF_ERR_NONE when kc may apply p (TDM_PERM_*) to topic name[0..len): the
+/* KF_ERR_NONE when kc may apply p to topic name[0..len): the
  * topic belongs to kc's vhost and the user's pattern p there matches the
  * topic's name in that vhost (a stream queue's topic: the queue's name);
  * else KF_ERR_TOPIC_AUTHORIZATION_FAILED (internal topics and other
  * vhosts' included, whether or not they exist). */
-int16_t kf_authz_topic(struct kf_conn *kc, int p, struct kf_str name);
+int16_t kf_authz_topic(struct kf_conn *kc, enum tdm_perm p, struct kf_str name);
 /* The same for a C string; 1 allowed, 0 not. */
-int kf_authz_topic_ok(struct kf_conn *kc, int p, const char *name);
+int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
 /* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
  * read on it); 0 otherwise. */
 int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
@@ -269,10 +268,6 @@ int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
  * kafka_vhost: groups are one broker-wide namespace, which belongs to
  * kafka_vhost); else KF_ERR_GROUP_AUTHORIZATION_FAILED. */
 int16_t kf_authz_group(struct kf_conn *kc, struct kf_str id);
-/* KF_ERR_NONE when kc's user is tagged administrator (cluster operations);
- * else KF_ERR_CLUSTER_AUTHORIZATION_FAILED. */
-int16_t kf_authz_cluster(struct kf_conn *kc);
-
 /* ---- handlers, one file per API or family ------------------------------------ */
 
 int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
