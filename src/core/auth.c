@@ -226,6 +226,71 @@ static const char *pat_bad_escape(const char *pat)
 	return NULL;
 }
 
+/* 1 when p ("{...") starts an interval PCRE would read as one: {n},
+ * {n,} or {n,m}. */
+static int interval_at(const char *p)
+{
+	size_t i = 1;
+
+	if (!(p[i] >= '0' && p[i] <= '9'))
+		return 0;
+	while (p[i] >= '0' && p[i] <= '9')
+		i++;
+	if (p[i] == ',')
+		for (i++; p[i] >= '0' && p[i] <= '9'; i++)
+			;
+	return p[i] == '}';
+}
+
+/*
+ * pat with every '{' that PCRE reads as a plain character (one that starts
+ * no interval, e.g. a topic pattern's "{client_id}") escaped, as POSIX ERE
+ * would refuse or misread it; brackets are copied as they are.  malloc'd,
+ * or NULL.
+ */
+static char *pat_translate(const char *pat)
+{
+	size_t n = strlen(pat), br_first = 0;
+	char *out = malloc(2 * n + 1), *o = out;
+	int in_br = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char c = pat[i];
+
+		if (in_br) {
+			if (c == '[' &&
+			    (pat[i + 1] == ':' || pat[i + 1] == '.' || pat[i + 1] == '=')) {
+				const char *e = strchr(pat + i + 2, pat[i + 1]);
+				size_t l = e && e[1] == ']' ? (size_t)(e + 2 - (pat + i)) : 1;
+				memcpy(o, pat + i, l);
+				o += l;
+				i += l - 1;
+				continue;
+			}
+			if (c == ']' && i > br_first)
+				in_br = 0;
+			*o++ = c;
+			continue;
+		}
+		if (c == '\\' && pat[i + 1]) {
+			*o++ = c;
+			*o++ = pat[++i];
+			continue;
+		}
+		if (c == '[') {
+			in_br = 1;
+			br_first = i + 1 + (pat[i + 1] == '^');
+		} else if (c == '{' && !interval_at(pat + i)) {
+			*o++ = '\\';
+		}
+		*o++ = c;
+	}
+	*o = '\0';
+	return out;
+}
+
 static void pat_free(struct auth_re *r)
 {
 	if (r->ok)
@@ -251,7 +316,13 @@ static int pat_set(struct auth_re *r, const char *src, const char *expanded, cha
 			src, bad);
 		return TDM_AUTH_E_REGEX;
 	}
-	rc = regcomp(&r->re, *expanded ? expanded : "^$", REG_EXTENDED | REG_NOSUB);
+	char *posix = pat_translate(*expanded ? expanded : "^$");
+	if (!posix) {
+		tu_errf(err, errlen, "out of memory");
+		return TDM_AUTH_E_NOMEM;
+	}
+	rc = regcomp(&r->re, posix, REG_EXTENDED | REG_NOSUB);
+	free(posix);
 	if (rc != 0) {
 		char why[128];
 
@@ -266,6 +337,21 @@ static int pat_set(struct auth_re *r, const char *src, const char *expanded, cha
 		return TDM_AUTH_E_NOMEM;
 	}
 	return 0;
+}
+
+static char *expand_vars(const char *pat, const char *user, const char *vhost);
+
+int tdm_auth_pattern_check(const char *pattern, const char *user, const char *vhost, char *err,
+			   size_t errlen)
+{
+	struct auth_re r;
+	char *x = user && vhost ? expand_vars(pattern, user, vhost) : strdup(pattern);
+	int rc = x ? pat_set(&r, pattern, x, err, errlen) : TDM_AUTH_E_NOMEM;
+
+	free(x);
+	if (rc == 0)
+		pat_free(&r);
+	return rc;
 }
 
 /* Unanchored search of name[0..len) as Erlang's re:run: 1 on a match. */
@@ -749,7 +835,24 @@ int tdm_auth_set_permissions(struct tdm_auth *a, const char *user, const char *v
 		tu_errf(err, errlen, "no such user");
 		return TDM_AUTH_E_NOUSER;
 	}
+	if (!vhost)
+		return user_set_all(u, pat, err, errlen);
 	return user_set_perm(u, vhost, strlen(vhost), pat, err, errlen);
+}
+
+int tdm_auth_reset_permissions(struct tdm_auth *a, const char *user)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+
+	if (!u)
+		return TDM_AUTH_E_NOUSER;
+	clear_all_perms(u);
+	for (size_t i = 0; i < u->ntopics; i++)
+		topic_free(&u->topics[i]);
+	free(u->topics);
+	u->topics = NULL;
+	u->ntopics = 0;
+	return 0;
 }
 
 int tdm_auth_clear_permissions(struct tdm_auth *a, const char *user, const char *vhost)
@@ -1073,6 +1176,17 @@ int tdm_auth_user_record(const struct tdm_auth *a, const char *name,
 		tu_b64_encode(u->hash, HASH_LEN, hash_out);
 	*tags = u->tags ? u->tags : "";
 	*vhosts = rec;
+	return 0;
+}
+
+int tdm_auth_restore_scram(struct tdm_auth *a, const char *user, const struct tdm_scram_cred *cred)
+{
+	struct auth_user *u = find_user(a, user, strlen(user));
+
+	if (!u || u->locked)
+		return -1;
+	memcpy(u->scram, cred, sizeof(u->scram)); /* cred has TDM_SCRAM_NMECH entries */
+	u->has_scram = 1;
 	return 0;
 }
 

@@ -86,15 +86,23 @@ int tdm_auth_topic_permitted(const struct tdm_auth *a, const char *user, const c
 			     const char *exchange, enum tdm_perm p, const char *routing_key,
 			     size_t len);
 
+/* 0 when pattern would be accepted by the setters below (as a topic
+ * pattern of user on vhost when both are given, after expansion); else
+ * TDM_AUTH_E_REGEX (or _NOMEM) with err naming the pattern and why. */
+int tdm_auth_pattern_check(const char *pattern, const char *user, const char *vhost, char *err,
+			   size_t errlen);
 /*
- * Sets (replaces) user's configure/write/read patterns on vhost, compiled
- * here once.  0; TDM_AUTH_E_NOUSER; TDM_AUTH_E_REGEX with err naming the
+ * Sets (replaces) user's configure/write/read patterns on vhost (NULL: its
+ * every-vhost entry), compiled here once.  0; TDM_AUTH_E_NOUSER; TDM_AUTH_E_REGEX with err naming the
  * pattern and why (nothing changed); TDM_AUTH_E_NOMEM.  The caller checks
  * that vhost exists and persists the change.
  */
 int tdm_auth_set_permissions(struct tdm_auth *a, const char *user, const char *vhost,
 			     const char *configure, const char *write, const char *read, char *err,
 			     size_t errlen);
+/* Removes every permission and topic permission of user (a restore sets
+ * them again).  0 or TDM_AUTH_E_NOUSER. */
+int tdm_auth_reset_permissions(struct tdm_auth *a, const char *user);
 /* Removes user's own entry on vhost (an every-vhost entry stays).  1
  * removed, 0 there was none, TDM_AUTH_E_NOUSER. */
 int tdm_auth_clear_permissions(struct tdm_auth *a, const char *user, const char *vhost);
@@ -197,6 +205,11 @@ struct tdm_scram_cred;
  */
 int tdm_auth_scram_cred(const struct tdm_auth *a, const char *user, int mech,
 			struct tdm_scram_cred *out);
+
+/* Sets user's SCRAM credentials (cred[TDM_SCRAM_NMECH], enum tdm_scram_mech
+ * order) as stored by the definitions log.  0, or -1 no such user or
+ * locked. */
+int tdm_auth_restore_scram(struct tdm_auth *a, const char *user, const struct tdm_scram_cred *cred);
 
 /* SHA-256 (FIPS 180-4), exported for tests. */
 void tdm_sha256(const void *data, size_t len, unsigned char out[32]);

@@ -18,6 +18,7 @@
 #include "core/durable_internal.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/scram.h"
 #include "core/stream.h"
 
 /* ---- recovery ------------------------------------------------------------------- */
@@ -265,17 +266,78 @@ static void restore_vhost(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 		tdm_vhost_drop(d->b, (const char *)name, n);
 }
 
+/* Version 3's SCRAM credentials, permissions and topic permissions (see
+ * tdm_durable_user).  0, or -1 on a short or bad record. */
+static int restore_user_v3(struct tdm_durable *d, const char *name, struct rbuf *v)
+{
+	struct tdm_auth *a = d->b->auth;
+	struct tdm_scram_cred cred[TDM_SCRAM_NMECH];
+	uint8_t nscram = dur_get_u8(v);
+	int rc = 0;
+	char err[256];
+
+	memset(cred, 0, sizeof(cred));
+	if (nscram != 0 && nscram != TDM_SCRAM_NMECH)
+		return -1;
+	for (int m = 0; m < nscram; m++) {
+		size_t sl, kl, xl, hl = tdm_scram_hash_len((enum tdm_scram_mech)m);
+		const uint8_t *salt = dur_get_str(v, &sl);
+		cred[m].iterations = dur_get_u32(v);
+		const uint8_t *sk = dur_get_str(v, &kl);
+		const uint8_t *xk = dur_get_str(v, &xl);
+		if (!salt || !sk || !xk || v->err || sl > sizeof(cred[m].salt) || kl != hl ||
+		    xl != hl)
+			return -1;
+		memcpy(cred[m].salt, salt, sl);
+		cred[m].salt_len = sl;
+		memcpy(cred[m].stored_key, sk, hl);
+		memcpy(cred[m].server_key, xk, hl);
+	}
+	if (nscram)
+		tdm_auth_restore_scram(a, name, cred);
+	explicit_bzero(cred, sizeof(cred));
+	tdm_auth_reset_permissions(a, name);
+	uint32_t np = dur_get_u32(v);
+	for (uint32_t i = 0; i < np && !v->err && rc == 0; i++) {
+		uint8_t all = dur_get_u8(v);
+		char *vh = get_cstr(v), *c = get_cstr(v), *w = get_cstr(v), *r = get_cstr(v);
+		rc = vh && c && w && r ? tdm_auth_set_permissions(a, name, all ? NULL : vh, c, w, r,
+								  err, sizeof(err))
+				       : -1;
+		free(vh);
+		free(c);
+		free(w);
+		free(r);
+	}
+	uint32_t nt = rc == 0 ? dur_get_u32(v) : 0;
+	for (uint32_t i = 0; i < nt && !v->err && rc == 0; i++) {
+		char *vh = get_cstr(v), *x = get_cstr(v), *w = get_cstr(v), *r = get_cstr(v);
+		rc = vh && x && w && r ? tdm_auth_set_topic_permissions(a, name, vh, x, w, r, err,
+									sizeof(err))
+				       : -1;
+		free(vh);
+		free(x);
+		free(w);
+		free(r);
+	}
+	return rc == 0 && !v->err ? 0 : -1;
+}
+
+/* 'U': version 0 a deletion; 1 and 2 (older data directories) a vhost
+ * list, raw or escaped, each vhost getting ".*"; 3 everything. */
 static void restore_user(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 {
 	char *name = get_cstr(k);
 	uint8_t present = dur_get_u8(v);
 	char *hash = present ? get_cstr(v) : NULL, *tags = present ? get_cstr(v) : NULL;
-	char *vhosts = present ? get_cstr(v) : NULL;
+	char *vhosts = present == 1 || present == 2 ? get_cstr(v) : NULL;
 	if (name && !present)
 		tdm_auth_delete_user(d->b->auth, name);
-	else if (name && hash && tags && vhosts &&
-		 tdm_auth_restore_user(d->b->auth, name, hash, tags, vhosts, present == 1) != 0)
-		tdm_error("durable", "user '%s' could not be restored", name);
+	else if (!name || !hash || !tags || (present < 3 && !vhosts) ||
+		 tdm_auth_restore_user(d->b->auth, name, hash, tags, vhosts ? vhosts : "",
+				       present == 1) != 0 ||
+		 (present == 3 && restore_user_v3(d, name, v) != 0))
+		tdm_error("durable", "user '%s' could not be restored", name ? name : "?");
 	if (hash)
 		explicit_bzero(hash, strlen(hash));
 	free(name);

@@ -18,6 +18,7 @@
 #include "core/durable_internal.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/scram.h"
 #include "core/stream.h"
 
 static int defs_write(struct tdm_durable *d, const struct wbuf *key, const struct wbuf *val)
@@ -89,25 +90,83 @@ int tdm_durable_vhost(struct tdm_durable *d, const char *name, size_t len, int p
 	return rc;
 }
 
+static void put_perm(const struct tdm_perm_info *p, void *ctx)
+{
+	struct wbuf *v = ctx;
+	dur_put_u8(v, p->vhost == NULL); /* 1: the every-vhost entry */
+	dur_put_str(v, p->vhost ? p->vhost : "", p->vhost ? strlen(p->vhost) : 0);
+	dur_put_str(v, p->configure, strlen(p->configure));
+	dur_put_str(v, p->write, strlen(p->write));
+	dur_put_str(v, p->read, strlen(p->read));
+}
+
+static void put_topic_perm(const struct tdm_topic_perm_info *t, void *ctx)
+{
+	struct wbuf *v = ctx;
+	dur_put_str(v, t->vhost, strlen(t->vhost));
+	dur_put_str(v, t->exchange, strlen(t->exchange));
+	dur_put_str(v, t->write, strlen(t->write));
+	dur_put_str(v, t->read, strlen(t->read));
+}
+
+static void count_perm(const struct tdm_perm_info *p, void *ctx)
+{
+	(void)p;
+	(*(uint32_t *)ctx)++;
+}
+
+static void count_topic_perm(const struct tdm_topic_perm_info *t, void *ctx)
+{
+	(void)t;
+	(*(uint32_t *)ctx)++;
+}
+
+/*
+ * A user's whole record, version 3: hash, tags, SCRAM credentials (so
+ * SCRAM logins survive a restart, as Kafka keeps them), permissions and
+ * topic permissions.  Versions 1 and 2 (older data directories) held a
+ * vhost list instead, restored as ".*" on each (durable_recover.c).
+ */
 int tdm_durable_user(struct tdm_durable *d, const char *name)
 {
 	if (!d)
 		return 0;
+	struct tdm_auth *a = d->b->auth;
 	char hash[49];
 	const char *tags = "", *vhosts = "";
-	int present = tdm_auth_user_record(d->b->auth, name, hash, &tags, &vhosts) == 0;
+	int present = tdm_auth_user_record(a, name, hash, &tags, &vhosts) == 0;
+	struct tdm_scram_cred cred[TDM_SCRAM_NMECH];
+	int scram = present;
 	struct wbuf k = { 0 }, v = { 0 };
 	dur_put_u8(&k, 'U');
 	dur_put_str(&k, name, strlen(name));
-	/* 2: vhosts in auth's escaped stored form; 1 (older data dirs): raw names */
-	dur_put_u8(&v, present ? 2 : 0);
+	dur_put_u8(&v, present ? 3 : 0);
 	if (present) {
+		uint32_t np = 0, nt = 0;
 		dur_put_str(&v, hash, strlen(hash));
 		dur_put_str(&v, tags, strlen(tags));
-		dur_put_str(&v, vhosts, strlen(vhosts));
+		for (int m = 0; m < TDM_SCRAM_NMECH && scram; m++)
+			scram = tdm_auth_scram_cred(a, name, m, &cred[m]) == 0;
+		dur_put_u8(&v, scram ? TDM_SCRAM_NMECH : 0);
+		for (int m = 0; m < TDM_SCRAM_NMECH && scram; m++) {
+			size_t hl = tdm_scram_hash_len((enum tdm_scram_mech)m);
+			dur_put_str(&v, cred[m].salt, cred[m].salt_len);
+			dur_put_u32(&v, cred[m].iterations);
+			dur_put_str(&v, cred[m].stored_key, hl);
+			dur_put_str(&v, cred[m].server_key, hl);
+		}
+		tdm_auth_foreach_permission(a, name, count_perm, &np);
+		dur_put_u32(&v, np);
+		tdm_auth_foreach_permission(a, name, put_perm, &v);
+		tdm_auth_foreach_topic_permission(a, name, count_topic_perm, &nt);
+		dur_put_u32(&v, nt);
+		tdm_auth_foreach_topic_permission(a, name, put_topic_perm, &v);
 	}
 	int rc = defs_write(d, &k, &v);
 	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(cred, sizeof(cred));
+	if (v.p)
+		explicit_bzero(v.p, v.len);
 	free(k.p);
 	free(v.p);
 	return rc;

@@ -86,15 +86,19 @@ static void collect_user(const struct tdm_user_info *u, void *ctx)
 		rv->n++;
 }
 
-/* Users lose their grant on the vhost (a vhost made again later starts
- * with no permissions, as in RabbitMQ). */
+/* Users lose their permissions and topic permissions on the vhost (a
+ * vhost made again later starts with none, as in RabbitMQ). */
 static void revoke_all(struct tdm_broker *b, const char *vhost)
 {
 	struct revoke rv = { 0 };
 	tdm_auth_foreach_user(b->auth, collect_user, &rv);
 	for (size_t i = 0; i < rv.n; i++) {
 		int changed = 0;
-		if (tdm_auth_grant(b->auth, rv.users[i], vhost, 0, &changed) == 0 && changed)
+		if (tdm_auth_grant(b->auth, rv.users[i], vhost, 0, &changed) < 0)
+			changed = 0;
+		if (tdm_auth_clear_topic_permissions(b->auth, rv.users[i], vhost, NULL) > 0)
+			changed = 1;
+		if (changed)
 			tdm_durable_user(b->durable, rv.users[i]);
 		free(rv.users[i]);
 	}

@@ -1,9 +1,9 @@
 /*
  * Management API: /api/definitions[/vhost], RabbitMQ's export and import of
  * the topology (exchanges, queues, bindings) in its JSON format, so a
- * definitions file moves between tandem and RabbitMQ.  Users, vhosts,
- * permissions and policies come from tandem.conf and are not imported
- * (users and vhosts are exported for reference, without password hashes).
+ * definitions file moves between tandem and RabbitMQ.  A whole-broker file
+ * carries vhosts, users, permissions and topic permissions both ways;
+ * policies are not imported.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -134,12 +134,15 @@ static void export(struct hx_req *r, struct tdm_vhost *only)
 	}
 	js_key(&w, "permissions");
 	hx_write_permissions(r, &w, only);
-	static const char *empty[] = { "topic_permissions", "parameters", "global_parameters",
-				       "policies" };
-	for (size_t i = only ? 1 : 0; i < 4; i++) {
+	if (!only) {
+		js_key(&w, "topic_permissions");
+		hx_write_topic_permissions(r, &w);
+	}
+	static const char *empty[] = { "parameters", "global_parameters", "policies" };
+	for (size_t i = 0; i < 3; i++) {
 		js_key(&w, empty[i]);
 		js_arr(&w);
-		if (i == 1) /* RabbitMQ keeps vhost limits as runtime parameters */
+		if (i == 0) /* RabbitMQ keeps vhost limits as runtime parameters */
 			hx_write_limit_params(r, &w, only);
 		js_arr_end(&w);
 	}
@@ -244,18 +247,19 @@ static int import_vhost(struct hx_req *r, const char *name, struct tdm_err *e)
 static int import_access(struct hx_req *r, struct tdm_err *e)
 {
 	const struct js_doc *d = &r->body;
-	static const char *parts[] = { "vhosts", "users", "permissions" };
-	for (int part = 0; part < 3; part++) {
+	static const char *parts[] = { "vhosts", "users", "permissions", "topic_permissions" };
+	for (int part = 0; part < 4; part++) {
 		int arr = js_get(d, 0, parts[part]);
 		if (arr >= 0 && js_type_of(d, arr) != JS_ARR)
 			return tdm_err_set(e, TDM_E_INVALID, "definitions: expected arrays");
 		for (int it = arr >= 0 ? js_child(d, arr) : -1; it >= 0; it = js_next(d, arr, it)) {
-			char *name = js_strdup(d, js_get(d, it, part == 2 ? "user" : "name"), NULL);
-			char *vh = part == 2 ? js_strdup(d, js_get(d, it, "vhost"), NULL) : NULL;
+			char *name = js_strdup(d, js_get(d, it, part >= 2 ? "user" : "name"), NULL);
+			char *vh = part >= 2 ? js_strdup(d, js_get(d, it, "vhost"), NULL) : NULL;
 			int created, rc;
-			if (!name || (part == 2 && !vh))
-				rc = tdm_err_set(e, TDM_E_INVALID, "every entry of %s needs a %s", parts[part],
-						 part == 2 ? "user and a vhost" : "name");
+			if (!name || (part >= 2 && !vh))
+				rc = tdm_err_set(e, TDM_E_INVALID, "every entry of %s needs a %s",
+						 parts[part],
+						 part >= 2 ? "user and a vhost" : "name");
 			else if (part == 0)
 				rc = import_vhost(r, name, e);
 			else if (part == 1) {
@@ -263,8 +267,10 @@ static int import_access(struct hx_req *r, struct tdm_err *e)
 				if (rc == TDM_OK) /* RabbitMQ's users[].limits */
 					rc = hx_import_limits(r, TDM_LIMIT_USER, name,
 							      js_get(d, it, "limits"), e);
-			} else
+			} else if (part == 2)
 				rc = hx_store_permission(r, it, vh, name, &created, e);
+			else
+				rc = hx_store_topic_permission(r, it, vh, name, &created, e);
 			free(name);
 			free(vh);
 			if (rc != TDM_OK)

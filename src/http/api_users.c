@@ -2,10 +2,11 @@
  * Management API: users and permissions: /api/users[/name],
  * /api/permissions[/vhost/user], /api/users/name/permissions,
  * /api/vhosts/vhost/permissions, and the tags of /api/whoami; PUT and
- * DELETE of users and permissions (persisted, core/durable.h).  A user's
- * vhosts list is what tandem grants (full access to each), shown as
- * RabbitMQ's configure/write/read ".*"; other patterns are refused.
- * Administrators see password hashes, as in RabbitMQ.
+ * DELETE of users and permissions (persisted, core/durable.h): RabbitMQ's
+ * configure/write/read regular expressions (core/auth.h).  A user with
+ * every vhost (`users.NAME.vhosts = *`, the default user) shows its
+ * every-vhost patterns on each vhost.  Administrators see password hashes,
+ * as in RabbitMQ.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -82,14 +83,15 @@ struct user_walk {
 	int found;
 };
 
-static void write_perm(struct js_w *w, const char *user, const char *vh, size_t vl)
+static void write_perm(struct js_w *w, const char *user, const char *vh, size_t vl,
+		       const struct tdm_perm_info *p)
 {
 	js_obj(w);
 	js_kstr(w, "user", user);
 	js_kstrn(w, "vhost", vh, vl);
-	js_kstr(w, "configure", ".*");
-	js_kstr(w, "write", ".*");
-	js_kstr(w, "read", ".*");
+	js_kstr(w, "configure", p->configure);
+	js_kstr(w, "write", p->write);
+	js_kstr(w, "read", p->read);
 	js_obj_end(w);
 }
 
@@ -121,9 +123,11 @@ static void user_cb(const struct tdm_user_info *u, void *ctx)
 	size_t kl;
 	void *v;
 	struct tdm_broker *b = uw->r->h->broker;
+	struct tdm_perm_info pi;
 	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v))
-		if ((!uw->only_vh || v == uw->only_vh) && tdm_auth_vhost_allowed(b->auth, u->name, k, kl))
-			write_perm(w, u->name, k, kl);
+		if ((!uw->only_vh || v == uw->only_vh) &&
+		    tdm_auth_get_permissions(b->auth, u->name, k, kl, &pi))
+			write_perm(w, u->name, k, kl, &pi);
 }
 
 static void walk(struct hx_req *r, struct user_walk *uw, struct js_w *w, int single)
@@ -277,17 +281,68 @@ int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char
 {
 	static const char *const keys[] = { "configure", "write", "read" };
 	struct tdm_auth *a = r->h->broker->auth;
+	char *pat[3] = { NULL, NULL, NULL }, why[256];
+	struct tdm_perm_info pi;
+	int rc = TDM_OK;
 	*created = 0;
 	if (!tdm_vhost_find(r->h->broker, vhost, strlen(vhost)) || !tdm_auth_user_tags(a, user))
 		return tdm_err_set(e, TDM_E_INVALID, "vhost_or_user_not_found");
+	for (int i = 0; i < 3 && rc == TDM_OK; i++)
+		if (!(pat[i] = js_strdup(&r->body, js_get(&r->body, obj, keys[i]), NULL)))
+			rc = tdm_err_set(e, TDM_E_INVALID,
+					 "configure, write and read must be strings");
+	/* the first bad pattern in RabbitMQ's order, named as its invalid_regexp */
+	for (int i = 0; i < 3 && rc == TDM_OK; i++)
+		if (tdm_auth_pattern_check(pat[i], NULL, NULL, why, sizeof(why)) != 0)
+			rc = tdm_err_set(e, TDM_E_INVALID, "invalid_regexp: %d: %s", i, why);
+	if (rc == TDM_OK) {
+		*created = !tdm_auth_get_permissions(a, user, vhost, strlen(vhost), &pi);
+		if (tdm_auth_set_permissions(a, user, vhost, pat[0], pat[1], pat[2], why,
+					     sizeof(why)) != 0 ||
+		    tdm_durable_user(r->h->durable, user) < 0)
+			rc = tdm_err_set(e, TDM_E_NOMEM, "could not store the permission");
+	}
 	for (int i = 0; i < 3; i++)
-		if (!js_streq(&r->body, js_get(&r->body, obj, keys[i]), ".*"))
-			return tdm_err_set(e, TDM_E_INVALID, "tandem grants a vhost whole: configure, "
-							     "write and read must all be \".*\"");
-	if (tdm_auth_grant(a, user, vhost, 1, created) < 0 ||
-	    (*created && tdm_durable_user(r->h->durable, user) < 0))
-		return tdm_err_set(e, TDM_E_NOMEM, "could not store the permission");
-	return TDM_OK;
+		free(pat[i]);
+	return rc;
+}
+
+void hx_invalid_regexp(struct hx_req *r, const char *pattern, int as_codes, const char *why)
+{
+	struct js_w w;
+	js_w_init(&w);
+	js_obj(&w);
+	js_kstr(&w, "error", "bad_request");
+	js_key(&w, "reason");
+	js_arr(&w);
+	js_str(&w, "invalid_regexp");
+	if (as_codes) { /* RabbitMQ shows a permission's pattern as an Erlang string */
+		js_arr(&w);
+		for (const unsigned char *p = (const unsigned char *)pattern; *p; p++)
+			js_int(&w, *p);
+		js_arr_end(&w);
+	} else {
+		js_str(&w, pattern);
+	}
+	js_str(&w, why);
+	js_arr_end(&w);
+	js_obj_end(&w);
+	hx_reply_json(r, 400, &w);
+	js_w_free(&w);
+}
+
+void hx_permission_error(struct hx_req *r, const struct tdm_err *e)
+{
+	int which;
+	int n = 0;
+	if (sscanf(e->text, "invalid_regexp: %d: %n", &which, &n) == 1 && n > 0) {
+		static const char *const keys[] = { "configure", "write", "read" };
+		char *pat = js_strdup(&r->body, js_get(&r->body, 0, keys[which % 3]), NULL);
+		hx_invalid_regexp(r, pat ? pat : "", 1, e->text + n);
+		free(pat);
+	} else {
+		hx_core_error(r, e);
+	}
 }
 
 /* DELETE /api/permissions/vhost/user. */
@@ -295,13 +350,13 @@ static void revoke(struct hx_req *r)
 {
 	struct tdm_auth *a = r->h->broker->auth;
 	const char *vhost = r->seg[1].s, *user = r->seg[2].s;
-	int changed = 0;
+	int rc;
 	if (!tdm_vhost_find(r->h->broker, vhost, r->seg[1].len) ||
 	    !tdm_auth_vhost_allowed(a, user, vhost, r->seg[1].len))
 		hx_not_found(r);
-	else if (tdm_auth_grant(a, user, vhost, 0, &changed) < 0)
+	else if ((rc = tdm_auth_clear_permissions(a, user, vhost)) < 0)
 		hx_error(r, 500, "internal_error", "out of memory");
-	else if (!changed) /* "*": every vhost */
+	else if (rc == 0) /* "*": every vhost */
 		hx_error(r, 400, "bad_request", "this user may open every vhost (vhosts = *): "
 						"that cannot be taken away one vhost at a time");
 	else if (tdm_durable_user(r->h->durable, user) < 0)
@@ -310,7 +365,7 @@ static void revoke(struct hx_req *r)
 		hx_no_content(r, 204);
 }
 
-/* PUT / DELETE /api/permissions/vhost/user: tandem grants a vhost whole. */
+/* PUT / DELETE /api/permissions/vhost/user. */
 static void change_permission(struct hx_req *r)
 {
 	static const char *const keys[] = { "configure", "write", "read" };
@@ -321,7 +376,7 @@ static void change_permission(struct hx_req *r)
 	else if (hx_body(r) < 0 || hx_require_keys(r, keys, 3) < 0)
 		return;
 	else if (hx_store_permission(r, 0, r->seg[1].s, r->seg[2].s, &created, &e) != TDM_OK)
-		hx_core_error(r, &e);
+		hx_permission_error(r, &e);
 	else
 		hx_no_content(r, created ? 201 : 204);
 }
@@ -345,13 +400,15 @@ void hx_permission(struct hx_req *r)
 	if (!hx_vhost(r, 1))
 		return;
 	/* one user's permission on one vhost: an object */
-	if (!tdm_auth_vhost_allowed(r->h->broker->auth, r->seg[2].s, r->seg[1].s, r->seg[1].len)) {
+	struct tdm_perm_info pi;
+	if (!tdm_auth_get_permissions(r->h->broker->auth, r->seg[2].s, r->seg[1].s, r->seg[1].len,
+				      &pi)) {
 		hx_not_found(r);
 		return;
 	}
 	struct js_w w;
 	js_w_init(&w);
-	write_perm(&w, r->seg[2].s, r->seg[1].s, r->seg[1].len);
+	write_perm(&w, r->seg[2].s, r->seg[1].s, r->seg[1].len, &pi);
 	hx_reply_json(r, 200, &w);
 	js_w_free(&w);
 }

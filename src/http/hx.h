@@ -269,10 +269,32 @@ void hx_vhost_permissions(struct hx_req *r, const struct tdm_vhost *vh);
  * | "password_hash", "tags"}), persisted; TDM_OK (*created) or a status
  * with e filled. */
 int hx_store_user(struct hx_req *r, int obj, const char *name, int *created, struct tdm_err *e);
-/* Grants user the vhost from object obj ({"configure", "write", "read"},
- * each ".*"), persisted; TDM_OK (*created: a new grant) or a status. */
+/* Sets user's permissions on vhost from object obj ({"configure",
+ * "write", "read"}: regular expressions), persisted; TDM_OK (*created: the
+ * user had none there) or a status (a bad pattern: TDM_E_INVALID with a
+ * text hx_permission_error turns into RabbitMQ's invalid_regexp). */
 int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char *user,
 			int *created, struct tdm_err *e);
+/* Answers e of hx_store_permission for a request whose body is the
+ * permission: RabbitMQ's 400 invalid_regexp, else hx_core_error. */
+void hx_permission_error(struct hx_req *r, const struct tdm_err *e);
+/* 400 {"error":"bad_request","reason":["invalid_regexp", pattern, why]}:
+ * pattern as a list of character codes (as_codes, RabbitMQ's form for
+ * permissions) or a string (its form for topic permissions). */
+void hx_invalid_regexp(struct hx_req *r, const char *pattern, int as_codes, const char *why);
+/* Topic permissions (api_perms.c): /api/topic-permissions[/vhost/user],
+ * /api/users/user/topic-permissions, /api/vhosts/vhost/topic-permissions. */
+void hx_topic_permission_list(struct hx_req *r);
+void hx_topic_permission(struct hx_req *r);
+void hx_user_topic_permissions(struct hx_req *r);
+void hx_vhost_topic_permissions(struct hx_req *r);
+/* Writes the topic permissions (all) as a JSON array. */
+void hx_write_topic_permissions(struct hx_req *r, struct js_w *w);
+/* Sets user's topic permission on vhost from object obj ({"exchange",
+ * "write", "read"}), persisted; TDM_OK (*created: the user had none in
+ * vhost) or a status (a bad pattern as hx_store_permission). */
+int hx_store_topic_permission(struct hx_req *r, int obj, const char *vhost, const char *user,
+			      int *created, struct tdm_err *e);
 /* Writes the users / the permissions (of vh, or all) as a JSON array. */
 void hx_write_users(struct hx_req *r, struct js_w *w);
 void hx_write_permissions(struct hx_req *r, struct js_w *w, const struct tdm_vhost *vh);

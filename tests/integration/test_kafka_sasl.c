@@ -6,9 +6,12 @@
  * is closed; SaslHandshake refuses an unknown mechanism with the list. */
 #include "kafka_harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* base64(salt 01020304 || SHA-256(salt || "hashpw")): a user known only by
@@ -234,6 +237,87 @@ START_TEST(test_kafka_sasl_handshake_v0_bare_tokens)
 }
 END_TEST
 
+/* A free loopback port (bound, read and closed). */
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* PUT body to path of the management API on 127.0.0.1:port as
+ * guest:guest; the HTTP status.  The listener may open a little after the
+ * Kafka one: connecting is retried for up to 10 s. */
+static int http_put(int port, const char *path, const char *body)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char req[1024], resp[256];
+	int fd = -1, status = 0;
+	for (uint64_t end = kh_now_ms() + 10000; fd < 0 && kh_now_ms() < end;) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+			close(fd);
+			fd = -1;
+			kh_sleep_ms(50);
+		}
+	}
+	ck_assert_msg(fd >= 0, "no HTTP listener on %d", port);
+	int n = snprintf(req, sizeof(req),
+			 "PUT %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%s",
+			 path, strlen(body), body);
+	ck_assert_int_eq(write(fd, req, (size_t)n), n);
+	ssize_t got = read(fd, resp, sizeof(resp) - 1);
+	if (got > 0) {
+		resp[got] = '\0';
+		sscanf(resp, "HTTP/1.%*d %d", &status);
+	}
+	close(fd);
+	return status;
+}
+
+/* Issue 13: the SCRAM credentials of a user whose password was set over
+ * the management API are persisted (salt, iterations, StoredKey,
+ * ServerKey), so SCRAM still logs in after a restart. */
+START_TEST(test_kafka_sasl_scram_survives_restart)
+{
+	struct kh_broker b;
+	char port[16], topic[64];
+	int hp = free_port();
+	snprintf(port, sizeof(port), "%d", hp);
+	const char *const args[] = { "--kafka-sasl-required", "true", "--http-port", port, NULL };
+	const char *const kv[] = { "security.protocol", "sasl_plaintext", "sasl.mechanisms",
+				   "SCRAM-SHA-512",     "sasl.username",  "carol",
+				   "sasl.password",     "pw-carol",       NULL };
+	ck_assert_int_eq(kh_broker_start(&b, args), 0);
+	ck_assert_int_eq(http_put(hp, "/api/users/carol",
+				  "{\"password\":\"pw-carol\",\"tags\":\"\"}"),
+			 201);
+	ck_assert_int_eq(http_put(hp, "/api/permissions/%2F/carol",
+				  "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}"),
+			 201);
+	for (int round = 0; round < 2; round++) {
+		kh_name(topic, sizeof(topic), round ? "scram-after" : "scram-before");
+		rd_kafka_t *p = kh_producer(b.bootstrap, kv);
+		ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "x", 0, NULL), 0);
+		rd_kafka_destroy(p);
+		if (!round)
+			ck_assert_int_eq(kh_broker_restart(&b), 0);
+	}
+	kh_broker_destroy(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kafka_sasl");
@@ -247,6 +331,7 @@ int main(void)
 	tcase_add_test(tc, test_kafka_sasl_required_closes);
 	tcase_add_test(tc, test_kafka_sasl_unsupported_mechanism);
 	tcase_add_test(tc, test_kafka_sasl_handshake_v0_bare_tokens);
+	tcase_add_test(tc, test_kafka_sasl_scram_survives_restart);
 	suite_add_tcase(s, tc);
 	return kh_run_suite(s, broker_args);
 }

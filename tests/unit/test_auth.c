@@ -463,7 +463,7 @@ END_TEST
  * are refused with the pattern named; nothing changes. */
 START_TEST(test_auth_invalid_regex)
 {
-	static const char *const bad[] = { "(", "[a", "a{1", "(?=x)", "\\d+", "x\\", NULL };
+	static const char *const bad[] = { "(", "[a", "*a", "(?=x)", "\\d+", "x\\", NULL };
 	struct tdm_auth *a = auth_from(NULL);
 	char err[256];
 
@@ -496,6 +496,14 @@ START_TEST(test_auth_invalid_regex)
 	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_WRITE, "q7"), 1);
 	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_READ, "abab"), 1);
 	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_READ, "abba"), 0);
+	/* a '{' that starts no interval is a plain character, as in PCRE */
+	ck_assert_int_eq(tdm_auth_set_permissions(a, "guest", "/", "^{x}$", "a{1", "^a{2}[{]$", err,
+						  sizeof(err)),
+			 0);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_CONFIGURE, "{x}"), 1);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_WRITE, "xa{1"), 1);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_WRITE, "a"), 0);
+	ck_assert_int_eq(perm(a, "guest", "/", TDM_PERM_READ, "aa{"), 1);
 	tdm_auth_free(a);
 }
 END_TEST
