@@ -14,6 +14,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "core/auth.h"
 #include "core/broker.h"
 #include "http/json.h"
 
@@ -240,6 +241,17 @@ int hx_is_monitor(struct hx_req *r);
  * scoped; a topic of no vhost (the digest form) only an administrator.
  * Internal topics are for nobody: callers check tdm_topic_is_internal. */
 int hx_topic_visible(struct hx_req *r, const char *name);
+/* 1 when the request's user may apply p to topic `name` (api_topics.c):
+ * the user's pattern p in the topic's vhost matches the topic's name there
+ * (core/stream.h: tdm_topic_local_name; a stream queue's topic: the
+ * queue's name), as the Kafka listener checks it; a topic of no vhost
+ * (the digest form) only for an administrator.  0 otherwise, with the
+ * reply sent (400, RabbitMQ's "403 ACCESS_REFUSED - access to topic ...
+ * refused for user ..."). */
+int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p);
+/* The same for consumer group id (read on it in kafka_vhost, whose
+ * namespace groups are). */
+int hx_group_permitted(struct hx_req *r, const char *id);
 
 /* Committed offsets of every group (core/groups.h), sorted by group, topic,
  * partition, each with its partition's log end (-1 when the partition is
