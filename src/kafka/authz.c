@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/auth.h"
+#include "core/broker.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/stream.h"
@@ -127,6 +128,10 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 {
 	const char *vh = kf_authz_vhost(kc);
 
+	if (kc->vhost && (!kc->srv->broker || !tdm_vhost_find(kc->srv->broker, vh, strlen(vh)))) {
+		snprintf(why, whylen, "Authentication failed: vhost '%s' does not exist", vh);
+		return -1;
+	}
 	if (kc->srv->auth && tdm_auth_vhost_allowed(kc->srv->auth, user, vh, strlen(vh)))
 		return 0;
 	snprintf(why, whylen, "Authentication failed: user '%s' has no access to vhost '%s'",

@@ -385,6 +385,11 @@ void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth)
 	k->srv.auth = auth;
 }
 
+void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b)
+{
+	k->srv.broker = b;
+}
+
 void tdm_kafka_free(struct tdm_kafka *k)
 {
 	if (!k)

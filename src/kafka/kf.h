@@ -29,6 +29,7 @@
 struct tdm_conn;
 struct tdm_config;
 struct tdm_auth;
+struct tdm_broker;
 struct tdm_scram_server;
 struct kf_groups;
 
@@ -93,6 +94,7 @@ struct kf_server {
 	struct kf_groups *groups;       /* owned: the coordinator over them */
 	int port;                       /* bound port of the first listener */
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
+	struct tdm_broker *broker;      /* borrowed: its vhosts (vhost:user); NULL = none */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
 };
 
@@ -249,8 +251,8 @@ int kf_authz_may_serve(struct kf_conn *kc, int16_t api_key);
 int kf_authz_sasl_name(struct kf_conn *kc, const char *name, size_t len, char *user_out,
 		       size_t cap);
 /* After a successful authentication as user: 0 when user may open the
- * connection's vhost; -1 with why (a SaslAuthenticate error_message) when
- * not. */
+ * connection's vhost (one a "vhost:user" name picked must exist); -1 with
+ * why (a SaslAuthenticate error_message) when not. */
 int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whylen);
 
 /* KF_ERR_NONE when kc may apply p to topic name[0..len): the

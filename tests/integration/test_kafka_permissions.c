@@ -4,7 +4,7 @@
  *  - anonymously (kafka_default_user) and
  *  - authenticated with SASL PLAIN,
  * a "vhost:user" SASL name (another vhost; refused when the user may not
- * open it), anonymous clients refused (kafka_allow_anonymous = false, or
+ * open it or it does not exist), anonymous clients refused (kafka_allow_anonymous = false, or
  * a default user that cannot log in), and what librdkafka and kcat show.
  *
  * The user `narrow` (the broker's default user, every vhost) has
@@ -673,6 +673,12 @@ START_TEST(test_kafka_permissions_vhost_user)
 	fd = kh_raw_connect(kh_main());
 	ck_assert_int_eq(sasl_plain(fd, "shop:alice", "apw", msg, sizeof(msg)), 58);
 	ck_assert_msg(strstr(msg, "no access to vhost 'shop'"), "%s", msg);
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+	/* nor a vhost that does not exist */
+	fd = kh_raw_connect(kh_main());
+	ck_assert_int_eq(sasl_plain(fd, "nosuch:narrow", "npw", msg, sizeof(msg)), 58);
+	ck_assert_msg(strstr(msg, "vhost 'nosuch' does not exist"), "%s", msg);
 	ck_assert(kh_raw_closed(fd, 5000));
 	close(fd);
 	/* a wrong password in that form fails as any other */
