@@ -343,10 +343,11 @@ static void refused(struct hx_req *r, const char *kind, const char *name, size_t
 		    const char *vhost, size_t vlen)
 {
 	char reason[900];
-	snprintf(reason, sizeof(reason),
-		 "403 ACCESS_REFUSED - access to %s '%.*s' in vhost '%.*s' refused for user '%.200s'",
-		 kind, (int)(len > 300 ? 300 : len), name, (int)(vlen > 300 ? 300 : vlen), vhost,
-		 r->user);
+	snprintf(
+		reason, sizeof(reason),
+		"403 ACCESS_REFUSED - access to %s '%.*s' in vhost '%.*s' refused for user '%.200s'",
+		kind, (int)(len > 300 ? 300 : len), name, (int)(vlen > 300 ? 300 : vlen), vhost,
+		r->user);
 	hx_error(r, 400, "bad_request", reason);
 }
 
@@ -366,8 +367,7 @@ int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p)
 	vh[vn < (int)sizeof(vh) ? vn : (int)sizeof(vh) - 1] = '\0';
 	if (ln >= 0 && tdm_auth_permitted(r->h->broker->auth, r->user, vh, p, local, (size_t)ln))
 		return 1;
-	tdm_debug("http", "user %s: %s on topic %s refused", r->user, perm_names[p],
-		  name);
+	tdm_debug("http", "user %s: %s on topic %s refused", r->user, perm_names[p], name);
 	refused(r, "topic", ln >= 0 ? local : name, ln >= 0 ? (size_t)ln : len, vh, (size_t)vn);
 	return 0;
 }

@@ -101,8 +101,7 @@ int kf_authz_may_serve(struct kf_conn *kc, int16_t api_key)
 	return kf_authz_user(kc) != NULL;
 }
 
-int kf_authz_sasl_name(struct kf_conn *kc, const char *name, size_t len, char *user_out,
-		       size_t cap)
+int kf_authz_sasl_name(struct kf_conn *kc, const char *name, size_t len, char *user_out, size_t cap)
 {
 	const char *colon = memchr(name, ':', len);
 
@@ -134,8 +133,8 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 	}
 	if (kc->srv->auth && tdm_auth_vhost_allowed(kc->srv->auth, user, vh, strlen(vh)))
 		return 0;
-	snprintf(why, whylen, "Authentication failed: user '%s' has no access to vhost '%s'",
-		 user, vh);
+	snprintf(why, whylen, "Authentication failed: user '%s' has no access to vhost '%s'", user,
+		 vh);
 	return -1;
 }
 

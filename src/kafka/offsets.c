@@ -45,7 +45,8 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	if (!gerr && (kf_str_cstr(r.group_id, group, sizeof(group)) < 0 || !group[0]))
 		gerr = KF_ERR_INVALID_GROUP_ID;
 	if (!gerr)
-		merr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id, r.member_id);
+		merr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id,
+					      r.member_id);
 	/* Collect the valid partitions into one commit. */
 	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
 		int16_t aerr = gerr ? gerr : kf_authz_topic(kc, TDM_PERM_READ, r.topics[i].name);

@@ -231,8 +231,8 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		kc->scram = tdm_scram_server_new(m);
 		if (!kc->scram)
 			return KF_R_CLOSE;
-		if (tdm_scram_server_start(kc->scram, (const char *)p, len, name, sizeof(name)) < 0 ||
-		    kf_authz_sasl_name(kc, name, strlen(name), user, sizeof(user)) < 0)
+		rc = tdm_scram_server_start(kc->scram, (const char *)p, len, name, sizeof(name));
+		if (rc < 0 || kf_authz_sasl_name(kc, name, strlen(name), user, sizeof(user)) < 0)
 			return auth_answer(kc, resp,
 					   "Authentication failed: Invalid SCRAM client "
 					   "first message",

@@ -431,8 +431,7 @@ static int16_t offset_commit(int fd, const char *group, const char *topic)
 }
 
 /* OffsetFetch v1 (per-partition error) or v2 (and the top-level one). */
-static int16_t offset_fetch(int fd, int16_t ver, const char *group, const char *topic,
-			    int16_t *top)
+static int16_t offset_fetch(int fd, int16_t ver, const char *group, const char *topic, int16_t *top)
 {
 	struct wb b = { .n = 0 };
 	struct rb r;
@@ -553,7 +552,7 @@ static void narrow_everything(int fd, const char *tag)
 
 	/* CreateTopics, CreatePartitions, DeleteTopics: configure */
 	ck_assert_int_eq(create_topic(fd, cfg, 1), 0);
-	ck_assert_int_eq(create_topic(fd, w, 1), TOPIC_AUTH);  /* exists, but refused first */
+	ck_assert_int_eq(create_topic(fd, w, 1), TOPIC_AUTH); /* exists, but refused first */
 	ck_assert_int_eq(create_topic(fd, "w-never", 1), TOPIC_AUTH);
 	ck_assert_int_eq(create_topic(fd, "__consumer_offsets", 1), TOPIC_AUTH);
 	ck_assert_int_eq(create_partitions(fd, cfg, 2), 0);
@@ -738,9 +737,15 @@ END_TEST
 START_TEST(test_kafka_permissions_clients)
 {
 	char topic[96], cmd[512], out[1024];
-	const char *const kv[] = { "security.protocol", "sasl_plaintext", "sasl.mechanisms",
-				   "PLAIN",             "sasl.username",  "narrow",
-				   "sasl.password",     "npw",            NULL };
+	const char *const kv[] = { "security.protocol",
+				   "sasl_plaintext",
+				   "sasl.mechanisms",
+				   "PLAIN",
+				   "sasl.username",
+				   "narrow",
+				   "sasl.password",
+				   "npw",
+				   NULL };
 	int afd = connect_as("alice", "apw");
 
 	snprintf(topic, sizeof(topic), "r-clients-%d", (int)getpid());

@@ -87,13 +87,13 @@ static void expect_refused(const char *creds, const char *method, const char *pa
 	snprintf(want, sizeof(want),
 		 "403 ACCESS_REFUSED - access to %s '%s' in vhost '/' refused for user '%s'", kind,
 		 what, user);
-	ck_assert_msg(st == 400 && th_jerror(&r, "bad_request", want), "%s %s: %d %s", method,
-		      path, st, r.body);
+	ck_assert_msg(st == 400 && th_jerror(&r, "bad_request", want), "%s %s: %d %s", method, path,
+		      st, r.body);
 	th_http_free(&r);
 }
 
-static void expect_status(const char *creds, const char *method, const char *path,
-			  const char *body, int want)
+static void expect_status(const char *creds, const char *method, const char *path, const char *body,
+			  int want)
 {
 	struct th_http_resp r;
 	int st = http(creds, method, path, body, &r);
@@ -208,9 +208,17 @@ int main(void)
 		return 99;
 	th_http_port(http_port);
 	snprintf(hport, sizeof(hport), "%d", http_port);
-	const char *args[] = { "--http-port",	       hport,	   "--users.ad.password", "adpw",
-			       "--users.ad.tags",      "administrator", "--users.mg.password", "mgpw",
-			       "--users.mg.tags",      "management", NULL };
+	const char *args[] = { "--http-port",
+			       hport,
+			       "--users.ad.password",
+			       "adpw",
+			       "--users.ad.tags",
+			       "administrator",
+			       "--users.mg.password",
+			       "mgpw",
+			       "--users.mg.tags",
+			       "management",
+			       NULL };
 	th_start_with_args(args);
 	Suite *s = suite_create("topic_permissions");
 	TCase *tc = th_tcase("topic_permissions");
