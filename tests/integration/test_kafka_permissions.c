@@ -5,7 +5,8 @@
  *  - authenticated with SASL PLAIN,
  * a "vhost:user" SASL name (another vhost; refused when the user may not
  * open it or it does not exist), anonymous clients refused (kafka_allow_anonymous = false, or
- * a default user that cannot log in), and what librdkafka and kcat show.
+ * a default user that cannot log in, guest from a non-loopback address),
+ * and what librdkafka and kcat show.
  *
  * The user `narrow` (the broker's default user, every vhost) has
  *   configure ^cfg-      write ^(cfg|w)-      read ^(cfg|r)-|^grp-ok
@@ -13,9 +14,13 @@
  * but for an acks=0 Produce, which Kafka answers by closing. */
 #include "kafka_harness.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *const broker_args[] = { "--default-user",
@@ -733,6 +738,69 @@ START_TEST(test_kafka_permissions_anonymous_bad_default)
 }
 END_TEST
 
+/* A non-loopback IPv4 address of this machine in out, or 0 when none. */
+static int remote_address(struct in_addr *out)
+{
+	struct ifaddrs *ifs, *i;
+	int found = 0;
+
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !found; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET) {
+			struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			if ((ntohl(a.s_addr) >> 24) != 127) {
+				*out = a;
+				found = 1;
+			}
+		}
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* guest (the default default user) is in loopback_users: as for AMQP, an
+ * anonymous client from a non-loopback address may not act as guest, and
+ * is closed; from loopback it is served; SASL as another user from the
+ * same address is served. */
+START_TEST(test_kafka_permissions_anonymous_guest_remote)
+{
+	const char *const args[] = { "--bind-address", "0.0.0.0", "--users.bob.password", "bpw",
+				     NULL };
+	struct kh_broker b = { 0 };
+	struct in_addr ip;
+	char msg[256];
+
+	if (!remote_address(&ip)) {
+		printf("no non-loopback IPv4 address: guest-from-remote case not run\n");
+		return;
+	}
+	ck_assert_int_eq(kh_broker_start(&b, args), 0);
+	int fd = kh_raw_connect(&b);
+	ck_assert_int_eq(metadata_one(fd, "any"), UNKNOWN_TOPIC);
+	close(fd);
+	for (int sasl = 0; sasl < 2; sasl++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)b.port),
+					  .sin_addr = ip };
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_open(fd);
+		if (sasl) {
+			ck_assert_int_eq(sasl_plain(fd, "bob", "bpw", msg, sizeof(msg)), 0);
+			ck_assert_int_eq(metadata_one(fd, "any"), UNKNOWN_TOPIC);
+		} else {
+			struct wb w = { .n = 0 };
+			w32(&w, -1);
+			kh_raw_request(fd, 3, 1, 5, w.d, w.n);
+			ck_assert(kh_raw_closed(fd, 5000));
+		}
+		close(fd);
+	}
+	kh_broker_destroy(&b);
+}
+END_TEST
+
 /* What clients show: librdkafka's delivery report and kcat's message. */
 START_TEST(test_kafka_permissions_clients)
 {
@@ -778,6 +846,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_kafka_permissions_vhost_user);
 	tcase_add_test(tc, test_kafka_permissions_anonymous_off);
 	tcase_add_test(tc, test_kafka_permissions_anonymous_bad_default);
+	tcase_add_test(tc, test_kafka_permissions_anonymous_guest_remote);
 	tcase_add_test(tc, test_kafka_permissions_clients);
 	suite_add_tcase(s, tc);
 	return s;
