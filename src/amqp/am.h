@@ -316,9 +316,11 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err);
 /* Resolves a queue name from a method ("" = the channel's last declared
- * queue) to a queue this connection may use (class_queue.c). */
+ * queue) to a queue this connection may use (class_queue.c), checking
+ * first, as rabbit_channel, the connection user's permission perm (enum
+ * tdm_perm; -1: none) on that name (403 ACCESS_REFUSED). */
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
-				   uint32_t method, struct am_err *err);
+				   int perm, uint32_t method, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
 /* 406 "invalid arg '<key>' for queue '<queue>' in vhost '<vhost>': <why>"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "amqp/am.h"
+#include "core/access.h"
 #include "core/durable.h"
 
 #define HDRS_STACK 32
@@ -99,6 +100,9 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 		return am_fail(err, AM_ACCESS_REFUSED, AM_BASIC_PUBLISH,
 			       "cannot publish to internal exchange '%s' in vhost '%s'", x->name,
 			       c->vhost->name);
+	if (tdm_topic_access(x, c->user, TDM_PERM_WRITE, msg->routing_key, msg->routing_key_len,
+			     &te) != TDM_OK)
+		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
 	struct tdm_route r;
 	tdm_route_init(&r);
 	am_route_message(x, msg, &r);
@@ -120,8 +124,18 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
 		     int mandatory, struct am_err *err)
 {
+	/* rabbit_channel: write on the exchange before looking it up, when the
+	 * message is published (in a transaction too) */
+	struct tdm_err te;
+	if (tdm_access(c->vhost, c->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, msg->exchange,
+		       msg->exchange_len, &te) != TDM_OK)
+		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
 	if (!ch->tx)
 		return am_publish_now(c, ch, msg, mandatory, err);
+	struct tdm_exchange *x = tdm_exchange_find(c->vhost, msg->exchange, msg->exchange_len);
+	if (x && tdm_topic_access(x, c->user, TDM_PERM_WRITE, msg->routing_key,
+				  msg->routing_key_len, &te) != TDM_OK)
+		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
 	struct am_tx_op *op = calloc(1, sizeof(*op));
 	if (!op)
 		return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
@@ -137,7 +151,7 @@ int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_met
 		   struct am_err *err)
 {
 	const struct am_basic_get *g = &m->u.basic_get;
-	struct tdm_queue *q = am_queue_resolve(c, ch, g->queue, m->id, err);
+	struct tdm_queue *q = am_queue_resolve(c, ch, g->queue, TDM_PERM_READ, m->id, err);
 	if (!q)
 		return -1;
 	if (q->stream)

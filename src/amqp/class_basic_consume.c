@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "amqp/am.h"
+#include "core/access.h"
 #include "core/stream.h"
 
 /* ---- the unacked ring ----------------------------------------------------- */
@@ -270,12 +271,13 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 		       struct am_err *err)
 {
 	const struct am_basic_consume *b = &m->u.basic_consume;
-	struct tdm_queue *q = am_queue_resolve(c, ch, b->queue, m->id, err);
-	if (!q)
-		return -1;
+	/* rabbit_channel: a reused tag, then read on the queue, then the queue */
 	if (b->consumer_tag.len && find_consumer(ch, b->consumer_tag))
 		return am_fail(err, AM_NOT_ALLOWED, m->id, "attempt to reuse consumer tag '%.*s'",
 			       (int)b->consumer_tag.len, (const char *)b->consumer_tag.ptr);
+	struct tdm_queue *q = am_queue_resolve(c, ch, b->queue, TDM_PERM_READ, m->id, err);
+	if (!q)
+		return -1;
 	if ((q->nconsumers && (b->exclusive || q->consumers->exclusive)) ||
 	    (b->exclusive && q->single_active)) /* RabbitMQ: SAC queues refuse exclusive consumers */
 		return am_fail(err, AM_ACCESS_REFUSED, m->id, "queue '%s' in vhost '%s' in exclusive use",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "amqp/am.h"
+#include "core/access.h"
 
 #define MAX_BIND_ARGS 64
 
@@ -16,11 +17,17 @@ int am_h_exchange_declare(struct am_conn *c, struct am_channel *ch, const struct
 {
 	const struct am_exchange_declare *d = &m->u.exchange_declare;
 	struct tdm_exchange_spec s = {
-		.name = (const char *)d->exchange.ptr, .name_len = d->exchange.len,
-		.type = (const char *)d->type.ptr, .type_len = d->type.len,
-		.passive = d->passive, .durable = d->durable, .auto_delete = d->auto_delete,
-		.internal = d->internal, .arguments = d->arguments.ptr,
+		.name = (const char *)d->exchange.ptr,
+		.name_len = d->exchange.len,
+		.type = (const char *)d->type.ptr,
+		.type_len = d->type.len,
+		.passive = d->passive,
+		.durable = d->durable,
+		.auto_delete = d->auto_delete,
+		.internal = d->internal,
+		.arguments = d->arguments.ptr,
 		.arguments_len = d->arguments.len,
+		.user = c->user,
 	};
 	struct tdm_exchange *x;
 	struct tdm_err te;
@@ -46,8 +53,8 @@ int am_h_exchange_delete(struct am_conn *c, struct am_channel *ch, const struct 
 {
 	const struct am_exchange_delete *d = &m->u.exchange_delete;
 	struct tdm_err te;
-	if (tdm_exchange_delete(c->vhost, (const char *)d->exchange.ptr, d->exchange.len,
-				d->if_unused, &te) != TDM_OK)
+	if (tdm_exchange_delete_by(c->vhost, c->user, (const char *)d->exchange.ptr,
+				   d->exchange.len, d->if_unused, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
 	if (!d->no_wait)
 		am_send_simple(c, ch->id, AM_EXCHANGE_DELETE_OK);
@@ -68,9 +75,15 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 	if (src_name.len == 0)
 		return am_fail(err, AM_ACCESS_REFUSED, method,
 			       "operation not permitted on the default exchange");
+	/* rabbit_channel's binding_action: read on the source, then (a topic
+	 * exchange) topic read on the binding key */
+	if (tdm_access(c->vhost, c->user, TDM_RES_EXCHANGE, TDM_PERM_READ,
+		       (const char *)src_name.ptr, src_name.len, &te) != TDM_OK)
+		return am_fail_core(err, &te, method);
 	struct tdm_exchange *src = tdm_exchange_lookup(c->vhost, (const char *)src_name.ptr,
 						       src_name.len, &te);
-	if (!src)
+	if (!src || tdm_topic_access(src, c->user, TDM_PERM_READ, (const char *)key.ptr, key.len,
+				     &te) != TDM_OK)
 		return am_fail_core(err, &te, method);
 	int rc = bind ? tdm_bind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te)
 		      : tdm_unbind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te);
@@ -83,6 +96,9 @@ static int exchange_binding(struct am_conn *c, struct am_channel *ch, const stru
 	/* exchange.bind and exchange.unbind have the same fields */
 	const struct am_exchange_bind *b = &m->u.exchange_bind;
 	struct tdm_err te;
+	if (tdm_access(c->vhost, c->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE,
+		       (const char *)b->destination.ptr, b->destination.len, &te) != TDM_OK)
+		return am_fail_core(err, &te, m->id);
 	if (b->destination.len == 0)
 		return am_fail(err, AM_ACCESS_REFUSED, m->id,
 			       "operation not permitted on the default exchange");

@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "amqp/am.h"
+#include "core/access.h"
 #include "core/qargs.h"
 #include "core/stream.h"
 
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
-				   uint32_t method, struct am_err *err)
+				   int perm, uint32_t method, struct am_err *err)
 {
 	const char *n = (const char *)name.ptr;
 	size_t len = name.len;
@@ -26,6 +27,11 @@ struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, str
 		len = ch->last_queue_len;
 	}
 	struct tdm_err te;
+	if (perm >= 0 && tdm_access(c->vhost, c->user, TDM_RES_QUEUE, (enum tdm_perm)perm, n, len,
+				    &te) != TDM_OK) {
+		am_fail_core(err, &te, method);
+		return NULL;
+	}
 	struct tdm_queue *q = tdm_queue_lookup(c->vhost, n, len, c, &te);
 	if (!q)
 		am_fail_core(err, &te, method);
@@ -37,10 +43,16 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 {
 	const struct am_queue_declare *d = &m->u.queue_declare;
 	struct tdm_queue_spec s = {
-		.name = (const char *)d->queue.ptr, .name_len = d->queue.len,
-		.passive = d->passive, .durable = d->durable, .exclusive = d->exclusive,
-		.auto_delete = d->auto_delete, .arguments = d->arguments.ptr,
-		.arguments_len = d->arguments.len, .owner = c,
+		.name = (const char *)d->queue.ptr,
+		.name_len = d->queue.len,
+		.passive = d->passive,
+		.durable = d->durable,
+		.exclusive = d->exclusive,
+		.auto_delete = d->auto_delete,
+		.arguments = d->arguments.ptr,
+		.arguments_len = d->arguments.len,
+		.owner = c,
+		.user = c->user,
 	};
 	if (s.passive && s.name_len == 0 && ch->last_queue_len) {
 		s.name = ch->last_queue;
@@ -92,7 +104,8 @@ static int queue_binding(struct am_conn *c, struct am_channel *ch, const struct 
 			 struct am_bytes qname, struct am_bytes exchange, struct am_bytes key,
 			 struct am_bytes args, int bind, struct am_err *err)
 {
-	struct tdm_queue *q = am_queue_resolve(c, ch, qname, m->id, err);
+	/* rabbit_channel's binding_action: write on the queue first */
+	struct tdm_queue *q = am_queue_resolve(c, ch, qname, TDM_PERM_WRITE, m->id, err);
 	if (!q)
 		return -1;
 	if (qname.len == 0 && key.len == 0) /* spec: the last queue's name is the key */
@@ -125,7 +138,7 @@ int am_h_queue_purge(struct am_conn *c, struct am_channel *ch, const struct am_m
 		     struct am_err *err)
 {
 	const struct am_queue_purge *p = &m->u.queue_purge;
-	struct tdm_queue *q = am_queue_resolve(c, ch, p->queue, m->id, err);
+	struct tdm_queue *q = am_queue_resolve(c, ch, p->queue, TDM_PERM_READ, m->id, err);
 	if (!q)
 		return -1;
 	if (q->stream)
@@ -153,6 +166,9 @@ int am_h_queue_delete(struct am_conn *c, struct am_channel *ch, const struct am_
 	}
 	uint64_t n = 0;
 	struct tdm_err te;
+	if (tdm_access(c->vhost, c->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, (const char *)name.ptr,
+		       name.len, &te) != TDM_OK)
+		return am_fail_core(err, &te, m->id);
 	if (tdm_queue_delete(c->vhost, (const char *)name.ptr, name.len, c, d->if_unused,
 			     d->if_empty, &n, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);

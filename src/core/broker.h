@@ -186,6 +186,7 @@ struct tdm_exchange_spec {
 	int passive, durable, auto_delete, internal;
 	const uint8_t *arguments; /* raw table, borrowed */
 	size_t arguments_len;
+	const char *user;         /* who declares (core/access.h checks); NULL: unchecked */
 	int created;              /* out: set when this call created the exchange */
 };
 int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
@@ -196,6 +197,11 @@ struct tdm_exchange *tdm_exchange_lookup(struct tdm_vhost *vh, const char *name,
 					 struct tdm_err *err);
 int tdm_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len, int if_unused,
 			struct tdm_err *err);
+/* tdm_exchange_delete for user (NULL: unchecked), who needs configure on
+ * the exchange; checked where RabbitMQ does, after the default and amq.*
+ * refusals. */
+int tdm_exchange_delete_by(struct tdm_vhost *vh, const char *user, const char *name, size_t len,
+			   int if_unused, struct tdm_err *err);
 const char *tdm_exchange_type_name(enum ex_type t);
 
 /* ---- queues ---------------------------------------------------------- */
@@ -206,6 +212,7 @@ struct tdm_queue_spec {
 	const uint8_t *arguments;
 	size_t arguments_len;
 	void *owner;              /* the declaring connection (for exclusive) */
+	const char *user;         /* who declares (core/access.h checks); NULL: unchecked */
 	const struct tdm_queue_settings *settings; /* for a new queue; NULL = defaults */
 	int created;              /* out: set when this call created the queue */
 };

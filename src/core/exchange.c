@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp/codec.h"
+#include "core/access.h"
 #include "core/broker.h"
 #include "core/durable.h"
 
@@ -138,6 +140,10 @@ int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
 	if (type_parse(s->type, s->type_len, &t) < 0)
 		return tdm_err_set(err, TDM_E_COMMAND_INVALID, "unknown exchange type '%.*s'",
 				   (int)s->type_len, s->type);
+	/* rabbit_channel: configure on the exchange, new or not */
+	if (tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_CONFIGURE, s->name, s->name_len,
+		       err) != TDM_OK)
+		return err->status;
 	if (x) { /* RabbitMQ checks equivalence first: redeclaring amq.direct is fine */
 		int rc = check_equivalent(vh, x, t, s, err);
 		if (rc == TDM_OK)
@@ -148,6 +154,18 @@ int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
 		return tdm_err_set(err, TDM_E_ACCESS,
 				   "exchange name '%.*s' contains reserved prefix 'amq.*'",
 				   (int)s->name_len, s->name);
+	/* a new exchange's alternate exchange: read on this one, write on that */
+	struct am_value ae;
+	if (s->user &&
+	    am_table_get((struct am_bytes){ s->arguments ? s->arguments : (const uint8_t *)"",
+					    (uint32_t)s->arguments_len },
+			 "alternate-exchange", &ae) &&
+	    ae.type == 'S' &&
+	    (tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_READ, s->name, s->name_len, err) !=
+		     TDM_OK ||
+	     tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, (const char *)ae.v.bytes.ptr,
+			ae.v.bytes.len, err) != TDM_OK))
+		return err->status;
 	x = exchange_create(vh, s->name, s->name_len, t);
 	if (!x)
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
@@ -203,12 +221,20 @@ static void drop_dest_count(void *dest, const char *key, size_t key_len,
 int tdm_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len, int if_unused,
 			struct tdm_err *err)
 {
+	return tdm_exchange_delete_by(vh, NULL, name, len, if_unused, err);
+}
+
+int tdm_exchange_delete_by(struct tdm_vhost *vh, const char *user, const char *name, size_t len,
+			   int if_unused, struct tdm_err *err)
+{
 	if (len == 0)
 		return tdm_err_set(err, TDM_E_ACCESS, "operation not permitted on the default exchange");
 	if (has_amq_prefix(name, len))
 		return tdm_err_set(err, TDM_E_ACCESS,
 				   "exchange name '%.*s' contains reserved prefix 'amq.*'",
 				   (int)len, name);
+	if (tdm_access(vh, user, TDM_RES_EXCHANGE, TDM_PERM_CONFIGURE, name, len, err) != TDM_OK)
+		return err->status;
 	struct tdm_exchange *x = tdm_exchange_find(vh, name, len);
 	if (!x)
 		return TDM_OK; /* RabbitMQ 3.x: deleting a missing exchange succeeds */

@@ -46,7 +46,7 @@ int tdm_qargs_is_stream(const uint8_t *args, size_t len);
  * Checks a new stream queue's declaration as RabbitMQ 3.10 does (a name is
  * required; retention argument values; the arguments streams refuse;
  * tandem's bridge arguments x-log-topic, x-partition-key, x-log-partitions,
- * the topic checked against `user`'s access to vh; durable, not exclusive,
+ * the topic one of vh that `user` may read and write (core/access.h); durable, not exclusive,
  * not auto-delete) and fills qa and sp (sp borrows from args; qa->stream =
  * sp).  queue is the name as shown in texts, queue_len its real length.
  * TDM_OK, TDM_E_INVALID, TDM_E_ACCESS or TDM_E_NOT_IMPLEMENTED (no log

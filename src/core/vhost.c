@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "core/access.h"
 #include "core/broker.h"
 #include "core/durable.h"
 #include "core/limits.h"
@@ -201,6 +202,11 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 		len = tdm_random_name(gen, "amq.gen-");
 		name = gen;
 	}
+	/* rabbit_channel: configure on the queue, new or not (a passive
+	 * declare needs nothing) */
+	if (!s->passive &&
+	    tdm_access(vh, s->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, name, len, err) != TDM_OK)
+		return err->status;
 	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
 	if (q) {
 		if (q->exclusive && q->owner != s->owner)
@@ -226,6 +232,12 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	if (!tdm_durable_replaying(vh->broker->durable) &&
 	    tdm_limits_check_queue(vh->broker, vh->name, vh->queues.count, name, len, err) !=
 		    TDM_OK)
+		return err->status;
+	/* a new queue's dead-letter exchange: read on the queue, write on it */
+	if (s->settings && s->settings->dlx &&
+	    (tdm_access(vh, s->user, TDM_RES_QUEUE, TDM_PERM_READ, name, len, err) != TDM_OK ||
+	     tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, s->settings->dlx,
+			s->settings->dlx_len, err) != TDM_OK))
 		return err->status;
 	q = tdm_queue_new(vh, name, len);
 	if (!q || tdm_map_put(&vh->queues, name, len, q) < 0) {

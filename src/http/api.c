@@ -17,6 +17,7 @@
 
 #include <config.h>
 
+#include "core/access.h"
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/durable.h"
@@ -451,8 +452,8 @@ static void object_list(struct hx_req *r, size_t map_off,
 	list_objects(r, vh, map_off, write);
 }
 
-int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
-			size_t len, int *created, struct tdm_err *e)
+int hx_declare_exchange(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
+			const char *name, size_t len, int *created, struct tdm_err *e)
 {
 	int t = js_get(d, obj, "type");
 	if (t >= 0 && js_type_of(d, t) != JS_STR)
@@ -472,11 +473,17 @@ int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, c
 		goto out;
 	}
 	struct tdm_exchange_spec s = {
-		.name = name, .name_len = len, .type = type, .type_len = tl,
-		.durable = js_truth(d, js_get(d, obj, "durable")) != 0, /* RabbitMQ's default: true */
+		.name = name,
+		.name_len = len,
+		.type = type,
+		.type_len = tl,
+		.durable =
+			js_truth(d, js_get(d, obj, "durable")) != 0, /* RabbitMQ's default: true */
 		.auto_delete = js_truth(d, js_get(d, obj, "auto_delete")) == 1,
 		.internal = js_truth(d, js_get(d, obj, "internal")) == 1,
-		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
+		.arguments = (const uint8_t *)args.buf,
+		.arguments_len = args.len,
+		.user = user,
 	};
 	struct tdm_exchange *x;
 	rc = tdm_exchange_declare(vh, &s, &x, e);
@@ -494,7 +501,7 @@ static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *nam
 		return;
 	struct tdm_err e;
 	int created = 0;
-	if (hx_declare_exchange(vh, &r->body, 0, name, len, &created, &e) != TDM_OK)
+	if (hx_declare_exchange(vh, r->user, &r->body, 0, name, len, &created, &e) != TDM_OK)
 		hx_core_error(r, &e);
 	else
 		hx_no_content(r, created ? 201 : 204);
@@ -537,7 +544,8 @@ void hx_exchange(struct hx_req *r)
 	if (r->method == EVHTTP_REQ_DELETE) {
 		const char *iu = hx_query(r, "if-unused");
 		struct tdm_err e;
-		if (tdm_exchange_delete(vh, name, len, iu && strcmp(iu, "true") == 0, &e) != TDM_OK)
+		if (tdm_exchange_delete_by(vh, r->user, name, len, iu && strcmp(iu, "true") == 0,
+					   &e) != TDM_OK)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);
@@ -578,11 +586,15 @@ int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc
 		goto out;
 	}
 	struct tdm_queue_spec s = {
-		.name = name, .name_len = len,
-		.durable = js_truth(d, js_get(d, obj, "durable")) != 0, /* RabbitMQ's default: true */
+		.name = name,
+		.name_len = len,
+		.durable =
+			js_truth(d, js_get(d, obj, "durable")) != 0, /* RabbitMQ's default: true */
 		.auto_delete = js_truth(d, js_get(d, obj, "auto_delete")) == 1,
-		.arguments = (const uint8_t *)args.buf, .arguments_len = args.len,
+		.arguments = (const uint8_t *)args.buf,
+		.arguments_len = args.len,
 		.settings = &qs,
+		.user = user,
 	};
 	/* the same checks and words as a declare over AMQP */
 	snprintf(shown, sizeof(shown), "%.*s", (int)len, name);
@@ -647,7 +659,9 @@ void hx_queue(struct hx_req *r)
 		const char *iu = hx_query(r, "if-unused"), *ie = hx_query(r, "if-empty");
 		uint64_t count;
 		struct tdm_err e;
-		if (tdm_queue_delete(vh, q->name, q->name_len, q->owner, iu && !strcmp(iu, "true"),
+		if (tdm_access(vh, r->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, q->name, q->name_len,
+			       &e) != TDM_OK ||
+		    tdm_queue_delete(vh, q->name, q->name_len, q->owner, iu && !strcmp(iu, "true"),
 				     ie && !strcmp(ie, "true"), &count, &e) != TDM_OK)
 			hx_core_error(r, &e);
 		else
@@ -677,7 +691,14 @@ void hx_queue_purge(struct hx_req *r)
 	struct tdm_vhost *vh;
 	struct tdm_queue *q = path_queue(r, &vh);
 	struct tdm_err e;
-	if (!q || refuse_stream(r, q))
+	if (!q)
+		return;
+	if (tdm_access(vh, r->user, TDM_RES_QUEUE, TDM_PERM_READ, q->name, q->name_len, &e) !=
+	    TDM_OK) { /* queue.purge's check */
+		hx_core_error(r, &e);
+		return;
+	}
+	if (refuse_stream(r, q))
 		return;
 	/* another connection's exclusive queue: RabbitMQ's queue.purge
 	 * fails, answered with its explanation */

@@ -313,7 +313,8 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 				if (!name)
 					rc = tdm_err_set(&e, TDM_E_INVALID, "every %s needs a name", parts[part]);
 				else if (part == 0)
-					rc = hx_declare_exchange(vh, d, it, name, n, NULL, &e);
+					rc = hx_declare_exchange(vh, r->user, d, it, name, n, NULL,
+								 &e);
 				else
 					rc = hx_declare_queue(vh, r->user, d, it, name, n, NULL, &e);
 				free(name);

@@ -13,6 +13,7 @@
 
 #include <event2/http.h>
 
+#include "core/access.h"
 #include "core/auth.h"
 #include "core/config.h"
 #include "http/amqpval.h"
@@ -132,6 +133,18 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 		hx_error(r, 400, "bad_request", why);
 		goto out;
 	}
+	/* basic.publish's checks: write on the exchange, then topic write on
+	 * the key; RabbitMQ's API answers 400 "403 ACCESS_REFUSED - ..." */
+	struct tdm_err pe;
+	if (tdm_access(x->vhost, r->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, x->name, x->name_len,
+		       &pe) != TDM_OK ||
+	    (!x->internal &&
+	     tdm_topic_access(x, r->user, TDM_PERM_WRITE, key, keylen, &pe) != TDM_OK)) {
+		char why[sizeof(pe.text) + 32];
+		snprintf(why, sizeof(why), "403 ACCESS_REFUSED - %s", pe.text);
+		hx_error(r, 400, "bad_request", why);
+		goto out;
+	}
 	if (x->internal) {
 		hx_error(r, 400, "bad_request", "cannot publish to an internal exchange");
 		goto out;
@@ -212,6 +225,15 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	int base64 = 0;
 	if (en >= 0 && !(base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
 		hx_error(r, 400, "bad_request", "Unsupported encoding. Please use auto or base64.");
+		return;
+	}
+	/* read on the queue first, as basic.get: RabbitMQ's API answers that
+	 * refusal 401 "ACCESS_REFUSED - ..." */
+	if (tdm_access(vh, r->user, TDM_RES_QUEUE, TDM_PERM_READ, q->name, q->name_len, &e) !=
+	    TDM_OK) {
+		char why[sizeof(e.text) + 32];
+		snprintf(why, sizeof(why), "ACCESS_REFUSED - %s", e.text);
+		hx_error(r, 401, "not_authorised", why);
 		return;
 	}
 	/* another connection's exclusive queue: RabbitMQ's basic.get closes its
@@ -516,7 +538,8 @@ static void create_binding(struct hx_req *r, struct tdm_vhost *vh, struct tdm_ex
 		goto out;
 	}
 	struct tdm_err e;
-	if (tdm_bind(src, dst, key, kl, a, (size_t)n, &e) != TDM_OK) {
+	if (tdm_binding_access(src, dst, r->user, key, kl, &e) != TDM_OK ||
+	    tdm_bind(src, dst, key, kl, a, (size_t)n, &e) != TDM_OK) {
 		hx_core_error(r, &e);
 		goto out;
 	}
@@ -644,7 +667,8 @@ void hx_binding(struct hx_req *r)
 		}
 		if (bw.copy.oom)
 			hx_error(r, 500, "internal_error", "out of memory");
-		else if (tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) != TDM_OK)
+		else if (tdm_binding_access(src, dst, r->user, bw.key, bw.key_len, &e) != TDM_OK ||
+			 tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) != TDM_OK)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);

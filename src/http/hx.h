@@ -267,12 +267,14 @@ struct hx_offset *hx_collect_offsets(struct tdm_groups *groups, size_t *n);
 
 /* Declares an exchange / a queue named name in vh from JSON object obj
  * ({"type", "durable", "auto_delete", "internal", "arguments"}), RabbitMQ's
- * defaults for what is missing.  TDM_OK with *created, or a core status
- * with e filled (TDM_E_INVALID for a bad body). */
-int hx_declare_exchange(struct tdm_vhost *vh, const struct js_doc *d, int obj, const char *name,
-			size_t len, int *created, struct tdm_err *e);
+ * defaults for what is missing, as user (its permissions are checked as
+ * for AMQP, core/access.h).  TDM_OK with *created, or a core status with e
+ * filled (TDM_E_INVALID for a bad body, TDM_E_ACCESS refused). */
+int hx_declare_exchange(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
+			const char *name, size_t len, int *created, struct tdm_err *e);
 /* Queue arguments are core's to check (core/qargs.h), as for AMQP; user
- * is who declares (a stream's x-log-topic is checked against it). */
+ * is who declares (permissions, and a stream's x-log-topic, are checked
+ * against it). */
 int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc *d, int obj,
 		     const char *name, size_t len, int *created, struct tdm_err *e);
 /* Users and permissions (api_users.c). */

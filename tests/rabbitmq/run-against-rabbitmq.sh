@@ -39,8 +39,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# With the management plugin: test_limits and test_permissions set limits and
+# permissions over the HTTP API (TANDEM_TEST_HTTP_PORT); without it they skip.
 echo "run-against-rabbitmq: starting a private RabbitMQ node"
-if ! env_out=$("$here/start-private.sh" "$state"); then
+if ! env_out=$(RMQ_MANAGEMENT=1 "$here/start-private.sh" "$state"); then
 	echo "run-against-rabbitmq: RabbitMQ did not start" >&2
 	exit 1
 fi
@@ -54,7 +56,8 @@ pids=()
 names=()
 for p in $programs; do
 	n=$(basename "$p")
-	TANDEM_TEST_BROKER="127.0.0.1:$RMQ_PORT" CK_VERBOSITY=normal "$p" >"$logs/$n.log" 2>&1 &
+	TANDEM_TEST_BROKER="127.0.0.1:$RMQ_PORT" TANDEM_TEST_HTTP_PORT="$RMQ_HTTP_PORT" \
+		CK_VERBOSITY=normal "$p" >"$logs/$n.log" 2>&1 &
 	pids+=($!)
 	names+=("$n")
 done
