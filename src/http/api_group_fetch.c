@@ -122,7 +122,8 @@ void hx_group_fetch(struct hx_req *r)
 		hx_not_found(r);
 		goto out;
 	}
-	if (!hx_group_permitted(r, f.group) || !hx_topic_permitted(r, f.topic, TDM_PERM_READ))
+	if (!hx_group_permitted(r, f.group, TDM_PERM_READ) ||
+	    !hx_topic_permitted(r, f.topic, TDM_PERM_READ))
 		goto out;
 	/* the check OffsetCommit makes of a commit without membership */
 	if (tdm_groups_check_commit(gs, f.group, r->seg[1].len, -1, "", 0, NULL) != TDM_GROUP_OK) {

@@ -329,7 +329,7 @@ static void delete_group(struct hx_req *r, const char *name, size_t len)
 		hx_not_found(r);
 		return;
 	}
-	if (!hx_group_permitted(r, name))
+	if (!hx_group_permitted(r, name, TDM_PERM_CONFIGURE))
 		return;
 	int rc = tdm_groups_forget(r->h->broker->groups, name, len);
 	if (rc == 1) {

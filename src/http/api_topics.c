@@ -338,17 +338,27 @@ static void delete_topic(struct hx_req *r, const char *name, size_t len)
 
 static const char *const perm_names[] = { "configure", "write", "read" };
 
-/* RabbitMQ's management answer to an operation the channel refused. */
-static void refused(struct hx_req *r, const char *kind, const char *name, size_t len,
-		    const char *vhost, size_t vlen)
+/* RabbitMQ 3.10's management answers (test_permissions checks them
+ * against RabbitMQ): a refused read, as a queue's GET of messages, is 401
+ * "ACCESS_REFUSED - access to ..."; a refused configure, as a queue's PUT
+ * or DELETE, 401 "Access refused."; a refused write, as a publish, 400
+ * "403 ACCESS_REFUSED - access to ...". */
+static void refused(struct hx_req *r, enum tdm_perm style, const char *kind, const char *name,
+		    size_t len, const char *vhost, size_t vlen)
 {
 	char reason[900];
-	snprintf(
-		reason, sizeof(reason),
-		"403 ACCESS_REFUSED - access to %s '%.*s' in vhost '%.*s' refused for user '%.200s'",
-		kind, (int)(len > 300 ? 300 : len), name, (int)(vlen > 300 ? 300 : vlen), vhost,
-		r->user);
-	hx_error(r, 400, "bad_request", reason);
+	if (style == TDM_PERM_CONFIGURE) {
+		hx_error(r, 401, "not_authorised", "Access refused.");
+		return;
+	}
+	snprintf(reason, sizeof(reason),
+		 "%sACCESS_REFUSED - access to %s '%.*s' in vhost '%.*s' refused for user '%.200s'",
+		 style == TDM_PERM_WRITE ? "403 " : "", kind, (int)(len > 300 ? 300 : len), name,
+		 (int)(vlen > 300 ? 300 : vlen), vhost, r->user);
+	if (style == TDM_PERM_WRITE)
+		hx_error(r, 400, "bad_request", reason);
+	else
+		hx_error(r, 401, "not_authorised", reason);
 }
 
 int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p)
@@ -361,24 +371,24 @@ int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p)
 	if (vn < 0) {
 		if (hx_is_admin(r))
 			return 1;
-		refused(r, "topic", name, len, "", 0);
+		refused(r, p, "topic", name, len, "", 0);
 		return 0;
 	}
 	vh[vn < (int)sizeof(vh) ? vn : (int)sizeof(vh) - 1] = '\0';
 	if (ln >= 0 && tdm_auth_permitted(r->h->broker->auth, r->user, vh, p, local, (size_t)ln))
 		return 1;
 	tdm_debug("http", "user %s: %s on topic %s refused", r->user, perm_names[p], name);
-	refused(r, "topic", ln >= 0 ? local : name, ln >= 0 ? (size_t)ln : len, vh, (size_t)vn);
+	refused(r, p, "topic", ln >= 0 ? local : name, ln >= 0 ? (size_t)ln : len, vh, (size_t)vn);
 	return 0;
 }
 
-int hx_group_permitted(struct hx_req *r, const char *id)
+int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style)
 {
 	const char *vh = r->h->cfg && r->h->cfg->kafka_vhost ? r->h->cfg->kafka_vhost : "/";
 
 	if (tdm_auth_permitted(r->h->broker->auth, r->user, vh, TDM_PERM_READ, id, strlen(id)))
 		return 1;
-	refused(r, "group", id, strlen(id), vh, strlen(vh));
+	refused(r, style, "group", id, strlen(id), vh, strlen(vh));
 	return 0;
 }
 

@@ -246,12 +246,14 @@ int hx_topic_visible(struct hx_req *r, const char *name);
  * (core/stream.h: tdm_topic_local_name; a stream queue's topic: the
  * queue's name), as the Kafka listener checks it; a topic of no vhost
  * (the digest form) only for an administrator.  0 otherwise, with the
- * reply sent (400, RabbitMQ's "403 ACCESS_REFUSED - access to topic ...
- * refused for user ..."). */
+ * reply sent as RabbitMQ's API answers the same refusal on a queue: read
+ * 401 "ACCESS_REFUSED - access to topic 't' in vhost 'v' refused for user
+ * 'u'", configure 401 "Access refused.". */
 int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p);
-/* The same for consumer group id (read on it in kafka_vhost, whose
- * namespace groups are). */
-int hx_group_permitted(struct hx_req *r, const char *id);
+/* The same for read on consumer group id in kafka_vhost (whose namespace
+ * groups are), the refusal worded as for p: TDM_PERM_READ for a consume,
+ * TDM_PERM_CONFIGURE for a delete. */
+int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style);
 
 /* Committed offsets of every group (core/groups.h), sorted by group, topic,
  * partition, each with its partition's log end (-1 when the partition is
