@@ -201,10 +201,13 @@ int tdm_topic_local_name(const char *name, size_t len, char *out, size_t out_cap
 			ch = (unsigned char)(hi << 4 | lo);
 			p += 2;
 		}
-		if (n == out_cap)
+		if (n + 1 >= out_cap)
 			return -1;
 		out[n++] = (char)ch;
 	}
+	if (out_cap == 0)
+		return -1;
+	out[n] = '\0';
 	return (int)n;
 }
 

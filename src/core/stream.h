@@ -88,8 +88,9 @@ int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap);
  * esc(V) + "." + rest is rest with every "_" + two lowercase hex digits
  * read back as that byte (a stream queue's topic gives the queue's name:
  * "__shop.a_2eb" -> "a.b"; other bytes are kept as they are).  Writes it
- * (not NUL-terminated) to out and returns its length, or -1 when the topic
- * belongs to no vhost (tdm_topic_vhost) or it does not fit out_cap.
+ * NUL-terminated to out (out_cap counts the NUL) and returns its length,
+ * or -1 when the topic belongs to no vhost (tdm_topic_vhost) or it does
+ * not fit.
  */
 int tdm_topic_local_name(const char *name, size_t len, char *out, size_t out_cap);
 /* 1 when topic name[0..len) belongs to vhost[0..vhost_len) (tdm_topic_vhost). */

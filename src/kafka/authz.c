@@ -200,11 +200,20 @@ int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len)
 int16_t kf_authz_group(struct kf_conn *kc, struct kf_str id)
 {
 	const char *user = kf_authz_user(kc), *vh = cfg_vhost(kc->srv);
+	size_t n = id.len > 0 ? (size_t)id.len : 0;
+	char buf[512], *name;
+	int ok;
 
 	if (!user || !kc->srv->auth || strcmp(kf_authz_vhost(kc), vh) != 0)
 		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
-	if (!permitted(kc, user, vh, TDM_PERM_READ, id.len > 0 ? id.p : "",
-		       id.len > 0 ? (size_t)id.len : 0))
+	if (!(name = n < sizeof(buf) ? buf : malloc(n + 1)))
 		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
-	return KF_ERR_NONE;
+	/* a NUL-terminated copy: the id is a slice of the request frame */
+	if (n)
+		memcpy(name, id.p, n);
+	name[n] = '\0';
+	ok = permitted(kc, user, vh, TDM_PERM_READ, name, n);
+	if (name != buf)
+		free(name);
+	return ok ? KF_ERR_NONE : KF_ERR_GROUP_AUTHORIZATION_FAILED;
 }
