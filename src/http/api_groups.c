@@ -5,8 +5,9 @@
  * and POST /api/groups/{name}/fetch, a consumer without membership as
  * Kafka allows one for a group without live members: it reads from the
  * group's committed offsets and commits what it returned.  Deleting or
- * consuming takes read on the group id in kafka_vhost (and consuming read
- * on the topic), as Kafka clients' group operations (src/kafka/authz.c).
+ * consuming takes read on the group id in its vhost (kafka_vhost, or V
+ * for "__" + esc(V) + "." + id) and consuming read on the topic, as Kafka
+ * clients' group operations (src/kafka/authz.c).
  *
  * Must not depend on: other front ends (src/amqp, src/kafka); groups
  * come from core/groups.h, the same objects the Kafka coordinator drives.

@@ -250,9 +250,10 @@ int hx_topic_visible(struct hx_req *r, const char *name);
  * 401 "ACCESS_REFUSED - access to topic 't' in vhost 'v' refused for user
  * 'u'", configure 401 "Access refused.". */
 int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p);
-/* The same for read on consumer group id in kafka_vhost (whose namespace
- * groups are), the refusal worded as for p: TDM_PERM_READ for a consume,
- * TDM_PERM_CONFIGURE for a delete. */
+/* The same for read on consumer group id (core's name: a group of Kafka
+ * clients acting in vhost V is "__" + esc(V) + "." + their id, checked in
+ * V; any other in kafka_vhost), the refusal worded as for p:
+ * TDM_PERM_READ for a consume, TDM_PERM_CONFIGURE for a delete. */
 int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style);
 
 /* Committed offsets of every group (core/groups.h), sorted by group, topic,

@@ -11,8 +11,9 @@
  *     name is the topic's name inside its vhost (a stream queue's topic:
  *     the queue's name), so one pattern covers a stream queue from AMQP
  *     and from Kafka;
- *   - consumer groups: read on the group id (groups are one broker-wide
- *     namespace, kafka_vhost's).
+ *   - consumer groups: read on the group id; each vhost has its own groups
+ *     (kafka_vhost's by their ids, another vhost V's as "__" + esc(V) +
+ *     "." + id in core).
  * No cluster-level API (DescribeConfigs, AlterConfigs, InitProducerId) is
  * served yet; when one is, it takes the administrator tag (Kafka's
  * CLUSTER resource), CLUSTER_AUTHORIZATION_FAILED (31) otherwise.
@@ -197,23 +198,88 @@ int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len)
 	       permitted(kc, user, vh, TDM_PERM_CONFIGURE, res, n);
 }
 
-int16_t kf_authz_group(struct kf_conn *kc, struct kf_str id)
+/* The prefix of vhost vh's group ids in core ("__" + esc(vh) + ".", the
+ * stream-topic escape of vh): its length, written to out. */
+static size_t group_prefix(const char *vh, char out[TDM_TOPIC_NAME_MAX + 1])
 {
-	const char *user = kf_authz_user(kc), *vh = cfg_vhost(kc->srv);
-	size_t n = id.len > 0 ? (size_t)id.len : 0;
-	char buf[512], *name;
+	/* "" is never a legal topic name: always the escaped form */
+	return tdm_stream_topic_name(vh, strlen(vh), "", 0, out);
+}
+
+/* 1 when core group id g (len bytes) is another vhost's than
+ * kafka_vhost's: "__" + esc(V) + "." + anything, V not kafka_vhost. */
+static int group_of_other_vhost(const struct kf_server *srv, const char *g, size_t len)
+{
+	char v[TDM_TOPIC_NAME_MAX];
+	const char *kv = cfg_vhost(srv);
+	int n;
+
+	if (len < 2 || g[0] != '_' || g[1] != '_')
+		return 0;
+	n = tdm_topic_vhost(g, len, v, sizeof(v));
+	return n >= 0 && !((size_t)n == strlen(kv) && memcmp(v, kv, (size_t)n) == 0);
+}
+
+/* read on group id[0..n) for kc's user in kc's vhost (a NUL-terminated
+ * copy: the id is a slice of the request frame). */
+static int group_readable(struct kf_conn *kc, const char *user, const char *id, size_t n)
+{
+	char buf[512], *name = n < sizeof(buf) ? buf : malloc(n + 1);
 	int ok;
 
-	if (!user || !kc->srv->auth || strcmp(kf_authz_vhost(kc), vh) != 0)
-		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
-	if (!(name = n < sizeof(buf) ? buf : malloc(n + 1)))
-		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
-	/* a NUL-terminated copy: the id is a slice of the request frame */
+	if (!name)
+		return 0;
 	if (n)
-		memcpy(name, id.p, n);
+		memcpy(name, id, n);
 	name[n] = '\0';
-	ok = permitted(kc, user, vh, TDM_PERM_READ, name, n);
+	ok = permitted(kc, user, kf_authz_vhost(kc), TDM_PERM_READ, name, n);
 	if (name != buf)
 		free(name);
-	return ok ? KF_ERR_NONE : KF_ERR_GROUP_AUTHORIZATION_FAILED;
+	return ok;
+}
+
+int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id)
+{
+	const char *user = kf_authz_user(kc), *vh = kf_authz_vhost(kc);
+	size_t n = id->len > 0 ? (size_t)id->len : 0, k;
+	char pre[TDM_TOPIC_NAME_MAX + 1];
+	char *g;
+
+	if (!user || !kc->srv->auth || !group_readable(kc, user, n ? id->p : "", n))
+		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
+	if (strcmp(vh, cfg_vhost(kc->srv)) == 0)
+		/* kafka_vhost's own ids, but never the form of another vhost's */
+		return group_of_other_vhost(kc->srv, n ? id->p : "", n)
+			       ? KF_ERR_GROUP_AUTHORIZATION_FAILED
+			       : KF_ERR_NONE;
+	if (id->len <= 0)
+		return KF_ERR_NONE; /* null or empty: INVALID_GROUP_ID follows */
+	k = group_prefix(vh, pre);
+	if (!(g = kf_arena_alloc(&kc->arena, k + n)))
+		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
+	memcpy(g, pre, k);
+	memcpy(g + k, id->p, n);
+	id->p = g;
+	id->len = (int32_t)(k + n);
+	return KF_ERR_NONE;
+}
+
+const char *kf_authz_group_listed(struct kf_conn *kc, const char *g)
+{
+	const char *user = kf_authz_user(kc), *vh = kf_authz_vhost(kc), *id = g;
+	char pre[TDM_TOPIC_NAME_MAX + 1];
+
+	if (!user || !kc->srv->auth)
+		return NULL;
+	if (strcmp(vh, cfg_vhost(kc->srv)) == 0) {
+		if (group_of_other_vhost(kc->srv, g, strlen(g)))
+			return NULL;
+	} else {
+		size_t k = group_prefix(vh, pre);
+
+		if (strncmp(g, pre, k) != 0)
+			return NULL;
+		id = g + k;
+	}
+	return group_readable(kc, user, id, strlen(id)) ? id : NULL;
 }

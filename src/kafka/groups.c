@@ -465,7 +465,7 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 
 	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	if (kf_authz_group(kc, r.group_id) != KF_ERR_NONE)
+	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE)
 		return join_error(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, r.member_id);
 	if (r.group_id.len <= 0)
 		return join_error(resp, ver, KF_ERR_INVALID_GROUP_ID, r.member_id);
@@ -572,7 +572,7 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 
 	if (kf_decode_sync_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	if (kf_authz_group(kc, r.group_id) != KF_ERR_NONE) {
+	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE) {
 		put_sync(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, NULL, 0);
 		return KF_R_DONE;
 	}
@@ -641,7 +641,7 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 
 	if (kf_decode_heartbeat(cur, ver, &r) < 0)
 		return KF_R_CLOSE;
-	err = kf_authz_group(kc, r.group_id);
+	err = kf_authz_group(kc, &r.group_id);
 	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
 	if (err)
@@ -670,7 +670,7 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 
 	if (kf_decode_leave_group(cur, ver, &r) < 0)
 		return KF_R_CLOSE;
-	err = kf_authz_group(kc, r.group_id);
+	err = kf_authz_group(kc, &r.group_id);
 	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
 	if (err) {
@@ -713,7 +713,7 @@ int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 
 	if (kf_decode_find_coordinator(cur, kc->hdr.api_version, &r) < 0)
 		return KF_R_CLOSE;
-	if (kf_authz_group(kc, r.key) != KF_ERR_NONE) {
+	if (kf_authz_group(kc, &r.key) != KF_ERR_NONE) {
 		/* Kafka: the error and no node */
 		kf_put_i16(resp, KF_ERR_GROUP_AUTHORIZATION_FAILED);
 		kf_put_i32(resp, -1);
@@ -740,21 +740,16 @@ struct offset_groups {
 	int failed;
 };
 
-/* 1 when kc may see group id (ListGroups lists only those). */
-static int group_allowed(struct kf_conn *kc, const char *id)
-{
-	return kf_authz_group(kc, (struct kf_str){ id, (int32_t)strlen(id) }) == KF_ERR_NONE;
-}
-
 static void offset_group_fn(void *ctx, const char *group)
 {
 	struct offset_groups *og = ctx;
-	size_t n = strlen(group) + 1;
 	struct name_item *it;
 	char *copy;
+	size_t n;
 
-	if (!group_allowed(og->kc, group))
-		return;
+	if (!(group = kf_authz_group_listed(og->kc, group)))
+		return; /* another vhost's, or not the user's */
+	n = strlen(group) + 1;
 	it = kf_arena_alloc(og->arena, sizeof(*it));
 	copy = kf_arena_alloc(og->arena, n);
 	if (!it || !copy) {
@@ -782,14 +777,16 @@ int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 	if (og.failed)
 		return KF_R_CLOSE;
 	while ((g = tdm_groups_next(core, &pos)))
-		n += group_allowed(kc, g->id);
+		n += kf_authz_group_listed(kc, g->id) != NULL;
 	kf_put_i16(resp, KF_ERR_NONE);
 	kf_put_i32(resp, n + og.count);
 	pos = 0;
 	while ((g = tdm_groups_next(core, &pos))) {
-		if (!group_allowed(kc, g->id))
+		const char *id = kf_authz_group_listed(kc, g->id);
+
+		if (!id)
 			continue;
-		kf_put_str(resp, g->id);
+		kf_put_str(resp, id);
 		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
 	}
 	for (struct name_item *it = og.list; it; it = it->next) {
@@ -807,11 +804,12 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 		return KF_R_CLOSE;
 	kf_put_i32(resp, r.ngroups);
 	for (int32_t i = 0; i < r.ngroups; i++) {
-		struct group *g = group_find(kc->srv->groups, r.groups[i]);
+		struct kf_str gid = r.groups[i]; /* as core keys it, after the check */
+		struct group *g;
 		const char *state = "Dead";
 		int stable;
 
-		if (kf_authz_group(kc, r.groups[i]) != KF_ERR_NONE) {
+		if (kf_authz_group(kc, &gid) != KF_ERR_NONE) {
 			/* Kafka: the error, and nothing about the group */
 			kf_put_i16(resp, KF_ERR_GROUP_AUTHORIZATION_FAILED);
 			kf_put_kstr(resp, r.groups[i]);
@@ -821,9 +819,10 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 			kf_put_i32(resp, 0);
 			continue;
 		}
+		g = group_find(kc->srv->groups, gid);
 		if (!g) {
-			char name[512];
-			int has = kf_str_cstr(r.groups[i], name, sizeof(name)) == 0 &&
+			char name[1024];
+			int has = kf_str_cstr(gid, name, sizeof(name)) == 0 &&
 				  tdm_groups_has_offsets(kc->srv->cgroups, name);
 
 			kf_put_i16(resp, KF_ERR_NONE);

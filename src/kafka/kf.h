@@ -266,10 +266,18 @@ int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
 /* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
  * read on it); 0 otherwise. */
 int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
-/* KF_ERR_NONE when kc may use consumer group id (read on the group id in
- * kafka_vhost: groups are one broker-wide namespace, which belongs to
- * kafka_vhost); else KF_ERR_GROUP_AUTHORIZATION_FAILED. */
-int16_t kf_authz_group(struct kf_conn *kc, struct kf_str id);
+/*
+ * KF_ERR_NONE when kc may use consumer group *id (read on the id in kc's
+ * vhost), and *id then names the group as core keys it: the id itself in
+ * kafka_vhost (where an id of another vhost's form, below, is refused),
+ * "__" + esc(V) + "." + id for a connection acting in vhost V (arena
+ * copy), so each vhost has its own groups.  Else
+ * KF_ERR_GROUP_AUTHORIZATION_FAILED.
+ */
+int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id);
+/* ListGroups: the id kc knows core group g by (a pointer into g), or NULL
+ * when g is another vhost's or kc may not read it. */
+const char *kf_authz_group_listed(struct kf_conn *kc, const char *g);
 /* ---- handlers, one file per API or family ------------------------------------ */
 
 int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

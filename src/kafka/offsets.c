@@ -24,7 +24,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 {
 	struct kf_server *srv = kc->srv;
 	struct kf_offset_commit_req r;
-	char group[512];
+	char group[1024];
 	int16_t gerr, merr = KF_ERR_NONE;
 	size_t total = 0, n = 0;
 	struct tdm_offset_commit *commits;
@@ -41,7 +41,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	names = kf_arena_alloc(&kc->arena, ((size_t)r.ntopics + 1) * 2 * sizeof(*names));
 	if (!commits || !errs || !names)
 		return KF_R_CLOSE;
-	gerr = kf_authz_group(kc, r.group_id);
+	gerr = kf_authz_group(kc, &r.group_id);
 	if (!gerr && (kf_str_cstr(r.group_id, group, sizeof(group)) < 0 || !group[0]))
 		gerr = KF_ERR_INVALID_GROUP_ID;
 	if (!gerr)
@@ -187,12 +187,12 @@ static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *res
 int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_offset_fetch_req r;
-	char group[512], topic[256];
+	char group[1024], topic[256];
 
 	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	int16_t gerr = kf_authz_group(kc, &r.group_id);
 	int gok = kf_str_cstr(r.group_id, group, sizeof(group)) == 0;
-	int16_t gerr = kf_authz_group(kc, r.group_id);
 	if (gerr && kc->hdr.api_version >= 2) {
 		kf_put_i32(resp, 0); /* Kafka: no topics, the error at the top */
 		kf_put_i16(resp, gerr);

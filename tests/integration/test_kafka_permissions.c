@@ -645,7 +645,7 @@ END_TEST
 /* "shop:narrow": narrow's patterns in vhost shop, on shop's topics only
  * (by their topic names, __shop.*); the resource is the name inside the
  * vhost, so a stream queue's escaped topic name is matched unescaped.
- * Groups are kafka_vhost's: refused elsewhere. */
+ * shop has its own consumer groups, which "/" neither sees nor reaches. */
 START_TEST(test_kafka_permissions_vhost_user)
 {
 	char msg[256], t[96], esc[96], plain[96];
@@ -662,16 +662,30 @@ START_TEST(test_kafka_permissions_vhost_user)
 	ck_assert_int_eq(produce(fd, t, 1), 0);
 	ck_assert_int_eq(fetch(fd, esc), 0);
 	ck_assert(metadata_lists(fd, t));
-	ck_assert_int_eq(find_coordinator(fd, "grp-ok-shop"), GROUP_AUTH);
-	ck_assert_int_eq(join_group(fd, "grp-ok-shop"), GROUP_AUTH);
-	/* the same user in "/" sees neither */
+	/* shop's own consumer groups */
+	ck_assert_int_eq(find_coordinator(fd, "grp-ok-shop"), 0);
+	ck_assert_int_eq(find_coordinator(fd, "grp-no-shop"), GROUP_AUTH);
+	ck_assert_int_eq(offset_commit(fd, "grp-ok-shop", t), 0);
+	int16_t top = -1;
+	ck_assert_int_eq(offset_fetch(fd, 2, "grp-ok-shop", t, &top), 0);
+	ck_assert_int_eq(top, 0);
+	ck_assert(list_groups_has(fd, "grp-ok-shop"));
+	ck_assert_int_eq(describe_group(fd, "grp-ok-shop"), 0);
+	/* the same user in "/" sees neither the topic nor the group */
 	int fd2 = connect_as("narrow", "npw");
 	ck_assert_int_eq(metadata_one(fd2, t), TOPIC_AUTH);
 	ck_assert(!metadata_lists(fd2, t));
-	ck_assert_int_eq(find_coordinator(fd2, "grp-ok-shop"), 0);
+	ck_assert(!list_groups_has(fd2, "grp-ok-shop"));
+	/* nor does alice (".*" on "/"), even by the name core keeps it by */
+	int afd = connect_as("alice", "apw");
+	ck_assert(!list_groups_has(afd, "grp-ok-shop"));
+	ck_assert(!list_groups_has(afd, "__shop.grp-ok-shop"));
+	ck_assert_int_eq(find_coordinator(afd, "__shop.grp-ok-shop"), GROUP_AUTH);
+	ck_assert_int_eq(offset_commit(afd, "__shop.grp-ok-shop", "r-x"), GROUP_AUTH);
 	assert_open(fd);
 	close(fd);
 	close(fd2);
+	close(afd);
 
 	/* alice may not open shop: the authentication fails, and closes */
 	fd = kh_raw_connect(kh_main());

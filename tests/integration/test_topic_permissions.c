@@ -172,6 +172,17 @@ START_TEST(test_topic_permissions_http)
 	th_http_free(&r);
 	snprintf(req, sizeof(req), "{\"topic\":\"%s\",\"count\":10}", w);
 	expect_refused(ad, "POST", path, req, "topic", w, "ad");
+	/* a group of Kafka clients acting in vhost shop ("__shop." + their id)
+	 * is checked in shop, where ad has no permissions */
+	snprintf(req, sizeof(req), "{\"topic\":\"%s\",\"count\":10}", rd);
+	snprintf(path, sizeof(path), "/api/groups/__shop.%s/fetch", gok);
+	ck_assert_int_eq(http(ad, "POST", path, req, &r), 401);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "ACCESS_REFUSED - access to group '%s' in vhost 'shop' refused for user 'ad'",
+		 gok);
+	ck_assert_msg(th_jerror(&r, "not_authorised", want), "%s", r.body);
+	th_http_free(&r);
 
 	/* DELETE of a group: read on it */
 	snprintf(path, sizeof(path), "/api/groups/%s", gno);
