@@ -8,7 +8,6 @@
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,7 +109,7 @@ int hx_store_topic_permission(struct hx_req *r, int obj, const char *vhost, cons
 					 "exchange, write and read must be strings");
 	for (int i = 1; i < 3 && rc == TDM_OK; i++)
 		if (tdm_auth_pattern_check(v[i], user, vhost, why, sizeof(why)) != 0)
-			rc = tdm_err_set(e, TDM_E_INVALID, "invalid_regexp: %d: %s", i, why);
+			rc = tdm_err_set(e, TDM_E_INVALID, "invalid_regexp: %s", why);
 	if (rc == TDM_OK) {
 		*created = !has_topic(a, user, vhost);
 		if (tdm_auth_set_topic_permissions(a, user, vhost, v[0], v[1], v[2], why,
@@ -127,18 +126,13 @@ static void put_topic(struct hx_req *r)
 {
 	static const char *const keys[] = { "exchange", "write", "read" };
 	struct tdm_err e;
-	int created, which, n = 0;
+	int created;
 	if (hx_body(r) < 0 || hx_require_keys(r, keys, 3) < 0)
 		return;
-	if (hx_store_topic_permission(r, 0, r->seg[1].s, r->seg[2].s, &created, &e) == TDM_OK) {
+	if (hx_store_topic_permission(r, 0, r->seg[1].s, r->seg[2].s, &created, &e) == TDM_OK)
 		hx_no_content(r, created ? 201 : 204);
-	} else if (sscanf(e.text, "invalid_regexp: %d: %n", &which, &n) == 1 && n > 0) {
-		char *pat = js_strdup(&r->body, js_get(&r->body, 0, keys[which % 3]), NULL);
-		hx_invalid_regexp(r, pat ? pat : "", 0, e.text + n);
-		free(pat);
-	} else {
-		hx_core_error(r, &e);
-	}
+	else
+		hx_permission_error(r, &e, r->seg[2].s, r->seg[1].s);
 }
 
 /* DELETE: every topic permission of the user in the vhost, as RabbitMQ

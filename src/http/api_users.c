@@ -294,7 +294,7 @@ int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char
 	/* the first bad pattern in RabbitMQ's order, named as its invalid_regexp */
 	for (int i = 0; i < 3 && rc == TDM_OK; i++)
 		if (tdm_auth_pattern_check(pat[i], NULL, NULL, why, sizeof(why)) != 0)
-			rc = tdm_err_set(e, TDM_E_INVALID, "invalid_regexp: %d: %s", i, why);
+			rc = tdm_err_set(e, TDM_E_INVALID, "invalid_regexp: %s", why);
 	if (rc == TDM_OK) {
 		*created = !tdm_auth_get_permissions(a, user, vhost, strlen(vhost), &pi);
 		if (tdm_auth_set_permissions(a, user, vhost, pat[0], pat[1], pat[2], why,
@@ -331,18 +331,27 @@ void hx_invalid_regexp(struct hx_req *r, const char *pattern, int as_codes, cons
 	js_w_free(&w);
 }
 
-void hx_permission_error(struct hx_req *r, const struct tdm_err *e)
+void hx_permission_error(struct hx_req *r, const struct tdm_err *e, const char *user,
+			 const char *vhost)
 {
-	int which;
-	int n = 0;
-	if (sscanf(e->text, "invalid_regexp: %d: %n", &which, &n) == 1 && n > 0) {
-		static const char *const keys[] = { "configure", "write", "read" };
-		char *pat = js_strdup(&r->body, js_get(&r->body, 0, keys[which % 3]), NULL);
-		hx_invalid_regexp(r, pat ? pat : "", 1, e->text + n);
-		free(pat);
-	} else {
+	static const char *const keys[] = { "configure", "write", "read" };
+	static const char prefix[] = "invalid_regexp: ";
+	int topic = user != NULL;
+	if (strncmp(e->text, prefix, sizeof(prefix) - 1) != 0) {
 		hx_core_error(r, e);
+		return;
 	}
+	/* the first pattern refused, in RabbitMQ's order, named as it does */
+	for (int i = topic ? 1 : 0; i < 3; i++) {
+		char *pat = js_strdup(&r->body, js_get(&r->body, 0, keys[i]), NULL), why[8];
+		if (pat && tdm_auth_pattern_check(pat, user, vhost, why, sizeof(why)) != 0) {
+			hx_invalid_regexp(r, pat, !topic, e->text + sizeof(prefix) - 1);
+			free(pat);
+			return;
+		}
+		free(pat);
+	}
+	hx_core_error(r, e);
 }
 
 /* DELETE /api/permissions/vhost/user. */
@@ -376,7 +385,7 @@ static void change_permission(struct hx_req *r)
 	else if (hx_body(r) < 0 || hx_require_keys(r, keys, 3) < 0)
 		return;
 	else if (hx_store_permission(r, 0, r->seg[1].s, r->seg[2].s, &created, &e) != TDM_OK)
-		hx_permission_error(r, &e);
+		hx_permission_error(r, &e, NULL, NULL);
 	else
 		hx_no_content(r, created ? 201 : 204);
 }

@@ -292,9 +292,11 @@ int hx_store_user(struct hx_req *r, int obj, const char *name, int *created, str
  * text hx_permission_error turns into RabbitMQ's invalid_regexp). */
 int hx_store_permission(struct hx_req *r, int obj, const char *vhost, const char *user,
 			int *created, struct tdm_err *e);
-/* Answers e of hx_store_permission for a request whose body is the
- * permission: RabbitMQ's 400 invalid_regexp, else hx_core_error. */
-void hx_permission_error(struct hx_req *r, const struct tdm_err *e);
+/* Answers e of hx_store_permission (user NULL) or hx_store_topic_permission
+ * (user and vhost: the topic permission's) for a request whose body is
+ * the permission: RabbitMQ's 400 invalid_regexp, else hx_core_error. */
+void hx_permission_error(struct hx_req *r, const struct tdm_err *e, const char *user,
+			 const char *vhost);
 /* 400 {"error":"bad_request","reason":["invalid_regexp", pattern, why]}:
  * pattern as a list of character codes (as_codes, RabbitMQ's form for
  * permissions) or a string (its form for topic permissions). */

@@ -10,6 +10,8 @@
  *  - verify_peer + fail_if_no_peer_cert: curl without a client certificate
  *    is refused, with one it gets in;
  *  - both listeners share http_max_connections and their closes count;
+ *  - management.ssl.versions.N and management.ssl.ciphers.N limit what
+ *    HTTPS negotiates;
  *  - a missing or mismatched key, or no certificate, stop tandemd at start
  *    with a line naming the setting, the file and the reason.
  *
@@ -237,6 +239,34 @@ START_TEST(test_https_verify_peer)
 }
 END_TEST
 
+/* management.ssl.versions.N (rabbitmq.conf's list form) and
+ * management.ssl.ciphers.N limit what HTTPS negotiates. */
+START_TEST(test_https_versions_list_and_ciphers)
+{
+	const char *more[] = { "--management.ssl.versions.1", "tlsv1.2",
+			       "--management.ssl.ciphers.1", "ECDHE-ECDSA-AES128-GCM-SHA256",
+			       NULL };
+	char opts[600], url[128], out[16384];
+	int rc;
+
+	start_https_broker("server", more);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/overview", https_port);
+	snprintf(opts, sizeof(opts), "--cacert '%s' --tlsv1.3", ca);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc != 0 && !strstr(out, "management_version"),
+		      "a TLS 1.3-only client got in with versions.1 = tlsv1.2: %d: %s", rc, out);
+	snprintf(opts, sizeof(opts),
+		 "--cacert '%s' --tls-max 1.2 --ciphers ECDHE-ECDSA-AES256-GCM-SHA384", ca);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc != 0 && !strstr(out, "management_version"),
+		      "a cipher not in management.ssl.ciphers was negotiated: %d: %s", rc, out);
+	snprintf(opts, sizeof(opts), "--cacert '%s' --tls-max 1.2", ca);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc == 0 && strstr(out, "|200"), "TLS 1.2 with the listed cipher: %d: %s", rc,
+		      out);
+}
+END_TEST
+
 /* http_max_connections covers both listeners: a plain connection held open
  * fills a budget of 1, so HTTPS is refused; once it closes, HTTPS works,
  * again and again (HTTPS connections are uncounted when they close). */
@@ -357,6 +387,7 @@ int main(void)
 	tcase_add_test(tc, test_tandemctl_https_wrong_host);
 	tcase_add_test(tc, test_https_verify_peer);
 	tcase_add_test(tc, test_https_connection_budget);
+	tcase_add_test(tc, test_https_versions_list_and_ciphers);
 	tcase_add_test(tc, test_https_bad_cert_refuses_start);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
