@@ -451,8 +451,10 @@ int main(int argc, char **argv)
 	if (kafka_listeners &&
 	    !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups, s.kafka_ssl)))
 		goto out;
-	if (s.kafka)
+	if (s.kafka) {
 		tdm_kafka_set_auth(s.kafka, auth);
+		tdm_kafka_set_broker(s.kafka, s.broker);
+	}
 	if ((cfg.http_port || s.https) &&
 	    !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable, s.https)))
 		goto out;

@@ -147,8 +147,18 @@ static const struct conf_key conf_keys[] = {
 	  "Create unknown topics when a Kafka client asks for their metadata\n"
 	  "(Kafka's auto.create.topics.enable)." },
 	{ "kafka_vhost", CT_STR, OFF(kafka_vhost), "/", 1, 0, 0,
-	  "The one vhost whose topics the Kafka listener reaches (no permission checks yet):\n"
-	  "its stream queues' topics and, for \"/\", every topic not named \"__...\"." },
+	  "The vhost Kafka clients act in (a SASL username \"vhost:user\" picks another):\n"
+	  "its stream queues' topics and, for \"/\", every topic not named \"__...\",\n"
+	  "under the user's permissions there." },
+	{ "kafka_allow_anonymous", CT_BOOL, OFF(kafka_allow_anonymous), "true", 0, 1, 0,
+	  "A Kafka client that does not authenticate with SASL acts as kafka_default_user\n"
+	  "(RabbitMQ MQTT's mqtt.allow_anonymous); false: it is closed at its first request\n"
+	  "other than ApiVersions, SaslHandshake and SaslAuthenticate." },
+	{ "kafka_default_user", CT_STR, OFF(kafka_default_user), "guest", 0, 0, 0,
+	  "The user anonymous Kafka clients act as (mqtt.default_user); it must log in with\n"
+	  "kafka_default_pass from the client's address (loopback_users applies)." },
+	{ "kafka_default_pass", CT_STR, OFF(kafka_default_pass), "guest", 0, 0, CF_SECRET,
+	  "Password of kafka_default_user (mqtt.default_pass)." },
 	{ "kafka_sasl_mechanisms", CT_LIST, OFF(kafka_sasl_mechanisms),
 	  "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0, 0,
 	  "SASL mechanisms the Kafka listener offers (Kafka's sasl.enabled.mechanisms):\n"

@@ -74,7 +74,11 @@ struct tdm_config {
 	int auto_create_topics;     /* Metadata creates unknown topics; default false */
 	char *kafka_sasl_mechanisms; /* owned; comma list, "" = no SASL */
 	int kafka_sasl_required;     /* SASL before any other request */
-	char *kafka_vhost;          /* owned; the one vhost whose topics Kafka clients reach; "/" */
+	char *kafka_vhost;          /* owned; the vhost Kafka clients act in (unless a SASL
+				     * username "vhost:user" picks another); "/" */
+	int kafka_allow_anonymous;  /* a client without SASL acts as kafka_default_user; true */
+	char *kafka_default_user;   /* owned; "guest" (RabbitMQ MQTT's mqtt.default_user) */
+	char *kafka_default_pass;   /* owned; "guest" (mqtt.default_pass) */
 	uint32_t num_partitions;    /* partitions of auto-created topics; default 1 */
 	uint64_t log_retention_ms;  /* broker default retention.ms; 0 = forever; default 7 d */
 	uint64_t log_retention_bytes; /* broker default retention.bytes; 0 = unlimited */

@@ -183,6 +183,34 @@ int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap)
 	return (int)n;
 }
 
+int tdm_topic_local_name(const char *name, size_t len, char *out, size_t out_cap)
+{
+	char v[TDM_TOPIC_NAME_MAX];
+	const char *p = name, *end = name + len;
+	int escaped = len >= 2 && name[0] == '_' && name[1] == '_';
+	size_t n = 0;
+	if (tdm_topic_vhost(name, len, v, sizeof(v)) < 0)
+		return -1;
+	if (escaped)
+		p = (const char *)memchr(name + 2, '.', len - 2) + 1;
+	while (p < end) {
+		int hi, lo;
+		unsigned char ch = (unsigned char)*p++;
+		if (escaped && ch == '_' && end - p >= 2 && (hi = hexval(p[0])) >= 0 &&
+		    (lo = hexval(p[1])) >= 0) {
+			ch = (unsigned char)(hi << 4 | lo);
+			p += 2;
+		}
+		if (n + 1 >= out_cap)
+			return -1;
+		out[n++] = (char)ch;
+	}
+	if (out_cap == 0)
+		return -1;
+	out[n] = '\0';
+	return (int)n;
+}
+
 int tdm_topic_in_vhost(const char *name, size_t len, const char *vhost, size_t vhost_len)
 {
 	char v[TDM_TOPIC_NAME_MAX];

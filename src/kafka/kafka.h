@@ -70,6 +70,11 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
  * right after tdm_kafka_start, before the event loop runs.  Without it
  * every SASL authentication fails. */
 void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth);
+struct tdm_broker;
+/* The broker whose vhosts a "vhost:user" SASL name may pick (borrowed,
+ * must outlive k); without it such a name picks no vhost (the
+ * authentication fails).  Call as tdm_kafka_set_auth. */
+void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
 void tdm_kafka_free(struct tdm_kafka *k);

@@ -5,7 +5,9 @@
  * password against core's users (the ones AMQP logs in with);
  * SCRAM-SHA-256/512 (KIP-84) use the salted credentials core keeps next
  * to each user (core/scram.h).  The authenticated user is kept on the
- * connection (kc->user).
+ * connection (kc->user).  A name "vhost:user" authenticates user and
+ * picks the vhost the connection acts in; the user must be allowed in it
+ * (authz.c), else the authentication fails.
  *
  * As Kafka: with kafka_sasl_required, any request other than ApiVersions,
  * SaslHandshake and SaslAuthenticate before authentication closes the
@@ -157,8 +159,12 @@ static int auth_answer(struct kf_conn *kc, struct evbuffer *resp, const char *er
 	return KF_R_DONE;
 }
 
-static int authenticated(struct kf_conn *kc, const char *user)
+/* 0; -1 out of memory; -2 user may not act in the connection's vhost
+ * (why says so). */
+static int authenticated(struct kf_conn *kc, const char *user, char *why, size_t whylen)
 {
+	if (kf_authz_login(kc, user, why, whylen) < 0)
+		return -2;
 	free(kc->user);
 	kc->user = strdup(user);
 	if (!kc->user)
@@ -177,7 +183,7 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 {
 	const char *s = (const char *)p, *end = s + len, *u, *pw;
 	const char *z1 = memchr(s, '\0', len), *z2;
-	char user[USER_MAX];
+	char user[USER_MAX], why[USER_MAX + 128];
 	enum tdm_auth_result r;
 	int loopback;
 
@@ -193,24 +199,29 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 				   "Authentication failed: Client requested an authorization id "
 				   "that is different from username",
 				   NULL, 0);
-	memcpy(user, u, (size_t)(z2 - u));
-	user[z2 - u] = '\0';
+	if (kf_authz_sasl_name(kc, u, (size_t)(z2 - u), user, sizeof(user)) < 0)
+		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
 	loopback = kc->c->peer_loopback;
-	r = kc->srv->auth ? tdm_auth_check(kc->srv->auth, u, (size_t)(z2 - u), pw,
+	r = kc->srv->auth ? tdm_auth_check(kc->srv->auth, user, strlen(user), pw,
 					   (size_t)(end - pw), loopback)
 			  : TDM_AUTH_BAD_CREDENTIALS;
 	if (r != TDM_AUTH_OK)
 		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
-	if (authenticated(kc, user) < 0)
+	switch (authenticated(kc, user, why, sizeof(why))) {
+	case 0:
+		return auth_answer(kc, resp, NULL, NULL, 0);
+	case -2:
+		return auth_answer(kc, resp, why, NULL, 0);
+	default:
 		return KF_R_CLOSE;
-	return auth_answer(kc, resp, NULL, NULL, 0);
+	}
 }
 
 static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
 {
 	enum tdm_scram_mech m =
 		kc->sasl_mech == KF_SASL_SCRAM_SHA_512 ? TDM_SCRAM_SHA512 : TDM_SCRAM_SHA256;
-	char out[512], user[USER_MAX];
+	char out[512], user[USER_MAX], name[USER_MAX], why[USER_MAX + 128];
 	struct tdm_scram_cred cred;
 	long n;
 	int rc;
@@ -220,7 +231,8 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		kc->scram = tdm_scram_server_new(m);
 		if (!kc->scram)
 			return KF_R_CLOSE;
-		if (tdm_scram_server_start(kc->scram, (const char *)p, len, user, sizeof(user)) < 0)
+		rc = tdm_scram_server_start(kc->scram, (const char *)p, len, name, sizeof(name));
+		if (rc < 0 || kf_authz_sasl_name(kc, name, strlen(name), user, sizeof(user)) < 0)
 			return auth_answer(kc, resp,
 					   "Authentication failed: Invalid SCRAM client "
 					   "first message",
@@ -258,9 +270,14 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		return auth_answer(kc, resp, msg, NULL, 0);
 	}
 	snprintf(user, sizeof(user), "%s", kc->scram_user ? kc->scram_user : "");
-	if (authenticated(kc, user) < 0)
+	switch (authenticated(kc, user, why, sizeof(why))) {
+	case 0:
+		return auth_answer(kc, resp, NULL, out, (size_t)n);
+	case -2:
+		return auth_answer(kc, resp, why, NULL, 0);
+	default:
 		return KF_R_CLOSE;
-	return auth_answer(kc, resp, NULL, out, (size_t)n);
+	}
 }
 
 int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
