@@ -13,11 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/auth.h"
+#include "core/log.h"
 #include "core/scram.h"
-#include "core/sha256.h"
+
+/* OpenSSL's headers include pthread.h (for types only): see src/core/include.am. */
+#define TDM_CORE_OPENSSL_HEADERS
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#undef TDM_CORE_OPENSSL_HEADERS
 #include "util/b64.h"
 #include "util/errf.h"
 #include "util/hex.h"
@@ -54,15 +59,38 @@ static int b64_decode_hash(const char *s, unsigned char out[HASH_LEN])
 	return tu_b64_decode(s, 4 * HASH_LEN / 3, out) == HASH_LEN ? 0 : -1;
 }
 
+/*
+ * SHA-256(salt || pw) with libcrypto, fed in two pieces so the password is
+ * never copied into a joined buffer.  libcrypto can fail only for want of
+ * memory; the digest is then random bytes, which no password matches: a
+ * check fails and a stored hash locks the user out, never the reverse.
+ */
 static void salted_digest(const unsigned char salt[SALT_LEN], const char *pw, size_t pwlen,
 			  unsigned char out[DIGEST_LEN])
 {
-	struct tdm_sha256_ctx ctx;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
 
-	tdm_sha256_init(&ctx);
-	tdm_sha256_update(&ctx, salt, SALT_LEN);
-	tdm_sha256_update(&ctx, pw, pwlen);
-	tdm_sha256_final(&ctx, out);
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, salt, SALT_LEN) == 1 && EVP_DigestUpdate(ctx, pw, pwlen) == 1 &&
+	    EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == DIGEST_LEN) {
+		EVP_MD_CTX_free(ctx);
+		return;
+	}
+	EVP_MD_CTX_free(ctx);
+	tdm_error("auth", "libcrypto could not compute SHA-256: password check fails");
+	if (RAND_bytes(out, DIGEST_LEN) != 1)
+		abort(); /* neither digest nor random bytes: no safe answer is left */
+}
+
+void tdm_sha256(const void *data, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+		tdm_error("core", "libcrypto could not compute SHA-256");
+		abort(); /* a wrong digest would silently name the wrong thing */
+	}
 }
 
 void tdm_password_hash(const unsigned char salt[4], const char *pw, size_t pwlen,
@@ -87,20 +115,10 @@ static int ct_equal(const unsigned char *a, const unsigned char *b, size_t n)
 	return diff == 0;
 }
 
+/* Salts from libcrypto's CSPRNG (seeded from the kernel). 0 or -1. */
 static int fill_random(unsigned char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = getrandom(buf, len, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return len <= 1024 && RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
 /* 1 when the comma list (raw names, as the configuration's) holds item. */

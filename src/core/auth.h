@@ -105,7 +105,8 @@ struct tdm_scram_cred;
 int tdm_auth_scram_cred(const struct tdm_auth *a, const char *user, int mech,
 			struct tdm_scram_cred *out);
 
-/* SHA-256 (FIPS 180-4), exported for tests. */
+/* SHA-256 (FIPS 180-4) of data, from libcrypto.  libcrypto failing (out of
+ * memory) ends the process: a wrong digest would name the wrong thing. */
 void tdm_sha256(const void *data, size_t len, unsigned char out[32]);
 /* base64 of 4 + 32 bytes is 48 characters, plus the terminating NUL. */
 #define TDM_PASSWORD_HASH_SIZE 49
