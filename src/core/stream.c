@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/auth.h"
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/auth.h"
 #include "core/topics.h"
 #include "logstore/logstore.h"
 #include "util/hex.h"

@@ -105,8 +105,8 @@ static void perf_tls_info(const SSL *ssl, int where, int ret)
 
 /* rabbitmq-c's SSL socket with the --cacert / --cert / --key of o; *ssl
  * receives the connection's SSL object during the handshake. */
-static amqp_socket_t *perf_tls_socket(const struct perf_opts *o, amqp_connection_state_t conn, SSL **ssl,
-				      char *err, size_t errlen)
+static amqp_socket_t *perf_tls_socket(const struct perf_opts *o, amqp_connection_state_t conn,
+				      SSL **ssl, char *err, size_t errlen)
 {
 	amqp_socket_t *sock = amqp_ssl_socket_new(conn);
 	if (!sock) {
@@ -136,8 +136,8 @@ static amqp_socket_t *perf_tls_socket(const struct perf_opts *o, amqp_connection
 /* Connect, log in (heartbeat off) and open channel 1, all time-bounded.
  * *fd gets the socket for interrupting; with --tls and ssl non-NULL, *ssl
  * gets the connection's SSL object (owned by conn). */
-static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t *out, int *fd, SSL **ssl,
-			     char *err, size_t errlen)
+static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t *out, int *fd,
+			     SSL **ssl, char *err, size_t errlen)
 {
 	struct amqp_connection_info ci;
 	char *url = NULL;
@@ -190,7 +190,8 @@ static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t 
 		goto out;
 	}
 	if (o->tls && ssl && !*ssl) {
-		fail(err, errlen, "connect %s:%d: no SSL object after the TLS handshake", ci.host, ci.port);
+		fail(err, errlen, "connect %s:%d: no SSL object after the TLS handshake", ci.host,
+		     ci.port);
 		goto out;
 	}
 	struct timeval rpc = { RPC_TIMEOUT_S, 0 };
@@ -430,7 +431,7 @@ struct producer {
 	struct perf_worker *w;       /* borrowed */
 	amqp_connection_state_t conn; /* owned */
 	int fd;
-	SSL *ssl;                    /* --tls: conn's SSL object (owned by conn), else NULL */
+	SSL *ssl; /* --tls: conn's SSL object (owned by conn), else NULL */
 	bool confirms;
 	bool blocked;
 	uint64_t blocked_since;
@@ -513,7 +514,8 @@ static int pub_write(struct producer *pr, const uint8_t *buf, size_t len)
 			if (e == SSL_ERROR_WANT_READ)
 				want = POLLIN;
 			else if (e != SSL_ERROR_WANT_WRITE)
-				return fail(w->err, sizeof(w->err), "producer %d: SSL_write failed (SSL error %d)", w->id,
+				return fail(w->err, sizeof(w->err),
+					    "producer %d: SSL_write failed (SSL error %d)", w->id,
 					    e);
 			n = -1;
 			errno = EAGAIN;

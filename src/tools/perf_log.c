@@ -104,13 +104,14 @@ static rd_kafka_conf_t *base_conf(const struct perf_opts *o, char *err, size_t e
 		rd_kafka_conf_destroy(c);
 		return NULL;
 	}
-	if (o->tls && (conf_set(c, "security.protocol", "ssl", err, errlen) < 0 ||
-		       (*o->cacert && conf_set(c, "ssl.ca.location", o->cacert, err, errlen) < 0) ||
-		       (!*o->cacert &&
-			(conf_set(c, "enable.ssl.certificate.verification", "false", err, errlen) < 0 ||
-			 conf_set(c, "ssl.endpoint.identification.algorithm", "none", err, errlen) < 0)) ||
-		       (*o->cert && (conf_set(c, "ssl.certificate.location", o->cert, err, errlen) < 0 ||
-				     conf_set(c, "ssl.key.location", o->key, err, errlen) < 0)))) {
+	if (o->tls &&
+	    (conf_set(c, "security.protocol", "ssl", err, errlen) < 0 ||
+	     (*o->cacert && conf_set(c, "ssl.ca.location", o->cacert, err, errlen) < 0) ||
+	     (!*o->cacert &&
+	      (conf_set(c, "enable.ssl.certificate.verification", "false", err, errlen) < 0 ||
+	       conf_set(c, "ssl.endpoint.identification.algorithm", "none", err, errlen) < 0)) ||
+	     (*o->cert && (conf_set(c, "ssl.certificate.location", o->cert, err, errlen) < 0 ||
+			   conf_set(c, "ssl.key.location", o->key, err, errlen) < 0)))) {
 		rd_kafka_conf_destroy(c);
 		return NULL;
 	}
