@@ -32,7 +32,7 @@ void tdm_auth_free(struct tdm_auth *a);
 /*
  * Adds or replaces a user with a plain password (hashed here with a random
  * salt; the plain text is not kept).  vhosts NULL = "/", tags NULL = "".
- * 0, or -1 on ENOMEM, getrandom failure, or an empty name or password.
+ * 0, or -1 on ENOMEM, no random bytes from libcrypto, or an empty name or password.
  */
 int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password,
 		      const char *vhosts, const char *tags);
