@@ -353,7 +353,7 @@ section="$work/section.md"
 	echo "- load average (1, 5, 15 min) before the run: $load_before; after: $load_after; runs that started with other work using over 25 % of the CPU after waiting ${QUIET_WAIT} s: $busy_runs"
 	echo "- tandemd: commit $commit$dirty; OpenSSL $(openssl version | awk '{print $2}')"
 	echo "- RabbitMQ: $(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown) (Erlang $(dpkg-query -W -f='${Version}' erlang-base 2>/dev/null || echo unknown)), private node, AMQPS listener from tests/rabbitmq/start-private.sh (RMQ_TLS_DIR)"
-	echo "- TLS: one CA; RSA 2048 server certificate; both brokers verify_peer + fail_if_no_peer_cert (tandemd's Kafka SSL listener ssl.client.auth = required), the client verifies the server's certificate and host name; the protocol version and cipher are what OpenSSL and Erlang agree by default (TLS 1.3, AES-GCM)"
+	echo "- TLS: one CA; RSA 2048 server certificate; both brokers verify_peer + fail_if_no_peer_cert (tandemd's Kafka SSL listener ssl.client.auth = required), the client verifies the server's certificate and host name; the protocol version and cipher are the defaults each side negotiates (tandemd with OpenSSL s_client: TLS 1.3, TLS_AES_256_GCM_SHA384; RabbitMQ's not checked)"
 	echo "- client: tandem-perf: AMQPS through rabbitmq-c's SSL socket ($(dpkg-query -W -f='${Version}' librabbitmq4 2>/dev/null || echo unknown)), Kafka SSL through librdkafka ($(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null || echo unknown)) with security.protocol=ssl; one thread and one connection per producer and consumer, on the same machine"
 	echo
 	echo '```'
