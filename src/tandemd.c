@@ -239,6 +239,8 @@ static struct tdm_tls *amqps_context(const struct tdm_config *cfg, char *err, si
 		.fail_if_no_peer_cert = cfg->ssl_fail_if_no_peer_cert,
 		.versions = cfg->ssl_versions,
 		.depth = cfg->ssl_depth,
+		.ciphers = cfg->ssl_ciphers,
+		.client_cipher_order = !cfg->ssl_honor_cipher_order,
 	};
 
 	return tdm_tls_new(&tc, err, errlen);
@@ -257,9 +259,66 @@ static struct tdm_tls *https_context(const struct tdm_config *cfg, char *err, si
 		.fail_if_no_peer_cert = cfg->http_ssl_fail_if_no_peer_cert,
 		.versions = cfg->http_ssl_versions,
 		.depth = cfg->http_ssl_depth,
+		.ciphers = cfg->http_ssl_ciphers,
+		.client_cipher_order = !cfg->http_ssl_honor_cipher_order,
 	};
 
 	return tdm_tls_new(&tc, err, errlen);
+}
+
+/*
+ * Opens the AMQP listeners of list (NAME=HOST:PORT,...: rabbitmq.conf's
+ * listeners.tcp.NAME or listeners.ssl.NAME; HOST "" = bind_address), or
+ * bind_address:port when list is empty (port 0 = none), with opts (NULL =
+ * plain).  With dry set it only checks the list.  0, or -1 after logging.
+ */
+static int amqp_listen(struct server *s, const struct tdm_config *cfg, const char *list, int port,
+		       const struct tdm_listen_opts *opts, int dry)
+{
+	const char *kind = opts ? "amqps" : "amqp";
+	const char *p = list ? list : "";
+
+	if (!*p && port) {
+		if (dry)
+			return 0;
+		int bound = tdm_net_listen_opts(s->net, cfg->bind_address, port, &am_proto,
+						s->broker, opts);
+		if (bound < 0) {
+			tdm_error("main", "cannot listen on %s:%d: %s", cfg->bind_address, port,
+				  strerror(errno));
+			return -1;
+		}
+		tdm_info("main", "listening %s %s:%d", kind, cfg->bind_address, bound);
+		return 0;
+	}
+	for (;;) {
+		char name[64], host[80];
+		int lport, r = tdm_config_listener_next(&p, name, sizeof(name), host, sizeof(host),
+							&lport);
+
+		if (r == 0)
+			break;
+		if (r < 0) {
+			tdm_error("main", "%s_listeners: '%.*s' is not NAME=HOST:PORT",
+				  opts ? "ssl" : "amqp", (int)strcspn(p, ","), p);
+			return -1;
+		}
+		if (dry)
+			continue;
+		const char *addr = host[0] ? host : cfg->bind_address;
+		int bound = tdm_net_listen_opts(s->net, addr, lport, &am_proto, s->broker, opts);
+
+		if (bound < 0) {
+			tdm_error("main", "cannot listen on %s port %d (%s %s): %s", addr, lport,
+				  kind, name, strerror(errno));
+			return -1;
+		}
+		tdm_info("main",
+			 strchr(addr, ':') ? "listening %s [%s]:%d (%s)"
+					   : "listening %s %s:%d (%s)",
+			 kind, addr, bound, name);
+	}
+	return 0;
 }
 
 /* The Kafka listeners are well formed, and the SSL ones have their context. */
@@ -300,7 +359,11 @@ int main(int argc, char **argv)
 	tdm_log_setup(cfg.log_level, cfg.log_file);
 	signal(SIGPIPE, SIG_IGN);
 	/* bad certificates stop the broker before it touches its data */
-	if (cfg.ssl_port && !(s.amqps = amqps_context(&cfg, err, sizeof(err)))) {
+	if (amqp_listen(&s, &cfg, cfg.amqp_listeners, cfg.amqp_port, NULL, 1) < 0 ||
+	    amqp_listen(&s, &cfg, cfg.ssl_listeners, cfg.ssl_port, NULL, 1) < 0)
+		goto out;
+	if ((cfg.ssl_port || (cfg.ssl_listeners && *cfg.ssl_listeners)) &&
+	    !(s.amqps = amqps_context(&cfg, err, sizeof(err)))) {
 		tdm_error("main", "%s", err);
 		goto out;
 	}
@@ -380,25 +443,13 @@ int main(int argc, char **argv)
 	s.net = tdm_net_new(s.base, &lim);
 	if (!s.net || !s.dispatch_ev)
 		goto out;
-	if (cfg.amqp_port) {
-		int port = tdm_net_listen(s.net, cfg.bind_address, cfg.amqp_port, &am_proto, s.broker);
-		if (port < 0) {
-			tdm_error("main", "cannot listen on %s:%d: %s", cfg.bind_address, cfg.amqp_port,
-				  strerror(errno));
-			goto out;
-		}
-		tdm_info("main", "listening amqp %s:%d", cfg.bind_address, port);
-	}
+	if (amqp_listen(&s, &cfg, cfg.amqp_listeners, cfg.amqp_port, NULL, 0) < 0)
+		goto out;
 	if (s.amqps) {
 		struct tdm_listen_opts tls_opts = { .tls = s.amqps };
-		int port = tdm_net_listen_opts(s.net, cfg.bind_address, cfg.ssl_port, &am_proto,
-					       s.broker, &tls_opts);
-		if (port < 0) {
-			tdm_error("main", "cannot listen on %s:%d: %s", cfg.bind_address, cfg.ssl_port,
-				  strerror(errno));
+
+		if (amqp_listen(&s, &cfg, cfg.ssl_listeners, cfg.ssl_port, &tls_opts, 0) < 0)
 			goto out;
-		}
-		tdm_info("main", "listening amqps %s:%d", cfg.bind_address, port);
 	}
 	if (kafka_listeners &&
 	    !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups, s.kafka_ssl)))

@@ -6,7 +6,11 @@
 // consumer groups read, replay) and every other tab, and asserts what the
 // page shows (DOM text). Any page error, console error, failed request or
 // request to another host fails the run. Writes a screenshot of the
-// side-by-side view.
+// side-by-side view. Before logging in, a wrong password must show RabbitMQ's
+// "Login failed" on the page (no browser login dialog, no request loop); at
+// the end the same console is opened from tandemd's HTTPS listener
+// (management.ssl.*, a certificate made here with the openssl command) and
+// must log in, render and fail a wrong login the same way.
 //
 // Usage: node console-test.js TANDEMD [--screenshot FILE]
 // Environment: CHROMIUM (default /usr/bin/chromium), BROWSER_TEST_TIMEOUT
@@ -14,7 +18,7 @@
 // Prints PASS:/FAIL: per check and 'N passed, N failed'; exits 1 on any failure.
 'use strict';
 
-const { spawn } = require('child_process');
+const { execFileSync, spawn } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -72,19 +76,28 @@ async function main() {
   try { ({ chromium } = require('playwright-core')); } catch (e) { fail('playwright-core is not installed (npm ci in ' + __dirname + ')'); }
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-browser-'));
-  const [amqp, http, kafka] = [await freePort(), await freePort(), await freePort()];
+  // a self-signed certificate for the HTTPS listener (the browser is told to
+  // accept it: what is tested is the console over TLS, not the browser's trust)
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', path.join(tmp, 'server.key'), '-out', path.join(tmp, 'server.pem')], { stdio: 'ignore', timeout: 30000 });
+  const [amqp, http, kafka, https] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const out = fs.openSync(path.join(tmp, 'tandemd.log'), 'w');
   td = spawn(tandemd, ['--data-dir', path.join(tmp, 'data'), '--amqp-port', String(amqp), '--http-port', String(http),
-    '--kafka-port', String(kafka)], { stdio: ['ignore', out, out] });
+    '--kafka-port', String(kafka), '--management.ssl.port', String(https),
+    '--management.ssl.certfile', path.join(tmp, 'server.pem'), '--management.ssl.keyfile', path.join(tmp, 'server.key')],
+  { stdio: ['ignore', out, out] });
   const base = 'http://127.0.0.1:' + http;
+  const sbase = 'https://127.0.0.1:' + https;
   await waitHttp(base + '/', 10000);
 
   browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
     executablePath: chromiumPath, headless: true, timeout: 30000,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1360, height: 900 }
+    viewport: { width: 1360, height: 900 }, ignoreHTTPSErrors: true
   });
+
   const page = browser.pages()[0] || await browser.newPage();
   page.setDefaultTimeout(WAIT);
   page.on('pageerror', e => pageErrors.push('pageerror: ' + e.message));
@@ -98,9 +111,10 @@ async function main() {
   });
   page.on('requestfailed', r => pageErrors.push('request failed: ' + r.url() + ' ' + (r.failure() || {}).errorText));
   // the console must need nothing but its own origin
+  let origin = base;
   await page.route('**/*', route => {
     const u = route.request().url();
-    if (u.startsWith(base + '/')) return route.continue();
+    if (u.startsWith(origin + '/')) return route.continue();
     pageErrors.push('request to another host: ' + u);
     return route.abort();
   });
@@ -128,6 +142,37 @@ async function main() {
   const eq = (got, want, what) => {
     if (JSON.stringify(got) !== JSON.stringify(want)) fail(what + ': got ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
   };
+
+  // A wrong password: the page says so and asks again. Chromium logs the
+  // 401s as console errors; this step allows them.
+  const loginFails = async () => {
+    await page.waitForSelector('#login:not(.hidden)');
+    allowError = /\/api\//;
+    await page.fill('#u', 'guest');
+    await page.fill('#p', 'not-the-password');
+    await page.click('#login button');
+    await waitText('#err', 'Login failed');
+    await page.waitForSelector('#login:not(.hidden)');
+    eq(await page.inputValue('#p'), '', 'password field after a failed login');
+    eq(await page.evaluate(() => sessionStorage.getItem('tandem-auth')), null, 'stored credentials after a failed login');
+    // the page refreshes every 5 s (refresh()): it must not go on sending the
+    // wrong password; count the page's fetch calls around two refreshes
+    const calls = await page.evaluate(async () => {
+      let n = 0;
+      const f = window.fetch;
+      window.fetch = function () { n++; return f.apply(this, arguments); };
+      await refresh(true);
+      await refresh();
+      window.fetch = f;
+      return n;
+    });
+    eq(calls, 0, 'API requests after a failed login');
+    allowError = null;
+  };
+  await check('login_failed', async () => {
+    await page.goto(base + '/');
+    await loginFails();
+  });
 
   await check('login', async () => {
     await page.goto(base + '/');
@@ -305,6 +350,25 @@ async function main() {
     await page.waitForSelector('#rate-chart polyline', { state: 'attached' });
     const n = await page.$$eval('#rate-chart polyline', l => l.length);
     eq(n, 3, 'chart series');
+  });
+  // The same console from the HTTPS listener: a fresh tab (no stored login)
+  await check('https.login_failed', async () => {
+    origin = sbase;
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(sbase + '/');
+    if (!page.url().startsWith('https://')) fail('not on HTTPS: ' + page.url());
+    await loginFails();
+  });
+  await check('https.login', async () => {
+    await page.fill('#u', 'guest');
+    await page.fill('#p', 'guest');
+    await page.click('#login button');
+    await page.waitForSelector('#rate-chart');
+    await waitText('h3', 'tandem');
+    await page.click('nav a[href="#queues"]');
+    await waitText('#queues-table', 'side.log');
+    const e = await text('#err');
+    if (e) fail('#err: ' + e);
   });
   await check('no_page_errors', async () => { if (pageErrors.length) fail([...new Set(pageErrors)].slice(0, 5).join(' | ')); });
 }

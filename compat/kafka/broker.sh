@@ -4,6 +4,7 @@
 # made here with openssl; ca prints the CA file) on free loopback ports (AMQP off),
 # state in $COMPAT_KAFKA_STATE (pid, port, data dir), so the suites can
 # restart the broker on the same port and data.  TANDEMD names the binary.
+# A second vhost, kperm, lets a suite act outside "/" (SASL "kperm:guest").
 set -euo pipefail
 state=${COMPAT_KAFKA_STATE:?COMPAT_KAFKA_STATE must name a directory}
 tandemd=${TANDEMD:?TANDEMD must name the tandemd binary}
@@ -46,7 +47,7 @@ start() {
 		--ssl.keystore.location "$state/certs/server-bundle.pem" \
 		--log-level "${TANDEMD_LOG_LEVEL:-warning}" \
 		--group-initial-rebalance-delay-ms 500 --log-retention-check-interval-ms 200 \
-		--log-min-segment-bytes 1024 \
+		--log-min-segment-bytes 1024 --vhosts kperm \
 		>>"$state/tandemd.log" 2>&1 &
 	echo $! >"$state/pid"
 	for _ in $(seq 1 200); do

@@ -8,7 +8,8 @@ consume a partition from the beginning and from an offset with exact
 contents, list offsets, gzip, a group of 2 members splitting 3 partitions
 with commit / restart / resume without re-reading, a second group reading
 everything, messages remaining after consumption, delete topic, retention
-by size and by time moving the log start offset, out-of-range errors.
+by size and by time moving the log start offset, out-of-range errors,
+and a topic refused by the permissions (TopicAuthorizationFailedError).
 """
 import os
 import subprocess
@@ -19,7 +20,8 @@ import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic
-from kafka.errors import OffsetOutOfRangeError, TopicAlreadyExistsError
+from kafka.errors import (OffsetOutOfRangeError, TopicAlreadyExistsError,
+                          TopicAuthorizationFailedError)
 from kafka.partitioner.default import murmur2
 
 BOOT = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -336,6 +338,32 @@ class KafkaPythonCompat(unittest.TestCase):
             KafkaProducer(bootstrap_servers=SASL_SSL_BOOT, security_protocol="SSL",
                           ssl_cafile=KAFKA_CA, max_block_ms=5000).send(t, b"x").get(timeout=10)
 
+    def test_topic_authorization_failed(self):
+        """Acting in vhost kperm (SASL name "kperm:guest"), "/"'s topics are
+        out of reach: creating or deleting one raises
+        TopicAuthorizationFailedError, as for a topic a Kafka ACL refuses;
+        kperm's own topics (__kperm.*) work.  (kafka-python 2.0.2's
+        producer turns a lone refused topic's metadata into a
+        KafkaTimeoutError, against Kafka too: not checked here.)"""
+        t = name("authz")
+        create(t)
+        kw = dict(bootstrap_servers=BOOT, security_protocol="SASL_PLAINTEXT",
+                  sasl_mechanism="PLAIN", sasl_plain_username="kperm:guest",
+                  sasl_plain_password="guest")
+        a = KafkaAdminClient(request_timeout_ms=10000, **kw)
+        with self.assertRaises(TopicAuthorizationFailedError):
+            a.create_topics([NewTopic(name("authz"), 1, 1)])
+        with self.assertRaises(TopicAuthorizationFailedError):
+            a.delete_topics([t])
+        own = "__kperm." + name("own")
+        a.create_topics([NewTopic(own, 1, 1)])
+        a.close()
+        p = KafkaProducer(max_block_ms=10000, **kw)
+        self.assertEqual(p.send(own, b"mine").get(timeout=30).offset, 0)
+        p.close()
+        a = admin()
+        self.assertIn(t, a.list_topics())  # the refused delete deleted nothing
+        a.close()
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

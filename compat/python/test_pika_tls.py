@@ -8,6 +8,13 @@ verify_peer and ssl_options.fail_if_no_peer_cert = true.  A client with the
 good certificate logs in and round-trips a message; one without a
 certificate or with the stranger's is refused before any AMQP.
 
+Login by certificate (RabbitMQ's rabbitmq_auth_mechanism_ssl): the broker
+offers auth_mechanisms PLAIN, AMQPLAIN, EXTERNAL with ssl_cert_login_from =
+common_name, and has a user "client" (compat/run and
+tests/rabbitmq/start-private.sh set this up); pika's ExternalCredentials with
+the client certificate log in as "client", and the server's own certificate
+(CN=server, a name no user has) is refused with 403 ACCESS_REFUSED.
+
 Depends on: pika 1.2 (Debian's python3-pika), Python's ssl module.
 """
 
@@ -42,10 +49,11 @@ def context(cert=None, tls_max=None):
     return ctx
 
 
-def connect(cert=None, tls_max=None):
+def connect(cert=None, tls_max=None, credentials=None):
+    extra = {"credentials": credentials} if credentials else {}
     p = pika.ConnectionParameters(cc.HOST, TLS_PORT, ssl_options=pika.SSLOptions(context(cert, tls_max)),
                                   socket_timeout=5, stack_timeout=10, blocked_connection_timeout=10,
-                                  connection_attempts=1)
+                                  connection_attempts=1, **extra)
     return pika.BlockingConnection(p)
 
 
@@ -92,6 +100,35 @@ class PikaTlsCase(unittest.TestCase):
     def test_tls_1_2_other_ca_certificate_refused(self):
         with self.assertRaises(REFUSED):
             connect("stranger", ssl.TLSVersion.TLSv1_2).close()
+
+    def test_tls_external_login_by_client_certificate(self):
+        conn = connect("client", credentials=pika.credentials.ExternalCredentials())
+        try:
+            self.round_trip(conn)
+        finally:
+            conn.close()
+
+    def test_tls_1_2_external_login_by_client_certificate(self):
+        conn = connect("client", ssl.TLSVersion.TLSv1_2, credentials=pika.credentials.ExternalCredentials())
+        try:
+            self.round_trip(conn)
+        finally:
+            conn.close()
+
+    def test_tls_external_certificate_of_no_user_is_403(self):
+        # the server's certificate is signed by the same CA; no user is named "server"
+        with self.assertRaises(pika.exceptions.ProbableAuthenticationError) as cm:
+            connect("server", credentials=pika.credentials.ExternalCredentials()).close()
+        self.assertIn("403", str(cm.exception))
+        self.assertIn("ACCESS_REFUSED - Login was refused using authentication mechanism EXTERNAL. "
+                      "For details see the broker logfile.", str(cm.exception))
+
+    def test_tls_plain_login_still_offered_beside_external(self):
+        conn = connect("client")  # PlainCredentials guest/guest
+        try:
+            self.round_trip(conn)
+        finally:
+            conn.close()
 
     def test_tls_plain_amqp_on_tls_port_refused(self):
         p = pika.ConnectionParameters(cc.HOST, TLS_PORT, socket_timeout=5, stack_timeout=10,

@@ -158,6 +158,7 @@ struct am_conn {
 	uint16_t heartbeat;
 	struct tdm_vhost *vhost;       /* borrowed */
 	char user[256];
+	const char *mechanism; /* static: the one the client logged in with */
 	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
 	uint8_t blocked;               /* a resource alarm stopped reading its input */
 	struct am_conn *all_prev, *all_next; /* every AMQP connection (alarms) */

@@ -17,6 +17,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/registry.h"
+#include "net/tls.h"
 
 #include <config.h>
 
@@ -24,8 +25,60 @@ static const uint8_t protocol_header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
 /* The 0-9 header as RabbitMQ accepts it: served as 0-9-1. */
 static const uint8_t protocol_header_0_9[8] = { 'A', 'M', 'Q', 'P', 1, 1, 0, 9 };
 
+/* The SASL mechanisms tandem knows, by RabbitMQ's names, in the order
+ * RabbitMQ 3.10 lists them in connection.start whatever the configured
+ * order ("AMQPLAIN PLAIN" by default, "AMQPLAIN EXTERNAL PLAIN" with the
+ * rabbitmq_auth_mechanism_ssl plugin). */
+static const char *const known_mechanisms[] = { "AMQPLAIN", "EXTERNAL", "PLAIN" };
+#define NMECHANISMS (sizeof(known_mechanisms) / sizeof(known_mechanisms[0]))
+
+/* The mechanism named (len bytes) as a static string when it is offered
+ * to c, NULL otherwise.  As rabbit_reader: the configured ones
+ * (auth_mechanisms, default PLAIN and AMQPLAIN), EXTERNAL only over TLS
+ * (rabbit_auth_mechanism_ssl's should_offer). */
+static const char *offered(const struct am_conn *c, const char *name, size_t len)
+{
+	const char *list = c->broker->cfg->auth_mechanisms;
+
+	if (!list || !*list)
+		list = "PLAIN,AMQPLAIN";
+	for (size_t i = 0; i < NMECHANISMS; i++) {
+		const char *k = known_mechanisms[i];
+
+		if (strlen(k) != len || memcmp(k, name, len) != 0)
+			continue;
+		if (strcmp(k, "EXTERNAL") == 0 && !tdm_tls_active(c->net->bev))
+			return NULL;
+		for (const char *q = list; *q;) {
+			size_t m = strcspn(q, ",");
+
+			if (m == len && memcmp(q, name, len) == 0)
+				return k;
+			q += m + (q[m] == ',');
+		}
+	}
+	return NULL;
+}
+
+/* connection.start's mechanisms: the offered ones, space-separated. */
+static size_t mechanisms_offered(const struct am_conn *c, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NMECHANISMS; i++) {
+		const char *k = known_mechanisms[i];
+
+		if (offered(c, k, strlen(k)) && n + strlen(k) + 2 <= cap)
+			n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", k);
+	}
+	return n;
+}
+
 static void send_start(struct am_conn *c)
 {
+	char mechs[64];
+	size_t nmechs = mechanisms_offered(c, mechs, sizeof(mechs));
 	uint8_t buf[1024];
 	struct am_tb tb;
 	am_tb_init(&tb, buf, sizeof(buf));
@@ -52,7 +105,8 @@ static void send_start(struct am_conn *c)
 		tdm_conn_abort(c->net);
 		return;
 	}
-	m.u.connection_start.mechanisms = (struct am_bytes){ (const uint8_t *)"PLAIN AMQPLAIN", 14 };
+	m.u.connection_start.mechanisms =
+		(struct am_bytes){ (const uint8_t *)mechs, (uint32_t)nmechs };
 	m.u.connection_start.locales = (struct am_bytes){ (const uint8_t *)"en_US", 5 };
 	am_send_method(c, 0, &m);
 }
@@ -312,35 +366,103 @@ static void read_client_caps(struct am_conn *c, struct am_bytes props)
 		c->cap_blocked = v.v.i != 0;
 }
 
+/* 1 when user is in the comma list loopback_users. */
+static int loopback_only(const struct am_conn *c, const char *user)
+{
+	const char *q = c->broker->cfg->loopback_users ? c->broker->cfg->loopback_users : "";
+	size_t len = strlen(user);
+
+	while (*q) {
+		size_t m = strcspn(q, ",");
+
+		if (m == len && memcmp(q, user, len) == 0)
+			return 1;
+		q += m + (q[m] == ',');
+	}
+	return 0;
+}
+
+/*
+ * SASL EXTERNAL, as RabbitMQ's rabbit_auth_mechanism_ssl: the user is
+ * named by the client certificate the TLS handshake verified
+ * (ssl_cert_login_from) and must exist; the response is ignored.  0 with
+ * c->user set, or -1 with why (RabbitMQ's log text) set.
+ */
+static int external_login(struct am_conn *c, char *why, size_t len)
+{
+	const char *from = c->broker->cfg->ssl_cert_login_from;
+	int cn = from && strcmp(from, "common_name") == 0;
+	enum tdm_tls_name_result r = tdm_tls_peer_name(c->net->bev, cn, c->user, sizeof(c->user));
+
+	if (r != TDM_TLS_NAME_OK) {
+		snprintf(why, len, "%s", tdm_tls_name_error(r));
+		return -1;
+	}
+	if (!tdm_auth_user_tags(c->broker->auth, c->user)) {
+		snprintf(why, len, "user '%s' - invalid credentials", c->user);
+		return -1;
+	}
+	if (!c->net->peer_loopback && loopback_only(c, c->user)) {
+		snprintf(why, len, "user '%s' can only connect via localhost", c->user);
+		return -1;
+	}
+	return 0;
+}
+
 static int h_start_ok(struct am_conn *c, const struct am_method *m, struct am_err *err)
 {
 	const struct am_connection_start_ok *s = &m->u.connection_start_ok;
 	const char *user = NULL, *pass = NULL;
+	const char *mech = offered(c, (const char *)s->mechanism.ptr, s->mechanism.len);
 	size_t ulen = 0, plen = 0;
-	int rc;
+	char why[512] = "";
+	int rc = -1;
 	read_client_caps(c, s->client_properties);
-	if (s->mechanism.len == 5 && memcmp(s->mechanism.ptr, "PLAIN", 5) == 0)
-		rc = parse_plain(s->response, &user, &ulen, &pass, &plen);
-	else if (s->mechanism.len == 8 && memcmp(s->mechanism.ptr, "AMQPLAIN", 8) == 0)
-		rc = parse_amqplain(s->response, &user, &ulen, &pass, &plen);
-	else
+	if (!mech) {
+		for (size_t i = 0; i < NMECHANISMS; i++)
+			if (strlen(known_mechanisms[i]) == s->mechanism.len &&
+			    memcmp(known_mechanisms[i], s->mechanism.ptr, s->mechanism.len) == 0)
+				return am_fail(err, AM_COMMAND_INVALID, m->id,
+					       "invalid authentication mechanism '%s'",
+					       known_mechanisms[i]);
 		return am_fail(err, AM_COMMAND_INVALID, m->id,
 			       "unknown authentication mechanism '%.*s'", (int)s->mechanism.len,
 			       (const char *)s->mechanism.ptr);
-	enum tdm_auth_result ar = TDM_AUTH_BAD_CREDENTIALS;
-	if (rc == 0 && ulen < sizeof(c->user))
-		ar = tdm_auth_check(c->broker->auth, user, ulen, pass, plen, c->net->peer_loopback);
-	if (ar != TDM_AUTH_OK) {
-		tdm_warn("amqp", "login refused for user '%.*s' from %s%s", (int)(ulen < 255 ? ulen : 255),
-			 user ? user : "", c->net->peer,
-			 ar == TDM_AUTH_LOOPBACK_ONLY ? " (user may only connect via localhost)" : "");
-		return am_fail(err, AM_ACCESS_REFUSED, 0,
-			       "Login was refused using authentication mechanism %.*s. "
-			       "For details see the broker logfile.",
-			       (int)s->mechanism.len, (const char *)s->mechanism.ptr);
 	}
-	memcpy(c->user, user, ulen);
-	c->user[ulen] = '\0';
+	if (strcmp(mech, "EXTERNAL") == 0) {
+		rc = external_login(c, why, sizeof(why));
+	} else {
+		enum tdm_auth_result ar = TDM_AUTH_BAD_CREDENTIALS;
+		if (strcmp(mech, "PLAIN") == 0)
+			rc = parse_plain(s->response, &user, &ulen, &pass, &plen);
+		else
+			rc = parse_amqplain(s->response, &user, &ulen, &pass, &plen);
+		if (rc == 0 && ulen < sizeof(c->user))
+			ar = tdm_auth_check(c->broker->auth, user, ulen, pass, plen,
+					    c->net->peer_loopback);
+		rc = ar == TDM_AUTH_OK ? 0 : -1;
+		if (ar == TDM_AUTH_LOOPBACK_ONLY)
+			snprintf(why, sizeof(why), "user '%.*s' can only connect via localhost",
+				 (int)(ulen < 255 ? ulen : 255), user);
+		else if (ar != TDM_AUTH_OK)
+			snprintf(why, sizeof(why), "user '%.*s' - invalid credentials",
+				 (int)(ulen < 255 ? ulen : 255), user ? user : "");
+		if (rc == 0) {
+			memcpy(c->user, user, ulen);
+			c->user[ulen] = '\0';
+		}
+	}
+	if (rc != 0) {
+		/* RabbitMQ's log line; the client learns only the safe text */
+		tdm_warn("amqp", "login refused from %s: %s login refused: %s", c->net->peer, mech,
+			 why);
+		c->user[0] = '\0';
+		return am_fail(err, AM_ACCESS_REFUSED, 0,
+			       "Login was refused using authentication mechanism %s. "
+			       "For details see the broker logfile.",
+			       mech);
+	}
+	c->mechanism = mech;
 	const struct tdm_config *cfg = c->broker->cfg;
 	struct am_method t = { .id = AM_CONNECTION_TUNE };
 	t.u.connection_tune.channel_max = (uint16_t)cfg->channel_max;
@@ -416,7 +538,34 @@ static void reg_consumers(void *ctx, tdm_consumer_fn fn, void *arg)
 	}
 }
 
-static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels, reg_close, reg_consumers };
+static void reg_security(void *ctx, struct tdm_conn_security *out)
+{
+	struct am_conn *c = ctx;
+	struct tdm_tls_info ti;
+
+	_Static_assert(sizeof(out->ssl_protocol) == sizeof(ti.protocol) &&
+			       sizeof(out->ssl_cipher) == sizeof(ti.cipher) &&
+			       sizeof(out->ssl_key_exchange) == sizeof(ti.key_exchange) &&
+			       sizeof(out->ssl_hash) == sizeof(ti.hash) &&
+			       sizeof(out->peer_cert_subject) == sizeof(ti.peer_cert_subject) &&
+			       sizeof(out->peer_cert_issuer) == sizeof(ti.peer_cert_issuer) &&
+			       sizeof(out->peer_cert_validity) == sizeof(ti.peer_cert_validity),
+		       "core/registry.h and net/tls.h agree on sizes");
+	out->auth_mechanism = c->mechanism;
+	if (!tdm_tls_info(c->net->bev, &ti))
+		return;
+	out->ssl = 1;
+	memcpy(out->ssl_protocol, ti.protocol, sizeof(out->ssl_protocol));
+	memcpy(out->ssl_cipher, ti.cipher, sizeof(out->ssl_cipher));
+	memcpy(out->ssl_key_exchange, ti.key_exchange, sizeof(out->ssl_key_exchange));
+	memcpy(out->ssl_hash, ti.hash, sizeof(out->ssl_hash));
+	memcpy(out->peer_cert_subject, ti.peer_cert_subject, sizeof(out->peer_cert_subject));
+	memcpy(out->peer_cert_issuer, ti.peer_cert_issuer, sizeof(out->peer_cert_issuer));
+	memcpy(out->peer_cert_validity, ti.peer_cert_validity, sizeof(out->peer_cert_validity));
+}
+
+static const struct tdm_reg_ops reg_ops = { reg_stats, reg_channels, reg_close, reg_consumers,
+					    reg_security };
 
 static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *err)
 {

@@ -36,7 +36,7 @@ void tdm_auth_free(struct tdm_auth *a);
 /*
  * Adds or replaces a user with a plain password (hashed here with a random
  * salt; the plain text is not kept).  vhosts NULL = "/", tags NULL = "".
- * 0, or -1 on ENOMEM, getrandom failure, or an empty name or password.
+ * 0, or -1 on ENOMEM, no random bytes from libcrypto, or an empty name or password.
  */
 int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password,
 		      const char *vhosts, const char *tags);
@@ -211,7 +211,8 @@ int tdm_auth_scram_cred(const struct tdm_auth *a, const char *user, int mech,
  * locked. */
 int tdm_auth_restore_scram(struct tdm_auth *a, const char *user, const struct tdm_scram_cred *cred);
 
-/* SHA-256 (FIPS 180-4), exported for tests. */
+/* SHA-256 (FIPS 180-4) of data, from libcrypto.  libcrypto failing (out of
+ * memory) ends the process: a wrong digest would name the wrong thing. */
 void tdm_sha256(const void *data, size_t len, unsigned char out[32]);
 /* base64 of 4 + 32 bytes is 48 characters, plus the terminating NUL. */
 #define TDM_PASSWORD_HASH_SIZE 49

@@ -5,8 +5,8 @@
  * table, so adding a key is adding a row.  Two key families with a variable
  * middle part (users.NAME.FIELD, loopback_users.NAME, vhost_limits.VHOST.FIELD,
  * user_limits.USER.FIELD) sit in conf_prefixes[],
- * and RabbitMQ spellings of our keys in conf_aliases[] (whole lines such as
- * `listeners.tcp = none` in conf_value_aliases[]).
+ * RabbitMQ spellings of our keys in conf_aliases[], and rabbitmq.conf's
+ * listeners.tcp/ssl lines in set_listener_key.
  *
  * Must not depend on: libevent, protocol front ends, auth (passwords are kept
  * here as configured; core/auth.c hashes them).
@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <arpa/inet.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -70,6 +72,12 @@ static const struct conf_key conf_keys[] = {
 	  "Address every listener binds to (0.0.0.0 or :: for all interfaces)." },
 	{ "amqp_port", CT_INT, OFF(amqp_port), "5672", 0, 65535, 0,
 	  "AMQP 0-9-1 listener port; 0 disables the listener." },
+	{ "amqp_listeners", CT_LIST, OFF(amqp_listeners), "", 0, 0, 0,
+	  "AMQP listeners from rabbitmq.conf's listeners.tcp.NAME = PORT | IP:PORT lines\n"
+	  "(listeners.tcp.default = 127.0.0.1:5672, listeners.tcp.2 = [::1]:5672 or\n"
+	  "::1:5672), as NAME=HOST:PORT; when set they replace bind_address:amqp_port, as\n"
+	  "RabbitMQ's replace its default.  Setting amqp_port empties it; listeners.tcp =\n"
+	  "none turns every plain listener off." },
 	{ "kafka_port", CT_INT, OFF(kafka_port), "9092", 0, 65535, 0,
 	  "Kafka protocol listener port (9092 by convention); 0 disables the listener." },
 	{ "http_port", CT_INT, OFF(http_port), "15672", 0, 65535, 0,
@@ -115,8 +123,8 @@ static const struct conf_key conf_keys[] = {
 	{ "kafka_max_connections", CT_U32, OFF(kafka_max_connections), "1000", 1, 1048576, 0,
 	  "Most Kafka protocol connections, a budget apart from AMQP's max_connections\n"
 	  "(a Kafka client over it is disconnected at once, as Kafka's max.connections)." },
-	{ "kafka_connections_max_idle_ms", CT_U32, OFF(kafka_connections_max_idle_ms), "600000",
-	  0, INT32_MAX, 0,
+	{ "kafka_connections_max_idle_ms", CT_U32, OFF(kafka_connections_max_idle_ms), "600000", 0,
+	  INT32_MAX, 0,
 	  "A Kafka connection that sends nothing for this long is closed\n"
 	  "(Kafka's connections.max.idle.ms); 0 = never." },
 	{ "http_max_connections", CT_U32, OFF(http_max_connections), "100", 1, 1048576, 0,
@@ -129,8 +137,7 @@ static const struct conf_key conf_keys[] = {
 	  "closed at once when fewer than this would remain under RLIMIT_NOFILE." },
 	{ "max_channels_total", CT_U32, OFF(max_channels_total), "0", 0, UINT32_MAX, 0,
 	  "Most AMQP channels over all connections; 0 = unlimited." },
-	{ "output_high_watermark", CT_U64, OFF(output_high_watermark), "4MiB", 4096, GIB,
-	  CF_BYTES,
+	{ "output_high_watermark", CT_U64, OFF(output_high_watermark), "4MiB", 4096, GIB, CF_BYTES,
 	  "Bytes queued for output on one connection before its consumers stop receiving." },
 	{ "kafka_max_request_size", CT_U64, OFF(kafka_max_request_size), "100MiB", 1 * KIB,
 	  INT32_MAX, CF_BYTES,
@@ -141,8 +148,18 @@ static const struct conf_key conf_keys[] = {
 	  "Create unknown topics when a Kafka client asks for their metadata\n"
 	  "(Kafka's auto.create.topics.enable)." },
 	{ "kafka_vhost", CT_STR, OFF(kafka_vhost), "/", 1, 0, 0,
-	  "The one vhost whose topics the Kafka listener reaches (no permission checks yet):\n"
-	  "its stream queues' topics and, for \"/\", every topic not named \"__...\"." },
+	  "The vhost Kafka clients act in (a SASL username \"vhost:user\" picks another):\n"
+	  "its stream queues' topics and, for \"/\", every topic not named \"__...\",\n"
+	  "under the user's permissions there." },
+	{ "kafka_allow_anonymous", CT_BOOL, OFF(kafka_allow_anonymous), "true", 0, 1, 0,
+	  "A Kafka client that does not authenticate with SASL acts as kafka_default_user\n"
+	  "(RabbitMQ MQTT's mqtt.allow_anonymous); false: it is closed at its first request\n"
+	  "other than ApiVersions, SaslHandshake and SaslAuthenticate." },
+	{ "kafka_default_user", CT_STR, OFF(kafka_default_user), "guest", 0, 0, 0,
+	  "The user anonymous Kafka clients act as (mqtt.default_user); it must log in with\n"
+	  "kafka_default_pass from the client's address (loopback_users applies)." },
+	{ "kafka_default_pass", CT_STR, OFF(kafka_default_pass), "guest", 0, 0, CF_SECRET,
+	  "Password of kafka_default_user (mqtt.default_pass)." },
 	{ "kafka_sasl_mechanisms", CT_LIST, OFF(kafka_sasl_mechanisms),
 	  "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0, 0,
 	  "SASL mechanisms the Kafka listener offers (Kafka's sasl.enabled.mechanisms):\n"
@@ -164,8 +181,7 @@ static const struct conf_key conf_keys[] = {
 	  CF_BYTES,
 	  "Smallest segment.bytes a client may give a topic (Kafka 4's floor; each segment\n"
 	  "holds a file descriptor open); smaller is refused with INVALID_CONFIG." },
-	{ "max_partitions_per_topic", CT_U32, OFF(max_partitions_per_topic), "10000", 1,
-	  1000000, 0,
+	{ "max_partitions_per_topic", CT_U32, OFF(max_partitions_per_topic), "10000", 1, 1000000, 0,
 	  "Most partitions one topic may have; more is refused with INVALID_PARTITIONS\n"
 	  "(settable at run time over /api/kafka-limits)." },
 	{ "max_partitions", CT_U32, OFF(max_partitions), "100000", 1, 100000000, 0,
@@ -174,9 +190,8 @@ static const struct conf_key conf_keys[] = {
 	{ "log_flush_interval_ms", CT_U64, OFF(log_flush_interval_ms), "1000", 1, INT64_MAX, 0,
 	  "Default flush.ms: unflushed log data older than this is fsynced (acks=all\n"
 	  "produce requests fsync at once)." },
-	{ "log_retention_check_interval_ms", CT_U32, OFF(log_retention_check_interval_ms),
-	  "300000", 10, 86400000, 0,
-	  "How often retention and compaction look for work (in small budgets)." },
+	{ "log_retention_check_interval_ms", CT_U32, OFF(log_retention_check_interval_ms), "300000",
+	  10, 86400000, 0, "How often retention and compaction look for work (in small budgets)." },
 	{ "group_min_session_timeout_ms", CT_U32, OFF(group_min_session_timeout_ms), "6000", 1,
 	  INT32_MAX, 0, "Smallest session timeout a consumer group member may ask for." },
 	{ "group_max_session_timeout_ms", CT_U32, OFF(group_max_session_timeout_ms), "1800000", 1,
@@ -225,8 +240,8 @@ static const struct conf_key conf_keys[] = {
 	  "verify_peer: ask clients for a certificate and refuse a connection whose\n"
 	  "certificate does not verify against ssl_options.cacertfile; verify_none: do not\n"
 	  "ask (RabbitMQ's default)." },
-	{ "ssl_options.fail_if_no_peer_cert", CT_BOOL, OFF(ssl_fail_if_no_peer_cert), "false",
-	  0, 1, 0,
+	{ "ssl_options.fail_if_no_peer_cert", CT_BOOL, OFF(ssl_fail_if_no_peer_cert), "false", 0, 1,
+	  0,
 	  "With verify_peer: also refuse clients that send no certificate at all\n"
 	  "(otherwise they are let in, as RabbitMQ)." },
 	{ "ssl_options.depth", CT_U32, OFF(ssl_depth), "10", 0, 100, 0,
@@ -235,6 +250,24 @@ static const struct conf_key conf_keys[] = {
 	  "Comma list of TLS versions offered: tlsv1.3, tlsv1.2, tlsv1.1, tlsv1; empty =\n"
 	  "tlsv1.2,tlsv1.3.  rabbitmq.conf's ssl_options.versions.N = tlsv1.2 lines add one\n"
 	  "each." },
+	{ "ssl_listeners", CT_LIST, OFF(ssl_listeners), "", 0, 0, 0,
+	  "AMQPS listeners from rabbitmq.conf's listeners.ssl.NAME = PORT | IP:PORT lines\n"
+	  "(IPv6 as [::1]:5671 or ::1:5671), as NAME=HOST:PORT; when set they replace\n"
+	  "bind_address:listeners.ssl.default." },
+	{ "ssl_options.ciphers", CT_LIST, OFF(ssl_ciphers), "", 0, 0, 0,
+	  "Comma list of OpenSSL cipher names in order of preference, TLS 1.3 suites\n"
+	  "(TLS_AES_256_GCM_SHA384) and TLS 1.2 ones (ECDHE-ECDSA-AES256-GCM-SHA384);\n"
+	  "empty = OpenSSL's defaults.  ssl_options.ciphers.N = NAME lines add one each." },
+	{ "ssl_options.honor_cipher_order", CT_BOOL, OFF(ssl_honor_cipher_order), "false", 0, 1, 0,
+	  "true: the server's order of ssl_options.ciphers picks the cipher; false: the\n"
+	  "client's (Erlang's default)." },
+	{ "auth_mechanisms", CT_LIST, OFF(auth_mechanisms), "", 0, 0, 0,
+	  "SASL mechanisms offered to AMQP clients, in order: PLAIN, AMQPLAIN, EXTERNAL\n"
+	  "(login by TLS client certificate, offered on TLS connections only); empty =\n"
+	  "PLAIN,AMQPLAIN.  rabbitmq.conf's auth_mechanisms.N = NAME lines add one each." },
+	{ "ssl_cert_login_from", CT_STR, OFF(ssl_cert_login_from), "distinguished_name", 1, 0, 0,
+	  "EXTERNAL's user name from the client certificate: distinguished_name (its\n"
+	  "subject as RabbitMQ writes it, CN=client,O=Example) or common_name." },
 	/* Kafka's listeners and SSL keys, as server.properties spells them */
 	{ "listeners", CT_LIST, OFF(kafka_listeners), "", 0, 0, 0,
 	  "Kafka listeners, Kafka's form: PLAINTEXT://HOST:PORT,SSL://HOST:PORT,\n"
@@ -244,8 +277,7 @@ static const struct conf_key conf_keys[] = {
 	  "kafka_sasl_required, else PLAINTEXT)." },
 	{ "ssl.keystore.type", CT_STR, OFF(kafka_ssl_keystore_type), "PEM", 1, 0, 0,
 	  "Format of ssl.keystore.location: PEM (JKS and PKCS12 are not read)." },
-	{ "ssl.keystore.location", CT_STR, OFF(kafka_ssl_keystore_location), "", 0, 0,
-	  CF_NULLABLE,
+	{ "ssl.keystore.location", CT_STR, OFF(kafka_ssl_keystore_location), "", 0, 0, CF_NULLABLE,
 	  "PEM file of the Kafka SSL listener: its private key and certificate chain\n"
 	  "(Kafka's PEM keystore)." },
 	{ "ssl.key.password", CT_STR, OFF(kafka_ssl_key_password), "", 0, 0,
@@ -257,8 +289,8 @@ static const struct conf_key conf_keys[] = {
 	{ "ssl.client.auth", CT_STR, OFF(kafka_ssl_client_auth), "none", 1, 0, 0,
 	  "Client certificates on the Kafka SSL listener: none (not asked), requested\n"
 	  "(verified when sent), required (a client without a good one is refused)." },
-	{ "ssl.enabled.protocols", CT_LIST, OFF(kafka_ssl_enabled_protocols), "TLSv1.2,TLSv1.3",
-	  0, 0, 0, "TLS versions the Kafka SSL listener offers: TLSv1.2, TLSv1.3 (and older)." },
+	{ "ssl.enabled.protocols", CT_LIST, OFF(kafka_ssl_enabled_protocols), "TLSv1.2,TLSv1.3", 0,
+	  0, 0, "TLS versions the Kafka SSL listener offers: TLSv1.2, TLSv1.3 (and older)." },
 	/* Kafka's per-address connection limits (also at run time: /api/kafka-limits) */
 	{ "max.connections.per.ip", CT_U32, OFF(kafka_max_connections_per_ip), "2147483647", 0,
 	  INT32_MAX, 0,
@@ -288,7 +320,13 @@ static const struct conf_key conf_keys[] = {
 	{ "management.ssl.depth", CT_U32, OFF(http_ssl_depth), "10", 0, 100, 0,
 	  "Most intermediate CAs between an HTTPS client's certificate and a trusted CA." },
 	{ "management.ssl.versions", CT_LIST, OFF(http_ssl_versions), "", 0, 0, 0,
-	  "Comma list of TLS versions the HTTPS listener offers; empty = tlsv1.2,tlsv1.3." },
+	  "Comma list of TLS versions the HTTPS listener offers; empty = tlsv1.2,tlsv1.3.\n"
+	  "management.ssl.versions.N = tlsv1.2 lines add one each." },
+	{ "management.ssl.ciphers", CT_LIST, OFF(http_ssl_ciphers), "", 0, 0, 0,
+	  "OpenSSL cipher names of the HTTPS listener, as ssl_options.ciphers\n"
+	  "(management.ssl.ciphers.N lines add one each)." },
+	{ "management.ssl.honor_cipher_order", CT_BOOL, OFF(http_ssl_honor_cipher_order), "false",
+	  0, 1, 0, "As ssl_options.honor_cipher_order, for HTTPS." },
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -298,7 +336,6 @@ static const struct {
 	const char *alias;
 	const char *key;
 } conf_aliases[] = {
-	{ "listeners.tcp.default", "amqp_port" },
 	{ "management.tcp.port", "http_port" },
 	{ "log.console.level", "log_level" },
 	{ "log.file.level", "log_level" },
@@ -329,8 +366,8 @@ static int set_user_key(struct tdm_config *c, const char *key, const char *rest,
 			const char *value, char *err, size_t errlen);
 static int set_loopback_key(struct tdm_config *c, const char *key, const char *rest,
 			    const char *value, char *err, size_t errlen);
-static int set_versions_key(struct tdm_config *c, const char *key, const char *rest,
-			    const char *value, char *err, size_t errlen);
+static int set_list_item_key(struct tdm_config *c, const char *key, const char *rest,
+			     const char *value, char *err, size_t errlen);
 static int set_vhost_limit_key(struct tdm_config *c, const char *key, const char *rest,
 			       const char *value, char *err, size_t errlen);
 static int set_user_limit_key(struct tdm_config *c, const char *key, const char *rest,
@@ -344,7 +381,11 @@ static const struct {
 } conf_prefixes[] = {
 	{ "users.", set_user_key },
 	{ "loopback_users.", set_loopback_key },
-	{ "ssl_options.versions.", set_versions_key },
+	{ "ssl_options.versions.", set_list_item_key },
+	{ "ssl_options.ciphers.", set_list_item_key },
+	{ "management.ssl.versions.", set_list_item_key },
+	{ "management.ssl.ciphers.", set_list_item_key },
+	{ "auth_mechanisms.", set_list_item_key },
 	{ "vhost_limits.", set_vhost_limit_key },
 	{ "user_limits.", set_user_limit_key },
 };
@@ -353,15 +394,6 @@ static const struct {
  * RabbitMQ's names (core/limits.h). */
 static const char *const vhost_limit_fields[] = { "max-connections", "max-queues" };
 static const char *const user_limit_fields[] = { "max-connections", "max-channels" };
-
-/* rabbitmq.conf lines that stand for one of our settings (KEY = VALUE). */
-static const struct {
-	const char *key, *value;
-	const char *our_key, *our_value;
-} conf_value_aliases[] = {
-	{ "listeners.tcp", "none", "amqp_port", "0" },
-	{ "listeners.ssl", "none", "listeners.ssl.default", "0" },
-};
 
 static const struct {
 	const char *suffix;
@@ -811,19 +843,42 @@ static int set_user_limit_key(struct tdm_config *c, const char *key, const char 
 	return set_limit_key(c, key, rest, value, 1, err, errlen);
 }
 
-/* ssl_options.versions.N = tlsv1.2 (rabbitmq.conf's list form) adds one
- * version to ssl_options.versions; N only orders lines in rabbitmq.conf. */
-static int set_versions_key(struct tdm_config *c, const char *key, const char *rest,
-			    const char *value, char *err, size_t errlen)
+/* The comma lists that rabbitmq.conf writes one item a line, KEY.N = ITEM. */
+static const struct {
+	const char *prefix; /* KEY. */
+	size_t offset;      /* of the char * list */
+} list_items[] = {
+	{ "ssl_options.versions.", OFF(ssl_versions) },
+	{ "ssl_options.ciphers.", OFF(ssl_ciphers) },
+	{ "management.ssl.versions.", OFF(http_ssl_versions) },
+	{ "management.ssl.ciphers.", OFF(http_ssl_ciphers) },
+	{ "auth_mechanisms.", OFF(auth_mechanisms) },
+};
+
+static int check_enum(const struct tdm_config *c, const char *key, size_t offset, char *err,
+		      size_t errlen);
+
+/* KEY.N = ITEM (rabbitmq.conf's list form, ssl_options.versions.1 =
+ * tlsv1.2) adds ITEM to the list KEY unless it is there; N only orders
+ * lines in rabbitmq.conf. */
+static int set_list_item_key(struct tdm_config *c, const char *key, const char *rest,
+			     const char *value, char *err, size_t errlen)
 {
-	const char *p = c->ssl_versions ? c->ssl_versions : "";
-	size_t len = strlen(value), plen = strlen(p);
+	size_t i, len = strlen(value), plen;
+	char **slot = NULL;
+	const char *p;
 	char *out;
 
-	if (*rest == '\0' || strchr(rest, '.') || len == 0 || strchr(value, ',')) {
-		tu_errf(err, errlen, "%s: expected ssl_options.versions.N = VERSION", key);
+	for (i = 0; i < ARRAY_LEN(list_items); i++)
+		if (key_has_prefix(key, list_items[i].prefix))
+			slot = (char **)(void *)((char *)c + list_items[i].offset);
+	if (!slot || *rest == '\0' || strchr(rest, '.') || len == 0 || strchr(value, ',')) {
+		tu_errf(err, errlen, "%s: expected %.*sN = VALUE", key,
+			(int)(strlen(key) - strlen(rest)), key);
 		return -1;
 	}
+	p = *slot ? *slot : "";
+	plen = strlen(p);
 	for (const char *q = p; *q;) {
 		size_t m = strcspn(q, ",");
 
@@ -837,8 +892,177 @@ static int set_versions_key(struct tdm_config *c, const char *key, const char *r
 		return -1;
 	}
 	snprintf(out, plen + len + 2, "%s%s%s", p, plen ? "," : "", value);
-	replace_str(&c->ssl_versions, out);
+	replace_str(slot, out);
+	return check_enum(c, key, (size_t)((char *)slot - (char *)c), err, errlen);
+}
+
+/* Settings that take one of a few words (or a list of them). */
+static const struct {
+	size_t offset;
+	const char *words; /* comma list */
+} conf_enums[] = {
+	{ OFF(auth_mechanisms), "PLAIN,AMQPLAIN,EXTERNAL" },
+	{ OFF(ssl_cert_login_from), "distinguished_name,common_name" },
+};
+
+/* 0 when the setting at offset holds only words it may; -1 with err. */
+static int check_enum(const struct tdm_config *c, const char *key, size_t offset, char *err,
+		      size_t errlen)
+{
+	for (size_t i = 0; i < ARRAY_LEN(conf_enums); i++) {
+		const char *v;
+
+		if (conf_enums[i].offset != offset)
+			continue; /* (offset may be any field's, not a char *) */
+		v = *(char *const *)(const void *)((const char *)c + offset);
+		for (const char *q = v ? v : ""; *q;) {
+			size_t m = strcspn(q, ","), n = strlen(conf_enums[i].words);
+			const char *w = conf_enums[i].words;
+			int ok = 0;
+
+			for (const char *x = w; x < w + n;) {
+				size_t k = strcspn(x, ",");
+
+				ok |= k == m && strncmp(x, q, m) == 0;
+				x += k + (x[k] == ',');
+			}
+			if (!ok) {
+				tu_errf(err, errlen, "%s: '%.*s' is not one of %s", key, (int)m, q,
+					w);
+				return -1;
+			}
+			q += m + (q[m] == ',');
+		}
+	}
 	return 0;
+}
+
+/*
+ * rabbitmq.conf's listeners: `listeners.tcp = none` / `listeners.ssl =
+ * none` turn a kind off; `listeners.tcp.NAME = PORT | IP:PORT | [IPv6]:PORT
+ * | IPv6:PORT` adds (or replaces) the listener NAME in amqp_listeners
+ * (ssl_listeners), a port 0 removes it; listeners.tcp.default (ssl.default)
+ * = PORT also sets amqp_port (listeners.ssl.default), for what reads it.
+ * 1 when key is not one of these, else 0 or -1 with err set.
+ */
+static int set_listener_key(struct tdm_config *c, const char *key, const char *value, char *err,
+			    size_t errlen)
+{
+	int ssl = key_has_prefix(key, "listeners.ssl");
+	char **list = ssl ? &c->ssl_listeners : &c->amqp_listeners;
+	int *port_field = ssl ? &c->ssl_port : &c->amqp_port;
+	const char *name, *colon, *p, *given = value;
+	char host[64] = "", entry[160], *out;
+	unsigned char addr[16];
+	size_t nlen, hlen = 0;
+	uint64_t port;
+
+	if (!ssl && !key_has_prefix(key, "listeners.tcp"))
+		return 1;
+	name = key + strlen("listeners.tcp");
+	if (*name == '\0') {
+		if (strcasecmp(value, "none") != 0) {
+			tu_errf(err, errlen, "%s: expected none, or %s.NAME = PORT | IP:PORT", key,
+				key);
+			return -1;
+		}
+		*port_field = 0;
+		replace_str(list, strdup(""));
+		return *list ? 0 : (tu_errf(err, errlen, "%s: out of memory", key), -1);
+	}
+	if (*name != '.' || !name[1] || strpbrk(name + 1, ".,=")) {
+		tu_errf(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	name++;
+	nlen = strlen(name);
+	if (nlen > 63) {
+		tu_errf(err, errlen, "%s: the listener's name is longer than 63 bytes", key);
+		return -1;
+	}
+	colon = strrchr(value, ':');
+	if (colon) {
+		p = value;
+		hlen = (size_t)(colon - value);
+		if (*p == '[' && hlen >= 2 && colon[-1] == ']')
+			p++, hlen -= 2;
+		if (hlen == 0 || hlen >= sizeof(host) - 2)
+			goto bad;
+		memcpy(host, p, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
+			goto bad;
+		if (strchr(host, ':')) {
+			memmove(host + 1, host, hlen + 1);
+			host[0] = '[';
+			memcpy(host + hlen + 1, "]", 2);
+		}
+		value = colon + 1;
+	}
+	if (parse_uint(value, 0, &port, err, errlen) < 0 || port > 65535)
+		goto bad;
+	if (strcmp(name, "default") == 0)
+		*port_field = (int)port;
+	/* the list without NAME, then NAME=HOST:PORT unless the port is 0 */
+	p = *list ? *list : "";
+	out = malloc(strlen(p) + sizeof(entry) + 2);
+	if (!out) {
+		tu_errf(err, errlen, "%s: out of memory", key);
+		return -1;
+	}
+	out[0] = '\0';
+	for (const char *q = p; *q;) {
+		size_t m = strcspn(q, ",");
+
+		if (!(m > nlen && q[nlen] == '=' && strncmp(q, name, nlen) == 0))
+			snprintf(out + strlen(out), m + 2, "%s%.*s", *out ? "," : "", (int)m, q);
+		q += m + (q[m] == ',');
+	}
+	if (port) {
+		snprintf(entry, sizeof(entry), "%s=%s:%u", name, host, (unsigned)port);
+		sprintf(out + strlen(out), "%s%s", *out ? "," : "", entry);
+	}
+	replace_str(list, out);
+	return 0;
+bad:
+	tu_errf(err, errlen, "%s: '%s' is not PORT or IP:PORT (a port 0-65535, an IP address)", key,
+		given);
+	return -1;
+}
+
+int tdm_config_listener_next(const char **pos, char *name, size_t namelen, char *host,
+			     size_t hostlen, int *port)
+{
+	const char *p = *pos, *eq, *colon;
+	size_t n, nl, hl;
+	char *end;
+	long v;
+
+	if (!p || !*p)
+		return 0;
+	n = strcspn(p, ",");
+	eq = memchr(p, '=', n);
+	colon = n ? p + n - 1 : p;
+	while (colon > p && *colon != ':')
+		colon--;
+	if (!eq || colon <= eq)
+		return -1;
+	nl = (size_t)(eq - p);
+	hl = (size_t)(colon - eq - 1);
+	if (hl >= 2 && eq[1] == '[' && colon[-1] == ']')
+		eq++, hl -= 2;
+	if (nl == 0 || nl >= namelen || hl >= hostlen)
+		return -1;
+	v = strtol(colon + 1, &end, 10);
+	if (end != p + n || v <= 0 || v > 65535)
+		return -1;
+	memcpy(name, p, nl);
+	name[nl] = '\0';
+	memcpy(host, eq + 1, hl);
+	host[hl] = '\0';
+	*port = (int)v;
+	*pos = p + n + (p[n] == ',');
+	return 1;
 }
 
 int tdm_config_set(struct tdm_config *c, const char *key, const char *value, char *err,
@@ -847,14 +1071,17 @@ int tdm_config_set(struct tdm_config *c, const char *key, const char *value, cha
 	const struct conf_key *k;
 	size_t i;
 
-	for (i = 0; i < ARRAY_LEN(conf_value_aliases); i++)
-		if (key_eq(conf_value_aliases[i].key, key) &&
-		    strcasecmp(conf_value_aliases[i].value, value) == 0)
-			return tdm_config_set(c, conf_value_aliases[i].our_key,
-					      conf_value_aliases[i].our_value, err, errlen);
+	int rc = set_listener_key(c, key, value, err, errlen);
+	if (rc <= 0)
+		return rc;
 	k = find_key(key);
-	if (k)
-		return set_key(c, k, value, err, errlen);
+	if (k) {
+		if (set_key(c, k, value, err, errlen) < 0)
+			return -1;
+		if (k->offset == OFF(amqp_port)) /* the last word: flags beat the file */
+			replace_str(&c->amqp_listeners, strdup(""));
+		return check_enum(c, k->name, k->offset, err, errlen);
+	}
 	for (i = 0; i < ARRAY_LEN(conf_prefixes); i++)
 		if (key_has_prefix(key, conf_prefixes[i].prefix))
 			return conf_prefixes[i].set(c, key, key + strlen(conf_prefixes[i].prefix),

@@ -74,7 +74,11 @@ struct tdm_config {
 	int auto_create_topics;     /* Metadata creates unknown topics; default false */
 	char *kafka_sasl_mechanisms; /* owned; comma list, "" = no SASL */
 	int kafka_sasl_required;     /* SASL before any other request */
-	char *kafka_vhost;          /* owned; the one vhost whose topics Kafka clients reach; "/" */
+	char *kafka_vhost;          /* owned; the vhost Kafka clients act in (unless a SASL
+				     * username "vhost:user" picks another); "/" */
+	int kafka_allow_anonymous;  /* a client without SASL acts as kafka_default_user; true */
+	char *kafka_default_user;   /* owned; "guest" (RabbitMQ MQTT's mqtt.default_user) */
+	char *kafka_default_pass;   /* owned; "guest" (mqtt.default_pass) */
 	uint32_t num_partitions;    /* partitions of auto-created topics; default 1 */
 	uint64_t log_retention_ms;  /* broker default retention.ms; 0 = forever; default 7 d */
 	uint64_t log_retention_bytes; /* broker default retention.bytes; 0 = unlimited */
@@ -90,6 +94,18 @@ struct tdm_config {
 	uint64_t group_max_metadata_bytes; /* JoinGroup metadata per connection; default 1 MiB */
 	/* TLS on the AMQP listener (AMQPS), with RabbitMQ's keys (net/tls.h) */
 	int ssl_port;               /* listeners.ssl.default; default 0 = no AMQPS listener */
+	/* rabbitmq.conf's listeners.tcp.NAME / listeners.ssl.NAME lines, as a
+	 * comma list of NAME=HOST:PORT (HOST "" = bind_address, IPv6 in
+	 * brackets); when non-empty a list replaces bind_address:amqp_port
+	 * (ssl_port) */
+	char *amqp_listeners;       /* owned; "" = none */
+	char *ssl_listeners;        /* owned; "" = none */
+	char *auth_mechanisms;      /* owned; comma list of PLAIN, AMQPLAIN, EXTERNAL offered in
+				     * connection.start, in order; "" = PLAIN,AMQPLAIN */
+	char *ssl_cert_login_from;  /* owned; EXTERNAL's user name: distinguished_name (default),
+				     * common_name */
+	char *ssl_ciphers;          /* owned; ssl_options.ciphers: OpenSSL names; "" = defaults */
+	int ssl_honor_cipher_order; /* ssl_options.honor_cipher_order; default false */
 	char *ssl_cacertfile;       /* owned; ssl_options.cacertfile; NULL = none */
 	char *ssl_certfile;         /* owned; ssl_options.certfile; NULL = none */
 	char *ssl_keyfile;          /* owned; ssl_options.keyfile; NULL = none */
@@ -121,6 +137,8 @@ struct tdm_config {
 	int http_ssl_fail_if_no_peer_cert; /* management.ssl.fail_if_no_peer_cert */
 	uint32_t http_ssl_depth;    /* management.ssl.depth; default 10 */
 	char *http_ssl_versions;    /* owned; management.ssl.versions; "" = tlsv1.2,tlsv1.3 */
+	char *http_ssl_ciphers;     /* owned; management.ssl.ciphers; "" = OpenSSL's defaults */
+	int http_ssl_honor_cipher_order; /* management.ssl.honor_cipher_order; default false */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
 	struct tdm_limit_conf *limits; /* owned array (`vhost_limits.V.max-queues = 10`) */
@@ -157,5 +175,14 @@ int tdm_config_args(struct tdm_config *c, int argc, char **argv, char *err, size
  * default; without users.*.password the output loads back as a tandem.conf.
  */
 void tdm_config_describe(const struct tdm_config *c, void *file /* FILE* */);
+/*
+ * Walks a listener list (amqp_listeners, ssl_listeners: NAME=HOST:PORT,...):
+ * parses the entry at *pos into name, host (IPv6 without its brackets; ""
+ * = bind_address) and port, and moves *pos past it.  1 with an entry, 0 at
+ * the end of the list, -1 when the entry is malformed (*pos is then left
+ * on it).
+ */
+int tdm_config_listener_next(const char **pos, char *name, size_t namelen, char *host,
+			     size_t hostlen, int *port);
 
 #endif

@@ -269,17 +269,20 @@ static int bridge_args(struct tdm_vhost *vh, const char *user, struct am_bytes a
 		return tdm_qarg_invalid(err, "x-log-topic", queue, vhost,
 					"not a legal topic name ([A-Za-z0-9._-], 1 to 240 bytes)");
 	/* Only a topic of this vhost (core/stream.h: tdm_topic_vhost), and only
-	 * one the user may read and write (the queue reads and writes it):
-	 * never another vhost's stream or an internal topic.  RabbitMQ's answer
-	 * to a resource the user may not touch is 403, as for a queue or
-	 * exchange of a refused permission. */
+	 * one the user may read and write (the queue reads and writes it), by
+	 * the topic's name in the vhost (core/stream.h: tdm_topic_local_name,
+	 * the name the Kafka listener checks too): never another vhost's stream
+	 * or an internal topic.  RabbitMQ's answer to a resource the user may
+	 * not touch is 403, as for a queue or exchange of a refused permission. */
 	size_t vlen = vh->name_len;
-	if (!tdm_topic_in_vhost(t, tlen, vhost, vlen))
+	char local[TDM_TOPIC_NAME_MAX + 1];
+	int ln = tdm_topic_local_name(t, tlen, local, sizeof(local));
+	if (!tdm_topic_in_vhost(t, tlen, vhost, vlen) || ln < 0)
 		return tdm_err_set(err, TDM_E_ACCESS,
 				   "access to topic '%.*s' in vhost '%s' refused for user '%s'",
 				   (int)tlen, t, vhost, user);
-	if (tdm_access(vh, user, TDM_RES_TOPIC, TDM_PERM_READ, t, tlen, err) != TDM_OK ||
-	    tdm_access(vh, user, TDM_RES_TOPIC, TDM_PERM_WRITE, t, tlen, err) != TDM_OK)
+	if (tdm_access(vh, user, TDM_RES_TOPIC, TDM_PERM_READ, local, (size_t)ln, err) != TDM_OK ||
+	    tdm_access(vh, user, TDM_RES_TOPIC, TDM_PERM_WRITE, local, (size_t)ln, err) != TDM_OK)
 		return err->status;
 	sp->topic = t;
 	sp->topic_len = tlen;

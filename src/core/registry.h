@@ -47,6 +47,20 @@ struct tdm_consumer_info {
 
 typedef void (*tdm_consumer_fn)(void *arg, const struct tdm_consumer_info *ci);
 
+/* How a connection is secured, as RabbitMQ's management API lists it
+ * (rabbit_reader's ssl_* and peer_cert_* items); filled on request. */
+struct tdm_conn_security {
+	const char *auth_mechanism;  /* static: "PLAIN", "EXTERNAL"; NULL = none */
+	int ssl;                     /* over TLS; the fields below are "" otherwise */
+	char ssl_protocol[16];       /* "tlsv1.3" */
+	char ssl_cipher[32];         /* "aes_256_gcm" */
+	char ssl_key_exchange[24];   /* "ecdhe_ecdsa", "any" */
+	char ssl_hash[16];           /* "aead", "sha384" */
+	char peer_cert_subject[512]; /* "CN=client,O=Example"; "" = no certificate */
+	char peer_cert_issuer[512];
+	char peer_cert_validity[64];
+};
+
 struct tdm_reg_ops {
 	void (*stats)(void *ctx, struct tdm_conn_stats *out);
 	/* Calls fn once per open channel (may be NULL: no channels). */
@@ -57,6 +71,8 @@ struct tdm_reg_ops {
 	void (*close)(void *ctx, const char *reason);
 	/* Calls fn once per live consumer (may be NULL: no consumers). */
 	void (*consumers)(void *ctx, tdm_consumer_fn fn, void *arg);
+	/* Fills out (zeroed by the caller); may be NULL: plain TCP, no login. */
+	void (*security)(void *ctx, struct tdm_conn_security *out);
 };
 
 struct tdm_reg_conn {

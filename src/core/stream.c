@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/auth.h"
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/sha256.h"
 #include "core/topics.h"
 #include "logstore/logstore.h"
 #include "util/hex.h"
@@ -124,14 +124,19 @@ size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *na
 			return pos;
 		}
 	}
-	/* too long: a digest of both names */
-	struct tdm_sha256_ctx h;
+	/* too long: a digest of vhost NUL name */
+	char small[512];
+	size_t n = vhost_len + 1 + name_len;
+	char *joined = n <= sizeof(small) ? small : malloc(n);
 	unsigned char d[32];
-	tdm_sha256_init(&h);
-	tdm_sha256_update(&h, vhost, vhost_len);
-	tdm_sha256_update(&h, "", 1);
-	tdm_sha256_update(&h, name, name_len);
-	tdm_sha256_final(&h, d);
+	if (!joined)
+		abort(); /* no name to give: the caller has no error path */
+	memcpy(joined, vhost, vhost_len);
+	joined[vhost_len] = '\0';
+	memcpy(joined + vhost_len + 1, name, name_len);
+	tdm_sha256(joined, n, d);
+	if (joined != small)
+		free(joined);
 	memcpy(out, "__h.", 4);
 	tu_hex_encode(d, sizeof(d), out + 4); /* 64 digits and the NUL at out[68] */
 	return 68;
@@ -180,6 +185,34 @@ int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap)
 			return -1;
 		out[n++] = (char)ch;
 	}
+	return (int)n;
+}
+
+int tdm_topic_local_name(const char *name, size_t len, char *out, size_t out_cap)
+{
+	char v[TDM_TOPIC_NAME_MAX];
+	const char *p = name, *end = name + len;
+	int escaped = len >= 2 && name[0] == '_' && name[1] == '_';
+	size_t n = 0;
+	if (tdm_topic_vhost(name, len, v, sizeof(v)) < 0)
+		return -1;
+	if (escaped)
+		p = (const char *)memchr(name + 2, '.', len - 2) + 1;
+	while (p < end) {
+		int hi, lo;
+		unsigned char ch = (unsigned char)*p++;
+		if (escaped && ch == '_' && end - p >= 2 && (hi = hexval(p[0])) >= 0 &&
+		    (lo = hexval(p[1])) >= 0) {
+			ch = (unsigned char)(hi << 4 | lo);
+			p += 2;
+		}
+		if (n + 1 >= out_cap)
+			return -1;
+		out[n++] = (char)ch;
+	}
+	if (out_cap == 0)
+		return -1;
+	out[n] = '\0';
 	return (int)n;
 }
 

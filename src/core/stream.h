@@ -82,6 +82,17 @@ size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *na
  * length, or -1 for no vhost.
  */
 int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap);
+/*
+ * The name topic `name` has inside its vhost, the resource name permissions
+ * are checked against: a name not starting with "__" is itself; "__" +
+ * esc(V) + "." + rest is rest with every "_" + two lowercase hex digits
+ * read back as that byte (a stream queue's topic gives the queue's name:
+ * "__shop.a_2eb" -> "a.b"; other bytes are kept as they are).  Writes it
+ * NUL-terminated to out (out_cap counts the NUL) and returns its length,
+ * or -1 when the topic belongs to no vhost (tdm_topic_vhost) or it does
+ * not fit.
+ */
+int tdm_topic_local_name(const char *name, size_t len, char *out, size_t out_cap);
 /* 1 when topic name[0..len) belongs to vhost[0..vhost_len) (tdm_topic_vhost). */
 int tdm_topic_in_vhost(const char *name, size_t len, const char *vhost, size_t vhost_len);
 /* 1 when name[0..len) is a legal topic name for logstore. */

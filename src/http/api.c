@@ -190,6 +190,44 @@ static void write_vhost(struct js_w *w, const struct tdm_vhost *vh)
 	js_obj_end(w);
 }
 
+/* Calls fn for every AMQP listener the broker opened: the listeners.tcp /
+ * listeners.ssl lists when set, else bind_address:amqp_port (and
+ * :listeners.ssl.default), with RabbitMQ's protocol names ("amqp",
+ * "amqp/ssl"). */
+static void each_amqp_listener(const struct tdm_config *cfg,
+			       void (*fn)(void *arg, const char *protocol, const char *addr,
+					  int port),
+			       void *arg)
+{
+	for (int ssl = 0; ssl < 2; ssl++) {
+		const char *list = ssl ? cfg->ssl_listeners : cfg->amqp_listeners;
+		const char *proto = ssl ? "amqp/ssl" : "amqp";
+		int port = ssl ? cfg->ssl_port : cfg->amqp_port;
+		char name[64], host[80];
+
+		if (!list || !*list) {
+			if (port)
+				fn(arg, proto, cfg->bind_address, port);
+			continue;
+		}
+		while (tdm_config_listener_next(&list, name, sizeof(name), host, sizeof(host),
+						&port) == 1)
+			fn(arg, proto, host[0] ? host : cfg->bind_address, port);
+	}
+}
+
+static void write_listener(void *arg, const char *protocol, const char *addr, int port)
+{
+	struct js_w *w = arg;
+
+	js_obj(w);
+	js_kstr(w, "node", hx_node_name());
+	js_kstr(w, "protocol", protocol);
+	js_kstr(w, "ip_address", addr);
+	js_kint(w, "port", port);
+	js_obj_end(w);
+}
+
 /* ---- overview, nodes, whoami ---------------------------------------------- */
 
 void hx_overview(struct hx_req *r)
@@ -268,18 +306,12 @@ void hx_overview(struct hx_req *r)
 	js_obj_end(&w);
 	js_key(&w, "listeners");
 	js_arr(&w);
-	static const char *protos[] = { "amqp", "kafka", "http", "https" };
-	int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port, r->h->ssl_port };
-	for (int i = 0; i < 4; i++) {
-		if (!ports[i])
-			continue;
-		js_obj(&w);
-		js_kstr(&w, "node", hx_node_name());
-		js_kstr(&w, "protocol", protos[i]);
-		js_kstr(&w, "ip_address", cfg->bind_address);
-		js_kint(&w, "port", ports[i]);
-		js_obj_end(&w);
-	}
+	static const char *protos[] = { "kafka", "http", "https" };
+	int ports[] = { cfg->kafka_port, r->h->port, r->h->ssl_port };
+	each_amqp_listener(cfg, write_listener, &w);
+	for (int i = 0; i < 3; i++)
+		if (ports[i])
+			write_listener(&w, protos[i], cfg->bind_address, ports[i]);
 	js_arr_end(&w);
 	js_key(&w, "contexts");
 	js_arr(&w);
@@ -749,12 +781,32 @@ void hx_health_alarms(struct hx_req *r)
 	js_w_free(&w);
 }
 
+/* Collects the ports of the AMQP listeners (at most 32). */
+struct port_set {
+	int ports[32];
+	int n;
+};
+
+static void add_port(void *arg, const char *protocol, const char *addr, int port)
+{
+	struct port_set *ps = arg;
+
+	(void)protocol, (void)addr;
+	if (ps->n < 32)
+		ps->ports[ps->n++] = port;
+}
+
 void hx_health_port(struct hx_req *r)
 {
 	int port = atoi(r->seg[3].s);
 	const struct tdm_config *cfg = r->h->cfg;
-	int ok = port > 0 && (port == cfg->amqp_port || port == cfg->kafka_port ||
-			      port == r->h->port || port == r->h->ssl_port);
+	struct port_set amqp = { .n = 0 };
+	int ok = port > 0 &&
+		 (port == cfg->kafka_port || port == r->h->port || port == r->h->ssl_port);
+
+	each_amqp_listener(cfg, add_port, &amqp);
+	for (int i = 0; i < amqp.n; i++)
+		ok |= port > 0 && port == amqp.ports[i];
 	struct js_w w;
 	js_w_init(&w);
 	js_obj(&w);
@@ -766,8 +818,10 @@ void hx_health_port(struct hx_req *r)
 		js_kint(&w, "missing", port);
 		js_key(&w, "ports");
 		js_arr(&w);
-		int ports[] = { cfg->amqp_port, cfg->kafka_port, r->h->port, r->h->ssl_port };
-		for (int i = 0; i < 4; i++)
+		int ports[] = { cfg->kafka_port, r->h->port, r->h->ssl_port };
+		for (int i = 0; i < amqp.n; i++)
+			js_int(&w, amqp.ports[i]);
+		for (int i = 0; i < 3; i++)
 			if (ports[i])
 				js_int(&w, ports[i]);
 		js_arr_end(&w);

@@ -47,6 +47,36 @@ static void not_authorised_object(struct hx_req *r)
 	hx_error(r, 401, "not_authorised", "User not authorised to access object"); /* RabbitMQ's */
 }
 
+/* A string, or null when empty (RabbitMQ's management writes '' as null). */
+static void kstr_or_null(struct js_w *w, const char *k, const char *v)
+{
+	js_key(w, k);
+	if (v && *v)
+		js_str(w, v);
+	else
+		js_null(w);
+}
+
+/* auth_mechanism, ssl and the TLS items as RabbitMQ's management API lists
+ * them: null when not over TLS or without a client certificate. */
+static void write_security(struct js_w *w, const struct tdm_reg_conn *c)
+{
+	struct tdm_conn_security sec;
+
+	memset(&sec, 0, sizeof(sec));
+	if (c->ops->security)
+		c->ops->security(c->ctx, &sec);
+	kstr_or_null(w, "auth_mechanism", sec.auth_mechanism);
+	js_kbool(w, "ssl", sec.ssl);
+	kstr_or_null(w, "ssl_protocol", sec.ssl_protocol);
+	kstr_or_null(w, "ssl_cipher", sec.ssl_cipher);
+	kstr_or_null(w, "ssl_key_exchange", sec.ssl_key_exchange);
+	kstr_or_null(w, "ssl_hash", sec.ssl_hash);
+	kstr_or_null(w, "peer_cert_subject", sec.peer_cert_subject);
+	kstr_or_null(w, "peer_cert_issuer", sec.peer_cert_issuer);
+	kstr_or_null(w, "peer_cert_validity", sec.peer_cert_validity);
+}
+
 static void write_conn(struct js_w *w, const struct tdm_reg_conn *c)
 {
 	struct tdm_conn_stats st = { 0 };
@@ -70,7 +100,7 @@ static void write_conn(struct js_w *w, const struct tdm_reg_conn *c)
 	js_kuint(w, "send_oct", st.send_oct);
 	js_kuint(w, "connected_at", c->connected_at);
 	js_kstr(w, "state", st.blocked ? "blocked" : "running");
-	js_kbool(w, "ssl", 0);
+	write_security(w, c);
 	js_obj_end(w);
 }
 

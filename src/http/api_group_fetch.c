@@ -8,6 +8,8 @@
  * through core's group offsets (core/groups.h), as OffsetCommit does, after
  * the same membership check: a group with live members answers 409, where
  * Kafka would refuse the commit (UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION).
+ * It takes read on the group id and on the topic, as OffsetCommit and
+ * Fetch from a Kafka client do.
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -120,6 +122,9 @@ void hx_group_fetch(struct hx_req *r)
 		hx_not_found(r);
 		goto out;
 	}
+	if (!hx_group_permitted(r, f.group, TDM_PERM_READ) ||
+	    !hx_topic_permitted(r, f.topic, TDM_PERM_READ))
+		goto out;
 	/* the check OffsetCommit makes of a commit without membership */
 	if (tdm_groups_check_commit(gs, f.group, r->seg[1].len, -1, "", 0, NULL) != TDM_GROUP_OK) {
 		char reason[700];

@@ -4,7 +4,10 @@
  * /api/groups/{name} (Kafka's DeleteGroups: an Empty group's offsets go)
  * and POST /api/groups/{name}/fetch, a consumer without membership as
  * Kafka allows one for a group without live members: it reads from the
- * group's committed offsets and commits what it returned.
+ * group's committed offsets and commits what it returned.  Deleting or
+ * consuming takes read on the group id in its vhost (kafka_vhost, or V
+ * for "__" + esc(V) + "." + id) and consuming read on the topic, as Kafka
+ * clients' group operations (src/kafka/authz.c).
  *
  * Must not depend on: other front ends (src/amqp, src/kafka); groups
  * come from core/groups.h, the same objects the Kafka coordinator drives.
@@ -327,6 +330,8 @@ static void delete_group(struct hx_req *r, const char *name, size_t len)
 		hx_not_found(r);
 		return;
 	}
+	if (!hx_group_permitted(r, name, TDM_PERM_CONFIGURE))
+		return;
 	int rc = tdm_groups_forget(r->h->broker->groups, name, len);
 	if (rc == 1) {
 		group_busy(r, name);

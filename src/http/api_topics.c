@@ -4,6 +4,10 @@
  * administrator's PUT (create, or grow as Kafka's CreatePartitions) and
  * DELETE (the same core call as Kafka's DeleteTopics), through
  * core/topics.h and core/topic_ops.h.  Records: api_records.c; groups: api_groups.c.
+ * Listing and describing a topic take access to its vhost (as RabbitMQ
+ * lists queues); reading its records takes read, creating, growing and
+ * deleting it configure, on its name in its vhost: the permissions the
+ * Kafka listener checks (src/kafka/authz.c).
  *
  * Must not depend on: other front ends (src/amqp, src/kafka).
  */
@@ -13,7 +17,9 @@
 
 #include <event2/http.h>
 
+#include "core/auth.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
@@ -295,6 +301,8 @@ static void put_topic(struct hx_req *r, const char *name, size_t len)
 		hx_error(r, 400, "invalid_topic", "Topic name is reserved for internal use");
 		goto out;
 	}
+	if (!hx_topic_permitted(r, name, TDM_PERM_CONFIGURE))
+		goto out;
 	if (t) {
 		put_existing(r, t, &q);
 		goto out;
@@ -307,7 +315,16 @@ out:
 
 static void delete_topic(struct hx_req *r, const char *name, size_t len)
 {
-	int rc = strlen(name) == len ? tdm_topics_admin_delete(r->h->topics, name) : TDM_ERR_NOT_FOUND;
+	struct ls_topic *t = strlen(name) == len ? tdm_topic_find(r->h->topics, name) : NULL;
+	int rc;
+
+	if (!t || tdm_topic_is_internal(t) || !hx_topic_visible(r, name)) {
+		hx_not_found(r);
+		return;
+	}
+	if (!hx_topic_permitted(r, name, TDM_PERM_CONFIGURE))
+		return;
+	rc = tdm_topics_admin_delete(r->h->topics, name);
 
 	if (rc == TDM_TOPIC_OK)
 		hx_no_content(r, 204);
@@ -315,6 +332,76 @@ static void delete_topic(struct hx_req *r, const char *name, size_t len)
 		hx_not_found(r);
 	else
 		hx_topic_error(r, rc);
+}
+
+/* ---- permissions ------------------------------------------------------------ */
+
+static const char *const perm_names[] = { "configure", "write", "read" };
+
+/* RabbitMQ 3.10's management answers (test_permissions checks them
+ * against RabbitMQ): a refused read, as a queue's GET of messages, is 401
+ * "ACCESS_REFUSED - access to ..."; a refused configure, as a queue's PUT
+ * or DELETE, 401 "Access refused."; a refused write, as a publish, 400
+ * "403 ACCESS_REFUSED - access to ...". */
+static void refused(struct hx_req *r, enum tdm_perm style, const char *kind, const char *name,
+		    size_t len, const char *vhost, size_t vlen)
+{
+	char reason[900];
+	if (style == TDM_PERM_CONFIGURE) {
+		hx_error(r, 401, "not_authorised", "Access refused.");
+		return;
+	}
+	snprintf(reason, sizeof(reason),
+		 "%sACCESS_REFUSED - access to %s '%.*s' in vhost '%.*s' refused for user '%.200s'",
+		 style == TDM_PERM_WRITE ? "403 " : "", kind, (int)(len > 300 ? 300 : len), name,
+		 (int)(vlen > 300 ? 300 : vlen), vhost, r->user);
+	if (style == TDM_PERM_WRITE)
+		hx_error(r, 400, "bad_request", reason);
+	else
+		hx_error(r, 401, "not_authorised", reason);
+}
+
+int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p)
+{
+	char vh[TDM_TOPIC_NAME_MAX], local[TDM_TOPIC_NAME_MAX + 1];
+	size_t len = strlen(name);
+	int vn = tdm_topic_vhost(name, len, vh, sizeof(vh));
+	int ln = vn < 0 ? -1 : tdm_topic_local_name(name, len, local, sizeof(local));
+
+	if (vn < 0) {
+		if (hx_is_admin(r))
+			return 1;
+		refused(r, p, "topic", name, len, "", 0);
+		return 0;
+	}
+	vh[vn < (int)sizeof(vh) ? vn : (int)sizeof(vh) - 1] = '\0';
+	if (ln >= 0 && tdm_auth_permitted(r->h->broker->auth, r->user, vh, p, local, (size_t)ln))
+		return 1;
+	tdm_debug("http", "user %s: %s on topic %s refused", r->user, perm_names[p], name);
+	refused(r, p, "topic", ln >= 0 ? local : name, ln >= 0 ? (size_t)ln : len, vh, (size_t)vn);
+	return 0;
+}
+
+int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style)
+{
+	const char *kv = r->h->cfg && r->h->cfg->kafka_vhost ? r->h->cfg->kafka_vhost : "/";
+	char vh[TDM_TOPIC_NAME_MAX + 1];
+	const char *res = id;
+	int vn = -1;
+
+	/* a group of Kafka clients acting in vhost V: "__" + esc(V) + "." + id */
+	if (id[0] == '_' && id[1] == '_')
+		vn = tdm_topic_vhost(id, strlen(id), vh, sizeof(vh) - 1);
+	if (vn >= 0 && !((size_t)vn == strlen(kv) && memcmp(vh, kv, (size_t)vn) == 0)) {
+		vh[vn] = '\0';
+		res = strchr(id + 2, '.') + 1;
+	} else {
+		snprintf(vh, sizeof(vh), "%s", kv);
+	}
+	if (tdm_auth_permitted(r->h->broker->auth, r->user, vh, TDM_PERM_READ, res, strlen(res)))
+		return 1;
+	refused(r, style, "group", res, strlen(res), vh, strlen(vh));
+	return 0;
 }
 
 /* ---- routing ---------------------------------------------------------------- */
@@ -378,6 +465,6 @@ void hx_topic_partition_messages(struct hx_req *r)
 	struct ls_topic *t = find_topic(r, 1);
 	if (!t)
 		hx_not_found(r);
-	else
+	else if (hx_topic_permitted(r, r->seg[1].s, TDM_PERM_READ))
 		hx_topic_messages(r, t);
 }

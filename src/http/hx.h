@@ -14,6 +14,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "core/auth.h"
 #include "core/broker.h"
 #include "http/json.h"
 
@@ -242,6 +243,20 @@ int hx_is_monitor(struct hx_req *r);
  * scoped; a topic of no vhost (the digest form) only an administrator.
  * Internal topics are for nobody: callers check tdm_topic_is_internal. */
 int hx_topic_visible(struct hx_req *r, const char *name);
+/* 1 when the request's user may apply p to topic `name` (api_topics.c):
+ * the user's pattern p in the topic's vhost matches the topic's name there
+ * (core/stream.h: tdm_topic_local_name; a stream queue's topic: the
+ * queue's name), as the Kafka listener checks it; a topic of no vhost
+ * (the digest form) only for an administrator.  0 otherwise, with the
+ * reply sent as RabbitMQ's API answers the same refusal on a queue: read
+ * 401 "ACCESS_REFUSED - access to topic 't' in vhost 'v' refused for user
+ * 'u'", configure 401 "Access refused.". */
+int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p);
+/* The same for read on consumer group id (core's name: a group of Kafka
+ * clients acting in vhost V is "__" + esc(V) + "." + their id, checked in
+ * V; any other in kafka_vhost), the refusal worded as for p:
+ * TDM_PERM_READ for a consume, TDM_PERM_CONFIGURE for a delete. */
+int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style);
 
 /* Committed offsets of every group (core/groups.h), sorted by group, topic,
  * partition, each with its partition's log end (-1 when the partition is

@@ -38,29 +38,17 @@ struct tdm_kafka {
 
 static void conn_process(struct kf_conn *kc, struct evbuffer *in);
 
-struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name)
+struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name)
 {
 	char buf[256];
+	const char *vh = kf_authz_vhost(kc);
 	struct ls_topic *t;
 
-	if (kf_str_cstr(name, buf, sizeof(buf)) < 0 || !kf_topic_allowed(srv, buf, strlen(buf)))
+	if (kf_str_cstr(name, buf, sizeof(buf)) < 0 ||
+	    !tdm_topic_in_vhost(buf, strlen(buf), vh, strlen(vh)))
 		return NULL;
-	t = tdm_topic_find(srv->topics, buf);
+	t = tdm_topic_find(kc->srv->topics, buf);
 	return t && !tdm_topic_is_internal(t) ? t : NULL;
-}
-
-int kf_topic_allowed(const struct kf_server *srv, const char *name, size_t len)
-{
-	const char *vh = srv->cfg && srv->cfg->kafka_vhost ? srv->cfg->kafka_vhost : "/";
-
-	return tdm_topic_in_vhost(name, len, vh, strlen(vh));
-}
-
-int16_t kf_topic_error(const struct kf_server *srv, struct kf_str name)
-{
-	if (name.len > 0 && !kf_topic_allowed(srv, name.p, (size_t)name.len))
-		return KF_ERR_TOPIC_AUTHORIZATION_FAILED;
-	return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 }
 
 struct evbuffer *kf_response_begin(struct kf_conn *kc, size_t body_len)
@@ -156,6 +144,10 @@ static int serve(struct kf_conn *kc, size_t len)
 	if (!kf_sasl_may_serve(kc, api->key)) {
 		tdm_info("kafka", "%s: %s before SASL authentication", kc->c->peer, api->name);
 		conn_fail(kc, "unexpected request during SASL authentication");
+		return -1;
+	}
+	if (!kf_authz_may_serve(kc, api->key)) {
+		conn_fail(kc, "anonymous client refused");
 		return -1;
 	}
 	if (kc->hdr.api_version < api->min || kc->hdr.api_version > api->max) {
@@ -395,6 +387,7 @@ static void kf_closed(void *ctx)
 		else
 			tdm_map_del(&kc->srv->per_ip, ip, len);
 	}
+	free(kc->vhost);
 	kf_arena_free(&kc->arena);
 	evbuffer_free(kc->resp);
 	free(kc->frame);

@@ -77,7 +77,7 @@ const char *kf_err_name(int16_t code)
 	case KF_ERR_UNKNOWN_TOPIC_OR_PARTITION:
 		return "Unknown topic.";
 	case KF_ERR_TOPIC_AUTHORIZATION_FAILED:
-		return "Topic authorization failed: the topic belongs to another vhost than kafka_vhost.";
+		return "Topic authorization failed.";
 	case KF_ERR_KAFKA_STORAGE_ERROR:
 		return "Storage error.";
 	case KF_ERR_POLICY_VIOLATION:

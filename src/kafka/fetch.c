@@ -80,7 +80,8 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 	*errors = 0;
 	for (int32_t i = 0; i < fs->ntopics; i++) {
 		struct fetch_topic *ft = &fs->topics[i];
-		struct ls_topic *t = kf_topic_lookup(srv, ft->name);
+		int16_t aerr = kf_authz_topic(fs->kc, TDM_PERM_READ, ft->name);
+		struct ls_topic *t = aerr ? NULL : kf_topic_lookup(fs->kc, ft->name);
 
 		for (int32_t j = 0; j < ft->nparts; j++) {
 			struct fetch_part *fp = &ft->parts[j];
@@ -91,7 +92,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			fp->err = KF_ERR_NONE;
 			fp->high_watermark = -1;
 			if (!p) {
-				fp->err = kf_topic_error(srv, ft->name);
+				fp->err = aerr ? aerr : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				(*errors)++;
 				continue;
 			}
@@ -196,7 +197,7 @@ static void watch(struct fetch_state *fs)
 	size_t n = 0;
 
 	for (int32_t i = 0; i < fs->ntopics; i++) {
-		struct ls_topic *t = kf_topic_lookup(fs->kc->srv, fs->topics[i].name);
+		struct ls_topic *t = kf_topic_lookup(fs->kc, fs->topics[i].name);
 
 		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
 			struct ls_partition *p = t ? tdm_topic_partition(t, fs->topics[i].parts[j].index) : NULL;

@@ -465,6 +465,8 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 
 	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE)
+		return join_error(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, r.member_id);
 	if (r.group_id.len <= 0)
 		return join_error(resp, ver, KF_ERR_INVALID_GROUP_ID, r.member_id);
 	if (r.session_timeout_ms < (int32_t)cfg->group_min_session_timeout_ms ||
@@ -570,6 +572,10 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 
 	if (kf_decode_sync_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE) {
+		put_sync(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, NULL, 0);
+		return KF_R_DONE;
+	}
 	g = group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
 	if (!m) {
@@ -635,9 +641,12 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 
 	if (kf_decode_heartbeat(cur, ver, &r) < 0)
 		return KF_R_CLOSE;
-	g = group_find(kc->srv->groups, r.group_id);
+	err = kf_authz_group(kc, &r.group_id);
+	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
-	if (!m)
+	if (err)
+		m = NULL; /* refused: the group is not touched */
+	else if (!m)
 		err = KF_ERR_UNKNOWN_MEMBER_ID;
 	else if (r.generation_id != g->c.generation)
 		err = g->c.state == TDM_GROUP_PREPARING ? KF_ERR_REBALANCE_IN_PROGRESS : KF_ERR_ILLEGAL_GENERATION;
@@ -661,9 +670,12 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 
 	if (kf_decode_leave_group(cur, ver, &r) < 0)
 		return KF_R_CLOSE;
-	g = group_find(kc->srv->groups, r.group_id);
+	err = kf_authz_group(kc, &r.group_id);
+	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
-	if (!m) {
+	if (err) {
+		/* refused: the group is not touched */
+	} else if (!m) {
 		err = KF_ERR_UNKNOWN_MEMBER_ID;
 	} else {
 		tdm_info("kafka", "group %s: member %s left", g->c.id, m->c.id);
@@ -701,6 +713,14 @@ int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 
 	if (kf_decode_find_coordinator(cur, kc->hdr.api_version, &r) < 0)
 		return KF_R_CLOSE;
+	if (kf_authz_group(kc, &r.key) != KF_ERR_NONE) {
+		/* Kafka: the error and no node */
+		kf_put_i16(resp, KF_ERR_GROUP_AUTHORIZATION_FAILED);
+		kf_put_i32(resp, -1);
+		kf_put_str(resp, "");
+		kf_put_i32(resp, -1);
+		return KF_R_DONE;
+	}
 	kf_put_i16(resp, r.key.len <= 0 ? KF_ERR_INVALID_GROUP_ID : KF_ERR_NONE);
 	kf_put_i32(resp, KF_NODE_ID);
 	kf_put_str(resp, kc->host);
@@ -710,6 +730,7 @@ int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 
 /* Groups known only by their committed offsets (after a restart). */
 struct offset_groups {
+	struct kf_conn *kc;
 	struct kf_arena *arena;
 	struct name_item {
 		const char *name;
@@ -722,10 +743,15 @@ struct offset_groups {
 static void offset_group_fn(void *ctx, const char *group)
 {
 	struct offset_groups *og = ctx;
-	size_t n = strlen(group) + 1;
-	struct name_item *it = kf_arena_alloc(og->arena, sizeof(*it));
-	char *copy = kf_arena_alloc(og->arena, n);
+	struct name_item *it;
+	char *copy;
+	size_t n;
 
+	if (!(group = kf_authz_group_listed(og->kc, group)))
+		return; /* another vhost's, or not the user's */
+	n = strlen(group) + 1;
+	it = kf_arena_alloc(og->arena, sizeof(*it));
+	copy = kf_arena_alloc(og->arena, n);
 	if (!it || !copy) {
 		og->failed = 1;
 		return;
@@ -740,19 +766,27 @@ static void offset_group_fn(void *ctx, const char *group)
 int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct tdm_groups *core = kc->srv->cgroups;
-	struct offset_groups og = { &kc->arena, NULL, 0, 0 };
+	struct offset_groups og = { kc, &kc->arena, NULL, 0, 0 };
 	struct tdm_group *g;
 	size_t pos = 0;
+	int32_t n = 0;
 
 	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
 		return KF_R_CLOSE;
 	tdm_groups_offset_only(core, offset_group_fn, &og);
 	if (og.failed)
 		return KF_R_CLOSE;
+	while ((g = tdm_groups_next(core, &pos)))
+		n += kf_authz_group_listed(kc, g->id) != NULL;
 	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_i32(resp, (int32_t)tdm_groups_count(core) + og.count);
+	kf_put_i32(resp, n + og.count);
+	pos = 0;
 	while ((g = tdm_groups_next(core, &pos))) {
-		kf_put_str(resp, g->id);
+		const char *id = kf_authz_group_listed(kc, g->id);
+
+		if (!id)
+			continue;
+		kf_put_str(resp, id);
 		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
 	}
 	for (struct name_item *it = og.list; it; it = it->next) {
@@ -770,13 +804,25 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 		return KF_R_CLOSE;
 	kf_put_i32(resp, r.ngroups);
 	for (int32_t i = 0; i < r.ngroups; i++) {
-		struct group *g = group_find(kc->srv->groups, r.groups[i]);
+		struct kf_str gid = r.groups[i]; /* as core keys it, after the check */
+		struct group *g;
 		const char *state = "Dead";
 		int stable;
 
+		if (kf_authz_group(kc, &gid) != KF_ERR_NONE) {
+			/* Kafka: the error, and nothing about the group */
+			kf_put_i16(resp, KF_ERR_GROUP_AUTHORIZATION_FAILED);
+			kf_put_kstr(resp, r.groups[i]);
+			kf_put_str(resp, "");
+			kf_put_str(resp, "");
+			kf_put_str(resp, "");
+			kf_put_i32(resp, 0);
+			continue;
+		}
+		g = group_find(kc->srv->groups, gid);
 		if (!g) {
-			char name[512];
-			int has = kf_str_cstr(r.groups[i], name, sizeof(name)) == 0 &&
+			char name[1024];
+			int has = kf_str_cstr(gid, name, sizeof(name)) == 0 &&
 				  tdm_groups_has_offsets(kc->srv->cgroups, name);
 
 			kf_put_i16(resp, KF_ERR_NONE);

@@ -72,12 +72,14 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
  * right after tdm_kafka_start, before the event loop runs.  Without it
  * every SASL authentication fails. */
 void tdm_kafka_set_auth(struct tdm_kafka *k, struct tdm_auth *auth);
-/* The broker (borrowed, must outlive k): its limits (max.connections.per.ip,
- * socket.request.max.bytes, max_partitions... set at run time) and the
- * connection registry, where SASL-authenticated connections are listed and
- * counted toward their user's and kafka_vhost's max-connections.  Call
- * right after tdm_kafka_start; also sets the users SASL checks against. */
 struct tdm_broker;
+/* The broker (borrowed, must outlive k): the vhosts a "vhost:user" SASL
+ * name may pick (without it such a name picks no vhost: the authentication
+ * fails); its limits (max.connections.per.ip, socket.request.max.bytes,
+ * max_partitions... set at run time); the connection registry, where
+ * SASL-authenticated connections are listed and counted toward their
+ * user's and vhost's max-connections.  Call as tdm_kafka_set_auth (it also
+ * sets the users SASL checks against when that was not called). */
 void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */

@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "core/auth.h"
 #include "core/groups.h"
 #include "core/map.h"
 #include "core/topic_ops.h"
@@ -58,6 +59,8 @@ enum {
 	KF_ERR_INVALID_SESSION_TIMEOUT = 26,
 	KF_ERR_REBALANCE_IN_PROGRESS = 27,
 	KF_ERR_TOPIC_AUTHORIZATION_FAILED = 29,
+	KF_ERR_GROUP_AUTHORIZATION_FAILED = 30,
+	KF_ERR_CLUSTER_AUTHORIZATION_FAILED = 31,
 	KF_ERR_UNSUPPORTED_SASL_MECHANISM = 33,
 	KF_ERR_ILLEGAL_SASL_STATE = 34,
 	KF_ERR_UNSUPPORTED_VERSION = 35,
@@ -92,9 +95,9 @@ struct kf_server {
 	struct kf_groups *groups;       /* owned: the coordinator over them */
 	int port;                       /* bound port of the first listener */
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
+	struct tdm_broker *broker;      /* borrowed: its vhosts (vhost:user), limits and
+					   connection registry; NULL = none */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
-	struct tdm_broker *broker;      /* borrowed: limits and the connection registry;
-					   NULL = none (tests of the codec alone) */
 	struct tdm_map per_ip;          /* client IP -> its open connections (uintptr_t) */
 	int64_t refused_log_ms;         /* last "rejected connection" line */
 	uint64_t refused_unlogged;      /* refusals since, not logged */
@@ -137,6 +140,10 @@ struct kf_conn {
 	struct tdm_scram_server *scram; /* owned: a SCRAM exchange under way */
 	char *scram_user;               /* owned: the name that exchange is for */
 	char *user;                     /* owned: the authenticated user, NULL before */
+	/* who and where (authz.c) */
+	char *vhost;                    /* owned: chosen by a "vhost:user" SASL name;
+					   NULL = kafka_vhost */
+	int anon;                       /* KF_ANON_*: may the client act unauthenticated */
 };
 
 /* Handler results. */
@@ -220,15 +227,63 @@ static inline void kf_put_bytes(struct evbuffer *b, const void *p, int32_t len)
 }
 
 /* Looks a topic up by its wire name: NULL when unknown, internal, of
- * another vhost than kafka_vhost, or not a valid C string. */
-struct ls_topic *kf_topic_lookup(struct kf_server *srv, struct kf_str name);
-/* 1 when topic `name` belongs to kafka_vhost (core/stream.h: tdm_topic_vhost):
- * the only topics a Kafka client may list, read, write, create or delete. */
-int kf_topic_allowed(const struct kf_server *srv, const char *name, size_t len);
-/* The error for a name kf_topic_lookup did not find: TOPIC_AUTHORIZATION_FAILED
- * outside kafka_vhost (whether or not it exists), else UNKNOWN_TOPIC_OR_PARTITION. */
-int16_t kf_topic_error(const struct kf_server *srv, struct kf_str name);
+ * another vhost than kc's (kf_authz_vhost), or not a valid C string.  It
+ * checks no permission: callers ask kf_authz_topic first. */
+struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name);
 
+/* ---- authorization (authz.c): Kafka operations onto RabbitMQ's permissions ---- */
+
+/* A connection's standing before SASL (kc->anon). */
+enum { KF_ANON_UNKNOWN = 0, KF_ANON_OK, KF_ANON_REFUSED };
+
+/* The vhost kc acts in: the one a "vhost:user" SASL name chose, else
+ * kafka_vhost (borrowed). */
+const char *kf_authz_vhost(const struct kf_conn *kc);
+/* The user kc acts as: the SASL user, else (anonymous allowed and the
+ * default user's login accepted for this peer) kafka_default_user; NULL
+ * for nobody (borrowed). */
+const char *kf_authz_user(struct kf_conn *kc);
+/* 1 when api_key may be served to kc now; 0 when the connection is to be
+ * closed (an anonymous client that may not act anonymously: the answer
+ * Kafka gives a client without SASL on a SASL listener). */
+int kf_authz_may_serve(struct kf_conn *kc, int16_t api_key);
+/*
+ * SASL name -> user and vhost, before the credentials are checked: a name
+ * that is a known user is that user; else "vhost:user" (RabbitMQ MQTT's
+ * form, split at the first ':') names user in vhost.  Writes the user to
+ * user_out (cap bytes) and keeps the vhost on kc for kf_authz_login.
+ * 0, or -1 when it does not fit.
+ */
+int kf_authz_sasl_name(struct kf_conn *kc, const char *name, size_t len, char *user_out,
+		       size_t cap);
+/* After a successful authentication as user: 0 when user may open the
+ * connection's vhost (one a "vhost:user" name picked must exist); -1 with
+ * why (a SaslAuthenticate error_message) when not. */
+int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whylen);
+
+/* KF_ERR_NONE when kc may apply p to topic name[0..len): the
+ * topic belongs to kc's vhost and the user's pattern p there matches the
+ * topic's name in that vhost (a stream queue's topic: the queue's name);
+ * else KF_ERR_TOPIC_AUTHORIZATION_FAILED (internal topics and other
+ * vhosts' included, whether or not they exist). */
+int16_t kf_authz_topic(struct kf_conn *kc, enum tdm_perm p, struct kf_str name);
+/* The same for a C string; 1 allowed, 0 not. */
+int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
+/* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
+ * read on it); 0 otherwise. */
+int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
+/*
+ * KF_ERR_NONE when kc may use consumer group *id (read on the id in kc's
+ * vhost), and *id then names the group as core keys it: the id itself in
+ * kafka_vhost (where an id of another vhost's form, below, is refused),
+ * "__" + esc(V) + "." + id for a connection acting in vhost V (arena
+ * copy), so each vhost has its own groups.  Else
+ * KF_ERR_GROUP_AUTHORIZATION_FAILED.
+ */
+int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id);
+/* ListGroups: the id kc knows core group g by (a pointer into g), or NULL
+ * when g is another vhost's or kc may not read it. */
+const char *kf_authz_group_listed(struct kf_conn *kc, const char *g);
 /* ---- handlers, one file per API or family ------------------------------------ */
 
 int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

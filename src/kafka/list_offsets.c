@@ -1,7 +1,9 @@
 /*
  * ListOffsets v1: timestamp -1 is the high watermark (latest), -2 the log
  * start offset (earliest), anything else the first offset whose record
- * timestamp is >= it (offset and timestamp -1 when there is none).
+ * timestamp is >= it (offset and timestamp -1 when there is none).  It
+ * needs read on the topic (authz.c; Kafka asks only DESCRIBE, but an
+ * offset by time tells what was written when).
  *
  * Must not depend on: src/amqp.
  */
@@ -15,7 +17,8 @@ int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 		return KF_R_CLOSE;
 	kf_put_i32(resp, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
-		struct ls_topic *t = kf_topic_lookup(kc->srv, r.topics[i].name);
+		int16_t aerr = kf_authz_topic(kc, TDM_PERM_READ, r.topics[i].name);
+		struct ls_topic *t = aerr ? NULL : kf_topic_lookup(kc, r.topics[i].name);
 
 		kf_put_kstr(resp, r.topics[i].name);
 		kf_put_i32(resp, r.topics[i].nparts);
@@ -26,7 +29,7 @@ int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 			int64_t ts = -1, off = -1;
 
 			if (!p) {
-				err = kf_topic_error(kc->srv, r.topics[i].name);
+				err = aerr ? aerr : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			} else if (lp->timestamp == -1) {
 				off = (int64_t)tdm_partition_log_end(p);
 			} else if (lp->timestamp == -2) {

@@ -1,8 +1,10 @@
 /*
  * Metadata v0-4: this broker is the one broker, the controller and the
  * leader of every partition.  Unknown topics are created when
- * auto_create_topics is on and the client allows it (v4 flag); internal
- * topics (the group offsets log) are not shown.
+ * auto_create_topics is on, the client allows it (v4 flag) and the user
+ * may configure the name; internal topics (the group offsets log) are not
+ * shown, nor topics the user has no permission on (authz.c: Kafka's
+ * DESCRIBE), which named get TOPIC_AUTHORIZATION_FAILED.
  *
  * Must not depend on: src/amqp.
  */
@@ -31,7 +33,7 @@ static void put_topic(struct evbuffer *b, int ver, int16_t err, const char *name
 }
 
 struct all_ctx {
-	struct kf_server *srv;
+	struct kf_conn *kc;
 	struct evbuffer *b;
 	int ver;
 	int32_t count;
@@ -42,8 +44,8 @@ static void put_all(struct ls_topic *t, void *arg)
 	struct all_ctx *a = arg;
 	const char *name = tdm_topic_name(t);
 
-	if (tdm_topic_is_internal(t) || !kf_topic_allowed(a->srv, name, strlen(name)))
-		return; /* internal, or another vhost's */
+	if (tdm_topic_is_internal(t) || !kf_authz_topic_visible(a->kc, name, strlen(name)))
+		return; /* internal, another vhost's, or not the user's to see */
 	if (a->b)
 		put_topic(a->b, a->ver, KF_ERR_NONE, name, (int32_t)strlen(name), t);
 	a->count++;
@@ -70,7 +72,7 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	if (ver >= 1)
 		kf_put_i32(resp, KF_NODE_ID); /* controller_id */
 	if (r.ntopics < 0) {
-		struct all_ctx a = { srv, NULL, ver, 0 };
+		struct all_ctx a = { kc, NULL, ver, 0 };
 
 		tdm_topics_foreach(srv->topics, put_all, &a);
 		kf_put_i32(resp, a.count);
@@ -81,20 +83,25 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	kf_put_i32(resp, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		struct kf_str name = r.topics[i];
-		struct ls_topic *t = kf_topic_lookup(srv, name);
+		struct ls_topic *t = NULL;
 		int16_t err = KF_ERR_NONE;
 		char buf[256];
 
-		if (!t && name.len > 0 && !kf_topic_allowed(srv, name.p, (size_t)name.len)) {
-			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* never created, nor shown */
-		} else if (!t && srv->cfg->auto_create_topics && r.allow_auto_topic_creation) {
+		if (name.len > 0 && (kf_str_cstr(name, buf, sizeof(buf)) < 0 ||
+				     !kf_authz_topic_visible(kc, buf, strlen(buf)))) {
+			/* never created, nor shown (overlong names: never there) */
+			if (name.len < (int32_t)sizeof(buf))
+				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
+		} else if (!(t = kf_topic_lookup(kc, name)) && srv->cfg->auto_create_topics &&
+			   r.allow_auto_topic_creation &&
+			   kf_authz_topic(kc, TDM_PERM_CONFIGURE, name) == KF_ERR_NONE) {
 			int rc = TDM_ERR_INVALID_TOPIC;
 
 			if (kf_str_cstr(name, buf, sizeof(buf)) == 0)
 				rc = tdm_topics_create(srv->topics, buf, (int32_t)srv->cfg->num_partitions,
 						       NULL, 0, NULL, 0);
 			if (rc == TDM_TOPIC_OK || rc == TDM_ERR_EXISTS)
-				t = kf_topic_lookup(srv, name);
+				t = kf_topic_lookup(kc, name);
 			else
 				err = kf_err_from_core(rc);
 		}

@@ -6,6 +6,11 @@
  * generation -1 and no member is a "simple" commit (assign()-based
  * consumers), allowed while the group has no members.
  *
+ * Both need read on the group id (else GROUP_AUTHORIZATION_FAILED: per
+ * partition, or OffsetFetch v2's top-level error) and read on each topic
+ * (else TOPIC_AUTHORIZATION_FAILED for its partitions); OffsetFetch of all
+ * a group's offsets leaves out the topics the user may not read (authz.c).
+ *
  * Must not depend on: src/amqp.
  */
 #include <stdlib.h>
@@ -19,8 +24,8 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 {
 	struct kf_server *srv = kc->srv;
 	struct kf_offset_commit_req r;
-	char group[512];
-	int16_t gerr;
+	char group[1024];
+	int16_t gerr, merr = KF_ERR_NONE;
 	size_t total = 0, n = 0;
 	struct tdm_offset_commit *commits;
 	int16_t *errs;
@@ -36,24 +41,27 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	names = kf_arena_alloc(&kc->arena, ((size_t)r.ntopics + 1) * 2 * sizeof(*names));
 	if (!commits || !errs || !names)
 		return KF_R_CLOSE;
-	if (kf_str_cstr(r.group_id, group, sizeof(group)) < 0 || !group[0])
+	gerr = kf_authz_group(kc, &r.group_id);
+	if (!gerr && (kf_str_cstr(r.group_id, group, sizeof(group)) < 0 || !group[0]))
 		gerr = KF_ERR_INVALID_GROUP_ID;
-	else
-		gerr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id, r.member_id);
+	if (!gerr)
+		merr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id,
+					      r.member_id);
 	/* Collect the valid partitions into one commit. */
 	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
-		struct ls_topic *t = kf_topic_lookup(srv, r.topics[i].name);
+		int16_t aerr = gerr ? gerr : kf_authz_topic(kc, TDM_PERM_READ, r.topics[i].name);
+		struct ls_topic *t = aerr ? NULL : kf_topic_lookup(kc, r.topics[i].name);
 
 		names[i] = t ? (char *)tdm_topic_name(t) : NULL;
 		for (int32_t j = 0; j < r.topics[i].nparts; j++, k++) {
 			const struct kf_commit_part *cp = &r.topics[i].parts[j];
 			char *meta = NULL;
 
-			errs[k] = gerr;
-			if (gerr)
+			errs[k] = aerr ? aerr : merr;
+			if (errs[k])
 				continue;
 			if (!t || !tdm_topic_partition(t, cp->index)) {
-				errs[k] = kf_topic_error(srv, r.topics[i].name);
+				errs[k] = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
 			if (cp->metadata.len > MAX_METADATA) {
@@ -93,7 +101,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 }
 
 struct all_offsets {
-	const struct kf_server *srv;
+	struct kf_conn *kc;
 	struct kf_arena *arena;
 	struct committed *list; /* newest first */
 	int failed;
@@ -124,8 +132,8 @@ static void collect_fn(void *ctx, const struct tdm_group_offset *o)
 	struct committed *c = kf_arena_alloc(ao->arena, sizeof(*c));
 	const char *topic = o->topic, *metadata = o->metadata;
 
-	if (!kf_topic_allowed(ao->srv, topic, strlen(topic)))
-		return; /* committed over HTTP on another vhost's topic: not Kafka's to see */
+	if (!kf_authz_topic_ok(ao->kc, TDM_PERM_READ, topic))
+		return; /* another vhost's topic (committed over HTTP), or not the user's */
 	if (!c || !(c->topic = arena_strdup(ao->arena, topic)) ||
 	    (metadata && !(c->metadata = arena_strdup(ao->arena, metadata)))) {
 		ao->failed = 1;
@@ -140,7 +148,7 @@ static void collect_fn(void *ctx, const struct tdm_group_offset *o)
 /* v2 with null topics: every committed offset of the group, by topic. */
 static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *resp)
 {
-	struct all_offsets ao = { kc->srv, &kc->arena, NULL, 0 };
+	struct all_offsets ao = { kc, &kc->arena, NULL, 0 };
 	int32_t ntopics = 0;
 
 	tdm_groups_offsets(kc->srv->cgroups, group, collect_fn, &ao);
@@ -179,11 +187,17 @@ static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *res
 int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_offset_fetch_req r;
-	char group[512], topic[256];
+	char group[1024], topic[256];
 
 	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	int16_t gerr = kf_authz_group(kc, &r.group_id);
 	int gok = kf_str_cstr(r.group_id, group, sizeof(group)) == 0;
+	if (gerr && kc->hdr.api_version >= 2) {
+		kf_put_i32(resp, 0); /* Kafka: no topics, the error at the top */
+		kf_put_i16(resp, gerr);
+		return KF_R_DONE;
+	}
 	if (r.ntopics < 0) {
 		if (!gok) {
 			kf_put_i32(resp, 0);
@@ -203,7 +217,9 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 			const char *meta = NULL;
 			int16_t err = KF_ERR_NONE;
 
-			if (tok && !kf_topic_allowed(kc->srv, topic, strlen(topic)))
+			if (gerr)
+				err = gerr;
+			else if (tok && !kf_authz_topic_ok(kc, TDM_PERM_READ, topic))
 				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
 			if (!gok || !tok || err ||
 			    tdm_groups_committed(kc->srv->cgroups, group, topic, r.topics[i].parts[j],

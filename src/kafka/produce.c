@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "kafka/kf.h"
 #include "net/net.h"
 
@@ -66,7 +67,7 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 
 	for (int32_t i = 0; i < pk->ntopics; i++) {
 		struct prod_topic *pt = &pk->topics[i];
-		struct ls_topic *t = kf_topic_lookup(pk->kc->srv, pt->name);
+		struct ls_topic *t = kf_topic_lookup(pk->kc, pt->name);
 
 		for (int32_t j = 0; j < pt->nparts; j++) {
 			struct prod_part *pp = &pt->parts[j];
@@ -75,7 +76,7 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 			if (!pp->waiting)
 				continue;
 			if (!p) {
-				pp->err = kf_topic_error(pk->kc->srv, pt->name);
+				pp->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION; /* deleted meanwhile */
 				pp->waiting = 0;
 			} else if (tdm_partition_flushed(p) >= pp->target) {
 				pp->waiting = 0;
@@ -135,7 +136,7 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	struct kf_server *srv = kc->srv;
 	struct kf_produce_req r;
 	struct prod_topic *topics;
-	int acks_ok, waiting = 0;
+	int acks_ok, waiting = 0, refused = 0;
 
 	if (kf_decode_produce(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
@@ -146,8 +147,10 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		const struct kf_produce_topic *rt = &r.topics[i];
 		struct prod_topic *pt = &topics[i];
-		struct ls_topic *t = kf_topic_lookup(srv, rt->name);
+		int16_t aerr = kf_authz_topic(kc, TDM_PERM_WRITE, rt->name);
+		struct ls_topic *t = aerr ? NULL : kf_topic_lookup(kc, rt->name);
 
+		refused |= aerr != KF_ERR_NONE;
 		pt->name = rt->name;
 		pt->nparts = rt->nparts;
 		pt->parts = rt->nparts > 0 ? kf_arena_alloc(&kc->arena,
@@ -170,7 +173,7 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 				continue;
 			}
 			if (!p) {
-				pp->err = kf_topic_error(srv, rt->name);
+				pp->err = aerr ? aerr : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
 			if (rp->records.len <= 0) {
@@ -191,6 +194,13 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 				tdm_topics_flush_now(srv->topics, p);
 			}
 		}
+	}
+	if (r.acks == 0 && acks_ok && refused) {
+		/* Kafka closes an acks=0 producer's connection on an error: it
+		 * has no other way to tell the client. */
+		tdm_info("kafka", "%s: Produce (acks=0) refused: topic authorization failed",
+			 kc->c->peer);
+		return KF_R_CLOSE;
 	}
 	if (r.acks == 0 && acks_ok)
 		return KF_R_NONE;

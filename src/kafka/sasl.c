@@ -5,11 +5,13 @@
  * password against core's users (the ones AMQP logs in with);
  * SCRAM-SHA-256/512 (KIP-84) use the salted credentials core keeps next
  * to each user (core/scram.h).  The authenticated user is kept on the
- * connection (kc->user); the connection is then one of that user's in
- * kafka_vhost, as an AMQP one: listed in the registry (/api/connections)
- * and counted toward the user's and the vhost's max-connections, which
- * are checked once the credentials are good (a refusal is
- * SASL_AUTHENTICATION_FAILED with RabbitMQ's text).
+ * connection (kc->user).  A name "vhost:user" authenticates user and
+ * picks the vhost the connection acts in; the user must be allowed in it
+ * (authz.c), else the authentication fails.  The connection is then one of
+ * that user's in that vhost, as an AMQP one: listed in the registry
+ * (/api/connections) and counted toward the user's and the vhost's
+ * max-connections, which are checked once the credentials are good (a
+ * refusal is SASL_AUTHENTICATION_FAILED with RabbitMQ's text).
  *
  * As Kafka: on a SASL_PLAINTEXT or SASL_SSL listener (every listener under
  * kafka_sasl_required), any request other than ApiVersions,
@@ -193,19 +195,20 @@ static void reg_close(void *ctx, const char *reason)
 static const struct tdm_reg_ops reg_ops = { .stats = reg_stats, .close = reg_close };
 
 /*
- * user proved who it is.  As an AMQP connection.open does, the connection
- * is then one of user's in kafka_vhost: checked against the vhost's and the
- * user's max-connections (RabbitMQ's refusal text in why, -2) and listed in
- * the registry.  0, -1 out of memory.
+ * user proved who it is.  0; -1 out of memory; -2 (why says why) when user
+ * may not act in the connection's vhost or, as an AMQP connection.open,
+ * when the vhost's or the user's max-connections is reached (RabbitMQ's
+ * text).  Then the connection is listed in the registry.
  */
 static int authenticated(struct kf_conn *kc, const char *user, char *why, size_t whylen)
 {
-	const char *vhost = kc->srv->cfg->kafka_vhost ? kc->srv->cfg->kafka_vhost : "/";
-
+	if (kf_authz_login(kc, user, why, whylen) < 0)
+		return -2;
 	if (kc->srv->broker) {
 		struct tdm_err te = { 0 };
+		const char *vh = kf_authz_vhost(kc);
 
-		if (tdm_limits_check_connection(kc->srv->broker, user, vhost, &te) != TDM_OK) {
+		if (tdm_limits_check_connection(kc->srv->broker, user, vh, &te) != TDM_OK) {
 			snprintf(why, whylen, "%s", te.text);
 			return -2;
 		}
@@ -219,7 +222,7 @@ static int authenticated(struct kf_conn *kc, const char *user, char *why, size_t
 		 mech_names[kc->sasl_mech]);
 	if (kc->srv->broker)
 		tdm_registry_add(kc, &reg_ops, "Kafka", (int)bufferevent_getfd(kc->c->bev), user,
-				 vhost);
+				 kf_authz_vhost(kc));
 	return 0;
 }
 
@@ -231,9 +234,9 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 {
 	const char *s = (const char *)p, *end = s + len, *u, *pw;
 	const char *z1 = memchr(s, '\0', len), *z2;
-	char user[USER_MAX], why[320];
+	char user[USER_MAX], why[USER_MAX + 128];
 	enum tdm_auth_result r;
-	int loopback, rc;
+	int loopback;
 
 	if (!z1 || !(z2 = memchr(z1 + 1, '\0', (size_t)(end - z1 - 1))))
 		return auth_answer(kc, resp, "Authentication failed: Invalid SASL/PLAIN response",
@@ -247,27 +250,29 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 				   "Authentication failed: Client requested an authorization id "
 				   "that is different from username",
 				   NULL, 0);
-	memcpy(user, u, (size_t)(z2 - u));
-	user[z2 - u] = '\0';
+	if (kf_authz_sasl_name(kc, u, (size_t)(z2 - u), user, sizeof(user)) < 0)
+		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
 	loopback = kc->c->peer_loopback;
-	r = kc->srv->auth ? tdm_auth_check(kc->srv->auth, u, (size_t)(z2 - u), pw,
+	r = kc->srv->auth ? tdm_auth_check(kc->srv->auth, user, strlen(user), pw,
 					   (size_t)(end - pw), loopback)
 			  : TDM_AUTH_BAD_CREDENTIALS;
 	if (r != TDM_AUTH_OK)
 		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
-	rc = authenticated(kc, user, why, sizeof(why));
-	if (rc == -2)
+	switch (authenticated(kc, user, why, sizeof(why))) {
+	case 0:
+		return auth_answer(kc, resp, NULL, NULL, 0);
+	case -2:
 		return auth_answer(kc, resp, why, NULL, 0);
-	if (rc < 0)
+	default:
 		return KF_R_CLOSE;
-	return auth_answer(kc, resp, NULL, NULL, 0);
+	}
 }
 
 static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
 {
 	enum tdm_scram_mech m =
 		kc->sasl_mech == KF_SASL_SCRAM_SHA_512 ? TDM_SCRAM_SHA512 : TDM_SCRAM_SHA256;
-	char out[512], user[USER_MAX];
+	char out[512], user[USER_MAX], name[USER_MAX], why[USER_MAX + 128];
 	struct tdm_scram_cred cred;
 	long n;
 	int rc;
@@ -277,7 +282,8 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		kc->scram = tdm_scram_server_new(m);
 		if (!kc->scram)
 			return KF_R_CLOSE;
-		if (tdm_scram_server_start(kc->scram, (const char *)p, len, user, sizeof(user)) < 0)
+		rc = tdm_scram_server_start(kc->scram, (const char *)p, len, name, sizeof(name));
+		if (rc < 0 || kf_authz_sasl_name(kc, name, strlen(name), user, sizeof(user)) < 0)
 			return auth_answer(kc, resp,
 					   "Authentication failed: Invalid SCRAM client "
 					   "first message",
@@ -315,13 +321,14 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 		return auth_answer(kc, resp, msg, NULL, 0);
 	}
 	snprintf(user, sizeof(user), "%s", kc->scram_user ? kc->scram_user : "");
-	char why[320];
-	rc = authenticated(kc, user, why, sizeof(why));
-	if (rc == -2)
+	switch (authenticated(kc, user, why, sizeof(why))) {
+	case 0:
+		return auth_answer(kc, resp, NULL, out, (size_t)n);
+	case -2:
 		return auth_answer(kc, resp, why, NULL, 0);
-	if (rc < 0)
+	default:
 		return KF_R_CLOSE;
-	return auth_answer(kc, resp, NULL, out, (size_t)n);
+	}
 }
 
 int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)

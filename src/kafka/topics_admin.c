@@ -8,6 +8,10 @@
  * topic), POLICY_VIOLATION (per broker) and INVALID_CONFIG (segment.bytes
  * below its floor), with the reason in error_message.
  *
+ * Each topic needs the user's configure permission on its name
+ * (authz.c); without it the topic gets TOPIC_AUTHORIZATION_FAILED,
+ * whether or not it exists.
+ *
  * Making a topic's or its new partitions' folders and files is a
  * background job (tdm_topics_create_bg): the request parks until every
  * topic of it is made, and the answer then carries each one's outcome.
@@ -113,9 +117,10 @@ static int park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbu
 
 /* Checks one topic and starts its making (made_fn then sets the outcome);
  * returns the error found here, KF_ERR_NONE if none. */
-static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
+static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, int validate_only,
 			 struct made_slot *sl)
 {
+	struct kf_server *srv = kc->srv;
 	char *msg = sl->msg;
 	size_t msglen = sizeof(sl->msg);
 	struct tdm_kv kv[MAX_CONFIGS];
@@ -126,8 +131,8 @@ static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t,
 	msg[0] = '\0';
 	if (kf_str_cstr(t->name, name, sizeof(name)) < 0 || t->name.len == 0)
 		return KF_ERR_INVALID_TOPIC_EXCEPTION;
-	if (!kf_topic_allowed(srv, name, strlen(name)))
-		return KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, or internal */
+	if (!kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name))
+		return KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, internal, or refused */
 	if (t->nassignments > 0) {
 		if (parts != -1)
 			return KF_ERR_INVALID_REQUEST;
@@ -175,14 +180,14 @@ static int16_t check_one(struct kf_server *srv, const struct kf_create_topic *t,
 	return kf_err_from_core(rc); /* KF_ERR_NONE: made_fn sets the outcome */
 }
 
-static void create_one(struct kf_server *srv, const struct kf_create_topic *t, int validate_only,
+static void create_one(struct kf_conn *kc, const struct kf_create_topic *t, int validate_only,
 		       struct made_slot *sl)
 {
 	int16_t err;
 
 	sl->name = t->name;
 	sl->err = KF_ERR_NONE;
-	err = check_one(srv, t, validate_only, sl);
+	err = check_one(kc, t, validate_only, sl);
 	if (err != KF_ERR_NONE)
 		sl->err = err;
 }
@@ -197,7 +202,7 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	if (!(pk = park_new(kc, r.ntopics, 0)))
 		return KF_R_CLOSE;
 	for (int32_t i = 0; i < r.ntopics; i++)
-		create_one(kc->srv, &r.topics[i], r.validate_only, &pk->slots[i]);
+		create_one(kc, &r.topics[i], r.validate_only, &pk->slots[i]);
 	return park_or_answer(kc, pk, resp);
 }
 
@@ -218,8 +223,8 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 
 		if (kf_str_cstr(r.topics[i], name, sizeof(name)) < 0)
 			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		else if (!kf_topic_allowed(kc->srv, name, strlen(name)))
-			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, or internal */
+		else if (!kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name))
+			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, internal, refused */
 		else
 			err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
 		kf_put_kstr(resp, r.topics[i]);
@@ -232,13 +237,14 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 static void grow_one(struct kf_conn *kc, const struct kf_create_partitions_topic *ct,
 		     int validate_only, struct made_slot *sl)
 {
-	struct ls_topic *t = kf_topic_lookup(kc->srv, ct->name);
+	int16_t err = kf_authz_topic(kc, TDM_PERM_CONFIGURE, ct->name);
+	struct ls_topic *t = err ? NULL : kf_topic_lookup(kc, ct->name);
 	int rc;
 
 	sl->name = ct->name;
 	sl->err = KF_ERR_NONE;
 	if (!t) {
-		sl->err = kf_topic_error(kc->srv, ct->name);
+		sl->err = err ? err : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	} else if (ct->count <= tdm_topic_partitions(t)) {
 		sl->err = KF_ERR_INVALID_PARTITIONS;
 		snprintf(sl->msg, sizeof(sl->msg), "Partitions can only grow.");

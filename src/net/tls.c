@@ -109,6 +109,67 @@ static int set_versions(SSL_CTX *ctx, const char *name, const char *list, char *
 	return 0;
 }
 
+/*
+ * Sets the ciphers from a comma list of OpenSSL names: TLS 1.3 suites
+ * (TLS_*) go to SSL_CTX_set_ciphersuites, the others to the TLS 1.2 cipher
+ * list, each in the order given.  Only the kinds listed are restricted: a
+ * list of TLS 1.2 ciphers leaves TLS 1.3's defaults alone, as Erlang's ssl
+ * does with a list of one kind.  0, or -1 with err naming what OpenSSL
+ * refused.
+ */
+static int set_ciphers(SSL_CTX *ctx, const char *name, const char *list, char *err, size_t errlen)
+{
+	char v13[1024] = "", v12[2048] = "", why[256];
+	const char *p = list ? list : "";
+	size_t n13 = 0, n12 = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, ",:");
+		int is13 = n > 4 && strncmp(p, "TLS_", 4) == 0;
+		char *dst = is13 ? v13 : v12;
+		size_t cap = is13 ? sizeof(v13) : sizeof(v12), *len = is13 ? &n13 : &n12;
+
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		if (n && *len + n + 2 >= cap) {
+			snprintf(err, errlen, "%s.ciphers: the list is too long", name);
+			return -1;
+		}
+		if (n) {
+			char one[256];
+
+			/* each name on its own, so that a typo is named, not skipped */
+			snprintf(one, sizeof(one), "%.*s", (int)(n < 255 ? n : 255), p);
+			if ((is13 ? SSL_CTX_set_ciphersuites(ctx, one)
+				  : SSL_CTX_set_cipher_list(ctx, one)) != 1) {
+				snprintf(err, errlen,
+					 "%s.ciphers: '%s' is not a cipher OpenSSL knows: %s", name,
+					 one, ssl_reason(why, sizeof(why), "no cipher match"));
+				return -1;
+			}
+			if (*len)
+				dst[(*len)++] = ':';
+			memcpy(dst + *len, p, n);
+			*len += n;
+			dst[*len] = '\0';
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	if ((n13 && SSL_CTX_set_ciphersuites(ctx, v13) != 1) ||
+	    (n12 && SSL_CTX_set_cipher_list(ctx, v12) != 1)) {
+		snprintf(err, errlen, "%s.ciphers: %s", name,
+			 ssl_reason(why, sizeof(why), "not accepted"));
+		return -1;
+	}
+	if (!n13) /* the checks above changed them: back to the defaults */
+		SSL_CTX_set_ciphersuites(ctx, OSSL_default_ciphersuites());
+	if (!n12)
+		SSL_CTX_set_cipher_list(ctx, OSSL_default_cipher_list());
+	return 0;
+}
+
 /* The passphrase of the key file (ssl_options.password). */
 static int password_cb(char *buf, int size, int rwflag, void *arg)
 {
@@ -165,7 +226,11 @@ struct tdm_tls *tdm_tls_new(const struct tdm_tls_conf *conf, char *err, size_t e
 	if (set_versions(ctx, name, conf->versions, err, errlen) < 0)
 		goto fail;
 	/* client-initiated renegotiation only costs the server CPU */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (!conf->client_cipher_order)
+		SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (set_ciphers(ctx, name, conf->ciphers, err, errlen) < 0)
+		goto fail;
 	/* AMQP is framed: a peer closing without close_notify truncates nothing,
 	 * and it is then an end of stream (EOF), not an error */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -294,4 +359,296 @@ int tdm_tls_error(struct bufferevent *bev, char *buf, size_t len)
 	else
 		return 0;
 	return 1;
+}
+
+/* ---- what a connection negotiated, and who the peer is ---------------- */
+
+/* A bounded string being built; over is set when something did not fit. */
+struct sbuf {
+	char *p;
+	size_t cap, n;
+	int over;
+};
+
+static void sb_addn(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->over || n >= b->cap - b->n) {
+		b->over = 1;
+		return;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_add(struct sbuf *b, const char *s)
+{
+	sb_addn(b, s, strlen(s));
+}
+
+/* RabbitMQ's names of attribute types (rabbit_cert_info:format_rdn); any
+ * other type is written as its dotted OID. */
+static const struct {
+	int nid;
+	const char *name;
+} rdn_names[] = {
+	{ NID_surname, "SN" },
+	{ NID_givenName, "GIVENNAME" },
+	{ NID_initials, "INITIALS" },
+	{ NID_generationQualifier, "GENERATIONQUALIFIER" },
+	{ NID_commonName, "CN" },
+	{ NID_localityName, "L" },
+	{ NID_stateOrProvinceName, "ST" },
+	{ NID_organizationName, "O" },
+	{ NID_organizationalUnitName, "OU" },
+	{ NID_title, "TITLE" },
+	{ NID_countryName, "C" },
+	{ NID_serialNumber, "SERIALNUMBER" },
+	{ NID_pseudonym, "PSEUDONYM" },
+	{ NID_domainComponent, "DC" },
+	{ NID_pkcs9_emailAddress, "EMAILADDRESS" },
+	{ NID_streetAddress, "STREET" },
+	{ NID_userId, "UID" },
+};
+
+/* An attribute's value as UTF-8 (teletexString read as Latin-1, as RabbitMQ
+ * does); escape adds RFC 4514's escapes as rabbit_cert_info's
+ * escape_rdn_value writes them (non-printable and non-ASCII bytes as \XX). */
+static void add_value(struct sbuf *b, const ASN1_STRING *v, int escape)
+{
+	unsigned char *u = NULL;
+	int n = ASN1_STRING_to_UTF8(&u, v);
+
+	if (n < 0) {
+		b->over = 1;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned char c = u[i];
+		char hex[4];
+
+		if (!escape) {
+			sb_addn(b, (const char *)&c, 1);
+		} else if ((i == 0 && (c == ' ' || c == '#')) || (i == n - 1 && c == ' ') ||
+			   strchr("\"+,;<>\\", c) != NULL) {
+			sb_add(b, "\\");
+			sb_addn(b, (const char *)&c, 1);
+		} else if (c < 32 || c >= 126) {
+			snprintf(hex, sizeof(hex), "\\%02X", c);
+			sb_add(b, hex);
+		} else {
+			sb_addn(b, (const char *)&c, 1);
+		}
+	}
+	OPENSSL_free(u);
+}
+
+static void add_entry(struct sbuf *b, const X509_NAME_ENTRY *e)
+{
+	const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
+	int nid = OBJ_obj2nid(obj);
+	char oid[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(rdn_names) / sizeof(rdn_names[0]); i++)
+		if (rdn_names[i].nid == nid)
+			break;
+	if (i < sizeof(rdn_names) / sizeof(rdn_names[0])) {
+		sb_add(b, rdn_names[i].name);
+	} else {
+		if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+			snprintf(oid, sizeof(oid), "?");
+		sb_add(b, oid);
+	}
+	sb_add(b, "=");
+	add_value(b, X509_NAME_ENTRY_get_data(e), 1);
+}
+
+/* A name as rabbit_cert_info's format_rdn_sequence writes it: the RDNs
+ * last first (RFC 4514), joined by ','; the attributes of one
+ * multi-valued RDN in their order, joined by '+'. */
+static void format_name(struct sbuf *b, const X509_NAME *name)
+{
+	int end = X509_NAME_entry_count(name); /* one past the RDN to write */
+	int first = 1;
+
+	while (end > 0) {
+		int set = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, end - 1));
+		int start = end - 1;
+
+		while (start > 0 &&
+		       X509_NAME_ENTRY_set(X509_NAME_get_entry(name, start - 1)) == set)
+			start--;
+		if (!first)
+			sb_add(b, ",");
+		first = 0;
+		for (int i = start; i < end; i++) {
+			if (i > start)
+				sb_add(b, "+");
+			add_entry(b, X509_NAME_get_entry(name, i));
+		}
+		end = start;
+	}
+}
+
+/* A validity bound as rabbit_cert_info writes it: a UTCTime as
+ * 20YY-MM-DDTHH:MM:SSZ; anything else as Erlang prints its term. */
+static void add_time(struct sbuf *b, const ASN1_TIME *t)
+{
+	const char *s = (const char *)ASN1_STRING_get0_data(t);
+	int n = ASN1_STRING_length(t);
+	char out[64];
+
+	if (ASN1_STRING_type(t) == V_ASN1_UTCTIME && n == 13 && s[12] == 'Z') {
+		snprintf(out, sizeof(out), "20%.2s-%.2s-%.2sT%.2s:%.2s:%.2sZ", s, s + 2, s + 4,
+			 s + 6, s + 8, s + 10);
+	} else {
+		snprintf(out, sizeof(out), "{generalTime,\"%.*s\"}", n < 40 ? n : 40, s);
+	}
+	sb_add(b, out);
+}
+
+/* Erlang's names of a cipher's parts (ssl_cipher_format's suite maps). */
+static void cipher_names(const SSL_CIPHER *c, struct tdm_tls_info *out)
+{
+	static const struct {
+		int nid;
+		const char *name;
+	} ciphers[] = {
+		{ NID_aes_128_gcm, "aes_128_gcm" },
+		{ NID_aes_256_gcm, "aes_256_gcm" },
+		{ NID_chacha20_poly1305, "chacha20_poly1305" },
+		{ NID_aes_128_cbc, "aes_128_cbc" },
+		{ NID_aes_256_cbc, "aes_256_cbc" },
+		{ NID_aes_128_ccm, "aes_128_ccm" },
+		{ NID_aes_256_ccm, "aes_256_ccm" },
+		{ NID_des_ede3_cbc, "3des_ede_cbc" },
+	};
+	int nid = SSL_CIPHER_get_cipher_nid(c), kx = SSL_CIPHER_get_kx_nid(c);
+	int auth = SSL_CIPHER_get_auth_nid(c);
+	const char *a = auth == NID_auth_rsa ? "rsa" : auth == NID_auth_ecdsa ? "ecdsa" : "any";
+	size_t i;
+
+	snprintf(out->cipher, sizeof(out->cipher), "%s", SSL_CIPHER_get_name(c));
+	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
+		if (ciphers[i].nid == nid)
+			snprintf(out->cipher, sizeof(out->cipher), "%s", ciphers[i].name);
+	if (kx == NID_kx_any)
+		snprintf(out->key_exchange, sizeof(out->key_exchange), "any");
+	else if (kx == NID_kx_ecdhe)
+		snprintf(out->key_exchange, sizeof(out->key_exchange), "ecdhe_%s", a);
+	else if (kx == NID_kx_dhe)
+		snprintf(out->key_exchange, sizeof(out->key_exchange), "dhe_%s", a);
+	else if (kx == NID_kx_rsa)
+		snprintf(out->key_exchange, sizeof(out->key_exchange), "rsa");
+	else
+		snprintf(out->key_exchange, sizeof(out->key_exchange), "%s", OBJ_nid2sn(kx));
+	if (SSL_CIPHER_is_aead(c)) {
+		snprintf(out->hash, sizeof(out->hash), "aead");
+	} else {
+		int d = SSL_CIPHER_get_digest_nid(c);
+
+		snprintf(out->hash, sizeof(out->hash), "%s",
+			 d == NID_sha1     ? "sha"
+			 : d == NID_sha256 ? "sha256"
+			 : d == NID_sha384 ? "sha384"
+					   : OBJ_nid2sn(d));
+	}
+}
+
+int tdm_tls_active(struct bufferevent *bev)
+{
+	return bufferevent_openssl_get_ssl(bev) != NULL;
+}
+
+int tdm_tls_info(struct bufferevent *bev, struct tdm_tls_info *out)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const SSL_CIPHER *c;
+	X509 *cert;
+	struct sbuf b;
+
+	memset(out, 0, sizeof(*out));
+	if (!ssl || !SSL_is_init_finished(ssl))
+		return 0;
+	snprintf(out->protocol, sizeof(out->protocol), "%s", SSL_get_version(ssl));
+	for (char *p = out->protocol; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	c = SSL_get_current_cipher(ssl);
+	if (c)
+		cipher_names(c, out);
+	cert = SSL_get1_peer_certificate(ssl);
+	if (!cert)
+		return 1;
+	out->has_peer_cert = 1;
+	b = (struct sbuf){ out->peer_cert_subject, sizeof(out->peer_cert_subject), 0, 0 };
+	format_name(&b, X509_get_subject_name(cert));
+	b = (struct sbuf){ out->peer_cert_issuer, sizeof(out->peer_cert_issuer), 0, 0 };
+	format_name(&b, X509_get_issuer_name(cert));
+	b = (struct sbuf){ out->peer_cert_validity, sizeof(out->peer_cert_validity), 0, 0 };
+	add_time(&b, X509_get0_notBefore(cert));
+	sb_add(&b, " - ");
+	add_time(&b, X509_get0_notAfter(cert));
+	X509_free(cert);
+	return 1;
+}
+
+enum tdm_tls_name_result tdm_tls_peer_name(struct bufferevent *bev, int common_name, char *buf,
+					   size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	enum tdm_tls_name_result r = TDM_TLS_NAME_OK;
+	struct sbuf b = { buf, len, 0, 0 };
+	X509 *cert;
+
+	if (len)
+		buf[0] = '\0';
+	if (!ssl)
+		return TDM_TLS_NAME_NOT_TLS;
+	cert = SSL_get1_peer_certificate(ssl);
+	if (!cert)
+		return TDM_TLS_NAME_NO_CERT;
+	/* as RabbitMQ's auth_config_sane: a name from a certificate nobody
+	 * checked proves nothing */
+	if (!(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) ||
+	    SSL_get_verify_result(ssl) != X509_V_OK) {
+		r = TDM_TLS_NAME_UNSAFE;
+		goto out;
+	}
+	if (!common_name) {
+		format_name(&b, X509_get_subject_name(cert));
+	} else {
+		const X509_NAME *name = X509_get_subject_name(cert);
+		int i = -1, n = 0;
+
+		while ((i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0) {
+			if (n++)
+				sb_add(&b, ",");
+			add_value(&b, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)), 0);
+		}
+	}
+	if (b.over || b.n == 0)
+		r = TDM_TLS_NAME_NOT_FOUND;
+out:
+	X509_free(cert);
+	if (r != TDM_TLS_NAME_OK && len)
+		buf[0] = '\0';
+	return r;
+}
+
+const char *tdm_tls_name_error(enum tdm_tls_name_result r)
+{
+	switch (r) {
+	case TDM_TLS_NAME_NOT_TLS:
+		return "not a TLS-enabled connection";
+	case TDM_TLS_NAME_NO_CERT:
+		return "connection peer presented no TLS (x.509) certificate";
+	case TDM_TLS_NAME_UNSAFE:
+		return "TLS configuration is unsafe";
+	case TDM_TLS_NAME_NOT_FOUND:
+		return "no name found";
+	default:
+		return "ok";
+	}
 }

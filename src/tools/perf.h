@@ -40,6 +40,10 @@ struct perf_kv {
 struct perf_opts {
 	char *mode;          /* owned; "amqp" or "log" */
 	char *uri;           /* owned; host:port or amqp://user:pass@host:port/vhost (log: Kafka bootstrap) */
+	bool tls;            /* --tls: AMQPS, or Kafka security.protocol=ssl */
+	char *cacert;        /* owned; --cacert PEM file, "" = do not verify the broker */
+	char *cert;          /* owned; --cert client certificate (PEM), "" = none */
+	char *key;           /* owned; --key client private key (PEM) */
 	int producers;       /* -x */
 	int consumers;       /* -y */
 	uint64_t size;       /* -s, body bytes, at least PERF_STAMP_SIZE */

@@ -13,9 +13,16 @@
  * confirms, deliveries, errors - goes through rabbitmq-c's frame reader;
  * heartbeats are off so rabbitmq-c never writes behind our back.
  *
+ * With --tls the connection is rabbitmq-c's SSL socket (amqp_ssl_socket_new,
+ * verifying the broker against --cacert).  rabbitmq-c does not hand out
+ * its SSL object, so a producer learns it from the handshake's info
+ * callback on the socket's own SSL_CTX and writes its batches with
+ * SSL_write on it, still one write per batch; reading stays rabbitmq-c's.
+ *
  * Must not depend on: tandemd's code; only rabbitmq-c and tools/perf.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +33,10 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "tools/perf.h"
 
@@ -81,10 +91,53 @@ static int check_rpc(amqp_connection_state_t conn, const char *what, char *err, 
 	return reply_fail(amqp_get_rpc_reply(conn), what, err, errlen);
 }
 
+/* The handshake's info callback: hand the connection's SSL object to the
+ * SSL ** that perf_amqp_connect put in the SSL_CTX's app data. */
+static void perf_tls_info(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if (where & SSL_CB_HANDSHAKE_START) {
+		SSL **slot = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+		if (slot)
+			*slot = (SSL *)ssl;
+	}
+}
+
+/* rabbitmq-c's SSL socket with the --cacert / --cert / --key of o; *ssl
+ * receives the connection's SSL object during the handshake. */
+static amqp_socket_t *perf_tls_socket(const struct perf_opts *o, amqp_connection_state_t conn,
+				      SSL **ssl, char *err, size_t errlen)
+{
+	amqp_socket_t *sock = amqp_ssl_socket_new(conn);
+	if (!sock) {
+		fail(err, errlen, "amqp_ssl_socket_new failed");
+		return NULL;
+	}
+	bool verify = *o->cacert != '\0';
+	amqp_ssl_socket_set_verify_peer(sock, verify);
+	amqp_ssl_socket_set_verify_hostname(sock, verify);
+	int s;
+	if (verify && (s = amqp_ssl_socket_set_cacert(sock, o->cacert)) != AMQP_STATUS_OK) {
+		fail(err, errlen, "--cacert %s: %s", o->cacert, amqp_error_string2(s));
+		return NULL;
+	}
+	if (*o->cert && (s = amqp_ssl_socket_set_key(sock, o->cert, o->key)) != AMQP_STATUS_OK) {
+		fail(err, errlen, "--cert %s --key %s: %s", o->cert, o->key, amqp_error_string2(s));
+		return NULL;
+	}
+	SSL_CTX *ctx = amqp_ssl_socket_get_context(sock);
+	if (ssl && ctx) {
+		SSL_CTX_set_app_data(ctx, ssl);
+		SSL_CTX_set_info_callback(ctx, perf_tls_info);
+	}
+	return sock;
+}
+
 /* Connect, log in (heartbeat off) and open channel 1, all time-bounded.
- * *fd gets the socket for interrupting. */
-static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t *out, int *fd, char *err,
-			     size_t errlen)
+ * *fd gets the socket for interrupting; with --tls and ssl non-NULL, *ssl
+ * gets the connection's SSL object (owned by conn). */
+static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t *out, int *fd,
+			     SSL **ssl, char *err, size_t errlen)
 {
 	struct amqp_connection_info ci;
 	char *url = NULL;
@@ -109,12 +162,22 @@ static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t 
 		if (colon) {
 			*colon = '\0';
 			ci.port = atoi(colon + 1);
+		} else if (o->tls) {
+			ci.port = 5671;
 		}
 		if (*url)
 			ci.host = url;
 	}
+	if (ssl)
+		*ssl = NULL;
 	conn = amqp_new_connection();
-	amqp_socket_t *sock = conn ? amqp_tcp_socket_new(conn) : NULL;
+	amqp_socket_t *sock = NULL;
+	if (conn && o->tls) {
+		if (!(sock = perf_tls_socket(o, conn, ssl, err, errlen)))
+			goto out;
+	} else if (conn) {
+		sock = amqp_tcp_socket_new(conn);
+	}
 	if (!sock) {
 		fail(err, errlen, "out of memory");
 		goto out;
@@ -122,7 +185,13 @@ static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t 
 	struct timeval tv = { CONNECT_TIMEOUT_S, 0 };
 	int s = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
 	if (s != AMQP_STATUS_OK) {
-		fail(err, errlen, "connect %s:%d: %s", ci.host, ci.port, amqp_error_string2(s));
+		fail(err, errlen, "connect %s:%d%s: %s", ci.host, ci.port, o->tls ? " (TLS)" : "",
+		     amqp_error_string2(s));
+		goto out;
+	}
+	if (o->tls && ssl && !*ssl) {
+		fail(err, errlen, "connect %s:%d: no SSL object after the TLS handshake", ci.host,
+		     ci.port);
 		goto out;
 	}
 	struct timeval rpc = { RPC_TIMEOUT_S, 0 };
@@ -217,7 +286,7 @@ static int amqp_mode_setup(struct perf_run *run, char *err, size_t errlen)
 		goto out;
 	}
 	run->mode_state = st;
-	if (perf_amqp_connect(o, &st->conn, &fd, err, errlen) < 0)
+	if (perf_amqp_connect(o, &st->conn, &fd, NULL, err, errlen) < 0)
 		goto out;
 	if (*o->exchange) {
 		amqp_exchange_declare(st->conn, CHANNEL, amqp_cstring_bytes(o->exchange),
@@ -362,6 +431,7 @@ struct producer {
 	struct perf_worker *w;       /* borrowed */
 	amqp_connection_state_t conn; /* owned */
 	int fd;
+	SSL *ssl; /* --tls: conn's SSL object (owned by conn), else NULL */
 	bool confirms;
 	bool blocked;
 	uint64_t blocked_since;
@@ -429,7 +499,29 @@ static int pub_write(struct producer *pr, const uint8_t *buf, size_t len)
 {
 	struct perf_worker *w = pr->w;
 	while (len) {
-		ssize_t n = send(pr->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n;
+		short want = POLLOUT;
+		if (pr->ssl) {
+			/* a retry after WANT_* repeats the same buf and len, as OpenSSL requires */
+			ERR_clear_error();
+			int r = SSL_write(pr->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+			if (r > 0) {
+				buf += r;
+				len -= (size_t)r;
+				continue;
+			}
+			int e = SSL_get_error(pr->ssl, r);
+			if (e == SSL_ERROR_WANT_READ)
+				want = POLLIN;
+			else if (e != SSL_ERROR_WANT_WRITE)
+				return fail(w->err, sizeof(w->err),
+					    "producer %d: SSL_write failed (SSL error %d)", w->id,
+					    e);
+			n = -1;
+			errno = EAGAIN;
+		} else {
+			n = send(pr->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
@@ -446,7 +538,7 @@ static int pub_write(struct producer *pr, const uint8_t *buf, size_t len)
 				return -1;
 			continue;
 		}
-		struct pollfd pfd = { pr->fd, POLLOUT | POLLIN, 0 };
+		struct pollfd pfd = { pr->fd, want | POLLIN, 0 };
 		if (poll(&pfd, 1, POLL_MS) > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && pub_poll(pr, 0) < 0)
 			return -1;
 	}
@@ -464,7 +556,7 @@ static int amqp_mode_producer(struct perf_worker *w)
 	char rkbuf[256];
 	const char *rk = o->routing_key;
 
-	if (perf_amqp_connect(o, &pr.conn, &pr.fd, w->err, sizeof(w->err)) < 0)
+	if (perf_amqp_connect(o, &pr.conn, &pr.fd, &pr.ssl, w->err, sizeof(w->err)) < 0)
 		goto out;
 	atomic_store(&w->fd, pr.fd);
 	if (pr.confirms) {
@@ -559,7 +651,7 @@ static int amqp_mode_consumer(struct perf_worker *w)
 	if (o->prefetch && ack_every > o->prefetch)
 		ack_every = o->prefetch; /* else the consumer would wait for credit it never frees */
 
-	if (perf_amqp_connect(o, &conn, &fd, w->err, sizeof(w->err)) < 0)
+	if (perf_amqp_connect(o, &conn, &fd, NULL, w->err, sizeof(w->err)) < 0)
 		goto out;
 	atomic_store(&w->fd, fd);
 	if (o->prefetch) {

@@ -21,6 +21,9 @@
  * producer is done, so it reads the whole log from the beginning (from the
  * page cache) and its rate is measured from that moment.
  *
+ * --tls sets security.protocol=ssl (ssl.ca.location = --cacert, which also
+ * turns on librdkafka's host name check; --cert / --key for client auth).
+ *
  * Must not depend on: tandemd's code; only librdkafka and tools/perf.h.
  */
 #include <inttypes.h>
@@ -98,6 +101,17 @@ static rd_kafka_conf_t *base_conf(const struct perf_opts *o, char *err, size_t e
 	if (conf_set(c, "bootstrap.servers", bs, err, errlen) < 0 ||
 	    conf_set(c, "client.id", "tandem-perf", err, errlen) < 0 ||
 	    conf_set(c, "log.connection.close", "false", err, errlen) < 0) {
+		rd_kafka_conf_destroy(c);
+		return NULL;
+	}
+	if (o->tls &&
+	    (conf_set(c, "security.protocol", "ssl", err, errlen) < 0 ||
+	     (*o->cacert && conf_set(c, "ssl.ca.location", o->cacert, err, errlen) < 0) ||
+	     (!*o->cacert &&
+	      (conf_set(c, "enable.ssl.certificate.verification", "false", err, errlen) < 0 ||
+	       conf_set(c, "ssl.endpoint.identification.algorithm", "none", err, errlen) < 0)) ||
+	     (*o->cert && (conf_set(c, "ssl.certificate.location", o->cert, err, errlen) < 0 ||
+			   conf_set(c, "ssl.key.location", o->key, err, errlen) < 0)))) {
 		rd_kafka_conf_destroy(c);
 		return NULL;
 	}

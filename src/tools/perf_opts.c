@@ -47,6 +47,12 @@ static const struct opt_row perf_options[] = {
 	{ "uri", 'h', OT_STR, OFF(uri), NULL, 0, 0, "URI",
 	  "broker: host:port, or amqp://user:pass@host:port/vhost [amqp://guest:guest@127.0.0.1:5672/;"
 	  " log: 127.0.0.1:9092]" },
+	{ "tls", 0, OT_BOOL, OFF(tls), NULL, 0, 0, NULL,
+	  "connect over TLS (amqp: AMQPS with rabbitmq-c's SSL socket; log: security.protocol=ssl)" },
+	{ "cacert", 0, OT_STR, OFF(cacert), "", 0, 0, "FILE",
+	  "TLS: verify the broker's certificate and host name against these CAs (PEM); \"\" = no verification" },
+	{ "cert", 0, OT_STR, OFF(cert), "", 0, 0, "FILE", "TLS: client certificate (PEM), with --key" },
+	{ "key", 0, OT_STR, OFF(key), "", 0, 0, "FILE", "TLS: client private key (PEM), with --cert" },
 	{ "producers", 'x', OT_INT, OFF(producers), "1", 0, 1000, "N", "producer threads, one connection each" },
 	{ "consumers", 'y', OT_INT, OFF(consumers), "1", 0, 1000, "N",
 	  "consumer threads, one connection each, spread round-robin over the queues" },
@@ -282,6 +288,12 @@ int perf_opts_parse(struct perf_opts *o, int argc, char **argv, char *err, size_
 			(unsigned long long)o->size, PERF_STAMP_SIZE);
 		o->size = PERF_STAMP_SIZE;
 	}
+	if (!strncmp(o->uri, "amqps://", 8) || !strncmp(o->uri, "ssl://", 6))
+		o->tls = true;
+	if (!o->tls && (*o->cacert || *o->cert || *o->key))
+		return fail(err, errlen, "--cacert, --cert and --key go with --tls");
+	if (!*o->cert != !*o->key)
+		return fail(err, errlen, "--cert and --key go together");
 	if (!*o->exchange && o->queues > 1)
 		return fail(err, errlen, "--fanout needs an exchange: the default exchange routes to one queue");
 	if (o->consumers > 0 && o->consumers < o->queues)

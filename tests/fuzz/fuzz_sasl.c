@@ -5,13 +5,15 @@
  * SaslHandshake v0, the PLAIN token and the SCRAM client-first and
  * client-final messages, on one connection's state machine.
  *
+ * The SASL name is split by authz.c ("vhost:user" picks a vhost).
  * The input is a sequence of records: one byte (its low two bits pick the
  * request: 0 SaslHandshake, 1 SaslAuthenticate, 2 a bare token frame, 3
  * ApiVersions' may-serve check; bit 2 the version 0 or 1), a two-byte
  * length, then that many bytes of body.  They are fed in order to one
  * connection until the handler closes it.  The users are stubbed here
  * (alice/s3cret, with SCRAM-SHA-256/512 credentials derived by core's
- * scram.c), as are the limits, the connection registry and net's close.
+ * scram.c), as are the limits, the connection registry, net's close and
+ * core's vhosts and topic names.
  *
  * Invariants: no crash or sanitizer report; an answer never grows past
  * what its request could produce (64 KiB); a connection holds a user only
@@ -19,7 +21,7 @@
  * authenticated by a token that carries her password or a SCRAM proof.
  * tests/fuzz/replay.c runs it over the committed corpus in `make check`.
  *
- * Depends on: src/kafka/sasl.c, src/kafka/decode.c, src/core/scram.c,
+ * Depends on: src/kafka/sasl.c, src/kafka/authz.c, src/kafka/decode.c, src/core/scram.c,
  * src/core/log.c, src/util/b64.c, src/util/hex.c, libevent, libcrypto.
  */
 #include <stddef.h>
@@ -34,6 +36,7 @@
 #include "core/log.h"
 #include "core/registry.h"
 #include "core/scram.h"
+#include "core/stream.h"
 #include "kafka/kafka.h"
 #include "kafka/kf.h"
 #include "net/net.h"
@@ -90,6 +93,61 @@ void tdm_registry_remove(void *ctx)
 	(void)ctx;
 }
 
+/* authz.c's view of the users: alice (tags "") may open "/" and "shop". */
+const char *tdm_auth_user_tags(const struct tdm_auth *a, const char *user)
+{
+	(void)a;
+	return strcmp(user, "alice") == 0 ? "" : NULL;
+}
+
+int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
+			   size_t vhost_len)
+{
+	(void)a;
+	return strcmp(user, "alice") == 0 && ((vhost_len == 1 && vhost[0] == '/') ||
+					      (vhost_len == 4 && memcmp(vhost, "shop", 4) == 0));
+}
+
+int tdm_auth_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
+		       enum tdm_perm p, const char *name, size_t len)
+{
+	(void)a, (void)user, (void)vhost, (void)p, (void)name, (void)len;
+	return 1;
+}
+
+/* No broker here: a "vhost:user" name's vhost never exists. */
+struct tdm_vhost *tdm_vhost_find(struct tdm_broker *b, const char *name, size_t len)
+{
+	(void)b, (void)name, (void)len;
+	return NULL;
+}
+
+/* Topic names (core/stream.c): not reached from the SASL requests. */
+size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name, size_t name_len,
+			     char out[TDM_TOPIC_NAME_MAX + 1])
+{
+	(void)vhost, (void)vhost_len, (void)name, (void)name_len, (void)out;
+	abort();
+}
+
+int tdm_topic_vhost(const char *name, size_t len, char *out, size_t out_cap)
+{
+	(void)name, (void)len, (void)out, (void)out_cap;
+	abort();
+}
+
+int tdm_topic_local_name(const char *name, size_t len, char *out, size_t out_cap)
+{
+	(void)name, (void)len, (void)out, (void)out_cap;
+	abort();
+}
+
+int tdm_topic_in_vhost(const char *name, size_t len, const char *vhost, size_t vhost_len)
+{
+	(void)name, (void)len, (void)vhost, (void)vhost_len;
+	abort();
+}
+
 /* The registry's close (an operator's), never called here. */
 void tdm_conn_close(struct tdm_conn *c)
 {
@@ -115,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.kafka_sasl_mechanisms = (char *)"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512";
 		cfg.kafka_vhost = (char *)"/";
 		srv.cfg = &cfg;
+		srv.auth = (struct tdm_auth *)&srv; /* opaque, only passed to the stubs */
 		CHECK(kf_sasl_init(&srv) == 0);
 		CHECK(tdm_scram_derive(TDM_SCRAM_SHA256, "s3cret", 6, salt, 16, 4096, &creds[0]) ==
 		      0);
@@ -180,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	kf_sasl_conn_free(&kc);
 	CHECK(!kc.user && !kc.scram);
+	free(kc.vhost);
 	evbuffer_free(kc.resp);
 	return 0;
 }

@@ -34,6 +34,8 @@ sasl = {
     'auth_first': auth(b'\0alice\0s3cret'),
     'two_handshakes': hs(b'PLAIN') + hs(b'PLAIN'),
     'check_only': check,
+    'plain_vhost_user': hs(b'PLAIN') + auth(b'\0shop:alice\0s3cret') + check,
+    'scram_vhost_user': hs(b'SCRAM-SHA-256') + auth(b'n,,n=shop:alice,r=abc') + auth(FINAL),
 }
 tls = {
     'kafka_api_versions': bytes.fromhex('0000000d001200000000000100037261'),

@@ -25,7 +25,7 @@ kafka) srcs="$top/src/kafka/decode.c" libs= ;;
 json) srcs="$top/src/http/json.c $top/src/util/hex.c" libs=-lm ;;
 scram) srcs="$top/src/core/scram.c $top/src/util/b64.c" libs=-lcrypto ;;
 sasl)
-	srcs="$top/src/kafka/sasl.c $top/src/kafka/decode.c $top/src/core/scram.c $top/src/core/log.c"
+	srcs="$top/src/kafka/sasl.c $top/src/kafka/authz.c $top/src/kafka/decode.c $top/src/core/scram.c $top/src/core/log.c"
 	srcs="$srcs $top/src/util/b64.c $top/src/util/hex.c" libs="-levent -lcrypto" ;;
 tls) srcs="$top/src/net/tls.c" libs="-levent_openssl -levent -lssl -lcrypto" ;;
 esac

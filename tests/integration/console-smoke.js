@@ -4,8 +4,13 @@
 // from the queue), and a payload full of markup must come out escaped.
 // The real-browser test is compat/browser/ (Chromium); this one needs only
 // node, so `make check` runs it.
+// Then a wrong password: the page must say RabbitMQ's "Login failed", forget
+// the credentials, show the login form and send nothing more until the user
+// logs in again (no request loop); the API URLs must be relative, so the same
+// page works over HTTPS.
 // Usage: node console-smoke.js http://127.0.0.1:15672   (node >= 18 for fetch)
-// Run by tests/integration/test_http.c when node is installed.
+//        node console-smoke.js https://127.0.0.1:15671  (NODE_EXTRA_CA_CERTS=ca.pem)
+// Run by tests/integration/test_http.c (and over HTTPS by test_https.c).
 'use strict';
 const base = process.argv[2];
 const els = {};
@@ -15,18 +20,26 @@ function el(id) {
   if (!els[id]) {
     els[id] = { id, style: {}, innerHTML: '', textContent: '', className: '', options: [],
       value: values[id] !== undefined ? values[id] : '',
-      classList: { add() {}, remove() {} }, addEventListener() {}, contains: () => false,
+      classList: { set: new Set(), add(c) { this.set.add(c); }, remove(c) { this.set.delete(c); } },
+      addEventListener() {}, contains: () => false,
       getAttribute(a) { return this.attrs && this.attrs[a]; } };
   }
   return els[id];
 }
 global.document = { getElementById: el, activeElement: null, addEventListener() {}, querySelectorAll: () => [] };
 global.location = { hash: '' };
-global.sessionStorage = { getItem: () => Buffer.from('guest:guest').toString('base64'), setItem() {} };
+let stored = Buffer.from('guest:guest').toString('base64');
+global.sessionStorage = { getItem: () => stored, setItem(k, v) { stored = v; }, removeItem() { stored = null; } };
 global.window = { addEventListener() {}, confirm: () => false };
 global.btoa = s => Buffer.from(s).toString('base64');
 const realFetch = fetch;
-global.fetch = (p, o) => realFetch(base + p, o);
+let fetches = 0;
+global.fetch = (p, o) => {
+  fetches++;
+  // relative to the page, never to a fixed scheme or host
+  if (/^(\/|[a-z]+:)/i.test(p)) throw new Error('console fetches an absolute URL: ' + p);
+  return realFetch(new URL(p, base + '/').href, o);
+};
 global.setInterval = () => {};
 function must(cond, what) { if (!cond) throw new Error(what); }
 
@@ -87,4 +100,21 @@ function must(cond, what) { if (!cond) throw new Error(what); }
   must(rep.includes('&lt;img src=x onerror=&quot;') && !rep.includes('message 3') && !rep.includes('<img'), 'replay from 3: ' + rep);
   await c.sideActs.reset();
   console.log('side by side ok');
+
+  // a wrong password: a fresh page whose stored credentials are wrong
+  stored = Buffer.from('guest:wrong').toString('base64');
+  el('login').classList.add('hidden');
+  el('err').textContent = '';
+  eval(js + '\n;global.__d={refresh:refresh};');
+  const end = Date.now() + 10000;
+  while (el('err').textContent !== 'Login failed' && Date.now() < end) await new Promise(r => setTimeout(r, 20));
+  must(el('err').textContent === 'Login failed', 'wrong password: #err says ' + JSON.stringify(el('err').textContent));
+  must(!el('login').classList.set.has('hidden'), 'wrong password: the login form is shown');
+  must(stored === null, 'wrong password: the credentials are forgotten');
+  must(el('p').value === '', 'wrong password: the password field is cleared');
+  const before = fetches;
+  await global.__d.refresh(true);
+  await global.__d.refresh();
+  must(fetches === before, 'no request after a failed login until the user logs in again: ' + (fetches - before));
+  console.log('login failure ok');
 })().catch(e => { console.error('FAIL', e); process.exit(1); });

@@ -6,10 +6,14 @@
  *  - curl --cacert gets /api/overview as guest over HTTPS; without the CA
  *    it refuses the server; the plain listener goes on serving;
  *  - tandemctl --cacert works, by IP and by name; without it, or against a
- *    certificate for another name, it refuses the server;
+ *    certificate for another name or an expired one, it refuses the server;
+ *  - the web console works over HTTPS, and a wrong password shows "Login
+ *    failed" (console-smoke.js in node, trusting the test CA);
  *  - verify_peer + fail_if_no_peer_cert: curl without a client certificate
  *    is refused, with one it gets in;
  *  - both listeners share http_max_connections and their closes count;
+ *  - management.ssl.versions.N and management.ssl.ciphers.N limit what
+ *    HTTPS negotiates;
  *  - a missing or mismatched key, or no certificate, stop tandemd at start
  *    with a line naming the setting, the file and the reason.
  *
@@ -32,6 +36,9 @@
 
 #ifndef TANDEMD_PATH
 #define TANDEMD_PATH "../../src/tandemd"
+#endif
+#ifndef TEST_SRCDIR
+#define TEST_SRCDIR "."
 #endif
 #ifndef TANDEMCTL_PATH
 #define TANDEMCTL_PATH "../../src/tools/tandemctl"
@@ -205,6 +212,65 @@ START_TEST(test_tandemctl_https_wrong_host)
 }
 END_TEST
 
+/* A certificate our CA signed for the right name, but expired: refused by
+ * tandemctl with OpenSSL's reason, by IP and by name (curl agrees). */
+START_TEST(test_tandemctl_https_expired)
+{
+	char cmd[2048], opts[700], out[16384], url[128];
+	int rc;
+
+	/* -days -1: notAfter a day before now, expired from the moment it is made */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && timeout 30 openssl req -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -keyout expired.key -out expired.csr "
+		 "-subj /CN=expired 2>&1 && "
+		 "echo subjectAltName=IP:127.0.0.1,DNS:localhost > expired.ext && "
+		 "timeout 30 openssl x509 -req -in expired.csr -CA ca.pem -CAkey ca.key "
+		 "-CAcreateserial -out expired.pem -days -1 -extfile expired.ext 2>&1",
+		 dir);
+	rc = tl_sh(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "openssl could not make the expired certificate: %s", out);
+	start_https_broker("expired", NULL);
+	snprintf(opts, sizeof(opts), "--port %d --cacert '%s'", https_port, ca);
+	rc = ctl(opts, out, sizeof(out));
+	ck_assert_msg(rc == 3 && strstr(out, "does not verify") && strstr(out, "expired") &&
+			      !strstr(out, "management_version"),
+		      "tandemctl against an expired certificate: %d: %s", rc, out);
+	snprintf(opts, sizeof(opts), "--host localhost --port %d --cacert '%s'", https_port, ca);
+	rc = ctl(opts, out, sizeof(out));
+	ck_assert_msg(rc == 3 && strstr(out, "expired"),
+		      "tandemctl --host localhost, expired certificate: %d: %s", rc, out);
+	snprintf(opts, sizeof(opts), "--cacert '%s'", ca);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/overview", https_port);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc != 0, "curl accepted an expired certificate: %s", out);
+}
+END_TEST
+
+/* The web console over HTTPS: console-smoke.js (node, trusting our CA)
+ * loads the page and its script from the HTTPS listener, renders every view
+ * and drives the side-by-side view through the API there (the page's URLs
+ * are relative), then checks that a wrong password says "Login failed" and
+ * sends nothing more.  Without node the test fails. */
+START_TEST(test_console_https)
+{
+	char cmd[2048], out[16384];
+	int rc;
+
+	ck_assert_msg(
+		system("node -e 'if (typeof fetch != \"function\") process.exit(1)' "
+		       ">/dev/null 2>&1") == 0,
+		"node >= 18 is needed for the console check (scripts/setup.sh --test installs it)");
+	snprintf(
+		cmd, sizeof(cmd),
+		"NODE_EXTRA_CA_CERTS='%s' timeout 60 node %s/console-smoke.js https://127.0.0.1:%d 2>&1",
+		ca, TEST_SRCDIR, https_port);
+	rc = tl_sh(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0 && strstr(out, "side by side ok") && strstr(out, "login failure ok"),
+		      "console over HTTPS: %d: %s", rc, out);
+}
+END_TEST
+
 START_TEST(test_https_verify_peer)
 {
 	const char *more[] = { "--management.ssl.cacertfile",
@@ -234,6 +300,34 @@ START_TEST(test_https_verify_peer)
 		 tl_path(ckey, sizeof(ckey), "client.key"));
 	rc = curl(opts, url, out, sizeof(out));
 	ck_assert_msg(rc == 0 && strstr(out, "|200"), "a good client certificate: %d: %s", rc, out);
+}
+END_TEST
+
+/* management.ssl.versions.N (rabbitmq.conf's list form) and
+ * management.ssl.ciphers.N limit what HTTPS negotiates. */
+START_TEST(test_https_versions_list_and_ciphers)
+{
+	const char *more[] = { "--management.ssl.versions.1", "tlsv1.2",
+			       "--management.ssl.ciphers.1", "ECDHE-ECDSA-AES128-GCM-SHA256",
+			       NULL };
+	char opts[600], url[128], out[16384];
+	int rc;
+
+	start_https_broker("server", more);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api/overview", https_port);
+	snprintf(opts, sizeof(opts), "--cacert '%s' --tlsv1.3", ca);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc != 0 && !strstr(out, "management_version"),
+		      "a TLS 1.3-only client got in with versions.1 = tlsv1.2: %d: %s", rc, out);
+	snprintf(opts, sizeof(opts),
+		 "--cacert '%s' --tls-max 1.2 --ciphers ECDHE-ECDSA-AES256-GCM-SHA384", ca);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc != 0 && !strstr(out, "management_version"),
+		      "a cipher not in management.ssl.ciphers was negotiated: %d: %s", rc, out);
+	snprintf(opts, sizeof(opts), "--cacert '%s' --tls-max 1.2", ca);
+	rc = curl(opts, url, out, sizeof(out));
+	ck_assert_msg(rc == 0 && strstr(out, "|200"), "TLS 1.2 with the listed cipher: %d: %s", rc,
+		      out);
 }
 END_TEST
 
@@ -355,8 +449,11 @@ int main(void)
 	tcase_add_test(tc, test_https_curl_overview);
 	tcase_add_test(tc, test_tandemctl_https);
 	tcase_add_test(tc, test_tandemctl_https_wrong_host);
+	tcase_add_test(tc, test_tandemctl_https_expired);
+	tcase_add_test(tc, test_console_https);
 	tcase_add_test(tc, test_https_verify_peer);
 	tcase_add_test(tc, test_https_connection_budget);
+	tcase_add_test(tc, test_https_versions_list_and_ciphers);
 	tcase_add_test(tc, test_https_bad_cert_refuses_start);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);

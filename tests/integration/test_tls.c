@@ -21,13 +21,16 @@
  * Needs a tandemd of its own: skipped (77) against TANDEM_TEST_BROKER.
  * Depends on: Check, rabbitmq-c (with OpenSSL), the openssl command, POSIX.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -444,6 +447,288 @@ START_TEST(test_amqps_bad_key_refuses_start)
 }
 END_TEST
 
+/* A TCP connection to host (an IPv4 or IPv6 literal) port, or -1. */
+static int tcp_connect_to(const char *host, int port)
+{
+	struct sockaddr_in6 a6 = { 0 };
+	struct sockaddr_in a4 = { 0 };
+	int v6 = strchr(host, ':') != NULL;
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	if (v6) {
+		a6.sin6_family = AF_INET6;
+		a6.sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, host, &a6.sin6_addr);
+		rc = connect(fd, (struct sockaddr *)&a6, sizeof(a6));
+	} else {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, host, &a4.sin_addr);
+		rc = connect(fd, (struct sockaddr *)&a4, sizeof(a4));
+	}
+	if (rc < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 1 when host:port answers TLS with connection.start (polled for up to
+ * 10 s while a broker starts). */
+static int amqps_at(const char *host, int port)
+{
+	uint64_t end = th_now_ms() + 10000;
+
+	do {
+		int fd = tcp_connect_to(host, port);
+
+		if (fd >= 0) {
+			SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+			SSL *ssl = SSL_new(ctx);
+			struct timeval tv = { 5, 0 };
+			unsigned char got[1];
+			int ok;
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			SSL_set_fd(ssl, fd);
+			ok = SSL_connect(ssl) == 1 && SSL_write(ssl, "AMQP\0\0\x09\x01", 8) == 8 &&
+			     SSL_read(ssl, got, 1) == 1 && got[0] == 1;
+			SSL_free(ssl);
+			SSL_CTX_free(ctx);
+			close(fd);
+			ERR_clear_error();
+			return ok;
+		}
+		usleep(50000);
+	} while (th_now_ms() < end);
+	return 0;
+}
+
+/* 1 when something accepts TCP connections on host:port. */
+static int listening(const char *host, int port)
+{
+	int fd = tcp_connect_to(host, port);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* 1 when this machine can bind ::1 (IPv6 loopback). */
+static int have_ipv6(void)
+{
+	struct sockaddr_in6 a = { 0 };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* rabbitmq.conf's listener forms: listeners.ssl.NAME = IP:PORT and
+ * [IPv6]:PORT, several AMQPS listeners at once. */
+START_TEST(test_amqps_listeners_ip_port_forms)
+{
+	static char a1[64], a2[64];
+	const char *more[] = { "--listeners.ssl.v4", a1, "--listeners.ssl.v6", a2, NULL };
+	int p2 = su_free_port(), v6 = have_ipv6();
+
+	snprintf(a2, sizeof(a2), "[::1]:%d", p2);
+	if (!v6)
+		more[2] = NULL; /* no IPv6 loopback on this machine */
+	/* listeners.ssl.default = the fresh port of tls_args, on bind_address */
+	{
+		int p1 = su_free_port();
+
+		snprintf(a1, sizeof(a1), "127.0.0.1:%d", p1);
+		start_tls_broker(more);
+		ck_assert_msg(amqps_at("127.0.0.1", tls_port), "listeners.ssl.default not served");
+		ck_assert_msg(amqps_at("127.0.0.1", p1), "listeners.ssl.v4 = %s not served", a1);
+	}
+	if (v6)
+		ck_assert_msg(amqps_at("::1", p2), "listeners.ssl.v6 = %s not served", a2);
+	th_assert_broker_alive();
+}
+END_TEST
+
+/* A tandemd run by the test itself (so that its plain listeners may be
+ * anything): returns its pid once it accepts on 127.0.0.1:wait_port. */
+static pid_t spawn_tandemd(const char *const *args, int wait_port)
+{
+	static char data[600];
+	const char *argv[40];
+	uint64_t end;
+	int n = 0;
+	pid_t pid;
+
+	snprintf(data, sizeof(data), "%s/data-spawn-%d", dir, (int)getpid());
+	argv[n++] = TANDEMD_PATH;
+	argv[n++] = "--data-dir";
+	argv[n++] = data;
+	argv[n++] = "--kafka-port";
+	argv[n++] = "0";
+	argv[n++] = "--http-port";
+	argv[n++] = "0";
+	for (int i = 0; args[i] && n < 39; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test */
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	end = th_now_ms() + 10000;
+	while (!listening("127.0.0.1", wait_port) && th_now_ms() < end)
+		usleep(50000);
+	ck_assert_msg(listening("127.0.0.1", wait_port), "tandemd did not open port %d", wait_port);
+	return pid;
+}
+
+static void stop_spawned(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(50000);
+	if (waitpid(pid, &st, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+}
+
+/* listeners.tcp.NAME lines replace the default plain listener (as
+ * RabbitMQ's replace its 5672), and several may be given. */
+START_TEST(test_amqp_listeners_tcp_replace_default)
+{
+	int p0 = su_free_port(), p1 = su_free_port(), p2 = su_free_port(), v6 = have_ipv6();
+	char s0[16], a1[64], a2[64];
+	const char *args[] = { "--amqp-port", s0, "--listeners.tcp.1", a1, "--listeners.tcp.2", a2,
+			       NULL };
+	pid_t pid;
+
+	snprintf(s0, sizeof(s0), "%d", p0);
+	snprintf(a1, sizeof(a1), "127.0.0.1:%d", p1);
+	snprintf(a2, sizeof(a2), "::1:%d", p2); /* RabbitMQ's documentation's IPv6 form */
+	if (!v6)
+		args[4] = NULL;
+	pid = spawn_tandemd(args, p1);
+	if (v6)
+		ck_assert_msg(listening("::1", p2), "listeners.tcp.2 = %s not served", a2);
+	ck_assert_msg(!listening("127.0.0.1", p0),
+		      "amqp_port %d still served beside listeners.tcp.N", p0);
+	stop_spawned(pid);
+}
+END_TEST
+
+/* The cipher a TLS client offering versions (TLS_12 / TLS_13) and ciphers
+ * (OpenSSL's list form, NULL = defaults) gets from the broker, into out;
+ * "" when the handshake failed. */
+static void negotiated(int versions, const char *ciphers, char *out, size_t len)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct timeval tv = { 5, 0 };
+	SSL *ssl;
+	int fd;
+
+	ck_assert_ptr_nonnull(ctx);
+	out[0] = '\0';
+	if (versions == TLS_12)
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	else
+		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	if (ciphers && versions == TLS_12)
+		ck_assert_int_eq(SSL_CTX_set_cipher_list(ctx, ciphers), 1);
+	else if (ciphers)
+		ck_assert_int_eq(SSL_CTX_set_ciphersuites(ctx, ciphers), 1);
+	fd = su_tcp_connect(tls_port);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) == 1)
+		snprintf(out, len, "%s", SSL_get_cipher_name(ssl));
+	ERR_clear_error();
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+}
+
+/* ssl_options.ciphers.N (OpenSSL names, TLS 1.2 and 1.3) limit what is
+ * negotiated; honor_cipher_order says whose order of preference wins. */
+START_TEST(test_amqps_ciphers_and_honor_cipher_order)
+{
+	const char *more[] = { "--ssl_options.ciphers.1",
+			       "ECDHE-ECDSA-AES128-GCM-SHA256",
+			       "--ssl_options.ciphers.2",
+			       "ECDHE-ECDSA-AES256-GCM-SHA384",
+			       "--ssl_options.ciphers.3",
+			       "TLS_CHACHA20_POLY1305_SHA256",
+			       "--ssl_options.honor_cipher_order",
+			       "true",
+			       NULL };
+	const char *client12 = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256";
+	char got[64];
+
+	start_tls_broker(more);
+	/* the server's order */
+	negotiated(TLS_12, client12, got, sizeof(got));
+	ck_assert_str_eq(got, "ECDHE-ECDSA-AES128-GCM-SHA256");
+	/* a TLS 1.2 cipher not listed is not negotiated */
+	negotiated(TLS_12, "ECDHE-ECDSA-CHACHA20-POLY1305", got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	/* TLS 1.3: only the suite listed */
+	negotiated(TLS_13, NULL, got, sizeof(got));
+	ck_assert_str_eq(got, "TLS_CHACHA20_POLY1305_SHA256");
+	negotiated(TLS_13, "TLS_AES_256_GCM_SHA384", got, sizeof(got));
+	ck_assert_str_eq(got, "");
+}
+END_TEST
+
+START_TEST(test_amqps_client_cipher_order_by_default)
+{
+	const char *more[] = { "--ssl_options.ciphers.1", "ECDHE-ECDSA-AES128-GCM-SHA256",
+			       "--ssl_options.ciphers.2", "ECDHE-ECDSA-AES256-GCM-SHA384", NULL };
+	char got[64];
+
+	start_tls_broker(more);
+	/* honor_cipher_order = false (Erlang's default): the client's choice */
+	negotiated(TLS_12, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256", got,
+		   sizeof(got));
+	ck_assert_str_eq(got, "ECDHE-ECDSA-AES256-GCM-SHA384");
+}
+END_TEST
+
+START_TEST(test_amqps_unknown_cipher_refuses_start)
+{
+	const char *args[24];
+	const char *want[] = { "ssl_options.ciphers",
+			       "'ECDHE-NOPE-SHA' is not a cipher OpenSSL knows", NULL };
+
+	tls_args(args, NULL);
+	{
+		int n = 0;
+
+		while (args[n])
+			n++;
+		args[n++] = "--ssl_options.ciphers.1";
+		args[n++] = "ECDHE-NOPE-SHA";
+		args[n] = NULL;
+	}
+	tl_expect_refused(TANDEMD_PATH, args, want);
+}
+END_TEST
+
 int main(void)
 {
 	const char *args[24];
@@ -470,6 +755,11 @@ int main(void)
 	tcase_add_test(tc, test_amqps_tls_on_plain_port);
 	tcase_add_test(tc, test_amqps_silent_client_handshake_timeout);
 	tcase_add_test(tc, test_amqps_bad_key_refuses_start);
+	tcase_add_test(tc, test_amqps_listeners_ip_port_forms);
+	tcase_add_test(tc, test_amqp_listeners_tcp_replace_default);
+	tcase_add_test(tc, test_amqps_ciphers_and_honor_cipher_order);
+	tcase_add_test(tc, test_amqps_client_cipher_order_by_default);
+	tcase_add_test(tc, test_amqps_unknown_cipher_refuses_start);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }

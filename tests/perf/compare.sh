@@ -547,6 +547,10 @@ cat "$table"
 echo
 cat "$notes"
 if [ "$OUTPUT" != "-" ]; then
+	# tests/perf/tls.sh's section (from its marker line to the end) stays
+	if [ -f "$OUTPUT" ] && grep -q '^<!-- tls.sh:' "$OUTPUT"; then
+		{ echo; sed -n '/^<!-- tls.sh:/,$p' "$OUTPUT"; } >>"$report"
+	fi
 	cp "$report" "$OUTPUT"
 	log "wrote $OUTPUT"
 fi

@@ -10,7 +10,10 @@
 # With RMQ_MANAGEMENT=1 in the environment the management plugin runs too,
 # on 127.0.0.1:RMQ_HTTP_PORT (also printed).
 # With RMQ_TLS_DIR=DIR (holding ca.pem, server.pem, server.key) an AMQPS listener
-# with verify_peer and fail_if_no_peer_cert runs on 127.0.0.1:RMQ_TLS_PORT (printed).
+# with verify_peer and fail_if_no_peer_cert runs on 127.0.0.1:RMQ_TLS_PORT (printed),
+# with login by certificate: the rabbitmq_auth_mechanism_ssl plugin, auth_mechanisms
+# PLAIN, AMQPLAIN, EXTERNAL, ssl_cert_login_from = common_name and a user "client"
+# (permissions on /), as compat/run's pika-tls suite expects.
 # Stop with: tests/rabbitmq/stop-private.sh STATE_DIR
 set -euo pipefail
 
@@ -56,11 +59,10 @@ if [ "${RMQ_MANAGEMENT:-0}" = 1 ]; then
 fi
 
 mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
-if [ -n "$http_port" ]; then
-	echo '[rabbitmq_management].' >"$dir/enabled_plugins"
-else
-	echo '[].' >"$dir/enabled_plugins"
-fi
+plugins=()
+[ -z "$http_port" ] || plugins+=(rabbitmq_management)
+[ -z "${RMQ_TLS_DIR:-}" ] || plugins+=(rabbitmq_auth_mechanism_ssl)
+(IFS=,; echo "[${plugins[*]}].") >"$dir/enabled_plugins"
 : >"$dir/rabbitmq-env.conf"
 # Defaults as in a fresh install, except resource alarms: the suite publishes
 # bodies near the 128 MiB message limit and must not trip a memory or disk alarm
@@ -84,6 +86,10 @@ ssl_options.certfile = $RMQ_TLS_DIR/server.pem
 ssl_options.keyfile = $RMQ_TLS_DIR/server.key
 ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = true
+auth_mechanisms.1 = PLAIN
+auth_mechanisms.2 = AMQPLAIN
+auth_mechanisms.3 = EXTERNAL
+ssl_cert_login_from = common_name
 CONF
 fi
 if [ -n "$http_port" ]; then
@@ -142,5 +148,16 @@ while :; do
 	fi
 	sleep 0.5
 done
+
+if [ -n "$tls_port" ]; then
+	# the user EXTERNAL logs in as (its password is never used)
+	ctl() { "$RMQ_BIN/rabbitmqctl" -n "$node" -q "$@" >>"$dir/ctl.out" 2>&1; }
+	if ! { ctl add_user client "compat-$RANDOM$RANDOM" && ctl set_permissions -p / client '.*' '.*' '.*'; }; then
+		echo "start-private.sh: rabbitmqctl could not add the user client:" >&2
+		tail -n 20 "$dir/ctl.out" >&2 || true
+		"$(dirname "$0")/stop-private.sh" "$dir" >&2 || true
+		exit 1
+	fi
+fi
 
 cat "$dir/env"

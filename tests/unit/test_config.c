@@ -373,6 +373,117 @@ START_TEST(rabbitmq_tls_section)
 }
 END_TEST
 
+/* rabbitmq.conf's listener forms (listeners.tcp.NAME / listeners.ssl.NAME =
+ * PORT | IP:PORT | [IPv6]:PORT | IPv6:PORT), the list forms of
+ * auth_mechanisms, ssl_options.ciphers and management.ssl.versions, and the
+ * words auth_mechanisms and ssl_cert_login_from take (issue 13). */
+START_TEST(rabbitmq_listeners_and_auth)
+{
+	struct tdm_config c;
+	char err[512] = "";
+	char *d;
+
+	ck_assert_int_eq(tdm_config_init(&c), 0);
+	ck_assert_str_eq(c.amqp_listeners, "");
+	ck_assert_str_eq(c.auth_mechanisms, "");
+	ck_assert_str_eq(c.ssl_cert_login_from, "distinguished_name");
+	ck_assert_int_eq(c.ssl_honor_cipher_order, 0);
+	tdm_config_free(&c);
+	ck_assert_int_eq(load_text(&c,
+				   "listeners.tcp.default = 127.0.0.1:5673\n"
+				   "listeners.tcp.local_v6 = ::1:5673\n"
+				   "listeners.ssl.default = 5671\n"
+				   "listeners.ssl.1 = [::1]:5671\n"
+				   "listeners.ssl.2 = 127.0.0.1:5674\n"
+				   "listeners.ssl.2 = 127.0.0.2:5675\n"
+				   "auth_mechanisms.1 = EXTERNAL\n"
+				   "auth_mechanisms.2 = PLAIN\n"
+				   "ssl_cert_login_from = common_name\n"
+				   "ssl_options.ciphers.1 = TLS_AES_256_GCM_SHA384\n"
+				   "ssl_options.ciphers.2 = ECDHE-ECDSA-AES256-GCM-SHA384\n"
+				   "ssl_options.honor_cipher_order = true\n"
+				   "management.ssl.versions.1 = tlsv1.3\n"
+				   "management.ssl.ciphers.1 = TLS_CHACHA20_POLY1305_SHA256\n",
+				   err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(c.amqp_listeners, "default=127.0.0.1:5673,local_v6=[::1]:5673");
+	ck_assert_int_eq(c.amqp_port, 5673);
+	{ /* what tandemd and the management API read back */
+		const char *pos = c.amqp_listeners, *bad = "x=1.2.3.4";
+		char name[16], host[64];
+		int port = 0;
+
+		ck_assert_int_eq(tdm_config_listener_next(&pos, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 1);
+		ck_assert_str_eq(name, "default");
+		ck_assert_str_eq(host, "127.0.0.1");
+		ck_assert_int_eq(port, 5673);
+		ck_assert_int_eq(tdm_config_listener_next(&pos, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 1);
+		ck_assert_str_eq(name, "local_v6");
+		ck_assert_str_eq(host, "::1");
+		ck_assert_int_eq(tdm_config_listener_next(&pos, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 0);
+		ck_assert_int_eq(tdm_config_listener_next(&bad, name, sizeof(name), host,
+							  sizeof(host), &port),
+				 -1);
+	}
+	ck_assert_str_eq(
+		c.ssl_listeners,
+		"default=:5671,1=[::1]:5671,2=127.0.0.2:5675"); /* a name given twice: the last */
+	ck_assert_int_eq(c.ssl_port, 5671);
+	ck_assert_str_eq(c.auth_mechanisms, "EXTERNAL,PLAIN");
+	ck_assert_str_eq(c.ssl_cert_login_from, "common_name");
+	ck_assert_str_eq(c.ssl_ciphers, "TLS_AES_256_GCM_SHA384,ECDHE-ECDSA-AES256-GCM-SHA384");
+	ck_assert_int_eq(c.ssl_honor_cipher_order, 1);
+	ck_assert_str_eq(c.http_ssl_versions, "tlsv1.3");
+	ck_assert_str_eq(c.http_ssl_ciphers, "TLS_CHACHA20_POLY1305_SHA256");
+	/* described as lines that load back */
+	d = describe(&c);
+	ck_assert_ptr_nonnull(
+		strstr(d, "\namqp_listeners = default=127.0.0.1:5673,local_v6=[::1]:5673\n"));
+	ck_assert_ptr_nonnull(strstr(d, "\nauth_mechanisms = EXTERNAL,PLAIN\n"));
+	free(d);
+	/* a port 0 removes a listener; amqp_port (a flag) replaces the list */
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.1", "0", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.ssl_listeners, "default=:5671,2=127.0.0.2:5675");
+	ck_assert_int_eq(tdm_config_set(&c, "amqp_port", "5680", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.amqp_listeners, "");
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl", "none", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.ssl_listeners, "");
+	ck_assert_int_eq(c.ssl_port, 0);
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.tcp.a", "127.0.0.1:5690", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.tcp", "none", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.amqp_listeners, "");
+	ck_assert_int_eq(c.amqp_port, 0);
+	/* what is not a listener, a mechanism or a name source */
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.tcp.x", "localhost:5672", err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "is not PORT or IP:PORT"));
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.x", "127.0.0.1:99999", err, sizeof(err)),
+			 -1);
+	ck_assert_str_eq(err, "listeners.ssl.x: '127.0.0.1:99999' is not PORT or IP:PORT (a port "
+			      "0-65535, an IP address)");
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.x", "[::1:5671", err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "listeners.ssl.x.y", "5671", err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "auth_mechanisms.3", "KERBEROS", err, sizeof(err)), -1);
+	ck_assert_str_eq(err,
+			 "auth_mechanisms.3: 'KERBEROS' is not one of PLAIN,AMQPLAIN,EXTERNAL");
+	ck_assert_int_eq(tdm_config_set(&c, "auth_mechanisms", "PLAIN,plain", err, sizeof(err)),
+			 -1);
+	ck_assert_int_eq(tdm_config_set(&c, "ssl_cert_login_from", "subject_alt_name", err,
+					sizeof(err)),
+			 -1);
+	ck_assert_str_eq(err, "ssl_cert_login_from: 'subject_alt_name' is not one of "
+			      "distinguished_name,common_name");
+	tdm_config_free(&c);
+}
+END_TEST
+
 START_TEST(users)
 {
 	struct tdm_config c;
@@ -731,6 +842,7 @@ static Suite *config_suite(void)
 	t = tcase_create("log");
 	tcase_add_test(t, log_format);
 	tcase_add_test(t, rabbitmq_tls_section);
+	tcase_add_test(t, rabbitmq_listeners_and_auth);
 	tcase_add_test(t, log_level_names);
 	tcase_add_test(t, limit_keys);
 	suite_add_tcase(s, t);

@@ -113,6 +113,34 @@ START_TEST(test_topic_vhost_isolation)
 }
 END_TEST
 
+/* The name a topic has inside its vhost, the resource permissions are
+ * checked on (issue 13): a stream queue's topic gives the queue's name. */
+START_TEST(test_topic_local_name)
+{
+	char t[TDM_TOPIC_NAME_MAX + 1], out[TDM_TOPIC_NAME_MAX + 1];
+	const char *names[] = { "orders", "my queue", "a.b", "_x", "__y", "caf\xc3\xa9" };
+	const char *vhosts[] = { "/", "shop", "x,prod" };
+
+	for (size_t v = 0; v < sizeof(vhosts) / sizeof(vhosts[0]); v++)
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			topic_of(vhosts[v], names[i], t);
+			ck_assert_int_eq(tdm_topic_local_name(t, strlen(t), out, sizeof(out)),
+					 (int)strlen(names[i]));
+			ck_assert_str_eq(out, names[i]);
+		}
+	/* a plain name of "/" is itself, "_" and all */
+	ck_assert_int_eq(tdm_topic_local_name("my_20x", 6, out, sizeof(out)), 6);
+	ck_assert_str_eq(out, "my_20x");
+	/* a Kafka client's own name under __shop.: kept but for valid escapes */
+	ck_assert_int_eq(tdm_topic_local_name("__shop.a.b_zz", 13, out, sizeof(out)), 6);
+	ck_assert_str_eq(out, "a.b_zz");
+	/* nobody's topics have no name in any vhost; a short buffer fails */
+	ck_assert_int_eq(tdm_topic_local_name("__consumer_offsets", 18, out, sizeof(out)), -1);
+	ck_assert_int_eq(tdm_topic_local_name("orders", 6, out, 6), -1);
+	ck_assert_int_eq(tdm_topic_local_name("orders", 6, out, 7), 6);
+}
+END_TEST
+
 /* ---- a stream queue over a real store ------------------------------------------------------- */
 
 static struct tdm_config cfg;
@@ -395,6 +423,7 @@ int main(void)
 	TCase *tc = tcase_create("names");
 	tcase_add_test(tc, topic_names);
 	tcase_add_test(tc, test_topic_vhost_isolation);
+	tcase_add_test(tc, test_topic_local_name);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -32,28 +32,51 @@ function ApiError(status, body, fallback) {
 }
 ApiError.prototype = Object.create(Error.prototype);
 
+var LOGIN_REFUSED = ['Login failed', 'Not management user'];
+// URLs are relative to the page ('api/...'), so the console works wherever
+// the broker serves it: http:// or https://, on any host and port.
 function api(path, opt) {
   opt = opt || {};
   opt.headers = { 'Authorization': 'Basic ' + auth };
+  // The credentials go in our own header; 'omit' keeps the browser's HTTP
+  // auth out of it, so a 401 (with RabbitMQ's WWW-Authenticate) comes back
+  // to this script instead of opening the browser's login dialog.
+  opt.credentials = 'omit';
   if (opt.json !== undefined) {
     opt.body = JSON.stringify(opt.json);
     opt.headers['Content-Type'] = 'application/json';
   }
-  return fetch('/api/' + path, opt).then(function (r) {
-    if (r.status === 401) { showLogin(); throw new ApiError(401, null, 'login required'); }
+  return fetch('api/' + path, opt).then(function (r) {
     return r.text().then(function (t) {
       var j = null;
       try { j = t ? JSON.parse(t) : null; } catch (e) { j = null; }
+      // wrong credentials (RabbitMQ's "Login failed") or a user the API
+      // refuses ("Not management user"): forget them, ask again, say why;
+      // other 401s ("Access refused.", "Not administrator user") refuse one action
+      if (r.status === 401 && (!j || !j.reason || LOGIN_REFUSED.indexOf(j.reason) >= 0)) {
+        var why = (j && j.reason) || 'Login failed';
+        loginFailed(why);
+        throw new ApiError(401, j, why);
+      }
       if (!r.ok) throw new ApiError(r.status, j, r.status + ' ' + r.statusText);
       return j;
     });
   });
 }
 function showLogin() { $('login').classList.remove('hidden'); }
+function loginFailed(why) {
+  auth = null;
+  sessionStorage.removeItem('tandem-auth');
+  $('p').value = '';
+  $('view').innerHTML = '';
+  $('err').textContent = why;
+  showLogin();
+}
 $('login').addEventListener('submit', function (e) {
   e.preventDefault();
   auth = btoa($('u').value + ':' + $('p').value);
   sessionStorage.setItem('tandem-auth', auth);
+  $('err').textContent = '';
   this.classList.add('hidden');
   if (document.activeElement) document.activeElement.blur();
   refresh(true);
