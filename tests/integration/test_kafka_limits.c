@@ -428,6 +428,23 @@ START_TEST(test_kafka_limits_sasl_counts_toward_user_max_connections)
 			      "is reached");
 	close(b);
 	ck_assert_int_eq(api("DELETE", "/api/vhost-limits/%2F/max-connections", NULL), 204);
+	/* a "vhost:user" SASL name counts in the vhost it picks */
+	ck_assert_int_eq(api("PUT", "/api/vhosts/kl", "{}") / 100, 2);
+	ck_assert_int_eq(api("PUT", "/api/permissions/kl/guest",
+			     "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}") /
+				 100,
+			 2);
+	ck_assert_int_eq(api("PUT", "/api/vhost-limits/kl/max-connections", "{\"value\":0}"), 204);
+	ck_assert_int_eq(sasl_plain(&b, "kl:guest", "guest", msg, sizeof(msg)), 58);
+	ck_assert_str_eq(msg, "access to vhost 'kl' refused for user 'guest': connection limit (0) "
+			      "is reached");
+	close(b);
+	ck_assert_int_eq(api("DELETE", "/api/vhost-limits/kl/max-connections", NULL), 204);
+	ck_assert_int_eq(sasl_plain(&b, "kl:guest", "guest", msg, sizeof(msg)), 0);
+	ck_assert_int_eq(th_http("GET", "/api/connections", admin, NULL, &r), 200);
+	ck_assert_str_eq(th_jstr(&r, "[vhost=kl]/user"), "guest");
+	th_http_free(&r);
+	close(b);
 	/* an operator closes it (DELETE /api/connections/name); bob's place
 	 * is free once it is gone */
 	th_urlseg(seg, sizeof(seg), name);
