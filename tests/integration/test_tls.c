@@ -271,6 +271,26 @@ START_TEST(test_amqps_publish_get)
 }
 END_TEST
 
+/* The openssl command line as a client: it verifies the server against the
+ * CA, and the protocol header it sends is answered with connection.start. */
+START_TEST(test_amqps_openssl_s_client)
+{
+	char cmd[1024], out[8192];
+
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'AMQP\\000\\000\\011\\001' | timeout 10 openssl s_client -brief "
+		 "-connect 127.0.0.1:%d -CAfile %s/ca.pem -verify_return_error -ign_eof "
+		 "2>&1 | head -c 4000 | tr -c '[:print:]\\n' .",
+		 tls_port, dir);
+	tl_sh(cmd, out, sizeof(out));
+	ck_assert_msg(strstr(out, "Verification: OK"), "s_client did not verify: %s", out);
+	ck_assert_msg(strstr(out, "Protocol version: TLSv1.3"), "not TLS 1.3: %s", out);
+	/* connection.start's server properties and mechanisms */
+	ck_assert_msg(strstr(out, "capabilities") && strstr(out, "PLAIN"),
+		      "no connection.start over s_client: %s", out);
+}
+END_TEST
+
 START_TEST(test_amqps_verify_peer)
 {
 	const char *more[] = { "--ssl_options.verify", "verify_peer",
@@ -748,6 +768,7 @@ int main(void)
 	tls_args(args, NULL);
 	th_start_with_args(args);
 	tcase_add_test(tc, test_amqps_publish_get);
+	tcase_add_test(tc, test_amqps_openssl_s_client);
 	tcase_add_test(tc, test_amqps_verify_peer);
 	tcase_add_test(tc, test_amqps_verify_peer_optional_cert);
 	tcase_add_test(tc, test_amqps_versions);
