@@ -272,13 +272,16 @@ START_TEST(test_amqps_publish_get)
 END_TEST
 
 /* The openssl command line as a client: it verifies the server against the
- * CA, and the protocol header it sends is answered with connection.start. */
+ * CA, and the protocol header it sends is answered with connection.start.
+ * The header is followed by a frame without its end byte, which makes the
+ * broker close the connection, so s_client ends without waiting for the
+ * timeout. */
 START_TEST(test_amqps_openssl_s_client)
 {
 	char cmd[1024], out[8192];
 
 	snprintf(cmd, sizeof(cmd),
-		 "printf 'AMQP\\000\\000\\011\\001' | timeout 10 openssl s_client -brief "
+		 "printf 'AMQP\\000\\000\\011\\001\\001\\000\\000\\000\\000\\000\\000\\000' | timeout 10 openssl s_client -brief "
 		 "-connect 127.0.0.1:%d -CAfile %s/ca.pem -verify_return_error -ign_eof "
 		 "2>&1 | head -c 4000 | tr -c '[:print:]\\n' .",
 		 tls_port, dir);
