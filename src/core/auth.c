@@ -478,6 +478,7 @@ static struct auth_topic *find_topic(const struct auth_user *u, const char *vhos
 	return NULL;
 }
 
+/* Drops all of u's permissions and topic permissions. */
 static void clear_all_perms(struct auth_user *u)
 {
 	for (size_t i = 0; i < u->nperms; i++)
@@ -488,6 +489,11 @@ static void clear_all_perms(struct auth_user *u)
 	for (int i = 0; i < 3; i++)
 		pat_free(&u->all[i]);
 	u->all_vhosts = 0;
+	for (size_t i = 0; i < u->ntopics; i++)
+		topic_free(&u->topics[i]);
+	free(u->topics);
+	u->topics = NULL;
+	u->ntopics = 0;
 }
 
 /* Sets (replacing) u's permissions on vhost name[0..len).  0 or TDM_AUTH_E_*. */
@@ -613,9 +619,6 @@ static void user_clear(struct auth_user *u)
 	free(u->tags);
 	free(u->vhosts_rec);
 	clear_all_perms(u);
-	for (size_t i = 0; i < u->ntopics; i++)
-		topic_free(&u->topics[i]);
-	free(u->topics);
 	explicit_bzero(u, sizeof(*u));
 }
 
@@ -664,11 +667,6 @@ static struct auth_user *put_user(struct tdm_auth *a, const char *name, const un
 static int user_reset_vhosts(struct auth_user *u, const char *vhosts)
 {
 	clear_all_perms(u);
-	for (size_t i = 0; i < u->ntopics; i++)
-		topic_free(&u->topics[i]);
-	free(u->topics);
-	u->topics = NULL;
-	u->ntopics = 0;
 	return user_grant_list(u, vhosts ? vhosts : "/", 1) < 0 ? -1 : 0;
 }
 
@@ -871,11 +869,6 @@ int tdm_auth_reset_permissions(struct tdm_auth *a, const char *user)
 	if (!u)
 		return TDM_AUTH_E_NOUSER;
 	clear_all_perms(u);
-	for (size_t i = 0; i < u->ntopics; i++)
-		topic_free(&u->topics[i]);
-	free(u->topics);
-	u->topics = NULL;
-	u->ntopics = 0;
 	return 0;
 }
 
