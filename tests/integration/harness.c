@@ -2,6 +2,7 @@
  * See harness.h for the contracts. Depends on Check, rabbitmq-c and POSIX only;
  * it starts tandemd as a separate process and never links server code. */
 #include "harness.h"
+#include "parallel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -307,13 +308,10 @@ int th_stop(void)
 
 int th_run_suite(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
 	th_start();
-	if (getenv("CK_FORK") == NULL)
-		srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	/* one after the other against an external broker: a program's tests
+	 * may stop and restart it */
+	int failed = tp_run_suite(s, broker.external);
 	if (th_stop() != 0)
 		failed++;
 	return failed == 0 ? 0 : 1;

@@ -64,7 +64,9 @@ void th_start(void);
 int th_stop(void);
 
 /* Run the suite with CK_FORK (unless CK_FORK says otherwise), the broker
- * around it; returns the process exit status for main(). */
+ * around it; returns the process exit status for main(). TCases made with
+ * tp_tcase() (parallel.h) run side by side, each in a process of its own,
+ * except against TANDEM_TEST_BROKER (one after the other there). */
 int th_run_suite(Suite *s);
 
 /* A TCase with the harness timeout applied. */

@@ -2,8 +2,9 @@
  * (sent by the server, missed ones detected, live clients kept) and the
  * handshake timeout for sockets that never complete the handshake. Kept in
  * their own program because they wait for real seconds and can run in
- * parallel with the rest. */
+ * parallel with the rest; their TCases run side by side too. */
 #include "harness.h"
+#include "parallel.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -138,16 +139,15 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("heartbeat");
-	TCase *tc = th_tcase("heartbeat");
-	tcase_add_test(tc, heartbeat_silent_client_dropped);
-	tcase_add_test(tc, heartbeat_live_client_kept);
-	tcase_add_test(tc, heartbeat_rabbitmq_c_kept);
-	suite_add_tcase(s, tc);
-
-	tc = th_tcase("handshake-timeout");
+	/* each waits out seconds on connections of its own: side by side */
+	tcase_add_test(tp_tcase(s, "heartbeat-silent", TH_TEST_TIMEOUT),
+		       heartbeat_silent_client_dropped);
+	tcase_add_test(tp_tcase(s, "heartbeat-live", TH_TEST_TIMEOUT), heartbeat_live_client_kept);
+	tcase_add_test(tp_tcase(s, "heartbeat-rabbitmq-c", TH_TEST_TIMEOUT),
+		       heartbeat_rabbitmq_c_kept);
+	TCase *tc = tp_tcase(s, "handshake-timeout", TH_TEST_TIMEOUT);
 	tcase_add_test(tc, handshake_timeout_no_header);
 	tcase_add_test(tc, handshake_timeout_after_start);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
