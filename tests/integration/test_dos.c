@@ -12,7 +12,8 @@
  *  - JoinGroup metadata is bounded and dropped with its connection.
  *
  * Starts tandemd itself (it needs all three listeners and rlimits); stops
- * it by PID.  Depends on: Check, rabbitmq-c, POSIX.  Nothing from src/. */
+ * it by PID.  The TCases run side by side (parallel.h).
+ * Depends on: Check, rabbitmq-c, POSIX.  Nothing from src/. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
+#include "parallel.h"
 #include "sockutil.h"
 
 #ifndef TANDEMD_PATH
@@ -1110,28 +1112,25 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("dos");
-	TCase *tc = tcase_create("kafka");
-	tcase_set_timeout(tc, 60);
+	TCase *tc;
+
+	/* every test has a tandemd of its own: the TCases run side by side */
+	tc = tp_tcase(s, "kafka-budgets", 60);
 	tcase_add_test(tc, kafka_sockets_do_not_lock_out_amqp);
 	tcase_add_test(tc, kafka_connection_budget);
-	tcase_add_test(tc, kafka_idle_timeout);
+	tcase_add_test(tp_tcase(s, "kafka-idle", 60), kafka_idle_timeout);
+	tc = tp_tcase(s, "kafka-limits", 60);
 	tcase_add_test(tc, kafka_segment_bytes_floor);
 	tcase_add_test(tc, kafka_partition_limits);
-	tcase_add_test(tc, kafka_create_many_partitions_off_the_loop);
 	tcase_add_test(tc, kafka_join_group_metadata);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("fds");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, fd_exhaustion_with_reserve);
-	tcase_add_test(tc, fd_exhaustion_accept_backoff);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("http");
-	tcase_set_timeout(tc, 60);
+	tcase_add_test(tp_tcase(s, "kafka-make", 60), kafka_create_many_partitions_off_the_loop);
+	tcase_add_test(tp_tcase(s, "fds-reserve", 60), fd_exhaustion_with_reserve);
+	tcase_add_test(tp_tcase(s, "fds-backoff", 60), fd_exhaustion_accept_backoff);
+	tc = tp_tcase(s, "http-limits", 60);
 	tcase_add_test(tc, http_connection_limit);
-	tcase_add_test(tc, http_create_many_partitions_off_the_loop);
 	tcase_add_test(tc, http_timeout);
 	tcase_add_test(tc, http_client_that_never_reads);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tp_tcase(s, "http-make", 60), http_create_many_partitions_off_the_loop);
 	return s;
 }
 
@@ -1139,9 +1138,5 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	atexit(stop_current);
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tp_run_suite(suite(), 0) ? 1 : 0;
 }
