@@ -34,6 +34,7 @@
 
 #include "harness.h"
 #include "kafka_harness.h"
+#include "parallel.h"
 #include "sockutil.h"
 #include "tlsutil.h"
 
@@ -120,18 +121,65 @@ static const char *const *ssl_kv(const char **kv, const char *const *more)
 	return kv;
 }
 
-/* The port Metadata names for broker 0, or -1 (error within 10 s). */
-static int metadata_port(rd_kafka_t *rk)
+/* The port Metadata names for broker 0, or -1 (error within timeout_ms). */
+static int metadata_port(rd_kafka_t *rk, int timeout_ms)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	int port = -1;
 
-	if (rd_kafka_metadata(rk, 0, NULL, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
 	if (md->broker_cnt >= 1)
 		port = md->brokers[0].port;
 	rd_kafka_metadata_destroy(md);
 	return port;
+}
+
+/* What librdkafka reported (its error callback) for a client the broker
+ * must refuse: the first connection failure (a TLS, transport or
+ * authentication error) and its text. */
+struct refusal {
+	int err; /* 0 until one came */
+	char text[512];
+};
+
+static void note_refusal(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct refusal *r = opaque;
+
+	(void)rk;
+	fprintf(stderr, "refused client: %s: %s\n", rd_kafka_err2name(err), reason);
+	if (r->err || (err != RD_KAFKA_RESP_ERR__SSL && err != RD_KAFKA_RESP_ERR__TRANSPORT &&
+		       err != RD_KAFKA_RESP_ERR__AUTHENTICATION))
+		return;
+	r->err = err;
+	snprintf(r->text, sizeof(r->text), "%s", reason);
+}
+
+/* A producer on boot with kv gets no metadata (what: the message if it
+ * does): waits (bounded, 10 s) for librdkafka to report its connection
+ * refused, every Metadata request meanwhile failing, and one more after
+ * it; the report into *r.  Waiting for the refusal, not for a Metadata
+ * timeout, keeps this to the time the broker takes to refuse. */
+static void expect_no_metadata(const char *boot, const char *const *kv, const char *what,
+			       struct refusal *r)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = kh_conf(boot, kv);
+	rd_kafka_t *p;
+
+	memset(r, 0, sizeof(*r));
+	rd_kafka_conf_set_opaque(conf, r);
+	rd_kafka_conf_set_error_cb(conf, note_refusal);
+	p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	ck_assert_msg(p != NULL, "%s", err);
+	for (uint64_t end = th_now_ms() + 10000; !r->err && th_now_ms() < end;) {
+		ck_assert_msg(metadata_port(p, 500) < 0, "%s", what);
+		rd_kafka_poll(p, 100); /* serves the error callback */
+	}
+	ck_assert_msg(r->err, "%s: no connection failure reported within 10 s", what);
+	ck_assert_msg(metadata_port(p, 1000) < 0, "%s", what);
+	rd_kafka_destroy(p);
 }
 
 START_TEST(test_kafka_ssl_kcat)
@@ -168,7 +216,7 @@ START_TEST(test_kafka_ssl_librdkafka)
 
 	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
 	/* a client on the SSL port is told the SSL port */
-	ck_assert_int_eq(metadata_port(p), ssl_port);
+	ck_assert_int_eq(metadata_port(p, 10000), ssl_port);
 	kh_name(topic, sizeof(topic), "rdk-ssl");
 	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
 	for (int i = 0; i < 3; i++) {
@@ -186,7 +234,7 @@ START_TEST(test_kafka_ssl_librdkafka)
 	rd_kafka_destroy(c);
 	/* and a plaintext client on the plaintext port is told that one */
 	plain = kh_producer(plain_boot, NULL);
-	ck_assert_int_eq(metadata_port(plain), plain_port);
+	ck_assert_int_eq(metadata_port(plain, 10000), plain_port);
 	c = kh_consumer(plain_boot, cons_more);
 	n = kh_consume(c, topic, 0, 0, m, 8, 10000);
 	ck_assert_int_eq(n, 3);
@@ -209,7 +257,7 @@ START_TEST(test_kafka_ssl_plaintext_on_ssl_port)
 	close(fd);
 	/* the broker lives on, over SSL */
 	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
-	ck_assert_int_eq(metadata_port(p), ssl_port);
+	ck_assert_int_eq(metadata_port(p, 10000), ssl_port);
 	rd_kafka_destroy(p);
 }
 END_TEST
@@ -222,16 +270,18 @@ START_TEST(test_kafka_ssl_client_auth_required)
 				    NULL };
 	char crt[512], key[512];
 	const char *kv[16];
+	struct refusal ref;
 	rd_kafka_t *p;
 
 	start_ssl_broker(more);
-	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
-	ck_assert_msg(metadata_port(p) < 0, "a client without a certificate got metadata");
-	rd_kafka_destroy(p);
+	expect_no_metadata(ssl_boot, ssl_kv(kv, NULL),
+			   "a client without a certificate got metadata", &ref);
+	/* refused by TLS (the broker's 'certificate required' alert) */
+	ck_assert_msg(strstr(ref.text, "SSL") != NULL, "refused, but not by TLS: %s", ref.text);
 	with_cert[1] = tl_path(crt, sizeof(crt), "client.pem");
 	with_cert[3] = tl_path(key, sizeof(key), "client.key");
 	p = kh_producer(ssl_boot, ssl_kv(kv, with_cert));
-	ck_assert_int_eq(metadata_port(p), ssl_port);
+	ck_assert_int_eq(metadata_port(p, 10000), ssl_port);
 	rd_kafka_destroy(p);
 }
 END_TEST
@@ -348,13 +398,14 @@ START_TEST(test_kafka_sasl_ssl_librdkafka)
 	const char *const cons_more[] = { "group.id", "sasl-ssl-readers", KH_READ_TO_END, NULL };
 	char topic[64];
 	struct kh_msg m[8];
+	struct refusal ref;
 	rd_kafka_t *p, *c;
 	int n;
 
 	start_broker_as("SASL_PLAINTEXT", "SASL_SSL", alice);
 	kh_name(topic, sizeof(topic), "rdk-sasl-ssl");
 	p = kh_producer(ssl_boot, sasl_kv(kv, "sasl_ssl", "SCRAM-SHA-256", "s3cret", NULL));
-	ck_assert_int_eq(metadata_port(p), ssl_port);
+	ck_assert_int_eq(metadata_port(p, 10000), ssl_port);
 	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
 	ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "scram over TLS", 0, NULL),
 			 RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -371,16 +422,17 @@ START_TEST(test_kafka_sasl_ssl_librdkafka)
 	kh_msgs_free(m, n);
 	rd_kafka_destroy(c);
 	/* TLS alone is not enough on a SASL_SSL listener */
-	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
-	ck_assert_msg(metadata_port(p) < 0, "a client without SASL got metadata over SASL_SSL");
-	rd_kafka_destroy(p);
-	p = kh_producer(ssl_boot, sasl_kv(kv, "sasl_ssl", "SCRAM-SHA-256", "wrong", NULL));
-	ck_assert_msg(metadata_port(p) < 0, "a wrong password got metadata over SASL_SSL");
-	rd_kafka_destroy(p);
+	expect_no_metadata(ssl_boot, ssl_kv(kv, NULL),
+			   "a client without SASL got metadata over SASL_SSL", &ref);
+	expect_no_metadata(ssl_boot, sasl_kv(kv, "sasl_ssl", "SCRAM-SHA-256", "wrong", NULL),
+			   "a wrong password got metadata over SASL_SSL", &ref);
+	ck_assert_msg(ref.err == RD_KAFKA_RESP_ERR__AUTHENTICATION,
+		      "a wrong password refused, but not by SASL: %s: %s",
+		      rd_kafka_err2name(ref.err), ref.text);
 	/* the SASL_PLAINTEXT listener beside it: SASL, or nothing but the
 	 * SASL requests and ApiVersions */
 	p = kh_producer(plain_boot, sasl_kv(kv, "sasl_plaintext", "PLAIN", "s3cret", NULL));
-	ck_assert_int_eq(metadata_port(p), plain_port);
+	ck_assert_int_eq(metadata_port(p, 10000), plain_port);
 	rd_kafka_destroy(p);
 	int fd = su_tcp_connect(plain_port);
 	ck_assert_int_ge(fd, 0);
@@ -455,7 +507,7 @@ START_TEST(test_kafka_per_ip_counts_every_listener)
 	/* once the first is gone, a TLS client gets in */
 	close(fd);
 	p = kh_producer(ssl_boot, ssl_kv(kv, NULL));
-	ck_assert_int_eq(metadata_port(p), ssl_port);
+	ck_assert_int_eq(metadata_port(p, 10000), ssl_port);
 	rd_kafka_destroy(p);
 }
 END_TEST
@@ -463,7 +515,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("kafka_ssl");
-	TCase *tc = th_tcase("kafka_ssl");
+	TCase *tc;
 
 	if (getenv("TANDEM_TEST_BROKER")) {
 		printf("SKIP: test_kafka_ssl starts tandemd with certificates of its own\n");
@@ -478,16 +530,18 @@ int main(void)
 	tl_path(ca, sizeof(ca), "ca.pem");
 	tl_path(bundle, sizeof(bundle), "server-bundle.pem");
 	start_ssl_broker(NULL);
-	tcase_set_timeout(tc, 90);
+	/* topics of their own on the program's broker, or a tandemd of their
+	 * own: side by side */
+	tc = tp_tcase(s, "clients", 90);
 	tcase_add_test(tc, test_kafka_ssl_kcat);
-	tcase_add_test(tc, test_kafka_ssl_librdkafka);
 	tcase_add_test(tc, test_kafka_ssl_plaintext_on_ssl_port);
-	tcase_add_test(tc, test_kafka_ssl_client_auth_required);
+	tcase_add_test(tp_tcase(s, "librdkafka", 90), test_kafka_ssl_librdkafka);
+	tcase_add_test(tp_tcase(s, "client-auth", 90), test_kafka_ssl_client_auth_required);
+	tc = tp_tcase(s, "refused", 90);
 	tcase_add_test(tc, test_kafka_ssl_bad_keystore_refuses_start);
 	tcase_add_test(tc, test_kafka_listeners_refused);
-	tcase_add_test(tc, test_kafka_sasl_ssl_librdkafka);
-	tcase_add_test(tc, test_kafka_sasl_listeners_require_sasl);
-	tcase_add_test(tc, test_kafka_per_ip_counts_every_listener);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tp_tcase(s, "sasl-ssl", 90), test_kafka_sasl_ssl_librdkafka);
+	tcase_add_test(tp_tcase(s, "sasl-listeners", 90), test_kafka_sasl_listeners_require_sasl);
+	tcase_add_test(tp_tcase(s, "per-ip", 90), test_kafka_per_ip_counts_every_listener);
 	return th_run_suite(s);
 }
