@@ -24,6 +24,7 @@
  * replayed. */
 #include "confirms.h"
 #include "harness.h"
+#include "parallel.h"
 
 #include <ftw.h>
 #include <inttypes.h>
@@ -33,6 +34,12 @@
 #include <sys/stat.h>
 
 /* ---- small helpers ----------------------------------------------------------- */
+
+/* Args of the tandemd each test starts: a client that does not answer the
+ * broker's connection.close (one left open across a clean restart) is
+ * dropped after 200 ms, not the 3 s default, so that a clean stop does not
+ * wait out tandemd's shutdown grace (2 s) for it. */
+static const char *const own_args[] = { "--close-ok-timeout-ms", "200", NULL };
 
 static uint64_t rng_state;
 
@@ -410,7 +417,7 @@ static void topo_cleanup(amqp_connection_state_t c, struct topo *t)
 static void topology_case(int kill9)
 {
 	struct topo t;
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	topo_declare(c, &t);
@@ -693,7 +700,7 @@ static void publish_generated(amqp_connection_state_t c, amqp_channel_t ch, cons
 START_TEST(persistent_messages_survive_kill9)
 {
 	char q[128], qnd[128];
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, th_name(q, sizeof(q), "dur-msgs"), 1, 0, 0, NULL, 0);
@@ -811,7 +818,7 @@ START_TEST(confirmed_survive_random_kills)
 	uint64_t seed = test_seed();
 	rng_seed(seed);
 	fprintf(stderr, "random kill points: seed 0x%" PRIx64 " (TANDEM_TEST_SEED)\n", seed);
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	memset(rounds, 0, sizeof(rounds));
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
@@ -875,7 +882,7 @@ END_TEST
 START_TEST(unacked_come_back_redelivered)
 {
 	char q[128], body[64];
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, th_name(q, sizeof(q), "dur-unacked"), 1, 0, 0, NULL, 0);
@@ -939,7 +946,7 @@ END_TEST
 START_TEST(acked_stay_gone)
 {
 	char q[128];
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, th_name(q, sizeof(q), "dur-acked"), 1, 0, 0, NULL, 0);
@@ -1003,7 +1010,7 @@ START_TEST(acked_space_is_reclaimed)
 {
 	char q[128];
 	rng_seed(test_seed());
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	const char *dir = th_data_dir();
 	ck_assert_ptr_nonnull(dir);
 	amqp_connection_state_t pc = th_connect();
@@ -1116,7 +1123,8 @@ static void backlog_body(unsigned i, uint8_t *b)
 START_TEST(backlog_larger_than_memory_window)
 {
 	char q[128];
-	static const char *const args[] = {"--queue-memory-window", BACKLOG_WINDOW, NULL};
+	static const char *const args[] = { "--queue-memory-window", BACKLOG_WINDOW,
+					    "--close-ok-timeout-ms", "200", NULL };
 	/* an ASan-built tandemd would keep freed bodies in quarantine */
 	const char *cur = getenv("ASAN_OPTIONS");
 	char opts[1024];
@@ -1207,7 +1215,7 @@ END_TEST
 START_TEST(purge_delete_unbind_are_durable)
 {
 	char qp[128], qd[128], qb[128], xd[128], xb[128];
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, th_name(qp, sizeof(qp), "dur-purged"), 1, 0, 0, NULL, 0);
@@ -1263,28 +1271,23 @@ int main(void)
 		       "TANDEM_TEST_BROKER_STOP / TANDEM_TEST_BROKER_START)\n");
 		return 77;
 	}
+	/* each test has a tandemd of its own: the TCases run side by side
+	 * (one after the other against an external broker, which they restart) */
 	Suite *s = suite_create("durable");
-	TCase *tc = th_tcase("topology");
-	tcase_set_timeout(tc, 120);
+	TCase *tc = tp_tcase(s, "topology", 120);
 	tcase_add_test(tc, topology_survives_clean_restart);
 	tcase_add_test(tc, topology_survives_kill9);
-	suite_add_tcase(s, tc);
 
-	tc = th_tcase("messages");
-	tcase_set_timeout(tc, 180);
+	tc = tp_tcase(s, "messages", 180);
 	tcase_add_test(tc, persistent_messages_survive_kill9);
-	tcase_add_test(tc, confirmed_survive_random_kills);
 	tcase_add_test(tc, unacked_come_back_redelivered);
 	tcase_add_test(tc, acked_stay_gone);
 	tcase_add_test(tc, purge_delete_unbind_are_durable);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tp_tcase(s, "random-kills", 180), confirmed_survive_random_kills);
 
 	if (!th_external()) {
-		tc = th_tcase("space");
-		tcase_set_timeout(tc, 300);
-		tcase_add_test(tc, acked_space_is_reclaimed);
-		tcase_add_test(tc, backlog_larger_than_memory_window);
-		suite_add_tcase(s, tc);
+		tcase_add_test(tp_tcase(s, "space", 300), acked_space_is_reclaimed);
+		tcase_add_test(tp_tcase(s, "backlog", 300), backlog_larger_than_memory_window);
 	}
 	return th_run_suite(s);
 }
