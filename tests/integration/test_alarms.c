@@ -19,6 +19,7 @@
  * blocking, so that a broker which stops reading it cannot hang the test;
  * everything it reads goes through rabbitmq-c. Every wait is bounded. */
 #include "harness.h"
+#include "parallel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+/* Args of the tandemd each test starts (and of its restarts, with the
+ * alarm's): a connection the broker has blocked is not read, so it does not
+ * see the client go; at the end of a test the broker's connection.close to
+ * it is never answered. Dropped after 200 ms (close_ok_timeout_ms, default
+ * 3 s), the stop does not wait out tandemd's 2 s shutdown grace. */
+static const char *const own_args[] = { "--close-ok-timeout-ms", "200", NULL };
 
 /* End of a test: the broker of its own stops cleanly (status 0), which is
  * how sanitizer and valgrind reports about it fail the test. */
@@ -303,7 +311,7 @@ START_TEST(memory_alarm_blocks_publisher_until_drained)
 {
 	char q[128];
 	asan_returns_memory();
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	if (!th_external()) {
 		/* the watermark sits above what this broker needs when idle, so the
 		 * same test holds under valgrind or sanitizers */
@@ -315,7 +323,8 @@ START_TEST(memory_alarm_blocks_publisher_until_drained)
 		char mark[32];
 		snprintf(mark, sizeof(mark), "%llu", (unsigned long long)rss * 1024u + MEM_OVER);
 		fprintf(stderr, "memory alarm: idle RSS %ld KiB, --memory-high-watermark %s\n", rss, mark);
-		const char *args[] = {"--memory-high-watermark", mark, NULL};
+		const char *args[] = { "--memory-high-watermark", mark, "--close-ok-timeout-ms",
+				       "200", NULL };
 		th_broker_restart_with_args(args);
 	}
 	struct rawpub p;
@@ -420,7 +429,8 @@ END_TEST
 
 /* ---- disk alarm -------------------------------------------------------------------- */
 
-static const char *const disk_args[] = {"--disk-free-limit", "1000000000000000", NULL}; /* 1000 TB */
+static const char *const disk_args[] = { "--disk-free-limit", "1000000000000000", /* 1000 TB */
+					 "--close-ok-timeout-ms", "200", NULL };
 
 /* Publish on a fresh connection and wait (bounded) for connection.blocked,
  * which must answer the first publish: the alarm is in force as soon as the
@@ -501,7 +511,7 @@ END_TEST
 START_TEST(disk_alarm_consumer_drains_durable_backlog)
 {
 	char q[128], body[32];
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
 	th_queue(c, 1, th_name(q, sizeof(q), "alarm-disk-backlog"), 1, 0, 0, NULL, 0);
@@ -560,7 +570,7 @@ START_TEST(memory_alarm_stops_a_body_mid_message)
 {
 	char q[128];
 	asan_returns_memory();
-	th_start_with_args(NULL);
+	th_start_with_args(own_args);
 	amqp_connection_state_t w = th_connect();
 	th_channel(w, 1);
 	th_close(w);
@@ -568,7 +578,8 @@ START_TEST(memory_alarm_stops_a_body_mid_message)
 	ck_assert_msg(idle > 0, "cannot read the broker's RSS");
 	char mark[32];
 	snprintf(mark, sizeof(mark), "%llu", (unsigned long long)idle * 1024u + (24ull << 20));
-	const char *args[] = {"--memory-high-watermark", mark, NULL};
+	const char *args[] = { "--memory-high-watermark", mark, "--close-ok-timeout-ms", "200",
+			       NULL };
 	th_broker_restart_with_args(args);
 	amqp_connection_state_t c = th_connect();
 	th_channel(c, 1);
@@ -612,17 +623,19 @@ int main(void)
 		       "memory runs one test against an alarm set by hand)\n");
 		return 77;
 	}
+	/* each test has a tandemd of its own (its alarms are the broker's):
+	 * the TCases run side by side */
 	Suite *s = suite_create("alarms");
-	TCase *tc = th_tcase("alarms");
-	tcase_set_timeout(tc, 180);
 	if (!th_external() || strcmp(which, "memory") == 0)
-		tcase_add_test(tc, memory_alarm_blocks_publisher_until_drained);
+		tcase_add_test(tp_tcase(s, "memory", 180),
+			       memory_alarm_blocks_publisher_until_drained);
 	if (!th_external() || strcmp(which, "disk") == 0)
-		tcase_add_test(tc, disk_alarm_blocks_publisher_not_consumer);
+		tcase_add_test(tp_tcase(s, "disk", 180), disk_alarm_blocks_publisher_not_consumer);
 	if (!th_external())
-		tcase_add_test(tc, disk_alarm_consumer_drains_durable_backlog);
+		tcase_add_test(tp_tcase(s, "disk-backlog", 180),
+			       disk_alarm_consumer_drains_durable_backlog);
 	if (!th_external())
-		tcase_add_test(tc, memory_alarm_stops_a_body_mid_message);
-	suite_add_tcase(s, tc);
+		tcase_add_test(tp_tcase(s, "memory-big-body", 180),
+			       memory_alarm_stops_a_body_mid_message);
 	return th_run_suite(s);
 }
