@@ -43,12 +43,18 @@ static int env_set(const char *name)
 	return v != NULL && *v != '\0';
 }
 
-/* 1 when the environment asks for one test or a debugger's view. */
+/* 1 when the environment asks for one test, a debugger's view, or one
+ * TCase at a time (TANDEM_TEST_SERIAL; a tandemd under a wrapper such as
+ * valgrind, 20-50 times slower, unless TANDEM_TEST_SERIAL=0). */
 static int env_wants_serial(void)
 {
-	const char *fork_env = getenv("CK_FORK");
-	return env_set("CK_RUN_SUITE") || env_set("CK_RUN_CASE") || env_set("CK_INCLUDE_TAGS") ||
-	       env_set("CK_EXCLUDE_TAGS") || (fork_env != NULL && strcmp(fork_env, "no") == 0);
+	const char *fork_env = getenv("CK_FORK"), *serial = getenv("TANDEM_TEST_SERIAL");
+	if (env_set("CK_RUN_SUITE") || env_set("CK_RUN_CASE") || env_set("CK_INCLUDE_TAGS") ||
+	    env_set("CK_EXCLUDE_TAGS") || (fork_env != NULL && strcmp(fork_env, "no") == 0))
+		return 1;
+	if (serial != NULL && *serial != '\0')
+		return strcmp(serial, "0") != 0;
+	return env_set("TANDEMD_WRAPPER");
 }
 
 static SRunner *runner(Suite *s)

@@ -14,8 +14,10 @@
  *
  * Everything runs here, in order, when a Check variable selects tests
  * (CK_RUN_SUITE, CK_RUN_CASE, CK_INCLUDE_TAGS, CK_EXCLUDE_TAGS), with
- * CK_FORK=no (a debugger's view), or when the caller asks (a shared
- * external broker that tests restart). Check's log files
+ * CK_FORK=no (a debugger's view), with TANDEM_TEST_SERIAL=1, under a
+ * TANDEMD_WRAPPER (valgrind: each tandemd 20-50 times slower) unless
+ * TANDEM_TEST_SERIAL=0, or when the caller asks (a shared external broker
+ * that tests restart). Check's log files
  * (CK_LOG_FILE_NAME, CK_XML_LOG_FILE_NAME, CK_TAP_LOG_FILE_NAME) get one
  * file per parallel TCase: NAME.<tcase>.
  *
