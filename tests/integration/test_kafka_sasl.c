@@ -5,9 +5,11 @@
  * credentials) fail with an authentication error; a client without SASL
  * is closed; SaslHandshake refuses an unknown mechanism with the list. */
 #include "kafka_harness.h"
+#include "parallel.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,17 +323,31 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("kafka_sasl");
-	TCase *tc = kh_tcase("sasl");
+	TCase *tc;
+	int failed;
 
-	tcase_add_test(tc, test_kafka_sasl_plain);
-	tcase_add_test(tc, test_kafka_sasl_scram_sha_256);
-	tcase_add_test(tc, test_kafka_sasl_scram_sha_512);
+	/* topics of their own on the program's broker, or a tandemd of their
+	 * own: side by side (parallel.h) */
+	tcase_add_test(tp_tcase(s, "plain", KH_TEST_TIMEOUT), test_kafka_sasl_plain);
+	tcase_add_test(tp_tcase(s, "scram-sha-256", KH_TEST_TIMEOUT),
+		       test_kafka_sasl_scram_sha_256);
+	tcase_add_test(tp_tcase(s, "scram-sha-512", KH_TEST_TIMEOUT),
+		       test_kafka_sasl_scram_sha_512);
+	tc = tp_tcase(s, "refused", KH_TEST_TIMEOUT);
 	tcase_add_test(tc, test_kafka_sasl_wrong_password);
 	tcase_add_test(tc, test_kafka_sasl_scram_needs_password);
 	tcase_add_test(tc, test_kafka_sasl_required_closes);
 	tcase_add_test(tc, test_kafka_sasl_unsupported_mechanism);
 	tcase_add_test(tc, test_kafka_sasl_handshake_v0_bare_tokens);
-	tcase_add_test(tc, test_kafka_sasl_scram_survives_restart);
-	suite_add_tcase(s, tc);
-	return kh_run_suite(s, broker_args);
+	tcase_add_test(tp_tcase(s, "restart", KH_TEST_TIMEOUT),
+		       test_kafka_sasl_scram_survives_restart);
+	/* kh_run_suite's steps, with the TCases side by side */
+	signal(SIGPIPE, SIG_IGN);
+	if (kh_broker_start(kh_main(), broker_args) < 0)
+		return 99;
+	failed = tp_run_suite(s, 0);
+	if (kh_broker_stop(kh_main()) != 0)
+		failed++;
+	kh_broker_destroy(kh_main());
+	return failed ? 1 : 0;
 }
