@@ -439,8 +439,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		c->out = evbuffer_new();
 		c->flush = event_new(n->base, -1, 0, flush_cb, c);
 		if (!c->out || !c->flush || !evbuffer_add_cb(c->out, stage_cb, c) ||
-		    !(c->wire_cb = evbuffer_add_cb(bufferevent_get_output(conn_wire(c)), wire_cb,
-						   c))) {
+		    !(c->wire_cb =
+			      evbuffer_add_cb(bufferevent_get_output(conn_wire(c)), wire_cb, c))) {
 			if (c->flush)
 				event_free(c->flush);
 			if (c->out)
