@@ -348,6 +348,14 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		struct evbuffer_iovec v;
 		int got;
 
+		if (evbuffer_peek(c->out, -1, NULL, &v, 1) >= 1 && v.iov_len >= TLS_RECORD_MAX) {
+			/* a piece of a record or more (a Fetch's log segment, a
+			 * large body) makes full records as it is: moved, not
+			 * copied */
+			if (evbuffer_remove_buffer(c->out, dst, v.iov_len) <= 0)
+				break;
+			continue;
+		}
 		if (evbuffer_reserve_space(dst, (ev_ssize_t)n, &v, 1) != 1)
 			break; /* no memory: the next write tries again */
 		got = evbuffer_remove(c->out, v.iov_base, n);
