@@ -24,6 +24,9 @@
  * descriptors, and how often such trouble is logged at most */
 #define BACKOFF_MS 200
 #define WARN_INTERVAL_MS 10000
+/* TLS: the most plaintext one record carries; what the protocol writes in
+ * one loop turn is handed to OpenSSL in pieces of this size */
+#define TLS_RECORD_MAX 16384
 
 /* One line per interval, with the count of those left out. */
 struct ratelog {
@@ -142,6 +145,32 @@ static void conn_unlink(struct tdm_conn *c)
 		c->listener->nconns--;
 }
 
+/* TLS: the socket's own bufferevent under c->bev (it holds the encrypted
+ * bytes), or NULL. */
+static struct bufferevent *conn_wire(struct tdm_conn *c)
+{
+	return c->flush ? bufferevent_get_underlying(c->bev) : NULL;
+}
+
+/* Plaintext written and not yet handed to OpenSSL (TLS) or the socket. */
+static size_t conn_queued(struct tdm_conn *c)
+{
+	size_t n = evbuffer_get_length(c->out);
+
+	if (c->flush)
+		n += evbuffer_get_length(bufferevent_get_output(c->bev));
+	return n;
+}
+
+/* Everything written has reached the socket. */
+static int conn_flushed(struct tdm_conn *c)
+{
+	struct bufferevent *wire = conn_wire(c);
+
+	return conn_queued(c) == 0 &&
+	       (!wire || evbuffer_get_length(bufferevent_get_output(wire)) == 0);
+}
+
 /* Ends the connection's life: no more I/O; the reaper releases the protocol
  * state and frees the struct after the current callbacks have returned. */
 static void conn_kill(struct tdm_conn *c)
@@ -152,6 +181,8 @@ static void conn_kill(struct tdm_conn *c)
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	if (c->flush)
+		event_del(c->flush);
 	conn_unlink(c);
 	c->reap_next = c->net->reap;
 	c->net->reap = c;
@@ -170,8 +201,16 @@ void tdm_conn_unref(struct tdm_conn *c)
 	if (--c->refcnt > 0)
 		return;
 	/* the bufferevent may outlive c (libevent frees it deferred) */
-	if (c->out_cb)
-		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+	if (c->flush) {
+		struct bufferevent *wire = conn_wire(c);
+
+		if (wire && c->wire_cb)
+			evbuffer_remove_cb_entry(bufferevent_get_output(wire), c->wire_cb);
+		event_free(c->flush);
+		evbuffer_free(c->out); /* its own: out_cb goes with it */
+	} else if (c->out_cb) {
+		evbuffer_remove_cb_entry(c->out, c->out_cb);
+	}
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -208,7 +247,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	struct tdm_conn *c = arg;
 	(void)bev;
 	if (c->closing) {
-		if (evbuffer_get_length(tdm_conn_out(c)) == 0)
+		if (conn_flushed(c))
 			conn_kill(c);
 		return;
 	}
@@ -238,7 +277,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
 int tdm_conn_output_full(struct tdm_conn *c)
 {
-	if (evbuffer_get_length(tdm_conn_out(c)) < c->net->lim.output_high_watermark)
+	if (conn_queued(c) < c->net->lim.output_high_watermark)
 		return 0;
 	c->above_high = 1;
 	return 1;
@@ -263,12 +302,16 @@ void tdm_conn_close(struct tdm_conn *c)
 		return;
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(tdm_conn_out(c)) == 0) {
+	if (c->flush)
+		event_active(c->flush, EV_WRITE, 0);
+	else if (conn_flushed(c)) {
 		conn_kill(c);
 		return;
 	}
 	struct timeval tv = { CLOSE_FLUSH_TIMEOUT_S, 0 };
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	if (conn_wire(c)) /* the last records may wait there, not in c->bev */
+		bufferevent_set_timeouts(conn_wire(c), NULL, &tv);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_WRITE);
 }
@@ -284,6 +327,65 @@ static void count_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info
 {
 	(void)b;
 	((struct tdm_conn *)arg)->bytes_out += info->n_deleted;
+}
+
+/*
+ * TLS: moves what the protocol wrote this loop turn into the TLS
+ * bufferevent in contiguous pieces of up to one record.  bufferevent_openssl
+ * encrypts as soon as data is added to it, one SSL_write (one record) per
+ * evbuffer chain: a delivery written as eight small adds would be eight
+ * records, and each record costs a fixed amount of CPU on both sides.
+ */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_conn *c = arg;
+	struct evbuffer *dst = bufferevent_get_output(c->bev);
+	size_t len;
+
+	(void)fd, (void)what;
+	while ((len = evbuffer_get_length(c->out)) > 0) {
+		size_t n = len < TLS_RECORD_MAX ? len : TLS_RECORD_MAX;
+		struct evbuffer_iovec v;
+		int got;
+
+		if (evbuffer_peek(c->out, -1, NULL, &v, 1) >= 1 && v.iov_len >= TLS_RECORD_MAX) {
+			/* a piece of a record or more (a Fetch's log segment, a
+			 * large body) makes full records as it is: moved, not
+			 * copied */
+			if (evbuffer_remove_buffer(c->out, dst, v.iov_len) <= 0)
+				break;
+			continue;
+		}
+		if (evbuffer_reserve_space(dst, (ev_ssize_t)n, &v, 1) != 1)
+			break; /* no memory: the next write tries again */
+		got = evbuffer_remove(c->out, v.iov_base, n);
+		v.iov_len = got > 0 ? (size_t)got : 0;
+		evbuffer_commit_space(dst, &v, 1); /* OpenSSL writes it now */
+		if (got <= 0)
+			break;
+	}
+	if (c->closing && !c->dead && conn_flushed(c))
+		conn_kill(c);
+}
+
+/* TLS: the first write of a loop turn asks for flush_cb. */
+static void stage_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct tdm_conn *c = arg;
+
+	(void)b;
+	if (info->n_added && info->orig_size == 0 && !c->dead)
+		event_active(c->flush, EV_WRITE, 0);
+}
+
+/* TLS: a closing connection ends when the socket took the last record. */
+static void wire_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct tdm_conn *c = arg;
+
+	(void)b;
+	if (info->n_deleted && c->closing && !c->dead && conn_flushed(c))
+		conn_kill(c);
 }
 
 int tdm_net_fd_reserved(struct tdm_net *n, evutil_socket_t fd, const char *name)
@@ -341,6 +443,23 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		free(c);
 		return;
 	}
+	if (tl->opts.tls) {
+		c->out = evbuffer_new();
+		c->flush = event_new(n->base, -1, 0, flush_cb, c);
+		if (!c->out || !c->flush || !evbuffer_add_cb(c->out, stage_cb, c) ||
+		    !(c->wire_cb =
+			      evbuffer_add_cb(bufferevent_get_output(conn_wire(c)), wire_cb, c))) {
+			if (c->flush)
+				event_free(c->flush);
+			if (c->out)
+				evbuffer_free(c->out);
+			bufferevent_free(c->bev); /* closes fd */
+			free(c);
+			return;
+		}
+	} else {
+		c->out = bufferevent_get_output(c->bev);
+	}
 	c->net = n;
 	c->listener = tl;
 	c->proto = tl->proto;
@@ -376,7 +495,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 					(tl->opts.idle_timeout_ms % 1000) * 1000 };
 		bufferevent_set_timeouts(c->bev, &idle, NULL);
 	}
-	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), count_out_cb, c);
+	c->out_cb = evbuffer_add_cb(c->out, count_out_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, n->lim.output_high_watermark / 2, 0);
 	c->ctx = tl->proto->open(c, tl->arg);
 	if (!c->ctx) {

@@ -50,6 +50,13 @@ struct tdm_conn {
 	uint8_t closing, dead, reading_paused, above_high;
 	uint64_t bytes_out;             /* written to the socket (drained from output) */
 	struct evbuffer_cb_entry *out_cb; /* counts bytes_out */
+	/* What the protocol writes (tdm_conn_out): the bufferevent's output, or
+	 * under TLS a buffer of its own (owned), moved into the bufferevent
+	 * once a loop turn in pieces of up to a full TLS record, so that many
+	 * small writes make one record instead of one each. */
+	struct evbuffer *out;
+	struct event *flush;            /* owned; TLS: does that move */
+	struct evbuffer_cb_entry *wire_cb; /* TLS: on the socket's own output */
 	char peer[64];                  /* "ip:port" */
 	int peer_loopback;
 	uint64_t id;
@@ -119,7 +126,7 @@ size_t tdm_net_count(const struct tdm_net *n);
 
 static inline struct evbuffer *tdm_conn_out(struct tdm_conn *c)
 {
-	return bufferevent_get_output(c->bev);
+	return c->out;
 }
 /* True when the output buffer is above the high watermark. */
 int tdm_conn_output_full(struct tdm_conn *c);

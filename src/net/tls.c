@@ -21,6 +21,11 @@ struct tdm_tls {
 	SSL_CTX *ctx; /* owned */
 };
 
+/* Most one read or write of a TLS socket moves, and most encrypted bytes
+ * waiting for the socket (bufferevent_socket's default is 16 KiB: one full
+ * record and its overhead would not fit). */
+#define TDM_TLS_WIRE_MAX (64 * 1024)
+
 /* RabbitMQ's (Erlang's) names of the protocol versions. */
 static const struct {
 	const char *name;
@@ -326,14 +331,45 @@ void tdm_tls_free(struct tdm_tls *t)
 struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base, evutil_socket_t fd)
 {
 	SSL *ssl = SSL_new(t->ctx);
-	struct bufferevent *bev;
+	struct bufferevent *wire = NULL, *bev;
 
 	if (!ssl)
 		return NULL;
-	bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	if (fd < 0) {
+		/* evhttp sets the socket later, on the bufferevent it is given:
+		 * OpenSSL on the socket itself */
+		bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						     BEV_OPT_CLOSE_ON_FREE);
+		if (!bev)
+			return NULL; /* libevent freed ssl (BEV_OPT_CLOSE_ON_FREE) */
+		goto out;
+	}
+	/*
+	 * OpenSSL over a socket bufferevent (the filter form): one read(2)
+	 * takes every record that has arrived (OpenSSL on the socket itself
+	 * reads a record's header, then its body: two reads a record, and one
+	 * record per read event), and records written in one loop turn leave
+	 * in one writev(2).
+	 */
+	wire = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!wire) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_set_max_single_read(wire, TDM_TLS_WIRE_MAX);
+	bufferevent_set_max_single_write(wire, TDM_TLS_WIRE_MAX);
+	/* what is encrypted waits in wire's output until the socket takes it:
+	 * past this much the plaintext stays in bev's output, where the
+	 * caller's own flow control sees it */
+	bufferevent_setwatermark(wire, EV_WRITE, TDM_TLS_WIRE_MAX / 4, TDM_TLS_WIRE_MAX);
+	bev = bufferevent_openssl_filter_new(base, wire, ssl, BUFFEREVENT_SSL_ACCEPTING,
 					     BEV_OPT_CLOSE_ON_FREE);
 	if (!bev)
-		return NULL; /* libevent freed ssl (BEV_OPT_CLOSE_ON_FREE) */
+		return NULL; /* libevent freed ssl, and wire unless it failed
+				before taking it (out of memory); fd is untouched */
+	/* the socket last: a failure above leaves it the caller's */
+	bufferevent_setfd(wire, fd);
+out:
 	/* many clients just close the socket: that is an end, not an attack */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;

@@ -59,6 +59,13 @@ void tdm_tls_free(struct tdm_tls *t);
  * freed).  fd may be -1 when the socket is set later (bufferevent_setfd,
  * as evhttp does with the bufferevent its bevcb returns).  NULL on failure
  * (fd is then still the caller's).
+ *
+ * With a socket, OpenSSL works over a socket bufferevent of its own
+ * (bufferevent_get_underlying): a read takes every record that has arrived,
+ * and the records it holds (up to 64 KiB; past that the plaintext waits in
+ * the returned bufferevent's output) leave in one writev.  Data added to the
+ * output is encrypted at once, one record per evbuffer chain: add it in
+ * large pieces (tdm_conn's output does).
  */
 struct bufferevent *tdm_tls_wrap(struct tdm_tls *t, struct event_base *base, evutil_socket_t fd);
 /*

@@ -752,6 +752,73 @@ START_TEST(test_amqps_unknown_cipher_refuses_start)
 }
 END_TEST
 
+/* Records the client has read (their headers), counted by OpenSSL's
+ * message callback on the client's side. */
+static unsigned long records_in;
+
+static void count_records(int write_p, int version, int content_type, const void *buf, size_t len,
+			  SSL *ssl, void *arg)
+{
+	(void)version, (void)buf, (void)len, (void)ssl, (void)arg;
+	if (!write_p && content_type == SSL3_RT_HEADER)
+		records_in++;
+}
+
+/*
+ * Deliveries written in one loop turn share TLS records: tandemd used to
+ * hand bufferevent_openssl its output as it was, one SSL_write (one
+ * record) per evbuffer chain, and a 4 KiB body is a chain of its own
+ * (added by reference) beside the one with its frames' headers, so each
+ * delivery took two records or more.  Now what a turn wrote goes out in
+ * records of up to 16 KiB: 64 queued 4 KiB messages consumed at once come
+ * in far fewer records than messages.
+ */
+START_TEST(test_amqps_deliveries_share_records)
+{
+	enum { N = 64, SIZE = 4096 };
+	amqp_connection_state_t c = amqp_new_connection();
+	amqp_socket_t *s = amqp_ssl_socket_new(c);
+	struct timeval tv = { 5, 0 };
+	static char body[SIZE];
+	char ca[512], q[64];
+	amqp_rpc_reply_t r;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(amqp_ssl_socket_set_cacert(s, path_of(ca, sizeof(ca), "ca.pem")), 0);
+	amqp_ssl_socket_set_verify_peer(s, 1);
+	amqp_ssl_socket_set_verify_hostname(s, 0);
+	SSL_CTX_set_msg_callback(amqp_ssl_socket_get_context(s), count_records);
+	ck_assert_int_eq(amqp_socket_open_noblock(s, "127.0.0.1", tls_port, &tv), AMQP_STATUS_OK);
+	r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
+	ck_assert_int_eq(r.reply_type, AMQP_RESPONSE_NORMAL);
+	th_channel(c, 1);
+	th_queue(c, 1, th_name(q, sizeof(q), "records"), 0, 0, 1, NULL, 0);
+	memset(body, 'r', sizeof(body));
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(q),
+						    0, 0, NULL, (amqp_bytes_t){ SIZE, body }),
+				 AMQP_STATUS_OK);
+	ck_assert_uint_eq(th_wait_count(c, 1, q, N, 5000), N);
+	records_in = 0;
+	amqp_basic_consume(c, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 1, 0,
+			   amqp_empty_table);
+	ck_assert_int_eq(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
+	for (int i = 0; i < N; i++) {
+		amqp_envelope_t env;
+
+		r = amqp_consume_message(c, &env, &tv, 0);
+		ck_assert_int_eq(r.reply_type, AMQP_RESPONSE_NORMAL);
+		ck_assert_uint_eq(env.message.body.len, SIZE);
+		amqp_destroy_envelope(&env);
+	}
+	/* before: two records a delivery or more (128+); now about 4 KiB x 64
+	 * / 16 KiB = 17, plus the consume-ok's */
+	ck_assert_msg(records_in < N, "%lu TLS records for %d deliveries of %d bytes", records_in,
+		      N, SIZE);
+	th_close(c);
+}
+END_TEST
+
 int main(void)
 {
 	const char *args[24];
@@ -772,6 +839,7 @@ int main(void)
 	th_start_with_args(args);
 	tcase_add_test(tc, test_amqps_publish_get);
 	tcase_add_test(tc, test_amqps_openssl_s_client);
+	tcase_add_test(tc, test_amqps_deliveries_share_records);
 	tcase_add_test(tc, test_amqps_verify_peer);
 	tcase_add_test(tc, test_amqps_verify_peer_optional_cert);
 	tcase_add_test(tc, test_amqps_versions);
