@@ -89,11 +89,14 @@ trap 'exit 130' INT TERM
 # ---------- build ----------
 TANDEMD="$top/src/tandemd"
 PERF="$top/src/tools/tandem-perf"
-# an out-of-tree build directory "b" (as the developers' notes use) when the top has none
-if [ ! -x "$TANDEMD" ] && [ -x "$top/b/src/tandemd" ]; then
-	TANDEMD="$top/b/src/tandemd"
-	PERF="$top/b/src/tools/tandem-perf"
-fi
+# an out-of-tree build when the top has none: scripts/setup.sh's build/main,
+# or a directory "b"
+for b in build/main b; do
+	if [ ! -x "$TANDEMD" ] && [ -x "$top/$b/src/tandemd" ]; then
+		TANDEMD="$top/$b/src/tandemd"
+		PERF="$top/$b/src/tools/tandem-perf"
+	fi
+done
 if [ "$BUILD" = 1 ]; then
 	log "building tandemd and tandem-perf"
 	bdir=$(dirname "$(dirname "$TANDEMD")")
