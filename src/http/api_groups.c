@@ -21,6 +21,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/groups.h"
+#include "core/stream.h"
 #include "http/hx.h"
 
 /* ---- committed offsets ---------------------------------------------------- */
@@ -220,24 +221,30 @@ static int coordinator_knows(struct tdm_groups *gs, const char *name, size_t len
 	return gs && tdm_groups_find(gs, name, len) != NULL;
 }
 
-/* 1 when the user may see the coordinator's groups: their members are
- * Kafka clients of kafka_vhost, assigned its topics. */
-static int members_visible(struct hx_req *r)
+/* 1 when the user may see the members of the coordinator's group id: an
+ * administrator, or a user who may open the group's vhost (kafka_vhost, or
+ * V for a group of Kafka clients acting in V). */
+static int members_visible(struct hx_req *r, const char *id)
 {
-	const char *vh = r->h->cfg && r->h->cfg->kafka_vhost ? r->h->cfg->kafka_vhost : "/";
-	return hx_is_admin(r) || tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh, strlen(vh));
+	char vh[TDM_TOPIC_NAME_MAX + 1];
+
+	if (hx_is_admin(r))
+		return 1;
+	hx_group_vhost(r, id, vh, sizeof(vh));
+	return tdm_auth_vhost_allowed(r->h->broker->auth, r->user, vh, strlen(vh));
 }
 
-/* Every group, in name order: the coordinator's (when members) merged with
- * those known only by committed offsets (v sorted by group). */
-static void write_all(struct js_w *w, struct tdm_groups *gs, const struct hx_offset *v, size_t n,
-		      struct names *nm, int members)
+/* Every group, in name order: the coordinator's whose members the user may
+ * see merged with those known only by committed offsets (v sorted by group). */
+static void write_all(struct hx_req *r, struct js_w *w, struct tdm_groups *gs,
+		      const struct hx_offset *v, size_t n, struct names *nm)
 {
 	size_t i = 0, k = 0;
 	struct tdm_group *g;
 	size_t pos = 0;
-	while (members && gs && (g = tdm_groups_next(gs, &pos)))
-		name_add(nm, g->id);
+	while (gs && (g = tdm_groups_next(gs, &pos)))
+		if (members_visible(r, g->id))
+			name_add(nm, g->id);
 	if (nm->n)
 		qsort(nm->v, nm->n, sizeof(*nm->v), cmp_name);
 	js_arr(w);
@@ -247,7 +254,7 @@ static void write_all(struct js_w *w, struct tdm_groups *gs, const struct hx_off
 		size_t j = i;
 		while (j < n && strcmp(v[j].group, name) == 0)
 			j++;
-		if (members || !coordinator_knows(gs, name, strlen(name)))
+		if (!coordinator_knows(gs, name, strlen(name)) || members_visible(r, name))
 			write_group(w, gs, name, v + i, j - i);
 		i = j;
 		while (k < nm->n && strcmp(nm->v[k], name) == 0)
@@ -274,10 +281,9 @@ static void get_groups(struct hx_req *r)
 	visible_only(r, v, &n);
 	struct names nm = { 0 };
 	struct js_w w;
-	int members = members_visible(r);
 	js_w_init(&w);
 	if (r->nseg == 1) {
-		write_all(&w, gs, v, n, &nm, members);
+		write_all(r, &w, gs, v, n, &nm);
 	} else {
 		const char *name = r->seg[1].s;
 		size_t i = 0, j;
@@ -286,7 +292,7 @@ static void get_groups(struct hx_req *r)
 		for (j = i; j < n && strcmp(v[j].group, name) == 0;)
 			j++;
 		if (strlen(name) != r->seg[1].len ||
-		    (!members && coordinator_knows(gs, name, r->seg[1].len)) ||
+		    (coordinator_knows(gs, name, r->seg[1].len) && !members_visible(r, name)) ||
 		    (j == i && !coordinator_knows(gs, name, r->seg[1].len))) {
 			hx_not_found(r);
 			goto out;

@@ -382,22 +382,27 @@ int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p)
 	return 0;
 }
 
-int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style)
+const char *hx_group_vhost(const struct hx_req *r, const char *id, char *vh, size_t cap)
 {
 	const char *kv = r->h->cfg && r->h->cfg->kafka_vhost ? r->h->cfg->kafka_vhost : "/";
-	char vh[TDM_TOPIC_NAME_MAX + 1];
-	const char *res = id;
 	int vn = -1;
 
 	/* a group of Kafka clients acting in vhost V: "__" + esc(V) + "." + id */
 	if (id[0] == '_' && id[1] == '_')
-		vn = tdm_topic_vhost(id, strlen(id), vh, sizeof(vh) - 1);
+		vn = tdm_topic_vhost(id, strlen(id), vh, cap - 1);
 	if (vn >= 0 && !((size_t)vn == strlen(kv) && memcmp(vh, kv, (size_t)vn) == 0)) {
 		vh[vn] = '\0';
-		res = strchr(id + 2, '.') + 1;
-	} else {
-		snprintf(vh, sizeof(vh), "%s", kv);
+		return strchr(id + 2, '.') + 1;
 	}
+	snprintf(vh, cap, "%s", kv);
+	return id;
+}
+
+int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style)
+{
+	char vh[TDM_TOPIC_NAME_MAX + 1];
+	const char *res = hx_group_vhost(r, id, vh, sizeof(vh));
+
 	if (tdm_auth_permitted(r->h->broker->auth, r->user, vh, TDM_PERM_READ, res, strlen(res)))
 		return 1;
 	refused(r, style, "group", res, strlen(res), vh, strlen(vh));

@@ -257,6 +257,10 @@ int hx_topic_permitted(struct hx_req *r, const char *name, enum tdm_perm p);
  * V; any other in kafka_vhost), the refusal worded as for p:
  * TDM_PERM_READ for a consume, TDM_PERM_CONFIGURE for a delete. */
 int hx_group_permitted(struct hx_req *r, const char *id, enum tdm_perm style);
+/* The vhost consumer group id belongs to (as hx_group_permitted reads it),
+ * written NUL-terminated to vh[0..cap); returns the group's name inside
+ * that vhost (id itself, or the part of it after "__" + esc(V) + "."). */
+const char *hx_group_vhost(const struct hx_req *r, const char *id, char *vh, size_t cap);
 
 /* Committed offsets of every group (core/groups.h), sorted by group, topic,
  * partition, each with its partition's log end (-1 when the partition is

@@ -19,11 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "http_client.h"
+#include "sockutil.h"
 
+static int kafka_port;
 static const char *const admin = "guest:guest", *const ad = "ad:adpw", *const mg = "mg:mgpw";
 
 static amqp_table_entry_t e_str(const char *key, const char *v)
@@ -213,20 +217,137 @@ START_TEST(test_topic_permissions_x_log_topic)
 }
 END_TEST
 
+/* ---- a raw Kafka client: enough to be a member of a consumer group ---- */
+
+struct kbuf {
+	unsigned char d[512];
+	size_t n;
+};
+
+static void k16(struct kbuf *b, int v)
+{
+	b->d[b->n++] = (unsigned char)(v >> 8);
+	b->d[b->n++] = (unsigned char)v;
+}
+
+static void k32(struct kbuf *b, int32_t v)
+{
+	k16(b, (int)(v >> 16));
+	k16(b, (int)(v & 0xffff));
+}
+
+static void kstr(struct kbuf *b, const char *s, size_t n)
+{
+	k16(b, (int)n);
+	memcpy(b->d + b->n, s, n);
+	b->n += n;
+}
+
+/* Sends request api/version with body, reads the answer's error code (the
+ * first field after the correlation id). */
+static int kcall(int fd, int api, int ver, const struct kbuf *body)
+{
+	struct kbuf h = { .n = 0 };
+	unsigned char in[4096];
+	size_t got = 0, want = 4;
+
+	k32(&h, (int32_t)(2 + 2 + 4 + 3 + body->n)); /* api, version, correlation, client id "t" */
+	k16(&h, api);
+	k16(&h, ver);
+	k32(&h, 7);
+	kstr(&h, "t", 1);
+	ck_assert_int_eq(write(fd, h.d, h.n), (ssize_t)h.n);
+	ck_assert_int_eq(write(fd, body->d, body->n), (ssize_t)body->n);
+	while (got < want) {
+		ssize_t r = read(fd, in + got, want - got);
+		ck_assert_msg(r > 0, "Kafka api %d: connection closed", api);
+		got += (size_t)r;
+		if (got == 4) {
+			want = 4 + ((size_t)in[0] << 24 | (size_t)in[1] << 16 | (size_t)in[2] << 8 | in[3]);
+			ck_assert_uint_le(want, sizeof(in));
+		}
+	}
+	return (int16_t)(in[8] << 8 | in[9]);
+}
+
+/* A Kafka client that logs in as "shop:guest" (acting in vhost shop) and
+ * joins consumer group `group` there: core knows it as "__shop." + group. */
+static int shop_group_member(const char *group)
+{
+	struct timeval tv = { 10, 0 };
+	struct kbuf b = { .n = 0 };
+	int fd = su_tcp_connect(kafka_port);
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	kstr(&b, "PLAIN", 5);
+	ck_assert_int_eq(kcall(fd, 17, 1, &b), 0); /* SaslHandshake */
+	b.n = 0;
+	k32(&b, 17);
+	memcpy(b.d + b.n, "\0shop:guest\0guest", 17);
+	b.n += 17;
+	ck_assert_int_eq(kcall(fd, 36, 0, &b), 0); /* SaslAuthenticate */
+	b.n = 0;
+	kstr(&b, group, strlen(group));
+	k32(&b, 30000);        /* session timeout */
+	kstr(&b, "", 0);       /* member id: new */
+	kstr(&b, "consumer", 8);
+	k32(&b, 1);
+	kstr(&b, "range", 5);
+	k32(&b, 0);            /* metadata: empty */
+	ck_assert_int_eq(kcall(fd, 11, 0, &b), 0); /* JoinGroup */
+	return fd;
+}
+
+/* The members of a group of Kafka clients acting in vhost shop are shown
+ * only to those who may open shop, not to every user of kafka_vhost. */
+START_TEST(test_topic_permissions_group_members_by_vhost)
+{
+	char g[64], core[96], path[160];
+	struct th_http_resp r;
+	int fd;
+
+	expect_status(admin, "PUT", "/api/vhosts/shop", NULL, 201);
+	snprintf(g, sizeof(g), "grp-shop-%d", (int)getpid());
+	snprintf(core, sizeof(core), "__shop.%s", g);
+	fd = shop_group_member(g);
+	/* guest may open shop: the group and its member */
+	snprintf(path, sizeof(path), "/api/groups/%s", core);
+	ck_assert_int_eq(http(admin, "GET", path, NULL, &r), 200);
+	ck_assert_msg(strstr(r.body, "\"client_id\":\"t\""), "no member: %s", r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(http(admin, "GET", "/api/groups", NULL, &r), 200);
+	ck_assert_msg(strstr(r.body, core), "not listed for guest: %s", r.body);
+	th_http_free(&r);
+	/* mg may open "/" (kafka_vhost) but not shop */
+	expect_status(mg, "GET", path, NULL, 404);
+	ck_assert_int_eq(http(mg, "GET", "/api/groups", NULL, &r), 200);
+	ck_assert_msg(!strstr(r.body, g), "shop's group shown to mg: %s", r.body);
+	th_http_free(&r);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	if (getenv("TANDEM_TEST_BROKER") && *getenv("TANDEM_TEST_BROKER")) {
 		printf("SKIP: topic permissions need a tandemd of their own (AMQP and HTTP)\n");
 		return 77;
 	}
-	char hport[16];
+	char hport[16], kport[16];
 	int http_port = th_free_port();
-	if (http_port <= 0)
+	kafka_port = th_free_port();
+	if (http_port <= 0 || kafka_port <= 0)
 		return 99;
 	th_http_port(http_port);
 	snprintf(hport, sizeof(hport), "%d", http_port);
+	snprintf(kport, sizeof(kport), "%d", kafka_port);
 	const char *args[] = { "--http-port",
 			       hport,
+			       "--kafka-port",
+			       kport,
+			       "--group_initial_rebalance_delay_ms",
+			       "0",
 			       "--users.ad.password",
 			       "adpw",
 			       "--users.ad.tags",
@@ -242,6 +363,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_topic_permissions_http);
 	tcase_add_test(tc, test_topic_permissions_x_log_topic);
+	tcase_add_test(tc, test_topic_permissions_group_members_by_vhost);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
 }
