@@ -63,28 +63,7 @@ log() { printf '[tls %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tandem-tls.XXXXXX")
-TD_PID=""
-RMQ_STATE=""
-stop_tandemd() {
-	[ -n "$TD_PID" ] || return 0
-	kill -TERM "$TD_PID" 2>/dev/null || true
-	for _ in $(seq 1 50); do kill -0 "$TD_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$TD_PID" 2>/dev/null || true
-	wait "$TD_PID" 2>/dev/null || true
-	TD_PID=""
-}
-stop_rabbit() {
-	[ -n "$RMQ_STATE" ] || return 0
-	"$top/tests/rabbitmq/stop-private.sh" "$RMQ_STATE" $([ "$KEEP" = 1 ] && echo --keep) >/dev/null 2>&1 || true
-	RMQ_STATE=""
-}
-teardown() {
-	stop_tandemd
-	stop_rabbit
-	if [ "$KEEP" = 1 ]; then log "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
+. "$top/tests/perf/teardown.sh"
 
 # ---------- build ----------
 TANDEMD="$top/src/tandemd"
