@@ -155,7 +155,7 @@ tsan_check() {
 		(cd "$dir" && "$BUILD/src/configure" -q --enable-werror --enable-sanitizers=thread) || return 1
 	fi
 	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker || return 1
-	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp}
 	echo "--- test_worker (instrumented)"
 	"$dir/tests/unit/test_worker" || rc=1
 	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic test_dos \
