@@ -327,6 +327,34 @@ static const struct conf_key conf_keys[] = {
 	  "(management.ssl.ciphers.N lines add one each)." },
 	{ "management.ssl.honor_cipher_order", CT_BOOL, OFF(http_ssl_honor_cipher_order), "false",
 	  0, 1, 0, "As ssl_options.honor_cipher_order, for HTTPS." },
+	/* the cluster (src/cluster): Kafka's ZooKeeper-era broker settings */
+	{ "zookeeper_connect", CT_STR, OFF(zookeeper_connect), "", 0, 0, 0,
+	  "ZooKeeper ensemble of the cluster, host:port[,host:port...][/chroot]\n"
+	  "(Kafka's zookeeper.connect); empty = a single node, no cluster." },
+	{ "zookeeper_session_timeout_ms", CT_U32, OFF(zookeeper_session_timeout_ms), "18000", 2000,
+	  600000, 0,
+	  "ZooKeeper session timeout (zookeeper.session.timeout.ms): a node silent this long\n"
+	  "loses its registration and its leaderships." },
+	{ "zookeeper_connection_timeout_ms", CT_U32, OFF(zookeeper_connection_timeout_ms), "18000",
+	  100, 600000, 0,
+	  "How long start-up waits for the ZooKeeper session before it gives up with an error." },
+	{ "node_id", CT_U32, OFF(node_id), "1", 1, INT32_MAX, 0,
+	  "This node's id in the cluster (Kafka's broker.id), unique per node." },
+	{ "advertised_host", CT_STR, OFF(advertised_host), "", 0, 0, 0,
+	  "Host name clients and other nodes reach this node at (Kafka's advertised.listeners\n"
+	  "host); empty = bind_address." },
+	{ "default_replication_factor", CT_U32, OFF(default_replication_factor), "1", 1, 1000, 0,
+	  "Replicas of a new topic that does not ask for a number (default.replication.factor)." },
+	{ "min_insync_replicas", CT_U32, OFF(min_insync_replicas), "1", 1, 1000, 0,
+	  "Default min.insync.replicas of topics: an acks=all write needs this many in-sync\n"
+	  "replicas, else NOT_ENOUGH_REPLICAS." },
+	{ "replica_lag_time_max_ms", CT_U32, OFF(replica_lag_time_max_ms), "30000", 100, INT32_MAX,
+	  0,
+	  "A follower that has not caught up with the leader's log end for this long leaves\n"
+	  "the ISR (replica.lag.time.max.ms)." },
+	{ "unclean_leader_election", CT_BOOL, OFF(unclean_leader_election), "false", 0, 1, 0,
+	  "Default unclean.leader.election.enable: with no in-sync replica alive, elect an\n"
+	  "out-of-sync one (losing what it lacks) rather than leave the partition offline." },
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

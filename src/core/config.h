@@ -138,6 +138,16 @@ struct tdm_config {
 	uint32_t http_ssl_depth;    /* management.ssl.depth; default 10 */
 	char *http_ssl_versions;    /* owned; management.ssl.versions; "" = tlsv1.2,tlsv1.3 */
 	char *http_ssl_ciphers;     /* owned; management.ssl.ciphers; "" = OpenSSL's defaults */
+	/* the cluster (src/cluster) */
+	char *zookeeper_connect;    /* owned; "" = single node (default) */
+	uint32_t zookeeper_session_timeout_ms; /* default 18000 */
+	uint32_t zookeeper_connection_timeout_ms; /* default 18000 */
+	uint32_t node_id;           /* broker.id; default 1 */
+	char *advertised_host;      /* owned; "" = bind_address */
+	uint32_t default_replication_factor; /* default 1 */
+	uint32_t min_insync_replicas; /* default 1 */
+	uint32_t replica_lag_time_max_ms; /* default 30000 */
+	int unclean_leader_election; /* default false */
 	int http_ssl_honor_cipher_order; /* management.ssl.honor_cipher_order; default false */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
