@@ -1,0 +1,178 @@
+/*
+ * Replication state of this node's partitions, protocol-neutral: Kafka's
+ * ReplicaManager/Partition as core sees them.  In a cluster, src/cluster
+ * learns the membership and every partition's state (replicas, leader,
+ * leader epoch, ISR) from ZooKeeper and hands it here; the front ends ask
+ * here who leads a partition, how far consumers may read (the high
+ * watermark) and whether an acks=all write is replicated.
+ *
+ * Single node (no struct tdm_replica, the pointer is NULL): every call
+ * below that takes a NULL replica answers as a lone broker does today:
+ * every partition is led here, the high watermark is the log end, no
+ * follower exists.
+ *
+ * The leader side follows Kafka: followers fetch with their node id as
+ * replica id (tdm_replica_follower_fetch records each one's log end);
+ * the high watermark is the smallest log end over the ISR (leader
+ * included) and never moves back; a follower whose log end has not
+ * reached the leader's for replica_lag_time_max_ms leaves the ISR, one
+ * that reaches the high watermark (and the start of the leader's epoch)
+ * joins it again.  ISR changes are not applied here: the isr_change hook
+ * asks src/cluster to write them to ZooKeeper (compare-and-set on the
+ * state's version) and the new state comes back through
+ * tdm_replica_set_state, as in Kafka's ZooKeeper era.
+ *
+ * Everything runs on the loop thread.
+ *
+ * Must not depend on: libevent, pthreads, ZooKeeper, protocol front ends.
+ */
+#ifndef TANDEM_CORE_REPLICA_H
+#define TANDEM_CORE_REPLICA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tdm_topics;
+struct ls_partition;
+struct tdm_replica;
+
+#define TDM_NO_NODE (-1)
+
+/* A live node of the cluster, as registered in ZooKeeper. */
+struct tdm_replica_node {
+	int32_t id;
+	const char *host; /* borrowed during tdm_replica_set_nodes, copied */
+	int kafka_port;   /* 0: none */
+	int amqp_port;
+	int http_port;
+};
+
+/* One partition's state, as kept in ZooKeeper
+ * (/brokers/topics/T/partitions/P/state plus the assignment). */
+struct tdm_partition_state {
+	int32_t leader; /* node id, TDM_NO_NODE: offline */
+	int32_t leader_epoch;
+	int32_t controller_epoch;
+	int32_t version; /* of the state znode: for compare-and-set */
+	const int32_t *replicas; /* assignment, preferred leader first */
+	size_t nreplicas;
+	const int32_t *isr;
+	size_t nisr;
+};
+
+/* What src/cluster does for the replica manager. */
+struct tdm_replica_hooks {
+	/* Leader: the ISR of topic/partition should become want->isr (want
+	 * is the current state with the new ISR; the pointers are valid for
+	 * the call only).  Write it with compare-and-set on want->version and
+	 * hand the written state back with tdm_replica_set_state; on a
+	 * version conflict re-read the state and hand that back. */
+	void (*isr_change)(void *ctx, const char *topic, int32_t partition,
+			   const struct tdm_partition_state *want);
+	/* Follower: fetch topic/partition from node `leader` (leader epoch
+	 * `leader_epoch`); before fetching, truncate where the leader's log
+	 * differs (OffsetForLeaderEpoch).  leader == TDM_NO_NODE: stop
+	 * fetching it (this node leads it now, left its replicas, or it is
+	 * offline). */
+	void (*follow)(void *ctx, const char *topic, int32_t partition, int32_t leader,
+		       int32_t leader_epoch);
+};
+
+/* Kafka's answers to a write or read on a partition of the cluster. */
+#define TDM_REPL_OK 0
+#define TDM_REPL_NOT_LEADER (-200)          /* NOT_LEADER_OR_FOLLOWER (6) */
+#define TDM_REPL_NO_LEADER (-201)           /* LEADER_NOT_AVAILABLE (5) */
+#define TDM_REPL_UNKNOWN (-202)             /* UNKNOWN_TOPIC_OR_PARTITION (3) */
+#define TDM_REPL_NOT_ENOUGH (-203)          /* NOT_ENOUGH_REPLICAS (19) */
+#define TDM_REPL_NOT_ENOUGH_AFTER (-204)    /* NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) */
+#define TDM_REPL_FENCED_EPOCH (-205)        /* FENCED_LEADER_EPOCH (74) */
+#define TDM_REPL_UNKNOWN_EPOCH (-206)       /* UNKNOWN_LEADER_EPOCH (75) */
+
+/*
+ * A replica manager for node `node_id` over topics (borrowed).  hooks is
+ * copied; ctx is passed to them.  lag_max_ms: replica_lag_time_max_ms;
+ * min_insync: the broker default of min.insync.replicas (a topic's
+ * config overrides it).  NULL on allocation failure.
+ */
+struct tdm_replica *tdm_replica_new(struct tdm_topics *topics, int32_t node_id,
+				    const struct tdm_replica_hooks *hooks, void *ctx,
+				    uint32_t lag_max_ms, uint32_t min_insync);
+/* Frees r (NULL is fine); hooks are not called. */
+void tdm_replica_free(struct tdm_replica *r);
+
+/* ---- fed by src/cluster -------------------------------------------- */
+
+/* The live nodes (copied), replacing the previous list. */
+int tdm_replica_set_nodes(struct tdm_replica *r, const struct tdm_replica_node *nodes,
+			  size_t n);
+/* The controller's node id (TDM_NO_NODE: none elected). */
+void tdm_replica_set_controller(struct tdm_replica *r, int32_t node_id);
+/*
+ * The state of topic/partition (copied).  A state older than the one
+ * held (smaller leader epoch, or same epoch and smaller version) is
+ * ignored.  When this node becomes the leader: the log gets the new
+ * leader epoch starting at its log end, followers' positions start
+ * unknown; when it becomes a follower: the follow hook is called.  The
+ * local log must exist (src/cluster creates it first).  0, or
+ * TDM_REPL_UNKNOWN when topics has no such partition.
+ */
+int tdm_replica_set_state(struct tdm_replica *r, const char *topic, int32_t partition,
+			  const struct tdm_partition_state *st);
+/* topic is gone from the cluster: forget its states (followers stop). */
+void tdm_replica_forget_topic(struct tdm_replica *r, const char *topic);
+/* Periodic work (every 100 ms or so): ISR shrink of lagging followers. */
+void tdm_replica_tick(struct tdm_replica *r, int64_t now_ms);
+
+/* ---- asked by the front ends --------------------------------------- */
+
+int32_t tdm_replica_node_id(const struct tdm_replica *r); /* 1 for NULL (KF_NODE_ID) */
+int32_t tdm_replica_controller(const struct tdm_replica *r);
+/* The live nodes (borrowed until the next tdm_replica_set_nodes). */
+size_t tdm_replica_nodes(const struct tdm_replica *r, const struct tdm_replica_node **nodes);
+/* The state of topic/partition (borrowed until it changes), or NULL when
+ * none is known. */
+const struct tdm_partition_state *tdm_replica_state(const struct tdm_replica *r,
+						     const char *topic, int32_t partition);
+/* May this node serve produce, consumer fetch and list-offsets for it?
+ * TDM_REPL_OK, TDM_REPL_NOT_LEADER, TDM_REPL_NO_LEADER, TDM_REPL_UNKNOWN.
+ * NULL r: TDM_REPL_OK. */
+int tdm_replica_check_leader(const struct tdm_replica *r, const char *topic,
+			     int32_t partition);
+/* The high watermark of a partition here: how far consumers may read.
+ * NULL r (or no state): the log end. */
+uint64_t tdm_replica_high_watermark(const struct tdm_replica *r, const char *topic,
+				    int32_t partition, const struct ls_partition *p);
+/*
+ * acks=all, before appending: TDM_REPL_NOT_ENOUGH when the ISR is smaller
+ * than min.insync.replicas (the topic's, else the broker's), else
+ * TDM_REPL_OK (also for NULL r).
+ */
+int tdm_replica_check_insync(const struct tdm_replica *r, const char *topic, int32_t partition,
+			     const struct ls_partition *p);
+/*
+ * acks=all, while waiting: TDM_REPL_OK once every ISR member has offset
+ * `target` (the high watermark reached it), 1 while it has not,
+ * TDM_REPL_NOT_ENOUGH_AFTER when the ISR shrank below min.insync.replicas
+ * meanwhile, TDM_REPL_NOT_LEADER when this node stopped leading.  NULL r:
+ * TDM_REPL_OK.  Waiters are woken through the topics' flush waiters
+ * (tdm_topics_wait_flush) whenever a high watermark moves.
+ */
+int tdm_replica_acked(const struct tdm_replica *r, const char *topic, int32_t partition,
+		      const struct ls_partition *p, uint64_t target);
+/*
+ * A follower (replica_id) fetched topic/partition at fetch_offset: its
+ * log end is fetch_offset.  Moves the high watermark, may ask to expand
+ * the ISR.  TDM_REPL_OK, or TDM_REPL_NOT_LEADER when this node does not
+ * lead it, TDM_REPL_UNKNOWN when replica_id is not one of its replicas,
+ * TDM_REPL_FENCED_EPOCH when leader_epoch (>= 0) is older than ours,
+ * TDM_REPL_UNKNOWN_EPOCH when it is newer.
+ */
+int tdm_replica_follower_fetch(struct tdm_replica *r, int32_t replica_id, const char *topic,
+			       int32_t partition, uint64_t fetch_offset, int32_t leader_epoch,
+			       int64_t now_ms);
+/* Follower: the leader's high watermark as its Fetch response gave it;
+ * ours becomes min(that, our log end). */
+void tdm_replica_follower_hw(struct tdm_replica *r, const char *topic, int32_t partition,
+			     const struct ls_partition *p, uint64_t leader_hw);
+
+#endif
