@@ -467,6 +467,17 @@ struct ls_read_result {
  */
 int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 	    struct ls_read_result *r);
+/*
+ * ls_read serving only whole batches whose last offset is below `limit`
+ * (exclusive; a consumer's high watermark): a batch reaching limit or past
+ * it is never part of the range.  offset at or past limit (but not past
+ * the log end) gives LS_OK with len 0 and next_offset == offset, as at the
+ * log end; r->high_watermark is min(log end, limit).  Otherwise as ls_read
+ * (same returns; LS_ERR_OFFSET_OUT_OF_RANGE is about the log's bounds,
+ * not about limit).  limit UINT64_MAX reads as ls_read.
+ */
+int ls_read_bounded(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+		    uint64_t limit, struct ls_read_result *r);
 /* Drops the reference a successful ls_read took.  Safe to call twice. */
 void ls_read_release(struct ls_read_result *r);
 /* Copies the range of r into buf (r->len bytes).  LS_OK or LS_ERR_IO. */

@@ -621,8 +621,10 @@ static void index_damaged(struct ls_partition *p, struct ls_segment *seg)
 	ls_segment_drop_indexes(p->dirfd, seg);
 }
 
-int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
-	    struct ls_read_result *r)
+/* ls_read and ls_read_bounded: only batches whose last offset is below
+ * `bound` (UINT64_MAX: no bound) are served. */
+static int read_range(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+		      uint64_t bound, struct ls_read_result *r)
 {
 	struct ls_scan *sc = NULL;
 	int rc = LS_OK;
@@ -630,11 +632,11 @@ int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 	memset(r, 0, sizeof *r);
 	r->fd = -1;
 	r->log_start = p->log_start;
-	r->high_watermark = p->log_end;
+	r->high_watermark = p->log_end < bound ? p->log_end : bound;
 	r->next_offset = offset;
 	if (offset < p->log_start || offset > p->log_end)
 		return LS_ERR_OFFSET_OUT_OF_RANGE;
-	if (offset == p->log_end)
+	if (offset == p->log_end || offset >= bound)
 		return LS_OK;
 	sc = malloc(sizeof *sc);
 	if (sc == NULL)
@@ -663,10 +665,12 @@ again:
 		}
 		if (got == 0)
 			continue; /* compacted away up to the segment's end */
+		if (b.base_offset + (uint32_t)b.last_offset_delta >= bound)
+			goto out; /* the first batch reaches the bound: nothing */
 		start = sc->pos;
 		r->first_offset = b.base_offset;
 		limit = start + (max_bytes > b.size ? max_bytes : b.size);
-		if (seg->size <= limit) {
+		if (seg->size <= limit && seg->next <= bound) {
 			end = seg->size;
 			r->next_offset = seg->next;
 		} else {
@@ -675,10 +679,13 @@ again:
 			 * walk the few batches after it. */
 			size_t lo = 0, hi = seg->nidx;
 
-			while (lo < hi) { /* first entry with pos > limit */
+			/* first entry past the byte limit or the bound: the
+			 * batches before an entry end below its offset */
+			while (lo < hi) {
 				size_t mid = lo + (hi - lo) / 2;
 
-				if (seg->idx[mid].pos <= limit)
+				if (seg->idx[mid].pos <= limit &&
+				    seg->base + seg->idx[mid].rel <= bound)
 					lo = mid + 1;
 				else
 					hi = mid;
@@ -695,7 +702,8 @@ again:
 				end = sc->pos;
 				r->next_offset = seg->base + seg->idx[lo - 1].rel;
 			}
-			while ((got = ls_scan_peek(sc, &b)) == 1 && sc->pos + b.size <= limit) {
+			while ((got = ls_scan_peek(sc, &b)) == 1 && sc->pos + b.size <= limit &&
+			       b.base_offset + (uint32_t)b.last_offset_delta < bound) {
 				ls_scan_advance(sc, &b);
 				end = sc->pos;
 				r->next_offset = b.base_offset + (uint32_t)b.last_offset_delta + 1;
@@ -714,10 +722,23 @@ again:
 		r->len = (size_t)(end - start);
 		goto out;
 	}
-	r->next_offset = p->log_end; /* only compacted gaps up to the end */
+	/* only compacted gaps up to the end (or the bound) */
+	r->next_offset = p->log_end < bound ? p->log_end : bound;
 out:
 	free(sc);
 	return rc;
+}
+
+int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+	    struct ls_read_result *r)
+{
+	return read_range(p, offset, max_bytes, UINT64_MAX, r);
+}
+
+int ls_read_bounded(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+		    uint64_t limit, struct ls_read_result *r)
+{
+	return read_range(p, offset, max_bytes, limit, r);
 }
 
 void ls_read_release(struct ls_read_result *r)

@@ -138,6 +138,16 @@ void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits
 int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
 		    size_t max_bytes, struct tdm_read_result *r);
 void tdm_topics_read_release(struct tdm_topics *t, struct tdm_read_result *r);
+/* tdm_topics_read through ls_read_bounded: only whole batches whose last
+ * offset is below `limit` (the high watermark, exclusive); an offset at or
+ * past limit reads nothing (TDM_TOPIC_OK, len 0), as at the log end;
+ * r->high_watermark is min(log end, limit).  Released the same way. */
+int tdm_topics_read_bounded(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
+			    size_t max_bytes, uint64_t limit, struct tdm_read_result *r);
+/* Wakes the data waiters watching p and every flush waiter, so that parked
+ * Fetch long-polls and acks=all Produce requests check their condition
+ * again (the replica manager calls it when p's high watermark moves). */
+void tdm_topics_notify(struct tdm_topics *t, struct ls_partition *p);
 /* Copies the range of a read into buf (r->len bytes).  TDM_TOPIC_OK or TDM_ERR_IO. */
 int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf);
 
