@@ -26,8 +26,18 @@
  *       <base offset %020>.index     sparse offset index: u32 relative
  *                                    offset, u32 file position (big-endian)
  *       <base offset %020>.timeindex i64 timestamp, u32 relative offset
+ *       leader-epoch-checkpoint      leader epochs (KIP-101), Kafka's text
+ *                                    format: "0", the count, then
+ *                                    "<epoch> <start offset>" lines;
+ *                                    replaced atomically; absent: none
  *   recovery-point-offset-checkpoint per partition: offset below which
  *                                    data is known durable, cleaner point
+ *   replication-offset-checkpoint    per partition: the high watermark,
+ *                                    "1" then "<partition folder> <high
+ *                                    watermark>" lines; written with the
+ *                                    recovery checkpoint once a high
+ *                                    watermark was ever set (or the file
+ *                                    exists)
  *   .clean_shutdown                  present only between ls_close and the
  *                                    next ls_open
  *   .lock                            flock()ed while the store is open
@@ -493,6 +503,18 @@ uint64_t ls_flushed_offset(const struct ls_partition *p);
  * takes no more appends and its flushed offset will not move again (Kafka
  * takes such a log dir offline). */
 int ls_partition_failed(const struct ls_partition *p);
+/*
+ * The high watermark replication keeps for p (in memory; 0 until set):
+ * ls_partition_set_high_watermark stores min(hw, log end), any value, up
+ * or down (the caller owns its meaning).  Once one was set in a store,
+ * every partition's is written to replication-offset-checkpoint whenever
+ * the recovery checkpoint is written (ls_checkpoint, ls_flush_step,
+ * ls_close); at ls_open a partition's high watermark is min(checkpointed,
+ * log end), 0 when never checkpointed.  Truncation lowers it to the new
+ * log end.
+ */
+uint64_t ls_partition_high_watermark(const struct ls_partition *p);
+void ls_partition_set_high_watermark(struct ls_partition *p, uint64_t hw);
 /* Bytes stored in the partition's segment files. */
 uint64_t ls_partition_bytes(const struct ls_partition *p);
 /* Number of segment files (for tests and metrics). */
@@ -567,7 +589,8 @@ void ls_foreach_flush_due(struct ls_store *s, int64_t now_ms, ls_partition_fn fn
  * Returns LS_OK or the first error.
  */
 int ls_flush_step(struct ls_store *s, int64_t now_ms);
-/* Writes the recovery-point checkpoint now (fsynced).  LS_OK/LS_ERR_IO. */
+/* Writes the recovery-point checkpoint now (fsynced), and the high-watermark
+ * one when in use (see ls_partition_set_high_watermark).  LS_OK/LS_ERR_IO. */
 int ls_checkpoint(struct ls_store *s);
 
 /* ---- retention and compaction ------------------------------------------ */

@@ -251,6 +251,7 @@ struct ls_partition {
 	uint64_t cleaner_point; /* first offset not yet compacted */
 	struct ls_cleaner *cleaner; /* owned, while a compaction runs */
 	uint64_t bytes;         /* total size of the segments */
+	uint64_t hw;            /* high watermark (replication), <= log_end */
 };
 
 struct ls_topic {
@@ -285,7 +286,9 @@ struct ls_store {
 	struct tu_map offsets;    /* "group\0topic\0partition" -> ls_group_offset */
 	struct ls_topic *offsets_topic; /* ref: the internal topic */
 	int loading;              /* replaying offsets: no appends */
-	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
+	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[3] */
+	int hw_on;                /* write replication-offset-checkpoint: it
+				     existed at open or a high watermark was set */
 	struct ls_fsync_hist fsync_hist;
 	struct ls_draft *drafts;  /* topics and partitions being made (topic.c) */
 };
@@ -419,9 +422,10 @@ int32_t ls_topic_scan_partitions(struct ls_store *s, const char *name, int *has_
 int ls_dir_has_data(int dirfd, const char *name);
 void ls_topic_free(struct ls_topic *t);
 int ls_store_insert_topic(struct ls_store *s, struct ls_topic *t);
-/* Recovery and cleaner points read from the checkpoint at open. */
+/* Recovery and cleaner points and high watermark read from the
+ * checkpoints at open (0 when missing). */
 int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
-			       uint64_t *rp, uint64_t *cp);
+			       uint64_t *rp, uint64_t *cp, uint64_t *hw);
 struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
 					  int32_t partitions, const struct ls_kv *cfg,
 					  size_t ncfg, int internal, char *err,

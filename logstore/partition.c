@@ -287,6 +287,17 @@ uint64_t ls_flushed_offset(const struct ls_partition *p)
 	return p->flushed;
 }
 
+uint64_t ls_partition_high_watermark(const struct ls_partition *p)
+{
+	return p->hw;
+}
+
+void ls_partition_set_high_watermark(struct ls_partition *p, uint64_t hw)
+{
+	p->hw = hw < p->log_end ? hw : p->log_end;
+	p->store->hw_on = 1;
+}
+
 int ls_partition_failed(const struct ls_partition *p)
 {
 	return p->failed;

@@ -129,6 +129,16 @@ int tdm_partition_failed(const struct ls_partition *p)
 	return ls_partition_failed(p);
 }
 
+uint64_t tdm_partition_high_watermark(const struct ls_partition *p)
+{
+	return ls_partition_high_watermark(p);
+}
+
+void tdm_partition_set_high_watermark(struct ls_partition *p, uint64_t hw)
+{
+	ls_partition_set_high_watermark(p, hw);
+}
+
 uint64_t tdm_partition_bytes(const struct ls_partition *p)
 {
 	return ls_partition_bytes(p);

@@ -59,6 +59,12 @@ uint64_t tdm_partition_flushed(const struct ls_partition *p);
 int tdm_partition_failed(const struct ls_partition *p);
 uint64_t tdm_partition_bytes(const struct ls_partition *p);
 size_t tdm_partition_segments(const struct ls_partition *p);
+/* The replicated high watermark of p (ls_partition_high_watermark): 0
+ * until set; set stores min(hw, log end), checkpointed with the recovery
+ * point and at close, restored at open as min(checkpointed, log end).
+ * Setting it wakes nobody: call tdm_topics_notify when it moved. */
+uint64_t tdm_partition_high_watermark(const struct ls_partition *p);
+void tdm_partition_set_high_watermark(struct ls_partition *p, uint64_t hw);
 /* The first offset whose record timestamp is >= ts: TDM_TOPIC_OK with *offset
  * and *found_ts (may be NULL), TDM_ERR_NOT_FOUND when none, TDM_ERR_IO. */
 int tdm_partition_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,

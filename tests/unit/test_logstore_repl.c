@@ -139,6 +139,63 @@ START_TEST(test_read_bounded_never_past_bound)
 }
 END_TEST
 
+START_TEST(test_hw_checkpoint_survives_reopen)
+{
+	char *dir = tl_mkdtemp(), path[512];
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "h", 2, NULL, 0), *q = tl_part(s, "h", 1);
+	FILE *f;
+
+	tl_append(p, 10, 0);
+	tl_append(q, 4, 0);
+	ck_assert_uint_eq(ls_partition_high_watermark(p), 0);
+	/* never set: no file, as before replication existed */
+	ck_assert_int_eq(ls_checkpoint(s), LS_OK);
+	ck_assert_int_eq(tl_file_size(tl_path(path, sizeof path, dir,
+					      "replication-offset-checkpoint")), -1);
+	ls_partition_set_high_watermark(p, 7);
+	ck_assert_uint_eq(ls_partition_high_watermark(p), 7);
+	ls_partition_set_high_watermark(q, 100); /* above the log end: the log end */
+	ck_assert_uint_eq(ls_partition_high_watermark(q), 4);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	ck_assert_int_gt(tl_file_size(path), 0);
+
+	s = tl_open(dir);
+	p = tl_part(s, "h", 0);
+	q = tl_part(s, "h", 1);
+	ck_assert_uint_eq(ls_partition_high_watermark(p), 7);
+	ck_assert_uint_eq(ls_partition_high_watermark(q), 4);
+	/* the periodic checkpoint writes it too (not only ls_close) */
+	ls_partition_set_high_watermark(p, 9);
+	ck_assert_int_eq(ls_checkpoint(s), LS_OK);
+	{
+		char *copy = tl_mkdtemp(), cmd[1200];
+		struct ls_store *s2;
+
+		/* a copy of the directory as a crash would leave it */
+		snprintf(cmd, sizeof cmd, "cp -a %s/. %s/ && rm -f %s/.lock", dir, copy, copy);
+		ck_assert_int_eq(system(cmd), 0);
+		s2 = tl_open(copy);
+		ck_assert_uint_eq(ls_partition_high_watermark(tl_part(s2, "h", 0)), 9);
+		ck_assert_int_eq(ls_close(s2), LS_OK);
+		tl_rmdir(copy);
+	}
+	ck_assert_int_eq(ls_close(s), LS_OK);
+
+	/* a checkpointed value above the log end (a log cut at recovery)
+	 * opens as the log end */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "1\nh-0 500\nh-1 3\n");
+	fclose(f);
+	s = tl_open(dir);
+	ck_assert_uint_eq(ls_partition_high_watermark(tl_part(s, "h", 0)), 10);
+	ck_assert_uint_eq(ls_partition_high_watermark(tl_part(s, "h", 1)), 3);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 Suite *tl_repl_suite(void)
 {
 	Suite *s = suite_create("logstore-repl");
@@ -146,6 +203,7 @@ Suite *tl_repl_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_read_bounded_never_past_bound);
+	tcase_add_test(tc, test_hw_checkpoint_survives_reopen);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -136,6 +136,26 @@ START_TEST(test_topics_notify_wakes_waiters)
 }
 END_TEST
 
+START_TEST(test_topics_high_watermark_kept)
+{
+	struct ls_partition *p = make_topic("hw");
+	char err[256];
+
+	append(p, 5);
+	ck_assert_uint_eq(tdm_partition_high_watermark(p), 0);
+	tdm_partition_set_high_watermark(p, 3);
+	ck_assert_uint_eq(tdm_partition_high_watermark(p), 3);
+	tdm_partition_set_high_watermark(p, 50);
+	ck_assert_uint_eq(tdm_partition_high_watermark(p), 5);
+	tdm_partition_set_high_watermark(p, 4);
+	tdm_topics_close(topics);
+	topics = tdm_topics_open(&cfg, NULL, err, sizeof(err));
+	ck_assert_msg(topics != NULL, "%s", err);
+	p = tdm_topic_partition(tdm_topic_find(topics, "hw"), 0);
+	ck_assert_uint_eq(tdm_partition_high_watermark(p), 4);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("topics-repl");
@@ -144,6 +164,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_topics_read_bounded);
 	tcase_add_test(tc, test_topics_notify_wakes_waiters);
+	tcase_add_test(tc, test_topics_high_watermark_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }
