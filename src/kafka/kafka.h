@@ -81,6 +81,13 @@ struct tdm_broker;
  * user's and vhost's max-connections.  Call as tdm_kafka_set_auth (it also
  * sets the users SASL checks against when that was not called). */
 void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b);
+struct tdm_replica;
+/* The cluster's replica manager (borrowed, must outlive k; NULL: a single
+ * node): Metadata, Produce, Fetch, ListOffsets and topic administration
+ * answer as a node of the cluster. */
+void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r);
+/* The bound port of the first listener (what the node registers). */
+int tdm_kafka_port(const struct tdm_kafka *k);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
 void tdm_kafka_free(struct tdm_kafka *k);

@@ -23,6 +23,7 @@
 #include "core/auth.h"
 #include "core/groups.h"
 #include "core/map.h"
+#include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/proto.h"
@@ -46,11 +47,14 @@ enum {
 	KF_ERR_CORRUPT_MESSAGE = 2,
 	KF_ERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
 	KF_ERR_LEADER_NOT_AVAILABLE = 5,
+	KF_ERR_NOT_LEADER_OR_FOLLOWER = 6,
 	KF_ERR_REQUEST_TIMED_OUT = 7,
 	KF_ERR_MESSAGE_TOO_LARGE = 10,
 	KF_ERR_OFFSET_METADATA_TOO_LARGE = 12,
 	KF_ERR_COORDINATOR_NOT_AVAILABLE = 15,
 	KF_ERR_INVALID_TOPIC_EXCEPTION = 17,
+	KF_ERR_NOT_ENOUGH_REPLICAS = 19,
+	KF_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
 	KF_ERR_INVALID_REQUIRED_ACKS = 21,
 	KF_ERR_ILLEGAL_GENERATION = 22,
 	KF_ERR_INCONSISTENT_GROUP_PROTOCOL = 23,
@@ -69,11 +73,14 @@ enum {
 	KF_ERR_INVALID_REPLICATION_FACTOR = 38,
 	KF_ERR_INVALID_REPLICA_ASSIGNMENT = 39,
 	KF_ERR_INVALID_CONFIG = 40,
+	KF_ERR_NOT_CONTROLLER = 41,
 	KF_ERR_INVALID_REQUEST = 42,
 	KF_ERR_POLICY_VIOLATION = 44,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
+	KF_ERR_FENCED_LEADER_EPOCH = 74,
+	KF_ERR_UNKNOWN_LEADER_EPOCH = 75,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
 	KF_ERR_INVALID_RECORD = 87,
 };
@@ -97,6 +104,8 @@ struct kf_server {
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
 	struct tdm_broker *broker;      /* borrowed: its vhosts (vhost:user), limits and
 					   connection registry; NULL = none */
+	struct tdm_replica *replica;    /* borrowed: the cluster's replica manager; NULL =
+					   a single node (leader of everything) */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
 	struct tdm_map per_ip;          /* client IP -> its open connections (uintptr_t) */
 	int64_t refused_log_ms;         /* last "rejected connection" line */
