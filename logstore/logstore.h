@@ -118,6 +118,11 @@ struct ls_topic_config {
 	int64_t max_message_bytes;
 	int64_t timestamp_type;   /* LS_TS_* */
 	int64_t compression_type; /* LS_COMPRESSION_PRODUCER or LS_CODEC_NONE/GZIP */
+	/* Replication settings the store keeps for the embedding broker and
+	 * otherwise ignores: min.insync.replicas 1, and
+	 * unclean.leader.election.enable false (0/1). */
+	int64_t min_insync_replicas;
+	int64_t unclean_leader_election;
 };
 
 /* Fills c with the defaults above. */

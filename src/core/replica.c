@@ -167,7 +167,10 @@ static uint32_t min_insync_of(const struct tdm_replica *r, const struct rep_part
 {
 	struct ls_topic *t = tdm_topic_find(r->topics, rp->topic);
 	char buf[32];
-	if (t && tdm_topic_config_value(t, "min.insync.replicas", buf, sizeof(buf), NULL) == 0) {
+	int is_default = 1;
+	if (t &&
+	    tdm_topic_config_value(t, "min.insync.replicas", buf, sizeof(buf), &is_default) == 0 &&
+	    !is_default) {
 		long v = strtol(buf, NULL, 10);
 		if (v >= 1)
 			return (uint32_t)v;

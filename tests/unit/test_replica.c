@@ -224,6 +224,25 @@ START_TEST(test_replica_min_insync_replicas)
 }
 END_TEST
 
+START_TEST(test_replica_topic_min_insync_overrides_the_broker_default)
+{
+	static const int32_t isr2[] = { 1, 2 };
+	static const int32_t replicas[] = { 1, 2, 3 };
+	static const struct tdm_kv kv[] = { { "min.insync.replicas", "3" } };
+	char err[128];
+	ck_assert_int_eq(tdm_topics_create(topics, "strict", 1, kv, 1, err, sizeof(err)), 0);
+	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 1);
+	struct tdm_partition_state st = { 1, 0, 1, 0, replicas, 3, isr2, 2 };
+	ck_assert_int_eq(tdm_replica_set_state(r, "strict", 0, &st), 0);
+	struct ls_partition *p = tdm_topic_partition(tdm_topic_find(topics, "strict"), 0);
+	ck_assert_int_eq(tdm_replica_check_insync(r, "strict", 0, p), TDM_REPL_NOT_ENOUGH);
+	/* "t" has no override: the broker's 1 */
+	ck_assert_int_eq(tdm_replica_set_state(r, "t", 0, &st), 0);
+	ck_assert_int_eq(tdm_replica_check_insync(r, "t", 0, part0()), TDM_REPL_OK);
+	tdm_replica_free(r);
+}
+END_TEST
+
 static void done_fn(void *arg, int rc, const char *msg)
 {
 	(void)msg;
@@ -257,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, test_replica_isr_shrinks_after_lag_time_and_expands_when_caught_up);
 	tcase_add_test(tc, test_replica_min_insync_replicas);
 	tcase_add_test(tc, test_replica_admin_without_cluster_hooks);
+	tcase_add_test(tc, test_replica_topic_min_insync_overrides_the_broker_default);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
