@@ -444,6 +444,32 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		    struct ls_append_result *res);
 /*
+ * A follower's append of what its leader's Fetch returned: data[0..len)
+ * holds whole RecordBatch v2 batches, possibly followed by one incomplete
+ * batch (Kafka's Fetch may cut the last one), written with their offsets,
+ * epochs and every byte as sent (no offset rewrite, no producer checks,
+ * no max.message.bytes: the leader took them).  First every whole batch
+ * is checked: length and magic (LS_ERR_INVALID_RECORD), CRC-32C
+ * (LS_ERR_CORRUPT); the first batch's base offset must be the log end
+ * (else LS_ERR_OFFSET_OUT_OF_RANGE), each next one must start past the
+ * previous one (gaps that compaction left are kept; else
+ * LS_ERR_INVALID_RECORD); on any of these nothing is written.  Then the
+ * batches are written (runs sharing a segment in one write); a batch
+ * whose partitionLeaderEpoch is above the latest epoch first assigns
+ * that epoch at its base offset (ls_partition_assign_epoch).  The
+ * trailing incomplete batch is not written.  *consumed: the bytes of data
+ * appended (whole batches; on an error, those appended before it), so the
+ * caller knows where the next fetch starts (the new log end).  res (may
+ * be NULL) is filled when a batch was appended: first base offset, last
+ * offset, log_append_time -1.  Durability as ls_append (flush.messages
+ * here, flush.ms by the caller's rounds).  LS_OK (also with nothing
+ * appended: len 0 or only a partial batch), the errors above, LS_ERR_IO
+ * (write failed: cut back, the partition as before unless it is failed),
+ * LS_ERR_NOMEM, LS_ERR_INVALID (topic deleted).
+ */
+int ls_append_replica(struct ls_partition *p, const void *data, size_t len, size_t *consumed,
+		      struct ls_append_result *res);
+/*
  * Moves the log end up to `offset` without writing, leaving a gap of
  * offsets that hold no record (as compaction leaves): the next append gets
  * `offset`.  A writer that hands out offsets before it appends (the AMQP

@@ -393,7 +393,8 @@ static int roll(struct ls_partition *p, int64_t now)
 	return LS_OK;
 }
 
-static int maybe_roll(struct ls_partition *p, size_t len, uint32_t lod, int64_t now)
+/* Rolls before a batch of len bytes whose last offset is `last`. */
+static int maybe_roll(struct ls_partition *p, size_t len, uint64_t last, int64_t now)
 {
 	const struct ls_topic_config *c = part_cfg(p);
 	struct ls_segment *seg = p->segs[p->nsegs - 1];
@@ -403,7 +404,7 @@ static int maybe_roll(struct ls_partition *p, size_t len, uint32_t lod, int64_t 
 	if (seg->size + len > (uint64_t)c->segment_bytes ||
 	    now - seg->created_ms >= c->segment_ms ||
 	    (seg->nidx + 1) * 8 > (uint64_t)c->segment_index_bytes ||
-	    p->log_end + lod - seg->base >= UINT32_MAX)
+	    last - seg->base >= UINT32_MAX)
 		return roll(p, now);
 	return LS_OK;
 }
@@ -472,7 +473,7 @@ static int part_write(struct ls_partition *p, struct iovec *iov, int cnt, size_t
 	uint64_t base = p->log_end;
 	int rc;
 
-	rc = maybe_roll(p, len, lod, now);
+	rc = maybe_roll(p, len, p->log_end + lod, now);
 	if (rc != LS_OK) {
 		p->failed = 1;
 		return rc;
@@ -639,6 +640,126 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 	iov[3].iov_len = len - 16;
 	return part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts,
 			  now, res);
+}
+
+/* Writes data[0..len), whole batches that all go to the active segment,
+ * at its end and notes each batch (replica appends). */
+static int write_run(struct ls_partition *p, const unsigned char *data, size_t len, int64_t now)
+{
+	const struct ls_topic_config *c = part_cfg(p);
+	struct ls_segment *seg = p->segs[p->nsegs - 1];
+	struct iovec iov = { (void *)data, len };
+	size_t pos = 0;
+
+	if (fault_write(p, &iov, 1, len, seg) != 0 ||
+	    ls_pwrite_full(seg->fd, data, len, seg->size) != 0) {
+		/* Nothing half-written may stay: cut back to the last batch. */
+		if (ftruncate(seg->fd, (off_t)seg->size) != 0)
+			p->failed = 1;
+		return LS_ERR_IO;
+	}
+	while (pos < len) {
+		struct ls_batch_info info;
+
+		ls_batch_parse(data + pos, len - pos, &info); /* checked by the caller */
+		if (ls_segment_note_batch(seg, info.base_offset, (uint32_t)info.last_offset_delta,
+					  info.max_timestamp, info.size,
+					  c->index_interval_bytes) != 0) {
+			p->failed = 1;
+			return LS_ERR_NOMEM;
+		}
+		pos += info.size;
+	}
+	p->log_end = seg->next;
+	p->bytes += len;
+	if (p->first_unflushed_ms < 0)
+		p->first_unflushed_ms = now;
+	return LS_OK;
+}
+
+int ls_append_replica(struct ls_partition *p, const void *data, size_t len, size_t *consumed,
+		      struct ls_append_result *res)
+{
+	const unsigned char *buf = data;
+	const struct ls_topic_config *c;
+	uint64_t next, first_base = 0;
+	size_t pos = 0, whole;
+	int rc = LS_OK;
+
+	*consumed = 0;
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	c = part_cfg(p);
+	/* Everything is checked before anything is written. */
+	next = p->log_end;
+	while (pos < len) {
+		struct ls_batch_info info;
+
+		rc = ls_batch_parse(buf + pos, len - pos, &info);
+		if (rc == LS_ERR_NOT_FOUND)
+			break; /* a trailing incomplete batch: not ours yet */
+		if (rc == LS_OK)
+			rc = ls_batch_check(buf + pos, info.size, &info);
+		if (rc == LS_OK && info.last_offset_delta < 0)
+			rc = LS_ERR_INVALID_RECORD;
+		if (rc != LS_OK)
+			return rc;
+		if (pos == 0 ? info.base_offset != next : info.base_offset < next)
+			return pos == 0 ? LS_ERR_OFFSET_OUT_OF_RANGE : LS_ERR_INVALID_RECORD;
+		if (pos == 0)
+			first_base = info.base_offset;
+		next = info.base_offset + (uint64_t)info.last_offset_delta + 1;
+		pos += info.size;
+	}
+	whole = pos;
+	rc = LS_OK;
+	/* Runs of batches that share a segment and an epoch go in one write. */
+	for (pos = 0; pos < whole;) {
+		struct ls_batch_info info, nx;
+		struct ls_segment *seg;
+		int64_t now = part_now(p);
+		size_t end;
+
+		ls_batch_parse(buf + pos, whole - pos, &info);
+		if (info.partition_leader_epoch > ls_partition_latest_epoch(p)) {
+			/* the epoch first, as Kafka does: data of an epoch
+			 * the cache does not know must not survive a crash
+			 * (an epoch starting past the log end is dropped at
+			 * open) */
+			rc = ls_partition_assign_epoch(p, info.partition_leader_epoch,
+						       info.base_offset);
+			if (rc != LS_OK)
+				break;
+		}
+		rc = maybe_roll(p, info.size, info.base_offset + (uint64_t)info.last_offset_delta, now);
+		if (rc != LS_OK) {
+			p->failed = 1;
+			break;
+		}
+		seg = p->segs[p->nsegs - 1];
+		for (end = pos + info.size; end < whole; end += nx.size) {
+			ls_batch_parse(buf + end, whole - end, &nx);
+			if (nx.partition_leader_epoch > ls_partition_latest_epoch(p) ||
+			    seg->size + (end - pos) + nx.size > (uint64_t)c->segment_bytes ||
+			    nx.base_offset + (uint64_t)nx.last_offset_delta - seg->base >= UINT32_MAX)
+				break;
+		}
+		rc = write_run(p, buf + pos, end - pos, now);
+		if (rc != LS_OK)
+			break;
+		pos = end;
+		*consumed = pos;
+	}
+	if (*consumed > 0 && res != NULL) {
+		res->base_offset = first_base;
+		res->last_offset = p->log_end - 1;
+		res->log_append_time = -1;
+	}
+	if (rc == LS_OK && p->log_end - p->flushed >= (uint64_t)c->flush_messages)
+		rc = ls_sync(p);
+	return rc;
 }
 
 /* ---- reading -------------------------------------------------------------- */

@@ -633,6 +633,21 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 	return rc;
 }
 
+int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,
+			      size_t len, size_t *consumed, struct tdm_append_result *res)
+{
+	struct ls_append_result r;
+	int rc = ls_append_replica(p, data, len, consumed, &r);
+
+	if (*consumed > 0) {
+		if (res)
+			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
+							   r.log_append_time };
+		wake_data(t, p);
+	}
+	return rc;
+}
+
 void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits)
 {
 	t->limits = limits;

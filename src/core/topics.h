@@ -125,6 +125,16 @@ int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct tdm_append_result *res);
 
+/* ls_append_replica (a follower writing what its leader's Fetch returned:
+ * whole batches kept as sent, the first at the log end, a trailing
+ * incomplete batch left out and *consumed saying how far it went), then
+ * wakes the partition's data waiters when something was appended.  The
+ * disk alarm does not stop it (the leader's Produce obeys it; a follower
+ * that stopped would only fall out of the ISR).  Same returns as
+ * ls_append_replica; res (may be NULL) filled when a batch was appended. */
+int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,
+			      size_t len, size_t *consumed, struct tdm_append_result *res);
+
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);

@@ -405,6 +405,231 @@ START_TEST(test_append_stamps_leader_epoch)
 }
 END_TEST
 
+/* What a leader's Fetch would send from `off`: ls_read's range, copied;
+ * *len its size.  Returns a malloc'ed buffer with `extra` spare bytes. */
+static unsigned char *fetch(struct ls_partition *p, uint64_t off, size_t max, size_t extra,
+			    size_t *len)
+{
+	struct ls_read_result r;
+	unsigned char *buf;
+
+	ck_assert_int_eq(ls_read(p, off, max, &r), LS_OK);
+	buf = malloc(r.len + extra + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(ls_read_copy(&r, buf), LS_OK);
+	*len = r.len;
+	ls_read_release(&r);
+	return buf;
+}
+
+/* Both logs hold the same batches, byte for byte, from `from`. */
+static void same_log(struct ls_partition *a, struct ls_partition *b, uint64_t from)
+{
+	uint64_t off = from;
+
+	ck_assert_uint_eq(ls_log_end(a), ls_log_end(b));
+	while (off < ls_log_end(a)) {
+		size_t la, lb;
+		unsigned char *x = fetch(a, off, 1, 0, &la), *y = fetch(b, off, 1, 0, &lb);
+		struct ls_batch_info info;
+
+		ck_assert_uint_eq(la, lb);
+		ck_assert_msg(memcmp(x, y, la) == 0, "batch at %" PRIu64 " differs", off);
+		ck_assert_int_eq(ls_batch_parse(x, la, &info), LS_OK);
+		off = info.base_offset + (uint64_t)info.last_offset_delta + 1;
+		free(x);
+		free(y);
+	}
+}
+
+START_TEST(test_replica_append_keeps_offsets_and_epochs)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv lcfg[] = { { "segment.bytes", "1500" } };
+	static const struct ls_kv fcfg[] = { { "segment.bytes", "700" },
+					     { "index.interval.bytes", "100" } };
+	struct ls_partition *l = tl_topic(s, "lead", 1, lcfg, 1);
+	struct ls_partition *f = tl_topic(s, "fol", 1, fcfg, 1);
+	static const int32_t ep[] = { 1, 4, 9 };
+	uint64_t st[3];
+	int32_t e[4];
+	uint64_t est[4];
+	int rounds = 0;
+
+	ck_assert_int_eq(ls_partition_assign_epoch(l, 1, 0), LS_OK);
+	st[0] = 0;
+	for (int i = 0; i < 40; i++)
+		tl_append(l, 1 + (size_t)(rnd() % 5), 0);
+	st[1] = ls_log_end(l);
+	ck_assert_int_eq(ls_partition_assign_epoch(l, 4, st[1]), LS_OK);
+	for (int i = 0; i < 40; i++)
+		tl_append(l, 1 + (size_t)(rnd() % 5), 0);
+	st[2] = ls_log_end(l);
+	ck_assert_int_eq(ls_partition_assign_epoch(l, 9, st[2]), LS_OK);
+	for (int i = 0; i < 20; i++)
+		tl_append(l, 1 + (size_t)(rnd() % 5), 0);
+
+	/* the follower fetches with small, random sizes; each response may
+	 * end in part of the next batch, which is left for the next fetch */
+	while (ls_log_end(f) < ls_log_end(l)) {
+		uint64_t at = ls_log_end(f);
+		size_t len, whole, consumed = 99, tail;
+		unsigned char *buf = fetch(l, at, (size_t)(rnd() % 900), 200, &whole);
+		struct ls_append_result res;
+		size_t more;
+
+		len = whole;
+		{
+			/* a piece of what follows, as a Fetch cut short sends */
+			unsigned char *next;
+
+			if (ls_log_end(l) > at + 1 && (rnd() & 1)) {
+				struct ls_read_result r;
+
+				ck_assert_int_eq(ls_read(l, at, (size_t)whole + 1, &r), LS_OK);
+				tail = r.len > whole ? r.len - whole : 0;
+				/* 1 .. tail - 1 bytes: never the whole next batch */
+				more = tail - 1 < 200 ? tail - 1 : 200;
+				if (tail == 0)
+					more = 0;
+				else if (more > 0)
+					more = 1 + (size_t)(rnd() % more);
+				next = malloc(r.len);
+				ck_assert_int_eq(ls_read_copy(&r, next), LS_OK);
+				memcpy(buf + whole, next + whole, more);
+				free(next);
+				ls_read_release(&r);
+				len += more;
+			}
+		}
+		ck_assert_int_eq(ls_append_replica(f, buf, len, &consumed, &res), LS_OK);
+		ck_assert_uint_eq(consumed, whole);
+		ck_assert_uint_eq(res.base_offset, at);
+		ck_assert_uint_eq(res.last_offset, ls_log_end(f) - 1);
+		free(buf);
+		rounds++;
+	}
+	ck_assert_int_gt(rounds, 20);
+	ck_assert_uint_gt(ls_partition_segments(f), 5);
+	same_log(l, f, 0);
+	/* the epochs came from the batches' partitionLeaderEpoch */
+	ck_assert_uint_eq(ls_partition_epochs(f, e, est, 4), 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(e[i], ep[i]);
+		ck_assert_uint_eq(est[i], st[i]);
+	}
+	ck_assert_uint_eq(tl_read_all(f, 0, 1, NULL, 0), ls_log_end(l));
+	/* and all of it after a reopen */
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	l = tl_part(s, "lead", 0);
+	f = tl_part(s, "fol", 0);
+	same_log(l, f, 0);
+	ck_assert_int_eq(ls_partition_latest_epoch(f), 9);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_replica_append_refuses_and_stops)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *l = tl_topic(s, "lead", 1, NULL, 0);
+	struct ls_partition *f = tl_topic(s, "fol", 1, NULL, 0);
+	struct ls_read_result r;
+	unsigned char *buf, *two;
+	size_t len, consumed, b0, b1;
+	struct ls_batch_info info;
+	uint64_t bytes;
+
+	tl_append(l, 3, 0); /* 0..2 */
+	tl_append(l, 2, 0); /* 3..4 */
+	tl_append(l, 4, 0); /* 5..8 */
+	buf = fetch(l, 0, 1 << 20, 0, &len);
+	ck_assert_int_eq(ls_batch_parse(buf, len, &info), LS_OK);
+	b0 = info.size;
+	ck_assert_int_eq(ls_batch_parse(buf + b0, len - b0, &info), LS_OK);
+	b1 = info.size;
+
+	/* nothing whole: nothing written */
+	ck_assert_int_eq(ls_append_replica(f, buf, b0 - 1, &consumed, NULL), LS_OK);
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_int_eq(ls_append_replica(f, buf, 10, &consumed, NULL), LS_OK);
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_int_eq(ls_append_replica(f, buf, 0, &consumed, NULL), LS_OK);
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_uint_eq(ls_log_end(f), 0);
+	/* a gap at the start (batch 3..4 on an empty log): refused */
+	ck_assert_int_eq(ls_append_replica(f, buf + b0, len - b0, &consumed, NULL),
+			 LS_ERR_OFFSET_OUT_OF_RANGE);
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_uint_eq(ls_log_end(f), 0);
+	ck_assert_uint_eq(ls_partition_bytes(f), 0);
+	/* a bad CRC in the second batch: nothing written, not even the first */
+	two = malloc(len);
+	memcpy(two, buf, len);
+	two[b0 + b1 - 1] ^= 0x40;
+	ck_assert_int_eq(ls_append_replica(f, two, len, &consumed, NULL), LS_ERR_CORRUPT);
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_uint_eq(ls_log_end(f), 0);
+	/* bad magic */
+	memcpy(two, buf, len);
+	two[16] = 1;
+	ck_assert_int_eq(ls_append_replica(f, two, len, &consumed, NULL), LS_ERR_INVALID_RECORD);
+	ck_assert_uint_eq(ls_log_end(f), 0);
+	/* the first batch, then an overlap (the same batch again): refused */
+	ck_assert_int_eq(ls_append_replica(f, buf, b0, &consumed, NULL), LS_OK);
+	ck_assert_uint_eq(consumed, b0);
+	ck_assert_uint_eq(ls_log_end(f), 3);
+	bytes = ls_partition_bytes(f);
+	ck_assert_int_eq(ls_append_replica(f, buf, len, &consumed, NULL), LS_ERR_OFFSET_OUT_OF_RANGE);
+	ck_assert_uint_eq(ls_log_end(f), 3);
+	ck_assert_uint_eq(ls_partition_bytes(f), bytes);
+	/* a failed write leaves the log as it was, and a retry goes through */
+	ck_assert_int_eq(ls_fault_set(LS_FAULT_SHORT_WRITE, "fol", 1, 1), LS_OK);
+	ck_assert_int_eq(ls_append_replica(f, buf + b0, len - b0, &consumed, NULL), LS_ERR_IO);
+	ls_fault_clear();
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_uint_eq(ls_log_end(f), 3);
+	ck_assert_int_eq(ls_partition_failed(f), 0);
+	ck_assert_int_eq(ls_append_replica(f, buf + b0, len - b0, &consumed, NULL), LS_OK);
+	ck_assert_uint_eq(consumed, len - b0);
+	same_log(l, f, 0);
+
+	/* gaps between batches (compaction's) are kept: the batch 5..8
+	 * rebased to 12..15 follows 9..11 */
+	tl_append(l, 3, 0); /* 9..11 */
+	free(buf);
+	buf = fetch(l, 9, 1 << 20, 0, &len);
+	ck_assert_int_eq(ls_batch_parse(buf, len, &info), LS_OK);
+	ck_assert_uint_eq(info.size, len);
+	memcpy(two, buf, len); /* reuse: 9..11 then a copy of it rebased */
+	ck_assert_int_eq(ls_read(l, 5, 1, &r), LS_OK);
+	{
+		unsigned char *g = malloc(len + r.len);
+
+		memcpy(g, buf, len);
+		ck_assert_int_eq(ls_read_copy(&r, g + len), LS_OK);
+		for (int i = 0; i < 8; i++)
+			g[len + (size_t)i] = (unsigned char)((uint64_t)12 >> (56 - 8 * i));
+		ck_assert_int_eq(ls_append_replica(f, g, len + r.len, &consumed, NULL), LS_OK);
+		ck_assert_uint_eq(consumed, len + r.len);
+		free(g);
+	}
+	ls_read_release(&r);
+	ck_assert_uint_eq(ls_log_end(f), 16);
+	ck_assert_int_eq(ls_read(f, 12, 1, &r), LS_OK);
+	ck_assert_uint_eq(r.first_offset, 12);
+	ls_read_release(&r);
+	free(buf);
+	free(two);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 Suite *tl_repl_suite(void)
 {
 	Suite *s = suite_create("logstore-repl");
@@ -416,6 +641,8 @@ Suite *tl_repl_suite(void)
 	tcase_add_test(tc, test_epochs_persisted);
 	tcase_add_test(tc, test_epoch_end_offset_kafka_cases);
 	tcase_add_test(tc, test_append_stamps_leader_epoch);
+	tcase_add_test(tc, test_replica_append_keeps_offsets_and_epochs);
+	tcase_add_test(tc, test_replica_append_refuses_and_stops);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -181,6 +181,38 @@ START_TEST(test_topics_leader_epochs)
 }
 END_TEST
 
+START_TEST(test_topics_append_replica_wakes)
+{
+	struct ls_partition *l = make_topic("lead"), *f = make_topic("fol");
+	struct ls_partition *watch[1] = { f };
+	struct tdm_topics_waiter w = { on_wake, NULL, watch, 1, NULL, NULL, 0 };
+	struct tdm_append_result res;
+	struct tdm_read_result r;
+	unsigned char buf[4096];
+	size_t consumed = 0;
+
+	append(l, 3);
+	append(l, 2);
+	ck_assert_int_eq(tdm_topics_read(topics, l, 0, sizeof(buf), &r), TDM_TOPIC_OK);
+	ck_assert_uint_le(r.len, sizeof(buf));
+	ck_assert_int_eq(tdm_topics_read_copy(&r, buf), TDM_TOPIC_OK);
+	woke = 0;
+	tdm_topics_wait_data(topics, &w);
+	/* a partial batch alone wakes nobody */
+	ck_assert_int_eq(tdm_topics_append_replica(topics, f, buf, 20, &consumed, &res), TDM_TOPIC_OK);
+	ck_assert_uint_eq(consumed, 0);
+	ck_assert_int_eq(woke, 0);
+	ck_assert_int_eq(tdm_topics_append_replica(topics, f, buf, r.len, &consumed, &res),
+			 TDM_TOPIC_OK);
+	ck_assert_uint_eq(consumed, r.len);
+	ck_assert_uint_eq(res.base_offset, 0);
+	ck_assert_uint_eq(res.last_offset, 4);
+	ck_assert_int_eq(woke, 1);
+	ck_assert_uint_eq(tdm_partition_log_end(f), 5);
+	tdm_topics_read_release(topics, &r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("topics-repl");
@@ -191,6 +223,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_topics_notify_wakes_waiters);
 	tcase_add_test(tc, test_topics_high_watermark_kept);
 	tcase_add_test(tc, test_topics_leader_epochs);
+	tcase_add_test(tc, test_topics_append_replica_wakes);
 	suite_add_tcase(s, tc);
 	return s;
 }
