@@ -528,6 +528,50 @@ size_t ls_partition_segments(const struct ls_partition *p);
 int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 		       int64_t *found_ts);
 
+/* ---- leader epochs (replication, Kafka's KIP-101) ---------------------- */
+
+/*
+ * A partition's leader epochs: epoch E's leader wrote the records from its
+ * start offset up to the next epoch's start.  Kept in
+ * <topic>-<partition>/leader-epoch-checkpoint, replaced atomically and
+ * fsynced (with its folder) before a call that changes it returns; loaded
+ * at ls_open (missing file: no epochs), dropping the epochs that start at
+ * or after the log end, as Kafka does.  While a partition has an epoch,
+ * ls_append and ls_append_batch write the latest one into each batch's
+ * partitionLeaderEpoch (bytes 12..15, outside the CRC); without one, the
+ * bytes are as before (-1, or the producer's).
+ */
+
+/*
+ * Records that epoch `epoch` starts at `start_offset` (the log end when a
+ * leader takes over; a batch's base offset on a follower).  epoch above
+ * the latest: appended (start_offset must not be below the latest's
+ * start); equal to the latest: nothing changes (LS_OK); below it, or
+ * negative: LS_ERR_INVALID.  LS_ERR_IO when the partition is failed or
+ * the checkpoint cannot be written (the partition is then failed, the
+ * epoch not recorded), LS_ERR_NOMEM.
+ */
+int ls_partition_assign_epoch(struct ls_partition *p, int32_t epoch, uint64_t start_offset);
+/* The latest leader epoch, -1 when there is none. */
+int32_t ls_partition_latest_epoch(const struct ls_partition *p);
+/*
+ * Where `epoch` ended in this log, as Kafka's LeaderEpochFileCache
+ * .endOffsetFor answers OffsetForLeaderEpoch:
+ *   epoch == the latest           -> (epoch, log end)
+ *   epoch below the latest        -> (largest epoch <= epoch, start offset
+ *                                     of the first epoch above it); when
+ *                                     epoch is below the first epoch
+ *                                     known: (epoch, first epoch's start)
+ *   epoch above the latest, epoch -1, or no epochs -> (-1, -1)
+ * (Kafka 2.0+ for the "below the first" case; Kafka 0.11 answered -1.)
+ */
+void ls_partition_epoch_end(const struct ls_partition *p, int32_t epoch, int32_t *out_epoch,
+			    int64_t *end_offset);
+/* Copies up to max (epoch, start offset) pairs, oldest first, into the
+ * arrays (either may be NULL); returns how many there are. */
+size_t ls_partition_epochs(const struct ls_partition *p, int32_t *epochs, uint64_t *starts,
+			   size_t max);
+
 /* ---- durability ------------------------------------------------------- */
 
 /*

@@ -186,6 +186,7 @@ struct ls_encode_args {
 	int codec;              /* LS_CODEC_NONE or LS_CODEC_GZIP */
 	int64_t now;            /* replaces negative timestamps */
 	int log_append_time;    /* every timestamp is `now`, attribute bit 3 */
+	int32_t leader_epoch;   /* partitionLeaderEpoch (-1: none) unless tmpl */
 	/* NULL, or a batch whose producer id/epoch/sequence, leader epoch,
 	 * last offset delta and attribute bits 3-6 are kept (compaction). */
 	const struct ls_batch_info *tmpl;
@@ -232,6 +233,12 @@ struct ls_segment {
 
 struct ls_cleaner; /* compaction state of one partition (retention.c) */
 
+/* One leader epoch: its leader's records start at `start` (epoch.c). */
+struct ls_epoch_entry {
+	int32_t epoch;
+	uint64_t start;
+};
+
 struct ls_partition {
 	struct ls_store *store; /* ref */
 	struct ls_topic *topic; /* ref; NULL once the topic is deleted */
@@ -252,6 +259,8 @@ struct ls_partition {
 	struct ls_cleaner *cleaner; /* owned, while a compaction runs */
 	uint64_t bytes;         /* total size of the segments */
 	uint64_t hw;            /* high watermark (replication), <= log_end */
+	struct ls_epoch_entry *epochs; /* owned: epochs and starts increasing */
+	size_t nepochs, epochs_cap;
 };
 
 struct ls_topic {
@@ -400,6 +409,18 @@ size_t ls_partition_find_segment(const struct ls_partition *p, uint64_t offset);
 int ls_partition_write(struct ls_partition *p, const unsigned char *batch,
 		       size_t len, const struct ls_batch_info *info,
 		       struct ls_append_result *res);
+
+/* ---- epoch.c ------------------------------------------------------------ */
+
+/* Loads leader-epoch-checkpoint (missing: no epochs; malformed: reported,
+ * no epochs) and drops the epochs starting at or after the log end.
+ * LS_OK, LS_ERR_IO. */
+int ls_epochs_load(struct ls_partition *p);
+/* Drops the epochs starting at or after `end` (Kafka's truncateFromEnd),
+ * rewriting the checkpoint when one went.  LS_OK, LS_ERR_IO, LS_ERR_NOMEM. */
+int ls_epochs_truncate_end(struct ls_partition *p, uint64_t end);
+/* Drops every epoch and rewrites the checkpoint (empty). */
+int ls_epochs_clear(struct ls_partition *p);
 
 /* ---- topic.c / store.c ------------------------------------------------- */
 

@@ -215,6 +215,10 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	p->cleaner_point = cp < p->log_start ? p->log_start : cp;
 	if (p->cleaner_point > p->log_end)
 		p->cleaner_point = p->log_end;
+	if (!create && ls_epochs_load(p) != LS_OK) {
+		tu_errf(err, errlen, "leader epochs of %s: %s", name, strerror(errno));
+		goto out;
+	}
 	ok = 1;
 out:
 	free(bases);
@@ -239,6 +243,7 @@ void ls_partition_unref(struct ls_partition *p)
 	if (p->dirfd >= 0)
 		close(p->dirfd);
 	free(p->pending_fds);
+	free(p->epochs);
 	free(p->segs);
 	free(p->dirname);
 	free(p);
@@ -526,6 +531,7 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 	a.codec = codec;
 	a.now = part_now(p);
 	a.log_append_time = c->timestamp_type == LS_TS_LOG_APPEND_TIME;
+	a.leader_epoch = ls_partition_latest_epoch(p); /* -1 when none */
 	rc = ls_encode_batch(&s->enc, &a, recs, n, &out, &len);
 	if (rc != LS_OK)
 		return rc;
@@ -572,8 +578,9 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 	const struct ls_topic_config *c;
 	struct ls_store *s = p->store;
 	struct ls_batch_info info;
-	unsigned char base_be[8];
-	struct iovec iov[2];
+	unsigned char base_be[8], epoch_be[4];
+	struct iovec iov[4];
+	int32_t epoch = ls_partition_latest_epoch(p);
 	int64_t now, max_ts;
 	int rc;
 
@@ -601,6 +608,8 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		ls_put_be64(s->scratch, p->log_end);
 		ls_put_be16(s->scratch + 21, (uint16_t)(info.attributes | 0x8));
 		ls_put_be64(s->scratch + 35, (uint64_t)now);
+		if (epoch >= 0) /* the leader's epoch, outside the CRC */
+			ls_put_be32(s->scratch + 12, (uint32_t)epoch);
 		ls_put_be32(s->scratch + 17, ls_batch_crc(s->scratch, len));
 		max_ts = now;
 		iov[0].iov_base = s->scratch;
@@ -609,13 +618,26 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 				  max_ts, now, res);
 	}
 	/* baseOffset lies outside the CRC: write ours, then the producer's
-	 * bytes from offset 8 on, untouched. */
+	 * bytes from offset 8 on, untouched but for partitionLeaderEpoch
+	 * (bytes 12..15, outside the CRC too) when the partition has a
+	 * leader epoch: Kafka's leader stamps its own. */
 	ls_put_be64(base_be, p->log_end);
 	iov[0].iov_base = base_be;
 	iov[0].iov_len = 8;
+	if (epoch < 0) {
+		iov[1].iov_base = (char *)batch + 8;
+		iov[1].iov_len = len - 8;
+		return part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts,
+				  now, res);
+	}
+	ls_put_be32(epoch_be, (uint32_t)epoch);
 	iov[1].iov_base = (char *)batch + 8;
-	iov[1].iov_len = len - 8;
-	return part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts,
+	iov[1].iov_len = 4;
+	iov[2].iov_base = epoch_be;
+	iov[2].iov_len = 4;
+	iov[3].iov_base = (char *)batch + 16;
+	iov[3].iov_len = len - 16;
+	return part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts,
 			  now, res);
 }
 

@@ -196,6 +196,215 @@ START_TEST(test_hw_checkpoint_survives_reopen)
 }
 END_TEST
 
+/* Reads the whole file dir/rel into buf (NUL-terminated); its length. */
+static size_t slurp(const char *dir, const char *rel, char *buf, size_t cap)
+{
+	char path[512];
+	FILE *f = fopen(tl_path(path, sizeof path, dir, rel), "r");
+	size_t n;
+
+	ck_assert_msg(f != NULL, "open %s", path);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return n;
+}
+
+static void check_epochs(struct ls_partition *p, const int32_t *want_e, const uint64_t *want_s,
+			 size_t n)
+{
+	int32_t e[16];
+	uint64_t st[16];
+
+	ck_assert_uint_eq(ls_partition_epochs(p, e, st, 16), n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(e[i], want_e[i]);
+		ck_assert_uint_eq(st[i], want_s[i]);
+	}
+}
+
+START_TEST(test_epochs_persisted)
+{
+	char *dir = tl_mkdtemp(), text[256], path[512];
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "e", 1, NULL, 0);
+	static const int32_t ep[] = { 0, 3 };
+	static const uint64_t st[] = { 0, 5 };
+	FILE *f;
+
+	ck_assert_int_eq(ls_partition_latest_epoch(p), -1);
+	/* no epoch yet: no file */
+	ck_assert_int_eq(tl_file_size(tl_path(path, sizeof path, dir, "e-0/leader-epoch-checkpoint")),
+			 -1);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 0, 0), LS_OK);
+	tl_append(p, 5, 0);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 3, 5), LS_OK);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 3, 7), LS_OK); /* same: no-op */
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 2, 9), LS_ERR_INVALID);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 4, 4), LS_ERR_INVALID); /* start goes back */
+	ck_assert_int_eq(ls_partition_assign_epoch(p, -1, 9), LS_ERR_INVALID);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), 3);
+	check_epochs(p, ep, st, 2);
+	/* Kafka's text format, on disk before the call returned */
+	slurp(dir, "e-0/leader-epoch-checkpoint", text, sizeof text);
+	ck_assert_str_eq(text, "0\n2\n0 0\n3 5\n");
+	tl_append(p, 3, 0);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+
+	/* a torn replacement (the temp file of an interrupted write) is
+	 * ignored and removed; the real file is whole */
+	f = fopen(tl_path(path, sizeof path, dir, "e-0/leader-epoch-checkpoint.tmp"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("0\n3\n0 0\n3 5\n9", f);
+	fclose(f);
+	s = tl_open(dir);
+	p = tl_part(s, "e", 0);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), 3);
+	check_epochs(p, ep, st, 2);
+	ck_assert_int_eq(tl_file_size(path), -1);
+
+	/* an epoch starting at the log end (a leader that wrote nothing) goes
+	 * at the next open, as Kafka's load truncates the cache to the log */
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 5, ls_log_end(p)), LS_OK);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), 5);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "e", 0);
+	check_epochs(p, ep, st, 2);
+	slurp(dir, "e-0/leader-epoch-checkpoint", text, sizeof text);
+	ck_assert_str_eq(text, "0\n2\n0 0\n3 5\n");
+
+	/* a malformed file: reported, the partition opens with no epochs */
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	f = fopen(tl_path(path, sizeof path, dir, "e-0/leader-epoch-checkpoint"), "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("0\n2\n0 0\n", f); /* says 2, holds 1 */
+	fclose(f);
+	s = tl_open(dir);
+	p = tl_part(s, "e", 0);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), -1);
+	ck_assert_uint_eq(ls_log_end(p), 8);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_epoch_end_offset_kafka_cases)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "e", 1, NULL, 0);
+	static const struct {
+		int32_t ask, epoch;
+		int64_t end;
+	} cases[] = {
+		{ 6, 6, 40 },  /* the latest: the log end */
+		{ 5, 3, 25 },  /* between: largest <= 5, next one's start */
+		{ 4, 3, 25 },
+		{ 3, 3, 25 },
+		{ 2, 1, 10 },
+		{ 1, 1, 10 },
+		{ 0, 0, 0 },   /* below the first: the first's start */
+		{ 7, -1, -1 }, /* above the latest */
+		{ -1, -1, -1 },
+	};
+	int32_t e;
+	int64_t end;
+
+	ls_partition_epoch_end(p, 0, &e, &end); /* no epochs */
+	ck_assert_int_eq(e, -1);
+	ck_assert_int_eq(end, -1);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 1, 0), LS_OK);
+	tl_append(p, 10, 0);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 3, 10), LS_OK);
+	tl_append(p, 15, 0);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 6, 25), LS_OK);
+	tl_append(p, 15, 0);
+	ck_assert_uint_eq(ls_log_end(p), 40);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ls_partition_epoch_end(p, cases[i].ask, &e, &end);
+		ck_assert_msg(e == cases[i].epoch && end == cases[i].end,
+			      "epoch %d: got (%d, %lld), want (%d, %lld)", cases[i].ask, e,
+			      (long long)end, cases[i].epoch, (long long)cases[i].end);
+	}
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+/* The first batch of p from offset `off`, copied into buf; its size. */
+static size_t batch_at(struct ls_partition *p, uint64_t off, unsigned char *buf, size_t cap)
+{
+	struct ls_read_result r;
+	struct ls_batch_info info;
+
+	ck_assert_int_eq(ls_read(p, off, 1, &r), LS_OK);
+	ck_assert_uint_le(r.len, cap);
+	ck_assert_int_eq(ls_read_copy(&r, buf), LS_OK);
+	ls_read_release(&r);
+	ck_assert_int_eq(ls_batch_parse(buf, r.len, &info), LS_OK);
+	ck_assert_uint_eq(info.size, r.len);
+	return r.len;
+}
+
+static int32_t epoch_field(const unsigned char *b)
+{
+	return (int32_t)((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+}
+
+START_TEST(test_append_stamps_leader_epoch)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv lat[] = { { "message.timestamp.type", "LogAppendTime" } };
+	struct ls_partition *src = tl_topic(s, "src", 1, NULL, 0);
+	struct ls_partition *p = tl_topic(s, "dst", 1, NULL, 0);
+	struct ls_partition *q = tl_topic(s, "lat", 1, lat, 1);
+	unsigned char prod[4096], got[4096];
+	struct ls_batch_info info;
+	size_t plen, glen;
+
+	/* a producer's batch: one built here, its epoch field set to 42 as a
+	 * client could (outside the CRC, so it stays valid) */
+	tl_append(src, 3, 0);
+	plen = batch_at(src, 0, prod, sizeof prod);
+	ck_assert_int_eq(epoch_field(prod), -1);
+	prod[12] = 0, prod[13] = 0, prod[14] = 0, prod[15] = 42;
+	ck_assert_int_eq(ls_batch_validate(NULL, prod, plen, 0, &info), LS_OK);
+
+	/* no epoch: the bytes as before */
+	ck_assert_int_eq(ls_append_batch(p, prod, plen, NULL), LS_OK);
+	glen = batch_at(p, 0, got, sizeof got);
+	ck_assert_int_eq(epoch_field(got), 42);
+	tl_append(p, 2, 0);
+	batch_at(p, 3, got, sizeof got);
+	ck_assert_int_eq(epoch_field(got), -1);
+
+	/* with an epoch: stamped by both append paths, CRC still valid */
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 7, ls_log_end(p)), LS_OK);
+	ck_assert_int_eq(ls_append_batch(p, prod, plen, NULL), LS_OK);
+	glen = batch_at(p, 5, got, sizeof got);
+	ck_assert_int_eq(epoch_field(got), 7);
+	ck_assert_int_eq(ls_batch_validate(NULL, got, glen, 0, &info), LS_OK);
+	ck_assert_int_eq(info.partition_leader_epoch, 7);
+	ck_assert_int_eq(memcmp(got + 16, prod + 16, plen - 16), 0); /* the rest as sent */
+	tl_append(p, 4, 0);
+	glen = batch_at(p, 8, got, sizeof got);
+	ck_assert_int_eq(epoch_field(got), 7);
+	ck_assert_int_eq(ls_batch_validate(NULL, got, glen, 0, &info), LS_OK);
+	ck_assert_uint_eq(tl_read_all(p, 8, 1, NULL, 0), 4);
+
+	/* LogAppendTime rewrites the batch: the epoch too */
+	ck_assert_int_eq(ls_partition_assign_epoch(q, 2, 0), LS_OK);
+	ck_assert_int_eq(ls_append_batch(q, prod, plen, NULL), LS_OK);
+	glen = batch_at(q, 0, got, sizeof got);
+	ck_assert_int_eq(epoch_field(got), 2);
+	ck_assert_int_eq(ls_batch_validate(NULL, got, glen, 0, &info), LS_OK);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 Suite *tl_repl_suite(void)
 {
 	Suite *s = suite_create("logstore-repl");
@@ -204,6 +413,9 @@ Suite *tl_repl_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_read_bounded_never_past_bound);
 	tcase_add_test(tc, test_hw_checkpoint_survives_reopen);
+	tcase_add_test(tc, test_epochs_persisted);
+	tcase_add_test(tc, test_epoch_end_offset_kafka_cases);
+	tcase_add_test(tc, test_append_stamps_leader_epoch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -156,6 +156,31 @@ START_TEST(test_topics_high_watermark_kept)
 }
 END_TEST
 
+START_TEST(test_topics_leader_epochs)
+{
+	struct ls_partition *p = make_topic("ep");
+	int32_t e;
+	int64_t end;
+
+	ck_assert_int_eq(tdm_partition_latest_epoch(p), -1);
+	ck_assert_int_eq(tdm_partition_assign_epoch(p, 2, 0), TDM_TOPIC_OK);
+	append(p, 4);
+	ck_assert_int_eq(tdm_partition_assign_epoch(p, 5, 4), TDM_TOPIC_OK);
+	append(p, 2);
+	ck_assert_int_eq(tdm_partition_assign_epoch(p, 1, 6), TDM_ERR_INVALID);
+	ck_assert_int_eq(tdm_partition_latest_epoch(p), 5);
+	tdm_partition_epoch_end(p, 5, &e, &end);
+	ck_assert_int_eq(e, 5);
+	ck_assert_int_eq(end, 6);
+	tdm_partition_epoch_end(p, 3, &e, &end);
+	ck_assert_int_eq(e, 2);
+	ck_assert_int_eq(end, 4);
+	tdm_partition_epoch_end(p, 9, &e, &end);
+	ck_assert_int_eq(e, -1);
+	ck_assert_int_eq(end, -1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("topics-repl");
@@ -165,6 +190,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_topics_read_bounded);
 	tcase_add_test(tc, test_topics_notify_wakes_waiters);
 	tcase_add_test(tc, test_topics_high_watermark_kept);
+	tcase_add_test(tc, test_topics_leader_epochs);
 	suite_add_tcase(s, tc);
 	return s;
 }
