@@ -485,6 +485,11 @@ void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b)
 		k->srv.auth = b->auth;
 }
 
+void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r)
+{
+	k->srv.replica = r;
+}
+
 void tdm_kafka_free(struct tdm_kafka *k)
 {
 	if (!k)

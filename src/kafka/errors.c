@@ -4,6 +4,7 @@
  *
  * Must not depend on: src/amqp.
  */
+#include "core/replica.h"
 #include "kafka/kf.h"
 
 int16_t kf_err_from_core(int rc)
@@ -36,6 +37,26 @@ int16_t kf_err_from_core(int rc)
 		return KF_ERR_KAFKA_STORAGE_ERROR;
 	case TDM_TOPICS_ERR_LIMIT:
 		return KF_ERR_POLICY_VIOLATION;
+	default:
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	}
+}
+
+int16_t kf_err_from_replica(int rc)
+{
+	switch (rc) {
+	case TDM_REPL_OK:
+		return KF_ERR_NONE;
+	case TDM_REPL_NOT_LEADER:
+		return KF_ERR_NOT_LEADER_OR_FOLLOWER;
+	case TDM_REPL_NO_LEADER:
+		return KF_ERR_LEADER_NOT_AVAILABLE;
+	case TDM_REPL_UNKNOWN:
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case TDM_REPL_FENCED_EPOCH:
+		return KF_ERR_FENCED_LEADER_EPOCH;
+	case TDM_REPL_UNKNOWN_EPOCH:
+		return KF_ERR_UNKNOWN_LEADER_EPOCH;
 	default:
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}
