@@ -4,6 +4,7 @@
  *
  * Must not depend on: src/amqp.
  */
+#include "core/replica.h"
 #include "kafka/kf.h"
 
 int16_t kf_err_from_core(int rc)
@@ -61,6 +62,11 @@ int16_t kf_err_from_core(int rc)
 	default:
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}
+}
+
+int16_t kf_err_from_replica(int rc)
+{
+	return kf_err_from_core(rc); /* it maps the TDM_REPL_* codes too */
 }
 
 int16_t kf_err_from_group(int rc)

@@ -34,6 +34,7 @@ struct tdm_auth;
 struct tdm_broker;
 struct tdm_scram_server;
 struct kf_groups;
+struct tdm_replica;
 
 /* This broker's node id in Metadata, FindCoordinator and as controller. */
 #define KF_NODE_ID 1
@@ -88,6 +89,9 @@ enum {
 /* Maps a core status (TDM_ERR_*, core/topic_types.h) to the Kafka error
  * code a broker gives. */
 int16_t kf_err_from_core(int rc);
+/* Maps a replica manager's answer (TDM_REPL_*, core/replica.h) to its
+ * Kafka code. */
+int16_t kf_err_from_replica(int rc);
 /* Maps a membership check (TDM_GROUP_*, core/groups.h) to its Kafka code. */
 int16_t kf_err_from_group(int rc);
 /* Short English text of a Kafka error code (CreateTopics error_message). */
@@ -278,6 +282,9 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 int16_t kf_authz_topic(struct kf_conn *kc, enum tdm_perm p, struct kf_str name);
 /* The same for a C string; 1 allowed, 0 not. */
 int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
+/* 1 when kc's user is tagged administrator (Kafka's CLUSTER resource:
+ * replica fetches, ClusterAction); 0 otherwise. */
+int kf_authz_cluster(struct kf_conn *kc);
 /* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
  * read on it); 0 otherwise. */
 int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
@@ -312,6 +319,7 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 
 /* ---- SASL (sasl.c) ---------------------------------------------------------- */
 
