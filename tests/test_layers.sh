@@ -10,6 +10,10 @@
 #   src/amqp          core, net; not kafka or http
 #   src/kafka         core, net; not amqp or http
 #   src/http          core, net, the AMQP codec; not kafka or the AMQP front end
+#   src/cluster       core, net, util, libevent, ZooKeeper; of the front ends
+#                     only the neutral codecs (amqp/codec.h, kafka/proto.h);
+#                     never logstore (core is its only door); and no layer
+#                     below includes it (only src/tandemd.c wires it in)
 # The build enforces the same where it can (each layer is compiled with only
 # the include paths it may use); this check names the offending lines.
 # Then it proves itself: a scratch tree with one violation per rule must
@@ -49,6 +53,11 @@ check_tree() {
 	forbid "$t/src/kafka" '(amqp|http)/' "the Kafka front end does not call the other front ends" || rc=1
 	forbid "$t/src/http" 'kafka/|amqp/([^c]|c[^o]|co[^d])' \
 		"the HTTP API uses the AMQP codec only, never the front ends" || rc=1
+	forbid "$t/src/cluster" 'http/|logstore/|amqp/([^c]|c[^o]|co[^d])|kafka/([^p]|p[^r]|pr[^o])' \
+		"src/cluster uses core, net and the neutral codecs, never a front end or logstore" || rc=1
+	for d in src/util exchange logstore src/core src/net src/amqp src/kafka src/http; do
+		forbid "$t/$d" 'cluster/' "$d must not include src/cluster (it sits above them)" || rc=1
+	done
 	return $rc
 }
 
@@ -64,16 +73,20 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 for f in "src/util/u.c:core/log.h" "exchange/e.c:event2/event.h" "logstore/l.c:core/topics.h" \
 	"src/core/c.c:event2/event.h" "src/core/d.c:amqp/am.h" "src/net/n.c:core/broker.h" \
-	"src/amqp/a.c:kafka/kf.h" "src/kafka/k.c:http/hx.h" "src/http/h.c:amqp/am.h"; do
+	"src/amqp/a.c:kafka/kf.h" "src/kafka/k.c:http/hx.h" "src/http/h.c:amqp/am.h" \
+	"src/cluster/c.c:kafka/kf.h" "src/cluster/l.c:logstore/logstore.h" "src/core/z.c:cluster/zk.h"; do
 	file=${f%%:*} inc=${f#*:}
 	mkdir -p "$tmp/$(dirname "$file")"
 	printf '#include "%s"\n' "$inc" >"$tmp/$file"
 done
 printf '#include "amqp/codec.h"\n' >"$tmp/src/core/ok.c" # allowed: must not be named
+printf '#include "kafka/proto.h"\n#include "core/replica.h"\n' >"$tmp/src/cluster/ok.c" # allowed
 out=$(check_tree "$tmp")
 n=$(printf '%s\n' "$out" | grep -c '^FAIL')
-if [ "$n" -ne 8 ] || printf '%s\n' "$out" | grep -q 'ok\.c' ||
-   ! printf '%s\n' "$out" | grep -q 'src/core/d\.c'; then
+if [ "$n" -ne 10 ] || printf '%s\n' "$out" | grep -q 'ok\.c' ||
+   ! printf '%s\n' "$out" | grep -q 'src/core/d\.c' ||
+   ! printf '%s\n' "$out" | grep -q 'src/cluster/l\.c' ||
+   ! printf '%s\n' "$out" | grep -q 'src/core/z\.c'; then
 	echo "FAIL: the layering check does not catch injected violations as it should:"
 	echo "$out"
 	status=1

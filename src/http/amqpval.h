@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "exchange/exchange.h"
-#include "http/json.h"
+#include "util/json.h"
 
 /* Writes the field table t (len bytes, without its length prefix) as a JSON
  * object; a malformed table is written as far as it is valid. */

@@ -16,7 +16,7 @@
 
 #include "core/auth.h"
 #include "core/broker.h"
-#include "http/json.h"
+#include "util/json.h"
 
 struct tdm_topics;
 struct tdm_durable;

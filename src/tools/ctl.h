@@ -4,14 +4,14 @@
  * tandemctl's status: 1 the API refused (its reason on stderr), 2 usage,
  * 3 cannot reach the API.
  *
- * Depends on: libc, src/http/json.h.
+ * Depends on: libc, src/util/json.h.
  */
 #ifndef TANDEM_TOOLS_CTL_H
 #define TANDEM_TOOLS_CTL_H
 
 #include <stddef.h>
 
-#include "http/json.h"
+#include "util/json.h"
 
 #define MAXCOLS 8
 

@@ -3,7 +3,7 @@
  * and describe (/api/topics), group describe and list groups
  * (/api/groups).  Human tables by default, the API's JSON with --json.
  *
- * Depends on: libc, tools/ctl.h (tandemctl.c), src/http/json.c.
+ * Depends on: libc, tools/ctl.h (tandemctl.c), src/util/json.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

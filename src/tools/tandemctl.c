@@ -28,7 +28,7 @@
  * 3 cannot reach the API.
  *
  * Depends on: libc, libevent (evhttp's client, bufferevent_openssl),
- * OpenSSL, src/http/json.c.
+ * OpenSSL, src/util/json.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +45,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "tools/ctl.h"
 #include "util/b64.h"
 

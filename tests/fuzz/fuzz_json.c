@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the management API's JSON reader (src/http/json.c).
+ * libFuzzer target for the management API's JSON reader (src/util/json.c).
  * Invariants: js_parse either fails or yields nodes whose spans lie inside
  * the input and whose subtrees nest properly; every accessor stays inside;
  * decoded strings are never longer than their source, are valid UTF-8
@@ -8,14 +8,14 @@
  * tests/fuzz/replay.c runs the same function over the committed corpus in
  * `make check`.
  *
- * Depends on: src/http/json.[ch] only.
+ * Depends on: src/util/json.[ch] only.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/json.h"
+#include "util/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -22,7 +22,7 @@ secs=${1:-60}
 case "$target" in
 frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" libs= ;;
 kafka) srcs="$top/src/kafka/decode.c" libs= ;;
-json) srcs="$top/src/http/json.c $top/src/util/hex.c" libs=-lm ;;
+json) srcs="$top/src/util/json.c $top/src/util/hex.c" libs=-lm ;;
 scram) srcs="$top/src/core/scram.c $top/src/util/b64.c" libs=-lcrypto ;;
 sasl)
 	srcs="$top/src/kafka/sasl.c $top/src/kafka/authz.c $top/src/kafka/decode.c $top/src/core/scram.c $top/src/core/log.c"

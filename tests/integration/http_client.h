@@ -6,7 +6,7 @@
  * parsed values rather than on substrings.  Failures of the transport
  * fail the calling Check test.
  *
- * Depends on: Check, libevent, src/http/json.c, POSIX sockets, the harness
+ * Depends on: Check, libevent, src/util/json.c, POSIX sockets, the harness
  * (clock).
  */
 #ifndef TANDEM_TESTS_HTTP_CLIENT_H
@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "http/json.h"
+#include "util/json.h"
 
 struct th_http_resp {
 	int status;

@@ -10,7 +10,7 @@
  * more; a string x-single-active-consumer or a ten-year-plus TTL passed).
  *
  * Depends on: Check, rabbitmq-c, the harness, the HTTP client, and the
- * management API's JSON reader (src/http/json.c, compiled in).
+ * management API's JSON reader (src/util/json.c, compiled in).
  */
 #include <check.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "http_client.h"
 
 static int http_port;

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the management API's JSON reader (src/http/json.c): what
+ * Unit tests for the management API's JSON reader (src/util/json.c): what
  * issue 11 (finding 7) asks it to refuse, strings that are not UTF-8 and
  * NUL in member names, next to what it must still accept.
  *
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/json.h"
+#include "util/json.h"
 
 static int parses(const char *text)
 {

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/json.h"
-#include "util/hex.h"
+#include "json.h"
+#include "hex.h"
 
 /* ---- writer ---------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /*
- * JSON for the management API: a small writer into a growable buffer and
+ * JSON for the management API, tandemctl and the ZooKeeper znodes: a small writer into a growable buffer and
  * a bounds-checked reader that parses a complete document into a flat
  * array of nodes (each value knows where its subtree ends, so siblings are
  * found without recursion).  The reader never reads outside the input,
@@ -11,8 +11,8 @@
  *
  * Must not depend on: libevent, the broker core, protocol front ends.
  */
-#ifndef TANDEM_HTTP_JSON_H
-#define TANDEM_HTTP_JSON_H
+#ifndef TANDEM_UTIL_JSON_H
+#define TANDEM_UTIL_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
