@@ -27,12 +27,15 @@ struct tdm_partition_state;
 
 /* Errors: -err is the Kafka error code a client sees. */
 #define CTL_ERR_NOMEM (-1)                       /* UNKNOWN_SERVER_ERROR */
+#define CTL_ERR_UNKNOWN_SERVER (-1)              /* UNKNOWN_SERVER_ERROR (ZooKeeper failed) */
 #define CTL_ERR_UNKNOWN_TOPIC (-3)               /* UNKNOWN_TOPIC_OR_PARTITION */
+#define CTL_ERR_INVALID_TOPIC (-17)              /* INVALID_TOPIC_EXCEPTION */
 #define CTL_ERR_TOPIC_EXISTS (-36)               /* TOPIC_ALREADY_EXISTS */
 #define CTL_ERR_INVALID_PARTITIONS (-37)         /* INVALID_PARTITIONS */
 #define CTL_ERR_INVALID_REPLICATION_FACTOR (-38) /* INVALID_REPLICATION_FACTOR */
 #define CTL_ERR_INVALID_REPLICA_ASSIGNMENT (-39) /* INVALID_REPLICA_ASSIGNMENT */
 #define CTL_ERR_STALE_CONTROLLER (-41)           /* NOT_CONTROLLER */
+#define CTL_ERR_INVALID_REQUEST (-42)            /* INVALID_REQUEST */
 
 #define CTL_NO_LEADER (-1)
 
