@@ -442,6 +442,57 @@ START_TEST(test_replica_fetcher_truncates_past_leader_end)
 }
 END_TEST
 
+/* The fetcher as the replica manager's follow hook: node 2 learns it
+ * follows node 1 for the partition (tdm_replica_set_state), the hook
+ * starts the fetcher, and the leader's high watermark becomes ours
+ * through tdm_replica_follower_hw. */
+static void follow_hook(void *ctx, const char *topic, int32_t partition, int32_t leader,
+			int32_t epoch)
+{
+	tdm_fetcher_follow_hook(*(struct tdm_fetcher **)ctx, topic, partition, leader, epoch);
+}
+
+START_TEST(test_replica_fetcher_as_follow_hook)
+{
+	char topic[128];
+	struct tdm_fetcher *f = NULL;
+	struct tdm_replica *r;
+	struct ls_partition *p;
+	struct tdm_replica_hooks hooks = { .follow = follow_hook };
+	int32_t replicas[2] = { 1, 2 };
+	struct tdm_partition_state st = { .leader = 1, .leader_epoch = 4, .controller_epoch = 1,
+					  .version = 1, .replicas = replicas, .nreplicas = 2,
+					  .isr = replicas, .nisr = 2 };
+
+	kh_name(topic, sizeof(topic), "hook");
+	create_remote(kh_main(), topic);
+	produce(kh_main(), topic, 0, 3);
+	local_open();
+	p = local_topic(topic);
+	r = tdm_replica_new(topics, 2, &hooks, &f, 30000, 1);
+	ck_assert_ptr_nonnull(r);
+	f = tdm_fetcher_new(base, topics, r, 2, resolve, kh_main());
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(tdm_replica_set_state(r, topic, 0, &st), TDM_REPL_OK);
+	ck_assert_int_ne(tdm_fetcher_state(f, topic, 0, NULL), TDM_FETCHER_NONE);
+	ck_assert_uint_eq(run_until(p, 3, 10000), 3);
+	assert_same_log(kh_main(), topic, p);
+	/* the leader's high watermark (3) arrives with the next answer */
+	for (uint64_t end = kh_now_ms() + 5000;
+	     tdm_replica_high_watermark(r, topic, 0, p) < 3 && kh_now_ms() < end;)
+		run_until(p, 99, 50);
+	ck_assert_uint_eq(tdm_replica_high_watermark(r, topic, 0, p), 3);
+	/* this node takes the lead: the fetcher lets the partition go */
+	st.leader = 2;
+	st.leader_epoch = 5;
+	ck_assert_int_eq(tdm_replica_set_state(r, topic, 0, &st), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_fetcher_state(f, topic, 0, NULL), TDM_FETCHER_NONE);
+	tdm_fetcher_free(f);
+	tdm_replica_free(r);
+	local_close();
+}
+END_TEST
+
 /* Kafka's getOffsetTruncationState, case by case. */
 START_TEST(test_replica_fetcher_truncation_decision)
 {
@@ -494,6 +545,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_replica_fetcher_reconnects);
 	tcase_add_test(tc, test_replica_fetcher_truncates_unknown_epoch_to_high_watermark);
 	tcase_add_test(tc, test_replica_fetcher_truncates_past_leader_end);
+	tcase_add_test(tc, test_replica_fetcher_as_follow_hook);
 	tcase_add_test(tc, test_replica_fetcher_truncation_decision);
 	suite_add_tcase(s, tc);
 	return s;
