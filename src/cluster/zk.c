@@ -861,7 +861,10 @@ int zk_start(struct zk *zk, uint32_t timeout_ms, char *err, size_t errlen)
 {
 	struct timespec deadline;
 	deadline_after(&deadline, timeout_ms);
-	if (!zk->zh && zk_open(zk, err, errlen) < 0)
+	pthread_mutex_lock(&zk->mu);
+	int dead = zk->zstate == ZOO_EXPIRED_SESSION_STATE || zk->zstate == ZOO_AUTH_FAILED_STATE;
+	pthread_mutex_unlock(&zk->mu);
+	if ((!zk->zh || dead) && zk_open(zk, err, errlen) < 0)
 		return -1;
 	pthread_mutex_lock(&zk->mu);
 	while (zk->zstate != ZOO_CONNECTED_STATE && zk->zstate != ZOO_EXPIRED_SESSION_STATE &&
@@ -934,7 +937,7 @@ int zk_connected(const struct zk *zk)
 
 int64_t zk_session_id(const struct zk *zk)
 {
-	return zk->connected || zk->session_id ? zk->session_id : 0;
+	return zk->session_id; /* kept while disconnected: the session may live */
 }
 
 int zk_session_credentials(const struct zk *zk, int64_t *id, char passwd[16])
