@@ -1,0 +1,1758 @@
+/*
+ * The cluster controller (controller.h): election, watches and fenced
+ * partition-state writes over the loop thread's ZooKeeper session, and the
+ * admin calls of any node.  The decisions themselves are ctl.c's.
+ *
+ * Every ZooKeeper call carries a struct ctlr_op (c->ops owns them until
+ * the call's completion).  Controller work is tagged with the generation
+ * it was started in; resigning or a new session starts a new generation,
+ * so completions of an earlier tenure are dropped on arrival.  The
+ * controller keeps no copy of the partition states: on every change it
+ * reads them back from ZooKeeper (as Kafka's controller re-reads
+ * leader-and-ISR before an election), decides, and writes with
+ * compare-and-set, so that an ISR the leader changed meanwhile is never
+ * overwritten.
+ *
+ * Must not depend on: the protocol front ends.
+ */
+#include "cluster/controller.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster/ctl.h"
+#include "cluster/zkdata.h"
+#include "core/log.h"
+#include "core/replica.h"
+
+#define SUB "controller"
+#define MAX_TRIES 10 /* compare-and-set retries of one write */
+
+struct ctlr_topic {
+	char *name;           /* owned */
+	struct zkd_topic asg; /* owned; no partitions until read */
+	bool unclean;         /* unclean.leader.election.enable in force */
+	bool deleting;        /* its deletion is under way: no state writes */
+	struct ctlr_topic *next;
+};
+
+struct ctlr_name {
+	char *name; /* owned */
+	struct ctlr_name *next;
+};
+
+struct ctlr_admin;
+
+struct ctlr_op {
+	struct tdm_controller *c;
+	uint64_t gen;
+	char *topic; /* owned, or NULL */
+	int32_t partition;
+	int tries;
+	struct ctl_part part;     /* a state being written: isr owned */
+	struct ctlr_admin *admin; /* borrowed: an admin call's op */
+	struct ctlr_op *prev, *next;
+};
+
+enum admin_kind { ADMIN_CREATE, ADMIN_DELETE, ADMIN_PARTITIONS };
+
+struct ctlr_admin {
+	struct tdm_controller *c;
+	enum admin_kind kind;
+	int step;
+	char *name; /* owned */
+	int32_t partitions, rf, total;
+	struct ctl_assignment asg; /* owned: explicit, then the one to write */
+	bool explicit_asg, validate_only;
+	struct zkd_config cfg;     /* owned */
+	struct zkd_topic existing; /* owned: create partitions */
+	int32_t version;           /* of /brokers/topics/T */
+	int tries;
+	int fail_err;   /* admin_fail_later's */
+	char *fail_msg; /* owned */
+	ctlr_done_fn done;
+	void *ctx;
+	struct ctlr_admin *prev, *next;
+};
+
+struct tdm_controller {
+	struct zk *zk; /* borrowed: the owner's session */
+	struct ctlr_config cfg;
+	struct ctlr_hooks hooks;
+	void *ctx;
+	uint64_t gen;
+	int64_t session;
+	bool is_controller, electing, have_live;
+	int32_t controller_id, epoch, epoch_version;
+	int ensures;              /* paths still being made at the start of a tenure */
+	int32_t *live;            /* owned: sorted */
+	size_t nlive;
+	struct ctlr_topic *topics; /* owned: what /brokers/topics lists */
+	struct ctlr_name *dels;    /* owned: deletions under way */
+	struct ctlr_op *ops;       /* owned: pending ZooKeeper calls */
+	struct ctlr_admin *admins; /* owned: pending admin calls */
+	struct ctlr_stats stats;
+};
+
+static void elect(struct tdm_controller *c);
+static void sync_partition(struct tdm_controller *c, const char *topic, int32_t partition,
+			   int tries);
+
+/* ---- helpers -------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct ctlr_op *op_new(struct tdm_controller *c, const char *topic, int32_t partition)
+{
+	struct ctlr_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	if (topic && !(op->topic = strdup(topic))) {
+		free(op);
+		return NULL;
+	}
+	op->c = c;
+	op->gen = c->gen;
+	op->partition = partition;
+	op->next = c->ops;
+	if (c->ops)
+		c->ops->prev = op;
+	c->ops = op;
+	return op;
+}
+
+static void op_end(struct ctlr_op *op)
+{
+	struct tdm_controller *c = op->c;
+
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		c->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	ctl_part_free(&op->part);
+	free(op->topic);
+	free(op);
+}
+
+/* The op of a completion, or NULL (and the op ended) when it belongs to
+ * an earlier tenure. */
+static struct ctlr_op *op_current(void *ctx)
+{
+	struct ctlr_op *op = ctx;
+
+	if (op->gen != op->c->gen) {
+		op_end(op);
+		return NULL;
+	}
+	return op;
+}
+
+static void notify(struct tdm_controller *c)
+{
+	if (c->hooks.on_change)
+		c->hooks.on_change(c->ctx, c->controller_id, c->epoch);
+}
+
+static struct ctlr_topic *topic_find(struct tdm_controller *c, const char *name)
+{
+	struct ctlr_topic *t;
+
+	for (t = c->topics; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static void topic_free(struct ctlr_topic *t)
+{
+	zkd_topic_free(&t->asg);
+	free(t->name);
+	free(t);
+}
+
+static void topic_remove(struct tdm_controller *c, struct ctlr_topic *gone)
+{
+	struct ctlr_topic **pp;
+
+	for (pp = &c->topics; *pp; pp = &(*pp)->next)
+		if (*pp == gone) {
+			*pp = gone->next;
+			topic_free(gone);
+			return;
+		}
+}
+
+static bool names_has(struct ctlr_name *l, const char *name)
+{
+	for (; l; l = l->next)
+		if (strcmp(l->name, name) == 0)
+			return true;
+	return false;
+}
+
+static void names_remove(struct ctlr_name **pp, const char *name)
+{
+	for (; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->name, name) == 0) {
+			struct ctlr_name *n = *pp;
+
+			*pp = n->next;
+			free(n->name);
+			free(n);
+			return;
+		}
+}
+
+static void names_free(struct ctlr_name **pp)
+{
+	while (*pp)
+		names_remove(pp, (*pp)->name);
+}
+
+/* Drops everything a tenure knew and starts a new generation. */
+static void reset(struct tdm_controller *c)
+{
+	c->gen++;
+	c->is_controller = false;
+	c->electing = false;
+	c->have_live = false;
+	c->epoch = 0;
+	c->epoch_version = -1;
+	c->ensures = 0;
+	while (c->topics)
+		topic_remove(c, c->topics);
+	names_free(&c->dels);
+	free(c->live);
+	c->live = NULL;
+	c->nlive = 0;
+}
+
+static void resign(struct tdm_controller *c, const char *why)
+{
+	if (!c->is_controller)
+		return;
+	tdm_warn(SUB, "node %d resigns as controller (epoch %d): %s", (int)c->cfg.node_id,
+		 (int)c->epoch, why);
+	c->stats.resignations++;
+	reset(c);
+	c->controller_id = CTL_NO_LEADER;
+	notify(c);
+}
+
+/* ---- election ------------------------------------------------------- */
+
+static void on_controller_watch(void *ctx, int event, const char *path);
+
+static void on_get_controller(void *ctx, const struct zk_result *res);
+
+static void read_controller(struct tdm_controller *c)
+{
+	struct ctlr_op *op = op_new(c, NULL, 0);
+
+	if (!op || zk_get(c->zk, ZKD_CONTROLLER, on_controller_watch, c, on_get_controller, op)) {
+		if (op)
+			op_end(op);
+		tdm_error(SUB, "out of memory reading %s", ZKD_CONTROLLER);
+	}
+}
+
+static void on_controller_watch(void *ctx, int event, const char *path)
+{
+	struct tdm_controller *c = ctx;
+
+	(void)path;
+	if (event == ZK_EV_DELETED) {
+		if (c->is_controller)
+			resign(c, "/controller was deleted");
+		if (c->controller_id != CTL_NO_LEADER) {
+			c->controller_id = CTL_NO_LEADER;
+			notify(c);
+		}
+		elect(c);
+	} else if (!c->is_controller) {
+		read_controller(c);
+	}
+}
+
+static void become_controller(struct tdm_controller *c);
+
+static void on_epoch_set(void *ctx, const struct zk_result *res);
+static void bump_epoch(struct tdm_controller *c);
+
+static void on_epoch_read(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	char err[128], *data = NULL;
+	size_t len;
+	int32_t epoch = 0;
+	int rc;
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc == ZK_OK) {
+		if (zkd_epoch_decode(res->data ? res->data : "", res->len, &epoch, err,
+				     sizeof(err))) {
+			tdm_error(SUB, "%s: %s", ZKD_CONTROLLER_EPOCH, err);
+			c->electing = false;
+			return;
+		}
+	} else if (res->rc != ZK_NONODE) {
+		tdm_warn(SUB, "reading %s: %s", ZKD_CONTROLLER_EPOCH, zk_strerror(res->rc));
+		c->electing = false;
+		return;
+	}
+	if (epoch == INT32_MAX)
+		epoch = 0;
+	data = zkd_epoch_encode(epoch + 1, &len);
+	op = op_new(c, NULL, epoch + 1);
+	if (!data || !op)
+		goto oom;
+	/* absent: create it with 1; else compare-and-set on the version read */
+	rc = res->rc == ZK_NONODE
+		     ? zk_create(c->zk, ZKD_CONTROLLER_EPOCH, data, len, ZK_PERSISTENT,
+				 on_epoch_set, op)
+		     : zk_set(c->zk, ZKD_CONTROLLER_EPOCH, data, len, res->stat->version, on_epoch_set,
+			      op);
+	if (rc)
+		goto oom;
+	free(data);
+	return;
+oom:
+	free(data);
+	if (op)
+		op_end(op);
+	c->electing = false;
+	tdm_error(SUB, "out of memory writing %s", ZKD_CONTROLLER_EPOCH);
+}
+
+static void on_epoch_set(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	int32_t epoch;
+
+	if (!op)
+		return;
+	c = op->c;
+	epoch = op->partition;
+	op_end(op);
+	if (res->rc == ZK_NODEEXISTS || res->rc == ZK_BADVERSION) {
+		bump_epoch(c); /* someone moved it meanwhile: read it again */
+		return;
+	}
+	if (res->rc != ZK_OK) {
+		tdm_warn(SUB, "writing %s: %s", ZKD_CONTROLLER_EPOCH, zk_strerror(res->rc));
+		c->electing = false;
+		return;
+	}
+	c->epoch = epoch;
+	c->epoch_version = res->stat ? res->stat->version : 0;
+	become_controller(c);
+}
+
+static void bump_epoch(struct tdm_controller *c)
+{
+	struct ctlr_op *op = op_new(c, NULL, 0);
+
+	if (!op || zk_get(c->zk, ZKD_CONTROLLER_EPOCH, NULL, NULL, on_epoch_read, op)) {
+		if (op)
+			op_end(op);
+		c->electing = false;
+		tdm_error(SUB, "out of memory reading %s", ZKD_CONTROLLER_EPOCH);
+	}
+}
+
+static void on_get_controller(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct zkd_controller zc;
+	char err[128];
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc == ZK_NONODE) { /* gone meanwhile: run again */
+		c->electing = false;
+		elect(c);
+		return;
+	}
+	if (res->rc != ZK_OK) {
+		c->electing = false;
+		return;
+	}
+	if (zkd_controller_decode(res->data ? res->data : "", res->len, &zc, err, sizeof(err))) {
+		tdm_error(SUB, "%s: %s", ZKD_CONTROLLER, err);
+		c->electing = false;
+		return;
+	}
+	if (zc.brokerid == c->cfg.node_id && res->stat &&
+	    res->stat->ephemeral_owner == zk_session_id(c->zk)) {
+		/* ours (our create's answer was lost, or a write was fenced
+		 * while we still hold it): go on as the winner */
+		if (!c->is_controller) {
+			c->electing = true;
+			bump_epoch(c);
+		}
+		return;
+	}
+	c->electing = false;
+	if (c->is_controller)
+		resign(c, "another node holds /controller");
+	if (zc.brokerid != c->controller_id) {
+		c->controller_id = zc.brokerid;
+		tdm_info(SUB, "node %d: the controller is node %d", (int)c->cfg.node_id,
+			 (int)zc.brokerid);
+		notify(c);
+	}
+}
+
+static void on_controller_created(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc == ZK_OK) {
+		bump_epoch(c);
+	} else if (res->rc == ZK_NODEEXISTS) {
+		read_controller(c);
+	} else {
+		c->electing = false; /* tried again when the session (re)connects */
+		tdm_warn(SUB, "node %d: running for controller: %s", (int)c->cfg.node_id,
+			 zk_strerror(res->rc));
+	}
+}
+
+/* Runs for controller: the ephemeral /controller is the prize. */
+static void elect(struct tdm_controller *c)
+{
+	struct zkd_controller zc = { c->cfg.node_id, now_ms() };
+	struct ctlr_op *op;
+	char *data;
+	size_t len;
+
+	if (c->electing || c->is_controller)
+		return;
+	data = zkd_controller_encode(&zc, &len);
+	op = op_new(c, NULL, 0);
+	if (!data || !op ||
+	    zk_create(c->zk, ZKD_CONTROLLER, data, len, ZK_EPHEMERAL, on_controller_created, op)) {
+		if (op)
+			op_end(op);
+		free(data);
+		tdm_error(SUB, "out of memory running for controller");
+		return;
+	}
+	free(data);
+	c->electing = true;
+}
+
+/* ---- fenced partition-state writes ----------------------------------- */
+
+static void on_state_written(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct ctlr_topic *t;
+
+	if (!op)
+		return;
+	c = op->c;
+	if (res->rc == ZK_OK) {
+		c->stats.state_writes++;
+		op->part.version = res->nops > 1 && res->ops[1].version >= 0 ? res->ops[1].version : 0;
+		tdm_info(SUB, "%s-%d: leader %d, leader epoch %d, %zu in sync (controller epoch %d)",
+			 op->topic, (int)op->partition, (int)op->part.leader,
+			 (int)op->part.leader_epoch, op->part.nisr, (int)c->epoch);
+		t = topic_find(c, op->topic);
+		if (c->hooks.on_state && t && (size_t)op->partition < t->asg.npartitions) {
+			struct tdm_partition_state st;
+
+			op->part.replicas = t->asg.partitions[op->partition].replicas;
+			op->part.nreplicas = t->asg.partitions[op->partition].nreplicas;
+			ctl_part_view(&op->part, &st);
+			c->hooks.on_state(c->ctx, op->topic, op->partition, &st);
+		}
+		op_end(op);
+		return;
+	}
+	if (res->nops >= 1 && res->ops[0].rc != ZK_OK && res->ops[0].rc != ZK_RUNTIMEINCONSISTENCY) {
+		/* the epoch check failed: a newer controller exists */
+		c->stats.fenced_writes++;
+		op_end(op);
+		resign(c, "a state write was fenced: /controller_epoch moved");
+		elect(c);
+		return;
+	}
+	if (res->nops >= 2 && res->ops[1].rc != ZK_OK) {
+		/* the leader changed the ISR meanwhile (or made the node): redo */
+		c->stats.state_conflicts++;
+		if (op->tries < MAX_TRIES)
+			sync_partition(c, op->topic, op->partition, op->tries + 1);
+		else
+			tdm_warn(SUB, "%s-%d: state still conflicting after %d tries", op->topic,
+				 (int)op->partition, op->tries);
+		op_end(op);
+		return;
+	}
+	tdm_warn(SUB, "%s-%d: writing the state: %s", op->topic, (int)op->partition,
+		 zk_strerror(res->rc));
+	op_end(op);
+}
+
+/* Writes op->part as topic/partition's state: a new node (create) or
+ * over version op->part.version, fenced by our /controller_epoch version.
+ * Ends op on failure. */
+static void write_state(struct tdm_controller *c, struct ctlr_op *op, bool create)
+{
+	struct zkd_partition_state zs = { op->part.controller_epoch, op->part.leader,
+					  op->part.leader_epoch, op->part.isr, op->part.nisr };
+	char path[ZKD_PATH_MAX], ppath[ZKD_PATH_MAX], partsp[ZKD_PATH_MAX], *data;
+	struct zk_op ops[2];
+	size_t len;
+
+	data = zkd_partition_state_encode(&zs, &len);
+	if (!data || !zkd_path_partition_state(path, sizeof(path), op->topic, op->partition) ||
+	    !zkd_path_partition(ppath, sizeof(ppath), op->topic, op->partition) ||
+	    !zkd_path_partitions(partsp, sizeof(partsp), op->topic))
+		goto fail;
+	if (create) { /* the parents first (empty, unfenced, as harmless as Kafka's) */
+		zk_create(c->zk, partsp, NULL, 0, ZK_PERSISTENT, NULL, NULL);
+		zk_create(c->zk, ppath, NULL, 0, ZK_PERSISTENT, NULL, NULL);
+	}
+	memset(ops, 0, sizeof(ops));
+	ops[0].type = ZK_OP_CHECK;
+	ops[0].path = ZKD_CONTROLLER_EPOCH;
+	ops[0].version = c->epoch_version;
+	ops[1].type = create ? ZK_OP_CREATE : ZK_OP_SET;
+	ops[1].path = path;
+	ops[1].data = data;
+	ops[1].len = len;
+	ops[1].version = create ? -1 : op->part.version;
+	ops[1].flags = ZK_PERSISTENT;
+	if (zk_multi(c->zk, ops, 2, on_state_written, op))
+		goto fail;
+	free(data);
+	return;
+fail:
+	free(data);
+	tdm_error(SUB, "%s-%d: cannot write the state (out of memory or bad name)", op->topic,
+		  (int)op->partition);
+	op_end(op);
+}
+
+static const int32_t *live_ids(struct tdm_controller *c, struct ctl_brokers *b)
+{
+	b->ids = c->live;
+	b->n = c->nlive;
+	return b->ids;
+}
+
+static void on_state_read(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct ctlr_topic *t;
+	struct zkd_partition_state zs;
+	struct ctl_brokers live;
+	char err[128];
+	int rc;
+
+	if (!op)
+		return;
+	c = op->c;
+	t = topic_find(c, op->topic);
+	if (!t || t->deleting || (size_t)op->partition >= t->asg.npartitions) {
+		op_end(op);
+		return;
+	}
+	live_ids(c, &live);
+	op->part.replicas = t->asg.partitions[op->partition].replicas;
+	op->part.nreplicas = t->asg.partitions[op->partition].nreplicas;
+	if (res->rc == ZK_NONODE) {
+		rc = ctl_new_state(&op->part, &live, c->epoch);
+		if (rc != 0) { /* no live replica: tried again on a broker change */
+			if (rc < 0)
+				tdm_error(SUB, "%s-%d: out of memory", op->topic, (int)op->partition);
+			op_end(op);
+			return;
+		}
+		write_state(c, op, true);
+		return;
+	}
+	if (res->rc != ZK_OK) {
+		tdm_warn(SUB, "%s-%d: reading the state: %s", op->topic, (int)op->partition,
+			 zk_strerror(res->rc));
+		op_end(op);
+		return;
+	}
+	if (zkd_partition_state_decode(res->data ? res->data : "", res->len, &zs, err,
+				       sizeof(err))) {
+		tdm_error(SUB, "%s-%d: state znode: %s", op->topic, (int)op->partition, err);
+		op_end(op);
+		return;
+	}
+	op->part.isr = zs.isr; /* taken over */
+	op->part.nisr = zs.nisr;
+	op->part.leader = zs.leader;
+	op->part.leader_epoch = zs.leader_epoch;
+	op->part.controller_epoch = zs.controller_epoch;
+	op->part.version = res->stat ? res->stat->version : 0;
+	rc = ctl_reconcile(&op->part, &live, t->unclean, c->epoch);
+	if (rc == 1) {
+		write_state(c, op, false);
+		return;
+	}
+	op_end(op);
+	if (rc == CTL_ERR_STALE_CONTROLLER) {
+		c->stats.fenced_writes++;
+		resign(c, "a newer controller epoch wrote a partition state");
+		elect(c);
+	} else if (rc < 0) {
+		tdm_error(SUB, "out of memory reconciling a partition");
+	}
+}
+
+/* Reads topic/partition's state, decides (ctl.c) and writes what changed. */
+static void sync_partition(struct tdm_controller *c, const char *topic, int32_t partition,
+			   int tries)
+{
+	char path[ZKD_PATH_MAX];
+	struct ctlr_op *op;
+
+	if (!c->is_controller || !c->have_live)
+		return;
+	if (!zkd_path_partition_state(path, sizeof(path), topic, partition))
+		return;
+	op = op_new(c, topic, partition);
+	if (!op) {
+		tdm_error(SUB, "out of memory");
+		return;
+	}
+	op->tries = tries;
+	op->part.leader = CTL_NO_LEADER;
+	if (zk_get(c->zk, path, NULL, NULL, on_state_read, op)) {
+		op_end(op);
+		tdm_error(SUB, "out of memory");
+	}
+}
+
+static void sync_topic(struct tdm_controller *c, struct ctlr_topic *t)
+{
+	size_t p;
+
+	if (t->deleting)
+		return;
+	for (p = 0; p < t->asg.npartitions; p++)
+		sync_partition(c, t->name, (int32_t)p, 0);
+}
+
+static void sync_all(struct tdm_controller *c)
+{
+	struct ctlr_topic *t;
+
+	for (t = c->topics; t; t = t->next)
+		sync_topic(c, t);
+}
+
+/* ---- watches of the controller --------------------------------------- */
+
+static void watch_brokers(struct tdm_controller *c);
+
+static void on_brokers_watch(void *ctx, int event, const char *path)
+{
+	struct tdm_controller *c = ctx;
+
+	(void)event, (void)path;
+	if (c->is_controller)
+		watch_brokers(c);
+}
+
+static void on_brokers(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct ctl_brokers now, was;
+	int32_t *ids;
+	size_t i;
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc != ZK_OK) {
+		tdm_warn(SUB, "reading %s: %s", ZKD_BROKERS_IDS, zk_strerror(res->rc));
+		return;
+	}
+	ids = malloc((res->nchildren ? res->nchildren : 1) * sizeof(*ids));
+	if (!ids) {
+		tdm_error(SUB, "out of memory");
+		return;
+	}
+	now.ids = ids;
+	now.n = 0;
+	for (i = 0; i < res->nchildren; i++)
+		if (zkd_parse_id(res->children[i], &ids[now.n]) == 0)
+			now.n++;
+	ctl_brokers_sort(&now);
+	live_ids(c, &was);
+	for (i = 0; c->have_live && i < was.n; i++)
+		if (!ctl_brokers_has(&now, was.ids[i]))
+			tdm_warn(SUB, "node %d is gone", (int)was.ids[i]);
+	for (i = 0; c->have_live && i < now.n; i++)
+		if (!ctl_brokers_has(&was, now.ids[i]))
+			tdm_info(SUB, "node %d is up", (int)now.ids[i]);
+	if (c->have_live && now.n == was.n && memcmp(now.ids, was.ids, now.n * sizeof(*ids)) == 0) {
+		free(ids);
+		return;
+	}
+	free(c->live);
+	c->live = ids;
+	c->nlive = now.n;
+	c->have_live = true;
+	sync_all(c);
+}
+
+static void watch_brokers(struct tdm_controller *c)
+{
+	struct ctlr_op *op = op_new(c, NULL, 0);
+
+	if (!op || zk_get_children(c->zk, ZKD_BROKERS_IDS, on_brokers_watch, c, on_brokers, op)) {
+		if (op)
+			op_end(op);
+		tdm_error(SUB, "out of memory watching %s", ZKD_BROKERS_IDS);
+	}
+}
+
+static void on_topic_config(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct ctlr_topic *t;
+	struct zkd_config cfg;
+	char err[128];
+
+	if (!op)
+		return;
+	c = op->c;
+	t = topic_find(c, op->topic);
+	if (t) {
+		t->unclean = c->cfg.unclean_default;
+		if (res->rc == ZK_OK) {
+			if (zkd_config_decode(res->data ? res->data : "", res->len, &cfg, err,
+					      sizeof(err)) == 0) {
+				t->unclean = ctl_config_bool(
+					zkd_config_get(&cfg, "unclean.leader.election.enable"),
+					c->cfg.unclean_default);
+				zkd_config_free(&cfg);
+			} else {
+				tdm_warn(SUB, "config of topic %s: %s", t->name, err);
+			}
+		}
+		sync_topic(c, t);
+	}
+	op_end(op);
+}
+
+static void read_topic(struct tdm_controller *c, const char *name);
+
+static void on_topic_watch(void *ctx, int event, const char *path)
+{
+	struct tdm_controller *c = ctx;
+	size_t n = strlen(ZKD_BROKERS_TOPICS "/");
+	const char *name = path + n;
+
+	if (!c->is_controller || strncmp(path, ZKD_BROKERS_TOPICS "/", n) != 0)
+		return;
+	if ((event == ZK_EV_CHANGED || event == ZK_EV_CREATED) && topic_find(c, name))
+		read_topic(c, name);
+}
+
+static void on_topic(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct ctlr_topic *t;
+	struct zkd_topic asg;
+	char err[128], path[ZKD_PATH_MAX];
+
+	if (!op)
+		return;
+	c = op->c;
+	t = topic_find(c, op->topic);
+	if (!t || t->deleting || res->rc != ZK_OK) {
+		op_end(op);
+		return;
+	}
+	if (zkd_topic_decode(res->data ? res->data : "", res->len, &asg, err, sizeof(err))) {
+		tdm_error(SUB, "topic %s: %s", t->name, err);
+		op_end(op);
+		return;
+	}
+	if (asg.npartitions < t->asg.npartitions) {
+		tdm_warn(SUB, "topic %s: %zu partitions, was %zu: ignored", t->name,
+			 asg.npartitions, t->asg.npartitions);
+		zkd_topic_free(&asg);
+		op_end(op);
+		return;
+	}
+	zkd_topic_free(&t->asg);
+	t->asg = asg;
+	/* its config decides unclean election: read it, then the states */
+	if (!zkd_path_topic_config(path, sizeof(path), t->name) ||
+	    zk_get(c->zk, path, NULL, NULL, on_topic_config, op)) {
+		op_end(op);
+		tdm_error(SUB, "topic %s: cannot read its config", t->name);
+	}
+}
+
+static void read_topic(struct tdm_controller *c, const char *name)
+{
+	char path[ZKD_PATH_MAX];
+	struct ctlr_op *op;
+
+	if (!zkd_path_topic(path, sizeof(path), name))
+		return;
+	op = op_new(c, name, 0);
+	if (!op || zk_get(c->zk, path, on_topic_watch, c, on_topic, op)) {
+		if (op)
+			op_end(op);
+		tdm_error(SUB, "out of memory reading topic %s", name);
+	}
+}
+
+static bool children_has(const struct zk_result *res, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < res->nchildren; i++)
+		if (strcmp(res->children[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void watch_topics(struct tdm_controller *c);
+
+static void on_topics_watch(void *ctx, int event, const char *path)
+{
+	struct tdm_controller *c = ctx;
+
+	(void)event, (void)path;
+	if (c->is_controller)
+		watch_topics(c);
+}
+
+static void on_topics(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	struct ctlr_topic *t, *next;
+	size_t i;
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc != ZK_OK) {
+		tdm_warn(SUB, "reading %s: %s", ZKD_BROKERS_TOPICS, zk_strerror(res->rc));
+		return;
+	}
+	for (t = c->topics; t; t = next) {
+		next = t->next;
+		if (!children_has(res, t->name)) {
+			tdm_info(SUB, "topic %s is gone", t->name);
+			topic_remove(c, t);
+		}
+	}
+	for (i = 0; i < res->nchildren; i++) {
+		const char *name = res->children[i];
+
+		if (topic_find(c, name))
+			continue;
+		t = calloc(1, sizeof(*t));
+		if (!t || !(t->name = strdup(name))) {
+			free(t);
+			tdm_error(SUB, "out of memory");
+			return;
+		}
+		t->unclean = c->cfg.unclean_default;
+		t->deleting = names_has(c->dels, name);
+		t->next = c->topics;
+		c->topics = t;
+		read_topic(c, name);
+	}
+}
+
+static void watch_topics(struct tdm_controller *c)
+{
+	struct ctlr_op *op = op_new(c, NULL, 0);
+
+	if (!op ||
+	    zk_get_children(c->zk, ZKD_BROKERS_TOPICS, on_topics_watch, c, on_topics, op)) {
+		if (op)
+			op_end(op);
+		tdm_error(SUB, "out of memory watching %s", ZKD_BROKERS_TOPICS);
+	}
+}
+
+/* Topic deletion: the partition states, the partitions, the topic, its
+ * config, then the request.  One session's operations complete in order,
+ * so the deletes are issued together and the topic's tells the outcome. */
+
+static void on_delete_done(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+
+	if (!op)
+		return;
+	c = op->c;
+	if (res->rc == ZK_OK || res->rc == ZK_NONODE) {
+		c->stats.topics_deleted++;
+		tdm_info(SUB, "topic %s deleted", op->topic);
+	}
+	names_remove(&c->dels, op->topic);
+	op_end(op);
+}
+
+static void on_topic_deleted(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	char path[ZKD_PATH_MAX];
+
+	if (!op)
+		return;
+	c = op->c;
+	if (res->rc != ZK_OK && res->rc != ZK_NONODE) {
+		tdm_warn(SUB, "deleting topic %s: %s", op->topic, zk_strerror(res->rc));
+		names_remove(&c->dels, op->topic);
+		op_end(op);
+		return;
+	}
+	if (zkd_path_topic_config(path, sizeof(path), op->topic))
+		zk_delete(c->zk, path, -1, NULL, NULL);
+	if (!zkd_path_delete_topic(path, sizeof(path), op->topic) ||
+	    zk_delete(c->zk, path, -1, on_delete_done, op)) {
+		names_remove(&c->dels, op->topic);
+		op_end(op);
+	}
+}
+
+static void on_delete_partitions(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	char path[ZKD_PATH_MAX];
+	int32_t p;
+	size_t i;
+
+	if (!op)
+		return;
+	c = op->c;
+	for (i = 0; res->rc == ZK_OK && i < res->nchildren; i++) {
+		if (zkd_parse_id(res->children[i], &p))
+			continue;
+		if (zkd_path_partition_state(path, sizeof(path), op->topic, p))
+			zk_delete(c->zk, path, -1, NULL, NULL);
+		if (zkd_path_partition(path, sizeof(path), op->topic, p))
+			zk_delete(c->zk, path, -1, NULL, NULL);
+	}
+	if (zkd_path_partitions(path, sizeof(path), op->topic))
+		zk_delete(c->zk, path, -1, NULL, NULL);
+	if (!zkd_path_topic(path, sizeof(path), op->topic) ||
+	    zk_delete(c->zk, path, -1, on_topic_deleted, op)) {
+		names_remove(&c->dels, op->topic);
+		op_end(op);
+	}
+}
+
+static void delete_topic(struct tdm_controller *c, const char *name)
+{
+	char path[ZKD_PATH_MAX];
+	struct ctlr_name *n;
+	struct ctlr_topic *t;
+	struct ctlr_op *op;
+
+	if (names_has(c->dels, name) || !zkd_path_partitions(path, sizeof(path), name))
+		return;
+	n = calloc(1, sizeof(*n));
+	op = op_new(c, name, 0);
+	if (!n || !op || !(n->name = strdup(name))) {
+		free(n);
+		if (op)
+			op_end(op);
+		tdm_error(SUB, "out of memory");
+		return;
+	}
+	n->next = c->dels;
+	c->dels = n;
+	t = topic_find(c, name);
+	if (t)
+		t->deleting = true;
+	tdm_info(SUB, "deleting topic %s", name);
+	if (zk_get_children(c->zk, path, NULL, NULL, on_delete_partitions, op)) {
+		names_remove(&c->dels, name);
+		op_end(op);
+	}
+}
+
+static void watch_deletions(struct tdm_controller *c);
+
+static void on_deletions_watch(void *ctx, int event, const char *path)
+{
+	struct tdm_controller *c = ctx;
+
+	(void)event, (void)path;
+	if (c->is_controller)
+		watch_deletions(c);
+}
+
+static void on_deletions(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+	size_t i;
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc != ZK_OK)
+		return;
+	for (i = 0; i < res->nchildren; i++)
+		delete_topic(c, res->children[i]);
+}
+
+static void watch_deletions(struct tdm_controller *c)
+{
+	struct ctlr_op *op = op_new(c, NULL, 0);
+
+	if (!op || zk_get_children(c->zk, ZKD_ADMIN_DELETE_TOPICS, on_deletions_watch, c,
+				   on_deletions, op)) {
+		if (op)
+			op_end(op);
+		tdm_error(SUB, "out of memory watching %s", ZKD_ADMIN_DELETE_TOPICS);
+	}
+}
+
+/* ---- the start of a tenure ------------------------------------------- */
+
+static const char *const watched_parents[] = { ZKD_BROKERS_IDS, ZKD_BROKERS_TOPICS,
+					       ZKD_ADMIN_DELETE_TOPICS, ZKD_CONFIG_TOPICS };
+
+static void on_parent_made(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	struct tdm_controller *c;
+
+	if (!op)
+		return;
+	c = op->c;
+	op_end(op);
+	if (res->rc != ZK_OK)
+		tdm_warn(SUB, "making %s: %s", res->path ? res->path : "?", zk_strerror(res->rc));
+	if (--c->ensures > 0)
+		return;
+	/* brokers first: their list is known before any topic's states */
+	watch_brokers(c);
+	watch_topics(c);
+	watch_deletions(c);
+}
+
+static void become_controller(struct tdm_controller *c)
+{
+	size_t i;
+
+	c->electing = false;
+	c->is_controller = true;
+	c->controller_id = c->cfg.node_id;
+	c->stats.elections_won++;
+	tdm_info(SUB, "node %d is the controller (epoch %d)", (int)c->cfg.node_id, (int)c->epoch);
+	notify(c);
+	c->ensures = (int)(sizeof(watched_parents) / sizeof(*watched_parents));
+	for (i = 0; i < sizeof(watched_parents) / sizeof(*watched_parents); i++) {
+		struct ctlr_op *op = op_new(c, NULL, 0);
+
+		if (!op || zk_ensure_path(c->zk, watched_parents[i], on_parent_made, op)) {
+			if (op)
+				op_end(op);
+			resign(c, "out of memory");
+			return;
+		}
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------ */
+
+struct tdm_controller *ctlr_new(struct zk *zk, const struct ctlr_config *cfg,
+				const struct ctlr_hooks *hooks, void *ctx)
+{
+	struct tdm_controller *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->zk = zk;
+	c->cfg = *cfg;
+	if (hooks)
+		c->hooks = *hooks;
+	c->ctx = ctx;
+	c->controller_id = CTL_NO_LEADER;
+	c->epoch_version = -1;
+	if (zk_connected(zk)) {
+		c->session = zk_session_id(zk);
+		elect(c);
+	}
+	return c;
+}
+
+static void admin_free(struct ctlr_admin *a);
+
+void ctlr_free(struct tdm_controller *c)
+{
+	if (!c)
+		return;
+	reset(c);
+	while (c->ops)
+		op_end(c->ops);
+	while (c->admins)
+		admin_free(c->admins);
+	free(c);
+}
+
+void ctlr_session_event(struct tdm_controller *c, enum zk_session_event ev)
+{
+	int64_t sid;
+
+	switch (ev) {
+	case ZK_SESSION_CONNECTED:
+		sid = zk_session_id(c->zk);
+		if (sid != c->session) { /* a new session: nothing of the old one holds */
+			resign(c, "new ZooKeeper session");
+			reset(c);
+			c->session = sid;
+		} else if (c->is_controller) {
+			sync_all(c); /* writes lost with the connection */
+		}
+		elect(c);
+		break;
+	case ZK_SESSION_EXPIRED:
+		resign(c, "ZooKeeper session expired");
+		reset(c);
+		c->session = 0;
+		if (c->controller_id != CTL_NO_LEADER) {
+			c->controller_id = CTL_NO_LEADER;
+			notify(c);
+		}
+		break;
+	case ZK_SESSION_DISCONNECTED:
+		break; /* the session may live on: keep acting, as Kafka does */
+	}
+}
+
+bool ctlr_is_controller(const struct tdm_controller *c)
+{
+	return c && c->is_controller;
+}
+
+int32_t ctlr_controller_id(const struct tdm_controller *c)
+{
+	return c ? c->controller_id : CTL_NO_LEADER;
+}
+
+int32_t ctlr_epoch(const struct tdm_controller *c)
+{
+	return c && c->is_controller ? c->epoch : 0;
+}
+
+const struct ctlr_stats *ctlr_stats(const struct tdm_controller *c)
+{
+	return &c->stats;
+}
+
+/* ---- admin ----------------------------------------------------------- */
+
+static void admin_free(struct ctlr_admin *a)
+{
+	struct tdm_controller *c = a->c;
+
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		c->admins = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	ctl_assignment_free(&a->asg);
+	zkd_config_free(&a->cfg);
+	zkd_topic_free(&a->existing);
+	free(a->fail_msg);
+	free(a->name);
+	free(a);
+}
+
+static void admin_finish(struct ctlr_admin *a, int err, const char *msg)
+{
+	if (a->done)
+		a->done(a->ctx, err, msg);
+	admin_free(a);
+}
+
+static void admin_zk_failed(struct ctlr_admin *a, const char *what, int rc)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "ZooKeeper failed %s: %s", what, zk_strerror(rc));
+	admin_finish(a, CTL_ERR_UNKNOWN_SERVER, msg);
+}
+
+static void admin_step(void *ctx, const struct zk_result *res);
+
+/* Issues the admin's next ZooKeeper call (its completion comes back to
+ * admin_step); on out of memory finishes the admin. */
+enum admin_call { CALL_GET, CALL_EXISTS, CALL_CHILDREN, CALL_CREATE, CALL_SET, CALL_ENSURE };
+static void admin_call(struct ctlr_admin *a, enum admin_call call, const char *path,
+		       const char *data, size_t len, int32_t version)
+{
+	struct tdm_controller *c = a->c;
+	struct ctlr_op *op = op_new(c, NULL, 0);
+	int rc = -1;
+
+	if (op) {
+		op->admin = a;
+		switch (call) {
+		case CALL_GET:
+			rc = zk_get(c->zk, path, NULL, NULL, admin_step, op);
+			break;
+		case CALL_EXISTS:
+			rc = zk_exists(c->zk, path, NULL, NULL, admin_step, op);
+			break;
+		case CALL_CHILDREN:
+			rc = zk_get_children(c->zk, path, NULL, NULL, admin_step, op);
+			break;
+		case CALL_CREATE:
+			rc = zk_create(c->zk, path, data, len, ZK_PERSISTENT, admin_step, op);
+			break;
+		case CALL_SET:
+			rc = zk_set(c->zk, path, data, len, version, admin_step, op);
+			break;
+		case CALL_ENSURE:
+			rc = zk_ensure_path(c->zk, path, admin_step, op);
+			break;
+		}
+	}
+	if (rc) {
+		if (op)
+			op_end(op);
+		admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+	}
+}
+
+/* Kafka's Topic.validate: the name becomes a znode and a directory. */
+static int topic_name_check(const char *name, char *msg, size_t len)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0) {
+		snprintf(msg, len, "Topic name is illegal, it can't be empty");
+		return CTL_ERR_INVALID_TOPIC;
+	}
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		snprintf(msg, len, "Topic name cannot be \".\" or \"..\"");
+		return CTL_ERR_INVALID_TOPIC;
+	}
+	if (n > 249) {
+		snprintf(msg, len,
+			 "Topic name is illegal, it can't be longer than 249 characters, topic "
+			 "name: %.64s...",
+			 name);
+		return CTL_ERR_INVALID_TOPIC;
+	}
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
+			snprintf(msg, len,
+				 "Topic name \"%s\" is illegal, it contains a character other than "
+				 "ASCII alphanumerics, '.', '_' and '-'",
+				 name);
+			return CTL_ERR_INVALID_TOPIC;
+		}
+	}
+	return 0;
+}
+
+/* The live broker ids of a get_children answer into b (owned ids). */
+static int brokers_of(const struct zk_result *res, struct ctl_brokers *b)
+{
+	size_t i;
+
+	b->n = 0;
+	b->ids = malloc((res->nchildren ? res->nchildren : 1) * sizeof(*b->ids));
+	if (!b->ids)
+		return CTL_ERR_NOMEM;
+	for (i = 0; i < res->nchildren; i++)
+		if (zkd_parse_id(res->children[i], &b->ids[b->n]) == 0)
+			b->n++;
+	ctl_brokers_sort(b);
+	return 0;
+}
+
+/* a->asg as the /brokers/topics/T znode (existing partitions first). */
+static char *topic_encode(const struct zkd_topic *existing, const struct ctl_assignment *more,
+			  size_t *len)
+{
+	struct zkd_topic t;
+	size_t i;
+	char *data;
+
+	t.npartitions = existing->npartitions + more->nparts;
+	t.partitions = calloc(t.npartitions ? t.npartitions : 1, sizeof(*t.partitions));
+	if (!t.partitions)
+		return NULL;
+	for (i = 0; i < existing->npartitions; i++)
+		t.partitions[i] = existing->partitions[i];
+	for (i = 0; i < more->nparts; i++) {
+		t.partitions[existing->npartitions + i].replicas = more->parts[i].ids;
+		t.partitions[existing->npartitions + i].nreplicas = more->parts[i].n;
+	}
+	data = zkd_topic_encode(&t, len);
+	free(t.partitions); /* the arrays are borrowed */
+	return data;
+}
+
+/* Create topic: 0 live brokers, 1 topic exists?, 2 marked for deletion?,
+ * 3 /config/topics made, 4 config created, 5 config set, 6 /brokers/topics
+ * made, 7 topic created. */
+static void create_step(struct ctlr_admin *a, const struct zk_result *res)
+{
+	char path[ZKD_PATH_MAX], msg[512], *data;
+	struct ctl_brokers live = { NULL, 0 };
+	struct zkd_topic none = { NULL, 0 };
+	size_t len;
+	int rc;
+
+	switch (a->step++) {
+	case 0:
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "listing the brokers", res->rc);
+		if (brokers_of(res, &live))
+			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+		if (a->explicit_asg)
+			rc = ctl_validate_assignment(&a->asg, &live, -1, msg, sizeof(msg));
+		else if ((rc = ctl_assign(&live, a->partitions, a->rf, -1, 0, &a->asg)) != 0)
+			snprintf(msg, sizeof(msg),
+				 rc == CTL_ERR_INVALID_PARTITIONS
+					 ? "Number of partitions must be larger than 0."
+				 : a->rf <= 0 ? "Replication factor must be larger than 0."
+					      : "Replication factor: %d larger than available "
+						"brokers: %zu.",
+				 (int)a->rf, live.n);
+		free(live.ids);
+		if (rc)
+			return admin_finish(a, rc, msg);
+		return admin_call(a, CALL_EXISTS, zkd_path_topic(path, sizeof(path), a->name), NULL,
+				  0, -1);
+	case 1:
+		if (res->rc == ZK_OK) {
+			snprintf(msg, sizeof(msg), "Topic '%s' already exists.", a->name);
+			return admin_finish(a, CTL_ERR_TOPIC_EXISTS, msg);
+		}
+		if (res->rc != ZK_NONODE)
+			return admin_zk_failed(a, "reading the topic", res->rc);
+		return admin_call(a, CALL_EXISTS, zkd_path_delete_topic(path, sizeof(path), a->name),
+				  NULL, 0, -1);
+	case 2:
+		if (res->rc == ZK_OK) {
+			snprintf(msg, sizeof(msg), "Topic \"%s\" is marked for deletion.", a->name);
+			return admin_finish(a, CTL_ERR_TOPIC_EXISTS, msg);
+		}
+		if (res->rc != ZK_NONODE)
+			return admin_zk_failed(a, "reading the deletions", res->rc);
+		if (a->validate_only)
+			return admin_finish(a, 0, NULL);
+		return admin_call(a, CALL_ENSURE, ZKD_CONFIG_TOPICS, NULL, 0, -1);
+	case 3:
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "making " ZKD_CONFIG_TOPICS, res->rc);
+		data = zkd_config_encode(&a->cfg, &len);
+		if (!data)
+			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+		admin_call(a, CALL_CREATE, zkd_path_topic_config(path, sizeof(path), a->name), data,
+			   len, -1);
+		free(data);
+		return;
+	case 4:
+		if (res->rc == ZK_NODEEXISTS) { /* a leftover: set it (setOrCreateEntityConfigs) */
+			data = zkd_config_encode(&a->cfg, &len);
+			if (!data)
+				return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+			admin_call(a, CALL_SET, zkd_path_topic_config(path, sizeof(path), a->name),
+				   data, len, -1);
+			free(data);
+			return;
+		}
+		a->step++;
+		/* fall through */
+	case 5:
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "writing the topic's config", res->rc);
+		return admin_call(a, CALL_ENSURE, ZKD_BROKERS_TOPICS, NULL, 0, -1);
+	case 6:
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "making " ZKD_BROKERS_TOPICS, res->rc);
+		data = topic_encode(&none, &a->asg, &len);
+		if (!data)
+			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+		admin_call(a, CALL_CREATE, zkd_path_topic(path, sizeof(path), a->name), data, len,
+			   -1);
+		free(data);
+		return;
+	default:
+		if (res->rc == ZK_NODEEXISTS) {
+			snprintf(msg, sizeof(msg), "Topic '%s' already exists.", a->name);
+			return admin_finish(a, CTL_ERR_TOPIC_EXISTS, msg);
+		}
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "writing the topic", res->rc);
+		tdm_info(SUB, "topic %s created: %zu partitions", a->name, a->asg.nparts);
+		return admin_finish(a, 0, NULL);
+	}
+}
+
+/* Delete topic: 0 exists?, 1 /admin/delete_topics made, 2 request made. */
+static void delete_step(struct ctlr_admin *a, const struct zk_result *res)
+{
+	char path[ZKD_PATH_MAX], msg[300];
+
+	switch (a->step++) {
+	case 0:
+		if (res->rc == ZK_NONODE) {
+			snprintf(msg, sizeof(msg), "Topic `%s` to delete does not exist", a->name);
+			return admin_finish(a, CTL_ERR_UNKNOWN_TOPIC, msg);
+		}
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "reading the topic", res->rc);
+		return admin_call(a, CALL_ENSURE, ZKD_ADMIN_DELETE_TOPICS, NULL, 0, -1);
+	case 1:
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "making " ZKD_ADMIN_DELETE_TOPICS, res->rc);
+		return admin_call(a, CALL_CREATE, zkd_path_delete_topic(path, sizeof(path), a->name),
+				  NULL, 0, -1);
+	default:
+		/* marked already: Kafka swallows TopicAlreadyMarkedForDeletion */
+		if (res->rc != ZK_OK && res->rc != ZK_NODEEXISTS)
+			return admin_zk_failed(a, "marking the topic for deletion", res->rc);
+		tdm_info(SUB, "topic %s marked for deletion", a->name);
+		return admin_finish(a, 0, NULL);
+	}
+}
+
+/* Create partitions: 0 the topic read, 1 marked for deletion?, 2 live
+ * brokers, 3 topic written (compare-and-set; a conflict starts over). */
+static void partitions_step(struct ctlr_admin *a, const struct zk_result *res)
+{
+	char path[ZKD_PATH_MAX], msg[512], *data;
+	struct ctl_brokers live = { NULL, 0 };
+	size_t len, have;
+	int rc;
+
+	switch (a->step++) {
+	case 0:
+		if (res->rc == ZK_NONODE) {
+			snprintf(msg, sizeof(msg), "The topic '%s' does not exist.", a->name);
+			return admin_finish(a, CTL_ERR_UNKNOWN_TOPIC, msg);
+		}
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "reading the topic", res->rc);
+		zkd_topic_free(&a->existing);
+		if (zkd_topic_decode(res->data ? res->data : "", res->len, &a->existing, msg,
+				     sizeof(msg)))
+			return admin_finish(a, CTL_ERR_UNKNOWN_SERVER, msg);
+		a->version = res->stat ? res->stat->version : -1;
+		return admin_call(a, CALL_EXISTS, zkd_path_delete_topic(path, sizeof(path), a->name),
+				  NULL, 0, -1);
+	case 1:
+		if (res->rc == ZK_OK) {
+			snprintf(msg, sizeof(msg), "The topic %s is queued for deletion.", a->name);
+			return admin_finish(a, CTL_ERR_INVALID_TOPIC, msg);
+		}
+		return admin_call(a, CALL_CHILDREN, ZKD_BROKERS_IDS, NULL, 0, -1);
+	case 2:
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "listing the brokers", res->rc);
+		have = a->existing.npartitions;
+		if (a->total <= 0 || (size_t)a->total <= have) {
+			snprintf(msg, sizeof(msg),
+				 (size_t)a->total == have
+					 ? "Topic already has %zu partitions."
+					 : "Topic currently has %zu partitions, which is higher than "
+					   "the requested %d.",
+				 have, (int)a->total);
+			return admin_finish(a, CTL_ERR_INVALID_PARTITIONS, msg);
+		}
+		if (brokers_of(res, &live))
+			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+		if (a->explicit_asg) {
+			if (a->asg.nparts != (size_t)a->total - have) {
+				snprintf(msg, sizeof(msg),
+					 "Increasing the number of partitions by %zu but %zu "
+					 "assignments provided.",
+					 (size_t)a->total - have, a->asg.nparts);
+				rc = CTL_ERR_INVALID_REPLICA_ASSIGNMENT;
+			} else {
+				rc = ctl_validate_assignment(
+					&a->asg, &live,
+					have ? (int32_t)a->existing.partitions[0].nreplicas : -1,
+					msg, sizeof(msg));
+			}
+		} else {
+			struct ctl_assignment cur = { NULL, have };
+			size_t i;
+
+			ctl_assignment_free(&a->asg);
+			cur.parts = calloc(have ? have : 1, sizeof(*cur.parts));
+			if (!cur.parts) {
+				free(live.ids);
+				return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+			}
+			for (i = 0; i < have; i++) {
+				cur.parts[i].ids = a->existing.partitions[i].replicas;
+				cur.parts[i].n = a->existing.partitions[i].nreplicas;
+			}
+			rc = ctl_assign_more(&live, &cur, a->total, &a->asg);
+			free(cur.parts); /* the arrays are borrowed */
+			snprintf(msg, sizeof(msg),
+				 "Replication factor: %zu larger than available brokers: %zu.",
+				 have ? a->existing.partitions[0].nreplicas : 0, live.n);
+		}
+		free(live.ids);
+		if (rc)
+			return admin_finish(a, rc, msg);
+		if (a->validate_only)
+			return admin_finish(a, 0, NULL);
+		data = topic_encode(&a->existing, &a->asg, &len);
+		if (!data)
+			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
+		admin_call(a, CALL_SET, zkd_path_topic(path, sizeof(path), a->name), data, len,
+			   a->version);
+		free(data);
+		return;
+	default:
+		if (res->rc == ZK_BADVERSION && ++a->tries < MAX_TRIES) {
+			a->step = 0; /* changed meanwhile: start over from what it is now */
+			return admin_call(a, CALL_GET, zkd_path_topic(path, sizeof(path), a->name),
+					  NULL, 0, -1);
+		}
+		if (res->rc == ZK_NONODE) {
+			snprintf(msg, sizeof(msg), "The topic '%s' does not exist.", a->name);
+			return admin_finish(a, CTL_ERR_UNKNOWN_TOPIC, msg);
+		}
+		if (res->rc != ZK_OK)
+			return admin_zk_failed(a, "writing the topic", res->rc);
+		tdm_info(SUB, "topic %s: %d partitions", a->name, (int)a->total);
+		return admin_finish(a, 0, NULL);
+	}
+}
+
+static void admin_step(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = ctx;
+	struct ctlr_admin *a = op->admin;
+
+	op_end(op); /* admin calls outlive tenures: no generation check */
+	switch (a->kind) {
+	case ADMIN_CREATE:
+		create_step(a, res);
+		break;
+	case ADMIN_DELETE:
+		delete_step(a, res);
+		break;
+	case ADMIN_PARTITIONS:
+		partitions_step(a, res);
+		break;
+	}
+}
+
+static struct ctlr_admin *admin_new(struct tdm_controller *c, enum admin_kind kind,
+				    const char *name, ctlr_done_fn done, void *ctx)
+{
+	struct ctlr_admin *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	if (!(a->name = strdup(name))) {
+		free(a);
+		return NULL;
+	}
+	a->c = c;
+	a->kind = kind;
+	a->done = done;
+	a->ctx = ctx;
+	a->next = c->admins;
+	if (c->admins)
+		c->admins->prev = a;
+	c->admins = a;
+	return a;
+}
+
+static int copy_assignment(struct ctlr_admin *a, const struct ctlr_replicas *asg, size_t n)
+{
+	size_t i;
+
+	a->asg.parts = calloc(n ? n : 1, sizeof(*a->asg.parts));
+	if (!a->asg.parts)
+		return -1;
+	a->asg.nparts = n;
+	for (i = 0; i < n; i++) {
+		a->asg.parts[i].ids = malloc((asg[i].n ? asg[i].n : 1) * sizeof(int32_t));
+		if (!a->asg.parts[i].ids)
+			return -1;
+		if (asg[i].n)
+			memcpy(a->asg.parts[i].ids, asg[i].ids, asg[i].n * sizeof(int32_t));
+		a->asg.parts[i].n = asg[i].n;
+	}
+	a->explicit_asg = true;
+	return 0;
+}
+
+/* Finishes a with an error on the loop's next turn, as every completion
+ * comes: through a ZooKeeper call that cannot fail (exists of "/"). */
+static int admin_fail_later(struct ctlr_admin *a, int err, const char *msg);
+
+int ctlr_create_topic(struct tdm_controller *c, const char *name, int32_t partitions, int32_t rf,
+		      const struct ctlr_replicas *assignment, size_t nassignment,
+		      const char *const *keys, const char *const *values, size_t nconfigs,
+		      bool validate_only, ctlr_done_fn done, void *ctx)
+{
+	struct ctlr_admin *a = admin_new(c, ADMIN_CREATE, name, done, ctx);
+	char msg[400];
+	int rc;
+
+	if (!a)
+		return -1;
+	a->partitions = partitions < 0 ? c->cfg.default_partitions : partitions;
+	a->rf = rf < 0 ? c->cfg.default_rf : rf;
+	a->validate_only = validate_only;
+	if (nconfigs) {
+		a->cfg.keys = calloc(nconfigs, sizeof(char *));
+		a->cfg.values = calloc(nconfigs, sizeof(char *));
+		if (!a->cfg.keys || !a->cfg.values)
+			goto oom;
+		for (; a->cfg.n < nconfigs; a->cfg.n++) {
+			a->cfg.keys[a->cfg.n] = strdup(keys[a->cfg.n]);
+			a->cfg.values[a->cfg.n] = strdup(values[a->cfg.n]);
+			if (!a->cfg.keys[a->cfg.n] || !a->cfg.values[a->cfg.n]) {
+				a->cfg.n++;
+				goto oom;
+			}
+		}
+	}
+	if ((rc = topic_name_check(name, msg, sizeof(msg))) != 0)
+		return admin_fail_later(a, rc, msg);
+	if (nassignment) {
+		if (partitions != -1 || rf != -1)
+			return admin_fail_later(a, CTL_ERR_INVALID_REQUEST,
+						"Both numPartitions or replicationFactor and "
+						"replicasAssignments were set. Both cannot be used at "
+						"the same time.");
+		if (copy_assignment(a, assignment, nassignment))
+			goto oom;
+	}
+	admin_call(a, CALL_CHILDREN, ZKD_BROKERS_IDS, NULL, 0, -1);
+	return 0;
+oom:
+	admin_free(a); /* zkd_config_free frees what was copied */
+	return -1;
+}
+
+int ctlr_delete_topic(struct tdm_controller *c, const char *name, ctlr_done_fn done, void *ctx)
+{
+	struct ctlr_admin *a = admin_new(c, ADMIN_DELETE, name, done, ctx);
+	char path[ZKD_PATH_MAX], msg[400];
+	int rc;
+
+	if (!a)
+		return -1;
+	if ((rc = topic_name_check(name, msg, sizeof(msg))) != 0)
+		return admin_fail_later(a, CTL_ERR_UNKNOWN_TOPIC, msg);
+	admin_call(a, CALL_EXISTS, zkd_path_topic(path, sizeof(path), name), NULL, 0, -1);
+	return 0;
+}
+
+int ctlr_create_partitions(struct tdm_controller *c, const char *name, int32_t total,
+			   const struct ctlr_replicas *assignment, size_t nassignment,
+			   bool validate_only, ctlr_done_fn done, void *ctx)
+{
+	struct ctlr_admin *a = admin_new(c, ADMIN_PARTITIONS, name, done, ctx);
+	char path[ZKD_PATH_MAX], msg[400];
+
+	if (!a)
+		return -1;
+	a->total = total;
+	a->validate_only = validate_only;
+	if (nassignment && copy_assignment(a, assignment, nassignment)) {
+		admin_free(a);
+		return -1;
+	}
+	if (topic_name_check(name, msg, sizeof(msg)) != 0) {
+		snprintf(msg, sizeof(msg), "The topic '%s' does not exist.", name);
+		return admin_fail_later(a, CTL_ERR_UNKNOWN_TOPIC, msg);
+	}
+	admin_call(a, CALL_GET, zkd_path_topic(path, sizeof(path), name), NULL, 0, -1);
+	return 0;
+}
+
+/* ---- an early failure, delivered as a completion ---------------------- */
+
+static void on_fail_later(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = ctx;
+	struct ctlr_admin *a = op->admin;
+
+	(void)res;
+	op_end(op);
+	admin_finish(a, a->fail_err, a->fail_msg);
+}
+
+static int admin_fail_later(struct ctlr_admin *a, int err, const char *msg)
+{
+	struct tdm_controller *c = a->c;
+	struct ctlr_op *op;
+
+	a->fail_err = err;
+	a->fail_msg = strdup(msg);
+	op = op_new(c, NULL, 0);
+	if (!a->fail_msg || !op) {
+		if (op)
+			op_end(op);
+		admin_free(a);
+		return -1;
+	}
+	op->admin = a;
+	if (zk_exists(c->zk, "/", NULL, NULL, on_fail_later, op)) {
+		op_end(op);
+		admin_free(a);
+		return -1;
+	}
+	return 0;
+}
