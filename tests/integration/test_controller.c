@@ -567,6 +567,48 @@ START_TEST(test_controller_last_isr_member_comes_back_as_leader)
 }
 END_TEST
 
+/* A broker dies while no controller is up (the controller's session
+ * ended at the same moment): the next controller, at failover, marks the
+ * dead broker's replicas offline and elects new leaders
+ * (onControllerFailover: ReplicaStateMachine.startup and
+ * triggerOnlinePartitionStateChange), with its own epoch. */
+START_TEST(test_controller_failover_reconciles_deaths_without_controller)
+{
+	struct zk *b[3];
+	struct node n[2], *w = NULL, *w2 = NULL;
+	struct done d = { 0 };
+	struct ctlr_replicas asg[1] = { { (int32_t[]){ 2, 3, 1 }, 3 } };
+	struct pstate ps;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		b[i] = broker_up(i + 1);
+	node_start(&n[0], 1);
+	node_start(&n[1], 2);
+	ck_assert(WAIT_FOR(controllers(n, 2, &w) == 1));
+	ck_assert_int_eq(ctlr_create_topic(w->c, "fo", -1, -1, asg, 1, NULL, NULL, 0, false,
+					   on_done, &d),
+			 0);
+	ck_assert_int_eq(wait_done(&d), 0);
+	ck_assert(WAIT_FOR(leader_is("fo", 0, 2, 3)));
+	/* the loser is told nothing yet: its /controller watch is on the loop */
+	node_kill(w);
+	zk_free(b[1]);
+	b[1] = NULL;
+	ck_assert(WAIT_FOR(controllers(n, 2, &w2) == 1 && w2 != w));
+	ck_assert(WAIT_FOR(leader_is("fo", 0, 3, 2)));
+	ps = state_of("fo", 0);
+	ck_assert_int_eq(ps.s.controller_epoch, 2);
+	ck_assert_int_eq(ps.s.leader_epoch, 1);
+	ck_assert(!isr_has(&ps.s, 2));
+	zkd_partition_state_free(&ps.s);
+	for (i = 0; i < 2; i++)
+		node_stop(&n[i]);
+	for (i = 0; i < 3; i++)
+		zk_free(b[i]);
+}
+END_TEST
+
 /* ---- fencing ---------------------------------------------------------- */
 
 /* A newer controller moved /controller_epoch (here the test does, as a
@@ -766,6 +808,7 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_new_topic_gets_states);
 	tcase_add_test(tc, test_controller_broker_death_moves_leader_and_shrinks_isr);
 	tcase_add_test(tc, test_controller_last_isr_member_comes_back_as_leader);
+	tcase_add_test(tc, test_controller_failover_reconciles_deaths_without_controller);
 	tcase_add_test(tc, test_controller_stale_epoch_write_is_fenced);
 	tcase_add_test(tc, test_controller_create_topic_errors_and_from_any_node);
 	tcase_add_test(tc, test_controller_add_partitions);
