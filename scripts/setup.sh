@@ -2,8 +2,8 @@
 # Set up a Debian 12 machine for tandem and build it.
 #
 #   scripts/setup.sh          build dependencies, then build (build/main)
-#   scripts/setup.sh --test   also what the test suite needs (RabbitMQ, amqp-tools,
-#                             valgrind, clang for the fuzzer, the compat/ clients:
+#   scripts/setup.sh --test   also what the test suite needs (RabbitMQ, ZooKeeper,
+#                             amqp-tools, valgrind, clang for the fuzzer, the compat/ clients:
 #                             python3-pika, python3-kombu, python3-amqp, node, npm,
 #                             chromium for the console's browser test)
 #
@@ -23,10 +23,12 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 # ---- packages ---------------------------------------------------------------
 pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev libssl-dev openssl check
-	librabbitmq-dev librdkafka-dev git)
+	librabbitmq-dev librdkafka-dev libzookeeper-mt-dev git)
 if [ "$want_test" = 1 ]; then
+	# zookeeper: the server (Java) the cluster tests and scripts/cluster.sh
+	# start privately (tests/cluster/zk.sh); the package runs no service
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka
-		python3-pika python3-kombu python3-amqp chromium)
+		python3-pika python3-kombu python3-amqp chromium zookeeper)
 	# node and npm: Debian's packages, unless a node with npm is already there
 	# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
 	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -139,15 +139,50 @@ struct zk {
 /* ---- ZooKeeper's log lines into ours --------------------------------- */
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char log_last[256];
-static time_t log_last_at;
-static unsigned log_repeats;
+#define LOG_RECENT 8
+static struct {
+	char body[160];
+	time_t first;
+	unsigned repeats;
+} log_recent[LOG_RECENT]; /* log_mu */
+
+/* 1 when body was written in the last minute (then it is counted, not
+ * written again); *repeats: how often it was held back before. */
+static int log_seen(const char *body, time_t now, unsigned *repeats)
+{
+	size_t oldest = 0;
+	*repeats = 0;
+	pthread_mutex_lock(&log_mu);
+	for (size_t i = 0; i < LOG_RECENT; i++) {
+		if (strncmp(log_recent[i].body, body, sizeof(log_recent[i].body) - 1) == 0 &&
+		    log_recent[i].body[0]) {
+			if (now - log_recent[i].first < 60) {
+				log_recent[i].repeats++;
+				pthread_mutex_unlock(&log_mu);
+				return 1;
+			}
+			oldest = i;
+			break;
+		}
+		if (log_recent[i].first < log_recent[oldest].first)
+			oldest = i;
+	}
+	if (strncmp(log_recent[oldest].body, body, sizeof(log_recent[oldest].body) - 1) == 0)
+		*repeats = log_recent[oldest].repeats;
+	snprintf(log_recent[oldest].body, sizeof(log_recent[oldest].body), "%s", body);
+	log_recent[oldest].first = now;
+	log_recent[oldest].repeats = 0;
+	pthread_mutex_unlock(&log_mu);
+	return 0;
+}
 
 /*
  * libzookeeper formats "TIME:PID(0xTID):ZOO_LEVEL@function@line: text".
- * Its errors (a refused connection, every retry) become warnings and its
- * warnings info lines, an identical line within a minute is counted
- * instead of written; its info and debug lines are our debug.
+ * Its errors (a refused connection, at every retry) become warnings, its
+ * warnings info lines, and a line already written in the last minute is
+ * counted instead of written again (a down ensemble must not flood the
+ * log); its info and debug lines are our debug.  Our own session lines
+ * (connected, disconnected, expired) say what matters.
  */
 static void zk_log_line(const char *message)
 {
@@ -176,24 +211,14 @@ static void zk_log_line(const char *message)
 	const char *at = strchr(text, '@'), *colon = at ? strstr(at, ": ") : NULL;
 	int fn_len = at && colon ? (int)(at - text) : 0;
 	const char *body = at && colon ? colon + 2 : text;
-	if (level != TDM_LOG_DEBUG) {
-		time_t now = time(NULL);
-		unsigned repeats = 0;
-		pthread_mutex_lock(&log_mu);
-		if (strncmp(log_last, body, sizeof(log_last) - 1) == 0 && now - log_last_at < 60) {
-			log_repeats++;
-			pthread_mutex_unlock(&log_mu);
-			return;
-		}
-		repeats = log_repeats;
-		snprintf(log_last, sizeof(log_last), "%s", body);
-		log_last_at = now;
-		log_repeats = 0;
-		pthread_mutex_unlock(&log_mu);
-		if (repeats)
-			tdm_log(level, SUB, "(the previous client message repeated %u times)", repeats);
-	}
-	tdm_log(level, SUB, "%.*s%s%s", fn_len, text, fn_len ? ": " : "", body);
+	unsigned repeats = 0;
+	if (level != TDM_LOG_DEBUG && log_seen(body, time(NULL), &repeats))
+		return;
+	if (repeats)
+		tdm_log(level, SUB, "%.*s%s%s (and %u more times in the minute before)", fn_len, text,
+			fn_len ? ": " : "", body, repeats);
+	else
+		tdm_log(level, SUB, "%.*s%s%s", fn_len, text, fn_len ? ": " : "", body);
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;

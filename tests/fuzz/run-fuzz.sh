@@ -6,7 +6,8 @@
 # regression seed once fixed.
 #
 # Targets: frame (AMQP frames, src/amqp codec), kafka (Kafka request
-# decoder), json (the management API's JSON reader), scram (SCRAM messages),
+# decoder), json (the management API's JSON reader), zkdata (the ZooKeeper
+# znode decoders), scram (SCRAM messages),
 # sasl (the Kafka listener's SASL requests), tls (the TLS-wrapped accept path).
 # Usage: tests/fuzz/run-fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]
 #        (TARGET defaults to frame)
@@ -15,7 +16,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 target=frame
-case "${1:-}" in frame | kafka | json | scram | sasl | tls) target=$1; shift ;; esac
+case "${1:-}" in frame | kafka | json | zkdata | scram | sasl | tls) target=$1; shift ;; esac
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 
@@ -23,6 +24,7 @@ case "$target" in
 frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" libs= ;;
 kafka) srcs="$top/src/kafka/decode.c" libs= ;;
 json) srcs="$top/src/util/json.c $top/src/util/hex.c" libs=-lm ;;
+zkdata) srcs="$top/src/cluster/zkdata.c $top/src/util/json.c $top/src/util/hex.c $top/src/util/b64.c" libs=-lm ;;
 scram) srcs="$top/src/core/scram.c $top/src/util/b64.c" libs=-lcrypto ;;
 sasl)
 	srcs="$top/src/kafka/sasl.c $top/src/kafka/authz.c $top/src/kafka/decode.c $top/src/core/scram.c $top/src/core/log.c"

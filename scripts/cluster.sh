@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# A local tandem cluster on loopback: one private ZooKeeper and N tandemd
+# nodes, for trying a cluster on one machine and for the tests.
+#
+#   scripts/cluster.sh up N     starts ZooKeeper (its own data directory and
+#                               a free port) and nodes 1..N, each with its own
+#                               data directory and free AMQP, Kafka and HTTP
+#                               ports, started with --zookeeper-connect,
+#                               --node-id, --advertised-host 127.0.0.1 and its
+#                               ports; waits (bounded) until every listener
+#                               answers; prints one line per process
+#   scripts/cluster.sh down     stops every node, then ZooKeeper, by PID
+#   scripts/cluster.sh status   prints the line of each process that runs;
+#                               exit 1 when none does
+#
+# The lines, machine-readable:
+#   zookeeper=HOST:PORT pid=PID
+#   node=ID amqp=HOST:PORT kafka=HOST:PORT http=HOST:PORT pid=PID data=DIR
+#
+# Environment:
+#   TANDEM_CLUSTER_DIR  state directory (default ./tandem-cluster): zookeeper/
+#                       (zoo.cfg, data, logs), node-ID/ (data, tandemd.log,
+#                       pid, ports) for each node
+#   TANDEMD             the tandemd binary (default: build/main/src/tandemd, as
+#                       scripts/setup.sh builds it, else tandemd on PATH)
+#   TANDEM_CLUSTER_ARGS extra flags for every node (e.g. --log-level debug)
+#   TANDEM_CLUSTER_TIMEOUT  seconds to wait for each process (default 60)
+#
+# `up` on a directory whose processes still run fails: run `down` first.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${TANDEM_CLUSTER_DIR:-./tandem-cluster}
+HOST=127.0.0.1
+TIMEOUT=${TANDEM_CLUSTER_TIMEOUT:-60}
+ZK_SH="$ROOT/tests/cluster/zk.sh"
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+usage() { die "usage: $0 up N | down | status   (state in \$TANDEM_CLUSTER_DIR, default ./tandem-cluster)"; }
+
+find_tandemd() {
+	if [ -n "${TANDEMD:-}" ]; then
+		[ -x "$TANDEMD" ] || die "TANDEMD=$TANDEMD is not an executable"
+		echo "$TANDEMD"
+	elif [ -x "$ROOT/build/main/src/tandemd" ]; then
+		echo "$ROOT/build/main/src/tandemd"
+	elif command -v tandemd >/dev/null 2>&1; then
+		command -v tandemd
+	else
+		die "no tandemd: build it (scripts/setup.sh) or set TANDEMD=/path/to/tandemd"
+	fi
+}
+
+free_port() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+		return
+	fi
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+listening() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+node_line() {
+	local d=$1
+	echo "node=$(cat "$d/id") amqp=$HOST:$(cat "$d/amqp_port") kafka=$HOST:$(cat "$d/kafka_port")" \
+		"http=$HOST:$(cat "$d/http_port") pid=$(cat "$d/pid") data=$d/data"
+}
+
+# The node directories, in node id order.
+node_dirs() {
+	local d
+	for d in "$STATE"/node-*; do
+		[ -f "$d/id" ] && echo "$(cat "$d/id") $d"
+	done | sort -n | cut -d' ' -f2-
+}
+
+stop_pid() { # stop_pid PIDFILE: TERM, then KILL after 10 s
+	local pid i
+	[ -f "$1" ] || return 0
+	pid=$(cat "$1")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "cluster.sh: pid $pid did not stop on TERM within 10 s: KILL" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$1"
+}
+
+start_node() { # start_node ID ZKCONNECT TANDEMD
+	local id=$1 zk=$2 bin=$3 d amqp kafka http i
+	mkdir -p "$STATE/node-$id/data"
+	d=$(cd "$STATE/node-$id" && pwd)
+	amqp=$(free_port)
+	kafka=$(free_port)
+	http=$(free_port)
+	echo "$id" >"$d/id"
+	echo "$amqp" >"$d/amqp_port"
+	echo "$kafka" >"$d/kafka_port"
+	echo "$http" >"$d/http_port"
+	# shellcheck disable=SC2086 # TANDEM_CLUSTER_ARGS is a list of flags
+	setsid "$bin" --data-dir "$d/data" --node-id "$id" --zookeeper-connect "$zk" \
+		--advertised-host "$HOST" --bind-address "$HOST" \
+		--amqp-port "$amqp" --kafka-port "$kafka" --http-port "$http" \
+		${TANDEM_CLUSTER_ARGS:-} </dev/null >"$d/tandemd.log" 2>&1 &
+	echo $! >"$d/pid"
+	for ((i = 0; i < TIMEOUT * 10; i++)); do
+		if listening "$amqp" && listening "$kafka" && listening "$http"; then
+			node_line "$d"
+			return 0
+		fi
+		if ! alive "$d/pid"; then
+			tail -n 20 "$d/tandemd.log" >&2 || true
+			rm -f "$d/pid"
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "cluster.sh: node $id did not listen on $amqp, $kafka and $http within $TIMEOUT s" >&2
+	return 1
+}
+
+up() {
+	local n=$1 bin zkline zkport i
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] || usage
+	bin=$(find_tandemd)
+	mkdir -p "$STATE"
+	STATE=$(cd "$STATE" && pwd)
+	if status >/dev/null 2>&1; then
+		die "a cluster already runs in $STATE (scripts/cluster.sh down first)"
+	fi
+	rm -rf "$STATE"/node-*
+	zkline=$(ZK_START_TIMEOUT=$TIMEOUT bash "$ZK_SH" start "$STATE/zookeeper") ||
+		die "ZooKeeper did not start (see above; logs in $STATE/zookeeper)"
+	echo "$zkline"
+	zkport=${zkline#zookeeper=$HOST:}
+	zkport=${zkport%% *}
+	for ((i = 1; i <= n; i++)); do
+		if ! start_node "$i" "$HOST:$zkport" "$bin"; then
+			echo "cluster.sh: node $i failed to start (log: $STATE/node-$i/tandemd.log); stopping the rest" >&2
+			down
+			exit 1
+		fi
+	done
+}
+
+down() {
+	local d pid i left
+	[ -d "$STATE" ] || return 0
+	for d in $(node_dirs); do # TERM to all at once, then wait for all
+		alive "$d/pid" && kill -TERM "$(cat "$d/pid")" 2>/dev/null || true
+	done
+	for ((i = 0; i < 100; i++)); do
+		left=0
+		for d in $(node_dirs); do
+			alive "$d/pid" && left=1
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
+	for d in $(node_dirs); do
+		stop_pid "$d/pid" # KILL what did not stop within 10 s
+	done
+	bash "$ZK_SH" stop "$STATE/zookeeper"
+}
+
+status() {
+	local d any=1
+	[ -d "$STATE" ] || return 1
+	if bash "$ZK_SH" status "$STATE/zookeeper" 2>/dev/null; then
+		any=0
+	fi
+	for d in $(node_dirs); do
+		if alive "$d/pid"; then
+			node_line "$d"
+			any=0
+		fi
+	done
+	return $any
+}
+
+case ${1:-} in
+up) [ $# -eq 2 ] || usage; up "$2" ;;
+down) [ $# -eq 1 ] || usage; down ;;
+status) [ $# -eq 1 ] || usage; status ;;
+*) usage ;;
+esac
