@@ -16,9 +16,11 @@
 #                               (FUZZ_SECONDS each, default 60)
 #   7. ThreadSanitizer          tandemd built with TSan (build/tsan) under the
 #                               integration programs that drive its background
-#                               jobs; the job service's unit test, instrumented
+#                               jobs; the job service's and the ZooKeeper
+#                               session's tests, instrumented
 #   8. valgrind                 integration programs against tandemd under
-#                               valgrind (definite leaks and errors fail)
+#                               valgrind, and test_zk (definite leaks and
+#                               errors fail)
 #   9. Kafka clients            kcat, kafka-python, kafkajs against tandemd
 #                               (make check-compat-kafka: compat/kafka/run.sh)
 #  10. browser console          the web console in Debian's Chromium, driven by
@@ -155,10 +157,13 @@ tsan_check() {
 	if [ ! -f "$dir/config.status" ]; then
 		(cd "$dir" && "$BUILD/src/configure" -q --enable-werror --enable-sanitizers=thread) || return 1
 	fi
-	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker || return 1
+	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker tests/cluster/test_zk || return 1
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp}
 	echo "--- test_worker (instrumented)"
 	"$dir/tests/unit/test_worker" || rc=1
+	# the ZooKeeper client's threads hand results to the loop (src/cluster/zk.c)
+	echo "--- test_zk (instrumented)"
+	"$dir/tests/cluster/test_zk" || rc=1
 	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic test_dos \
 		test_kafka_faults test_kafka_group test_http_log; do
 		echo "--- $t with tandemd under ThreadSanitizer"
@@ -176,6 +181,9 @@ valgrind_check() {
 		echo "--- $t with tandemd under valgrind"
 		TANDEMD_WRAPPER="$wrapper" CK_TIMEOUT_MULTIPLIER=10 "$main/tests/integration/$t" || rc=1
 	done
+	# src/cluster/zk.c itself under valgrind (its callers' threads, its frees)
+	echo "--- test_zk under valgrind"
+	CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 $wrapper "$main/tests/cluster/test_zk" || rc=1
 	return $rc
 }
 
