@@ -535,7 +535,8 @@ START_TEST(test_controller_failover_reconciles_deaths_without_controller)
 	struct zk *b[3];
 	struct node n[2], *w = NULL, *w2 = NULL;
 	struct done d = { 0 };
-	struct ctlr_replicas asg[1] = { { (int32_t[]){ 2, 3, 1 }, 3 } };
+	int32_t ids[3];
+	struct ctlr_replicas asg[1] = { { ids, 3 } };
 	struct pstate ps;
 	int i;
 
@@ -544,26 +545,63 @@ START_TEST(test_controller_failover_reconciles_deaths_without_controller)
 	node_start(&n[0], 1);
 	node_start(&n[1], 2);
 	ck_assert(WAIT_FOR(controllers(n, 2, &w) == 1));
+	ids[0] = w->id; /* the controller's node leads, the other node follows */
+	ids[1] = w->id == 1 ? 2 : 1;
+	ids[2] = 3;
 	ck_assert_int_eq(ctlr_create_topic(w->c, "fo", -1, -1, asg, 1, NULL, NULL, 0, false,
 					   on_done, &d),
 			 0);
 	ck_assert_int_eq(wait_done(&d), 0);
-	ck_assert(WAIT_FOR(leader_is("fo", 0, 2, 3)));
-	/* the loser is told nothing yet: its /controller watch is on the loop */
+	ck_assert(WAIT_FOR(leader_is("fo", 0, w->id, 3)));
+	/* the controller's node dies whole (controller and broker); the other
+	 * node hears nothing yet: its /controller watch is on the loop */
 	node_kill(w);
-	zk_free(b[1]);
-	b[1] = NULL;
+	zk_free(b[w->id - 1]);
+	b[w->id - 1] = NULL;
 	ck_assert(WAIT_FOR(controllers(n, 2, &w2) == 1 && w2 != w));
-	ck_assert(WAIT_FOR(leader_is("fo", 0, 3, 2)));
+	ck_assert(WAIT_FOR(leader_is("fo", 0, ids[1], 2)));
 	ps = state_of("fo", 0);
 	ck_assert_int_eq(ps.s.controller_epoch, 2);
 	ck_assert_int_eq(ps.s.leader_epoch, 1);
-	ck_assert(!isr_has(&ps.s, 2));
+	ck_assert(!isr_has(&ps.s, w->id));
 	zkd_partition_state_free(&ps.s);
 	for (i = 0; i < 2; i++)
 		node_stop(&n[i]);
 	for (i = 0; i < 3; i++)
 		zk_free(b[i]);
+}
+END_TEST
+
+/* The controller's own node is not registered yet (or no more): the
+ * broker list is a transient one; nothing is taken offline meanwhile. */
+START_TEST(test_controller_waits_for_its_own_registration)
+{
+	struct zk *b[2];
+	struct node n;
+	struct done d = { 0 };
+	struct ctlr_replicas asg[1] = { { (int32_t[]){ 2, 1 }, 2 } };
+	struct pstate ps;
+	int i;
+
+	b[0] = broker_up(1);
+	b[1] = broker_up(2);
+	node_start(&n, 1);
+	ck_assert(WAIT_FOR(ctlr_is_controller(n.c)));
+	ctlr_create_topic(n.c, "w", -1, -1, asg, 1, NULL, NULL, 0, false, on_done, &d);
+	ck_assert_int_eq(wait_done(&d), 0);
+	ck_assert(WAIT_FOR(leader_is("w", 0, 2, 2)));
+	zk_free(b[0]); /* the controller's node's registration goes */
+	zk_free(b[1]); /* and the leader dies */
+	for (i = 0; i < 50; i++)
+		spin();
+	ps = state_of("w", 0);
+	ck_assert_int_eq(ps.s.leader, 2);
+	ck_assert_int_eq(ps.s.leader_epoch, 0);
+	zkd_partition_state_free(&ps.s);
+	b[0] = broker_up(1); /* registered again: now it acts */
+	ck_assert(WAIT_FOR(leader_is("w", 0, 1, 1)));
+	node_stop(&n);
+	zk_free(b[0]);
 }
 END_TEST
 
@@ -767,6 +805,7 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_broker_death_moves_leader_and_shrinks_isr);
 	tcase_add_test(tc, test_controller_last_isr_member_comes_back_as_leader);
 	tcase_add_test(tc, test_controller_failover_reconciles_deaths_without_controller);
+	tcase_add_test(tc, test_controller_waits_for_its_own_registration);
 	tcase_add_test(tc, test_controller_stale_epoch_write_is_fenced);
 	tcase_add_test(tc, test_controller_create_topic_errors_and_from_any_node);
 	tcase_add_test(tc, test_controller_add_partitions);
