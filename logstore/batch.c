@@ -243,7 +243,7 @@ int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
 	lod = a->deltas ? (int32_t)a->deltas[n - 1] : (int32_t)(n - 1);
 	ls_put_be64(hdr, a->base);
 	ls_put_be32(hdr + 8, (uint32_t)(LS_BATCH_HEADER_SIZE - 12 + rec_len));
-	ls_put_be32(hdr + 12, UINT32_MAX); /* partitionLeaderEpoch -1 */
+	ls_put_be32(hdr + 12, (uint32_t)a->leader_epoch); /* partitionLeaderEpoch */
 	hdr[16] = 2;
 	ls_put_be64(hdr + 43, UINT64_MAX); /* producerId -1 */
 	ls_put_be16(hdr + 51, UINT16_MAX); /* producerEpoch -1 */

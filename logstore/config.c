@@ -41,6 +41,12 @@ static const struct cfg_enum cleanup_values[] = {
 	{ NULL, 0 },
 };
 
+static const struct cfg_enum bool_values[] = {
+	{ "false", 0 },
+	{ "true", 1 },
+	{ NULL, 0 },
+};
+
 static const struct cfg_enum ts_values[] = {
 	{ "CreateTime", LS_TS_CREATE_TIME },
 	{ "LogAppendTime", LS_TS_LOG_APPEND_TIME },
@@ -85,6 +91,11 @@ static const struct cfg_key keys[] = {
 	  LS_TS_CREATE_TIME, 0, 0, 0, ts_values },
 	{ "compression.type", CFG_ENUM, OFF(compression_type),
 	  LS_COMPRESSION_PRODUCER, 0, 0, 0, compression_values },
+	/* kept for the embedding broker's replication; the store ignores them */
+	{ "min.insync.replicas", CFG_LONG, OFF(min_insync_replicas), 1, 1, INT32_MAX,
+	  0, NULL },
+	{ "unclean.leader.election.enable", CFG_ENUM, OFF(unclean_leader_election),
+	  0, 0, 0, 0, bool_values },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -26,8 +26,18 @@
  *       <base offset %020>.index     sparse offset index: u32 relative
  *                                    offset, u32 file position (big-endian)
  *       <base offset %020>.timeindex i64 timestamp, u32 relative offset
+ *       leader-epoch-checkpoint      leader epochs (KIP-101), Kafka's text
+ *                                    format: "0", the count, then
+ *                                    "<epoch> <start offset>" lines;
+ *                                    replaced atomically; absent: none
  *   recovery-point-offset-checkpoint per partition: offset below which
  *                                    data is known durable, cleaner point
+ *   replication-offset-checkpoint    per partition: the high watermark,
+ *                                    "1" then "<partition folder> <high
+ *                                    watermark>" lines; written with the
+ *                                    recovery checkpoint once a high
+ *                                    watermark was ever set (or the file
+ *                                    exists)
  *   .clean_shutdown                  present only between ls_close and the
  *                                    next ls_open
  *   .lock                            flock()ed while the store is open
@@ -108,6 +118,11 @@ struct ls_topic_config {
 	int64_t max_message_bytes;
 	int64_t timestamp_type;   /* LS_TS_* */
 	int64_t compression_type; /* LS_COMPRESSION_PRODUCER or LS_CODEC_NONE/GZIP */
+	/* Replication settings the store keeps for the embedding broker and
+	 * otherwise ignores: min.insync.replicas 1, and
+	 * unclean.leader.election.enable false (0/1). */
+	int64_t min_insync_replicas;
+	int64_t unclean_leader_election;
 };
 
 /* Fills c with the defaults above. */
@@ -429,6 +444,32 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		    struct ls_append_result *res);
 /*
+ * A follower's append of what its leader's Fetch returned: data[0..len)
+ * holds whole RecordBatch v2 batches, possibly followed by one incomplete
+ * batch (Kafka's Fetch may cut the last one), written with their offsets,
+ * epochs and every byte as sent (no offset rewrite, no producer checks,
+ * no max.message.bytes: the leader took them).  First every whole batch
+ * is checked: length and magic (LS_ERR_INVALID_RECORD), CRC-32C
+ * (LS_ERR_CORRUPT); the first batch's base offset must be the log end
+ * (else LS_ERR_OFFSET_OUT_OF_RANGE), each next one must start past the
+ * previous one (gaps that compaction left are kept; else
+ * LS_ERR_INVALID_RECORD); on any of these nothing is written.  Then the
+ * batches are written (runs sharing a segment in one write); a batch
+ * whose partitionLeaderEpoch is above the latest epoch first assigns
+ * that epoch at its base offset (ls_partition_assign_epoch).  The
+ * trailing incomplete batch is not written.  *consumed: the bytes of data
+ * appended (whole batches; on an error, those appended before it), so the
+ * caller knows where the next fetch starts (the new log end).  res (may
+ * be NULL) is filled when a batch was appended: first base offset, last
+ * offset, log_append_time -1.  Durability as ls_append (flush.messages
+ * here, flush.ms by the caller's rounds).  LS_OK (also with nothing
+ * appended: len 0 or only a partial batch), the errors above, LS_ERR_IO
+ * (write failed: cut back, the partition as before unless it is failed),
+ * LS_ERR_NOMEM, LS_ERR_INVALID (topic deleted).
+ */
+int ls_append_replica(struct ls_partition *p, const void *data, size_t len, size_t *consumed,
+		      struct ls_append_result *res);
+/*
  * Moves the log end up to `offset` without writing, leaving a gap of
  * offsets that hold no record (as compaction leaves): the next append gets
  * `offset`.  A writer that hands out offsets before it appends (the AMQP
@@ -467,6 +508,17 @@ struct ls_read_result {
  */
 int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 	    struct ls_read_result *r);
+/*
+ * ls_read serving only whole batches whose last offset is below `limit`
+ * (exclusive; a consumer's high watermark): a batch reaching limit or past
+ * it is never part of the range.  offset at or past limit (but not past
+ * the log end) gives LS_OK with len 0 and next_offset == offset, as at the
+ * log end; r->high_watermark is min(log end, limit).  Otherwise as ls_read
+ * (same returns; LS_ERR_OFFSET_OUT_OF_RANGE is about the log's bounds,
+ * not about limit).  limit UINT64_MAX reads as ls_read.
+ */
+int ls_read_bounded(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+		    uint64_t limit, struct ls_read_result *r);
 /* Drops the reference a successful ls_read took.  Safe to call twice. */
 void ls_read_release(struct ls_read_result *r);
 /* Copies the range of r into buf (r->len bytes).  LS_OK or LS_ERR_IO. */
@@ -482,6 +534,18 @@ uint64_t ls_flushed_offset(const struct ls_partition *p);
  * takes no more appends and its flushed offset will not move again (Kafka
  * takes such a log dir offline). */
 int ls_partition_failed(const struct ls_partition *p);
+/*
+ * The high watermark replication keeps for p (in memory; 0 until set):
+ * ls_partition_set_high_watermark stores min(hw, log end), any value, up
+ * or down (the caller owns its meaning).  Once one was set in a store,
+ * every partition's is written to replication-offset-checkpoint whenever
+ * the recovery checkpoint is written (ls_checkpoint, ls_flush_step,
+ * ls_close); at ls_open a partition's high watermark is min(checkpointed,
+ * log end), 0 when never checkpointed.  Truncation lowers it to the new
+ * log end.
+ */
+uint64_t ls_partition_high_watermark(const struct ls_partition *p);
+void ls_partition_set_high_watermark(struct ls_partition *p, uint64_t hw);
 /* Bytes stored in the partition's segment files. */
 uint64_t ls_partition_bytes(const struct ls_partition *p);
 /* Number of segment files (for tests and metrics). */
@@ -494,6 +558,50 @@ size_t ls_partition_segments(const struct ls_partition *p);
  */
 int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 		       int64_t *found_ts);
+
+/* ---- leader epochs (replication, Kafka's KIP-101) ---------------------- */
+
+/*
+ * A partition's leader epochs: epoch E's leader wrote the records from its
+ * start offset up to the next epoch's start.  Kept in
+ * <topic>-<partition>/leader-epoch-checkpoint, replaced atomically and
+ * fsynced (with its folder) before a call that changes it returns; loaded
+ * at ls_open (missing file: no epochs), dropping the epochs that start at
+ * or after the log end, as Kafka does.  While a partition has an epoch,
+ * ls_append and ls_append_batch write the latest one into each batch's
+ * partitionLeaderEpoch (bytes 12..15, outside the CRC); without one, the
+ * bytes are as before (-1, or the producer's).
+ */
+
+/*
+ * Records that epoch `epoch` starts at `start_offset` (the log end when a
+ * leader takes over; a batch's base offset on a follower).  epoch above
+ * the latest: appended (start_offset must not be below the latest's
+ * start); equal to the latest: nothing changes (LS_OK); below it, or
+ * negative: LS_ERR_INVALID.  LS_ERR_IO when the partition is failed or
+ * the checkpoint cannot be written (the partition is then failed, the
+ * epoch not recorded), LS_ERR_NOMEM.
+ */
+int ls_partition_assign_epoch(struct ls_partition *p, int32_t epoch, uint64_t start_offset);
+/* The latest leader epoch, -1 when there is none. */
+int32_t ls_partition_latest_epoch(const struct ls_partition *p);
+/*
+ * Where `epoch` ended in this log, as Kafka's LeaderEpochFileCache
+ * .endOffsetFor answers OffsetForLeaderEpoch:
+ *   epoch == the latest           -> (epoch, log end)
+ *   epoch below the latest        -> (largest epoch <= epoch, start offset
+ *                                     of the first epoch above it); when
+ *                                     epoch is below the first epoch
+ *                                     known: (epoch, first epoch's start)
+ *   epoch above the latest, epoch -1, or no epochs -> (-1, -1)
+ * (Kafka 2.0+ for the "below the first" case; Kafka 0.11 answered -1.)
+ */
+void ls_partition_epoch_end(const struct ls_partition *p, int32_t epoch, int32_t *out_epoch,
+			    int64_t *end_offset);
+/* Copies up to max (epoch, start offset) pairs, oldest first, into the
+ * arrays (either may be NULL); returns how many there are. */
+size_t ls_partition_epochs(const struct ls_partition *p, int32_t *epochs, uint64_t *starts,
+			   size_t max);
 
 /* ---- durability ------------------------------------------------------- */
 
@@ -556,7 +664,8 @@ void ls_foreach_flush_due(struct ls_store *s, int64_t now_ms, ls_partition_fn fn
  * Returns LS_OK or the first error.
  */
 int ls_flush_step(struct ls_store *s, int64_t now_ms);
-/* Writes the recovery-point checkpoint now (fsynced).  LS_OK/LS_ERR_IO. */
+/* Writes the recovery-point checkpoint now (fsynced), and the high-watermark
+ * one when in use (see ls_partition_set_high_watermark).  LS_OK/LS_ERR_IO. */
 int ls_checkpoint(struct ls_store *s);
 
 /* ---- retention and compaction ------------------------------------------ */

@@ -186,6 +186,7 @@ struct ls_encode_args {
 	int codec;              /* LS_CODEC_NONE or LS_CODEC_GZIP */
 	int64_t now;            /* replaces negative timestamps */
 	int log_append_time;    /* every timestamp is `now`, attribute bit 3 */
+	int32_t leader_epoch;   /* partitionLeaderEpoch (-1: none) unless tmpl */
 	/* NULL, or a batch whose producer id/epoch/sequence, leader epoch,
 	 * last offset delta and attribute bits 3-6 are kept (compaction). */
 	const struct ls_batch_info *tmpl;
@@ -232,6 +233,12 @@ struct ls_segment {
 
 struct ls_cleaner; /* compaction state of one partition (retention.c) */
 
+/* One leader epoch: its leader's records start at `start` (epoch.c). */
+struct ls_epoch_entry {
+	int32_t epoch;
+	uint64_t start;
+};
+
 struct ls_partition {
 	struct ls_store *store; /* ref */
 	struct ls_topic *topic; /* ref; NULL once the topic is deleted */
@@ -251,6 +258,9 @@ struct ls_partition {
 	uint64_t cleaner_point; /* first offset not yet compacted */
 	struct ls_cleaner *cleaner; /* owned, while a compaction runs */
 	uint64_t bytes;         /* total size of the segments */
+	uint64_t hw;            /* high watermark (replication), <= log_end */
+	struct ls_epoch_entry *epochs; /* owned: epochs and starts increasing */
+	size_t nepochs, epochs_cap;
 };
 
 struct ls_topic {
@@ -285,7 +295,9 @@ struct ls_store {
 	struct tu_map offsets;    /* "group\0topic\0partition" -> ls_group_offset */
 	struct ls_topic *offsets_topic; /* ref: the internal topic */
 	int loading;              /* replaying offsets: no appends */
-	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[2] */
+	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[3] */
+	int hw_on;                /* write replication-offset-checkpoint: it
+				     existed at open or a high watermark was set */
 	struct ls_fsync_hist fsync_hist;
 	struct ls_draft *drafts;  /* topics and partitions being made (topic.c) */
 };
@@ -398,6 +410,18 @@ int ls_partition_write(struct ls_partition *p, const unsigned char *batch,
 		       size_t len, const struct ls_batch_info *info,
 		       struct ls_append_result *res);
 
+/* ---- epoch.c ------------------------------------------------------------ */
+
+/* Loads leader-epoch-checkpoint (missing: no epochs; malformed: reported,
+ * no epochs) and drops the epochs starting at or after the log end.
+ * LS_OK, LS_ERR_IO. */
+int ls_epochs_load(struct ls_partition *p);
+/* Drops the epochs starting at or after `end` (Kafka's truncateFromEnd),
+ * rewriting the checkpoint when one went.  LS_OK, LS_ERR_IO, LS_ERR_NOMEM. */
+int ls_epochs_truncate_end(struct ls_partition *p, uint64_t end);
+/* Drops every epoch and rewrites the checkpoint (empty). */
+int ls_epochs_clear(struct ls_partition *p);
+
 /* ---- topic.c / store.c ------------------------------------------------- */
 
 int ls_topic_valid_name(const char *name);
@@ -419,9 +443,10 @@ int32_t ls_topic_scan_partitions(struct ls_store *s, const char *name, int *has_
 int ls_dir_has_data(int dirfd, const char *name);
 void ls_topic_free(struct ls_topic *t);
 int ls_store_insert_topic(struct ls_store *s, struct ls_topic *t);
-/* Recovery and cleaner points read from the checkpoint at open. */
+/* Recovery and cleaner points and high watermark read from the
+ * checkpoints at open (0 when missing). */
 int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
-			       uint64_t *rp, uint64_t *cp);
+			       uint64_t *rp, uint64_t *cp, uint64_t *hw);
 struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
 					  int32_t partitions, const struct ls_kv *cfg,
 					  size_t ncfg, int internal, char *err,

@@ -215,6 +215,10 @@ struct ls_partition *ls_partition_open(struct ls_store *s, struct ls_topic *t,
 	p->cleaner_point = cp < p->log_start ? p->log_start : cp;
 	if (p->cleaner_point > p->log_end)
 		p->cleaner_point = p->log_end;
+	if (!create && ls_epochs_load(p) != LS_OK) {
+		tu_errf(err, errlen, "leader epochs of %s: %s", name, strerror(errno));
+		goto out;
+	}
 	ok = 1;
 out:
 	free(bases);
@@ -239,6 +243,7 @@ void ls_partition_unref(struct ls_partition *p)
 	if (p->dirfd >= 0)
 		close(p->dirfd);
 	free(p->pending_fds);
+	free(p->epochs);
 	free(p->segs);
 	free(p->dirname);
 	free(p);
@@ -285,6 +290,17 @@ uint64_t ls_log_end(const struct ls_partition *p)
 uint64_t ls_flushed_offset(const struct ls_partition *p)
 {
 	return p->flushed;
+}
+
+uint64_t ls_partition_high_watermark(const struct ls_partition *p)
+{
+	return p->hw;
+}
+
+void ls_partition_set_high_watermark(struct ls_partition *p, uint64_t hw)
+{
+	p->hw = hw < p->log_end ? hw : p->log_end;
+	p->store->hw_on = 1;
 }
 
 int ls_partition_failed(const struct ls_partition *p)
@@ -377,7 +393,8 @@ static int roll(struct ls_partition *p, int64_t now)
 	return LS_OK;
 }
 
-static int maybe_roll(struct ls_partition *p, size_t len, uint32_t lod, int64_t now)
+/* Rolls before a batch of len bytes whose last offset is `last`. */
+static int maybe_roll(struct ls_partition *p, size_t len, uint64_t last, int64_t now)
 {
 	const struct ls_topic_config *c = part_cfg(p);
 	struct ls_segment *seg = p->segs[p->nsegs - 1];
@@ -387,7 +404,7 @@ static int maybe_roll(struct ls_partition *p, size_t len, uint32_t lod, int64_t 
 	if (seg->size + len > (uint64_t)c->segment_bytes ||
 	    now - seg->created_ms >= c->segment_ms ||
 	    (seg->nidx + 1) * 8 > (uint64_t)c->segment_index_bytes ||
-	    p->log_end + lod - seg->base >= UINT32_MAX)
+	    last - seg->base >= UINT32_MAX)
 		return roll(p, now);
 	return LS_OK;
 }
@@ -456,7 +473,7 @@ static int part_write(struct ls_partition *p, struct iovec *iov, int cnt, size_t
 	uint64_t base = p->log_end;
 	int rc;
 
-	rc = maybe_roll(p, len, lod, now);
+	rc = maybe_roll(p, len, p->log_end + lod, now);
 	if (rc != LS_OK) {
 		p->failed = 1;
 		return rc;
@@ -515,6 +532,7 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 	a.codec = codec;
 	a.now = part_now(p);
 	a.log_append_time = c->timestamp_type == LS_TS_LOG_APPEND_TIME;
+	a.leader_epoch = ls_partition_latest_epoch(p); /* -1 when none */
 	rc = ls_encode_batch(&s->enc, &a, recs, n, &out, &len);
 	if (rc != LS_OK)
 		return rc;
@@ -561,8 +579,9 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 	const struct ls_topic_config *c;
 	struct ls_store *s = p->store;
 	struct ls_batch_info info;
-	unsigned char base_be[8];
-	struct iovec iov[2];
+	unsigned char base_be[8], epoch_be[4];
+	struct iovec iov[4];
+	int32_t epoch = ls_partition_latest_epoch(p);
 	int64_t now, max_ts;
 	int rc;
 
@@ -590,6 +609,8 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		ls_put_be64(s->scratch, p->log_end);
 		ls_put_be16(s->scratch + 21, (uint16_t)(info.attributes | 0x8));
 		ls_put_be64(s->scratch + 35, (uint64_t)now);
+		if (epoch >= 0) /* the leader's epoch, outside the CRC */
+			ls_put_be32(s->scratch + 12, (uint32_t)epoch);
 		ls_put_be32(s->scratch + 17, ls_batch_crc(s->scratch, len));
 		max_ts = now;
 		iov[0].iov_base = s->scratch;
@@ -598,14 +619,147 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 				  max_ts, now, res);
 	}
 	/* baseOffset lies outside the CRC: write ours, then the producer's
-	 * bytes from offset 8 on, untouched. */
+	 * bytes from offset 8 on, untouched but for partitionLeaderEpoch
+	 * (bytes 12..15, outside the CRC too) when the partition has a
+	 * leader epoch: Kafka's leader stamps its own. */
 	ls_put_be64(base_be, p->log_end);
 	iov[0].iov_base = base_be;
 	iov[0].iov_len = 8;
+	if (epoch < 0) {
+		iov[1].iov_base = (char *)batch + 8;
+		iov[1].iov_len = len - 8;
+		return part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts,
+				  now, res);
+	}
+	ls_put_be32(epoch_be, (uint32_t)epoch);
 	iov[1].iov_base = (char *)batch + 8;
-	iov[1].iov_len = len - 8;
-	return part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts,
+	iov[1].iov_len = 4;
+	iov[2].iov_base = epoch_be;
+	iov[2].iov_len = 4;
+	iov[3].iov_base = (char *)batch + 16;
+	iov[3].iov_len = len - 16;
+	return part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts,
 			  now, res);
+}
+
+/* Writes data[0..len), whole batches that all go to the active segment,
+ * at its end and notes each batch (replica appends). */
+static int write_run(struct ls_partition *p, const unsigned char *data, size_t len, int64_t now)
+{
+	const struct ls_topic_config *c = part_cfg(p);
+	struct ls_segment *seg = p->segs[p->nsegs - 1];
+	struct iovec iov = { (void *)data, len };
+	size_t pos = 0;
+
+	if (fault_write(p, &iov, 1, len, seg) != 0 ||
+	    ls_pwrite_full(seg->fd, data, len, seg->size) != 0) {
+		/* Nothing half-written may stay: cut back to the last batch. */
+		if (ftruncate(seg->fd, (off_t)seg->size) != 0)
+			p->failed = 1;
+		return LS_ERR_IO;
+	}
+	while (pos < len) {
+		struct ls_batch_info info;
+
+		ls_batch_parse(data + pos, len - pos, &info); /* checked by the caller */
+		if (ls_segment_note_batch(seg, info.base_offset, (uint32_t)info.last_offset_delta,
+					  info.max_timestamp, info.size,
+					  c->index_interval_bytes) != 0) {
+			p->failed = 1;
+			return LS_ERR_NOMEM;
+		}
+		pos += info.size;
+	}
+	p->log_end = seg->next;
+	p->bytes += len;
+	if (p->first_unflushed_ms < 0)
+		p->first_unflushed_ms = now;
+	return LS_OK;
+}
+
+int ls_append_replica(struct ls_partition *p, const void *data, size_t len, size_t *consumed,
+		      struct ls_append_result *res)
+{
+	const unsigned char *buf = data;
+	const struct ls_topic_config *c;
+	uint64_t next, first_base = 0;
+	size_t pos = 0, whole;
+	int rc = LS_OK;
+
+	*consumed = 0;
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	c = part_cfg(p);
+	/* Everything is checked before anything is written. */
+	next = p->log_end;
+	while (pos < len) {
+		struct ls_batch_info info;
+
+		rc = ls_batch_parse(buf + pos, len - pos, &info);
+		if (rc == LS_ERR_NOT_FOUND)
+			break; /* a trailing incomplete batch: not ours yet */
+		if (rc == LS_OK)
+			rc = ls_batch_check(buf + pos, info.size, &info);
+		if (rc == LS_OK && info.last_offset_delta < 0)
+			rc = LS_ERR_INVALID_RECORD;
+		if (rc != LS_OK)
+			return rc;
+		if (pos == 0 ? info.base_offset != next : info.base_offset < next)
+			return pos == 0 ? LS_ERR_OFFSET_OUT_OF_RANGE : LS_ERR_INVALID_RECORD;
+		if (pos == 0)
+			first_base = info.base_offset;
+		next = info.base_offset + (uint64_t)info.last_offset_delta + 1;
+		pos += info.size;
+	}
+	whole = pos;
+	rc = LS_OK;
+	/* Runs of batches that share a segment and an epoch go in one write. */
+	for (pos = 0; pos < whole;) {
+		struct ls_batch_info info, nx;
+		struct ls_segment *seg;
+		int64_t now = part_now(p);
+		size_t end;
+
+		ls_batch_parse(buf + pos, whole - pos, &info);
+		if (info.partition_leader_epoch > ls_partition_latest_epoch(p)) {
+			/* the epoch first, as Kafka does: data of an epoch
+			 * the cache does not know must not survive a crash
+			 * (an epoch starting past the log end is dropped at
+			 * open) */
+			rc = ls_partition_assign_epoch(p, info.partition_leader_epoch,
+						       info.base_offset);
+			if (rc != LS_OK)
+				break;
+		}
+		rc = maybe_roll(p, info.size, info.base_offset + (uint64_t)info.last_offset_delta, now);
+		if (rc != LS_OK) {
+			p->failed = 1;
+			break;
+		}
+		seg = p->segs[p->nsegs - 1];
+		for (end = pos + info.size; end < whole; end += nx.size) {
+			ls_batch_parse(buf + end, whole - end, &nx);
+			if (nx.partition_leader_epoch > ls_partition_latest_epoch(p) ||
+			    seg->size + (end - pos) + nx.size > (uint64_t)c->segment_bytes ||
+			    nx.base_offset + (uint64_t)nx.last_offset_delta - seg->base >= UINT32_MAX)
+				break;
+		}
+		rc = write_run(p, buf + pos, end - pos, now);
+		if (rc != LS_OK)
+			break;
+		pos = end;
+		*consumed = pos;
+	}
+	if (*consumed > 0 && res != NULL) {
+		res->base_offset = first_base;
+		res->last_offset = p->log_end - 1;
+		res->log_append_time = -1;
+	}
+	if (rc == LS_OK && p->log_end - p->flushed >= (uint64_t)c->flush_messages)
+		rc = ls_sync(p);
+	return rc;
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -621,8 +775,10 @@ static void index_damaged(struct ls_partition *p, struct ls_segment *seg)
 	ls_segment_drop_indexes(p->dirfd, seg);
 }
 
-int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
-	    struct ls_read_result *r)
+/* ls_read and ls_read_bounded: only batches whose last offset is below
+ * `bound` (UINT64_MAX: no bound) are served. */
+static int read_range(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+		      uint64_t bound, struct ls_read_result *r)
 {
 	struct ls_scan *sc = NULL;
 	int rc = LS_OK;
@@ -630,11 +786,11 @@ int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
 	memset(r, 0, sizeof *r);
 	r->fd = -1;
 	r->log_start = p->log_start;
-	r->high_watermark = p->log_end;
+	r->high_watermark = p->log_end < bound ? p->log_end : bound;
 	r->next_offset = offset;
 	if (offset < p->log_start || offset > p->log_end)
 		return LS_ERR_OFFSET_OUT_OF_RANGE;
-	if (offset == p->log_end)
+	if (offset == p->log_end || offset >= bound)
 		return LS_OK;
 	sc = malloc(sizeof *sc);
 	if (sc == NULL)
@@ -663,10 +819,12 @@ again:
 		}
 		if (got == 0)
 			continue; /* compacted away up to the segment's end */
+		if (b.base_offset + (uint32_t)b.last_offset_delta >= bound)
+			goto out; /* the first batch reaches the bound: nothing */
 		start = sc->pos;
 		r->first_offset = b.base_offset;
 		limit = start + (max_bytes > b.size ? max_bytes : b.size);
-		if (seg->size <= limit) {
+		if (seg->size <= limit && seg->next <= bound) {
 			end = seg->size;
 			r->next_offset = seg->next;
 		} else {
@@ -675,10 +833,13 @@ again:
 			 * walk the few batches after it. */
 			size_t lo = 0, hi = seg->nidx;
 
-			while (lo < hi) { /* first entry with pos > limit */
+			/* first entry past the byte limit or the bound: the
+			 * batches before an entry end below its offset */
+			while (lo < hi) {
 				size_t mid = lo + (hi - lo) / 2;
 
-				if (seg->idx[mid].pos <= limit)
+				if (seg->idx[mid].pos <= limit &&
+				    seg->base + seg->idx[mid].rel <= bound)
 					lo = mid + 1;
 				else
 					hi = mid;
@@ -695,7 +856,8 @@ again:
 				end = sc->pos;
 				r->next_offset = seg->base + seg->idx[lo - 1].rel;
 			}
-			while ((got = ls_scan_peek(sc, &b)) == 1 && sc->pos + b.size <= limit) {
+			while ((got = ls_scan_peek(sc, &b)) == 1 && sc->pos + b.size <= limit &&
+			       b.base_offset + (uint32_t)b.last_offset_delta < bound) {
 				ls_scan_advance(sc, &b);
 				end = sc->pos;
 				r->next_offset = b.base_offset + (uint32_t)b.last_offset_delta + 1;
@@ -714,10 +876,23 @@ again:
 		r->len = (size_t)(end - start);
 		goto out;
 	}
-	r->next_offset = p->log_end; /* only compacted gaps up to the end */
+	/* only compacted gaps up to the end (or the bound) */
+	r->next_offset = p->log_end < bound ? p->log_end : bound;
 out:
 	free(sc);
 	return rc;
+}
+
+int ls_read(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+	    struct ls_read_result *r)
+{
+	return read_range(p, offset, max_bytes, UINT64_MAX, r);
+}
+
+int ls_read_bounded(struct ls_partition *p, uint64_t offset, size_t max_bytes,
+		    uint64_t limit, struct ls_read_result *r)
+{
+	return read_range(p, offset, max_bytes, limit, r);
 }
 
 void ls_read_release(struct ls_read_result *r)

@@ -302,6 +302,7 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 				a.codec = b.codec;
 				a.now = (b.attributes & 0x8) ? b.max_timestamp : -1;
 				a.log_append_time = (b.attributes & 0x8) != 0;
+				a.leader_epoch = b.partition_leader_epoch;
 				a.tmpl = &b;
 				rc = ls_encode_batch(&s->enc, &a, k.recs, k.n, &out, &out_len);
 				if (rc != LS_OK)

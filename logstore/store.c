@@ -21,6 +21,7 @@
 #include "logstore_internal.h"
 
 #define CKPT_FILE "recovery-point-offset-checkpoint"
+#define HW_FILE "replication-offset-checkpoint"
 #define CLEAN_FILE ".clean_shutdown"
 #define QUARANTINE_DIR "quarantine"
 
@@ -135,43 +136,104 @@ size_t ls_topic_count(const struct ls_store *s)
 
 /* ---- checkpoint ------------------------------------------------------------- */
 
+/* The checkpoint values of partition folder `name` during ls_open:
+ * {recovery point, cleaner point, high watermark}, made (zeros) when
+ * missing; NULL when out of memory. */
+static uint64_t *ckpt_slot(struct ls_store *s, const char *name)
+{
+	uint64_t *v = tu_map_get(&s->ckpt, name, strlen(name));
+
+	if (v != NULL)
+		return v;
+	v = calloc(3, sizeof *v);
+	if (v != NULL && tu_map_put(&s->ckpt, name, strlen(name), v, NULL) < 0) {
+		free(v);
+		v = NULL;
+	}
+	return v;
+}
+
 /* Format: "1\n" then "<partition folder> <recovery point> <cleaner point>"
- * lines. */
+ * lines; the high-watermark file: "1\n" then "<partition folder> <high
+ * watermark>" lines. */
 static int read_checkpoint(struct ls_store *s)
 {
 	char *data = NULL, *line, *save = NULL;
 	size_t len;
 
-	if (ls_read_file(s->dirfd, CKPT_FILE, &data, &len) != 0)
+	if (ls_read_file(s->dirfd, CKPT_FILE, &data, &len) == 0) {
+		for (line = strtok_r(data, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char name[300];
+			unsigned long long rp, cp;
+			uint64_t *v;
+
+			if (sscanf(line, "%299s %llu %llu", name, &rp, &cp) != 3)
+				continue;
+			if ((v = ckpt_slot(s, name)) == NULL)
+				break;
+			v[0] = rp;
+			v[1] = cp;
+		}
+		free(data);
+		data = NULL;
+	} else if (errno != ENOENT) {
+		return LS_ERR_IO;
+	}
+	if (ls_read_file(s->dirfd, HW_FILE, &data, &len) != 0)
 		return errno == ENOENT ? LS_OK : LS_ERR_IO;
+	s->hw_on = 1; /* replication has been on: keep the file up to date */
+	save = NULL;
 	for (line = strtok_r(data, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char name[300];
-		unsigned long long rp, cp;
+		unsigned long long hw;
 		uint64_t *v;
 
-		if (sscanf(line, "%299s %llu %llu", name, &rp, &cp) != 3)
+		if (sscanf(line, "%299s %llu", name, &hw) != 2)
 			continue;
-		v = malloc(2 * sizeof *v);
-		if (v == NULL)
+		if ((v = ckpt_slot(s, name)) == NULL)
 			break;
-		v[0] = rp;
-		v[1] = cp;
-		if (tu_map_put(&s->ckpt, name, strlen(name), v, NULL) < 0)
-			free(v);
+		v[2] = hw;
 	}
 	free(data);
 	return LS_OK;
 }
 
 int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
-			       uint64_t *rp, uint64_t *cp)
+			       uint64_t *rp, uint64_t *cp, uint64_t *hw)
 {
 	uint64_t *v = tu_map_get(&s->ckpt, dirname, strlen(dirname));
 
 	*rp = v ? v[0] : 0;
 	*cp = v ? v[1] : 0;
+	*hw = v ? v[2] : 0;
 	return v ? LS_OK : LS_ERR_NOT_FOUND;
+}
+
+/* Writes the high-watermark checkpoint (fsynced).  LS_OK or LS_ERR_IO. */
+static int write_hw_checkpoint(struct ls_store *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rc = LS_ERR_NOMEM;
+
+	if (f == NULL)
+		return LS_ERR_NOMEM;
+	fprintf(f, "1\n");
+	for (size_t i = 0; i < s->ntopics; i++) {
+		struct ls_topic *t = s->topics[i];
+
+		for (int32_t j = 0; j < t->nparts; j++)
+			fprintf(f, "%s %" PRIu64 "\n", t->parts[j]->dirname, t->parts[j]->hw);
+	}
+	if (fclose(f) != 0)
+		goto out;
+	rc = ls_atomic_write(s->dirfd, HW_FILE, buf, len) == 0 ? LS_OK : LS_ERR_IO;
+out:
+	free(buf);
+	return rc;
 }
 
 static void free_ckpt_map(struct ls_store *s)
@@ -204,6 +266,8 @@ int ls_checkpoint(struct ls_store *s)
 	if (fclose(f) != 0)
 		goto out;
 	rc = ls_atomic_write(s->dirfd, CKPT_FILE, buf, len) == 0 ? LS_OK : LS_ERR_IO;
+	if (rc == LS_OK && s->hw_on)
+		rc = write_hw_checkpoint(s);
 	if (rc == LS_OK) {
 		s->ckpt_dirty = 0;
 		s->last_ckpt_ms = ls_now_ms(s);

@@ -185,13 +185,15 @@ static int open_partitions(struct ls_topic *t, int32_t from, int32_t to, int cre
 	t->parts = parts;
 	for (int32_t i = from; i < to; i++) {
 		char dirname[300];
-		uint64_t rp = 0, cp = 0;
+		uint64_t rp = 0, cp = 0, hw = 0;
 
 		snprintf(dirname, sizeof dirname, "%s-%" PRId32, t->name, i);
 		if (!create)
-			ls_store_checkpoint_lookup(t->store, dirname, &rp, &cp);
+			ls_store_checkpoint_lookup(t->store, dirname, &rp, &cp, &hw);
 		parts[i] = ls_partition_open(t->store, t, i, create, clean, rp, cp, err,
 					     errlen);
+		if (parts[i] != NULL)
+			parts[i]->hw = hw < parts[i]->log_end ? hw : parts[i]->log_end;
 		if (parts[i] == NULL) {
 			for (int32_t j = from; j < i; j++) {
 				if (create)

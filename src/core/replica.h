@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 struct tdm_topics;
+struct tdm_kv;
 struct ls_partition;
 struct tdm_replica;
 
@@ -60,6 +61,19 @@ struct tdm_partition_state {
 	size_t nisr;
 };
 
+/* Completion of a cluster administration request: rc is TDM_TOPIC_OK or
+ * a TDM_ERR_* / TDM_REPL_* code, msg a reason ("" when none). */
+typedef void (*tdm_replica_done_fn)(void *arg, int rc, const char *msg);
+
+/* A topic to create in the cluster. */
+struct tdm_replica_topic_spec {
+	const char *name;
+	int32_t partitions;
+	int32_t replication_factor; /* -1: default_replication_factor */
+	const struct tdm_kv *configs;
+	size_t nconfigs;
+};
+
 /* What src/cluster does for the replica manager. */
 struct tdm_replica_hooks {
 	/* Leader: the ISR of topic/partition should become want->isr (want
@@ -76,6 +90,15 @@ struct tdm_replica_hooks {
 	 * offline). */
 	void (*follow)(void *ctx, const char *topic, int32_t partition, int32_t leader,
 		       int32_t leader_epoch);
+	/* Administration through the controller (any node may ask): 0 and
+	 * done(arg, ...) exactly once later on the loop thread, once the
+	 * change is in ZooKeeper and applied on this node (or failed); or a
+	 * negative code at once (done never called). */
+	int (*create_topic)(void *ctx, const struct tdm_replica_topic_spec *spec,
+			    tdm_replica_done_fn done, void *arg);
+	int (*delete_topic)(void *ctx, const char *name, tdm_replica_done_fn done, void *arg);
+	int (*add_partitions)(void *ctx, const char *name, int32_t count, tdm_replica_done_fn done,
+			      void *arg);
 };
 
 /* Kafka's answers to a write or read on a partition of the cluster. */
@@ -87,6 +110,13 @@ struct tdm_replica_hooks {
 #define TDM_REPL_NOT_ENOUGH_AFTER (-204)    /* NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) */
 #define TDM_REPL_FENCED_EPOCH (-205)        /* FENCED_LEADER_EPOCH (74) */
 #define TDM_REPL_UNKNOWN_EPOCH (-206)       /* UNKNOWN_LEADER_EPOCH (75) */
+#define TDM_REPL_BAD_FACTOR (-207)          /* INVALID_REPLICATION_FACTOR (38) */
+#define TDM_REPL_BAD_ASSIGNMENT (-208)      /* INVALID_REPLICA_ASSIGNMENT (39) */
+#define TDM_REPL_TIMED_OUT (-209)           /* REQUEST_TIMED_OUT (7) */
+#define TDM_REPL_NO_CLUSTER (-210)          /* not reachable now: NOT_CONTROLLER-like (41) */
+
+/* A short English description of a TDM_REPL_* code (else tdm_strerror's). */
+const char *tdm_replica_strerror(int rc);
 
 /*
  * A replica manager for node `node_id` over topics (borrowed).  hooks is
@@ -120,10 +150,31 @@ int tdm_replica_set_state(struct tdm_replica *r, const char *topic, int32_t part
 			  const struct tdm_partition_state *st);
 /* topic is gone from the cluster: forget its states (followers stop). */
 void tdm_replica_forget_topic(struct tdm_replica *r, const char *topic);
+/* This node lost its ZooKeeper session: it leads nothing and follows
+ * nothing until states come again (Kafka fences an expired broker). */
+void tdm_replica_resign_all(struct tdm_replica *r);
 /* Periodic work (every 100 ms or so): ISR shrink of lagging followers. */
 void tdm_replica_tick(struct tdm_replica *r, int64_t now_ms);
 
 /* ---- asked by the front ends --------------------------------------- */
+
+/*
+ * Cluster administration (Kafka's CreateTopics, DeleteTopics,
+ * CreatePartitions in a cluster), through the hooks.  0: done(arg, rc,
+ * msg) runs later, exactly once, unless *op is forgotten first; else the
+ * error at once (done never called), with a reason in err.
+ */
+struct tdm_replica_op;
+int tdm_replica_create_topic(struct tdm_replica *r, const struct tdm_replica_topic_spec *spec,
+			     tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
+			     char *err, size_t errlen);
+int tdm_replica_delete_topic(struct tdm_replica *r, const char *name, tdm_replica_done_fn done,
+			     void *arg, struct tdm_replica_op **op, char *err, size_t errlen);
+int tdm_replica_add_partitions(struct tdm_replica *r, const char *name, int32_t count,
+			       tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
+			       char *err, size_t errlen);
+/* done will not be called for op (its waiter went away).  NULL is fine. */
+void tdm_replica_op_forget(struct tdm_replica_op *op);
 
 int32_t tdm_replica_node_id(const struct tdm_replica *r); /* 1 for NULL (KF_NODE_ID) */
 int32_t tdm_replica_controller(const struct tdm_replica *r);

@@ -129,6 +129,32 @@ int tdm_partition_failed(const struct ls_partition *p)
 	return ls_partition_failed(p);
 }
 
+uint64_t tdm_partition_high_watermark(const struct ls_partition *p)
+{
+	return ls_partition_high_watermark(p);
+}
+
+void tdm_partition_set_high_watermark(struct ls_partition *p, uint64_t hw)
+{
+	ls_partition_set_high_watermark(p, hw);
+}
+
+int tdm_partition_assign_epoch(struct ls_partition *p, int32_t epoch, uint64_t start_offset)
+{
+	return ls_partition_assign_epoch(p, epoch, start_offset);
+}
+
+int32_t tdm_partition_latest_epoch(const struct ls_partition *p)
+{
+	return ls_partition_latest_epoch(p);
+}
+
+void tdm_partition_epoch_end(const struct ls_partition *p, int32_t epoch, int32_t *out_epoch,
+			     int64_t *end_offset)
+{
+	ls_partition_epoch_end(p, epoch, out_epoch, end_offset);
+}
+
 uint64_t tdm_partition_bytes(const struct ls_partition *p)
 {
 	return ls_partition_bytes(p);

@@ -59,6 +59,29 @@ uint64_t tdm_partition_flushed(const struct ls_partition *p);
 int tdm_partition_failed(const struct ls_partition *p);
 uint64_t tdm_partition_bytes(const struct ls_partition *p);
 size_t tdm_partition_segments(const struct ls_partition *p);
+/* The replicated high watermark of p (ls_partition_high_watermark): 0
+ * until set; set stores min(hw, log end), checkpointed with the recovery
+ * point and at close, restored at open as min(checkpointed, log end).
+ * Setting it wakes nobody: call tdm_topics_notify when it moved. */
+uint64_t tdm_partition_high_watermark(const struct ls_partition *p);
+void tdm_partition_set_high_watermark(struct ls_partition *p, uint64_t hw);
+/*
+ * Leader epochs of p (ls_partition_assign_epoch and friends, persisted in
+ * the partition's leader-epoch-checkpoint before the call returns):
+ * assign records that `epoch` starts at `start_offset` (above the latest:
+ * appended; equal: TDM_TOPIC_OK, nothing changes; below, or a start below
+ * the latest's: TDM_ERR_INVALID; TDM_ERR_IO: the partition is failed).
+ * While p has an epoch, appends stamp the latest into each batch.
+ * latest: -1 when none.  epoch_end answers OffsetForLeaderEpoch as
+ * Kafka's LeaderEpochFileCache.endOffsetFor: the latest epoch -> (epoch,
+ * log end); below it -> (largest epoch <= it, start of the next higher
+ * one), (epoch, first start) when below the first; above the latest, -1
+ * or no epochs -> (-1, -1).
+ */
+int tdm_partition_assign_epoch(struct ls_partition *p, int32_t epoch, uint64_t start_offset);
+int32_t tdm_partition_latest_epoch(const struct ls_partition *p);
+void tdm_partition_epoch_end(const struct ls_partition *p, int32_t epoch, int32_t *out_epoch,
+			     int64_t *end_offset);
 /* The first offset whose record timestamp is >= ts: TDM_TOPIC_OK with *offset
  * and *found_ts (may be NULL), TDM_ERR_NOT_FOUND when none, TDM_ERR_IO. */
 int tdm_partition_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,

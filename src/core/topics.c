@@ -633,6 +633,21 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 	return rc;
 }
 
+int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,
+			      size_t len, size_t *consumed, struct tdm_append_result *res)
+{
+	struct ls_append_result r;
+	int rc = ls_append_replica(p, data, len, consumed, &r);
+
+	if (*consumed > 0) {
+		if (res)
+			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
+							   r.log_append_time };
+		wake_data(t, p);
+	}
+	return rc;
+}
+
 void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits)
 {
 	t->limits = limits;
@@ -688,8 +703,14 @@ static void to_ls_read(const struct tdm_read_result *in, struct ls_read_result *
 int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
 		    size_t max_bytes, struct tdm_read_result *r)
 {
+	return tdm_topics_read_bounded(t, p, offset, max_bytes, UINT64_MAX, r);
+}
+
+int tdm_topics_read_bounded(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
+			    size_t max_bytes, uint64_t limit, struct tdm_read_result *r)
+{
 	struct ls_read_result lr;
-	int rc = ls_read(p, offset, max_bytes, &lr);
+	int rc = ls_read_bounded(p, offset, max_bytes, limit, &lr);
 
 	if (rc != LS_OK) {
 		*r = (struct tdm_read_result){ .fd = -1 };
@@ -708,6 +729,12 @@ int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf)
 
 	to_ls_read(r, &lr);
 	return ls_read_copy(&lr, buf);
+}
+
+void tdm_topics_notify(struct tdm_topics *t, struct ls_partition *p)
+{
+	wake_data(t, p);
+	wake_flush(t);
 }
 
 void tdm_topics_read_release(struct tdm_topics *t, struct tdm_read_result *r)

@@ -125,6 +125,16 @@ int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct tdm_append_result *res);
 
+/* ls_append_replica (a follower writing what its leader's Fetch returned:
+ * whole batches kept as sent, the first at the log end, a trailing
+ * incomplete batch left out and *consumed saying how far it went), then
+ * wakes the partition's data waiters when something was appended.  The
+ * disk alarm does not stop it (the leader's Produce obeys it; a follower
+ * that stopped would only fall out of the ISR).  Same returns as
+ * ls_append_replica; res (may be NULL) filled when a batch was appended. */
+int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,
+			      size_t len, size_t *consumed, struct tdm_append_result *res);
+
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);
@@ -138,6 +148,16 @@ void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits
 int tdm_topics_read(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
 		    size_t max_bytes, struct tdm_read_result *r);
 void tdm_topics_read_release(struct tdm_topics *t, struct tdm_read_result *r);
+/* tdm_topics_read through ls_read_bounded: only whole batches whose last
+ * offset is below `limit` (the high watermark, exclusive); an offset at or
+ * past limit reads nothing (TDM_TOPIC_OK, len 0), as at the log end;
+ * r->high_watermark is min(log end, limit).  Released the same way. */
+int tdm_topics_read_bounded(struct tdm_topics *t, struct ls_partition *p, uint64_t offset,
+			    size_t max_bytes, uint64_t limit, struct tdm_read_result *r);
+/* Wakes the data waiters watching p and every flush waiter, so that parked
+ * Fetch long-polls and acks=all Produce requests check their condition
+ * again (the replica manager calls it when p's high watermark moves). */
+void tdm_topics_notify(struct tdm_topics *t, struct ls_partition *p);
 /* Copies the range of a read into buf (r->len bytes).  TDM_TOPIC_OK or TDM_ERR_IO. */
 int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf);
 

@@ -14,9 +14,11 @@
  *   - consumer groups: read on the group id; each vhost has its own groups
  *     (kafka_vhost's by their ids, another vhost V's as "__" + esc(V) +
  *     "." + id in core).
- * No cluster-level API (DescribeConfigs, AlterConfigs, InitProducerId) is
- * served yet; when one is, it takes the administrator tag (Kafka's
- * CLUSTER resource), CLUSTER_AUTHORIZATION_FAILED (31) otherwise.
+ * Cluster-level actions take the administrator tag (Kafka's CLUSTER
+ * resource), CLUSTER_AUTHORIZATION_FAILED (31) otherwise: a replica's
+ * Fetch (replica_id >= 0); such a connection also reaches every topic by
+ * its core name (all vhosts, internal ones) in Fetch and
+ * OffsetForLeaderEpoch, as a follower must.
  * Refusals are Kafka's: TOPIC_AUTHORIZATION_FAILED (29) per topic,
  * GROUP_AUTHORIZATION_FAILED (30); the connection stays open (but for an
  * acks=0 Produce, which Kafka answers by closing).
@@ -137,6 +139,24 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 	snprintf(why, whylen, "Authentication failed: user '%s' has no access to vhost '%s'", user,
 		 vh);
 	return -1;
+}
+
+int kf_authz_cluster(struct kf_conn *kc)
+{
+	const char *user = kf_authz_user(kc);
+	const char *tags = user && kc->srv->auth ? tdm_auth_user_tags(kc->srv->auth, user) : NULL;
+
+	while (tags && *tags) {
+		size_t n;
+
+		while (*tags == ',' || *tags == ' ')
+			tags++;
+		n = strcspn(tags, ", ");
+		if (n == strlen("administrator") && memcmp(tags, "administrator", n) == 0)
+			return 1;
+		tags += n;
+	}
+	return 0;
 }
 
 /* The user's pattern p in vhost vh matches res[0..len). */

@@ -485,6 +485,16 @@ void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b)
 		k->srv.auth = b->auth;
 }
 
+void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r)
+{
+	k->srv.replica = r;
+}
+
+int tdm_kafka_port(const struct tdm_kafka *k)
+{
+	return k->srv.port;
+}
+
 void tdm_kafka_free(struct tdm_kafka *k)
 {
 	if (!k)

@@ -554,6 +554,28 @@ int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena *a,
+				      struct kf_ofle_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->replica_id = ver >= 3 ? kf_get_i32(c) : -2;
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_ofle_topic *t = &r->topics[i];
+
+		t->topic = kf_get_str(c);
+		t->nparts = kf_get_array(c, ver >= 2 ? 12 : 8, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
+			t->parts[j].partition = kf_get_i32(c);
+			t->parts[j].current_leader_epoch = ver >= 2 ? kf_get_i32(c) : -1;
+			t->parts[j].leader_epoch = kf_get_i32(c);
+		}
+	}
+	return finish(c);
+}
+
 int kf_decode_consumer_assignment(const void *p, size_t len, struct kf_arena *a,
 				  struct kf_consumer_assignment *out)
 {

@@ -4,6 +4,7 @@
  *
  * Must not depend on: src/amqp.
  */
+#include "core/replica.h"
 #include "kafka/kf.h"
 
 int16_t kf_err_from_core(int rc)
@@ -36,9 +37,36 @@ int16_t kf_err_from_core(int rc)
 		return KF_ERR_KAFKA_STORAGE_ERROR;
 	case TDM_TOPICS_ERR_LIMIT:
 		return KF_ERR_POLICY_VIOLATION;
+	case TDM_REPL_NOT_LEADER:
+		return KF_ERR_NOT_LEADER_OR_FOLLOWER;
+	case TDM_REPL_NO_LEADER:
+		return KF_ERR_LEADER_NOT_AVAILABLE;
+	case TDM_REPL_UNKNOWN:
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case TDM_REPL_NOT_ENOUGH:
+		return KF_ERR_NOT_ENOUGH_REPLICAS;
+	case TDM_REPL_NOT_ENOUGH_AFTER:
+		return KF_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+	case TDM_REPL_FENCED_EPOCH:
+		return KF_ERR_FENCED_LEADER_EPOCH;
+	case TDM_REPL_UNKNOWN_EPOCH:
+		return KF_ERR_UNKNOWN_LEADER_EPOCH;
+	case TDM_REPL_BAD_FACTOR:
+		return KF_ERR_INVALID_REPLICATION_FACTOR;
+	case TDM_REPL_BAD_ASSIGNMENT:
+		return KF_ERR_INVALID_REPLICA_ASSIGNMENT;
+	case TDM_REPL_TIMED_OUT:
+		return KF_ERR_REQUEST_TIMED_OUT;
+	case TDM_REPL_NO_CLUSTER:
+		return KF_ERR_NOT_CONTROLLER;
 	default:
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}
+}
+
+int16_t kf_err_from_replica(int rc)
+{
+	return kf_err_from_core(rc); /* it maps the TDM_REPL_* codes too */
 }
 
 int16_t kf_err_from_group(int rc)

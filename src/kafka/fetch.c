@@ -8,13 +8,31 @@
  * gets at least one batch, so a big batch cannot stall a consumer.
  *
  * When fewer than min_bytes are available (and no partition has an
- * error), the request parks until an append to a watched partition wakes
- * it or max_wait_ms passes.
+ * error), the request parks until an append to a watched partition (or,
+ * in a cluster, a move of its high watermark: core's tdm_topics_notify)
+ * wakes it or max_wait_ms passes.
+ *
+ * In a cluster (srv->replica set) Fetch is Kafka's: a consumer
+ * (replica_id -1) is served by the partition's leader only
+ * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE) and reads below the high
+ * watermark; a follower (replica_id >= 0, on a connection whose user is
+ * tagged administrator, else CLUSTER_AUTHORIZATION_FAILED) names topics
+ * by their core names, reads up to the log end, and its fetch offset is
+ * its log end for the replica manager (tdm_replica_follower_fetch, whose
+ * refusals become NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+ * UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION).  Either way the
+ * answer's high watermark is the replica manager's.  Fetch v4 carries no
+ * current_leader_epoch: followers are fenced by OffsetForLeaderEpoch.  On
+ * a single node a follower's fetch is an administrator's read to the log
+ * end.
  *
  * Must not depend on: src/amqp.
  */
 #include <stdlib.h>
 
+#include <time.h>
+
+#include "core/replica.h"
 #include "kafka/kf.h"
 #include "net/net.h"
 
@@ -29,6 +47,7 @@ struct fetch_part {
 
 struct fetch_topic {
 	struct kf_str name;
+	char *cname; /* arena: name as a C string, NULL when it is not one */
 	int32_t nparts;
 	struct fetch_part *parts;
 };
@@ -37,6 +56,9 @@ struct fetch_topic {
 struct fetch_state {
 	struct kf_park base;
 	struct kf_conn *kc;
+	int32_t replica_id;   /* >= 0: a follower's fetch */
+	int follower_denied;  /* replica_id >= 0 from a non-administrator */
+	int recorded;         /* the follower's positions went to the replica manager */
 	int32_t min_bytes, max_bytes;
 	int32_t ntopics;
 	struct fetch_topic *topics;
@@ -70,6 +92,50 @@ static void release_reads(struct fetch_state *fs)
 			tdm_topics_read_release(fs->kc->srv->topics, &fs->topics[i].parts[j].rr);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The topic a fetch names: a follower's by its core name (any vhost,
+ * internal ones too), a consumer's as kf_topic_lookup finds it. */
+static struct ls_topic *lookup(struct fetch_state *fs, const struct fetch_topic *ft)
+{
+	struct ls_topic *t;
+
+	if (fs->replica_id < 0)
+		return kf_topic_lookup(fs->kc, ft->name);
+	if (fs->follower_denied || !ft->cname)
+		return NULL;
+	t = tdm_topic_find(fs->kc->srv->topics, ft->cname);
+	return t;
+}
+
+/* Checks a partition against the replica manager, before reading: a
+ * Kafka error code.  A follower's fetch offset is recorded once per
+ * request (Kafka's updateFollowerFetchState). */
+static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *ft,
+			     const struct fetch_part *fp)
+{
+	struct tdm_replica *r = fs->kc->srv->replica;
+
+	if (!r)
+		return KF_ERR_NONE;
+	if (!ft->cname)
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	if (fs->replica_id < 0)
+		return kf_err_from_replica(tdm_replica_check_leader(r, ft->cname, fp->index));
+	if (fs->recorded)
+		return KF_ERR_NONE;
+	return kf_err_from_replica(tdm_replica_follower_fetch(r, fs->replica_id, ft->cname,
+							      fp->index,
+							      (uint64_t)fp->fetch_offset, -1,
+							      now_ms()));
+}
+
 /* Reads every partition; returns the bytes found, and sets *errors when a
  * partition answers with an error (which ends the wait, as in Kafka). */
 static size_t read_all(struct fetch_state *fs, int *errors)
@@ -80,13 +146,17 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 	*errors = 0;
 	for (int32_t i = 0; i < fs->ntopics; i++) {
 		struct fetch_topic *ft = &fs->topics[i];
-		int16_t aerr = kf_authz_topic(fs->kc, TDM_PERM_READ, ft->name);
-		struct ls_topic *t = aerr ? NULL : kf_topic_lookup(fs->kc, ft->name);
+		int16_t aerr = fs->replica_id >= 0
+				       ? (fs->follower_denied ? KF_ERR_CLUSTER_AUTHORIZATION_FAILED
+							      : KF_ERR_NONE)
+				       : kf_authz_topic(fs->kc, TDM_PERM_READ, ft->name);
+		struct ls_topic *t = aerr ? NULL : lookup(fs, ft);
 
 		for (int32_t j = 0; j < ft->nparts; j++) {
 			struct fetch_part *fp = &ft->parts[j];
 			struct ls_partition *p = t ? tdm_topic_partition(t, fp->index) : NULL;
 			size_t limit;
+			uint64_t hw = 0;
 			int rc;
 
 			fp->err = KF_ERR_NONE;
@@ -96,7 +166,16 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 				(*errors)++;
 				continue;
 			}
-			fp->high_watermark = (int64_t)tdm_partition_log_end(p);
+			if ((fp->err = check_replica(fs, ft, fp)) != KF_ERR_NONE) {
+				(*errors)++;
+				continue;
+			}
+			if (srv->replica) {
+				hw = tdm_replica_high_watermark(srv->replica, ft->cname, fp->index, p);
+				fp->high_watermark = (int64_t)hw;
+			} else {
+				fp->high_watermark = (int64_t)tdm_partition_log_end(p);
+			}
 			if (fp->fetch_offset < 0) {
 				fp->err = KF_ERR_OFFSET_OUT_OF_RANGE;
 				(*errors)++;
@@ -107,13 +186,20 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			limit = fp->partition_max_bytes > 0 ? (size_t)fp->partition_max_bytes : 0;
 			if (max - total < limit)
 				limit = max - total;
-			rc = tdm_topics_read(srv->topics, p, (uint64_t)fp->fetch_offset, limit, &fp->rr);
+			if (srv->replica && fs->replica_id < 0)
+				/* a consumer: whole batches below the high watermark */
+				rc = tdm_topics_read_bounded(srv->topics, p, (uint64_t)fp->fetch_offset,
+							     limit, hw, &fp->rr);
+			else
+				rc = tdm_topics_read(srv->topics, p, (uint64_t)fp->fetch_offset, limit,
+						     &fp->rr);
 			if (rc != TDM_TOPIC_OK) {
 				fp->err = kf_err_from_core(rc);
 				(*errors)++;
 				continue;
 			}
-			fp->high_watermark = (int64_t)fp->rr.high_watermark;
+			if (!srv->replica)
+				fp->high_watermark = (int64_t)fp->rr.high_watermark;
 			/* Only the first partition with data may exceed the limits. */
 			if (total > 0 && fp->rr.len > limit) {
 				tdm_topics_read_release(srv->topics, &fp->rr);
@@ -122,6 +208,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			total += fp->rr.len;
 		}
 	}
+	fs->recorded = 1;
 	return total;
 }
 
@@ -197,7 +284,7 @@ static void watch(struct fetch_state *fs)
 	size_t n = 0;
 
 	for (int32_t i = 0; i < fs->ntopics; i++) {
-		struct ls_topic *t = kf_topic_lookup(fs->kc, fs->topics[i].name);
+		struct ls_topic *t = lookup(fs, &fs->topics[i]);
 
 		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
 			struct ls_partition *p = t ? tdm_topic_partition(t, fs->topics[i].parts[j].index) : NULL;
@@ -260,6 +347,8 @@ int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	if (!fs)
 		return KF_R_CLOSE;
 	fs->kc = kc;
+	fs->replica_id = r.replica_id < 0 ? -1 : r.replica_id;
+	fs->follower_denied = r.replica_id >= 0 && !kf_authz_cluster(kc);
 	fs->min_bytes = r.min_bytes;
 	fs->max_bytes = r.max_bytes;
 	fs->ntopics = r.ntopics;
@@ -269,6 +358,10 @@ int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		struct fetch_topic *ft = &fs->topics[i];
 
 		ft->name = r.topics[i].name;
+		if (ft->name.len >= 0 && (size_t)ft->name.len < 256 &&
+		    (ft->cname = kf_arena_alloc(&kc->arena, (size_t)ft->name.len + 1)) &&
+		    kf_str_cstr(ft->name, ft->cname, (size_t)ft->name.len + 1) < 0)
+			ft->cname = NULL;
 		ft->nparts = r.topics[i].nparts;
 		if (ft->nparts > 0 &&
 		    !(ft->parts = kf_arena_alloc(&kc->arena, (size_t)ft->nparts * sizeof(*ft->parts))))

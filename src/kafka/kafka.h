@@ -81,6 +81,16 @@ struct tdm_broker;
  * user's and vhost's max-connections.  Call as tdm_kafka_set_auth (it also
  * sets the users SASL checks against when that was not called). */
 void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b);
+struct tdm_replica;
+/* The cluster's replica manager (borrowed, must outlive k; NULL, the
+ * default, on a single node): Fetch, ListOffsets and OffsetForLeaderEpoch
+ * then answer as a partition's leader or NOT_LEADER_OR_FOLLOWER, serve
+ * consumers below the high watermark and followers (replica_id >= 0, an
+ * administrator's connection) up to the log end.  Call as
+ * tdm_kafka_set_auth. */
+void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r);
+/* The bound port of the first listener (what a cluster node registers). */
+int tdm_kafka_port(const struct tdm_kafka *k);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
 void tdm_kafka_free(struct tdm_kafka *k);

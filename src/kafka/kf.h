@@ -23,6 +23,7 @@
 #include "core/auth.h"
 #include "core/groups.h"
 #include "core/map.h"
+#include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/proto.h"
@@ -33,6 +34,7 @@ struct tdm_auth;
 struct tdm_broker;
 struct tdm_scram_server;
 struct kf_groups;
+struct tdm_replica;
 
 /* This broker's node id in Metadata, FindCoordinator and as controller. */
 #define KF_NODE_ID 1
@@ -46,11 +48,14 @@ enum {
 	KF_ERR_CORRUPT_MESSAGE = 2,
 	KF_ERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
 	KF_ERR_LEADER_NOT_AVAILABLE = 5,
+	KF_ERR_NOT_LEADER_OR_FOLLOWER = 6,
 	KF_ERR_REQUEST_TIMED_OUT = 7,
 	KF_ERR_MESSAGE_TOO_LARGE = 10,
 	KF_ERR_OFFSET_METADATA_TOO_LARGE = 12,
 	KF_ERR_COORDINATOR_NOT_AVAILABLE = 15,
 	KF_ERR_INVALID_TOPIC_EXCEPTION = 17,
+	KF_ERR_NOT_ENOUGH_REPLICAS = 19,
+	KF_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
 	KF_ERR_INVALID_REQUIRED_ACKS = 21,
 	KF_ERR_ILLEGAL_GENERATION = 22,
 	KF_ERR_INCONSISTENT_GROUP_PROTOCOL = 23,
@@ -69,11 +74,14 @@ enum {
 	KF_ERR_INVALID_REPLICATION_FACTOR = 38,
 	KF_ERR_INVALID_REPLICA_ASSIGNMENT = 39,
 	KF_ERR_INVALID_CONFIG = 40,
+	KF_ERR_NOT_CONTROLLER = 41,
 	KF_ERR_INVALID_REQUEST = 42,
 	KF_ERR_POLICY_VIOLATION = 44,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
+	KF_ERR_FENCED_LEADER_EPOCH = 74,
+	KF_ERR_UNKNOWN_LEADER_EPOCH = 75,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
 	KF_ERR_INVALID_RECORD = 87,
 };
@@ -81,6 +89,9 @@ enum {
 /* Maps a core status (TDM_ERR_*, core/topic_types.h) to the Kafka error
  * code a broker gives. */
 int16_t kf_err_from_core(int rc);
+/* Maps a replica manager's answer (TDM_REPL_*, core/replica.h) to its
+ * Kafka code. */
+int16_t kf_err_from_replica(int rc);
 /* Maps a membership check (TDM_GROUP_*, core/groups.h) to its Kafka code. */
 int16_t kf_err_from_group(int rc);
 /* Short English text of a Kafka error code (CreateTopics error_message). */
@@ -97,6 +108,8 @@ struct kf_server {
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
 	struct tdm_broker *broker;      /* borrowed: its vhosts (vhost:user), limits and
 					   connection registry; NULL = none */
+	struct tdm_replica *replica;    /* borrowed: the cluster's replica manager; NULL =
+					   a single node (leader of everything) */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
 	struct tdm_map per_ip;          /* client IP -> its open connections (uintptr_t) */
 	int64_t refused_log_ms;         /* last "rejected connection" line */
@@ -269,6 +282,9 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 int16_t kf_authz_topic(struct kf_conn *kc, enum tdm_perm p, struct kf_str name);
 /* The same for a C string; 1 allowed, 0 not. */
 int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
+/* 1 when kc's user is tagged administrator (Kafka's CLUSTER resource:
+ * replica fetches, ClusterAction); 0 otherwise. */
+int kf_authz_cluster(struct kf_conn *kc);
 /* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
  * read on it); 0 otherwise. */
 int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
@@ -303,6 +319,7 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 
 /* ---- SASL (sasl.c) ---------------------------------------------------------- */
 

@@ -1,6 +1,8 @@
 /*
- * Metadata v0-4: this broker is the one broker, the controller and the
- * leader of every partition.  Unknown topics are created when
+ * Metadata v0-4.  A single node is the one broker, the controller and the
+ * leader of every partition; in a cluster the brokers are the live nodes
+ * and each partition's leader, replicas and ISR come from the replica
+ * manager (core/replica.h), as ZooKeeper holds them.  Unknown topics are created when
  * auto_create_topics is on, the client allows it (v4 flag) and the user
  * may configure the name; internal topics (the group offsets log) are not
  * shown, nor topics the user has no permission on (authz.c: Kafka's
@@ -11,8 +13,27 @@
 #include "core/config.h"
 #include "kafka/kf.h"
 
-static void put_topic(struct evbuffer *b, int ver, int16_t err, const char *name, int32_t len,
-		      struct ls_topic *t)
+/* One partition of a cluster topic: the state the replica manager holds
+ * (LEADER_NOT_AVAILABLE and no replicas while none is known yet). */
+static void put_cluster_partition(struct evbuffer *b, const struct tdm_replica *rep,
+				  const char *topic, int32_t i)
+{
+	const struct tdm_partition_state *st = tdm_replica_state(rep, topic, i);
+
+	kf_put_i16(b, !st ? KF_ERR_LEADER_NOT_AVAILABLE
+			  : st->leader == TDM_NO_NODE ? KF_ERR_LEADER_NOT_AVAILABLE : KF_ERR_NONE);
+	kf_put_i32(b, i);
+	kf_put_i32(b, st ? st->leader : TDM_NO_NODE);
+	kf_put_i32(b, st ? (int32_t)st->nreplicas : 0);
+	for (size_t j = 0; st && j < st->nreplicas; j++)
+		kf_put_i32(b, st->replicas[j]);
+	kf_put_i32(b, st ? (int32_t)st->nisr : 0);
+	for (size_t j = 0; st && j < st->nisr; j++)
+		kf_put_i32(b, st->isr[j]);
+}
+
+static void put_topic(struct evbuffer *b, const struct kf_server *srv, int ver, int16_t err,
+		      const char *name, int32_t len, struct ls_topic *t)
 {
 	int32_t n = t ? tdm_topic_partitions(t) : 0;
 
@@ -22,6 +43,10 @@ static void put_topic(struct evbuffer *b, int ver, int16_t err, const char *name
 		kf_put_i8(b, 0); /* is_internal */
 	kf_put_i32(b, n);
 	for (int32_t i = 0; i < n; i++) {
+		if (srv->replica) {
+			put_cluster_partition(b, srv->replica, tdm_topic_name(t), i);
+			continue;
+		}
 		kf_put_i16(b, KF_ERR_NONE);
 		kf_put_i32(b, i);
 		kf_put_i32(b, KF_NODE_ID); /* leader */
@@ -30,6 +55,37 @@ static void put_topic(struct evbuffer *b, int ver, int16_t err, const char *name
 		kf_put_i32(b, 1);          /* isr */
 		kf_put_i32(b, KF_NODE_ID);
 	}
+}
+
+/* The brokers and the controller: this one alone, or the cluster's live
+ * nodes as registered in ZooKeeper. */
+static void put_brokers(struct evbuffer *b, const struct kf_conn *kc, int ver)
+{
+	const struct tdm_replica *rep = kc->srv->replica;
+	const struct tdm_replica_node *nodes;
+	size_t n = tdm_replica_nodes(rep, &nodes);
+
+	if (!rep) {
+		kf_put_i32(b, 1);
+		kf_put_i32(b, KF_NODE_ID);
+		kf_put_str(b, kc->host);
+		kf_put_i32(b, kc->port);
+		if (ver >= 1)
+			kf_put_str(b, NULL); /* rack */
+	} else {
+		kf_put_i32(b, (int32_t)n);
+		for (size_t i = 0; i < n; i++) {
+			kf_put_i32(b, nodes[i].id);
+			kf_put_str(b, nodes[i].host);
+			kf_put_i32(b, nodes[i].kafka_port);
+			if (ver >= 1)
+				kf_put_str(b, NULL); /* rack */
+		}
+	}
+	if (ver >= 2)
+		kf_put_str(b, KF_CLUSTER_ID);
+	if (ver >= 1)
+		kf_put_i32(b, rep ? tdm_replica_controller(rep) : KF_NODE_ID); /* controller_id */
 }
 
 struct all_ctx {
@@ -47,7 +103,7 @@ static void put_all(struct ls_topic *t, void *arg)
 	if (tdm_topic_is_internal(t) || !kf_authz_topic_visible(a->kc, name, strlen(name)))
 		return; /* internal, another vhost's, or not the user's to see */
 	if (a->b)
-		put_topic(a->b, a->ver, KF_ERR_NONE, name, (int32_t)strlen(name), t);
+		put_topic(a->b, a->kc->srv, a->ver, KF_ERR_NONE, name, (int32_t)strlen(name), t);
 	a->count++;
 }
 
@@ -61,16 +117,7 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		return KF_R_CLOSE;
 	if (ver >= 3)
 		kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, 1);         /* brokers */
-	kf_put_i32(resp, KF_NODE_ID);
-	kf_put_str(resp, kc->host);
-	kf_put_i32(resp, kc->port);
-	if (ver >= 1)
-		kf_put_str(resp, NULL); /* rack */
-	if (ver >= 2)
-		kf_put_str(resp, KF_CLUSTER_ID);
-	if (ver >= 1)
-		kf_put_i32(resp, KF_NODE_ID); /* controller_id */
+	put_brokers(resp, kc, ver);
 	if (r.ntopics < 0) {
 		struct all_ctx a = { kc, NULL, ver, 0 };
 
@@ -107,7 +154,7 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		}
 		if (!t && err == KF_ERR_NONE)
 			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		put_topic(resp, ver, err, name.p, name.len < 0 ? 0 : name.len, t);
+		put_topic(resp, srv, ver, err, name.p, name.len < 0 ? 0 : name.len, t);
 	}
 	return KF_R_DONE;
 }

@@ -2,7 +2,11 @@
  * Produce v3: one RecordBatch v2 per partition, validated by the store
  * (CRC-32C, layout, sizes, codec) and stored byte for byte as sent, only
  * its baseOffset rewritten.  acks=0: no response; acks=1: answered once
- * appended; acks=all (-1): answered once the data is fsynced.  The wait
+ * appended; acks=all (-1): answered once the data is fsynced and, in a
+ * cluster, every in-sync replica has it (the high watermark passed it;
+ * NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas before the
+ * append, _AFTER_APPEND when it shrank below while waiting; only the
+ * leader takes writes: NOT_LEADER_OR_FOLLOWER elsewhere).  The wait
  * asks core/topics for an fsync right away (group commit on the helper
  * thread) instead of waiting for flush.ms; a partition still unflushed
  * after timeout_ms answers REQUEST_TIMED_OUT.
@@ -65,6 +69,8 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 {
 	int left = 0;
 
+	int rc;
+
 	for (int32_t i = 0; i < pk->ntopics; i++) {
 		struct prod_topic *pt = &pk->topics[i];
 		struct ls_topic *t = kf_topic_lookup(pk->kc, pt->name);
@@ -78,7 +84,11 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 			if (!p) {
 				pp->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION; /* deleted meanwhile */
 				pp->waiting = 0;
-			} else if (tdm_partition_flushed(p) >= pp->target) {
+			} else if ((rc = tdm_replica_acked(pk->kc->srv->replica, tdm_topic_name(t),
+							   pp->index, p, pp->target)) < 0) {
+				pp->err = kf_err_from_core(rc); /* fenced, or the ISR shrank */
+				pp->waiting = 0;
+			} else if (rc == TDM_REPL_OK && tdm_partition_flushed(p) >= pp->target) {
 				pp->waiting = 0;
 			} else if (tdm_partition_failed(p)) { /* its fsync failed: never durable */
 				pp->err = KF_ERR_KAFKA_STORAGE_ERROR;
@@ -92,6 +102,15 @@ static int check_flushed(struct prod_park *pk, int timed_out)
 		}
 	}
 	return left;
+}
+
+/* acks=all is answered at once: the data is fsynced here and, in a
+ * cluster, every ISR member has it. */
+static int produce_acked(const struct kf_server *srv, struct ls_topic *t, int32_t index,
+			 const struct ls_partition *p, uint64_t target)
+{
+	return tdm_partition_flushed(p) >= target &&
+	       tdm_replica_acked(srv->replica, tdm_topic_name(t), index, p, target) == TDM_REPL_OK;
 }
 
 static void park_release(struct prod_park *pk)
@@ -180,15 +199,20 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 				pp->err = KF_ERR_INVALID_RECORD;
 				continue;
 			}
-			rc = tdm_topics_append_batch(srv->topics, p, rp->records.p,
-						     (size_t)rp->records.len, &res);
+			rc = tdm_replica_check_leader(srv->replica, tdm_topic_name(t), rp->index);
+			if (rc == TDM_REPL_OK && r.acks == -1)
+				rc = tdm_replica_check_insync(srv->replica, tdm_topic_name(t), rp->index,
+							      p);
+			if (rc == TDM_REPL_OK)
+				rc = tdm_topics_append_batch(srv->topics, p, rp->records.p,
+							     (size_t)rp->records.len, &res);
 			pp->err = kf_err_from_core(rc);
 			if (rc != TDM_TOPIC_OK)
 				continue;
 			pp->base_offset = (int64_t)res.base_offset;
 			pp->log_append_time = res.log_append_time;
 			pp->target = res.last_offset + 1;
-			if (r.acks == -1 && tdm_partition_flushed(p) < pp->target) {
+			if (r.acks == -1 && !produce_acked(srv, t, rp->index, p, pp->target)) {
 				pp->waiting = 1;
 				waiting++;
 				tdm_topics_flush_now(srv->topics, p);

@@ -33,6 +33,7 @@ enum {
 	KF_API_VERSIONS = 18,
 	KF_CREATE_TOPICS = 19,
 	KF_DELETE_TOPICS = 20,
+	KF_OFFSET_FOR_LEADER_EPOCH = 23,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
 };
@@ -278,6 +279,23 @@ struct kf_create_partitions_req {
 	int8_t validate_only;
 };
 
+/* OffsetForLeaderEpoch v0-3: v2 adds current_leader_epoch, v3 replica_id. */
+struct kf_ofle_part {
+	int32_t partition;
+	int32_t current_leader_epoch; /* v2+; -1 before */
+	int32_t leader_epoch;
+};
+struct kf_ofle_topic {
+	struct kf_str topic;
+	int32_t nparts;
+	struct kf_ofle_part *parts;
+};
+struct kf_ofle_req {
+	int32_t replica_id; /* v3+; -2 (Kafka's default: a debugging client) before */
+	int32_t ntopics;
+	struct kf_ofle_topic *topics;
+};
+
 /*
  * Each decoder reads the body of one request of version ver (already
  * checked against the API table) and must consume it exactly.  Returns 0,
@@ -310,6 +328,8 @@ int kf_decode_delete_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_topics_req *r);
 int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 				struct kf_create_partitions_req *r);
+int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena *a,
+				      struct kf_ofle_req *r);
 
 /*
  * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),

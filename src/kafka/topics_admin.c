@@ -1,7 +1,10 @@
 /*
  * CreateTopics v0-1, DeleteTopics v0-1, CreatePartitions v0-1.  One
  * broker: the replication factor must be 1 (or -1, the default), and
- * explicit replica assignments may only fix the partition count.  Topic
+ * explicit replica assignments may only fix the partition count.  In a
+ * cluster each request goes to the controller through the replica manager
+ * (core/replica.h: ZooKeeper's /brokers/topics, /admin/delete_topics) and
+ * waits until the change is applied on this node.  Topic
  * configs go to core's topics as given (retention.ms, retention.bytes,
  * segment.bytes, cleanup.policy, ...); an unknown key is INVALID_CONFIG.
  * The broker's limits (core/topics.h) answer INVALID_PARTITIONS (per
@@ -21,6 +24,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/config.h"
 #include "kafka/kf.h"
@@ -34,6 +38,7 @@ struct made_slot {
 	int16_t err;
 	char msg[256];
 	struct tdm_topics_job *job;  /* while its making is out */
+	struct tdm_replica_op *op;   /* idem, in a cluster */
 };
 
 /* Lives in the request arena: the connection reads nothing while parked. */
@@ -41,6 +46,7 @@ struct admin_park {
 	struct kf_park base;
 	struct kf_conn *kc;
 	int partitions;              /* CreatePartitions (else CreateTopics) */
+	int deleting;                /* DeleteTopics (in a cluster: it waits too) */
 	int32_t n;
 	struct made_slot *slots;
 	int pending;                 /* jobs out, +1 while the handler runs */
@@ -52,7 +58,7 @@ static void encode(const struct admin_park *pk, struct evbuffer *resp)
 {
 	int ver = pk->kc->hdr.api_version;
 
-	if (pk->partitions)
+	if (pk->partitions || (pk->deleting && ver >= 1))
 		kf_put_i32(resp, 0);
 	kf_put_i32(resp, pk->n);
 	for (int32_t i = 0; i < pk->n; i++) {
@@ -61,6 +67,8 @@ static void encode(const struct admin_park *pk, struct evbuffer *resp)
 
 		kf_put_kstr(resp, sl->name);
 		kf_put_i16(resp, sl->err);
+		if (pk->deleting)
+			continue;
 		if (pk->partitions || ver >= 1)
 			kf_put_str(resp, sl->err == KF_ERR_NONE ? NULL : msg);
 	}
@@ -72,6 +80,7 @@ static void made_fn(void *ctx, int rc, const char *err)
 	struct admin_park *pk = sl->pk;
 
 	sl->job = NULL;
+	sl->op = NULL;
 	sl->err = kf_err_from_core(rc);
 	snprintf(sl->msg, sizeof(sl->msg), "%s", rc == TDM_TOPIC_OK ? "" : err);
 	if (--pk->pending > 0)
@@ -84,16 +93,25 @@ static void admin_cancel(struct kf_park *p)
 {
 	struct admin_park *pk = (struct admin_park *)p;
 
-	for (int32_t i = 0; i < pk->n; i++)
+	for (int32_t i = 0; i < pk->n; i++) {
 		tdm_topics_job_forget(pk->slots[i].job);
+		tdm_replica_op_forget(pk->slots[i].op);
+	}
 }
 
 static struct admin_park *park_new(struct kf_conn *kc, int32_t n, int partitions)
 {
 	struct admin_park *pk = kf_arena_alloc(&kc->arena, sizeof(*pk));
 
-	if (!pk || (n > 0 && !(pk->slots = kf_arena_alloc(&kc->arena, (size_t)n * sizeof(*pk->slots)))))
+	if (!pk)
 		return NULL;
+	memset(pk, 0, sizeof(*pk));
+	if (n > 0 && !(pk->slots = kf_arena_alloc(&kc->arena, (size_t)n * sizeof(*pk->slots))))
+		return NULL;
+	/* zeroed: a connection closing while parked forgets every slot's job,
+	 * also of those that never started one */
+	if (n > 0)
+		memset(pk->slots, 0, (size_t)n * sizeof(*pk->slots));
 	pk->base.cancel = admin_cancel;
 	pk->kc = kc;
 	pk->partitions = partitions;
@@ -142,7 +160,10 @@ static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, in
 		parts = (int32_t)srv->cfg->num_partitions;
 	if (parts <= 0)
 		return KF_ERR_INVALID_PARTITIONS;
-	if (t->replication_factor != 1 && t->replication_factor != -1 && t->nassignments == 0)
+	if (t->replication_factor != 1 && t->replication_factor != -1 && t->nassignments == 0 &&
+	    !srv->replica)
+		return KF_ERR_INVALID_REPLICATION_FACTOR;
+	if (t->replication_factor == 0 || t->replication_factor < -1)
 		return KF_ERR_INVALID_REPLICATION_FACTOR;
 	if (t->nconfigs > MAX_CONFIGS)
 		return KF_ERR_INVALID_CONFIG;
@@ -173,8 +194,14 @@ static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, in
 		return KF_ERR_NONE;
 	}
 	sl->pk->pending++;
-	rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, made_fn, sl,
-				  &sl->job, msg, msglen);
+	if (srv->replica) {
+		struct tdm_replica_topic_spec spec = { name, parts, t->replication_factor, kv,
+						       (size_t)t->nconfigs };
+		rc = tdm_replica_create_topic(srv->replica, &spec, made_fn, sl, &sl->op, msg, msglen);
+	} else {
+		rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, made_fn,
+					  sl, &sl->job, msg, msglen);
+	}
 	if (rc != TDM_TOPIC_OK)
 		sl->pk->pending--;
 	return kf_err_from_core(rc); /* KF_ERR_NONE: made_fn sets the outcome */
@@ -206,31 +233,44 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	return park_or_answer(kc, pk, resp);
 }
 
-/* v1: throttle_time_ms first; [name, error_code]. */
+/* v1: throttle_time_ms first; [name, error_code].  In a cluster the
+ * deletion goes through the controller and the request waits for it. */
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	int ver = kc->hdr.api_version;
 	struct kf_delete_topics_req r;
+	struct admin_park *pk;
 
-	if (kf_decode_delete_topics(cur, ver, &kc->arena, &r) < 0)
+	if (kf_decode_delete_topics(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	if (ver >= 1)
-		kf_put_i32(resp, 0);
-	kf_put_i32(resp, r.ntopics);
+	if (!(pk = park_new(kc, r.ntopics, 0)))
+		return KF_R_CLOSE;
+	pk->deleting = 1;
 	for (int32_t i = 0; i < r.ntopics; i++) {
-		int16_t err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		struct made_slot *sl = &pk->slots[i];
 		char name[256];
 
+		sl->name = r.topics[i];
+		sl->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		if (kf_str_cstr(r.topics[i], name, sizeof(name)) < 0)
-			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		else if (!kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name))
-			err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, internal, refused */
-		else
-			err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
-		kf_put_kstr(resp, r.topics[i]);
-		kf_put_i16(resp, err);
+			continue;
+		if (!kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name)) {
+			sl->err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, internal, refused */
+		} else if (!kc->srv->replica) {
+			sl->err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
+		} else if (!tdm_topic_find(kc->srv->topics, name)) {
+			sl->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		} else {
+			int rc;
+
+			pk->pending++;
+			rc = tdm_replica_delete_topic(kc->srv->replica, name, made_fn, sl, &sl->op,
+						      sl->msg, sizeof(sl->msg));
+			if (rc != TDM_TOPIC_OK)
+				pk->pending--;
+			sl->err = kf_err_from_core(rc);
+		}
 	}
-	return KF_R_DONE;
+	return park_or_answer(kc, pk, resp);
 }
 
 /* Checks one topic's new count and starts making the partitions. */
@@ -253,8 +293,12 @@ static void grow_one(struct kf_conn *kc, const struct kf_create_partitions_topic
 		sl->err = KF_ERR_INVALID_REPLICA_ASSIGNMENT;
 	} else if (!validate_only) {
 		sl->pk->pending++;
-		rc = tdm_topics_add_partitions_bg(kc->srv->topics, t, ct->count, made_fn, sl,
-						  &sl->job, sl->msg, sizeof(sl->msg));
+		if (kc->srv->replica)
+			rc = tdm_replica_add_partitions(kc->srv->replica, tdm_topic_name(t), ct->count,
+							made_fn, sl, &sl->op, sl->msg, sizeof(sl->msg));
+		else
+			rc = tdm_topics_add_partitions_bg(kc->srv->topics, t, ct->count, made_fn, sl,
+							  &sl->job, sl->msg, sizeof(sl->msg));
 		if (rc != TDM_TOPIC_OK) {
 			sl->pk->pending--;
 			sl->err = kf_err_from_core(rc);

@@ -183,6 +183,15 @@ static void decode_one(int key, int ver, const uint8_t *p, size_t len, struct kf
 				str_ok(r.topics[i].name);
 		break;
 	}
+	case KF_OFFSET_FOR_LEADER_EPOCH: {
+		struct kf_ofle_req r;
+		if ((rc = kf_decode_offset_for_leader_epoch(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].topic);
+				CHECK(r.topics[i].nparts >= 0);
+			}
+		break;
+	}
 	default:
 		return;
 	}
@@ -198,7 +207,8 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_OFFSET_COMMIT, KF_OFFSET_FETCH, KF_FIND_COORDINATOR,
 			    KF_JOIN_GROUP, KF_HEARTBEAT, KF_LEAVE_GROUP, KF_SYNC_GROUP,
 			    KF_DESCRIBE_GROUPS, KF_LIST_GROUPS, KF_API_VERSIONS,
-			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS };
+			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
+			    KF_OFFSET_FOR_LEADER_EPOCH };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -49,6 +49,10 @@ seeds = {
                                           arr([s('retention.ms') + s('1000'), s('cleanup.policy') + s('compact')])]) +
                               i32(5000) + i8(0)),
     'delete_topics_v1': frame(20, 1, arr([s('t1')]) + i32(5000)),
+    'offset_for_leader_epoch_v0': frame(23, 0, arr([s('t1') + arr([i32(0) + i32(3)])])),
+    'offset_for_leader_epoch_v2': frame(23, 2, arr([s('t1') + arr([i32(0) + i32(4) + i32(3)])])),
+    'offset_for_leader_epoch_v3': frame(23, 3, i32(2) + arr([s('t1') + arr([i32(0) + i32(4) + i32(3),
+                                                                           i32(1) + i32(-1) + i32(0)])])),
     'create_partitions_v1': frame(37, 1, arr([s('t1') + i32(5) + i32(-1)]) + i32(5000) + i8(0)),
 }
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']

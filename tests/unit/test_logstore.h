@@ -51,5 +51,6 @@ Suite *tl_log_suite(void);
 Suite *tl_recovery_suite(void);
 Suite *tl_retention_suite(void);
 Suite *tl_draft_suite(void);
+Suite *tl_repl_suite(void);
 
 #endif

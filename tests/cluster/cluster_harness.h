@@ -1,0 +1,72 @@
+/* Cluster tests: a private ZooKeeper (tests/cluster/zk.sh) and N tandemd
+ * nodes on loopback ports, each with its own data dir, started, killed
+ * (kill -9), paused (SIGSTOP) and restarted by the test; every wait is
+ * bounded and everything started is stopped by PID at the end.
+ *
+ * The ZooKeeper runs with a 500 ms tick and the nodes with a 3 s session
+ * timeout, so that a dead node is noticed in seconds.
+ *
+ * Depends on: Check, librdkafka, POSIX, Debian's zookeeper.  Nothing from
+ * src/.
+ */
+#ifndef TANDEM_TESTS_CLUSTER_HARNESS_H
+#define TANDEM_TESTS_CLUSTER_HARNESS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define CH_MAX_NODES 9
+#define CH_SESSION_MS 3000
+
+struct ch_node {
+	int32_t id;
+	pid_t pid; /* 0 when not running */
+	int kafka_port;
+	int amqp_port;
+	char dir[512];
+	char log[600];
+};
+
+struct ch_cluster {
+	char root[400];
+	int zk_port;
+	pid_t zk_pid;
+	int n;
+	struct ch_node nodes[CH_MAX_NODES];
+	char bootstrap[CH_MAX_NODES * 24];
+	const char *const *extra; /* more tandemd args for every node */
+};
+
+/* ZooKeeper plus n nodes (ids 1..n), each waited for until it accepts;
+ * fails the test on error.  extra (NULL-terminated, may be NULL) is kept
+ * for restarts. */
+void ch_start(struct ch_cluster *c, int n, const char *const *extra);
+/* Everything stopped by PID (nodes SIGKILLed, ZooKeeper stopped), the
+ * directories removed unless TANDEM_TEST_KEEP_DATA is set. */
+void ch_stop(struct ch_cluster *c);
+/* Node i (0-based) started again on its ports and data dir. */
+void ch_node_start(struct ch_cluster *c, int i);
+/* kill -9 of node i, reaped. */
+void ch_node_kill9(struct ch_cluster *c, int i);
+/* SIGSTOP / SIGCONT of node i. */
+void ch_node_pause(struct ch_cluster *c, int i, int pause);
+/* The index of node id, or -1. */
+int ch_index(const struct ch_cluster *c, int32_t id);
+
+/* ---- what the cluster says, through librdkafka's metadata ------------ */
+
+/* The leader and ISR of topic/partition as node i's Metadata gives them
+ * (-1 when it could not tell). */
+int32_t ch_leader(const struct ch_cluster *c, int i, const char *topic, int32_t partition,
+		  int *nisr);
+/* Waits (bounded by timeout_ms) until some live node reports a leader for
+ * topic/partition with at least min_isr replicas in its ISR, and that
+ * leader is live; returns the leader's id, -1 on timeout. */
+int32_t ch_wait_leader(const struct ch_cluster *c, const char *topic, int32_t partition,
+		       int min_isr, int timeout_ms);
+/* The controller id a live node reports, -1 if none. */
+int32_t ch_controller(const struct ch_cluster *c);
+
+#endif

@@ -1,0 +1,355 @@
+/* The Kafka front end's replication requests over raw sockets, on a
+ * single node (no replica manager): a Fetch with replica_id >= 0 from a
+ * user not tagged administrator gets CLUSTER_AUTHORIZATION_FAILED (31),
+ * from an administrator the log up to its end; OffsetForLeaderEpoch
+ * (api key 23, v0-3) is advertised and answered; ListOffsets and a
+ * consumer's Fetch stay as they were. */
+#include "kafka_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct wb {
+	uint8_t d[8192];
+	size_t n;
+};
+static void w8(struct wb *b, uint8_t v)
+{
+	b->d[b->n++] = v;
+}
+static void w16(struct wb *b, int16_t v)
+{
+	w8(b, (uint8_t)((uint16_t)v >> 8));
+	w8(b, (uint8_t)v);
+}
+static void w32(struct wb *b, int32_t v)
+{
+	for (int s = 24; s >= 0; s -= 8)
+		w8(b, (uint8_t)((uint32_t)v >> s));
+}
+static void w64(struct wb *b, int64_t v)
+{
+	for (int s = 56; s >= 0; s -= 8)
+		w8(b, (uint8_t)((uint64_t)v >> s));
+}
+static void wstr(struct wb *b, const char *s)
+{
+	w16(b, (int16_t)strlen(s));
+	memcpy(b->d + b->n, s, strlen(s));
+	b->n += strlen(s);
+}
+
+struct rb {
+	const uint8_t *p;
+	size_t n, off;
+};
+static int need(struct rb *r, size_t k)
+{
+	ck_assert_msg(r->off + k <= r->n, "response too short (%zu + %zu > %zu)", r->off, k, r->n);
+	return 1;
+}
+static int16_t r16(struct rb *r)
+{
+	need(r, 2);
+	int16_t v = (int16_t)(r->p[r->off] << 8 | r->p[r->off + 1]);
+	r->off += 2;
+	return v;
+}
+static int32_t r32(struct rb *r)
+{
+	uint32_t v = 0;
+	need(r, 4);
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | r->p[r->off++];
+	return (int32_t)v;
+}
+static int64_t r64(struct rb *r)
+{
+	uint64_t v = 0;
+	need(r, 8);
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | r->p[r->off++];
+	return (int64_t)v;
+}
+static void rskipstr(struct rb *r)
+{
+	int16_t l = r16(r);
+	if (l > 0) {
+		need(r, (size_t)l);
+		r->off += (size_t)l;
+	}
+}
+
+static uint8_t resp[1 << 20];
+
+/* A broker whose anonymous Kafka clients act as "plain", a user with no
+ * tags (all permissions on /). */
+static const char *const plain_args[] = { "--users.plain.password", "ppw",
+					  "--kafka-default-user", "plain",
+					  "--kafka-default-pass", "ppw",
+					  NULL };
+
+static void create_topic(int fd, const char *name)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	wstr(&b, name);
+	w32(&b, 1);
+	w16(&b, 1);
+	w32(&b, 0);
+	w32(&b, 0);
+	w32(&b, 5000);
+	w8(&b, 0);
+	kh_raw_request(fd, 19, 1, 100, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 8 };
+	rskipstr(&r);
+	ck_assert_int_eq(r16(&r), 0);
+}
+
+/* Produces n records to topic/0 with librdkafka (acks=1). */
+static void produce(const struct kh_broker *b, const char *topic, int n)
+{
+	const char *const kv[] = { "acks", "1", NULL };
+	rd_kafka_t *p = kh_producer(b->bootstrap, kv);
+	for (int i = 0; i < n; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "v%d", i);
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, v, -1, NULL), 0);
+	}
+	rd_kafka_destroy(p);
+}
+
+/* Fetch v4 of topic/0 with replica_id; returns the partition's error,
+ * with its high watermark and records length. */
+static int16_t fetch(int fd, int32_t replica_id, const char *topic, int64_t offset, int64_t *hw,
+		     int32_t *rlen)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, replica_id);
+	w32(&b, 100);
+	w32(&b, 1);
+	w32(&b, 1 << 20);
+	w8(&b, 0);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, offset);
+	w32(&b, 1 << 20);
+	kh_raw_request(fd, 1, 4, 300, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	r32(&r); /* throttle */
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	int16_t err = r16(&r);
+	*hw = r64(&r);
+	r64(&r);
+	ck_assert_int_eq(r32(&r), 0); /* aborted transactions */
+	*rlen = r32(&r);
+	if (*rlen > 0)
+		r.off += (size_t)*rlen;
+	ck_assert_uint_eq(r.off, (size_t)n);
+	return err;
+}
+
+/* ListOffsets v1 of topic/0 at timestamp ts with replica_id: error and offset. */
+static int16_t list_offsets(int fd, int32_t replica_id, const char *topic, int64_t ts,
+			    int64_t *off)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, replica_id);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, ts);
+	kh_raw_request(fd, 2, 1, 500, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	int16_t err = r16(&r);
+	r64(&r);
+	*off = r64(&r);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	return err;
+}
+
+struct ofle_answer {
+	int16_t err;
+	int32_t epoch;
+	int64_t end;
+};
+
+/* OffsetForLeaderEpoch of topic/partition at version ver (v2+: with
+ * current_leader_epoch cur; v3: replica_id 2). */
+static struct ofle_answer ofle(int fd, int16_t ver, const char *topic, int32_t partition,
+			       int32_t cur, int32_t epoch)
+{
+	struct wb b = { .n = 0 };
+	struct ofle_answer a = { 0, -1, -1 };
+	if (ver >= 3)
+		w32(&b, 2);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, partition);
+	if (ver >= 2)
+		w32(&b, cur);
+	w32(&b, epoch);
+	kh_raw_request(fd, 23, ver, 600, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	if (ver >= 2)
+		ck_assert_int_eq(r32(&r), 0); /* throttle */
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	a.err = r16(&r);
+	ck_assert_int_eq(r32(&r), partition);
+	if (ver >= 1)
+		a.epoch = r32(&r);
+	a.end = r64(&r);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	return a;
+}
+
+START_TEST(test_kafka_replica_fetch_needs_administrator)
+{
+	struct kh_broker b;
+	char topic[128];
+	int64_t hw;
+	int32_t len;
+
+	ck_assert_int_eq(kh_broker_start(&b, plain_args), 0);
+	int fd = kh_raw_connect(&b);
+	kh_name(topic, sizeof(topic), "replfetch");
+	create_topic(fd, topic);
+	produce(&b, topic, 2);
+	/* a consumer's fetch works for plain */
+	ck_assert_int_eq(fetch(fd, -1, topic, 0, &hw, &len), 0);
+	ck_assert_int_eq(hw, 2);
+	ck_assert_int_gt(len, 0);
+	/* a replica's is a cluster action: plain is no administrator */
+	ck_assert_int_eq(fetch(fd, 2, topic, 0, &hw, &len), 31);
+	ck_assert_int_eq(len, 0);
+	/* the connection stays usable */
+	ck_assert_int_eq(fetch(fd, -1, topic, 1, &hw, &len), 0);
+	close(fd);
+	kh_broker_destroy(&b);
+}
+END_TEST
+
+START_TEST(test_kafka_replica_fetch_by_administrator)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	int64_t hw, off;
+	int32_t len, clen;
+
+	kh_name(topic, sizeof(topic), "replfetchadm");
+	create_topic(fd, topic);
+	produce(kh_main(), topic, 3);
+	/* guest is tagged administrator: the log up to its end, the same
+	 * bytes a consumer gets (the high watermark is the log end here) */
+	ck_assert_int_eq(fetch(fd, -1, topic, 0, &hw, &clen), 0);
+	ck_assert_int_eq(hw, 3);
+	ck_assert_int_eq(fetch(fd, 2, topic, 0, &hw, &len), 0);
+	ck_assert_int_eq(hw, 3);
+	ck_assert_int_eq(len, clen);
+	ck_assert_int_eq(fetch(fd, 2, topic, 3, &hw, &len), 0);
+	ck_assert_int_eq(len, 0);
+	ck_assert_int_eq(fetch(fd, 2, topic, 9, &hw, &len), 1); /* OFFSET_OUT_OF_RANGE */
+	ck_assert_int_eq(fetch(fd, 2, "no-such-topic", 0, &hw, &len), 3);
+	/* ListOffsets: latest is the log end for consumers and replicas alike */
+	ck_assert_int_eq(list_offsets(fd, -1, topic, -1, &off), 0);
+	ck_assert_int_eq(off, 3);
+	ck_assert_int_eq(list_offsets(fd, 2, topic, -1, &off), 0);
+	ck_assert_int_eq(off, 3);
+	ck_assert_int_eq(list_offsets(fd, -1, topic, -2, &off), 0);
+	ck_assert_int_eq(off, 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_kafka_offset_for_leader_epoch_advertised)
+{
+	int fd = kh_raw_connect(kh_main());
+	int found = 0;
+
+	kh_raw_request(fd, 18, 0, 7, NULL, 0);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r16(&r), 0);
+	int32_t cnt = r32(&r);
+	for (int i = 0; i < cnt; i++) {
+		int16_t key = r16(&r), min = r16(&r), max = r16(&r);
+		found |= key == 23 && min == 0 && max == 3;
+	}
+	ck_assert(found);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_kafka_offset_for_leader_epoch_single_node)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	struct ofle_answer a;
+	int64_t hw;
+	int32_t len;
+
+	kh_name(topic, sizeof(topic), "ofle");
+	create_topic(fd, topic);
+	produce(kh_main(), topic, 4);
+	ck_assert_int_eq(fetch(fd, -1, topic, 0, &hw, &len), 0);
+	ck_assert_int_eq(hw, 4);
+	for (int16_t ver = 0; ver <= 3; ver++) {
+		a = ofle(fd, ver, topic, 0, -1, 0);
+		ck_assert_int_eq(a.err, 0);
+		/* every record is of one epoch (or none): its end is the log end,
+		 * or Kafka's UNDEFINED_EPOCH_OFFSET when the log knows no epoch */
+		ck_assert_msg(a.end == 4 || (a.end == -1 && a.epoch == -1),
+			      "v%d: epoch %d end %lld", ver, a.epoch, (long long)a.end);
+		a = ofle(fd, ver, topic, 7, -1, 0);
+		ck_assert_int_eq(a.err, 3);
+		a = ofle(fd, ver, "no-such-topic", 0, -1, 0);
+		ck_assert_int_eq(a.err, 3);
+	}
+	/* a truncated body closes the connection, as any malformed request */
+	uint8_t bad[] = { 0, 0, 0, 1, 0, 2, 't' };
+	kh_raw_request(fd, 23, 3, 9, bad, sizeof(bad));
+	ck_assert(kh_raw_closed(fd, 5000));
+	close(fd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("kafka_raw_replica");
+	TCase *tc = kh_tcase("raw_replica");
+	tcase_add_test(tc, test_kafka_replica_fetch_needs_administrator);
+	tcase_add_test(tc, test_kafka_replica_fetch_by_administrator);
+	tcase_add_test(tc, test_kafka_offset_for_leader_epoch_advertised);
+	tcase_add_test(tc, test_kafka_offset_for_leader_epoch_single_node);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return kh_run_suite(suite(), NULL);
+}
