@@ -160,13 +160,17 @@ tsan_check() {
 	if [ ! -f "$dir/config.status" ]; then
 		(cd "$dir" && "$BUILD/src/configure" -q --enable-werror --enable-sanitizers=thread) || return 1
 	fi
-	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker tests/cluster/test_zk || return 1
+	make -C "$dir" -s -j"$JOBS" src/tandemd tests/unit/test_worker tests/cluster/test_zk \
+		tests/cluster/test_controller || return 1
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp}
 	echo "--- test_worker (instrumented)"
 	"$dir/tests/unit/test_worker" || rc=1
-	# the ZooKeeper client's threads hand results to the loop (src/cluster/zk.c)
+	# the ZooKeeper client's threads hand results to the loop (src/cluster/zk.c),
+	# also under the controller's load (src/cluster/controller.c)
 	echo "--- test_zk (instrumented)"
 	"$dir/tests/cluster/test_zk" || rc=1
+	echo "--- test_controller (instrumented)"
+	"$dir/tests/cluster/test_controller" || rc=1
 	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic test_dos \
 		test_kafka_faults test_kafka_group test_http_log; do
 		echo "--- $t with tandemd under ThreadSanitizer"
@@ -187,6 +191,8 @@ valgrind_check() {
 	# src/cluster/zk.c itself under valgrind (its callers' threads, its frees)
 	echo "--- test_zk under valgrind"
 	CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 $wrapper "$main/tests/cluster/test_zk" || rc=1
+	echo "--- test_controller under valgrind"
+	CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 $wrapper "$main/tests/cluster/test_controller" || rc=1
 	return $rc
 }
 
