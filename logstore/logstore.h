@@ -749,6 +749,14 @@ void ls_offsets_foreach(struct ls_store *s, const char *group, ls_offset_fn fn,
 /* Deletes every committed offset of group (tombstones).  LS_OK (also when
  * there were none), LS_ERR_IO. */
 int ls_offsets_delete_group(struct ls_store *s, const char *group);
+/*
+ * Rebuilds the committed-offsets table from the internal topic's log as
+ * it is now (a replica's appends do not update the table; a node that
+ * starts coordinating groups replays what it replicated).  On an error
+ * the table holds what was read before it.  LS_OK, LS_ERR_NOMEM,
+ * LS_ERR_IO, LS_ERR_CORRUPT.
+ */
+int ls_offsets_reload(struct ls_store *s);
 
 /* ---- fault injection (tests) ------------------------------------------ */
 

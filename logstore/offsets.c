@@ -395,3 +395,9 @@ int ls_offsets_load(struct ls_store *s)
 	ls_decoder_free(dec);
 	return rc;
 }
+
+int ls_offsets_reload(struct ls_store *s)
+{
+	ls_offsets_free(s); /* leaves an empty table (the map keeps its seed) */
+	return ls_offsets_load(s);
+}

@@ -368,7 +368,21 @@ int tdm_groups_commit(struct tdm_groups *gs, const char *group, const struct tdm
 	rc = ls_offsets_commit(tdm_topics_store(gs->topics), group, lc, n);
 	if (lc != stack)
 		free(lc);
+	if (rc == LS_OK && n > 0 && tdm_groups_log(gs))
+		tdm_topics_notify(gs->topics, tdm_groups_log(gs)); /* followers fetch it */
 	return rc;
+}
+
+struct ls_partition *tdm_groups_log(struct tdm_groups *gs)
+{
+	struct ls_topic *t = tdm_topic_find(gs->topics, TDM_GROUPS_TOPIC);
+
+	return t ? ls_partition_get(t, 0) : NULL;
+}
+
+int tdm_groups_reload(struct tdm_groups *gs)
+{
+	return ls_offsets_reload(tdm_topics_store(gs->topics));
 }
 
 int tdm_groups_committed(struct tdm_groups *gs, const char *group, const char *topic,

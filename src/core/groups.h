@@ -189,6 +189,20 @@ int tdm_group_member_assignment(struct tdm_groups *gs, const struct tdm_group *g
 
 /* ---- committed offsets and lag --------------------------------------------- */
 
+/* The internal topic committed offsets are kept in (one partition): in a
+ * cluster it is replicated like any topic, and the leader of its
+ * partition 0 coordinates every group. */
+#define TDM_GROUPS_TOPIC "__consumer_offsets"
+/* Partition 0 of TDM_GROUPS_TOPIC (borrowed), or NULL. */
+struct ls_partition *tdm_groups_log(struct tdm_groups *gs);
+/*
+ * Rebuilds the committed offsets from TDM_GROUPS_TOPIC's log as it is now
+ * (a replica's appends do not update them: a node that becomes the
+ * coordinator replays what it replicated).  TDM_TOPIC_OK, or a storage
+ * error (TDM_ERR_IO, TDM_ERR_NOMEM, ...: the offsets hold what was read).
+ */
+int tdm_groups_reload(struct tdm_groups *gs);
+
 struct tdm_offset_commit {
 	const char *topic;
 	int32_t partition;
@@ -196,7 +210,8 @@ struct tdm_offset_commit {
 	const char *metadata; /* NULL: none */
 };
 /* Stores committed offsets of `group` (durable under the internal topic's
- * flush policy).  TDM_TOPIC_OK, TDM_ERR_INVALID (empty group, strings over 32767
+ * flush policy), as one batch appended to tdm_groups_log (whose readers,
+ * replica fetchers among them, are woken).  TDM_TOPIC_OK, TDM_ERR_INVALID (empty group, strings over 32767
  * bytes), TDM_ERR_NOMEM, TDM_ERR_IO. */
 int tdm_groups_commit(struct tdm_groups *gs, const char *group, const struct tdm_offset_commit *c,
 		      size_t n);
