@@ -18,8 +18,20 @@
  * is core's (core/groups.h), shared with the management API; this file is
  * the protocol around it: requests, parked responses, timers.
  *
- * Also FindCoordinator v0 (always this broker), ListGroups v0 and
- * DescribeGroups v0.  Committed offsets: offsets.c.
+ * Also FindCoordinator v0, ListGroups v0 and DescribeGroups v0.
+ * Committed offsets: offsets.c.
+ *
+ * Single node: this broker coordinates every group.  In a cluster
+ * (srv->replica set), as Kafka with one offsets partition: the leader of
+ * partition 0 of the group offsets topic (TDM_GROUPS_TOPIC, replicated
+ * like any topic; the first FindCoordinator that finds it missing has
+ * the controller create it, replication factor min(3, live nodes),
+ * compacted) coordinates every group.  FindCoordinator answers that
+ * node (COORDINATOR_NOT_AVAILABLE while there is none); the other group
+ * requests sent elsewhere answer NOT_COORDINATOR, and clients look the
+ * coordinator up again.  A node that becomes the leader rebuilds the
+ * committed offsets from its replicated log before serving; membership
+ * is not replicated: members rejoin the new coordinator, as in Kafka.
  *
  * Must not depend on: src/amqp.
  */
@@ -462,6 +474,7 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	struct member *m;
 	struct join_park *jp;
 	uint64_t meta;
+	int16_t cerr;
 
 	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
@@ -469,6 +482,8 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 		return join_error(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, r.member_id);
 	if (r.group_id.len <= 0)
 		return join_error(resp, ver, KF_ERR_INVALID_GROUP_ID, r.member_id);
+	if ((cerr = kf_groups_coordinator(gs)) != KF_ERR_NONE)
+		return join_error(resp, ver, cerr, r.member_id);
 	if (r.session_timeout_ms < (int32_t)cfg->group_min_session_timeout_ms ||
 	    r.session_timeout_ms > (int32_t)cfg->group_max_session_timeout_ms)
 		return join_error(resp, ver, KF_ERR_INVALID_SESSION_TIMEOUT, r.member_id);
@@ -569,11 +584,16 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	struct group *g;
 	struct member *m;
 	struct sync_park *sp;
+	int16_t cerr;
 
 	if (kf_decode_sync_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
 	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE) {
 		put_sync(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, NULL, 0);
+		return KF_R_DONE;
+	}
+	if ((cerr = kf_groups_coordinator(kc->srv->groups)) != KF_ERR_NONE) {
+		put_sync(resp, ver, cerr, NULL, 0);
 		return KF_R_DONE;
 	}
 	g = group_find(kc->srv->groups, r.group_id);
@@ -642,6 +662,8 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 	if (kf_decode_heartbeat(cur, ver, &r) < 0)
 		return KF_R_CLOSE;
 	err = kf_authz_group(kc, &r.group_id);
+	if (!err)
+		err = kf_groups_coordinator(kc->srv->groups);
 	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
 	if (err)
@@ -671,10 +693,12 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 	if (kf_decode_leave_group(cur, ver, &r) < 0)
 		return KF_R_CLOSE;
 	err = kf_authz_group(kc, &r.group_id);
+	if (!err)
+		err = kf_groups_coordinator(kc->srv->groups);
 	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
 	m = g ? member_find(g, r.member_id) : NULL;
 	if (err) {
-		/* refused: the group is not touched */
+		/* refused (or not coordinated here): the group is not touched */
 	} else if (!m) {
 		err = KF_ERR_UNKNOWN_MEMBER_ID;
 	} else {
@@ -707,6 +731,59 @@ int16_t kf_groups_check_commit(struct kf_groups *gs, struct kf_str group, int32_
 	return kf_err_from_group(rc);
 }
 
+static void offsets_topic_made(void *arg, int rc, const char *msg)
+{
+	struct kf_groups *gs = arg;
+
+	gs->create_op = NULL;
+	if (rc == TDM_TOPIC_OK)
+		tdm_info("kafka", "group offsets topic %s created", TDM_GROUPS_TOPIC);
+	else if (rc != TDM_ERR_EXISTS)
+		tdm_warn("kafka", "creating the group offsets topic %s: %s", TDM_GROUPS_TOPIC,
+			 msg && msg[0] ? msg : tdm_replica_strerror(rc));
+}
+
+/* Has the controller create the group offsets topic (Kafka: on the first
+ * FindCoordinator): one partition, replication factor min(3, live nodes)
+ * (offsets.topic.replication.factor 3), compacted. */
+static void make_offsets_topic(struct kf_groups *gs, size_t live)
+{
+	static const struct tdm_kv compact[] = { { "cleanup.policy", "compact" } };
+	struct tdm_replica_topic_spec spec = { TDM_GROUPS_TOPIC, 1, live < 3 ? (int32_t)live : 3,
+					       compact, 1 };
+	char err[256] = "";
+	int rc;
+
+	if (gs->create_op || live == 0)
+		return;
+	rc = tdm_replica_create_topic(gs->srv->replica, &spec, offsets_topic_made, gs,
+				      &gs->create_op, err, sizeof(err));
+	if (rc != TDM_TOPIC_OK) {
+		gs->create_op = NULL;
+		tdm_warn("kafka", "creating the group offsets topic %s: %s", TDM_GROUPS_TOPIC,
+			 err[0] ? err : tdm_replica_strerror(rc));
+	}
+}
+
+/* FindCoordinator in a cluster: the leader of the offsets partition. */
+static int find_in_cluster(struct kf_server *srv, struct evbuffer *resp)
+{
+	const struct tdm_partition_state *st = tdm_replica_state(srv->replica, TDM_GROUPS_TOPIC, 0);
+	const struct tdm_replica_node *nodes, *nd = NULL;
+	size_t n = tdm_replica_nodes(srv->replica, &nodes);
+
+	if (!st)
+		make_offsets_topic(srv->groups, n);
+	for (size_t i = 0; st && st->leader != TDM_NO_NODE && i < n; i++)
+		if (nodes[i].id == st->leader && nodes[i].kafka_port > 0)
+			nd = &nodes[i];
+	kf_put_i16(resp, nd ? KF_ERR_NONE : KF_ERR_COORDINATOR_NOT_AVAILABLE);
+	kf_put_i32(resp, nd ? nd->id : -1);
+	kf_put_str(resp, nd ? nd->host : "");
+	kf_put_i32(resp, nd ? nd->kafka_port : -1);
+	return KF_R_DONE;
+}
+
 int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_find_coordinator_req r;
@@ -721,6 +798,8 @@ int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 		kf_put_i32(resp, -1);
 		return KF_R_DONE;
 	}
+	if (kc->srv->replica && r.key.len > 0)
+		return find_in_cluster(kc->srv, resp);
 	kf_put_i16(resp, r.key.len <= 0 ? KF_ERR_INVALID_GROUP_ID : KF_ERR_NONE);
 	kf_put_i32(resp, KF_NODE_ID);
 	kf_put_str(resp, kc->host);
@@ -773,6 +852,12 @@ int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 
 	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
 		return KF_R_CLOSE;
+	if (kf_groups_coordinator(kc->srv->groups) != KF_ERR_NONE) {
+		/* Kafka: a broker lists the groups it coordinates, here none */
+		kf_put_i16(resp, KF_ERR_NONE);
+		kf_put_i32(resp, 0);
+		return KF_R_DONE;
+	}
 	tdm_groups_offset_only(core, offset_group_fn, &og);
 	if (og.failed)
 		return KF_R_CLOSE;
@@ -799,9 +884,11 @@ int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_describe_groups_req r;
+	int16_t cerr;
 
 	if (kf_decode_describe_groups(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	cerr = kf_groups_coordinator(kc->srv->groups);
 	kf_put_i32(resp, r.ngroups);
 	for (int32_t i = 0; i < r.ngroups; i++) {
 		struct kf_str gid = r.groups[i]; /* as core keys it, after the check */
@@ -809,9 +896,12 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 		const char *state = "Dead";
 		int stable;
 
-		if (kf_authz_group(kc, &gid) != KF_ERR_NONE) {
+		int16_t gerr = kf_authz_group(kc, &gid) != KF_ERR_NONE
+				       ? KF_ERR_GROUP_AUTHORIZATION_FAILED : cerr;
+
+		if (gerr != KF_ERR_NONE) {
 			/* Kafka: the error, and nothing about the group */
-			kf_put_i16(resp, KF_ERR_GROUP_AUTHORIZATION_FAILED);
+			kf_put_i16(resp, gerr);
 			kf_put_kstr(resp, r.groups[i]);
 			kf_put_str(resp, "");
 			kf_put_str(resp, "");
@@ -879,6 +969,77 @@ static void free_group(void *ctx, struct tdm_group *cg)
 	group_free(kf_group(cg));
 }
 
+/* ---- the coordinator in a cluster ---------------------------------------------- */
+
+/* Drops every group held here (coordination moved, or a new term starts):
+ * parked joins and syncs are answered err. */
+static void unload_groups(struct kf_groups *gs, int16_t err)
+{
+	struct tdm_group *cg;
+	size_t pos = 0;
+
+	while ((cg = tdm_groups_next(gs->core, &pos))) {
+		struct group *g = kf_group(cg);
+
+		tdm_groups_remove(gs->core, cg);
+		while (kf_member(g->c.members))
+			member_remove(g, kf_member(g->c.members), err);
+		group_free(g);
+	}
+}
+
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	kf_groups_coordinator(arg);
+}
+
+int16_t kf_groups_coordinator(struct kf_groups *gs)
+{
+	struct tdm_replica *rep = gs->srv->replica;
+	const struct tdm_partition_state *st;
+	int rc;
+
+	if (!rep)
+		return KF_ERR_NONE;
+	if (!gs->watch) {
+		/* from the first group request on: notice a lost (or won)
+		 * coordination without waiting for the next request */
+		struct timeval tv = { 0, 200 * 1000 };
+
+		gs->watch = event_new(gs->srv->base, -1, EV_PERSIST, watch_cb, gs);
+		if (gs->watch)
+			event_add(gs->watch, &tv);
+	}
+	st = tdm_replica_state(rep, TDM_GROUPS_TOPIC, 0);
+	if (!st || !tdm_groups_log(gs->core) ||
+	    tdm_replica_check_leader(rep, TDM_GROUPS_TOPIC, 0) != TDM_REPL_OK) {
+		if (gs->loaded) {
+			tdm_info("kafka", "no longer the group coordinator (%s-0 is led by node %d)",
+				 TDM_GROUPS_TOPIC, st ? (int)st->leader : -1);
+			unload_groups(gs, KF_ERR_NOT_COORDINATOR);
+			gs->loaded = 0;
+		}
+		return KF_ERR_NOT_COORDINATOR;
+	}
+	if (gs->loaded && gs->loaded_epoch == st->leader_epoch)
+		return KF_ERR_NONE;
+	/* a new term: what the log holds is what the offsets are */
+	unload_groups(gs, KF_ERR_NOT_COORDINATOR);
+	gs->loaded = 0;
+	rc = tdm_groups_reload(gs->core);
+	if (rc != TDM_TOPIC_OK) {
+		tdm_error("kafka", "reading the committed offsets from %s-0 failed: %s",
+			  TDM_GROUPS_TOPIC, tdm_strerror(rc));
+		return KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	}
+	gs->loaded = 1;
+	gs->loaded_epoch = st->leader_epoch;
+	tdm_info("kafka", "group coordinator now (leader of %s-0, epoch %d): committed offsets "
+		 "read from its log", TDM_GROUPS_TOPIC, (int)st->leader_epoch);
+	return KF_ERR_NONE;
+}
+
 static const struct tdm_group_coordinator coordinator = {
 	.free_group = free_group,
 	.assignment = kf_group_assignment,
@@ -904,6 +1065,9 @@ void kf_groups_free(struct kf_groups *gs)
 	if (!gs)
 		return;
 	tdm_groups_set_coordinator(gs->core, NULL, NULL);
+	tdm_replica_op_forget(gs->create_op);
+	if (gs->watch)
+		event_free(gs->watch);
 	while ((g = tdm_groups_next(gs->core, &pos))) {
 		tdm_groups_remove(gs->core, g);
 		group_free(kf_group(g));

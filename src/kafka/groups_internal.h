@@ -54,6 +54,11 @@ struct kf_groups {
 	struct kf_server *srv;   /* borrowed */
 	struct tdm_groups *core; /* borrowed: where the groups are registered */
 	uint64_t next_member;
+	/* In a cluster: */
+	int loaded;              /* coordinating: offsets rebuilt for loaded_epoch */
+	int32_t loaded_epoch;    /* leader epoch of the offsets partition then */
+	struct tdm_replica_op *create_op; /* creating the offsets topic, or NULL */
+	struct event *watch;     /* owned: notices a lost coordination */
 };
 
 static inline struct member *kf_member(struct tdm_group_member *m)

@@ -53,6 +53,7 @@ enum {
 	KF_ERR_MESSAGE_TOO_LARGE = 10,
 	KF_ERR_OFFSET_METADATA_TOO_LARGE = 12,
 	KF_ERR_COORDINATOR_NOT_AVAILABLE = 15,
+	KF_ERR_NOT_COORDINATOR = 16,
 	KF_ERR_INVALID_TOPIC_EXCEPTION = 17,
 	KF_ERR_NOT_ENOUGH_REPLICAS = 19,
 	KF_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
@@ -356,5 +357,15 @@ void kf_groups_conn_closed(struct kf_conn *kc);
  * member passing it also keeps alive): returns a Kafka error code. */
 int16_t kf_groups_check_commit(struct kf_groups *g, struct kf_str group, int32_t generation,
 			       struct kf_str member);
+/*
+ * Is this node the coordinator of every group?  Single node: always
+ * (KF_ERR_NONE).  In a cluster: when it leads partition 0 of the group
+ * offsets topic (TDM_GROUPS_TOPIC); on becoming its leader (a new leader
+ * epoch) the committed offsets are first rebuilt from the replicated log
+ * and groups of an earlier term dropped.  Else KF_ERR_NOT_COORDINATOR
+ * (groups held here are dropped, their parked requests answered so), or
+ * KF_ERR_COORDINATOR_NOT_AVAILABLE when the offsets could not be read.
+ */
+int16_t kf_groups_coordinator(struct kf_groups *g);
 
 #endif

@@ -11,14 +11,148 @@
  * (else TOPIC_AUTHORIZATION_FAILED for its partitions); OffsetFetch of all
  * a group's offsets leaves out the topics the user may not read (authz.c).
  *
+ * In a cluster only the group coordinator (groups.c: the leader of the
+ * offsets partition) takes them, NOT_COORDINATOR elsewhere.  A commit is
+ * answered once every in-sync replica of the offsets partition has it
+ * (Kafka appends commits with acks=all): NOT_COORDINATOR when leadership
+ * moved meanwhile, COORDINATOR_NOT_AVAILABLE when the ISR is (or fell)
+ * below min.insync.replicas, REQUEST_TIMED_OUT after
+ * offsets.commit.timeout.ms (5 s).
+ *
  * Must not depend on: src/amqp.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "kafka/kf.h"
+#include "net/net.h"
 
 #define MAX_METADATA 4096
+#define COMMIT_TIMEOUT_MS 5000 /* Kafka's offsets.commit.timeout.ms */
+
+/* Kafka's mapping of the offsets log's append errors for a commit. */
+static int16_t commit_err(int rc)
+{
+	switch (rc) {
+	case TDM_TOPIC_OK:
+		return KF_ERR_NONE;
+	case TDM_REPL_NOT_LEADER:
+		return KF_ERR_NOT_COORDINATOR;
+	case TDM_REPL_NO_LEADER:
+	case TDM_REPL_UNKNOWN:
+	case TDM_REPL_NOT_ENOUGH:
+	case TDM_REPL_NOT_ENOUGH_AFTER:
+		return KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	default:
+		return kf_err_from_core(rc);
+	}
+}
+
+static void commit_encode(struct evbuffer *resp, const struct kf_offset_commit_req *r,
+			  const int16_t *errs, int16_t cerr)
+{
+	kf_put_i32(resp, r->ntopics);
+	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
+		kf_put_kstr(resp, r->topics[i].name);
+		kf_put_i32(resp, r->topics[i].nparts);
+		for (int32_t j = 0; j < r->topics[i].nparts; j++, k++) {
+			kf_put_i32(resp, r->topics[i].parts[j].index);
+			kf_put_i16(resp, errs[k] != KF_ERR_NONE ? errs[k] : cerr);
+		}
+	}
+}
+
+/* A commit waiting for the ISR of the offsets partition (in the request
+ * arena: the connection reads nothing while parked). */
+struct commit_park {
+	struct kf_park base;
+	struct kf_conn *kc;
+	struct tdm_topics_waiter w;
+	struct event *timer; /* owned */
+	struct kf_offset_commit_req r;
+	int16_t *errs;
+	uint64_t target; /* the offsets log's end after the commit */
+};
+
+/* 1 while the commit waits, else the error to answer it with. */
+static int commit_acked(struct kf_server *srv, uint64_t target, int16_t *err)
+{
+	struct ls_partition *p = tdm_groups_log(srv->cgroups);
+	int rc = p ? tdm_replica_acked(srv->replica, TDM_GROUPS_TOPIC, 0, p, target)
+		   : TDM_REPL_UNKNOWN;
+
+	if (rc == 1)
+		return 1;
+	*err = commit_err(rc);
+	return 0;
+}
+
+static void commit_release(struct commit_park *cp)
+{
+	tdm_topics_unwait(cp->kc->srv->topics, &cp->w);
+	if (cp->timer)
+		event_free(cp->timer);
+	cp->timer = NULL;
+}
+
+static void commit_cancel(struct kf_park *p)
+{
+	commit_release((struct commit_park *)p);
+}
+
+static void commit_check(struct commit_park *cp, int timed_out)
+{
+	struct kf_conn *kc = cp->kc;
+	int16_t err = KF_ERR_NONE;
+
+	if (commit_acked(kc->srv, cp->target, &err)) {
+		if (!timed_out) {
+			tdm_topics_wait_flush(kc->srv->topics, &cp->w);
+			return;
+		}
+		err = KF_ERR_REQUEST_TIMED_OUT;
+	}
+	commit_release(cp);
+	commit_encode(kc->resp, &cp->r, cp->errs, err);
+	kf_complete(kc, kc->resp);
+}
+
+static void commit_woken(void *ctx)
+{
+	commit_check(ctx, 0);
+}
+
+static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	commit_check(arg, 1);
+}
+
+/* Parks kc's commit until the ISR has the offsets log up to target. */
+static int commit_park(struct kf_conn *kc, const struct kf_offset_commit_req *r, int16_t *errs,
+		       uint64_t target)
+{
+	struct commit_park *cp = kf_arena_alloc(&kc->arena, sizeof(*cp));
+	struct timeval tv = { COMMIT_TIMEOUT_MS / 1000, (COMMIT_TIMEOUT_MS % 1000) * 1000 };
+
+	if (!cp)
+		return KF_R_CLOSE;
+	memset(cp, 0, sizeof(*cp));
+	cp->base.cancel = commit_cancel;
+	cp->kc = kc;
+	cp->r = *r;
+	cp->errs = errs;
+	cp->target = target;
+	cp->w.fn = commit_woken;
+	cp->w.ctx = cp;
+	cp->timer = evtimer_new(kc->srv->base, commit_timeout_cb, cp);
+	if (!cp->timer)
+		return KF_R_CLOSE;
+	evtimer_add(cp->timer, &tv);
+	tdm_topics_wait_flush(kc->srv->topics, &cp->w);
+	kc->park = &cp->base;
+	return KF_R_PARKED;
+}
 
 int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
@@ -44,6 +178,8 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	gerr = kf_authz_group(kc, &r.group_id);
 	if (!gerr && (kf_str_cstr(r.group_id, group, sizeof(group)) < 0 || !group[0]))
 		gerr = KF_ERR_INVALID_GROUP_ID;
+	if (!gerr)
+		gerr = kf_groups_coordinator(srv->groups);
 	if (!gerr)
 		merr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id,
 					      r.member_id);
@@ -82,21 +218,29 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 			n++;
 		}
 	}
+	if (n > 0 && srv->replica) {
+		/* Kafka appends a commit with acks=all */
+		struct ls_partition *p = tdm_groups_log(srv->cgroups);
+
+		rc = p ? tdm_replica_check_insync(srv->replica, TDM_GROUPS_TOPIC, 0, p)
+		       : TDM_REPL_UNKNOWN;
+		if (rc == TDM_REPL_OK)
+			rc = tdm_groups_commit(srv->cgroups, group, commits, n);
+		if (rc == TDM_TOPIC_OK) {
+			uint64_t target = tdm_partition_log_end(p);
+			int16_t err = KF_ERR_NONE;
+
+			if (commit_acked(srv, target, &err))
+				return commit_park(kc, &r, errs, target);
+			commit_encode(resp, &r, errs, err);
+			return KF_R_DONE;
+		}
+		commit_encode(resp, &r, errs, commit_err(rc));
+		return KF_R_DONE;
+	}
 	if (n > 0)
 		rc = tdm_groups_commit(srv->cgroups, group, commits, n);
-	kf_put_i32(resp, r.ntopics);
-	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
-		kf_put_kstr(resp, r.topics[i].name);
-		kf_put_i32(resp, r.topics[i].nparts);
-		for (int32_t j = 0; j < r.topics[i].nparts; j++, k++) {
-			int16_t e = errs[k];
-
-			if (e == KF_ERR_NONE && rc != TDM_TOPIC_OK)
-				e = kf_err_from_core(rc);
-			kf_put_i32(resp, r.topics[i].parts[j].index);
-			kf_put_i16(resp, e);
-		}
-	}
+	commit_encode(resp, &r, errs, rc != TDM_TOPIC_OK ? kf_err_from_core(rc) : KF_ERR_NONE);
 	return KF_R_DONE;
 }
 
@@ -188,6 +332,7 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 {
 	struct kf_offset_fetch_req r;
 	char group[1024], topic[256];
+	int16_t cerr = KF_ERR_NONE;
 
 	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
@@ -197,6 +342,15 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 		kf_put_i32(resp, 0); /* Kafka: no topics, the error at the top */
 		kf_put_i16(resp, gerr);
 		return KF_R_DONE;
+	}
+	if (!gerr && (cerr = kf_groups_coordinator(kc->srv->groups)) != KF_ERR_NONE) {
+		/* Kafka: the error for every partition asked (v2: and at the top) */
+		gerr = cerr;
+		if (r.ntopics < 0) {
+			kf_put_i32(resp, 0);
+			kf_put_i16(resp, cerr);
+			return KF_R_DONE;
+		}
 	}
 	if (r.ntopics < 0) {
 		if (!gok) {
@@ -234,6 +388,6 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 		}
 	}
 	if (kc->hdr.api_version >= 2)
-		kf_put_i16(resp, KF_ERR_NONE);
+		kf_put_i16(resp, cerr);
 	return KF_R_DONE;
 }
