@@ -9,7 +9,10 @@
  *   afterwards at the offset it was acknowledged at, in order; the killed
  *   node, restarted, catches up and is back in the ISR;
  * - kill -9 of the controller: another node takes over and topics can
- *   still be created.
+ *   still be created;
+ * - kill -9 of the group coordinator (the leader of __consumer_offsets-0):
+ *   a consumer of the group resumes from the offset committed there,
+ *   through the new coordinator.
  */
 #include <check.h>
 #include <stdio.h>
@@ -292,6 +295,110 @@ START_TEST(test_cluster_controller_kill9_moves_the_controller)
 }
 END_TEST
 
+/* ---- consumer groups ---------------------------------------------------- */
+
+static void subscribe(rd_kafka_t *c, const char *topic)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(c, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	ck_assert_msg(e == 0, "subscribe: %s", rd_kafka_err2str(e));
+}
+
+/* The next record's offset (bounded by timeout_ms), -1 when none came. */
+static int64_t next_offset(rd_kafka_t *c, int timeout_ms)
+{
+	uint64_t deadline = kh_now_ms() + (uint64_t)timeout_ms;
+	while (kh_now_ms() < deadline) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+		if (!m)
+			continue;
+		int64_t off = m->err ? -1 : m->offset;
+		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			fprintf(stderr, "consumer: %s\n", rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+		if (off >= 0)
+			return off;
+	}
+	return -1;
+}
+
+/* The node coordinating group: the one whose ListGroups lists it (a node
+ * lists only the groups it coordinates, as Kafka's brokers); -1 when none
+ * did within timeout_ms. */
+static int32_t group_coordinator(const char *group, int timeout_ms)
+{
+	rd_kafka_t *rk = kh_producer(cl.bootstrap, NULL);
+	int32_t id = -1;
+	uint64_t deadline = kh_now_ms() + (uint64_t)timeout_ms;
+	while (id < 0 && kh_now_ms() < deadline) {
+		const struct rd_kafka_group_list *gl = NULL;
+		if (rd_kafka_list_groups(rk, group, &gl, 5000) == 0 && gl) {
+			for (int i = 0; i < gl->group_cnt; i++)
+				if (strcmp(gl->groups[i].group, group) == 0 &&
+				    gl->groups[i].err == 0)
+					id = gl->groups[i].broker.id;
+		}
+		if (gl)
+			rd_kafka_group_list_destroy(gl);
+		if (id < 0)
+			kh_sleep_ms(200);
+	}
+	rd_kafka_destroy(rk);
+	return id;
+}
+
+START_TEST(test_cluster_group_offsets_survive_coordinator_kill9)
+{
+	char topic[64], group[64];
+	kh_name(topic, sizeof(topic), "grp");
+	kh_name(group, sizeof(group), "survivors");
+	make_topic(topic, 1, 3, NULL);
+	rd_kafka_t *p = kh_producer(cl.bootstrap, NULL);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "v", -1, NULL), 0);
+	rd_kafka_destroy(p);
+
+	const char *kv[] = { "group.id", group, "enable.auto.commit", "false",
+			     "auto.offset.reset", "earliest", "session.timeout.ms", "6000",
+			     "heartbeat.interval.ms", "500", "topic.metadata.refresh.interval.ms",
+			     "1000", NULL };
+	/* a member of the group reads 4 records and commits offset 4 */
+	rd_kafka_t *c = kh_consumer(cl.bootstrap, kv);
+	subscribe(c, topic);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(next_offset(c, 60000), i);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = 4;
+	rd_kafka_resp_err_t e = rd_kafka_commit(c, l, 0);
+	ck_assert_msg(e == 0, "commit: %s", rd_kafka_err2str(e));
+	ck_assert_msg(l->elems[0].err == 0, "commit of %s-0: %s", topic,
+		      rd_kafka_err2str(l->elems[0].err));
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+
+	int32_t coord = group_coordinator(group, 20000);
+	ck_assert_msg(coord >= 1, "no node lists group %s", group);
+	int ci = ch_index(&cl, coord);
+	ck_assert_int_ge(ci, 0);
+	ch_node_kill9(&cl, ci);
+	fprintf(stderr, "killed coordinator %d\n", coord);
+
+	/* a new member resumes at the committed offset, not at the start */
+	c = kh_consumer(cl.bootstrap, kv);
+	subscribe(c, topic);
+	int64_t first = next_offset(c, 90000);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	ck_assert_msg(first == 4, "the group resumed at %lld, committed 4", (long long)first);
+	int32_t now = group_coordinator(group, 20000);
+	ck_assert_msg(now >= 1 && now != coord, "the coordinator is %d (was %d)", now, coord);
+	ch_node_start(&cl, ci);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cluster");
@@ -302,6 +409,11 @@ int main(void)
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
 	suite_add_tcase(s, tc);
+	TCase *groups = tcase_create("groups");
+	tcase_add_checked_fixture(groups, setup, teardown);
+	tcase_set_timeout(groups, TEST_TIMEOUT);
+	tcase_add_test(groups, test_cluster_group_offsets_survive_coordinator_kill9);
+	suite_add_tcase(s, groups);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -13,11 +13,19 @@
  * high watermark, replicas to the log end; a partition led elsewhere
  * answers NOT_LEADER_OR_FOLLOWER; OffsetForLeaderEpoch fences by
  * current_leader_epoch; a parked consumer fetch wakes when a follower's
- * fetch moves the high watermark. */
+ * fetch moves the high watermark.
+ *
+ * Consumer groups in a cluster: the leader of __consumer_offsets-0
+ * coordinates every group.  With node 2 leading it, FindCoordinator
+ * answers node 2 and every other group request NOT_COORDINATOR (16)
+ * (ListGroups: none, as Kafka's non-coordinators); with this node
+ * leading it (follower 2 in the ISR), an OffsetCommit is answered only
+ * once follower 2 has fetched the commit. */
 #include "kafka_harness.h"
 #include "sockutil.h"
 
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +375,7 @@ END_TEST
 static struct kh_broker node;   /* port only: for kh_raw_connect */
 static pid_t node_pid;
 static char node_dir[256];
+static int32_t offsets_leader = 2; /* of __consumer_offsets-0, in the child */
 
 static void noop_isr(void *ctx, const char *topic, int32_t partition,
 		     const struct tdm_partition_state *want)
@@ -435,6 +444,13 @@ static void node_main(int wfd, int port)
 		if (tdm_replica_set_state(r, "t", i, &st) != TDM_REPL_OK)
 			_exit(8);
 	}
+	int32_t off_replicas[2] = { offsets_leader, offsets_leader == 1 ? 2 : 1 };
+	struct tdm_partition_state ost = { .leader = offsets_leader, .leader_epoch = 1,
+					   .controller_epoch = 1, .version = 1,
+					   .replicas = off_replicas, .nreplicas = 2,
+					   .isr = off_replicas, .nisr = 2 };
+	if (tdm_replica_set_state(r, TDM_GROUPS_TOPIC, 0, &ost) != TDM_REPL_OK)
+		_exit(11);
 	if (!(k = tdm_kafka_start(base, net, &cfg, topics, groups, NULL)))
 		_exit(9);
 	tdm_kafka_set_auth(k, auth);
@@ -474,6 +490,13 @@ static void node_start(void)
 	ck_assert_int_eq(read(fds[0], &node.port, sizeof(node.port)), sizeof(node.port));
 	close(fds[0]);
 	ck_assert_int_gt(node.port, 0);
+}
+
+static void node_start_coordinator(void)
+{
+	offsets_leader = 1;
+	node_start();
+	offsets_leader = 2;
 }
 
 static void node_stop(void)
@@ -646,6 +669,187 @@ START_TEST(test_kafka_cluster_parked_fetch_wakes_on_high_watermark)
 }
 END_TEST
 
+/* ---- consumer groups on a node of a cluster -------------------------------- */
+
+/* Sends api/version with body b and reads the answer into r (past the
+ * correlation id). */
+static void call(int fd, int16_t api, int16_t ver, const struct wb *b, struct rb *r)
+{
+	kh_raw_request(fd, api, ver, 700, b->d, b->n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	*r = (struct rb){ resp, (size_t)n, 4 };
+}
+
+/* FindCoordinator v0 of group g: checks the answer is node id at
+ * 127.0.0.1:port. */
+static void find_coordinator_is(int fd, int32_t id, int32_t port)
+{
+	struct wb b = { .n = 0 };
+	struct rb r;
+	wstr(&b, "g");
+	call(fd, 10, 0, &b, &r);
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_eq(r32(&r), id);
+	ck_assert_int_eq(r16(&r), 9);
+	ck_assert_mem_eq(r.p + r.off, "127.0.0.1", 9);
+	r.off += 9;
+	ck_assert_int_eq(r32(&r), port);
+}
+
+/* OffsetCommit v2 body: a simple commit of t/0 at offset off for group g. */
+static void commit_body(struct wb *b, int64_t off)
+{
+	b->n = 0;
+	wstr(b, "g");
+	w32(b, -1);
+	wstr(b, "");
+	w64(b, -1);
+	w32(b, 1);
+	wstr(b, "t");
+	w32(b, 1);
+	w32(b, 0);
+	w64(b, off);
+	wstr(b, "");
+}
+
+/* The error of t/0 in an OffsetCommit v2 answer. */
+static int16_t commit_answer(struct rb *r)
+{
+	ck_assert_int_eq(r32(r), 1);
+	rskipstr(r);
+	ck_assert_int_eq(r32(r), 1);
+	ck_assert_int_eq(r32(r), 0);
+	int16_t err = r16(r);
+	ck_assert_uint_eq(r->off, r->n);
+	return err;
+}
+
+/* OffsetFetch of t/0 for group g at ver: the partition's error, offset
+ * and (v2) the top-level error. */
+static int16_t offset_fetch(int fd, int16_t ver, int64_t *off, int16_t *top)
+{
+	struct wb b = { .n = 0 };
+	struct rb r;
+	wstr(&b, "g");
+	w32(&b, 1);
+	wstr(&b, "t");
+	w32(&b, 1);
+	w32(&b, 0);
+	call(fd, 9, ver, &b, &r);
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	*off = r64(&r);
+	rskipstr(&r);
+	int16_t err = r16(&r);
+	*top = ver >= 2 ? r16(&r) : 0;
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+START_TEST(test_kafka_cluster_groups_not_coordinator)
+{
+	int fd = kh_raw_connect(&node);
+	struct wb b = { .n = 0 };
+	struct rb r;
+	int64_t off;
+	int16_t top;
+
+	/* __consumer_offsets-0 is led by node 2: it coordinates */
+	find_coordinator_is(fd, 2, 2);
+	/* JoinGroup v0 */
+	wstr(&b, "g");
+	w32(&b, 10000);
+	wstr(&b, "");
+	wstr(&b, "consumer");
+	w32(&b, 1);
+	wstr(&b, "range");
+	w32(&b, 0);
+	call(fd, 11, 0, &b, &r);
+	ck_assert_int_eq(r16(&r), 16);
+	/* SyncGroup v0 */
+	b.n = 0;
+	wstr(&b, "g");
+	w32(&b, 1);
+	wstr(&b, "m");
+	w32(&b, 0);
+	call(fd, 14, 0, &b, &r);
+	ck_assert_int_eq(r16(&r), 16);
+	/* Heartbeat v0 */
+	b.n = 0;
+	wstr(&b, "g");
+	w32(&b, 1);
+	wstr(&b, "m");
+	call(fd, 12, 0, &b, &r);
+	ck_assert_int_eq(r16(&r), 16);
+	/* LeaveGroup v0 */
+	b.n = 0;
+	wstr(&b, "g");
+	wstr(&b, "m");
+	call(fd, 13, 0, &b, &r);
+	ck_assert_int_eq(r16(&r), 16);
+	/* OffsetCommit v2 */
+	commit_body(&b, 2);
+	call(fd, 8, 2, &b, &r);
+	ck_assert_int_eq(commit_answer(&r), 16);
+	/* OffsetFetch v1 and v2 */
+	ck_assert_int_eq(offset_fetch(fd, 1, &off, &top), 16);
+	ck_assert_int_eq(off, -1);
+	ck_assert_int_eq(offset_fetch(fd, 2, &off, &top), 16);
+	ck_assert_int_eq(top, 16);
+	/* DescribeGroups v0 */
+	b.n = 0;
+	w32(&b, 1);
+	wstr(&b, "g");
+	call(fd, 15, 0, &b, &r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r16(&r), 16);
+	/* ListGroups v0: a broker lists the groups it coordinates */
+	b.n = 0;
+	call(fd, 16, 0, &b, &r);
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_eq(r32(&r), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_kafka_cluster_offset_commit_waits_for_isr)
+{
+	int fd = kh_raw_connect(&node), follower = kh_raw_connect(&node);
+	struct wb b = { .n = 0 };
+	struct rb r;
+	int64_t hw, off;
+	int32_t len;
+	int16_t top;
+
+	/* this node (1) leads __consumer_offsets-0: it coordinates */
+	find_coordinator_is(fd, 1, 1);
+	commit_body(&b, 2);
+	kh_raw_request(fd, 8, 2, 800, b.d, b.n);
+	/* follower 2 fetches the offsets log from 0: the commit is there,
+	 * the high watermark has not passed it, the commit is not answered */
+	ck_assert_int_eq(fetch(follower, 2, TDM_GROUPS_TOPIC, 0, &hw, &len), 0);
+	ck_assert_int_eq(hw, 0);
+	ck_assert_int_gt(len, 0);
+	struct pollfd pf = { fd, POLLIN, 0 };
+	ck_assert_int_eq(poll(&pf, 1, 0), 0);
+	/* follower 2 has it: the commit is answered */
+	ck_assert_int_eq(fetch(follower, 2, TDM_GROUPS_TOPIC, 1, &hw, &len), 0);
+	ck_assert_int_eq(hw, 1);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	r = (struct rb){ resp, (size_t)n, 4 };
+	ck_assert_int_eq(commit_answer(&r), 0);
+	ck_assert_int_eq(offset_fetch(fd, 2, &off, &top), 0);
+	ck_assert_int_eq(off, 2);
+	ck_assert_int_eq(top, 0);
+	close(follower);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw_replica");
@@ -661,7 +865,12 @@ static Suite *suite(void)
 	tcase_add_test(cl, test_kafka_cluster_not_leader);
 	tcase_add_test(cl, test_kafka_cluster_offset_for_leader_epoch_fencing);
 	tcase_add_test(cl, test_kafka_cluster_parked_fetch_wakes_on_high_watermark);
+	tcase_add_test(cl, test_kafka_cluster_groups_not_coordinator);
 	suite_add_tcase(s, cl);
+	TCase *co = kh_tcase("cluster_coordinator");
+	tcase_add_unchecked_fixture(co, node_start_coordinator, node_stop);
+	tcase_add_test(co, test_kafka_cluster_offset_commit_waits_for_isr);
+	suite_add_tcase(s, co);
 	return s;
 }
 
