@@ -449,7 +449,7 @@ static void node_main(int wfd, int port)
 					   .controller_epoch = 1, .version = 1,
 					   .replicas = off_replicas, .nreplicas = 2,
 					   .isr = off_replicas, .nisr = 2 };
-	if (tdm_replica_set_state(r, TDM_GROUPS_TOPIC, 0, &ost) != TDM_REPL_OK)
+	if (tdm_replica_set_state(r, "__consumer_offsets", 0, &ost) != TDM_REPL_OK)
 		_exit(11);
 	if (!(k = tdm_kafka_start(base, net, &cfg, topics, groups, NULL)))
 		_exit(9);
@@ -830,13 +830,13 @@ START_TEST(test_kafka_cluster_offset_commit_waits_for_isr)
 	kh_raw_request(fd, 8, 2, 800, b.d, b.n);
 	/* follower 2 fetches the offsets log from 0: the commit is there,
 	 * the high watermark has not passed it, the commit is not answered */
-	ck_assert_int_eq(fetch(follower, 2, TDM_GROUPS_TOPIC, 0, &hw, &len), 0);
+	ck_assert_int_eq(fetch(follower, 2, "__consumer_offsets", 0, &hw, &len), 0);
 	ck_assert_int_eq(hw, 0);
 	ck_assert_int_gt(len, 0);
 	struct pollfd pf = { fd, POLLIN, 0 };
 	ck_assert_int_eq(poll(&pf, 1, 0), 0);
 	/* follower 2 has it: the commit is answered */
-	ck_assert_int_eq(fetch(follower, 2, TDM_GROUPS_TOPIC, 1, &hw, &len), 0);
+	ck_assert_int_eq(fetch(follower, 2, "__consumer_offsets", 1, &hw, &len), 0);
 	ck_assert_int_eq(hw, 1);
 	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
 	ck_assert_int_gt(n, 0);
