@@ -757,6 +757,11 @@ int ls_offsets_delete_group(struct ls_store *s, const char *group);
  * LS_ERR_IO, LS_ERR_CORRUPT.
  */
 int ls_offsets_reload(struct ls_store *s);
+/* replica 1: the offsets topic is a follower's copy of a replicated log,
+ * which only its leader writes: deleting a topic leaves the topic's
+ * committed offsets alone (the leader's tombstones come by replication).
+ * 0 (the default): ls_topic_delete deletes them. */
+void ls_offsets_set_replica(struct ls_store *s, int replica);
 
 /* ---- fault injection (tests) ------------------------------------------ */
 

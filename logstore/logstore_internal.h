@@ -296,6 +296,7 @@ struct ls_store {
 	int32_t ret_part;         /*   and partition index */
 	struct tu_map offsets;    /* "group\0topic\0partition" -> ls_group_offset */
 	struct ls_topic *offsets_topic; /* ref: the internal topic */
+	int offsets_replica;      /* the offsets log is a follower's copy */
 	int loading;              /* replaying offsets: no appends */
 	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[3] */
 	int hw_on;                /* write replication-offset-checkpoint: it

@@ -401,3 +401,8 @@ int ls_offsets_reload(struct ls_store *s)
 	ls_offsets_free(s); /* leaves an empty table (the map keeps its seed) */
 	return ls_offsets_load(s);
 }
+
+void ls_offsets_set_replica(struct ls_store *s, int replica)
+{
+	s->offsets_replica = replica != 0;
+}

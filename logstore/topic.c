@@ -685,7 +685,8 @@ int ls_topic_delete(struct ls_store *s, const char *name)
 	for (int32_t j = 0; j < t->nparts; j++)
 		ls_partition_destroy(t->parts[j]);
 	t->nparts = 0;
-	ls_offsets_forget_topic(s, t->name);
+	if (!s->offsets_replica) /* else the leader's tombstones come by replication */
+		ls_offsets_forget_topic(s, t->name);
 	ls_topic_free(t);
 	return LS_OK;
 }

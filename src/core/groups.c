@@ -10,6 +10,7 @@
 
 #include "core/groups.h"
 #include "core/map.h"
+#include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "logstore/logstore.h"
@@ -19,6 +20,7 @@ struct tdm_groups {
 	struct tdm_map groups;     /* id -> struct tdm_group (the coordinator's) */
 	const struct tdm_group_coordinator *ops; /* borrowed, static; may be NULL */
 	void *ops_ctx;
+	int follower; /* tdm_groups_set_follower */
 };
 
 static const char *const state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
@@ -332,6 +334,8 @@ int tdm_groups_forget(struct tdm_groups *gs, const char *id, size_t len)
 
 	if (g && (g->members || g->state != TDM_GROUP_EMPTY))
 		return 1;
+	if (gs->follower)
+		return TDM_REPL_NOT_LEADER;
 	rc = ls_offsets_delete_group(tdm_topics_store(gs->topics), id);
 	if (rc != LS_OK)
 		return rc;
@@ -357,9 +361,12 @@ int tdm_group_member_assignment(struct tdm_groups *gs, const struct tdm_group *g
 int tdm_groups_commit(struct tdm_groups *gs, const char *group, const struct tdm_offset_commit *c,
 		      size_t n)
 {
-	struct ls_offset_commit stack[16], *lc = n <= 16 ? stack : calloc(n, sizeof(*lc));
+	struct ls_offset_commit stack[16], *lc;
 	int rc;
 
+	if (gs->follower)
+		return TDM_REPL_NOT_LEADER;
+	lc = n <= 16 ? stack : calloc(n, sizeof(*lc));
 	if (!lc)
 		return LS_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -383,6 +390,12 @@ struct ls_partition *tdm_groups_log(struct tdm_groups *gs)
 int tdm_groups_reload(struct tdm_groups *gs)
 {
 	return ls_offsets_reload(tdm_topics_store(gs->topics));
+}
+
+void tdm_groups_set_follower(struct tdm_groups *gs, int follower)
+{
+	gs->follower = follower != 0;
+	ls_offsets_set_replica(tdm_topics_store(gs->topics), gs->follower);
 }
 
 int tdm_groups_committed(struct tdm_groups *gs, const char *group, const char *topic,

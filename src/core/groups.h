@@ -174,7 +174,7 @@ int tdm_groups_busy(struct tdm_groups *gs, const char *id, size_t len);
  * Kafka's DeleteGroups: deletes an Empty (or unknown) group's committed
  * offsets, then drops the group object through the coordinator's
  * free_group.  TDM_TOPIC_OK, 1 when the group has live members (nothing done),
- * or a storage error (TDM_ERR_IO; the group object stays).
+ * TDM_REPL_NOT_LEADER (tdm_groups_set_follower), or a storage error (TDM_ERR_IO; the group object stays).
  */
 int tdm_groups_forget(struct tdm_groups *gs, const char *id, size_t len);
 
@@ -202,6 +202,14 @@ struct ls_partition *tdm_groups_log(struct tdm_groups *gs);
  * error (TDM_ERR_IO, TDM_ERR_NOMEM, ...: the offsets hold what was read).
  */
 int tdm_groups_reload(struct tdm_groups *gs);
+/*
+ * follower 1: in a cluster, this node does not lead TDM_GROUPS_TOPIC: its
+ * log is a replica only the leader writes, so tdm_groups_commit and
+ * tdm_groups_forget answer TDM_REPL_NOT_LEADER and deleting a topic
+ * leaves its committed offsets to the leader.  0 (the default, and the
+ * single node): they write.
+ */
+void tdm_groups_set_follower(struct tdm_groups *gs, int follower);
 
 struct tdm_offset_commit {
 	const char *topic;
@@ -211,7 +219,8 @@ struct tdm_offset_commit {
 };
 /* Stores committed offsets of `group` (durable under the internal topic's
  * flush policy), as one batch appended to tdm_groups_log (whose readers,
- * replica fetchers among them, are woken).  TDM_TOPIC_OK, TDM_ERR_INVALID (empty group, strings over 32767
+ * replica fetchers among them, are woken).  TDM_TOPIC_OK, TDM_REPL_NOT_LEADER
+ * (tdm_groups_set_follower), TDM_ERR_INVALID (empty group, strings over 32767
  * bytes), TDM_ERR_NOMEM, TDM_ERR_IO. */
 int tdm_groups_commit(struct tdm_groups *gs, const char *group, const struct tdm_offset_commit *c,
 		      size_t n);

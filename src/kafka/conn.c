@@ -488,6 +488,8 @@ void tdm_kafka_set_broker(struct tdm_kafka *k, struct tdm_broker *b)
 void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r)
 {
 	k->srv.replica = r;
+	if (r)
+		kf_groups_coordinator(k->srv.groups); /* who writes the offsets log, from now */
 }
 
 int tdm_kafka_port(const struct tdm_kafka *k)

@@ -1014,6 +1014,8 @@ int16_t kf_groups_coordinator(struct kf_groups *gs)
 	st = tdm_replica_state(rep, TDM_GROUPS_TOPIC, 0);
 	if (!st || !tdm_groups_log(gs->core) ||
 	    tdm_replica_check_leader(rep, TDM_GROUPS_TOPIC, 0) != TDM_REPL_OK) {
+		/* the offsets log here is a replica: only its leader writes it */
+		tdm_groups_set_follower(gs->core, 1);
 		if (gs->loaded) {
 			tdm_info("kafka", "no longer the group coordinator (%s-0 is led by node %d)",
 				 TDM_GROUPS_TOPIC, st ? (int)st->leader : -1);
@@ -1028,6 +1030,7 @@ int16_t kf_groups_coordinator(struct kf_groups *gs)
 	unload_groups(gs, KF_ERR_NOT_COORDINATOR);
 	gs->loaded = 0;
 	rc = tdm_groups_reload(gs->core);
+	tdm_groups_set_follower(gs->core, rc != TDM_TOPIC_OK);
 	if (rc != TDM_TOPIC_OK) {
 		tdm_error("kafka", "reading the committed offsets from %s-0 failed: %s",
 			  TDM_GROUPS_TOPIC, tdm_strerror(rc));
