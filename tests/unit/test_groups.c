@@ -2,17 +2,21 @@
  * Consumer groups in core (core/groups.h), the semantics both front ends
  * and replication share: the protocol vote, a rebalance's completion, the
  * commit check, deletion, and committed offsets with positions and lag
- * over a real log store in a temp dir.
+ * over a real log store in a temp dir; in a cluster, the committed offsets
+ * rebuilt from a replicated offsets log, and a follower's copy that
+ * nothing but replication writes.
  */
 #include <check.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
 #include "core/groups.h"
+#include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 
@@ -272,6 +276,95 @@ START_TEST(test_groups_offsets_lag_forget)
 }
 END_TEST
 
+START_TEST(test_groups_reload_reads_replicated_offsets)
+{
+	struct tdm_offset_commit c[2] = { { "t", 0, 3, "m" }, { "t", 1, 5, NULL } };
+	struct tdm_offset_commit h = { "t", 0, 9, NULL };
+	struct tdm_config cfg2;
+	struct tdm_topics *topics2;
+	struct tdm_groups *gs2;
+	struct tdm_read_result rr;
+	char dir2[300], err[256];
+	size_t consumed = 0;
+	int64_t off;
+	const char *meta;
+
+	/* the leader's offsets log: two commits of g, one of h then deleted */
+	ck_assert_int_eq(tdm_groups_commit(gs, "g", c, 2), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_commit(gs, "h", &h, 1), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_forget(gs, "h", 1), TDM_TOPIC_OK);
+	struct ls_partition *p = tdm_groups_log(gs);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(tdm_topics_read(topics, p, 0, 1 << 20, &rr), TDM_TOPIC_OK);
+	ck_assert_uint_gt(rr.len, 0);
+	char *buf = malloc(rr.len);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(tdm_topics_read_copy(&rr, buf), TDM_TOPIC_OK);
+	size_t len = rr.len;
+	tdm_topics_read_release(topics, &rr);
+
+	/* a follower's store appends it as a replica */
+	snprintf(dir2, sizeof(dir2), "%s/follower", dir);
+	ck_assert_int_eq(mkdir(dir2, 0700), 0);
+	ck_assert_int_eq(tdm_config_init(&cfg2), 0);
+	ck_assert_int_eq(tdm_config_set(&cfg2, "data_dir", dir2, err, sizeof(err)), 0);
+	topics2 = tdm_topics_open(&cfg2, NULL, err, sizeof(err));
+	ck_assert_msg(topics2 != NULL, "%s", err);
+	gs2 = tdm_groups_new(topics2);
+	ck_assert_ptr_nonnull(gs2);
+	ck_assert_int_eq(tdm_topics_append_replica(topics2, tdm_groups_log(gs2), buf, len,
+						   &consumed, NULL),
+			 TDM_TOPIC_OK);
+	ck_assert_uint_eq(consumed, len);
+	free(buf);
+	/* replica appends do not update the committed offsets ... */
+	ck_assert_int_eq(tdm_groups_committed(gs2, "g", "t", 0, &off, NULL), TDM_ERR_NOT_FOUND);
+	/* ... a reload reads them from the log */
+	ck_assert_int_eq(tdm_groups_reload(gs2), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_committed(gs2, "g", "t", 0, &off, &meta), TDM_TOPIC_OK);
+	ck_assert_int_eq(off, 3);
+	ck_assert_str_eq(meta, "m");
+	ck_assert_int_eq(tdm_groups_committed(gs2, "g", "t", 1, &off, &meta), TDM_TOPIC_OK);
+	ck_assert_int_eq(off, 5);
+	ck_assert_ptr_null(meta);
+	ck_assert(!tdm_groups_has_offsets(gs2, "h"));
+	/* a reload starts from nothing: what the log no longer says goes */
+	ck_assert_int_eq(tdm_groups_reload(gs2), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_committed(gs2, "g", "t", 0, &off, NULL), TDM_TOPIC_OK);
+	tdm_groups_free(gs2);
+	tdm_topics_close(topics2);
+	tdm_config_free(&cfg2);
+}
+END_TEST
+
+START_TEST(test_groups_follower_writes_nothing)
+{
+	struct tdm_offset_commit x = { "x", 0, 1, NULL }, y = { "y", 0, 2, NULL };
+	int64_t off;
+
+	ck_assert_int_eq(tdm_topics_create(topics, "x", 1, NULL, 0, NULL, 0), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_topics_create(topics, "y", 1, NULL, 0, NULL, 0), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_commit(gs, "g", &x, 1), TDM_TOPIC_OK);
+	uint64_t end = tdm_partition_log_end(tdm_groups_log(gs));
+
+	/* a follower's copy of the offsets log: only replication writes it */
+	tdm_groups_set_follower(gs, 1);
+	ck_assert_int_eq(tdm_groups_commit(gs, "g", &y, 1), TDM_REPL_NOT_LEADER);
+	ck_assert_int_eq(tdm_groups_forget(gs, "g", 1), TDM_REPL_NOT_LEADER);
+	ck_assert_int_eq(tdm_topics_delete(topics, "x"), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_committed(gs, "g", "x", 0, &off, NULL), TDM_TOPIC_OK);
+	ck_assert_uint_eq(tdm_partition_log_end(tdm_groups_log(gs)), end);
+
+	/* the leader (and a single node) writes, and a deleted topic's
+	 * offsets go */
+	tdm_groups_set_follower(gs, 0);
+	ck_assert_int_eq(tdm_groups_commit(gs, "g", &y, 1), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_topics_delete(topics, "y"), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_groups_committed(gs, "g", "y", 0, &off, NULL), TDM_ERR_NOT_FOUND);
+	ck_assert_uint_gt(tdm_partition_log_end(tdm_groups_log(gs)), end + 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("groups");
@@ -283,6 +376,8 @@ int main(void)
 	tcase_add_test(tc, test_groups_protocol_vote);
 	tcase_add_test(tc, test_groups_rebalance_and_commit_check);
 	tcase_add_test(tc, test_groups_offsets_lag_forget);
+	tcase_add_test(tc, test_groups_reload_reads_replicated_offsets);
+	tcase_add_test(tc, test_groups_follower_writes_nothing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
