@@ -13,7 +13,8 @@
  * high watermark, replicas to the log end; a partition led elsewhere
  * answers NOT_LEADER_OR_FOLLOWER; OffsetForLeaderEpoch fences by
  * current_leader_epoch; a parked consumer fetch wakes when a follower's
- * fetch moves the high watermark. */
+ * fetch moves the high watermark; a parked follower fetch answers
+ * NOT_LEADER_OR_FOLLOWER as soon as the node loses the lead. */
 #include "kafka_harness.h"
 #include "kafka_node.h"
 
@@ -355,17 +356,19 @@ END_TEST
 static struct kn_node kn;
 static struct kh_broker node; /* port only: for kh_raw_connect */
 
-/* t/0 and t/2 led here (epoch 3) with follower 2 in the ISR, t/1 led by
- * node 2; 3 records each, written before the states came. */
+/* t/0, t/2 and t/3 led here (epoch 3) with follower 2 in the ISR, t/1
+ * led by node 2; 3 records each, written before the states came.
+ * Command 1: node 2 takes the lead of t/3 (epoch 4). */
 static int node_setup(struct tdm_topics *topics, struct tdm_replica *r, int cmd)
 {
 	int32_t here[2] = { 1, 2 }, there[2] = { 2, 1 };
 	char err[256];
 
-	(void)cmd;
-	if (tdm_topics_create(topics, "t", 3, NULL, 0, err, sizeof(err)) != TDM_TOPIC_OK)
+	if (cmd == 1)
+		return kn_set_state(r, "t", 3, 2, 4, there, 2);
+	if (tdm_topics_create(topics, "t", 4, NULL, 0, err, sizeof(err)) != TDM_TOPIC_OK)
 		return -1;
-	for (int32_t i = 0; i < 3; i++)
+	for (int32_t i = 0; i < 4; i++)
 		if (kn_append(topics, "t", i, 3) < 0 ||
 		    kn_set_state(r, "t", i, i == 1 ? 2 : 1, 3, i == 1 ? there : here, 2) < 0)
 			return -1;
@@ -374,7 +377,7 @@ static int node_setup(struct tdm_topics *topics, struct tdm_replica *r, int cmd)
 
 static void node_start(void)
 {
-	kn_start(&kn, node_setup, NULL);
+	kn_start(&kn, node_setup, node_setup);
 	node.port = kn.port;
 }
 
@@ -541,6 +544,41 @@ START_TEST(test_kafka_cluster_parked_fetch_wakes_on_high_watermark)
 }
 END_TEST
 
+START_TEST(test_kafka_cluster_parked_follower_fetch_answers_not_leader)
+{
+	int follower = kh_raw_connect(&node);
+	struct wb b = { .n = 0 };
+
+	/* follower 2 has all of t/3 and parks for up to 8 s */
+	w32(&b, 2);
+	w32(&b, 8000);
+	w32(&b, 1);
+	w32(&b, 1 << 20);
+	w8(&b, 0);
+	w32(&b, 1);
+	wstr(&b, "t");
+	w32(&b, 1);
+	w32(&b, 3);
+	w64(&b, 3);
+	w32(&b, 1 << 20);
+	kh_raw_request(follower, 1, 4, 902, b.d, b.n);
+	ck_assert_int_eq(kh_raw_response(follower, resp, sizeof(resp), 300), -1); /* parked */
+	uint64_t t0 = kh_now_ms();
+	/* this node loses the lead: the parked fetch answers at once */
+	kn_command(&kn, 1);
+	long n = kh_raw_response(follower, resp, sizeof(resp), 8000);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_lt(kh_now_ms() - t0, 4000);
+	struct rb r = { resp, (size_t)n, 8 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 3);
+	ck_assert_int_eq(r16(&r), 6); /* NOT_LEADER_OR_FOLLOWER */
+	close(follower);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw_replica");
@@ -556,6 +594,7 @@ static Suite *suite(void)
 	tcase_add_test(cl, test_kafka_cluster_not_leader);
 	tcase_add_test(cl, test_kafka_cluster_offset_for_leader_epoch_fencing);
 	tcase_add_test(cl, test_kafka_cluster_parked_fetch_wakes_on_high_watermark);
+	tcase_add_test(cl, test_kafka_cluster_parked_follower_fetch_answers_not_leader);
 	suite_add_tcase(s, cl);
 	return s;
 }
