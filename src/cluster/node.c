@@ -557,8 +557,22 @@ static int admin_start(struct tdm_cnode *n, enum cn_wait_kind kind, const char *
 			keys[i] = spec->configs[i].name;
 			values[i] = spec->configs[i].value;
 		}
-		rc = ctlr_create_topic(n->ctl, topic, spec->partitions, spec->replication_factor, NULL,
-				       0, keys, values, nkv, false, admin_written, w);
+		struct ctlr_replicas *as = NULL;
+		if (spec->nassignment) {
+			as = calloc(spec->nassignment, sizeof(*as));
+			if (!as) {
+				rc = -1;
+				break;
+			}
+			for (size_t i = 0; i < spec->nassignment; i++) {
+				as[i].ids = spec->assignment[i].replicas;
+				as[i].n = spec->assignment[i].n;
+			}
+		}
+		rc = ctlr_create_topic(n->ctl, topic, as ? -1 : spec->partitions,
+				       as ? -1 : spec->replication_factor, as, spec->nassignment, keys,
+				       values, nkv, false, admin_written, w);
+		free(as); /* ctlr_create_topic copies what it keeps */
 		break;
 	}
 	case CN_WAIT_DELETE:

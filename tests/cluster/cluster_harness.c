@@ -123,8 +123,33 @@ static int brokers_seen(const struct ch_cluster *c, int i)
 	return n;
 }
 
+/* The cluster of this process, for the exit handler: a failed check ends
+ * a forked test without its teardown, and ZooKeeper (started through
+ * zk.sh, not our child) would outlive it. */
+static struct ch_cluster *running;
+
+static void kill_at_exit(void)
+{
+	struct ch_cluster *c = running;
+	if (!c)
+		return;
+	running = NULL;
+	for (int i = 0; i < c->n; i++)
+		if (c->nodes[i].pid > 0) {
+			kill(c->nodes[i].pid, SIGKILL);
+			waitpid(c->nodes[i].pid, NULL, 0);
+		}
+	if (c->zk_pid > 0)
+		kill(c->zk_pid, SIGKILL);
+	fprintf(stderr, "cluster harness: stopped what a failed test left running; logs in %s\n",
+		c->root);
+}
+
 void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 {
+	static int registered;
+	if (!registered && atexit(kill_at_exit) == 0)
+		registered = 1;
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	memset(c, 0, sizeof(*c));
 	ck_assert(n >= 1 && n <= CH_MAX_NODES);
@@ -139,6 +164,7 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 	ck_assert_msg(sscanf(line, "zookeeper=127.0.0.1:%d pid=%d", &c->zk_port, &pid) == 2,
 		      "zk.sh start said: %s", line);
 	c->zk_pid = pid;
+	running = c;
 	size_t o = 0;
 	for (int i = 0; i < n; i++) {
 		struct ch_node *nd = &c->nodes[i];
@@ -173,24 +199,36 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 void ch_stop(struct ch_cluster *c)
 {
+	running = NULL;
 	for (int i = 0; i < c->n; i++)
 		if (c->nodes[i].pid > 0) {
 			kill(c->nodes[i].pid, SIGCONT);
 			kill(c->nodes[i].pid, SIGTERM);
 		}
+	int bad = 0;
 	for (int i = 0; i < c->n; i++) {
 		struct ch_node *nd = &c->nodes[i];
-		uint64_t deadline = kh_now_ms() + 10000;
+		uint64_t deadline = kh_now_ms() + 30000;
+		int status = 0;
 		while (nd->pid > 0 && kh_now_ms() < deadline) {
-			if (waitpid(nd->pid, NULL, WNOHANG) == nd->pid)
+			if (waitpid(nd->pid, &status, WNOHANG) == nd->pid) {
 				nd->pid = 0;
-			else
+				/* a sanitizer's report (ASan, TSan: exit 66) fails the test */
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+					fprintf(stderr, "cluster harness: node %d exited with status 0x%x; log %s\n",
+						nd->id, status, nd->log);
+					bad++;
+				}
+			} else {
 				kh_sleep_ms(20);
+			}
 		}
 		if (nd->pid > 0) {
+			fprintf(stderr, "cluster harness: node %d did not stop on SIGTERM; killed\n", nd->id);
 			kill(nd->pid, SIGKILL);
 			waitpid(nd->pid, NULL, 0);
 			nd->pid = 0;
+			bad++;
 		}
 	}
 	if (c->zk_pid > 0) {
@@ -199,8 +237,9 @@ void ch_stop(struct ch_cluster *c)
 		zk_sh("stop", zkdir);
 		c->zk_pid = 0;
 	}
-	if (!getenv("TANDEM_TEST_KEEP_DATA") && c->root[0])
+	if (!getenv("TANDEM_TEST_KEEP_DATA") && !bad && c->root[0])
 		nftw(c->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ck_assert_msg(bad == 0, "%d node(s) did not stop cleanly (logs in %s)", bad, c->root);
 }
 
 void ch_node_kill9(struct ch_cluster *c, int i)

@@ -43,8 +43,10 @@ struct ch_cluster {
  * fails the test on error.  extra (NULL-terminated, may be NULL) is kept
  * for restarts. */
 void ch_start(struct ch_cluster *c, int n, const char *const *extra);
-/* Everything stopped by PID (nodes SIGKILLed, ZooKeeper stopped), the
- * directories removed unless TANDEM_TEST_KEEP_DATA is set. */
+/* Everything stopped by PID (nodes SIGTERMed and waited for, ZooKeeper
+ * stopped), the directories removed unless TANDEM_TEST_KEEP_DATA is set;
+ * fails the test when a node did not exit 0 (a sanitizer's report, a
+ * crash, a hang at shutdown), keeping the logs. */
 void ch_stop(struct ch_cluster *c);
 /* Node i (0-based) started again on its ports and data dir. */
 void ch_node_start(struct ch_cluster *c, int i);

@@ -50,6 +50,40 @@ static void make_topic(const char *name, int partitions, int rf, const char *con
 			      "%s-%d: no leader with %d in-sync replicas", name, p, rf);
 }
 
+/* CreateTopics with an explicit replica assignment (partition p gets
+ * replicas[p][0..counts[p])); returns the topic's error. */
+static rd_kafka_resp_err_t create_assigned(const char *name, int nparts,
+					   const int32_t replicas[][3], const int *counts)
+{
+	char err[256];
+	rd_kafka_t *rk = kh_producer(cl.bootstrap, NULL);
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, -1, -1, err, sizeof(err));
+	ck_assert_msg(nt != NULL, "%s", err);
+	for (int p = 0; p < nparts; p++)
+		ck_assert_int_eq(rd_kafka_NewTopic_set_replica_assignment(nt, p, (int32_t *)replicas[p],
+									  (size_t)counts[p], err,
+									  sizeof(err)),
+				 0);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	if (ev && rd_kafka_event_error(ev))
+		e = rd_kafka_event_error(ev);
+	else if (ev) {
+		size_t n = 0;
+		const rd_kafka_topic_result_t **tr =
+			rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+		e = n ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR__FAIL;
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return e;
+}
+
 static long file_size(const char *path)
 {
 	struct stat st;
@@ -193,6 +227,21 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 	for (int i = 0; i < 3; i++)
 		free(data[i]);
 	free(sent);
+
+	/* an explicit assignment: the preferred (first) replica leads */
+	static const int32_t good[2][3] = { { 3, 1 }, { 2, 3 } };
+	static const int counts[2] = { 2, 2 };
+	char assigned[64];
+	kh_name(assigned, sizeof(assigned), "assigned");
+	ck_assert_int_eq(create_assigned(assigned, 2, good, counts), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(ch_wait_leader(&cl, assigned, 0, 2, 20000), 3);
+	ck_assert_int_eq(ch_wait_leader(&cl, assigned, 1, 2, 20000), 2);
+	/* a node that is not registered: INVALID_REPLICA_ASSIGNMENT, as Kafka */
+	static const int32_t bad[1][3] = { { 1, 9 } };
+	static const int bad_counts[1] = { 2 };
+	kh_name(assigned, sizeof(assigned), "badassign");
+	ck_assert_int_eq(create_assigned(assigned, 1, bad, bad_counts),
+			 RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT);
 }
 END_TEST
 
