@@ -669,12 +669,34 @@ static void sync_topic(struct tdm_controller *c, struct ctlr_topic *t)
 		sync_partition(c, t->name, (int32_t)p, 0);
 }
 
+static void on_topic_config(void *ctx, const struct zk_result *res);
+
+/* Reads t's config first: unclean.leader.election.enable is taken at
+ * election time, as Kafka's controller fetches the topic's config when it
+ * elects a leader for an offline partition. */
+static void sync_topic_fresh(struct tdm_controller *c, struct ctlr_topic *t)
+{
+	char path[ZKD_PATH_MAX];
+	struct ctlr_op *op;
+
+	if (t->deleting || t->asg.npartitions == 0) /* not read yet: on_topic syncs it */
+		return;
+	if (!zkd_path_topic_config(path, sizeof(path), t->name))
+		return;
+	op = op_new(c, t->name, 0);
+	if (!op || zk_get(c->zk, path, NULL, NULL, on_topic_config, op)) {
+		if (op)
+			op_end(op);
+		sync_topic(c, t);
+	}
+}
+
 static void sync_all(struct tdm_controller *c)
 {
 	struct ctlr_topic *t;
 
 	for (t = c->topics; t; t = t->next)
-		sync_topic(c, t);
+		sync_topic_fresh(c, t);
 }
 
 /* ---- watches of the controller --------------------------------------- */

@@ -605,6 +605,45 @@ START_TEST(test_controller_waits_for_its_own_registration)
 }
 END_TEST
 
+/* unclean.leader.election.enable set on the topic after its creation
+ * counts at the next election (Kafka reads the topic's config when it
+ * elects): the out-of-sync replica leads, alone in the ISR. */
+START_TEST(test_controller_topic_unclean_config_read_at_election)
+{
+	struct zk *b[3];
+	struct node n;
+	struct done d = { 0 };
+	struct ctlr_replicas asg[1] = { { (int32_t[]){ 2, 1 }, 2 } };
+	struct zkd_config cfg = { (char *[]){ "unclean.leader.election.enable" },
+				  (char *[]){ "true" }, 1 };
+	struct res r = { 0 };
+	char *data;
+	size_t len;
+
+	b[0] = broker_up(1);
+	b[1] = broker_up(2);
+	b[2] = broker_up(3);
+	node_start(&n, 3);
+	ck_assert(WAIT_FOR(ctlr_is_controller(n.c)));
+	ctlr_create_topic(n.c, "u", -1, -1, asg, 1, NULL, NULL, 0, false, on_done, &d);
+	ck_assert_int_eq(wait_done(&d), 0);
+	ck_assert(WAIT_FOR(leader_is("u", 0, 2, 2)));
+	zk_free(b[0]); /* broker 1 leaves the ISR: [2] */
+	ck_assert(WAIT_FOR(leader_is("u", 0, 2, 1)));
+	b[0] = broker_up(1);
+	data = zkd_config_encode(&cfg, &len);
+	ck_assert_int_eq(zk_set(admin, "/config/topics/u", data, len, -1, on_res, &r), 0);
+	free(data);
+	ck_assert_int_eq(zcall_wait(&r), ZK_OK);
+	zk_free(b[1]); /* the only ISR member dies */
+	b[1] = NULL;
+	ck_assert(WAIT_FOR(leader_is("u", 0, 1, 1)));
+	node_stop(&n);
+	zk_free(b[0]);
+	zk_free(b[2]);
+}
+END_TEST
+
 /* ---- fencing ---------------------------------------------------------- */
 
 /* A newer controller moved /controller_epoch (here the test does, as a
@@ -806,6 +845,7 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_last_isr_member_comes_back_as_leader);
 	tcase_add_test(tc, test_controller_failover_reconciles_deaths_without_controller);
 	tcase_add_test(tc, test_controller_waits_for_its_own_registration);
+	tcase_add_test(tc, test_controller_topic_unclean_config_read_at_election);
 	tcase_add_test(tc, test_controller_stale_epoch_write_is_fenced);
 	tcase_add_test(tc, test_controller_create_topic_errors_and_from_any_node);
 	tcase_add_test(tc, test_controller_add_partitions);
