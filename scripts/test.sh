@@ -30,7 +30,10 @@
 #  11. fault suite              power cut (kill -9, files cut back to what was
 #                               fsynced) and a tmpfs data directory that fills
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
-#  12. make distcheck           the release tarball holds every file it needs,
+#  12. cluster                  three nodes and a private ZooKeeper: replication,
+#                               kill -9 of a leader under acks=all, of the
+#                               controller (tests/cluster/test_cluster)
+#  13. make distcheck           the release tarball holds every file it needs,
 #                               builds (without -Werror, as a packager would),
 #                               passes make check and installs
 # make check-compat (4 and 9) is not part of make check; node modules go under
@@ -193,6 +196,14 @@ valgrind_check() {
 	return $rc
 }
 
+# The cluster: three tandemd nodes and a private ZooKeeper on loopback,
+# driven by librdkafka (tests/cluster/test_cluster): replication, kill -9
+# of a leader under acks=all, kill -9 of the controller.  Built by make
+# check; too slow for it (failovers wait for ZooKeeper session timeouts).
+cluster_check() {
+	"$main/tests/cluster/test_cluster"
+}
+
 stage "make check" make_check "$main"
 stage "make check with ASan + UBSan" asan_check
 stage "integration suite against RabbitMQ 3.10" rabbitmq_proof
@@ -204,6 +215,7 @@ stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
 stage "browser console" browser_console
 stage "fault suite (power cut, disk full)" fault_suite
+stage "cluster (3 nodes, ZooKeeper, kill -9)" cluster_check
 stage "make distcheck" distcheck
 
 say "summary"
