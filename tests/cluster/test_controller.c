@@ -83,12 +83,12 @@ static void spin(void)
 }
 
 /* Runs the loop until cond() holds, at most 20 s; its last value. */
-#define WAIT_FOR(cond)                                                                             \
-	({                                                                                         \
-		int _i, _ok = 0;                                                                   \
-		for (_i = 0; _i < 1000 && !(_ok = (cond)); _i++)                                   \
-			spin();                                                                    \
-		_ok;                                                                               \
+#define WAIT_FOR(cond) \
+	({ \
+		int _i, _ok = 0; \
+		for (_i = 0; _i < 1000 && !(_ok = (cond)); _i++) \
+			spin(); \
+		_ok; \
 	})
 
 static void new_chroot(void)
@@ -397,7 +397,8 @@ START_TEST(test_controller_new_topic_gets_states)
 	struct zk *b[3];
 	struct node n;
 	struct done d = { 0 };
-	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 }, { (int32_t[]){ 3, 1, 2 }, 3 } };
+	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 },
+					{ (int32_t[]){ 3, 1, 2 }, 3 } };
 	struct pstate ps;
 	int i;
 
@@ -445,7 +446,8 @@ START_TEST(test_controller_broker_death_moves_leader_and_shrinks_isr)
 	struct zk *b[3];
 	struct node n;
 	struct done d = { 0 };
-	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 }, { (int32_t[]){ 3, 2, 1 }, 3 } };
+	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 },
+					{ (int32_t[]){ 3, 2, 1 }, 3 } };
 	struct pstate ps;
 	int i;
 
