@@ -47,6 +47,7 @@ _Static_assert(ZK_OK == ZOK && ZK_SYSTEMERROR == ZSYSTEMERROR &&
 #define SUB "zookeeper"
 #define PATHBUF 1024 /* created paths of a multi */
 #define MULTI_MAX 1000
+#define CLOSE_WAIT_MS 2000 /* for answers still owed when a session closes */
 
 enum msg_kind { M_DONE, M_WATCH, M_SESSION };
 struct msg {
@@ -370,6 +371,7 @@ static void op_finish(struct op *op, int rc, int watch_set)
 	}
 	op->w = NULL;
 	push(zk, &op->m);
+	pthread_cond_broadcast(&zk->cv); /* close_handle may wait for the last one */
 	pthread_mutex_unlock(&zk->mu);
 }
 
@@ -661,6 +663,17 @@ oom:
 	return NULL;
 }
 
+static void deadline_after(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Closes zh (if any): completes what ZooKeeper still owes with ZK_CLOSING,
  * frees the watches that can no longer fire. */
 static void close_handle(struct zk *zk)
@@ -669,7 +682,16 @@ static void close_handle(struct zk *zk)
 		return;
 	zhandle_t *zh = zk->zh;
 	struct sess *s = zk->sess;
+	struct timespec deadline;
+	/* libzookeeper_mt neither calls nor frees the completions still owed
+	 * when the handle closes (it queues them for its completion thread,
+	 * already gone): while connected, let the server answer them first,
+	 * for a bounded time.  What is left is completed below. */
+	deadline_after(&deadline, CLOSE_WAIT_MS);
 	pthread_mutex_lock(&zk->mu);
+	while (zk->ops && zk->zstate == ZOO_CONNECTED_STATE &&
+	       pthread_cond_timedwait(&zk->cv, &zk->mu, &deadline) != ETIMEDOUT)
+		;
 	unsigned old = zk->gen++;
 	zk->zstate = 0;
 	memset(&zk->cid, 0, sizeof(zk->cid));
@@ -730,17 +752,6 @@ int zk_open(struct zk *zk, char *err, size_t errlen)
 	tdm_debug(SUB, "connecting to %s (session timeout %u ms)", zk->connect,
 		  zk->session_timeout_ms);
 	return 0;
-}
-
-static void deadline_after(struct timespec *ts, uint32_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 /* A blocking helper for the start-up: one handle without chroot, its
