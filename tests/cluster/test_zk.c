@@ -29,6 +29,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "cluster/zk.h"
+#include "core/log.h"
 
 static char zk_dir[256];
 static char zk_addr[64]; /* 127.0.0.1:PORT */
@@ -504,6 +505,45 @@ START_TEST(unreachable_fails_start_within_bound)
 }
 END_TEST
 
+/* The client library's lines come through our log, as "zookeeper:" lines,
+ * and a refused connection retried every 100 ms is written once. */
+START_TEST(client_log_lines_are_ours_and_few)
+{
+	char logpath[] = "/tmp/tandem-test-zk-log-XXXXXX";
+	int fd = mkstemp(logpath);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	tdm_log_setup(TDM_LOG_INFO, logpath);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t al = sizeof(a);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	close(s);
+	char connect[64], err[256], line[1024];
+	snprintf(connect, sizeof(connect), "127.0.0.1:%d", ntohs(a.sin_port));
+	struct t *t = t_new_at(connect);
+	ck_assert_int_eq(zk_start(t->zk, 1500, err, sizeof(err)), -1);
+	t_free(t);
+	tdm_log_setup(TDM_LOG_INFO, NULL);
+	FILE *f = fopen(logpath, "r");
+	ck_assert_ptr_nonnull(f);
+	int refused = 0, lines = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		ck_assert_msg(strstr(line, "Z warning zookeeper: ") || strstr(line, "Z info zookeeper: "),
+			      "not one of our zookeeper lines: %s", line);
+		ck_assert_msg(!strstr(line, "ZOO_"), "the library's raw format: %s", line);
+		if (strstr(line, "refused"))
+			refused++;
+	}
+	fclose(f);
+	unlink(logpath);
+	ck_assert_msg(refused == 1, "%d lines about the refused connection in 1.5 s", refused);
+	ck_assert_msg(lines <= 4, "%d log lines in 1.5 s of retries", lines);
+}
+END_TEST
+
 START_TEST(bad_connect_strings)
 {
 	const char *bad[] = { "", "localhost", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000",
@@ -668,6 +708,7 @@ int main(void)
 	tcase_add_test(tc, multi_is_all_or_nothing);
 	tcase_add_test(tc, session_expiry_reported_and_reopened);
 	tcase_add_test(tc, unreachable_fails_start_within_bound);
+	tcase_add_test(tc, client_log_lines_are_ours_and_few);
 	tcase_add_test(tc, bad_connect_strings);
 	tcase_add_test(tc, chroot_is_created_and_transparent);
 	tcase_add_test(tc, ensure_path_creates_ancestors);
