@@ -27,6 +27,8 @@
 #   TANDEM_CLUSTER_TIMEOUT  seconds to wait for each process (default 60)
 #
 # `up` on a directory whose processes still run fails: run `down` first.
+# `down` keeps the data (ZooKeeper's and every node's): the next `up` starts
+# the nodes on it again (on new ports); remove the directory to start afresh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -145,7 +147,6 @@ up() {
 	if status >/dev/null 2>&1; then
 		die "a cluster already runs in $STATE (scripts/cluster.sh down first)"
 	fi
-	rm -rf "$STATE"/node-*
 	zkline=$(ZK_START_TIMEOUT=$TIMEOUT bash "$ZK_SH" start "$STATE/zookeeper") ||
 		die "ZooKeeper did not start (see above; logs in $STATE/zookeeper)"
 	echo "$zkline"
