@@ -481,6 +481,29 @@ int ls_append_replica(struct ls_partition *p, const void *data, size_t len, size
  */
 int ls_skip_to(struct ls_partition *p, uint64_t offset);
 
+/*
+ * Kafka's truncateTo, for a follower whose log diverged from its leader's:
+ * afterwards the log end is <= offset and on a batch boundary: the batch
+ * holding `offset` and everything after it go (the log end becomes
+ * min(offset, that batch's base offset)).  Segments past it are deleted
+ * (the last first, so a crash leaves a longer prefix, never a hole), the
+ * segment holding offset is cut and becomes the active one, its indexes
+ * fixed; the leader epochs starting at or after the new log end go (the
+ * checkpoint rewritten); the flushed offset (hence the recovery point),
+ * the cleaner point and the high watermark are lowered to the new log end.
+ * The cut file and the folder are fsynced before it returns.  offset below
+ * the log start: Kafka's truncateFullyAndStartAt, every segment goes, the
+ * log restarts empty at `offset` (log start = log end = high watermark =
+ * offset, no leader epochs).  offset at or past the log end: nothing to
+ * do.  ls_read results held stay readable as they were (a segment they
+ * hold is copied, not cut in place); a compaction under way starts over;
+ * an fsync round begun before does not move the flushed offset.  LS_OK,
+ * LS_ERR_INVALID (topic deleted), LS_ERR_IO (a failed partition; a read
+ * failing before anything changed, the partition as it was; or a write or
+ * fsync failed: the partition is then failed, as after a failed append).
+ */
+int ls_partition_truncate(struct ls_partition *p, uint64_t offset);
+
 /* ---- reading ----------------------------------------------------------- */
 
 /* One file range of whole batches, and the partition's bounds. */

@@ -259,6 +259,8 @@ struct ls_partition {
 	struct ls_cleaner *cleaner; /* owned, while a compaction runs */
 	uint64_t bytes;         /* total size of the segments */
 	uint64_t hw;            /* high watermark (replication), <= log_end */
+	uint32_t trunc_gen;     /* truncations so far: a sync job begun before
+				   one does not move `flushed` */
 	struct ls_epoch_entry *epochs; /* owned: epochs and starts increasing */
 	size_t nepochs, epochs_cap;
 };
@@ -368,6 +370,25 @@ int ls_segment_seal(struct ls_segment *seg, int out[3]);
 uint32_t ls_segment_lookup(const struct ls_segment *seg, uint64_t rel);
 /* Position to start scanning for the first record with timestamp >= ts. */
 uint32_t ls_segment_time_lookup(const struct ls_segment *seg, int64_t ts);
+/* Where truncation to `offset` cuts seg: *pos the file position of the
+ * first batch whose last offset is >= offset and *cut_base its base
+ * offset; seg->size and UINT64_MAX when there is none.  0, -1 on a read
+ * error. */
+int ls_segment_cut_point(const struct ls_segment *seg, uint64_t offset, uint64_t *pos,
+			 uint64_t *cut_base);
+/*
+ * Cuts seg to its first `cut` bytes (a batch boundary) and makes it an
+ * active segment: the .log cut and fdatasynced (when readers hold seg,
+ * refs > 1, the kept bytes are copied to a new file, fdatasynced and
+ * renamed over the .log instead, so they go on reading the old one), the
+ * in-memory indexes cut and the tail after the last kept entry re-noted,
+ * the index files opened and cut to match.  The caller fsyncs the folder.
+ * Returns the segment to keep (seg, or the copy: then the caller drops
+ * its reference to seg), or NULL with errno; after a failure the .log may
+ * already be cut (the caller fails the partition).
+ */
+struct ls_segment *ls_segment_truncate(int dirfd, struct ls_segment *seg, uint64_t cut,
+				       int64_t interval);
 
 /* A cursor over the batch headers of a segment file, reading ahead in
  * chunks so that scanning small batches costs few system calls. */

@@ -30,6 +30,7 @@ struct ls_sync_job {
 	int fault;              /* an injected fsync failure (fault.c) */
 	uint64_t *sizes;        /* owned, with a fsync ledger: fds' sizes at begin */
 	uint64_t took_us;       /* how long ls_sync_run took */
+	uint32_t trunc_gen;     /* p->trunc_gen at begin */
 };
 
 /* ---- opening -------------------------------------------------------------- */
@@ -762,6 +763,131 @@ int ls_append_replica(struct ls_partition *p, const void *data, size_t len, size
 	return rc;
 }
 
+/* ---- truncation ----------------------------------------------------------- */
+
+/* An fsync of the truncation's folder (with the fault hook): 0/-1. */
+static int trunc_fsync_dir(struct ls_partition *p)
+{
+	if (ls_fault_take(LS_FAULT_FSYNC, p->topic->name)) {
+		errno = EIO;
+		return -1;
+	}
+	return ls_fsync_fd(p->dirfd);
+}
+
+/* Drops segments [from, nsegs), the last first, so that a crash leaves a
+ * prefix of the log. */
+static void drop_tail(struct ls_partition *p, size_t from)
+{
+	while (p->nsegs > from) {
+		struct ls_segment *seg = p->segs[--p->nsegs];
+
+		ls_segment_unlink(p->dirfd, seg);
+		p->bytes -= seg->size;
+		ls_segment_unref(seg); /* readers holding it keep the file */
+	}
+}
+
+/* What every truncation resets once the log ends at `end`. */
+static int truncated_to(struct ls_partition *p, uint64_t end)
+{
+	ls_cleaner_free(p->cleaner);
+	p->cleaner = NULL;
+	p->log_end = end;
+	if (p->flushed > end)
+		p->flushed = end;
+	if (p->hw > end)
+		p->hw = end;
+	if (p->cleaner_point > end)
+		p->cleaner_point = end;
+	if (p->flushed == p->log_end)
+		p->first_unflushed_ms = -1;
+	p->trunc_gen++;
+	p->store->ckpt_dirty = 1;
+	return ls_epochs_truncate_end(p, end);
+}
+
+/* Kafka's truncateFullyAndStartAt: every segment goes, the log restarts
+ * empty at offset. */
+static int truncate_fully(struct ls_partition *p, uint64_t offset)
+{
+	struct ls_segment *seg;
+	int rc;
+
+	/* the new empty segment first: a crash in between leaves more, never
+	 * a folder without segments (which would restart at 0) */
+	seg = ls_segment_create(p->dirfd, offset, part_now(p));
+	if (seg == NULL)
+		goto fail;
+	drop_tail(p, 0);
+	p->segs[p->nsegs++] = seg; /* room: there was at least one */
+	p->log_start = offset;
+	p->bytes = 0;
+	if (trunc_fsync_dir(p) != 0)
+		goto fail;
+	p->flushed = offset;
+	rc = ls_epochs_clear(p);
+	if (rc == LS_OK)
+		rc = truncated_to(p, offset);
+	p->cleaner_point = offset;
+	p->hw = offset;
+	if (rc != LS_OK)
+		p->failed = 1;
+	return rc == LS_OK ? LS_OK : LS_ERR_IO;
+fail:
+	p->failed = 1;
+	return LS_ERR_IO;
+}
+
+int ls_partition_truncate(struct ls_partition *p, uint64_t offset)
+{
+	struct ls_segment *seg, *kept;
+	uint64_t cut, cut_base, end;
+	size_t k;
+	int rc;
+
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	if (offset >= p->log_end)
+		return LS_OK;
+	if (offset < p->log_start)
+		return truncate_fully(p, offset);
+	k = ls_partition_find_segment(p, offset);
+	seg = p->segs[k];
+	if (ls_segment_cut_point(seg, offset, &cut, &cut_base) != 0)
+		return LS_ERR_IO; /* nothing changed yet */
+	end = cut_base < offset ? cut_base : offset;
+	drop_tail(p, k + 1);
+	/* the segment holding offset is the active one from now on */
+	p->bytes -= seg->size;
+	kept = ls_segment_truncate(p->dirfd, seg, cut, part_cfg(p)->index_interval_bytes);
+	if (kept == NULL) {
+		p->bytes += seg->size;
+		p->failed = 1;
+		return LS_ERR_IO;
+	}
+	if (kept != seg) {
+		p->segs[k] = kept;
+		ls_segment_unref(seg);
+	}
+	kept->next = end; /* past a gap (compaction's) before the cut, if any */
+	p->bytes += kept->size;
+	if (ls_fault_ledger_on())
+		ls_fault_note_synced(kept->fd, kept->size);
+	if (trunc_fsync_dir(p) != 0) {
+		p->failed = 1;
+		return LS_ERR_IO;
+	}
+	rc = truncated_to(p, end);
+	if (rc != LS_OK) {
+		p->failed = 1;
+		return LS_ERR_IO;
+	}
+	return LS_OK;
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 /* An index entry pointed at no batch of its offset (a damaged index file
@@ -1019,6 +1145,7 @@ int ls_sync_begin(struct ls_partition *p, struct ls_sync_job **jobp)
 	p->npending = 0;
 	p->dir_dirty = 0;
 	job->target = p->log_end;
+	job->trunc_gen = p->trunc_gen;
 	job->fault = ls_fault_take(LS_FAULT_FSYNC, p->topic != NULL ? p->topic->name : NULL);
 	if (ls_fault_ledger_on() && (job->sizes = calloc(job->nfds, sizeof *job->sizes)) != NULL)
 		for (size_t i = 0; i < job->nfds; i++) {
@@ -1095,7 +1222,9 @@ int ls_sync_end(struct ls_sync_job *job)
 		close(job->dirfd);
 	fsync_observe(&p->store->fsync_hist, job->took_us);
 	if (rc == LS_OK) {
-		if (job->target > p->flushed) {
+		/* a truncation since begin: the target may name offsets that
+		 * are gone or were written again after the fsync began */
+		if (job->trunc_gen == p->trunc_gen && job->target > p->flushed) {
 			p->flushed = job->target;
 			p->store->ckpt_dirty = 1;
 		}

@@ -959,3 +959,148 @@ fail:
 	errno = saved;
 	return NULL;
 }
+
+/* ---- truncation ------------------------------------------------------------ */
+
+int ls_segment_cut_point(const struct ls_segment *seg, uint64_t offset, uint64_t *pos,
+			 uint64_t *cut_base)
+{
+	struct ls_scan *sc = malloc(sizeof *sc);
+	struct ls_batch_info b;
+	uint64_t start = 0;
+	int got;
+
+	if (sc == NULL)
+		return -1;
+	if (offset > seg->base) {
+		start = ls_segment_lookup(seg, offset - seg->base);
+		if (!ls_segment_entry_ok(seg, sc, start))
+			start = 0; /* a stale index: scan from the start */
+	}
+	ls_scan_init(sc, seg->fd, start, seg->size);
+	while ((got = ls_scan_peek(sc, &b)) == 1 &&
+	       b.base_offset + (uint32_t)b.last_offset_delta < offset)
+		ls_scan_advance(sc, &b);
+	if (got >= 0) {
+		*pos = got == 1 ? sc->pos : seg->size;
+		*cut_base = got == 1 ? b.base_offset : UINT64_MAX;
+	}
+	free(sc);
+	return got < 0 ? -1 : 0;
+}
+
+/* Cuts the in-memory indexes of seg to the batches before file position
+ * cut, and notes the batches between the last kept index entry and cut
+ * again from the file.  0, or -1 with errno. */
+static int reindex_to(struct ls_segment *seg, uint64_t cut, int64_t interval)
+{
+	struct dmg_list dmg = { NULL, 0, 0 };
+	uint64_t from = 0;
+	size_t n = 0;
+	int ret;
+
+	while (n < seg->nidx && seg->idx[n].pos < cut)
+		n++;
+	if (n > 0) {
+		/* as an active segment's open does: trust the entries up to the
+		 * last one kept, walk from there */
+		const struct ls_idx_entry *e = &seg->idx[n - 1];
+
+		seg->nidx = n - 1;
+		from = e->pos;
+		seg->size = e->pos;
+		seg->next = seg->base + e->rel;
+		while (seg->ntidx > 0 && seg->tidx[seg->ntidx - 1].rel > e->rel)
+			seg->ntidx--;
+		seg->max_ts = last_tidx_ts(seg);
+		seg->bytes_since_idx = 0;
+	} else {
+		reset_scan_state(seg);
+	}
+	if (seg->idx_written > seg->nidx)
+		seg->idx_written = seg->nidx;
+	if (seg->tidx_written > seg->ntidx)
+		seg->tidx_written = seg->ntidx;
+	ret = scan_segment(seg, from, cut, 0, interval, UINT64_MAX, &dmg);
+	if (ret == 0 && (dmg.n > 0 || seg->size != cut)) {
+		errno = EIO; /* batches we wrote must read back */
+		ret = -1;
+	}
+	free(dmg.v);
+	return ret;
+}
+
+struct ls_segment *ls_segment_truncate(int dirfd, struct ls_segment *seg, uint64_t cut,
+				       int64_t interval)
+{
+	struct ls_segment *t = seg;
+	char name[64], tmp[80] = "";
+	int saved, moved = 0;
+
+	if (seg->refs > 1) {
+		/* Readers hold the file: the kept bytes go to a new one,
+		 * renamed over it; they keep reading the old inode. */
+		uint64_t opos = 0;
+
+		t = seg_alloc(seg->base);
+		if (t == NULL)
+			return NULL;
+		t->created_ms = seg->created_ms;
+		ls_segment_name(name, sizeof name, seg->base, ".log");
+		snprintf(tmp, sizeof tmp, "%s.trunc.tmp", name);
+		t->fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (t->fd < 0 || copy_range(seg->fd, t->fd, 0, cut, &opos) != 0 ||
+		    fdatasync(t->fd) != 0 || renameat(dirfd, tmp, dirfd, name) != 0)
+			goto fail;
+		/* the index entries before the cut hold for the copy */
+		for (size_t i = 0; i < seg->nidx && seg->idx[i].pos < cut; i++)
+			if (add_idx(t, seg->idx[i].rel, seg->idx[i].pos) != 0)
+				goto fail;
+		for (size_t i = 0; i < seg->ntidx; i++)
+			if (add_tidx(t, seg->tidx[i].ts, seg->tidx[i].rel) != 0)
+				goto fail;
+		t->idx_written = seg->idx_written;
+		t->tidx_written = seg->tidx_written;
+		t->size = seg->size;
+		t->next = seg->next;
+		t->max_ts = seg->max_ts;
+		t->last_rel = seg->last_rel;
+		/* the index files are shared by name: the old segment stops
+		 * writing them (readers only read its .log) */
+		if (seg->idx_fd >= 0 && seg->tidx_fd >= 0) {
+			t->idx_fd = seg->idx_fd;
+			t->tidx_fd = seg->tidx_fd;
+			seg->idx_fd = seg->tidx_fd = -1;
+			moved = 1;
+		}
+	} else if (ftruncate(seg->fd, (off_t)cut) != 0 || fdatasync(seg->fd) != 0) {
+		return NULL;
+	}
+	if (reindex_to(t, cut, interval) != 0)
+		goto fail;
+	/* It is the active segment from now on: index files open, cut to
+	 * what memory holds, the rest written by the next sync. */
+	if (t->idx_fd < 0)
+		t->idx_fd = open_file(dirfd, t->base, ".index", O_RDWR | O_CREAT);
+	if (t->tidx_fd < 0)
+		t->tidx_fd = open_file(dirfd, t->base, ".timeindex", O_RDWR | O_CREAT);
+	if (t->idx_fd < 0 || t->tidx_fd < 0 ||
+	    ftruncate(t->idx_fd, (off_t)(t->idx_written * IDX_ENTRY)) != 0 ||
+	    ftruncate(t->tidx_fd, (off_t)(t->tidx_written * TIDX_ENTRY)) != 0 ||
+	    ls_segment_write_indexes(t) != 0)
+		goto fail;
+	return t;
+fail:
+	saved = errno ? errno : EIO;
+	if (t != seg) {
+		unlinkat(dirfd, tmp, 0); /* gone already once renamed */
+		if (moved) {
+			seg->idx_fd = t->idx_fd;
+			seg->tidx_fd = t->tidx_fd;
+			t->idx_fd = t->tidx_fd = -1;
+		}
+		ls_segment_unref(t);
+	}
+	errno = saved;
+	return NULL;
+}

@@ -53,6 +53,7 @@ struct tdm_replica {
 	struct tdm_replica_node *nodes; /* owned, hosts owned */
 	size_t nnodes;
 	struct tdm_map parts; /* "topic/partition" -> struct rep_part */
+	uint64_t isr_shrinks, isr_expands;
 };
 
 static size_t part_key(char *buf, size_t len, const char *topic, int32_t partition)
@@ -341,6 +342,10 @@ static void propose_isr(struct tdm_replica *r, struct rep_part *rp, const int32_
 	want.isr = isr;
 	want.nisr = nisr;
 	rp->isr_pending = 1;
+	if (nisr > rp->st.nisr)
+		r->isr_expands++;
+	else
+		r->isr_shrinks++;
 	tdm_log(TDM_LOG_INFO, "replica", "%s-%" PRId32 ": ISR %s from %zu to %zu replicas",
 		rp->topic, rp->partition, nisr > rp->st.nisr ? "expands" : "shrinks", rp->st.nisr,
 		nisr);
@@ -712,4 +717,55 @@ void tdm_replica_op_forget(struct tdm_replica_op *op)
 	if (op->slot)
 		*op->slot = NULL;
 	op->slot = NULL;
+}
+
+/* Leader: the most records a follower is behind (one never heard from:
+ * the whole log). */
+static uint64_t part_lag(const struct tdm_replica *r, const struct rep_part *rp)
+{
+	struct ls_partition *p = rp->leader_here ? part_log(r, rp) : NULL;
+	uint64_t leo = p ? tdm_partition_log_end(p) : 0, lag = 0;
+	for (size_t i = 0; p && i < rp->nfol; i++) {
+		uint64_t have = rp->fol[i].known ? rp->fol[i].leo : 0;
+		if (leo > have && leo - have > lag)
+			lag = leo - have;
+	}
+	return lag;
+}
+
+void tdm_replica_get_stats(const struct tdm_replica *r, struct tdm_replica_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!r)
+		return;
+	size_t pos = 0;
+	void *v;
+	while (tdm_map_next(&r->parts, &pos, NULL, NULL, &v)) {
+		const struct rep_part *rp = v;
+		out->partitions++;
+		if (rp->st.leader == TDM_NO_NODE)
+			out->offline++;
+		if (!rp->leader_here)
+			continue;
+		out->leaders++;
+		if (rp->st.nisr < rp->st.nreplicas)
+			out->under_replicated++;
+		if (rp->st.nisr < min_insync_of(r, rp))
+			out->under_min_isr++;
+		uint64_t lag = part_lag(r, rp);
+		if (lag > out->max_lag)
+			out->max_lag = lag;
+	}
+	out->isr_shrinks = r->isr_shrinks;
+	out->isr_expands = r->isr_expands;
+}
+
+void tdm_replica_foreach(const struct tdm_replica *r, tdm_replica_part_fn fn, void *ctx)
+{
+	size_t pos = 0;
+	void *v;
+	while (r && tdm_map_next(&r->parts, &pos, NULL, NULL, &v)) {
+		const struct rep_part *rp = v;
+		fn(ctx, rp->topic, rp->partition, &rp->st, rp->hw, part_lag(r, rp));
+	}
 }

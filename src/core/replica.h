@@ -158,6 +158,26 @@ void tdm_replica_tick(struct tdm_replica *r, int64_t now_ms);
 
 /* ---- asked by the front ends --------------------------------------- */
 
+/* Counters and gauges of this node's replicas (for /metrics). */
+struct tdm_replica_stats {
+	uint64_t partitions;       /* partitions with a known state */
+	uint64_t leaders;          /* led here */
+	uint64_t under_replicated; /* led here with an ISR smaller than the replicas */
+	uint64_t under_min_isr;    /* led here with an ISR below min.insync.replicas */
+	uint64_t offline;          /* known with no leader */
+	uint64_t isr_shrinks;      /* ISR shrinks this node asked for, since start */
+	uint64_t isr_expands;
+	uint64_t max_lag;          /* most records a follower of ours is behind */
+};
+void tdm_replica_get_stats(const struct tdm_replica *r, struct tdm_replica_stats *out);
+/* Calls fn for every partition with a known state (order unspecified);
+ * lag: for a partition led here, the most records a follower is behind
+ * (0 otherwise). */
+typedef void (*tdm_replica_part_fn)(void *ctx, const char *topic, int32_t partition,
+				    const struct tdm_partition_state *st, uint64_t hw,
+				    uint64_t lag);
+void tdm_replica_foreach(const struct tdm_replica *r, tdm_replica_part_fn fn, void *ctx);
+
 /*
  * Cluster administration (Kafka's CreateTopics, DeleteTopics,
  * CreatePartitions in a cluster), through the hooks.  0: done(arg, rc,

@@ -135,6 +135,14 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,
 			      size_t len, size_t *consumed, struct tdm_append_result *res);
 
+/* ls_partition_truncate (Kafka's truncateTo; below the log start,
+ * truncateFullyAndStartAt: afterwards the log end is <= offset, on a batch
+ * boundary, durably), then wakes p's data waiters and the flush waiters
+ * so that parked Fetch and acks=all Produce requests look again (their
+ * offsets may be gone).  Reads held stay valid.  Same returns as
+ * ls_partition_truncate (TDM_ERR_IO: p is failed). */
+int tdm_topics_truncate(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
+
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);

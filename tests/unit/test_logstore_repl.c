@@ -6,6 +6,7 @@
  *
  * Must not depend on src/ or libevent: it sees only logstore/.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -630,6 +631,316 @@ START_TEST(test_replica_append_refuses_and_stops)
 }
 END_TEST
 
+/* Number of .log files in dir/sub. */
+static int count_logs(const char *dir, const char *sub)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(tl_path(path, sizeof path, dir, sub));
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		n += len > 4 && strcmp(de->d_name + len - 4, ".log") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Base offsets of p's batches: n of them into bases. */
+static size_t bases_of(struct ls_partition *p, uint64_t *bases, size_t max)
+{
+	return batch_bases(p, bases, max);
+}
+
+/* The batch of `bases` holding off (its index). */
+static size_t batch_holding(const uint64_t *bases, size_t n, uint64_t off)
+{
+	size_t b = 0;
+
+	while (b + 1 < n && bases[b + 1] <= off)
+		b++;
+	return b;
+}
+
+/* Truncates p to off and checks what is left against the batches the log
+ * had (bases, n, end): the log end is the base of the batch holding off,
+ * every record below it reads back, appends continue from there. */
+static void truncate_and_check(struct ls_partition *p, uint64_t off, const uint64_t *bases,
+			       size_t n)
+{
+	uint64_t want = bases[batch_holding(bases, n, off)];
+
+	ck_assert_int_eq(ls_partition_truncate(p, off), LS_OK);
+	ck_assert_uint_eq(ls_log_end(p), want);
+	ck_assert_uint_le(ls_flushed_offset(p), want);
+	ck_assert_uint_le(ls_partition_high_watermark(p), want);
+	ck_assert_uint_eq(tl_read_all(p, ls_log_start(p), 1, NULL, 0), want - ls_log_start(p));
+	ck_assert_int_eq(ls_partition_failed(p), 0);
+}
+
+START_TEST(test_truncate_mid_segment_and_across)
+{
+	char *dir = tl_mkdtemp(), text[256];
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "segment.bytes", "1200" },
+					    { "index.interval.bytes", "120" } };
+	struct ls_partition *p = tl_topic(s, "t", 1, cfg, 2);
+	uint64_t bases[512], e3, e5, off, end;
+	size_t n, segs;
+	int32_t e;
+	int64_t eo;
+
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 1, 0), LS_OK);
+	for (int i = 0; i < 60; i++)
+		tl_append(p, 1 + (size_t)(rnd() % 4), 0);
+	e3 = ls_log_end(p);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 3, e3), LS_OK);
+	for (int i = 0; i < 60; i++)
+		tl_append(p, 1 + (size_t)(rnd() % 4), 0);
+	e5 = ls_log_end(p);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 5, e5), LS_OK);
+	for (int i = 0; i < 60; i++)
+		tl_append(p, 1 + (size_t)(rnd() % 4), 0);
+	ls_partition_set_high_watermark(p, ls_log_end(p));
+	ck_assert_int_eq(ls_sync(p), LS_OK);
+	end = ls_log_end(p);
+	n = bases_of(p, bases, 512);
+	segs = ls_partition_segments(p);
+	ck_assert_uint_gt(segs, 8);
+	ck_assert_int_eq(count_logs(dir, "t-0"), (int)segs);
+
+	/* in the middle of the active segment: a batch boundary inside it */
+	off = bases[n - 3] + 1 < end ? bases[n - 3] + 1 : bases[n - 3];
+	truncate_and_check(p, off, bases, n);
+	ck_assert_uint_eq(ls_partition_segments(p), segs);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), 5);
+	/* at the log end or past it: nothing */
+	end = ls_log_end(p);
+	ck_assert_int_eq(ls_partition_truncate(p, end), LS_OK);
+	ck_assert_int_eq(ls_partition_truncate(p, end + 100), LS_OK);
+	ck_assert_uint_eq(ls_log_end(p), end);
+
+	/* across segments: to the middle of the epoch-3 range; epoch 5 goes,
+	 * later segments' files go */
+	off = e3 + (e5 - e3) / 2;
+	truncate_and_check(p, off, bases, n);
+	ck_assert_uint_lt(ls_partition_segments(p), segs);
+	ck_assert_int_eq(count_logs(dir, "t-0"), (int)ls_partition_segments(p));
+	ck_assert_int_eq(ls_partition_latest_epoch(p), 3);
+	ls_partition_epoch_end(p, 1, &e, &eo);
+	ck_assert_int_eq(e, 1);
+	ck_assert_int_eq(eo, (int64_t)e3);
+	snprintf(text, sizeof text, "0\n2\n1 0\n3 %" PRIu64 "\n", e3);
+	{
+		char got[256];
+
+		slurp(dir, "t-0/leader-epoch-checkpoint", got, sizeof got);
+		ck_assert_str_eq(got, text);
+	}
+	/* exactly at an epoch's start: that epoch goes too */
+	truncate_and_check(p, e3, bases, n);
+	ck_assert_uint_eq(ls_log_end(p), e3);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), 1);
+
+	/* appends go on from the new end, in the truncated segment and on */
+	end = ls_log_end(p);
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 7, end), LS_OK);
+	for (int i = 0; i < 30; i++)
+		tl_append(p, 1 + (size_t)(rnd() % 4), 0);
+	ck_assert_uint_eq(tl_read_all(p, 0, 1, NULL, 0), ls_log_end(p));
+	end = ls_log_end(p);
+
+	/* reopened clean, and as after a crash (a copy of the open store) */
+	{
+		char *copy = tl_mkdtemp(), cmd[1200];
+		struct ls_store *s2;
+		struct ls_partition *q;
+
+		ck_assert_int_eq(ls_sync(p), LS_OK);
+		snprintf(cmd, sizeof cmd, "cp -a %s/. %s/ && rm -f %s/.lock", dir, copy, copy);
+		ck_assert_int_eq(system(cmd), 0);
+		s2 = tl_open(copy);
+		q = tl_part(s2, "t", 0);
+		ck_assert_uint_eq(ls_log_end(q), end);
+		ck_assert_uint_eq(tl_read_all(q, 0, 1, NULL, 0), end);
+		ck_assert_int_eq(ls_partition_latest_epoch(q), 7);
+		ck_assert_int_eq(ls_close(s2), LS_OK);
+		tl_rmdir(copy);
+	}
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 0);
+	ck_assert_uint_eq(ls_log_end(p), end);
+	ck_assert_uint_eq(tl_read_all(p, 0, 1, NULL, 0), end);
+	/* and truncated again after the reopen, then once more reopened */
+	n = bases_of(p, bases, 512);
+	truncate_and_check(p, bases[n / 2] + 1, bases, n);
+	end = ls_log_end(p);
+	tl_append(p, 3, 0);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 0);
+	ck_assert_uint_eq(ls_log_end(p), end + 3);
+	ck_assert_uint_eq(tl_read_all(p, 0, 1, NULL, 0), end + 3);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_truncate_below_log_start)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "segment.bytes", "600" } };
+	struct ls_partition *p = tl_topic(s, "t", 1, cfg, 1);
+	uint64_t start;
+	struct ls_read_result r;
+
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 2, 0), LS_OK);
+	for (int i = 0; i < 40; i++)
+		tl_append(p, 3, 0);
+	ck_assert_uint_gt(ls_delete_records(p, 60), 0);
+	start = ls_log_start(p);
+	ck_assert_uint_gt(start, 10);
+	ls_partition_set_high_watermark(p, 100);
+	ck_assert_int_eq(ls_partition_truncate(p, 7), LS_OK);
+	ck_assert_uint_eq(ls_log_start(p), 7);
+	ck_assert_uint_eq(ls_log_end(p), 7);
+	ck_assert_uint_eq(ls_partition_high_watermark(p), 7);
+	ck_assert_uint_eq(ls_partition_segments(p), 1);
+	ck_assert_int_eq(count_logs(dir, "t-0"), 1);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), -1);
+	ck_assert_int_eq(ls_read(p, 7, 100, &r), LS_OK);
+	ck_assert_uint_eq(r.len, 0);
+	ck_assert_int_eq(ls_read(p, 6, 100, &r), LS_ERR_OFFSET_OUT_OF_RANGE);
+	tl_append(p, 4, 0); /* values are "v<offset>": 7..10 */
+	ck_assert_uint_eq(tl_read_all(p, 7, 1, NULL, 0), 4);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 0);
+	ck_assert_uint_eq(ls_log_start(p), 7);
+	ck_assert_uint_eq(ls_log_end(p), 11);
+	ck_assert_uint_eq(tl_read_all(p, 7, 1, NULL, 0), 4);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_truncate_keeps_held_reads)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "segment.bytes", "800" } };
+	struct ls_partition *p = tl_topic(s, "t", 1, cfg, 1);
+	struct ls_read_result act, old;
+	unsigned char *before_a, *before_o, *after;
+	uint64_t bases[256], act_base;
+	size_t n;
+
+	for (int i = 0; i < 50; i++)
+		tl_append(p, 2, 0);
+	n = bases_of(p, bases, 256);
+	/* a read held on the active segment, another on an earlier one */
+	ck_assert_int_eq(ls_read(p, bases[n - 4], 1 << 20, &act), LS_OK);
+	act_base = act.first_offset;
+	ck_assert_int_eq(ls_read(p, bases[n / 2], 1 << 20, &old), LS_OK);
+	ck_assert_uint_gt(act.len, 0);
+	ck_assert_uint_gt(old.len, 0);
+	before_a = malloc(act.len);
+	before_o = malloc(old.len);
+	after = malloc(act.len > old.len ? act.len : old.len);
+	ck_assert_int_eq(ls_read_copy(&act, before_a), LS_OK);
+	ck_assert_int_eq(ls_read_copy(&old, before_o), LS_OK);
+
+	/* cut inside the active segment (held: copied, not cut in place),
+	 * then below the other read (its segment deleted or cut) */
+	ck_assert_int_eq(ls_partition_truncate(p, bases[n - 2]), LS_OK);
+	tl_append(p, 5, 0); /* new bytes where the old ones were */
+	ck_assert_int_eq(ls_read_copy(&act, after), LS_OK);
+	ck_assert_int_eq(memcmp(before_a, after, act.len), 0);
+	ck_assert_int_eq(ls_partition_truncate(p, bases[n / 2 - 3]), LS_OK);
+	tl_append(p, 7, 0);
+	ck_assert_int_eq(ls_read_copy(&old, after), LS_OK);
+	ck_assert_int_eq(memcmp(before_o, after, old.len), 0);
+	ck_assert_int_eq(ls_read_copy(&act, after), LS_OK);
+	ck_assert_int_eq(memcmp(before_a, after, act.len), 0);
+	ls_read_release(&act);
+	ls_read_release(&old);
+	(void)act_base;
+	ck_assert_uint_eq(ls_log_end(p), bases[n / 2 - 3] + 7);
+	ck_assert_uint_eq(tl_read_all(p, 0, 0, NULL, 0), ls_log_end(p));
+	free(before_a);
+	free(before_o);
+	free(after);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 0);
+	ck_assert_uint_eq(ls_log_end(p), bases[n / 2 - 3] + 7);
+	ck_assert_uint_eq(tl_read_all(p, 0, 1, NULL, 0), ls_log_end(p));
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_truncate_failed_fsync_fails_partition)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "segment.bytes", "600" } };
+	struct ls_partition *p = tl_topic(s, "t", 1, NULL, 0), *q = tl_topic(s, "u", 1, cfg, 1);
+	struct ls_record rec = { NULL, 0, "x", 1, NULL, 0, -1, 0 };
+
+	for (int i = 0; i < 10; i++) {
+		tl_append(p, 3, 0);
+		tl_append(q, 3, 0);
+	}
+	ck_assert_int_eq(ls_fault_set(LS_FAULT_FSYNC, "t", 1, 1), LS_OK);
+	ck_assert_int_eq(ls_partition_truncate(p, 10), LS_ERR_IO);
+	ls_fault_clear();
+	ck_assert_int_eq(ls_partition_failed(p), 1);
+	ck_assert_int_eq(ls_append(p, &rec, 1, LS_CODEC_NONE, NULL), LS_ERR_IO);
+	ck_assert_int_eq(ls_partition_truncate(p, 5), LS_ERR_IO);
+	/* the same below the log start (truncateFullyAndStartAt) */
+	ck_assert_uint_gt(ls_delete_records(q, 25), 0);
+	ck_assert_uint_gt(ls_log_start(q), 5);
+	ck_assert_int_eq(ls_fault_set(LS_FAULT_FSYNC, "u", 1, 1), LS_OK);
+	ck_assert_int_eq(ls_partition_truncate(q, 5), LS_ERR_IO);
+	ls_fault_clear();
+	ck_assert_int_eq(ls_partition_failed(q), 1);
+	ls_close(s);
+	tl_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_truncate_during_sync_round)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "t", 1, NULL, 0);
+	struct ls_sync_job *job;
+
+	for (int i = 0; i < 10; i++)
+		tl_append(p, 5, 0); /* 0..49 */
+	ck_assert_int_eq(ls_sync_begin(p, &job), LS_OK);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(ls_partition_truncate(p, 20), LS_OK);
+	ck_assert_uint_eq(ls_log_end(p), 20);
+	ck_assert_uint_eq(ls_flushed_offset(p), 0);
+	for (int i = 0; i < 8; i++)
+		tl_append(p, 5, 0); /* 20..59: not covered by the round */
+	ck_assert_int_eq(ls_sync_run(job), LS_OK);
+	ck_assert_int_eq(ls_sync_end(job), LS_OK);
+	ck_assert_uint_le(ls_flushed_offset(p), 20);
+	ck_assert_int_eq(ls_sync(p), LS_OK);
+	ck_assert_uint_eq(ls_flushed_offset(p), 60);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 Suite *tl_repl_suite(void)
 {
 	Suite *s = suite_create("logstore-repl");
@@ -643,6 +954,11 @@ Suite *tl_repl_suite(void)
 	tcase_add_test(tc, test_append_stamps_leader_epoch);
 	tcase_add_test(tc, test_replica_append_keeps_offsets_and_epochs);
 	tcase_add_test(tc, test_replica_append_refuses_and_stops);
+	tcase_add_test(tc, test_truncate_mid_segment_and_across);
+	tcase_add_test(tc, test_truncate_below_log_start);
+	tcase_add_test(tc, test_truncate_keeps_held_reads);
+	tcase_add_test(tc, test_truncate_failed_fsync_fails_partition);
+	tcase_add_test(tc, test_truncate_during_sync_round);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -205,6 +205,13 @@ START_TEST(test_replica_isr_shrinks_after_lag_time_and_expands_when_caught_up)
 	ck_assert_int_eq(seen.isr_calls, 2);
 	ck_assert_int_eq((int)seen.nisr, 3);
 	ck_assert_int_eq(seen.isr_version, 1); /* compare-and-set on the version held */
+	struct tdm_replica_stats rs;
+	tdm_replica_get_stats(r, &rs);
+	ck_assert_uint_eq(rs.leaders, 1);
+	ck_assert_uint_eq(rs.under_replicated, 1); /* the state held still has 2 of 3 */
+	ck_assert_uint_eq(rs.isr_shrinks, 1);
+	ck_assert_uint_eq(rs.isr_expands, 1);
+	ck_assert_uint_eq(rs.max_lag, 0);
 	tdm_replica_free(r);
 }
 END_TEST

@@ -213,6 +213,30 @@ START_TEST(test_topics_append_replica_wakes)
 }
 END_TEST
 
+START_TEST(test_topics_truncate_wakes)
+{
+	struct ls_partition *p = make_topic("tr");
+	struct ls_partition *watch[1] = { p };
+	struct tdm_topics_waiter w = { on_wake, NULL, watch, 1, NULL, NULL, 0 };
+	struct tdm_topics_waiter wf = { on_wake, NULL, NULL, 0, NULL, NULL, 0 };
+
+	append(p, 3);
+	append(p, 3);
+	append(p, 3);
+	tdm_partition_assign_epoch(p, 4, 6);
+	tdm_partition_set_high_watermark(p, 9);
+	woke = 0;
+	tdm_topics_wait_data(topics, &w);
+	tdm_topics_wait_flush(topics, &wf);
+	ck_assert_int_eq(tdm_topics_truncate(topics, p, 4), TDM_TOPIC_OK);
+	ck_assert_int_eq(woke, 2);
+	ck_assert_uint_eq(tdm_partition_log_end(p), 3);
+	ck_assert_uint_eq(tdm_partition_high_watermark(p), 3);
+	ck_assert_int_eq(tdm_partition_latest_epoch(p), -1);
+	ck_assert_uint_eq(append(p, 2), 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("topics-repl");
@@ -224,6 +248,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_topics_high_watermark_kept);
 	tcase_add_test(tc, test_topics_leader_epochs);
 	tcase_add_test(tc, test_topics_append_replica_wakes);
+	tcase_add_test(tc, test_topics_truncate_wakes);
 	suite_add_tcase(s, tc);
 	return s;
 }
