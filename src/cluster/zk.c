@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,6 +727,28 @@ static void close_handle(struct zk *zk)
 	free(s);
 }
 
+/*
+ * zookeeper_init2 with every signal blocked: its I/O and completion threads
+ * inherit the mask they are created with and must take no signal (as
+ * net/worker.c's helpers): a SIGTERM must reach the loop thread, which
+ * blocks it while it changes how stop signals are handled at shutdown;
+ * delivered to one of these threads in that window, the default action
+ * would kill the process.
+ */
+static zhandle_t *init_quiet(const char *hosts, watcher_fn fn, uint32_t timeout_ms, void *ctx)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	errno = 0;
+	zhandle_t *zh = zookeeper_init2(hosts, fn, (int)timeout_ms, NULL, ctx, ZOO_NO_LOG_CLIENTENV,
+					zk_log_line);
+	int saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return zh;
+}
+
 int zk_open(struct zk *zk, char *err, size_t errlen)
 {
 	close_handle(zk);
@@ -738,9 +761,7 @@ int zk_open(struct zk *zk, char *err, size_t errlen)
 	pthread_mutex_lock(&zk->mu);
 	s->gen = zk->gen;
 	pthread_mutex_unlock(&zk->mu);
-	errno = 0;
-	zhandle_t *zh = zookeeper_init2(zk->connect, session_watcher, (int)zk->session_timeout_ms,
-					NULL, s, ZOO_NO_LOG_CLIENTENV, zk_log_line);
+	zhandle_t *zh = init_quiet(zk->connect, session_watcher, zk->session_timeout_ms, s);
 	if (!zh) {
 		snprintf(err, errlen, "cannot start a ZooKeeper session for %s: %s", zk->connect,
 			 errno ? strerror(errno) : "bad connect string");
@@ -799,8 +820,7 @@ static int make_chroot(struct zk *zk, const struct timespec *deadline, uint32_t 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	zhandle_t *zh = zookeeper_init2(zk->hosts, boot_watcher, (int)zk->session_timeout_ms, NULL,
-					&b, ZOO_NO_LOG_CLIENTENV, zk_log_line);
+	zhandle_t *zh = init_quiet(zk->hosts, boot_watcher, zk->session_timeout_ms, &b);
 	if (!zh) {
 		snprintf(err, errlen, "cannot start a ZooKeeper session for %s", zk->hosts);
 		goto out;

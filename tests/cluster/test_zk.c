@@ -14,6 +14,8 @@
  * and java (zk.sh).
  */
 #include <check.h>
+#include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -544,6 +546,41 @@ START_TEST(client_log_lines_are_ours_and_few)
 }
 END_TEST
 
+/* The client library's threads block every signal (as net/worker.c's
+ * helpers do): a SIGTERM must reach the loop thread. */
+START_TEST(client_threads_take_no_signals)
+{
+	struct t *t = t_connect("");
+	char path[64], line[256];
+	int others = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)getpid());
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) == (int)gettid())
+			continue;
+		char status[400];
+		snprintf(status, sizeof(status), "%s/%s/status", path, e->d_name);
+		FILE *f = fopen(status, "r");
+		if (!f)
+			continue; /* gone meanwhile */
+		unsigned long long blk = 0;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+				break;
+		fclose(f);
+		ck_assert_msg(blk & (1ULL << (SIGTERM - 1)), "thread %s takes SIGTERM (SigBlk %llx)",
+			      e->d_name, blk);
+		ck_assert_msg(blk & (1ULL << (SIGINT - 1)), "thread %s takes SIGINT", e->d_name);
+		others++;
+	}
+	closedir(d);
+	ck_assert_int_ge(others, 2); /* the library's I/O and completion threads */
+	t_free(t);
+}
+END_TEST
+
 START_TEST(bad_connect_strings)
 {
 	const char *bad[] = { "", "localhost", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000",
@@ -709,6 +746,7 @@ int main(void)
 	tcase_add_test(tc, session_expiry_reported_and_reopened);
 	tcase_add_test(tc, unreachable_fails_start_within_bound);
 	tcase_add_test(tc, client_log_lines_are_ours_and_few);
+	tcase_add_test(tc, client_threads_take_no_signals);
 	tcase_add_test(tc, bad_connect_strings);
 	tcase_add_test(tc, chroot_is_created_and_transparent);
 	tcase_add_test(tc, ensure_path_creates_ancestors);
