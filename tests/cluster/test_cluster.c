@@ -57,13 +57,13 @@ static rd_kafka_resp_err_t create_assigned(const char *name, int nparts,
 {
 	char err[256];
 	rd_kafka_t *rk = kh_producer(cl.bootstrap, NULL);
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, -1, -1, err, sizeof(err));
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, nparts, -1, err, sizeof(err));
 	ck_assert_msg(nt != NULL, "%s", err);
-	for (int p = 0; p < nparts; p++)
-		ck_assert_int_eq(rd_kafka_NewTopic_set_replica_assignment(nt, p, (int32_t *)replicas[p],
-									  (size_t)counts[p], err,
-									  sizeof(err)),
-				 0);
+	for (int p = 0; p < nparts; p++) {
+		rd_kafka_resp_err_t ae = rd_kafka_NewTopic_set_replica_assignment(
+			nt, p, (int32_t *)replicas[p], (size_t)counts[p], err, sizeof(err));
+		ck_assert_msg(ae == 0, "replica assignment of partition %d: %s", p, err);
+	}
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
