@@ -30,6 +30,7 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "core/durable.h"
+#include "cluster/node.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 
@@ -50,6 +51,7 @@ struct server {
 	struct tdm_tls *amqps;      /* TLS context of the AMQPS listener, or NULL */
 	struct tdm_tls *kafka_ssl;  /* of the Kafka SSL listener, or NULL */
 	struct tdm_tls *https;      /* of the HTTPS (management) listener, or NULL */
+	struct tdm_cnode *cluster;  /* this node in a cluster (zookeeper_connect), or NULL */
 	int shutdown_ticks;
 };
 
@@ -105,6 +107,30 @@ static int submit_job(void *ctx, enum tdm_bg_kind kind, tdm_bg_fn work, tdm_bg_f
 }
 
 /* The background-job service core's topics and journal share. */
+/* Joins the cluster of cfg->zookeeper_connect: the node registers the
+ * ports its listeners are bound to, and the Kafka front end answers as a
+ * node of the cluster.  A ZooKeeper that cannot be reached in
+ * zookeeper_connection_timeout_ms fails the start. */
+static int join_cluster(struct server *s, const struct tdm_config *cfg)
+{
+	char err[512];
+	struct tdm_cnode_ports ports = { .kafka = s->kafka ? tdm_kafka_port(s->kafka) : 0,
+					 .amqp = cfg->amqp_port,
+					 .http = cfg->http_port };
+
+	if (!s->kafka) {
+		tdm_error("main", "a cluster node needs its Kafka listener (kafka_port is 0)");
+		return -1;
+	}
+	s->cluster = tdm_cnode_start(s->base, cfg, s->topics, &ports, err, sizeof(err));
+	if (!s->cluster) {
+		tdm_error("main", "cannot join the cluster: %s", err);
+		return -1;
+	}
+	tdm_kafka_set_replica(s->kafka, tdm_cnode_replica(s->cluster));
+	return 0;
+}
+
 static int start_worker(struct server *s, char *err, size_t errlen)
 {
 	s->worker = tdm_worker_new(s->base, TDM_BG_KINDS);
@@ -463,6 +489,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (s.http && tdm_http_guard(s.http, s.net) < 0)
 		goto out;
+	if (cfg.zookeeper_connect && cfg.zookeeper_connect[0] && join_cluster(&s, &cfg) < 0)
+		goto out;
 	sigterm = evsignal_new(s.base, SIGTERM, signal_cb, &s);
 	sigint = evsignal_new(s.base, SIGINT, signal_cb, &s);
 	event_add(sigterm, NULL);
@@ -481,6 +509,9 @@ out:
 		event_free(s.retention_ev);
 	if (s.retention_more)
 		event_free(s.retention_more);
+	if (s.kafka)
+		tdm_kafka_set_replica(s.kafka, NULL);
+	tdm_cnode_free(s.cluster); /* leaves the cluster first: leaderships move at once */
 	tdm_http_free(s.http);
 	tdm_net_free(s.net);
 	tdm_kafka_free(s.kafka);

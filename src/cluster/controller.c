@@ -84,7 +84,9 @@ struct tdm_controller {
 	void *ctx;
 	uint64_t gen;
 	int64_t session;
-	bool is_controller, electing, have_live;
+	bool is_controller, electing;
+	bool listed;    /* /brokers/ids was read in this tenure */
+	bool have_live; /* ... and lists this node: states may be written */
 	int32_t controller_id, epoch, epoch_version;
 	int ensures;              /* paths still being made at the start of a tenure */
 	int32_t *live;            /* owned: sorted */
@@ -226,6 +228,7 @@ static void reset(struct tdm_controller *c)
 	c->gen++;
 	c->is_controller = false;
 	c->electing = false;
+	c->listed = false;
 	c->have_live = false;
 	c->epoch = 0;
 	c->epoch_version = -1;
@@ -715,20 +718,30 @@ static void on_brokers(void *ctx, const struct zk_result *res)
 			now.n++;
 	ctl_brokers_sort(&now);
 	live_ids(c, &was);
-	for (i = 0; c->have_live && i < was.n; i++)
+	for (i = 0; c->listed && i < was.n; i++)
 		if (!ctl_brokers_has(&now, was.ids[i]))
 			tdm_warn(SUB, "node %d is gone", (int)was.ids[i]);
-	for (i = 0; c->have_live && i < now.n; i++)
+	for (i = 0; c->listed && i < now.n; i++)
 		if (!ctl_brokers_has(&was, now.ids[i]))
 			tdm_info(SUB, "node %d is up", (int)now.ids[i]);
-	if (c->have_live && now.n == was.n && memcmp(now.ids, was.ids, now.n * sizeof(*ids)) == 0) {
+	if (c->listed && now.n == was.n && memcmp(now.ids, was.ids, now.n * sizeof(*ids)) == 0) {
 		free(ids);
 		return;
 	}
 	free(c->live);
 	c->live = ids;
 	c->nlive = now.n;
-	c->have_live = true;
+	c->listed = true;
+	/* The controller is a live node itself: without its own registration
+	 * (not made yet, or its session was just renewed) the list is a
+	 * transient one, and acting on it would take leaders away from nodes
+	 * that are fine.  Kafka registers a broker before its controller runs. */
+	c->have_live = ctl_brokers_has(&now, c->cfg.node_id);
+	if (!c->have_live) {
+		tdm_info(SUB, "node %d (controller) is not in %s yet: no state changes until it is",
+			 (int)c->cfg.node_id, ZKD_BROKERS_IDS);
+		return;
+	}
 	sync_all(c);
 }
 

@@ -14,6 +14,11 @@
  * any node, controller or not, as Kafka's AdminZkClient: they write the
  * znodes and the controller picks them up through its watches.
  *
+ * The controller writes no partition state while its own node is not in
+ * /brokers/ids: register the node (/brokers/ids/N) before, or right after,
+ * creating the controller, as Kafka registers a broker before its
+ * controller starts.
+ *
  * Threading: everything on the loop thread that runs the zk session's
  * event base; callbacks run there too, never inside the call that asked.
  *

@@ -452,20 +452,6 @@ static void on_children(int rc, const struct String_vector *strings, const struc
 
 static void zk_free_now(struct zk *zk);
 
-/* Strips the chroot from a path ZooKeeper gave back with it (multi's
- * created paths are not stripped by the library). */
-static const char *unchroot(const struct zk *zk, const char *path)
-{
-	size_t n = zk->chroot ? strlen(zk->chroot) : 0;
-	if (n && path && strncmp(path, zk->chroot, n) == 0) {
-		if (path[n] == '/')
-			return path + n;
-		if (path[n] == 0)
-			return "/";
-	}
-	return path;
-}
-
 static void stat_copy(struct zk_stat *out, const struct Stat *s)
 {
 	*out = (struct zk_stat){
@@ -477,7 +463,7 @@ static void stat_copy(struct zk_stat *out, const struct Stat *s)
 	};
 }
 
-static void deliver_op(struct zk *zk, struct op *op)
+static void deliver_op(struct op *op)
 {
 	struct zk_result res = { .rc = op->rc, .path = op->path };
 	struct zk_stat st;
@@ -496,7 +482,7 @@ static void deliver_op(struct zk *zk, struct op *op)
 				int orc = answered ? op->zres[i].err : op->rc;
 				*o = (struct zk_op_result){ .rc = orc, .version = -1 };
 				if (orc == ZOK && op->types[i] == ZK_OP_CREATE)
-					o->path = unchroot(zk, op->pathbufs + i * PATHBUF);
+					o->path = op->pathbufs + i * PATHBUF; /* chroot stripped by the library */
 				if (orc == ZOK && op->types[i] == ZK_OP_SET)
 					o->version = op->zstats[i].version;
 			}
@@ -565,7 +551,7 @@ static void drain(evutil_socket_t fd, short what, void *p)
 		switch (m->kind) {
 		case M_DONE:
 			if (!zk->free_pending)
-				deliver_op(zk, (struct op *)m);
+				deliver_op((struct op *)m);
 			op_free((struct op *)m);
 			break;
 		case M_WATCH: {
@@ -861,7 +847,10 @@ int zk_start(struct zk *zk, uint32_t timeout_ms, char *err, size_t errlen)
 {
 	struct timespec deadline;
 	deadline_after(&deadline, timeout_ms);
-	if (!zk->zh && zk_open(zk, err, errlen) < 0)
+	pthread_mutex_lock(&zk->mu);
+	int dead = zk->zstate == ZOO_EXPIRED_SESSION_STATE || zk->zstate == ZOO_AUTH_FAILED_STATE;
+	pthread_mutex_unlock(&zk->mu);
+	if ((!zk->zh || dead) && zk_open(zk, err, errlen) < 0)
 		return -1;
 	pthread_mutex_lock(&zk->mu);
 	while (zk->zstate != ZOO_CONNECTED_STATE && zk->zstate != ZOO_EXPIRED_SESSION_STATE &&
@@ -934,7 +923,7 @@ int zk_connected(const struct zk *zk)
 
 int64_t zk_session_id(const struct zk *zk)
 {
-	return zk->connected || zk->session_id ? zk->session_id : 0;
+	return zk->session_id; /* kept while disconnected: the session may live */
 }
 
 int zk_session_credentials(const struct zk *zk, int64_t *id, char passwd[16])

@@ -453,8 +453,14 @@ START_TEST(session_expiry_reported_and_reopened)
 	ck_assert_int_eq(do_create(t, "/exp", "x", ZK_EPHEMERAL), ZK_OK);
 	int64_t old = zk_session_id(t->zk);
 	ck_assert_int_eq(do_exists(t, "/exp", 1), ZK_OK); /* a watch that will never fire */
-	expire_from_outside(t);
-	ck_assert_msg(run_until(t->base, &t->expired, 1, 15000), "expiry not reported within 15 s");
+	/* The client may win its session back between the outside handle's
+	 * connect and close (it reconnects at once when the server moves the
+	 * session), and then the close does not end it: try again, bounded. */
+	for (int tries = 0; tries < 5 && !t->expired; tries++) {
+		expire_from_outside(t);
+		run_until(t->base, &t->expired, 1, 4000);
+	}
+	ck_assert_msg(t->expired == 1, "expiry not reported after 5 tries");
 	ck_assert(!zk_connected(t->zk));
 	ck_assert_int_eq(do_exists(w, "/exp", 0), ZK_NONODE);
 	int rc = do_get(t, "/exp", 0); /* the expired handle refuses */
@@ -527,9 +533,19 @@ START_TEST(chroot_is_created_and_transparent)
 	ck_assert_str_eq(root->data, "in");
 	ck_assert_int_eq(do_create(c, "/s-", NULL, ZK_SEQUENTIAL), ZK_OK);
 	ck_assert_str_eq(c->path, "/s-0000000001");
-	struct zk_op ops[] = { { .type = ZK_OP_CREATE, .path = "/b" } };
-	ck_assert_int_eq(do_multi(c, ops, 1), ZK_OK);
+	/* created paths of a multi come back relative to the chroot, also one
+	 * that repeats the chroot's own name inside it */
+	struct zk_op ops[] = {
+		{ .type = ZK_OP_CREATE, .path = "/b" },
+		{ .type = ZK_OP_CREATE, .path = "/tandem" },
+		{ .type = ZK_OP_CREATE, .path = "/tandem/c1" },
+	};
+	ck_assert_int_eq(do_multi(c, ops, 3), ZK_OK);
 	ck_assert_str_eq(c->op_paths[0], "/b");
+	ck_assert_str_eq(c->op_paths[1], "/tandem");
+	ck_assert_str_eq(c->op_paths[2], "/tandem/c1");
+	ck_assert_int_eq(do_create(c, "/tandem/c1/d", NULL, ZK_PERSISTENT), ZK_OK);
+	ck_assert_str_eq(c->path, "/tandem/c1/d");
 	ck_assert_int_eq(do_get(c, "/a", 1), ZK_OK);
 	ck_assert_int_eq(do_set(root, "/tandem/c1/a", "x", -1), ZK_OK);
 	ck_assert_msg(run_until(c->base, &c->nwatch, 1, 10000), "watch in a chroot did not fire");

@@ -6,6 +6,7 @@
  * replays its corpus in make check).
  */
 #include <check.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -308,7 +309,8 @@ START_TEST(cluster_id)
 	ck_assert_int_eq(zkd_cluster_id_new(id2), 0);
 	ck_assert_uint_eq(strlen(id), 22);
 	ck_assert_str_ne(id, id2);
-	ck_assert_uint_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 22);
+	for (int i = 0; i < 22; i++) /* base64url */
+		ck_assert_msg(isalnum((unsigned char)id[i]) || id[i] == '-' || id[i] == '_', "%s", id);
 	size_t len;
 	char *s = zkd_cluster_id_encode(id, &len);
 	ck_assert_ptr_nonnull(strstr(s, "\"version\":\"1\""));

@@ -7,20 +7,16 @@
  * epoch + 1, a stale controller's fenced write, leaders and ISRs after
  * broker deaths and returns, topic creation, new partitions, deletion.
  *
- * One ZooKeeper (Debian's zookeeper package, started by the unchecked
- * fixture on a free loopback port, stopped by PID) serves the whole
- * suite; each test works under its own chroot.
+ * One ZooKeeper (tests/cluster/zk.sh: Debian's zookeeper package on a
+ * free loopback port, stopped by PID), started by the unchecked fixture,
+ * serves the whole suite; each test works under its own chroot.
  */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,11 +25,8 @@
 #include "cluster/zk.h"
 #include "cluster/zkdata.h"
 #include "core/log.h"
-#include "sockutil.h"
 
-#define ZK_SERVER "/usr/share/zookeeper/bin/zkServer.sh"
-
-static pid_t zk_pid = -1;
+static int zk_started;
 static int zk_port;
 static char zk_dir[256];
 
@@ -41,76 +34,41 @@ static struct event_base *base;
 static char connect_str[128];
 static int chroot_seq;
 
-/* ---- the ZooKeeper server ------------------------------------------- */
-
-static int zk_ruok(void)
-{
-	char buf[8] = { 0 };
-	int fd = su_tcp_connect(zk_port), ok;
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	ok = write(fd, "ruok", 4) == 4 && (n = read(fd, buf, 4)) == 4 && memcmp(buf, "imok", 4) == 0;
-	close(fd);
-	return ok;
-}
+/* ---- the ZooKeeper server (tests/cluster/zk.sh) ------------------------ */
 
 static void zk_server_start(void)
 {
-	char cfg[300], data[300];
-	FILE *f;
-	int i;
+	char cmd[700], line[256] = "";
+	FILE *p;
 
 	snprintf(zk_dir, sizeof(zk_dir), "%s/tandem-ctlr-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(zk_dir))
 		abort();
-	snprintf(cfg, sizeof(cfg), "%s/zoo.cfg", zk_dir);
-	snprintf(data, sizeof(data), "%s/data", zk_dir);
-	zk_port = su_free_port();
-	f = fopen(cfg, "w");
-	if (!f || zk_port < 0)
+	snprintf(cmd, sizeof(cmd), "bash '%s' start '%s'", ZK_SH, zk_dir);
+	p = popen(cmd, "r");
+	if (!p)
 		abort();
-	fprintf(f,
-		"tickTime=200\ninitLimit=5\nsyncLimit=2\ndataDir=%s\nclientPort=%d\n"
-		"clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
-		"4lw.commands.whitelist=ruok\nmaxClientCnxns=0\n",
-		data, zk_port);
-	fclose(f);
-	zk_pid = fork();
-	if (zk_pid == 0) {
-		char logdir[300];
-		int fd;
-
-		snprintf(logdir, sizeof(logdir), "ZOO_LOG_DIR=%s", zk_dir);
-		putenv(logdir);
-		putenv("ZOO_LOG4J_PROP=WARN,CONSOLE");
-		fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl("/bin/bash", "bash", ZK_SERVER, "start-foreground", cfg, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 600 && !zk_ruok(); i++) /* at most 60 s (a busy machine) */
-		usleep(100 * 1000);
-	if (!zk_ruok()) {
-		fprintf(stderr, "ZooKeeper did not answer ruok on port %d\n", zk_port);
-		kill(zk_pid, SIGKILL);
+	if (!fgets(line, sizeof(line), p))
+		line[0] = 0;
+	if (pclose(p) != 0 || sscanf(line, "zookeeper=127.0.0.1:%d", &zk_port) != 1) {
+		fprintf(stderr, "test_controller: FAIL: cannot start a private ZooKeeper "
+				"(tests/cluster/zk.sh); it needs Debian's zookeeper package\n");
 		abort();
 	}
+	zk_started = 1;
 }
 
 static void zk_server_stop(void)
 {
-	if (zk_pid > 0) {
-		kill(zk_pid, SIGTERM);
-		waitpid(zk_pid, NULL, 0);
-		zk_pid = -1;
-	}
-	su_rm_tree(zk_dir);
+	char cmd[700];
+
+	if (!zk_started)
+		return;
+	snprintf(cmd, sizeof(cmd), "bash '%s' stop '%s' && rm -rf '%s'", ZK_SH, zk_dir, zk_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_controller: could not stop ZooKeeper in %s\n", zk_dir);
+	zk_started = 0;
 }
 
 /* ---- the loop ------------------------------------------------------- */
@@ -567,6 +525,86 @@ START_TEST(test_controller_last_isr_member_comes_back_as_leader)
 }
 END_TEST
 
+/* A broker dies while no controller is up (the controller's session
+ * ended at the same moment): the next controller, at failover, marks the
+ * dead broker's replicas offline and elects new leaders
+ * (onControllerFailover: ReplicaStateMachine.startup and
+ * triggerOnlinePartitionStateChange), with its own epoch. */
+START_TEST(test_controller_failover_reconciles_deaths_without_controller)
+{
+	struct zk *b[3];
+	struct node n[2], *w = NULL, *w2 = NULL;
+	struct done d = { 0 };
+	int32_t ids[3];
+	struct ctlr_replicas asg[1] = { { ids, 3 } };
+	struct pstate ps;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		b[i] = broker_up(i + 1);
+	node_start(&n[0], 1);
+	node_start(&n[1], 2);
+	ck_assert(WAIT_FOR(controllers(n, 2, &w) == 1));
+	ids[0] = w->id; /* the controller's node leads, the other node follows */
+	ids[1] = w->id == 1 ? 2 : 1;
+	ids[2] = 3;
+	ck_assert_int_eq(ctlr_create_topic(w->c, "fo", -1, -1, asg, 1, NULL, NULL, 0, false,
+					   on_done, &d),
+			 0);
+	ck_assert_int_eq(wait_done(&d), 0);
+	ck_assert(WAIT_FOR(leader_is("fo", 0, w->id, 3)));
+	/* the controller's node dies whole (controller and broker); the other
+	 * node hears nothing yet: its /controller watch is on the loop */
+	node_kill(w);
+	zk_free(b[w->id - 1]);
+	b[w->id - 1] = NULL;
+	ck_assert(WAIT_FOR(controllers(n, 2, &w2) == 1 && w2 != w));
+	ck_assert(WAIT_FOR(leader_is("fo", 0, ids[1], 2)));
+	ps = state_of("fo", 0);
+	ck_assert_int_eq(ps.s.controller_epoch, 2);
+	ck_assert_int_eq(ps.s.leader_epoch, 1);
+	ck_assert(!isr_has(&ps.s, w->id));
+	zkd_partition_state_free(&ps.s);
+	for (i = 0; i < 2; i++)
+		node_stop(&n[i]);
+	for (i = 0; i < 3; i++)
+		zk_free(b[i]);
+}
+END_TEST
+
+/* The controller's own node is not registered yet (or no more): the
+ * broker list is a transient one; nothing is taken offline meanwhile. */
+START_TEST(test_controller_waits_for_its_own_registration)
+{
+	struct zk *b[2];
+	struct node n;
+	struct done d = { 0 };
+	struct ctlr_replicas asg[1] = { { (int32_t[]){ 2, 1 }, 2 } };
+	struct pstate ps;
+	int i;
+
+	b[0] = broker_up(1);
+	b[1] = broker_up(2);
+	node_start(&n, 1);
+	ck_assert(WAIT_FOR(ctlr_is_controller(n.c)));
+	ctlr_create_topic(n.c, "w", -1, -1, asg, 1, NULL, NULL, 0, false, on_done, &d);
+	ck_assert_int_eq(wait_done(&d), 0);
+	ck_assert(WAIT_FOR(leader_is("w", 0, 2, 2)));
+	zk_free(b[0]); /* the controller's node's registration goes */
+	zk_free(b[1]); /* and the leader dies */
+	for (i = 0; i < 50; i++)
+		spin();
+	ps = state_of("w", 0);
+	ck_assert_int_eq(ps.s.leader, 2);
+	ck_assert_int_eq(ps.s.leader_epoch, 0);
+	zkd_partition_state_free(&ps.s);
+	b[0] = broker_up(1); /* registered again: now it acts */
+	ck_assert(WAIT_FOR(leader_is("w", 0, 1, 1)));
+	node_stop(&n);
+	zk_free(b[0]);
+}
+END_TEST
+
 /* ---- fencing ---------------------------------------------------------- */
 
 /* A newer controller moved /controller_epoch (here the test does, as a
@@ -766,6 +804,8 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_new_topic_gets_states);
 	tcase_add_test(tc, test_controller_broker_death_moves_leader_and_shrinks_isr);
 	tcase_add_test(tc, test_controller_last_isr_member_comes_back_as_leader);
+	tcase_add_test(tc, test_controller_failover_reconciles_deaths_without_controller);
+	tcase_add_test(tc, test_controller_waits_for_its_own_registration);
 	tcase_add_test(tc, test_controller_stale_epoch_write_is_fenced);
 	tcase_add_test(tc, test_controller_create_topic_errors_and_from_any_node);
 	tcase_add_test(tc, test_controller_add_partitions);

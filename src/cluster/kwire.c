@@ -1,0 +1,180 @@
+/*
+ * The small Kafka client codec of src/cluster (see kwire.h).
+ *
+ * Must not depend on: src/kafka, core.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "cluster/kwire.h"
+
+void kw_put_i8(struct evbuffer *b, int8_t v)
+{
+	evbuffer_add(b, &v, 1);
+}
+
+void kw_put_i16(struct evbuffer *b, int16_t v)
+{
+	uint8_t x[2] = { (uint8_t)((uint16_t)v >> 8), (uint8_t)v };
+
+	evbuffer_add(b, x, 2);
+}
+
+void kw_put_i32(struct evbuffer *b, int32_t v)
+{
+	uint32_t u = (uint32_t)v;
+	uint8_t x[4] = { (uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u };
+
+	evbuffer_add(b, x, 4);
+}
+
+void kw_put_i64(struct evbuffer *b, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	uint8_t x[8];
+
+	for (int i = 7; i >= 0; i--, u >>= 8)
+		x[i] = (uint8_t)u;
+	evbuffer_add(b, x, 8);
+}
+
+void kw_put_str(struct evbuffer *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!s || n > INT16_MAX) {
+		kw_put_i16(b, -1);
+		return;
+	}
+	kw_put_i16(b, (int16_t)n);
+	evbuffer_add(b, s, n);
+}
+
+size_t kw_request_begin(struct evbuffer *b, int16_t api_key, int16_t api_version,
+			int32_t correlation_id, const char *client_id)
+{
+	size_t off = evbuffer_get_length(b);
+
+	kw_put_i32(b, 0);
+	kw_put_i16(b, api_key);
+	kw_put_i16(b, api_version);
+	kw_put_i32(b, correlation_id);
+	kw_put_str(b, client_id);
+	return off;
+}
+
+int kw_request_end(struct evbuffer *b, size_t off)
+{
+	size_t len = evbuffer_get_length(b);
+	uint8_t *p;
+	uint32_t size;
+
+	if (len < off + 4 || len - off - 4 > INT32_MAX)
+		return -1;
+	p = evbuffer_pullup(b, -1);
+	if (!p)
+		return -1;
+	size = (uint32_t)(len - off - 4);
+	p[off] = (uint8_t)(size >> 24);
+	p[off + 1] = (uint8_t)(size >> 16);
+	p[off + 2] = (uint8_t)(size >> 8);
+	p[off + 3] = (uint8_t)size;
+	return 0;
+}
+
+void kw_cur_init(struct kw_cur *c, const void *p, size_t len)
+{
+	c->p = p;
+	c->end = c->p + len;
+	c->bad = 0;
+}
+
+/* n bytes at the cursor, or NULL (cursor marked bad). */
+static const uint8_t *take(struct kw_cur *c, size_t n)
+{
+	const uint8_t *p = c->p;
+
+	if (c->bad || (size_t)(c->end - c->p) < n) {
+		c->bad = 1;
+		c->p = c->end;
+		return NULL;
+	}
+	c->p += n;
+	return p;
+}
+
+int8_t kw_get_i8(struct kw_cur *c)
+{
+	const uint8_t *p = take(c, 1);
+
+	return p ? (int8_t)p[0] : 0;
+}
+
+int16_t kw_get_i16(struct kw_cur *c)
+{
+	const uint8_t *p = take(c, 2);
+
+	return p ? (int16_t)((uint16_t)p[0] << 8 | p[1]) : 0;
+}
+
+int32_t kw_get_i32(struct kw_cur *c)
+{
+	const uint8_t *p = take(c, 4);
+
+	return p ? (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+			     p[3])
+		 : 0;
+}
+
+int64_t kw_get_i64(struct kw_cur *c)
+{
+	const uint8_t *p = take(c, 8);
+	uint64_t v = 0;
+
+	if (!p)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+int32_t kw_get_str(struct kw_cur *c, const char **out)
+{
+	int16_t n = kw_get_i16(c);
+
+	*out = NULL;
+	if (n < 0)
+		return c->bad || n != -1 ? (c->bad = 1, 0) : -1;
+	*out = (const char *)take(c, (size_t)n);
+	return *out ? n : 0;
+}
+
+int32_t kw_get_bytes(struct kw_cur *c, const uint8_t **out)
+{
+	int32_t n = kw_get_i32(c);
+
+	*out = NULL;
+	if (n < 0)
+		return c->bad || n != -1 ? (c->bad = 1, 0) : -1;
+	*out = take(c, (size_t)n);
+	return *out ? n : 0;
+}
+
+int32_t kw_get_array(struct kw_cur *c, size_t min_elem)
+{
+	int32_t n = kw_get_i32(c);
+
+	if (c->bad)
+		return 0;
+	if (n < 0) {
+		if (n != -1)
+			c->bad = 1;
+		return n == -1 ? -1 : 0;
+	}
+	if (min_elem && (size_t)n > (size_t)(c->end - c->p) / min_elem) {
+		c->bad = 1;
+		return 0;
+	}
+	return n;
+}

@@ -1,0 +1,53 @@
+/*
+ * A small Kafka client codec for src/cluster: the classic (non-flexible)
+ * primitives a broker needs to ask another broker for Fetch,
+ * OffsetForLeaderEpoch and ListOffsets.  Writers append big-endian values
+ * to an evbuffer; the reader is a bounds-checked cursor over one complete
+ * response frame (reading past its end sets bad and returns zeros, so a
+ * parser checks once at the end).  It is the client side of what
+ * src/kafka/decode.c is for the server; the front end's internals stay
+ * out of src/cluster.
+ *
+ * Must not depend on: src/kafka, core.
+ */
+#ifndef TANDEM_CLUSTER_KWIRE_H
+#define TANDEM_CLUSTER_KWIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+void kw_put_i8(struct evbuffer *b, int8_t v);
+void kw_put_i16(struct evbuffer *b, int16_t v);
+void kw_put_i32(struct evbuffer *b, int32_t v);
+void kw_put_i64(struct evbuffer *b, int64_t v);
+/* A classic string (int16 length); NULL writes null. */
+void kw_put_str(struct evbuffer *b, const char *s);
+/* Starts a request: reserves the int32 size and writes header v1 (api_key,
+ * api_version, correlation_id, client_id).  Returns the offset of the size
+ * field for kw_request_end. */
+size_t kw_request_begin(struct evbuffer *b, int16_t api_key, int16_t api_version,
+			int32_t correlation_id, const char *client_id);
+/* Patches the size of the request started at off (b holds nothing else
+ * after it).  0, or -1 when b cannot be patched. */
+int kw_request_end(struct evbuffer *b, size_t off);
+
+struct kw_cur {
+	const uint8_t *p, *end;
+	int bad;
+};
+void kw_cur_init(struct kw_cur *c, const void *p, size_t len);
+int8_t kw_get_i8(struct kw_cur *c);
+int16_t kw_get_i16(struct kw_cur *c);
+int32_t kw_get_i32(struct kw_cur *c);
+int64_t kw_get_i64(struct kw_cur *c);
+/* A classic string: *p (not NUL-terminated) and its length, -1 for null. */
+int32_t kw_get_str(struct kw_cur *c, const char **p);
+/* Classic bytes: *p and the length, -1 for null. */
+int32_t kw_get_bytes(struct kw_cur *c, const uint8_t **p);
+/* An array count: -1 for null, and a count that cannot fit in what is left
+ * (min_elem bytes each) marks the cursor bad. */
+int32_t kw_get_array(struct kw_cur *c, size_t min_elem);
+
+#endif
