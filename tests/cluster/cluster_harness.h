@@ -25,6 +25,7 @@ struct ch_node {
 	pid_t pid; /* 0 when not running */
 	int kafka_port;
 	int amqp_port;
+	int http_port; /* the management API, /metrics */
 	char dir[512];
 	char log[600];
 };
@@ -68,5 +69,12 @@ int32_t ch_wait_leader(const struct ch_cluster *c, const char *topic, int32_t pa
 		       int min_isr, int timeout_ms);
 /* The controller id a live node reports, -1 if none. */
 int32_t ch_controller(const struct ch_cluster *c);
+
+/* ---- what a node's HTTP API says --------------------------------------- */
+
+/* GET path from node i's HTTP listener as guest (HTTP/1.0, bounded: 10 s):
+ * the status (-1 when there was no answer), the body NUL-terminated in
+ * out (cap bytes, cut to fit). */
+int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap);
 
 #endif

@@ -138,6 +138,59 @@ static int read_all(const char *topic, char **out, int max)
 	return n;
 }
 
+/* Elements of the JSON array of numbers starting at a ('['), or -1. */
+static int array_len(const char *a)
+{
+	if (!a || *a != '[')
+		return -1;
+	if (a[1] == ']')
+		return 0;
+	int n = 1;
+	for (a++; *a && *a != ']'; a++)
+		n += *a == ',';
+	return *a == ']' ? n : -1;
+}
+
+/* NULL when node i's /api/cluster body shows the three live nodes, the
+ * controller, and topic's partition 0 on three replicas all in sync with
+ * high watermark hw (and nothing under-replicated or offline); else what
+ * it lacks. */
+static const char *api_shows(const char *body, int i, const char *topic, int32_t controller,
+			     int hw)
+{
+	static char want[512];
+	snprintf(want, sizeof(want), "{\"clustered\":true,\"node_id\":%d,\"controller\":%d,\"nodes\":[",
+		 cl.nodes[i].id, controller);
+	if (strncmp(body, want, strlen(want)) != 0)
+		return "no clustered, node id, controller";
+	for (int j = 0; j < 3; j++) {
+		const struct ch_node *nd = &cl.nodes[j];
+		snprintf(want, sizeof(want),
+			 "{\"id\":%d,\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,"
+			 "\"http_port\":%d}",
+			 nd->id, nd->kafka_port, nd->amqp_port, nd->http_port);
+		if (!strstr(body, want))
+			return "a node missing";
+	}
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":0,", topic);
+	const char *p = strstr(body, want);
+	const char *end = p ? strchr(p, '}') : NULL;
+	if (!p || !end)
+		return "no partition";
+	char obj[1024];
+	snprintf(obj, sizeof(obj), "%.*s", (int)(end - p), p);
+	const char *rs = strstr(obj, "\"replicas\":"), *isr = strstr(obj, "\"isr\":");
+	if (array_len(rs ? rs + 11 : NULL) != 3 || array_len(isr ? isr + 6 : NULL) != 3)
+		return "not three replicas all in the ISR";
+	snprintf(want, sizeof(want), "\"high_watermark\":%d,\"under_replicated\":false,\"offline\":false,",
+		 hw);
+	if (!strstr(obj, want))
+		return "high watermark not there, or under-replicated";
+	if (!strstr(body, "],\"under_replicated\":0,\"offline\":0}"))
+		return "partitions under-replicated or offline";
+	return NULL;
+}
+
 START_TEST(test_cluster_replicates_every_record_to_every_node)
 {
 	char topic[64];
@@ -190,6 +243,27 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 	for (int i = 0; i < 3; i++)
 		free(data[i]);
 	free(sent);
+
+	/* the management API shows it from every node: the three nodes, the
+	 * controller, the partition's replicas all in the ISR and its high
+	 * watermark (a follower learns it from its next fetch: bounded wait) */
+	int32_t controller = ch_controller(&cl);
+	ck_assert_int_ge(controller, 1);
+	static char body[65536];
+	for (int i = 0; i < 3; i++) {
+		const char *why = "no answer";
+		deadline = kh_now_ms() + 10000;
+		do {
+			if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) == 200)
+				why = api_shows(body, i, topic, controller, N);
+		} while (why && kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+		ck_assert_msg(!why, "node %d: /api/cluster: %s: %s", cl.nodes[i].id, why, body);
+	}
+	ck_assert_int_eq(ch_http_get(&cl, 0, "/metrics", body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\ntandem_cluster_nodes 3\n") &&
+			      strstr(body, "\ntandem_partitions_under_replicated 0\n") &&
+			      strstr(body, "\ntandem_partitions_offline 0\n"),
+		      "%s", body);
 }
 END_TEST
 
