@@ -13,7 +13,7 @@
  *   tandemctl [options] publish [exchange=NAME] routing_key=KEY payload=TEXT [properties=JSON]
  *   tandemctl [options] get queue=NAME [count=N] [ackmode=MODE]
  *   tandemctl [options] describe topic|group NAME
- *   tandemctl [options] topic create NAME [--partitions N] [--config K=V ...]
+ *   tandemctl [options] topic create NAME [--partitions N] [--replication-factor R] [--config K=V ...]
  *   tandemctl [options] topic delete|describe NAME
  *   tandemctl [options] group describe NAME
  *   tandemctl [options] cluster status         (nodes, controller, under-replicated partitions)
@@ -69,7 +69,7 @@ void ctl_usage(void)
 		"  publish [exchange=NAME] routing_key=KEY payload=TEXT [properties='{...}']\n"
 		"  get queue=NAME [count=1] [ackmode=ack_requeue_true]\n"
 		"  describe topic|group NAME\n"
-		"  topic create NAME [--partitions N] [--config KEY=VALUE ...]\n"
+		"  topic create NAME [--partitions N] [--replication-factor R] [--config KEY=VALUE ...]\n"
 		"  topic delete NAME   topic describe NAME\n"
 		"  group describe NAME\n"
 		"  cluster status   (nodes, controller, under-replicated and offline partitions)\n"

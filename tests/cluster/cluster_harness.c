@@ -110,6 +110,22 @@ void ch_node_start(struct ch_cluster *c, int i)
 	ck_abort_msg("node %d did not accept within 20 s; log %s", nd->id, nd->log);
 }
 
+static rd_kafka_t *client_of(const struct ch_cluster *c, int i);
+
+/* The brokers node i's Metadata lists (-1 when it does not answer). */
+static int brokers_seen(const struct ch_cluster *c, int i)
+{
+	rd_kafka_t *rk = client_of(c, i);
+	const struct rd_kafka_metadata *md = NULL;
+	int n = -1;
+	if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		n = md->broker_cnt;
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_destroy(rk);
+	return n;
+}
+
 void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 {
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -140,6 +156,17 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 	}
 	for (int i = 0; i < n; i++)
 		ch_node_start(c, i);
+	/* a node accepts Kafka clients before it has registered: wait until
+	 * every node's Metadata lists all n (else a CreateTopics with
+	 * replication factor n right away may find too few brokers) */
+	uint64_t deadline = kh_now_ms() + 30000;
+	for (int i = 0; i < n; i++) {
+		int seen;
+		while ((seen = brokers_seen(c, i)) < n && kh_now_ms() < deadline)
+			kh_sleep_ms(100);
+		ck_assert_msg(seen >= n, "node %d lists %d of %d nodes after 30 s; log %s",
+			      c->nodes[i].id, seen, n, c->nodes[i].log);
+	}
 	fprintf(stderr, "cluster harness: ZooKeeper 127.0.0.1:%d, %d nodes %s, in %s\n",
 		c->zk_port, n, c->bootstrap, c->root);
 }
@@ -278,18 +305,31 @@ int32_t ch_controller(const struct ch_cluster *c)
 
 int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap)
 {
+	return ch_http(c, i, "GET", path, NULL, out, cap);
+}
+
+int ch_http(const struct ch_cluster *c, int i, const char *method, const char *path,
+	    const char *body, char *out, size_t cap)
+{
 	/* guest:guest */
-	char req[1024];
+	char req[4096];
 	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-			 "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n\r\n",
-			 path);
+			 "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+			 "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n",
+			 method, path);
+	if (body)
+		n += snprintf(req + n, sizeof(req) - (size_t)n,
+			      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			      strlen(body), body);
+	else
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	ck_assert_int_lt(n, (int)sizeof(req));
 	int fd = su_tcp_connect(c->nodes[i].http_port);
 	size_t got = 0;
 	out[0] = '\0';
 	if (fd < 0)
 		return -1;
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = { 30, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (write(fd, req, (size_t)n) != n) {
@@ -306,16 +346,16 @@ int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, 
 	close(fd);
 	buf[have] = '\0';
 	int status = -1;
-	char *body = strstr(buf, "\r\n\r\n");
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || !body) {
+	char *answer = strstr(buf, "\r\n\r\n");
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || !answer) {
 		free(buf);
 		return -1;
 	}
-	body += 4;
-	got = strlen(body);
+	answer += 4;
+	got = strlen(answer);
 	if (got >= cap)
 		got = cap - 1;
-	memcpy(out, body, got);
+	memcpy(out, answer, got);
 	out[got] = '\0';
 	free(buf);
 	return status;

@@ -72,9 +72,12 @@ int32_t ch_controller(const struct ch_cluster *c);
 
 /* ---- what a node's HTTP API says --------------------------------------- */
 
-/* GET path from node i's HTTP listener as guest (HTTP/1.0, bounded: 10 s):
- * the status (-1 when there was no answer), the body NUL-terminated in
- * out (cap bytes, cut to fit). */
+/* A request to node i's HTTP listener as guest (HTTP/1.0; body NULL for
+ * none, else sent as JSON; bounded: 30 s): the status (-1 when there was
+ * no answer), the body NUL-terminated in out (cap bytes, cut to fit). */
+int ch_http(const struct ch_cluster *c, int i, const char *method, const char *path,
+	    const char *body, char *out, size_t cap);
+/* ch_http GET. */
 int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap);
 
 #endif

@@ -267,6 +267,73 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 }
 END_TEST
 
+/* 1 when node i's /api/cluster lists partition p of topic with three
+ * replicas, all in the ISR (present = 1), or does not list it (present =
+ * 0), within 20 s. */
+static int api_lists(int i, const char *topic, int p, int present)
+{
+	static char body[65536];
+	char want[300];
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":%d,", topic, p);
+	uint64_t deadline = kh_now_ms() + 20000;
+	do {
+		if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) != 200)
+			continue;
+		const char *o = strstr(body, want);
+		if (!present && !o)
+			return 1;
+		const char *rs = o ? strstr(o, "\"replicas\":") : NULL;
+		const char *isr = o ? strstr(o, "\"isr\":") : NULL;
+		if (present && rs && isr && array_len(rs + 11) == 3 && array_len(isr + 6) == 3)
+			return 1;
+	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+	fprintf(stderr, "node %d: /api/cluster: %s\n", cl.nodes[i].id, body);
+	return 0;
+}
+
+/* The management API's topic administration on a node of the cluster
+ * goes through the controller, as Kafka's CreateTopics, CreatePartitions
+ * and DeleteTopics do: made on one node, the topic is replicated on all
+ * three; grown, the new partition too; deleted on another node, it is
+ * gone everywhere. */
+START_TEST(test_cluster_http_topic_admin_through_the_controller)
+{
+	static char body[8192];
+	char topic[64], path[128];
+	kh_name(topic, sizeof(topic), "http");
+	snprintf(path, sizeof(path), "/api/topics/%s", topic);
+	int st = ch_http(&cl, 1, "PUT", path,
+			 "{\"partitions\":2,\"replication_factor\":3,"
+			 "\"config\":{\"min.insync.replicas\":\"2\"}}",
+			 body, sizeof(body));
+	ck_assert_msg(st == 201, "PUT %s on node 2: %d %s", path, st, body);
+	for (int p = 0; p < 2; p++)
+		ck_assert_msg(ch_wait_leader(&cl, topic, p, 3, 20000) >= 0,
+			      "%s-%d: no leader with 3 in-sync replicas", topic, p);
+	ck_assert(api_lists(2, topic, 1, 1));
+	/* grown: the new partition is replicated too */
+	st = ch_http(&cl, 2, "PUT", path, "{\"partitions\":3}", body, sizeof(body));
+	ck_assert_msg(st == 204, "PUT %s on node 3: %d %s", path, st, body);
+	ck_assert_msg(ch_wait_leader(&cl, topic, 2, 3, 20000) >= 0,
+		      "%s-2: no leader with 3 in-sync replicas", topic);
+	ck_assert(api_lists(0, topic, 2, 1));
+	/* more replicas than live nodes: Kafka's INVALID_REPLICATION_FACTOR */
+	char other[80];
+	snprintf(other, sizeof(other), "/api/topics/%s-4", topic);
+	st = ch_http(&cl, 0, "PUT", other, "{\"replication_factor\":4}", body, sizeof(body));
+	ck_assert_msg(st == 400 && strstr(body, "\"invalid_replication_factor\""), "%d %s", st, body);
+	/* deleted through another node: gone from every node */
+	st = ch_http(&cl, 0, "DELETE", path, NULL, body, sizeof(body));
+	ck_assert_msg(st == 204, "DELETE %s on node 1: %d %s", path, st, body);
+	for (int i = 0; i < 3; i++)
+		ck_assert(api_lists(i, topic, 0, 0));
+	uint64_t deadline = kh_now_ms() + 20000;
+	while ((st = ch_http_get(&cl, 2, path, body, sizeof(body))) != 404 && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_msg(st == 404, "GET %s on node 3 after the delete: %d %s", path, st, body);
+}
+END_TEST
+
 /* One round: produce n records with acks=all, kill -9 the leader after
  * `kill_after` are acknowledged, restart it at the end; check every
  * acknowledged record. */
@@ -373,6 +440,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_replicates_every_record_to_every_node);
+	tcase_add_test(tc, test_cluster_http_topic_admin_through_the_controller);
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
 	suite_add_tcase(s, tc);

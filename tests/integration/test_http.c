@@ -1245,6 +1245,35 @@ START_TEST(test_cluster_api_single_node)
 }
 END_TEST
 
+/* PUT /api/topics' replication_factor: a single node holds one replica
+ * only (Kafka's INVALID_REPLICATION_FACTOR for more). */
+START_TEST(test_topic_replication_factor_single_node)
+{
+	struct th_http_resp r;
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/rf-three", "{\"replication_factor\":3}", &r), 400);
+	ck_assert_msg(th_jerror(&r, "invalid_replication_factor", "Replication factor must be 1"), "%s",
+		      r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/rf-three", "{\"replication_factor\":\"1\"}", &r), 400);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/topics/rf-three", NULL, &r), 404);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/rf-one", "{\"replication_factor\":1}", &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/topics/rf-one", NULL, &r), 204);
+	th_http_free(&r);
+	/* tandemctl passes it on */
+	char out[4096];
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create rf-ctl --replication-factor 2"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create rf-ctl --replication-factor x"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create rf-ctl --partitions 2 --replication-factor 1"), 0);
+	ck_assert_int_eq(req_guest("GET", "/api/topics/rf-ctl", NULL, &r), 200);
+	ck_assert_int_eq(th_jint(&r, "partitions", -1), 2);
+	th_http_free(&r);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic delete rf-ctl"), 0);
+}
+END_TEST
+
 /* The console page is served, and its script renders every view from the
  * live API (node >= 18 with a stub DOM; without node the test fails). */
 START_TEST(test_console)
@@ -1430,6 +1459,7 @@ int main(void)
 	tcase_add_test(tc, test_topics_shape);
 	tcase_add_test(tc, test_tandemctl);
 	tcase_add_test(tc, test_cluster_api_single_node);
+	tcase_add_test(tc, test_topic_replication_factor_single_node);
 	tcase_add_test(tc, test_definitions);
 	tcase_add_test(tc, test_stream_queue);
 	tcase_add_test(tc, test_console);
