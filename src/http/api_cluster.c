@@ -18,7 +18,7 @@ void hx_cluster(struct hx_req *r)
 	struct tdm_replica_node self = {
 		.id = tdm_replica_node_id(NULL),
 		.host = cfg->advertised_host && *cfg->advertised_host ? cfg->advertised_host
-								       : cfg->bind_address,
+								      : cfg->bind_address,
 		.kafka_port = cfg->kafka_port,
 		.amqp_port = cfg->amqp_port,
 		.http_port = r->h->port,

@@ -99,7 +99,8 @@ static int cluster_status(void)
 		if (kafka > 0)
 			printf(":%lld", (long long)kafka);
 		printf("\tamqp %lld\thttp %lld%s\n", (long long)num(&d, n, "amqp_port", 0),
-		       (long long)num(&d, n, "http_port", 0), id == controller ? "\tcontroller" : "");
+		       (long long)num(&d, n, "http_port", 0),
+		       id == controller ? "\tcontroller" : "");
 		free(host);
 	}
 	int bad = partitions(&d, "under_replicated", "under-replicated");

@@ -76,8 +76,8 @@ static void append(const char *topic, int32_t partition, int n)
 	struct ls_topic *t = tdm_topic_find(topics, topic);
 	ck_assert_ptr_nonnull(t);
 	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(tdm_topics_append(topics, tdm_topic_partition(t, partition), &rec, 1,
-						   TDM_CODEC_NONE, &res),
+		ck_assert_int_eq(tdm_topics_append(topics, tdm_topic_partition(t, partition), &rec,
+						   1, TDM_CODEC_NONE, &res),
 				 0);
 }
 
@@ -134,10 +134,11 @@ START_TEST(test_cluster_doc_single_node)
 	struct js_w w;
 	js_w_init(&w);
 	hx_cluster_write(&w, NULL, &self);
-	ck_assert_str_eq(doc_text(&w),
-			 "{\"clustered\":false,\"node_id\":1,\"controller\":1,\"nodes\":[{\"id\":1,"
-			 "\"host\":\"127.0.0.1\",\"kafka_port\":9092,\"amqp_port\":5672,"
-			 "\"http_port\":15672}],\"partitions\":[],\"under_replicated\":0,\"offline\":0}");
+	ck_assert_str_eq(
+		doc_text(&w),
+		"{\"clustered\":false,\"node_id\":1,\"controller\":1,\"nodes\":[{\"id\":1,"
+		"\"host\":\"127.0.0.1\",\"kafka_port\":9092,\"amqp_port\":5672,"
+		"\"http_port\":15672}],\"partitions\":[],\"under_replicated\":0,\"offline\":0}");
 	js_w_free(&w);
 	/* a single node's /metrics gains nothing */
 	js_w_init(&w);
@@ -184,8 +185,9 @@ START_TEST(test_cluster_doc_no_controller)
 	struct js_w w;
 	js_w_init(&w);
 	hx_cluster_write(&w, r, NULL);
-	ck_assert_str_eq(doc_text(&w), "{\"clustered\":true,\"node_id\":4,\"controller\":-1,\"nodes\":[],"
-				       "\"partitions\":[],\"under_replicated\":0,\"offline\":0}");
+	ck_assert_str_eq(doc_text(&w),
+			 "{\"clustered\":true,\"node_id\":4,\"controller\":-1,\"nodes\":[],"
+			 "\"partitions\":[],\"under_replicated\":0,\"offline\":0}");
 	js_w_free(&w);
 	js_w_init(&w);
 	hx_cluster_metrics(&w, r);
