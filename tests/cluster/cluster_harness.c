@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,10 +51,11 @@ static const char *zk_sh(const char *cmd, const char *dir)
 
 static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 {
-	char id[16], kp[16], ap[16], zk[64], sess[16];
+	char id[16], kp[16], ap[16], hp[16], zk[64], sess[16];
 	snprintf(id, sizeof(id), "%d", nd->id);
 	snprintf(kp, sizeof(kp), "%d", nd->kafka_port);
 	snprintf(ap, sizeof(ap), "%d", nd->amqp_port);
+	snprintf(hp, sizeof(hp), "%d", nd->http_port);
 	snprintf(zk, sizeof(zk), "127.0.0.1:%d", c->zk_port);
 	snprintf(sess, sizeof(sess), "%d", CH_SESSION_MS);
 	pid_t pid = fork();
@@ -64,7 +67,7 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 	char *argv[64];
 	int n = 0;
 	argv[n++] = (char *)(getenv("TANDEMD") ? getenv("TANDEMD") : TANDEMD_PATH);
-	const char *fixed[] = { "--data-dir", nd->dir, "--amqp-port", ap, "--http-port", "0",
+	const char *fixed[] = { "--data-dir", nd->dir, "--amqp-port", ap, "--http-port", hp,
 				"--kafka-port", kp, "--node-id", id, "--zookeeper-connect", zk,
 				"--advertised-host", "127.0.0.1", "--zookeeper-session-timeout-ms", sess,
 				"--log-level", getenv("TANDEMD_LOG_LEVEL") ? getenv("TANDEMD_LOG_LEVEL")
@@ -171,6 +174,7 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 		nd->id = i + 1;
 		nd->kafka_port = free_port();
 		nd->amqp_port = free_port();
+		nd->http_port = free_port();
 		snprintf(nd->dir, sizeof(nd->dir), "%s/node%d", c->root, nd->id);
 		snprintf(nd->log, sizeof(nd->log), "%s/node%d.log", c->root, nd->id);
 		o += (size_t)snprintf(c->bootstrap + o, sizeof(c->bootstrap) - o, "%s127.0.0.1:%d",
@@ -334,4 +338,62 @@ int32_t ch_controller(const struct ch_cluster *c)
 			return id;
 	}
 	return -1;
+}
+
+int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap)
+{
+	return ch_http(c, i, "GET", path, NULL, out, cap);
+}
+
+int ch_http(const struct ch_cluster *c, int i, const char *method, const char *path,
+	    const char *body, char *out, size_t cap)
+{
+	/* guest:guest */
+	char req[4096];
+	int n = snprintf(req, sizeof(req),
+			 "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+			 "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n",
+			 method, path);
+	if (body)
+		n += snprintf(req + n, sizeof(req) - (size_t)n,
+			      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			      strlen(body), body);
+	else
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	ck_assert_int_lt(n, (int)sizeof(req));
+	int fd = su_tcp_connect(c->nodes[i].http_port);
+	size_t got = 0;
+	out[0] = '\0';
+	if (fd < 0)
+		return -1;
+	struct timeval tv = { 30, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	/* HTTP/1.0: the answer ends when the server closes */
+	char *buf = malloc(cap + 4096);
+	ck_assert_ptr_nonnull(buf);
+	size_t have = 0;
+	ssize_t r;
+	while (have < cap + 4095 && (r = read(fd, buf + have, cap + 4095 - have)) > 0)
+		have += (size_t)r;
+	close(fd);
+	buf[have] = '\0';
+	int status = -1;
+	char *answer = strstr(buf, "\r\n\r\n");
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || !answer) {
+		free(buf);
+		return -1;
+	}
+	answer += 4;
+	got = strlen(answer);
+	if (got >= cap)
+		got = cap - 1;
+	memcpy(out, answer, got);
+	out[got] = '\0';
+	free(buf);
+	return status;
 }

@@ -175,6 +175,59 @@ static int read_all(const char *topic, char **out, int max)
 	return n;
 }
 
+/* Elements of the JSON array of numbers starting at a ('['), or -1. */
+static int array_len(const char *a)
+{
+	if (!a || *a != '[')
+		return -1;
+	if (a[1] == ']')
+		return 0;
+	int n = 1;
+	for (a++; *a && *a != ']'; a++)
+		n += *a == ',';
+	return *a == ']' ? n : -1;
+}
+
+/* NULL when node i's /api/cluster body shows the three live nodes, the
+ * controller, and topic's partition 0 on three replicas all in sync with
+ * high watermark hw (and nothing under-replicated or offline); else what
+ * it lacks. */
+static const char *api_shows(const char *body, int i, const char *topic, int32_t controller,
+			     int hw)
+{
+	static char want[512];
+	snprintf(want, sizeof(want), "{\"clustered\":true,\"node_id\":%d,\"controller\":%d,\"nodes\":[",
+		 cl.nodes[i].id, controller);
+	if (strncmp(body, want, strlen(want)) != 0)
+		return "no clustered, node id, controller";
+	for (int j = 0; j < 3; j++) {
+		const struct ch_node *nd = &cl.nodes[j];
+		snprintf(want, sizeof(want),
+			 "{\"id\":%d,\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,"
+			 "\"http_port\":%d}",
+			 nd->id, nd->kafka_port, nd->amqp_port, nd->http_port);
+		if (!strstr(body, want))
+			return "a node missing";
+	}
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":0,", topic);
+	const char *p = strstr(body, want);
+	const char *end = p ? strchr(p, '}') : NULL;
+	if (!p || !end)
+		return "no partition";
+	char obj[1024];
+	snprintf(obj, sizeof(obj), "%.*s", (int)(end - p), p);
+	const char *rs = strstr(obj, "\"replicas\":"), *isr = strstr(obj, "\"isr\":");
+	if (array_len(rs ? rs + 11 : NULL) != 3 || array_len(isr ? isr + 6 : NULL) != 3)
+		return "not three replicas all in the ISR";
+	snprintf(want, sizeof(want), "\"high_watermark\":%d,\"under_replicated\":false,\"offline\":false,",
+		 hw);
+	if (!strstr(obj, want))
+		return "high watermark not there, or under-replicated";
+	if (!strstr(body, "],\"under_replicated\":0,\"offline\":0}"))
+		return "partitions under-replicated or offline";
+	return NULL;
+}
+
 START_TEST(test_cluster_replicates_every_record_to_every_node)
 {
 	char topic[64];
@@ -242,6 +295,94 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 	kh_name(assigned, sizeof(assigned), "badassign");
 	ck_assert_int_eq(create_assigned(assigned, 1, bad, bad_counts),
 			 RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT);
+
+	/* the management API shows it from every node: the three nodes, the
+	 * controller, the partition's replicas all in the ISR and its high
+	 * watermark (a follower learns it from its next fetch: bounded wait) */
+	int32_t controller = ch_controller(&cl);
+	ck_assert_int_ge(controller, 1);
+	static char body[65536];
+	for (int i = 0; i < 3; i++) {
+		const char *why = "no answer";
+		deadline = kh_now_ms() + 10000;
+		do {
+			if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) == 200)
+				why = api_shows(body, i, topic, controller, N);
+		} while (why && kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+		ck_assert_msg(!why, "node %d: /api/cluster: %s: %s", cl.nodes[i].id, why, body);
+	}
+	ck_assert_int_eq(ch_http_get(&cl, 0, "/metrics", body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\ntandem_cluster_nodes 3\n") &&
+			      strstr(body, "\ntandem_partitions_under_replicated 0\n") &&
+			      strstr(body, "\ntandem_partitions_offline 0\n"),
+		      "%s", body);
+}
+END_TEST
+
+/* 1 when node i's /api/cluster lists partition p of topic with three
+ * replicas, all in the ISR (present = 1), or does not list it (present =
+ * 0), within 20 s. */
+static int api_lists(int i, const char *topic, int p, int present)
+{
+	static char body[65536];
+	char want[300];
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":%d,", topic, p);
+	uint64_t deadline = kh_now_ms() + 20000;
+	do {
+		if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) != 200)
+			continue;
+		const char *o = strstr(body, want);
+		if (!present && !o)
+			return 1;
+		const char *rs = o ? strstr(o, "\"replicas\":") : NULL;
+		const char *isr = o ? strstr(o, "\"isr\":") : NULL;
+		if (present && rs && isr && array_len(rs + 11) == 3 && array_len(isr + 6) == 3)
+			return 1;
+	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+	fprintf(stderr, "node %d: /api/cluster: %s\n", cl.nodes[i].id, body);
+	return 0;
+}
+
+/* The management API's topic administration on a node of the cluster
+ * goes through the controller, as Kafka's CreateTopics, CreatePartitions
+ * and DeleteTopics do: made on one node, the topic is replicated on all
+ * three; grown, the new partition too; deleted on another node, it is
+ * gone everywhere. */
+START_TEST(test_cluster_http_topic_admin_through_the_controller)
+{
+	static char body[8192];
+	char topic[64], path[128];
+	kh_name(topic, sizeof(topic), "http");
+	snprintf(path, sizeof(path), "/api/topics/%s", topic);
+	int st = ch_http(&cl, 1, "PUT", path,
+			 "{\"partitions\":2,\"replication_factor\":3,"
+			 "\"config\":{\"min.insync.replicas\":\"2\"}}",
+			 body, sizeof(body));
+	ck_assert_msg(st == 201, "PUT %s on node 2: %d %s", path, st, body);
+	for (int p = 0; p < 2; p++)
+		ck_assert_msg(ch_wait_leader(&cl, topic, p, 3, 20000) >= 0,
+			      "%s-%d: no leader with 3 in-sync replicas", topic, p);
+	ck_assert(api_lists(2, topic, 1, 1));
+	/* grown: the new partition is replicated too */
+	st = ch_http(&cl, 2, "PUT", path, "{\"partitions\":3}", body, sizeof(body));
+	ck_assert_msg(st == 204, "PUT %s on node 3: %d %s", path, st, body);
+	ck_assert_msg(ch_wait_leader(&cl, topic, 2, 3, 20000) >= 0,
+		      "%s-2: no leader with 3 in-sync replicas", topic);
+	ck_assert(api_lists(0, topic, 2, 1));
+	/* more replicas than live nodes: Kafka's INVALID_REPLICATION_FACTOR */
+	char other[80];
+	snprintf(other, sizeof(other), "/api/topics/%s-4", topic);
+	st = ch_http(&cl, 0, "PUT", other, "{\"replication_factor\":4}", body, sizeof(body));
+	ck_assert_msg(st == 400 && strstr(body, "\"invalid_replication_factor\""), "%d %s", st, body);
+	/* deleted through another node: gone from every node */
+	st = ch_http(&cl, 0, "DELETE", path, NULL, body, sizeof(body));
+	ck_assert_msg(st == 204, "DELETE %s on node 1: %d %s", path, st, body);
+	for (int i = 0; i < 3; i++)
+		ck_assert(api_lists(i, topic, 0, 0));
+	uint64_t deadline = kh_now_ms() + 20000;
+	while ((st = ch_http_get(&cl, 2, path, body, sizeof(body))) != 404 && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_msg(st == 404, "GET %s on node 3 after the delete: %d %s", path, st, body);
 }
 END_TEST
 
@@ -386,6 +527,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_replicates_every_record_to_every_node);
+	tcase_add_test(tc, test_cluster_http_topic_admin_through_the_controller);
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
 	tcase_add_test(tc, test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost);
