@@ -27,6 +27,8 @@
 #   TANDEM_CLUSTER_TIMEOUT  seconds to wait for each process (default 60)
 #
 # `up` on a directory whose processes still run fails: run `down` first.
+# `down` keeps the data (ZooKeeper's and every node's): the next `up` starts
+# the nodes on it again (on new ports); remove the directory to start afresh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,20 +53,28 @@ find_tandemd() {
 	fi
 }
 
-free_port() {
+# free_ports N: N distinct free loopback ports, one per line (one python3
+# run for all: the sockets stay bound until every port is picked).
+free_ports() {
 	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+		python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in ss))' "$1"
 		return
 	fi
-	local p
-	for _ in $(seq 1 50); do
+	local p n=0 seen=" "
+	for _ in $(seq 1 $(($1 * 50))); do # no python: random ports nobody answers on
 		p=$((20000 + RANDOM % 40000))
+		case $seen in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
-			return
+			seen="$seen$p "
+			n=$((n + 1))
+			[ "$n" -ge "$1" ] && return
 		fi
 	done
-	die "no free port found"
+	die "no free ports found"
 }
 
 listening() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
@@ -107,9 +117,7 @@ start_node() { # start_node ID ZKCONNECT TANDEMD
 	local id=$1 zk=$2 bin=$3 d amqp kafka http i
 	mkdir -p "$STATE/node-$id/data"
 	d=$(cd "$STATE/node-$id" && pwd)
-	amqp=$(free_port)
-	kafka=$(free_port)
-	http=$(free_port)
+	{ read -r amqp; read -r kafka; read -r http; } < <(free_ports 3)
 	echo "$id" >"$d/id"
 	echo "$amqp" >"$d/amqp_port"
 	echo "$kafka" >"$d/kafka_port"
@@ -145,7 +153,6 @@ up() {
 	if status >/dev/null 2>&1; then
 		die "a cluster already runs in $STATE (scripts/cluster.sh down first)"
 	fi
-	rm -rf "$STATE"/node-*
 	zkline=$(ZK_START_TIMEOUT=$TIMEOUT bash "$ZK_SH" start "$STATE/zookeeper") ||
 		die "ZooKeeper did not start (see above; logs in $STATE/zookeeper)"
 	echo "$zkline"

@@ -32,7 +32,9 @@
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
 #  12. cluster                  three nodes and a private ZooKeeper: replication,
 #                               kill -9 of a leader under acks=all, of the
-#                               controller (tests/cluster/test_cluster)
+#                               controller, a leader paused past its session
+#                               (tests/cluster/test_cluster); again with the
+#                               nodes under ASan + UBSan and under TSan
 #  13. make distcheck           the release tarball holds every file it needs,
 #                               builds (without -Werror, as a packager would),
 #                               passes make check and installs
@@ -200,8 +202,21 @@ valgrind_check() {
 # driven by librdkafka (tests/cluster/test_cluster): replication, kill -9
 # of a leader under acks=all, kill -9 of the controller.  Built by make
 # check; too slow for it (failovers wait for ZooKeeper session timeouts).
+# Then the same with the nodes built with ASan + UBSan (build/asan) and with
+# ThreadSanitizer (build/tsan): a report makes a node exit non-zero at
+# SIGTERM, which fails the program.
 cluster_check() {
-	"$main/tests/cluster/test_cluster"
+	local rc=0
+	echo "--- test_cluster"
+	"$main/tests/cluster/test_cluster" || rc=1
+	echo "--- test_cluster with the nodes under ASan + UBSan"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
+	echo "--- test_cluster with the nodes under ThreadSanitizer"
+	TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp} \
+		TANDEMD="$BUILD/tsan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
+	return $rc
 }
 
 stage "make check" make_check "$main"

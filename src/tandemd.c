@@ -128,6 +128,7 @@ static int join_cluster(struct server *s, const struct tdm_config *cfg)
 		return -1;
 	}
 	tdm_kafka_set_replica(s->kafka, tdm_cnode_replica(s->cluster));
+	tdm_http_set_replica(s->http, tdm_cnode_replica(s->cluster));
 	return 0;
 }
 
@@ -511,6 +512,7 @@ out:
 		event_free(s.retention_more);
 	if (s.kafka)
 		tdm_kafka_set_replica(s.kafka, NULL);
+	tdm_http_set_replica(s.http, NULL);
 	tdm_cnode_free(s.cluster); /* leaves the cluster first: leaderships move at once */
 	tdm_http_free(s.http);
 	tdm_net_free(s.net);

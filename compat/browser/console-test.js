@@ -339,7 +339,8 @@ async function main() {
   });
 
   const tabs = [['overview', '#rate-chart'], ['queues', '#queues-table'], ['exchanges', '#exchanges-table'],
-    ['bindings', '#bindings-table'], ['connections', '#connections-table'], ['topics', '#topics-table'], ['groups', '#groups-table']];
+    ['bindings', '#bindings-table'], ['connections', '#connections-table'], ['topics', '#topics-table'], ['groups', '#groups-table'],
+    ['cluster', '#cluster-nodes']];
   for (const [t, sel] of tabs) {
     await check('tab.' + t, async () => {
       await page.click('nav a[href="#' + t + '"]');
@@ -350,6 +351,7 @@ async function main() {
       if (t === 'bindings') await waitText('#bindings-table', 'side.demo');
       if (t === 'topics') await waitText('#topics-table', 'side.log');
       if (t === 'groups') await waitText('#groups-table', 'side-g1');
+      if (t === 'cluster') await waitText('#cluster-head', 'single node');
     });
   }
   await check('overview.chart', async () => {

@@ -1,7 +1,7 @@
 /*
  * The cluster controller (controller.h): election, watches and fenced
- * partition-state writes over the loop thread's ZooKeeper session, and the
- * admin calls of any node.  The decisions themselves are ctl.c's.
+ * partition-state writes over the loop thread's ZooKeeper session.  The
+ * decisions themselves are ctl.c's.
  *
  * Every ZooKeeper call carries a struct ctlr_op (c->ops owns them until
  * the call's completion).  Controller work is tagged with the generation
@@ -13,9 +13,12 @@
  * compare-and-set, so that an ISR the leader changed meanwhile is never
  * overwritten.
  *
+ * The admin calls are controller_admin.c's.
+ *
  * Must not depend on: the protocol front ends.
  */
 #include "cluster/controller.h"
+#include "cluster/controller_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,77 +29,6 @@
 #include "cluster/zkdata.h"
 #include "core/log.h"
 #include "core/replica.h"
-
-#define SUB "controller"
-#define MAX_TRIES 10 /* compare-and-set retries of one write */
-
-struct ctlr_topic {
-	char *name;           /* owned */
-	struct zkd_topic asg; /* owned; no partitions until read */
-	bool unclean;         /* unclean.leader.election.enable in force */
-	bool deleting;        /* its deletion is under way: no state writes */
-	struct ctlr_topic *next;
-};
-
-struct ctlr_name {
-	char *name; /* owned */
-	struct ctlr_name *next;
-};
-
-struct ctlr_admin;
-
-struct ctlr_op {
-	struct tdm_controller *c;
-	uint64_t gen;
-	char *topic; /* owned, or NULL */
-	int32_t partition;
-	int tries;
-	struct ctl_part part;     /* a state being written: isr owned */
-	struct ctlr_admin *admin; /* borrowed: an admin call's op */
-	struct ctlr_op *prev, *next;
-};
-
-enum admin_kind { ADMIN_CREATE, ADMIN_DELETE, ADMIN_PARTITIONS };
-
-struct ctlr_admin {
-	struct tdm_controller *c;
-	enum admin_kind kind;
-	int step;
-	char *name; /* owned */
-	int32_t partitions, rf, total;
-	struct ctl_assignment asg; /* owned: explicit, then the one to write */
-	bool explicit_asg, validate_only;
-	struct zkd_config cfg;     /* owned */
-	struct zkd_topic existing; /* owned: create partitions */
-	int32_t version;           /* of /brokers/topics/T */
-	int tries;
-	int fail_err;   /* admin_fail_later's */
-	char *fail_msg; /* owned */
-	ctlr_done_fn done;
-	void *ctx;
-	struct ctlr_admin *prev, *next;
-};
-
-struct tdm_controller {
-	struct zk *zk; /* borrowed: the owner's session */
-	struct ctlr_config cfg;
-	struct ctlr_hooks hooks;
-	void *ctx;
-	uint64_t gen;
-	int64_t session;
-	bool is_controller, electing;
-	bool listed;    /* /brokers/ids was read in this tenure */
-	bool have_live; /* ... and lists this node: states may be written */
-	int32_t controller_id, epoch, epoch_version;
-	int ensures;              /* paths still being made at the start of a tenure */
-	int32_t *live;            /* owned: sorted */
-	size_t nlive;
-	struct ctlr_topic *topics; /* owned: what /brokers/topics lists */
-	struct ctlr_name *dels;    /* owned: deletions under way */
-	struct ctlr_op *ops;       /* owned: pending ZooKeeper calls */
-	struct ctlr_admin *admins; /* owned: pending admin calls */
-	struct ctlr_stats stats;
-};
 
 static void elect(struct tdm_controller *c);
 static void sync_partition(struct tdm_controller *c, const char *topic, int32_t partition,
@@ -112,7 +44,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct ctlr_op *op_new(struct tdm_controller *c, const char *topic, int32_t partition)
+struct ctlr_op *ctlr_op_new(struct tdm_controller *c, const char *topic, int32_t partition)
 {
 	struct ctlr_op *op = calloc(1, sizeof(*op));
 
@@ -132,7 +64,7 @@ static struct ctlr_op *op_new(struct tdm_controller *c, const char *topic, int32
 	return op;
 }
 
-static void op_end(struct ctlr_op *op)
+void ctlr_op_end(struct ctlr_op *op)
 {
 	struct tdm_controller *c = op->c;
 
@@ -154,7 +86,7 @@ static struct ctlr_op *op_current(void *ctx)
 	struct ctlr_op *op = ctx;
 
 	if (op->gen != op->c->gen) {
-		op_end(op);
+		ctlr_op_end(op);
 		return NULL;
 	}
 	return op;
@@ -261,11 +193,11 @@ static void on_get_controller(void *ctx, const struct zk_result *res);
 
 static void read_controller(struct tdm_controller *c)
 {
-	struct ctlr_op *op = op_new(c, NULL, 0);
+	struct ctlr_op *op = ctlr_op_new(c, NULL, 0);
 
 	if (!op || zk_get(c->zk, ZKD_CONTROLLER, on_controller_watch, c, on_get_controller, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		tdm_error(SUB, "out of memory reading %s", ZKD_CONTROLLER);
 	}
 }
@@ -305,7 +237,7 @@ static void on_epoch_read(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc == ZK_OK) {
 		if (zkd_epoch_decode(res->data ? res->data : "", res->len, &epoch, err,
 				     sizeof(err))) {
@@ -321,15 +253,14 @@ static void on_epoch_read(void *ctx, const struct zk_result *res)
 	if (epoch == INT32_MAX)
 		epoch = 0;
 	data = zkd_epoch_encode(epoch + 1, &len);
-	op = op_new(c, NULL, epoch + 1);
+	op = ctlr_op_new(c, NULL, epoch + 1);
 	if (!data || !op)
 		goto oom;
 	/* absent: create it with 1; else compare-and-set on the version read */
-	rc = res->rc == ZK_NONODE
-		     ? zk_create(c->zk, ZKD_CONTROLLER_EPOCH, data, len, ZK_PERSISTENT,
-				 on_epoch_set, op)
-		     : zk_set(c->zk, ZKD_CONTROLLER_EPOCH, data, len, res->stat->version, on_epoch_set,
-			      op);
+	rc = res->rc == ZK_NONODE ? zk_create(c->zk, ZKD_CONTROLLER_EPOCH, data, len, ZK_PERSISTENT,
+					      on_epoch_set, op)
+				  : zk_set(c->zk, ZKD_CONTROLLER_EPOCH, data, len,
+					   res->stat->version, on_epoch_set, op);
 	if (rc)
 		goto oom;
 	free(data);
@@ -337,7 +268,7 @@ static void on_epoch_read(void *ctx, const struct zk_result *res)
 oom:
 	free(data);
 	if (op)
-		op_end(op);
+		ctlr_op_end(op);
 	c->electing = false;
 	tdm_error(SUB, "out of memory writing %s", ZKD_CONTROLLER_EPOCH);
 }
@@ -352,7 +283,7 @@ static void on_epoch_set(void *ctx, const struct zk_result *res)
 		return;
 	c = op->c;
 	epoch = op->partition;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc == ZK_NODEEXISTS || res->rc == ZK_BADVERSION) {
 		bump_epoch(c); /* someone moved it meanwhile: read it again */
 		return;
@@ -369,11 +300,11 @@ static void on_epoch_set(void *ctx, const struct zk_result *res)
 
 static void bump_epoch(struct tdm_controller *c)
 {
-	struct ctlr_op *op = op_new(c, NULL, 0);
+	struct ctlr_op *op = ctlr_op_new(c, NULL, 0);
 
 	if (!op || zk_get(c->zk, ZKD_CONTROLLER_EPOCH, NULL, NULL, on_epoch_read, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		c->electing = false;
 		tdm_error(SUB, "out of memory reading %s", ZKD_CONTROLLER_EPOCH);
 	}
@@ -389,7 +320,7 @@ static void on_get_controller(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc == ZK_NONODE) { /* gone meanwhile: run again */
 		c->electing = false;
 		elect(c);
@@ -433,7 +364,7 @@ static void on_controller_created(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc == ZK_OK) {
 		bump_epoch(c);
 	} else if (res->rc == ZK_NODEEXISTS) {
@@ -456,11 +387,11 @@ static void elect(struct tdm_controller *c)
 	if (c->electing || c->is_controller)
 		return;
 	data = zkd_controller_encode(&zc, &len);
-	op = op_new(c, NULL, 0);
+	op = ctlr_op_new(c, NULL, 0);
 	if (!data || !op ||
 	    zk_create(c->zk, ZKD_CONTROLLER, data, len, ZK_EPHEMERAL, on_controller_created, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		free(data);
 		tdm_error(SUB, "out of memory running for controller");
 		return;
@@ -482,8 +413,10 @@ static void on_state_written(void *ctx, const struct zk_result *res)
 	c = op->c;
 	if (res->rc == ZK_OK) {
 		c->stats.state_writes++;
-		op->part.version = res->nops > 1 && res->ops[1].version >= 0 ? res->ops[1].version : 0;
-		tdm_info(SUB, "%s-%d: leader %d, leader epoch %d, %zu in sync (controller epoch %d)",
+		op->part.version =
+			res->nops > 1 && res->ops[1].version >= 0 ? res->ops[1].version : 0;
+		tdm_info(SUB,
+			 "%s-%d: leader %d, leader epoch %d, %zu in sync (controller epoch %d)",
 			 op->topic, (int)op->partition, (int)op->part.leader,
 			 (int)op->part.leader_epoch, op->part.nisr, (int)c->epoch);
 		t = topic_find(c, op->topic);
@@ -495,13 +428,14 @@ static void on_state_written(void *ctx, const struct zk_result *res)
 			ctl_part_view(&op->part, &st);
 			c->hooks.on_state(c->ctx, op->topic, op->partition, &st);
 		}
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
-	if (res->nops >= 1 && res->ops[0].rc != ZK_OK && res->ops[0].rc != ZK_RUNTIMEINCONSISTENCY) {
+	if (res->nops >= 1 && res->ops[0].rc != ZK_OK &&
+	    res->ops[0].rc != ZK_RUNTIMEINCONSISTENCY) {
 		/* the epoch check failed: a newer controller exists */
 		c->stats.fenced_writes++;
-		op_end(op);
+		ctlr_op_end(op);
 		resign(c, "a state write was fenced: /controller_epoch moved");
 		elect(c);
 		return;
@@ -514,12 +448,12 @@ static void on_state_written(void *ctx, const struct zk_result *res)
 		else
 			tdm_warn(SUB, "%s-%d: state still conflicting after %d tries", op->topic,
 				 (int)op->partition, op->tries);
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	tdm_warn(SUB, "%s-%d: writing the state: %s", op->topic, (int)op->partition,
 		 zk_strerror(res->rc));
-	op_end(op);
+	ctlr_op_end(op);
 }
 
 /* Writes op->part as topic/partition's state: a new node (create) or
@@ -560,7 +494,7 @@ fail:
 	free(data);
 	tdm_error(SUB, "%s-%d: cannot write the state (out of memory or bad name)", op->topic,
 		  (int)op->partition);
-	op_end(op);
+	ctlr_op_end(op);
 }
 
 static const int32_t *live_ids(struct tdm_controller *c, struct ctl_brokers *b)
@@ -585,7 +519,7 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 	c = op->c;
 	t = topic_find(c, op->topic);
 	if (!t || t->deleting || (size_t)op->partition >= t->asg.npartitions) {
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	live_ids(c, &live);
@@ -595,8 +529,9 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 		rc = ctl_new_state(&op->part, &live, c->epoch);
 		if (rc != 0) { /* no live replica: tried again on a broker change */
 			if (rc < 0)
-				tdm_error(SUB, "%s-%d: out of memory", op->topic, (int)op->partition);
-			op_end(op);
+				tdm_error(SUB, "%s-%d: out of memory", op->topic,
+					  (int)op->partition);
+			ctlr_op_end(op);
 			return;
 		}
 		write_state(c, op, true);
@@ -605,13 +540,13 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 	if (res->rc != ZK_OK) {
 		tdm_warn(SUB, "%s-%d: reading the state: %s", op->topic, (int)op->partition,
 			 zk_strerror(res->rc));
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	if (zkd_partition_state_decode(res->data ? res->data : "", res->len, &zs, err,
 				       sizeof(err))) {
 		tdm_error(SUB, "%s-%d: state znode: %s", op->topic, (int)op->partition, err);
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	op->part.isr = zs.isr; /* taken over */
@@ -625,7 +560,7 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 		write_state(c, op, false);
 		return;
 	}
-	op_end(op);
+	ctlr_op_end(op);
 	if (rc == CTL_ERR_STALE_CONTROLLER) {
 		c->stats.fenced_writes++;
 		resign(c, "a newer controller epoch wrote a partition state");
@@ -646,7 +581,7 @@ static void sync_partition(struct tdm_controller *c, const char *topic, int32_t 
 		return;
 	if (!zkd_path_partition_state(path, sizeof(path), topic, partition))
 		return;
-	op = op_new(c, topic, partition);
+	op = ctlr_op_new(c, topic, partition);
 	if (!op) {
 		tdm_error(SUB, "out of memory");
 		return;
@@ -654,7 +589,7 @@ static void sync_partition(struct tdm_controller *c, const char *topic, int32_t 
 	op->tries = tries;
 	op->part.leader = CTL_NO_LEADER;
 	if (zk_get(c->zk, path, NULL, NULL, on_state_read, op)) {
-		op_end(op);
+		ctlr_op_end(op);
 		tdm_error(SUB, "out of memory");
 	}
 }
@@ -669,12 +604,34 @@ static void sync_topic(struct tdm_controller *c, struct ctlr_topic *t)
 		sync_partition(c, t->name, (int32_t)p, 0);
 }
 
+static void on_topic_config(void *ctx, const struct zk_result *res);
+
+/* Reads t's config first: unclean.leader.election.enable is taken at
+ * election time, as Kafka's controller fetches the topic's config when it
+ * elects a leader for an offline partition. */
+static void sync_topic_fresh(struct tdm_controller *c, struct ctlr_topic *t)
+{
+	char path[ZKD_PATH_MAX];
+	struct ctlr_op *op;
+
+	if (t->deleting || t->asg.npartitions == 0) /* not read yet: on_topic syncs it */
+		return;
+	if (!zkd_path_topic_config(path, sizeof(path), t->name))
+		return;
+	op = ctlr_op_new(c, t->name, 0);
+	if (!op || zk_get(c->zk, path, NULL, NULL, on_topic_config, op)) {
+		if (op)
+			ctlr_op_end(op);
+		sync_topic(c, t);
+	}
+}
+
 static void sync_all(struct tdm_controller *c)
 {
 	struct ctlr_topic *t;
 
 	for (t = c->topics; t; t = t->next)
-		sync_topic(c, t);
+		sync_topic_fresh(c, t);
 }
 
 /* ---- watches of the controller --------------------------------------- */
@@ -701,7 +658,7 @@ static void on_brokers(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc != ZK_OK) {
 		tdm_warn(SUB, "reading %s: %s", ZKD_BROKERS_IDS, zk_strerror(res->rc));
 		return;
@@ -747,11 +704,11 @@ static void on_brokers(void *ctx, const struct zk_result *res)
 
 static void watch_brokers(struct tdm_controller *c)
 {
-	struct ctlr_op *op = op_new(c, NULL, 0);
+	struct ctlr_op *op = ctlr_op_new(c, NULL, 0);
 
 	if (!op || zk_get_children(c->zk, ZKD_BROKERS_IDS, on_brokers_watch, c, on_brokers, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		tdm_error(SUB, "out of memory watching %s", ZKD_BROKERS_IDS);
 	}
 }
@@ -783,7 +740,7 @@ static void on_topic_config(void *ctx, const struct zk_result *res)
 		}
 		sync_topic(c, t);
 	}
-	op_end(op);
+	ctlr_op_end(op);
 }
 
 static void read_topic(struct tdm_controller *c, const char *name);
@@ -813,19 +770,19 @@ static void on_topic(void *ctx, const struct zk_result *res)
 	c = op->c;
 	t = topic_find(c, op->topic);
 	if (!t || t->deleting || res->rc != ZK_OK) {
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	if (zkd_topic_decode(res->data ? res->data : "", res->len, &asg, err, sizeof(err))) {
 		tdm_error(SUB, "topic %s: %s", t->name, err);
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	if (asg.npartitions < t->asg.npartitions) {
 		tdm_warn(SUB, "topic %s: %zu partitions, was %zu: ignored", t->name,
 			 asg.npartitions, t->asg.npartitions);
 		zkd_topic_free(&asg);
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	zkd_topic_free(&t->asg);
@@ -833,7 +790,7 @@ static void on_topic(void *ctx, const struct zk_result *res)
 	/* its config decides unclean election: read it, then the states */
 	if (!zkd_path_topic_config(path, sizeof(path), t->name) ||
 	    zk_get(c->zk, path, NULL, NULL, on_topic_config, op)) {
-		op_end(op);
+		ctlr_op_end(op);
 		tdm_error(SUB, "topic %s: cannot read its config", t->name);
 	}
 }
@@ -845,10 +802,10 @@ static void read_topic(struct tdm_controller *c, const char *name)
 
 	if (!zkd_path_topic(path, sizeof(path), name))
 		return;
-	op = op_new(c, name, 0);
+	op = ctlr_op_new(c, name, 0);
 	if (!op || zk_get(c->zk, path, on_topic_watch, c, on_topic, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		tdm_error(SUB, "out of memory reading topic %s", name);
 	}
 }
@@ -884,7 +841,7 @@ static void on_topics(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc != ZK_OK) {
 		tdm_warn(SUB, "reading %s: %s", ZKD_BROKERS_TOPICS, zk_strerror(res->rc));
 		return;
@@ -917,12 +874,11 @@ static void on_topics(void *ctx, const struct zk_result *res)
 
 static void watch_topics(struct tdm_controller *c)
 {
-	struct ctlr_op *op = op_new(c, NULL, 0);
+	struct ctlr_op *op = ctlr_op_new(c, NULL, 0);
 
-	if (!op ||
-	    zk_get_children(c->zk, ZKD_BROKERS_TOPICS, on_topics_watch, c, on_topics, op)) {
+	if (!op || zk_get_children(c->zk, ZKD_BROKERS_TOPICS, on_topics_watch, c, on_topics, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		tdm_error(SUB, "out of memory watching %s", ZKD_BROKERS_TOPICS);
 	}
 }
@@ -944,7 +900,7 @@ static void on_delete_done(void *ctx, const struct zk_result *res)
 		tdm_info(SUB, "topic %s deleted", op->topic);
 	}
 	names_remove(&c->dels, op->topic);
-	op_end(op);
+	ctlr_op_end(op);
 }
 
 static void on_topic_deleted(void *ctx, const struct zk_result *res)
@@ -959,7 +915,7 @@ static void on_topic_deleted(void *ctx, const struct zk_result *res)
 	if (res->rc != ZK_OK && res->rc != ZK_NONODE) {
 		tdm_warn(SUB, "deleting topic %s: %s", op->topic, zk_strerror(res->rc));
 		names_remove(&c->dels, op->topic);
-		op_end(op);
+		ctlr_op_end(op);
 		return;
 	}
 	if (zkd_path_topic_config(path, sizeof(path), op->topic))
@@ -967,7 +923,7 @@ static void on_topic_deleted(void *ctx, const struct zk_result *res)
 	if (!zkd_path_delete_topic(path, sizeof(path), op->topic) ||
 	    zk_delete(c->zk, path, -1, on_delete_done, op)) {
 		names_remove(&c->dels, op->topic);
-		op_end(op);
+		ctlr_op_end(op);
 	}
 }
 
@@ -995,7 +951,7 @@ static void on_delete_partitions(void *ctx, const struct zk_result *res)
 	if (!zkd_path_topic(path, sizeof(path), op->topic) ||
 	    zk_delete(c->zk, path, -1, on_topic_deleted, op)) {
 		names_remove(&c->dels, op->topic);
-		op_end(op);
+		ctlr_op_end(op);
 	}
 }
 
@@ -1009,11 +965,11 @@ static void delete_topic(struct tdm_controller *c, const char *name)
 	if (names_has(c->dels, name) || !zkd_path_partitions(path, sizeof(path), name))
 		return;
 	n = calloc(1, sizeof(*n));
-	op = op_new(c, name, 0);
+	op = ctlr_op_new(c, name, 0);
 	if (!n || !op || !(n->name = strdup(name))) {
 		free(n);
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		tdm_error(SUB, "out of memory");
 		return;
 	}
@@ -1025,7 +981,7 @@ static void delete_topic(struct tdm_controller *c, const char *name)
 	tdm_info(SUB, "deleting topic %s", name);
 	if (zk_get_children(c->zk, path, NULL, NULL, on_delete_partitions, op)) {
 		names_remove(&c->dels, name);
-		op_end(op);
+		ctlr_op_end(op);
 	}
 }
 
@@ -1049,7 +1005,7 @@ static void on_deletions(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc != ZK_OK)
 		return;
 	for (i = 0; i < res->nchildren; i++)
@@ -1058,12 +1014,12 @@ static void on_deletions(void *ctx, const struct zk_result *res)
 
 static void watch_deletions(struct tdm_controller *c)
 {
-	struct ctlr_op *op = op_new(c, NULL, 0);
+	struct ctlr_op *op = ctlr_op_new(c, NULL, 0);
 
 	if (!op || zk_get_children(c->zk, ZKD_ADMIN_DELETE_TOPICS, on_deletions_watch, c,
 				   on_deletions, op)) {
 		if (op)
-			op_end(op);
+			ctlr_op_end(op);
 		tdm_error(SUB, "out of memory watching %s", ZKD_ADMIN_DELETE_TOPICS);
 	}
 }
@@ -1081,7 +1037,7 @@ static void on_parent_made(void *ctx, const struct zk_result *res)
 	if (!op)
 		return;
 	c = op->c;
-	op_end(op);
+	ctlr_op_end(op);
 	if (res->rc != ZK_OK)
 		tdm_warn(SUB, "making %s: %s", res->path ? res->path : "?", zk_strerror(res->rc));
 	if (--c->ensures > 0)
@@ -1104,11 +1060,11 @@ static void become_controller(struct tdm_controller *c)
 	notify(c);
 	c->ensures = (int)(sizeof(watched_parents) / sizeof(*watched_parents));
 	for (i = 0; i < sizeof(watched_parents) / sizeof(*watched_parents); i++) {
-		struct ctlr_op *op = op_new(c, NULL, 0);
+		struct ctlr_op *op = ctlr_op_new(c, NULL, 0);
 
 		if (!op || zk_ensure_path(c->zk, watched_parents[i], on_parent_made, op)) {
 			if (op)
-				op_end(op);
+				ctlr_op_end(op);
 			resign(c, "out of memory");
 			return;
 		}
@@ -1138,17 +1094,15 @@ struct tdm_controller *ctlr_new(struct zk *zk, const struct ctlr_config *cfg,
 	return c;
 }
 
-static void admin_free(struct ctlr_admin *a);
-
 void ctlr_free(struct tdm_controller *c)
 {
 	if (!c)
 		return;
 	reset(c);
 	while (c->ops)
-		op_end(c->ops);
+		ctlr_op_end(c->ops);
 	while (c->admins)
-		admin_free(c->admins);
+		ctlr_admin_free(c->admins);
 	free(c);
 }
 
@@ -1200,572 +1154,4 @@ int32_t ctlr_epoch(const struct tdm_controller *c)
 const struct ctlr_stats *ctlr_stats(const struct tdm_controller *c)
 {
 	return &c->stats;
-}
-
-/* ---- admin ----------------------------------------------------------- */
-
-static void admin_free(struct ctlr_admin *a)
-{
-	struct tdm_controller *c = a->c;
-
-	if (a->prev)
-		a->prev->next = a->next;
-	else
-		c->admins = a->next;
-	if (a->next)
-		a->next->prev = a->prev;
-	ctl_assignment_free(&a->asg);
-	zkd_config_free(&a->cfg);
-	zkd_topic_free(&a->existing);
-	free(a->fail_msg);
-	free(a->name);
-	free(a);
-}
-
-static void admin_finish(struct ctlr_admin *a, int err, const char *msg)
-{
-	if (a->done)
-		a->done(a->ctx, err, msg);
-	admin_free(a);
-}
-
-static void admin_zk_failed(struct ctlr_admin *a, const char *what, int rc)
-{
-	char msg[256];
-
-	snprintf(msg, sizeof(msg), "ZooKeeper failed %s: %s", what, zk_strerror(rc));
-	admin_finish(a, CTL_ERR_UNKNOWN_SERVER, msg);
-}
-
-static void admin_step(void *ctx, const struct zk_result *res);
-
-/* Issues the admin's next ZooKeeper call (its completion comes back to
- * admin_step); on out of memory finishes the admin. */
-enum admin_call { CALL_GET, CALL_EXISTS, CALL_CHILDREN, CALL_CREATE, CALL_SET, CALL_ENSURE };
-static void admin_call(struct ctlr_admin *a, enum admin_call call, const char *path,
-		       const char *data, size_t len, int32_t version)
-{
-	struct tdm_controller *c = a->c;
-	struct ctlr_op *op = op_new(c, NULL, 0);
-	int rc = -1;
-
-	if (op) {
-		op->admin = a;
-		switch (call) {
-		case CALL_GET:
-			rc = zk_get(c->zk, path, NULL, NULL, admin_step, op);
-			break;
-		case CALL_EXISTS:
-			rc = zk_exists(c->zk, path, NULL, NULL, admin_step, op);
-			break;
-		case CALL_CHILDREN:
-			rc = zk_get_children(c->zk, path, NULL, NULL, admin_step, op);
-			break;
-		case CALL_CREATE:
-			rc = zk_create(c->zk, path, data, len, ZK_PERSISTENT, admin_step, op);
-			break;
-		case CALL_SET:
-			rc = zk_set(c->zk, path, data, len, version, admin_step, op);
-			break;
-		case CALL_ENSURE:
-			rc = zk_ensure_path(c->zk, path, admin_step, op);
-			break;
-		}
-	}
-	if (rc) {
-		if (op)
-			op_end(op);
-		admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-	}
-}
-
-/* Kafka's Topic.validate: the name becomes a znode and a directory. */
-static int topic_name_check(const char *name, char *msg, size_t len)
-{
-	size_t i, n = strlen(name);
-
-	if (n == 0) {
-		snprintf(msg, len, "Topic name is illegal, it can't be empty");
-		return CTL_ERR_INVALID_TOPIC;
-	}
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		snprintf(msg, len, "Topic name cannot be \".\" or \"..\"");
-		return CTL_ERR_INVALID_TOPIC;
-	}
-	if (n > 249) {
-		snprintf(msg, len,
-			 "Topic name is illegal, it can't be longer than 249 characters, topic "
-			 "name: %.64s...",
-			 name);
-		return CTL_ERR_INVALID_TOPIC;
-	}
-	for (i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
-			snprintf(msg, len,
-				 "Topic name \"%s\" is illegal, it contains a character other than "
-				 "ASCII alphanumerics, '.', '_' and '-'",
-				 name);
-			return CTL_ERR_INVALID_TOPIC;
-		}
-	}
-	return 0;
-}
-
-/* The live broker ids of a get_children answer into b (owned ids). */
-static int brokers_of(const struct zk_result *res, struct ctl_brokers *b)
-{
-	size_t i;
-
-	b->n = 0;
-	b->ids = malloc((res->nchildren ? res->nchildren : 1) * sizeof(*b->ids));
-	if (!b->ids)
-		return CTL_ERR_NOMEM;
-	for (i = 0; i < res->nchildren; i++)
-		if (zkd_parse_id(res->children[i], &b->ids[b->n]) == 0)
-			b->n++;
-	ctl_brokers_sort(b);
-	return 0;
-}
-
-/* a->asg as the /brokers/topics/T znode (existing partitions first). */
-static char *topic_encode(const struct zkd_topic *existing, const struct ctl_assignment *more,
-			  size_t *len)
-{
-	struct zkd_topic t;
-	size_t i;
-	char *data;
-
-	t.npartitions = existing->npartitions + more->nparts;
-	t.partitions = calloc(t.npartitions ? t.npartitions : 1, sizeof(*t.partitions));
-	if (!t.partitions)
-		return NULL;
-	for (i = 0; i < existing->npartitions; i++)
-		t.partitions[i] = existing->partitions[i];
-	for (i = 0; i < more->nparts; i++) {
-		t.partitions[existing->npartitions + i].replicas = more->parts[i].ids;
-		t.partitions[existing->npartitions + i].nreplicas = more->parts[i].n;
-	}
-	data = zkd_topic_encode(&t, len);
-	free(t.partitions); /* the arrays are borrowed */
-	return data;
-}
-
-/* Create topic: 0 live brokers, 1 topic exists?, 2 marked for deletion?,
- * 3 /config/topics made, 4 config created, 5 config set, 6 /brokers/topics
- * made, 7 topic created. */
-static void create_step(struct ctlr_admin *a, const struct zk_result *res)
-{
-	char path[ZKD_PATH_MAX], msg[512], *data;
-	struct ctl_brokers live = { NULL, 0 };
-	struct zkd_topic none = { NULL, 0 };
-	size_t len;
-	int rc;
-
-	switch (a->step++) {
-	case 0:
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "listing the brokers", res->rc);
-		if (brokers_of(res, &live))
-			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-		if (a->explicit_asg)
-			rc = ctl_validate_assignment(&a->asg, &live, -1, msg, sizeof(msg));
-		else if ((rc = ctl_assign(&live, a->partitions, a->rf, -1, 0, &a->asg)) != 0)
-			snprintf(msg, sizeof(msg),
-				 rc == CTL_ERR_INVALID_PARTITIONS
-					 ? "Number of partitions must be larger than 0."
-				 : a->rf <= 0 ? "Replication factor must be larger than 0."
-					      : "Replication factor: %d larger than available "
-						"brokers: %zu.",
-				 (int)a->rf, live.n);
-		free(live.ids);
-		if (rc)
-			return admin_finish(a, rc, msg);
-		return admin_call(a, CALL_EXISTS, zkd_path_topic(path, sizeof(path), a->name), NULL,
-				  0, -1);
-	case 1:
-		if (res->rc == ZK_OK) {
-			snprintf(msg, sizeof(msg), "Topic '%s' already exists.", a->name);
-			return admin_finish(a, CTL_ERR_TOPIC_EXISTS, msg);
-		}
-		if (res->rc != ZK_NONODE)
-			return admin_zk_failed(a, "reading the topic", res->rc);
-		return admin_call(a, CALL_EXISTS, zkd_path_delete_topic(path, sizeof(path), a->name),
-				  NULL, 0, -1);
-	case 2:
-		if (res->rc == ZK_OK) {
-			snprintf(msg, sizeof(msg), "Topic \"%s\" is marked for deletion.", a->name);
-			return admin_finish(a, CTL_ERR_TOPIC_EXISTS, msg);
-		}
-		if (res->rc != ZK_NONODE)
-			return admin_zk_failed(a, "reading the deletions", res->rc);
-		if (a->validate_only)
-			return admin_finish(a, 0, NULL);
-		return admin_call(a, CALL_ENSURE, ZKD_CONFIG_TOPICS, NULL, 0, -1);
-	case 3:
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "making " ZKD_CONFIG_TOPICS, res->rc);
-		data = zkd_config_encode(&a->cfg, &len);
-		if (!data)
-			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-		admin_call(a, CALL_CREATE, zkd_path_topic_config(path, sizeof(path), a->name), data,
-			   len, -1);
-		free(data);
-		return;
-	case 4:
-		if (res->rc == ZK_NODEEXISTS) { /* a leftover: set it (setOrCreateEntityConfigs) */
-			data = zkd_config_encode(&a->cfg, &len);
-			if (!data)
-				return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-			admin_call(a, CALL_SET, zkd_path_topic_config(path, sizeof(path), a->name),
-				   data, len, -1);
-			free(data);
-			return;
-		}
-		a->step++;
-		/* fall through */
-	case 5:
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "writing the topic's config", res->rc);
-		return admin_call(a, CALL_ENSURE, ZKD_BROKERS_TOPICS, NULL, 0, -1);
-	case 6:
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "making " ZKD_BROKERS_TOPICS, res->rc);
-		data = topic_encode(&none, &a->asg, &len);
-		if (!data)
-			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-		admin_call(a, CALL_CREATE, zkd_path_topic(path, sizeof(path), a->name), data, len,
-			   -1);
-		free(data);
-		return;
-	default:
-		if (res->rc == ZK_NODEEXISTS) {
-			snprintf(msg, sizeof(msg), "Topic '%s' already exists.", a->name);
-			return admin_finish(a, CTL_ERR_TOPIC_EXISTS, msg);
-		}
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "writing the topic", res->rc);
-		tdm_info(SUB, "topic %s created: %zu partitions", a->name, a->asg.nparts);
-		return admin_finish(a, 0, NULL);
-	}
-}
-
-/* Delete topic: 0 exists?, 1 /admin/delete_topics made, 2 request made. */
-static void delete_step(struct ctlr_admin *a, const struct zk_result *res)
-{
-	char path[ZKD_PATH_MAX], msg[300];
-
-	switch (a->step++) {
-	case 0:
-		if (res->rc == ZK_NONODE) {
-			snprintf(msg, sizeof(msg), "Topic `%s` to delete does not exist", a->name);
-			return admin_finish(a, CTL_ERR_UNKNOWN_TOPIC, msg);
-		}
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "reading the topic", res->rc);
-		return admin_call(a, CALL_ENSURE, ZKD_ADMIN_DELETE_TOPICS, NULL, 0, -1);
-	case 1:
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "making " ZKD_ADMIN_DELETE_TOPICS, res->rc);
-		return admin_call(a, CALL_CREATE, zkd_path_delete_topic(path, sizeof(path), a->name),
-				  NULL, 0, -1);
-	default:
-		/* marked already: Kafka swallows TopicAlreadyMarkedForDeletion */
-		if (res->rc != ZK_OK && res->rc != ZK_NODEEXISTS)
-			return admin_zk_failed(a, "marking the topic for deletion", res->rc);
-		tdm_info(SUB, "topic %s marked for deletion", a->name);
-		return admin_finish(a, 0, NULL);
-	}
-}
-
-/* Create partitions: 0 the topic read, 1 marked for deletion?, 2 live
- * brokers, 3 topic written (compare-and-set; a conflict starts over). */
-static void partitions_step(struct ctlr_admin *a, const struct zk_result *res)
-{
-	char path[ZKD_PATH_MAX], msg[512], *data;
-	struct ctl_brokers live = { NULL, 0 };
-	size_t len, have;
-	int rc;
-
-	switch (a->step++) {
-	case 0:
-		if (res->rc == ZK_NONODE) {
-			snprintf(msg, sizeof(msg), "The topic '%s' does not exist.", a->name);
-			return admin_finish(a, CTL_ERR_UNKNOWN_TOPIC, msg);
-		}
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "reading the topic", res->rc);
-		zkd_topic_free(&a->existing);
-		if (zkd_topic_decode(res->data ? res->data : "", res->len, &a->existing, msg,
-				     sizeof(msg)))
-			return admin_finish(a, CTL_ERR_UNKNOWN_SERVER, msg);
-		a->version = res->stat ? res->stat->version : -1;
-		return admin_call(a, CALL_EXISTS, zkd_path_delete_topic(path, sizeof(path), a->name),
-				  NULL, 0, -1);
-	case 1:
-		if (res->rc == ZK_OK) {
-			snprintf(msg, sizeof(msg), "The topic %s is queued for deletion.", a->name);
-			return admin_finish(a, CTL_ERR_INVALID_TOPIC, msg);
-		}
-		return admin_call(a, CALL_CHILDREN, ZKD_BROKERS_IDS, NULL, 0, -1);
-	case 2:
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "listing the brokers", res->rc);
-		have = a->existing.npartitions;
-		if (a->total <= 0 || (size_t)a->total <= have) {
-			snprintf(msg, sizeof(msg),
-				 (size_t)a->total == have
-					 ? "Topic already has %zu partitions."
-					 : "Topic currently has %zu partitions, which is higher than "
-					   "the requested %d.",
-				 have, (int)a->total);
-			return admin_finish(a, CTL_ERR_INVALID_PARTITIONS, msg);
-		}
-		if (brokers_of(res, &live))
-			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-		if (a->explicit_asg) {
-			if (a->asg.nparts != (size_t)a->total - have) {
-				snprintf(msg, sizeof(msg),
-					 "Increasing the number of partitions by %zu but %zu "
-					 "assignments provided.",
-					 (size_t)a->total - have, a->asg.nparts);
-				rc = CTL_ERR_INVALID_REPLICA_ASSIGNMENT;
-			} else {
-				rc = ctl_validate_assignment(
-					&a->asg, &live,
-					have ? (int32_t)a->existing.partitions[0].nreplicas : -1,
-					msg, sizeof(msg));
-			}
-		} else {
-			struct ctl_assignment cur = { NULL, have };
-			size_t i;
-
-			ctl_assignment_free(&a->asg);
-			cur.parts = calloc(have ? have : 1, sizeof(*cur.parts));
-			if (!cur.parts) {
-				free(live.ids);
-				return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-			}
-			for (i = 0; i < have; i++) {
-				cur.parts[i].ids = a->existing.partitions[i].replicas;
-				cur.parts[i].n = a->existing.partitions[i].nreplicas;
-			}
-			rc = ctl_assign_more(&live, &cur, a->total, &a->asg);
-			free(cur.parts); /* the arrays are borrowed */
-			snprintf(msg, sizeof(msg),
-				 "Replication factor: %zu larger than available brokers: %zu.",
-				 have ? a->existing.partitions[0].nreplicas : 0, live.n);
-		}
-		free(live.ids);
-		if (rc)
-			return admin_finish(a, rc, msg);
-		if (a->validate_only)
-			return admin_finish(a, 0, NULL);
-		data = topic_encode(&a->existing, &a->asg, &len);
-		if (!data)
-			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");
-		admin_call(a, CALL_SET, zkd_path_topic(path, sizeof(path), a->name), data, len,
-			   a->version);
-		free(data);
-		return;
-	default:
-		if (res->rc == ZK_BADVERSION && ++a->tries < MAX_TRIES) {
-			a->step = 0; /* changed meanwhile: start over from what it is now */
-			return admin_call(a, CALL_GET, zkd_path_topic(path, sizeof(path), a->name),
-					  NULL, 0, -1);
-		}
-		if (res->rc == ZK_NONODE) {
-			snprintf(msg, sizeof(msg), "The topic '%s' does not exist.", a->name);
-			return admin_finish(a, CTL_ERR_UNKNOWN_TOPIC, msg);
-		}
-		if (res->rc != ZK_OK)
-			return admin_zk_failed(a, "writing the topic", res->rc);
-		tdm_info(SUB, "topic %s: %d partitions", a->name, (int)a->total);
-		return admin_finish(a, 0, NULL);
-	}
-}
-
-static void admin_step(void *ctx, const struct zk_result *res)
-{
-	struct ctlr_op *op = ctx;
-	struct ctlr_admin *a = op->admin;
-
-	op_end(op); /* admin calls outlive tenures: no generation check */
-	switch (a->kind) {
-	case ADMIN_CREATE:
-		create_step(a, res);
-		break;
-	case ADMIN_DELETE:
-		delete_step(a, res);
-		break;
-	case ADMIN_PARTITIONS:
-		partitions_step(a, res);
-		break;
-	}
-}
-
-static struct ctlr_admin *admin_new(struct tdm_controller *c, enum admin_kind kind,
-				    const char *name, ctlr_done_fn done, void *ctx)
-{
-	struct ctlr_admin *a = calloc(1, sizeof(*a));
-
-	if (!a)
-		return NULL;
-	if (!(a->name = strdup(name))) {
-		free(a);
-		return NULL;
-	}
-	a->c = c;
-	a->kind = kind;
-	a->done = done;
-	a->ctx = ctx;
-	a->next = c->admins;
-	if (c->admins)
-		c->admins->prev = a;
-	c->admins = a;
-	return a;
-}
-
-static int copy_assignment(struct ctlr_admin *a, const struct ctlr_replicas *asg, size_t n)
-{
-	size_t i;
-
-	a->asg.parts = calloc(n ? n : 1, sizeof(*a->asg.parts));
-	if (!a->asg.parts)
-		return -1;
-	a->asg.nparts = n;
-	for (i = 0; i < n; i++) {
-		a->asg.parts[i].ids = malloc((asg[i].n ? asg[i].n : 1) * sizeof(int32_t));
-		if (!a->asg.parts[i].ids)
-			return -1;
-		if (asg[i].n)
-			memcpy(a->asg.parts[i].ids, asg[i].ids, asg[i].n * sizeof(int32_t));
-		a->asg.parts[i].n = asg[i].n;
-	}
-	a->explicit_asg = true;
-	return 0;
-}
-
-/* Finishes a with an error on the loop's next turn, as every completion
- * comes: through a ZooKeeper call that cannot fail (exists of "/"). */
-static int admin_fail_later(struct ctlr_admin *a, int err, const char *msg);
-
-int ctlr_create_topic(struct tdm_controller *c, const char *name, int32_t partitions, int32_t rf,
-		      const struct ctlr_replicas *assignment, size_t nassignment,
-		      const char *const *keys, const char *const *values, size_t nconfigs,
-		      bool validate_only, ctlr_done_fn done, void *ctx)
-{
-	struct ctlr_admin *a = admin_new(c, ADMIN_CREATE, name, done, ctx);
-	char msg[400];
-	int rc;
-
-	if (!a)
-		return -1;
-	a->partitions = partitions < 0 ? c->cfg.default_partitions : partitions;
-	a->rf = rf < 0 ? c->cfg.default_rf : rf;
-	a->validate_only = validate_only;
-	if (nconfigs) {
-		a->cfg.keys = calloc(nconfigs, sizeof(char *));
-		a->cfg.values = calloc(nconfigs, sizeof(char *));
-		if (!a->cfg.keys || !a->cfg.values)
-			goto oom;
-		for (; a->cfg.n < nconfigs; a->cfg.n++) {
-			a->cfg.keys[a->cfg.n] = strdup(keys[a->cfg.n]);
-			a->cfg.values[a->cfg.n] = strdup(values[a->cfg.n]);
-			if (!a->cfg.keys[a->cfg.n] || !a->cfg.values[a->cfg.n]) {
-				a->cfg.n++;
-				goto oom;
-			}
-		}
-	}
-	if ((rc = topic_name_check(name, msg, sizeof(msg))) != 0)
-		return admin_fail_later(a, rc, msg);
-	if (nassignment) {
-		if (partitions != -1 || rf != -1)
-			return admin_fail_later(a, CTL_ERR_INVALID_REQUEST,
-						"Both numPartitions or replicationFactor and "
-						"replicasAssignments were set. Both cannot be used at "
-						"the same time.");
-		if (copy_assignment(a, assignment, nassignment))
-			goto oom;
-	}
-	admin_call(a, CALL_CHILDREN, ZKD_BROKERS_IDS, NULL, 0, -1);
-	return 0;
-oom:
-	admin_free(a); /* zkd_config_free frees what was copied */
-	return -1;
-}
-
-int ctlr_delete_topic(struct tdm_controller *c, const char *name, ctlr_done_fn done, void *ctx)
-{
-	struct ctlr_admin *a = admin_new(c, ADMIN_DELETE, name, done, ctx);
-	char path[ZKD_PATH_MAX], msg[400];
-	int rc;
-
-	if (!a)
-		return -1;
-	if ((rc = topic_name_check(name, msg, sizeof(msg))) != 0)
-		return admin_fail_later(a, CTL_ERR_UNKNOWN_TOPIC, msg);
-	admin_call(a, CALL_EXISTS, zkd_path_topic(path, sizeof(path), name), NULL, 0, -1);
-	return 0;
-}
-
-int ctlr_create_partitions(struct tdm_controller *c, const char *name, int32_t total,
-			   const struct ctlr_replicas *assignment, size_t nassignment,
-			   bool validate_only, ctlr_done_fn done, void *ctx)
-{
-	struct ctlr_admin *a = admin_new(c, ADMIN_PARTITIONS, name, done, ctx);
-	char path[ZKD_PATH_MAX], msg[400];
-
-	if (!a)
-		return -1;
-	a->total = total;
-	a->validate_only = validate_only;
-	if (nassignment && copy_assignment(a, assignment, nassignment)) {
-		admin_free(a);
-		return -1;
-	}
-	if (topic_name_check(name, msg, sizeof(msg)) != 0) {
-		snprintf(msg, sizeof(msg), "The topic '%s' does not exist.", name);
-		return admin_fail_later(a, CTL_ERR_UNKNOWN_TOPIC, msg);
-	}
-	admin_call(a, CALL_GET, zkd_path_topic(path, sizeof(path), name), NULL, 0, -1);
-	return 0;
-}
-
-/* ---- an early failure, delivered as a completion ---------------------- */
-
-static void on_fail_later(void *ctx, const struct zk_result *res)
-{
-	struct ctlr_op *op = ctx;
-	struct ctlr_admin *a = op->admin;
-
-	(void)res;
-	op_end(op);
-	admin_finish(a, a->fail_err, a->fail_msg);
-}
-
-static int admin_fail_later(struct ctlr_admin *a, int err, const char *msg)
-{
-	struct tdm_controller *c = a->c;
-	struct ctlr_op *op;
-
-	a->fail_err = err;
-	a->fail_msg = strdup(msg);
-	op = op_new(c, NULL, 0);
-	if (!a->fail_msg || !op) {
-		if (op)
-			op_end(op);
-		admin_free(a);
-		return -1;
-	}
-	op->admin = a;
-	if (zk_exists(c->zk, "/", NULL, NULL, on_fail_later, op)) {
-		op_end(op);
-		admin_free(a);
-		return -1;
-	}
-	return 0;
 }

@@ -47,9 +47,9 @@ struct tdm_partition_state;
 
 struct ctlr_config {
 	int32_t node_id;
-	bool unclean_default;     /* unclean_leader_election: a topic's
+	bool unclean_default;       /* unclean_leader_election: a topic's
 				   * unclean.leader.election.enable overrides it */
-	int32_t default_rf;       /* default_replication_factor, for rf -1 */
+	int32_t default_rf;         /* default_replication_factor, for rf -1 */
 	int32_t default_partitions; /* num_partitions, for partitions -1 */
 };
 
@@ -69,8 +69,8 @@ struct ctlr_hooks {
 struct ctlr_stats {
 	uint64_t elections_won;
 	uint64_t resignations;
-	uint64_t fenced_writes;  /* state writes refused by the epoch check */
-	uint64_t state_writes;   /* state writes done */
+	uint64_t fenced_writes;   /* state writes refused by the epoch check */
+	uint64_t state_writes;    /* state writes done */
 	uint64_t state_conflicts; /* state version conflicts (re-read, redone) */
 	uint64_t topics_deleted;
 };

@@ -67,8 +67,8 @@ static size_t replica_index(size_t first, size_t shift, size_t j, size_t n)
 	return (first + 1 + (shift + j) % (n - 1)) % n;
 }
 
-int ctl_assign(const struct ctl_brokers *brokers, int32_t nparts, int32_t rf,
-	       int32_t fixed_start, int32_t start_part, struct ctl_assignment *out)
+int ctl_assign(const struct ctl_brokers *brokers, int32_t nparts, int32_t rf, int32_t fixed_start,
+	       int32_t start_part, struct ctl_assignment *out)
 {
 	struct ctl_brokers sorted = { NULL, 0 };
 	size_t n, start, shift, i, j, part;
@@ -173,8 +173,8 @@ int ctl_validate_assignment(const struct ctl_assignment *a, const struct ctl_bro
 		const struct ctl_replicas *r = &a->parts[p];
 
 		if (r->n == 0) {
-			snprintf(err, errlen, "Cannot have replication factor of 0 for partition id %zu.",
-				 p);
+			snprintf(err, errlen,
+				 "Cannot have replication factor of 0 for partition id %zu.", p);
 			return CTL_ERR_INVALID_REPLICA_ASSIGNMENT;
 		}
 		for (i = 0; i < r->n; i++) {
@@ -186,10 +186,11 @@ int ctl_validate_assignment(const struct ctl_assignment *a, const struct ctl_bro
 				return CTL_ERR_INVALID_REPLICA_ASSIGNMENT;
 			}
 			if (!ctl_brokers_has(brokers, r->ids[i])) {
-				snprintf(err, errlen,
-					 "The manual partition assignment includes broker %d, but no "
-					 "such broker is registered.",
-					 (int)r->ids[i]);
+				snprintf(
+					err, errlen,
+					"The manual partition assignment includes broker %d, but no "
+					"such broker is registered.",
+					(int)r->ids[i]);
 				return CTL_ERR_INVALID_REPLICA_ASSIGNMENT;
 			}
 		}

@@ -74,8 +74,8 @@ void ctl_assignment_free(struct ctl_assignment *a);
  * CTL_ERR_INVALID_REPLICATION_FACTOR (rf <= 0 or more than the brokers),
  * CTL_ERR_NOMEM.
  */
-int ctl_assign(const struct ctl_brokers *brokers, int32_t nparts, int32_t rf,
-	       int32_t fixed_start, int32_t start_part, struct ctl_assignment *out);
+int ctl_assign(const struct ctl_brokers *brokers, int32_t nparts, int32_t rf, int32_t fixed_start,
+	       int32_t start_part, struct ctl_assignment *out);
 
 /*
  * New partitions for an existing topic, as Kafka's AdminZkClient.

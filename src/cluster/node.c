@@ -557,8 +557,22 @@ static int admin_start(struct tdm_cnode *n, enum cn_wait_kind kind, const char *
 			keys[i] = spec->configs[i].name;
 			values[i] = spec->configs[i].value;
 		}
-		rc = ctlr_create_topic(n->ctl, topic, spec->partitions, spec->replication_factor, NULL,
-				       0, keys, values, nkv, false, admin_written, w);
+		struct ctlr_replicas *as = NULL;
+		if (spec->nassignment) {
+			as = calloc(spec->nassignment, sizeof(*as));
+			if (!as) {
+				rc = -1;
+				break;
+			}
+			for (size_t i = 0; i < spec->nassignment; i++) {
+				as[i].ids = spec->assignment[i].replicas;
+				as[i].n = spec->assignment[i].n;
+			}
+		}
+		rc = ctlr_create_topic(n->ctl, topic, as ? -1 : spec->partitions,
+				       as ? -1 : spec->replication_factor, as, spec->nassignment, keys,
+				       values, nkv, false, admin_written, w);
+		free(as); /* ctlr_create_topic copies what it keeps */
 		break;
 	}
 	case CN_WAIT_DELETE:
@@ -806,6 +820,19 @@ static void join(struct tdm_cnode *n)
 	read_topics(n);
 }
 
+/* Forgets what this node knew of the cluster's topics (their local logs
+ * stay): a new session reads them all again. */
+static void forget_topics(struct tdm_cnode *n)
+{
+	size_t pos = 0, klen;
+	const char *key;
+	void *v;
+	while (tdm_map_next(&n->tmap, &pos, &key, &klen, &v)) {
+		tdm_map_del(&n->tmap, key, klen);
+		topic_free(v);
+	}
+}
+
 static void on_session(void *ctx, enum zk_session_event ev)
 {
 	struct tdm_cnode *n = ctx;
@@ -832,6 +859,7 @@ static void on_session(void *ctx, enum zk_session_event ev)
 		n->registered = 0;
 		n->expired = 1;
 		tdm_replica_resign_all(n->replica);
+		forget_topics(n); /* read again whole by the new session */
 		ctlr_session_event(n->ctl, ev);
 		if (zk_open(n->zk, err, sizeof(err)) < 0)
 			tdm_log(TDM_LOG_ERROR, "cluster", "reopening the ZooKeeper session: %s", err);

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ _Static_assert(ZK_OK == ZOK && ZK_SYSTEMERROR == ZSYSTEMERROR &&
 #define SUB "zookeeper"
 #define PATHBUF 1024 /* created paths of a multi */
 #define MULTI_MAX 1000
+#define CLOSE_WAIT_MS 2000 /* for answers still owed when a session closes */
 
 enum msg_kind { M_DONE, M_WATCH, M_SESSION };
 struct msg {
@@ -370,6 +372,7 @@ static void op_finish(struct op *op, int rc, int watch_set)
 	}
 	op->w = NULL;
 	push(zk, &op->m);
+	pthread_cond_broadcast(&zk->cv); /* close_handle may wait for the last one */
 	pthread_mutex_unlock(&zk->mu);
 }
 
@@ -661,6 +664,17 @@ oom:
 	return NULL;
 }
 
+static void deadline_after(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Closes zh (if any): completes what ZooKeeper still owes with ZK_CLOSING,
  * frees the watches that can no longer fire. */
 static void close_handle(struct zk *zk)
@@ -669,7 +683,16 @@ static void close_handle(struct zk *zk)
 		return;
 	zhandle_t *zh = zk->zh;
 	struct sess *s = zk->sess;
+	struct timespec deadline;
+	/* libzookeeper_mt neither calls nor frees the completions still owed
+	 * when the handle closes (it queues them for its completion thread,
+	 * already gone): while connected, let the server answer them first,
+	 * for a bounded time.  What is left is completed below. */
+	deadline_after(&deadline, CLOSE_WAIT_MS);
 	pthread_mutex_lock(&zk->mu);
+	while (zk->ops && zk->zstate == ZOO_CONNECTED_STATE &&
+	       pthread_cond_timedwait(&zk->cv, &zk->mu, &deadline) != ETIMEDOUT)
+		;
 	unsigned old = zk->gen++;
 	zk->zstate = 0;
 	memset(&zk->cid, 0, sizeof(zk->cid));
@@ -704,6 +727,28 @@ static void close_handle(struct zk *zk)
 	free(s);
 }
 
+/*
+ * zookeeper_init2 with every signal blocked: its I/O and completion threads
+ * inherit the mask they are created with and must take no signal (as
+ * net/worker.c's helpers): a SIGTERM must reach the loop thread, which
+ * blocks it while it changes how stop signals are handled at shutdown;
+ * delivered to one of these threads in that window, the default action
+ * would kill the process.
+ */
+static zhandle_t *init_quiet(const char *hosts, watcher_fn fn, uint32_t timeout_ms, void *ctx)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	errno = 0;
+	zhandle_t *zh = zookeeper_init2(hosts, fn, (int)timeout_ms, NULL, ctx, ZOO_NO_LOG_CLIENTENV,
+					zk_log_line);
+	int saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return zh;
+}
+
 int zk_open(struct zk *zk, char *err, size_t errlen)
 {
 	close_handle(zk);
@@ -716,9 +761,7 @@ int zk_open(struct zk *zk, char *err, size_t errlen)
 	pthread_mutex_lock(&zk->mu);
 	s->gen = zk->gen;
 	pthread_mutex_unlock(&zk->mu);
-	errno = 0;
-	zhandle_t *zh = zookeeper_init2(zk->connect, session_watcher, (int)zk->session_timeout_ms,
-					NULL, s, ZOO_NO_LOG_CLIENTENV, zk_log_line);
+	zhandle_t *zh = init_quiet(zk->connect, session_watcher, zk->session_timeout_ms, s);
 	if (!zh) {
 		snprintf(err, errlen, "cannot start a ZooKeeper session for %s: %s", zk->connect,
 			 errno ? strerror(errno) : "bad connect string");
@@ -730,17 +773,6 @@ int zk_open(struct zk *zk, char *err, size_t errlen)
 	tdm_debug(SUB, "connecting to %s (session timeout %u ms)", zk->connect,
 		  zk->session_timeout_ms);
 	return 0;
-}
-
-static void deadline_after(struct timespec *ts, uint32_t ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 /* A blocking helper for the start-up: one handle without chroot, its
@@ -788,8 +820,7 @@ static int make_chroot(struct zk *zk, const struct timespec *deadline, uint32_t 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b.cv, &ca);
 	pthread_condattr_destroy(&ca);
-	zhandle_t *zh = zookeeper_init2(zk->hosts, boot_watcher, (int)zk->session_timeout_ms, NULL,
-					&b, ZOO_NO_LOG_CLIENTENV, zk_log_line);
+	zhandle_t *zh = init_quiet(zk->hosts, boot_watcher, zk->session_timeout_ms, &b);
 	if (!zh) {
 		snprintf(err, errlen, "cannot start a ZooKeeper session for %s", zk->hosts);
 		goto out;

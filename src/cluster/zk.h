@@ -160,10 +160,11 @@ int zk_start(struct zk *zk, uint32_t timeout_ms, char *err, size_t errlen);
 
 /*
  * Closes the session (its ephemeral nodes go at once); the object stays
- * for zk_open.  Pending operations complete with ZK_CLOSING (on the
- * loop); watches are dropped.  May wait for the server's answer to the
- * close request (libzookeeper bounds it to a few seconds): for shutdown,
- * not for the hot path.
+ * for zk_open.  While connected, operations still pending get their
+ * answers first (waiting at most 2 s); the rest complete with ZK_CLOSING
+ * (their callbacks run on the loop, later); watches are dropped.  Then
+ * waits for the server's answer to the close request (libzookeeper bounds
+ * it to a few seconds): for shutdown, not for the hot path.
  */
 void zk_close(struct zk *zk);
 

@@ -65,13 +65,21 @@ struct tdm_partition_state {
  * a TDM_ERR_* / TDM_REPL_* code, msg a reason ("" when none). */
 typedef void (*tdm_replica_done_fn)(void *arg, int rc, const char *msg);
 
+/* One partition's replicas, the preferred leader first. */
+struct tdm_replica_assignment {
+	const int32_t *replicas;
+	size_t n;
+};
+
 /* A topic to create in the cluster. */
 struct tdm_replica_topic_spec {
 	const char *name;
-	int32_t partitions;
-	int32_t replication_factor; /* -1: default_replication_factor */
+	int32_t partitions;         /* -1 with an assignment, or for num_partitions */
+	int32_t replication_factor; /* -1: default_replication_factor, or with an assignment */
 	const struct tdm_kv *configs;
 	size_t nconfigs;
+	const struct tdm_replica_assignment *assignment; /* partitions 0..n-1, or NULL */
+	size_t nassignment;
 };
 
 /* What src/cluster does for the replica manager. */

@@ -20,6 +20,7 @@
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/replica.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
@@ -88,6 +89,7 @@ static void topic_cb(struct ls_topic *t, void *ctx)
 
 struct topic_req {
 	int32_t partitions;           /* -1: not given */
+	int32_t replication_factor;   /* -1: not given (default_replication_factor) */
 	struct tdm_kv kv[MAX_CONFIGS];
 	char *owned[MAX_CONFIGS * 2];
 	size_t nkv;
@@ -110,14 +112,26 @@ static char *config_value(const struct js_doc *d, int v)
 	return NULL;
 }
 
-/* Reads {"partitions": N, "config": {...}}; 0, or -1 after a 400 reply. */
+/* Reads {"partitions": N, "replication_factor": R, "config": {...}}; 0, or
+ * -1 after a 400 reply.  A replication factor other than 1 needs a
+ * cluster (Kafka's INVALID_REPLICATION_FACTOR). */
 static int parse_topic_req(struct hx_req *r, struct topic_req *q)
 {
 	const struct js_doc *d = &r->body;
 	int pn = js_get(d, 0, "partitions"), cf = js_get(d, 0, "config");
+	int rf = js_get(d, 0, "replication_factor");
 	int64_t n;
 
 	q->partitions = -1;
+	q->replication_factor = -1;
+	if (rf >= 0 && (js_int64(d, rf, &n) < 0 || n < 1 || n > 1000 || (n != 1 && !r->h->replica))) {
+		hx_error(r, 400, "invalid_replication_factor",
+			 r->h->replica ? "Replication factor must be an integer from 1 to 1000."
+				       : "Replication factor must be 1 on a single node (no zookeeper_connect).");
+		return -1;
+	}
+	if (rf >= 0)
+		q->replication_factor = (int32_t)n;
 	if (pn >= 0 && (js_int64(d, pn, &n) < 0 || n < 1 || n > 1000000)) {
 		hx_error(r, 400, "invalid_partitions",
 			 "Number of partitions must be an integer from 1 to 1000000.");
@@ -177,16 +191,40 @@ static int check_name(struct hx_req *r, const char *name, size_t len)
 
 /* ---- topics and partitions made as background jobs --------------------------- */
 
-/* A PUT waiting for its topic's folders: the reply goes when they exist. */
+/* A PUT waiting for its topic's folders (in a cluster: for the controller
+ * to make it and this node to apply it), or a DELETE in a cluster waiting
+ * for the controller: the reply goes when it is done. */
 struct topic_made {
 	struct hx_later *later;      /* owned */
 	struct tdm_topics_job *job;  /* while the job is out */
+	struct tdm_replica_op *op;   /* in a cluster, while the controller works */
 	int grow;                    /* partitions added (204), else a new topic (201) */
+	int deleting;                /* a DELETE (204) */
 };
+
+/* The replica manager's refusals (core/replica.h), as Kafka's admin
+ * client words them; 1 when rc was one of them (answered). */
+static int repl_error(struct hx_req *r, int rc, const char *err)
+{
+	const char *why = err && err[0] ? err : tdm_replica_strerror(rc);
+	if (rc == TDM_REPL_BAD_FACTOR)
+		hx_error(r, 400, "invalid_replication_factor", why);
+	else if (rc == TDM_REPL_BAD_ASSIGNMENT)
+		hx_error(r, 400, "invalid_replica_assignment", why);
+	else if (rc == TDM_REPL_NO_CLUSTER || rc == TDM_REPL_NO_LEADER)
+		hx_error(r, 503, "unavailable", why);
+	else if (rc == TDM_REPL_TIMED_OUT)
+		hx_error(r, 503, "timeout", why);
+	else
+		return 0;
+	return 1;
+}
 
 /* The answer to a PUT that made a topic (grow: added partitions). */
 static void reply_made(struct hx_req *r, int rc, const char *err, int grow)
 {
+	if (repl_error(r, rc, err))
+		return;
 	if (rc == TDM_TOPIC_OK)
 		hx_no_content(r, grow ? 204 : 201);
 	else if (rc == TDM_ERR_INVALID_CONFIG)
@@ -197,6 +235,21 @@ static void reply_made(struct hx_req *r, int rc, const char *err, int grow)
 		hx_error(r, 400, "invalid_partitions", err[0] ? err : tdm_strerror(rc));
 	else if (rc == TDM_TOPICS_ERR_LIMIT)
 		hx_error(r, 400, "policy_violation", err);
+	else if (rc == TDM_ERR_EXISTS) /* in a cluster: made meanwhile through another node */
+		hx_error(r, 400, "topic_exists", err[0] ? err : tdm_strerror(rc));
+	else
+		hx_topic_error(r, rc);
+}
+
+/* The answer to a DELETE. */
+static void reply_deleted(struct hx_req *r, int rc, const char *err)
+{
+	if (repl_error(r, rc, err))
+		return;
+	if (rc == TDM_TOPIC_OK)
+		hx_no_content(r, 204);
+	else if (rc == TDM_ERR_NOT_FOUND)
+		hx_not_found(r);
 	else
 		hx_topic_error(r, rc);
 }
@@ -207,7 +260,10 @@ static void made_cb(void *ctx, int rc, const char *err)
 	struct hx_req r;
 
 	hx_later_req(m->later, &r);
-	reply_made(&r, rc, err, m->grow);
+	if (m->deleting)
+		reply_deleted(&r, rc, err);
+	else
+		reply_made(&r, rc, err, m->grow);
 	hx_later_done(m->later);
 	free(m);
 }
@@ -218,6 +274,7 @@ static void made_forget(void *arg)
 	struct topic_made *m = arg;
 
 	tdm_topics_job_forget(m->job);
+	tdm_replica_op_forget(m->op);
 	free(m);
 }
 
@@ -235,7 +292,14 @@ static void make_later(struct hx_req *r, struct ls_topic *t, const char *name, i
 		return;
 	}
 	m->grow = t != NULL;
-	if (t)
+	if (r->h->replica && t) {
+		rc = tdm_replica_add_partitions(r->h->replica, tdm_topic_name(t), parts, made_cb, m,
+						&m->op, err, sizeof(err));
+	} else if (r->h->replica) {
+		struct tdm_replica_topic_spec spec = { name, parts, q->replication_factor, q->kv, q->nkv };
+		rc = tdm_replica_create_topic(r->h->replica, &spec, made_cb, m, &m->op, err,
+					      sizeof(err));
+	} else if (t)
 		rc = tdm_topics_add_partitions_bg(r->h->topics, t, parts, made_cb, m, &m->job, err,
 						  sizeof(err));
 	else
@@ -316,6 +380,8 @@ out:
 static void delete_topic(struct hx_req *r, const char *name, size_t len)
 {
 	struct ls_topic *t = strlen(name) == len ? tdm_topic_find(r->h->topics, name) : NULL;
+	struct topic_made *m;
+	char err[256] = "";
 	int rc;
 
 	if (!t || tdm_topic_is_internal(t) || !hx_topic_visible(r, name)) {
@@ -324,14 +390,24 @@ static void delete_topic(struct hx_req *r, const char *name, size_t len)
 	}
 	if (!hx_topic_permitted(r, name, TDM_PERM_CONFIGURE))
 		return;
-	rc = tdm_topics_admin_delete(r->h->topics, name);
-
+	if (!r->h->replica) {
+		reply_deleted(r, tdm_topics_admin_delete(r->h->topics, name), "");
+		return;
+	}
+	/* in a cluster the controller deletes it everywhere (Kafka's
+	 * DeleteTopics); the reply waits for it */
+	if (!(m = calloc(1, sizeof(*m))) || !(m->later = hx_later_new(r, made_forget, m))) {
+		free(m);
+		hx_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	m->deleting = 1;
+	rc = tdm_replica_delete_topic(r->h->replica, name, made_cb, m, &m->op, err, sizeof(err));
 	if (rc == TDM_TOPIC_OK)
-		hx_no_content(r, 204);
-	else if (rc == TDM_ERR_NOT_FOUND)
-		hx_not_found(r);
-	else
-		hx_topic_error(r, rc);
+		return; /* made_cb replies */
+	hx_later_done(m->later);
+	free(m);
+	reply_deleted(r, rc, err);
 }
 
 /* ---- permissions ------------------------------------------------------------ */

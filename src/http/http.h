@@ -38,6 +38,13 @@ struct tdm_http *tdm_http_start(struct event_base *base, const struct tdm_config
  */
 struct tdm_net;
 int tdm_http_guard(struct tdm_http *h, struct tdm_net *net);
+/*
+ * The replica manager of a node in a cluster (borrowed: it must outlive h,
+ * or be set back to NULL before it goes); NULL, the default, is a single
+ * node.  /api/cluster and the cluster series of /metrics read it.
+ */
+struct tdm_replica;
+void tdm_http_set_replica(struct tdm_http *h, struct tdm_replica *r);
 /* The bound plain HTTP port (useful when http_port asked the kernel), 0 = none. */
 int tdm_http_port(const struct tdm_http *h);
 /* Stops listening and frees; NULL is fine. */

@@ -20,6 +20,7 @@
 
 struct tdm_topics;
 struct tdm_durable;
+struct tdm_replica;
 struct tdm_net;
 struct tdm_net_backoff;
 struct hx_rates;
@@ -46,6 +47,7 @@ struct tdm_http {
 	struct tdm_broker *broker;          /* borrowed */
 	struct tdm_topics *topics;          /* borrowed, may be NULL */
 	struct tdm_durable *durable;        /* borrowed, may be NULL */
+	struct tdm_replica *replica;        /* borrowed; NULL = single node */
 	int port;                           /* of plain HTTP; 0 = none */
 	int ssl_port;                       /* of HTTPS; 0 = none */
 	uint64_t started_ms;
@@ -138,6 +140,8 @@ uint64_t hx_wall_ms(void);
 void hx_overview(struct hx_req *r);
 void hx_whoami(struct hx_req *r);
 void hx_nodes(struct hx_req *r);
+/* GET /api/cluster (api_cluster.c). */
+void hx_cluster(struct hx_req *r);
 void hx_vhost_list(struct hx_req *r);
 void hx_vhost_get(struct hx_req *r);
 void hx_vhost_change(struct hx_req *r);

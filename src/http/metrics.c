@@ -22,6 +22,7 @@
 #include "core/stream.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
+#include "http/cluster_doc.h"
 #include "http/hx.h"
 
 static void out(struct js_w *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -281,6 +282,7 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 		free(o);
 	}
 	group_metrics(&w, h->broker->groups);
+	hx_cluster_metrics(&w, h->replica);
 	struct evbuffer *buf = evbuffer_new();
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

@@ -548,6 +548,7 @@ static const struct route routes[] = {
 	{ "whoami", GET, ANYONE, hx_whoami },
 	{ "nodes", GET, ANYONE, hx_nodes },
 	{ "nodes/*", GET, ANYONE, hx_nodes },
+	{ "cluster", GET, ANYONE, hx_cluster },
 	{ "vhosts", GET, ANYONE, hx_vhost_list },
 	{ "vhosts/*", GET, ANYONE, hx_vhost_get },
 	{ "vhosts/*", PUT | DELETE, ADMIN, hx_vhost_change },
@@ -911,6 +912,12 @@ fail:
 		event_free(h->fresh_ev);
 	free(h);
 	return NULL;
+}
+
+void tdm_http_set_replica(struct tdm_http *h, struct tdm_replica *r)
+{
+	if (h)
+		h->replica = r;
 }
 
 int tdm_http_port(const struct tdm_http *h)

@@ -501,11 +501,15 @@ int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 		t->num_partitions = kf_get_i32(c);
 		t->replication_factor = kf_get_i16(c);
 		t->nassignments = kf_get_array(c, 8, 0);
+		ALLOC_ARRAY(a, t->assignments, t->nassignments);
 		for (int32_t j = 0; j < t->nassignments && !c->bad; j++) {
-			(void)kf_get_i32(c); /* partition index */
-			int32_t nb = kf_get_array(c, 4, 0);
-			for (int32_t k = 0; k < nb && !c->bad; k++)
-				(void)kf_get_i32(c); /* broker id */
+			struct kf_replica_assignment *ra = &t->assignments[j];
+
+			ra->partition_index = kf_get_i32(c);
+			ra->nbrokers = kf_get_array(c, 4, 0);
+			ALLOC_ARRAY(a, ra->brokers, ra->nbrokers);
+			for (int32_t k = 0; k < ra->nbrokers && !c->bad; k++)
+				ra->brokers[k] = kf_get_i32(c);
 		}
 		t->nconfigs = kf_get_array(c, 4, 0);
 		ALLOC_ARRAY(a, t->configs, t->nconfigs);

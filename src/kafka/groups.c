@@ -749,8 +749,11 @@ static void offsets_topic_made(void *arg, int rc, const char *msg)
 static void make_offsets_topic(struct kf_groups *gs, size_t live)
 {
 	static const struct tdm_kv compact[] = { { "cleanup.policy", "compact" } };
-	struct tdm_replica_topic_spec spec = { TDM_GROUPS_TOPIC, 1, live < 3 ? (int32_t)live : 3,
-					       compact, 1 };
+	struct tdm_replica_topic_spec spec = { .name = TDM_GROUPS_TOPIC,
+					       .partitions = 1,
+					       .replication_factor = live < 3 ? (int32_t)live : 3,
+					       .configs = compact,
+					       .nconfigs = 1 };
 	char err[256] = "";
 	int rc;
 

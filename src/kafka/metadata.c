@@ -11,6 +11,7 @@
  * Must not depend on: src/amqp.
  */
 #include "core/config.h"
+#include "core/log.h"
 #include "kafka/kf.h"
 
 /* One partition of a cluster topic: the state the replica manager holds
@@ -107,6 +108,22 @@ static void put_all(struct ls_topic *t, void *arg)
 	a->count++;
 }
 
+static void auto_created(void *arg, int rc, const char *msg)
+{
+	(void)arg;
+	if (rc != TDM_TOPIC_OK && rc != TDM_ERR_EXISTS)
+		tdm_info("kafka", "auto-creating a topic in the cluster failed: %s", msg);
+}
+
+/* auto_create_topics in a cluster: the topic (num_partitions,
+ * default_replication_factor) is asked of the controller; nobody waits. */
+static int auto_create_in_cluster(struct kf_server *srv, const char *name)
+{
+	struct tdm_replica_topic_spec spec = { name, (int32_t)srv->cfg->num_partitions, -1, NULL, 0,
+					       NULL, 0 };
+	return tdm_replica_create_topic(srv->replica, &spec, auto_created, NULL, NULL, NULL, 0);
+}
+
 int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_server *srv = kc->srv;
@@ -144,13 +161,23 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 			   kf_authz_topic(kc, TDM_PERM_CONFIGURE, name) == KF_ERR_NONE) {
 			int rc = TDM_ERR_INVALID_TOPIC;
 
-			if (kf_str_cstr(name, buf, sizeof(buf)) == 0)
-				rc = tdm_topics_create(srv->topics, buf, (int32_t)srv->cfg->num_partitions,
-						       NULL, 0, NULL, 0);
-			if (rc == TDM_TOPIC_OK || rc == TDM_ERR_EXISTS)
-				t = kf_topic_lookup(kc, name);
-			else
-				err = kf_err_from_core(rc);
+			if (srv->replica) {
+				/* through the controller, as Kafka: LEADER_NOT_AVAILABLE
+				 * until the topic has leaders, and the client asks again */
+				if (kf_str_cstr(name, buf, sizeof(buf)) == 0)
+					rc = auto_create_in_cluster(srv, buf);
+				err = rc == TDM_TOPIC_OK ? KF_ERR_LEADER_NOT_AVAILABLE
+							 : kf_err_from_core(rc);
+			} else {
+				if (kf_str_cstr(name, buf, sizeof(buf)) == 0)
+					rc = tdm_topics_create(srv->topics, buf,
+							       (int32_t)srv->cfg->num_partitions, NULL, 0,
+							       NULL, 0);
+				if (rc == TDM_TOPIC_OK || rc == TDM_ERR_EXISTS)
+					t = kf_topic_lookup(kc, name);
+				else
+					err = kf_err_from_core(rc);
+			}
 		}
 		if (!t && err == KF_ERR_NONE)
 			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -246,11 +246,18 @@ struct kf_config_kv {
 	struct kf_str name;
 	struct kf_str value;
 };
+/* One partition's replicas in an explicit CreateTopics assignment. */
+struct kf_replica_assignment {
+	int32_t partition_index;
+	int32_t nbrokers;
+	int32_t *brokers;
+};
 struct kf_create_topic {
 	struct kf_str name;
 	int32_t num_partitions;
 	int16_t replication_factor;
 	int32_t nassignments;
+	struct kf_replica_assignment *assignments;
 	struct kf_config_kv *configs;
 	int32_t nconfigs;
 };

@@ -133,6 +133,37 @@ static int park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbu
 	return KF_R_PARKED;
 }
 
+/* An explicit replica assignment of CreateTopics, for the cluster: its
+ * partitions in index order (they must be 0..n-1, each once), in the
+ * request arena.  KF_ERR_NONE (spec untouched without one), or
+ * INVALID_REPLICA_ASSIGNMENT. */
+static int16_t cluster_assignment(struct kf_conn *kc, const struct kf_create_topic *t,
+				  struct tdm_replica_topic_spec *spec)
+{
+	struct tdm_replica_assignment *as;
+	int32_t n = t->nassignments;
+
+	if (n <= 0)
+		return KF_ERR_NONE;
+	if (!(as = kf_arena_alloc(&kc->arena, (size_t)n * sizeof(*as))))
+		return KF_ERR_INVALID_REPLICA_ASSIGNMENT;
+	memset(as, 0, (size_t)n * sizeof(*as));
+	for (int32_t i = 0; i < n; i++) {
+		const struct kf_replica_assignment *ra = &t->assignments[i];
+
+		if (ra->partition_index < 0 || ra->partition_index >= n || ra->nbrokers <= 0 ||
+		    as[ra->partition_index].n)
+			return KF_ERR_INVALID_REPLICA_ASSIGNMENT;
+		as[ra->partition_index].replicas = ra->brokers;
+		as[ra->partition_index].n = (size_t)ra->nbrokers;
+	}
+	spec->assignment = as;
+	spec->nassignment = (size_t)n;
+	spec->partitions = -1;
+	spec->replication_factor = -1;
+	return KF_ERR_NONE;
+}
+
 /* Checks one topic and starts its making (made_fn then sets the outcome);
  * returns the error found here, KF_ERR_NONE if none. */
 static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, int validate_only,
@@ -196,7 +227,13 @@ static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, in
 	sl->pk->pending++;
 	if (srv->replica) {
 		struct tdm_replica_topic_spec spec = { name, parts, t->replication_factor, kv,
-						       (size_t)t->nconfigs };
+						       (size_t)t->nconfigs, NULL, 0 };
+		int16_t aerr = cluster_assignment(kc, t, &spec);
+
+		if (aerr != KF_ERR_NONE) {
+			sl->pk->pending--;
+			return aerr;
+		}
 		rc = tdm_replica_create_topic(srv->replica, &spec, made_fn, sl, &sl->op, msg, msglen);
 	} else {
 		rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, made_fn,

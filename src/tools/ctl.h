@@ -1,8 +1,8 @@
 /*
  * tandemctl's shared pieces (tandemctl.c) for the command files
- * (ctl_log.c: topics and groups).  Every function that fails exits with
- * tandemctl's status: 1 the API refused (its reason on stderr), 2 usage,
- * 3 cannot reach the API.
+ * (ctl_log.c: topics and groups; ctl_cluster.c: the cluster).  Every
+ * function that fails exits with tandemctl's status: 1 the API refused
+ * (its reason on stderr), 2 usage, 3 cannot reach the API.
  *
  * Depends on: libc, src/util/json.h.
  */
@@ -46,5 +46,7 @@ void ctl_usage(void);
 int ctl_topic(int argc, char **argv);
 int ctl_group(int argc, char **argv);
 int ctl_list_groups(void);
+/* Command (ctl_cluster.c): "cluster status".  Returns the exit status. */
+int ctl_cluster(int argc, char **argv);
 
 #endif

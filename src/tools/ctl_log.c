@@ -42,10 +42,12 @@ static int topic_create(int argc, char **argv)
 	js_obj(&w);
 	js_key(&w, "config");
 	js_obj(&w);
-	const char *parts = NULL;
+	const char *parts = NULL, *factor = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
 			parts = argv[++i];
+		} else if (strcmp(argv[i], "--replication-factor") == 0 && i + 1 < argc) {
+			factor = argv[++i];
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && strchr(argv[i + 1], '=')) {
 			const char *kv = argv[++i], *eq = strchr(kv, '=');
 			char key[256];
@@ -57,14 +59,18 @@ static int topic_create(int argc, char **argv)
 		}
 	}
 	js_obj_end(&w);
-	if (parts) {
+	const char *const keys[] = { "partitions", "replication_factor" };
+	const char *const vals[] = { parts, factor };
+	for (int k = 0; k < 2; k++) {
+		if (!vals[k])
+			continue;
 		char *end;
-		long n = strtol(parts, &end, 10);
-		if (!*parts || *end) {
+		long n = strtol(vals[k], &end, 10);
+		if (!*vals[k] || *end) {
 			js_w_free(&w);
 			ctl_usage();
 		}
-		js_key(&w, "partitions");
+		js_key(&w, keys[k]);
 		js_int(&w, n);
 	}
 	js_obj_end(&w);

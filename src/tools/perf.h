@@ -69,6 +69,7 @@ struct perf_opts {
 	/* log mode */
 	char *topic;          /* owned */
 	int partitions;
+	int replication_factor; /* of the topic created; -1 = the broker's default */
 	double linger_ms;
 	uint64_t batch_size;  /* bytes per produce batch (librdkafka batch.size) */
 	int batch_num;        /* records per produce batch (batch.num.messages) */

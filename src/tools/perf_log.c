@@ -125,6 +125,8 @@ static int log_mode_validate(const struct perf_opts *o, char *err, size_t errlen
 		return fail(err, errlen, "--fanout is an AMQP option; log mode uses --partitions");
 	if (o->partitions < 1)
 		return fail(err, errlen, "--partitions must be at least 1");
+	if (o->replication_factor == 0)
+		return fail(err, errlen, "--replication-factor must be at least 1 (or -1)");
 	if (strcmp(o->acks, "0") && strcmp(o->acks, "1") && strcmp(o->acks, "all") && strcmp(o->acks, "-1"))
 		return fail(err, errlen, "--acks: 0, 1 or all");
 	if (strcmp(o->compression, "none") && strcmp(o->compression, "gzip") && strcmp(o->compression, "snappy") &&
@@ -170,7 +172,8 @@ static int log_mode_setup(struct perf_run *run, char *err, size_t errlen)
 		rd_kafka_conf_destroy(c);
 		return fail(err, errlen, "rd_kafka_new: %s", e);
 	}
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, o->partitions, 1, e, sizeof(e));
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, o->partitions, o->replication_factor, e,
+							sizeof(e));
 	if (!nt)
 		return fail(err, errlen, "topic %s: %s", o->topic, e);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(st->admin);

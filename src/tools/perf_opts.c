@@ -87,6 +87,8 @@ static const struct opt_row perf_options[] = {
 	{ "topic", 0, OT_STR, OFF(topic), "tandem-perf", 0, 0, "NAME", "log: topic, created with --partitions" },
 	{ "partitions", 'P', OT_INT, OFF(partitions), "1", 1, 100000, "N",
 	  "log: partitions; producers spread records round robin, consumers split them" },
+	{ "replication-factor", 0, OT_INT, OFF(replication_factor), "1", -1, 1000, "N",
+	  "log: replicas of the topic it creates (a cluster; -1 = the broker's default)" },
 	{ "linger-ms", 0, OT_DOUBLE, OFF(linger_ms), "5", 0, 900000, "MS", "log: producer linger.ms" },
 	{ "batch-size", 0, OT_BYTES, OFF(batch_size), "1m", 1, 2147483647, "BYTES", "log: producer batch.size" },
 	{ "batch-num-messages", 0, OT_INT, OFF(batch_num), "10000", 1, 1000000, "N",

@@ -13,9 +13,10 @@
  *   tandemctl [options] publish [exchange=NAME] routing_key=KEY payload=TEXT [properties=JSON]
  *   tandemctl [options] get queue=NAME [count=N] [ackmode=MODE]
  *   tandemctl [options] describe topic|group NAME
- *   tandemctl [options] topic create NAME [--partitions N] [--config K=V ...]
+ *   tandemctl [options] topic create NAME [--partitions N] [--replication-factor R] [--config K=V ...]
  *   tandemctl [options] topic delete|describe NAME
  *   tandemctl [options] group describe NAME
+ *   tandemctl [options] cluster status         (nodes, controller, under-replicated partitions)
  *   tandemctl [options] export [FILE]          (definitions; stdout without FILE)
  *   tandemctl [options] import FILE            (definitions; - = stdin)
  * Options: --host H (127.0.0.1), --port P (15672; 15671 with --https),
@@ -68,9 +69,10 @@ void ctl_usage(void)
 		"  publish [exchange=NAME] routing_key=KEY payload=TEXT [properties='{...}']\n"
 		"  get queue=NAME [count=1] [ackmode=ack_requeue_true]\n"
 		"  describe topic|group NAME\n"
-		"  topic create NAME [--partitions N] [--config KEY=VALUE ...]\n"
+		"  topic create NAME [--partitions N] [--replication-factor R] [--config KEY=VALUE ...]\n"
 		"  topic delete NAME   topic describe NAME\n"
 		"  group describe NAME\n"
+		"  cluster status   (nodes, controller, under-replicated and offline partitions)\n"
 		"  export [FILE]   import FILE|-   (definitions: exchanges, queues, bindings)\n");
 	exit(2);
 }
@@ -496,6 +498,8 @@ int main(int argc, char **argv)
 		return ctl_topic(nargs, args);
 	if (strcmp(cmd, "group") == 0)
 		return ctl_group(nargs, args);
+	if (strcmp(cmd, "cluster") == 0)
+		return ctl_cluster(nargs, args);
 	if (strcmp(cmd, "overview") == 0)
 		return simple("GET", "/api/overview", NULL, NULL);
 	if ((strcmp(cmd, "declare") == 0 || strcmp(cmd, "delete") == 0 || strcmp(cmd, "purge") == 0) &&

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,10 +51,11 @@ static const char *zk_sh(const char *cmd, const char *dir)
 
 static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 {
-	char id[16], kp[16], ap[16], zk[64], sess[16];
+	char id[16], kp[16], ap[16], hp[16], zk[64], sess[16];
 	snprintf(id, sizeof(id), "%d", nd->id);
 	snprintf(kp, sizeof(kp), "%d", nd->kafka_port);
 	snprintf(ap, sizeof(ap), "%d", nd->amqp_port);
+	snprintf(hp, sizeof(hp), "%d", nd->http_port);
 	snprintf(zk, sizeof(zk), "127.0.0.1:%d", c->zk_port);
 	snprintf(sess, sizeof(sess), "%d", CH_SESSION_MS);
 	pid_t pid = fork();
@@ -64,7 +67,7 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 	char *argv[64];
 	int n = 0;
 	argv[n++] = (char *)(getenv("TANDEMD") ? getenv("TANDEMD") : TANDEMD_PATH);
-	const char *fixed[] = { "--data-dir", nd->dir, "--amqp-port", ap, "--http-port", "0",
+	const char *fixed[] = { "--data-dir", nd->dir, "--amqp-port", ap, "--http-port", hp,
 				"--kafka-port", kp, "--node-id", id, "--zookeeper-connect", zk,
 				"--advertised-host", "127.0.0.1", "--zookeeper-session-timeout-ms", sess,
 				"--log-level", getenv("TANDEMD_LOG_LEVEL") ? getenv("TANDEMD_LOG_LEVEL")
@@ -107,8 +110,49 @@ void ch_node_start(struct ch_cluster *c, int i)
 	ck_abort_msg("node %d did not accept within 20 s; log %s", nd->id, nd->log);
 }
 
+static rd_kafka_t *client_of(const struct ch_cluster *c, int i);
+
+/* How many live nodes node i's Metadata lists (-1: no answer). */
+static int brokers_seen(const struct ch_cluster *c, int i)
+{
+	rd_kafka_t *rk = client_of(c, i);
+	const struct rd_kafka_metadata *md = NULL;
+	int n = -1;
+	if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		n = md->broker_cnt;
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_destroy(rk);
+	return n;
+}
+
+/* The cluster of this process, for the exit handler: a failed check ends
+ * a forked test without its teardown, and ZooKeeper (started through
+ * zk.sh, not our child) would outlive it. */
+static struct ch_cluster *running;
+
+static void kill_at_exit(void)
+{
+	struct ch_cluster *c = running;
+	if (!c)
+		return;
+	running = NULL;
+	for (int i = 0; i < c->n; i++)
+		if (c->nodes[i].pid > 0) {
+			kill(c->nodes[i].pid, SIGKILL);
+			waitpid(c->nodes[i].pid, NULL, 0);
+		}
+	if (c->zk_pid > 0)
+		kill(c->zk_pid, SIGKILL);
+	fprintf(stderr, "cluster harness: stopped what a failed test left running; logs in %s\n",
+		c->root);
+}
+
 void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 {
+	static int registered;
+	if (!registered && atexit(kill_at_exit) == 0)
+		registered = 1;
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	memset(c, 0, sizeof(*c));
 	ck_assert(n >= 1 && n <= CH_MAX_NODES);
@@ -123,12 +167,14 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 	ck_assert_msg(sscanf(line, "zookeeper=127.0.0.1:%d pid=%d", &c->zk_port, &pid) == 2,
 		      "zk.sh start said: %s", line);
 	c->zk_pid = pid;
+	running = c;
 	size_t o = 0;
 	for (int i = 0; i < n; i++) {
 		struct ch_node *nd = &c->nodes[i];
 		nd->id = i + 1;
 		nd->kafka_port = free_port();
 		nd->amqp_port = free_port();
+		nd->http_port = free_port();
 		snprintf(nd->dir, sizeof(nd->dir), "%s/node%d", c->root, nd->id);
 		snprintf(nd->log, sizeof(nd->log), "%s/node%d.log", c->root, nd->id);
 		o += (size_t)snprintf(c->bootstrap + o, sizeof(c->bootstrap) - o, "%s127.0.0.1:%d",
@@ -136,6 +182,15 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 	}
 	for (int i = 0; i < n; i++)
 		ch_node_start(c, i);
+	/* every node sees every other registered (a topic created earlier
+	 * would find fewer live nodes than its replication factor) */
+	for (int i = 0; i < n; i++) {
+		uint64_t deadline = kh_now_ms() + 20000;
+		int seen = 0;
+		while ((seen = brokers_seen(c, i)) != n && kh_now_ms() < deadline)
+			kh_sleep_ms(100);
+		ck_assert_msg(seen == n, "node %d sees %d nodes of %d", c->nodes[i].id, seen, n);
+	}
 	fprintf(stderr, "cluster harness: ZooKeeper 127.0.0.1:%d, %d nodes %s, in %s\n",
 		c->zk_port, n, c->bootstrap, c->root);
 }
@@ -148,24 +203,36 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 void ch_stop(struct ch_cluster *c)
 {
+	running = NULL;
 	for (int i = 0; i < c->n; i++)
 		if (c->nodes[i].pid > 0) {
 			kill(c->nodes[i].pid, SIGCONT);
 			kill(c->nodes[i].pid, SIGTERM);
 		}
+	int bad = 0;
 	for (int i = 0; i < c->n; i++) {
 		struct ch_node *nd = &c->nodes[i];
-		uint64_t deadline = kh_now_ms() + 10000;
+		uint64_t deadline = kh_now_ms() + 30000;
+		int status = 0;
 		while (nd->pid > 0 && kh_now_ms() < deadline) {
-			if (waitpid(nd->pid, NULL, WNOHANG) == nd->pid)
+			if (waitpid(nd->pid, &status, WNOHANG) == nd->pid) {
 				nd->pid = 0;
-			else
+				/* a sanitizer's report (ASan, TSan: exit 66) fails the test */
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+					fprintf(stderr, "cluster harness: node %d exited with status 0x%x; log %s\n",
+						nd->id, status, nd->log);
+					bad++;
+				}
+			} else {
 				kh_sleep_ms(20);
+			}
 		}
 		if (nd->pid > 0) {
+			fprintf(stderr, "cluster harness: node %d did not stop on SIGTERM; killed\n", nd->id);
 			kill(nd->pid, SIGKILL);
 			waitpid(nd->pid, NULL, 0);
 			nd->pid = 0;
+			bad++;
 		}
 	}
 	if (c->zk_pid > 0) {
@@ -174,8 +241,9 @@ void ch_stop(struct ch_cluster *c)
 		zk_sh("stop", zkdir);
 		c->zk_pid = 0;
 	}
-	if (!getenv("TANDEM_TEST_KEEP_DATA") && c->root[0])
+	if (!getenv("TANDEM_TEST_KEEP_DATA") && !bad && c->root[0])
 		nftw(c->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ck_assert_msg(bad == 0, "%d node(s) did not stop cleanly (logs in %s)", bad, c->root);
 }
 
 void ch_node_kill9(struct ch_cluster *c, int i)
@@ -270,4 +338,62 @@ int32_t ch_controller(const struct ch_cluster *c)
 			return id;
 	}
 	return -1;
+}
+
+int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap)
+{
+	return ch_http(c, i, "GET", path, NULL, out, cap);
+}
+
+int ch_http(const struct ch_cluster *c, int i, const char *method, const char *path,
+	    const char *body, char *out, size_t cap)
+{
+	/* guest:guest */
+	char req[4096];
+	int n = snprintf(req, sizeof(req),
+			 "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+			 "Authorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n",
+			 method, path);
+	if (body)
+		n += snprintf(req + n, sizeof(req) - (size_t)n,
+			      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			      strlen(body), body);
+	else
+		n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+	ck_assert_int_lt(n, (int)sizeof(req));
+	int fd = su_tcp_connect(c->nodes[i].http_port);
+	size_t got = 0;
+	out[0] = '\0';
+	if (fd < 0)
+		return -1;
+	struct timeval tv = { 30, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	/* HTTP/1.0: the answer ends when the server closes */
+	char *buf = malloc(cap + 4096);
+	ck_assert_ptr_nonnull(buf);
+	size_t have = 0;
+	ssize_t r;
+	while (have < cap + 4095 && (r = read(fd, buf + have, cap + 4095 - have)) > 0)
+		have += (size_t)r;
+	close(fd);
+	buf[have] = '\0';
+	int status = -1;
+	char *answer = strstr(buf, "\r\n\r\n");
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || !answer) {
+		free(buf);
+		return -1;
+	}
+	answer += 4;
+	got = strlen(answer);
+	if (got >= cap)
+		got = cap - 1;
+	memcpy(out, answer, got);
+	out[got] = '\0';
+	free(buf);
+	return status;
 }

@@ -25,6 +25,7 @@ struct ch_node {
 	pid_t pid; /* 0 when not running */
 	int kafka_port;
 	int amqp_port;
+	int http_port; /* the management API, /metrics */
 	char dir[512];
 	char log[600];
 };
@@ -43,8 +44,10 @@ struct ch_cluster {
  * fails the test on error.  extra (NULL-terminated, may be NULL) is kept
  * for restarts. */
 void ch_start(struct ch_cluster *c, int n, const char *const *extra);
-/* Everything stopped by PID (nodes SIGKILLed, ZooKeeper stopped), the
- * directories removed unless TANDEM_TEST_KEEP_DATA is set. */
+/* Everything stopped by PID (nodes SIGTERMed and waited for, ZooKeeper
+ * stopped), the directories removed unless TANDEM_TEST_KEEP_DATA is set;
+ * fails the test when a node did not exit 0 (a sanitizer's report, a
+ * crash, a hang at shutdown), keeping the logs. */
 void ch_stop(struct ch_cluster *c);
 /* Node i (0-based) started again on its ports and data dir. */
 void ch_node_start(struct ch_cluster *c, int i);
@@ -68,5 +71,15 @@ int32_t ch_wait_leader(const struct ch_cluster *c, const char *topic, int32_t pa
 		       int min_isr, int timeout_ms);
 /* The controller id a live node reports, -1 if none. */
 int32_t ch_controller(const struct ch_cluster *c);
+
+/* ---- what a node's HTTP API says --------------------------------------- */
+
+/* A request to node i's HTTP listener as guest (HTTP/1.0; body NULL for
+ * none, else sent as JSON; bounded: 30 s): the status (-1 when there was
+ * no answer), the body NUL-terminated in out (cap bytes, cut to fit). */
+int ch_http(const struct ch_cluster *c, int i, const char *method, const char *path,
+	    const char *body, char *out, size_t cap);
+/* ch_http GET. */
+int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap);
 
 #endif

@@ -10,6 +10,9 @@
  *   node, restarted, catches up and is back in the ISR;
  * - kill -9 of the controller: another node takes over and topics can
  *   still be created;
+ * - the leader paused (SIGSTOP) past its ZooKeeper session timeout under
+ *   acks=all: its session expires, it is fenced, and every acknowledged
+ *   record is on the new leader at its offset;
  * - kill -9 of the group coordinator (the leader of __consumer_offsets-0):
  *   a consumer of the group resumes from the offset committed there,
  *   through the new coordinator.
@@ -48,6 +51,40 @@ static void make_topic(const char *name, int partitions, int rf, const char *con
 	for (int p = 0; p < partitions; p++)
 		ck_assert_msg(ch_wait_leader(&cl, name, p, rf, 20000) >= 0,
 			      "%s-%d: no leader with %d in-sync replicas", name, p, rf);
+}
+
+/* CreateTopics with an explicit replica assignment (partition p gets
+ * replicas[p][0..counts[p])); returns the topic's error. */
+static rd_kafka_resp_err_t create_assigned(const char *name, int nparts,
+					   const int32_t replicas[][3], const int *counts)
+{
+	char err[256];
+	rd_kafka_t *rk = kh_producer(cl.bootstrap, NULL);
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, nparts, -1, err, sizeof(err));
+	ck_assert_msg(nt != NULL, "%s", err);
+	for (int p = 0; p < nparts; p++) {
+		rd_kafka_resp_err_t ae = rd_kafka_NewTopic_set_replica_assignment(
+			nt, p, (int32_t *)replicas[p], (size_t)counts[p], err, sizeof(err));
+		ck_assert_msg(ae == 0, "replica assignment of partition %d: %s", p, err);
+	}
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	if (ev && rd_kafka_event_error(ev))
+		e = rd_kafka_event_error(ev);
+	else if (ev) {
+		size_t n = 0;
+		const rd_kafka_topic_result_t **tr =
+			rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+		e = n ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR__FAIL;
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return e;
 }
 
 static long file_size(const char *path)
@@ -141,6 +178,59 @@ static int read_all(const char *topic, char **out, int max)
 	return n;
 }
 
+/* Elements of the JSON array of numbers starting at a ('['), or -1. */
+static int array_len(const char *a)
+{
+	if (!a || *a != '[')
+		return -1;
+	if (a[1] == ']')
+		return 0;
+	int n = 1;
+	for (a++; *a && *a != ']'; a++)
+		n += *a == ',';
+	return *a == ']' ? n : -1;
+}
+
+/* NULL when node i's /api/cluster body shows the three live nodes, the
+ * controller, and topic's partition 0 on three replicas all in sync with
+ * high watermark hw (and nothing under-replicated or offline); else what
+ * it lacks. */
+static const char *api_shows(const char *body, int i, const char *topic, int32_t controller,
+			     int hw)
+{
+	static char want[512];
+	snprintf(want, sizeof(want), "{\"clustered\":true,\"node_id\":%d,\"controller\":%d,\"nodes\":[",
+		 cl.nodes[i].id, controller);
+	if (strncmp(body, want, strlen(want)) != 0)
+		return "no clustered, node id, controller";
+	for (int j = 0; j < 3; j++) {
+		const struct ch_node *nd = &cl.nodes[j];
+		snprintf(want, sizeof(want),
+			 "{\"id\":%d,\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,"
+			 "\"http_port\":%d}",
+			 nd->id, nd->kafka_port, nd->amqp_port, nd->http_port);
+		if (!strstr(body, want))
+			return "a node missing";
+	}
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":0,", topic);
+	const char *p = strstr(body, want);
+	const char *end = p ? strchr(p, '}') : NULL;
+	if (!p || !end)
+		return "no partition";
+	char obj[1024];
+	snprintf(obj, sizeof(obj), "%.*s", (int)(end - p), p);
+	const char *rs = strstr(obj, "\"replicas\":"), *isr = strstr(obj, "\"isr\":");
+	if (array_len(rs ? rs + 11 : NULL) != 3 || array_len(isr ? isr + 6 : NULL) != 3)
+		return "not three replicas all in the ISR";
+	snprintf(want, sizeof(want), "\"high_watermark\":%d,\"under_replicated\":false,\"offline\":false,",
+		 hw);
+	if (!strstr(obj, want))
+		return "high watermark not there, or under-replicated";
+	if (!strstr(body, "],\"under_replicated\":0,\"offline\":0}"))
+		return "partitions under-replicated or offline";
+	return NULL;
+}
+
 START_TEST(test_cluster_replicates_every_record_to_every_node)
 {
 	char topic[64];
@@ -193,19 +283,128 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 	for (int i = 0; i < 3; i++)
 		free(data[i]);
 	free(sent);
+
+	/* an explicit assignment: the preferred (first) replica leads */
+	static const int32_t good[2][3] = { { 3, 1 }, { 2, 3 } };
+	static const int counts[2] = { 2, 2 };
+	char assigned[64];
+	kh_name(assigned, sizeof(assigned), "assigned");
+	ck_assert_int_eq(create_assigned(assigned, 2, good, counts), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(ch_wait_leader(&cl, assigned, 0, 2, 20000), 3);
+	ck_assert_int_eq(ch_wait_leader(&cl, assigned, 1, 2, 20000), 2);
+	/* a node that is not registered: INVALID_REPLICA_ASSIGNMENT, as Kafka */
+	static const int32_t bad[1][3] = { { 1, 9 } };
+	static const int bad_counts[1] = { 2 };
+	kh_name(assigned, sizeof(assigned), "badassign");
+	ck_assert_int_eq(create_assigned(assigned, 1, bad, bad_counts),
+			 RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT);
+
+	/* the management API shows it from every node: the three nodes, the
+	 * controller, the partition's replicas all in the ISR and its high
+	 * watermark (a follower learns it from its next fetch: bounded wait) */
+	int32_t controller = ch_controller(&cl);
+	ck_assert_int_ge(controller, 1);
+	static char body[65536];
+	for (int i = 0; i < 3; i++) {
+		const char *why = "no answer";
+		deadline = kh_now_ms() + 10000;
+		do {
+			if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) == 200)
+				why = api_shows(body, i, topic, controller, N);
+		} while (why && kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+		ck_assert_msg(!why, "node %d: /api/cluster: %s: %s", cl.nodes[i].id, why, body);
+	}
+	ck_assert_int_eq(ch_http_get(&cl, 0, "/metrics", body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\ntandem_cluster_nodes 3\n") &&
+			      strstr(body, "\ntandem_partitions_under_replicated 0\n") &&
+			      strstr(body, "\ntandem_partitions_offline 0\n"),
+		      "%s", body);
 }
 END_TEST
 
-/* One round: produce n records with acks=all, kill -9 the leader after
- * `kill_after` are acknowledged, restart it at the end; check every
+/* 1 when node i's /api/cluster lists partition p of topic with three
+ * replicas, all in the ISR (present = 1), or does not list it (present =
+ * 0), within 20 s. */
+static int api_lists(int i, const char *topic, int p, int present)
+{
+	static char body[65536];
+	char want[300];
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":%d,", topic, p);
+	uint64_t deadline = kh_now_ms() + 20000;
+	do {
+		if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) != 200)
+			continue;
+		const char *o = strstr(body, want);
+		if (!present && !o)
+			return 1;
+		const char *rs = o ? strstr(o, "\"replicas\":") : NULL;
+		const char *isr = o ? strstr(o, "\"isr\":") : NULL;
+		if (present && rs && isr && array_len(rs + 11) == 3 && array_len(isr + 6) == 3)
+			return 1;
+	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+	fprintf(stderr, "node %d: /api/cluster: %s\n", cl.nodes[i].id, body);
+	return 0;
+}
+
+/* The management API's topic administration on a node of the cluster
+ * goes through the controller, as Kafka's CreateTopics, CreatePartitions
+ * and DeleteTopics do: made on one node, the topic is replicated on all
+ * three; grown, the new partition too; deleted on another node, it is
+ * gone everywhere. */
+START_TEST(test_cluster_http_topic_admin_through_the_controller)
+{
+	static char body[8192];
+	char topic[64], path[128];
+	kh_name(topic, sizeof(topic), "http");
+	snprintf(path, sizeof(path), "/api/topics/%s", topic);
+	int st = ch_http(&cl, 1, "PUT", path,
+			 "{\"partitions\":2,\"replication_factor\":3,"
+			 "\"config\":{\"min.insync.replicas\":\"2\"}}",
+			 body, sizeof(body));
+	ck_assert_msg(st == 201, "PUT %s on node 2: %d %s", path, st, body);
+	for (int p = 0; p < 2; p++)
+		ck_assert_msg(ch_wait_leader(&cl, topic, p, 3, 20000) >= 0,
+			      "%s-%d: no leader with 3 in-sync replicas", topic, p);
+	ck_assert(api_lists(2, topic, 1, 1));
+	/* grown: the new partition is replicated too */
+	st = ch_http(&cl, 2, "PUT", path, "{\"partitions\":3}", body, sizeof(body));
+	ck_assert_msg(st == 204, "PUT %s on node 3: %d %s", path, st, body);
+	ck_assert_msg(ch_wait_leader(&cl, topic, 2, 3, 20000) >= 0,
+		      "%s-2: no leader with 3 in-sync replicas", topic);
+	ck_assert(api_lists(0, topic, 2, 1));
+	/* more replicas than live nodes: Kafka's INVALID_REPLICATION_FACTOR */
+	char other[80];
+	snprintf(other, sizeof(other), "/api/topics/%s-4", topic);
+	st = ch_http(&cl, 0, "PUT", other, "{\"replication_factor\":4}", body, sizeof(body));
+	ck_assert_msg(st == 400 && strstr(body, "\"invalid_replication_factor\""), "%d %s", st, body);
+	/* deleted through another node: gone from every node */
+	st = ch_http(&cl, 0, "DELETE", path, NULL, body, sizeof(body));
+	ck_assert_msg(st == 204, "DELETE %s on node 1: %d %s", path, st, body);
+	for (int i = 0; i < 3; i++)
+		ck_assert(api_lists(i, topic, 0, 0));
+	uint64_t deadline = kh_now_ms() + 20000;
+	while ((st = ch_http_get(&cl, 2, path, body, sizeof(body))) != 404 && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_msg(st == 404, "GET %s on node 3 after the delete: %d %s", path, st, body);
+}
+END_TEST
+
+/* How the leader is taken away in a round. */
+enum fault { KILL9, PAUSE };
+
+/* One round: produce n records with acks=all; after `kill_after` are
+ * acknowledged, kill -9 the leader (restarted at the end), or pause it
+ * with SIGSTOP past its ZooKeeper session timeout (then SIGCONT: it is
+ * fenced and must acknowledge nothing the new leader lacks); check every
  * acknowledged record. */
-static void kill_leader_round(const char *topic, int n, int kill_after)
+static void leader_fault_round(const char *topic, int n, int kill_after, enum fault fault)
 {
 	sent = calloc((size_t)n, sizeof(*sent));
 	rd_kafka_t *p = acks_all_producer();
 	int32_t leader = ch_wait_leader(&cl, topic, 0, 2, 20000);
 	ck_assert_int_ge(leader, 1);
 	int li = ch_index(&cl, leader), killed = 0;
+	uint64_t paused_at = 0;
 	for (int i = 0; i < n; i++) {
 		produce_one(p, topic, i);
 		rd_kafka_poll(p, 0);
@@ -221,14 +420,32 @@ static void kill_leader_round(const char *topic, int n, int kill_after)
 					break;
 				rd_kafka_poll(p, 20);
 			}
-			ch_node_kill9(&cl, li);
-			fprintf(stderr, "killed leader %d after %d acknowledged\n", leader, acked);
+			if (fault == KILL9) {
+				ch_node_kill9(&cl, li);
+			} else {
+				ch_node_pause(&cl, li, 1);
+				paused_at = kh_now_ms();
+			}
+			fprintf(stderr, "%s leader %d after %d acknowledged\n",
+				fault == KILL9 ? "killed" : "paused", leader, acked);
 			killed = 1;
+		}
+		if (paused_at && kh_now_ms() - paused_at > CH_SESSION_MS + 3000) {
+			ch_node_pause(&cl, li, 0);
+			paused_at = 0;
+		}
+	}
+	while (paused_at) { /* keep the pause past the session timeout */
+		rd_kafka_poll(p, 50);
+		if (kh_now_ms() - paused_at > CH_SESSION_MS + 3000) {
+			ch_node_pause(&cl, li, 0);
+			paused_at = 0;
 		}
 	}
 	ck_assert_msg(rd_kafka_flush(p, 120000) == 0, "records still unsent after 120 s");
 	rd_kafka_destroy(p);
-	ch_node_start(&cl, li);
+	if (fault == KILL9)
+		ch_node_start(&cl, li);
 
 	char **vals = calloc((size_t)n * 2 + 10, sizeof(char *));
 	int got = read_all(topic, vals, n * 2 + 10);
@@ -264,8 +481,19 @@ START_TEST(test_cluster_leader_kill9_under_acks_all_loses_nothing)
 	static const char *const cfg[] = { "min.insync.replicas", "2", NULL };
 	kh_name(topic, sizeof(topic), "kill");
 	make_topic(topic, 1, 3, cfg);
+	srand((unsigned)kh_now_ms());
 	for (int round = 0; round < 2; round++)
-		kill_leader_round(topic, 2000, 300 + (rand() % 800));
+		leader_fault_round(topic, 2000, 300 + (rand() % 800), KILL9);
+}
+END_TEST
+
+START_TEST(test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost)
+{
+	char topic[64];
+	static const char *const cfg[] = { "min.insync.replicas", "2", NULL };
+	kh_name(topic, sizeof(topic), "pause");
+	make_topic(topic, 1, 3, cfg);
+	leader_fault_round(topic, 1500, 200 + (rand() % 500), PAUSE);
 }
 END_TEST
 
@@ -406,8 +634,10 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_replicates_every_record_to_every_node);
+	tcase_add_test(tc, test_cluster_http_topic_admin_through_the_controller);
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
+	tcase_add_test(tc, test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost);
 	suite_add_tcase(s, tc);
 	TCase *groups = tcase_create("groups");
 	tcase_add_checked_fixture(groups, setup, teardown);

@@ -83,12 +83,12 @@ static void spin(void)
 }
 
 /* Runs the loop until cond() holds, at most 20 s; its last value. */
-#define WAIT_FOR(cond)                                                                             \
-	({                                                                                         \
-		int _i, _ok = 0;                                                                   \
-		for (_i = 0; _i < 1000 && !(_ok = (cond)); _i++)                                   \
-			spin();                                                                    \
-		_ok;                                                                               \
+#define WAIT_FOR(cond) \
+	({ \
+		int _i, _ok = 0; \
+		for (_i = 0; _i < 1000 && !(_ok = (cond)); _i++) \
+			spin(); \
+		_ok; \
 	})
 
 static void new_chroot(void)
@@ -397,7 +397,8 @@ START_TEST(test_controller_new_topic_gets_states)
 	struct zk *b[3];
 	struct node n;
 	struct done d = { 0 };
-	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 }, { (int32_t[]){ 3, 1, 2 }, 3 } };
+	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 },
+					{ (int32_t[]){ 3, 1, 2 }, 3 } };
 	struct pstate ps;
 	int i;
 
@@ -445,7 +446,8 @@ START_TEST(test_controller_broker_death_moves_leader_and_shrinks_isr)
 	struct zk *b[3];
 	struct node n;
 	struct done d = { 0 };
-	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 }, { (int32_t[]){ 3, 2, 1 }, 3 } };
+	struct ctlr_replicas asg[2] = { { (int32_t[]){ 2, 3, 1 }, 3 },
+					{ (int32_t[]){ 3, 2, 1 }, 3 } };
 	struct pstate ps;
 	int i;
 
@@ -602,6 +604,45 @@ START_TEST(test_controller_waits_for_its_own_registration)
 	ck_assert(WAIT_FOR(leader_is("w", 0, 1, 1)));
 	node_stop(&n);
 	zk_free(b[0]);
+}
+END_TEST
+
+/* unclean.leader.election.enable set on the topic after its creation
+ * counts at the next election (Kafka reads the topic's config when it
+ * elects): the out-of-sync replica leads, alone in the ISR. */
+START_TEST(test_controller_topic_unclean_config_read_at_election)
+{
+	struct zk *b[3];
+	struct node n;
+	struct done d = { 0 };
+	struct ctlr_replicas asg[1] = { { (int32_t[]){ 2, 1 }, 2 } };
+	struct zkd_config cfg = { (char *[]){ "unclean.leader.election.enable" },
+				  (char *[]){ "true" }, 1 };
+	struct res r = { 0 };
+	char *data;
+	size_t len;
+
+	b[0] = broker_up(1);
+	b[1] = broker_up(2);
+	b[2] = broker_up(3);
+	node_start(&n, 3);
+	ck_assert(WAIT_FOR(ctlr_is_controller(n.c)));
+	ctlr_create_topic(n.c, "u", -1, -1, asg, 1, NULL, NULL, 0, false, on_done, &d);
+	ck_assert_int_eq(wait_done(&d), 0);
+	ck_assert(WAIT_FOR(leader_is("u", 0, 2, 2)));
+	zk_free(b[0]); /* broker 1 leaves the ISR: [2] */
+	ck_assert(WAIT_FOR(leader_is("u", 0, 2, 1)));
+	b[0] = broker_up(1);
+	data = zkd_config_encode(&cfg, &len);
+	ck_assert_int_eq(zk_set(admin, "/config/topics/u", data, len, -1, on_res, &r), 0);
+	free(data);
+	ck_assert_int_eq(zcall_wait(&r), ZK_OK);
+	zk_free(b[1]); /* the only ISR member dies */
+	b[1] = NULL;
+	ck_assert(WAIT_FOR(leader_is("u", 0, 1, 1)));
+	node_stop(&n);
+	zk_free(b[0]);
+	zk_free(b[2]);
 }
 END_TEST
 
@@ -806,6 +847,7 @@ static Suite *controller_suite(void)
 	tcase_add_test(tc, test_controller_last_isr_member_comes_back_as_leader);
 	tcase_add_test(tc, test_controller_failover_reconciles_deaths_without_controller);
 	tcase_add_test(tc, test_controller_waits_for_its_own_registration);
+	tcase_add_test(tc, test_controller_topic_unclean_config_read_at_election);
 	tcase_add_test(tc, test_controller_stale_epoch_write_is_fenced);
 	tcase_add_test(tc, test_controller_create_topic_errors_and_from_any_node);
 	tcase_add_test(tc, test_controller_add_partitions);

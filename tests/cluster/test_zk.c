@@ -14,6 +14,8 @@
  * and java (zk.sh).
  */
 #include <check.h>
+#include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "cluster/zk.h"
+#include "core/log.h"
 
 static char zk_dir[256];
 static char zk_addr[64]; /* 127.0.0.1:PORT */
@@ -416,10 +419,11 @@ static void outside_watcher(zhandle_t *zh, int type, int state, const char *path
 {
 	(void)zh, (void)path;
 	struct outside *o = p;
-	if (type != ZOO_SESSION_EVENT || state != ZOO_CONNECTED_STATE)
+	if (type != ZOO_SESSION_EVENT ||
+	    (state != ZOO_CONNECTED_STATE && state != ZOO_EXPIRED_SESSION_STATE))
 		return;
 	pthread_mutex_lock(&o->mu);
-	o->connected = 1;
+	o->connected = state == ZOO_CONNECTED_STATE ? 1 : -1; /* -1: already expired */
 	pthread_cond_broadcast(&o->cv);
 	pthread_mutex_unlock(&o->mu);
 }
@@ -443,7 +447,7 @@ static void expire_from_outside(struct t *t)
 	int connected = o.connected;
 	pthread_mutex_unlock(&o.mu);
 	ck_assert_msg(connected, "the outside handle did not connect within 10 s");
-	zookeeper_close(zh);
+	zookeeper_close(zh); /* connected: ends the session; -1: it had ended already */
 }
 
 START_TEST(session_expiry_reported_and_reopened)
@@ -458,7 +462,7 @@ START_TEST(session_expiry_reported_and_reopened)
 	 * session), and then the close does not end it: try again, bounded. */
 	for (int tries = 0; tries < 5 && !t->expired; tries++) {
 		expire_from_outside(t);
-		run_until(t->base, &t->expired, 1, 4000);
+		run_until(t->base, &t->expired, 1, 6000);
 	}
 	ck_assert_msg(t->expired == 1, "expiry not reported after 5 tries");
 	ck_assert(!zk_connected(t->zk));
@@ -499,6 +503,80 @@ START_TEST(unreachable_fails_start_within_bound)
 	snprintf(want, sizeof(want), "cannot reach ZooKeeper at 127.0.0.1:%d within 700 ms", port);
 	ck_assert_str_eq(err, want);
 	ck_assert_msg(took >= 650 && took < 3000, "zk_start took %lld ms", (long long)took);
+	t_free(t);
+}
+END_TEST
+
+/* The client library's lines come through our log, as "zookeeper:" lines,
+ * and a refused connection retried every 100 ms is written once. */
+START_TEST(client_log_lines_are_ours_and_few)
+{
+	char logpath[] = "/tmp/tandem-test-zk-log-XXXXXX";
+	int fd = mkstemp(logpath);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	tdm_log_setup(TDM_LOG_INFO, logpath);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t al = sizeof(a);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	close(s);
+	char connect[64], err[256], line[1024];
+	snprintf(connect, sizeof(connect), "127.0.0.1:%d", ntohs(a.sin_port));
+	struct t *t = t_new_at(connect);
+	ck_assert_int_eq(zk_start(t->zk, 1500, err, sizeof(err)), -1);
+	t_free(t);
+	tdm_log_setup(TDM_LOG_INFO, NULL);
+	FILE *f = fopen(logpath, "r");
+	ck_assert_ptr_nonnull(f);
+	int refused = 0, lines = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		ck_assert_msg(strstr(line, "Z warning zookeeper: ") || strstr(line, "Z info zookeeper: "),
+			      "not one of our zookeeper lines: %s", line);
+		ck_assert_msg(!strstr(line, "ZOO_"), "the library's raw format: %s", line);
+		if (strstr(line, "refused"))
+			refused++;
+	}
+	fclose(f);
+	unlink(logpath);
+	ck_assert_msg(refused == 1, "%d lines about the refused connection in 1.5 s", refused);
+	ck_assert_msg(lines <= 4, "%d log lines in 1.5 s of retries", lines);
+}
+END_TEST
+
+/* The client library's threads block every signal (as net/worker.c's
+ * helpers do): a SIGTERM must reach the loop thread. */
+START_TEST(client_threads_take_no_signals)
+{
+	struct t *t = t_connect("");
+	char path[64], line[256];
+	int others = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)getpid());
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) == (int)gettid())
+			continue;
+		char status[400];
+		snprintf(status, sizeof(status), "%s/%s/status", path, e->d_name);
+		FILE *f = fopen(status, "r");
+		if (!f)
+			continue; /* gone meanwhile */
+		unsigned long long blk = 0;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+				break;
+		fclose(f);
+		ck_assert_msg(blk & (1ULL << (SIGTERM - 1)), "thread %s takes SIGTERM (SigBlk %llx)",
+			      e->d_name, blk);
+		ck_assert_msg(blk & (1ULL << (SIGINT - 1)), "thread %s takes SIGINT", e->d_name);
+		others++;
+	}
+	closedir(d);
+	ck_assert_int_ge(others, 2); /* the library's I/O and completion threads */
 	t_free(t);
 }
 END_TEST
@@ -667,6 +745,8 @@ int main(void)
 	tcase_add_test(tc, multi_is_all_or_nothing);
 	tcase_add_test(tc, session_expiry_reported_and_reopened);
 	tcase_add_test(tc, unreachable_fails_start_within_bound);
+	tcase_add_test(tc, client_log_lines_are_ours_and_few);
+	tcase_add_test(tc, client_threads_take_no_signals);
 	tcase_add_test(tc, bad_connect_strings);
 	tcase_add_test(tc, chroot_is_created_and_transparent);
 	tcase_add_test(tc, ensure_path_creates_ancestors);

@@ -34,10 +34,15 @@ global.window = { addEventListener() {}, confirm: () => false };
 global.btoa = s => Buffer.from(s).toString('base64');
 const realFetch = fetch;
 let fetches = 0;
+let cannedCluster = null; // when set, the answer to api/cluster (a node of a cluster)
 global.fetch = (p, o) => {
   fetches++;
   // relative to the page, never to a fixed scheme or host
   if (/^(\/|[a-z]+:)/i.test(p)) throw new Error('console fetches an absolute URL: ' + p);
+  if (cannedCluster && p === 'api/cluster') {
+    return Promise.resolve(new Response(JSON.stringify(cannedCluster), { status: 200,
+      headers: { 'Content-Type': 'application/json' } }));
+  }
   return realFetch(new URL(p, base + '/').href, o);
 };
 global.setInterval = () => {};
@@ -56,11 +61,39 @@ function must(cond, what) { if (!cond) throw new Error(what); }
   const js = await jsr.text();
   eval(js + '\n;global.__c={views:views,sideActs:sideActs,refreshSide:refreshSide,sideSkeleton:sideSkeleton,esc:esc};');
   const c = global.__c;
-  for (const t of ['overview', 'queues', 'exchanges', 'bindings', 'connections', 'topics', 'groups']) {
+  for (const t of ['overview', 'queues', 'exchanges', 'bindings', 'connections', 'topics', 'groups', 'cluster']) {
     const h = await c.views[t]();
     must(h.includes('<table') || h.includes('class="box"'), t + ': ' + h);
     console.log(t, 'ok', h.length);
   }
+  // the cluster view: this single node says so and lists itself
+  const single = await c.views.cluster();
+  must(single.includes('single node') && single.includes('id="cluster-nodes"') && single.includes('controller, this node') &&
+    !single.includes('cluster-partitions'), 'cluster, single node: ' + single);
+  // a node of a three-node cluster (src/http/cluster_doc.c's form): nodes,
+  // controller, partitions with under-replicated and offline rows marked
+  cannedCluster = { clustered: true, node_id: 2, controller: 3,
+    nodes: [1, 2, 3].map(i => ({ id: i, host: '10.0.0.' + i, kafka_port: 9092, amqp_port: 5672, http_port: 15672 })),
+    partitions: [
+      { topic: 'audit', partition: 0, leader: 2, leader_epoch: 4, replicas: [2, 3, 1], isr: [2, 3], high_watermark: 5,
+        under_replicated: true, offline: false, max_follower_lag: 3 },
+      { topic: 'orders', partition: 0, leader: 1, leader_epoch: 7, replicas: [1, 2, 3], isr: [1, 2, 3], high_watermark: 0,
+        under_replicated: false, offline: false, max_follower_lag: 0 },
+      { topic: '<b>x</b>', partition: 1, leader: -1, leader_epoch: 2, replicas: [3, 1, 2], isr: [3], high_watermark: 0,
+        under_replicated: false, offline: true, max_follower_lag: 0 }],
+    under_replicated: 1, offline: 1 };
+  const cl = await c.views.cluster();
+  cannedCluster = null;
+  must(cl.includes('3 live nodes, controller node 3; this is node 2'), 'cluster head: ' + cl);
+  must(/<td class="n">3<\/td><td>10\.0\.0\.3<\/td>.*?<td>controller<\/td>/.test(cl), 'controller marked: ' + cl);
+  must(cl.includes('<td>this node</td>'), 'this node marked: ' + cl);
+  must(/<tr class="under"><td>audit<\/td><td class="n">0<\/td><td class="n">2<\/td><td class="n">4<\/td><td>2, 3, 1<\/td><td>2, 3<\/td>/.test(cl),
+    'under-replicated row: ' + cl);
+  must(/<tr><td>orders<\/td><td class="n">0<\/td><td class="n">1<\/td>/.test(cl), 'in-sync row unmarked: ' + cl);
+  must(/<tr class="offline"><td>&lt;b&gt;x&lt;\/b&gt;<\/td><td class="n">1<\/td><td>none<\/td>/.test(cl) && !cl.includes('<b>x'),
+    'offline row, name escaped: ' + cl);
+  must(cl.includes('1 under-replicated, 1 offline'), 'cluster health: ' + cl);
+  console.log('cluster ok');
   must(c.esc('<a href="x" onclick=\'y\'>&`') === '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;', 'esc');
   must(c.sideSkeleton().includes('id="sd-take-A"'), 'side skeleton');
   // the side-by-side flow

@@ -1196,6 +1196,84 @@ START_TEST(test_tandemctl)
 }
 END_TEST
 
+/* GET /api/cluster on a single node (no zookeeper_connect): this node
+ * alone, its own controller, no replicated partition, "clustered": false;
+ * /metrics has no cluster series; tandemctl cluster status says so. */
+START_TEST(test_cluster_api_single_node)
+{
+	struct th_http_resp r;
+	char want[512], out[4096];
+	/* a topic of this node: not a replicated partition */
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/cluster-t", "{\"partitions\":2}", &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/cluster", NULL, &r), 200);
+	snprintf(want, sizeof(want),
+		 "{\"clustered\":false,\"node_id\":1,\"controller\":1,\"nodes\":[{\"id\":1,"
+		 "\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,\"http_port\":%d}],"
+		 "\"partitions\":[],\"under_replicated\":0,\"offline\":0}",
+		 kafka_port, th_port(), http_port);
+	ck_assert_msg(th_jeq(&r, "", want), "%s", r.body);
+	th_http_free(&r);
+	/* a management user of any tag may read it (as /api/overview), others not */
+	th_http("GET", "/api/cluster", "watcher:watchpw", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	th_http_free(&r);
+	th_http("GET", "/api/cluster", "plain:plainpw", NULL, &r);
+	ck_assert_int_eq(r.status, 401);
+	th_http_free(&r);
+	th_http("DELETE", "/api/cluster", "guest:guest", NULL, &r);
+	ck_assert_int_eq(r.status, 405);
+	th_http_free(&r);
+	/* a single node's /metrics is as before: no cluster series */
+	th_http("GET", "/metrics", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(!has(r.body, "tandem_cluster_") && !has(r.body, "tandem_partitions_") &&
+			      !has(r.body, "tandem_isr_") && !has(r.body, "tandem_replica_"),
+		      "%s", r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "cluster status"), 0);
+	snprintf(want, sizeof(want),
+		 "single node (not clustered)\nnode 1\t127.0.0.1:%d\tamqp %d\thttp %d\tcontroller\n"
+		 "all partitions fully replicated\n",
+		 kafka_port, th_port(), http_port);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "--json cluster status"), 0);
+	ck_assert_msg(has(out, "\"clustered\":false"), "%s", out);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "cluster frobnicate"), 2);
+	ck_assert_int_eq(req_guest("DELETE", "/api/topics/cluster-t", NULL, &r), 204);
+	th_http_free(&r);
+}
+END_TEST
+
+/* PUT /api/topics' replication_factor: a single node holds one replica
+ * only (Kafka's INVALID_REPLICATION_FACTOR for more). */
+START_TEST(test_topic_replication_factor_single_node)
+{
+	struct th_http_resp r;
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/rf-three", "{\"replication_factor\":3}", &r), 400);
+	ck_assert_msg(th_jerror(&r, "invalid_replication_factor", "Replication factor must be 1"), "%s",
+		      r.body);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/rf-three", "{\"replication_factor\":\"1\"}", &r), 400);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("GET", "/api/topics/rf-three", NULL, &r), 404);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("PUT", "/api/topics/rf-one", "{\"replication_factor\":1}", &r), 201);
+	th_http_free(&r);
+	ck_assert_int_eq(req_guest("DELETE", "/api/topics/rf-one", NULL, &r), 204);
+	th_http_free(&r);
+	/* tandemctl passes it on */
+	char out[4096];
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create rf-ctl --replication-factor 2"), 1);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create rf-ctl --replication-factor x"), 2);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic create rf-ctl --partitions 2 --replication-factor 1"), 0);
+	ck_assert_int_eq(req_guest("GET", "/api/topics/rf-ctl", NULL, &r), 200);
+	ck_assert_int_eq(th_jint(&r, "partitions", -1), 2);
+	th_http_free(&r);
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "topic delete rf-ctl"), 0);
+}
+END_TEST
+
 /* The console page is served, and its script renders every view from the
  * live API (node >= 18 with a stub DOM; without node the test fails). */
 START_TEST(test_console)
@@ -1380,6 +1458,8 @@ int main(void)
 	tcase_add_test(tc, test_fsync_histogram_and_totals);
 	tcase_add_test(tc, test_topics_shape);
 	tcase_add_test(tc, test_tandemctl);
+	tcase_add_test(tc, test_cluster_api_single_node);
+	tcase_add_test(tc, test_topic_replication_factor_single_node);
 	tcase_add_test(tc, test_definitions);
 	tcase_add_test(tc, test_stream_queue);
 	tcase_add_test(tc, test_console);

@@ -3,7 +3,9 @@
  * client (http_client.c) and tandemctl must hand back the de-chunked body,
  * as RabbitMQ's cowboy or a proxy in front of tandemd may send it.  The
  * server is a raw-socket child process of this test (stopped by PID) that
- * answers every request with the same chunked JSON reply.
+ * answers every request with the same chunked JSON reply.  The same server
+ * stands in for a node of a three-node cluster (a canned /api/cluster
+ * answer) to check what tandemctl cluster status prints of it.
  *
  * Depends on: Check, the tests' HTTP client, tandemctl.
  */
@@ -24,6 +26,29 @@
 /* The reply's body and the chunks it is sent in. */
 static const char *const chunks[] = { "[{\"name\":\"chunked-q\",", "\"messages\":7,\"vhost\":\"/\"},",
 				      "{\"name\":\"second\",\"messages\":0,\"vhost\":\"/\"}]" };
+#define NCHUNKS (sizeof(chunks) / sizeof(chunks[0]))
+
+/* /api/cluster as node 2 of three answers it (src/http/cluster_doc.c's
+ * form): controller 3, audit/0 under-replicated, orders/1 offline. */
+static const char *const cluster_chunks[] = {
+	"{\"clustered\":true,\"node_id\":2,\"controller\":3,\"nodes\":["
+	"{\"id\":1,\"host\":\"10.0.0.1\",\"kafka_port\":9192,\"amqp_port\":5772,\"http_port\":15772},"
+	"{\"id\":2,\"host\":\"10.0.0.2\",\"kafka_port\":9292,\"amqp_port\":5872,\"http_port\":15872},",
+	"{\"id\":3,\"host\":\"10.0.0.3\",\"kafka_port\":9392,\"amqp_port\":5972,\"http_port\":15972}],"
+	"\"partitions\":[{\"topic\":\"audit\",\"partition\":0,\"leader\":2,\"leader_epoch\":4,"
+	"\"replicas\":[2,3,1],\"isr\":[2,3],\"high_watermark\":5,\"under_replicated\":true,"
+	"\"offline\":false,\"max_follower_lag\":3},",
+	"{\"topic\":\"orders\",\"partition\":0,\"leader\":1,\"leader_epoch\":7,\"replicas\":[1,2,3],"
+	"\"isr\":[1,2,3],\"high_watermark\":0,\"under_replicated\":false,\"offline\":false,"
+	"\"max_follower_lag\":0},{\"topic\":\"orders\",\"partition\":1,\"leader\":-1,"
+	"\"leader_epoch\":2,\"replicas\":[3,1,2],\"isr\":[3],\"high_watermark\":0,"
+	"\"under_replicated\":false,\"offline\":true,\"max_follower_lag\":0}],"
+	"\"under_replicated\":1,\"offline\":1}",
+};
+
+/* What the server sends (chunks, then cluster_chunks). */
+static const char *const *serving = chunks;
+static size_t nserving = NCHUNKS;
 
 static void serve(int lfd)
 {
@@ -41,13 +66,13 @@ static void serve(int lfd)
 			if (strstr(buf, "\r\n\r\n"))
 				break;
 		}
-		char out[4096];
+		char out[8192];
 		size_t o = (size_t)snprintf(out, sizeof(out),
 					    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 					    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-		for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "%zx\r\n%s\r\n", strlen(chunks[i]),
-					      chunks[i]);
+		for (size_t i = 0; i < nserving; i++)
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%zx\r\n%s\r\n", strlen(serving[i]),
+					      serving[i]);
 		o += (size_t)snprintf(out + o, sizeof(out) - o, "0\r\n\r\n");
 		if (write(fd, out, o) != (ssize_t)o)
 			_exit(1);
@@ -132,6 +157,27 @@ START_TEST(test_tandemctl_chunked_reply)
 }
 END_TEST
 
+START_TEST(test_tandemctl_cluster_status)
+{
+	char out[4096];
+	serving = cluster_chunks;
+	nserving = sizeof(cluster_chunks) / sizeof(cluster_chunks[0]);
+	th_http_port(start_server());
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "cluster status"), 0);
+	ck_assert_str_eq(out, "cluster: 3 live nodes, controller 3, answered by node 2\n"
+			      "node 1\t10.0.0.1:9192\tamqp 5772\thttp 15772\n"
+			      "node 2\t10.0.0.2:9292\tamqp 5872\thttp 15872\n"
+			      "node 3\t10.0.0.3:9392\tamqp 5972\thttp 15972\tcontroller\n"
+			      "under-replicated partitions: 1\n"
+			      "  Topic: audit\tPartition: 0\tLeader: 2\tReplicas: 2,3,1\tIsr: 2,3\n"
+			      "offline partitions: 1\n"
+			      "  Topic: orders\tPartition: 1\tLeader: none\tReplicas: 3,1,2\tIsr: 3\n");
+	stop_server();
+	serving = chunks;
+	nserving = NCHUNKS;
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http_client");
@@ -139,6 +185,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_http_chunked_reply);
 	tcase_add_test(tc, test_tandemctl_chunked_reply);
+	tcase_add_test(tc, test_tandemctl_cluster_status);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

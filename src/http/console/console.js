@@ -11,7 +11,7 @@
 
 var TABS = [['overview', 'overview'], ['side', 'side by side'], ['queues', 'queues'],
   ['exchanges', 'exchanges'], ['bindings', 'bindings'], ['connections', 'connections'],
-  ['topics', 'topics'], ['groups', 'groups']];
+  ['topics', 'topics'], ['groups', 'groups'], ['cluster', 'cluster']];
 var tab = location.hash.slice(1) || 'overview';
 var auth = sessionStorage.getItem('tandem-auth');
 var VH = '%2F'; // the console works in vhost "/"
@@ -83,11 +83,13 @@ $('login').addEventListener('submit', function (e) {
 });
 
 // ---- small HTML builders (all text through esc) ---------------------------
-function table(rows, cols, id) {
+// rowClass(r), when given, names a class for a row ('' for none)
+function table(rows, cols, id, rowClass) {
   var h = '<table' + (id ? ' id="' + esc(id) + '"' : '') + '><tr>' +
     cols.map(function (c) { return '<th>' + esc(c[0]) + '</th>'; }).join('') + '</tr>';
   rows.forEach(function (r) {
-    h += '<tr>' + cols.map(function (c) {
+    var cls = rowClass ? rowClass(r) : '';
+    h += '<tr' + (cls ? ' class="' + esc(cls) + '"' : '') + '>' + cols.map(function (c) {
       var v = c[1](r);
       return '<td' + (typeof v === 'number' ? ' class="n"' : '') + '>' + esc(v) + '</td>';
     }).join('') + '</tr>';
@@ -226,6 +228,34 @@ var views = {
           return '<button data-act="group-reset" data-group="' + esc(g.group) + '">reset ' + esc(g.group) + '</button> ';
         }).join('') + '<small>reset forgets a group\'s committed offsets (refused while Kafka members are in it)</small></p>' : '') +
         '<p class="note">Lag is the log end offset minus the committed offset: records the group has not read yet.</p>';
+    });
+  },
+  cluster: function () {
+    return api('cluster').then(function (c) {
+      var h = c.clustered
+        ? '<h3 id="cluster-head">' + esc(c.nodes.length + ' live node' + (c.nodes.length === 1 ? '' : 's') +
+          ', controller ' + (c.controller >= 0 ? 'node ' + c.controller : 'none') + '; this is node ' + c.node_id) + '</h3>'
+        : '<h3 id="cluster-head">single node (not clustered: zookeeper_connect is not set)</h3>';
+      h += '<h4>Nodes</h4>' + table(c.nodes, [['id', function (n) { return n.id; }],
+        ['host', function (n) { return n.host; }], ['kafka', function (n) { return n.kafka_port; }],
+        ['amqp', function (n) { return n.amqp_port; }], ['http', function (n) { return n.http_port; }],
+        ['role', function (n) { return (n.id === c.controller ? 'controller' : '') + (n.id === c.node_id ? (n.id === c.controller ? ', ' : '') + 'this node' : ''); }]],
+        'cluster-nodes');
+      if (!c.clustered) return h;
+      function ids(a) { return (a || []).join(', '); }
+      return h + '<h4>Partitions</h4>' +
+        (c.under_replicated || c.offline
+          ? '<p class="bad" id="cluster-health">' + esc(c.under_replicated + ' under-replicated, ' + c.offline + ' offline') + '</p>'
+          : '<p class="ok" id="cluster-health">all partitions fully replicated</p>') +
+        table(c.partitions, [['topic', function (p) { return p.topic; }], ['partition', function (p) { return p.partition; }],
+          ['leader', function (p) { return p.leader >= 0 ? p.leader : 'none'; }], ['epoch', function (p) { return p.leader_epoch; }],
+          ['replicas', function (p) { return ids(p.replicas); }], ['ISR', function (p) { return ids(p.isr); }],
+          ['high watermark', function (p) { return p.high_watermark; }], ['follower lag', function (p) { return p.max_follower_lag; }],
+          ['state', function (p) { return p.offline ? 'offline' : p.under_replicated ? 'under-replicated' : 'in sync'; }]],
+        'cluster-partitions', function (p) { return p.offline ? 'offline' : p.under_replicated ? 'under' : ''; }) +
+        '<p class="note">Writes and reads go to a partition\'s leader; the ISR are the replicas that have everything up to ' +
+        'the high watermark, the offset consumers read to. A partition is under-replicated while a replica is out of its ISR, ' +
+        'offline while it has no leader.</p>';
     });
   },
   side: null // below: it keeps its form and updates parts of itself
