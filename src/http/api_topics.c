@@ -296,7 +296,8 @@ static void make_later(struct hx_req *r, struct ls_topic *t, const char *name, i
 		rc = tdm_replica_add_partitions(r->h->replica, tdm_topic_name(t), parts, made_cb, m,
 						&m->op, err, sizeof(err));
 	} else if (r->h->replica) {
-		struct tdm_replica_topic_spec spec = { name, parts, q->replication_factor, q->kv, q->nkv };
+		struct tdm_replica_topic_spec spec = { name, parts, q->replication_factor, q->kv, q->nkv,
+						       NULL, 0 };
 		rc = tdm_replica_create_topic(r->h->replica, &spec, made_cb, m, &m->op, err,
 					      sizeof(err));
 	} else if (t)
