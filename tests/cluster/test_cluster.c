@@ -623,7 +623,10 @@ START_TEST(test_cluster_group_offsets_survive_coordinator_kill9)
 	ck_assert_msg(first == 4, "the group resumed at %lld, committed 4", (long long)first);
 	int32_t now = group_coordinator(group, 20000);
 	ck_assert_msg(now >= 1 && now != coord, "the coordinator is %d (was %d)", now, coord);
+	/* the old coordinator, restarted, is a replica in sync again */
 	ch_node_start(&cl, ci);
+	ck_assert_msg(ch_wait_leader(&cl, topic, 0, 3, 30000) >= 0,
+		      "the restarted node did not rejoin the ISR");
 }
 END_TEST
 
