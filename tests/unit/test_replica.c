@@ -259,7 +259,7 @@ static void done_fn(void *arg, int rc, const char *msg)
 START_TEST(test_replica_admin_without_cluster_hooks)
 {
 	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 1);
-	struct tdm_replica_topic_spec spec = { "x", 1, 3, NULL, 0 };
+	struct tdm_replica_topic_spec spec = { "x", 1, 3, NULL, 0, NULL, 0 };
 	struct tdm_replica_op *op = NULL;
 	char err[128] = "";
 	int called = 0;
