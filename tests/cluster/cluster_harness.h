@@ -28,6 +28,7 @@ struct ch_node {
 	int http_port; /* the management API, /metrics */
 	char dir[512];
 	char log[600];
+	long log_from; /* where this run's lines start in log */
 };
 
 struct ch_cluster {
