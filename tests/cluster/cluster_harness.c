@@ -273,6 +273,27 @@ void ch_stop(struct ch_cluster *c)
 	ck_assert_msg(bad == 0, "%d node(s) did not stop cleanly (logs in %s)", bad, c->root);
 }
 
+void ch_node_stop(struct ch_cluster *c, int i)
+{
+	struct ch_node *nd = &c->nodes[i];
+	int status = 0;
+	ck_assert_msg(nd->pid > 0, "node %d is not running", nd->id);
+	kill(nd->pid, SIGTERM);
+	uint64_t deadline = kh_now_ms() + 30000;
+	while (waitpid(nd->pid, &status, WNOHANG) != nd->pid) {
+		if (kh_now_ms() > deadline) {
+			kill(nd->pid, SIGKILL);
+			waitpid(nd->pid, NULL, 0);
+			nd->pid = 0;
+			ck_abort_msg("node %d did not stop within 30 s of SIGTERM", nd->id);
+		}
+		kh_sleep_ms(20);
+	}
+	nd->pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "node %d exited with status 0x%x; log %s", nd->id, status, nd->log);
+}
+
 void ch_node_kill9(struct ch_cluster *c, int i)
 {
 	struct ch_node *nd = &c->nodes[i];
