@@ -490,12 +490,14 @@ int main(int argc, char **argv)
 		goto out;
 	if (s.http && tdm_http_guard(s.http, s.net) < 0)
 		goto out;
-	if (cfg.zookeeper_connect && cfg.zookeeper_connect[0] && join_cluster(&s, &cfg) < 0)
-		goto out;
 	sigterm = evsignal_new(s.base, SIGTERM, signal_cb, &s);
 	sigint = evsignal_new(s.base, SIGINT, signal_cb, &s);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	/* after the handlers: a SIGTERM while joining (up to
+	 * zookeeper_connection_timeout_ms) is a clean stop once the loop runs */
+	if (cfg.zookeeper_connect && cfg.zookeeper_connect[0] && join_cluster(&s, &cfg) < 0)
+		goto out;
 	tdm_info("main", "tandemd %s started, data in %s", PACKAGE_VERSION, cfg.data_dir);
 	event_base_dispatch(s.base);
 	tdm_info("main", "stopped");

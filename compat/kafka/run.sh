@@ -43,9 +43,30 @@ kafkajs() {
 	(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" node --test test.js)
 }
 
+# kafka-python and kafkajs through a leader's kill -9 in a 3-node cluster
+# (scripts/cluster.sh; ZooKeeper session timeout 4 s so the failover is quick)
+cluster_failover() {
+	local dir="$COMPAT_KAFKA_STATE/cluster" rc=0
+	export TANDEM_CLUSTER_DIR="$dir" TANDEM_CLUSTER_ARGS="--zookeeper-session-timeout-ms 4000"
+	"$top/scripts/cluster.sh" up 3 >"$COMPAT_KAFKA_STATE/cluster-up.log" 2>&1 ||
+		{ cat "$COMPAT_KAFKA_STATE/cluster-up.log"; return 1; }
+	/usr/bin/python3 "$here/test_cluster_failover.py" || rc=1
+	local modules
+	if modules=$("$here/../npm-ci.sh" "$here/kafkajs" kafkajs); then
+		(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" \
+			node --test cluster_failover.js) || rc=1
+	else
+		rc=1
+	fi
+	"$top/scripts/cluster.sh" down >/dev/null 2>&1 || rc=1
+	unset TANDEM_CLUSTER_DIR TANDEM_CLUSTER_ARGS
+	return $rc
+}
+
 suite kcat "$here/test_kcat.sh"
 suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
 suite kafkajs kafkajs
+suite "kafka-python and kafkajs through a leader's kill -9 (3-node cluster)" cluster_failover
 if ! "$BROKER_CTL" stop; then
 	echo "FAIL  tandemd did not stop cleanly"
 	failed=$((failed + 1))

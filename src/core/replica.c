@@ -427,7 +427,10 @@ int tdm_replica_follower_fetch(struct tdm_replica *r, int32_t replica_id, const 
 		return TDM_REPL_UNKNOWN;
 	uint64_t leo = tdm_partition_log_end(p);
 	/* Kafka's lastCaughtUpTime: caught up now, or as of its previous
-	 * fetch when it has what the leader had then */
+	 * fetch when it has what the leader had then; until it is, the lag
+	 * counts from when this node took the lead (or its first fetch) */
+	if (f->caught_up_ms == 0)
+		f->caught_up_ms = now_ms;
 	if (fetch_offset >= leo)
 		f->caught_up_ms = now_ms;
 	else if (f->known && fetch_offset >= f->leader_leo_at_last)

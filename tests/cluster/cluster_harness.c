@@ -83,13 +83,41 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 	_exit(127);
 }
 
+/* 1 when the log file holds `what` past byte `from`. */
+static int log_says(const char *path, const char *what, long from)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int found = 0;
+	if (!f)
+		return 0;
+	if (from > 0)
+		fseek(f, from, SEEK_SET);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	fclose(f);
+	return found;
+}
+
+static long file_end(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	if (f && fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	if (f)
+		fclose(f);
+	return n;
+}
+
 void ch_node_start(struct ch_cluster *c, int i)
 {
 	struct ch_node *nd = &c->nodes[i];
+	nd->log_from = file_end(nd->log); /* a restart appends to the same log */
 	ck_assert_msg(nd->pid == 0, "node %d runs already", nd->id);
 	nd->pid = spawn(c, nd);
 	ck_assert_msg(nd->pid > 0, "fork: %s", strerror(errno));
-	uint64_t deadline = kh_now_ms() + 20000;
+	uint64_t deadline = kh_now_ms() + 30000;
 	int status;
 	while (kh_now_ms() < deadline) {
 		if (waitpid(nd->pid, &status, WNOHANG) == nd->pid) {
@@ -97,17 +125,16 @@ void ch_node_start(struct ch_cluster *c, int i)
 			ck_abort_msg("node %d exited during start (status 0x%x); log %s", nd->id, status,
 				     nd->log);
 		}
-		int fd = su_tcp_connect(nd->kafka_port);
-		if (fd >= 0) {
-			close(fd);
+		/* the listeners accept before the node has joined the cluster
+		 * and can stop on SIGTERM: wait for its "started" line */
+		if (log_says(nd->log, " started, data in ", nd->log_from))
 			return;
-		}
 		kh_sleep_ms(20);
 	}
 	kill(nd->pid, SIGKILL);
 	waitpid(nd->pid, NULL, 0);
 	nd->pid = 0;
-	ck_abort_msg("node %d did not accept within 20 s; log %s", nd->id, nd->log);
+	ck_abort_msg("node %d did not start within 30 s; log %s", nd->id, nd->log);
 }
 
 static rd_kafka_t *client_of(const struct ch_cluster *c, int i);
@@ -244,6 +271,27 @@ void ch_stop(struct ch_cluster *c)
 	if (!getenv("TANDEM_TEST_KEEP_DATA") && !bad && c->root[0])
 		nftw(c->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	ck_assert_msg(bad == 0, "%d node(s) did not stop cleanly (logs in %s)", bad, c->root);
+}
+
+void ch_node_stop(struct ch_cluster *c, int i)
+{
+	struct ch_node *nd = &c->nodes[i];
+	int status = 0;
+	ck_assert_msg(nd->pid > 0, "node %d is not running", nd->id);
+	kill(nd->pid, SIGTERM);
+	uint64_t deadline = kh_now_ms() + 30000;
+	while (waitpid(nd->pid, &status, WNOHANG) != nd->pid) {
+		if (kh_now_ms() > deadline) {
+			kill(nd->pid, SIGKILL);
+			waitpid(nd->pid, NULL, 0);
+			nd->pid = 0;
+			ck_abort_msg("node %d did not stop within 30 s of SIGTERM", nd->id);
+		}
+		kh_sleep_ms(20);
+	}
+	nd->pid = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "node %d exited with status 0x%x; log %s", nd->id, status, nd->log);
 }
 
 void ch_node_kill9(struct ch_cluster *c, int i)

@@ -28,6 +28,7 @@ struct ch_node {
 	int http_port; /* the management API, /metrics */
 	char dir[512];
 	char log[600];
+	long log_from; /* where this run's lines start in log */
 };
 
 struct ch_cluster {
@@ -51,6 +52,8 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra);
 void ch_stop(struct ch_cluster *c);
 /* Node i (0-based) started again on its ports and data dir. */
 void ch_node_start(struct ch_cluster *c, int i);
+/* SIGTERM of node i, waited for (bounded); fails the test unless it exits 0. */
+void ch_node_stop(struct ch_cluster *c, int i);
 /* kill -9 of node i, reaped. */
 void ch_node_kill9(struct ch_cluster *c, int i);
 /* SIGSTOP / SIGCONT of node i. */

@@ -13,6 +13,8 @@
  * - the leader paused (SIGSTOP) past its ZooKeeper session timeout under
  *   acks=all: its session expires, it is fenced, and every acknowledged
  *   record is on the new leader at its offset;
+ * - a rolling restart of all three nodes under acks=all load: every record
+ *   acknowledged, in order, at its offset;
  * - kill -9 of the group coordinator (the leader of __consumer_offsets-0):
  *   a consumer of the group resumes from the offset committed there,
  *   through the new coordinator.
@@ -487,6 +489,54 @@ START_TEST(test_cluster_leader_kill9_under_acks_all_loses_nothing)
 }
 END_TEST
 
+/* Every node stopped (SIGTERM) and started again in turn, waiting for the
+ * ISR to be whole between them, while a producer writes with acks=all. */
+START_TEST(test_cluster_rolling_restart_under_load_loses_nothing)
+{
+	char topic[64];
+	static const char *const cfg[] = { "min.insync.replicas", "2", NULL };
+	kh_name(topic, sizeof(topic), "roll");
+	make_topic(topic, 1, 3, cfg);
+	enum { N = 3000 };
+	sent = calloc(N, sizeof(*sent));
+	rd_kafka_t *p = acks_all_producer();
+	int next = 0;
+	for (int i = 0; i < cl.n; i++) {
+		for (int k = 0; k < N / (cl.n + 1); k++, next++) {
+			produce_one(p, topic, next);
+			rd_kafka_poll(p, 0);
+		}
+		ch_node_stop(&cl, i);
+		for (int k = 0; k < 100; k++, next++) /* while it is down */
+			produce_one(p, topic, next);
+		ch_node_start(&cl, i);
+		ck_assert_msg(ch_wait_leader(&cl, topic, 0, 3, 30000) >= 0,
+			      "node %d did not rejoin the ISR", cl.nodes[i].id);
+	}
+	for (; next < N; next++)
+		produce_one(p, topic, next);
+	ck_assert_msg(rd_kafka_flush(p, 120000) == 0, "records still unsent after 120 s");
+	rd_kafka_destroy(p);
+	char **vals = calloc(N * 2 + 10, sizeof(char *));
+	int got = read_all(topic, vals, N * 2 + 10);
+	int64_t last = -1;
+	for (int i = 0; i < N; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "rec-%06d", i);
+		ck_assert_msg(sent[i].reported && sent[i].err == 0, "record %d: %s", i,
+			      rd_kafka_err2str(sent[i].err));
+		ck_assert_msg(sent[i].offset < got && strcmp(vals[sent[i].offset], want) == 0,
+			      "record %d acknowledged at %lld: not there", i, (long long)sent[i].offset);
+		ck_assert_msg(sent[i].offset > last, "record %d acknowledged out of order", i);
+		last = sent[i].offset;
+	}
+	for (int i = 0; i < got; i++)
+		free(vals[i]);
+	free(vals);
+	free(sent);
+}
+END_TEST
+
 START_TEST(test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost)
 {
 	char topic[64];
@@ -641,6 +691,7 @@ int main(void)
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
 	tcase_add_test(tc, test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost);
+	tcase_add_test(tc, test_cluster_rolling_restart_under_load_loses_nothing);
 	suite_add_tcase(s, tc);
 	TCase *groups = tcase_create("groups");
 	tcase_add_checked_fixture(groups, setup, teardown);

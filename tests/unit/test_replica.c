@@ -216,6 +216,25 @@ START_TEST(test_replica_isr_shrinks_after_lag_time_and_expands_when_caught_up)
 }
 END_TEST
 
+/* A follower whose first fetch after the election is behind is given
+ * replica_lag_time_max_ms from then, not dropped at the next tick. */
+START_TEST(test_replica_new_follower_behind_keeps_its_lag_time)
+{
+	static const int32_t isr3[] = { 1, 2, 3 };
+	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 1000, 1);
+	append(5);
+	set_state(r, 1, 0, 0, isr3, 3);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 2, "t", 0, 2, 0, 50000), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 3, "t", 0, 5, 0, 50000), TDM_REPL_OK);
+	tdm_replica_tick(r, 50100);
+	ck_assert_int_eq(seen.isr_calls, 0);
+	tdm_replica_tick(r, 51200); /* 2 never caught up for 1.2 s */
+	ck_assert_int_eq(seen.isr_calls, 1);
+	ck_assert_int_eq((int)seen.nisr, 2);
+	tdm_replica_free(r);
+}
+END_TEST
+
 START_TEST(test_replica_min_insync_replicas)
 {
 	static const int32_t isr1[] = { 1 };
@@ -282,6 +301,7 @@ int main(void)
 	tcase_add_test(tc, test_replica_fencing_and_roles);
 	tcase_add_test(tc, test_replica_isr_shrinks_after_lag_time_and_expands_when_caught_up);
 	tcase_add_test(tc, test_replica_min_insync_replicas);
+	tcase_add_test(tc, test_replica_new_follower_behind_keeps_its_lag_time);
 	tcase_add_test(tc, test_replica_admin_without_cluster_hooks);
 	tcase_add_test(tc, test_replica_topic_min_insync_overrides_the_broker_default);
 	suite_add_tcase(s, tc);
