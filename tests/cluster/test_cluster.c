@@ -464,7 +464,15 @@ static void leader_fault_round(const char *topic, int n, int kill_after, enum fa
 		ck_assert_msg(strcmp(vals[sent[i].offset], want) == 0,
 			      "offset %lld holds %s, acknowledged for %s", (long long)sent[i].offset,
 			      vals[sent[i].offset], want);
-		ck_assert_msg(sent[i].offset > last, "record %d acknowledged out of order", i);
+		/* Order: with a killed leader the producer's request in flight
+		 * fails at once and is retried before anything newer.  A paused
+		 * one holds it until it times out, while librdkafka sends newer
+		 * batches to the new leader: without an idempotent producer
+		 * (which tandem does not serve yet) a client may reorder then,
+		 * as with Kafka.  What must hold is above: each acknowledged
+		 * record at its offset. */
+		ck_assert_msg(fault == PAUSE || sent[i].offset > last,
+			      "record %d acknowledged out of order", i);
 		last = sent[i].offset;
 	}
 	ck_assert_msg(acked == n, "%d of %d records acknowledged", acked, n);
