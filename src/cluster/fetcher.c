@@ -47,6 +47,7 @@ struct fpart {
 	uint64_t gen, req_gen;  /* follow changes; the one the request was for */
 	int64_t wait_until_ms;  /* WAITING */
 	uint64_t truncations;
+	int64_t last_truncation; /* -1: none */
 	struct fpart *next;
 };
 
@@ -157,6 +158,7 @@ static int truncate_to(struct tdm_fetcher *f, struct fpart *p, struct ls_partiti
 		return -1;
 	}
 	p->truncations++;
+	p->last_truncation = (int64_t)to;
 	return 0;
 }
 
@@ -816,6 +818,7 @@ int tdm_fetcher_follow(struct tdm_fetcher *f, const char *topic, int32_t partiti
 		}
 		p->partition = partition;
 		p->leader = TDM_NO_NODE;
+		p->last_truncation = -1;
 		/* appended last: requests list partitions in follow order */
 		struct fpart **pp = &f->parts;
 		while (*pp)
@@ -851,6 +854,14 @@ enum tdm_fetcher_state tdm_fetcher_state(const struct tdm_fetcher *f, const char
 	if (truncations)
 		*truncations = p ? p->truncations : 0;
 	return p ? p->state : TDM_FETCHER_NONE;
+}
+
+int64_t tdm_fetcher_last_truncation(const struct tdm_fetcher *f, const char *topic,
+				    int32_t partition)
+{
+	const struct fpart *p = find_part(f, topic, partition);
+
+	return p ? p->last_truncation : -1;
 }
 
 void tdm_fetcher_free(struct tdm_fetcher *f)

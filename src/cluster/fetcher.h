@@ -98,6 +98,10 @@ enum tdm_fetcher_state {
  * truncations done to it so far. */
 enum tdm_fetcher_state tdm_fetcher_state(const struct tdm_fetcher *f, const char *topic,
 					 int32_t partition, uint64_t *truncations);
+/* Where the last truncation of topic/partition cut its log (the new log
+ * end it asked for), or -1 when none was done. */
+int64_t tdm_fetcher_last_truncation(const struct tdm_fetcher *f, const char *topic,
+				    int32_t partition);
 
 /* Stops every fetch and frees f (connections closed, nothing more
  * appended).  NULL is fine. */

@@ -806,6 +806,19 @@ static void join(struct tdm_cnode *n)
 	read_topics(n);
 }
 
+/* Forgets what this node knew of the cluster's topics (their local logs
+ * stay): a new session reads them all again. */
+static void forget_topics(struct tdm_cnode *n)
+{
+	size_t pos = 0, klen;
+	const char *key;
+	void *v;
+	while (tdm_map_next(&n->tmap, &pos, &key, &klen, &v)) {
+		tdm_map_del(&n->tmap, key, klen);
+		topic_free(v);
+	}
+}
+
 static void on_session(void *ctx, enum zk_session_event ev)
 {
 	struct tdm_cnode *n = ctx;
@@ -832,6 +845,7 @@ static void on_session(void *ctx, enum zk_session_event ev)
 		n->registered = 0;
 		n->expired = 1;
 		tdm_replica_resign_all(n->replica);
+		forget_topics(n); /* read again whole by the new session */
 		ctlr_session_event(n->ctl, ev);
 		if (zk_open(n->zk, err, sizeof(err)) < 0)
 			tdm_log(TDM_LOG_ERROR, "cluster", "reopening the ZooKeeper session: %s", err);

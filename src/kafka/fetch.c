@@ -116,7 +116,9 @@ static struct ls_topic *lookup(struct fetch_state *fs, const struct fetch_topic 
 
 /* Checks a partition against the replica manager, before reading: a
  * Kafka error code.  A follower's fetch offset is recorded once per
- * request (Kafka's updateFollowerFetchState). */
+ * request (Kafka's updateFollowerFetchState); when a parked request looks
+ * again, leadership is checked as for a consumer, so a node that lost the
+ * lead meanwhile answers NOT_LEADER_OR_FOLLOWER (Kafka's DelayedFetch). */
 static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *ft,
 			     const struct fetch_part *fp)
 {
@@ -126,10 +128,10 @@ static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *f
 		return KF_ERR_NONE;
 	if (!ft->cname)
 		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	if (fs->replica_id < 0)
+	/* a consumer, or a follower whose position is recorded (a parked
+	 * fetch looking again): is this node still the leader? */
+	if (fs->replica_id < 0 || fs->recorded)
 		return kf_err_from_replica(tdm_replica_check_leader(r, ft->cname, fp->index));
-	if (fs->recorded)
-		return KF_ERR_NONE;
 	return kf_err_from_replica(tdm_replica_follower_fetch(r, fs->replica_id, ft->cname,
 							      fp->index,
 							      (uint64_t)fp->fetch_offset, -1,

@@ -107,6 +107,22 @@ void ch_node_start(struct ch_cluster *c, int i)
 	ck_abort_msg("node %d did not accept within 20 s; log %s", nd->id, nd->log);
 }
 
+static rd_kafka_t *client_of(const struct ch_cluster *c, int i);
+
+/* How many live nodes node i's Metadata lists (-1: no answer). */
+static int brokers_seen(const struct ch_cluster *c, int i)
+{
+	rd_kafka_t *rk = client_of(c, i);
+	const struct rd_kafka_metadata *md = NULL;
+	int n = -1;
+	if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		n = md->broker_cnt;
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_destroy(rk);
+	return n;
+}
+
 void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 {
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -136,6 +152,15 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 	}
 	for (int i = 0; i < n; i++)
 		ch_node_start(c, i);
+	/* every node sees every other registered (a topic created earlier
+	 * would find fewer live nodes than its replication factor) */
+	for (int i = 0; i < n; i++) {
+		uint64_t deadline = kh_now_ms() + 20000;
+		int seen = 0;
+		while ((seen = brokers_seen(c, i)) != n && kh_now_ms() < deadline)
+			kh_sleep_ms(100);
+		ck_assert_msg(seen == n, "node %d sees %d nodes of %d", c->nodes[i].id, seen, n);
+	}
 	fprintf(stderr, "cluster harness: ZooKeeper 127.0.0.1:%d, %d nodes %s, in %s\n",
 		c->zk_port, n, c->bootstrap, c->root);
 }

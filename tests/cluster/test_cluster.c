@@ -9,7 +9,10 @@
  *   afterwards at the offset it was acknowledged at, in order; the killed
  *   node, restarted, catches up and is back in the ISR;
  * - kill -9 of the controller: another node takes over and topics can
- *   still be created.
+ *   still be created;
+ * - the leader paused (SIGSTOP) past its ZooKeeper session timeout under
+ *   acks=all: its session expires, it is fenced, and every acknowledged
+ *   record is on the new leader at its offset.
  */
 #include <check.h>
 #include <stdio.h>
@@ -193,16 +196,22 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 }
 END_TEST
 
-/* One round: produce n records with acks=all, kill -9 the leader after
- * `kill_after` are acknowledged, restart it at the end; check every
+/* How the leader is taken away in a round. */
+enum fault { KILL9, PAUSE };
+
+/* One round: produce n records with acks=all; after `kill_after` are
+ * acknowledged, kill -9 the leader (restarted at the end), or pause it
+ * with SIGSTOP past its ZooKeeper session timeout (then SIGCONT: it is
+ * fenced and must acknowledge nothing the new leader lacks); check every
  * acknowledged record. */
-static void kill_leader_round(const char *topic, int n, int kill_after)
+static void leader_fault_round(const char *topic, int n, int kill_after, enum fault fault)
 {
 	sent = calloc((size_t)n, sizeof(*sent));
 	rd_kafka_t *p = acks_all_producer();
 	int32_t leader = ch_wait_leader(&cl, topic, 0, 2, 20000);
 	ck_assert_int_ge(leader, 1);
 	int li = ch_index(&cl, leader), killed = 0;
+	uint64_t paused_at = 0;
 	for (int i = 0; i < n; i++) {
 		produce_one(p, topic, i);
 		rd_kafka_poll(p, 0);
@@ -218,14 +227,32 @@ static void kill_leader_round(const char *topic, int n, int kill_after)
 					break;
 				rd_kafka_poll(p, 20);
 			}
-			ch_node_kill9(&cl, li);
-			fprintf(stderr, "killed leader %d after %d acknowledged\n", leader, acked);
+			if (fault == KILL9) {
+				ch_node_kill9(&cl, li);
+			} else {
+				ch_node_pause(&cl, li, 1);
+				paused_at = kh_now_ms();
+			}
+			fprintf(stderr, "%s leader %d after %d acknowledged\n",
+				fault == KILL9 ? "killed" : "paused", leader, acked);
 			killed = 1;
+		}
+		if (paused_at && kh_now_ms() - paused_at > CH_SESSION_MS + 3000) {
+			ch_node_pause(&cl, li, 0);
+			paused_at = 0;
+		}
+	}
+	while (paused_at) { /* keep the pause past the session timeout */
+		rd_kafka_poll(p, 50);
+		if (kh_now_ms() - paused_at > CH_SESSION_MS + 3000) {
+			ch_node_pause(&cl, li, 0);
+			paused_at = 0;
 		}
 	}
 	ck_assert_msg(rd_kafka_flush(p, 120000) == 0, "records still unsent after 120 s");
 	rd_kafka_destroy(p);
-	ch_node_start(&cl, li);
+	if (fault == KILL9)
+		ch_node_start(&cl, li);
 
 	char **vals = calloc((size_t)n * 2 + 10, sizeof(char *));
 	int got = read_all(topic, vals, n * 2 + 10);
@@ -261,8 +288,19 @@ START_TEST(test_cluster_leader_kill9_under_acks_all_loses_nothing)
 	static const char *const cfg[] = { "min.insync.replicas", "2", NULL };
 	kh_name(topic, sizeof(topic), "kill");
 	make_topic(topic, 1, 3, cfg);
+	srand((unsigned)kh_now_ms());
 	for (int round = 0; round < 2; round++)
-		kill_leader_round(topic, 2000, 300 + (rand() % 800));
+		leader_fault_round(topic, 2000, 300 + (rand() % 800), KILL9);
+}
+END_TEST
+
+START_TEST(test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost)
+{
+	char topic[64];
+	static const char *const cfg[] = { "min.insync.replicas", "2", NULL };
+	kh_name(topic, sizeof(topic), "pause");
+	make_topic(topic, 1, 3, cfg);
+	leader_fault_round(topic, 1500, 200 + (rand() % 500), PAUSE);
 }
 END_TEST
 
@@ -301,6 +339,7 @@ int main(void)
 	tcase_add_test(tc, test_cluster_replicates_every_record_to_every_node);
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
+	tcase_add_test(tc, test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -13,28 +13,17 @@
  * high watermark, replicas to the log end; a partition led elsewhere
  * answers NOT_LEADER_OR_FOLLOWER; OffsetForLeaderEpoch fences by
  * current_leader_epoch; a parked consumer fetch wakes when a follower's
- * fetch moves the high watermark. */
+ * fetch moves the high watermark; a parked follower fetch answers
+ * NOT_LEADER_OR_FOLLOWER as soon as the node loses the lead. */
 #include "kafka_harness.h"
-#include "sockutil.h"
+#include "kafka_node.h"
 
-#include <ftw.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
-#include "core/auth.h"
-#include "core/config.h"
-#include "core/groups.h"
-#include "core/replica.h"
-#include "core/topic_ops.h"
 #include "core/topics.h"
-#include "kafka/kafka.h"
-#include "net/net.h"
 
 struct wb {
 	uint8_t d[8192];
@@ -364,128 +353,37 @@ END_TEST
 
 /* ---- a node of a cluster: the front end with a replica manager, in a child --- */
 
-static struct kh_broker node;   /* port only: for kh_raw_connect */
-static pid_t node_pid;
-static char node_dir[256];
+static struct kn_node kn;
+static struct kh_broker node; /* port only: for kh_raw_connect */
 
-static void noop_isr(void *ctx, const char *topic, int32_t partition,
-		     const struct tdm_partition_state *want)
+/* t/0, t/2 and t/3 led here (epoch 3) with follower 2 in the ISR, t/1
+ * led by node 2; 3 records each, written before the states came.
+ * Command 1: node 2 takes the lead of t/3 (epoch 4). */
+static int node_setup(struct tdm_topics *topics, struct tdm_replica *r, int cmd)
 {
-	(void)ctx, (void)topic, (void)partition, (void)want;
-}
-static void noop_follow(void *ctx, const char *topic, int32_t partition, int32_t leader,
-			int32_t epoch)
-{
-	(void)ctx, (void)topic, (void)partition, (void)leader, (void)epoch;
-}
-
-static void on_term(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	event_base_loopbreak(arg);
-}
-
-/* The child: serves Kafka on port as node 1, says so on wfd when ready. */
-static void node_main(int wfd, int port)
-{
-	struct tdm_config cfg;
+	int32_t here[2] = { 1, 2 }, there[2] = { 2, 1 };
 	char err[256];
-	struct tdm_auth *auth;
-	struct event_base *base = event_base_new();
-	struct tdm_topics *topics;
-	struct tdm_groups *groups;
-	struct tdm_net *net;
-	struct tdm_kafka *k;
-	struct tdm_replica *r;
-	struct tdm_net_limits lim = { .max_connections = 100, .output_high_watermark = 1 << 20 };
-	struct tdm_replica_hooks hooks = { .isr_change = noop_isr, .follow = noop_follow };
-	struct tdm_replica_node nodes[2] = { { 1, "127.0.0.1", 1, 0, 0 }, { 2, "127.0.0.1", 2, 0, 0 } };
-	int32_t lead_here[2] = { 1, 2 }, lead_there[2] = { 2, 1 };
-	struct tdm_record rec = { .value = "rec", .value_len = 3, .timestamp = -1 };
-	struct tdm_append_result res;
-	struct event *term;
 
-	char ports[16];
-
-	snprintf(ports, sizeof(ports), "%d", port);
-	if (tdm_config_init(&cfg) < 0 || tdm_config_set(&cfg, "data_dir", node_dir, err, sizeof(err)) < 0 ||
-	    tdm_config_set(&cfg, "kafka_port", ports, err, sizeof(err)) < 0 ||
-	    tdm_config_set(&cfg, "log_level", "warning", err, sizeof(err)) < 0)
-		_exit(2);
-	if (!base || !(auth = tdm_auth_new(&cfg, err, sizeof(err))) ||
-	    !(topics = tdm_topics_open(&cfg, NULL, err, sizeof(err))) ||
-	    !(groups = tdm_groups_new(topics)) || !(net = tdm_net_new(base, &lim)))
-		_exit(4);
-	if (tdm_topics_create(topics, "t", 3, NULL, 0, err, sizeof(err)) != TDM_TOPIC_OK)
-		_exit(5);
-	for (int32_t i = 0; i < 3; i++)
-		for (int j = 0; j < 3; j++)
-			if (tdm_topics_append(topics, tdm_topic_partition(tdm_topic_find(topics, "t"), i),
-					      &rec, 1, TDM_CODEC_NONE, &res) != TDM_TOPIC_OK)
-				_exit(6);
-	if (!(r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 1)) ||
-	    tdm_replica_set_nodes(r, nodes, 2) < 0)
-		_exit(7);
-	for (int32_t i = 0; i < 3; i++) {
-		struct tdm_partition_state st = { .leader = i == 1 ? 2 : 1, .leader_epoch = 3,
-						  .controller_epoch = 1, .version = 1,
-						  .replicas = i == 1 ? lead_there : lead_here,
-						  .nreplicas = 2,
-						  .isr = i == 1 ? lead_there : lead_here, .nisr = 2 };
-		if (tdm_replica_set_state(r, "t", i, &st) != TDM_REPL_OK)
-			_exit(8);
-	}
-	if (!(k = tdm_kafka_start(base, net, &cfg, topics, groups, NULL)))
-		_exit(9);
-	tdm_kafka_set_auth(k, auth);
-	tdm_kafka_set_replica(k, r);
-	if (write(wfd, &port, sizeof(port)) != sizeof(port))
-		_exit(10);
-	close(wfd);
-	term = evsignal_new(base, SIGTERM, on_term, base);
-	event_add(term, NULL);
-	event_base_dispatch(base);
-	_exit(0);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
+	if (cmd == 1)
+		return kn_set_state(r, "t", 3, 2, 4, there, 2);
+	if (tdm_topics_create(topics, "t", 4, NULL, 0, err, sizeof(err)) != TDM_TOPIC_OK)
+		return -1;
+	for (int32_t i = 0; i < 4; i++)
+		if (kn_append(topics, "t", i, 3) < 0 ||
+		    kn_set_state(r, "t", i, i == 1 ? 2 : 1, 3, i == 1 ? there : here, 2) < 0)
+			return -1;
+	return 0;
 }
 
 static void node_start(void)
 {
-	int fds[2];
-
-	snprintf(node_dir, sizeof(node_dir), "%s/tandem-node-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(node_dir));
-	ck_assert_int_eq(pipe(fds), 0);
-	int port = su_free_port();
-	ck_assert_int_gt(port, 0);
-	node_pid = fork();
-	ck_assert_int_ge(node_pid, 0);
-	if (node_pid == 0) {
-		close(fds[0]);
-		node_main(fds[1], port);
-	}
-	close(fds[1]);
-	ck_assert_int_eq(read(fds[0], &node.port, sizeof(node.port)), sizeof(node.port));
-	close(fds[0]);
-	ck_assert_int_gt(node.port, 0);
+	kn_start(&kn, node_setup, node_setup);
+	node.port = kn.port;
 }
 
 static void node_stop(void)
 {
-	int st;
-
-	if (node_pid > 0) {
-		kill(node_pid, SIGTERM);
-		waitpid(node_pid, &st, 0);
-		node_pid = 0;
-	}
-	nftw(node_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	kn_stop(&kn);
 }
 
 START_TEST(test_kafka_cluster_consumer_reads_below_high_watermark)
@@ -646,6 +544,41 @@ START_TEST(test_kafka_cluster_parked_fetch_wakes_on_high_watermark)
 }
 END_TEST
 
+START_TEST(test_kafka_cluster_parked_follower_fetch_answers_not_leader)
+{
+	int follower = kh_raw_connect(&node);
+	struct wb b = { .n = 0 };
+
+	/* follower 2 has all of t/3 and parks for up to 8 s */
+	w32(&b, 2);
+	w32(&b, 8000);
+	w32(&b, 1);
+	w32(&b, 1 << 20);
+	w8(&b, 0);
+	w32(&b, 1);
+	wstr(&b, "t");
+	w32(&b, 1);
+	w32(&b, 3);
+	w64(&b, 3);
+	w32(&b, 1 << 20);
+	kh_raw_request(follower, 1, 4, 902, b.d, b.n);
+	ck_assert_int_eq(kh_raw_response(follower, resp, sizeof(resp), 300), -1); /* parked */
+	uint64_t t0 = kh_now_ms();
+	/* this node loses the lead: the parked fetch answers at once */
+	kn_command(&kn, 1);
+	long n = kh_raw_response(follower, resp, sizeof(resp), 8000);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_lt(kh_now_ms() - t0, 4000);
+	struct rb r = { resp, (size_t)n, 8 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 3);
+	ck_assert_int_eq(r16(&r), 6); /* NOT_LEADER_OR_FOLLOWER */
+	close(follower);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw_replica");
@@ -661,6 +594,7 @@ static Suite *suite(void)
 	tcase_add_test(cl, test_kafka_cluster_not_leader);
 	tcase_add_test(cl, test_kafka_cluster_offset_for_leader_epoch_fencing);
 	tcase_add_test(cl, test_kafka_cluster_parked_fetch_wakes_on_high_watermark);
+	tcase_add_test(cl, test_kafka_cluster_parked_follower_fetch_answers_not_leader);
 	suite_add_tcase(s, cl);
 	return s;
 }

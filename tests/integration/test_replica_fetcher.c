@@ -8,10 +8,14 @@
  * the leader restarts, and cut a local log that went its own way before
  * fetching again: records under an epoch the leader never had (cut to
  * the high watermark, Kafka's rule for an undefined epoch end) and a log
- * that ran past the leader's end (Kafka's OFFSET_OUT_OF_RANGE rule).  The
+ * that ran past the leader's end (Kafka's OFFSET_OUT_OF_RANGE rule), and,
+ * against a node of a cluster run in a child process (kafka_node.c, the
+ * front end with core's replica manager), records of an older epoch cut
+ * at the end offset the leader gives for it (KIP-101).  The
  * truncation decision after OffsetForLeaderEpoch is checked as a unit.
  */
 #include "kafka_harness.h"
+#include "kafka_node.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -395,6 +399,7 @@ START_TEST(test_replica_fetcher_truncates_unknown_epoch_to_high_watermark)
 	ck_assert_uint_eq(run_until(p, 4, 10000), 4);
 	tdm_fetcher_state(f, topic, 0, &truncations);
 	ck_assert_uint_eq(truncations, 1);
+	ck_assert_int_eq(tdm_fetcher_last_truncation(f, topic, 0), 2);
 	assert_same_log(kh_main(), topic, p);
 	tdm_fetcher_free(f);
 	local_close();
@@ -433,12 +438,81 @@ START_TEST(test_replica_fetcher_truncates_past_leader_end)
 	ck_assert_uint_eq(run_until(p, 2, 10000), 2);
 	tdm_fetcher_state(f, topic, 0, &truncations);
 	ck_assert_uint_eq(truncations, 1);
+	ck_assert_int_eq(tdm_fetcher_last_truncation(f, topic, 0), 2);
 	/* and it follows the leader from there */
 	produce_epochless(kh_main(), topic, "leader-2");
 	ck_assert_uint_eq(run_until(p, 3, 10000), 3);
 	assert_same_log(kh_main(), topic, p);
 	tdm_fetcher_free(f);
 	local_close();
+}
+END_TEST
+
+/* Kafka's KIP-101 case, against a leader with leader epochs: a node of a
+ * cluster (kafka_node.c) leads e/0 since epoch 3, which began at offset
+ * 3.  We copied offsets 0..2, then wrote 3..4 ourselves under epoch 2 (a
+ * leader that lost its lead before replicating them); the new leader
+ * wrote its own 3..5 under epoch 3.  OffsetForLeaderEpoch(2) answers
+ * (2, 3): the log is cut to 3 and the leader's records fetched, byte for
+ * byte, epochs included. */
+static int kip101_node(struct tdm_topics *ts, struct tdm_replica *r, int cmd)
+{
+	int32_t replicas[2] = { 1, 2 };
+	char err[256];
+
+	if (cmd == 1) /* the leader writes under its epoch */
+		return kn_append(ts, "e", 0, 3);
+	if (tdm_topics_create(ts, "e", 1, NULL, 0, err, sizeof(err)) != TDM_TOPIC_OK ||
+	    kn_append(ts, "e", 0, 3) < 0)
+		return -1;
+	return kn_set_state(r, "e", 0, 1, 3, replicas, 2);
+}
+
+START_TEST(test_replica_fetcher_truncates_to_leader_epoch_end)
+{
+	struct kn_node kn;
+	struct kh_broker leader;
+	struct tdm_fetcher *f;
+	struct ls_partition *p;
+	struct tdm_record rec = { .value = "ours", .value_len = 4, .timestamp = -1 };
+	struct tdm_append_result res;
+	uint64_t truncations = 0;
+
+	kn_start(&kn, kip101_node, kip101_node);
+	memset(&leader, 0, sizeof(leader));
+	leader.port = kn.port;
+	local_open();
+	p = local_topic("e");
+	f = tdm_fetcher_new(base, topics, NULL, 2, resolve, &leader);
+	ck_assert_int_eq(tdm_fetcher_follow(f, "e", 0, 1, 3), 0);
+	ck_assert_uint_eq(run_until(p, 3, 10000), 3);
+	ck_assert_int_eq(tdm_fetcher_follow(f, "e", 0, TDM_NO_NODE, 0), 0);
+	/* ours: 3..4 under epoch 2 */
+	ck_assert_int_eq(tdm_partition_assign_epoch(p, 2, 3), TDM_TOPIC_OK);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(tdm_topics_append(topics, p, &rec, 1, TDM_CODEC_NONE, &res),
+				 TDM_TOPIC_OK);
+	/* the leader's: 3..5 under epoch 3 */
+	kn_command(&kn, 1);
+	/* a high watermark of 1 here: the cut must come from the epoch's
+	 * end, not from Kafka's fallback to the high watermark */
+	tdm_partition_set_high_watermark(p, 1);
+	ck_assert_int_eq(tdm_fetcher_follow(f, "e", 0, 1, 3), 0);
+	ck_assert_uint_eq(run_until(p, 6, 10000), 6);
+	tdm_fetcher_state(f, "e", 0, &truncations);
+	ck_assert_uint_eq(truncations, 1);
+	ck_assert_int_eq(tdm_fetcher_last_truncation(f, "e", 0), 3);
+	ck_assert_int_eq(tdm_partition_latest_epoch(p), 3);
+	/* the leader's high watermark reaches 6 with our next fetch: then a
+	 * consumer's read of the leader has everything to compare */
+	for (uint64_t end = kh_now_ms() + 5000;
+	     tdm_partition_high_watermark(p) < 6 && kh_now_ms() < end;)
+		run_until(p, 99, 50);
+	ck_assert_uint_eq(tdm_partition_high_watermark(p), 6);
+	assert_same_log(&leader, "e", p);
+	tdm_fetcher_free(f);
+	local_close();
+	kn_stop(&kn);
 }
 END_TEST
 
@@ -545,6 +619,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_replica_fetcher_reconnects);
 	tcase_add_test(tc, test_replica_fetcher_truncates_unknown_epoch_to_high_watermark);
 	tcase_add_test(tc, test_replica_fetcher_truncates_past_leader_end);
+	tcase_add_test(tc, test_replica_fetcher_truncates_to_leader_epoch_end);
 	tcase_add_test(tc, test_replica_fetcher_as_follow_hook);
 	tcase_add_test(tc, test_replica_fetcher_truncation_decision);
 	suite_add_tcase(s, tc);
