@@ -7,8 +7,10 @@
  * (expired from outside, the classic way: a second handle with the same
  * id and password, closed) is reported as expired and a new one opens;
  * the chroot of the connect string; an unreachable ensemble fails zk_start
- * within its bound.  Every wait is bounded.  Without ZooKeeper installed
- * the program FAILS naming the package.
+ * within its bound; the client library's log lines come through ours,
+ * once per minute for a repeated one; its threads take no signal.  Every
+ * wait is bounded.  Without ZooKeeper installed the program FAILS naming
+ * the package.
  *
  * Depends on: Check, libevent, libzookeeper_mt (the outside handle), bash
  * and java (zk.sh).
