@@ -43,22 +43,34 @@ kafkajs() {
 	(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" node --test test.js)
 }
 
-# kafka-python and kafkajs through a leader's kill -9 in a 3-node cluster
-# (scripts/cluster.sh; ZooKeeper session timeout 4 s so the failover is quick)
-cluster_failover() {
-	local dir="$COMPAT_KAFKA_STATE/cluster" rc=0
-	export TANDEM_CLUSTER_DIR="$dir" TANDEM_CLUSTER_ARGS="--zookeeper-session-timeout-ms 4000"
-	"$top/scripts/cluster.sh" up 3 >"$COMPAT_KAFKA_STATE/cluster-up.log" 2>&1 ||
-		{ cat "$COMPAT_KAFKA_STATE/cluster-up.log"; return 1; }
-	/usr/bin/python3 "$here/test_cluster_failover.py" || rc=1
+# kafka-python and kafkajs through a leader's kill -9, each in a 3-node
+# cluster of its own (scripts/cluster.sh; ZooKeeper session timeout 4 s so
+# the failover is quick)
+failover_client() { # python | kafkajs
 	local modules
-	if modules=$("$here/../npm-ci.sh" "$here/kafkajs" kafkajs); then
+	case "$1" in
+	python) /usr/bin/python3 "$here/test_cluster_failover.py" ;;
+	kafkajs)
+		modules=$("$here/../npm-ci.sh" "$here/kafkajs" kafkajs) || return 1
 		(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" \
-			node --test cluster_failover.js) || rc=1
-	else
-		rc=1
-	fi
-	"$top/scripts/cluster.sh" down >/dev/null 2>&1 || rc=1
+			node --test cluster_failover.js)
+		;;
+	esac
+}
+
+cluster_failover() {
+	local rc=0 client
+	export TANDEM_CLUSTER_ARGS="--zookeeper-session-timeout-ms 4000"
+	for client in python kafkajs; do
+		export TANDEM_CLUSTER_DIR="$COMPAT_KAFKA_STATE/cluster-$client"
+		if ! "$top/scripts/cluster.sh" up 3 >"$TANDEM_CLUSTER_DIR.up.log" 2>&1; then
+			cat "$TANDEM_CLUSTER_DIR.up.log"
+			rc=1
+			continue
+		fi
+		failover_client "$client" || rc=1
+		"$top/scripts/cluster.sh" down >/dev/null 2>&1 || rc=1
+	done
 	unset TANDEM_CLUSTER_DIR TANDEM_CLUSTER_ARGS
 	return $rc
 }

@@ -19,6 +19,9 @@
 #include "core/topic_ops.h"
 #include "core/topics.h"
 
+/* Ticks (about 100 ms each) an ISR change may stay unanswered. */
+#define ISR_PENDING_TICKS 50
+
 /* A follower as its leader sees it. */
 struct rep_follower {
 	int32_t id;
@@ -40,6 +43,7 @@ struct rep_part {
 	struct rep_follower *fol; /* owned: leader only, one per other replica */
 	size_t nfol;
 	int isr_pending; /* an ISR change is being written */
+	int pending_ticks; /* ticks it has been out: past ISR_PENDING_TICKS, asked again */
 };
 
 struct tdm_replica {
@@ -290,6 +294,7 @@ int tdm_replica_set_state(struct tdm_replica *r, const char *topic, int32_t part
 	if (part_take_state(rp, st) < 0)
 		return TDM_ERR_NOMEM;
 	rp->isr_pending = 0;
+	rp->pending_ticks = 0;
 	if (st->leader == r->node_id) {
 		become_leader(r, rp, p, was_leader);
 		/* a smaller ISR may let the high watermark move (Kafka's
@@ -448,7 +453,16 @@ int tdm_replica_follower_fetch(struct tdm_replica *r, int32_t replica_id, const 
 static void maybe_shrink(struct tdm_replica *r, struct rep_part *rp, int64_t now_ms)
 {
 	struct ls_partition *p = part_log(r, rp);
-	if (!p || rp->isr_pending)
+	if (!p)
+		return;
+	/* an ISR write whose answer never came back (the ZooKeeper
+	 * connection was lost meanwhile) must not freeze the ISR for good:
+	 * after a while the change is asked again */
+	if (rp->isr_pending && ++rp->pending_ticks > ISR_PENDING_TICKS) {
+		rp->isr_pending = 0;
+		rp->pending_ticks = 0;
+	}
+	if (rp->isr_pending)
 		return;
 	uint64_t leo = tdm_partition_log_end(p);
 	int32_t *keep = malloc((rp->st.nisr ? rp->st.nisr : 1) * sizeof(int32_t));

@@ -475,7 +475,14 @@ static void leader_fault_round(const char *topic, int n, int kill_after, enum fa
 			      "record %d acknowledged out of order", i);
 		last = sent[i].offset;
 	}
-	ck_assert_msg(acked == n, "%d of %d records acknowledged", acked, n);
+	int first_bad = -1;
+	for (int i = 0; i < n && first_bad < 0; i++)
+		if (!sent[i].reported || sent[i].err)
+			first_bad = i;
+	ck_assert_msg(acked == n, "%d of %d records acknowledged; record %d: %s", acked, n,
+		      first_bad, first_bad < 0 ? "" :
+		      !sent[first_bad].reported ? "no delivery report"
+						 : rd_kafka_err2str(sent[first_bad].err));
 	for (int i = 0; i < got; i++)
 		free(vals[i]);
 	free(vals);
