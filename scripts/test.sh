@@ -102,6 +102,7 @@ asan_check() {
 	fi
 	make -C "$dir" -s -j"$JOBS" || return 1
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		make_check "$dir"
 }
@@ -211,6 +212,7 @@ cluster_check() {
 	"$main/tests/cluster/test_cluster" || rc=1
 	echo "--- test_cluster with the nodes under ASan + UBSan"
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
 	echo "--- test_cluster with the nodes under ThreadSanitizer"
