@@ -154,12 +154,14 @@ static int get_timestamp(const struct js_doc *d, int obj, int64_t *out)
 	}
 	if (js_type_of(d, i) == JS_NUM)
 		return js_int64(d, i, out) < 0 || *out < 0 ? -1 : 0;
-	if (js_type_of(d, i) != JS_STR || d->n[i].escaped || d->n[i].len == 0 || d->n[i].len > 18)
+	/* as a string, any value the number form takes (what
+	 * put_timestamp writes back must read again: found by fuzz_zkdata) */
+	if (js_type_of(d, i) != JS_STR || d->n[i].escaped || d->n[i].len == 0 || d->n[i].len > 19)
 		return -1;
 	int64_t v = 0;
 	for (uint32_t k = 0; k < d->n[i].len; k++) {
 		char c = d->src[d->n[i].off + k];
-		if (c < '0' || c > '9')
+		if (c < '0' || c > '9' || v > (INT64_MAX - (c - '0')) / 10)
 			return -1;
 		v = v * 10 + (c - '0');
 	}
