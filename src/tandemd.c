@@ -114,7 +114,10 @@ static int submit_job(void *ctx, enum tdm_bg_kind kind, tdm_bg_fn work, tdm_bg_f
 static int join_cluster(struct server *s, const struct tdm_config *cfg)
 {
 	char err[512];
-	struct tdm_cnode_ports ports = { .kafka = s->kafka ? tdm_kafka_port(s->kafka) : 0,
+	int kafka_port = cfg->advertised_port ? (int)cfg->advertised_port
+			 : s->kafka		 ? tdm_kafka_port(s->kafka)
+						 : 0;
+	struct tdm_cnode_ports ports = { .kafka = kafka_port,
 					 .amqp = cfg->amqp_port,
 					 .http = cfg->http_port };
 

@@ -343,6 +343,10 @@ static const struct conf_key conf_keys[] = {
 	{ "advertised_host", CT_STR, OFF(advertised_host), "", 0, 0, 0,
 	  "Host name clients and other nodes reach this node at (Kafka's advertised.listeners\n"
 	  "host); empty = bind_address." },
+	{ "advertised_port", CT_U32, OFF(advertised_port), "0", 0, 65535, 0,
+	  "Kafka port this node registers in the cluster, where clients and the other nodes'\n"
+	  "replica fetchers reach it (Kafka's advertised.port), for a node behind a port\n"
+	  "forward or proxy; 0 = the port its Kafka listener is bound to." },
 	{ "default_replication_factor", CT_U32, OFF(default_replication_factor), "1", 1, 1000, 0,
 	  "Replicas of a new topic that does not ask for a number (default.replication.factor)." },
 	{ "min_insync_replicas", CT_U32, OFF(min_insync_replicas), "1", 1, 1000, 0,

@@ -144,6 +144,7 @@ struct tdm_config {
 	uint32_t zookeeper_connection_timeout_ms; /* default 18000 */
 	uint32_t node_id;           /* broker.id; default 1 */
 	char *advertised_host;      /* owned; "" = bind_address */
+	uint32_t advertised_port;   /* Kafka port registered in the cluster; 0 = bound port */
 	uint32_t default_replication_factor; /* default 1 */
 	uint32_t min_insync_replicas; /* default 1 */
 	uint32_t replica_lag_time_max_ms; /* default 30000 */

@@ -16,6 +16,7 @@
 
 #include "kafka_harness.h"
 #include "sockutil.h"
+#include "tcp_proxy.h"
 
 #ifndef TANDEMD_PATH
 #define TANDEMD_PATH "../../src/tandemd"
@@ -51,12 +52,14 @@ static const char *zk_sh(const char *cmd, const char *dir)
 
 static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 {
-	char id[16], kp[16], ap[16], hp[16], zk[64], sess[16];
+	char id[16], kp[16], ap[16], hp[16], zk[64], sess[16], adv[16];
 	snprintf(id, sizeof(id), "%d", nd->id);
 	snprintf(kp, sizeof(kp), "%d", nd->kafka_port);
 	snprintf(ap, sizeof(ap), "%d", nd->amqp_port);
 	snprintf(hp, sizeof(hp), "%d", nd->http_port);
-	snprintf(zk, sizeof(zk), "127.0.0.1:%d", c->zk_port);
+	snprintf(zk, sizeof(zk), "127.0.0.1:%d",
+		 nd->zk_proxy ? tproxy_port(nd->zk_proxy) : c->zk_port);
+	snprintf(adv, sizeof(adv), "%d", nd->kafka_proxy ? tproxy_port(nd->kafka_proxy) : 0);
 	snprintf(sess, sizeof(sess), "%d", CH_SESSION_MS);
 	pid_t pid = fork();
 	if (pid != 0)
@@ -69,7 +72,8 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 	argv[n++] = (char *)(getenv("TANDEMD") ? getenv("TANDEMD") : TANDEMD_PATH);
 	const char *fixed[] = { "--data-dir", nd->dir, "--amqp-port", ap, "--http-port", hp,
 				"--kafka-port", kp, "--node-id", id, "--zookeeper-connect", zk,
-				"--advertised-host", "127.0.0.1", "--zookeeper-session-timeout-ms", sess,
+				"--advertised-host", "127.0.0.1", "--advertised-port", adv,
+				"--zookeeper-session-timeout-ms", sess,
 				"--log-level", getenv("TANDEMD_LOG_LEVEL") ? getenv("TANDEMD_LOG_LEVEL")
 									  : "info",
 				NULL };
@@ -175,7 +179,7 @@ static void kill_at_exit(void)
 		c->root);
 }
 
-void ch_start(struct ch_cluster *c, int n, const char *const *extra)
+static void start(struct ch_cluster *c, int n, const char *const *extra, int proxied)
 {
 	static int registered;
 	if (!registered && atexit(kill_at_exit) == 0)
@@ -206,6 +210,11 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 		snprintf(nd->log, sizeof(nd->log), "%s/node%d.log", c->root, nd->id);
 		o += (size_t)snprintf(c->bootstrap + o, sizeof(c->bootstrap) - o, "%s127.0.0.1:%d",
 				      i ? "," : "", nd->kafka_port);
+		if (proxied) {
+			nd->zk_proxy = tproxy_start(c->zk_port);
+			nd->kafka_proxy = tproxy_start(nd->kafka_port);
+			ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "proxy: %s", strerror(errno));
+		}
 	}
 	for (int i = 0; i < n; i++)
 		ch_node_start(c, i);
@@ -222,6 +231,26 @@ void ch_start(struct ch_cluster *c, int n, const char *const *extra)
 		c->zk_port, n, c->bootstrap, c->root);
 }
 
+void ch_start(struct ch_cluster *c, int n, const char *const *extra)
+{
+	start(c, n, extra, 0);
+}
+
+void ch_start_partitionable(struct ch_cluster *c, int n, const char *const *extra)
+{
+	start(c, n, extra, 1);
+}
+
+void ch_node_isolate(struct ch_cluster *c, int i, int cut)
+{
+	struct ch_node *nd = &c->nodes[i];
+	ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "not a partitionable cluster");
+	tproxy_cut(nd->zk_proxy, cut);
+	tproxy_cut(nd->kafka_proxy, cut);
+	fprintf(stderr, "cluster harness: node %d %s\n", nd->id,
+		cut ? "cut off from ZooKeeper and the other nodes" : "joined again");
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb, (void)flag, (void)ftw;
@@ -231,6 +260,11 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 void ch_stop(struct ch_cluster *c)
 {
 	running = NULL;
+	for (int i = 0; i < c->n; i++) /* healed: a node stops cleanly */
+		if (c->nodes[i].zk_proxy) {
+			tproxy_cut(c->nodes[i].zk_proxy, 0);
+			tproxy_cut(c->nodes[i].kafka_proxy, 0);
+		}
 	for (int i = 0; i < c->n; i++)
 		if (c->nodes[i].pid > 0) {
 			kill(c->nodes[i].pid, SIGCONT);
@@ -261,6 +295,11 @@ void ch_stop(struct ch_cluster *c)
 			nd->pid = 0;
 			bad++;
 		}
+	}
+	for (int i = 0; i < c->n; i++) {
+		tproxy_stop(c->nodes[i].zk_proxy);
+		tproxy_stop(c->nodes[i].kafka_proxy);
+		c->nodes[i].zk_proxy = c->nodes[i].kafka_proxy = NULL;
 	}
 	if (c->zk_pid > 0) {
 		char zkdir[512];

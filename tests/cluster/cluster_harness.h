@@ -18,6 +18,8 @@
 #include <librdkafka/rdkafka.h>
 
 #define CH_MAX_NODES 9
+
+struct tproxy; /* tcp_proxy.h */
 #define CH_SESSION_MS 3000
 
 struct ch_node {
@@ -29,6 +31,9 @@ struct ch_node {
 	char dir[512];
 	char log[600];
 	long log_from; /* where this run's lines start in log */
+	/* ch_start_partitionable: its ZooKeeper connection and its advertised
+	 * Kafka port go through these (NULL otherwise) */
+	struct tproxy *zk_proxy, *kafka_proxy;
 };
 
 struct ch_cluster {
@@ -45,6 +50,17 @@ struct ch_cluster {
  * fails the test on error.  extra (NULL-terminated, may be NULL) is kept
  * for restarts. */
 void ch_start(struct ch_cluster *c, int n, const char *const *extra);
+/* ch_start, with each node's ZooKeeper connection and its advertised
+ * Kafka port (where the other nodes' replica fetchers and the clients
+ * that follow Metadata reach it) through a tcp_proxy of its own, so that
+ * ch_node_isolate can cut it off.  Its Kafka listener's own port
+ * (nodes[i].kafka_port, in bootstrap) stays direct: a client there is on
+ * the node's side of a partition. */
+void ch_start_partitionable(struct ch_cluster *c, int n, const char *const *extra);
+/* Node i of a partitionable cluster cut off from ZooKeeper and from the
+ * other nodes (1: nothing passes, nobody sees an error), or joined again
+ * (0: the connections held are closed, new ones pass). */
+void ch_node_isolate(struct ch_cluster *c, int i, int cut);
 /* Everything stopped by PID (nodes SIGTERMed and waited for, ZooKeeper
  * stopped), the directories removed unless TANDEM_TEST_KEEP_DATA is set;
  * fails the test when a node did not exit 0 (a sanitizer's report, a

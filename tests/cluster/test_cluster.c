@@ -17,13 +17,16 @@
  *   acknowledged, in order, at its offset;
  * - kill -9 of the group coordinator (the leader of __consumer_offsets-0):
  *   a consumer of the group resumes from the offset committed there,
- *   through the new coordinator.
+ *   through the new coordinator;
+ * - a network partition: the leader cut off from ZooKeeper and the other
+ *   nodes acknowledges nothing the new leader lacks (tcp_proxy.h).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cluster_harness.h"
 #include "kafka_harness.h"
@@ -110,6 +113,35 @@ static char *slurp(const char *path, long *len)
 	}
 	fclose(f);
 	return b;
+}
+
+/* Partition 0 of topic byte for byte the same on every node (followers
+ * may still be writing the last fetch: waits, bounded, for the sizes to
+ * agree). */
+static void assert_replicas_identical(const char *topic)
+{
+	char path[3][700];
+	for (int i = 0; i < 3; i++)
+		snprintf(path[i], sizeof(path[i]), "%s/logs/%s-0/00000000000000000000.log",
+			 cl.nodes[i].dir, topic);
+	uint64_t deadline = kh_now_ms() + 10000;
+	while (kh_now_ms() < deadline && !(file_size(path[0]) > 0 &&
+					    file_size(path[0]) == file_size(path[1]) &&
+					    file_size(path[1]) == file_size(path[2])))
+		kh_sleep_ms(100);
+	long len[3];
+	char *data[3];
+	for (int i = 0; i < 3; i++) {
+		data[i] = slurp(path[i], &len[i]);
+		ck_assert_msg(data[i] != NULL, "%s missing", path[i]);
+	}
+	ck_assert_int_eq(len[0], len[1]);
+	ck_assert_int_eq(len[1], len[2]);
+	ck_assert_msg(memcmp(data[0], data[1], (size_t)len[0]) == 0 &&
+			      memcmp(data[1], data[2], (size_t)len[0]) == 0,
+		      "the replicas' segments differ");
+	for (int i = 0; i < 3; i++)
+		free(data[i]);
 }
 
 /* ---- delivery bookkeeping of an acks=all producer ---------------------- */
@@ -260,30 +292,7 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 		ck_assert_str_eq(vals[i], want);
 		free(vals[i]);
 	}
-	/* byte for byte on every node (followers may still be writing the
-	 * last fetch: wait for the sizes to agree) */
-	char path[3][700];
-	for (int i = 0; i < 3; i++)
-		snprintf(path[i], sizeof(path[i]), "%s/logs/%s-0/00000000000000000000.log",
-			 cl.nodes[i].dir, topic);
-	uint64_t deadline = kh_now_ms() + 10000;
-	while (kh_now_ms() < deadline && !(file_size(path[0]) > 0 &&
-					    file_size(path[0]) == file_size(path[1]) &&
-					    file_size(path[1]) == file_size(path[2])))
-		kh_sleep_ms(100);
-	long len[3];
-	char *data[3];
-	for (int i = 0; i < 3; i++) {
-		data[i] = slurp(path[i], &len[i]);
-		ck_assert_msg(data[i] != NULL, "%s missing", path[i]);
-	}
-	ck_assert_int_eq(len[0], len[1]);
-	ck_assert_int_eq(len[1], len[2]);
-	ck_assert_msg(memcmp(data[0], data[1], (size_t)len[0]) == 0 &&
-			      memcmp(data[1], data[2], (size_t)len[0]) == 0,
-		      "the replicas' segments differ");
-	for (int i = 0; i < 3; i++)
-		free(data[i]);
+	assert_replicas_identical(topic);
 	free(sent);
 
 	/* an explicit assignment: the preferred (first) replica leads */
@@ -309,7 +318,7 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 	static char body[65536];
 	for (int i = 0; i < 3; i++) {
 		const char *why = "no answer";
-		deadline = kh_now_ms() + 10000;
+		uint64_t deadline = kh_now_ms() + 10000;
 		do {
 			if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) == 200)
 				why = api_shows(body, i, topic, controller, N);
@@ -695,6 +704,143 @@ START_TEST(test_cluster_group_offsets_survive_coordinator_kill9)
 }
 END_TEST
 
+/* ---- a network partition --------------------------------------------- */
+
+static void partitionable_setup(void)
+{
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "2000", NULL };
+	ch_start_partitionable(&cl, 3, extra);
+}
+
+struct acked {
+	char value[32];
+	int64_t offset;
+};
+
+/* One acks=all record through fd; its acknowledgement in *a (n counts
+ * them).  The error code, -1 when no answer came (fd is then replaced:
+ * its request is still pending). */
+static int produce_raw(int *fd, int port, const char *topic, const char *value,
+		       struct acked *a, int *n)
+{
+	int64_t off = -1;
+	int err = kh_raw_produce(*fd, topic, 0, -1, 1000, value, 0, &off, 5000);
+	if (err == 0) {
+		snprintf(a[*n].value, sizeof(a[*n].value), "%s", value);
+		a[(*n)++].offset = off;
+	} else if (err < 0) {
+		close(*fd);
+		*fd = kh_raw_connect_port(port);
+	}
+	return err;
+}
+
+/* The leader of partition 0 as a node other than `not` reports it, when
+ * that is not `not`; else -1. */
+static int32_t leader_elsewhere(const char *topic, int32_t not)
+{
+	for (int j = 0; j < cl.n; j++) {
+		if (cl.nodes[j].id == not)
+			continue;
+		int nisr = 0;
+		int32_t l = ch_leader(&cl, j, topic, 0, &nisr);
+		if (l >= 1 && l != not)
+			return l;
+	}
+	return -1;
+}
+
+/*
+ * The leader cut off from ZooKeeper and from the other nodes (proxies the
+ * test controls drop everything, as a partition does) while a client on
+ * its side of the cut goes on producing to it with acks=all, on a topic
+ * with min.insync.replicas=1, the sharpest case: a leader that shrank its
+ * ISR to itself without ZooKeeper would acknowledge alone.  It must not:
+ * its followers cannot fetch, and an ISR change is only real once written
+ * to ZooKeeper (compare-and-set), which it cannot reach.  The other side
+ * elects a new leader and takes writes; when the cut heals, the old
+ * leader finds its session expired, follows, truncates what only it had
+ * and rejoins the ISR.  Every acknowledged record, from both sides, is
+ * then at its offset exactly once, on every replica alike.
+ */
+START_TEST(test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_lacks)
+{
+	char topic[64], value[32];
+	static const char *const cfg[] = { "min.insync.replicas", "1", NULL };
+	enum { BEFORE = 100, AFTER = 100, MAXA = 4000 };
+	struct acked *a = calloc(MAXA, sizeof(*a));
+	int n = 0;
+	kh_name(topic, sizeof(topic), "cut");
+	make_topic(topic, 1, 3, cfg);
+	int32_t old = ch_wait_leader(&cl, topic, 0, 3, 20000);
+	ck_assert_int_ge(old, 1);
+	int li = ch_index(&cl, old), port = cl.nodes[li].kafka_port;
+	int fd = kh_raw_connect_port(port);
+	for (int i = 0, err = 0; i < BEFORE; i++) {
+		snprintf(value, sizeof(value), "before-%04d", i);
+		/* the leader may learn its state a moment after another node
+		 * reported it: UNKNOWN_TOPIC_OR_PARTITION, retried as clients do */
+		for (int k = 0; k < 50 && (err = produce_raw(&fd, port, topic, value, a, &n)) == 3; k++)
+			kh_sleep_ms(100);
+		ck_assert_msg(err == 0, "leader %d answered %d to record %d", old, err, i);
+	}
+
+	ch_node_isolate(&cl, li, 1);
+	int tried = 0, answered = 0, acked_cut = 0;
+	int32_t now = -1;
+	uint64_t deadline = kh_now_ms() + 60000;
+	while (kh_now_ms() < deadline && (now < 1 || tried < 5)) {
+		snprintf(value, sizeof(value), "cut-%04d", tried++);
+		int before = n, err = produce_raw(&fd, port, topic, value, a, &n);
+		answered += err >= 0;
+		acked_cut += n - before;
+		if (now < 1)
+			now = leader_elsewhere(topic, old);
+	}
+	ck_assert_msg(now >= 1, "no new leader within 60 s of the cut");
+	ck_assert_msg(acked_cut == 0, "the cut-off leader acknowledged %d records", acked_cut);
+	int ni = ch_index(&cl, now), nport = cl.nodes[ni].kafka_port;
+	int fd2 = kh_raw_connect_port(nport);
+	for (int i = 0; i < AFTER; i++) {
+		snprintf(value, sizeof(value), "after-%04d", i);
+		int err = produce_raw(&fd2, nport, topic, value, a, &n);
+		ck_assert_msg(err == 0, "the new leader %d answered %d to record %d", now, err, i);
+	}
+	for (int i = 0; i < 3; i++) { /* the old leader, still cut off */
+		snprintf(value, sizeof(value), "cut-%04d", tried++);
+		int before = n, err = produce_raw(&fd, port, topic, value, a, &n);
+		answered += err >= 0;
+		acked_cut += n - before;
+	}
+	fprintf(stderr, "partition: leader %d cut off; %d acks=all requests on its side "
+		"(%d answered, %d acknowledged); node %d leads the other side\n",
+		old, tried, answered, acked_cut, now);
+	ck_assert_msg(acked_cut == 0, "the cut-off leader acknowledged %d records", acked_cut);
+	close(fd);
+	close(fd2);
+
+	ch_node_isolate(&cl, li, 0);
+	ck_assert_msg(ch_wait_leader(&cl, topic, 0, 3, 60000) >= 0,
+		      "node %d did not rejoin the ISR after the cut healed", old);
+	char **vals = calloc(MAXA * 2, sizeof(char *));
+	int got = read_all(topic, vals, MAXA * 2);
+	ck_assert_int_eq(got, BEFORE + AFTER); /* nothing else is acknowledged or kept */
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(a[i].offset >= 0 && a[i].offset < got,
+			      "%s acknowledged at %lld, the log ends at %d", a[i].value,
+			      (long long)a[i].offset, got);
+		ck_assert_msg(strcmp(vals[a[i].offset], a[i].value) == 0,
+			      "offset %lld holds %s, acknowledged for %s", (long long)a[i].offset,
+			      vals[a[i].offset], a[i].value);
+	}
+	assert_replicas_identical(topic);
+	for (int i = 0; i < got; i++)
+		free(vals[i]);
+	free(vals);
+	free(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cluster");
@@ -713,6 +859,11 @@ int main(void)
 	tcase_set_timeout(groups, TEST_TIMEOUT);
 	tcase_add_test(groups, test_cluster_group_offsets_survive_coordinator_kill9);
 	suite_add_tcase(s, groups);
+	TCase *cut = tcase_create("partition");
+	tcase_add_checked_fixture(cut, partitionable_setup, teardown);
+	tcase_set_timeout(cut, TEST_TIMEOUT);
+	tcase_add_test(cut, test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_lacks);
+	suite_add_tcase(s, cut);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -529,3 +529,124 @@ int kh_raw_closed(int fd, int timeout_ms)
 	}
 	return 0;
 }
+
+int kh_raw_connect_port(int port)
+{
+	int fd = su_tcp_connect(port);
+	ck_assert_msg(fd >= 0, "connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
+uint32_t kh_crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffff;
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+	}
+	return ~c;
+}
+
+/* Big-endian and varint writers of the raw requests below. */
+static size_t put_be(uint8_t *b, size_t at, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--)
+		b[at++] = (uint8_t)(v >> (8 * i));
+	return at;
+}
+
+static size_t put_varint(uint8_t *b, size_t at, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	while (z >= 0x80) {
+		b[at++] = (uint8_t)(z | 0x80);
+		z >>= 7;
+	}
+	b[at++] = (uint8_t)z;
+	return at;
+}
+
+static size_t put_str(uint8_t *b, size_t at, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	at = put_be(b, at, s ? (uint16_t)n : 0xffff, 2);
+	memcpy(b + at, s ? s : "", n);
+	return at + n;
+}
+
+size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
+{
+	uint8_t rec[64 + 4096];
+	size_t vl = strlen(value), rn = 0, n = 0;
+	ck_assert_uint_le(vl, 4096);
+	rec[rn++] = 0;			/* attributes */
+	rn = put_varint(rec, rn, 0);	/* timestamp delta */
+	rn = put_varint(rec, rn, 0);	/* offset delta */
+	rn = put_varint(rec, rn, -1);	/* key: null */
+	rn = put_varint(rec, rn, (int64_t)vl);
+	memcpy(rec + rn, value, vl);
+	rn += vl;
+	rn = put_varint(rec, rn, 0);	/* headers */
+	n = put_be(out, n, 0, 8);	/* base offset */
+	n = put_be(out, n, 0, 4);	/* batch length, set below */
+	n = put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
+	out[n++] = 2;			/* magic */
+	n = put_be(out, n, 0, 4);	/* crc, set below */
+	n = put_be(out, n, 0, 2);	/* attributes */
+	n = put_be(out, n, 0, 4);	/* last offset delta */
+	n = put_be(out, n, 1700000000000ULL, 8);
+	n = put_be(out, n, 1700000000000ULL, 8);
+	n = put_be(out, n, UINT64_MAX, 8); /* producer id -1 */
+	n = put_be(out, n, 0xffff, 2);	/* producer epoch -1 */
+	n = put_be(out, n, 0xffffffff, 4); /* base sequence -1 */
+	n = put_be(out, n, 1, 4);	/* records */
+	n = put_varint(out, n, (int64_t)rn);
+	memcpy(out + n, rec, rn);
+	n += rn;
+	put_be(out, 8, n - 12, 4);
+	put_be(out, 17, kh_crc32c(out + 21, n - 21) ^ (break_crc ? 1u : 0u), 4);
+	return n;
+}
+
+int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
+		   int32_t timeout_ms, const char *value, int break_crc, int64_t *base, int wait_ms)
+{
+	static int32_t corr = 70000;
+	size_t cap = 512 + strlen(topic) + strlen(value), n = 0;
+	uint8_t *b = malloc(cap), *resp = malloc(1 << 16);
+	ck_assert(b && resp);
+	uint8_t *bt = malloc(128 + strlen(value));
+	ck_assert(bt != NULL);
+	size_t bl = kh_batch_one(bt, value, break_crc);
+	n = put_str(b, n, NULL); /* transactional id */
+	n = put_be(b, n, (uint16_t)acks, 2);
+	n = put_be(b, n, (uint32_t)timeout_ms, 4);
+	n = put_be(b, n, 1, 4);
+	n = put_str(b, n, topic);
+	n = put_be(b, n, 1, 4);
+	n = put_be(b, n, (uint32_t)partition, 4);
+	n = put_be(b, n, bl, 4);
+	memcpy(b + n, bt, bl);
+	n += bl;
+	int32_t c = corr++;
+	kh_raw_request(fd, 0, 3, c, b, n);
+	long got = kh_raw_response(fd, resp, 1 << 16, wait_ms);
+	int err = -1;
+	if (got > 0) {
+		/* correlation, [topics: 1, name, [partitions: 1, index, error, base ...]] */
+		size_t tl = (size_t)(resp[8] << 8 | resp[9]), at = 10 + tl + 4 + 4;
+		ck_assert_int_eq((int32_t)(resp[0] << 24 | resp[1] << 16 | resp[2] << 8 | resp[3]), c);
+		ck_assert_uint_le(at + 10, (size_t)got);
+		err = (int16_t)(resp[at] << 8 | resp[at + 1]);
+		int64_t off = 0;
+		for (int i = 0; i < 8; i++)
+			off = off << 8 | resp[at + 2 + i];
+		if (base)
+			*base = off;
+	}
+	free(bt);
+	free(b);
+	free(resp);
+	return err;
+}

@@ -107,5 +107,18 @@ void kh_raw_request(int fd, int16_t api, int16_t version, int32_t correlation, c
 long kh_raw_response(int fd, uint8_t *buf, size_t cap, int timeout_ms);
 /* 1 when the peer closed the connection within timeout_ms. */
 int kh_raw_closed(int fd, int timeout_ms);
+/* Connected to 127.0.0.1:port (fails the test when it cannot). */
+int kh_raw_connect_port(int port);
+/* CRC-32C (Castagnoli), as a RecordBatch v2 carries it. */
+uint32_t kh_crc32c(const uint8_t *p, size_t n);
+/* A RecordBatch v2 of one record (null key, value) in out, which must
+ * hold 128 + strlen(value) bytes; its size.  break_crc: a wrong CRC. */
+size_t kh_batch_one(uint8_t *out, const char *value, int break_crc);
+/* Produce v3 of kh_batch_one(value) to topic/partition with acks and the
+ * request's timeout_ms; waits at most wait_ms for the answer.  The
+ * partition's error code (and its base offset in *base), or -1 when no
+ * answer came (the connection then holds an unanswered request). */
+int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
+		   int32_t timeout_ms, const char *value, int break_crc, int64_t *base, int wait_ms);
 
 #endif

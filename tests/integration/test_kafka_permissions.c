@@ -86,15 +86,6 @@ static void wbytes(struct wb *b, const void *p, size_t n)
 	memcpy(b->d + b->n, p, n);
 	b->n += n;
 }
-static void wvar(struct wb *b, int64_t v)
-{
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-	while (z >= 0x80) {
-		w8(b, (uint8_t)(z | 0x80));
-		z >>= 7;
-	}
-	w8(b, (uint8_t)z);
-}
 
 struct rb {
 	const uint8_t *p;
@@ -137,54 +128,6 @@ static void rskipstr(struct rb *r)
 	char tmp[512];
 	rstr(r, tmp, sizeof(tmp));
 }
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffff;
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
-	}
-	return ~c;
-}
-
-/* One RecordBatch v2 holding one record. */
-static size_t batch(uint8_t *out, const char *value)
-{
-	struct wb rec = { .n = 0 }, b = { .n = 0 };
-	w8(&rec, 0);
-	wvar(&rec, 0);
-	wvar(&rec, 0);
-	wvar(&rec, -1);
-	wvar(&rec, (int64_t)strlen(value));
-	memcpy(rec.d + rec.n, value, strlen(value));
-	rec.n += strlen(value);
-	wvar(&rec, 0);
-	w64(&b, 0);
-	w32(&b, 0);
-	w32(&b, -1);
-	w8(&b, 2);
-	w32(&b, 0);
-	w16(&b, 0);
-	w32(&b, 0);
-	w64(&b, 1700000000000LL);
-	w64(&b, 1700000000000LL);
-	w64(&b, -1);
-	w16(&b, -1);
-	w32(&b, -1);
-	w32(&b, 1);
-	wvar(&b, (int64_t)rec.n);
-	memcpy(b.d + b.n, rec.d, rec.n);
-	b.n += rec.n;
-	uint32_t len = (uint32_t)(b.n - 12), crc = crc32c(b.d + 21, b.n - 21);
-	for (int i = 0; i < 4; i++) {
-		b.d[8 + i] = (uint8_t)(len >> (24 - 8 * i));
-		b.d[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
-	}
-	memcpy(out, b.d, b.n);
-	return b.n;
-}
-
 static uint8_t resp[1 << 20];
 static int32_t corr = 1000;
 
@@ -292,7 +235,7 @@ static int16_t produce(int fd, const char *topic, int16_t acks)
 	struct wb b = { .n = 0 };
 	struct rb r;
 	uint8_t bt[512];
-	size_t bl = batch(bt, "v");
+	size_t bl = kh_batch_one(bt, "v", 0);
 	wstr(&b, NULL);
 	w16(&b, acks);
 	w32(&b, 5000);

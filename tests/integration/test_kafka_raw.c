@@ -35,15 +35,6 @@ static void wstr(struct wb *b, const char *s)
 	memcpy(b->d + b->n, s, strlen(s));
 	b->n += strlen(s);
 }
-static void wvar(struct wb *b, int64_t v)
-{
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-	while (z >= 0x80) {
-		w8(b, (uint8_t)(z | 0x80));
-		z >>= 7;
-	}
-	w8(b, (uint8_t)z);
-}
 
 struct rb {
 	const uint8_t *p;
@@ -65,56 +56,6 @@ static int64_t r64(struct rb *r)
 	return (int64_t)v;
 }
 static void rskipstr(struct rb *r) { int16_t l = r16(r); if (l > 0) r->off += (size_t)l; }
-
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffff;
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
-	}
-	return ~c;
-}
-
-/* One RecordBatch v2 holding one record "value" (CRC optionally broken). */
-static size_t batch(uint8_t *out, const char *value, int break_crc)
-{
-	struct wb rec = { .n = 0 }, b = { .n = 0 };
-	wvar(&rec, 0); /* attributes (int8 as varint-free byte: Kafka writes int8) */
-	rec.n = 0;
-	w8(&rec, 0);            /* attributes */
-	wvar(&rec, 0);          /* timestamp delta */
-	wvar(&rec, 0);          /* offset delta */
-	wvar(&rec, -1);         /* key: null */
-	wvar(&rec, (int64_t)strlen(value));
-	memcpy(rec.d + rec.n, value, strlen(value));
-	rec.n += strlen(value);
-	wvar(&rec, 0);          /* headers */
-	w64(&b, 0);             /* base offset */
-	w32(&b, 0);             /* batch length, patched */
-	w32(&b, -1);            /* partition leader epoch */
-	w8(&b, 2);              /* magic */
-	w32(&b, 0);             /* crc, patched */
-	w16(&b, 0);             /* attributes */
-	w32(&b, 0);             /* last offset delta */
-	w64(&b, 1700000000000LL);
-	w64(&b, 1700000000000LL);
-	w64(&b, -1);
-	w16(&b, -1);
-	w32(&b, -1);
-	w32(&b, 1);             /* record count */
-	wvar(&b, (int64_t)rec.n);
-	memcpy(b.d + b.n, rec.d, rec.n);
-	b.n += rec.n;
-	uint32_t len = (uint32_t)(b.n - 12), crc = crc32c(b.d + 21, b.n - 21) ^ (break_crc ? 1u : 0u);
-	for (int i = 0; i < 4; i++) {
-		b.d[8 + i] = (uint8_t)(len >> (24 - 8 * i));
-		b.d[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
-	}
-	memcpy(out, b.d, b.n);
-	return b.n;
-}
 
 static uint8_t resp[1 << 20];
 
@@ -243,31 +184,9 @@ static void create_topic(int fd, const char *name, int parts)
 static int16_t produce(int fd, const char *topic, int32_t part, int16_t acks, int break_crc,
 		       int64_t *base)
 {
-	struct wb b = { .n = 0 };
-	uint8_t bt[512];
-	size_t bl = batch(bt, "raw-value", break_crc);
-	wstr(&b, NULL);
-	w16(&b, acks);
-	w32(&b, 5000);
-	w32(&b, 1);
-	wstr(&b, topic);
-	w32(&b, 1);
-	w32(&b, part);
-	w32(&b, (int32_t)bl);
-	memcpy(b.d + b.n, bt, bl);
-	b.n += bl;
-	kh_raw_request(fd, 0, 3, 200, b.d, b.n);
-	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
-	struct rb r = { resp, 0, 4 };
-	ck_assert_int_eq(r32(&r), 1);
-	rskipstr(&r);
-	ck_assert_int_eq(r32(&r), 1);
-	ck_assert_int_eq(r32(&r), part);
-	int16_t err = r16(&r);
-	int64_t off = r64(&r);
-	if (base)
-		*base = off;
-	return err;
+	int err = kh_raw_produce(fd, topic, part, acks, 5000, "raw-value", break_crc, base, 5000);
+	ck_assert_msg(err >= 0, "no answer to Produce");
+	return (int16_t)err;
 }
 
 START_TEST(produce_errors)
