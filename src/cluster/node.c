@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "cluster/controller.h"
 #include "cluster/ctl.h"
@@ -99,7 +100,18 @@ struct tdm_cnode {
 	int registered;
 };
 
+/* The clock of deadlines and of the replica manager (tdm_replica_tick,
+ * the same as the Kafka front end's follower fetches: the lag of a
+ * follower is the difference of the two). */
 static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wall-clock time, for what ZooKeeper readers take as a date. */
+static int64_t wall_ms(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
@@ -786,7 +798,7 @@ static void register_self(struct tdm_cnode *n)
 {
 	char path[ZKD_PATH_MAX];
 	struct zkd_broker b = { .port = n->ports.kafka, .amqp_port = n->ports.amqp,
-				.http_port = n->ports.http, .timestamp = now_ms() };
+				.http_port = n->ports.http, .timestamp = wall_ms() };
 	snprintf(b.host, sizeof(b.host), "%s", n->host);
 	size_t len;
 	char *data = zkd_broker_encode(&b, &len);

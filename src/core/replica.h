@@ -161,7 +161,9 @@ void tdm_replica_forget_topic(struct tdm_replica *r, const char *topic);
 /* This node lost its ZooKeeper session: it leads nothing and follows
  * nothing until states come again (Kafka fences an expired broker). */
 void tdm_replica_resign_all(struct tdm_replica *r);
-/* Periodic work (every 100 ms or so): ISR shrink of lagging followers. */
+/* Periodic work (every 100 ms or so): ISR shrink of lagging followers.
+ * now_ms here and in tdm_replica_follower_fetch: one clock for both
+ * (CLOCK_MONOTONIC milliseconds), as a follower's lag is their difference. */
 void tdm_replica_tick(struct tdm_replica *r, int64_t now_ms);
 
 /* ---- asked by the front ends --------------------------------------- */

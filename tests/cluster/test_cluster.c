@@ -144,6 +144,21 @@ static void assert_replicas_identical(const char *topic)
 		free(data[i]);
 }
 
+/* Healthy followers never left an ISR on any node: a leader that compared
+ * a follower's fetch time with another clock shrank it on every tick it
+ * was a record behind, and the ISR flapped under load. */
+static void assert_no_isr_shrinks(void)
+{
+	static char body[65536];
+	for (int i = 0; i < cl.n; i++) {
+		ck_assert_int_eq(ch_http_get(&cl, i, "/metrics", body, sizeof(body)), 200);
+		const char *at = strstr(body, "\ntandem_isr_shrinks_total ");
+		ck_assert_msg(at && strncmp(at, "\ntandem_isr_shrinks_total 0\n", 28) == 0,
+			      "node %d shrank an ISR of healthy followers: %.40s", cl.nodes[i].id,
+			      at ? at + 1 : "no tandem_isr_shrinks_total");
+	}
+}
+
 /* ---- delivery bookkeeping of an acks=all producer ---------------------- */
 
 struct sent {
@@ -330,6 +345,7 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 			      strstr(body, "\ntandem_partitions_under_replicated 0\n") &&
 			      strstr(body, "\ntandem_partitions_offline 0\n"),
 		      "%s", body);
+	assert_no_isr_shrinks();
 }
 END_TEST
 
@@ -784,6 +800,8 @@ START_TEST(test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_l
 			kh_sleep_ms(100);
 		ck_assert_msg(err == 0, "leader %d answered %d to record %d", old, err, i);
 	}
+
+	assert_no_isr_shrinks();
 
 	ch_node_isolate(&cl, li, 1);
 	int tried = 0, answered = 0, acked_cut = 0;
