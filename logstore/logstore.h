@@ -503,6 +503,16 @@ int ls_skip_to(struct ls_partition *p, uint64_t offset);
  * fsync failed: the partition is then failed, as after a failed append).
  */
 int ls_partition_truncate(struct ls_partition *p, uint64_t offset);
+/*
+ * Kafka's truncateFullyAndStartAt for a follower whose log ends below
+ * its leader's log start (retention deleted what it would fetch next):
+ * every segment goes and the log restarts empty at `offset`, past the
+ * log end (or before its start): log start = log end = high watermark =
+ * offset, no leader epochs.  LS_ERR_INVALID for an offset within the log
+ * (ls_partition_truncate's case); otherwise results, errors and reads
+ * held as ls_partition_truncate.
+ */
+int ls_partition_start_at(struct ls_partition *p, uint64_t offset);
 
 /* ---- reading ----------------------------------------------------------- */
 

@@ -888,6 +888,17 @@ int ls_partition_truncate(struct ls_partition *p, uint64_t offset)
 	return LS_OK;
 }
 
+int ls_partition_start_at(struct ls_partition *p, uint64_t offset)
+{
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	if (offset >= p->log_start && offset <= p->log_end)
+		return LS_ERR_INVALID; /* a segment may start there: ls_partition_truncate's case */
+	return truncate_fully(p, offset);
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 /* An index entry pointed at no batch of its offset (a damaged index file

@@ -162,6 +162,25 @@ static int truncate_to(struct tdm_fetcher *f, struct fpart *p, struct ls_partiti
 	return 0;
 }
 
+/* Kafka's truncateFullyAndStartAt: the local log restarts empty at the
+ * leader's log start `at`, past our log end. */
+static int start_at(struct tdm_fetcher *f, struct fpart *p, struct ls_partition *lp, uint64_t at)
+{
+	tdm_info("cluster", "%s-%d: log end %llu is below the leader's log start %llu: "
+		 "the log restarts empty there (leader node %d)", p->topic, (int)p->partition,
+		 (unsigned long long)tdm_partition_log_end(lp), (unsigned long long)at,
+		 (int)p->leader);
+	int rc = tdm_topics_start_at(f->topics, lp, at);
+	if (rc != TDM_TOPIC_OK) {
+		tdm_warn("cluster", "restarting %s-%d at %llu failed: %s", p->topic,
+			 (int)p->partition, (unsigned long long)at, tdm_strerror(rc));
+		return -1;
+	}
+	p->truncations++;
+	p->last_truncation = (int64_t)at;
+	return 0;
+}
+
 /* ---- the truncation decision (Kafka's getOffsetTruncationState) -------- */
 
 int tdm_fetcher_truncation(int32_t asked, struct tdm_fetcher_epoch_end leader,
@@ -505,15 +524,11 @@ static void on_list_offsets(struct fleader *l, struct kw_cur *c)
 				}
 				continue;
 			}
-			/* we are below the leader's log start: Kafka truncates fully
-			 * and starts there, empty; the store cannot start a log past
-			 * its end yet, so the partition waits (and says why) */
-			if ((uint64_t)off > end) {
-				tdm_warn("cluster", "%s-%d: log end %llu is below the leader's log start "
-					 "%lld: starting an empty log there is not supported yet",
-					 p->topic, (int)p->partition, (unsigned long long)end,
-					 (long long)off);
-				to_waiting(p, KW_ERR_OFFSET_OUT_OF_RANGE);
+			/* we are below the leader's log start (retention deleted
+			 * what we would fetch next): Kafka truncates fully and
+			 * starts there, empty */
+			if ((uint64_t)off > end && start_at(f, p, lp, (uint64_t)off) < 0) {
+				to_waiting(p, -1);
 				continue;
 			}
 			p->state = TDM_FETCHER_FETCHING;

@@ -660,6 +660,18 @@ int tdm_topics_truncate(struct tdm_topics *t, struct ls_partition *p, uint64_t o
 	return rc;
 }
 
+int tdm_topics_start_at(struct tdm_topics *t, struct ls_partition *p, uint64_t offset)
+{
+	int rc = ls_partition_start_at(p, offset);
+
+	if (rc != LS_OK)
+		tdm_error("topics", "restarting %s-%d empty at %llu failed: %s; the partition is offline",
+			  ls_topic_name(ls_partition_topic(p)), (int)ls_partition_index(p),
+			  (unsigned long long)offset, ls_strerror(rc));
+	tdm_topics_notify(t, p);
+	return rc;
+}
+
 void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits)
 {
 	t->limits = limits;

@@ -142,6 +142,9 @@ int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, cons
  * offsets may be gone).  Reads held stay valid.  Same returns as
  * ls_partition_truncate (TDM_ERR_IO: p is failed). */
 int tdm_topics_truncate(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
+/* ls_partition_start_at (the log restarts empty at offset, also past its
+ * end), logged and waking readers as tdm_topics_truncate. */
+int tdm_topics_start_at(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
 
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */

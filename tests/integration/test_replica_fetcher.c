@@ -137,88 +137,13 @@ static void create_remote(const struct kh_broker *b, const char *topic)
 
 static uint8_t resp[4 << 20];
 
-/* ---- raw Produce v3 of batches whose partitionLeaderEpoch is -1 ----------------- */
-
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-	uint32_t c = 0xffffffff;
-
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
-	}
-	return ~c;
-}
-
-static void put_be(uint8_t *d, size_t *n, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--)
-		d[(*n)++] = (uint8_t)(v >> (8 * i));
-}
-
-/* One RecordBatch v2 of one record `value`, no leader epoch (-1). */
-static size_t epochless_batch(uint8_t *b, const char *value)
-{
-	size_t n = 0, vl = strlen(value), r = 0;
-	uint8_t rec[256];
-
-	rec[r++] = 0;                      /* attributes */
-	rec[r++] = 0;                      /* timestamp delta (varint 0) */
-	rec[r++] = 0;                      /* offset delta */
-	rec[r++] = 1;                      /* key length -1 (zig-zag) */
-	rec[r++] = (uint8_t)(vl << 1);     /* value length (small) */
-	memcpy(rec + r, value, vl);
-	r += vl;
-	rec[r++] = 0;                      /* headers */
-	put_be(b, &n, 0, 8);               /* base offset */
-	put_be(b, &n, 0, 4);               /* batch length, patched */
-	put_be(b, &n, 0xffffffffu, 4);     /* partition leader epoch -1 */
-	b[n++] = 2;                        /* magic */
-	put_be(b, &n, 0, 4);               /* crc, patched */
-	put_be(b, &n, 0, 2);               /* attributes */
-	put_be(b, &n, 0, 4);               /* last offset delta */
-	put_be(b, &n, 1700000000000ULL, 8);
-	put_be(b, &n, 1700000000000ULL, 8);
-	put_be(b, &n, UINT64_MAX, 8);      /* producer id -1 */
-	put_be(b, &n, 0xffff, 2);
-	put_be(b, &n, 0xffffffffu, 4);
-	put_be(b, &n, 1, 4);               /* record count */
-	b[n++] = (uint8_t)(r << 1);        /* record length (small varint) */
-	memcpy(b + n, rec, r);
-	n += r;
-	size_t at = 8;
-	put_be(b, &at, n - 12, 4);
-	at = 17;
-	put_be(b, &at, crc32c(b + 21, n - 21), 4);
-	return n;
-}
-
+/* A raw Produce v3 of one record whose batch has no leader epoch (-1):
+ * kh_batch_one writes partitionLeaderEpoch -1. */
 static void produce_epochless(const struct kh_broker *b, const char *topic, const char *value)
 {
-	uint8_t req[1024], bt[300];
-	size_t n = 0, tl = strlen(topic), bl = epochless_batch(bt, value);
 	int fd = kh_raw_connect(b);
-
-	put_be(req, &n, 0xffff, 2);       /* transactional_id null */
-	put_be(req, &n, 1, 2);            /* acks */
-	put_be(req, &n, 5000, 4);
-	put_be(req, &n, 1, 4);
-	put_be(req, &n, tl, 2);
-	memcpy(req + n, topic, tl);
-	n += tl;
-	put_be(req, &n, 1, 4);
-	put_be(req, &n, 0, 4);
-	put_be(req, &n, bl, 4);
-	memcpy(req + n, bt, bl);
-	n += bl;
-	kh_raw_request(fd, 0, 3, 2, req, n);
-	long got = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_eq(kh_raw_produce(fd, topic, 0, 1, 5000, value, 0, NULL, 5000), 0);
 	close(fd);
-	ck_assert_int_gt(got, 0);
-	/* corr, [1], name, [1], index, error */
-	size_t off = 4 + 4 + 2 + tl + 4 + 4;
-	ck_assert_int_eq(resp[off] << 8 | resp[off + 1], 0);
 }
 
 /* ---- the leader's bytes, by a raw consumer Fetch v4 ------------------------------ */
@@ -448,6 +373,68 @@ START_TEST(test_replica_fetcher_truncates_past_leader_end)
 }
 END_TEST
 
+/* The log start of topic/0 on b (ListOffsets earliest), -1 if unknown. */
+static int64_t leader_log_start(const struct kh_broker *b, const char *topic)
+{
+	rd_kafka_t *rk = kh_producer(b->bootstrap, NULL);
+	int64_t low = -1, high = -1;
+	if (rd_kafka_query_watermark_offsets(rk, topic, 0, &low, &high, 5000) != 0)
+		low = -1;
+	rd_kafka_destroy(rk);
+	return low;
+}
+
+/* The leader's retention deleted what we would fetch next (our log ends
+ * below its log start): Fetch answers OFFSET_OUT_OF_RANGE, ListOffsets
+ * gives the leader's end (past ours) then its start (past ours too), and
+ * the log restarts empty at the leader's start (Kafka's
+ * truncateFullyAndStartAt), then copies the leader from there. */
+START_TEST(test_replica_fetcher_starts_at_leader_log_start)
+{
+	static const char *const args[] = { "--log-retention-check-interval-ms", "50",
+					     "--log-min-segment-bytes", "1024", NULL };
+	static const char *const tcfg[] = { "segment.bytes", "1024", "retention.bytes", "1", NULL };
+	struct kh_broker b;
+	char topic[128], v[600];
+	struct ls_partition *p;
+	uint64_t truncations = 0;
+
+	ck_assert_int_eq(kh_broker_start(&b, args), 0);
+	kh_name(topic, sizeof(topic), "start");
+	rd_kafka_t *admin = kh_producer(b.bootstrap, NULL);
+	ck_assert_int_eq(kh_create_topic(admin, topic, 1, 1, tcfg), 0);
+	rd_kafka_destroy(admin);
+	memset(v, 'x', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	int fd = kh_raw_connect(&b);
+	for (int i = 0; i < 12; i++)
+		ck_assert_int_eq(kh_raw_produce(fd, topic, 0, 1, 5000, v, 0, NULL, 5000), 0);
+	close(fd);
+	/* retention (every 50 ms) deletes every segment but the active one
+	 * (a record per segment: the second does not fit in 1024 bytes) */
+	int64_t start = 0;
+	uint64_t deadline = kh_now_ms() + 10000;
+	while ((start = leader_log_start(&b, topic)) < 10 && kh_now_ms() < deadline)
+		kh_sleep_ms(50);
+	ck_assert_int_ge(start, 10);
+	local_open();
+	p = local_topic(topic);
+	struct tdm_fetcher *f = tdm_fetcher_new(base, topics, NULL, 2, resolve, &b);
+	ck_assert_int_eq(tdm_fetcher_follow(f, topic, 0, 1, 0), 0);
+	ck_assert_uint_eq(run_until(p, 12, 10000), 12);
+	/* the leader's start when we asked (its retention may go on) */
+	uint64_t ours = tdm_partition_log_start(p);
+	ck_assert_uint_ge(ours, (uint64_t)start);
+	ck_assert_uint_lt(ours, 12);
+	tdm_fetcher_state(f, topic, 0, &truncations);
+	ck_assert_uint_eq(truncations, 1);
+	ck_assert_int_eq(tdm_fetcher_last_truncation(f, topic, 0), (int64_t)ours);
+	tdm_fetcher_free(f);
+	local_close();
+	kh_broker_destroy(&b);
+}
+END_TEST
+
 /* Kafka's KIP-101 case, against a leader with leader epochs: a node of a
  * cluster (kafka_node.c) leads e/0 since epoch 3, which began at offset
  * 3.  We copied offsets 0..2, then wrote 3..4 ourselves under epoch 2 (a
@@ -619,6 +606,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_replica_fetcher_reconnects);
 	tcase_add_test(tc, test_replica_fetcher_truncates_unknown_epoch_to_high_watermark);
 	tcase_add_test(tc, test_replica_fetcher_truncates_past_leader_end);
+	tcase_add_test(tc, test_replica_fetcher_starts_at_leader_log_start);
 	tcase_add_test(tc, test_replica_fetcher_truncates_to_leader_epoch_end);
 	tcase_add_test(tc, test_replica_fetcher_as_follow_hook);
 	tcase_add_test(tc, test_replica_fetcher_truncation_decision);

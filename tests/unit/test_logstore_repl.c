@@ -829,6 +829,44 @@ START_TEST(test_truncate_below_log_start)
 }
 END_TEST
 
+/* A follower whose log ends below its leader's log start restarts empty
+ * at that start, past its own end (Kafka's truncateFullyAndStartAt), and
+ * the log is there again after a reopen; an offset inside the log is
+ * refused. */
+START_TEST(test_start_at_past_log_end)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "t", 1, NULL, 0);
+	struct ls_read_result r;
+
+	ck_assert_int_eq(ls_partition_assign_epoch(p, 1, 0), LS_OK);
+	for (int i = 0; i < 4; i++)
+		tl_append(p, 5, 0); /* 0..19 */
+	ck_assert_int_eq(ls_partition_start_at(p, 10), LS_ERR_INVALID);
+	ck_assert_int_eq(ls_partition_start_at(p, 20), LS_ERR_INVALID);
+	ck_assert_uint_eq(ls_log_end(p), 20);
+	ck_assert_int_eq(ls_partition_start_at(p, 1000), LS_OK);
+	ck_assert_uint_eq(ls_log_start(p), 1000);
+	ck_assert_uint_eq(ls_log_end(p), 1000);
+	ck_assert_uint_eq(ls_partition_high_watermark(p), 1000);
+	ck_assert_uint_eq(ls_partition_segments(p), 1);
+	ck_assert_int_eq(count_logs(dir, "t-0"), 1);
+	ck_assert_int_eq(ls_partition_latest_epoch(p), -1);
+	ck_assert_int_eq(ls_read(p, 999, 100, &r), LS_ERR_OFFSET_OUT_OF_RANGE);
+	tl_append(p, 3, 0); /* 1000..1002 */
+	ck_assert_uint_eq(tl_read_all(p, 1000, 1, NULL, 0), 3);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 0);
+	ck_assert_uint_eq(ls_log_start(p), 1000);
+	ck_assert_uint_eq(ls_log_end(p), 1003);
+	ck_assert_uint_eq(tl_read_all(p, 1000, 1, NULL, 0), 3);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_truncate_keeps_held_reads)
 {
 	char *dir = tl_mkdtemp();
@@ -956,6 +994,7 @@ Suite *tl_repl_suite(void)
 	tcase_add_test(tc, test_replica_append_refuses_and_stops);
 	tcase_add_test(tc, test_truncate_mid_segment_and_across);
 	tcase_add_test(tc, test_truncate_below_log_start);
+	tcase_add_test(tc, test_start_at_past_log_end);
 	tcase_add_test(tc, test_truncate_keeps_held_reads);
 	tcase_add_test(tc, test_truncate_failed_fsync_fails_partition);
 	tcase_add_test(tc, test_truncate_during_sync_round);
