@@ -223,6 +223,15 @@ int64_t ls_now_ms(const struct ls_store *s);
 
 /* ---- topics ---------------------------------------------------------- */
 
+/* A topic's id in a cluster (Kafka's topic id: it tells a topic made again
+ * under the same name from the one before), kept in its metadata file;
+ * "" when it has none. */
+#define LS_TOPIC_ID_MAX 32
+const char *ls_topic_id(const struct ls_topic *t);
+/* Sets it (written atomically with the metadata): LS_OK, LS_ERR_INVALID
+ * (longer than LS_TOPIC_ID_MAX, or a line break), LS_ERR_IO. */
+int ls_topic_set_id(struct ls_topic *t, const char *id);
+
 /*
  * Creates topic `name` ([A-Za-z0-9._-]{1,240}: Kafka's 249 less room for
  * the partition suffix within NAME_MAX; not "." or "..") with

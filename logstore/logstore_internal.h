@@ -275,6 +275,7 @@ struct ls_topic {
 	uint64_t ovr_mask;           /* bit i: config key i overridden */
 	int internal;
 	uint32_t rr; /* round-robin cursor */
+	char id[LS_TOPIC_ID_MAX + 1]; /* the cluster's topic id; "" when none */
 };
 
 struct ls_group_offset; /* offsets.c */

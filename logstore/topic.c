@@ -4,7 +4,8 @@
  * create, alter and grow), creation, deletion, growth, configuration.
  *
  * Metadata file "<topic>.topic", one key=value a line:
- *   version=1, partitions=N, internal=0|1, config.<key>=<value> ...
+ *   version=1, partitions=N, internal=0|1, id=<topic id> (a cluster's
+ *   topic, optional), config.<key>=<value> ...
  *
  * Must not depend on anything but libc and POSIX.
  */
@@ -131,6 +132,8 @@ static int write_meta(struct ls_topic *t, int32_t nparts,
 		return LS_ERR_NOMEM;
 	fprintf(f, "# tandem logstore topic metadata\nversion=1\npartitions=%" PRId32
 		   "\ninternal=%d\n", nparts, t->internal);
+	if (t->id[0])
+		fprintf(f, "id=%s\n", t->id);
 	for (size_t i = 0; i < ls_config_count(); i++)
 		if (mask & (UINT64_C(1) << i)) {
 			ls_config_format(ovr, ls_config_name(i), val, sizeof val);
@@ -514,6 +517,8 @@ struct ls_topic *ls_topic_load(struct ls_store *s, const char *name, int clean,
 				nparts = -1;
 		} else if (strcmp(line, "internal") == 0) {
 			t->internal = atoi(eq + 1) != 0;
+		} else if (strcmp(line, "id") == 0 && strlen(eq + 1) <= LS_TOPIC_ID_MAX) {
+			strcpy(t->id, eq + 1);
 		} else if (strncmp(line, "config.", 7) == 0) {
 			struct ls_kv kv = { line + 7, eq + 1 };
 
@@ -717,6 +722,26 @@ int ls_topic_set_config(struct ls_store *s, struct ls_topic *t,
 	t->ovr_mask = mask;
 	compute_effective(t);
 	return LS_OK;
+}
+
+const char *ls_topic_id(const struct ls_topic *t)
+{
+	return t->id;
+}
+
+int ls_topic_set_id(struct ls_topic *t, const char *id)
+{
+	char old[sizeof t->id];
+	size_t n = strlen(id);
+
+	if (n > LS_TOPIC_ID_MAX || strpbrk(id, "\n\r") != NULL)
+		return LS_ERR_INVALID;
+	memcpy(old, t->id, sizeof old);
+	memcpy(t->id, id, n + 1);
+	int rc = write_meta(t, t->nparts, &t->ovr, t->ovr_mask);
+	if (rc != LS_OK)
+		memcpy(t->id, old, sizeof old); /* the file still says the old one */
+	return rc;
 }
 
 int ls_topic_add_partitions(struct ls_store *s, struct ls_topic *t, int32_t count)

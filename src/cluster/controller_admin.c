@@ -173,6 +173,7 @@ static char *topic_encode(const struct zkd_topic *existing, const struct ctl_ass
 	t.partitions = calloc(t.npartitions ? t.npartitions : 1, sizeof(*t.partitions));
 	if (!t.partitions)
 		return NULL;
+	memcpy(t.topic_id, existing->topic_id, sizeof(t.topic_id));
 	for (i = 0; i < existing->npartitions; i++)
 		t.partitions[i] = existing->partitions[i];
 	for (i = 0; i < more->nparts; i++) {
@@ -191,7 +192,7 @@ static void create_step(struct ctlr_admin *a, const struct zk_result *res)
 {
 	char path[ZKD_PATH_MAX], msg[512], *data;
 	struct ctl_brokers live = { NULL, 0 };
-	struct zkd_topic none = { NULL, 0 };
+	struct zkd_topic none = { NULL, 0, "" };
 	size_t len;
 	int rc;
 
@@ -264,6 +265,10 @@ static void create_step(struct ctlr_admin *a, const struct zk_result *res)
 	case 6:
 		if (res->rc != ZK_OK)
 			return admin_zk_failed(a, "making " ZKD_BROKERS_TOPICS, res->rc);
+		/* a new topic, a new id: a node that still has a log of an
+		 * earlier topic of this name will not take it for this one */
+		if (zkd_topic_id_new(none.topic_id) < 0)
+			return admin_finish(a, CTL_ERR_UNKNOWN_SERVER, "no randomness for the topic id");
 		data = topic_encode(&none, &a->asg, &len);
 		if (!data)
 			return admin_finish(a, CTL_ERR_NOMEM, "out of memory");

@@ -229,6 +229,36 @@ static void check_waiters(struct tdm_cnode *n, int64_t now)
 static void read_state(struct tdm_cnode *n, const char *topic, int32_t p);
 
 /* Makes (or grows) the local log of t to its assignment's partitions. */
+/* The local log of topic `name` goes (its replica states first). */
+static int delete_local(struct tdm_cnode *n, const char *name)
+{
+	tdm_replica_forget_topic(n->replica, name);
+	int rc = tdm_topics_delete(n->topics, name);
+	if (rc != TDM_TOPIC_OK && rc != TDM_ERR_NOT_FOUND) {
+		tdm_log(TDM_LOG_ERROR, "cluster", "topic %s: deleting its log here failed: %s", name,
+			tdm_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* A local log kept from an earlier topic of this name (deleted and made
+ * again while this node was away or did not look: its id differs from
+ * the assignment's) is deleted: 1 when it was, 0 when the log is this
+ * topic's or has no id to tell (a log from before topic ids), -1 when
+ * deleting failed. */
+static int drop_if_other(struct tdm_cnode *n, const struct cn_topic *t, struct ls_topic *lt)
+{
+	const char *want = t->assign.topic_id, *have = lt ? tdm_topic_id(lt) : "";
+	if (!want[0] || !have[0] || strcmp(want, have) == 0)
+		return 0;
+	tdm_log(TDM_LOG_WARNING, "cluster",
+		"topic %s: the log here is of an earlier topic of this name (id %s, now %s): "
+		"deleted, the new topic's is made",
+		t->name, have, want);
+	return delete_local(n, t->name) < 0 ? -1 : 1;
+}
+
 static int ensure_local(struct tdm_cnode *n, struct cn_topic *t)
 {
 	struct ls_topic *lt = tdm_topic_find(n->topics, t->name);
@@ -236,6 +266,11 @@ static int ensure_local(struct tdm_cnode *n, struct cn_topic *t)
 	char err[256] = "";
 	int rc = TDM_TOPIC_OK;
 
+	int other = drop_if_other(n, t, lt);
+	if (other < 0)
+		return -1;
+	if (other)
+		lt = NULL;
 	if (!lt) {
 		struct tdm_kv kv[64];
 		size_t nkv = t->config.n < 64 ? t->config.n : 64;
@@ -252,12 +287,22 @@ static int ensure_local(struct tdm_cnode *n, struct cn_topic *t)
 			t->name, tdm_strerror(rc), err[0] ? ": " : "", err);
 		return -1;
 	}
+	/* the id beside the log (also adopted by a log from before ids) */
+	lt = tdm_topic_find(n->topics, t->name);
+	if (lt && t->assign.topic_id[0] && strcmp(tdm_topic_id(lt), t->assign.topic_id) != 0 &&
+	    (rc = tdm_topic_set_id(lt, t->assign.topic_id)) != TDM_TOPIC_OK) {
+		tdm_log(TDM_LOG_ERROR, "cluster", "topic %s: writing its id here failed: %s",
+			t->name, tdm_strerror(rc));
+		return -1;
+	}
 	t->local = 1;
-	return 0;
+	return other;
 }
 
 static void watch_fired(void *ctx, int event, const char *path);
 static void register_self(struct tdm_cnode *n);
+static void drop_topic(struct tdm_cnode *n, const char *name);
+static void read_topics(struct tdm_cnode *n);
 
 static void assign_done(void *ctx, const struct zk_result *res)
 {
@@ -266,6 +311,12 @@ static void assign_done(void *ctx, const struct zk_result *res)
 	struct cn_topic *t = topic_get(n, q->topic);
 	char err[256];
 
+	if (res->rc == ZK_NONODE && t) {
+		/* deleted (perhaps made again since: the list says) */
+		drop_topic(n, q->topic);
+		read_topics(n);
+		goto out;
+	}
 	if (res->rc != ZK_OK) {
 		if (res->rc != ZK_NONODE)
 			zk_warn("get", res->path, res->rc);
@@ -282,7 +333,10 @@ static void assign_done(void *ctx, const struct zk_result *res)
 	zkd_topic_free(&t->assign);
 	t->assign = a;
 	t->have_assign = 1;
-	if (ensure_local(n, t) == 0)
+	int made = ensure_local(n, t);
+	if (made > 0)
+		before = 0; /* a new topic under an old name: every state again */
+	if (made >= 0)
 		for (size_t p = before; p < a.npartitions; p++)
 			read_state(n, t->name, (int32_t)p);
 	check_waiters(n, now_ms());
@@ -342,15 +396,53 @@ static void add_topic(struct tdm_cnode *n, const char *name)
 static void drop_topic(struct tdm_cnode *n, const char *name)
 {
 	struct cn_topic *t = tdm_map_del(&n->tmap, name, strlen(name));
-	tdm_replica_forget_topic(n->replica, name);
-	int rc = tdm_topics_delete(n->topics, name);
-	if (rc != TDM_TOPIC_OK && rc != TDM_ERR_NOT_FOUND)
-		tdm_log(TDM_LOG_ERROR, "cluster", "topic %s: deleting its log here failed: %s", name,
-			tdm_strerror(rc));
-	else
+	if (delete_local(n, name) == 0)
 		tdm_log(TDM_LOG_INFO, "cluster", "topic %s deleted", name);
 	topic_free(t);
 	check_waiters(n, now_ms());
+}
+
+struct stale_ctx {
+	const struct zk_result *res;
+	char **names; /* owned: the logs to delete */
+	size_t n, cap;
+};
+
+/* A local log with a topic id (a cluster topic's) whose topic is not in
+ * ZooKeeper any more: deleted while this node was away. */
+static void stale_fn(struct ls_topic *lt, void *arg)
+{
+	struct stale_ctx *c = arg;
+	const char *name = tdm_topic_name(lt);
+	if (!tdm_topic_id(lt)[0])
+		return; /* this node's own (a stream queue's), or from before ids */
+	for (size_t i = 0; i < c->res->nchildren; i++)
+		if (strcmp(c->res->children[i], name) == 0)
+			return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 8;
+		char **v = realloc(c->names, cap * sizeof(*v));
+		if (!v)
+			return;
+		c->names = v;
+		c->cap = cap;
+	}
+	if ((c->names[c->n] = strdup(name)) != NULL)
+		c->n++;
+}
+
+static void drop_stale_logs(struct tdm_cnode *n, const struct zk_result *res)
+{
+	struct stale_ctx c = { res, NULL, 0, 0 };
+	tdm_topics_foreach(n->topics, stale_fn, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		if (!topic_get(n, c.names[i]) && delete_local(n, c.names[i]) == 0)
+			tdm_log(TDM_LOG_INFO, "cluster",
+				"topic %s was deleted while this node was away: its log here too",
+				c.names[i]);
+		free(c.names[i]);
+	}
+	free(c.names);
 }
 
 static void topics_done(void *ctx, const struct zk_result *res)
@@ -377,6 +469,7 @@ static void topics_done(void *ctx, const struct zk_result *res)
 		if (!found)
 			drop_topic(n, t->name);
 	}
+	drop_stale_logs(n, res);
 out:
 	req_free(q);
 }
@@ -751,7 +844,10 @@ static void watch_fired(void *ctx, int event, const char *path)
 	else if (strcmp(path, ZKD_BROKERS_TOPICS) == 0)
 		read_topics(n);
 	else if (parse_topic_path(path, topic, sizeof(topic), &p) == 0 && topic_get(n, topic)) {
-		if (p < 0 && event != ZK_EV_DELETED)
+		/* deleted too: the topic may have been made again before the
+		 * list of topics was read (a node that did not look for a
+		 * while), which the assignment's topic id tells */
+		if (p < 0)
 			read_assignment(n, topic);
 		else if (p >= 0)
 			read_state(n, topic, p);

@@ -7,6 +7,7 @@
  */
 #include "cluster/zkdata.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -455,13 +456,31 @@ void zkd_topic_free(struct zkd_topic *t)
 	t->npartitions = 0;
 }
 
+int zkd_topic_id_new(char *out)
+{
+	return zkd_cluster_id_new(out); /* the same kind of id: a Kafka Uuid */
+}
+
+/* 1 when s[0..n) is a topic id as zkd_topic_id_new writes them. */
+static int topic_id_ok(const char *s, size_t n)
+{
+	if (n != ZKD_TOPIC_ID_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
 char *zkd_topic_encode(const struct zkd_topic *t, size_t *len)
 {
 	struct js_w w;
 	char key[24];
 	js_w_init(&w);
 	js_obj(&w);
-	js_kint(&w, "version", 2);
+	js_kint(&w, "version", t->topic_id[0] ? 3 : 2); /* Kafka: 3 carries topic_id */
+	if (t->topic_id[0])
+		js_kstr(&w, "topic_id", t->topic_id);
 	js_key(&w, "partitions");
 	js_obj(&w);
 	for (size_t i = 0; i < t->npartitions; i++) {
@@ -492,6 +511,19 @@ int zkd_topic_decode(const char *data, size_t len, struct zkd_topic *out, char *
 	if (get_int(&d, 0, "version", 1, INT32_MAX, &v) < 0) {
 		fail(err, errlen, "topic znode: bad \"version\"");
 		goto out;
+	}
+	int id = js_get(&d, 0, "topic_id");
+	if (id >= 0) {
+		size_t n = 0;
+		char *s = js_type_of(&d, id) == JS_STR ? js_strdup(&d, id, &n) : NULL;
+		int ok = s && topic_id_ok(s, n);
+		if (ok)
+			memcpy(t.topic_id, s, n + 1);
+		free(s);
+		if (!ok) {
+			fail(err, errlen, "topic znode: bad \"topic_id\"");
+			goto out;
+		}
 	}
 	int parts = js_get(&d, 0, "partitions");
 	if (js_type_of(&d, parts) != JS_OBJ || d.n[parts].count == 0) {

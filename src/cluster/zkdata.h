@@ -97,10 +97,17 @@ struct zkd_assignment {
 	int32_t *replicas; /* owned */
 	size_t nreplicas;
 };
+#define ZKD_TOPIC_ID_LEN 22 /* Kafka's Uuid: 16 bytes, base64url without padding */
 struct zkd_topic {
 	struct zkd_assignment *partitions; /* owned: [0..npartitions) */
 	size_t npartitions;
+	/* the topic's id (KIP-516), which tells a topic made again under the
+	 * same name from the one before it; "" in a znode written without */
+	char topic_id[ZKD_TOPIC_ID_LEN + 1];
 };
+/* A new random topic id into out (ZKD_TOPIC_ID_LEN + 1 bytes): 0, or -1
+ * when the system has no randomness to give. */
+int zkd_topic_id_new(char *out);
 char *zkd_topic_encode(const struct zkd_topic *t, size_t *len);
 int zkd_topic_decode(const char *data, size_t len, struct zkd_topic *out, char *err,
 		     size_t errlen);

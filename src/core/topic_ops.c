@@ -67,6 +67,16 @@ const char *tdm_topic_name(const struct ls_topic *topic)
 	return ls_topic_name(topic);
 }
 
+const char *tdm_topic_id(const struct ls_topic *topic)
+{
+	return ls_topic_id(topic);
+}
+
+int tdm_topic_set_id(struct ls_topic *topic, const char *id)
+{
+	return ls_topic_set_id(topic, id);
+}
+
 int32_t tdm_topic_partitions(const struct ls_topic *topic)
 {
 	return ls_topic_partition_count(topic);

@@ -30,6 +30,10 @@ typedef void (*tdm_topic_fn)(struct ls_topic *topic, void *ctx);
  * create or delete topics.  t NULL: none. */
 void tdm_topics_foreach(struct tdm_topics *t, tdm_topic_fn fn, void *ctx);
 const char *tdm_topic_name(const struct ls_topic *topic);
+/* Its id in a cluster (ls_topic_id: "" when none), and setting it
+ * (ls_topic_set_id: TDM_TOPIC_OK, TDM_ERR_INVALID, TDM_ERR_IO). */
+const char *tdm_topic_id(const struct ls_topic *topic);
+int tdm_topic_set_id(struct ls_topic *topic, const char *id);
 int32_t tdm_topic_partitions(const struct ls_topic *topic);
 /* 1 for the store's own topics ("__consumer_offsets"), else 0. */
 int tdm_topic_is_internal(const struct ls_topic *topic);

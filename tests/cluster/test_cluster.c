@@ -859,6 +859,101 @@ START_TEST(test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_l
 }
 END_TEST
 
+/* Records through the leader's own port with acks=all, each acknowledged
+ * (UNKNOWN_TOPIC_OR_PARTITION and NOT_LEADER retried: a new leader may
+ * learn its state a moment after another node reported it). */
+static void produce_acked(const char *topic, const char *prefix, int n)
+{
+	int32_t leader = ch_wait_leader(&cl, topic, 0, 1, 20000);
+	ck_assert_int_ge(leader, 1);
+	int port = cl.nodes[ch_index(&cl, leader)].kafka_port;
+	int fd = kh_raw_connect_port(port);
+	for (int i = 0, err = 0; i < n; i++) {
+		char value[32];
+		snprintf(value, sizeof(value), "%s-%04d", prefix, i);
+		for (int k = 0; k < 50; k++) {
+			err = kh_raw_produce(fd, topic, 0, -1, 5000, value, 0, NULL, 10000);
+			if (err != 3 && err != 6)
+				break;
+			kh_sleep_ms(100);
+		}
+		ck_assert_msg(err == 0, "%s: record %d: error %d", topic, i, err);
+	}
+	close(fd);
+}
+
+/*
+ * A topic deleted and made again under the same name while one of its
+ * replicas was away (paused here, as a long GC pause or a slow disk
+ * would): the node must not take its log of the old topic for the new
+ * one's.  Each topic has an id (Kafka's topic id, KIP-516) in its
+ * ZooKeeper assignment and beside its log; a log of another id is
+ * deleted and made again.  Afterwards every replica is byte for byte the
+ * new topic's.
+ */
+START_TEST(test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "again");
+	make_topic(topic, 1, 3, NULL);
+	produce_acked(topic, "old", 30);
+	int32_t leader = ch_wait_leader(&cl, topic, 0, 3, 20000), ctl = ch_controller(&cl);
+	ck_assert_int_ge(leader, 1);
+	int x = -1;
+	for (int i = 0; i < cl.n && x < 0; i++)
+		if (cl.nodes[i].id != leader && cl.nodes[i].id != ctl)
+			x = i;
+	ck_assert_int_ge(x, 0);
+	/* x has the 30 old records */
+	assert_replicas_identical(topic);
+	ch_node_pause(&cl, x, 1);
+	rd_kafka_t *admin = kh_producer(cl.bootstrap, NULL);
+	ck_assert_int_eq(kh_delete_topic(admin, topic), 0);
+	rd_kafka_destroy(admin);
+	/* made again with x as its preferred leader: x would serve its old
+	 * records as the new topic's if it took its log for the new one */
+	int32_t asg[1][3] = { { cl.nodes[x].id, leader, ctl == leader ? 0 : ctl } };
+	for (int i = 0; i < cl.n; i++)
+		if (cl.nodes[i].id != asg[0][0] && cl.nodes[i].id != asg[0][1])
+			asg[0][2] = cl.nodes[i].id;
+	static const int counts[1] = { 3 };
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	uint64_t deadline = kh_now_ms() + 20000;
+	do { /* the deletion may still be under way on the other node */
+		err = create_assigned(topic, 1, (const int32_t(*)[3])asg, counts);
+	} while (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && kh_now_ms() < deadline &&
+		 (kh_sleep_ms(100), 1));
+	ch_node_pause(&cl, x, 0);
+	ck_assert_msg(err == 0, "CreateTopics again: %s", rd_kafka_err2str(err));
+	ck_assert_msg(ch_wait_leader(&cl, topic, 0, 3, 30000) >= 1,
+		      "the topic made again has no leader with 3 in-sync replicas");
+	produce_acked(topic, "new", 5);
+	char *vals[16] = { 0 };
+	ck_assert_int_eq(read_all(topic, vals, 16), 5);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_msg(strncmp(vals[i], "new-", 4) == 0, "offset %d holds %s", i, vals[i]);
+		free(vals[i]);
+	}
+	assert_replicas_identical(topic);
+
+	/* deleted while x is down: x deletes its log when it is back */
+	ch_node_stop(&cl, x);
+	admin = kh_producer(cl.bootstrap, NULL);
+	ck_assert_int_eq(kh_delete_topic(admin, topic), 0);
+	rd_kafka_destroy(admin);
+	char dir[700];
+	struct stat st;
+	snprintf(dir, sizeof(dir), "%s/logs/%s-0", cl.nodes[x].dir, topic);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ch_node_start(&cl, x);
+	deadline = kh_now_ms() + 20000;
+	while (stat(dir, &st) == 0 && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_msg(stat(dir, &st) != 0, "node %d kept %s of a deleted topic", cl.nodes[x].id,
+		      dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cluster");
@@ -877,6 +972,12 @@ int main(void)
 	tcase_set_timeout(groups, TEST_TIMEOUT);
 	tcase_add_test(groups, test_cluster_group_offsets_survive_coordinator_kill9);
 	suite_add_tcase(s, groups);
+	TCase *again = tcase_create("again");
+	tcase_add_checked_fixture(again, setup, teardown);
+	tcase_set_timeout(again, TEST_TIMEOUT);
+	tcase_add_test(again,
+		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
+	suite_add_tcase(s, again);
 	TCase *cut = tcase_create("partition");
 	tcase_add_checked_fixture(cut, partitionable_setup, teardown);
 	tcase_set_timeout(cut, TEST_TIMEOUT);

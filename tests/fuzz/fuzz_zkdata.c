@@ -41,6 +41,7 @@ static void topic(const char *s, size_t n)
 	char *enc = zkd_topic_encode(&t, &len);
 	CHECK(enc && zkd_topic_decode(enc, len, &again, err, sizeof(err)) == 0);
 	CHECK(again.npartitions == t.npartitions);
+	CHECK(strcmp(again.topic_id, t.topic_id) == 0);
 	for (size_t p = 0; p < t.npartitions; p++)
 		CHECK(again.partitions[p].nreplicas == t.partitions[p].nreplicas &&
 		      !memcmp(again.partitions[p].replicas, t.partitions[p].replicas,

@@ -867,6 +867,28 @@ START_TEST(test_start_at_past_log_end)
 }
 END_TEST
 
+/* A topic's id is kept in its metadata: none at first, set, there after
+ * a reopen and after partitions are added; a line break is refused. */
+START_TEST(test_topic_id_persisted)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "t", 1, NULL, 0);
+	struct ls_topic *t = ls_partition_topic(p);
+
+	ck_assert_str_eq(ls_topic_id(t), "");
+	ck_assert_int_eq(ls_topic_set_id(t, "bad\nid"), LS_ERR_INVALID);
+	ck_assert_int_eq(ls_topic_set_id(t, "AAAAAAAAAAAAAAAAAAAAAA"), LS_OK);
+	ck_assert_int_eq(ls_topic_add_partitions(s, t, 2), LS_OK);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 1);
+	ck_assert_str_eq(ls_topic_id(ls_partition_topic(p)), "AAAAAAAAAAAAAAAAAAAAAA");
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_truncate_keeps_held_reads)
 {
 	char *dir = tl_mkdtemp();
@@ -995,6 +1017,7 @@ Suite *tl_repl_suite(void)
 	tcase_add_test(tc, test_truncate_mid_segment_and_across);
 	tcase_add_test(tc, test_truncate_below_log_start);
 	tcase_add_test(tc, test_start_at_past_log_end);
+	tcase_add_test(tc, test_topic_id_persisted);
 	tcase_add_test(tc, test_truncate_keeps_held_reads);
 	tcase_add_test(tc, test_truncate_failed_fsync_fails_partition);
 	tcase_add_test(tc, test_truncate_during_sync_round);

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,7 +170,7 @@ START_TEST(topic_round_trip)
 {
 	int32_t r0[] = { 1, 2, 3 }, r1[] = { 2, 3, 1 }, r2[] = { 3, 1, 2 };
 	struct zkd_assignment a[] = { { r0, 3 }, { r1, 3 }, { r2, 3 } };
-	struct zkd_topic t = { a, 3 }, d;
+	struct zkd_topic t = { a, 3, "" }, d;
 	size_t len;
 	char *s = zkd_topic_encode(&t, &len);
 	ck_assert_str_eq(s, "{\"version\":2,\"partitions\":{\"0\":[1,2,3],\"1\":[2,3,1],\"2\":[3,1,2]},"
@@ -191,6 +192,41 @@ START_TEST(topic_round_trip)
 	zkd_topic_free(&d);
 	zkd_topic_free(&d); /* twice is fine */
 	zkd_topic_free(NULL);
+}
+END_TEST
+
+/* A topic id (Kafka's version 3 znode): written, read back; a fresh one
+ * each time; a malformed one refused. */
+START_TEST(topic_id_round_trip)
+{
+	int32_t r0[] = { 1 };
+	struct zkd_assignment a[] = { { r0, 1 } };
+	struct zkd_topic t = { a, 1, "" }, d;
+	char other[ZKD_TOPIC_ID_LEN + 1];
+	size_t len;
+	ck_assert_int_eq(zkd_topic_id_new(t.topic_id), 0);
+	ck_assert_int_eq(zkd_topic_id_new(other), 0);
+	ck_assert_uint_eq(strlen(t.topic_id), ZKD_TOPIC_ID_LEN);
+	ck_assert_str_ne(t.topic_id, other);
+	char *s = zkd_topic_encode(&t, &len);
+	char want[160];
+	snprintf(want, sizeof(want), "{\"version\":3,\"topic_id\":\"%s\",\"partitions\":{\"0\":[1]},"
+		 "\"adding_replicas\":{},\"removing_replicas\":{}}", t.topic_id);
+	ck_assert_str_eq(s, want);
+	ck_assert_msg(zkd_topic_decode(s, len, &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(d.topic_id, t.topic_id);
+	zkd_topic_free(&d);
+	free(s);
+	const char *bad[] = {
+		"{\"version\":3,\"topic_id\":\"short\",\"partitions\":{\"0\":[1]}}",
+		"{\"version\":3,\"topic_id\":7,\"partitions\":{\"0\":[1]}}",
+		"{\"version\":3,\"topic_id\":\"AAAAAAAAAAAAAAAAAAAA*A\",\"partitions\":{\"0\":[1]}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		ck_assert_int_eq(zkd_topic_decode(bad[i], strlen(bad[i]), &d, err, sizeof(err)), -1);
+		ck_assert_str_eq(err, "topic znode: bad \"topic_id\"");
+	}
 }
 END_TEST
 
@@ -330,7 +366,7 @@ START_TEST(truncations_and_flips)
 {
 	int32_t r[] = { 1, 2 };
 	struct zkd_assignment a[] = { { r, 2 } };
-	struct zkd_topic t = { a, 1 };
+	struct zkd_topic t = { a, 1, "AAAAAAAAAAAAAAAAAAAAAA" };
 	struct zkd_partition_state st = { 1, 1, 1, r, 2 };
 	struct zkd_broker b = { .port = 9092 };
 	strcpy(b.host, "h");
@@ -379,6 +415,7 @@ int main(void)
 	tcase_add_test(tc, broker_malformed);
 	tcase_add_test(tc, controller_and_epoch);
 	tcase_add_test(tc, topic_round_trip);
+	tcase_add_test(tc, topic_id_round_trip);
 	tcase_add_test(tc, topic_malformed);
 	tcase_add_test(tc, partition_state_round_trip);
 	tcase_add_test(tc, config_round_trip);
