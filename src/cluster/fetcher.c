@@ -141,20 +141,21 @@ static void to_waiting(struct fpart *p, int16_t err)
 	p->wait_until_ms = now_ms() + TDM_FETCHER_BACKOFF_MS;
 }
 
-static int truncate_to(struct tdm_fetcher *f, struct fpart *p, struct ls_partition *lp,
-		       uint64_t to)
+/* The local log cut at `to` (start_at 0, to below our log end) or
+ * restarted empty there (start_at 1, Kafka's truncateFullyAndStartAt:
+ * `to` is the leader's log start, past our log end); counted. */
+static int cut_log(struct tdm_fetcher *f, struct fpart *p, struct ls_partition *lp, uint64_t to,
+		   int start_at)
 {
-	int rc;
-
-	if (to >= tdm_partition_log_end(lp))
-		return 0;
-	tdm_info("cluster", "truncating %s-%d from %llu to %llu (leader node %d, epoch %d)",
-		 p->topic, (int)p->partition, (unsigned long long)tdm_partition_log_end(lp),
+	const char *what = start_at ? "restarting empty at" : "truncating to";
+	tdm_info("cluster", "%s-%d: log end %llu, %s %llu (leader node %d, epoch %d)", p->topic,
+		 (int)p->partition, (unsigned long long)tdm_partition_log_end(lp), what,
 		 (unsigned long long)to, (int)p->leader, (int)p->leader_epoch);
-	rc = tdm_topics_truncate(f->topics, lp, to);
+	int rc = start_at ? tdm_topics_start_at(f->topics, lp, to)
+			  : tdm_topics_truncate(f->topics, lp, to);
 	if (rc != TDM_TOPIC_OK) {
-		tdm_warn("cluster", "truncating %s-%d to %llu failed: %s", p->topic,
-			 (int)p->partition, (unsigned long long)to, tdm_strerror(rc));
+		tdm_warn("cluster", "%s-%d: %s %llu failed: %s", p->topic, (int)p->partition, what,
+			 (unsigned long long)to, tdm_strerror(rc));
 		return -1;
 	}
 	p->truncations++;
@@ -162,23 +163,10 @@ static int truncate_to(struct tdm_fetcher *f, struct fpart *p, struct ls_partiti
 	return 0;
 }
 
-/* Kafka's truncateFullyAndStartAt: the local log restarts empty at the
- * leader's log start `at`, past our log end. */
-static int start_at(struct tdm_fetcher *f, struct fpart *p, struct ls_partition *lp, uint64_t at)
+static int truncate_to(struct tdm_fetcher *f, struct fpart *p, struct ls_partition *lp,
+		       uint64_t to)
 {
-	tdm_info("cluster", "%s-%d: log end %llu is below the leader's log start %llu: "
-		 "the log restarts empty there (leader node %d)", p->topic, (int)p->partition,
-		 (unsigned long long)tdm_partition_log_end(lp), (unsigned long long)at,
-		 (int)p->leader);
-	int rc = tdm_topics_start_at(f->topics, lp, at);
-	if (rc != TDM_TOPIC_OK) {
-		tdm_warn("cluster", "restarting %s-%d at %llu failed: %s", p->topic,
-			 (int)p->partition, (unsigned long long)at, tdm_strerror(rc));
-		return -1;
-	}
-	p->truncations++;
-	p->last_truncation = (int64_t)at;
-	return 0;
+	return to >= tdm_partition_log_end(lp) ? 0 : cut_log(f, p, lp, to, 0);
 }
 
 /* ---- the truncation decision (Kafka's getOffsetTruncationState) -------- */
@@ -527,7 +515,7 @@ static void on_list_offsets(struct fleader *l, struct kw_cur *c)
 			/* we are below the leader's log start (retention deleted
 			 * what we would fetch next): Kafka truncates fully and
 			 * starts there, empty */
-			if ((uint64_t)off > end && start_at(f, p, lp, (uint64_t)off) < 0) {
+			if ((uint64_t)off > end && cut_log(f, p, lp, (uint64_t)off, 1) < 0) {
 				to_waiting(p, -1);
 				continue;
 			}

@@ -648,28 +648,27 @@ int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, cons
 	return rc;
 }
 
-int tdm_topics_truncate(struct tdm_topics *t, struct ls_partition *p, uint64_t offset)
+/* After a cut of p's log (what it was, for the log line): a failure
+ * logged (the partition is then offline), readers woken either way. */
+static int cut_done(struct tdm_topics *t, struct ls_partition *p, int rc, const char *what,
+		    uint64_t offset)
 {
-	int rc = ls_partition_truncate(p, offset);
-
 	if (rc != LS_OK)
-		tdm_error("topics", "truncating %s-%d to %llu failed: %s; the partition is offline",
+		tdm_error("topics", "%s %s-%d at %llu failed: %s; the partition is offline", what,
 			  ls_topic_name(ls_partition_topic(p)), (int)ls_partition_index(p),
 			  (unsigned long long)offset, ls_strerror(rc));
 	tdm_topics_notify(t, p);
 	return rc;
 }
 
+int tdm_topics_truncate(struct tdm_topics *t, struct ls_partition *p, uint64_t offset)
+{
+	return cut_done(t, p, ls_partition_truncate(p, offset), "truncating", offset);
+}
+
 int tdm_topics_start_at(struct tdm_topics *t, struct ls_partition *p, uint64_t offset)
 {
-	int rc = ls_partition_start_at(p, offset);
-
-	if (rc != LS_OK)
-		tdm_error("topics", "restarting %s-%d empty at %llu failed: %s; the partition is offline",
-			  ls_topic_name(ls_partition_topic(p)), (int)ls_partition_index(p),
-			  (unsigned long long)offset, ls_strerror(rc));
-	tdm_topics_notify(t, p);
-	return rc;
+	return cut_done(t, p, ls_partition_start_at(p, offset), "restarting empty", offset);
 }
 
 void tdm_topics_set_limits(struct tdm_topics *t, const struct tdm_limits *limits)
