@@ -954,35 +954,32 @@ START_TEST(test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_lea
 }
 END_TEST
 
+/* A test case of s: each test on a cluster of its own (setup, teardown). */
+static TCase *add_case(Suite *s, const char *name, void (*start)(void))
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, start, teardown);
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 int main(void)
 {
 	Suite *s = suite_create("cluster");
-	TCase *tc = tcase_create("cluster");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, TEST_TIMEOUT);
+	TCase *tc = add_case(s, "cluster", setup);
 	tcase_add_test(tc, test_cluster_replicates_every_record_to_every_node);
 	tcase_add_test(tc, test_cluster_http_topic_admin_through_the_controller);
 	tcase_add_test(tc, test_cluster_leader_kill9_under_acks_all_loses_nothing);
 	tcase_add_test(tc, test_cluster_controller_kill9_moves_the_controller);
 	tcase_add_test(tc, test_cluster_paused_leader_is_fenced_and_acknowledges_nothing_lost);
 	tcase_add_test(tc, test_cluster_rolling_restart_under_load_loses_nothing);
-	suite_add_tcase(s, tc);
-	TCase *groups = tcase_create("groups");
-	tcase_add_checked_fixture(groups, setup, teardown);
-	tcase_set_timeout(groups, TEST_TIMEOUT);
-	tcase_add_test(groups, test_cluster_group_offsets_survive_coordinator_kill9);
-	suite_add_tcase(s, groups);
-	TCase *again = tcase_create("again");
-	tcase_add_checked_fixture(again, setup, teardown);
-	tcase_set_timeout(again, TEST_TIMEOUT);
-	tcase_add_test(again,
+	tcase_add_test(add_case(s, "groups", setup),
+		       test_cluster_group_offsets_survive_coordinator_kill9);
+	tcase_add_test(add_case(s, "again", setup),
 		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
-	suite_add_tcase(s, again);
-	TCase *cut = tcase_create("partition");
-	tcase_add_checked_fixture(cut, partitionable_setup, teardown);
-	tcase_set_timeout(cut, TEST_TIMEOUT);
-	tcase_add_test(cut, test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_lacks);
-	suite_add_tcase(s, cut);
+	tcase_add_test(add_case(s, "partition", partitionable_setup),
+		       test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_lacks);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
