@@ -639,11 +639,11 @@ int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
 		ck_assert_int_eq((int32_t)(resp[0] << 24 | resp[1] << 16 | resp[2] << 8 | resp[3]), c);
 		ck_assert_uint_le(at + 10, (size_t)got);
 		err = (int16_t)(resp[at] << 8 | resp[at + 1]);
-		int64_t off = 0;
+		uint64_t off = 0;
 		for (int i = 0; i < 8; i++)
 			off = off << 8 | resp[at + 2 + i];
 		if (base)
-			*base = off;
+			*base = (int64_t)off;
 	}
 	free(bt);
 	free(b);
