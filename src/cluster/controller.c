@@ -556,6 +556,12 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 	op->part.controller_epoch = zs.controller_epoch;
 	op->part.version = res->stat ? res->stat->version : 0;
 	rc = ctl_reconcile(&op->part, &live, t->unclean, c->epoch);
+	if (rc == 0 && op->prefer && (rc = ctl_prefer_leader(&op->part, &live, c->epoch)) == 1) {
+		c->stats.preferred_elections++;
+		tdm_info(SUB, "%s-%d: the preferred replica %d leads again (leader epoch %d)",
+			 op->topic, (int)op->partition, (int)op->part.leader,
+			 (int)op->part.leader_epoch);
+	}
 	if (rc == 1) {
 		write_state(c, op, false);
 		return;
@@ -570,9 +576,10 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 	}
 }
 
-/* Reads topic/partition's state, decides (ctl.c) and writes what changed. */
-static void sync_partition(struct tdm_controller *c, const char *topic, int32_t partition,
-			   int tries)
+/* Reads topic/partition's state, decides (ctl.c) and writes what changed;
+ * prefer: also gives the lead back to the preferred replica. */
+static void sync_partition_as(struct tdm_controller *c, const char *topic, int32_t partition,
+			      int tries, bool prefer)
 {
 	char path[ZKD_PATH_MAX];
 	struct ctlr_op *op;
@@ -587,11 +594,18 @@ static void sync_partition(struct tdm_controller *c, const char *topic, int32_t 
 		return;
 	}
 	op->tries = tries;
+	op->prefer = prefer;
 	op->part.leader = CTL_NO_LEADER;
 	if (zk_get(c->zk, path, NULL, NULL, on_state_read, op)) {
 		ctlr_op_end(op);
 		tdm_error(SUB, "out of memory");
 	}
+}
+
+static void sync_partition(struct tdm_controller *c, const char *topic, int32_t partition,
+			   int tries)
+{
+	sync_partition_as(c, topic, partition, tries, false);
 }
 
 static void sync_topic(struct tdm_controller *c, struct ctlr_topic *t)
@@ -1149,6 +1163,20 @@ int32_t ctlr_controller_id(const struct tdm_controller *c)
 int32_t ctlr_epoch(const struct tdm_controller *c)
 {
 	return c && c->is_controller ? c->epoch : 0;
+}
+
+void ctlr_tick(struct tdm_controller *c, int64_t now_ms)
+{
+	if (!c || c->cfg.rebalance_interval_ms <= 0)
+		return;
+	if (c->next_rebalance_ms == 0 || !c->is_controller)
+		c->next_rebalance_ms = now_ms + c->cfg.rebalance_interval_ms;
+	if (!c->is_controller || now_ms < c->next_rebalance_ms)
+		return;
+	c->next_rebalance_ms = now_ms + c->cfg.rebalance_interval_ms;
+	for (struct ctlr_topic *t = c->topics; t; t = t->next)
+		for (size_t p = 0; !t->deleting && p < t->asg.npartitions; p++)
+			sync_partition_as(c, t->name, (int32_t)p, 0, true);
 }
 
 const struct ctlr_stats *ctlr_stats(const struct tdm_controller *c)

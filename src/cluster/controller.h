@@ -51,6 +51,9 @@ struct ctlr_config {
 				   * unclean.leader.election.enable overrides it */
 	int32_t default_rf;         /* default_replication_factor, for rf -1 */
 	int32_t default_partitions; /* num_partitions, for partitions -1 */
+	/* auto.leader.rebalance: every this many ms (ctlr_tick) the preferred
+	 * replicas that are in sync take their leads back; 0: never */
+	int64_t rebalance_interval_ms;
 };
 
 struct ctlr_hooks {
@@ -73,6 +76,7 @@ struct ctlr_stats {
 	uint64_t state_writes;    /* state writes done */
 	uint64_t state_conflicts; /* state version conflicts (re-read, redone) */
 	uint64_t topics_deleted;
+	uint64_t preferred_elections; /* leads given back to preferred replicas */
 };
 
 /*
@@ -100,6 +104,9 @@ int32_t ctlr_controller_id(const struct tdm_controller *c);
  * controller. */
 int32_t ctlr_epoch(const struct tdm_controller *c);
 const struct ctlr_stats *ctlr_stats(const struct tdm_controller *c);
+/* Periodic work of the owner's loop (now_ms: a monotonic clock): the
+ * controller's preferred replica elections, every rebalance_interval_ms. */
+void ctlr_tick(struct tdm_controller *c, int64_t now_ms);
 
 /* ---- admin, from any node ------------------------------------------ */
 

@@ -38,6 +38,7 @@ struct ctlr_op {
 	char *topic; /* owned, or NULL */
 	int32_t partition;
 	int tries;
+	bool prefer;              /* a preferred replica election's look */
 	struct ctl_part part;     /* a state being written: isr owned */
 	struct ctlr_admin *admin; /* borrowed: an admin call's op */
 	struct ctlr_op *prev, *next;
@@ -62,6 +63,7 @@ struct tdm_controller {
 	struct ctlr_op *ops;       /* owned: pending ZooKeeper calls */
 	struct ctlr_admin *admins; /* owned: pending admin calls */
 	struct ctlr_stats stats;
+	int64_t next_rebalance_ms; /* ctlr_tick's clock; 0: not yet set */
 };
 
 /* A ZooKeeper call's context, linked in c->ops until ctlr_op_end; tagged

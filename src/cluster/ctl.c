@@ -296,6 +296,22 @@ int ctl_reconcile(struct ctl_part *p, const struct ctl_brokers *live, bool uncle
 	return 1;
 }
 
+int ctl_prefer_leader(struct ctl_part *p, const struct ctl_brokers *live, int32_t cepoch)
+{
+	if (p->controller_epoch > cepoch)
+		return CTL_ERR_STALE_CONTROLLER;
+	if (p->nreplicas == 0)
+		return 0;
+	int32_t preferred = p->replicas[0];
+	if (p->leader == preferred || p->leader == CTL_NO_LEADER ||
+	    !ctl_brokers_has(live, preferred) || !ids_has(p->isr, p->nisr, preferred))
+		return 0; /* an offline partition is ctl_reconcile's */
+	p->leader = preferred;
+	p->leader_epoch++;
+	p->controller_epoch = cepoch;
+	return 1;
+}
+
 int ctl_new_state(struct ctl_part *p, const struct ctl_brokers *live, int32_t cepoch)
 {
 	int32_t *isr = NULL;

@@ -145,6 +145,16 @@ int ctl_reconcile(struct ctl_part *p, const struct ctl_brokers *live, bool uncle
 		  int32_t cepoch);
 
 /*
+ * Kafka's preferred replica election (auto.leader.rebalance.enable): the
+ * preferred replica (the first of the assignment) takes the lead back
+ * when it is live and in the ISR and another replica leads; the ISR stays,
+ * the leader epoch is bumped and the controller epoch becomes cepoch.  1
+ * when p changed (write it), 0 when not, CTL_ERR_STALE_CONTROLLER when
+ * p->controller_epoch > cepoch (p untouched).
+ */
+int ctl_prefer_leader(struct ctl_part *p, const struct ctl_brokers *live, int32_t cepoch);
+
+/*
  * The first state of a new partition (Kafka's NewPartition ->
  * OnlinePartition): leader the first live replica, ISR the live replicas
  * in assignment order, leader epoch 0, controller epoch cepoch, version 0.

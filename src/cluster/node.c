@@ -981,6 +981,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct tdm_cnode *n = arg;
 	int64_t now = now_ms();
 	tdm_replica_tick(n->replica, now);
+	ctlr_tick(n->ctl, now);
 	check_waiters(n, now);
 }
 
@@ -1042,7 +1043,12 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 	struct ctlr_config cc = { .node_id = n->id,
 				  .unclean_default = cfg->unclean_leader_election != 0,
 				  .default_rf = (int32_t)cfg->default_replication_factor,
-				  .default_partitions = (int32_t)cfg->num_partitions };
+				  .default_partitions = (int32_t)cfg->num_partitions,
+				  .rebalance_interval_ms =
+					  cfg->auto_leader_rebalance_enable
+						  ? (int64_t)cfg->leader_imbalance_check_interval_seconds *
+							    1000
+						  : 0 };
 	static const struct ctlr_hooks ch = { .on_change = on_controller };
 	n->ctl = ctlr_new(n->zk, &cc, &ch, n);
 	n->tick = event_new(base, -1, EV_PERSIST, tick_cb, n);

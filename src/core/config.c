@@ -356,6 +356,15 @@ static const struct conf_key conf_keys[] = {
 	  0,
 	  "A follower that has not caught up with the leader's log end for this long leaves\n"
 	  "the ISR (replica.lag.time.max.ms)." },
+	{ "auto_leader_rebalance_enable", CT_BOOL, OFF(auto_leader_rebalance_enable), "true", 0, 1,
+	  0,
+	  "The controller gives each partition's lead back to its preferred replica (the\n"
+	  "first of its assignment) once that replica is in sync again, as Kafka's\n"
+	  "auto.leader.rebalance.enable (after a restart, leads are not left on the others)." },
+	{ "leader_imbalance_check_interval_seconds", CT_U32,
+	  OFF(leader_imbalance_check_interval_seconds), "300", 1, 86400, 0,
+	  "How often the controller looks for leads to give back to preferred replicas\n"
+	  "(leader.imbalance.check.interval.seconds)." },
 	{ "unclean_leader_election", CT_BOOL, OFF(unclean_leader_election), "false", 0, 1, 0,
 	  "Default unclean.leader.election.enable: with no in-sync replica alive, elect an\n"
 	  "out-of-sync one (losing what it lacks) rather than leave the partition offline." },

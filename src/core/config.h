@@ -149,6 +149,8 @@ struct tdm_config {
 	uint32_t min_insync_replicas; /* default 1 */
 	uint32_t replica_lag_time_max_ms; /* default 30000 */
 	int unclean_leader_election; /* default false */
+	int auto_leader_rebalance_enable; /* default true */
+	uint32_t leader_imbalance_check_interval_seconds; /* default 300 */
 	int http_ssl_honor_cipher_order; /* management.ssl.honor_cipher_order; default false */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;

@@ -954,6 +954,50 @@ START_TEST(test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_lea
 }
 END_TEST
 
+static void rebalance_setup(void)
+{
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
+					     "--leader-imbalance-check-interval-seconds", "1", NULL };
+	ch_start(&cl, 3, extra);
+}
+
+/*
+ * Kafka's auto.leader.rebalance: the preferred leader (the first replica
+ * of the assignment) stopped, another leads; started again and back in
+ * sync, it leads again at the controller's next check, with nothing
+ * acknowledged lost on the way.
+ */
+START_TEST(test_cluster_preferred_leader_leads_again_after_restart)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "pref");
+	static const int32_t asg[1][3] = { { 1, 2, 3 } };
+	static const int counts[1] = { 3 };
+	ck_assert_int_eq(create_assigned(topic, 1, asg, counts), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(ch_wait_leader(&cl, topic, 0, 3, 20000), 1);
+	produce_acked(topic, "a", 20);
+	ch_node_stop(&cl, 0);
+	int32_t other = ch_wait_leader(&cl, topic, 0, 2, 20000);
+	ck_assert_msg(other == 2 || other == 3, "leader %d with node 1 stopped", other);
+	produce_acked(topic, "b", 20);
+	ch_node_start(&cl, 0);
+	int32_t now = -1;
+	uint64_t deadline = kh_now_ms() + 30000;
+	while ((now = ch_wait_leader(&cl, topic, 0, 3, 1000)) != 1 && kh_now_ms() < deadline)
+		kh_sleep_ms(200);
+	ck_assert_msg(now == 1, "node 1 does not lead again (leader %d)", now);
+	produce_acked(topic, "c", 20);
+	char *vals[80] = { 0 };
+	ck_assert_int_eq(read_all(topic, vals, 80), 60);
+	for (int i = 0; i < 60; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "%c-%04d", "abc"[i / 20], i % 20);
+		ck_assert_str_eq(vals[i], want);
+		free(vals[i]);
+	}
+}
+END_TEST
+
 /* A test case of s: each test on a cluster of its own (setup, teardown). */
 static TCase *add_case(Suite *s, const char *name, void (*start)(void))
 {
@@ -978,6 +1022,8 @@ int main(void)
 		       test_cluster_group_offsets_survive_coordinator_kill9);
 	tcase_add_test(add_case(s, "again", setup),
 		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
+	tcase_add_test(add_case(s, "rebalance", rebalance_setup),
+		       test_cluster_preferred_leader_leads_again_after_restart);
 	tcase_add_test(add_case(s, "partition", partitionable_setup),
 		       test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_lacks);
 	SRunner *sr = srunner_create(s);

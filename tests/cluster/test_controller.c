@@ -134,7 +134,7 @@ static struct zk *session(void *ctx)
 
 static void node_start(struct node *n, int32_t id)
 {
-	struct ctlr_config cfg = { id, false, 1, 1 };
+	struct ctlr_config cfg = { id, false, 1, 1, 0 };
 	struct ctlr_hooks hooks = { on_change, NULL };
 
 	memset(n, 0, sizeof(*n));

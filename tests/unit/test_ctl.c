@@ -434,6 +434,39 @@ START_TEST(test_stale_controller_epoch_is_refused)
 }
 END_TEST
 
+/* Kafka's preferred replica election: the first replica of the assignment
+ * leads again once it is live and in the ISR; not before, and an offline
+ * partition or one it already leads is left alone. */
+START_TEST(test_preferred_replica_leads_again_once_in_sync)
+{
+	struct ctl_brokers live = LIVE(0, 1, 2, 3);
+	struct ctl_part p = mk_part(IDS(1, 2, 3), 3, IDS(2, 3), 2, 2, 6, 1);
+
+	ck_assert_int_eq(ctl_prefer_leader(&p, &live, 2), 0); /* 1 not in sync yet */
+	ck_assert_int_eq(p.leader, 2);
+	ctl_part_free(&p);
+	p = mk_part(IDS(1, 2, 3), 3, IDS(2, 3, 1), 3, 2, 6, 1);
+	ck_assert_int_eq(ctl_prefer_leader(&p, &live, 2), 1);
+	ck_assert_int_eq(p.leader, 1);
+	CK_IDS(p.isr, p.nisr, 2, 3, 1); /* the ISR stays */
+	ck_assert_int_eq(p.leader_epoch, 7);
+	ck_assert_int_eq(p.controller_epoch, 2);
+	ck_assert_int_eq(ctl_prefer_leader(&p, &live, 2), 0); /* done */
+	ctl_part_free(&p);
+	struct ctl_brokers two = LIVE(1, 2, 3);
+	p = mk_part(IDS(1, 2, 3), 3, IDS(2, 3, 1), 3, 2, 6, 1);
+	ck_assert_int_eq(ctl_prefer_leader(&p, &two, 2), 0); /* 1 is not live */
+	ctl_part_free(&p);
+	p = mk_part(IDS(1, 2, 3), 3, IDS(1), 1, CTL_NO_LEADER, 6, 1);
+	ck_assert_int_eq(ctl_prefer_leader(&p, &live, 2), 0); /* offline: ctl_reconcile's */
+	ctl_part_free(&p);
+	p = mk_part(IDS(1, 2, 3), 3, IDS(2, 3, 1), 3, 2, 6, 3);
+	ck_assert_int_eq(ctl_prefer_leader(&p, &live, 2), CTL_ERR_STALE_CONTROLLER);
+	ck_assert_int_eq(p.leader, 2);
+	ctl_part_free(&p);
+}
+END_TEST
+
 static Suite *ctl_suite(void)
 {
 	Suite *s = suite_create("ctl");
@@ -457,6 +490,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(d, test_death_of_last_isr_member_unclean_elects_live_replica);
 	tcase_add_test(r, test_return_of_isr_member_brings_partition_online);
 	tcase_add_test(r, test_return_of_non_isr_replica_needs_unclean);
+	tcase_add_test(r, test_preferred_replica_leads_again_once_in_sync);
 	tcase_add_test(n, test_new_state_first_live_replica_leads);
 	tcase_add_test(n, test_new_state_without_live_replica_is_not_written);
 	tcase_add_test(n, test_stale_controller_epoch_is_refused);
