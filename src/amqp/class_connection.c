@@ -245,6 +245,7 @@ static void consumer_timeouts(void *ctx, uint64_t now)
 	static uint64_t last;
 	struct tdm_broker *b = ctx;
 	uint32_t limit = b->cfg ? b->cfg->consumer_timeout : 0;
+	am_confirms_tick(b); /* publisher confirms waiting on replication: their deadline */
 	if (!limit || now - last < 1000)
 		return;
 	last = now;
@@ -822,6 +823,7 @@ static void am_closed(void *ctx)
 		all_conns = c->all_next;
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
+	am_stream_conn_gone(c);
 	release_channels(c);
 	drop_exclusive_queues(c);
 	if (c->heartbeat_ev)
