@@ -214,6 +214,8 @@ void am_confirms_tick(struct tdm_broker *b)
 void am_confirms_release(struct am_channel *ch)
 {
 	stop_waiting(ch);
+	if (!waiting && repl_broker && repl_broker->topics)
+		tdm_topics_unwait(repl_broker->topics, &repl_w); /* nobody left to wake */
 	for (size_t i = 0; i < ch->cring_len; i++)
 		am_repl_wait_free(ch->cring[(ch->cring_head + i) % ch->cring_cap].repl);
 	free(ch->cring);

@@ -517,9 +517,12 @@ uint64_t tdm_stream_count(struct tdm_queue *q)
 {
 	struct ls_topic *tp = tdm_stream_topic(q);
 	uint64_t n = 0;
+	struct tdm_replica *r = replica_of(q);
 	for (int32_t i = 0; tp && i < ls_topic_partition_count(tp); i++) {
 		struct ls_partition *p = ls_partition_get(tp, i);
-		n += ls_log_end(p) - ls_log_start(p);
+		uint64_t end = r ? tdm_replica_high_watermark(r, q->stream->topic, i, p)
+				 : ls_log_end(p);
+		n += end > ls_log_start(p) ? end - ls_log_start(p) : 0;
 	}
 	return n;
 }

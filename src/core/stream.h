@@ -128,7 +128,8 @@ int tdm_stream_ready(struct tdm_queue *q, const char **why);
 void tdm_stream_removed(struct tdm_queue *q);
 /* q's topic (looked up by name: Kafka clients may delete it), or NULL. */
 struct ls_topic *tdm_stream_topic(struct tdm_queue *q);
-/* Records stored in q's topic (all partitions). */
+/* Records stored in q's topic (all partitions; in a cluster, up to each
+ * partition's high watermark). */
 uint64_t tdm_stream_count(struct tdm_queue *q);
 
 /*

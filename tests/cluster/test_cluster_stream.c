@@ -441,6 +441,55 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 }
 END_TEST
 
+/* min_insync_replicas 2: with both followers of the stream's partition
+ * dead, a publish already appended is nacked once the ISR falls below 2
+ * (NOT_ENOUGH_REPLICAS_AFTER_APPEND), and one made after that is nacked
+ * at once (NOT_ENOUGH_REPLICAS): never confirmed. */
+static void setup_min_isr(void)
+{
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
+					     "--default-replication-factor", "3",
+					     "--min-insync-replicas", "2", NULL };
+	ch_start(&cl, 3, extra);
+}
+
+START_TEST(test_cluster_stream_publish_below_min_insync_is_nacked)
+{
+	char q[64];
+	kh_name(q, sizeof(q), "sqmin");
+	amqp_connection_state_t pub = publisher_on(0, q);
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 20000) == cl.nodes[0].id,
+		      "the stream queue's topic is not led by node %d with 3 in sync",
+		      cl.nodes[0].id);
+	struct confirms cf;
+	confirms_init(&cf, 3);
+	publish(pub, q, "m-0000");
+	read_confirms(pub, &cf, 1, 30000);
+	ck_assert_msg(cf.acks == 1, "the first publish was not confirmed (%d nacked)", cf.nacks);
+
+	ch_node_kill9(&cl, 1);
+	ch_node_kill9(&cl, 2);
+	publish(pub, q, "m-0001"); /* appended: the ISR has not shrunk yet */
+	read_confirms(pub, &cf, 2, 30000);
+	ck_assert_msg(cf.nacked[2] && !cf.acked[2],
+		      "a publish whose ISR fell below min.insync.replicas: %s",
+		      cf.acked[2] ? "confirmed" : "no answer");
+	int nisr = 0;
+	uint64_t deadline = kh_now_ms() + 20000;
+	while (kh_now_ms() < deadline &&
+	       !(ch_leader(&cl, 0, q, 0, &nisr) == cl.nodes[0].id && nisr == 1))
+		kh_sleep_ms(100);
+	ck_assert_msg(nisr == 1, "node %d's ISR did not shrink to itself (%d)", cl.nodes[0].id,
+		      nisr);
+	publish(pub, q, "m-0002");
+	read_confirms(pub, &cf, 3, 10000);
+	ck_assert_msg(cf.nacked[3] && !cf.acked[3], "a publish below min.insync.replicas: %s",
+		      cf.acked[3] ? "confirmed" : "no answer");
+	amqp_done(pub);
+	confirms_free(&cf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cluster_stream");
@@ -449,6 +498,11 @@ int main(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_stream_queue_is_a_replicated_topic);
 	suite_add_tcase(s, tc);
+	TCase *min = tcase_create("min_insync");
+	tcase_add_checked_fixture(min, setup_min_isr, teardown);
+	tcase_set_timeout(min, TEST_TIMEOUT);
+	tcase_add_test(min, test_cluster_stream_publish_below_min_insync_is_nacked);
+	suite_add_tcase(s, min);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
