@@ -357,7 +357,7 @@ static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
 	};
 	int32_t part = 0;
 	uint64_t off = 0;
-	int rc = tdm_stream_append(q, &rec, pkey, klen, &part, &off);
+	int rc = tdm_stream_append_at(q, &rec, pkey, klen, &part, &off);
 	if (l.h != stack)
 		free(l.h);
 	if (rc == 0 && q->vhost->broker->replica && collect(q, part, off) < 0)

@@ -37,6 +37,7 @@
 
 #define READ_BYTES (256u << 10)           /* one log read of a consumer */
 #define RABBIT_SEGMENT_BYTES 500000000LL  /* x-stream-max-segment-size-bytes default */
+#define CREATE_RETRY_MS 1000              /* cluster: a failed creation asked again after */
 
 struct tdm_stream {
 	struct tdm_queue *q;              /* borrowed: the queue that owns this */
@@ -50,6 +51,7 @@ struct tdm_stream {
 	struct ls_partition **parts;      /* owned array the waiter watches */
 	size_t parts_cap;
 	struct tdm_replica_op *op;        /* cluster: the topic's creation under way */
+	uint64_t asked_ms;                /* cluster: when it was last asked (tdm_now_ms) */
 	char create_err[160];             /* cluster: why the last creation failed */
 };
 
@@ -289,8 +291,10 @@ static void create_in_cluster(struct tdm_stream *s, const struct tdm_kv *kv, siz
 	struct tdm_queue *q = s->q;
 	struct tdm_replica *r = replica_of(q);
 	const struct tdm_config *cfg = q->vhost->broker->cfg;
-	if (!r || s->op)
-		return; /* not joined yet (the first append asks), or under way */
+	uint64_t now = tdm_now_ms();
+	if (!r || s->op || (s->asked_ms && now - s->asked_ms < CREATE_RETRY_MS))
+		return; /* not joined yet (the first append asks), under way, or just failed */
+	s->asked_ms = now;
 	const struct tdm_replica_node *nodes;
 	size_t nn = tdm_replica_nodes(r, &nodes);
 	int32_t self = tdm_replica_node_id(r);
@@ -530,7 +534,13 @@ uint64_t tdm_stream_count(struct tdm_queue *q)
 /* ---- appending ----------------------------------------------------------------- */
 
 int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
-		      size_t pkey_len, int32_t *partition, uint64_t *offset)
+		      size_t pkey_len, uint64_t *offset)
+{
+	return tdm_stream_append_at(q, rec, pkey, pkey_len, NULL, offset);
+}
+
+int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+			 size_t pkey_len, int32_t *partition, uint64_t *offset)
 {
 	struct tdm_stream *s = q->stream;
 	struct tdm_topics *t = topics_of(q);

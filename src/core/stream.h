@@ -136,15 +136,17 @@ uint64_t tdm_stream_count(struct tdm_queue *q);
  * Appends one record to q's topic (recreated if a Kafka client deleted
  * it): partition 0 of a one-partition topic; else murmur2 of pkey like
  * Kafka's default partitioner, or round robin when pkey is NULL.  Wakes
- * the topic's readers.  Returns 0 and the record's partition and offset
- * (either may be NULL), or a negative TDM_ERR_* (the publisher is
- * nacked).  In a cluster only the partition's leader appends, and only
+ * the topic's readers.  Returns 0 and the record's offset (may be NULL),
+ * or a negative TDM_ERR_* (the publisher is nacked).  In a cluster only the partition's leader appends, and only
  * while its ISR has min.insync.replicas: else TDM_REPL_NOT_LEADER,
  * TDM_REPL_NO_LEADER or TDM_REPL_NOT_ENOUGH (logged); the append is
  * confirmed once tdm_stream_acked says so.
  */
 int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
-		      size_t pkey_len, int32_t *partition, uint64_t *offset);
+		      size_t pkey_len, uint64_t *offset);
+/* tdm_stream_append that also gives the record's partition (may be NULL). */
+int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+			 size_t pkey_len, int32_t *partition, uint64_t *offset);
 /*
  * Publisher confirms of an append in a cluster (acks=all): TDM_REPL_OK
  * once record `offset` of topic/partition is fsynced here and every ISR

@@ -16,7 +16,10 @@
  * - kill -9 of the leader: every confirmed record is read on a surviving
  *   node; a publish on a node that does not lead the partition is nacked,
  *   never confirmed; one on the new leader is confirmed;
- * - deleting the queue deletes the cluster topic on every node.
+ * - deleting the queue deletes the cluster topic on every node;
+ * - without ZooKeeper the declaration is answered 541 after 30 s, never
+ *   with a local-only log; with ZooKeeper back it succeeds;
+ * - below min_insync_replicas a publish is nacked.
  *
  * Every wait is bounded; the nodes are stopped by PID (ch_stop).
  */
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -441,6 +445,51 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 }
 END_TEST
 
+/* ZooKeeper paused: the controller cannot make the topic, so the
+ * declaration is answered after 30 s with RabbitMQ's 541 for a stream it
+ * cannot start (never a declare-ok over a local-only log); with ZooKeeper
+ * back, the same declaration succeeds and the topic is the cluster's. */
+START_TEST(test_cluster_stream_declare_without_the_controller_answers_541)
+{
+	char q[64];
+	kh_name(q, sizeof(q), "sqzk");
+	amqp_connection_state_t c = amqp_to(0);
+	ck_assert_int_eq(kill(cl.zk_pid, SIGSTOP), 0);
+	uint64_t t0 = kh_now_ms();
+	amqp_table_entry_t e;
+	e.key = amqp_cstring_bytes("x-queue-type");
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes("stream");
+	amqp_table_t args = { 1, &e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, args);
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+	uint64_t took = kh_now_ms() - t0;
+	kill(cl.zk_pid, SIGCONT);
+	ck_assert_msg(r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			      r.reply.id == AMQP_CONNECTION_CLOSE_METHOD,
+		      "queue.declare without a controller: reply type %d method 0x%08x after %llu ms",
+		      r.reply_type, r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION ? r.reply.id : 0,
+		      (unsigned long long)took);
+	const amqp_connection_close_t *cc = r.reply.decoded;
+	char text[300];
+	snprintf(text, sizeof(text), "%.*s", (int)cc->reply_text.len,
+		 (const char *)cc->reply_text.bytes);
+	ck_assert_msg(cc->reply_code == 541 && strstr(text, "Cannot declare a queue"),
+		      "closed %u %s", cc->reply_code, text);
+	ck_assert_msg(took >= 25000, "answered after %llu ms", (unsigned long long)took);
+	amqp_connection_close_ok_t ok;
+	amqp_send_method(c, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+	amqp_destroy_connection(c);
+
+	c = amqp_to(0); /* ZooKeeper back: the sessions expired meanwhile come back too */
+	declare_stream(c, q);
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 30000) == cl.nodes[0].id,
+		      "after ZooKeeper came back the topic is not the cluster's, led by node %d",
+		      cl.nodes[0].id);
+	amqp_done(c);
+}
+END_TEST
+
 /* min_insync_replicas 2: with both followers of the stream's partition
  * dead, a publish already appended is nacked once the ISR falls below 2
  * (NOT_ENOUGH_REPLICAS_AFTER_APPEND), and one made after that is nacked
@@ -497,6 +546,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_stream_queue_is_a_replicated_topic);
+	tcase_add_test(tc, test_cluster_stream_declare_without_the_controller_answers_541);
 	suite_add_tcase(s, tc);
 	TCase *min = tcase_create("min_insync");
 	tcase_add_checked_fixture(min, setup_min_isr, teardown);
