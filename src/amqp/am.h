@@ -172,6 +172,7 @@ struct am_conn {
 	const char *mechanism; /* static: the one the client logged in with */
 	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
 	uint8_t blocked;               /* a resource alarm stopped reading its input */
+	uint8_t parked;                /* a stream declaration holds its input (stream.c) */
 	struct am_conn *all_prev, *all_next; /* every AMQP connection (alarms) */
 	struct am_channel **channels;  /* owned: the open channels, sorted by id
 					  (memory grows with channels open, not

@@ -230,7 +230,8 @@ static void alarms_changed(void *ctx, unsigned alarms)
 		c->blocked = 0;
 		if (c->cap_blocked && c->state == AM_S_RUNNING)
 			am_send_simple(c, 0, AM_CONNECTION_UNBLOCKED);
-		tdm_conn_pause_reading(c->net, 0);
+		if (!c->parked) /* else its stream declaration resumes it */
+			tdm_conn_pause_reading(c->net, 0);
 	}
 }
 
@@ -289,7 +290,7 @@ static void heartbeat_tick(evutil_socket_t fd, short what, void *arg)
 		am_send_heartbeat(c);
 	}
 	c->frames_out_seen = c->frames_out;
-	if (c->blocked) { /* we stopped reading it: its silence is ours */
+	if (c->blocked || c->parked) { /* we stopped reading it: its silence is ours */
 		c->missed = 0;
 	} else if (c->bytes_in == c->bytes_in_seen) {
 		if (++c->missed >= 4) { /* 4 half-intervals = 2 heartbeats */

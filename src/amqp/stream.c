@@ -95,6 +95,7 @@ static struct decl_park *parks;
 
 static void park_free(struct decl_park *p)
 {
+	p->c->parked = 0;
 	for (struct decl_park **pp = &parks; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
@@ -176,6 +177,7 @@ int am_stream_declared(struct am_conn *c, struct am_channel *ch, struct tdm_queu
 	memcpy(p->name, q->name, q->name_len);
 	p->next = parks;
 	parks = p;
+	c->parked = 1;
 	tdm_conn_pause_reading(c->net, 1);
 	struct timeval tv = { 0, DECLARE_POLL_MS * 1000 };
 	evtimer_add(p->timer, &tv);
