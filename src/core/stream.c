@@ -14,8 +14,9 @@
  *
  * In a cluster (zookeeper_connect set) a stream queue's own topic is a
  * cluster topic: it is created and deleted through the controller
- * (core/replica.h), never as a local log only; appends go to the
- * partition's leader and consumers read up to the high watermark.
+ * (core/replica.h), never as a local log only (nor is a view's missing
+ * topic); appends go to the partition's leader and consumers read up to
+ * the high watermark.
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -365,7 +366,7 @@ static struct ls_topic *ensure_topic(struct tdm_stream *s)
 		{ "segment.bytes", segb },
 		{ "max.message.bytes", mm },
 	};
-	if (s->own_topic && clustered(q)) {
+	if (clustered(q)) { /* a view's missing topic too: never a local-only log */
 		create_in_cluster(s, kv, sizeof(kv) / sizeof(kv[0]));
 		return NULL; /* here once the controller has made it */
 	}
@@ -427,7 +428,7 @@ int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
 		return -1;
 	}
 	if (!s->topic || (spec->pkey_header && !s->pkey_header) ||
-	    (!ensure_topic(s) && !(s->own_topic && clustered(q)))) {
+	    (!ensure_topic(s) && !clustered(q))) {
 		stream_destroy(s);
 		return -1;
 	}
@@ -472,13 +473,15 @@ int tdm_stream_ready(struct tdm_queue *q, const char **why)
 	struct tdm_stream *s = q->stream;
 	struct tdm_replica *r = replica_of(q);
 	*why = "";
-	if (!s || !r || !s->own_topic)
+	if (!s || !r)
 		return 1;
 	struct ls_topic *tp = ensure_topic(s); /* asks again after a failure */
 	if (!tp) {
 		*why = s->create_err[0] ? s->create_err : "the controller has not made it yet";
 		return 0;
 	}
+	if (!s->own_topic)
+		return 1; /* a view of a topic that is here: Kafka's, as it is */
 	for (int32_t i = 0; i < ls_topic_partition_count(tp); i++) {
 		const struct tdm_partition_state *st = tdm_replica_state(r, s->topic, i);
 		if (!st || st->leader == TDM_NO_NODE) {

@@ -109,7 +109,8 @@ int tdm_stream_topic_legal(const char *name, size_t len);
  * retention as topic configs) and 0 is returned at once: the front end
  * waits for tdm_stream_ready before it answers the declaration.  A topic
  * the cluster already has (the queue declared on another node) is used as
- * it is; a local topic is never made for it.
+ * it is; a local topic is never made for it (a view's missing topic is
+ * asked of the controller the same way, and not deleted with the queue).
  */
 int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *s);
 /* q's spec (pointers borrowed from q), for persisting it. */
@@ -117,8 +118,8 @@ void tdm_stream_get_spec(const struct tdm_queue *q, struct tdm_stream_spec *out)
 /* Frees q's stream state (the queue is being freed). */
 void tdm_stream_free(struct tdm_queue *q);
 /*
- * 1 when q can be used: on a single node, or a view, always; in a
- * cluster, once its own topic exists here and every partition has a
+ * 1 when q can be used: on a single node, always; in a cluster, once
+ * its topic exists here and (its own topic) every partition has a
  * leader.  0 while not, with a reason in *why (static or q's; a creation
  * that failed is asked again).
  */

@@ -3,7 +3,7 @@
  * topics like any other"): three tandemd nodes and a private ZooKeeper on
  * loopback (cluster_harness.h), AMQP through rabbitmq-c.
  *
- * - a stream queue declared on node 1 is a cluster topic: replication
+ * - a stream queue declared on node 1 (and a view's new topic) is a cluster topic: replication
  *   factor 3 (default_replication_factor), led by node 1, in Metadata and
  *   /api/cluster on every node with its three replicas in the ISR;
  * - publisher confirms on node 1 come once the ISR has the record, and
@@ -326,6 +326,24 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 		ck_assert_msg(ch_leader(&cl, i, q, 0, &nisr) == cl.nodes[0].id && nisr == 3,
 			      "node %d's Metadata: leader or ISR of %s wrong (ISR %d)", cl.nodes[i].id,
 			      q, nisr);
+
+	/* a view (x-log-topic) of a topic nobody made: the controller makes it */
+	char view[64];
+	kh_name(view, sizeof(view), "sqview");
+	amqp_connection_state_t vc = amqp_to(0);
+	amqp_table_entry_t ve[2];
+	ve[0].key = amqp_cstring_bytes("x-queue-type");
+	ve[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	ve[0].value.value.bytes = amqp_cstring_bytes("stream");
+	ve[1].key = amqp_cstring_bytes("x-log-topic");
+	ve[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	ve[1].value.value.bytes = amqp_cstring_bytes(view);
+	amqp_table_t vargs = { 2, ve };
+	amqp_queue_declare(vc, 1, amqp_cstring_bytes("view-queue"), 0, 1, 0, 0, vargs);
+	reply_ok(amqp_get_rpc_reply(vc), "queue.declare of a view");
+	amqp_done(vc);
+	ck_assert_msg(ch_wait_leader(&cl, view, 0, 3, 20000) >= 1,
+		      "a view's new topic %s is not a cluster topic with 3 in-sync replicas", view);
 
 	/* publish N with confirms: every one acked, none nacked */
 	struct confirms cf;
