@@ -980,12 +980,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct tdm_cnode *n = arg;
 	int64_t now = now_ms();
-	struct timespec ts;
-	/* the replica manager's times are CLOCK_MONOTONIC, as the Kafka front
-	 * end's Fetch hands them (tdm_replica_follower_fetch): with the wall
-	 * clock here a follower was out of the ISR at the first tick it lagged */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	tdm_replica_tick(n->replica, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	tdm_replica_tick(n->replica, now);
 	check_waiters(n, now);
 }
 
