@@ -84,6 +84,7 @@ static int ring_push(struct am_channel *ch, struct am_confirm e)
  * channel waiting, as the journal's sync does. */
 static struct tdm_topics_waiter repl_w;
 static struct tdm_broker *repl_broker;
+static uint64_t repl_warned_ms; /* the last nack of a replication wait logged */
 
 static void journal_synced(void *ctx);
 
@@ -154,11 +155,13 @@ static void drain(struct am_conn *c, struct am_channel *ch)
 		int rs = e->repl && !e->nack ? am_repl_wait_state(c->broker, e->repl) : 0;
 		if (rs == 1 && tdm_now_ms() < e->deadline_ms)
 			break;
-		if (rs != 0)
+		if (rs != 0 && tdm_now_ms() - repl_warned_ms >= 1000) { /* a line a second */
+			repl_warned_ms = tdm_now_ms();
 			tdm_warn("amqp", "connection %s channel %u: publish %llu to a stream queue "
 				 "nacked: %s", c->net->peer, ch->id, (unsigned long long)e->seq,
 				 rs == 1 ? "not replicated to the in-sync replicas in 30 s"
 					 : tdm_replica_strerror(rs));
+		}
 		am_repl_wait_free(e->repl);
 		e->repl = NULL;
 		if (e->nack || st == TDM_JOURNAL_FAILED || rs != 0) {

@@ -39,6 +39,7 @@
 #define READ_BYTES (256u << 10)           /* one log read of a consumer */
 #define RABBIT_SEGMENT_BYTES 500000000LL  /* x-stream-max-segment-size-bytes default */
 #define CREATE_RETRY_MS 1000              /* cluster: a failed creation asked again after */
+#define REFUSED_WARN_MS 1000              /* cluster: refused publishes logged at most so often */
 
 struct tdm_stream {
 	struct tdm_queue *q;              /* borrowed: the queue that owns this */
@@ -53,6 +54,7 @@ struct tdm_stream {
 	size_t parts_cap;
 	struct tdm_replica_op *op;        /* cluster: the topic's creation under way */
 	uint64_t asked_ms;                /* cluster: when it was last asked (tdm_now_ms) */
+	uint64_t refused, refused_warned_ms; /* cluster: publishes refused, last logged */
 	char create_err[160];             /* cluster: why the last creation failed */
 };
 
@@ -563,15 +565,22 @@ int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, cons
 		rc = tdm_replica_check_insync(r, s->topic, idx, p);
 	if (rc != TDM_REPL_OK) {
 		const struct tdm_partition_state *st = tdm_replica_state(r, s->topic, idx);
+		uint64_t now = tdm_now_ms();
+		s->refused++;
+		if (s->refused_warned_ms && now - s->refused_warned_ms < REFUSED_WARN_MS)
+			return rc; /* quiet under load: one line a second per queue */
+		s->refused_warned_ms = now;
 		if (rc == TDM_REPL_NOT_LEADER && st)
 			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: node %d "
-				 "does not lead %s-%d (node %d does): publish on the leader",
+				 "does not lead %s-%d (node %d does): publish on the leader "
+				 "(%llu refused)",
 				 q->name, q->vhost->name, (int)tdm_replica_node_id(r), s->topic,
-				 (int)idx, (int)st->leader);
+				 (int)idx, (int)st->leader, (unsigned long long)s->refused);
 		else
-			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: %s-%d: %s",
-				 q->name, q->vhost->name, s->topic, (int)idx,
-				 tdm_replica_strerror(rc));
+			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: %s-%d: %s "
+				 "(%llu refused)",
+				 q->name, q->vhost->name, s->topic, (int)idx, tdm_replica_strerror(rc),
+				 (unsigned long long)s->refused);
 		return rc;
 	}
 	rc = tdm_topics_append(t, p, rec, 1, LS_CODEC_TOPIC, &res);
