@@ -201,7 +201,8 @@ valgrind_check() {
 
 # The cluster: three tandemd nodes and a private ZooKeeper on loopback,
 # driven by librdkafka (tests/cluster/test_cluster): replication, kill -9
-# of a leader under acks=all, kill -9 of the controller.  Built by make
+# of a leader under acks=all, kill -9 of the controller; stream queues over
+# AMQP on the cluster (tests/cluster/test_cluster_stream).  Built by make
 # check; too slow for it (failovers wait for ZooKeeper session timeouts).
 # Then the same with the nodes built with ASan + UBSan (build/asan) and with
 # ThreadSanitizer (build/tsan): a report makes a node exit non-zero at
@@ -210,11 +211,17 @@ cluster_check() {
 	local rc=0
 	echo "--- test_cluster"
 	"$main/tests/cluster/test_cluster" || rc=1
+	echo "--- test_cluster_stream"
+	"$main/tests/cluster/test_cluster_stream" || rc=1
 	echo "--- test_cluster with the nodes under ASan + UBSan"
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_stream" || rc=1
 	echo "--- test_cluster with the nodes under ThreadSanitizer"
 	TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp} \
 		TANDEMD="$BUILD/tsan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1

@@ -132,6 +132,7 @@ static int join_cluster(struct server *s, const struct tdm_config *cfg)
 	}
 	tdm_kafka_set_replica(s->kafka, tdm_cnode_replica(s->cluster));
 	tdm_http_set_replica(s->http, tdm_cnode_replica(s->cluster));
+	s->broker->replica = tdm_cnode_replica(s->cluster);
 	return 0;
 }
 
@@ -518,6 +519,8 @@ out:
 	if (s.kafka)
 		tdm_kafka_set_replica(s.kafka, NULL);
 	tdm_http_set_replica(s.http, NULL);
+	if (s.broker)
+		s.broker->replica = NULL;
 	tdm_cnode_free(s.cluster); /* leaves the cluster first: leaderships move at once */
 	tdm_http_free(s.http);
 	tdm_net_free(s.net);

@@ -97,6 +97,17 @@ struct am_confirm {
 	uint64_t seq;
 	uint64_t need;   /* journal offset that must be on disk, UINT64_MAX = none */
 	uint8_t nack;
+	struct am_repl_wait *repl; /* owned list: cluster stream appends to be replicated */
+	uint64_t deadline_ms;      /* with repl: nacked when not replicated by then */
+};
+
+/* A record a publish appended to a cluster stream queue's topic: its
+ * publisher confirm waits until the partition's ISR has it (stream.c). */
+struct am_repl_wait {
+	struct am_repl_wait *next;
+	int32_t partition;
+	uint64_t offset;
+	char topic[];    /* NUL-terminated */
 };
 
 /* A transaction's buffered publish or ack. */
@@ -161,6 +172,7 @@ struct am_conn {
 	const char *mechanism; /* static: the one the client logged in with */
 	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
 	uint8_t blocked;               /* a resource alarm stopped reading its input */
+	uint8_t parked;                /* a stream declaration holds its input (stream.c) */
 	struct am_conn *all_prev, *all_next; /* every AMQP connection (alarms) */
 	struct am_channel **channels;  /* owned: the open channels, sorted by id
 					  (memory grows with channels open, not
@@ -276,6 +288,13 @@ void am_flush_confirms(struct am_conn *c);
  * offset the message must reach on disk first (TDM_NO_JOURNAL: none);
  * nack when a queue refused it. */
 void am_confirm(struct am_conn *c, struct am_channel *ch, uint64_t journal_off, int nack);
+/* am_confirm of a publish that appended to cluster stream queues: its
+ * confirm also waits for repl (owned from here; NULL: none), acked once
+ * every record is replicated, nacked when one cannot be (or after 30 s). */
+void am_confirm_repl(struct am_conn *c, struct am_channel *ch, uint64_t journal_off, int nack,
+		     struct am_repl_wait *repl);
+/* Periodic check of confirms waiting on replication (their deadline). */
+void am_confirms_tick(struct tdm_broker *b);
 /* Forgets ch's pending confirms (channel going away). */
 void am_confirms_release(struct am_channel *ch);
 /* Installs the broker hooks of this front end: dead-lettering, journal
@@ -369,5 +388,22 @@ int am_stream_consume_args(struct am_conn *c, struct am_channel *ch, struct tdm_
 void am_stream_deliver(struct tdm_consumer *tc, struct tdm_queue *q, const struct tdm_record *rec);
 /* Installs the broker's stream_append hook (message -> record). */
 void am_stream_install(struct tdm_broker *b);
+/* Around one tdm_publish: the cluster stream appends it makes are
+ * collected, and handed over (owned by the caller; NULL: none) at the end. */
+void am_stream_collect_begin(void);
+struct am_repl_wait *am_stream_collect_end(void);
+/* Frees a list of waits. */
+void am_repl_wait_free(struct am_repl_wait *w);
+/* TDM_REPL_OK when every record of w is replicated (core/stream.h:
+ * tdm_stream_acked), 1 while one is not yet, else the first error. */
+int am_repl_wait_state(struct tdm_broker *b, const struct am_repl_wait *w);
+/* queue.declare of stream queue q: declare-ok now (0), or, in a cluster
+ * while its topic is not ready, later: the connection's input is held
+ * until it is (declare-ok) or 30 s pass (541, as RabbitMQ's failed stream
+ * declaration); 0 then too.  -1 with err on an immediate error. */
+int am_stream_declared(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
+		       int no_wait, struct am_err *err);
+/* The connection goes away: forgets its parked declaration. */
+void am_stream_conn_gone(struct am_conn *c);
 
 #endif

@@ -106,7 +106,9 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 	struct tdm_route r;
 	tdm_route_init(&r);
 	am_route_message(x, msg, &r);
+	am_stream_collect_begin(); /* cluster stream appends: the confirm waits for their ISR */
 	int rejected = tdm_publish(c->broker, &r, msg) > 0; /* a full reject-publish queue */
+	struct am_repl_wait *repl = am_stream_collect_end();
 	c->broker->stat_published++;
 	if (r.n == 0) {
 		c->broker->stat_unroutable++;
@@ -117,7 +119,10 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 	/* a journaled message is confirmed once it is on disk; a transient one
 	 * paged out has a page record, which only frees memory: no wait */
 	if (ch->confirm)
-		am_confirm(c, ch, msg->persistent ? msg->journal_off : TDM_NO_JOURNAL, rejected);
+		am_confirm_repl(c, ch, msg->persistent ? msg->journal_off : TDM_NO_JOURNAL, rejected,
+				repl);
+	else
+		am_repl_wait_free(repl);
 	return 0;
 }
 

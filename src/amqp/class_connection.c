@@ -230,7 +230,8 @@ static void alarms_changed(void *ctx, unsigned alarms)
 		c->blocked = 0;
 		if (c->cap_blocked && c->state == AM_S_RUNNING)
 			am_send_simple(c, 0, AM_CONNECTION_UNBLOCKED);
-		tdm_conn_pause_reading(c->net, 0);
+		if (!c->parked) /* else its stream declaration resumes it */
+			tdm_conn_pause_reading(c->net, 0);
 	}
 }
 
@@ -245,6 +246,7 @@ static void consumer_timeouts(void *ctx, uint64_t now)
 	static uint64_t last;
 	struct tdm_broker *b = ctx;
 	uint32_t limit = b->cfg ? b->cfg->consumer_timeout : 0;
+	am_confirms_tick(b); /* publisher confirms waiting on replication: their deadline */
 	if (!limit || now - last < 1000)
 		return;
 	last = now;
@@ -288,7 +290,7 @@ static void heartbeat_tick(evutil_socket_t fd, short what, void *arg)
 		am_send_heartbeat(c);
 	}
 	c->frames_out_seen = c->frames_out;
-	if (c->blocked) { /* we stopped reading it: its silence is ours */
+	if (c->blocked || c->parked) { /* we stopped reading it: its silence is ours */
 		c->missed = 0;
 	} else if (c->bytes_in == c->bytes_in_seen) {
 		if (++c->missed >= 4) { /* 4 half-intervals = 2 heartbeats */
@@ -822,6 +824,7 @@ static void am_closed(void *ctx)
 		all_conns = c->all_next;
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
+	am_stream_conn_gone(c);
 	release_channels(c);
 	drop_exclusive_queues(c);
 	if (c->heartbeat_ev)

@@ -89,6 +89,11 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 		return -1;
 	memcpy(ch->last_queue, q->name, q->name_len);
 	ch->last_queue_len = q->name_len;
+	if (q->stream && !s.passive) { /* in a cluster: once its topic is ready */
+		int rc = am_stream_declared(c, ch, q, d->no_wait, err);
+		if (rc <= 0)
+			return rc;
+	}
 	if (d->no_wait)
 		return 0;
 	struct am_method ok = { .id = AM_QUEUE_DECLARE_OK };

@@ -42,12 +42,15 @@
 #include "core/auth.h"
 #include "core/log.h"
 #include "core/qargs.h"
+#include "core/replica.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
 
 #define HDR_PROPS "x-amqp-properties"
 #define HDR_EXCHANGE "x-amqp-exchange"
 #define HDR_STACK 32
+#define DECLARE_TIMEOUT_MS 30000 /* a cluster topic not ready by then: 541 */
+#define DECLARE_POLL_MS 20
 
 static int bytes_is(struct am_bytes b, const char *s)
 {
@@ -72,7 +75,187 @@ int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, 
 	return 0;
 }
 
+/* ---- declaration in a cluster: declare-ok once the topic is ready -------------- */
+
+/* A queue.declare answered once the stream's cluster topic exists here
+ * with a leader.  The connection's input is held meanwhile (as an alarm
+ * holds it), so the client's next methods wait for the answer. */
+struct decl_park {
+	struct decl_park *next;
+	struct am_conn *c;             /* borrowed: am_stream_conn_gone unlinks us */
+	uint16_t channel;
+	uint8_t no_wait;
+	uint64_t deadline_ms;
+	struct event *timer;           /* owned */
+	size_t name_len;
+	char name[256];
+};
+
+static struct decl_park *parks;
+
+static void park_free(struct decl_park *p)
+{
+	p->c->parked = 0;
+	for (struct decl_park **pp = &parks; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (p->timer)
+		event_free(p->timer);
+	free(p);
+}
+
+static void park_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct decl_park *p = arg;
+	struct am_conn *c = p->c;
+	struct am_channel *ch = am_channel_get(c, p->channel);
+	struct tdm_queue *q = tdm_map_get(&c->vhost->queues, p->name, p->name_len);
+	const char *why = "";
+	struct am_err err;
+	if (c->state != AM_S_RUNNING || c->net->closing) {
+		park_free(p);
+		return;
+	}
+	int ready = q && q->stream ? tdm_stream_ready(q, &why) : 1;
+	if (!ready && tdm_now_ms() < p->deadline_ms) {
+		struct timeval tv = { 0, DECLARE_POLL_MS * 1000 };
+		evtimer_add(p->timer, &tv);
+		return;
+	}
+	uint8_t no_wait = p->no_wait;
+	park_free(p);
+	if (!c->blocked)
+		tdm_conn_pause_reading(c->net, 0);
+	if (!ch || ch->state != AM_CH_OPEN)
+		return;
+	if (!q) {
+		am_fail(&err, AM_NOT_FOUND, AM_QUEUE_DECLARE, "no queue in vhost '%s'",
+			c->vhost->name);
+		am_raise(c, ch, &err);
+		return;
+	}
+	if (!ready) { /* rabbit_stream_queue:declare's answer when it cannot start one */
+		am_fail(&err, AM_INTERNAL_ERROR, AM_QUEUE_DECLARE,
+			"Cannot declare a queue 'queue '%s' in vhost '%s'' on node '%d': "
+			"its cluster topic is not ready after %d s: %s",
+			q->name, c->vhost->name, (int)tdm_replica_node_id(c->broker->replica),
+			DECLARE_TIMEOUT_MS / 1000, why);
+		tdm_warn("amqp", "connection %s: %s", c->net->peer, err.text);
+		am_raise(c, ch, &err);
+		return;
+	}
+	if (no_wait)
+		return;
+	struct am_method ok = { .id = AM_QUEUE_DECLARE_OK };
+	ok.u.queue_declare_ok.queue = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
+	ok.u.queue_declare_ok.message_count = (uint32_t)tdm_stream_count(q);
+	ok.u.queue_declare_ok.consumer_count = q->nconsumers;
+	am_send_method(c, ch->id, &ok);
+}
+
+int am_stream_declared(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
+		       int no_wait, struct am_err *err)
+{
+	const char *why;
+	if (!q->stream || tdm_stream_ready(q, &why))
+		return 1;
+	struct decl_park *p = calloc(1, sizeof(*p));
+	if (p)
+		p->timer = evtimer_new(tdm_net_base(c->net->net), park_poll, p);
+	if (!p || !p->timer) {
+		free(p);
+		return am_fail(err, AM_INTERNAL_ERROR, AM_QUEUE_DECLARE, "out of memory");
+	}
+	p->c = c;
+	p->channel = ch->id;
+	p->no_wait = (uint8_t)no_wait;
+	p->deadline_ms = tdm_now_ms() + DECLARE_TIMEOUT_MS;
+	p->name_len = q->name_len;
+	memcpy(p->name, q->name, q->name_len);
+	p->next = parks;
+	parks = p;
+	c->parked = 1;
+	tdm_conn_pause_reading(c->net, 1);
+	struct timeval tv = { 0, DECLARE_POLL_MS * 1000 };
+	evtimer_add(p->timer, &tv);
+	return 0;
+}
+
+void am_stream_conn_gone(struct am_conn *c)
+{
+	struct decl_park *p = parks, *next;
+	for (; p; p = next) {
+		next = p->next;
+		if (p->c == c)
+			park_free(p);
+	}
+}
+
 /* ---- publishing: message -> record ---------------------------------------------- */
+
+/* The cluster appends of the publish under way (am_stream_collect_begin). */
+static struct am_repl_wait *collected;
+static int collecting;
+
+void am_stream_collect_begin(void)
+{
+	collecting = 1;
+	collected = NULL;
+}
+
+struct am_repl_wait *am_stream_collect_end(void)
+{
+	struct am_repl_wait *w = collected;
+	collecting = 0;
+	collected = NULL;
+	return w;
+}
+
+void am_repl_wait_free(struct am_repl_wait *w)
+{
+	while (w) {
+		struct am_repl_wait *next = w->next;
+		free(w);
+		w = next;
+	}
+}
+
+int am_repl_wait_state(struct tdm_broker *b, const struct am_repl_wait *w)
+{
+	int pending = 0;
+	for (; w; w = w->next) {
+		int rc = tdm_stream_acked(b, w->topic, w->partition, w->offset);
+		if (rc < 0)
+			return rc;
+		pending |= rc == 1;
+	}
+	return pending ? 1 : TDM_REPL_OK;
+}
+
+/* Keeps (topic, partition, offset) for the publisher's confirm; -1 when
+ * it cannot (the publish is nacked: never confirmed unreplicated). */
+static int collect(struct tdm_queue *q, int32_t partition, uint64_t offset)
+{
+	struct ls_topic *tp = tdm_stream_topic(q);
+	const char *name = tp ? tdm_topic_name(tp) : NULL;
+	if (!collecting)
+		return 0; /* a transaction's commit of a non-confirm channel: nobody asks */
+	if (!name)
+		return -1;
+	size_t n = strlen(name);
+	struct am_repl_wait *w = malloc(sizeof(*w) + n + 1);
+	if (!w)
+		return -1;
+	w->partition = partition;
+	w->offset = offset;
+	memcpy(w->topic, name, n + 1);
+	w->next = collected;
+	collected = w;
+	return 0;
+}
 
 struct hdr_list {
 	struct tdm_header *h;
@@ -174,9 +357,13 @@ static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
 		.headers = l.h, .header_count = l.n,
 		.timestamp = -1, /* append time, as RabbitMQ stamps chunks */
 	};
-	int rc = tdm_stream_append(q, &rec, pkey, klen, NULL);
+	int32_t part = 0;
+	uint64_t off = 0;
+	int rc = tdm_stream_append_at(q, &rec, pkey, klen, &part, &off);
 	if (l.h != stack)
 		free(l.h);
+	if (rc == 0 && q->vhost->broker->replica && collect(q, part, off) < 0)
+		rc = -1;
 	return rc == 0 ? 0 : -1;
 }
 

@@ -27,6 +27,7 @@ struct tdm_durable;
 struct tdm_topics;
 struct tdm_groups;
 struct tdm_limits;
+struct tdm_replica;
 
 enum tdm_status {
 	TDM_OK = 0,
@@ -129,6 +130,10 @@ struct tdm_broker {
 	/* consumer groups over the logs (core/groups.h), borrowed from main;
 	 * NULL when the logs are not open */
 	struct tdm_groups *groups;
+	/* the cluster's replica manager (core/replica.h), borrowed from main
+	 * while the node is in a cluster; NULL on a single node (and before the
+	 * node has joined): stream queues' own topics are cluster topics then */
+	struct tdm_replica *replica;
 	/* per-vhost and per-user limits (core/limits.h), owned; never NULL
 	 * after tdm_broker_new */
 	struct tdm_limits *limits;

@@ -535,6 +535,8 @@ void tdm_replica_follower_hw(struct tdm_replica *r, const char *topic, int32_t p
 	if (hw > rp->hw) {
 		rp->hw = hw;
 		tdm_partition_set_high_watermark((struct ls_partition *)p, hw);
+		/* stream queue consumers here read up to it: wake them */
+		tdm_topics_notify(r->topics, (struct ls_partition *)p);
 	}
 }
 

@@ -252,7 +252,8 @@ int tdm_replica_follower_fetch(struct tdm_replica *r, int32_t replica_id, const 
 			       int32_t partition, uint64_t fetch_offset, int32_t leader_epoch,
 			       int64_t now_ms);
 /* Follower: the leader's high watermark as its Fetch response gave it;
- * ours becomes min(that, our log end). */
+ * ours becomes min(that, our log end); when it moves, p's waiters are
+ * woken (tdm_topics_notify: stream queue consumers read up to it). */
 void tdm_replica_follower_hw(struct tdm_replica *r, const char *topic, int32_t partition,
 			     const struct ls_partition *p, uint64_t leader_hw);
 

@@ -12,6 +12,12 @@
  * Topics are looked up by name each time they are needed, never kept as
  * pointers across loop turns: a Kafka client may delete one at any time.
  *
+ * In a cluster (zookeeper_connect set) a stream queue's own topic is a
+ * cluster topic: it is created and deleted through the controller
+ * (core/replica.h), never as a local log only (nor is a view's missing
+ * topic); appends go to the partition's leader and consumers read up to
+ * the high watermark.
+ *
  * Must not depend on: libevent, protocol front ends.
  */
 #include "core/stream.h"
@@ -24,12 +30,16 @@
 #include "core/broker.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/replica.h"
+#include "core/topic_ops.h"
 #include "core/topics.h"
 #include "logstore/logstore.h"
 #include "util/hex.h"
 
 #define READ_BYTES (256u << 10)           /* one log read of a consumer */
 #define RABBIT_SEGMENT_BYTES 500000000LL  /* x-stream-max-segment-size-bytes default */
+#define CREATE_RETRY_MS 1000              /* cluster: a failed creation asked again after */
+#define REFUSED_WARN_MS 1000              /* cluster: refused publishes logged at most so often */
 
 struct tdm_stream {
 	struct tdm_queue *q;              /* borrowed: the queue that owns this */
@@ -42,6 +52,10 @@ struct tdm_stream {
 	struct tdm_topics_waiter waiter;  /* data available on any partition */
 	struct ls_partition **parts;      /* owned array the waiter watches */
 	size_t parts_cap;
+	struct tdm_replica_op *op;        /* cluster: the topic's creation under way */
+	uint64_t asked_ms;                /* cluster: when it was last asked (tdm_now_ms) */
+	uint64_t refused, refused_warned_ms; /* cluster: publishes refused, last logged */
+	char create_err[160];             /* cluster: why the last creation failed */
 };
 
 struct tdm_stream_cursor {
@@ -243,6 +257,87 @@ static void fmt_ll(char *buf, size_t len, long long v)
 	snprintf(buf, len, "%lld", v);
 }
 
+/* 1 when the node is (or is about to be) in a cluster: a stream queue's
+ * own topic is then never made as a local log only. */
+static int clustered(const struct tdm_queue *q)
+{
+	const struct tdm_config *cfg = q->vhost->broker->cfg;
+	return q->vhost->broker->replica || (cfg && cfg->zookeeper_connect && cfg->zookeeper_connect[0]);
+}
+
+static struct tdm_replica *replica_of(const struct tdm_queue *q)
+{
+	return q->vhost->broker->replica;
+}
+
+static void created(void *arg, int rc, const char *msg)
+{
+	struct tdm_stream *s = arg;
+	s->op = NULL;
+	if (rc == TDM_TOPIC_OK || rc == TDM_ERR_EXISTS) {
+		s->create_err[0] = '\0';
+		if (s->q->nconsumers)
+			tdm_queue_kick(s->q);
+		return;
+	}
+	snprintf(s->create_err, sizeof(s->create_err), "%s", msg && msg[0] ? msg : tdm_replica_strerror(rc));
+	tdm_warn("stream", "creating topic %s of queue '%s' in vhost '%s' in the cluster: %s",
+		 s->topic, s->q->name, s->q->vhost->name, s->create_err);
+}
+
+/* Asks the controller for the queue's topic (once at a time): its
+ * partitions led here (this node first in every assignment, the others
+ * round robin after it), default_replication_factor replicas capped at
+ * the live nodes, the queue's retention as configs. */
+static void create_in_cluster(struct tdm_stream *s, const struct tdm_kv *kv, size_t nkv)
+{
+	struct tdm_queue *q = s->q;
+	struct tdm_replica *r = replica_of(q);
+	const struct tdm_config *cfg = q->vhost->broker->cfg;
+	uint64_t now = tdm_now_ms();
+	if (!r || s->op || (s->asked_ms && now - s->asked_ms < CREATE_RETRY_MS))
+		return; /* not joined yet (the first append asks), under way, or just failed */
+	s->asked_ms = now;
+	const struct tdm_replica_node *nodes;
+	size_t nn = tdm_replica_nodes(r, &nodes);
+	int32_t self = tdm_replica_node_id(r);
+	int32_t others[64];
+	size_t no = 0;
+	for (size_t i = 0; i < nn && no < sizeof(others) / sizeof(others[0]); i++)
+		if (nodes[i].id != self)
+			others[no++] = nodes[i].id;
+	size_t rf = cfg && cfg->default_replication_factor ? cfg->default_replication_factor : 1;
+	if (rf > no + 1)
+		rf = no + 1;
+	int32_t np = s->partitions > 0 ? s->partitions : 1;
+	int32_t *ids = malloc((size_t)np * rf * sizeof(*ids));
+	struct tdm_replica_assignment *as = malloc((size_t)np * sizeof(*as));
+	char err[200] = "";
+	if (!ids || !as) {
+		snprintf(s->create_err, sizeof(s->create_err), "out of memory");
+		goto out;
+	}
+	for (int32_t p = 0; p < np; p++) {
+		int32_t *row = ids + (size_t)p * rf;
+		row[0] = self;
+		for (size_t k = 1; k < rf; k++)
+			row[k] = others[((size_t)p + k - 1) % no];
+		as[p] = (struct tdm_replica_assignment){ row, rf };
+	}
+	struct tdm_replica_topic_spec spec = { s->topic, -1, -1, kv, nkv, as, (size_t)np };
+	int rc = tdm_replica_create_topic(r, &spec, created, s, &s->op, err, sizeof(err));
+	if (rc != 0) {
+		s->op = NULL;
+		snprintf(s->create_err, sizeof(s->create_err), "%s",
+			 err[0] ? err : tdm_replica_strerror(rc));
+		tdm_warn("stream", "cannot create topic %s of queue '%s' in vhost '%s' in the cluster: %s",
+			 s->topic, q->name, q->vhost->name, s->create_err);
+	}
+out:
+	free(ids);
+	free(as);
+}
+
 /* The topic, created (with the queue's retention) when it does not exist. */
 static struct ls_topic *ensure_topic(struct tdm_stream *s)
 {
@@ -273,6 +368,10 @@ static struct ls_topic *ensure_topic(struct tdm_stream *s)
 		{ "segment.bytes", segb },
 		{ "max.message.bytes", mm },
 	};
+	if (clustered(q)) { /* a view's missing topic too: never a local-only log */
+		create_in_cluster(s, kv, sizeof(kv) / sizeof(kv[0]));
+		return NULL; /* here once the controller has made it */
+	}
 	char err[256] = "";
 	int rc = tdm_topics_create(t, s->topic, s->partitions > 0 ? s->partitions : 1, kv,
 				   sizeof(kv) / sizeof(kv[0]), err, sizeof(err));
@@ -291,6 +390,7 @@ static void stream_destroy(struct tdm_stream *s)
 	struct tdm_topics *t = topics_of(s->q);
 	if (t)
 		tdm_topics_unwait(t, &s->waiter);
+	tdm_replica_op_forget(s->op);
 	free(s->parts);
 	free(s->topic);
 	free(s->pkey_header);
@@ -329,7 +429,8 @@ int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
 		stream_destroy(s);
 		return -1;
 	}
-	if (!s->topic || (spec->pkey_header && !s->pkey_header) || !ensure_topic(s)) {
+	if (!s->topic || (spec->pkey_header && !s->pkey_header) ||
+	    (!ensure_topic(s) && !clustered(q))) {
 		stream_destroy(s);
 		return -1;
 	}
@@ -361,6 +462,38 @@ void tdm_stream_free(struct tdm_queue *q)
 	q->stream = NULL;
 }
 
+static void deleted(void *arg, int rc, const char *msg)
+{
+	(void)arg;
+	if (rc != TDM_TOPIC_OK && rc != TDM_ERR_NOT_FOUND)
+		tdm_warn("stream", "deleting a stream queue's topic in the cluster: %s",
+			 msg && msg[0] ? msg : tdm_replica_strerror(rc));
+}
+
+int tdm_stream_ready(struct tdm_queue *q, const char **why)
+{
+	struct tdm_stream *s = q->stream;
+	struct tdm_replica *r = replica_of(q);
+	*why = "";
+	if (!s || !r)
+		return 1;
+	struct ls_topic *tp = ensure_topic(s); /* asks again after a failure */
+	if (!tp) {
+		*why = s->create_err[0] ? s->create_err : "the controller has not made it yet";
+		return 0;
+	}
+	if (!s->own_topic)
+		return 1; /* a view of a topic that is here: Kafka's, as it is */
+	for (int32_t i = 0; i < ls_topic_partition_count(tp); i++) {
+		const struct tdm_partition_state *st = tdm_replica_state(r, s->topic, i);
+		if (!st || st->leader == TDM_NO_NODE) {
+			*why = "a partition has no leader";
+			return 0;
+		}
+	}
+	return 1;
+}
+
 void tdm_stream_removed(struct tdm_queue *q)
 {
 	struct tdm_stream *s = q->stream;
@@ -370,6 +503,19 @@ void tdm_stream_removed(struct tdm_queue *q)
 	tdm_topics_unwait(t, &s->waiter);
 	if (!s->own_topic)
 		return; /* a view: the topic is Kafka's */
+	tdm_replica_op_forget(s->op);
+	s->op = NULL;
+	if (clustered(q)) { /* through the controller: every node's replica goes */
+		char err[200] = "";
+		struct tdm_replica *r = replica_of(q);
+		int rc = r ? tdm_replica_delete_topic(r, s->topic, deleted, NULL, NULL, err,
+						      sizeof(err))
+			   : TDM_REPL_NO_CLUSTER;
+		if (rc != 0)
+			tdm_warn("stream", "deleting topic %s of queue '%s' in the cluster: %s",
+				 s->topic, q->name, err[0] ? err : tdm_replica_strerror(rc));
+		return;
+	}
 	int rc = tdm_topics_delete(t, s->topic);
 	if (rc != LS_OK && rc != LS_ERR_NOT_FOUND)
 		tdm_error("stream", "deleting topic %s of queue '%s': %s", s->topic, q->name,
@@ -380,9 +526,12 @@ uint64_t tdm_stream_count(struct tdm_queue *q)
 {
 	struct ls_topic *tp = tdm_stream_topic(q);
 	uint64_t n = 0;
+	struct tdm_replica *r = replica_of(q);
 	for (int32_t i = 0; tp && i < ls_topic_partition_count(tp); i++) {
 		struct ls_partition *p = ls_partition_get(tp, i);
-		n += ls_log_end(p) - ls_log_start(p);
+		uint64_t end = r ? tdm_replica_high_watermark(r, q->stream->topic, i, p)
+				 : ls_log_end(p);
+		n += end > ls_log_start(p) ? end - ls_log_start(p) : 0;
 	}
 	return n;
 }
@@ -391,6 +540,12 @@ uint64_t tdm_stream_count(struct tdm_queue *q)
 
 int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
 		      size_t pkey_len, uint64_t *offset)
+{
+	return tdm_stream_append_at(q, rec, pkey, pkey_len, NULL, offset);
+}
+
+int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+			 size_t pkey_len, int32_t *partition, uint64_t *offset)
 {
 	struct tdm_stream *s = q->stream;
 	struct tdm_topics *t = topics_of(q);
@@ -403,7 +558,32 @@ int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const v
 	if (n > 1)
 		idx = pkey ? ls_partition_for_key(pkey, pkey_len, n) : ls_topic_next_partition(tp);
 	struct tdm_append_result res;
-	int rc = tdm_topics_append(t, ls_partition_get(tp, idx), rec, 1, LS_CODEC_TOPIC, &res);
+	struct tdm_replica *r = replica_of(q);
+	struct ls_partition *p = ls_partition_get(tp, idx);
+	int rc = tdm_replica_check_leader(r, s->topic, idx);
+	if (rc == TDM_REPL_OK)
+		rc = tdm_replica_check_insync(r, s->topic, idx, p);
+	if (rc != TDM_REPL_OK) {
+		const struct tdm_partition_state *st = tdm_replica_state(r, s->topic, idx);
+		uint64_t now = tdm_now_ms();
+		s->refused++;
+		if (s->refused_warned_ms && now - s->refused_warned_ms < REFUSED_WARN_MS)
+			return rc; /* quiet under load: one line a second per queue */
+		s->refused_warned_ms = now;
+		if (rc == TDM_REPL_NOT_LEADER && st)
+			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: node %d "
+				 "does not lead %s-%d (node %d does): publish on the leader "
+				 "(%llu refused)",
+				 q->name, q->vhost->name, (int)tdm_replica_node_id(r), s->topic,
+				 (int)idx, (int)st->leader, (unsigned long long)s->refused);
+		else
+			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: %s-%d: %s "
+				 "(%llu refused)",
+				 q->name, q->vhost->name, s->topic, (int)idx, tdm_replica_strerror(rc),
+				 (unsigned long long)s->refused);
+		return rc;
+	}
+	rc = tdm_topics_append(t, p, rec, 1, LS_CODEC_TOPIC, &res);
 	if (rc != LS_OK) {
 		tdm_warn("stream", "append to %s-%d for queue '%s' failed: %s", s->topic, (int)idx,
 			 q->name, ls_strerror(rc));
@@ -412,9 +592,28 @@ int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const v
 	q->stat_published++;
 	if (q->nconsumers) /* also when the topic was just made again: nobody waits on it yet */
 		tdm_queue_kick(q);
+	if (r)
+		tdm_topics_flush_now(t, p); /* acknowledged once fsynced and replicated */
+	if (partition)
+		*partition = idx;
 	if (offset)
 		*offset = res.base_offset;
 	return 0;
+}
+
+int tdm_stream_acked(struct tdm_broker *b, const char *topic, int32_t partition, uint64_t offset)
+{
+	struct tdm_topics *t = b->topics;
+	struct ls_topic *tp = t ? ls_topic_find(tdm_topics_store(t), topic) : NULL;
+	struct ls_partition *p = tp ? ls_partition_get(tp, partition) : NULL;
+	if (!p)
+		return TDM_REPL_UNKNOWN; /* deleted meanwhile */
+	int rc = tdm_replica_acked(b->replica, topic, partition, p, offset + 1);
+	if (rc != TDM_REPL_OK)
+		return rc;
+	if (tdm_partition_flushed(p) > offset)
+		return TDM_REPL_OK;
+	return tdm_partition_failed(p) ? TDM_ERR_IO : 1;
 }
 
 /* ---- consumers --------------------------------------------------------------------- */
@@ -434,7 +633,11 @@ int tdm_stream_subscribe(struct tdm_queue *q, struct tdm_consumer *c, enum tdm_s
 		return -1;
 	}
 	struct ls_partition *p = partition_of(q, partition);
-	uint64_t start = p ? ls_log_start(p) : 0, end = p ? ls_log_end(p) : 0, off = end;
+	struct tdm_replica *repl = replica_of(q);
+	uint64_t start = p ? ls_log_start(p) : 0, end = p ? ls_log_end(p) : 0, off;
+	if (p && repl) /* cluster: the end consumers see is the high watermark */
+		end = tdm_replica_high_watermark(repl, q->stream->topic, partition, p);
+	off = end;
 	switch (from) {
 	case TDM_FROM_FIRST:
 		off = start;
@@ -495,14 +698,20 @@ static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
 			return 0;
 		}
 		uint64_t start = ls_log_start(p), end = ls_log_end(p);
+		struct tdm_replica *repl = replica_of(q);
+		/* cluster: what is past the high watermark may be truncated away */
+		uint64_t hw = repl ? tdm_replica_high_watermark(repl, q->stream->topic,
+								cur->partition, p)
+				   : end;
 		if (cur->offset < start)
 			cur->offset = start; /* retention went past us: on from the oldest */
 		if (cur->offset > end)
 			cur->offset = end;   /* the topic was deleted and made again */
-		if (cur->offset == end)
+		if (cur->offset >= hw)
 			return 0;
 		struct tdm_read_result r;
-		int rc = tdm_topics_read(t, p, cur->offset, READ_BYTES, &r);
+		int rc = repl ? tdm_topics_read_bounded(t, p, cur->offset, READ_BYTES, hw, &r)
+			      : tdm_topics_read(t, p, cur->offset, READ_BYTES, &r);
 		if (rc == LS_ERR_OFFSET_OUT_OF_RANGE)
 			continue; /* retention moved the start meanwhile */
 		if (rc != LS_OK) {

@@ -103,18 +103,34 @@ int tdm_stream_topic_legal(const char *name, size_t len);
  * it does not exist (retention from s).  The queue keeps a copy of s.
  * 0, or -1 when the topic cannot be created, a view's topic (own_topic 0)
  * does not belong to q's vhost (tdm_topic_in_vhost), or memory is short
- * (logged).
+ * (logged).  In a cluster the queue's own topic is asked of the
+ * controller (replication factor default_replication_factor capped at the
+ * live nodes, this node the preferred leader of every partition, the
+ * retention as topic configs) and 0 is returned at once: the front end
+ * waits for tdm_stream_ready before it answers the declaration.  A topic
+ * the cluster already has (the queue declared on another node) is used as
+ * it is; a local topic is never made for it (a view's missing topic is
+ * asked of the controller the same way, and not deleted with the queue).
  */
 int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *s);
 /* q's spec (pointers borrowed from q), for persisting it. */
 void tdm_stream_get_spec(const struct tdm_queue *q, struct tdm_stream_spec *out);
 /* Frees q's stream state (the queue is being freed). */
 void tdm_stream_free(struct tdm_queue *q);
-/* q was deleted: deletes its topic when it is the queue's own. */
+/*
+ * 1 when q can be used: on a single node, always; in a cluster, once
+ * its topic exists here and (its own topic) every partition has a
+ * leader.  0 while not, with a reason in *why (static or q's; a creation
+ * that failed is asked again).
+ */
+int tdm_stream_ready(struct tdm_queue *q, const char **why);
+/* q was deleted: deletes its topic when it is the queue's own (in a
+ * cluster through the controller, on every node; nobody waits for it). */
 void tdm_stream_removed(struct tdm_queue *q);
 /* q's topic (looked up by name: Kafka clients may delete it), or NULL. */
 struct ls_topic *tdm_stream_topic(struct tdm_queue *q);
-/* Records stored in q's topic (all partitions). */
+/* Records stored in q's topic (all partitions; in a cluster, up to each
+ * partition's high watermark). */
 uint64_t tdm_stream_count(struct tdm_queue *q);
 
 /*
@@ -122,10 +138,28 @@ uint64_t tdm_stream_count(struct tdm_queue *q);
  * it): partition 0 of a one-partition topic; else murmur2 of pkey like
  * Kafka's default partitioner, or round robin when pkey is NULL.  Wakes
  * the topic's readers.  Returns 0 and the record's offset (may be NULL),
- * or a negative TDM_ERR_* (the publisher is nacked).
+ * or a negative TDM_ERR_* (the publisher is nacked).  In a cluster only the partition's leader appends, and only
+ * while its ISR has min.insync.replicas: else TDM_REPL_NOT_LEADER,
+ * TDM_REPL_NO_LEADER or TDM_REPL_NOT_ENOUGH (logged); the append is
+ * confirmed once tdm_stream_acked says so.
  */
 int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
 		      size_t pkey_len, uint64_t *offset);
+/* tdm_stream_append that also gives the record's partition (may be NULL). */
+int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+			 size_t pkey_len, int32_t *partition, uint64_t *offset);
+/*
+ * Publisher confirms of an append in a cluster (acks=all): TDM_REPL_OK
+ * once record `offset` of topic/partition is fsynced here and every ISR
+ * member has it (high watermark past it), 1 while not yet, or a negative
+ * code: TDM_REPL_NOT_ENOUGH_AFTER (the ISR fell below
+ * min.insync.replicas), TDM_REPL_NOT_LEADER (leadership moved),
+ * TDM_REPL_UNKNOWN (deleted), TDM_ERR_IO (its fsync failed).  Waiters
+ * are woken through tdm_topics_wait_flush.  Single node: TDM_REPL_OK once
+ * fsynced.
+ */
+struct tdm_broker;
+int tdm_stream_acked(struct tdm_broker *b, const char *topic, int32_t partition, uint64_t offset);
 
 /* Where a consumer starts reading. */
 enum tdm_stream_from {

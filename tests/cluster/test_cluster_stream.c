@@ -1,0 +1,579 @@
+/*
+ * Stream queues in a cluster (issue 14: "stream queues are replicated
+ * topics like any other"): three tandemd nodes and a private ZooKeeper on
+ * loopback (cluster_harness.h), AMQP through rabbitmq-c.
+ *
+ * - a stream queue declared on node 1 (and a view's new topic) is a cluster topic: replication
+ *   factor 3 (default_replication_factor), led by node 1, in Metadata and
+ *   /api/cluster on every node with its three replicas in the ISR;
+ * - publisher confirms on node 1 come once the ISR has the record, and
+ *   every node's replica holds the same bytes;
+ * - the same queue declared on node 2 reads, from "first", everything
+ *   published on node 1;
+ * - with a follower paused, a consumer on the other follower sees nothing
+ *   past the high watermark, and the publisher no confirm, until the ISR
+ *   has the records;
+ * - kill -9 of the leader: every confirmed record is read on a surviving
+ *   node; a publish on a node that does not lead the partition is nacked,
+ *   never confirmed; one on the new leader is confirmed;
+ * - deleting the queue deletes the cluster topic on every node;
+ * - without ZooKeeper the declaration is answered 541 after 30 s, never
+ *   with a local-only log; with ZooKeeper back it succeeds;
+ * - below min_insync_replicas a publish is nacked.
+ *
+ * Every wait is bounded; the nodes are stopped by PID (ch_stop).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+
+#include "cluster_harness.h"
+#include "kafka_harness.h"
+
+#define TEST_TIMEOUT 300
+
+static struct ch_cluster cl;
+
+static void setup(void)
+{
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
+					     "--default-replication-factor", "3", NULL };
+	ch_start(&cl, 3, extra);
+}
+
+static void teardown(void)
+{
+	ch_stop(&cl);
+}
+
+/* ---- AMQP over rabbitmq-c, to a node of our choice ---------------------- */
+
+static void reply_ok(amqp_rpc_reply_t r, const char *what)
+{
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return;
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD || r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+		const amqp_channel_close_t *cc = r.reply.decoded; /* same layout for both */
+		ck_abort_msg("%s: closed %u %.*s", what, cc->reply_code, (int)cc->reply_text.len,
+			     (const char *)cc->reply_text.bytes);
+	}
+	ck_abort_msg("%s: reply type %d (%s)", what, r.reply_type,
+		     amqp_error_string2(r.library_error));
+}
+
+/* A connection to node i, channel 1 open. */
+static amqp_connection_state_t amqp_to(int i)
+{
+	amqp_connection_state_t c = amqp_new_connection();
+	amqp_socket_t *s = amqp_tcp_socket_new(c);
+	ck_assert_msg(s != NULL, "socket");
+	ck_assert_msg(amqp_socket_open(s, "127.0.0.1", cl.nodes[i].amqp_port) == AMQP_STATUS_OK,
+		      "node %d: cannot connect to AMQP port %d", cl.nodes[i].id, cl.nodes[i].amqp_port);
+	reply_ok(amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
+	amqp_channel_open(c, 1);
+	reply_ok(amqp_get_rpc_reply(c), "channel.open");
+	return c;
+}
+
+static void amqp_done(amqp_connection_state_t c)
+{
+	amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(c);
+}
+
+/* queue.declare of a durable stream queue; fails the test unless declare-ok. */
+static void declare_stream(amqp_connection_state_t c, const char *q)
+{
+	amqp_table_entry_t e;
+	e.key = amqp_cstring_bytes("x-queue-type");
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes("stream");
+	amqp_table_t args = { 1, &e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, args);
+	reply_ok(amqp_get_rpc_reply(c), "queue.declare");
+}
+
+static void publish(amqp_connection_state_t c, const char *q, const char *body)
+{
+	amqp_basic_properties_t p;
+	memset(&p, 0, sizeof(p));
+	p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
+	p.delivery_mode = 2;
+	ck_assert_int_eq(amqp_basic_publish(c, 1, amqp_cstring_bytes(""), amqp_cstring_bytes(q), 0,
+					    0, &p, amqp_cstring_bytes(body)),
+			 AMQP_STATUS_OK);
+}
+
+/* Publisher confirms seen on a channel: acked[tag] / nacked[tag]. */
+struct confirms {
+	int n;
+	char *acked, *nacked;
+	int nacks, acks;
+};
+
+/* Reads confirms for up to ms; returns when every tag 1..upto is settled
+ * (or the time is up). */
+static void read_confirms(amqp_connection_state_t c, struct confirms *cf, int upto, int ms)
+{
+	uint64_t deadline = kh_now_ms() + (uint64_t)ms;
+	while (cf->acks + cf->nacks < upto) {
+		uint64_t now = kh_now_ms();
+		if (now >= deadline)
+			return;
+		struct timeval tv = { (long)((deadline - now) / 1000), (long)((deadline - now) % 1000) * 1000 };
+		amqp_frame_t f;
+		int rc = amqp_simple_wait_frame_noblock(c, &f, &tv);
+		if (rc == AMQP_STATUS_TIMEOUT)
+			return;
+		ck_assert_msg(rc == AMQP_STATUS_OK, "reading confirms: %s", amqp_error_string2(rc));
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		uint64_t tag;
+		int multiple;
+		char *mark;
+		if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+			const amqp_basic_ack_t *a = f.payload.method.decoded;
+			tag = a->delivery_tag, multiple = a->multiple, mark = cf->acked;
+		} else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
+			const amqp_basic_nack_t *a = f.payload.method.decoded;
+			tag = a->delivery_tag, multiple = a->multiple, mark = cf->nacked;
+		} else {
+			ck_abort_msg("unexpected method 0x%08x while waiting for confirms",
+				     f.payload.method.id);
+		}
+		ck_assert_msg(tag >= 1 && tag <= (uint64_t)cf->n, "confirm of tag %llu",
+			      (unsigned long long)tag);
+		for (uint64_t t = multiple ? 1 : tag; t <= tag; t++) {
+			if (cf->acked[t] || cf->nacked[t])
+				continue;
+			mark[t] = 1;
+			if (mark == cf->acked)
+				cf->acks++;
+			else
+				cf->nacks++;
+		}
+	}
+}
+
+static void confirms_init(struct confirms *cf, int n)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->n = n;
+	cf->acked = calloc((size_t)n + 1, 1);
+	cf->nacked = calloc((size_t)n + 1, 1);
+}
+
+static void confirms_free(struct confirms *cf)
+{
+	free(cf->acked);
+	free(cf->nacked);
+}
+
+/* A confirming publisher on node i, with q declared there. */
+static amqp_connection_state_t publisher_on(int i, const char *q)
+{
+	amqp_connection_state_t c = amqp_to(i);
+	declare_stream(c, q);
+	amqp_confirm_select(c, 1);
+	reply_ok(amqp_get_rpc_reply(c), "confirm.select");
+	return c;
+}
+
+/* A stream consumer on node i of q from "first" (q declared there first). */
+static amqp_connection_state_t consumer_on(int i, const char *q)
+{
+	amqp_connection_state_t c = amqp_to(i);
+	declare_stream(c, q);
+	amqp_basic_qos(c, 1, 0, 200, 0);
+	reply_ok(amqp_get_rpc_reply(c), "basic.qos");
+	amqp_table_entry_t e;
+	e.key = amqp_cstring_bytes("x-stream-offset");
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes("first");
+	amqp_table_t args = { 1, &e };
+	amqp_basic_consume(c, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0, args);
+	reply_ok(amqp_get_rpc_reply(c), "basic.consume");
+	return c;
+}
+
+/* Receives deliveries for up to ms (acking each), checking that delivery
+ * k has body "m-%04d" of k; stops once `want` were received in all.
+ * Returns the count so far. */
+static int receive(amqp_connection_state_t c, int have, int want, int ms)
+{
+	uint64_t deadline = kh_now_ms() + (uint64_t)ms;
+	while (have < want) {
+		uint64_t now = kh_now_ms();
+		if (now >= deadline)
+			break;
+		struct timeval tv = { (long)((deadline - now) / 1000), (long)((deadline - now) % 1000) * 1000 };
+		amqp_envelope_t env;
+		amqp_maybe_release_buffers(c);
+		amqp_rpc_reply_t r = amqp_consume_message(c, &env, &tv, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_TIMEOUT)
+			break;
+		reply_ok(r, "consuming");
+		char want_body[32];
+		snprintf(want_body, sizeof(want_body), "m-%04d", have);
+		ck_assert_msg(env.message.body.len == strlen(want_body) &&
+				      memcmp(env.message.body.bytes, want_body, strlen(want_body)) == 0,
+			      "delivery %d: '%.*s', expected '%s'", have, (int)env.message.body.len,
+			      (const char *)env.message.body.bytes, want_body);
+		amqp_basic_ack(c, 1, env.delivery_tag, 0);
+		amqp_destroy_envelope(&env);
+		have++;
+	}
+	return have;
+}
+
+/* ---- what the nodes hold ------------------------------------------------ */
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static char *slurp(const char *path, long *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	*len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)*len + 1);
+	if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	return b;
+}
+
+static void segment_path(char *out, size_t len, int i, const char *topic)
+{
+	snprintf(out, len, "%s/logs/%s-0/00000000000000000000.log", cl.nodes[i].dir, topic);
+}
+
+/* Elements of the JSON array starting at a ('['), or -1. */
+static int array_len(const char *a)
+{
+	if (!a || *a != '[')
+		return -1;
+	if (a[1] == ']')
+		return 0;
+	int n = 1;
+	for (a++; *a && *a != ']'; a++)
+		n += *a == ',';
+	return *a == ']' ? n : -1;
+}
+
+/* 1 when node i's /api/cluster shows partition 0 of topic on three
+ * replicas, all in the ISR, with high watermark hw (present), or does not
+ * list the topic at all (!present), within 20 s. */
+static int api_shows(int i, const char *topic, int hw, int present)
+{
+	static char body[65536];
+	char want[256];
+	uint64_t deadline = kh_now_ms() + 20000;
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":0,", topic);
+	do {
+		if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) != 200)
+			continue;
+		const char *p = strstr(body, want);
+		if (!present && !p)
+			return 1;
+		const char *end = p ? strchr(p, '}') : NULL;
+		if (!present || !end)
+			continue;
+		char obj[1024], hws[64];
+		snprintf(obj, sizeof(obj), "%.*s", (int)(end - p), p);
+		snprintf(hws, sizeof(hws), "\"high_watermark\":%d,", hw);
+		const char *rs = strstr(obj, "\"replicas\":"), *isr = strstr(obj, "\"isr\":");
+		if (array_len(rs ? rs + 11 : NULL) == 3 && array_len(isr ? isr + 6 : NULL) == 3 &&
+		    strstr(obj, hws))
+			return 1;
+	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+	return 0;
+}
+
+/* ---- the test -------------------------------------------------------------- */
+
+START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
+{
+	enum { N = 200, K = 10 };
+	char q[64], body[32];
+	kh_name(q, sizeof(q), "sq");
+
+	/* declared on node 1: declare-ok once the cluster topic is led there */
+	amqp_connection_state_t pub = publisher_on(0, q);
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 20000) == cl.nodes[0].id,
+		      "the stream queue's topic is not a cluster topic with 3 in-sync replicas "
+		      "led by node %d (its declaring node)", cl.nodes[0].id);
+	int nisr = 0;
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(ch_leader(&cl, i, q, 0, &nisr) == cl.nodes[0].id && nisr == 3,
+			      "node %d's Metadata: leader or ISR of %s wrong (ISR %d)", cl.nodes[i].id,
+			      q, nisr);
+
+	/* a view (x-log-topic) of a topic nobody made: the controller makes it */
+	char view[64];
+	kh_name(view, sizeof(view), "sqview");
+	amqp_connection_state_t vc = amqp_to(0);
+	amqp_table_entry_t ve[2];
+	ve[0].key = amqp_cstring_bytes("x-queue-type");
+	ve[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	ve[0].value.value.bytes = amqp_cstring_bytes("stream");
+	ve[1].key = amqp_cstring_bytes("x-log-topic");
+	ve[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	ve[1].value.value.bytes = amqp_cstring_bytes(view);
+	amqp_table_t vargs = { 2, ve };
+	amqp_queue_declare(vc, 1, amqp_cstring_bytes("view-queue"), 0, 1, 0, 0, vargs);
+	reply_ok(amqp_get_rpc_reply(vc), "queue.declare of a view");
+	amqp_done(vc);
+	ck_assert_msg(ch_wait_leader(&cl, view, 0, 3, 20000) >= 1,
+		      "a view's new topic %s is not a cluster topic with 3 in-sync replicas", view);
+
+	/* publish N with confirms: every one acked, none nacked */
+	struct confirms cf;
+	confirms_init(&cf, N + K + 1);
+	for (int i = 0; i < N; i++) {
+		snprintf(body, sizeof(body), "m-%04d", i);
+		publish(pub, q, body);
+	}
+	read_confirms(pub, &cf, N, 30000);
+	ck_assert_msg(cf.acks == N && cf.nacks == 0, "%d of %d confirmed, %d nacked", cf.acks, N,
+		      cf.nacks);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(api_shows(i, q, N, 1), "node %d: /api/cluster does not show %s on 3 "
+			      "in-sync replicas with high watermark %d", cl.nodes[i].id, q, N);
+
+	/* the same bytes on every node's replica */
+	char path[3][700];
+	for (int i = 0; i < 3; i++)
+		segment_path(path[i], sizeof(path[i]), i, q);
+	uint64_t deadline = kh_now_ms() + 10000;
+	while (kh_now_ms() < deadline && !(file_size(path[0]) > 0 &&
+					    file_size(path[0]) == file_size(path[1]) &&
+					    file_size(path[1]) == file_size(path[2])))
+		kh_sleep_ms(100);
+	long len[3];
+	char *data[3];
+	for (int i = 0; i < 3; i++) {
+		data[i] = slurp(path[i], &len[i]);
+		ck_assert_msg(data[i] != NULL, "%s missing", path[i]);
+	}
+	ck_assert_int_eq(len[0], len[1]);
+	ck_assert_int_eq(len[1], len[2]);
+	ck_assert_msg(memcmp(data[0], data[1], (size_t)len[0]) == 0 &&
+			      memcmp(data[1], data[2], (size_t)len[0]) == 0,
+		      "the replicas' segments differ");
+	for (int i = 0; i < 3; i++)
+		free(data[i]);
+
+	/* the same queue declared on node 2 reads what node 1 wrote */
+	amqp_connection_state_t con = consumer_on(1, q);
+	int got = receive(con, 0, N, 20000);
+	ck_assert_msg(got == N, "the consumer on node %d read %d of %d", cl.nodes[1].id, got, N);
+
+	/* node 3 paused: node 2 fetches the next records but the high
+	 * watermark stays until the ISR has them (node 3 leaves it after
+	 * replica_lag_time_max_ms or its session): node 2's consumer sees
+	 * none of them, and the publisher gets no confirm, meanwhile */
+	long before = file_size(path[1]);
+	ch_node_pause(&cl, 2, 1);
+	for (int i = N; i < N + K; i++) {
+		snprintf(body, sizeof(body), "m-%04d", i);
+		publish(pub, q, body);
+	}
+	deadline = kh_now_ms() + 2000;
+	while (kh_now_ms() < deadline && file_size(path[1]) <= before)
+		kh_sleep_ms(20);
+	ck_assert_msg(file_size(path[1]) > before, "node %d did not fetch the new records",
+		      cl.nodes[1].id);
+	got = receive(con, got, N + K, 1200);
+	read_confirms(pub, &cf, N + 1, 1);
+	ck_assert_msg(cf.acks == N, "a confirm came before the ISR had the record (%d acked)",
+		      cf.acks);
+	ck_assert_msg(got == N, "the consumer on follower %d read past the high watermark: %d "
+		      "records, %d confirmed", cl.nodes[1].id, got, cf.acks);
+	ch_node_pause(&cl, 2, 0);
+	read_confirms(pub, &cf, N + K, 30000);
+	ck_assert_msg(cf.acks == N + K && cf.nacks == 0, "%d of %d confirmed, %d nacked", cf.acks,
+		      N + K, cf.nacks);
+	got = receive(con, got, N + K, 20000);
+	ck_assert_msg(got == N + K, "the consumer on node %d read %d of %d", cl.nodes[1].id, got,
+		      N + K);
+	ck_assert_msg(got <= cf.acks, "consumed %d, only %d confirmed", got, cf.acks);
+	amqp_done(con);
+	amqp_destroy_connection(pub); /* node 1 dies below: no close handshake */
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 30000) >= 1, "node 3 did not rejoin the ISR");
+
+	/* kill -9 of the leader: every confirmed record is on the new leader */
+	ch_node_kill9(&cl, 0);
+	int32_t leader = ch_wait_leader(&cl, q, 0, 2, 30000);
+	ck_assert_msg(leader >= 1 && leader != cl.nodes[0].id, "no new leader (%d)", leader);
+	int li = ch_index(&cl, leader), other = li == 1 ? 2 : 1;
+	con = consumer_on(other, q);
+	got = receive(con, 0, N + K, 20000);
+	ck_assert_msg(got == N + K, "after the failover node %d read %d of %d confirmed records",
+		      cl.nodes[other].id, got, N + K);
+	amqp_done(con);
+
+	/* a publish on a node that does not lead the partition: nacked */
+	pub = publisher_on(other, q);
+	struct confirms cf2;
+	confirms_init(&cf2, 2);
+	publish(pub, q, "not-on-the-leader");
+	read_confirms(pub, &cf2, 1, 10000);
+	ck_assert_msg(cf2.nacks == 1 && cf2.acks == 0,
+		      "a publish on non-leader node %d: %d acked, %d nacked (expected a nack)",
+		      cl.nodes[other].id, cf2.acks, cf2.nacks);
+	amqp_done(pub);
+	confirms_free(&cf2);
+	/* on the new leader: confirmed */
+	pub = publisher_on(li, q);
+	confirms_init(&cf2, 2);
+	snprintf(body, sizeof(body), "m-%04d", N + K);
+	publish(pub, q, body);
+	read_confirms(pub, &cf2, 1, 30000);
+	ck_assert_msg(cf2.acks == 1, "a publish on the new leader %d was not confirmed (%d nacked)",
+		      leader, cf2.nacks);
+	confirms_free(&cf2);
+
+	/* deleting the queue deletes the cluster topic on every live node */
+	amqp_queue_delete(pub, 1, amqp_cstring_bytes(q), 0, 0);
+	reply_ok(amqp_get_rpc_reply(pub), "queue.delete");
+	amqp_done(pub);
+	for (int i = 1; i < 3; i++)
+		ck_assert_msg(api_shows(i, q, 0, 0), "node %d still lists %s after queue.delete",
+			      cl.nodes[i].id, q);
+	confirms_free(&cf);
+}
+END_TEST
+
+/* ZooKeeper paused: the controller cannot make the topic, so the
+ * declaration is answered after 30 s with RabbitMQ's 541 for a stream it
+ * cannot start (never a declare-ok over a local-only log); with ZooKeeper
+ * back, the same declaration succeeds and the topic is the cluster's. */
+START_TEST(test_cluster_stream_declare_without_the_controller_answers_541)
+{
+	char q[64];
+	kh_name(q, sizeof(q), "sqzk");
+	amqp_connection_state_t c = amqp_to(0);
+	ck_assert_int_eq(kill(cl.zk_pid, SIGSTOP), 0);
+	uint64_t t0 = kh_now_ms();
+	amqp_table_entry_t e;
+	e.key = amqp_cstring_bytes("x-queue-type");
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes("stream");
+	amqp_table_t args = { 1, &e };
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, args);
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+	uint64_t took = kh_now_ms() - t0;
+	kill(cl.zk_pid, SIGCONT);
+	ck_assert_msg(r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			      r.reply.id == AMQP_CONNECTION_CLOSE_METHOD,
+		      "queue.declare without a controller: reply type %d method 0x%08x after %llu ms",
+		      r.reply_type, r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION ? r.reply.id : 0,
+		      (unsigned long long)took);
+	const amqp_connection_close_t *cc = r.reply.decoded;
+	char text[300];
+	snprintf(text, sizeof(text), "%.*s", (int)cc->reply_text.len,
+		 (const char *)cc->reply_text.bytes);
+	ck_assert_msg(cc->reply_code == 541 && strstr(text, "Cannot declare a queue"),
+		      "closed %u %s", cc->reply_code, text);
+	ck_assert_msg(took >= 25000, "answered after %llu ms", (unsigned long long)took);
+	amqp_connection_close_ok_t ok;
+	amqp_send_method(c, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+	amqp_destroy_connection(c);
+
+	c = amqp_to(0); /* ZooKeeper back: the sessions expired meanwhile come back too */
+	declare_stream(c, q);
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 30000) == cl.nodes[0].id,
+		      "after ZooKeeper came back the topic is not the cluster's, led by node %d",
+		      cl.nodes[0].id);
+	amqp_done(c);
+}
+END_TEST
+
+/* min_insync_replicas 2: with both followers of the stream's partition
+ * dead, a publish already appended is nacked once the ISR falls below 2
+ * (NOT_ENOUGH_REPLICAS_AFTER_APPEND), and one made after that is nacked
+ * at once (NOT_ENOUGH_REPLICAS): never confirmed. */
+static void setup_min_isr(void)
+{
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
+					     "--default-replication-factor", "3",
+					     "--min-insync-replicas", "2", NULL };
+	ch_start(&cl, 3, extra);
+}
+
+START_TEST(test_cluster_stream_publish_below_min_insync_is_nacked)
+{
+	char q[64];
+	kh_name(q, sizeof(q), "sqmin");
+	amqp_connection_state_t pub = publisher_on(0, q);
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 20000) == cl.nodes[0].id,
+		      "the stream queue's topic is not led by node %d with 3 in sync",
+		      cl.nodes[0].id);
+	struct confirms cf;
+	confirms_init(&cf, 3);
+	publish(pub, q, "m-0000");
+	read_confirms(pub, &cf, 1, 30000);
+	ck_assert_msg(cf.acks == 1, "the first publish was not confirmed (%d nacked)", cf.nacks);
+
+	ch_node_kill9(&cl, 1);
+	ch_node_kill9(&cl, 2);
+	publish(pub, q, "m-0001"); /* appended: the ISR has not shrunk yet */
+	read_confirms(pub, &cf, 2, 30000);
+	ck_assert_msg(cf.nacked[2] && !cf.acked[2],
+		      "a publish whose ISR fell below min.insync.replicas: %s",
+		      cf.acked[2] ? "confirmed" : "no answer");
+	int nisr = 0;
+	uint64_t deadline = kh_now_ms() + 20000;
+	while (kh_now_ms() < deadline &&
+	       !(ch_leader(&cl, 0, q, 0, &nisr) == cl.nodes[0].id && nisr == 1))
+		kh_sleep_ms(100);
+	ck_assert_msg(nisr == 1, "node %d's ISR did not shrink to itself (%d)", cl.nodes[0].id,
+		      nisr);
+	publish(pub, q, "m-0002");
+	read_confirms(pub, &cf, 3, 10000);
+	ck_assert_msg(cf.nacked[3] && !cf.acked[3], "a publish below min.insync.replicas: %s",
+		      cf.acked[3] ? "confirmed" : "no answer");
+	amqp_done(pub);
+	confirms_free(&cf);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cluster_stream");
+	TCase *tc = tcase_create("stream");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_cluster_stream_queue_is_a_replicated_topic);
+	tcase_add_test(tc, test_cluster_stream_declare_without_the_controller_answers_541);
+	suite_add_tcase(s, tc);
+	TCase *min = tcase_create("min_insync");
+	tcase_add_checked_fixture(min, setup_min_isr, teardown);
+	tcase_set_timeout(min, TEST_TIMEOUT);
+	tcase_add_test(min, test_cluster_stream_publish_below_min_insync_is_nacked);
+	suite_add_tcase(s, min);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
