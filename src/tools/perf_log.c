@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -155,6 +156,35 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t t
 	return NULL;
 }
 
+/* Every partition of topic has a leader and all its replicas in sync (a
+ * replicated topic's followers start fetching a moment after it is made:
+ * the run measures the steady state, not that start).  0, or -1 after
+ * ADMIN_TIMEOUT_MS. */
+static int wait_in_sync(rd_kafka_t *rk, const char *topic, int partitions)
+{
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	int rc = -1;
+	for (int waited = 0; t && rc < 0 && waited < ADMIN_TIMEOUT_MS; waited += POLL_MS) {
+		const struct rd_kafka_metadata *md = NULL;
+		if (rd_kafka_metadata(rk, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    md->topic_cnt == 1 && md->topics[0].partition_cnt == partitions) {
+			int ok = 1;
+			for (int i = 0; i < partitions; i++) {
+				const rd_kafka_metadata_partition_t *p = &md->topics[0].partitions[i];
+				ok &= p->leader >= 0 && p->isr_cnt == p->replica_cnt;
+			}
+			rc = ok ? 0 : -1;
+		}
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		if (rc < 0)
+			usleep(POLL_MS * 1000);
+	}
+	if (t)
+		rd_kafka_topic_destroy(t);
+	return rc;
+}
+
 static int log_mode_setup(struct perf_run *run, char *err, size_t errlen)
 {
 	const struct perf_opts *o = run->opts;
@@ -202,6 +232,9 @@ static int log_mode_setup(struct perf_run *run, char *err, size_t errlen)
 			rc = 0;
 		}
 	}
+	if (rc == 0 && o->replication_factor != 1 && wait_in_sync(st->admin, o->topic, o->partitions))
+		rc = fail(err, errlen, "topic %s: replicas not in sync within %d ms", o->topic,
+			  ADMIN_TIMEOUT_MS);
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_AdminOptions_destroy(ao);
