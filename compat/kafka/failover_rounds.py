@@ -28,7 +28,8 @@ ROUNDS times (env FAILOVER_ROUNDS, default 4):
      meanwhile, and a random while later.
 
 The random moments come from a seed printed first (env FAILOVER_SEED replays
-its choices; the cluster's own timing varies).  Afterwards check() proves what Kafka promises for acks=all:
+its choices; the cluster's own timing varies).  Afterwards check() proves
+what Kafka promises for acks=all:
 
   - every record the producer had acknowledged is at the offset it was
     acknowledged at, and no record was acknowledged twice;
@@ -401,7 +402,8 @@ class Run:
             assert i is not None and i < self.sent, "offset %d holds %r, never sent" % (off, val)
             if self.acked[i] != off:
                 assert off < self.acked[i], (
-                    "record %d acknowledged at %d is again at %d, after it" % (i, self.acked[i], off))
+                    "record %d acknowledged at %d is again at %d, after it"
+                    % (i, self.acked[i], off))
                 copies += 1
         log("log checked: %d records, %d of them earlier copies of a record acknowledged later "
             "(sends retried when the kill lost their answer)" % (hw, copies))
