@@ -16,7 +16,8 @@ ROUNDS times (env FAILOVER_ROUNDS, default 4):
 
   1. it waits (bounded) until the partition (the client's Metadata) and
      __consumer_offsets-0 (the management API: Metadata hides internal
-     topics) have a leader and every replica in sync,
+     topics) have a leader and every replica in sync, also in the view of
+     each leader's own management API (so that the one killed leads),
   2. produces for a random while, kills the partition's leader with SIGKILL
      (scripts/cluster.sh kill ID; in round 1 it is the group coordinator too,
      later it may be),
@@ -86,12 +87,16 @@ def nodes(with_http=False):
     return res
 
 
-def offsets_partition():
-    """(leader, replicas, isr) of __consumer_offsets-0, whose leader is the
-    group coordinator, from a running node's management API (Metadata does
-    not show internal topics); None when no node tells."""
+def api_partition(topic, node=None):
+    """(leader, replicas, isr) of topic's partition 0 from the management API
+    of node (an id), or of the first running node that answers; None when
+    none tells.  Metadata does not show internal topics (the group offsets
+    log, whose leader is the group coordinator), and a node's own view is
+    the proof that it leads."""
     auth = "Basic " + base64.b64encode(b"guest:guest").decode()
-    for _, _, http in nodes(with_http=True).values():
+    for nid, (_, _, http) in sorted(nodes(with_http=True).items()):
+        if node is not None and nid != node:
+            continue
         req = urllib.request.Request("http://%s/api/cluster" % http,
                                      headers={"Authorization": auth})
         try:
@@ -100,9 +105,17 @@ def offsets_partition():
         except (OSError, ValueError):
             continue
         for p in body.get("partitions", []):
-            if p.get("topic") == OFFSETS_TOPIC and p.get("partition") == 0:
+            if p.get("topic") == topic and p.get("partition") == 0:
                 return p["leader"], p["replicas"], p["isr"]
     return None
+
+
+def full(state, leader=None):
+    """state (leader, replicas, isr) has a leader (leader, if given) and
+    every replica in sync."""
+    return (state is not None and isinstance(state[0], int) and state[0] >= 0 and
+            (leader is None or state[0] == leader) and
+            sorted(state[2]) == sorted(state[1]))
 
 
 def session_timeout_s():
@@ -153,11 +166,15 @@ class Adapter:
     poll_producer()     serve the producer's delivery reports
     flush(timeout_s)    wait (bounded) for every record's report
     consume()           [(offset, value, error)] from the assigned consumer
-    group_consume()     [(offset, value)] from the group member
+    group_consume()     what the group member did, in order: ("record",
+                        offset, value), ("assigned",) when it got an
+                        assignment (before it fetched its committed offset),
+                        ("commit", offset, error) when a commit was answered,
+                        ("error", text); or a client whose callbacks come
+                        in order calls run.assigned() / run.committed() from
+                        them
     group_commit(off)   commit offset `off` (the next to read) asynchronously;
-                        report with run.committed(off, error); call
-                        run.assigned() when the member gets an assignment
-                        (before it fetches its committed offset)
+                        report with run.committed(off, error)
     group_committed()   the group's committed offset, fetched from the broker
     partition(topic)    (leader, replicas, isr) of the topic's partition 0
                         from a Metadata request, None when it failed
@@ -192,6 +209,7 @@ class Run:
         self.commit_at = 0.0
         self.commit_errors = []
         self.report = []           # one line per round
+        self.slow = []             # (at, client call, seconds) that took over 1 s
         self.t0 = time.time()
 
     # ---- callbacks from the adapter -------------------------------------
@@ -215,19 +233,27 @@ class Run:
         if error is None:
             self.commit_ok = max(self.commit_ok, offset)
         else:
-            self.commit_errors.append((round(time.time() - self.t0, 2), offset, str(error)))
+            self.commit_errors.append((round(time.time() - self.t0, 2), offset,
+                                       str(error).split("\n")[0].strip()))
         if self.commit_wait == offset:
             self.commit_wait = None
 
     # ---- the loop ------------------------------------------------------
 
+    def _timed(self, what, fn, *args):
+        t = time.time()
+        res = fn(*args)
+        if time.time() - t > 1:  # a client call that blocked: shown at the end
+            self.slow.append((round(t - self.t0, 1), what, round(time.time() - t, 1)))
+        return res
+
     def pump(self):
         a = self.a
         while self.producing and self.sent - len(self.answers) < WINDOW:
-            a.produce(self.sent, value_of(self.sent))
+            self._timed("produce", a.produce, self.sent, value_of(self.sent))
             self.sent += 1
-        a.poll_producer()
-        for off, val, err in a.consume():
+        self._timed("producer poll", a.poll_producer)
+        for off, val, err in self._timed("reader", a.consume):
             if err is not None:
                 self.errors.append((round(time.time() - self.t0, 2), str(err)))
                 continue
@@ -236,7 +262,17 @@ class Run:
                 "twice or skipped" % (off, self.next_read - 1, self.next_read))
             self.log_[off] = val
             self.next_read = off + 1
-        for off, val in a.group_consume():
+        for ev in self._timed("group member", a.group_consume):
+            if ev[0] == "assigned":
+                self.assigned()
+                continue
+            if ev[0] == "commit":
+                self.committed(ev[1], ev[2])
+                continue
+            if ev[0] == "error":
+                self.errors.append((round(time.time() - self.t0, 2), "group member: %s" % ev[1]))
+                continue
+            _, off, val = ev
             if self.group_pos is not None and off != self.group_pos:
                 self.rewinds.append((self.group_pos, off, self.floor))
             self.group[off] = val
@@ -247,7 +283,7 @@ class Run:
                 now - self.commit_at > 0.2):
             self.commit_wait = self.group_pos
             self.commit_at = now
-            a.group_commit(self.group_pos)
+            self._timed("commit", a.group_commit, self.group_pos)
 
     def pump_for(self, seconds):
         end = time.time() + seconds
@@ -256,21 +292,24 @@ class Run:
 
     def wait_full(self, what):
         """Pumps until the partition and the offsets topic have a leader and
-        all replicas in sync; returns (leader, coordinator)."""
+        all replicas in sync, in the client's Metadata for the partition and
+        in each leader's own management API; returns (leader, coordinator)."""
         end = time.time() + FULL_ISR_S
         last = None
         while time.time() < end:
             p = self.a.partition(self.topic)
-            c = offsets_partition()
+            c = api_partition(OFFSETS_TOPIC)
             last = (p, c)
-            if (p and c and (p[0] or -1) >= 0 and (c[0] or -1) >= 0 and
-                    sorted(p[2]) == sorted(p[1]) and
-                    sorted(c[2]) == sorted(c[1]) and len(p[1]) == 3):
-                return p[0], c[0]
+            if full(p) and len(p[1]) == 3 and full(c):
+                lp = api_partition(self.topic, p[0])
+                lc = api_partition(OFFSETS_TOPIC, c[0])
+                last = (p, c, lp, lc)
+                if full(lp, p[0]) and full(lc, c[0]):
+                    return p[0], c[0]
             self.pump_for(0.2)
-        raise AssertionError("%s: no leader with every replica in sync within %d s "
-                             "(partition, offsets topic: (leader, replicas, isr)) = %r"
-                             % (what, FULL_ISR_S, last))
+        raise AssertionError("%s: no leader with every replica in sync within %d s (partition "
+                             "from Metadata, offsets topic, [their leaders' own views]: "
+                             "(leader, replicas, isr)) = %r" % (what, FULL_ISR_S, last))
 
     def wait_coordinator(self):
         """Pumps (the group member looks its coordinator up) until
@@ -279,8 +318,8 @@ class Run:
         end = time.time() + FULL_ISR_S
         c = None
         while time.time() < end:
-            c = offsets_partition()
-            if c and (c[0] or -1) >= 0 and sorted(c[2]) == sorted(c[1]):
+            c = api_partition(OFFSETS_TOPIC)
+            if full(c) and full(api_partition(OFFSETS_TOPIC, c[0]), c[0]):
                 return c[0]
             self.pump_for(0.2)
         raise AssertionError("no group coordinator with every replica in sync within %d s: %r"
@@ -368,8 +407,10 @@ class Run:
 
     def check(self):
         log_, hw = self.log_, self.hw
+        if self.slow:
+            log("client calls that blocked over 1 s (at, call, seconds): %r" % self.slow[:20])
         if self.errors:
-            log("assigned consumer errors (time, error): %r" % self.errors[:20])
+            log("consumer errors (time, error): %r" % self.errors[:20])
         if self.commit_errors:
             log("commit errors (time, offset, error): %r" % self.commit_errors[:20])
         if self.rewinds:

@@ -14,7 +14,9 @@ SIGKILL at a random moment, started again after a random while; the seed is
 printed, FAILOVER_SEED replays it) and checks every acknowledged record at
 its offset, once, in order, and the group reading and committing to the end.
 """
+import queue
 import sys
+import threading
 import time
 import unittest
 import uuid
@@ -30,15 +32,54 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import failover_rounds as fr  # noqa: E402
 
 
-class Assigned(ConsumerRebalanceListener):
-    def __init__(self, client):
-        self.client = client
+class Member(threading.Thread):
+    """The group member in a thread of its own: kafka-python's poll() blocks
+    until the group has a coordinator and this member has joined (no
+    timeout in 2.0.2), which would stall the producer and the moments of the
+    rounds.  The main thread talks to it through two queues: requests in
+    (commit), events out in the order they happened (records, assignments,
+    commit answers, errors)."""
 
-    def on_partitions_revoked(self, revoked):
-        pass
+    def __init__(self, consumer, tp):
+        super().__init__(daemon=True)
+        self.c = consumer
+        self.tp = tp
+        self.requests = queue.Queue()
+        self.events = queue.Queue()
+        self.stopping = threading.Event()
+        member = self
 
-    def on_partitions_assigned(self, assigned):
-        self.client.run.assigned()
+        class Assigned(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                pass
+
+            def on_partitions_assigned(self, assigned):
+                member.events.put(("assigned",))
+        self.listener = Assigned()
+
+    def _answer(self, off):
+        def done(offsets, res):  # res: an exception, or the response
+            self.events.put(("commit", off, res if isinstance(res, Exception) else None))
+        return done
+
+    def run(self):
+        while not self.stopping.is_set():
+            while True:
+                try:
+                    off = self.requests.get_nowait()
+                except queue.Empty:
+                    break
+                self.c.commit_async({self.tp: OffsetAndMetadata(off, None)},
+                                    callback=self._answer(off))
+            try:
+                recs = self.c.poll(timeout_ms=50, max_records=500)
+            except KafkaError as e:
+                self.events.put(("error", repr(e)))
+                time.sleep(0.1)
+                continue
+            for ms in recs.values():
+                for m in ms:
+                    self.events.put(("record", m.offset, m.value))
 
 
 class KafkaPython:
@@ -57,11 +98,13 @@ class KafkaPython:
         # "none": an offset out of range raises, it is not silently reset
         self.reader = KafkaConsumer(enable_auto_commit=False, auto_offset_reset="none",
                                     fetch_max_wait_ms=100, **common)
-        self.member = KafkaConsumer(group_id="kp-group-" + topic, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=100,
-                                    session_timeout_ms=10000, heartbeat_interval_ms=1000,
-                                    **common)
-        self.member.subscribe([topic], listener=Assigned(self))
+        self.member = Member(KafkaConsumer(group_id="kp-group-" + topic,
+                                           enable_auto_commit=False,
+                                           auto_offset_reset="earliest", fetch_max_wait_ms=100,
+                                           session_timeout_ms=10000, heartbeat_interval_ms=1000,
+                                           **common), self.tp)
+        self.member.c.subscribe([topic], listener=self.member.listener)
+        self.member.start()
         self.meta = KafkaClient(**common)
         self.meta.set_topics([topic])
 
@@ -107,21 +150,25 @@ class KafkaPython:
         return [(m.offset, m.value, None) for ms in recs.values() for m in ms]
 
     def group_consume(self):
-        try:
-            recs = self.member.poll(timeout_ms=20, max_records=500)
-        except KafkaError as e:
-            self.run.errors.append((round(time.time() - self.run.t0, 2),
-                                    "group member: %r" % e))
-            return []
-        return [(m.offset, m.value) for ms in recs.values() for m in ms]
+        res = []
+        while True:
+            try:
+                res.append(self.member.events.get_nowait())
+            except queue.Empty:
+                return res
 
     def group_commit(self, offset):
-        def done(offsets, res):
-            self.run.committed(offset, res if isinstance(res, Exception) else None)
-        self.member.commit_async({self.tp: OffsetAndMetadata(offset, None)}, callback=done)
+        self.member.requests.put(offset)
+
+    def _stop_member(self):
+        self.member.stopping.set()
+        if self.member.is_alive():
+            self.member.join(30)
+        assert not self.member.is_alive(), "the group member's poll() did not return in 30 s"
 
     def group_committed(self):
-        return self.member.committed(self.tp)
+        self._stop_member()  # its consumer is used from one thread at a time
+        return self.member.c.committed(self.tp)
 
     def high_watermark(self):
         end = time.time() + 30
@@ -144,7 +191,10 @@ class KafkaPython:
         return p.leader, list(p.replicas), list(p.isr)
 
     def close(self):
-        for c in (self.producer, self.reader, self.member, self.meta):
+        self.member.stopping.set()
+        if self.member.is_alive():
+            self.member.join(30)
+        for c in (self.producer, self.reader, self.member.c, self.meta):
             try:
                 c.close()
             except KafkaError:

@@ -103,15 +103,13 @@ class Rdkafka:
         return [(m.offset(), m.value(), m.error()) for m in self.reader.consume(500, 0.02)]
 
     def group_consume(self):
+        # on_assign and on_commit run from consume(), in the order of events
         res = []
         for m in self.member.consume(500, 0.02):
-            if m.error() is not None and m.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                continue  # subscribed before the topic was made
             if m.error() is None:
-                res.append((m.offset(), m.value()))
-            else:
-                self.run.errors.append((round(time.time() - self.run.t0, 2),
-                                        "group member: %s" % m.error()))
+                res.append(("record", m.offset(), m.value()))
+            elif m.error().code() != KafkaError.UNKNOWN_TOPIC_OR_PART:  # before the topic
+                res.append(("error", str(m.error())))
         return res
 
     def group_commit(self, offset):
