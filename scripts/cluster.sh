@@ -12,6 +12,14 @@
 #   scripts/cluster.sh down     stops every node, then ZooKeeper, by PID
 #   scripts/cluster.sh status   prints the line of each process that runs;
 #                               exit 1 when none does
+#   scripts/cluster.sh kill ID  kills node ID with SIGKILL by its PID (a crash:
+#                               no clean shutdown) and waits until it is gone
+#   scripts/cluster.sh stop ID  stops node ID by its PID (TERM, then KILL after
+#                               10 s)
+#   scripts/cluster.sh start ID starts node ID again, after kill or stop, on
+#                               its own data directory and the ports it had,
+#                               with the running ZooKeeper; waits (bounded)
+#                               until its listeners answer; prints its line
 #
 # The lines, machine-readable:
 #   zookeeper=HOST:PORT pid=PID
@@ -23,12 +31,14 @@
 #                       pid, ports) for each node
 #   TANDEMD             the tandemd binary (default: build/main/src/tandemd, as
 #                       scripts/setup.sh builds it, else tandemd on PATH)
-#   TANDEM_CLUSTER_ARGS extra flags for every node (e.g. --log-level debug)
+#   TANDEM_CLUSTER_ARGS extra flags for every node (e.g. --log-level debug),
+#                       read by `up` and by `start`
 #   TANDEM_CLUSTER_TIMEOUT  seconds to wait for each process (default 60)
 #
 # `up` on a directory whose processes still run fails: run `down` first.
 # `down` keeps the data (ZooKeeper's and every node's): the next `up` starts
 # the nodes on it again (on new ports); remove the directory to start afresh.
+# `start ID` refuses a node that runs, and fails when ZooKeeper does not run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +48,7 @@ TIMEOUT=${TANDEM_CLUSTER_TIMEOUT:-60}
 ZK_SH="$ROOT/tests/cluster/zk.sh"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { die "usage: $0 up N | down | status   (state in \$TANDEM_CLUSTER_DIR, default ./tandem-cluster)"; }
+usage() { die "usage: $0 up N | down | status | kill ID | stop ID | start ID   (state in \$TANDEM_CLUSTER_DIR, default ./tandem-cluster)"; }
 
 find_tandemd() {
 	if [ -n "${TANDEMD:-}" ]; then
@@ -113,8 +123,8 @@ stop_pid() { # stop_pid PIDFILE: TERM, then KILL after 10 s
 	rm -f "$1"
 }
 
-start_node() { # start_node ID ZKCONNECT TANDEMD
-	local id=$1 zk=$2 bin=$3 d amqp kafka http i
+start_node() { # start_node ID ZKCONNECT TANDEMD: on new free ports
+	local id=$1 zk=$2 bin=$3 d amqp kafka http
 	mkdir -p "$STATE/node-$id/data"
 	d=$(cd "$STATE/node-$id" && pwd)
 	{ read -r amqp; read -r kafka; read -r http; } < <(free_ports 3)
@@ -122,11 +132,24 @@ start_node() { # start_node ID ZKCONNECT TANDEMD
 	echo "$amqp" >"$d/amqp_port"
 	echo "$kafka" >"$d/kafka_port"
 	echo "$http" >"$d/http_port"
+	launch_node "$d" "$zk" "$bin"
+}
+
+# launch_node DIR ZKCONNECT TANDEMD [append]: starts the node of DIR on the
+# ports in DIR, waits until its listeners answer and prints its line; its
+# output goes to DIR/tandemd.log (after what is there with `append`).
+launch_node() {
+	local d=$1 zk=$2 bin=$3 id amqp kafka http i
+	[ "${4:-}" = append ] || : >"$d/tandemd.log"
+	id=$(cat "$d/id")
+	amqp=$(cat "$d/amqp_port")
+	kafka=$(cat "$d/kafka_port")
+	http=$(cat "$d/http_port")
 	# shellcheck disable=SC2086 # TANDEM_CLUSTER_ARGS is a list of flags
 	setsid "$bin" --data-dir "$d/data" --node-id "$id" --zookeeper-connect "$zk" \
 		--advertised-host "$HOST" --bind-address "$HOST" \
 		--amqp-port "$amqp" --kafka-port "$kafka" --http-port "$http" \
-		${TANDEM_CLUSTER_ARGS:-} </dev/null >"$d/tandemd.log" 2>&1 &
+		${TANDEM_CLUSTER_ARGS:-} </dev/null >>"$d/tandemd.log" 2>&1 &
 	echo $! >"$d/pid"
 	for ((i = 0; i < TIMEOUT * 10; i++)); do
 		if listening "$amqp" && listening "$kafka" && listening "$http"; then
@@ -187,6 +210,51 @@ down() {
 	bash "$ZK_SH" stop "$STATE/zookeeper"
 }
 
+# node_dir ID: the directory of node ID, which must exist (up made it).
+node_dir() {
+	[[ "$1" =~ ^[1-9][0-9]*$ ]] || usage
+	[ -d "$STATE" ] && [ -f "$STATE/node-$1/id" ] ||
+		die "no node $1 in $STATE (scripts/cluster.sh up N makes nodes 1..N)"
+	(cd "$STATE/node-$1" && pwd)
+}
+
+kill_node() {
+	local d pid i
+	d=$(node_dir "$1")
+	alive "$d/pid" || die "node $1 does not run"
+	pid=$(cat "$d/pid")
+	kill -KILL "$pid" 2>/dev/null || true
+	for ((i = 0; i < TIMEOUT * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && die "node $1 (pid $pid) still runs $TIMEOUT s after SIGKILL"
+	rm -f "$d/pid"
+}
+
+stop_node() {
+	local d
+	d=$(node_dir "$1")
+	alive "$d/pid" || die "node $1 does not run"
+	stop_pid "$d/pid"
+}
+
+start_again() {
+	local d zkline zkport bin
+	d=$(node_dir "$1")
+	if alive "$d/pid"; then
+		die "node $1 already runs (pid $(cat "$d/pid"))"
+	fi
+	bin=$(find_tandemd)
+	zkline=$(bash "$ZK_SH" status "$STATE/zookeeper" 2>/dev/null) ||
+		die "ZooKeeper does not run in $STATE/zookeeper (scripts/cluster.sh up N starts it)"
+	zkport=${zkline#zookeeper=$HOST:}
+	zkport=${zkport%% *}
+	echo "cluster.sh: start node $1 again, $(date -u '+%F %T') UTC" >>"$d/tandemd.log"
+	launch_node "$d" "$HOST:$zkport" "$bin" append ||
+		die "node $1 failed to start (log: $d/tandemd.log)"
+}
+
 status() {
 	local d any=1
 	[ -d "$STATE" ] || return 1
@@ -206,5 +274,8 @@ case ${1:-} in
 up) [ $# -eq 2 ] || usage; up "$2" ;;
 down) [ $# -eq 1 ] || usage; down ;;
 status) [ $# -eq 1 ] || usage; status ;;
+kill) [ $# -eq 2 ] || usage; kill_node "$2" ;;
+stop) [ $# -eq 2 ] || usage; stop_node "$2" ;;
+start) [ $# -eq 2 ] || usage; start_again "$2" ;;
 *) usage ;;
 esac

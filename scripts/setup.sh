@@ -27,8 +27,10 @@ pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-d
 if [ "$want_test" = 1 ]; then
 	# zookeeper: the server (Java) the cluster tests and scripts/cluster.sh
 	# start privately (tests/cluster/zk.sh); the package runs no service
+	# python3-confluent-kafka: librdkafka from Python, for compat/kafka's
+	# failover rounds (test_cluster_failover_rdkafka.py)
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka
-		python3-pika python3-kombu python3-amqp chromium zookeeper)
+		python3-confluent-kafka python3-pika python3-kombu python3-amqp chromium zookeeper)
 	# node and npm: Debian's packages, unless a node with npm is already there
 	# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
 	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

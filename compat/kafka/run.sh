@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # compat/kafka/run.sh [TANDEMD]: the Kafka client suites (kcat, kafka-python,
 # kafkajs) against a tandemd this script starts (and the suites restart) on
-# a free loopback port.  TANDEMD defaults to build/main/src/tandemd.
-# Needs: kcat, python3-kafka (Debian), node + npm (kafkajs is installed from
-# the pinned package-lock.json on first use, under COMPAT_NODE_DIR: see
-# compat/npm-ci.sh).  Prints one line per suite
-# and "N passed, M failed"; exits non-zero when a suite failed.
+# a free loopback port, then kafka-python, librdkafka and kafkajs through
+# rounds of a leader's kill -9, each in a 3-node cluster of its own.
+# TANDEMD defaults to build/main/src/tandemd.
+# Needs: kcat, python3-kafka, python3-confluent-kafka (Debian), node + npm
+# (kafkajs is installed from the pinned package-lock.json on first use, under
+# COMPAT_NODE_DIR: see compat/npm-ci.sh), zookeeper for the cluster.  Prints
+# one line per suite and "N passed, M failed"; exits non-zero when a suite
+# failed.
+#
+# Environment:
+#   KAFKA_SUITES      the suites to run, of: kcat kafka-python kafkajs
+#                     cluster_failover (default: all four)
+#   FAILOVER_CLIENTS  the clients cluster_failover runs, of: python rdkafka
+#                     kafkajs (default: all three)
+#   FAILOVER_SEED, FAILOVER_ROUNDS  for the python and rdkafka failover
+#                     tests (compat/kafka/failover_rounds.py): replay a seed
+#                     they printed, the number of rounds (4)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -43,42 +55,55 @@ kafkajs() {
 	(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" node --test test.js)
 }
 
-# kafka-python and kafkajs through a leader's kill -9, each in a 3-node
-# cluster of its own (scripts/cluster.sh; ZooKeeper session timeout 4 s so
-# the failover is quick)
-failover_client() { # python | kafkajs
+# kafka-python, librdkafka (python3-confluent-kafka) and kafkajs through a
+# leader's kill -9, each in a 3-node cluster of its own (scripts/cluster.sh;
+# ZooKeeper session timeout 4 s so the failover is quick): python and rdkafka
+# run rounds of kill -9 and restart (compat/kafka/failover_rounds.py), each
+# bounded by 300 s
+failover_client() { # python | rdkafka | kafkajs
 	local modules
 	case "$1" in
-	python) /usr/bin/python3 "$here/test_cluster_failover.py" ;;
+	python) timeout 300 /usr/bin/python3 "$here/test_cluster_failover.py" ;;
+	rdkafka) timeout 300 /usr/bin/python3 "$here/test_cluster_failover_rdkafka.py" ;;
 	kafkajs)
 		modules=$("$here/../npm-ci.sh" "$here/kafkajs" kafkajs) || return 1
 		(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" \
-			node --test cluster_failover.js)
+			timeout 300 node --test cluster_failover.js)
 		;;
+	*) echo "run.sh: no failover client $1 (python, rdkafka, kafkajs)" >&2; return 1 ;;
 	esac
 }
 
 cluster_failover() {
-	local rc=0 client
+	local rc=0 client t
 	export TANDEM_CLUSTER_ARGS="--zookeeper-session-timeout-ms 4000"
-	for client in python kafkajs; do
+	for client in ${FAILOVER_CLIENTS:-python rdkafka kafkajs}; do
 		export TANDEM_CLUSTER_DIR="$COMPAT_KAFKA_STATE/cluster-$client"
 		if ! "$top/scripts/cluster.sh" up 3 >"$TANDEM_CLUSTER_DIR.up.log" 2>&1; then
 			cat "$TANDEM_CLUSTER_DIR.up.log"
 			rc=1
 			continue
 		fi
-		failover_client "$client" || rc=1
+		t=$SECONDS
+		if ! failover_client "$client"; then
+			rc=1
+			echo "FAIL  $client failover ($((SECONDS - t)) s); the nodes' logs:"
+			tail -n 30 "$TANDEM_CLUSTER_DIR"/node-*/tandemd.log
+		else
+			echo "ok    $client failover ($((SECONDS - t)) s)"
+		fi
 		"$top/scripts/cluster.sh" down >/dev/null 2>&1 || rc=1
 	done
 	unset TANDEM_CLUSTER_DIR TANDEM_CLUSTER_ARGS
 	return $rc
 }
 
-suite kcat "$here/test_kcat.sh"
-suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
-suite kafkajs kafkajs
-suite "kafka-python and kafkajs through a leader's kill -9 (3-node cluster)" cluster_failover
+want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
+want kcat && suite kcat "$here/test_kcat.sh"
+want kafka-python && suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
+want kafkajs && suite kafkajs kafkajs
+want cluster_failover &&
+	suite "kafka-python, librdkafka and kafkajs through a leader's kill -9 (3-node clusters)" cluster_failover
 if ! "$BROKER_CTL" stop; then
 	echo "FAIL  tandemd did not stop cleanly"
 	failed=$((failed + 1))

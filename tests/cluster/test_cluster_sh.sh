@@ -1,9 +1,13 @@
 #!/bin/sh
-# scripts/cluster.sh up 3 | status | down against this build's tandemd: one
-# ZooKeeper line and three node lines in the documented format, every
-# listener answering, distinct ports and data directories, status prints the
-# same lines, a second `up` is refused, and after `down` no process of the
-# cluster is left and status says none runs.
+# scripts/cluster.sh up 3 | status | kill ID | stop ID | start ID | down
+# against this build's tandemd: one ZooKeeper line and three node lines in
+# the documented format, every listener answering, distinct ports and data
+# directories, status prints the same lines, a second `up` is refused;
+# `kill 2` ends node 2's process (status drops its line), `stop 3` too,
+# `start` of a running node or of a node that was never made is refused,
+# `start 2` and `start 3` bring them back on the same ports and data
+# directories (a new pid, listeners answering, status has every line again);
+# after `down` no process of the cluster is left and status says none runs.
 #
 # Must not depend on: anything but bash, this build's src/tandemd and
 # Debian's zookeeper package (FAILS naming it when missing).
@@ -42,6 +46,49 @@ st=$(bash "$top/scripts/cluster.sh" status) || fail "status failed while the clu
 if bash "$top/scripts/cluster.sh" up 2 >/dev/null 2>&1; then
 	fail "a second up on a running cluster was accepted"
 fi
+
+# kill / stop / start one node
+line_of() { echo "$1" | grep "^node=$2 "; }
+if bash "$top/scripts/cluster.sh" start 1 >/dev/null 2>&1; then
+	fail "start of node 1, which runs, was accepted"
+fi
+if bash "$top/scripts/cluster.sh" start 7 >/dev/null 2>&1; then
+	fail "start of node 7, which up never made, was accepted"
+fi
+if bash "$top/scripts/cluster.sh" kill 7 >/dev/null 2>&1; then
+	fail "kill of node 7, which up never made, was accepted"
+fi
+for step in "kill 2" "stop 3"; do
+	id=${step#* }
+	old=$(line_of "$up" "$id")
+	oldpid=$(echo "$old" | sed -n 's/.* pid=\([0-9]*\).*/\1/p')
+	# shellcheck disable=SC2086 # two words
+	bash "$top/scripts/cluster.sh" $step || fail "$step failed"
+	if kill -0 "$oldpid" 2>/dev/null; then
+		fail "pid $oldpid of node $id still runs after $step"
+	fi
+	st=$(bash "$top/scripts/cluster.sh" status) || fail "status failed after $step"
+	[ "$(echo "$st" | wc -l)" -eq 3 ] || fail "status after $step printed: $st"
+	line_of "$st" "$id" >/dev/null && fail "status still lists node $id after $step"
+	# shellcheck disable=SC2086 # two words
+	if bash "$top/scripts/cluster.sh" $step >/dev/null 2>&1; then
+		fail "$step of a node that does not run was accepted"
+	fi
+	new=$(bash "$top/scripts/cluster.sh" start "$id") || fail "start $id after $step failed: $new"
+	echo "$new"
+	[ "$(echo "$new" | wc -l)" -eq 1 ] || fail "start $id printed $(echo "$new" | wc -l) lines, not 1"
+	newpid=$(echo "$new" | sed -n 's/.* pid=\([0-9]*\).*/\1/p')
+	[ -n "$newpid" ] && [ "$newpid" != "$oldpid" ] || fail "start $id: pid $newpid, was $oldpid"
+	[ "$(echo "$new" | sed 's/ pid=[0-9]*//')" = "$(echo "$old" | sed 's/ pid=[0-9]*//')" ] ||
+		fail "start $id: not the ports and data directory it had: $new (was $old)"
+	for p in $(echo "$new" | grep -Eo '127\.0\.0\.1:[0-9]+' | cut -d: -f2); do
+		bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null || fail "nothing answers on port $p after start $id"
+	done
+	up=$(echo "$up" | awk -v id="$id" -v new="$new" '$1 == "node=" id { print new; next } { print }')
+	pids=$(echo "$pids" | sed "s/^$oldpid\$/$newpid/")
+done
+st=$(bash "$top/scripts/cluster.sh" status) || fail "status failed after the restarts"
+[ "$st" = "$up" ] || fail "status after the restarts printed: $st (expected $up)"
 bash "$top/scripts/cluster.sh" down || fail "down failed"
 for pid in $pids; do
 	if kill -0 "$pid" 2>/dev/null; then
@@ -52,4 +99,4 @@ if bash "$top/scripts/cluster.sh" status >/dev/null 2>&1; then
 	fail "status says something runs after down"
 fi
 rm -rf "$state"
-echo "PASS: up 3, status, down"
+echo "PASS: up 3, status, kill, stop, start, down"
