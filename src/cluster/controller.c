@@ -31,6 +31,8 @@
 #include "core/replica.h"
 
 static void elect(struct tdm_controller *c);
+static void sync_partition_as(struct tdm_controller *c, const char *topic, int32_t partition,
+			      int tries, bool prefer);
 static void sync_partition(struct tdm_controller *c, const char *topic, int32_t partition,
 			   int tries);
 
@@ -171,6 +173,9 @@ static void reset(struct tdm_controller *c)
 	free(c->live);
 	c->live = NULL;
 	c->nlive = 0;
+	free(c->regs);
+	c->regs = NULL;
+	c->nregs = 0;
 }
 
 static void resign(struct tdm_controller *c, const char *why)
@@ -443,8 +448,8 @@ static void on_state_written(void *ctx, const struct zk_result *res)
 	if (res->nops >= 2 && res->ops[1].rc != ZK_OK) {
 		/* the leader changed the ISR meanwhile (or made the node): redo */
 		c->stats.state_conflicts++;
-		if (op->tries < MAX_TRIES)
-			sync_partition(c, op->topic, op->partition, op->tries + 1);
+		if (op->tries < MAX_TRIES) /* with what it was asked to do */
+			sync_partition_as(c, op->topic, op->partition, op->tries + 1, op->prefer);
 		else
 			tdm_warn(SUB, "%s-%d: state still conflicting after %d tries", op->topic,
 				 (int)op->partition, op->tries);
@@ -504,6 +509,19 @@ static const int32_t *live_ids(struct tdm_controller *c, struct ctl_brokers *b)
 	return b->ids;
 }
 
+/* The state's leader when its registration is newer than the state (its
+ * creation zxid, Kafka's broker epoch, after the state's last write): it
+ * died and came back without the state being written since, so it must
+ * not lead on under that leader epoch.  Else CTL_NO_LEADER. */
+static int32_t bounced_leader(const struct tdm_controller *c, const struct ctl_part *p,
+			      const struct zk_stat *st)
+{
+	for (size_t i = 0; st && p->leader != CTL_NO_LEADER && i < c->nregs; i++)
+		if (c->regs[i].id == p->leader)
+			return c->regs[i].czxid > st->mzxid ? p->leader : CTL_NO_LEADER;
+	return CTL_NO_LEADER;
+}
+
 static void on_state_read(void *ctx, const struct zk_result *res)
 {
 	struct ctlr_op *op = op_current(ctx);
@@ -555,7 +573,16 @@ static void on_state_read(void *ctx, const struct zk_result *res)
 	op->part.leader_epoch = zs.leader_epoch;
 	op->part.controller_epoch = zs.controller_epoch;
 	op->part.version = res->stat ? res->stat->version : 0;
-	rc = ctl_reconcile(&op->part, &live, t->unclean, c->epoch);
+	rc = 0;
+	int32_t bounced = bounced_leader(c, &op->part, res->stat);
+	if (bounced != CTL_NO_LEADER &&
+	    (rc = ctl_bounced(&op->part, &live, bounced, c->epoch)) == 1)
+		tdm_info(SUB, "%s-%d: its leader %d registered again since the state was written: "
+			      "leader %d, leader epoch %d",
+			 op->topic, (int)op->partition, (int)bounced, (int)op->part.leader,
+			 (int)op->part.leader_epoch);
+	if (rc == 0)
+		rc = ctl_reconcile(&op->part, &live, t->unclean, c->epoch);
 	if (rc == 0 && op->prefer && (rc = ctl_prefer_leader(&op->part, &live, c->epoch)) == 1) {
 		c->stats.preferred_elections++;
 		tdm_info(SUB, "%s-%d: the preferred replica %d leads again (leader epoch %d)",
@@ -651,6 +678,7 @@ static void sync_all(struct tdm_controller *c)
 /* ---- watches of the controller --------------------------------------- */
 
 static void watch_brokers(struct tdm_controller *c);
+static void check_registrations(struct tdm_controller *c, const struct ctl_brokers *now);
 
 static void on_brokers_watch(void *ctx, int event, const char *path)
 {
@@ -695,6 +723,8 @@ static void on_brokers(void *ctx, const struct zk_result *res)
 	for (i = 0; c->listed && i < now.n; i++)
 		if (!ctl_brokers_has(&was, now.ids[i]))
 			tdm_info(SUB, "node %d is up", (int)now.ids[i]);
+	if (c->is_controller)
+		check_registrations(c, &now);
 	if (c->listed && now.n == was.n && memcmp(now.ids, was.ids, now.n * sizeof(*ids)) == 0) {
 		free(ids);
 		return;
@@ -714,6 +744,54 @@ static void on_brokers(void *ctx, const struct zk_result *res)
 		return;
 	}
 	sync_all(c);
+}
+
+/* A node's registration read (op->partition: its id), kept for
+ * bounced_leader.  One that differs from the one known registered again
+ * without its death being seen (a restart within the session timeout):
+ * every partition is looked at again. */
+static void on_registration(void *ctx, const struct zk_result *res)
+{
+	struct ctlr_op *op = op_current(ctx);
+	if (!op)
+		return;
+	struct tdm_controller *c = op->c;
+	int32_t id = op->partition;
+	ctlr_op_end(op);
+	if (res->rc != ZK_OK || !res->stat || !c->is_controller)
+		return;
+	struct ctlr_reg *r = NULL;
+	for (size_t i = 0; i < c->nregs; i++)
+		if (c->regs[i].id == id)
+			r = &c->regs[i];
+	if (!r) {
+		struct ctlr_reg *v = realloc(c->regs, (c->nregs + 1) * sizeof(*v));
+		if (!v)
+			return;
+		c->regs = v;
+		c->regs[c->nregs++] = (struct ctlr_reg){ id, res->stat->czxid };
+		return;
+	}
+	if (r->czxid == res->stat->czxid)
+		return;
+	r->czxid = res->stat->czxid;
+	tdm_warn(SUB, "node %d registered again (restarted within its session timeout?): "
+		      "the partitions it leads get a new leader epoch", (int)id);
+	sync_all(c);
+}
+
+/* Reads every live node's registration (on_registration). */
+static void check_registrations(struct tdm_controller *c, const struct ctl_brokers *now)
+{
+	char path[ZKD_PATH_MAX];
+	for (size_t i = 0; i < now->n; i++) {
+		struct ctlr_op *op = ctlr_op_new(c, NULL, now->ids[i]);
+		if (!op)
+			return;
+		if (!zkd_path_broker(path, sizeof(path), now->ids[i]) ||
+		    zk_exists(c->zk, path, NULL, NULL, on_registration, op))
+			ctlr_op_end(op);
+	}
 }
 
 static void watch_brokers(struct tdm_controller *c)

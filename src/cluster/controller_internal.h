@@ -64,6 +64,13 @@ struct tdm_controller {
 	struct ctlr_admin *admins; /* owned: pending admin calls */
 	struct ctlr_stats stats;
 	int64_t next_rebalance_ms; /* ctlr_tick's clock; 0: not yet set */
+	/* each live node's registration (Kafka's broker epoch: the czxid of
+	 * /brokers/ids/N), to tell a node that registered again */
+	struct ctlr_reg {
+		int32_t id;
+		int64_t czxid;
+	} *regs; /* owned */
+	size_t nregs;
 };
 
 /* A ZooKeeper call's context, linked in c->ops until ctlr_op_end; tagged

@@ -312,6 +312,30 @@ int ctl_prefer_leader(struct ctl_part *p, const struct ctl_brokers *live, int32_
 	return 1;
 }
 
+int ctl_bounced(struct ctl_part *p, const struct ctl_brokers *live, int32_t node,
+		int32_t cepoch)
+{
+	if (p->controller_epoch > cepoch)
+		return CTL_ERR_STALE_CONTROLLER;
+	if (p->leader != node)
+		return 0;
+	for (size_t i = 0; i < p->nreplicas; i++) {
+		int32_t r = p->replicas[i];
+		if (r == node || !ctl_brokers_has(live, r) || !ids_has(p->isr, p->nisr, r))
+			continue;
+		size_t n = 0; /* node leaves the ISR: the others keep their order */
+		for (size_t j = 0; j < p->nisr; j++)
+			if (p->isr[j] != node)
+				p->isr[n++] = p->isr[j];
+		p->nisr = n;
+		p->leader = r;
+		break;
+	}
+	p->leader_epoch++;
+	p->controller_epoch = cepoch;
+	return 1;
+}
+
 int ctl_new_state(struct ctl_part *p, const struct ctl_brokers *live, int32_t cepoch)
 {
 	int32_t *isr = NULL;

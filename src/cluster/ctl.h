@@ -155,6 +155,20 @@ int ctl_reconcile(struct ctl_part *p, const struct ctl_brokers *live, bool uncle
 int ctl_prefer_leader(struct ctl_part *p, const struct ctl_brokers *live, int32_t cepoch);
 
 /*
+ * A node that registered again (restarted, or a new ZooKeeper session)
+ * while it led p: Kafka's controller takes it for failed and started
+ * again (a "bounced" broker).  Its log may have lost a tail its followers
+ * hold (unflushed when it died), so it must not go on under the same
+ * leader epoch: the lead moves to the first other replica in assignment
+ * order that is live and in the ISR, and `node` leaves the ISR until it
+ * catches up; with no such replica it keeps the lead.  Either way the
+ * leader epoch is bumped, so followers truncate to where the epochs say.
+ * 1 when p changed, 0 when `node` did not lead p, CTL_ERR_STALE_CONTROLLER.
+ */
+int ctl_bounced(struct ctl_part *p, const struct ctl_brokers *live, int32_t node,
+		int32_t cepoch);
+
+/*
  * The first state of a new partition (Kafka's NewPartition ->
  * OnlinePartition): leader the first live replica, ISR the live replicas
  * in assignment order, leader epoch 0, controller epoch cepoch, version 0.

@@ -998,6 +998,64 @@ START_TEST(test_cluster_preferred_leader_leads_again_after_restart)
 }
 END_TEST
 
+/* topic-0's leader epoch in node i's /api/cluster, -1 when not there. */
+static int leader_epoch_at(int i, const char *topic)
+{
+	static char body[65536];
+	char want[160];
+	if (ch_http_get(&cl, i, "/api/cluster", body, sizeof(body)) != 200)
+		return -1;
+	snprintf(want, sizeof(want), "{\"topic\":\"%s\",\"partition\":0,", topic);
+	const char *p = strstr(body, want), *e = p ? strstr(p, "\"leader_epoch\":") : NULL;
+	const char *end = p ? strchr(p, '}') : NULL;
+	return e && end && e < end ? atoi(e + 15) : -1;
+}
+
+/*
+ * The leader killed and started again before its ZooKeeper session ran
+ * out: its old registration goes and the new one comes nearly at once, so
+ * the controller may never see it gone.  It must not go on leading under
+ * the same leader epoch (its log may have lost an unflushed tail its
+ * followers hold, and the same epoch would let the logs differ): the
+ * controller tells the new registration by its creation zxid (Kafka's
+ * broker epoch) and gives the partition a new epoch.  Records acknowledged
+ * before and after are all there.
+ */
+START_TEST(test_cluster_leader_restarted_within_its_session_gets_a_new_epoch)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "bounce");
+	static const int32_t asg[1][3] = { { 1, 2, 3 } };
+	static const int counts[1] = { 3 };
+	ck_assert_int_eq(create_assigned(topic, 1, asg, counts), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(ch_wait_leader(&cl, topic, 0, 3, 20000), 1);
+	produce_acked(topic, "a", 20);
+	int before = -1;
+	uint64_t deadline = kh_now_ms() + 10000;
+	while ((before = leader_epoch_at(1, topic)) < 0 && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_int_ge(before, 0);
+	ch_node_kill9(&cl, 0);
+	ch_node_start(&cl, 0); /* well within the 3 s session */
+	int after = before;
+	deadline = kh_now_ms() + 20000;
+	while ((after = leader_epoch_at(1, topic)) <= before && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_msg(after > before, "leader epoch still %d after the leader's restart", after);
+	ck_assert_msg(ch_wait_leader(&cl, topic, 0, 3, 30000) >= 1, "the ISR is not whole again");
+	produce_acked(topic, "b", 20);
+	char *vals[64] = { 0 };
+	ck_assert_int_eq(read_all(topic, vals, 64), 40);
+	for (int i = 0; i < 40; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "%c-%04d", "ab"[i / 20], i % 20);
+		ck_assert_str_eq(vals[i], want);
+		free(vals[i]);
+	}
+	assert_replicas_identical(topic);
+}
+END_TEST
+
 /* A test case of s: each test on a cluster of its own (setup, teardown). */
 static TCase *add_case(Suite *s, const char *name, void (*start)(void))
 {
@@ -1022,8 +1080,10 @@ int main(void)
 		       test_cluster_group_offsets_survive_coordinator_kill9);
 	tcase_add_test(add_case(s, "again", setup),
 		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
-	tcase_add_test(add_case(s, "rebalance", rebalance_setup),
-		       test_cluster_preferred_leader_leads_again_after_restart);
+	TCase *rb = add_case(s, "rebalance", rebalance_setup);
+	tcase_add_test(rb, test_cluster_preferred_leader_leads_again_after_restart);
+	tcase_add_test(add_case(s, "bounce", setup),
+		       test_cluster_leader_restarted_within_its_session_gets_a_new_epoch);
 	tcase_add_test(add_case(s, "partition", partitionable_setup),
 		       test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_lacks);
 	SRunner *sr = srunner_create(s);

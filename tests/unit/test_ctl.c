@@ -467,6 +467,35 @@ START_TEST(test_preferred_replica_leads_again_once_in_sync)
 }
 END_TEST
 
+/* A leader that registered again (restarted within its session timeout,
+ * so its death was never seen): the lead moves to the next in-sync
+ * replica and it leaves the ISR; alone in the ISR it keeps the lead; the
+ * leader epoch is bumped either way; a partition it does not lead is left
+ * alone. */
+START_TEST(test_bounced_leader_never_goes_on_under_the_same_epoch)
+{
+	struct ctl_brokers live = LIVE(0, 1, 2, 3);
+	struct ctl_part p = mk_part(IDS(1, 2, 3), 3, IDS(1, 2, 3), 3, 1, 4, 1);
+
+	ck_assert_int_eq(ctl_bounced(&p, &live, 1, 2), 1);
+	ck_assert_int_eq(p.leader, 2);
+	CK_IDS(p.isr, p.nisr, 2, 3);
+	ck_assert_int_eq(p.leader_epoch, 5);
+	ck_assert_int_eq(p.controller_epoch, 2);
+	ck_assert_int_eq(ctl_bounced(&p, &live, 1, 2), 0); /* it leads nothing now */
+	ctl_part_free(&p);
+	p = mk_part(IDS(1, 2, 3), 3, IDS(1), 1, 1, 4, 1);
+	ck_assert_int_eq(ctl_bounced(&p, &live, 1, 2), 1);
+	ck_assert_int_eq(p.leader, 1);
+	CK_IDS(p.isr, p.nisr, 1);
+	ck_assert_int_eq(p.leader_epoch, 5);
+	ctl_part_free(&p);
+	p = mk_part(IDS(1, 2, 3), 3, IDS(1, 2, 3), 3, 1, 4, 3);
+	ck_assert_int_eq(ctl_bounced(&p, &live, 1, 2), CTL_ERR_STALE_CONTROLLER);
+	ctl_part_free(&p);
+}
+END_TEST
+
 static Suite *ctl_suite(void)
 {
 	Suite *s = suite_create("ctl");
@@ -491,6 +520,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(r, test_return_of_isr_member_brings_partition_online);
 	tcase_add_test(r, test_return_of_non_isr_replica_needs_unclean);
 	tcase_add_test(r, test_preferred_replica_leads_again_once_in_sync);
+	tcase_add_test(r, test_bounced_leader_never_goes_on_under_the_same_epoch);
 	tcase_add_test(n, test_new_state_first_live_replica_leads);
 	tcase_add_test(n, test_new_state_without_live_replica_is_not_written);
 	tcase_add_test(n, test_stale_controller_epoch_is_refused);
