@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -483,4 +484,60 @@ int ch_http(const struct ch_cluster *c, int i, const char *method, const char *p
 	out[got] = '\0';
 	free(buf);
 	return status;
+}
+
+/* ---- what the nodes hold ---------------------------------------------- */
+
+long ch_file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+void ch_segment_path(const struct ch_cluster *c, int i, const char *topic, char *out,
+		     size_t len)
+{
+	snprintf(out, len, "%s/logs/%s-0/00000000000000000000.log", c->nodes[i].dir, topic);
+}
+
+static char *slurp(const char *path, long *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	*len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = malloc((size_t)*len + 1);
+	if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	return b;
+}
+
+void ch_assert_replicas_identical(const struct ch_cluster *c, const char *topic)
+{
+	char path[3][700];
+	for (int i = 0; i < 3; i++)
+		ch_segment_path(c, i, topic, path[i], sizeof(path[i]));
+	uint64_t deadline = kh_now_ms() + 10000;
+	while (kh_now_ms() < deadline && !(ch_file_size(path[0]) > 0 &&
+					    ch_file_size(path[0]) == ch_file_size(path[1]) &&
+					    ch_file_size(path[1]) == ch_file_size(path[2])))
+		kh_sleep_ms(100);
+	long len[3];
+	char *data[3];
+	for (int i = 0; i < 3; i++) {
+		data[i] = slurp(path[i], &len[i]);
+		ck_assert_msg(data[i] != NULL, "%s missing", path[i]);
+	}
+	ck_assert_int_eq(len[0], len[1]);
+	ck_assert_int_eq(len[1], len[2]);
+	ck_assert_msg(memcmp(data[0], data[1], (size_t)len[0]) == 0 &&
+			      memcmp(data[1], data[2], (size_t)len[0]) == 0,
+		      "the replicas' segments differ");
+	for (int i = 0; i < 3; i++)
+		free(data[i]);
 }

@@ -12,6 +12,7 @@
 #ifndef TANDEM_TESTS_CLUSTER_HARNESS_H
 #define TANDEM_TESTS_CLUSTER_HARNESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -76,6 +77,19 @@ void ch_node_kill9(struct ch_cluster *c, int i);
 void ch_node_pause(struct ch_cluster *c, int i, int pause);
 /* The index of node id, or -1. */
 int ch_index(const struct ch_cluster *c, int32_t id);
+
+/* ---- what the nodes hold ---------------------------------------------- */
+
+/* The size of the file at path, -1 when there is none. */
+long ch_file_size(const char *path);
+/* Node i's first segment file of partition 0 of topic (its name in the
+ * store), into out. */
+void ch_segment_path(const struct ch_cluster *c, int i, const char *topic, char *out,
+		     size_t len);
+/* Partition 0 of topic byte for byte the same on nodes 0..2 (followers
+ * may still be writing the last fetch: waits, bounded, for the sizes to
+ * agree); fails the test otherwise. */
+void ch_assert_replicas_identical(const struct ch_cluster *c, const char *topic);
 
 /* ---- what the cluster says, through librdkafka's metadata ------------ */
 

@@ -92,58 +92,6 @@ static rd_kafka_resp_err_t create_assigned(const char *name, int nparts,
 	return e;
 }
 
-static long file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-static char *slurp(const char *path, long *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	*len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)*len + 1);
-	if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	return b;
-}
-
-/* Partition 0 of topic byte for byte the same on every node (followers
- * may still be writing the last fetch: waits, bounded, for the sizes to
- * agree). */
-static void assert_replicas_identical(const char *topic)
-{
-	char path[3][700];
-	for (int i = 0; i < 3; i++)
-		snprintf(path[i], sizeof(path[i]), "%s/logs/%s-0/00000000000000000000.log",
-			 cl.nodes[i].dir, topic);
-	uint64_t deadline = kh_now_ms() + 10000;
-	while (kh_now_ms() < deadline && !(file_size(path[0]) > 0 &&
-					    file_size(path[0]) == file_size(path[1]) &&
-					    file_size(path[1]) == file_size(path[2])))
-		kh_sleep_ms(100);
-	long len[3];
-	char *data[3];
-	for (int i = 0; i < 3; i++) {
-		data[i] = slurp(path[i], &len[i]);
-		ck_assert_msg(data[i] != NULL, "%s missing", path[i]);
-	}
-	ck_assert_int_eq(len[0], len[1]);
-	ck_assert_int_eq(len[1], len[2]);
-	ck_assert_msg(memcmp(data[0], data[1], (size_t)len[0]) == 0 &&
-			      memcmp(data[1], data[2], (size_t)len[0]) == 0,
-		      "the replicas' segments differ");
-	for (int i = 0; i < 3; i++)
-		free(data[i]);
-}
-
 /* Healthy followers never left an ISR on any node: a leader that compared
  * a follower's fetch time with another clock shrank it on every tick it
  * was a record behind, and the ISR flapped under load. */
@@ -307,7 +255,7 @@ START_TEST(test_cluster_replicates_every_record_to_every_node)
 		ck_assert_str_eq(vals[i], want);
 		free(vals[i]);
 	}
-	assert_replicas_identical(topic);
+	ch_assert_replicas_identical(&cl, topic);
 	free(sent);
 
 	/* an explicit assignment: the preferred (first) replica leads */
@@ -851,7 +799,7 @@ START_TEST(test_cluster_partitioned_leader_acknowledges_nothing_the_new_leader_l
 			      "offset %lld holds %s, acknowledged for %s", (long long)a[i].offset,
 			      vals[a[i].offset], a[i].value);
 	}
-	assert_replicas_identical(topic);
+	ch_assert_replicas_identical(&cl, topic);
 	for (int i = 0; i < got; i++)
 		free(vals[i]);
 	free(vals);
@@ -905,7 +853,7 @@ START_TEST(test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_lea
 			x = i;
 	ck_assert_int_ge(x, 0);
 	/* x has the 30 old records */
-	assert_replicas_identical(topic);
+	ch_assert_replicas_identical(&cl, topic);
 	ch_node_pause(&cl, x, 1);
 	rd_kafka_t *admin = kh_producer(cl.bootstrap, NULL);
 	ck_assert_int_eq(kh_delete_topic(admin, topic), 0);
@@ -934,7 +882,7 @@ START_TEST(test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_lea
 		ck_assert_msg(strncmp(vals[i], "new-", 4) == 0, "offset %d holds %s", i, vals[i]);
 		free(vals[i]);
 	}
-	assert_replicas_identical(topic);
+	ch_assert_replicas_identical(&cl, topic);
 
 	/* deleted while x is down: x deletes its log when it is back */
 	ch_node_stop(&cl, x);
@@ -1052,7 +1000,7 @@ START_TEST(test_cluster_leader_restarted_within_its_session_gets_a_new_epoch)
 		ck_assert_str_eq(vals[i], want);
 		free(vals[i]);
 	}
-	assert_replicas_identical(topic);
+	ch_assert_replicas_identical(&cl, topic);
 }
 END_TEST
 

@@ -238,34 +238,6 @@ static int receive(amqp_connection_state_t c, int have, int want, int ms)
 
 /* ---- what the nodes hold ------------------------------------------------ */
 
-static long file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-static char *slurp(const char *path, long *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	*len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)*len + 1);
-	if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	return b;
-}
-
-static void segment_path(char *out, size_t len, int i, const char *topic)
-{
-	snprintf(out, len, "%s/logs/%s-0/00000000000000000000.log", cl.nodes[i].dir, topic);
-}
-
 /* Elements of the JSON array starting at a ('['), or -1. */
 static int array_len(const char *a)
 {
@@ -360,27 +332,10 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 			      "in-sync replicas with high watermark %d", cl.nodes[i].id, q, N);
 
 	/* the same bytes on every node's replica */
+	ch_assert_replicas_identical(&cl, q);
 	char path[3][700];
 	for (int i = 0; i < 3; i++)
-		segment_path(path[i], sizeof(path[i]), i, q);
-	uint64_t deadline = kh_now_ms() + 10000;
-	while (kh_now_ms() < deadline && !(file_size(path[0]) > 0 &&
-					    file_size(path[0]) == file_size(path[1]) &&
-					    file_size(path[1]) == file_size(path[2])))
-		kh_sleep_ms(100);
-	long len[3];
-	char *data[3];
-	for (int i = 0; i < 3; i++) {
-		data[i] = slurp(path[i], &len[i]);
-		ck_assert_msg(data[i] != NULL, "%s missing", path[i]);
-	}
-	ck_assert_int_eq(len[0], len[1]);
-	ck_assert_int_eq(len[1], len[2]);
-	ck_assert_msg(memcmp(data[0], data[1], (size_t)len[0]) == 0 &&
-			      memcmp(data[1], data[2], (size_t)len[0]) == 0,
-		      "the replicas' segments differ");
-	for (int i = 0; i < 3; i++)
-		free(data[i]);
+		ch_segment_path(&cl, i, q, path[i], sizeof(path[i]));
 
 	/* the same queue declared on node 2 reads what node 1 wrote */
 	amqp_connection_state_t con = consumer_on(1, q);
@@ -391,16 +346,16 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 	 * watermark stays until the ISR has them (node 3 leaves it after
 	 * replica_lag_time_max_ms or its session): node 2's consumer sees
 	 * none of them, and the publisher gets no confirm, meanwhile */
-	long before = file_size(path[1]);
+	long before = ch_file_size(path[1]);
 	ch_node_pause(&cl, 2, 1);
 	for (int i = N; i < N + K; i++) {
 		snprintf(body, sizeof(body), "m-%04d", i);
 		publish(pub, q, body);
 	}
-	deadline = kh_now_ms() + 2000;
-	while (kh_now_ms() < deadline && file_size(path[1]) <= before)
+	uint64_t deadline = kh_now_ms() + 2000;
+	while (kh_now_ms() < deadline && ch_file_size(path[1]) <= before)
 		kh_sleep_ms(20);
-	ck_assert_msg(file_size(path[1]) > before, "node %d did not fetch the new records",
+	ck_assert_msg(ch_file_size(path[1]) > before, "node %d did not fetch the new records",
 		      cl.nodes[1].id);
 	got = receive(con, got, N + K, 1200);
 	read_confirms(pub, &cf, N + 1, 1);
