@@ -180,6 +180,35 @@ static void kill_at_exit(void)
 		c->root);
 }
 
+/* 1 when port is one picked for nodes 0..upto (free_port released them:
+ * a proxy's own ephemeral port could be one of them). */
+static int port_taken(const struct ch_cluster *c, int upto, int port)
+{
+	for (int i = 0; i <= upto; i++) {
+		const struct ch_node *nd = &c->nodes[i];
+		if (port == nd->kafka_port || port == nd->amqp_port || port == nd->http_port)
+			return 1;
+	}
+	return port == c->zk_port;
+}
+
+/* Node i's two proxies, on ports no node was given. */
+static void start_proxies(struct ch_cluster *c, int i)
+{
+	struct ch_node *nd = &c->nodes[i];
+	for (int tries = 0; tries < 20; tries++) {
+		nd->zk_proxy = tproxy_start(c->zk_port);
+		nd->kafka_proxy = tproxy_start(nd->kafka_port);
+		ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "proxy: %s", strerror(errno));
+		if (!port_taken(c, i, tproxy_port(nd->zk_proxy)) &&
+		    !port_taken(c, i, tproxy_port(nd->kafka_proxy)))
+			return;
+		tproxy_stop(nd->zk_proxy);
+		tproxy_stop(nd->kafka_proxy);
+	}
+	ck_abort_msg("no proxy port apart from the nodes' after 20 tries");
+}
+
 static void start(struct ch_cluster *c, int n, const char *const *extra, int proxied)
 {
 	static int registered;
@@ -211,11 +240,8 @@ static void start(struct ch_cluster *c, int n, const char *const *extra, int pro
 		snprintf(nd->log, sizeof(nd->log), "%s/node%d.log", c->root, nd->id);
 		o += (size_t)snprintf(c->bootstrap + o, sizeof(c->bootstrap) - o, "%s127.0.0.1:%d",
 				      i ? "," : "", nd->kafka_port);
-		if (proxied) {
-			nd->zk_proxy = tproxy_start(c->zk_port);
-			nd->kafka_proxy = tproxy_start(nd->kafka_port);
-			ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "proxy: %s", strerror(errno));
-		}
+		if (proxied)
+			start_proxies(c, i);
 	}
 	for (int i = 0; i < n; i++)
 		ch_node_start(c, i);
