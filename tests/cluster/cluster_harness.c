@@ -567,3 +567,15 @@ void ch_assert_replicas_identical(const struct ch_cluster *c, const char *topic)
 	for (int i = 0; i < 3; i++)
 		free(data[i]);
 }
+
+int ch_json_array_len(const char *a)
+{
+	if (!a || *a != '[')
+		return -1;
+	if (a[1] == ']')
+		return 0;
+	int n = 1;
+	for (a++; *a && *a != ']'; a++)
+		n += *a == ',';
+	return *a == ']' ? n : -1;
+}

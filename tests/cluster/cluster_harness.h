@@ -91,6 +91,10 @@ void ch_segment_path(const struct ch_cluster *c, int i, const char *topic, char 
  * agree); fails the test otherwise. */
 void ch_assert_replicas_identical(const struct ch_cluster *c, const char *topic);
 
+/* Elements of the JSON array of numbers starting at a ('['), or -1 (a
+ * management API answer's "replicas" or "isr"). */
+int ch_json_array_len(const char *a);
+
 /* ---- what the cluster says, through librdkafka's metadata ------------ */
 
 /* The leader and ISR of topic/partition as node i's Metadata gives them

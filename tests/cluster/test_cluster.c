@@ -175,19 +175,6 @@ static int read_all(const char *topic, char **out, int max)
 	return n;
 }
 
-/* Elements of the JSON array of numbers starting at a ('['), or -1. */
-static int array_len(const char *a)
-{
-	if (!a || *a != '[')
-		return -1;
-	if (a[1] == ']')
-		return 0;
-	int n = 1;
-	for (a++; *a && *a != ']'; a++)
-		n += *a == ',';
-	return *a == ']' ? n : -1;
-}
-
 /* NULL when node i's /api/cluster body shows the three live nodes, the
  * controller, and topic's partition 0 on three replicas all in sync with
  * high watermark hw (and nothing under-replicated or offline); else what
@@ -217,7 +204,7 @@ static const char *api_shows(const char *body, int i, const char *topic, int32_t
 	char obj[1024];
 	snprintf(obj, sizeof(obj), "%.*s", (int)(end - p), p);
 	const char *rs = strstr(obj, "\"replicas\":"), *isr = strstr(obj, "\"isr\":");
-	if (array_len(rs ? rs + 11 : NULL) != 3 || array_len(isr ? isr + 6 : NULL) != 3)
+	if (ch_json_array_len(rs ? rs + 11 : NULL) != 3 || ch_json_array_len(isr ? isr + 6 : NULL) != 3)
 		return "not three replicas all in the ISR";
 	snprintf(want, sizeof(want), "\"high_watermark\":%d,\"under_replicated\":false,\"offline\":false,",
 		 hw);
@@ -314,7 +301,7 @@ static int api_lists(int i, const char *topic, int p, int present)
 			return 1;
 		const char *rs = o ? strstr(o, "\"replicas\":") : NULL;
 		const char *isr = o ? strstr(o, "\"isr\":") : NULL;
-		if (present && rs && isr && array_len(rs + 11) == 3 && array_len(isr + 6) == 3)
+		if (present && rs && isr && ch_json_array_len(rs + 11) == 3 && ch_json_array_len(isr + 6) == 3)
 			return 1;
 	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
 	fprintf(stderr, "node %d: /api/cluster: %s\n", cl.nodes[i].id, body);

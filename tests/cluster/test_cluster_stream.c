@@ -90,15 +90,20 @@ static void amqp_done(amqp_connection_state_t c)
 	amqp_destroy_connection(c);
 }
 
+/* The arguments of a stream queue (x-queue-type stream), in e. */
+static amqp_table_t stream_args(amqp_table_entry_t *e)
+{
+	e->key = amqp_cstring_bytes("x-queue-type");
+	e->value.kind = AMQP_FIELD_KIND_UTF8;
+	e->value.value.bytes = amqp_cstring_bytes("stream");
+	return (amqp_table_t){ 1, e };
+}
+
 /* queue.declare of a durable stream queue; fails the test unless declare-ok. */
 static void declare_stream(amqp_connection_state_t c, const char *q)
 {
 	amqp_table_entry_t e;
-	e.key = amqp_cstring_bytes("x-queue-type");
-	e.value.kind = AMQP_FIELD_KIND_UTF8;
-	e.value.value.bytes = amqp_cstring_bytes("stream");
-	amqp_table_t args = { 1, &e };
-	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, args);
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, stream_args(&e));
 	reply_ok(amqp_get_rpc_reply(c), "queue.declare");
 }
 
@@ -238,19 +243,6 @@ static int receive(amqp_connection_state_t c, int have, int want, int ms)
 
 /* ---- what the nodes hold ------------------------------------------------ */
 
-/* Elements of the JSON array starting at a ('['), or -1. */
-static int array_len(const char *a)
-{
-	if (!a || *a != '[')
-		return -1;
-	if (a[1] == ']')
-		return 0;
-	int n = 1;
-	for (a++; *a && *a != ']'; a++)
-		n += *a == ',';
-	return *a == ']' ? n : -1;
-}
-
 /* 1 when node i's /api/cluster shows partition 0 of topic on three
  * replicas, all in the ISR, with high watermark hw (present), or does not
  * list the topic at all (!present), within 20 s. */
@@ -273,7 +265,7 @@ static int api_shows(int i, const char *topic, int hw, int present)
 		snprintf(obj, sizeof(obj), "%.*s", (int)(end - p), p);
 		snprintf(hws, sizeof(hws), "\"high_watermark\":%d,", hw);
 		const char *rs = strstr(obj, "\"replicas\":"), *isr = strstr(obj, "\"isr\":");
-		if (array_len(rs ? rs + 11 : NULL) == 3 && array_len(isr ? isr + 6 : NULL) == 3 &&
+		if (ch_json_array_len(rs ? rs + 11 : NULL) == 3 && ch_json_array_len(isr ? isr + 6 : NULL) == 3 &&
 		    strstr(obj, hws))
 			return 1;
 	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
@@ -430,11 +422,7 @@ START_TEST(test_cluster_stream_declare_without_the_controller_answers_541)
 	ck_assert_int_eq(kill(cl.zk_pid, SIGSTOP), 0);
 	uint64_t t0 = kh_now_ms();
 	amqp_table_entry_t e;
-	e.key = amqp_cstring_bytes("x-queue-type");
-	e.value.kind = AMQP_FIELD_KIND_UTF8;
-	e.value.value.bytes = amqp_cstring_bytes("stream");
-	amqp_table_t args = { 1, &e };
-	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, args);
+	amqp_queue_declare(c, 1, amqp_cstring_bytes(q), 0, 1, 0, 0, stream_args(&e));
 	amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
 	uint64_t took = kh_now_ms() - t0;
 	kill(cl.zk_pid, SIGCONT);
