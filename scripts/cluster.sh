@@ -63,19 +63,16 @@ find_tandemd() {
 	fi
 }
 
-# free_ports N: N distinct free loopback ports, one per line (one python3
-# run for all: the sockets stay bound until every port is picked).
+# free_ports N: N distinct free loopback ports below the kernel's ephemeral
+# range, one per line (scripts/free-ports says why below).
 free_ports() {
 	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in ss))' "$1"
+		python3 "$ROOT/scripts/free-ports" "$1"
 		return
 	fi
 	local p n=0 seen=" "
 	for _ in $(seq 1 $(($1 * 50))); do # no python: random ports nobody answers on
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		case $seen in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"

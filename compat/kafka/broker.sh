@@ -10,8 +10,9 @@ state=${COMPAT_KAFKA_STATE:?COMPAT_KAFKA_STATE must name a directory}
 tandemd=${TANDEMD:?TANDEMD must name the tandemd binary}
 mkdir -p "$state"
 
+# a port below the ephemeral range: restart keeps it (scripts/free-ports)
 free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	/usr/bin/python3 "$(dirname "$0")/../../scripts/free-ports"
 }
 
 # A CA and a server certificate for 127.0.0.1 (EC keys, made once per

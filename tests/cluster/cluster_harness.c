@@ -104,6 +104,24 @@ static int log_says(const char *path, const char *what, long from)
 	return found;
 }
 
+/* Copies what path got since offset `from` (its last `most` bytes at most)
+ * to stderr: why a node stopped. */
+static void print_tail(const char *path, long from, long most)
+{
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t n;
+	if (!f)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) - from > most)
+		from = ftell(f) - most;
+	fseek(f, from, SEEK_SET);
+	fprintf(stderr, "--- %s:\n", path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(f);
+}
+
 static long file_end(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -127,6 +145,7 @@ void ch_node_start(struct ch_cluster *c, int i)
 	while (kh_now_ms() < deadline) {
 		if (waitpid(nd->pid, &status, WNOHANG) == nd->pid) {
 			nd->pid = 0;
+			print_tail(nd->log, nd->log_from, 4096); /* CI keeps no temp dirs */
 			ck_abort_msg("node %d exited during start (status 0x%x); log %s", nd->id, status,
 				     nd->log);
 		}
@@ -178,35 +197,18 @@ static void kill_at_exit(void)
 		kill(c->zk_pid, SIGKILL);
 	fprintf(stderr, "cluster harness: stopped what a failed test left running; logs in %s\n",
 		c->root);
+	for (int i = 0; i < c->n; i++) /* what each node did last (CI keeps no temp dirs) */
+		print_tail(c->nodes[i].log, 0, 1536);
 }
 
-/* 1 when port is one picked for nodes 0..upto (free_port released them:
- * a proxy's own ephemeral port could be one of them). */
-static int port_taken(const struct ch_cluster *c, int upto, int port)
-{
-	for (int i = 0; i <= upto; i++) {
-		const struct ch_node *nd = &c->nodes[i];
-		if (port == nd->kafka_port || port == nd->amqp_port || port == nd->http_port)
-			return 1;
-	}
-	return port == c->zk_port;
-}
-
-/* Node i's two proxies, on ports no node was given. */
+/* Node i's two proxies (on ports of the kernel's choosing: they never meet
+ * the nodes', which su_free_port picks below its range). */
 static void start_proxies(struct ch_cluster *c, int i)
 {
 	struct ch_node *nd = &c->nodes[i];
-	for (int tries = 0; tries < 20; tries++) {
-		nd->zk_proxy = tproxy_start(c->zk_port);
-		nd->kafka_proxy = tproxy_start(nd->kafka_port);
-		ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "proxy: %s", strerror(errno));
-		if (!port_taken(c, i, tproxy_port(nd->zk_proxy)) &&
-		    !port_taken(c, i, tproxy_port(nd->kafka_proxy)))
-			return;
-		tproxy_stop(nd->zk_proxy);
-		tproxy_stop(nd->kafka_proxy);
-	}
-	ck_abort_msg("no proxy port apart from the nodes' after 20 tries");
+	nd->zk_proxy = tproxy_start(c->zk_port);
+	nd->kafka_proxy = tproxy_start(nd->kafka_port);
+	ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "proxy: %s", strerror(errno));
 }
 
 static void start(struct ch_cluster *c, int n, const char *const *extra, int proxied)

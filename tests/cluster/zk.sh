@@ -32,12 +32,12 @@ usage() { die "usage: $0 start DIR [PORT] | stop DIR | status DIR"; }
 
 free_port() {
 	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+		python3 "$(dirname "$0")/../../scripts/free-ports"
 		return
 	fi
 	local p
 	for _ in $(seq 1 50); do # no python: a random port nobody answers on
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -14,12 +15,12 @@ from pika.exceptions import NackError, UnroutableError, AMQPError
 TANDEMD = os.environ.get("TANDEMD", "tandemd")
 
 
+FREE_PORTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "free-ports")
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port below the ephemeral range: kill9() and start() keep it."""
+    return int(subprocess.check_output([sys.executable, FREE_PORTS]).decode())
 
 
 class Broker:

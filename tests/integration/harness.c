@@ -3,6 +3,7 @@
  * it starts tandemd as a separate process and never links server code. */
 #include "harness.h"
 #include "parallel.h"
+#include "sockutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,24 +82,6 @@ static int env_int(const char *name, int dflt)
 }
 
 /* ---- broker lifecycle ------------------------------------------------------ */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int port = -1;
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
 
 static int tcp_connect(const char *host, int port)
 {
@@ -226,7 +209,7 @@ void th_start(void)
 			fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
 			exit(99);
 		}
-		broker.port = free_port();
+		broker.port = su_free_port();
 		broker.pid = spawn_tandemd(path, broker.port, broker.datadir);
 		if (broker.pid < 0) {
 			fprintf(stderr, "harness: fork: %s\n", strerror(errno));
@@ -517,7 +500,7 @@ void th_start_with_args(const char *const *extra)
 		else
 			snprintf(broker.datadir, sizeof(broker.datadir), "%s/tandem-it.XXXXXX", tmp);
 		ck_assert_msg(mkdtemp(broker.datadir) != NULL, "mkdtemp %s: %s", broker.datadir, strerror(errno));
-		broker.port = free_port();
+		broker.port = su_free_port();
 		ck_assert_msg(broker.port > 0, "no free port");
 		int rc = spawn_and_wait();
 		if (rc == 1) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "util/json.h"
+#include "sockutil.h"
 
 struct th_http_resp {
 	int status;
@@ -74,8 +75,6 @@ int th_jeq(struct th_http_resp *r, const char *path, const char *json);
 /* 1 when the body is tandem's (RabbitMQ's) error object {"error": error,
  * "reason": a string starting with reason_prefix ("" for any)}. */
 int th_jerror(struct th_http_resp *r, const char *error, const char *reason_prefix);
-/* A free loopback TCP port, or -1. */
-int th_free_port(void);
 /* Percent-encodes s into out (cap bytes) for one URL path segment. */
 void th_urlseg(char *out, size_t cap, const char *s);
 

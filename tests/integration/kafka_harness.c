@@ -282,7 +282,9 @@ rd_kafka_t *kh_consumer(const char *bootstrap, const char *const *kv)
 
 static rd_kafka_resp_err_t admin_wait(rd_kafka_t *rk, rd_kafka_queue_t *q, int create)
 {
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+	/* longer than a cluster node waits for the controller (30 s): its
+	 * answer, an error included, is what the caller sees */
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 40000);
 	const rd_kafka_topic_result_t **res;
 	size_t n = 0;
 	rd_kafka_resp_err_t err;

@@ -1299,7 +1299,7 @@ END_TEST
 START_TEST(test_vhosts_users_persist)
 {
 	char port[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	const char *args[] = { "--http-port", port, "--kafka-port", "0", "--users.cfg.password", "cfgpw",
@@ -1415,10 +1415,10 @@ int main(void)
 		return 77;
 	}
 	char port[16], kport[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	do
-		kafka_port = th_free_port();
+		kafka_port = su_free_port();
 	while (kafka_port == http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	snprintf(kport, sizeof(kport), "%d", kafka_port);

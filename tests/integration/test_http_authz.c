@@ -129,7 +129,7 @@ END_TEST
 START_TEST(test_authz_grants_survive_restart)
 {
 	char port[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	const char *args[] = { "--http-port", port, "--kafka-port", "0", NULL };
@@ -304,7 +304,7 @@ END_TEST
 START_TEST(test_http_allowed_hosts)
 {
 	char port[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	const char *args[] = { "--http-port", port, "--kafka-port", "0", "--http-allowed-hosts",
@@ -399,7 +399,7 @@ END_TEST
 START_TEST(test_metrics_auth)
 {
 	char port[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	const char *args[] = { "--http-port", port, "--kafka-port", "0", "--metrics-auth", "true",
@@ -432,7 +432,7 @@ int main(void)
 		return 77;
 	}
 	char port[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	const char *args[] = { "--http-port", port, "--kafka-port", "0",

@@ -540,10 +540,10 @@ int main(void)
 		return 77;
 	}
 	char hport[16], kport[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	do
-		kafka_port = th_free_port();
+		kafka_port = su_free_port();
 	while (kafka_port == http_port);
 	if (http_port <= 0 || kafka_port <= 0)
 		return 99;

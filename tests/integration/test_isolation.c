@@ -372,9 +372,9 @@ END_TEST
 START_TEST(test_kafka_vhost_key)
 {
 	char kport[16], hport[16], bs[64], q[128], topic[256], plain[128];
-	int kp = th_free_port(), hp;
+	int kp = su_free_port(), hp;
 	do
-		hp = th_free_port();
+		hp = su_free_port();
 	while (hp == kp);
 	snprintf(kport, sizeof(kport), "%d", kp);
 	snprintf(hport, sizeof(hport), "%d", hp);
@@ -500,10 +500,10 @@ int main(void)
 		return 77;
 	}
 	char hport[16], kport[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	do
-		kafka_port = th_free_port();
+		kafka_port = su_free_port();
 	while (kafka_port == http_port);
 	if (http_port <= 0 || kafka_port <= 0)
 		return 99;

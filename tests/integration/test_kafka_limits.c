@@ -62,10 +62,10 @@ static void start_broker(const char *const *more)
 				 "--users.mo.tags",
 				 "management",
 				 NULL };
-	int n = 12, http_port = th_free_port();
+	int n = 12, http_port = su_free_port();
 
 	do
-		kafka_port = th_free_port();
+		kafka_port = su_free_port();
 	while (kafka_port == http_port);
 	th_http_port(http_port);
 	snprintf(hp, sizeof(hp), "%d", http_port);

@@ -5,6 +5,7 @@
  * credentials) fail with an authentication error; a client without SASL
  * is closed; SaslHandshake refuses an unknown mechanism with the list. */
 #include "kafka_harness.h"
+#include "sockutil.h"
 #include "parallel.h"
 
 #include <arpa/inet.h>
@@ -239,19 +240,6 @@ START_TEST(test_kafka_sasl_handshake_v0_bare_tokens)
 }
 END_TEST
 
-/* A free loopback port (bound, read and closed). */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 /* PUT body to path of the management API on 127.0.0.1:port as
  * guest:guest; the HTTP status.  The listener may open a little after the
  * Kafka one: connecting is retried for up to 10 s. */
@@ -294,7 +282,7 @@ START_TEST(test_kafka_sasl_scram_survives_restart)
 {
 	struct kh_broker b;
 	char port[16], topic[64];
-	int hp = free_port();
+	int hp = su_free_port();
 	snprintf(port, sizeof(port), "%d", hp);
 	const char *const args[] = { "--kafka-sasl-required", "true", "--http-port", port, NULL };
 	const char *const kv[] = { "security.protocol", "sasl_plaintext", "sasl.mechanisms",

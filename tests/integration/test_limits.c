@@ -422,7 +422,7 @@ END_TEST
 START_TEST(test_limits_config_and_restart)
 {
 	char port[16];
-	int hp = th_free_port();
+	int hp = su_free_port();
 	snprintf(port, sizeof(port), "%d", hp);
 	const char *args[] = { "--http-port",
 			       port,
@@ -476,7 +476,7 @@ int main(void)
 		th_start();
 	} else {
 		char port[16];
-		http_port = th_free_port();
+		http_port = su_free_port();
 		th_http_port(http_port);
 		snprintf(port, sizeof(port), "%d", http_port);
 		const char *args[] = { "--http-port", port, "--kafka-port", "0", NULL };

@@ -647,7 +647,7 @@ END_TEST
 START_TEST(test_permissions_restart)
 {
 	char port[16], rk[128];
-	int hp = th_free_port();
+	int hp = su_free_port();
 	snprintf(port, sizeof(port), "%d", hp);
 	const char *args[] = { "--http-port", port, "--kafka-port", "0", NULL };
 	th_start_with_args(args);
@@ -707,7 +707,7 @@ int main(void)
 		th_start();
 	} else {
 		char port[16];
-		int http_port = th_free_port();
+		int http_port = su_free_port();
 		th_http_port(http_port);
 		snprintf(port, sizeof(port), "%d", http_port);
 		const char *args[] = { "--http-port", port, "--kafka-port", "0", NULL };

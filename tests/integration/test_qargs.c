@@ -227,7 +227,7 @@ int main(void)
 		return 77;
 	}
 	char port[16];
-	http_port = th_free_port();
+	http_port = su_free_port();
 	th_http_port(http_port);
 	snprintf(port, sizeof(port), "%d", http_port);
 	const char *args[] = { "--http-port", port, NULL };

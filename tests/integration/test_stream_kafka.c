@@ -12,6 +12,7 @@
  * listeners): against TANDEM_TEST_BROKER it reports SKIP (77). */
 #include "harness.h"
 #include "kafka_harness.h"
+#include "sockutil.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,22 +23,6 @@
 #include <unistd.h>
 
 static char bootstrap[64];
-
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
 
 static amqp_table_entry_t e_str(const char *key, const char *v)
 {
@@ -494,7 +479,7 @@ int main(void)
 		printf("SKIP: AMQP and Kafka on one tandemd (TANDEM_TEST_BROKER is set)\n");
 		return 77;
 	}
-	int port = free_port();
+	int port = su_free_port();
 	if (port <= 0) {
 		fprintf(stderr, "no free port\n");
 		return 99;

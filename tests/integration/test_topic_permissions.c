@@ -335,8 +335,8 @@ int main(void)
 		return 77;
 	}
 	char hport[16], kport[16];
-	int http_port = th_free_port();
-	kafka_port = th_free_port();
+	int http_port = su_free_port();
+	kafka_port = su_free_port();
 	if (http_port <= 0 || kafka_port <= 0)
 		return 99;
 	th_http_port(http_port);

@@ -61,7 +61,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	TANDEM_CLUSTER_DIR=$work/cluster "$top/scripts/cluster.sh" down >/dev/null 2>&1
 	rm -rf "$work/cluster"
 	# the single node: acks=1
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	port=$(python3 "$top/scripts/free-ports")
 	mkdir -p "$work/single"
 	"$TANDEMD" --kafka-port "$port" --amqp-port 0 --http-port 0 --data-dir "$work/single" \
 		--log-level warning >"$work/single.log" 2>&1 &

@@ -50,7 +50,7 @@ trap cleanup EXIT
 ) >"$work/gen.log" 2>&1 || fail "openssl: $(tail -3 "$work/gen.log")"
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 "$(dirname "$0")/../../scripts/free-ports"
 }
 amqps=$(free_port)
 kssl=$(free_port)

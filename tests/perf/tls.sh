@@ -112,7 +112,7 @@ TLS_ARGS_SHOWN="--tls --cacert ca.pem --cert client.pem --key client.key"
 
 # ---------- helpers ----------
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 "$here/../../scripts/free-ports"
 }
 wait_port() { # port pid
 	for _ in $(seq 1 200); do

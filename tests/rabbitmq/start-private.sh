@@ -31,10 +31,11 @@ else
 fi
 dir=$(cd "$dir" && pwd)
 
-# Ask the kernel for free loopback ports. There is a small race between closing
-# the probe socket and RabbitMQ binding it; a failed start is reported below.
+# Free loopback ports below the kernel's ephemeral range (scripts/free-ports).
+# There is a small race between the probe and RabbitMQ binding the port; a
+# failed start is reported below.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null && return
+	python3 "$(dirname "$0")/../../scripts/free-ports" 2>/dev/null && return
 	# no python3: pick a random high port that nothing listens on
 	local p
 	while :; do
