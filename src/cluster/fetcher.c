@@ -654,25 +654,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	for (;;) {
-		uint8_t h[4];
-		uint32_t size;
-		uint8_t *frame;
+		const uint8_t *frame;
+		size_t size;
+		int got = kw_frame_next(in, RESPONSE_MAX, &frame, &size);
 
-		if (evbuffer_copyout(in, h, 4) < 4)
+		if (got == 0)
 			return;
-		size = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-		if (size < 4 || size > RESPONSE_MAX) {
+		if (got < 0) {
 			leader_lost(l, "sent a bad frame");
 			return;
 		}
-		if (evbuffer_get_length(in) < (size_t)size + 4)
-			return;
-		frame = evbuffer_pullup(in, (ev_ssize_t)size + 4);
-		if (!frame || on_response(l, frame + 4, size) < 0) {
+		if (on_response(l, frame, size) < 0) {
 			leader_lost(l, "sent an unexpected response");
 			return;
 		}
-		evbuffer_drain(in, (size_t)size + 4);
+		evbuffer_drain(in, size + 4);
 		pump(l);
 		if (!l->bev)
 			return;

@@ -9,6 +9,27 @@
 
 #include "cluster/kwire.h"
 
+int kw_frame_next(struct evbuffer *in, size_t max, const uint8_t **frame, size_t *len)
+{
+	uint8_t h[4];
+	uint32_t size;
+	const uint8_t *p;
+
+	if (evbuffer_copyout(in, h, 4) < 4)
+		return 0;
+	size = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	if (size < 4 || size > max)
+		return -1;
+	if (evbuffer_get_length(in) < (size_t)size + 4)
+		return 0;
+	p = evbuffer_pullup(in, (ev_ssize_t)size + 4);
+	if (!p)
+		return -1;
+	*frame = p + 4;
+	*len = size;
+	return 1;
+}
+
 void kw_put_i8(struct evbuffer *b, int8_t v)
 {
 	evbuffer_add(b, &v, 1);

@@ -33,6 +33,12 @@ size_t kw_request_begin(struct evbuffer *b, int16_t api_key, int16_t api_version
  * after it).  0, or -1 when b cannot be patched. */
 int kw_request_end(struct evbuffer *b, size_t off);
 
+/* The next response frame in `in` (a connection's input): 1 with
+ * *frame and *len (the frame without its size field; valid until `in` is
+ * drained), 0 when it has not all arrived, -1 when its size is below 4 or
+ * above max (a broken peer).  The caller drains *len + 4 bytes once done. */
+int kw_frame_next(struct evbuffer *in, size_t max, const uint8_t **frame, size_t *len);
+
 struct kw_cur {
 	const uint8_t *p, *end;
 	int bad;
