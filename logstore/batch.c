@@ -176,6 +176,22 @@ static int deflate_records(struct ls_encoder *e, size_t rec_len, size_t *zlen)
 	return LS_OK;
 }
 
+int ls_batch_build(const struct ls_record *recs, size_t n, int codec, int64_t now_ms,
+		   void **out, size_t *len)
+{
+	struct ls_encoder e = { 0 };
+	struct ls_encode_args a = { .codec = codec, .now = now_ms, .leader_epoch = -1 };
+	const unsigned char *b;
+	int rc = ls_encode_batch(&e, &a, recs, n, &b, len);
+
+	if (rc == LS_OK && (*out = malloc(*len)) == NULL)
+		rc = LS_ERR_NOMEM;
+	if (rc == LS_OK)
+		memcpy(*out, b, *len);
+	ls_encoder_free(&e);
+	return rc;
+}
+
 int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
 		    const struct ls_record *recs, size_t n,
 		    const unsigned char **out, size_t *len)

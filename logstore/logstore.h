@@ -441,6 +441,15 @@ struct ls_append_result {
 int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 	      int codec, struct ls_append_result *res);
 /*
+ * Builds one RecordBatch v2 of recs[0..n) as a producer sends it (base
+ * offset 0, no leader epoch, no producer id; timestamps < 0 become now;
+ * codec LS_CODEC_NONE or LS_CODEC_GZIP) into *out (malloc'd: the caller
+ * frees it) and *len.  LS_OK, LS_ERR_INVALID (n == 0), LS_ERR_NOMEM,
+ * LS_ERR_UNSUPPORTED_CODEC or LS_ERR_TOO_LARGE.
+ */
+int ls_batch_build(const struct ls_record *recs, size_t n, int codec, int64_t now_ms,
+		   void **out, size_t *len);
+/*
  * Appends one batch exactly as a Kafka producer sent it (Produce v3+):
  * validated with ls_batch_validate (and refused with LS_ERR_INVALID_RECORD
  * when a record carries a header of options.reserved_header_prefix), then
