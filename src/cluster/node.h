@@ -32,6 +32,7 @@ struct tdm_cnode_ports {
 	int kafka;
 	int amqp;
 	int http;
+	int cluster; /* the cluster link (cluster_port) */
 };
 
 /*

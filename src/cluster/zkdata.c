@@ -251,6 +251,7 @@ char *zkd_broker_encode(const struct zkd_broker *b, size_t *len)
 	js_obj(&w);
 	js_kint(&w, "amqp", b->amqp_port);
 	js_kint(&w, "http", b->http_port);
+	js_kint(&w, "cluster", b->cluster_port);
 	js_obj_end(&w);
 	js_obj_end(&w);
 	return finish(&w, len);
@@ -366,6 +367,11 @@ int zkd_broker_decode(const char *data, size_t len, struct zkd_broker *out, char
 			goto out;
 		}
 		b.http_port = r == 0 ? (int)v : 0;
+		if ((r = get_int(&d, t, "cluster", 0, 65535, &v)) < 0) {
+			fail(err, errlen, "broker znode: bad \"tandem\".\"cluster\"");
+			goto out;
+		}
+		b.cluster_port = r == 0 ? (int)v : 0;
 	}
 	*out = b;
 	rc = 0;

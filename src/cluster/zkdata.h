@@ -57,13 +57,14 @@ int zkd_parse_id(const char *name, int32_t *out);
 /* {"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},
  *  "endpoints":["PLAINTEXT://host:port"],"jmx_port":-1,"features":{},
  *  "host":"host","timestamp":"ms","port":port,"version":5,
- *  "tandem":{"amqp":PORT,"http":PORT}} */
+ *  "tandem":{"amqp":PORT,"http":PORT,"cluster":PORT}} */
 #define ZKD_HOST_MAX 255
 struct zkd_broker {
 	char host[ZKD_HOST_MAX + 1]; /* advertised host */
 	int port;                    /* Kafka listener, 0: none */
 	int amqp_port;               /* 0: none (or not a tandem node) */
 	int http_port;               /* 0: none */
+	int cluster_port;            /* the cluster link (cluster_port), 0: none */
 	int64_t timestamp;           /* ms since the epoch, registration time */
 };
 char *zkd_broker_encode(const struct zkd_broker *b, size_t *len);

@@ -36,6 +36,7 @@ struct tdm_topics;
 struct tdm_kv;
 struct ls_partition;
 struct tdm_replica;
+struct tdm_replica_stats;
 
 #define TDM_NO_NODE (-1)
 
@@ -46,6 +47,7 @@ struct tdm_replica_node {
 	int kafka_port;   /* 0: none */
 	int amqp_port;
 	int http_port;
+	int cluster_port; /* the cluster link, 0: none */
 };
 
 /* One partition's state, as kept in ZooKeeper
@@ -107,6 +109,15 @@ struct tdm_replica_hooks {
 	int (*delete_topic)(void *ctx, const char *name, tdm_replica_done_fn done, void *arg);
 	int (*add_partitions)(void *ctx, const char *name, int32_t count, tdm_replica_done_fn done,
 			      void *arg);
+	/* A write to topic/partition that this node does not lead: send
+	 * batch[0..len) (one RecordBatch v2) to node `leader` as an acks=all
+	 * Produce over the cluster link.  0 and done(arg, ...) exactly once
+	 * later (TDM_REPL_OK once the leader's in-sync replicas have it), or
+	 * a negative code at once (done never called).  NULL: no link. */
+	int (*forward)(void *ctx, int32_t leader, const char *topic, int32_t partition,
+		       const void *batch, size_t len, tdm_replica_done_fn done, void *arg);
+	/* The cluster link's counters into out's link_* fields (NULL: none). */
+	void (*link_stats)(void *ctx, struct tdm_replica_stats *out);
 };
 
 /* Kafka's answers to a write or read on a partition of the cluster. */
@@ -178,6 +189,11 @@ struct tdm_replica_stats {
 	uint64_t isr_shrinks;      /* ISR shrinks this node asked for, since start */
 	uint64_t isr_expands;
 	uint64_t max_lag;          /* most records a follower of ours is behind */
+	/* the cluster link (the link_stats hook; 0 without one) */
+	uint64_t link_sent;        /* requests sent to other nodes */
+	uint64_t link_failed;      /* answered with an error, or lost with their link */
+	uint64_t link_losses;      /* link connections lost or refused */
+	uint64_t link_peers;       /* link connections authenticated now */
 };
 void tdm_replica_get_stats(const struct tdm_replica *r, struct tdm_replica_stats *out);
 /* Calls fn for every partition with a known state (order unspecified);
@@ -203,6 +219,17 @@ int tdm_replica_delete_topic(struct tdm_replica *r, const char *name, tdm_replic
 int tdm_replica_add_partitions(struct tdm_replica *r, const char *name, int32_t count,
 			       tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
 			       char *err, size_t errlen);
+/*
+ * A write to topic/partition on a node that does not lead it, sent to the
+ * leader its state names (the forward hook): batch[0..len) is one
+ * RecordBatch v2.  0: done(arg, rc, msg) later, exactly once, unless *op
+ * is forgotten first; else at once TDM_REPL_NO_LEADER (none now),
+ * TDM_REPL_UNKNOWN (no state), TDM_REPL_NOT_LEADER (this node leads it:
+ * append here) or TDM_REPL_NO_CLUSTER (no cluster link), done never called.
+ */
+int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
+			const void *batch, size_t len, tdm_replica_done_fn done, void *arg,
+			struct tdm_replica_op **op);
 /* done will not be called for op (its waiter went away).  NULL is fine. */
 void tdm_replica_op_forget(struct tdm_replica_op *op);
 

@@ -50,7 +50,7 @@ END_TEST
 START_TEST(broker_round_trip)
 {
 	struct zkd_broker b = { .port = 9092, .amqp_port = 5672, .http_port = 15672,
-				.timestamp = 1700000000123 };
+				.cluster_port = 25672, .timestamp = 1700000000123 };
 	strcpy(b.host, "10.0.0.7");
 	size_t len;
 	char *s = zkd_broker_encode(&b, &len);
@@ -60,13 +60,14 @@ START_TEST(broker_round_trip)
 	ck_assert_ptr_nonnull(strstr(s, "\"endpoints\":[\"PLAINTEXT://10.0.0.7:9092\"]"));
 	ck_assert_ptr_nonnull(strstr(s, "\"jmx_port\":-1"));
 	ck_assert_ptr_nonnull(strstr(s, "\"timestamp\":\"1700000000123\""));
-	ck_assert_ptr_nonnull(strstr(s, "\"tandem\":{\"amqp\":5672,\"http\":15672}"));
+	ck_assert_ptr_nonnull(strstr(s, "\"tandem\":{\"amqp\":5672,\"http\":15672,\"cluster\":25672}"));
 	struct zkd_broker d;
 	ck_assert_msg(zkd_broker_decode(s, len, &d, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(d.host, "10.0.0.7");
 	ck_assert_int_eq(d.port, 9092);
 	ck_assert_int_eq(d.amqp_port, 5672);
 	ck_assert_int_eq(d.http_port, 15672);
+	ck_assert_int_eq(d.cluster_port, 25672);
 	ck_assert(d.timestamp == 1700000000123);
 	free(s);
 }
@@ -84,6 +85,7 @@ START_TEST(broker_as_kafka_wrote_it)
 	ck_assert_str_eq(d.host, "h1");
 	ck_assert_int_eq(d.port, 9092);
 	ck_assert_int_eq(d.amqp_port, 0);
+	ck_assert_int_eq(d.cluster_port, 0);
 	/* version 1 (host and port only) */
 	const char *v1 = "{\"jmx_port\":-1,\"timestamp\":\"1\",\"host\":\"old\",\"version\":1,\"port\":9000}";
 	ck_assert_msg(zkd_broker_decode(v1, strlen(v1), &d, err, sizeof(err)) == 0, "%s", err);
@@ -113,6 +115,7 @@ START_TEST(broker_malformed)
 		"{\"version\":5,\"host\":\"h\",\"port\":1,\"tandem\":[]}",
 		"{\"version\":5,\"host\":\"h\",\"port\":1,\"tandem\":{\"amqp\":\"x\"}}",
 		"{\"version\":5,\"host\":\"h\",\"port\":1,\"tandem\":{\"http\":70000}}",
+		"{\"version\":5,\"host\":\"h\",\"port\":1,\"tandem\":{\"cluster\":-2}}",
 		"{\"version\":5,\"host\":\"h\",\"port\":1,\"timestamp\":\"12a\"}",
 		"{\"version\":5,\"host\":\"h\",\"port\":1,\"timestamp\":true}",
 		"{\"version\":5,\"host\":\"h\\u0000x\",\"port\":1}",
