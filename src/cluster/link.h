@@ -1,0 +1,84 @@
+/*
+ * The cluster link, client side: this node's connections to the other
+ * nodes' cluster ports (`cluster_port`, registered in ZooKeeper), the way
+ * the AMQP side of one node reaches another, as RabbitMQ's nodes use
+ * Erlang distribution.  The wire is the Kafka protocol (cluster/kwire.h):
+ * each connection first authenticates with the cluster secret (SaslHandshake
+ * v1 "PLAIN", SaslAuthenticate v0 as user "tandem-cluster"), then carries
+ * requests pipelined (Kafka answers in order).
+ *
+ * Today one request: Produce v3 (acks=all) of one record batch to a
+ * partition's leader, for a stream queue publish on a node that does not
+ * lead the partition.  The batch may carry the broker's own headers
+ * ("x-amqp-properties"): the peer takes them from a connection that knows
+ * the secret, never from a Kafka client.
+ *
+ * Failures: a connection not made and authenticated within 10 s, a
+ * request not answered within 35 s (the Produce's own timeout is 30 s), a
+ * refused secret, or a lost connection fails every request queued or in
+ * flight on it (done with TDM_REPL_NO_CLUSTER and the reason), is logged
+ * once as a warning ("cluster link to node N lost: ..."), and the next
+ * request connects again.  A request is never resent: a publisher's
+ * message whose fate is unknown is nacked, and the publisher republishes,
+ * as with any unconfirmed publish.
+ *
+ * Everything runs on the loop thread of base.
+ *
+ * Must not depend on: protocol front ends (src/kafka, src/amqp), logstore.
+ */
+#ifndef TANDEM_CLUSTER_LINK_H
+#define TANDEM_CLUSTER_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/replica.h"
+
+struct event_base;
+struct tdm_link;
+
+#define TDM_LINK_USER "tandem-cluster"  /* the SASL PLAIN user of the link */
+#define TDM_LINK_CONNECT_TIMEOUT_MS 10000 /* connected and authenticated */
+#define TDM_LINK_PRODUCE_TIMEOUT_MS 30000 /* the Produce's timeout_ms */
+#define TDM_LINK_REQUEST_TIMEOUT_MS 35000 /* an answer, else the link is lost */
+
+/* Node id -> where its cluster port is (host NUL-terminated in hostlen
+ * bytes); 0, or -1 when unknown (the request fails at once). */
+typedef int (*tdm_link_resolve_fn)(void *ctx, int32_t node, char *host, size_t hostlen,
+				   int *port);
+
+/*
+ * The link of node node_id.  secret[0..secret_len) is copied; resolve and
+ * ctx are kept.  NULL on allocation failure.
+ */
+struct tdm_link *tdm_link_new(struct event_base *base, int32_t node_id, const char *secret,
+			      size_t secret_len, tdm_link_resolve_fn resolve, void *ctx);
+/* Closes every connection; requests still waiting get done(arg,
+ * TDM_REPL_NO_CLUSTER, ...) first.  NULL is fine. */
+void tdm_link_free(struct tdm_link *l);
+
+/*
+ * Sends batch[0..len) (one RecordBatch v2, copied) to topic/partition on
+ * node `node` as an acks=all Produce.  0: done(arg, rc, msg) runs later on
+ * the loop thread, exactly once: TDM_REPL_OK once the leader has the
+ * batch on its in-sync replicas, else a TDM_REPL_* / TDM_ERR_* code with
+ * a reason.  -1 at once (done never called) on allocation failure.
+ */
+int tdm_link_produce(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
+		     const void *batch, size_t len, tdm_replica_done_fn done, void *arg);
+
+/* Link counters (for /metrics and tests). */
+struct tdm_link_stats {
+	uint64_t sent;      /* requests written */
+	uint64_t ok;        /* answered without error */
+	uint64_t failed;    /* answered with an error, or lost with their link */
+	uint64_t losses;    /* connections lost or refused */
+	uint64_t connected; /* peers authenticated now */
+};
+void tdm_link_get_stats(const struct tdm_link *l, struct tdm_link_stats *out);
+
+/* Kafka's error code of a Produce answer as a TDM_REPL_* / TDM_ERR_* code
+ * (a pure function, unit-tested). */
+int tdm_link_produce_error(int16_t kafka_error);
+
+#endif
