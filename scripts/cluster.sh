@@ -4,8 +4,9 @@
 #
 #   scripts/cluster.sh up N     starts ZooKeeper (its own data directory and
 #                               a free port) and nodes 1..N, each with its own
-#                               data directory and free AMQP, Kafka and HTTP
-#                               ports, started with --zookeeper-connect,
+#                               data directory and free AMQP, Kafka, HTTP and
+#                               cluster-link ports (the link's secret in
+#                               cluster.secret), started with --zookeeper-connect,
 #                               --node-id, --advertised-host 127.0.0.1 and its
 #                               ports; waits (bounded) until every listener
 #                               answers; prints one line per process
@@ -27,8 +28,8 @@
 #
 # Environment:
 #   TANDEM_CLUSTER_DIR  state directory (default ./tandem-cluster): zookeeper/
-#                       (zoo.cfg, data, logs), node-ID/ (data, tandemd.log,
-#                       pid, ports) for each node
+#                       (zoo.cfg, data, logs), cluster.secret, node-ID/ (data,
+#                       tandemd.log, pid, ports) for each node
 #   TANDEMD             the tandemd binary (default: build/main/src/tandemd, as
 #                       scripts/setup.sh builds it, else tandemd on PATH)
 #   TANDEM_CLUSTER_ARGS extra flags for every node (e.g. --log-level debug),
@@ -121,14 +122,15 @@ stop_pid() { # stop_pid PIDFILE: TERM, then KILL after 10 s
 }
 
 start_node() { # start_node ID ZKCONNECT TANDEMD: on new free ports
-	local id=$1 zk=$2 bin=$3 d amqp kafka http
+	local id=$1 zk=$2 bin=$3 d amqp kafka http link
 	mkdir -p "$STATE/node-$id/data"
 	d=$(cd "$STATE/node-$id" && pwd)
-	{ read -r amqp; read -r kafka; read -r http; } < <(free_ports 3)
+	{ read -r amqp; read -r kafka; read -r http; read -r link; } < <(free_ports 4)
 	echo "$id" >"$d/id"
 	echo "$amqp" >"$d/amqp_port"
 	echo "$kafka" >"$d/kafka_port"
 	echo "$http" >"$d/http_port"
+	echo "$link" >"$d/cluster_port"
 	launch_node "$d" "$zk" "$bin"
 }
 
@@ -136,16 +138,18 @@ start_node() { # start_node ID ZKCONNECT TANDEMD: on new free ports
 # ports in DIR, waits until its listeners answer and prints its line; its
 # output goes to DIR/tandemd.log (after what is there with `append`).
 launch_node() {
-	local d=$1 zk=$2 bin=$3 id amqp kafka http i
+	local d=$1 zk=$2 bin=$3 id amqp kafka http link i
 	[ "${4:-}" = append ] || : >"$d/tandemd.log"
 	id=$(cat "$d/id")
 	amqp=$(cat "$d/amqp_port")
 	kafka=$(cat "$d/kafka_port")
 	http=$(cat "$d/http_port")
+	link=$(cat "$d/cluster_port" 2>/dev/null || echo 0)
 	# shellcheck disable=SC2086 # TANDEM_CLUSTER_ARGS is a list of flags
 	setsid "$bin" --data-dir "$d/data" --node-id "$id" --zookeeper-connect "$zk" \
 		--advertised-host "$HOST" --bind-address "$HOST" \
 		--amqp-port "$amqp" --kafka-port "$kafka" --http-port "$http" \
+		--cluster-port "$link" --cluster-secret-file "$STATE/cluster.secret" \
 		${TANDEM_CLUSTER_ARGS:-} </dev/null >>"$d/tandemd.log" 2>&1 &
 	echo $! >"$d/pid"
 	for ((i = 0; i < TIMEOUT * 10; i++)); do
@@ -173,6 +177,8 @@ up() {
 	if status >/dev/null 2>&1; then
 		die "a cluster already runs in $STATE (scripts/cluster.sh down first)"
 	fi
+	# the cluster link's shared secret, like RabbitMQ's Erlang cookie
+	(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/cluster.secret")
 	zkline=$(ZK_START_TIMEOUT=$TIMEOUT bash "$ZK_SH" start "$STATE/zookeeper") ||
 		die "ZooKeeper did not start (see above; logs in $STATE/zookeeper)"
 	echo "$zkline"

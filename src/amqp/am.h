@@ -102,11 +102,16 @@ struct am_confirm {
 };
 
 /* A record a publish appended to a cluster stream queue's topic: its
- * publisher confirm waits until the partition's ISR has it (stream.c). */
+ * publisher confirm waits until the partition's ISR has it (stream.c).  A
+ * record sent to the partition's leader over the cluster link waits for
+ * the leader's answer instead (op, fwd_rc). */
 struct am_repl_wait {
 	struct am_repl_wait *next;
 	int32_t partition;
 	uint64_t offset;
+	struct tdm_replica_op *op; /* forwarded: while the answer is awaited */
+	int forwarded;
+	int fwd_rc;                /* forwarded: 1 while awaited, then its code */
 	char topic[];    /* NUL-terminated */
 };
 
@@ -293,6 +298,9 @@ void am_confirm(struct am_conn *c, struct am_channel *ch, uint64_t journal_off, 
  * every record is replicated, nacked when one cannot be (or after 30 s). */
 void am_confirm_repl(struct am_conn *c, struct am_channel *ch, uint64_t journal_off, int nack,
 		     struct am_repl_wait *repl);
+/* Confirms waiting on replication may be due now (a forwarded publish was
+ * answered). */
+void am_confirms_kick(void);
 /* Periodic check of confirms waiting on replication (their deadline). */
 void am_confirms_tick(struct tdm_broker *b);
 /* Forgets ch's pending confirms (channel going away). */
@@ -365,6 +373,7 @@ int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max);
 /* ---- stream queues (stream.c) ---- */
 struct tdm_stream_spec;
 struct tdm_record;
+struct tdm_replica_op;
 /* Checks a new stream queue's declaration (core/qargs.h: tdm_qargs_stream)
  * and fills qa and sp (borrowing from d); 0, or -1 with the error in err. */
 int am_stream_declare_args(struct am_conn *c, const struct am_queue_declare *d, const char *queue,

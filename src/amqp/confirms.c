@@ -207,6 +207,12 @@ static void journal_synced(void *ctx)
 	}
 }
 
+void am_confirms_kick(void)
+{
+	if (waiting)
+		journal_synced(NULL);
+}
+
 void am_confirms_tick(struct tdm_broker *b)
 {
 	(void)b;

@@ -218,6 +218,7 @@ void am_repl_wait_free(struct am_repl_wait *w)
 {
 	while (w) {
 		struct am_repl_wait *next = w->next;
+		tdm_replica_op_forget(w->op); /* the leader's answer has nobody to tell */
 		free(w);
 		w = next;
 	}
@@ -227,7 +228,8 @@ int am_repl_wait_state(struct tdm_broker *b, const struct am_repl_wait *w)
 {
 	int pending = 0;
 	for (; w; w = w->next) {
-		int rc = tdm_stream_acked(b, w->topic, w->partition, w->offset);
+		int rc = w->forwarded ? w->fwd_rc
+				      : tdm_stream_acked(b, w->topic, w->partition, w->offset);
 		if (rc < 0)
 			return rc;
 		pending |= rc == 1;
@@ -235,25 +237,62 @@ int am_repl_wait_state(struct tdm_broker *b, const struct am_repl_wait *w)
 	return pending ? 1 : TDM_REPL_OK;
 }
 
-/* Keeps (topic, partition, offset) for the publisher's confirm; -1 when
- * it cannot (the publish is nacked: never confirmed unreplicated). */
-static int collect(struct tdm_queue *q, int32_t partition, uint64_t offset)
+/* A wait for a record of q's topic, or NULL (out of memory). */
+static struct am_repl_wait *wait_new(struct tdm_queue *q)
 {
-	struct ls_topic *tp = tdm_stream_topic(q);
-	const char *name = tp ? tdm_topic_name(tp) : NULL;
-	if (!collecting)
-		return 0; /* a transaction's commit of a non-confirm channel: nobody asks */
-	if (!name)
-		return -1;
-	size_t n = strlen(name);
-	struct am_repl_wait *w = malloc(sizeof(*w) + n + 1);
+	struct tdm_stream_spec sp;
+	tdm_stream_get_spec(q, &sp);
+	size_t n = sp.topic ? strlen(sp.topic) : 0;
+	struct am_repl_wait *w = calloc(1, sizeof(*w) + n + 1);
+	if (w && n)
+		memcpy(w->topic, sp.topic, n + 1);
+	return w;
+}
+
+/* The leader answered a forwarded publish (arg: its wait, or NULL when
+ * nobody asks for a confirm). */
+static void forwarded(void *arg, int rc, const char *msg)
+{
+	struct am_repl_wait *w = arg;
+	if (rc != TDM_REPL_OK)
+		tdm_debug("stream", "forwarded publish: %s", msg && *msg ? msg : tdm_replica_strerror(rc));
 	if (!w)
+		return;
+	w->fwd_rc = rc;
+	am_confirms_kick();
+}
+
+/* Appends rec to q's topic here, or, in a cluster, sends it to the
+ * partition's leader when this node does not lead it; keeps what the
+ * publisher's confirm waits for (the ISR having the record, or the
+ * leader's answer).  0, or -1: the publish is nacked (never confirmed
+ * unreplicated). */
+static int publish(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+		   size_t klen)
+{
+	if (!q->vhost->broker->replica) /* one node: confirmed once fsynced */
+		return tdm_stream_publish(q, rec, pkey, klen, NULL, NULL, NULL) == 0 ? 0 : -1;
+	/* no wait when nobody asks: a transaction's commit of a non-confirm channel */
+	struct am_repl_wait *w = collecting ? wait_new(q) : NULL;
+	if (collecting && !w)
 		return -1;
-	w->partition = partition;
-	w->offset = offset;
-	memcpy(w->topic, name, n + 1);
-	w->next = collected;
-	collected = w;
+	struct tdm_stream_forward fwd = { forwarded, w, w ? &w->op : NULL };
+	int32_t part = 0;
+	uint64_t off = 0;
+	if (w)
+		w->fwd_rc = 1; /* the answer comes later, never during the call */
+	int rc = tdm_stream_publish(q, rec, pkey, klen, &fwd, &part, &off);
+	if (rc < 0) {
+		free(w);
+		return -1;
+	}
+	if (w) {
+		w->forwarded = rc == TDM_STREAM_FORWARDED;
+		w->partition = part;
+		w->offset = off;
+		w->next = collected;
+		collected = w;
+	}
 	return 0;
 }
 
@@ -357,14 +396,10 @@ static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
 		.headers = l.h, .header_count = l.n,
 		.timestamp = -1, /* append time, as RabbitMQ stamps chunks */
 	};
-	int32_t part = 0;
-	uint64_t off = 0;
-	int rc = tdm_stream_append_at(q, &rec, pkey, klen, &part, &off);
+	int rc = publish(q, &rec, pkey, klen);
 	if (l.h != stack)
 		free(l.h);
-	if (rc == 0 && q->vhost->broker->replica && collect(q, part, off) < 0)
-		rc = -1;
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 void am_stream_install(struct tdm_broker *b)

@@ -21,6 +21,7 @@
 #include "cluster/controller.h"
 #include "cluster/ctl.h"
 #include "cluster/fetcher.h"
+#include "cluster/link.h"
 #include "cluster/node.h"
 #include "cluster/zk.h"
 #include "cluster/zkdata.h"
@@ -87,6 +88,7 @@ struct tdm_cnode {
 	struct zk *zk;                 /* owned */
 	struct tdm_controller *ctl;    /* owned */
 	struct tdm_fetcher *fetchers;  /* owned */
+	struct tdm_link *link;         /* owned: the cluster link's client, or NULL */
 	struct tdm_cnode_ports ports;
 	int32_t id;
 	char host[ZKD_HOST_MAX + 1];
@@ -741,6 +743,7 @@ static void broker_done(void *ctx, const struct zk_result *res)
 		nd->kafka_port = zb.port;
 		nd->amqp_port = zb.amqp_port;
 		nd->http_port = zb.http_port;
+		nd->cluster_port = zb.cluster_port;
 		if (nd->host)
 			b->n++;
 	} else if (res->rc == ZK_OK) {
@@ -894,7 +897,8 @@ static void register_self(struct tdm_cnode *n)
 {
 	char path[ZKD_PATH_MAX];
 	struct zkd_broker b = { .port = n->ports.kafka, .amqp_port = n->ports.amqp,
-				.http_port = n->ports.http, .timestamp = wall_ms() };
+				.http_port = n->ports.http, .cluster_port = n->ports.cluster,
+				.timestamp = wall_ms() };
 	snprintf(b.host, sizeof(b.host), "%s", n->host);
 	size_t len;
 	char *data = zkd_broker_encode(&b, &len);
@@ -992,18 +996,73 @@ struct tdm_replica *tdm_cnode_replica(struct tdm_cnode *n)
 
 /* A node's Kafka address, for the fetchers: 0, or -1 when it is not
  * registered (dead, or not yet read). */
-static int node_resolve(void *ctx, int32_t id, char *host, size_t len, int *port)
+/* Node id -> its host and Kafka port (cluster 0) or cluster port (1). */
+static int resolve_port(struct tdm_cnode *n, int32_t id, char *host, size_t len, int *port,
+			int cluster)
 {
-	struct tdm_cnode *n = ctx;
 	const struct tdm_replica_node *nodes;
 	size_t cnt = tdm_replica_nodes(n->replica, &nodes);
-	for (size_t i = 0; i < cnt; i++)
-		if (nodes[i].id == id && nodes[i].kafka_port > 0) {
+	for (size_t i = 0; i < cnt; i++) {
+		int p = cluster ? nodes[i].cluster_port : nodes[i].kafka_port;
+		if (nodes[i].id == id && p > 0) {
 			snprintf(host, len, "%s", nodes[i].host);
-			*port = nodes[i].kafka_port;
+			*port = p;
 			return 0;
 		}
+	}
 	return -1;
+}
+
+static int node_resolve(void *ctx, int32_t id, char *host, size_t len, int *port)
+{
+	return resolve_port(ctx, id, host, len, port, 0);
+}
+
+static int link_resolve(void *ctx, int32_t id, char *host, size_t len, int *port)
+{
+	return resolve_port(ctx, id, host, len, port, 1);
+}
+
+static int hook_forward(void *ctx, int32_t leader, const char *topic, int32_t partition,
+			const void *batch, size_t len, tdm_replica_done_fn done, void *arg)
+{
+	struct tdm_cnode *n = ctx;
+	if (!n->link)
+		return TDM_REPL_NO_CLUSTER; /* no cluster_port here: no link either */
+	return tdm_link_produce(n->link, leader, topic, partition, batch, len, done, arg) < 0
+		       ? TDM_ERR_NOMEM
+		       : 0;
+}
+
+static void hook_link_stats(void *ctx, struct tdm_replica_stats *out)
+{
+	struct tdm_cnode *n = ctx;
+	struct tdm_link_stats ls;
+	tdm_link_get_stats(n->link, &ls);
+	out->link_sent = ls.sent;
+	out->link_failed = ls.failed;
+	out->link_losses = ls.losses;
+	out->link_peers = ls.connected;
+}
+
+/* The cluster link's client, when this node has a cluster port (and so
+ * the secret): 0, or -1 with err. */
+static int open_link(struct tdm_cnode *n, const struct tdm_config *cfg, char *err,
+		     size_t errlen)
+{
+	char secret[1024];
+	if (!cfg->cluster_port)
+		return 0;
+	int len = tdm_config_cluster_secret(cfg, secret, sizeof(secret), err, errlen);
+	if (len < 0)
+		return -1;
+	n->link = tdm_link_new(n->base, n->id, secret, (size_t)len, link_resolve, n);
+	explicit_bzero(secret, sizeof(secret));
+	if (!n->link) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_config *cfg,
@@ -1022,6 +1081,8 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 		.create_topic = hook_create_topic,
 		.delete_topic = hook_delete_topic,
 		.add_partitions = hook_add_partitions,
+		.forward = hook_forward,
+		.link_stats = hook_link_stats,
 	};
 	n->base = base;
 	n->cfg = cfg;
@@ -1040,6 +1101,8 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 	if (!n->replica || !n->zk)
 		goto fail;
 	n->fetchers = tdm_fetcher_new(base, topics, n->replica, n->id, node_resolve, n);
+	if (open_link(n, cfg, err, errlen) < 0)
+		goto fail;
 	struct ctlr_config cc = { .node_id = n->id,
 				  .unclean_default = cfg->unclean_leader_election != 0,
 				  .default_rf = (int32_t)cfg->default_replication_factor,
@@ -1075,6 +1138,7 @@ void tdm_cnode_free(struct tdm_cnode *n)
 	if (n->tick)
 		event_free(n->tick);
 	tdm_fetcher_free(n->fetchers);
+	tdm_link_free(n->link); /* its waiters are told before the replica goes */
 	zk_free(n->zk); /* its callbacks are dropped: the requests below are freed here */
 	ctlr_free(n->ctl); /* after its session (controller.h) */
 	while (n->reqs.next != &n->reqs)

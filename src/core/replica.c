@@ -693,6 +693,27 @@ static int op_started(struct tdm_replica_op *op, int rc, char *err, size_t errle
 	return rc;
 }
 
+int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
+			const void *batch, size_t len, tdm_replica_done_fn done, void *arg,
+			struct tdm_replica_op **op)
+{
+	const struct tdm_partition_state *st = r ? tdm_replica_state(r, topic, partition) : NULL;
+	if (!st)
+		return TDM_REPL_UNKNOWN;
+	if (st->leader == TDM_NO_NODE)
+		return TDM_REPL_NO_LEADER;
+	if (st->leader == r->node_id)
+		return TDM_REPL_NOT_LEADER;
+	if (!r->hooks.forward)
+		return TDM_REPL_NO_CLUSTER;
+	struct tdm_replica_op *o = op_new(done, arg, op);
+	if (!o)
+		return TDM_ERR_NOMEM;
+	return op_started(o, r->hooks.forward(r->ctx, st->leader, topic, partition, batch, len,
+					      op_done, o),
+			  NULL, 0);
+}
+
 int tdm_replica_create_topic(struct tdm_replica *r, const struct tdm_replica_topic_spec *spec,
 			     tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
 			     char *err, size_t errlen)
@@ -777,6 +798,8 @@ void tdm_replica_get_stats(const struct tdm_replica *r, struct tdm_replica_stats
 	}
 	out->isr_shrinks = r->isr_shrinks;
 	out->isr_expands = r->isr_expands;
+	if (r->hooks.link_stats)
+		r->hooks.link_stats(r->ctx, out);
 }
 
 void tdm_replica_foreach(const struct tdm_replica *r, tdm_replica_part_fn fn, void *ctx)

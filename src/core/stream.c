@@ -15,8 +15,9 @@
  * In a cluster (zookeeper_connect set) a stream queue's own topic is a
  * cluster topic: it is created and deleted through the controller
  * (core/replica.h), never as a local log only (nor is a view's missing
- * topic); appends go to the partition's leader and consumers read up to
- * the high watermark.
+ * topic); appends go to the partition's leader (a publish on another
+ * node is sent there over the cluster link) and consumers read up to the
+ * high watermark.
  *
  * Must not depend on: libevent, protocol front ends.
  */
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/auth.h"
 #include "core/broker.h"
@@ -55,6 +57,7 @@ struct tdm_stream {
 	struct tdm_replica_op *op;        /* cluster: the topic's creation under way */
 	uint64_t asked_ms;                /* cluster: when it was last asked (tdm_now_ms) */
 	uint64_t refused, refused_warned_ms; /* cluster: publishes refused, last logged */
+	uint64_t forwarded;               /* cluster: publishes sent to the leader */
 	char create_err[160];             /* cluster: why the last creation failed */
 };
 
@@ -547,6 +550,62 @@ int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const v
 int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
 			 size_t pkey_len, int32_t *partition, uint64_t *offset)
 {
+	return tdm_stream_publish(q, rec, pkey, pkey_len, NULL, partition, offset);
+}
+
+/* A publish refused in a cluster: counted, logged at most once a second. */
+static int refused(struct tdm_queue *q, int32_t idx, int rc)
+{
+	struct tdm_stream *s = q->stream;
+	struct tdm_replica *r = replica_of(q);
+	const struct tdm_partition_state *st = tdm_replica_state(r, s->topic, idx);
+	uint64_t now = tdm_now_ms();
+	s->refused++;
+	if (s->refused_warned_ms && now - s->refused_warned_ms < REFUSED_WARN_MS)
+		return rc; /* quiet under load: one line a second per queue */
+	s->refused_warned_ms = now;
+	if (rc == TDM_REPL_NOT_LEADER && st)
+		tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: node %d "
+			 "does not lead %s-%d (node %d does) and has no cluster link to it "
+			 "(cluster_port): publish on the leader (%llu refused)",
+			 q->name, q->vhost->name, (int)tdm_replica_node_id(r), s->topic, (int)idx,
+			 (int)st->leader, (unsigned long long)s->refused);
+	else
+		tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: %s-%d: %s "
+			 "(%llu refused)",
+			 q->name, q->vhost->name, s->topic, (int)idx, tdm_replica_strerror(rc),
+			 (unsigned long long)s->refused);
+	return rc;
+}
+
+/* rec as one batch sent to the leader of partition idx (fwd's done
+ * later): TDM_STREAM_FORWARDED, or the error of the attempt. */
+static int forward(struct tdm_queue *q, int32_t idx, const struct tdm_record *rec,
+		   const struct tdm_stream_forward *fwd)
+{
+	struct tdm_stream *s = q->stream;
+	void *batch = NULL;
+	size_t len = 0;
+	/* struct tdm_record is laid out as ls_record (core/topic_ops.c checks) */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts); /* the record's time: it was published now */
+	int rc = ls_batch_build((const struct ls_record *)rec, 1, LS_CODEC_NONE,
+				(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &batch, &len);
+	if (rc != LS_OK)
+		return rc == LS_ERR_NOMEM ? TDM_ERR_NOMEM : TDM_ERR_TOO_LARGE;
+	rc = tdm_replica_forward(replica_of(q), s->topic, idx, batch, len, fwd->done, fwd->arg,
+				 fwd->op);
+	free(batch);
+	if (rc != 0)
+		return rc;
+	s->forwarded++;
+	return TDM_STREAM_FORWARDED;
+}
+
+int tdm_stream_publish(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+		       size_t pkey_len, const struct tdm_stream_forward *fwd, int32_t *partition,
+		       uint64_t *offset)
+{
 	struct tdm_stream *s = q->stream;
 	struct tdm_topics *t = topics_of(q);
 	if (!s || !t)
@@ -557,32 +616,18 @@ int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, cons
 	int32_t n = ls_topic_partition_count(tp), idx = 0;
 	if (n > 1)
 		idx = pkey ? ls_partition_for_key(pkey, pkey_len, n) : ls_topic_next_partition(tp);
+	if (partition)
+		*partition = idx;
 	struct tdm_append_result res;
 	struct tdm_replica *r = replica_of(q);
 	struct ls_partition *p = ls_partition_get(tp, idx);
 	int rc = tdm_replica_check_leader(r, s->topic, idx);
+	if (rc == TDM_REPL_NOT_LEADER && fwd && (rc = forward(q, idx, rec, fwd)) > 0)
+		return rc;
 	if (rc == TDM_REPL_OK)
 		rc = tdm_replica_check_insync(r, s->topic, idx, p);
-	if (rc != TDM_REPL_OK) {
-		const struct tdm_partition_state *st = tdm_replica_state(r, s->topic, idx);
-		uint64_t now = tdm_now_ms();
-		s->refused++;
-		if (s->refused_warned_ms && now - s->refused_warned_ms < REFUSED_WARN_MS)
-			return rc; /* quiet under load: one line a second per queue */
-		s->refused_warned_ms = now;
-		if (rc == TDM_REPL_NOT_LEADER && st)
-			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: node %d "
-				 "does not lead %s-%d (node %d does): publish on the leader "
-				 "(%llu refused)",
-				 q->name, q->vhost->name, (int)tdm_replica_node_id(r), s->topic,
-				 (int)idx, (int)st->leader, (unsigned long long)s->refused);
-		else
-			tdm_warn("stream", "publish to stream queue '%s' in vhost '%s' refused: %s-%d: %s "
-				 "(%llu refused)",
-				 q->name, q->vhost->name, s->topic, (int)idx, tdm_replica_strerror(rc),
-				 (unsigned long long)s->refused);
-		return rc;
-	}
+	if (rc != TDM_REPL_OK)
+		return refused(q, idx, rc);
 	rc = tdm_topics_append(t, p, rec, 1, LS_CODEC_TOPIC, &res);
 	if (rc != LS_OK) {
 		tdm_warn("stream", "append to %s-%d for queue '%s' failed: %s", s->topic, (int)idx,
@@ -594,8 +639,6 @@ int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, cons
 		tdm_queue_kick(q);
 	if (r)
 		tdm_topics_flush_now(t, p); /* acknowledged once fsynced and replicated */
-	if (partition)
-		*partition = idx;
 	if (offset)
 		*offset = res.base_offset;
 	return 0;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/queue.h"
+#include "core/replica.h"
 #include "core/topic_types.h"
 
 /* Longest topic name logstore accepts. */
@@ -148,6 +149,28 @@ int tdm_stream_append(struct tdm_queue *q, const struct tdm_record *rec, const v
 /* tdm_stream_append that also gives the record's partition (may be NULL). */
 int tdm_stream_append_at(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
 			 size_t pkey_len, int32_t *partition, uint64_t *offset);
+
+/* Where a publish on a node that does not lead the partition is told its
+ * fate (tdm_stream_publish): core/replica.h's done and op. */
+struct tdm_stream_forward {
+	tdm_replica_done_fn done;
+	void *arg;
+	struct tdm_replica_op **op; /* set while the leader's answer is awaited */
+};
+#define TDM_STREAM_FORWARDED 1
+
+/*
+ * tdm_stream_append_at that, in a cluster, on a node that does not lead
+ * the record's partition, sends the record to the leader over the cluster
+ * link (core/replica.h: tdm_replica_forward) when fwd is not NULL:
+ * TDM_STREAM_FORWARDED then, and fwd->done(fwd->arg, rc, msg) later with
+ * the leader's answer (TDM_REPL_OK once its in-sync replicas have it).
+ * Without a link, or with fwd NULL, the publish is refused as by
+ * tdm_stream_append_at.
+ */
+int tdm_stream_publish(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
+		       size_t pkey_len, const struct tdm_stream_forward *fwd, int32_t *partition,
+		       uint64_t *offset);
 /*
  * Publisher confirms of an append in a cluster (acks=all): TDM_REPL_OK
  * once record `offset` of topic/partition is fsynced here and every ISR

@@ -211,6 +211,21 @@ void hx_cluster_metrics(struct js_w *w, const struct tdm_replica *r)
 	       "ISR expansions this node asked for since start (Kafka's "
 	       "kafka.server:type=ReplicaManager,name=IsrExpandsPerSec).",
 	       (long long)st.isr_expands);
+	series(w, "tandem_cluster_link_requests_total", "counter",
+	       "Requests this node sent to other nodes over the cluster link (publishes forwarded to a "
+	       "stream partition's leader).",
+	       (long long)st.link_sent);
+	series(w, "tandem_cluster_link_failures_total", "counter",
+	       "Cluster link requests answered with an error or lost with their connection (their "
+	       "publishers were nacked).",
+	       (long long)st.link_failed);
+	series(w, "tandem_cluster_link_losses_total", "counter",
+	       "Cluster link connections lost, refused, or not made (wrong secret, no cluster port, "
+	       "a peer down or not answering).",
+	       (long long)st.link_losses);
+	series(w, "tandem_cluster_link_peers", "gauge",
+	       "Other nodes this node's cluster link is connected and authenticated to now.",
+	       (long long)st.link_peers);
 	series(w, "tandem_replica_max_lag_messages", "gauge",
 	       "Most records a follower of a partition led here is behind the leader's log end (Kafka's "
 	       "kafka.server:type=ReplicaFetcherManager,name=MaxLag,clientId=Replica, seen from the leader).",

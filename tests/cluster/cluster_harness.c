@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,11 +54,12 @@ static const char *zk_sh(const char *cmd, const char *dir)
 
 static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 {
-	char id[16], kp[16], ap[16], hp[16], zk[64], sess[16], adv[16];
+	char id[16], kp[16], ap[16], hp[16], cp[16], zk[64], sess[16], adv[16];
 	snprintf(id, sizeof(id), "%d", nd->id);
 	snprintf(kp, sizeof(kp), "%d", nd->kafka_port);
 	snprintf(ap, sizeof(ap), "%d", nd->amqp_port);
 	snprintf(hp, sizeof(hp), "%d", nd->http_port);
+	snprintf(cp, sizeof(cp), "%d", nd->cluster_port);
 	snprintf(zk, sizeof(zk), "127.0.0.1:%d",
 		 nd->zk_proxy ? tproxy_port(nd->zk_proxy) : c->zk_port);
 	snprintf(adv, sizeof(adv), "%d", nd->kafka_proxy ? tproxy_port(nd->kafka_proxy) : 0);
@@ -73,6 +75,7 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 	argv[n++] = (char *)(getenv("TANDEMD") ? getenv("TANDEMD") : TANDEMD_PATH);
 	const char *fixed[] = { "--data-dir", nd->dir, "--amqp-port", ap, "--http-port", hp,
 				"--kafka-port", kp, "--node-id", id, "--zookeeper-connect", zk,
+				"--cluster-port", cp, "--cluster-secret-file", nd->secret_file,
 				"--advertised-host", "127.0.0.1", "--advertised-port", adv,
 				"--zookeeper-session-timeout-ms", sess,
 				"--log-level", getenv("TANDEMD_LOG_LEVEL") ? getenv("TANDEMD_LOG_LEVEL")
@@ -201,6 +204,20 @@ static void kill_at_exit(void)
 		print_tail(c->nodes[i].log, 0, 1536);
 }
 
+int ch_log_says(const struct ch_cluster *c, int i, const char *what)
+{
+	return log_says(c->nodes[i].log, what, c->nodes[i].log_from);
+}
+
+void ch_write_secret(const char *path, const char *secret)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	size_t n = strlen(secret);
+	ck_assert_msg(write(fd, secret, n) == (ssize_t)n && close(fd) == 0, "%s: %s", path,
+		      strerror(errno));
+}
+
 /* Node i's two proxies (on ports of the kernel's choosing: they never meet
  * the nodes', which su_free_port picks below its range). */
 static void start_proxies(struct ch_cluster *c, int i)
@@ -231,6 +248,12 @@ static void start(struct ch_cluster *c, int n, const char *const *extra, int pro
 		      "zk.sh start said: %s", line);
 	c->zk_pid = pid;
 	running = c;
+	char secret_file[512], secret[40];
+	snprintf(secret_file, sizeof(secret_file), "%s/cluster.secret", c->root);
+	for (size_t i = 0; i + 1 < sizeof(secret); i++)
+		secret[i] = "0123456789abcdef"[random() % 16];
+	secret[sizeof(secret) - 1] = '\0';
+	ch_write_secret(secret_file, secret);
 	size_t o = 0;
 	for (int i = 0; i < n; i++) {
 		struct ch_node *nd = &c->nodes[i];
@@ -238,6 +261,8 @@ static void start(struct ch_cluster *c, int n, const char *const *extra, int pro
 		nd->kafka_port = free_port();
 		nd->amqp_port = free_port();
 		nd->http_port = free_port();
+		nd->cluster_port = free_port();
+		snprintf(nd->secret_file, sizeof(nd->secret_file), "%s", secret_file);
 		snprintf(nd->dir, sizeof(nd->dir), "%s/node%d", c->root, nd->id);
 		snprintf(nd->log, sizeof(nd->log), "%s/node%d.log", c->root, nd->id);
 		o += (size_t)snprintf(c->bootstrap + o, sizeof(c->bootstrap) - o, "%s127.0.0.1:%d",

@@ -29,6 +29,8 @@ struct ch_node {
 	int kafka_port;
 	int amqp_port;
 	int http_port; /* the management API, /metrics */
+	int cluster_port; /* the cluster link */
+	char secret_file[512]; /* its cluster_secret_file (ch_write_secret) */
 	char dir[512];
 	char log[600];
 	long log_from; /* where this run's lines start in log */
@@ -62,6 +64,12 @@ void ch_start_partitionable(struct ch_cluster *c, int n, const char *const *extr
  * other nodes (1: nothing passes, nobody sees an error), or joined again
  * (0: the connections held are closed, new ones pass). */
 void ch_node_isolate(struct ch_cluster *c, int i, int cut);
+/* 1 when node i's log, since its last start, holds `what`. */
+int ch_log_says(const struct ch_cluster *c, int i, const char *what);
+/* Writes secret (mode 0600) to path: a node's cluster_secret_file.  Every
+ * node of ch_start shares <root>/cluster.secret; a test may point one
+ * elsewhere (nodes[i].secret_file) before restarting it. */
+void ch_write_secret(const char *path, const char *secret);
 /* Everything stopped by PID (nodes SIGTERMed and waited for, ZooKeeper
  * stopped), the directories removed unless TANDEM_TEST_KEEP_DATA is set;
  * fails the test when a node did not exit 0 (a sanitizer's report, a

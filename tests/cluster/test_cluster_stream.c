@@ -14,8 +14,12 @@
  *   past the high watermark, and the publisher no confirm, until the ISR
  *   has the records;
  * - kill -9 of the leader: every confirmed record is read on a surviving
- *   node; a publish on a node that does not lead the partition is nacked,
- *   never confirmed; one on the new leader is confirmed;
+ *   node; a publish on a node that does not lead the partition goes to the
+ *   new leader over the cluster link, one on the new leader is appended
+ *   there: both confirmed and read in order;
+ * - publishes on the leader and on both followers (forwarded, with their
+ *   properties) are all confirmed and read back on every node; a node
+ *   whose cluster secret is refused gets its forwarded publish nacked;
  * - deleting the queue deletes the cluster topic on every node;
  * - without ZooKeeper the declaration is answered 541 after 30 s, never
  *   with a local-only log; with ZooKeeper back it succeeds;
@@ -378,26 +382,32 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 		      cl.nodes[other].id, got, N + K);
 	amqp_done(con);
 
-	/* a publish on a node that does not lead the partition: nacked */
+	/* a publish on a node that does not lead the partition goes to the
+	 * new leader over the cluster link; one on the leader is appended
+	 * there: both confirmed, and read in order after the others */
 	pub = publisher_on(other, q);
 	struct confirms cf2;
 	confirms_init(&cf2, 2);
-	publish(pub, q, "not-on-the-leader");
-	read_confirms(pub, &cf2, 1, 10000);
-	ck_assert_msg(cf2.nacks == 1 && cf2.acks == 0,
-		      "a publish on non-leader node %d: %d acked, %d nacked (expected a nack)",
-		      cl.nodes[other].id, cf2.acks, cf2.nacks);
+	snprintf(body, sizeof(body), "m-%04d", N + K);
+	publish(pub, q, body);
+	read_confirms(pub, &cf2, 1, 30000);
+	ck_assert_msg(cf2.acks == 1 && cf2.nacks == 0,
+		      "a publish on non-leader node %d: %d acked, %d nacked", cl.nodes[other].id,
+		      cf2.acks, cf2.nacks);
 	amqp_done(pub);
 	confirms_free(&cf2);
-	/* on the new leader: confirmed */
 	pub = publisher_on(li, q);
 	confirms_init(&cf2, 2);
-	snprintf(body, sizeof(body), "m-%04d", N + K);
+	snprintf(body, sizeof(body), "m-%04d", N + K + 1);
 	publish(pub, q, body);
 	read_confirms(pub, &cf2, 1, 30000);
 	ck_assert_msg(cf2.acks == 1, "a publish on the new leader %d was not confirmed (%d nacked)",
 		      leader, cf2.nacks);
 	confirms_free(&cf2);
+	con = consumer_on(other, q);
+	got = receive(con, 0, N + K + 2, 20000);
+	ck_assert_msg(got == N + K + 2, "node %d read %d of %d", cl.nodes[other].id, got, N + K + 2);
+	amqp_done(con);
 
 	/* deleting the queue deletes the cluster topic on every live node */
 	amqp_queue_delete(pub, 1, amqp_cstring_bytes(q), 0, 0);
@@ -407,6 +417,135 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 		ck_assert_msg(api_shows(i, q, 0, 0), "node %d still lists %s after queue.delete",
 			      cl.nodes[i].id, q);
 	confirms_free(&cf);
+}
+END_TEST
+
+/* A publish with properties: content-type text/plain, header
+ * origin=node-N (N: the node it is published on). */
+static void publish_from(amqp_connection_state_t c, const char *q, const char *body, int node)
+{
+	char origin[32];
+	snprintf(origin, sizeof(origin), "node-%d", node);
+	amqp_table_entry_t h;
+	h.key = amqp_cstring_bytes("origin");
+	h.value.kind = AMQP_FIELD_KIND_UTF8;
+	h.value.value.bytes = amqp_cstring_bytes(origin);
+	amqp_basic_properties_t p;
+	memset(&p, 0, sizeof(p));
+	p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG |
+		   AMQP_BASIC_HEADERS_FLAG;
+	p.delivery_mode = 2;
+	p.content_type = amqp_cstring_bytes("text/plain");
+	p.headers = (amqp_table_t){ 1, &h };
+	ck_assert_int_eq(amqp_basic_publish(c, 1, amqp_cstring_bytes(""), amqp_cstring_bytes(q), 0,
+					    0, &p, amqp_cstring_bytes(body)),
+			 AMQP_STATUS_OK);
+}
+
+/* The next delivery on c (within 20 s) has body `body`, content-type
+ * text/plain and header origin=node-N. */
+static void expect_from(amqp_connection_state_t c, const char *body, int node)
+{
+	struct timeval tv = { 20, 0 };
+	amqp_envelope_t env;
+	char origin[32];
+	snprintf(origin, sizeof(origin), "node-%d", node);
+	amqp_maybe_release_buffers(c);
+	reply_ok(amqp_consume_message(c, &env, &tv, 0), "consuming");
+	const amqp_basic_properties_t *p = &env.message.properties;
+	ck_assert_msg(env.message.body.len == strlen(body) &&
+			      memcmp(env.message.body.bytes, body, strlen(body)) == 0,
+		      "delivery '%.*s', expected '%s'", (int)env.message.body.len,
+		      (const char *)env.message.body.bytes, body);
+	ck_assert_msg((p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG) && p->content_type.len == 10 &&
+			      memcmp(p->content_type.bytes, "text/plain", 10) == 0,
+		      "%s: the content-type did not come through", body);
+	int found = 0;
+	for (int i = 0; (p->_flags & AMQP_BASIC_HEADERS_FLAG) && i < p->headers.num_entries; i++) {
+		const amqp_table_entry_t *e = &p->headers.entries[i];
+		found |= e->key.len == 6 && memcmp(e->key.bytes, "origin", 6) == 0 &&
+			 e->value.kind == AMQP_FIELD_KIND_UTF8 &&
+			 e->value.value.bytes.len == strlen(origin) &&
+			 memcmp(e->value.value.bytes.bytes, origin, strlen(origin)) == 0;
+	}
+	ck_assert_msg(found, "%s: header origin=%s did not come through", body, origin);
+	amqp_basic_ack(c, 1, env.delivery_tag, 0);
+	amqp_destroy_envelope(&env);
+}
+
+/* Issue 15's first piece: a stream queue is writable from any node.  A
+ * publish on a follower goes to the leader over the cluster link
+ * (cluster_port, authenticated with the cluster secret), with its
+ * properties; publishes on the leader and on both followers are all
+ * confirmed and read back, properties included, on every node.  A node
+ * whose secret the others refuse gets its forwarded publishes nacked,
+ * never confirmed, and says why in its log. */
+START_TEST(test_cluster_stream_publish_on_a_follower_goes_to_the_leader)
+{
+	enum { N = 100 };
+	char q[64], body[32];
+	kh_name(q, sizeof(q), "sqfwd");
+	amqp_connection_state_t pub[3];
+	pub[0] = publisher_on(0, q); /* node 1 declares it: node 1 leads */
+	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 20000) == cl.nodes[0].id,
+		      "the stream queue's topic is not led by node %d with 3 in-sync replicas",
+		      cl.nodes[0].id);
+	pub[1] = publisher_on(1, q);
+	pub[2] = publisher_on(2, q);
+	struct confirms cf[3];
+	for (int i = 0; i < 3; i++) {
+		confirms_init(&cf[i], N);
+		/* one publisher at a time: the order in the log is then known */
+		for (int k = 0; k < N; k++) {
+			snprintf(body, sizeof(body), "n%d-%04d", cl.nodes[i].id, k);
+			publish_from(pub[i], q, body, cl.nodes[i].id);
+		}
+		read_confirms(pub[i], &cf[i], N, 30000);
+		ck_assert_msg(cf[i].acks == N && cf[i].nacks == 0,
+			      "publishing on node %d: %d of %d confirmed, %d nacked", cl.nodes[i].id,
+			      cf[i].acks, N, cf[i].nacks);
+		confirms_free(&cf[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		amqp_done(pub[i]);
+		amqp_connection_state_t con = amqp_to(i);
+		amqp_basic_qos(con, 1, 0, 50, 0);
+		amqp_table_entry_t e;
+		e.key = amqp_cstring_bytes("x-stream-offset");
+		e.value.kind = AMQP_FIELD_KIND_UTF8;
+		e.value.value.bytes = amqp_cstring_bytes("first");
+		amqp_basic_consume(con, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0,
+				   (amqp_table_t){ 1, &e });
+		reply_ok(amqp_get_rpc_reply(con), "basic.consume");
+		for (int from = 0; from < 3; from++)
+			for (int k = 0; k < N; k++) {
+				snprintf(body, sizeof(body), "n%d-%04d", cl.nodes[from].id, k);
+				expect_from(con, body, cl.nodes[from].id);
+			}
+		amqp_done(con);
+	}
+	ch_assert_replicas_identical(&cl, q);
+
+	/* node 3 restarted with another secret: node 1 refuses its link, so
+	 * what it forwards is nacked, and its log says why */
+	snprintf(cl.nodes[2].secret_file, sizeof(cl.nodes[2].secret_file), "%s/other.secret",
+		 cl.root);
+	ch_write_secret(cl.nodes[2].secret_file, "not-the-cluster-secret-0123456789");
+	ch_node_stop(&cl, 2);
+	ch_node_start(&cl, 2);
+	amqp_connection_state_t p3 = publisher_on(2, q);
+	struct confirms c3;
+	confirms_init(&c3, 1);
+	publish_from(p3, q, "refused", cl.nodes[2].id);
+	read_confirms(p3, &c3, 1, 20000);
+	ck_assert_msg(c3.nacks == 1 && c3.acks == 0,
+		      "node %d with a wrong secret: %d acked, %d nacked (expected a nack)",
+		      cl.nodes[2].id, c3.acks, c3.nacks);
+	confirms_free(&c3);
+	amqp_done(p3);
+	ck_assert_msg(ch_log_says(&cl, 2, "refused the cluster secret"),
+		      "node %d's log does not say that its cluster secret was refused",
+		      cl.nodes[2].id);
 }
 END_TEST
 
@@ -509,6 +648,11 @@ int main(void)
 	tcase_add_test(tc, test_cluster_stream_queue_is_a_replicated_topic);
 	tcase_add_test(tc, test_cluster_stream_declare_without_the_controller_answers_541);
 	suite_add_tcase(s, tc);
+	TCase *fwd = tcase_create("forward");
+	tcase_add_checked_fixture(fwd, setup, teardown);
+	tcase_set_timeout(fwd, TEST_TIMEOUT);
+	tcase_add_test(fwd, test_cluster_stream_publish_on_a_follower_goes_to_the_leader);
+	suite_add_tcase(s, fwd);
 	TCase *min = tcase_create("min_insync");
 	tcase_add_checked_fixture(min, setup_min_isr, teardown);
 	tcase_set_timeout(min, TEST_TIMEOUT);
