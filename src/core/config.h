@@ -200,6 +200,9 @@ void tdm_config_describe(const struct tdm_config *c, void *file /* FILE* */);
 int tdm_config_listener_next(const char **pos, char *name, size_t namelen, char *host,
 			     size_t hostlen, int *port);
 
+/* The SASL PLAIN user name a node authenticates as on another node's
+ * cluster link (cluster_port), with the cluster's secret as password. */
+#define TDM_CLUSTER_LINK_USER "tandem-cluster"
 /* The longest cluster secret tdm_config_cluster_secret reads, in bytes. */
 #define TDM_CLUSTER_SECRET_MAX 1024
 /* The least length of a cluster secret, in bytes. */
