@@ -575,8 +575,8 @@ static int scratch_reserve(struct ls_store *s, size_t len)
 }
 
 /* ls_append_batch with the reserved header prefix to refuse (NULL: none). */
-static int append_batch(struct ls_partition *p, const void *batch, size_t len,
-			const char *reserved, struct ls_append_result *res)
+static int append_batch(struct ls_partition *p, const void *batch, size_t len, const char *reserved,
+			struct ls_append_result *res)
 {
 	const struct ls_topic_config *c;
 	struct ls_store *s = p->store;
@@ -595,8 +595,8 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len,
 	if (len > (uint64_t)c->max_message_bytes)
 		return LS_ERR_TOO_LARGE;
 	rc = ls_batch_validate_reserved(s->dec, batch, len,
-					(c->cleanup_policy & LS_CLEANUP_COMPACT) != 0,
-					reserved, &info);
+					(c->cleanup_policy & LS_CLEANUP_COMPACT) != 0, reserved,
+					&info);
 	if (rc != LS_OK)
 		return rc;
 	now = part_now(p);

@@ -1526,8 +1526,10 @@ int tdm_config_cluster_secret(const struct tdm_config *cfg, char *out, size_t ca
 		n--;
 	if (n > TDM_CLUSTER_SECRET_MAX || n + 1 > cap) {
 		tu_errf(err, errlen, "cluster_secret_file %s: the secret is longer than %u bytes",
-			path, (unsigned)(cap && cap - 1 < TDM_CLUSTER_SECRET_MAX ? cap - 1
-									 : TDM_CLUSTER_SECRET_MAX));
+			path,
+			(unsigned)(cap && cap - 1 < TDM_CLUSTER_SECRET_MAX
+					   ? cap - 1
+					   : TDM_CLUSTER_SECRET_MAX));
 		goto out;
 	}
 	if (n < TDM_CLUSTER_SECRET_MIN) {

@@ -616,8 +616,8 @@ int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int3
 }
 
 /* tdm_topics_append_batch(_trusted): trusted skips the reserved headers check. */
-static int append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
-			size_t len, int trusted, struct tdm_append_result *res)
+static int append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch, size_t len,
+			int trusted, struct tdm_append_result *res)
 {
 	struct ls_append_result r;
 
@@ -641,8 +641,8 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 	return append_batch(t, p, batch, len, 0, res);
 }
 
-int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p,
-				    const void *batch, size_t len, struct tdm_append_result *res)
+int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+				    size_t len, struct tdm_append_result *res)
 {
 	return append_batch(t, p, batch, len, 1, res);
 }

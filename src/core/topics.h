@@ -130,8 +130,8 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
  * stream queue, with its TDM_TOPICS_RESERVED_HEADER_PREFIX headers), so the
  * reserved headers are not refused (ls_append_batch_trusted).  Never for a
  * client's batch. */
-int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p,
-				    const void *batch, size_t len, struct tdm_append_result *res);
+int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+				    size_t len, struct tdm_append_result *res);
 
 /* ls_append_replica (a follower writing what its leader's Fetch returned:
  * whole batches kept as sent, the first at the log end, a trailing

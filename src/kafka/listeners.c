@@ -163,8 +163,8 @@ int tdm_kafka_cluster_listener(const struct tdm_config *cfg, struct tdm_kafka_li
 	/* where the other nodes reach this one: its advertised host */
 	snprintf(out->host, sizeof(out->host), "%s",
 		 cfg->advertised_host && *cfg->advertised_host ? cfg->advertised_host
-		 : n > 0					       ? ls[0].host
-								       : cfg->bind_address);
+		 : n > 0                                       ? ls[0].host
+							       : cfg->bind_address);
 	out->port = (int)cfg->cluster_port;
 	out->security = TDM_KAFKA_CLUSTER;
 	return 1;
