@@ -461,6 +461,11 @@ int ls_batch_build(const struct ls_record *recs, size_t n, int codec, int64_t no
  */
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		    struct ls_append_result *res);
+/* ls_append_batch without the options.reserved_header_prefix check: for a
+ * batch the embedding broker vouches for (its own records forwarded from
+ * another node of its cluster), never for a client's.  Same returns. */
+int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t len,
+			    struct ls_append_result *res);
 /*
  * A follower's append of what its leader's Fetch returned: data[0..len)
  * holds whole RecordBatch v2 batches, possibly followed by one incomplete

@@ -574,8 +574,9 @@ static int scratch_reserve(struct ls_store *s, size_t len)
 	return LS_OK;
 }
 
-int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
-		    struct ls_append_result *res)
+/* ls_append_batch with the reserved header prefix to refuse (NULL: none). */
+static int append_batch(struct ls_partition *p, const void *batch, size_t len, const char *reserved,
+			struct ls_append_result *res)
 {
 	const struct ls_topic_config *c;
 	struct ls_store *s = p->store;
@@ -594,8 +595,8 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 	if (len > (uint64_t)c->max_message_bytes)
 		return LS_ERR_TOO_LARGE;
 	rc = ls_batch_validate_reserved(s->dec, batch, len,
-					(c->cleanup_policy & LS_CLEANUP_COMPACT) != 0,
-					s->opt.reserved_header_prefix, &info);
+					(c->cleanup_policy & LS_CLEANUP_COMPACT) != 0, reserved,
+					&info);
 	if (rc != LS_OK)
 		return rc;
 	now = part_now(p);
@@ -641,6 +642,18 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 	iov[3].iov_len = len - 16;
 	return part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts,
 			  now, res);
+}
+
+int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
+		    struct ls_append_result *res)
+{
+	return append_batch(p, batch, len, p->store->opt.reserved_header_prefix, res);
+}
+
+int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t len,
+			    struct ls_append_result *res)
+{
+	return append_batch(p, batch, len, NULL, res);
 }
 
 /* Writes data[0..len), whole batches that all go to the active segment,

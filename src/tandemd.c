@@ -352,7 +352,8 @@ static int amqp_listen(struct server *s, const struct tdm_config *cfg, const cha
 	return 0;
 }
 
-/* The Kafka listeners are well formed, and the SSL ones have their context. */
+/* The Kafka listeners are well formed, the SSL ones have their context, and
+ * the cluster link (cluster_port) has its secret. */
 static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlisteners, char *err,
 		       size_t errlen)
 {
@@ -363,6 +364,15 @@ static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlis
 						 NULL, err, errlen) < 0)
 		return -1;
 	*nlisteners = n;
+	if (cfg->cluster_port) {
+		/* the cluster link's secret must be there before anything starts */
+		char secret[TDM_CLUSTER_SECRET_MAX + 1];
+		int len = tdm_config_cluster_secret(cfg, secret, sizeof(secret), err, errlen);
+
+		explicit_bzero(secret, sizeof(secret));
+		if (len < 0)
+			return -1;
+	}
 	for (int i = 0; i < n; i++)
 		if ((ls[i].security == TDM_KAFKA_SSL || ls[i].security == TDM_KAFKA_SASL_SSL) &&
 		    !s->kafka_ssl && !(s->kafka_ssl = tdm_kafka_tls(cfg, err, errlen)))
@@ -482,7 +492,7 @@ int main(int argc, char **argv)
 		if (amqp_listen(&s, &cfg, cfg.ssl_listeners, cfg.ssl_port, &tls_opts, 0) < 0)
 			goto out;
 	}
-	if (kafka_listeners &&
+	if ((kafka_listeners || cfg.cluster_port) &&
 	    !(s.kafka = tdm_kafka_start(s.base, s.net, &cfg, s.topics, s.groups, s.kafka_ssl)))
 		goto out;
 	if (s.kafka) {

@@ -16,6 +16,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -368,6 +371,15 @@ static const struct conf_key conf_keys[] = {
 	{ "unclean_leader_election", CT_BOOL, OFF(unclean_leader_election), "false", 0, 1, 0,
 	  "Default unclean.leader.election.enable: with no in-sync replica alive, elect an\n"
 	  "out-of-sync one (losing what it lacks) rather than leave the partition offline." },
+	{ "cluster_port", CT_U32, OFF(cluster_port), "0", 0, 65535, 0,
+	  "Port of the cluster link, where the other nodes of the cluster reach this one (as\n"
+	  "RabbitMQ's Erlang distribution port): bound on advertised_host, else on the host of\n"
+	  "the first Kafka listener; reachable by the cluster's nodes only.  Needs\n"
+	  "cluster_secret_file.  0 = no cluster link listener." },
+	{ "cluster_secret_file", CT_STR, OFF(cluster_secret_file), "", 0, 0, 0,
+	  "File holding the cluster's shared secret (as RabbitMQ's Erlang cookie): the same\n"
+	  "file on every node, readable by its owner only (mode 0600 or 0400), at least 16\n"
+	  "bytes (trailing whitespace is not part of it).  Required when cluster_port is set." },
 };
 
 #define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -1453,4 +1465,85 @@ void tdm_config_describe(const struct tdm_config *c, void *file)
 	for (i = 0; i < c->nlimits; i++)
 		fprintf(fp, "%s.%s.%s = %lld\n", c->limits[i].user ? "user_limits" : "vhost_limits",
 			c->limits[i].name, c->limits[i].field, (long long)c->limits[i].value);
+}
+
+int tdm_config_cluster_secret(const struct tdm_config *cfg, char *out, size_t cap, char *err,
+			      size_t errlen)
+{
+	const char *path = cfg->cluster_secret_file ? cfg->cluster_secret_file : "";
+	char buf[TDM_CLUSTER_SECRET_MAX + 64];
+	size_t n = 0;
+	struct stat st;
+	int fd, rc = -1;
+
+	if (!*path) {
+		tu_errf(err, errlen,
+			"cluster_port is set but cluster_secret_file is not: the cluster link needs "
+			"the cluster's shared secret (the same file on every node)");
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		tu_errf(err, errlen, "cluster_secret_file %s: cannot open: %s", path,
+			strerror(errno));
+		return -1;
+	}
+	/* the mode of the file read, not of a path that may change meanwhile */
+	if (fstat(fd, &st) < 0) {
+		tu_errf(err, errlen, "cluster_secret_file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tu_errf(err, errlen, "cluster_secret_file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		/* RabbitMQ: "Cookie file ... must be accessible by owner only" */
+		tu_errf(err, errlen,
+			"cluster_secret_file %s must be accessible by its owner only (mode %04o; "
+			"chmod 600 it)",
+			path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	for (;;) {
+		ssize_t k = read(fd, buf + n, sizeof(buf) - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			tu_errf(err, errlen, "cluster_secret_file %s: cannot read: %s", path,
+				strerror(errno));
+			goto out;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n == sizeof(buf))
+			break;
+	}
+	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r' ||
+		     buf[n - 1] == '\n'))
+		n--;
+	if (n > TDM_CLUSTER_SECRET_MAX || n + 1 > cap) {
+		tu_errf(err, errlen, "cluster_secret_file %s: the secret is longer than %u bytes",
+			path,
+			(unsigned)(cap && cap - 1 < TDM_CLUSTER_SECRET_MAX
+					   ? cap - 1
+					   : TDM_CLUSTER_SECRET_MAX));
+		goto out;
+	}
+	if (n < TDM_CLUSTER_SECRET_MIN) {
+		tu_errf(err, errlen,
+			"cluster_secret_file %s: the secret is %zu bytes long; it must be at least "
+			"%d",
+			path, n, TDM_CLUSTER_SECRET_MIN);
+		goto out;
+	}
+	memcpy(out, buf, n);
+	out[n] = '\0';
+	rc = (int)n;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
 }

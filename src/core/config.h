@@ -151,6 +151,8 @@ struct tdm_config {
 	int unclean_leader_election; /* default false */
 	int auto_leader_rebalance_enable; /* default true */
 	uint32_t leader_imbalance_check_interval_seconds; /* default 300 */
+	uint32_t cluster_port;           /* the cluster link's listener; 0 = none (default) */
+	char *cluster_secret_file;       /* owned; the cluster's shared secret; "" = none */
 	int http_ssl_honor_cipher_order; /* management.ssl.honor_cipher_order; default false */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */
 	size_t nusers;
@@ -197,5 +199,27 @@ void tdm_config_describe(const struct tdm_config *c, void *file /* FILE* */);
  */
 int tdm_config_listener_next(const char **pos, char *name, size_t namelen, char *host,
 			     size_t hostlen, int *port);
+
+/* The SASL PLAIN user name a node authenticates as on another node's
+ * cluster link (cluster_port), with the cluster's secret as password. */
+#define TDM_CLUSTER_LINK_USER "tandem-cluster"
+/* The longest cluster secret tdm_config_cluster_secret reads, in bytes. */
+#define TDM_CLUSTER_SECRET_MAX 1024
+/* The least length of a cluster secret, in bytes. */
+#define TDM_CLUSTER_SECRET_MIN 16
+/*
+ * The cluster's shared secret (the cluster link's password, as RabbitMQ's
+ * Erlang cookie): the content of cfg->cluster_secret_file with trailing
+ * whitespace (spaces, tabs, CR, LF) trimmed, written to out (cap bytes,
+ * NUL-terminated after the secret; the secret itself may hold any byte).
+ * Returns its length, or -1 with a message in err naming the file and the
+ * reason: cluster_secret_file not set, missing or unreadable, not a
+ * regular file, readable or writable by group or others (st_mode & 077,
+ * as RabbitMQ refuses such a cookie), shorter than TDM_CLUSTER_SECRET_MIN,
+ * longer than TDM_CLUSTER_SECRET_MAX or than cap - 1.  The caller should
+ * explicit_bzero out when done.
+ */
+int tdm_config_cluster_secret(const struct tdm_config *cfg, char *out, size_t cap, char *err,
+			      size_t errlen);
 
 #endif

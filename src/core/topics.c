@@ -615,14 +615,16 @@ int tdm_topics_add_partitions(struct tdm_topics *t, struct ls_topic *topic, int3
 	return rc != LS_OK ? rc : m.rc;
 }
 
-int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
-			    size_t len, struct tdm_append_result *res)
+/* tdm_topics_append_batch(_trusted): trusted skips the reserved headers check. */
+static int append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch, size_t len,
+			int trusted, struct tdm_append_result *res)
 {
 	struct ls_append_result r;
 
 	if (t->alarms && (*t->alarms & TDM_ALARM_DISK))
 		return LS_ERR_IO; /* the disk alarm: keep the space for what was confirmed */
-	int rc = ls_append_batch(p, batch, len, &r);
+	int rc = trusted ? ls_append_batch_trusted(p, batch, len, &r)
+			 : ls_append_batch(p, batch, len, &r);
 
 	if (rc == LS_OK) {
 		if (res)
@@ -631,6 +633,18 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
 		wake_data(t, p);
 	}
 	return rc;
+}
+
+int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+			    size_t len, struct tdm_append_result *res)
+{
+	return append_batch(t, p, batch, len, 0, res);
+}
+
+int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+				    size_t len, struct tdm_append_result *res)
+{
+	return append_batch(t, p, batch, len, 1, res);
 }
 
 int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,

@@ -36,7 +36,8 @@ struct ls_store;
  * the user_id RabbitMQ validated) and exchange in them.  A producer's batch
  * (tdm_topics_append_batch: Kafka's Produce) carrying one is refused with
  * TDM_ERR_INVALID_RECORD, so no record a Kafka client wrote can pass for an
- * AMQP publish (logstore's options.reserved_header_prefix).
+ * AMQP publish (logstore's options.reserved_header_prefix); only the
+ * cluster link's batches (tdm_topics_append_batch_trusted) may carry them.
  */
 #define TDM_TOPICS_RESERVED_HEADER_PREFIX "x-amqp-"
 
@@ -124,6 +125,13 @@ int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct
  * publishers wait while blocked). */
 int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 			    size_t len, struct tdm_append_result *res);
+/* The same for a batch this broker vouches for: records of its own a node
+ * of the cluster forwarded over the cluster link (an AMQP publish to a
+ * stream queue, with its TDM_TOPICS_RESERVED_HEADER_PREFIX headers), so the
+ * reserved headers are not refused (ls_append_batch_trusted).  Never for a
+ * client's batch. */
+int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p, const void *batch,
+				    size_t len, struct tdm_append_result *res);
 
 /* ls_append_replica (a follower writing what its leader's Fetch returned:
  * whole batches kept as sent, the first at the log end, a trailing

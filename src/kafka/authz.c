@@ -19,6 +19,11 @@
  * Fetch (replica_id >= 0); such a connection also reaches every topic by
  * its core name (all vhosts, internal ones) in Fetch and
  * OffsetForLeaderEpoch, as a follower must.
+ * The trusted link (kf_authz_trusted: the cluster link's listener, after
+ * the cluster's secret) is the broker itself: every check here allows it,
+ * and it names topics by their core names, any vhost's (a stream queue's
+ * topic: tdm_stream_topic_name of its vhost and name), group ids as core
+ * keys them.  No other connection becomes trusted, whatever its user.
  * Refusals are Kafka's: TOPIC_AUTHORIZATION_FAILED (29) per topic,
  * GROUP_AUTHORIZATION_FAILED (30); the connection stays open (but for an
  * acks=0 Produce, which Kafka answers by closing).
@@ -40,6 +45,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/stream.h"
+#include "kafka/kafka.h"
 #include "kafka/kf.h"
 #include "net/net.h"
 
@@ -53,6 +59,12 @@ const char *kf_authz_vhost(const struct kf_conn *kc)
 	return kc->vhost ? kc->vhost : cfg_vhost(kc->srv);
 }
 
+int kf_authz_trusted(const struct kf_conn *kc)
+{
+	/* kc->user is set on that listener only by the secret's check (sasl.c) */
+	return kc->security == TDM_KAFKA_CLUSTER && kc->user && kc->sasl_step == KF_SASL_STEP_DONE;
+}
+
 /* Decides once per connection whether it may act as the default user. */
 static int anon_check(struct kf_conn *kc)
 {
@@ -62,7 +74,9 @@ static int anon_check(struct kf_conn *kc)
 	const char *vh = cfg_vhost(kc->srv);
 	const char *why = NULL;
 
-	if (!cfg->kafka_allow_anonymous)
+	if (kc->security == TDM_KAFKA_CLUSTER)
+		why = "the cluster link takes no anonymous client";
+	else if (!cfg->kafka_allow_anonymous)
 		why = "kafka_allow_anonymous is off";
 	else if (!*u || !kc->srv->auth)
 		why = "no kafka_default_user";
@@ -143,6 +157,8 @@ int kf_authz_login(struct kf_conn *kc, const char *user, char *why, size_t whyle
 
 int kf_authz_cluster(struct kf_conn *kc)
 {
+	if (kf_authz_trusted(kc))
+		return 1;
 	const char *user = kf_authz_user(kc);
 	const char *tags = user && kc->srv->auth ? tdm_auth_user_tags(kc->srv->auth, user) : NULL;
 
@@ -190,6 +206,8 @@ int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name)
 	const char *user;
 	size_t n;
 
+	if (kf_authz_trusted(kc))
+		return 1;
 	if (!topic_resource(kc, name, strlen(name), &user, res, sizeof(res), &n))
 		return 0;
 	return permitted(kc, user, kf_authz_vhost(kc), p, res, n);
@@ -211,6 +229,8 @@ int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len)
 	const char *user, *vh = kf_authz_vhost(kc);
 	size_t n;
 
+	if (kf_authz_trusted(kc))
+		return 1;
 	if (!topic_resource(kc, name, len, &user, res, sizeof(res), &n))
 		return 0;
 	return permitted(kc, user, vh, TDM_PERM_READ, res, n) ||
@@ -265,6 +285,8 @@ int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id)
 	char pre[TDM_TOPIC_NAME_MAX + 1];
 	char *g;
 
+	if (kf_authz_trusted(kc))
+		return KF_ERR_NONE; /* the id as core keys it */
 	if (!user || !kc->srv->auth || !group_readable(kc, user, n ? id->p : "", n))
 		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
 	if (strcmp(vh, cfg_vhost(kc->srv)) == 0)
@@ -289,6 +311,8 @@ const char *kf_authz_group_listed(struct kf_conn *kc, const char *g)
 	const char *user = kf_authz_user(kc), *vh = kf_authz_vhost(kc), *id = g;
 	char pre[TDM_TOPIC_NAME_MAX + 1];
 
+	if (kf_authz_trusted(kc))
+		return g;
 	if (!user || !kc->srv->auth)
 		return NULL;
 	if (strcmp(vh, cfg_vhost(kc->srv)) == 0) {

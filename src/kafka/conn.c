@@ -34,6 +34,8 @@
 struct tdm_kafka {
 	struct kf_server srv;
 	struct kf_listener lis[TDM_KAFKA_MAX_LISTENERS];
+	struct kf_listener link; /* the cluster link's (cluster_port) */
+	int link_port;           /* its bound port; 0 = none */
 };
 
 static void conn_process(struct kf_conn *kc, struct evbuffer *in);
@@ -44,8 +46,10 @@ struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name)
 	const char *vh = kf_authz_vhost(kc);
 	struct ls_topic *t;
 
-	if (kf_str_cstr(name, buf, sizeof(buf)) < 0 ||
-	    !tdm_topic_in_vhost(buf, strlen(buf), vh, strlen(vh)))
+	if (kf_str_cstr(name, buf, sizeof(buf)) < 0)
+		return NULL;
+	/* the trusted link names topics by their core names, of any vhost */
+	if (!kf_authz_trusted(kc) && !tdm_topic_in_vhost(buf, strlen(buf), vh, strlen(vh)))
 		return NULL;
 	t = tdm_topic_find(kc->srv->topics, buf);
 	return t && !tdm_topic_is_internal(t) ? t : NULL;
@@ -321,7 +325,8 @@ static void *kf_open(struct tdm_conn *c, void *arg)
 	 * then sent with sendfile instead of being mapped and copied by writev.
 	 * Not under TLS: the encryption reads the bytes (evbuffer_peek), which a
 	 * sendfile segment does not hold in memory. */
-	if (kc->security == TDM_KAFKA_PLAINTEXT || kc->security == TDM_KAFKA_SASL_PLAINTEXT)
+	if (kc->security == TDM_KAFKA_PLAINTEXT || kc->security == TDM_KAFKA_SASL_PLAINTEXT ||
+	    kc->security == TDM_KAFKA_CLUSTER)
 		evbuffer_set_flags(kc->resp, EVBUFFER_FLAG_DRAINS_TO_FD);
 	snprintf(kc->host, sizeof(kc->host), "127.0.0.1");
 	kc->port = kc->srv->port;
@@ -411,6 +416,44 @@ static const struct tdm_proto kf_proto = {
 	.shutdown = kf_shutdown,
 };
 
+/* Opens the cluster link's listener when cfg asks for one (its secret read
+ * first).  0, or -1 (logged). */
+static int cluster_listen(struct tdm_kafka *k, struct tdm_net *net, const struct tdm_config *cfg)
+{
+	struct tdm_listen_opts lo = { .max_connections = cfg->kafka_max_connections,
+				      .idle_timeout_ms = cfg->kafka_connections_max_idle_ms };
+	struct tdm_kafka_listener l;
+	char err[512];
+	int r = tdm_kafka_cluster_listener(cfg, &l, err, sizeof(err)), port, len;
+
+	if (r <= 0) {
+		if (r < 0)
+			tdm_error("main", "%s", err);
+		return r;
+	}
+	k->srv.cluster_secret = malloc(TDM_CLUSTER_SECRET_MAX + 1);
+	if (!k->srv.cluster_secret)
+		return -1;
+	len = tdm_config_cluster_secret(cfg, k->srv.cluster_secret, TDM_CLUSTER_SECRET_MAX + 1, err,
+					sizeof(err));
+	if (len < 0) {
+		tdm_error("main", "%s", err);
+		return -1;
+	}
+	k->srv.cluster_secret_len = (size_t)len;
+	k->link.srv = &k->srv;
+	k->link.security = TDM_KAFKA_CLUSTER;
+	port = tdm_net_listen_opts(net, l.host, l.port, &kf_proto, &k->link, &lo);
+	if (port < 0) {
+		tdm_error("main", "cannot listen on %s:%d: %s", l.host, l.port, strerror(errno));
+		return -1;
+	}
+	k->link_port = port;
+	tdm_info("main", "listening kafka %s %s:%d", tdm_kafka_security_name(TDM_KAFKA_CLUSTER),
+		 l.host, port);
+	return 0;
+}
+
 struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 				  const struct tdm_config *cfg, struct tdm_topics *topics,
 				  struct tdm_groups *groups, struct tdm_tls *ssl)
@@ -465,7 +508,9 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 		tdm_info("main", "listening kafka %s %s:%d",
 			 tdm_kafka_security_name(ls[i].security), ls[i].host, port);
 	}
-	if (n <= 0)
+	if (n >= 0 && cluster_listen(k, net, cfg) < 0)
+		goto fail;
+	if (n < 0 || (n == 0 && !k->link_port))
 		goto fail;
 	return k;
 fail:
@@ -497,11 +542,20 @@ int tdm_kafka_port(const struct tdm_kafka *k)
 	return k->srv.port;
 }
 
+int tdm_kafka_cluster_port(const struct tdm_kafka *k)
+{
+	return k->link_port;
+}
+
 void tdm_kafka_free(struct tdm_kafka *k)
 {
 	if (!k)
 		return;
 	kf_groups_free(k->srv.groups);
 	tdm_map_free(&k->srv.per_ip); /* the values are counts, not pointers */
+	if (k->srv.cluster_secret) {
+		explicit_bzero(k->srv.cluster_secret, TDM_CLUSTER_SECRET_MAX + 1);
+		free(k->srv.cluster_secret);
+	}
 	free(k);
 }

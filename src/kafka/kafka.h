@@ -25,6 +25,11 @@ enum tdm_kafka_security {
 	TDM_KAFKA_SSL,
 	TDM_KAFKA_SASL_PLAINTEXT,
 	TDM_KAFKA_SASL_SSL,
+	/* The cluster link (cluster_port): the other nodes of the cluster,
+	 * authenticated with SASL PLAIN as TDM_CLUSTER_LINK_USER and the
+	 * cluster's secret, then acting as the broker itself.  Never a name
+	 * `listeners` accepts. */
+	TDM_KAFKA_CLUSTER,
 };
 
 /* One listener of `listeners`. */
@@ -36,7 +41,7 @@ struct tdm_kafka_listener {
 
 #define TDM_KAFKA_MAX_LISTENERS 4
 
-/* Kafka's name of a security protocol ("SSL"). */
+/* Kafka's name of a security protocol ("SSL"; "CLUSTER" for the link). */
 const char *tdm_kafka_security_name(enum tdm_kafka_security s);
 /*
  * The listeners cfg asks for: cfg->kafka_listeners (Kafka's
@@ -57,11 +62,26 @@ int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener 
  */
 struct tdm_tls *tdm_kafka_tls(const struct tdm_config *cfg, char *err, size_t errlen);
 /*
- * Starts the front end and opens the listeners of tdm_kafka_listeners (at
- * least one).  SSL and SASL_SSL listeners accept TLS with ssl (borrowed,
+ * The cluster link's listener cfg asks for (cluster_port): 1 with it in
+ * *out (security TDM_KAFKA_CLUSTER; host advertised_host, else the host of
+ * the first Kafka listener of tdm_kafka_listeners, else bind_address), 0
+ * when cluster_port is 0, -1 with a message in err (the Kafka listeners
+ * are malformed).
+ */
+int tdm_kafka_cluster_listener(const struct tdm_config *cfg, struct tdm_kafka_listener *out,
+			       char *err, size_t errlen);
+/*
+ * Starts the front end and opens the listeners of tdm_kafka_listeners and
+ * tdm_kafka_cluster_listener (at least one of them).  SSL and SASL_SSL listeners accept TLS with ssl (borrowed,
  * must outlive the front end; may be NULL when none is).  SASL_* listeners
  * serve nothing but ApiVersions, SaslHandshake and SaslAuthenticate before
- * a client authenticates (so do all under kafka_sasl_required).  cfg, topics and
+ * a client authenticates (so do all under kafka_sasl_required).  The
+ * cluster link's listener does the same, offers PLAIN only and accepts
+ * only TDM_CLUSTER_LINK_USER with the secret of tdm_config_cluster_secret
+ * (read here: a bad cluster_secret_file fails the start); a connection
+ * authenticated there acts as the broker: every topic of every vhost by
+ * its core name, no permission checks, record headers of
+ * TDM_TOPICS_RESERVED_HEADER_PREFIX accepted in Produce.  cfg, topics and
  * groups are borrowed and must outlive it; the front end coordinates the
  * groups' membership.  Returns NULL (after logging why) on failure.
  */
@@ -91,6 +111,8 @@ struct tdm_replica;
 void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r);
 /* The bound port of the first listener (what a cluster node registers). */
 int tdm_kafka_port(const struct tdm_kafka *k);
+/* The bound port of the cluster link's listener; 0 when there is none. */
+int tdm_kafka_cluster_port(const struct tdm_kafka *k);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
 void tdm_kafka_free(struct tdm_kafka *k);

@@ -112,6 +112,9 @@ struct kf_server {
 	struct tdm_replica *replica;    /* borrowed: the cluster's replica manager; NULL =
 					   a single node (leader of everything) */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
+	char *cluster_secret;           /* owned (wiped when freed): the cluster link's
+					   password; NULL = no cluster link */
+	size_t cluster_secret_len;
 	struct tdm_map per_ip;          /* client IP -> its open connections (uintptr_t) */
 	int64_t refused_log_ms;         /* last "rejected connection" line */
 	uint64_t refused_unlogged;      /* refusals since, not logged */
@@ -284,8 +287,15 @@ int16_t kf_authz_topic(struct kf_conn *kc, enum tdm_perm p, struct kf_str name);
 /* The same for a C string; 1 allowed, 0 not. */
 int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
 /* 1 when kc's user is tagged administrator (Kafka's CLUSTER resource:
- * replica fetches, ClusterAction); 0 otherwise. */
+ * replica fetches, ClusterAction), or kc is a trusted link; 0 otherwise. */
 int kf_authz_cluster(struct kf_conn *kc);
+/* 1 when kc is the trusted link: a connection to the cluster link's
+ * listener (TDM_KAFKA_CLUSTER) that authenticated with the cluster's
+ * secret.  It acts as the broker itself: every check here allows it, it
+ * names topics by their core names (any vhost's), and its Produce may
+ * carry the broker's reserved record headers.  0 on every other listener,
+ * whoever the user. */
+int kf_authz_trusted(const struct kf_conn *kc);
 /* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
  * read on it); 0 otherwise. */
 int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);

@@ -15,8 +15,11 @@
 #include "kafka/kafka.h"
 #include "net/tls.h"
 
-/* Kafka's security protocol names, in enum tdm_kafka_security order. */
-static const char *const security_names[] = { "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" };
+/* Kafka's security protocol names, in enum tdm_kafka_security order; the
+ * first NAMED are the ones `listeners` accepts (not the cluster link's). */
+static const char *const security_names[] = { "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
+					      "CLUSTER" };
+#define NAMED (TDM_KAFKA_SASL_SSL + 1)
 
 const char *tdm_kafka_security_name(enum tdm_kafka_security s)
 {
@@ -42,7 +45,7 @@ static int parse_one(const struct tdm_config *cfg, const char *p, size_t n,
 		snprintf(err, errlen, "listeners: '%.*s' is not NAME://HOST:PORT", (int)n, p);
 		return -1;
 	}
-	for (i = 0; i < sizeof(security_names) / sizeof(security_names[0]); i++)
+	for (i = 0; i < NAMED; i++)
 		if (strlen(security_names[i]) == (size_t)(sep - p) &&
 		    strncasecmp(p, security_names[i], (size_t)(sep - p)) == 0)
 			s = (int)i;
@@ -144,6 +147,27 @@ int tdm_kafka_listeners(const struct tdm_config *cfg, struct tdm_kafka_listener 
 			return -1;
 		}
 	return n;
+}
+
+int tdm_kafka_cluster_listener(const struct tdm_config *cfg, struct tdm_kafka_listener *out,
+			       char *err, size_t errlen)
+{
+	struct tdm_kafka_listener ls[TDM_KAFKA_MAX_LISTENERS];
+	int n;
+
+	if (!cfg->cluster_port)
+		return 0;
+	n = tdm_kafka_listeners(cfg, ls, TDM_KAFKA_MAX_LISTENERS, err, errlen);
+	if (n < 0)
+		return -1;
+	/* where the other nodes reach this one: its advertised host */
+	snprintf(out->host, sizeof(out->host), "%s",
+		 cfg->advertised_host && *cfg->advertised_host ? cfg->advertised_host
+		 : n > 0                                       ? ls[0].host
+							       : cfg->bind_address);
+	out->port = (int)cfg->cluster_port;
+	out->security = TDM_KAFKA_CLUSTER;
+	return 1;
 }
 
 struct tdm_tls *tdm_kafka_tls(const struct tdm_config *cfg, char *err, size_t errlen)

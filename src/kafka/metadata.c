@@ -4,7 +4,8 @@
  * and each partition's leader, replicas and ISR come from the replica
  * manager (core/replica.h), as ZooKeeper holds them.  Unknown topics are created when
  * auto_create_topics is on, the client allows it (v4 flag) and the user
- * may configure the name; internal topics (the group offsets log) are not
+ * may configure the name (never for the cluster link, which names topics
+ * that exist: a stream queue's is made by its declaration); internal topics (the group offsets log) are not
  * shown, nor topics the user has no permission on (authz.c: Kafka's
  * DESCRIBE), which named get TOPIC_AUTHORIZATION_FAILED.
  *
@@ -157,7 +158,7 @@ int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 			if (name.len < (int32_t)sizeof(buf))
 				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
 		} else if (!(t = kf_topic_lookup(kc, name)) && srv->cfg->auto_create_topics &&
-			   r.allow_auto_topic_creation &&
+			   r.allow_auto_topic_creation && !kf_authz_trusted(kc) &&
 			   kf_authz_topic(kc, TDM_PERM_CONFIGURE, name) == KF_ERR_NONE) {
 			int rc = TDM_ERR_INVALID_TOPIC;
 

@@ -203,7 +203,11 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 			if (rc == TDM_REPL_OK && r.acks == -1)
 				rc = tdm_replica_check_insync(srv->replica, tdm_topic_name(t), rp->index,
 							      p);
-			if (rc == TDM_REPL_OK)
+			if (rc == TDM_REPL_OK && kf_authz_trusted(kc))
+				/* a node's forwarded publish: the broker's own headers */
+				rc = tdm_topics_append_batch_trusted(srv->topics, p, rp->records.p,
+								     (size_t)rp->records.len, &res);
+			else if (rc == TDM_REPL_OK)
 				rc = tdm_topics_append_batch(srv->topics, p, rp->records.p,
 							     (size_t)rp->records.len, &res);
 			pp->err = kf_err_from_core(rc);

@@ -22,11 +22,21 @@
  * unsupported mechanism gets UNSUPPORTED_SASL_MECHANISM with the enabled
  * list, then the close.
  *
+ * The cluster link's listener (TDM_KAFKA_CLUSTER) requires SASL the same
+ * way but offers PLAIN only, whatever kafka_sasl_mechanisms says, and
+ * knows one user: TDM_CLUSTER_LINK_USER, whose password is the cluster's
+ * secret (compared in constant time).  That connection is no user's: it is
+ * not in the registry and no limit counts it; it acts as the broker
+ * (authz.c, kf_authz_trusted).  Core's users never log in there, and the
+ * link's user logs in nowhere else.
+ *
  * Must not depend on: src/amqp.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "core/auth.h"
 #include "core/broker.h"
@@ -84,10 +94,17 @@ int kf_sasl_init(struct kf_server *srv)
 	return 0;
 }
 
+/* The mechanisms kc's listener offers (KF_SASL_* bits). */
+static unsigned conn_mechs(const struct kf_conn *kc)
+{
+	return kc->security == TDM_KAFKA_CLUSTER ? 1u << KF_SASL_PLAIN : kc->srv->sasl_mechs;
+}
+
 int kf_sasl_may_serve(const struct kf_conn *kc, int16_t api_key)
 {
 	int required = kc->security == TDM_KAFKA_SASL_PLAINTEXT ||
-		       kc->security == TDM_KAFKA_SASL_SSL || kc->srv->cfg->kafka_sasl_required;
+		       kc->security == TDM_KAFKA_SASL_SSL || kc->security == TDM_KAFKA_CLUSTER ||
+		       kc->srv->cfg->kafka_sasl_required;
 
 	if (kc->sasl_step == KF_SASL_STEP_AUTH)
 		return api_key == KF_SASL_AUTHENTICATE;
@@ -113,6 +130,7 @@ void kf_sasl_conn_free(struct kf_conn *kc)
 int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_str mech = kf_get_str(cur);
+	unsigned mechs = conn_mechs(kc);
 	int m, n = 0;
 
 	if (cur->bad || kf_cur_left(cur) != 0 || mech.len < 0)
@@ -121,14 +139,14 @@ int kf_h_sasl_handshake(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer 
 	if (kc->sasl_step != KF_SASL_STEP_NONE || kc->user)
 		return KF_R_CLOSE;
 	m = mech_find(mech.p, (size_t)mech.len);
-	if (m >= 0 && !(kc->srv->sasl_mechs & (1u << m)))
+	if (m >= 0 && !(mechs & (1u << m)))
 		m = -1;
 	kf_put_i16(resp, m < 0 ? KF_ERR_UNSUPPORTED_SASL_MECHANISM : KF_ERR_NONE);
 	for (int i = 0; i < KF_SASL_NMECH; i++)
-		n += !!(kc->srv->sasl_mechs & (1u << i));
+		n += !!(mechs & (1u << i));
 	kf_put_i32(resp, n);
 	for (int i = 0; i < KF_SASL_NMECH; i++)
-		if (kc->srv->sasl_mechs & (1u << i))
+		if (mechs & (1u << i))
 			kf_put_str(resp, mech_names[i]);
 	if (m < 0) {
 		tdm_info("kafka", "%s: unsupported SASL mechanism %.*s", kc->c->peer, (int)mech.len,
@@ -229,6 +247,28 @@ static int authenticated(struct kf_conn *kc, const char *user, char *why, size_t
 #define INVALID_PLAIN "Authentication failed: Invalid username or password"
 #define INVALID_USER "Authentication failed: Invalid user credentials"
 
+/* PLAIN on the cluster link: user[0..ulen) must be TDM_CLUSTER_LINK_USER
+ * and pw[0..pwlen) the cluster's secret; the answer (the connection closes
+ * after a refusal, as on the other listeners). */
+static int cluster_plain(struct kf_conn *kc, const char *user, size_t ulen, const char *pw,
+			 size_t pwlen, struct evbuffer *resp)
+{
+	const struct kf_server *srv = kc->srv;
+	size_t n = strlen(TDM_CLUSTER_LINK_USER);
+	int user_ok = ulen == n && memcmp(user, TDM_CLUSTER_LINK_USER, n) == 0;
+	int pw_ok = srv->cluster_secret && pwlen == srv->cluster_secret_len &&
+		    CRYPTO_memcmp(pw, srv->cluster_secret, pwlen) == 0;
+
+	if (!user_ok || !pw_ok)
+		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
+	free(kc->user);
+	if (!(kc->user = strdup(TDM_CLUSTER_LINK_USER)))
+		return KF_R_CLOSE;
+	kc->sasl_step = KF_SASL_STEP_DONE;
+	tdm_info("kafka", "%s: cluster link authenticated", kc->c->peer);
+	return auth_answer(kc, resp, NULL, NULL, 0);
+}
+
 /* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. */
 static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
 {
@@ -250,6 +290,8 @@ static int plain(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 				   "Authentication failed: Client requested an authorization id "
 				   "that is different from username",
 				   NULL, 0);
+	if (kc->security == TDM_KAFKA_CLUSTER)
+		return cluster_plain(kc, u, (size_t)(z2 - u), pw, (size_t)(end - pw), resp);
 	if (kf_authz_sasl_name(kc, u, (size_t)(z2 - u), user, sizeof(user)) < 0)
 		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
 	loopback = kc->c->peer_loopback;
@@ -333,7 +375,7 @@ static int scram(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuff
 
 int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct evbuffer *resp)
 {
-	if (kc->sasl_mech == KF_SASL_PLAIN)
+	if (kc->sasl_mech == KF_SASL_PLAIN || kc->security == TDM_KAFKA_CLUSTER)
 		return plain(kc, p, len, resp);
 	return scram(kc, p, len, resp);
 }
@@ -354,7 +396,7 @@ int kf_h_sasl_authenticate(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 			kf_put_i64(resp, 0);
 		return KF_R_DONE_CLOSE;
 	}
-	if (kc->sasl_mech == KF_SASL_PLAIN)
+	if (kc->sasl_mech == KF_SASL_PLAIN || kc->security == TDM_KAFKA_CLUSTER)
 		return plain(kc, b.p, (size_t)b.len, resp);
 	return scram(kc, b.p, (size_t)b.len, resp);
 }

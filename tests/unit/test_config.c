@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -817,6 +818,68 @@ START_TEST(log_level_names)
 }
 END_TEST
 
+/* The cluster's secret (tdm_config_cluster_secret): the file's content
+ * without trailing whitespace, at least 16 bytes, owner-only. */
+START_TEST(cluster_secret)
+{
+	struct tdm_config c;
+	char out[TDM_CLUSTER_SECRET_MAX + 1], err[512] = "";
+	char big[TDM_CLUSTER_SECRET_MAX + 8];
+
+	ck_assert_int_eq(tdm_config_init(&c), 0);
+	ck_assert_uint_eq(c.cluster_port, 0);
+	ck_assert_str_eq(c.cluster_secret_file, "");
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cluster_secret_file is not"));
+	/* trailing spaces, tabs, CR and LF are not part of it; leading ones are */
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_secret_file",
+					 write_tmp(" 0123456789abcdef \t\r\n\n"), err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), 17);
+	ck_assert_str_eq(out, " 0123456789abcdef");
+	/* owner read-only is fine; any bit for group or others is not */
+	ck_assert_int_eq(chmod(tmp_path, 0400), 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), 17);
+	ck_assert_int_eq(chmod(tmp_path, 0640), 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "accessible by its owner only (mode 0640"));
+	ck_assert_int_eq(chmod(tmp_path, 0602), 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	unlink(tmp_path);
+	/* 15 bytes: too short; 16: enough */
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_secret_file", write_tmp("0123456789abcde\n"),
+					 err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "the secret is 15 bytes long; it must be at least 16"));
+	unlink(tmp_path);
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_secret_file", write_tmp("0123456789abcdef"),
+					 err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), 16);
+	/* a buffer too small for it */
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, 16, err, sizeof(err)), -1);
+	unlink(tmp_path);
+	/* longer than TDM_CLUSTER_SECRET_MAX */
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_secret_file", write_tmp(big), err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "longer than"));
+	unlink(tmp_path);
+	/* missing, or not a file */
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_secret_file", "/", err, sizeof(err)), 0);
+	ck_assert_int_eq(tdm_config_cluster_secret(&c, out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_port", "65536", err, sizeof(err)), -1);
+	ck_assert_int_eq(tdm_config_set(&c, "cluster_port", "25672", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.cluster_port, 25672);
+	tdm_config_free(&c);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -831,6 +894,7 @@ static Suite *config_suite(void)
 	tcase_add_test(t, users);
 	tcase_add_test(t, describe_roundtrip);
 	tcase_add_test(t, example_file_is_the_defaults);
+	tcase_add_test(t, cluster_secret);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("args");
