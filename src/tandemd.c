@@ -119,7 +119,8 @@ static int join_cluster(struct server *s, const struct tdm_config *cfg)
 						 : 0;
 	struct tdm_cnode_ports ports = { .kafka = kafka_port,
 					 .amqp = cfg->amqp_port,
-					 .http = cfg->http_port };
+					 .http = cfg->http_port,
+					 .cluster = (int)cfg->cluster_port };
 
 	if (!s->kafka) {
 		tdm_error("main", "a cluster node needs its Kafka listener (kafka_port is 0)");

@@ -17,6 +17,7 @@
 
 #include "cluster/kwire.h"
 #include "cluster/link.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/topic_types.h"
 
@@ -218,14 +219,14 @@ static int send_handshake(struct peer *p)
 static int send_authenticate(struct peer *p)
 {
 	struct tdm_link *l = p->l;
-	size_t off, ulen = strlen(TDM_LINK_USER);
+	size_t off, ulen = strlen(TDM_CLUSTER_LINK_USER);
 	struct lreq *q = req_new(l, KW_SASL_AUTHENTICATE, 0, &off);
 	if (!q)
 		return -1;
 	/* RFC 4616: [authzid] NUL authcid NUL passwd */
 	kw_put_i32(q->out, (int32_t)(2 + ulen + l->secret_len));
 	evbuffer_add(q->out, "", 1);
-	evbuffer_add(q->out, TDM_LINK_USER, ulen);
+	evbuffer_add(q->out, TDM_CLUSTER_LINK_USER, ulen);
 	evbuffer_add(q->out, "", 1);
 	evbuffer_add(q->out, l->secret, l->secret_len);
 	if (kw_request_end(q->out, off) < 0 || write_req(p, q) < 0) {
@@ -426,8 +427,10 @@ void tdm_link_free(struct tdm_link *l)
 	while (l->peers) {
 		struct peer *p = l->peers;
 		l->peers = p->next;
-		if (p->bev || p->queued)
-			peer_lost(p, "this node is stopping");
+		if (p->flight || p->queued)
+			peer_lost(p, "this node is stopping"); /* their waiters are told */
+		else if (p->bev)
+			bufferevent_free(p->bev); /* idle: nothing to report */
 		event_free(p->timer);
 		free(p);
 	}

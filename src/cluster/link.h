@@ -4,7 +4,8 @@
  * the AMQP side of one node reaches another, as RabbitMQ's nodes use
  * Erlang distribution.  The wire is the Kafka protocol (cluster/kwire.h):
  * each connection first authenticates with the cluster secret (SaslHandshake
- * v1 "PLAIN", SaslAuthenticate v0 as user "tandem-cluster"), then carries
+ * v1 "PLAIN", SaslAuthenticate v0 as TDM_CLUSTER_LINK_USER of
+ * core/config.h), then carries
  * requests pipelined (Kafka answers in order).
  *
  * Today one request: Produce v3 (acks=all) of one record batch to a
@@ -37,7 +38,6 @@
 struct event_base;
 struct tdm_link;
 
-#define TDM_LINK_USER "tandem-cluster"  /* the SASL PLAIN user of the link */
 #define TDM_LINK_CONNECT_TIMEOUT_MS 10000 /* connected and authenticated */
 #define TDM_LINK_PRODUCE_TIMEOUT_MS 30000 /* the Produce's timeout_ms */
 #define TDM_LINK_REQUEST_TIMEOUT_MS 35000 /* an answer, else the link is lost */

@@ -1050,7 +1050,7 @@ static void hook_link_stats(void *ctx, struct tdm_replica_stats *out)
 static int open_link(struct tdm_cnode *n, const struct tdm_config *cfg, char *err,
 		     size_t errlen)
 {
-	char secret[1024];
+	char secret[TDM_CLUSTER_SECRET_MAX + 1];
 	if (!cfg->cluster_port)
 		return 0;
 	int len = tdm_config_cluster_secret(cfg, secret, sizeof(secret), err, errlen);

@@ -22,6 +22,7 @@ void hx_cluster(struct hx_req *r)
 		.kafka_port = cfg->kafka_port,
 		.amqp_port = cfg->amqp_port,
 		.http_port = r->h->port,
+		.cluster_port = (int)cfg->cluster_port,
 	};
 	struct js_w w;
 	js_w_init(&w);

@@ -79,6 +79,7 @@ static void write_node(struct js_w *w, const struct tdm_replica_node *n)
 	js_kint(w, "kafka_port", n->kafka_port);
 	js_kint(w, "amqp_port", n->amqp_port);
 	js_kint(w, "http_port", n->http_port);
+	js_kint(w, "cluster_port", n->cluster_port);
 	js_obj_end(w);
 }
 

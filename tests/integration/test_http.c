@@ -1209,7 +1209,8 @@ START_TEST(test_cluster_api_single_node)
 	ck_assert_int_eq(req_guest("GET", "/api/cluster", NULL, &r), 200);
 	snprintf(want, sizeof(want),
 		 "{\"clustered\":false,\"node_id\":1,\"controller\":1,\"nodes\":[{\"id\":1,"
-		 "\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,\"http_port\":%d}],"
+		 "\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,\"http_port\":%d,"
+		 "\"cluster_port\":0}],"
 		 "\"partitions\":[],\"under_replicated\":0,\"offline\":0}",
 		 kafka_port, th_port(), http_port);
 	ck_assert_msg(th_jeq(&r, "", want), "%s", r.body);

@@ -157,7 +157,7 @@ START_TEST(test_link_forwards_a_batch_with_the_brokers_headers)
 	ck_assert(st.sent == 50 && st.ok == 50 && st.failed == 0 && st.connected == 1);
 	tdm_link_free(l);
 
-	const char *kv[] = { KH_READ_TO_END, NULL };
+	const char *kv[] = { "group.id", "link-reader", KH_READ_TO_END, NULL };
 	rd_kafka_t *c = kh_consumer(broker.bootstrap, kv);
 	struct kh_msg m[64];
 	int n = kh_consume(c, topic, 0, 0, m, 64, 10000);

@@ -111,9 +111,9 @@ static struct tdm_replica *three_nodes(void)
 	static const int32_t isr23[] = { 2, 3 }, isr3[] = { 3 };
 	/* given out of order: the document sorts them */
 	const struct tdm_replica_node nodes[] = {
-		{ 3, "10.0.0.3", 9392, 5972, 15972 },
-		{ 1, "10.0.0.1", 9192, 5772, 15772 },
-		{ 2, "10.0.0.2", 9292, 5872, 15872 },
+		{ 3, "10.0.0.3", 9392, 5972, 15972, 25972 },
+		{ 1, "10.0.0.1", 9192, 5772, 15772, 25772 },
+		{ 2, "10.0.0.2", 9292, 5872, 15872, 25872 },
 	};
 	struct tdm_replica *r = tdm_replica_new(topics, 2, &hooks, NULL, 30000, 3);
 	ck_assert_ptr_nonnull(r);
@@ -130,7 +130,7 @@ static struct tdm_replica *three_nodes(void)
 
 START_TEST(test_cluster_doc_single_node)
 {
-	const struct tdm_replica_node self = { 1, "127.0.0.1", 9092, 5672, 15672 };
+	const struct tdm_replica_node self = { 1, "127.0.0.1", 9092, 5672, 15672, 0 };
 	struct js_w w;
 	js_w_init(&w);
 	hx_cluster_write(&w, NULL, &self);
@@ -138,7 +138,7 @@ START_TEST(test_cluster_doc_single_node)
 		doc_text(&w),
 		"{\"clustered\":false,\"node_id\":1,\"controller\":1,\"nodes\":[{\"id\":1,"
 		"\"host\":\"127.0.0.1\",\"kafka_port\":9092,\"amqp_port\":5672,"
-		"\"http_port\":15672}],\"partitions\":[],\"under_replicated\":0,\"offline\":0}");
+		"\"http_port\":15672,\"cluster_port\":0}],\"partitions\":[],\"under_replicated\":0,\"offline\":0}");
 	js_w_free(&w);
 	/* a single node's /metrics gains nothing */
 	js_w_init(&w);
@@ -151,16 +151,19 @@ END_TEST
 START_TEST(test_cluster_doc_nodes_and_partitions_sorted)
 {
 	struct tdm_replica *r = three_nodes();
-	const struct tdm_replica_node self = { 9, "ignored", 1, 2, 3 };
+	const struct tdm_replica_node self = { 9, "ignored", 1, 2, 3, 4 };
 	struct js_w w;
 	js_w_init(&w);
 	hx_cluster_write(&w, r, &self); /* self is for a single node only */
 	ck_assert_str_eq(
 		doc_text(&w),
 		"{\"clustered\":true,\"node_id\":2,\"controller\":3,\"nodes\":["
-		"{\"id\":1,\"host\":\"10.0.0.1\",\"kafka_port\":9192,\"amqp_port\":5772,\"http_port\":15772},"
-		"{\"id\":2,\"host\":\"10.0.0.2\",\"kafka_port\":9292,\"amqp_port\":5872,\"http_port\":15872},"
-		"{\"id\":3,\"host\":\"10.0.0.3\",\"kafka_port\":9392,\"amqp_port\":5972,\"http_port\":15972}],"
+		"{\"id\":1,\"host\":\"10.0.0.1\",\"kafka_port\":9192,\"amqp_port\":5772,\"http_port\":15772,"
+		"\"cluster_port\":25772},"
+		"{\"id\":2,\"host\":\"10.0.0.2\",\"kafka_port\":9292,\"amqp_port\":5872,\"http_port\":15872,"
+		"\"cluster_port\":25872},"
+		"{\"id\":3,\"host\":\"10.0.0.3\",\"kafka_port\":9392,\"amqp_port\":5972,\"http_port\":15972,"
+		"\"cluster_port\":25972}],"
 		"\"partitions\":["
 		"{\"topic\":\"audit\",\"partition\":0,\"leader\":2,\"leader_epoch\":4,\"replicas\":[2,3,1],"
 		"\"isr\":[2,3],\"high_watermark\":5,\"under_replicated\":true,\"offline\":false,"

@@ -239,6 +239,7 @@ var views = {
       h += '<h4>Nodes</h4>' + table(c.nodes, [['id', function (n) { return n.id; }],
         ['host', function (n) { return n.host; }], ['kafka', function (n) { return n.kafka_port; }],
         ['amqp', function (n) { return n.amqp_port; }], ['http', function (n) { return n.http_port; }],
+        ['link', function (n) { return n.cluster_port || ''; }],
         ['role', function (n) { return (n.id === c.controller ? 'controller' : '') + (n.id === c.node_id ? (n.id === c.controller ? ', ' : '') + 'this node' : ''); }]],
         'cluster-nodes');
       if (!c.clustered) return h;
