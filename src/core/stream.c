@@ -57,7 +57,6 @@ struct tdm_stream {
 	struct tdm_replica_op *op;        /* cluster: the topic's creation under way */
 	uint64_t asked_ms;                /* cluster: when it was last asked (tdm_now_ms) */
 	uint64_t refused, refused_warned_ms; /* cluster: publishes refused, last logged */
-	uint64_t forwarded;               /* cluster: publishes sent to the leader */
 	char create_err[160];             /* cluster: why the last creation failed */
 };
 
@@ -596,10 +595,9 @@ static int forward(struct tdm_queue *q, int32_t idx, const struct tdm_record *re
 	rc = tdm_replica_forward(replica_of(q), s->topic, idx, batch, len, fwd->done, fwd->arg,
 				 fwd->op);
 	free(batch);
-	if (rc != 0)
-		return rc;
-	s->forwarded++;
-	return TDM_STREAM_FORWARDED;
+	if (rc == TDM_REPL_NO_CLUSTER)
+		return TDM_REPL_NOT_LEADER; /* no link: refused as "publish on the leader" */
+	return rc != 0 ? rc : TDM_STREAM_FORWARDED;
 }
 
 int tdm_stream_publish(struct tdm_queue *q, const struct tdm_record *rec, const void *pkey,
