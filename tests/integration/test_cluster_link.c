@@ -442,6 +442,19 @@ START_TEST(start_refused_short_secret)
 }
 END_TEST
 
+/* The link is no listener a user configures: `listeners` does not know
+ * CLUSTER (a guard: main refuses it too). */
+START_TEST(listeners_key_refuses_cluster)
+{
+	char log[4096], lis[64];
+	snprintf(lis, sizeof(lis), "CLUSTER://127.0.0.1:%d", su_free_port());
+	const char *extra[] = { "--cluster-secret-file", secret_file, "--listeners", lis, NULL };
+	int st = run_tandemd(extra, log, sizeof(log));
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s", log);
+	ck_assert_msg(strstr(log, "'CLUSTER' is not a listener name tandem knows"), "%s", log);
+}
+END_TEST
+
 int main(void)
 {
 	if (getenv("TANDEM_TEST_BROKER") && *getenv("TANDEM_TEST_BROKER")) {
@@ -484,6 +497,7 @@ int main(void)
 	tcase_add_test(tc, start_refused_without_secret_file);
 	tcase_add_test(tc, start_refused_secret_readable_by_others);
 	tcase_add_test(tc, start_refused_short_secret);
+	tcase_add_test(tc, listeners_key_refuses_cluster);
 	suite_add_tcase(s, tc);
 	int rc = th_run_suite(s);
 	su_rm_tree(tmpdir);
