@@ -339,6 +339,18 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			peer_lost(p, "write failed");
 		return;
 	}
+	if ((what & BEV_EVENT_EOF) && p->state == P_READY && !p->flight && !p->queued) {
+		/* the peer closed an idle link (its connections.max.idle.ms):
+		 * nothing was lost; the next request connects again */
+		tdm_debug("cluster", "cluster link to node %d closed while idle", (int)p->node);
+		bufferevent_free(p->bev);
+		p->bev = NULL;
+		p->state = P_IDLE;
+		if (p->l->stats.connected)
+			p->l->stats.connected--;
+		evtimer_del(p->timer);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		peer_lost(p, what & BEV_EVENT_EOF ? "closed by the peer" : "connection failed");
 }

@@ -19,7 +19,8 @@
  * refused secret, or a lost connection fails every request queued or in
  * flight on it (done with TDM_REPL_NO_CLUSTER and the reason), is logged
  * once as a warning ("cluster link to node N lost: ..."), and the next
- * request connects again.  A request is never resent: a publisher's
+ * request connects again.  A peer closing an idle connection (Kafka's
+ * connections.max.idle.ms) loses nothing: the next request reconnects.  A request is never resent: a publisher's
  * message whose fate is unknown is nacked, and the publisher republishes,
  * as with any unconfirmed publish.
  *
