@@ -191,8 +191,8 @@ static const char *api_shows(const char *body, int i, const char *topic, int32_t
 		const struct ch_node *nd = &cl.nodes[j];
 		snprintf(want, sizeof(want),
 			 "{\"id\":%d,\"host\":\"127.0.0.1\",\"kafka_port\":%d,\"amqp_port\":%d,"
-			 "\"http_port\":%d}",
-			 nd->id, nd->kafka_port, nd->amqp_port, nd->http_port);
+			 "\"http_port\":%d,\"cluster_port\":%d}",
+			 nd->id, nd->kafka_port, nd->amqp_port, nd->http_port, nd->cluster_port);
 		if (!strstr(body, want))
 			return "a node missing";
 	}
