@@ -700,18 +700,13 @@ static void leader_connect(struct fleader *l)
 		leader_lost(l, "has no known address");
 		return;
 	}
-	l->bev = bufferevent_socket_new(l->f->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	l->bev = kw_connect(l->f->base, host, port, read_cb, event_cb, l);
 	if (!l->bev) {
-		leader_lost(l, "could not be opened");
+		leader_lost(l, "could not be reached");
 		return;
 	}
-	bufferevent_setcb(l->bev, read_cb, NULL, event_cb, l);
-	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	l->deadline_ms = now_ms() + CONNECT_TIMEOUT_MS;
 	arm(l, CONNECT_TIMEOUT_MS);
-	/* numeric hosts resolve at once; a name is looked up blocking */
-	if (bufferevent_socket_connect_hostname(l->bev, NULL, AF_UNSPEC, host, port) < 0)
-		leader_lost(l, "could not be reached");
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)

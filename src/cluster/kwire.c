@@ -6,8 +6,28 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <sys/socket.h>
 
 #include "cluster/kwire.h"
+
+struct bufferevent *kw_connect(struct event_base *base, const char *host, int port,
+			       void (*read_cb)(struct bufferevent *, void *),
+			       void (*event_cb)(struct bufferevent *, short, void *), void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!bev)
+		return NULL;
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, arg);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect_hostname(bev, NULL, AF_UNSPEC, host, port) < 0) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	return bev;
+}
 
 int kw_frame_next(struct evbuffer *in, size_t max, const uint8_t **frame, size_t *len)
 {

@@ -1,5 +1,6 @@
 /*
- * A small Kafka client codec for src/cluster: the classic (non-flexible)
+ * A small Kafka client codec for src/cluster (and its connection set-up,
+ * kw_connect): the classic (non-flexible)
  * primitives a broker needs to ask another broker for Fetch,
  * OffsetForLeaderEpoch and ListOffsets.  Writers append big-endian values
  * to an evbuffer; the reader is a bounds-checked cursor over one complete
@@ -17,6 +18,17 @@
 #include <stdint.h>
 
 struct evbuffer;
+struct event_base;
+struct bufferevent;
+
+/* A connection to host:port (a numeric host resolves at once; a name is
+ * looked up blocking) whose input goes to read_cb and whose connect, EOF
+ * and error events go to event_cb, both with arg (libevent's
+ * bufferevent_data_cb and bufferevent_event_cb); NULL when it cannot even
+ * be started.  The caller frees it. */
+struct bufferevent *kw_connect(struct event_base *base, const char *host, int port,
+			       void (*read_cb)(struct bufferevent *, void *),
+			       void (*event_cb)(struct bufferevent *, short, void *), void *arg);
 
 void kw_put_i8(struct evbuffer *b, int8_t v);
 void kw_put_i16(struct evbuffer *b, int16_t v);

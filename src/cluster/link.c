@@ -364,18 +364,14 @@ static void peer_connect(struct peer *p)
 		peer_lost(p, "the node has no cluster port registered (cluster_port)");
 		return;
 	}
-	p->bev = bufferevent_socket_new(p->l->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	p->state = P_CONNECTING;
+	p->bev = kw_connect(p->l->base, host, port, read_cb, event_cb, p);
 	if (!p->bev) {
-		peer_lost(p, "out of memory");
+		peer_lost(p, "cannot connect");
 		return;
 	}
-	p->state = P_CONNECTING;
-	bufferevent_setcb(p->bev, read_cb, NULL, event_cb, p);
-	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
 	p->connect_deadline_ms = now_ms() + TDM_LINK_CONNECT_TIMEOUT_MS;
 	arm(p, TDM_LINK_CONNECT_TIMEOUT_MS);
-	if (bufferevent_socket_connect_hostname(p->bev, NULL, AF_UNSPEC, host, port) < 0)
-		peer_lost(p, "cannot connect");
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)

@@ -550,15 +550,14 @@ uint32_t kh_crc32c(const uint8_t *p, size_t n)
 	return ~c;
 }
 
-/* Big-endian and varint writers of the raw requests below. */
-static size_t put_be(uint8_t *b, size_t at, uint64_t v, int bytes)
+size_t kh_put_be(uint8_t *b, size_t at, uint64_t v, int bytes)
 {
 	for (int i = bytes - 1; i >= 0; i--)
 		b[at++] = (uint8_t)(v >> (8 * i));
 	return at;
 }
 
-static size_t put_varint(uint8_t *b, size_t at, int64_t v)
+size_t kh_put_varint(uint8_t *b, size_t at, int64_t v)
 {
 	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 	while (z >= 0x80) {
@@ -569,10 +568,10 @@ static size_t put_varint(uint8_t *b, size_t at, int64_t v)
 	return at;
 }
 
-static size_t put_str(uint8_t *b, size_t at, const char *s)
+size_t kh_put_str(uint8_t *b, size_t at, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	at = put_be(b, at, s ? (uint16_t)n : 0xffff, 2);
+	at = kh_put_be(b, at, s ? (uint16_t)n : 0xffff, 2);
 	memcpy(b + at, s ? s : "", n);
 	return at + n;
 }
@@ -583,31 +582,31 @@ size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
 	size_t vl = strlen(value), rn = 0, n = 0;
 	ck_assert_uint_le(vl, 4096);
 	rec[rn++] = 0;			/* attributes */
-	rn = put_varint(rec, rn, 0);	/* timestamp delta */
-	rn = put_varint(rec, rn, 0);	/* offset delta */
-	rn = put_varint(rec, rn, -1);	/* key: null */
-	rn = put_varint(rec, rn, (int64_t)vl);
+	rn = kh_put_varint(rec, rn, 0);	/* timestamp delta */
+	rn = kh_put_varint(rec, rn, 0);	/* offset delta */
+	rn = kh_put_varint(rec, rn, -1);	/* key: null */
+	rn = kh_put_varint(rec, rn, (int64_t)vl);
 	memcpy(rec + rn, value, vl);
 	rn += vl;
-	rn = put_varint(rec, rn, 0);	/* headers */
-	n = put_be(out, n, 0, 8);	/* base offset */
-	n = put_be(out, n, 0, 4);	/* batch length, set below */
-	n = put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
+	rn = kh_put_varint(rec, rn, 0);	/* headers */
+	n = kh_put_be(out, n, 0, 8);	/* base offset */
+	n = kh_put_be(out, n, 0, 4);	/* batch length, set below */
+	n = kh_put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
 	out[n++] = 2;			/* magic */
-	n = put_be(out, n, 0, 4);	/* crc, set below */
-	n = put_be(out, n, 0, 2);	/* attributes */
-	n = put_be(out, n, 0, 4);	/* last offset delta */
-	n = put_be(out, n, 1700000000000ULL, 8);
-	n = put_be(out, n, 1700000000000ULL, 8);
-	n = put_be(out, n, UINT64_MAX, 8); /* producer id -1 */
-	n = put_be(out, n, 0xffff, 2);	/* producer epoch -1 */
-	n = put_be(out, n, 0xffffffff, 4); /* base sequence -1 */
-	n = put_be(out, n, 1, 4);	/* records */
-	n = put_varint(out, n, (int64_t)rn);
+	n = kh_put_be(out, n, 0, 4);	/* crc, set below */
+	n = kh_put_be(out, n, 0, 2);	/* attributes */
+	n = kh_put_be(out, n, 0, 4);	/* last offset delta */
+	n = kh_put_be(out, n, 1700000000000ULL, 8);
+	n = kh_put_be(out, n, 1700000000000ULL, 8);
+	n = kh_put_be(out, n, UINT64_MAX, 8); /* producer id -1 */
+	n = kh_put_be(out, n, 0xffff, 2);	/* producer epoch -1 */
+	n = kh_put_be(out, n, 0xffffffff, 4); /* base sequence -1 */
+	n = kh_put_be(out, n, 1, 4);	/* records */
+	n = kh_put_varint(out, n, (int64_t)rn);
 	memcpy(out + n, rec, rn);
 	n += rn;
-	put_be(out, 8, n - 12, 4);
-	put_be(out, 17, kh_crc32c(out + 21, n - 21) ^ (break_crc ? 1u : 0u), 4);
+	kh_put_be(out, 8, n - 12, 4);
+	kh_put_be(out, 17, kh_crc32c(out + 21, n - 21) ^ (break_crc ? 1u : 0u), 4);
 	return n;
 }
 
@@ -621,14 +620,14 @@ int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
 	uint8_t *bt = malloc(128 + strlen(value));
 	ck_assert(bt != NULL);
 	size_t bl = kh_batch_one(bt, value, break_crc);
-	n = put_str(b, n, NULL); /* transactional id */
-	n = put_be(b, n, (uint16_t)acks, 2);
-	n = put_be(b, n, (uint32_t)timeout_ms, 4);
-	n = put_be(b, n, 1, 4);
-	n = put_str(b, n, topic);
-	n = put_be(b, n, 1, 4);
-	n = put_be(b, n, (uint32_t)partition, 4);
-	n = put_be(b, n, bl, 4);
+	n = kh_put_str(b, n, NULL); /* transactional id */
+	n = kh_put_be(b, n, (uint16_t)acks, 2);
+	n = kh_put_be(b, n, (uint32_t)timeout_ms, 4);
+	n = kh_put_be(b, n, 1, 4);
+	n = kh_put_str(b, n, topic);
+	n = kh_put_be(b, n, 1, 4);
+	n = kh_put_be(b, n, (uint32_t)partition, 4);
+	n = kh_put_be(b, n, bl, 4);
 	memcpy(b + n, bt, bl);
 	n += bl;
 	int32_t c = corr++;

@@ -109,6 +109,12 @@ long kh_raw_response(int fd, uint8_t *buf, size_t cap, int timeout_ms);
 int kh_raw_closed(int fd, int timeout_ms);
 /* Connected to 127.0.0.1:port (fails the test when it cannot). */
 int kh_raw_connect_port(int port);
+/* Writers of raw requests into b at `at`, returning the new end: v as
+ * `bytes` big-endian bytes, a zigzag varint, a classic string (int16
+ * length; NULL writes null). */
+size_t kh_put_be(uint8_t *b, size_t at, uint64_t v, int bytes);
+size_t kh_put_varint(uint8_t *b, size_t at, int64_t v);
+size_t kh_put_str(uint8_t *b, size_t at, const char *s);
 /* CRC-32C (Castagnoli), as a RecordBatch v2 carries it. */
 uint32_t kh_crc32c(const uint8_t *p, size_t n);
 /* A RecordBatch v2 of one record (null key, value) in out, which must

@@ -39,32 +39,6 @@ static int kafka_port, link_port;
 
 /* ---- raw request helpers ------------------------------------------------------ */
 
-static size_t put_be(uint8_t *b, size_t at, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--)
-		b[at++] = (uint8_t)(v >> (8 * i));
-	return at;
-}
-
-static size_t put_varint(uint8_t *b, size_t at, int64_t v)
-{
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-	while (z >= 0x80) {
-		b[at++] = (uint8_t)(z | 0x80);
-		z >>= 7;
-	}
-	b[at++] = (uint8_t)z;
-	return at;
-}
-
-static size_t put_str(uint8_t *b, size_t at, const char *s)
-{
-	size_t n = strlen(s);
-	at = put_be(b, at, n, 2);
-	memcpy(b + at, s, n);
-	return at + n;
-}
-
 static int16_t get_i16(const uint8_t *p)
 {
 	return (int16_t)(p[0] << 8 | p[1]);
@@ -79,37 +53,37 @@ static size_t batch_with_header(uint8_t *out, const char *value, const char *hna
 	size_t rn = 0, n = 0;
 	ck_assert_uint_lt(strlen(value) + strlen(hname) + strlen(hval), 300);
 	rec[rn++] = 0;			/* attributes */
-	rn = put_varint(rec, rn, 0);	/* timestamp delta */
-	rn = put_varint(rec, rn, 0);	/* offset delta */
-	rn = put_varint(rec, rn, -1);	/* key: null */
-	rn = put_varint(rec, rn, (int64_t)strlen(value));
+	rn = kh_put_varint(rec, rn, 0);	/* timestamp delta */
+	rn = kh_put_varint(rec, rn, 0);	/* offset delta */
+	rn = kh_put_varint(rec, rn, -1);	/* key: null */
+	rn = kh_put_varint(rec, rn, (int64_t)strlen(value));
 	memcpy(rec + rn, value, strlen(value));
 	rn += strlen(value);
-	rn = put_varint(rec, rn, 1);	/* headers */
-	rn = put_varint(rec, rn, (int64_t)strlen(hname));
+	rn = kh_put_varint(rec, rn, 1);	/* headers */
+	rn = kh_put_varint(rec, rn, (int64_t)strlen(hname));
 	memcpy(rec + rn, hname, strlen(hname));
 	rn += strlen(hname);
-	rn = put_varint(rec, rn, (int64_t)strlen(hval));
+	rn = kh_put_varint(rec, rn, (int64_t)strlen(hval));
 	memcpy(rec + rn, hval, strlen(hval));
 	rn += strlen(hval);
-	n = put_be(out, n, 0, 8);	   /* base offset */
-	n = put_be(out, n, 0, 4);	   /* batch length, set below */
-	n = put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
+	n = kh_put_be(out, n, 0, 8);	   /* base offset */
+	n = kh_put_be(out, n, 0, 4);	   /* batch length, set below */
+	n = kh_put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
 	out[n++] = 2;			   /* magic */
-	n = put_be(out, n, 0, 4);	   /* crc, set below */
-	n = put_be(out, n, 0, 2);	   /* attributes */
-	n = put_be(out, n, 0, 4);	   /* last offset delta */
-	n = put_be(out, n, 1700000000000ULL, 8);
-	n = put_be(out, n, 1700000000000ULL, 8);
-	n = put_be(out, n, UINT64_MAX, 8); /* producer id -1 */
-	n = put_be(out, n, 0xffff, 2);	   /* producer epoch -1 */
-	n = put_be(out, n, 0xffffffff, 4); /* base sequence -1 */
-	n = put_be(out, n, 1, 4);	   /* records */
-	n = put_varint(out, n, (int64_t)rn);
+	n = kh_put_be(out, n, 0, 4);	   /* crc, set below */
+	n = kh_put_be(out, n, 0, 2);	   /* attributes */
+	n = kh_put_be(out, n, 0, 4);	   /* last offset delta */
+	n = kh_put_be(out, n, 1700000000000ULL, 8);
+	n = kh_put_be(out, n, 1700000000000ULL, 8);
+	n = kh_put_be(out, n, UINT64_MAX, 8); /* producer id -1 */
+	n = kh_put_be(out, n, 0xffff, 2);	   /* producer epoch -1 */
+	n = kh_put_be(out, n, 0xffffffff, 4); /* base sequence -1 */
+	n = kh_put_be(out, n, 1, 4);	   /* records */
+	n = kh_put_varint(out, n, (int64_t)rn);
 	memcpy(out + n, rec, rn);
 	n += rn;
-	put_be(out, 8, n - 12, 4);
-	put_be(out, 17, kh_crc32c(out + 21, n - 21), 4);
+	kh_put_be(out, 8, n - 12, 4);
+	kh_put_be(out, 17, kh_crc32c(out + 21, n - 21), 4);
 	return n;
 }
 
@@ -120,14 +94,14 @@ static int produce(int fd, const char *topic, int16_t acks, const uint8_t *batch
 	static int32_t corr = 100;
 	uint8_t b[1024], resp[4096];
 	size_t n = 0;
-	n = put_be(b, n, 0xffff, 2); /* transactional id: null */
-	n = put_be(b, n, (uint16_t)acks, 2);
-	n = put_be(b, n, 5000, 4);
-	n = put_be(b, n, 1, 4);
-	n = put_str(b, n, topic);
-	n = put_be(b, n, 1, 4);
-	n = put_be(b, n, 0, 4);
-	n = put_be(b, n, bl, 4);
+	n = kh_put_be(b, n, 0xffff, 2); /* transactional id: null */
+	n = kh_put_be(b, n, (uint16_t)acks, 2);
+	n = kh_put_be(b, n, 5000, 4);
+	n = kh_put_be(b, n, 1, 4);
+	n = kh_put_str(b, n, topic);
+	n = kh_put_be(b, n, 1, 4);
+	n = kh_put_be(b, n, 0, 4);
+	n = kh_put_be(b, n, bl, 4);
 	memcpy(b + n, batch, bl);
 	n += bl;
 	int32_t c = corr++;
@@ -152,17 +126,17 @@ static long fetch(int fd, const char *topic, int64_t offset, uint8_t *out, size_
 {
 	uint8_t b[512];
 	size_t n = 0;
-	n = put_be(b, n, 0xffffffff, 4); /* replica id -1: a consumer */
-	n = put_be(b, n, 100, 4);	 /* max wait ms */
-	n = put_be(b, n, 1, 4);		 /* min bytes */
-	n = put_be(b, n, 1 << 20, 4);	 /* max bytes */
+	n = kh_put_be(b, n, 0xffffffff, 4); /* replica id -1: a consumer */
+	n = kh_put_be(b, n, 100, 4);	 /* max wait ms */
+	n = kh_put_be(b, n, 1, 4);		 /* min bytes */
+	n = kh_put_be(b, n, 1 << 20, 4);	 /* max bytes */
 	b[n++] = 0;			 /* isolation: read uncommitted */
-	n = put_be(b, n, 1, 4);
-	n = put_str(b, n, topic);
-	n = put_be(b, n, 1, 4);
-	n = put_be(b, n, 0, 4);
-	n = put_be(b, n, (uint64_t)offset, 8);
-	n = put_be(b, n, 1 << 20, 4);
+	n = kh_put_be(b, n, 1, 4);
+	n = kh_put_str(b, n, topic);
+	n = kh_put_be(b, n, 1, 4);
+	n = kh_put_be(b, n, 0, 4);
+	n = kh_put_be(b, n, (uint64_t)offset, 8);
+	n = kh_put_be(b, n, 1 << 20, 4);
 	kh_raw_request(fd, 1, 4, 200, b, n);
 	return kh_raw_response(fd, out, cap, 10000);
 }
@@ -172,7 +146,7 @@ static long fetch(int fd, const char *topic, int64_t offset, uint8_t *out, size_
 static int handshake(int fd, const char *mech, char *mechs, size_t cap)
 {
 	uint8_t b[128], resp[512];
-	size_t n = put_str(b, 0, mech);
+	size_t n = kh_put_str(b, 0, mech);
 	kh_raw_request(fd, 17, 1, 300, b, n);
 	long got = kh_raw_response(fd, resp, sizeof(resp), 5000);
 	if (got < 10)
@@ -206,7 +180,7 @@ static int plain(int fd, const char *user, const char *pw, char *msg, size_t cap
 	tok[tl++] = 0;
 	memcpy(tok + tl, pw, strlen(pw));
 	tl += strlen(pw);
-	n = put_be(b, n, tl, 4);
+	n = kh_put_be(b, n, tl, 4);
 	memcpy(b + n, tok, tl);
 	n += tl;
 	kh_raw_request(fd, 36, 1, 301, b, n);
