@@ -175,7 +175,7 @@ tsan_check() {
 	echo "--- test_controller (instrumented)"
 	"$dir/tests/cluster/test_controller" || rc=1
 	for t in test_basic test_confirm_tx test_faults test_shutdown test_stream_kafka test_kafka_basic test_dos \
-		test_kafka_faults test_kafka_group test_http_log; do
+		test_kafka_faults test_kafka_group test_http_log test_cluster_link test_link; do
 		echo "--- $t with tandemd under ThreadSanitizer"
 		TANDEMD="$dir/src/tandemd" CK_TIMEOUT_MULTIPLIER=4 "$main/tests/integration/$t" || rc=1
 	done
@@ -187,7 +187,7 @@ valgrind_check() {
 	local wrapper="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
 	# the server under valgrind is 20-50 times slower: stretch Check's timeouts
 	for t in test_basic test_raw test_confirm_tx test_queue test_kafka_raw test_stream test_stream_kafka \
-		test_http test_http_log; do
+		test_http test_http_log test_cluster_link test_link; do
 		echo "--- $t with tandemd under valgrind"
 		TANDEMD_WRAPPER="$wrapper" CK_TIMEOUT_MULTIPLIER=10 "$main/tests/integration/$t" || rc=1
 	done
