@@ -576,11 +576,13 @@ size_t kh_put_str(uint8_t *b, size_t at, const char *s)
 	return at + n;
 }
 
-size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
+size_t kh_batch_header(uint8_t *out, const char *value, const char *hname, const char *hval,
+		       int break_crc)
 {
-	uint8_t rec[64 + 4096];
+	uint8_t rec[64 + 4096 + 512];
 	size_t vl = strlen(value), rn = 0, n = 0;
 	ck_assert_uint_le(vl, 4096);
+	ck_assert(!hname || strlen(hname) + strlen(hval) <= 256);
 	rec[rn++] = 0;			/* attributes */
 	rn = kh_put_varint(rec, rn, 0);	/* timestamp delta */
 	rn = kh_put_varint(rec, rn, 0);	/* offset delta */
@@ -588,7 +590,15 @@ size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
 	rn = kh_put_varint(rec, rn, (int64_t)vl);
 	memcpy(rec + rn, value, vl);
 	rn += vl;
-	rn = kh_put_varint(rec, rn, 0);	/* headers */
+	rn = kh_put_varint(rec, rn, hname ? 1 : 0); /* headers */
+	if (hname) {
+		rn = kh_put_varint(rec, rn, (int64_t)strlen(hname));
+		memcpy(rec + rn, hname, strlen(hname));
+		rn += strlen(hname);
+		rn = kh_put_varint(rec, rn, (int64_t)strlen(hval));
+		memcpy(rec + rn, hval, strlen(hval));
+		rn += strlen(hval);
+	}
 	n = kh_put_be(out, n, 0, 8);	/* base offset */
 	n = kh_put_be(out, n, 0, 4);	/* batch length, set below */
 	n = kh_put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
@@ -608,6 +618,11 @@ size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
 	kh_put_be(out, 8, n - 12, 4);
 	kh_put_be(out, 17, kh_crc32c(out + 21, n - 21) ^ (break_crc ? 1u : 0u), 4);
 	return n;
+}
+
+size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
+{
+	return kh_batch_header(out, value, NULL, NULL, break_crc);
 }
 
 int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,

@@ -120,6 +120,11 @@ uint32_t kh_crc32c(const uint8_t *p, size_t n);
 /* A RecordBatch v2 of one record (null key, value) in out, which must
  * hold 128 + strlen(value) bytes; its size.  break_crc: a wrong CRC. */
 size_t kh_batch_one(uint8_t *out, const char *value, int break_crc);
+/* kh_batch_one with one record header hname = hval (none when hname is
+ * NULL); out must hold 128 + strlen(value) + 256 bytes (hname and hval
+ * together at most 256). */
+size_t kh_batch_header(uint8_t *out, const char *value, const char *hname, const char *hval,
+		       int break_crc);
 /* Produce v3 of kh_batch_one(value) to topic/partition with acks and the
  * request's timeout_ms; waits at most wait_ms for the answer.  The
  * partition's error code (and its base offset in *base), or -1 when no

@@ -44,49 +44,6 @@ static int16_t get_i16(const uint8_t *p)
 	return (int16_t)(p[0] << 8 | p[1]);
 }
 
-/* A RecordBatch v2 of one record (null key, value) with one header
- * hname = hval, as a node forwards an AMQP publish; its size (out holds
- * 512 bytes). */
-static size_t batch_with_header(uint8_t *out, const char *value, const char *hname, const char *hval)
-{
-	uint8_t rec[384];
-	size_t rn = 0, n = 0;
-	ck_assert_uint_lt(strlen(value) + strlen(hname) + strlen(hval), 300);
-	rec[rn++] = 0;			/* attributes */
-	rn = kh_put_varint(rec, rn, 0);	/* timestamp delta */
-	rn = kh_put_varint(rec, rn, 0);	/* offset delta */
-	rn = kh_put_varint(rec, rn, -1);	/* key: null */
-	rn = kh_put_varint(rec, rn, (int64_t)strlen(value));
-	memcpy(rec + rn, value, strlen(value));
-	rn += strlen(value);
-	rn = kh_put_varint(rec, rn, 1);	/* headers */
-	rn = kh_put_varint(rec, rn, (int64_t)strlen(hname));
-	memcpy(rec + rn, hname, strlen(hname));
-	rn += strlen(hname);
-	rn = kh_put_varint(rec, rn, (int64_t)strlen(hval));
-	memcpy(rec + rn, hval, strlen(hval));
-	rn += strlen(hval);
-	n = kh_put_be(out, n, 0, 8);	   /* base offset */
-	n = kh_put_be(out, n, 0, 4);	   /* batch length, set below */
-	n = kh_put_be(out, n, 0xffffffff, 4); /* partition leader epoch */
-	out[n++] = 2;			   /* magic */
-	n = kh_put_be(out, n, 0, 4);	   /* crc, set below */
-	n = kh_put_be(out, n, 0, 2);	   /* attributes */
-	n = kh_put_be(out, n, 0, 4);	   /* last offset delta */
-	n = kh_put_be(out, n, 1700000000000ULL, 8);
-	n = kh_put_be(out, n, 1700000000000ULL, 8);
-	n = kh_put_be(out, n, UINT64_MAX, 8); /* producer id -1 */
-	n = kh_put_be(out, n, 0xffff, 2);	   /* producer epoch -1 */
-	n = kh_put_be(out, n, 0xffffffff, 4); /* base sequence -1 */
-	n = kh_put_be(out, n, 1, 4);	   /* records */
-	n = kh_put_varint(out, n, (int64_t)rn);
-	memcpy(out + n, rec, rn);
-	n += rn;
-	kh_put_be(out, 8, n - 12, 4);
-	kh_put_be(out, 17, kh_crc32c(out + 21, n - 21), 4);
-	return n;
-}
-
 /* Produce v3 of batch to topic/0 with acks; the partition's error code
  * (its base offset in *base), or -1 when no answer came (closed). */
 static int produce(int fd, const char *topic, int16_t acks, const uint8_t *batch, size_t bl, int64_t *base)
@@ -228,7 +185,7 @@ static void declare_stream(const char *vh, const char *q)
 START_TEST(produce_before_sasl_is_refused)
 {
 	uint8_t batch[512];
-	size_t bl = batch_with_header(batch, "early", "h", "v");
+	size_t bl = kh_batch_header(batch, "early", "h", "v", 0);
 	int fd = kh_raw_connect_port(link_port);
 	ck_assert_int_eq(produce(fd, "early-topic", -1, batch, bl, NULL), -1);
 	ck_assert(kh_raw_closed(fd, 5000));
@@ -294,7 +251,7 @@ START_TEST(link_writes_reserved_headers)
 	char value[64];
 	int64_t base = -1;
 	snprintf(value, sizeof(value), "forwarded-%ld", (long)getpid());
-	size_t bl = batch_with_header(batch, value, "x-amqp-properties", "props-bytes-of-the-publish");
+	size_t bl = kh_batch_header(batch, value, "x-amqp-properties", "props-bytes-of-the-publish", 0);
 
 	declare_stream("shop", "orders.eu");
 	int fd = link_connect();
