@@ -18,6 +18,7 @@
 #include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
+#include "logstore/logstore.h"
 
 /* Ticks (about 100 ms each) an ISR change may stay unanswered. */
 #define ISR_PENDING_TICKS 50
@@ -99,6 +100,21 @@ static int in_list(const int32_t *ids, size_t n, int32_t id)
 	return 0;
 }
 
+static int update_hw(struct tdm_replica *r, struct rep_part *rp, struct ls_partition *p);
+
+/* topics' append hook: after a leader's append the high watermark may
+ * move, when the leader is alone in its ISR (Kafka's maybeIncrementLeaderHW
+ * after appendRecordsToLeader); with followers in the ISR it moves on
+ * their fetches. */
+static void leader_appended(void *ctx, struct ls_partition *p)
+{
+	struct tdm_replica *r = ctx;
+	const struct ls_topic *tp = ls_partition_topic(p);
+	struct rep_part *rp = tp ? part_get(r, tdm_topic_name(tp), tdm_partition_index(p)) : NULL;
+	if (rp && rp->leader_here)
+		update_hw(r, rp, p);
+}
+
 struct tdm_replica *tdm_replica_new(struct tdm_topics *topics, int32_t node_id,
 				    const struct tdm_replica_hooks *hooks, void *ctx,
 				    uint32_t lag_max_ms, uint32_t min_insync)
@@ -115,6 +131,8 @@ struct tdm_replica *tdm_replica_new(struct tdm_topics *topics, int32_t node_id,
 	r->min_insync = min_insync ? min_insync : 1;
 	r->controller = TDM_NO_NODE;
 	tdm_map_init(&r->parts);
+	if (topics)
+		tdm_topics_set_append_hook(topics, leader_appended, r);
 	return r;
 }
 
@@ -131,6 +149,8 @@ void tdm_replica_free(struct tdm_replica *r)
 {
 	if (!r)
 		return;
+	if (r->topics)
+		tdm_topics_set_append_hook(r->topics, NULL, NULL);
 	size_t pos = 0;
 	void *v;
 	while (tdm_map_next(&r->parts, &pos, NULL, NULL, &v))
@@ -230,8 +250,6 @@ static int part_reset_followers(struct tdm_replica *r, struct rep_part *rp, int 
 	rp->nfol = n;
 	return 0;
 }
-
-static int update_hw(struct tdm_replica *r, struct rep_part *rp, struct ls_partition *p);
 
 static int state_is_older(const struct tdm_partition_state *have,
 			  const struct tdm_partition_state *st)

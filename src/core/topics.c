@@ -57,6 +57,9 @@ struct tdm_topics {
 	const struct tdm_limits *limits;   /* borrowed: run-time values of the two */
 	/* waiters */
 	struct tdm_topics_waiter *data_waiters, *flush_waiters;
+	/* a leader append happened (the replica manager's high watermark) */
+	void (*appended)(void *ctx, struct ls_partition *p);
+	void *appended_ctx;
 };
 
 static struct pstate *pstate_get(struct tdm_topics *t, struct ls_partition *p, int create)
@@ -137,6 +140,22 @@ static void wake_data(struct tdm_topics *t, struct ls_partition *p)
 		tdm_topics_unwait(t, w);
 		w->fn(w->ctx);
 	}
+}
+
+/* A leader's append to p: the hook first (a high watermark may move),
+ * then p's data waiters. */
+static void appended(struct tdm_topics *t, struct ls_partition *p)
+{
+	if (t->appended)
+		t->appended(t->appended_ctx, p);
+	wake_data(t, p);
+}
+
+void tdm_topics_set_append_hook(struct tdm_topics *t, void (*fn)(void *ctx, struct ls_partition *p),
+				void *ctx)
+{
+	t->appended = fn;
+	t->appended_ctx = ctx;
 }
 
 static void wake_flush(struct tdm_topics *t)
@@ -630,7 +649,7 @@ static int append_batch(struct tdm_topics *t, struct ls_partition *p, const void
 		if (res)
 			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
 							   r.log_append_time };
-		wake_data(t, p);
+		appended(t, p);
 	}
 	return rc;
 }
@@ -725,7 +744,7 @@ int tdm_topics_append(struct tdm_topics *t, struct ls_partition *p, const struct
 		if (res)
 			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
 							   r.log_append_time };
-		wake_data(t, p);
+		appended(t, p);
 	}
 	return rc;
 }

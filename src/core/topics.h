@@ -177,6 +177,12 @@ int tdm_topics_read_bounded(struct tdm_topics *t, struct ls_partition *p, uint64
  * Fetch long-polls and acks=all Produce requests check their condition
  * again (the replica manager calls it when p's high watermark moves). */
 void tdm_topics_notify(struct tdm_topics *t, struct ls_partition *p);
+/* fn(ctx, p) after every append that is not a follower's
+ * (tdm_topics_append, tdm_topics_append_batch(_trusted)), before p's data
+ * waiters are woken: the replica manager's high watermark, which moves on
+ * such an append when the leader is alone in its ISR.  NULL clears it. */
+void tdm_topics_set_append_hook(struct tdm_topics *t, void (*fn)(void *ctx, struct ls_partition *p),
+				void *ctx);
 /* Copies the range of a read into buf (r->len bytes).  TDM_TOPIC_OK or TDM_ERR_IO. */
 int tdm_topics_read_copy(const struct tdm_read_result *r, void *buf);
 

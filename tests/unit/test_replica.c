@@ -147,6 +147,31 @@ START_TEST(test_replica_hw_is_min_over_isr)
 }
 END_TEST
 
+/* A leader alone in its ISR (replication factor 1, or every follower
+ * shrunk out): each append is committed at once, as Kafka's
+ * maybeIncrementLeaderHW after appendRecordsToLeader; before, nothing
+ * moved the high watermark and acks=all and consumers waited for ever. */
+START_TEST(test_replica_leader_alone_commits_each_append)
+{
+	static const int32_t alone[] = { 1 }, isr[] = { 1, 2 };
+	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 1);
+	set_state(r, 1, 0, 0, alone, 1);
+	append(4);
+	ck_assert_uint_eq(tdm_replica_high_watermark(r, "t", 0, part0()), 4);
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 4), TDM_REPL_OK);
+	ck_assert_uint_eq(tdm_partition_high_watermark(part0()), 4);
+	/* with a follower in the ISR an append alone moves nothing */
+	set_state(r, 1, 0, 1, isr, 2);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 2, "t", 0, 4, 0, 1000), TDM_REPL_OK);
+	append(2);
+	ck_assert_uint_eq(tdm_replica_high_watermark(r, "t", 0, part0()), 4);
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 6), 1);
+	tdm_replica_free(r);
+	/* freed: its hook is gone from the topics (no use after free) */
+	append(1);
+}
+END_TEST
+
 START_TEST(test_replica_fencing_and_roles)
 {
 	static const int32_t isr[] = { 1, 2, 3 };
@@ -298,6 +323,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_replica_single_node_answers);
 	tcase_add_test(tc, test_replica_hw_is_min_over_isr);
+	tcase_add_test(tc, test_replica_leader_alone_commits_each_append);
 	tcase_add_test(tc, test_replica_fencing_and_roles);
 	tcase_add_test(tc, test_replica_isr_shrinks_after_lag_time_and_expands_when_caught_up);
 	tcase_add_test(tc, test_replica_min_insync_replicas);
