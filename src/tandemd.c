@@ -30,6 +30,7 @@
 #include "net/tls.h"
 #include "net/worker.h"
 #include "core/durable.h"
+#include "cluster/defs_log.h"
 #include "cluster/node.h"
 
 #define SHUTDOWN_GRACE_MS 2000
@@ -52,6 +53,7 @@ struct server {
 	struct tdm_tls *kafka_ssl;  /* of the Kafka SSL listener, or NULL */
 	struct tdm_tls *https;      /* of the HTTPS (management) listener, or NULL */
 	struct tdm_cnode *cluster;  /* this node in a cluster (zookeeper_connect), or NULL */
+	struct tdm_cdefs *cdefs;    /* the cluster's definitions log, or NULL */
 	int shutdown_ticks;
 };
 
@@ -134,6 +136,17 @@ static int join_cluster(struct server *s, const struct tdm_config *cfg)
 	tdm_kafka_set_replica(s->kafka, tdm_cnode_replica(s->cluster));
 	tdm_http_set_replica(s->http, tdm_cnode_replica(s->cluster));
 	s->broker->replica = tdm_cnode_replica(s->cluster);
+	if (!cfg->cluster_port) { /* no link: the definitions log could not be reached */
+		tdm_warn("main", "no cluster_port: this node's exchanges stay its own, not the "
+			 "cluster's (README: Definitions in a cluster)");
+		return 0;
+	}
+	s->cdefs = tdm_cdefs_start(s->base, s->broker);
+	if (!s->cdefs) {
+		tdm_error("main", "cannot start the cluster's definitions: out of memory");
+		return -1;
+	}
+	s->broker->defs = tdm_cdefs_defs(s->cdefs);
 	return 0;
 }
 
@@ -530,6 +543,9 @@ out:
 	if (s.kafka)
 		tdm_kafka_set_replica(s.kafka, NULL);
 	tdm_http_set_replica(s.http, NULL);
+	if (s.broker)
+		s.broker->defs = NULL;
+	tdm_cdefs_free(s.cdefs); /* proposals still waiting fail first */
 	if (s.broker)
 		s.broker->replica = NULL;
 	tdm_cnode_free(s.cluster); /* leaves the cluster first: leaderships move at once */

@@ -28,6 +28,7 @@ struct tdm_topics;
 struct tdm_groups;
 struct tdm_limits;
 struct tdm_replica;
+struct tdm_defs;
 
 enum tdm_status {
 	TDM_OK = 0,
@@ -42,6 +43,9 @@ enum tdm_status {
 	TDM_E_COMMAND_INVALID = -9, /* 503: e.g. unknown exchange type */
 	TDM_E_NOT_ALLOWED = -10,  /* 530 */
 	TDM_E_NOT_IMPLEMENTED = -11, /* 540: e.g. stream queues without the log store */
+	/* not an error: in a cluster the change was proposed to the cluster's
+	 * definitions log (core/defs.h); its answer comes through tdm_defs_last */
+	TDM_PROPOSED = 1,
 };
 
 struct tdm_err {
@@ -137,6 +141,9 @@ struct tdm_broker {
 	/* per-vhost and per-user limits (core/limits.h), owned; never NULL
 	 * after tdm_broker_new */
 	struct tdm_limits *limits;
+	/* the cluster's shared definitions (core/defs.h), borrowed from main
+	 * while the node is in a cluster; NULL on a single node */
+	struct tdm_defs *defs;
 };
 
 #define TDM_ALARM_MEMORY 1u

@@ -68,6 +68,12 @@ int tdm_durable_binding(struct tdm_durable *d, struct tdm_exchange *src, struct 
 			const char *key, size_t key_len, const struct ex_hdr *args, size_t nargs,
 			int bind);
 
+/* The offset up to which this node applied the cluster's definitions log
+ * (core/defs.h), as the store kept it (0: none; d NULL: 0), and keeping a
+ * new one (fsynced with the changes it covers).  0 or -1. */
+uint64_t tdm_durable_cluster_applied(const struct tdm_durable *d);
+int tdm_durable_cluster_set_applied(struct tdm_durable *d, uint64_t off);
+
 /* Journals m for the given durable queues; sets m->journal_off. 0 or -1. */
 int tdm_durable_enqueue(struct tdm_durable *d, struct tdm_message *m,
 			struct tdm_queue *const *qs, size_t n);

@@ -60,6 +60,7 @@ struct tdm_durable {
 	struct ls_sync_job *job;  /* the fsync in flight */
 	uint64_t flushed;
 	uint32_t next_id;
+	uint64_t cluster_applied; /* the 'C' record: core/defs.h */
 	int replaying;
 	/* read-back cache for paged messages: one ls_read range, decoded on demand */
 	uint8_t *cache;

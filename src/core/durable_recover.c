@@ -396,6 +396,13 @@ static int restore_topology(struct tdm_durable *d)
 	}
 	size_t pos = 0;
 	void *val;
+	struct wbuf *applied = tdm_map_get(&latest, "C", 1);
+	if (applied) { /* core/defs.h: how far the cluster's definitions were applied */
+		struct rbuf v = { applied->p, applied->len, 0, 0 };
+		uint64_t off = dur_get_u64(&v);
+		if (!v.err)
+			d->cluster_applied = off;
+	}
 	while (tdm_map_next(&latest, &pos, NULL, NULL, &val)) {
 		free(((struct wbuf *)val)->p);
 		free(val);

@@ -37,6 +37,26 @@ static int defs_write(struct tdm_durable *d, const struct wbuf *key, const struc
 	return rc == LS_OK ? 0 : -1;
 }
 
+uint64_t tdm_durable_cluster_applied(const struct tdm_durable *d)
+{
+	return d ? d->cluster_applied : 0;
+}
+
+int tdm_durable_cluster_set_applied(struct tdm_durable *d, uint64_t off)
+{
+	if (!d)
+		return 0;
+	struct wbuf k = { 0 }, v = { 0 };
+	dur_put_u8(&k, 'C');
+	dur_put_u64(&v, off);
+	int rc = defs_write(d, &k, &v);
+	free(k.p);
+	free(v.p);
+	if (rc == 0)
+		d->cluster_applied = off;
+	return rc;
+}
+
 static void name_key(struct wbuf *k, char kind, const char *vhost, const char *name, size_t len)
 {
 	dur_put_u8(k, (uint8_t)kind);

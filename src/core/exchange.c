@@ -12,6 +12,7 @@
 #include "amqp/codec.h"
 #include "core/access.h"
 #include "core/broker.h"
+#include "core/defs.h"
 #include "core/durable.h"
 
 int tdm_err_set(struct tdm_err *e, int status, const char *fmt, ...)
@@ -166,6 +167,8 @@ int tdm_exchange_declare(struct tdm_vhost *vh, struct tdm_exchange_spec *s,
 	     tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, (const char *)ae.v.bytes.ptr,
 			ae.v.bytes.len, err) != TDM_OK))
 		return err->status;
+	if (tdm_defs_clustered(vh->broker)) /* the cluster's: every node applies it */
+		return tdm_defs_propose_exchange(vh, s, (int)t, err);
 	x = exchange_create(vh, s->name, s->name_len, t);
 	if (!x)
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
@@ -241,6 +244,8 @@ int tdm_exchange_delete_by(struct tdm_vhost *vh, const char *user, const char *n
 	if (if_unused && ex_binding_count(x->table)) /* as RabbitMQ: only bindings as source */
 		return tdm_err_set(err, TDM_E_IN_USE, "exchange '%s' in vhost '%s' in use",
 				   x->name, vh->name);
+	if (user && tdm_defs_clustered(vh->broker)) /* a client's, not a cascade's */
+		return tdm_defs_propose_exchange_delete(vh, name, len, if_unused, err);
 	tdm_durable_exchange_del(vh->broker->durable, x);
 	tdm_map_del(&vh->exchanges, name, len);
 	ex_foreach(x->table, drop_dest_count, NULL);

@@ -1,0 +1,446 @@
+/*
+ * Definitions shared by the nodes of a cluster: proposals, the applier
+ * and the record layout (core/defs.h has the model).
+ *
+ * Must not depend on: libevent, ZooKeeper, protocol front ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/broker.h"
+#include "core/defs.h"
+#include "core/durable_internal.h"
+#include "core/log.h"
+#include "core/topic_ops.h"
+#include "core/topics.h"
+
+#define RECORD_VERSION 1
+#define READ_BYTES (1u << 20)
+
+enum { CMD_EXCHANGE = 'X', CMD_EXCHANGE_DELETE = 'x' };
+
+struct tdm_defs_op {
+	struct tdm_defs_op *next;
+	struct tdm_defs *d;            /* borrowed */
+	uint64_t seq;
+	uint64_t deadline_ms;
+	tdm_defs_done_fn done;         /* NULL: nobody waits (forgotten) */
+	void *arg;
+	struct tdm_replica_op *fwd;    /* the submission in flight, or NULL */
+	uint8_t *key, *value;          /* owned: the record, until submitted */
+	size_t key_len, value_len;
+	int submitted;
+};
+
+struct tdm_defs {
+	struct tdm_broker *b;          /* borrowed */
+	struct tdm_defs_op *ops;       /* owned: proposals not answered yet */
+	struct tdm_defs_op *last;      /* the newest, for tdm_defs_last */
+	struct ls_decoder *dec;        /* owned */
+	uint64_t next_seq;
+	uint64_t applied;              /* next offset to apply */
+	uint64_t persisted;            /* offsets below it were applied before a restart */
+	uint64_t asked_topic_ms;       /* when the controller was last asked for the topic */
+	int applying;
+	int32_t node;
+};
+
+struct tdm_defs *tdm_defs_new(struct tdm_broker *b)
+{
+	struct tdm_defs *d = calloc(1, sizeof(*d));
+	if (!d || !(d->dec = ls_decoder_new(0))) {
+		free(d);
+		return NULL;
+	}
+	d->b = b;
+	d->node = tdm_replica_node_id(b->replica);
+	d->next_seq = tdm_now_ms() << 16; /* never one a previous run of this node used */
+	d->persisted = tdm_durable_cluster_applied(b->durable);
+	return d;
+}
+
+static void op_finish(struct tdm_defs_op *op, int status, const char *text)
+{
+	struct tdm_defs *d = op->d;
+	for (struct tdm_defs_op **pp = &d->ops; *pp; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	if (d->last == op)
+		d->last = NULL;
+	tdm_replica_op_forget(op->fwd);
+	if (op->done)
+		op->done(op->arg, status, text);
+	free(op->key);
+	free(op->value);
+	free(op);
+}
+
+void tdm_defs_free(struct tdm_defs *d)
+{
+	if (!d)
+		return;
+	while (d->ops)
+		op_finish(d->ops, TDM_E_NOMEM, "the node is leaving the cluster");
+	ls_decoder_free(d->dec);
+	free(d);
+}
+
+int tdm_defs_clustered(const struct tdm_broker *b)
+{
+	return b->defs && !b->defs->applying;
+}
+
+/* ---- proposing ------------------------------------------------------------------------ */
+
+static void submitted(void *arg, int rc, const char *msg)
+{
+	struct tdm_defs_op *op = arg;
+	op->fwd = NULL;
+	if (rc == TDM_REPL_OK)
+		return; /* the apply answers it */
+	tdm_warn("cluster", "a definitions change was not replicated: %s",
+		 msg && *msg ? msg : tdm_replica_strerror(rc));
+	op_finish(op, TDM_E_NOMEM, msg && *msg ? msg : tdm_replica_strerror(rc));
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts); /* the record's time: it was proposed now */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* rec appended where TDM_DEFS_TOPIC-0 is led: 0 (done may come later),
+ * or a TDM_REPL_* / TDM_ERR_* code. */
+static int append(struct tdm_defs *d, const struct tdm_record *rec, struct tdm_defs_op *op)
+{
+	struct tdm_replica *r = d->b->replica;
+	int rc = tdm_replica_check_leader(r, TDM_DEFS_TOPIC, 0);
+	if (rc == TDM_REPL_NOT_LEADER) { /* over the cluster link */
+		void *batch = NULL;
+		size_t len = 0;
+		/* struct tdm_record is laid out as ls_record (core/topic_ops.c checks) */
+		if (ls_batch_build((const struct ls_record *)rec, 1, LS_CODEC_NONE,
+				   wall_ms(), &batch, &len) != LS_OK)
+			return TDM_ERR_NOMEM;
+		rc = tdm_replica_forward(r, TDM_DEFS_TOPIC, 0, batch, len, submitted, op, &op->fwd);
+		free(batch);
+		return rc;
+	}
+	struct ls_partition *p = tdm_defs_partition(d);
+	if (rc == TDM_REPL_OK && !p)
+		rc = TDM_REPL_UNKNOWN;
+	if (rc == TDM_REPL_OK)
+		rc = tdm_replica_check_insync(r, TDM_DEFS_TOPIC, 0, p);
+	if (rc != TDM_REPL_OK)
+		return rc;
+	struct tdm_append_result res;
+	if (tdm_topics_append(d->b->topics, p, rec, 1, LS_CODEC_NONE, &res) != LS_OK)
+		return TDM_ERR_IO;
+	tdm_topics_flush_now(d->b->topics, p); /* fsynced soon; applied once the ISR has it */
+	return 0;
+}
+
+/* Sends op's record when the topic has a leader; 1 sent (or failed and
+ * finished), 0 not yet. */
+static int submit(struct tdm_defs_op *op)
+{
+	struct tdm_defs *d = op->d;
+	const struct tdm_partition_state *st = tdm_replica_state(d->b->replica, TDM_DEFS_TOPIC, 0);
+	if (!st || st->leader == TDM_NO_NODE)
+		return 0;
+	struct tdm_record rec = { .key = (const char *)op->key, .key_len = op->key_len,
+				  .value = op->value, .value_len = op->value_len, .timestamp = -1 };
+	op->submitted = 1;
+	int rc = append(d, &rec, op);
+	if (rc != 0) {
+		char text[200];
+		snprintf(text, sizeof(text), "cannot write the cluster's definitions: %s",
+			 tdm_replica_strerror(rc));
+		op_finish(op, TDM_E_NOMEM, text);
+	}
+	return 1;
+}
+
+static void topic_made(void *arg, int rc, const char *msg)
+{
+	(void)arg;
+	if (rc != TDM_TOPIC_OK && rc != TDM_ERR_EXISTS)
+		tdm_warn("cluster", "creating the definitions topic %s: %s", TDM_DEFS_TOPIC,
+			 msg && *msg ? msg : tdm_replica_strerror(rc));
+}
+
+/* Has the controller create the topic: one partition, a replica on every
+ * live node, compacted.  At most once a second. */
+static void ask_topic(struct tdm_defs *d, uint64_t now)
+{
+	if (tdm_replica_state(d->b->replica, TDM_DEFS_TOPIC, 0) ||
+	    (d->asked_topic_ms && now - d->asked_topic_ms < 1000))
+		return;
+	d->asked_topic_ms = now;
+	const struct tdm_replica_node *nodes;
+	size_t n = tdm_replica_nodes(d->b->replica, &nodes);
+	struct tdm_kv kv[] = { { "cleanup.policy", "compact" } };
+	struct tdm_replica_topic_spec spec = { .name = TDM_DEFS_TOPIC, .partitions = 1,
+					       .replication_factor = n ? (int32_t)n : 1,
+					       .configs = kv, .nconfigs = 1 };
+	char err[200] = "";
+	if (tdm_replica_create_topic(d->b->replica, &spec, topic_made, NULL, NULL, err, sizeof(err)) !=
+	    TDM_TOPIC_OK)
+		tdm_warn("cluster", "creating the definitions topic %s: %s", TDM_DEFS_TOPIC, err);
+	else
+		tdm_info("cluster", "asked the controller for the definitions topic %s (%d replicas)",
+			 TDM_DEFS_TOPIC, (int)spec.replication_factor);
+}
+
+/* A new proposal of key/value (both taken); TDM_PROPOSED or an error. */
+static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, struct tdm_err *err)
+{
+	struct tdm_defs_op *op = calloc(1, sizeof(*op));
+	if (!op || k->err || v->err) {
+		free(op);
+		free(k->p);
+		free(v->p);
+		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
+	}
+	op->d = d;
+	op->key = k->p, op->key_len = k->len;
+	op->value = v->p, op->value_len = v->len;
+	op->deadline_ms = tdm_now_ms() + TDM_DEFS_TIMEOUT_MS;
+	op->next = d->ops;
+	d->ops = op;
+	d->last = op;
+	if (!submit(op))
+		ask_topic(d, tdm_now_ms());
+	return TDM_PROPOSED;
+}
+
+/* The value's header: version, command, proposing node and sequence. */
+static void put_head(struct tdm_defs *d, struct wbuf *v, uint8_t cmd, uint64_t *seq)
+{
+	*seq = ++d->next_seq;
+	dur_put_u8(v, RECORD_VERSION);
+	dur_put_u8(v, cmd);
+	dur_put_u32(v, (uint32_t)d->node);
+	dur_put_u64(v, *seq);
+}
+
+static void exchange_key(struct wbuf *k, const struct tdm_vhost *vh, const char *name, size_t len)
+{
+	dur_put_u8(k, 'x');
+	dur_put_str(k, vh->name, vh->name_len);
+	dur_put_str(k, name, len);
+}
+
+int tdm_defs_propose_exchange(struct tdm_vhost *vh, const struct tdm_exchange_spec *s, int type,
+			      struct tdm_err *err)
+{
+	struct tdm_defs *d = vh->broker->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	uint64_t seq;
+	exchange_key(&k, vh, s->name, s->name_len);
+	put_head(d, &v, CMD_EXCHANGE, &seq);
+	dur_put_u8(&v, (uint8_t)type);
+	dur_put_u8(&v, (uint8_t)((s->durable ? 1 : 0) | (s->auto_delete ? 2 : 0) | (s->internal ? 4 : 0)));
+	dur_put_str(&v, s->arguments ? s->arguments : (const uint8_t *)"", s->arguments_len);
+	int rc = propose(d, &k, &v, err);
+	if (rc == TDM_PROPOSED)
+		d->last->seq = seq;
+	return rc;
+}
+
+int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len,
+				     int if_unused, struct tdm_err *err)
+{
+	struct tdm_defs *d = vh->broker->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	uint64_t seq;
+	exchange_key(&k, vh, name, len);
+	put_head(d, &v, CMD_EXCHANGE_DELETE, &seq);
+	dur_put_u8(&v, (uint8_t)!!if_unused);
+	int rc = propose(d, &k, &v, err);
+	if (rc == TDM_PROPOSED)
+		d->last->seq = seq;
+	return rc;
+}
+
+struct tdm_defs_op *tdm_defs_last(struct tdm_broker *b, tdm_defs_done_fn done, void *arg)
+{
+	struct tdm_defs_op *op = b->defs ? b->defs->last : NULL;
+	if (!op)
+		return NULL;
+	b->defs->last = NULL;
+	op->done = done;
+	op->arg = arg;
+	return op;
+}
+
+void tdm_defs_op_forget(struct tdm_defs_op *op)
+{
+	if (op)
+		op->done = NULL; /* still applied; nobody hears of it */
+}
+
+/* ---- applying ------------------------------------------------------------------------- */
+
+struct applied {
+	int status;
+	struct tdm_err err;
+};
+
+static struct tdm_vhost *key_vhost(struct tdm_defs *d, struct rbuf *k, struct applied *out)
+{
+	size_t n;
+	const char *vname = (const char *)dur_get_str(k, &n);
+	struct tdm_vhost *vh = k->err ? NULL : tdm_vhost_find(d->b, vname, n);
+	if (!vh && !k->err)
+		out->status = tdm_err_set(&out->err, TDM_E_NOT_FOUND, "no vhost '%.*s'", (int)n, vname);
+	return vh;
+}
+
+static void apply_exchange(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int catchup,
+			   struct applied *out)
+{
+	struct tdm_vhost *vh = key_vhost(d, k, out);
+	size_t n, alen;
+	const char *name = (const char *)dur_get_str(k, &n);
+	uint8_t type = dur_get_u8(v), flags = dur_get_u8(v);
+	const uint8_t *args = dur_get_str(v, &alen);
+	if (!vh || k->err || v->err || type > EX_HEADERS)
+		return;
+	if (catchup && (flags & 1))
+		return; /* durable: the store brought it back */
+	const char *tname = tdm_exchange_type_name((enum ex_type)type);
+	struct tdm_exchange_spec s = { .name = name, .name_len = n, .type = tname,
+				       .type_len = strlen(tname), .durable = flags & 1,
+				       .auto_delete = !!(flags & 2), .internal = !!(flags & 4),
+				       .arguments = args, .arguments_len = alen };
+	struct tdm_exchange *x;
+	out->status = tdm_exchange_declare(vh, &s, &x, &out->err);
+}
+
+static void apply_exchange_delete(struct tdm_defs *d, struct rbuf *k, struct rbuf *v,
+				  int catchup, struct applied *out)
+{
+	struct tdm_vhost *vh = key_vhost(d, k, out);
+	size_t n;
+	const char *name = (const char *)dur_get_str(k, &n);
+	int if_unused = dur_get_u8(v);
+	if (!vh || k->err || v->err)
+		return;
+	struct tdm_exchange *x = tdm_exchange_find(vh, name, n);
+	if (catchup && (!x || x->durable))
+		return; /* the store has the durable outcome */
+	out->status = tdm_exchange_delete(vh, name, n, if_unused, &out->err);
+}
+
+/* Applies one record; answers its proposal when it is this node's. */
+static void apply_record(struct tdm_defs *d, const struct ls_record *r)
+{
+	struct rbuf k = { r->key, r->key_len, 0, 0 }, v = { r->value, r->value_len, 0, 0 };
+	if (!r->key || !r->value)
+		return;
+	dur_get_u8(&k); /* the kind, repeated in the command */
+	uint8_t ver = dur_get_u8(&v), cmd = dur_get_u8(&v);
+	int32_t node = (int32_t)dur_get_u32(&v);
+	uint64_t seq = dur_get_u64(&v);
+	int catchup = r->offset < d->persisted;
+	struct applied out = { .status = TDM_OK };
+	if (v.err || ver != RECORD_VERSION) {
+		tdm_warn("cluster", "definitions record at offset %llu cannot be read (version %d)",
+			 (unsigned long long)r->offset, ver);
+		return;
+	}
+	d->applying = 1;
+	if (cmd == CMD_EXCHANGE)
+		apply_exchange(d, &k, &v, catchup, &out);
+	else if (cmd == CMD_EXCHANGE_DELETE)
+		apply_exchange_delete(d, &k, &v, catchup, &out);
+	d->applying = 0;
+	if (node != d->node)
+		return;
+	for (struct tdm_defs_op *op = d->ops; op; op = op->next)
+		if (op->seq == seq) {
+			op_finish(op, out.status, out.status == TDM_OK ? "" : out.err.text);
+			break;
+		}
+}
+
+struct ls_partition *tdm_defs_partition(const struct tdm_defs *d)
+{
+	struct ls_topic *tp = d->b->topics ? tdm_topic_find(d->b->topics, TDM_DEFS_TOPIC) : NULL;
+	return tp ? ls_partition_get(tp, 0) : NULL;
+}
+
+/* Applies [d->applied, hw) of p; 0, or -1 when a read failed. */
+static int apply_range(struct tdm_defs *d, struct ls_partition *p, uint64_t hw)
+{
+	if (d->applied < ls_log_start(p))
+		d->applied = ls_log_start(p);
+	while (d->applied < hw) {
+		struct tdm_read_result r;
+		if (tdm_topics_read_bounded(d->b->topics, p, d->applied, READ_BYTES, hw, &r) !=
+		    TDM_TOPIC_OK)
+			return -1;
+		uint8_t *buf = r.len ? malloc(r.len) : NULL;
+		int ok = r.len && buf && tdm_topics_read_copy(&r, buf) == TDM_TOPIC_OK;
+		uint64_t next = r.next_offset;
+		tdm_topics_read_release(d->b->topics, &r);
+		if (!ok) {
+			free(buf);
+			return -1;
+		}
+		ls_decoder_set(d->dec, buf, r.len, d->applied);
+		struct ls_record rec;
+		while (ls_decoder_next(d->dec, &rec, NULL) == 1 && rec.offset < hw) {
+			apply_record(d, &rec);
+			d->applied = rec.offset + 1;
+		}
+		free(buf);
+		if (next > d->applied && next <= hw)
+			d->applied = next; /* offsets compaction removed */
+		if (next <= d->applied && d->applied < hw && next < hw)
+			return -1; /* no progress */
+	}
+	return 0;
+}
+
+void tdm_defs_poll(struct tdm_defs *d, uint64_t now_ms)
+{
+	struct ls_partition *p = tdm_defs_partition(d);
+	uint64_t before = d->applied;
+	if (p) {
+		uint64_t hw = tdm_replica_high_watermark(d->b->replica, TDM_DEFS_TOPIC, 0, p);
+		if (apply_range(d, p, hw) < 0)
+			tdm_warn("cluster", "reading the definitions log %s-0 at offset %llu failed",
+				 TDM_DEFS_TOPIC, (unsigned long long)d->applied);
+	}
+	if (d->applied > before && d->applied > d->persisted &&
+	    tdm_durable_cluster_set_applied(d->b->durable, d->applied) == 0)
+		d->persisted = d->applied;
+	struct tdm_defs_op *op = d->ops, *next;
+	for (; op; op = next) {
+		next = op->next;
+		if (now_ms >= op->deadline_ms)
+			op_finish(op, TDM_E_NOMEM, "the cluster did not apply the change within 30 s");
+		else if (!op->submitted && !submit(op))
+			ask_topic(d, now_ms);
+	}
+}
+
+uint64_t tdm_defs_applied(const struct tdm_defs *d)
+{
+	return d ? d->applied : 0;
+}
+
+size_t tdm_defs_waiting(const struct tdm_defs *d)
+{
+	size_t n = 0;
+	for (const struct tdm_defs_op *op = d ? d->ops : NULL; op; op = op->next)
+		n++;
+	return n;
+}
