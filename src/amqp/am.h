@@ -414,5 +414,13 @@ int am_stream_declared(struct am_conn *c, struct am_channel *ch, struct tdm_queu
 		       int no_wait, struct am_err *err);
 /* The connection goes away: forgets its parked declaration. */
 void am_stream_conn_gone(struct am_conn *c);
+/* A handler whose core call answered TDM_PROPOSED (core/defs.h): holds the
+ * connection's input until the cluster applied the change here, then sends
+ * `reply` (unless no_wait) or raises the error the apply decided.  0, or
+ * -1 with err. */
+int am_defs_wait(struct am_conn *c, struct am_channel *ch, uint32_t method, uint32_t reply,
+		 int no_wait, struct am_err *err);
+/* The connection goes away: its waits are forgotten (changes still apply). */
+void am_defs_conn_gone(struct am_conn *c);
 
 #endif

@@ -825,6 +825,7 @@ static void am_closed(void *ctx)
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
 	am_stream_conn_gone(c);
+	am_defs_conn_gone(c);
 	release_channels(c);
 	drop_exclusive_queues(c);
 	if (c->heartbeat_ev)

@@ -37,7 +37,10 @@ int am_h_exchange_declare(struct am_conn *c, struct am_channel *ch, const struct
 			       "invalid type '%s' for arg 'alternate-exchange' in exchange '%.*s' in vhost '%s'",
 			       am_type_word(ae.type), (int)d->exchange.len, (const char *)d->exchange.ptr,
 			       c->vhost->name);
-	if (tdm_exchange_declare(c->vhost, &s, &x, &te) != TDM_OK)
+	int rc = tdm_exchange_declare(c->vhost, &s, &x, &te);
+	if (rc == TDM_PROPOSED) /* a cluster's: answered once applied here */
+		return am_defs_wait(c, ch, m->id, AM_EXCHANGE_DECLARE_OK, d->no_wait, err);
+	if (rc != TDM_OK)
 		return am_fail_core(err, &te, m->id);
 	if (!s.created && !s.passive &&
 	    am_args_equivalent((struct am_bytes){ x->arguments, x->arguments_len }, d->arguments,
@@ -53,8 +56,11 @@ int am_h_exchange_delete(struct am_conn *c, struct am_channel *ch, const struct 
 {
 	const struct am_exchange_delete *d = &m->u.exchange_delete;
 	struct tdm_err te;
-	if (tdm_exchange_delete_by(c->vhost, c->user, (const char *)d->exchange.ptr,
-				   d->exchange.len, d->if_unused, &te) != TDM_OK)
+	int rc = tdm_exchange_delete_by(c->vhost, c->user, (const char *)d->exchange.ptr,
+					d->exchange.len, d->if_unused, &te);
+	if (rc == TDM_PROPOSED)
+		return am_defs_wait(c, ch, m->id, AM_EXCHANGE_DELETE_OK, d->no_wait, err);
+	if (rc != TDM_OK)
 		return am_fail_core(err, &te, m->id);
 	if (!d->no_wait)
 		am_send_simple(c, ch->id, AM_EXCHANGE_DELETE_OK);

@@ -533,7 +533,10 @@ static void put_exchange(struct hx_req *r, struct tdm_vhost *vh, const char *nam
 		return;
 	struct tdm_err e;
 	int created = 0;
-	if (hx_declare_exchange(vh, r->user, &r->body, 0, name, len, &created, &e) != TDM_OK)
+	int rc = hx_declare_exchange(vh, r->user, &r->body, 0, name, len, &created, &e);
+	if (rc == TDM_PROPOSED)
+		hx_defs_reply(r, 201);
+	else if (rc != TDM_OK)
 		hx_core_error(r, &e);
 	else
 		hx_no_content(r, created ? 201 : 204);
@@ -576,8 +579,11 @@ void hx_exchange(struct hx_req *r)
 	if (r->method == EVHTTP_REQ_DELETE) {
 		const char *iu = hx_query(r, "if-unused");
 		struct tdm_err e;
-		if (tdm_exchange_delete_by(vh, r->user, name, len, iu && strcmp(iu, "true") == 0,
-					   &e) != TDM_OK)
+		int rc = tdm_exchange_delete_by(vh, r->user, name, len,
+						iu && strcmp(iu, "true") == 0, &e);
+		if (rc == TDM_PROPOSED)
+			hx_defs_reply(r, 204);
+		else if (rc != TDM_OK)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);

@@ -19,6 +19,7 @@
 #include "core/durable.h"
 #include "core/limits.h"
 #include "http/amqpval.h"
+#include "core/defs.h"
 #include "http/hx.h"
 
 #define HDRS_MAX 64
@@ -280,6 +281,25 @@ static int import_access(struct hx_req *r, struct tdm_err *e)
 	return TDM_OK;
 }
 
+/* An exchange of an import; in a cluster a new one is proposed and *w
+ * (made on the first) waits for it. */
+static int import_exchange(struct hx_req *r, struct tdm_vhost *vh, int it, const char *name,
+			   size_t n, struct hx_defs_wait **w, struct tdm_err *e)
+{
+	int rc = hx_declare_exchange(vh, r->user, &r->body, it, name, n, NULL, e);
+	if (rc != TDM_PROPOSED)
+		return rc;
+	if (hx_defs_rerunning()) { /* applied once already: changed since, let it be */
+		tdm_defs_op_forget(tdm_defs_last(r->h->broker, NULL, NULL));
+		return TDM_OK;
+	}
+	if (!*w && !(*w = hx_defs_wait_new(r, 204, 1))) {
+		tdm_defs_op_forget(tdm_defs_last(r->h->broker, NULL, NULL));
+		return tdm_err_set(e, TDM_E_NOMEM, "out of memory");
+	}
+	return hx_defs_wait_add(*w) < 0 ? tdm_err_set(e, TDM_E_NOMEM, "out of memory") : TDM_OK;
+}
+
 static void import(struct hx_req *r, struct tdm_vhost *only)
 {
 	if (hx_body(r) < 0)
@@ -296,7 +316,12 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 		hx_core_error(r, &e);
 		return;
 	}
+	struct hx_defs_wait *w = NULL; /* a cluster's new exchanges (core/defs.h) */
 	for (int part = 0; part < 3; part++) {
+		if (part == 1 && w) { /* the rest once they are applied: handled again */
+			hx_defs_wait_arm(w);
+			return;
+		}
 		int arr = js_get(d, 0, parts[part]);
 		if (arr < 0)
 			continue;
@@ -313,8 +338,7 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 				if (!name)
 					rc = tdm_err_set(&e, TDM_E_INVALID, "every %s needs a name", parts[part]);
 				else if (part == 0)
-					rc = hx_declare_exchange(vh, r->user, d, it, name, n, NULL,
-								 &e);
+					rc = import_exchange(r, vh, it, name, n, &w, &e);
 				else
 					rc = hx_declare_queue(vh, r->user, d, it, name, n, NULL, &e);
 				free(name);
@@ -324,7 +348,10 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 			if (rc != TDM_OK) {
 				if (e.status == TDM_E_NOT_FOUND)
 					e.status = TDM_E_INVALID; /* a bad file, not a missing URL */
-				hx_core_error(r, &e);
+				if (w)
+					hx_defs_wait_fail(w, &e);
+				else
+					hx_core_error(r, &e);
 				return;
 			}
 		}

@@ -106,6 +106,27 @@ void hx_later_done(struct hx_later *l);
  * are forgotten. */
 void hx_later_conn_closed(struct tdm_http *h, struct evhttp_connection *conn);
 
+/*
+ * Replies after the cluster applied a request's proposals (core/defs.h;
+ * defs_wait.c): hx_defs_wait_new (NULL: out of memory, nothing answered),
+ * hx_defs_wait_add after each core call that answered TDM_PROPOSED (-1:
+ * out of memory), then hx_defs_wait_arm, after which w is not touched: the
+ * reply is ok_status (no content) or the first apply's error; with `again`
+ * the request is instead handled again from the start once every proposal
+ * is applied (hx_defs_rerunning() is 1 then: that pass waits for nothing).
+ */
+struct hx_defs_wait;
+struct hx_defs_wait *hx_defs_wait_new(struct hx_req *r, int ok_status, int again);
+int hx_defs_wait_add(struct hx_defs_wait *w);
+void hx_defs_wait_arm(struct hx_defs_wait *w);
+/* Arms w to answer e (after its proposals are applied). */
+void hx_defs_wait_fail(struct hx_defs_wait *w, const struct tdm_err *e);
+int hx_defs_rerunning(void);
+/* The one proposal r's core call made: the reply is ok_status or its error. */
+void hx_defs_reply(struct hx_req *r, int ok_status);
+/* Handles req as if it had just come (server.c). */
+void hx_handle(struct tdm_http *h, struct evhttp_request *req);
+
 /* Replies: JSON documents and RabbitMQ's error objects. */
 void hx_reply_json(struct hx_req *r, int status, struct js_w *w);
 /* {"error": error, "reason": reason} with status. */

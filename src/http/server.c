@@ -699,9 +699,8 @@ static void reply_sent_cb(struct evhttp_request *req, void *arg)
 	input_bound(req, MAX_REQUEST_INPUT);
 }
 
-static void handle(struct evhttp_request *req, void *arg)
+void hx_handle(struct tdm_http *h, struct evhttp_request *req)
 {
-	struct tdm_http *h = arg;
 	struct hx_req r;
 	input_bound(req, MAX_ANSWER_INPUT);
 	evhttp_request_set_on_complete_cb(req, reply_sent_cb, NULL);
@@ -752,6 +751,11 @@ out:
 	if (r.has_body)
 		js_doc_free(&r.body);
 	free(r.body_text);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+	hx_handle(arg, req);
 }
 
 /* ---- connections: count, limit, timeout -------------------------------------- */
