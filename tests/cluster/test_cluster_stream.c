@@ -23,7 +23,12 @@
  * - deleting the queue deletes the cluster topic on every node;
  * - without ZooKeeper the declaration is answered 541 after 30 s, never
  *   with a local-only log; with ZooKeeper back it succeeds;
- * - below min_insync_replicas a publish is nacked.
+ * - below min_insync_replicas a publish is nacked;
+ * - exchanges are the cluster's (core/defs.h): declared on one node, on
+ *   every node; redeclared otherwise on another, RabbitMQ's 406; two racing
+ *   declarations of one name, one wins everywhere; declared through the
+ *   API of one, on the others; durable and transient ones back on a
+ *   restarted node; deleted on one, gone everywhere.
  *
  * Every wait is bounded; the nodes are stopped by PID (ch_stop).
  */
@@ -34,6 +39,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <amqp.h>
 #include <amqp_framing.h>
@@ -594,6 +600,139 @@ END_TEST
  * dead, a publish already appended is nacked once the ISR falls below 2
  * (NOT_ENOUGH_REPLICAS_AFTER_APPEND), and one made after that is nacked
  * at once (NOT_ENOUGH_REPLICAS): never confirmed. */
+
+/* ---- definitions cluster-wide (core/defs.h): exchanges --------------------------- */
+
+/* exchange.declare on channel 1 of c: 0 declare-ok, else the reply code
+ * (the channel is reopened) and its text in text. */
+static int declare_exchange(amqp_connection_state_t c, const char *x, const char *type,
+			    int durable, char *text, size_t cap)
+{
+	amqp_exchange_declare(c, 1, amqp_cstring_bytes(x), amqp_cstring_bytes(type), 0, durable, 0,
+			      0, amqp_empty_table);
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	ck_assert_msg(r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+			      r.reply.id == AMQP_CHANNEL_CLOSE_METHOD,
+		      "exchange.declare %s: no channel error (reply type %d)", x, r.reply_type);
+	const amqp_channel_close_t *cc = r.reply.decoded;
+	snprintf(text, cap, "%.*s", (int)cc->reply_text.len, (const char *)cc->reply_text.bytes);
+	int code = cc->reply_code;
+	amqp_channel_close_ok_t ok = { 0 };
+	amqp_send_method(c, 1, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	amqp_channel_open(c, 1);
+	reply_ok(amqp_get_rpc_reply(c), "channel.open again");
+	return code;
+}
+
+/* Waits (bounded) until node i's API shows exchange x with `type`
+ * (NULL: until it shows no exchange x); 1 when it did. */
+static int node_shows_exchange(int i, const char *x, const char *type, int ms)
+{
+	char path[160], out[4096], want[64];
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
+	snprintf(want, sizeof(want), "\"type\":\"%s\"", type ? type : "");
+	for (int waited = 0; waited <= ms; waited += 50) {
+		int st = ch_http_get(&cl, i, path, out, sizeof(out));
+		if (type ? st == 200 && strstr(out, want) : st == 404)
+			return 1;
+		usleep(50 * 1000);
+	}
+	return 0;
+}
+
+START_TEST(test_cluster_exchanges_are_the_clusters)
+{
+	char x[64], y[64], t[64], z[64], text[300], want[300];
+	kh_name(x, sizeof(x), "xdef");
+	kh_name(y, sizeof(y), "xrace");
+	kh_name(t, sizeof(t), "xtrans");
+	kh_name(z, sizeof(z), "xhttp");
+	amqp_connection_state_t c[3];
+	for (int i = 0; i < 3; i++)
+		c[i] = amqp_to(i);
+
+	/* declared on node 1: every node has it, with its type */
+	ck_assert_int_eq(declare_exchange(c[0], x, "fanout", 1, text, sizeof(text)), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(node_shows_exchange(i, x, "fanout", 10000),
+			      "node %d does not show exchange %s declared on node %d",
+			      cl.nodes[i].id, x, cl.nodes[0].id);
+	/* redeclared on node 2 with another type: RabbitMQ's 406 */
+	snprintf(want, sizeof(want),
+		 "PRECONDITION_FAILED - inequivalent arg 'type' for exchange '%s' in vhost '/': "
+		 "received 'direct' but current is 'fanout'", x);
+	ck_assert_int_eq(declare_exchange(c[1], x, "direct", 1, text, sizeof(text)), 406);
+	ck_assert_str_eq(text, want);
+	/* the same declaration on node 3: declare-ok, nothing changes */
+	ck_assert_int_eq(declare_exchange(c[2], x, "fanout", 1, text, sizeof(text)), 0);
+
+	/* two nodes declare one new name with different types at once: the
+	 * log's order decides, one is refused, every node agrees */
+	amqp_exchange_declare_t d = { .exchange = amqp_cstring_bytes(y), .durable = 1,
+				      .arguments = amqp_empty_table };
+	d.type = amqp_cstring_bytes("topic");
+	amqp_send_method(c[1], 1, AMQP_EXCHANGE_DECLARE_METHOD, &d);
+	d.type = amqp_cstring_bytes("headers");
+	amqp_send_method(c[2], 1, AMQP_EXCHANGE_DECLARE_METHOD, &d);
+	int won = 0, refused = 0;
+	const char *winner = NULL;
+	for (int i = 1; i <= 2; i++) {
+		amqp_frame_t f;
+		struct timeval tv = { 30, 0 };
+		ck_assert_int_eq(amqp_simple_wait_frame_noblock(c[i], &f, &tv), AMQP_STATUS_OK);
+		ck_assert_int_eq(f.frame_type, AMQP_FRAME_METHOD);
+		if (f.payload.method.id == AMQP_EXCHANGE_DECLARE_OK_METHOD) {
+			won++;
+			winner = i == 1 ? "topic" : "headers";
+		} else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD &&
+			   ((amqp_channel_close_t *)f.payload.method.decoded)->reply_code == 406) {
+			refused++;
+		}
+	}
+	ck_assert_msg(won == 1 && refused == 1,
+		      "racing declarations: %d declare-ok and %d refused (want 1 and 1)", won,
+		      refused);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(node_shows_exchange(i, y, winner, 10000),
+			      "node %d does not show %s as the declaration that won (%s)",
+			      cl.nodes[i].id, y, winner);
+
+	/* the management API on node 3 declares; node 1 has it */
+	char path[160], out[512];
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", z);
+	ck_assert_int_eq(ch_http(&cl, 2, "PUT", path, "{\"type\":\"topic\",\"durable\":true}", out,
+				 sizeof(out)),
+			 201);
+	ck_assert_msg(node_shows_exchange(0, z, "topic", 10000),
+		      "node %d does not show %s put on node %d's API", cl.nodes[0].id, z,
+		      cl.nodes[2].id);
+
+	/* a transient one too; then node 2 restarts: both come back */
+	ck_assert_int_eq(declare_exchange(c[0], t, "direct", 0, text, sizeof(text)), 0);
+	for (int i = 0; i < 3; i++)
+		amqp_done(c[i]);
+	ch_node_stop(&cl, 1);
+	ch_node_start(&cl, 1);
+	ck_assert_msg(node_shows_exchange(1, x, "fanout", 20000),
+		      "durable %s is not back on node %d after its restart", x, cl.nodes[1].id);
+	ck_assert_msg(node_shows_exchange(1, t, "direct", 20000),
+		      "transient %s is not back on node %d after its restart (the cluster still "
+		      "has it)", t, cl.nodes[1].id);
+
+	/* deleted on node 2 (after its restart): gone everywhere */
+	amqp_connection_state_t c2 = amqp_to(1);
+	amqp_exchange_delete(c2, 1, amqp_cstring_bytes(x), 0);
+	reply_ok(amqp_get_rpc_reply(c2), "exchange.delete");
+	amqp_done(c2);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(node_shows_exchange(i, x, NULL, 10000),
+			      "node %d still shows %s deleted on node %d", cl.nodes[i].id, x,
+			      cl.nodes[1].id);
+}
+END_TEST
+
 static void setup_min_isr(void)
 {
 	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
@@ -653,6 +792,11 @@ int main(void)
 	tcase_set_timeout(fwd, TEST_TIMEOUT);
 	tcase_add_test(fwd, test_cluster_stream_publish_on_a_follower_goes_to_the_leader);
 	suite_add_tcase(s, fwd);
+	TCase *defs = tcase_create("defs");
+	tcase_add_checked_fixture(defs, setup, teardown);
+	tcase_set_timeout(defs, TEST_TIMEOUT);
+	tcase_add_test(defs, test_cluster_exchanges_are_the_clusters);
+	suite_add_tcase(s, defs);
 	TCase *min = tcase_create("min_insync");
 	tcase_add_checked_fixture(min, setup_min_isr, teardown);
 	tcase_set_timeout(min, TEST_TIMEOUT);
