@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/defs.h"
 #include "core/replica.h"
 #include "http/cluster_doc.h"
 #include "util/json.h"
@@ -231,4 +232,17 @@ void hx_cluster_metrics(struct js_w *w, const struct tdm_replica *r)
 	       "Most records a follower of a partition led here is behind the leader's log end (Kafka's "
 	       "kafka.server:type=ReplicaFetcherManager,name=MaxLag,clientId=Replica, seen from the leader).",
 	       (long long)st.max_lag);
+}
+
+void hx_defs_metrics(struct js_w *w, const struct tdm_defs *d)
+{
+	if (!d)
+		return;
+	series(w, "tandem_cluster_definitions_applied", "gauge",
+	       "Records of the cluster's definitions log (__tandem_definitions) this node has "
+	       "applied: the next offset it applies.",
+	       (long long)tdm_defs_applied(d));
+	series(w, "tandem_cluster_definitions_waiting", "gauge",
+	       "Definition changes asked on this node and not yet applied here (their clients wait).",
+	       (long long)tdm_defs_waiting(d));
 }

@@ -39,5 +39,8 @@ void hx_cluster_write(struct js_w *w, const struct tdm_replica *r,
  * it was).
  */
 void hx_cluster_metrics(struct js_w *w, const struct tdm_replica *r);
+/* The cluster definitions log's series (core/defs.h); nothing for NULL. */
+struct tdm_defs;
+void hx_defs_metrics(struct js_w *w, const struct tdm_defs *d);
 
 #endif

@@ -283,6 +283,7 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 	}
 	group_metrics(&w, h->broker->groups);
 	hx_cluster_metrics(&w, h->replica);
+	hx_defs_metrics(&w, h->broker->defs);
 	struct evbuffer *buf = evbuffer_new();
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

@@ -709,6 +709,35 @@ START_TEST(test_cluster_exchanges_are_the_clusters)
 		      "node %d does not show %s put on node %d's API", cl.nodes[0].id, z,
 		      cl.nodes[2].id);
 
+	/* a definitions import on node 3: its exchanges are the cluster's, and
+	 * its binding between them (each node's own, so far) is made after them */
+	char ia[64], ib[64], doc[512], big[8192];
+	kh_name(ia, sizeof(ia), "ximpa");
+	kh_name(ib, sizeof(ib), "ximpb");
+	snprintf(doc, sizeof(doc),
+		 "{\"exchanges\":[{\"name\":\"%s\",\"vhost\":\"/\",\"type\":\"fanout\","
+		 "\"durable\":true},{\"name\":\"%s\",\"vhost\":\"/\",\"type\":\"direct\","
+		 "\"durable\":true}],\"bindings\":[{\"source\":\"%s\",\"vhost\":\"/\","
+		 "\"destination\":\"%s\",\"destination_type\":\"exchange\","
+		 "\"routing_key\":\"k\",\"arguments\":{}}]}",
+		 ia, ib, ia, ib);
+	ck_assert_int_eq(ch_http(&cl, 2, "POST", "/api/definitions", doc, out, sizeof(out)), 204);
+	ck_assert_msg(node_shows_exchange(0, ia, "fanout", 10000) &&
+			      node_shows_exchange(0, ib, "direct", 10000),
+		      "node %d does not show the exchanges imported on node %d", cl.nodes[0].id,
+		      cl.nodes[2].id);
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s/bindings/source", ia);
+	ck_assert_int_eq(ch_http_get(&cl, 2, path, big, sizeof(big)), 200);
+	ck_assert_msg(strstr(big, ib) != NULL, "node %d: the imported binding %s -> %s is missing: %s",
+		      cl.nodes[2].id, ia, ib, big);
+	char *metrics = malloc(1 << 20);
+	ck_assert_ptr_nonnull(metrics);
+	ck_assert_int_eq(ch_http_get(&cl, 0, "/metrics", metrics, 1 << 20), 200);
+	ck_assert_msg(strstr(metrics, "\ntandem_cluster_definitions_waiting 0\n") != NULL,
+		      "node %d's /metrics lacks tandem_cluster_definitions_waiting 0",
+		      cl.nodes[0].id);
+	free(metrics);
+
 	/* a transient one too; then node 2 restarts: both come back */
 	ck_assert_int_eq(declare_exchange(c[0], t, "direct", 0, text, sizeof(text)), 0);
 	for (int i = 0; i < 3; i++)
