@@ -339,7 +339,9 @@ void am_channel_kick_consumers(struct am_channel *ch);
 /* Cancels and frees every consumer of ch (channel closing). */
 void am_channel_drop_consumers(struct am_channel *ch);
 
-/* Binds or unbinds (bind=0) exchange src_name to dst (class_exchange.c). */
+/* Binds or unbinds (bind=0) exchange src_name to dst (class_exchange.c):
+ * 0 done, 1 proposed to the cluster (dst an exchange: am_defs_wait), -1
+ * with err. */
 int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err);

@@ -68,7 +68,8 @@ int am_h_exchange_delete(struct am_conn *c, struct am_channel *ch, const struct 
 }
 
 /* Shared by exchange.bind/unbind and queue.bind/unbind: source exchange,
- * destination, key, args; `bind` selects the operation. */
+ * destination, key, args; `bind` selects the operation.  0 done, 1 proposed
+ * to the cluster (an exchange destination: core/defs.h), -1 with err. */
 int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err)
@@ -93,6 +94,8 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		return am_fail_core(err, &te, method);
 	int rc = bind ? tdm_bind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te)
 		      : tdm_unbind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te);
+	if (rc == TDM_PROPOSED)
+		return 1; /* a cluster's: the caller waits for it (am_defs_wait) */
 	return rc == TDM_OK ? 0 : am_fail_core(err, &te, method);
 }
 
@@ -112,9 +115,13 @@ static int exchange_binding(struct am_conn *c, struct am_channel *ch, const stru
 						       b->destination.len, &te);
 	if (!dst)
 		return am_fail_core(err, &te, m->id);
-	if (am_binding_op(c, m->id, b->source, &dst->dest, b->routing_key, b->arguments, bind,
-			  err) < 0)
+	int rc = am_binding_op(c, m->id, b->source, &dst->dest, b->routing_key, b->arguments, bind,
+			       err);
+	if (rc < 0)
 		return -1;
+	if (rc == 1)
+		return am_defs_wait(c, ch, m->id, bind ? AM_EXCHANGE_BIND_OK : AM_EXCHANGE_UNBIND_OK,
+				    b->no_wait, err);
 	if (!b->no_wait)
 		am_send_simple(c, ch->id, bind ? AM_EXCHANGE_BIND_OK : AM_EXCHANGE_UNBIND_OK);
 	return 0;

@@ -19,7 +19,8 @@
 #define RECORD_VERSION 1
 #define READ_BYTES (1u << 20)
 
-enum { CMD_EXCHANGE = 'X', CMD_EXCHANGE_DELETE = 'x' };
+enum { CMD_EXCHANGE = 'X', CMD_EXCHANGE_DELETE = 'x', CMD_BIND = 'B', CMD_UNBIND = 'b',
+       CMD_STATE = 'S' };
 
 struct tdm_defs_op {
 	struct tdm_defs_op *next;
@@ -32,12 +33,12 @@ struct tdm_defs_op {
 	uint8_t *key, *value;          /* owned: the record, until submitted */
 	size_t key_len, value_len;
 	int submitted;
+	int taken;                     /* handed to a waiter by tdm_defs_last */
 };
 
 struct tdm_defs {
 	struct tdm_broker *b;          /* borrowed */
-	struct tdm_defs_op *ops;       /* owned: proposals not answered yet */
-	struct tdm_defs_op *last;      /* the newest, for tdm_defs_last */
+	struct tdm_defs_op *ops;       /* owned: proposals not answered yet, newest first */
 	struct ls_decoder *dec;        /* owned */
 	uint64_t next_seq;
 	uint64_t applied;              /* next offset to apply */
@@ -69,8 +70,6 @@ static void op_finish(struct tdm_defs_op *op, int status, const char *text)
 			*pp = op->next;
 			break;
 		}
-	if (d->last == op)
-		d->last = NULL;
 	tdm_replica_op_forget(op->fwd);
 	if (op->done)
 		op->done(op->arg, status, text);
@@ -198,7 +197,8 @@ static void ask_topic(struct tdm_defs *d, uint64_t now)
 }
 
 /* A new proposal of key/value (both taken); TDM_PROPOSED or an error. */
-static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, struct tdm_err *err)
+static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, uint64_t seq,
+		   struct tdm_err *err)
 {
 	struct tdm_defs_op *op = calloc(1, sizeof(*op));
 	if (!op || k->err || v->err) {
@@ -208,12 +208,12 @@ static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, struct td
 		return tdm_err_set(err, TDM_E_NOMEM, "out of memory");
 	}
 	op->d = d;
+	op->seq = seq;
 	op->key = k->p, op->key_len = k->len;
 	op->value = v->p, op->value_len = v->len;
 	op->deadline_ms = tdm_now_ms() + TDM_DEFS_TIMEOUT_MS;
 	op->next = d->ops;
 	d->ops = op;
-	d->last = op;
 	if (!submit(op))
 		ask_topic(d, tdm_now_ms());
 	return TDM_PROPOSED;
@@ -247,10 +247,7 @@ int tdm_defs_propose_exchange(struct tdm_vhost *vh, const struct tdm_exchange_sp
 	dur_put_u8(&v, (uint8_t)type);
 	dur_put_u8(&v, (uint8_t)((s->durable ? 1 : 0) | (s->auto_delete ? 2 : 0) | (s->internal ? 4 : 0)));
 	dur_put_str(&v, s->arguments ? s->arguments : (const uint8_t *)"", s->arguments_len);
-	int rc = propose(d, &k, &v, err);
-	if (rc == TDM_PROPOSED)
-		d->last->seq = seq;
-	return rc;
+	return propose(d, &k, &v, seq, err);
 }
 
 int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len,
@@ -262,21 +259,63 @@ int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, siz
 	exchange_key(&k, vh, name, len);
 	put_head(d, &v, CMD_EXCHANGE_DELETE, &seq);
 	dur_put_u8(&v, (uint8_t)!!if_unused);
-	int rc = propose(d, &k, &v, err);
-	if (rc == TDM_PROPOSED)
-		d->last->seq = seq;
-	return rc;
+	return propose(d, &k, &v, seq, err);
+}
+
+int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst, const char *key,
+			     size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
+			     struct tdm_err *err)
+{
+	struct tdm_defs *d = src->vhost->broker->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	uint64_t seq;
+	dur_put_u8(&k, 'e'); /* one key per binding: compaction keeps its last command */
+	dur_put_str(&k, src->vhost->name, src->vhost->name_len);
+	dur_put_str(&k, src->name, src->name_len);
+	dur_put_str(&k, dst->name, dst->name_len);
+	dur_put_str(&k, key, key_len);
+	dur_put_u32(&k, (uint32_t)nargs);
+	for (size_t i = 0; i < nargs; i++) {
+		dur_put_str(&k, args[i].key, args[i].key_len);
+		dur_put_u8(&k, args[i].type);
+		dur_put_str(&k, args[i].val, args[i].val_len);
+	}
+	put_head(d, &v, bind ? CMD_BIND : CMD_UNBIND, &seq);
+	return propose(d, &k, &v, seq, err);
+}
+
+int tdm_defs_share(struct tdm_broker *b, const void *key, size_t klen, const void *val,
+		   size_t vlen)
+{
+	struct tdm_defs *d = b->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	struct tdm_err err;
+	uint64_t seq;
+	dur_put(&k, key, klen);
+	put_head(d, &v, CMD_STATE, &seq);
+	dur_put(&v, val, vlen);
+	return propose(d, &k, &v, seq, &err) == TDM_PROPOSED ? 0 : -1;
 }
 
 struct tdm_defs_op *tdm_defs_last(struct tdm_broker *b, tdm_defs_done_fn done, void *arg)
 {
-	struct tdm_defs_op *op = b->defs ? b->defs->last : NULL;
+	struct tdm_defs_op *op = b->defs ? b->defs->ops : NULL;
+	while (op && op->taken)
+		op = op->next;
 	if (!op)
 		return NULL;
-	b->defs->last = NULL;
+	op->taken = 1;
 	op->done = done;
 	op->arg = arg;
 	return op;
+}
+
+int tdm_defs_untaken(const struct tdm_broker *b)
+{
+	for (const struct tdm_defs_op *op = b->defs ? b->defs->ops : NULL; op; op = op->next)
+		if (!op->taken)
+			return 1;
+	return 0;
 }
 
 void tdm_defs_op_forget(struct tdm_defs_op *op)
@@ -338,6 +377,54 @@ static void apply_exchange_delete(struct tdm_defs *d, struct rbuf *k, struct rbu
 	out->status = tdm_exchange_delete(vh, name, n, if_unused, &out->err);
 }
 
+#define MAX_ARGS 256
+
+/* An exchange-to-exchange binding made or removed: both ends are the
+ * cluster's.  The key holds its fields. */
+static void apply_binding(struct tdm_defs *d, struct rbuf *k, int bind, int catchup,
+			  struct applied *out)
+{
+	struct tdm_vhost *vh = key_vhost(d, k, out);
+	size_t sl, dl, kl, nargs;
+	const char *sname = (const char *)dur_get_str(k, &sl);
+	const char *dname = (const char *)dur_get_str(k, &dl);
+	const char *key = (const char *)dur_get_str(k, &kl);
+	nargs = dur_get_u32(k);
+	if (!vh || k->err || nargs > MAX_ARGS)
+		return;
+	struct ex_hdr args[MAX_ARGS];
+	for (size_t i = 0; i < nargs; i++) {
+		args[i].key = (const char *)dur_get_str(k, &args[i].key_len);
+		args[i].type = dur_get_u8(k);
+		args[i].val = dur_get_str(k, &args[i].val_len);
+	}
+	if (k->err)
+		return;
+	struct tdm_exchange *src = tdm_exchange_lookup(vh, sname, sl, &out->err);
+	struct tdm_exchange *dst = src ? tdm_exchange_lookup(vh, dname, dl, &out->err) : NULL;
+	if (!src || !dst) {
+		out->status = out->err.status;
+		return;
+	}
+	if (catchup && src->durable && dst->durable)
+		return; /* the store kept it */
+	out->status = bind ? tdm_bind(src, &dst->dest, key, kl, args, nargs, &out->err)
+			   : tdm_unbind(src, &dst->dest, key, kl, args, nargs, &out->err);
+}
+
+/* A vhost, user or limit as the proposing node's store has it now: kept
+ * in ours and applied (already ours after a restart). */
+static void apply_state(struct tdm_defs *d, const struct ls_record *r, struct rbuf *v,
+			int catchup, struct applied *out)
+{
+	if (catchup)
+		return;
+	if (tdm_durable_apply_state(d->b->durable, r->key, r->key_len, v->p + v->pos,
+				    v->len - v->pos) < 0)
+		out->status = tdm_err_set(&out->err, TDM_E_NOMEM,
+					  "could not apply a definition here (disk error)");
+}
+
 /* Applies one record; answers its proposal when it is this node's. */
 static void apply_record(struct tdm_defs *d, const struct ls_record *r)
 {
@@ -360,6 +447,10 @@ static void apply_record(struct tdm_defs *d, const struct ls_record *r)
 		apply_exchange(d, &k, &v, catchup, &out);
 	else if (cmd == CMD_EXCHANGE_DELETE)
 		apply_exchange_delete(d, &k, &v, catchup, &out);
+	else if (cmd == CMD_BIND || cmd == CMD_UNBIND)
+		apply_binding(d, &k, cmd == CMD_BIND, catchup, &out);
+	else if (cmd == CMD_STATE)
+		apply_state(d, r, &v, catchup, &out);
 	d->applying = 0;
 	if (node != d->node)
 		return;

@@ -13,8 +13,11 @@
  * "ok" before the in-sync replicas have it.  Kafka's metadata log (KRaft)
  * on ZooKeeper-era replication; RabbitMQ keeps the same things in Mnesia.
  *
- * Today: exchanges (declare, delete).  Bindings, queues, vhosts and users
- * are still each node's own (README: "Definitions in a cluster").
+ * Today: exchanges (declare, delete) and bindings between exchanges as
+ * commands, decided where they are applied; vhosts, users (with their permissions) and limits as the state
+ * the proposing node's store records for them, applied as recovery would
+ * (the last in the log wins).  Queues and their bindings are still each
+ * node's own (README: "Definitions in a cluster").
  *
  * Records: key = kind, vhost and name (so compaction keeps each object's
  * latest command; a deletion is a command with a value, never a tombstone,
@@ -74,10 +77,27 @@ int tdm_defs_propose_exchange(struct tdm_vhost *vh, const struct tdm_exchange_sp
 int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len,
 				     int if_unused, struct tdm_err *err);
 
-/* The proposal the last core call that answered TDM_PROPOSED made: done
+/* Proposes binding (bind) or unbinding dst to src, both exchanges
+ * (checked already).  TDM_PROPOSED or an error. */
+struct tdm_exchange;
+struct ex_hdr;
+int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst, const char *key,
+			     size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
+			     struct tdm_err *err);
+
+/* The store's record key/val of a vhost, user or limit (durable_topology.c,
+ * kinds 'V', 'U', 'L'), just changed here: proposed as that state, which
+ * every node keeps and applies (the last one in the log wins).  0 or -1. */
+int tdm_defs_share(struct tdm_broker *b, const void *key, size_t klen, const void *val,
+		   size_t vlen);
+
+/* The newest proposal not yet handed to a waiter (the one the last core
+ * call that answered TDM_PROPOSED made; call again for more): done
  * (arg, ...) runs once it is applied here, fails or times out, unless the
  * op is forgotten first.  NULL when there is none (then call nothing). */
 struct tdm_defs_op *tdm_defs_last(struct tdm_broker *b, tdm_defs_done_fn done, void *arg);
+/* 1 when a proposal waits for tdm_defs_last. */
+int tdm_defs_untaken(const struct tdm_broker *b);
 /* done will not be called for op (its waiter went away). NULL is fine. */
 void tdm_defs_op_forget(struct tdm_defs_op *op);
 

@@ -74,6 +74,12 @@ int tdm_durable_binding(struct tdm_durable *d, struct tdm_exchange *src, struct 
 uint64_t tdm_durable_cluster_applied(const struct tdm_durable *d);
 int tdm_durable_cluster_set_applied(struct tdm_durable *d, uint64_t off);
 
+/* A vhost, user or limit record (kinds 'V', 'U', 'L') from the cluster's
+ * definitions log (core/defs.h): kept in the store and applied as recovery
+ * would, a vhost deleted as tdm_vhost_delete does.  0 or -1. */
+int tdm_durable_apply_state(struct tdm_durable *d, const void *key, size_t klen,
+			    const void *val, size_t vlen);
+
 /* Journals m for the given durable queues; sets m->journal_off. 0 or -1. */
 int tdm_durable_enqueue(struct tdm_durable *d, struct tdm_message *m,
 			struct tdm_queue *const *qs, size_t n);

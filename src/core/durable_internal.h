@@ -170,6 +170,10 @@ static inline const uint8_t *dur_get_str(struct rbuf *r, size_t *n)
 /* durable_journal.c: makes a pending journal record of `kind` with a copy of
  * meta, at offset d->next_offset (which advances); NULL when out of memory.
  * The record is appended by the next tdm_durable_flush. */
+/* Appends key/val (val NULL: a tombstone) to "__definitions" and fsyncs it
+ * (nothing while replaying); a vhost, user or limit record is also
+ * proposed to the cluster (core/defs.h).  0 or -1. */
+int dur_defs_write(struct tdm_durable *d, const struct wbuf *key, const struct wbuf *val);
 struct pend *dur_pend_add(struct tdm_durable *d, uint8_t kind, const struct wbuf *meta);
 /* durable_journal.c: record r's header `name` (one-letter keys), or NULL. */
 const struct ls_header *dur_record_header(const struct ls_record *r, char name);

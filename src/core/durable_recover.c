@@ -266,6 +266,22 @@ static void restore_vhost(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 		tdm_vhost_drop(d->b, (const char *)name, n);
 }
 
+/* A vhost made or deleted on another node of the cluster: deleted here as
+ * a client's deletion would (its connections closed, its objects gone). */
+static int apply_vhost(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
+{
+	size_t n;
+	const uint8_t *name = dur_get_str(k, &n);
+	uint8_t present = dur_get_u8(v);
+	if (!name || k->err || v->err)
+		return -1;
+	struct tdm_vhost *vh = tdm_vhost_find(d->b, (const char *)name, n);
+	struct tdm_err e;
+	if (present)
+		return vh || tdm_vhost_add(d->b, (const char *)name, n) ? 0 : -1;
+	return !vh || tdm_vhost_delete(d->b, vh, &e) == TDM_OK ? 0 : -1;
+}
+
 /* Version 3's SCRAM credentials, permissions and topic permissions (see
  * tdm_durable_user).  0, or -1 on a short or bad record. */
 static int restore_user_v3(struct tdm_durable *d, const char *name, struct rbuf *v)
@@ -360,6 +376,32 @@ static void restore_limit(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 	}
 	free(owner);
 	free(field);
+}
+
+int tdm_durable_apply_state(struct tdm_durable *d, const void *key, size_t klen,
+			    const void *val, size_t vlen)
+{
+	if (!d || !klen)
+		return -1;
+	struct wbuf k = { 0 }, v = { 0 };
+	dur_put(&k, key, klen);
+	dur_put(&v, val, vlen);
+	int rc = k.err || v.err ? -1 : 0;
+	if (rc == 0) /* kept as this node's own record, as the proposer keeps it */
+		rc = dur_defs_write(d, &k, &v);
+	struct rbuf rk = { key, klen, 1, 0 }, rv = { val, vlen, 0, 0 };
+	char kind = ((const char *)key)[0];
+	d->replaying = 1; /* what the restore calls writes no record of its own */
+	if (rc == 0 && kind == 'U')
+		restore_user(d, &rk, &rv);
+	else if (rc == 0 && kind == 'L')
+		restore_limit(d, &rk, &rv);
+	d->replaying = 0;
+	if (rc == 0 && kind == 'V')
+		rc = apply_vhost(d, &rk, &rv);
+	free(k.p);
+	free(v.p);
+	return rc;
 }
 
 static int restore_topology(struct tdm_durable *d)

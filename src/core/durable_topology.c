@@ -15,13 +15,21 @@
 
 #include "core/auth.h"
 #include "core/broker.h"
+#include "core/defs.h"
 #include "core/durable_internal.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/scram.h"
 #include "core/stream.h"
 
-static int defs_write(struct tdm_durable *d, const struct wbuf *key, const struct wbuf *val)
+/* Vhosts, users and limits are the cluster's (core/defs.h): their records
+ * are proposed as they are written. */
+static int shared_kind(const struct wbuf *key)
+{
+	return key->len && (key->p[0] == 'V' || key->p[0] == 'U' || key->p[0] == 'L');
+}
+
+int dur_defs_write(struct tdm_durable *d, const struct wbuf *key, const struct wbuf *val)
 {
 	if (d->replaying)
 		return 0;
@@ -34,6 +42,9 @@ static int defs_write(struct tdm_durable *d, const struct wbuf *key, const struc
 		rc = ls_sync(d->defs); /* declare-ok only once this is on disk */
 	if (rc != LS_OK)
 		tdm_error("durable", "writing definitions failed: %s", ls_strerror(rc));
+	if (rc == LS_OK && val && shared_kind(key) && tdm_defs_clustered(d->b) &&
+	    tdm_defs_share(d->b, key->p, key->len, val->p, val->len) < 0)
+		return -1;
 	return rc == LS_OK ? 0 : -1;
 }
 
@@ -49,7 +60,7 @@ int tdm_durable_cluster_set_applied(struct tdm_durable *d, uint64_t off)
 	struct wbuf k = { 0 }, v = { 0 };
 	dur_put_u8(&k, 'C');
 	dur_put_u64(&v, off);
-	int rc = defs_write(d, &k, &v);
+	int rc = dur_defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
 	if (rc == 0)
@@ -76,7 +87,7 @@ int tdm_durable_exchange_put(struct tdm_durable *d, struct tdm_exchange *x)
 	dur_put_u8(&v, (uint8_t)x->type);
 	dur_put_u8(&v, (uint8_t)(x->auto_delete | x->internal << 1));
 	dur_put_str(&v, x->arguments, x->arguments_len);
-	int rc = defs_write(d, &k, &v);
+	int rc = dur_defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
 	return rc;
@@ -88,7 +99,7 @@ int tdm_durable_exchange_del(struct tdm_durable *d, struct tdm_exchange *x)
 		return 0;
 	struct wbuf k = { 0 };
 	name_key(&k, 'x', x->vhost->name, x->name, x->name_len);
-	int rc = defs_write(d, &k, NULL);
+	int rc = dur_defs_write(d, &k, NULL);
 	free(k.p);
 	return rc;
 }
@@ -104,7 +115,7 @@ int tdm_durable_vhost(struct tdm_durable *d, const char *name, size_t len, int p
 	dur_put_u8(&k, 'V');
 	dur_put_str(&k, name, len);
 	dur_put_u8(&v, (uint8_t)!!present);
-	int rc = defs_write(d, &k, &v);
+	int rc = dur_defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
 	return rc;
@@ -182,7 +193,7 @@ int tdm_durable_user(struct tdm_durable *d, const char *name)
 		dur_put_u32(&v, nt);
 		tdm_auth_foreach_topic_permission(a, name, put_topic_perm, &v);
 	}
-	int rc = defs_write(d, &k, &v);
+	int rc = dur_defs_write(d, &k, &v);
 	explicit_bzero(hash, sizeof(hash));
 	explicit_bzero(cred, sizeof(cred));
 	if (v.p)
@@ -208,7 +219,7 @@ int tdm_durable_limit(struct tdm_durable *d, int scope, const char *owner, const
 	dur_put_str(&k, field, strlen(field));
 	dur_put_u8(&v, (uint8_t)present);
 	dur_put_u64(&v, (uint64_t)value);
-	int rc = defs_write(d, &k, &v);
+	int rc = dur_defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
 	return rc;
@@ -259,7 +270,7 @@ int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q)
 	dur_put_str(&v, q->arguments, q->arguments_len);
 	if (q->stream) /* an optional trailing section: records without it are classic */
 		put_stream(&v, q);
-	int rc = defs_write(d, &k, &v);
+	int rc = dur_defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);
 	return rc;
@@ -271,7 +282,7 @@ int tdm_durable_queue_del(struct tdm_durable *d, struct tdm_queue *q)
 		return 0;
 	struct wbuf k = { 0 };
 	name_key(&k, 'q', q->vhost->name, q->name, q->name_len);
-	int rc = defs_write(d, &k, NULL);
+	int rc = dur_defs_write(d, &k, NULL);
 	free(k.p);
 	return rc;
 }
@@ -322,7 +333,7 @@ int tdm_durable_binding(struct tdm_durable *d, struct tdm_exchange *src, struct 
 	dur_put_u8(&k, 'b');
 	dur_put_str(&k, src->vhost->name, strlen(src->vhost->name));
 	dur_put(&k, body.p, body.len);
-	int rc = defs_write(d, &k, bind ? &body : NULL);
+	int rc = dur_defs_write(d, &k, bind ? &body : NULL);
 	free(k.p);
 	free(body.p);
 	return rc;

@@ -265,6 +265,9 @@ int tdm_bind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, si
 {
 	if (src->name_len == 0)
 		return tdm_err_set(err, TDM_E_ACCESS, "operation not permitted on the default exchange");
+	if (dst->kind == TDM_DEST_EXCHANGE && tdm_defs_clustered(src->vhost->broker))
+		return tdm_defs_propose_binding(src, (struct tdm_exchange *)dst, key, key_len, args,
+						nargs, 1, err); /* between two of the cluster's */
 	int rc = ex_bind(src->table, dst, key, key_len, args, nargs);
 	if (rc == EX_ERR_EXISTS)
 		return TDM_OK;
@@ -299,6 +302,9 @@ int tdm_unbind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, 
 {
 	if (src->name_len == 0)
 		return tdm_err_set(err, TDM_E_ACCESS, "operation not permitted on the default exchange");
+	if (dst->kind == TDM_DEST_EXCHANGE && tdm_defs_clustered(src->vhost->broker))
+		return tdm_defs_propose_binding(src, (struct tdm_exchange *)dst, key, key_len, args,
+						nargs, 0, err);
 	if (ex_unbind(src->table, dst, key, key_len, args, nargs) != EX_OK)
 		return TDM_OK; /* RabbitMQ 3.x: unbinding a missing binding succeeds */
 	tdm_durable_binding(src->vhost->broker->durable, src, dst, key, key_len, args, nargs, 0);

@@ -223,6 +223,8 @@ static int import_binding(struct hx_req *r, int item, struct tdm_vhost *vh, stru
 		goto out;
 	}
 	rc = tdm_bind(sx, dd, key, kl, h, (size_t)n, e);
+	if (rc == TDM_PROPOSED) /* a cluster's: the import's reply waits for it */
+		rc = TDM_OK;
 out:
 	free(src);
 	free(dst);
@@ -297,7 +299,7 @@ static int import_exchange(struct hx_req *r, struct tdm_vhost *vh, int it, const
 		tdm_defs_op_forget(tdm_defs_last(r->h->broker, NULL, NULL));
 		return tdm_err_set(e, TDM_E_NOMEM, "out of memory");
 	}
-	return hx_defs_wait_add(*w) < 0 ? tdm_err_set(e, TDM_E_NOMEM, "out of memory") : TDM_OK;
+	return hx_defs_wait_add(*w) != 0 ? tdm_err_set(e, TDM_E_NOMEM, "out of memory") : TDM_OK;
 }
 
 static void import(struct hx_req *r, struct tdm_vhost *only)
@@ -319,6 +321,8 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 	struct hx_defs_wait *w = NULL; /* a cluster's new exchanges (core/defs.h) */
 	for (int part = 0; part < 3; part++) {
 		if (part == 1 && w) { /* the rest once they are applied: handled again */
+			while (hx_defs_wait_add(w) == 0) /* vhosts and users too */
+				;
 			hx_defs_wait_arm(w);
 			return;
 		}

@@ -538,8 +538,10 @@ static void create_binding(struct hx_req *r, struct tdm_vhost *vh, struct tdm_ex
 		goto out;
 	}
 	struct tdm_err e;
-	if (tdm_binding_access(src, dst, r->user, key, kl, &e) != TDM_OK ||
-	    tdm_bind(src, dst, key, kl, a, (size_t)n, &e) != TDM_OK) {
+	int rc = tdm_binding_access(src, dst, r->user, key, kl, &e);
+	if (rc == TDM_OK)
+		rc = tdm_bind(src, dst, key, kl, a, (size_t)n, &e);
+	if (rc != TDM_OK && rc != TDM_PROPOSED) { /* proposed: the reply waits (hx_no_content) */
 		hx_core_error(r, &e);
 		goto out;
 	}
@@ -668,8 +670,8 @@ void hx_binding(struct hx_req *r)
 		if (bw.copy.oom)
 			hx_error(r, 500, "internal_error", "out of memory");
 		else if (tdm_binding_access(src, dst, r->user, bw.key, bw.key_len, &e) != TDM_OK ||
-			 tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) != TDM_OK)
-			hx_core_error(r, &e);
+			 tdm_unbind(src, dst, bw.key, bw.key_len, bw.args, bw.nargs, &e) < TDM_OK)
+			hx_core_error(r, &e); /* TDM_PROPOSED: hx_no_content waits for it */
 		else
 			hx_no_content(r, 204);
 	}

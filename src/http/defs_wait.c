@@ -93,6 +93,8 @@ struct hx_defs_wait *hx_defs_wait_new(struct hx_req *r, int ok_status, int again
 
 int hx_defs_wait_add(struct hx_defs_wait *w)
 {
+	if (!tdm_defs_untaken(w->h->broker))
+		return 1;
 	if (w->nops == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 8;
 		struct slot **n = realloc(w->ops, cap * sizeof(*n));
@@ -106,10 +108,6 @@ int hx_defs_wait_add(struct hx_defs_wait *w)
 		return -1;
 	sl->w = w;
 	sl->op = tdm_defs_last(w->h->broker, op_done, sl);
-	if (!sl->op) {
-		free(sl);
-		return -1;
-	}
 	w->ops[w->nops++] = sl;
 	w->pending++;
 	return 0;
@@ -139,15 +137,25 @@ void hx_defs_reply(struct hx_req *r, int ok_status)
 {
 	struct hx_defs_wait *w = hx_defs_wait_new(r, ok_status, 0);
 	if (!w) {
-		tdm_defs_op_forget(tdm_defs_last(r->h->broker, NULL, NULL));
+		hx_defs_forget(r->h->broker);
 		hx_error(r, 500, "internal_error", "out of memory");
 		return;
 	}
-	if (hx_defs_wait_add(w) < 0) {
+	int rc;
+	while ((rc = hx_defs_wait_add(w)) == 0)
+		;
+	if (rc < 0) {
 		struct tdm_err e;
 		tdm_err_set(&e, TDM_E_NOMEM, "out of memory");
 		hx_defs_wait_fail(w, &e);
 		return;
 	}
 	hx_defs_wait_arm(w);
+}
+
+void hx_defs_forget(struct tdm_broker *b)
+{
+	struct tdm_defs_op *op;
+	while ((op = tdm_defs_last(b, NULL, NULL)))
+		tdm_defs_op_forget(op);
 }

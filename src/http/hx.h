@@ -109,8 +109,8 @@ void hx_later_conn_closed(struct tdm_http *h, struct evhttp_connection *conn);
 /*
  * Replies after the cluster applied a request's proposals (core/defs.h;
  * defs_wait.c): hx_defs_wait_new (NULL: out of memory, nothing answered),
- * hx_defs_wait_add after each core call that answered TDM_PROPOSED (-1:
- * out of memory), then hx_defs_wait_arm, after which w is not touched: the
+ * hx_defs_wait_add after each core call that answered TDM_PROPOSED (0
+ * added, 1 none was waiting, -1 out of memory), then hx_defs_wait_arm, after which w is not touched: the
  * reply is ok_status (no content) or the first apply's error; with `again`
  * the request is instead handled again from the start once every proposal
  * is applied (hx_defs_rerunning() is 1 then: that pass waits for nothing).
@@ -122,8 +122,10 @@ void hx_defs_wait_arm(struct hx_defs_wait *w);
 /* Arms w to answer e (after its proposals are applied). */
 void hx_defs_wait_fail(struct hx_defs_wait *w, const struct tdm_err *e);
 int hx_defs_rerunning(void);
-/* The one proposal r's core call made: the reply is ok_status or its error. */
+/* The proposals r made: the reply is ok_status or the first one's error. */
 void hx_defs_reply(struct hx_req *r, int ok_status);
+/* Proposals nobody waits for (an error was answered): they still apply. */
+void hx_defs_forget(struct tdm_broker *b);
 /* Handles req as if it had just come (server.c). */
 void hx_handle(struct tdm_http *h, struct evhttp_request *req);
 

@@ -27,6 +27,7 @@
 #include "http/amqpval.h"
 #include "http/console.h"
 #include "http/http.h"
+#include "core/defs.h"
 #include "http/hx.h"
 #include "net/net.h"
 #include "net/tls.h"
@@ -130,6 +131,10 @@ void hx_not_found(struct hx_req *r)
 
 void hx_no_content(struct hx_req *r, int status)
 {
+	if (tdm_defs_untaken(r->h->broker)) { /* a cluster's change: once applied here */
+		hx_defs_reply(r, status);
+		return;
+	}
 	evhttp_send_reply(r->req, status, NULL, NULL);
 }
 
@@ -751,6 +756,7 @@ out:
 	if (r.has_body)
 		js_doc_free(&r.body);
 	free(r.body_text);
+	hx_defs_forget(h->broker); /* answered with an error: nobody waits */
 }
 
 static void handle(struct evhttp_request *req, void *arg)
