@@ -28,7 +28,8 @@
  *   every node; redeclared otherwise on another, RabbitMQ's 406; two racing
  *   declarations of one name, one wins everywhere; declared through the
  *   API of one, on the others; durable and transient ones back on a
- *   restarted node; deleted on one, gone everywhere.
+ *   restarted node; deleted on one, gone everywhere; vhosts, users (a new
+ *   password too) and permissions made on one node work on the others.
  *
  * Every wait is bounded; the nodes are stopped by PID (ch_stop).
  */
@@ -689,6 +690,10 @@ START_TEST(test_cluster_exchanges_are_the_clusters)
 		} else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD &&
 			   ((amqp_channel_close_t *)f.payload.method.decoded)->reply_code == 406) {
 			refused++;
+			amqp_channel_close_ok_t ok = { 0 };
+			amqp_send_method(c[i], 1, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+			amqp_channel_open(c[i], 1);
+			reply_ok(amqp_get_rpc_reply(c[i]), "channel.open again");
 		}
 	}
 	ck_assert_msg(won == 1 && refused == 1,
@@ -727,9 +732,56 @@ START_TEST(test_cluster_exchanges_are_the_clusters)
 		      "node %d does not show the exchanges imported on node %d", cl.nodes[0].id,
 		      cl.nodes[2].id);
 	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s/bindings/source", ia);
-	ck_assert_int_eq(ch_http_get(&cl, 2, path, big, sizeof(big)), 200);
-	ck_assert_msg(strstr(big, ib) != NULL, "node %d: the imported binding %s -> %s is missing: %s",
-		      cl.nodes[2].id, ia, ib, big);
+	for (int i = 0; i < 3; i++) {
+		int seen = 0;
+		for (int waited = 0; !seen && waited < 10000; waited += 50) {
+			ck_assert_int_eq(ch_http_get(&cl, i, path, big, sizeof(big)), 200);
+			if (!(seen = strstr(big, ib) != NULL))
+				usleep(50 * 1000);
+		}
+		ck_assert_msg(seen, "node %d: the imported binding %s -> %s is missing: %s",
+			      cl.nodes[i].id, ia, ib, big);
+	}
+
+	/* exchange.unbind on node 1 of that binding: gone on every node; bound
+	 * again on node 2: a publish on node 3 to ia goes through ib to a queue
+	 * of node 3's own */
+	amqp_exchange_unbind(c[0], 1, amqp_cstring_bytes(ib), amqp_cstring_bytes(ia),
+			     amqp_cstring_bytes("k"), amqp_empty_table);
+	reply_ok(amqp_get_rpc_reply(c[0]), "exchange.unbind");
+	for (int i = 0; i < 3; i++) {
+		int gone = 0;
+		for (int waited = 0; !gone && waited < 10000; waited += 50) {
+			ck_assert_int_eq(ch_http_get(&cl, i, path, big, sizeof(big)), 200);
+			if (!(gone = strstr(big, ib) == NULL))
+				usleep(50 * 1000);
+		}
+		ck_assert_msg(gone, "node %d still has the binding %s -> %s", cl.nodes[i].id, ia, ib);
+	}
+	amqp_exchange_bind(c[1], 1, amqp_cstring_bytes(ib), amqp_cstring_bytes(ia),
+			   amqp_cstring_bytes("k"), amqp_empty_table);
+	reply_ok(amqp_get_rpc_reply(c[1]), "exchange.bind");
+	amqp_queue_declare_ok_t *qd = amqp_queue_declare(c[2], 1, amqp_empty_bytes, 0, 0, 1, 1,
+							 amqp_empty_table);
+	reply_ok(amqp_get_rpc_reply(c[2]), "queue.declare");
+	amqp_bytes_t qn = amqp_bytes_malloc_dup(qd->queue);
+	amqp_queue_bind(c[2], 1, qn, amqp_cstring_bytes(ib), amqp_cstring_bytes("k"),
+			amqp_empty_table);
+	reply_ok(amqp_get_rpc_reply(c[2]), "queue.bind");
+	int routed = 0;
+	for (int waited = 0; !routed && waited < 10000; waited += 100) {
+		amqp_basic_publish(c[2], 1, amqp_cstring_bytes(ia), amqp_cstring_bytes("k"), 0, 0,
+				   NULL, amqp_cstring_bytes("through"));
+		amqp_rpc_reply_t gr = amqp_basic_get(c[2], 1, qn, 1);
+		reply_ok(gr, "basic.get");
+		if (!(routed = gr.reply.id == AMQP_BASIC_GET_OK_METHOD))
+			usleep(100 * 1000);
+		else
+			amqp_maybe_release_buffers(c[2]);
+	}
+	amqp_bytes_free(qn);
+	ck_assert_msg(routed, "a publish on node %d to %s did not reach %s through the binding "
+		      "made on node %d", cl.nodes[2].id, ia, ib, cl.nodes[1].id);
 	char *metrics = malloc(1 << 20);
 	ck_assert_ptr_nonnull(metrics);
 	ck_assert_int_eq(ch_http_get(&cl, 0, "/metrics", metrics, 1 << 20), 200);
@@ -759,6 +811,109 @@ START_TEST(test_cluster_exchanges_are_the_clusters)
 		ck_assert_msg(node_shows_exchange(i, x, NULL, 10000),
 			      "node %d still shows %s deleted on node %d", cl.nodes[i].id, x,
 			      cl.nodes[1].id);
+}
+END_TEST
+
+/* A connection to node i as user/password on vhost, channel 1 open; NULL
+ * when the login is refused. */
+static amqp_connection_state_t amqp_as(int i, const char *vhost, const char *user,
+				       const char *password)
+{
+	amqp_connection_state_t c = amqp_new_connection();
+	amqp_socket_t *s = amqp_tcp_socket_new(c);
+	ck_assert_msg(s != NULL, "socket");
+	ck_assert_msg(amqp_socket_open(s, "127.0.0.1", cl.nodes[i].amqp_port) == AMQP_STATUS_OK,
+		      "node %d: cannot connect", cl.nodes[i].id);
+	amqp_rpc_reply_t r = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user,
+					password);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		amqp_destroy_connection(c);
+		return NULL;
+	}
+	amqp_channel_open(c, 1);
+	reply_ok(amqp_get_rpc_reply(c), "channel.open");
+	return c;
+}
+
+/* Waits (bounded) until node i's API answers `want` to GET path. */
+static int node_answers(int i, const char *path, int want, int ms)
+{
+	char out[2048];
+	for (int waited = 0; waited <= ms; waited += 50) {
+		if (ch_http_get(&cl, i, path, out, sizeof(out)) == want)
+			return 1;
+		usleep(50 * 1000);
+	}
+	return 0;
+}
+
+START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
+{
+	char vh[64], user[64], path[256], out[1024], x[64], text[300];
+	kh_name(vh, sizeof(vh), "vdef");
+	kh_name(user, sizeof(user), "udef");
+	kh_name(x, sizeof(x), "xinv");
+
+	/* a vhost made on node 1, a user on node 2, permissions on node 3 */
+	snprintf(path, sizeof(path), "/api/vhosts/%s", vh);
+	ck_assert_int_eq(ch_http(&cl, 0, "PUT", path, "{}", out, sizeof(out)), 201);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(node_answers(i, path, 200, 10000), "node %d does not show vhost %s",
+			      cl.nodes[i].id, vh);
+	snprintf(path, sizeof(path), "/api/users/%s", user);
+	ck_assert_int_eq(ch_http(&cl, 1, "PUT", path, "{\"password\":\"pw-1\",\"tags\":\"\"}", out,
+				 sizeof(out)),
+			 201);
+	ck_assert_msg(node_answers(2, path, 200, 10000), "node %d does not show user %s",
+		      cl.nodes[2].id, user);
+	snprintf(path, sizeof(path), "/api/permissions/%s/%s", vh, user);
+	ck_assert_int_eq(ch_http(&cl, 2, "PUT", path,
+				 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}", out,
+				 sizeof(out)),
+			 201);
+	ck_assert_msg(node_answers(0, path, 200, 10000), "node %d does not show %s's permissions",
+		      cl.nodes[0].id, user);
+
+	/* the user logs in on node 1 and declares in the new vhost; node 3 has it */
+	amqp_connection_state_t c = NULL;
+	for (int waited = 0; !c && waited < 10000; waited += 100)
+		if (!(c = amqp_as(0, vh, user, "pw-1")))
+			usleep(100 * 1000);
+	ck_assert_msg(c != NULL, "user %s cannot log in to %s on node %d", user, vh,
+		      cl.nodes[0].id);
+	ck_assert_int_eq(declare_exchange(c, x, "topic", 1, text, sizeof(text)), 0);
+	amqp_done(c);
+	snprintf(path, sizeof(path), "/api/exchanges/%s/%s", vh, x);
+	ck_assert_msg(node_answers(2, path, 200, 10000), "node %d does not show %s in %s",
+		      cl.nodes[2].id, x, vh);
+
+	/* a new password on node 3: the old one is refused on node 2 */
+	snprintf(path, sizeof(path), "/api/users/%s", user);
+	ck_assert_int_eq(ch_http(&cl, 2, "PUT", path, "{\"password\":\"pw-2\",\"tags\":\"\"}", out,
+				 sizeof(out)),
+			 204);
+	c = NULL;
+	for (int waited = 0; waited < 10000; waited += 100) {
+		amqp_connection_state_t old = amqp_as(1, vh, user, "pw-1");
+		if (!old && (c = amqp_as(1, vh, user, "pw-2")))
+			break;
+		if (old)
+			amqp_done(old);
+		usleep(100 * 1000);
+	}
+	ck_assert_msg(c != NULL, "node %d: the password changed on node %d is not the one that "
+		      "works", cl.nodes[1].id, cl.nodes[2].id);
+	amqp_done(c);
+
+	/* the user deleted on node 1: gone on node 3; the vhost deleted on node 2:
+	 * gone on node 1 */
+	ck_assert_int_eq(ch_http(&cl, 0, "DELETE", path, NULL, out, sizeof(out)), 204);
+	ck_assert_msg(node_answers(2, path, 404, 10000), "node %d still shows deleted user %s",
+		      cl.nodes[2].id, user);
+	snprintf(path, sizeof(path), "/api/vhosts/%s", vh);
+	ck_assert_int_eq(ch_http(&cl, 1, "DELETE", path, NULL, out, sizeof(out)), 204);
+	ck_assert_msg(node_answers(0, path, 404, 10000), "node %d still shows deleted vhost %s",
+		      cl.nodes[0].id, vh);
 }
 END_TEST
 
@@ -825,6 +980,7 @@ int main(void)
 	tcase_add_checked_fixture(defs, setup, teardown);
 	tcase_set_timeout(defs, TEST_TIMEOUT);
 	tcase_add_test(defs, test_cluster_exchanges_are_the_clusters);
+	tcase_add_test(defs, test_cluster_vhosts_users_permissions_are_the_clusters);
 	suite_add_tcase(s, defs);
 	TCase *min = tcase_create("min_insync");
 	tcase_add_checked_fixture(min, setup_min_isr, teardown);
