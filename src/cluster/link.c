@@ -501,10 +501,12 @@ static struct peer *peer_get(struct tdm_link *l, int32_t node)
 
 /* ---- gathering ------------------------------------------------------------ */
 
+/* topic/partition's part of p, made (at the end of the list: flush_cb may
+ * be walking it when a done produces again) when there is none. */
 static struct lpart *part_get(struct peer *p, const char *topic, int32_t partition)
 {
-	struct lpart *pp;
-	for (pp = p->parts; pp; pp = pp->next)
+	struct lpart *pp, **end = &p->parts;
+	for (; (pp = *end); end = &pp->next)
 		if (pp->partition == partition && strcmp(pp->topic, topic) == 0)
 			return pp;
 	if (!(pp = calloc(1, sizeof(*pp))) || !(pp->topic = strdup(topic))) {
@@ -513,8 +515,7 @@ static struct lpart *part_get(struct peer *p, const char *topic, int32_t partiti
 	}
 	pp->partition = partition;
 	pp->pending_tail = &pp->pending;
-	pp->next = p->parts;
-	p->parts = pp;
+	*end = pp;
 	return pp;
 }
 
@@ -653,8 +654,8 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		if (p->state == P_IDLE)
 			peer_connect(p);
-		else
-			send_queued(p);
+		else if (p->state == P_READY)
+			send_queued(p); /* else once authenticated (on_sasl) */
 	}
 }
 
