@@ -33,7 +33,7 @@
 
 enum { KW_PRODUCE = 0, KW_SASL_HANDSHAKE = 17, KW_SASL_AUTHENTICATE = 36 };
 #define RESPONSE_MAX (1u << 20) /* Produce and SASL answers are small */
-#define LINK_BATCH_RECORDS 500    /* records in one Produce, at most */
+#define LINK_BATCH_RECORDS 500  /* records in one Produce, at most */
 /* and their bytes, about (rec_copy's estimate, never below what they
  * take): under Kafka's default max.message.bytes (1 MiB + 12) with the
  * batch header, for a stream queue that is a view of a Kafka topic.

@@ -728,7 +728,8 @@ int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partit
 	struct tdm_replica_op *o = op_new(done, arg, op);
 	if (!o)
 		return TDM_ERR_NOMEM;
-	return op_started(o, r->hooks.forward(r->ctx, st->leader, topic, partition, rec, op_done, o),
+	return op_started(o,
+			  r->hooks.forward(r->ctx, st->leader, topic, partition, rec, op_done, o),
 			  NULL, 0);
 }
 

@@ -590,8 +590,8 @@ static int forward(struct tdm_queue *q, int32_t idx, const struct tdm_record *re
 		clock_gettime(CLOCK_REALTIME, &ts);
 		r.timestamp = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	}
-	int rc = tdm_replica_forward(replica_of(q), s->topic, idx, &r, fwd->done, fwd->arg,
-				     fwd->op);
+	int rc =
+		tdm_replica_forward(replica_of(q), s->topic, idx, &r, fwd->done, fwd->arg, fwd->op);
 	if (rc == TDM_REPL_NO_CLUSTER)
 		return TDM_REPL_NOT_LEADER; /* no link: refused as "publish on the leader" */
 	return rc != 0 ? rc : TDM_STREAM_FORWARDED;

@@ -147,8 +147,9 @@ static void produce_n(struct tdm_link *l, int32_t node, const char *topic, int32
 {
 	char props[8] = "props"; /* gone after the call: the link copies */
 	struct tdm_header h = { "x-amqp-properties", 17, props, 5 };
-	struct tdm_record r = { .value = value, .value_len = len, .headers = &h,
-				.header_count = 1, .timestamp = -1 };
+	struct tdm_record r = {
+		.value = value, .value_len = len, .headers = &h, .header_count = 1, .timestamp = -1
+	};
 	ck_assert_int_eq(tdm_link_produce(l, node, topic, partition, &r, done, waiter_of(a)), 0);
 	memset(props, 0, sizeof(props));
 }
@@ -372,7 +373,7 @@ static int hook_forward(void *ctx, int32_t leader, const char *topic, int32_t pa
 			const struct tdm_record *rec, tdm_replica_done_fn fn, void *arg)
 {
 	return tdm_link_produce(ctx, leader, topic, partition, rec, fn, arg) < 0 ? TDM_ERR_NOMEM
-										   : 0;
+										 : 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -402,17 +403,25 @@ START_TEST(test_link_forgotten_record_is_not_answered_the_rest_of_its_batch_is)
 	struct tdm_replica *r = tdm_replica_new(topics, 2, &hooks, l, 10000, 1);
 	ck_assert_ptr_nonnull(r);
 	int32_t reps[] = { 1, 2 };
-	struct tdm_partition_state st = { .leader = 1, .leader_epoch = 1, .replicas = reps,
-					  .nreplicas = 2, .isr = reps, .nisr = 2 };
+	struct tdm_partition_state st = { .leader = 1,
+					  .leader_epoch = 1,
+					  .replicas = reps,
+					  .nreplicas = 2,
+					  .isr = reps,
+					  .nisr = 2 };
 	ck_assert_int_eq(tdm_replica_set_state(r, topic, 0, &st), 0);
 
 	struct answers a = { 0 };
 	struct tdm_replica_op *op[3] = { NULL };
 	struct tdm_header h = { "x-amqp-properties", 17, "props", 5 };
 	for (int i = 0; i < 3; i++) {
-		struct tdm_record rec = { .value = "v", .value_len = 1, .headers = &h,
-					  .header_count = 1, .timestamp = -1 };
-		ck_assert_int_eq(tdm_replica_forward(r, topic, 0, &rec, done, waiter_of(&a), &op[i]),
+		struct tdm_record rec = { .value = "v",
+					  .value_len = 1,
+					  .headers = &h,
+					  .header_count = 1,
+					  .timestamp = -1 };
+		ck_assert_int_eq(tdm_replica_forward(r, topic, 0, &rec, done, waiter_of(&a),
+						     &op[i]),
 				 0);
 		ck_assert_ptr_nonnull(op[i]);
 	}
@@ -462,7 +471,8 @@ int main(void)
 	tcase_add_test(tc, test_link_refused_secret_and_unknown_node_fail_with_the_reason);
 	tcase_add_test(tc, test_link_peer_stopped_then_back);
 	tcase_add_test(tc, test_link_more_than_a_batch_makes_several_produces_in_order);
-	tcase_add_test(tc, test_link_an_error_answer_or_a_lost_peer_fails_every_record_of_the_batch);
+	tcase_add_test(tc,
+		       test_link_an_error_answer_or_a_lost_peer_fails_every_record_of_the_batch);
 	tcase_add_test(tc, test_link_forgotten_record_is_not_answered_the_rest_of_its_batch_is);
 	suite_add_tcase(s, tc);
 	TCase *u = tcase_create("unit");
