@@ -5,6 +5,16 @@
  * (Kafka answers a connection's requests in order, so the oldest in
  * flight is the one a response answers; its correlation id is checked).
  *
+ * Records to produce gather per peer and partition (struct lpart), as in
+ * Kafka's producer (RecordAccumulator, linger.ms, max.in.flight): one
+ * event made active by the first record of a loop turn runs after the
+ * callbacks already active in that turn and cuts what gathered into
+ * batches of at most LINK_BATCH_RECORDS records and LINK_BATCH_BYTES
+ * bytes, each one Produce, while the partition has fewer than
+ * LINK_INFLIGHT of them queued or in flight; the rest keeps gathering
+ * until an answer frees a slot.  A Produce keeps its records (their done)
+ * and answers each of them, in order, with its one answer.
+ *
  * Must not depend on: protocol front ends, logstore.
  */
 #include <stdlib.h>
@@ -23,15 +33,54 @@
 
 enum { KW_PRODUCE = 0, KW_SASL_HANDSHAKE = 17, KW_SASL_AUTHENTICATE = 36 };
 #define RESPONSE_MAX (1u << 20) /* Produce and SASL answers are small */
+#define LINK_BATCH_RECORDS 500  /* records in one Produce, at most */
+/* and their bytes, about (rec_copy's estimate, never below what they
+ * take): under Kafka's default max.message.bytes (1 MiB + 12) with the
+ * batch header, for a stream queue that is a view of a Kafka topic.
+ * Kafka's batch.size is 16 KiB; a forwarded publish is one AMQP message,
+ * often larger. */
+#define LINK_BATCH_BYTES ((1u << 20) - 4096)
+/*
+ * Produces of one partition queued or in flight, at most.  The leader
+ * handles one acks=all Produce of a connection at a time (it reads the
+ * next once it has answered), so a second one is all the pipeline needs:
+ * it waits in the leader's socket while the first waits for the
+ * followers, and starts the moment the first is answered, not a link
+ * round trip later; while both are out the next batch gathers.  Measured
+ * (tandem-perf, RF 3, 100 B, confirms 1000, one publisher on a follower):
+ * 1 in flight about 10,500 msg/s, 2 about 55,000-70,000, 4 no better
+ * (61,000-63,000) with twice the requests for the same records.
+ */
+#define LINK_INFLIGHT 2
+
+/* A record to produce: a copy of what tdm_link_produce was given, and
+ * whom to tell. */
+struct lrec {
+	struct lrec *next;
+	tdm_replica_done_fn done;
+	void *arg;
+	size_t bytes;          /* about what it adds to a batch */
+	struct tdm_record rec; /* points into this allocation */
+};
+
+/* One partition of one peer: records gathering, Produces out. */
+struct lpart {
+	struct lpart *next;
+	char *topic; /* owned */
+	int32_t partition;
+	struct lrec *pending, **pending_tail; /* not in a Produce yet, oldest first */
+	int inflight;                         /* its Produces queued or in flight */
+};
 
 struct lreq {
 	struct lreq *next;
 	int32_t corr;
-	int16_t api; /* KW_PRODUCE, or a SASL step (no done) */
+	int16_t api; /* KW_PRODUCE, or a SASL step (no records) */
 	int64_t deadline_ms;
 	struct evbuffer *out; /* the encoded request until written */
-	tdm_replica_done_fn done;
-	void *arg;
+	struct lpart *part;   /* KW_PRODUCE: the partition (lives while inflight) */
+	struct lrec *recs;    /* KW_PRODUCE: the records it carries, in order (owned) */
+	size_t nrecs;
 };
 
 enum peer_state { P_IDLE, P_CONNECTING, P_AUTH, P_READY };
@@ -46,6 +95,7 @@ struct peer {
 	int64_t connect_deadline_ms;
 	struct lreq *queued, **queued_tail;   /* waiting for P_READY */
 	struct lreq *flight, **flight_tail;   /* written, oldest first */
+	struct lpart *parts;                  /* partitions with records pending or out */
 };
 
 struct tdm_link {
@@ -58,6 +108,7 @@ struct tdm_link {
 	int32_t next_corr;
 	char client_id[32];
 	struct peer *peers;
+	struct event *flush; /* made active when records gather */
 	struct tdm_link_stats stats;
 };
 
@@ -98,14 +149,29 @@ int tdm_link_produce_error(int16_t e)
 
 /* ---- requests ------------------------------------------------------------ */
 
-static void req_finish(struct tdm_link *l, struct lreq *q, int rc, const char *msg)
+/* Tells recs (a chain, freed) rc and msg, in order. */
+static void recs_finish(struct tdm_link *l, struct lrec *recs, int rc, const char *msg)
 {
-	if (q->api == KW_PRODUCE) {
+	while (recs) {
+		struct lrec *r = recs;
+		recs = r->next;
 		if (rc == TDM_REPL_OK)
 			l->stats.ok++;
 		else
 			l->stats.failed++;
-		q->done(q->arg, rc, msg);
+		r->done(r->arg, rc, msg);
+		free(r);
+	}
+}
+
+static void req_finish(struct tdm_link *l, struct lreq *q, int rc, const char *msg)
+{
+	if (q->api == KW_PRODUCE) {
+		/* a slot is free: what gathered meanwhile goes at the end of
+		 * this loop turn (the part is swept there when idle) */
+		q->part->inflight--;
+		event_active(l->flush, EV_TIMEOUT, 0);
+		recs_finish(l, q->recs, rc, msg);
 	}
 	if (q->out)
 		evbuffer_free(q->out);
@@ -152,8 +218,10 @@ static int write_req(struct peer *p, struct lreq *q)
 	q->out = NULL;
 	q->deadline_ms = now_ms() + TDM_LINK_REQUEST_TIMEOUT_MS;
 	push(&p->flight_tail, q);
-	if (q->api == KW_PRODUCE)
+	if (q->api == KW_PRODUCE) {
 		p->l->stats.sent++;
+		p->l->stats.records += q->nrecs;
+	}
 	return 0;
 }
 
@@ -165,12 +233,16 @@ static void arm(struct peer *p, int64_t ms)
 	evtimer_add(p->timer, &tv);
 }
 
-/* The connection is gone (or never came): every request fails with why. */
+/* The connection is gone (or never came): every request fails with why,
+ * and so does every record gathering for p (it would have been queued on
+ * this connection, after them). */
 static void peer_lost(struct peer *p, const char *why)
 {
 	struct tdm_link *l = p->l;
 	char msg[200];
-	struct lreq *q;
+	struct lreq *q, *flight, *queued;
+	struct lrec *pending = NULL, **ptail = &pending;
+	struct lpart *pp;
 
 	snprintf(msg, sizeof(msg), "cluster link to node %d lost: %s", (int)p->node, why);
 	tdm_warn("cluster", "%s", msg);
@@ -182,10 +254,29 @@ static void peer_lost(struct peer *p, const char *why)
 	p->bev = NULL;
 	p->state = P_IDLE;
 	evtimer_del(p->timer);
-	while ((q = pop(&p->flight, &p->flight_tail)))
+	/* taken off p first: a done may produce again, to a connection to come */
+	flight = p->flight;
+	queued = p->queued;
+	p->flight = p->queued = NULL;
+	p->flight_tail = &p->flight;
+	p->queued_tail = &p->queued;
+	for (pp = p->parts; pp; pp = pp->next) {
+		if (!pp->pending)
+			continue;
+		*ptail = pp->pending;
+		ptail = pp->pending_tail;
+		pp->pending = NULL;
+		pp->pending_tail = &pp->pending;
+	}
+	while ((q = flight)) {
+		flight = q->next;
 		req_finish(l, q, TDM_REPL_NO_CLUSTER, msg);
-	while ((q = pop(&p->queued, &p->queued_tail)))
+	}
+	while ((q = queued)) {
+		queued = q->next;
 		req_finish(l, q, TDM_REPL_NO_CLUSTER, msg);
+	}
+	recs_finish(l, pending, TDM_REPL_NO_CLUSTER, msg);
 }
 
 static void send_queued(struct peer *p)
@@ -408,13 +499,176 @@ static struct peer *peer_get(struct tdm_link *l, int32_t node)
 	return p;
 }
 
+/* ---- gathering ------------------------------------------------------------ */
+
+/* topic/partition's part of p, made (at the end of the list: flush_cb may
+ * be walking it when a done produces again) when there is none. */
+static struct lpart *part_get(struct peer *p, const char *topic, int32_t partition)
+{
+	struct lpart *pp, **end = &p->parts;
+	for (; (pp = *end); end = &pp->next)
+		if (pp->partition == partition && strcmp(pp->topic, topic) == 0)
+			return pp;
+	if (!(pp = calloc(1, sizeof(*pp))) || !(pp->topic = strdup(topic))) {
+		free(pp);
+		return NULL;
+	}
+	pp->partition = partition;
+	pp->pending_tail = &pp->pending;
+	*end = pp;
+	return pp;
+}
+
+/* A copy of rec (its bytes in the same allocation), or NULL. */
+static struct lrec *rec_copy(const struct tdm_record *rec, tdm_replica_done_fn done, void *arg)
+{
+	size_t data = rec->key_len + rec->value_len, i;
+	for (i = 0; i < rec->header_count; i++)
+		data += rec->headers[i].key_len + rec->headers[i].value_len;
+	size_t hdrs = rec->header_count * sizeof(struct tdm_header);
+	struct lrec *r = malloc(sizeof(*r) + hdrs + data);
+	if (!r)
+		return NULL;
+	struct tdm_header *h = (struct tdm_header *)(r + 1);
+	char *d = (char *)h + hdrs;
+	r->next = NULL;
+	r->done = done;
+	r->arg = arg;
+	r->rec = *rec;
+	r->rec.headers = rec->header_count ? h : NULL;
+	if (rec->key) {
+		memcpy(d, rec->key, rec->key_len);
+		r->rec.key = d;
+		d += rec->key_len;
+	}
+	if (rec->value) {
+		memcpy(d, rec->value, rec->value_len);
+		r->rec.value = d;
+		d += rec->value_len;
+	}
+	for (i = 0; i < rec->header_count; i++) {
+		const struct tdm_header *from = &rec->headers[i];
+		h[i] = *from;
+		memcpy(d, from->key, from->key_len);
+		h[i].key = d;
+		d += from->key_len;
+		if (from->value) {
+			memcpy(d, from->value, from->value_len);
+			h[i].value = d;
+			d += from->value_len;
+		}
+	}
+	/* a record's framing is a few varints (Kafka's DefaultRecord): at most
+	 * 29 bytes, and 10 a header */
+	r->bytes = data + 32 + 10 * rec->header_count;
+	return r;
+}
+
+/*
+ * The oldest records pending on pp, up to the caps (one at least), as one
+ * Produce queued on p.  A batch that cannot be built fails its records
+ * (too large, or out of memory).
+ */
+static void part_send(struct peer *p, struct lpart *pp)
+{
+	struct tdm_link *l = p->l;
+	struct lrec *recs = pp->pending, *r, *last = NULL;
+	struct tdm_record *arr = NULL;
+	struct lreq *q = NULL;
+	size_t n = 0, bytes = 0, off, len = 0;
+	void *batch = NULL;
+	char msg[160];
+	int rc = TDM_ERR_NOMEM;
+
+	for (r = recs; r && n < LINK_BATCH_RECORDS; last = r, r = r->next) {
+		if (n && bytes + r->bytes > LINK_BATCH_BYTES)
+			break;
+		bytes += r->bytes;
+		n++;
+	}
+	last->next = NULL; /* recs..last leave the pending list */
+	if (!(pp->pending = r))
+		pp->pending_tail = &pp->pending;
+	if (!(arr = malloc(n * sizeof(*arr))))
+		goto fail;
+	for (n = 0, r = recs; r; r = r->next)
+		arr[n++] = r->rec;
+	if ((rc = tdm_replica_forward_batch(arr, n, &batch, &len)) != 0)
+		goto fail;
+	rc = TDM_ERR_NOMEM;
+	if (!(q = req_new(l, KW_PRODUCE, 3, &off)))
+		goto fail;
+	kw_put_i16(q->out, -1); /* transactional_id: null */
+	kw_put_i16(q->out, -1); /* acks: all */
+	kw_put_i32(q->out, TDM_LINK_PRODUCE_TIMEOUT_MS);
+	kw_put_i32(q->out, 1);
+	kw_put_str(q->out, pp->topic);
+	kw_put_i32(q->out, 1);
+	kw_put_i32(q->out, pp->partition);
+	kw_put_i32(q->out, (int32_t)len);
+	if (evbuffer_add(q->out, batch, len) < 0 || kw_request_end(q->out, off) < 0)
+		goto fail;
+	q->part = pp;
+	q->recs = recs;
+	q->nrecs = n;
+	pp->inflight++;
+	push(&p->queued_tail, q);
+	free(arr);
+	free(batch);
+	return;
+fail:
+	if (q) {
+		evbuffer_free(q->out);
+		free(q);
+	}
+	free(arr);
+	free(batch);
+	snprintf(msg, sizeof(msg), "cluster link: cannot forward to node %d: %s", (int)p->node,
+		 tdm_replica_strerror(rc));
+	recs_finish(l, recs, rc, msg);
+}
+
+/* The end of a loop turn where records gathered or a Produce was answered:
+ * each partition sends what it can, idle partitions go, and peers with
+ * requests queued connect or write them. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tdm_link *l = arg;
+	struct peer *p;
+	(void)fd, (void)what;
+	for (p = l->peers; p; p = p->next) {
+		struct lpart **pp = &p->parts;
+		while (*pp) {
+			struct lpart *x = *pp;
+			while (x->pending && x->inflight < LINK_INFLIGHT)
+				part_send(p, x);
+			if (!x->pending && !x->inflight) {
+				*pp = x->next;
+				free(x->topic);
+				free(x);
+			} else {
+				pp = &x->next;
+			}
+		}
+		if (!p->queued)
+			continue;
+		if (p->state == P_IDLE)
+			peer_connect(p);
+		else if (p->state == P_READY)
+			send_queued(p); /* else once authenticated (on_sasl) */
+	}
+}
+
 /* ---- public ---------------------------------------------------------------- */
 
 struct tdm_link *tdm_link_new(struct event_base *base, int32_t node_id, const char *secret,
 			      size_t secret_len, tdm_link_resolve_fn resolve, void *ctx)
 {
 	struct tdm_link *l = calloc(1, sizeof(*l));
-	if (!l || !(l->secret = malloc(secret_len ? secret_len : 1))) {
+	if (!l || !(l->secret = malloc(secret_len ? secret_len : 1)) ||
+	    !(l->flush = event_new(base, -1, 0, flush_cb, l))) {
+		if (l)
+			free(l->secret);
 		free(l);
 		return NULL;
 	}
@@ -435,46 +689,39 @@ void tdm_link_free(struct tdm_link *l)
 	while (l->peers) {
 		struct peer *p = l->peers;
 		l->peers = p->next;
-		if (p->flight || p->queued)
+		int waiting = p->flight || p->queued;
+		for (struct lpart *pp = p->parts; pp; pp = pp->next)
+			waiting |= pp->pending != NULL;
+		if (waiting)
 			peer_lost(p, "this node is stopping"); /* their waiters are told */
 		else if (p->bev)
 			bufferevent_free(p->bev); /* idle: nothing to report */
+		while (p->parts) {
+			struct lpart *pp = p->parts;
+			p->parts = pp->next;
+			free(pp->topic);
+			free(pp);
+		}
 		event_free(p->timer);
 		free(p);
 	}
+	event_free(l->flush);
 	explicit_bzero(l->secret, l->secret_len);
 	free(l->secret);
 	free(l);
 }
 
 int tdm_link_produce(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
-		     const void *batch, size_t len, tdm_replica_done_fn done, void *arg)
+		     const struct tdm_record *rec, tdm_replica_done_fn done, void *arg)
 {
 	struct peer *p = peer_get(l, node);
-	size_t off;
-	struct lreq *q = p ? req_new(l, KW_PRODUCE, 3, &off) : NULL;
-	if (!q)
-		return -1;
-	q->done = done;
-	q->arg = arg;
-	kw_put_i16(q->out, -1); /* transactional_id: null */
-	kw_put_i16(q->out, -1); /* acks: all */
-	kw_put_i32(q->out, TDM_LINK_PRODUCE_TIMEOUT_MS);
-	kw_put_i32(q->out, 1);
-	kw_put_str(q->out, topic);
-	kw_put_i32(q->out, 1);
-	kw_put_i32(q->out, partition);
-	kw_put_i32(q->out, (int32_t)len);
-	if (evbuffer_add(q->out, batch, len) < 0 || kw_request_end(q->out, off) < 0) {
-		evbuffer_free(q->out);
-		free(q);
-		return -1;
-	}
-	push(&p->queued_tail, q);
-	if (p->state == P_IDLE)
-		arm(p, 0); /* connects from the loop: done never runs before this returns */
-	else
-		send_queued(p);
+	struct lpart *pp = p ? part_get(p, topic, partition) : NULL;
+	struct lrec *r = pp ? rec_copy(rec, done, arg) : NULL;
+	if (!r)
+		return -1; /* an empty part is swept by the next flush */
+	*pp->pending_tail = r;
+	pp->pending_tail = &r->next;
+	event_active(l->flush, EV_TIMEOUT, 0); /* runs after this loop turn's callbacks */
 	return 0;
 }
 

@@ -9,17 +9,24 @@
  * requests pipelined (Kafka answers in order).
  *
  * Today one request: Produce v3 (acks=all) of one record batch to a
- * partition's leader, for a stream queue publish on a node that does not
- * lead the partition.  The batch may carry the broker's own headers
- * ("x-amqp-properties"): the peer takes them from a connection that knows
- * the secret, never from a Kafka client.
+ * partition's leader, for stream queue publishes on a node that does not
+ * lead the partition.  Records are gathered per peer and partition as
+ * Kafka's producer does: those given in one loop turn go at its end as
+ * one RecordBatch v2 in one Produce (at most 500 records and about 1 MiB
+ * each; more make several), with at most 2 Produces of a partition
+ * queued or in flight while the next batch gathers.  A partition's
+ * records go in the order given, on the one connection to the peer, and
+ * Kafka answers in order.  The records may carry the broker's own
+ * headers ("x-amqp-properties"): the peer takes them from a connection
+ * that knows the secret, never from a Kafka client.
  *
  * Failures: a connection not made and authenticated within 10 s, a
  * request not answered within 35 s (the Produce's own timeout is 30 s), a
  * refused secret, or a lost connection fails every request queued or in
  * flight on it (done with TDM_REPL_NO_CLUSTER and the reason), is logged
  * once as a warning ("cluster link to node N lost: ..."), and the next
- * request connects again.  A peer closing an idle connection (Kafka's
+ * request connects again.  Records still gathering for that node fail
+ * with them; a failed request fails each record it carries.  A peer closing an idle connection (Kafka's
  * connections.max.idle.ms) loses nothing: the next request reconnects.  A request is never resent: a publisher's
  * message whose fate is unknown is nacked, and the publisher republishes,
  * as with any unconfirmed publish.
@@ -35,6 +42,7 @@
 #include <stdint.h>
 
 #include "core/replica.h"
+#include "core/topic_types.h"
 
 struct event_base;
 struct tdm_link;
@@ -59,20 +67,27 @@ struct tdm_link *tdm_link_new(struct event_base *base, int32_t node_id, const ch
 void tdm_link_free(struct tdm_link *l);
 
 /*
- * Sends batch[0..len) (one RecordBatch v2, copied) to topic/partition on
- * node `node` as an acks=all Produce.  0: done(arg, rc, msg) runs later on
- * the loop thread, exactly once: TDM_REPL_OK once the leader has the
- * batch on its in-sync replicas, else a TDM_REPL_* / TDM_ERR_* code with
- * a reason.  -1 at once (done never called) on allocation failure.
+ * Sends rec (copied; a timestamp < 0 becomes the time its batch is
+ * built) to topic/partition on node `node`, in the next acks=all Produce
+ * of that partition (see above: gathered with the other records given
+ * for it in this loop turn).  0: done(arg, rc, msg) runs later on the
+ * loop thread, never during this call, exactly once, with the answer to
+ * the Produce that carried rec: TDM_REPL_OK once the leader has it on
+ * its in-sync replicas, else a TDM_REPL_* / TDM_ERR_* code with a reason
+ * (every record of a Produce gets the same).  The dones of one
+ * partition's records run in the order the records were given.  -1 at
+ * once (done never called) on allocation failure.
  */
 int tdm_link_produce(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
-		     const void *batch, size_t len, tdm_replica_done_fn done, void *arg);
+		     const struct tdm_record *rec, tdm_replica_done_fn done, void *arg);
 
 /* Link counters (for /metrics and tests). */
 struct tdm_link_stats {
-	uint64_t sent;      /* requests written */
-	uint64_t ok;        /* answered without error */
-	uint64_t failed;    /* answered with an error, or lost with their link */
+	uint64_t sent;      /* Produce requests written */
+	uint64_t records;   /* records those carried */
+	uint64_t ok;        /* records answered without error */
+	uint64_t failed;    /* records answered with an error, lost with their link, or
+			     * not sent (their batch could not be built) */
 	uint64_t losses;    /* connections lost or refused */
 	uint64_t connected; /* peers authenticated now */
 };

@@ -1024,12 +1024,12 @@ static int link_resolve(void *ctx, int32_t id, char *host, size_t len, int *port
 }
 
 static int hook_forward(void *ctx, int32_t leader, const char *topic, int32_t partition,
-			const void *batch, size_t len, tdm_replica_done_fn done, void *arg)
+			const struct tdm_record *rec, tdm_replica_done_fn done, void *arg)
 {
 	struct tdm_cnode *n = ctx;
 	if (!n->link)
 		return TDM_REPL_NO_CLUSTER; /* no cluster_port here: no link either */
-	return tdm_link_produce(n->link, leader, topic, partition, batch, len, done, arg) < 0
+	return tdm_link_produce(n->link, leader, topic, partition, rec, done, arg) < 0
 		       ? TDM_ERR_NOMEM
 		       : 0;
 }
@@ -1040,6 +1040,7 @@ static void hook_link_stats(void *ctx, struct tdm_replica_stats *out)
 	struct tdm_link_stats ls;
 	tdm_link_get_stats(n->link, &ls);
 	out->link_sent = ls.sent;
+	out->link_records = ls.records;
 	out->link_failed = ls.failed;
 	out->link_losses = ls.losses;
 	out->link_peers = ls.connected;

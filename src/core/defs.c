@@ -120,15 +120,9 @@ static int append(struct tdm_defs *d, const struct tdm_record *rec, struct tdm_d
 	struct tdm_replica *r = d->b->replica;
 	int rc = tdm_replica_check_leader(r, TDM_DEFS_TOPIC, 0);
 	if (rc == TDM_REPL_NOT_LEADER) { /* over the cluster link */
-		void *batch = NULL;
-		size_t len = 0;
-		/* struct tdm_record is laid out as ls_record (core/topic_ops.c checks) */
-		if (ls_batch_build((const struct ls_record *)rec, 1, LS_CODEC_NONE,
-				   wall_ms(), &batch, &len) != LS_OK)
-			return TDM_ERR_NOMEM;
-		rc = tdm_replica_forward(r, TDM_DEFS_TOPIC, 0, batch, len, submitted, op, &op->fwd);
-		free(batch);
-		return rc;
+		struct tdm_record fwd = *rec;
+		fwd.timestamp = wall_ms(); /* proposed now */
+		return tdm_replica_forward(r, TDM_DEFS_TOPIC, 0, &fwd, submitted, op, &op->fwd);
 	}
 	struct ls_partition *p = tdm_defs_partition(d);
 	if (rc == TDM_REPL_OK && !p)

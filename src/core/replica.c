@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/map.h"
@@ -712,7 +713,7 @@ static int op_started(struct tdm_replica_op *op, int rc, char *err, size_t errle
 }
 
 int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
-			const void *batch, size_t len, tdm_replica_done_fn done, void *arg,
+			const struct tdm_record *rec, tdm_replica_done_fn done, void *arg,
 			struct tdm_replica_op **op)
 {
 	const struct tdm_partition_state *st = r ? tdm_replica_state(r, topic, partition) : NULL;
@@ -727,9 +728,21 @@ int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partit
 	struct tdm_replica_op *o = op_new(done, arg, op);
 	if (!o)
 		return TDM_ERR_NOMEM;
-	return op_started(o, r->hooks.forward(r->ctx, st->leader, topic, partition, batch, len,
-					      op_done, o),
+	return op_started(o,
+			  r->hooks.forward(r->ctx, st->leader, topic, partition, rec, op_done, o),
 			  NULL, 0);
+}
+
+int tdm_replica_forward_batch(const struct tdm_record *recs, size_t n, void **out, size_t *len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* struct tdm_record is laid out as ls_record (core/topic_ops.c checks) */
+	int rc = ls_batch_build((const struct ls_record *)recs, n, LS_CODEC_NONE,
+				(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, out, len);
+	if (rc == LS_OK)
+		return 0;
+	return rc == LS_ERR_NOMEM ? TDM_ERR_NOMEM : TDM_ERR_TOO_LARGE;
 }
 
 int tdm_replica_create_topic(struct tdm_replica *r, const struct tdm_replica_topic_spec *spec,

@@ -37,6 +37,7 @@ struct tdm_kv;
 struct ls_partition;
 struct tdm_replica;
 struct tdm_replica_stats;
+struct tdm_record;
 
 #define TDM_NO_NODE (-1)
 
@@ -109,13 +110,17 @@ struct tdm_replica_hooks {
 	int (*delete_topic)(void *ctx, const char *name, tdm_replica_done_fn done, void *arg);
 	int (*add_partitions)(void *ctx, const char *name, int32_t count, tdm_replica_done_fn done,
 			      void *arg);
-	/* A write to topic/partition that this node does not lead: send
-	 * batch[0..len) (one RecordBatch v2) to node `leader` as an acks=all
-	 * Produce over the cluster link.  0 and done(arg, ...) exactly once
-	 * later (TDM_REPL_OK once the leader's in-sync replicas have it), or
-	 * a negative code at once (done never called).  NULL: no link. */
+	/* A write to topic/partition that this node does not lead: send rec
+	 * (borrowed for the call: the hook copies it) to node `leader` over
+	 * the cluster link, gathered with the other records forwarded to the
+	 * same partition into one RecordBatch v2 (tdm_replica_forward_batch)
+	 * of one acks=all Produce.  0 and done(arg, ...) exactly once later,
+	 * never during the call, with the answer to the Produce that carried
+	 * rec (TDM_REPL_OK once the leader's in-sync replicas have it); the
+	 * dones of one partition's records run in the order they were given.
+	 * Or a negative code at once (done never called).  NULL: no link. */
 	int (*forward)(void *ctx, int32_t leader, const char *topic, int32_t partition,
-		       const void *batch, size_t len, tdm_replica_done_fn done, void *arg);
+		       const struct tdm_record *rec, tdm_replica_done_fn done, void *arg);
 	/* The cluster link's counters into out's link_* fields (NULL: none). */
 	void (*link_stats)(void *ctx, struct tdm_replica_stats *out);
 };
@@ -190,8 +195,9 @@ struct tdm_replica_stats {
 	uint64_t isr_expands;
 	uint64_t max_lag;          /* most records a follower of ours is behind */
 	/* the cluster link (the link_stats hook; 0 without one) */
-	uint64_t link_sent;        /* requests sent to other nodes */
-	uint64_t link_failed;      /* answered with an error, or lost with their link */
+	uint64_t link_sent;        /* Produce requests sent to other nodes */
+	uint64_t link_records;     /* records (forwarded publishes) those carried */
+	uint64_t link_failed;      /* records answered with an error, or lost with their link */
 	uint64_t link_losses;      /* link connections lost or refused */
 	uint64_t link_peers;       /* link connections authenticated now */
 };
@@ -221,15 +227,29 @@ int tdm_replica_add_partitions(struct tdm_replica *r, const char *name, int32_t 
 			       char *err, size_t errlen);
 /*
  * A write to topic/partition on a node that does not lead it, sent to the
- * leader its state names (the forward hook): batch[0..len) is one
- * RecordBatch v2.  0: done(arg, rc, msg) later, exactly once, unless *op
- * is forgotten first; else at once TDM_REPL_NO_LEADER (none now),
- * TDM_REPL_UNKNOWN (no state), TDM_REPL_NOT_LEADER (this node leads it:
- * append here) or TDM_REPL_NO_CLUSTER (no cluster link), done never called.
+ * leader its state names (the forward hook): rec is borrowed for the call
+ * (its timestamp < 0 becomes the time the link builds the batch: give it
+ * the publish time).  The link gathers the records forwarded to one
+ * partition in one loop turn into one Produce, so this is cheap to call
+ * once per publish.  0: done(arg, rc, msg) later, exactly once, with the
+ * answer to the Produce that carried rec, unless *op is forgotten first
+ * (the other records of that Produce are still answered); else at once
+ * TDM_REPL_NO_LEADER (none now), TDM_REPL_UNKNOWN (no state),
+ * TDM_REPL_NOT_LEADER (this node leads it: append here),
+ * TDM_REPL_NO_CLUSTER (no cluster link) or TDM_ERR_NOMEM, done never
+ * called.
  */
 int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
-			const void *batch, size_t len, tdm_replica_done_fn done, void *arg,
+			const struct tdm_record *rec, tdm_replica_done_fn done, void *arg,
 			struct tdm_replica_op **op);
+/*
+ * The one RecordBatch v2 that carries recs[0..n) forwarded to a leader
+ * (uncompressed, as a producer sends it; timestamps < 0 become now) into
+ * *out (malloc'd: the caller frees it) and *len.  0, TDM_ERR_NOMEM, or
+ * TDM_ERR_TOO_LARGE.  For the cluster link, which must not depend on
+ * logstore.
+ */
+int tdm_replica_forward_batch(const struct tdm_record *recs, size_t n, void **out, size_t *len);
 /* done will not be called for op (its waiter went away).  NULL is fine. */
 void tdm_replica_op_forget(struct tdm_replica_op *op);
 

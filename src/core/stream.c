@@ -577,24 +577,21 @@ static int refused(struct tdm_queue *q, int32_t idx, int rc)
 	return rc;
 }
 
-/* rec as one batch sent to the leader of partition idx (fwd's done
- * later): TDM_STREAM_FORWARDED, or the error of the attempt. */
+/* rec sent to the leader of partition idx (fwd's done later; the cluster
+ * link gathers the records of one loop turn into one Produce):
+ * TDM_STREAM_FORWARDED, or the error of the attempt. */
 static int forward(struct tdm_queue *q, int32_t idx, const struct tdm_record *rec,
 		   const struct tdm_stream_forward *fwd)
 {
 	struct tdm_stream *s = q->stream;
-	void *batch = NULL;
-	size_t len = 0;
-	/* struct tdm_record is laid out as ls_record (core/topic_ops.c checks) */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts); /* the record's time: it was published now */
-	int rc = ls_batch_build((const struct ls_record *)rec, 1, LS_CODEC_NONE,
-				(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &batch, &len);
-	if (rc != LS_OK)
-		return rc == LS_ERR_NOMEM ? TDM_ERR_NOMEM : TDM_ERR_TOO_LARGE;
-	rc = tdm_replica_forward(replica_of(q), s->topic, idx, batch, len, fwd->done, fwd->arg,
-				 fwd->op);
-	free(batch);
+	struct tdm_record r = *rec;
+	if (r.timestamp < 0) { /* the record's time: it was published now, not when sent */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r.timestamp = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	int rc =
+		tdm_replica_forward(replica_of(q), s->topic, idx, &r, fwd->done, fwd->arg, fwd->op);
 	if (rc == TDM_REPL_NO_CLUSTER)
 		return TDM_REPL_NOT_LEADER; /* no link: refused as "publish on the leader" */
 	return rc != 0 ? rc : TDM_STREAM_FORWARDED;

@@ -165,6 +165,9 @@ struct tdm_stream_forward {
  * link (core/replica.h: tdm_replica_forward) when fwd is not NULL:
  * TDM_STREAM_FORWARDED then, and fwd->done(fwd->arg, rc, msg) later with
  * the leader's answer (TDM_REPL_OK once its in-sync replicas have it).
+ * The link gathers the records a loop turn forwards to one partition
+ * into one Produce (one RecordBatch v2), sent in order: one publisher's
+ * records keep their order and their dones run in it.
  * Without a link, or with fwd NULL, the publish is refused as by
  * tdm_stream_append_at.
  */

@@ -214,11 +214,15 @@ void hx_cluster_metrics(struct js_w *w, const struct tdm_replica *r)
 	       "kafka.server:type=ReplicaManager,name=IsrExpandsPerSec).",
 	       (long long)st.isr_expands);
 	series(w, "tandem_cluster_link_requests_total", "counter",
-	       "Requests this node sent to other nodes over the cluster link (publishes forwarded to a "
-	       "stream partition's leader).",
+	       "Produce requests this node sent to other nodes over the cluster link (each one batch of "
+	       "the publishes forwarded to a stream partition's leader in one event-loop turn).",
 	       (long long)st.link_sent);
+	series(w, "tandem_cluster_link_records_total", "counter",
+	       "Publishes forwarded to a stream partition's leader over the cluster link, in those "
+	       "requests (records / requests: the batching).",
+	       (long long)st.link_records);
 	series(w, "tandem_cluster_link_failures_total", "counter",
-	       "Cluster link requests answered with an error or lost with their connection (their "
+	       "Forwarded publishes answered with an error or lost with their connection (their "
 	       "publishers were nacked).",
 	       (long long)st.link_failed);
 	series(w, "tandem_cluster_link_losses_total", "counter",

@@ -3,9 +3,16 @@
  * with a cluster port: the link runs in this process on its own event
  * base, as node 2, and sends Produce requests to the broker (node 1).
  *
- * - a batch carrying the broker's own header ("x-amqp-properties", what a
- *   forwarded AMQP publish carries) is taken over the link and read back
- *   with its header; fifty requests sent at once are answered in order;
+ * - a record carrying the broker's own header ("x-amqp-properties", what
+ *   a forwarded AMQP publish carries) is taken over the link and read back
+ *   with its header; fifty records given in one loop turn go as one
+ *   Produce (one RecordBatch v2) and are answered one by one, in order;
+ * - more than a batch holds (500 records, 1 MiB) makes several Produces,
+ *   in order; the leader's error answer to a batch fails each record with
+ *   it; a peer down fails each record of the batch with the reason;
+ * - through the replica manager (tdm_replica_forward, as a stream queue
+ *   publish goes): a record forgotten (tdm_replica_op_forget) is not
+ *   answered, the others of its Produce are;
  * - a wrong secret fails the request with the reason, and so does a node
  *   without a cluster port;
  * - a stopped peer fails what was sent; once it is back the next request
@@ -23,10 +30,13 @@
 
 #include <event2/event.h>
 
+#include <ftw.h>
+
 #include "cluster/link.h"
+#include "core/config.h"
 #include "core/replica.h"
 #include "core/topic_types.h"
-#include "logstore/logstore.h"
+#include "core/topics.h"
 
 #define SECRET "the-cluster-secret-of-this-test"
 
@@ -34,6 +44,7 @@ static struct event_base *base;
 static struct kh_broker broker;
 static int link_port;
 static char secret_path[512], port_arg[16];
+static int nwaiters; /* records given in this test */
 
 /* Node 1 is the broker's cluster port; node 3 is registered without one. */
 static int resolve(void *ctx, int32_t node, char *host, size_t hostlen, int *port)
@@ -61,6 +72,7 @@ static void setup(void)
 	ck_assert_int_eq(kh_broker_start(&broker, args), 0);
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
+	nwaiters = 0;
 }
 
 static void teardown(void)
@@ -70,23 +82,44 @@ static void teardown(void)
 	unlink(secret_path);
 }
 
-/* Answers the link gave: rc and msg of each, in the order they came. */
+/* Answers the link gave: rc (and msg for the first 64) of each, in the
+ * order they came, and which record each answered. */
+#define MAX_ANSWERS 2048
 struct answers {
 	int n, want;
-	int rc[64];
+	int rc[MAX_ANSWERS];
+	int who[MAX_ANSWERS];
 	char msg[64][200];
 };
 
+/* What a done is given: the answers and the record's number. */
+struct waiter {
+	struct answers *a;
+	int i;
+};
+static struct waiter waiters[MAX_ANSWERS];
+
 static void done(void *arg, int rc, const char *msg)
 {
-	struct answers *a = arg;
-	if (a->n < 64) {
+	struct waiter *w = arg;
+	struct answers *a = w->a;
+	if (a->n < MAX_ANSWERS) {
 		a->rc[a->n] = rc;
-		snprintf(a->msg[a->n], sizeof(a->msg[0]), "%s", msg ? msg : "");
+		a->who[a->n] = w->i;
 	}
+	if (a->n < 64)
+		snprintf(a->msg[a->n], sizeof(a->msg[0]), "%s", msg ? msg : "");
 	a->n++;
 	if (a->n >= a->want)
 		event_base_loopbreak(base);
+}
+
+/* The done argument of the next record (numbered over a test). */
+static struct waiter *waiter_of(struct answers *a)
+{
+	ck_assert_int_lt(nwaiters, MAX_ANSWERS);
+	waiters[nwaiters] = (struct waiter){ a, nwaiters };
+	return &waiters[nwaiters++];
 }
 
 static void give_up(evutil_socket_t fd, short what, void *arg)
@@ -107,24 +140,24 @@ static void run_for(struct answers *a, int want, int ms)
 	event_free(t);
 }
 
-/* One batch of a record with value and the header x-amqp-properties=props. */
-static void *batch_of(const char *value, size_t *len)
+/* A record of value[0..len) with the header x-amqp-properties=props to
+ * partition `partition` of topic on node. */
+static void produce_n(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
+		      const char *value, size_t len, struct answers *a)
 {
-	struct ls_header h = { "x-amqp-properties", 17, "props", 5 };
-	struct ls_record r = { .value = value, .value_len = strlen(value), .headers = &h,
-			       .header_count = 1, .timestamp = -1 };
-	void *b = NULL;
-	ck_assert_int_eq(ls_batch_build(&r, 1, LS_CODEC_NONE, 1700000000000, &b, len), LS_OK);
-	return b;
+	char props[8] = "props"; /* gone after the call: the link copies */
+	struct tdm_header h = { "x-amqp-properties", 17, props, 5 };
+	struct tdm_record r = {
+		.value = value, .value_len = len, .headers = &h, .header_count = 1, .timestamp = -1
+	};
+	ck_assert_int_eq(tdm_link_produce(l, node, topic, partition, &r, done, waiter_of(a)), 0);
+	memset(props, 0, sizeof(props));
 }
 
 static void produce(struct tdm_link *l, int32_t node, const char *topic, const char *value,
 		    struct answers *a)
 {
-	size_t len;
-	void *b = batch_of(value, &len);
-	ck_assert_int_eq(tdm_link_produce(l, node, topic, 0, b, len, done, a), 0);
-	free(b);
+	produce_n(l, node, topic, 0, value, strlen(value), a);
 }
 
 static void make_topic(const char *topic)
@@ -150,11 +183,16 @@ START_TEST(test_link_forwards_a_batch_with_the_brokers_headers)
 	ck_assert_int_eq(a.n, 0); /* never answered during the call */
 	run_for(&a, 50, 20000);
 	ck_assert_int_eq(a.n, 50);
-	for (int i = 0; i < 50; i++)
-		ck_assert_msg(a.rc[i] == TDM_REPL_OK, "request %d: %d %s", i, a.rc[i], a.msg[i]);
+	for (int i = 0; i < 50; i++) {
+		ck_assert_msg(a.rc[i] == TDM_REPL_OK, "record %d: %d %s", i, a.rc[i], a.msg[i]);
+		ck_assert_int_eq(a.who[i], i);
+	}
 	struct tdm_link_stats st;
 	tdm_link_get_stats(l, &st);
-	ck_assert(st.sent == 50 && st.ok == 50 && st.failed == 0 && st.connected == 1);
+	/* the fifty records of one loop turn went as one Produce */
+	ck_assert_msg(st.sent == 1 && st.records == 50, "%llu requests, %llu records",
+		      (unsigned long long)st.sent, (unsigned long long)st.records);
+	ck_assert(st.ok == 50 && st.failed == 0 && st.connected == 1);
 	tdm_link_free(l);
 
 	const char *kv[] = { "group.id", "link-reader", KH_READ_TO_END, NULL };
@@ -226,6 +264,189 @@ START_TEST(test_link_peer_stopped_then_back)
 }
 END_TEST
 
+static struct tdm_link_stats stats_of(struct tdm_link *l)
+{
+	struct tdm_link_stats st;
+	tdm_link_get_stats(l, &st);
+	return st;
+}
+
+START_TEST(test_link_more_than_a_batch_makes_several_produces_in_order)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "linkcap");
+	make_topic(topic);
+	struct tdm_link *l = tdm_link_new(base, 2, SECRET, strlen(SECRET), resolve, NULL);
+	struct answers *a = calloc(1, sizeof(*a));
+	/* 1200 small records: 500 + 500 + 200 (the third once a slot frees) */
+	for (int i = 0; i < 1200; i++) {
+		char v[32];
+		snprintf(v, sizeof(v), "r-%04d", i);
+		produce(l, 1, topic, v, a);
+	}
+	run_for(a, 1200, 30000);
+	ck_assert_int_eq(a->n, 1200);
+	for (int i = 0; i < 1200; i++) {
+		ck_assert_msg(a->rc[i] == TDM_REPL_OK, "record %d: %d", i, a->rc[i]);
+		ck_assert_int_eq(a->who[i], i);
+	}
+	struct tdm_link_stats st = stats_of(l);
+	ck_assert_msg(st.sent == 3 && st.records == 1200, "%llu requests, %llu records",
+		      (unsigned long long)st.sent, (unsigned long long)st.records);
+	/* 8 records of 200 KiB: 5 fit in 1 MiB, then 3 */
+	size_t big = 200 << 10;
+	char *v = malloc(big);
+	for (int i = 0; i < 8; i++) {
+		memset(v, 'a' + i, big);
+		produce_n(l, 1, topic, 0, v, big, a);
+	}
+	free(v);
+	run_for(a, 1208, 30000);
+	ck_assert_int_eq(a->n, 1208);
+	for (int i = 1200; i < 1208; i++)
+		ck_assert_msg(a->rc[i] == TDM_REPL_OK && a->who[i] == i, "record %d: %d", i,
+			      a->rc[i]);
+	st = stats_of(l);
+	ck_assert_msg(st.sent == 5 && st.records == 1208, "%llu requests, %llu records",
+		      (unsigned long long)st.sent, (unsigned long long)st.records);
+	tdm_link_free(l);
+
+	const char *kv[] = { "group.id", "link-cap-reader", KH_READ_TO_END, NULL };
+	rd_kafka_t *c = kh_consumer(broker.bootstrap, kv);
+	struct kh_msg *m = calloc(1300, sizeof(*m));
+	int n = kh_consume(c, topic, 0, 0, m, 1300, 20000);
+	rd_kafka_destroy(c);
+	ck_assert_int_eq(n, 1208);
+	for (int i = 0; i < 1200; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "r-%04d", i);
+		ck_assert_str_eq(m[i].value, want);
+	}
+	for (int i = 1200; i < 1208; i++)
+		ck_assert(strlen(m[i].value) == big && m[i].value[0] == 'a' + (i - 1200));
+	kh_msgs_free(m, n);
+	free(m);
+	free(a);
+}
+END_TEST
+
+START_TEST(test_link_an_error_answer_or_a_lost_peer_fails_every_record_of_the_batch)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "linkfail");
+	make_topic(topic);
+	struct tdm_link *l = tdm_link_new(base, 2, SECRET, strlen(SECRET), resolve, NULL);
+	struct answers a = { 0 };
+	/* partition 7 of a one-partition topic: the leader answers the batch
+	 * UNKNOWN_TOPIC_OR_PARTITION, and each record gets it */
+	for (int i = 0; i < 10; i++)
+		produce_n(l, 1, topic, 7, "x", 1, &a);
+	run_for(&a, 10, 15000);
+	ck_assert_int_eq(a.n, 10);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(a.rc[i], TDM_REPL_UNKNOWN);
+		ck_assert_int_eq(a.who[i], i);
+		ck_assert_msg(strstr(a.msg[i], "node 1 answered"), "%s", a.msg[i]);
+	}
+	struct tdm_link_stats st = stats_of(l);
+	ck_assert(st.sent == 1 && st.records == 10 && st.failed == 10 && st.ok == 0);
+	/* the peer down: the batch never goes, each record fails with why */
+	ck_assert_int_eq(kh_broker_stop(&broker), 0);
+	for (int i = 0; i < 20; i++)
+		produce(l, 1, topic, "while-down", &a);
+	run_for(&a, 30, 15000);
+	ck_assert_int_eq(a.n, 30);
+	for (int i = 10; i < 30; i++) {
+		ck_assert_int_eq(a.rc[i], TDM_REPL_NO_CLUSTER);
+		ck_assert_int_eq(a.who[i], i);
+		ck_assert_msg(strstr(a.msg[i], "cluster link to node 1 lost"), "%s", a.msg[i]);
+	}
+	st = stats_of(l);
+	/* 2 requests when the batch went before the closed connection was seen */
+	ck_assert(st.sent >= 1 && st.sent <= 2 && st.failed == 30);
+	tdm_link_free(l);
+}
+END_TEST
+
+/* The replica manager's forward hook, as src/cluster/node.c sets it. */
+static int hook_forward(void *ctx, int32_t leader, const char *topic, int32_t partition,
+			const struct tdm_record *rec, tdm_replica_done_fn fn, void *arg)
+{
+	return tdm_link_produce(ctx, leader, topic, partition, rec, fn, arg) < 0 ? TDM_ERR_NOMEM
+										 : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+START_TEST(test_link_forgotten_record_is_not_answered_the_rest_of_its_batch_is)
+{
+	char topic[64], dir[256], err[256];
+	kh_name(topic, sizeof(topic), "linkforget");
+	make_topic(topic);
+	/* node 2's own copy of the partition, led by node 1 (the broker) */
+	snprintf(dir, sizeof(dir), "%s/tandem-link-node2-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	struct tdm_config cfg;
+	ck_assert_int_eq(tdm_config_init(&cfg), 0);
+	ck_assert_int_eq(tdm_config_set(&cfg, "data_dir", dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(tdm_config_set(&cfg, "log_level", "warning", err, sizeof(err)), 0);
+	struct tdm_topics *topics = tdm_topics_open(&cfg, NULL, err, sizeof(err));
+	ck_assert_msg(topics != NULL, "%s", err);
+	ck_assert_int_eq(tdm_topics_create(topics, topic, 1, NULL, 0, err, sizeof(err)), 0);
+	struct tdm_link *l = tdm_link_new(base, 2, SECRET, strlen(SECRET), resolve, NULL);
+	struct tdm_replica_hooks hooks = { .forward = hook_forward };
+	struct tdm_replica *r = tdm_replica_new(topics, 2, &hooks, l, 10000, 1);
+	ck_assert_ptr_nonnull(r);
+	int32_t reps[] = { 1, 2 };
+	struct tdm_partition_state st = { .leader = 1,
+					  .leader_epoch = 1,
+					  .replicas = reps,
+					  .nreplicas = 2,
+					  .isr = reps,
+					  .nisr = 2 };
+	ck_assert_int_eq(tdm_replica_set_state(r, topic, 0, &st), 0);
+
+	struct answers a = { 0 };
+	struct tdm_replica_op *op[3] = { NULL };
+	struct tdm_header h = { "x-amqp-properties", 17, "props", 5 };
+	for (int i = 0; i < 3; i++) {
+		struct tdm_record rec = { .value = "v",
+					  .value_len = 1,
+					  .headers = &h,
+					  .header_count = 1,
+					  .timestamp = -1 };
+		ck_assert_int_eq(tdm_replica_forward(r, topic, 0, &rec, done, waiter_of(&a),
+						     &op[i]),
+				 0);
+		ck_assert_ptr_nonnull(op[i]);
+	}
+	tdm_replica_op_forget(op[1]); /* its publisher's channel closed */
+	ck_assert_ptr_null(op[1]);
+	run_for(&a, 2, 15000);
+	/* record 2's done ran: the Produce was answered, record 1's would have run first */
+	ck_assert_int_eq(a.n, 2);
+	ck_assert(a.who[0] == 0 && a.who[1] == 2);
+	ck_assert(a.rc[0] == TDM_REPL_OK && a.rc[1] == TDM_REPL_OK);
+	ck_assert(op[0] == NULL && op[2] == NULL);
+	struct tdm_replica_stats rs;
+	struct tdm_link_stats ls = stats_of(l);
+	ck_assert(ls.sent == 1 && ls.records == 3 && ls.ok == 3);
+	tdm_replica_get_stats(r, &rs); /* no link_stats hook here: zeros */
+	ck_assert_int_eq(rs.link_records, 0);
+
+	tdm_replica_free(r);
+	tdm_link_free(l);
+	tdm_topics_close(topics);
+	tdm_config_free(&cfg);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+END_TEST
+
 START_TEST(test_link_produce_errors_map_to_the_replica_managers)
 {
 	ck_assert_int_eq(tdm_link_produce_error(0), TDM_REPL_OK);
@@ -249,6 +470,10 @@ int main(void)
 	tcase_add_test(tc, test_link_forwards_a_batch_with_the_brokers_headers);
 	tcase_add_test(tc, test_link_refused_secret_and_unknown_node_fail_with_the_reason);
 	tcase_add_test(tc, test_link_peer_stopped_then_back);
+	tcase_add_test(tc, test_link_more_than_a_batch_makes_several_produces_in_order);
+	tcase_add_test(tc,
+		       test_link_an_error_answer_or_a_lost_peer_fails_every_record_of_the_batch);
+	tcase_add_test(tc, test_link_forgotten_record_is_not_answered_the_rest_of_its_batch_is);
 	suite_add_tcase(s, tc);
 	TCase *u = tcase_create("unit");
 	tcase_add_test(u, test_link_produce_errors_map_to_the_replica_managers);
