@@ -11,7 +11,8 @@
 # share one private epmd (its own port, started here, stopped by PID) and one
 # Erlang cookie (DIR/home/.erlang.cookie: HOME is DIR/home). The nodes boot
 # side by side; nodes 2..N then run `rabbitmqctl stop_app; join_cluster
-# tandem-rmq-1@localhost; start_app`, and the script waits (bounded,
+# tandem-rmq-1@localhost; start_app` (stop_app and start_app on those nodes
+# side by side, the joins one at a time), and the script waits (bounded,
 # RMQ_START_TIMEOUT seconds per step, default 120) until node 1's
 # `rabbitmqctl cluster_status` lists N running nodes.
 #
@@ -96,13 +97,28 @@ ctl() { # ctl I ARGS...: rabbitmqctl on node I, bounded, output in DIR/ctl.out
 	local i=$1
 	shift
 	(rmq_cluster_node_env "$dir" "$i"
-		echo "+ rabbitmqctl -n ${rmq_nodes[$((i - 1))]} $*"
+		echo "+ $(date +%T.%N | cut -c1-12) rabbitmqctl -n ${rmq_nodes[$((i - 1))]} $*"
 		timeout "$timeout_s" "$RMQ_BIN/rabbitmqctl" -n "${rmq_nodes[$((i - 1))]}" -q "$@") >>"$dir/ctl.out" 2>&1
 }
+# each_node OP: `rabbitmqctl OP` on nodes 2..N side by side (stop_app takes
+# seconds: one at a time it would double the time the cluster takes).
+each_node() {
+	local i pids=() rc=0
+	for i in $(seq 2 "$n"); do
+		ctl "$i" "$1" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	return $rc
+}
+# stop_app side by side, join_cluster one at a time (each changes the
+# cluster's membership), start_app side by side
+each_node stop_app || { tail -n 20 "$dir/ctl.out" >&2; fail "rabbitmqctl stop_app failed"; }
 for i in $(seq 2 "$n"); do
-	ctl "$i" stop_app && ctl "$i" join_cluster "${rmq_nodes[0]}" && ctl "$i" start_app ||
+	ctl "$i" join_cluster "${rmq_nodes[0]}" ||
 		{ tail -n 20 "$dir/ctl.out" >&2; fail "node $i could not join ${rmq_nodes[0]}"; }
 done
+each_node start_app || { tail -n 20 "$dir/ctl.out" >&2; fail "rabbitmqctl start_app failed"; }
 rmq_cluster_wait "$dir" 1 "$n" "$timeout_s" || fail "the cluster did not form"
 for i in $(seq 1 "$n"); do
 	(rmq_cluster_node_env "$dir" "$i"
