@@ -115,6 +115,7 @@ CONF
 rmq_spawn() {
 	# setsid: own process group, so rmq_stop_node can end the whole node tree.
 	setsid "$RMQ_BIN/rabbitmq-server" >>"$1/server.out" 2>&1 </dev/null &
+	# shellcheck disable=SC2034 # read by the callers
 	RMQ_SPAWNED_PID=$!
 }
 
@@ -206,6 +207,10 @@ rmq_cluster_node_env() {
 	local i=$(($2 - 1))
 	rmq_node_env "$1/node-$2" "${rmq_nodes[$i]}" "${rmq_ports[$i]}" "${rmq_dist_ports[$i]}" \
 		"$RMQ_EPMD_PORT" "$1/home"
+	# Several nodes on a few shared cores: Erlang's schedulers must not spin
+	# waiting for work (its default), which would take the CPU the other
+	# nodes (and other programs) need.
+	export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"
 }
 
 rmq_cluster_running() {
