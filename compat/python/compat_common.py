@@ -11,6 +11,15 @@ Environment (set by compat/run):
   COMPAT_BROKER              "tandemd" or "rabbitmq" (for messages only: the
                              tests expect the same answers from both)
   COMPAT_TEST_TIMEOUT        seconds one test may take before it is failed (60)
+Cluster suites (test_cluster_amqp.py; compat/run cluster-rabbitmq sets them):
+  COMPAT_AMQP_PORTS          the AMQP ports of the cluster's nodes on
+                             COMPAT_HOST, node 1 first: "p1 p2 p3"
+  COMPAT_HTTP_PORTS          their management HTTP ports, same order (may be
+                             empty: the tests that need it then fail)
+  COMPAT_CLUSTER_CTL         a command prefix that takes `stop I` / `start I`
+                             (I is 1-based), e.g. "tests/rabbitmq/cluster-node.sh
+                             DIR" or "scripts/cluster.sh"; unset: the tests that
+                             stop a node are skipped (and so reported as failed)
 """
 
 import datetime
@@ -28,6 +37,9 @@ PORT = int(os.environ.get("COMPAT_PORT", "5672"))
 BROKER = os.environ.get("COMPAT_BROKER", "unknown")
 TEST_TIMEOUT = int(os.environ.get("COMPAT_TEST_TIMEOUT", "60"))
 URL = "amqp://guest:guest@%s:%d/%%2F" % (HOST, PORT)
+AMQP_PORTS = [int(p) for p in os.environ.get("COMPAT_AMQP_PORTS", "").split()]
+HTTP_PORTS = [int(p) for p in os.environ.get("COMPAT_HTTP_PORTS", "").split()]
+CLUSTER_CTL = os.environ.get("COMPAT_CLUSTER_CTL", "")
 
 # Bounded waits: how long a test waits for something that should happen.
 WAIT = 5.0
