@@ -7,7 +7,6 @@
  * Must not depend on: protocol front ends.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -27,13 +26,6 @@ struct tdm_cdefs {
 	struct ls_partition *watched;     /* what the waiter watches */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void woken(void *ctx)
 {
 	struct tdm_cdefs *c = ctx;
@@ -42,7 +34,7 @@ static void woken(void *ctx)
 
 static void run(struct tdm_cdefs *c)
 {
-	tdm_defs_poll(c->defs, mono_ms());
+	tdm_defs_poll(c->defs, tdm_now_ms());
 	struct ls_partition *p = tdm_defs_partition(c->defs);
 	if (p != c->watched) {
 		tdm_topics_unwait(c->b->topics, &c->waiter);

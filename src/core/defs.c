@@ -32,8 +32,9 @@ struct tdm_defs_op {
 	struct tdm_replica_op *fwd;    /* the submission in flight, or NULL */
 	uint8_t *key, *value;          /* owned: the record, until submitted */
 	size_t key_len, value_len;
-	int submitted;
+	int submitted;                 /* 0: (re)sent at the next poll */
 	int taken;                     /* handed to a waiter by tdm_defs_last */
+	char last_error[160];          /* why the last attempt failed, for the timeout */
 };
 
 struct tdm_defs {
@@ -48,6 +49,13 @@ struct tdm_defs {
 	int32_t node;
 };
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 struct tdm_defs *tdm_defs_new(struct tdm_broker *b)
 {
 	struct tdm_defs *d = calloc(1, sizeof(*d));
@@ -57,7 +65,7 @@ struct tdm_defs *tdm_defs_new(struct tdm_broker *b)
 	}
 	d->b = b;
 	d->node = tdm_replica_node_id(b->replica);
-	d->next_seq = tdm_now_ms() << 16; /* never one a previous run of this node used */
+	d->next_seq = (uint64_t)wall_ms() << 16; /* above any a previous run of this node used */
 	d->persisted = tdm_durable_cluster_applied(b->durable);
 	return d;
 }
@@ -95,22 +103,22 @@ int tdm_defs_clustered(const struct tdm_broker *b)
 
 /* ---- proposing ------------------------------------------------------------------------ */
 
+/* An attempt failed: sent again at the next poll, as a Kafka producer
+ * retries, until the deadline.  Safe: applying a command or a state twice
+ * changes nothing the first did not. */
+static void retry_later(struct tdm_defs_op *op, int rc, const char *msg)
+{
+	op->submitted = 0;
+	snprintf(op->last_error, sizeof(op->last_error), "%s",
+		 msg && *msg ? msg : tdm_replica_strerror(rc));
+}
+
 static void submitted(void *arg, int rc, const char *msg)
 {
 	struct tdm_defs_op *op = arg;
 	op->fwd = NULL;
-	if (rc == TDM_REPL_OK)
-		return; /* the apply answers it */
-	tdm_warn("cluster", "a definitions change was not replicated: %s",
-		 msg && *msg ? msg : tdm_replica_strerror(rc));
-	op_finish(op, TDM_E_NOMEM, msg && *msg ? msg : tdm_replica_strerror(rc));
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts); /* the record's time: it was proposed now */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (rc != TDM_REPL_OK) /* else the apply answers it */
+		retry_later(op, rc, msg);
 }
 
 /* rec appended where TDM_DEFS_TOPIC-0 is led: 0 (done may come later),
@@ -150,12 +158,8 @@ static int submit(struct tdm_defs_op *op)
 				  .value = op->value, .value_len = op->value_len, .timestamp = -1 };
 	op->submitted = 1;
 	int rc = append(d, &rec, op);
-	if (rc != 0) {
-		char text[200];
-		snprintf(text, sizeof(text), "cannot write the cluster's definitions: %s",
-			 tdm_replica_strerror(rc));
-		op_finish(op, TDM_E_NOMEM, text);
-	}
+	if (rc != 0)
+		retry_later(op, rc, NULL);
 	return 1;
 }
 
@@ -510,8 +514,14 @@ void tdm_defs_poll(struct tdm_defs *d, uint64_t now_ms)
 	struct tdm_defs_op *op = d->ops, *next;
 	for (; op; op = next) {
 		next = op->next;
-		if (now_ms >= op->deadline_ms)
-			op_finish(op, TDM_E_NOMEM, "the cluster did not apply the change within 30 s");
+		if (now_ms >= op->deadline_ms) {
+			char text[240];
+			snprintf(text, sizeof(text),
+				 "the cluster did not apply the change within 30 s%s%s",
+				 op->last_error[0] ? ": " : "", op->last_error);
+			tdm_warn("cluster", "a definitions change failed: %s", text);
+			op_finish(op, TDM_E_NOMEM, text);
+		}
 		else if (!op->submitted && !submit(op))
 			ask_topic(d, now_ms);
 	}

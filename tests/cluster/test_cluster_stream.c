@@ -29,7 +29,9 @@
  *   declarations of one name, one wins everywhere; declared through the
  *   API of one, on the others; durable and transient ones back on a
  *   restarted node; deleted on one, gone everywhere; vhosts, users (a new
- *   password too) and permissions made on one node work on the others.
+ *   password too) and permissions made on one node work on the others;
+ *   kill -9 of the definitions log's leader while two nodes declare: every
+ *   declaration answered declare-ok is on every node afterwards.
  *
  * Every wait is bounded; the nodes are stopped by PID (ch_stop).
  */
@@ -50,6 +52,7 @@
 #include "kafka_harness.h"
 
 #define TEST_TIMEOUT 300
+#define TDM_DEFS_TOPIC_NAME "__tandem_definitions" /* core/defs.h */
 
 static struct ch_cluster cl;
 
@@ -917,6 +920,94 @@ START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
 }
 END_TEST
 
+/* exchange.declare on node i (reconnecting after a connection error); 1
+ * declare-ok, 0 refused or lost. */
+static int declare_on(amqp_connection_state_t *c, int i, const char *x)
+{
+	if (!*c)
+		*c = amqp_to(i);
+	amqp_exchange_declare(*c, 1, amqp_cstring_bytes(x), amqp_cstring_bytes("fanout"), 0, 1, 0,
+			      0, amqp_empty_table);
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(*c);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 1;
+	amqp_destroy_connection(*c); /* a 541 closes the connection: start again */
+	*c = NULL;
+	return 0;
+}
+
+/* The leader of the definitions log as node 1's /api/cluster shows it once
+ * its ISR has the 3 nodes (Kafka clients cannot see that topic); -1 on
+ * timeout. */
+static int32_t defs_leader(int ms)
+{
+	char *out = malloc(1 << 20);
+	ck_assert_ptr_nonnull(out);
+	int32_t leader = -1;
+	for (int waited = 0; leader < 0 && waited <= ms; waited += 100) {
+		const char *t = ch_http_get(&cl, 0, "/api/cluster", out, 1 << 20) == 200
+					? strstr(out, "\"topic\":\"" TDM_DEFS_TOPIC_NAME "\"")
+					: NULL;
+		const char *l = t ? strstr(t, "\"leader\":") : NULL;
+		const char *isr = t ? strstr(t, "\"isr\":[") : NULL;
+		const char *end = isr ? strchr(isr, ']') : NULL;
+		int commas = 0;
+		for (const char *p = isr; p && p < end; p++)
+			commas += *p == ',';
+		if (l && end && commas == 2)
+			leader = atoi(l + strlen("\"leader\":"));
+		if (leader < 0)
+			usleep(100 * 1000);
+	}
+	free(out);
+	return leader;
+}
+
+START_TEST(test_cluster_definitions_survive_the_log_leaders_death)
+{
+	enum { N = 60, KILL_AT = 20 };
+	char first[64], names[N][64];
+	kh_name(first, sizeof(first), "xkfirst");
+	amqp_connection_state_t c0 = amqp_to(0);
+	ck_assert_int_eq(declare_on(&c0, 0, first), 1); /* makes the log */
+	amqp_done(c0);
+	int32_t leader = defs_leader(20000);
+	ck_assert_msg(leader >= 1, "the definitions log has no leader with 3 in-sync replicas");
+	int li = ch_index(&cl, leader), other[2], no = 0;
+	for (int i = 0; i < 3; i++)
+		if (i != li)
+			other[no++] = i;
+	amqp_connection_state_t c[2] = { NULL, NULL };
+	int ok[N];
+	for (int k = 0; k < N; k++) {
+		if (k == KILL_AT)
+			ch_node_kill9(&cl, li);
+		kh_name(names[k], sizeof(names[k]), "xkill");
+		ok[k] = declare_on(&c[k % 2], other[k % 2], names[k]);
+	}
+	for (int j = 0; j < 2; j++)
+		if (c[j])
+			amqp_done(c[j]);
+	int acked = 0;
+	for (int k = 0; k < N; k++)
+		acked += ok[k];
+	ck_assert_msg(acked >= N - KILL_AT, "only %d of %d declarations answered declare-ok after "
+		      "the log's leader died", acked, N);
+	/* every declare-ok'd exchange is on both survivors, and on the killed
+	 * node once it is back */
+	ch_node_start(&cl, li);
+	for (int k = 0; k < N; k++) {
+		if (!ok[k])
+			continue;
+		for (int i = 0; i < 3; i++)
+			ck_assert_msg(node_shows_exchange(i, names[k], "fanout", 20000),
+				      "exchange %s (declare-ok on node %d) is missing on node %d after "
+				      "the log's leader (node %d) died",
+				      names[k], cl.nodes[other[k % 2]].id, cl.nodes[i].id, leader);
+	}
+}
+END_TEST
+
 static void setup_min_isr(void)
 {
 	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
@@ -981,6 +1072,7 @@ int main(void)
 	tcase_set_timeout(defs, TEST_TIMEOUT);
 	tcase_add_test(defs, test_cluster_exchanges_are_the_clusters);
 	tcase_add_test(defs, test_cluster_vhosts_users_permissions_are_the_clusters);
+	tcase_add_test(defs, test_cluster_definitions_survive_the_log_leaders_death);
 	suite_add_tcase(s, defs);
 	TCase *min = tcase_create("min_insync");
 	tcase_add_checked_fixture(min, setup_min_isr, teardown);
