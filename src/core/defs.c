@@ -194,10 +194,32 @@ static void ask_topic(struct tdm_defs *d, uint64_t now)
 			 TDM_DEFS_TOPIC, (int)spec.replication_factor);
 }
 
+/* 1 when the log exists and this node holds no replica of it (it joined
+ * after the log was made): it could not apply what it proposes. */
+static int outside_the_log(const struct tdm_defs *d)
+{
+	const struct tdm_partition_state *st = tdm_replica_state(d->b->replica, TDM_DEFS_TOPIC, 0);
+	if (!st)
+		return 0;
+	for (size_t i = 0; i < st->nreplicas; i++)
+		if (st->replicas[i] == d->node)
+			return 0;
+	return 1;
+}
+
 /* A new proposal of key/value (both taken); TDM_PROPOSED or an error. */
 static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, uint64_t seq,
 		   struct tdm_err *err)
 {
+	if (outside_the_log(d)) {
+		free(k->p);
+		free(v->p);
+		return tdm_err_set(err, TDM_E_NOMEM,
+				   "node %d holds no replica of the cluster's definitions log %s "
+				   "(it joined after the log was made): change definitions on a "
+				   "node that does",
+				   (int)d->node, TDM_DEFS_TOPIC);
+	}
 	struct tdm_defs_op *op = calloc(1, sizeof(*op));
 	if (!op || k->err || v->err) {
 		free(op);
