@@ -84,17 +84,32 @@ static void reply_ok(amqp_rpc_reply_t r, const char *what)
 		     amqp_error_string2(r.library_error));
 }
 
-/* A connection to node i, channel 1 open. */
-static amqp_connection_state_t amqp_to(int i)
+/* A connection to node i as user/password on vhost, channel 1 open; NULL
+ * when the login is refused. */
+static amqp_connection_state_t amqp_as(int i, const char *vhost, const char *user,
+				       const char *password)
 {
 	amqp_connection_state_t c = amqp_new_connection();
 	amqp_socket_t *s = amqp_tcp_socket_new(c);
 	ck_assert_msg(s != NULL, "socket");
 	ck_assert_msg(amqp_socket_open(s, "127.0.0.1", cl.nodes[i].amqp_port) == AMQP_STATUS_OK,
-		      "node %d: cannot connect to AMQP port %d", cl.nodes[i].id, cl.nodes[i].amqp_port);
-	reply_ok(amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"), "login");
+		      "node %d: cannot connect", cl.nodes[i].id);
+	amqp_rpc_reply_t r = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user,
+					password);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		amqp_destroy_connection(c);
+		return NULL;
+	}
 	amqp_channel_open(c, 1);
 	reply_ok(amqp_get_rpc_reply(c), "channel.open");
+	return c;
+}
+
+/* A connection to node i as guest, channel 1 open. */
+static amqp_connection_state_t amqp_to(int i)
+{
+	amqp_connection_state_t c = amqp_as(i, "/", "guest", "guest");
+	ck_assert_msg(c != NULL, "node %d: guest's login refused", cl.nodes[i].id);
 	return c;
 }
 
@@ -630,20 +645,28 @@ static int declare_exchange(amqp_connection_state_t c, const char *x, const char
 	return code;
 }
 
-/* Waits (bounded) until node i's API shows exchange x with `type`
- * (NULL: until it shows no exchange x); 1 when it did. */
-static int node_shows_exchange(int i, const char *x, const char *type, int ms)
+/* Waits (bounded) until node i's API answers `want` to GET path, with
+ * `needle` in the body when not NULL; 1 when it did. */
+static int node_answers(int i, const char *path, int want, const char *needle, int ms)
 {
-	char path[160], out[4096], want[64];
-	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%s", x);
-	snprintf(want, sizeof(want), "\"type\":\"%s\"", type ? type : "");
+	char out[4096];
 	for (int waited = 0; waited <= ms; waited += 50) {
-		int st = ch_http_get(&cl, i, path, out, sizeof(out));
-		if (type ? st == 200 && strstr(out, want) : st == 404)
+		if (ch_http_get(&cl, i, path, out, sizeof(out)) == want &&
+		    (!needle || strstr(out, needle)))
 			return 1;
 		usleep(50 * 1000);
 	}
 	return 0;
+}
+
+/* Waits (bounded) until node i's API shows exchange x with `type`
+ * (NULL: until it shows no exchange x); 1 when it did. */
+static int node_shows_exchange(int i, const char *x, const char *type, int ms)
+{
+	char path[160], want[64];
+	snprintf(path, sizeof(path), "/api/exchanges/%%2F/%.100s", x);
+	snprintf(want, sizeof(want), "\"type\":\"%.40s\"", type ? type : "");
+	return type ? node_answers(i, path, 200, want, ms) : node_answers(i, path, 404, NULL, ms);
 }
 
 START_TEST(test_cluster_exchanges_are_the_clusters)
@@ -817,39 +840,6 @@ START_TEST(test_cluster_exchanges_are_the_clusters)
 }
 END_TEST
 
-/* A connection to node i as user/password on vhost, channel 1 open; NULL
- * when the login is refused. */
-static amqp_connection_state_t amqp_as(int i, const char *vhost, const char *user,
-				       const char *password)
-{
-	amqp_connection_state_t c = amqp_new_connection();
-	amqp_socket_t *s = amqp_tcp_socket_new(c);
-	ck_assert_msg(s != NULL, "socket");
-	ck_assert_msg(amqp_socket_open(s, "127.0.0.1", cl.nodes[i].amqp_port) == AMQP_STATUS_OK,
-		      "node %d: cannot connect", cl.nodes[i].id);
-	amqp_rpc_reply_t r = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user,
-					password);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		amqp_destroy_connection(c);
-		return NULL;
-	}
-	amqp_channel_open(c, 1);
-	reply_ok(amqp_get_rpc_reply(c), "channel.open");
-	return c;
-}
-
-/* Waits (bounded) until node i's API answers `want` to GET path. */
-static int node_answers(int i, const char *path, int want, int ms)
-{
-	char out[2048];
-	for (int waited = 0; waited <= ms; waited += 50) {
-		if (ch_http_get(&cl, i, path, out, sizeof(out)) == want)
-			return 1;
-		usleep(50 * 1000);
-	}
-	return 0;
-}
-
 START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
 {
 	char vh[64], user[64], path[256], out[1024], x[64], text[300];
@@ -861,20 +851,20 @@ START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
 	snprintf(path, sizeof(path), "/api/vhosts/%s", vh);
 	ck_assert_int_eq(ch_http(&cl, 0, "PUT", path, "{}", out, sizeof(out)), 201);
 	for (int i = 0; i < 3; i++)
-		ck_assert_msg(node_answers(i, path, 200, 10000), "node %d does not show vhost %s",
+		ck_assert_msg(node_answers(i, path, 200, NULL, 10000), "node %d does not show vhost %s",
 			      cl.nodes[i].id, vh);
 	snprintf(path, sizeof(path), "/api/users/%s", user);
 	ck_assert_int_eq(ch_http(&cl, 1, "PUT", path, "{\"password\":\"pw-1\",\"tags\":\"\"}", out,
 				 sizeof(out)),
 			 201);
-	ck_assert_msg(node_answers(2, path, 200, 10000), "node %d does not show user %s",
+	ck_assert_msg(node_answers(2, path, 200, NULL, 10000), "node %d does not show user %s",
 		      cl.nodes[2].id, user);
 	snprintf(path, sizeof(path), "/api/permissions/%s/%s", vh, user);
 	ck_assert_int_eq(ch_http(&cl, 2, "PUT", path,
 				 "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}", out,
 				 sizeof(out)),
 			 201);
-	ck_assert_msg(node_answers(0, path, 200, 10000), "node %d does not show %s's permissions",
+	ck_assert_msg(node_answers(0, path, 200, NULL, 10000), "node %d does not show %s's permissions",
 		      cl.nodes[0].id, user);
 
 	/* the user logs in on node 1 and declares in the new vhost; node 3 has it */
@@ -887,7 +877,7 @@ START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
 	ck_assert_int_eq(declare_exchange(c, x, "topic", 1, text, sizeof(text)), 0);
 	amqp_done(c);
 	snprintf(path, sizeof(path), "/api/exchanges/%s/%s", vh, x);
-	ck_assert_msg(node_answers(2, path, 200, 10000), "node %d does not show %s in %s",
+	ck_assert_msg(node_answers(2, path, 200, NULL, 10000), "node %d does not show %s in %s",
 		      cl.nodes[2].id, x, vh);
 
 	/* a new password on node 3: the old one is refused on node 2 */
@@ -911,11 +901,11 @@ START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
 	/* the user deleted on node 1: gone on node 3; the vhost deleted on node 2:
 	 * gone on node 1 */
 	ck_assert_int_eq(ch_http(&cl, 0, "DELETE", path, NULL, out, sizeof(out)), 204);
-	ck_assert_msg(node_answers(2, path, 404, 10000), "node %d still shows deleted user %s",
+	ck_assert_msg(node_answers(2, path, 404, NULL, 10000), "node %d still shows deleted user %s",
 		      cl.nodes[2].id, user);
 	snprintf(path, sizeof(path), "/api/vhosts/%s", vh);
 	ck_assert_int_eq(ch_http(&cl, 1, "DELETE", path, NULL, out, sizeof(out)), 204);
-	ck_assert_msg(node_answers(0, path, 404, 10000), "node %d still shows deleted vhost %s",
+	ck_assert_msg(node_answers(0, path, 404, NULL, 10000), "node %d still shows deleted vhost %s",
 		      cl.nodes[0].id, vh);
 }
 END_TEST
