@@ -19,6 +19,7 @@
 
 #include "cluster/fetcher.h"
 #include "cluster/kwire.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/replica.h"
 #include "core/topic_ops.h"
@@ -55,9 +56,12 @@ struct fleader {
 	struct tdm_fetcher *f;  /* borrowed */
 	int32_t node;
 	struct bufferevent *bev; /* owned; NULL while disconnected */
-	int connected;
+	int connected;          /* and authenticated, on the cluster port */
+	int via_link;           /* this connection goes to the node's cluster port */
+	int auth_warned;        /* its refusal logged (until one succeeds) */
+	int plain_warned;       /* fetching unauthenticated logged */
 	int32_t corr;           /* correlation id in flight, 0 when none */
-	int16_t kind;           /* its api key */
+	int16_t kind;           /* its api key (KW_SASL_*: authenticating) */
 	int64_t deadline_ms;    /* of the connection attempt or the request in flight */
 	int backoff_ms;         /* next reconnect delay */
 	struct event *timer;    /* owned: reconnect, backoff, request timeout */
@@ -70,7 +74,11 @@ struct tdm_fetcher {
 	struct tdm_replica *replica; /* borrowed, may be NULL */
 	int32_t node_id;
 	tdm_fetcher_resolve_fn resolve;
+	tdm_fetcher_resolve_fn resolve_link; /* NULL: no cluster port here */
 	void *ctx;
+	char *secret;             /* owned: the cluster's, with resolve_link */
+	size_t secret_len;
+	int plain_warned;         /* fetching unauthenticated logged (no secret) */
 	char client_id[40];
 	int32_t next_corr;
 	struct fpart *parts;      /* owned list */
@@ -616,16 +624,76 @@ static void on_fetch(struct fleader *l, struct kw_cur *c)
 	}
 }
 
-/* One response frame (after its size): 0, or -1 when it makes no sense. */
-static int on_response(struct fleader *l, const uint8_t *frame, size_t len)
+/* Writes SASL step api (kwire.h) on l's connection: 0, or -1. */
+static int send_sasl(struct fleader *l, int16_t api)
+{
+	struct tdm_fetcher *f = l->f;
+	struct evbuffer *b = evbuffer_new();
+	int rc = -1;
+
+	if (!b)
+		return -1;
+	if (++f->next_corr <= 0)
+		f->next_corr = 1;
+	if (kw_sasl_request(b, api, f->next_corr, f->client_id, TDM_CLUSTER_LINK_USER, f->secret,
+			    f->secret_len) == 0 &&
+	    bufferevent_write_buffer(l->bev, b) == 0) {
+		l->corr = f->next_corr;
+		l->kind = api;
+		rc = 0;
+	}
+	evbuffer_free(b);
+	return rc;
+}
+
+/* The answer to a SASL step: the next step sent, or the connection ready
+ * for requests; -1 with why when the leader refused us (logged as a
+ * warning once, until an authentication succeeds). */
+static int on_sasl(struct fleader *l, struct kw_cur *c, const char **why)
+{
+	int rc = kw_sasl_answer(c, l->kind, why);
+
+	l->corr = 0;
+	if (rc < 0) {
+		if (!l->auth_warned)
+			tdm_warn("cluster",
+				 "replica fetcher: node %d's cluster port refused to authenticate "
+				 "us: %s; nothing is replicated from it until it accepts (retrying)",
+				 (int)l->node, *why);
+		l->auth_warned = 1;
+		*why = "refused our authentication";
+		return -1;
+	}
+	if (rc == 1) {
+		*why = "could not send";
+		return send_sasl(l, KW_SASL_AUTHENTICATE);
+	}
+	if (l->auth_warned)
+		tdm_info("cluster", "replica fetcher: node %d's cluster port accepts us again",
+			 (int)l->node);
+	l->auth_warned = 0;
+	l->connected = 1;
+	l->backoff_ms = TDM_FETCHER_RECONNECT_MIN_MS;
+	evtimer_del(l->timer);
+	tdm_debug("cluster", "replica fetcher: authenticated to node %d's cluster port",
+		  (int)l->node);
+	return 0;
+}
+
+/* One response frame (after its size): 0, or -1 with why when it makes
+ * no sense or the leader refused us. */
+static int on_response(struct fleader *l, const uint8_t *frame, size_t len, const char **why)
 {
 	struct kw_cur c;
 	int32_t corr;
 
+	*why = "sent an unexpected response";
 	kw_cur_init(&c, frame, len);
 	corr = kw_get_i32(&c);
 	if (c.bad || !l->corr || corr != l->corr)
 		return -1;
+	if (l->kind == KW_SASL_HANDSHAKE || l->kind == KW_SASL_AUTHENTICATE)
+		return on_sasl(l, &c, why);
 	switch (l->kind) {
 	case KW_OFFSET_FOR_LEADER_EPOCH:
 		on_ofle(l, &c);
@@ -655,6 +723,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
 	for (;;) {
 		const uint8_t *frame;
+		const char *why;
 		size_t size;
 		int got = kw_frame_next(in, RESPONSE_MAX, &frame, &size);
 
@@ -664,8 +733,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			leader_lost(l, "sent a bad frame");
 			return;
 		}
-		if (on_response(l, frame, size) < 0) {
-			leader_lost(l, "sent an unexpected response");
+		if (on_response(l, frame, size, &why) < 0) {
+			leader_lost(l, why);
 			return;
 		}
 		evbuffer_drain(in, size + 4);
@@ -681,9 +750,16 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
+		tdm_debug("cluster", "replica fetcher: connected to node %d%s", (int)l->node,
+			  l->via_link ? "'s cluster port" : "");
+		if (l->via_link) {
+			/* authenticated within the connect deadline, or lost */
+			if (send_sasl(l, KW_SASL_HANDSHAKE) < 0)
+				leader_lost(l, "could not send");
+			return;
+		}
 		l->connected = 1;
 		evtimer_del(l->timer);
-		tdm_debug("cluster", "replica fetcher: connected to node %d", (int)l->node);
 		pump(l);
 		return;
 	}
@@ -691,15 +767,41 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		leader_lost(l, what & BEV_EVENT_EOF ? "closed" : "failed");
 }
 
+/* Logs once (per fetcher without a secret, per leader without a cluster
+ * port) that l is fetched from unauthenticated. */
+static void warn_plain(struct fleader *l)
+{
+	struct tdm_fetcher *f = l->f;
+	int *warned = f->resolve_link ? &l->plain_warned : &f->plain_warned;
+
+	if (*warned)
+		return;
+	*warned = 1;
+	tdm_warn("cluster",
+		 "replica fetcher: replicating from node %d over its Kafka listener, "
+		 "unauthenticated (%s): that listener must let kafka_default_user in "
+		 "anonymously as an administrator",
+		 (int)l->node,
+		 f->resolve_link ? "it registered no cluster port" : "this node has no cluster_port");
+}
+
 static void leader_connect(struct fleader *l)
 {
+	struct tdm_fetcher *f = l->f;
 	char host[256];
 	int port = 0;
 
-	if (l->f->resolve(l->f->ctx, l->node, host, sizeof(host), &port) < 0 || port <= 0) {
+	/* the leader's cluster port when both sides have one, else its
+	 * Kafka listener as the anonymous user */
+	l->via_link = f->resolve_link &&
+		      f->resolve_link(f->ctx, l->node, host, sizeof(host), &port) == 0 && port > 0;
+	if (!l->via_link &&
+	    (f->resolve(f->ctx, l->node, host, sizeof(host), &port) < 0 || port <= 0)) {
 		leader_lost(l, "has no known address");
 		return;
 	}
+	if (!l->via_link)
+		warn_plain(l);
 	l->bev = kw_connect(l->f->base, host, port, read_cb, event_cb, l);
 	if (!l->bev) {
 		leader_lost(l, "could not be reached");
@@ -747,6 +849,24 @@ struct tdm_fetcher *tdm_fetcher_new(struct event_base *base, struct tdm_topics *
 	f->ctx = ctx;
 	snprintf(f->client_id, sizeof(f->client_id), "tandem-replica-%d", (int)node_id);
 	return f;
+}
+
+int tdm_fetcher_use_link(struct tdm_fetcher *f, const char *secret, size_t secret_len,
+			 tdm_fetcher_resolve_fn resolve_cluster)
+{
+	char *copy = f ? malloc(secret_len ? secret_len : 1) : NULL;
+
+	if (!copy)
+		return -1;
+	memcpy(copy, secret, secret_len);
+	if (f->secret) {
+		explicit_bzero(f->secret, f->secret_len);
+		free(f->secret);
+	}
+	f->secret = copy;
+	f->secret_len = secret_len;
+	f->resolve_link = resolve_cluster;
+	return 0;
 }
 
 static void part_free(struct tdm_fetcher *f, struct fpart *p)
@@ -866,5 +986,9 @@ void tdm_fetcher_free(struct tdm_fetcher *f)
 		leader_free(f->leaders);
 	while (f->parts)
 		part_free(f, f->parts);
+	if (f->secret) {
+		explicit_bzero(f->secret, f->secret_len);
+		free(f->secret);
+	}
 	free(f);
 }

@@ -1,7 +1,7 @@
 /*
  * The replica fetcher: Kafka's ReplicaFetcherThread on our event loop.
  * A follower's partitions are fetched from their leaders over the Kafka
- * protocol, one plain connection per leader node (a libevent
+ * protocol, one connection per leader node (a libevent
  * bufferevent), one request in flight on it at a time:
  *
  *   1. a partition newly given to a leader (tdm_fetcher_follow) first
@@ -31,10 +31,18 @@
  *      that does not parse) is retried after 100 ms, doubling to 2 s, and
  *      every partition of that leader starts again at step 1.
  *
- * The leader's address comes from the owner's resolver (node id -> host,
- * Kafka port), asked at each connection attempt.  The listener must be
- * PLAINTEXT with anonymous access for an administrator user
- * (kafka_default_user): SASL and TLS between nodes are not done yet.
+ * The leader's address comes from the owner's resolvers, asked at each
+ * connection attempt.  Once tdm_fetcher_use_link gave the cluster's
+ * secret (this node has a cluster port), a leader that registered a
+ * cluster port is fetched from there: the connection first authenticates
+ * as the cluster link does (SASL PLAIN as TDM_CLUSTER_LINK_USER with the
+ * secret, kwire.h's kw_sasl_*) and the leader then serves it as the
+ * broker itself.  A refusal is logged as a warning once per leader (until
+ * an authentication succeeds again) and retried as a lost connection
+ * (step 5).  Otherwise (no secret here, or no cluster port there) the
+ * leader's Kafka listener is used, plain and anonymous, which must let
+ * kafka_default_user in as an administrator; that is logged as a warning
+ * once.  TLS between nodes is not done.
  *
  * Everything runs on the loop thread of base.
  *
@@ -57,9 +65,10 @@ struct tdm_fetcher;
 #define TDM_FETCHER_RECONNECT_MIN_MS 100
 #define TDM_FETCHER_RECONNECT_MAX_MS 2000
 
-/* Node id -> where its Kafka listener is: fills host (hostlen bytes,
- * NUL-terminated) and *port; 0, or -1 when the node is unknown (the
- * connection is retried later, as after a refusal). */
+/* Node id -> where its Kafka listener (or its cluster port) is: fills
+ * host (hostlen bytes, NUL-terminated) and *port; 0, or -1 when the node
+ * is unknown or has no such port (the connection is retried later, as
+ * after a refusal). */
 typedef int (*tdm_fetcher_resolve_fn)(void *ctx, int32_t node, char *host, size_t hostlen,
 				      int *port);
 
@@ -72,6 +81,14 @@ typedef int (*tdm_fetcher_resolve_fn)(void *ctx, int32_t node, char *host, size_
 struct tdm_fetcher *tdm_fetcher_new(struct event_base *base, struct tdm_topics *topics,
 				    struct tdm_replica *replica, int32_t node_id,
 				    tdm_fetcher_resolve_fn resolve, void *ctx);
+/*
+ * Leaders that registered a cluster port (resolve_cluster, with the ctx
+ * of tdm_fetcher_new) are fetched from there from the next connection
+ * on, authenticated with secret[0..secret_len) (copied; wiped when f is
+ * freed).  0, or -1 on allocation failure or when f is NULL.
+ */
+int tdm_fetcher_use_link(struct tdm_fetcher *f, const char *secret, size_t secret_len,
+			 tdm_fetcher_resolve_fn resolve_cluster);
 /*
  * core/replica.h's follow hook: fetch topic/partition from node leader at
  * leader_epoch from now on (starting at step 1 above whenever the leader

@@ -124,6 +124,51 @@ int kw_request_end(struct evbuffer *b, size_t off)
 	return 0;
 }
 
+int kw_sasl_request(struct evbuffer *b, int16_t api, int32_t correlation_id,
+		    const char *client_id, const char *user, const char *secret,
+		    size_t secret_len)
+{
+	size_t off, ulen = strlen(user);
+
+	if (api == KW_SASL_HANDSHAKE) {
+		off = kw_request_begin(b, api, 1, correlation_id, client_id);
+		kw_put_str(b, "PLAIN");
+		return kw_request_end(b, off);
+	}
+	if (secret_len > INT32_MAX - 2 - ulen)
+		return -1;
+	off = kw_request_begin(b, KW_SASL_AUTHENTICATE, 0, correlation_id, client_id);
+	/* RFC 4616: [authzid] NUL authcid NUL passwd */
+	kw_put_i32(b, (int32_t)(2 + ulen + secret_len));
+	if (evbuffer_add(b, "", 1) < 0 || evbuffer_add(b, user, ulen) < 0 ||
+	    evbuffer_add(b, "", 1) < 0 || evbuffer_add(b, secret, secret_len) < 0)
+		return -1;
+	return kw_request_end(b, off);
+}
+
+int kw_sasl_answer(struct kw_cur *c, int16_t api, const char **why)
+{
+	int16_t err = kw_get_i16(c);
+
+	if (c->bad) {
+		*why = "a SASL answer did not parse";
+		return -1;
+	}
+	if (api == KW_SASL_HANDSHAKE) {
+		if (err != 0) {
+			*why = "the peer does not offer SASL PLAIN on its cluster port";
+			return -1;
+		}
+		return 1;
+	}
+	if (err != 0) {
+		*why = "the peer refused the cluster secret (is cluster_secret_file the same on "
+		       "every node?)";
+		return -1;
+	}
+	return 0;
+}
+
 void kw_cur_init(struct kw_cur *c, const void *p, size_t len)
 {
 	c->p = p;

@@ -2,7 +2,8 @@
  * A small Kafka client codec for src/cluster (and its connection set-up,
  * kw_connect): the classic (non-flexible)
  * primitives a broker needs to ask another broker for Fetch,
- * OffsetForLeaderEpoch and ListOffsets.  Writers append big-endian values
+ * OffsetForLeaderEpoch and ListOffsets, and the SASL PLAIN exchange that
+ * opens a connection to another node's cluster port (kw_sasl_*).  Writers append big-endian values
  * to an evbuffer; the reader is a bounds-checked cursor over one complete
  * response frame (reading past its end sets bad and returns zeros, so a
  * parser checks once at the end).  It is the client side of what
@@ -50,6 +51,26 @@ int kw_request_end(struct evbuffer *b, size_t off);
  * drained), 0 when it has not all arrived, -1 when its size is below 4 or
  * above max (a broken peer).  The caller drains *len + 4 bytes once done. */
 int kw_frame_next(struct evbuffer *in, size_t max, const uint8_t **frame, size_t *len);
+
+/*
+ * The SASL PLAIN exchange of a cluster-port connection (the cluster link's
+ * and the replica fetchers'): SaslHandshake v1 "PLAIN", then on its
+ * answer SaslAuthenticate v0 with RFC 4616's [authzid] NUL authcid NUL
+ * passwd.  Nothing else may be sent before the second answer.
+ */
+enum { KW_SASL_HANDSHAKE = 17, KW_SASL_AUTHENTICATE = 36 };
+/* Appends the whole request of step api (KW_SASL_HANDSHAKE or
+ * KW_SASL_AUTHENTICATE; user and secret[0..secret_len) serve the second)
+ * to b: 0, or -1 when it cannot be written. */
+int kw_sasl_request(struct evbuffer *b, int16_t api, int32_t correlation_id,
+		    const char *client_id, const char *user, const char *secret,
+		    size_t secret_len);
+struct kw_cur;
+/* Reads the answer to step api (c just past its correlation id): 1 when
+ * the next step (KW_SASL_AUTHENTICATE) is to be sent, 0 when the
+ * connection is authenticated, -1 with *why (static text) when the peer
+ * refused or the answer does not parse. */
+int kw_sasl_answer(struct kw_cur *c, int16_t api, const char **why);
 
 struct kw_cur {
 	const uint8_t *p, *end;

@@ -31,7 +31,7 @@
 #include "core/log.h"
 #include "core/topic_types.h"
 
-enum { KW_PRODUCE = 0, KW_SASL_HANDSHAKE = 17, KW_SASL_AUTHENTICATE = 36 };
+enum { KW_PRODUCE = 0 }; /* and kwire.h's KW_SASL_* */
 #define RESPONSE_MAX (1u << 20) /* Produce and SASL answers are small */
 #define LINK_BATCH_RECORDS 500  /* records in one Produce, at most */
 /* and their bytes, about (rec_copy's estimate, never below what they
@@ -178,8 +178,8 @@ static void req_finish(struct tdm_link *l, struct lreq *q, int rc, const char *m
 	free(q);
 }
 
-/* A request of api with its header written (the body follows), or NULL. */
-static struct lreq *req_new(struct tdm_link *l, int16_t api, int16_t version, size_t *off)
+/* A request of api, empty, or NULL. */
+static struct lreq *req_alloc(struct tdm_link *l, int16_t api)
 {
 	struct lreq *q = calloc(1, sizeof(*q));
 	if (!q || !(q->out = evbuffer_new())) {
@@ -190,7 +190,15 @@ static struct lreq *req_new(struct tdm_link *l, int16_t api, int16_t version, si
 		l->next_corr = 1;
 	q->corr = l->next_corr;
 	q->api = api;
-	*off = kw_request_begin(q->out, api, version, q->corr, l->client_id);
+	return q;
+}
+
+/* A request of api with its header written (the body follows), or NULL. */
+static struct lreq *req_new(struct tdm_link *l, int16_t api, int16_t version, size_t *off)
+{
+	struct lreq *q = req_alloc(l, api);
+	if (q)
+		*off = kw_request_begin(q->out, api, version, q->corr, l->client_id);
 	return q;
 }
 
@@ -292,35 +300,17 @@ static void send_queued(struct peer *p)
 		arm(p, p->flight->deadline_ms - now_ms());
 }
 
-/* SaslHandshake v1 "PLAIN", then (on its answer) SaslAuthenticate v0. */
-static int send_handshake(struct peer *p)
-{
-	size_t off;
-	struct lreq *q = req_new(p->l, KW_SASL_HANDSHAKE, 1, &off);
-	if (!q)
-		return -1;
-	kw_put_str(q->out, "PLAIN");
-	if (kw_request_end(q->out, off) < 0 || write_req(p, q) < 0) {
-		req_finish(p->l, q, 0, NULL);
-		return -1;
-	}
-	return 0;
-}
-
-static int send_authenticate(struct peer *p)
+/* SASL step api (kwire.h: the handshake, then on its answer the
+ * authentication with the secret). */
+static int send_sasl(struct peer *p, int16_t api)
 {
 	struct tdm_link *l = p->l;
-	size_t off, ulen = strlen(TDM_CLUSTER_LINK_USER);
-	struct lreq *q = req_new(l, KW_SASL_AUTHENTICATE, 0, &off);
+	struct lreq *q = req_alloc(l, api);
 	if (!q)
 		return -1;
-	/* RFC 4616: [authzid] NUL authcid NUL passwd */
-	kw_put_i32(q->out, (int32_t)(2 + ulen + l->secret_len));
-	evbuffer_add(q->out, "", 1);
-	evbuffer_add(q->out, TDM_CLUSTER_LINK_USER, ulen);
-	evbuffer_add(q->out, "", 1);
-	evbuffer_add(q->out, l->secret, l->secret_len);
-	if (kw_request_end(q->out, off) < 0 || write_req(p, q) < 0) {
+	if (kw_sasl_request(q->out, api, q->corr, l->client_id, TDM_CLUSTER_LINK_USER, l->secret,
+			    l->secret_len) < 0 ||
+	    write_req(p, q) < 0) {
 		req_finish(l, q, 0, NULL);
 		return -1;
 	}
@@ -330,23 +320,11 @@ static int send_authenticate(struct peer *p)
 /* The answer to a SASL step: 0 to go on, -1 with why. */
 static int on_sasl(struct peer *p, struct lreq *q, struct kw_cur *c, const char **why)
 {
-	int16_t err = kw_get_i16(c);
-	if (c->bad) {
-		*why = "a SASL answer did not parse";
+	int rc = kw_sasl_answer(c, q->api, why);
+	if (rc < 0)
 		return -1;
-	}
-	if (q->api == KW_SASL_HANDSHAKE) {
-		if (err != 0) {
-			*why = "the peer does not offer SASL PLAIN on its cluster port";
-			return -1;
-		}
-		return send_authenticate(p) < 0 ? (*why = "write failed", -1) : 0;
-	}
-	if (err != 0) {
-		*why = "the peer refused the cluster secret (is cluster_secret_file the same on "
-		       "every node?)";
-		return -1;
-	}
+	if (rc == 1)
+		return send_sasl(p, KW_SASL_AUTHENTICATE) < 0 ? (*why = "write failed", -1) : 0;
 	p->state = P_READY;
 	p->l->stats.connected++;
 	evtimer_del(p->timer);
@@ -426,7 +404,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		p->state = P_AUTH;
-		if (send_handshake(p) < 0)
+		if (send_sasl(p, KW_SASL_HANDSHAKE) < 0)
 			peer_lost(p, "write failed");
 		return;
 	}

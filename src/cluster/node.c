@@ -1058,8 +1058,10 @@ static int open_link(struct tdm_cnode *n, const struct tdm_config *cfg, char *er
 	if (len < 0)
 		return -1;
 	n->link = tdm_link_new(n->base, n->id, secret, (size_t)len, link_resolve, n);
+	/* the fetchers replicate over the leaders' cluster ports too */
+	int fetch_rc = tdm_fetcher_use_link(n->fetchers, secret, (size_t)len, link_resolve);
 	explicit_bzero(secret, sizeof(secret));
-	if (!n->link) {
+	if (!n->link || fetch_rc < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

@@ -16,7 +16,9 @@
  */
 #include "kafka_harness.h"
 #include "kafka_node.h"
+#include "sockutil.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,6 +557,123 @@ START_TEST(test_replica_fetcher_as_follow_hook)
 END_TEST
 
 /* Kafka's getOffsetTruncationState, case by case. */
+/* ---- over the cluster link ------------------------------------------------------- */
+
+#define LINK_SECRET "the-cluster-secret-0123456789abcdef"
+
+/* Node 1 is a tandemd with a cluster port; its Kafka listener is not
+ * given to the fetcher at all (a fetch can only go to the cluster port). */
+struct link_leader {
+	struct kh_broker b;
+	int cluster_port;
+	char secret_file[300];
+};
+
+static int no_kafka_port(void *ctx, int32_t node, char *host, size_t hostlen, int *port)
+{
+	(void)ctx, (void)node, (void)host, (void)hostlen, (void)port;
+	return -1;
+}
+
+static int cluster_port_of(void *ctx, int32_t node, char *host, size_t hostlen, int *port)
+{
+	const struct link_leader *l = ctx;
+
+	if (node != 1)
+		return -1;
+	snprintf(host, hostlen, "127.0.0.1");
+	*port = l->cluster_port;
+	return 0;
+}
+
+static void link_leader_start(struct link_leader *l)
+{
+	char port[16];
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	l->cluster_port = su_free_port();
+	snprintf(port, sizeof(port), "%d", l->cluster_port);
+	snprintf(l->secret_file, sizeof(l->secret_file), "%s/tandem-fetcher-secret-%d", tmp,
+		 (int)getpid());
+	int fd = open(l->secret_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, LINK_SECRET, strlen(LINK_SECRET)), (ssize_t)strlen(LINK_SECRET));
+	close(fd);
+	const char *const extra[] = { "--cluster-port", port, "--cluster-secret-file",
+				      l->secret_file, NULL };
+	ck_assert_int_eq(kh_broker_start(&l->b, extra), 0);
+}
+
+static void link_leader_stop(struct link_leader *l)
+{
+	kh_broker_destroy(&l->b);
+	unlink(l->secret_file);
+}
+
+/* With the cluster's secret the fetcher authenticates on the leader's
+ * cluster port (SASL PLAIN as tandem-cluster) and fetches there:
+ * OffsetForLeaderEpoch, Fetch with its replica id, byte for byte. */
+START_TEST(test_replica_fetcher_fetches_over_the_cluster_port)
+{
+	struct link_leader l;
+	char topic[128];
+	struct tdm_fetcher *f;
+	struct ls_partition *p;
+
+	link_leader_start(&l);
+	kh_name(topic, sizeof(topic), "overlink");
+	create_remote(&l.b, topic);
+	produce(&l.b, topic, 0, 4);
+	local_open();
+	p = local_topic(topic);
+	f = tdm_fetcher_new(base, topics, NULL, 2, no_kafka_port, &l);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(tdm_fetcher_use_link(f, LINK_SECRET, strlen(LINK_SECRET), cluster_port_of),
+			 0);
+	ck_assert_int_eq(tdm_fetcher_follow(f, topic, 0, 1, 0), 0);
+	ck_assert_uint_eq(run_until(p, 4, 10000), 4);
+	assert_same_log(&l.b, topic, p);
+	/* the parked fetch on the link wakes on appends, as on the listener */
+	produce(&l.b, topic, 4, 2);
+	ck_assert_uint_eq(run_until(p, 6, 10000), 6);
+	assert_same_log(&l.b, topic, p);
+	tdm_fetcher_free(f);
+	local_close();
+	link_leader_stop(&l);
+}
+END_TEST
+
+/* A wrong secret: the leader refuses the connection, nothing is fetched,
+ * the fetcher keeps retrying (with its backoff) and catches up once it
+ * has the right secret. */
+START_TEST(test_replica_fetcher_wrong_secret_fetches_nothing_and_retries)
+{
+	struct link_leader l;
+	char topic[128];
+	struct tdm_fetcher *f;
+	struct ls_partition *p;
+	static const char wrong[] = "not-the-cluster-secret-0123456789";
+
+	link_leader_start(&l);
+	kh_name(topic, sizeof(topic), "wrongsecret");
+	create_remote(&l.b, topic);
+	produce(&l.b, topic, 0, 3);
+	local_open();
+	p = local_topic(topic);
+	f = tdm_fetcher_new(base, topics, NULL, 2, no_kafka_port, &l);
+	ck_assert_int_eq(tdm_fetcher_use_link(f, wrong, strlen(wrong), cluster_port_of), 0);
+	ck_assert_int_eq(tdm_fetcher_follow(f, topic, 0, 1, 0), 0);
+	ck_assert_uint_eq(run_until(p, 3, 1500), 0);
+	ck_assert_int_eq(tdm_fetcher_use_link(f, LINK_SECRET, strlen(LINK_SECRET), cluster_port_of),
+			 0);
+	ck_assert_uint_eq(run_until(p, 3, 10000), 3);
+	assert_same_log(&l.b, topic, p);
+	tdm_fetcher_free(f);
+	local_close();
+	link_leader_stop(&l);
+}
+END_TEST
+
 START_TEST(test_replica_fetcher_truncation_decision)
 {
 	uint64_t to = 99;
@@ -609,6 +728,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_replica_fetcher_starts_at_leader_log_start);
 	tcase_add_test(tc, test_replica_fetcher_truncates_to_leader_epoch_end);
 	tcase_add_test(tc, test_replica_fetcher_as_follow_hook);
+	tcase_add_test(tc, test_replica_fetcher_fetches_over_the_cluster_port);
+	tcase_add_test(tc, test_replica_fetcher_wrong_secret_fetches_nothing_and_retries);
 	tcase_add_test(tc, test_replica_fetcher_truncation_decision);
 	suite_add_tcase(s, tc);
 	return s;
