@@ -122,7 +122,9 @@ static int join_cluster(struct server *s, const struct tdm_config *cfg)
 	struct tdm_cnode_ports ports = { .kafka = kafka_port,
 					 .amqp = cfg->amqp_port,
 					 .http = cfg->http_port,
-					 .cluster = (int)cfg->cluster_port };
+					 .cluster = (int)(cfg->advertised_cluster_port && cfg->cluster_port
+							    ? cfg->advertised_cluster_port
+							    : cfg->cluster_port) };
 
 	if (!s->kafka) {
 		tdm_error("main", "a cluster node needs its Kafka listener (kafka_port is 0)");

@@ -376,6 +376,10 @@ static const struct conf_key conf_keys[] = {
 	  "RabbitMQ's Erlang distribution port): bound on advertised_host, else on the host of\n"
 	  "the first Kafka listener; reachable by the cluster's nodes only.  Needs\n"
 	  "cluster_secret_file.  0 = no cluster link listener." },
+	{ "advertised_cluster_port", CT_U32, OFF(advertised_cluster_port), "0", 0, 65535, 0,
+	  "Cluster link port this node registers in the cluster, where the other nodes' link and\n"
+	  "replica fetchers reach it, for a node behind a port forward or proxy (as\n"
+	  "advertised_port for the Kafka port); 0 = cluster_port." },
 	{ "cluster_secret_file", CT_STR, OFF(cluster_secret_file), "", 0, 0, 0,
 	  "File holding the cluster's shared secret (as RabbitMQ's Erlang cookie): the same\n"
 	  "file on every node, readable by its owner only (mode 0600 or 0400), at least 16\n"

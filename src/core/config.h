@@ -152,6 +152,7 @@ struct tdm_config {
 	int auto_leader_rebalance_enable; /* default true */
 	uint32_t leader_imbalance_check_interval_seconds; /* default 300 */
 	uint32_t cluster_port;           /* the cluster link's listener; 0 = none (default) */
+	uint32_t advertised_cluster_port; /* registered instead of cluster_port; 0 = that */
 	char *cluster_secret_file;       /* owned; the cluster's shared secret; "" = none */
 	int http_ssl_honor_cipher_order; /* management.ssl.honor_cipher_order; default false */
 	struct tdm_user_conf *users;/* owned array of extra users (`users.NAME.password = ...`) */

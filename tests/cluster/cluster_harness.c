@@ -54,7 +54,7 @@ static const char *zk_sh(const char *cmd, const char *dir)
 
 static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 {
-	char id[16], kp[16], ap[16], hp[16], cp[16], zk[64], sess[16], adv[16];
+	char id[16], kp[16], ap[16], hp[16], cp[16], zk[64], sess[16], adv[16], acp[16];
 	snprintf(id, sizeof(id), "%d", nd->id);
 	snprintf(kp, sizeof(kp), "%d", nd->kafka_port);
 	snprintf(ap, sizeof(ap), "%d", nd->amqp_port);
@@ -63,6 +63,7 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 	snprintf(zk, sizeof(zk), "127.0.0.1:%d",
 		 nd->zk_proxy ? tproxy_port(nd->zk_proxy) : c->zk_port);
 	snprintf(adv, sizeof(adv), "%d", nd->kafka_proxy ? tproxy_port(nd->kafka_proxy) : 0);
+	snprintf(acp, sizeof(acp), "%d", nd->cluster_proxy ? tproxy_port(nd->cluster_proxy) : 0);
 	snprintf(sess, sizeof(sess), "%d", CH_SESSION_MS);
 	pid_t pid = fork();
 	if (pid != 0)
@@ -77,6 +78,7 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 				"--kafka-port", kp, "--node-id", id, "--zookeeper-connect", zk,
 				"--cluster-port", cp, "--cluster-secret-file", nd->secret_file,
 				"--advertised-host", "127.0.0.1", "--advertised-port", adv,
+				"--advertised-cluster-port", acp,
 				"--zookeeper-session-timeout-ms", sess,
 				"--log-level", getenv("TANDEMD_LOG_LEVEL") ? getenv("TANDEMD_LOG_LEVEL")
 									  : "info",
@@ -218,14 +220,18 @@ void ch_write_secret(const char *path, const char *secret)
 		      strerror(errno));
 }
 
-/* Node i's two proxies (on ports of the kernel's choosing: they never meet
- * the nodes', which su_free_port picks below its range). */
+/* Node i's three proxies (on ports of the kernel's choosing: they never
+ * meet the nodes', which su_free_port picks below its range): ZooKeeper,
+ * its Kafka port and its cluster link port (the other nodes' link and
+ * replica fetchers come in there). */
 static void start_proxies(struct ch_cluster *c, int i)
 {
 	struct ch_node *nd = &c->nodes[i];
 	nd->zk_proxy = tproxy_start(c->zk_port);
 	nd->kafka_proxy = tproxy_start(nd->kafka_port);
-	ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "proxy: %s", strerror(errno));
+	nd->cluster_proxy = tproxy_start(nd->cluster_port);
+	ck_assert_msg(nd->zk_proxy && nd->kafka_proxy && nd->cluster_proxy, "proxy: %s",
+		      strerror(errno));
 }
 
 static void start(struct ch_cluster *c, int n, const char *const *extra, int proxied)
@@ -301,6 +307,7 @@ void ch_node_isolate(struct ch_cluster *c, int i, int cut)
 	ck_assert_msg(nd->zk_proxy && nd->kafka_proxy, "not a partitionable cluster");
 	tproxy_cut(nd->zk_proxy, cut);
 	tproxy_cut(nd->kafka_proxy, cut);
+	tproxy_cut(nd->cluster_proxy, cut);
 	fprintf(stderr, "cluster harness: node %d %s\n", nd->id,
 		cut ? "cut off from ZooKeeper and the other nodes" : "joined again");
 }
@@ -318,6 +325,7 @@ void ch_stop(struct ch_cluster *c)
 		if (c->nodes[i].zk_proxy) {
 			tproxy_cut(c->nodes[i].zk_proxy, 0);
 			tproxy_cut(c->nodes[i].kafka_proxy, 0);
+			tproxy_cut(c->nodes[i].cluster_proxy, 0);
 		}
 	for (int i = 0; i < c->n; i++)
 		if (c->nodes[i].pid > 0) {
@@ -353,7 +361,8 @@ void ch_stop(struct ch_cluster *c)
 	for (int i = 0; i < c->n; i++) {
 		tproxy_stop(c->nodes[i].zk_proxy);
 		tproxy_stop(c->nodes[i].kafka_proxy);
-		c->nodes[i].zk_proxy = c->nodes[i].kafka_proxy = NULL;
+		tproxy_stop(c->nodes[i].cluster_proxy);
+		c->nodes[i].zk_proxy = c->nodes[i].kafka_proxy = c->nodes[i].cluster_proxy = NULL;
 	}
 	if (c->zk_pid > 0) {
 		char zkdir[512];

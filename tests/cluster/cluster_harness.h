@@ -36,7 +36,7 @@ struct ch_node {
 	long log_from; /* where this run's lines start in log */
 	/* ch_start_partitionable: its ZooKeeper connection and its advertised
 	 * Kafka port go through these (NULL otherwise) */
-	struct tproxy *zk_proxy, *kafka_proxy;
+	struct tproxy *zk_proxy, *kafka_proxy, *cluster_proxy;
 };
 
 struct ch_cluster {

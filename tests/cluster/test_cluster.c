@@ -659,11 +659,7 @@ END_TEST
 
 static void partitionable_setup(void)
 {
-	/* no cluster port: the harness cuts a node off through its advertised
-	 * Kafka port, and the replica fetchers would go around that cut to
-	 * the cluster port (which a node registers as it binds it) */
-	static const char *const extra[] = { "--replica-lag-time-max-ms", "2000", "--cluster-port",
-					     "0", NULL };
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "2000", NULL };
 	ch_start_partitionable(&cl, 3, extra);
 }
 
