@@ -381,6 +381,17 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 			      "its members and online: %s", cl.nodes[i].id, q, names[0], why);
 		ck_assert_str_eq(self, names[i]);
 	}
+	/* /metrics: node 1 leads it, the others do not */
+	char *scrape = malloc(1 << 20), series[160];
+	ck_assert_ptr_nonnull(scrape);
+	snprintf(series, sizeof(series), "\ntandem_queue_leader{vhost=\"/\",queue=\"%s\"} ", q);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ch_http_get(&cl, i, "/metrics", scrape, 1 << 20), 200);
+		const char *line = strstr(scrape, series);
+		ck_assert_msg(line && line[strlen(series)] == (i ? '0' : '1'),
+			      "node %d: %s is not %d", cl.nodes[i].id, series + 1, i ? 0 : 1);
+	}
+	free(scrape);
 
 	/* a view (x-log-topic) of a topic nobody made: the controller makes it */
 	char view[64];
