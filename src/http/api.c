@@ -23,7 +23,9 @@
 #include "core/durable.h"
 #include "core/qargs.h"
 #include "core/registry.h"
+#include "core/replica.h"
 #include "core/stream.h"
+#include "core/topic_ops.h"
 #include "http/amqpval.h"
 #include "http/hx.h"
 
@@ -92,8 +94,99 @@ static int vhost_visible(struct hx_req *r, const struct tdm_vhost *vh)
 
 /* ---- object writers --------------------------------------------------- */
 
+/* hx_node_name's buffer */
+#define MEMBER_NAME_MAX 300
+
+/* A node's name in a queue's "node", "leader", "members" and "online": on
+ * a single node hx_node_name(); in a cluster "tandem@node-<node id>" (the
+ * node id is what tells the nodes apart: several may share one host). */
+static void member_name(const struct tdm_replica *rp, int32_t id, char *buf, size_t cap)
+{
+	if (!rp)
+		snprintf(buf, cap, "%s", hx_node_name());
+	else
+		snprintf(buf, cap, "tandem@node-%d", (int)id);
+}
+
+static void write_names(struct js_w *w, const char *key, const struct tdm_replica *rp,
+			const int32_t *ids, size_t n)
+{
+	char name[MEMBER_NAME_MAX];
+	js_key(w, key);
+	js_arr(w);
+	for (size_t i = 0; i < n; i++) {
+		member_name(rp, ids[i], name, sizeof(name));
+		js_str(w, name);
+	}
+	js_arr_end(w);
+}
+
+/* "leader", "members", "online" of one partition of a stream queue's
+ * topic, as RabbitMQ 3.10 shows them for a stream: its leader, its
+ * replicas (the preferred leader first) and its in-sync replicas.  A
+ * single node (rp NULL) is all three; in a cluster, a partition with no
+ * state known here (its topic not created yet) or no leader has leader
+ * null. */
+static void write_partition_members(struct js_w *w, const struct tdm_replica *rp,
+				    const char *topic, int32_t partition)
+{
+	char name[MEMBER_NAME_MAX];
+	if (!rp) {
+		int32_t self = tdm_replica_node_id(NULL);
+		member_name(NULL, self, name, sizeof(name));
+		js_kstr(w, "leader", name);
+		write_names(w, "members", NULL, &self, 1);
+		write_names(w, "online", NULL, &self, 1);
+		return;
+	}
+	const struct tdm_partition_state *st = tdm_replica_state(rp, topic, partition);
+	js_key(w, "leader");
+	if (st && st->leader != TDM_NO_NODE) {
+		member_name(rp, st->leader, name, sizeof(name));
+		js_str(w, name);
+	} else {
+		js_null(w);
+	}
+	write_names(w, "members", rp, st ? st->replicas : NULL, st ? st->nreplicas : 0);
+	write_names(w, "online", rp, st ? st->isr : NULL, st ? st->nisr : 0);
+}
+
+/* A stream queue's leader and replicas: partition 0's at the top level
+ * (RabbitMQ's fields), and with more than one partition each partition's
+ * in "partitions" (tandem's own). */
+static void write_stream_members(struct js_w *w, struct tdm_queue *q)
+{
+	const struct tdm_replica *rp = q->vhost->broker->replica;
+	struct tdm_stream_spec spec;
+	tdm_stream_get_spec(q, &spec);
+	if (!spec.topic)
+		return;
+	write_partition_members(w, rp, spec.topic, 0);
+	int32_t n = 0;
+	if (rp) {
+		while (tdm_replica_state(rp, spec.topic, n))
+			n++;
+	} else {
+		const struct ls_topic *t = tdm_stream_topic(q);
+		n = t ? tdm_topic_partitions(t) : 0;
+	}
+	if (n < 2)
+		return;
+	js_key(w, "partitions");
+	js_arr(w);
+	for (int32_t i = 0; i < n; i++) {
+		js_obj(w);
+		js_kint(w, "partition", i);
+		write_partition_members(w, rp, spec.topic, i);
+		js_obj_end(w);
+	}
+	js_arr_end(w);
+}
+
 void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_queue *q)
 {
+	const struct tdm_replica *rp = q->vhost->broker->replica;
+	char node[MEMBER_NAME_MAX];
 	const double *rate = hx_rates_queue(rt, q);
 	/* a stream queue's messages are the records of its log */
 	uint64_t ready = q->stream ? tdm_stream_count((struct tdm_queue *)q) : tdm_queue_ready(q);
@@ -105,9 +198,12 @@ void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_
 	js_kbool(w, "exclusive", q->exclusive);
 	js_key(w, "arguments");
 	hv_table_to_json(w, q->arguments, q->arguments_len);
-	js_kstr(w, "node", hx_node_name());
+	member_name(rp, tdm_replica_node_id(rp), node, sizeof(node));
+	js_kstr(w, "node", node);
 	js_kstr(w, "state", "running");
 	js_kstr(w, "type", q->stream ? "stream" : "classic");
+	if (q->stream)
+		write_stream_members(w, (struct tdm_queue *)q);
 	js_kuint(w, "messages", ready + q->unacked);
 	js_kuint(w, "messages_ready", ready);
 	js_kuint(w, "messages_unacknowledged", q->unacked);

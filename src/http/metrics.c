@@ -19,6 +19,7 @@
 #include "core/groups.h"
 #include "core/limits.h"
 #include "core/registry.h"
+#include "core/replica.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
@@ -96,6 +97,52 @@ static uint64_t qvalue(struct tdm_queue *q, int k)
 	case Q_PUBLISHED: return q->stat_published;
 	case Q_DELIVERED: return q->stat_delivered;
 	default: return q->stat_acked;
+	}
+}
+
+/* 1 when this node leads partition 0 of stream queue q's topic (every
+ * stream queue on a single node). */
+static int leads(const struct tdm_replica *rp, const struct tdm_queue *q)
+{
+	struct tdm_stream_spec spec;
+	if (!rp)
+		return 1;
+	tdm_stream_get_spec(q, &spec);
+	const struct tdm_partition_state *st =
+		spec.topic ? tdm_replica_state(rp, spec.topic, 0) : NULL;
+	return st && st->leader == tdm_replica_node_id(rp);
+}
+
+/* tandem_queues_leader, then tandem_queue_leader per stream queue. */
+static void leader_metrics(struct js_w *w, const struct tdm_broker *b)
+{
+	size_t pos = 0, p2;
+	const char *k;
+	size_t kl;
+	void *v, *v2;
+	uint64_t n = 0;
+	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+		const struct tdm_vhost *vh = v;
+		p2 = 0;
+		while (tdm_map_next(&vh->queues, &p2, &k, &kl, &v2)) {
+			const struct tdm_queue *q = v2;
+			n += q->stream && leads(b->replica, q);
+		}
+	}
+	gauge(w, "tandem_queues_leader", "gauge",
+	      "Stream queues whose partition 0 this node leads.", n);
+	head(w, "tandem_queue_leader", "gauge",
+	     "1 on the node that leads the stream queue's partition 0, else 0.");
+	pos = 0;
+	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
+		const struct tdm_vhost *vh = v;
+		p2 = 0;
+		while (tdm_map_next(&vh->queues, &p2, &k, &kl, &v2)) {
+			const struct tdm_queue *q = v2;
+			if (q->stream)
+				obj_line(w, "tandem_queue_leader", vh, "queue", q->name, q->name_len,
+					 (uint64_t)leads(b->replica, q));
+		}
 	}
 }
 
@@ -214,6 +261,7 @@ void hx_metrics(struct tdm_http *h, struct evhttp_request *req)
 			}
 		}
 	}
+	leader_metrics(&w, b);
 	head(&w, "tandem_exchange_messages_published_in_total", "counter",
 	     "Messages published into the exchange.");
 	pos = 0;

@@ -13,7 +13,7 @@
 
 #include "util/json.h"
 
-#define MAXCOLS 8
+#define MAXCOLS 12
 
 struct reply {
 	int status;
@@ -32,7 +32,8 @@ void ctl_seg(char *out, size_t cap, const char *s);
 /* The text of a scalar node (malloc'd; "" for i < 0). */
 char *ctl_scalar(const struct js_doc *d, int i);
 /* Prints the JSON array of objects body[0..len) as a table of cols
- * ("a/b" looks into a nested object). */
+ * ("a/b" looks into a nested object; "a[]": the array a's elements joined
+ * with commas, under the heading "a"). */
 void ctl_table(const char *body, size_t len, const char *const *cols, int ncols);
 /* The body as JSON with --json (or without cols), else as a table. */
 void ctl_show(const struct reply *r, const char *const *cols, int ncols);

@@ -302,8 +302,41 @@ char *ctl_scalar(const struct js_doc *d, int i)
 }
 
 
+/* The elements of array node i as text joined with commas (malloc'd);
+ * anything else as ctl_scalar. */
+static char *joined(const struct js_doc *d, int i)
+{
+	if (i < 0 || js_type_of(d, i) != JS_ARR)
+		return ctl_scalar(d, i);
+	size_t len = 0, cap = 64;
+	char *s = malloc(cap);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (int e = js_child(d, i); e >= 0; e = js_next(d, i, e)) {
+		char *v = ctl_scalar(d, e);
+		size_t n = v ? strlen(v) : 0;
+		if (len + n + 2 > cap) {
+			cap = (len + n + 2) * 2;
+			char *t = realloc(s, cap);
+			if (!t) {
+				free(v);
+				break;
+			}
+			s = t;
+		}
+		if (len)
+			s[len++] = ',';
+		memcpy(s + len, v ? v : "", n);
+		len += n;
+		s[len] = '\0';
+		free(v);
+	}
+	return s;
+}
+
 /* Prints the array of objects in body as a table of the given fields
- * ("a/b" looks into a nested object). */
+ * ("a/b" looks into a nested object, "a[]" joins array a's elements). */
 void ctl_table(const char *body, size_t len, const char *const *cols, int ncols)
 {
 	struct js_doc d;
@@ -315,8 +348,11 @@ void ctl_table(const char *body, size_t len, const char *const *cols, int ncols)
 	size_t rows = d.n[0].count, w[MAXCOLS];
 	char **cell = calloc((rows + 1) * (size_t)ncols, sizeof(*cell));
 	for (int c = 0; c < ncols; c++) {
-		cell[c] = strdup(cols[c]);
-		w[c] = strlen(cols[c]);
+		size_t n = strlen(cols[c]);
+		if (n > 2 && strcmp(cols[c] + n - 2, "[]") == 0)
+			n -= 2;
+		cell[c] = strndup(cols[c], n);
+		w[c] = n;
 	}
 	size_t r = 1;
 	for (int e = js_child(&d, 0); e >= 0; e = js_next(&d, 0, e), r++)
@@ -324,9 +360,13 @@ void ctl_table(const char *body, size_t len, const char *const *cols, int ncols)
 			int v = e;
 			char path[64];
 			snprintf(path, sizeof(path), "%s", cols[c]);
+			size_t pl = strlen(path);
+			int join = pl > 2 && strcmp(path + pl - 2, "[]") == 0;
+			if (join)
+				path[pl - 2] = '\0';
 			for (char *p = strtok(path, "/"); p && v >= 0; p = strtok(NULL, "/"))
 				v = js_get(&d, v, p);
-			char *s = ctl_scalar(&d, v);
+			char *s = join ? joined(&d, v) : ctl_scalar(&d, v);
 			cell[r * (size_t)ncols + (size_t)c] = s;
 			if (s && strlen(s) > w[c])
 				w[c] = strlen(s);
@@ -395,7 +435,8 @@ static int cmd_list(const char *what)
 		const char *cols[MAXCOLS];
 	} lists[] = {
 		{ "queues", "/api/queues", 1,
-		  { "name", "messages", "messages_ready", "messages_unacknowledged", "consumers", "durable" } },
+		  { "name", "type", "messages", "messages_ready", "messages_unacknowledged", "consumers",
+		    "durable", "leader", "members[]" } },
 		{ "exchanges", "/api/exchanges", 1, { "name", "type", "durable", "auto_delete", "internal" } },
 		{ "bindings", "/api/bindings", 1,
 		  { "source", "destination", "destination_type", "routing_key", "arguments" } },

@@ -303,6 +303,65 @@ static int api_shows(int i, const char *topic, int hw, int present)
 
 /* ---- the test -------------------------------------------------------------- */
 
+/* The names in the JSON array of strings at a ('[') into out (at most 3,
+ * no escapes in them): their count, -1 when it is not such an array. */
+static int names_of(const char *a, char out[3][128])
+{
+	int n = 0;
+	if (!a || *a++ != '[')
+		return -1;
+	while (*a == '"') {
+		size_t len = strcspn(a + 1, "\"");
+		if (n == 3 || a[1 + len] != '"')
+			return -1;
+		snprintf(out[n++], 128, "%.*s", (int)len, a + 1);
+		a += len + 2;
+		if (*a == ',')
+			a++;
+	}
+	return *a == ']' ? n : -1;
+}
+
+/* 1 when node i's /api/queues/%2F/q, within 20 s, shows q as RabbitMQ 3.10
+ * shows a stream: "leader" `leader` and "members" and "online" both the
+ * three distinct names of `all` (in any order); its own "node" into
+ * name; else 0 and the last answer in why. */
+static int queue_members(int i, const char *q, const char *leader, char all[3][128],
+			 char *name, size_t cap, char *why, size_t whycap)
+{
+	static char body[65536];
+	char path[256], got[2][3][128];
+	uint64_t deadline = kh_now_ms() + 20000;
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	do {
+		snprintf(why, whycap, "no answer");
+		if (ch_http_get(&cl, i, path, body, sizeof(body)) != 200)
+			continue;
+		size_t bl = strlen(body) < whycap ? strlen(body) : whycap - 1;
+		memcpy(why, body, bl);
+		why[bl] = '\0';
+		const char *n = strstr(body, "\"node\":\""), *l = strstr(body, "\"leader\":\"");
+		const char *m = strstr(body, "\"members\":"), *o = strstr(body, "\"online\":");
+		if (!n || !l)
+			continue;
+		snprintf(name, cap, "%.*s", (int)strcspn(n + 8, "\""), n + 8);
+		if (strncmp(l + 10, leader, strlen(leader)) || l[10 + strlen(leader)] != '"' ||
+		    names_of(m ? m + 10 : NULL, got[0]) != 3 || names_of(o ? o + 9 : NULL, got[1]) != 3)
+			continue;
+		int ok = 1;
+		for (int k = 0; k < 2; k++)
+			for (int j = 0; j < 3; j++) {
+				int seen = 0;
+				for (int x = 0; x < 3; x++)
+					seen += strcmp(got[k][x], all[j]) == 0;
+				ok &= seen == 1;
+			}
+		if (ok)
+			return 1;
+	} while (kh_now_ms() < deadline && (kh_sleep_ms(100), 1));
+	return 0;
+}
+
 START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 {
 	enum { N = 200, K = 10 };
@@ -319,6 +378,35 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 		ck_assert_msg(ch_leader(&cl, i, q, 0, &nisr) == cl.nodes[0].id && nisr == 3,
 			      "node %d's Metadata: leader or ISR of %s wrong (ISR %d)", cl.nodes[i].id,
 			      q, nisr);
+
+	/* the queue (declared on every node: queues are each node's own) in
+	 * every node's /api/queues: node 1 its leader, the three its members,
+	 * all online (in sync); a node named as its own queues name it */
+	char names[3][128], self[128], why[2048];
+	for (int i = 0; i < 3; i++)
+		snprintf(names[i], sizeof(names[i]), "tandem@node-%d", cl.nodes[i].id);
+	for (int i = 1; i < 3; i++) {
+		amqp_connection_state_t dc = amqp_to(i);
+		declare_stream(dc, q);
+		amqp_done(dc);
+	}
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(queue_members(i, q, names[0], names, self, sizeof(self), why, sizeof(why)),
+			      "node %d: /api/queues/%%2F/%s does not name %s its leader and the 3 nodes "
+			      "its members and online: %s", cl.nodes[i].id, q, names[0], why);
+		ck_assert_str_eq(self, names[i]);
+	}
+	/* /metrics: node 1 leads it, the others do not */
+	char *scrape = malloc(1 << 20), series[160];
+	ck_assert_ptr_nonnull(scrape);
+	snprintf(series, sizeof(series), "\ntandem_queue_leader{vhost=\"/\",queue=\"%s\"} ", q);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ch_http_get(&cl, i, "/metrics", scrape, 1 << 20), 200);
+		const char *line = strstr(scrape, series);
+		ck_assert_msg(line && line[strlen(series)] == (i ? '0' : '1'),
+			      "node %d: %s is not %d", cl.nodes[i].id, series + 1, i ? 0 : 1);
+	}
+	free(scrape);
 
 	/* a view (x-log-topic) of a topic nobody made: the controller makes it */
 	char view[64];

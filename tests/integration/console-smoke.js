@@ -35,12 +35,17 @@ global.btoa = s => Buffer.from(s).toString('base64');
 const realFetch = fetch;
 let fetches = 0;
 let cannedCluster = null; // when set, the answer to api/cluster (a node of a cluster)
+let cannedQueues = null; // when set, the answer to api/queues (a node of a cluster)
 global.fetch = (p, o) => {
   fetches++;
   // relative to the page, never to a fixed scheme or host
   if (/^(\/|[a-z]+:)/i.test(p)) throw new Error('console fetches an absolute URL: ' + p);
   if (cannedCluster && p === 'api/cluster') {
     return Promise.resolve(new Response(JSON.stringify(cannedCluster), { status: 200,
+      headers: { 'Content-Type': 'application/json' } }));
+  }
+  if (cannedQueues && p === 'api/queues') {
+    return Promise.resolve(new Response(JSON.stringify(cannedQueues), { status: 200,
       headers: { 'Content-Type': 'application/json' } }));
   }
   return realFetch(new URL(p, base + '/').href, o);
@@ -94,12 +99,35 @@ function must(cond, what) { if (!cond) throw new Error(what); }
     'offline row, name escaped: ' + cl);
   must(cl.includes('1 under-replicated, 1 offline'), 'cluster health: ' + cl);
   console.log('cluster ok');
+  // the queues of a cluster's node: a stream queue's leader and members,
+  // the one out of the ISR marked, a leaderless one, a classic one bare
+  const node = i => 'tandem@node-' + i;
+  cannedQueues = [
+    { vhost: '/', name: 'orders', type: 'stream', arguments: { 'x-queue-type': 'stream' }, leader: node(2),
+      members: [node(2), node(3), node(1)], online: [node(2), node(1)] },
+    { vhost: '/', name: 'lost', type: 'stream', arguments: { 'x-queue-type': 'stream' }, leader: null,
+      members: [node(3)], online: [] },
+    { vhost: '/', name: 'jobs', type: 'classic', arguments: {} }];
+  const cq = await c.views.queues();
+  cannedQueues = null;
+  must(cq.includes('<th>leader</th><th>members</th>'), 'queues: leader and members columns: ' + cq);
+  must(cq.includes('<td>orders</td><td>stream</td><td>tandem@node-2</td>' +
+    '<td>tandem@node-2, tandem@node-3 (out of sync), tandem@node-1</td>'), 'stream queue of a cluster: ' + cq);
+  must(cq.includes('<td>lost</td><td>stream</td><td>none</td><td>tandem@node-3 (out of sync)</td>'), 'no leader: ' + cq);
+  must(cq.includes('<td>jobs</td><td>classic</td><td></td><td></td>'), 'classic queue: ' + cq);
+  console.log('queue leaders ok');
   must(c.esc('<a href="x" onclick=\'y\'>&`') === '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;', 'esc');
   must(c.sideSkeleton().includes('id="sd-take-A"'), 'side skeleton');
   // the side-by-side flow
   await c.sideActs.setup();
   await c.sideActs.setup(); // idempotent
   must(/ready/.test(els['sd-setup-msg'].textContent), 'setup: ' + els['sd-setup-msg'].textContent);
+  // this single node leads the demo's stream queue and is its one member
+  const ov = await (await realFetch(base + '/api/overview', { headers: { Authorization: 'Basic ' + btoa('guest:guest') } })).json();
+  const qv = await c.views.queues();
+  const me = c.esc(ov.node);
+  must(qv.includes('<td>smoke.log</td><td>stream</td><td>' + me + '</td><td>' + me + '</td>'), 'stream queue leader ' + me + ': ' + qv);
+  must(qv.includes('<td>smoke.q</td><td>classic</td><td></td><td></td>'), 'classic queue, no leader: ' + qv);
   await c.sideActs.publish();
   must(els['sd-pub-msg'].textContent === 'published 3, routed 3', 'publish: ' + els['sd-pub-msg'].textContent);
   const evil = '<img src=x onerror="globalThis.pwned=1">';

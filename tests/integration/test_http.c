@@ -1147,6 +1147,99 @@ START_TEST(test_stream_queue)
 }
 END_TEST
 
+/* A stream queue on a single node shows its leader and replicas as
+ * RabbitMQ 3.10's single node does (leader, members and online: this
+ * node, named as /api/overview names it), per partition too when it has
+ * several; a classic queue shows none of them.  tandemctl lists the
+ * leader and members, /metrics has this node leading the queue. */
+START_TEST(test_stream_queue_leader_members)
+{
+	char q[128], q3[128], cq[128], path[256], want[1400], node[300], out[16384], series[400];
+	th_name(q, sizeof(q), "lead-s");
+	th_name(q3, sizeof(q3), "lead-s3");
+	th_name(cq, sizeof(cq), "lead-c");
+	struct th_http_resp r;
+	ck_assert_int_eq(req_guest("GET", "/api/overview", NULL, &r), 200);
+	snprintf(node, sizeof(node), "%s", th_jstr(&r, "node"));
+	th_http_free(&r);
+	ck_assert_msg(node[0], "no node in /api/overview");
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":true,\"arguments\":{\"x-queue-type\":\"stream\"}}", &r), 201);
+	th_http_free(&r);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q3);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":true,\"arguments\":{\"x-queue-type\":\"stream\",\"x-log-partitions\":3}}", &r), 201);
+	th_http_free(&r);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", cq);
+	ck_assert_int_eq(req_guest("PUT", path, "{\"durable\":false}", &r), 201);
+	th_http_free(&r);
+
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	snprintf(want, sizeof(want), "{\"node\":\"%s\",\"leader\":\"%s\",\"members\":[\"%s\"],\"online\":[\"%s\"]}",
+		 node, node, node, node);
+	ck_assert_msg(th_jmatch(&r, "", want), "%s", r.body);
+	ck_assert_msg(!has(r.body, "\"partitions\""), "one partition, no detail: %s", r.body);
+	th_http_free(&r);
+	/* three partitions: each one's detail */
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", q3);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_str_eq(th_jstr(&r, "leader"), node);
+	for (int i = 0; i < 3; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "partitions/%d", i);
+		snprintf(want, sizeof(want), "{\"partition\":%d,\"leader\":\"%s\",\"members\":[\"%s\"],\"online\":[\"%s\"]}",
+			 i, node, node, node);
+		ck_assert_msg(th_jeq(&r, p, want), "%s: %s", p, r.body);
+	}
+	ck_assert_int_eq(th_jint(&r, "partitions/3/partition", -1), -1);
+	th_http_free(&r);
+	/* the list too; a classic queue has none of the fields */
+	ck_assert_int_eq(req_guest("GET", "/api/queues/%2F", NULL, &r), 200);
+	snprintf(want, sizeof(want), "{\"name\":\"%s\",\"leader\":\"%s\",\"members\":[\"%s\"]}", q, node, node);
+	ck_assert_msg(th_jcontains(&r, "", want), "%s", r.body);
+	th_http_free(&r);
+	snprintf(path, sizeof(path), "/api/queues/%%2F/%s", cq);
+	ck_assert_int_eq(req_guest("GET", path, NULL, &r), 200);
+	ck_assert_msg(!has(r.body, "\"leader\"") && !has(r.body, "\"members\"") && !has(r.body, "\"online\""),
+		      "%s", r.body);
+	th_http_free(&r);
+
+	/* tandemctl: a leader and a members column */
+	ck_assert_int_eq(th_ctl(out, sizeof(out), "list queues"), 0);
+	ck_assert_msg(has(out, "leader") && has(out, "members"), "%s", out);
+	{
+		const char *line = strstr(out, q);
+		ck_assert_msg(line, "%s", out);
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		char row[1024];
+		snprintf(row, sizeof(row), "%.*s", (int)(len < sizeof(row) - 1 ? len : sizeof(row) - 1), line);
+		ck_assert_msg(strstr(row, node) && strstr(row, "stream"), "row of %s: %s", q, row);
+	}
+
+	/* /metrics: this node leads both stream queues, the classic one is no series */
+	th_http("GET", "/metrics", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(has(r.body, "# TYPE tandem_queues_leader gauge") &&
+		      has(r.body, "# TYPE tandem_queue_leader gauge"), "%s", r.body);
+	ck_assert_int_ge(metric(r.body, "tandem_queues_leader"), 2);
+	snprintf(series, sizeof(series), "tandem_queue_leader{vhost=\"/\",queue=\"%s\"}", q);
+	ck_assert_int_eq(metric(r.body, series), 1);
+	snprintf(series, sizeof(series), "tandem_queue_leader{vhost=\"/\",queue=\"%s\"}", q3);
+	ck_assert_int_eq(metric(r.body, series), 1);
+	snprintf(series, sizeof(series), "tandem_queue_leader{vhost=\"/\",queue=\"%s\"}", cq);
+	ck_assert_msg(!has(r.body, series), "%s", r.body);
+	th_http_free(&r);
+
+	const char *qs[] = { q, q3, cq };
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/api/queues/%%2F/%s", qs[i]);
+		ck_assert_int_eq(req_guest("DELETE", path, NULL, &r), 204);
+		th_http_free(&r);
+	}
+}
+END_TEST
+
 START_TEST(test_tandemctl)
 {
 	char q[128], out[16384];
@@ -1463,6 +1556,7 @@ int main(void)
 	tcase_add_test(tc, test_topic_replication_factor_single_node);
 	tcase_add_test(tc, test_definitions);
 	tcase_add_test(tc, test_stream_queue);
+	tcase_add_test(tc, test_stream_queue_leader_members);
 	tcase_add_test(tc, test_console);
 	tcase_add_test(tc, test_vhosts_users_persist);
 	suite_add_tcase(s, tc);

@@ -149,6 +149,14 @@ function chart() {
   }).join('') + '</div>';
 }
 
+// A stream queue's replicas (its "members"), the ones out of sync (not
+// "online") marked; nothing for a classic queue.
+function queueMembers(q) {
+  if (q.type !== 'stream' || !q.members) return '';
+  var online = q.online || [];
+  return q.members.map(function (m) { return online.indexOf(m) < 0 ? m + ' (out of sync)' : m; }).join(', ');
+}
+
 var views = {
   overview: function () {
     return api('overview').then(function (o) {
@@ -168,6 +176,8 @@ var views = {
     return api('queues').then(function (qs) {
       return table(qs, [['vhost', function (q) { return q.vhost; }], ['name', function (q) { return q.name; }],
         ['type', function (q) { return (q.arguments && q.arguments['x-queue-type']) || 'classic'; }],
+        ['leader', function (q) { return q.type !== 'stream' ? '' : q.leader || 'none'; }],
+        ['members', queueMembers],
         ['ready', function (q) { return q.messages_ready; }], ['unacked', function (q) { return q.messages_unacknowledged; }],
         ['consumers', function (q) { return q.consumers; }], ['published', function (q) { return ms(q, 'publish'); }],
         ['publish/s', function (q) { return rt(q, 'publish'); }], ['delivered', function (q) { return ms(q, 'deliver_get'); }],
