@@ -219,6 +219,8 @@ cluster_check() {
 	"$main/tests/cluster/test_cluster" || rc=1
 	echo "--- test_cluster_stream"
 	"$main/tests/cluster/test_cluster_stream" || rc=1
+	echo "--- test_cluster_fetchlink"
+	"$main/tests/cluster/test_cluster_fetchlink" || rc=1
 	echo "--- test_cluster with the nodes under ASan + UBSan"
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \

@@ -32,17 +32,28 @@
 /* What RabbitMQ version we answer like (tools look at it). */
 #define COMPAT_RABBITMQ_VERSION "3.10.0"
 
+static char node_name[300];
+static int32_t cluster_node_id; /* 0: a single node */
+
+void hx_node_name_cluster(int32_t id)
+{
+	cluster_node_id = id;
+	node_name[0] = '\0';
+}
+
 const char *hx_node_name(void)
 {
-	static char name[300];
-	if (!name[0]) {
+	char *name = node_name;
+	if (!name[0] && cluster_node_id > 0) { /* several nodes may share a host */
+		snprintf(name, sizeof(node_name), "tandem@node-%d", (int)cluster_node_id);
+	} else if (!name[0]) {
 		char host[256] = "localhost";
 		gethostname(host, sizeof(host) - 1);
 		host[sizeof(host) - 1] = '\0';
 		char *dot = strchr(host, '.');
 		if (dot)
 			*dot = '\0';
-		snprintf(name, sizeof(name), "tandem@%s", host);
+		snprintf(name, sizeof(node_name), "tandem@%s", host);
 	}
 	return name;
 }

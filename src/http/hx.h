@@ -153,6 +153,9 @@ const char *hx_query(struct hx_req *r, const char *name);
 struct tdm_vhost *hx_vhost(struct hx_req *r, int i);
 /* "tandem@<short host name>", as RabbitMQ's node names. */
 const char *hx_node_name(void);
+/* In a cluster (id > 0) the node is named "tandem@node-<id>", as its
+ * queues' leaders and members are; 0: "tandem@<host>" again. */
+void hx_node_name_cluster(int32_t id);
 /* Milliseconds since the epoch. */
 uint64_t hx_wall_ms(void);
 

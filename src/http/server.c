@@ -28,6 +28,7 @@
 #include "http/console.h"
 #include "http/http.h"
 #include "core/defs.h"
+#include "core/replica.h"
 #include "http/hx.h"
 #include "net/net.h"
 #include "net/tls.h"
@@ -928,6 +929,7 @@ void tdm_http_set_replica(struct tdm_http *h, struct tdm_replica *r)
 {
 	if (h)
 		h->replica = r;
+	hx_node_name_cluster(r ? tdm_replica_node_id(r) : 0);
 }
 
 int tdm_http_port(const struct tdm_http *h)
