@@ -382,6 +382,7 @@ static void kf_closed(void *ctx)
 	}
 	kf_groups_conn_closed(kc);
 	kf_sasl_conn_free(kc);
+	kf_fetch_conn_free(kc);
 	if (kc->per_ip_counted) {
 		const char *ip = kc->client_host + 1;
 		size_t len = strlen(ip);

@@ -10,7 +10,10 @@
  * When fewer than min_bytes are available (and no partition has an
  * error), the request parks until an append to a watched partition (or,
  * in a cluster, a move of its high watermark: core's tdm_topics_notify)
- * wakes it or max_wait_ms passes.
+ * wakes it or max_wait_ms passes.  A follower's parked fetch is answered
+ * as soon as a high watermark it asked about moved, so that followers
+ * learn it at once rather than max_wait_ms later (their stream queue
+ * consumers and the definitions log's applier read up to it).
  *
  * In a cluster (srv->replica set) Fetch is Kafka's: a consumer
  * (replica_id -1) is served by the partition's leader only
@@ -28,6 +31,8 @@
  *
  * Must not depend on: src/amqp.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <time.h>
@@ -42,6 +47,7 @@ struct fetch_part {
 	int32_t partition_max_bytes;
 	int16_t err;
 	int64_t high_watermark;
+	int64_t parked_hw;         /* the high watermark when the request parked */
 	struct tdm_read_result rr; /* held between read and encode */
 };
 
@@ -300,17 +306,75 @@ static void watch(struct fetch_state *fs)
 	tdm_topics_wait_data(fs->kc->srv->topics, &fs->w);
 }
 
+/* The key of a follower's partition in kc->follower_hw. */
+static size_t hw_key(char *buf, size_t cap, const struct fetch_topic *ft, int32_t index)
+{
+	int n = snprintf(buf, cap, "%s/%d", ft->cname ? ft->cname : "", (int)index);
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* Notes each partition's high watermark as this follower last heard it
+ * (never on this connection: the one it is told now, as before). */
+static void note_hw(struct fetch_state *fs)
+{
+	char key[300];
+	for (int32_t i = 0; i < fs->ntopics; i++)
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
+			struct fetch_part *fp = &fs->topics[i].parts[j];
+			size_t n = hw_key(key, sizeof(key), &fs->topics[i], fp->index);
+			uintptr_t v = (uintptr_t)tdm_map_get(&fs->kc->follower_hw, key, n);
+			fp->parked_hw = v ? (int64_t)v - 2 : fp->high_watermark;
+		}
+}
+
+/* Keeps the high watermarks a follower's answer tells it. */
+static void keep_hw(struct fetch_state *fs)
+{
+	char key[300];
+	if (fs->replica_id < 0)
+		return;
+	for (int32_t i = 0; i < fs->ntopics; i++)
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
+			struct fetch_part *fp = &fs->topics[i].parts[j];
+			size_t n = hw_key(key, sizeof(key), &fs->topics[i], fp->index);
+			if (fs->topics[i].cname && fp->high_watermark >= -1)
+				tdm_map_put(&fs->kc->follower_hw, key, n,
+					    (void *)(uintptr_t)(fp->high_watermark + 2));
+		}
+}
+
+void kf_fetch_conn_free(struct kf_conn *kc)
+{
+	tdm_map_free(&kc->follower_hw); /* values are numbers */
+}
+
+/* 1 when a follower's parked fetch should be answered because a high
+ * watermark moved: the follower learns it only from an answer, and its
+ * readers (stream queue consumers, the definitions log's applier) read
+ * up to it; otherwise it would wait for new data or max_wait_ms. */
+static int hw_moved(const struct fetch_state *fs)
+{
+	if (fs->replica_id < 0)
+		return 0;
+	for (int32_t i = 0; i < fs->ntopics; i++)
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++)
+			if (fs->topics[i].parts[j].high_watermark != fs->topics[i].parts[j].parked_hw)
+				return 1;
+	return 0;
+}
+
 static void retry(struct fetch_state *fs, int final)
 {
 	struct kf_conn *kc = fs->kc;
 	int errors;
 	size_t got = read_all(fs, &errors);
 
-	if (!final && !errors && got < (size_t)fs->min_bytes) {
+	if (!final && !errors && got < (size_t)fs->min_bytes && !hw_moved(fs)) {
 		release_reads(fs);
 		watch(fs);
 		return;
 	}
+	keep_hw(fs);
 	encode(fs, kc->resp);
 	state_release(fs);
 	kf_complete(kc, kc->resp);
@@ -377,13 +441,16 @@ int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		nparts += (size_t)ft->nparts;
 	}
 	got = read_all(fs, &errors);
+	note_hw(fs);
 	if (r.max_wait_ms <= 0 || errors || got >= (size_t)(r.min_bytes > 0 ? r.min_bytes : 0) ||
-	    nparts == 0) {
+	    nparts == 0 || hw_moved(fs)) {
+		keep_hw(fs);
 		encode(fs, resp);
 		return KF_R_DONE;
 	}
 	release_reads(fs);
-	/* Park: wait for an append to a watched partition or max_wait_ms. */
+	/* Park: wait for an append to a watched partition, a move of a
+	 * follower's high watermark, or max_wait_ms. */
 	fs->base.cancel = park_cancel;
 	fs->w.fn = wake_fn;
 	fs->w.ctx = fs;

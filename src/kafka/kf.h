@@ -161,6 +161,9 @@ struct kf_conn {
 	char *vhost;                    /* owned: chosen by a "vhost:user" SASL name;
 					   NULL = kafka_vhost */
 	int anon;                       /* KF_ANON_*: may the client act unauthenticated */
+	/* the high watermark last answered to a follower's fetch, per
+	 * "topic/partition" (fetch.c): value hw + 2 as a uintptr_t */
+	struct tdm_map follower_hw;
 };
 
 /* Handler results. */
@@ -316,6 +319,8 @@ const char *kf_authz_group_listed(struct kf_conn *kc, const char *g);
 int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_metadata(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+/* Frees what fetch.c keeps on a connection (the followers' high watermarks). */
+void kf_fetch_conn_free(struct kf_conn *kc);
 int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

@@ -13,8 +13,10 @@
  * high watermark, replicas to the log end; a partition led elsewhere
  * answers NOT_LEADER_OR_FOLLOWER; OffsetForLeaderEpoch fences by
  * current_leader_epoch; a parked consumer fetch wakes when a follower's
- * fetch moves the high watermark; a parked follower fetch answers
- * NOT_LEADER_OR_FOLLOWER as soon as the node loses the lead.
+ * fetch moves the high watermark; a follower's fetch that moved the high
+ * watermark is answered at once with it, one with nothing new parks; a
+ * parked follower fetch answers NOT_LEADER_OR_FOLLOWER as soon as the node
+ * loses the lead.
  *
  * Consumer groups in a cluster: the leader of __consumer_offsets-0
  * coordinates every group.  With node 2 leading it, FindCoordinator
@@ -553,6 +555,57 @@ START_TEST(test_kafka_cluster_parked_fetch_wakes_on_high_watermark)
 }
 END_TEST
 
+/* Fetch v4 by follower 2 of t/0 at offset with max_wait_ms: the answer's
+ * high watermark, and how long it took in *ms. */
+static int64_t follower_fetch(int fd, int64_t offset, int32_t max_wait_ms, uint64_t *ms)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 2);
+	w32(&b, max_wait_ms);
+	w32(&b, 1);
+	w32(&b, 1 << 20);
+	w8(&b, 0);
+	w32(&b, 1);
+	wstr(&b, "t");
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, offset);
+	w32(&b, 1 << 20);
+	uint64_t t0 = kh_now_ms();
+	kh_raw_request(fd, 1, 4, 902, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), max_wait_ms + 5000);
+	*ms = kh_now_ms() - t0;
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 8 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r16(&r), 0);
+	return r64(&r);
+}
+
+START_TEST(test_kafka_cluster_follower_learns_a_moved_high_watermark_at_once)
+{
+	int fd = kh_raw_connect(&node);
+	uint64_t ms;
+	/* the follower copies t/0 (3 records): the high watermark is still 0 */
+	ck_assert_int_eq(follower_fetch(fd, 0, 100, &ms), 0);
+	/* it asks from 3, its log end: that moves the high watermark to 3, and
+	 * with no new record to wait for it is answered at once with it (it
+	 * would otherwise learn it only after max_wait_ms, and its readers
+	 * read no further meanwhile) */
+	ck_assert_int_eq(follower_fetch(fd, 3, 8000, &ms), 3);
+	ck_assert_msg(ms < 4000, "a follower's fetch that moved the high watermark waited %llu ms",
+		      (unsigned long long)ms);
+	/* nothing moved since: it parks for its max wait */
+	ck_assert_int_eq(follower_fetch(fd, 3, 1000, &ms), 3);
+	ck_assert_msg(ms >= 800, "a follower's fetch with nothing new was answered after %llu ms",
+		      (unsigned long long)ms);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_kafka_cluster_parked_follower_fetch_answers_not_leader)
 {
 	int follower = kh_raw_connect(&node);
@@ -830,6 +883,10 @@ static Suite *suite(void)
 	tcase_add_test(cl, test_kafka_cluster_parked_follower_fetch_answers_not_leader);
 	tcase_add_test(cl, test_kafka_cluster_groups_not_coordinator);
 	suite_add_tcase(s, cl);
+	TCase *hw = kh_tcase("cluster_follower_hw"); /* a node of its own: t/0 untouched */
+	tcase_add_unchecked_fixture(hw, node_start, node_stop);
+	tcase_add_test(hw, test_kafka_cluster_follower_learns_a_moved_high_watermark_at_once);
+	suite_add_tcase(s, hw);
 	TCase *co = kh_tcase("cluster_coordinator");
 	tcase_add_unchecked_fixture(co, coord_start, coord_stop);
 	tcase_add_test(co, test_kafka_cluster_offset_commit_waits_for_isr);
