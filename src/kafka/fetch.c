@@ -318,6 +318,8 @@ static size_t hw_key(char *buf, size_t cap, const struct fetch_topic *ft, int32_
 static void note_hw(struct fetch_state *fs)
 {
 	char key[300];
+	if (fs->replica_id < 0)
+		return; /* a consumer: nothing to remember */
 	for (int32_t i = 0; i < fs->ntopics; i++)
 		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
 			struct fetch_part *fp = &fs->topics[i].parts[j];
