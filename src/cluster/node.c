@@ -850,10 +850,19 @@ static void watch_fired(void *ctx, int event, const char *path)
 		/* deleted too: the topic may have been made again before the
 		 * list of topics was read (a node that did not look for a
 		 * while), which the assignment's topic id tells */
-		if (p < 0)
+		if (p < 0) {
 			read_assignment(n, topic);
-		else if (p >= 0)
+		} else {
+			/* a state gone: its topic may be gone and made again
+			 * (a node that was paused sees it all at once); the
+			 * assignment is read first, and ZooKeeper answers in
+			 * order, so a new topic's log replaces an earlier
+			 * topic's before its state makes this node lead or
+			 * follow with that log */
+			if (event == ZK_EV_DELETED)
+				read_assignment(n, topic);
 			read_state(n, topic, p);
+		}
 	}
 }
 
