@@ -148,23 +148,31 @@ static void produce(const struct kh_broker *b, const char *topic, int n)
 	rd_kafka_destroy(p);
 }
 
+/* A Fetch v4 body in b: replica_id, max_wait_ms, min_bytes 1, one
+ * partition of one topic at offset, 1 MiB limits. */
+static void fetch_body(struct wb *b, int32_t replica_id, int32_t max_wait_ms, const char *topic,
+		       int32_t partition, int64_t offset)
+{
+	w32(b, replica_id);
+	w32(b, max_wait_ms);
+	w32(b, 1);
+	w32(b, 1 << 20);
+	w8(b, 0);
+	w32(b, 1);
+	wstr(b, topic);
+	w32(b, 1);
+	w32(b, partition);
+	w64(b, offset);
+	w32(b, 1 << 20);
+}
+
 /* Fetch v4 of topic/0 with replica_id; returns the partition's error,
  * with its high watermark and records length. */
 static int16_t fetch(int fd, int32_t replica_id, const char *topic, int64_t offset, int64_t *hw,
 		     int32_t *rlen)
 {
 	struct wb b = { .n = 0 };
-	w32(&b, replica_id);
-	w32(&b, 100);
-	w32(&b, 1);
-	w32(&b, 1 << 20);
-	w8(&b, 0);
-	w32(&b, 1);
-	wstr(&b, topic);
-	w32(&b, 1);
-	w32(&b, 0);
-	w64(&b, offset);
-	w32(&b, 1 << 20);
+	fetch_body(&b, replica_id, 100, topic, 0, offset);
 	kh_raw_request(fd, 1, 4, 300, b.d, b.n);
 	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
 	ck_assert_int_gt(n, 0);
@@ -430,17 +438,7 @@ START_TEST(test_kafka_cluster_not_leader)
 	struct wb b = { .n = 0 };
 
 	/* t/1 is led by node 2 */
-	w32(&b, -1);
-	w32(&b, 0);
-	w32(&b, 1);
-	w32(&b, 1 << 20);
-	w8(&b, 0);
-	w32(&b, 1);
-	wstr(&b, "t");
-	w32(&b, 1);
-	w32(&b, 1);
-	w64(&b, 0);
-	w32(&b, 1 << 20);
+	fetch_body(&b, -1, 0, "t", 1, 0);
 	kh_raw_request(fd, 1, 4, 300, b.d, b.n);
 	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
 	ck_assert_int_gt(n, 0);
@@ -505,32 +503,12 @@ START_TEST(test_kafka_cluster_parked_fetch_wakes_on_high_watermark)
 
 	/* a consumer parks on t/2 at offset 0 (nothing below the high
 	 * watermark yet) for up to 8 s */
-	w32(&b, -1);
-	w32(&b, 8000);
-	w32(&b, 1);
-	w32(&b, 1 << 20);
-	w8(&b, 0);
-	w32(&b, 1);
-	wstr(&b, "t");
-	w32(&b, 1);
-	w32(&b, 2);
-	w64(&b, 0);
-	w32(&b, 1 << 20);
+	fetch_body(&b, -1, 8000, "t", 2, 0);
 	kh_raw_request(consumer, 1, 4, 900, b.d, b.n);
 	uint64_t t0 = kh_now_ms();
 	/* the follower reports it has everything: the high watermark moves to 3 */
 	b.n = 0;
-	w32(&b, 2);
-	w32(&b, 0);
-	w32(&b, 1);
-	w32(&b, 1 << 20);
-	w8(&b, 0);
-	w32(&b, 1);
-	wstr(&b, "t");
-	w32(&b, 1);
-	w32(&b, 2);
-	w64(&b, 3);
-	w32(&b, 1 << 20);
+	fetch_body(&b, 2, 0, "t", 2, 3);
 	kh_raw_request(follower, 1, 4, 901, b.d, b.n);
 	long n = kh_raw_response(follower, resp, sizeof(resp), 5000);
 	ck_assert_int_gt(n, 0);
@@ -560,17 +538,7 @@ END_TEST
 static int64_t follower_fetch(int fd, int64_t offset, int32_t max_wait_ms, uint64_t *ms)
 {
 	struct wb b = { .n = 0 };
-	w32(&b, 2);
-	w32(&b, max_wait_ms);
-	w32(&b, 1);
-	w32(&b, 1 << 20);
-	w8(&b, 0);
-	w32(&b, 1);
-	wstr(&b, "t");
-	w32(&b, 1);
-	w32(&b, 0);
-	w64(&b, offset);
-	w32(&b, 1 << 20);
+	fetch_body(&b, 2, max_wait_ms, "t", 0, offset);
 	uint64_t t0 = kh_now_ms();
 	kh_raw_request(fd, 1, 4, 902, b.d, b.n);
 	long n = kh_raw_response(fd, resp, sizeof(resp), max_wait_ms + 5000);
@@ -612,17 +580,7 @@ START_TEST(test_kafka_cluster_parked_follower_fetch_answers_not_leader)
 	struct wb b = { .n = 0 };
 
 	/* follower 2 has all of t/3 and parks for up to 8 s */
-	w32(&b, 2);
-	w32(&b, 8000);
-	w32(&b, 1);
-	w32(&b, 1 << 20);
-	w8(&b, 0);
-	w32(&b, 1);
-	wstr(&b, "t");
-	w32(&b, 1);
-	w32(&b, 3);
-	w64(&b, 3);
-	w32(&b, 1 << 20);
+	fetch_body(&b, 2, 8000, "t", 3, 3);
 	kh_raw_request(follower, 1, 4, 902, b.d, b.n);
 	ck_assert_int_eq(kh_raw_response(follower, resp, sizeof(resp), 300), -1); /* parked */
 	uint64_t t0 = kh_now_ms();
