@@ -134,7 +134,16 @@ START_TEST(two_members_split_commit_restart_resume)
 	ck_assert_msg(split_and_read(cs, 10), "the members did not read their partitions to the end");
 	ck_assert_int_ge(counts[0] + counts[1], 30);
 	for (int i = 0; i < 2; i++) {
-		ck_assert_int_eq(rd_kafka_commit(cs[i], NULL, 0), 0);
+		/* commit where each member stands (its positions, which
+		 * split_and_read checked), not librdkafka's offset store: that
+		 * store is emptied by a rebalance and filled only as the
+		 * application consumes, so commit(NULL) could find nothing
+		 * (-168 NO_OFFSET) for a partition read before the last one */
+		rd_kafka_topic_partition_list_t *parts = NULL;
+		ck_assert_int_eq(rd_kafka_assignment(cs[i], &parts), 0);
+		ck_assert_int_eq(rd_kafka_position(cs[i], parts), 0);
+		ck_assert_int_eq(rd_kafka_commit(cs[i], parts, 0), 0);
+		rd_kafka_topic_partition_list_destroy(parts);
 		rd_kafka_consumer_close(cs[i]);
 		rd_kafka_destroy(cs[i]);
 	}
