@@ -39,7 +39,9 @@ static const char *zk_sh(const char *cmd, const char *dir)
 {
 	static char line[256];
 	char sh[1024];
-	snprintf(sh, sizeof(sh), "ZK_TICK_MS=500 bash '%s' %s '%s' 2>&1", ZK_SH, cmd, dir);
+	/* ZK_OWNER_PID: ZooKeeper goes when this process does, even killed */
+	snprintf(sh, sizeof(sh), "ZK_TICK_MS=500 ZK_OWNER_PID=%d bash '%s' %s '%s' 2>&1",
+		 (int)getpid(), ZK_SH, cmd, dir);
 	FILE *p = popen(sh, "r");
 	ck_assert_msg(p != NULL, "popen %s: %s", sh, strerror(errno));
 	line[0] = '\0';

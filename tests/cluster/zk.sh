@@ -10,6 +10,9 @@
 #                                         answers ruok with imok (at most
 #                                         ZK_START_TIMEOUT seconds, 60), prints
 #                                         `zookeeper=127.0.0.1:PORT pid=PID`
+#                                         (with ZK_OWNER_PID set, it is
+#                                         also killed once that process is
+#                                         gone)
 #   tests/cluster/zk.sh stop DIR          stops it by the PID in DIR/zookeeper.pid
 #                                         (TERM, then KILL after 10 s)
 #   tests/cluster/zk.sh status DIR        prints the same line if it runs; exit 1
@@ -100,6 +103,7 @@ EOF
 		-cp "$cp" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
 		</dev/null >"$dir/zookeeper.out" 2>&1 &
 	echo $! >"$dir/zookeeper.pid"
+	[ -n "${ZK_OWNER_PID:-}" ] && watch_owner "$dir" "$ZK_OWNER_PID" "$!"
 	local limit=$(( ${ZK_START_TIMEOUT:-60} * 10 )) i
 	for ((i = 0; i < limit; i++)); do
 		if ruok "$port"; then
@@ -115,6 +119,16 @@ EOF
 	done
 	stop "$dir"
 	die "ZooKeeper did not answer ruok on 127.0.0.1:$port within ${ZK_START_TIMEOUT:-60} s (logs in $dir)"
+}
+
+# watch_owner DIR OWNER ZKPID: a test killed outright (a runner's timeout
+# sends SIGKILL) runs no teardown; ZooKeeper, in its own session, would
+# outlive it.  A detached watcher stops it once the owner process is gone.
+watch_owner() {
+	local dir=$1 owner=$2 zkpid=$3
+	setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+		kill -0 "$2" 2>/dev/null && kill -KILL "$2" 2>/dev/null; exit 0' \
+		zk-owner "$owner" "$zkpid" </dev/null >/dev/null 2>&1 &
 }
 
 stop() {
