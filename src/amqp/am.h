@@ -110,6 +110,7 @@ struct am_repl_wait {
 	int32_t partition;
 	uint64_t offset;
 	struct tdm_replica_op *op; /* forwarded: while the answer is awaited */
+	struct tdm_remote_op *rop; /* sent to another node's queue: the same */
 	int forwarded;
 	int fwd_rc;                /* forwarded: 1 while awaited, then its code */
 	char topic[];    /* NUL-terminated */
@@ -403,6 +404,23 @@ void am_stream_install(struct tdm_broker *b);
  * collected, and handed over (owned by the caller; NULL: none) at the end. */
 void am_stream_collect_begin(void);
 struct am_repl_wait *am_stream_collect_end(void);
+/* While collecting: keeps w (another wait of the publish) and returns 1;
+ * else 0.  am_stream_collecting: 1 while collecting. */
+int am_stream_collect_add(struct am_repl_wait *w);
+int am_stream_collecting(void);
+/* Installs the hook that sends messages routed to stubs of other nodes'
+ * queues to their homes (amqp/remote.c). */
+void am_remote_install(struct tdm_broker *b);
+/* basic.get on stub q, answered once its home has: the connection's
+ * input is held meanwhile.  0, or -1 with err. */
+int am_remote_get(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q, int no_ack,
+		  struct am_err *err);
+/* queue.purge-ok (method AM_QUEUE_PURGE) or queue.declare-ok of stub q
+ * with the home's counts, the same way. */
+int am_remote_counted(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
+		      uint32_t method, int no_wait, struct am_err *err);
+/* The connection goes away: its held methods are forgotten. */
+void am_remote_conn_gone(struct am_conn *c);
 /* Frees a list of waits. */
 void am_repl_wait_free(struct am_repl_wait *w);
 /* TDM_REPL_OK when every record of w is replicated (core/stream.h:
@@ -422,6 +440,12 @@ void am_stream_conn_gone(struct am_conn *c);
  * -1 with err. */
 int am_defs_wait(struct am_conn *c, struct am_channel *ch, uint32_t method, uint32_t reply,
 		 int no_wait, struct am_err *err);
+/* The same, answering with ok (copied: no borrowed fields in it). */
+int am_defs_wait_ok(struct am_conn *c, struct am_channel *ch, const struct am_method *ok,
+		    uint32_t method, int no_wait, struct am_err *err);
+/* The same, running m (copied) again once applied, instead of a reply. */
+int am_defs_wait_rerun(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err);
 /* The connection goes away: its waits are forgotten (changes still apply). */
 void am_defs_conn_gone(struct am_conn *c);
 

@@ -163,6 +163,8 @@ int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_met
 		return am_fail(err, AM_NOT_IMPLEMENTED, m->id,
 			       "basic.get not supported by stream queues queue '%s' in vhost '%s'",
 			       q->name, c->vhost->name);
+	if (q->remote) /* another node's queue: its home answers */
+		return am_remote_get(c, ch, q, g->no_ack, err);
 	struct tdm_qentry e;
 	q->last_used = tdm_now_ms(); /* basic.get counts as use for x-expires */
 	if (!tdm_queue_pop(q, &e)) {

@@ -826,6 +826,7 @@ static void am_closed(void *ctx)
 		c->all_next->all_prev = c->all_prev;
 	am_stream_conn_gone(c);
 	am_defs_conn_gone(c);
+	am_remote_conn_gone(c);
 	release_channels(c);
 	drop_exclusive_queues(c);
 	if (c->heartbeat_ev)

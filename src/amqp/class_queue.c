@@ -77,7 +77,15 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	s.settings = s.passive || exists ? NULL : &qa;
 	struct tdm_queue *q;
 	struct tdm_err te;
-	if (tdm_queue_declare(c->vhost, &s, &q, &te) != TDM_OK)
+	int rc = tdm_queue_declare(c->vhost, &s, &q, &te);
+	if (rc == TDM_PROPOSED) { /* the cluster's: run again once applied here */
+		struct am_method again = *m;
+		if (d->queue.len == 0) /* the name it was proposed with */
+			again.u.queue_declare.queue = (struct am_bytes){
+				(const uint8_t *)s.generated, (uint32_t)strlen(s.generated) };
+		return am_defs_wait_rerun(c, ch, &again, err);
+	}
+	if (rc != TDM_OK)
 		return am_fail_core(err, &te, m->id);
 	if (!s.created && !s.passive &&
 	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
@@ -90,10 +98,12 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 	memcpy(ch->last_queue, q->name, q->name_len);
 	ch->last_queue_len = q->name_len;
 	if (q->stream && !s.passive) { /* in a cluster: once its topic is ready */
-		int rc = am_stream_declared(c, ch, q, d->no_wait, err);
+		rc = am_stream_declared(c, ch, q, d->no_wait, err);
 		if (rc <= 0)
 			return rc;
 	}
+	if (q->remote && !d->no_wait) /* another node's queue: its home counts */
+		return am_remote_counted(c, ch, q, AM_QUEUE_DECLARE, d->no_wait, err);
 	if (d->no_wait)
 		return 0;
 	struct am_method ok = { .id = AM_QUEUE_DECLARE_OK };
@@ -115,15 +125,20 @@ static int queue_binding(struct am_conn *c, struct am_channel *ch, const struct 
 		return -1;
 	if (qname.len == 0 && key.len == 0) /* spec: the last queue's name is the key */
 		key = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
-	return am_binding_op(c, m->id, exchange, &q->dest, key, args, bind, err);
+	int rc = am_binding_op(c, m->id, exchange, &q->dest, key, args, bind, err);
+	if (rc == 1) /* the cluster's queue: once applied here */
+		return am_defs_wait(c, ch, m->id, bind ? AM_QUEUE_BIND_OK : AM_QUEUE_UNBIND_OK,
+				    bind ? m->u.queue_bind.no_wait : 0, err) < 0 ? -1 : 1;
+	return rc;
 }
 
 int am_h_queue_bind(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
 		    struct am_err *err)
 {
 	const struct am_queue_bind *b = &m->u.queue_bind;
-	if (queue_binding(c, ch, m, b->queue, b->exchange, b->routing_key, b->arguments, 1, err) < 0)
-		return -1;
+	int rc = queue_binding(c, ch, m, b->queue, b->exchange, b->routing_key, b->arguments, 1, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	if (!b->no_wait)
 		am_send_simple(c, ch->id, AM_QUEUE_BIND_OK);
 	return 0;
@@ -133,8 +148,9 @@ int am_h_queue_unbind(struct am_conn *c, struct am_channel *ch, const struct am_
 		      struct am_err *err)
 {
 	const struct am_queue_unbind *b = &m->u.queue_unbind;
-	if (queue_binding(c, ch, m, b->queue, b->exchange, b->routing_key, b->arguments, 0, err) < 0)
-		return -1;
+	int rc = queue_binding(c, ch, m, b->queue, b->exchange, b->routing_key, b->arguments, 0, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
 	am_send_simple(c, ch->id, AM_QUEUE_UNBIND_OK);
 	return 0;
 }
@@ -150,6 +166,8 @@ int am_h_queue_purge(struct am_conn *c, struct am_channel *ch, const struct am_m
 		return am_fail(err, AM_NOT_IMPLEMENTED, m->id,
 			       "queue.purge not supported by stream queues queue '%s' in vhost '%s'",
 			       q->name, c->vhost->name);
+	if (q->remote) /* another node's queue: its home purges */
+		return am_remote_counted(c, ch, q, AM_QUEUE_PURGE, p->no_wait, err);
 	uint64_t n = tdm_queue_purge(q);
 	if (p->no_wait)
 		return 0;
@@ -174,13 +192,16 @@ int am_h_queue_delete(struct am_conn *c, struct am_channel *ch, const struct am_
 	if (tdm_access(c->vhost, c->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, (const char *)name.ptr,
 		       name.len, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
-	if (tdm_queue_delete(c->vhost, (const char *)name.ptr, name.len, c, d->if_unused,
-			     d->if_empty, &n, &te) != TDM_OK)
+	int rc = tdm_queue_delete(c->vhost, (const char *)name.ptr, name.len, c, d->if_unused,
+				  d->if_empty, &n, &te);
+	if (rc != TDM_OK && rc != TDM_PROPOSED)
 		return am_fail_core(err, &te, m->id);
-	if (d->no_wait)
-		return 0;
 	struct am_method ok = { .id = AM_QUEUE_DELETE_OK };
 	ok.u.queue_delete_ok.message_count = (uint32_t)n;
+	if (rc == TDM_PROPOSED) /* the cluster's queue: gone everywhere first */
+		return am_defs_wait_ok(c, ch, &ok, m->id, d->no_wait, err);
+	if (d->no_wait)
+		return 0;
 	am_send_method(c, ch->id, &ok);
 	return 0;
 }

@@ -237,6 +237,7 @@ void am_hooks_install(struct tdm_broker *b)
 	am_deadletter_install(b);
 	am_alarms_install(b);
 	am_stream_install(b);
+	am_remote_install(b);
 	b->durable_synced = journal_synced;
 	b->durable_synced_ctx = NULL;
 	b->restore_message = am_message_restore;

@@ -20,6 +20,9 @@ struct defs_wait {
 	uint16_t channel;
 	uint32_t method, reply;   /* the method and its ok (AM_* ids) */
 	uint8_t no_wait;
+	struct am_method ok;      /* reply 0: this ok (no borrowed fields) */
+	uint8_t *rerun;           /* owned: else the method, encoded, run again */
+	size_t rerun_len;
 };
 
 static struct defs_wait *waits;
@@ -31,6 +34,16 @@ static void unlink_wait(struct defs_wait *w)
 			*pp = w->next;
 			break;
 		}
+}
+
+/* The change is made here: the method runs again and now finds it (a
+ * queue.declare answers with the queue's counts, checks its arguments). */
+static void rerun(struct am_conn *c, struct am_channel *ch, struct defs_wait *w)
+{
+	struct am_method m;
+	if (am_method_decode(w->rerun + 7, w->rerun_len - AM_FRAME_OVERHEAD, &m) != AM_OK)
+		return;
+	am_dispatch_method(c, ch->id, &m);
 }
 
 static void applied(void *arg, int status, const char *text)
@@ -49,23 +62,77 @@ static void applied(void *arg, int status, const char *text)
 			struct am_err err;
 			am_fail_core(&err, &te, w->method);
 			am_raise(c, ch, &err);
-		} else if (!w->no_wait) {
+		} else if (w->rerun) {
+			rerun(c, ch, w);
+		} else if (!w->no_wait && w->reply) {
 			am_send_simple(c, ch->id, w->reply);
+		} else if (!w->no_wait) {
+			am_send_method(c, ch->id, &w->ok);
 		}
 	}
+	free(w->rerun);
 	free(w);
 }
+
+static struct defs_wait *wait_new(struct am_conn *c, struct am_channel *ch, uint32_t method,
+				   uint32_t reply, int no_wait, struct am_err *err);
 
 int am_defs_wait(struct am_conn *c, struct am_channel *ch, uint32_t method, uint32_t reply,
 		 int no_wait, struct am_err *err)
 {
-	struct defs_wait *w = calloc(1, sizeof(*w));
+	return wait_new(c, ch, method, reply, no_wait, err) ? 0 : -1;
+}
+
+int am_defs_wait_ok(struct am_conn *c, struct am_channel *ch, const struct am_method *ok,
+		    uint32_t method, int no_wait, struct am_err *err)
+{
+	struct defs_wait *w = wait_new(c, ch, method, 0, no_wait, err);
 	if (!w)
-		return am_fail(err, AM_INTERNAL_ERROR, method, "out of memory");
+		return -1;
+	w->ok = *ok;
+	return 0;
+}
+
+int am_defs_wait_rerun(struct am_conn *c, struct am_channel *ch, const struct am_method *m,
+		       struct am_err *err)
+{
+	size_t cap = 2 * AM_FRAME_MIN_SIZE, len = 0;
+	uint8_t *buf = malloc(cap);
+	int rc = buf ? am_method_frame_encode(ch->id, m, buf, cap, &len) : AM_ERR_NOSPACE;
+	while (rc == AM_ERR_NOSPACE && buf && cap < (1u << 24)) { /* big argument tables */
+		uint8_t *nb = realloc(buf, cap *= 4);
+		if (!nb)
+			break;
+		buf = nb;
+		rc = am_method_frame_encode(ch->id, m, buf, cap, &len);
+	}
+	if (rc != AM_OK) {
+		free(buf);
+		return am_fail(err, AM_INTERNAL_ERROR, m->id, "out of memory");
+	}
+	struct defs_wait *w = wait_new(c, ch, m->id, 0, 0, err);
+	if (!w) {
+		free(buf);
+		return -1;
+	}
+	w->rerun = buf;
+	w->rerun_len = len;
+	return 0;
+}
+
+static struct defs_wait *wait_new(struct am_conn *c, struct am_channel *ch, uint32_t method,
+				  uint32_t reply, int no_wait, struct am_err *err)
+{
+	struct defs_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		am_fail(err, AM_INTERNAL_ERROR, method, "out of memory");
+		return NULL;
+	}
 	w->op = tdm_defs_last(c->broker, applied, w);
 	if (!w->op) {
 		free(w);
-		return am_fail(err, AM_INTERNAL_ERROR, method, "no cluster proposal to wait for");
+		am_fail(err, AM_INTERNAL_ERROR, method, "no cluster proposal to wait for");
+		return NULL;
 	}
 	w->c = c;
 	w->channel = ch->id;
@@ -76,7 +143,7 @@ int am_defs_wait(struct am_conn *c, struct am_channel *ch, uint32_t method, uint
 	waits = w;
 	c->parked = 1;
 	tdm_conn_pause_reading(c->net, 1);
-	return 0;
+	return w;
 }
 
 void am_defs_conn_gone(struct am_conn *c)
@@ -88,6 +155,7 @@ void am_defs_conn_gone(struct am_conn *c)
 			continue;
 		unlink_wait(w);
 		tdm_defs_op_forget(w->op);
+		free(w->rerun);
 		free(w);
 	}
 }

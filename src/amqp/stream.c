@@ -42,6 +42,7 @@
 #include "core/auth.h"
 #include "core/log.h"
 #include "core/qargs.h"
+#include "core/remote.h"
 #include "core/replica.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
@@ -214,11 +215,26 @@ struct am_repl_wait *am_stream_collect_end(void)
 	return w;
 }
 
+int am_stream_collect_add(struct am_repl_wait *w)
+{
+	if (!collecting)
+		return 0;
+	w->next = collected;
+	collected = w;
+	return 1;
+}
+
+int am_stream_collecting(void)
+{
+	return collecting;
+}
+
 void am_repl_wait_free(struct am_repl_wait *w)
 {
 	while (w) {
 		struct am_repl_wait *next = w->next;
 		tdm_replica_op_forget(w->op); /* the leader's answer has nobody to tell */
+		tdm_remote_forget(w->rop);
 		free(w);
 		w = next;
 	}

@@ -131,6 +131,13 @@ struct tdm_broker {
 	struct tdm_topics *topics;
 	int (*stream_append)(void *ctx, struct tdm_queue *q, struct tdm_message *m);
 	void *stream_append_ctx;
+	/* cluster: stubs of other nodes' queues (core/remote.h); the link's
+	 * operations (NULL: none) and the front end's hook that sends a
+	 * message routed to a stub (0, or -1: refused), as stream_append */
+	const struct tdm_remote_ops *remote_ops;
+	void *remote_ctx;
+	int (*remote_publish)(void *ctx, struct tdm_queue *q, struct tdm_message *m);
+	void *remote_publish_ctx;
 	/* consumer groups over the logs (core/groups.h), borrowed from main;
 	 * NULL when the logs are not open */
 	struct tdm_groups *groups;
@@ -226,7 +233,11 @@ struct tdm_queue_spec {
 	void *owner;              /* the declaring connection (for exclusive) */
 	const char *user;         /* who declares (core/access.h checks); NULL: unchecked */
 	const struct tdm_queue_settings *settings; /* for a new queue; NULL = defaults */
+	int32_t home;             /* cluster: the home node of the cluster's queue (0: a
+				     queue of this node alone); another node's: a stub */
 	int created;              /* out: set when this call created the queue */
+	int local;                /* a queue of this node alone, even in a cluster */
+	char generated[40];       /* out: the name made for a server-named queue */
 };
 /* Declares (or checks) a queue; *out is borrowed from the vhost. */
 int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,

@@ -11,43 +11,11 @@
 
 #include "core/broker.h"
 #include "core/defs.h"
+#include "core/defs_internal.h"
 #include "core/durable_internal.h"
 #include "core/log.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
-
-#define RECORD_VERSION 1
-#define READ_BYTES (1u << 20)
-
-enum { CMD_EXCHANGE = 'X', CMD_EXCHANGE_DELETE = 'x', CMD_BIND = 'B', CMD_UNBIND = 'b',
-       CMD_STATE = 'S' };
-
-struct tdm_defs_op {
-	struct tdm_defs_op *next;
-	struct tdm_defs *d;            /* borrowed */
-	uint64_t seq;
-	uint64_t deadline_ms;
-	tdm_defs_done_fn done;         /* NULL: nobody waits (forgotten) */
-	void *arg;
-	struct tdm_replica_op *fwd;    /* the submission in flight, or NULL */
-	uint8_t *key, *value;          /* owned: the record, until submitted */
-	size_t key_len, value_len;
-	int submitted;                 /* 0: (re)sent at the next poll */
-	int taken;                     /* handed to a waiter by tdm_defs_last */
-	char last_error[160];          /* why the last attempt failed, for the timeout */
-};
-
-struct tdm_defs {
-	struct tdm_broker *b;          /* borrowed */
-	struct tdm_defs_op *ops;       /* owned: proposals not answered yet, newest first */
-	struct ls_decoder *dec;        /* owned */
-	uint64_t next_seq;
-	uint64_t applied;              /* next offset to apply */
-	uint64_t persisted;            /* offsets below it were applied before a restart */
-	uint64_t asked_topic_ms;       /* when the controller was last asked for the topic */
-	int applying;
-	int32_t node;
-};
 
 static int64_t wall_ms(void)
 {
@@ -208,7 +176,7 @@ static int outside_the_log(const struct tdm_defs *d)
 }
 
 /* A new proposal of key/value (both taken); TDM_PROPOSED or an error. */
-static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, uint64_t seq,
+int dfs_propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, uint64_t seq,
 		   struct tdm_err *err)
 {
 	if (outside_the_log(d)) {
@@ -240,7 +208,7 @@ static int propose(struct tdm_defs *d, struct wbuf *k, struct wbuf *v, uint64_t 
 }
 
 /* The value's header: version, command, proposing node and sequence. */
-static void put_head(struct tdm_defs *d, struct wbuf *v, uint8_t cmd, uint64_t *seq)
+void dfs_put_head(struct tdm_defs *d, struct wbuf *v, uint8_t cmd, uint64_t *seq)
 {
 	*seq = ++d->next_seq;
 	dur_put_u8(v, RECORD_VERSION);
@@ -263,11 +231,11 @@ int tdm_defs_propose_exchange(struct tdm_vhost *vh, const struct tdm_exchange_sp
 	struct wbuf k = { 0 }, v = { 0 };
 	uint64_t seq;
 	exchange_key(&k, vh, s->name, s->name_len);
-	put_head(d, &v, CMD_EXCHANGE, &seq);
+	dfs_put_head(d, &v, CMD_EXCHANGE, &seq);
 	dur_put_u8(&v, (uint8_t)type);
 	dur_put_u8(&v, (uint8_t)((s->durable ? 1 : 0) | (s->auto_delete ? 2 : 0) | (s->internal ? 4 : 0)));
 	dur_put_str(&v, s->arguments ? s->arguments : (const uint8_t *)"", s->arguments_len);
-	return propose(d, &k, &v, seq, err);
+	return dfs_propose(d, &k, &v, seq, err);
 }
 
 int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, size_t len,
@@ -277,9 +245,9 @@ int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, siz
 	struct wbuf k = { 0 }, v = { 0 };
 	uint64_t seq;
 	exchange_key(&k, vh, name, len);
-	put_head(d, &v, CMD_EXCHANGE_DELETE, &seq);
+	dfs_put_head(d, &v, CMD_EXCHANGE_DELETE, &seq);
 	dur_put_u8(&v, (uint8_t)!!if_unused);
-	return propose(d, &k, &v, seq, err);
+	return dfs_propose(d, &k, &v, seq, err);
 }
 
 int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst, const char *key,
@@ -300,8 +268,8 @@ int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst,
 		dur_put_u8(&k, args[i].type);
 		dur_put_str(&k, args[i].val, args[i].val_len);
 	}
-	put_head(d, &v, bind ? CMD_BIND : CMD_UNBIND, &seq);
-	return propose(d, &k, &v, seq, err);
+	dfs_put_head(d, &v, bind ? CMD_BIND : CMD_UNBIND, &seq);
+	return dfs_propose(d, &k, &v, seq, err);
 }
 
 int tdm_defs_share(struct tdm_broker *b, const void *key, size_t klen, const void *val,
@@ -312,9 +280,9 @@ int tdm_defs_share(struct tdm_broker *b, const void *key, size_t klen, const voi
 	struct tdm_err err;
 	uint64_t seq;
 	dur_put(&k, key, klen);
-	put_head(d, &v, CMD_STATE, &seq);
+	dfs_put_head(d, &v, CMD_STATE, &seq);
 	dur_put(&v, val, vlen);
-	return propose(d, &k, &v, seq, &err) == TDM_PROPOSED ? 0 : -1;
+	return dfs_propose(d, &k, &v, seq, &err) == TDM_PROPOSED ? 0 : -1;
 }
 
 struct tdm_defs_op *tdm_defs_last(struct tdm_broker *b, tdm_defs_done_fn done, void *arg)
@@ -346,12 +314,7 @@ void tdm_defs_op_forget(struct tdm_defs_op *op)
 
 /* ---- applying ------------------------------------------------------------------------- */
 
-struct applied {
-	int status;
-	struct tdm_err err;
-};
-
-static struct tdm_vhost *key_vhost(struct tdm_defs *d, struct rbuf *k, struct applied *out)
+struct tdm_vhost *dfs_key_vhost(struct tdm_defs *d, struct rbuf *k, struct applied *out)
 {
 	size_t n;
 	const char *vname = (const char *)dur_get_str(k, &n);
@@ -364,7 +327,7 @@ static struct tdm_vhost *key_vhost(struct tdm_defs *d, struct rbuf *k, struct ap
 static void apply_exchange(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int catchup,
 			   struct applied *out)
 {
-	struct tdm_vhost *vh = key_vhost(d, k, out);
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
 	size_t n, alen;
 	const char *name = (const char *)dur_get_str(k, &n);
 	uint8_t type = dur_get_u8(v), flags = dur_get_u8(v);
@@ -385,7 +348,7 @@ static void apply_exchange(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, i
 static void apply_exchange_delete(struct tdm_defs *d, struct rbuf *k, struct rbuf *v,
 				  int catchup, struct applied *out)
 {
-	struct tdm_vhost *vh = key_vhost(d, k, out);
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
 	size_t n;
 	const char *name = (const char *)dur_get_str(k, &n);
 	int if_unused = dur_get_u8(v);
@@ -404,7 +367,7 @@ static void apply_exchange_delete(struct tdm_defs *d, struct rbuf *k, struct rbu
 static void apply_binding(struct tdm_defs *d, struct rbuf *k, int bind, int catchup,
 			  struct applied *out)
 {
-	struct tdm_vhost *vh = key_vhost(d, k, out);
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
 	size_t sl, dl, kl, nargs;
 	const char *sname = (const char *)dur_get_str(k, &sl);
 	const char *dname = (const char *)dur_get_str(k, &dl);
@@ -451,7 +414,7 @@ static void apply_record(struct tdm_defs *d, const struct ls_record *r)
 	struct rbuf k = { r->key, r->key_len, 0, 0 }, v = { r->value, r->value_len, 0, 0 };
 	if (!r->key || !r->value)
 		return;
-	dur_get_u8(&k); /* the kind, repeated in the command */
+	uint8_t kind = dur_get_u8(&k);
 	uint8_t ver = dur_get_u8(&v), cmd = dur_get_u8(&v);
 	int32_t node = (int32_t)dur_get_u32(&v);
 	uint64_t seq = dur_get_u64(&v);
@@ -467,8 +430,14 @@ static void apply_record(struct tdm_defs *d, const struct ls_record *r)
 		apply_exchange(d, &k, &v, catchup, &out);
 	else if (cmd == CMD_EXCHANGE_DELETE)
 		apply_exchange_delete(d, &k, &v, catchup, &out);
+	else if ((cmd == CMD_BIND || cmd == CMD_UNBIND) && kind == 'u')
+		dfs_apply_queue_binding(d, &k, cmd == CMD_BIND, catchup, &out);
 	else if (cmd == CMD_BIND || cmd == CMD_UNBIND)
 		apply_binding(d, &k, cmd == CMD_BIND, catchup, &out);
+	else if (cmd == CMD_QUEUE)
+		dfs_apply_queue(d, &k, &v, node, catchup, &out);
+	else if (cmd == CMD_QUEUE_DELETE)
+		dfs_apply_queue_delete(d, &k, catchup, &out);
 	else if (cmd == CMD_STATE)
 		apply_state(d, r, &v, catchup, &out);
 	d->applying = 0;

@@ -13,11 +13,13 @@
  * "ok" before the in-sync replicas have it.  Kafka's metadata log (KRaft)
  * on ZooKeeper-era replication; RabbitMQ keeps the same things in Mnesia.
  *
- * Today: exchanges (declare, delete) and bindings between exchanges as
- * commands, decided where they are applied; vhosts, users (with their permissions) and limits as the state
- * the proposing node's store records for them, applied as recovery would
- * (the last in the log wins).  Queues and their bindings are still each
- * node's own (README: "Definitions in a cluster").
+ * Exchanges (declare, delete), classic queues that are not exclusive
+ * (declare, delete: core/defs_queue.c, with the node that declared one
+ * its home) and bindings as commands, decided where they are applied;
+ * vhosts, users (with their permissions) and limits as the state the
+ * proposing node's store records for them, applied as recovery would (the
+ * last in the log wins).  Exclusive and stream queues stay each node's
+ * own (README: "Definitions in a cluster").
  *
  * Records: key = kind, vhost and name (so compaction keeps each object's
  * latest command; a deletion is a command with a value, never a tombstone,
@@ -84,6 +86,20 @@ struct ex_hdr;
 int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst, const char *key,
 			     size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
 			     struct tdm_err *err);
+
+/* Proposes a new queue of the cluster, named name[0..len) (the spec's
+ * name, or the one made for a server-named queue), with this node its
+ * home (core/defs_queue.c).  TDM_PROPOSED or an error. */
+struct tdm_queue_spec;
+struct tdm_queue;
+int tdm_defs_propose_queue(struct tdm_vhost *vh, const struct tdm_queue_spec *s, const char *name,
+			   size_t len, struct tdm_err *err);
+/* Proposes the deletion of the cluster's queue q everywhere. */
+int tdm_defs_propose_queue_delete(struct tdm_queue *q, struct tdm_err *err);
+/* Proposes binding (bind) or unbinding the cluster's queue q to src. */
+int tdm_defs_propose_queue_binding(struct tdm_exchange *src, struct tdm_queue *q, const char *key,
+				   size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
+				   struct tdm_err *err);
 
 /* The store's record key/val of a vhost, user or limit (durable_topology.c,
  * kinds 'V', 'U', 'L'), just changed here: proposed as that state, which

@@ -268,6 +268,10 @@ int tdm_bind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, si
 	if (dst->kind == TDM_DEST_EXCHANGE && tdm_defs_clustered(src->vhost->broker))
 		return tdm_defs_propose_binding(src, (struct tdm_exchange *)dst, key, key_len, args,
 						nargs, 1, err); /* between two of the cluster's */
+	if (dst->kind == TDM_DEST_QUEUE && ((struct tdm_queue *)dst)->shared &&
+	    tdm_defs_clustered(src->vhost->broker))
+		return tdm_defs_propose_queue_binding(src, (struct tdm_queue *)dst, key, key_len,
+						      args, nargs, 1, err);
 	int rc = ex_bind(src->table, dst, key, key_len, args, nargs);
 	if (rc == EX_ERR_EXISTS)
 		return TDM_OK;
@@ -305,6 +309,10 @@ int tdm_unbind(struct tdm_exchange *src, struct tdm_dest *dst, const char *key, 
 	if (dst->kind == TDM_DEST_EXCHANGE && tdm_defs_clustered(src->vhost->broker))
 		return tdm_defs_propose_binding(src, (struct tdm_exchange *)dst, key, key_len, args,
 						nargs, 0, err);
+	if (dst->kind == TDM_DEST_QUEUE && ((struct tdm_queue *)dst)->shared &&
+	    tdm_defs_clustered(src->vhost->broker))
+		return tdm_defs_propose_queue_binding(src, (struct tdm_queue *)dst, key, key_len,
+						      args, nargs, 0, err);
 	if (ex_unbind(src->table, dst, key, key_len, args, nargs) != EX_OK)
 		return TDM_OK; /* RabbitMQ 3.x: unbinding a missing binding succeeds */
 	tdm_durable_binding(src->vhost->broker->durable, src, dst, key, key_len, args, nargs, 0);

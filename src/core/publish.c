@@ -35,6 +35,11 @@ int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m
 				refused++;
 			continue;
 		}
+		if (q->remote) { /* another node's queue: sent to its home */
+			if (!b->remote_publish || b->remote_publish(b->remote_publish_ctx, q, m) < 0)
+				refused++;
+			continue;
+		}
 		int journaled = q->qid && m->journal_off != TDM_NO_JOURNAL;
 		if (q->qid && m->persistent && d && !journaled)
 			continue; /* journal failure: counted refused above */

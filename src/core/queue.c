@@ -16,6 +16,7 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/remote.h"
 #include "core/stream.h"
 #include "util/invariant.h"
 
@@ -445,6 +446,18 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 	return 1;
 }
 
+int tdm_queue_push_entry(struct tdm_queue *q, struct tdm_message *m, uint64_t seq,
+			 int redelivered)
+{
+	struct tdm_qentry e = { .msg = m, .seq = seq, .redelivered = (uint8_t)!!redelivered };
+	if (store_ready(q, e) < 0)
+		return -1;
+	tdm_message_ref(m);
+	count_ready(q, m);
+	tdm_queue_kick(q);
+	return 0;
+}
+
 int tdm_queue_restore(struct tdm_queue *q, struct tdm_message *m, int redelivered)
 {
 	uint64_t now = 0;
@@ -459,6 +472,10 @@ int tdm_queue_restore(struct tdm_queue *q, struct tdm_message *m, int redelivere
 
 void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 {
+	if (q->remote) { /* the home keeps it */
+		tdm_remote_settle(q, e, TDM_REMOTE_REQUEUE);
+		return;
+	}
 	q->unacked--;
 	e.redelivered = 1;
 	if (q->deleted || q->stream || heap_push(q, e) < 0) {
@@ -472,6 +489,10 @@ void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 
 void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e)
 {
+	if (q->remote) {
+		tdm_remote_settle(q, e, TDM_REMOTE_ACK);
+		return;
+	}
 	q->unacked--;
 	q->stat_acked++;
 	drop(q, e.msg);
@@ -479,6 +500,10 @@ void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e)
 
 void tdm_queue_reject(struct tdm_queue *q, struct tdm_qentry e)
 {
+	if (q->remote) { /* the home dead-letters it */
+		tdm_remote_settle(q, e, TDM_REMOTE_REJECT);
+		return;
+	}
 	if (!q->deleted)
 		tdm_queue_dead_letter(q, e.msg, TDM_DL_REJECTED);
 	tdm_queue_settle(q, e);
@@ -511,6 +536,8 @@ void tdm_queue_attach(struct tdm_queue *q, struct tdm_consumer *c)
 	if (c->priority)
 		q->prio_consumers++;
 	q->had_consumer = 1;
+	if (q->remote)
+		tdm_remote_attached(q, c); /* the home pushes to it */
 	tdm_queue_kick(q);
 }
 
@@ -531,6 +558,8 @@ void tdm_queue_detach(struct tdm_queue *q, struct tdm_consumer *c)
 	if (c->priority)
 		q->prio_consumers--;
 	q->last_used = tdm_now_ms();
+	if (q->remote)
+		tdm_remote_detached(q, c);
 	if (q->nconsumers)
 		tdm_queue_kick(q); /* a single active consumer's successor takes over */
 	tdm_queue_unref(q);

@@ -12,8 +12,11 @@
 
 #include "core/access.h"
 #include "core/broker.h"
+#include "core/defs.h"
 #include "core/durable.h"
 #include "core/limits.h"
+#include "core/remote.h"
+#include "core/replica.h"
 #include "core/stream.h"
 #include "util/b64.h"
 
@@ -163,6 +166,10 @@ struct tdm_queue *tdm_queue_lookup(struct tdm_vhost *vh, const char *name, size_
 			    vh->name);
 		return NULL;
 	}
+	if (q->remote && !tdm_remote_home_up(q)) {
+		tdm_remote_down(q, err);
+		return NULL;
+	}
 	if (q->exclusive && q->owner != owner) {
 		locked_error(vh, q->name, err);
 		return NULL;
@@ -192,10 +199,18 @@ static int queue_equivalent(struct tdm_vhost *vh, struct tdm_queue *q,
 			   arg, q->name, vh->name, got ? "true" : "false", cur ? "true" : "false");
 }
 
+/* A new queue of the cluster's: this node (home) or a stub of another's. */
+static void make_shared(struct tdm_vhost *vh, struct tdm_queue *q, int32_t home)
+{
+	q->shared = 1;
+	q->home = home;
+	q->remote = home != tdm_replica_node_id(vh->broker->replica);
+}
+
 int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 		      struct tdm_queue **out, struct tdm_err *err)
 {
-	char gen[40];
+	char *gen = s->generated;
 	const char *name = s->name;
 	size_t len = s->name_len;
 	if (len == 0 && !s->passive) {
@@ -208,6 +223,8 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	    tdm_access(vh, s->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, name, len, err) != TDM_OK)
 		return err->status;
 	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
+	if (q && q->remote && !s->home && !tdm_remote_home_up(q))
+		return tdm_remote_down(q, err);
 	if (q) {
 		if (q->exclusive && q->owner != s->owner)
 			return locked_error(vh, q->name, err);
@@ -239,6 +256,9 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	     tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, s->settings->dlx,
 			s->settings->dlx_len, err) != TDM_OK))
 		return err->status;
+	if (!s->home && !s->exclusive && !s->local && !(s->settings && s->settings->stream) &&
+	    tdm_defs_clustered(vh->broker)) /* the cluster's, with this node its home */
+		return tdm_defs_propose_queue(vh, s, name, len, err);
 	q = tdm_queue_new(vh, name, len);
 	if (!q || tdm_map_put(&vh->queues, name, len, q) < 0) {
 		if (q)
@@ -255,6 +275,12 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 		memcpy(q->arguments, s->arguments, s->arguments_len);
 		q->arguments_len = (uint32_t)s->arguments_len;
 	}
+	if (s->home)
+		make_shared(vh, q, s->home);
+	if (q->remote) { /* another node's: it keeps the messages and the settings */
+		*out = q;
+		return TDM_OK;
+	}
 	if ((s->settings && tdm_queue_apply(q, s->settings) < 0) ||
 	    tdm_durable_queue_put(vh->broker->durable, q) < 0) { /* persists the arguments too */
 		tdm_queue_remove(q);
@@ -269,6 +295,12 @@ void tdm_queue_remove(struct tdm_queue *q)
 	struct tdm_vhost *vh = q->vhost;
 	if (q->deleted)
 		return;
+	if (q->shared && !q->remote && tdm_defs_clustered(vh->broker)) {
+		/* gone here (auto-delete, x-expires): the cluster forgets it */
+		struct tdm_err err;
+		if (tdm_defs_propose_queue_delete(q, &err) == TDM_PROPOSED)
+			tdm_defs_op_forget(tdm_defs_last(vh->broker, NULL, NULL));
+	}
 	tdm_map_del(&vh->queues, q->name, q->name_len);
 	tdm_durable_queue_del(vh->broker->durable, q);
 	vh->broker->stat_gone_delivered += q->stat_delivered;
@@ -298,12 +330,14 @@ int tdm_queue_delete(struct tdm_vhost *vh, const char *name, size_t len, void *o
 		return tdm_err_set(err, TDM_E_NOT_EMPTY, "queue '%s' in vhost '%s' not empty",
 				   q->name, vh->name);
 	*count = tdm_queue_ready(q);
+	if (q->shared && tdm_defs_clustered(vh->broker))
+		return tdm_defs_propose_queue_delete(q, err); /* every node removes it */
 	tdm_queue_remove(q);
 	return TDM_OK;
 }
 
 void tdm_queue_consumer_gone(struct tdm_queue *q)
 {
-	if (q->auto_delete && q->had_consumer && q->nconsumers == 0 && !q->deleted)
+	if (q->auto_delete && q->had_consumer && q->nconsumers == 0 && !q->deleted && !q->remote)
 		tdm_queue_remove(q);
 }

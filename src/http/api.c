@@ -23,6 +23,7 @@
 #include "core/durable.h"
 #include "core/qargs.h"
 #include "core/registry.h"
+#include "core/remote.h"
 #include "core/replica.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
@@ -209,9 +210,10 @@ void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_
 	js_kbool(w, "exclusive", q->exclusive);
 	js_key(w, "arguments");
 	hv_table_to_json(w, q->arguments, q->arguments_len);
-	member_name(rp, tdm_replica_node_id(rp), node, sizeof(node));
+	/* another node's queue (core/remote.h): its home's name */
+	member_name(rp, q->remote ? q->home : tdm_replica_node_id(rp), node, sizeof(node));
 	js_kstr(w, "node", node);
-	js_kstr(w, "state", "running");
+	js_kstr(w, "state", tdm_remote_home_up(q) ? "running" : "down");
 	js_kstr(w, "type", q->stream ? "stream" : "classic");
 	if (q->stream)
 		write_stream_members(w, (struct tdm_queue *)q);
@@ -765,8 +767,10 @@ static void put_queue(struct hx_req *r, struct tdm_vhost *vh)
 		return;
 	struct tdm_err e;
 	int created = 0;
-	if (hx_declare_queue(vh, r->user, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e) !=
-	    TDM_OK)
+	int rc = hx_declare_queue(vh, r->user, &r->body, 0, r->seg[2].s, r->seg[2].len, &created, &e);
+	if (rc == TDM_PROPOSED) /* the cluster's queue: once applied here */
+		hx_defs_reply(r, 201);
+	else if (rc != TDM_OK)
 		hx_core_error(r, &e);
 	else
 		hx_no_content(r, created ? 201 : 204);
@@ -804,10 +808,15 @@ void hx_queue(struct hx_req *r)
 		const char *iu = hx_query(r, "if-unused"), *ie = hx_query(r, "if-empty");
 		uint64_t count;
 		struct tdm_err e;
-		if (tdm_access(vh, r->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, q->name, q->name_len,
-			       &e) != TDM_OK ||
-		    tdm_queue_delete(vh, q->name, q->name_len, q->owner, iu && !strcmp(iu, "true"),
-				     ie && !strcmp(ie, "true"), &count, &e) != TDM_OK)
+		int rc = tdm_access(vh, r->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, q->name,
+				    q->name_len, &e);
+		if (rc == TDM_OK)
+			rc = tdm_queue_delete(vh, q->name, q->name_len, q->owner,
+					      iu && !strcmp(iu, "true"), ie && !strcmp(ie, "true"),
+					      &count, &e);
+		if (rc == TDM_PROPOSED) /* the cluster's queue: gone everywhere first */
+			hx_defs_reply(r, 204);
+		else if (rc != TDM_OK)
 			hx_core_error(r, &e);
 		else
 			hx_no_content(r, 204);
@@ -952,7 +961,7 @@ void hx_aliveness(struct hx_req *r)
 	if (!vh)
 		return;
 	static const char name[] = "aliveness-test";
-	struct tdm_queue_spec s = { .name = name, .name_len = sizeof(name) - 1 };
+	struct tdm_queue_spec s = { .name = name, .name_len = sizeof(name) - 1, .local = 1 };
 	struct tdm_queue *q;
 	struct tdm_err e;
 	int ok = 0;

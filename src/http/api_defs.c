@@ -283,12 +283,13 @@ static int import_access(struct hx_req *r, struct tdm_err *e)
 	return TDM_OK;
 }
 
-/* An exchange of an import; in a cluster a new one is proposed and *w
- * (made on the first) waits for it. */
-static int import_exchange(struct hx_req *r, struct tdm_vhost *vh, int it, const char *name,
-			   size_t n, struct hx_defs_wait **w, struct tdm_err *e)
+/* An exchange (part 0) or queue of an import; in a cluster a new one is
+ * proposed and *w (made on the first) waits for it. */
+static int import_object(struct hx_req *r, int part, struct tdm_vhost *vh, int it,
+			 const char *name, size_t n, struct hx_defs_wait **w, struct tdm_err *e)
 {
-	int rc = hx_declare_exchange(vh, r->user, &r->body, it, name, n, NULL, e);
+	int rc = part == 0 ? hx_declare_exchange(vh, r->user, &r->body, it, name, n, NULL, e)
+			   : hx_declare_queue(vh, r->user, &r->body, it, name, n, NULL, e);
 	if (rc != TDM_PROPOSED)
 		return rc;
 	if (hx_defs_rerunning()) { /* applied once already: changed since, let it be */
@@ -318,9 +319,9 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 		hx_core_error(r, &e);
 		return;
 	}
-	struct hx_defs_wait *w = NULL; /* a cluster's new exchanges (core/defs.h) */
+	struct hx_defs_wait *w = NULL; /* a cluster's new exchanges, queues (core/defs.h) */
 	for (int part = 0; part < 3; part++) {
-		if (part == 1 && w) { /* the rest once they are applied: handled again */
+		if (part > 0 && w) { /* the rest once they are applied: handled again */
 			while (hx_defs_wait_add(w) == 0) /* vhosts and users too */
 				;
 			hx_defs_wait_arm(w);
@@ -341,10 +342,8 @@ static void import(struct hx_req *r, struct tdm_vhost *only)
 				char *name = js_strdup(d, js_get(d, it, "name"), &n);
 				if (!name)
 					rc = tdm_err_set(&e, TDM_E_INVALID, "every %s needs a name", parts[part]);
-				else if (part == 0)
-					rc = import_exchange(r, vh, it, name, n, &w, &e);
 				else
-					rc = hx_declare_queue(vh, r->user, d, it, name, n, NULL, &e);
+					rc = import_object(r, part, vh, it, name, n, &w, &e);
 				free(name);
 			} else if (vh) {
 				rc = import_binding(r, it, vh, &e);

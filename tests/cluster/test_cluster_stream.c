@@ -48,6 +48,7 @@
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 
+#include "cluster_amqp.h"
 #include "cluster_harness.h"
 #include "kafka_harness.h"
 
@@ -72,52 +73,42 @@ static void teardown(void)
 
 static void reply_ok(amqp_rpc_reply_t r, const char *what)
 {
-	if (r.reply_type == AMQP_RESPONSE_NORMAL)
-		return;
-	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD || r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)) {
-		const amqp_channel_close_t *cc = r.reply.decoded; /* same layout for both */
-		ck_abort_msg("%s: closed %u %.*s", what, cc->reply_code, (int)cc->reply_text.len,
-			     (const char *)cc->reply_text.bytes);
-	}
-	ck_abort_msg("%s: reply type %d (%s)", what, r.reply_type,
-		     amqp_error_string2(r.library_error));
+	ca_reply_ok(r, what);
 }
 
-/* A connection to node i as user/password on vhost, channel 1 open; NULL
- * when the login is refused. */
 static amqp_connection_state_t amqp_as(int i, const char *vhost, const char *user,
 				       const char *password)
 {
-	amqp_connection_state_t c = amqp_new_connection();
-	amqp_socket_t *s = amqp_tcp_socket_new(c);
-	ck_assert_msg(s != NULL, "socket");
-	ck_assert_msg(amqp_socket_open(s, "127.0.0.1", cl.nodes[i].amqp_port) == AMQP_STATUS_OK,
-		      "node %d: cannot connect", cl.nodes[i].id);
-	amqp_rpc_reply_t r = amqp_login(c, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user,
-					password);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		amqp_destroy_connection(c);
-		return NULL;
-	}
-	amqp_channel_open(c, 1);
-	reply_ok(amqp_get_rpc_reply(c), "channel.open");
-	return c;
+	return ca_connect(&cl, i, vhost, user, password);
 }
 
-/* A connection to node i as guest, channel 1 open. */
 static amqp_connection_state_t amqp_to(int i)
 {
-	amqp_connection_state_t c = amqp_as(i, "/", "guest", "guest");
-	ck_assert_msg(c != NULL, "node %d: guest's login refused", cl.nodes[i].id);
-	return c;
+	return ca_to(&cl, i);
 }
 
 static void amqp_done(amqp_connection_state_t c)
 {
-	amqp_connection_close(c, AMQP_REPLY_SUCCESS);
-	amqp_destroy_connection(c);
+	ca_done(c);
 }
+
+static int declare_exchange(amqp_connection_state_t c, const char *x, const char *type,
+			    int durable, char *text, size_t cap)
+{
+	return ca_declare_exchange(c, x, type, durable, text, cap);
+}
+
+static int node_answers(int i, const char *path, int want, const char *needle, int ms)
+{
+	return ca_node_answers(&cl, i, path, want, needle, ms);
+}
+
+
+/* A connection to node i as user/password on vhost, channel 1 open; NULL
+ * when the login is refused. */
+
+/* A connection to node i as guest, channel 1 open. */
+
 
 /* The arguments of a stream queue (x-queue-type stream), in e. */
 static amqp_table_t stream_args(amqp_table_entry_t *e)
@@ -148,69 +139,6 @@ static void publish(amqp_connection_state_t c, const char *q, const char *body)
 }
 
 /* Publisher confirms seen on a channel: acked[tag] / nacked[tag]. */
-struct confirms {
-	int n;
-	char *acked, *nacked;
-	int nacks, acks;
-};
-
-/* Reads confirms for up to ms; returns when every tag 1..upto is settled
- * (or the time is up). */
-static void read_confirms(amqp_connection_state_t c, struct confirms *cf, int upto, int ms)
-{
-	uint64_t deadline = kh_now_ms() + (uint64_t)ms;
-	while (cf->acks + cf->nacks < upto) {
-		uint64_t now = kh_now_ms();
-		if (now >= deadline)
-			return;
-		struct timeval tv = { (long)((deadline - now) / 1000), (long)((deadline - now) % 1000) * 1000 };
-		amqp_frame_t f;
-		int rc = amqp_simple_wait_frame_noblock(c, &f, &tv);
-		if (rc == AMQP_STATUS_TIMEOUT)
-			return;
-		ck_assert_msg(rc == AMQP_STATUS_OK, "reading confirms: %s", amqp_error_string2(rc));
-		if (f.frame_type != AMQP_FRAME_METHOD)
-			continue;
-		uint64_t tag;
-		int multiple;
-		char *mark;
-		if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
-			const amqp_basic_ack_t *a = f.payload.method.decoded;
-			tag = a->delivery_tag, multiple = a->multiple, mark = cf->acked;
-		} else if (f.payload.method.id == AMQP_BASIC_NACK_METHOD) {
-			const amqp_basic_nack_t *a = f.payload.method.decoded;
-			tag = a->delivery_tag, multiple = a->multiple, mark = cf->nacked;
-		} else {
-			ck_abort_msg("unexpected method 0x%08x while waiting for confirms",
-				     f.payload.method.id);
-		}
-		ck_assert_msg(tag >= 1 && tag <= (uint64_t)cf->n, "confirm of tag %llu",
-			      (unsigned long long)tag);
-		for (uint64_t t = multiple ? 1 : tag; t <= tag; t++) {
-			if (cf->acked[t] || cf->nacked[t])
-				continue;
-			mark[t] = 1;
-			if (mark == cf->acked)
-				cf->acks++;
-			else
-				cf->nacks++;
-		}
-	}
-}
-
-static void confirms_init(struct confirms *cf, int n)
-{
-	memset(cf, 0, sizeof(*cf));
-	cf->n = n;
-	cf->acked = calloc((size_t)n + 1, 1);
-	cf->nacked = calloc((size_t)n + 1, 1);
-}
-
-static void confirms_free(struct confirms *cf)
-{
-	free(cf->acked);
-	free(cf->nacked);
-}
 
 /* A confirming publisher on node i, with q declared there. */
 static amqp_connection_state_t publisher_on(int i, const char *q)
@@ -427,13 +355,13 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 		      "a view's new topic %s is not a cluster topic with 3 in-sync replicas", view);
 
 	/* publish N with confirms: every one acked, none nacked */
-	struct confirms cf;
-	confirms_init(&cf, N + K + 1);
+	struct ca_confirms cf;
+	ca_confirms_init(&cf, N + K + 1);
 	for (int i = 0; i < N; i++) {
 		snprintf(body, sizeof(body), "m-%04d", i);
 		publish(pub, q, body);
 	}
-	read_confirms(pub, &cf, N, 30000);
+	ca_read_confirms(pub, &cf, N, 30000);
 	ck_assert_msg(cf.acks == N && cf.nacks == 0, "%d of %d confirmed, %d nacked", cf.acks, N,
 		      cf.nacks);
 	for (int i = 0; i < 3; i++)
@@ -467,13 +395,13 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 	ck_assert_msg(ch_file_size(path[1]) > before, "node %d did not fetch the new records",
 		      cl.nodes[1].id);
 	got = receive(con, got, N + K, 1200);
-	read_confirms(pub, &cf, N + 1, 1);
+	ca_read_confirms(pub, &cf, N + 1, 1);
 	ck_assert_msg(cf.acks == N, "a confirm came before the ISR had the record (%d acked)",
 		      cf.acks);
 	ck_assert_msg(got == N, "the consumer on follower %d read past the high watermark: %d "
 		      "records, %d confirmed", cl.nodes[1].id, got, cf.acks);
 	ch_node_pause(&cl, 2, 0);
-	read_confirms(pub, &cf, N + K, 30000);
+	ca_read_confirms(pub, &cf, N + K, 30000);
 	ck_assert_msg(cf.acks == N + K && cf.nacks == 0, "%d of %d confirmed, %d nacked", cf.acks,
 		      N + K, cf.nacks);
 	got = receive(con, got, N + K, 20000);
@@ -499,24 +427,24 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 	 * new leader over the cluster link; one on the leader is appended
 	 * there: both confirmed, and read in order after the others */
 	pub = publisher_on(other, q);
-	struct confirms cf2;
-	confirms_init(&cf2, 2);
+	struct ca_confirms cf2;
+	ca_confirms_init(&cf2, 2);
 	snprintf(body, sizeof(body), "m-%04d", N + K);
 	publish(pub, q, body);
-	read_confirms(pub, &cf2, 1, 30000);
+	ca_read_confirms(pub, &cf2, 1, 30000);
 	ck_assert_msg(cf2.acks == 1 && cf2.nacks == 0,
 		      "a publish on non-leader node %d: %d acked, %d nacked", cl.nodes[other].id,
 		      cf2.acks, cf2.nacks);
 	amqp_done(pub);
-	confirms_free(&cf2);
+	ca_confirms_free(&cf2);
 	pub = publisher_on(li, q);
-	confirms_init(&cf2, 2);
+	ca_confirms_init(&cf2, 2);
 	snprintf(body, sizeof(body), "m-%04d", N + K + 1);
 	publish(pub, q, body);
-	read_confirms(pub, &cf2, 1, 30000);
+	ca_read_confirms(pub, &cf2, 1, 30000);
 	ck_assert_msg(cf2.acks == 1, "a publish on the new leader %d was not confirmed (%d nacked)",
 		      leader, cf2.nacks);
-	confirms_free(&cf2);
+	ca_confirms_free(&cf2);
 	con = consumer_on(other, q);
 	got = receive(con, 0, N + K + 2, 20000);
 	ck_assert_msg(got == N + K + 2, "node %d read %d of %d", cl.nodes[other].id, got, N + K + 2);
@@ -529,7 +457,7 @@ START_TEST(test_cluster_stream_queue_is_a_replicated_topic)
 	for (int i = 1; i < 3; i++)
 		ck_assert_msg(api_shows(i, q, 0, 0), "node %d still lists %s after queue.delete",
 			      cl.nodes[i].id, q);
-	confirms_free(&cf);
+	ca_confirms_free(&cf);
 }
 END_TEST
 
@@ -605,19 +533,19 @@ START_TEST(test_cluster_stream_publish_on_a_follower_goes_to_the_leader)
 		      cl.nodes[0].id);
 	pub[1] = publisher_on(1, q);
 	pub[2] = publisher_on(2, q);
-	struct confirms cf[3];
+	struct ca_confirms cf[3];
 	for (int i = 0; i < 3; i++) {
-		confirms_init(&cf[i], N);
+		ca_confirms_init(&cf[i], N);
 		/* one publisher at a time: the order in the log is then known */
 		for (int k = 0; k < N; k++) {
 			snprintf(body, sizeof(body), "n%d-%04d", cl.nodes[i].id, k);
 			publish_from(pub[i], q, body, cl.nodes[i].id);
 		}
-		read_confirms(pub[i], &cf[i], N, 30000);
+		ca_read_confirms(pub[i], &cf[i], N, 30000);
 		ck_assert_msg(cf[i].acks == N && cf[i].nacks == 0,
 			      "publishing on node %d: %d of %d confirmed, %d nacked", cl.nodes[i].id,
 			      cf[i].acks, N, cf[i].nacks);
-		confirms_free(&cf[i]);
+		ca_confirms_free(&cf[i]);
 	}
 	for (int i = 0; i < 3; i++) {
 		amqp_done(pub[i]);
@@ -647,14 +575,14 @@ START_TEST(test_cluster_stream_publish_on_a_follower_goes_to_the_leader)
 	ch_node_stop(&cl, 2);
 	ch_node_start(&cl, 2);
 	amqp_connection_state_t p3 = publisher_on(2, q);
-	struct confirms c3;
-	confirms_init(&c3, 1);
+	struct ca_confirms c3;
+	ca_confirms_init(&c3, 1);
 	publish_from(p3, q, "refused", cl.nodes[2].id);
-	read_confirms(p3, &c3, 1, 20000);
+	ca_read_confirms(p3, &c3, 1, 20000);
 	ck_assert_msg(c3.nacks == 1 && c3.acks == 0,
 		      "node %d with a wrong secret: %d acked, %d nacked (expected a nack)",
 		      cl.nodes[2].id, c3.acks, c3.nacks);
-	confirms_free(&c3);
+	ca_confirms_free(&c3);
 	amqp_done(p3);
 	ck_assert_msg(ch_log_says(&cl, 2, "refused the cluster secret"),
 		      "node %d's log does not say that its cluster secret was refused",
@@ -712,40 +640,9 @@ END_TEST
 
 /* exchange.declare on channel 1 of c: 0 declare-ok, else the reply code
  * (the channel is reopened) and its text in text. */
-static int declare_exchange(amqp_connection_state_t c, const char *x, const char *type,
-			    int durable, char *text, size_t cap)
-{
-	amqp_exchange_declare(c, 1, amqp_cstring_bytes(x), amqp_cstring_bytes(type), 0, durable, 0,
-			      0, amqp_empty_table);
-	amqp_rpc_reply_t r = amqp_get_rpc_reply(c);
-	if (r.reply_type == AMQP_RESPONSE_NORMAL)
-		return 0;
-	ck_assert_msg(r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-			      r.reply.id == AMQP_CHANNEL_CLOSE_METHOD,
-		      "exchange.declare %s: no channel error (reply type %d)", x, r.reply_type);
-	const amqp_channel_close_t *cc = r.reply.decoded;
-	snprintf(text, cap, "%.*s", (int)cc->reply_text.len, (const char *)cc->reply_text.bytes);
-	int code = cc->reply_code;
-	amqp_channel_close_ok_t ok = { 0 };
-	amqp_send_method(c, 1, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-	amqp_channel_open(c, 1);
-	reply_ok(amqp_get_rpc_reply(c), "channel.open again");
-	return code;
-}
 
 /* Waits (bounded) until node i's API answers `want` to GET path, with
  * `needle` in the body when not NULL; 1 when it did. */
-static int node_answers(int i, const char *path, int want, const char *needle, int ms)
-{
-	char out[4096];
-	for (int waited = 0; waited <= ms; waited += 50) {
-		if (ch_http_get(&cl, i, path, out, sizeof(out)) == want &&
-		    (!needle || strstr(out, needle)))
-			return 1;
-		usleep(50 * 1000);
-	}
-	return 0;
-}
 
 /* Waits (bounded) until node i's API shows exchange x with `type`
  * (NULL: until it shows no exchange x); 1 when it did. */
@@ -1102,16 +999,16 @@ START_TEST(test_cluster_stream_publish_below_min_insync_is_nacked)
 	ck_assert_msg(ch_wait_leader(&cl, q, 0, 3, 20000) == cl.nodes[0].id,
 		      "the stream queue's topic is not led by node %d with 3 in sync",
 		      cl.nodes[0].id);
-	struct confirms cf;
-	confirms_init(&cf, 3);
+	struct ca_confirms cf;
+	ca_confirms_init(&cf, 3);
 	publish(pub, q, "m-0000");
-	read_confirms(pub, &cf, 1, 30000);
+	ca_read_confirms(pub, &cf, 1, 30000);
 	ck_assert_msg(cf.acks == 1, "the first publish was not confirmed (%d nacked)", cf.nacks);
 
 	ch_node_kill9(&cl, 1);
 	ch_node_kill9(&cl, 2);
 	publish(pub, q, "m-0001"); /* appended: the ISR has not shrunk yet */
-	read_confirms(pub, &cf, 2, 30000);
+	ca_read_confirms(pub, &cf, 2, 30000);
 	ck_assert_msg(cf.nacked[2] && !cf.acked[2],
 		      "a publish whose ISR fell below min.insync.replicas: %s",
 		      cf.acked[2] ? "confirmed" : "no answer");
@@ -1123,11 +1020,11 @@ START_TEST(test_cluster_stream_publish_below_min_insync_is_nacked)
 	ck_assert_msg(nisr == 1, "node %d's ISR did not shrink to itself (%d)", cl.nodes[0].id,
 		      nisr);
 	publish(pub, q, "m-0002");
-	read_confirms(pub, &cf, 3, 10000);
+	ca_read_confirms(pub, &cf, 3, 10000);
 	ck_assert_msg(cf.nacked[3] && !cf.acked[3], "a publish below min.insync.replicas: %s",
 		      cf.acked[3] ? "confirmed" : "no answer");
 	amqp_done(pub);
-	confirms_free(&cf);
+	ca_confirms_free(&cf);
 }
 END_TEST
 

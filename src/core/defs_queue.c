@@ -1,0 +1,167 @@
+/*
+ * Queues in the cluster's definitions (core/defs.h): a classic queue that
+ * is not exclusive is the cluster's.  It is declared where it is asked
+ * for, and that node is its home (RabbitMQ 3.10's classic queues live on
+ * the node that declared them); the declaration is proposed as a record
+ * naming the home, and every node applies it: the home makes the queue,
+ * the others a stub (q->remote) that routes to it and serves it through
+ * the home (core/remote.h).  A deletion, and a binding of an exchange to
+ * such a queue, are records too, so every node routes alike.
+ *
+ * Records: key 'q', vhost, name; value (after the common head) flags
+ * (1 durable, 2 auto-delete) and the arguments as declared.  Bindings:
+ * key 'u', vhost, source exchange, queue, routing key, arguments.
+ *
+ * Must not depend on: libevent, ZooKeeper, protocol front ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/defs_internal.h"
+#include "core/log.h"
+#include "core/qargs.h"
+
+#define MAX_ARGS 256
+
+static void queue_key(struct wbuf *k, const struct tdm_vhost *vh, const char *name, size_t len)
+{
+	dur_put_u8(k, 'q');
+	dur_put_str(k, vh->name, vh->name_len);
+	dur_put_str(k, name, len);
+}
+
+int tdm_defs_propose_queue(struct tdm_vhost *vh, const struct tdm_queue_spec *s, const char *name,
+			   size_t len, struct tdm_err *err)
+{
+	struct tdm_defs *d = vh->broker->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	uint64_t seq;
+	queue_key(&k, vh, name, len);
+	dfs_put_head(d, &v, CMD_QUEUE, &seq);
+	dur_put_u8(&v, (uint8_t)((s->durable ? 1 : 0) | (s->auto_delete ? 2 : 0)));
+	dur_put_str(&v, s->arguments ? s->arguments : (const uint8_t *)"", s->arguments_len);
+	return dfs_propose(d, &k, &v, seq, err);
+}
+
+int tdm_defs_propose_queue_delete(struct tdm_queue *q, struct tdm_err *err)
+{
+	struct tdm_defs *d = q->vhost->broker->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	uint64_t seq;
+	queue_key(&k, q->vhost, q->name, q->name_len);
+	dfs_put_head(d, &v, CMD_QUEUE_DELETE, &seq);
+	return dfs_propose(d, &k, &v, seq, err);
+}
+
+int tdm_defs_propose_queue_binding(struct tdm_exchange *src, struct tdm_queue *q, const char *key,
+				   size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
+				   struct tdm_err *err)
+{
+	struct tdm_defs *d = src->vhost->broker->defs;
+	struct wbuf k = { 0 }, v = { 0 };
+	uint64_t seq;
+	dur_put_u8(&k, 'u'); /* one key per binding: compaction keeps its last command */
+	dur_put_str(&k, src->vhost->name, src->vhost->name_len);
+	dur_put_str(&k, src->name, src->name_len);
+	dur_put_str(&k, q->name, q->name_len);
+	dur_put_str(&k, key, key_len);
+	dur_put_u32(&k, (uint32_t)nargs);
+	for (size_t i = 0; i < nargs; i++) {
+		dur_put_str(&k, args[i].key, args[i].key_len);
+		dur_put_u8(&k, args[i].type);
+		dur_put_str(&k, args[i].val, args[i].val_len);
+	}
+	dfs_put_head(d, &v, bind ? CMD_BIND : CMD_UNBIND, &seq);
+	return dfs_propose(d, &k, &v, seq, err);
+}
+
+/* A transient queue of this node that a restart took away: the cluster
+ * forgets it too (RabbitMQ deletes a node's transient queues when the
+ * node goes down), so no node keeps a stub of it. */
+static void forget_lost(struct tdm_defs *d, struct tdm_vhost *vh, const char *name, size_t n)
+{
+	struct tdm_queue tmp = { .name = (char *)name, .name_len = (uint8_t)n, .vhost = vh };
+	struct tdm_err err;
+	if (tdm_defs_propose_queue_delete(&tmp, &err) == TDM_PROPOSED)
+		tdm_defs_op_forget(tdm_defs_last(d->b, NULL, NULL));
+}
+
+void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t node,
+		     int catchup, struct applied *out)
+{
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
+	size_t n, alen;
+	const char *name = (const char *)dur_get_str(k, &n);
+	uint8_t flags = dur_get_u8(v);
+	const uint8_t *args = dur_get_str(v, &alen);
+	if (!vh || k->err || v->err || n > 255)
+		return;
+	struct tdm_queue *q = tdm_map_get(&vh->queues, name, n);
+	if (catchup && node == d->node && !q && !(flags & 1)) {
+		forget_lost(d, vh, name, n);
+		return;
+	}
+	if (catchup && node == d->node)
+		return; /* this node's own durable queue: the store brought it back */
+	char shown[256];
+	snprintf(shown, sizeof(shown), "%.*s", (int)n, name);
+	struct tdm_queue_settings qa;
+	if (!q && node == d->node &&
+	    tdm_qargs_parse(args, alen, shown, vh->name, &qa, &out->err) != TDM_OK) {
+		out->status = out->err.status;
+		return;
+	}
+	struct tdm_queue_spec s = { .name = name, .name_len = n, .durable = flags & 1,
+				    .auto_delete = !!(flags & 2), .arguments = args,
+				    .arguments_len = alen, .home = node,
+				    .settings = !q && node == d->node ? &qa : NULL };
+	out->status = tdm_queue_declare(vh, &s, &q, &out->err);
+}
+
+void dfs_apply_queue_delete(struct tdm_defs *d, struct rbuf *k, int catchup, struct applied *out)
+{
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
+	size_t n;
+	const char *name = (const char *)dur_get_str(k, &n);
+	if (!vh || k->err)
+		return;
+	struct tdm_queue *q = tdm_map_get(&vh->queues, name, n);
+	if (!q || (catchup && !q->remote && q->durable))
+		return; /* the store has the durable outcome */
+	tdm_queue_remove(q);
+}
+
+void dfs_apply_queue_binding(struct tdm_defs *d, struct rbuf *k, int bind, int catchup,
+			     struct applied *out)
+{
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
+	size_t sl, ql, kl, nargs;
+	const char *sname = (const char *)dur_get_str(k, &sl);
+	const char *qname = (const char *)dur_get_str(k, &ql);
+	const char *key = (const char *)dur_get_str(k, &kl);
+	nargs = dur_get_u32(k);
+	if (!vh || k->err || nargs > MAX_ARGS)
+		return;
+	struct ex_hdr args[MAX_ARGS];
+	for (size_t i = 0; i < nargs; i++) {
+		args[i].key = (const char *)dur_get_str(k, &args[i].key_len);
+		args[i].type = dur_get_u8(k);
+		args[i].val = dur_get_str(k, &args[i].val_len);
+	}
+	if (k->err)
+		return;
+	struct tdm_exchange *src = tdm_exchange_lookup(vh, sname, sl, &out->err);
+	struct tdm_queue *q = src ? tdm_map_get(&vh->queues, qname, ql) : NULL;
+	if (src && !q)
+		tdm_err_set(&out->err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)ql,
+			    qname, vh->name);
+	if (!src || !q) {
+		out->status = out->err.status;
+		return;
+	}
+	if (catchup && src->durable && q->durable && !q->remote)
+		return; /* the store kept it */
+	out->status = bind ? tdm_bind(src, &q->dest, key, kl, args, nargs, &out->err)
+			   : tdm_unbind(src, &q->dest, key, kl, args, nargs, &out->err);
+}
