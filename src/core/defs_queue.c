@@ -102,8 +102,11 @@ void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t
 		forget_lost(d, vh, name, n);
 		return;
 	}
-	if (catchup && node == d->node)
-		return; /* this node's own durable queue: the store brought it back */
+	if (catchup && node == d->node) { /* its own durable queue: the store brought it back */
+		if (q && !q->exclusive)
+			q->shared = 1, q->home = node;
+		return;
+	}
 	char shown[256];
 	snprintf(shown, sizeof(shown), "%.*s", (int)n, name);
 	struct tdm_queue_settings qa;
@@ -117,6 +120,8 @@ void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t
 				    .arguments_len = alen, .home = node,
 				    .settings = !q && node == d->node ? &qa : NULL };
 	out->status = tdm_queue_declare(vh, &s, &q, &out->err);
+	if (out->status == TDM_OK && !q->shared && !q->exclusive && node == d->node)
+		q->shared = 1, q->home = node; /* its own, made before: the cluster's now */
 }
 
 void dfs_apply_queue_delete(struct tdm_defs *d, struct rbuf *k, int catchup, struct applied *out)
