@@ -77,8 +77,9 @@ int tdm_kafka_cluster_listener(const struct tdm_config *cfg, struct tdm_kafka_li
  * serve nothing but ApiVersions, SaslHandshake and SaslAuthenticate before
  * a client authenticates (so do all under kafka_sasl_required).  The
  * cluster link's listener does the same, offers PLAIN only and accepts
- * only TDM_CLUSTER_LINK_USER with the secret of tdm_config_cluster_secret
- * (read here: a bad cluster_secret_file fails the start); a connection
+ * only TDM_CLUSTER_LINK_USER with the cluster's secret (core/auth.h
+ * tdm_auth_link_check of the users tdm_kafka_set_auth gives, which read
+ * the secret: tdm_auth_new); a connection
  * authenticated there acts as the broker: every topic of every vhost by
  * its core name, no permission checks, record headers of
  * TDM_TOPICS_RESERVED_HEADER_PREFIX accepted in Produce.  cfg, topics and
