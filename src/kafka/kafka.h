@@ -112,7 +112,10 @@ struct tdm_replica;
 void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r);
 /* The bound port of the first listener (what a cluster node registers). */
 int tdm_kafka_port(const struct tdm_kafka *k);
-/* The bound port of the cluster link's listener; 0 when there is none. */
+/* The bound port of the cluster link's listener; 0 when there is none.
+ * tandemd gives that listener a route (net/net.h tdm_net_listen_routes):
+ * connections starting with the AMQP header go to the AMQP front end, so
+ * this front end sees only the Kafka ones. */
 int tdm_kafka_cluster_port(const struct tdm_kafka *k);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */
