@@ -54,6 +54,7 @@ struct server {
 	struct tdm_tls *https;      /* of the HTTPS (management) listener, or NULL */
 	struct tdm_cnode *cluster;  /* this node in a cluster (zookeeper_connect), or NULL */
 	struct tdm_cdefs *cdefs;    /* the cluster's definitions log, or NULL */
+	struct tdm_net_route link_amqp; /* the cluster port's AMQP connections */
 	int shutdown_ticks;
 };
 
@@ -368,6 +369,32 @@ static int amqp_listen(struct server *s, const struct tdm_config *cfg, const cha
 	return 0;
 }
 
+/* The cluster link's port serves both protocols between nodes: a
+ * connection that starts with the AMQP protocol header goes to the AMQP
+ * front end as a link connection (am_link_proto), anything else to the
+ * Kafka front end's link listener that opened the port.  0, or -1
+ * (logged). */
+static int link_routes(struct server *s)
+{
+	static const uint8_t amqp_header[] = { 'A', 'M', 'Q', 'P' };
+	int port = s->kafka ? tdm_kafka_cluster_port(s->kafka) : 0;
+
+	if (!port)
+		return 0;
+	/* "AMQP" alone: a client of another protocol version still gets the
+	 * AMQP front end's answer (its own header, spec 4.2.2) */
+	s->link_amqp = (struct tdm_net_route){ .prefix = amqp_header,
+					       .len = sizeof(amqp_header),
+					       .proto = &am_link_proto,
+					       .arg = s->broker };
+	if (tdm_net_listen_routes(s->net, port, &s->link_amqp, 1) <= 0) {
+		tdm_error("main", "cannot serve AMQP on the cluster port %d", port);
+		return -1;
+	}
+	tdm_info("main", "cluster port %d: AMQP connections go to the AMQP front end", port);
+	return 0;
+}
+
 /* The Kafka listeners are well formed, the SSL ones have their context, and
  * the cluster link (cluster_port) has its secret. */
 static int kafka_check(struct server *s, const struct tdm_config *cfg, int *nlisteners, char *err,
@@ -515,6 +542,8 @@ int main(int argc, char **argv)
 		tdm_kafka_set_auth(s.kafka, auth);
 		tdm_kafka_set_broker(s.kafka, s.broker);
 	}
+	if (link_routes(&s) < 0)
+		goto out;
 	if ((cfg.http_port || s.https) &&
 	    !(s.http = tdm_http_start(s.base, &cfg, s.broker, s.topics, s.durable, s.https)))
 		goto out;

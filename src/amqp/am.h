@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "amqp/codec.h"
+#include "core/auth.h"
 #include "core/broker.h"
 #include "net/net.h"
 
@@ -117,9 +118,11 @@ struct am_repl_wait {
 };
 
 /* A transaction's buffered publish or ack. */
+struct am_targets;
 struct am_tx_op {
 	struct am_tx_op *next;
 	struct tdm_message *msg;       /* ref: publish; NULL: ack/nack/reject */
+	struct am_targets *targets;    /* owned: publish to named queues; NULL: routed */
 	uint8_t mandatory;
 	uint8_t kind;                  /* AM_TX_PUBLISH, AM_TX_ACK, AM_TX_NACK */
 	uint8_t multiple, requeue;
@@ -141,6 +144,7 @@ struct am_channel {
 	char pub_routing_key[256];
 	uint8_t pub_routing_key_len;
 	struct tdm_message *pub_msg;   /* owned while assembling */
+	struct am_targets *pub_targets; /* owned while assembling: its x-tandem-queues */
 	/* consumers and deliveries */
 	struct am_consumer *consumers; /* list, owned (ref) */
 	uint32_t nconsumers;
@@ -174,7 +178,11 @@ struct am_conn {
 	uint32_t frame_max;
 	uint16_t heartbeat;
 	struct tdm_vhost *vhost;       /* borrowed */
-	char user[256];
+	/* who it acts as in every check: user_name, or once the cluster link
+	 * logged in, tdm_auth_link_user (core/auth.h: trusted everywhere) */
+	const char *user;
+	char user_name[256];
+	uint8_t link;                  /* came through the cluster port (am_link_proto) */
 	const char *mechanism; /* static: the one the client logged in with */
 	uint8_t cap_cancel_notify, cap_auth_failure_close, cap_blocked;
 	uint8_t blocked;               /* a resource alarm stopped reading its input */
@@ -222,6 +230,18 @@ void am_send_heartbeat(struct am_conn *c);
 /* Sends connection.close with err and waits (bounded) for close-ok. */
 void am_conn_close_with(struct am_conn *c, const struct am_err *err);
 extern const struct tdm_proto am_proto;
+/* The same front end on the cluster link's port (its arg the broker, as
+ * am_proto's): connection.start offers PLAIN only, and only
+ * TDM_CLUSTER_LINK_USER with the cluster's secret logs in
+ * (tdm_auth_link_check; anything else is refused as a bad login); the
+ * connection then acts as tdm_auth_link_user: any vhost, every permission,
+ * and basic.publish may name its queues (x-tandem-queues, class_basic.c). */
+extern const struct tdm_proto am_link_proto;
+/* 1 when c is the cluster link, logged in with the cluster's secret. */
+static inline int am_conn_trusted(const struct am_conn *c)
+{
+	return tdm_auth_is_link(c->user);
+}
 
 /* Blocks a publishing connection while a resource alarm is on:
  * connection.blocked (if the client asked for it) and no more reading. */
@@ -284,9 +304,11 @@ void am_tx_discard(struct am_channel *ch);
 /* ---- basic internals shared by publish/deliver/tx: publishing and routing in
  * class_basic.c, consumers and the unacked ring in class_basic_consume.c,
  * confirms in confirms.c, the hooks where their comments say ---- */
-/* Routes a complete message published on ch; sends return/confirm as needed. */
+/* Routes a complete message published on ch; sends return/confirm as
+ * needed.  targets (owned from here; NULL: through the exchange): the
+ * queues a trusted publish named (targets.c). */
 int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
-		     int mandatory, struct am_err *err);
+		     int mandatory, struct am_targets *targets, struct am_err *err);
 /* Sends the publisher confirms collected while handling one read: one
  * basic.ack (multiple) per channel instead of one per message (confirms.c). */
 void am_flush_confirms(struct am_conn *c);
@@ -319,9 +341,29 @@ void am_deadletter_install(struct tdm_broker *b);
 /* Sets the AMQP-derived fields of a message read back from the journal
  * (class_channel.c). */
 void am_message_restore(void *ctx, struct tdm_message *m);
-/* Routes and enqueues msg immediately (no transaction buffering). */
+/* Routes and enqueues msg immediately (no transaction buffering): through
+ * its exchange, or with targets (borrowed) to the queues they name. */
 int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
-		   int mandatory, struct am_err *err);
+		   int mandatory, const struct am_targets *targets, struct am_err *err);
+
+/* ---- publish to named queues (targets.c) ---- */
+/* The header a trusted publish names its queues with. */
+#define AM_TARGETS_HEADER "x-tandem-queues"
+/*
+ * The content header payload[0..len) of a publish on c: when c is trusted
+ * (am_conn_trusted) and its headers carry AM_TARGETS_HEADER, 1 with the
+ * queue names in *targets (owned: am_targets_free) and in *hdr (owned:
+ * free) the same content header without that header (without a headers
+ * table when nothing else was in it).  0 when not (nothing set); -1 with
+ * err (406: not an array of queue names; 541: out of memory).
+ */
+int am_targets_take(const struct am_conn *c, const uint8_t *payload, size_t len,
+		    struct am_targets **targets, uint8_t **hdr, size_t *hdr_len,
+		    struct am_err *err);
+/* Adds to r the queues of vh that t names, each once (the missing ones
+ * are skipped: none left is an unroutable publish). */
+void am_targets_route(struct tdm_vhost *vh, const struct am_targets *t, struct tdm_route *r);
+void am_targets_free(struct am_targets *t);
 /* Acks/nacks deliveries up to/at tag. requeue only for nack. */
 int am_settle(struct am_channel *ch, uint64_t tag, int multiple, int ack, int requeue,
 	      uint32_t method, struct am_err *err);

@@ -89,8 +89,10 @@ out:
 }
 
 /* Routes and enqueues now (outside a transaction, or at tx.commit). */
-int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
-		   int mandatory, struct am_err *err)
+/* The queues msg goes to through its exchange: 0 with r filled, or -1
+ * with err (no such exchange, an internal one, topic permission). */
+static int route_by_exchange(struct am_conn *c, struct tdm_message *msg, struct tdm_route *r,
+			     struct am_err *err)
 {
 	struct tdm_err te;
 	struct tdm_exchange *x = tdm_exchange_lookup(c->vhost, msg->exchange, msg->exchange_len, &te);
@@ -103,9 +105,21 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 	if (tdm_topic_access(x, c->user, TDM_PERM_WRITE, msg->routing_key, msg->routing_key_len,
 			     &te) != TDM_OK)
 		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
+	am_route_message(x, msg, r);
+	return 0;
+}
+
+int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
+		   int mandatory, const struct am_targets *targets, struct am_err *err)
+{
 	struct tdm_route r;
 	tdm_route_init(&r);
-	am_route_message(x, msg, &r);
+	if (targets) {
+		am_targets_route(c->vhost, targets, &r); /* the exchange need not exist */
+	} else if (route_by_exchange(c, msg, &r, err) < 0) {
+		tdm_route_free(&r);
+		return -1;
+	}
 	am_stream_collect_begin(); /* cluster stream appends: the confirm waits for their ISR */
 	int rejected = tdm_publish(c->broker, &r, msg) > 0; /* a full reject-publish queue */
 	struct am_repl_wait *repl = am_stream_collect_end();
@@ -127,25 +141,36 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 }
 
 int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_message *msg,
-		     int mandatory, struct am_err *err)
+		     int mandatory, struct am_targets *targets, struct am_err *err)
 {
 	/* rabbit_channel: write on the exchange before looking it up, when the
 	 * message is published (in a transaction too) */
 	struct tdm_err te;
+	int rc;
 	if (tdm_access(c->vhost, c->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, msg->exchange,
-		       msg->exchange_len, &te) != TDM_OK)
+		       msg->exchange_len, &te) != TDM_OK) {
+		am_targets_free(targets);
 		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
-	if (!ch->tx)
-		return am_publish_now(c, ch, msg, mandatory, err);
+	}
+	if (!ch->tx) {
+		rc = am_publish_now(c, ch, msg, mandatory, targets, err);
+		am_targets_free(targets);
+		return rc;
+	}
 	struct tdm_exchange *x = tdm_exchange_find(c->vhost, msg->exchange, msg->exchange_len);
 	if (x && tdm_topic_access(x, c->user, TDM_PERM_WRITE, msg->routing_key,
-				  msg->routing_key_len, &te) != TDM_OK)
+				  msg->routing_key_len, &te) != TDM_OK) {
+		am_targets_free(targets);
 		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
+	}
 	struct am_tx_op *op = calloc(1, sizeof(*op));
-	if (!op)
+	if (!op) {
+		am_targets_free(targets);
 		return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
+	}
 	op->kind = AM_TX_PUBLISH;
 	op->msg = tdm_message_ref(msg);
+	op->targets = targets;
 	op->mandatory = (uint8_t)mandatory;
 	*ch->tx_tail = op;
 	ch->tx_tail = &op->next;

@@ -85,6 +85,8 @@ void am_channel_release(struct am_conn *c, struct am_channel *ch)
 		tdm_message_unref(ch->pub_msg);
 		ch->pub_msg = NULL;
 	}
+	am_targets_free(ch->pub_targets);
+	ch->pub_targets = NULL;
 	ch->expect = 0;
 }
 
@@ -204,7 +206,8 @@ static int content_header(struct am_conn *c, struct am_channel *ch, const struct
 			       f->payload[0] << 8 | f->payload[1]);
 	if (am_content_header_decode(f->payload, f->size, &h) != AM_OK) /* RabbitMQ: 541 */
 		return am_fail(err, AM_INTERNAL_ERROR, 0, "unable to parse the content header");
-	if ((h.props.flags & AM_P_USER_ID) &&
+	/* the link forwards publishes whose user_id their node checked */
+	if ((h.props.flags & AM_P_USER_ID) && !am_conn_trusted(c) &&
 	    (h.props.user_id.len != strlen(c->user) ||
 	     memcmp(h.props.user_id.ptr, c->user, h.props.user_id.len) != 0))
 		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
@@ -215,13 +218,28 @@ static int content_header(struct am_conn *c, struct am_channel *ch, const struct
 		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
 			       "message size %llu is larger than configured max size %llu",
 			       (unsigned long long)h.body_size, (unsigned long long)max);
+	/* the cluster link names its queues: stored without that header */
+	uint8_t *stripped = NULL;
+	size_t stripped_len = 0;
+	am_targets_free(ch->pub_targets);
+	ch->pub_targets = NULL;
+	if (am_targets_take(c, f->payload, f->size, &ch->pub_targets, &stripped, &stripped_len,
+			    err) < 0)
+		return -1;
 	ch->pub_msg = tdm_message_new(ch->pub_exchange, ch->pub_exchange_len, ch->pub_routing_key,
-				      ch->pub_routing_key_len, f->payload, f->size, h.body_size);
-	if (!ch->pub_msg)
+				      ch->pub_routing_key_len, stripped ? stripped : f->payload,
+				      stripped ? stripped_len : f->size, h.body_size);
+	free(stripped);
+	if (!ch->pub_msg) {
+		am_targets_free(ch->pub_targets);
+		ch->pub_targets = NULL;
 		return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
+	}
 	if ((h.props.flags & AM_P_EXPIRATION) && parse_expiration(h.props.expiration, &ch->pub_msg->ttl_ms, err) < 0) {
 		tdm_message_unref(ch->pub_msg);
 		ch->pub_msg = NULL;
+		am_targets_free(ch->pub_targets);
+		ch->pub_targets = NULL;
 		return -1;
 	}
 	ch->pub_msg->persistent = (h.props.flags & AM_P_DELIVERY_MODE) && h.props.delivery_mode == 2;
@@ -258,7 +276,9 @@ int am_channel_content(struct am_conn *c, struct am_channel *ch, const struct am
 		return 0;
 	ch->expect = 0;
 	ch->pub_msg = NULL;
-	int rc = am_publish_route(c, ch, msg, ch->pub_mandatory, err);
+	struct am_targets *targets = ch->pub_targets;
+	ch->pub_targets = NULL;
+	int rc = am_publish_route(c, ch, msg, ch->pub_mandatory, targets, err);
 	tdm_message_unref(msg);
 	return rc;
 }

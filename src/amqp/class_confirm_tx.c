@@ -38,6 +38,7 @@ static void free_op(struct am_tx_op *op)
 {
 	if (op->msg)
 		tdm_message_unref(op->msg);
+	am_targets_free(op->targets);
 	free(op);
 }
 
@@ -61,7 +62,8 @@ int am_h_tx_commit(struct am_conn *c, struct am_channel *ch, const struct am_met
 		struct am_tx_op *next = op->next;
 		if (rc == 0) {
 			if (op->kind == AM_TX_PUBLISH)
-				rc = am_publish_now(c, ch, op->msg, op->mandatory, err);
+				rc = am_publish_now(c, ch, op->msg, op->mandatory, op->targets,
+						    err);
 			else
 				rc = am_settle(ch, op->tag, op->multiple, op->kind == AM_TX_ACK,
 					       op->requeue, m->id, err);

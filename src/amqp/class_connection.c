@@ -35,10 +35,11 @@ static const char *const known_mechanisms[] = { "AMQPLAIN", "EXTERNAL", "PLAIN" 
 /* The mechanism named (len bytes) as a static string when it is offered
  * to c, NULL otherwise.  As rabbit_reader: the configured ones
  * (auth_mechanisms, default PLAIN and AMQPLAIN), EXTERNAL only over TLS
- * (rabbit_auth_mechanism_ssl's should_offer). */
+ * (rabbit_auth_mechanism_ssl's should_offer).  The cluster link: PLAIN
+ * only, as its Kafka side. */
 static const char *offered(const struct am_conn *c, const char *name, size_t len)
 {
-	const char *list = c->broker->cfg->auth_mechanisms;
+	const char *list = c->link ? "PLAIN" : c->broker->cfg->auth_mechanisms;
 
 	if (!list || !*list)
 		list = "PLAIN,AMQPLAIN";
@@ -394,7 +395,8 @@ static int external_login(struct am_conn *c, char *why, size_t len)
 {
 	const char *from = c->broker->cfg->ssl_cert_login_from;
 	int cn = from && strcmp(from, "common_name") == 0;
-	enum tdm_tls_name_result r = tdm_tls_peer_name(c->net->bev, cn, c->user, sizeof(c->user));
+	enum tdm_tls_name_result r =
+		tdm_tls_peer_name(c->net->bev, cn, c->user_name, sizeof(c->user_name));
 
 	if (r != TDM_TLS_NAME_OK) {
 		snprintf(why, len, "%s", tdm_tls_name_error(r));
@@ -431,7 +433,17 @@ static int h_start_ok(struct am_conn *c, const struct am_method *m, struct am_er
 			       "unknown authentication mechanism '%.*s'", (int)s->mechanism.len,
 			       (const char *)s->mechanism.ptr);
 	}
-	if (strcmp(mech, "EXTERNAL") == 0) {
+	if (c->link) {
+		/* the cluster link: its one user and the cluster's secret,
+		 * core's check as on the Kafka side; no user record */
+		rc = parse_plain(s->response, &user, &ulen, &pass, &plen);
+		if (rc == 0 && tdm_auth_link_check(c->broker->auth, user, ulen, pass, plen))
+			c->user = tdm_auth_link_user;
+		else
+			snprintf(why, sizeof(why), "user '%.*s' - invalid credentials",
+				 (int)(rc == 0 && ulen < 255 ? ulen : 0), user ? user : "");
+		rc = tdm_auth_is_link(c->user) ? 0 : -1;
+	} else if (strcmp(mech, "EXTERNAL") == 0) {
 		rc = external_login(c, why, sizeof(why));
 	} else {
 		enum tdm_auth_result ar = TDM_AUTH_BAD_CREDENTIALS;
@@ -439,7 +451,7 @@ static int h_start_ok(struct am_conn *c, const struct am_method *m, struct am_er
 			rc = parse_plain(s->response, &user, &ulen, &pass, &plen);
 		else
 			rc = parse_amqplain(s->response, &user, &ulen, &pass, &plen);
-		if (rc == 0 && ulen < sizeof(c->user))
+		if (rc == 0 && ulen < sizeof(c->user_name))
 			ar = tdm_auth_check(c->broker->auth, user, ulen, pass, plen,
 					    c->net->peer_loopback);
 		rc = ar == TDM_AUTH_OK ? 0 : -1;
@@ -450,15 +462,16 @@ static int h_start_ok(struct am_conn *c, const struct am_method *m, struct am_er
 			snprintf(why, sizeof(why), "user '%.*s' - invalid credentials",
 				 (int)(ulen < 255 ? ulen : 255), user ? user : "");
 		if (rc == 0) {
-			memcpy(c->user, user, ulen);
-			c->user[ulen] = '\0';
+			memcpy(c->user_name, user, ulen);
+			c->user_name[ulen] = '\0';
 		}
 	}
 	if (rc != 0) {
 		/* RabbitMQ's log line; the client learns only the safe text */
 		tdm_warn("amqp", "login refused from %s: %s login refused: %s", c->net->peer, mech,
 			 why);
-		c->user[0] = '\0';
+		c->user_name[0] = '\0';
+		c->user = c->user_name;
 		return am_fail(err, AM_ACCESS_REFUSED, 0,
 			       "Login was refused using authentication mechanism %s. "
 			       "For details see the broker logfile.",
@@ -581,7 +594,9 @@ static int h_open(struct am_conn *c, const struct am_method *m, struct am_err *e
 			       "access to vhost '%.*s' refused for user '%s'", (int)vh.len,
 			       (const char *)vh.ptr, c->user);
 	struct tdm_err te = { 0 };
-	if (tdm_limits_check_connection(c->broker, c->user, v->name, &te) != TDM_OK)
+	/* the link is the broker itself: no user's or vhost's connection limit */
+	if (!am_conn_trusted(c) &&
+	    tdm_limits_check_connection(c->broker, c->user, v->name, &te) != TDM_OK)
 		return am_fail(err, AM_NOT_ALLOWED, m->id, "%s", te.text);
 	c->vhost = v;
 	c->state = AM_S_RUNNING;
@@ -791,6 +806,7 @@ static void *am_open(struct tdm_conn *nc, void *arg)
 		return NULL;
 	c->net = nc;
 	c->broker = arg;
+	c->user = c->user_name;
 	c->frame_max = AM_FRAME_MIN_SIZE;
 	uint32_t ms = c->broker->cfg->handshake_timeout;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -854,6 +870,24 @@ static void am_shutdown(void *ctx)
 const struct tdm_proto am_proto = {
 	.name = "amqp",
 	.open = am_open,
+	.read = am_read,
+	.drained = am_drained,
+	.closed = am_closed,
+	.shutdown = am_shutdown,
+};
+
+static void *am_link_open(struct tdm_conn *nc, void *arg)
+{
+	struct am_conn *c = am_open(nc, arg);
+
+	if (c)
+		c->link = 1;
+	return c;
+}
+
+const struct tdm_proto am_link_proto = {
+	.name = "amqp-link",
+	.open = am_link_open,
 	.read = am_read,
 	.drained = am_drained,
 	.closed = am_closed,

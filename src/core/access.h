@@ -24,8 +24,9 @@ enum tdm_res_kind { TDM_RES_QUEUE, TDM_RES_EXCHANGE, TDM_RES_TOPIC };
  * Kafka topic name[0..len) of vh (core/auth.h: tdm_auth_permitted; the
  * default exchange "" counts as amq.default); else TDM_E_ACCESS with
  * RabbitMQ's text "access to queue 'q' in vhost '/' refused for user 'u'".
- * user NULL (an internal caller: recovery, the broker itself) and a broker
- * without a user table are always allowed.
+ * user NULL (an internal caller: recovery, the broker itself),
+ * tdm_auth_link_user (the cluster link, the broker on another node) and a
+ * broker without a user table are always allowed.
  */
 int tdm_access(struct tdm_vhost *vh, const char *user, enum tdm_res_kind kind, enum tdm_perm p,
 	       const char *name, size_t len, struct tdm_err *err);
@@ -34,7 +35,7 @@ int tdm_access(struct tdm_vhost *vh, const char *user, enum tdm_res_kind kind, e
  * unless x is a topic exchange and user's topic permission for it refuses
  * (p TDM_PERM_WRITE: publishing; TDM_PERM_READ: binding); then
  * TDM_E_ACCESS with "access to topic 'rk' in exchange 'x' in vhost '/'
- * refused for user 'u'".  user NULL: allowed.
+ * refused for user 'u'".  user NULL or tdm_auth_link_user: allowed.
  */
 int tdm_topic_access(struct tdm_exchange *x, const char *user, enum tdm_perm p,
 		     const char *routing_key, size_t len, struct tdm_err *err);

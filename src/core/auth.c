@@ -77,7 +77,11 @@ struct tdm_auth {
 	struct auth_user *users; /* owned array */
 	size_t nusers;
 	char *loopback_users;    /* owned copy of the config's comma list */
+	char *link_secret;       /* owned, wiped when freed: the cluster's secret; NULL = none */
+	size_t link_secret_len;
 };
+
+const char tdm_auth_link_user[] = TDM_CLUSTER_LINK_USER;
 
 
 
@@ -678,7 +682,8 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
 	int rc = -1;
 
 	/* As RabbitMQ's internal backend: an empty password never logs in. */
-	if (!name || !*name || !password || !*password)
+	if (!name || !*name || !password || !*password ||
+	    tdm_auth_name_reserved(name, strlen(name)))
 		return -1;
 	if (fill_random(hash, SALT_LEN) < 0)
 		goto out;
@@ -701,6 +706,28 @@ struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errl
 	a->loopback_users = strdup(c->loopback_users ? c->loopback_users : "");
 	if (!a->loopback_users)
 		goto nomem;
+	if (c->cluster_port) {
+		int len;
+
+		if (!(a->link_secret = malloc(TDM_CLUSTER_SECRET_MAX + 1)))
+			goto nomem;
+		len = tdm_config_cluster_secret(c, a->link_secret, TDM_CLUSTER_SECRET_MAX + 1, err,
+						errlen);
+		if (len < 0)
+			goto fail;
+		a->link_secret_len = (size_t)len;
+	}
+	if (c->default_user && tdm_auth_name_reserved(c->default_user, strlen(c->default_user))) {
+		tu_errf(err, errlen, "default_user: '%s' is reserved for the cluster link",
+			c->default_user);
+		goto fail;
+	}
+	for (i = 0; i < c->nusers; i++)
+		if (tdm_auth_name_reserved(c->users[i].name, strlen(c->users[i].name))) {
+			tu_errf(err, errlen, "users.%s: the name is reserved for the cluster link",
+				c->users[i].name);
+			goto fail;
+		}
 	if (c->default_user && *c->default_user) {
 		const char *pat[3] = { c->default_perm_configure ? c->default_perm_configure : ".*",
 				       c->default_perm_write ? c->default_perm_write : ".*",
@@ -773,6 +800,10 @@ void tdm_auth_free(struct tdm_auth *a)
 		user_clear(&a->users[i]);
 	free(a->users);
 	free(a->loopback_users);
+	if (a->link_secret) {
+		explicit_bzero(a->link_secret, TDM_CLUSTER_SECRET_MAX + 1);
+		free(a->link_secret);
+	}
 	free(a);
 }
 
@@ -789,7 +820,8 @@ enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, 
 	salted_digest(want, pass, pass_len, got);
 	ok = ct_equal(got, want + SALT_LEN, DIGEST_LEN);
 	explicit_bzero(got, sizeof(got));
-	if (!ok || !u || u->locked || pass_len == 0)
+	/* the link's name never logs in by password (tdm_auth_link_check does) */
+	if (!ok || !u || u->locked || pass_len == 0 || tdm_auth_name_reserved(user, user_len))
 		return TDM_AUTH_BAD_CREDENTIALS;
 	/* Only after the password matched, as RabbitMQ: a wrong guess learns nothing. */
 	if (u->loopback_only && !peer_is_loopback)
@@ -797,9 +829,28 @@ enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, 
 	return TDM_AUTH_OK;
 }
 
+int tdm_auth_name_reserved(const char *name, size_t len)
+{
+	return len == sizeof(TDM_CLUSTER_LINK_USER) - 1 &&
+	       memcmp(name, TDM_CLUSTER_LINK_USER, len) == 0;
+}
+
+int tdm_auth_link_check(const struct tdm_auth *a, const char *user, size_t user_len,
+			const char *pass, size_t pass_len)
+{
+	int user_ok = tdm_auth_name_reserved(user, user_len);
+	int pw_ok = a && a->link_secret && pass_len == a->link_secret_len &&
+		    ct_equal((const unsigned char *)pass, (const unsigned char *)a->link_secret,
+			     pass_len);
+
+	return user_ok && pw_ok;
+}
+
 int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
 			   size_t vhost_len)
 {
+	if (tdm_auth_is_link(user))
+		return 1;
 	const struct auth_user *u = find_user(a, user, strlen(user));
 
 	return u && (find_perm(u, vhost, vhost_len) || u->all_vhosts);
@@ -821,6 +872,8 @@ static const struct auth_re *perm_res(const struct tdm_auth *a, const char *user
 int tdm_auth_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
 		       enum tdm_perm p, const char *name, size_t len)
 {
+	if (tdm_auth_is_link(user))
+		return 1;
 	const struct auth_re *re = perm_res(a, user, vhost, strlen(vhost));
 
 	if (!re || p < TDM_PERM_CONFIGURE || p > TDM_PERM_READ)
@@ -835,6 +888,8 @@ int tdm_auth_topic_permitted(const struct tdm_auth *a, const char *user, const c
 			     const char *exchange, enum tdm_perm p, const char *routing_key,
 			     size_t len)
 {
+	if (tdm_auth_is_link(user))
+		return 1;
 	const struct auth_user *u = find_user(a, user, strlen(user));
 	const struct auth_topic *t;
 
@@ -1052,6 +1107,8 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
 	*created = u == NULL;
 	if (!*name)
 		return -2;
+	if (tdm_auth_name_reserved(name, strlen(name)))
+		return -3;
 	if (password && *password) {
 		if (fill_random(hash, SALT_LEN) < 0)
 			return -1;
@@ -1094,6 +1151,8 @@ int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *pass
 	struct auth_user *u;
 	int keep_scram, rc = -1;
 
+	if (tdm_auth_name_reserved(name, strlen(name)))
+		return -3;
 	if (!locked && b64_decode_hash(password_hash, hash) < 0)
 		return -2;
 	/* The same password as now (a config user the API changed): its SCRAM

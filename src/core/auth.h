@@ -28,8 +28,11 @@ enum tdm_auth_result {
 /*
  * Builds the user table from the config: default_user (unless empty) with
  * default_pass, vhosts "*" and tag administrator, then users.* (which may
- * replace it).  Copies what it needs from c.  NULL on error with err set
- * (a user without password or password_hash, a malformed hash, ENOMEM).
+ * replace it).  Copies what it needs from c; with cluster_port set, the
+ * cluster's secret too (tdm_config_cluster_secret, for
+ * tdm_auth_link_check).  NULL on error with err set (a user without
+ * password or password_hash, a malformed hash, a user named
+ * TDM_CLUSTER_LINK_USER, a bad cluster_secret_file, ENOMEM).
  */
 struct tdm_auth *tdm_auth_new(const struct tdm_config *c, char *err, size_t errlen);
 void tdm_auth_free(struct tdm_auth *a);
@@ -46,8 +49,38 @@ int tdm_auth_add_user(struct tdm_auth *a, const char *name, const char *password
  */
 enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, size_t user_len,
 				    const char *pass, size_t pass_len, int peer_is_loopback);
+
+/* ---- the cluster link ---------------------------------------------------- */
+/*
+ * Who a connection authenticated with the cluster's secret acts as: the
+ * broker itself.  Front ends pass this very pointer (never a copy of its
+ * text, TDM_CLUSTER_LINK_USER) as the user of the checks here and in
+ * core/access.h, which then allow everything: every vhost, configure,
+ * write and read on every resource, every topic permission.  No user
+ * record stands behind it: no user of that name can be created
+ * (tdm_auth_name_reserved), so the name logs in nowhere with a password.
+ */
+extern const char tdm_auth_link_user[];
+/* 1 when user is tdm_auth_link_user (the pointer, not the text). */
+static inline int tdm_auth_is_link(const char *user)
+{
+	return user == tdm_auth_link_user;
+}
+/* 1 when name[0..len) is reserved (TDM_CLUSTER_LINK_USER): no user of
+ * that name is created, restored or checked by password. */
+int tdm_auth_name_reserved(const char *name, size_t len);
+/*
+ * The cluster link's login, shared by every front end's cluster listener:
+ * 1 when user[0..user_len) is TDM_CLUSTER_LINK_USER and pass[0..pass_len)
+ * the cluster's secret (compared in constant time w.r.t. its bytes), 0
+ * otherwise (also when a has no secret: no cluster_port).
+ */
+int tdm_auth_link_check(const struct tdm_auth *a, const char *user, size_t user_len,
+			const char *pass, size_t pass_len);
+
 /* 1 when user may open vhost (it has a permission entry there, or the
- * every-vhost entry of the configuration's `vhosts = *`); 0 otherwise.
+ * every-vhost entry of the configuration's `vhosts = *`, or user is
+ * tdm_auth_link_user); 0 otherwise.
  * vhost is compared whole, byte for byte: a vhost named "*" or "x,prod" is
  * just that name. */
 int tdm_auth_vhost_allowed(const struct tdm_auth *a, const char *user, const char *vhost,
@@ -71,7 +104,7 @@ enum {
  * unanchored search, as re:run; the pattern "" matches only ""); 0 when it
  * does not, or the user has no entry there or does not exist.  The name ""
  * (only the default exchange has it) is checked as "amq.default", as
- * rabbit_access_control does.
+ * rabbit_access_control does.  tdm_auth_link_user: always 1.
  */
 int tdm_auth_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
 		       enum tdm_perm p, const char *name, size_t len);
@@ -81,6 +114,7 @@ int tdm_auth_permitted(const struct tdm_auth *a, const char *user, const char *v
  * write (p = TDM_PERM_WRITE) or read (TDM_PERM_READ) pattern, after
  * {username} and {vhost} were replaced as RabbitMQ 3.10 does, matches
  * routing_key[0..len); 0 otherwise (and for an unknown user).
+ * tdm_auth_link_user: always 1.
  */
 int tdm_auth_topic_permitted(const struct tdm_auth *a, const char *user, const char *vhost,
 			     const char *exchange, enum tdm_perm p, const char *routing_key,
@@ -166,7 +200,8 @@ void tdm_auth_foreach_user(const struct tdm_auth *a, tdm_user_fn fn, void *ctx);
  * password, or a rabbit_password_hashing_sha256 hash ("" = no password
  * login), or neither (an update keeps the password; a new user gets none);
  * a new user may open no vhost until granted one, an update keeps its
- * vhosts.  0 (*created set), -1 ENOMEM, -2 a malformed hash or empty name.
+ * vhosts.  0 (*created set), -1 ENOMEM, -2 a malformed hash or empty name,
+ * -3 a reserved name (tdm_auth_name_reserved).
  */
 int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password,
 		      const char *password_hash, const char *tags, int *created);
@@ -174,7 +209,8 @@ int tdm_auth_put_user(struct tdm_auth *a, const char *name, const char *password
  * in the stored form of tdm_auth_user_record, or with raw_vhosts set the
  * older form (raw names split at commas, "*" = every vhost) of data
  * directories written before the stored form existed; its topic
- * permissions stay.  0, -1 ENOMEM, -2 a malformed hash. */
+ * permissions stay.  0, -1 ENOMEM, -2 a malformed hash, -3 a reserved
+ * name. */
 int tdm_auth_restore_user(struct tdm_auth *a, const char *name, const char *password_hash,
 			  const char *tags, const char *vhosts, int raw_vhosts);
 /* 0, or -1 when there is no such user. */

@@ -272,6 +272,10 @@ struct tdm_route {
 };
 void tdm_route_init(struct tdm_route *r);
 void tdm_route_free(struct tdm_route *r);
+/* Adds q to r unless it is there already (a route made without an
+ * exchange: the cluster link's publish to named queues).  Out of memory:
+ * q is left out, as tdm_route leaves it. */
+void tdm_route_add_queue(struct tdm_route *r, struct tdm_queue *q);
 /* Routes through x and exchange-to-exchange bindings (cycles safe). */
 void tdm_route(struct tdm_exchange *x, const char *key, size_t key_len,
 	       const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out);

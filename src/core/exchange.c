@@ -357,6 +357,14 @@ static void route_add(struct tdm_route *r, struct tdm_queue *q)
 	r->queues[r->n++] = q;
 }
 
+void tdm_route_add_queue(struct tdm_route *r, struct tdm_queue *q)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->queues[i] == q)
+			return;
+	route_add(r, q);
+}
+
 struct route_walk {
 	uint64_t epoch;
 	struct tdm_route *out;

@@ -208,6 +208,9 @@ int hx_store_user(struct hx_req *r, int obj, const char *name, int *created, str
 	} else if ((rc = tdm_auth_put_user(r->h->broker->auth, name, pw, hash, tags, created)) == -2) {
 		rc = hash ? tdm_err_set(e, TDM_E_INVALID, "not_base64: %s", hash)
 			  : tdm_err_set(e, TDM_E_INVALID, "user names must not be empty");
+	} else if (rc == -3) {
+		rc = tdm_err_set(e, TDM_E_INVALID, "user name '%s' is reserved for the cluster link",
+				 name);
 	} else if (rc < 0 || tdm_durable_user(r->h->durable, name) < 0) {
 		rc = tdm_err_set(e, TDM_E_NOMEM, "could not store the user");
 	}

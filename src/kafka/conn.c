@@ -417,31 +417,21 @@ static const struct tdm_proto kf_proto = {
 	.shutdown = kf_shutdown,
 };
 
-/* Opens the cluster link's listener when cfg asks for one (its secret read
- * first).  0, or -1 (logged). */
+/* Opens the cluster link's listener when cfg asks for one.  0, or -1
+ * (logged). */
 static int cluster_listen(struct tdm_kafka *k, struct tdm_net *net, const struct tdm_config *cfg)
 {
 	struct tdm_listen_opts lo = { .max_connections = cfg->kafka_max_connections,
 				      .idle_timeout_ms = cfg->kafka_connections_max_idle_ms };
 	struct tdm_kafka_listener l;
 	char err[512];
-	int r = tdm_kafka_cluster_listener(cfg, &l, err, sizeof(err)), port, len;
+	int r = tdm_kafka_cluster_listener(cfg, &l, err, sizeof(err)), port;
 
 	if (r <= 0) {
 		if (r < 0)
 			tdm_error("main", "%s", err);
 		return r;
 	}
-	k->srv.cluster_secret = malloc(TDM_CLUSTER_SECRET_MAX + 1);
-	if (!k->srv.cluster_secret)
-		return -1;
-	len = tdm_config_cluster_secret(cfg, k->srv.cluster_secret, TDM_CLUSTER_SECRET_MAX + 1, err,
-					sizeof(err));
-	if (len < 0) {
-		tdm_error("main", "%s", err);
-		return -1;
-	}
-	k->srv.cluster_secret_len = (size_t)len;
 	k->link.srv = &k->srv;
 	k->link.security = TDM_KAFKA_CLUSTER;
 	port = tdm_net_listen_opts(net, l.host, l.port, &kf_proto, &k->link, &lo);
@@ -554,9 +544,5 @@ void tdm_kafka_free(struct tdm_kafka *k)
 		return;
 	kf_groups_free(k->srv.groups);
 	tdm_map_free(&k->srv.per_ip); /* the values are counts, not pointers */
-	if (k->srv.cluster_secret) {
-		explicit_bzero(k->srv.cluster_secret, TDM_CLUSTER_SECRET_MAX + 1);
-		free(k->srv.cluster_secret);
-	}
 	free(k);
 }

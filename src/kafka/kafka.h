@@ -77,8 +77,9 @@ int tdm_kafka_cluster_listener(const struct tdm_config *cfg, struct tdm_kafka_li
  * serve nothing but ApiVersions, SaslHandshake and SaslAuthenticate before
  * a client authenticates (so do all under kafka_sasl_required).  The
  * cluster link's listener does the same, offers PLAIN only and accepts
- * only TDM_CLUSTER_LINK_USER with the secret of tdm_config_cluster_secret
- * (read here: a bad cluster_secret_file fails the start); a connection
+ * only TDM_CLUSTER_LINK_USER with the cluster's secret (core/auth.h
+ * tdm_auth_link_check of the users tdm_kafka_set_auth gives, which read
+ * the secret: tdm_auth_new); a connection
  * authenticated there acts as the broker: every topic of every vhost by
  * its core name, no permission checks, record headers of
  * TDM_TOPICS_RESERVED_HEADER_PREFIX accepted in Produce.  cfg, topics and
@@ -111,7 +112,10 @@ struct tdm_replica;
 void tdm_kafka_set_replica(struct tdm_kafka *k, struct tdm_replica *r);
 /* The bound port of the first listener (what a cluster node registers). */
 int tdm_kafka_port(const struct tdm_kafka *k);
-/* The bound port of the cluster link's listener; 0 when there is none. */
+/* The bound port of the cluster link's listener; 0 when there is none.
+ * tandemd gives that listener a route (net/net.h tdm_net_listen_routes):
+ * connections starting with the AMQP header go to the AMQP front end, so
+ * this front end sees only the Kafka ones. */
 int tdm_kafka_cluster_port(const struct tdm_kafka *k);
 /* Frees the group coordinator and the rest; call after tdm_net_free (the
  * connections are gone) and before tdm_topics_close.  NULL is fine. */

@@ -112,9 +112,6 @@ struct kf_server {
 	struct tdm_replica *replica;    /* borrowed: the cluster's replica manager; NULL =
 					   a single node (leader of everything) */
 	unsigned sasl_mechs;            /* KF_SASL_* bits enabled (sasl.c) */
-	char *cluster_secret;           /* owned (wiped when freed): the cluster link's
-					   password; NULL = no cluster link */
-	size_t cluster_secret_len;
 	struct tdm_map per_ip;          /* client IP -> its open connections (uintptr_t) */
 	int64_t refused_log_ms;         /* last "rejected connection" line */
 	uint64_t refused_unlogged;      /* refusals since, not logged */

@@ -36,8 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/config.h"
@@ -253,13 +251,8 @@ static int authenticated(struct kf_conn *kc, const char *user, char *why, size_t
 static int cluster_plain(struct kf_conn *kc, const char *user, size_t ulen, const char *pw,
 			 size_t pwlen, struct evbuffer *resp)
 {
-	const struct kf_server *srv = kc->srv;
-	size_t n = strlen(TDM_CLUSTER_LINK_USER);
-	int user_ok = ulen == n && memcmp(user, TDM_CLUSTER_LINK_USER, n) == 0;
-	int pw_ok = srv->cluster_secret && pwlen == srv->cluster_secret_len &&
-		    CRYPTO_memcmp(pw, srv->cluster_secret, pwlen) == 0;
-
-	if (!user_ok || !pw_ok)
+	/* core's check, the same for every front end's cluster listener */
+	if (!tdm_auth_link_check(kc->srv->auth, user, ulen, pw, pwlen))
 		return auth_answer(kc, resp, INVALID_PLAIN, NULL, 0);
 	free(kc->user);
 	if (!(kc->user = strdup(TDM_CLUSTER_LINK_USER)))

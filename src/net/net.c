@@ -58,6 +58,9 @@ struct tdm_listener {
 	struct tdm_net_backoff *backoff; /* owned */
 	struct ratelog refused;
 	struct ratelog tls_errors;
+	int port;                       /* bound */
+	const struct tdm_net_route *routes; /* borrowed; NULL = proto only */
+	size_t nroutes;
 	struct tdm_listener *next;
 };
 
@@ -232,10 +235,69 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Opens proto for c (the protocol chosen for it): 0, or -1 (killed). */
+static int conn_open(struct tdm_conn *c, const struct tdm_proto *proto, void *arg)
+{
+	c->proto = proto;
+	c->ctx = proto->open(c, arg);
+	if (!c->ctx) {
+		conn_kill(c);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A connection of a listener with routes: picks its protocol from the
+ * first bytes of in (tdm_net_route).  1 when chosen and opened, 0 when
+ * more input is needed, -1 when the connection is gone.
+ */
+static int sniff(struct tdm_conn *c, struct evbuffer *in)
+{
+	struct tdm_listener *tl = c->listener;
+	uint8_t head[TDM_NET_PREFIX_MAX];
+	size_t have = evbuffer_get_length(in);
+	int undecided = 0;
+
+	if (!tl) { /* shut down meanwhile */
+		conn_kill(c);
+		return -1;
+	}
+	if (have > sizeof(head))
+		have = sizeof(head);
+	if (evbuffer_copyout(in, head, have) != (ev_ssize_t)have) {
+		conn_kill(c);
+		return -1;
+	}
+	for (size_t i = 0; i < tl->nroutes; i++) {
+		const struct tdm_net_route *r = &tl->routes[i];
+		size_t n = have < r->len ? have : r->len;
+
+		if (memcmp(head, r->prefix, n) != 0)
+			continue;
+		if (n < r->len) { /* may still be this one */
+			undecided = 1;
+			continue;
+		}
+		c->sniffing = 0;
+		/* the route's own idle rule replaces the listener's */
+		struct timeval idle = { r->idle_timeout_ms / 1000,
+					(r->idle_timeout_ms % 1000) * 1000 };
+		bufferevent_set_timeouts(c->bev, r->idle_timeout_ms ? &idle : NULL, NULL);
+		return conn_open(c, r->proto, r->arg) < 0 ? -1 : 1;
+	}
+	if (undecided)
+		return 0;
+	c->sniffing = 0;
+	return conn_open(c, tl->proto, tl->arg) < 0 ? -1 : 1;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tdm_conn *c = arg;
 	if (c->closing)
+		return;
+	if (c->sniffing && sniff(c, bufferevent_get_input(bev)) <= 0)
 		return;
 	tdm_conn_ref(c);
 	c->proto->read(c->ctx, bufferevent_get_input(bev));
@@ -253,7 +315,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->above_high && !tdm_conn_output_full(c)) {
 		c->above_high = 0;
-		if (c->proto->drained)
+		if (c->proto->drained && c->ctx)
 			c->proto->drained(c->ctx);
 	}
 }
@@ -497,11 +559,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	c->out_cb = evbuffer_add_cb(c->out, count_out_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, n->lim.output_high_watermark / 2, 0);
-	c->ctx = tl->proto->open(c, tl->arg);
-	if (!c->ctx) {
-		conn_kill(c);
+	if (tl->nroutes)
+		c->sniffing = 1; /* the protocol is chosen by the first bytes (sniff) */
+	else if (conn_open(c, tl->proto, tl->arg) < 0)
 		return;
-	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -615,9 +676,29 @@ int tdm_net_listen_opts(struct tdm_net *n, const char *addr, int port,
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 	getsockname(evconnlistener_get_fd(tl->l), (struct sockaddr *)&bound, &blen);
+	tl->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	tl->next = n->listeners;
 	n->listeners = tl;
-	return ntohs(((struct sockaddr_in *)&bound)->sin_port);
+	return tl->port;
+}
+
+int tdm_net_listen_routes(struct tdm_net *n, int port, const struct tdm_net_route *routes,
+			  size_t nroutes)
+{
+	int count = 0;
+
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].len == 0 || routes[i].len > TDM_NET_PREFIX_MAX || !routes[i].proto) {
+			errno = EINVAL;
+			return -1;
+		}
+	for (struct tdm_listener *tl = n->listeners; tl; tl = tl->next)
+		if (tl->port == port) {
+			tl->routes = nroutes ? routes : NULL;
+			tl->nroutes = nroutes;
+			count++;
+		}
+	return count;
 }
 
 void tdm_net_shutdown(struct tdm_net *n)
@@ -635,7 +716,7 @@ void tdm_net_shutdown(struct tdm_net *n)
 	}
 	for (struct tdm_conn *c = n->conns, *next; c; c = next) {
 		next = c->next;
-		if (!c->closing && c->proto->shutdown)
+		if (!c->closing && c->proto->shutdown && c->ctx)
 			c->proto->shutdown(c->ctx);
 		else
 			tdm_conn_close(c);

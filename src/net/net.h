@@ -61,6 +61,8 @@ struct tdm_conn {
 	int peer_loopback;
 	uint64_t id;
 	struct tdm_listener *listener;  /* borrowed: the one that accepted it */
+	uint8_t sniffing;               /* its listener has routes and no proto is
+					   chosen yet (ctx NULL): tdm_net_route */
 	struct tdm_conn *prev, *next;   /* all live connections */
 	struct tdm_conn *reap_next;
 };
@@ -119,6 +121,33 @@ void tdm_net_backoff_free(struct tdm_net_backoff *b);
 /* 1 when the descriptor fd eats into the fd reserve of n (see
  * tdm_net_limits); the caller should close it.  Logs (rate-limited). */
 int tdm_net_fd_reserved(struct tdm_net *n, evutil_socket_t fd, const char *name);
+/*
+ * Protocols told apart by the first bytes a client sends (RabbitMQ's and
+ * Kafka's front ends on one port).  A listener given routes
+ * (tdm_net_listen_routes) opens no protocol at accept: once the input
+ * starts with a route's prefix, the connection is served by that route's
+ * proto (open(c, arg), then read with the input so far); once it can match
+ * no route, by the listener's own proto.  Decided once per connection,
+ * before any input is handed on.  Until then the listener's idle timeout
+ * is the only bound on a client that sends nothing.
+ */
+struct tdm_net_route {
+	const uint8_t *prefix;          /* borrowed */
+	size_t len;                     /* 1 .. TDM_NET_PREFIX_MAX */
+	const struct tdm_proto *proto;  /* borrowed */
+	void *arg;
+	/* the idle timeout once switched to proto (the listener's is dropped):
+	 * 0 = none, the protocol having its own (AMQP heartbeats) */
+	uint32_t idle_timeout_ms;
+};
+#define TDM_NET_PREFIX_MAX 16
+/* Gives the listeners bound to port (every address) the routes (borrowed:
+ * they must outlive the listeners; replaced by a later call).  Call before
+ * the loop accepts on them.  Returns how many listeners got them (0: none
+ * on that port), or -1 (EINVAL: a prefix of 0 or more than
+ * TDM_NET_PREFIX_MAX bytes). */
+int tdm_net_listen_routes(struct tdm_net *n, int port, const struct tdm_net_route *routes,
+			  size_t nroutes);
 /* Calls proto->shutdown on every connection, then closes the listeners. */
 void tdm_net_shutdown(struct tdm_net *n);
 /* Number of live connections. */

@@ -64,6 +64,15 @@ enum tdm_auth_result tdm_auth_check(const struct tdm_auth *a, const char *user, 
 	return TDM_AUTH_BAD_CREDENTIALS;
 }
 
+/* The cluster link's login (core/auth.c): never reached here (the
+ * connection is a SASL_PLAINTEXT one), refused all the same. */
+int tdm_auth_link_check(const struct tdm_auth *a, const char *user, size_t user_len,
+			const char *pass, size_t pass_len)
+{
+	(void)a, (void)user, (void)user_len, (void)pass, (void)pass_len;
+	return 0;
+}
+
 int tdm_auth_scram_cred(const struct tdm_auth *a, const char *user, int mech,
 			struct tdm_scram_cred *out)
 {

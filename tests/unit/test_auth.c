@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/auth.h"
 #include "core/config.h"
@@ -367,6 +368,59 @@ START_TEST(config_user_errors)
 }
 END_TEST
 
+/* The cluster link (issue 15): with cluster_port, tdm_auth_new reads the
+ * secret; tdm_auth_link_check takes tandem-cluster with exactly that
+ * secret; tdm_auth_link_user (the pointer) may do everything, the same
+ * text from elsewhere nothing; the name is reserved everywhere. */
+START_TEST(test_auth_cluster_link)
+{
+	static const char secret[] = "0123456789abcdef-link";
+	char path[] = "/tmp/tandem-auth-secret-XXXXXX", err[256] = "";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, secret, strlen(secret)), (ssize_t)strlen(secret));
+	close(fd);
+	const char *const kv[] = { "cluster_port", "9999", "cluster_secret_file", path, NULL };
+	struct tdm_auth *a = auth_from(kv);
+	unlink(path);
+	char copy[] = TDM_CLUSTER_LINK_USER;
+	int created = 0;
+
+	ck_assert(tdm_auth_link_check(a, "tandem-cluster", 14, secret, strlen(secret)));
+	ck_assert(!tdm_auth_link_check(a, "tandem-cluster", 14, secret, strlen(secret) - 1));
+	ck_assert(!tdm_auth_link_check(a, "tandem-cluster", 14, "0123456789abcdef-linx", 21));
+	ck_assert(!tdm_auth_link_check(a, "guest", 5, secret, strlen(secret)));
+	ck_assert(!tdm_auth_link_check(NULL, "tandem-cluster", 14, secret, strlen(secret)));
+	ck_assert_int_eq(check(a, "tandem-cluster", secret, 1), TDM_AUTH_BAD_CREDENTIALS);
+	/* the pointer is trusted, a copy of its text is a user that does not exist */
+	ck_assert(tdm_auth_vhost_allowed(a, tdm_auth_link_user, "any", 3));
+	ck_assert(tdm_auth_permitted(a, tdm_auth_link_user, "any", TDM_PERM_CONFIGURE, "q", 1));
+	ck_assert(tdm_auth_topic_permitted(a, tdm_auth_link_user, "any", "amq.topic",
+					   TDM_PERM_WRITE, "k", 1));
+	ck_assert(!tdm_auth_vhost_allowed(a, copy, "any", 3));
+	ck_assert(!tdm_auth_permitted(a, copy, "/", TDM_PERM_READ, "q", 1));
+	/* no user of that name */
+	ck_assert_int_eq(tdm_auth_put_user(a, copy, "pw", NULL, "", &created), -3);
+	ck_assert_int_eq(tdm_auth_restore_user(a, copy, "", "", "/", 0), -3);
+	ck_assert_int_eq(tdm_auth_add_user(a, copy, "pw", "/", ""), -1);
+	ck_assert_ptr_null(tdm_auth_user_tags(a, copy));
+	tdm_auth_free(a);
+
+	/* without cluster_port: no secret, nothing logs in as the link */
+	a = auth_from(NULL);
+	ck_assert(!tdm_auth_link_check(a, "tandem-cluster", 14, secret, strlen(secret)));
+	tdm_auth_free(a);
+
+	/* a configured user of that name stops the start */
+	struct tdm_config c;
+	const char *const bad[] = { "users.tandem-cluster.password", "pw", NULL };
+	conf(&c, bad);
+	ck_assert_ptr_null(tdm_auth_new(&c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "reserved for the cluster link"));
+	tdm_config_free(&c);
+}
+END_TEST
+
 /* Issue 13: RabbitMQ's permission model.  Patterns are searched unanchored
  * (re:run), "" matches only the empty name, the default exchange is checked
  * as amq.default, an own entry beats the every-vhost one. */
@@ -625,6 +679,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(t, test_auth_invalid_regex);
 	tcase_add_test(t, test_auth_topic_permissions);
 	tcase_add_test(t, test_auth_default_permissions);
+	tcase_add_test(t, test_auth_cluster_link);
 	suite_add_tcase(s, t);
 	return s;
 }
