@@ -1,5 +1,5 @@
 /*
- * The cluster's AMQP client (src/cluster/amqp_client.h) against a real
+ * The cluster's AMQP client (src/cluster/amc.h) against a real
  * tandemd, the client running in this process on its own event base:
  *
  * - requests made before the connection is up wait and go in order; a
@@ -13,24 +13,33 @@
  *   drops the consumer; get-empty at the end;
  * - consuming a missing queue: 404 to the consume's ok callback, then the
  *   channel's closed callback; the connection goes on (a new channel
- *   works); an unroutable mandatory publish comes back (312);
+ *   works); an unroutable mandatory publish comes back (312); a queue
+ *   deleted under a consumer cancels it (the server's basic.cancel);
  * - a wrong password is reported as 403; heartbeats keep an idle
  *   connection up; freeing the connection and a channel from inside
  *   callbacks fails what is pending there and then, and nothing after;
  * - tandemd killed: lost once, every pending confirm and request failed
- *   once, the channel's closed callback once.
+ *   once, the channel's closed callback once;
+ * - a fake peer sending malformed frames (a bad type, a size over
+ *   frame_max, a bad frame end, a truncated method, a body longer than its
+ *   header, an answer to nothing): the connection fails with the reason.
  */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "amqp/codec.h"
-#include "cluster/amqp_client.h"
+#include "cluster/amc.h"
 
 static struct event_base *base;
 static struct event *tick;
@@ -430,6 +439,12 @@ START_TEST(prefetch_nack_requeue_reject_cancel)
 	ck_assert_int_eq(tdm_amc_call(ch, &m, on_reply, &cancel), TDM_AMC_ERR_INVAL);
 	m = (struct am_method){ .id = AM_BASIC_GET };
 	ck_assert_int_eq(tdm_amc_call(ch, &m, on_reply, &cancel), TDM_AMC_ERR_INVAL);
+	m = (struct am_method){ .id = AM_QUEUE_DECLARE }; /* a table that does not parse */
+	m.u.queue_declare.arguments = (struct am_bytes){ (const uint8_t *)"\001x?", 3 };
+	ck_assert_int_eq(tdm_amc_call(ch, &m, on_reply, &cancel), TDM_AMC_ERR_INVAL);
+	ck_assert_int_eq(tdm_amc_consume(ch, name, strlen(name), 0, (const uint8_t *)"\001x?", 3,
+					 on_delivery, on_cancelled, on_consume_ok, &cons),
+			 TDM_AMC_ERR_INVAL);
 	tdm_amc_free(c);
 	ck_assert_int_eq(s.lost, 0);
 }
@@ -495,6 +510,42 @@ START_TEST(missing_queue_404_and_return)
 	ck_assert_int_eq(tdm_amc_is_open(c), 1);
 	tdm_amc_channel_close(ch);
 	tdm_amc_free(c);
+}
+END_TEST
+
+/* The queue deleted under a consumer: the server's basic.cancel. */
+START_TEST(queue_deleted_cancels_the_consumer)
+{
+	struct seen s = { 0 }, cs = { 0 };
+	struct reply decl = { 0 }, del = { 0 };
+	struct cons cons = { 0 };
+	char name[128];
+
+	th_name(name, sizeof(name), "amc");
+	struct tdm_amc *c = connect_as("guest", 0, &s);
+	struct tdm_amc_chan *ch = tdm_amc_channel(c, on_closed, &cs);
+	struct tdm_amc_chan *ch2 = tdm_amc_channel(c, NULL, NULL);
+	ck_assert_int_eq(declare(ch, name, 0, &decl), 0);
+	ck_assert_int_eq(tdm_amc_consume(ch, name, strlen(name), 0, NULL, 0, on_delivery,
+					 on_cancelled, on_consume_ok, &cons),
+			 0);
+	RUN_UNTIL(cons.ok_n, 10000);
+	ck_assert_int_eq(cons.ok_code, 0);
+	ck_assert_int_eq(strncmp(cons.ctag, "amc-", 4), 0);
+	struct am_method m = { .id = AM_QUEUE_DELETE };
+	m.u.queue_delete.queue = (struct am_bytes){ (const uint8_t *)name, (uint32_t)strlen(name) };
+	ck_assert_int_eq(tdm_amc_call(ch2, &m, on_reply, &del), 0);
+	RUN_UNTIL(del.n && cons.cancelled, 10000);
+	ck_assert_int_eq(del.code, 0);
+	ck_assert_uint_eq(del.id, AM_QUEUE_DELETE_OK);
+	ck_assert_int_eq(cons.cancelled, 1);
+	ck_assert_int_eq(cons.cancel_code, 0);
+	ck_assert_int_eq(tdm_amc_chan_usable(ch), 1);
+	RUN_UNTIL(0, 100);
+	ck_assert_int_eq(cs.closed, 0);
+	ck_assert_int_eq(cons.cancelled, 1);
+	tdm_amc_free(c); /* channels unreleased: freed with it */
+	ck_assert_int_eq(s.lost, 0);
 }
 END_TEST
 
@@ -677,6 +728,141 @@ START_TEST(nobody_listening)
 }
 END_TEST
 
+/* ---- a peer that breaks the protocol ------------------------------------------- */
+
+/* Appends method m on channel as a frame to buf. */
+static size_t put_method(uint8_t *buf, size_t at, uint16_t channel, const struct am_method *m)
+{
+	size_t len = 0;
+	ck_assert_int_eq(am_method_frame_encode(channel, m, buf + at, 4096, &len), AM_OK);
+	return at + len;
+}
+
+static size_t put_frame(uint8_t *buf, size_t at, uint8_t type, uint16_t channel,
+			const void *payload, uint32_t size)
+{
+	uint8_t *p = buf + at;
+	p[0] = type;
+	p[1] = (uint8_t)(channel >> 8), p[2] = (uint8_t)channel;
+	p[3] = (uint8_t)(size >> 24), p[4] = (uint8_t)(size >> 16);
+	p[5] = (uint8_t)(size >> 8), p[6] = (uint8_t)size;
+	memcpy(p + 7, payload, size);
+	p[7 + size] = AM_FRAME_END;
+	return at + 8 + size;
+}
+
+/* connection.start, tune and open-ok, channel 1's open-ok: a peer that
+ * lets the client in without reading what it says. */
+static size_t put_open(uint8_t *buf)
+{
+	struct am_method m = { .id = AM_CONNECTION_START };
+	size_t at;
+	m.u.connection_start.version_minor = 9;
+	m.u.connection_start.mechanisms = (struct am_bytes){ (const uint8_t *)"PLAIN", 5 };
+	m.u.connection_start.locales = (struct am_bytes){ (const uint8_t *)"en_US", 5 };
+	at = put_method(buf, 0, 0, &m);
+	m = (struct am_method){ .id = AM_CONNECTION_TUNE };
+	m.u.connection_tune.frame_max = 4096;
+	at = put_method(buf, at, 0, &m);
+	m = (struct am_method){ .id = AM_CONNECTION_OPEN_OK };
+	at = put_method(buf, at, 0, &m);
+	m = (struct am_method){ .id = AM_CHANNEL_OPEN_OK };
+	return put_method(buf, at, 1, &m);
+}
+
+/* A child process listening on a free port: it reads the protocol header,
+ * writes script and drains until the client hangs up (10 s at most). */
+static pid_t fake_peer(const uint8_t *script, size_t len, int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char b[4096];
+		alarm(10);
+		int fd = accept(l, NULL, NULL);
+		if (fd < 0 || read(fd, b, 8) != 8 || write(fd, script, len) != (ssize_t)len)
+			_exit(1);
+		while (read(fd, b, sizeof(b)) > 0)
+			;
+		_exit(0);
+	}
+	close(l);
+	return pid;
+}
+
+/* The client against a fake peer sending script: lost once, the reason
+ * containing what. */
+static void expect_failure(const uint8_t *script, size_t len, int consume, const char *what)
+{
+	struct seen s = { 0 }, cs = { 0 };
+	struct got g = { 0 };
+	struct cons cons = { 0 };
+	int port, st;
+	pid_t pid = fake_peer(script, len, &port);
+	struct tdm_amc_config cfg = { .host = "127.0.0.1", .port = port, .user = "guest",
+				      .pass = "guest", .pass_len = 5, .vhost = "/" };
+	struct tdm_amc *c = tdm_amc_new(base, &cfg, on_up, on_lost, &s);
+	struct tdm_amc_chan *ch = tdm_amc_channel(c, on_closed, &cs);
+	if (consume)
+		ck_assert_int_eq(tdm_amc_consume(ch, "q", 1, 0, NULL, 0, on_delivery, on_cancelled,
+						 on_consume_ok, &cons),
+				 0);
+	else
+		ck_assert_int_eq(tdm_amc_get(ch, "q", 1, 0, on_got, &g), 0);
+	RUN_UNTIL(s.lost, 10000);
+	ck_assert_msg(s.lost == 1 && s.lost_code == TDM_AMC_ERR_LOST && strstr(s.why, what),
+		      "%s: lost %d code %d: %s", what, s.lost, s.lost_code, s.why);
+	ck_assert_int_eq(cs.closed, 1);
+	ck_assert_int_eq(g.n + cons.ok_n, 1); /* the request failed, once */
+	tdm_amc_channel_close(ch);
+	tdm_amc_free(c);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+}
+
+START_TEST(malformed_frames_fail_the_connection)
+{
+	static uint8_t buf[16384];
+	static const uint8_t bad_type[8] = { 9, 0, 0, 0, 0, 0, 0, AM_FRAME_END };
+	static const uint8_t huge[8] = { 1, 0, 0, 0x7f, 0xff, 0xff, 0xff, AM_FRAME_END };
+	static const uint8_t no_end[12] = { 1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 10, 0 };
+	static const uint8_t short_start[13] = { 1, 0, 0, 0, 0, 0, 5, 0, 10, 0, 10, 0,
+						 AM_FRAME_END };
+	uint8_t hdr[14] = { 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0 };
+	struct am_method m = { .id = AM_BASIC_DELIVER };
+	size_t at;
+
+	expect_failure(bad_type, sizeof(bad_type), 0, "bad type");
+	expect_failure(huge, sizeof(huge), 0, "over frame_max");
+	expect_failure(no_end, sizeof(no_end), 0, "frame-end");
+	expect_failure(short_start, sizeof(short_start), 0, "does not decode");
+
+	/* a delivery whose body is longer than its header says */
+	m.u.basic_deliver.consumer_tag = (struct am_bytes){ (const uint8_t *)"amc-1", 5 };
+	m.u.basic_deliver.delivery_tag = 1;
+	at = put_method(buf, put_open(buf), 1, &m);
+	at = put_frame(buf, at, AM_FRAME_HEADER, 1, hdr, sizeof(hdr));
+	at = put_frame(buf, at, AM_FRAME_BODY, 1, "0123456789", 10);
+	expect_failure(buf, at, 1, "longer than its header");
+
+	/* an answer to no request: queue.declare-ok where get-ok was due */
+	m = (struct am_method){ .id = AM_QUEUE_DECLARE_OK };
+	at = put_method(buf, put_open(buf), 1, &m);
+	expect_failure(buf, at, 0, "queue.declare-ok answers basic.get");
+
+	/* content on a channel that was never opened */
+	at = put_frame(buf, put_open(buf), AM_FRAME_BODY, 7, "x", 1);
+	expect_failure(buf, at, 0, "channel 7");
+}
+END_TEST
+
 int main(void)
 {
 	main_pid = getpid();
@@ -687,10 +873,12 @@ int main(void)
 	tcase_add_test(tc, publish_confirm_get_consume_round_trip);
 	tcase_add_test(tc, prefetch_nack_requeue_reject_cancel);
 	tcase_add_test(tc, missing_queue_404_and_return);
+	tcase_add_test(tc, queue_deleted_cancels_the_consumer);
 	tcase_add_test(tc, wrong_password_403);
 	tcase_add_test(tc, heartbeats_keep_an_idle_connection);
 	tcase_add_test(tc, release_from_inside_callbacks);
 	tcase_add_test(tc, nobody_listening);
+	tcase_add_test(tc, malformed_frames_fail_the_connection);
 	tcase_add_test(tc, lost_when_tandemd_is_killed);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);

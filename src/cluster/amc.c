@@ -1,11 +1,11 @@
 /*
- * The AMQP client's connection (see amqp_client.h): the socket (a libevent
+ * The AMQP client's connection (see amc.h): the socket (a libevent
  * bufferevent, connected as cluster/link.c's peers are: one deadline for
  * connect and handshake, one report when it is lost), frames in through
  * the codec's bounds-checked am_frame_parse / am_method_decode, frames out
  * through am_method_frame_encode, the connection class (start, tune, open,
- * close), heartbeats, and the release rules of amqp_client_internal.h.
- * Channel frames go to amqp_client_chan.c.
+ * close), heartbeats, and the release rules of amc_internal.h.
+ * Channel frames go to amc_chan.c.
  *
  * Must not depend on: src/core, src/net, the front ends (only libevent and
  * amqp/codec.h).
@@ -18,7 +18,7 @@
 #include <event2/dns.h>
 #include <event2/util.h>
 
-#include "cluster/amqp_client_internal.h"
+#include "cluster/amc_internal.h"
 
 static const uint8_t protocol_header[8] = { 'A', 'M', 'Q', 'P', 0, 0, 9, 1 };
 
@@ -126,9 +126,12 @@ static void destroy(struct tdm_amc *c)
 		bufferevent_free(c->bev);
 	if (c->dns)
 		evdns_base_free(c->dns, 0);
-	event_free(c->timer);
-	event_free(c->hb);
-	evbuffer_free(c->held);
+	if (c->timer)
+		event_free(c->timer);
+	if (c->hb)
+		event_free(c->hb);
+	if (c->held)
+		evbuffer_free(c->held);
 	free((char *)c->cfg.host);
 	free((char *)c->cfg.user);
 	if (c->cfg.pass) {
@@ -148,11 +151,18 @@ int amc_leave(struct tdm_amc *c)
 		destroy(c);
 		return 1;
 	}
+	if (!c->reap)
+		return 0;
+	c->reap = 0;
 	for (size_t i = 0; i < c->nchans; i++) {
 		struct tdm_amc_chan *ch = c->chans[i];
-		if (ch && ch->released && ch->state == CH_DEAD) {
+		if (!ch)
+			continue;
+		if (ch->released && ch->state == CH_DEAD) {
 			amc_chan_destroy(ch);
 			c->chans[i] = NULL;
+		} else {
+			amc_chan_reap(ch);
 		}
 	}
 	return 0;

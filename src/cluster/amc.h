@@ -40,8 +40,8 @@
  * Must not depend on: src/core, src/net, the front ends (only libevent and
  * the AMQP codec, amqp/codec.h).
  */
-#ifndef TANDEM_CLUSTER_AMQP_CLIENT_H
-#define TANDEM_CLUSTER_AMQP_CLIENT_H
+#ifndef TANDEM_CLUSTER_AMC_H
+#define TANDEM_CLUSTER_AMC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -180,7 +180,9 @@ void tdm_amc_on_return(struct tdm_amc_chan *ch, tdm_amc_return_fn returned, void
  * or a failure as above.  m must be a synchronous client method of class
  * exchange, queue, basic (qos, cancel, recover) or tx, with no_wait 0;
  * basic.consume, basic.get and confirm.select have their own calls.  An
- * answered basic.cancel drops its consumer (no cancelled callback).  m's
+ * answered basic.cancel drops its consumer (no cancelled callback).  A
+ * field table in m (arguments) must validate (am_table_validate), else
+ * TDM_AMC_ERR_INVAL: the peer would close the whole connection.  m's
  * fields are copied before return.  reply may be NULL.  0 or
  * TDM_AMC_ERR_INVAL / _STATE / _NOMEM.
  */
@@ -216,8 +218,9 @@ int tdm_amc_publish(struct tdm_amc_chan *ch, const char *exchange, size_t xlen, 
  * ok: delivered(arg, m) per delivery, until cancelled(arg, code, text)
  * once: code 0 for the server's basic.cancel (queue deleted), else the
  * channel's failure.  No cancelled after the caller's own basic.cancel is
- * answered or the caller closed the channel.  ok may be NULL.  0 or
- * TDM_AMC_ERR_*.
+ * answered or the caller closed the channel.  ok may be NULL (a failure
+ * before consume-ok then goes to cancelled).  args_table must validate.
+ * 0 or TDM_AMC_ERR_*.
  */
 int tdm_amc_consume(struct tdm_amc_chan *ch, const char *queue, size_t qlen, int no_ack,
 		    const uint8_t *args_table, size_t args_len, tdm_amc_deliver_fn delivered,

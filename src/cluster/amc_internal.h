@@ -1,21 +1,23 @@
 /*
- * The AMQP client's objects, shared by its two files: amqp_client.c (the
+ * The AMQP client's objects, shared by its files: amc.c (the
  * connection: socket, frames in and out, handshake, heartbeats, loss,
- * release) and amqp_client_chan.c (channels: requests and their answers,
- * confirms, consumers, content assembly).  Not for use outside them.
+ * release), amc_chan.c (channels: their life, the answers to
+ * requests, confirms, deliveries, content assembly) and amc_req.c
+ * (the requests).  Not for use outside them.
  *
  * Memory rule: callbacks may release anything (tdm_amc_free,
  * tdm_amc_channel_close), so nothing is freed while the library is on the
  * stack.  Every entry from libevent and every public call that runs
  * callbacks brackets itself with amc_enter / amc_leave; releases only mark
- * (c->freed, ch->released) and amc_leave reaps at depth 0.  Lists are
+ * (c->freed, ch->released, a consumer CS_GONE, c->reap) and amc_leave
+ * reaps at depth 0.  Lists are
  * unlinked before their callbacks run, so a callback that fails the same
  * list finds it empty.
  *
  * Must not depend on: src/core, src/net, the front ends.
  */
-#ifndef TANDEM_CLUSTER_AMQP_CLIENT_INTERNAL_H
-#define TANDEM_CLUSTER_AMQP_CLIENT_INTERNAL_H
+#ifndef TANDEM_CLUSTER_AMC_INTERNAL_H
+#define TANDEM_CLUSTER_AMC_INTERNAL_H
 
 #include <stdint.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "cluster/amqp_client.h"
+#include "cluster/amc.h"
 
 /* What a synchronous request waits for (answers come in order per channel). */
 enum amc_wait_kind { W_OPEN, W_CALL, W_CONSUME, W_GET };
@@ -121,6 +123,7 @@ struct tdm_amc {
 	uint16_t next_id;
 	unsigned ctag_seq;
 	unsigned depth; /* library frames on the stack */
+	int reap;       /* a channel released and dead, or a consumer gone */
 	int freed;      /* tdm_amc_free ran: no callbacks, destroyed at depth 0 */
 };
 
@@ -134,7 +137,7 @@ static inline const char *amc_cstr(struct am_bytes b, char *buf, size_t cap)
 	return buf;
 }
 
-/* amqp_client.c */
+/* amc.c */
 /* Writes connection.close (code, text) and fails c with why: for what the
  * peer sent that breaks the protocol.  Always returns -1. */
 int amc_proto_fail(struct tdm_amc *c, int code, const char *why);
@@ -150,7 +153,17 @@ int amc_put_method(struct tdm_amc *c, struct evbuffer *out, uint16_t channel,
 		   const struct am_method *m);
 void amc_put_frame_header(uint8_t *p, uint8_t type, uint16_t channel, uint32_t size);
 
-/* amqp_client_chan.c */
+/* amc_chan.c */
+/* ch takes requests: open (or opening), not released, c not lost or freed. */
+int amc_usable(const struct tdm_amc_chan *ch);
+/* Encodes m on ch; 0 or TDM_AMC_ERR_*. */
+int amc_send_m(struct tdm_amc_chan *ch, const struct am_method *m);
+/* Sends m and queues w for its answer; w is freed when that fails. */
+int amc_send_wait(struct tdm_amc_chan *ch, const struct am_method *m, struct amc_wait *w);
+struct amc_wait *amc_wait_new(enum amc_wait_kind kind, void *arg);
+struct amc_consumer *amc_find_cons(struct tdm_amc_chan *ch, struct am_bytes tag);
+/* Frees what amc_leave may reap: consumers gone, dead released channels. */
+void amc_chan_reap(struct tdm_amc_chan *ch);
 /* A method frame for channel ch (not 0); 0, or -1 after failing c. */
 int amc_chan_method(struct tdm_amc_chan *ch, const struct am_frame *f, const struct am_method *m);
 /* A header or body frame for ch; 0, or -1 after failing c. */

@@ -1,9 +1,11 @@
 /*
- * The AMQP client's channels (see amqp_client.h): channel.open/close,
- * synchronous requests answered in order (a FIFO of waits per channel),
- * publishes and their confirms, consumers, basic.get, acknowledgements,
- * and content (method, header, body frames) put back together for the
- * callbacks.  Frame I/O and the connection are amqp_client.c's.
+ * The AMQP client's channels (see amc.h): channel.open/close and
+ * release, the answers to synchronous requests (a FIFO of waits per
+ * channel: the peer answers a channel's requests in order), publisher
+ * confirms, deliveries, returns, server-sent basic.cancel, and content
+ * (method, header, body frames) put back together for the callbacks.
+ * The requests themselves are amc_req.c's; frame I/O and the
+ * connection amc.c's.
  *
  * Must not depend on: src/core, src/net, the front ends (only libevent and
  * amqp/codec.h).
@@ -12,35 +14,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/amqp_client_internal.h"
+#include "cluster/amc_internal.h"
 
 static struct am_bytes bytes_of(const void *p, size_t len)
 {
 	return (struct am_bytes){ p, (uint32_t)len };
 }
 
-static int usable(const struct tdm_amc_chan *ch)
+int amc_usable(const struct tdm_amc_chan *ch)
 {
 	return ch->state == CH_OPEN && !ch->released && ch->c->state != C_DEAD && !ch->c->freed;
 }
 
 int tdm_amc_chan_usable(const struct tdm_amc_chan *ch)
 {
-	return ch && usable(ch);
+	return ch && amc_usable(ch);
 }
 
-/* Encodes m on ch; 0 or TDM_AMC_ERR_*. */
-static int send_m(struct tdm_amc_chan *ch, const struct am_method *m)
+int amc_send_m(struct tdm_amc_chan *ch, const struct am_method *m)
 {
-	if (!usable(ch))
+	if (!amc_usable(ch))
 		return TDM_AMC_ERR_STATE;
 	return amc_put_method(ch->c, amc_out(ch->c), ch->id, m);
 }
 
-/* Sends m and queues w for its answer (w freed on failure). */
-static int send_wait(struct tdm_amc_chan *ch, const struct am_method *m, struct amc_wait *w)
+int amc_send_wait(struct tdm_amc_chan *ch, const struct am_method *m, struct amc_wait *w)
 {
-	int rc = send_m(ch, m);
+	int rc = amc_send_m(ch, m);
 	if (rc < 0) {
 		free(w);
 		return rc;
@@ -52,7 +52,7 @@ static int send_wait(struct tdm_amc_chan *ch, const struct am_method *m, struct 
 	return 0;
 }
 
-static struct amc_wait *wait_new(enum amc_wait_kind kind, void *arg)
+struct amc_wait *amc_wait_new(enum amc_wait_kind kind, void *arg)
 {
 	struct amc_wait *w = calloc(1, sizeof(*w));
 	if (w) {
@@ -62,7 +62,7 @@ static struct amc_wait *wait_new(enum amc_wait_kind kind, void *arg)
 	return w;
 }
 
-static struct amc_consumer *find_cons(struct tdm_amc_chan *ch, struct am_bytes tag)
+struct amc_consumer *amc_find_cons(struct tdm_amc_chan *ch, struct am_bytes tag)
 {
 	for (struct amc_consumer *k = ch->cons; k; k = k->next)
 		if (strlen(k->tag) == tag.len && memcmp(k->tag, tag.ptr, tag.len) == 0)
@@ -110,6 +110,7 @@ void amc_chan_fail(struct tdm_amc_chan *ch, int code, const char *text, int noti
 	struct amc_wait *w = ch->in.wait, *waits = ch->waits;
 	struct amc_pub *p, *pubs = ch->pubs;
 
+	ch->c->reap = 1;
 	/* everything is unlinked first: a callback may fail ch again */
 	ch->in.wait = NULL;
 	content_reset(&ch->in);
@@ -138,6 +139,19 @@ void amc_chan_fail(struct tdm_amc_chan *ch, int code, const char *text, int noti
 		tdm_amc_closed_fn closed = ch->closed;
 		ch->closed = NULL; /* once */
 		closed(ch->arg, code, text);
+	}
+}
+
+void amc_chan_reap(struct tdm_amc_chan *ch)
+{
+	struct amc_consumer **kk = &ch->cons, *k;
+	while ((k = *kk)) {
+		if (k->state == CS_GONE) {
+			*kk = k->next;
+			free(k);
+		} else {
+			kk = &k->next;
+		}
 	}
 }
 
@@ -199,7 +213,7 @@ struct tdm_amc_chan *tdm_amc_channel(struct tdm_amc *c, tdm_amc_closed_fn closed
 	ch->arg = arg;
 	ch->waits_tail = &ch->waits;
 	ch->pubs_tail = &ch->pubs;
-	if (!(w = wait_new(W_OPEN, NULL)) || send_wait(ch, &m, w) < 0) {
+	if (!(w = amc_wait_new(W_OPEN, NULL)) || amc_send_wait(ch, &m, w) < 0) {
 		free(ch);
 		return NULL;
 	}
@@ -216,11 +230,11 @@ void tdm_amc_channel_close(struct tdm_amc_chan *ch)
 		return;
 	c = ch->c;
 	amc_enter(c);
-	if (usable(ch)) {
+	if (amc_usable(ch)) {
 		struct am_method m = { .id = AM_CHANNEL_CLOSE };
 		m.u.channel_close.reply_code = 200;
 		m.u.channel_close.reply_text = bytes_of("Goodbye", 7);
-		ch->state = send_m(ch, &m) == 0 ? CH_CLOSING : CH_DEAD;
+		ch->state = amc_send_m(ch, &m) == 0 ? CH_CLOSING : CH_DEAD;
 	} else {
 		ch->state = ch->state == CH_CLOSING ? CH_CLOSING : CH_DEAD;
 	}
@@ -233,220 +247,6 @@ void tdm_amc_on_return(struct tdm_amc_chan *ch, tdm_amc_return_fn returned, void
 {
 	ch->returned = returned;
 	ch->ret_arg = arg;
-}
-
-/* ---- requests -------------------------------------------------------------- */
-
-/* The no_wait bit of m, for the methods that have one and may be called. */
-static int no_wait_of(const struct am_method *m)
-{
-	switch (m->id) {
-	case AM_EXCHANGE_DECLARE:
-		return m->u.exchange_declare.no_wait;
-	case AM_EXCHANGE_DELETE:
-		return m->u.exchange_delete.no_wait;
-	case AM_EXCHANGE_BIND:
-		return m->u.exchange_bind.no_wait;
-	case AM_EXCHANGE_UNBIND:
-		return m->u.exchange_unbind.no_wait;
-	case AM_QUEUE_DECLARE:
-		return m->u.queue_declare.no_wait;
-	case AM_QUEUE_BIND:
-		return m->u.queue_bind.no_wait;
-	case AM_QUEUE_PURGE:
-		return m->u.queue_purge.no_wait;
-	case AM_QUEUE_DELETE:
-		return m->u.queue_delete.no_wait;
-	case AM_BASIC_CANCEL:
-		return m->u.basic_cancel.no_wait;
-	}
-	return 0;
-}
-
-int tdm_amc_call(struct tdm_amc_chan *ch, const struct am_method *m, tdm_amc_reply_fn reply,
-		 void *arg)
-{
-	unsigned flags = am_method_flags(m->id), cls = m->id >> 16;
-	struct amc_wait *w;
-
-	if ((flags & (AM_MF_SYNC | AM_MF_CLIENT)) != (AM_MF_SYNC | AM_MF_CLIENT) || no_wait_of(m) ||
-	    (cls != 40 && cls != 50 && cls != 60 && cls != 90) || m->id == AM_BASIC_CONSUME ||
-	    m->id == AM_BASIC_GET)
-		return TDM_AMC_ERR_INVAL;
-	if (!usable(ch))
-		return TDM_AMC_ERR_STATE;
-	if (!(w = wait_new(W_CALL, arg)))
-		return TDM_AMC_ERR_NOMEM;
-	w->reply = reply;
-	return send_wait(ch, m, w);
-}
-
-int tdm_amc_confirm_select(struct tdm_amc_chan *ch, tdm_amc_reply_fn reply, void *arg)
-{
-	struct am_method m = { .id = AM_CONFIRM_SELECT };
-	struct amc_wait *w;
-	int rc;
-
-	if (!usable(ch))
-		return TDM_AMC_ERR_STATE;
-	if (!(w = wait_new(W_CALL, arg)))
-		return TDM_AMC_ERR_NOMEM;
-	w->reply = reply;
-	if ((rc = send_wait(ch, &m, w)) == 0)
-		ch->confirm = 1;
-	return rc;
-}
-
-int tdm_amc_publish(struct tdm_amc_chan *ch, const char *exchange, size_t xlen, const char *rk,
-		    size_t rklen, int mandatory, const uint8_t *header, size_t header_len,
-		    const uint8_t *body, size_t body_len, tdm_amc_confirm_fn confirmed, void *arg)
-{
-	struct tdm_amc *c = ch->c;
-	struct am_method m = { .id = AM_BASIC_PUBLISH };
-	struct am_content_header h;
-	uint8_t fh[7], sz[8], plain[14] = { 0, 60 }; /* class 60, weight 0, size, no flags */
-	static const uint8_t end = AM_FRAME_END;
-	struct amc_pub *p = NULL;
-	struct evbuffer *tmp = NULL;
-	size_t chunk = c->frame_max - AM_FRAME_OVERHEAD;
-	int rc = TDM_AMC_ERR_INVAL, bad = 0;
-
-	if (!usable(ch))
-		return TDM_AMC_ERR_STATE;
-	if (confirmed && !ch->confirm)
-		return TDM_AMC_ERR_INVAL;
-	if (!header_len) {
-		header = plain;
-		header_len = sizeof(plain);
-	} else if (header_len < 14 || am_content_header_decode(header, header_len, &h) != AM_OK ||
-		   h.class_id != 60) {
-		return TDM_AMC_ERR_INVAL;
-	}
-	if (header_len > chunk || xlen > 255 || rklen > 255)
-		return TDM_AMC_ERR_INVAL;
-	m.u.basic_publish.exchange = bytes_of(exchange, xlen);
-	m.u.basic_publish.routing_key = bytes_of(rk, rklen);
-	m.u.basic_publish.mandatory = mandatory != 0;
-	if (!(tmp = evbuffer_new()) || (confirmed && !(p = calloc(1, sizeof(*p))))) {
-		rc = TDM_AMC_ERR_NOMEM;
-		goto out;
-	}
-	if ((rc = amc_put_method(c, tmp, ch->id, &m)) < 0)
-		goto out;
-	/* the header as given, its body size (bytes 4..12) set to body_len */
-	for (int i = 0; i < 8; i++)
-		sz[i] = (uint8_t)((uint64_t)body_len >> (56 - 8 * i));
-	amc_put_frame_header(fh, AM_FRAME_HEADER, ch->id, (uint32_t)header_len);
-	bad |= evbuffer_add(tmp, fh, 7) | evbuffer_add(tmp, header, 4) | evbuffer_add(tmp, sz, 8) |
-	       evbuffer_add(tmp, header + 12, header_len - 12) | evbuffer_add(tmp, &end, 1);
-	for (size_t off = 0; off < body_len && !bad; off += chunk) {
-		size_t n = body_len - off < chunk ? body_len - off : chunk;
-		amc_put_frame_header(fh, AM_FRAME_BODY, ch->id, (uint32_t)n);
-		bad |= evbuffer_add(tmp, fh, 7) | evbuffer_add(tmp, body + off, n) |
-		       evbuffer_add(tmp, &end, 1);
-	}
-	if (bad || evbuffer_add_buffer(amc_out(c), tmp) < 0) {
-		rc = TDM_AMC_ERR_NOMEM;
-		goto out;
-	}
-	if (ch->confirm)
-		ch->next_seq++;
-	if (p) {
-		p->seq = ch->next_seq;
-		p->confirmed = confirmed;
-		p->arg = arg;
-		*ch->pubs_tail = p;
-		ch->pubs_tail = &p->next;
-		p = NULL;
-	}
-	rc = 0;
-out:
-	free(p);
-	if (tmp)
-		evbuffer_free(tmp);
-	return rc;
-}
-
-int tdm_amc_consume(struct tdm_amc_chan *ch, const char *queue, size_t qlen, int no_ack,
-		    const uint8_t *args_table, size_t args_len, tdm_amc_deliver_fn delivered,
-		    tdm_amc_cancelled_fn cancelled, tdm_amc_consume_ok_fn ok, void *arg)
-{
-	struct am_method m = { .id = AM_BASIC_CONSUME };
-	struct amc_consumer *k;
-	struct amc_wait *w;
-	int rc;
-
-	if (!usable(ch))
-		return TDM_AMC_ERR_STATE;
-	if (!delivered || qlen > 255 ||
-	    (args_len && am_table_validate(bytes_of(args_table, args_len), AM_TABLE_MAX_DEPTH)))
-		return TDM_AMC_ERR_INVAL;
-	if (!(k = calloc(1, sizeof(*k))))
-		return TDM_AMC_ERR_NOMEM;
-	if (!(w = wait_new(W_CONSUME, arg))) {
-		free(k);
-		return TDM_AMC_ERR_NOMEM;
-	}
-	snprintf(k->tag, sizeof(k->tag), "amc-%u", ++ch->c->ctag_seq);
-	k->delivered = delivered;
-	k->cancelled = cancelled;
-	k->ok = ok;
-	k->arg = arg;
-	w->cons = k;
-	m.u.basic_consume.queue = bytes_of(queue, qlen);
-	m.u.basic_consume.consumer_tag = bytes_of(k->tag, strlen(k->tag));
-	m.u.basic_consume.no_ack = no_ack != 0;
-	m.u.basic_consume.arguments = bytes_of(args_table, args_len);
-	if ((rc = send_wait(ch, &m, w)) < 0) {
-		free(k);
-		return rc;
-	}
-	k->next = ch->cons;
-	ch->cons = k;
-	return 0;
-}
-
-int tdm_amc_get(struct tdm_amc_chan *ch, const char *queue, size_t qlen, int no_ack,
-		tdm_amc_got_fn got, void *arg)
-{
-	struct am_method m = { .id = AM_BASIC_GET };
-	struct amc_wait *w;
-
-	if (!usable(ch))
-		return TDM_AMC_ERR_STATE;
-	if (qlen > 255)
-		return TDM_AMC_ERR_INVAL;
-	if (!(w = wait_new(W_GET, arg)))
-		return TDM_AMC_ERR_NOMEM;
-	w->got = got;
-	m.u.basic_get.queue = bytes_of(queue, qlen);
-	m.u.basic_get.no_ack = no_ack != 0;
-	return send_wait(ch, &m, w);
-}
-
-int tdm_amc_ack(struct tdm_amc_chan *ch, uint64_t tag, int multiple)
-{
-	struct am_method m = { .id = AM_BASIC_ACK };
-	m.u.basic_ack.delivery_tag = tag;
-	m.u.basic_ack.multiple = multiple != 0;
-	return send_m(ch, &m);
-}
-
-int tdm_amc_nack(struct tdm_amc_chan *ch, uint64_t tag, int multiple, int requeue)
-{
-	struct am_method m = { .id = AM_BASIC_NACK };
-	m.u.basic_nack.delivery_tag = tag;
-	m.u.basic_nack.multiple = multiple != 0;
-	m.u.basic_nack.requeue = requeue != 0;
-	return send_m(ch, &m);
-}
-
-int tdm_amc_reject(struct tdm_amc_chan *ch, uint64_t tag, int requeue)
-{
-	struct am_method m = { .id = AM_BASIC_REJECT };
-	m.u.basic_reject.delivery_tag = tag;
-	m.u.basic_reject.requeue = requeue != 0;
-	return send_m(ch, &m);
 }
 
 /* ---- frames in ------------------------------------------------------------- */
@@ -505,7 +305,7 @@ static void on_content(struct tdm_amc_chan *ch, const uint8_t *body)
 		msg.exchange_len = d->exchange.len;
 		msg.routing_key = (const char *)d->routing_key.ptr;
 		msg.routing_key_len = d->routing_key.len;
-		k = find_cons(ch, d->consumer_tag);
+		k = amc_find_cons(ch, d->consumer_tag);
 		if (k && k->state == CS_ACTIVE) /* else cancelled meanwhile: dropped */
 			k->delivered(k->arg, &msg);
 		break;
@@ -638,8 +438,11 @@ static int on_answer(struct tdm_amc_chan *ch, const struct am_frame *f, const st
 	case W_OPEN:
 		break;
 	case W_CALL:
-		if (m->id == AM_BASIC_CANCEL_OK && (k = find_cons(ch, m->u.basic_cancel_ok.consumer_tag)))
+		if (m->id == AM_BASIC_CANCEL_OK &&
+		    (k = amc_find_cons(ch, m->u.basic_cancel_ok.consumer_tag))) {
 			k->state = CS_GONE;
+			ch->c->reap = 1;
+		}
 		if (w->reply)
 			w->reply(w->arg, 0, NULL, m);
 		break;
@@ -668,8 +471,10 @@ int amc_chan_method(struct tdm_amc_chan *ch, const struct am_frame *f, const str
 			r = (struct am_method){ .id = AM_CHANNEL_CLOSE_OK };
 			amc_put_method(ch->c, amc_out(ch->c), ch->id, &r);
 		}
-		if (m->id == AM_CHANNEL_CLOSE || m->id == AM_CHANNEL_CLOSE_OK)
+		if (m->id == AM_CHANNEL_CLOSE || m->id == AM_CHANNEL_CLOSE_OK) {
 			ch->state = CH_DEAD;
+			ch->c->reap = 1;
+		}
 		return 0;
 	}
 	if (ch->state == CH_DEAD)
@@ -703,9 +508,10 @@ int amc_chan_method(struct tdm_amc_chan *ch, const struct am_frame *f, const str
 			r.u.basic_cancel_ok.consumer_tag = m->u.basic_cancel.consumer_tag;
 			amc_put_method(ch->c, amc_out(ch->c), ch->id, &r);
 		}
-		k = find_cons(ch, m->u.basic_cancel.consumer_tag);
+		k = amc_find_cons(ch, m->u.basic_cancel.consumer_tag);
 		if (k && k->state == CS_ACTIVE) {
 			k->state = CS_GONE;
+			ch->c->reap = 1;
 			if (k->cancelled)
 				k->cancelled(k->arg, 0, NULL);
 		}
