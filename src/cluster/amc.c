@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/socket.h>
+
 #include <event2/dns.h>
 #include <event2/util.h>
 
@@ -98,6 +100,23 @@ static void flush_now(struct tdm_amc *c)
 		evbuffer_write(bufferevent_get_output(c->bev), fd);
 }
 
+/*
+ * Lets the socket go: libevent closes the descriptor in a finalizer that
+ * runs when the loop next turns (or at event_base_free), so it is shut
+ * down here, at once, for the peer to see the end now.
+ */
+static void drop_socket(struct tdm_amc *c)
+{
+	evutil_socket_t fd;
+
+	if (!c->bev)
+		return;
+	if ((fd = bufferevent_getfd(c->bev)) >= 0)
+		shutdown(fd, SHUT_WR);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+}
+
 static void send_close(struct tdm_amc *c, int code, const char *text)
 {
 	struct am_method m = { .id = AM_CONNECTION_CLOSE };
@@ -122,8 +141,7 @@ static void destroy(struct tdm_amc *c)
 		if (c->chans[i])
 			amc_chan_destroy(c->chans[i]);
 	free(c->chans);
-	if (c->bev)
-		bufferevent_free(c->bev);
+	drop_socket(c);
 	if (c->dns)
 		evdns_base_free(c->dns, 0);
 	if (c->timer)
@@ -177,9 +195,7 @@ void amc_fail(struct tdm_amc *c, int code, const char *why)
 		return;
 	snprintf(text, sizeof(text), "%s", why); /* why may point into the input */
 	c->state = C_DEAD;
-	if (c->bev)
-		bufferevent_free(c->bev);
-	c->bev = NULL;
+	drop_socket(c);
 	evtimer_del(c->timer);
 	evtimer_del(c->hb);
 	if (!c->freed && c->lost)
@@ -504,7 +520,9 @@ static int start_connect(struct tdm_amc *c)
 	int sl = (int)sizeof(ss), rc;
 	char hp[300];
 
-	c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	/* deferred callbacks: ours never run nested in libevent's own (the
+	 * resolver's), so a callback may free everything */
+	c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (!c->bev)
 		return -1;
 	snprintf(hp, sizeof(hp), strchr(c->cfg.host, ':') ? "[%s]:%d" : "%s:%d", c->cfg.host,
@@ -585,12 +603,9 @@ void tdm_amc_free(struct tdm_amc *c)
 			amc_chan_fail(ch, TDM_AMC_ERR_CLOSED, "the connection was freed", 0);
 		}
 	}
-	if (c->bev) {
-		if (c->state == C_OPEN)
-			send_close(c, 200, "Goodbye");
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-	}
+	if (c->bev && c->state == C_OPEN)
+		send_close(c, 200, "Goodbye");
+	drop_socket(c);
 	c->state = C_DEAD;
 	evtimer_del(c->timer);
 	evtimer_del(c->hb);

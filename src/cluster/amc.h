@@ -19,7 +19,9 @@
  * wait in order and are written after connection.open-ok (split for the
  * spec's minimum frame size, 4 KiB, as frame_max is not known yet); a
  * channel's frames follow its channel.open without waiting for open-ok
- * (the server handles a channel's frames in order).
+ * (the server handles a channel's frames in order).  An answer goes to the
+ * oldest request it answers (RabbitMQ may send consume-ok and cancel-ok
+ * after the answers to later requests).
  *
  * Callbacks: every callback given with a request is called exactly once,
  * later (never from inside the call that made the request), except
@@ -134,7 +136,9 @@ struct tdm_amc *tdm_amc_new(struct event_base *base, const struct tdm_amc_config
 
 /*
  * Releases c and its channels.  An open connection is closed politely
- * (connection.close 200, written without waiting for close-ok).  Pending
+ * (connection.close 200, written without waiting for close-ok) and the
+ * socket shut down at once (libevent closes the descriptor when the loop
+ * next turns, or in event_base_free).  Pending
  * requests get TDM_AMC_ERR_CLOSED from inside this call; no channel closed
  * or consumer cancelled callback, no lost, and no callback at all after it
  * returns.  NULL is fine.

@@ -185,6 +185,8 @@ struct tdm_amc_chan *tdm_amc_channel(struct tdm_amc *c, tdm_amc_closed_fn closed
 
 	if (c->freed || c->state == C_DEAD)
 		return NULL;
+	if (c->next_id < 1 || c->next_id > max) /* tune lowered max */
+		c->next_id = 1;
 	for (unsigned n = 0; n < max; n++) { /* round the numbers: a late frame meets no new one */
 		unsigned k = c->next_id + n > max ? c->next_id + n - max : c->next_id + n;
 		if (k >= c->nchans || !c->chans[k]) {
@@ -306,7 +308,8 @@ static void on_content(struct tdm_amc_chan *ch, const uint8_t *body)
 		msg.routing_key = (const char *)d->routing_key.ptr;
 		msg.routing_key_len = d->routing_key.len;
 		k = amc_find_cons(ch, d->consumer_tag);
-		if (k && k->state == CS_ACTIVE) /* else cancelled meanwhile: dropped */
+		/* CS_WAIT too: a consume-ok may come late (on_answer) */
+		if (k && k->state != CS_GONE) /* else cancelled meanwhile: dropped */
 			k->delivered(k->arg, &msg);
 		break;
 	}
@@ -396,40 +399,35 @@ static int content_method(struct tdm_amc_chan *ch, const struct am_frame *f)
 	return 0;
 }
 
-/* The answer to the oldest wait. */
+/* 1 when resp is the answer to the request req (the spec numbers an
+ * answer after its request, but for exchange.unbind-ok and get-empty). */
+static int answers(uint32_t req, uint32_t resp)
+{
+	return resp == req + 1 || (req == AM_BASIC_GET && resp == AM_BASIC_GET_EMPTY) ||
+	       (req == AM_EXCHANGE_UNBIND && resp == AM_EXCHANGE_UNBIND_OK);
+}
+
+/*
+ * The answer to the oldest wait of its kind.  Usually the oldest of all,
+ * but not always: RabbitMQ's queue process sends basic.consume-ok and
+ * basic.cancel-ok, after the channel has answered later requests (a
+ * basic.get sent after a basic.cancel is answered first).
+ */
 static int on_answer(struct tdm_amc_chan *ch, const struct am_frame *f, const struct am_method *m)
 {
-	struct amc_wait *w = ch->waits;
+	struct amc_wait *w, **ww;
 	struct amc_consumer *k;
 	char why[120];
-	int match;
 
+	for (ww = &ch->waits; (w = *ww); ww = &w->next)
+		if (answers(w->req, m->id))
+			break;
 	if (!w) {
 		snprintf(why, sizeof(why), "%s answers no request", am_method_name(m->id));
 		return amc_proto_fail(ch->c, 505, why);
 	}
-	switch (w->kind) {
-	case W_OPEN:
-		match = m->id == AM_CHANNEL_OPEN_OK;
-		break;
-	case W_CONSUME:
-		match = m->id == AM_BASIC_CONSUME_OK;
-		break;
-	case W_GET:
-		match = m->id == AM_BASIC_GET_OK || m->id == AM_BASIC_GET_EMPTY;
-		break;
-	default:
-		match = (m->id >> 16) == (w->req >> 16) && m->id != AM_BASIC_GET_OK &&
-			m->id != AM_BASIC_GET_EMPTY && m->id != AM_BASIC_CONSUME_OK;
-		break;
-	}
-	if (!match) {
-		snprintf(why, sizeof(why), "%s answers %s", am_method_name(m->id),
-			 am_method_name(w->req));
-		return amc_proto_fail(ch->c, 505, why);
-	}
-	if (!(ch->waits = w->next))
-		ch->waits_tail = &ch->waits;
+	if (!(*ww = w->next))
+		ch->waits_tail = ww;
 	if (m->id == AM_BASIC_GET_OK) {
 		ch->in.wait = w; /* answered when the content is in */
 		return content_method(ch, f);

@@ -22,7 +22,9 @@
  *   once, the channel's closed callback once;
  * - a fake peer sending malformed frames (a bad type, a size over
  *   frame_max, a bad frame end, a truncated method, a body longer than its
- *   header, an answer to nothing): the connection fails with the reason.
+ *   header, an answer to nothing): the connection fails with the reason;
+ *   answers out of order (RabbitMQ's cancel-ok after a later get-empty)
+ *   go to their own requests.
  */
 #include "harness.h"
 
@@ -427,7 +429,7 @@ START_TEST(prefetch_nack_requeue_reject_cancel)
 	ck_assert_int_eq(tdm_amc_call(ch, &m, on_reply, &cancel), 0);
 	ck_assert_int_eq(tdm_amc_get(ch, name, strlen(name), 0, on_got, &g), 0);
 	RUN_UNTIL(g.n, 5000);
-	ck_assert_int_eq(cancel.code, 0);
+	ck_assert_msg(cancel.code == 0, "basic.cancel: %d (%s)", cancel.code, s.why);
 	ck_assert_uint_eq(cancel.id, AM_BASIC_CANCEL_OK);
 	ck_assert_int_eq(g.n, 1);
 	ck_assert_int_eq(g.empty, 1);
@@ -786,6 +788,7 @@ static pid_t fake_peer(const uint8_t *script, size_t len, int *port)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		char b[4096];
+		signal(SIGALRM, SIG_DFL); /* not Check's timeout handler */
 		alarm(10);
 		int fd = accept(l, NULL, NULL);
 		if (fd < 0 || read(fd, b, 8) != 8 || write(fd, script, len) != (ssize_t)len)
@@ -855,11 +858,45 @@ START_TEST(malformed_frames_fail_the_connection)
 	/* an answer to no request: queue.declare-ok where get-ok was due */
 	m = (struct am_method){ .id = AM_QUEUE_DECLARE_OK };
 	at = put_method(buf, put_open(buf), 1, &m);
-	expect_failure(buf, at, 0, "queue.declare-ok answers basic.get");
+	expect_failure(buf, at, 0, "queue.declare-ok answers no request");
 
 	/* content on a channel that was never opened */
 	at = put_frame(buf, put_open(buf), AM_FRAME_BODY, 7, "x", 1);
 	expect_failure(buf, at, 0, "channel 7");
+}
+END_TEST
+
+/* RabbitMQ sends cancel-ok (and consume-ok) from the queue process, after
+ * the answer to a later request: each answer goes to its own request. */
+START_TEST(answers_out_of_order_are_matched)
+{
+	static uint8_t buf[16384];
+	struct seen s = { 0 };
+	struct reply q = { 0 };
+	struct got g = { 0 };
+	struct am_method m = { .id = AM_BASIC_GET_EMPTY };
+	size_t at = put_method(buf, put_open(buf), 1, &m);
+	int port, st;
+
+	m = (struct am_method){ .id = AM_BASIC_QOS_OK };
+	at = put_method(buf, at, 1, &m);
+	pid_t pid = fake_peer(buf, at, &port);
+	struct tdm_amc_config cfg = { .host = "127.0.0.1", .port = port, .user = "guest",
+				      .pass = "guest", .pass_len = 5, .vhost = "/" };
+	struct tdm_amc *c = tdm_amc_new(base, &cfg, on_up, on_lost, &s);
+	struct tdm_amc_chan *ch = tdm_amc_channel(c, on_closed, &s);
+	ck_assert_int_eq(qos(ch, 10, &q), 0);
+	ck_assert_int_eq(tdm_amc_get(ch, "q", 1, 0, on_got, &g), 0);
+	RUN_UNTIL((q.n && g.n) || s.lost, 10000);
+	ck_assert_msg(!s.lost, "lost: %s", s.why);
+	ck_assert_int_eq(s.up, 1);
+	ck_assert_int_eq(q.code, 0);
+	ck_assert_uint_eq(q.id, AM_BASIC_QOS_OK);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_int_eq(g.empty, 1);
+	tdm_amc_free(c); /* the peer sees the end at once, the loop not running */
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fake peer: status 0x%x", st);
 }
 END_TEST
 
@@ -879,6 +916,7 @@ int main(void)
 	tcase_add_test(tc, release_from_inside_callbacks);
 	tcase_add_test(tc, nobody_listening);
 	tcase_add_test(tc, malformed_frames_fail_the_connection);
+	tcase_add_test(tc, answers_out_of_order_are_matched);
 	tcase_add_test(tc, lost_when_tandemd_is_killed);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
