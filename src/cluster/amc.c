@@ -307,8 +307,8 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 static int on_tune(struct tdm_amc *c, const struct am_connection_tune *t)
 {
 	struct am_method m = { .id = AM_CONNECTION_TUNE_OK };
-	uint32_t fmax = t->frame_max && t->frame_max < TDM_AMC_FRAME_MAX ? t->frame_max
-									  : TDM_AMC_FRAME_MAX;
+	uint32_t fmax =
+		t->frame_max && t->frame_max < TDM_AMC_FRAME_MAX ? t->frame_max : TDM_AMC_FRAME_MAX;
 	uint16_t cmax = t->channel_max && t->channel_max < TDM_AMC_CHANNEL_MAX
 				? t->channel_max
 				: TDM_AMC_CHANNEL_MAX;
@@ -329,7 +329,8 @@ static int on_tune(struct tdm_amc *c, const struct am_connection_tune *t)
 	m.u.connection_open.virtual_host =
 		(struct am_bytes){ (const uint8_t *)c->cfg.vhost, (uint32_t)strlen(c->cfg.vhost) };
 	if (conn_send(c, &m) < 0) {
-		amc_fail(c, TDM_AMC_ERR_LOST, "cannot write connection.open (vhost name too long?)");
+		amc_fail(c, TDM_AMC_ERR_LOST,
+			 "cannot write connection.open (vhost name too long?)");
 		return -1;
 	}
 	if (hb) {
@@ -522,7 +523,8 @@ static int start_connect(struct tdm_amc *c)
 
 	/* deferred callbacks: ours never run nested in libevent's own (the
 	 * resolver's), so a callback may free everything */
-	c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	c->bev = bufferevent_socket_new(c->base, -1,
+					BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (!c->bev)
 		return -1;
 	snprintf(hp, sizeof(hp), strchr(c->cfg.host, ':') ? "[%s]:%d" : "%s:%d", c->cfg.host,

@@ -16,11 +16,6 @@
 
 #include "cluster/amc_internal.h"
 
-static struct am_bytes bytes_of(const void *p, size_t len)
-{
-	return (struct am_bytes){ p, (uint32_t)len };
-}
-
 int amc_usable(const struct tdm_amc_chan *ch)
 {
 	return ch->state == CH_OPEN && !ch->released && ch->c->state != C_DEAD && !ch->c->freed;
@@ -235,7 +230,7 @@ void tdm_amc_channel_close(struct tdm_amc_chan *ch)
 	if (amc_usable(ch)) {
 		struct am_method m = { .id = AM_CHANNEL_CLOSE };
 		m.u.channel_close.reply_code = 200;
-		m.u.channel_close.reply_text = bytes_of("Goodbye", 7);
+		m.u.channel_close.reply_text = amc_bytes("Goodbye", 7);
 		ch->state = amc_send_m(ch, &m) == 0 ? CH_CLOSING : CH_DEAD;
 	} else {
 		ch->state = ch->state == CH_CLOSING ? CH_CLOSING : CH_DEAD;
@@ -335,8 +330,8 @@ static void on_content(struct tdm_amc_chan *ch, const uint8_t *body)
 		msg.routing_key = (const char *)r->routing_key.ptr;
 		msg.routing_key_len = r->routing_key.len;
 		if (ch->returned)
-			ch->returned(ch->ret_arg, r->reply_code, amc_cstr(r->reply_text, text, sizeof(text)),
-				     &msg);
+			ch->returned(ch->ret_arg, r->reply_code,
+				     amc_cstr(r->reply_text, text, sizeof(text)), &msg);
 		break;
 	}
 	}

@@ -127,6 +127,11 @@ struct tdm_amc {
 	int freed;      /* tdm_amc_free ran: no callbacks, destroyed at depth 0 */
 };
 
+static inline struct am_bytes amc_bytes(const void *p, size_t len)
+{
+	return (struct am_bytes){ p, (uint32_t)len };
+}
+
 /* A shortstr or longstr as a NUL-terminated copy (cut to fit). */
 static inline const char *amc_cstr(struct am_bytes b, char *buf, size_t cap)
 {

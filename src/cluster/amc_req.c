@@ -13,11 +13,6 @@
 
 #include "cluster/amc_internal.h"
 
-static struct am_bytes bytes_of(const void *p, size_t len)
-{
-	return (struct am_bytes){ p, (uint32_t)len };
-}
-
 /* The no_wait bit of m, for the methods that have one and may be called. */
 static int no_wait_of(const struct am_method *m)
 {
@@ -129,8 +124,8 @@ int tdm_amc_publish(struct tdm_amc_chan *ch, const char *exchange, size_t xlen, 
 	}
 	if (header_len > chunk || xlen > 255 || rklen > 255)
 		return TDM_AMC_ERR_INVAL;
-	m.u.basic_publish.exchange = bytes_of(exchange, xlen);
-	m.u.basic_publish.routing_key = bytes_of(rk, rklen);
+	m.u.basic_publish.exchange = amc_bytes(exchange, xlen);
+	m.u.basic_publish.routing_key = amc_bytes(rk, rklen);
 	m.u.basic_publish.mandatory = mandatory != 0;
 	if (!(tmp = evbuffer_new()) || (confirmed && !(p = calloc(1, sizeof(*p))))) {
 		rc = TDM_AMC_ERR_NOMEM;
@@ -184,7 +179,7 @@ int tdm_amc_consume(struct tdm_amc_chan *ch, const char *queue, size_t qlen, int
 	if (!amc_usable(ch))
 		return TDM_AMC_ERR_STATE;
 	if (!delivered || qlen > 255 ||
-	    (args_len && am_table_validate(bytes_of(args_table, args_len), AM_TABLE_MAX_DEPTH)))
+	    (args_len && am_table_validate(amc_bytes(args_table, args_len), AM_TABLE_MAX_DEPTH)))
 		return TDM_AMC_ERR_INVAL;
 	if (!(k = calloc(1, sizeof(*k))))
 		return TDM_AMC_ERR_NOMEM;
@@ -198,10 +193,10 @@ int tdm_amc_consume(struct tdm_amc_chan *ch, const char *queue, size_t qlen, int
 	k->ok = ok;
 	k->arg = arg;
 	w->cons = k;
-	m.u.basic_consume.queue = bytes_of(queue, qlen);
-	m.u.basic_consume.consumer_tag = bytes_of(k->tag, strlen(k->tag));
+	m.u.basic_consume.queue = amc_bytes(queue, qlen);
+	m.u.basic_consume.consumer_tag = amc_bytes(k->tag, strlen(k->tag));
 	m.u.basic_consume.no_ack = no_ack != 0;
-	m.u.basic_consume.arguments = bytes_of(args_table, args_len);
+	m.u.basic_consume.arguments = amc_bytes(args_table, args_len);
 	if ((rc = amc_send_wait(ch, &m, w)) < 0) {
 		free(k);
 		return rc;
@@ -224,7 +219,7 @@ int tdm_amc_get(struct tdm_amc_chan *ch, const char *queue, size_t qlen, int no_
 	if (!(w = amc_wait_new(W_GET, arg)))
 		return TDM_AMC_ERR_NOMEM;
 	w->got = got;
-	m.u.basic_get.queue = bytes_of(queue, qlen);
+	m.u.basic_get.queue = amc_bytes(queue, qlen);
 	m.u.basic_get.no_ack = no_ack != 0;
 	return amc_send_wait(ch, &m, w);
 }
@@ -253,4 +248,3 @@ int tdm_amc_reject(struct tdm_amc_chan *ch, uint64_t tag, int requeue)
 	m.u.basic_reject.requeue = requeue != 0;
 	return amc_send_m(ch, &m);
 }
-

@@ -48,11 +48,11 @@ static struct event *tick;
 static pid_t main_pid;
 
 /* Runs the loop until cond holds, at most ms (a 10 ms tick bounds each turn). */
-#define RUN_UNTIL(cond, ms)                                                         \
-	do {                                                                        \
-		uint64_t dl_ = th_now_ms() + (ms);                                  \
-		while (!(cond) && th_now_ms() < dl_)                                \
-			event_base_loop(base, EVLOOP_ONCE);                         \
+#define RUN_UNTIL(cond, ms) \
+	do { \
+		uint64_t dl_ = th_now_ms() + (ms); \
+		while (!(cond) && th_now_ms() < dl_) \
+			event_base_loop(base, EVLOOP_ONCE); \
 	} while (0)
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -159,7 +159,8 @@ static struct tdm_amc *connect_as(const char *pass, unsigned heartbeat, struct s
 static int declare(struct tdm_amc_chan *ch, const char *name, int passive, struct reply *r)
 {
 	struct am_method m = { .id = AM_QUEUE_DECLARE };
-	m.u.queue_declare.queue = (struct am_bytes){ (const uint8_t *)name, (uint32_t)strlen(name) };
+	m.u.queue_declare.queue =
+		(struct am_bytes){ (const uint8_t *)name, (uint32_t)strlen(name) };
 	m.u.queue_declare.passive = (uint8_t)passive;
 	return tdm_amc_call(ch, &m, on_reply, r);
 }
@@ -217,8 +218,7 @@ static int same_message(int i, const struct tdm_amc_msg *m)
 	       memcmp(m->header, hdr, hlen) == 0;
 }
 
-static void publish_n(struct tdm_amc_chan *ch, const char *q, int from, int n,
-		      struct confirms *k)
+static void publish_n(struct tdm_amc_chan *ch, const char *q, int from, int n, struct confirms *k)
 {
 	static uint8_t body[BIG_SIZE], hdr[512];
 	for (int i = from; i < from + n; i++) {
@@ -294,8 +294,7 @@ static void on_delivery(void *arg, const struct tdm_amc_msg *m)
 		k->redelivered += m->redelivered;
 		return;
 	}
-	if (!same_message(k->next, m) || m->redelivered ||
-	    m->consumer_tag_len != strlen(k->ctag) ||
+	if (!same_message(k->next, m) || m->redelivered || m->consumer_tag_len != strlen(k->ctag) ||
 	    memcmp(m->consumer_tag, k->ctag, m->consumer_tag_len) != 0)
 		k->bad++;
 	k->next++;
@@ -718,8 +717,12 @@ END_TEST
 START_TEST(nobody_listening)
 {
 	struct seen s = { 0 };
-	struct tdm_amc_config cfg = { .host = "127.0.0.1", .port = 1, .user = "guest",
-				      .pass = "guest", .pass_len = 5, .vhost = "/" };
+	struct tdm_amc_config cfg = { .host = "127.0.0.1",
+				      .port = 1,
+				      .user = "guest",
+				      .pass = "guest",
+				      .pass_len = 5,
+				      .vhost = "/" };
 	struct tdm_amc *c = tdm_amc_new(base, &cfg, on_up, on_lost, &s);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(s.lost, 0); /* never from inside the call */
@@ -810,8 +813,12 @@ static void expect_failure(const uint8_t *script, size_t len, int consume, const
 	struct cons cons = { 0 };
 	int port, st;
 	pid_t pid = fake_peer(script, len, &port);
-	struct tdm_amc_config cfg = { .host = "127.0.0.1", .port = port, .user = "guest",
-				      .pass = "guest", .pass_len = 5, .vhost = "/" };
+	struct tdm_amc_config cfg = { .host = "127.0.0.1",
+				      .port = port,
+				      .user = "guest",
+				      .pass = "guest",
+				      .pass_len = 5,
+				      .vhost = "/" };
 	struct tdm_amc *c = tdm_amc_new(base, &cfg, on_up, on_lost, &s);
 	struct tdm_amc_chan *ch = tdm_amc_channel(c, on_closed, &cs);
 	if (consume)
@@ -836,8 +843,9 @@ START_TEST(malformed_frames_fail_the_connection)
 	static const uint8_t bad_type[8] = { 9, 0, 0, 0, 0, 0, 0, AM_FRAME_END };
 	static const uint8_t huge[8] = { 1, 0, 0, 0x7f, 0xff, 0xff, 0xff, AM_FRAME_END };
 	static const uint8_t no_end[12] = { 1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 10, 0 };
-	static const uint8_t short_start[13] = { 1, 0, 0, 0, 0, 0, 5, 0, 10, 0, 10, 0,
-						 AM_FRAME_END };
+	static const uint8_t short_start[13] = {
+		1, 0, 0, 0, 0, 0, 5, 0, 10, 0, 10, 0, AM_FRAME_END
+	};
 	uint8_t hdr[14] = { 0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0 };
 	struct am_method m = { .id = AM_BASIC_DELIVER };
 	size_t at;
@@ -881,8 +889,12 @@ START_TEST(answers_out_of_order_are_matched)
 	m = (struct am_method){ .id = AM_BASIC_QOS_OK };
 	at = put_method(buf, at, 1, &m);
 	pid_t pid = fake_peer(buf, at, &port);
-	struct tdm_amc_config cfg = { .host = "127.0.0.1", .port = port, .user = "guest",
-				      .pass = "guest", .pass_len = 5, .vhost = "/" };
+	struct tdm_amc_config cfg = { .host = "127.0.0.1",
+				      .port = port,
+				      .user = "guest",
+				      .pass = "guest",
+				      .pass_len = 5,
+				      .vhost = "/" };
 	struct tdm_amc *c = tdm_amc_new(base, &cfg, on_up, on_lost, &s);
 	struct tdm_amc_chan *ch = tdm_amc_channel(c, on_closed, &s);
 	ck_assert_int_eq(qos(ch, 10, &q), 0);
