@@ -714,9 +714,25 @@ START_TEST(lost_when_tandemd_is_killed)
 }
 END_TEST
 
+/* What lost() does: frees the connection (from inside the callback). */
+struct free_on_lost {
+	struct tdm_amc *c;
+	int lost;
+};
+
+static void lost_and_free(void *arg, int code, const char *why)
+{
+	struct free_on_lost *f = arg;
+	(void)code, (void)why;
+	f->lost++;
+	tdm_amc_free(f->c);
+}
+
 START_TEST(nobody_listening)
 {
-	struct seen s = { 0 };
+	struct seen s = { 0 }, cs = { 0 };
+	struct free_on_lost f = { 0 };
+	struct got g = { 0 };
 	struct tdm_amc_config cfg = { .host = "127.0.0.1",
 				      .port = 1,
 				      .user = "guest",
@@ -730,6 +746,19 @@ START_TEST(nobody_listening)
 	ck_assert_int_eq(s.lost, 1);
 	ck_assert_int_eq(s.lost_code, TDM_AMC_ERR_LOST);
 	tdm_amc_free(c);
+
+	/* freed by its own lost callback: what was pending fails inside the
+	 * free, the channel's closed callback is not called */
+	f.c = tdm_amc_new(base, &cfg, NULL, lost_and_free, &f);
+	struct tdm_amc_chan *ch = tdm_amc_channel(f.c, on_closed, &cs);
+	ck_assert_int_eq(tdm_amc_get(ch, "q", 1, 0, on_got, &g), 0);
+	RUN_UNTIL(f.lost, 5000);
+	ck_assert_int_eq(f.lost, 1);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_int_eq(g.code, TDM_AMC_ERR_CLOSED);
+	RUN_UNTIL(0, 100);
+	ck_assert_int_eq(cs.closed, 0);
+	ck_assert_int_eq(f.lost, 1);
 }
 END_TEST
 
