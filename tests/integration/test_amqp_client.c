@@ -24,7 +24,8 @@
  *   frame_max, a bad frame end, a truncated method, a body longer than its
  *   header, an answer to nothing): the connection fails with the reason;
  *   answers out of order (RabbitMQ's cancel-ok after a later get-empty)
- *   go to their own requests.
+ *   go to their own requests; a peer gone silent is given up after two
+ *   heartbeat intervals.
  */
 #include "harness.h"
 
@@ -941,6 +942,35 @@ START_TEST(answers_out_of_order_are_matched)
 }
 END_TEST
 
+/* A peer that lets the client in and then says nothing: with heartbeats
+ * asked for, the client gives up after two silent intervals. */
+START_TEST(silent_peer_missed_heartbeats)
+{
+	static uint8_t buf[16384];
+	struct seen s = { 0 };
+	size_t at = put_open(buf);
+	int port, st;
+	pid_t pid = fake_peer(buf, at, &port);
+	struct tdm_amc_config cfg = { .host = "127.0.0.1",
+				      .port = port,
+				      .user = "guest",
+				      .pass = "guest",
+				      .pass_len = 5,
+				      .vhost = "/",
+				      .heartbeat = 1 };
+	struct tdm_amc *c = tdm_amc_new(base, &cfg, on_up, on_lost, &s);
+	ck_assert_ptr_nonnull(tdm_amc_channel(c, NULL, NULL)); /* put_open opens channel 1 */
+	uint64_t t0 = th_now_ms();
+	RUN_UNTIL(s.lost, 8000);
+	ck_assert_int_eq(s.up, 1);
+	ck_assert_msg(s.lost == 1 && strstr(s.why, "missed heartbeats"), "lost %d: %s", s.lost,
+		      s.why);
+	ck_assert_uint_ge(th_now_ms() - t0, 1500);
+	tdm_amc_free(c);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+}
+END_TEST
+
 int main(void)
 {
 	main_pid = getpid();
@@ -958,6 +988,7 @@ int main(void)
 	tcase_add_test(tc, nobody_listening);
 	tcase_add_test(tc, malformed_frames_fail_the_connection);
 	tcase_add_test(tc, answers_out_of_order_are_matched);
+	tcase_add_test(tc, silent_peer_missed_heartbeats);
 	tcase_add_test(tc, lost_when_tandemd_is_killed);
 	suite_add_tcase(s, tc);
 	return th_run_suite(s);
