@@ -32,6 +32,7 @@
 #include "core/durable.h"
 #include "cluster/defs_log.h"
 #include "cluster/node.h"
+#include "cluster/remote_queue.h"
 
 #define SHUTDOWN_GRACE_MS 2000
 
@@ -55,6 +56,7 @@ struct server {
 	struct tdm_cnode *cluster;  /* this node in a cluster (zookeeper_connect), or NULL */
 	struct tdm_cdefs *cdefs;    /* the cluster's definitions log, or NULL */
 	struct tdm_net_route link_amqp; /* the cluster port's AMQP connections */
+	struct tdm_rq *rq;          /* other nodes' queues over the link, or NULL */
 	int shutdown_ticks;
 };
 
@@ -150,6 +152,12 @@ static int join_cluster(struct server *s, const struct tdm_config *cfg)
 		return -1;
 	}
 	s->broker->defs = tdm_cdefs_defs(s->cdefs);
+	/* other nodes' classic queues, over the link (core/remote.h) */
+	s->rq = tdm_rq_start(s->base, s->broker, cfg, err, sizeof(err));
+	if (!s->rq) {
+		tdm_error("main", "cannot reach other nodes' queues: %s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -576,6 +584,7 @@ out:
 	tdm_http_set_replica(s.http, NULL);
 	if (s.broker)
 		s.broker->defs = NULL;
+	tdm_rq_free(s.rq);
 	tdm_cdefs_free(s.cdefs); /* proposals still waiting fail first */
 	if (s.broker)
 		s.broker->replica = NULL;

@@ -173,8 +173,17 @@ static int next_delivery(amqp_connection_state_t c, char *body, size_t cap, uint
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	amqp_maybe_release_buffers(c);
 	amqp_rpc_reply_t r = amqp_consume_message(c, &env, &tv, 0);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		amqp_frame_t f;
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_UNEXPECTED_STATE &&
+		    amqp_simple_wait_frame_noblock(c, &f, &tv) == AMQP_STATUS_OK &&
+		    f.frame_type == AMQP_FRAME_METHOD)
+			fprintf(stderr, "next_delivery: method 0x%08x instead\n", f.payload.method.id);
+		else
+			fprintf(stderr, "next_delivery: %s\n", amqp_error_string2(r.library_error));
 		return -1;
+	}
 	snprintf(body, cap, "%.*s", (int)env.message.body.len, (const char *)env.message.body.bytes);
 	*tag = env.delivery_tag;
 	*redelivered = env.redelivered;
@@ -189,6 +198,10 @@ START_TEST(test_cluster_queue_used_from_any_node)
 	kh_name(q, sizeof(q), "qany");
 	amqp_connection_state_t home = ca_to(&cl, 0), pub = ca_to(&cl, 1), sub = ca_to(&cl, 2);
 	ck_assert_int_eq(declare_queue(home, q, 0, 1, 0, NULL, NULL, text, sizeof(text)), 0);
+	/* the other nodes apply it one fetch round trip later (README) */
+	for (int i = 1; i < 3; i++)
+		ck_assert_msg(node_shows_queue(i, q, "\"state\":\"running\"", 10000),
+			      "node %d does not show %s", cl.nodes[i].id, q);
 	amqp_queue_bind(pub, 1, amqp_cstring_bytes(q), amqp_cstring_bytes("amq.direct"),
 			amqp_cstring_bytes("any"), amqp_empty_table);
 	ca_reply_ok(amqp_get_rpc_reply(pub), "queue.bind");
@@ -227,7 +240,14 @@ START_TEST(test_cluster_queue_used_from_any_node)
 	ck_assert_int_eq(gr.reply.id, AMQP_BASIC_GET_OK_METHOD);
 	amqp_basic_get_ok_t *g = gr.reply.decoded;
 	ck_assert_int_eq(g->message_count, N - 1);
-	ck_assert_int_eq(amqp_basic_nack(sub, 1, g->delivery_tag, 0, 1), 0);
+	uint64_t got_tag = g->delivery_tag;
+	amqp_message_t msg;
+	ca_reply_ok(amqp_read_message(sub, 1, &msg, 0), "basic.get's content");
+	ck_assert_int_eq((int)msg.body.len, 6);
+	ck_assert_int_eq(memcmp(msg.body.bytes, "m-0000", 6), 0);
+	ck_assert_int_eq(msg.properties.delivery_mode, 2);
+	amqp_destroy_message(&msg);
+	ck_assert_int_eq(amqp_basic_nack(sub, 1, got_tag, 0, 1), 0);
 	amqp_maybe_release_buffers(sub);
 
 	/* consumed on node 3, prefetch 10, manual acks: all, in order */
@@ -260,6 +280,9 @@ START_TEST(test_cluster_queue_used_from_any_node)
 	for (int i = 0; i < 7; i++)
 		amqp_basic_publish(home, 1, amqp_empty_bytes, amqp_cstring_bytes(q), 0, 0, NULL,
 				   amqp_cstring_bytes("p"));
+	/* a round trip on that connection: the home has enqueued them */
+	ck_assert_int_eq(declare_queue(home, q, 1, 0, 0, &messages, NULL, text, sizeof(text)), 0);
+	ck_assert_int_eq(messages, 7);
 	amqp_queue_purge_ok_t *po = amqp_queue_purge(pub, 1, amqp_cstring_bytes(q));
 	ca_reply_ok(amqp_get_rpc_reply(pub), "queue.purge");
 	ck_assert_int_eq(po->message_count, 7);
