@@ -282,7 +282,8 @@ static int header_for(const struct tdm_message *m, const struct tdm_queue *q, ui
 	uint8_t *tbl = malloc(old + add);
 	if (!tbl)
 		return -1;
-	memcpy(tbl, h.props.headers.ptr, old);
+	if (old)
+		memcpy(tbl, h.props.headers.ptr, old);
 	uint8_t *p = tbl + old;
 	*p++ = (uint8_t)(sizeof(key) - 1);
 	memcpy(p, key, sizeof(key) - 1);
