@@ -31,22 +31,44 @@ void ca_reply_ok(amqp_rpc_reply_t r, const char *what)
 		     amqp_error_string2(r.library_error));
 }
 
-amqp_connection_state_t ca_connect(const struct ch_cluster *c, int i, const char *vhost,
-				   const char *user, const char *password)
+/* A connection to node i (channel 1 open), announcing the capability
+ * consumer_cancel_notify when cancel_notify; NULL when refused. */
+static amqp_connection_state_t connect_to(const struct ch_cluster *c, int i, const char *vhost,
+					  const char *user, const char *password, int cancel_notify)
 {
 	amqp_connection_state_t conn = amqp_new_connection();
 	amqp_socket_t *s = amqp_tcp_socket_new(conn);
 	ck_assert_msg(s != NULL, "socket");
 	ck_assert_msg(amqp_socket_open(s, "127.0.0.1", c->nodes[i].amqp_port) == AMQP_STATUS_OK,
 		      "node %d: cannot connect", c->nodes[i].id);
-	amqp_rpc_reply_t r = amqp_login(conn, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user,
-					password);
+	amqp_table_entry_t cap = { .key = amqp_cstring_bytes("consumer_cancel_notify"),
+				   .value = { .kind = AMQP_FIELD_KIND_BOOLEAN,
+					      .value.boolean = 1 } };
+	amqp_table_entry_t prop = { .key = amqp_cstring_bytes("capabilities"),
+				    .value = { .kind = AMQP_FIELD_KIND_TABLE,
+					       .value.table = { 1, &cap } } };
+	amqp_table_t props = { cancel_notify ? 1 : 0, &prop };
+	amqp_rpc_reply_t r = amqp_login_with_properties(conn, vhost, 0, 131072, 0, &props,
+							AMQP_SASL_METHOD_PLAIN, user, password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		amqp_destroy_connection(conn);
 		return NULL;
 	}
 	amqp_channel_open(conn, 1);
 	ca_reply_ok(amqp_get_rpc_reply(conn), "channel.open");
+	return conn;
+}
+
+amqp_connection_state_t ca_connect(const struct ch_cluster *c, int i, const char *vhost,
+				   const char *user, const char *password)
+{
+	return connect_to(c, i, vhost, user, password, 0);
+}
+
+amqp_connection_state_t ca_to_notified(const struct ch_cluster *c, int i)
+{
+	amqp_connection_state_t conn = connect_to(c, i, "/", "guest", "guest", 1);
+	ck_assert_msg(conn != NULL, "node %d: guest's login refused", c->nodes[i].id);
 	return conn;
 }
 

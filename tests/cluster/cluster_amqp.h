@@ -22,6 +22,9 @@ amqp_connection_state_t ca_connect(const struct ch_cluster *c, int i, const char
 				   const char *user, const char *password);
 /* The same as guest on "/", failing the test if refused. */
 amqp_connection_state_t ca_to(const struct ch_cluster *c, int i);
+/* The same, announcing the capability consumer_cancel_notify (the broker
+ * sends basic.cancel when a consumer's queue goes away). */
+amqp_connection_state_t ca_to_notified(const struct ch_cluster *c, int i);
 void ca_done(amqp_connection_state_t conn);
 /* r: 0 for a normal reply; else r must be a channel.close of channel 1:
  * its reply code is returned, its text put in text, the channel opened

@@ -13,7 +13,10 @@
  *   home, with the home's counts in declare-ok;
  * - with its home node stopped, a durable queue answers RabbitMQ 3.10's
  *   404 "home node ... is down or inaccessible" on the other nodes; back
- *   once the home is.
+ *   once the home is;
+ * - kill -9 of the home under a consumer of node 3: basic.cancel; after the
+ *   restart every confirmed message not acknowledged is consumed, in
+ *   order, those that were delivered flagged redelivered.
  *
  * Every wait is bounded; the nodes are stopped by PID (ch_stop).
  */
@@ -280,14 +283,114 @@ START_TEST(test_cluster_queue_used_from_any_node)
 	for (int i = 0; i < 7; i++)
 		amqp_basic_publish(home, 1, amqp_empty_bytes, amqp_cstring_bytes(q), 0, 0, NULL,
 				   amqp_cstring_bytes("p"));
-	/* a round trip on that connection: the home has enqueued them */
-	ck_assert_int_eq(declare_queue(home, q, 1, 0, 0, &messages, NULL, text, sizeof(text)), 0);
+	/* the home has enqueued them, and has back the one it may have pushed
+	 * to node 3's consumer before that one's cancel reached it */
+	for (int waited = 0; waited < 10000; waited += 100) {
+		ck_assert_int_eq(
+			declare_queue(home, q, 1, 0, 0, &messages, NULL, text, sizeof(text)), 0);
+		if (messages == 7)
+			break;
+		usleep(100 * 1000);
+	}
 	ck_assert_int_eq(messages, 7);
 	amqp_queue_purge_ok_t *po = amqp_queue_purge(pub, 1, amqp_cstring_bytes(q));
 	ca_reply_ok(amqp_get_rpc_reply(pub), "queue.purge");
 	ck_assert_int_eq(po->message_count, 7);
 	ca_done(pub);
 	ca_done(home);
+}
+END_TEST
+
+/* kill -9 of the home while a consumer on node 3 holds unacked messages:
+ * the consumer gets basic.cancel, nothing confirmed is lost, and once the
+ * home is back the rest (the unacked ones flagged redelivered) comes. */
+START_TEST(test_cluster_queue_home_killed_under_a_consumer)
+{
+	enum { N = 50 };
+	char q[64], text[300], body[64];
+	kh_name(q, sizeof(q), "qkill");
+	amqp_connection_state_t home = ca_to(&cl, 0);
+	ck_assert_int_eq(declare_queue(home, q, 0, 1, 0, NULL, NULL, text, sizeof(text)), 0);
+	amqp_confirm_select(home, 1);
+	ca_reply_ok(amqp_get_rpc_reply(home), "confirm.select");
+	amqp_basic_properties_t props = { ._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
+					  .delivery_mode = 2 };
+	for (int i = 0; i < N; i++) {
+		snprintf(body, sizeof(body), "k-%04d", i);
+		amqp_basic_publish(home, 1, amqp_empty_bytes, amqp_cstring_bytes(q), 0, 0, &props,
+				   amqp_cstring_bytes(body));
+	}
+	struct ca_confirms cf;
+	ca_confirms_init(&cf, N);
+	ca_read_confirms(home, &cf, N, 30000);
+	ck_assert_int_eq(cf.acks, N);
+	ca_confirms_free(&cf);
+	ca_done(home);
+	ck_assert_msg(node_shows_queue(2, q, "\"state\":\"running\"", 10000), "node 3: %s", q);
+
+	/* node 3 consumes 10 (prefetch 10), acks 4 of them */
+	amqp_connection_state_t sub = ca_to_notified(&cl, 2);
+	amqp_basic_qos(sub, 1, 0, 10, 0);
+	ca_reply_ok(amqp_get_rpc_reply(sub), "basic.qos");
+	amqp_basic_consume(sub, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0,
+			   amqp_empty_table);
+	ca_reply_ok(amqp_get_rpc_reply(sub), "basic.consume");
+	for (int i = 0; i < 10; i++) {
+		uint64_t tag;
+		int redelivered;
+		ck_assert_msg(next_delivery(sub, body, sizeof(body), &tag, &redelivered, 10000) == 0,
+			      "delivery %d did not come", i);
+		if (i < 4)
+			ck_assert_int_eq(amqp_basic_ack(sub, 1, tag, 0), 0);
+	}
+	/* the acks reached the home before it dies: a round trip through it */
+	uint32_t messages = 0;
+	ck_assert_int_eq(declare_queue(sub, q, 1, 0, 0, &messages, NULL, text, sizeof(text)), 0);
+	ch_node_kill9(&cl, 0);
+
+	/* the consumer is cancelled (RabbitMQ: the queue's node went down) */
+	amqp_frame_t f;
+	struct timeval tv = { 30, 0 };
+	int cancelled = 0;
+	while (!cancelled && amqp_simple_wait_frame_noblock(sub, &f, &tv) == AMQP_STATUS_OK)
+		cancelled = f.frame_type == AMQP_FRAME_METHOD &&
+			    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD;
+	ck_assert_msg(cancelled, "node %d's consumer of %s was not cancelled when its home died",
+		      cl.nodes[2].id, q);
+	ca_done(sub);
+
+	/* back: the 46 not acknowledged are all there, the 6 held unacked first
+	 * and flagged redelivered */
+	ch_node_start(&cl, 0);
+	ck_assert_msg(node_shows_queue(2, q, "\"state\":\"running\"", 60000),
+		      "node 3 does not see %s's home back", q);
+	sub = ca_to(&cl, 2);
+	for (int waited = 0; waited < 20000; waited += 200) {
+		amqp_queue_declare_ok_t *ok = amqp_queue_declare(sub, 1, amqp_cstring_bytes(q), 1, 0,
+								 0, 0, amqp_empty_table);
+		if (ca_channel_error(sub, amqp_get_rpc_reply(sub), "queue.declare", text,
+				     sizeof(text)) == 0 &&
+		    ok->message_count == N - 4)
+			break;
+		usleep(200 * 1000);
+	}
+	amqp_basic_consume(sub, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 1, 0,
+			   amqp_empty_table);
+	ca_reply_ok(amqp_get_rpc_reply(sub), "basic.consume again");
+	for (int i = 4; i < N; i++) {
+		uint64_t tag;
+		int redelivered;
+		char want[64];
+		ck_assert_msg(next_delivery(sub, body, sizeof(body), &tag, &redelivered, 10000) == 0,
+			      "after the restart, delivery of k-%04d did not come", i);
+		snprintf(want, sizeof(want), "k-%04d", i);
+		ck_assert_str_eq(body, want);
+		/* held unacked (k-0004..9, and up to 4 more pushed for the acks'
+		 * credit) are flagged; what was never delivered is not */
+		ck_assert_msg(i < 10 ? redelivered : i < 14 || !redelivered, "k-%04d redelivered=%d",
+			      i, redelivered);
+	}
+	ca_done(sub);
 }
 END_TEST
 
@@ -300,6 +403,7 @@ int main(void)
 	tcase_add_test(tc, test_cluster_queue_records_are_the_clusters);
 	tcase_add_test(tc, test_cluster_queue_home_down_answers_404);
 	tcase_add_test(tc, test_cluster_queue_used_from_any_node);
+	tcase_add_test(tc, test_cluster_queue_home_killed_under_a_consumer);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
