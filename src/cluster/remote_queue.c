@@ -52,7 +52,7 @@ struct rq_cons {
 	struct rq_link *ql;          /* borrowed: its stub's link */
 	struct tdm_consumer *c;      /* borrowed; NULL once it left */
 	char ctag[64];               /* the home's consumer tag, once consume-ok came */
-	int dead;                    /* refused or cancelled by the home */
+	int cancelling;              /* our basic.cancel is out: its answer frees us */
 };
 
 /* A stub's channel to its home. */
@@ -443,6 +443,8 @@ static void cons_end(struct rq_cons *k, int code, const char *text)
 {
 	struct rq_link *ql = k->ql;
 	struct tdm_consumer *c = k->c;
+	if (k->cancelling)
+		return; /* it left here already; cancel_done frees k */
 	tdm_debug("cluster", "consumer of queue '%s' on node %d ended: %d %s", ql->q->name,
 		  (int)ql->q->home, code, text ? text : "");
 	cons_unlink(ql, k);
@@ -476,6 +478,7 @@ static void cons_cancel(struct rq_cons *k)
 	struct am_method m = { .id = AM_BASIC_CANCEL };
 	m.u.basic_cancel.consumer_tag =
 		(struct am_bytes){ (const uint8_t *)k->ctag, (uint32_t)strlen(k->ctag) };
+	k->cancelling = 1;
 	if (tdm_amc_call(k->ql->ch, &m, cancel_done, k) < 0)
 		cancel_done(k, 0, NULL, NULL);
 }

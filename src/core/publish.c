@@ -10,11 +10,25 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/remote.h"
 
 #define DURABLE_STACK 16
 
+/* Queues of other nodes whose home is down are not routed to (RabbitMQ
+ * 3.10: a publisher confirm is an ack, mandatory returns 312 NO_ROUTE). */
+static void drop_homeless(struct tdm_route *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->queues[i]->remote || tdm_remote_home_up(r->queues[i]))
+			r->queues[n++] = r->queues[i];
+	r->n = n;
+}
+
 int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m)
 {
+	if (b->remote_ops) /* in a cluster */
+		drop_homeless(r);
 	struct tdm_durable *d = b->durable;
 	struct tdm_queue *stack[DURABLE_STACK], **dq = stack;
 	size_t ndq = 0;
