@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "cluster/amc.h"
 #include "cluster/remote_queue.h"
 #include "core/broker.h"
@@ -91,8 +93,12 @@ struct rq_op {
 	int no_ack;
 };
 
+#define COUNT_EVERY_MS 5000 /* RabbitMQ's collect_statistics_interval */
+#define COUNT_MAX 256        /* stubs counted per round, at most */
+
 struct tdm_rq {
 	struct event_base *base;     /* borrowed */
+	struct event *count_ev;      /* owned: the stubs' counts, every COUNT_EVERY_MS */
 	struct tdm_broker *b;        /* borrowed */
 	char *secret;                /* owned, wiped when freed */
 	size_t secret_len;
@@ -643,6 +649,40 @@ static int rq_call(void *ctx, struct tdm_queue *q, enum tdm_remote_call what,
 	return 0;
 }
 
+/* ---- the management view: the homes' counts ---------------------------------- */
+
+static void counted(void *arg, int status, const char *text, uint64_t messages,
+		    uint64_t consumers)
+{
+	(void)text;
+	struct tdm_queue *q = arg; /* the op holds a ref until after this call */
+	if (status == TDM_OK) {
+		q->home_ready = messages;
+		q->home_consumers = consumers;
+	}
+}
+
+/* Asks each live home for its queues' counts (as RabbitMQ's nodes emit
+ * their queues' statistics), for /api/queues and the console. */
+static void count_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tdm_rq *rq = arg;
+	size_t vpos = 0, asked = 0;
+	struct tdm_vhost *vh;
+	while (asked < COUNT_MAX && tdm_map_next(&rq->b->vhosts, &vpos, NULL, NULL, (void **)&vh)) {
+		size_t qpos = 0;
+		struct tdm_queue *q;
+		while (asked < COUNT_MAX && tdm_map_next(&vh->queues, &qpos, NULL, NULL, (void **)&q)) {
+			if (!q->remote || !tdm_remote_home_up(q))
+				continue;
+			rq_call(rq, q, TDM_REMOTE_COUNT, counted, q, NULL);
+			asked++;
+		}
+	}
+}
+
 /* ---- the whole ------------------------------------------------------------ */
 
 static const struct tdm_remote_ops ops = {
@@ -675,6 +715,13 @@ struct tdm_rq *tdm_rq_start(struct event_base *base, struct tdm_broker *b,
 	rq->b = b;
 	rq->secret = secret;
 	rq->secret_len = (size_t)len;
+	struct timeval every = { COUNT_EVERY_MS / 1000, (COUNT_EVERY_MS % 1000) * 1000 };
+	rq->count_ev = event_new(base, -1, EV_PERSIST, count_tick, rq);
+	if (!rq->count_ev || event_add(rq->count_ev, &every) < 0) {
+		snprintf(err, errlen, "out of memory");
+		tdm_rq_free(rq);
+		return NULL;
+	}
 	tdm_remote_set(b, &ops, rq);
 	return rq;
 }
@@ -684,6 +731,8 @@ void tdm_rq_free(struct tdm_rq *rq)
 	if (!rq)
 		return;
 	tdm_remote_set(rq->b, NULL, NULL);
+	if (rq->count_ev)
+		event_free(rq->count_ev);
 	while (rq->ops) {
 		struct rq_op *o = rq->ops;
 		op_forget(&o->op);

@@ -129,6 +129,8 @@ struct tdm_queue {
 	 * that routes and serves it through the home (core/remote.h). */
 	uint8_t shared, remote;
 	int32_t home;                  /* shared: the home node's id */
+	/* a stub: the home's counts as of its last answer (core/remote.h) */
+	uint64_t home_ready, home_consumers;
 };
 
 enum tdm_overflow { TDM_OVERFLOW_DROP_HEAD, TDM_OVERFLOW_REJECT_PUBLISH, TDM_OVERFLOW_REJECT_PUBLISH_DLX };

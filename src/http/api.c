@@ -200,8 +200,11 @@ void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_
 	const struct tdm_replica *rp = q->vhost->broker->replica;
 	char node[MEMBER_NAME_MAX];
 	const double *rate = hx_rates_queue(rt, q);
-	/* a stream queue's messages are the records of its log */
-	uint64_t ready = q->stream ? tdm_stream_count((struct tdm_queue *)q) : tdm_queue_ready(q);
+	/* a stream queue's messages are the records of its log; another node's
+	 * queue's, its home's as last counted (core/remote.h) */
+	uint64_t ready = q->stream ? tdm_stream_count((struct tdm_queue *)q)
+			 : q->remote ? q->home_ready + tdm_queue_ready(q)
+				     : tdm_queue_ready(q);
 	js_obj(w);
 	js_kstrn(w, "name", q->name, q->name_len);
 	js_kstrn(w, "vhost", q->vhost->name, q->vhost->name_len);
@@ -221,7 +224,7 @@ void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_
 	js_kuint(w, "messages_ready", ready);
 	js_kuint(w, "messages_unacknowledged", q->unacked);
 	js_kuint(w, "message_bytes_ready", q->ready_bytes);
-	js_kuint(w, "consumers", q->nconsumers);
+	js_kuint(w, "consumers", q->remote ? q->home_consumers : q->nconsumers);
 	js_key(w, "message_stats");
 	js_obj(w);
 	js_kuint(w, "publish", q->stat_published);
@@ -858,6 +861,10 @@ void hx_queue_purge(struct hx_req *r)
 	 * fails, answered with its explanation */
 	if (!tdm_queue_lookup(vh, q->name, q->name_len, NULL, &e)) {
 		hx_error(r, 400, "bad_request", e.text);
+		return;
+	}
+	if (q->remote) { /* another node's queue: its home purges */
+		hx_remote_purge(r, q);
 		return;
 	}
 	tdm_queue_purge(q);

@@ -192,40 +192,42 @@ int hx_valid_utf8(const uint8_t *p, size_t n)
 	return 1;
 }
 
-void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
+/* The body of POST .../get checked as RabbitMQ's API checks it, and the
+ * queue's read permission: 0, or -1 with the error answered. */
+static int get_params(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q,
+		      struct hx_get_params *p)
 {
 	struct tdm_err e;
 	if (hx_body(r) < 0)
-		return;
+		return -1;
 	static const char *const required[] = { "ackmode", "count", "encoding" };
 	if (hx_require_keys(r, required, 3) < 0)
-		return;
+		return -1;
 	struct js_doc *d = &r->body;
-	int64_t count = 1, truncate = -1;
+	*p = (struct hx_get_params){ .count = 1, .truncate = -1, .requeue = 1 };
 	int c = js_get(d, 0, "count"), t = js_get(d, 0, "truncate");
 	int am = js_get(d, 0, "ackmode"), en = js_get(d, 0, "encoding");
-	if ((c >= 0 && (js_int64(d, c, &count) < 0 || count < 0)) ||
-	    (t >= 0 && js_type_of(d, t) != JS_NULL && (js_int64(d, t, &truncate) < 0 || truncate < 0))) {
+	if ((c >= 0 && (js_int64(d, c, &p->count) < 0 || p->count < 0)) ||
+	    (t >= 0 && js_type_of(d, t) != JS_NULL &&
+	     (js_int64(d, t, &p->truncate) < 0 || p->truncate < 0))) {
 		hx_error(r, 400, "bad_request", "count and truncate must be non-negative integers");
-		return;
+		return -1;
 	}
-	int requeue = 1, reject = 0;
 	if (am >= 0) {
 		if (js_streq(d, am, "ack_requeue_true") || js_streq(d, am, "reject_requeue_true"))
-			requeue = 1;
+			p->requeue = 1;
 		else if (js_streq(d, am, "ack_requeue_false"))
-			requeue = 0;
+			p->requeue = 0;
 		else if (js_streq(d, am, "reject_requeue_false"))
-			requeue = 0, reject = 1;
+			p->requeue = 0, p->reject = 1;
 		else {
 			hx_error(r, 400, "bad_request", "unknown ackmode");
-			return;
+			return -1;
 		}
 	}
-	int base64 = 0;
-	if (en >= 0 && !(base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
+	if (en >= 0 && !(p->base64 = js_streq(d, en, "base64")) && !js_streq(d, en, "auto")) {
 		hx_error(r, 400, "bad_request", "Unsupported encoding. Please use auto or base64.");
-		return;
+		return -1;
 	}
 	/* read on the queue first, as basic.get: RabbitMQ's API answers that
 	 * refusal 401 "ACCESS_REFUSED - ..." */
@@ -234,27 +236,26 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 		char why[sizeof(e.text) + 32];
 		snprintf(why, sizeof(why), "ACCESS_REFUSED - %s", e.text);
 		hx_error(r, 401, "not_authorised", why);
-		return;
+		return -1;
 	}
 	/* another connection's exclusive queue: RabbitMQ's basic.get closes its
-	 * channel with 405, which the API answers 400 "405 RESOURCE_LOCKED - ..." */
+	 * channel with 405, which the API answers 400 "405 RESOURCE_LOCKED - ..."
+	 * (a queue whose home node is down: its 404) */
 	if (!tdm_queue_lookup(vh, q->name, q->name_len, NULL, &e)) {
 		char why[sizeof(e.text) + 32];
-		snprintf(why, sizeof(why), "405 RESOURCE_LOCKED - %s", e.text);
+		snprintf(why, sizeof(why), "%s - %s",
+			 e.status == TDM_E_LOCKED ? "405 RESOURCE_LOCKED" : "404 NOT_FOUND", e.text);
 		hx_error(r, 400, "bad_request", why);
-		return;
+		return -1;
 	}
-	if (count > 1000)
-		count = 1000;
-	struct tdm_qentry *taken = count ? calloc((size_t)count, sizeof(*taken)) : NULL;
-	if (count && !taken) {
-		hx_error(r, 500, "internal_error", "out of memory");
-		return;
-	}
-	size_t n = 0;
-	/* take them all first: a requeued message would come straight back */
-	while (n < (size_t)count && tdm_queue_pop(q, &taken[n]))
-		n++;
+	if (p->count > 1000)
+		p->count = 1000;
+	return 0;
+}
+
+void hx_get_reply(struct hx_req *r, struct tdm_queue *q, const struct hx_get_params *p,
+		  struct tdm_qentry *taken, const uint64_t *left, size_t n)
+{
 	struct js_w w;
 	js_w_init(&w);
 	js_arr(&w);
@@ -263,17 +264,17 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 		if (!m)
 			continue;
 		size_t show = (size_t)m->body_len;
-		if (truncate >= 0 && (uint64_t)truncate < show)
-			show = (size_t)truncate;
+		if (p->truncate >= 0 && (uint64_t)p->truncate < show)
+			show = (size_t)p->truncate;
 		js_obj(&w);
 		js_kuint(&w, "payload_bytes", m->body_len);
 		js_kbool(&w, "redelivered", taken[i].redelivered);
 		js_kstrn(&w, "exchange", m->exchange, m->exchange_len);
 		js_kstrn(&w, "routing_key", m->routing_key, m->routing_key_len);
-		js_kuint(&w, "message_count", tdm_queue_ready(q) + (n - i - 1));
+		js_kuint(&w, "message_count", left[i]);
 		js_key(&w, "properties");
 		hv_header_to_json(&w, m->header, m->header_len);
-		if (!base64 && hx_valid_utf8(m->body, show)) {
+		if (!p->base64 && hx_valid_utf8(m->body, show)) {
 			js_kstrn(&w, "payload", (const char *)m->body, show);
 			js_kstr(&w, "payload_encoding", "string");
 		} else {
@@ -289,16 +290,43 @@ void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
 	js_arr_end(&w);
 	/* settle in reverse so requeued messages keep their order */
 	for (size_t i = n; i-- > 0;) {
-		if (requeue)
+		if (p->requeue)
 			tdm_queue_requeue(q, taken[i]);
-		else if (reject)
+		else if (p->reject)
 			tdm_queue_reject(q, taken[i]);
 		else
 			tdm_queue_settle(q, taken[i]);
 	}
-	free(taken);
 	hx_reply_json(r, 200, &w);
 	js_w_free(&w);
+}
+
+void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q)
+{
+	struct hx_get_params p;
+	if (get_params(r, vh, q, &p) < 0)
+		return;
+	if (q->remote) { /* another node's queue: its home gives them */
+		hx_remote_get(r, q, &p);
+		return;
+	}
+	struct tdm_qentry *taken = p.count ? calloc((size_t)p.count, sizeof(*taken)) : NULL;
+	uint64_t *left = p.count ? calloc((size_t)p.count, sizeof(*left)) : NULL;
+	if (p.count && (!taken || !left)) {
+		free(taken);
+		free(left);
+		hx_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	size_t n = 0;
+	/* take them all first: a requeued message would come straight back */
+	while (n < (size_t)p.count && tdm_queue_pop(q, &taken[n]))
+		n++;
+	for (size_t i = 0; i < n; i++)
+		left[i] = tdm_queue_ready(q) + (n - i - 1);
+	hx_get_reply(r, q, &p, taken, left, n);
+	free(taken);
+	free(left);
 }
 
 /* ---- bindings ------------------------------------------------------------- */

@@ -229,6 +229,20 @@ void hx_group_delete(struct hx_req *r);
 /* The message side of exchanges and queues (api_msg.c). */
 void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x);
 void hx_get(struct hx_req *r, struct tdm_vhost *vh, struct tdm_queue *q);
+/* What POST .../get asks for. */
+struct hx_get_params {
+	int64_t count, truncate;   /* truncate -1: whole bodies */
+	int requeue, reject, base64;
+};
+struct tdm_qentry;
+/* Answers a get with the n messages taken (left[i]: the queue's count
+ * after the i-th), then settles them as p says. */
+void hx_get_reply(struct hx_req *r, struct tdm_queue *q, const struct hx_get_params *p,
+		  struct tdm_qentry *taken, const uint64_t *left, size_t n);
+/* api_remote.c: a get and a purge of a queue of another node (core/remote.h),
+ * answered once its home has. */
+void hx_remote_get(struct hx_req *r, struct tdm_queue *q, const struct hx_get_params *p);
+void hx_remote_purge(struct hx_req *r, struct tdm_queue *q);
 /* /metrics, outside /api (metrics.c). */
 void hx_metrics(struct tdm_http *h, struct evhttp_request *req);
 
