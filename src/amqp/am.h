@@ -461,6 +461,10 @@ int am_remote_get(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
  * with the home's counts, the same way. */
 int am_remote_counted(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
 		      uint32_t method, int no_wait, struct am_err *err);
+/* queue.delete of stub q: its home's counts decide if_unused and
+ * if_empty and give delete-ok's count; the cluster then deletes it. */
+int am_remote_delete(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
+		     const struct am_queue_delete *d, struct am_err *err);
 /* The connection goes away: its held methods are forgotten. */
 void am_remote_conn_gone(struct am_conn *c);
 /* Frees a list of waits. */

@@ -11,6 +11,7 @@
 #include "amqp/am.h"
 #include "core/access.h"
 #include "core/qargs.h"
+#include "core/remote.h"
 #include "core/stream.h"
 
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
@@ -192,6 +193,9 @@ int am_h_queue_delete(struct am_conn *c, struct am_channel *ch, const struct am_
 	if (tdm_access(c->vhost, c->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, (const char *)name.ptr,
 		       name.len, &te) != TDM_OK)
 		return am_fail_core(err, &te, m->id);
+	struct tdm_queue *q = tdm_map_get(&c->vhost->queues, (const char *)name.ptr, name.len);
+	if (q && q->remote && tdm_remote_home_up(q)) /* its home counts, the cluster deletes */
+		return am_remote_delete(c, ch, q, d, err);
 	int rc = tdm_queue_delete(c->vhost, (const char *)name.ptr, name.len, c, d->if_unused,
 				  d->if_empty, &n, &te);
 	if (rc != TDM_OK && rc != TDM_PROPOSED)

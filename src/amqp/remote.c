@@ -64,7 +64,7 @@ struct remote_wait {
 	struct tdm_remote_op *op;   /* while the answer is awaited */
 	uint16_t channel;
 	uint32_t method;
-	uint8_t no_ack, no_wait;
+	uint8_t no_ack, no_wait, if_unused, if_empty;
 };
 
 static struct remote_wait *waits;
@@ -200,13 +200,47 @@ int am_remote_get(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
 	return 0;
 }
 
+/* queue.delete of a stub, once its home counted: its checks, then the
+ * cluster's deletion, answered with the home's count once applied here. */
+static void delete_counted(struct remote_wait *w, struct am_channel *ch, uint64_t messages,
+			   uint64_t consumers)
+{
+	struct tdm_queue *q = w->q;
+	struct tdm_err te;
+	struct am_err err;
+	uint64_t n;
+	int rc = TDM_OK;
+	if (w->if_unused && consumers)
+		rc = tdm_err_set(&te, TDM_E_IN_USE, "queue '%s' in vhost '%s' in use", q->name,
+				 q->vhost->name);
+	else if (w->if_empty && messages)
+		rc = tdm_err_set(&te, TDM_E_NOT_EMPTY, "queue '%s' in vhost '%s' not empty", q->name,
+				 q->vhost->name);
+	else
+		rc = tdm_queue_delete(q->vhost, q->name, q->name_len, w->c, 0, 0, &n, &te);
+	struct am_method ok = { .id = AM_QUEUE_DELETE_OK };
+	ok.u.queue_delete_ok.message_count = (uint32_t)messages;
+	if (rc == TDM_PROPOSED && am_defs_wait_ok(w->c, ch, &ok, AM_QUEUE_DELETE, w->no_wait, &err) == 0)
+		return;
+	if (rc == TDM_PROPOSED) {
+		am_raise(w->c, ch, &err);
+	} else if (rc != TDM_OK) {
+		am_fail_core(&err, &te, AM_QUEUE_DELETE);
+		am_raise(w->c, ch, &err);
+	} else if (!w->no_wait) {
+		am_send_method(w->c, ch->id, &ok);
+	}
+}
+
 static void counted(void *arg, int status, const char *text, uint64_t messages,
 		    uint64_t consumers)
 {
 	struct remote_wait *w = arg;
 	w->op = NULL;
 	struct am_channel *ch = unpark(w);
-	if (ch && status != TDM_OK) {
+	if (ch && status == TDM_OK && w->method == AM_QUEUE_DELETE) {
+		delete_counted(w, ch, messages, consumers);
+	} else if (ch && status != TDM_OK) {
 		raise_remote(w->c, ch, w->method, status, text);
 	} else if (ch && !w->no_wait) {
 		struct am_method ok = { .id = w->method == AM_QUEUE_PURGE ? AM_QUEUE_PURGE_OK
@@ -237,6 +271,23 @@ int am_remote_counted(struct am_conn *c, struct am_channel *ch, struct tdm_queue
 		unpark(w);
 		wait_free(w);
 		return refuse(c, q, method, err);
+	}
+	return 0;
+}
+
+int am_remote_delete(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
+		     const struct am_queue_delete *d, struct am_err *err)
+{
+	struct remote_wait *w = park(c, ch, q, AM_QUEUE_DELETE, err);
+	if (!w)
+		return -1;
+	w->no_wait = d->no_wait;
+	w->if_unused = d->if_unused;
+	w->if_empty = d->if_empty;
+	if (tdm_remote_call(q, TDM_REMOTE_COUNT, counted, w, &w->op) < 0) {
+		unpark(w);
+		wait_free(w);
+		return refuse(c, q, AM_QUEUE_DELETE, err);
 	}
 	return 0;
 }

@@ -317,6 +317,25 @@ START_TEST(test_cluster_queue_used_from_any_node)
 	ck_assert_int_eq(ch_http(&cl, 2, "DELETE", path, NULL, out, sizeof(out)), 204);
 	ck_assert_int_eq(declare_queue(home, q, 1, 0, 0, &messages, NULL, text, sizeof(text)), 0);
 	ck_assert_int_eq(messages, 0);
+
+	/* queue.delete on node 2: the home's count decides if-empty and is
+	 * delete-ok's message_count */
+	for (int i = 0; i < 2; i++)
+		amqp_basic_publish(home, 1, amqp_empty_bytes, amqp_cstring_bytes(q), 0, 0, NULL,
+				   amqp_cstring_bytes("d"));
+	ck_assert_int_eq(declare_queue(home, q, 1, 0, 0, &messages, NULL, text, sizeof(text)), 0);
+	ck_assert_int_eq(messages, 2);
+	amqp_queue_delete(pub, 1, amqp_cstring_bytes(q), 0, 1);
+	ck_assert_int_eq(ca_channel_error(pub, amqp_get_rpc_reply(pub), "queue.delete", text,
+					  sizeof(text)),
+			 406);
+	char notempty[300];
+	snprintf(notempty, sizeof(notempty),
+		 "PRECONDITION_FAILED - queue '%s' in vhost '/' not empty", q);
+	ck_assert_str_eq(text, notempty);
+	amqp_queue_delete_ok_t *dok = amqp_queue_delete(pub, 1, amqp_cstring_bytes(q), 0, 0);
+	ca_reply_ok(amqp_get_rpc_reply(pub), "queue.delete");
+	ck_assert_int_eq(dok->message_count, 2);
 	ca_done(pub);
 	ca_done(home);
 }
