@@ -234,6 +234,17 @@ static struct rq_peer *peer_get(struct tdm_rq *rq, int32_t node, const char *vho
 		p->next = rq->peers;
 		rq->peers = p;
 	}
+	if (p->conn && p->pub && !tdm_amc_chan_usable(p->pub)) {
+		/* the home closed the publish channel (its unconfirmed publishes
+		 * failed with it): a new one */
+		tdm_amc_channel_close(p->pub);
+		p->pub = tdm_amc_channel(p->conn, NULL, NULL);
+		if (p->pub && tdm_amc_confirm_select(p->pub, NULL, NULL) < 0) {
+			tdm_amc_channel_close(p->pub);
+			p->pub = NULL;
+		}
+		return p->pub ? p : NULL;
+	}
 	if (p->conn)
 		return p;
 	char host[256];

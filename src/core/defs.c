@@ -250,17 +250,17 @@ int tdm_defs_propose_exchange_delete(struct tdm_vhost *vh, const char *name, siz
 	return dfs_propose(d, &k, &v, seq, err);
 }
 
-int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst, const char *key,
-			     size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
-			     struct tdm_err *err)
+int dfs_propose_binding(struct tdm_exchange *src, uint8_t kind, const char *dst, size_t dst_len,
+			const char *key, size_t key_len, const struct ex_hdr *args, size_t nargs,
+			int bind, struct tdm_err *err)
 {
 	struct tdm_defs *d = src->vhost->broker->defs;
 	struct wbuf k = { 0 }, v = { 0 };
 	uint64_t seq;
-	dur_put_u8(&k, 'e'); /* one key per binding: compaction keeps its last command */
+	dur_put_u8(&k, kind); /* one key per binding: compaction keeps its last command */
 	dur_put_str(&k, src->vhost->name, src->vhost->name_len);
 	dur_put_str(&k, src->name, src->name_len);
-	dur_put_str(&k, dst->name, dst->name_len);
+	dur_put_str(&k, dst, dst_len);
 	dur_put_str(&k, key, key_len);
 	dur_put_u32(&k, (uint32_t)nargs);
 	for (size_t i = 0; i < nargs; i++) {
@@ -270,6 +270,14 @@ int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst,
 	}
 	dfs_put_head(d, &v, bind ? CMD_BIND : CMD_UNBIND, &seq);
 	return dfs_propose(d, &k, &v, seq, err);
+}
+
+int tdm_defs_propose_binding(struct tdm_exchange *src, struct tdm_exchange *dst, const char *key,
+			     size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
+			     struct tdm_err *err)
+{
+	return dfs_propose_binding(src, 'e', dst->name, dst->name_len, key, key_len, args, nargs,
+				   bind, err);
 }
 
 int tdm_defs_share(struct tdm_broker *b, const void *key, size_t klen, const void *val,
@@ -360,39 +368,43 @@ static void apply_exchange_delete(struct tdm_defs *d, struct rbuf *k, struct rbu
 	out->status = tdm_exchange_delete(vh, name, n, if_unused, &out->err);
 }
 
-#define MAX_ARGS 256
-
 /* An exchange-to-exchange binding made or removed: both ends are the
  * cluster's.  The key holds its fields. */
 static void apply_binding(struct tdm_defs *d, struct rbuf *k, int bind, int catchup,
 			  struct applied *out)
 {
-	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
-	size_t sl, dl, kl, nargs;
-	const char *sname = (const char *)dur_get_str(k, &sl);
-	const char *dname = (const char *)dur_get_str(k, &dl);
-	const char *key = (const char *)dur_get_str(k, &kl);
-	nargs = dur_get_u32(k);
-	if (!vh || k->err || nargs > MAX_ARGS)
+	struct dfs_binding b;
+	struct tdm_vhost *vh = dfs_read_binding(d, k, &b, out);
+	if (!vh)
 		return;
-	struct ex_hdr args[MAX_ARGS];
-	for (size_t i = 0; i < nargs; i++) {
-		args[i].key = (const char *)dur_get_str(k, &args[i].key_len);
-		args[i].type = dur_get_u8(k);
-		args[i].val = dur_get_str(k, &args[i].val_len);
-	}
-	if (k->err)
-		return;
-	struct tdm_exchange *src = tdm_exchange_lookup(vh, sname, sl, &out->err);
-	struct tdm_exchange *dst = src ? tdm_exchange_lookup(vh, dname, dl, &out->err) : NULL;
+	struct tdm_exchange *src = tdm_exchange_lookup(vh, b.src, b.src_len, &out->err);
+	struct tdm_exchange *dst = src ? tdm_exchange_lookup(vh, b.dst, b.dst_len, &out->err) : NULL;
 	if (!src || !dst) {
 		out->status = out->err.status;
 		return;
 	}
 	if (catchup && src->durable && dst->durable)
 		return; /* the store kept it */
-	out->status = bind ? tdm_bind(src, &dst->dest, key, kl, args, nargs, &out->err)
-			   : tdm_unbind(src, &dst->dest, key, kl, args, nargs, &out->err);
+	out->status = bind ? tdm_bind(src, &dst->dest, b.key, b.key_len, b.args, b.nargs, &out->err)
+			   : tdm_unbind(src, &dst->dest, b.key, b.key_len, b.args, b.nargs, &out->err);
+}
+
+struct tdm_vhost *dfs_read_binding(struct tdm_defs *d, struct rbuf *k, struct dfs_binding *b,
+				   struct applied *out)
+{
+	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
+	b->src = (const char *)dur_get_str(k, &b->src_len);
+	b->dst = (const char *)dur_get_str(k, &b->dst_len);
+	b->key = (const char *)dur_get_str(k, &b->key_len);
+	b->nargs = dur_get_u32(k);
+	if (!vh || k->err || b->nargs > DFS_MAX_ARGS)
+		return NULL;
+	for (size_t i = 0; i < b->nargs; i++) {
+		b->args[i].key = (const char *)dur_get_str(k, &b->args[i].key_len);
+		b->args[i].type = dur_get_u8(k);
+		b->args[i].val = dur_get_str(k, &b->args[i].val_len);
+	}
+	return k->err ? NULL : vh;
 }
 
 /* A vhost, user or limit as the proposing node's store has it now: kept

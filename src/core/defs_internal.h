@@ -60,6 +60,22 @@ void dfs_put_head(struct tdm_defs *d, struct wbuf *v, uint8_t cmd, uint64_t *seq
 /* The vhost a key names next (its absence recorded in out), or NULL. */
 struct tdm_vhost *dfs_key_vhost(struct tdm_defs *d, struct rbuf *k, struct applied *out);
 
+/* A binding's record: key kind ('e' to an exchange, 'u' to a queue),
+ * vhost, source, destination, routing key, arguments. */
+int dfs_propose_binding(struct tdm_exchange *src, uint8_t kind, const char *dst, size_t dst_len,
+			const char *key, size_t key_len, const struct ex_hdr *args, size_t nargs,
+			int bind, struct tdm_err *err);
+#define DFS_MAX_ARGS 256
+struct dfs_binding {
+	const char *src, *dst, *key; /* borrowed from the record */
+	size_t src_len, dst_len, key_len, nargs;
+	struct ex_hdr args[DFS_MAX_ARGS];
+};
+/* Reads a binding's key (after its kind): its vhost, or NULL (a missing
+ * vhost recorded in out, or a bad record). */
+struct tdm_vhost *dfs_read_binding(struct tdm_defs *d, struct rbuf *k, struct dfs_binding *b,
+				   struct applied *out);
+
 /* defs_queue.c: applies a queue's declaration or deletion, and a binding
  * of an exchange to a queue (the key's kind 'u'). */
 void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t node,

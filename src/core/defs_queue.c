@@ -22,8 +22,6 @@
 #include "core/log.h"
 #include "core/qargs.h"
 
-#define MAX_ARGS 256
-
 static void queue_key(struct wbuf *k, const struct tdm_vhost *vh, const char *name, size_t len)
 {
 	dur_put_u8(k, 'q');
@@ -58,22 +56,8 @@ int tdm_defs_propose_queue_binding(struct tdm_exchange *src, struct tdm_queue *q
 				   size_t key_len, const struct ex_hdr *args, size_t nargs, int bind,
 				   struct tdm_err *err)
 {
-	struct tdm_defs *d = src->vhost->broker->defs;
-	struct wbuf k = { 0 }, v = { 0 };
-	uint64_t seq;
-	dur_put_u8(&k, 'u'); /* one key per binding: compaction keeps its last command */
-	dur_put_str(&k, src->vhost->name, src->vhost->name_len);
-	dur_put_str(&k, src->name, src->name_len);
-	dur_put_str(&k, q->name, q->name_len);
-	dur_put_str(&k, key, key_len);
-	dur_put_u32(&k, (uint32_t)nargs);
-	for (size_t i = 0; i < nargs; i++) {
-		dur_put_str(&k, args[i].key, args[i].key_len);
-		dur_put_u8(&k, args[i].type);
-		dur_put_str(&k, args[i].val, args[i].val_len);
-	}
-	dfs_put_head(d, &v, bind ? CMD_BIND : CMD_UNBIND, &seq);
-	return dfs_propose(d, &k, &v, seq, err);
+	return dfs_propose_binding(src, 'u', q->name, q->name_len, key, key_len, args, nargs, bind,
+				   err);
 }
 
 /* A transient queue of this node that a restart took away: the cluster
@@ -140,33 +124,21 @@ void dfs_apply_queue_delete(struct tdm_defs *d, struct rbuf *k, int catchup, str
 void dfs_apply_queue_binding(struct tdm_defs *d, struct rbuf *k, int bind, int catchup,
 			     struct applied *out)
 {
-	struct tdm_vhost *vh = dfs_key_vhost(d, k, out);
-	size_t sl, ql, kl, nargs;
-	const char *sname = (const char *)dur_get_str(k, &sl);
-	const char *qname = (const char *)dur_get_str(k, &ql);
-	const char *key = (const char *)dur_get_str(k, &kl);
-	nargs = dur_get_u32(k);
-	if (!vh || k->err || nargs > MAX_ARGS)
+	struct dfs_binding b;
+	struct tdm_vhost *vh = dfs_read_binding(d, k, &b, out);
+	if (!vh)
 		return;
-	struct ex_hdr args[MAX_ARGS];
-	for (size_t i = 0; i < nargs; i++) {
-		args[i].key = (const char *)dur_get_str(k, &args[i].key_len);
-		args[i].type = dur_get_u8(k);
-		args[i].val = dur_get_str(k, &args[i].val_len);
-	}
-	if (k->err)
-		return;
-	struct tdm_exchange *src = tdm_exchange_lookup(vh, sname, sl, &out->err);
-	struct tdm_queue *q = src ? tdm_map_get(&vh->queues, qname, ql) : NULL;
+	struct tdm_exchange *src = tdm_exchange_lookup(vh, b.src, b.src_len, &out->err);
+	struct tdm_queue *q = src ? tdm_map_get(&vh->queues, b.dst, b.dst_len) : NULL;
 	if (src && !q)
-		tdm_err_set(&out->err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)ql,
-			    qname, vh->name);
+		tdm_err_set(&out->err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'",
+			    (int)b.dst_len, b.dst, vh->name);
 	if (!src || !q) {
 		out->status = out->err.status;
 		return;
 	}
 	if (catchup && src->durable && q->durable && !q->remote)
 		return; /* the store kept it */
-	out->status = bind ? tdm_bind(src, &q->dest, key, kl, args, nargs, &out->err)
-			   : tdm_unbind(src, &q->dest, key, kl, args, nargs, &out->err);
+	out->status = bind ? tdm_bind(src, &q->dest, b.key, b.key_len, b.args, b.nargs, &out->err)
+			   : tdm_unbind(src, &q->dest, b.key, b.key_len, b.args, b.nargs, &out->err);
 }
