@@ -70,7 +70,10 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 			return -1;
 	} else if (!s.passive && !exists) {
 		struct tdm_err te;
-		if (tdm_qargs_parse(d->arguments.ptr, d->arguments.len, shown, c->vhost->name, &qa,
+		if (tdm_qargs_quorum(shown, d->queue.len, c->vhost->name, d->durable, d->exclusive,
+				     d->auto_delete, d->arguments.ptr, d->arguments.len,
+				     &te) != TDM_OK ||
+		    tdm_qargs_parse(d->arguments.ptr, d->arguments.len, shown, c->vhost->name, &qa,
 				    &te) != TDM_OK)
 			return am_fail_core(err, &te, m->id);
 	}
