@@ -368,6 +368,88 @@ START_TEST(test_quorum_server_named_and_reserved_name)
 }
 END_TEST
 
+/* A declaration of queue q on a new channel of c with n arguments: NULL
+ * when declare-ok, else the close text (that channel is closed). */
+static const char *redeclare(amqp_connection_state_t c, const char *q, int durable,
+			     amqp_table_entry_t *e, int n)
+{
+	static amqp_channel_t ch;
+	amqp_table_t args = { .num_entries = n, .entries = e };
+	th_channel(c, ++ch);
+	if (amqp_queue_declare(c, ch, amqp_cstring_bytes(q), 0, (amqp_boolean_t)durable, 0, 0,
+			       args))
+		return NULL;
+	th_expect_channel_close(c, ch, amqp_get_rpc_reply(c), TH_PRECONDITION_FAILED);
+	return th_last_close_text();
+}
+
+static amqp_table_entry_t str_entry(const char *k, const char *v, uint8_t kind)
+{
+	amqp_table_entry_t e = { .key = amqp_cstring_bytes(k) };
+	e.value.kind = kind;
+	e.value.value.bytes = amqp_cstring_bytes(v);
+	return e;
+}
+
+/* Redeclaring a classic queue: RabbitMQ 3.10 takes a missing x-queue-type
+ * and 'classic' (a longstr) for each other, compares a classic queue's
+ * arguments in its own order (x-single-active-consumer before
+ * x-queue-type) and leaves the arguments of other types alone. */
+START_TEST(test_classic_queue_type_equivalence)
+{
+	char q1[128], q2[128], want[512];
+	amqp_connection_state_t c = th_connect();
+	amqp_table_entry_t classic = str_entry("x-queue-type", "classic", AMQP_FIELD_KIND_UTF8);
+	amqp_table_entry_t bytes = str_entry("x-queue-type", "classic", AMQP_FIELD_KIND_BYTES);
+	amqp_table_entry_t quorum[2] = { str_entry("x-queue-type", "quorum", AMQP_FIELD_KIND_UTF8),
+					 { .key = amqp_cstring_bytes("x-single-active-consumer"),
+					   .value = { .kind = AMQP_FIELD_KIND_BOOLEAN,
+						      .value = { .boolean = 1 } } } };
+	amqp_table_entry_t others[2] = { str_entry("x-max-age", "1D", AMQP_FIELD_KIND_UTF8),
+					 { .key = amqp_cstring_bytes("x-delivery-limit"),
+					   .value = { .kind = AMQP_FIELD_KIND_I64,
+						      .value = { .i64 = 3 } } } };
+	const char *t;
+	th_name(q1, sizeof(q1), "qt-none");
+	th_name(q2, sizeof(q2), "qt-classic");
+	ck_assert_ptr_null(redeclare(c, q1, 1, NULL, 0));
+	ck_assert_ptr_null(redeclare(c, q1, 1, &classic, 1));
+	ck_assert_ptr_null(redeclare(c, q1, 1, NULL, 0));
+	ck_assert_ptr_null(redeclare(c, q1, 1, others, 2));
+	ck_assert_ptr_null(redeclare(c, q2, 1, &classic, 1));
+	ck_assert_ptr_null(redeclare(c, q2, 1, NULL, 0));
+	ck_assert_ptr_null(redeclare(c, q2, 1, &bytes, 1)); /* the same bytes */
+	/* a missing x-queue-type is 'classic' only against a longstr 'classic' */
+	t = redeclare(c, q1, 1, &bytes, 1);
+	snprintf(want, sizeof(want), "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for "
+		 "queue '%s' in vhost '/': received the value 'classic' of type 'binary' but "
+		 "current is none", q1);
+	ck_assert_str_eq(t, want);
+	t = redeclare(c, q1, 1, quorum, 1);
+	snprintf(want, sizeof(want), "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for "
+		 "queue '%s' in vhost '/': received the value 'quorum' of type 'longstr' but "
+		 "current is none", q1);
+	ck_assert_str_eq(t, want);
+	t = redeclare(c, q2, 1, quorum, 1);
+	snprintf(want, sizeof(want), "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for "
+		 "queue '%s' in vhost '/': received 'quorum' but current is 'classic'", q2);
+	ck_assert_str_eq(t, want);
+	t = redeclare(c, q2, 1, quorum, 2);
+	snprintf(want, sizeof(want), "PRECONDITION_FAILED - inequivalent arg "
+		 "'x-single-active-consumer' for queue '%s' in vhost '/': received the value "
+		 "'true' of type 'bool' but current is none", q2);
+	ck_assert_str_eq(t, want);
+	/* the properties before the arguments, and no quorum refusal for an existing queue */
+	t = redeclare(c, q2, 0, quorum, 1);
+	snprintf(want, sizeof(want), "PRECONDITION_FAILED - inequivalent arg 'durable' for queue "
+		 "'%s' in vhost '/': received 'false' but current is 'true'", q2);
+	ck_assert_str_eq(t, want);
+	amqp_queue_delete(c, 1, amqp_cstring_bytes(q1), 0, 0); /* channel 1 stayed open */
+	amqp_queue_delete(c, 1, amqp_cstring_bytes(q2), 0, 0);
+	th_close(c);
+}
+END_TEST
+
 /* Valid arguments still pass both doors, and mean the same. */
 START_TEST(test_http_queue_args_valid_accepted)
 {
@@ -454,6 +536,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_quorum_refusals_as_rabbitmq, 0,
 			    (int)(sizeof(qq_cases) / sizeof(qq_cases[0])));
 	tcase_add_test(tc, test_quorum_server_named_and_reserved_name);
+	tcase_add_test(tc, test_classic_queue_type_equivalence);
 	tcase_add_test(tc, test_http_queue_args_valid_accepted);
 	tcase_add_test(tc, test_http_arguments_round_trip);
 	suite_add_tcase(s, tc);
