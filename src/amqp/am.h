@@ -404,7 +404,9 @@ int am_bad_arg(struct am_err *err, uint32_t method, const char *key, const char 
  * negative values); 0 also when absent (then *out is untouched), or -1. */
 int am_nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const char *queue,
 		  const char *vhost, uint32_t method, struct am_err *err);
+/* The arguments compared on redeclare of a classic queue, of a stream queue. */
 extern const char *const am_queue_arg_keys[];
+extern const char *const am_stream_queue_arg_keys[];
 extern const char *const am_exchange_arg_keys[];
 /* Compares the listed keys of two raw tables as RabbitMQ does on redeclare;
  * 0, or -1 with 406 "inequivalent arg ..." in err. */

@@ -34,13 +34,18 @@ int am_table_to_hdrs(struct am_bytes table, struct ex_hdr *out, size_t max)
 	return (int)n;
 }
 
-/* The declaration arguments RabbitMQ compares on redeclare; others are free. */
+/* The declaration arguments RabbitMQ 3.10 compares on redeclare, in its
+ * order: the existing queue's type's queue_arguments (rabbit_classic_queue's
+ * and rabbit_stream_queue's capabilities); others are free. */
 const char *const am_queue_arg_keys[] = {
 	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
 	"x-max-length", "x-max-length-bytes", "x-max-priority", "x-overflow", "x-queue-mode",
-	"x-queue-type", "x-single-active-consumer", "x-max-in-memory-length",
-	"x-max-in-memory-bytes", "x-max-age", "x-stream-max-segment-size-bytes",
-	"x-delivery-limit", NULL,
+	"x-queue-version", "x-single-active-consumer", "x-queue-type", "x-queue-master-locator",
+	NULL,
+};
+const char *const am_stream_queue_arg_keys[] = {
+	"x-max-length-bytes", "x-queue-type", "x-max-age", "x-stream-max-segment-size-bytes",
+	"x-initial-cluster-size", "x-queue-leader-locator", NULL,
 };
 const char *const am_exchange_arg_keys[] = { "alternate-exchange", NULL };
 
@@ -53,7 +58,10 @@ static void describe(char *out, size_t n, int present, const struct am_value *v)
 	}
 	char val[96];
 	switch (v->type) {
-	case 'b': case 's': case 'I': case 'l': case 't':
+	case 't':
+		snprintf(val, sizeof(val), "%s", v->v.i ? "true" : "false");
+		break;
+	case 'b': case 's': case 'I': case 'l':
 		snprintf(val, sizeof(val), "%lld", (long long)v->v.i);
 		break;
 	case 'B': case 'u': case 'i': case 'L': case 'T':
@@ -70,12 +78,21 @@ static void describe(char *out, size_t n, int present, const struct am_value *v)
 }
 
 
+static int is_bytes(const struct am_value *v)
+{
+	return v->type == 'S' || v->type == 'x';
+}
+
 static int is_classic(int present, const struct am_value *v)
 {
 	return !present || (v->type == 'S' && v->v.bytes.len == 7 && memcmp(v->v.bytes.ptr, "classic", 7) == 0);
 }
 
-/* RabbitMQ compares integers by value whatever their width, else type and bytes. */
+/* RabbitMQ compares integers by value whatever their width, else type and
+ * bytes; values equal whatever their types are equivalent too
+ * (rabbit_misc:assert_field_equivalence), so a longstr and a byte array
+ * of the same bytes are.  A missing x-queue-type and 'classic' (a longstr)
+ * are equivalent. */
 static int same_value(const char *key, int pa, const struct am_value *a, int pb,
 		      const struct am_value *b)
 {
@@ -88,6 +105,9 @@ static int same_value(const char *key, int pa, const struct am_value *a, int pb,
 		return 1;
 	if (am_int_value(a, &x) == 0 && am_int_value(b, &y) == 0)
 		return x == y;
+	if (is_bytes(a) && is_bytes(b))
+		return a->v.bytes.len == b->v.bytes.len &&
+		       memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0;
 	return a->type == b->type && a->raw.len == b->raw.len &&
 	       memcmp(a->raw.ptr, b->raw.ptr, a->raw.len) == 0;
 }

@@ -71,7 +71,10 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 			return -1;
 	} else if (!s.passive && !exists) {
 		struct tdm_err te;
-		if (tdm_qargs_parse(d->arguments.ptr, d->arguments.len, shown, c->vhost->name, &qa,
+		if (tdm_qargs_quorum(shown, d->queue.len, c->vhost->name, d->durable, d->exclusive,
+				     d->auto_delete, d->arguments.ptr, d->arguments.len,
+				     &te) != TDM_OK ||
+		    tdm_qargs_parse(d->arguments.ptr, d->arguments.len, shown, c->vhost->name, &qa,
 				    &te) != TDM_OK)
 			return am_fail_core(err, &te, m->id);
 	}
@@ -90,7 +93,8 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 		return am_fail_core(err, &te, m->id);
 	if (!s.created && !s.passive &&
 	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
-			       am_queue_arg_keys, "queue", q->name, c->vhost->name, m->id, err) < 0)
+			       q->stream ? am_stream_queue_arg_keys : am_queue_arg_keys, "queue",
+			       q->name, c->vhost->name, m->id, err) < 0)
 		return -1;
 	if (!s.created && !s.passive && q->stream &&
 	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,

@@ -239,6 +239,9 @@ struct tdm_queue_spec {
 	int local;                /* a queue of this node alone, even in a cluster */
 	char generated[40];       /* out: the name made for a server-named queue */
 };
+/* TDM_OK, or TDM_E_ACCESS with RabbitMQ's text when a client may not
+ * name a queue name[0..len) (the reserved prefix amq.). */
+int tdm_queue_name_reserved(const char *name, size_t len, struct tdm_err *err);
 /* Declares (or checks) a queue; *out is borrowed from the vhost. */
 int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 		      struct tdm_queue **out, struct tdm_err *err);

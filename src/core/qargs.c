@@ -339,3 +339,137 @@ int tdm_qargs_stream(struct tdm_vhost *vh, const char *user, const char *queue, 
 				   prop, queue, vhost);
 	return TDM_OK;
 }
+
+/* ---- quorum queues -------------------------------------------------------- */
+
+/* Queue arguments of other queue types that a quorum queue refuses:
+ * RabbitMQ 3.10's rabbit_queue_type:arguments(queue_arguments) less
+ * rabbit_quorum_queue's capabilities. */
+static const char *const quorum_refused[] = {
+	"x-max-priority", "x-queue-mode", "x-queue-version", "x-queue-master-locator",
+	"x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size", NULL,
+};
+
+enum quorum_kind { QK_EXPIRES, QK_TTL, QK_DLRK, QK_NONNEG, QK_GROUP, QK_BOOL, QK_ONE_OF };
+
+/* A quorum queue's argument value checks, in rabbit_amqqueue's
+ * declare_args order (the first failing one answers). */
+static const struct quorum_check {
+	const char *key;
+	enum quorum_kind kind;
+	const char *const *names; /* QK_ONE_OF: the values allowed, NULL-terminated */
+	const char *bad;          /* QK_ONE_OF: the answer to another value */
+} quorum_checks[] = {
+	{ "x-expires", QK_EXPIRES, NULL, NULL },
+	{ "x-message-ttl", QK_TTL, NULL, NULL },
+	{ "x-dead-letter-routing-key", QK_DLRK, NULL, NULL },
+	{ "x-dead-letter-strategy", QK_ONE_OF,
+	  (const char *const[]){ "at-most-once", "at-least-once", NULL }, "invalid_dlx_strategy" },
+	{ "x-max-length", QK_NONNEG, NULL, NULL },
+	{ "x-max-length-bytes", QK_NONNEG, NULL, NULL },
+	{ "x-max-in-memory-length", QK_NONNEG, NULL, NULL },
+	{ "x-max-in-memory-bytes", QK_NONNEG, NULL, NULL },
+	{ "x-overflow", QK_ONE_OF,
+	  (const char *const[]){ "drop-head", "reject-publish", "reject-publish-dlx", NULL },
+	  "invalid_overflow" },
+	{ "x-single-active-consumer", QK_BOOL, NULL, NULL },
+	{ "x-quorum-initial-group-size", QK_GROUP, NULL, NULL },
+	{ "x-queue-leader-locator", QK_ONE_OF,
+	  (const char *const[]){ "client-local", "balanced", "random", "least-leaders", NULL },
+	  "invalid_queue_locator_arg" },
+};
+
+static size_t count_names(const char *const *names)
+{
+	size_t n = 0;
+	while (names[n])
+		n++;
+	return n;
+}
+
+/* One check of quorum_checks on table t: TDM_OK or TDM_E_INVALID. */
+static int quorum_value(struct am_bytes t, const struct quorum_check *k, const char *queue,
+			const char *vhost, struct tdm_err *err)
+{
+	struct am_value v, dlx;
+	int64_t n = -1;
+	char why[64];
+	if (k->kind == QK_EXPIRES || k->kind == QK_TTL) {
+		if (ttl_arg(t.ptr, t.len, k->key, &n, queue, vhost, err) != TDM_OK)
+			return TDM_E_INVALID;
+		return k->kind == QK_EXPIRES && n == 0
+			       ? tdm_qarg_invalid(err, k->key, queue, vhost, "{value_zero,0}")
+			       : TDM_OK;
+	}
+	if (k->kind == QK_NONNEG || k->kind == QK_GROUP) {
+		if (tdm_qarg_nonneg(t.ptr, t.len, k->key, &n, queue, vhost, err) != TDM_OK)
+			return TDM_E_INVALID;
+		return k->kind == QK_GROUP && n == 0
+			       ? tdm_qarg_invalid(err, k->key, queue, vhost, "{value_zero,0}")
+			       : TDM_OK;
+	}
+	if (!am_table_get(t, k->key, &v))
+		return TDM_OK;
+	if (v.type != (k->kind == QK_BOOL ? 't' : 'S')) {
+		snprintf(why, sizeof(why), "{unacceptable_type,%s}", am_type_word(v.type));
+		return tdm_qarg_invalid(err, k->key, queue, vhost, why);
+	}
+	if (k->kind == QK_DLRK && !am_table_get(t, "x-dead-letter-exchange", &dlx))
+		return tdm_qarg_invalid(err, k->key, queue, vhost, "routing_key_but_no_dlx_defined");
+	if (k->kind == QK_ONE_OF && one_of(v.v.bytes, k->names, count_names(k->names)) < 0)
+		return tdm_qarg_invalid(err, k->key, queue, vhost, k->bad);
+	return TDM_OK;
+}
+
+/* The first argument of t, in the table's order, that quorum queues refuse. */
+static int quorum_refused_arg(struct am_bytes t, const char *queue, const char *vhost,
+			      struct tdm_err *err)
+{
+	struct am_table_iter it;
+	struct am_bytes key;
+	struct am_value v;
+	am_table_iter_init(&it, t);
+	while (am_table_next(&it, &key, &v))
+		for (size_t i = 0; quorum_refused[i]; i++)
+			if (bytes_is(key, quorum_refused[i]))
+				return tdm_err_set(err, TDM_E_INVALID,
+						   "invalid arg '%s' for queue '%s' in vhost '%s' of "
+						   "queue type rabbit_quorum_queue",
+						   quorum_refused[i], queue, vhost);
+	return TDM_OK;
+}
+
+int tdm_qargs_quorum(const char *queue, size_t queue_len, const char *vhost, int durable,
+		     int exclusive, int auto_delete, const uint8_t *args, size_t len,
+		     struct tdm_err *err)
+{
+	struct am_bytes t = { args ? args : (const uint8_t *)"", (uint32_t)len };
+	struct am_value v;
+	int rc;
+	if (!am_table_get(t, "x-queue-type", &v) || v.type != 'S' || !bytes_is(v.v.bytes, "quorum"))
+		return TDM_OK;
+	/* rabbit_channel, before the queue type looks at anything */
+	if (queue_len == 0)
+		return tdm_err_set(err, TDM_E_INVALID,
+				   "Cannot declare a server-named queue for type rabbit_quorum_queue");
+	if ((rc = tdm_queue_name_reserved(queue, queue_len, err)) != TDM_OK)
+		return rc;
+	struct am_bytes dlx;
+	if ((rc = string_arg(t, "x-dead-letter-exchange", &dlx, queue, vhost, err)) < 0)
+		return rc;
+	/* rabbit_amqqueue: values, then arguments of other types */
+	for (size_t i = 0; i < sizeof(quorum_checks) / sizeof(quorum_checks[0]); i++)
+		if ((rc = quorum_value(t, &quorum_checks[i], queue, vhost, err)) != TDM_OK)
+			return rc;
+	if ((rc = quorum_refused_arg(t, queue, vhost, err)) != TDM_OK)
+		return rc;
+	/* rabbit_quorum_queue:declare */
+	const char *prop = auto_delete ? "auto-delete"
+			   : exclusive ? "exclusive-owner"
+			   : !durable  ? "non-durable"
+				       : NULL;
+	if (prop)
+		return tdm_err_set(err, TDM_E_INVALID, "invalid property '%s' for queue '%s' in vhost '%s'",
+				   prop, queue, vhost);
+	return TDM_OK;
+}

@@ -55,6 +55,22 @@ int tdm_qargs_is_stream(const uint8_t *args, size_t len);
 int tdm_qargs_stream(struct tdm_vhost *vh, const char *user, const char *queue, size_t queue_len,
 		     int durable, int exclusive, int auto_delete, const uint8_t *args, size_t len,
 		     struct tdm_queue_settings *qa, struct tdm_stream_spec *sp, struct tdm_err *err);
+/*
+ * Checks a new queue's declaration with x-queue-type "quorum" as RabbitMQ
+ * 3.10 does, in its order: a name is required (rabbit_channel), a reserved
+ * name is refused, then x-dead-letter-exchange's type, the values of the
+ * arguments quorum queues take (rabbit_amqqueue's declare_args order), the
+ * first argument of another queue type in the table's order (x-max-priority,
+ * x-queue-mode, ...: "... of queue type rabbit_quorum_queue"), and last the
+ * properties (auto-delete, exclusive-owner, non-durable).  queue is the
+ * name as shown in texts, queue_len its real length.  TDM_OK when args do
+ * not ask for a quorum queue or pass every check (the type itself is not
+ * built: tdm_qargs_parse then refuses it), else TDM_E_INVALID or
+ * TDM_E_ACCESS with RabbitMQ's text.
+ */
+int tdm_qargs_quorum(const char *queue, size_t queue_len, const char *vhost, int durable,
+		     int exclusive, int auto_delete, const uint8_t *args, size_t len,
+		     struct tdm_err *err);
 /* RabbitMQ's durations ("7D", "12h", "30m", "10s", "1Y", "1M"; x-max-age,
  * x-stream-offset) in ms: 0, or -1 when s[0..len) is not one. */
 int tdm_qargs_parse_age(const char *s, size_t len, int64_t *ms);

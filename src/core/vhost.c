@@ -199,6 +199,14 @@ static int queue_equivalent(struct tdm_vhost *vh, struct tdm_queue *q,
 			   arg, q->name, vh->name, got ? "true" : "false", cur ? "true" : "false");
 }
 
+int tdm_queue_name_reserved(const char *name, size_t len, struct tdm_err *err)
+{
+	if (len >= 4 && memcmp(name, "amq.", 4) == 0)
+		return tdm_err_set(err, TDM_E_ACCESS,
+				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
+	return TDM_OK;
+}
+
 /* A new queue of the cluster's: this node (home) or a stub of another's. */
 static void make_shared(struct tdm_vhost *vh, struct tdm_queue *q, int32_t home)
 {
@@ -242,9 +250,8 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	if (s->passive)
 		return tdm_err_set(err, TDM_E_NOT_FOUND, "no queue '%.*s' in vhost '%s'", (int)len,
 				   name, vh->name);
-	if (name != gen && len >= 4 && memcmp(name, "amq.", 4) == 0)
-		return tdm_err_set(err, TDM_E_ACCESS,
-				   "queue name '%.*s' contains reserved prefix 'amq.*'", (int)len, name);
+	if (name != gen && tdm_queue_name_reserved(name, len, err) != TDM_OK)
+		return err->status;
 	/* not while recovering: what was declared before a restart stays */
 	if (!tdm_durable_replaying(vh->broker->durable) &&
 	    tdm_limits_check_queue(vh->broker, vh->name, vh->queues.count, name, len, err) !=

@@ -751,7 +751,8 @@ int hx_declare_queue(struct tdm_vhost *vh, const char *user, const struct js_doc
 	if (tdm_qargs_is_stream(s.arguments, s.arguments_len))
 		rc = tdm_qargs_stream(vh, user, shown, len, s.durable, 0, s.auto_delete, s.arguments,
 				      s.arguments_len, &qs, &ss, e);
-	else
+	else if ((rc = tdm_qargs_quorum(shown, len, vh->name, s.durable, 0, s.auto_delete,
+					s.arguments, s.arguments_len, e)) == TDM_OK)
 		rc = tdm_qargs_parse(s.arguments, s.arguments_len, shown, vh->name, &qs, e);
 	if (rc != TDM_OK)
 		goto out;
