@@ -40,6 +40,8 @@ struct perf_kv {
 struct perf_opts {
 	char *mode;          /* owned; "amqp" or "log" */
 	char *uri;           /* owned; host:port or amqp://user:pass@host:port/vhost (log: Kafka bootstrap) */
+	char *consumer_uri;  /* owned; amqp: consumers connect here ("" = uri): another node */
+	char *setup_uri;     /* owned; amqp: the queues are declared here ("" = uri) */
 	bool tls;            /* --tls: AMQPS, or Kafka security.protocol=ssl */
 	char *cacert;        /* owned; --cacert PEM file, "" = do not verify the broker */
 	char *cert;          /* owned; --cert client certificate (PEM), "" = none */

@@ -136,24 +136,25 @@ static amqp_socket_t *perf_tls_socket(const struct perf_opts *o, amqp_connection
 /* Connect, log in (heartbeat off) and open channel 1, all time-bounded.
  * *fd gets the socket for interrupting; with --tls and ssl non-NULL, *ssl
  * gets the connection's SSL object (owned by conn). */
-static int perf_amqp_connect(const struct perf_opts *o, amqp_connection_state_t *out, int *fd,
-			     SSL **ssl, char *err, size_t errlen)
+static int perf_amqp_connect(const struct perf_opts *o, const char *uri,
+			     amqp_connection_state_t *out, int *fd, SSL **ssl, char *err,
+			     size_t errlen)
 {
 	struct amqp_connection_info ci;
 	char *url = NULL;
 	int rc = -1;
 	amqp_connection_state_t conn = NULL;
 	*out = NULL;
-	if (strstr(o->uri, "://")) {
-		url = strdup(o->uri);
+	if (strstr(uri, "://")) {
+		url = strdup(uri);
 		if (!url || amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
-			fail(err, errlen, "cannot parse URI '%s'", o->uri);
+			fail(err, errlen, "cannot parse URI '%s'", uri);
 			goto out;
 		}
 	} else {
 		/* host:port */
 		amqp_default_connection_info(&ci);
-		url = strdup(o->uri);
+		url = strdup(uri);
 		if (!url) {
 			fail(err, errlen, "out of memory");
 			goto out;
@@ -286,7 +287,8 @@ static int amqp_mode_setup(struct perf_run *run, char *err, size_t errlen)
 		goto out;
 	}
 	run->mode_state = st;
-	if (perf_amqp_connect(o, &st->conn, &fd, NULL, err, errlen) < 0)
+	if (perf_amqp_connect(o, *o->setup_uri ? o->setup_uri : o->uri, &st->conn, &fd, NULL, err,
+			      errlen) < 0)
 		goto out;
 	if (*o->exchange) {
 		amqp_exchange_declare(st->conn, CHANNEL, amqp_cstring_bytes(o->exchange),
@@ -556,7 +558,7 @@ static int amqp_mode_producer(struct perf_worker *w)
 	char rkbuf[256];
 	const char *rk = o->routing_key;
 
-	if (perf_amqp_connect(o, &pr.conn, &pr.fd, &pr.ssl, w->err, sizeof(w->err)) < 0)
+	if (perf_amqp_connect(o, o->uri, &pr.conn, &pr.fd, &pr.ssl, w->err, sizeof(w->err)) < 0)
 		goto out;
 	atomic_store(&w->fd, pr.fd);
 	if (pr.confirms) {
@@ -651,7 +653,8 @@ static int amqp_mode_consumer(struct perf_worker *w)
 	if (o->prefetch && ack_every > o->prefetch)
 		ack_every = o->prefetch; /* else the consumer would wait for credit it never frees */
 
-	if (perf_amqp_connect(o, &conn, &fd, NULL, w->err, sizeof(w->err)) < 0)
+	if (perf_amqp_connect(o, *o->consumer_uri ? o->consumer_uri : o->uri, &conn, &fd, NULL,
+			      w->err, sizeof(w->err)) < 0)
 		goto out;
 	atomic_store(&w->fd, fd);
 	if (o->prefetch) {

@@ -47,6 +47,10 @@ static const struct opt_row perf_options[] = {
 	{ "uri", 'h', OT_STR, OFF(uri), NULL, 0, 0, "URI",
 	  "broker: host:port, or amqp://user:pass@host:port/vhost [amqp://guest:guest@127.0.0.1:5672/;"
 	  " log: 127.0.0.1:9092]" },
+	{ "consumer-uri", 0, OT_STR, OFF(consumer_uri), "", 0, 0, "URI",
+	  "amqp: consumers connect here instead (a cluster: another node than the producers')" },
+	{ "setup-uri", 0, OT_STR, OFF(setup_uri), "", 0, 0, "URI",
+	  "amqp: declare the exchange and queues here instead (a cluster: the queues' home node)" },
 	{ "tls", 0, OT_BOOL, OFF(tls), NULL, 0, 0, NULL,
 	  "connect over TLS (amqp: AMQPS with rabbitmq-c's SSL socket; log: security.protocol=ssl)" },
 	{ "cacert", 0, OT_STR, OFF(cacert), "", 0, 0, "FILE",
