@@ -452,18 +452,18 @@ struct am_repl_wait *am_stream_collect_end(void);
  * else 0.  am_stream_collecting: 1 while collecting. */
 int am_stream_collect_add(struct am_repl_wait *w);
 int am_stream_collecting(void);
-/* Installs the hook that sends messages routed to stubs of other nodes'
+/* Installs the hook that sends messages routed to proxies of other nodes'
  * queues to their homes (amqp/remote.c). */
 void am_remote_install(struct tdm_broker *b);
-/* basic.get on stub q, answered once its home has: the connection's
+/* basic.get on proxy q, answered once its home has: the connection's
  * input is held meanwhile.  0, or -1 with err. */
 int am_remote_get(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q, int no_ack,
 		  struct am_err *err);
-/* queue.purge-ok (method AM_QUEUE_PURGE) or queue.declare-ok of stub q
+/* queue.purge-ok (method AM_QUEUE_PURGE) or queue.declare-ok of proxy q
  * with the home's counts, the same way. */
 int am_remote_counted(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
 		      uint32_t method, int no_wait, struct am_err *err);
-/* queue.delete of stub q: its home's counts decide if_unused and
+/* queue.delete of proxy q: its home's counts decide if_unused and
  * if_empty and give delete-ok's count; the cluster then deletes it. */
 int am_remote_delete(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
 		     const struct am_queue_delete *d, struct am_err *err);

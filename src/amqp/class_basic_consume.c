@@ -327,7 +327,7 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 		ok.u.basic_consume_ok.consumer_tag = (struct am_bytes){ (const uint8_t *)cons->tag, cons->tag_len };
 		am_send_method(c, ch->id, &ok);
 	}
-	/* a stub's home pushes this much at a time (the channel's own limit
+	/* a proxy's home pushes this much at a time (the channel's own limit
 	 * when only that is set) */
 	cons->core.prefetch = ch->prefetch_consumer ? ch->prefetch_consumer : ch->prefetch_channel;
 	tdm_queue_attach(q, &cons->core);

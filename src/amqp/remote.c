@@ -1,9 +1,9 @@
 /*
- * Messages routed to a stub of another node's queue (core/remote.h): sent
+ * Messages routed to a proxy of another node's queue (core/remote.h): sent
  * to the queue's home over the cluster link.  A publisher's confirm waits
  * for the home's own confirm, as it waits for a cluster stream's
  * replicas (the same am_repl_wait, collected around the publish).
- * basic.get, queue.purge and a declaration's counts on a stub are the
+ * basic.get, queue.purge and a declaration's counts on a proxy are the
  * home's: the connection's input is held until it answers.
  *
  * May depend on: amqp/am.h, core.  Must not depend on: other front ends.
@@ -200,7 +200,7 @@ int am_remote_get(struct am_conn *c, struct am_channel *ch, struct tdm_queue *q,
 	return 0;
 }
 
-/* queue.delete of a stub, once its home counted: its checks, then the
+/* queue.delete of a proxy, once its home counted: its checks, then the
  * cluster's deletion, answered with the home's count once applied here. */
 static void delete_counted(struct remote_wait *w, struct am_channel *ch, uint64_t messages,
 			   uint64_t consumers)

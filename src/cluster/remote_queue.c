@@ -1,7 +1,7 @@
 /*
  * Classic queues of other nodes over the cluster link (core/remote.h has
  * the model; cluster/remote_queue.h the lifetimes).  This node reaches a
- * stub's home as an AMQP client (cluster/amc.h) of the home's
+ * proxy's home as an AMQP client (cluster/amc.h) of the home's
  * cluster port, logged in with the cluster secret, so the home serves it
  * with the code that serves every AMQP client:
  *
@@ -11,16 +11,16 @@
  *   routing key with the header x-tandem-queues naming the queue (the home
  *   delivers to exactly that queue and strips the header); the publisher's
  *   confirm waits for the home's;
- * - per stub, one channel for its consumers (basic.qos of each consumer's
+ * - per proxy, one channel for its consumers (basic.qos of each consumer's
  *   prefetch before its basic.consume) and basic.get: what the home pushes
- *   goes into the stub (tdm_remote_deliver) and on to this node's
+ *   goes into the proxy (tdm_remote_deliver) and on to this node's
  *   consumers; an entry's seq is its handle, the channel's generation and
  *   the home's delivery tag, so a settle after a lost link is dropped (the
  *   home requeued the message with the connection, redelivered);
  * - counts (queue.declare passive) and purges each on a channel of their
  *   own, so a refusal (404) closes only that one.
  *
- * A lost connection ends this node's consumers of the stubs it served
+ * A lost connection ends this node's consumers of the proxies it served
  * (basic.cancel to clients, as RabbitMQ does when a queue's node goes
  * down) and fails every request on it; the next use connects again.
  *
@@ -48,16 +48,16 @@
 
 struct rq_peer;
 
-/* One consumer of a stub, as its home sees it. */
+/* One consumer of a proxy, as its home sees it. */
 struct rq_cons {
 	struct rq_cons *next;
-	struct rq_link *ql;          /* borrowed: its stub's link */
+	struct rq_link *ql;          /* borrowed: its proxy's link */
 	struct tdm_consumer *c;      /* borrowed; NULL once it left */
 	char ctag[64];               /* the home's consumer tag, once consume-ok came */
 	int cancelling;              /* our basic.cancel is out: its answer frees us */
 };
 
-/* A stub's channel to its home. */
+/* A proxy's channel to its home. */
 struct rq_link {
 	struct rq_link *next;
 	struct tdm_rq *rq;           /* borrowed */
@@ -94,11 +94,11 @@ struct rq_op {
 };
 
 #define COUNT_EVERY_MS 5000 /* RabbitMQ's collect_statistics_interval */
-#define COUNT_MAX 256        /* stubs counted per round, at most */
+#define COUNT_MAX 256        /* proxies counted per round, at most */
 
 struct tdm_rq {
 	struct event_base *base;     /* borrowed */
-	struct event *count_ev;      /* owned: the stubs' counts, every COUNT_EVERY_MS */
+	struct event *count_ev;      /* owned: the proxies' counts, every COUNT_EVERY_MS */
 	struct tdm_broker *b;        /* borrowed */
 	char *secret;                /* owned, wiped when freed */
 	size_t secret_len;
@@ -353,7 +353,7 @@ static int rq_publish(void *ctx, struct tdm_queue *q, struct tdm_message *m,
 	return 0;
 }
 
-/* ---- a stub's channel: consumers, gets, settles ---------------------------- */
+/* ---- a proxy's channel: consumers, gets, settles ---------------------------- */
 
 static struct rq_link *link_find(struct tdm_rq *rq, const struct tdm_queue *q)
 {
@@ -371,7 +371,7 @@ static void link_closed(void *arg, int code, const char *text)
 	link_lost(ql);
 }
 
-/* The stub's channel, opened when missing; NULL when the home cannot be
+/* The proxy's channel, opened when missing; NULL when the home cannot be
  * reached now. */
 static struct rq_link *link_get(struct tdm_rq *rq, struct tdm_queue *q)
 {
@@ -564,7 +564,7 @@ static void rq_settle(void *ctx, struct tdm_queue *q, uint64_t handle, enum tdm_
 static void got(void *arg, int code, const char *text, const struct tdm_amc_msg *m)
 {
 	struct rq_op *o = arg;
-	o->ch = NULL; /* the stub's channel: not ours */
+	o->ch = NULL; /* the proxy's channel: not ours */
 	struct tdm_message *msg = m ? message_of(m) : NULL;
 	struct rq_link *ql = link_find(o->rq, o->q);
 	char buf[200];

@@ -16,7 +16,7 @@ struct tdm_broker;
 struct tdm_config;
 struct tdm_rq;
 
-/* Registers the operations for b's stubs (b->replica set: it names the
+/* Registers the operations for b's proxies (b->replica set: it names the
  * live nodes and their cluster ports); cfg gives the secret (read here).
  * NULL with a message in err. */
 struct tdm_rq *tdm_rq_start(struct event_base *base, struct tdm_broker *b,

@@ -131,9 +131,9 @@ struct tdm_broker {
 	struct tdm_topics *topics;
 	int (*stream_append)(void *ctx, struct tdm_queue *q, struct tdm_message *m);
 	void *stream_append_ctx;
-	/* cluster: stubs of other nodes' queues (core/remote.h); the link's
+	/* cluster: proxies of other nodes' queues (core/remote.h); the link's
 	 * operations (NULL: none) and the front end's hook that sends a
-	 * message routed to a stub (0, or -1: refused), as stream_append */
+	 * message routed to a proxy (0, or -1: refused), as stream_append */
 	const struct tdm_remote_ops *remote_ops;
 	void *remote_ctx;
 	int (*remote_publish)(void *ctx, struct tdm_queue *q, struct tdm_message *m);
@@ -234,7 +234,7 @@ struct tdm_queue_spec {
 	const char *user;         /* who declares (core/access.h checks); NULL: unchecked */
 	const struct tdm_queue_settings *settings; /* for a new queue; NULL = defaults */
 	int32_t home;             /* cluster: the home node of the cluster's queue (0: a
-				     queue of this node alone); another node's: a stub */
+				     queue of this node alone); another node's: a proxy */
 	int created;              /* out: set when this call created the queue */
 	int local;                /* a queue of this node alone, even in a cluster */
 	char generated[40];       /* out: the name made for a server-named queue */

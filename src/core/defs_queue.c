@@ -4,7 +4,7 @@
  * for, and that node is its home (RabbitMQ 3.10's classic queues live on
  * the node that declared them); the declaration is proposed as a record
  * naming the home, and every node applies it: the home makes the queue,
- * the others a stub (q->remote) that routes to it and serves it through
+ * the others a proxy (q->remote) that routes to it and serves it through
  * the home (core/remote.h).  A deletion, and a binding of an exchange to
  * such a queue, are records too, so every node routes alike.
  *
@@ -62,7 +62,7 @@ int tdm_defs_propose_queue_binding(struct tdm_exchange *src, struct tdm_queue *q
 
 /* A transient queue of this node that a restart took away: the cluster
  * forgets it too (RabbitMQ deletes a node's transient queues when the
- * node goes down), so no node keeps a stub of it. */
+ * node goes down), so no node keeps a proxy of it. */
 static void forget_lost(struct tdm_defs *d, struct tdm_vhost *vh, const char *name, size_t n)
 {
 	struct tdm_queue tmp = { .name = (char *)name, .name_len = (uint8_t)n, .vhost = vh };

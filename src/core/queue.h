@@ -68,8 +68,8 @@ struct tdm_consumer {
 	int32_t priority;                /* x-priority: higher is served first */
 	uint64_t served;                 /* when last served, for fairness among equals */
 	struct tdm_stream_cursor *cursor;/* owned: a stream queue consumer's read position */
-	uint16_t prefetch;               /* its credit (0: none), for a stub's home */
-	void *remote;                    /* a stub's consumer: the link's state (core/remote.h) */
+	uint16_t prefetch;               /* its credit (0: none), for a proxy's home */
+	void *remote;                    /* a proxy's consumer: the link's state (core/remote.h) */
 };
 
 /* Destination kinds for exchange bindings (first member of queue and exchange). */
@@ -125,11 +125,11 @@ struct tdm_queue {
 	uint64_t stat_published, stat_delivered, stat_acked;
 	struct tdm_stream *stream;     /* owned: a stream queue's log (core/stream.h), NULL = classic */
 	/* In a cluster (core/defs.h): a queue whose record is the cluster's
-	 * lives on its home node; the other nodes hold a stub (remote = 1)
+	 * lives on its home node; the other nodes hold a proxy (remote = 1)
 	 * that routes and serves it through the home (core/remote.h). */
 	uint8_t shared, remote;
 	int32_t home;                  /* shared: the home node's id */
-	/* a stub: the home's counts as of its last answer (core/remote.h) */
+	/* a proxy: the home's counts as of its last answer (core/remote.h) */
 	uint64_t home_ready, home_consumers;
 };
 
@@ -161,7 +161,7 @@ void tdm_queue_unref(struct tdm_queue *q);
  * reject-publish refuses with TDM_QUEUE_REJECTED.  0, 1 or -1 (ENOMEM). */
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m);
 /* Appends m (a new reference) as entry seq, not paged, no limits, and
- * schedules dispatch: a stub's message pushed by its home
+ * schedules dispatch: a proxy's message pushed by its home
  * (core/remote.h).  0 or -1. */
 int tdm_queue_push_entry(struct tdm_queue *q, struct tdm_message *m, uint64_t seq,
 			 int redelivered);

@@ -1,12 +1,12 @@
 /*
  * Classic queues of other nodes (issue 15): in a cluster, a queue that is
  * the cluster's (core/defs.h) lives on its home node; every other node
- * holds a stub of it (q->remote), which routes like the queue and reaches
+ * holds a proxy of it (q->remote), which routes like the queue and reaches
  * the home through the operations src/cluster registers here (over the
  * cluster link), as RabbitMQ's nodes reach a classic queue's process on
  * its node.  Core and the front ends use only this door.
  *
- * A stub whose home is not live answers as RabbitMQ 3.10 does for a
+ * A proxy whose home is not live answers as RabbitMQ 3.10 does for a
  * durable classic queue whose node is down: 404 NOT_FOUND "home node ...
  * is down or inaccessible".
  *
@@ -32,7 +32,7 @@ typedef void (*tdm_remote_done_fn)(void *arg, int status, const char *text);
 struct tdm_consumer;
 struct tdm_qentry;
 
-/* How a stub's entry is settled at its home. */
+/* How a proxy's entry is settled at its home. */
 enum tdm_remote_settle { TDM_REMOTE_ACK, TDM_REMOTE_REQUEUE, TDM_REMOTE_REJECT };
 
 /* A basic.get's outcome: status TDM_OK with e (its message ref is the
@@ -48,14 +48,14 @@ enum tdm_remote_call { TDM_REMOTE_COUNT, TDM_REMOTE_PURGE };
 
 /* What src/cluster provides (every call gets the ctx given with them). */
 struct tdm_remote_ops {
-	/* Sends m, routed here to stub q, to q's home; done runs once when
+	/* Sends m, routed here to proxy q, to q's home; done runs once when
 	 * the home has taken it (its publisher confirm) or it failed.
 	 * done may be NULL (nobody waits); *op (op may be NULL) lets the caller
 	 * forget done.  0, or -1: refused
 	 * at once (done not called). */
 	int (*publish)(void *ctx, struct tdm_queue *q, struct tdm_message *m,
 		       tdm_remote_done_fn done, void *arg, struct tdm_remote_op **op);
-	/* Consumer c attached to stub q: the home pushes to it (c->prefetch
+	/* Consumer c attached to proxy q: the home pushes to it (c->prefetch
 	 * at a time); what it pushes arrives through tdm_remote_deliver.
 	 * A failure, now or later, ends c with tdm_remote_consumer_gone. */
 	void (*consume)(void *ctx, struct tdm_queue *q, struct tdm_consumer *c);
@@ -78,15 +78,15 @@ struct tdm_remote_op {
 	void (*forget)(struct tdm_remote_op *op);
 };
 
-/* Registers ops (borrowed, NULL to remove) for b's stubs. */
+/* Registers ops (borrowed, NULL to remove) for b's proxies. */
 void tdm_remote_set(struct tdm_broker *b, const struct tdm_remote_ops *ops, void *ctx);
 
-/* 1 when q is not a stub, or its home node is live. */
+/* 1 when q is not a proxy, or its home node is live. */
 int tdm_remote_home_up(const struct tdm_queue *q);
-/* Sets RabbitMQ's 404 for a stub whose home is down; returns its status. */
+/* Sets RabbitMQ's 404 for a proxy whose home is down; returns its status. */
 int tdm_remote_down(const struct tdm_queue *q, struct tdm_err *err);
 
-/* Sends m to stub q's home (see struct tdm_remote_ops.publish); -1 when
+/* Sends m to proxy q's home (see struct tdm_remote_ops.publish); -1 when
  * no link is registered or the home is down. */
 int tdm_remote_publish(struct tdm_queue *q, struct tdm_message *m, tdm_remote_done_fn done,
 		       void *arg, struct tdm_remote_op **op);
@@ -97,7 +97,7 @@ int tdm_remote_get(struct tdm_queue *q, int no_ack, tdm_remote_got_fn got, void 
 int tdm_remote_call(struct tdm_queue *q, enum tdm_remote_call what, tdm_remote_count_fn done,
 		    void *arg, struct tdm_remote_op **op);
 
-/* ---- for core/queue.c: a stub's consumers and entries ---- */
+/* ---- for core/queue.c: a proxy's consumers and entries ---- */
 void tdm_remote_attached(struct tdm_queue *q, struct tdm_consumer *c);
 /* c left: the home stops; with no consumer left, what the home pushed
  * and nobody took goes back to it. */
@@ -107,10 +107,10 @@ void tdm_remote_settle(struct tdm_queue *q, struct tdm_qentry e, enum tdm_remote
 
 /* ---- for the link ---- */
 /* The home pushed m (a new reference is taken) as its entry `handle`
- * for stub q's consumers here. 0, or -1 (out of memory: settle it back). */
+ * for proxy q's consumers here. 0, or -1 (out of memory: settle it back). */
 int tdm_remote_deliver(struct tdm_queue *q, struct tdm_message *m, uint64_t handle,
 		       int redelivered);
-/* Consumer c of stub q can no longer be served (refused, the link or the
+/* Consumer c of proxy q can no longer be served (refused, the link or the
  * home lost): detached, its front end told (queue_gone: basic.cancel). */
 void tdm_remote_consumer_gone(struct tdm_queue *q, struct tdm_consumer *c);
 /* The link to q's home was lost: what it pushed and nobody took is

@@ -207,7 +207,7 @@ int tdm_queue_name_reserved(const char *name, size_t len, struct tdm_err *err)
 	return TDM_OK;
 }
 
-/* A new queue of the cluster's: this node (home) or a stub of another's. */
+/* A new queue of the cluster's: this node (home) or a proxy of another's. */
 static void make_shared(struct tdm_vhost *vh, struct tdm_queue *q, int32_t home)
 {
 	q->shared = 1;
