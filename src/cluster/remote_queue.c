@@ -99,6 +99,7 @@ struct rq_op {
 struct tdm_rq {
 	struct event_base *base;     /* borrowed */
 	struct event *count_ev;      /* owned: the proxies' counts, every COUNT_EVERY_MS */
+	size_t count_from;           /* the proxies the last round did not reach */
 	struct tdm_broker *b;        /* borrowed */
 	char *secret;                /* owned, wiped when freed */
 	size_t secret_len;
@@ -673,25 +674,45 @@ static void counted(void *arg, int status, const char *text, uint64_t messages,
 	}
 }
 
+/* The links of queues deleted since, with no consumer left: closed. */
+static void sweep_links(struct tdm_rq *rq)
+{
+	for (struct rq_link **pp = &rq->links; *pp;) {
+		struct rq_link *ql = *pp;
+		if (!ql->q->deleted || ql->cons) {
+			pp = &ql->next;
+			continue;
+		}
+		*pp = ql->next;
+		if (ql->ch)
+			tdm_amc_channel_close(ql->ch);
+		tdm_queue_unref(ql->q);
+		free(ql);
+	}
+}
+
 /* Asks each live home for its queues' counts (as RabbitMQ's nodes emit
- * their queues' statistics), for /api/queues and the console. */
+ * their queues' statistics), for /api/queues and the console: at most
+ * COUNT_MAX a round, going on where the last round stopped. */
 static void count_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct tdm_rq *rq = arg;
-	size_t vpos = 0, asked = 0;
+	size_t vpos = 0, seen = 0, asked = 0;
 	struct tdm_vhost *vh;
+	sweep_links(rq);
 	while (asked < COUNT_MAX && tdm_map_next(&rq->b->vhosts, &vpos, NULL, NULL, (void **)&vh)) {
 		size_t qpos = 0;
 		struct tdm_queue *q;
 		while (asked < COUNT_MAX && tdm_map_next(&vh->queues, &qpos, NULL, NULL, (void **)&q)) {
-			if (!q->remote || !tdm_remote_home_up(q))
+			if (!q->remote || !tdm_remote_home_up(q) || seen++ < rq->count_from)
 				continue;
 			rq_call(rq, q, TDM_REMOTE_COUNT, counted, q, NULL);
 			asked++;
 		}
 	}
+	rq->count_from = asked == COUNT_MAX ? rq->count_from + asked : 0;
 }
 
 /* ---- the whole ------------------------------------------------------------ */
