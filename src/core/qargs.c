@@ -290,6 +290,21 @@ static int bridge_args(struct tdm_vhost *vh, const char *user, struct am_bytes a
 	return TDM_OK;
 }
 
+/* The properties stream and quorum queues refuse, in RabbitMQ's order. */
+static int refuse_property(int durable, int exclusive, int auto_delete, const char *queue,
+			   const char *vhost, struct tdm_err *err)
+{
+	const char *prop = auto_delete ? "auto-delete"
+			   : exclusive ? "exclusive-owner"
+			   : !durable  ? "non-durable"
+				       : NULL;
+	if (prop)
+		return tdm_err_set(err, TDM_E_INVALID, "invalid property '%s' for queue '%s' in vhost '%s'",
+				   prop, queue, vhost);
+	return TDM_OK;
+}
+
+
 int tdm_qargs_stream(struct tdm_vhost *vh, const char *user, const char *queue, size_t queue_len,
 		     int durable, int exclusive, int auto_delete, const uint8_t *args, size_t len,
 		     struct tdm_queue_settings *qa, struct tdm_stream_spec *sp, struct tdm_err *err)
@@ -330,14 +345,7 @@ int tdm_qargs_stream(struct tdm_vhost *vh, const char *user, const char *queue, 
 		return rc;
 	if (queue_len >= 4 && memcmp(queue, "amq.", 4) == 0)
 		return TDM_OK; /* the core refuses the reserved name (403), as RabbitMQ does first */
-	const char *prop = auto_delete ? "auto-delete"
-			   : exclusive ? "exclusive-owner"
-			   : !durable  ? "non-durable"
-				       : NULL;
-	if (prop)
-		return tdm_err_set(err, TDM_E_INVALID, "invalid property '%s' for queue '%s' in vhost '%s'",
-				   prop, queue, vhost);
-	return TDM_OK;
+	return refuse_property(durable, exclusive, auto_delete, queue, vhost, err);
 }
 
 /* ---- quorum queues -------------------------------------------------------- */
@@ -464,12 +472,5 @@ int tdm_qargs_quorum(const char *queue, size_t queue_len, const char *vhost, int
 	if ((rc = quorum_refused_arg(t, queue, vhost, err)) != TDM_OK)
 		return rc;
 	/* rabbit_quorum_queue:declare */
-	const char *prop = auto_delete ? "auto-delete"
-			   : exclusive ? "exclusive-owner"
-			   : !durable  ? "non-durable"
-				       : NULL;
-	if (prop)
-		return tdm_err_set(err, TDM_E_INVALID, "invalid property '%s' for queue '%s' in vhost '%s'",
-				   prop, queue, vhost);
-	return TDM_OK;
+	return refuse_property(durable, exclusive, auto_delete, queue, vhost, err);
 }
