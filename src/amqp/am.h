@@ -224,6 +224,13 @@ void am_send_method(struct am_conn *c, uint16_t channel, const struct am_method 
 void am_send_simple(struct am_conn *c, uint16_t channel, uint32_t id);
 /* Content header + body frames of msg on channel. */
 void am_send_content(struct am_conn *c, uint16_t channel, const struct tdm_message *msg);
+/* The same with another content header (header_len bytes) for msg's body. */
+void am_send_content_as(struct am_conn *c, uint16_t channel, const struct tdm_message *msg,
+			const uint8_t *header, size_t header_len);
+/* The content of entry e of q: a quorum queue's carries x-delivery-count
+ * (amqp/quorum.c; get: a basic.get-ok, which always does). */
+void am_send_entry(struct am_conn *c, uint16_t channel, const struct tdm_queue *q,
+		   const struct tdm_qentry *e, int get);
 void am_send_heartbeat(struct am_conn *c);
 
 /* ---- connection (class_connection.c) ---- */
@@ -407,6 +414,7 @@ int am_nonneg_arg(struct am_bytes args, const char *key, int64_t *out, const cha
 /* The arguments compared on redeclare of a classic queue, of a stream queue. */
 extern const char *const am_queue_arg_keys[];
 extern const char *const am_stream_queue_arg_keys[];
+extern const char *const am_quorum_queue_arg_keys[];
 extern const char *const am_exchange_arg_keys[];
 /* Compares the listed keys of two raw tables as RabbitMQ does on redeclare;
  * 0, or -1 with 406 "inequivalent arg ..." in err. */

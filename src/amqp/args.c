@@ -47,6 +47,13 @@ const char *const am_stream_queue_arg_keys[] = {
 	"x-max-length-bytes", "x-queue-type", "x-max-age", "x-stream-max-segment-size-bytes",
 	"x-initial-cluster-size", "x-queue-leader-locator", NULL,
 };
+/* rabbit_quorum_queue's capabilities (3.10) */
+const char *const am_quorum_queue_arg_keys[] = {
+	"x-dead-letter-exchange", "x-dead-letter-routing-key", "x-dead-letter-strategy",
+	"x-expires", "x-max-length", "x-max-length-bytes", "x-max-in-memory-length",
+	"x-max-in-memory-bytes", "x-overflow", "x-single-active-consumer", "x-queue-type",
+	"x-quorum-initial-group-size", "x-delivery-limit", "x-message-ttl", NULL,
+};
 const char *const am_exchange_arg_keys[] = { "alternate-exchange", NULL };
 
 /* "the value '10' of type 'signedint'" or "none" */

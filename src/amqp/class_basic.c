@@ -207,12 +207,12 @@ int am_h_basic_get(struct am_conn *c, struct am_channel *ch, const struct am_met
 	if (g->no_ack) {
 		ok.u.basic_get_ok.delivery_tag = ++ch->next_tag;
 		am_send_method(c, ch->id, &ok);
-		am_send_content(c, ch->id, msg);
+		am_send_entry(c, ch->id, q, &e, 1);
 		tdm_queue_settle(q, e);
 	} else {
 		ok.u.basic_get_ok.delivery_tag = am_track(ch, q, e, NULL);
 		am_send_method(c, ch->id, &ok);
-		am_send_content(c, ch->id, msg);
+		am_send_entry(c, ch->id, q, &e, 1);
 	}
 	return 0;
 }

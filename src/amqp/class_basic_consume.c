@@ -217,13 +217,13 @@ static void deliver(struct tdm_consumer *tc, struct tdm_queue *q, struct tdm_qen
 	if (cons->no_ack) {
 		d.u.basic_deliver.delivery_tag = ++ch->next_tag;
 		am_send_method(c, ch->id, &d);
-		am_send_content(c, ch->id, msg);
+		am_send_entry(c, ch->id, q, &e, 0);
 		tdm_queue_settle(q, e);
 		return;
 	}
 	d.u.basic_deliver.delivery_tag = am_track(ch, q, e, cons);
 	am_send_method(c, ch->id, &d);
-	am_send_content(c, ch->id, msg);
+	am_send_entry(c, ch->id, q, &e, 0);
 }
 
 static void unlink_consumer(struct am_channel *ch, struct am_consumer *cons)

@@ -93,7 +93,10 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 		return am_fail_core(err, &te, m->id);
 	if (!s.created && !s.passive &&
 	    am_args_equivalent((struct am_bytes){ q->arguments, q->arguments_len }, d->arguments,
-			       q->stream ? am_stream_queue_arg_keys : am_queue_arg_keys, "queue",
+			       q->stream   ? am_stream_queue_arg_keys
+			       : q->quorum ? am_quorum_queue_arg_keys
+					   : am_queue_arg_keys,
+			       "queue",
 			       q->name, c->vhost->name, m->id, err) < 0)
 		return -1;
 	if (!s.created && !s.passive && q->stream &&
@@ -102,7 +105,7 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 		return -1;
 	memcpy(ch->last_queue, q->name, q->name_len);
 	ch->last_queue_len = q->name_len;
-	if (q->stream && !s.passive) { /* in a cluster: once its topic is ready */
+	if ((q->stream || q->quorum) && !s.passive) { /* in a cluster: once its topic is ready */
 		rc = am_stream_declared(c, ch, q, d->no_wait, err);
 		if (rc <= 0)
 			return rc;

@@ -24,6 +24,7 @@
 
 static const char *const reason_names[] = {
 	[TDM_DL_REJECTED] = "rejected", [TDM_DL_EXPIRED] = "expired", [TDM_DL_MAXLEN] = "maxlen",
+	[TDM_DL_DELIVERY_LIMIT] = "delivery_limit",
 };
 
 static int bytes_eq(struct am_bytes b, const char *s, size_t len)

@@ -42,6 +42,7 @@
 #include "core/auth.h"
 #include "core/log.h"
 #include "core/qargs.h"
+#include "core/quorum.h"
 #include "core/remote.h"
 #include "core/replica.h"
 #include "core/stream.h"
@@ -94,6 +95,15 @@ struct decl_park {
 
 static struct decl_park *parks;
 
+/* 1 when a stream or quorum queue can be used (its log is ready). */
+static int queue_ready(struct tdm_queue *q, const char **why)
+{
+	*why = "";
+	if (q->stream)
+		return tdm_stream_ready(q, why);
+	return q->quorum ? tdm_quorum_ready(q, why) : 1;
+}
+
 static void park_free(struct decl_park *p)
 {
 	p->c->parked = 0;
@@ -120,7 +130,7 @@ static void park_poll(evutil_socket_t fd, short what, void *arg)
 		park_free(p);
 		return;
 	}
-	int ready = q && q->stream ? tdm_stream_ready(q, &why) : 1;
+	int ready = q ? queue_ready(q, &why) : 1;
 	if (!ready && tdm_now_ms() < p->deadline_ms) {
 		struct timeval tv = { 0, DECLARE_POLL_MS * 1000 };
 		evtimer_add(p->timer, &tv);
@@ -148,11 +158,17 @@ static void park_poll(evutil_socket_t fd, short what, void *arg)
 		am_raise(c, ch, &err);
 		return;
 	}
+	if (q->remote) { /* a quorum queue led elsewhere: its leader counts */
+		if (am_remote_counted(c, ch, q, AM_QUEUE_DECLARE, no_wait, &err) < 0)
+			am_raise(c, ch, &err);
+		return;
+	}
 	if (no_wait)
 		return;
 	struct am_method ok = { .id = AM_QUEUE_DECLARE_OK };
 	ok.u.queue_declare_ok.queue = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
-	ok.u.queue_declare_ok.message_count = (uint32_t)tdm_stream_count(q);
+	ok.u.queue_declare_ok.message_count =
+		(uint32_t)(q->stream ? tdm_stream_count(q) : tdm_queue_ready(q));
 	ok.u.queue_declare_ok.consumer_count = q->nconsumers;
 	am_send_method(c, ch->id, &ok);
 }
@@ -161,7 +177,7 @@ int am_stream_declared(struct am_conn *c, struct am_channel *ch, struct tdm_queu
 		       int no_wait, struct am_err *err)
 {
 	const char *why;
-	if (!q->stream || tdm_stream_ready(q, &why))
+	if (queue_ready(q, &why))
 		return 1;
 	struct decl_park *p = calloc(1, sizeof(*p));
 	if (p)
@@ -418,10 +434,31 @@ static int stream_append(void *ctx, struct tdm_queue *q, struct tdm_message *m)
 	return rc;
 }
 
+/* A quorum queue here appended a message at offset of its log: the
+ * publisher's confirm waits for the log's in-sync replicas. */
+static int quorum_appended(void *ctx, struct tdm_queue *q, uint64_t offset)
+{
+	(void)ctx;
+	if (!collecting)
+		return 0;
+	const char *topic = tdm_quorum_topic(q);
+	size_t n = strlen(topic);
+	struct am_repl_wait *w = calloc(1, sizeof(*w) + n + 1);
+	if (!w)
+		return -1;
+	memcpy(w->topic, topic, n + 1);
+	w->offset = offset;
+	w->next = collected;
+	collected = w;
+	return 0;
+}
+
 void am_stream_install(struct tdm_broker *b)
 {
 	b->stream_append = stream_append;
 	b->stream_append_ctx = NULL;
+	b->quorum_appended = quorum_appended;
+	b->quorum_appended_ctx = NULL;
 }
 
 /* ---- consuming ---------------------------------------------------------------------- */

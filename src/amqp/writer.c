@@ -73,12 +73,18 @@ static void body_ref_done(const void *data, size_t len, void *arg)
 
 void am_send_content(struct am_conn *c, uint16_t channel, const struct tdm_message *msg)
 {
+	am_send_content_as(c, channel, msg, msg->header, msg->header_len);
+}
+
+void am_send_content_as(struct am_conn *c, uint16_t channel, const struct tdm_message *msg,
+			const uint8_t *header, size_t header_len)
+{
 	struct evbuffer *out = tdm_conn_out(c->net);
 	uint8_t fh[7];
 	static const uint8_t end = AM_FRAME_END;
-	put_frame_header(fh, AM_FRAME_HEADER, channel, msg->header_len);
+	put_frame_header(fh, AM_FRAME_HEADER, channel, (uint32_t)header_len);
 	evbuffer_add(out, fh, sizeof(fh));
-	evbuffer_add(out, msg->header, msg->header_len);
+	evbuffer_add(out, header, header_len);
 	evbuffer_add(out, &end, 1);
 	size_t chunk = c->frame_max - AM_FRAME_OVERHEAD;
 	for (uint64_t off = 0; off < msg->body_len; off += chunk) {

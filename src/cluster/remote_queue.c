@@ -525,8 +525,9 @@ static void rq_consume(void *ctx, struct tdm_queue *q, struct tdm_consumer *c)
 			    consume_ok, k) < 0) {
 		free(k);
 		c->remote = NULL;
-		tdm_warn("cluster", "cannot consume queue '%s' of node %d: its home cannot be "
-			 "reached", q->name, (int)q->home);
+		if (!q->quorum) /* a quorum queue's consumer is linked again next tick */
+			tdm_warn("cluster", "cannot consume queue '%s' of node %d: its home cannot "
+				 "be reached", q->name, (int)q->home);
 		tdm_remote_consumer_gone(q, c); /* basic.cancel to the client */
 		return;
 	}
@@ -548,6 +549,13 @@ static void rq_cancel(void *ctx, struct tdm_queue *q, struct tdm_consumer *c)
 	k->c = NULL;
 	if (k->ctag[0]) /* else consume_ok cancels it */
 		cons_cancel(k);
+}
+
+static void rq_moved(void *ctx, struct tdm_queue *q)
+{
+	struct rq_link *ql = link_find(ctx, q);
+	if (ql)
+		link_lost(ql);
 }
 
 static void rq_settle(void *ctx, struct tdm_queue *q, uint64_t handle, enum tdm_remote_settle how)
@@ -724,6 +732,7 @@ static const struct tdm_remote_ops ops = {
 	.settle = rq_settle,
 	.get = rq_get,
 	.call = rq_call,
+	.moved = rq_moved,
 };
 
 struct tdm_rq *tdm_rq_start(struct event_base *base, struct tdm_broker *b,

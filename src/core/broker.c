@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/durable.h"
 #include "core/limits.h"
+#include "core/quorum.h"
 
 #define DISPATCH_BUDGET 256 /* deliveries per queue per pass: keeps the loop fair */
 
@@ -150,6 +151,7 @@ void tdm_broker_tick(struct tdm_broker *b)
 			tdm_queue_remove(q);
 		q = next;
 	}
+	tdm_quorum_tick(b);
 	tdm_durable_flush(b->durable);
 	tdm_durable_gc(b->durable);
 	if (b->on_tick)

@@ -151,6 +151,13 @@ struct tdm_broker {
 	/* the cluster's shared definitions (core/defs.h), borrowed from main
 	 * while the node is in a cluster; NULL on a single node */
 	struct tdm_defs *defs;
+	/* quorum queues (core/quorum.h), for their periodic work */
+	struct tdm_quorum *quorums;
+	/* the front end's hook for a message a quorum queue here appended at
+	 * `offset` of its log: the publisher's confirm waits for it (0, or
+	 * -1: refused, nacked) */
+	int (*quorum_appended)(void *ctx, struct tdm_queue *q, uint64_t offset);
+	void *quorum_appended_ctx;
 };
 
 #define TDM_ALARM_MEMORY 1u

@@ -82,11 +82,13 @@ void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t
 	if (!vh || k->err || v->err || n > 255)
 		return;
 	struct tdm_queue *q = tdm_map_get(&vh->queues, name, n);
+	/* a quorum queue is every node's: each makes it (and may lead it) */
+	int quorum = tdm_qargs_is_quorum(args, alen);
 	if (catchup && node == d->node && !q && !(flags & 1)) {
 		forget_lost(d, vh, name, n);
 		return;
 	}
-	if (catchup && node == d->node) { /* its own durable queue: the store brought it back */
+	if (catchup && node == d->node && !quorum) { /* its own durable queue: the store brought it back */
 		if (q && !q->exclusive)
 			q->shared = 1, q->home = node;
 		return;
@@ -94,15 +96,16 @@ void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t
 	char shown[256];
 	snprintf(shown, sizeof(shown), "%.*s", (int)n, name);
 	struct tdm_queue_settings qa;
-	if (!q && node == d->node &&
-	    tdm_qargs_parse(args, alen, shown, vh->name, &qa, &out->err) != TDM_OK) {
+	int settings = !q && (node == d->node || quorum);
+	if (settings && tdm_qargs_parse(args, alen, shown, vh->name, &qa, &out->err) != TDM_OK) {
 		out->status = out->err.status;
 		return;
 	}
+	qa.quorum_propose = node == d->node && !catchup;
 	struct tdm_queue_spec s = { .name = name, .name_len = n, .durable = flags & 1,
 				    .auto_delete = !!(flags & 2), .arguments = args,
 				    .arguments_len = alen, .home = node,
-				    .settings = !q && node == d->node ? &qa : NULL };
+				    .settings = settings ? &qa : NULL };
 	out->status = tdm_queue_declare(vh, &s, &q, &out->err);
 	if (out->status == TDM_OK && !q->shared && !q->exclusive && node == d->node)
 		q->shared = 1, q->home = node; /* its own, made before: the cluster's now */

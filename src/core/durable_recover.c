@@ -180,7 +180,13 @@ static void restore_queue(struct tdm_durable *d, struct rbuf *k, struct rbuf *v)
 	st.dlrk = get_opt_str(v, &st.dlrk_len);
 	const uint8_t *args = dur_get_str(v, &alen);
 	struct tdm_stream_spec sp;
-	if (!v->err && v->pos < v->len && dur_get_u8(v) == 'S') {
+	uint8_t tag = !v->err && v->pos < v->len ? dur_get_u8(v) : 0;
+	if (tag == 'Q') { /* a quorum queue: its log has the rest */
+		st.quorum = 1;
+		st.group_size = (int32_t)dur_get_u32(v);
+		st.delivery_limit = (int64_t)dur_get_u64(v);
+	}
+	if (tag == 'S') {
 		tdm_stream_spec_init(&sp);
 		sp.topic = (const char *)dur_get_str(v, &sp.topic_len);
 		sp.own_topic = dur_get_u8(v);

@@ -17,6 +17,7 @@
 #include "core/broker.h"
 #include "core/defs.h"
 #include "core/durable_internal.h"
+#include "core/quorum.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/scram.h"
@@ -270,6 +271,14 @@ int tdm_durable_queue_put(struct tdm_durable *d, struct tdm_queue *q)
 	dur_put_str(&v, q->arguments, q->arguments_len);
 	if (q->stream) /* an optional trailing section: records without it are classic */
 		put_stream(&v, q);
+	if (q->quorum) { /* or this one */
+		int32_t gs;
+		int64_t limit;
+		tdm_quorum_settings(q, &gs, &limit);
+		dur_put_u8(&v, 'Q');
+		dur_put_u32(&v, (uint32_t)gs);
+		dur_put_u64(&v, (uint64_t)limit);
+	}
 	int rc = dur_defs_write(d, &k, &v);
 	free(k.p);
 	free(v.p);

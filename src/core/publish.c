@@ -10,6 +10,7 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/quorum.h"
 #include "core/remote.h"
 
 #define DURABLE_STACK 16
@@ -37,7 +38,8 @@ int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m
 		if (r->n > DURABLE_STACK && !(dq = malloc(r->n * sizeof(*dq))))
 			dq = stack; /* falls back to the first DURABLE_STACK below */
 		for (size_t i = 0; i < r->n && (dq != stack || ndq < DURABLE_STACK); i++)
-			if (r->queues[i]->qid && !r->queues[i]->stream) /* a stream has its log */
+			if (r->queues[i]->qid && !r->queues[i]->stream &&
+			    !r->queues[i]->quorum) /* streams and quorum queues have their logs */
 				dq[ndq++] = r->queues[i];
 		if (ndq && tdm_durable_enqueue(d, m, dq, ndq) < 0)
 			refused = (int)ndq; /* could not journal it: refuse where it must be safe */
@@ -46,6 +48,14 @@ int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m
 		struct tdm_queue *q = r->queues[i];
 		if (q->stream) { /* appended to its log as a record (front end's format) */
 			if (!b->stream_append || b->stream_append(b->stream_append_ctx, q, m) < 0)
+				refused++;
+			continue;
+		}
+		if (q->quorum && !q->remote) { /* led here: appended to its log */
+			uint64_t off;
+			int rc = tdm_quorum_publish(q, m, &off);
+			if (rc != 0 || (b->quorum_appended &&
+					b->quorum_appended(b->quorum_appended_ctx, q, off) < 0))
 				refused++;
 			continue;
 		}

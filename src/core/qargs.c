@@ -89,6 +89,25 @@ static int one_of(struct am_bytes s, const char *const *names, size_t n)
 	return -1;
 }
 
+static int bytes_is(struct am_bytes b, const char *s);
+
+/* A quorum queue's own settings: group size, delivery limit; RabbitMQ
+ * 3.10 takes x-overflow reject-publish-dlx and uses drop-head. */
+static int quorum_settings(struct am_bytes t, struct tdm_queue_settings *qa, const char *queue,
+			   const char *vhost, struct tdm_err *err)
+{
+	int64_t gs = 0, limit = -1;
+	if (tdm_qarg_nonneg(t.ptr, t.len, "x-quorum-initial-group-size", &gs, queue, vhost, err) ||
+	    tdm_qarg_nonneg(t.ptr, t.len, "x-delivery-limit", &limit, queue, vhost, err))
+		return TDM_E_INVALID;
+	qa->quorum = 1;
+	qa->group_size = gs > 64 ? 64 : (int32_t)gs;
+	qa->delivery_limit = limit;
+	if (qa->overflow == TDM_OVERFLOW_REJECT_PUBLISH_DLX)
+		qa->overflow = TDM_OVERFLOW_DROP_HEAD;
+	return TDM_OK;
+}
+
 int tdm_qargs_parse(const uint8_t *args, size_t len, const char *queue, const char *vhost,
 		    struct tdm_queue_settings *qa, struct tdm_err *err)
 {
@@ -158,6 +177,8 @@ int tdm_qargs_parse(const uint8_t *args, size_t len, const char *queue, const ch
 	}
 	if ((rc = string_arg(t, "x-queue-type", &v, queue, vhost, err)) < 0)
 		return rc;
+	if (rc && bytes_is(v, "quorum")) /* tdm_qargs_quorum checked the rest */
+		return quorum_settings(t, qa, queue, vhost, err);
 	if (rc && !(v.len == 7 && memcmp(v.ptr, "classic", 7) == 0)) {
 		snprintf(why, sizeof(why), "\"unsupported queue type '%.*s'\"", (int)v.len,
 			 (const char *)v.ptr);
@@ -187,6 +208,13 @@ int tdm_qargs_is_stream(const uint8_t *args, size_t len)
 	struct am_bytes t = { args ? args : (const uint8_t *)"", (uint32_t)len };
 	struct am_value v;
 	return am_table_get(t, "x-queue-type", &v) && v.type == 'S' && bytes_is(v.v.bytes, "stream");
+}
+
+int tdm_qargs_is_quorum(const uint8_t *args, size_t len)
+{
+	struct am_bytes t = { args ? args : (const uint8_t *)"", (uint32_t)len };
+	struct am_value v;
+	return am_table_get(t, "x-queue-type", &v) && v.type == 'S' && bytes_is(v.v.bytes, "quorum");
 }
 
 int tdm_qargs_parse_age(const char *s, size_t len, int64_t *ms)

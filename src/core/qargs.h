@@ -68,6 +68,8 @@ int tdm_qargs_stream(struct tdm_vhost *vh, const char *user, const char *queue, 
  * built: tdm_qargs_parse then refuses it), else TDM_E_INVALID or
  * TDM_E_ACCESS with RabbitMQ's text.
  */
+/* 1 when args (a field table) declare x-queue-type "quorum". */
+int tdm_qargs_is_quorum(const uint8_t *args, size_t len);
 int tdm_qargs_quorum(const char *queue, size_t queue_len, const char *vhost, int durable,
 		     int exclusive, int auto_delete, const uint8_t *args, size_t len,
 		     struct tdm_err *err);

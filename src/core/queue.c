@@ -16,6 +16,7 @@
 
 #include "core/broker.h"
 #include "core/durable.h"
+#include "core/quorum.h"
 #include "core/remote.h"
 #include "core/stream.h"
 #include "util/invariant.h"
@@ -54,6 +55,7 @@ void tdm_queue_settings_init(struct tdm_queue_settings *s)
 	memset(s, 0, sizeof(*s));
 	s->max_length = s->max_length_bytes = s->message_ttl = s->expires = -1;
 	s->overflow = TDM_OVERFLOW_DROP_HEAD;
+	s->delivery_limit = -1;
 }
 
 int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
@@ -72,6 +74,9 @@ int tdm_queue_apply(struct tdm_queue *q, const struct tdm_queue_settings *s)
 		tdm_queue_set_timed(q);
 	if (s->stream && tdm_stream_attach(q, s->stream) < 0)
 		return -1;
+	if (s->quorum &&
+	    tdm_quorum_attach(q, s->group_size, s->delivery_limit, s->quorum_propose) < 0)
+		return -1;
 	return 0;
 }
 
@@ -81,11 +86,17 @@ void tdm_queue_ref(struct tdm_queue *q)
 	q->refcnt++;
 }
 
+/* A quorum queue served here: its commands go to its log (core/quorum.h). */
+static int quorum_here(const struct tdm_queue *q)
+{
+	return q->quorum && !q->remote;
+}
+
 /* m leaves a durable queue for good: the journal records it (ack). */
 static void released(struct tdm_queue *q, const struct tdm_message *m)
 {
 	struct tdm_durable *d = q->vhost->broker->durable;
-	if (q->qid && m->persistent && m->journal_off != TDM_NO_JOURNAL && d)
+	if (q->qid && !q->quorum && m->persistent && m->journal_off != TDM_NO_JOURNAL && d)
 		tdm_durable_release(d, q, m->journal_off);
 }
 
@@ -113,7 +124,7 @@ static int page_out(struct tdm_queue *q, struct tdm_qentry *e)
 	struct tdm_broker *b = q->vhost->broker;
 	struct tdm_durable *d = b->durable;
 	struct tdm_message *m = e->msg;
-	if (!d || q->max_priority || !b->page_window ||
+	if (!d || q->max_priority || q->quorum || !b->page_window ||
 	    q->resident_bytes + tdm_message_size(m) <= b->page_window)
 		return 0;
 	if (m->journal_off == TDM_NO_JOURNAL && tdm_durable_page(d, m) < 0)
@@ -176,6 +187,7 @@ void tdm_queue_unref(struct tdm_queue *q)
 		return;
 	drop_ready(q);
 	tdm_stream_free(q);
+	tdm_quorum_free(q);
 	free(q->ring);
 	free(q->heap);
 	free(q->arguments);
@@ -385,18 +397,37 @@ static uint64_t deadline(struct tdm_queue *q, const struct tdm_message *m, uint6
 
 static int would_deliver_now(struct tdm_queue *q);
 
+int tdm_queue_would_reject(const struct tdm_queue *q, const struct tdm_message *m)
+{
+	return q->overflow != TDM_OVERFLOW_DROP_HEAD && over_limit(q, 1, m->body_len);
+}
+
+/* An entry left q for good (dropped by a limit, expired, purged): a
+ * quorum queue's log records it. */
+static void left(struct tdm_queue *q, uint64_t seq)
+{
+	if (quorum_here(q))
+		tdm_quorum_gone(q, seq);
+}
+
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 {
-	if (q->overflow != TDM_OVERFLOW_DROP_HEAD && over_limit(q, 1, m->body_len)) {
+	return tdm_queue_push_at(q, m, q->next_seq++);
+}
+
+int tdm_queue_push_at(struct tdm_queue *q, struct tdm_message *m, uint64_t seq)
+{
+	if (tdm_queue_would_reject(q, m)) {
 		if (q->overflow == TDM_OVERFLOW_REJECT_PUBLISH_DLX)
 			tdm_queue_dead_letter(q, m, TDM_DL_MAXLEN);
 		return TDM_QUEUE_REJECTED;
 	}
 	uint64_t now = 0;
-	struct tdm_qentry e = { .msg = m, .seq = q->next_seq++, .expires_at = deadline(q, m, &now) };
+	struct tdm_qentry e = { .msg = m, .seq = seq, .expires_at = deadline(q, m, &now) };
 	if (e.expires_at && e.expires_at == now + 1 && !would_deliver_now(q)) {
 		/* TTL 0: expires at once unless a consumer takes it right away */
 		tdm_queue_dead_letter(q, m, TDM_DL_EXPIRED);
+		left(q, seq);
 		return TDM_QUEUE_DROPPED;
 	}
 	if (store_entry(q, e) < 0)
@@ -408,6 +439,7 @@ int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m)
 		struct tdm_qentry old;
 		take_ready(q, &old);
 		tdm_queue_dead_letter(q, old.msg, TDM_DL_MAXLEN);
+		left(q, old.seq);
 		drop(q, old.msg);
 	}
 	if (q->nconsumers)
@@ -422,6 +454,7 @@ void tdm_queue_expire(struct tdm_queue *q, uint64_t now)
 		struct tdm_qentry e;
 		take_ready(q, &e);
 		tdm_queue_dead_letter(q, e.msg, TDM_DL_EXPIRED);
+		left(q, e.seq);
 		drop(q, e.msg);
 	}
 }
@@ -441,6 +474,8 @@ int tdm_queue_pop(struct tdm_queue *q, struct tdm_qentry *out)
 		return 0;
 	q->unacked++;
 	q->stat_delivered++;
+	if (quorum_here(q))
+		tdm_quorum_out(q, out->seq);
 	if (q->qid && out->msg->journal_off != TDM_NO_JOURNAL && q->vhost->broker->durable)
 		tdm_durable_delivered(q->vhost->broker->durable, q, out->msg->journal_off);
 	return 1;
@@ -470,14 +505,32 @@ int tdm_queue_restore(struct tdm_queue *q, struct tdm_message *m, int redelivere
 	return 0;
 }
 
+/* A quorum queue's entry handed out by an earlier role of this node: the
+ * log has it, the message ref goes.  1 when e was one. */
+static int stale(struct tdm_queue *q, const struct tdm_qentry *e)
+{
+	if (!quorum_here(q) || tdm_quorum_known(q, e->seq))
+		return 0;
+	tdm_message_unref(e->msg);
+	return 1;
+}
+
 void tdm_queue_requeue(struct tdm_queue *q, struct tdm_qentry e)
 {
 	if (q->remote) { /* the home keeps it */
 		tdm_remote_settle(q, e, TDM_REMOTE_REQUEUE);
 		return;
 	}
+	if (stale(q, &e))
+		return;
 	q->unacked--;
 	e.redelivered = 1;
+	if (quorum_here(q) && !q->deleted && tdm_quorum_returned(q, e.seq)) {
+		/* past x-delivery-limit: dead-lettered, settled */
+		tdm_queue_dead_letter(q, e.msg, TDM_DL_DELIVERY_LIMIT);
+		drop(q, e.msg);
+		return;
+	}
 	if (q->deleted || q->stream || heap_push(q, e) < 0) {
 		drop(q, e.msg); /* nowhere to keep it; a stream keeps it in its log */
 		return;
@@ -493,8 +546,11 @@ void tdm_queue_settle(struct tdm_queue *q, struct tdm_qentry e)
 		tdm_remote_settle(q, e, TDM_REMOTE_ACK);
 		return;
 	}
+	if (stale(q, &e))
+		return;
 	q->unacked--;
 	q->stat_acked++;
+	left(q, e.seq);
 	drop(q, e.msg);
 }
 
@@ -504,6 +560,8 @@ void tdm_queue_reject(struct tdm_queue *q, struct tdm_qentry e)
 		tdm_remote_settle(q, e, TDM_REMOTE_REJECT);
 		return;
 	}
+	if (stale(q, &e))
+		return;
 	if (!q->deleted)
 		tdm_queue_dead_letter(q, e.msg, TDM_DL_REJECTED);
 	tdm_queue_settle(q, e);
@@ -512,8 +570,20 @@ void tdm_queue_reject(struct tdm_queue *q, struct tdm_qentry e)
 uint64_t tdm_queue_purge(struct tdm_queue *q)
 {
 	uint64_t n = tdm_queue_ready(q);
+	if (quorum_here(q)) { /* the log records each one */
+		for (size_t i = 0; i < q->ring_len; i++)
+			tdm_quorum_gone(q, q->ring[(q->ring_head + i) % q->ring_cap].seq);
+		for (size_t i = 0; i < q->heap_len; i++)
+			tdm_quorum_gone(q, q->heap[i].seq);
+	}
 	drop_ready(q);
 	return n;
+}
+
+void tdm_queue_clear(struct tdm_queue *q)
+{
+	drop_ready(q);
+	q->unacked = 0;
 }
 
 /* ---- consumers -------------------------------------------------------------- */
@@ -606,6 +676,8 @@ int tdm_queue_dispatch(struct tdm_queue *q, unsigned budget)
 {
 	if (q->stream)
 		return q->deleted ? 0 : tdm_stream_dispatch(q, budget);
+	if (q->quorum)
+		tdm_quorum_flush(q); /* the settles and returns of this turn, as one record each */
 	while (tdm_queue_ready(q) && q->nconsumers && !q->deleted) {
 		if (budget-- == 0)
 			return 1;

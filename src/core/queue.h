@@ -24,6 +24,7 @@ struct tdm_stream;        /* core/stream.h */
 struct tdm_stream_spec;
 struct tdm_stream_cursor;
 struct tdm_record;        /* core/topic_types.h */
+struct tdm_quorum;        /* core/quorum.h */
 
 /* A queued or in-flight message as a queue sees it. */
 struct tdm_qentry {
@@ -38,7 +39,7 @@ struct tdm_qentry {
 };
 
 /* Why a message is dead-lettered (RabbitMQ's x-death reasons). */
-enum tdm_dl_reason { TDM_DL_REJECTED, TDM_DL_EXPIRED, TDM_DL_MAXLEN };
+enum tdm_dl_reason { TDM_DL_REJECTED, TDM_DL_EXPIRED, TDM_DL_MAXLEN, TDM_DL_DELIVERY_LIMIT };
 
 /* Milliseconds of a monotonic clock (the time base of TTLs and expiry). */
 uint64_t tdm_now_ms(void);
@@ -131,6 +132,8 @@ struct tdm_queue {
 	int32_t home;                  /* shared: the home node's id */
 	/* a proxy: the home's counts as of its last answer (core/remote.h) */
 	uint64_t home_ready, home_consumers;
+	/* a quorum queue (core/quorum.h): owned; on the leader q->remote is 0 */
+	struct tdm_quorum *quorum;
 };
 
 enum tdm_overflow { TDM_OVERFLOW_DROP_HEAD, TDM_OVERFLOW_REJECT_PUBLISH, TDM_OVERFLOW_REJECT_PUBLISH_DLX };
@@ -146,6 +149,10 @@ struct tdm_queue_settings {
 	const char *dlx, *dlrk;               /* borrowed; NULL = none */
 	size_t dlx_len, dlrk_len;
 	const struct tdm_stream_spec *stream; /* borrowed; non-NULL: a stream queue */
+	uint8_t quorum;                       /* x-queue-type quorum (core/quorum.h) */
+	uint8_t quorum_propose;               /* this node asks for its log (declared here) */
+	int32_t group_size;                   /* x-quorum-initial-group-size, 0 = every node */
+	int64_t delivery_limit;               /* x-delivery-limit, -1 = none */
 };
 void tdm_queue_settings_init(struct tdm_queue_settings *s);
 /* Applies s to a new queue (copies the strings). 0 or -1 (ENOMEM). */
@@ -160,6 +167,13 @@ void tdm_queue_unref(struct tdm_queue *q);
  * Enforces the length limits: drop-head drops the oldest ready messages,
  * reject-publish refuses with TDM_QUEUE_REJECTED.  0, 1 or -1 (ENOMEM). */
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m);
+/* tdm_queue_push with entry seq given (a quorum queue's log offset). */
+int tdm_queue_push_at(struct tdm_queue *q, struct tdm_message *m, uint64_t seq);
+/* 1 when tdm_queue_push would refuse m (reject-publish and full). */
+int tdm_queue_would_reject(const struct tdm_queue *q, const struct tdm_message *m);
+/* Drops every ready message and forgets the unacked count, writing
+ * nothing (a quorum queue changing roles: the log keeps them). */
+void tdm_queue_clear(struct tdm_queue *q);
 /* Appends m (a new reference) as entry seq, not paged, no limits, and
  * schedules dispatch: a proxy's message pushed by its home
  * (core/remote.h).  0 or -1. */

@@ -96,7 +96,8 @@ void tdm_remote_detached(struct tdm_queue *q, struct tdm_consumer *c)
 void tdm_remote_settle(struct tdm_queue *q, struct tdm_qentry e, enum tdm_remote_settle how)
 {
 	struct tdm_broker *b = q->vhost->broker;
-	q->unacked--;
+	if (q->unacked) /* 0: handed out before a quorum queue's role changed */
+		q->unacked--;
 	if (how == TDM_REMOTE_ACK)
 		q->stat_acked++;
 	if (e.seq && b->remote_ops)
@@ -112,6 +113,10 @@ int tdm_remote_deliver(struct tdm_queue *q, struct tdm_message *m, uint64_t hand
 
 void tdm_remote_consumer_gone(struct tdm_queue *q, struct tdm_consumer *c)
 {
+	if (q->quorum && !q->deleted) { /* it goes on with the next leader */
+		c->remote = NULL;
+		return;
+	}
 	tdm_queue_ref(q);
 	tdm_queue_detach(q, c);
 	c->ops->queue_gone(c);
@@ -125,4 +130,14 @@ void tdm_remote_lost(struct tdm_queue *q)
 		q->unacked--;
 		tdm_message_unref(e.msg);
 	}
+}
+
+void tdm_remote_moved(struct tdm_queue *q)
+{
+	struct tdm_broker *b = q->vhost->broker;
+	if (b->remote_ops && b->remote_ops->moved)
+		b->remote_ops->moved(b->remote_ctx, q);
+	struct tdm_consumer *c = q->consumers;
+	for (uint32_t i = 0, n = q->nconsumers; i < n && c; i++, c = c->next)
+		c->remote = NULL; /* linked again to the new home */
 }

@@ -70,6 +70,10 @@ struct tdm_remote_ops {
 	/* A count (queue.declare passive) or a purge at the home. 0 or -1. */
 	int (*call)(void *ctx, struct tdm_queue *q, enum tdm_remote_call what,
 		    tdm_remote_count_fn done, void *arg, struct tdm_remote_op **op);
+	/* Quorum queue q's home is about to change (core/quorum.h): the link
+	 * to the old one goes (what it pushed is dropped, settles of it are
+	 * void), q's consumers are not ended. */
+	void (*moved)(void *ctx, struct tdm_queue *q);
 };
 
 /* An operation under way (the first member of the link's own): forget
@@ -111,11 +115,18 @@ void tdm_remote_settle(struct tdm_queue *q, struct tdm_qentry e, enum tdm_remote
 int tdm_remote_deliver(struct tdm_queue *q, struct tdm_message *m, uint64_t handle,
 		       int redelivered);
 /* Consumer c of proxy q can no longer be served (refused, the link or the
- * home lost): detached, its front end told (queue_gone: basic.cancel). */
+ * home lost): detached, its front end told (queue_gone: basic.cancel).
+ * A quorum queue's consumer stays, unlinked: it goes on with the next
+ * leader (core/quorum.h links it again). */
 void tdm_remote_consumer_gone(struct tdm_queue *q, struct tdm_consumer *c);
 /* The link to q's home was lost: what it pushed and nobody took is
  * dropped here (the home gets it back with the connection). */
 void tdm_remote_lost(struct tdm_queue *q);
+
+/* Quorum queue q's home moves (its leader changed): the link to the old
+ * home goes; q's consumers stay attached and unlinked (c->remote NULL)
+ * until tdm_remote_attached links them to the new one. */
+void tdm_remote_moved(struct tdm_queue *q);
 
 /* done will not be called for op (NULL is fine). */
 static inline void tdm_remote_forget(struct tdm_remote_op *op)

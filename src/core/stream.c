@@ -121,18 +121,14 @@ static int put_escaped(char *out, size_t *pos, const char *s, size_t len)
 	return 0;
 }
 
-size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name,
-			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1])
+/* prefix + esc(vhost) + "." + esc(name), or, when too long, prefix_h +
+ * the SHA-256 (hex) of vhost NUL name. */
+static size_t escaped_name(const char *prefix, const char *prefix_h, const char *vhost,
+			   size_t vhost_len, const char *name, size_t name_len,
+			   char out[TDM_TOPIC_NAME_MAX + 1])
 {
-	size_t pos = 0;
-	if (vhost_len == 1 && vhost[0] == '/' && tdm_stream_topic_legal(name, name_len) &&
-	    !(name_len >= 2 && name[0] == '_' && name[1] == '_')) {
-		memcpy(out, name, name_len);
-		out[name_len] = '\0';
-		return name_len;
-	}
-	out[pos++] = '_';
-	out[pos++] = '_';
+	size_t pos = strlen(prefix);
+	memcpy(out, prefix, pos);
 	if (put_escaped(out, &pos, vhost, vhost_len) == 0 && pos < TDM_TOPIC_NAME_MAX) {
 		out[pos++] = '.';
 		if (put_escaped(out, &pos, name, name_len) == 0) {
@@ -153,9 +149,27 @@ size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *na
 	tdm_sha256(joined, n, d);
 	if (joined != small)
 		free(joined);
-	memcpy(out, "__h.", 4);
-	tu_hex_encode(d, sizeof(d), out + 4); /* 64 digits and the NUL at out[68] */
-	return 68;
+	pos = strlen(prefix_h);
+	memcpy(out, prefix_h, pos);
+	return pos + tu_hex_encode(d, sizeof(d), out + pos); /* 64 digits and the NUL */
+}
+
+size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name,
+			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1])
+{
+	if (vhost_len == 1 && vhost[0] == '/' && tdm_stream_topic_legal(name, name_len) &&
+	    !(name_len >= 2 && name[0] == '_' && name[1] == '_')) {
+		memcpy(out, name, name_len);
+		out[name_len] = '\0';
+		return name_len;
+	}
+	return escaped_name("__", "__h.", vhost, vhost_len, name, name_len, out);
+}
+
+size_t tdm_quorum_topic_name(const char *vhost, size_t vhost_len, const char *name,
+			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1])
+{
+	return escaped_name("___quorum.", "___quorum.h.", vhost, vhost_len, name, name_len, out);
 }
 
 static int hexval(char ch)
@@ -287,6 +301,44 @@ static void created(void *arg, int rc, const char *msg)
 		 s->topic, s->q->name, s->q->vhost->name, s->create_err);
 }
 
+int tdm_stream_cluster_create(struct tdm_replica *r, const char *name, int32_t np, size_t rf,
+			      const struct tdm_kv *kv, size_t nkv, tdm_replica_done_fn done,
+			      void *arg, struct tdm_replica_op **op, char *err, size_t errlen)
+{
+	const struct tdm_replica_node *nodes;
+	size_t nn = tdm_replica_nodes(r, &nodes);
+	int32_t self = tdm_replica_node_id(r);
+	int32_t others[64];
+	size_t no = 0;
+	for (size_t i = 0; i < nn && no < sizeof(others) / sizeof(others[0]); i++)
+		if (nodes[i].id != self)
+			others[no++] = nodes[i].id;
+	if (rf == 0 || rf > no + 1)
+		rf = no + 1;
+	if (np < 1)
+		np = 1;
+	int32_t *ids = malloc((size_t)np * rf * sizeof(*ids));
+	struct tdm_replica_assignment *as = malloc((size_t)np * sizeof(*as));
+	int rc = TDM_ERR_NOMEM;
+	if (!ids || !as) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int32_t p = 0; p < np; p++) {
+		int32_t *row = ids + (size_t)p * rf;
+		row[0] = self;
+		for (size_t k = 1; k < rf; k++)
+			row[k] = others[((size_t)p + k - 1) % no];
+		as[p] = (struct tdm_replica_assignment){ row, rf };
+	}
+	struct tdm_replica_topic_spec spec = { name, -1, -1, kv, nkv, as, (size_t)np };
+	rc = tdm_replica_create_topic(r, &spec, done, arg, op, err, errlen);
+out:
+	free(ids);
+	free(as);
+	return rc;
+}
+
 /* Asks the controller for the queue's topic (once at a time): its
  * partitions led here (this node first in every assignment, the others
  * round robin after it), default_replication_factor replicas capped at
@@ -300,34 +352,10 @@ static void create_in_cluster(struct tdm_stream *s, const struct tdm_kv *kv, siz
 	if (!r || s->op || (s->asked_ms && now - s->asked_ms < CREATE_RETRY_MS))
 		return; /* not joined yet (the first append asks), under way, or just failed */
 	s->asked_ms = now;
-	const struct tdm_replica_node *nodes;
-	size_t nn = tdm_replica_nodes(r, &nodes);
-	int32_t self = tdm_replica_node_id(r);
-	int32_t others[64];
-	size_t no = 0;
-	for (size_t i = 0; i < nn && no < sizeof(others) / sizeof(others[0]); i++)
-		if (nodes[i].id != self)
-			others[no++] = nodes[i].id;
 	size_t rf = cfg && cfg->default_replication_factor ? cfg->default_replication_factor : 1;
-	if (rf > no + 1)
-		rf = no + 1;
-	int32_t np = s->partitions > 0 ? s->partitions : 1;
-	int32_t *ids = malloc((size_t)np * rf * sizeof(*ids));
-	struct tdm_replica_assignment *as = malloc((size_t)np * sizeof(*as));
 	char err[200] = "";
-	if (!ids || !as) {
-		snprintf(s->create_err, sizeof(s->create_err), "out of memory");
-		goto out;
-	}
-	for (int32_t p = 0; p < np; p++) {
-		int32_t *row = ids + (size_t)p * rf;
-		row[0] = self;
-		for (size_t k = 1; k < rf; k++)
-			row[k] = others[((size_t)p + k - 1) % no];
-		as[p] = (struct tdm_replica_assignment){ row, rf };
-	}
-	struct tdm_replica_topic_spec spec = { s->topic, -1, -1, kv, nkv, as, (size_t)np };
-	int rc = tdm_replica_create_topic(r, &spec, created, s, &s->op, err, sizeof(err));
+	int rc = tdm_stream_cluster_create(r, s->topic, s->partitions, rf, kv, nkv, created, s,
+					   &s->op, err, sizeof(err));
 	if (rc != 0) {
 		s->op = NULL;
 		snprintf(s->create_err, sizeof(s->create_err), "%s",
@@ -335,9 +363,6 @@ static void create_in_cluster(struct tdm_stream *s, const struct tdm_kv *kv, siz
 		tdm_warn("stream", "cannot create topic %s of queue '%s' in vhost '%s' in the cluster: %s",
 			 s->topic, q->name, q->vhost->name, s->create_err);
 	}
-out:
-	free(ids);
-	free(as);
 }
 
 /* The topic, created (with the queue's retention) when it does not exist. */

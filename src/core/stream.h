@@ -70,6 +70,20 @@ void tdm_stream_spec_init(struct tdm_stream_spec *s);
  */
 size_t tdm_stream_topic_name(const char *vhost, size_t vhost_len, const char *name,
 			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1]);
+/* The topic of quorum queue `name` in vhost `vhost` (core/quorum.h):
+ * "___quorum." + esc(vhost) + "." + esc(name), esc as above, or
+ * "___quorum.h." + the SHA-256 (hex) of vhost NUL name when that is
+ * longer than 240 bytes.  It belongs to no vhost (tdm_topic_vhost: "_q"
+ * is no escape esc writes), so no client reaches it by name. */
+size_t tdm_quorum_topic_name(const char *vhost, size_t vhost_len, const char *name,
+			     size_t name_len, char out[TDM_TOPIC_NAME_MAX + 1]);
+/* Asks the controller (r) for topic `name` of np partitions of rf
+ * replicas each (0, or more than the live nodes: every live node), this
+ * node the preferred leader of every partition, the others round robin
+ * after it, with configs kv[0..nkv).  As tdm_replica_create_topic. */
+int tdm_stream_cluster_create(struct tdm_replica *r, const char *name, int32_t np, size_t rf,
+			      const struct tdm_kv *kv, size_t nkv, tdm_replica_done_fn done,
+			      void *arg, struct tdm_replica_op **op, char *err, size_t errlen);
 /*
  * The vhost topic `name` belongs to, the inverse of tdm_stream_topic_name:
  *  - a name not starting with "__": vhost "/" (Kafka's own topics and "/"'s

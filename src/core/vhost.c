@@ -15,6 +15,7 @@
 #include "core/defs.h"
 #include "core/durable.h"
 #include "core/limits.h"
+#include "core/quorum.h"
 #include "core/remote.h"
 #include "core/replica.h"
 #include "core/stream.h"
@@ -284,12 +285,16 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	}
 	if (s->home)
 		make_shared(vh, q, s->home);
-	if (q->remote) { /* another node's: it keeps the messages and the settings */
+	int quorum = s->settings && s->settings->quorum;
+	if (q->remote && !quorum) { /* another node's: it keeps the messages and the settings */
 		*out = q;
 		return TDM_OK;
 	}
+	/* a quorum queue has its log; in a cluster the definitions log keeps
+	 * its declaration, on one node the store does */
 	if ((s->settings && tdm_queue_apply(q, s->settings) < 0) ||
-	    tdm_durable_queue_put(vh->broker->durable, q) < 0) { /* persists the arguments too */
+	    (!(quorum && q->shared) &&
+	     tdm_durable_queue_put(vh->broker->durable, q) < 0)) { /* persists the arguments too */
 		tdm_queue_remove(q);
 		return tdm_err_set(err, TDM_E_NOMEM, "could not create queue (memory or disk)");
 	}
@@ -318,6 +323,7 @@ void tdm_queue_remove(struct tdm_queue *q)
 	tdm_queue_kill(q);
 	if (q->stream)
 		tdm_stream_removed(q); /* its own log goes with it */
+	tdm_quorum_removed(q);
 	tdm_queue_unref(q);
 }
 

@@ -23,6 +23,7 @@
 #include "core/durable.h"
 #include "core/qargs.h"
 #include "core/registry.h"
+#include "core/quorum.h"
 #include "core/remote.h"
 #include "core/replica.h"
 #include "core/stream.h"
@@ -217,9 +218,11 @@ void hx_write_queue(struct js_w *w, const struct hx_rates *rt, const struct tdm_
 	member_name(rp, q->remote ? q->home : tdm_replica_node_id(rp), node, sizeof(node));
 	js_kstr(w, "node", node);
 	js_kstr(w, "state", tdm_remote_home_up(q) ? "running" : "down");
-	js_kstr(w, "type", q->stream ? "stream" : "classic");
+	js_kstr(w, "type", q->stream ? "stream" : q->quorum ? "quorum" : "classic");
 	if (q->stream)
 		write_stream_members(w, (struct tdm_queue *)q);
+	if (q->quorum) /* its log's leader and replicas */
+		write_partition_members(w, rp, tdm_quorum_topic(q), 0);
 	js_kuint(w, "messages", ready + q->unacked);
 	js_kuint(w, "messages_ready", ready);
 	js_kuint(w, "messages_unacknowledged", q->unacked);

@@ -256,12 +256,6 @@ static const struct qq_case qq_cases[] = {
 	  QQ_ARG("x-expires", "{value_zero,0}") },
 	{ "x-max-in-memory-length -1", 1, 0, 0, { { "x-max-in-memory-length", 'l', -1, NULL } },
 	  ",\"x-max-in-memory-length\":-1", QQ_ARG("x-max-in-memory-length", "{value_negative,-1}") },
-	/* passes every check: the queue type is not built yet */
-	{ "accepted by RabbitMQ", 1, 0, 0,
-	  { { "x-max-length", 'l', 5, NULL }, { "x-delivery-limit", 'l', 3, NULL },
-	    { "x-single-active-consumer", 't', 1, NULL } },
-	  ",\"x-max-length\":5,\"x-delivery-limit\":3,\"x-single-active-consumer\":true",
-	  QQ_ARG("x-queue-type", "\"unsupported queue type 'quorum'\"") },
 };
 
 /* The close text of a quorum declaration k of queue q over AMQP (code 406). */
