@@ -16,12 +16,14 @@
 #define DURABLE_STACK 16
 
 /* Queues of other nodes whose home is down are not routed to (RabbitMQ
- * 3.10: a publisher confirm is an ack, mandatory returns 312 NO_ROUTE). */
+ * 3.10: a publisher confirm is an ack, mandatory returns 312 NO_ROUTE).
+ * A quorum queue between leaders is: the publish is refused (nacked). */
 static void drop_homeless(struct tdm_route *r)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < r->n; i++)
-		if (!r->queues[i]->remote || tdm_remote_home_up(r->queues[i]))
+		if (!r->queues[i]->remote || r->queues[i]->quorum ||
+		    tdm_remote_home_up(r->queues[i]))
 			r->queues[n++] = r->queues[i];
 	r->n = n;
 }
@@ -51,6 +53,8 @@ int tdm_publish(struct tdm_broker *b, struct tdm_route *r, struct tdm_message *m
 				refused++;
 			continue;
 		}
+		if (q->quorum)
+			tdm_quorum_track(q); /* its leader as ZooKeeper says now */
 		if (q->quorum && !q->remote) { /* led here: appended to its log */
 			uint64_t off;
 			int rc = tdm_quorum_publish(q, m, &off);

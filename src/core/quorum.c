@@ -621,6 +621,12 @@ static void track(struct tdm_quorum *qq)
 		relink(qq);
 }
 
+void tdm_quorum_track(struct tdm_queue *q)
+{
+	if (q->quorum)
+		track(q->quorum);
+}
+
 void tdm_quorum_tick(struct tdm_broker *b)
 {
 	for (struct tdm_quorum *qq = b->quorums; qq; qq = qq->next) {
@@ -692,9 +698,15 @@ int tdm_quorum_attach(struct tdm_queue *q, int32_t group_size, int64_t delivery_
 			      qq->topic);
 	q->quorum = qq;
 	if (clustered(b)) {
+		/* until its leader is known: the node that declared it, which
+		 * the controller makes its preferred leader (another node's
+		 * publishes go there at once, as RabbitMQ's members are up when
+		 * the declaration is answered) */
+		int32_t self = tdm_replica_node_id(b->replica);
+		if (!q->shared || q->home <= 0 || q->home == self)
+			q->home = TDM_NO_NODE;
 		q->shared = 1;
-		q->remote = 1; /* until its leader is known */
-		q->home = TDM_NO_NODE;
+		q->remote = 1;
 	} else if (create_local(qq) < 0 || rebuild(qq) < 0) {
 		q->quorum = NULL;
 		free(qq);

@@ -91,6 +91,9 @@ int tdm_quorum_returned(struct tdm_queue *q, uint64_t seq);
 /* The delivery count of entry seq (RabbitMQ's x-delivery-count). */
 uint32_t tdm_quorum_delivery_count(const struct tdm_queue *q, uint64_t seq);
 
+/* Looks at q's leader now (else the next tick does): a publish or a
+ * consumer goes to the right node at once after a change. */
+void tdm_quorum_track(struct tdm_queue *q);
 /* Periodic work for every quorum queue of b (every tick): follows
  * leadership changes (rebuild here, or the proxy's home moves), writes
  * pending S and R records. */

@@ -29,6 +29,10 @@ int tdm_remote_home_up(const struct tdm_queue *q)
 
 int tdm_remote_down(const struct tdm_queue *q, struct tdm_err *err)
 {
+	if (q->quorum)
+		return tdm_err_set(err, TDM_E_NOMEM,
+				   "quorum queue '%s' in vhost '%s' has no leader now: a majority "
+				   "of its members must be up", q->name, q->vhost->name);
 	return tdm_err_set(err, TDM_E_NOT_FOUND,
 			   "home node 'tandem@node-%d' of %s queue '%s' in vhost '%s' is down or "
 			   "inaccessible",

@@ -8,7 +8,9 @@
  *
  * A proxy whose home is not live answers as RabbitMQ 3.10 does for a
  * durable classic queue whose node is down: 404 NOT_FOUND "home node ...
- * is down or inaccessible".
+ * is down or inaccessible".  A quorum queue's proxy (core/quorum.h) has
+ * the leader as its home, which moves; without one, what cannot wait
+ * answers 541 "... has no leader now".
  *
  * Everything runs on the loop thread.
  *

@@ -167,7 +167,8 @@ struct tdm_queue *tdm_queue_lookup(struct tdm_vhost *vh, const char *name, size_
 			    vh->name);
 		return NULL;
 	}
-	if (q->remote && !tdm_remote_home_up(q)) {
+	/* a quorum queue without a leader: its consumers wait for the next */
+	if (q->remote && !q->quorum && !tdm_remote_home_up(q)) {
 		tdm_remote_down(q, err);
 		return NULL;
 	}
@@ -232,7 +233,7 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	    tdm_access(vh, s->user, TDM_RES_QUEUE, TDM_PERM_CONFIGURE, name, len, err) != TDM_OK)
 		return err->status;
 	struct tdm_queue *q = tdm_map_get(&vh->queues, name, len);
-	if (q && q->remote && !s->home && !tdm_remote_home_up(q))
+	if (q && q->remote && !q->quorum && !s->home && !tdm_remote_home_up(q))
 		return tdm_remote_down(q, err);
 	if (q) {
 		if (q->exclusive && q->owner != s->owner)

@@ -444,31 +444,58 @@ void hx_overview(struct hx_req *r)
 	js_w_free(&w);
 }
 
-void hx_nodes(struct hx_req *r)
+/* This node as /api/nodes shows it. */
+static void write_self(struct js_w *w, struct hx_req *r)
 {
 	struct tdm_broker *b = r->h->broker;
+	js_obj(w);
+	js_kstr(w, "name", hx_node_name());
+	js_kstr(w, "type", "disc");
+	js_kbool(w, "running", 1);
+	js_kuint(w, "mem_used", b->rss);
+	js_kuint(w, "mem_limit", b->mem_limit);
+	js_kbool(w, "mem_alarm", (b->alarms & TDM_ALARM_MEMORY) != 0);
+	js_kuint(w, "disk_free", b->disk_free);
+	js_kuint(w, "disk_free_limit", r->h->cfg->disk_free_limit);
+	js_kbool(w, "disk_free_alarm", (b->alarms & TDM_ALARM_DISK) != 0);
+	js_kuint(w, "uptime", hx_wall_ms() - r->h->started_ms);
+	js_obj_end(w);
+}
+
+/* GET /api/nodes: this node, and in a cluster the other live nodes
+ * (their names; their own API has their figures); /api/nodes/NAME: this
+ * node's. */
+void hx_nodes(struct hx_req *r)
+{
+	const struct tdm_replica *rp = r->h->broker->replica;
 	if (r->nseg == 2 && strcmp(r->seg[1].s, hx_node_name()) != 0) {
 		hx_not_found(r);
 		return;
 	}
 	struct js_w w;
 	js_w_init(&w);
-	if (r->nseg == 1)
-		js_arr(&w);
-	js_obj(&w);
-	js_kstr(&w, "name", hx_node_name());
-	js_kstr(&w, "type", "disc");
-	js_kbool(&w, "running", 1);
-	js_kuint(&w, "mem_used", b->rss);
-	js_kuint(&w, "mem_limit", b->mem_limit);
-	js_kbool(&w, "mem_alarm", (b->alarms & TDM_ALARM_MEMORY) != 0);
-	js_kuint(&w, "disk_free", b->disk_free);
-	js_kuint(&w, "disk_free_limit", r->h->cfg->disk_free_limit);
-	js_kbool(&w, "disk_free_alarm", (b->alarms & TDM_ALARM_DISK) != 0);
-	js_kuint(&w, "uptime", hx_wall_ms() - r->h->started_ms);
-	js_obj_end(&w);
-	if (r->nseg == 1)
-		js_arr_end(&w);
+	if (r->nseg == 2) {
+		write_self(&w, r);
+		hx_reply_json(r, 200, &w);
+		js_w_free(&w);
+		return;
+	}
+	js_arr(&w);
+	write_self(&w, r);
+	const struct tdm_replica_node *nodes;
+	size_t n = rp ? tdm_replica_nodes(rp, &nodes) : 0;
+	char name[MEMBER_NAME_MAX];
+	for (size_t i = 0; i < n; i++) {
+		if (nodes[i].id == tdm_replica_node_id(rp))
+			continue;
+		member_name(rp, nodes[i].id, name, sizeof(name));
+		js_obj(&w);
+		js_kstr(&w, "name", name);
+		js_kstr(&w, "type", "disc");
+		js_kbool(&w, "running", 1);
+		js_obj_end(&w);
+	}
+	js_arr_end(&w);
 	hx_reply_json(r, 200, &w);
 	js_w_free(&w);
 }
