@@ -369,7 +369,10 @@ int am_targets_take(const struct am_conn *c, const uint8_t *payload, size_t len,
 		    struct am_err *err);
 /* Adds to r the queues of vh that t names, each once (the missing ones
  * are skipped: none left is an unroutable publish). */
-void am_targets_route(struct tdm_vhost *vh, const struct am_targets *t, struct tdm_route *r);
+/* Routes to the queues t names; returns how many are not here (gone, or
+ * not made yet after a restart): the publish is nacked, so the forwarding
+ * node's publisher never has a confirm for a message nobody keeps. */
+int am_targets_route(struct tdm_vhost *vh, const struct am_targets *t, struct tdm_route *r);
 void am_targets_free(struct am_targets *t);
 /* Acks/nacks deliveries up to/at tag. requeue only for nack. */
 int am_settle(struct am_channel *ch, uint64_t tag, int multiple, int ack, int requeue,

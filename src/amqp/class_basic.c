@@ -113,15 +113,17 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 		   int mandatory, const struct am_targets *targets, struct am_err *err)
 {
 	struct tdm_route r;
+	int missing = 0;
 	tdm_route_init(&r);
 	if (targets) {
-		am_targets_route(c->vhost, targets, &r); /* the exchange need not exist */
+		missing = am_targets_route(c->vhost, targets, &r); /* the exchange need not exist */
 	} else if (route_by_exchange(c, msg, &r, err) < 0) {
 		tdm_route_free(&r);
 		return -1;
 	}
 	am_stream_collect_begin(); /* cluster stream appends: the confirm waits for their ISR */
-	int rejected = tdm_publish(c->broker, &r, msg) > 0; /* a full reject-publish queue */
+	/* a full reject-publish queue, or a named queue that is not here */
+	int rejected = tdm_publish(c->broker, &r, msg) > 0 || missing;
 	struct am_repl_wait *repl = am_stream_collect_end();
 	c->broker->stat_published++;
 	if (r.n == 0) {

@@ -6,7 +6,9 @@
  * that forwards a publish to a classic queue living here has routed it
  * already; the exchange and routing key stay the message's own, as its
  * publisher sent them (the exchange need not exist here), and the header
- * is taken out of the stored properties so consumers never see it.
+ * is taken out of the stored properties so consumers never see it.  A
+ * named queue that is not here (deleted, or not made again yet after a
+ * restart) nacks the publish instead of dropping it with an ack.
  * Anywhere else the header is an ordinary one.
  *
  * May depend on: amqp/am.h (the codec, core/broker.h, net/net.h).  Must
@@ -109,19 +111,23 @@ out:
 	return rc;
 }
 
-void am_targets_route(struct tdm_vhost *vh, const struct am_targets *t, struct tdm_route *r)
+int am_targets_route(struct tdm_vhost *vh, const struct am_targets *t, struct tdm_route *r)
 {
 	struct am_table_iter it;
 	struct am_value v;
+	int missing = 0;
 
 	am_array_iter_init(&it, (struct am_bytes){ t->raw, t->len });
 	while (am_table_next(&it, NULL, &v)) {
 		struct tdm_queue *q =
 			tdm_map_get(&vh->queues, (const char *)v.v.bytes.ptr, v.v.bytes.len);
 
-		if (q) /* a queue gone meanwhile is skipped */
+		if (q)
 			tdm_route_add_queue(r, q);
+		else
+			missing++;
 	}
+	return missing;
 }
 
 void am_targets_free(struct am_targets *t)

@@ -126,8 +126,6 @@ struct tdm_quorum {
 	int64_t delivery_limit;          /* -1: none */
 	uint8_t propose;                 /* this node asks the controller for the topic */
 	uint8_t leading;                 /* this node serves the queue (rebuilt) */
-	uint8_t led_before;              /* the log had a leader before this one:
-					  * what is rebuilt is flagged redelivered */
 	int32_t epoch;                   /* the leader epoch this node was rebuilt for */
 	struct qmap map;                 /* offsets handed out or returned */
 	struct offs settled, returned;   /* S and R records not written yet */
@@ -510,8 +508,10 @@ static void scan_messages(struct tdm_quorum *qq, const struct ls_record *r, char
 	struct tdm_broker *b = broker_of(qq);
 	if (b->restore_message)
 		b->restore_message(b->restore_ctx, m);
-	int again = (s && s->count) || qq->led_before;
-	if (tdm_queue_push_entry(q, m, r->offset, again) < 0)
+	/* whoever served the log before may have handed it out: flagged
+	 * redelivered (AMQP's hint), as RabbitMQ's mirrored queues did after
+	 * a promotion */
+	if (tdm_queue_push_entry(q, m, r->offset, 1) < 0)
 		tdm_error("quorum", "queue '%s': out of memory rebuilding from %s", q->name,
 			  qq->topic);
 	tdm_message_unref(m);
@@ -567,8 +567,6 @@ static void lead(struct tdm_quorum *qq, int32_t epoch)
 	q->remote = 0;
 	q->home = tdm_replica_node_id(b->replica);
 	qq->epoch = epoch;
-	/* an earlier leader may have handed out what is ready again */
-	qq->led_before = epoch > 0;
 	qq->leading = rebuild(qq) == 0;
 	tdm_queue_kick(q);
 }
