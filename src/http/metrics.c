@@ -20,6 +20,7 @@
 #include "core/limits.h"
 #include "core/registry.h"
 #include "core/replica.h"
+#include "core/quorum.h"
 #include "core/stream.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
@@ -100,16 +101,16 @@ static uint64_t qvalue(struct tdm_queue *q, int k)
 	}
 }
 
-/* 1 when this node leads partition 0 of stream queue q's topic (every
- * stream queue on a single node). */
+/* 1 when this node leads partition 0 of stream or quorum queue q's topic
+ * (every such queue on a single node). */
 static int leads(const struct tdm_replica *rp, const struct tdm_queue *q)
 {
 	struct tdm_stream_spec spec;
 	if (!rp)
 		return 1;
 	tdm_stream_get_spec(q, &spec);
-	const struct tdm_partition_state *st =
-		spec.topic ? tdm_replica_state(rp, spec.topic, 0) : NULL;
+	const char *topic = q->quorum ? tdm_quorum_topic(q) : spec.topic;
+	const struct tdm_partition_state *st = topic ? tdm_replica_state(rp, topic, 0) : NULL;
 	return st && st->leader == tdm_replica_node_id(rp);
 }
 
@@ -126,20 +127,20 @@ static void leader_metrics(struct js_w *w, const struct tdm_broker *b)
 		p2 = 0;
 		while (tdm_map_next(&vh->queues, &p2, &k, &kl, &v2)) {
 			const struct tdm_queue *q = v2;
-			n += q->stream && leads(b->replica, q);
+			n += (q->stream || q->quorum) && leads(b->replica, q);
 		}
 	}
 	gauge(w, "tandem_queues_leader", "gauge",
-	      "Stream queues whose partition 0 this node leads.", n);
+	      "Stream and quorum queues whose partition 0 this node leads.", n);
 	head(w, "tandem_queue_leader", "gauge",
-	     "1 on the node that leads the stream queue's partition 0, else 0.");
+	     "1 on the node that leads the stream or quorum queue's partition 0, else 0.");
 	pos = 0;
 	while (tdm_map_next(&b->vhosts, &pos, &k, &kl, &v)) {
 		const struct tdm_vhost *vh = v;
 		p2 = 0;
 		while (tdm_map_next(&vh->queues, &p2, &k, &kl, &v2)) {
 			const struct tdm_queue *q = v2;
-			if (q->stream)
+			if (q->stream || q->quorum)
 				obj_line(w, "tandem_queue_leader", vh, "queue", q->name, q->name_len,
 					 (uint64_t)leads(b->replica, q));
 		}

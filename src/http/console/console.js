@@ -152,7 +152,7 @@ function chart() {
 // A stream queue's replicas (its "members"), the ones out of sync (not
 // "online") marked; nothing for a classic queue.
 function queueMembers(q) {
-  if (q.type !== 'stream' || !q.members) return '';
+  if ((q.type !== 'stream' && q.type !== 'quorum') || !q.members) return '';
   var online = q.online || [];
   return q.members.map(function (m) { return online.indexOf(m) < 0 ? m + ' (out of sync)' : m; }).join(', ');
 }
@@ -176,7 +176,7 @@ var views = {
     return api('queues').then(function (qs) {
       return table(qs, [['vhost', function (q) { return q.vhost; }], ['name', function (q) { return q.name; }],
         ['type', function (q) { return (q.arguments && q.arguments['x-queue-type']) || 'classic'; }],
-        ['leader', function (q) { return q.type !== 'stream' ? '' : q.leader || 'none'; }],
+        ['leader', function (q) { return q.type !== 'stream' && q.type !== 'quorum' ? '' : q.leader || 'none'; }],
         ['members', queueMembers],
         ['ready', function (q) { return q.messages_ready; }], ['unacked', function (q) { return q.messages_unacknowledged; }],
         ['consumers', function (q) { return q.consumers; }], ['published', function (q) { return ms(q, 'publish'); }],
