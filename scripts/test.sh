@@ -30,7 +30,9 @@
 #  11. fault suite              power cut (kill -9, files cut back to what was
 #                               fsynced) and a tmpfs data directory that fills
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
-#  12. cluster                  three nodes and a private ZooKeeper: replication,
+#  12. cluster                  three nodes and a private ZooKeeper: the cluster
+#                               client suite (compat/python/test_cluster_amqp.py,
+#                               proven against RabbitMQ in stage 5), replication,
 #                               kill -9 of a leader under acks=all, of the
 #                               controller, a leader paused past its session
 #                               (tests/cluster/test_cluster); again with the
@@ -217,8 +219,32 @@ valgrind_check() {
 # Then the same with the nodes built with ASan + UBSan (build/asan) and with
 # ThreadSanitizer (build/tsan): a report makes a node exit non-zero at
 # SIGTERM, which fails the program.
+# The cluster client suite (compat/python/test_cluster_amqp.py, which the
+# compat stage proves against a 3-node RabbitMQ 3.10 cluster) against a
+# 3-node tandem cluster from scripts/cluster.sh, with short ZooKeeper
+# sessions so that a killed node's queues fail over within seconds.
+compat_cluster() (
+	local dir="$BUILD/tandem-cluster" rc=0 lines ctl
+	export TANDEM_CLUSTER_DIR="$dir" TANDEMD="$main/src/tandemd"
+	export TANDEM_CLUSTER_ARGS="--zookeeper-session-timeout-ms=4000 --replica-lag-time-max-ms=2000"
+	ctl="$ROOT/scripts/cluster.sh"
+	rm -rf "$dir"
+	if ! lines=$("$ctl" up 3); then
+		echo "compat cluster: the tandem cluster did not start" >&2
+		"$ctl" down >/dev/null 2>&1 || true
+		return 1
+	fi
+	COMPAT_AMQP_PORTS=$(printf '%s\n' "$lines" | sed -n 's/^node=.* amqp=[^ ]*:\([0-9]*\) .*/\1/p' | xargs) \
+		COMPAT_HTTP_PORTS=$(printf '%s\n' "$lines" | sed -n 's/^node=.* http=[^ ]*:\([0-9]*\) .*/\1/p' | xargs) \
+		COMPAT_CLUSTER_CTL="$ctl" bash "$ROOT/compat/run" --against nodes --suite cluster || rc=1
+	"$ctl" down >/dev/null 2>&1 || rc=1
+	return $rc
+)
+
 cluster_check() {
 	local rc=0
+	echo "--- compat cluster suite against a 3-node tandem cluster"
+	compat_cluster || rc=1
 	echo "--- test_cluster"
 	"$main/tests/cluster/test_cluster" || rc=1
 	echo "--- test_cluster_stream"
