@@ -214,7 +214,9 @@ valgrind_check() {
 # driven by librdkafka (tests/cluster/test_cluster): replication, kill -9
 # of a leader under acks=all, kill -9 of the controller; stream queues over
 # AMQP on the cluster (tests/cluster/test_cluster_stream), classic queues used
-# from any node (tests/cluster/test_cluster_queues).  Built by make
+# from any node (tests/cluster/test_cluster_queues), a quorum queue's leader
+# killed under a publisher and a consumer (tests/cluster/test_cluster_quorum).
+# Built by make
 # check; too slow for it (failovers wait for ZooKeeper session timeouts).
 # Then the same with the nodes built with ASan + UBSan (build/asan) and with
 # ThreadSanitizer (build/tsan): a report makes a node exit non-zero at
@@ -253,6 +255,8 @@ cluster_check() {
 	"$main/tests/cluster/test_cluster_fetchlink" || rc=1
 	echo "--- test_cluster_queues"
 	"$main/tests/cluster/test_cluster_queues" || rc=1
+	echo "--- test_cluster_quorum"
+	"$main/tests/cluster/test_cluster_quorum" || rc=1
 	echo "--- test_cluster with the nodes under ASan + UBSan"
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
@@ -266,6 +270,10 @@ cluster_check() {
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_queues" || rc=1
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_quorum" || rc=1
 	echo "--- test_cluster with the nodes under ThreadSanitizer"
 	TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp} \
 		TANDEMD="$BUILD/tsan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
