@@ -147,7 +147,9 @@ void tdm_broker_tick(struct tdm_broker *b)
 	while (q) {
 		tdm_queue_expire(q, now); /* may dead-letter into other queues, never remove one */
 		struct tdm_queue *next = q->timed_next;
-		if (q->expires_ms >= 0 && !q->nconsumers && now - q->last_used >= (uint64_t)q->expires_ms)
+		/* a quorum queue's proxy keeps its settings: its leader expires it */
+		if (q->expires_ms >= 0 && !q->nconsumers && !q->remote &&
+		    now - q->last_used >= (uint64_t)q->expires_ms)
 			tdm_queue_remove(q);
 		q = next;
 	}

@@ -289,7 +289,7 @@ static void write_offsets(struct tdm_quorum *qq, char k, struct offs *o)
 void tdm_quorum_flush(struct tdm_queue *q)
 {
 	struct tdm_quorum *qq = q->quorum;
-	if (!qq || !qq->leading)
+	if (!qq || !qq->leading || q->deleted)
 		return;
 	write_offsets(qq, 'R', &qq->returned);
 	write_offsets(qq, 'S', &qq->settled);
