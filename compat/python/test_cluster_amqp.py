@@ -593,5 +593,41 @@ class Quorum(ClusterCase):
         ch2.basic_ack(m.delivery_tag)
 
 
+class Stream(ClusterCase):
+    def test_stream_declared_on_1_written_on_2_read_on_3(self):
+        q = self.queue(1, "sq.any", durable=True, arguments={"x-queue-type": "stream"})
+        # the declaration is the cluster's: a passive declare elsewhere finds it
+        for node in (2, 3):
+            self.channel(node).queue_declare(q, passive=True)
+        ch2 = self.channel(2, confirm=True)
+        n = 20
+        for i in range(n):
+            ch2.basic_publish("", q, b"s%d" % i, pika.BasicProperties(headers={"i": i}))
+        conn = self.connect(3)
+        ch = conn.channel()
+        ch.basic_qos(prefetch_count=50)
+        got = []
+
+        def on_message(c, m, p, b):
+            got.append((b, typed_header(p, "x-stream-offset"), p.headers.get("i")))
+            c.basic_ack(m.delivery_tag)
+
+        ch.basic_consume(q, on_message, arguments={"x-stream-offset": "first"})
+        deadline = time.monotonic() + cc.WAIT
+        while len(got) < n and time.monotonic() < deadline:
+            conn.process_data_events(time_limit=0.05)
+        self.assertEqual(got, [(b"s%d" % i, ("l", i), i) for i in range(n)])
+        # a redeclaration with other arguments on another node is a 406
+        self.assert_channel_error(
+            406, "PRECONDITION_FAILED - inequivalent arg 'x-max-age' for queue '%s' in vhost '/': "
+                 "received the value '1D' of type 'longstr' but current is none" % q,
+            self.channel(2).queue_declare, q, durable=True,
+            arguments={"x-queue-type": "stream", "x-max-age": "1D"})
+        # deleted on node 3: gone on node 1
+        self.channel(3).queue_delete(q)
+        self.assert_channel_error(404, "NOT_FOUND - no queue '%s' in vhost '/'" % q,
+                                  self.channel(1).queue_declare, q, passive=True)
+
+
 if __name__ == "__main__":
     cc.main("cluster", sys.modules[__name__])

@@ -13,13 +13,13 @@
  * "ok" before the in-sync replicas have it.  Kafka's metadata log (KRaft)
  * on ZooKeeper-era replication; RabbitMQ keeps the same things in Mnesia.
  *
- * Exchanges (declare, delete), classic queues that are not exclusive
- * (declare, delete: core/defs_queue.c, with the node that declared one
- * its home) and bindings as commands, decided where they are applied;
- * vhosts, users (with their permissions) and limits as the state the
- * proposing node's store records for them, applied as recovery would (the
- * last in the log wins).  Exclusive and stream queues stay each node's
- * own (README: "Definitions in a cluster").
+ * Exchanges (declare, delete), queues that are not exclusive (declare,
+ * delete: core/defs_queue.c, with the node that declared one its home)
+ * and bindings as commands, decided where they are applied; vhosts, users
+ * (with their permissions) and limits as the state the proposing node's
+ * store records for them, applied as recovery would (the last in the log
+ * wins).  Exclusive queues stay each node's own (README: "Definitions in
+ * a cluster").
  *
  * Records: key = kind, vhost and name (so compaction keeps each object's
  * latest command; a deletion is a command with a value, never a tombstone,

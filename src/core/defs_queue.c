@@ -1,12 +1,19 @@
 /*
- * Queues in the cluster's definitions (core/defs.h): a classic queue that
- * is not exclusive is the cluster's.  It is declared where it is asked
- * for, and that node is its home (RabbitMQ 3.10's classic queues live on
- * the node that declared them); the declaration is proposed as a record
- * naming the home, and every node applies it: the home makes the queue,
- * the others a proxy (q->remote) that routes to it and serves it through
- * the home (core/remote.h).  A deletion, and a binding of an exchange to
- * such a queue, are records too, so every node routes alike.
+ * Queues in the cluster's definitions (core/defs.h): a queue that is not
+ * exclusive is the cluster's.  It is declared where it is asked for, and
+ * that node is its home (RabbitMQ 3.10's classic queues live on the node
+ * that declared them); the declaration is proposed as a record naming the
+ * home, and every node applies it:
+ *  - a classic queue: the home makes the queue, the others a proxy
+ *    (q->remote) that routes to it and serves it through the home
+ *    (core/remote.h);
+ *  - a stream queue: every node makes it over the same cluster topic
+ *    (core/stream.h; the home asks the controller for it), so consumers
+ *    read their node's replica and publishes go to the partition leader;
+ *  - a quorum queue: every node makes it over its replicated log
+ *    (core/quorum.h); the log's leader serves it, the others proxy to it.
+ * A deletion, and a binding of an exchange to such a queue, are records
+ * too, so every node routes alike.
  *
  * Records: key 'q', vhost, name; value (after the common head) flags
  * (1 durable, 2 auto-delete) and the arguments as declared.  Bindings:
@@ -21,6 +28,7 @@
 #include "core/defs_internal.h"
 #include "core/log.h"
 #include "core/qargs.h"
+#include "core/stream.h"
 
 static void queue_key(struct wbuf *k, const struct tdm_vhost *vh, const char *name, size_t len)
 {
@@ -96,12 +104,19 @@ void dfs_apply_queue(struct tdm_defs *d, struct rbuf *k, struct rbuf *v, int32_t
 	char shown[256];
 	snprintf(shown, sizeof(shown), "%.*s", (int)n, name);
 	struct tdm_queue_settings qa;
-	int settings = !q && (node == d->node || quorum);
-	if (settings && tdm_qargs_parse(args, alen, shown, vh->name, &qa, &out->err) != TDM_OK) {
+	int stream = tdm_qargs_is_stream(args, alen);
+	int settings = !q && (node == d->node || quorum || stream);
+	struct tdm_stream_spec sp;
+	int rc = !settings ? TDM_OK
+		 : stream  ? tdm_qargs_stream(vh, NULL, shown, n, flags & 1, 0, !!(flags & 2), args,
+					      alen, &qa, &sp, &out->err)
+			   : tdm_qargs_parse(args, alen, shown, vh->name, &qa, &out->err);
+	if (rc != TDM_OK) {
 		out->status = out->err.status;
 		return;
 	}
 	qa.quorum_propose = node == d->node && !catchup;
+	sp.others_create = node != d->node || catchup; /* the declaring node asks for the topic */
 	struct tdm_queue_spec s = { .name = name, .name_len = n, .durable = flags & 1,
 				    .auto_delete = !!(flags & 2), .arguments = args,
 				    .arguments_len = alen, .home = node,

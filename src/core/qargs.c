@@ -354,6 +354,11 @@ int tdm_qargs_stream(struct tdm_vhost *vh, const char *user, const char *queue, 
 	    (rc = tdm_qarg_nonneg(t.ptr, len, "x-stream-max-segment-size-bytes", &sp->segment_bytes,
 				  queue, vhost, err)) != TDM_OK)
 		return rc;
+	int64_t size = 0;
+	if ((rc = tdm_qarg_nonneg(t.ptr, len, "x-initial-cluster-size", &size, queue, vhost,
+				  err)) != TDM_OK)
+		return rc;
+	sp->cluster_size = size > 64 ? 64 : (int32_t)size;
 	if (am_table_get(t, "x-max-age", &v)) {
 		if (v.type != 'S') {
 			char why[80];

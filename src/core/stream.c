@@ -49,6 +49,8 @@ struct tdm_stream {
 	char *pkey_header;                /* owned, NUL-terminated; NULL: none */
 	size_t pkey_header_len;
 	uint8_t own_topic, pkey;
+	uint8_t others_create;            /* cluster: another node asks for the topic */
+	int32_t cluster_size;             /* cluster: replicas of its own topic, 0 = all */
 	int32_t partitions;
 	int64_t max_bytes, max_age_ms, segment_bytes;
 	struct tdm_topics_waiter waiter;  /* data available on any partition */
@@ -341,18 +343,25 @@ out:
 
 /* Asks the controller for the queue's topic (once at a time): its
  * partitions led here (this node first in every assignment, the others
- * round robin after it), default_replication_factor replicas capped at
- * the live nodes, the queue's retention as configs. */
+ * round robin after it), x-initial-cluster-size replicas (default every
+ * live node; a view's missing topic default_replication_factor) capped at
+ * the live nodes, the queue's retention as configs.  Not when another
+ * node declared the queue: it asks, this one waits for the topic. */
 static void create_in_cluster(struct tdm_stream *s, const struct tdm_kv *kv, size_t nkv)
 {
 	struct tdm_queue *q = s->q;
 	struct tdm_replica *r = replica_of(q);
 	const struct tdm_config *cfg = q->vhost->broker->cfg;
 	uint64_t now = tdm_now_ms();
-	if (!r || s->op || (s->asked_ms && now - s->asked_ms < CREATE_RETRY_MS))
-		return; /* not joined yet (the first append asks), under way, or just failed */
+	if (!r || s->op || s->others_create ||
+	    (s->asked_ms && now - s->asked_ms < CREATE_RETRY_MS))
+		return; /* not joined yet (the first append asks), under way, just failed,
+			 * or the declaring node asks */
 	s->asked_ms = now;
-	size_t rf = cfg && cfg->default_replication_factor ? cfg->default_replication_factor : 1;
+	/* its own log: x-initial-cluster-size, else every live node (RabbitMQ's
+	 * default), so a consumer on any node reads its own replica */
+	size_t rf = s->own_topic ? (size_t)s->cluster_size
+		    : cfg && cfg->default_replication_factor ? cfg->default_replication_factor : 1;
 	char err[200] = "";
 	int rc = tdm_stream_cluster_create(r, s->topic, s->partitions, rf, kv, nkv, created, s,
 					   &s->op, err, sizeof(err));
@@ -432,6 +441,8 @@ int tdm_stream_attach(struct tdm_queue *q, const struct tdm_stream_spec *spec)
 		return -1;
 	s->q = q;
 	s->own_topic = spec->own_topic;
+	s->others_create = spec->others_create;
+	s->cluster_size = spec->cluster_size;
 	s->pkey = spec->pkey;
 	s->partitions = spec->partitions > 0 ? spec->partitions : 1;
 	s->max_bytes = spec->max_bytes;

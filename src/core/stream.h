@@ -41,6 +41,10 @@ enum tdm_pkey {
 struct tdm_stream_spec {
 	const char *topic;        /* borrowed; NULL: tdm_stream_topic_name(vhost, queue) */
 	size_t topic_len;
+	int32_t cluster_size;     /* cluster: replicas of its own topic (x-initial-
+				     cluster-size); 0: every live node, as RabbitMQ */
+	uint8_t others_create;    /* cluster: the node that declared the queue asks
+				     the controller for its topic; this one waits */
 	uint8_t own_topic;        /* 1: the queue's own log, deleted with the queue;
 				     0: a view of a topic that outlives the queue */
 	uint8_t pkey;             /* enum tdm_pkey */
@@ -119,8 +123,9 @@ int tdm_stream_topic_legal(const char *name, size_t len);
  * 0, or -1 when the topic cannot be created, a view's topic (own_topic 0)
  * does not belong to q's vhost (tdm_topic_in_vhost), or memory is short
  * (logged).  In a cluster the queue's own topic is asked of the
- * controller (replication factor default_replication_factor capped at the
- * live nodes, this node the preferred leader of every partition, the
+ * controller by the node that declared the queue (replication factor
+ * x-initial-cluster-size, default every live node, capped at the live
+ * nodes; that node the preferred leader of every partition, the
  * retention as topic configs) and 0 is returned at once: the front end
  * waits for tdm_stream_ready before it answers the declaration.  A topic
  * the cluster already has (the queue declared on another node) is used as

@@ -265,7 +265,7 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	     tdm_access(vh, s->user, TDM_RES_EXCHANGE, TDM_PERM_WRITE, s->settings->dlx,
 			s->settings->dlx_len, err) != TDM_OK))
 		return err->status;
-	if (!s->home && !s->exclusive && !s->local && !(s->settings && s->settings->stream) &&
+	if (!s->home && !s->exclusive && !s->local &&
 	    tdm_defs_clustered(vh->broker)) /* the cluster's, with this node its home */
 		return tdm_defs_propose_queue(vh, s, name, len, err);
 	q = tdm_queue_new(vh, name, len);
@@ -286,6 +286,8 @@ int tdm_queue_declare(struct tdm_vhost *vh, struct tdm_queue_spec *s,
 	}
 	if (s->home)
 		make_shared(vh, q, s->home);
+	if (s->settings && s->settings->stream)
+		q->remote = 0; /* every node reads its replica of the log, appends go to its leader */
 	int quorum = s->settings && s->settings->quorum;
 	if (q->remote && !quorum) { /* another node's: it keeps the messages and the settings */
 		*out = q;
