@@ -397,8 +397,30 @@ static uint64_t deadline(struct tdm_queue *q, const struct tdm_message *m, uint6
 
 static int would_deliver_now(struct tdm_queue *q);
 
+/* limit * 0.8, truncated (without overflowing int64) */
+static uint64_t soft_limit(int64_t limit)
+{
+	return (uint64_t)(limit / 10 * 8 + limit % 10 * 8 / 10);
+}
+
+/* A quorum queue with reject-publish, as RabbitMQ 3.10's (rabbit_fifo)
+ * does it: a publish is taken while the queue is not over its limit (so
+ * it may hold one message more than x-max-length); once over, publishes
+ * are refused until the ready messages are down to 80% of the limit. */
+static int quorum_full(const struct tdm_queue *q)
+{
+	if (over_limit(q, 0, 0))
+		return 1;
+	if (!q->full)
+		return 0;
+	return (q->max_length >= 0 && tdm_queue_ready(q) > soft_limit(q->max_length)) ||
+	       (q->max_length_bytes >= 0 && q->ready_bytes > soft_limit(q->max_length_bytes));
+}
+
 int tdm_queue_would_reject(const struct tdm_queue *q, const struct tdm_message *m)
 {
+	if (q->quorum && q->overflow == TDM_OVERFLOW_REJECT_PUBLISH)
+		return quorum_full(q);
 	return q->overflow != TDM_OVERFLOW_DROP_HEAD && over_limit(q, 1, m->body_len);
 }
 
@@ -435,6 +457,12 @@ int tdm_queue_push_at(struct tdm_queue *q, struct tdm_message *m, uint64_t seq)
 	if (e.expires_at)
 		tdm_queue_set_timed(q);
 	q->stat_published++;
+	if (q->quorum && q->overflow == TDM_OVERFLOW_REJECT_PUBLISH) {
+		q->full = (uint8_t)over_limit(q, 0, 0); /* may be one over: see quorum_full */
+		if (q->nconsumers)
+			tdm_queue_kick(q);
+		return 0;
+	}
 	while (over_limit(q, 0, 0)) { /* drop-head: the oldest ready messages go */
 		struct tdm_qentry old;
 		take_ready(q, &old);

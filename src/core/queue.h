@@ -106,6 +106,7 @@ struct tdm_queue {
 	/* length limits (x-max-length, x-max-length-bytes, x-overflow); -1 = none */
 	int64_t max_length, max_length_bytes;
 	uint8_t overflow;              /* enum tdm_overflow */
+	uint8_t full;                  /* quorum, reject-publish: refusing until the soft limit */
 	/* x-message-ttl and x-expires in ms, -1 = none */
 	int64_t message_ttl, expires_ms;
 	uint64_t last_used;            /* tdm_now_ms() of the last use, for x-expires */
@@ -169,7 +170,9 @@ void tdm_queue_unref(struct tdm_queue *q);
 int tdm_queue_push(struct tdm_queue *q, struct tdm_message *m);
 /* tdm_queue_push with entry seq given (a quorum queue's log offset). */
 int tdm_queue_push_at(struct tdm_queue *q, struct tdm_message *m, uint64_t seq);
-/* 1 when tdm_queue_push would refuse m (reject-publish and full). */
+/* 1 when tdm_queue_push would refuse m (reject-publish and full; a quorum
+ * queue as RabbitMQ 3.10's: one over x-max-length, then refusing until
+ * 80% of it). */
 int tdm_queue_would_reject(const struct tdm_queue *q, const struct tdm_message *m);
 /* Drops every ready message and forgets the unacked count, writing
  * nothing (a quorum queue changing roles: the log keeps them). */

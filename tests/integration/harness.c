@@ -1055,7 +1055,8 @@ const char *th_body(const amqp_bytes_t *b, char *buf, size_t len)
 
 int th_bytes_eq(amqp_bytes_t b, const char *s)
 {
-	return b.len == strlen(s) && memcmp(b.bytes, s, b.len) == 0;
+	/* an empty amqp_bytes_t may have bytes NULL: no memcmp on it */
+	return b.len == strlen(s) && (b.len == 0 || memcmp(b.bytes, s, b.len) == 0);
 }
 
 /* ---- raw sockets ------------------------------------------------------------ */
