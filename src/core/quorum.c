@@ -113,8 +113,10 @@ static void qmap_clear(struct qmap *m)
 
 /* ---- the state ------------------------------------------------------------- */
 
-struct offs {
-	uint64_t *v;
+/* Commands not written yet, in the order they were made. */
+struct cmds {
+	uint64_t *off;
+	char *kind;                      /* 'D', 'R' or 'S' */
 	size_t n, cap;
 };
 
@@ -126,9 +128,10 @@ struct tdm_quorum {
 	int64_t delivery_limit;          /* -1: none */
 	uint8_t propose;                 /* this node asks the controller for the topic */
 	uint8_t leading;                 /* this node serves the queue (rebuilt) */
+	uint8_t led_before;              /* rebuilt after a leader change: all flagged */
 	int32_t epoch;                   /* the leader epoch this node was rebuilt for */
 	struct qmap map;                 /* offsets handed out or returned */
-	struct offs settled, returned;   /* S and R records not written yet */
+	struct cmds pending;             /* D, R and S records not written yet */
 	struct tdm_replica_op *op;       /* the topic's creation under way */
 	uint64_t asked_ms, warned_ms;
 	char create_err[160];
@@ -266,24 +269,20 @@ static int append(struct tdm_quorum *qq, const struct tdm_record *rec, int confi
 	return 0;
 }
 
-/* Writes the offsets of o as one record of kind k ('S' or 'R'). */
-static void write_offsets(struct tdm_quorum *qq, char k, struct offs *o)
+/* Writes offs[0..n) as one record of kind k ('D', 'R' or 'S'). */
+static void write_offsets(struct tdm_quorum *qq, char k, const uint64_t *offs, size_t n)
 {
-	if (!o->n)
+	uint8_t *v = malloc(n * 8);
+	if (!v)
 		return;
-	uint8_t *v = malloc(o->n * 8);
-	if (v) {
-		for (size_t i = 0; i < o->n; i++)
-			for (int j = 0; j < 8; j++)
-				v[i * 8 + (size_t)j] = (uint8_t)(o->v[i] >> (56 - 8 * j));
-		struct tdm_header h = { "t", 1, &k, 1 };
-		struct tdm_record rec = { NULL, 0, v, o->n * 8, &h, 1, -1, 0 };
-		if (append(qq, &rec, 0, NULL) < 0) /* lost: a redelivery after a failover */
-			tdm_debug("quorum", "queue '%s': %zu %c offsets not written", qq->q->name,
-				  o->n, k);
-		free(v);
-	}
-	o->n = 0;
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 8; j++)
+			v[i * 8 + (size_t)j] = (uint8_t)(offs[i] >> (56 - 8 * j));
+	struct tdm_header h = { "t", 1, &k, 1 };
+	struct tdm_record rec = { NULL, 0, v, n * 8, &h, 1, -1, 0 };
+	if (append(qq, &rec, 0, NULL) < 0) /* lost: a redelivery after a failover */
+		tdm_debug("quorum", "queue '%s': %zu %c offsets not written", qq->q->name, n, k);
+	free(v);
 }
 
 void tdm_quorum_flush(struct tdm_queue *q)
@@ -291,25 +290,35 @@ void tdm_quorum_flush(struct tdm_queue *q)
 	struct tdm_quorum *qq = q->quorum;
 	if (!qq || !qq->leading || q->deleted)
 		return;
-	write_offsets(qq, 'R', &qq->returned);
-	write_offsets(qq, 'S', &qq->settled);
+	struct cmds *c = &qq->pending;
+	for (size_t i = 0, j; i < c->n; i = j) { /* each run of one kind as one record */
+		for (j = i + 1; j < c->n && c->kind[j] == c->kind[i]; j++)
+			;
+		write_offsets(qq, c->kind[i], c->off + i, j - i);
+	}
+	c->n = 0;
 }
 
-static void pend(struct tdm_quorum *qq, struct offs *o, uint64_t off)
+static void pend(struct tdm_quorum *qq, char kind, uint64_t off)
 {
-	if (o->n == o->cap) {
-		size_t nc = o->cap ? o->cap * 2 : 64;
-		uint64_t *nv = realloc(o->v, nc * sizeof(*nv));
-		if (!nv) {
-			tdm_quorum_flush(qq->q); /* write what there is, then keep one */
-			if (o->n == o->cap)
-				return;
+	struct cmds *c = &qq->pending;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		uint64_t *no = realloc(c->off, nc * sizeof(*no));
+		if (no)
+			c->off = no;
+		char *nk = no ? realloc(c->kind, nc) : NULL;
+		if (nk) {
+			c->kind = nk;
+			c->cap = nc;
 		} else {
-			o->v = nv;
-			o->cap = nc;
+			tdm_quorum_flush(qq->q); /* short of memory: write what there is */
+			if (c->n == c->cap)
+				return;
 		}
 	}
-	o->v[o->n++] = off;
+	c->off[c->n] = off;
+	c->kind[c->n++] = kind;
 	tdm_queue_kick(qq->q); /* the dispatch pass writes them */
 }
 
@@ -343,6 +352,7 @@ void tdm_quorum_out(struct tdm_queue *q, uint64_t seq)
 	struct qslot *s = qmap_get(&q->quorum->map, seq);
 	if (s)
 		s->out = 1;
+	pend(q->quorum, 'D', seq); /* after a restart: returned, one delivery more */
 }
 
 int tdm_quorum_known(const struct tdm_queue *q, uint64_t seq)
@@ -357,7 +367,7 @@ void tdm_quorum_gone(struct tdm_queue *q, uint64_t seq)
 	struct qslot *s = qmap_find(&qq->map, seq);
 	if (s)
 		qmap_del(&qq->map, s);
-	pend(qq, &qq->settled, seq);
+	pend(qq, 'S', seq);
 }
 
 int tdm_quorum_returned(struct tdm_queue *q, uint64_t seq)
@@ -371,7 +381,7 @@ int tdm_quorum_returned(struct tdm_queue *q, uint64_t seq)
 		tdm_quorum_gone(q, seq);
 		return 1;
 	}
-	pend(qq, &qq->returned, seq);
+	pend(qq, 'R', seq);
 	return 0;
 }
 
@@ -453,20 +463,23 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-/* Pass 1: settled offsets (count UINT32_MAX marks them) and return counts. */
+/* Pass 1: settled offsets (count UINT32_MAX marks them), return counts,
+ * and (out) what was handed out last and neither returned nor settled. */
 static void scan_commands(struct tdm_quorum *qq, const struct ls_record *r, char kind)
 {
-	if ((kind != 'S' && kind != 'R') || !r->value)
+	if ((kind != 'S' && kind != 'R' && kind != 'D') || !r->value)
 		return;
 	const uint8_t *v = r->value;
 	for (size_t i = 0; i + 8 <= r->value_len; i += 8) {
 		struct qslot *s = qmap_get(&qq->map, get_be64(v + i));
-		if (!s)
+		if (!s || s->count == UINT32_MAX)
 			continue;
 		if (kind == 'S')
 			s->count = UINT32_MAX;
-		else if (s->count != UINT32_MAX)
-			s->count++;
+		else if (kind == 'R')
+			s->count++, s->out = 0;
+		else
+			s->out = 1;
 	}
 }
 
@@ -508,13 +521,24 @@ static void scan_messages(struct tdm_quorum *qq, const struct ls_record *r, char
 	struct tdm_broker *b = broker_of(qq);
 	if (b->restore_message)
 		b->restore_message(b->restore_ctx, m);
-	/* whoever served the log before may have handed it out: flagged
-	 * redelivered (AMQP's hint), as RabbitMQ's mirrored queues did after
-	 * a promotion */
-	if (tdm_queue_push_entry(q, m, r->offset, 1) < 0)
+	/* returned (a handed-out one counts as returned, as RabbitMQ counts
+	 * it after a restart); after a leader change everything, as the old
+	 * leader's last D records may not have reached this replica (AMQP's
+	 * redelivered is a hint; RabbitMQ's mirrored queues did the same) */
+	if (tdm_queue_push_entry(q, m, r->offset, (s && s->count) || qq->led_before) < 0)
 		tdm_error("quorum", "queue '%s': out of memory rebuilding from %s", q->name,
 			  qq->topic);
 	tdm_message_unref(m);
+}
+
+/* What was handed out when the log ended was returned by the crash. */
+static void count_handed_out(struct qmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->s[i].used && m->s[i].out && m->s[i].count != UINT32_MAX) {
+			m->s[i].count++;
+			m->s[i].out = 0;
+		}
 }
 
 /* Drops the settled marks of pass 1, keeping return counts. */
@@ -535,7 +559,12 @@ static int rebuild(struct tdm_quorum *qq)
 	if (!p)
 		return -1;
 	qmap_clear(&qq->map);
-	if (scan(qq, p, scan_commands) < 0 || scan(qq, p, scan_messages) < 0) {
+	int rc = scan(qq, p, scan_commands);
+	if (rc == 0) {
+		count_handed_out(&qq->map);
+		rc = scan(qq, p, scan_messages);
+	}
+	if (rc < 0) {
 		tdm_error("quorum", "queue '%s' in vhost '%s': cannot read its log %s",
 			  qq->q->name, qq->q->vhost->name, qq->topic);
 		return -1;
@@ -554,7 +583,7 @@ static void reset(struct tdm_quorum *qq)
 {
 	tdm_queue_clear(qq->q);
 	qmap_clear(&qq->map);
-	qq->settled.n = qq->returned.n = 0;
+	qq->pending.n = 0;
 }
 
 static void lead(struct tdm_quorum *qq, int32_t epoch)
@@ -567,6 +596,7 @@ static void lead(struct tdm_quorum *qq, int32_t epoch)
 	q->remote = 0;
 	q->home = tdm_replica_node_id(b->replica);
 	qq->epoch = epoch;
+	qq->led_before = epoch > 0; /* an earlier leader served it */
 	qq->leading = rebuild(qq) == 0;
 	tdm_queue_kick(q);
 }
@@ -741,8 +771,8 @@ void tdm_quorum_free(struct tdm_queue *q)
 		qq->next->prev = qq->prev;
 	tdm_replica_op_forget(qq->op);
 	qmap_clear(&qq->map);
-	free(qq->settled.v);
-	free(qq->returned.v);
+	free(qq->pending.off);
+	free(qq->pending.kind);
 	free(qq);
 	q->quorum = NULL;
 }
@@ -761,7 +791,7 @@ void tdm_quorum_removed(struct tdm_queue *q)
 	struct tdm_broker *b = q->vhost->broker;
 	if (!qq || !b->topics)
 		return;
-	qq->settled.n = qq->returned.n = 0;
+	qq->pending.n = 0;
 	if (b->replica) { /* one node asks: the leader, else whoever declared it */
 		if (!qq->leading && !qq->propose && q->home != TDM_NO_NODE)
 			return;

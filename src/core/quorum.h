@@ -11,12 +11,21 @@
  *      (acked, rejected, dead-lettered, dropped by a limit, purged);
  *   R  return: offsets that went back to the queue (nack or reject with
  *      requeue, a consumer gone): each occurrence is one more delivery,
- *      RabbitMQ's x-delivery-count.
+ *      RabbitMQ's x-delivery-count;
+ *   D  handed out: offsets delivered to a consumer or a get; one handed
+ *      out last and neither settled nor returned when the log ends was
+ *      returned by a crash (one more delivery, redelivered), as RabbitMQ
+ *      counts it after a restart.
+ * The commands of one loop turn are written in their order, a run of one
+ * kind as one record; a lost D or R (the leader died before writing it)
+ * only costs a redelivery, so none is waited for.
  *
  * The node that leads the partition serves the queue: it rebuilds the
  * ready list from the log (E minus S, counts from R, in offset order),
  * appends E before it takes a message (the publisher's confirm waits for
- * the in-sync replicas: a majority), S and R as consumers settle.  Every
+ * the in-sync replicas: a majority), D, S and R as it hands messages out
+ * and consumers settle.  After a leader change every message rebuilt is
+ * flagged redelivered (the old leader's last D may not have arrived).  Every
  * other node holds a proxy (q->remote, core/remote.h) whose home is the
  * leader.  When the leader changes, the new leader rebuilds (what the old
  * one had handed out and not settled is ready again, redelivered), the
