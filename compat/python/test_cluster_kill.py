@@ -767,11 +767,31 @@ class ClusterKill(unittest.TestCase):
                 ids_sent, attempts, attempts - ids_sent, ids_conf, len(ledger.nacks), len(per_id),
                 len(ledger.deliveries), ", ".join("%s %d" % kv for kv in sorted(by_client.items())),
                 len(ledger.deliveries) - len(per_id), multi_attempt, len(redelivered),
-                ", ".join("%s: %d" % (("absent" if k is None else k), v)
+                ", ".join("%s: %d" % (("absent" if k is None else "%d" % k), v)
                           for k, v in sorted(counts.items(), key=lambda kv: -1 if kv[0] is None else kv[0])),
                 left))
+        # the redelivered ones by round, and who had the message before
+        kills = [(t, text.split(":")[0]) for t, client, text in ledger.events
+                 if client == "test" and text.endswith("(the leader)")]
+        first_copy = {}
+        for d in sorted(ledger.deliveries, key=lambda d: d[6]):
+            first_copy.setdefault((d[1], d[2]), d)
+        per_round = {}
+        for d in redelivered:
+            rnd = "before the first kill"
+            for t, name in kills:
+                if t <= d[6]:
+                    rnd = name
+            before = first_copy[(d[1], d[2])]
+            had = "nobody" if before is d else before[0]
+            per_round.setdefault(rnd, {}).setdefault(had, []).append(d[4])
+        for rnd, hads in sorted(per_round.items()):
+            say("redelivered after the kill of %s: %s" % (rnd, "; ".join(
+                "%d first delivered to %s (x-delivery-count %s)" % (
+                    len(v), had, "/".join(sorted(set("absent" if c is None else "%d" % c for c in v))))
+                for had, v in sorted(hads.items()))))
         say("deliveries by (redelivered, x-delivery-count): %s" % ", ".join(
-            "(%s, %s): %d" % (k[0], "absent" if k[1] is None else k[1], v)
+            "(%s, %s): %d" % (k[0], "absent" if k[1] is None else "%d" % k[1], v)
             for k, v in sorted(flags.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1))))
 
     def check(self, left):
