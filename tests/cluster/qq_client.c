@@ -151,10 +151,12 @@ static int qqc_parse_addrs(struct qqc_opts *o, const char *list)
 static void qqc_reply_text(amqp_rpc_reply_t r, char *out, size_t cap)
 {
 	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-	    (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD || r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)) {
+	    (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD ||
+	     r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)) {
 		const amqp_channel_close_t *c = r.reply.decoded; /* same layout for both */
 		snprintf(out, cap, "%s %u %.*s",
-			 r.reply.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel.close" : "connection.close",
+			 r.reply.id == AMQP_CHANNEL_CLOSE_METHOD ? "channel.close"
+								 : "connection.close",
 			 c->reply_code, (int)c->reply_text.len, (const char *)c->reply_text.bytes);
 	} else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
 		snprintf(out, cap, "library %s", amqp_error_string2(r.library_error));
@@ -181,7 +183,8 @@ static void qqc_done(amqp_connection_state_t conn)
 static amqp_connection_state_t qqc_connect(const struct qqc_opts *o, const struct qqc_addr **used)
 {
 	amqp_table_entry_t cap = { .key = amqp_cstring_bytes("consumer_cancel_notify"),
-				   .value = { .kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1 } };
+				   .value = { .kind = AMQP_FIELD_KIND_BOOLEAN,
+					      .value.boolean = 1 } };
 	amqp_table_entry_t prop = { .key = amqp_cstring_bytes("capabilities"),
 				    .value = { .kind = AMQP_FIELD_KIND_TABLE,
 					       .value.table = { 1, &cap } } };
@@ -256,11 +259,13 @@ static int qqc_publish_one(amqp_connection_state_t conn, const struct qqc_opts *
 	snprintf(crc, sizeof(crc), "%08" PRIx32, qqc_crc32((unsigned char *)*buf, len));
 	amqp_table_entry_t h[3] = {
 		{ .key = amqp_cstring_bytes("qq-id"),
-		  .value = { .kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(id) } },
+		  .value = { .kind = AMQP_FIELD_KIND_UTF8,
+			     .value.bytes = amqp_cstring_bytes(id) } },
 		{ .key = amqp_cstring_bytes("qq-attempt"),
 		  .value = { .kind = AMQP_FIELD_KIND_I64, .value.i64 = p->attempt } },
 		{ .key = amqp_cstring_bytes("qq-crc"),
-		  .value = { .kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(crc) } },
+		  .value = { .kind = AMQP_FIELD_KIND_UTF8,
+			     .value.bytes = amqp_cstring_bytes(crc) } },
 	};
 	amqp_basic_properties_t props = { 0 };
 	props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
@@ -299,7 +304,8 @@ static void qqc_settle(const struct qqc_opts *o, struct qqc_pending *inflight, i
 }
 
 /* Takes the next message to send: a retry first, else a new one. */
-static struct qqc_pending qqc_next_message(struct qqc_pending *retry, int *n_retry, unsigned *next_seq)
+static struct qqc_pending qqc_next_message(struct qqc_pending *retry, int *n_retry,
+					   unsigned *next_seq)
 {
 	struct qqc_pending p = { 0, 0, 1, 0 };
 	if (*n_retry > 0) {
@@ -355,7 +361,8 @@ static int qqc_run_publisher(const struct qqc_opts *o)
 				sent++;
 				int rc = qqc_publish_one(conn, o, &p, &buf, &cap);
 				if (rc != AMQP_STATUS_OK) {
-					snprintf(why, sizeof(why), "publish: %s", amqp_error_string2(rc));
+					snprintf(why, sizeof(why), "publish: %s",
+						 amqp_error_string2(rc));
 					qqc_lost(a, why);
 					goto next;
 				}
@@ -393,7 +400,8 @@ static int qqc_run_publisher(const struct qqc_opts *o)
 				goto next;
 			} else if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
 				   f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
-				amqp_rpc_reply_t cr = { .reply_type = AMQP_RESPONSE_SERVER_EXCEPTION,
+				amqp_rpc_reply_t cr = { .reply_type =
+								AMQP_RESPONSE_SERVER_EXCEPTION,
 							.reply = f.payload.method };
 				qqc_reply_text(cr, why, sizeof(why));
 				qqc_lost(a, why);
@@ -425,15 +433,32 @@ next:
 static int qqc_field_int(const amqp_field_value_t *v, long long *out)
 {
 	switch (v->kind) {
-	case AMQP_FIELD_KIND_I8: *out = v->value.i8; return 1;
-	case AMQP_FIELD_KIND_U8: *out = v->value.u8; return 1;
-	case AMQP_FIELD_KIND_I16: *out = v->value.i16; return 1;
-	case AMQP_FIELD_KIND_U16: *out = v->value.u16; return 1;
-	case AMQP_FIELD_KIND_I32: *out = v->value.i32; return 1;
-	case AMQP_FIELD_KIND_U32: *out = v->value.u32; return 1;
-	case AMQP_FIELD_KIND_I64: *out = v->value.i64; return 1;
-	case AMQP_FIELD_KIND_U64: *out = (long long)v->value.u64; return 1;
-	default: return 0;
+	case AMQP_FIELD_KIND_I8:
+		*out = v->value.i8;
+		return 1;
+	case AMQP_FIELD_KIND_U8:
+		*out = v->value.u8;
+		return 1;
+	case AMQP_FIELD_KIND_I16:
+		*out = v->value.i16;
+		return 1;
+	case AMQP_FIELD_KIND_U16:
+		*out = v->value.u16;
+		return 1;
+	case AMQP_FIELD_KIND_I32:
+		*out = v->value.i32;
+		return 1;
+	case AMQP_FIELD_KIND_U32:
+		*out = v->value.u32;
+		return 1;
+	case AMQP_FIELD_KIND_I64:
+		*out = v->value.i64;
+		return 1;
+	case AMQP_FIELD_KIND_U64:
+		*out = (long long)v->value.u64;
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -447,7 +472,8 @@ static void qqc_report_delivery(const amqp_envelope_t *env)
 		for (int i = 0; i < p->headers.num_entries; i++) {
 			const amqp_table_entry_t *e = &p->headers.entries[i];
 			const amqp_field_value_t *v = &e->value;
-			int is_str = v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES;
+			int is_str =
+				v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES;
 			if (e->key.len == 5 && !memcmp(e->key.bytes, "qq-id", 5) && is_str)
 				snprintf(id, sizeof(id), "%.*s", (int)v->value.bytes.len,
 					 (const char *)v->value.bytes.bytes);
@@ -478,6 +504,9 @@ static void qqc_report_delivery(const amqp_envelope_t *env)
 static int qqc_run_consumer(const struct qqc_opts *o)
 {
 	unsigned long received = 0, reconnects = 0, cancels = 0;
+	/* acks by `multiple`, often enough that a small prefetch is not held up */
+	uint64_t ack_every =
+		o->prefetch / 2 < QQC_ACK_EVERY ? (uint64_t)(o->prefetch + 1) / 2 : QQC_ACK_EVERY;
 	while (!qqc_stop) {
 		const struct qqc_addr *a = NULL;
 		amqp_connection_state_t conn = qqc_connect(o, &a);
@@ -496,8 +525,8 @@ consume_again:
 			r = amqp_get_rpc_reply(conn);
 		}
 		if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-			amqp_basic_consume(conn, 1, amqp_cstring_bytes(o->queue), amqp_empty_bytes, 0,
-					   0, 0, amqp_empty_table);
+			amqp_basic_consume(conn, 1, amqp_cstring_bytes(o->queue), amqp_empty_bytes,
+					   0, 0, 0, amqp_empty_table);
 			r = amqp_get_rpc_reply(conn);
 		}
 		if (r.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -515,8 +544,9 @@ consume_again:
 				received++;
 				last_tag = env.delivery_tag;
 				amqp_destroy_envelope(&env);
-				if (last_tag - acked_tag >= QQC_ACK_EVERY) {
-					if (amqp_basic_ack(conn, 1, last_tag, 1) != AMQP_STATUS_OK) {
+				if (last_tag - acked_tag >= ack_every) {
+					if (amqp_basic_ack(conn, 1, last_tag, 1) !=
+					    AMQP_STATUS_OK) {
 						qqc_lost(a, "ack: write failed");
 						goto next;
 					}
@@ -527,7 +557,8 @@ consume_again:
 			if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
 			    r.library_error == AMQP_STATUS_TIMEOUT) {
 				if (last_tag > acked_tag) {
-					if (amqp_basic_ack(conn, 1, last_tag, 1) != AMQP_STATUS_OK) {
+					if (amqp_basic_ack(conn, 1, last_tag, 1) !=
+					    AMQP_STATUS_OK) {
 						qqc_lost(a, "ack: write failed");
 						goto next;
 					}
