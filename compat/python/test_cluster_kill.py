@@ -189,11 +189,15 @@ class Ledger:
     def resumed_since(self, client, t):
         """When client first confirmed or received a message first sent after t
         (seconds since the start), or None."""
+        found = None
         with self.lock:
-            for when, first in self.progress.get(client, ()):
+            # newest first, back to t: nothing sent after t progressed before it
+            for when, first in reversed(self.progress.get(client, ())):
+                if when < t:
+                    break
                 if first > t:
-                    return when
-        return None
+                    found = when
+        return found
 
 
 # ---- pika clients (one connection per thread: pika is not thread-safe) ---------
@@ -397,11 +401,12 @@ class PikaConsumer(PikaClient):
 # ---- the rabbitmq-c clients (tests/cluster/qq_client) ---------------------------
 
 class CClient:
-    """qq_client in a subprocess; its stdout lines go to the ledger."""
+    """qq_client in a subprocess; its stdout lines go to the ledger (its
+    stderr too, as events, once it has stopped)."""
 
-    def __init__(self, name, ledger, argv, log_path):
+    def __init__(self, name, ledger, argv):
         self.name, self.ledger = name, ledger
-        self.stderr = open(log_path, "wb")
+        self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr,
                                      stdin=subprocess.DEVNULL)
         self.reader = threading.Thread(target=self.read, name=name + "-reader", daemon=True)
@@ -436,7 +441,11 @@ class CClient:
             self.proc.kill()
             self.proc.wait(5)
         self.reader.join(5)
-        self.stderr.close()
+        if not self.stderr.closed:
+            self.stderr.seek(0)
+            for line in self.stderr.read().decode(errors="replace").splitlines()[-20:]:
+                self.ledger.on_event(self.name, "stderr: " + line)
+            self.stderr.close()
         return self.proc.returncode
 
     def is_alive(self):
@@ -639,14 +648,12 @@ class ClusterKill(unittest.TestCase):
             return ",".join("%s:%d" % a for a in addrs(first))
 
         a, b = others[0], others[1 % len(others)]
-        logdir = os.environ.get("TMPDIR", "/tmp")
         self.clients = [
             PikaPublisher("py-pub", ledger, addrs(a), self.queue, corrupt_one=SELF_CHECK == "corrupt"),
             CClient("c-pub", ledger, [QQ_CLIENT, "publish", self.queue, "c-pub", addr_list(b), str(RATE),
-                                      str(WINDOW)], os.path.join(logdir, "qq_client-pub.%d.err" % os.getpid())),
+                                      str(WINDOW)]),
             PikaConsumer("py-con", ledger, addrs(b), self.queue),
-            CClient("c-con", ledger, [QQ_CLIENT, "consume", self.queue, addr_list(a), str(PREFETCH)],
-                    os.path.join(logdir, "qq_client-con.%d.err" % os.getpid())),
+            CClient("c-con", ledger, [QQ_CLIENT, "consume", self.queue, addr_list(a), str(PREFETCH)]),
         ]
         for c in self.clients:
             if isinstance(c, threading.Thread):
