@@ -11,15 +11,19 @@ Environment (set by compat/run):
   COMPAT_BROKER              "tandemd" or "rabbitmq" (for messages only: the
                              tests expect the same answers from both)
   COMPAT_TEST_TIMEOUT        seconds one test may take before it is failed (60)
-Cluster suites (test_cluster_amqp.py; compat/run cluster-rabbitmq sets them):
+Cluster suites (test_cluster_amqp.py, test_cluster_kill.py; compat/run
+cluster-rabbitmq and --suite cluster-kill set them):
   COMPAT_AMQP_PORTS          the AMQP ports of the cluster's nodes on
                              COMPAT_HOST, node 1 first: "p1 p2 p3"
   COMPAT_HTTP_PORTS          their management HTTP ports, same order (may be
                              empty: the tests that need it then fail)
   COMPAT_CLUSTER_CTL         a command prefix that takes `stop I` / `start I`
-                             (I is 1-based), e.g. "tests/rabbitmq/cluster-node.sh
-                             DIR" or "scripts/cluster.sh"; unset: the tests that
-                             stop a node are skipped (and so reported as failed)
+                             (I is 1-based), and `kill I` (SIGKILL) for
+                             test_cluster_kill.py, e.g.
+                             "tests/rabbitmq/cluster-node.sh DIR" or
+                             "scripts/cluster.sh"; unset: the tests that stop
+                             or kill a node are skipped (and so reported as
+                             failed)
 """
 
 import datetime
