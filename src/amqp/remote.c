@@ -238,6 +238,13 @@ static void counted(void *arg, int status, const char *text, uint64_t messages,
 	struct remote_wait *w = arg;
 	w->op = NULL;
 	struct am_channel *ch = unpark(w);
+	if (status != TDM_OK && w->q->quorum && w->method == AM_QUEUE_DECLARE) {
+		/* a quorum queue between leaders exists all the same: its counts
+		 * as last known (RabbitMQ answers from its local member) */
+		status = TDM_OK;
+		messages = w->q->home_ready;
+		consumers = w->q->home_consumers;
+	}
 	if (ch && status == TDM_OK && w->method == AM_QUEUE_DELETE) {
 		delete_counted(w, ch, messages, consumers);
 	} else if (ch && status != TDM_OK) {
@@ -268,6 +275,10 @@ int am_remote_counted(struct am_conn *c, struct am_channel *ch, struct tdm_queue
 	w->no_wait = (uint8_t)!!no_wait;
 	enum tdm_remote_call what = method == AM_QUEUE_PURGE ? TDM_REMOTE_PURGE : TDM_REMOTE_COUNT;
 	if (tdm_remote_call(q, what, counted, w, &w->op) < 0) {
+		if (q->quorum && method == AM_QUEUE_DECLARE) { /* no leader now: last counts */
+			counted(w, TDM_E_NOMEM, NULL, 0, 0);
+			return 0;
+		}
 		unpark(w);
 		wait_free(w);
 		return refuse(c, q, method, err);
