@@ -690,22 +690,6 @@ int tdm_quorum_ready(struct tdm_queue *q, const char **why)
 	return 1;
 }
 
-int32_t tdm_quorum_members(const struct tdm_queue *q, const int32_t **replicas, size_t *n)
-{
-	static int32_t one = 1;
-	struct tdm_broker *b = q->vhost->broker;
-	const struct tdm_partition_state *st =
-		q->quorum && b->replica ? tdm_replica_state(b->replica, q->quorum->topic, 0) : NULL;
-	if (!b->replica) {
-		*replicas = &one;
-		*n = 1;
-		return 1;
-	}
-	*replicas = st ? st->replicas : NULL;
-	*n = st ? st->nreplicas : 0;
-	return st ? st->leader : TDM_NO_NODE;
-}
-
 /* ---- life ------------------------------------------------------------------------------ */
 
 int tdm_quorum_attach(struct tdm_queue *q, int32_t group_size, int64_t delivery_limit,

@@ -72,9 +72,6 @@ const char *tdm_quorum_topic(const struct tdm_queue *q);
 /* 1 when q can be used: its topic exists with a leader, and when this node
  * leads it, the queue was rebuilt.  0 with a reason in *why. */
 int tdm_quorum_ready(struct tdm_queue *q, const char **why);
-/* The group size, the leader and the replicas (borrowed until the state
- * changes) as the cluster knows them; a single node is all three. */
-int32_t tdm_quorum_members(const struct tdm_queue *q, const int32_t **replicas, size_t *n);
 
 /*
  * Leader: appends m as an E record and enqueues it (limits as
