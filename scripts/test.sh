@@ -249,8 +249,6 @@ compat_cluster() (
 
 cluster_check() {
 	local rc=0
-	echo "--- compat cluster suite against a 3-node tandem cluster"
-	compat_cluster || rc=1
 	echo "--- test_cluster"
 	"$main/tests/cluster/test_cluster" || rc=1
 	echo "--- test_cluster_stream"
@@ -278,6 +276,8 @@ cluster_check() {
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_quorum" || rc=1
+	echo "--- compat cluster suites against a 3-node tandem cluster"
+	compat_cluster || rc=1
 	echo "--- test_cluster with the nodes under ThreadSanitizer"
 	TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp} \
 		TANDEMD="$BUILD/tsan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
