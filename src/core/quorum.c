@@ -637,7 +637,9 @@ static void track(struct tdm_quorum *qq)
 		return;
 	}
 	const struct tdm_partition_state *st = tdm_replica_state(b->replica, qq->topic, 0);
-	int32_t leader = st ? st->leader : TDM_NO_NODE;
+	if (!st)
+		return; /* the log is here before its state: the provisional home stays */
+	int32_t leader = st->leader;
 	if (leader != TDM_NO_NODE && leader == tdm_replica_node_id(b->replica)) {
 		if (!qq->leading || st->leader_epoch != qq->epoch)
 			lead(qq, st->leader_epoch);
