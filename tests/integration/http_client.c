@@ -157,6 +157,17 @@ int th_http_with(const char *method, const char *path, const char *creds, const 
 	return r->status;
 }
 
+int th_http_definitions(const char *creds, struct th_http_resp *r)
+{
+	int status = th_http("GET", "/api/definitions", creds, NULL, r);
+	for (int again = 0; status == 500 && th_external() && again < 5; again++) {
+		th_http_free(r);
+		th_sleep_ms(200);
+		status = th_http("GET", "/api/definitions", creds, NULL, r);
+	}
+	return status;
+}
+
 void th_http_free(struct th_http_resp *r)
 {
 	free(r->body);

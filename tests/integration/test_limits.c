@@ -368,7 +368,7 @@ START_TEST(test_limits_definitions)
 	setup(vh, user);
 	ck_assert_int_eq(set_limit("vhost-limits", vh, "max-queues", 9), 204);
 	ck_assert_int_eq(set_limit("user-limits", user, "max-channels", 4), 204);
-	ck_assert_int_eq(th_http("GET", "/api/definitions", admin, NULL, &r), 200);
+	ck_assert_int_eq(th_http_definitions(admin, &r), 200);
 	snprintf(want, sizeof(want),
 		 "{\"value\":{\"max-queues\":9},\"vhost\":\"%s\",\"component\":\"vhost-limits\","
 		 "\"name\":\"limits\"}",

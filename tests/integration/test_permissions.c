@@ -521,7 +521,7 @@ START_TEST(test_permissions_http_api)
 		th_http_free(&r);
 	}
 	/* definitions carry them */
-	ck_assert_int_eq(th_http("GET", "/api/definitions", admin, NULL, &r), 200);
+	ck_assert_int_eq(th_http_definitions(admin, &r), 200);
 	ck_assert_msg(th_jcontains(&r, "topic_permissions", want) == 1, "%s", r.body);
 	snprintf(want, sizeof(want), "{\"user\":\"%s\",\"vhost\":\"%s\",\"read\":\"x|y\"}", u, vh);
 	ck_assert_msg(th_jcontains(&r, "permissions", want) == 1, "%s", r.body);
