@@ -148,7 +148,8 @@ class ClusterCase(unittest.TestCase):
 
     def queue(self, node, prefix, **kw):
         """Declare a queue of a unique name on node; deleted after the test.
-        Returns once every node knows it (see known_everywhere)."""
+        Every node knows it once the declaration is answered (see
+        known_everywhere)."""
         name = cc.uniq("cluster." + prefix)
         self.channel(node).queue_declare(name, **kw)
         self._cleanup.append((node, "queue", name))
@@ -164,57 +165,33 @@ class ClusterCase(unittest.TestCase):
         return name
 
     def known_everywhere(self, kind, name):
-        """Waits (bounded) until a passive declare finds name on every node.
-        RabbitMQ answers a declaration once every node has it (Mnesia);
-        tandem's other nodes apply it one fetch round trip after the
-        declaring node answered (README: "Definitions in a cluster"), so a
-        test that uses it on another node at once waits for that first."""
+        """A passive declare finds name on every node at once, with no
+        wait: a declaration is answered once every node applied it
+        (RabbitMQ: Mnesia's transaction; tandem: the definitions log's
+        leader acknowledges a record once every in-sync node applied it)."""
         for node in range(1, NODES + 1):
-            conn = self.connect(node)
-
-            def found():
-                try:
-                    ch = conn.channel()
-                    if kind == "queue":
-                        ch.queue_declare(name, passive=True)
-                    else:
-                        ch.exchange_declare(name, passive=True)
-                    ch.close()
-                    return True
-                except pika.exceptions.ChannelClosedByBroker:
-                    return False
-
-            cc.wait_for(found, what="%s %s on node %d" % (kind, name, node))
+            ch = self.connect(node).channel()
+            if kind == "queue":
+                ch.queue_declare(name, passive=True)
+            else:
+                ch.exchange_declare(name, passive=True)
+            ch.close()
 
     def routed(self, ch, exchange, key, body, props=None):
-        """A mandatory publish on a confirm channel, again while it comes
-        back unroutable (bounded): a binding made on another node reaches
-        this one a fetch round trip later in tandem (see known_everywhere)."""
-        def publish():
-            try:
-                ch.basic_publish(exchange, key, body, props, mandatory=True)
-                return True
-            except pika.exceptions.UnroutableError:
-                return False
-
-        cc.wait_for(publish, what="a route for %r on %s" % (key, exchange))
+        """A mandatory publish on a confirm channel that must be routed at
+        once: a binding made on another node is there when its bind-ok
+        came (read-your-writes across nodes, as in RabbitMQ)."""
+        try:
+            ch.basic_publish(exchange, key, body, props, mandatory=True)
+        except pika.exceptions.UnroutableError:
+            self.fail("%r on %s came back unroutable" % (key, exchange))
 
     def unrouted(self, ch, exchange, key, body):
-        """A mandatory publish on a confirm channel, again while it is still
-        routed (bounded; see routed), until it comes back unroutable.  The
-        routed copies are counted: returned."""
-        copies = []
-
-        def publish():
-            try:
-                ch.basic_publish(exchange, key, body, mandatory=True)
-                copies.append(body)
-                return False
-            except pika.exceptions.UnroutableError:
-                return True
-
-        cc.wait_for(publish, what="no route for %r on %s" % (key, exchange))
-        return len(copies)
+        """A mandatory publish on a confirm channel that must come back
+        unroutable at once (see routed).  Returns 0: no copy was routed."""
+        with self.assertRaises(pika.exceptions.UnroutableError):
+            ch.basic_publish(exchange, key, body, mandatory=True)
+        return 0
 
     def assert_channel_error(self, code, text, fn, *args, **kw):
         """fn(*args) closes its channel with code and exactly text (a str, or

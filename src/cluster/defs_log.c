@@ -1,8 +1,10 @@
 /*
  * The driver of the cluster's definitions log (core/defs.h) on the loop:
  * runs the applier whenever the partition's data or high
- * watermark moves (a data waiter on it) and every POLL_MS besides (for
- * the partition appearing, and proposals' deadlines).
+ * watermark moves (a data waiter on it), on a follower also at once after
+ * each fetch response that moved it (the replica manager's applier, so
+ * the leader can tell this node applied it), and every POLL_MS besides
+ * (for the partition appearing, and proposals' deadlines).
  *
  * Must not depend on: protocol front ends.
  */
@@ -14,6 +16,7 @@
 #include "core/broker.h"
 #include "core/defs.h"
 #include "core/log.h"
+#include "core/replica.h"
 #include "core/topics.h"
 
 #define POLL_MS 200
@@ -49,6 +52,12 @@ static void run(struct tdm_cdefs *c)
 	}
 }
 
+/* The fetcher, before it fetches again (core/replica.h: applier topics). */
+static void applier(void *ctx)
+{
+	run(ctx);
+}
+
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -73,7 +82,8 @@ struct tdm_cdefs *tdm_cdefs_start(struct event_base *base, struct tdm_broker *b)
 	c->defs = tdm_defs_new(b);
 	c->wake = event_new(base, -1, 0, wake_cb, c);
 	c->timer = evtimer_new(base, timer_cb, c);
-	if (!c->defs || !c->wake || !c->timer) {
+	if (!c->defs || !c->wake || !c->timer ||
+	    tdm_replica_set_applier(b->replica, TDM_DEFS_TOPIC, applier, c) != 0) {
 		tdm_cdefs_free(c);
 		return NULL;
 	}
@@ -91,6 +101,7 @@ void tdm_cdefs_free(struct tdm_cdefs *c)
 	if (!c)
 		return;
 	tdm_topics_unwait(c->b->topics, &c->waiter);
+	tdm_replica_set_applier(c->b->replica, TDM_DEFS_TOPIC, NULL, NULL);
 	tdm_defs_free(c->defs);
 	if (c->wake)
 		event_free(c->wake);

@@ -290,6 +290,7 @@ static void put_fetch(struct fleader *l, struct evbuffer *b, struct fpart *p)
 
 	kw_put_i32(b, p->partition);
 	kw_put_i64(b, lp ? (int64_t)tdm_partition_log_end(lp) : 0);
+	kw_put_i64(b, lp ? (int64_t)tdm_partition_log_start(lp) : -1); /* v5 */
 	kw_put_i32(b, FETCH_PARTITION_MAX_BYTES);
 }
 
@@ -317,7 +318,7 @@ static int send_request(struct fleader *l, int16_t kind)
 		put_topics(l, b, put_list_offsets);
 		break;
 	default:
-		off = kw_request_begin(b, KW_FETCH, 4, f->next_corr, f->client_id);
+		off = kw_request_begin(b, KW_FETCH, 5, f->next_corr, f->client_id);
 		kw_put_i32(b, f->node_id);
 		kw_put_i32(b, TDM_FETCHER_MAX_WAIT_MS);
 		kw_put_i32(b, 1);               /* min_bytes */
@@ -580,7 +581,7 @@ static void on_fetch(struct fleader *l, struct kw_cur *c)
 		for (int32_t j = 0; j < np && !c->bad; j++) {
 			int32_t part = kw_get_i32(c);
 			int16_t err = kw_get_i16(c);
-			int64_t hw = kw_get_i64(c);
+			int64_t hw = kw_get_i64(c), log_start;
 			int32_t na;
 			const uint8_t *rec;
 			int32_t rl;
@@ -588,6 +589,7 @@ static void on_fetch(struct fleader *l, struct kw_cur *c)
 			struct ls_partition *lp;
 
 			(void)kw_get_i64(c); /* last_stable_offset */
+			log_start = kw_get_i64(c);
 			na = kw_get_array(c, 16);
 			for (int32_t k = 0; k < na && !c->bad; k++) {
 				(void)kw_get_i64(c);
@@ -613,6 +615,10 @@ static void on_fetch(struct fleader *l, struct kw_cur *c)
 				to_waiting(p, -1);
 				continue;
 			}
+			/* the leader's log start: what is below it goes here too
+			 * (Kafka's follower maybeIncrementLogStartOffset) */
+			if (log_start > 0)
+				tdm_topics_delete_before(f->topics, lp, (uint64_t)log_start);
 			if (hw < 0)
 				continue;
 			if (f->replica)
@@ -738,6 +744,13 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		evbuffer_drain(in, size + 4);
+		/* the definitions applied before the next fetch tells the
+		 * leader so (core/replica.h: applier topics) */
+		struct tdm_fetcher *f = l->f;
+		int32_t node = l->node;
+		tdm_replica_fetched(f->replica);
+		if (find_leader(f, node) != l || l->bev != bev)
+			return; /* the applier changed what is fetched: l may be gone */
 		pump(l);
 		if (!l->bev)
 			return;

@@ -11,10 +11,14 @@
  *      leader answers when that is below our log end (Kafka's KIP-101 /
  *      KIP-279 rule, walking back through our own epochs when the leader
  *      answers an older one); a log with no epoch is not truncated;
- *   2. then Fetch (v4, replica_id = our node id, max_wait 500 ms,
+ *   2. then Fetch (v5, replica_id = our node id, max_wait 500 ms,
  *      min_bytes 1) from our log end; what arrives is appended as it is
- *      (tdm_topics_append_replica: the leader's batches, byte for byte)
- *      and the leader's high watermark goes to tdm_replica_follower_hw;
+ *      (tdm_topics_append_replica: the leader's batches, byte for byte),
+ *      the leader's high watermark goes to tdm_replica_follower_hw, and
+ *      our whole segments below the leader's log start are deleted
+ *      (tdm_topics_delete_before; Kafka's follower log start); after each
+ *      response the replica manager's applier runs (tdm_replica_fetched)
+ *      before the next request goes;
  *   3. OFFSET_OUT_OF_RANGE: ListOffsets (replica_id = our node id) for the
  *      leader's log end; below ours we truncate to it, else ListOffsets for
  *      the leader's log start (Kafka's handleOutOfRangeError); when that is

@@ -81,12 +81,26 @@ static void retry_later(struct tdm_defs_op *op, int rc, const char *msg)
 		 msg && *msg ? msg : tdm_replica_strerror(rc));
 }
 
+/* Answers op once it is applied here and the leader said every in-sync
+ * node applied it; 1 when answered. */
+static int maybe_answer(struct tdm_defs_op *op)
+{
+	if (!op->applied || !op->acked)
+		return 0;
+	op_finish(op, op->status, op->status == TDM_OK ? "" : op->text);
+	return 1;
+}
+
 static void submitted(void *arg, int rc, const char *msg)
 {
 	struct tdm_defs_op *op = arg;
 	op->fwd = NULL;
-	if (rc != TDM_REPL_OK) /* else the apply answers it */
+	if (rc != TDM_REPL_OK) {
 		retry_later(op, rc, msg);
+		return;
+	}
+	op->acked = 1; /* the leader's acks=all waits until the ISR applied it */
+	maybe_answer(op);
 }
 
 /* rec appended where TDM_DEFS_TOPIC-0 is led: 0 (done may come later),
@@ -98,6 +112,7 @@ static int append(struct tdm_defs *d, const struct tdm_record *rec, struct tdm_d
 	if (rc == TDM_REPL_NOT_LEADER) { /* over the cluster link */
 		struct tdm_record fwd = *rec;
 		fwd.timestamp = wall_ms(); /* proposed now */
+		op->target = 0;
 		return tdm_replica_forward(r, TDM_DEFS_TOPIC, 0, &fwd, submitted, op, &op->fwd);
 	}
 	struct ls_partition *p = tdm_defs_partition(d);
@@ -111,6 +126,7 @@ static int append(struct tdm_defs *d, const struct tdm_record *rec, struct tdm_d
 	if (tdm_topics_append(d->b->topics, p, rec, 1, LS_CODEC_NONE, &res) != LS_OK)
 		return TDM_ERR_IO;
 	tdm_topics_flush_now(d->b->topics, p); /* fsynced soon; applied once the ISR has it */
+	op->target = res.last_offset + 1;
 	return 0;
 }
 
@@ -456,8 +472,12 @@ static void apply_record(struct tdm_defs *d, const struct ls_record *r)
 	if (node != d->node)
 		return;
 	for (struct tdm_defs_op *op = d->ops; op; op = op->next)
-		if (op->seq == seq) {
-			op_finish(op, out.status, out.status == TDM_OK ? "" : out.err.text);
+		if (op->seq == seq && !op->applied) {
+			op->applied = 1;
+			op->status = out.status;
+			snprintf(op->text, sizeof(op->text), "%s",
+				 out.status == TDM_OK ? "" : out.err.text);
+			maybe_answer(op);
 			break;
 		}
 }
@@ -501,6 +521,20 @@ static int apply_range(struct tdm_defs *d, struct ls_partition *p, uint64_t hw)
 	return 0;
 }
 
+/* An op appended here: has every in-sync node applied it?  1 when op
+ * was answered; a lost lead or a shrunk ISR sends it again. */
+static int local_acked(struct tdm_defs *d, struct tdm_defs_op *op, struct ls_partition *p)
+{
+	int rc = tdm_replica_acked(d->b->replica, TDM_DEFS_TOPIC, 0, p, op->target);
+	if (rc < 0) {
+		retry_later(op, rc, NULL);
+		return 0;
+	}
+	if (rc == TDM_REPL_OK)
+		op->acked = 1;
+	return maybe_answer(op);
+}
+
 void tdm_defs_poll(struct tdm_defs *d, uint64_t now_ms)
 {
 	struct ls_partition *p = tdm_defs_partition(d);
@@ -514,9 +548,12 @@ void tdm_defs_poll(struct tdm_defs *d, uint64_t now_ms)
 	if (d->applied > before && d->applied > d->persisted &&
 	    tdm_durable_cluster_set_applied(d->b->durable, d->applied) == 0)
 		d->persisted = d->applied;
+	tdm_replica_set_applied(d->b->replica, TDM_DEFS_TOPIC, 0, d->applied);
 	struct tdm_defs_op *op = d->ops, *next;
 	for (; op; op = next) {
 		next = op->next;
+		if (p && op->submitted && op->target && !op->acked && local_acked(d, op, p))
+			continue; /* answered */
 		if (now_ms >= op->deadline_ms) {
 			char text[240];
 			snprintf(text, sizeof(text),

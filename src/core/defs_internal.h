@@ -31,6 +31,12 @@ struct tdm_defs_op {
 	size_t key_len, value_len;
 	int submitted;                 /* 0: (re)sent at the next poll */
 	int taken;                     /* handed to a waiter by tdm_defs_last */
+	/* answered once both: applied here, and applied by every in-sync
+	 * node (core/replica.h: applier topics) */
+	int applied, acked;
+	int status;                    /* the apply's, once applied */
+	char text[300];
+	uint64_t target;               /* appended here: acked once the ISR applied it */
 	char last_error[160];          /* why the last attempt failed, for the timeout */
 };
 

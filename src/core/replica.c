@@ -32,6 +32,10 @@ struct rep_follower {
 	int64_t caught_up_ms;        /* last time it had everything the leader had */
 	int64_t last_fetch_ms;       /* time of its previous fetch */
 	uint64_t leader_leo_at_last; /* the leader's log end at that fetch */
+	/* applier topics (tdm_replica_set_applier): */
+	const void *sent_conn;       /* the connection of the last response, */
+	uint64_t hw_sent;            /* and the high watermark it carried */
+	uint64_t applied;            /* what it has applied, as its fetches tell */
 };
 
 struct rep_part {
@@ -44,6 +48,9 @@ struct rep_part {
 	uint64_t hw;
 	struct rep_follower *fol; /* owned: leader only, one per other replica */
 	size_t nfol;
+	int applier;     /* its topic is the applier's (tdm_replica_set_applier) */
+	int apply_due;   /* follower: the high watermark moved since the applier ran */
+	uint64_t applied_here; /* leader: what this node's applier applied */
 	int isr_pending; /* an ISR change is being written */
 	int pending_ticks; /* ticks it has been out: past ISR_PENDING_TICKS, asked again */
 };
@@ -60,6 +67,10 @@ struct tdm_replica {
 	size_t nnodes;
 	struct tdm_map parts; /* "topic/partition" -> struct rep_part */
 	uint64_t isr_shrinks, isr_expands;
+	char *applier_topic; /* owned */
+	void (*applier)(void *ctx);
+	void *applier_ctx;
+	int apply_due;
 };
 
 static size_t part_key(char *buf, size_t len, const char *topic, int32_t partition)
@@ -102,6 +113,14 @@ static int in_list(const int32_t *ids, size_t n, int32_t id)
 }
 
 static int update_hw(struct tdm_replica *r, struct rep_part *rp, struct ls_partition *p);
+
+static struct rep_follower *follower_of(struct rep_part *rp, int32_t id)
+{
+	for (size_t i = 0; i < rp->nfol; i++)
+		if (rp->fol[i].id == id)
+			return &rp->fol[i];
+	return NULL;
+}
 
 /* topics' append hook: after a leader's append the high watermark may
  * move, when the leader is alone in its ISR (Kafka's maybeIncrementLeaderHW
@@ -158,6 +177,7 @@ void tdm_replica_free(struct tdm_replica *r)
 		part_free(v);
 	tdm_map_free(&r->parts);
 	free_nodes(r);
+	free(r->applier_topic);
 	free(r);
 }
 
@@ -302,6 +322,7 @@ int tdm_replica_set_state(struct tdm_replica *r, const char *topic, int32_t part
 			return TDM_ERR_NOMEM;
 		}
 		rp->partition = partition;
+		rp->applier = r->applier_topic && !strcmp(topic, r->applier_topic);
 		rp->st.leader = TDM_NO_NODE;
 		rp->st.leader_epoch = -1;
 		rp->st.version = -1;
@@ -556,7 +577,78 @@ void tdm_replica_follower_hw(struct tdm_replica *r, const char *topic, int32_t p
 		tdm_partition_set_high_watermark((struct ls_partition *)p, hw);
 		/* stream queue consumers here read up to it: wake them */
 		tdm_topics_notify(r->topics, (struct ls_partition *)p);
+		if (rp->applier)
+			r->apply_due = 1;
 	}
+}
+
+int tdm_replica_set_applier(struct tdm_replica *r, const char *topic, void (*fn)(void *ctx),
+			    void *ctx)
+{
+	if (!r)
+		return 0;
+	char *t = strdup(topic);
+	if (!t)
+		return TDM_ERR_NOMEM;
+	free(r->applier_topic);
+	r->applier_topic = t;
+	r->applier = fn;
+	r->applier_ctx = ctx;
+	size_t pos = 0;
+	void *v;
+	while (tdm_map_next(&r->parts, &pos, NULL, NULL, &v))
+		((struct rep_part *)v)->applier = !strcmp(((struct rep_part *)v)->topic, topic);
+	return 0;
+}
+
+void tdm_replica_set_applied(struct tdm_replica *r, const char *topic, int32_t partition,
+			     uint64_t offset)
+{
+	struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
+	if (!rp || !rp->applier || offset <= rp->applied_here)
+		return;
+	rp->applied_here = offset;
+	struct ls_partition *p = rp->leader_here ? part_log(r, rp) : NULL;
+	if (p) /* acks=all waiters look again */
+		tdm_topics_notify(r->topics, p);
+}
+
+void tdm_replica_follower_sent(struct tdm_replica *r, int32_t replica_id, const void *conn,
+			       const char *topic, int32_t partition, uint64_t hw)
+{
+	struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
+	struct rep_follower *f = rp && rp->applier && rp->leader_here ? follower_of(rp, replica_id)
+								       : NULL;
+	if (f) {
+		f->sent_conn = conn;
+		f->hw_sent = hw;
+	}
+}
+
+void tdm_replica_follower_applied(struct tdm_replica *r, int32_t replica_id, const void *conn,
+				  const char *topic, int32_t partition, uint64_t fetch_offset)
+{
+	struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
+	struct rep_follower *f = rp && rp->applier && rp->leader_here ? follower_of(rp, replica_id)
+								       : NULL;
+	if (!f || f->sent_conn != conn) /* the last response may not have arrived */
+		return;
+	uint64_t applied = f->hw_sent < fetch_offset ? f->hw_sent : fetch_offset;
+	struct ls_partition *p = part_log(r, rp);
+	if (applied > f->applied) {
+		f->applied = applied;
+		if (p) /* acks=all waiters look again */
+			tdm_topics_notify(r->topics, p);
+	}
+}
+
+void tdm_replica_fetched(struct tdm_replica *r)
+{
+	if (!r || !r->apply_due)
+		return;
+	r->apply_due = 0;
+	if (r->applier)
+		r->applier(r->applier_ctx);
 }
 
 int32_t tdm_replica_node_id(const struct tdm_replica *r)
@@ -620,6 +712,26 @@ int tdm_replica_check_insync(const struct tdm_replica *r, const char *topic, int
 	return rp->st.nisr < min_insync_of(r, rp) ? TDM_REPL_NOT_ENOUGH : TDM_REPL_OK;
 }
 
+/* Leader of an applier topic's partition: what every ISR member (this
+ * node included) has applied; 0 while one has not fetched since. */
+static uint64_t applied_by_isr(const struct tdm_replica *r, const struct rep_part *rp)
+{
+	uint64_t low = rp->applied_here;
+	for (size_t i = 0; i < rp->st.nisr; i++) {
+		const struct rep_follower *f = NULL;
+		for (size_t j = 0; j < rp->nfol; j++)
+			if (rp->fol[j].id == rp->st.isr[i])
+				f = &rp->fol[j];
+		if (rp->st.isr[i] == r->node_id)
+			continue;
+		if (!f || !f->known)
+			return 0;
+		if (f->applied < low)
+			low = f->applied;
+	}
+	return low;
+}
+
 int tdm_replica_acked(const struct tdm_replica *r, const char *topic, int32_t partition,
 		      const struct ls_partition *p, uint64_t target)
 {
@@ -631,7 +743,7 @@ int tdm_replica_acked(const struct tdm_replica *r, const char *topic, int32_t pa
 		return TDM_REPL_UNKNOWN;
 	if (!rp->leader_here)
 		return TDM_REPL_NOT_LEADER;
-	if (rp->hw < target)
+	if (rp->hw < target || (rp->applier && applied_by_isr(r, rp) < target))
 		return 1;
 	return rp->st.nisr < min_insync_of(r, rp) ? TDM_REPL_NOT_ENOUGH_AFTER : TDM_REPL_OK;
 }

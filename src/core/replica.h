@@ -304,4 +304,37 @@ int tdm_replica_follower_fetch(struct tdm_replica *r, int32_t replica_id, const 
 void tdm_replica_follower_hw(struct tdm_replica *r, const char *topic, int32_t partition,
 			     const struct ls_partition *p, uint64_t leader_hw);
 
+
+/*
+ * Applier topics: read-your-writes for the definitions log.  A record of
+ * topic is acknowledged (tdm_replica_acked, acks=all) only once every ISR
+ * member has *applied* it, not only stored it, so that whoever proposed a
+ * definition may use it on any node as soon as it is answered, as a
+ * RabbitMQ cluster's schema change is on every node once it returns.
+ *  - Each node's applier reports what it applied (tdm_replica_set_applied).
+ *  - A follower runs the applier (fn(ctx), on the loop thread) after a
+ *    fetch response moved the high watermark of a partition of topic,
+ *    before it fetches again (tdm_replica_fetched, called by the fetcher).
+ *  - So the leader knows a follower's next fetch on the same connection
+ *    means it applied up to the high watermark the previous response
+ *    carried (tdm_replica_follower_sent / tdm_replica_follower_applied,
+ *    called by the Kafka Fetch handler for follower fetches).
+ * One applier topic per node; setting it again replaces it.  0 or
+ * TDM_ERR_NOMEM.
+ */
+int tdm_replica_set_applier(struct tdm_replica *r, const char *topic, void (*fn)(void *ctx),
+			    void *ctx);
+/* This node's applier applied [0, offset) of topic/partition. */
+void tdm_replica_set_applied(struct tdm_replica *r, const char *topic, int32_t partition,
+			     uint64_t offset);
+/* Leader: the response to replica_id's fetch, on connection conn (any
+ * token that tells connections apart), carried high watermark hw. */
+void tdm_replica_follower_sent(struct tdm_replica *r, int32_t replica_id, const void *conn,
+			       const char *topic, int32_t partition, uint64_t hw);
+/* Leader: replica_id fetches again on conn at fetch_offset. */
+void tdm_replica_follower_applied(struct tdm_replica *r, int32_t replica_id, const void *conn,
+				  const char *topic, int32_t partition, uint64_t fetch_offset);
+/* Follower: a fetch response was handled; runs the applier when due. */
+void tdm_replica_fetched(struct tdm_replica *r);
+
 #endif

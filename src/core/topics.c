@@ -681,6 +681,14 @@ int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, cons
 	return rc;
 }
 
+size_t tdm_topics_delete_before(struct tdm_topics *t, struct ls_partition *p, uint64_t offset)
+{
+	(void)t;
+	if (offset <= ls_log_start(p))
+		return 0;
+	return ls_delete_records(p, offset);
+}
+
 /* After a cut of p's log (what it was, for the log line): a failure
  * logged (the partition is then offline), readers woken either way. */
 static int cut_done(struct tdm_topics *t, struct ls_partition *p, int rc, const char *what,

@@ -154,6 +154,13 @@ int tdm_topics_truncate(struct tdm_topics *t, struct ls_partition *p, uint64_t o
  * end), logged and waking readers as tdm_topics_truncate. */
 int tdm_topics_start_at(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
 
+/* Kafka's DeleteRecords at segment granularity (ls_delete_records): the
+ * whole segments below offset go, the log start moves up to the base of
+ * the segment holding it.  For a log's owner that no longer needs what is
+ * below offset (a quorum queue's settled prefix), and for a follower
+ * following its leader's log start.  Returns the segments deleted. */
+size_t tdm_topics_delete_before(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
+
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);

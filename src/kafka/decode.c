@@ -334,6 +334,7 @@ int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fet
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
 			t->parts[j].fetch_offset = kf_get_i64(c);
+			t->parts[j].log_start_offset = ver >= 5 ? kf_get_i64(c) : -1;
 			t->parts[j].partition_max_bytes = kf_get_i32(c);
 		}
 	}

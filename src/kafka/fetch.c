@@ -1,5 +1,6 @@
 /*
- * Fetch v4 with long polling.  Each partition's answer is whole stored
+ * Fetch v4-v5 with long polling (v5 adds each partition's log start, which
+ * followers follow: Kafka's KIP-107).  Each partition's answer is whole stored
  * batches from the one containing fetch_offset, sent straight from the
  * segment file: the range core's tdm_topics_read finds becomes an evbuffer
  * file segment (sendfile), so record bytes never pass through user space.
@@ -24,8 +25,9 @@
  * its log end for the replica manager (tdm_replica_follower_fetch, whose
  * refusals become NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
  * UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION).  Either way the
- * answer's high watermark is the replica manager's.  Fetch v4 carries no
- * current_leader_epoch: followers are fenced by OffsetForLeaderEpoch.  On
+ * answer's high watermark is the replica manager's, with the tandem
+ * replica manager's applier rule for the definitions log (core/replica.h).
+ * Fetch v4-5 carry no current_leader_epoch: followers are fenced by OffsetForLeaderEpoch.  On
  * a single node a follower's fetch is an administrator's read to the log
  * end.
  *
@@ -47,6 +49,7 @@ struct fetch_part {
 	int32_t partition_max_bytes;
 	int16_t err;
 	int64_t high_watermark;
+	int64_t log_start;         /* v5+: the partition's log start, -1 when unknown */
 	int64_t parked_hw;         /* the high watermark when the request parked */
 	struct tdm_read_result rr; /* held between read and encode */
 };
@@ -63,6 +66,7 @@ struct fetch_state {
 	struct kf_park base;
 	struct kf_conn *kc;
 	int32_t replica_id;   /* >= 0: a follower's fetch */
+	int16_t version;
 	int follower_denied;  /* replica_id >= 0 from a non-administrator */
 	int recorded;         /* the follower's positions went to the replica manager */
 	int32_t min_bytes, max_bytes;
@@ -138,10 +142,12 @@ static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *f
 	 * fetch looking again): is this node still the leader? */
 	if (fs->replica_id < 0 || fs->recorded)
 		return kf_err_from_replica(tdm_replica_check_leader(r, ft->cname, fp->index));
-	return kf_err_from_replica(tdm_replica_follower_fetch(r, fs->replica_id, ft->cname,
-							      fp->index,
-							      (uint64_t)fp->fetch_offset, -1,
-							      now_ms()));
+	int rc = tdm_replica_follower_fetch(r, fs->replica_id, ft->cname, fp->index,
+					    (uint64_t)fp->fetch_offset, -1, now_ms());
+	if (rc == TDM_REPL_OK)
+		tdm_replica_follower_applied(r, fs->replica_id, fs->kc, ft->cname, fp->index,
+					     (uint64_t)fp->fetch_offset);
+	return kf_err_from_replica(rc);
 }
 
 /* Reads every partition; returns the bytes found, and sets *errors when a
@@ -169,6 +175,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 
 			fp->err = KF_ERR_NONE;
 			fp->high_watermark = -1;
+			fp->log_start = p ? (int64_t)tdm_partition_log_start(p) : -1;
 			if (!p) {
 				fp->err = aerr ? aerr : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 				(*errors)++;
@@ -253,8 +260,14 @@ static void encode(struct fetch_state *fs, struct evbuffer *resp)
 				}
 			}
 			kf_put_i16(resp, fp->err);
+			if (fs->replica_id >= 0 && !fp->err && fp->high_watermark >= 0 && ft->cname)
+				tdm_replica_follower_sent(fs->kc->srv->replica, fs->replica_id, fs->kc,
+							  ft->cname, fp->index,
+							  (uint64_t)fp->high_watermark);
 			kf_put_i64(resp, fp->high_watermark);
 			kf_put_i64(resp, fp->high_watermark); /* last_stable_offset */
+			if (fs->version >= 5)
+				kf_put_i64(resp, fp->log_start);
 			kf_put_i32(resp, 0);                  /* aborted_transactions */
 			kf_put_i32(resp, (int32_t)len);       /* records */
 			if (seg) {
@@ -416,6 +429,7 @@ int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		return KF_R_CLOSE;
 	fs->kc = kc;
 	fs->replica_id = r.replica_id < 0 ? -1 : r.replica_id;
+	fs->version = kc->hdr.api_version;
 	fs->follower_denied = r.replica_id >= 0 && !kf_authz_cluster(kc);
 	fs->min_bytes = r.min_bytes;
 	fs->max_bytes = r.max_bytes;

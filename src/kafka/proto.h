@@ -134,6 +134,7 @@ struct kf_produce_req {
 struct kf_fetch_part {
 	int32_t index;
 	int64_t fetch_offset;
+	int64_t log_start_offset; /* v5+: a follower's log start, else -1 */
 	int32_t partition_max_bytes;
 };
 struct kf_fetch_topic {

@@ -316,6 +316,70 @@ START_TEST(test_replica_admin_without_cluster_hooks)
 }
 END_TEST
 
+static int applier_runs;
+static void count_applier(void *ctx)
+{
+	(void)ctx;
+	applier_runs++;
+}
+
+/* An applier topic (the definitions log): acks=all waits until every ISR
+ * member applied the target, which a follower tells by fetching again on
+ * the connection that carried the high watermark; a follower runs its
+ * applier once per fetch response that moved the high watermark. */
+START_TEST(test_replica_applier_topic_acks_once_applied_everywhere)
+{
+	static const int32_t isr[] = { 1, 2, 3 };
+	static const char conn2 = 'a', conn3 = 'b', other = 'c';
+	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 2);
+	ck_assert_int_eq(tdm_replica_set_applier(r, "t", count_applier, NULL), 0);
+	set_state(r, 1, 0, 0, isr, 3);
+	append(2);
+	/* both followers have the records: the high watermark is 2 */
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 2, "t", 0, 2, 0, 1000), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 3, "t", 0, 2, 0, 1000), TDM_REPL_OK);
+	ck_assert_uint_eq(tdm_replica_high_watermark(r, "t", 0, part0()), 2);
+	/* stored everywhere, applied nowhere: not acknowledged */
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 2), 1);
+	tdm_replica_set_applied(r, "t", 0, 2); /* the leader's own applier */
+	tdm_replica_follower_sent(r, 2, &conn2, "t", 0, 2);
+	tdm_replica_follower_sent(r, 3, &conn3, "t", 0, 2);
+	/* node 2 fetches again on its connection: it applied up to 2 */
+	tdm_replica_follower_applied(r, 2, &conn2, "t", 0, 2);
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 2), 1);
+	/* node 3 on another connection: the response may have been lost */
+	tdm_replica_follower_applied(r, 3, &other, "t", 0, 2);
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 2), 1);
+	tdm_replica_follower_sent(r, 3, &other, "t", 0, 2);
+	tdm_replica_follower_applied(r, 3, &other, "t", 0, 2);
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 2), TDM_REPL_OK);
+	/* a follower's applied never passes its own log end */
+	append(1);
+	tdm_replica_follower_sent(r, 2, &conn2, "t", 0, 9);
+	tdm_replica_follower_applied(r, 2, &conn2, "t", 0, 2);
+	tdm_replica_set_applied(r, "t", 0, 3);
+	ck_assert_int_eq(tdm_replica_acked(r, "t", 0, part0(), 3), 1);
+	tdm_replica_free(r);
+
+	/* a follower: the applier runs after a response that moved the high
+	 * watermark, once */
+	r = tdm_replica_new(topics, 2, &hooks, NULL, 30000, 2);
+	ck_assert_int_eq(tdm_replica_set_applier(r, "t", count_applier, NULL), 0);
+	set_state(r, 1, 1, 1, isr, 3);
+	applier_runs = 0;
+	tdm_replica_fetched(r);
+	ck_assert_int_eq(applier_runs, 0);
+	tdm_replica_follower_hw(r, "t", 0, part0(), 2);
+	tdm_replica_fetched(r);
+	tdm_replica_fetched(r);
+	ck_assert_int_eq(applier_runs, 1);
+	tdm_replica_follower_hw(r, "t", 0, part0(), 2); /* no move */
+	tdm_replica_fetched(r);
+	ck_assert_int_eq(applier_runs, 1);
+	tdm_replica_free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("replica");
@@ -330,6 +394,7 @@ int main(void)
 	tcase_add_test(tc, test_replica_new_follower_behind_keeps_its_lag_time);
 	tcase_add_test(tc, test_replica_admin_without_cluster_hooks);
 	tcase_add_test(tc, test_replica_topic_min_insync_overrides_the_broker_default);
+	tcase_add_test(tc, test_replica_applier_topic_acks_once_applied_everywhere);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
