@@ -184,6 +184,10 @@ static const struct conf_key conf_keys[] = {
 	  CF_BYTES,
 	  "Smallest segment.bytes a client may give a topic (Kafka 4's floor; each segment\n"
 	  "holds a file descriptor open); smaller is refused with INVALID_CONFIG." },
+	{ "quorum_segment_bytes", CT_U64, OFF(quorum_segment_bytes), "8MiB", 14, INT32_MAX,
+	  CF_BYTES,
+	  "segment.bytes of a quorum queue's log (at least log_min_segment_bytes): the\n"
+	  "queue's leader deletes whole segments whose messages were all settled." },
 	{ "max_partitions_per_topic", CT_U32, OFF(max_partitions_per_topic), "10000", 1, 1000000, 0,
 	  "Most partitions one topic may have; more is refused with INVALID_PARTITIONS\n"
 	  "(settable at run time over /api/kafka-limits)." },

@@ -84,6 +84,7 @@ struct tdm_config {
 	uint64_t log_retention_bytes; /* broker default retention.bytes; 0 = unlimited */
 	uint64_t log_segment_bytes; /* broker default segment.bytes; default 1 GiB */
 	uint64_t log_min_segment_bytes; /* floor of a client's segment.bytes; default 1 MiB */
+	uint64_t quorum_segment_bytes; /* segment.bytes of quorum queues' logs; default 8 MiB */
 	uint32_t max_partitions_per_topic; /* default 10000 */
 	uint32_t max_partitions;    /* over all topics; default 100000 */
 	uint64_t log_flush_interval_ms; /* broker default flush.ms; default 1000 */

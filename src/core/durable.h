@@ -115,4 +115,20 @@ int tdm_storage_fsync_ledger(const char *path);
 /* Timings of the journal's fsync rounds (logstore's histogram). */
 void tdm_durable_fsync_hist(const struct tdm_durable *d, struct tdm_fsync_hist *out);
 
+
+/* ---- records in the journal's layout (also a quorum queue's log) ---------------- */
+
+struct ls_record;
+struct ls_header;
+/* Record r's header `name` (one-letter keys), or NULL. */
+const struct ls_header *tdm_record_header(const struct ls_record *r, char name);
+/* The kind of record r (its 't' header: the journal's 'E', 'P', 'A', 'D';
+ * a quorum queue's 'E', 'D', 'R', 'S'), or 0. */
+int tdm_record_kind(const struct ls_record *r);
+/* The message of a record with headers x (exchange), r (routing key), h
+ * (the content header) and the body as value: refcount 1, owned by the
+ * caller, passed through b's restore_message hook; NULL when a header is
+ * missing or too long, or out of memory. */
+struct tdm_message *tdm_record_message(struct tdm_broker *b, const struct ls_record *r,
+				       int persistent);
 #endif

@@ -175,10 +175,6 @@ static inline const uint8_t *dur_get_str(struct rbuf *r, size_t *n)
  * proposed to the cluster (core/defs.h).  0 or -1. */
 int dur_defs_write(struct tdm_durable *d, const struct wbuf *key, const struct wbuf *val);
 struct pend *dur_pend_add(struct tdm_durable *d, uint8_t kind, const struct wbuf *meta);
-/* durable_journal.c: record r's header `name` (one-letter keys), or NULL. */
-const struct ls_header *dur_record_header(const struct ls_record *r, char name);
-/* durable_journal.c: the kind of journal record r ('E', 'P', 'A', 'D'), or 0. */
-int dur_record_kind(const struct ls_record *r);
 /* durable_journal.c: the message of an 'E' or 'P' journal record (refcount 1,
  * owned by the caller, passed through the broker's restore_message hook),
  * or NULL. */

@@ -295,7 +295,7 @@ int tdm_durable_state(const struct tdm_durable *d, uint64_t off)
 
 /* ---- the journal: reading records back ---------------------------------------- */
 
-const struct ls_header *dur_record_header(const struct ls_record *r, char name)
+const struct ls_header *tdm_record_header(const struct ls_record *r, char name)
 {
 	for (size_t i = 0; i < r->header_count; i++)
 		if (r->headers[i].key_len == 1 && r->headers[i].key[0] == name)
@@ -303,27 +303,37 @@ const struct ls_header *dur_record_header(const struct ls_record *r, char name)
 	return NULL;
 }
 
-int dur_record_kind(const struct ls_record *r)
+int tdm_record_kind(const struct ls_record *r)
 {
-	const struct ls_header *t = dur_record_header(r, 't');
+	const struct ls_header *t = tdm_record_header(r, 't');
 	return t && t->value_len == 1 ? *(const char *)t->value : 0;
 }
 
-/* The message of an 'E' or 'P' journal record, refcount 1, or NULL. */
-struct tdm_message *dur_message_of(struct tdm_durable *d, const struct ls_record *r)
+struct tdm_message *tdm_record_message(struct tdm_broker *b, const struct ls_record *r,
+				       int persistent)
 {
-	const struct ls_header *xh = dur_record_header(r, 'x'), *rh = dur_record_header(r, 'r'), *hh = dur_record_header(r, 'h');
+	const struct ls_header *xh = tdm_record_header(r, 'x'), *rh = tdm_record_header(r, 'r'),
+			       *hh = tdm_record_header(r, 'h');
 	if (!xh || !rh || !hh || xh->value_len > 255 || rh->value_len > 255)
 		return NULL;
 	struct tdm_message *m = tdm_message_new(xh->value, xh->value_len, rh->value, rh->value_len,
 						hh->value, hh->value_len, r->value_len);
 	if (!m)
 		return NULL;
-	memcpy(m->body, r->value, r->value_len);
+	if (r->value_len)
+		memcpy(m->body, r->value, r->value_len);
 	m->body_filled = r->value_len;
-	m->persistent = dur_record_kind(r) == 'E';
-	m->journal_off = r->offset;
-	if (d->b->restore_message)
-		d->b->restore_message(d->b->restore_ctx, m);
+	m->persistent = (uint8_t)!!persistent;
+	if (b->restore_message)
+		b->restore_message(b->restore_ctx, m);
+	return m;
+}
+
+/* The message of an 'E' or 'P' journal record, refcount 1, or NULL. */
+struct tdm_message *dur_message_of(struct tdm_durable *d, const struct ls_record *r)
+{
+	struct tdm_message *m = tdm_record_message(d->b, r, tdm_record_kind(r) == 'E');
+	if (m)
+		m->journal_off = r->offset;
 	return m;
 }

@@ -529,7 +529,7 @@ static int journal_pass1(struct tdm_durable *d, const struct ls_record *r, void 
 {
 	(void)d;
 	struct jstate *js = ctx;
-	int kind = dur_record_kind(r);
+	int kind = tdm_record_kind(r);
 	if (kind != 'A' && kind != 'D')
 		return 0;
 	struct rbuf v = { r->value, r->value_len, 0, 0 };
@@ -557,9 +557,9 @@ static int journal_pass1(struct tdm_durable *d, const struct ls_record *r, void 
 static int journal_pass2(struct tdm_durable *d, const struct ls_record *r, void *ctx)
 {
 	struct jstate *js = ctx;
-	if (dur_record_kind(r) != 'E')
+	if (tdm_record_kind(r) != 'E')
 		return 0;
-	const struct ls_header *qh = dur_record_header(r, 'q');
+	const struct ls_header *qh = tdm_record_header(r, 'q');
 	if (!qh)
 		return 0;
 	struct tdm_message *m = NULL;

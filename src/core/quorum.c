@@ -22,6 +22,7 @@
 #define READ_BYTES (1u << 20)    /* one log read of a rebuild */
 #define CREATE_RETRY_MS 1000     /* a failed creation asked again after */
 #define WARN_EVERY_MS 5000       /* refusals logged at most this often */
+#define TRIM_MS 1000             /* settled segments looked for at most this often */
 
 /* ---- offsets -> delivery state: an open-addressing hash ------------------ */
 
@@ -134,6 +135,8 @@ struct tdm_quorum {
 	struct cmds pending;             /* D, R and S records not written yet */
 	struct tdm_replica_op *op;       /* the topic's creation under way */
 	uint64_t asked_ms, warned_ms;
+	uint64_t trimmed_ms;             /* when trim() last looked */
+	uint8_t untracked;               /* a hand-out not in map (no memory): no trim */
 	char create_err[160];
 };
 
@@ -160,9 +163,11 @@ const char *tdm_quorum_topic(const struct tdm_queue *q)
 }
 
 /* The topic's configs: one partition's worth of a queue, a majority of
- * the replicas in sync before a publish is confirmed. */
-static size_t topic_configs(const struct tdm_quorum *qq, size_t rf, struct tdm_kv kv[3],
-			    char bufs[3][24])
+ * the replicas in sync before a publish is confirmed, no retention (the
+ * leader trims what was settled: trim()), segments of
+ * quorum_segment_bytes. */
+static size_t topic_configs(const struct tdm_quorum *qq, size_t rf, struct tdm_kv kv[4],
+			    char bufs[4][24])
 {
 	const struct tdm_config *cfg = broker_of(qq)->cfg;
 	long long maxmsg = cfg ? (long long)cfg->max_message_size + (1 << 20) : 1048588;
@@ -174,7 +179,10 @@ static size_t topic_configs(const struct tdm_quorum *qq, size_t rf, struct tdm_k
 	kv[0] = (struct tdm_kv){ "min.insync.replicas", bufs[0] };
 	kv[1] = (struct tdm_kv){ "max.message.bytes", bufs[1] };
 	kv[2] = (struct tdm_kv){ "retention.ms", bufs[2] };
-	return 3;
+	snprintf(bufs[3], 24, "%llu",
+		 (unsigned long long)(cfg ? cfg->quorum_segment_bytes : 8u << 20));
+	kv[3] = (struct tdm_kv){ "segment.bytes", bufs[3] };
+	return 4;
 }
 
 static void created(void *arg, int rc, const char *msg)
@@ -205,8 +213,8 @@ static void create_in_cluster(struct tdm_quorum *qq)
 	size_t rf = qq->group_size > 0 ? (size_t)qq->group_size : live;
 	if (rf > live)
 		rf = live;
-	struct tdm_kv kv[3];
-	char bufs[3][24], err[200] = "";
+	struct tdm_kv kv[4];
+	char bufs[4][24], err[200] = "";
 	size_t nkv = topic_configs(qq, rf ? rf : 1, kv, bufs);
 	int rc = tdm_stream_cluster_create(b->replica, qq->topic, 1, rf, kv, nkv, created, qq,
 					   &qq->op, err, sizeof(err));
@@ -220,8 +228,8 @@ static void create_in_cluster(struct tdm_quorum *qq)
 static int create_local(struct tdm_quorum *qq)
 {
 	struct tdm_topics *t = broker_of(qq)->topics;
-	struct tdm_kv kv[3];
-	char bufs[3][24], err[256] = "";
+	struct tdm_kv kv[4];
+	char bufs[4][24], err[256] = "";
 	if (!t)
 		return -1;
 	if (log_of(qq))
@@ -352,6 +360,8 @@ void tdm_quorum_out(struct tdm_queue *q, uint64_t seq)
 	struct qslot *s = qmap_get(&q->quorum->map, seq);
 	if (s)
 		s->out = 1;
+	else
+		q->quorum->untracked = 1; /* its offset could be trimmed away */
 	pend(q->quorum, 'D', seq); /* after a restart: returned, one delivery more */
 }
 
@@ -395,15 +405,6 @@ uint32_t tdm_quorum_delivery_count(const struct tdm_queue *q, uint64_t seq)
 
 typedef void (*scan_fn)(struct tdm_quorum *qq, const struct ls_record *r, char kind);
 
-static char kind_of(const struct ls_record *r)
-{
-	for (size_t i = 0; i < r->header_count; i++)
-		if (r->headers[i].key_len == 1 && r->headers[i].key[0] == 't' &&
-		    r->headers[i].value_len == 1)
-			return *(const char *)r->headers[i].value;
-	return 0;
-}
-
 /* Calls fn for every record of the log, in order.  0, or -1 (read error). */
 static int scan(struct tdm_quorum *qq, struct ls_partition *p, scan_fn fn)
 {
@@ -443,7 +444,7 @@ static int scan(struct tdm_quorum *qq, struct ls_partition *p, scan_fn fn)
 		struct ls_record rec;
 		while ((rc = ls_decoder_next(dec, &rec, NULL)) > 0)
 			if (rec.offset >= off)
-				fn(qq, &rec, kind_of(&rec));
+				fn(qq, &rec, (char)tdm_record_kind(&rec));
 		if (rc < 0)
 			goto out;
 		off = next;
@@ -483,14 +484,6 @@ static void scan_commands(struct tdm_quorum *qq, const struct ls_record *r, char
 	}
 }
 
-static const struct ls_header *header(const struct ls_record *r, char name)
-{
-	for (size_t i = 0; i < r->header_count; i++)
-		if (r->headers[i].key_len == 1 && r->headers[i].key[0] == name)
-			return &r->headers[i];
-	return NULL;
-}
-
 /* Pass 2: the messages not settled, in offset order. */
 static void scan_messages(struct tdm_quorum *qq, const struct ls_record *r, char kind)
 {
@@ -499,28 +492,16 @@ static void scan_messages(struct tdm_quorum *qq, const struct ls_record *r, char
 	struct qslot *s = qmap_find(&qq->map, r->offset);
 	if (s && s->count == UINT32_MAX)
 		return;
-	const struct ls_header *x = header(r, 'x'), *rk = header(r, 'r'), *h = header(r, 'h'),
-			       *p = header(r, 'p');
-	if (!x || !rk || !h || x->value_len > 255 || rk->value_len > 255) {
-		tdm_warn("quorum", "queue '%s': record %llu of %s is not a message; skipped",
-			 qq->q->name, (unsigned long long)r->offset, qq->topic);
-		return;
-	}
+	const struct ls_header *p = tdm_record_header(r, 'p');
 	struct tdm_queue *q = qq->q;
-	struct tdm_message *m = tdm_message_new(x->value, x->value_len, rk->value, rk->value_len,
-						h->value, h->value_len, r->value_len);
+	struct tdm_message *m = tdm_record_message(broker_of(qq), r,
+						   p && p->value_len == 1 &&
+							   *(const char *)p->value == '2');
 	if (!m) {
-		tdm_error("quorum", "queue '%s': out of memory rebuilding from %s", q->name,
-			  qq->topic);
+		tdm_warn("quorum", "queue '%s': record %llu of %s is not a message (or no memory); "
+			 "skipped", q->name, (unsigned long long)r->offset, qq->topic);
 		return;
 	}
-	if (r->value_len)
-		memcpy(m->body, r->value, r->value_len);
-	m->body_filled = r->value_len;
-	m->persistent = p && p->value_len == 1 && *(const char *)p->value == '2';
-	struct tdm_broker *b = broker_of(qq);
-	if (b->restore_message)
-		b->restore_message(b->restore_ctx, m);
 	/* returned (a handed-out one counts as returned, as RabbitMQ counts
 	 * it after a restart); after a leader change everything, as the old
 	 * leader's last D records may not have reached this replica (AMQP's
@@ -559,6 +540,7 @@ static int rebuild(struct tdm_quorum *qq)
 	if (!p)
 		return -1;
 	qmap_clear(&qq->map);
+	qq->untracked = 0;
 	int rc = scan(qq, p, scan_commands);
 	if (rc == 0) {
 		count_handed_out(&qq->map);
@@ -657,11 +639,50 @@ void tdm_quorum_track(struct tdm_queue *q)
 		track(q->quorum);
 }
 
+/* The lowest offset the queue still needs: its oldest ready message, or
+ * one handed out or returned (map); end when there is none. */
+static uint64_t live_low(const struct tdm_quorum *qq, uint64_t end)
+{
+	const struct tdm_queue *q = qq->q;
+	uint64_t low = end;
+	if (q->ring_len && q->ring[q->ring_head].seq < low)
+		low = q->ring[q->ring_head].seq;
+	if (q->heap_len && q->heap[0].seq < low)
+		low = q->heap[0].seq;
+	for (size_t i = 0; i < qq->map.cap; i++)
+		if (qq->map.s[i].used && qq->map.s[i].key < low)
+			low = qq->map.s[i].key;
+	return low;
+}
+
+/* Leader, at most every TRIM_MS: the log's whole segments below the
+ * oldest message the queue still holds are deleted (RabbitMQ's quorum
+ * queues release a segment once all its entries are settled), so the log
+ * and a new leader's rebuild stay the size of what is in the queue.
+ * Followers delete theirs as their fetches learn the leader's log start. */
+static void trim(struct tdm_quorum *qq, uint64_t now)
+{
+	struct ls_partition *p;
+	if (!qq->leading || qq->untracked || now - qq->trimmed_ms < TRIM_MS || !(p = log_of(qq)))
+		return;
+	qq->trimmed_ms = now;
+	if (ls_log_end(p) - ls_log_start(p) < 2)
+		return;
+	uint64_t low = live_low(qq, ls_log_end(p));
+	size_t n = tdm_topics_delete_before(broker_of(qq)->topics, p, low);
+	if (n)
+		tdm_debug("quorum", "queue '%s' in vhost '%s': %zu settled segments of %s deleted, "
+			  "log start %llu", qq->q->name, qq->q->vhost->name, n, qq->topic,
+			  (unsigned long long)ls_log_start(p));
+}
+
 void tdm_quorum_tick(struct tdm_broker *b)
 {
+	uint64_t now = tdm_now_ms();
 	for (struct tdm_quorum *qq = b->quorums; qq; qq = qq->next) {
 		track(qq);
 		tdm_quorum_flush(qq->q);
+		trim(qq, now);
 	}
 }
 

@@ -8,7 +8,10 @@
  * the ZooKeeper session timeout, the consumer is never cancelled and goes
  * on by itself, every confirmed message is consumed, a message consumed
  * twice is flagged redelivered the second time, and nacked publishes
- * (while there is no leader) are published again.
+ * (while there is no leader) are published again.  Once every message
+ * of a quorum queue was acked, every replica deletes the settled segments
+ * of its log (the leader below the oldest message held, the followers
+ * below the leader's log start).
  *
  * Every wait is bounded; the nodes are stopped by PID (ch_stop).
  */
@@ -25,6 +28,7 @@
 #include "cluster_amqp.h"
 #include "cluster_harness.h"
 #include "kafka_harness.h"
+#include "logdir.h"
 
 #define TEST_TIMEOUT 300
 
@@ -33,7 +37,9 @@ static struct ch_cluster cl;
 static void setup(void)
 {
 	/* a dead follower leaves the ISR after 2 s: confirms go on meanwhile */
-	static const char *const extra[] = { "--replica-lag-time-max-ms", "2000", NULL };
+	static const char *const extra[] = { "--replica-lag-time-max-ms", "2000",
+					     "--quorum-segment-bytes", "65536",
+					     "--log-min-segment-bytes", "4096", NULL };
 	ch_start(&cl, 3, extra);
 }
 
@@ -234,6 +240,70 @@ START_TEST(test_cluster_quorum_leader_killed_under_publisher_and_consumer)
 }
 END_TEST
 
+/* The base offset of the oldest segment of quorum queue q's log (vhost
+ * "/") in node i's data dir; -1 when there is none. */
+static long long oldest_segment(int i, const char *q)
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s/logs/___quorum._2f.%s-0", cl.nodes[i].dir, q);
+	return ld_oldest_segment(dir, NULL);
+}
+
+/* Settled segments go on every replica: the leader deletes those below
+ * the oldest message held, the followers follow its log start. */
+START_TEST(test_cluster_quorum_settled_segments_trimmed_on_every_replica)
+{
+	enum { N = 300, BODY = 1000 };
+	char q[64];
+	static char body[BODY];
+	kh_name(q, sizeof(q), "qq-trim");
+	amqp_connection_state_t c1 = ca_to(&cl, 0);
+	declare_quorum(c1, q);
+	ca_done(c1);
+	amqp_connection_state_t pub = ca_to(&cl, 1);
+	amqp_confirm_select(pub, 1);
+	ca_reply_ok(amqp_get_rpc_reply(pub), "confirm.select");
+	struct ca_confirms cf;
+	ca_confirms_init(&cf, N);
+	memset(body, 'x', sizeof(body));
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(amqp_basic_publish(pub, 1, amqp_empty_bytes, amqp_cstring_bytes(q), 0,
+						    0, NULL, (amqp_bytes_t){ sizeof(body), body }),
+				 0);
+	ca_read_confirms(pub, &cf, N, 20000);
+	ck_assert_int_eq(cf.acks, N);
+	ca_confirms_free(&cf);
+	ca_done(pub);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(oldest_segment(i, q), 0);
+
+	amqp_connection_state_t sub = ca_to(&cl, 2);
+	for (int i = 0; i < N; i++) {
+		amqp_rpc_reply_t r = amqp_basic_get(sub, 1, amqp_cstring_bytes(q), 0);
+		ca_reply_ok(r, "basic.get");
+		ck_assert_int_eq(r.reply.id, AMQP_BASIC_GET_OK_METHOD);
+		uint64_t tag = ((amqp_basic_get_ok_t *)r.reply.decoded)->delivery_tag;
+		amqp_message_t m;
+		ca_reply_ok(amqp_read_message(sub, 1, &m, 0), "message");
+		amqp_destroy_message(&m);
+		ck_assert_int_eq(amqp_basic_ack(sub, 1, tag, 0), 0);
+	}
+	ca_done(sub);
+	uint64_t deadline = kh_now_ms() + 20000;
+	int trimmed = 0;
+	while (trimmed < 3 && kh_now_ms() < deadline) {
+		trimmed = 0;
+		for (int i = 0; i < 3; i++)
+			trimmed += oldest_segment(i, q) > 0;
+		if (trimmed < 3)
+			usleep(200 * 1000);
+	}
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(oldest_segment(i, q) > 0, "node %d kept its settled segments of %s",
+			      cl.nodes[i].id, q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cluster_quorum");
@@ -241,6 +311,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_quorum_leader_killed_under_publisher_and_consumer);
+	tcase_add_test(tc, test_cluster_quorum_settled_segments_trimmed_on_every_replica);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -7,7 +7,8 @@
  * time), x-delivery-limit dead-lettering with reason delivery_limit (and
  * dropping without a dead-letter exchange), a single active consumer,
  * x-max-length with each x-overflow, what comes back after kill -9 (the
- * queue is rebuilt from its log), queue.delete removing the log, and the
+ * queue is rebuilt from its log), the log trimmed below the oldest message
+ * held (tandemd only: it looks at the data dir), queue.delete removing the log, and the
  * management API's view of the queue (type, leader, members, online).
  *
  * Where RabbitMQ 3.10 and tandemd differ, the tests assert what both do
@@ -40,6 +41,7 @@
 #include "confirms.h"
 #include "harness.h"
 #include "http_client.h"
+#include "logdir.h"
 
 /* Bounded waits of this program (ms). */
 #define WAIT_MS 10000
@@ -619,6 +621,19 @@ static void redeclare_after_restart(amqp_connection_state_t c, const char *q)
 	}
 }
 
+/* kill -9 of the broker (c, connected to it, is destroyed), started
+ * again; returns a new connection with channel 1 open and q back. */
+static amqp_connection_state_t kill9_and_back(amqp_connection_state_t c, const char *q)
+{
+	th_broker_kill9();
+	th_destroy(c);
+	th_broker_restart();
+	c = th_connect();
+	th_channel(c, 1);
+	redeclare_after_restart(c, q);
+	return c;
+}
+
 START_TEST(kill9_keeps_unacked_and_purge)
 {
 	char q[128], p[128];
@@ -649,13 +664,7 @@ START_TEST(kill9_keeps_unacked_and_purge)
 
 	/* and two more after them, confirmed just before the kill */
 	publish_confirmed(q, "k", 6, 8);
-	th_broker_kill9();
-	th_destroy(c);
-	th_broker_restart();
-
-	c = th_connect();
-	th_channel(c, 1);
-	redeclare_after_restart(c, q);
+	c = kill9_and_back(c, q);
 	redeclare_after_restart(c, p);
 	ck_assert_uint_eq(th_wait_count(c, 1, q, 6, WAIT_MS), 6);
 	/* exactly the unsettled ones: k3..k7 in order, never delivered, and
@@ -692,14 +701,116 @@ START_TEST(kill9_keeps_unacked_and_purge)
 
 	/* the acks after the restart hold through another kill too */
 	th_ok(th_sync(c, 1), "sync");
-	th_broker_kill9();
-	th_destroy(c);
-	th_broker_restart();
-	c = th_connect();
-	th_channel(c, 1);
-	redeclare_after_restart(c, q);
+	c = kill9_and_back(c, q);
 	ck_assert_uint_eq(th_wait_count(c, 1, q, 0, WAIT_MS), 0);
 	ck_assert_int_eq(th_get(c, 1, q, 1, NULL, NULL, NULL, NULL), 0);
+	th_close(c);
+}
+END_TEST
+
+/* ---- 5b. the log keeps only what the queue holds ------------------------------------------ */
+
+#define TRIM_BODY 1000 /* bytes: 64 KiB segments of about 60 messages */
+
+/* Publishes "<prefix><i>" padded with 'x' to TRIM_BODY bytes, i in
+ * [from, to), persistent, confirmed. */
+static void publish_padded(const char *q, const char *prefix, int from, int to)
+{
+	amqp_connection_state_t c = th_connect();
+	struct confirms k;
+	amqp_table_entry_t h;
+	amqp_basic_properties_t p = persistent_props(&h);
+	static char b[TRIM_BODY];
+	th_channel(c, 1);
+	confirm_select(c, 1);
+	confirms_init(&k, c, 1, (uint64_t)(to - from));
+	for (int i = from; i < to; i++) {
+		memset(b, 'x', sizeof(b));
+		int n = snprintf(b, sizeof(b), "%s%d.", prefix, i);
+		b[n] = '.';
+		confirms_publish(&k, "", q, &p, (amqp_bytes_t){ sizeof(b), b });
+	}
+	confirms_all(&k, WAIT_MS);
+	ck_assert_uint_eq(k.nacks, 0);
+	confirms_free(&k);
+	th_close(c);
+}
+
+/* The base offset of the oldest segment of q's log (in vhost "/") in the
+ * broker's data dir, and in *n how many segments it has. */
+static long long oldest_segment(const char *q, int *n)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/logs/___quorum._2f.%s-0", th_data_dir(), q);
+	long long low = ld_oldest_segment(dir, n);
+	ck_assert_msg(low >= 0, "no log segments in %s", dir);
+	return low;
+}
+
+/* basic.get of the next message, whose body must start with "<prefix><i>.";
+ * returns its delivery tag. */
+static uint64_t get_padded(amqp_connection_state_t c, const char *q, const char *prefix, int i,
+			   int redelivered)
+{
+	amqp_message_t m;
+	uint64_t tag;
+	int redel;
+	char want[64], b[TRIM_BODY + 1];
+	snprintf(want, sizeof(want), "%s%d.", prefix, i);
+	ck_assert_msg(th_get_wait(c, 1, q, 0, &m, &tag, &redel, NULL, WAIT_MS) == 1, "%s: empty, want %s",
+		      q, want);
+	th_body(&m.body, b, sizeof(b));
+	ck_assert_msg(strncmp(b, want, strlen(want)) == 0, "got %.20s, want %s", b, want);
+	ck_assert_msg(redel == redelivered, "%s: redelivered %d", want, redel);
+	amqp_destroy_message(&m);
+	return tag;
+}
+
+/* The leader deletes its log's whole segments below the oldest message
+ * the queue still holds (ready or unacked), never one it needs: an unacked
+ * message holds its segment, after its ack the settled segments go, and
+ * after kill -9 the queue is rebuilt from what is left. */
+START_TEST(settled_segments_are_trimmed)
+{
+	char q[128], port[16];
+	int nsegs, before;
+	http_port = su_free_port();
+	th_http_port(http_port);
+	snprintf(port, sizeof(port), "%d", http_port);
+	const char *args[] = { "--http-port", port, "--quorum-segment-bytes", "65536",
+			       "--log-min-segment-bytes", "4096", NULL };
+	th_start_with_args(args);
+	th_name(q, sizeof(q), "qq-trim");
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	declare_qq(c, 1, q, NULL, 0);
+	publish_padded(q, "t", 0, 300);
+	uint64_t tags[200];
+	for (int i = 0; i < 200; i++)
+		tags[i] = get_padded(c, q, "t", i, 0);
+	for (int i = 0; i < 200; i++)
+		if (i != 5) /* t5 stays unacked */
+			amqp_basic_ack(c, 1, tags[i], 0);
+	th_ok(th_sync(c, 1), "sync");
+	ck_assert_int_eq(oldest_segment(q, &before), 0);
+	ck_assert_int_gt(before, 3);
+	th_sleep_ms(2500); /* the leader looks every second: t5 holds segment 0 */
+	ck_assert_int_eq(oldest_segment(q, &nsegs), 0);
+	ck_assert_int_eq(nsegs, before);
+
+	amqp_basic_ack(c, 1, tags[5], 0);
+	th_ok(th_sync(c, 1), "sync");
+	uint64_t deadline = th_now_ms() + WAIT_MS;
+	while (oldest_segment(q, &nsegs) == 0 && th_now_ms() < deadline)
+		th_sleep_ms(100);
+	ck_assert_msg(oldest_segment(q, &nsegs) > 0, "no segment deleted after every message in it was acked");
+	ck_assert_int_lt(nsegs, before);
+
+	c = kill9_and_back(c, q);
+	ck_assert_uint_eq(th_wait_count(c, 1, q, 100, WAIT_MS), 100);
+	for (int i = 200; i < 300; i++)
+		amqp_basic_ack(c, 1, get_padded(c, q, "t", i, 0), 0);
+	th_assert_drained(c, 1, q);
 	th_close(c);
 }
 END_TEST
@@ -822,6 +933,8 @@ int main(void)
 	if (th_can_restart()) {
 		tc = th_tcase("durability");
 		tcase_add_test(tc, kill9_keeps_unacked_and_purge);
+		if (!th_external()) /* looks at tandemd's data dir */
+			tcase_add_test(tc, settled_segments_are_trimmed);
 		suite_add_tcase(s, tc);
 	} else {
 		printf("note: the restart test needs TANDEM_TEST_BROKER_STOP and _START\n");
