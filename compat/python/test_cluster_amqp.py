@@ -661,6 +661,32 @@ class Stream(ClusterCase):
         self.assert_channel_error(404, "NOT_FOUND - no queue '%s' in vhost '/'" % q,
                                   self.channel(1).queue_declare, q, passive=True)
 
+    def test_stream_of_one_replica_consumed_elsewhere_is_406(self):
+        # x-initial-cluster-size 1: its one replica is on the declaring node;
+        # publishing works anywhere, consuming only where a replica is
+        q = self.queue(1, "sq.one", durable=True,
+                       arguments={"x-queue-type": "stream", "x-initial-cluster-size": 1})
+        ch3 = self.channel(3, confirm=True)
+        for i in range(3):
+            ch3.basic_publish("", q, b"o%d" % i)
+        for node in (2, 3):
+            ch = self.channel(node)
+            ch.basic_qos(prefetch_count=10)
+            self.assert_channel_error(
+                406, "PRECONDITION_FAILED - queue 'queue '%s' in vhost '/'' does not have a "
+                     "replica on the local node" % q,
+                ch.basic_consume, q, lambda *a: None, arguments={"x-stream-offset": "first"})
+        conn = self.connect(1)
+        ch = conn.channel()
+        ch.basic_qos(prefetch_count=10)
+        got = []
+        ch.basic_consume(q, lambda c, m, p, b: got.append(b), auto_ack=False,
+                         arguments={"x-stream-offset": "first"})
+        deadline = time.monotonic() + cc.WAIT
+        while len(got) < 3 and time.monotonic() < deadline:
+            conn.process_data_events(time_limit=0.05)
+        self.assertEqual(got, [b"o0", b"o1", b"o2"])
+
 
 if __name__ == "__main__":
     cc.main("cluster", sys.modules[__name__])

@@ -300,6 +300,10 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 	struct am_stream_start start;
 	if (q->stream && am_stream_consume_args(c, ch, q, b, m->id, &start, err) < 0)
 		return -1;
+	if (q->stream && !tdm_stream_local(q, start.partition)) /* RabbitMQ 3.10's words, doubled quote and all */
+		return am_fail(err, AM_PRECONDITION_FAILED, m->id,
+			       "queue 'queue '%s' in vhost '%s'' does not have a replica on the local node",
+			       q->name, c->vhost->name);
 	struct am_consumer *cons = calloc(1, sizeof(*cons));
 	if (!cons || (q->stream && tdm_stream_subscribe(q, &cons->core, (enum tdm_stream_from)start.from,
 						       start.value, start.partition) < 0)) {

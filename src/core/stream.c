@@ -698,6 +698,21 @@ static struct ls_partition *partition_of(struct tdm_queue *q, int32_t i)
 	return tp ? ls_partition_get(tp, i) : NULL;
 }
 
+int tdm_stream_local(struct tdm_queue *q, int32_t partition)
+{
+	struct tdm_replica *r = replica_of(q);
+	if (!q->stream || !r)
+		return 1;
+	const struct tdm_partition_state *st = tdm_replica_state(r, q->stream->topic, partition);
+	if (!st)
+		return partition_of(q, partition) != NULL;
+	int32_t self = tdm_replica_node_id(r);
+	for (size_t i = 0; i < st->nreplicas; i++)
+		if (st->replicas[i] == self)
+			return 1;
+	return 0;
+}
+
 int tdm_stream_subscribe(struct tdm_queue *q, struct tdm_consumer *c, enum tdm_stream_from from,
 			 int64_t value, int32_t partition)
 {

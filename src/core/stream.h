@@ -221,6 +221,12 @@ enum tdm_stream_from {
  */
 int tdm_stream_subscribe(struct tdm_queue *q, struct tdm_consumer *c, enum tdm_stream_from from,
 			 int64_t value, int32_t partition);
+/* 1 when this node can serve consumers of partition `partition` of q:
+ * not in a cluster, or this node holds one of its replicas (as its state
+ * says; before there is one, when its log is here).  RabbitMQ 3.10 refuses
+ * a consumer on a node without a replica of the stream (406); so do the
+ * front ends. */
+int tdm_stream_local(struct tdm_queue *q, int32_t partition);
 /* Frees c's cursor (tdm_queue_detach calls it). */
 void tdm_stream_unsubscribe(struct tdm_consumer *c);
 /*
