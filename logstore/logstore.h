@@ -139,6 +139,7 @@ int ls_config_format(const struct ls_topic_config *c, const char *name,
  * the last. */
 const char *ls_config_name(size_t i);
 
+
 /* A name/value pair: topic config at creation or alteration. */
 struct ls_kv {
 	const char *name;
@@ -261,6 +262,8 @@ typedef void (*ls_topic_fn)(struct ls_topic *t, void *ctx);
  * ls_topic_is_internal).  fn must not create or delete topics. */
 void ls_topic_foreach(struct ls_store *s, ls_topic_fn fn, void *ctx);
 size_t ls_topic_count(const struct ls_store *s);
+/* The store's defaults for every topic (ls_options.defaults); borrowed. */
+const struct ls_topic_config *ls_store_defaults(const struct ls_store *s);
 const char *ls_topic_name(const struct ls_topic *t);
 int32_t ls_topic_partition_count(const struct ls_topic *t);
 /* 1 for the store's own topics ("__consumer_offsets"), else 0. */

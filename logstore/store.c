@@ -129,6 +129,11 @@ void ls_topic_foreach(struct ls_store *s, ls_topic_fn fn, void *ctx)
 		fn(s->topics[i], ctx);
 }
 
+const struct ls_topic_config *ls_store_defaults(const struct ls_store *s)
+{
+	return &s->opt.defaults;
+}
+
 size_t ls_topic_count(const struct ls_store *s)
 {
 	return s->ntopics;

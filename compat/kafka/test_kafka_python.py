@@ -9,7 +9,8 @@ contents, list offsets, gzip, a group of 2 members splitting 3 partitions
 with commit / restart / resume without re-reading, a second group reading
 everything, messages remaining after consumption, delete topic, retention
 by size and by time moving the log start offset, out-of-range errors,
-and a topic refused by the permissions (TopicAuthorizationFailedError).
+DescribeConfigs of a topic and of the broker, and a topic refused by the
+permissions (TopicAuthorizationFailedError).
 """
 import os
 import subprocess
@@ -19,7 +20,7 @@ import unittest
 import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewPartitions, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import (OffsetOutOfRangeError, TopicAlreadyExistsError,
                           TopicAuthorizationFailedError)
 from kafka.partitioner.default import murmur2
@@ -167,6 +168,31 @@ class KafkaPythonCompat(unittest.TestCase):
         a.delete_topics([t])
         self.assertNotIn(t, a.list_topics())
         a.close()
+
+    def test_describe_configs(self):
+        t = name("configs")
+        create(t, 1, {"retention.ms": "123456"})
+        a = admin()
+        try:
+            res = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t)])[0].resources[0]
+            err, _, kind, rname, entries = res
+            self.assertEqual((err, kind, rname), (0, ConfigResourceType.TOPIC.value, t))
+            got = {e[0]: e for e in entries}
+            # (name, value, read_only, config_source, is_sensitive, synonyms): an
+            # override is a topic config (1), the rest the broker's defaults (5)
+            self.assertEqual(got["retention.ms"][:5], ("retention.ms", "123456", False, 1, False))
+            self.assertEqual(got["cleanup.policy"][:5], ("cleanup.policy", "delete", False, 5, False))
+            self.assertIn("segment.bytes", got)
+            missing = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t + "-none")])
+            self.assertEqual(missing[0].resources[0][0], 3)  # UNKNOWN_TOPIC_OR_PARTITION
+            broker = a.describe_configs([ConfigResource(ConfigResourceType.BROKER, "1",
+                                                        configs={"log.retention.ms": None})])
+            err, _, _, _, entries = broker[0].resources[0]
+            self.assertEqual(err, 0)
+            self.assertEqual([e[0] for e in entries], ["log.retention.ms"])
+            self.assertTrue(entries[0][2])  # read-only
+        finally:
+            a.close()
 
     def wait_log_start(self, t):
         c = KafkaConsumer(bootstrap_servers=BOOT)

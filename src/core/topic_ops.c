@@ -98,6 +98,18 @@ int tdm_topic_config_value(const struct ls_topic *topic, const char *name, char 
 	return ls_topic_config_value(topic, name, buf, len, is_default);
 }
 
+const char *tdm_topic_config_name(size_t i)
+{
+	return ls_config_name(i);
+}
+
+int tdm_topics_config_default(struct tdm_topics *t, const char *name, char *buf, size_t len)
+{
+	return ls_config_format(ls_store_defaults(tdm_topics_store(t)), name, buf, len) == LS_OK
+		       ? TDM_TOPIC_OK
+		       : TDM_ERR_INVALID_CONFIG;
+}
+
 int tdm_topic_config_try(const struct ls_topic *topic, const char *name, const char *value,
 			 char *out, size_t outlen)
 {

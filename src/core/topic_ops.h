@@ -45,6 +45,13 @@ struct ls_partition *tdm_topic_partition(struct ls_topic *topic, int32_t i);
  * TDM_ERR_INVALID_CONFIG for an unknown key. */
 int tdm_topic_config_value(const struct ls_topic *topic, const char *name, char *buf,
 			   size_t len, int *is_default);
+/* The i-th topic config key (every one the store knows, in a fixed
+ * order), NULL past the last. */
+const char *tdm_topic_config_name(size_t i);
+/* Formats the broker's default for topic config `name` (tandem.conf's
+ * log_* settings, else Kafka's) into buf.  TDM_TOPIC_OK or
+ * TDM_ERR_INVALID_CONFIG for an unknown key. */
+int tdm_topics_config_default(struct tdm_topics *t, const char *name, char *buf, size_t len);
 /* Validates config `name` = value against topic's configuration (NULL:
  * Kafka's defaults) without changing anything, and writes the value as the
  * topic would show it into out (may be NULL).  TDM_TOPIC_OK or

@@ -3,7 +3,9 @@
  * this broker serves: the dispatcher checks versions against it and
  * ApiVersions is built from it, so we never advertise what we do not
  * serve.  Versions follow plan A of /shared/kafka-protocol.md (no
- * flexible versions), plus CreatePartitions v0-1 and OffsetFetch v2 (null
+ * flexible versions), plus Fetch v5 (the log start offset, which our
+ * replica fetcher follows; kafka-python, librdkafka and kafkajs use it
+ * too once offered), CreatePartitions v0-1 and OffsetFetch v2 (null
  * topics: all of a group's offsets, which kafka-python's admin asks for;
  * the inferred broker release of kafka-python stays 0.11), plus SASL:
  * SaslHandshake v0-1 (librdkafka's SASL feature needs v0 in the range;
@@ -11,7 +13,8 @@
  * and SaslAuthenticate v0-1, plus OffsetForLeaderEpoch v0-3 (the
  * non-flexible versions; our replica fetcher sends v3; librdkafka 2.0.2
  * never sends it, its KIP-320 validation came in 2.1.0, and kafka-python's
- * release inference does not look at it).
+ * release inference does not look at it), plus DescribeConfigs v0-2 (the
+ * non-flexible versions; every client's admin API).
  *
  * Must not depend on: src/amqp.
  */
@@ -38,6 +41,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },
 	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate },
 	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },
+	{ KF_DESCRIBE_CONFIGS, 0, 2, "DescribeConfigs", kf_h_describe_configs },
 };
 
 const size_t kf_napis = sizeof(kf_apis) / sizeof(kf_apis[0]);

@@ -101,6 +101,42 @@ static void conn_fail(struct kf_conn *kc, const char *why)
 	tdm_conn_abort(kc->c);
 }
 
+/* Kafka's names of the API keys (the schema files' names), for the log
+ * line about a request tandem does not serve. */
+static const char *const kafka_api_names[] = {
+	"Produce", "Fetch", "ListOffsets", "Metadata", "LeaderAndIsr", "StopReplica",
+	"UpdateMetadata", "ControlledShutdown", "OffsetCommit", "OffsetFetch", "FindCoordinator",
+	"JoinGroup", "Heartbeat", "LeaveGroup", "SyncGroup", "DescribeGroups", "ListGroups",
+	"SaslHandshake", "ApiVersions", "CreateTopics", "DeleteTopics", "DeleteRecords",
+	"InitProducerId", "OffsetForLeaderEpoch", "AddPartitionsToTxn", "AddOffsetsToTxn",
+	"EndTxn", "WriteTxnMarkers", "TxnOffsetCommit", "DescribeAcls", "CreateAcls",
+	"DeleteAcls", "DescribeConfigs", "AlterConfigs", "AlterReplicaLogDirs", "DescribeLogDirs",
+	"SaslAuthenticate", "CreatePartitions", "CreateDelegationToken", "RenewDelegationToken",
+	"ExpireDelegationToken", "DescribeDelegationToken", "DeleteGroups", "ElectLeaders",
+	"IncrementalAlterConfigs", "AlterPartitionReassignments", "ListPartitionReassignments",
+	"OffsetDelete", "DescribeClientQuotas", "AlterClientQuotas",
+	"DescribeUserScramCredentials", "AlterUserScramCredentials", "Vote", "BeginQuorumEpoch",
+	"EndQuorumEpoch", "DescribeQuorum", "AlterPartition", "UpdateFeatures", "Envelope",
+	"FetchSnapshot", "DescribeCluster", "DescribeProducers", "BrokerRegistration",
+	"BrokerHeartbeat", "UnregisterBroker", "DescribeTransactions", "ListTransactions",
+	"AllocateProducerIds", "ConsumerGroupHeartbeat",
+};
+
+/* A request tandem cannot serve: one warning naming the API, its key and
+ * version and the client, so that a client's vague "the broker does not
+ * support the requested API version" can be traced to what it asked. */
+static void warn_unserved(const struct kf_conn *kc, const char *what)
+{
+	int16_t key = kc->hdr.api_key;
+	const char *name = key >= 0 && (size_t)key < sizeof(kafka_api_names) / sizeof(kafka_api_names[0])
+				   ? kafka_api_names[key]
+				   : "an API unknown to tandem";
+	struct kf_str id = kc->hdr.client_id;
+	tdm_warn("kafka", "%s (client id '%.*s') sent %s (api key %d) v%d: %s; closing the connection",
+		 kc->c->peer, id.len > 0 && id.len < 200 ? (int)id.len : 0, id.len > 0 ? id.p : "",
+		 name, (int)key, (int)kc->hdr.api_version, what);
+}
+
 /* KIP-511: a v0-shaped ApiVersions answer with UNSUPPORTED_VERSION and our
  * ranges, so a client that tried a newer version retries with v0. */
 static void api_versions_fallback(struct kf_conn *kc, struct evbuffer *resp)
@@ -142,6 +178,7 @@ static int serve(struct kf_conn *kc, size_t len)
 	}
 	api = kf_api_find(kc->hdr.api_key);
 	if (!api) {
+		warn_unserved(kc, "tandem does not serve this API");
 		conn_fail(kc, "unknown api key");
 		return -1;
 	}
@@ -160,8 +197,10 @@ static int serve(struct kf_conn *kc, size_t len)
 			request_done(kc);
 			return 0;
 		}
-		tdm_info("kafka", "%s: %s v%d is not supported (%d..%d)", kc->c->peer, api->name,
-			 kc->hdr.api_version, api->min, api->max);
+		char what[80];
+		snprintf(what, sizeof(what), "tandem serves versions %d to %d of it", api->min,
+			 api->max);
+		warn_unserved(kc, what);
 		conn_fail(kc, "unsupported api version");
 		return -1;
 	}

@@ -559,6 +559,24 @@ int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
+			       struct kf_describe_configs_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nresources = kf_get_array(c, 7, 0);
+	ALLOC_ARRAY(a, r->resources, r->nresources);
+	for (int32_t i = 0; i < r->nresources && !c->bad; i++) {
+		struct kf_describe_configs_resource *res = &r->resources[i];
+
+		res->type = kf_get_i8(c);
+		res->name = kf_get_str(c);
+		if (str_array(c, a, 1, &res->nkeys, &res->keys) < 0)
+			return KF_BAD;
+	}
+	r->include_synonyms = ver >= 1 ? kf_get_i8(c) : 0;
+	return finish(c);
+}
+
 int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena *a,
 				      struct kf_ofle_req *r)
 {

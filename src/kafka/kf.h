@@ -323,6 +323,7 @@ int kf_h_list_offsets(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

@@ -34,6 +34,7 @@ enum {
 	KF_CREATE_TOPICS = 19,
 	KF_DELETE_TOPICS = 20,
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
+	KF_DESCRIBE_CONFIGS = 32,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
 };
@@ -287,6 +288,20 @@ struct kf_create_partitions_req {
 	int8_t validate_only;
 };
 
+/* DescribeConfigs v0-2 (v1 adds include_synonyms; v2 is v1). */
+enum { KF_RESOURCE_TOPIC = 2, KF_RESOURCE_BROKER = 4 };
+struct kf_describe_configs_resource {
+	int8_t type;         /* KF_RESOURCE_* (others are refused per resource) */
+	struct kf_str name;
+	int32_t nkeys;       /* -1: null, every config */
+	struct kf_str *keys;
+};
+struct kf_describe_configs_req {
+	int32_t nresources;
+	struct kf_describe_configs_resource *resources;
+	int8_t include_synonyms; /* v1+; 0 before */
+};
+
 /* OffsetForLeaderEpoch v0-3: v2 adds current_leader_epoch, v3 replica_id. */
 struct kf_ofle_part {
 	int32_t partition;
@@ -338,6 +353,8 @@ int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 				struct kf_create_partitions_req *r);
 int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena *a,
 				      struct kf_ofle_req *r);
+int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
+			       struct kf_describe_configs_req *r);
 
 /*
  * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),

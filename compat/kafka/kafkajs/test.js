@@ -10,7 +10,7 @@
 const test = require('node:test')
 const assert = require('node:assert')
 const { execFileSync } = require('node:child_process')
-const { Kafka, logLevel, CompressionTypes } = require('kafkajs')
+const { Kafka, logLevel, CompressionTypes, ConfigResourceTypes } = require('kafkajs')
 const murmur2 = require('kafkajs/src/producer/partitioners/default/murmur2')
 
 const brokers = [process.env.KAFKA_BOOTSTRAP || '127.0.0.1:9092']
@@ -70,6 +70,24 @@ test('create a topic with 3 partitions', async () => {
   assert.ok(topics.includes(topic))
   const again = await withAdmin((a) => a.createTopics({ topics: [{ topic, numPartitions: 3 }] }))
   assert.strictEqual(again, false) // already exists
+})
+
+test('describe configs of a topic and of the broker', async () => {
+  const topic = 'configs-' + uid()
+  await create(topic, 1, [{ name: 'retention.ms', value: '123456' }])
+  const res = await withAdmin((a) => a.describeConfigs({ includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }))
+  const r = res.resources[0]
+  assert.strictEqual(r.errorCode, 0)
+  const byName = Object.fromEntries(r.configEntries.map((e) => [e.configName, e]))
+  assert.strictEqual(byName['retention.ms'].configValue, '123456')
+  assert.strictEqual(byName['retention.ms'].isDefault, false)
+  assert.strictEqual(byName['cleanup.policy'].configValue, 'delete')
+  assert.strictEqual(byName['cleanup.policy'].isDefault, true)
+  const broker = await withAdmin((a) => a.describeConfigs({ includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['num.partitions'] }] }))
+  assert.deepStrictEqual(broker.resources[0].configEntries.map((e) => e.configName), ['num.partitions'])
+  assert.strictEqual(broker.resources[0].configEntries[0].readOnly, true)
 })
 
 test('keyed produce lands by murmur2', async () => {
