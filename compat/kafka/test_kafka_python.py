@@ -9,7 +9,8 @@ contents, list offsets, gzip, a group of 2 members splitting 3 partitions
 with commit / restart / resume without re-reading, a second group reading
 everything, messages remaining after consumption, delete topic, retention
 by size and by time moving the log start offset, out-of-range errors,
-DescribeConfigs of a topic and of the broker, and a topic refused by the
+DescribeConfigs of a topic and of the broker, DeleteGroups (busy, empty,
+gone), and a topic refused by the
 permissions (TopicAuthorizationFailedError).
 """
 import os
@@ -21,7 +22,8 @@ import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import (OffsetOutOfRangeError, TopicAlreadyExistsError,
+from kafka.errors import (GroupIdNotFoundError, NonEmptyGroupError, NoError,
+                          OffsetOutOfRangeError, TopicAlreadyExistsError,
                           TopicAuthorizationFailedError)
 from kafka.partitioner.default import murmur2
 
@@ -191,6 +193,27 @@ class KafkaPythonCompat(unittest.TestCase):
             self.assertEqual(err, 0)
             self.assertEqual([e[0] for e in entries], ["log.retention.ms"])
             self.assertTrue(entries[0][2])  # read-only
+        finally:
+            a.close()
+
+    def test_delete_groups(self):
+        t, g = name("delgroup"), name("g")
+        create(t, 1)
+        produce(t, [b"x"], partition=0)
+        c = KafkaConsumer(t, bootstrap_servers=BOOT, group_id=g, auto_offset_reset="earliest",
+                          enable_auto_commit=False)
+        deadline = time.time() + 20
+        while time.time() < deadline and not c.poll(timeout_ms=200):
+            pass
+        c.commit()
+        a = admin()
+        try:
+            # a member is in it: refused, nothing deleted
+            self.assertEqual(a.delete_consumer_groups([g]), [(g, NonEmptyGroupError)])
+            c.close()
+            self.assertEqual(a.delete_consumer_groups([g]), [(g, NoError)])
+            self.assertEqual(a.list_consumer_group_offsets(g), {})
+            self.assertEqual(a.delete_consumer_groups([g]), [(g, GroupIdNotFoundError)])
         finally:
             a.close()
 

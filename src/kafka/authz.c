@@ -262,7 +262,8 @@ static int group_of_other_vhost(const struct kf_server *srv, const char *g, size
 
 /* read on group id[0..n) for kc's user in kc's vhost (a NUL-terminated
  * copy: the id is a slice of the request frame). */
-static int group_readable(struct kf_conn *kc, const char *user, const char *id, size_t n)
+static int group_permitted(struct kf_conn *kc, const char *user, enum tdm_perm p, const char *id,
+			   size_t n)
 {
 	char buf[512], *name = n < sizeof(buf) ? buf : malloc(n + 1);
 	int ok;
@@ -272,13 +273,18 @@ static int group_readable(struct kf_conn *kc, const char *user, const char *id, 
 	if (n)
 		memcpy(name, id, n);
 	name[n] = '\0';
-	ok = permitted(kc, user, kf_authz_vhost(kc), TDM_PERM_READ, name, n);
+	ok = permitted(kc, user, kf_authz_vhost(kc), p, name, n);
 	if (name != buf)
 		free(name);
 	return ok;
 }
 
 int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id)
+{
+	return kf_authz_group_as(kc, TDM_PERM_READ, id);
+}
+
+int16_t kf_authz_group_as(struct kf_conn *kc, enum tdm_perm p, struct kf_str *id)
 {
 	const char *user = kf_authz_user(kc), *vh = kf_authz_vhost(kc);
 	size_t n = id->len > 0 ? (size_t)id->len : 0, k;
@@ -287,7 +293,7 @@ int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id)
 
 	if (kf_authz_trusted(kc))
 		return KF_ERR_NONE; /* the id as core keys it */
-	if (!user || !kc->srv->auth || !group_readable(kc, user, n ? id->p : "", n))
+	if (!user || !kc->srv->auth || !group_permitted(kc, user, p, n ? id->p : "", n))
 		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
 	if (strcmp(vh, cfg_vhost(kc->srv)) == 0)
 		/* kafka_vhost's own ids, but never the form of another vhost's */
@@ -325,5 +331,5 @@ const char *kf_authz_group_listed(struct kf_conn *kc, const char *g)
 			return NULL;
 		id = g + k;
 	}
-	return group_readable(kc, user, id, strlen(id)) ? id : NULL;
+	return group_permitted(kc, user, TDM_PERM_READ, id, strlen(id)) ? id : NULL;
 }

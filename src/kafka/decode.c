@@ -577,6 +577,16 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_delete_groups_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	if (str_array(c, a, 0, &r->ngroups, &r->groups) < 0)
+		return KF_BAD;
+	return finish(c);
+}
+
 int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena *a,
 				      struct kf_ofle_req *r)
 {

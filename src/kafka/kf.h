@@ -81,6 +81,8 @@ enum {
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
+	KF_ERR_NON_EMPTY_GROUP = 68,
+	KF_ERR_GROUP_ID_NOT_FOUND = 69,
 	KF_ERR_FENCED_LEADER_EPOCH = 74,
 	KF_ERR_UNKNOWN_LEADER_EPOCH = 75,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
@@ -308,6 +310,9 @@ int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
  * KF_ERR_GROUP_AUTHORIZATION_FAILED.
  */
 int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id);
+/* kf_authz_group with permission p on the id instead of read (DeleteGroups:
+ * configure, as the management API's DELETE of a group). */
+int16_t kf_authz_group_as(struct kf_conn *kc, enum tdm_perm p, struct kf_str *id);
 /* ListGroups: the id kc knows core group g by (a pointer into g), or NULL
  * when g is another vhost's or kc may not read it. */
 const char *kf_authz_group_listed(struct kf_conn *kc, const char *g);
@@ -324,6 +329,23 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_delete_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+/*
+ * After a write to the group offsets log ending at target (a commit, a
+ * group's deletion): Kafka appends those with acks=all, so the request is
+ * answered once the offsets partition's ISR has target, or failed
+ * (NOT_COORDINATOR when the lead moved, COORDINATOR_NOT_AVAILABLE when the
+ * ISR shrank below min.insync.replicas, REQUEST_TIMED_OUT after 5 s).
+ * answer(kc, ctx, err) writes the response into resp (now) or kc->resp
+ * (later), err KF_ERR_NONE or the failure; ctx must live in the request
+ * arena.  Returns KF_R_DONE (answered now) or KF_R_PARKED (or KF_R_CLOSE).
+ */
+typedef void (*kf_offsets_answer_fn)(struct kf_conn *kc, struct evbuffer *resp, void *ctx,
+				     int16_t err);
+int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn answer, void *ctx,
+		    struct evbuffer *resp);
+/* Kafka's code for an offsets-log write's status (TDM_* / TDM_REPL_*). */
+int16_t kf_offsets_err(int rc);
 int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

@@ -31,7 +31,7 @@
 #define COMMIT_TIMEOUT_MS 5000 /* Kafka's offsets.commit.timeout.ms */
 
 /* Kafka's mapping of the offsets log's append errors for a commit. */
-static int16_t commit_err(int rc)
+int16_t kf_offsets_err(int rc)
 {
 	switch (rc) {
 	case TDM_TOPIC_OK:
@@ -62,20 +62,20 @@ static void commit_encode(struct evbuffer *resp, const struct kf_offset_commit_r
 	}
 }
 
-/* A commit waiting for the ISR of the offsets partition (in the request
+/* A request waiting for the ISR of the offsets partition (in the request
  * arena: the connection reads nothing while parked). */
-struct commit_park {
+struct offsets_park {
 	struct kf_park base;
 	struct kf_conn *kc;
 	struct tdm_topics_waiter w;
 	struct event *timer; /* owned */
-	struct kf_offset_commit_req r;
-	int16_t *errs;
-	uint64_t target; /* the offsets log's end after the commit */
+	uint64_t target;     /* the offsets log's end after the write */
+	kf_offsets_answer_fn answer;
+	void *ctx;
 };
 
-/* 1 while the commit waits, else the error to answer it with. */
-static int commit_acked(struct kf_server *srv, uint64_t target, int16_t *err)
+/* 1 while the write waits, else the error to answer with. */
+static int offsets_acked(struct kf_server *srv, uint64_t target, int16_t *err)
 {
 	struct ls_partition *p = tdm_groups_log(srv->cgroups);
 	int rc = p ? tdm_replica_acked(srv->replica, TDM_GROUPS_TOPIC, 0, p, target)
@@ -83,75 +83,92 @@ static int commit_acked(struct kf_server *srv, uint64_t target, int16_t *err)
 
 	if (rc == 1)
 		return 1;
-	*err = commit_err(rc);
+	*err = kf_offsets_err(rc);
 	return 0;
 }
 
-static void commit_release(struct commit_park *cp)
+static void park_release(struct offsets_park *op)
 {
-	tdm_topics_unwait(cp->kc->srv->topics, &cp->w);
-	if (cp->timer)
-		event_free(cp->timer);
-	cp->timer = NULL;
+	tdm_topics_unwait(op->kc->srv->topics, &op->w);
+	if (op->timer)
+		event_free(op->timer);
+	op->timer = NULL;
 }
 
-static void commit_cancel(struct kf_park *p)
+static void park_cancel(struct kf_park *p)
 {
-	commit_release((struct commit_park *)p);
+	park_release((struct offsets_park *)p);
 }
 
-static void commit_check(struct commit_park *cp, int timed_out)
+static void park_check(struct offsets_park *op, int timed_out)
 {
-	struct kf_conn *kc = cp->kc;
+	struct kf_conn *kc = op->kc;
 	int16_t err = KF_ERR_NONE;
 
-	if (commit_acked(kc->srv, cp->target, &err)) {
+	if (offsets_acked(kc->srv, op->target, &err)) {
 		if (!timed_out) {
-			tdm_topics_wait_flush(kc->srv->topics, &cp->w);
+			tdm_topics_wait_flush(kc->srv->topics, &op->w);
 			return;
 		}
 		err = KF_ERR_REQUEST_TIMED_OUT;
 	}
-	commit_release(cp);
-	commit_encode(kc->resp, &cp->r, cp->errs, err);
+	park_release(op);
+	op->answer(kc, kc->resp, op->ctx, err);
 	kf_complete(kc, kc->resp);
 }
 
-static void commit_woken(void *ctx)
+static void park_woken(void *ctx)
 {
-	commit_check(ctx, 0);
+	park_check(ctx, 0);
 }
 
-static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void park_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
-	commit_check(arg, 1);
+	park_check(arg, 1);
 }
 
-/* Parks kc's commit until the ISR has the offsets log up to target. */
-static int commit_park(struct kf_conn *kc, const struct kf_offset_commit_req *r, int16_t *errs,
-		       uint64_t target)
+int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn answer, void *ctx,
+		    struct evbuffer *resp)
 {
-	struct commit_park *cp = kf_arena_alloc(&kc->arena, sizeof(*cp));
 	struct timeval tv = { COMMIT_TIMEOUT_MS / 1000, (COMMIT_TIMEOUT_MS % 1000) * 1000 };
+	int16_t err = KF_ERR_NONE;
 
-	if (!cp)
+	if (!offsets_acked(kc->srv, target, &err)) {
+		answer(kc, resp, ctx, err);
+		return KF_R_DONE;
+	}
+	struct offsets_park *op = kf_arena_alloc(&kc->arena, sizeof(*op));
+	if (!op)
 		return KF_R_CLOSE;
-	memset(cp, 0, sizeof(*cp));
-	cp->base.cancel = commit_cancel;
-	cp->kc = kc;
-	cp->r = *r;
-	cp->errs = errs;
-	cp->target = target;
-	cp->w.fn = commit_woken;
-	cp->w.ctx = cp;
-	cp->timer = evtimer_new(kc->srv->base, commit_timeout_cb, cp);
-	if (!cp->timer)
+	memset(op, 0, sizeof(*op));
+	op->base.cancel = park_cancel;
+	op->kc = kc;
+	op->target = target;
+	op->answer = answer;
+	op->ctx = ctx;
+	op->w.fn = park_woken;
+	op->w.ctx = op;
+	op->timer = evtimer_new(kc->srv->base, park_timeout_cb, op);
+	if (!op->timer)
 		return KF_R_CLOSE;
-	evtimer_add(cp->timer, &tv);
-	tdm_topics_wait_flush(kc->srv->topics, &cp->w);
-	kc->park = &cp->base;
+	evtimer_add(op->timer, &tv);
+	tdm_topics_wait_flush(kc->srv->topics, &op->w);
+	kc->park = &op->base;
 	return KF_R_PARKED;
+}
+
+/* A commit's request and per-partition errors, for its answer. */
+struct commit_answer {
+	struct kf_offset_commit_req r;
+	int16_t *errs;
+};
+
+static void commit_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
+{
+	struct commit_answer *ca = ctx;
+	(void)kc;
+	commit_encode(resp, &ca->r, ca->errs, err);
 }
 
 int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -227,15 +244,14 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		if (rc == TDM_REPL_OK)
 			rc = tdm_groups_commit(srv->cgroups, group, commits, n);
 		if (rc == TDM_TOPIC_OK) {
-			uint64_t target = tdm_partition_log_end(p);
-			int16_t err = KF_ERR_NONE;
-
-			if (commit_acked(srv, target, &err))
-				return commit_park(kc, &r, errs, target);
-			commit_encode(resp, &r, errs, err);
-			return KF_R_DONE;
+			struct commit_answer *ca = kf_arena_alloc(&kc->arena, sizeof(*ca));
+			if (!ca)
+				return KF_R_CLOSE;
+			ca->r = r;
+			ca->errs = errs;
+			return kf_offsets_wait(kc, tdm_partition_log_end(p), commit_answer, ca, resp);
 		}
-		commit_encode(resp, &r, errs, commit_err(rc));
+		commit_encode(resp, &r, errs, kf_offsets_err(rc));
 		return KF_R_DONE;
 	}
 	if (n > 0)

@@ -35,6 +35,7 @@ enum {
 	KF_DELETE_TOPICS = 20,
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
 	KF_DESCRIBE_CONFIGS = 32,
+	KF_DELETE_GROUPS = 42,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
 };
@@ -302,6 +303,12 @@ struct kf_describe_configs_req {
 	int8_t include_synonyms; /* v1+; 0 before */
 };
 
+/* DeleteGroups v0-1 (v1 is v0). */
+struct kf_delete_groups_req {
+	int32_t ngroups;
+	struct kf_str *groups;
+};
+
 /* OffsetForLeaderEpoch v0-3: v2 adds current_leader_epoch, v3 replica_id. */
 struct kf_ofle_part {
 	int32_t partition;
@@ -355,6 +362,8 @@ int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena
 				      struct kf_ofle_req *r);
 int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 			       struct kf_describe_configs_req *r);
+int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_delete_groups_req *r);
 
 /*
  * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),

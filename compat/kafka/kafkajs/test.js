@@ -90,6 +90,21 @@ test('describe configs of a topic and of the broker', async () => {
   assert.strictEqual(broker.resources[0].configEntries[0].readOnly, true)
 })
 
+test('delete groups: an empty group goes with its offsets, a gone one is GROUP_ID_NOT_FOUND', async () => {
+  const topic = 'delgroup-' + uid()
+  const groupId = 'g-' + uid()
+  await create(topic, 1)
+  await produce(topic, [{ value: 'x' }])
+  const got = await consume(topic, { count: 1, groupId })
+  assert.strictEqual(got.length, 1)
+  const res = await withAdmin((a) => a.deleteGroups([groupId]))
+  assert.deepStrictEqual(res.map((g) => [g.groupId, g.errorCode]), [[groupId, 0]])
+  const offsets = await withAdmin((a) => a.fetchOffsets({ groupId, topics: [topic] }))
+  assert.strictEqual(offsets[0].partitions[0].offset, '-1')
+  await assert.rejects(withAdmin((a) => a.deleteGroups([groupId])),
+    (e) => e.groups && e.groups[0].error.type === 'GROUP_ID_NOT_FOUND')
+})
+
 test('keyed produce lands by murmur2', async () => {
   const topic = 'keyed-' + uid()
   await create(topic, 3)
