@@ -3,7 +3,8 @@
  * this broker serves: the dispatcher checks versions against it and
  * ApiVersions is built from it, so we never advertise what we do not
  * serve.  Versions follow plan A of /shared/kafka-protocol.md (no
- * flexible versions), plus Fetch v5 (the log start offset, which our
+ * flexible versions), plus OffsetFetch v3-4 (a throttle time first; kafkajs
+ * asks for all of a group's topics with a null array only from v3), Fetch v5 (the log start offset, which our
  * replica fetcher follows; kafka-python, librdkafka and kafkajs use it
  * too once offered), CreatePartitions v0-1 and OffsetFetch v2 (null
  * topics: all of a group's offsets, which kafka-python's admin asks for;
@@ -26,7 +27,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets },
 	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata },
 	{ KF_OFFSET_COMMIT, 2, 2, "OffsetCommit", kf_h_offset_commit },
-	{ KF_OFFSET_FETCH, 1, 2, "OffsetFetch", kf_h_offset_fetch },
+	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch },
 	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator },
 	{ KF_JOIN_GROUP, 0, 2, "JoinGroup", kf_h_join_group },
 	{ KF_HEARTBEAT, 0, 1, "Heartbeat", kf_h_heartbeat },

@@ -1,5 +1,5 @@
 /*
- * OffsetCommit v2 and OffsetFetch v1-2 (v2: null topics = all the group's
+ * OffsetCommit v2 and OffsetFetch v1-4 (v2+: null topics = all the group's
  * offsets, and a top-level error code; kafka-python's admin needs it):
  * committed offsets are core's (core/groups.h: durable, reloaded at
  * start), checked against the group's generation and member first.  A commit with
@@ -352,6 +352,8 @@ int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *r
 
 	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	if (kc->hdr.api_version >= 3) /* v3 and v4: v2 after throttle_time_ms */
+		kf_put_i32(resp, 0);
 	int16_t gerr = kf_authz_group(kc, &r.group_id);
 	int gok = kf_str_cstr(r.group_id, group, sizeof(group)) == 0;
 	if (gerr && kc->hdr.api_version >= 2) {
