@@ -743,6 +743,16 @@ int ls_checkpoint(struct ls_store *s);
 int ls_retention_step(struct ls_store *s, int64_t now_ms, size_t budget);
 
 /*
+ * Kafka's DeleteRecords: the log start becomes `offset` (at most the log
+ * end; not lower than it is): reads below it are out of range, whole
+ * segments below it are deleted, and it is written to the store's
+ * log-start-offset-checkpoint (fsynced) before this returns, so a restart
+ * keeps it.  LS_OK, LS_ERR_OFFSET_OUT_OF_RANGE (past the log end),
+ * LS_ERR_INVALID (deleted topic), LS_ERR_IO (failed partition, or the
+ * checkpoint could not be written: the log start holds in memory).
+ */
+int ls_partition_set_log_start(struct ls_partition *p, uint64_t offset);
+/*
  * Kafka's DeleteRecords at segment granularity: deletes every whole
  * segment whose records all lie below `offset` (never the active one), so
  * the log start moves up to the base of the segment holding `offset`.

@@ -299,9 +299,11 @@ struct ls_store {
 	struct ls_topic *offsets_topic; /* ref: the internal topic */
 	int offsets_replica;      /* the offsets log is a follower's copy */
 	int loading;              /* replaying offsets: no appends */
-	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[3] */
+	struct tu_map ckpt;       /* during ls_open: dirname -> uint64_t[4] */
 	int hw_on;                /* write replication-offset-checkpoint: it
 				     existed at open or a high watermark was set */
+	int lso_on;               /* write log-start-offset-checkpoint: it existed
+				     at open or a log start was set */
 	struct ls_fsync_hist fsync_hist;
 	struct ls_draft *drafts;  /* topics and partitions being made (topic.c) */
 };
@@ -470,6 +472,9 @@ int ls_store_insert_topic(struct ls_store *s, struct ls_topic *t);
  * checkpoints at open (0 when missing). */
 int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
 			       uint64_t *rp, uint64_t *cp, uint64_t *hw);
+/* The log start set by ls_partition_set_log_start before, from the
+ * checkpoint at open (0 when none). */
+uint64_t ls_store_log_start_lookup(struct ls_store *s, const char *dirname);
 struct ls_topic *ls_topic_create_internal(struct ls_store *s, const char *name,
 					  int32_t partitions, const struct ls_kv *cfg,
 					  size_t ncfg, int internal, char *err,

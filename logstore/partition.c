@@ -342,7 +342,9 @@ void ls_partition_drop_segment(struct ls_partition *p, size_t i)
 	memmove(&p->segs[i], &p->segs[i + 1], (p->nsegs - i - 1) * sizeof *p->segs);
 	p->nsegs--;
 	p->bytes -= seg->size;
-	p->log_start = p->segs[0]->base;
+	/* a log start set within the new first segment stays */
+	if (p->log_start < p->segs[0]->base)
+		p->log_start = p->segs[0]->base;
 	if (p->cleaner_point < p->log_start)
 		p->cleaner_point = p->log_start;
 	ls_segment_unref(seg);
@@ -1127,6 +1129,8 @@ int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 	}
 out:
 	free(sc);
+	if (rc == LS_OK && *offset < p->log_start)
+		*offset = p->log_start; /* the records below it were deleted */
 	return rc;
 }
 

@@ -448,6 +448,26 @@ static int delete_step(struct ls_partition *p, int64_t now, size_t budget, size_
 	return 0;
 }
 
+int ls_partition_set_log_start(struct ls_partition *p, uint64_t offset)
+{
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	if (offset > p->log_end)
+		return LS_ERR_OFFSET_OUT_OF_RANGE;
+	if (offset <= p->log_start)
+		return LS_OK;
+	p->log_start = offset;
+	if (p->cleaner_point < offset)
+		p->cleaner_point = offset;
+	ls_delete_records(p, offset);
+	/* durable before the caller answers: a restart keeps the records
+	 * below it deleted (Kafka writes its checkpoint on a timer) */
+	p->store->lso_on = 1;
+	return ls_checkpoint(p->store) == LS_OK ? LS_OK : LS_ERR_IO;
+}
+
 size_t ls_delete_records(struct ls_partition *p, uint64_t offset)
 {
 	size_t n = 0;

@@ -22,6 +22,7 @@
 
 #define CKPT_FILE "recovery-point-offset-checkpoint"
 #define HW_FILE "replication-offset-checkpoint"
+#define LSO_FILE "log-start-offset-checkpoint"
 #define CLEAN_FILE ".clean_shutdown"
 #define QUARANTINE_DIR "quarantine"
 
@@ -142,7 +143,7 @@ size_t ls_topic_count(const struct ls_store *s)
 /* ---- checkpoint ------------------------------------------------------------- */
 
 /* The checkpoint values of partition folder `name` during ls_open:
- * {recovery point, cleaner point, high watermark}, made (zeros) when
+ * {recovery point, cleaner point, high watermark, log start}, made (zeros) when
  * missing; NULL when out of memory. */
 static uint64_t *ckpt_slot(struct ls_store *s, const char *name)
 {
@@ -150,7 +151,7 @@ static uint64_t *ckpt_slot(struct ls_store *s, const char *name)
 
 	if (v != NULL)
 		return v;
-	v = calloc(3, sizeof *v);
+	v = calloc(4, sizeof *v);
 	if (v != NULL && tu_map_put(&s->ckpt, name, strlen(name), v, NULL) < 0) {
 		free(v);
 		v = NULL;
@@ -158,9 +159,36 @@ static uint64_t *ckpt_slot(struct ls_store *s, const char *name)
 	return v;
 }
 
+/* A "1\n" then "<partition folder> <offset>" lines file (the high
+ * watermarks, the log starts) into slot value k; *on set when it exists
+ * (it is then kept up to date).  LS_OK or LS_ERR_IO. */
+static int read_offsets_file(struct ls_store *s, const char *file, int k, int *on)
+{
+	char *data = NULL, *line, *save = NULL;
+	size_t len;
+
+	if (ls_read_file(s->dirfd, file, &data, &len) != 0)
+		return errno == ENOENT ? LS_OK : LS_ERR_IO;
+	*on = 1;
+	for (line = strtok_r(data, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[300];
+		unsigned long long off;
+		uint64_t *v;
+
+		if (sscanf(line, "%299s %llu", name, &off) != 2)
+			continue;
+		if ((v = ckpt_slot(s, name)) == NULL)
+			break;
+		v[k] = off;
+	}
+	free(data);
+	return LS_OK;
+}
+
 /* Format: "1\n" then "<partition folder> <recovery point> <cleaner point>"
- * lines; the high-watermark file: "1\n" then "<partition folder> <high
- * watermark>" lines. */
+ * lines; the high-watermark and log-start files: "1\n" then "<partition
+ * folder> <offset>" lines (read_offsets_file). */
 static int read_checkpoint(struct ls_store *s)
 {
 	char *data = NULL, *line, *save = NULL;
@@ -185,24 +213,8 @@ static int read_checkpoint(struct ls_store *s)
 	} else if (errno != ENOENT) {
 		return LS_ERR_IO;
 	}
-	if (ls_read_file(s->dirfd, HW_FILE, &data, &len) != 0)
-		return errno == ENOENT ? LS_OK : LS_ERR_IO;
-	s->hw_on = 1; /* replication has been on: keep the file up to date */
-	save = NULL;
-	for (line = strtok_r(data, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char name[300];
-		unsigned long long hw;
-		uint64_t *v;
-
-		if (sscanf(line, "%299s %llu", name, &hw) != 2)
-			continue;
-		if ((v = ckpt_slot(s, name)) == NULL)
-			break;
-		v[2] = hw;
-	}
-	free(data);
-	return LS_OK;
+	int rc = read_offsets_file(s, HW_FILE, 2, &s->hw_on);
+	return rc == LS_OK ? read_offsets_file(s, LSO_FILE, 3, &s->lso_on) : rc;
 }
 
 int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
@@ -216,8 +228,15 @@ int ls_store_checkpoint_lookup(struct ls_store *s, const char *dirname,
 	return v ? LS_OK : LS_ERR_NOT_FOUND;
 }
 
-/* Writes the high-watermark checkpoint (fsynced).  LS_OK or LS_ERR_IO. */
-static int write_hw_checkpoint(struct ls_store *s)
+uint64_t ls_store_log_start_lookup(struct ls_store *s, const char *dirname)
+{
+	uint64_t *v = tu_map_get(&s->ckpt, dirname, strlen(dirname));
+	return v ? v[3] : 0;
+}
+
+/* Writes the high-watermark (lso 0) or the log-start (lso 1) checkpoint
+ * (fsynced).  LS_OK or LS_ERR_IO. */
+static int write_offsets_file(struct ls_store *s, int lso)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -231,11 +250,12 @@ static int write_hw_checkpoint(struct ls_store *s)
 		struct ls_topic *t = s->topics[i];
 
 		for (int32_t j = 0; j < t->nparts; j++)
-			fprintf(f, "%s %" PRIu64 "\n", t->parts[j]->dirname, t->parts[j]->hw);
+			fprintf(f, "%s %" PRIu64 "\n", t->parts[j]->dirname,
+				lso ? t->parts[j]->log_start : t->parts[j]->hw);
 	}
 	if (fclose(f) != 0)
 		goto out;
-	rc = ls_atomic_write(s->dirfd, HW_FILE, buf, len) == 0 ? LS_OK : LS_ERR_IO;
+	rc = ls_atomic_write(s->dirfd, lso ? LSO_FILE : HW_FILE, buf, len) == 0 ? LS_OK : LS_ERR_IO;
 out:
 	free(buf);
 	return rc;
@@ -272,7 +292,9 @@ int ls_checkpoint(struct ls_store *s)
 		goto out;
 	rc = ls_atomic_write(s->dirfd, CKPT_FILE, buf, len) == 0 ? LS_OK : LS_ERR_IO;
 	if (rc == LS_OK && s->hw_on)
-		rc = write_hw_checkpoint(s);
+		rc = write_offsets_file(s, 0);
+	if (rc == LS_OK && s->lso_on)
+		rc = write_offsets_file(s, 1);
 	if (rc == LS_OK) {
 		s->ckpt_dirty = 0;
 		s->last_ckpt_ms = ls_now_ms(s);

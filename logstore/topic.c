@@ -195,8 +195,14 @@ static int open_partitions(struct ls_topic *t, int32_t from, int32_t to, int cre
 			ls_store_checkpoint_lookup(t->store, dirname, &rp, &cp, &hw);
 		parts[i] = ls_partition_open(t->store, t, i, create, clean, rp, cp, err,
 					     errlen);
-		if (parts[i] != NULL)
+		if (parts[i] != NULL) {
+			uint64_t lso = create ? 0 : ls_store_log_start_lookup(t->store, dirname);
 			parts[i]->hw = hw < parts[i]->log_end ? hw : parts[i]->log_end;
+			if (lso > parts[i]->log_start && lso <= parts[i]->log_end)
+				parts[i]->log_start = lso; /* ls_partition_set_log_start's */
+			if (parts[i]->cleaner_point < parts[i]->log_start)
+				parts[i]->cleaner_point = parts[i]->log_start;
+		}
 		if (parts[i] == NULL) {
 			for (int32_t j = from; j < i; j++) {
 				if (create)

@@ -615,10 +615,11 @@ static void on_fetch(struct fleader *l, struct kw_cur *c)
 				to_waiting(p, -1);
 				continue;
 			}
-			/* the leader's log start: what is below it goes here too
-			 * (Kafka's follower maybeIncrementLogStartOffset) */
-			if (log_start > 0)
-				tdm_topics_delete_before(f->topics, lp, (uint64_t)log_start);
+			/* the leader's log start is ours too (Kafka's follower
+			 * maybeIncrementLogStartOffset): what is below it goes */
+			if (log_start > 0 && (uint64_t)log_start > tdm_partition_log_start(lp) &&
+			    (uint64_t)log_start <= tdm_partition_log_end(lp))
+				tdm_topics_set_log_start(f->topics, lp, (uint64_t)log_start);
 			if (hw < 0)
 				continue;
 			if (f->replica)

@@ -15,8 +15,8 @@
  *      min_bytes 1) from our log end; what arrives is appended as it is
  *      (tdm_topics_append_replica: the leader's batches, byte for byte),
  *      the leader's high watermark goes to tdm_replica_follower_hw, and
- *      our whole segments below the leader's log start are deleted
- *      (tdm_topics_delete_before; Kafka's follower log start); after each
+ *      the leader's log start becomes ours when it is within our log
+ *      (tdm_topics_set_log_start; Kafka's follower log start); after each
  *      response the replica manager's applier runs (tdm_replica_fetched)
  *      before the next request goes;
  *   3. OFFSET_OUT_OF_RANGE: ListOffsets (replica_id = our node id) for the

@@ -689,6 +689,15 @@ size_t tdm_topics_delete_before(struct tdm_topics *t, struct ls_partition *p, ui
 	return ls_delete_records(p, offset);
 }
 
+int tdm_topics_set_log_start(struct tdm_topics *t, struct ls_partition *p, uint64_t offset)
+{
+	uint64_t before = ls_log_start(p);
+	int rc = ls_partition_set_log_start(p, offset);
+	if (ls_log_start(p) != before)
+		tdm_topics_notify(t, p);
+	return rc;
+}
+
 /* After a cut of p's log (what it was, for the log line): a failure
  * logged (the partition is then offline), readers woken either way. */
 static int cut_done(struct tdm_topics *t, struct ls_partition *p, int rc, const char *what,

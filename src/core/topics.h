@@ -161,6 +161,13 @@ int tdm_topics_start_at(struct tdm_topics *t, struct ls_partition *p, uint64_t o
  * following its leader's log start.  Returns the segments deleted. */
 size_t tdm_topics_delete_before(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
 
+/* Kafka's DeleteRecords (ls_partition_set_log_start): p's log start
+ * becomes offset (never lower than it is, at most the log end), durably;
+ * reads below it are out of range from now on, and p's readers are woken
+ * (a parked Fetch looks again).  TDM_TOPIC_OK, TDM_ERR_OFFSET_OUT_OF_RANGE,
+ * TDM_ERR_IO. */
+int tdm_topics_set_log_start(struct tdm_topics *t, struct ls_partition *p, uint64_t offset);
+
 /* The broker's resource-alarm bits (borrowed; TDM_ALARM_* of broker.h),
  * which tdm_topics_append_batch obeys. */
 void tdm_topics_set_alarms(struct tdm_topics *t, const unsigned *alarms);

@@ -14,8 +14,9 @@
  * and SaslAuthenticate v0-1, plus OffsetForLeaderEpoch v0-3 (the
  * non-flexible versions; our replica fetcher sends v3; librdkafka 2.0.2
  * never sends it, its KIP-320 validation came in 2.1.0, and kafka-python's
- * release inference does not look at it), plus DescribeConfigs v0-2 and
- * DeleteGroups v0-1 (the non-flexible versions; every client's admin API).
+ * release inference does not look at it), plus DescribeConfigs v0-2,
+ * DeleteGroups v0-1 and DeleteRecords v0-1 (the non-flexible versions;
+ * every client's admin API).
  *
  * Must not depend on: src/amqp.
  */
@@ -39,6 +40,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_API_VERSIONS, 0, 2, "ApiVersions", kf_h_api_versions },
 	{ KF_CREATE_TOPICS, 0, 1, "CreateTopics", kf_h_create_topics },
 	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics },
+	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records },
 	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },
 	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate },
 	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },

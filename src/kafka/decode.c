@@ -577,6 +577,28 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
+			     struct kf_delete_records_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_delete_records_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 12, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
+			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].offset = kf_get_i64(c);
+		}
+	}
+	r->timeout_ms = kf_get_i32(c);
+	return finish(c);
+}
+
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r)
 {

@@ -330,6 +330,7 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_delete_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 /*
  * After a write to the group offsets log ending at target (a commit, a
  * group's deletion): Kafka appends those with acks=all, so the request is

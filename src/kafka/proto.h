@@ -33,6 +33,7 @@ enum {
 	KF_API_VERSIONS = 18,
 	KF_CREATE_TOPICS = 19,
 	KF_DELETE_TOPICS = 20,
+	KF_DELETE_RECORDS = 21,
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
 	KF_DESCRIBE_CONFIGS = 32,
 	KF_DELETE_GROUPS = 42,
@@ -303,6 +304,22 @@ struct kf_describe_configs_req {
 	int8_t include_synonyms; /* v1+; 0 before */
 };
 
+/* DeleteRecords v0-1 (v1 is v0). */
+struct kf_delete_records_part {
+	int32_t index;
+	int64_t offset; /* -1: the high watermark */
+};
+struct kf_delete_records_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct kf_delete_records_part *parts;
+};
+struct kf_delete_records_req {
+	int32_t ntopics;
+	struct kf_delete_records_topic *topics;
+	int32_t timeout_ms;
+};
+
 /* DeleteGroups v0-1 (v1 is v0). */
 struct kf_delete_groups_req {
 	int32_t ngroups;
@@ -364,6 +381,8 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 			       struct kf_describe_configs_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
+int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
+			     struct kf_delete_records_req *r);
 
 /*
  * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),

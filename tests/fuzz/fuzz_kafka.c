@@ -193,6 +193,15 @@ static void decode_one(int key, int ver, const uint8_t *p, size_t len, struct kf
 			}
 		break;
 	}
+	case KF_DELETE_RECORDS: {
+		struct kf_delete_records_req r;
+		if ((rc = kf_decode_delete_records(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].name);
+				CHECK(r.topics[i].nparts >= 0);
+			}
+		break;
+	}
 	case KF_DELETE_GROUPS: {
 		struct kf_delete_groups_req r;
 		if ((rc = kf_decode_delete_groups(&c, ver, a, &r)) == 0)
@@ -225,7 +234,8 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_JOIN_GROUP, KF_HEARTBEAT, KF_LEAVE_GROUP, KF_SYNC_GROUP,
 			    KF_DESCRIBE_GROUPS, KF_LIST_GROUPS, KF_API_VERSIONS,
 			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
-			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS };
+			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
+			    KF_DELETE_RECORDS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

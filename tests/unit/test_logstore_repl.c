@@ -790,6 +790,52 @@ START_TEST(test_truncate_mid_segment_and_across)
 }
 END_TEST
 
+/* Kafka's DeleteRecords: the log start moves to any offset up to the log
+ * end, whole segments below it go, reads below it are out of range, a
+ * lookup by time never lands below it, and a reopen keeps it. */
+START_TEST(test_set_log_start)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "segment.bytes", "600" } };
+	struct ls_partition *p = tl_topic(s, "t", 1, cfg, 1);
+	struct ls_read_result r;
+	uint64_t off;
+
+	for (int i = 0; i < 40; i++)
+		tl_append(p, 3, 0);
+	size_t segs = ls_partition_segments(p);
+	ck_assert_uint_gt(segs, 3);
+	ck_assert_int_eq(ls_partition_set_log_start(p, 50), LS_OK);
+	ck_assert_uint_eq(ls_log_start(p), 50);
+	ck_assert_uint_lt(ls_partition_segments(p), segs);
+	ck_assert_int_eq(ls_read(p, 49, 100, &r), LS_ERR_OFFSET_OUT_OF_RANGE);
+	ck_assert_int_eq(ls_read(p, 50, 100, &r), LS_OK);
+	ck_assert_uint_gt(r.len, 0);
+	ls_read_release(&r);
+	ck_assert_int_eq(ls_offset_for_time(p, 0, &off, NULL), LS_OK);
+	ck_assert_uint_eq(off, 50);
+	/* never back, never past the end */
+	ck_assert_int_eq(ls_partition_set_log_start(p, 40), LS_OK);
+	ck_assert_uint_eq(ls_log_start(p), 50);
+	ck_assert_int_eq(ls_partition_set_log_start(p, 121), LS_ERR_OFFSET_OUT_OF_RANGE);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	p = tl_part(s, "t", 0);
+	ck_assert_uint_eq(ls_log_start(p), 50);
+	ck_assert_int_eq(ls_read(p, 49, 100, &r), LS_ERR_OFFSET_OUT_OF_RANGE);
+	/* the whole log: start = end, appends go on from there */
+	ck_assert_int_eq(ls_partition_set_log_start(p, 120), LS_OK);
+	ck_assert_uint_eq(ls_log_start(p), 120);
+	ck_assert_int_eq(ls_read(p, 120, 100, &r), LS_OK);
+	ck_assert_uint_eq(r.len, 0);
+	tl_append(p, 2, 0);
+	ck_assert_uint_eq(ls_log_end(p), 122);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_truncate_below_log_start)
 {
 	char *dir = tl_mkdtemp();
@@ -1016,6 +1062,7 @@ Suite *tl_repl_suite(void)
 	tcase_add_test(tc, test_replica_append_refuses_and_stops);
 	tcase_add_test(tc, test_truncate_mid_segment_and_across);
 	tcase_add_test(tc, test_truncate_below_log_start);
+	tcase_add_test(tc, test_set_log_start);
 	tcase_add_test(tc, test_start_at_past_log_end);
 	tcase_add_test(tc, test_topic_id_persisted);
 	tcase_add_test(tc, test_truncate_keeps_held_reads);

@@ -108,6 +108,29 @@ test('delete groups: an empty group goes with its offsets, a gone one is GROUP_I
     (e) => e.groups && e.groups[0].error.type === 'GROUP_ID_NOT_FOUND')
 })
 
+test('delete records moves the log start; reads below it are out of range; -1 is the high watermark', async () => {
+  const topic = 'delrec-' + uid()
+  await create(topic, 1)
+  await produce(topic, Array.from({ length: 10 }, (_, i) => ({ value: 'r' + i, partition: 0 })))
+  // kafkajs wants the topic's metadata in its admin client first
+  const del = (offset) => withAdmin(async (a) => {
+    await a.fetchTopicMetadata({ topics: [topic] })
+    return a.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset }] })
+  })
+  await del('4')
+  const offs = await withAdmin((a) => a.fetchTopicOffsets(topic))
+  assert.deepStrictEqual([offs[0].low, offs[0].high], ['4', '10'])
+  const got = await consume(topic, { count: 6 })
+  assert.deepStrictEqual(got.map((m) => [m.offset, m.value]),
+    [4, 5, 6, 7, 8, 9].map((o) => [o, 'r' + o]))
+  await del('-1')
+  const all = await withAdmin((a) => a.fetchTopicOffsets(topic))
+  assert.deepStrictEqual([all[0].low, all[0].high], ['10', '10'])
+  // past the high watermark: the partition's OFFSET_OUT_OF_RANGE
+  await assert.rejects(del('11'), (e) => e.cause && e.cause.partitions &&
+    e.cause.partitions[0].error.type === 'OFFSET_OUT_OF_RANGE')
+})
+
 test('keyed produce lands by murmur2', async () => {
   const topic = 'keyed-' + uid()
   await create(topic, 3)
