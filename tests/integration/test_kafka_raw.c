@@ -339,6 +339,88 @@ START_TEST(group_errors)
 }
 END_TEST
 
+/* CreateTopics v1 of one partition with cleanup.policy = policy. */
+static void create_topic_policy(int fd, const char *name, const char *policy)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	wstr(&b, name);
+	w32(&b, 1);
+	w16(&b, 1);
+	w32(&b, 0);
+	w32(&b, 1);
+	wstr(&b, "cleanup.policy");
+	wstr(&b, policy);
+	w32(&b, 5000);
+	w8(&b, 0);
+	kh_raw_request(fd, 19, 1, 101, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	struct rb r = { resp, 0, 8 };
+	rskipstr(&r);
+	ck_assert_int_eq(r16(&r), 0);
+}
+
+/* DeleteRecords v1 of one partition; returns the error and *low. */
+static int16_t delete_records(int fd, const char *topic, int32_t part, int64_t offset, int64_t *low)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, part);
+	w64(&b, offset);
+	w32(&b, 5000);
+	kh_raw_request(fd, 21, 1, 102, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 0); /* throttle_time_ms */
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), part);
+	*low = r64(&r);
+	int16_t err = r16(&r);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	return err;
+}
+
+/* DeleteRecords: the log start moves (never back), -1 is the high
+ * watermark, past it OFFSET_OUT_OF_RANGE, unknown partitions and topics
+ * UNKNOWN_TOPIC_OR_PARTITION, a compacted topic POLICY_VIOLATION; a Fetch
+ * below the new start is OFFSET_OUT_OF_RANGE. */
+START_TEST(delete_records_errors)
+{
+	char topic[128], compacted[128];
+	int fd = kh_raw_connect(kh_main());
+	int64_t low = -2;
+
+	kh_name(topic, sizeof(topic), "rawdel");
+	kh_name(compacted, sizeof(compacted), "rawdelc");
+	create_topic(fd, topic, 1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(produce(fd, topic, 0, 1, 0, NULL), 0);
+	ck_assert_int_eq(delete_records(fd, topic, 0, 2, &low), 0);
+	ck_assert_int_eq(low, 2);
+	ck_assert_int_eq(delete_records(fd, topic, 0, 1, &low), 0); /* never back */
+	ck_assert_int_eq(low, 2);
+	ck_assert_int_eq(delete_records(fd, topic, 0, 4, &low), 1);
+	ck_assert_int_eq(low, -1);
+	ck_assert_int_eq(delete_records(fd, topic, 0, -1, &low), 0);
+	ck_assert_int_eq(low, 3);
+	ck_assert_int_eq(delete_records(fd, topic, 7, 0, &low), 3);
+	ck_assert_int_eq(delete_records(fd, "no-such-topic", 0, 0, &low), 3);
+	create_topic_policy(fd, compacted, "compact");
+	ck_assert_int_eq(delete_records(fd, compacted, 0, 0, &low), 44);
+	int64_t hw = -1;
+	int32_t len = -1;
+	ck_assert_int_eq(fetch(fd, topic, 2, 0, &hw, &len), 1);
+	ck_assert_int_eq(fetch(fd, topic, 3, 0, &hw, &len), 0);
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw");
@@ -347,6 +429,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_frames_close_only_their_connection);
 	tcase_add_test(tc, pipelined_requests_answered_in_order);
 	tcase_add_test(tc, produce_errors);
+	tcase_add_test(tc, delete_records_errors);
 	tcase_add_test(tc, fetch_parks_and_errors);
 	tcase_add_test(tc, group_errors);
 	suite_add_tcase(s, tc);
