@@ -421,6 +421,134 @@ START_TEST(delete_records_errors)
 }
 END_TEST
 
+/* Reads one DescribeConfigs v1 result's head; returns its error and the
+ * count of its config entries. */
+static int16_t configs_head(struct rb *r, int8_t type, int32_t *n)
+{
+	int16_t err = r16(r);
+	rskipstr(r); /* error_message */
+	ck_assert_int_eq((int8_t)r->p[r->off++], type);
+	rskipstr(r);
+	*n = r32(r);
+	return err;
+}
+
+/* DescribeConfigs v1: every config of a topic (well formed: name, value,
+ * read_only, source, sensitive, synonyms), the override's source 1, the
+ * broker's named configs only, an unknown resource type INVALID_REQUEST. */
+START_TEST(describe_configs_raw)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	struct wb b = { .n = 0 };
+
+	kh_name(topic, sizeof(topic), "rawcfg");
+	create_topic_policy(fd, topic, "compact");
+	w32(&b, 3);
+	w8(&b, 2); /* TOPIC, every key */
+	wstr(&b, topic);
+	w32(&b, -1);
+	w8(&b, 4); /* BROKER 1, one key */
+	wstr(&b, "1");
+	w32(&b, 1);
+	wstr(&b, "num.partitions");
+	w8(&b, 9); /* no such type */
+	wstr(&b, "x");
+	w32(&b, -1);
+	w8(&b, 1); /* include_synonyms */
+	kh_raw_request(fd, 32, 1, 103, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	int32_t cnt, found = 0;
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r32(&r), 3);
+	ck_assert_int_eq(configs_head(&r, 2, &cnt), 0);
+	ck_assert_int_gt(cnt, 10);
+	for (int32_t i = 0; i < cnt; i++) {
+		int16_t nl = r16(&r);
+		int is_policy = nl == 14 && !memcmp(r.p + r.off, "cleanup.policy", 14);
+		r.off += (size_t)nl;
+		int16_t vl = r16(&r);
+		if (is_policy) {
+			ck_assert_int_eq(vl, 7);
+			ck_assert(!memcmp(r.p + r.off, "compact", 7));
+		}
+		r.off += vl > 0 ? (size_t)vl : 0;
+		r.off++; /* read_only */
+		int8_t source = (int8_t)r.p[r.off++];
+		ck_assert_int_eq(source, is_policy ? 1 : 5);
+		found += is_policy;
+		r.off++; /* is_sensitive */
+		int32_t ns = r32(&r);
+		for (int32_t k = 0; k < ns; k++) {
+			rskipstr(&r);
+			rskipstr(&r);
+			r.off++;
+		}
+	}
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(configs_head(&r, 4, &cnt), 0);
+	ck_assert_int_eq(cnt, 1);
+	rskipstr(&r);
+	rskipstr(&r);
+	ck_assert_int_eq(r.p[r.off++], 1); /* read-only */
+	r.off += 2;                        /* source, is_sensitive */
+	ck_assert_int_eq(r32(&r), 0);      /* no synonyms */
+	ck_assert_int_eq(configs_head(&r, 9, &cnt), 42);
+	ck_assert_int_eq(cnt, 0);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
+/* DeleteGroups v1: a simple group's committed offsets go; then it is
+ * GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID. */
+START_TEST(delete_groups_raw)
+{
+	char topic[128], group[128];
+	int fd = kh_raw_connect(kh_main());
+	struct wb b = { .n = 0 };
+
+	kh_name(topic, sizeof(topic), "rawdg");
+	kh_name(group, sizeof(group), "rawdg-group");
+	create_topic(fd, topic, 1);
+	/* OffsetCommit v2 of a simple consumer (generation -1) */
+	wstr(&b, group);
+	w32(&b, -1);
+	wstr(&b, "");
+	w64(&b, -1);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, 0);
+	wstr(&b, NULL);
+	kh_raw_request(fd, 8, 2, 104, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	for (int round = 0; round < 2; round++) {
+		b.n = 0;
+		w32(&b, 2);
+		wstr(&b, group);
+		wstr(&b, "");
+		kh_raw_request(fd, 42, 1, 105, b.d, b.n);
+		long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+		ck_assert_int_gt(n, 0);
+		struct rb r = { resp, (size_t)n, 4 };
+		ck_assert_int_eq(r32(&r), 0);
+		ck_assert_int_eq(r32(&r), 2);
+		rskipstr(&r);
+		ck_assert_int_eq(r16(&r), round == 0 ? 0 : 69);
+		rskipstr(&r);
+		ck_assert_int_eq(r16(&r), 24);
+		ck_assert_uint_eq(r.off, (size_t)n);
+	}
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw");
@@ -430,6 +558,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, pipelined_requests_answered_in_order);
 	tcase_add_test(tc, produce_errors);
 	tcase_add_test(tc, delete_records_errors);
+	tcase_add_test(tc, describe_configs_raw);
+	tcase_add_test(tc, delete_groups_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);
 	tcase_add_test(tc, group_errors);
 	suite_add_tcase(s, tc);
