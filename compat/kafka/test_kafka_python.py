@@ -196,6 +196,17 @@ class KafkaPythonCompat(unittest.TestCase):
         finally:
             a.close()
 
+    def test_librdkafka_creates_a_topic_with_the_default_partitions(self):
+        # librdkafka (python3-confluent-kafka) sends num_partitions -1 only
+        # to a broker that serves CreateTopics v4 (KIP-464)
+        from confluent_kafka.admin import AdminClient, NewTopic as RdNewTopic
+        t = name("rddefault")
+        a = AdminClient({"bootstrap.servers": BOOT})
+        for _, f in a.create_topics([RdNewTopic(t, -1, -1)], request_timeout=10).items():
+            f.result(timeout=30)
+        md = a.list_topics(topic=t, timeout=10)
+        self.assertEqual(len(md.topics[t].partitions), 1)  # num_partitions = 1
+
     def test_delete_groups(self):
         t, g = name("delgroup"), name("g")
         create(t, 1)

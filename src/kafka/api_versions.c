@@ -3,7 +3,8 @@
  * this broker serves: the dispatcher checks versions against it and
  * ApiVersions is built from it, so we never advertise what we do not
  * serve.  Versions follow plan A of /shared/kafka-protocol.md (no
- * flexible versions), plus OffsetFetch v3-4 (a throttle time first; kafkajs
+ * flexible versions), plus CreateTopics v2-4 (librdkafka asks for the
+ * broker's default partitions, -1, only from v4), OffsetFetch v3-4 (a throttle time first; kafkajs
  * asks for all of a group's topics with a null array only from v3), Fetch v5 (the log start offset, which our
  * replica fetcher follows; kafka-python, librdkafka and kafkajs use it
  * too once offered), CreatePartitions v0-1 and OffsetFetch v2 (null
@@ -38,7 +39,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups },
 	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake },
 	{ KF_API_VERSIONS, 0, 2, "ApiVersions", kf_h_api_versions },
-	{ KF_CREATE_TOPICS, 0, 1, "CreateTopics", kf_h_create_topics },
+	{ KF_CREATE_TOPICS, 0, 4, "CreateTopics", kf_h_create_topics },
 	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics },
 	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records },
 	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },

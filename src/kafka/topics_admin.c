@@ -52,13 +52,16 @@ struct admin_park {
 	int pending;                 /* jobs out, +1 while the handler runs */
 };
 
-/* CreateTopics v0: [name, error_code]; v1: + error_message.
- * CreatePartitions: throttle_time_ms, [name, error_code, error_message]. */
+/* CreateTopics v0: [name, error_code]; v1: + error_message; v2-4:
+ * throttle_time_ms first (v4 only lets num_partitions and
+ * replication_factor be -1, the broker's defaults, which every version
+ * here takes).  CreatePartitions: throttle_time_ms, [name, error_code,
+ * error_message]. */
 static void encode(const struct admin_park *pk, struct evbuffer *resp)
 {
 	int ver = pk->kc->hdr.api_version;
 
-	if (pk->partitions || (pk->deleting && ver >= 1))
+	if (pk->partitions || (pk->deleting && ver >= 1) || (!pk->deleting && ver >= 2))
 		kf_put_i32(resp, 0);
 	kf_put_i32(resp, pk->n);
 	for (int32_t i = 0; i < pk->n; i++) {
