@@ -795,6 +795,11 @@ void ls_offsets_foreach(struct ls_store *s, const char *group, ls_offset_fn fn,
 /* Deletes every committed offset of group (tombstones).  LS_OK (also when
  * there were none), LS_ERR_IO. */
 int ls_offsets_delete_group(struct ls_store *s, const char *group);
+/* Kafka's OffsetDelete: tombstones group's committed offsets of topic's
+ * partitions[0..n) (one record each; those never committed too).  Same
+ * returns as ls_offsets_commit. */
+int ls_offsets_delete(struct ls_store *s, const char *group, const char *topic,
+		      const int32_t *partitions, size_t n);
 /*
  * Rebuilds the committed-offsets table from the internal topic's log as
  * it is now (a replica's appends do not update the table; a node that

@@ -299,6 +299,22 @@ int ls_offsets_delete_group(struct ls_store *s, const char *group)
 	return delete_matching(s, group, NULL);
 }
 
+int ls_offsets_delete(struct ls_store *s, const char *group, const char *topic,
+		      const int32_t *partitions, size_t n)
+{
+	struct ls_offset_commit stack[16], *c = n <= 16 ? stack : calloc(n, sizeof *c);
+	int rc;
+
+	if (c == NULL)
+		return LS_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct ls_offset_commit){ topic, partitions[i], 0, NULL };
+	rc = n ? write_records(s, group, c, n, 1) : LS_OK;
+	if (c != stack)
+		free(c);
+	return rc;
+}
+
 int ls_offsets_forget_topic(struct ls_store *s, const char *name)
 {
 	return delete_matching(s, NULL, name);

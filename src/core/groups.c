@@ -347,6 +347,69 @@ int tdm_groups_forget(struct tdm_groups *gs, const char *id, size_t len)
 	return TDM_TOPIC_OK;
 }
 
+int tdm_groups_delete_offsets(struct tdm_groups *gs, const char *group, const char *topic,
+			      const int32_t *partitions, size_t n)
+{
+	if (gs->follower)
+		return TDM_REPL_NOT_LEADER;
+	return ls_offsets_delete(tdm_topics_store(gs->topics), group, topic, partitions, n);
+}
+
+/* ConsumerProtocolSubscription (v0+: version, [topic], ...): 1 when it
+ * lists topic, 0 when not, -1 when it cannot be read. */
+static int subscription_lists(const uint8_t *p, int32_t len, const char *topic)
+{
+	size_t tl = strlen(topic), off;
+	if (!p || len < 6)
+		return -1;
+	int32_t n = (int32_t)((uint32_t)p[2] << 24 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 8 | p[5]);
+	off = 6;
+	for (int32_t i = 0; i < n; i++) {
+		if (off + 2 > (size_t)len)
+			return -1;
+		size_t sl = (size_t)(p[off] << 8 | p[off + 1]);
+		off += 2;
+		if (off + sl > (size_t)len)
+			return -1;
+		if (sl == tl && !memcmp(p + off, topic, tl))
+			return 1;
+		off += sl;
+	}
+	return 0;
+}
+
+struct assigned_find {
+	const char *topic;
+	int found;
+};
+
+static void assigned_fn(void *arg, const char *topic, size_t len, const int32_t *parts, size_t n)
+{
+	struct assigned_find *a = arg;
+	(void)parts, (void)n;
+	if (len == strlen(a->topic) && !memcmp(topic, a->topic, len))
+		a->found = 1;
+}
+
+int tdm_group_subscribes(struct tdm_groups *gs, const struct tdm_group *g, const char *topic)
+{
+	for (const struct tdm_group_member *m = g->members; m; m = m->next) {
+		const struct tdm_group_proto *p =
+			g->protocol ? tdm_group_member_proto(m, g->protocol) : NULL;
+		int listed = p && g->protocol_type && !strcmp(g->protocol_type, "consumer")
+				     ? subscription_lists(p->meta, p->len, topic)
+				     : -1;
+		if (listed == 1)
+			return 1;
+		if (listed == 0)
+			continue;
+		struct assigned_find a = { topic, 0 };
+		if (!tdm_group_member_assignment(gs, g, m, assigned_fn, &a) || a.found)
+			return 1; /* cannot tell: assumed to */
+	}
+	return 0;
+}
+
 int tdm_group_member_assignment(struct tdm_groups *gs, const struct tdm_group *g,
 				const struct tdm_group_member *m, tdm_group_assigned_fn fn,
 				void *arg)

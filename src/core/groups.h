@@ -178,6 +178,18 @@ int tdm_groups_busy(struct tdm_groups *gs, const char *id, size_t len);
  */
 int tdm_groups_forget(struct tdm_groups *gs, const char *id, size_t len);
 
+/* Kafka's OffsetDelete: the committed offsets of group's partitions[0..n)
+ * of topic go (tombstones in the offsets log; the caller checked the group
+ * does not consume the topic).  TDM_TOPIC_OK, TDM_REPL_NOT_LEADER
+ * (tdm_groups_set_follower), or a storage error. */
+int tdm_groups_delete_offsets(struct tdm_groups *gs, const char *group, const char *topic,
+			      const int32_t *partitions, size_t n);
+/* 1 when a live member of g subscribes to topic: the consumer protocol's
+ * subscription in its metadata for g's protocol lists it, or (metadata
+ * dropped or not in that form) its assignment has it, or neither can be
+ * read (assumed so). */
+int tdm_group_subscribes(struct tdm_groups *gs, const struct tdm_group *g, const char *topic);
+
 /* Reading the membership for a management view. */
 typedef void (*tdm_group_assigned_fn)(void *arg, const char *topic, size_t topic_len,
 				      const int32_t *partitions, size_t npartitions);

@@ -599,6 +599,26 @@ int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+int kf_decode_offset_delete(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_offset_delete_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->group_id = kf_get_str(c);
+	r->ntopics = kf_get_array(c, 6, 0);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_offset_delete_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
+			t->parts[j] = kf_get_i32(c);
+	}
+	return finish(c);
+}
+
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r)
 {

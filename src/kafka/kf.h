@@ -83,6 +83,7 @@ enum {
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
 	KF_ERR_NON_EMPTY_GROUP = 68,
 	KF_ERR_GROUP_ID_NOT_FOUND = 69,
+	KF_ERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
 	KF_ERR_FENCED_LEADER_EPOCH = 74,
 	KF_ERR_UNKNOWN_LEADER_EPOCH = 75,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
@@ -331,6 +332,7 @@ int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_delete_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_offset_delete(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 /*
  * After a write to the group offsets log ending at target (a commit, a
  * group's deletion): Kafka appends those with acks=all, so the request is

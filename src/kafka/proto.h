@@ -37,6 +37,7 @@ enum {
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
 	KF_DESCRIBE_CONFIGS = 32,
 	KF_DELETE_GROUPS = 42,
+	KF_OFFSET_DELETE = 47,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
 };
@@ -320,6 +321,18 @@ struct kf_delete_records_req {
 	int32_t timeout_ms;
 };
 
+/* OffsetDelete v0. */
+struct kf_offset_delete_topic {
+	struct kf_str name;
+	int32_t nparts;
+	int32_t *parts;
+};
+struct kf_offset_delete_req {
+	struct kf_str group_id;
+	int32_t ntopics;
+	struct kf_offset_delete_topic *topics;
+};
+
 /* DeleteGroups v0-1 (v1 is v0). */
 struct kf_delete_groups_req {
 	int32_t ngroups;
@@ -383,6 +396,8 @@ int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 			     struct kf_delete_records_req *r);
+int kf_decode_offset_delete(struct kf_cur *c, int ver, struct kf_arena *a,
+			    struct kf_offset_delete_req *r);
 
 /*
  * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),

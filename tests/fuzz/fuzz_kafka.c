@@ -202,6 +202,15 @@ static void decode_one(int key, int ver, const uint8_t *p, size_t len, struct kf
 			}
 		break;
 	}
+	case KF_OFFSET_DELETE: {
+		struct kf_offset_delete_req r;
+		if ((rc = kf_decode_offset_delete(&c, ver, a, &r)) == 0) {
+			str_ok(r.group_id);
+			for (int32_t i = 0; i < r.ntopics; i++)
+				str_ok(r.topics[i].name);
+		}
+		break;
+	}
 	case KF_DELETE_GROUPS: {
 		struct kf_delete_groups_req r;
 		if ((rc = kf_decode_delete_groups(&c, ver, a, &r)) == 0)
@@ -235,7 +244,7 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_DESCRIBE_GROUPS, KF_LIST_GROUPS, KF_API_VERSIONS,
 			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
 			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
-			    KF_DELETE_RECORDS };
+			    KF_DELETE_RECORDS, KF_OFFSET_DELETE };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

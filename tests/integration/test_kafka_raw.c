@@ -549,6 +549,139 @@ START_TEST(delete_groups_raw)
 }
 END_TEST
 
+/* OffsetCommit v2 of a simple consumer (generation -1): offset of
+ * topic/partition for group. */
+static void commit_simple(int fd, const char *group, const char *topic, int32_t part, int64_t offset)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, -1);
+	wstr(&b, "");
+	w64(&b, -1);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, part);
+	w64(&b, offset);
+	wstr(&b, NULL);
+	kh_raw_request(fd, 8, 2, 106, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	r32(&r);
+	ck_assert_int_eq(r16(&r), 0);
+}
+
+/* OffsetFetch v1 of one partition: the committed offset, -1 for none. */
+static int64_t committed(int fd, const char *group, const char *topic, int32_t part)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, part);
+	kh_raw_request(fd, 9, 1, 107, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	struct rb r = { resp, 0, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	r32(&r);
+	return r64(&r);
+}
+
+/* OffsetDelete v0 of group's partitions parts[0..n) of topic: the top
+ * error; errs (may be NULL) gets the partitions'. */
+static int16_t offset_delete(int fd, const char *group, const char *topic, const int32_t *parts,
+			     int n, int16_t *errs)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, n);
+	for (int i = 0; i < n; i++)
+		w32(&b, parts[i]);
+	kh_raw_request(fd, 47, 0, 108, b.d, b.n);
+	long len = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(len, 0);
+	struct rb r = { resp, (size_t)len, 4 };
+	int16_t top = r16(&r);
+	ck_assert_int_eq(r32(&r), 0); /* throttle_time_ms */
+	int32_t nt = r32(&r);
+	ck_assert_int_eq(nt, top ? 0 : 1);
+	if (nt) {
+		rskipstr(&r);
+		ck_assert_int_eq(r32(&r), n);
+		for (int i = 0; i < n; i++) {
+			ck_assert_int_eq(r32(&r), parts[i]);
+			int16_t e = r16(&r);
+			if (errs)
+				errs[i] = e;
+		}
+	}
+	ck_assert_uint_eq(r.off, (size_t)len);
+	return top;
+}
+
+/* OffsetDelete: a simple group's offsets of one partition go (the other
+ * topic's stay), an unknown partition is UNKNOWN_TOPIC_OR_PARTITION, an
+ * unknown group GROUP_ID_NOT_FOUND, and a consumer group whose member
+ * subscribes to the topic GROUP_SUBSCRIBED_TO_TOPIC. */
+START_TEST(offset_delete_raw)
+{
+	char topic[128], other[128], group[128], live[128];
+	int fd = kh_raw_connect(kh_main());
+	int16_t errs[2];
+	static const int32_t parts[] = { 0, 5 };
+
+	kh_name(topic, sizeof(topic), "rawod");
+	kh_name(other, sizeof(other), "rawod-other");
+	kh_name(group, sizeof(group), "rawod-group");
+	kh_name(live, sizeof(live), "rawod-live");
+	create_topic(fd, topic, 1);
+	create_topic(fd, other, 1);
+	commit_simple(fd, group, topic, 0, 3);
+	commit_simple(fd, group, other, 0, 4);
+	ck_assert_int_eq(offset_delete(fd, group, topic, parts, 2, errs), 0);
+	ck_assert_int_eq(errs[0], 0);
+	ck_assert_int_eq(errs[1], 3);
+	ck_assert_int_eq(committed(fd, group, topic, 0), -1);
+	ck_assert_int_eq(committed(fd, group, other, 0), 4);
+	ck_assert_int_eq(offset_delete(fd, "rawod-no-such-group", topic, parts, 1, NULL), 69);
+	/* JoinGroup v2 of a consumer subscribed to `other` (a group of one: it
+	 * completes at once) */
+	struct wb b = { .n = 0 }, meta = { .n = 0 };
+	w16(&meta, 0);
+	w32(&meta, 1);
+	wstr(&meta, other);
+	w32(&meta, -1);
+	wstr(&b, live);
+	w32(&b, 10000);
+	w32(&b, 10000);
+	wstr(&b, "");
+	wstr(&b, "consumer");
+	w32(&b, 1);
+	wstr(&b, "range");
+	w32(&b, (int32_t)meta.n);
+	memcpy(b.d + b.n, meta.d, meta.n);
+	b.n += meta.n;
+	kh_raw_request(fd, 11, 2, 109, b.d, b.n);
+	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 15000), 0);
+	struct rb r = { resp, 0, 8 };
+	ck_assert_int_eq(r16(&r), 0);
+	commit_simple(fd, group, other, 0, 4); /* unchanged: simple commits still allowed */
+	ck_assert_int_eq(offset_delete(fd, live, other, parts, 1, errs), 0);
+	ck_assert_int_eq(errs[0], 86);
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw");
@@ -560,6 +693,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, delete_records_errors);
 	tcase_add_test(tc, describe_configs_raw);
 	tcase_add_test(tc, delete_groups_raw);
+	tcase_add_test(tc, offset_delete_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);
 	tcase_add_test(tc, group_errors);
 	suite_add_tcase(s, tc);
