@@ -162,7 +162,9 @@ START_TEST(pipelined_requests_answered_in_order)
 }
 END_TEST
 
-static void create_topic(int fd, const char *name, int parts)
+/* CreateTopics v1 of parts partitions, with cleanup.policy = policy
+ * unless NULL; fails the test unless it is created. */
+static void create_topic_cfg(int fd, const char *name, int parts, const char *policy)
 {
 	struct wb b = { .n = 0 };
 	w32(&b, 1);
@@ -170,7 +172,11 @@ static void create_topic(int fd, const char *name, int parts)
 	w32(&b, parts);
 	w16(&b, 1);
 	w32(&b, 0);
-	w32(&b, 0);
+	w32(&b, policy ? 1 : 0);
+	if (policy) {
+		wstr(&b, "cleanup.policy");
+		wstr(&b, policy);
+	}
 	w32(&b, 5000);
 	w8(&b, 0);
 	kh_raw_request(fd, 19, 1, 100, b.d, b.n);
@@ -178,6 +184,11 @@ static void create_topic(int fd, const char *name, int parts)
 	struct rb r = { resp, 0, 8 };
 	rskipstr(&r);
 	ck_assert_int_eq(r16(&r), 0);
+}
+
+static void create_topic(int fd, const char *name, int parts)
+{
+	create_topic_cfg(fd, name, parts, NULL);
 }
 
 /* Produce v3 of one batch to topic/partition with acks; returns the error. */
@@ -339,27 +350,6 @@ START_TEST(group_errors)
 }
 END_TEST
 
-/* CreateTopics v1 of one partition with cleanup.policy = policy. */
-static void create_topic_policy(int fd, const char *name, const char *policy)
-{
-	struct wb b = { .n = 0 };
-	w32(&b, 1);
-	wstr(&b, name);
-	w32(&b, 1);
-	w16(&b, 1);
-	w32(&b, 0);
-	w32(&b, 1);
-	wstr(&b, "cleanup.policy");
-	wstr(&b, policy);
-	w32(&b, 5000);
-	w8(&b, 0);
-	kh_raw_request(fd, 19, 1, 101, b.d, b.n);
-	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
-	struct rb r = { resp, 0, 8 };
-	rskipstr(&r);
-	ck_assert_int_eq(r16(&r), 0);
-}
-
 /* DeleteRecords v1 of one partition; returns the error and *low. */
 static int16_t delete_records(int fd, const char *topic, int32_t part, int64_t offset, int64_t *low)
 {
@@ -410,7 +400,7 @@ START_TEST(delete_records_errors)
 	ck_assert_int_eq(low, 3);
 	ck_assert_int_eq(delete_records(fd, topic, 7, 0, &low), 3);
 	ck_assert_int_eq(delete_records(fd, "no-such-topic", 0, 0, &low), 3);
-	create_topic_policy(fd, compacted, "compact");
+	create_topic_cfg(fd, compacted, 1, "compact");
 	ck_assert_int_eq(delete_records(fd, compacted, 0, 0, &low), 44);
 	int64_t hw = -1;
 	int32_t len = -1;
@@ -420,6 +410,32 @@ START_TEST(delete_records_errors)
 	assert_alive();
 }
 END_TEST
+
+/* OffsetCommit v2 of a simple consumer (generation -1): offset of
+ * topic/partition for group. */
+static void commit_simple(int fd, const char *group, const char *topic, int32_t part, int64_t offset)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, -1);
+	wstr(&b, "");
+	w64(&b, -1);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, part);
+	w64(&b, offset);
+	wstr(&b, NULL);
+	kh_raw_request(fd, 8, 2, 106, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	r32(&r);
+	ck_assert_int_eq(r16(&r), 0);
+}
 
 /* Reads one DescribeConfigs v1 result's head; returns its error and the
  * count of its config entries. */
@@ -443,7 +459,7 @@ START_TEST(describe_configs_raw)
 	struct wb b = { .n = 0 };
 
 	kh_name(topic, sizeof(topic), "rawcfg");
-	create_topic_policy(fd, topic, "compact");
+	create_topic_cfg(fd, topic, 1, "compact");
 	w32(&b, 3);
 	w8(&b, 2); /* TOPIC, every key */
 	wstr(&b, topic);
@@ -514,19 +530,7 @@ START_TEST(delete_groups_raw)
 	kh_name(topic, sizeof(topic), "rawdg");
 	kh_name(group, sizeof(group), "rawdg-group");
 	create_topic(fd, topic, 1);
-	/* OffsetCommit v2 of a simple consumer (generation -1) */
-	wstr(&b, group);
-	w32(&b, -1);
-	wstr(&b, "");
-	w64(&b, -1);
-	w32(&b, 1);
-	wstr(&b, topic);
-	w32(&b, 1);
-	w32(&b, 0);
-	w64(&b, 0);
-	wstr(&b, NULL);
-	kh_raw_request(fd, 8, 2, 104, b.d, b.n);
-	ck_assert_int_gt(kh_raw_response(fd, resp, sizeof(resp), 5000), 0);
+	commit_simple(fd, group, topic, 0, 0);
 	for (int round = 0; round < 2; round++) {
 		b.n = 0;
 		w32(&b, 2);
@@ -548,32 +552,6 @@ START_TEST(delete_groups_raw)
 	assert_alive();
 }
 END_TEST
-
-/* OffsetCommit v2 of a simple consumer (generation -1): offset of
- * topic/partition for group. */
-static void commit_simple(int fd, const char *group, const char *topic, int32_t part, int64_t offset)
-{
-	struct wb b = { .n = 0 };
-	wstr(&b, group);
-	w32(&b, -1);
-	wstr(&b, "");
-	w64(&b, -1);
-	w32(&b, 1);
-	wstr(&b, topic);
-	w32(&b, 1);
-	w32(&b, part);
-	w64(&b, offset);
-	wstr(&b, NULL);
-	kh_raw_request(fd, 8, 2, 106, b.d, b.n);
-	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
-	ck_assert_int_gt(n, 0);
-	struct rb r = { resp, (size_t)n, 4 };
-	ck_assert_int_eq(r32(&r), 1);
-	rskipstr(&r);
-	ck_assert_int_eq(r32(&r), 1);
-	r32(&r);
-	ck_assert_int_eq(r16(&r), 0);
-}
 
 /* OffsetFetch v1 of one partition: the committed offset, -1 for none. */
 static int64_t committed(int fd, const char *group, const char *topic, int32_t part)
