@@ -17,21 +17,8 @@
 # Usage: tests/perf/cluster_amqp.sh [--rounds N] [--duration S]
 set -euo pipefail
 
-ROUNDS=2
-DURATION=10
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--rounds) ROUNDS=$2; shift 2 ;;
-	--duration) DURATION=$2; shift 2 ;;
-	*) echo "usage: $0 [--rounds N] [--duration S]" >&2; exit 2 ;;
-	esac
-done
-
-top=$(cd "$(dirname "$0")/../.." && pwd)
-PERF=${PERF:-$top/build/main/src/tools/tandem-perf}
-TANDEMD=${TANDEMD:-$top/build/main/src/tandemd}
-[ -x "$PERF" ] && [ -x "$TANDEMD" ] || { echo "build first (scripts/setup.sh)" >&2; exit 1; }
-work=$(mktemp -d)
+# shellcheck source=tests/perf/rounds.sh
+. "$(dirname "$0")/rounds.sh"
 results=$work/results
 cleanup() {
 	TANDEM_CLUSTER_DIR=$work/tandem "$top/scripts/cluster.sh" down >/dev/null 2>&1 || true
