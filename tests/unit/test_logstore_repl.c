@@ -836,6 +836,34 @@ START_TEST(test_set_log_start)
 }
 END_TEST
 
+/* A log start that cannot be written down (the checkpoint's name taken by
+ * a directory, as a full or broken disk would refuse it) is an error: the
+ * caller does not answer success; once the disk takes it, it is kept. */
+START_TEST(test_set_log_start_unwritable)
+{
+	char *dir = tl_mkdtemp(), path[600];
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "t", 1, NULL, 0);
+
+	for (int i = 0; i < 5; i++)
+		tl_append(p, 2, 0);
+	snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint/x", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(ls_partition_set_log_start(p, 4), LS_ERR_IO);
+	ck_assert_int_eq(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", dir);
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(ls_partition_set_log_start(p, 6), LS_OK);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	s = tl_open(dir);
+	ck_assert_uint_eq(ls_log_start(tl_part(s, "t", 0)), 6);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_truncate_below_log_start)
 {
 	char *dir = tl_mkdtemp();
@@ -1063,6 +1091,7 @@ Suite *tl_repl_suite(void)
 	tcase_add_test(tc, test_truncate_mid_segment_and_across);
 	tcase_add_test(tc, test_truncate_below_log_start);
 	tcase_add_test(tc, test_set_log_start);
+	tcase_add_test(tc, test_set_log_start_unwritable);
 	tcase_add_test(tc, test_start_at_past_log_end);
 	tcase_add_test(tc, test_topic_id_persisted);
 	tcase_add_test(tc, test_truncate_keeps_held_reads);
