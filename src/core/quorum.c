@@ -666,8 +666,8 @@ static void trim(struct tdm_quorum *qq, uint64_t now)
 	if (!qq->leading || qq->untracked || now - qq->trimmed_ms < TRIM_MS || !(p = log_of(qq)))
 		return;
 	qq->trimmed_ms = now;
-	if (ls_log_end(p) - ls_log_start(p) < 2)
-		return;
+	if (ls_partition_segments(p) < 2)
+		return; /* only the active segment, never deleted: no scan */
 	uint64_t low = live_low(qq, ls_log_end(p));
 	size_t n = tdm_topics_delete_before(broker_of(qq)->topics, p, low);
 	if (n)
