@@ -36,8 +36,8 @@
 #define CN_TICK_MS 100
 
 /* What a request out is for. */
-enum cn_kind { CN_BROKERS, CN_BROKER, CN_TOPICS, CN_CONFIG, CN_ASSIGN, CN_STATE,
-	       CN_ISR, CN_REGISTER, CN_PATHS };
+enum cn_kind { CN_BROKERS, CN_BROKER, CN_TOPICS, CN_CONFIG, CN_CONFIG_AGAIN, CN_ASSIGN,
+	       CN_STATE, CN_ISR, CN_REGISTER, CN_PATHS };
 
 struct cn_req {
 	struct tdm_cnode *n;
@@ -54,15 +54,16 @@ struct cn_topic {
 	struct zkd_topic assign;
 	int have_assign;
 	struct zkd_config config;
+	int32_t config_version; /* of /config/topics/T as read; -1 before */
 	int local; /* its log exists here */
 };
 
 /* An administration request of this node waiting to be applied here. */
-enum cn_wait_kind { CN_WAIT_CREATE, CN_WAIT_DELETE, CN_WAIT_GROW };
+enum cn_wait_kind { CN_WAIT_CREATE, CN_WAIT_DELETE, CN_WAIT_GROW, CN_WAIT_CONFIG };
 struct cn_waiter {
 	enum cn_wait_kind kind;
 	char *topic; /* owned */
-	int32_t count;
+	int32_t count;   /* CN_WAIT_GROW: partitions; CN_WAIT_CONFIG: the version written */
 	tdm_replica_done_fn done;
 	void *arg;
 	int64_t deadline_ms;
@@ -193,6 +194,8 @@ static int waiter_applied(struct tdm_cnode *n, const struct cn_waiter *w)
 	struct cn_topic *t = topic_get(n, w->topic);
 	if (w->kind == CN_WAIT_DELETE)
 		return !t && !tdm_topic_find(n->topics, w->topic);
+	if (w->kind == CN_WAIT_CONFIG)
+		return !t || t->config_version >= w->count; /* deleted: nothing to wait for */
 	if (!t || !t->local || !t->have_assign)
 		return 0;
 	int32_t want = w->kind == CN_WAIT_GROW ? w->count : (int32_t)t->assign.npartitions;
@@ -261,6 +264,42 @@ static int drop_if_other(struct tdm_cnode *n, const struct cn_topic *t, struct l
 	return delete_local(n, t->name) < 0 ? -1 : 1;
 }
 
+/* 1 when the overrides of the local log lt differ from t's configs. */
+static int config_differs(const struct cn_topic *t, const struct ls_topic *lt)
+{
+	const char *key;
+	for (size_t i = 0; (key = tdm_topic_config_name(i)) != NULL; i++) {
+		const char *want = zkd_config_get(&t->config, key);
+		char have[128], canon[128];
+		int is_default = 1;
+		tdm_topic_config_value(lt, key, have, sizeof(have), &is_default);
+		if ((want == NULL) != (is_default != 0))
+			return 1;
+		if (want && (tdm_topic_config_try(lt, key, want, canon, sizeof(canon)) != TDM_TOPIC_OK ||
+			     strcmp(canon, have) != 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* The local log lt takes t's configs (Kafka's AlterConfigs, made on any
+ * node, or while this node was away). */
+static void apply_config(struct tdm_cnode *n, const struct cn_topic *t, struct ls_topic *lt)
+{
+	struct tdm_kv kv[64];
+	char err[256] = "";
+	size_t nkv = t->config.n < 64 ? t->config.n : 64;
+
+	if (!config_differs(t, lt))
+		return;
+	for (size_t i = 0; i < nkv; i++)
+		kv[i] = (struct tdm_kv){ t->config.keys[i], t->config.values[i] };
+	int rc = tdm_topics_set_config(n->topics, lt, kv, nkv, 0, err, sizeof(err));
+	if (rc != TDM_TOPIC_OK)
+		tdm_log(TDM_LOG_ERROR, "cluster", "topic %s: applying its configs here failed: %s%s%s",
+			t->name, tdm_strerror(rc), err[0] ? ": " : "", err);
+}
+
 static int ensure_local(struct tdm_cnode *n, struct cn_topic *t)
 {
 	struct ls_topic *lt = tdm_topic_find(n->topics, t->name);
@@ -281,8 +320,10 @@ static int ensure_local(struct tdm_cnode *n, struct cn_topic *t)
 			kv[i].value = t->config.values[i];
 		}
 		rc = tdm_topics_create(n->topics, t->name, want, kv, nkv, err, sizeof(err));
-	} else if (tdm_topic_partitions(lt) < want) {
-		rc = tdm_topics_add_partitions(n->topics, lt, want);
+	} else {
+		apply_config(n, t, lt);
+		if (tdm_topic_partitions(lt) < want)
+			rc = tdm_topics_add_partitions(n->topics, lt, want);
 	}
 	if (rc != TDM_TOPIC_OK && rc != TDM_ERR_EXISTS) {
 		tdm_log(TDM_LOG_ERROR, "cluster", "topic %s: making its log here failed: %s%s%s",
@@ -368,31 +409,47 @@ static void config_done(void *ctx, const struct zk_result *res)
 		if (zkd_config_decode(res->data, res->len, &c, err, sizeof(err)) == 0) {
 			zkd_config_free(&t->config);
 			t->config = c;
+			t->config_version = res->stat ? res->stat->version : t->config_version;
 		} else {
 			tdm_log(TDM_LOG_ERROR, "cluster", "%s: bad topic config: %s", res->path, err);
 		}
 	} else if (res->rc != ZK_NONODE && res->rc != ZK_OK) {
 		zk_warn("get", res->path, res->rc);
 	}
-	/* the assignment after the config: the log is made with both */
-	if (t)
+	if (t && q->kind == CN_CONFIG_AGAIN) {
+		/* changed (AlterConfigs): the log here takes it now */
+		struct ls_topic *lt = t->local ? tdm_topic_find(n->topics, t->name) : NULL;
+		if (lt && res->rc == ZK_OK)
+			apply_config(n, t, lt);
+		check_waiters(n, now_ms());
+	} else if (t) {
+		/* the assignment after the config: the log is made with both */
 		read_assignment(n, t->name);
+	}
 	req_free(q);
+}
+
+/* Reads topic's /config/topics/T and watches it (a change fires
+ * watch_fired, which reads it again with CN_CONFIG_AGAIN). */
+static void read_config(struct tdm_cnode *n, const char *name, enum cn_kind kind)
+{
+	char path[ZKD_PATH_MAX];
+	struct cn_req *q = req_new(n, kind, name, 0);
+	if (!q || !zkd_path_topic_config(path, sizeof(path), name) ||
+	    zk_get(n->zk, path, watch_fired, n, config_done, q) < 0)
+		if (q)
+			req_free(q);
 }
 
 static void add_topic(struct tdm_cnode *n, const char *name)
 {
-	char path[ZKD_PATH_MAX];
 	struct cn_topic *t = calloc(1, sizeof(*t));
 	if (!t || !(t->name = strdup(name)) || tdm_map_put(&n->tmap, name, strlen(name), t) < 0) {
 		topic_free(t);
 		return;
 	}
-	struct cn_req *q = req_new(n, CN_CONFIG, name, 0);
-	if (!q || !zkd_path_topic_config(path, sizeof(path), name) ||
-	    zk_get(n->zk, path, NULL, NULL, config_done, q) < 0)
-		if (q)
-			req_free(q);
+	t->config_version = -1;
+	read_config(n, name, CN_CONFIG);
 }
 
 static void drop_topic(struct tdm_cnode *n, const char *name)
@@ -715,6 +772,51 @@ static int hook_add_partitions(void *ctx, const char *name, int32_t count,
 	return admin_start(ctx, CN_WAIT_GROW, name, count, NULL, done, arg);
 }
 
+static void config_written(void *ctx, const struct zk_result *res)
+{
+	struct cn_waiter *w = ctx;
+	w->zk_done = 1;
+	w->rc = res->rc == ZK_OK ? TDM_TOPIC_OK
+		: res->rc == ZK_NONODE ? TDM_ERR_NOT_FOUND : TDM_REPL_NO_CLUSTER;
+	if (res->rc == ZK_OK && res->stat)
+		w->count = res->stat->version;
+	if (res->rc != ZK_OK && res->rc != ZK_NONODE)
+		zk_warn("set", res->path, res->rc);
+	check_waiters(w->n, now_ms());
+}
+
+/* Kafka's AlterConfigs in ZooKeeper mode: /config/topics/T is written
+ * whole; every node watches it and applies it (config_done). */
+static int hook_alter_config(void *ctx, const char *name, const struct tdm_kv *configs, size_t n,
+			     tdm_replica_done_fn done, void *arg)
+{
+	struct tdm_cnode *cn = ctx;
+	char path[ZKD_PATH_MAX], *keys[64], *values[64];
+	size_t nkv = 0, len;
+
+	if (!topic_get(cn, name) || !zkd_path_topic_config(path, sizeof(path), name))
+		return TDM_ERR_NOT_FOUND;
+	for (size_t i = 0; i < n && nkv < 64; i++)
+		if (configs[i].value) {
+			keys[nkv] = (char *)configs[i].name;
+			values[nkv++] = (char *)configs[i].value;
+		}
+	struct zkd_config c = { keys, values, nkv };
+	char *data = zkd_config_encode(&c, &len);
+	struct cn_waiter *w = data ? waiter_add(cn, CN_WAIT_CONFIG, name, INT32_MAX, done, arg) : NULL;
+	if (!w || zk_set(cn->zk, path, data, len, -1, config_written, w) < 0) {
+		if (w) {
+			cn->waiters = w->next;
+			free(w->topic);
+			free(w);
+		}
+		free(data);
+		return TDM_ERR_NOMEM;
+	}
+	free(data);
+	return 0;
+}
+
 /* ---- brokers and controller ---------------------------------------------- */
 
 static void brokers_reset(struct cn_brokers *b)
@@ -846,6 +948,9 @@ static void watch_fired(void *ctx, int event, const char *path)
 	}
 	else if (strcmp(path, ZKD_BROKERS_TOPICS) == 0)
 		read_topics(n);
+	else if (!strncmp(path, ZKD_CONFIG_TOPICS "/", sizeof(ZKD_CONFIG_TOPICS)) &&
+		 topic_get(n, path + sizeof(ZKD_CONFIG_TOPICS)))
+		read_config(n, path + sizeof(ZKD_CONFIG_TOPICS), CN_CONFIG_AGAIN);
 	else if (parse_topic_path(path, topic, sizeof(topic), &p) == 0 && topic_get(n, topic)) {
 		/* deleted too: the topic may have been made again before the
 		 * list of topics was read (a node that did not look for a
@@ -1093,6 +1198,7 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 		.create_topic = hook_create_topic,
 		.delete_topic = hook_delete_topic,
 		.add_partitions = hook_add_partitions,
+		.alter_config = hook_alter_config,
 		.forward = hook_forward,
 		.link_stats = hook_link_stats,
 	};

@@ -892,6 +892,19 @@ int tdm_replica_add_partitions(struct tdm_replica *r, const char *name, int32_t 
 	return op_started(o, rc, err, errlen);
 }
 
+int tdm_replica_alter_config(struct tdm_replica *r, const char *name, const struct tdm_kv *configs,
+			     size_t n, tdm_replica_done_fn done, void *arg,
+			     struct tdm_replica_op **op, char *err, size_t errlen)
+{
+	struct tdm_replica_op *o = op_new(done, arg, op);
+	if (!o)
+		return TDM_ERR_NOMEM;
+	int rc = r->hooks.alter_config
+			 ? r->hooks.alter_config(r->ctx, name, configs, n, op_done, o)
+			 : TDM_REPL_NO_CLUSTER;
+	return op_started(o, rc, err, errlen);
+}
+
 void tdm_replica_op_forget(struct tdm_replica_op *op)
 {
 	if (!op)

@@ -110,6 +110,11 @@ struct tdm_replica_hooks {
 	int (*delete_topic)(void *ctx, const char *name, tdm_replica_done_fn done, void *arg);
 	int (*add_partitions)(void *ctx, const char *name, int32_t count, tdm_replica_done_fn done,
 			      void *arg);
+	/* The topic's configs become exactly configs (n of them: the
+	 * overrides; every other key is the broker's default), on every
+	 * node: done once this node applied them. */
+	int (*alter_config)(void *ctx, const char *name, const struct tdm_kv *configs, size_t n,
+			    tdm_replica_done_fn done, void *arg);
 	/* A write to topic/partition that this node does not lead: send rec
 	 * (borrowed for the call: the hook copies it) to node `leader` over
 	 * the cluster link, gathered with the other records forwarded to the
@@ -225,6 +230,10 @@ int tdm_replica_delete_topic(struct tdm_replica *r, const char *name, tdm_replic
 int tdm_replica_add_partitions(struct tdm_replica *r, const char *name, int32_t count,
 			       tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
 			       char *err, size_t errlen);
+/* Kafka's AlterConfigs of a topic in a cluster (the alter_config hook). */
+int tdm_replica_alter_config(struct tdm_replica *r, const char *name, const struct tdm_kv *configs,
+			     size_t n, tdm_replica_done_fn done, void *arg,
+			     struct tdm_replica_op **op, char *err, size_t errlen);
 /*
  * A write to topic/partition on a node that does not lead it, sent to the
  * leader its state names (the forward hook): rec is borrowed for the call

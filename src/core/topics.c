@@ -423,13 +423,11 @@ int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t)
 	return t->min_segment_bytes;
 }
 
-int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_kv *configs,
-		     size_t nconfigs, char *err, size_t errlen)
+/* segment.bytes of configs at least log_min_segment_bytes: LS_OK, else
+ * LS_ERR_INVALID_CONFIG with Kafka's words in err. */
+static int check_segment_bytes(const struct tdm_topics *t, const struct tdm_kv *configs,
+			       size_t nconfigs, char *err, size_t errlen)
 {
-	if (partitions <= 0) {
-		snprintf(err, errlen, "Number of partitions must be larger than 0.");
-		return LS_ERR_INVALID;
-	}
 	for (size_t i = 0; i < nconfigs; i++) {
 		char *end;
 		long long v;
@@ -449,7 +447,60 @@ int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_
 			return LS_ERR_INVALID_CONFIG;
 		}
 	}
-	return check_partitions(t, partitions, partitions, err, errlen);
+	return LS_OK;
+}
+
+int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_kv *configs,
+		     size_t nconfigs, char *err, size_t errlen)
+{
+	if (partitions <= 0) {
+		snprintf(err, errlen, "Number of partitions must be larger than 0.");
+		return LS_ERR_INVALID;
+	}
+	int rc = check_segment_bytes(t, configs, nconfigs, err, errlen);
+	return rc != LS_OK ? rc : check_partitions(t, partitions, partitions, err, errlen);
+}
+
+int tdm_topics_set_config(struct tdm_topics *t, struct ls_topic *topic,
+			  const struct tdm_kv *configs, size_t nconfigs, int validate_only,
+			  char *err, size_t errlen)
+{
+	struct ls_kv kv[64];
+	size_t n = 0;
+	const char *key;
+
+	if (err && errlen)
+		err[0] = '\0';
+	int rc = check_segment_bytes(t, configs, nconfigs, err, errlen);
+	if (rc != LS_OK)
+		return LS_ERR_INVALID;
+	/* every key the store knows: the ones given, the rest back to the default */
+	for (size_t i = 0; (key = ls_config_name(i)) != NULL && n < 64; i++) {
+		const char *value = NULL;
+		for (size_t j = 0; j < nconfigs; j++)
+			if (configs[j].value && !strcmp(configs[j].name, key))
+				value = configs[j].value;
+		kv[n++] = (struct ls_kv){ key, value };
+	}
+	for (size_t j = 0; j < nconfigs; j++) {
+		struct ls_topic_config c = *ls_topic_get_config(topic);
+		char buf[128];
+		if (ls_config_format(&c, configs[j].name, buf, sizeof(buf)) != LS_OK) {
+			snprintf(err, errlen, "Unknown topic config name: %s", configs[j].name);
+			return LS_ERR_INVALID_CONFIG;
+		}
+		if (configs[j].value && ls_config_set(&c, configs[j].name, configs[j].value) != LS_OK) {
+			snprintf(err, errlen, "Invalid value %.100s for configuration %s",
+				 configs[j].value, configs[j].name);
+			return LS_ERR_INVALID;
+		}
+	}
+	if (validate_only)
+		return LS_OK;
+	rc = ls_topic_set_config(t->store, topic, kv, n, err, errlen);
+	if (rc == LS_OK)
+		tdm_info("topics", "topic %s: configs changed", ls_topic_name(topic));
+	return rc;
 }
 
 /* ---- making topics and partitions as background jobs ------------------------ */

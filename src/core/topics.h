@@ -76,6 +76,19 @@ struct ls_store *tdm_topics_store(struct tdm_topics *t);
  */
 int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_kv *configs,
 		     size_t nconfigs, char *err, size_t errlen);
+/*
+ * Gives topic exactly the overrides in configs (Kafka's AlterConfigs: a
+ * key not listed, or listed with a NULL value, goes back to the broker's
+ * default).  validate_only: checks and changes nothing.  TDM_TOPIC_OK;
+ * TDM_ERR_INVALID_CONFIG for an unknown key ("Unknown topic config name:
+ * x", in err) or a change the topic refuses (an internal topic's
+ * compaction); TDM_ERR_INVALID for a bad value or a segment.bytes below
+ * log_min_segment_bytes (the reason in err); TDM_ERR_IO when the topic's
+ * metadata cannot be written (the topic keeps its configs).
+ */
+int tdm_topics_set_config(struct tdm_topics *t, struct ls_topic *topic,
+			  const struct tdm_kv *configs, size_t nconfigs, int validate_only,
+			  char *err, size_t errlen);
 /* The smallest segment.bytes a topic may get (log_min_segment_bytes). */
 int64_t tdm_topics_min_segment_bytes(const struct tdm_topics *t);
 

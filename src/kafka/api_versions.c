@@ -16,8 +16,8 @@
  * non-flexible versions; our replica fetcher sends v3; librdkafka 2.0.2
  * never sends it, its KIP-320 validation came in 2.1.0, and kafka-python's
  * release inference does not look at it), plus DescribeConfigs v0-2,
- * DeleteGroups v0-1, OffsetDelete v0 and DeleteRecords v0-1 (the non-flexible versions;
- * every client's admin API).
+ * DeleteGroups v0-1, OffsetDelete v0, DeleteRecords v0-1, AlterConfigs v0-1 and
+ * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API).
  *
  * Must not depend on: src/amqp.
  */
@@ -46,6 +46,9 @@ const struct kf_api kf_apis[] = {
 	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate },
 	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },
 	{ KF_DESCRIBE_CONFIGS, 0, 2, "DescribeConfigs", kf_h_describe_configs },
+	{ KF_ALTER_CONFIGS, 0, 1, "AlterConfigs", kf_h_alter_configs },
+	{ KF_INCREMENTAL_ALTER_CONFIGS, 0, 0, "IncrementalAlterConfigs",
+	  kf_h_incremental_alter_configs },
 	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups },
 	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete },
 };

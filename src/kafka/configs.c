@@ -54,12 +54,10 @@ static const struct {
 	{ "unclean.leader.election.enable", "unclean.leader.election.enable" },
 };
 
-/* This node's broker.id. */
+/* This node's broker.id: the cluster's node id, else what Metadata says. */
 static int node_id(const struct kf_conn *kc)
 {
-	if (kc->srv->replica)
-		return node_id(kc);
-	return kc->srv->cfg ? (int)kc->srv->cfg->node_id : 1;
+	return kc->srv->replica ? (int)tdm_replica_node_id(kc->srv->replica) : KF_NODE_ID;
 }
 
 static const char *broker_name_of(const char *topic_key)
@@ -181,12 +179,15 @@ static void put_result_head(struct evbuffer *b, int16_t err, const char *msg,
 	kf_put_kstr(b, res->name);
 }
 
-/* 1 when name is "" or this node's id (the broker resources it answers). */
-static int this_broker(struct kf_conn *kc, struct kf_str name)
+int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size_t msglen)
 {
 	char id[16];
 	int n = snprintf(id, sizeof(id), "%d", node_id(kc));
-	return name.len == 0 || (name.len == n && !memcmp(name.p, id, (size_t)n));
+	if (name.len == 0 || (name.len == n && !memcmp(name.p, id, (size_t)n)))
+		return 1;
+	snprintf(msg, msglen, "Unexpected broker id, expected %d or empty string, but received %.*s",
+		 node_id(kc), name.len > 0 ? (int)name.len : 0, name.p);
+	return 0;
 }
 
 static void describe_one(struct kf_conn *kc, struct evbuffer *b, int ver, int synonyms_too,
@@ -198,10 +199,7 @@ static void describe_one(struct kf_conn *kc, struct evbuffer *b, int ver, int sy
 			put_result_head(b, KF_ERR_CLUSTER_AUTHORIZATION_FAILED,
 					"Cluster authorization failed.", res);
 			kf_put_i32(b, 0);
-		} else if (!this_broker(kc, res->name)) {
-			snprintf(msg, sizeof(msg), "Unexpected broker id, expected %d or empty string, "
-				 "but received %.*s", node_id(kc),
-				 res->name.len > 0 ? (int)res->name.len : 0, res->name.p);
+		} else if (!kf_this_broker(kc, res->name, msg, sizeof(msg))) {
 			put_result_head(b, KF_ERR_INVALID_REQUEST, msg, res);
 			kf_put_i32(b, 0);
 		} else {

@@ -577,6 +577,29 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *a,
+			    struct kf_alter_configs_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nresources = kf_get_array(c, 7, 0);
+	ALLOC_ARRAY(a, r->resources, r->nresources);
+	for (int32_t i = 0; i < r->nresources && !c->bad; i++) {
+		struct kf_alter_configs_resource *res = &r->resources[i];
+
+		res->type = kf_get_i8(c);
+		res->name = kf_get_str(c);
+		res->nconfigs = kf_get_array(c, incremental ? 5 : 4, 0);
+		ALLOC_ARRAY(a, res->configs, res->nconfigs);
+		for (int32_t j = 0; j < res->nconfigs && !c->bad; j++) {
+			res->configs[j].name = kf_get_str(c);
+			res->configs[j].op = incremental ? kf_get_i8(c) : KF_CONFIG_SET;
+			res->configs[j].value = kf_get_str(c);
+		}
+	}
+	r->validate_only = kf_get_i8(c);
+	return finish(c);
+}
+
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 			     struct kf_delete_records_req *r)
 {

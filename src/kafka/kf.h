@@ -330,6 +330,11 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+/* 1 when a broker resource's name is "" or this node's id; else 0 with
+ * Kafka's INVALID_REQUEST message in msg (configs.c). */
+int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size_t msglen);
 int kf_h_delete_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_offset_delete(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

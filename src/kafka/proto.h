@@ -36,6 +36,8 @@ enum {
 	KF_DELETE_RECORDS = 21,
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
 	KF_DESCRIBE_CONFIGS = 32,
+	KF_ALTER_CONFIGS = 33,
+	KF_INCREMENTAL_ALTER_CONFIGS = 44,
 	KF_DELETE_GROUPS = 42,
 	KF_OFFSET_DELETE = 47,
 	KF_SASL_AUTHENTICATE = 36,
@@ -305,6 +307,26 @@ struct kf_describe_configs_req {
 	int8_t include_synonyms; /* v1+; 0 before */
 };
 
+/* AlterConfigs v0-1 (v1 is v0) and IncrementalAlterConfigs v0: op is
+ * KF_CONFIG_SET for AlterConfigs. */
+enum { KF_CONFIG_SET = 0, KF_CONFIG_DELETE = 1, KF_CONFIG_APPEND = 2, KF_CONFIG_SUBTRACT = 3 };
+struct kf_alter_config {
+	struct kf_str name;
+	int8_t op;
+	struct kf_str value; /* len < 0: null */
+};
+struct kf_alter_configs_resource {
+	int8_t type;
+	struct kf_str name;
+	int32_t nconfigs;
+	struct kf_alter_config *configs;
+};
+struct kf_alter_configs_req {
+	int32_t nresources;
+	struct kf_alter_configs_resource *resources;
+	int8_t validate_only;
+};
+
 /* DeleteRecords v0-1 (v1 is v0). */
 struct kf_delete_records_part {
 	int32_t index;
@@ -392,6 +414,9 @@ int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena
 				      struct kf_ofle_req *r);
 int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 			       struct kf_describe_configs_req *r);
+/* incremental: IncrementalAlterConfigs (each config has an operation). */
+int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *a,
+			    struct kf_alter_configs_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -29,35 +29,14 @@
 #include "core/config.h"
 #include "kafka/kf.h"
 
-#define MAX_CONFIGS 64
-
-/* One topic of a CreateTopics or CreatePartitions request. */
-struct made_slot {
-	struct admin_park *pk;
-	struct kf_str name;          /* slice of the frame, kept while parked */
-	int16_t err;
-	char msg[256];
-	struct tdm_topics_job *job;  /* while its making is out */
-	struct tdm_replica_op *op;   /* idem, in a cluster */
-};
-
-/* Lives in the request arena: the connection reads nothing while parked. */
-struct admin_park {
-	struct kf_park base;
-	struct kf_conn *kc;
-	int partitions;              /* CreatePartitions (else CreateTopics) */
-	int deleting;                /* DeleteTopics (in a cluster: it waits too) */
-	int32_t n;
-	struct made_slot *slots;
-	int pending;                 /* jobs out, +1 while the handler runs */
-};
+#include "kafka/admin_internal.h"
 
 /* CreateTopics v0: [name, error_code]; v1: + error_message; v2-4:
  * throttle_time_ms first (v4 only lets num_partitions and
  * replication_factor be -1, the broker's defaults, which every version
  * here takes).  CreatePartitions: throttle_time_ms, [name, error_code,
  * error_message]. */
-static void encode(const struct admin_park *pk, struct evbuffer *resp)
+static void encode_topics(const struct admin_park *pk, struct evbuffer *resp)
 {
 	int ver = pk->kc->hdr.api_version;
 
@@ -77,7 +56,7 @@ static void encode(const struct admin_park *pk, struct evbuffer *resp)
 	}
 }
 
-static void made_fn(void *ctx, int rc, const char *err)
+void kf_admin_made(void *ctx, int rc, const char *err)
 {
 	struct made_slot *sl = ctx;
 	struct admin_park *pk = sl->pk;
@@ -88,7 +67,7 @@ static void made_fn(void *ctx, int rc, const char *err)
 	snprintf(sl->msg, sizeof(sl->msg), "%s", rc == TDM_TOPIC_OK ? "" : err);
 	if (--pk->pending > 0)
 		return;
-	encode(pk, pk->kc->resp);
+	pk->encode(pk, pk->kc->resp);
 	kf_complete(pk->kc, pk->kc->resp);
 }
 
@@ -102,7 +81,8 @@ static void admin_cancel(struct kf_park *p)
 	}
 }
 
-static struct admin_park *park_new(struct kf_conn *kc, int32_t n, int partitions)
+struct admin_park *kf_admin_park_new(struct kf_conn *kc, int32_t n,
+				     void (*encode)(const struct admin_park *, struct evbuffer *))
 {
 	struct admin_park *pk = kf_arena_alloc(&kc->arena, sizeof(*pk));
 
@@ -117,7 +97,7 @@ static struct admin_park *park_new(struct kf_conn *kc, int32_t n, int partitions
 		memset(pk->slots, 0, (size_t)n * sizeof(*pk->slots));
 	pk->base.cancel = admin_cancel;
 	pk->kc = kc;
-	pk->partitions = partitions;
+	pk->encode = encode;
 	pk->n = n;
 	pk->pending = 1;
 	for (int32_t i = 0; i < n; i++)
@@ -126,10 +106,10 @@ static struct admin_park *park_new(struct kf_conn *kc, int32_t n, int partitions
 }
 
 /* The handler is done starting jobs: answer now, or park until they end. */
-static int park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbuffer *resp)
+int kf_admin_park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbuffer *resp)
 {
 	if (--pk->pending == 0) {
-		encode(pk, resp);
+		pk->encode(pk, resp);
 		return KF_R_DONE;
 	}
 	kc->park = &pk->base;
@@ -167,7 +147,7 @@ static int16_t cluster_assignment(struct kf_conn *kc, const struct kf_create_top
 	return KF_ERR_NONE;
 }
 
-/* Checks one topic and starts its making (made_fn then sets the outcome);
+/* Checks one topic and starts its making (kf_admin_made then sets the outcome);
  * returns the error found here, KF_ERR_NONE if none. */
 static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, int validate_only,
 			 struct made_slot *sl)
@@ -237,14 +217,14 @@ static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, in
 			sl->pk->pending--;
 			return aerr;
 		}
-		rc = tdm_replica_create_topic(srv->replica, &spec, made_fn, sl, &sl->op, msg, msglen);
+		rc = tdm_replica_create_topic(srv->replica, &spec, kf_admin_made, sl, &sl->op, msg, msglen);
 	} else {
-		rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, made_fn,
+		rc = tdm_topics_create_bg(srv->topics, name, parts, kv, (size_t)t->nconfigs, kf_admin_made,
 					  sl, &sl->job, msg, msglen);
 	}
 	if (rc != TDM_TOPIC_OK)
 		sl->pk->pending--;
-	return kf_err_from_core(rc); /* KF_ERR_NONE: made_fn sets the outcome */
+	return kf_err_from_core(rc); /* KF_ERR_NONE: kf_admin_made sets the outcome */
 }
 
 static void create_one(struct kf_conn *kc, const struct kf_create_topic *t, int validate_only,
@@ -266,11 +246,11 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 
 	if (kf_decode_create_topics(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	if (!(pk = park_new(kc, r.ntopics, 0)))
+	if (!(pk = kf_admin_park_new(kc, r.ntopics, encode_topics)))
 		return KF_R_CLOSE;
 	for (int32_t i = 0; i < r.ntopics; i++)
 		create_one(kc, &r.topics[i], r.validate_only, &pk->slots[i]);
-	return park_or_answer(kc, pk, resp);
+	return kf_admin_park_or_answer(kc, pk, resp);
 }
 
 /* v1: throttle_time_ms first; [name, error_code].  In a cluster the
@@ -282,7 +262,7 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 
 	if (kf_decode_delete_topics(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	if (!(pk = park_new(kc, r.ntopics, 0)))
+	if (!(pk = kf_admin_park_new(kc, r.ntopics, encode_topics)))
 		return KF_R_CLOSE;
 	pk->deleting = 1;
 	for (int32_t i = 0; i < r.ntopics; i++) {
@@ -303,14 +283,14 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 			int rc;
 
 			pk->pending++;
-			rc = tdm_replica_delete_topic(kc->srv->replica, name, made_fn, sl, &sl->op,
+			rc = tdm_replica_delete_topic(kc->srv->replica, name, kf_admin_made, sl, &sl->op,
 						      sl->msg, sizeof(sl->msg));
 			if (rc != TDM_TOPIC_OK)
 				pk->pending--;
 			sl->err = kf_err_from_core(rc);
 		}
 	}
-	return park_or_answer(kc, pk, resp);
+	return kf_admin_park_or_answer(kc, pk, resp);
 }
 
 /* Checks one topic's new count and starts making the partitions. */
@@ -335,9 +315,9 @@ static void grow_one(struct kf_conn *kc, const struct kf_create_partitions_topic
 		sl->pk->pending++;
 		if (kc->srv->replica)
 			rc = tdm_replica_add_partitions(kc->srv->replica, tdm_topic_name(t), ct->count,
-							made_fn, sl, &sl->op, sl->msg, sizeof(sl->msg));
+							kf_admin_made, sl, &sl->op, sl->msg, sizeof(sl->msg));
 		else
-			rc = tdm_topics_add_partitions_bg(kc->srv->topics, t, ct->count, made_fn, sl,
+			rc = tdm_topics_add_partitions_bg(kc->srv->topics, t, ct->count, kf_admin_made, sl,
 							  &sl->job, sl->msg, sizeof(sl->msg));
 		if (rc != TDM_TOPIC_OK) {
 			sl->pk->pending--;
@@ -353,9 +333,10 @@ int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 
 	if (kf_decode_create_partitions(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	if (!(pk = park_new(kc, r.ntopics, 1)))
+	if (!(pk = kf_admin_park_new(kc, r.ntopics, encode_topics)))
 		return KF_R_CLOSE;
+	pk->partitions = 1;
 	for (int32_t i = 0; i < r.ntopics; i++)
 		grow_one(kc, &r.topics[i], r.validate_only, &pk->slots[i]);
-	return park_or_answer(kc, pk, resp);
+	return kf_admin_park_or_answer(kc, pk, resp);
 }

@@ -519,6 +519,165 @@ START_TEST(describe_configs_raw)
 }
 END_TEST
 
+/* DescribeConfigs v0 of one key of topic: its value into out (and
+ * whether it is an override, is_default false). */
+static void config_of(int fd, const char *topic, const char *key, char *out, size_t cap,
+		      int *override)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 1);
+	wstr(&b, key);
+	kh_raw_request(fd, 32, 0, 104, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	int32_t cnt;
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(configs_head(&r, 2, &cnt), 0);
+	ck_assert_int_eq(cnt, 1);
+	rskipstr(&r);
+	int16_t vl = r16(&r);
+	ck_assert_int_ge(vl, 0);
+	ck_assert_uint_lt((size_t)vl, cap);
+	memcpy(out, r.p + r.off, (size_t)vl);
+	out[vl] = '\0';
+	r.off += (size_t)vl + 1; /* read_only */
+	*override = !r.p[r.off];
+}
+
+/* One resource of an (Incremental)AlterConfigs answer: its error, with
+ * the message in msg. */
+static int16_t alter_result(struct rb *r, int8_t type, char *msg, size_t cap)
+{
+	int16_t err = r16(r), ml = r16(r);
+	msg[0] = '\0';
+	if (ml > 0) {
+		size_t k = (size_t)ml < cap - 1 ? (size_t)ml : cap - 1;
+		memcpy(msg, r->p + r->off, k);
+		msg[k] = '\0';
+		r->off += (size_t)ml;
+	}
+	ck_assert_int_eq((int8_t)r->p[r->off++], type);
+	rskipstr(r);
+	return err;
+}
+
+static void alter_entry(struct wb *b, const char *key, int8_t op, const char *value)
+{
+	wstr(b, key);
+	w8(b, (uint8_t)op);
+	wstr(b, value);
+}
+
+/* IncrementalAlterConfigs v0: SET, APPEND to a list, DELETE back to the
+ * default, applied together; Kafka's errors per resource (APPEND to a
+ * non-list 40, a key twice 42, SET of null 42, an unknown key 40, an
+ * unknown type 42); the broker with nothing to change is fine; then
+ * SUBTRACT; AlterConfigs v1 validate_only changes nothing, and AlterConfigs
+ * v0 replaces the whole set (what it leaves out goes back to the default). */
+START_TEST(alter_configs_raw)
+{
+	char topic[128], v[128], msg[256];
+	int fd = kh_raw_connect(kh_main()), ovr;
+	struct wb b = { .n = 0 };
+
+	kh_name(topic, sizeof(topic), "rawalter");
+	create_topic_cfg(fd, topic, 1, "compact");
+	w32(&b, 7);
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 3);
+	alter_entry(&b, "retention.ms", 0, "5000");
+	alter_entry(&b, "cleanup.policy", 2, "delete");
+	alter_entry(&b, "max.message.bytes", 1, NULL);
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 1);
+	alter_entry(&b, "segment.ms", 2, "1");
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 2);
+	alter_entry(&b, "retention.ms", 0, "1");
+	alter_entry(&b, "retention.ms", 1, NULL);
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 1);
+	alter_entry(&b, "retention.ms", 0, NULL);
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 1);
+	alter_entry(&b, "no.such.config", 0, "1");
+	w8(&b, 4);
+	wstr(&b, "1");
+	w32(&b, 0);
+	w8(&b, 9);
+	wstr(&b, "x");
+	w32(&b, 0);
+	w8(&b, 0); /* validate_only */
+	kh_raw_request(fd, 44, 0, 105, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r32(&r), 7);
+	ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 40);
+	ck_assert_str_eq(msg, "Config value append is not allowed for config key: segment.ms");
+	ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 42);
+	ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 42);
+	ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 40);
+	ck_assert_str_eq(msg, "Unknown topic config name: no.such.config");
+	ck_assert_int_eq(alter_result(&r, 4, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(alter_result(&r, 9, msg, sizeof(msg)), 42);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	config_of(fd, topic, "retention.ms", v, sizeof(v), &ovr);
+	ck_assert_str_eq(v, "5000");
+	ck_assert(ovr);
+	config_of(fd, topic, "cleanup.policy", v, sizeof(v), &ovr);
+	ck_assert_str_eq(v, "compact,delete");
+
+	b.n = 0; /* SUBTRACT compact */
+	w32(&b, 1);
+	w8(&b, 2);
+	wstr(&b, topic);
+	w32(&b, 1);
+	alter_entry(&b, "cleanup.policy", 3, "compact");
+	w8(&b, 0);
+	kh_raw_request(fd, 44, 0, 106, b.d, b.n);
+	n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	r = (struct rb){ resp, (size_t)n, 8 + 4 };
+	ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 0);
+	config_of(fd, topic, "cleanup.policy", v, sizeof(v), &ovr);
+	ck_assert_str_eq(v, "delete");
+
+	for (int validate = 1; validate >= 0; validate--) {
+		b.n = 0; /* AlterConfigs: segment.ms only */
+		w32(&b, 1);
+		w8(&b, 2);
+		wstr(&b, topic);
+		w32(&b, 1);
+		wstr(&b, "segment.ms");
+		wstr(&b, "60000");
+		w8(&b, (uint8_t)validate);
+		kh_raw_request(fd, 33, validate ? 1 : 0, 107, b.d, b.n);
+		n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+		r = (struct rb){ resp, (size_t)n, 8 + 4 };
+		ck_assert_int_eq(alter_result(&r, 2, msg, sizeof(msg)), 0);
+		config_of(fd, topic, "retention.ms", v, sizeof(v), &ovr);
+		ck_assert_str_eq(v, validate ? "5000" : "604800000");
+		ck_assert_int_eq(ovr, validate);
+		config_of(fd, topic, "segment.ms", v, sizeof(v), &ovr);
+		ck_assert_str_eq(v, validate ? "604800000" : "60000");
+	}
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 /* DeleteGroups v1: a simple group's committed offsets go; then it is
  * GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID. */
 START_TEST(delete_groups_raw)
@@ -670,6 +829,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, produce_errors);
 	tcase_add_test(tc, delete_records_errors);
 	tcase_add_test(tc, describe_configs_raw);
+	tcase_add_test(tc, alter_configs_raw);
 	tcase_add_test(tc, delete_groups_raw);
 	tcase_add_test(tc, offset_delete_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);

@@ -1,0 +1,51 @@
+/*
+ * Administration requests that wait for background work (topics made in
+ * the background, or a change going through the cluster's controller and
+ * ZooKeeper): one slot per topic or resource of the request, each with
+ * its outcome, and the request parked until every slot is done.  Shared by
+ * topics_admin.c (CreateTopics, DeleteTopics, CreatePartitions) and
+ * alter_configs.c (AlterConfigs, IncrementalAlterConfigs).
+ *
+ * Must not depend on: src/amqp.
+ */
+#ifndef TANDEM_KAFKA_ADMIN_INTERNAL_H
+#define TANDEM_KAFKA_ADMIN_INTERNAL_H
+
+#include "kafka/kf.h"
+
+#define MAX_CONFIGS 64
+
+/* One topic (or config resource) of a request. */
+struct made_slot {
+	struct admin_park *pk;
+	struct kf_str name;          /* slice of the frame, kept while parked */
+	int8_t rtype;                /* config resources: their type */
+	int16_t err;
+	char msg[256];
+	struct tdm_topics_job *job;  /* while its making is out */
+	struct tdm_replica_op *op;   /* idem, in a cluster */
+};
+
+/* Lives in the request arena: the connection reads nothing while parked. */
+struct admin_park {
+	struct kf_park base;
+	struct kf_conn *kc;
+	void (*encode)(const struct admin_park *pk, struct evbuffer *resp);
+	int partitions;              /* CreatePartitions */
+	int deleting;                /* DeleteTopics (in a cluster: it waits too) */
+	int32_t n;
+	struct made_slot *slots;
+	int pending;                 /* jobs out, +1 while the handler runs */
+};
+
+/* A park of n zeroed slots, answered with encode; NULL when out of memory. */
+struct admin_park *kf_admin_park_new(struct kf_conn *kc, int32_t n,
+				     void (*encode)(const struct admin_park *, struct evbuffer *));
+/* The done callback of a slot's job (ctx is the slot): its outcome, and
+ * the answer once it was the last one out. */
+void kf_admin_made(void *ctx, int rc, const char *err);
+/* The handler is done starting jobs (take pk->pending++ per job started):
+ * answers now (KF_R_DONE) or parks until they end (KF_R_PARKED). */
+int kf_admin_park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbuffer *resp);
+
+#endif
