@@ -889,6 +889,55 @@ START_TEST(test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_lea
 }
 END_TEST
 
+/* Whether node i's API shows `"name":"value"` in topic's configs. */
+static int node_shows_config(int i, const char *topic, const char *name, const char *value)
+{
+	char path[200], body[16384], want[200];
+	snprintf(path, sizeof(path), "/api/topics/%s", topic);
+	snprintf(want, sizeof(want), "\"%s\":\"%s\"", name, value);
+	return ch_http_get(&cl, i, path, body, sizeof(body)) == 200 && strstr(body, want) != NULL;
+}
+
+static void wait_config_everywhere(const char *topic, const char *name, const char *value)
+{
+	for (int i = 0; i < cl.n; i++) {
+		uint64_t deadline = kh_now_ms() + 20000;
+		while (!node_shows_config(i, topic, name, value) && kh_now_ms() < deadline)
+			kh_sleep_ms(100);
+		ck_assert_msg(node_shows_config(i, topic, name, value), "node %d: %s of %s is not %s",
+			      cl.nodes[i].id, name, topic, value);
+	}
+}
+
+/*
+ * Kafka's AlterConfigs in a cluster: asked of any node, the topic's
+ * configs change on every node, also on one that was stopped meanwhile
+ * (it takes them when it is back); an AlterConfigs leaves out what it does
+ * not name (back to the default) everywhere.
+ */
+START_TEST(test_cluster_alter_configs_reach_every_node_and_one_that_was_away)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "altercfg");
+	make_topic(topic, 1, 3, NULL);
+	int x = cl.n - 1;
+	rd_kafka_t *admin = kh_producer(cl.bootstrap, NULL);
+	static const char *const first[] = { "retention.ms", "123456", "max.message.bytes", "7000",
+					     NULL };
+	ck_assert_int_eq(kh_alter_topic_configs(admin, topic, first), 0);
+	wait_config_everywhere(topic, "retention.ms", "123456");
+	wait_config_everywhere(topic, "max.message.bytes", "7000");
+
+	ch_node_stop(&cl, x);
+	static const char *const second[] = { "retention.ms", "654321", NULL };
+	ck_assert_int_eq(kh_alter_topic_configs(admin, topic, second), 0);
+	rd_kafka_destroy(admin);
+	ch_node_start(&cl, x);
+	wait_config_everywhere(topic, "retention.ms", "654321");
+	wait_config_everywhere(topic, "max.message.bytes", "1048588"); /* the default */
+}
+END_TEST
+
 static void rebalance_setup(void)
 {
 	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
@@ -1013,8 +1062,10 @@ int main(void)
 	tcase_add_test(tc, test_cluster_rolling_restart_under_load_loses_nothing);
 	tcase_add_test(add_case(s, "groups", setup),
 		       test_cluster_group_offsets_survive_coordinator_kill9);
-	tcase_add_test(add_case(s, "again", setup),
+	TCase *again = add_case(s, "again", setup);
+	tcase_add_test(again,
 		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
+	tcase_add_test(again, test_cluster_alter_configs_reach_every_node_and_one_that_was_away);
 	TCase *rb = add_case(s, "rebalance", rebalance_setup);
 	tcase_add_test(rb, test_cluster_preferred_leader_leads_again_after_restart);
 	tcase_add_test(add_case(s, "bounce", setup),

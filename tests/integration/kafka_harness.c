@@ -335,6 +335,32 @@ rd_kafka_resp_err_t kh_delete_topic(rd_kafka_t *rk, const char *topic)
 	return e;
 }
 
+rd_kafka_resp_err_t kh_alter_topic_configs(rd_kafka_t *rk, const char *topic,
+					   const char *const *configs)
+{
+	rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_resp_err_t e;
+	size_t n = 0;
+
+	for (int i = 0; configs && configs[i]; i += 2)
+		rd_kafka_ConfigResource_set_config(res, configs[i], configs[i + 1]);
+	rd_kafka_AlterConfigs(rk, &res, 1, NULL, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 40000);
+	ck_assert_msg(ev != NULL, "AlterConfigs timed out");
+	e = rd_kafka_event_error(ev);
+	if (!e) {
+		const rd_kafka_ConfigResource_t **rs = rd_kafka_AlterConfigs_result_resources(
+			rd_kafka_event_AlterConfigs_result(ev), &n);
+		ck_assert_uint_eq(n, 1);
+		e = rd_kafka_ConfigResource_error(rs[0]);
+	}
+	rd_kafka_event_destroy(ev);
+	rd_kafka_ConfigResource_destroy(res);
+	rd_kafka_queue_destroy(q);
+	return e;
+}
+
 rd_kafka_resp_err_t kh_produce_sync(rd_kafka_t *rk, const char *topic, int32_t partition,
 				    const char *key, const char *value, int64_t timestamp,
 				    int64_t *offset)

@@ -67,6 +67,10 @@ rd_kafka_t *kh_consumer(const char *bootstrap, const char *const *kv);
 rd_kafka_resp_err_t kh_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
 				    int replication, const char *const *configs);
 rd_kafka_resp_err_t kh_delete_topic(rd_kafka_t *rk, const char *topic);
+/* AlterConfigs of topic: its overrides become configs (NULL-terminated
+ * name, value pairs); the topic's error. */
+rd_kafka_resp_err_t kh_alter_topic_configs(rd_kafka_t *rk, const char *topic,
+					   const char *const *configs);
 /* Produce one message and wait for its delivery report; returns the
  * delivery error and the offset through *offset (may be NULL). */
 rd_kafka_resp_err_t kh_produce_sync(rd_kafka_t *rk, const char *topic, int32_t partition,
