@@ -22,7 +22,7 @@ import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import (GroupIdNotFoundError, NonEmptyGroupError, NoError,
+from kafka.errors import (GroupIdNotFoundError, MessageSizeTooLargeError, NonEmptyGroupError, NoError,
                           OffsetOutOfRangeError, TopicAlreadyExistsError,
                           TopicAuthorizationFailedError)
 from kafka.partitioner.default import murmur2
@@ -195,6 +195,56 @@ class KafkaPythonCompat(unittest.TestCase):
             self.assertTrue(entries[0][2])  # read-only
         finally:
             a.close()
+
+    def test_alter_configs(self):
+        t = name("alter")
+        create(t, 1, {"retention.ms": "123456"})
+        a = admin()
+
+        def configs():
+            res = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t)])[0].resources[0]
+            return {e[0]: e[:5] for e in res[4]}
+
+        def alter(**cfg):
+            r = a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, t, configs=cfg)])
+            return r.resources[0][0], r.resources[0][1]
+        try:
+            self.assertEqual(alter(**{"max.message.bytes": "5000", "cleanup.policy": "compact"}),
+                             (0, None))
+            got = configs()
+            # AlterConfigs replaces the whole set: retention.ms is the default again
+            self.assertEqual(got["retention.ms"], ("retention.ms", "604800000", False, 5, False))
+            self.assertEqual(got["max.message.bytes"][:4], ("max.message.bytes", "5000", False, 1))
+            self.assertEqual(got["cleanup.policy"][:4], ("cleanup.policy", "compact", False, 1))
+            # the new limit holds at once
+            p = KafkaProducer(bootstrap_servers=BOOT, retries=0)
+            with self.assertRaises(MessageSizeTooLargeError):
+                p.send(t, key=b"k", value=b"x" * 6000).get(timeout=30)
+            p.close()
+            err, msg = alter(**{"retention.ms": "soon"})
+            self.assertEqual(err, 42)  # INVALID_REQUEST, as Kafka
+            self.assertIn("retention.ms", msg)
+            self.assertEqual(alter(**{"no.such.config": "1"})[0], 40)  # INVALID_CONFIG
+            self.assertEqual(configs()["max.message.bytes"][1], "5000")  # unchanged
+        finally:
+            a.close()
+
+    def test_librdkafka_alters_configs(self):
+        from confluent_kafka.admin import AdminClient, ConfigResource as RdResource
+        t = name("rdalter")
+        create(t, 1)
+        a = AdminClient({"bootstrap.servers": BOOT})
+        res = RdResource("topic", t, set_config={"retention.ms": "3600000",
+                                                 "segment.bytes": "1048576"})
+        for _, f in a.alter_configs([res], request_timeout=10).items():
+            f.result(timeout=30)
+        desc = RdResource("topic", t)
+        for _, f in a.describe_configs([desc], request_timeout=10).items():
+            got = f.result(timeout=30)
+        self.assertEqual(got["retention.ms"].value, "3600000")
+        self.assertFalse(got["retention.ms"].is_default)
+        self.assertEqual(got["segment.bytes"].value, "1048576")
+        self.assertTrue(got["cleanup.policy"].is_default)
 
     def test_librdkafka_creates_a_topic_with_the_default_partitions(self):
         # librdkafka (python3-confluent-kafka) sends num_partitions -1 only

@@ -90,6 +90,24 @@ test('describe configs of a topic and of the broker', async () => {
   assert.strictEqual(broker.resources[0].configEntries[0].readOnly, true)
 })
 
+test('alter configs of a topic: the new set replaces the old one', async () => {
+  const topic = 'alter-' + uid()
+  await create(topic, 1, [{ name: 'retention.ms', value: '123456' }])
+  const res = await withAdmin((a) => a.alterConfigs({ validateOnly: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic,
+      configEntries: [{ name: 'segment.ms', value: '60000' }] }] }))
+  assert.strictEqual(res.resources[0].errorCode, 0)
+  const after = await withAdmin((a) => a.describeConfigs({ includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] }))
+  const byName = Object.fromEntries(after.resources[0].configEntries.map((e) => [e.configName, e]))
+  assert.strictEqual(byName['segment.ms'].configValue, '60000')
+  assert.strictEqual(byName['segment.ms'].isDefault, false)
+  assert.strictEqual(byName['retention.ms'].isDefault, true) // left out: the default again
+  await assert.rejects(withAdmin((a) => a.alterConfigs({ validateOnly: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic,
+      configEntries: [{ name: 'no.such.config', value: '1' }] }] })), (e) => e.type === 'INVALID_CONFIG')
+})
+
 test('delete groups: an empty group goes with its offsets, a gone one is GROUP_ID_NOT_FOUND', async () => {
   const topic = 'delgroup-' + uid()
   const groupId = 'g-' + uid()
