@@ -193,6 +193,19 @@ static void decode_one(int key, int ver, const uint8_t *p, size_t len, struct kf
 			}
 		break;
 	}
+	case KF_ALTER_CONFIGS:
+	case KF_INCREMENTAL_ALTER_CONFIGS: {
+		struct kf_alter_configs_req r;
+		if ((rc = kf_decode_alter_configs(&c, key == KF_INCREMENTAL_ALTER_CONFIGS, a, &r)) == 0)
+			for (int32_t i = 0; i < r.nresources; i++) {
+				str_ok(r.resources[i].name);
+				for (int32_t j = 0; j < r.resources[i].nconfigs; j++) {
+					str_ok(r.resources[i].configs[j].name);
+					str_ok(r.resources[i].configs[j].value);
+				}
+			}
+		break;
+	}
 	case KF_DELETE_RECORDS: {
 		struct kf_delete_records_req r;
 		if ((rc = kf_decode_delete_records(&c, ver, a, &r)) == 0)
@@ -244,7 +257,8 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_DESCRIBE_GROUPS, KF_LIST_GROUPS, KF_API_VERSIONS,
 			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
 			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
-			    KF_DELETE_RECORDS, KF_OFFSET_DELETE };
+			    KF_DELETE_RECORDS, KF_OFFSET_DELETE, KF_ALTER_CONFIGS,
+			    KF_INCREMENTAL_ALTER_CONFIGS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
