@@ -72,6 +72,8 @@
 #define LS_ERR_INVALID_TOPIC (-12)     /* illegal topic name (17) */
 #define LS_ERR_LOCKED (-13)            /* data directory in use elsewhere */
 #define LS_ERR_BUSY (-14)              /* partitions of the topic are being added */
+#define LS_ERR_OUT_OF_ORDER_SEQUENCE (-15) /* idempotent producer's sequence gap (45) */
+#define LS_ERR_PRODUCER_FENCED (-16)   /* idempotent producer's old epoch (47) */
 
 /* A short English description of a status code; never NULL. */
 const char *ls_strerror(int err);
@@ -162,6 +164,10 @@ struct ls_options {
 	/* Ceiling on the inflated size of one compressed batch (a zip bomb
 	 * guard for the decoder and for producer validation). */
 	size_t max_inflated_bytes;
+	/* An idempotent producer idle this long (by its last batch's
+	 * timestamp) is forgotten, as Kafka's producer.id.expiration.ms
+	 * (default 1 day); < 0: never. */
+	int64_t producer_id_expiration_ms;
 	/* Record headers whose key starts with this are the embedding
 	 * broker's own: ls_append_batch (a producer's batch) refuses a batch
 	 * carrying one with LS_ERR_INVALID_RECORD; ls_append writes them.
@@ -741,6 +747,14 @@ int ls_checkpoint(struct ls_store *s);
  * when idle, or a negative error.
  */
 int ls_retention_step(struct ls_store *s, int64_t now_ms, size_t budget);
+
+/*
+ * A new idempotent producer id (Kafka's InitProducerId), never handed out
+ * before by this store: ids come in blocks of 1000 whose end is written
+ * to `producer-id-block` and fsynced before the first id of the block is
+ * given.  LS_OK or LS_ERR_IO.
+ */
+int ls_producer_id_next(struct ls_store *s, int64_t *pid);
 
 /*
  * Kafka's DeleteRecords: the log start becomes `offset` (at most the log

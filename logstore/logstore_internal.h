@@ -263,6 +263,7 @@ struct ls_partition {
 				   one does not move `flushed` */
 	struct ls_epoch_entry *epochs; /* owned: epochs and starts increasing */
 	size_t nepochs, epochs_cap;
+	struct ls_pstate *pstate; /* owned: idempotent producers, NULL until needed */
 };
 
 struct ls_topic {
@@ -288,6 +289,8 @@ struct ls_store {
 	struct ls_topic **topics; /* owned, sorted by name */
 	size_t ntopics, topics_cap;
 	struct ls_encoder enc;    /* scratch for ls_append */
+	uint64_t pid_next, pid_end; /* the block of producer ids handed out */
+	int pid_loaded;             /* producer-id-block read */
 	unsigned char *scratch;   /* owned: scratch for batch copies */
 	size_t scratch_cap;
 	struct ls_decoder *dec;   /* owned: validation, lookups, cleaner */
@@ -410,6 +413,53 @@ void ls_scan_init(struct ls_scan *sc, int fd, uint64_t pos, uint64_t end);
  * malformed header, -1 on a read error. */
 int ls_scan_peek(struct ls_scan *sc, struct ls_batch_info *info);
 void ls_scan_advance(struct ls_scan *sc, const struct ls_batch_info *info);
+
+/* ---- producer.c: idempotent producers' state ----------------------------- */
+
+#define LS_PRODUCER_BATCHES 5 /* batches remembered per producer, as Kafka */
+#define LS_PSTATE_DUPLICATE 1 /* ls_pstate_check: a retry of a stored batch */
+
+struct ls_pbatch {
+	int32_t first_seq, last_seq;
+	uint64_t first_offset, last_offset;
+};
+/* One producer id: its epoch, its last batches (oldest first), and the
+ * timestamp of its last batch. */
+struct ls_pentry {
+	int64_t pid; /* -1: a free slot */
+	int16_t epoch;
+	int64_t last_ts;
+	uint8_t n;
+	struct ls_pbatch b[LS_PRODUCER_BATCHES];
+};
+struct ls_pstate;
+struct ls_pstate *ls_pstate_new(void);
+void ls_pstate_free(struct ls_pstate *st);
+size_t ls_pstate_count(const struct ls_pstate *st);
+const struct ls_pentry *ls_pstate_find(const struct ls_pstate *st, int64_t pid);
+/* Records batch b, stored at base (its producer id >= 0; else nothing):
+ * LS_OK or LS_ERR_NOMEM. */
+int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base);
+/* Whether b may be appended: LS_OK; LS_PSTATE_DUPLICATE (one of the
+ * producer's last batches again: its offsets in *dup_base, *dup_last);
+ * LS_ERR_PRODUCER_FENCED (an older epoch); LS_ERR_OUT_OF_ORDER_SEQUENCE.
+ * A producer whose last batch is below log_start or older than oldest_ts
+ * counts as unknown (any sequence goes). */
+int ls_pstate_check(const struct ls_pstate *st, const struct ls_batch_info *b, uint64_t log_start,
+		    int64_t oldest_ts, uint64_t *dup_base, uint64_t *dup_last);
+/* Forgets the producers whose last batch is below log_start, or whose
+ * last timestamp is older than now - expiration_ms (< 0: never). */
+void ls_pstate_truncate_head(struct ls_pstate *st, uint64_t log_start);
+void ls_pstate_expire(struct ls_pstate *st, int64_t now_ms, int64_t expiration_ms);
+/* Writes <offset>.snapshot of st into dirfd (keeping the two newest). */
+int ls_pstate_snapshot(const struct ls_pstate *st, int dirfd, uint64_t offset);
+/* Removes the snapshots past offset `above`. */
+void ls_pstate_drop_snapshots(int dirfd, uint64_t above);
+/* p->pstate built from the newest snapshot and the log after it, unless
+ * it is there: LS_OK, LS_ERR_IO, LS_ERR_NOMEM. */
+int ls_pstate_load(struct ls_partition *p, int64_t now_ms);
+/* Drops p->pstate (a truncation: built again when next needed). */
+void ls_pstate_unload(struct ls_partition *p);
 
 /* ---- partition.c ------------------------------------------------------- */
 

@@ -241,6 +241,7 @@ void ls_partition_unref(struct ls_partition *p)
 	for (size_t i = 0; i < p->npending; i++)
 		close(p->pending_fds[i]);
 	ls_cleaner_free(p->cleaner);
+	ls_pstate_free(p->pstate);
 	if (p->dirfd >= 0)
 		close(p->dirfd);
 	free(p->pending_fds);
@@ -258,6 +259,8 @@ void ls_partition_destroy(struct ls_partition *p)
 	ls_partition_unref(p);
 }
 
+static void snapshot_producers(struct ls_partition *p, int64_t now);
+
 int ls_partition_close_sync(struct ls_partition *p)
 {
 	struct ls_segment *act = p->segs[p->nsegs - 1];
@@ -265,6 +268,8 @@ int ls_partition_close_sync(struct ls_partition *p)
 
 	if (ls_segment_write_indexes(act) != 0 && rc == LS_OK)
 		rc = LS_ERR_IO;
+	if (rc == LS_OK)
+		snapshot_producers(p, ls_now_ms(p->store));
 	return rc;
 }
 
@@ -370,6 +375,20 @@ static int add_pending(struct ls_partition *p, int fd)
 /* Seals the active segment (its fds to fsync go to the pending list; the
  * next sync makes them durable, as Kafka flushes a rolled segment
  * asynchronously) and starts a new one at the log end. */
+/* The idempotent producers' state at the log end, when it is built: it
+ * saves reading the log at the next open (producer.c). */
+static void snapshot_producers(struct ls_partition *p, int64_t now)
+{
+	int64_t exp = p->store->opt.producer_id_expiration_ms;
+	if (!p->pstate)
+		return;
+	ls_pstate_truncate_head(p->pstate, p->log_start);
+	ls_pstate_expire(p->pstate, now, exp);
+	if (ls_pstate_snapshot(p->pstate, p->dirfd, p->log_end) != LS_OK)
+		ls_warn(p->store, "%s: writing the producers' snapshot failed: %s", p->dirname,
+			strerror(errno));
+}
+
 static int roll(struct ls_partition *p, int64_t now)
 {
 	struct ls_segment *old = p->segs[p->nsegs - 1], *seg;
@@ -393,6 +412,7 @@ static int roll(struct ls_partition *p, int64_t now)
 		return LS_ERR_NOMEM;
 	}
 	p->dir_dirty = 1;
+	snapshot_producers(p, now);
 	return LS_OK;
 }
 
@@ -576,6 +596,39 @@ static int scratch_reserve(struct ls_store *s, size_t len)
 	return LS_OK;
 }
 
+/* An idempotent producer's batch b: LS_OK to append it; a retry of one of
+ * its last batches answers LS_PSTATE_DUPLICATE with the offsets it got
+ * then in res; or why it is refused (producer.c). */
+static int producer_check(struct ls_partition *p, const struct ls_batch_info *b,
+			  struct ls_append_result *res)
+{
+	const struct ls_store *s = p->store;
+	int64_t now = ls_now_ms(s), exp = s->opt.producer_id_expiration_ms;
+	uint64_t base = 0, last = 0;
+	int rc = ls_pstate_load(p, now);
+
+	if (rc != LS_OK)
+		return rc;
+	rc = ls_pstate_check(p->pstate, b, p->log_start, exp < 0 ? INT64_MIN : now - exp, &base,
+			     &last);
+	if (rc == LS_PSTATE_DUPLICATE && res != NULL) {
+		res->base_offset = base;
+		res->last_offset = last;
+		res->log_append_time = -1;
+	}
+	return rc;
+}
+
+/* After part_write of an idempotent producer's batch b at base: noted. */
+static int producer_noted(struct ls_partition *p, const struct ls_batch_info *b, uint64_t base,
+			  int rc)
+{
+	if (p->pstate && b->producer_id >= 0 && (rc == LS_OK || p->log_end > base) &&
+	    ls_pstate_note(p->pstate, b, base) != LS_OK)
+		ls_pstate_unload(p); /* out of memory: built again from the log */
+	return rc;
+}
+
 /* ls_append_batch with the reserved header prefix to refuse (NULL: none). */
 static int append_batch(struct ls_partition *p, const void *batch, size_t len, const char *reserved,
 			struct ls_append_result *res)
@@ -587,6 +640,7 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 	struct iovec iov[4];
 	int32_t epoch = ls_partition_latest_epoch(p);
 	int64_t now, max_ts;
+	uint64_t base;
 	int rc;
 
 	if (p->topic == NULL)
@@ -601,6 +655,9 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 					&info);
 	if (rc != LS_OK)
 		return rc;
+	if (info.producer_id >= 0 && (rc = producer_check(p, &info, res)) != LS_OK)
+		return rc == LS_PSTATE_DUPLICATE ? LS_OK : rc;
+	base = p->log_end;
 	now = part_now(p);
 	max_ts = info.max_timestamp;
 	if (c->timestamp_type == LS_TS_LOG_APPEND_TIME) {
@@ -619,8 +676,8 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 		max_ts = now;
 		iov[0].iov_base = s->scratch;
 		iov[0].iov_len = len;
-		return part_write(p, iov, 1, len, (uint32_t)info.last_offset_delta,
-				  max_ts, now, res);
+		rc = part_write(p, iov, 1, len, (uint32_t)info.last_offset_delta, max_ts, now, res);
+		return producer_noted(p, &info, base, rc);
 	}
 	/* baseOffset lies outside the CRC: write ours, then the producer's
 	 * bytes from offset 8 on, untouched but for partitionLeaderEpoch
@@ -632,8 +689,8 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 	if (epoch < 0) {
 		iov[1].iov_base = (char *)batch + 8;
 		iov[1].iov_len = len - 8;
-		return part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts,
-				  now, res);
+		rc = part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts, now, res);
+		return producer_noted(p, &info, base, rc);
 	}
 	ls_put_be32(epoch_be, (uint32_t)epoch);
 	iov[1].iov_base = (char *)batch + 8;
@@ -642,8 +699,8 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 	iov[2].iov_len = 4;
 	iov[3].iov_base = (char *)batch + 16;
 	iov[3].iov_len = len - 16;
-	return part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts,
-			  now, res);
+	rc = part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts, now, res);
+	return producer_noted(p, &info, base, rc);
 }
 
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
@@ -684,6 +741,9 @@ static int write_run(struct ls_partition *p, const unsigned char *data, size_t l
 			p->failed = 1;
 			return LS_ERR_NOMEM;
 		}
+		if (p->pstate && info.producer_id >= 0 && !(info.attributes & 0x20) &&
+		    ls_pstate_note(p->pstate, &info, info.base_offset) != LS_OK)
+			ls_pstate_unload(p);
 		pos += info.size;
 	}
 	p->log_end = seg->next;
@@ -819,6 +879,10 @@ static int truncated_to(struct ls_partition *p, uint64_t end)
 		p->first_unflushed_ms = -1;
 	p->trunc_gen++;
 	p->store->ckpt_dirty = 1;
+	/* the producers' state and snapshots past the cut described batches
+	 * that are gone: built again from the log when next needed */
+	ls_pstate_unload(p);
+	ls_pstate_drop_snapshots(p->dirfd, end);
 	return ls_epochs_truncate_end(p, end);
 }
 

@@ -25,6 +25,8 @@
 #define LSO_FILE "log-start-offset-checkpoint"
 #define CLEAN_FILE ".clean_shutdown"
 #define QUARANTINE_DIR "quarantine"
+#define PID_FILE "producer-id-block"
+#define PID_BLOCK 1000
 
 void ls_options_init(struct ls_options *o)
 {
@@ -32,6 +34,7 @@ void ls_options_init(struct ls_options *o)
 	ls_config_defaults(&o->defaults);
 	o->checkpoint_interval_ms = 60000;
 	o->max_inflated_bytes = 64u << 20;
+	o->producer_id_expiration_ms = 86400000;
 }
 
 int64_t ls_now_ms(const struct ls_store *s)
@@ -633,4 +636,33 @@ int ls_flush_step(struct ls_store *s, int64_t now_ms)
 			rc = r;
 	}
 	return rc;
+}
+
+/* ---- producer ids ----------------------------------------------------------- */
+
+int ls_producer_id_next(struct ls_store *s, int64_t *pid)
+{
+	if (s->pid_next == s->pid_end) {
+		uint64_t start = s->pid_end;
+		char *data = NULL, buf[32];
+		size_t len;
+
+		if (!s->pid_loaded) {
+			if (ls_read_file(s->dirfd, PID_FILE, &data, &len) == 0)
+				start = strtoull(data, NULL, 10);
+			else if (errno != ENOENT)
+				return LS_ERR_IO;
+			free(data);
+		}
+		/* the end of the block is durable before an id of it goes out,
+		 * so no id is handed out twice, whatever crashes */
+		int n = snprintf(buf, sizeof buf, "%" PRIu64 "\n", start + PID_BLOCK);
+		if (ls_atomic_write(s->dirfd, PID_FILE, buf, (size_t)n) != 0)
+			return LS_ERR_IO;
+		s->pid_loaded = 1;
+		s->pid_next = start;
+		s->pid_end = start + PID_BLOCK;
+	}
+	*pid = (int64_t)s->pid_next++;
+	return LS_OK;
 }

@@ -35,6 +35,8 @@ const char *ls_strerror(int err)
 	case LS_ERR_INVALID_TOPIC: return "invalid topic name";
 	case LS_ERR_LOCKED: return "data directory locked by another process";
 	case LS_ERR_BUSY: return "partitions of the topic are being added";
+	case LS_ERR_OUT_OF_ORDER_SEQUENCE: return "out of order sequence number";
+	case LS_ERR_PRODUCER_FENCED: return "producer epoch older than the current one";
 	default: return "unknown error";
 	}
 }

@@ -24,7 +24,9 @@ _Static_assert(TDM_TOPIC_OK == LS_OK && TDM_ERR_NOMEM == LS_ERR_NOMEM && TDM_ERR
 		       TDM_ERR_UNSUPPORTED_CODEC == LS_ERR_UNSUPPORTED_CODEC &&
 		       TDM_ERR_INVALID_CONFIG == LS_ERR_INVALID_CONFIG &&
 		       TDM_ERR_INVALID_TOPIC == LS_ERR_INVALID_TOPIC && TDM_ERR_LOCKED == LS_ERR_LOCKED &&
-		       TDM_ERR_BUSY == LS_ERR_BUSY,
+		       TDM_ERR_BUSY == LS_ERR_BUSY &&
+		       TDM_ERR_OUT_OF_ORDER_SEQUENCE == LS_ERR_OUT_OF_ORDER_SEQUENCE &&
+		       TDM_ERR_PRODUCER_FENCED == LS_ERR_PRODUCER_FENCED,
 	       "core status codes must equal logstore's");
 _Static_assert(TDM_CODEC_NONE == LS_CODEC_NONE && TDM_CODEC_GZIP == LS_CODEC_GZIP &&
 		       TDM_CODEC_TOPIC == LS_CODEC_TOPIC,
@@ -124,6 +126,11 @@ int tdm_topic_config_try(const struct ls_topic *topic, const char *name, const c
 	if (out && outlen)
 		ls_config_format(&c, name, out, outlen);
 	return TDM_TOPIC_OK;
+}
+
+int tdm_topics_producer_id(struct tdm_topics *t, int64_t *pid)
+{
+	return ls_producer_id_next(tdm_topics_store(t), pid);
 }
 
 int32_t tdm_partition_index(const struct ls_partition *p)

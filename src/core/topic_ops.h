@@ -59,6 +59,10 @@ int tdm_topics_config_default(struct tdm_topics *t, const char *name, char *buf,
 int tdm_topic_config_try(const struct ls_topic *topic, const char *name, const char *value,
 			 char *out, size_t outlen);
 
+/* A new idempotent producer id of this node's store (ls_producer_id_next):
+ * TDM_TOPIC_OK or TDM_ERR_IO. */
+int tdm_topics_producer_id(struct tdm_topics *t, int64_t *pid);
+
 int32_t tdm_partition_index(const struct ls_partition *p);
 /* Offset of the first record still stored (Kafka's log start offset). */
 uint64_t tdm_partition_log_start(const struct ls_partition *p);

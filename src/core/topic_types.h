@@ -47,6 +47,8 @@ struct ls_partition; /* opaque: valid until its topic is deleted */
 #define TDM_ERR_INVALID_TOPIC (-12)      /* (17) */
 #define TDM_ERR_LOCKED (-13)             /* data directory in use elsewhere */
 #define TDM_ERR_BUSY (-14)               /* partitions of the topic are being added */
+#define TDM_ERR_OUT_OF_ORDER_SEQUENCE (-15) /* idempotent producer (45) */
+#define TDM_ERR_PRODUCER_FENCED (-16)    /* idempotent producer's old epoch (47) */
 /* The broker's partition limit (max_partitions) would be passed: Kafka's
  * POLICY_VIOLATION. */
 #define TDM_TOPICS_ERR_LIMIT (-100)

@@ -17,7 +17,9 @@
  * never sends it, its KIP-320 validation came in 2.1.0, and kafka-python's
  * release inference does not look at it), plus DescribeConfigs v0-2,
  * DeleteGroups v0-1, OffsetDelete v0, DeleteRecords v0-1, AlterConfigs v0-1 and
- * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API).
+ * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API),
+ * plus InitProducerId v0-1 (idempotent producers: librdkafka's enable.idempotence
+ * and kafkajs' idempotent producer ask for it; transactions are not served).
  *
  * Must not depend on: src/amqp.
  */
@@ -42,6 +44,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_CREATE_TOPICS, 0, 4, "CreateTopics", kf_h_create_topics },
 	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics },
 	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records },
+	{ KF_INIT_PRODUCER_ID, 0, 1, "InitProducerId", kf_h_init_producer_id },
 	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },
 	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate },
 	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },

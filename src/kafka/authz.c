@@ -175,6 +175,18 @@ int kf_authz_cluster(struct kf_conn *kc)
 	return 0;
 }
 
+int kf_authz_idempotent_write(struct kf_conn *kc)
+{
+	struct tdm_perm_info pi;
+	const char *user = kf_authz_user(kc), *vh = kf_authz_vhost(kc);
+
+	if (kf_authz_cluster(kc))
+		return 1;
+	return user && kc->srv->auth &&
+	       tdm_auth_get_permissions(kc->srv->auth, user, vh, strlen(vh), &pi) && pi.write &&
+	       pi.write[0] != '\0';
+}
+
 /* The user's pattern p in vhost vh matches res[0..len). */
 static int permitted(struct kf_conn *kc, const char *user, const char *vh, enum tdm_perm p,
 		     const char *res, size_t len)

@@ -600,6 +600,13 @@ int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *
 	return finish(c);
 }
 
+int kf_decode_init_producer_id(struct kf_cur *c, struct kf_init_producer_id_req *r)
+{
+	r->transactional_id = kf_get_str(c);
+	r->transaction_timeout_ms = kf_get_i32(c);
+	return finish(c);
+}
+
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 			     struct kf_delete_records_req *r)
 {

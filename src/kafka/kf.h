@@ -78,6 +78,9 @@ enum {
 	KF_ERR_NOT_CONTROLLER = 41,
 	KF_ERR_INVALID_REQUEST = 42,
 	KF_ERR_POLICY_VIOLATION = 44,
+	KF_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+	KF_ERR_DUPLICATE_SEQUENCE_NUMBER = 46,
+	KF_ERR_INVALID_PRODUCER_EPOCH = 47,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
@@ -292,6 +295,10 @@ int kf_authz_topic_ok(struct kf_conn *kc, enum tdm_perm p, const char *name);
 /* 1 when kc's user is tagged administrator (Kafka's CLUSTER resource:
  * replica fetches, ClusterAction), or kc is a trusted link; 0 otherwise. */
 int kf_authz_cluster(struct kf_conn *kc);
+/* InitProducerId of an idempotent producer (Kafka 3: IDEMPOTENT_WRITE on
+ * the cluster, or WRITE on any topic): the administrator tag, or a write
+ * permission in the Kafka vhost that is not empty. */
+int kf_authz_idempotent_write(struct kf_conn *kc);
 /* 1 when kc is the trusted link: a connection to the cluster link's
  * listener (TDM_KAFKA_CLUSTER) that authenticated with the cluster's
  * secret.  It acts as the broker itself: every check here allows it, it
@@ -330,6 +337,7 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 /* 1 when a broker resource's name is "" or this node's id; else 0 with

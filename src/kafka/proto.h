@@ -34,6 +34,7 @@ enum {
 	KF_CREATE_TOPICS = 19,
 	KF_DELETE_TOPICS = 20,
 	KF_DELETE_RECORDS = 21,
+	KF_INIT_PRODUCER_ID = 22,
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
 	KF_DESCRIBE_CONFIGS = 32,
 	KF_ALTER_CONFIGS = 33,
@@ -327,6 +328,12 @@ struct kf_alter_configs_req {
 	int8_t validate_only;
 };
 
+/* InitProducerId v0-1 (v1 is v0). */
+struct kf_init_producer_id_req {
+	struct kf_str transactional_id; /* null: an idempotent producer */
+	int32_t transaction_timeout_ms;
+};
+
 /* DeleteRecords v0-1 (v1 is v0). */
 struct kf_delete_records_part {
 	int32_t index;
@@ -417,6 +424,7 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 /* incremental: IncrementalAlterConfigs (each config has an operation). */
 int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *a,
 			    struct kf_alter_configs_req *r);
+int kf_decode_init_producer_id(struct kf_cur *c, struct kf_init_producer_id_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
