@@ -423,8 +423,8 @@ struct ls_pbatch {
 	int32_t first_seq, last_seq;
 	uint64_t first_offset, last_offset;
 };
-/* One producer id: its epoch, its last batches (oldest first), and the
- * timestamp of its last batch. */
+/* One producer id: its epoch, its last batches (oldest first), and when
+ * its last batch was appended (broker clock, ms). */
 struct ls_pentry {
 	int64_t pid; /* -1: a free slot */
 	int16_t epoch;
@@ -439,7 +439,7 @@ size_t ls_pstate_count(const struct ls_pstate *st);
 const struct ls_pentry *ls_pstate_find(const struct ls_pstate *st, int64_t pid);
 /* Records batch b, stored at base (its producer id >= 0; else nothing):
  * LS_OK or LS_ERR_NOMEM. */
-int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base);
+int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base, int64_t now);
 /* Whether b may be appended: LS_OK; LS_PSTATE_DUPLICATE (one of the
  * producer's last batches again: its offsets in *dup_base, *dup_last);
  * LS_ERR_PRODUCER_FENCED (an older epoch); LS_ERR_OUT_OF_ORDER_SEQUENCE.

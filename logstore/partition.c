@@ -624,7 +624,7 @@ static int producer_noted(struct ls_partition *p, const struct ls_batch_info *b,
 			  int rc)
 {
 	if (p->pstate && b->producer_id >= 0 && (rc == LS_OK || p->log_end > base) &&
-	    ls_pstate_note(p->pstate, b, base) != LS_OK)
+	    ls_pstate_note(p->pstate, b, base, ls_now_ms(p->store)) != LS_OK)
 		ls_pstate_unload(p); /* out of memory: built again from the log */
 	return rc;
 }
@@ -742,7 +742,7 @@ static int write_run(struct ls_partition *p, const unsigned char *data, size_t l
 			return LS_ERR_NOMEM;
 		}
 		if (p->pstate && info.producer_id >= 0 && !(info.attributes & 0x20) &&
-		    ls_pstate_note(p->pstate, &info, info.base_offset) != LS_OK)
+		    ls_pstate_note(p->pstate, &info, info.base_offset, now) != LS_OK)
 			ls_pstate_unload(p);
 		pos += info.size;
 	}

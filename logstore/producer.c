@@ -16,9 +16,12 @@
  * written at each segment roll and at close, the two newest kept; they
  * only save reading: each ends with a CRC-32C, a damaged one or one past
  * the log end is ignored, and without any the headers of the whole log
- * are read.  A producer whose last batch is below the log start, or older
- * than producer_id_expiration_ms (by its batch timestamp), is forgotten,
- * as Kafka forgets it.
+ * are read.  A producer whose last batch is below the log start, or that
+ * appended nothing for producer_id_expiration_ms, is forgotten, as Kafka
+ * forgets it.  Kafka times a producer by its batches' timestamps; here it
+ * is the broker's clock when the batch was appended (or, for batches read
+ * back from the log, when they were read), so that a producer's clock
+ * cannot make it forgotten early.
  *
  * Must not depend on anything outside libc.
  */
@@ -152,7 +155,7 @@ static int32_t last_seq_of(const struct ls_batch_info *b)
 	return (int32_t)(last > INT32_MAX ? last - INT32_MAX - 1 : last);
 }
 
-int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base)
+int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base, int64_t now)
 {
 	if (b->producer_id < 0)
 		return LS_OK;
@@ -170,7 +173,7 @@ int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t
 		e->n--;
 	}
 	e->b[e->n++] = nb;
-	e->last_ts = b->max_timestamp;
+	e->last_ts = now;
 	return LS_OK;
 }
 
@@ -405,7 +408,8 @@ void ls_pstate_drop_snapshots(int dirfd, uint64_t above)
 /* ---- building it from the log ------------------------------------------ */
 
 /* Notes every batch of seg at or past `from`. */
-static int scan_segment(struct ls_pstate *st, const struct ls_segment *seg, uint64_t from)
+static int scan_segment(struct ls_pstate *st, const struct ls_segment *seg, uint64_t from,
+			int64_t now)
 {
 	struct ls_scan sc;
 	struct ls_batch_info b;
@@ -414,7 +418,7 @@ static int scan_segment(struct ls_pstate *st, const struct ls_segment *seg, uint
 	ls_scan_init(&sc, seg->fd, 0, seg->size);
 	while (rc == LS_OK && (got = ls_scan_peek(&sc, &b)) == 1) {
 		if (b.base_offset >= from && b.producer_id >= 0 && !(b.attributes & 0x20))
-			rc = ls_pstate_note(st, &b, b.base_offset);
+			rc = ls_pstate_note(st, &b, b.base_offset, now);
 		ls_scan_advance(&sc, &b);
 	}
 	return rc != LS_OK ? rc : got < 0 ? LS_ERR_IO : LS_OK;
@@ -431,7 +435,7 @@ int ls_pstate_load(struct ls_partition *p, int64_t now_ms)
 	int rc = LS_OK;
 	for (size_t i = 0; i < p->nsegs && rc == LS_OK; i++)
 		if (p->segs[i]->next > from || i + 1 == p->nsegs)
-			rc = scan_segment(st, p->segs[i], from);
+			rc = scan_segment(st, p->segs[i], from, now_ms);
 	if (rc != LS_OK) {
 		ls_pstate_free(st);
 		return rc;

@@ -199,6 +199,10 @@ static const struct conf_key conf_keys[] = {
 	  "produce requests fsync at once)." },
 	{ "log_retention_check_interval_ms", CT_U32, OFF(log_retention_check_interval_ms), "300000",
 	  10, 86400000, 0, "How often retention and compaction look for work (in small budgets)." },
+	{ "producer_id_expiration_ms", CT_U64, OFF(producer_id_expiration_ms), "86400000", 1,
+	  INT64_MAX, 0,
+	  "An idempotent producer idle this long (by its last batch's timestamp) is\n"
+	  "forgotten by the partitions, as Kafka's producer.id.expiration.ms." },
 	{ "group_min_session_timeout_ms", CT_U32, OFF(group_min_session_timeout_ms), "6000", 1,
 	  INT32_MAX, 0, "Smallest session timeout a consumer group member may ask for." },
 	{ "group_max_session_timeout_ms", CT_U32, OFF(group_max_session_timeout_ms), "1800000", 1,

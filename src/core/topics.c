@@ -323,6 +323,7 @@ struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, const struct td
 	ls_options_init(&o);
 	o.reserved_header_prefix = TDM_TOPICS_RESERVED_HEADER_PREFIX;
 	o.warn = store_warn;
+	o.producer_id_expiration_ms = (int64_t)cfg->producer_id_expiration_ms;
 	if (set_default(&o, "retention.ms",
 			cfg->log_retention_ms ? (long long)cfg->log_retention_ms : -1, err, errlen) < 0 ||
 	    set_default(&o, "retention.bytes",

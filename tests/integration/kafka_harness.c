@@ -658,16 +658,16 @@ size_t kh_batch_one(uint8_t *out, const char *value, int break_crc)
 	return kh_batch_header(out, value, NULL, NULL, break_crc);
 }
 
-int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
-		   int32_t timeout_ms, const char *value, int break_crc, int64_t *base, int wait_ms)
+/* Produce v3 of the batch bt[0..bl) to topic/partition: the partition's
+ * error (-1 without an answer within wait_ms), its base offset in *base. */
+static int raw_produce_batch(int fd, const char *topic, int32_t partition, int16_t acks,
+			     int32_t timeout_ms, const uint8_t *bt, size_t bl, int64_t *base,
+			     int wait_ms)
 {
 	static int32_t corr = 70000;
-	size_t cap = 512 + strlen(topic) + strlen(value), n = 0;
+	size_t cap = 512 + strlen(topic) + bl, n = 0;
 	uint8_t *b = malloc(cap), *resp = malloc(1 << 16);
 	ck_assert(b && resp);
-	uint8_t *bt = malloc(128 + strlen(value));
-	ck_assert(bt != NULL);
-	size_t bl = kh_batch_one(bt, value, break_crc);
 	n = kh_put_str(b, n, NULL); /* transactional id */
 	n = kh_put_be(b, n, (uint16_t)acks, 2);
 	n = kh_put_be(b, n, (uint32_t)timeout_ms, 4);
@@ -694,8 +694,33 @@ int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
 		if (base)
 			*base = (int64_t)off;
 	}
-	free(bt);
 	free(b);
 	free(resp);
+	return err;
+}
+
+int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
+		   int32_t timeout_ms, const char *value, int break_crc, int64_t *base, int wait_ms)
+{
+	uint8_t *bt = malloc(128 + strlen(value));
+	ck_assert(bt != NULL);
+	size_t bl = kh_batch_one(bt, value, break_crc);
+	int err = raw_produce_batch(fd, topic, partition, acks, timeout_ms, bt, bl, base, wait_ms);
+	free(bt);
+	return err;
+}
+
+int kh_raw_produce_idempotent(int fd, const char *topic, int32_t partition, int64_t pid,
+			      int16_t epoch, int32_t seq, const char *value, int64_t *base)
+{
+	uint8_t *bt = malloc(128 + strlen(value));
+	ck_assert(bt != NULL);
+	size_t bl = kh_batch_one(bt, value, 0);
+	kh_put_be(bt, 43, (uint64_t)pid, 8);
+	kh_put_be(bt, 51, (uint16_t)epoch, 2);
+	kh_put_be(bt, 53, (uint32_t)seq, 4);
+	kh_put_be(bt, 17, kh_crc32c(bt + 21, bl - 21), 4);
+	int err = raw_produce_batch(fd, topic, partition, -1, 5000, bt, bl, base, 5000);
+	free(bt);
 	return err;
 }

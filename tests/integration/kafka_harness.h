@@ -135,5 +135,9 @@ size_t kh_batch_header(uint8_t *out, const char *value, const char *hname, const
  * answer came (the connection then holds an unanswered request). */
 int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
 		   int32_t timeout_ms, const char *value, int break_crc, int64_t *base, int wait_ms);
+/* kh_raw_produce (acks all) of one record in a batch of producer pid,
+ * epoch, first sequence seq. */
+int kh_raw_produce_idempotent(int fd, const char *topic, int32_t partition, int64_t pid,
+			      int16_t epoch, int32_t seq, const char *value, int64_t *base);
 
 #endif
