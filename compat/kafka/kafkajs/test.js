@@ -90,6 +90,23 @@ test('describe configs of a topic and of the broker', async () => {
   assert.strictEqual(broker.resources[0].configEntries[0].readOnly, true)
 })
 
+test('an idempotent producer: InitProducerId, sequences, every record once and in order', async () => {
+  const topic = 'idem-' + uid()
+  await create(topic, 1)
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  for (let i = 0; i < 5; i++) {
+    const res = await producer.send({ topic, acks: -1,
+      messages: [{ value: 'a' + i }, { value: 'b' + i }] })
+    assert.strictEqual(res[0].errorCode, 0)
+    assert.strictEqual(res[0].baseOffset, String(2 * i))
+  }
+  await producer.disconnect()
+  const got = await consume(topic, { count: 10 })
+  assert.deepStrictEqual(got.map((m) => m.value.toString()),
+    [0, 1, 2, 3, 4].flatMap((i) => ['a' + i, 'b' + i]))
+})
+
 test('alter configs of a topic: the new set replaces the old one', async () => {
   const topic = 'alter-' + uid()
   await create(topic, 1, [{ name: 'retention.ms', value: '123456' }])
