@@ -710,6 +710,23 @@ int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
 	return err;
 }
 
+int16_t kh_raw_init_producer_id(int fd, const char *tx, int64_t *pid, int16_t *epoch)
+{
+	uint8_t b[256], resp[256];
+	size_t n = kh_put_str(b, 0, tx);
+	n = kh_put_be(b, n, 60000, 4);
+	kh_raw_request(fd, 22, 1, 4242, b, n);
+	long got = kh_raw_response(fd, resp, sizeof resp, 5000);
+	ck_assert_int_eq(got, 4 + 4 + 2 + 8 + 2);
+	int16_t err = (int16_t)(resp[8] << 8 | resp[9]);
+	uint64_t p = 0;
+	for (int i = 0; i < 8; i++)
+		p = p << 8 | resp[10 + i];
+	*pid = (int64_t)p;
+	*epoch = (int16_t)(resp[18] << 8 | resp[19]);
+	return err;
+}
+
 int kh_raw_produce_idempotent(int fd, const char *topic, int32_t partition, int64_t pid,
 			      int16_t epoch, int32_t seq, const char *value, int64_t *base)
 {

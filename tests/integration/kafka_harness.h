@@ -137,6 +137,9 @@ int kh_raw_produce(int fd, const char *topic, int32_t partition, int16_t acks,
 		   int32_t timeout_ms, const char *value, int break_crc, int64_t *base, int wait_ms);
 /* kh_raw_produce (acks all) of one record in a batch of producer pid,
  * epoch, first sequence seq. */
+/* InitProducerId v1 (transactional id tx, NULL for none): the error, the
+ * producer id and epoch in *pid, *epoch. */
+int16_t kh_raw_init_producer_id(int fd, const char *tx, int64_t *pid, int16_t *epoch);
 int kh_raw_produce_idempotent(int fd, const char *topic, int32_t partition, int64_t pid,
 			      int16_t epoch, int32_t seq, const char *value, int64_t *base);
 

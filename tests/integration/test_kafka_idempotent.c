@@ -17,25 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* InitProducerId v1 (transactional id tx, NULL for none): the error, the
- * producer id and epoch in *pid, *epoch. */
-static int16_t init_producer_id(int fd, const char *tx, int64_t *pid, int16_t *epoch)
-{
-	uint8_t b[256], resp[256];
-	size_t n = kh_put_str(b, 0, tx);
-	n = kh_put_be(b, n, 60000, 4);
-	kh_raw_request(fd, 22, 1, 4242, b, n);
-	long got = kh_raw_response(fd, resp, sizeof resp, 5000);
-	ck_assert_int_eq(got, 4 + 4 + 2 + 8 + 2);
-	int16_t err = (int16_t)(resp[8] << 8 | resp[9]);
-	uint64_t p = 0;
-	for (int i = 0; i < 8; i++)
-		p = p << 8 | resp[10 + i];
-	*pid = (int64_t)p;
-	*epoch = (int16_t)(resp[18] << 8 | resp[19]);
-	return err;
-}
-
 static void make_topic(const char *bootstrap, const char *topic)
 {
 	rd_kafka_t *p = kh_producer(bootstrap, NULL);
@@ -68,10 +49,10 @@ START_TEST(idempotent_produce_over_the_wire)
 
 	kh_name(topic, sizeof topic, "idem");
 	make_topic(kh_bootstrap(), topic);
-	ck_assert_int_eq(init_producer_id(fd, NULL, &pid, &epoch), 0);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, NULL, &pid, &epoch), 0);
 	ck_assert_int_ge(pid, 0);
 	ck_assert_int_eq(epoch, 0);
-	ck_assert_int_eq(init_producer_id(fd, NULL, &pid2, &epoch), 0);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, NULL, &pid2, &epoch), 0);
 	ck_assert_int_ne(pid2, pid);
 
 	ck_assert_int_eq(kh_raw_produce_idempotent(fd, topic, 0, pid, 0, 0, "a", &base), 0);
@@ -87,7 +68,7 @@ START_TEST(idempotent_produce_over_the_wire)
 	ck_assert_int_eq(kh_raw_produce_idempotent(fd, topic, 0, pid, 1, 0, "c", &base), 0);
 	ck_assert_int_eq(base, 3);
 	ck_assert_int_eq(kh_raw_produce_idempotent(fd, topic, 0, pid, 0, 2, "old", NULL), 47);
-	ck_assert_int_eq(init_producer_id(fd, "tx-1", &pid2, &epoch), 35);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, "tx-1", &pid2, &epoch), 35);
 	close(fd);
 	expect_values(kh_bootstrap(), topic, (const char *const[]){ "a", "x", "b", "c" }, 4);
 }
@@ -105,7 +86,7 @@ START_TEST(retry_after_kill9_is_recognised)
 	kh_name(topic, sizeof topic, "idemkill");
 	make_topic(b.bootstrap, topic);
 	int fd = kh_raw_connect(&b);
-	ck_assert_int_eq(init_producer_id(fd, NULL, &pid, &epoch), 0);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, NULL, &pid, &epoch), 0);
 	for (int i = 0; i < 5; i++) {
 		char v[8];
 		snprintf(v, sizeof v, "v%d", i);
@@ -126,7 +107,7 @@ START_TEST(retry_after_kill9_is_recognised)
 	ck_assert_int_eq(base, 5);
 	/* a new id after the restart is not one handed out before it */
 	int64_t again;
-	ck_assert_int_eq(init_producer_id(fd, NULL, &again, &epoch), 0);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, NULL, &again, &epoch), 0);
 	ck_assert_int_gt(again, pid);
 	close(fd);
 	expect_values(b.bootstrap, topic,
