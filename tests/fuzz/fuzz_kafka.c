@@ -193,6 +193,12 @@ static void decode_one(int key, int ver, const uint8_t *p, size_t len, struct kf
 			}
 		break;
 	}
+	case KF_INIT_PRODUCER_ID: {
+		struct kf_init_producer_id_req r;
+		if ((rc = kf_decode_init_producer_id(&c, &r)) == 0)
+			str_ok(r.transactional_id);
+		break;
+	}
 	case KF_ALTER_CONFIGS:
 	case KF_INCREMENTAL_ALTER_CONFIGS: {
 		struct kf_alter_configs_req r;
@@ -258,7 +264,7 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
 			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
 			    KF_DELETE_RECORDS, KF_OFFSET_DELETE, KF_ALTER_CONFIGS,
-			    KF_INCREMENTAL_ALTER_CONFIGS };
+			    KF_INCREMENTAL_ALTER_CONFIGS, KF_INIT_PRODUCER_ID };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
