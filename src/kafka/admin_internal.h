@@ -24,6 +24,10 @@ struct made_slot {
 	char msg[256];
 	struct tdm_topics_job *job;  /* while its making is out */
 	struct tdm_replica_op *op;   /* idem, in a cluster */
+	/* CreateTopics v5+: what the answer tells of the new topic */
+	const struct kf_create_topic *req; /* in the request arena */
+	int32_t parts;
+	int16_t rf;
 };
 
 /* Lives in the request arena: the connection reads nothing while parked. */
@@ -33,6 +37,7 @@ struct admin_park {
 	void (*encode)(const struct admin_park *pk, struct evbuffer *resp);
 	int partitions;              /* CreatePartitions */
 	int deleting;                /* DeleteTopics (in a cluster: it waits too) */
+	int validate_only;           /* CreateTopics */
 	int32_t n;
 	struct made_slot *slots;
 	int pending;                 /* jobs out, +1 while the handler runs */
@@ -47,5 +52,9 @@ void kf_admin_made(void *ctx, int rc, const char *err);
 /* The handler is done starting jobs (take pk->pending++ per job started):
  * answers now (KF_R_DONE) or parks until they end (KF_R_PARKED). */
 int kf_admin_park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct evbuffer *resp);
+/* CreateTopics v5+ (create_topics_v5.c): one topic's partitions,
+ * replication factor and configs, as the answer carries them. */
+void kf_put_created_topic(const struct admin_park *pk, const struct made_slot *sl,
+			  struct evbuffer *resp);
 
 #endif

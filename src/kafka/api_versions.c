@@ -20,40 +20,45 @@
  * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API),
  * plus InitProducerId v0-1 (idempotent producers: librdkafka's enable.idempotence
  * and kafkajs' idempotent producer ask for it; transactions are not served).
+ * The flexible versions (KIP-482: compact encodings, tagged fields, request
+ * header v2, response header v1) served so far: ApiVersions v3 (librdkafka
+ * sends it first) and CreateTopics v5-6 (KIP-525: the answer tells the
+ * partitions, replication factor and configs a topic got).  v7 needs topic
+ * ids in the answer (Metadata v10+'s), not served yet.
  *
  * Must not depend on: src/amqp.
  */
 #include "kafka/kf.h"
 
 const struct kf_api kf_apis[] = {
-	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce },
-	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch },
-	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets },
-	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata },
-	{ KF_OFFSET_COMMIT, 2, 2, "OffsetCommit", kf_h_offset_commit },
-	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch },
-	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator },
-	{ KF_JOIN_GROUP, 0, 2, "JoinGroup", kf_h_join_group },
-	{ KF_HEARTBEAT, 0, 1, "Heartbeat", kf_h_heartbeat },
-	{ KF_LEAVE_GROUP, 0, 1, "LeaveGroup", kf_h_leave_group },
-	{ KF_SYNC_GROUP, 0, 1, "SyncGroup", kf_h_sync_group },
-	{ KF_DESCRIBE_GROUPS, 0, 0, "DescribeGroups", kf_h_describe_groups },
-	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups },
-	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake },
-	{ KF_API_VERSIONS, 0, 2, "ApiVersions", kf_h_api_versions },
-	{ KF_CREATE_TOPICS, 0, 4, "CreateTopics", kf_h_create_topics },
-	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics },
-	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records },
-	{ KF_INIT_PRODUCER_ID, 0, 1, "InitProducerId", kf_h_init_producer_id },
-	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },
-	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate },
-	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions },
-	{ KF_DESCRIBE_CONFIGS, 0, 2, "DescribeConfigs", kf_h_describe_configs },
-	{ KF_ALTER_CONFIGS, 0, 1, "AlterConfigs", kf_h_alter_configs },
+	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce, 0 },
+	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch, 0 },
+	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets, 0 },
+	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata, 0 },
+	{ KF_OFFSET_COMMIT, 2, 2, "OffsetCommit", kf_h_offset_commit, 0 },
+	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch, 0 },
+	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator, 0 },
+	{ KF_JOIN_GROUP, 0, 2, "JoinGroup", kf_h_join_group, 0 },
+	{ KF_HEARTBEAT, 0, 1, "Heartbeat", kf_h_heartbeat, 0 },
+	{ KF_LEAVE_GROUP, 0, 1, "LeaveGroup", kf_h_leave_group, 0 },
+	{ KF_SYNC_GROUP, 0, 1, "SyncGroup", kf_h_sync_group, 0 },
+	{ KF_DESCRIBE_GROUPS, 0, 0, "DescribeGroups", kf_h_describe_groups, 0 },
+	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups, 0 },
+	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake, 0 },
+	{ KF_API_VERSIONS, 0, 3, "ApiVersions", kf_h_api_versions, 3 },
+	{ KF_CREATE_TOPICS, 0, 6, "CreateTopics", kf_h_create_topics, 5 },
+	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics, 0 },
+	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records, 0 },
+	{ KF_INIT_PRODUCER_ID, 0, 1, "InitProducerId", kf_h_init_producer_id, 0 },
+	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch, 0 },
+	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate, 0 },
+	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions, 0 },
+	{ KF_DESCRIBE_CONFIGS, 0, 2, "DescribeConfigs", kf_h_describe_configs, 0 },
+	{ KF_ALTER_CONFIGS, 0, 1, "AlterConfigs", kf_h_alter_configs, 0 },
 	{ KF_INCREMENTAL_ALTER_CONFIGS, 0, 0, "IncrementalAlterConfigs",
-	  kf_h_incremental_alter_configs },
-	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups },
-	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete },
+	  kf_h_incremental_alter_configs, 0 },
+	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups, 0 },
+	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete, 0 },
 };
 
 const size_t kf_napis = sizeof(kf_apis) / sizeof(kf_apis[0]);
@@ -66,19 +71,24 @@ const struct kf_api *kf_api_find(int16_t key)
 	return NULL;
 }
 
-/* v0: error_code, [api_key, min_version, max_version]; v1+: throttle_time_ms. */
+/* v0: error_code, [api_key, min_version, max_version]; v1+: throttle_time_ms;
+ * v3 (flexible): compact, with tagged fields (none sent). */
 int kf_h_api_versions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
+	int flex = kf_flex(kc);
+
 	if (kf_decode_api_versions(cur, kc->hdr.api_version) < 0)
 		return KF_R_CLOSE;
 	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_i32(resp, (int32_t)kf_napis);
+	kf_put_farray(resp, flex, (int32_t)kf_napis);
 	for (size_t i = 0; i < kf_napis; i++) {
 		kf_put_i16(resp, kf_apis[i].key);
 		kf_put_i16(resp, kf_apis[i].min);
 		kf_put_i16(resp, kf_apis[i].max);
+		kf_put_tags(resp, flex);
 	}
 	if (kc->hdr.api_version >= 1)
 		kf_put_i32(resp, 0);
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }

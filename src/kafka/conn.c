@@ -59,8 +59,13 @@ struct evbuffer *kf_response_begin(struct kf_conn *kc, size_t body_len)
 {
 	struct evbuffer *out = tdm_conn_out(kc->c);
 
-	kf_put_i32(out, (int32_t)(body_len + 4));
+	/* response header v1 (tagged fields) for a flexible version, but
+	 * ApiVersions' is always v0: a client reads it before it knows */
+	int tags = kc->flex && kc->hdr.api_key != KF_API_VERSIONS;
+	kf_put_i32(out, (int32_t)(body_len + 4 + (size_t)tags));
 	kf_put_i32(out, kc->hdr.correlation_id);
+	if (tags)
+		kf_put_i8(out, 0);
 	return out;
 }
 
@@ -76,6 +81,7 @@ static void request_done(struct kf_conn *kc)
 {
 	kf_arena_reset(&kc->arena);
 	memset(&kc->hdr, 0, sizeof(kc->hdr));
+	kc->flex = 0;
 	evbuffer_drain(kc->resp, evbuffer_get_length(kc->resp));
 }
 
@@ -202,6 +208,14 @@ static int serve(struct kf_conn *kc, size_t len)
 			 api->max);
 		warn_unserved(kc, what);
 		conn_fail(kc, "unsupported api version");
+		return -1;
+	}
+	/* request header v2: tagged fields after client_id */
+	kc->flex = api->flex > 0 && kc->hdr.api_version >= api->flex;
+	cur.flex = kc->flex;
+	if (kc->flex && kf_skip_tags(&cur) < 0) {
+		request_done(kc);
+		conn_fail(kc, "malformed request header");
 		return -1;
 	}
 	tdm_debug("kafka", "%s: %s v%d correlation %d", kc->c->peer, api->name,

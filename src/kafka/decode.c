@@ -87,6 +87,15 @@ void kf_cur_init(struct kf_cur *c, const void *p, size_t len)
 	c->p = p;
 	c->end = c->p + len;
 	c->bad = 0;
+	c->flex = 0;
+}
+
+static uint32_t get_uvarint(struct kf_cur *c);
+
+/* A compact length (varint of length + 1): the length, -1 for null. */
+static int64_t get_compact_len(struct kf_cur *c)
+{
+	return (int64_t)get_uvarint(c) - 1;
 }
 
 size_t kf_cur_left(const struct kf_cur *c)
@@ -141,44 +150,47 @@ int64_t kf_get_i64(struct kf_cur *c)
 struct kf_str kf_get_str(struct kf_cur *c)
 {
 	struct kf_str s = { NULL, -1 };
-	int16_t len = kf_get_i16(c);
+	int64_t len = c->flex ? get_compact_len(c) : kf_get_i16(c);
 
-	if (c->bad || len < -1) {
+	if (c->bad || len < -1 || len > INT16_MAX) {
 		c->bad = 1;
 		return s;
 	}
 	if (len == -1)
 		return s;
 	s.p = (const char *)take(c, (size_t)len);
-	s.len = s.p ? len : -1;
+	s.len = s.p ? (int32_t)len : -1;
 	return s;
 }
 
 struct kf_bytes kf_get_bytes(struct kf_cur *c)
 {
 	struct kf_bytes b = { NULL, -1 };
-	int32_t len = kf_get_i32(c);
+	int64_t len = c->flex ? get_compact_len(c) : kf_get_i32(c);
 
-	if (c->bad || len < -1) {
+	if (c->bad || len < -1 || len > INT32_MAX) {
 		c->bad = 1;
 		return b;
 	}
 	if (len == -1)
 		return b;
 	b.p = take(c, (size_t)len);
-	b.len = b.p ? len : -1;
+	b.len = b.p ? (int32_t)len : -1;
 	return b;
 }
 
 int32_t kf_get_array(struct kf_cur *c, size_t min_elem, int nullable)
 {
-	int32_t n = kf_get_i32(c);
+	int64_t n = c->flex ? get_compact_len(c) : kf_get_i32(c);
 
 	if (c->bad)
 		return 0;
 	if (n == -1 && nullable)
 		return -1;
-	if (n < 0 || (min_elem && (size_t)n > kf_cur_left(c) / min_elem)) {
+	/* a flexible element has at least its tag count byte */
+	if (c->flex && min_elem)
+		min_elem++;
+	if (n < 0 || n > INT32_MAX || (min_elem && (size_t)n > kf_cur_left(c) / min_elem)) {
 		c->bad = 1;
 		return 0;
 	}
@@ -201,6 +213,12 @@ static uint32_t get_uvarint(struct kf_cur *c)
 	}
 	c->bad = 1;
 	return 0;
+}
+
+void kf_end_struct(struct kf_cur *c)
+{
+	if (c->flex)
+		kf_skip_tags(c);
 }
 
 int kf_skip_tags(struct kf_cur *c)
@@ -267,6 +285,7 @@ int kf_str_eq(struct kf_str s, const char *z)
 static int finish(struct kf_cur *c)
 {
 	/* A body must be consumed exactly: trailing bytes mean a version mismatch. */
+	kf_end_struct(c);
 	return c->bad || kf_cur_left(c) != 0 ? KF_BAD : 0;
 }
 
@@ -485,7 +504,10 @@ int kf_decode_list_groups(struct kf_cur *c, int ver)
 
 int kf_decode_api_versions(struct kf_cur *c, int ver)
 {
-	(void)ver;
+	if (ver >= 3) { /* client_software_name, client_software_version */
+		kf_get_str(c);
+		kf_get_str(c);
+	}
 	return finish(c);
 }
 
@@ -511,13 +533,16 @@ int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 			ALLOC_ARRAY(a, ra->brokers, ra->nbrokers);
 			for (int32_t k = 0; k < ra->nbrokers && !c->bad; k++)
 				ra->brokers[k] = kf_get_i32(c);
+			kf_end_struct(c);
 		}
 		t->nconfigs = kf_get_array(c, 4, 0);
 		ALLOC_ARRAY(a, t->configs, t->nconfigs);
 		for (int32_t j = 0; j < t->nconfigs && !c->bad; j++) {
 			t->configs[j].name = kf_get_str(c);
 			t->configs[j].value = kf_get_str(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->timeout_ms = kf_get_i32(c);
 	r->validate_only = ver >= 1 ? kf_get_i8(c) : 0;

@@ -144,6 +144,7 @@ struct kf_conn {
 	struct kf_header hdr;            /* of that request; slices into frame */
 	struct evbuffer *resp;           /* owned: scratch for response bodies */
 	struct kf_park *park;            /* owned by its handler while parked */
+	int flex;                        /* the request is of a flexible version */
 	int closing;
 	int security;                    /* the listener's enum tdm_kafka_security */
 	char host[64];                   /* local address the client reached */
@@ -185,6 +186,7 @@ struct kf_api {
 	int16_t key, min, max;
 	const char *name;
 	kf_handler fn;
+	int16_t flex; /* first flexible (KIP-482) version; 0: none served */
 };
 
 /* The API table (api_versions.c): the one place that says what we serve. */
@@ -247,6 +249,58 @@ static inline void kf_put_bytes(struct evbuffer *b, const void *p, int32_t len)
 	kf_put_i32(b, len < 0 ? -1 : len);
 	if (len > 0)
 		evbuffer_add(b, p, (size_t)len);
+}
+
+/* ---- flexible versions (KIP-482): the same writers, compact when flex ---- */
+
+static inline void kf_put_uvarint(struct evbuffer *b, uint32_t v)
+{
+	uint8_t x[5];
+	size_t n = 0;
+	while (v >= 0x80) {
+		x[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	x[n++] = (uint8_t)v;
+	evbuffer_add(b, x, n);
+}
+/* A string (len < 0: null): compact (varint len + 1) when flex. */
+static inline void kf_put_fstrn(struct evbuffer *b, int flex, const char *s, int32_t len)
+{
+	if (!flex) {
+		kf_put_strn(b, s, len);
+		return;
+	}
+	kf_put_uvarint(b, len < 0 ? 0 : (uint32_t)len + 1);
+	if (len > 0)
+		evbuffer_add(b, s, (size_t)len);
+}
+static inline void kf_put_fstr(struct evbuffer *b, int flex, const char *s)
+{
+	kf_put_fstrn(b, flex, s, s ? (int32_t)strlen(s) : -1);
+}
+static inline void kf_put_fkstr(struct evbuffer *b, int flex, struct kf_str s)
+{
+	kf_put_fstrn(b, flex, s.p, s.len);
+}
+/* An array's count (n < 0: null): compact when flex. */
+static inline void kf_put_farray(struct evbuffer *b, int flex, int32_t n)
+{
+	if (flex)
+		kf_put_uvarint(b, n < 0 ? 0 : (uint32_t)n + 1);
+	else
+		kf_put_i32(b, n);
+}
+/* The end of a struct (the body, an array element): no tagged fields. */
+static inline void kf_put_tags(struct evbuffer *b, int flex)
+{
+	if (flex)
+		kf_put_i8(b, 0);
+}
+/* Whether this request is of a flexible version of its API. */
+static inline int kf_flex(const struct kf_conn *kc)
+{
+	return kc->flex;
 }
 
 /* Looks a topic up by its wire name: NULL when unknown, internal, of

@@ -62,10 +62,14 @@ struct kf_bytes {
 };
 
 /* A cursor over a complete frame: reading past the end sets bad and
- * returns zeros, so decoders check once at the end. */
+ * returns zeros, so decoders check once at the end.  flex: the body is of
+ * a flexible version (KIP-482): strings, bytes and arrays are compact
+ * (unsigned varint length + 1, 0 for null) and each struct ends with
+ * tagged fields (kf_end_struct); the decoders are the same for both. */
 struct kf_cur {
 	const uint8_t *p, *end;
 	int bad;
+	int flex;
 };
 
 /* Allocation for one request's decoded arrays; freed (or reset) at once. */
@@ -93,6 +97,9 @@ struct kf_bytes kf_get_bytes(struct kf_cur *c);
  * cannot fit in what is left (min_elem bytes each) marks the cursor bad. */
 int32_t kf_get_array(struct kf_cur *c, size_t min_elem, int nullable);
 size_t kf_cur_left(const struct kf_cur *c);
+/* The end of a struct (the body, an array element): its tagged fields
+ * are skipped in a flexible version, nothing otherwise. */
+void kf_end_struct(struct kf_cur *c);
 
 /*
  * Frame: int32 size then size bytes.  Returns the size of the body (> 0)

@@ -1,5 +1,7 @@
 /*
- * CreateTopics v0-1, DeleteTopics v0-1, CreatePartitions v0-1.  One
+ * CreateTopics v0-6 (v5+ flexible, answering each new topic's partitions,
+ * replication factor and configs: create_topics_v5.c), DeleteTopics
+ * v0-1, CreatePartitions v0-1.  One
  * broker: the replication factor must be 1 (or -1, the default), and
  * explicit replica assignments may only fix the partition count.  In a
  * cluster each request goes to the controller through the replica manager
@@ -38,22 +40,29 @@
  * error_message]. */
 static void encode_topics(const struct admin_park *pk, struct evbuffer *resp)
 {
-	int ver = pk->kc->hdr.api_version;
+	int ver = pk->kc->hdr.api_version, flex = kf_flex(pk->kc);
+	int created = !pk->partitions && !pk->deleting;
 
 	if (pk->partitions || (pk->deleting && ver >= 1) || (!pk->deleting && ver >= 2))
 		kf_put_i32(resp, 0);
-	kf_put_i32(resp, pk->n);
+	kf_put_farray(resp, flex, pk->n);
 	for (int32_t i = 0; i < pk->n; i++) {
 		const struct made_slot *sl = &pk->slots[i];
 		const char *msg = sl->msg[0] ? sl->msg : kf_err_name(sl->err);
 
-		kf_put_kstr(resp, sl->name);
+		kf_put_fkstr(resp, flex, sl->name);
 		kf_put_i16(resp, sl->err);
-		if (pk->deleting)
+		if (pk->deleting) {
+			kf_put_tags(resp, flex);
 			continue;
+		}
 		if (pk->partitions || ver >= 1)
-			kf_put_str(resp, sl->err == KF_ERR_NONE ? NULL : msg);
+			kf_put_fstr(resp, flex, sl->err == KF_ERR_NONE ? NULL : msg);
+		if (created && ver >= 5)
+			kf_put_created_topic(pk, sl, resp);
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 }
 
 void kf_admin_made(void *ctx, int rc, const char *err)
@@ -174,6 +183,10 @@ static int16_t check_one(struct kf_conn *kc, const struct kf_create_topic *t, in
 		parts = (int32_t)srv->cfg->num_partitions;
 	if (parts <= 0)
 		return KF_ERR_INVALID_PARTITIONS;
+	sl->parts = parts;
+	sl->rf = t->nassignments > 0 ? (int16_t)t->assignments[0].nbrokers
+		 : t->replication_factor != -1 ? t->replication_factor
+		 : srv->replica ? (int16_t)srv->cfg->default_replication_factor : 1;
 	if (t->replication_factor != 1 && t->replication_factor != -1 && t->nassignments == 0 &&
 	    !srv->replica)
 		return KF_ERR_INVALID_REPLICATION_FACTOR;
@@ -234,6 +247,7 @@ static void create_one(struct kf_conn *kc, const struct kf_create_topic *t, int 
 
 	sl->name = t->name;
 	sl->err = KF_ERR_NONE;
+	sl->req = t;
 	err = check_one(kc, t, validate_only, sl);
 	if (err != KF_ERR_NONE)
 		sl->err = err;
@@ -248,6 +262,7 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		return KF_R_CLOSE;
 	if (!(pk = kf_admin_park_new(kc, r.ntopics, encode_topics)))
 		return KF_R_CLOSE;
+	pk->validate_only = r.validate_only;
 	for (int32_t i = 0; i < r.ntopics; i++)
 		create_one(kc, &r.topics[i], r.validate_only, &pk->slots[i]);
 	return kf_admin_park_or_answer(kc, pk, resp);

@@ -54,6 +54,10 @@ seeds = {
     'offset_for_leader_epoch_v3': frame(23, 3, i32(2) + arr([s('t1') + arr([i32(0) + i32(4) + i32(3),
                                                                            i32(1) + i32(-1) + i32(0)])])),
     'create_partitions_v1': frame(37, 1, arr([s('t1') + i32(5) + i32(-1)]) + i32(5000) + i8(0)),
+    'api_versions_v3': frame(18, 3, b'\x00' + b'\x04raw' + b'\x021' + b'\x00'),
+    'create_topics_v5': frame(19, 5, b'\x00' + b'\x02' + b'\x03t1' + i32(-1) + i16(-1) + b'\x01' +
+                              b'\x02' + b'\x0dretention.ms' + b'\x051234' + b'\x00' + b'\x00' +
+                              i32(5000) + i8(0) + b'\x00'),
     'init_producer_id_v1': frame(22, 1, s(None) + i32(60000)),
     'alter_configs_v1': frame(33, 1, arr([i8(2) + s('t1') + arr([s('retention.ms') + s('1000'),
                                                                   s('segment.ms') + s(None)])]) + i8(0)),

@@ -86,9 +86,9 @@ START_TEST(api_versions_and_fallback)
 	}
 	ck_assert(found_produce && found_fetch && found_metadata);
 	ck_assert_uint_eq(r.off, (size_t)n);
-	/* v3 (flexible, unsupported): a v0-shaped answer with error 35 */
-	uint8_t v3body[] = { 0x04, 'a', 'b', 'c', 0x02, '1', 0x00 };
-	kh_raw_request(fd, 18, 3, 8, v3body, sizeof(v3body));
+	/* v4 (newer than served): a v0-shaped answer with error 35 (KIP-511) */
+	uint8_t v4body[] = { 0x00, 0x04, 'a', 'b', 'c', 0x02, '1', 0x00 };
+	kh_raw_request(fd, 18, 4, 8, v4body, sizeof(v4body));
 	n = kh_raw_response(fd, resp, sizeof(resp), 5000);
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(correlation(), 8);
@@ -678,6 +678,160 @@ START_TEST(alter_configs_raw)
 }
 END_TEST
 
+/* Flexible-version (KIP-482) helpers: unsigned varints and compact
+ * strings (length + 1). */
+static void wuv(struct wb *b, uint32_t v)
+{
+	while (v >= 0x80) {
+		w8(b, (uint8_t)(v | 0x80));
+		v >>= 7;
+	}
+	w8(b, (uint8_t)v);
+}
+static void wcstr(struct wb *b, const char *s)
+{
+	wuv(b, s ? (uint32_t)strlen(s) + 1 : 0);
+	if (s) {
+		memcpy(b->d + b->n, s, strlen(s));
+		b->n += strlen(s);
+	}
+}
+static uint32_t ruv(struct rb *r)
+{
+	uint32_t v = 0;
+	for (int shift = 0;; shift += 7) {
+		uint8_t x = r->p[r->off++];
+		v |= (uint32_t)(x & 0x7f) << shift;
+		if (!(x & 0x80))
+			return v;
+	}
+}
+/* A compact string into out (cap bytes); its length, -1 for null. */
+static int rcstr(struct rb *r, char *out, size_t cap)
+{
+	uint32_t n = ruv(r);
+	if (n == 0)
+		return -1;
+	ck_assert_uint_lt(n - 1, cap);
+	memcpy(out, r->p + r->off, n - 1);
+	out[n - 1] = '\0';
+	r->off += n - 1;
+	return (int)(n - 1);
+}
+
+/* ApiVersions v3 (flexible request, response header v0 as Kafka): the
+ * compact array of every API with its range, CreateTopics up to 6 with
+ * its flexible versions, then throttle time and no tagged fields. */
+START_TEST(api_versions_v3_flexible)
+{
+	int fd = kh_raw_connect(kh_main());
+	struct wb b = { .n = 0 };
+	w8(&b, 0); /* request header v2: no tagged fields */
+	wcstr(&b, "tandem-raw-test");
+	wcstr(&b, "1.0");
+	w8(&b, 0);
+	kh_raw_request(fd, 18, 3, 300, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 }; /* no header tags: v0 */
+	ck_assert_int_eq(r16(&r), 0);
+	uint32_t napis = ruv(&r) - 1, seen = 0;
+	ck_assert_uint_gt(napis, 20);
+	for (uint32_t i = 0; i < napis; i++) {
+		int16_t key = r16(&r), min = r16(&r), max = r16(&r);
+		ck_assert_int_le(min, max);
+		if (key == 19) {
+			ck_assert_int_eq(max, 6);
+			seen++;
+		}
+		ck_assert_int_eq(r.p[r.off++], 0); /* tags */
+	}
+	ck_assert_uint_eq(seen, 1);
+	ck_assert_int_eq(r32(&r), 0); /* throttle */
+	ck_assert_int_eq(r.p[r.off++], 0);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	close(fd);
+}
+END_TEST
+
+/* CreateTopics v5 (flexible, KIP-525): partitions and replication factor
+ * -1 take the broker's defaults, and the answer says which (1 and 1), with
+ * every config: retention.ms as asked (source 1), cleanup.policy the
+ * default (source 5); the same name again is TOPIC_ALREADY_EXISTS with
+ * -1, -1 and null configs. */
+START_TEST(create_topics_v5_flexible)
+{
+	char topic[128], name[128], value[128], msg[256];
+	int fd = kh_raw_connect(kh_main());
+	kh_name(topic, sizeof(topic), "flex");
+	for (int round = 0; round < 2; round++) {
+		struct wb b = { .n = 0 };
+		w8(&b, 0);  /* header tags */
+		wuv(&b, 2); /* one topic */
+		wcstr(&b, topic);
+		w32(&b, -1);
+		w16(&b, -1);
+		wuv(&b, 1); /* no assignments */
+		wuv(&b, 2); /* one config */
+		wcstr(&b, "retention.ms");
+		wcstr(&b, "1234");
+		w8(&b, 0);
+		w8(&b, 0);  /* topic tags */
+		w32(&b, 5000);
+		w8(&b, 0);  /* validate_only */
+		w8(&b, 0);
+		kh_raw_request(fd, 19, 5, 301, b.d, b.n);
+		long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+		ck_assert_int_gt(n, 0);
+		struct rb r = { resp, (size_t)n, 4 };
+		ck_assert_int_eq(r.p[r.off++], 0); /* response header v1: no tags */
+		ck_assert_int_eq(r32(&r), 0);
+		ck_assert_uint_eq(ruv(&r), 2);
+		rcstr(&r, name, sizeof(name));
+		ck_assert_str_eq(name, topic);
+		int16_t err = r16(&r);
+		int ml = rcstr(&r, msg, sizeof(msg));
+		if (round == 1) {
+			ck_assert_int_eq(err, 36);
+			ck_assert_int_gt(ml, 0);
+			ck_assert_int_eq(r32(&r), -1);
+			ck_assert_int_eq(r16(&r), -1);
+			ck_assert_uint_eq(ruv(&r), 0); /* null configs */
+		} else {
+			ck_assert_int_eq(err, 0);
+			ck_assert_int_eq(ml, -1);
+			ck_assert_int_eq(r32(&r), 1);
+			ck_assert_int_eq(r16(&r), 1);
+			uint32_t nc = ruv(&r) - 1, found = 0;
+			ck_assert_uint_gt(nc, 10);
+			for (uint32_t i = 0; i < nc; i++) {
+				rcstr(&r, name, sizeof(name));
+				rcstr(&r, value, sizeof(value));
+				ck_assert_int_eq(r.p[r.off++], 0); /* read_only */
+				int8_t src = (int8_t)r.p[r.off++];
+				r.off++; /* is_sensitive */
+				ck_assert_int_eq(r.p[r.off++], 0);
+				if (!strcmp(name, "retention.ms")) {
+					ck_assert_str_eq(value, "1234");
+					ck_assert_int_eq(src, 1);
+					found++;
+				} else if (!strcmp(name, "cleanup.policy")) {
+					ck_assert_str_eq(value, "delete");
+					ck_assert_int_eq(src, 5);
+					found++;
+				}
+			}
+			ck_assert_uint_eq(found, 2);
+		}
+		ck_assert_int_eq(r.p[r.off++], 0); /* topic tags */
+		ck_assert_int_eq(r.p[r.off++], 0); /* body tags */
+		ck_assert_uint_eq(r.off, (size_t)n);
+	}
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 /* DeleteGroups v1: a simple group's committed offsets go; then it is
  * GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID. */
 START_TEST(delete_groups_raw)
@@ -830,6 +984,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, delete_records_errors);
 	tcase_add_test(tc, describe_configs_raw);
 	tcase_add_test(tc, alter_configs_raw);
+	tcase_add_test(tc, api_versions_v3_flexible);
+	tcase_add_test(tc, create_topics_v5_flexible);
 	tcase_add_test(tc, delete_groups_raw);
 	tcase_add_test(tc, offset_delete_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);
