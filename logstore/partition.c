@@ -525,7 +525,8 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 		return LS_ERR_IO;
 	c = part_cfg(p);
 	if (codec == LS_CODEC_TOPIC)
-		codec = c->compression_type == LS_CODEC_GZIP ? LS_CODEC_GZIP : LS_CODEC_NONE;
+		codec = c->compression_type == LS_COMPRESSION_PRODUCER ? LS_CODEC_NONE
+								      : (int)c->compression_type;
 	if (c->cleanup_policy & LS_CLEANUP_COMPACT)
 		for (size_t i = 0; i < n; i++)
 			if (recs[i].key == NULL)
@@ -1093,7 +1094,7 @@ int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 		}
 		if (got == 0)
 			continue;
-		if (b.codec != LS_CODEC_NONE && b.codec != LS_CODEC_GZIP) {
+		if (!ls_codec_known(b.codec)) {
 			*offset = b.base_offset; /* cannot look inside */
 			if (found_ts != NULL)
 				*found_ts = b.max_timestamp;

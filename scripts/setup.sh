@@ -22,8 +22,8 @@ want_test=0
 say() { printf '==> %s\n' "$*" >&2; }
 
 # ---- packages ---------------------------------------------------------------
-pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev libssl-dev openssl check
-	librabbitmq-dev librdkafka-dev libzookeeper-mt-dev git)
+pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev libsnappy-dev liblz4-dev
+	libzstd-dev libssl-dev openssl check librabbitmq-dev librdkafka-dev libzookeeper-mt-dev git)
 if [ "$want_test" = 1 ]; then
 	# zookeeper: the server (Java) the cluster tests and scripts/cluster.sh
 	# start privately (tests/cluster/zk.sh); the package runs no service

@@ -52,5 +52,6 @@ Suite *tl_recovery_suite(void);
 Suite *tl_retention_suite(void);
 Suite *tl_draft_suite(void);
 Suite *tl_repl_suite(void);
+Suite *tl_codec_suite(void);
 
 #endif
