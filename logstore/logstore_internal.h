@@ -270,6 +270,18 @@ int ls_kept_add(struct ls_kept *k, const struct ls_record *r, uint32_t delta);
 /* Points each kept record at its copied headers (after the last add). */
 void ls_kept_fix_headers(struct ls_kept *k);
 void ls_kept_free(struct ls_kept *k);
+/*
+ * Re-encodes the one whole, validated batch buf[0..len) with a's codec,
+ * base, now, log_append_time and tmpl (a->deltas is set here): every
+ * record with its offset delta, timestamp, key, value and headers.  Uses
+ * s->dec and s->enc: *out, *out_len point into s->enc until its next use.
+ * LS_OK, LS_ERR_INVALID_RECORD, LS_ERR_CORRUPT, LS_ERR_NOMEM,
+ * LS_ERR_TOO_LARGE, LS_ERR_UNSUPPORTED_CODEC.
+ */
+struct ls_store;
+int ls_batch_recode(struct ls_store *s, const unsigned char *buf, size_t len,
+		    struct ls_encode_args *a, const unsigned char **out, size_t *out_len);
+
 /* ---- objects ----------------------------------------------------------- */
 
 struct ls_idx_entry {

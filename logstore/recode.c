@@ -1,6 +1,8 @@
 /*
  * logstore/recode.c: rebuilding a batch from its decoded records: the
- * records kept across a batch's decoding (compaction keeps some of them).
+ * records kept across a batch's decoding (compaction keeps some of them),
+ * and a whole batch re-encoded in another codec (a topic whose
+ * compression.type names a codec, as Kafka's broker recompresses).
  *
  * Must not depend on anything but libc.
  */
@@ -65,4 +67,33 @@ void ls_kept_fix_headers(struct ls_kept *k)
 {
 	for (size_t j = 0; j < k->n; j++)
 		k->recs[j].headers = k->hdrs + k->hdr_at[j];
+}
+
+int ls_batch_recode(struct ls_store *s, const unsigned char *buf, size_t len,
+		    struct ls_encode_args *a, const unsigned char **out, size_t *out_len)
+{
+	struct ls_batch_info b;
+	struct ls_record rec;
+	struct ls_kept k;
+	int rc;
+
+	memset(&k, 0, sizeof k);
+	rc = ls_batch_parse(buf, len, &b);
+	if (rc != LS_OK)
+		return LS_ERR_INVALID_RECORD;
+	ls_decoder_set(s->dec, buf, len, 0);
+	while ((rc = ls_decoder_next(s->dec, &rec, NULL)) == 1) {
+		rc = ls_kept_add(&k, &rec, (uint32_t)(rec.offset - b.base_offset));
+		if (rc != LS_OK)
+			goto out;
+	}
+	if (rc < 0)
+		goto out;
+	ls_kept_fix_headers(&k);
+	a->deltas = k.deltas;
+	rc = ls_encode_batch(&s->enc, a, k.recs, k.n, out, out_len);
+	a->deltas = NULL;
+out:
+	ls_kept_free(&k);
+	return rc;
 }

@@ -5,8 +5,9 @@
  * producer would (raw snappy and snappy-java framing, LZ4 frames, zstd
  * frames without a content size); corrupt and truncated payloads; the
  * max_inflated bomb guard; validation looking inside compressed batches;
- * the topic's compression.type on ls_append; time lookups inside
- * compressed batches.
+ * the topic's compression.type on ls_append, on a producer's batch
+ * (recompressed, or kept byte for byte) and not on a replica's append;
+ * time lookups inside compressed batches.
  *
  * Must not depend on src/ or libevent: it sees only logstore/ and the
  * codec libraries.
@@ -43,6 +44,12 @@ static uint64_t get_be(const unsigned char *p, int n)
 	for (int i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+/* 1 when the CRC-32C of batch b[0..n) holds. */
+static int crc_ok(const unsigned char *b, size_t n)
+{
+	return get_be(b + 17, 4) == ls_crc32c(0, b + 21, n - 21);
 }
 
 /* Fixes batchLength and the CRC of the batch b[0..n). */
@@ -452,6 +459,147 @@ START_TEST(test_codec_topic_append)
 }
 END_TEST
 
+/* Sets producer id 4242, epoch 3, base sequence 17 and the timestamps of
+ * batch b[0..n) and reseals it. */
+static void as_producer(unsigned char *b, size_t n)
+{
+	put_be(b + 43, 4242, 8);
+	put_be(b + 51, 3, 2);
+	put_be(b + 53, 17, 4);
+	seal(b, n);
+}
+
+/* Kafka's broker rule: compression.type=lz4 stores a producer's gzip
+ * batch as lz4, offsets, producer fields and timestamps kept; a batch
+ * already in lz4 is stored as sent; compression.type=producer keeps every
+ * byte. */
+START_TEST(test_codec_recompress_on_produce)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv lz4[] = { { "compression.type", "lz4" } };
+	struct ls_partition *l = tl_topic(s, "l", 1, lz4, 1);
+	struct ls_partition *p = tl_topic(s, "p", 1, NULL, 0);
+	struct ls_decoder *d = ls_decoder_new(0);
+	struct ls_batch_info in, out;
+	struct ls_append_result res;
+	unsigned char *gz, *lb, *got;
+	struct recs rs;
+	size_t gn, ln, n;
+
+	recs_make(&rs, 250, 30);
+	gn = build(&rs, LS_CODEC_GZIP, &gz);
+	as_producer(gz, gn);
+	ck_assert_int_eq(ls_batch_parse(gz, gn, &in), LS_OK);
+	tl_append(l, 10, 0);
+	ck_assert_int_eq(ls_append_batch(l, gz, gn, &res), LS_OK);
+	ck_assert_uint_eq(res.base_offset, 10);
+	ck_assert_uint_eq(res.last_offset, 259);
+	n = stored(l, 10, &got);
+	ck_assert_int_eq(ls_batch_parse(got, n, &out), LS_OK);
+	ck_assert(crc_ok(got, n));
+	ck_assert_int_eq(out.codec, LS_CODEC_LZ4);
+	ck_assert_uint_eq(out.base_offset, 10);
+	ck_assert_int_eq(out.last_offset_delta, in.last_offset_delta);
+	ck_assert_int_eq(out.record_count, in.record_count);
+	ck_assert_int_eq(out.producer_id, 4242);
+	ck_assert_int_eq(out.producer_epoch, 3);
+	ck_assert_int_eq(out.base_sequence, 17);
+	ck_assert_int_eq(out.base_timestamp, in.base_timestamp);
+	ck_assert_int_eq(out.max_timestamp, in.max_timestamp);
+	ck_assert_int_eq(recs_check(d, &rs, got, n, 10), LS_CODEC_LZ4);
+	free(got);
+	/* an lz4 batch goes in as sent (but its base offset) */
+	ln = build(&rs, LS_CODEC_LZ4, &lb);
+	as_producer(lb, ln);
+	ck_assert_int_eq(ls_append_batch(l, lb, ln, &res), LS_OK);
+	n = stored(l, res.base_offset, &got);
+	ck_assert_uint_eq(n, ln);
+	ck_assert_mem_eq(got + 8, lb + 8, ln - 8);
+	free(got);
+	/* producer: the gzip batch's bytes are kept */
+	ck_assert_int_eq(ls_append_batch(p, gz, gn, &res), LS_OK);
+	n = stored(p, 0, &got);
+	ck_assert_uint_eq(n, gn);
+	ck_assert_mem_eq(got + 8, gz + 8, gn - 8);
+	free(got);
+	free(lb);
+	free(gz);
+	recs_free(&rs);
+	ls_decoder_free(d);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+/* With LogAppendTime, a recompressed batch gets the broker's time; with
+ * uncompressed, a zstd batch is stored plain. */
+START_TEST(test_codec_recompress_log_append_time)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv cfg[] = { { "compression.type", "uncompressed" },
+					    { "message.timestamp.type", "LogAppendTime" } };
+	struct ls_partition *p = tl_topic(s, "u", 1, cfg, 2);
+	struct ls_decoder *d = ls_decoder_new(0);
+	struct ls_append_result res;
+	struct ls_batch_info out;
+	struct ls_record rec;
+	unsigned char *z, *got;
+	struct recs rs;
+	size_t zn, n;
+	int rc;
+
+	recs_make(&rs, 50, 10);
+	zn = build(&rs, LS_CODEC_ZSTD, &z);
+	ck_assert_int_eq(ls_append_batch(p, z, zn, &res), LS_OK);
+	ck_assert_int_eq(res.log_append_time, tl_clock);
+	n = stored(p, 0, &got);
+	ck_assert_int_eq(ls_batch_parse(got, n, &out), LS_OK);
+	ck_assert(crc_ok(got, n));
+	ck_assert_int_eq(out.codec, LS_CODEC_NONE);
+	ck_assert_int_eq(out.attributes & 0x8, 0x8);
+	ck_assert_int_eq(out.max_timestamp, tl_clock);
+	ls_decoder_set(d, got, n, 0);
+	while ((rc = ls_decoder_next(d, &rec, NULL)) == 1)
+		ck_assert_int_eq(rec.timestamp, tl_clock);
+	ck_assert_int_eq(rc, 0);
+	free(got);
+	free(z);
+	recs_free(&rs);
+	ls_decoder_free(d);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
+/* A follower stores its leader's bytes: no recompression on a replica's
+ * append, whatever the topic's compression.type. */
+START_TEST(test_codec_replica_as_sent)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	static const struct ls_kv lz4[] = { { "compression.type", "lz4" } };
+	struct ls_partition *f = tl_topic(s, "f", 1, lz4, 1);
+	unsigned char *gz, *got;
+	struct recs rs;
+	size_t gn, n, consumed = 0;
+
+	recs_make(&rs, 20, 10);
+	gn = build(&rs, LS_CODEC_GZIP, &gz);
+	ck_assert_int_eq(ls_append_replica(f, gz, gn, &consumed, NULL), LS_OK);
+	ck_assert_uint_eq(consumed, gn);
+	n = stored(f, 0, &got);
+	ck_assert_uint_eq(n, gn);
+	ck_assert_mem_eq(got, gz, gn);
+	free(got);
+	free(gz);
+	recs_free(&rs);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 /* ListOffsets by time finds the record inside a compressed batch, not
  * only the batch. */
 START_TEST(test_codec_time_lookup)
@@ -494,6 +642,9 @@ Suite *tl_codec_suite(void)
 	tcase_add_test(tc, test_codec_bomb);
 	tcase_add_test(tc, test_codec_validate_inside);
 	tcase_add_test(tc, test_codec_topic_append);
+	tcase_add_test(tc, test_codec_recompress_on_produce);
+	tcase_add_test(tc, test_codec_recompress_log_append_time);
+	tcase_add_test(tc, test_codec_replica_as_sent);
 	tcase_add_test(tc, test_codec_time_lookup);
 	suite_add_tcase(s, tc);
 	return s;
