@@ -189,6 +189,7 @@ void ls_unzip_free(struct ls_unzip *u)
 {
 	if (u->zs_ready)
 		inflateEnd(&u->zs);
+	free(u->buf);
 	ZSTD_freeDCtx(u->zstd);
 	LZ4F_freeDecompressionContext(u->lz4);
 	memset(u, 0, sizeof *u);
@@ -337,6 +338,17 @@ static int unzip_lz4(struct ls_unzip *u, const unsigned char *in, size_t len,
 	return LS_OK;
 }
 
+/* log2 of the smallest power of two >= max, within what zstd allows by
+ * default (10..27). */
+static int window_log(size_t max)
+{
+	int lg = 10;
+
+	while (lg < 27 && ((size_t)1 << lg) < max)
+		lg++;
+	return lg;
+}
+
 /* One or more zstd frames, streamed (no content size needed). */
 static int unzip_zstd(struct ls_unzip *u, const unsigned char *in, size_t len,
 		      size_t max, size_t *out_len)
@@ -348,6 +360,10 @@ static int unzip_zstd(struct ls_unzip *u, const unsigned char *in, size_t len,
 	if (u->zstd == NULL && (u->zstd = ZSTD_createDCtx()) == NULL)
 		return LS_ERR_NOMEM;
 	ZSTD_DCtx_reset(u->zstd, ZSTD_reset_session_only);
+	/* A window larger than the output bound is never needed: refusing it
+	 * keeps a hostile frame header from costing 128 MiB of window. */
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(u->zstd, ZSTD_d_windowLogMax, window_log(max))))
+		return LS_ERR_NOMEM;
 	while (ib.pos < ib.size || hint != 0) {
 		ZSTD_outBuffer ob;
 
