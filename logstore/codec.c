@@ -63,8 +63,8 @@ void ls_zip_free(struct ls_zip *z)
 	memset(z, 0, sizeof *z);
 }
 
-static int zip_gzip(struct ls_zip *z, const unsigned char *in, size_t len,
-		    unsigned char **out, size_t *cap, size_t at, size_t *zlen)
+static int zip_gzip(struct ls_zip *z, const unsigned char *in, size_t len, unsigned char **out,
+		    size_t *cap, size_t at, size_t *zlen)
 {
 	uLong bound;
 
@@ -90,8 +90,8 @@ static int zip_gzip(struct ls_zip *z, const unsigned char *in, size_t len,
 	return LS_OK;
 }
 
-static int zip_snappy(const unsigned char *in, size_t len, unsigned char **out,
-		      size_t *cap, size_t at, size_t *zlen)
+static int zip_snappy(const unsigned char *in, size_t len, unsigned char **out, size_t *cap,
+		      size_t at, size_t *zlen)
 {
 	size_t blocks = len / XERIAL_BLOCK + 1;
 	size_t bound = XERIAL_HEADER + blocks * (4 + snappy_max_compressed_length(XERIAL_BLOCK));
@@ -119,8 +119,8 @@ static int zip_snappy(const unsigned char *in, size_t len, unsigned char **out,
 	return LS_OK;
 }
 
-static int zip_lz4(struct ls_zip *z, const unsigned char *in, size_t len,
-		   unsigned char **out, size_t *cap, size_t at, size_t *zlen)
+static int zip_lz4(struct ls_zip *z, const unsigned char *in, size_t len, unsigned char **out,
+		   size_t *cap, size_t at, size_t *zlen)
 {
 	LZ4F_preferences_t prefs;
 	size_t bound, n, pos;
@@ -150,8 +150,8 @@ static int zip_lz4(struct ls_zip *z, const unsigned char *in, size_t len,
 	return LS_OK;
 }
 
-static int zip_zstd(struct ls_zip *z, const unsigned char *in, size_t len,
-		    unsigned char **out, size_t *cap, size_t at, size_t *zlen)
+static int zip_zstd(struct ls_zip *z, const unsigned char *in, size_t len, unsigned char **out,
+		    size_t *cap, size_t at, size_t *zlen)
 {
 	size_t bound = ZSTD_compressBound(len), n;
 
@@ -220,8 +220,8 @@ static int room_for(struct ls_unzip *u, size_t used, size_t want, size_t max)
 }
 
 /* gzip (or zlib), possibly several concatenated gzip members. */
-static int unzip_gzip(struct ls_unzip *u, const unsigned char *in, size_t len,
-		      size_t max, size_t *out_len)
+static int unzip_gzip(struct ls_unzip *u, const unsigned char *in, size_t len, size_t max,
+		      size_t *out_len)
 {
 	size_t used = 0;
 	int rc;
@@ -260,8 +260,8 @@ static int unzip_gzip(struct ls_unzip *u, const unsigned char *in, size_t len,
 }
 
 /* One raw snappy block appended at u->buf + *used. */
-static int snappy_block(struct ls_unzip *u, const unsigned char *in, size_t len,
-			size_t max, size_t *used)
+static int snappy_block(struct ls_unzip *u, const unsigned char *in, size_t len, size_t max,
+			size_t *used)
 {
 	size_t n;
 	int rc;
@@ -270,16 +270,16 @@ static int snappy_block(struct ls_unzip *u, const unsigned char *in, size_t len,
 		return LS_ERR_INVALID_RECORD;
 	if ((rc = room_for(u, *used, n, max)) != LS_OK)
 		return rc;
-	if (n > 0 && snappy_uncompress((const char *)in, len, (char *)u->buf + *used, &n) !=
-			     SNAPPY_OK)
+	if (n > 0 &&
+	    snappy_uncompress((const char *)in, len, (char *)u->buf + *used, &n) != SNAPPY_OK)
 		return LS_ERR_INVALID_RECORD;
 	*used += n;
 	return LS_OK;
 }
 
 /* A raw snappy block, or snappy-java's framing of blocks. */
-static int unzip_snappy(struct ls_unzip *u, const unsigned char *in, size_t len,
-			size_t max, size_t *out_len)
+static int unzip_snappy(struct ls_unzip *u, const unsigned char *in, size_t len, size_t max,
+			size_t *out_len)
 {
 	size_t used = 0, pos = XERIAL_HEADER;
 	int rc;
@@ -307,14 +307,13 @@ static int unzip_snappy(struct ls_unzip *u, const unsigned char *in, size_t len,
 }
 
 /* One or more LZ4 frames. */
-static int unzip_lz4(struct ls_unzip *u, const unsigned char *in, size_t len,
-		     size_t max, size_t *out_len)
+static int unzip_lz4(struct ls_unzip *u, const unsigned char *in, size_t len, size_t max,
+		     size_t *out_len)
 {
 	size_t used = 0, pos = 0, hint;
 	int rc;
 
-	if (u->lz4 == NULL &&
-	    LZ4F_isError(LZ4F_createDecompressionContext(&u->lz4, LZ4F_VERSION)))
+	if (u->lz4 == NULL && LZ4F_isError(LZ4F_createDecompressionContext(&u->lz4, LZ4F_VERSION)))
 		return LS_ERR_NOMEM;
 	LZ4F_resetDecompressionContext(u->lz4);
 	for (;;) {
@@ -350,8 +349,8 @@ static int window_log(size_t max)
 }
 
 /* One or more zstd frames, streamed (no content size needed). */
-static int unzip_zstd(struct ls_unzip *u, const unsigned char *in, size_t len,
-		      size_t max, size_t *out_len)
+static int unzip_zstd(struct ls_unzip *u, const unsigned char *in, size_t len, size_t max,
+		      size_t *out_len)
 {
 	ZSTD_inBuffer ib = { in, len, 0 };
 	size_t used = 0, hint = 1;
@@ -384,8 +383,8 @@ static int unzip_zstd(struct ls_unzip *u, const unsigned char *in, size_t len,
 	return LS_OK;
 }
 
-int ls_decompress(struct ls_unzip *u, int codec, const unsigned char *in, size_t len,
-		  size_t max, size_t *out_len)
+int ls_decompress(struct ls_unzip *u, int codec, const unsigned char *in, size_t len, size_t max,
+		  size_t *out_len)
 {
 	switch (codec) {
 	case LS_CODEC_GZIP:

@@ -25,9 +25,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)              \
-	do {                     \
-		if (!(cond))     \
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) \
 			abort(); \
 	} while (0)
 

@@ -106,8 +106,8 @@ static void recs_free(struct recs *rs)
 
 /* Decodes buf[0..len) with d and checks it holds rs's records from
  * offset base on; returns the codec of the last batch. */
-static int recs_check(struct ls_decoder *d, const struct recs *rs, const void *buf,
-		      size_t len, uint64_t base)
+static int recs_check(struct ls_decoder *d, const struct recs *rs, const void *buf, size_t len,
+		      uint64_t base)
 {
 	struct ls_batch_info info = { 0 };
 	struct ls_record rec;
@@ -167,7 +167,8 @@ static size_t rezip(const unsigned char *plain, size_t n, int codec, int xerial,
 	p = b + LS_BATCH_HEADER_SIZE;
 	if (codec == LS_CODEC_SNAPPY && !xerial) {
 		z = cap;
-		ck_assert_int_eq(snappy_compress((const char *)in, in_len, (char *)p, &z), SNAPPY_OK);
+		ck_assert_int_eq(snappy_compress((const char *)in, in_len, (char *)p, &z),
+				 SNAPPY_OK);
 	} else if (codec == LS_CODEC_SNAPPY) {
 		static const unsigned char magic[8] = { 0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0 };
 		size_t block = 1000;
