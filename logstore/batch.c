@@ -1,7 +1,8 @@
 /*
  * logstore/batch.c: Kafka RecordBatch v2: building batches (varint
- * records, gzip through zlib, CRC-32C), parsing headers, validating what
- * a producer sent, and decoding records back (ls_decoder).
+ * records, compressed through codec.c, CRC-32C), parsing headers,
+ * validating what a producer sent, and decoding records back
+ * (ls_decoder).
  *
  * Layout (kafka-protocol.md 2.5): baseOffset i64, batchLength i32,
  * partitionLeaderEpoch i32, magic i8 = 2, crc u32 (CRC-32C of attributes
@@ -11,11 +12,10 @@
  * codec is not 0).  Parsers are bounds-checked: every length is checked
  * against the end of its buffer before use.
  *
- * Must not depend on anything but libc and zlib.
+ * Must not depend on anything but libc (the codecs are codec.c's).
  */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "crc32c.h"
 #include "logstore_internal.h"
@@ -36,10 +36,7 @@ struct ls_decoder {
 	struct ls_batch_info info;
 	const unsigned char *rp, *rend; /* records of the current batch */
 	int32_t left;
-	unsigned char *ibuf; /* owned: inflated records */
-	size_t icap;
-	z_stream zs;
-	int zs_ready;
+	struct ls_unzip unzip; /* owned: decompressed records */
 	struct ls_header *hdrs; /* owned: headers of the current record */
 	size_t hcap;
 };
@@ -98,26 +95,8 @@ void ls_encoder_free(struct ls_encoder *e)
 {
 	free(e->buf);
 	free(e->zbuf);
-	if (e->zs_ready)
-		deflateEnd(&e->zs);
+	ls_zip_free(&e->zip);
 	memset(e, 0, sizeof *e);
-}
-
-static int grow(unsigned char **buf, size_t *cap, size_t need)
-{
-	size_t ncap = *cap ? *cap : 4096;
-	unsigned char *nb;
-
-	if (need <= *cap)
-		return LS_OK;
-	while (ncap < need)
-		ncap *= 2;
-	nb = realloc(*buf, ncap);
-	if (nb == NULL)
-		return LS_ERR_NOMEM;
-	*buf = nb;
-	*cap = ncap;
-	return LS_OK;
 }
 
 static size_t rec_body_size(const struct ls_record *r, int64_t ts_delta,
@@ -146,34 +125,6 @@ static unsigned char *put_bytes(unsigned char *p, const void *data, size_t len,
 	if (len > 0)
 		memcpy(p, data, len);
 	return p + len;
-}
-
-static int deflate_records(struct ls_encoder *e, size_t rec_len, size_t *zlen)
-{
-	uLong bound;
-	int rc;
-
-	if (!e->zs_ready) {
-		memset(&e->zs, 0, sizeof e->zs);
-		if (deflateInit2(&e->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
-			return LS_ERR_NOMEM;
-		e->zs_ready = 1;
-	} else if (deflateReset(&e->zs) != Z_OK) {
-		return LS_ERR_NOMEM;
-	}
-	bound = deflateBound(&e->zs, (uLong)rec_len) + 64;
-	if (grow(&e->zbuf, &e->zcap, LS_BATCH_HEADER_SIZE + bound) != LS_OK)
-		return LS_ERR_NOMEM;
-	e->zs.next_in = e->buf + LS_BATCH_HEADER_SIZE;
-	e->zs.avail_in = (uInt)rec_len;
-	e->zs.next_out = e->zbuf + LS_BATCH_HEADER_SIZE;
-	e->zs.avail_out = (uInt)bound;
-	rc = deflate(&e->zs, Z_FINISH);
-	if (rc != Z_STREAM_END)
-		return LS_ERR_NOMEM;
-	*zlen = bound - e->zs.avail_out;
-	return LS_OK;
 }
 
 int ls_batch_build(const struct ls_record *recs, size_t n, int codec, int64_t now_ms,
@@ -205,7 +156,7 @@ int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
 
 	if (n == 0 || n > INT32_MAX)
 		return LS_ERR_INVALID;
-	if (a->codec != LS_CODEC_NONE && a->codec != LS_CODEC_GZIP)
+	if (!ls_codec_known(a->codec))
 		return LS_ERR_UNSUPPORTED_CODEC;
 	for (size_t i = 0; i < n; i++) {
 		int64_t ts = a->log_append_time || recs[i].timestamp < 0 ? a->now
@@ -222,7 +173,7 @@ int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
 		if (total > INT32_MAX - 2 * LS_BATCH_HEADER_SIZE)
 			return LS_ERR_TOO_LARGE;
 	}
-	if (grow(&e->buf, &e->cap, LS_BATCH_HEADER_SIZE + total) != LS_OK)
+	if (ls_buf_reserve(&e->buf, &e->cap, LS_BATCH_HEADER_SIZE + total) != LS_OK)
 		return LS_ERR_NOMEM;
 	p = e->buf + LS_BATCH_HEADER_SIZE;
 	for (size_t i = 0; i < n; i++) {
@@ -247,10 +198,13 @@ int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
 	}
 	rec_len = total;
 	hdr = e->buf;
-	if (a->codec == LS_CODEC_GZIP) {
-		rc = deflate_records(e, rec_len, &rec_len);
+	if (a->codec != LS_CODEC_NONE) {
+		rc = ls_compress(&e->zip, a->codec, e->buf + LS_BATCH_HEADER_SIZE, total,
+				 &e->zbuf, &e->zcap, LS_BATCH_HEADER_SIZE, &rec_len);
 		if (rc != LS_OK)
 			return rc;
+		if (rec_len > INT32_MAX - LS_BATCH_HEADER_SIZE)
+			return LS_ERR_TOO_LARGE;
 		hdr = e->zbuf;
 	}
 	if (a->log_append_time)
@@ -300,9 +254,7 @@ void ls_decoder_free(struct ls_decoder *d)
 {
 	if (d == NULL)
 		return;
-	if (d->zs_ready)
-		inflateEnd(&d->zs);
-	free(d->ibuf);
+	ls_unzip_free(&d->unzip);
 	free(d->hdrs);
 	free(d);
 }
@@ -316,53 +268,6 @@ void ls_decoder_set(struct ls_decoder *d, const void *buf, size_t len,
 	d->min_offset = min_offset;
 	d->in_batch = 0;
 	d->strict = 0;
-}
-
-/* Inflates a gzip (or zlib) blob, possibly several concatenated gzip
- * members, into d->ibuf. */
-static int inflate_records(struct ls_decoder *d, const unsigned char *in,
-			   size_t in_len, size_t *out_len)
-{
-	size_t used = 0;
-	int rc;
-
-	if (!d->zs_ready) {
-		memset(&d->zs, 0, sizeof d->zs);
-		if (inflateInit2(&d->zs, 15 + 32) != Z_OK)
-			return LS_ERR_NOMEM;
-		d->zs_ready = 1;
-	} else if (inflateReset(&d->zs) != Z_OK) {
-		return LS_ERR_NOMEM;
-	}
-	if (d->icap < 65536 && grow(&d->ibuf, &d->icap, 65536) != LS_OK)
-		return LS_ERR_NOMEM;
-	d->zs.next_in = (unsigned char *)in;
-	d->zs.avail_in = (uInt)in_len;
-	for (;;) {
-		if (used == d->icap) {
-			if (d->icap >= d->max_inflated)
-				return LS_ERR_INVALID_RECORD;
-			if (grow(&d->ibuf, &d->icap, d->icap * 2) != LS_OK)
-				return LS_ERR_NOMEM;
-		}
-		d->zs.next_out = d->ibuf + used;
-		d->zs.avail_out = (uInt)(d->icap - used);
-		rc = inflate(&d->zs, Z_NO_FLUSH);
-		used = d->icap - d->zs.avail_out;
-		if (rc == Z_STREAM_END) {
-			if (d->zs.avail_in == 0)
-				break;
-			if (inflateReset(&d->zs) != Z_OK)
-				return LS_ERR_NOMEM;
-			continue;
-		}
-		if (rc == Z_BUF_ERROR && d->zs.avail_in == 0)
-			return LS_ERR_INVALID_RECORD; /* truncated stream */
-		if (rc != Z_OK && rc != Z_BUF_ERROR)
-			return rc == Z_MEM_ERROR ? LS_ERR_NOMEM : LS_ERR_INVALID_RECORD;
-	}
-	*out_len = used;
-	return LS_OK;
 }
 
 /* Enters the batch at d->pos: 1 entered, 0 no more batches, < 0 error. */
@@ -397,12 +302,16 @@ static int enter_batch(struct ls_decoder *d)
 			d->rend = b + d->info.size;
 			break;
 		case LS_CODEC_GZIP:
-			rc = inflate_records(d, b + LS_BATCH_HEADER_SIZE,
-					     d->info.size - LS_BATCH_HEADER_SIZE, &rlen);
+		case LS_CODEC_SNAPPY:
+		case LS_CODEC_LZ4:
+		case LS_CODEC_ZSTD:
+			rc = ls_decompress(&d->unzip, d->info.codec, b + LS_BATCH_HEADER_SIZE,
+					   d->info.size - LS_BATCH_HEADER_SIZE, d->max_inflated,
+					   &rlen);
 			if (rc != LS_OK)
 				return rc;
-			d->rp = d->ibuf;
-			d->rend = d->ibuf + rlen;
+			d->rp = d->unzip.buf;
+			d->rend = d->unzip.buf + rlen;
 			break;
 		default:
 			return LS_ERR_UNSUPPORTED_CODEC;
@@ -541,14 +450,12 @@ int ls_batch_validate_reserved(struct ls_decoder *dec, const void *vbuf, size_t 
 		return LS_ERR_INVALID_RECORD; /* exactly one batch */
 	if (ls_batch_crc(buf, len) != info->crc)
 		return LS_ERR_CORRUPT;
-	if (info->codec > LS_CODEC_ZSTD)
+	if (!ls_codec_known(info->codec))
 		return LS_ERR_UNSUPPORTED_CODEC;
 	if (info->attributes & (ATTR_CONTROL | ATTR_TRANSACTIONAL))
 		return LS_ERR_INVALID_RECORD;
 	if (info->record_count < 1 || info->last_offset_delta != info->record_count - 1)
 		return LS_ERR_INVALID_RECORD;
-	if (info->codec != LS_CODEC_NONE && info->codec != LS_CODEC_GZIP)
-		return LS_OK; /* cannot look inside: stored as sent */
 	if (d == NULL && (d = ls_decoder_new(0)) == NULL)
 		return LS_ERR_NOMEM;
 	ls_decoder_set(d, buf, len, 0);

@@ -53,11 +53,14 @@ static const struct cfg_enum ts_values[] = {
 	{ NULL, 0 },
 };
 
-/* snappy, lz4 and zstd are Kafka values we cannot produce: refused. */
+/* Kafka's values of compression.type, every one of them. */
 static const struct cfg_enum compression_values[] = {
 	{ "producer", LS_COMPRESSION_PRODUCER },
 	{ "uncompressed", LS_CODEC_NONE },
 	{ "gzip", LS_CODEC_GZIP },
+	{ "snappy", LS_CODEC_SNAPPY },
+	{ "lz4", LS_CODEC_LZ4 },
+	{ "zstd", LS_CODEC_ZSTD },
 	{ NULL, 0 },
 };
 

@@ -45,8 +45,8 @@
  *                                    partition folders of no topic that
  *                                    hold data; never read, never deleted
  *
- * Must not depend on: anything but libc, POSIX and zlib (no libevent, no
- * src/ headers).
+ * Must not depend on: anything but libc, POSIX and the codec libraries
+ * (zlib, libsnappy, liblz4, libzstd; no libevent, no src/ headers).
  */
 #ifndef TANDEM_LOGSTORE_H
 #define TANDEM_LOGSTORE_H
@@ -78,12 +78,16 @@
 /* A short English description of a status code; never NULL. */
 const char *ls_strerror(int err);
 
-/* Compression codecs, as in the RecordBatch attributes bits 0-2. */
+/* Compression codecs, as in the RecordBatch attributes bits 0-2, in
+ * Kafka's wire formats (logstore/codec.c): gzip; snappy as raw blocks or in
+ * snappy-java's framing (read both, written framed, as the Java client
+ * does); lz4 as LZ4 frames; zstd frames.  Every one is decoded, validated,
+ * compacted and written here; 5-7 are refused (LS_ERR_UNSUPPORTED_CODEC). */
 #define LS_CODEC_NONE 0
 #define LS_CODEC_GZIP 1
-#define LS_CODEC_SNAPPY 2 /* stored and served as sent, not decodable here */
-#define LS_CODEC_LZ4 3    /* idem */
-#define LS_CODEC_ZSTD 4   /* idem */
+#define LS_CODEC_SNAPPY 2
+#define LS_CODEC_LZ4 3
+#define LS_CODEC_ZSTD 4
 #define LS_CODEC_TOPIC (-1) /* ls_append: use the topic's compression.type */
 
 /* Values of the enumerated topic configs. */
@@ -102,7 +106,8 @@ const char *ls_strerror(int err);
  *   min.cleanable.dirty.ratio 0.5, flush.messages Long.MAX,
  *   flush.ms [1000: Kafka leaves the OS to write back; we fsync on a
  *   timer], max.message.bytes 1048588, message.timestamp.type CreateTime,
- *   compression.type producer (accepted: producer, uncompressed, gzip).
+ *   compression.type producer (also uncompressed, gzip, snappy, lz4,
+ *   zstd: see ls_append_batch).
  * Set fields through ls_config_set so the values are validated.
  */
 struct ls_topic_config {
@@ -119,7 +124,7 @@ struct ls_topic_config {
 	int64_t flush_ms;
 	int64_t max_message_bytes;
 	int64_t timestamp_type;   /* LS_TS_* */
-	int64_t compression_type; /* LS_COMPRESSION_PRODUCER or LS_CODEC_NONE/GZIP */
+	int64_t compression_type; /* LS_COMPRESSION_PRODUCER or LS_CODEC_* */
 	/* Replication settings the store keeps for the embedding broker and
 	 * otherwise ignores: min.insync.replicas 1, and
 	 * unclean.leader.election.enable false (0/1). */
@@ -161,8 +166,9 @@ struct ls_options {
 	/* How often ls_flush_step rewrites the recovery-point checkpoint
 	 * (Kafka's log.flush.offset.checkpoint.interval.ms). */
 	int64_t checkpoint_interval_ms;
-	/* Ceiling on the inflated size of one compressed batch (a zip bomb
-	 * guard for the decoder and for producer validation). */
+	/* Ceiling on the decompressed size of one compressed batch, every
+	 * codec (a decompression bomb guard for the decoder and for producer
+	 * validation: more is LS_ERR_INVALID_RECORD, never more memory). */
 	size_t max_inflated_bytes;
 	/* An idempotent producer idle this long (by its last batch's
 	 * timestamp) is forgotten, as Kafka's producer.id.expiration.ms
@@ -170,9 +176,8 @@ struct ls_options {
 	int64_t producer_id_expiration_ms;
 	/* Record headers whose key starts with this are the embedding
 	 * broker's own: ls_append_batch (a producer's batch) refuses a batch
-	 * carrying one with LS_ERR_INVALID_RECORD; ls_append writes them.
-	 * Batches whose codec logstore cannot open (snappy, lz4, zstd) are not
-	 * looked into: the decoder cannot read them either.  A static string
+	 * carrying one with LS_ERR_INVALID_RECORD, whatever its codec;
+	 * ls_append writes them.  A static string
 	 * (borrowed for the store's life); NULL: none. */
 	const char *reserved_header_prefix;
 	/* Damage found while opening (a batch failing its CRC, a torn tail,
@@ -394,8 +399,9 @@ int ls_batch_parse(const void *buf, size_t len, struct ls_batch_info *info);
  * Validates one batch as a Kafka producer sent it: exactly one whole
  * batch in buf[0..len), magic 2, CRC-32C over attributes..end, codec
  * 0-4, not a control or transactional batch, record_count >= 1 and
- * last_offset_delta == record_count - 1; for codecs none and gzip also
- * walks every record (offset deltas 0..n-1, lengths in bounds).  When
+ * last_offset_delta == record_count - 1; decompresses the records (at most
+ * the decoder's max_inflated bytes) and walks every one (offset deltas
+ * 0..n-1, lengths in bounds).  When
  * require_keys, a record without a key is refused (compacted topics).
  * Returns LS_OK, LS_ERR_INVALID_RECORD, LS_ERR_CORRUPT,
  * LS_ERR_UNSUPPORTED_CODEC or LS_ERR_NOMEM.  dec may be NULL (a temporary
@@ -404,8 +410,9 @@ int ls_batch_parse(const void *buf, size_t len, struct ls_batch_info *info);
 int ls_batch_validate(struct ls_decoder *dec, const void *buf, size_t len,
 		      int require_keys, struct ls_batch_info *info);
 
-/* A decoder (reusable inflate buffers); NULL on allocation failure.
- * max_inflated 0 means 64 MiB. */
+/* A decoder (reusable decompression state and buffers); NULL on
+ * allocation failure.  max_inflated (0: 64 MiB) bounds the decompressed
+ * size of one batch: a batch over it is LS_ERR_INVALID_RECORD. */
 struct ls_decoder *ls_decoder_new(size_t max_inflated);
 void ls_decoder_free(struct ls_decoder *d);
 /*
@@ -420,8 +427,9 @@ void ls_decoder_set(struct ls_decoder *d, const void *buf, size_t len,
  * The next record: 1 and *rec filled (pointers into buf or the decoder's
  * buffers, valid until the next call), 0 at the end, or an error:
  * LS_ERR_CORRUPT (CRC mismatch; the decoder checks every batch),
- * LS_ERR_INVALID_RECORD, LS_ERR_UNSUPPORTED_CODEC (snappy/lz4/zstd),
- * LS_ERR_NOMEM.  batch (may be NULL) receives the header of the batch the
+ * LS_ERR_INVALID_RECORD (also damaged or truncated compressed data, or
+ * more than max_inflated bytes of it), LS_ERR_UNSUPPORTED_CODEC (codecs
+ * 5-7), LS_ERR_NOMEM.  batch (may be NULL) receives the header of the batch the
  * record belongs to.  Control batches are skipped.
  */
 int ls_decoder_next(struct ls_decoder *d, struct ls_record *rec,
@@ -437,8 +445,8 @@ struct ls_append_result {
 
 /*
  * Appends n >= 1 records as one RecordBatch v2 built here (CRC-32C,
- * varints; gzip when codec is LS_CODEC_GZIP, or LS_CODEC_TOPIC and the
- * topic's compression.type is gzip).  Timestamps < 0 become now; with
+ * varints; compressed with codec, or with LS_CODEC_TOPIC in the topic's
+ * compression.type: none for producer).  Timestamps < 0 become now; with
  * message.timestamp.type=LogAppendTime every record gets now.  One write
  * per batch, no per-record allocation.  When flush.messages is reached
  * the partition is fsynced before returning.  res may be NULL.  Returns
@@ -452,7 +460,7 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 /*
  * Builds one RecordBatch v2 of recs[0..n) as a producer sends it (base
  * offset 0, no leader epoch, no producer id; timestamps < 0 become now;
- * codec LS_CODEC_NONE or LS_CODEC_GZIP) into *out (malloc'd: the caller
+ * any codec LS_CODEC_NONE .. LS_CODEC_ZSTD) into *out (malloc'd: the caller
  * frees it) and *len.  LS_OK, LS_ERR_INVALID (n == 0), LS_ERR_NOMEM,
  * LS_ERR_UNSUPPORTED_CODEC or LS_ERR_TOO_LARGE.
  */
@@ -465,8 +473,14 @@ int ls_batch_build(const struct ls_record *recs, size_t n, int codec, int64_t no
  * only baseOffset (outside the CRC)
  * is rewritten, so the stored bytes are the producer's.  With
  * LogAppendTime the max timestamp and attribute bit 3 are set and the CRC
- * recomputed, as Kafka does.  Compressed batches stay as sent, whatever
- * the topic's compression.type.  Same returns as ls_append.
+ * recomputed, as Kafka does.  When the topic's compression.type names a
+ * codec (not producer) and the batch is in another one, the broker
+ * recompresses it as Kafka's does: a new batch in the topic's codec with
+ * the same records, offset deltas, timestamps, producer id, epoch and
+ * base sequence (LS_ERR_TOO_LARGE when the result is over
+ * max.message.bytes).  A batch already in the topic's codec, or any batch
+ * with compression.type=producer, is stored as sent.  Same returns as
+ * ls_append.
  */
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		    struct ls_append_result *res);
@@ -480,7 +494,7 @@ int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t le
  * holds whole RecordBatch v2 batches, possibly followed by one incomplete
  * batch (Kafka's Fetch may cut the last one), written with their offsets,
  * epochs and every byte as sent (no offset rewrite, no producer checks,
- * no max.message.bytes: the leader took them).  First every whole batch
+ * no max.message.bytes, no recompression: the leader took them).  First every whole batch
  * is checked: length and magic (LS_ERR_INVALID_RECORD), CRC-32C
  * (LS_ERR_CORRUPT); the first batch's base offset must be the log end
  * (else LS_ERR_OFFSET_OUT_OF_RANGE), each next one must start past the

@@ -9,7 +9,9 @@
  * so deleting a topic or a segment while they are out is safe.
  *
  * Internal to logstore/.  Must not depend on anything but libc, POSIX,
- * zlib and src/util (through this library's own include path).
+ * the codec libraries (zlib, libsnappy, liblz4, libzstd: only codec.c
+ * includes the last three) and src/util (through this library's own
+ * include path).
  */
 #ifndef TANDEM_LOGSTORE_INTERNAL_H
 #define TANDEM_LOGSTORE_INTERNAL_H
@@ -158,6 +160,57 @@ int ls_quarantine_dir(const struct ls_store *s, const char *sub);
 /* Error texts: tu_errf (src/util/errf.h) formats into err[0..errlen). */
 #include "errf.h"
 
+/* ---- codecs (codec.c) -------------------------------------------------- */
+
+/* Grows *buf (malloc'd, *cap bytes) to hold at least need bytes, doubling.
+ * LS_OK or LS_ERR_NOMEM (*buf unchanged). */
+int ls_buf_reserve(unsigned char **buf, size_t *cap, size_t need);
+/* 1 for the codecs of attributes bits 0-2 that logstore reads and writes
+ * (none, gzip, snappy, lz4, zstd), 0 for 5-7. */
+int ls_codec_known(int codec);
+
+struct ZSTD_CCtx_s;
+struct ZSTD_DCtx_s;
+struct LZ4F_cctx_s;
+struct LZ4F_dctx_s;
+
+/* Compression state, reused from batch to batch; zero-initialised. */
+struct ls_zip {
+	z_stream zs; /* gzip, when zs_ready */
+	int zs_ready;
+	struct ZSTD_CCtx_s *zstd; /* owned, made on first use */
+	struct LZ4F_cctx_s *lz4;  /* owned, made on first use */
+};
+
+void ls_zip_free(struct ls_zip *z);
+/*
+ * Compresses in[0..len) with codec (gzip, snappy, lz4 or zstd) into
+ * (*out)[at..), growing *out (*cap bytes) as needed; *zlen the compressed
+ * size.  LS_OK, LS_ERR_NOMEM, LS_ERR_UNSUPPORTED_CODEC.
+ */
+int ls_compress(struct ls_zip *z, int codec, const unsigned char *in, size_t len,
+		unsigned char **out, size_t *cap, size_t at, size_t *zlen);
+
+/* Decompression state and its output buffer; zero-initialised. */
+struct ls_unzip {
+	unsigned char *buf; /* owned: the decompressed bytes */
+	size_t cap;
+	z_stream zs;
+	int zs_ready;
+	struct ZSTD_DCtx_s *zstd; /* owned, made on first use */
+	struct LZ4F_dctx_s *lz4;  /* owned, made on first use */
+};
+
+void ls_unzip_free(struct ls_unzip *u);
+/*
+ * Decompresses in[0..len), written by codec, into u->buf[0..*out_len).
+ * The output never grows past max bytes: more is LS_ERR_INVALID_RECORD,
+ * as is a corrupt or truncated input.  LS_OK, LS_ERR_INVALID_RECORD,
+ * LS_ERR_NOMEM, LS_ERR_UNSUPPORTED_CODEC.
+ */
+int ls_decompress(struct ls_unzip *u, int codec, const unsigned char *in, size_t len,
+		  size_t max, size_t *out_len);
+
 /* ---- batches (batch.c) ------------------------------------------------- */
 
 /* CRC-32C of a batch's attributes..end, i.e. buf[21..len). */
@@ -175,15 +228,14 @@ struct ls_encoder {
 	size_t cap;
 	unsigned char *zbuf; /* owned: compressed copy */
 	size_t zcap;
-	z_stream zs;
-	int zs_ready;
+	struct ls_zip zip;
 };
 
 void ls_encoder_free(struct ls_encoder *e);
 struct ls_encode_args {
 	uint64_t base;          /* base offset to write */
 	const uint32_t *deltas; /* offset delta of each record; NULL: 0..n-1 */
-	int codec;              /* LS_CODEC_NONE or LS_CODEC_GZIP */
+	int codec;              /* LS_CODEC_NONE .. LS_CODEC_ZSTD */
 	int64_t now;            /* replaces negative timestamps */
 	int log_append_time;    /* every timestamp is `now`, attribute bit 3 */
 	int32_t leader_epoch;   /* partitionLeaderEpoch (-1: none) unless tmpl */
@@ -200,6 +252,35 @@ struct ls_encode_args {
 int ls_encode_batch(struct ls_encoder *e, const struct ls_encode_args *a,
 		    const struct ls_record *recs, size_t n,
 		    const unsigned char **out, size_t *len);
+
+/* ---- rebuilding batches (recode.c) ------------------------------------- */
+
+/* Decoded records kept while their batch's buffers live (headers copied
+ * out of the decoder's per-record array). */
+struct ls_kept {
+	struct ls_record *recs; /* owned arrays, reused per batch */
+	uint32_t *deltas;
+	size_t *hdr_at;
+	struct ls_header *hdrs;
+	size_t n, cap, nh, hcap;
+};
+
+/* Adds r with offset delta `delta`.  LS_OK or LS_ERR_NOMEM. */
+int ls_kept_add(struct ls_kept *k, const struct ls_record *r, uint32_t delta);
+/* Points each kept record at its copied headers (after the last add). */
+void ls_kept_fix_headers(struct ls_kept *k);
+void ls_kept_free(struct ls_kept *k);
+/*
+ * Re-encodes the one whole, validated batch buf[0..len) with a's codec,
+ * base, now, log_append_time and tmpl (a->deltas is set here): every
+ * record with its offset delta, timestamp, key, value and headers.  Uses
+ * s->dec and s->enc: *out, *out_len point into s->enc until its next use.
+ * LS_OK, LS_ERR_INVALID_RECORD, LS_ERR_CORRUPT, LS_ERR_NOMEM,
+ * LS_ERR_TOO_LARGE, LS_ERR_UNSUPPORTED_CODEC.
+ */
+struct ls_store;
+int ls_batch_recode(struct ls_store *s, const unsigned char *buf, size_t len,
+		    struct ls_encode_args *a, const unsigned char **out, size_t *out_len);
 
 /* ---- objects ----------------------------------------------------------- */
 

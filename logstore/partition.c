@@ -545,7 +545,8 @@ int ls_append(struct ls_partition *p, const struct ls_record *recs, size_t n,
 		return LS_ERR_IO;
 	c = part_cfg(p);
 	if (codec == LS_CODEC_TOPIC)
-		codec = c->compression_type == LS_CODEC_GZIP ? LS_CODEC_GZIP : LS_CODEC_NONE;
+		codec = c->compression_type == LS_COMPRESSION_PRODUCER ? LS_CODEC_NONE
+								      : (int)c->compression_type;
 	if (c->cleanup_policy & LS_CLEANUP_COMPACT)
 		for (size_t i = 0; i < n; i++)
 			if (recs[i].key == NULL)
@@ -629,6 +630,52 @@ static int producer_noted(struct ls_partition *p, const struct ls_batch_info *b,
 	return rc;
 }
 
+/* Kafka's broker rule: a topic whose compression.type names a codec
+ * keeps every produced batch in that codec; a batch in another one is
+ * recompressed.  compression.type=producer keeps batches as sent. */
+static int needs_recode(const struct ls_topic_config *c, const struct ls_batch_info *info)
+{
+	return c->compression_type != LS_COMPRESSION_PRODUCER &&
+	       c->compression_type != info->codec;
+}
+
+/* Appends the validated batch recompressed in the topic's codec, as
+ * Kafka's leader rebuilds it: records, offset deltas, producer id, epoch,
+ * base sequence and timestamps kept (LogAppendTime: the broker's time),
+ * the partition's leader epoch stamped when it has one. */
+static int append_recoded(struct ls_partition *p, const unsigned char *batch, size_t len,
+			  const struct ls_batch_info *info, int32_t epoch,
+			  struct ls_append_result *res)
+{
+	const struct ls_topic_config *c = part_cfg(p);
+	struct ls_batch_info tmpl = *info;
+	struct ls_encode_args a;
+	const unsigned char *out;
+	struct iovec iov;
+	size_t out_len;
+	int64_t now = part_now(p);
+	int rc;
+
+	memset(&a, 0, sizeof a);
+	a.base = p->log_end;
+	a.codec = (int)c->compression_type;
+	a.log_append_time = c->timestamp_type == LS_TS_LOG_APPEND_TIME;
+	a.now = a.log_append_time ? now : -1; /* CreateTime: timestamps as sent */
+	a.tmpl = &tmpl;
+	tmpl.attributes = (int16_t)(tmpl.attributes & ~0x8); /* the topic's type */
+	if (epoch >= 0)
+		tmpl.partition_leader_epoch = epoch;
+	rc = ls_batch_recode(p->store, batch, len, &a, &out, &out_len);
+	if (rc != LS_OK)
+		return rc;
+	if (out_len > (uint64_t)c->max_message_bytes)
+		return LS_ERR_TOO_LARGE;
+	iov.iov_base = (void *)out;
+	iov.iov_len = out_len;
+	return part_write(p, &iov, 1, out_len, (uint32_t)info->last_offset_delta,
+			  (int64_t)ls_get_be64(out + 35), now, res);
+}
+
 /* ls_append_batch with the reserved header prefix to refuse (NULL: none). */
 static int append_batch(struct ls_partition *p, const void *batch, size_t len, const char *reserved,
 			struct ls_append_result *res)
@@ -658,6 +705,9 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 	if (info.producer_id >= 0 && (rc = producer_check(p, &info, res)) != LS_OK)
 		return rc == LS_PSTATE_DUPLICATE ? LS_OK : rc;
 	base = p->log_end;
+	if (needs_recode(c, &info))
+		return producer_noted(p, &info, base,
+				      append_recoded(p, batch, len, &info, epoch, res));
 	now = part_now(p);
 	max_ts = info.max_timestamp;
 	if (c->timestamp_type == LS_TS_LOG_APPEND_TIME) {
@@ -1157,7 +1207,7 @@ int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 		}
 		if (got == 0)
 			continue;
-		if (b.codec != LS_CODEC_NONE && b.codec != LS_CODEC_GZIP) {
+		if (!ls_codec_known(b.codec)) {
 			*offset = b.base_offset; /* cannot look inside */
 			if (found_ts != NULL)
 				*found_ts = b.max_timestamp;

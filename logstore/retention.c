@@ -20,7 +20,7 @@
  *  3. the cleaner point moves to the end of what was mapped.
  * The active segment is never touched by either policy.
  *
- * Must not depend on anything but libc, POSIX and zlib.
+ * Must not depend on anything but libc and POSIX (codecs: codec.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,9 +127,10 @@ static int read_batch(int fd, uint64_t pos, uint64_t end, unsigned char **buf,
 	return ls_batch_check(*buf, size, info) == LS_OK ? 1 : LS_ERR_CORRUPT;
 }
 
+/* Batches of an unknown codec (5-7) are kept as they are. */
 static int decodable(const struct ls_batch_info *b)
 {
-	return b->codec == LS_CODEC_NONE || b->codec == LS_CODEC_GZIP;
+	return ls_codec_known(b->codec);
 }
 
 /* Maps every keyed record of seg. */
@@ -172,66 +173,6 @@ out:
 	return rc < 0 ? rc : LS_OK;
 }
 
-struct kept {
-	struct ls_record *recs; /* owned arrays, reused per batch */
-	uint32_t *deltas;
-	size_t *hdr_at;
-	struct ls_header *hdrs;
-	size_t n, cap, nh, hcap;
-};
-
-static int kept_add(struct kept *k, const struct ls_record *r, uint32_t delta)
-{
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 64;
-		struct ls_record *nr = realloc(k->recs, cap * sizeof *nr);
-		uint32_t *nd;
-		size_t *na;
-
-		if (nr == NULL)
-			return LS_ERR_NOMEM;
-		k->recs = nr;
-		nd = realloc(k->deltas, cap * sizeof *nd);
-		if (nd == NULL)
-			return LS_ERR_NOMEM;
-		k->deltas = nd;
-		na = realloc(k->hdr_at, cap * sizeof *na);
-		if (na == NULL)
-			return LS_ERR_NOMEM;
-		k->hdr_at = na;
-		k->cap = cap;
-	}
-	if (k->nh + r->header_count > k->hcap) {
-		size_t cap = k->hcap ? k->hcap * 2 : 64;
-		struct ls_header *nh;
-
-		while (cap < k->nh + r->header_count)
-			cap *= 2;
-		nh = realloc(k->hdrs, cap * sizeof *nh);
-		if (nh == NULL)
-			return LS_ERR_NOMEM;
-		k->hdrs = nh;
-		k->hcap = cap;
-	}
-	/* Headers point into the decoder's per-record array: copy them. */
-	if (r->header_count > 0)
-		memcpy(k->hdrs + k->nh, r->headers, r->header_count * sizeof *r->headers);
-	k->hdr_at[k->n] = k->nh;
-	k->nh += r->header_count;
-	k->recs[k->n] = *r;
-	k->deltas[k->n] = delta;
-	k->n++;
-	return LS_OK;
-}
-
-static void kept_free(struct kept *k)
-{
-	free(k->recs);
-	free(k->deltas);
-	free(k->hdr_at);
-	free(k->hdrs);
-}
-
 /* Rewrites segment i without the records the map supersedes. */
 static int clean_segment(struct ls_store *s, struct ls_partition *p,
 			 struct ls_cleaner *c, size_t i, int64_t now, size_t *work)
@@ -240,7 +181,7 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 	struct ls_segment *seg = p->segs[i], *nseg = NULL;
 	unsigned char *buf = NULL;
 	char name[64], cleaned[64];
-	struct kept k;
+	struct ls_kept k;
 	uint64_t pos = 0, out_pos = 0;
 	size_t cap = 0;
 	int fd = -1, rc;
@@ -282,7 +223,7 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 				if (rec.value == NULL && rec.timestamp >= 0 &&
 				    now - rec.timestamp > cfg->delete_retention_ms)
 					continue; /* tombstone past its horizon */
-				rc = kept_add(&k, &rec, (uint32_t)(rec.offset - b.base_offset));
+				rc = ls_kept_add(&k, &rec, (uint32_t)(rec.offset - b.base_offset));
 				if (rc != LS_OK)
 					goto out;
 			}
@@ -294,8 +235,7 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 			} else if (k.n > 0) {
 				struct ls_encode_args a;
 
-				for (size_t j = 0; j < k.n; j++)
-					k.recs[j].headers = k.hdrs + k.hdr_at[j];
+				ls_kept_fix_headers(&k);
 				memset(&a, 0, sizeof a);
 				a.base = b.base_offset;
 				a.deltas = k.deltas;
@@ -349,7 +289,7 @@ out:
 		close(fd);
 	if (rc != LS_OK)
 		unlinkat(p->dirfd, cleaned, 0);
-	kept_free(&k);
+	ls_kept_free(&k);
 	free(buf);
 	return rc;
 }

@@ -22,15 +22,18 @@ want_test=0
 say() { printf '==> %s\n' "$*" >&2; }
 
 # ---- packages ---------------------------------------------------------------
-pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev libssl-dev openssl check
-	librabbitmq-dev librdkafka-dev libzookeeper-mt-dev git)
+pkgs=(build-essential autoconf automake libtool pkg-config libevent-dev zlib1g-dev libsnappy-dev liblz4-dev
+	libzstd-dev libssl-dev openssl check librabbitmq-dev librdkafka-dev libzookeeper-mt-dev git)
 if [ "$want_test" = 1 ]; then
 	# zookeeper: the server (Java) the cluster tests and scripts/cluster.sh
 	# start privately (tests/cluster/zk.sh); the package runs no service
 	# python3-confluent-kafka: librdkafka from Python, for compat/kafka's
-	# failover rounds (test_cluster_failover_rdkafka.py)
+	# failover rounds (test_cluster_failover_rdkafka.py) and codecs
+	# (test_codecs_rdkafka.py); python3-snappy, -lz4, -zstandard: kafka-python's
+	# codecs (test_kafka_python.py)
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka
-		python3-confluent-kafka python3-pika python3-kombu python3-amqp chromium zookeeper)
+		python3-confluent-kafka python3-pika python3-kombu python3-amqp chromium zookeeper
+		python3-snappy python3-lz4 python3-zstandard)
 	# node and npm: Debian's packages, unless a node with npm is already there
 	# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
 	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

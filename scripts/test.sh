@@ -12,7 +12,7 @@
 #   5. compat, RabbitMQ         the same client suites against a private
 #                               RabbitMQ 3.10 node: every expectation is real
 #                               (make check-compat-rabbitmq)
-#   6. fuzzing                  short libFuzzer runs of the seven targets
+#   6. fuzzing                  short libFuzzer runs of the eight targets
 #                               (FUZZ_SECONDS each, default 60)
 #   7. ThreadSanitizer          tandemd built with TSan (build/tsan) under the
 #                               integration programs that drive its background
@@ -137,9 +137,10 @@ fuzz() {
 	fi
 	# AMQP frames, Kafka requests, the management API's JSON, the ZooKeeper
 	# znodes, SCRAM messages,
-	# the Kafka SASL requests, the TLS-wrapped accept path; the work dirs
+	# the Kafka SASL requests, the TLS-wrapped accept path, logstore's record
+	# batches and codecs; the work dirs
 	# (grown corpus, any crasher) stay under build/, not in /tmp
-	for t in frame kafka json zkdata scram sasl tls; do
+	for t in frame kafka json zkdata scram sasl tls batch; do
 		FUZZ_WORK="$BUILD/fuzz-$t" sh "$script" "$t" "${FUZZ_SECONDS:-60}" || rc=1
 	done
 	return $rc

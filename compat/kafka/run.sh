@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compat/kafka/run.sh [TANDEMD]: the Kafka client suites (kcat, kafka-python,
-# kafkajs) against a tandemd this script starts (and the suites restart) on
+# kafkajs, librdkafka's codecs) against a tandemd this script starts (and the suites restart) on
 # a free loopback port, then kafka-python, librdkafka and kafkajs through
 # rounds of a leader's kill -9, each in a 3-node cluster of its own.
 # TANDEMD defaults to build/main/src/tandemd.
@@ -12,7 +12,7 @@
 #
 # Environment:
 #   KAFKA_SUITES      the suites to run, of: kcat kafka-python kafkajs
-#                     cluster_failover (default: all four)
+#                     rdkafka-codecs cluster_failover (default: all five)
 #   FAILOVER_CLIENTS  the clients cluster_failover runs, of: python rdkafka
 #                     kafkajs (default: all three)
 #   FAILOVER_SEED, FAILOVER_ROUNDS  for the python and rdkafka failover
@@ -98,10 +98,11 @@ cluster_failover() {
 	return $rc
 }
 
-want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
+want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs rdkafka-codecs cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
 want kcat && suite kcat "$here/test_kcat.sh"
 want kafka-python && suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
 want kafkajs && suite kafkajs kafkajs
+want rdkafka-codecs && suite rdkafka-codecs /usr/bin/python3 "$here/test_codecs_rdkafka.py"
 want cluster_failover &&
 	suite "kafka-python, librdkafka and kafkajs through a leader's kill -9 (3-node clusters)" cluster_failover
 if ! "$BROKER_CTL" stop; then

@@ -5,7 +5,8 @@ Run by compat/kafka/run.sh, which starts the broker and sets
 KAFKA_BOOTSTRAP and BROKER_CTL (compat/kafka/broker.sh, for restarts).
 Covers: create topic with 3 partitions, keyed produce lands by murmur2,
 consume a partition from the beginning and from an offset with exact
-contents, list offsets, gzip, a group of 2 members splitting 3 partitions
+contents, list offsets, gzip, snappy and lz4 compressed by the client, a
+topic with compression.type=zstd, a group of 2 members splitting 3 partitions
 with commit / restart / resume without re-reading, a second group reading
 everything, messages remaining after consumption, delete topic, retention
 by size and by time moving the log start offset, out-of-range errors,
@@ -144,6 +145,29 @@ class KafkaPythonCompat(unittest.TestCase):
         values = [("gz-%d" % i).encode() * 10 for i in range(50)]
         produce(t, values, partition=0, compression_type="gzip", linger_ms=50)
         self.assertEqual([r.value for r in read(t, 0, count=50)], values)
+
+    def test_snappy_and_lz4_produce_then_consume(self):
+        # kafka-python compresses them itself (snappy in snappy-java's
+        # framing, LZ4 frames): the broker validates the records inside
+        for codec in ("snappy", "lz4"):
+            with self.subTest(codec=codec):
+                t = name(codec)
+                create(t, 1)
+                values = [("%s-%d" % (codec, i)).encode() * 10 for i in range(300)]
+                keys = [b"k%d" % i for i in range(300)]
+                produce(t, values, partition=0, keys=keys, compression_type=codec, linger_ms=50)
+                got = read(t, 0, count=300)
+                self.assertEqual([(r.key, r.value) for r in got], list(zip(keys, values)))
+
+    def test_topic_compression_type_zstd(self):
+        # kafka-python sends zstd only to brokers >= 2.1 (Produce v7): the
+        # broker compresses what it sends into the topic's zstd, and
+        # kafka-python reads the broker's zstd frames
+        t = name("zstd")
+        create(t, 1, {"compression.type": "zstd"})
+        values = [("zstd-%d" % i).encode() * 10 for i in range(300)]
+        produce(t, values, partition=0, compression_type="gzip", linger_ms=50)
+        self.assertEqual([r.value for r in read(t, 0, count=300)], values)
 
     def test_offset_out_of_range(self):
         t = name("range")

@@ -844,7 +844,7 @@ static int pull(struct tdm_queue *q, struct tdm_consumer *c, unsigned budget)
 		struct ls_record rec;
 		int rc = ls_decoder_next(cur->dec, &rec, NULL);
 		if (rc <= 0) {
-			if (rc < 0) /* e.g. a snappy batch from a Kafka producer: skipped */
+			if (rc < 0) /* e.g. a batch of an unknown codec (5-7): skipped */
 				tdm_warn("stream", "%s-%d: skipping records %llu..%llu: %s",
 					 q->stream->topic, (int)cur->partition,
 					 (unsigned long long)cur->offset,

@@ -99,7 +99,7 @@ void hx_topic_error(struct hx_req *r, int rc)
 {
 	if (rc == TDM_ERR_UNSUPPORTED_CODEC)
 		hx_error(r, 501, "unsupported_codec",
-			 "the records are compressed with a codec tandem cannot decode (snappy, lz4 or zstd)");
+			 "the records are compressed with a codec tandem cannot decode (attributes codec 5-7)");
 	else if (rc == TDM_ERR_INVALID)
 		hx_error(r, 400, "bad_request", tdm_strerror(rc));
 	else if (rc == TDM_ERR_NOMEM)

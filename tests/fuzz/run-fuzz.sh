@@ -8,7 +8,8 @@
 # Targets: frame (AMQP frames, src/amqp codec), kafka (Kafka request
 # decoder), json (the management API's JSON reader), zkdata (the ZooKeeper
 # znode decoders), scram (SCRAM messages),
-# sasl (the Kafka listener's SASL requests), tls (the TLS-wrapped accept path).
+# sasl (the Kafka listener's SASL requests), tls (the TLS-wrapped accept path),
+# batch (logstore's RecordBatch parser and its gzip/snappy/lz4/zstd codecs).
 # Usage: tests/fuzz/run-fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]
 #        (TARGET defaults to frame)
 # Environment: CC (default: clang, else clang-14), FUZZ_WORK (default: a temp dir).
@@ -16,7 +17,7 @@ set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 target=frame
-case "${1:-}" in frame | kafka | json | zkdata | scram | sasl | tls) target=$1; shift ;; esac
+case "${1:-}" in frame | kafka | json | zkdata | scram | sasl | tls | batch) target=$1; shift ;; esac
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 
@@ -30,6 +31,9 @@ sasl)
 	srcs="$top/src/kafka/sasl.c $top/src/kafka/authz.c $top/src/kafka/decode.c $top/src/core/scram.c $top/src/core/log.c"
 	srcs="$srcs $top/src/util/b64.c $top/src/util/hex.c" libs="-levent -lcrypto" ;;
 tls) srcs="$top/src/net/tls.c" libs="-levent_openssl -levent -lssl -lcrypto" ;;
+batch)
+	srcs="$top/logstore/batch.c $top/logstore/codec.c $top/logstore/crc32c.c"
+	libs="-lz -lsnappy -llz4 -lzstd" incs="-I$top/logstore -I$top/src/util" ;;
 esac
 
 if [ -z "${CC:-}" ]; then
@@ -45,7 +49,7 @@ mkdir -p "$work/corpus"
 # shellcheck disable=SC2086 # srcs and libs are word lists
 "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I"$top/src" -I"$top" "$top/tests/fuzz/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
+	-I"$top/src" -I"$top" ${incs:-} "$top/tests/fuzz/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
 
 cp "$top"/tests/fuzz/corpus/"$target"/* "$work/corpus/"
 

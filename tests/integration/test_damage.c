@@ -102,8 +102,8 @@ static uint32_t crc32c(const unsigned char *p, size_t n)
 enum damage { FLIP_BYTE, UNDECODABLE };
 
 /* In the journal segment, damages message VICTIM's batch: FLIP_BYTE flips
- * a byte of its body; UNDECODABLE marks the batch snappy-compressed (a
- * codec tandem cannot read) with a CRC that matches, so it passes the
+ * a byte of its body; UNDECODABLE marks the batch with codec 7 (no codec
+ * Kafka defines, so none tandem reads) with a CRC that matches, so it passes the
  * open's checks and fails only when decoded.  Returns the base offset of
  * the batch, which must hold no other message. */
 static uint64_t damage_victim(const char *datadir, enum damage how)
@@ -132,7 +132,7 @@ static uint64_t damage_victim(const char *datadir, enum damage how)
 			base = b;
 			if (how == UNDECODABLE) {
 				unsigned char *bt = (unsigned char *)log + pos;
-				bt[22] = (unsigned char)((bt[22] & ~7) | 2); /* attributes: snappy */
+				bt[22] = (unsigned char)(bt[22] | 7); /* attributes: codec 7 */
 				uint32_t crc = crc32c(bt + 21, 12 + blen - 21);
 				for (int i = 0; i < 4; i++)
 					bt[17 + i] = (unsigned char)(crc >> (24 - 8 * i));

@@ -7,6 +7,8 @@
  * the partition Kafka's murmur2 partitioner picks for its routing key or a
  * header, next to a classic queue bound to the same exchange.  A topic a
  * Kafka client deletes under a stream queue comes back on the next publish.
+ * Records the broker keeps in lz4 or zstd (compression.type) reach AMQP
+ * consumers decoded.
  *
  * tandemd only (rabbitmq-c and librdkafka against one tandemd with both
  * listeners): against TANDEM_TEST_BROKER it reports SKIP (77). */
@@ -288,6 +290,60 @@ START_TEST(kafka_produce_amqp_reads)
 }
 END_TEST
 
+/* A topic whose compression.type is lz4 or zstd holds its records in that
+ * codec (the broker compresses what librdkafka sends); a stream queue over
+ * it (x-log-topic) decodes them for an AMQP consumer (issue 16). */
+START_TEST(compressed_topic_amqp_reads)
+{
+	static const char *codecs[] = { "lz4", "zstd" };
+	for (int k = 0; k < 2; k++) {
+		char topic[128], view[128];
+		kh_name(topic, sizeof(topic), codecs[k]);
+		const char *cfg[] = { "compression.type", codecs[k], NULL };
+		rd_kafka_t *prod = kh_producer(bootstrap, (const char *[]){ "compression.codec", codecs[k],
+									    "linger.ms", "20", NULL });
+		ck_assert_int_eq(kh_create_topic(prod, topic, 1, 1, cfg), 0);
+		for (int i = 0; i < 50; i++) {
+			char key[32], val[64];
+			snprintf(key, sizeof(key), "key-%d", i);
+			snprintf(val, sizeof(val), "%s-record-%d-%s", codecs[k], i, "abcabcabcabcabc");
+			ck_assert_int_eq(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+							   RD_KAFKA_V_KEY(key, strlen(key)),
+							   RD_KAFKA_V_VALUE(val, strlen(val)),
+							   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+					 0);
+		}
+		ck_assert_int_eq(rd_kafka_flush(prod, 10000), 0);
+		rd_kafka_destroy(prod);
+
+		amqp_connection_state_t c = th_connect();
+		th_channel(c, 1);
+		th_name(view, sizeof(view), "compressed-view");
+		amqp_table_entry_t a[] = { e_str("x-queue-type", "stream"), e_str("x-log-topic", topic) };
+		declare_stream_args(c, view, a, 2);
+		amqp_basic_qos(c, 1, 0, 100, 0);
+		th_ok_last(c, "basic.qos");
+		amqp_table_entry_t ca = e_str("x-stream-offset", "first");
+		amqp_basic_consume(c, 1, amqp_cstring_bytes(view), amqp_empty_bytes, 0, 0, 0, (amqp_table_t){ 1, &ca });
+		th_ok_last(c, "basic.consume");
+		for (int i = 0; i < 50; i++) {
+			amqp_envelope_t env;
+			char body[128], want[64], key[32];
+			ck_assert_msg(th_next_delivery(c, &env, 10000) == 1, "%s: record %d missing", codecs[k], i);
+			th_body(&env.message.body, body, sizeof(body));
+			snprintf(want, sizeof(want), "%s-record-%d-%s", codecs[k], i, "abcabcabcabcabc");
+			snprintf(key, sizeof(key), "key-%d", i);
+			ck_assert_str_eq(body, want);
+			ck_assert(th_bytes_eq(env.routing_key, key));
+			amqp_basic_ack(c, 1, env.delivery_tag, 0);
+			amqp_destroy_envelope(&env);
+		}
+		amqp_queue_delete(c, 1, amqp_cstring_bytes(view), 0, 0);
+		th_close(c);
+	}
+}
+END_TEST
+
 /* ---- names, deletion ---------------------------------------------------------- */
 
 START_TEST(names_and_delete)
@@ -494,6 +550,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, amqp_publish_kafka_reads);
 	tcase_add_test(tc, kafka_produce_amqp_reads);
+	tcase_add_test(tc, compressed_topic_amqp_reads);
 	tcase_add_test(tc, names_and_delete);
 	tcase_add_test(tc, topic_deleted_by_kafka);
 	tcase_add_test(tc, bridge_into_partitioned_topic);

@@ -53,5 +53,6 @@ Suite *tl_retention_suite(void);
 Suite *tl_draft_suite(void);
 Suite *tl_repl_suite(void);
 Suite *tl_producer_suite(void);
+Suite *tl_codec_suite(void);
 
 #endif

@@ -152,6 +152,40 @@ static size_t dump(struct ls_partition *p, struct kv_seen *out, size_t max)
 	return n;
 }
 
+/* Batches of p that compaction rebuilt (fewer records than offsets) in
+ * `codec`; fails on a rebuilt batch in another codec. */
+static int rebuilt_batches(struct ls_partition *p, int codec)
+{
+	uint64_t off = ls_log_start(p);
+	int n = 0;
+
+	while (off < ls_log_end(p)) {
+		struct ls_read_result r;
+		struct ls_batch_info b;
+		unsigned char *buf;
+		size_t pos = 0;
+
+		ck_assert_int_eq(ls_read(p, off, 1 << 20, &r), LS_OK);
+		if (r.len == 0) {
+			ls_read_release(&r);
+			break;
+		}
+		buf = malloc(r.len);
+		ck_assert_int_eq(ls_read_copy(&r, buf), LS_OK);
+		while (pos < r.len && ls_batch_parse(buf + pos, r.len - pos, &b) == LS_OK) {
+			if (b.record_count < b.last_offset_delta + 1) {
+				ck_assert_int_eq(b.codec, codec);
+				n++;
+			}
+			pos += b.size;
+		}
+		off = r.next_offset;
+		free(buf);
+		ls_read_release(&r);
+	}
+	return n;
+}
+
 static void tombstone(struct ls_partition *p, const char *key)
 {
 	struct ls_record rec;
@@ -196,9 +230,14 @@ START_TEST(test_compaction)
 					   { "cleanup.policy", "compact" },
 					   { "min.cleanable.dirty.ratio", "0" },
 					   { "compression.type", "gzip" } };
+	static const struct ls_kv lz[] = { { "segment.bytes", "400" },
+					   { "cleanup.policy", "compact" },
+					   { "min.cleanable.dirty.ratio", "0" },
+					   { "compression.type", "lz4" } };
 	struct ls_partition *p = tl_topic(s, "c", 1, cfg, 4);
 	struct ls_partition *g = tl_topic(s, "g", 1, gz, 4);
-	struct ls_partition *parts[2] = { p, g };
+	struct ls_partition *l = tl_topic(s, "l", 1, lz, 4);
+	struct ls_partition *parts[3] = { p, g, l };
 	struct kv_seen *seen = calloc(4096, sizeof *seen);
 	uint64_t latest[10], tomb_k3;
 	size_t n;
@@ -206,7 +245,7 @@ START_TEST(test_compaction)
 	ck_assert_int_eq(ls_append(p, &(struct ls_record){ .value = "x", .value_len = 1 }, 1,
 				   LS_CODEC_NONE, NULL),
 			 LS_ERR_INVALID_RECORD); /* keyless on a compacted topic */
-	for (int w = 0; w < 2; w++) {
+	for (int w = 0; w < 3; w++) {
 		struct ls_partition *q = parts[w];
 
 		for (int round = 0; round < 12; round++)
@@ -219,7 +258,10 @@ START_TEST(test_compaction)
 	}
 	/* expected survivors: last offset of each key in the inactive part */
 	run_retention(s, 300);
-	for (int w = 0; w < 2; w++) {
+	/* the lz4 topic's rebuilt batches are lz4 still */
+	ck_assert_int_gt(rebuilt_batches(l, LS_CODEC_LZ4), 0);
+	ck_assert_int_gt(rebuilt_batches(g, LS_CODEC_GZIP), 0);
+	for (int w = 0; w < 3; w++) {
 		struct ls_partition *q = parts[w];
 		uint64_t active_base;
 		int pads = 0;

@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Writes the seed corpus of the RecordBatch fuzzer (tests/fuzz/corpus/batch):
+record batches as producers send them, uncompressed and in every codec the
+way clients write them (gzip; snappy as a raw block and in snappy-java's
+framing; LZ4 frames; zstd frames with and without a content size), a run of
+several batches, and damaged ones (truncated data, a decompression bomb over
+the fuzzer's 1 MiB bound, codec 7).
+Needs python3-snappy, python3-lz4, python3-zstandard (Debian).
+Usage: tests/fuzz/make-corpus-batch.py [DIR]"""
+import os
+import struct
+import sys
+import zlib
+
+import lz4.frame
+import snappy
+import zstandard
+
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus', 'batch')
+os.makedirs(out, exist_ok=True)
+
+
+def crc32c(data):
+    c = 0xffffffff
+    for byte in data:
+        c ^= byte
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    return c ^ 0xffffffff
+
+
+def varint(v):
+    u = (v << 1) ^ (v >> 63)
+    b = bytearray()
+    while u >= 0x80:
+        b.append((u & 0x7f) | 0x80)
+        u >>= 7
+    b.append(u)
+    return bytes(b)
+
+
+def field(x):
+    return varint(-1) if x is None else varint(len(x)) + x
+
+
+def record(i, key, value, headers=()):
+    body = b'\0' + varint(i * 3) + varint(i) + field(key) + field(value) + varint(len(headers))
+    for k, v in headers:
+        body += field(k) + field(v)
+    return varint(len(body)) + body
+
+
+def records(n, size=20):
+    return b''.join(record(i, b'key-%d' % i, (b'value-%d:' % i) + b'abcd' * size,
+                           [(b'trace', b'%d' % i)] if i % 3 == 0 else [])
+                    for i in range(n))
+
+
+def batch(payload, n, codec, base=0):
+    rest = struct.pack('>hiqqqhii', codec, n - 1, 1700000000000, 1700000000000 + 3 * (n - 1),
+                       -1, -1, -1, n) + payload
+    head = struct.pack('>qiib', base, 4 + 1 + 4 + len(rest), -1, 2)
+    return head + struct.pack('>I', crc32c(rest)) + rest
+
+
+def gzip(data):
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
+def xerial(data, block=32 * 1024):
+    o = b'\x82SNAPPY\x00' + struct.pack('>ii', 1, 1)
+    for i in range(0, len(data), block):
+        c = snappy.compress(data[i:i + block])
+        o += struct.pack('>i', len(c)) + c
+    return o
+
+
+def lz4f(data):
+    return lz4.frame.compress(data, block_size=lz4.frame.BLOCKSIZE_MAX64KB, block_linked=False,
+                              content_checksum=False, store_size=False)
+
+
+def zstd(data, size=True):
+    return zstandard.ZstdCompressor(write_content_size=size).compress(data)
+
+
+plain = records(12)
+big = records(400, 60)
+seeds = {
+    'plain': batch(plain, 12, 0),
+    'gzip': batch(gzip(plain), 12, 1),
+    'snappy-raw': batch(snappy.compress(plain), 12, 2),
+    'snappy-xerial': batch(xerial(plain), 12, 2),
+    'snappy-xerial-blocks': batch(xerial(big, 4096), 400, 2),
+    'lz4': batch(lz4f(plain), 12, 3),
+    'lz4-blocks-checksums': batch(lz4.frame.compress(big, block_size=lz4.frame.BLOCKSIZE_MAX64KB,
+                                                     content_checksum=True), 400, 3),
+    'zstd': batch(zstd(plain), 12, 4),
+    'zstd-no-content-size': batch(zstd(big, False), 400, 4),
+    'run-of-batches': batch(plain, 12, 0) + batch(lz4f(plain), 12, 3, 12) + batch(zstd(plain), 12, 4, 24),
+    'zstd-truncated': batch(zstd(plain)[:-5], 12, 4),
+    'lz4-truncated': batch(lz4f(plain)[:-9], 12, 3),
+    'snappy-xerial-bad-length': batch(xerial(plain)[:16] + struct.pack('>i', 1 << 30) + b'x', 12, 2),
+    'zstd-bomb': batch(zstd(b'\0' * (2 << 20), False), 1, 4),
+    'lz4-bomb': batch(lz4f(b'\0' * (2 << 20)), 1, 3),
+    'snappy-bomb': batch(snappy.compress(b'\0' * (2 << 20)), 1, 2),
+    'codec-7': batch(plain, 12, 7),
+}
+for name, data in seeds.items():
+    with open(os.path.join(out, name), 'wb') as f:
+        f.write(data)
+print(f'{len(seeds)} seeds in {out}')
