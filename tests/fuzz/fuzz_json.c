@@ -15,15 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "util/json.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)              \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 /* 1 when s[0..n) is UTF-8 as RFC 3629 defines it (no surrogates, no
  * overlong forms, nothing above U+10FFFF). */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "core/auth.h"
 #include "core/broker.h"
 #include "core/config.h"
@@ -41,13 +42,7 @@
 #include "kafka/kf.h"
 #include "net/net.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			abort(); \
-	} while (0)
 
 /* ---- stubs: the users, limits and registry of the broker core ----------- */
 

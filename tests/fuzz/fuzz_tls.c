@@ -33,15 +33,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fuzz.h"
 #include "net/tls.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			abort(); \
-	} while (0)
 
 static char dir[64] = "/tmp/tandem-fuzz-tls.XXXXXX";
 static char certfile[128], keyfile[128];
