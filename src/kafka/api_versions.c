@@ -17,7 +17,15 @@
  * never sends it, its KIP-320 validation came in 2.1.0, and kafka-python's
  * release inference does not look at it), plus DescribeConfigs v0-2,
  * DeleteGroups v0-1, OffsetDelete v0, DeleteRecords v0-1, AlterConfigs v0-1 and
- * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API).
+ * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API),
+ * plus static group membership (KIP-345), all the non-flexible versions:
+ * JoinGroup v3-5 (v4: MEMBER_ID_REQUIRED for a dynamic member's first
+ * join, KIP-394; v5: group_instance_id), SyncGroup v2-3, Heartbeat v2-3,
+ * LeaveGroup v2-3 (v3: a batch, by member or instance id), OffsetCommit
+ * v3-7 (v7: group_instance_id) and DescribeGroups v1-4 (v4: members'
+ * instance ids); librdkafka and kafkajs send the highest of these they
+ * know, kafka-python's consumer keeps its release's versions (its release
+ * inference does not look at these APIs).
  *
  * Must not depend on: src/amqp.
  */
@@ -28,14 +36,14 @@ const struct kf_api kf_apis[] = {
 	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch },
 	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets },
 	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata },
-	{ KF_OFFSET_COMMIT, 2, 2, "OffsetCommit", kf_h_offset_commit },
+	{ KF_OFFSET_COMMIT, 2, 7, "OffsetCommit", kf_h_offset_commit },
 	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch },
 	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator },
-	{ KF_JOIN_GROUP, 0, 2, "JoinGroup", kf_h_join_group },
-	{ KF_HEARTBEAT, 0, 1, "Heartbeat", kf_h_heartbeat },
-	{ KF_LEAVE_GROUP, 0, 1, "LeaveGroup", kf_h_leave_group },
-	{ KF_SYNC_GROUP, 0, 1, "SyncGroup", kf_h_sync_group },
-	{ KF_DESCRIBE_GROUPS, 0, 0, "DescribeGroups", kf_h_describe_groups },
+	{ KF_JOIN_GROUP, 0, 5, "JoinGroup", kf_h_join_group },
+	{ KF_HEARTBEAT, 0, 3, "Heartbeat", kf_h_heartbeat },
+	{ KF_LEAVE_GROUP, 0, 3, "LeaveGroup", kf_h_leave_group },
+	{ KF_SYNC_GROUP, 0, 3, "SyncGroup", kf_h_sync_group },
+	{ KF_DESCRIBE_GROUPS, 0, 4, "DescribeGroups", kf_h_describe_groups },
 	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups },
 	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake },
 	{ KF_API_VERSIONS, 0, 2, "ApiVersions", kf_h_api_versions },
