@@ -25,7 +25,8 @@
  * v3-7 (v7: group_instance_id) and DescribeGroups v1-4 (v4: members'
  * instance ids); librdkafka and kafkajs send the highest of these they
  * know, kafka-python's consumer keeps its release's versions (its release
- * inference does not look at these APIs).
+ * inference does not look at these APIs) and its admin asks DescribeGroups
+ * v3.
  *
  * Must not depend on: src/amqp.
  */
