@@ -1065,8 +1065,9 @@ static const char *instance_of(const char *id, char ids[][256], char instances[]
  * and the same instance id and is answered at once: the same generation
  * (no rebalance: the other member's heartbeat stays 0), a new member id,
  * the old leader id, and SyncGroup gives it the same assignment.  Its old
- * member id is FENCED_INSTANCE_ID for Heartbeat v3 and OffsetCommit v7; a
- * parked JoinGroup of the replaced id is answered FENCED too.
+ * member id is FENCED_INSTANCE_ID for Heartbeat v3, SyncGroup v3 and
+ * OffsetCommit v7; a parked JoinGroup of the replaced id is answered
+ * FENCED too.
  * DescribeGroups v4 shows the instance ids; LeaveGroup v3 removes a batch.
  */
 START_TEST(static_member_rejoins_without_rebalance)
@@ -1125,6 +1126,8 @@ START_TEST(static_member_rejoins_without_rebalance)
 	ck_assert_int_eq(heartbeat(fd3, 3, group, 1, a2_id, "inst-a"), 0);
 	/* the old incarnation is fenced; an unknown instance is unknown */
 	ck_assert_int_eq(heartbeat(fd2, 3, group, 1, a_id, "inst-a"), 82);
+	sync_send(fd2, 3, group, 1, a_id, "inst-a", 0, NULL);
+	ck_assert_int_eq(sync_read(fd2, asg, sizeof(asg)), 82);
 	ck_assert_int_eq(heartbeat(fd2, 3, group, 1, a2_id, "inst-z"), 25);
 	ck_assert_int_eq(commit_v7(fd2, group, 1, a_id, "inst-a", topic), 82);
 	ck_assert_int_eq(commit_v7(fd3, group, 1, a2_id, "inst-a", topic), 0);
