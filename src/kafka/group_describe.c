@@ -107,8 +107,8 @@ static int32_t group_operations(struct kf_conn *kc, struct kf_str id)
 }
 
 /* A group without members: the error, its id, state and protocol type. */
-static void put_memberless(struct evbuffer *resp, int16_t err, struct kf_str id,
-			   const char *state, const char *type)
+static void put_memberless(struct evbuffer *resp, int16_t err, struct kf_str id, const char *state,
+			   const char *type)
 {
 	kf_put_i16(resp, err);
 	kf_put_kstr(resp, id);
@@ -131,7 +131,8 @@ static void put_group(struct evbuffer *resp, int ver, struct kf_str id, const st
 	kf_put_str(resp, stable && g->c.protocol ? g->c.protocol : "");
 	kf_put_i32(resp, g->c.nmembers);
 	for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
-		const struct tdm_group_proto *pm = stable ? kf_member_proto(m, g->c.protocol) : NULL;
+		const struct tdm_group_proto *pm =
+			stable ? kf_member_proto(m, g->c.protocol) : NULL;
 
 		kf_put_str(resp, m->c.id);
 		if (ver >= 4)
@@ -139,7 +140,8 @@ static void put_group(struct evbuffer *resp, int ver, struct kf_str id, const st
 		kf_put_str(resp, m->c.client_id);
 		kf_put_str(resp, m->c.client_host);
 		kf_put_bytes(resp, pm ? pm->meta : NULL, pm ? pm->len : 0);
-		kf_put_bytes(resp, stable ? m->c.assignment : NULL, stable ? m->c.assignment_len : 0);
+		kf_put_bytes(resp, stable ? m->c.assignment : NULL,
+			     stable ? m->c.assignment_len : 0);
 	}
 }
 

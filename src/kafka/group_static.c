@@ -135,7 +135,8 @@ int16_t kf_group_check_member(struct group *g, struct kf_str member_id, struct k
 
 	*m = who ? kf_member(who) : NULL;
 	if (rc == TDM_GROUP_FENCED)
-		tdm_info("kafka", "group %s: %s of member %.*s fenced: instance %.*s is member %s now",
+		tdm_info("kafka",
+			 "group %s: %s of member %.*s fenced: instance %.*s is member %s now",
 			 g->c.id, op, (int)(member_id.len > 0 ? member_id.len : 0),
 			 member_id.p ? member_id.p : "", (int)instance.len, instance.p,
 			 kf_group_static_member(g, instance)->c.id);
@@ -144,8 +145,9 @@ int16_t kf_group_check_member(struct group *g, struct kf_str member_id, struct k
 
 char *kf_group_static_replace(struct kf_conn *kc, struct group *g, struct member *m)
 {
-	char *id = kf_group_new_member_id(kc->srv->groups, kc, (struct kf_str){
-		m->c.instance_id, (int32_t)strlen(m->c.instance_id) });
+	char *id = kf_group_new_member_id(kc->srv->groups, kc,
+					  (struct kf_str){ m->c.instance_id,
+							   (int32_t)strlen(m->c.instance_id) });
 	char *old;
 
 	if (!id)
