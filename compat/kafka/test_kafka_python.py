@@ -11,8 +11,10 @@ with commit / restart / resume without re-reading, a second group reading
 everything, messages remaining after consumption, delete topic, retention
 by size and by time moving the log start offset, out-of-range errors,
 DescribeConfigs of a topic and of the broker, DeleteGroups (busy, empty,
-gone), and a topic refused by the
-permissions (TopicAuthorizationFailedError).
+gone), a topic refused by the permissions (TopicAuthorizationFailedError),
+and with librdkafka (python3-confluent-kafka): dynamic members sharing and
+handing over partitions, and a static member (group.instance.id) restarting
+without a rebalance.
 """
 import os
 import subprocess
@@ -280,6 +282,102 @@ class KafkaPythonCompat(unittest.TestCase):
             f.result(timeout=30)
         md = a.list_topics(topic=t, timeout=10)
         self.assertEqual(len(md.topics[t].partitions), 1)  # num_partitions = 1
+
+    @staticmethod
+    def rd_consumer(group, instance=None):
+        """A librdkafka consumer (python3-confluent-kafka) in group, static
+        when instance (its group.instance.id) is given."""
+        from confluent_kafka import Consumer
+        conf = {"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "session.timeout.ms": 30000}
+        if instance:
+            conf["group.instance.id"] = instance
+        return Consumer(conf)
+
+    @staticmethod
+    def rd_subscribe(c, topic, counts):
+        """Subscribes c to topic; counts (a dict) gets its on_assign and
+        on_revoke calls and its last assigned partitions."""
+        def on_assign(consumer, parts):
+            counts["assign"] += 1
+            counts["parts"] = sorted(p.partition for p in parts)
+
+        def on_revoke(consumer, parts):
+            counts["revoke"] += 1
+        c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+
+    @staticmethod
+    def rd_poll(cs, until, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline and not until():
+            for c in cs:
+                c.poll(0.1)
+        return until()
+
+    def test_librdkafka_dynamic_members_share_and_hand_over(self):
+        # librdkafka joins with JoinGroup v5 and no instance id: a dynamic
+        # member, asked once for a member id (MEMBER_ID_REQUIRED, KIP-394)
+        t, g = name("rddyn"), name("g")
+        create(t, 4)
+        counts = [{"assign": 0, "revoke": 0, "parts": []} for _ in range(2)]
+        cs = [self.rd_consumer(g) for _ in range(2)]
+        for c, n in zip(cs, counts):
+            self.rd_subscribe(c, t, n)
+        both = lambda: all(len(c.assignment()) == 2 for c in cs)
+        self.assertTrue(self.rd_poll(cs, both), [c.assignment() for c in cs])
+        self.assertEqual(sorted(counts[0]["parts"] + counts[1]["parts"]), [0, 1, 2, 3])
+        # a dynamic member's close sends LeaveGroup: the other takes all four
+        cs[0].close()
+        self.assertTrue(self.rd_poll(cs[1:], lambda: len(cs[1].assignment()) == 4),
+                        cs[1].assignment())
+        cs[1].close()
+
+    def test_librdkafka_static_member_restarts_without_rebalance(self):
+        # two static members (group.instance.id "a" and "b"); "a" closes
+        # (a static member sends no LeaveGroup) and a new consumer with
+        # the same instance id takes its place: no rebalance ("b" is never
+        # revoked nor assigned again), the same partitions for "a"
+        t, g = name("rdstatic"), name("g")
+        create(t, 4)
+        counts = {i: {"assign": 0, "revoke": 0, "parts": []} for i in ("a", "b")}
+        a, b = self.rd_consumer(g, "a"), self.rd_consumer(g, "b")
+        self.rd_subscribe(a, t, counts["a"])
+        self.rd_subscribe(b, t, counts["b"])
+        both = lambda: len(a.assignment()) == 2 and len(b.assignment()) == 2
+        self.assertTrue(self.rd_poll([a, b], both), (a.assignment(), b.assignment()))
+        a_parts = sorted(p.partition for p in a.assignment())
+        self.assertEqual(sorted(a_parts + counts["b"]["parts"]), [0, 1, 2, 3])
+        b_before = dict(counts["b"])
+        adm = admin()
+        try:
+            before = adm.describe_consumer_groups([g])[0]
+            self.assertEqual(before.state, "Stable")
+            a.close()
+            counts["a2"] = {"assign": 0, "revoke": 0, "parts": []}
+            a2 = self.rd_consumer(g, "a")
+            self.rd_subscribe(a2, t, counts["a2"])
+            self.assertTrue(self.rd_poll([a2, b], lambda: len(a2.assignment()) == 2),
+                            a2.assignment())
+            self.assertEqual(sorted(p.partition for p in a2.assignment()), a_parts)
+            # a heartbeat interval (3 s) and more: "b" would learn of a
+            # rebalance from its heartbeat
+            self.rd_poll([a2, b], lambda: False, timeout=4)
+            self.assertEqual((counts["b"]["assign"], counts["b"]["revoke"]),
+                             (b_before["assign"], b_before["revoke"]))
+            self.assertEqual(counts["a2"]["revoke"], 0)
+            after = adm.describe_consumer_groups([g])[0]
+            self.assertEqual(after.state, "Stable")
+            ids_before = {m.member_id for m in before.members}
+            ids_after = {m.member_id for m in after.members}
+            self.assertEqual(len(ids_after), 2)
+            # "b" kept its member id, "a" has a new one (instance id, "-", ...)
+            self.assertEqual(len(ids_before & ids_after), 1)
+            new_a = (ids_after - ids_before).pop()
+            self.assertTrue(new_a.startswith("a-"), new_a)
+            a2.close()
+            b.close()
+        finally:
+            adm.close()
 
     def test_delete_groups(self):
         t, g = name("delgroup"), name("g")

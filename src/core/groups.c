@@ -103,6 +103,33 @@ struct tdm_group_member *tdm_group_member_find(struct tdm_group *g, const char *
 	return NULL;
 }
 
+struct tdm_group_member *tdm_group_member_find_instance(struct tdm_group *g, const char *id,
+							size_t len)
+{
+	for (struct tdm_group_member *m = g->members; id && m; m = m->next)
+		if (m->instance_id && strlen(m->instance_id) == len &&
+		    memcmp(m->instance_id, id, len) == 0)
+			return m;
+	return NULL;
+}
+
+char *tdm_group_member_rename(struct tdm_group_member *m, char *new_id)
+{
+	struct tdm_group *g = m->group;
+	char *old = m->id;
+
+	if (g && g->leader && strcmp(g->leader, old) == 0) {
+		char *leader = strdup(new_id);
+
+		/* short of memory the group has no leader: the next rebalance
+		 * picks one, as after the leader left */
+		free(g->leader);
+		g->leader = leader;
+	}
+	m->id = new_id;
+	return old;
+}
+
 void tdm_group_member_link(struct tdm_group *g, struct tdm_group_member *m)
 {
 	struct tdm_group_member **pp = &g->members;
@@ -155,9 +182,10 @@ void tdm_group_member_clear(struct tdm_group_member *m)
 	free(m->id);
 	free(m->client_id);
 	free(m->client_host);
+	free(m->instance_id);
 	m->assignment = NULL;
 	m->assignment_len = 0;
-	m->id = m->client_id = m->client_host = NULL;
+	m->id = m->client_id = m->client_host = m->instance_id = NULL;
 }
 
 const struct tdm_group_proto *tdm_group_member_proto(const struct tdm_group_member *m,
@@ -297,17 +325,49 @@ void tdm_group_clear(struct tdm_group *g)
 	g->id = g->protocol_type = g->protocol = g->leader = NULL;
 }
 
+int tdm_group_check_member(struct tdm_group *g, const char *member, size_t member_len,
+			   const char *instance, size_t instance_len,
+			   struct tdm_group_member **who)
+{
+	struct tdm_group_member *m;
+
+	if (who)
+		*who = NULL;
+	if (!g)
+		return TDM_GROUP_UNKNOWN_MEMBER;
+	if (instance) {
+		m = tdm_group_member_find_instance(g, instance, instance_len);
+		if (!m)
+			return TDM_GROUP_UNKNOWN_MEMBER;
+		if (!member || strlen(m->id) != member_len || memcmp(m->id, member, member_len) != 0)
+			return TDM_GROUP_FENCED;
+	} else {
+		m = tdm_group_member_find(g, member, member_len);
+		if (!m)
+			return TDM_GROUP_UNKNOWN_MEMBER;
+	}
+	if (who)
+		*who = m;
+	return TDM_GROUP_OK;
+}
+
 int tdm_groups_check_commit(struct tdm_groups *gs, const char *id, size_t len,
 			    int32_t generation, const char *member, size_t member_len,
+			    const char *instance, size_t instance_len,
 			    struct tdm_group_member **who)
 {
 	struct tdm_group *g = tdm_groups_find(gs, id, len);
 	struct tdm_group_member *m;
+	int rc;
 
 	if (who)
 		*who = NULL;
 	if (!g || g->state == TDM_GROUP_EMPTY)
 		return generation < 0 ? TDM_GROUP_OK : TDM_GROUP_ILLEGAL_GENERATION;
+	/* Kafka fences a restarted static member's old incarnation first */
+	if (instance && (rc = tdm_group_check_member(g, member, member_len, instance,
+						      instance_len, NULL)) != TDM_GROUP_OK)
+		return rc;
 	if (g->state == TDM_GROUP_COMPLETING)
 		return TDM_GROUP_REBALANCING;
 	m = tdm_group_member_find(g, member, member_len);

@@ -50,6 +50,8 @@ struct tdm_group_member {
 	char *id;          /* owned */
 	char *client_id;   /* owned */
 	char *client_host; /* owned */
+	char *instance_id; /* owned: a static member's group.instance.id (Kafka's
+			      KIP-345), which outlives its member id; NULL: dynamic */
 	int32_t session_timeout_ms, rebalance_timeout_ms;
 	int nprotos;
 	struct tdm_group_proto *protos; /* owned, the member's preference order */
@@ -110,11 +112,20 @@ size_t tdm_groups_count(const struct tdm_groups *gs);
 
 /* Member id[0..len) of g, or NULL. */
 struct tdm_group_member *tdm_group_member_find(struct tdm_group *g, const char *id, size_t len);
+/* The static member of g whose instance id is id[0..len), or NULL. */
+struct tdm_group_member *tdm_group_member_find_instance(struct tdm_group *g, const char *id,
+							size_t len);
+/* A static member rejoins under a new member id: m takes new_id (malloc'd,
+ * taken over) and keeps everything else (instance id, protocols,
+ * assignment); the group's leader follows it.  Returns m's old id, the
+ * caller's to free. */
+char *tdm_group_member_rename(struct tdm_group_member *m, char *new_id);
 /* Links m (allocated by the front end, fields filled) at the end of g. */
 void tdm_group_member_link(struct tdm_group *g, struct tdm_group_member *m);
 /* Unlinks m from its group (which forgets it as leader). */
 void tdm_group_member_unlink(struct tdm_group_member *m);
-/* Frees what m owns (strings, protocols, assignment); m itself stays. */
+/* Frees what m owns (strings, instance id, protocols, assignment); m
+ * itself stays. */
 void tdm_group_member_clear(struct tdm_group_member *m);
 /* The protocol `name` of m, or NULL. */
 const struct tdm_group_proto *tdm_group_member_proto(const struct tdm_group_member *m,
@@ -157,16 +168,31 @@ enum {
 	TDM_GROUP_ILLEGAL_GENERATION = -1,
 	TDM_GROUP_REBALANCING = -2,
 	TDM_GROUP_UNKNOWN_MEMBER = -3,
+	TDM_GROUP_FENCED = -4, /* the instance id belongs to another member id */
 };
+/*
+ * Is (member, instance) a current member of g?  Kafka's check of who sends
+ * a group request: with an instance id (non-NULL) it must be known and
+ * mapped to this member id (TDM_GROUP_FENCED when another member id has it
+ * now: an older incarnation of a restarted static member;
+ * TDM_GROUP_UNKNOWN_MEMBER when no member has it); without one the member
+ * id must be known.  *who (may be NULL) gets the member on TDM_GROUP_OK,
+ * else NULL.
+ */
+int tdm_group_check_member(struct tdm_group *g, const char *member, size_t member_len,
+			   const char *instance, size_t instance_len,
+			   struct tdm_group_member **who);
 /*
  * May (generation, member) commit offsets for group id[0..len)?  A group
  * with no live members (unknown or Empty) takes only "simple" commits
- * (generation < 0); otherwise the member must be known and the generation
- * current, and no rebalance may be completing.  *who (may be NULL) gets the
- * member on TDM_GROUP_OK, else NULL.
+ * (generation < 0); otherwise a static member's instance id (NULL: none
+ * given) must be its own (tdm_group_check_member), the member must be
+ * known and the generation current, and no rebalance may be completing.
+ * *who (may be NULL) gets the member on TDM_GROUP_OK, else NULL.
  */
 int tdm_groups_check_commit(struct tdm_groups *gs, const char *id, size_t len,
 			    int32_t generation, const char *member, size_t member_len,
+			    const char *instance, size_t instance_len,
 			    struct tdm_group_member **who);
 /* 1 when group id[0..len) has live members (it is not Empty). */
 int tdm_groups_busy(struct tdm_groups *gs, const char *id, size_t len);

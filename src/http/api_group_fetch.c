@@ -126,7 +126,7 @@ void hx_group_fetch(struct hx_req *r)
 	    !hx_topic_permitted(r, f.topic, TDM_PERM_READ))
 		goto out;
 	/* the check OffsetCommit makes of a commit without membership */
-	if (tdm_groups_check_commit(gs, f.group, r->seg[1].len, -1, "", 0, NULL) != TDM_GROUP_OK) {
+	if (tdm_groups_check_commit(gs, f.group, r->seg[1].len, -1, "", 0, NULL, 0, NULL) != TDM_GROUP_OK) {
 		char reason[700];
 		snprintf(reason, sizeof(reason),
 			 "group %.500s has live members: only a group without members can be consumed here",

@@ -140,6 +140,11 @@ static void write_member(struct js_w *w, struct tdm_groups *gs, const struct tdm
 {
 	js_obj(w);
 	js_kstr(w, "member_id", m->id);
+	js_key(w, "group_instance_id"); /* a static member's (KIP-345), else null */
+	if (m->instance_id)
+		js_str(w, m->instance_id);
+	else
+		js_null(w);
 	js_kstr(w, "client_id", m->client_id);
 	js_kstr(w, "client_host", m->client_host);
 	js_kint(w, "assignment_bytes", m->assignment ? m->assignment_len : 0);

@@ -19,12 +19,20 @@
  * DeleteGroups v0-1, OffsetDelete v0, DeleteRecords v0-1, AlterConfigs v0-1 and
  * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API),
  * plus InitProducerId v0-1 (idempotent producers: librdkafka's enable.idempotence
- * and kafkajs' idempotent producer ask for it; transactions are not served).
- * The flexible versions (KIP-482: compact encodings, tagged fields, request
- * header v2, response header v1) served so far: ApiVersions v3 (librdkafka
- * sends it first) and CreateTopics v5-6 (KIP-525: the answer tells the
- * partitions, replication factor and configs a topic got).  v7 needs topic
- * ids in the answer (Metadata v10+'s), not served yet.
+ * and kafkajs' idempotent producer ask for it; transactions are not served),
+ * plus static group membership (KIP-345), all the non-flexible versions:
+ * JoinGroup v3-5 (v4: MEMBER_ID_REQUIRED for a dynamic member's first
+ * join, KIP-394; v5: group_instance_id), SyncGroup v2-3, Heartbeat v2-3,
+ * LeaveGroup v2-3 (v3: a batch, by member or instance id), OffsetCommit
+ * v3-7 (v7: group_instance_id) and DescribeGroups v1-4 (v4: members'
+ * instance ids); librdkafka and kafkajs send the highest of these they
+ * know, kafka-python's consumer keeps its release's versions (its release
+ * inference does not look at these APIs) and its admin asks DescribeGroups
+ * v3.  The flexible versions (KIP-482: compact encodings, tagged fields,
+ * request header v2, response header v1) served so far: ApiVersions v3
+ * (librdkafka sends it first) and CreateTopics v5-6 (KIP-525: the answer
+ * tells the partitions, replication factor and configs a topic got); v7
+ * needs topic ids in the answer (Metadata v10+'s), not served yet.
  *
  * Must not depend on: src/amqp.
  */
@@ -35,14 +43,14 @@ const struct kf_api kf_apis[] = {
 	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch, 0 },
 	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets, 0 },
 	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata, 0 },
-	{ KF_OFFSET_COMMIT, 2, 2, "OffsetCommit", kf_h_offset_commit, 0 },
+	{ KF_OFFSET_COMMIT, 2, 7, "OffsetCommit", kf_h_offset_commit, 0 },
 	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch, 0 },
 	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator, 0 },
-	{ KF_JOIN_GROUP, 0, 2, "JoinGroup", kf_h_join_group, 0 },
-	{ KF_HEARTBEAT, 0, 1, "Heartbeat", kf_h_heartbeat, 0 },
-	{ KF_LEAVE_GROUP, 0, 1, "LeaveGroup", kf_h_leave_group, 0 },
-	{ KF_SYNC_GROUP, 0, 1, "SyncGroup", kf_h_sync_group, 0 },
-	{ KF_DESCRIBE_GROUPS, 0, 0, "DescribeGroups", kf_h_describe_groups, 0 },
+	{ KF_JOIN_GROUP, 0, 5, "JoinGroup", kf_h_join_group, 0 },
+	{ KF_HEARTBEAT, 0, 3, "Heartbeat", kf_h_heartbeat, 0 },
+	{ KF_LEAVE_GROUP, 0, 3, "LeaveGroup", kf_h_leave_group, 0 },
+	{ KF_SYNC_GROUP, 0, 3, "SyncGroup", kf_h_sync_group, 0 },
+	{ KF_DESCRIBE_GROUPS, 0, 4, "DescribeGroups", kf_h_describe_groups, 0 },
 	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups, 0 },
 	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake, 0 },
 	{ KF_API_VERSIONS, 0, 3, "ApiVersions", kf_h_api_versions, 3 },

@@ -382,26 +382,29 @@ int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+/* v2-7: v5 drops retention_time_ms, v6 adds committed_leader_epoch, v7
+ * group_instance_id. */
 int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_offset_commit_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
 	r->group_id = kf_get_str(c);
 	r->generation_id = kf_get_i32(c);
 	r->member_id = kf_get_str(c);
-	r->retention_time_ms = kf_get_i64(c);
+	r->group_instance_id = ver >= 7 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
+	r->retention_time_ms = ver <= 4 ? kf_get_i64(c) : -1;
 	r->ntopics = kf_get_array(c, 6, 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
 		struct kf_commit_topic *t = &r->topics[i];
 
 		t->name = kf_get_str(c);
-		t->nparts = kf_get_array(c, 14, 0);
+		t->nparts = kf_get_array(c, ver >= 6 ? 18 : 14, 0);
 		ALLOC_ARRAY(a, t->parts, t->nparts);
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
 			t->parts[j].offset = kf_get_i64(c);
+			t->parts[j].leader_epoch = ver >= 6 ? kf_get_i32(c) : -1;
 			t->parts[j].metadata = kf_get_str(c);
 		}
 	}
@@ -442,6 +445,7 @@ int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->session_timeout_ms = kf_get_i32(c);
 	r->rebalance_timeout_ms = ver >= 1 ? kf_get_i32(c) : r->session_timeout_ms;
 	r->member_id = kf_get_str(c);
+	r->group_instance_id = ver >= 5 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	r->protocol_type = kf_get_str(c);
 	r->nprotocols = kf_get_array(c, 6, 0);
 	ALLOC_ARRAY(a, r->protocols, r->nprotocols);
@@ -454,29 +458,36 @@ int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
 
 int kf_decode_heartbeat(struct kf_cur *c, int ver, struct kf_heartbeat_req *r)
 {
-	(void)ver;
 	r->group_id = kf_get_str(c);
 	r->generation_id = kf_get_i32(c);
 	r->member_id = kf_get_str(c);
+	r->group_instance_id = ver >= 3 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	return finish(c);
 }
 
-int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_leave_group_req *r)
+int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_arena *a,
+			  struct kf_leave_group_req *r)
 {
-	(void)ver;
+	memset(r, 0, sizeof(*r));
 	r->group_id = kf_get_str(c);
-	r->member_id = kf_get_str(c);
+	r->nmembers = ver >= 3 ? kf_get_array(c, 4, 0) : 1;
+	ALLOC_ARRAY(a, r->members, r->nmembers);
+	for (int32_t i = 0; i < r->nmembers && !c->bad; i++) {
+		r->members[i].member_id = kf_get_str(c);
+		r->members[i].group_instance_id = ver >= 3 ? kf_get_str(c)
+							    : (struct kf_str){ NULL, -1 };
+	}
 	return finish(c);
 }
 
 int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
 			 struct kf_sync_group_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
 	r->group_id = kf_get_str(c);
 	r->generation_id = kf_get_i32(c);
 	r->member_id = kf_get_str(c);
+	r->group_instance_id = ver >= 3 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	r->nassignments = kf_get_array(c, 6, 0);
 	ALLOC_ARRAY(a, r->assignments, r->nassignments);
 	for (int32_t i = 0; i < r->nassignments && !c->bad; i++) {
@@ -489,10 +500,11 @@ int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
 int kf_decode_describe_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			      struct kf_describe_groups_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
 	if (str_array(c, a, 0, &r->ngroups, &r->groups) < 0)
 		return KF_BAD;
+	if (ver >= 3)
+		r->include_authorized_operations = kf_get_i8(c);
 	return finish(c);
 }
 

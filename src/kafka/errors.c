@@ -84,6 +84,8 @@ int16_t kf_err_from_group(int rc)
 		return KF_ERR_REBALANCE_IN_PROGRESS;
 	case TDM_GROUP_UNKNOWN_MEMBER:
 		return KF_ERR_UNKNOWN_MEMBER_ID;
+	case TDM_GROUP_FENCED:
+		return KF_ERR_FENCED_INSTANCE_ID;
 	default:
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}

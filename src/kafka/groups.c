@@ -18,8 +18,14 @@
  * is core's (core/groups.h), shared with the management API; this file is
  * the protocol around it: requests, parked responses, timers.
  *
- * Also FindCoordinator v0, ListGroups v0 and DescribeGroups v0.
- * Committed offsets: offsets.c.
+ * Versions: JoinGroup v0-5 (v4+: a dynamic member without a member id
+ * gets one with MEMBER_ID_REQUIRED and joins again with it; v5: the
+ * group_instance_id of static members), SyncGroup v0-3, Heartbeat v0-3
+ * (v3: group_instance_id), LeaveGroup v0-3 (v3: a batch of members, each
+ * by member id or, the admin's way, by instance id).  Member identity,
+ * static members and their fencing: group_static.c.  Also FindCoordinator
+ * v0.  ListGroups and DescribeGroups: group_describe.c.  Committed
+ * offsets: offsets.c.
  *
  * Single node: this broker coordinates every group.  In a cluster
  * (srv->replica set), as Kafka with one offsets partition: the leader of
@@ -46,7 +52,7 @@
 #include "kafka/kf.h"
 #include "net/net.h"
 
-static int64_t mono_ms(void)
+int64_t kf_groups_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -79,14 +85,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void check_cb(evutil_socket_t fd, short what, void *arg);
 static void session_cb(evutil_socket_t fd, short what, void *arg);
 
-static struct group *group_find(struct kf_groups *gs, struct kf_str id)
+struct group *kf_group_find(struct kf_groups *gs, struct kf_str id)
 {
 	return id.len < 0 ? NULL : kf_group(tdm_groups_find(gs->core, id.p, (size_t)id.len));
 }
 
 static struct group *group_get(struct kf_groups *gs, struct kf_str id)
 {
-	struct group *g = group_find(gs, id);
+	struct group *g = kf_group_find(gs, id);
 
 	if (g)
 		return g;
@@ -163,17 +169,44 @@ void kf_groups_conn_closed(struct kf_conn *kc)
 	}
 }
 
-static const struct tdm_group_proto *member_proto(const struct member *m, const char *name)
+const struct tdm_group_proto *kf_member_proto(const struct member *m, const char *name)
 {
 	return tdm_group_member_proto(&m->c, name);
 }
 
-static void session_touch(struct member *m)
+void kf_member_session_touch(struct member *m)
 {
 	arm(m->session_timer, m->c.session_timeout_ms);
 }
 
 /* ---- responses ----------------------------------------------------------------- */
+
+void kf_group_put_join(struct evbuffer *b, int ver, int16_t err, int32_t generation,
+		       const char *protocol, const char *leader, const char *member_id)
+{
+	if (ver >= 2)
+		kf_put_i32(b, 0);
+	kf_put_i16(b, err);
+	kf_put_i32(b, generation);
+	kf_put_str(b, protocol);
+	kf_put_str(b, leader);
+	kf_put_str(b, member_id);
+}
+
+/* What the leader learns: each member with its metadata for the chosen
+ * protocol (v5+: and its instance id). */
+static void put_join_members(struct evbuffer *b, int ver, const struct group *g)
+{
+	kf_put_i32(b, g->c.nmembers);
+	for (struct member *o = kf_member(g->c.members); o; o = kf_member(o->c.next)) {
+		const struct tdm_group_proto *pm = kf_member_proto(o, g->c.protocol);
+
+		kf_put_str(b, o->c.id);
+		if (ver >= 5)
+			kf_put_str(b, o->c.instance_id);
+		kf_put_bytes(b, pm ? pm->meta : NULL, pm ? pm->len : 0);
+	}
+}
 
 static void join_respond(struct join_park *jp, int16_t err)
 {
@@ -190,24 +223,12 @@ static void join_respond(struct join_park *jp, int16_t err)
 
 	if (m)
 		m->join = NULL;
-	if (jp->ver >= 2)
+	kf_group_put_join(b, jp->ver, err, err ? -1 : g->c.generation, err ? "" : g->c.protocol,
+			  err ? "" : g->c.leader, m ? m->c.id : "");
+	if (leader)
+		put_join_members(b, jp->ver, g);
+	else
 		kf_put_i32(b, 0);
-	kf_put_i16(b, err);
-	kf_put_i32(b, err ? -1 : g->c.generation);
-	kf_put_str(b, err ? "" : g->c.protocol);
-	kf_put_str(b, err ? "" : g->c.leader);
-	kf_put_str(b, m ? m->c.id : "");
-	if (!leader) {
-		kf_put_i32(b, 0);
-	} else {
-		kf_put_i32(b, g->c.nmembers);
-		for (struct member *o = kf_member(g->c.members); o; o = kf_member(o->c.next)) {
-			const struct tdm_group_proto *pm = member_proto(o, g->c.protocol);
-
-			kf_put_str(b, o->c.id);
-			kf_put_bytes(b, pm ? pm->meta : NULL, pm ? pm->len : 0);
-		}
-	}
 	kf_complete(kc, b);
 }
 
@@ -231,7 +252,15 @@ static void sync_respond(struct sync_park *sp, int16_t err)
 
 /* ---- state machine ---------------------------------------------------------------- */
 
-static void member_remove(struct group *g, struct member *m, int16_t err)
+void kf_member_answer_parked(struct member *m, int16_t err)
+{
+	if (m->join)
+		join_respond(m->join, err);
+	if (m->sync)
+		sync_respond(m->sync, err);
+}
+
+void kf_group_member_remove(struct group *g, struct member *m, int16_t err)
 {
 	(void)g;
 	tdm_group_member_unlink(&m->c);
@@ -286,7 +315,7 @@ static void prepare_rebalance(struct group *g)
 		int64_t delay = g->gs->srv->cfg->group_initial_rebalance_delay_ms;
 
 		g->initial = 1;
-		g->initial_deadline_ms = mono_ms() + max;
+		g->initial_deadline_ms = kf_groups_mono_ms() + max;
 		arm(g->timer, delay < max ? delay : max);
 	} else {
 		g->initial = 0;
@@ -305,7 +334,7 @@ static void complete_join(struct group *g)
 	for (m = kf_member(g->c.members); m; m = next) {
 		next = kf_member(m->c.next);
 		if (!m->join)
-			member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
+			kf_group_member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
 	}
 	if (!kf_member(g->c.members)) {
 		go_empty(g);
@@ -320,7 +349,7 @@ static void complete_join(struct group *g)
 				    : KF_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		for (m = kf_member(g->c.members); m; m = next) {
 			next = kf_member(m->c.next);
-			member_remove(g, m, err);
+			kf_group_member_remove(g, m, err);
 		}
 		go_empty(g);
 		return;
@@ -328,7 +357,7 @@ static void complete_join(struct group *g)
 	tdm_info("kafka", "group %s: generation %d with %d members, protocol %s, leader %s", g->c.id,
 		 (int)g->c.generation, g->c.nmembers, g->c.protocol, g->c.leader);
 	for (m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
-		session_touch(m);
+		kf_member_session_touch(m);
 		join_respond(m->join, KF_ERR_NONE);
 	}
 }
@@ -360,7 +389,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (g->initial) {
 		g->initial = 0;
 		if (!all_joined(g)) {
-			int64_t left = g->initial_deadline_ms - mono_ms();
+			int64_t left = g->initial_deadline_ms - kf_groups_mono_ms();
 			arm(g->timer, left > 0 ? left : 0);
 			return;
 		}
@@ -375,14 +404,20 @@ static void session_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	if (m->join) {
-		session_touch(m); /* waiting in a rebalance: the rebalance timeout rules */
+		kf_member_session_touch(m); /* waiting in a rebalance: the rebalance timeout rules */
 		return;
 	}
-	tdm_info("kafka", "group %s: member %s session timed out", g->c.id, m->c.id);
-	member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
-	if (!kf_member(g->c.members))
+	tdm_info("kafka", "group %s: member %s%s%s session timed out", g->c.id, m->c.id,
+		 m->c.instance_id ? " of instance " : "", m->c.instance_id ? m->c.instance_id : "");
+	kf_group_member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
+	kf_group_members_changed(g);
+}
+
+void kf_group_members_changed(struct group *g)
+{
+	if (!kf_member(g->c.members)) {
 		go_empty(g);
-	else {
+	} else {
 		prepare_rebalance(g);
 		schedule_check(g);
 	}
@@ -457,104 +492,144 @@ static int fits_protocols(struct group *g, struct member *self, const struct kf_
 		if (kf_str_cstr(r->protocols[i].name, name, sizeof(name)) < 0)
 			continue;
 		for (struct member *m = kf_member(g->c.members); m && ok; m = kf_member(m->c.next))
-			ok = m == self || member_proto(m, name) != NULL;
+			ok = m == self || kf_member_proto(m, name) != NULL;
 		if (ok)
 			return 1;
 	}
 	return 0;
 }
 
-int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+/* The checks of a JoinGroup before its group is looked at. */
+static int16_t join_check(struct kf_conn *kc, struct kf_join_group_req *r)
 {
-	struct kf_groups *gs = kc->srv->groups;
 	const struct tdm_config *cfg = kc->srv->cfg;
-	int ver = kc->hdr.api_version;
-	struct kf_join_group_req r;
-	struct group *g;
-	struct member *m;
-	struct join_park *jp;
-	uint64_t meta;
 	int16_t cerr;
 
-	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
-		return KF_R_CLOSE;
-	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE)
-		return join_error(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, r.member_id);
-	if (r.group_id.len <= 0)
-		return join_error(resp, ver, KF_ERR_INVALID_GROUP_ID, r.member_id);
-	if ((cerr = kf_groups_coordinator(gs)) != KF_ERR_NONE)
-		return join_error(resp, ver, cerr, r.member_id);
-	if (r.session_timeout_ms < (int32_t)cfg->group_min_session_timeout_ms ||
-	    r.session_timeout_ms > (int32_t)cfg->group_max_session_timeout_ms)
-		return join_error(resp, ver, KF_ERR_INVALID_SESSION_TIMEOUT, r.member_id);
-	if (r.protocol_type.len <= 0 || r.nprotocols <= 0)
-		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
-	g = r.member_id.len > 0 ? group_find(gs, r.group_id) : NULL;
-	m = g ? member_find(g, r.member_id) : NULL;
-	/* metadata is held per connection, up to group_max_metadata_bytes
-	 * (a member joining again replaces its own) */
-	meta = protos_bytes(&r);
-	if (meta + kc->member_meta_bytes - (m && m->kc == kc ? m->meta_bytes : 0) >
-	    cfg->group_max_metadata_bytes) {
-		tdm_info("kafka", "%s: JoinGroup refused: %llu bytes of protocol metadata, more than "
-			 "group_max_metadata_bytes (%llu) on one connection",
-			 kc->c->peer, (unsigned long long)meta,
-			 (unsigned long long)cfg->group_max_metadata_bytes);
-		return join_error(resp, ver, KF_ERR_INVALID_REQUEST, r.member_id);
-	}
-	g = group_get(gs, r.group_id);
-	if (!g)
-		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
-	m = r.member_id.len > 0 ? member_find(g, r.member_id) : NULL;
-	if (r.member_id.len > 0 && !m)
-		return join_error(resp, ver, KF_ERR_UNKNOWN_MEMBER_ID, r.member_id);
-	if (g->c.state != TDM_GROUP_EMPTY &&
-	    (!g->c.protocol_type || !kf_str_eq(r.protocol_type, g->c.protocol_type) ||
-	     !fits_protocols(g, m, &r)))
-		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
-	if (!m) {
-		char id[512];
+	if (kf_authz_group(kc, &r->group_id) != KF_ERR_NONE)
+		return KF_ERR_GROUP_AUTHORIZATION_FAILED;
+	if (r->group_id.len <= 0)
+		return KF_ERR_INVALID_GROUP_ID;
+	if ((cerr = kf_groups_coordinator(kc->srv->groups)) != KF_ERR_NONE)
+		return cerr;
+	if (r->session_timeout_ms < (int32_t)cfg->group_min_session_timeout_ms ||
+	    r->session_timeout_ms > (int32_t)cfg->group_max_session_timeout_ms)
+		return KF_ERR_INVALID_SESSION_TIMEOUT;
+	if (r->protocol_type.len <= 0 || r->nprotocols <= 0)
+		return KF_ERR_INCONSISTENT_GROUP_PROTOCOL;
+	return KF_ERR_NONE;
+}
 
-		m = calloc(1, sizeof(*m));
-		if (!m)
-			return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
-		snprintf(id, sizeof(id), "%.*s-%08x-%llu",
-			 (int)(kc->hdr.client_id.len > 0 && kc->hdr.client_id.len < 200 ? kc->hdr.client_id.len : 0),
-			 kc->hdr.client_id.p ? kc->hdr.client_id.p : "", (unsigned)random(),
-			 (unsigned long long)++gs->next_member);
-		m->c.id = strdup(id);
-		m->c.client_id = dup_str(kc->hdr.client_id);
-		m->c.client_host = strdup(kc->client_host);
-		m->session_timer = evtimer_new(kc->srv->base, session_cb, m);
-		if (!m->c.id || !m->c.client_id || !m->c.client_host || !m->session_timer) {
-			if (m->session_timer)
-				event_free(m->session_timer);
-			free(m->c.id);
-			free(m->c.client_id);
-			free(m->c.client_host);
-			free(m);
-			return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
-		}
-		tdm_group_member_link(&g->c, &m->c);
-		/* a new member during the initial delay extends it */
-		if (g->c.state == TDM_GROUP_PREPARING && g->initial) {
-			int64_t left = g->initial_deadline_ms - mono_ms();
-			int64_t delay = cfg->group_initial_rebalance_delay_ms;
-			arm(g->timer, left < delay ? (left > 0 ? left : 0) : delay);
-		}
+/* Protocol metadata is held per connection, up to group_max_metadata_bytes
+ * (a member joining again replaces its own): 1 when this join fits. */
+static int join_fits_budget(struct kf_conn *kc, const struct kf_join_group_req *r, uint64_t meta)
+{
+	const struct tdm_config *cfg = kc->srv->cfg;
+	struct group *g = r->member_id.len > 0 ? kf_group_find(kc->srv->groups, r->group_id) : NULL;
+	struct member *m = g ? member_find(g, r->member_id) : NULL;
+
+	if (meta + kc->member_meta_bytes - (m && m->kc == kc ? m->meta_bytes : 0) <=
+	    cfg->group_max_metadata_bytes)
+		return 1;
+	tdm_info("kafka", "%s: JoinGroup refused: %llu bytes of protocol metadata, more than "
+		 "group_max_metadata_bytes (%llu) on one connection",
+		 kc->c->peer, (unsigned long long)meta,
+		 (unsigned long long)cfg->group_max_metadata_bytes);
+	return 0;
+}
+
+/* A join naming its member id: a current member (Kafka's member check),
+ * or an id handed out with MEMBER_ID_REQUIRED (*m NULL: a new member
+ * takes it). */
+static int16_t join_known(struct group *g, const struct kf_join_group_req *r, struct member **m)
+{
+	int16_t err = kf_group_check_member(g, r->member_id, r->group_instance_id, "JoinGroup", m);
+
+	if (err == KF_ERR_UNKNOWN_MEMBER_ID && r->group_instance_id.len < 0 &&
+	    kf_group_pending_take(g, r->member_id, 0))
+		return KF_ERR_NONE;
+	return err;
+}
+
+/* JoinGroup v4+ of a dynamic member with no member id (KIP-394): it gets
+ * one with MEMBER_ID_REQUIRED and joins again with it. */
+static int require_member_id(struct kf_conn *kc, struct group *g, const struct kf_join_group_req *r,
+			     struct evbuffer *resp, int ver)
+{
+	char *id = kf_group_new_member_id(kc->srv->groups, kc, (struct kf_str){ NULL, -1 });
+	int16_t err = KF_ERR_MEMBER_ID_REQUIRED;
+
+	if (!id || kf_group_pending_add(g, id, r->session_timeout_ms) < 0)
+		err = KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	join_error(resp, ver, err,
+		   err == KF_ERR_MEMBER_ID_REQUIRED ? (struct kf_str){ id, (int32_t)strlen(id) }
+						    : r->member_id);
+	free(id);
+	return KF_R_DONE;
+}
+
+/* A new member of g with id (malloc'd, taken over) and the request's
+ * instance id, linked at the end; NULL when memory is short. */
+static struct member *member_new(struct kf_conn *kc, struct group *g, char *id,
+				 struct kf_str instance)
+{
+	struct member *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		free(id);
+		return NULL;
 	}
-	if (g->c.state == TDM_GROUP_EMPTY)
-		tdm_group_set_protocol_type(&g->c, r.protocol_type.p, (size_t)r.protocol_type.len);
-	tdm_group_member_set_timeouts(&m->c, r.session_timeout_ms, r.rebalance_timeout_ms);
-	if (set_protocols(m, &r) < 0) {
-		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
-		if (!kf_member(g->c.members))
-			go_empty(g);
-		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+	m->c.id = id;
+	m->c.client_id = dup_str(kc->hdr.client_id);
+	m->c.client_host = strdup(kc->client_host);
+	m->c.instance_id = instance.len >= 0 ? dup_str(instance) : NULL;
+	m->session_timer = evtimer_new(kc->srv->base, session_cb, m);
+	if (!m->c.id || !m->c.client_id || !m->c.client_host || !m->session_timer ||
+	    (instance.len >= 0 && !m->c.instance_id)) {
+		if (m->session_timer)
+			event_free(m->session_timer);
+		tdm_group_member_clear(&m->c);
+		free(m);
+		return NULL;
 	}
-	member_disown(m);
-	m->meta_bytes = meta;
-	member_own(m, kc);
+	tdm_group_member_link(&g->c, &m->c);
+	/* a new member during the initial delay extends it */
+	if (g->c.state == TDM_GROUP_PREPARING && g->initial) {
+		int64_t left = g->initial_deadline_ms - kf_groups_mono_ms();
+		int64_t delay = kc->srv->cfg->group_initial_rebalance_delay_ms;
+		arm(g->timer, left < delay ? (left > 0 ? left : 0) : delay);
+	}
+	return m;
+}
+
+/* The member a join is for: a current one, the static member of its
+ * instance id (renamed: *old_id gets its old member id), or a new one.
+ * NULL when memory is short. */
+static struct member *join_member(struct kf_conn *kc, struct group *g,
+				  const struct kf_join_group_req *r, struct member *m, char **old_id)
+{
+	char *id;
+
+	*old_id = NULL;
+	if (m)
+		return m;
+	if ((m = kf_group_static_member(g, r->group_instance_id))) {
+		*old_id = kf_group_static_replace(kc, g, m);
+		return *old_id ? m : NULL;
+	}
+	if (r->member_id.len > 0) {
+		kf_group_pending_take(g, r->member_id, 1);
+		id = dup_str(r->member_id);
+	} else {
+		id = kf_group_new_member_id(kc->srv->groups, kc, r->group_instance_id);
+	}
+	return id ? member_new(kc, g, id, r->group_instance_id) : NULL;
+}
+
+/* m waits in the rebalance its join starts (or joins). */
+static int join_park(struct kf_conn *kc, struct group *g, struct member *m, int ver)
+{
+	struct join_park *jp;
+
 	if (m->join) {
 		/* the same member joined again from another request: the old one loses */
 		struct join_park *old = m->join;
@@ -577,6 +652,55 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	return KF_R_PARKED;
 }
 
+int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	int ver = kc->hdr.api_version;
+	struct kf_join_group_req r;
+	struct group *g;
+	struct member *m = NULL;
+	char *old_id;
+	uint64_t meta;
+	int16_t err;
+	int now;
+
+	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	if ((err = join_check(kc, &r)) != KF_ERR_NONE)
+		return join_error(resp, ver, err, r.member_id);
+	meta = protos_bytes(&r);
+	if (!join_fits_budget(kc, &r, meta))
+		return join_error(resp, ver, KF_ERR_INVALID_REQUEST, r.member_id);
+	g = group_get(kc->srv->groups, r.group_id);
+	if (!g)
+		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+	if (r.member_id.len > 0 && (err = join_known(g, &r, &m)) != KF_ERR_NONE)
+		return join_error(resp, ver, err, r.member_id);
+	if (g->c.state != TDM_GROUP_EMPTY &&
+	    (!g->c.protocol_type || !kf_str_eq(r.protocol_type, g->c.protocol_type) ||
+	     !fits_protocols(g, m, &r)))
+		return join_error(resp, ver, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, r.member_id);
+	if (!m && r.member_id.len <= 0 && r.group_instance_id.len < 0 && ver >= 4)
+		return require_member_id(kc, g, &r, resp, ver);
+	if (!(m = join_member(kc, g, &r, m, &old_id)))
+		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+	if (g->c.state == TDM_GROUP_EMPTY)
+		tdm_group_set_protocol_type(&g->c, r.protocol_type.p, (size_t)r.protocol_type.len);
+	tdm_group_member_set_timeouts(&m->c, r.session_timeout_ms, r.rebalance_timeout_ms);
+	if (set_protocols(m, &r) < 0) {
+		free(old_id);
+		kf_group_member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+		if (!kf_member(g->c.members))
+			go_empty(g);
+		return join_error(resp, ver, KF_ERR_COORDINATOR_NOT_AVAILABLE, r.member_id);
+	}
+	member_disown(m);
+	m->meta_bytes = meta;
+	member_own(m, kc);
+	now = old_id && kf_group_static_rejoined(g, m, old_id, resp, ver);
+	free(old_id);
+	return now ? KF_R_DONE : join_park(kc, g, m, ver);
+}
+
 int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	int ver = kc->hdr.api_version;
@@ -596,10 +720,9 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 		put_sync(resp, ver, cerr, NULL, 0);
 		return KF_R_DONE;
 	}
-	g = group_find(kc->srv->groups, r.group_id);
-	m = g ? member_find(g, r.member_id) : NULL;
-	if (!m) {
-		put_sync(resp, ver, KF_ERR_UNKNOWN_MEMBER_ID, NULL, 0);
+	g = kf_group_find(kc->srv->groups, r.group_id);
+	if ((cerr = kf_group_check_member(g, r.member_id, r.group_instance_id, "SyncGroup", &m))) {
+		put_sync(resp, ver, cerr, NULL, 0);
 		return KF_R_DONE;
 	}
 	if (r.generation_id != g->c.generation) {
@@ -610,7 +733,7 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 		put_sync(resp, ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
 		return KF_R_DONE;
 	}
-	session_touch(m);
+	kf_member_session_touch(m);
 	if (g->c.state == TDM_GROUP_STABLE) {
 		put_sync(resp, ver, KF_ERR_NONE, m->c.assignment, m->c.assignment_len);
 		return KF_R_DONE;
@@ -664,70 +787,85 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 	err = kf_authz_group(kc, &r.group_id);
 	if (!err)
 		err = kf_groups_coordinator(kc->srv->groups);
-	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
-	m = g ? member_find(g, r.member_id) : NULL;
-	if (err)
-		m = NULL; /* refused: the group is not touched */
-	else if (!m)
-		err = KF_ERR_UNKNOWN_MEMBER_ID;
-	else if (r.generation_id != g->c.generation)
-		err = g->c.state == TDM_GROUP_PREPARING ? KF_ERR_REBALANCE_IN_PROGRESS : KF_ERR_ILLEGAL_GENERATION;
-	else if (g->c.state == TDM_GROUP_PREPARING)
-		err = KF_ERR_REBALANCE_IN_PROGRESS;
+	g = err ? NULL : kf_group_find(kc->srv->groups, r.group_id);
+	m = NULL; /* refused: the group is not touched */
+	if (!err)
+		err = kf_group_check_member(g, r.member_id, r.group_instance_id, "Heartbeat", &m);
+	if (!err && (r.generation_id != g->c.generation || g->c.state == TDM_GROUP_PREPARING))
+		err = g->c.state == TDM_GROUP_PREPARING ? KF_ERR_REBALANCE_IN_PROGRESS
+							: KF_ERR_ILLEGAL_GENERATION;
 	if (m && !m->join)
-		session_touch(m);
+		kf_member_session_touch(m);
 	if (ver >= 1)
 		kf_put_i32(resp, 0);
 	kf_put_i16(resp, err);
 	return KF_R_DONE;
 }
 
+/* LeaveGroup v3's answer: per member, its identity and error. */
+static void leave_batch(struct group *g, const struct kf_leave_group_req *r, struct evbuffer *resp)
+{
+	int left = 0;
+
+	kf_put_i16(resp, KF_ERR_NONE);
+	kf_put_i32(resp, r->nmembers);
+	for (int32_t i = 0; i < r->nmembers; i++) {
+		int16_t err = kf_group_leave_one(g, r->members[i].member_id,
+						 r->members[i].group_instance_id);
+
+		left += err == KF_ERR_NONE;
+		kf_put_kstr(resp, r->members[i].member_id);
+		kf_put_kstr(resp, r->members[i].group_instance_id);
+		kf_put_i16(resp, err);
+	}
+	if (left)
+		kf_group_members_changed(g);
+}
+
+/* v0-2 name one member; v3 a batch, each with an instance id or none
+ * (Kafka's admin removes static members by instance id, member id ""). */
 int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	int ver = kc->hdr.api_version;
 	struct kf_leave_group_req r;
 	struct group *g;
-	struct member *m;
-	int16_t err = KF_ERR_NONE;
+	int16_t err;
 
-	if (kf_decode_leave_group(cur, ver, &r) < 0)
+	if (kf_decode_leave_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
 	err = kf_authz_group(kc, &r.group_id);
 	if (!err)
 		err = kf_groups_coordinator(kc->srv->groups);
-	g = err ? NULL : group_find(kc->srv->groups, r.group_id);
-	m = g ? member_find(g, r.member_id) : NULL;
-	if (err) {
-		/* refused (or not coordinated here): the group is not touched */
-	} else if (!m) {
-		err = KF_ERR_UNKNOWN_MEMBER_ID;
-	} else {
-		tdm_info("kafka", "group %s: member %s left", g->c.id, m->c.id);
-		member_remove(g, m, KF_ERR_UNKNOWN_MEMBER_ID);
-		if (!kf_member(g->c.members)) {
-			go_empty(g);
-		} else {
-			prepare_rebalance(g);
-			schedule_check(g);
-		}
-	}
+	/* refused (or not coordinated here): the group is not touched */
+	g = err ? NULL : kf_group_find(kc->srv->groups, r.group_id);
 	if (ver >= 1)
 		kf_put_i32(resp, 0);
+	if (ver >= 3 && !err) {
+		leave_batch(g, &r, resp);
+		return KF_R_DONE;
+	}
+	if (!err && (err = kf_group_leave_one(g, r.members[0].member_id,
+					      r.members[0].group_instance_id)) == KF_ERR_NONE)
+		kf_group_members_changed(g);
 	kf_put_i16(resp, err);
+	if (ver >= 3)
+		kf_put_i32(resp, 0); /* Kafka: a group-level error, no members */
 	return KF_R_DONE;
 }
 
 int16_t kf_groups_check_commit(struct kf_groups *gs, struct kf_str group, int32_t generation,
-			       struct kf_str member)
+			       struct kf_str member, struct kf_str instance)
 {
 	struct tdm_group_member *who;
 	int rc = tdm_groups_check_commit(gs->core, group.len < 0 ? NULL : group.p,
 					 group.len < 0 ? 0 : (size_t)group.len, generation,
 					 member.len < 0 ? NULL : member.p,
-					 member.len < 0 ? 0 : (size_t)member.len, &who);
+					 member.len < 0 ? 0 : (size_t)member.len,
+					 instance.len < 0 ? NULL : instance.p,
+					 instance.len < 0 ? 0 : (size_t)instance.len, &who);
 
 	if (who && !kf_member(who)->join)
-		session_touch(kf_member(who));
+		kf_member_session_touch(kf_member(who));
 	return kf_err_from_group(rc);
 }
 
@@ -810,143 +948,6 @@ int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 	return KF_R_DONE;
 }
 
-/* Groups known only by their committed offsets (after a restart). */
-struct offset_groups {
-	struct kf_conn *kc;
-	struct kf_arena *arena;
-	struct name_item {
-		const char *name;
-		struct name_item *next;
-	} *list;
-	int32_t count;
-	int failed;
-};
-
-static void offset_group_fn(void *ctx, const char *group)
-{
-	struct offset_groups *og = ctx;
-	struct name_item *it;
-	char *copy;
-	size_t n;
-
-	if (!(group = kf_authz_group_listed(og->kc, group)))
-		return; /* another vhost's, or not the user's */
-	n = strlen(group) + 1;
-	it = kf_arena_alloc(og->arena, sizeof(*it));
-	copy = kf_arena_alloc(og->arena, n);
-	if (!it || !copy) {
-		og->failed = 1;
-		return;
-	}
-	memcpy(copy, group, n);
-	it->name = copy;
-	it->next = og->list;
-	og->list = it;
-	og->count++;
-}
-
-int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
-{
-	struct tdm_groups *core = kc->srv->cgroups;
-	struct offset_groups og = { kc, &kc->arena, NULL, 0, 0 };
-	struct tdm_group *g;
-	size_t pos = 0;
-	int32_t n = 0;
-
-	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
-		return KF_R_CLOSE;
-	if (kf_groups_coordinator(kc->srv->groups) != KF_ERR_NONE) {
-		/* Kafka: a broker lists the groups it coordinates, here none */
-		kf_put_i16(resp, KF_ERR_NONE);
-		kf_put_i32(resp, 0);
-		return KF_R_DONE;
-	}
-	tdm_groups_offset_only(core, offset_group_fn, &og);
-	if (og.failed)
-		return KF_R_CLOSE;
-	while ((g = tdm_groups_next(core, &pos)))
-		n += kf_authz_group_listed(kc, g->id) != NULL;
-	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_i32(resp, n + og.count);
-	pos = 0;
-	while ((g = tdm_groups_next(core, &pos))) {
-		const char *id = kf_authz_group_listed(kc, g->id);
-
-		if (!id)
-			continue;
-		kf_put_str(resp, id);
-		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
-	}
-	for (struct name_item *it = og.list; it; it = it->next) {
-		kf_put_str(resp, it->name);
-		kf_put_str(resp, "consumer");
-	}
-	return KF_R_DONE;
-}
-
-int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
-{
-	struct kf_describe_groups_req r;
-	int16_t cerr;
-
-	if (kf_decode_describe_groups(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
-		return KF_R_CLOSE;
-	cerr = kf_groups_coordinator(kc->srv->groups);
-	kf_put_i32(resp, r.ngroups);
-	for (int32_t i = 0; i < r.ngroups; i++) {
-		struct kf_str gid = r.groups[i]; /* as core keys it, after the check */
-		struct group *g;
-		const char *state = "Dead";
-		int stable;
-
-		int16_t gerr = kf_authz_group(kc, &gid) != KF_ERR_NONE
-				       ? KF_ERR_GROUP_AUTHORIZATION_FAILED : cerr;
-
-		if (gerr != KF_ERR_NONE) {
-			/* Kafka: the error, and nothing about the group */
-			kf_put_i16(resp, gerr);
-			kf_put_kstr(resp, r.groups[i]);
-			kf_put_str(resp, "");
-			kf_put_str(resp, "");
-			kf_put_str(resp, "");
-			kf_put_i32(resp, 0);
-			continue;
-		}
-		g = group_find(kc->srv->groups, gid);
-		if (!g) {
-			char name[1024];
-			int has = kf_str_cstr(gid, name, sizeof(name)) == 0 &&
-				  tdm_groups_has_offsets(kc->srv->cgroups, name);
-
-			kf_put_i16(resp, KF_ERR_NONE);
-			kf_put_kstr(resp, r.groups[i]);
-			kf_put_str(resp, has ? "Empty" : "Dead");
-			kf_put_str(resp, has ? "consumer" : "");
-			kf_put_str(resp, "");
-			kf_put_i32(resp, 0);
-			continue;
-		}
-		state = tdm_group_state_name(g->c.state);
-		stable = g->c.state == TDM_GROUP_STABLE;
-		kf_put_i16(resp, KF_ERR_NONE);
-		kf_put_kstr(resp, r.groups[i]);
-		kf_put_str(resp, state);
-		kf_put_str(resp, g->c.protocol_type ? g->c.protocol_type : "consumer");
-		kf_put_str(resp, stable && g->c.protocol ? g->c.protocol : "");
-		kf_put_i32(resp, g->c.nmembers);
-		for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
-			const struct tdm_group_proto *pm = stable ? member_proto(m, g->c.protocol) : NULL;
-
-			kf_put_str(resp, m->c.id);
-			kf_put_str(resp, m->c.client_id);
-			kf_put_str(resp, m->c.client_host);
-			kf_put_bytes(resp, pm ? pm->meta : NULL, pm ? pm->len : 0);
-			kf_put_bytes(resp, stable ? m->c.assignment : NULL, stable ? m->c.assignment_len : 0);
-		}
-	}
-	return KF_R_DONE;
-}
-
 /* ---- life cycle ------------------------------------------------------------------- */
 
 static void group_free(struct group *g)
@@ -956,10 +957,11 @@ static void group_free(struct group *g)
 		/* connections are gone: their parks were cancelled */
 		m->join = NULL;
 		m->sync = NULL;
-		member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+		kf_group_member_remove(g, m, KF_ERR_COORDINATOR_NOT_AVAILABLE);
 	}
 	event_free(g->timer);
 	event_free(g->check_ev);
+	kf_group_pending_free(g);
 	tdm_group_clear(&g->c);
 	free(g);
 }
@@ -986,7 +988,7 @@ static void unload_groups(struct kf_groups *gs, int16_t err)
 
 		tdm_groups_remove(gs->core, cg);
 		while (kf_member(g->c.members))
-			member_remove(g, kf_member(g->c.members), err);
+			kf_group_member_remove(g, kf_member(g->c.members), err);
 		group_free(g);
 	}
 }

@@ -86,6 +86,8 @@ enum {
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
 	KF_ERR_NON_EMPTY_GROUP = 68,
 	KF_ERR_GROUP_ID_NOT_FOUND = 69,
+	KF_ERR_MEMBER_ID_REQUIRED = 79,
+	KF_ERR_FENCED_INSTANCE_ID = 82,
 	KF_ERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
 	KF_ERR_FENCED_LEADER_EPOCH = 74,
 	KF_ERR_UNKNOWN_LEADER_EPOCH = 75,
@@ -459,9 +461,10 @@ void kf_groups_free(struct kf_groups *g);
  * that rejoins sends its metadata again). */
 void kf_groups_conn_closed(struct kf_conn *kc);
 /* OffsetCommit's membership check (core's tdm_groups_check_commit, which a
- * member passing it also keeps alive): returns a Kafka error code. */
+ * member passing it also keeps alive; instance: v7's group_instance_id,
+ * null for none): returns a Kafka error code. */
 int16_t kf_groups_check_commit(struct kf_groups *g, struct kf_str group, int32_t generation,
-			       struct kf_str member);
+			       struct kf_str member, struct kf_str instance);
 /*
  * Is this node the coordinator of every group?  Single node: always
  * (KF_ERR_NONE).  In a cluster: when it leads partition 0 of the group

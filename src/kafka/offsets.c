@@ -1,5 +1,9 @@
 /*
- * OffsetCommit v2 and OffsetFetch v1-4 (v2+: null topics = all the group's
+ * OffsetCommit v2-7 (v3+: a throttle time first in the answer; v5 drops
+ * the retention time, which Kafka's broker config rules and tandem does
+ * not keep; v6's committed leader epoch is not kept; v7's
+ * group_instance_id is checked: a static member's old incarnation gets
+ * FENCED_INSTANCE_ID) and OffsetFetch v1-4 (v2+: null topics = all the group's
  * offsets, and a top-level error code; kafka-python's admin needs it):
  * committed offsets are core's (core/groups.h: durable, reloaded at
  * start), checked against the group's generation and member first.  A commit with
@@ -48,9 +52,11 @@ int16_t kf_offsets_err(int rc)
 	}
 }
 
-static void commit_encode(struct evbuffer *resp, const struct kf_offset_commit_req *r,
+static void commit_encode(struct evbuffer *resp, int ver, const struct kf_offset_commit_req *r,
 			  const int16_t *errs, int16_t cerr)
 {
+	if (ver >= 3)
+		kf_put_i32(resp, 0);
 	kf_put_i32(resp, r->ntopics);
 	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
 		kf_put_kstr(resp, r->topics[i].name);
@@ -162,13 +168,14 @@ int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn an
 struct commit_answer {
 	struct kf_offset_commit_req r;
 	int16_t *errs;
+	int ver;
 };
 
 static void commit_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
 {
 	struct commit_answer *ca = ctx;
 	(void)kc;
-	commit_encode(resp, &ca->r, ca->errs, err);
+	commit_encode(resp, ca->ver, &ca->r, ca->errs, err);
 }
 
 int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -199,7 +206,7 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		gerr = kf_groups_coordinator(srv->groups);
 	if (!gerr)
 		merr = kf_groups_check_commit(srv->groups, r.group_id, r.generation_id,
-					      r.member_id);
+					      r.member_id, r.group_instance_id);
 	/* Collect the valid partitions into one commit. */
 	for (int32_t i = 0, k = 0; i < r.ntopics; i++) {
 		int16_t aerr = gerr ? gerr : kf_authz_topic(kc, TDM_PERM_READ, r.topics[i].name);
@@ -249,14 +256,16 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 				return KF_R_CLOSE;
 			ca->r = r;
 			ca->errs = errs;
+			ca->ver = kc->hdr.api_version;
 			return kf_offsets_wait(kc, tdm_partition_log_end(p), commit_answer, ca, resp);
 		}
-		commit_encode(resp, &r, errs, kf_offsets_err(rc));
+		commit_encode(resp, kc->hdr.api_version, &r, errs, kf_offsets_err(rc));
 		return KF_R_DONE;
 	}
 	if (n > 0)
 		rc = tdm_groups_commit(srv->cgroups, group, commits, n);
-	commit_encode(resp, &r, errs, rc != TDM_TOPIC_OK ? kf_err_from_core(rc) : KF_ERR_NONE);
+	commit_encode(resp, kc->hdr.api_version, &r, errs,
+		      rc != TDM_TOPIC_OK ? kf_err_from_core(rc) : KF_ERR_NONE);
 	return KF_R_DONE;
 }
 

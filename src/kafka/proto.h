@@ -184,6 +184,7 @@ struct kf_list_offsets_req {
 struct kf_commit_part {
 	int32_t index;
 	int64_t offset;
+	int32_t leader_epoch; /* committed_leader_epoch, v6+; -1 before */
 	struct kf_str metadata;
 };
 struct kf_commit_topic {
@@ -195,7 +196,8 @@ struct kf_offset_commit_req {
 	struct kf_str group_id;
 	int32_t generation_id;
 	struct kf_str member_id;
-	int64_t retention_time_ms;
+	struct kf_str group_instance_id; /* v7+; null before */
+	int64_t retention_time_ms;       /* v2-4; -1 otherwise */
 	int32_t ntopics;
 	struct kf_commit_topic *topics;
 };
@@ -224,6 +226,7 @@ struct kf_join_group_req {
 	int32_t session_timeout_ms;
 	int32_t rebalance_timeout_ms; /* v1+; session timeout before */
 	struct kf_str member_id;
+	struct kf_str group_instance_id; /* v5+; null before */
 	struct kf_str protocol_type;
 	int32_t nprotocols;
 	struct kf_protocol *protocols;
@@ -233,11 +236,18 @@ struct kf_heartbeat_req {
 	struct kf_str group_id;
 	int32_t generation_id;
 	struct kf_str member_id;
+	struct kf_str group_instance_id; /* v3+; null before */
 };
 
+struct kf_leave_member {
+	struct kf_str member_id;
+	struct kf_str group_instance_id; /* null: none */
+};
+/* v0-2 name one member (members[0], no instance id); v3 a batch. */
 struct kf_leave_group_req {
 	struct kf_str group_id;
-	struct kf_str member_id;
+	int32_t nmembers;
+	struct kf_leave_member *members;
 };
 
 struct kf_assignment {
@@ -248,6 +258,7 @@ struct kf_sync_group_req {
 	struct kf_str group_id;
 	int32_t generation_id;
 	struct kf_str member_id;
+	struct kf_str group_instance_id; /* v3+; null before */
 	int32_t nassignments;
 	struct kf_assignment *assignments;
 };
@@ -255,6 +266,7 @@ struct kf_sync_group_req {
 struct kf_describe_groups_req {
 	int32_t ngroups;
 	struct kf_str *groups;
+	int8_t include_authorized_operations; /* v3+ */
 };
 
 struct kf_config_kv {
@@ -411,7 +423,8 @@ int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_find_coordin
 int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
 			 struct kf_join_group_req *r);
 int kf_decode_heartbeat(struct kf_cur *c, int ver, struct kf_heartbeat_req *r);
-int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_leave_group_req *r);
+int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_arena *a,
+			  struct kf_leave_group_req *r);
 int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
 			 struct kf_sync_group_req *r);
 int kf_decode_describe_groups(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -3,7 +3,7 @@
  * The input is read two ways: as a stream of request frames (size,
  * header, then the body through the decoder of the header's API at the
  * header's version), and directly as a body for every decoder at
- * versions 0-4, so the fuzzer reaches the decoders without first having
+ * versions 0-7 (OffsetCommit's highest served), so the fuzzer reaches the decoders without first having
  * to learn frame sizes; also as a consumer-protocol Assignment (the
  * SyncGroup bytes the management API decodes).  Invariants: a decoder either fails or consumes
  * its body exactly; every slice it returns lies inside the input; the
@@ -100,6 +100,7 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 		if ((rc = kf_decode_offset_commit(&c, ver, a, &r)) == 0) {
 			str_ok(r.group_id);
 			str_ok(r.member_id);
+			str_ok(r.group_instance_id);
 			for (int32_t i = 0; i < r.ntopics; i++)
 				for (int32_t j = 0; j < r.topics[i].nparts; j++)
 					str_ok(r.topics[i].parts[j].metadata);
@@ -124,6 +125,7 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 		if ((rc = kf_decode_join_group(&c, ver, a, &r)) == 0) {
 			str_ok(r.group_id);
 			str_ok(r.member_id);
+			str_ok(r.group_instance_id);
 			str_ok(r.protocol_type);
 			for (int32_t i = 0; i < r.nprotocols; i++) {
 				str_ok(r.protocols[i].name);
@@ -134,21 +136,28 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 	}
 	case KF_HEARTBEAT: {
 		struct kf_heartbeat_req r;
-		if ((rc = kf_decode_heartbeat(&c, ver, &r)) == 0)
+		if ((rc = kf_decode_heartbeat(&c, ver, &r)) == 0) {
 			str_ok(r.member_id);
+			str_ok(r.group_instance_id);
+		}
 		break;
 	}
 	case KF_LEAVE_GROUP: {
 		struct kf_leave_group_req r;
-		if ((rc = kf_decode_leave_group(&c, ver, &r)) == 0)
-			str_ok(r.member_id);
+		if ((rc = kf_decode_leave_group(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.nmembers; i++) {
+				str_ok(r.members[i].member_id);
+				str_ok(r.members[i].group_instance_id);
+			}
 		break;
 	}
 	case KF_SYNC_GROUP: {
 		struct kf_sync_group_req r;
-		if ((rc = kf_decode_sync_group(&c, ver, a, &r)) == 0)
+		if ((rc = kf_decode_sync_group(&c, ver, a, &r)) == 0) {
+			str_ok(r.group_instance_id);
 			for (int32_t i = 0; i < r.nassignments; i++)
 				bytes_ok(r.assignments[i].assignment);
+		}
 		break;
 	}
 	case KF_DESCRIBE_GROUPS: {
@@ -313,12 +322,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(a.used_total <= 64 * size + 4096);
 		kf_arena_reset(&a);
 	}
-	/* 3. the whole input as the body of every request, versions 0-4, and
-	 * in the flexible encoding at version 6 */
+	/* 3. the whole input as the body of every request, versions 0-7, and
+	 * in the flexible encoding at version 7 */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		for (int ver = 0; ver <= 4; ver++)
+		for (int ver = 0; ver <= 7; ver++)
 			decode_one(keys[i], ver, 0, data, size, &a);
-		decode_one(keys[i], 6, 1, data, size, &a);
+		decode_one(keys[i], 7, 1, data, size, &a);
 	}
 	kf_arena_free(&a);
 	return 0;

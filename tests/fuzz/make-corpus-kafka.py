@@ -40,10 +40,31 @@ seeds = {
     'join_group_v0': frame(11, 0, s('g') + i32(10000) + s('') + s('consumer') + arr([s('range') + b(b'\0\0\0\0\0\1\0\2t1')])),
     'join_group_v2': frame(11, 2, s('g') + i32(10000) + i32(30000) + s('') + s('consumer') +
                            arr([s('range') + b(b'meta'), s('roundrobin') + b(b'meta')])),
+    'join_group_v4': frame(11, 4, s('g') + i32(10000) + i32(30000) + s('') + s('consumer') +
+                           arr([s('range') + b(b'meta')])),
+    'join_group_v5_static': frame(11, 5, s('g') + i32(10000) + i32(30000) + s('') + s('inst-a') +
+                                  s('consumer') + arr([s('range') + b(b'meta')])),
+    'join_group_v5_dynamic': frame(11, 5, s('g') + i32(10000) + i32(30000) + s('m') + s(None) +
+                                   s('consumer') + arr([s('range') + b(b'meta')])),
     'heartbeat_v1': frame(12, 1, s('g') + i32(1) + s('m')),
+    'heartbeat_v3': frame(12, 3, s('g') + i32(1) + s('m') + s('inst-a')),
     'leave_group_v1': frame(13, 1, s('g') + s('m')),
+    'leave_group_v3': frame(13, 3, s('g') + arr([s('') + s('inst-a'), s('m') + s(None)])),
     'sync_group_v1': frame(14, 1, s('g') + i32(1) + s('m') + arr([s('m') + b(b'assignment')])),
+    'sync_group_v3': frame(14, 3, s('g') + i32(1) + s('m') + s('inst-a') +
+                           arr([s('m') + b(b'assignment'), s('n') + b(None)])),
     'describe_groups_v0': frame(15, 0, arr([s('g'), s('h')])),
+    'describe_groups_v3': frame(15, 3, arr([s('g')]) + i8(1)),
+    'describe_groups_v4': frame(15, 4, arr([s('g'), s('h')]) + i8(0)),
+    'offset_commit_v3': frame(8, 3, s('g') + i32(1) + s('m') + i64(-1) +
+                              arr([s('t1') + arr([i32(0) + i64(5) + s('meta')])])),
+    'offset_commit_v5': frame(8, 5, s('g') + i32(1) + s('m') +
+                              arr([s('t1') + arr([i32(0) + i64(5) + s(None)])])),
+    'offset_commit_v6': frame(8, 6, s('g') + i32(1) + s('m') +
+                              arr([s('t1') + arr([i32(0) + i64(5) + i32(3) + s('meta')])])),
+    'offset_commit_v7': frame(8, 7, s('g') + i32(1) + s('m') + s('inst-a') +
+                              arr([s('t1') + arr([i32(0) + i64(5) + i32(-1) + s('meta'),
+                                                  i32(1) + i64(7) + i32(2) + s(None)])])),
     'list_groups_v0': frame(16, 0, b''),
     'create_topics_v1': frame(19, 1, arr([s('t1') + i32(3) + i16(1) + arr([]) +
                                           arr([s('retention.ms') + s('1000'), s('cleanup.policy') + s('compact')])]) +

@@ -409,7 +409,7 @@ static void leave(const char *group, const struct member *m)
 
 START_TEST(test_live_group)
 {
-	char t[128], g[128], path[512], body[256], want[512];
+	char t[128], g[128], path[512], body[256], want[640];
 	struct member m;
 	kh_name(t, sizeof(t), "live");
 	kh_name(g, sizeof(g), "lg");
@@ -423,7 +423,8 @@ START_TEST(test_live_group)
 	snprintf(want, sizeof(want), "{\"group\":\"%s\",\"state\":\"Stable\",\"protocol_type\":\"consumer\","
 		 "\"protocol\":\"range\",\"leader\":\"%s\",\"generation\":%d,\"offsets\":[]}", g, m.id, (int)m.generation);
 	ck_assert_msg(th_jmatch(&b, "", want), "%s", b.body);
-	snprintf(want, sizeof(want), "[{\"member_id\":\"%s\",\"client_id\":\"raw\",\"client_host\":\"/127.0.0.1\","
+	snprintf(want, sizeof(want), "[{\"member_id\":\"%s\",\"group_instance_id\":null,"
+		 "\"client_id\":\"raw\",\"client_host\":\"/127.0.0.1\","
 		 "\"assignment\":[{\"topic\":\"%s\",\"partitions\":[0,1]}]}]", m.id, t);
 	ck_assert_msg(th_jmatch(&b, "members", want), "%s", b.body);
 	th_http_free(&b);

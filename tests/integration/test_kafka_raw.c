@@ -1,7 +1,10 @@
 /* Kafka front end over raw sockets: ApiVersions and its KIP-511 fallback,
  * framing errors that close only their own connection, in-order answers
  * to pipelined requests, the error codes a real broker gives (corrupt
- * batch, bad acks, unknown topic, group errors), and a parked fetch. */
+ * batch, bad acks, unknown topic, group errors), a parked fetch, and
+ * group membership by version: JoinGroup v4's MEMBER_ID_REQUIRED and
+ * static members (JoinGroup v5, SyncGroup v3, Heartbeat v3, OffsetCommit
+ * v7, LeaveGroup v3, DescribeGroups v4). */
 #include "kafka_harness.h"
 
 #include <stdio.h>
@@ -973,6 +976,379 @@ START_TEST(offset_delete_raw)
 }
 END_TEST
 
+/* ---- group membership: KIP-394 member ids and KIP-345 static members ---- */
+
+static void rstrcpy(struct rb *r, char *buf, size_t cap)
+{
+	int16_t l = r16(r);
+	size_t n = l > 0 ? (size_t)l : 0;
+
+	ck_assert_uint_lt(n, cap);
+	memcpy(buf, r->p + r->off, n);
+	buf[n] = '\0';
+	r->off += n;
+}
+
+/* A JoinGroup body: session 10 s, rebalance timeout 500 ms (so the
+ * first rebalance's delay is short too), protocol "range". */
+static void join_body(struct wb *b, int16_t ver, const char *group, const char *member,
+		      const char *instance)
+{
+	b->n = 0;
+	wstr(b, group);
+	w32(b, 10000);
+	w32(b, 500);
+	wstr(b, member);
+	if (ver >= 5)
+		wstr(b, instance);
+	wstr(b, "consumer");
+	w32(b, 1);
+	wstr(b, "range");
+	w32(b, 4);
+	memcpy(b->d + b->n, "meta", 4);
+	b->n += 4;
+}
+
+static void join_send(int fd, int16_t ver, const char *group, const char *member,
+		      const char *instance)
+{
+	struct wb b;
+	join_body(&b, ver, group, member, instance);
+	kh_raw_request(fd, 11, ver, 300, b.d, b.n);
+}
+
+struct join_answer {
+	int16_t err;
+	int32_t generation, nmembers;
+	char protocol[64], leader[256], member[256];
+	char ids[4][256], instances[4][64]; /* the leader's member list; "-" for null */
+};
+
+static void join_read(int fd, int16_t ver, struct join_answer *a)
+{
+	long n = kh_raw_response(fd, resp, sizeof(resp), 10000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	if (ver >= 2)
+		ck_assert_int_eq(r32(&r), 0);
+	a->err = r16(&r);
+	a->generation = r32(&r);
+	rstrcpy(&r, a->protocol, sizeof(a->protocol));
+	rstrcpy(&r, a->leader, sizeof(a->leader));
+	rstrcpy(&r, a->member, sizeof(a->member));
+	a->nmembers = r32(&r);
+	ck_assert_int_le(a->nmembers, 4);
+	for (int32_t i = 0; i < a->nmembers; i++) {
+		rstrcpy(&r, a->ids[i], sizeof(a->ids[i]));
+		strcpy(a->instances[i], "-");
+		if (ver >= 5 && (int16_t)(r.p[r.off] << 8 | r.p[r.off + 1]) >= 0)
+			rstrcpy(&r, a->instances[i], sizeof(a->instances[i]));
+		else if (ver >= 5)
+			r.off += 2;
+		ck_assert_int_eq(r32(&r), 4); /* the metadata as joined */
+		r.off += 4;
+	}
+	ck_assert_uint_eq(r.off, (size_t)n);
+}
+
+/* SyncGroup (v3 with an instance id) sent; the leader's assignments are
+ * (member, bytes) pairs. */
+static void sync_send(int fd, int16_t ver, const char *group, int32_t gen, const char *member,
+		      const char *instance, int n, const char **pairs)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, gen);
+	wstr(&b, member);
+	if (ver >= 3)
+		wstr(&b, instance);
+	w32(&b, n);
+	for (int i = 0; i < n; i++) {
+		wstr(&b, pairs[2 * i]);
+		w32(&b, (int32_t)strlen(pairs[2 * i + 1]));
+		memcpy(b.d + b.n, pairs[2 * i + 1], strlen(pairs[2 * i + 1]));
+		b.n += strlen(pairs[2 * i + 1]);
+	}
+	kh_raw_request(fd, 14, ver, 301, b.d, b.n);
+}
+
+/* A SyncGroup answer's error; *assignment gets its bytes as a string. */
+static int16_t sync_read(int fd, char *assignment, size_t cap)
+{
+	long n = kh_raw_response(fd, resp, sizeof(resp), 10000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 8 };
+	int16_t err = r16(&r);
+	int32_t len = r32(&r);
+	ck_assert_uint_lt((size_t)(len > 0 ? len : 0), cap);
+	memcpy(assignment, r.p + r.off, len > 0 ? (size_t)len : 0);
+	assignment[len > 0 ? len : 0] = '\0';
+	return err;
+}
+
+static int16_t heartbeat(int fd, int16_t ver, const char *group, int32_t gen, const char *member,
+			 const char *instance)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, gen);
+	wstr(&b, member);
+	if (ver >= 3)
+		wstr(&b, instance);
+	return simple_group_call(fd, 12, ver, &b);
+}
+
+/* OffsetCommit v7 of topic/0 at offset 1; returns the partition's error. */
+static int16_t commit_v7(int fd, const char *group, int32_t gen, const char *member,
+			 const char *instance, const char *topic)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, gen);
+	wstr(&b, member);
+	wstr(&b, instance);
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, 1);
+	w32(&b, -1); /* committed_leader_epoch */
+	wstr(&b, NULL);
+	kh_raw_request(fd, 8, 7, 302, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 0); /* throttle time, v3+ */
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	int16_t err = r16(&r);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	return err;
+}
+
+/* JoinGroup v4: a dynamic member without an id gets MEMBER_ID_REQUIRED
+ * with its id, and joins with it; an id never handed out is unknown. */
+START_TEST(join_v4_member_id_required)
+{
+	char group[128], id[256];
+	int fd = kh_raw_connect(kh_main());
+	struct join_answer a;
+
+	kh_name(group, sizeof(group), "rawkip394");
+	join_send(fd, 4, group, "", NULL);
+	join_read(fd, 4, &a);
+	ck_assert_int_eq(a.err, 79);
+	ck_assert_int_eq(a.generation, -1);
+	ck_assert_str_eq(a.leader, "");
+	ck_assert_int_eq(strncmp(a.member, "raw-", 4), 0);
+	strcpy(id, a.member);
+	join_send(fd, 4, group, "raw-never-handed-out", NULL);
+	join_read(fd, 4, &a);
+	ck_assert_int_eq(a.err, 25);
+	join_send(fd, 4, group, id, NULL);
+	join_read(fd, 4, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(a.generation, 1);
+	ck_assert_str_eq(a.protocol, "range");
+	ck_assert_str_eq(a.member, id);
+	ck_assert_str_eq(a.leader, id);
+	ck_assert_int_eq(a.nmembers, 1);
+	ck_assert_str_eq(a.ids[0], id);
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
+/* DescribeGroups v4 (include_authorized_operations asked): the state,
+ * and each member's instance id ("-" for null) by member id. */
+static void describe_v4(int fd, const char *group, char *state, size_t cap, int nmax,
+			char ids[][256], char instances[][64], int *nmembers)
+{
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	wstr(&b, group);
+	w8(&b, 1);
+	kh_raw_request(fd, 15, 4, 303, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	char s[64];
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r16(&r), 0);
+	rskipstr(&r);
+	rstrcpy(&r, state, cap);
+	rstrcpy(&r, s, sizeof(s));
+	rskipstr(&r);
+	*nmembers = r32(&r);
+	ck_assert_int_le(*nmembers, nmax);
+	for (int i = 0; i < *nmembers; i++) {
+		rstrcpy(&r, ids[i], 256);
+		strcpy(instances[i], "-");
+		if ((int16_t)(r.p[r.off] << 8 | r.p[r.off + 1]) >= 0)
+			rstrcpy(&r, instances[i], 64);
+		else
+			r.off += 2;
+		rskipstr(&r); /* client id */
+		rskipstr(&r); /* client host */
+		int32_t l = r32(&r);
+		r.off += l > 0 ? (size_t)l : 0;
+		l = r32(&r);
+		r.off += l > 0 ? (size_t)l : 0;
+	}
+	/* the default user may read and configure every group: READ,
+	 * DESCRIBE and DELETE */
+	ck_assert_int_eq(r32(&r), 1 << 3 | 1 << 8 | 1 << 6);
+	ck_assert_uint_eq(r.off, (size_t)n);
+}
+
+static const char *instance_of(const char *id, char ids[][256], char instances[][64], int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return instances[i];
+	return NULL;
+}
+
+/*
+ * Static membership (KIP-345): a static member (JoinGroup v5, SyncGroup
+ * v3) and a dynamic one (v2) form a generation; the static one's
+ * connection goes without a LeaveGroup; it joins again with no member id
+ * and the same instance id and is answered at once: the same generation
+ * (no rebalance: the other member's heartbeat stays 0), a new member id,
+ * the old leader id, and SyncGroup gives it the same assignment.  Its old
+ * member id is FENCED_INSTANCE_ID for Heartbeat v3, SyncGroup v3 and
+ * OffsetCommit v7; a parked JoinGroup of the replaced id is answered
+ * FENCED too.
+ * DescribeGroups v4 shows the instance ids; LeaveGroup v3 removes a batch.
+ */
+START_TEST(static_member_rejoins_without_rebalance)
+{
+	char group[128], topic[128], a_id[256], a2_id[256], b_id[256], asg[64], state[64];
+	char ids[4][256], insts[4][64];
+	int fd1 = kh_raw_connect(kh_main()), fd2 = kh_raw_connect(kh_main());
+	int fd3, fd4, n;
+	struct join_answer a, b;
+
+	kh_name(group, sizeof(group), "rawstatic");
+	kh_name(topic, sizeof(topic), "rawstatic");
+	create_topic(fd2, topic, 1);
+	/* generation 1: static A (v5: no MEMBER_ID_REQUIRED) leads, dynamic B (v2) */
+	join_send(fd1, 5, group, "", "inst-a");
+	usleep(100 * 1000);
+	join_send(fd2, 2, group, "", NULL);
+	join_read(fd1, 5, &a);
+	join_read(fd2, 2, &b);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(b.err, 0);
+	ck_assert_int_eq(a.generation, 1);
+	ck_assert_int_eq(strncmp(a.member, "inst-a-", 7), 0);
+	strcpy(a_id, a.member);
+	strcpy(b_id, b.member);
+	ck_assert_str_eq(a.leader, a_id);
+	ck_assert_int_eq(a.nmembers, 2);
+	ck_assert_str_eq(instance_of(a_id, a.ids, a.instances, 2), "inst-a");
+	ck_assert_str_eq(instance_of(b_id, a.ids, a.instances, 2), "-");
+	const char *pairs[] = { a_id, "assign-A", b_id, "assign-B" };
+	sync_send(fd2, 1, group, 1, b_id, NULL, 0, NULL);
+	sync_send(fd1, 3, group, 1, a_id, "inst-a", 2, pairs);
+	ck_assert_int_eq(sync_read(fd1, asg, sizeof(asg)), 0);
+	ck_assert_str_eq(asg, "assign-A");
+	ck_assert_int_eq(sync_read(fd2, asg, sizeof(asg)), 0);
+	ck_assert_str_eq(asg, "assign-B");
+
+	/* A goes without LeaveGroup and comes back: no rebalance */
+	close(fd1);
+	usleep(100 * 1000);
+	fd3 = kh_raw_connect(kh_main());
+	join_send(fd3, 5, group, "", "inst-a");
+	join_read(fd3, 5, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(a.generation, 1);
+	ck_assert_str_eq(a.protocol, "range");
+	ck_assert_str_ne(a.member, a_id);
+	ck_assert_int_eq(strncmp(a.member, "inst-a-", 7), 0);
+	ck_assert_str_eq(a.leader, a_id); /* as Kafka: the leader as it was */
+	ck_assert_int_eq(a.nmembers, 0);
+	strcpy(a2_id, a.member);
+	sync_send(fd3, 3, group, 1, a2_id, "inst-a", 0, NULL);
+	ck_assert_int_eq(sync_read(fd3, asg, sizeof(asg)), 0);
+	ck_assert_str_eq(asg, "assign-A");
+	ck_assert_int_eq(heartbeat(fd2, 1, group, 1, b_id, NULL), 0);
+	ck_assert_int_eq(heartbeat(fd3, 3, group, 1, a2_id, "inst-a"), 0);
+	/* the old incarnation is fenced; an unknown instance is unknown */
+	ck_assert_int_eq(heartbeat(fd2, 3, group, 1, a_id, "inst-a"), 82);
+	sync_send(fd2, 3, group, 1, a_id, "inst-a", 0, NULL);
+	ck_assert_int_eq(sync_read(fd2, asg, sizeof(asg)), 82);
+	ck_assert_int_eq(heartbeat(fd2, 3, group, 1, a2_id, "inst-z"), 25);
+	ck_assert_int_eq(commit_v7(fd2, group, 1, a_id, "inst-a", topic), 82);
+	ck_assert_int_eq(commit_v7(fd3, group, 1, a2_id, "inst-a", topic), 0);
+	describe_v4(fd2, group, state, sizeof(state), 4, ids, insts, &n);
+	ck_assert_str_eq(state, "Stable");
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(instance_of(a2_id, ids, insts, n), "inst-a");
+	ck_assert_str_eq(instance_of(b_id, ids, insts, n), "-");
+
+	/* A rejoins with its id (a rebalance: B has not rejoined yet) and,
+	 * while that waits, a new incarnation takes the instance: the parked
+	 * join is FENCED_INSTANCE_ID; B's rejoin completes generation 2 */
+	join_send(fd3, 5, group, a2_id, "inst-a");
+	usleep(200 * 1000);
+	fd4 = kh_raw_connect(kh_main());
+	join_send(fd4, 5, group, "", "inst-a");
+	join_read(fd3, 5, &a);
+	ck_assert_int_eq(a.err, 82);
+	ck_assert_str_eq(a.member, a2_id);
+	join_send(fd2, 2, group, b_id, NULL);
+	join_read(fd4, 5, &a);
+	join_read(fd2, 2, &b);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(b.err, 0);
+	ck_assert_int_eq(a.generation, 2);
+	ck_assert_int_eq(strncmp(a.member, "inst-a-", 7), 0);
+	ck_assert_str_ne(a.member, a2_id);
+	ck_assert_str_eq(a.leader, a.member); /* leadership moved with the instance */
+	ck_assert_int_eq(a.nmembers, 2);
+	strcpy(a2_id, a.member);
+
+	/* LeaveGroup v3: by instance id alone, by member id, two unknown */
+	struct wb w = { .n = 0 };
+	wstr(&w, group);
+	w32(&w, 4);
+	wstr(&w, "");
+	wstr(&w, "inst-a");
+	wstr(&w, b_id);
+	wstr(&w, NULL);
+	wstr(&w, "nobody");
+	wstr(&w, NULL);
+	wstr(&w, "");
+	wstr(&w, "inst-z");
+	kh_raw_request(fd2, 13, 3, 304, w.d, w.n);
+	long len = kh_raw_response(fd2, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(len, 0);
+	struct rb r = { resp, (size_t)len, 4 };
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_eq(r32(&r), 4);
+	const int16_t want[] = { 0, 0, 25, 25 };
+	for (int i = 0; i < 4; i++) {
+		rskipstr(&r);
+		rskipstr(&r);
+		ck_assert_int_eq(r16(&r), want[i]);
+	}
+	ck_assert_uint_eq(r.off, (size_t)len);
+	describe_v4(fd2, group, state, sizeof(state), 4, ids, insts, &n);
+	ck_assert_str_eq(state, "Empty");
+	ck_assert_int_eq(n, 0);
+	close(fd2);
+	close(fd3);
+	close(fd4);
+	assert_alive();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_raw");
@@ -990,6 +1366,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, offset_delete_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);
 	tcase_add_test(tc, group_errors);
+	tcase_add_test(tc, join_v4_member_id_required);
+	tcase_add_test(tc, static_member_rejoins_without_rebalance);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -133,11 +133,11 @@ START_TEST(test_groups_rebalance_and_commit_check)
 	struct tdm_group_member *who;
 
 	/* no live members: only simple commits (generation < 0) */
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, -1, "", 0, &who), TDM_GROUP_OK);
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, -1, "", 0, NULL, 0, &who), TDM_GROUP_OK);
 	ck_assert_ptr_null(who);
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 0, "", 0, NULL),
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 0, "", 0, NULL, 0, NULL),
 			 TDM_GROUP_ILLEGAL_GENERATION);
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "nobody", 6, -1, "", 0, NULL), TDM_GROUP_OK);
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "nobody", 6, -1, "", 0, NULL, 0, NULL), TDM_GROUP_OK);
 	ck_assert(!tdm_groups_busy(gs, "g", 1));
 
 	struct tdm_group_member *m1 = member(g, "m1", "range", NULL);
@@ -154,17 +154,17 @@ START_TEST(test_groups_rebalance_and_commit_check)
 	ck_assert_int_eq(g->state, TDM_GROUP_COMPLETING);
 	ck_assert_ptr_null(m2->assignment);
 	ck_assert_str_eq(tdm_group_state_name(g->state), "CompletingRebalance");
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "m1", 2, NULL),
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "m1", 2, NULL, 0, NULL),
 			 TDM_GROUP_REBALANCING);
 	tdm_group_set_state(g, TDM_GROUP_STABLE);
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "m1", 2, &who), TDM_GROUP_OK);
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "m1", 2, NULL, 0, &who), TDM_GROUP_OK);
 	ck_assert_ptr_eq(who, m1);
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 0, "m1", 2, NULL),
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 0, "m1", 2, NULL, 0, NULL),
 			 TDM_GROUP_ILLEGAL_GENERATION);
-	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "m9", 2, NULL),
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "m9", 2, NULL, 0, NULL),
 			 TDM_GROUP_UNKNOWN_MEMBER);
 	/* the HTTP fetch's commit without membership is refused while members live */
-	ck_assert_int_ne(tdm_groups_check_commit(gs, "g", 1, -1, "", 0, NULL), TDM_GROUP_OK);
+	ck_assert_int_ne(tdm_groups_check_commit(gs, "g", 1, -1, "", 0, NULL, 0, NULL), TDM_GROUP_OK);
 	/* the leader leaves: nobody leads until the next completion */
 	tdm_group_member_unlink(m1);
 	tdm_group_member_clear(m1);
@@ -174,6 +174,51 @@ START_TEST(test_groups_rebalance_and_commit_check)
 	ck_assert_int_eq(tdm_group_complete_join(g, "range"), 0);
 	ck_assert_str_eq(g->leader, "m2");
 	ck_assert_int_eq(g->generation, 2);
+	drop(g);
+}
+END_TEST
+
+/* Static members (KIP-345): found by instance id, renamed on a rejoin
+ * (the leader follows), and the member check and commit check fence an
+ * old member id of an instance. */
+START_TEST(test_groups_static_members)
+{
+	struct tdm_group *g = group("g");
+	struct tdm_group_member *who;
+	struct tdm_group_member *a = member(g, "a-1", "range", NULL);
+	struct tdm_group_member *d = member(g, "d-1", "range", NULL);
+	char *old;
+
+	a->instance_id = strdup("a");
+	ck_assert_ptr_eq(tdm_group_member_find_instance(g, "a", 1), a);
+	ck_assert_ptr_null(tdm_group_member_find_instance(g, "d", 1));
+	tdm_group_set_state(g, TDM_GROUP_PREPARING);
+	ck_assert_int_eq(tdm_group_complete_join(g, "range"), 0);
+	tdm_group_set_state(g, TDM_GROUP_STABLE);
+	ck_assert_str_eq(g->leader, "a-1");
+	old = tdm_group_member_rename(a, strdup("a-2"));
+	ck_assert_str_eq(old, "a-1");
+	free(old);
+	ck_assert_str_eq(g->leader, "a-2");
+	ck_assert_ptr_eq(tdm_group_member_find(g, "a-2", 3), a);
+	ck_assert_ptr_null(tdm_group_member_find(g, "a-1", 3));
+	ck_assert_int_eq(tdm_group_check_member(g, "a-2", 3, "a", 1, &who), TDM_GROUP_OK);
+	ck_assert_ptr_eq(who, a);
+	ck_assert_int_eq(tdm_group_check_member(g, "a-1", 3, "a", 1, &who), TDM_GROUP_FENCED);
+	ck_assert_ptr_null(who);
+	ck_assert_int_eq(tdm_group_check_member(g, "d-1", 3, "x", 1, NULL), TDM_GROUP_UNKNOWN_MEMBER);
+	ck_assert_int_eq(tdm_group_check_member(g, "d-1", 3, NULL, 0, &who), TDM_GROUP_OK);
+	ck_assert_ptr_eq(who, d);
+	ck_assert_int_eq(tdm_group_check_member(NULL, "d-1", 3, NULL, 0, NULL),
+			 TDM_GROUP_UNKNOWN_MEMBER);
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "a-1", 3, "a", 1, NULL),
+			 TDM_GROUP_FENCED);
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "a-2", 3, "a", 1, &who),
+			 TDM_GROUP_OK);
+	ck_assert_ptr_eq(who, a);
+	/* the old member id without its instance id is simply unknown */
+	ck_assert_int_eq(tdm_groups_check_commit(gs, "g", 1, 1, "a-1", 3, NULL, 0, NULL),
+			 TDM_GROUP_UNKNOWN_MEMBER);
 	drop(g);
 }
 END_TEST
@@ -375,6 +420,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_groups_protocol_vote);
 	tcase_add_test(tc, test_groups_rebalance_and_commit_check);
+	tcase_add_test(tc, test_groups_static_members);
 	tcase_add_test(tc, test_groups_offsets_lag_forget);
 	tcase_add_test(tc, test_groups_reload_reads_replicated_offsets);
 	tcase_add_test(tc, test_groups_follower_writes_nothing);

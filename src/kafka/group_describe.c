@@ -1,0 +1,198 @@
+/*
+ * Reading the groups: ListGroups v0 (the groups held here and those known
+ * only by committed offsets, as after a restart) and DescribeGroups v0-4
+ * (v1+: throttle time; v3+: include_authorized_operations and each
+ * group's authorized_operations; v4+: each member's group_instance_id).
+ * The groups are the coordinator's (groups.c).
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "kafka/groups_internal.h"
+#include "kafka/kf.h"
+
+/* Groups known only by their committed offsets (after a restart). */
+struct offset_groups {
+	struct kf_conn *kc;
+	struct kf_arena *arena;
+	struct name_item {
+		const char *name;
+		struct name_item *next;
+	} *list;
+	int32_t count;
+	int failed;
+};
+
+static void offset_group_fn(void *ctx, const char *group)
+{
+	struct offset_groups *og = ctx;
+	struct name_item *it;
+	char *copy;
+	size_t n;
+
+	if (!(group = kf_authz_group_listed(og->kc, group)))
+		return; /* another vhost's, or not the user's */
+	n = strlen(group) + 1;
+	it = kf_arena_alloc(og->arena, sizeof(*it));
+	copy = kf_arena_alloc(og->arena, n);
+	if (!it || !copy) {
+		og->failed = 1;
+		return;
+	}
+	memcpy(copy, group, n);
+	it->name = copy;
+	it->next = og->list;
+	og->list = it;
+	og->count++;
+}
+
+int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct tdm_groups *core = kc->srv->cgroups;
+	struct offset_groups og = { kc, &kc->arena, NULL, 0, 0 };
+	struct tdm_group *g;
+	size_t pos = 0;
+	int32_t n = 0;
+
+	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
+		return KF_R_CLOSE;
+	if (kf_groups_coordinator(kc->srv->groups) != KF_ERR_NONE) {
+		/* Kafka: a broker lists the groups it coordinates, here none */
+		kf_put_i16(resp, KF_ERR_NONE);
+		kf_put_i32(resp, 0);
+		return KF_R_DONE;
+	}
+	tdm_groups_offset_only(core, offset_group_fn, &og);
+	if (og.failed)
+		return KF_R_CLOSE;
+	while ((g = tdm_groups_next(core, &pos)))
+		n += kf_authz_group_listed(kc, g->id) != NULL;
+	kf_put_i16(resp, KF_ERR_NONE);
+	kf_put_i32(resp, n + og.count);
+	pos = 0;
+	while ((g = tdm_groups_next(core, &pos))) {
+		const char *id = kf_authz_group_listed(kc, g->id);
+
+		if (!id)
+			continue;
+		kf_put_str(resp, id);
+		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
+	}
+	for (struct name_item *it = og.list; it; it = it->next) {
+		kf_put_str(resp, it->name);
+		kf_put_str(resp, "consumer");
+	}
+	return KF_R_DONE;
+}
+
+/* Kafka's AclOperation codes, as bits of DescribeGroups v3's
+ * authorized_operations. */
+enum { OP_READ = 3, OP_DELETE = 6, OP_DESCRIBE = 8 };
+#define OPS_NOT_ASKED INT32_MIN /* Kafka's default: not asked for */
+
+/* What kc may do to group id (as sent): read gives Kafka's READ and
+ * DESCRIBE, configure its DELETE (as DeleteGroups takes it). */
+static int32_t group_operations(struct kf_conn *kc, struct kf_str id)
+{
+	struct kf_str read = id, conf = id;
+	int32_t ops = 0;
+
+	if (kf_authz_group(kc, &read) == KF_ERR_NONE)
+		ops |= 1 << OP_READ | 1 << OP_DESCRIBE;
+	if (kf_authz_group_as(kc, TDM_PERM_CONFIGURE, &conf) == KF_ERR_NONE)
+		ops |= 1 << OP_DELETE;
+	return ops;
+}
+
+/* A group without members: the error, its id, state and protocol type. */
+static void put_memberless(struct evbuffer *resp, int16_t err, struct kf_str id, const char *state,
+			   const char *type)
+{
+	kf_put_i16(resp, err);
+	kf_put_kstr(resp, id);
+	kf_put_str(resp, state);
+	kf_put_str(resp, type);
+	kf_put_str(resp, "");
+	kf_put_i32(resp, 0);
+}
+
+/* A group the coordinator holds: members (v4+: with instance ids);
+ * protocol, metadata and assignments only while Stable, as Kafka. */
+static void put_group(struct evbuffer *resp, int ver, struct kf_str id, const struct group *g)
+{
+	int stable = g->c.state == TDM_GROUP_STABLE;
+
+	kf_put_i16(resp, KF_ERR_NONE);
+	kf_put_kstr(resp, id);
+	kf_put_str(resp, tdm_group_state_name(g->c.state));
+	kf_put_str(resp, g->c.protocol_type ? g->c.protocol_type : "consumer");
+	kf_put_str(resp, stable && g->c.protocol ? g->c.protocol : "");
+	kf_put_i32(resp, g->c.nmembers);
+	for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
+		const struct tdm_group_proto *pm =
+			stable ? kf_member_proto(m, g->c.protocol) : NULL;
+
+		kf_put_str(resp, m->c.id);
+		if (ver >= 4)
+			kf_put_str(resp, m->c.instance_id);
+		kf_put_str(resp, m->c.client_id);
+		kf_put_str(resp, m->c.client_host);
+		kf_put_bytes(resp, pm ? pm->meta : NULL, pm ? pm->len : 0);
+		kf_put_bytes(resp, stable ? m->c.assignment : NULL,
+			     stable ? m->c.assignment_len : 0);
+	}
+}
+
+/* One group of the request: an error (Kafka: nothing about the group),
+ * a group held here, or one known only by committed offsets (Empty) or
+ * not at all (Dead).  1 when described without an error. */
+static int describe_one(struct kf_conn *kc, struct evbuffer *resp, int ver, struct kf_str sent,
+			int16_t cerr)
+{
+	struct kf_str gid = sent; /* as core keys it, after the check */
+	struct group *g;
+	char name[1024];
+	int has;
+
+	if (kf_authz_group(kc, &gid) != KF_ERR_NONE)
+		cerr = KF_ERR_GROUP_AUTHORIZATION_FAILED;
+	if (cerr != KF_ERR_NONE) {
+		put_memberless(resp, cerr, sent, "", "");
+		return 0;
+	}
+	if ((g = kf_group_find(kc->srv->groups, gid))) {
+		put_group(resp, ver, sent, g);
+		return 1;
+	}
+	has = kf_str_cstr(gid, name, sizeof(name)) == 0 &&
+	      tdm_groups_has_offsets(kc->srv->cgroups, name);
+	put_memberless(resp, KF_ERR_NONE, sent, has ? "Empty" : "Dead", has ? "consumer" : "");
+	return 1;
+}
+
+/* v1+: a throttle time first; v3+: authorized_operations per group
+ * (INT32_MIN unless asked); v4+: each member's instance id. */
+int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	int ver = kc->hdr.api_version;
+	struct kf_describe_groups_req r;
+	int16_t cerr;
+
+	if (kf_decode_describe_groups(cur, ver, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	cerr = kf_groups_coordinator(kc->srv->groups);
+	if (ver >= 1)
+		kf_put_i32(resp, 0);
+	kf_put_i32(resp, r.ngroups);
+	for (int32_t i = 0; i < r.ngroups; i++) {
+		int ok = describe_one(kc, resp, ver, r.groups[i], cerr);
+
+		if (ver >= 3)
+			kf_put_i32(resp, ok && r.include_authorized_operations
+						 ? group_operations(kc, r.groups[i])
+						 : OPS_NOT_ASKED);
+	}
+	return KF_R_DONE;
+}
