@@ -77,6 +77,7 @@ struct perf_opts {
 	int batch_num;        /* records per produce batch (batch.num.messages) */
 	char *acks;           /* owned; "0", "1", "all" */
 	char *compression;    /* owned; "none", "gzip", ... */
+	bool idempotence;     /* producer enable.idempotence */
 	int fetch_wait_ms;    /* consumer fetch.wait.max.ms */
 	char *group;          /* owned; "" = consumers assign() partitions, else subscribe as this group */
 	int batch;            /* messages coalesced into one write by a producer */

@@ -317,7 +317,8 @@ static int log_mode_producer(struct perf_worker *w)
 	    conf_setf(c, "batch.size", w->err, sizeof(w->err), "%" PRIu64, o->batch_size) < 0 ||
 	    conf_setf(c, "queue.buffering.max.messages", w->err, sizeof(w->err), "%d", o->confirm) < 0 ||
 	    conf_set(c, "queue.buffering.max.kbytes", "2097151", w->err, sizeof(w->err)) < 0 ||
-	    conf_set(c, "enable.idempotence", "false", w->err, sizeof(w->err)) < 0 ||
+	    conf_set(c, "enable.idempotence", o->idempotence ? "true" : "false", w->err,
+		     sizeof(w->err)) < 0 ||
 	    conf_set(c, "message.max.bytes", "134217728", w->err, sizeof(w->err)) < 0) {
 		rd_kafka_conf_destroy(c);
 		return -1;

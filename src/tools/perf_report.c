@@ -129,10 +129,10 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 	double mb = (double)o->size / 1e6;
 	if (log)
 		fprintf(out, "\nlog: %d producer(s), %d consumer(s), topic %s, %d partition(s), %" PRIu64
-			     " B, acks=%s, linger %g ms, batch %d records / %" PRIu64 " B, compression %s, %s%s\n",
-			run->n_producers, run->n_consumers, o->topic, o->partitions, o->size, o->acks, o->linger_ms,
-			o->batch_num, o->batch_size, o->compression, *o->group ? "group " : "assign from the beginning",
-			o->group);
+			     " B, acks=%s%s, linger %g ms, batch %d records / %" PRIu64 " B, compression %s, %s%s\n",
+			run->n_producers, run->n_consumers, o->topic, o->partitions, o->size, o->acks,
+			o->idempotence ? " (idempotent)" : "", o->linger_ms, o->batch_num, o->batch_size,
+			o->compression, *o->group ? "group " : "assign from the beginning", o->group);
 	else
 		fprintf(out, "\n%s: %d producer(s), %d consumer(s), %d queue(s), %" PRIu64 " B%s%s, %s\n", o->mode,
 			run->n_producers, run->n_consumers, o->queues, o->size, o->persistent ? ", persistent" : "",
@@ -181,8 +181,10 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 		us(max), r->send_rate * mb, r->recv_rate * mb, o->consume_later, r->lost, r->dup, r->reordered,
 		r->foreign, r->checked);
 	if (log)
-		fprintf(out, " partitions=%d acks=%s linger_ms=%g batch_num=%d batch_size=%" PRIu64 " compression=%s",
-			o->partitions, o->acks, o->linger_ms, o->batch_num, o->batch_size, o->compression);
+		fprintf(out, " partitions=%d acks=%s linger_ms=%g batch_num=%d batch_size=%" PRIu64
+			     " compression=%s idempotence=%d",
+			o->partitions, o->acks, o->linger_ms, o->batch_num, o->batch_size, o->compression,
+			o->idempotence ? 1 : 0);
 	fprintf(out, " status=%s\n", r->status);
 	fflush(out);
 }
