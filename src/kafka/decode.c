@@ -187,9 +187,6 @@ int32_t kf_get_array(struct kf_cur *c, size_t min_elem, int nullable)
 		return 0;
 	if (n == -1 && nullable)
 		return -1;
-	/* a flexible element has at least its tag count byte */
-	if (c->flex && min_elem)
-		min_elem++;
 	if (n < 0 || n > INT32_MAX || (min_elem && (size_t)n > kf_cur_left(c) / min_elem)) {
 		c->bad = 1;
 		return 0;
