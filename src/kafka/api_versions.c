@@ -30,9 +30,11 @@
  * inference does not look at these APIs) and its admin asks DescribeGroups
  * v3.  The flexible versions (KIP-482: compact encodings, tagged fields,
  * request header v2, response header v1) served so far: ApiVersions v3
- * (librdkafka sends it first) and CreateTopics v5-6 (KIP-525: the answer
- * tells the partitions, replication factor and configs a topic got); v7
- * needs topic ids in the answer (Metadata v10+'s), not served yet.
+ * (librdkafka sends it first), CreateTopics v5-6 (KIP-525: the answer
+ * tells the partitions, replication factor and configs a topic got; v7
+ * needs topic ids in the answer, Metadata v10+'s, not served yet) and
+ * ListGroups v3-4 (v4: each group's state, and a filter by state, which
+ * librdkafka's ListConsumerGroups and the admin tools use).
  *
  * Must not depend on: src/amqp.
  */
@@ -51,7 +53,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_LEAVE_GROUP, 0, 3, "LeaveGroup", kf_h_leave_group, 0 },
 	{ KF_SYNC_GROUP, 0, 3, "SyncGroup", kf_h_sync_group, 0 },
 	{ KF_DESCRIBE_GROUPS, 0, 4, "DescribeGroups", kf_h_describe_groups, 0 },
-	{ KF_LIST_GROUPS, 0, 0, "ListGroups", kf_h_list_groups, 0 },
+	{ KF_LIST_GROUPS, 0, 4, "ListGroups", kf_h_list_groups, 3 },
 	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake, 0 },
 	{ KF_API_VERSIONS, 0, 3, "ApiVersions", kf_h_api_versions, 3 },
 	{ KF_CREATE_TOPICS, 0, 6, "CreateTopics", kf_h_create_topics, 5 },

@@ -505,9 +505,12 @@ int kf_decode_describe_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
-int kf_decode_list_groups(struct kf_cur *c, int ver)
+int kf_decode_list_groups(struct kf_cur *c, int ver, struct kf_arena *a,
+			  struct kf_list_groups_req *r)
 {
-	(void)ver;
+	memset(r, 0, sizeof(*r));
+	if (ver >= 4 && str_array(c, a, 0, &r->nstates, &r->states) < 0)
+		return KF_BAD;
 	return finish(c);
 }
 

@@ -1,6 +1,7 @@
 /*
- * Reading the groups: ListGroups v0 (the groups held here and those known
- * only by committed offsets, as after a restart) and DescribeGroups v0-4
+ * Reading the groups: ListGroups v0-4 (the groups held here and those known
+ * only by committed offsets, as after a restart; v4 with their states)
+ * and DescribeGroups v0-4
  * (v1+: throttle time; v3+: include_authorized_operations and each
  * group's authorized_operations; v4+: each member's group_instance_id).
  * The groups are the coordinator's (groups.c).
@@ -9,6 +10,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kafka/groups_internal.h"
 #include "kafka/kf.h"
@@ -48,42 +50,74 @@ static void offset_group_fn(void *ctx, const char *group)
 	og->count++;
 }
 
+/* Whether a group in state `state` is wanted by ListGroups v4's filter
+ * (none: every group); Kafka matches the names without case. */
+static int state_wanted(const struct kf_list_groups_req *r, const char *state)
+{
+	if (r->nstates <= 0)
+		return 1;
+	for (int32_t i = 0; i < r->nstates; i++)
+		if (r->states[i].len == (int32_t)strlen(state) &&
+		    !strncasecmp(r->states[i].p, state, (size_t)r->states[i].len))
+			return 1;
+	return 0;
+}
+
+/* One group of the answer: id, protocol type, (v4) state. */
+static void put_listed(struct evbuffer *resp, int ver, int flex, const char *id, const char *type,
+		       const char *state)
+{
+	kf_put_fstr(resp, flex, id);
+	kf_put_fstr(resp, flex, type);
+	if (ver >= 4)
+		kf_put_fstr(resp, flex, state);
+	kf_put_tags(resp, flex);
+}
+
+/* v0: error_code, [group_id, protocol_type]; v1+: throttle_time_ms first;
+ * v3: flexible; v4: group_state per group, and the request's filter. */
 int kf_h_list_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct tdm_groups *core = kc->srv->cgroups;
 	struct offset_groups og = { kc, &kc->arena, NULL, 0, 0 };
+	struct kf_list_groups_req r;
+	int ver = kc->hdr.api_version, flex = kf_flex(kc);
 	struct tdm_group *g;
 	size_t pos = 0;
 	int32_t n = 0;
 
-	if (kf_decode_list_groups(cur, kc->hdr.api_version) < 0)
+	if (kf_decode_list_groups(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	if (ver >= 1)
+		kf_put_i32(resp, 0); /* throttle_time_ms */
+	kf_put_i16(resp, KF_ERR_NONE);
 	if (kf_groups_coordinator(kc->srv->groups) != KF_ERR_NONE) {
 		/* Kafka: a broker lists the groups it coordinates, here none */
-		kf_put_i16(resp, KF_ERR_NONE);
-		kf_put_i32(resp, 0);
+		kf_put_farray(resp, flex, 0);
+		kf_put_tags(resp, flex);
 		return KF_R_DONE;
 	}
 	tdm_groups_offset_only(core, offset_group_fn, &og);
 	if (og.failed)
 		return KF_R_CLOSE;
 	while ((g = tdm_groups_next(core, &pos)))
-		n += kf_authz_group_listed(kc, g->id) != NULL;
-	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_i32(resp, n + og.count);
+		n += kf_authz_group_listed(kc, g->id) != NULL &&
+		     state_wanted(&r, tdm_group_state_name(g->state));
+	if (!state_wanted(&r, "Empty"))
+		og.count = 0; /* groups known by their offsets alone are Empty */
+	kf_put_farray(resp, flex, n + og.count);
 	pos = 0;
 	while ((g = tdm_groups_next(core, &pos))) {
 		const char *id = kf_authz_group_listed(kc, g->id);
+		const char *state = tdm_group_state_name(g->state);
 
-		if (!id)
-			continue;
-		kf_put_str(resp, id);
-		kf_put_str(resp, g->protocol_type ? g->protocol_type : "consumer");
+		if (id && state_wanted(&r, state))
+			put_listed(resp, ver, flex, id,
+				   g->protocol_type ? g->protocol_type : "consumer", state);
 	}
-	for (struct name_item *it = og.list; it; it = it->next) {
-		kf_put_str(resp, it->name);
-		kf_put_str(resp, "consumer");
-	}
+	for (struct name_item *it = og.list; og.count && it; it = it->next)
+		put_listed(resp, ver, flex, it->name, "consumer", "Empty");
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }
 

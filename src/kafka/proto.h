@@ -429,7 +429,13 @@ int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
 			 struct kf_sync_group_req *r);
 int kf_decode_describe_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			      struct kf_describe_groups_req *r);
-int kf_decode_list_groups(struct kf_cur *c, int ver);
+/* ListGroups v0-4 (v4: states_filter, empty for every group). */
+struct kf_list_groups_req {
+	int32_t nstates;
+	struct kf_str *states;
+};
+int kf_decode_list_groups(struct kf_cur *c, int ver, struct kf_arena *a,
+			  struct kf_list_groups_req *r);
 int kf_decode_api_versions(struct kf_cur *c, int ver);
 int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_create_topics_req *r);

@@ -46,7 +46,7 @@ static void bytes_ok(struct kf_bytes b)
  * flex column; this target links the decoder alone), 0 for none. */
 static int first_flex(int key)
 {
-	return key == KF_API_VERSIONS ? 3 : key == KF_CREATE_TOPICS ? 5 : 0;
+	return key == KF_API_VERSIONS ? 3 : key == KF_CREATE_TOPICS ? 5 : key == KF_LIST_GROUPS ? 3 : 0;
 }
 
 /* Decodes body as API key at version ver (flex: a flexible version's
@@ -167,9 +167,13 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 				str_ok(r.groups[i]);
 		break;
 	}
-	case KF_LIST_GROUPS:
-		rc = kf_decode_list_groups(&c, ver);
+	case KF_LIST_GROUPS: {
+		struct kf_list_groups_req r;
+		if ((rc = kf_decode_list_groups(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.nstates; i++)
+				str_ok(r.states[i]);
 		break;
+	}
 	case KF_API_VERSIONS:
 		rc = kf_decode_api_versions(&c, ver);
 		break;

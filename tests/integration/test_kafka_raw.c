@@ -835,6 +835,67 @@ START_TEST(create_topics_v5_flexible)
 }
 END_TEST
 
+/* ListGroups v4 (flexible) of a state filter: whether group is listed,
+ * and with which state. */
+static int listed_v4(int fd, const char *filter, const char *group, char *state, size_t cap)
+{
+	char id[256], type[64], st[64];
+	struct wb b = { .n = 0 };
+	int found = 0;
+	w8(&b, 0); /* header tags */
+	wuv(&b, filter ? 2 : 1);
+	if (filter)
+		wcstr(&b, filter);
+	w8(&b, 0);
+	kh_raw_request(fd, 16, 4, 302, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r.p[r.off++], 0); /* response header tags */
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r16(&r), 0);
+	uint32_t ng = ruv(&r) - 1;
+	for (uint32_t i = 0; i < ng; i++) {
+		rcstr(&r, id, sizeof(id));
+		rcstr(&r, type, sizeof(type));
+		rcstr(&r, st, sizeof(st));
+		ck_assert_int_eq(r.p[r.off++], 0);
+		if (!strcmp(id, group)) {
+			found = 1;
+			snprintf(state, cap, "%s", st);
+		}
+	}
+	ck_assert_int_eq(r.p[r.off++], 0);
+	ck_assert_uint_eq(r.off, (size_t)n);
+	return found;
+}
+
+/* ListGroups: v1 puts the throttle time first; v4 (flexible) gives each
+ * group's state and filters by it (without case, as Kafka). */
+START_TEST(list_groups_with_states)
+{
+	char topic[128], group[128], state[64] = "";
+	int fd = kh_raw_connect(kh_main());
+	kh_name(topic, sizeof(topic), "rawlist");
+	kh_name(group, sizeof(group), "rawlistg");
+	create_topic(fd, topic, 1);
+	commit_simple(fd, group, topic, 0, 1); /* a group of offsets only: Empty */
+	kh_raw_request(fd, 16, 1, 303, NULL, 0);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 0); /* throttle */
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_gt(r32(&r), 0);
+	ck_assert(listed_v4(fd, NULL, group, state, sizeof(state)));
+	ck_assert_str_eq(state, "Empty");
+	ck_assert(listed_v4(fd, "empty", group, state, sizeof(state)));
+	ck_assert(!listed_v4(fd, "Stable", group, state, sizeof(state)));
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 /* DeleteGroups v1: a simple group's committed offsets go; then it is
  * GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID. */
 START_TEST(delete_groups_raw)
@@ -1362,6 +1423,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, alter_configs_raw);
 	tcase_add_test(tc, api_versions_v3_flexible);
 	tcase_add_test(tc, create_topics_v5_flexible);
+	tcase_add_test(tc, list_groups_with_states);
 	tcase_add_test(tc, delete_groups_raw);
 	tcase_add_test(tc, offset_delete_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);
