@@ -79,6 +79,7 @@ seeds = {
     'create_topics_v5': frame(19, 5, b'\x00' + b'\x02' + b'\x03t1' + i32(-1) + i16(-1) + b'\x01' +
                               b'\x02' + b'\x0dretention.ms' + b'\x051234' + b'\x00' + b'\x00' +
                               i32(5000) + i8(0) + b'\x00'),
+    'list_groups_v4': frame(16, 4, b'\x00' + b'\x03' + b'\x07Stable' + b'\x06Empty' + b'\x00'),
     'init_producer_id_v1': frame(22, 1, s(None) + i32(60000)),
     'alter_configs_v1': frame(33, 1, arr([i8(2) + s('t1') + arr([s('retention.ms') + s('1000'),
                                                                   s('segment.ms') + s(None)])]) + i8(0)),
