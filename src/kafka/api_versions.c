@@ -34,41 +34,46 @@
  * tells the partitions, replication factor and configs a topic got; v7
  * needs topic ids in the answer, Metadata v10+'s, not served yet) and
  * ListGroups v3-4 (v4: each group's state, and a filter by state, which
- * librdkafka's ListConsumerGroups and the admin tools use).
+ * librdkafka's ListConsumerGroups and the admin tools use), and DescribeCluster
+ * v0 (flexible only).
  *
  * Must not depend on: src/amqp.
  */
 #include "kafka/kf.h"
 
+/* The flex column: the first flexible (KIP-482) version served, NF for none. */
+#define NF (-1)
+
 const struct kf_api kf_apis[] = {
-	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce, 0 },
-	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch, 0 },
-	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets, 0 },
-	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata, 0 },
-	{ KF_OFFSET_COMMIT, 2, 7, "OffsetCommit", kf_h_offset_commit, 0 },
-	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch, 0 },
-	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator, 0 },
-	{ KF_JOIN_GROUP, 0, 5, "JoinGroup", kf_h_join_group, 0 },
-	{ KF_HEARTBEAT, 0, 3, "Heartbeat", kf_h_heartbeat, 0 },
-	{ KF_LEAVE_GROUP, 0, 3, "LeaveGroup", kf_h_leave_group, 0 },
-	{ KF_SYNC_GROUP, 0, 3, "SyncGroup", kf_h_sync_group, 0 },
-	{ KF_DESCRIBE_GROUPS, 0, 4, "DescribeGroups", kf_h_describe_groups, 0 },
+	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce, NF },
+	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch, NF },
+	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets, NF },
+	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata, NF },
+	{ KF_OFFSET_COMMIT, 2, 7, "OffsetCommit", kf_h_offset_commit, NF },
+	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch, NF },
+	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator, NF },
+	{ KF_JOIN_GROUP, 0, 5, "JoinGroup", kf_h_join_group, NF },
+	{ KF_HEARTBEAT, 0, 3, "Heartbeat", kf_h_heartbeat, NF },
+	{ KF_LEAVE_GROUP, 0, 3, "LeaveGroup", kf_h_leave_group, NF },
+	{ KF_SYNC_GROUP, 0, 3, "SyncGroup", kf_h_sync_group, NF },
+	{ KF_DESCRIBE_GROUPS, 0, 4, "DescribeGroups", kf_h_describe_groups, NF },
 	{ KF_LIST_GROUPS, 0, 4, "ListGroups", kf_h_list_groups, 3 },
-	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake, 0 },
+	{ KF_SASL_HANDSHAKE, 0, 1, "SaslHandshake", kf_h_sasl_handshake, NF },
 	{ KF_API_VERSIONS, 0, 3, "ApiVersions", kf_h_api_versions, 3 },
 	{ KF_CREATE_TOPICS, 0, 6, "CreateTopics", kf_h_create_topics, 5 },
-	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics, 0 },
-	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records, 0 },
-	{ KF_INIT_PRODUCER_ID, 0, 1, "InitProducerId", kf_h_init_producer_id, 0 },
-	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch, 0 },
-	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate, 0 },
-	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions, 0 },
-	{ KF_DESCRIBE_CONFIGS, 0, 2, "DescribeConfigs", kf_h_describe_configs, 0 },
-	{ KF_ALTER_CONFIGS, 0, 1, "AlterConfigs", kf_h_alter_configs, 0 },
+	{ KF_DELETE_TOPICS, 0, 1, "DeleteTopics", kf_h_delete_topics, NF },
+	{ KF_DELETE_RECORDS, 0, 1, "DeleteRecords", kf_h_delete_records, NF },
+	{ KF_INIT_PRODUCER_ID, 0, 1, "InitProducerId", kf_h_init_producer_id, NF },
+	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 3, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch, NF },
+	{ KF_SASL_AUTHENTICATE, 0, 1, "SaslAuthenticate", kf_h_sasl_authenticate, NF },
+	{ KF_CREATE_PARTITIONS, 0, 1, "CreatePartitions", kf_h_create_partitions, NF },
+	{ KF_DESCRIBE_CONFIGS, 0, 2, "DescribeConfigs", kf_h_describe_configs, NF },
+	{ KF_ALTER_CONFIGS, 0, 1, "AlterConfigs", kf_h_alter_configs, NF },
 	{ KF_INCREMENTAL_ALTER_CONFIGS, 0, 0, "IncrementalAlterConfigs",
-	  kf_h_incremental_alter_configs, 0 },
-	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups, 0 },
-	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete, 0 },
+	  kf_h_incremental_alter_configs, NF },
+	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups, NF },
+	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete, NF },
+	{ KF_DESCRIBE_CLUSTER, 0, 0, "DescribeCluster", kf_h_describe_cluster, 0 },
 };
 
 const size_t kf_napis = sizeof(kf_apis) / sizeof(kf_apis[0]);

@@ -637,6 +637,11 @@ int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *
 	return finish(c);
 }
 
+int kf_decode_end(struct kf_cur *c)
+{
+	return finish(c);
+}
+
 int kf_decode_init_producer_id(struct kf_cur *c, struct kf_init_producer_id_req *r)
 {
 	r->transactional_id = kf_get_str(c);

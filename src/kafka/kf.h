@@ -188,7 +188,7 @@ struct kf_api {
 	int16_t key, min, max;
 	const char *name;
 	kf_handler fn;
-	int16_t flex; /* first flexible (KIP-482) version; 0: none served */
+	int16_t flex; /* first flexible (KIP-482) version served; -1: none */
 };
 
 /* The API table (api_versions.c): the one place that says what we serve. */
@@ -393,6 +393,7 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_describe_cluster(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

@@ -59,35 +59,68 @@ static void put_topic(struct evbuffer *b, const struct kf_server *srv, int ver, 
 	}
 }
 
-/* The brokers and the controller: this one alone, or the cluster's live
- * nodes as registered in ZooKeeper. */
-static void put_brokers(struct evbuffer *b, const struct kf_conn *kc, int ver)
+/* The brokers: this one alone, or the cluster's live nodes as registered
+ * in ZooKeeper: [node_id, host, port, (rack: with_rack), (tags: flex)]. */
+static void put_broker_list(struct evbuffer *b, const struct kf_conn *kc, int with_rack, int flex)
 {
 	const struct tdm_replica *rep = kc->srv->replica;
 	const struct tdm_replica_node *nodes;
-	size_t n = tdm_replica_nodes(rep, &nodes);
+	size_t n = rep ? tdm_replica_nodes(rep, &nodes) : 1;
 
-	if (!rep) {
-		kf_put_i32(b, 1);
-		kf_put_i32(b, KF_NODE_ID);
-		kf_put_str(b, kc->host);
-		kf_put_i32(b, kc->port);
-		if (ver >= 1)
-			kf_put_str(b, NULL); /* rack */
-	} else {
-		kf_put_i32(b, (int32_t)n);
-		for (size_t i = 0; i < n; i++) {
-			kf_put_i32(b, nodes[i].id);
-			kf_put_str(b, nodes[i].host);
-			kf_put_i32(b, nodes[i].kafka_port);
-			if (ver >= 1)
-				kf_put_str(b, NULL); /* rack */
-		}
+	kf_put_farray(b, flex, (int32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		kf_put_i32(b, rep ? nodes[i].id : KF_NODE_ID);
+		kf_put_fstr(b, flex, rep ? nodes[i].host : kc->host);
+		kf_put_i32(b, rep ? nodes[i].kafka_port : kc->port);
+		if (with_rack)
+			kf_put_fstr(b, flex, NULL); /* rack */
+		kf_put_tags(b, flex);
 	}
+}
+
+static int32_t controller_id(const struct kf_conn *kc)
+{
+	const struct tdm_replica *rep = kc->srv->replica;
+	return rep ? tdm_replica_controller(rep) : KF_NODE_ID;
+}
+
+/* The brokers and the controller. */
+static void put_brokers(struct evbuffer *b, const struct kf_conn *kc, int ver)
+{
+	put_broker_list(b, kc, ver >= 1, 0);
 	if (ver >= 2)
 		kf_put_str(b, KF_CLUSTER_ID);
 	if (ver >= 1)
-		kf_put_i32(b, rep ? tdm_replica_controller(rep) : KF_NODE_ID); /* controller_id */
+		kf_put_i32(b, controller_id(kc));
+}
+
+/*
+ * DescribeCluster v0 (flexible only; the admin clients' describeCluster
+ * since Kafka 2.8): the cluster id, the controller and the live brokers,
+ * as Metadata gives them; cluster_authorized_operations -2^31 (not asked)
+ * unless asked, then what the user may do on the cluster (Kafka's
+ * AclOperation bits: DESCRIBE always; with the administrator tag also
+ * CREATE, ALTER, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE).
+ */
+int kf_h_describe_cluster(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	int8_t ops = kf_get_i8(cur); /* include_cluster_authorized_operations */
+
+	if (kf_decode_end(cur) < 0)
+		return KF_R_CLOSE;
+	kf_put_i32(resp, 0);                /* throttle_time_ms */
+	kf_put_i16(resp, KF_ERR_NONE);
+	kf_put_fstr(resp, 1, NULL);         /* error_message */
+	kf_put_fstr(resp, 1, KF_CLUSTER_ID);
+	kf_put_i32(resp, controller_id(kc));
+	put_broker_list(resp, kc, 1, 1);
+	if (!ops)
+		kf_put_i32(resp, INT32_MIN);
+	else /* bits: DESCRIBE 8; CREATE 4, ALTER 7, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12 */
+		kf_put_i32(resp, (1 << 8) | (kf_authz_cluster(kc) ? (1 << 4) | (1 << 7) | (1 << 10) |
+							       (1 << 11) | (1 << 12) : 0));
+	kf_put_tags(resp, 1);
+	return KF_R_DONE;
 }
 
 struct all_ctx {

@@ -41,6 +41,7 @@ enum {
 	KF_INCREMENTAL_ALTER_CONFIGS = 44,
 	KF_DELETE_GROUPS = 42,
 	KF_OFFSET_DELETE = 47,
+	KF_DESCRIBE_CLUSTER = 60,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
 };
@@ -450,6 +451,9 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 /* incremental: IncrementalAlterConfigs (each config has an operation). */
 int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *a,
 			    struct kf_alter_configs_req *r);
+/* The end of a body read field by field by its handler (0 or KF_BAD):
+ * its tagged fields (flexible), then nothing may be left. */
+int kf_decode_end(struct kf_cur *c);
 int kf_decode_init_producer_id(struct kf_cur *c, struct kf_init_producer_id_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);

@@ -7,6 +7,7 @@
  * v7, LeaveGroup v3, DescribeGroups v4). */
 #include "kafka_harness.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -896,6 +897,44 @@ START_TEST(list_groups_with_states)
 }
 END_TEST
 
+/* DescribeCluster v0 (flexible only): the cluster id, controller 1 and
+ * this broker on the port the client reached; the authorized operations
+ * when asked (the test broker trusts everyone: administrator bits). */
+START_TEST(describe_cluster_v0)
+{
+	char id[64], host[64];
+	int fd = kh_raw_connect(kh_main());
+	for (int ops = 0; ops <= 1; ops++) {
+		uint8_t body[] = { 0x00, (uint8_t)ops, 0x00 };
+		kh_raw_request(fd, 60, 0, 304, body, sizeof(body));
+		long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+		ck_assert_int_gt(n, 0);
+		struct rb r = { resp, (size_t)n, 4 };
+		ck_assert_int_eq(r.p[r.off++], 0); /* response header tags */
+		ck_assert_int_eq(r32(&r), 0);
+		ck_assert_int_eq(r16(&r), 0);
+		ck_assert_int_eq(rcstr(&r, id, sizeof(id)), -1); /* error_message */
+		ck_assert_int_gt(rcstr(&r, id, sizeof(id)), 0);
+		ck_assert_int_eq(r32(&r), 1); /* controller */
+		ck_assert_uint_eq(ruv(&r), 2);
+		ck_assert_int_eq(r32(&r), 1);
+		rcstr(&r, host, sizeof(host));
+		ck_assert_str_eq(host, "127.0.0.1");
+		ck_assert_int_eq(r32(&r), kh_main()->port);
+		ck_assert_int_eq(rcstr(&r, host, sizeof(host)), -1); /* rack */
+		ck_assert_int_eq(r.p[r.off++], 0);
+		int32_t bits = r32(&r);
+		if (ops)
+			ck_assert_int_eq(bits & (1 << 8), 1 << 8);
+		else
+			ck_assert_int_eq(bits, INT32_MIN);
+		ck_assert_int_eq(r.p[r.off++], 0);
+		ck_assert_uint_eq(r.off, (size_t)n);
+	}
+	close(fd);
+}
+END_TEST
+
 /* DeleteGroups v1: a simple group's committed offsets go; then it is
  * GROUP_ID_NOT_FOUND; an empty id INVALID_GROUP_ID. */
 START_TEST(delete_groups_raw)
@@ -1424,6 +1463,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, api_versions_v3_flexible);
 	tcase_add_test(tc, create_topics_v5_flexible);
 	tcase_add_test(tc, list_groups_with_states);
+	tcase_add_test(tc, describe_cluster_v0);
 	tcase_add_test(tc, delete_groups_raw);
 	tcase_add_test(tc, offset_delete_raw);
 	tcase_add_test(tc, fetch_parks_and_errors);
