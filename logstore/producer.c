@@ -116,8 +116,10 @@ static void sweep(struct ls_pstate *st, int (*drop)(const struct ls_pentry *, co
 		struct ls_pentry *n;
 		if (e->pid < 0 || drop(e, arg))
 			continue;
-		if (!(n = get_or_add(&keep, e->pid)))
+		if (!(n = get_or_add(&keep, e->pid))) {
+			free(keep.tab);
 			return; /* out of memory: keep them all */
+		}
 		*n = *e;
 	}
 	free(st->tab);
