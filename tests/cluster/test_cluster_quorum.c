@@ -8,7 +8,11 @@
  * the ZooKeeper session timeout, the consumer is never cancelled and goes
  * on by itself, every confirmed message is consumed, a message consumed
  * twice is flagged redelivered the second time, and nacked publishes
- * (while there is no leader) are published again.  Once every message
+ * (while there is no leader) are published again.  Each publish carries
+ * its id and its publish tag: a nacked publish may still have reached
+ * the log (appended, then the leader died or the in-sync replicas fell
+ * below the minimum before it was replicated), so the id can come twice,
+ * as two publishes; one publish delivered twice must be flagged.  Once every message
  * of a quorum queue was acked, every replica deletes the settled segments
  * of its log (the leader below the oldest message held, the followers
  * below the leader's log start).
@@ -76,8 +80,9 @@ struct run {
 	struct ca_confirms cf;
 	int tag_id[MAXPUB + 1];   /* the id each publish tag carried */
 	int tags, settled_upto;   /* tags used; tags looked at so far */
-	char confirmed[TARGET], seen[TARGET];
-	int nconfirmed, nseen, dups, retry[TARGET], nretry, next_id;
+	char confirmed[TARGET], seen[TARGET], nacked[TARGET];
+	char tag_seen[MAXPUB + 1];  /* deliveries of each publish tag seen */
+	int nconfirmed, nseen, dups, copies, retry[TARGET], nretry, next_id;
 };
 
 static void publish_id(struct run *r, const char *q, int id)
@@ -86,7 +91,7 @@ static void publish_id(struct run *r, const char *q, int id)
 	amqp_basic_properties_t props = { ._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
 					  .delivery_mode = 2 };
 	ck_assert_int_lt(r->tags, MAXPUB);
-	snprintf(body, sizeof(body), "qk-%05d", id);
+	snprintf(body, sizeof(body), "qk-%05d-%05d", id, r->tags + 1);
 	ck_assert_int_eq(amqp_basic_publish(r->pub, 1, amqp_empty_bytes, amqp_cstring_bytes(q), 0,
 					    0, &props, amqp_cstring_bytes(body)),
 			 0);
@@ -116,6 +121,7 @@ static int publish_round(struct run *r, const char *q)
 			r->nconfirmed++;
 		} else if (r->cf.nacked[t] && !r->confirmed[id] && r->nretry < TARGET) {
 			r->retry[r->nretry++] = id;
+			r->nacked[id] = 1;
 			nacks++;
 		}
 		r->settled_upto = t;
@@ -124,7 +130,8 @@ static int publish_round(struct run *r, const char *q)
 }
 
 /* Takes what node 3 delivers for up to ms, acking each; fails on a
- * basic.cancel or a second delivery not flagged redelivered. */
+ * basic.cancel, a second delivery of one publish not flagged redelivered,
+ * or a second publish of an id that was never nacked. */
 static void consume_round(struct run *r, int ms)
 {
 	uint64_t deadline = kh_now_ms() + (uint64_t)ms;
@@ -150,19 +157,29 @@ static void consume_round(struct run *r, int ms)
 				     cl.nodes[2].id, got ? "method" : "error",
 				     got ? f.payload.method.id : (unsigned)rr.library_error);
 		}
-		int id = -1;
-		if (env.message.body.len == 8 && memcmp(env.message.body.bytes, "qk-", 3) == 0)
+		int id = -1, tag = -1;
+		if (env.message.body.len == 14 && memcmp(env.message.body.bytes, "qk-", 3) == 0) {
 			id = atoi((const char *)env.message.body.bytes + 3);
-		ck_assert_msg(id >= 0 && id < TARGET, "a delivery of %.*s", (int)env.message.body.len,
+			tag = atoi((const char *)env.message.body.bytes + 9);
+		}
+		ck_assert_msg(id >= 0 && id < TARGET && tag > 0 && tag <= r->tags &&
+				      r->tag_id[tag] == id,
+			      "a delivery of %.*s", (int)env.message.body.len,
 			      (const char *)env.message.body.bytes);
-		if (r->seen[id]) {
-			ck_assert_msg(env.redelivered, "qk-%05d delivered again, not flagged redelivered",
-				      id);
+		if (r->tag_seen[tag]) {
+			ck_assert_msg(env.redelivered,
+				      "qk-%05d (publish %d) delivered again, not flagged redelivered", id,
+				      tag);
 			r->dups++;
+		} else if (r->seen[id]) { /* another publish of it: one was nacked */
+			ck_assert_msg(r->nacked[id], "qk-%05d came from two publishes, none nacked",
+				      id);
+			r->copies++;
 		} else {
 			r->seen[id] = 1;
 			r->nseen++;
 		}
+		r->tag_seen[tag] = 1;
 		ck_assert_int_eq(amqp_basic_ack(r->sub, 1, env.delivery_tag, 0), 0);
 		amqp_destroy_envelope(&env);
 	}
@@ -224,8 +241,9 @@ START_TEST(test_cluster_quorum_leader_killed_under_publisher_and_consumer)
 			phase = 2;
 		}
 	}
-	fprintf(stderr, "quorum kill: %d confirmed, %d consumed, %d redelivered again, leader %d -> "
-		"%d, %d publishes\n", r->nconfirmed, r->nseen, r->dups, first, new_leader, r->tags);
+	fprintf(stderr, "quorum kill: %d confirmed, %d consumed, %d redelivered again, %d second "
+		"copies of nacked publishes, leader %d -> %d, %d publishes\n", r->nconfirmed,
+		r->nseen, r->dups, r->copies, first, new_leader, r->tags);
 	ck_assert_msg(phase == 2, "no new leader after node %d was killed (phase %d)",
 		      cl.nodes[0].id, phase);
 	ck_assert_msg(all_confirmed_seen(r), "%d confirmed, %d consumed: a confirmed message lost",
