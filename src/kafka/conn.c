@@ -211,7 +211,8 @@ static int serve(struct kf_conn *kc, size_t len)
 		return -1;
 	}
 	/* request header v2: tagged fields after client_id */
-	kc->flex = api->flex >= 0 && kc->hdr.api_version >= api->flex;
+	int first_flex = kf_first_flexible(kc->hdr.api_key);
+	kc->flex = first_flex >= 0 && kc->hdr.api_version >= first_flex;
 	cur.flex = kc->flex;
 	if (kc->flex && kf_skip_tags(&cur) < 0) {
 		request_done(kc);

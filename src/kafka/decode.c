@@ -212,6 +212,26 @@ static uint32_t get_uvarint(struct kf_cur *c)
 	return 0;
 }
 
+int kf_first_flexible(int16_t key)
+{
+	/* from each API's message schema ("flexibleVersions") */
+	static const struct { int16_t key, first; } t[] = {
+		{ 0, 9 },   { 1, 12 },  { 2, 6 },   { 3, 9 },   { 8, 8 },   { 9, 6 },
+		{ 10, 3 },  { 11, 6 },  { 12, 4 },  { 13, 4 },  { 14, 4 },  { 15, 5 },
+		{ 16, 3 },  { 18, 3 },  { 19, 5 },  { 20, 4 },  { 21, 2 },  { 22, 2 },
+		{ 23, 4 },  { 24, 3 },  { 25, 3 },  { 26, 3 },  { 27, 1 },  { 28, 3 },
+		{ 29, 2 },  { 30, 2 },  { 31, 2 },  { 32, 4 },  { 33, 2 },  { 34, 2 },
+		{ 35, 2 },  { 36, 2 },  { 37, 2 },  { 38, 2 },  { 39, 2 },  { 40, 2 },
+		{ 41, 2 },  { 42, 2 },  { 43, 2 },  { 44, 1 },  { 45, 0 },  { 46, 0 },
+		{ 48, 1 },  { 49, 1 },  { 50, 0 },  { 51, 0 },  { 56, 0 },  { 57, 0 },
+		{ 60, 0 },  { 61, 0 },  { 65, 0 },  { 66, 0 },  { 67, 0 },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].key == key)
+			return t[i].first;
+	return -1; /* SaslHandshake (17), OffsetDelete (47) and unknown keys */
+}
+
 void kf_end_struct(struct kf_cur *c)
 {
 	if (c->flex)

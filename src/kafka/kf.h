@@ -188,7 +188,6 @@ struct kf_api {
 	int16_t key, min, max;
 	const char *name;
 	kf_handler fn;
-	int16_t flex; /* first flexible (KIP-482) version served; -1: none */
 };
 
 /* The API table (api_versions.c): the one place that says what we serve. */

@@ -120,6 +120,9 @@ struct kf_header {
  * (header v2) skips the tagged fields. */
 int kf_decode_header(struct kf_cur *c, struct kf_header *h);
 int kf_skip_tags(struct kf_cur *c);
+/* The first flexible (KIP-482) version of API key, as the protocol
+ * defines it (whether or not this broker serves it), or -1: none. */
+int kf_first_flexible(int16_t key);
 
 /* ---- request bodies ---------------------------------------------------- */
 

@@ -44,11 +44,6 @@ static void bytes_ok(struct kf_bytes b)
 
 /* The first flexible version of an API served so far (the API table's
  * flex column; this target links the decoder alone), 0 for none. */
-static int first_flex(int key)
-{
-	return key == KF_API_VERSIONS ? 3 : key == KF_CREATE_TOPICS ? 5 : key == KF_LIST_GROUPS ? 3 : 0;
-}
-
 /* Decodes body as API key at version ver (flex: a flexible version's
  * encoding) and checks what came out. */
 static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
@@ -304,7 +299,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((size_t)n <= size - off - 4);
 		kf_cur_init(&c, data + off + 4, (size_t)n);
 		if (kf_decode_header(&c, &h) == 0) {
-			int flex = first_flex(h.api_key) && h.api_version >= first_flex(h.api_key);
+			int first = kf_first_flexible(h.api_key);
+			int flex = first >= 0 && h.api_version >= first;
 			str_ok(h.client_id);
 			if (!flex || kf_skip_tags(&c) == 0) /* request header v2 */
 				decode_one(h.api_key, h.api_version, flex, c.p, kf_cur_left(&c), &a);
