@@ -42,10 +42,10 @@
 #include "kafka/kf.h"
 
 const struct kf_api kf_apis[] = {
-	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce },
+	{ KF_PRODUCE, 3, 4, "Produce", kf_h_produce },
 	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch },
 	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets },
-	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata },
+	{ KF_METADATA, 0, 12, "Metadata", kf_h_metadata },
 	{ KF_OFFSET_COMMIT, 2, 7, "OffsetCommit", kf_h_offset_commit },
 	{ KF_OFFSET_FETCH, 1, 4, "OffsetFetch", kf_h_offset_fetch },
 	{ KF_FIND_COORDINATOR, 0, 0, "FindCoordinator", kf_h_find_coordinator },
@@ -70,7 +70,7 @@ const struct kf_api kf_apis[] = {
 	  kf_h_incremental_alter_configs },
 	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups },
 	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete },
-	{ KF_DESCRIBE_CLUSTER, 0, 0, "DescribeCluster", kf_h_describe_cluster },
+	{ KF_DESCRIBE_CLUSTER, 0, 1, "DescribeCluster", kf_h_describe_cluster },
 };
 
 const size_t kf_napis = sizeof(kf_apis) / sizeof(kf_apis[0]);

@@ -147,6 +147,16 @@ int64_t kf_get_i64(struct kf_cur *c)
 	return (int64_t)v;
 }
 
+void kf_get_uuid(struct kf_cur *c, uint8_t out[16])
+{
+	const uint8_t *p = take(c, 16);
+
+	if (p)
+		memcpy(out, p, 16);
+	else
+		memset(out, 0, 16);
+}
+
 struct kf_str kf_get_str(struct kf_cur *c)
 {
 	struct kf_str s = { NULL, -1 };
@@ -319,12 +329,24 @@ static int str_array(struct kf_cur *c, struct kf_arena *a, int nullable, int32_t
 int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (str_array(c, a, ver >= 1, &r->ntopics, &r->topics) < 0)
-		return KF_BAD;
+	r->ntopics = kf_get_array(c, ver >= 10 ? 17 : 2, ver >= 1);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	if (ver >= 10)
+		ALLOC_ARRAY(a, r->topic_ids, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		if (ver >= 10)
+			kf_get_uuid(c, r->topic_ids[i]);
+		r->topics[i] = kf_get_str(c); /* null from v10: by topic id */
+		kf_end_struct(c);
+	}
 	/* v0: an empty array means all topics */
 	if (ver == 0 && r->ntopics == 0)
 		r->ntopics = -1;
 	r->allow_auto_topic_creation = ver >= 4 ? kf_get_i8(c) : 1;
+	if (ver >= 8 && ver <= 10)
+		r->include_cluster_ops = kf_get_i8(c);
+	if (ver >= 8)
+		r->include_topic_ops = kf_get_i8(c);
 	return finish(c);
 }
 

@@ -92,6 +92,8 @@ int8_t kf_get_i8(struct kf_cur *c);
 int16_t kf_get_i16(struct kf_cur *c);
 int32_t kf_get_i32(struct kf_cur *c);
 int64_t kf_get_i64(struct kf_cur *c);
+/* A uuid (16 bytes; zeros when short: the cursor is then bad). */
+void kf_get_uuid(struct kf_cur *c, uint8_t out[16]);
 struct kf_str kf_get_str(struct kf_cur *c);
 struct kf_bytes kf_get_bytes(struct kf_cur *c);
 /* Array count; -1 is null (allowed only when nullable).  A count that
@@ -128,8 +130,11 @@ int kf_first_flexible(int16_t key);
 
 struct kf_metadata_req {
 	int32_t ntopics; /* -1: all topics */
-	struct kf_str *topics;
+	struct kf_str *topics;            /* null names from v10: by topic id */
+	uint8_t (*topic_ids)[16];         /* v10+; NULL before */
 	int8_t allow_auto_topic_creation; /* v4; 1 before */
+	int8_t include_cluster_ops;       /* v8-10 */
+	int8_t include_topic_ops;         /* v8+ */
 };
 
 struct kf_produce_part {

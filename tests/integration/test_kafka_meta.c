@@ -1,0 +1,326 @@
+/* Kafka front end over raw sockets, the metadata and admin versions of
+ * issue 16: Metadata v5-12 (offline replicas, leader epoch, authorized
+ * operations, flexible encoding, topic ids), DescribeCluster v1 (endpoint
+ * types), each answer read field by field to its end. */
+#include "kafka_harness.h"
+#include "kraw.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint8_t resp[1 << 20];
+
+/* The answer to one request (correlation 7) as a cursor past the
+ * correlation id and, flex, the response header's tags. */
+static struct rb ask(int fd, int16_t api, int16_t ver, const struct wb *b, int flex)
+{
+	kh_raw_request(fd, api, ver, 7, b->d, b->n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_msg(n > 0, "no answer to api %d v%d", api, ver);
+	struct rb r = { resp, (size_t)n, 0 };
+	ck_assert_int_eq(r32(&r), 7);
+	if (flex)
+		ck_assert_uint_eq(ruv(&r), 0);
+	return r;
+}
+
+static void make_topic(const char *topic, int parts)
+{
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+	ck_assert_int_eq(kh_create_topic(p, topic, parts, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+}
+
+/* A Metadata request of one topic by name (NULL: all topics) at ver. */
+static void metadata_body(struct wb *b, int ver, const char *topic, const uint8_t *id)
+{
+	int flex = ver >= 9;
+	static const uint8_t zero[16];
+
+	b->n = 0;
+	if (flex)
+		w8(b, 0); /* request header tags */
+	if (!topic && !id) {
+		if (flex)
+			wuv(b, 0); /* null */
+		else
+			w32(b, -1);
+	} else {
+		if (flex)
+			wuv(b, 2);
+		else
+			w32(b, 1);
+		if (ver >= 10)
+			wuuid(b, id ? id : zero);
+		if (flex)
+			wcstr(b, topic);
+		else
+			wstr(b, topic);
+		if (flex)
+			w8(b, 0);
+	}
+	w8(b, 0); /* allow_auto_topic_creation */
+	if (ver >= 8 && ver <= 10)
+		w8(b, 1); /* include_cluster_authorized_operations */
+	if (ver >= 8)
+		w8(b, 1); /* include_topic_authorized_operations */
+	if (flex)
+		w8(b, 0);
+}
+
+static int32_t rarray(struct rb *r, int flex)
+{
+	return flex ? (int32_t)ruv(r) - 1 : r32(r);
+}
+
+static void rname(struct rb *r, int flex, char *out, size_t cap)
+{
+	if (flex) {
+		if (rcstr(r, out, cap) < 0)
+			out[0] = '\0';
+	} else {
+		rstrcpy(r, out, cap);
+	}
+}
+
+/* The brokers, cluster id and controller of a Metadata answer at ver. */
+static void read_brokers(struct rb *r, int ver)
+{
+	int flex = ver >= 9;
+	char host[64], id[64];
+
+	ck_assert_int_eq(r32(r), 0); /* throttle */
+	ck_assert_int_eq(rarray(r, flex), 1);
+	ck_assert_int_eq(r32(r), 1);
+	rname(r, flex, host, sizeof(host));
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_int_eq(r32(r), kh_main()->port);
+	rname(r, flex, host, sizeof(host)); /* rack: null */
+	if (flex)
+		ck_assert_uint_eq(ruv(r), 0);
+	rname(r, flex, id, sizeof(id));
+	ck_assert_str_eq(id, "tandem-cluster");
+	ck_assert_int_eq(r32(r), 1); /* controller */
+}
+
+struct md_topic {
+	int16_t err;
+	char name[128];
+	uint8_t id[16];
+	int32_t parts, ops;
+};
+
+/* One topic of a Metadata answer at ver; every partition is led by
+ * broker 1 at epoch 0, replicas and ISR [1], nothing offline. */
+static void read_topic(struct rb *r, int ver, struct md_topic *t)
+{
+	int flex = ver >= 9;
+
+	t->err = r16(r);
+	rname(r, flex, t->name, sizeof(t->name));
+	if (ver >= 10)
+		ruuid(r, t->id);
+	ck_assert_int_eq(r->p[r->off++], 0); /* is_internal */
+	t->parts = rarray(r, flex);
+	for (int32_t i = 0; i < t->parts; i++) {
+		ck_assert_int_eq(r16(r), 0);
+		ck_assert_int_eq(r32(r), i);
+		ck_assert_int_eq(r32(r), 1); /* leader */
+		if (ver >= 7)
+			ck_assert_int_eq(r32(r), 0); /* leader epoch */
+		ck_assert_int_eq(rarray(r, flex), 1);
+		ck_assert_int_eq(r32(r), 1);
+		ck_assert_int_eq(rarray(r, flex), 1);
+		ck_assert_int_eq(r32(r), 1);
+		if (ver >= 5)
+			ck_assert_int_eq(rarray(r, flex), 0); /* offline */
+		if (flex)
+			ck_assert_uint_eq(ruv(r), 0);
+	}
+	t->ops = ver >= 8 ? r32(r) : 0;
+	if (flex)
+		ck_assert_uint_eq(ruv(r), 0);
+}
+
+/* The end of a Metadata answer: cluster operations (v8-10), tags. */
+static void read_end(struct rb *r, int ver)
+{
+	if (ver >= 8 && ver <= 10)
+		ck_assert_int_eq(r32(r) & (1 << 8), 1 << 8); /* DESCRIBE at least */
+	if (ver >= 9)
+		ck_assert_uint_eq(ruv(r), 0);
+	ck_assert_uint_eq(r->off, r->n);
+}
+
+/* Every version from 5 to 12 answers a named topic, field by field. */
+START_TEST(metadata_every_version)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	struct wb b;
+
+	kh_name(topic, sizeof(topic), "md");
+	make_topic(topic, 3);
+	for (int ver = 5; ver <= 12; ver++) {
+		struct md_topic t;
+
+		metadata_body(&b, ver, topic, NULL);
+		struct rb r = ask(fd, 3, (int16_t)ver, &b, ver >= 9);
+		read_brokers(&r, ver);
+		ck_assert_int_eq(rarray(&r, ver >= 9), 1);
+		read_topic(&r, ver, &t);
+		ck_assert_int_eq(t.err, 0);
+		ck_assert_str_eq(t.name, topic);
+		ck_assert_int_eq(t.parts, 3);
+		if (ver >= 8) /* the unauthenticated user may do everything to it */
+			ck_assert_int_eq(t.ops, 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 |
+							1 << 10 | 1 << 11);
+		read_end(&r, ver);
+	}
+	close(fd);
+}
+END_TEST
+
+/* All topics (null array) at v9: ours among them; an unknown one named
+ * is UNKNOWN_TOPIC_OR_PARTITION with no partitions; operations not asked
+ * are INT32_MIN. */
+START_TEST(metadata_all_topics_flexible)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	struct wb b;
+	struct md_topic t;
+	int seen = 0;
+
+	kh_name(topic, sizeof(topic), "mdall");
+	make_topic(topic, 2);
+	metadata_body(&b, 9, NULL, NULL);
+	struct rb r = ask(fd, 3, 9, &b, 1);
+	read_brokers(&r, 9);
+	int32_t n = rarray(&r, 1);
+	ck_assert_int_ge(n, 1);
+	for (int32_t i = 0; i < n; i++) {
+		read_topic(&r, 9, &t);
+		seen += strcmp(t.name, topic) == 0 && t.parts == 2;
+	}
+	ck_assert_int_eq(seen, 1);
+	read_end(&r, 9);
+
+	metadata_body(&b, 9, "md-never-made", NULL);
+	b.d[b.n - 2] = 0; /* include_topic_authorized_operations: no */
+	r = ask(fd, 3, 9, &b, 1);
+	read_brokers(&r, 9);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	read_topic(&r, 9, &t);
+	ck_assert_int_eq(t.err, 3);
+	ck_assert_int_eq(t.parts, 0);
+	ck_assert_int_eq(t.ops, INT32_MIN);
+	read_end(&r, 9);
+	close(fd);
+}
+END_TEST
+
+/* Topic ids: a single node's topics have none (the zero uuid); v12 asked
+ * by an id nobody has answers UNKNOWN_TOPIC_ID (100) with a null name and
+ * the id asked; v10 refuses a null name (INVALID_REQUEST). */
+START_TEST(metadata_topic_ids)
+{
+	char topic[128];
+	static const uint8_t zero[16];
+	const uint8_t some[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	int fd = kh_raw_connect(kh_main());
+	struct wb b;
+	struct md_topic t;
+
+	kh_name(topic, sizeof(topic), "mdid");
+	make_topic(topic, 1);
+	metadata_body(&b, 12, topic, NULL);
+	struct rb r = ask(fd, 3, 12, &b, 1);
+	read_brokers(&r, 12);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	read_topic(&r, 12, &t);
+	ck_assert_int_eq(t.err, 0);
+	ck_assert(memcmp(t.id, zero, 16) == 0);
+	read_end(&r, 12);
+
+	for (int ver = 10; ver <= 12; ver += 2) {
+		metadata_body(&b, ver, NULL, some);
+		r = ask(fd, 3, (int16_t)ver, &b, 1);
+		read_brokers(&r, ver);
+		ck_assert_int_eq(rarray(&r, 1), 1);
+		read_topic(&r, ver, &t);
+		ck_assert_int_eq(t.err, ver == 12 ? 100 : 42);
+		ck_assert_str_eq(t.name, "");
+		ck_assert(memcmp(t.id, some, 16) == 0);
+		ck_assert_int_eq(t.parts, 0);
+		read_end(&r, ver);
+	}
+	close(fd);
+}
+END_TEST
+
+/* DescribeCluster v1: brokers (1) described, the endpoint type echoed;
+ * controllers (2) MISMATCHED_ENDPOINT_TYPE, 7 UNSUPPORTED_ENDPOINT_TYPE,
+ * each with its message and no brokers; the operations asked for. */
+START_TEST(describe_cluster_v1)
+{
+	int fd = kh_raw_connect(kh_main());
+	static const int8_t types[] = { 1, 2, 7 };
+	static const int16_t errs[] = { 0, 114, 115 };
+
+	for (int i = 0; i < 3; i++) {
+		struct wb b = { .n = 0 };
+		char s[128];
+
+		w8(&b, 0);
+		w8(&b, 1); /* include_cluster_authorized_operations */
+		w8(&b, (uint8_t)types[i]);
+		w8(&b, 0);
+		struct rb r = ask(fd, 60, 1, &b, 1);
+		ck_assert_int_eq(r32(&r), 0);
+		ck_assert_int_eq(r16(&r), errs[i]);
+		ck_assert_int_eq(rcstr(&r, s, sizeof(s)) > 0, errs[i] != 0);
+		ck_assert_int_eq((int8_t)r.p[r.off++], types[i]);
+		ck_assert_int_gt(rcstr(&r, s, sizeof(s)), 0);
+		ck_assert_int_eq(r32(&r), 1);
+		int32_t n = (int32_t)ruv(&r) - 1;
+		ck_assert_int_eq(n, errs[i] ? 0 : 1);
+		for (int32_t j = 0; j < n; j++) {
+			ck_assert_int_eq(r32(&r), 1);
+			ck_assert_int_gt(rcstr(&r, s, sizeof(s)), 0);
+			ck_assert_int_eq(r32(&r), kh_main()->port);
+			ck_assert_int_eq(rcstr(&r, s, sizeof(s)), -1);
+			ck_assert_uint_eq(ruv(&r), 0);
+		}
+		int32_t ops = r32(&r);
+		if (errs[i])
+			ck_assert_int_eq(ops, INT32_MIN);
+		else /* no users configured: the broker's own rights */
+			ck_assert_int_eq(ops & (1 << 8 | 1 << 5), 1 << 8 | 1 << 5);
+		ck_assert_uint_eq(ruv(&r), 0);
+		ck_assert_uint_eq(r.off, r.n);
+	}
+	close(fd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("kafka_meta");
+	TCase *tc = tcase_create("versions");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, metadata_every_version);
+	tcase_add_test(tc, metadata_all_topics_flexible);
+	tcase_add_test(tc, metadata_topic_ids);
+	tcase_add_test(tc, describe_cluster_v1);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return kh_run_suite(suite(), NULL);
+}
