@@ -402,9 +402,9 @@ int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fet
 int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 			   struct kf_list_offsets_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
 	r->replica_id = kf_get_i32(c);
+	r->isolation_level = ver >= 2 ? kf_get_i8(c) : 0;
 	r->ntopics = kf_get_array(c, 6, 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
@@ -415,8 +415,11 @@ int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 		ALLOC_ARRAY(a, t->parts, t->nparts);
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].current_leader_epoch = ver >= 4 ? kf_get_i32(c) : -1;
 			t->parts[j].timestamp = kf_get_i64(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	return finish(c);
 }

@@ -308,6 +308,14 @@ static inline int kf_flex(const struct kf_conn *kc)
  * another vhost than kc's (kf_authz_vhost), or not a valid C string.  It
  * checks no permission: callers ask kf_authz_topic first. */
 struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name);
+/* In a cluster: NOT_LEADER_OR_FOLLOWER (LEADER_NOT_AVAILABLE, ...)
+ * unless this node leads topic/partition (core name), then a
+ * current_epoch >= 0 checked against its leader epoch: FENCED_LEADER_EPOCH
+ * when older, UNKNOWN_LEADER_EPOCH when newer.  A single node leads every
+ * partition and has no epoch to check against: KF_ERR_NONE.
+ * (offset_for_leader_epoch.c) */
+int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
+			int32_t current_epoch);
 /* Topic ids on the wire (metadata.c): t's id as Kafka's 16-byte uuid, 1;
  * or zeros and 0 when t has none (a single node's topics). */
 int kf_topic_uuid(const struct ls_topic *t, uint8_t out[16]);

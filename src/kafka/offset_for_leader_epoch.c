@@ -49,9 +49,26 @@ static struct ls_partition *find_part(struct kf_conn *kc, int cluster, struct kf
 	return p;
 }
 
+int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
+			int32_t current_epoch)
+{
+	const struct tdm_replica *repl = kc->srv->replica;
+	const struct tdm_partition_state *st;
+	int16_t err;
+
+	if (!repl)
+		return KF_ERR_NONE;
+	err = kf_err_from_replica(tdm_replica_check_leader(repl, topic, partition));
+	st = err ? NULL : tdm_replica_state(repl, topic, partition);
+	if (st && current_epoch >= 0 && current_epoch < st->leader_epoch)
+		return KF_ERR_FENCED_LEADER_EPOCH;
+	if (st && current_epoch >= 0 && current_epoch > st->leader_epoch)
+		return KF_ERR_UNKNOWN_LEADER_EPOCH;
+	return err;
+}
+
 int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	struct tdm_replica *repl = kc->srv->replica;
 	int ver = kc->hdr.api_version;
 	struct kf_ofle_req r;
 	int cluster;
@@ -77,19 +94,9 @@ int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct 
 			int32_t epoch = -1;
 			int64_t end = -1;
 
-			if (p && repl) {
-				const struct tdm_partition_state *st;
-
-				err = kf_err_from_replica(
-					tdm_replica_check_leader(repl, cname, op->partition));
-				st = err ? NULL : tdm_replica_state(repl, cname, op->partition);
-				if (st && op->current_leader_epoch >= 0) {
-					if (op->current_leader_epoch < st->leader_epoch)
-						err = KF_ERR_FENCED_LEADER_EPOCH;
-					else if (op->current_leader_epoch > st->leader_epoch)
-						err = KF_ERR_UNKNOWN_LEADER_EPOCH;
-				}
-			}
+			if (p)
+				err = kf_leader_check(kc, cname, op->partition,
+						      op->current_leader_epoch);
 			if (p && err == KF_ERR_NONE)
 				tdm_partition_epoch_end(p, op->leader_epoch, &epoch, &end);
 			kf_put_i16(resp, err);

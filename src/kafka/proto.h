@@ -177,6 +177,7 @@ struct kf_fetch_req {
 
 struct kf_list_offsets_part {
 	int32_t index;
+	int32_t current_leader_epoch; /* v4+; -1 before */
 	int64_t timestamp;
 };
 struct kf_list_offsets_topic {
@@ -186,6 +187,7 @@ struct kf_list_offsets_topic {
 };
 struct kf_list_offsets_req {
 	int32_t replica_id;
+	int8_t isolation_level; /* v2+: 1 read_committed */
 	int32_t ntopics;
 	struct kf_list_offsets_topic *topics;
 };

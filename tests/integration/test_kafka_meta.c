@@ -1,7 +1,9 @@
 /* Kafka front end over raw sockets, the metadata and admin versions of
  * issue 16: Metadata v5-12 (offline replicas, leader epoch, authorized
  * operations, flexible encoding, topic ids), DescribeCluster v1 (endpoint
- * types), each answer read field by field to its end. */
+ * types), ListOffsets v2-7 (isolation level, leader epochs, flexible
+ * encoding, the largest timestamp), each answer read field by field to
+ * its end. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -307,6 +309,103 @@ START_TEST(describe_cluster_v1)
 }
 END_TEST
 
+/* The highest ListOffsets version served (the table in api_versions.c). */
+#define LO_MAX 4
+
+/* ListOffsets at ver of one partition: the error, *ts, *off, *epoch. */
+static int16_t list_offset(int fd, int ver, const char *topic, int32_t part, int32_t cur_epoch,
+			   int64_t want, int64_t *ts, int64_t *off, int32_t *epoch)
+{
+	int flex = ver >= 6;
+	struct wb b = { .n = 0 };
+	char name[128];
+
+	if (flex)
+		w8(&b, 0);
+	w32(&b, -1); /* replica_id */
+	if (ver >= 2)
+		w8(&b, 1); /* read_committed */
+	if (flex) {
+		wuv(&b, 2);
+		wcstr(&b, topic);
+		wuv(&b, 2);
+	} else {
+		w32(&b, 1);
+		wstr(&b, topic);
+		w32(&b, 1);
+	}
+	w32(&b, part);
+	if (ver >= 4)
+		w32(&b, cur_epoch);
+	w64(&b, want);
+	if (flex) {
+		w8(&b, 0);
+		w8(&b, 0);
+		w8(&b, 0);
+	}
+	struct rb r = ask(fd, 2, (int16_t)ver, &b, flex);
+	if (ver >= 2)
+		ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, flex), 1);
+	rname(&r, flex, name, sizeof(name));
+	ck_assert_str_eq(name, topic);
+	ck_assert_int_eq(rarray(&r, flex), 1);
+	ck_assert_int_eq(r32(&r), part);
+	int16_t err = r16(&r);
+	*ts = r64(&r);
+	*off = r64(&r);
+	*epoch = ver >= 4 ? r32(&r) : -1;
+	for (int k = 0; flex && k < 3; k++) /* partition, topic, answer tags */
+		ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+/* ListOffsets v2 up to LO_MAX: latest, earliest, by time, (v7) the largest
+ * timestamp, whose record is not the last; an unknown partition; a
+ * negative time other than -1, -2 (and -3 from v7) INVALID_REQUEST. */
+START_TEST(list_offsets_versions)
+{
+	char topic[128];
+	static const int64_t stamps[] = { 1700000000000, 1700000300000, 1700000100000 };
+	int fd = kh_raw_connect(kh_main());
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+
+	kh_name(topic, sizeof(topic), "lo");
+	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "v", stamps[i], NULL), 0);
+	rd_kafka_destroy(p);
+	for (int ver = 2; ver <= LO_MAX; ver++) {
+		int64_t ts, off;
+		int32_t epoch;
+
+		ck_assert_int_eq(list_offset(fd, ver, topic, 0, -1, -1, &ts, &off, &epoch), 0);
+		ck_assert_int_eq(off, 3);
+		ck_assert_int_eq(ts, -1);
+		ck_assert_int_eq(epoch, -1); /* a single node keeps no epochs */
+		ck_assert_int_eq(list_offset(fd, ver, topic, 0, -1, -2, &ts, &off, &epoch), 0);
+		ck_assert_int_eq(off, 0);
+		ck_assert_int_eq(list_offset(fd, ver, topic, 0, 0, 1700000000001, &ts, &off, &epoch),
+				 0);
+		ck_assert_int_eq(off, 1);
+		ck_assert_int_eq(ts, 1700000300000);
+		int16_t err = list_offset(fd, ver, topic, 0, -1, -3, &ts, &off, &epoch);
+		if (ver >= 7) {
+			ck_assert_int_eq(err, 0);
+			ck_assert_int_eq(off, 1);
+			ck_assert_int_eq(ts, 1700000300000);
+		} else {
+			ck_assert_int_eq(err, 42);
+		}
+		ck_assert_int_eq(list_offset(fd, ver, topic, 0, -1, -4, &ts, &off, &epoch), 42);
+		ck_assert_int_eq(list_offset(fd, ver, topic, 5, -1, -1, &ts, &off, &epoch), 3);
+		ck_assert_int_eq(off, -1);
+	}
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -316,6 +415,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, metadata_all_topics_flexible);
 	tcase_add_test(tc, metadata_topic_ids);
 	tcase_add_test(tc, describe_cluster_v1);
+	tcase_add_test(tc, list_offsets_versions);
 	suite_add_tcase(s, tc);
 	return s;
 }
