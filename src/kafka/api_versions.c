@@ -71,6 +71,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_DELETE_GROUPS, 0, 1, "DeleteGroups", kf_h_delete_groups },
 	{ KF_OFFSET_DELETE, 0, 0, "OffsetDelete", kf_h_offset_delete },
 	{ KF_DESCRIBE_CLUSTER, 0, 1, "DescribeCluster", kf_h_describe_cluster },
+	{ KF_DESCRIBE_LOG_DIRS, 0, 4, "DescribeLogDirs", kf_h_describe_log_dirs },
 };
 
 const size_t kf_napis = sizeof(kf_apis) / sizeof(kf_apis[0]);

@@ -350,6 +350,26 @@ int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_
 	return finish(c);
 }
 
+int kf_decode_describe_log_dirs(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_log_dirs_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->ntopics = kf_get_array(c, 6, 1);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_log_dirs_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
+			t->parts[j] = kf_get_i32(c);
+		kf_end_struct(c);
+	}
+	return finish(c);
+}
+
 int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_produce_req *r)
 {
 	(void)ver;

@@ -44,6 +44,7 @@ enum {
 	KF_DESCRIBE_CLUSTER = 60,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
+	KF_DESCRIBE_LOG_DIRS = 35,
 };
 
 /* Frame parsing results. */
@@ -422,6 +423,18 @@ struct kf_ofle_req {
  * closes the connection, as Kafka does) or when the arena runs out.
  */
 int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r);
+/* DescribeLogDirs v0-4 (v2+ flexible): topics, null for all. */
+struct kf_log_dirs_topic {
+	struct kf_str name;
+	int32_t nparts;
+	int32_t *parts;
+};
+struct kf_log_dirs_req {
+	int32_t ntopics; /* -1: every topic */
+	struct kf_log_dirs_topic *topics;
+};
+int kf_decode_describe_log_dirs(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_log_dirs_req *r);
 int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_produce_req *r);
 int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fetch_req *r);
 int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -2,8 +2,8 @@
  * issue 16: Metadata v5-12 (offline replicas, leader epoch, authorized
  * operations, flexible encoding, topic ids), DescribeCluster v1 (endpoint
  * types), ListOffsets v2-7 (isolation level, leader epochs, flexible
- * encoding, the largest timestamp), each answer read field by field to
- * its end. */
+ * encoding, the largest timestamp), DescribeLogDirs v0-4, each answer
+ * read field by field to its end. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -406,6 +406,115 @@ START_TEST(list_offsets_versions)
 }
 END_TEST
 
+/* DescribeLogDirs at ver: topics NULL for all, else topic with partitions
+ * {0, 7} and "ld-never-made"; fills *size0 with the size the answer gives
+ * partition 0 of topic (-1 when absent) and returns how many partitions
+ * of topic it lists. */
+static int log_dirs(int fd, int ver, const char *topic, int all, int64_t *size0)
+{
+	int flex = ver >= 2;
+	struct wb b = { .n = 0 };
+	char dir[4096], name[256];
+	int listed = 0;
+
+	if (flex)
+		w8(&b, 0);
+	if (all) {
+		if (flex)
+			wuv(&b, 0);
+		else
+			w32(&b, -1);
+	} else {
+		const char *names[2] = { topic, "ld-never-made" };
+
+		if (flex)
+			wuv(&b, 3);
+		else
+			w32(&b, 2);
+		for (int i = 0; i < 2; i++) {
+			if (flex) {
+				wcstr(&b, names[i]);
+				wuv(&b, 3);
+			} else {
+				wstr(&b, names[i]);
+				w32(&b, 2);
+			}
+			w32(&b, 0);
+			w32(&b, 7);
+			if (flex)
+				w8(&b, 0);
+		}
+	}
+	if (flex)
+		w8(&b, 0);
+	struct rb r = ask(fd, 35, (int16_t)ver, &b, flex);
+	ck_assert_int_eq(r32(&r), 0);
+	if (ver >= 3)
+		ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_eq(rarray(&r, flex), 1);
+	ck_assert_int_eq(r16(&r), 0);
+	rname(&r, flex, dir, sizeof(dir));
+	ck_assert_msg(dir[0] == '/' && strstr(dir, "/logs") == dir + strlen(dir) - 5,
+		      "log dir %s", dir);
+	*size0 = -1;
+	for (int32_t nt = rarray(&r, flex), i = 0; i < nt; i++) {
+		rname(&r, flex, name, sizeof(name));
+		ck_assert_str_ne(name, "ld-never-made");
+		for (int32_t np = rarray(&r, flex), j = 0; j < np; j++) {
+			int32_t idx = r32(&r);
+			int64_t size = r64(&r);
+
+			ck_assert_int_eq(r64(&r), 0);        /* offset lag */
+			ck_assert_int_eq(r.p[r.off++], 0); /* is_future */
+			if (flex)
+				ck_assert_uint_eq(ruv(&r), 0);
+			if (strcmp(name, topic) != 0)
+				continue;
+			listed++;
+			ck_assert_int_lt(idx, 2);
+			if (idx == 0)
+				*size0 = size;
+		}
+		if (flex)
+			ck_assert_uint_eq(ruv(&r), 0);
+	}
+	if (ver >= 4) {
+		int64_t total = r64(&r), usable = r64(&r);
+
+		ck_assert_int_gt(total, 0);
+		ck_assert(usable >= 0 && usable <= total);
+	}
+	for (int k = 0; flex && k < 2; k++) /* the result's, the answer's tags */
+		ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return listed;
+}
+
+/* DescribeLogDirs v0-4: the one directory, <data_dir>/logs, with every
+ * partition held (sizes in bytes: a written one is not empty) or the ones
+ * named that exist (partition 7 and an unknown topic left out). */
+START_TEST(describe_log_dirs_versions)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+
+	kh_name(topic, sizeof(topic), "ld");
+	ck_assert_int_eq(kh_create_topic(p, topic, 2, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "logged", -1, NULL), 0);
+	rd_kafka_destroy(p);
+	for (int ver = 0; ver <= 4; ver++) {
+		int64_t size;
+
+		ck_assert_int_eq(log_dirs(fd, ver, topic, 1, &size), 2);
+		ck_assert_int_gt(size, 60); /* one batch at least */
+		ck_assert_int_eq(log_dirs(fd, ver, topic, 0, &size), 1);
+		ck_assert_int_gt(size, 60);
+	}
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -416,6 +525,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, metadata_topic_ids);
 	tcase_add_test(tc, describe_cluster_v1);
 	tcase_add_test(tc, list_offsets_versions);
+	tcase_add_test(tc, describe_log_dirs_versions);
 	suite_add_tcase(s, tc);
 	return s;
 }
