@@ -38,6 +38,7 @@ struct admin_park {
 	int partitions;              /* CreatePartitions */
 	int deleting;                /* DeleteTopics (in a cluster: it waits too) */
 	int validate_only;           /* CreateTopics */
+	int flex;                    /* the request was of a flexible version */
 	int32_t n;
 	struct made_slot *slots;
 	int pending;                 /* jobs out, +1 while the handler runs */

@@ -674,8 +674,10 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 		res->name = kf_get_str(c);
 		if (str_array(c, a, 1, &res->nkeys, &res->keys) < 0)
 			return KF_BAD;
+		kf_end_struct(c);
 	}
 	r->include_synonyms = ver >= 1 ? kf_get_i8(c) : 0;
+	r->include_documentation = ver >= 3 ? kf_get_i8(c) : 0;
 	return finish(c);
 }
 
@@ -696,7 +698,9 @@ int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *
 			res->configs[j].name = kf_get_str(c);
 			res->configs[j].op = incremental ? kf_get_i8(c) : KF_CONFIG_SET;
 			res->configs[j].value = kf_get_str(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->validate_only = kf_get_i8(c);
 	return finish(c);

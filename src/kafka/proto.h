@@ -337,6 +337,7 @@ struct kf_describe_configs_req {
 	int32_t nresources;
 	struct kf_describe_configs_resource *resources;
 	int8_t include_synonyms; /* v1+; 0 before */
+	int8_t include_documentation; /* v3+; 0 before */
 };
 
 /* AlterConfigs v0-1 (v1 is v0) and IncrementalAlterConfigs v0: op is

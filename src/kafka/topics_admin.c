@@ -107,6 +107,7 @@ struct admin_park *kf_admin_park_new(struct kf_conn *kc, int32_t n,
 	pk->base.cancel = admin_cancel;
 	pk->kc = kc;
 	pk->encode = encode;
+	pk->flex = kf_flex(kc);
 	pk->n = n;
 	pk->pending = 1;
 	for (int32_t i = 0; i < n; i++)

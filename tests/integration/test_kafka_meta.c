@@ -2,8 +2,9 @@
  * issue 16: Metadata v5-12 (offline replicas, leader epoch, authorized
  * operations, flexible encoding, topic ids), DescribeCluster v1 (endpoint
  * types), ListOffsets v2-7 (isolation level, leader epochs, flexible
- * encoding, the largest timestamp), DescribeLogDirs v0-4, each answer
- * read field by field to its end. */
+ * encoding, the largest timestamp), DescribeLogDirs v0-4, DescribeConfigs
+ * v3-4, AlterConfigs v2, IncrementalAlterConfigs v1, each answer read
+ * field by field to its end. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -515,6 +516,131 @@ START_TEST(describe_log_dirs_versions)
 }
 END_TEST
 
+/* DescribeConfigs v3/v4 of topic's key: its value, source, type and
+ * whether a documentation came (docs asked for with v4 only). */
+static void describe_key(int fd, int ver, const char *topic, const char *key, char *value,
+			 size_t cap, int *source, int *type, int *has_doc)
+{
+	int flex = ver >= 4;
+	struct wb b = { .n = 0 };
+	char s[512];
+
+	if (flex)
+		w8(&b, 0);
+	flex ? wuv(&b, 2) : w32(&b, 1);
+	w8(&b, topic ? 2 : 4);
+	flex ? wcstr(&b, topic ? topic : "") : wstr(&b, topic ? topic : "");
+	flex ? wuv(&b, 2) : w32(&b, 1);
+	flex ? wcstr(&b, key) : wstr(&b, key);
+	if (flex)
+		w8(&b, 0);
+	w8(&b, 1);          /* include_synonyms */
+	w8(&b, ver >= 4);   /* include_documentation */
+	if (flex)
+		w8(&b, 0);
+	struct rb r = ask(fd, 32, (int16_t)ver, &b, flex);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, flex), 1);
+	ck_assert_int_eq(r16(&r), 0);
+	rname(&r, flex, s, sizeof(s)); /* error message: null */
+	ck_assert_str_eq(s, "");
+	ck_assert_int_eq(r.p[r.off++], topic ? 2 : 4);
+	rname(&r, flex, s, sizeof(s));
+	ck_assert_int_eq(rarray(&r, flex), 1);
+	rname(&r, flex, s, sizeof(s));
+	ck_assert_str_eq(s, key);
+	rname(&r, flex, value, cap);
+	r.off++; /* read_only */
+	*source = r.p[r.off++];
+	r.off++; /* is_sensitive */
+	for (int32_t n = rarray(&r, flex), i = 0; i < n; i++) {
+		rname(&r, flex, s, sizeof(s));
+		rname(&r, flex, s, sizeof(s));
+		r.off++;
+		if (flex)
+			ck_assert_uint_eq(ruv(&r), 0);
+	}
+	*type = r.p[r.off++];
+	if (flex) {
+		*has_doc = rcstr(&r, s, sizeof(s)) > 0;
+	} else {
+		*has_doc = r16(&r) >= 0;
+	}
+	for (int k = 0; flex && k < 3; k++)
+		ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+}
+
+/* IncrementalAlterConfigs v1 (SET) or AlterConfigs v2 of topic's key to
+ * value, flexible: the resource's error. */
+static int16_t alter_flex(int fd, int incremental, const char *topic, const char *key,
+			  const char *value)
+{
+	struct wb b = { .n = 0 };
+	char s[256];
+
+	w8(&b, 0);
+	wuv(&b, 2);
+	w8(&b, 2);
+	wcstr(&b, topic);
+	wuv(&b, 2);
+	wcstr(&b, key);
+	if (incremental)
+		w8(&b, 0); /* SET */
+	wcstr(&b, value);
+	w8(&b, 0);
+	w8(&b, 0);
+	w8(&b, 0); /* validate_only */
+	w8(&b, 0);
+	struct rb r = ask(fd, incremental ? 44 : 33, incremental ? 1 : 2, &b, 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	int16_t err = r16(&r);
+	rname(&r, 1, s, sizeof(s));
+	ck_assert_int_eq(r.p[r.off++], 2);
+	rname(&r, 1, s, sizeof(s));
+	ck_assert_str_eq(s, topic);
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+/* DescribeConfigs v3-4 (types, documentation when asked, flexible),
+ * IncrementalAlterConfigs v1 and AlterConfigs v2 (flexible) changing
+ * what DescribeConfigs then shows. */
+START_TEST(configs_flexible)
+{
+	char topic[128], v[128];
+	int fd = kh_raw_connect(kh_main()), source, type, doc;
+
+	kh_name(topic, sizeof(topic), "cfgflex");
+	make_topic(topic, 1);
+	describe_key(fd, 3, topic, "retention.ms", v, sizeof(v), &source, &type, &doc);
+	ck_assert_int_eq(source, 5);
+	ck_assert_int_eq(type, 5); /* LONG */
+	ck_assert_int_eq(doc, 0);
+	describe_key(fd, 4, NULL, "auto.create.topics.enable", v, sizeof(v), &source, &type, &doc);
+	ck_assert_int_eq(source, 4);
+	ck_assert_int_eq(type, 1); /* BOOLEAN */
+	ck_assert_int_eq(doc, 1);
+	ck_assert_int_eq(alter_flex(fd, 1, topic, "retention.ms", "60000"), 0);
+	describe_key(fd, 4, topic, "retention.ms", v, sizeof(v), &source, &type, &doc);
+	ck_assert_str_eq(v, "60000");
+	ck_assert_int_eq(source, 1);
+	ck_assert_int_eq(doc, 1);
+	ck_assert_int_eq(alter_flex(fd, 0, topic, "cleanup.policy", "compact"), 0);
+	describe_key(fd, 4, topic, "cleanup.policy", v, sizeof(v), &source, &type, &doc);
+	ck_assert_str_eq(v, "compact");
+	ck_assert_int_eq(type, 7); /* LIST */
+	/* AlterConfigs replaced the whole set: retention.ms is the default again */
+	describe_key(fd, 4, topic, "retention.ms", v, sizeof(v), &source, &type, &doc);
+	ck_assert_int_eq(source, 5);
+	ck_assert_int_eq(alter_flex(fd, 1, topic, "no.such.key", "1"), 40);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -526,6 +652,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, describe_cluster_v1);
 	tcase_add_test(tc, list_offsets_versions);
 	tcase_add_test(tc, describe_log_dirs_versions);
+	tcase_add_test(tc, configs_flexible);
 	suite_add_tcase(s, tc);
 	return s;
 }
