@@ -28,6 +28,7 @@ struct made_slot {
 	const struct kf_create_topic *req; /* in the request arena */
 	int32_t parts;
 	int16_t rf;
+	uint8_t topic_id[16];        /* CreateTopics v7, DeleteTopics v6 */
 };
 
 /* Lives in the request arena: the connection reads nothing while parked. */

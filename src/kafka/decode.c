@@ -629,10 +629,20 @@ int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 int kf_decode_delete_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_topics_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
-	if (str_array(c, a, 0, &r->ntopics, &r->topics) < 0)
-		return KF_BAD;
+	if (ver < 6) {
+		if (str_array(c, a, 0, &r->ntopics, &r->topics) < 0)
+			return KF_BAD;
+	} else { /* v6: [name (nullable), topic_id] */
+		r->ntopics = kf_get_array(c, 17, 0);
+		ALLOC_ARRAY(a, r->topics, r->ntopics);
+		ALLOC_ARRAY(a, r->topic_ids, r->ntopics);
+		for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+			r->topics[i] = kf_get_str(c);
+			kf_get_uuid(c, r->topic_ids[i]);
+			kf_end_struct(c);
+		}
+	}
 	r->timeout_ms = kf_get_i32(c);
 	return finish(c);
 }
@@ -654,7 +664,9 @@ int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 			int32_t nb = kf_get_array(c, 4, 0);
 			for (int32_t k = 0; k < nb && !c->bad; k++)
 				(void)kf_get_i32(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->timeout_ms = kf_get_i32(c);
 	r->validate_only = kf_get_i8(c);
@@ -734,7 +746,9 @@ int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
 			t->parts[j].offset = kf_get_i64(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->timeout_ms = kf_get_i32(c);
 	return finish(c);

@@ -25,8 +25,6 @@
 #include "kafka/kf.h"
 #include "util/b64.h"
 
-#define KF_ERR_UNKNOWN_TOPIC_ID 100
-
 int kf_topic_uuid(const struct ls_topic *t, uint8_t out[16])
 {
 	const char *id = t ? tdm_topic_id(t) : "";

@@ -309,7 +309,8 @@ struct kf_create_topics_req {
 
 struct kf_delete_topics_req {
 	int32_t ntopics;
-	struct kf_str *topics;
+	struct kf_str *topics;    /* v6: null when named by id */
+	uint8_t (*topic_ids)[16]; /* v6+; NULL before */
 	int32_t timeout_ms;
 };
 

@@ -3,8 +3,9 @@
  * operations, flexible encoding, topic ids), DescribeCluster v1 (endpoint
  * types), ListOffsets v2-7 (isolation level, leader epochs, flexible
  * encoding, the largest timestamp), DescribeLogDirs v0-4, DescribeConfigs
- * v3-4, AlterConfigs v2, IncrementalAlterConfigs v1, each answer read
- * field by field to its end. */
+ * v3-4, AlterConfigs v2, IncrementalAlterConfigs v1, CreateTopics v7,
+ * DeleteTopics v4-6, CreatePartitions v3, DeleteRecords v2, each answer
+ * read field by field to its end. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -641,6 +642,182 @@ START_TEST(configs_flexible)
 }
 END_TEST
 
+/* CreateTopics v7 of one topic (2 partitions, defaults otherwise): the
+ * error; the topic id answered in *id. */
+static int16_t create_v7(int fd, const char *topic, uint8_t id[16])
+{
+	struct wb b = { .n = 0 };
+	char s[256];
+
+	w8(&b, 0);
+	wuv(&b, 2);
+	wcstr(&b, topic);
+	w32(&b, 2);
+	w16(&b, -1);
+	wuv(&b, 1); /* no assignments */
+	wuv(&b, 1); /* no configs */
+	w8(&b, 0);
+	w32(&b, 5000);
+	w8(&b, 0);
+	w8(&b, 0);
+	struct rb r = ask(fd, 19, 7, &b, 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	rname(&r, 1, s, sizeof(s));
+	ck_assert_str_eq(s, topic);
+	ruuid(&r, id);
+	int16_t err = r16(&r);
+	rname(&r, 1, s, sizeof(s));
+	ck_assert_int_eq(r32(&r), err ? -1 : 2);
+	ck_assert_int_eq(r16(&r), err ? -1 : 1);
+	for (int32_t n = rarray(&r, 1), i = 0; i < n; i++) {
+		rname(&r, 1, s, sizeof(s));
+		rname(&r, 1, s, sizeof(s));
+		r.off += 3;
+		ck_assert_uint_eq(ruv(&r), 0);
+	}
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+/* DeleteTopics at ver (4-6, flexible) of one topic by name, or (v6, name
+ * NULL) by id: the error; the message (v5+) in msg. */
+static int16_t delete_flex(int fd, int ver, const char *topic, const uint8_t *id, char *msg,
+			   size_t cap)
+{
+	struct wb b = { .n = 0 };
+	static const uint8_t zero[16];
+	char s[256];
+	uint8_t got[16];
+
+	w8(&b, 0);
+	wuv(&b, 2);
+	wcstr(&b, topic);
+	if (ver >= 6) {
+		wuuid(&b, id ? id : zero);
+		w8(&b, 0);
+	}
+	w32(&b, 5000);
+	w8(&b, 0);
+	struct rb r = ask(fd, 20, (int16_t)ver, &b, 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	rname(&r, 1, s, sizeof(s));
+	if (topic)
+		ck_assert_str_eq(s, topic);
+	if (ver >= 6) {
+		ruuid(&r, got);
+		if (id)
+			ck_assert(memcmp(got, id, 16) == 0);
+	}
+	int16_t err = r16(&r);
+	msg[0] = '\0';
+	if (ver >= 5)
+		rname(&r, 1, msg, cap);
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+/* CreatePartitions v3 (flexible) of topic to count: the error. */
+static int16_t grow_flex(int fd, const char *topic, int32_t count)
+{
+	struct wb b = { .n = 0 };
+	char s[256];
+
+	w8(&b, 0);
+	wuv(&b, 2);
+	wcstr(&b, topic);
+	w32(&b, count);
+	wuv(&b, 0); /* assignments: null */
+	w8(&b, 0);
+	w32(&b, 5000);
+	w8(&b, 0);
+	w8(&b, 0);
+	struct rb r = ask(fd, 37, 3, &b, 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	rname(&r, 1, s, sizeof(s));
+	int16_t err = r16(&r);
+	rname(&r, 1, s, sizeof(s));
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+/* DeleteRecords v2 (flexible) of topic's partition below offset: the
+ * error, the new low watermark in *low. */
+static int16_t delete_records_flex(int fd, const char *topic, int32_t part, int64_t offset,
+				   int64_t *low)
+{
+	struct wb b = { .n = 0 };
+	char s[256];
+
+	w8(&b, 0);
+	wuv(&b, 2);
+	wcstr(&b, topic);
+	wuv(&b, 2);
+	w32(&b, part);
+	w64(&b, offset);
+	w8(&b, 0);
+	w8(&b, 0);
+	w32(&b, 5000);
+	w8(&b, 0);
+	struct rb r = ask(fd, 21, 2, &b, 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	rname(&r, 1, s, sizeof(s));
+	ck_assert_int_eq(rarray(&r, 1), 1);
+	ck_assert_int_eq(r32(&r), part);
+	*low = r64(&r);
+	int16_t err = r16(&r);
+	for (int k = 0; k < 3; k++)
+		ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+	return err;
+}
+
+/* The flexible topic administration: CreateTopics v7 (a single node's
+ * topics have no id: the zero uuid; a second creation
+ * TOPIC_ALREADY_EXISTS), CreatePartitions v3, DeleteRecords v2, DeleteTopics
+ * v4-6 (v5: the message of an unknown topic; v6: an unknown id
+ * UNKNOWN_TOPIC_ID with a null name, the zero id never matches). */
+START_TEST(topic_admin_flexible)
+{
+	char topic[128], msg[256];
+	static const uint8_t zero[16];
+	const uint8_t some[16] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9 };
+	uint8_t id[16];
+	int64_t low;
+	int fd = kh_raw_connect(kh_main());
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+
+	kh_name(topic, sizeof(topic), "adm");
+	ck_assert_int_eq(create_v7(fd, topic, id), 0);
+	ck_assert(memcmp(id, zero, 16) == 0);
+	ck_assert_int_eq(create_v7(fd, topic, id), 36);
+	ck_assert_int_eq(grow_flex(fd, topic, 3), 0);
+	ck_assert_int_eq(grow_flex(fd, topic, 2), 37);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(kh_produce_sync(p, topic, 2, NULL, "x", -1, NULL), 0);
+	rd_kafka_destroy(p);
+	ck_assert_int_eq(delete_records_flex(fd, topic, 2, 2, &low), 0);
+	ck_assert_int_eq(low, 2);
+	ck_assert_int_eq(delete_flex(fd, 6, NULL, some, msg, sizeof(msg)), 100);
+	ck_assert_int_eq(delete_flex(fd, 6, NULL, zero, msg, sizeof(msg)), 100);
+	ck_assert_int_eq(delete_flex(fd, 5, "adm-never-made", NULL, msg, sizeof(msg)), 3);
+	ck_assert_int_gt(strlen(msg), 0);
+	ck_assert_int_eq(delete_flex(fd, 6, topic, NULL, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "");
+	ck_assert_int_eq(delete_flex(fd, 4, topic, NULL, msg, sizeof(msg)), 3);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -653,6 +830,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, list_offsets_versions);
 	tcase_add_test(tc, describe_log_dirs_versions);
 	tcase_add_test(tc, configs_flexible);
+	tcase_add_test(tc, topic_admin_flexible);
 	suite_add_tcase(s, tc);
 	return s;
 }
