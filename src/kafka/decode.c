@@ -801,7 +801,9 @@ int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena
 			t->parts[j].partition = kf_get_i32(c);
 			t->parts[j].current_leader_epoch = ver >= 2 ? kf_get_i32(c) : -1;
 			t->parts[j].leader_epoch = kf_get_i32(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	return finish(c);
 }

@@ -285,6 +285,17 @@ static inline void kf_put_fkstr(struct evbuffer *b, int flex, struct kf_str s)
 {
 	kf_put_fstrn(b, flex, s.p, s.len);
 }
+/* Bytes (len < 0: null): compact (varint len + 1) when flex. */
+static inline void kf_put_fbytes(struct evbuffer *b, int flex, const void *p, int32_t len)
+{
+	if (!flex) {
+		kf_put_bytes(b, p, len);
+		return;
+	}
+	kf_put_uvarint(b, len < 0 ? 0 : (uint32_t)len + 1);
+	if (len > 0)
+		evbuffer_add(b, p, (size_t)len);
+}
 /* An array's count (n < 0: null): compact when flex. */
 static inline void kf_put_farray(struct evbuffer *b, int flex, int32_t n)
 {

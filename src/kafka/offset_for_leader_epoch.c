@@ -1,5 +1,5 @@
 /*
- * OffsetForLeaderEpoch v0-3 (api key 23, non-flexible): for each
+ * OffsetForLeaderEpoch v0-4 (api key 23; v4 flexible): for each
  * partition, the end offset of the requested leader epoch in the leader's
  * log, i.e. the start of the next newer epoch, or the log end when the
  * epoch is the latest; with it (v1+) the largest epoch at or below the
@@ -69,7 +69,7 @@ int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition
 
 int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	int ver = kc->hdr.api_version;
+	int ver = kc->hdr.api_version, flex = kf_flex(kc);
 	struct kf_ofle_req r;
 	int cluster;
 
@@ -78,14 +78,14 @@ int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct 
 	cluster = kf_authz_cluster(kc);
 	if (ver >= 2)
 		kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, r.ntopics);
+	kf_put_farray(resp, flex, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		const struct kf_ofle_topic *ot = &r.topics[i];
 		char name[256];
 		const char *cname = kf_str_cstr(ot->topic, name, sizeof(name)) == 0 ? name : NULL;
 
-		kf_put_kstr(resp, ot->topic);
-		kf_put_i32(resp, ot->nparts);
+		kf_put_fkstr(resp, flex, ot->topic);
+		kf_put_farray(resp, flex, ot->nparts);
 		for (int32_t j = 0; j < ot->nparts; j++) {
 			const struct kf_ofle_part *op = &ot->parts[j];
 			int16_t err;
@@ -104,7 +104,10 @@ int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct 
 			if (ver >= 1)
 				kf_put_i32(resp, epoch);
 			kf_put_i64(resp, end);
+			kf_put_tags(resp, flex);
 		}
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }

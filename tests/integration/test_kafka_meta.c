@@ -4,8 +4,8 @@
  * types), ListOffsets v2-7 (isolation level, leader epochs, flexible
  * encoding, the largest timestamp), DescribeLogDirs v0-4, DescribeConfigs
  * v3-4, AlterConfigs v2, IncrementalAlterConfigs v1, CreateTopics v7,
- * DeleteTopics v4-6, CreatePartitions v3, DeleteRecords v2, each answer
- * read field by field to its end. */
+ * DeleteTopics v4-6, CreatePartitions v3, DeleteRecords v2,
+ * OffsetForLeaderEpoch v4, each answer read field by field to its end. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -818,6 +818,48 @@ START_TEST(topic_admin_flexible)
 }
 END_TEST
 
+/* OffsetForLeaderEpoch v4 (flexible): a single node keeps no epochs, so
+ * any epoch asked is UNDEFINED (-1, -1); a partition it does not have
+ * UNKNOWN_TOPIC_OR_PARTITION. */
+START_TEST(offset_for_leader_epoch_v4)
+{
+	char topic[128], s[128];
+	int fd = kh_raw_connect(kh_main());
+
+	kh_name(topic, sizeof(topic), "ofle");
+	make_topic(topic, 1);
+	for (int32_t part = 0; part <= 4; part += 4) {
+		struct wb b = { .n = 0 };
+
+		w8(&b, 0);
+		w32(&b, -1); /* replica_id: a consumer */
+		wuv(&b, 2);
+		wcstr(&b, topic);
+		wuv(&b, 2);
+		w32(&b, part);
+		w32(&b, -1); /* current_leader_epoch */
+		w32(&b, 0);  /* leader_epoch */
+		w8(&b, 0);
+		w8(&b, 0);
+		w8(&b, 0);
+		struct rb r = ask(fd, 23, 4, &b, 1);
+		ck_assert_int_eq(r32(&r), 0);
+		ck_assert_int_eq(rarray(&r, 1), 1);
+		rname(&r, 1, s, sizeof(s));
+		ck_assert_str_eq(s, topic);
+		ck_assert_int_eq(rarray(&r, 1), 1);
+		ck_assert_int_eq(r16(&r), part ? 3 : 0);
+		ck_assert_int_eq(r32(&r), part);
+		ck_assert_int_eq(r32(&r), -1);
+		ck_assert_int_eq(r64(&r), -1);
+		for (int k = 0; k < 3; k++)
+			ck_assert_uint_eq(ruv(&r), 0);
+		ck_assert_uint_eq(r.off, r.n);
+	}
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -831,6 +873,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, describe_log_dirs_versions);
 	tcase_add_test(tc, configs_flexible);
 	tcase_add_test(tc, topic_admin_flexible);
+	tcase_add_test(tc, offset_for_leader_epoch_v4);
 	suite_add_tcase(s, tc);
 	return s;
 }
