@@ -302,6 +302,10 @@ static const struct conf_key conf_keys[] = {
 	  "(verified when sent), required (a client without a good one is refused)." },
 	{ "ssl.enabled.protocols", CT_LIST, OFF(kafka_ssl_enabled_protocols), "TLSv1.2,TLSv1.3", 0,
 	  0, 0, "TLS versions the Kafka SSL listener offers: TLSv1.2, TLSv1.3 (and older)." },
+	{ "max.incremental.fetch.session.cache.slots", CT_U32, OFF(kafka_fetch_session_slots),
+	  "1000", 0, 1048576, 0,
+	  "Fetch sessions (KIP-227) the broker keeps (Kafka's setting); 0: none, every\n"
+	  "fetch is a full one." },
 	/* Kafka's per-address connection limits (also at run time: /api/kafka-limits) */
 	{ "max.connections.per.ip", CT_U32, OFF(kafka_max_connections_per_ip), "2147483647", 0,
 	  INT32_MAX, 0,

@@ -128,6 +128,7 @@ struct tdm_config {
 	char *kafka_ssl_enabled_protocols; /* owned; ssl.enabled.protocols; "" = TLSv1.2,TLSv1.3 */
 	/* Kafka's connection limits per client address (core/limits.h: settable at run time) */
 	uint32_t kafka_max_connections_per_ip; /* max.connections.per.ip; default INT32_MAX */
+	uint32_t kafka_fetch_session_slots; /* max.incremental.fetch.session.cache.slots; 1000 */
 	char *kafka_max_connections_per_ip_overrides; /* owned; "ip:count,..."; "" = none */
 	/* HTTPS for the management API (rabbitmq.conf's management.ssl.*) */
 	int http_ssl_port;          /* management.ssl.port; default 0 = no HTTPS listener */

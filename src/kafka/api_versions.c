@@ -43,7 +43,7 @@
 
 const struct kf_api kf_apis[] = {
 	{ KF_PRODUCE, 3, 4, "Produce", kf_h_produce },
-	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch },
+	{ KF_FETCH, 4, 13, "Fetch", kf_h_fetch },
 	{ KF_LIST_OFFSETS, 1, 4, "ListOffsets", kf_h_list_offsets },
 	{ KF_METADATA, 0, 12, "Metadata", kf_h_metadata },
 	{ KF_OFFSET_COMMIT, 2, 7, "OffsetCommit", kf_h_offset_commit },

@@ -517,8 +517,10 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	k->srv.cgroups = groups;
 	tdm_map_init(&k->srv.per_ip);
 	k->srv.groups = kf_groups_new(&k->srv);
-	if (!k->srv.groups || kf_sasl_init(&k->srv) < 0) {
+	k->srv.fsessions = kf_fsessions_new(cfg->kafka_fetch_session_slots);
+	if (!k->srv.groups || !k->srv.fsessions || kf_sasl_init(&k->srv) < 0) {
 		kf_groups_free(k->srv.groups);
+		kf_fsessions_free(k->srv.fsessions);
 		tdm_map_free(&k->srv.per_ip);
 		free(k);
 		return NULL;
@@ -597,6 +599,7 @@ void tdm_kafka_free(struct tdm_kafka *k)
 	if (!k)
 		return;
 	kf_groups_free(k->srv.groups);
+	kf_fsessions_free(k->srv.fsessions);
 	tdm_map_free(&k->srv.per_ip); /* the values are counts, not pointers */
 	free(k);
 }

@@ -393,6 +393,46 @@ int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_p
 	return finish(c);
 }
 
+static void fetch_part(struct kf_cur *c, int ver, struct kf_fetch_part *p)
+{
+	p->index = kf_get_i32(c);
+	p->current_leader_epoch = ver >= 9 ? kf_get_i32(c) : -1;
+	p->fetch_offset = kf_get_i64(c);
+	p->last_fetched_epoch = ver >= 12 ? kf_get_i32(c) : -1;
+	p->log_start_offset = ver >= 5 ? kf_get_i64(c) : -1;
+	p->partition_max_bytes = kf_get_i32(c);
+	kf_end_struct(c);
+}
+
+/* A topic of Fetch by name (v0-12) or id (v13+). */
+static void fetch_topic_key(struct kf_cur *c, int ver, struct kf_str *name, uint8_t id[16])
+{
+	if (ver >= 13) {
+		*name = (struct kf_str){ NULL, -1 };
+		kf_get_uuid(c, id);
+	} else {
+		*name = kf_get_str(c);
+		memset(id, 0, 16);
+	}
+}
+
+static int fetch_forgotten(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fetch_req *r)
+{
+	r->nforgotten = kf_get_array(c, ver >= 13 ? 17 : 6, 0);
+	ALLOC_ARRAY(a, r->forgotten, r->nforgotten);
+	for (int32_t i = 0; i < r->nforgotten && !c->bad; i++) {
+		struct kf_fetch_forgotten *f = &r->forgotten[i];
+
+		fetch_topic_key(c, ver, &f->name, f->id);
+		f->nparts = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, f->parts, f->nparts);
+		for (int32_t j = 0; j < f->nparts && !c->bad; j++)
+			f->parts[j] = kf_get_i32(c);
+		kf_end_struct(c);
+	}
+	return c->bad ? KF_BAD : 0;
+}
+
 int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fetch_req *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -401,21 +441,24 @@ int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fet
 	r->min_bytes = kf_get_i32(c);
 	r->max_bytes = ver >= 3 ? kf_get_i32(c) : INT32_MAX;
 	r->isolation_level = ver >= 4 ? kf_get_i8(c) : 0;
-	r->ntopics = kf_get_array(c, 6, 0);
+	r->session_id = ver >= 7 ? kf_get_i32(c) : 0;
+	r->session_epoch = ver >= 7 ? kf_get_i32(c) : -1;
+	r->ntopics = kf_get_array(c, ver >= 13 ? 20 : 6, 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
 		struct kf_fetch_topic *t = &r->topics[i];
 
-		t->name = kf_get_str(c);
+		fetch_topic_key(c, ver, &t->name, t->id);
 		t->nparts = kf_get_array(c, 16, 0);
 		ALLOC_ARRAY(a, t->parts, t->nparts);
-		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
-			t->parts[j].index = kf_get_i32(c);
-			t->parts[j].fetch_offset = kf_get_i64(c);
-			t->parts[j].log_start_offset = ver >= 5 ? kf_get_i64(c) : -1;
-			t->parts[j].partition_max_bytes = kf_get_i32(c);
-		}
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
+			fetch_part(c, ver, &t->parts[j]);
+		kf_end_struct(c);
 	}
+	if (ver >= 7 && fetch_forgotten(c, ver, a, r) < 0)
+		return KF_BAD;
+	if (ver >= 11)
+		(void)kf_get_str(c); /* rack_id: every replica is as near */
 	return finish(c);
 }
 

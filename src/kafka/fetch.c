@@ -1,6 +1,14 @@
 /*
- * Fetch v4-v5 with long polling (v5 adds each partition's log start, which
- * followers follow: Kafka's KIP-107).  Each partition's answer is whole stored
+ * Fetch v4-v13 with long polling (v5 adds each partition's log start, which
+ * followers follow: Kafka's KIP-107; v7 fetch sessions, fetch_session.c;
+ * v9 the current leader epoch, checked as ListOffsets does; v11 the rack
+ * (ignored: every replica is as near, preferred_read_replica -1); v12
+ * flexible (last_fetched_epoch is read and not checked: no diverging
+ * epoch is answered; clients validate positions with
+ * OffsetForLeaderEpoch); v13 topics by id, UNKNOWN_TOPIC_ID (100) for an
+ * id no topic has, which on a single node is every id: its topics have
+ * none yet).  The last stable offset is the high watermark and no
+ * transaction is ever aborted: tandem has no transactions yet.  Each partition's answer is whole stored
  * batches from the one containing fetch_offset, sent straight from the
  * segment file: the range core's tdm_topics_read finds becomes an evbuffer
  * file segment (sendfile), so record bytes never pass through user space.
@@ -36,6 +44,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <time.h>
 
@@ -45,8 +54,10 @@
 
 struct fetch_part {
 	int32_t index;
+	int32_t cur_epoch;         /* v9+: the leader epoch the client knows, -1 none */
 	int64_t fetch_offset;
 	int32_t partition_max_bytes;
+	int include;               /* in the answer (an incremental one leaves some out) */
 	int16_t err;
 	int64_t high_watermark;
 	int64_t log_start;         /* v5+: the partition's log start, -1 when unknown */
@@ -56,6 +67,8 @@ struct fetch_part {
 
 struct fetch_topic {
 	struct kf_str name;
+	uint8_t id[16]; /* v13: the topic id it was named by */
+	int unknown_id; /* v13: no topic has that id */
 	char *cname; /* arena: name as a C string, NULL when it is not one */
 	int32_t nparts;
 	struct fetch_part *parts;
@@ -67,6 +80,9 @@ struct fetch_state {
 	struct kf_conn *kc;
 	int32_t replica_id;   /* >= 0: a follower's fetch */
 	int16_t version;
+	int flex;             /* v12+ */
+	int32_t session_id;   /* v7+: the fetch session answered for, 0 none */
+	int incremental;      /* only partitions with news are answered */
 	int follower_denied;  /* replica_id >= 0 from a non-administrator */
 	int recorded;         /* the follower's positions went to the replica manager */
 	int32_t min_bytes, max_bytes;
@@ -141,7 +157,7 @@ static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *f
 	/* a consumer, or a follower whose position is recorded (a parked
 	 * fetch looking again): is this node still the leader? */
 	if (fs->replica_id < 0 || fs->recorded)
-		return kf_err_from_replica(tdm_replica_check_leader(r, ft->cname, fp->index));
+		return kf_leader_check(fs->kc, ft->cname, fp->index, fp->cur_epoch);
 	int rc = tdm_replica_follower_fetch(r, fs->replica_id, ft->cname, fp->index,
 					    (uint64_t)fp->fetch_offset, -1, now_ms());
 	if (rc == TDM_REPL_OK)
@@ -160,7 +176,8 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 	*errors = 0;
 	for (int32_t i = 0; i < fs->ntopics; i++) {
 		struct fetch_topic *ft = &fs->topics[i];
-		int16_t aerr = fs->replica_id >= 0
+		int16_t aerr = ft->unknown_id ? KF_ERR_UNKNOWN_TOPIC_ID
+			       : fs->replica_id >= 0
 				       ? (fs->follower_denied ? KF_ERR_CLUSTER_AUTHORIZATION_FAILED
 							      : KF_ERR_NONE)
 				       : kf_authz_topic(fs->kc, TDM_PERM_READ, ft->name);
@@ -227,59 +244,135 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 	return total;
 }
 
+/* The records of fp as a file segment of resp's (sendfile), the range
+ * held until libevent sent it; its length, 0 when there are none (or
+ * the segment could not be made: fp->err says so). */
+static struct evbuffer_file_segment *records_segment(struct fetch_state *fs,
+						     struct fetch_part *fp, size_t *len)
+{
+	struct evbuffer_file_segment *seg;
+	struct seg_hold *h;
+
+	*len = fp->rr.ref ? fp->rr.len : 0;
+	if (!*len)
+		return NULL;
+	h = malloc(sizeof(*h));
+	seg = h ? evbuffer_file_segment_new(fp->rr.fd, (ev_off_t)fp->rr.file_pos, (ev_off_t)*len,
+					    EVBUF_FS_DISABLE_LOCKING)
+		: NULL;
+	if (!seg) {
+		free(h);
+		*len = 0;
+		fp->err = KF_ERR_UNKNOWN_SERVER_ERROR;
+		return NULL;
+	}
+	h->topics = fs->kc->srv->topics;
+	h->rr = fp->rr; /* the hold takes over the reference */
+	fp->rr.ref = NULL;
+	evbuffer_file_segment_add_cleanup_cb(seg, seg_cleanup, h);
+	return seg;
+}
+
+/* One partition's answer. */
+static void encode_part(struct fetch_state *fs, const struct fetch_topic *ft,
+			struct fetch_part *fp, struct evbuffer *resp)
+{
+	int ver = fs->version, flex = fs->flex;
+	size_t len;
+	struct evbuffer_file_segment *seg = records_segment(fs, fp, &len);
+
+	kf_put_i32(resp, fp->index);
+	kf_put_i16(resp, fp->err);
+	if (fs->replica_id >= 0 && !fp->err && fp->high_watermark >= 0 && ft->cname)
+		tdm_replica_follower_sent(fs->kc->srv->replica, fs->replica_id, fs->kc, ft->cname,
+					  fp->index, (uint64_t)fp->high_watermark);
+	kf_put_i64(resp, fp->high_watermark);
+	kf_put_i64(resp, fp->high_watermark); /* last_stable_offset: no transactions */
+	if (ver >= 5)
+		kf_put_i64(resp, fp->log_start);
+	kf_put_farray(resp, flex, 0);         /* aborted_transactions */
+	if (ver >= 11)
+		kf_put_i32(resp, -1);         /* preferred_read_replica: the leader */
+	if (flex)
+		kf_put_uvarint(resp, (uint32_t)len + 1);
+	else
+		kf_put_i32(resp, (int32_t)len);
+	if (seg) {
+		evbuffer_add_file_segment(resp, seg, 0, (ev_off_t)len);
+		evbuffer_file_segment_free(seg); /* the buffer keeps its own ref */
+	}
+	kf_put_tags(resp, flex);
+}
+
+/* A fetch of a session: which partitions its answer carries (a full one
+ * every one; an incremental one those with records, an error, or a high
+ * watermark or log start other than last answered), and what the session
+ * now knows was answered.  The session is looked up again: it may have
+ * gone while the request was parked. */
+static void session_filter(struct fetch_state *fs)
+{
+	struct kf_fsess *s = kf_fsess_find(fs->kc->srv->fsessions, fs->session_id);
+
+	for (int32_t i = 0; i < fs->ntopics; i++)
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
+			struct fetch_part *fp = &fs->topics[i].parts[j];
+			struct kf_fsess_part *sp = NULL;
+
+			for (size_t k = 0; s && !sp && k < s->n; k++)
+				if (s->p[k].index == fp->index &&
+				    !strcmp(s->p[k].topic, fs->topics[i].cname ? fs->topics[i].cname : ""))
+					sp = &s->p[k];
+			fp->include = !fs->incremental || !sp || fp->err || (fp->rr.ref && fp->rr.len) ||
+				      sp->hw != fp->high_watermark || sp->ls != fp->log_start;
+			if (sp && fp->include) {
+				sp->hw = fp->high_watermark;
+				sp->ls = fp->log_start;
+			}
+		}
+	if (s)
+		kf_fsess_answered(s);
+}
+
 /* Encodes the response into resp, handing the file ranges to it. */
 static void encode(struct fetch_state *fs, struct evbuffer *resp)
 {
-	struct tdm_topics *topics = fs->kc->srv->topics;
+	int flex = fs->flex;
+	int32_t ntopics = 0;
 
+	if (fs->session_id)
+		session_filter(fs);
+	for (int32_t i = 0; i < fs->ntopics; i++) {
+		int any = 0;
+
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++)
+			any |= fs->topics[i].parts[j].include;
+		ntopics += any;
+	}
 	kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, fs->ntopics);
+	if (fs->version >= 7) {
+		kf_put_i16(resp, KF_ERR_NONE);
+		kf_put_i32(resp, fs->session_id);
+	}
+	kf_put_farray(resp, flex, ntopics);
 	for (int32_t i = 0; i < fs->ntopics; i++) {
 		struct fetch_topic *ft = &fs->topics[i];
+		int32_t n = 0;
 
-		kf_put_kstr(resp, ft->name);
-		kf_put_i32(resp, ft->nparts);
-		for (int32_t j = 0; j < ft->nparts; j++) {
-			struct fetch_part *fp = &ft->parts[j];
-			size_t len = fp->rr.ref ? fp->rr.len : 0;
-			struct evbuffer_file_segment *seg = NULL;
-			struct seg_hold *h = NULL;
-
-			kf_put_i32(resp, fp->index);
-			if (len) {
-				h = malloc(sizeof(*h));
-				seg = h ? evbuffer_file_segment_new(fp->rr.fd, (ev_off_t)fp->rr.file_pos,
-								    (ev_off_t)len,
-								    EVBUF_FS_DISABLE_LOCKING)
-					: NULL;
-				if (!seg) {
-					free(h);
-					h = NULL;
-					len = 0;
-					fp->err = KF_ERR_UNKNOWN_SERVER_ERROR;
-				}
-			}
-			kf_put_i16(resp, fp->err);
-			if (fs->replica_id >= 0 && !fp->err && fp->high_watermark >= 0 && ft->cname)
-				tdm_replica_follower_sent(fs->kc->srv->replica, fs->replica_id, fs->kc,
-							  ft->cname, fp->index,
-							  (uint64_t)fp->high_watermark);
-			kf_put_i64(resp, fp->high_watermark);
-			kf_put_i64(resp, fp->high_watermark); /* last_stable_offset */
-			if (fs->version >= 5)
-				kf_put_i64(resp, fp->log_start);
-			kf_put_i32(resp, 0);                  /* aborted_transactions */
-			kf_put_i32(resp, (int32_t)len);       /* records */
-			if (seg) {
-				h->topics = topics;
-				h->rr = fp->rr; /* the hold takes over the reference */
-				fp->rr.ref = NULL;
-				evbuffer_file_segment_add_cleanup_cb(seg, seg_cleanup, h);
-				evbuffer_add_file_segment(resp, seg, 0, (ev_off_t)len);
-				evbuffer_file_segment_free(seg); /* the buffer keeps its own ref */
-			}
-		}
+		for (int32_t j = 0; j < ft->nparts; j++)
+			n += ft->parts[j].include;
+		if (!n)
+			continue;
+		if (fs->version >= 13)
+			evbuffer_add(resp, ft->id, 16);
+		else
+			kf_put_fkstr(resp, flex, ft->name);
+		kf_put_farray(resp, flex, n);
+		for (int32_t j = 0; j < ft->nparts; j++)
+			if (ft->parts[j].include)
+				encode_part(fs, ft, &ft->parts[j], resp);
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 	release_reads(fs);
 }
 
@@ -414,48 +507,181 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	retry(arg, 1);
 }
 
+/* An arena copy of name as a kf_str and a C string (NULL when it is not
+ * one: overlong, or binary). */
+static void set_name(struct kf_conn *kc, struct fetch_topic *ft, struct kf_str name)
+{
+	ft->name = name;
+	if (name.len >= 0 && (size_t)name.len < 256 &&
+	    (ft->cname = kf_arena_alloc(&kc->arena, (size_t)name.len + 1)) &&
+	    kf_str_cstr(name, ft->cname, (size_t)name.len + 1) < 0)
+		ft->cname = NULL;
+	if (ft->cname)
+		ft->name = (struct kf_str){ ft->cname, name.len };
+}
+
+/* Topic i's name: as named (v0-12), or the topic with its id (v13:
+ * NULL when none has it). */
+static const char **topic_names(struct kf_conn *kc, const struct kf_fetch_req *r, int by_id)
+{
+	const char **names = kf_arena_alloc(&kc->arena, (size_t)(r->ntopics + 1) * sizeof(*names));
+
+	for (int32_t i = 0; names && i < r->ntopics; i++) {
+		struct ls_topic *t = by_id ? kf_topic_by_uuid(kc, r->topics[i].id) : NULL;
+		char *n = kf_arena_alloc(&kc->arena, 256);
+
+		names[i] = NULL;
+		if (by_id && t && n)
+			snprintf(n, 256, "%s", tdm_topic_name(t));
+		else if (!by_id && n && kf_str_cstr(r->topics[i].name, n, 256) < 0)
+			n = NULL;
+		if (!by_id || t)
+			names[i] = n;
+	}
+	return names;
+}
+
+static int alloc_parts(struct kf_conn *kc, struct fetch_topic *ft, int32_t n)
+{
+	ft->nparts = n;
+	if (n > 0 && !(ft->parts = kf_arena_alloc(&kc->arena, (size_t)n * sizeof(*ft->parts))))
+		return -1;
+	if (n > 0)
+		memset(ft->parts, 0, (size_t)n * sizeof(*ft->parts));
+	for (int32_t j = 0; j < n; j++) {
+		ft->parts[j].rr.fd = -1;
+		ft->parts[j].include = 1;
+	}
+	return 0;
+}
+
+/* The partitions a full fetch asks for, as the request lists them. */
+static int from_request(struct fetch_state *fs, const struct kf_fetch_req *r, const char **names)
+{
+	struct kf_conn *kc = fs->kc;
+
+	fs->ntopics = r->ntopics;
+	if (r->ntopics > 0 &&
+	    !(fs->topics = kf_arena_alloc(&kc->arena, (size_t)r->ntopics * sizeof(*fs->topics))))
+		return -1;
+	for (int32_t i = 0; i < r->ntopics; i++) {
+		struct fetch_topic *ft = &fs->topics[i];
+		const struct kf_fetch_topic *rt = &r->topics[i];
+
+		memset(ft, 0, sizeof(*ft));
+		memcpy(ft->id, rt->id, 16);
+		ft->unknown_id = fs->version >= 13 && !names[i];
+		set_name(kc, ft, fs->version >= 13
+					 ? (struct kf_str){ names[i], names[i] ? (int32_t)strlen(names[i]) : -1 }
+					 : rt->name);
+		if (alloc_parts(kc, ft, rt->nparts) < 0)
+			return -1;
+		for (int32_t j = 0; j < rt->nparts; j++) {
+			ft->parts[j].index = rt->parts[j].index;
+			ft->parts[j].cur_epoch = rt->parts[j].current_leader_epoch;
+			ft->parts[j].fetch_offset = rt->parts[j].fetch_offset;
+			ft->parts[j].partition_max_bytes = rt->parts[j].partition_max_bytes;
+		}
+	}
+	return 0;
+}
+
+/* The partitions of session s (an incremental fetch), by topic in the
+ * order they joined it. */
+static int from_session(struct fetch_state *fs, const struct kf_fsess *s)
+{
+	struct kf_conn *kc = fs->kc;
+	int32_t nt = 0;
+
+	for (size_t k = 0; k < s->n; k++)
+		nt += k == 0 || strcmp(s->p[k].topic, s->p[k - 1].topic) != 0;
+	fs->ntopics = nt;
+	if (nt > 0 && !(fs->topics = kf_arena_alloc(&kc->arena, (size_t)nt * sizeof(*fs->topics))))
+		return -1;
+	for (size_t k = 0, t = 0; k < s->n; t++) {
+		struct fetch_topic *ft = &fs->topics[t];
+		size_t end = k + 1;
+
+		while (end < s->n && !strcmp(s->p[end].topic, s->p[k].topic))
+			end++;
+		memset(ft, 0, sizeof(*ft));
+		memcpy(ft->id, s->p[k].id, 16);
+		ft->unknown_id = !s->p[k].topic[0];
+		set_name(kc, ft, (struct kf_str){ s->p[k].topic, (int32_t)strlen(s->p[k].topic) });
+		if (alloc_parts(kc, ft, (int32_t)(end - k)) < 0)
+			return -1;
+		for (size_t j = k; j < end; j++) {
+			struct fetch_part *fp = &ft->parts[j - k];
+
+			fp->index = s->p[j].index;
+			fp->cur_epoch = s->p[j].cur_epoch;
+			fp->fetch_offset = s->p[j].fetch_offset;
+			fp->partition_max_bytes = s->p[j].max_bytes;
+		}
+		k = end;
+	}
+	return 0;
+}
+
+/* The answer to a fetch its session refused: the error, no partitions. */
+static int session_refused(struct fetch_state *fs, int16_t err, struct evbuffer *resp)
+{
+	kf_put_i32(resp, 0);
+	kf_put_i16(resp, err);
+	kf_put_i32(resp, 0);
+	kf_put_farray(resp, fs->flex, 0);
+	kf_put_tags(resp, fs->flex);
+	return 1;
+}
+
+/* The partitions this fetch reads: the request's, or (v7+) its
+ * session's.  0, -1 (out of memory), or 1 when a session error was
+ * answered. */
+static int start(struct fetch_state *fs, const struct kf_fetch_req *r, struct evbuffer *resp)
+{
+	struct kf_conn *kc = fs->kc;
+	struct kf_fsess *s = NULL;
+	const char **names = topic_names(kc, r, fs->version >= 13);
+	int16_t err;
+
+	if (!names)
+		return -1;
+	if (fs->version >= 7) {
+		err = kf_fsess_begin(kc->srv->fsessions, r, names, fs->version >= 13,
+				     (uint64_t)now_ms(), &s);
+		if (err != KF_ERR_NONE)
+			return session_refused(fs, err, resp);
+	}
+	fs->session_id = s ? s->id : 0;
+	fs->incremental = s && !s->full;
+	return fs->incremental ? from_session(fs, s) : from_request(fs, r, names);
+}
+
 int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_server *srv = kc->srv;
 	struct kf_fetch_req r;
 	struct fetch_state *fs;
 	size_t nparts = 0, got;
-	int errors;
+	int errors, rc;
 
 	if (kf_decode_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
 	fs = kf_arena_alloc(&kc->arena, sizeof(*fs));
 	if (!fs)
 		return KF_R_CLOSE;
+	memset(fs, 0, sizeof(*fs));
 	fs->kc = kc;
 	fs->replica_id = r.replica_id < 0 ? -1 : r.replica_id;
 	fs->version = kc->hdr.api_version;
+	fs->flex = kf_flex(kc);
 	fs->follower_denied = r.replica_id >= 0 && !kf_authz_cluster(kc);
 	fs->min_bytes = r.min_bytes;
 	fs->max_bytes = r.max_bytes;
-	fs->ntopics = r.ntopics;
-	if (r.ntopics > 0 && !(fs->topics = kf_arena_alloc(&kc->arena, (size_t)r.ntopics * sizeof(*fs->topics))))
-		return KF_R_CLOSE;
-	for (int32_t i = 0; i < r.ntopics; i++) {
-		struct fetch_topic *ft = &fs->topics[i];
-
-		ft->name = r.topics[i].name;
-		if (ft->name.len >= 0 && (size_t)ft->name.len < 256 &&
-		    (ft->cname = kf_arena_alloc(&kc->arena, (size_t)ft->name.len + 1)) &&
-		    kf_str_cstr(ft->name, ft->cname, (size_t)ft->name.len + 1) < 0)
-			ft->cname = NULL;
-		ft->nparts = r.topics[i].nparts;
-		if (ft->nparts > 0 &&
-		    !(ft->parts = kf_arena_alloc(&kc->arena, (size_t)ft->nparts * sizeof(*ft->parts))))
-			return KF_R_CLOSE;
-		for (int32_t j = 0; j < ft->nparts; j++) {
-			ft->parts[j].index = r.topics[i].parts[j].index;
-			ft->parts[j].fetch_offset = r.topics[i].parts[j].fetch_offset;
-			ft->parts[j].partition_max_bytes = r.topics[i].parts[j].partition_max_bytes;
-			ft->parts[j].rr.fd = -1;
-		}
-		nparts += (size_t)ft->nparts;
-	}
+	if ((rc = start(fs, &r, resp)) != 0)
+		return rc < 0 ? KF_R_CLOSE : KF_R_DONE;
+	for (int32_t i = 0; i < fs->ntopics; i++)
+		nparts += (size_t)fs->topics[i].nparts;
 	got = read_all(fs, &errors);
 	note_hw(fs);
 	if (r.max_wait_ms <= 0 || errors || got >= (size_t)(r.min_bytes > 0 ? r.min_bytes : 0) ||

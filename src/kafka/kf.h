@@ -48,6 +48,8 @@ enum {
 	KF_ERR_CORRUPT_MESSAGE = 2,
 	KF_ERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
 	KF_ERR_UNKNOWN_TOPIC_ID = 100,
+	KF_ERR_FETCH_SESSION_ID_NOT_FOUND = 70,
+	KF_ERR_INVALID_FETCH_SESSION_EPOCH = 71,
 	KF_ERR_LEADER_NOT_AVAILABLE = 5,
 	KF_ERR_NOT_LEADER_OR_FOLLOWER = 6,
 	KF_ERR_REQUEST_TIMED_OUT = 7,
@@ -114,6 +116,7 @@ struct kf_server {
 	struct tdm_topics *topics;      /* borrowed */
 	struct tdm_groups *cgroups;     /* borrowed: core's consumer groups */
 	struct kf_groups *groups;       /* owned: the coordinator over them */
+	struct kf_fsessions *fsessions; /* owned: Fetch sessions (KIP-227) */
 	int port;                       /* bound port of the first listener */
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
 	struct tdm_broker *broker;      /* borrowed: its vhosts (vhost:user), limits and
@@ -328,6 +331,36 @@ struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name);
  * (offset_for_leader_epoch.c) */
 int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
 			int32_t current_epoch);
+/* ---- fetch sessions (fetch_session.c: KIP-227) ---- */
+struct kf_fsess_part {
+	char *topic;          /* owned: the topic's name ("" for an unknown id) */
+	uint8_t id[16];       /* v13: the topic id it was named by */
+	int32_t index;
+	int32_t max_bytes, cur_epoch;
+	int64_t fetch_offset, log_start;
+	int64_t hw, ls;       /* high watermark, log start last answered; -2 never */
+};
+struct kf_fsess {
+	int32_t id, epoch;    /* epoch: what the next request must carry */
+	int full;             /* the request being served answers every partition */
+	uint64_t used_ms;
+	size_t n, cap;
+	struct kf_fsess_part *p; /* in the order they were added */
+};
+struct kf_fsessions;
+struct kf_fsessions *kf_fsessions_new(uint32_t slots);
+void kf_fsessions_free(struct kf_fsessions *c);
+size_t kf_fsessions_count(const struct kf_fsessions *c);
+struct kf_fsess *kf_fsess_find(struct kf_fsessions *c, int32_t id);
+/* The session a Fetch v7+ request r uses (*out, NULL: none), opened,
+ * closed or updated as its (session_id, epoch) says; names[i] is topic
+ * i's name (by_id: resolved from its id, NULL when no topic has it).
+ * KF_ERR_NONE, or the top-level error of the answer. */
+int16_t kf_fsess_begin(struct kf_fsessions *c, const struct kf_fetch_req *r,
+		       const char *const *names, int by_id, uint64_t now, struct kf_fsess **out);
+/* s answered a request: its next epoch. */
+void kf_fsess_answered(struct kf_fsess *s);
+
 /* Topic ids on the wire (metadata.c): t's id as Kafka's 16-byte uuid, 1;
  * or zeros and 0 when t has none (a single node's topics). */
 int kf_topic_uuid(const struct ls_topic *t, uint8_t out[16]);

@@ -157,14 +157,24 @@ struct kf_produce_req {
 
 struct kf_fetch_part {
 	int32_t index;
+	int32_t current_leader_epoch; /* v9+; -1 before */
 	int64_t fetch_offset;
+	int32_t last_fetched_epoch;   /* v12+; -1 before */
 	int64_t log_start_offset; /* v5+: a follower's log start, else -1 */
 	int32_t partition_max_bytes;
 };
 struct kf_fetch_topic {
-	struct kf_str name;
+	struct kf_str name;       /* v0-12 */
+	uint8_t id[16];           /* v13+ (zeros before) */
 	int32_t nparts;
 	struct kf_fetch_part *parts;
+};
+/* v7+: partitions an incremental fetch drops from its session. */
+struct kf_fetch_forgotten {
+	struct kf_str name;       /* v7-12 */
+	uint8_t id[16];           /* v13+ */
+	int32_t nparts;
+	int32_t *parts;
 };
 struct kf_fetch_req {
 	int32_t replica_id;
@@ -172,8 +182,12 @@ struct kf_fetch_req {
 	int32_t min_bytes;
 	int32_t max_bytes;
 	int8_t isolation_level;
+	int32_t session_id;       /* v7+: 0 none */
+	int32_t session_epoch;    /* v7+: -1 (full, sessionless) before */
 	int32_t ntopics;
 	struct kf_fetch_topic *topics;
+	int32_t nforgotten;       /* v7+ */
+	struct kf_fetch_forgotten *forgotten;
 };
 
 struct kf_list_offsets_part {

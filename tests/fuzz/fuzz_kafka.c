@@ -85,11 +85,16 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 	}
 	case KF_FETCH: {
 		struct kf_fetch_req r;
-		if ((rc = kf_decode_fetch(&c, ver, a, &r)) == 0)
+		if ((rc = kf_decode_fetch(&c, ver, a, &r)) == 0) {
 			for (int32_t i = 0; i < r.ntopics; i++) {
 				str_ok(r.topics[i].name);
 				CHECK(r.topics[i].nparts >= 0);
 			}
+			for (int32_t i = 0; i < r.nforgotten; i++) {
+				str_ok(r.forgotten[i].name);
+				CHECK(r.forgotten[i].nparts >= 0);
+			}
+		}
 		break;
 	}
 	case KF_LIST_OFFSETS: {

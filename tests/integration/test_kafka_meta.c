@@ -5,7 +5,8 @@
  * encoding, the largest timestamp), DescribeLogDirs v0-4, DescribeConfigs
  * v3-4, AlterConfigs v2, IncrementalAlterConfigs v1, CreateTopics v7,
  * DeleteTopics v4-6, CreatePartitions v3, DeleteRecords v2,
- * OffsetForLeaderEpoch v4, each answer read field by field to its end. */
+ * OffsetForLeaderEpoch v4, Fetch v6-13 with fetch sessions (KIP-227), each
+ * answer read field by field to its end. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -860,6 +861,254 @@ START_TEST(offset_for_leader_epoch_v4)
 }
 END_TEST
 
+/* ---- Fetch v6-13 and fetch sessions (KIP-227) ---- */
+
+/* The highest Fetch version served (the table in api_versions.c). */
+#define FETCH_MAX 13
+
+struct fetch_ans {
+	int16_t err;
+	int32_t session;
+	int n; /* partitions answered */
+	struct {
+		char topic[128];
+		int32_t part;
+		int16_t err;
+		int64_t hw, log_start;
+		int32_t records; /* bytes */
+	} p[8];
+};
+
+/* A Fetch at ver of topic's partitions parts[0..n) from offsets[] (no
+ * wait), in session (id, epoch), forgetting forget (-1: none). */
+static void fetch_at(int fd, int ver, int32_t id, int32_t epoch, const char *topic,
+		     const int32_t *parts, const int64_t *offsets, int n, int32_t forget,
+		     struct fetch_ans *a)
+{
+	int flex = ver >= 12;
+	struct wb b = { .n = 0 };
+	static const uint8_t zero[16];
+
+	if (flex)
+		w8(&b, 0);
+	w32(&b, -1); /* replica_id */
+	w32(&b, 0);  /* max_wait_ms */
+	w32(&b, 0);  /* min_bytes */
+	w32(&b, 1 << 20);
+	w8(&b, 0); /* isolation_level */
+	if (ver >= 7) {
+		w32(&b, id);
+		w32(&b, epoch);
+	}
+	if (flex)
+		wuv(&b, n ? 2 : 1);
+	else
+		w32(&b, n ? 1 : 0);
+	if (n) {
+		if (ver >= 13)
+			wuuid(&b, zero);
+		else if (flex)
+			wcstr(&b, topic);
+		else
+			wstr(&b, topic);
+		flex ? wuv(&b, (uint32_t)n + 1) : w32(&b, n);
+		for (int i = 0; i < n; i++) {
+			w32(&b, parts[i]);
+			if (ver >= 9)
+				w32(&b, -1); /* current_leader_epoch */
+			w64(&b, offsets[i]);
+			if (ver >= 12)
+				w32(&b, -1); /* last_fetched_epoch */
+			if (ver >= 5)
+				w64(&b, -1);
+			w32(&b, 1 << 20);
+			if (flex)
+				w8(&b, 0);
+		}
+		if (flex)
+			w8(&b, 0);
+	}
+	if (ver >= 7) { /* forgotten */
+		int nf = forget >= 0;
+		flex ? wuv(&b, (uint32_t)nf + 1) : w32(&b, nf);
+		if (nf) {
+			flex ? wcstr(&b, topic) : wstr(&b, topic);
+			flex ? wuv(&b, 2) : w32(&b, 1);
+			w32(&b, forget);
+			if (flex)
+				w8(&b, 0);
+		}
+	}
+	if (ver >= 11)
+		flex ? wcstr(&b, "") : wstr(&b, "");
+	if (flex)
+		w8(&b, 0);
+	struct rb r = ask(fd, 1, (int16_t)ver, &b, flex);
+	memset(a, 0, sizeof(*a));
+	ck_assert_int_eq(r32(&r), 0);
+	if (ver >= 7) {
+		a->err = r16(&r);
+		a->session = r32(&r);
+	}
+	for (int32_t nt = rarray(&r, flex), i = 0; i < nt; i++) {
+		char name[128] = "";
+		uint8_t tid[16];
+		if (ver >= 13)
+			ruuid(&r, tid);
+		else
+			rname(&r, flex, name, sizeof(name));
+		for (int32_t np = rarray(&r, flex), j = 0; j < np; j++) {
+			ck_assert_int_lt(a->n, 8);
+			snprintf(a->p[a->n].topic, sizeof(a->p[a->n].topic), "%s", name);
+			a->p[a->n].part = r32(&r);
+			a->p[a->n].err = r16(&r);
+			a->p[a->n].hw = r64(&r);
+			ck_assert_int_eq(r64(&r), a->p[a->n].hw); /* last stable offset */
+			a->p[a->n].log_start = r64(&r);
+			ck_assert_int_eq(rarray(&r, flex), 0); /* aborted transactions */
+			if (ver >= 11)
+				ck_assert_int_eq(r32(&r), -1);
+			a->p[a->n].records = flex ? (int32_t)ruv(&r) - 1 : r32(&r);
+			r.off += (size_t)(a->p[a->n].records > 0 ? a->p[a->n].records : 0);
+			if (flex)
+				ck_assert_uint_eq(ruv(&r), 0);
+			a->n++;
+		}
+		if (flex)
+			ck_assert_uint_eq(ruv(&r), 0);
+	}
+	if (flex)
+		ck_assert_uint_eq(ruv(&r), 0);
+	ck_assert_uint_eq(r.off, r.n);
+}
+
+/* Every Fetch version from 6 reads what was written, without a session. */
+START_TEST(fetch_versions_sessionless)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+	const int32_t parts[2] = { 0, 1 };
+	const int64_t offs[2] = { 0, 0 };
+
+	kh_name(topic, sizeof(topic), "fv");
+	ck_assert_int_eq(kh_create_topic(p, topic, 2, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	ck_assert_int_eq(kh_produce_sync(p, topic, 1, NULL, "one", -1, NULL), 0);
+	rd_kafka_destroy(p);
+	for (int ver = 6; ver <= FETCH_MAX && ver < 13; ver++) {
+		struct fetch_ans a;
+
+		fetch_at(fd, ver, 0, -1, topic, parts, offs, 2, -1, &a);
+		ck_assert_int_eq(a.err, 0);
+		ck_assert_int_eq(a.session, 0);
+		ck_assert_int_eq(a.n, 2);
+		ck_assert_int_eq(a.p[0].records, 0);
+		ck_assert_int_eq(a.p[0].hw, 0);
+		ck_assert_int_gt(a.p[1].records, 60);
+		ck_assert_int_eq(a.p[1].hw, 1);
+		ck_assert_int_eq(a.p[1].log_start, 0);
+	}
+	close(fd);
+}
+END_TEST
+
+/* A fetch session: opened by a full fetch (every partition answered, an
+ * id given), then incremental fetches answer only partitions with news
+ * (records, a moved high watermark), keep offsets the request does not
+ * name, drop forgotten partitions; a wrong epoch is 71, an unknown or
+ * closed session 70. */
+START_TEST(fetch_session_incremental)
+{
+	char topic[128];
+	int fd = kh_raw_connect(kh_main());
+	rd_kafka_t *p = kh_producer(kh_bootstrap(), NULL);
+	const int32_t parts[2] = { 0, 1 };
+	int64_t offs[2] = { 0, 0 };
+	struct fetch_ans a;
+
+	if (FETCH_MAX < 12) {
+		rd_kafka_destroy(p);
+		close(fd);
+		return;
+	}
+	kh_name(topic, sizeof(topic), "fs");
+	ck_assert_int_eq(kh_create_topic(p, topic, 2, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	fetch_at(fd, 12, 0, 0, topic, parts, offs, 2, -1, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_gt(a.session, 0);
+	ck_assert_int_eq(a.n, 2);
+	int32_t id = a.session;
+	/* nothing new: nothing answered */
+	fetch_at(fd, 12, id, 1, topic, NULL, NULL, 0, -1, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(a.session, id);
+	ck_assert_int_eq(a.n, 0);
+	/* a record on partition 1: only it, with the record */
+	ck_assert_int_eq(kh_produce_sync(p, topic, 1, NULL, "news", -1, NULL), 0);
+	fetch_at(fd, 12, id, 2, topic, NULL, NULL, 0, -1, &a);
+	ck_assert_int_eq(a.n, 1);
+	ck_assert_int_eq(a.p[0].part, 1);
+	ck_assert_int_eq(a.p[0].hw, 1);
+	ck_assert_int_gt(a.p[0].records, 60);
+	/* past it: the high watermark is as answered, so nothing */
+	offs[1] = 1;
+	fetch_at(fd, 12, id, 3, topic, &parts[1], &offs[1], 1, -1, &a);
+	ck_assert_int_eq(a.n, 0);
+	/* partition 0 forgotten: its record is not answered; 1's is */
+	ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "zero", -1, NULL), 0);
+	ck_assert_int_eq(kh_produce_sync(p, topic, 1, NULL, "two", -1, NULL), 0);
+	fetch_at(fd, 12, id, 4, topic, NULL, NULL, 0, 0, &a);
+	ck_assert_int_eq(a.n, 1);
+	ck_assert_int_eq(a.p[0].part, 1);
+	ck_assert_int_eq(a.p[0].hw, 2);
+	/* a wrong epoch, then the right one still works */
+	fetch_at(fd, 12, id, 9, topic, NULL, NULL, 0, -1, &a);
+	ck_assert_int_eq(a.err, 71);
+	ck_assert_int_eq(a.n, 0);
+	fetch_at(fd, 12, id, 5, topic, NULL, NULL, 0, -1, &a);
+	ck_assert_int_eq(a.err, 0);
+	/* closed (epoch -1: a full fetch without a session), then unknown */
+	fetch_at(fd, 12, id, -1, topic, parts, offs, 2, -1, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(a.session, 0);
+	ck_assert_int_eq(a.n, 2);
+	fetch_at(fd, 12, id, 6, topic, NULL, NULL, 0, -1, &a);
+	ck_assert_int_eq(a.err, 70);
+	/* v7 (not flexible) sessions too, from the ends of the partitions */
+	offs[0] = 1;
+	offs[1] = 2;
+	fetch_at(fd, 7, 0, 0, topic, parts, offs, 2, -1, &a);
+	ck_assert_int_gt(a.session, 0);
+	ck_assert_int_ne(a.session, id);
+	fetch_at(fd, 7, a.session, 1, topic, NULL, NULL, 0, -1, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(a.n, 0);
+	rd_kafka_destroy(p);
+	close(fd);
+}
+END_TEST
+
+/* Fetch v13 names topics by id: a single node's topics have none, so any
+ * id is UNKNOWN_TOPIC_ID, echoed in the answer. */
+START_TEST(fetch_v13_unknown_topic_id)
+{
+	int fd = kh_raw_connect(kh_main());
+	const int32_t parts[1] = { 0 };
+	const int64_t offs[1] = { 0 };
+	struct fetch_ans a;
+
+	if (FETCH_MAX < 13) {
+		close(fd);
+		return;
+	}
+	fetch_at(fd, 13, 0, -1, "", parts, offs, 1, -1, &a);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(a.n, 1);
+	ck_assert_int_eq(a.p[0].err, 100);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -874,6 +1123,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, configs_flexible);
 	tcase_add_test(tc, topic_admin_flexible);
 	tcase_add_test(tc, offset_for_leader_epoch_v4);
+	tcase_add_test(tc, fetch_versions_sessionless);
+	tcase_add_test(tc, fetch_session_incremental);
+	tcase_add_test(tc, fetch_v13_unknown_topic_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
