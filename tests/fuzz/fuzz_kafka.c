@@ -3,7 +3,8 @@
  * The input is read two ways: as a stream of request frames (size,
  * header, then the body through the decoder of the header's API at the
  * header's version), and directly as a body for every decoder at
- * versions 0-7 (OffsetCommit's highest served), so the fuzzer reaches the decoders without first having
+ * versions 0-7 and in the flexible encoding at 7-9 (JoinGroup's highest
+ * served), so the fuzzer reaches the decoders without first having
  * to learn frame sizes; also as a consumer-protocol Assignment (the
  * SyncGroup bytes the management API decodes).  Invariants: a decoder either fails or consumes
  * its body exactly; every slice it returns lies inside the input; the
