@@ -888,7 +888,10 @@ static int16_t init_pid(int fd, int16_t ver, const char *tx, int64_t pid, int16_
  * transactional id, a new id with epoch 0 (the idempotent producer bumps
  * its epoch itself); the old id's stale epoch makes no difference; an id
  * without an epoch INVALID_REQUEST; a transactional id
- * UNSUPPORTED_VERSION.  Both ids produce with sequence 0 at epoch 0. */
+ * UNSUPPORTED_VERSION.  Both ids produce with sequence 0 at epoch 0; a
+ * producer that bumped its epoch itself (as librdkafka and the Java
+ * client do for idempotence, KIP-360) has its old epoch refused with
+ * INVALID_PRODUCER_EPOCH (47). */
 START_TEST(init_producer_id_flexible)
 {
 	char topic[128];
@@ -911,6 +914,11 @@ START_TEST(init_producer_id_flexible)
 	ck_assert_int_eq(e, 0);
 	ck_assert_int_eq(kh_raw_produce_idempotent(fd, topic, 0, p2, 0, 0, "b", &base), 0);
 	ck_assert_int_eq(base, 1);
+	/* the producer's own epoch bump: the new epoch starts at sequence 0,
+	 * after which the old epoch is stale (INVALID_PRODUCER_EPOCH) */
+	ck_assert_int_eq(kh_raw_produce_idempotent(fd, topic, 0, p2, 1, 0, "c", &base), 0);
+	ck_assert_int_eq(base, 2);
+	ck_assert_int_eq(kh_raw_produce_idempotent(fd, topic, 0, p2, 0, 1, "d", &base), 47);
 	ck_assert_int_eq(init_pid(fd, 4, NULL, p1, -1, &p3, &e), 42);
 	ck_assert_int_eq(p3, -1);
 	ck_assert_int_eq(init_pid(fd, 4, NULL, -1, 0, &p3, &e), 42);
