@@ -637,6 +637,9 @@ size_t ls_partition_segments(const struct ls_partition *p);
  */
 int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 		       int64_t *found_ts);
+/* The largest record timestamp stored in p (Kafka's maxTimestampSoFar over
+ * its segments), or -1 when it holds no record. */
+int64_t ls_partition_max_timestamp(const struct ls_partition *p);
 
 /* ---- leader epochs (replication, Kafka's KIP-101) ---------------------- */
 

@@ -1176,6 +1176,16 @@ int ls_read_copy(const struct ls_read_result *r, void *buf)
 	return ls_pread_full(r->fd, buf, r->len, r->file_pos) == 0 ? LS_OK : LS_ERR_IO;
 }
 
+int64_t ls_partition_max_timestamp(const struct ls_partition *p)
+{
+	int64_t max = -1;
+
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (p->segs[i]->size > 0 && p->segs[i]->max_ts > max)
+			max = p->segs[i]->max_ts;
+	return max;
+}
+
 int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 		       int64_t *found_ts)
 {

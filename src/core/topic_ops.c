@@ -200,6 +200,11 @@ int tdm_partition_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *
 	return ls_offset_for_time(p, ts, offset, found_ts);
 }
 
+int64_t tdm_partition_max_timestamp(const struct ls_partition *p)
+{
+	return ls_partition_max_timestamp(p);
+}
+
 #define READ_CHUNK (1u << 20)
 
 /* Gives the decoded records of dec to fn while fewer than max were given:

@@ -101,6 +101,8 @@ void tdm_partition_epoch_end(const struct ls_partition *p, int32_t epoch, int32_
  * and *found_ts (may be NULL), TDM_ERR_NOT_FOUND when none, TDM_ERR_IO. */
 int tdm_partition_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
 				  int64_t *found_ts);
+/* The largest record timestamp p holds, -1 when none. */
+int64_t tdm_partition_max_timestamp(const struct ls_partition *p);
 
 /*
  * Reads up to max records of p from *next on, decoded, calling fn for each

@@ -28,6 +28,7 @@ struct made_slot {
 	const struct kf_create_topic *req; /* in the request arena */
 	int32_t parts;
 	int16_t rf;
+	uint8_t topic_id[16];        /* CreateTopics v7, DeleteTopics v6 */
 };
 
 /* Lives in the request arena: the connection reads nothing while parked. */
@@ -38,6 +39,7 @@ struct admin_park {
 	int partitions;              /* CreatePartitions */
 	int deleting;                /* DeleteTopics (in a cluster: it waits too) */
 	int validate_only;           /* CreateTopics */
+	int flex;                    /* the request was of a flexible version */
 	int32_t n;
 	struct made_slot *slots;
 	int pending;                 /* jobs out, +1 while the handler runs */

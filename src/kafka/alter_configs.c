@@ -1,6 +1,7 @@
 /*
- * AlterConfigs v0-1 and IncrementalAlterConfigs v0: a topic's configs
- * changed, as Kafka's ZooKeeper-mode broker changes them.
+ * AlterConfigs v0-2 and IncrementalAlterConfigs v0-1 (AlterConfigs v2 and
+ * IncrementalAlterConfigs v1 are the flexible encodings of the same): a
+ * topic's configs changed, as Kafka's ZooKeeper-mode broker changes them.
  *
  *  - AlterConfigs replaces the topic's whole set of overrides: a key not
  *    in the request (or given a null value) goes back to the broker's
@@ -49,19 +50,22 @@ struct override_set {
 	size_t nkeys;
 };
 
-/* throttle_time_ms, [error_code, error_message, resource_type, resource_name] */
+/* throttle_time_ms, [error_code, error_message, resource_type, resource_name]
+ * (compact, with tagged fields, in the flexible versions) */
 static void encode_alter(const struct admin_park *pk, struct evbuffer *resp)
 {
 	kf_put_i32(resp, 0);
-	kf_put_i32(resp, pk->n);
+	kf_put_farray(resp, pk->flex, pk->n);
 	for (int32_t i = 0; i < pk->n; i++) {
 		const struct made_slot *sl = &pk->slots[i];
 		kf_put_i16(resp, sl->err);
-		kf_put_str(resp, sl->err == KF_ERR_NONE ? NULL
-				 : sl->msg[0] ? sl->msg : kf_err_name(sl->err));
+		kf_put_fstr(resp, pk->flex, sl->err == KF_ERR_NONE ? NULL
+					    : sl->msg[0] ? sl->msg : kf_err_name(sl->err));
 		kf_put_i8(resp, sl->rtype);
-		kf_put_kstr(resp, sl->name);
+		kf_put_fkstr(resp, pk->flex, sl->name);
+		kf_put_tags(resp, pk->flex);
 	}
+	kf_put_tags(resp, pk->flex);
 }
 
 /* The index of config key name (kf_str), or -1 when the store has none. */

@@ -187,6 +187,35 @@ int kf_authz_idempotent_write(struct kf_conn *kc)
 	       pi.write[0] != '\0';
 }
 
+int32_t kf_authz_cluster_ops(struct kf_conn *kc)
+{
+	int32_t ops = 1 << KF_OP_DESCRIBE;
+
+	if (kf_authz_cluster(kc))
+		ops |= 1 << KF_OP_CREATE | 1 << KF_OP_ALTER | 1 << KF_OP_DESCRIBE_CONFIGS |
+		       1 << KF_OP_ALTER_CONFIGS;
+	if (kf_authz_idempotent_write(kc))
+		ops |= 1 << KF_OP_IDEMPOTENT_WRITE;
+	return ops;
+}
+
+int32_t kf_authz_topic_ops(struct kf_conn *kc, const char *name)
+{
+	int32_t ops = 0;
+
+	if (!kf_authz_topic_visible(kc, name, strlen(name)))
+		return 0;
+	ops |= 1 << KF_OP_DESCRIBE | 1 << KF_OP_DESCRIBE_CONFIGS;
+	if (kf_authz_topic_ok(kc, TDM_PERM_READ, name))
+		ops |= 1 << KF_OP_READ;
+	if (kf_authz_topic_ok(kc, TDM_PERM_WRITE, name))
+		ops |= 1 << KF_OP_WRITE;
+	if (kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name))
+		ops |= 1 << KF_OP_CREATE | 1 << KF_OP_DELETE | 1 << KF_OP_ALTER |
+		       1 << KF_OP_ALTER_CONFIGS;
+	return ops;
+}
+
 /* The user's pattern p in vhost vh matches res[0..len). */
 static int permitted(struct kf_conn *kc, const char *user, const char *vh, enum tdm_perm p,
 		     const char *res, size_t len)

@@ -1,5 +1,5 @@
 /*
- * DescribeConfigs v0-2: a topic's configs (every key the store knows, or
+ * DescribeConfigs v0-4: a topic's configs (every key the store knows, or
  * those asked for: unknown names are left out, as Kafka does) with their
  * values and where they come from, and the broker's: its topic defaults
  * under Kafka's broker names (log.retention.ms, ...) and the few broker
@@ -17,7 +17,10 @@
  * DEFAULT_CONFIG (5) for what the broker gives every topic, and
  * STATIC_BROKER_CONFIG (4) for the broker's own; v0's is_default is
  * "not an override".  With include_synonyms (v1+) a topic config lists
- * itself and then its broker default, as Kafka's synonyms do.
+ * itself and then its broker default, as Kafka's synonyms do.  v3: each
+ * entry's config_type (Kafka's ConfigType: BOOLEAN 1, STRING 2, INT 3,
+ * LONG 5, DOUBLE 6, LIST 7) and, when include_documentation, a sentence
+ * on what it does (null otherwise); v4 flexible.
  *
  * Must not depend on: src/amqp.
  */
@@ -31,27 +34,62 @@
 #include "kafka/kf.h"
 
 enum { SRC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
+enum { T_BOOLEAN = 1, T_STRING = 2, T_INT = 3, T_LONG = 5, T_DOUBLE = 6, T_LIST = 7 };
 
-/* Topic config -> the broker setting Kafka names its default by. */
+/* Topic config -> the broker setting Kafka names its default by, its
+ * type and what it does. */
 static const struct {
 	const char *topic, *broker;
+	int8_t type;
+	const char *doc;
 } synonyms[] = {
-	{ "segment.bytes", "log.segment.bytes" },
-	{ "segment.ms", "log.roll.ms" },
-	{ "segment.index.bytes", "log.index.size.max.bytes" },
-	{ "index.interval.bytes", "log.index.interval.bytes" },
-	{ "retention.ms", "log.retention.ms" },
-	{ "retention.bytes", "log.retention.bytes" },
-	{ "cleanup.policy", "log.cleanup.policy" },
-	{ "delete.retention.ms", "log.cleaner.delete.retention.ms" },
-	{ "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio" },
-	{ "flush.messages", "log.flush.interval.messages" },
-	{ "flush.ms", "log.flush.interval.ms" },
-	{ "max.message.bytes", "message.max.bytes" },
-	{ "message.timestamp.type", "log.message.timestamp.type" },
-	{ "compression.type", "compression.type" },
-	{ "min.insync.replicas", "min.insync.replicas" },
-	{ "unclean.leader.election.enable", "unclean.leader.election.enable" },
+	{ "segment.bytes", "log.segment.bytes", T_INT, "Size at which a segment file is rolled." },
+	{ "segment.ms", "log.roll.ms", T_LONG, "Age at which a segment is rolled even if not full." },
+	{ "segment.index.bytes", "log.index.size.max.bytes", T_INT,
+	  "Largest offset index of a segment; a full index rolls the segment." },
+	{ "index.interval.bytes", "log.index.interval.bytes", T_INT,
+	  "Bytes of records between two entries of the offset index." },
+	{ "retention.ms", "log.retention.ms", T_LONG,
+	  "Age after which whole segments are deleted (-1: no limit)." },
+	{ "retention.bytes", "log.retention.bytes", T_LONG,
+	  "Size a partition may reach before its oldest segments are deleted (-1: no limit)." },
+	{ "cleanup.policy", "log.cleanup.policy", T_LIST,
+	  "delete (retention), compact (the last record per key) or both." },
+	{ "delete.retention.ms", "log.cleaner.delete.retention.ms", T_LONG,
+	  "How long compaction keeps a key's tombstone." },
+	{ "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", T_DOUBLE,
+	  "Share of not yet compacted bytes that makes a log worth compacting." },
+	{ "flush.messages", "log.flush.interval.messages", T_LONG,
+	  "Records appended between two forced fsyncs." },
+	{ "flush.ms", "log.flush.interval.ms", T_LONG, "Longest time between two fsyncs." },
+	{ "max.message.bytes", "message.max.bytes", T_INT, "Largest record batch accepted." },
+	{ "message.timestamp.type", "log.message.timestamp.type", T_STRING,
+	  "CreateTime (the producer's) or LogAppendTime (the broker's)." },
+	{ "compression.type", "compression.type", T_STRING,
+	  "Codec batches are stored with; producer keeps the producer's." },
+	{ "min.insync.replicas", "min.insync.replicas", T_INT,
+	  "In-sync replicas an acks=all write needs." },
+	{ "unclean.leader.election.enable", "unclean.leader.election.enable", T_BOOLEAN,
+	  "Whether a replica out of sync may become leader (never in tandem)." },
+};
+
+/* The broker's own settings with a Kafka name. */
+static const struct {
+	const char *name;
+	int8_t type;
+	const char *doc;
+} own_settings[4] = {
+	{ "broker.id", T_INT, "This broker's id (the node id in a cluster)." },
+	{ "num.partitions", T_INT, "Partitions of a topic created without a count." },
+	{ "default.replication.factor", T_INT, "Replicas of a topic created without a factor." },
+	{ "auto.create.topics.enable", T_BOOLEAN,
+	  "Whether a topic is created when a client first names it." },
+};
+
+/* How entries are written: the request's version and flags. */
+struct out {
+	struct evbuffer *b;
+	int ver, flex, synonyms, docs;
 };
 
 /* This node's broker.id: the cluster's node id, else what Metadata says. */
@@ -60,12 +98,13 @@ static int node_id(const struct kf_conn *kc)
 	return kc->srv->replica ? (int)tdm_replica_node_id(kc->srv->replica) : KF_NODE_ID;
 }
 
-static const char *broker_name_of(const char *topic_key)
+/* The synonyms row of a topic config, or -1. */
+static int synonym_index(const char *topic_key)
 {
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
 		if (!strcmp(synonyms[i].topic, topic_key))
-			return synonyms[i].broker;
-	return NULL;
+			return (int)i;
+	return -1;
 }
 
 /* 1 when key is wanted by resource res (every key when none is named). */
@@ -79,104 +118,123 @@ static int wanted(const struct kf_describe_configs_resource *res, const char *ke
 	return 0;
 }
 
-/* One config entry in the response of version ver. */
-static void put_entry(struct evbuffer *b, int ver, const char *name, const char *value,
-		      int read_only, int source)
+/* One config entry's head in the response (synonyms follow from v1). */
+static void put_entry(const struct out *o, const char *name, const char *value, int read_only,
+		      int source)
 {
-	kf_put_str(b, name);
-	kf_put_str(b, value);
-	kf_put_i8(b, (int8_t)read_only);
-	if (ver == 0)
-		kf_put_i8(b, source != SRC_TOPIC); /* is_default */
+	kf_put_fstr(o->b, o->flex, name);
+	kf_put_fstr(o->b, o->flex, value);
+	kf_put_i8(o->b, (int8_t)read_only);
+	if (o->ver == 0)
+		kf_put_i8(o->b, source != SRC_TOPIC); /* is_default */
 	else
-		kf_put_i8(b, (int8_t)source);
-	kf_put_i8(b, 0); /* is_sensitive */
+		kf_put_i8(o->b, (int8_t)source);
+	kf_put_i8(o->b, 0); /* is_sensitive */
 }
 
-static void put_synonym(struct evbuffer *b, const char *name, const char *value, int source)
+/* An entry's end: (v3) its type and documentation, (flex) tags. */
+static void put_entry_end(const struct out *o, int8_t type, const char *doc)
 {
-	kf_put_str(b, name);
-	kf_put_str(b, value);
-	kf_put_i8(b, (int8_t)source);
+	if (o->ver >= 3) {
+		kf_put_i8(o->b, type);
+		kf_put_fstr(o->b, o->flex, o->docs ? doc : NULL);
+	}
+	kf_put_tags(o->b, o->flex);
+}
+
+static void put_synonym(const struct out *o, const char *name, const char *value, int source)
+{
+	kf_put_fstr(o->b, o->flex, name);
+	kf_put_fstr(o->b, o->flex, value);
+	kf_put_i8(o->b, (int8_t)source);
+	kf_put_tags(o->b, o->flex);
 }
 
 /* A topic's configs: count, then each entry (and its synonyms). */
-static void put_topic_configs(struct kf_conn *kc, struct evbuffer *b, int ver, int synonyms_too,
-			      const struct ls_topic *t, const struct kf_describe_configs_resource *res)
+static void put_topic_configs(struct kf_conn *kc, const struct out *o, const struct ls_topic *t,
+			      const struct kf_describe_configs_resource *res)
 {
 	const char *key;
 	int32_t n = 0;
 	for (size_t i = 0; (key = tdm_topic_config_name(i)) != NULL; i++)
 		n += wanted(res, key);
-	kf_put_i32(b, n);
+	kf_put_farray(o->b, o->flex, n);
 	for (size_t i = 0; (key = tdm_topic_config_name(i)) != NULL; i++) {
 		char value[128], def[128];
-		int is_default = 1;
+		int is_default = 1, k = synonym_index(key);
 		if (!wanted(res, key))
 			continue;
 		tdm_topic_config_value(t, key, value, sizeof(value), &is_default);
-		put_entry(b, ver, key, value, 0, is_default ? SRC_DEFAULT : SRC_TOPIC);
-		if (ver == 0)
-			continue;
-		const char *bname = broker_name_of(key);
-		int nsyn = synonyms_too ? (!is_default) + (bname != NULL) : 0;
-		kf_put_i32(b, nsyn);
-		if (nsyn && !is_default)
-			put_synonym(b, key, value, SRC_TOPIC);
-		if (nsyn && bname) {
-			tdm_topics_config_default(kc->srv->topics, key, def, sizeof(def));
-			put_synonym(b, bname, def, SRC_DEFAULT);
+		put_entry(o, key, value, 0, is_default ? SRC_DEFAULT : SRC_TOPIC);
+		if (o->ver >= 1) {
+			int nsyn = o->synonyms ? (!is_default) + (k >= 0) : 0;
+			kf_put_farray(o->b, o->flex, nsyn);
+			if (nsyn && !is_default)
+				put_synonym(o, key, value, SRC_TOPIC);
+			if (nsyn && k >= 0) {
+				tdm_topics_config_default(kc->srv->topics, key, def, sizeof(def));
+				put_synonym(o, synonyms[k].broker, def, SRC_DEFAULT);
+			}
 		}
+		put_entry_end(o, k >= 0 ? synonyms[k].type : T_STRING, k >= 0 ? synonyms[k].doc : NULL);
 	}
 }
 
 /* The broker's settings with a Kafka name: this node's own first. */
-static void put_broker_configs(struct kf_conn *kc, struct evbuffer *b, int ver, int synonyms_too,
+static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 			       const struct kf_describe_configs_resource *res)
 {
 	const struct tdm_config *cfg = kc->srv->cfg;
 	char own[4][24];
-	const char *own_names[4] = { "broker.id", "num.partitions", "default.replication.factor",
-				     "auto.create.topics.enable" };
 	snprintf(own[0], sizeof(own[0]), "%d", node_id(kc));
 	snprintf(own[1], sizeof(own[1]), "%u", cfg ? cfg->num_partitions : 1u);
 	snprintf(own[2], sizeof(own[2]), "%u", cfg ? cfg->default_replication_factor : 1u);
 	snprintf(own[3], sizeof(own[3]), "%s", cfg && cfg->auto_create_topics ? "true" : "false");
 	int32_t n = 0;
 	for (size_t i = 0; i < 4; i++)
-		n += wanted(res, own_names[i]);
+		n += wanted(res, own_settings[i].name);
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
 		n += wanted(res, synonyms[i].broker);
-	kf_put_i32(b, n);
+	kf_put_farray(o->b, o->flex, n);
 	for (size_t i = 0; i < 4; i++) {
-		if (!wanted(res, own_names[i]))
+		if (!wanted(res, own_settings[i].name))
 			continue;
-		put_entry(b, ver, own_names[i], own[i], 1, SRC_STATIC_BROKER);
-		if (ver >= 1)
-			kf_put_i32(b, 0); /* no synonyms */
+		put_entry(o, own_settings[i].name, own[i], 1, SRC_STATIC_BROKER);
+		if (o->ver >= 1)
+			kf_put_farray(o->b, o->flex, 0); /* no synonyms */
+		put_entry_end(o, own_settings[i].type, own_settings[i].doc);
 	}
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++) {
 		char def[128];
 		if (!wanted(res, synonyms[i].broker))
 			continue;
 		tdm_topics_config_default(kc->srv->topics, synonyms[i].topic, def, sizeof(def));
-		put_entry(b, ver, synonyms[i].broker, def, 1, SRC_DEFAULT);
-		if (ver >= 1) {
-			kf_put_i32(b, synonyms_too ? 1 : 0);
-			if (synonyms_too)
-				put_synonym(b, synonyms[i].broker, def, SRC_DEFAULT);
+		put_entry(o, synonyms[i].broker, def, 1, SRC_DEFAULT);
+		if (o->ver >= 1) {
+			kf_put_farray(o->b, o->flex, o->synonyms ? 1 : 0);
+			if (o->synonyms)
+				put_synonym(o, synonyms[i].broker, def, SRC_DEFAULT);
 		}
+		put_entry_end(o, synonyms[i].type, synonyms[i].doc);
 	}
 }
 
 /* The head of a result: error, message, type, name. */
-static void put_result_head(struct evbuffer *b, int16_t err, const char *msg,
+static void put_result_head(const struct out *o, int16_t err, const char *msg,
 			    const struct kf_describe_configs_resource *res)
 {
-	kf_put_i16(b, err);
-	kf_put_str(b, msg);
-	kf_put_i8(b, res->type);
-	kf_put_kstr(b, res->name);
+	kf_put_i16(o->b, err);
+	kf_put_fstr(o->b, o->flex, msg);
+	kf_put_i8(o->b, res->type);
+	kf_put_fkstr(o->b, o->flex, res->name);
+}
+
+/* A result with no configs. */
+static void put_refused(const struct out *o, int16_t err, const char *msg,
+			const struct kf_describe_configs_resource *res)
+{
+	put_result_head(o, err, msg, res);
+	kf_put_farray(o->b, o->flex, 0);
 }
 
 int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size_t msglen)
@@ -190,28 +248,25 @@ int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size
 	return 0;
 }
 
-static void describe_one(struct kf_conn *kc, struct evbuffer *b, int ver, int synonyms_too,
+static void describe_one(struct kf_conn *kc, const struct out *o,
 			 const struct kf_describe_configs_resource *res)
 {
 	char msg[300];
 	if (res->type == KF_RESOURCE_BROKER) {
 		if (!kf_authz_cluster(kc)) {
-			put_result_head(b, KF_ERR_CLUSTER_AUTHORIZATION_FAILED,
-					"Cluster authorization failed.", res);
-			kf_put_i32(b, 0);
+			put_refused(o, KF_ERR_CLUSTER_AUTHORIZATION_FAILED,
+				    "Cluster authorization failed.", res);
 		} else if (!kf_this_broker(kc, res->name, msg, sizeof(msg))) {
-			put_result_head(b, KF_ERR_INVALID_REQUEST, msg, res);
-			kf_put_i32(b, 0);
+			put_refused(o, KF_ERR_INVALID_REQUEST, msg, res);
 		} else {
-			put_result_head(b, KF_ERR_NONE, NULL, res);
-			put_broker_configs(kc, b, ver, synonyms_too, res);
+			put_result_head(o, KF_ERR_NONE, NULL, res);
+			put_broker_configs(kc, o, res);
 		}
 		return;
 	}
 	if (res->type != KF_RESOURCE_TOPIC) {
 		snprintf(msg, sizeof(msg), "Unsupported resource type %d", (int)res->type);
-		put_result_head(b, KF_ERR_INVALID_REQUEST, msg, res);
-		kf_put_i32(b, 0);
+		put_refused(o, KF_ERR_INVALID_REQUEST, msg, res);
 		return;
 	}
 	struct ls_topic *t = NULL;
@@ -221,14 +276,13 @@ static void describe_one(struct kf_conn *kc, struct evbuffer *b, int ver, int sy
 	else if (!(t = kf_topic_lookup(kc, res->name)))
 		err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	if (err) {
-		put_result_head(b, err, err == KF_ERR_UNKNOWN_TOPIC_OR_PARTITION
-					     ? "The topic does not exist."
-					     : "Topic authorization failed.", res);
-		kf_put_i32(b, 0);
+		put_refused(o, err, err == KF_ERR_UNKNOWN_TOPIC_OR_PARTITION
+					    ? "The topic does not exist."
+					    : "Topic authorization failed.", res);
 		return;
 	}
-	put_result_head(b, KF_ERR_NONE, NULL, res);
-	put_topic_configs(kc, b, ver, synonyms_too, t, res);
+	put_result_head(o, KF_ERR_NONE, NULL, res);
+	put_topic_configs(kc, o, t, res);
 }
 
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -238,9 +292,13 @@ int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 
 	if (kf_decode_describe_configs(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	struct out o = { resp, ver, kf_flex(kc), r.include_synonyms, r.include_documentation };
 	kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, r.nresources);
-	for (int32_t i = 0; i < r.nresources; i++)
-		describe_one(kc, resp, ver, r.include_synonyms, &r.resources[i]);
+	kf_put_farray(resp, o.flex, r.nresources);
+	for (int32_t i = 0; i < r.nresources; i++) {
+		describe_one(kc, &o, &r.resources[i]);
+		kf_put_tags(resp, o.flex);
+	}
+	kf_put_tags(resp, o.flex);
 	return KF_R_DONE;
 }

@@ -49,7 +49,7 @@ static int config_of(const struct admin_park *pk, const struct made_slot *sl,
 void kf_put_created_topic(const struct admin_park *pk, const struct made_slot *sl,
 			  struct evbuffer *resp)
 {
-	int flex = kf_flex(pk->kc);
+	int flex = pk->flex;
 	struct ls_topic *t = NULL;
 	const char *key;
 	int32_t n = 0;

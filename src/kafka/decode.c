@@ -147,6 +147,16 @@ int64_t kf_get_i64(struct kf_cur *c)
 	return (int64_t)v;
 }
 
+void kf_get_uuid(struct kf_cur *c, uint8_t out[16])
+{
+	const uint8_t *p = take(c, 16);
+
+	if (p)
+		memcpy(out, p, 16);
+	else
+		memset(out, 0, 16);
+}
+
 struct kf_str kf_get_str(struct kf_cur *c)
 {
 	struct kf_str s = { NULL, -1 };
@@ -323,12 +333,44 @@ static int str_array(struct kf_cur *c, struct kf_arena *a, int nullable, int32_t
 int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (str_array(c, a, ver >= 1, &r->ntopics, &r->topics) < 0)
-		return KF_BAD;
+	r->ntopics = kf_get_array(c, ver >= 10 ? 17 : 2, ver >= 1);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	if (ver >= 10)
+		ALLOC_ARRAY(a, r->topic_ids, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		if (ver >= 10)
+			kf_get_uuid(c, r->topic_ids[i]);
+		r->topics[i] = kf_get_str(c); /* null from v10: by topic id */
+		kf_end_struct(c);
+	}
 	/* v0: an empty array means all topics */
 	if (ver == 0 && r->ntopics == 0)
 		r->ntopics = -1;
 	r->allow_auto_topic_creation = ver >= 4 ? kf_get_i8(c) : 1;
+	if (ver >= 8 && ver <= 10)
+		r->include_cluster_ops = kf_get_i8(c);
+	if (ver >= 8)
+		r->include_topic_ops = kf_get_i8(c);
+	return finish(c);
+}
+
+int kf_decode_describe_log_dirs(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_log_dirs_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	r->ntopics = kf_get_array(c, 6, 1);
+	ALLOC_ARRAY(a, r->topics, r->ntopics);
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+		struct kf_log_dirs_topic *t = &r->topics[i];
+
+		t->name = kf_get_str(c);
+		t->nparts = kf_get_array(c, 4, 0);
+		ALLOC_ARRAY(a, t->parts, t->nparts);
+		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
+			t->parts[j] = kf_get_i32(c);
+		kf_end_struct(c);
+	}
 	return finish(c);
 }
 
@@ -384,9 +426,9 @@ int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fet
 int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 			   struct kf_list_offsets_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
 	r->replica_id = kf_get_i32(c);
+	r->isolation_level = ver >= 2 ? kf_get_i8(c) : 0;
 	r->ntopics = kf_get_array(c, 6, 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
@@ -397,8 +439,11 @@ int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 		ALLOC_ARRAY(a, t->parts, t->nparts);
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
+			t->parts[j].current_leader_epoch = ver >= 4 ? kf_get_i32(c) : -1;
 			t->parts[j].timestamp = kf_get_i64(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	return finish(c);
 }
@@ -636,10 +681,20 @@ int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 int kf_decode_delete_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_topics_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
-	if (str_array(c, a, 0, &r->ntopics, &r->topics) < 0)
-		return KF_BAD;
+	if (ver < 6) {
+		if (str_array(c, a, 0, &r->ntopics, &r->topics) < 0)
+			return KF_BAD;
+	} else { /* v6: [name (nullable), topic_id] */
+		r->ntopics = kf_get_array(c, 17, 0);
+		ALLOC_ARRAY(a, r->topics, r->ntopics);
+		ALLOC_ARRAY(a, r->topic_ids, r->ntopics);
+		for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
+			r->topics[i] = kf_get_str(c);
+			kf_get_uuid(c, r->topic_ids[i]);
+			kf_end_struct(c);
+		}
+	}
 	r->timeout_ms = kf_get_i32(c);
 	return finish(c);
 }
@@ -661,7 +716,9 @@ int kf_decode_create_partitions(struct kf_cur *c, int ver, struct kf_arena *a,
 			int32_t nb = kf_get_array(c, 4, 0);
 			for (int32_t k = 0; k < nb && !c->bad; k++)
 				(void)kf_get_i32(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->timeout_ms = kf_get_i32(c);
 	r->validate_only = kf_get_i8(c);
@@ -681,8 +738,10 @@ int kf_decode_describe_configs(struct kf_cur *c, int ver, struct kf_arena *a,
 		res->name = kf_get_str(c);
 		if (str_array(c, a, 1, &res->nkeys, &res->keys) < 0)
 			return KF_BAD;
+		kf_end_struct(c);
 	}
 	r->include_synonyms = ver >= 1 ? kf_get_i8(c) : 0;
+	r->include_documentation = ver >= 3 ? kf_get_i8(c) : 0;
 	return finish(c);
 }
 
@@ -703,7 +762,9 @@ int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *
 			res->configs[j].name = kf_get_str(c);
 			res->configs[j].op = incremental ? kf_get_i8(c) : KF_CONFIG_SET;
 			res->configs[j].value = kf_get_str(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->validate_only = kf_get_i8(c);
 	return finish(c);
@@ -739,7 +800,9 @@ int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
 			t->parts[j].offset = kf_get_i64(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	r->timeout_ms = kf_get_i32(c);
 	return finish(c);
@@ -792,7 +855,9 @@ int kf_decode_offset_for_leader_epoch(struct kf_cur *c, int ver, struct kf_arena
 			t->parts[j].partition = kf_get_i32(c);
 			t->parts[j].current_leader_epoch = ver >= 2 ? kf_get_i32(c) : -1;
 			t->parts[j].leader_epoch = kf_get_i32(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	return finish(c);
 }

@@ -1,5 +1,5 @@
 /*
- * DeleteRecords v0-1: each partition's log start becomes the offset asked
+ * DeleteRecords v0-2 (v2 flexible): each partition's log start becomes the offset asked
  * (-1: the high watermark), on its leader, durably (core's
  * tdm_topics_set_log_start: the log start checkpoint is written before the
  * answer); reads below it are OFFSET_OUT_OF_RANGE from then on, whole
@@ -67,8 +67,10 @@ int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer 
 
 	if (kf_decode_delete_records(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	int flex = kf_flex(kc);
+
 	kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, r.ntopics);
+	kf_put_farray(resp, flex, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		const struct kf_delete_records_topic *dt = &r.topics[i];
 		int16_t terr = kf_authz_topic(kc, TDM_PERM_CONFIGURE, dt->name);
@@ -76,8 +78,8 @@ int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer 
 
 		if (!terr && !t)
 			terr = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		kf_put_kstr(resp, dt->name);
-		kf_put_i32(resp, dt->nparts);
+		kf_put_fkstr(resp, flex, dt->name);
+		kf_put_farray(resp, flex, dt->nparts);
 		for (int32_t j = 0; j < dt->nparts; j++) {
 			int64_t low = -1;
 			int16_t err = terr ? terr : delete_one(kc, t, &dt->parts[j], &low);
@@ -85,7 +87,10 @@ int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer 
 			kf_put_i32(resp, dt->parts[j].index);
 			kf_put_i64(resp, low);
 			kf_put_i16(resp, err);
+			kf_put_tags(resp, flex);
 		}
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }

@@ -47,6 +47,7 @@ enum {
 	KF_ERR_OFFSET_OUT_OF_RANGE = 1,
 	KF_ERR_CORRUPT_MESSAGE = 2,
 	KF_ERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+	KF_ERR_UNKNOWN_TOPIC_ID = 100,
 	KF_ERR_LEADER_NOT_AVAILABLE = 5,
 	KF_ERR_NOT_LEADER_OR_FOLLOWER = 6,
 	KF_ERR_REQUEST_TIMED_OUT = 7,
@@ -284,6 +285,17 @@ static inline void kf_put_fkstr(struct evbuffer *b, int flex, struct kf_str s)
 {
 	kf_put_fstrn(b, flex, s.p, s.len);
 }
+/* Bytes (len < 0: null): compact (varint len + 1) when flex. */
+static inline void kf_put_fbytes(struct evbuffer *b, int flex, const void *p, int32_t len)
+{
+	if (!flex) {
+		kf_put_bytes(b, p, len);
+		return;
+	}
+	kf_put_uvarint(b, len < 0 ? 0 : (uint32_t)len + 1);
+	if (len > 0)
+		evbuffer_add(b, p, (size_t)len);
+}
 /* An array's count (n < 0: null): compact when flex. */
 static inline void kf_put_farray(struct evbuffer *b, int flex, int32_t n)
 {
@@ -308,6 +320,19 @@ static inline int kf_flex(const struct kf_conn *kc)
  * another vhost than kc's (kf_authz_vhost), or not a valid C string.  It
  * checks no permission: callers ask kf_authz_topic first. */
 struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name);
+/* In a cluster: NOT_LEADER_OR_FOLLOWER (LEADER_NOT_AVAILABLE, ...)
+ * unless this node leads topic/partition (core name), then a
+ * current_epoch >= 0 checked against its leader epoch: FENCED_LEADER_EPOCH
+ * when older, UNKNOWN_LEADER_EPOCH when newer.  A single node leads every
+ * partition and has no epoch to check against: KF_ERR_NONE.
+ * (offset_for_leader_epoch.c) */
+int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
+			int32_t current_epoch);
+/* Topic ids on the wire (metadata.c): t's id as Kafka's 16-byte uuid, 1;
+ * or zeros and 0 when t has none (a single node's topics). */
+int kf_topic_uuid(const struct ls_topic *t, uint8_t out[16]);
+/* The topic whose id is id (never the zero uuid), or NULL. */
+struct ls_topic *kf_topic_by_uuid(struct kf_conn *kc, const uint8_t id[16]);
 
 /* ---- authorization (authz.c): Kafka operations onto RabbitMQ's permissions ---- */
 
@@ -364,6 +389,23 @@ int kf_authz_trusted(const struct kf_conn *kc);
 /* 1 when kc may see topic name (Kafka's DESCRIBE: any of configure, write,
  * read on it); 0 otherwise. */
 int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
+/* Kafka's AclOperation codes, as bits of the authorized_operations fields
+ * (Metadata v8+, DescribeCluster, DescribeGroups v3+); KF_OPS_NOT_ASKED
+ * when the request did not ask for them. */
+enum {
+	KF_OP_READ = 3, KF_OP_WRITE = 4, KF_OP_CREATE = 5, KF_OP_DELETE = 6, KF_OP_ALTER = 7,
+	KF_OP_DESCRIBE = 8, KF_OP_DESCRIBE_CONFIGS = 10, KF_OP_ALTER_CONFIGS = 11,
+	KF_OP_IDEMPOTENT_WRITE = 12
+};
+#define KF_OPS_NOT_ASKED INT32_MIN
+/* What kc may do to the cluster: DESCRIBE; CREATE, ALTER, DESCRIBE_CONFIGS,
+ * ALTER_CONFIGS with the administrator tag; IDEMPOTENT_WRITE as
+ * kf_authz_idempotent_write. */
+int32_t kf_authz_cluster_ops(struct kf_conn *kc);
+/* What kc may do to topic name: DESCRIBE and DESCRIBE_CONFIGS when it may
+ * see it, READ with read, WRITE with write, CREATE, DELETE, ALTER and
+ * ALTER_CONFIGS with configure permission. */
+int32_t kf_authz_topic_ops(struct kf_conn *kc, const char *name);
 /*
  * KF_ERR_NONE when kc may use consumer group *id (read on the id in kc's
  * vhost), and *id then names the group as core keys it: the id itself in
@@ -393,6 +435,7 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 int kf_h_create_partitions(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_cluster(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_describe_log_dirs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

@@ -1,5 +1,5 @@
 /*
- * OffsetForLeaderEpoch v0-3 (api key 23, non-flexible): for each
+ * OffsetForLeaderEpoch v0-4 (api key 23; v4 flexible): for each
  * partition, the end offset of the requested leader epoch in the leader's
  * log, i.e. the start of the next newer epoch, or the log end when the
  * epoch is the latest; with it (v1+) the largest epoch at or below the
@@ -49,10 +49,27 @@ static struct ls_partition *find_part(struct kf_conn *kc, int cluster, struct kf
 	return p;
 }
 
+int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
+			int32_t current_epoch)
+{
+	const struct tdm_replica *repl = kc->srv->replica;
+	const struct tdm_partition_state *st;
+	int16_t err;
+
+	if (!repl)
+		return KF_ERR_NONE;
+	err = kf_err_from_replica(tdm_replica_check_leader(repl, topic, partition));
+	st = err ? NULL : tdm_replica_state(repl, topic, partition);
+	if (st && current_epoch >= 0 && current_epoch < st->leader_epoch)
+		return KF_ERR_FENCED_LEADER_EPOCH;
+	if (st && current_epoch >= 0 && current_epoch > st->leader_epoch)
+		return KF_ERR_UNKNOWN_LEADER_EPOCH;
+	return err;
+}
+
 int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	struct tdm_replica *repl = kc->srv->replica;
-	int ver = kc->hdr.api_version;
+	int ver = kc->hdr.api_version, flex = kf_flex(kc);
 	struct kf_ofle_req r;
 	int cluster;
 
@@ -61,14 +78,14 @@ int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct 
 	cluster = kf_authz_cluster(kc);
 	if (ver >= 2)
 		kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, r.ntopics);
+	kf_put_farray(resp, flex, r.ntopics);
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		const struct kf_ofle_topic *ot = &r.topics[i];
 		char name[256];
 		const char *cname = kf_str_cstr(ot->topic, name, sizeof(name)) == 0 ? name : NULL;
 
-		kf_put_kstr(resp, ot->topic);
-		kf_put_i32(resp, ot->nparts);
+		kf_put_fkstr(resp, flex, ot->topic);
+		kf_put_farray(resp, flex, ot->nparts);
 		for (int32_t j = 0; j < ot->nparts; j++) {
 			const struct kf_ofle_part *op = &ot->parts[j];
 			int16_t err;
@@ -77,19 +94,9 @@ int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct 
 			int32_t epoch = -1;
 			int64_t end = -1;
 
-			if (p && repl) {
-				const struct tdm_partition_state *st;
-
-				err = kf_err_from_replica(
-					tdm_replica_check_leader(repl, cname, op->partition));
-				st = err ? NULL : tdm_replica_state(repl, cname, op->partition);
-				if (st && op->current_leader_epoch >= 0) {
-					if (op->current_leader_epoch < st->leader_epoch)
-						err = KF_ERR_FENCED_LEADER_EPOCH;
-					else if (op->current_leader_epoch > st->leader_epoch)
-						err = KF_ERR_UNKNOWN_LEADER_EPOCH;
-				}
-			}
+			if (p)
+				err = kf_leader_check(kc, cname, op->partition,
+						      op->current_leader_epoch);
 			if (p && err == KF_ERR_NONE)
 				tdm_partition_epoch_end(p, op->leader_epoch, &epoch, &end);
 			kf_put_i16(resp, err);
@@ -97,7 +104,10 @@ int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct 
 			if (ver >= 1)
 				kf_put_i32(resp, epoch);
 			kf_put_i64(resp, end);
+			kf_put_tags(resp, flex);
 		}
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }

@@ -44,6 +44,7 @@ enum {
 	KF_DESCRIBE_CLUSTER = 60,
 	KF_SASL_AUTHENTICATE = 36,
 	KF_CREATE_PARTITIONS = 37,
+	KF_DESCRIBE_LOG_DIRS = 35,
 };
 
 /* Frame parsing results. */
@@ -92,6 +93,8 @@ int8_t kf_get_i8(struct kf_cur *c);
 int16_t kf_get_i16(struct kf_cur *c);
 int32_t kf_get_i32(struct kf_cur *c);
 int64_t kf_get_i64(struct kf_cur *c);
+/* A uuid (16 bytes; zeros when short: the cursor is then bad). */
+void kf_get_uuid(struct kf_cur *c, uint8_t out[16]);
 struct kf_str kf_get_str(struct kf_cur *c);
 struct kf_bytes kf_get_bytes(struct kf_cur *c);
 /* Array count; -1 is null (allowed only when nullable).  A count that
@@ -128,8 +131,11 @@ int kf_first_flexible(int16_t key);
 
 struct kf_metadata_req {
 	int32_t ntopics; /* -1: all topics */
-	struct kf_str *topics;
+	struct kf_str *topics;            /* null names from v10: by topic id */
+	uint8_t (*topic_ids)[16];         /* v10+; NULL before */
 	int8_t allow_auto_topic_creation; /* v4; 1 before */
+	int8_t include_cluster_ops;       /* v8-10 */
+	int8_t include_topic_ops;         /* v8+ */
 };
 
 struct kf_produce_part {
@@ -172,6 +178,7 @@ struct kf_fetch_req {
 
 struct kf_list_offsets_part {
 	int32_t index;
+	int32_t current_leader_epoch; /* v4+; -1 before */
 	int64_t timestamp;
 };
 struct kf_list_offsets_topic {
@@ -181,6 +188,7 @@ struct kf_list_offsets_topic {
 };
 struct kf_list_offsets_req {
 	int32_t replica_id;
+	int8_t isolation_level; /* v2+: 1 read_committed */
 	int32_t ntopics;
 	struct kf_list_offsets_topic *topics;
 };
@@ -319,7 +327,8 @@ struct kf_create_topics_req {
 
 struct kf_delete_topics_req {
 	int32_t ntopics;
-	struct kf_str *topics;
+	struct kf_str *topics;    /* v6: null when named by id */
+	uint8_t (*topic_ids)[16]; /* v6+; NULL before */
 	int32_t timeout_ms;
 };
 
@@ -347,6 +356,7 @@ struct kf_describe_configs_req {
 	int32_t nresources;
 	struct kf_describe_configs_resource *resources;
 	int8_t include_synonyms; /* v1+; 0 before */
+	int8_t include_documentation; /* v3+; 0 before */
 };
 
 /* AlterConfigs v0-1 (v1 is v0) and IncrementalAlterConfigs v0: op is
@@ -436,6 +446,18 @@ struct kf_ofle_req {
  * closes the connection, as Kafka does) or when the arena runs out.
  */
 int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r);
+/* DescribeLogDirs v0-4 (v2+ flexible): topics, null for all. */
+struct kf_log_dirs_topic {
+	struct kf_str name;
+	int32_t nparts;
+	int32_t *parts;
+};
+struct kf_log_dirs_req {
+	int32_t ntopics; /* -1: every topic */
+	struct kf_log_dirs_topic *topics;
+};
+int kf_decode_describe_log_dirs(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_log_dirs_req *r);
 int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_produce_req *r);
 int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fetch_req *r);
 int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -1,6 +1,6 @@
 /*
  * SASL on the Kafka listener (KIP-43, KIP-152): SaslHandshake picks a
- * mechanism, SaslAuthenticate v0-1 carries its tokens (after a handshake
+ * mechanism, SaslAuthenticate v0-2 (v2 flexible) carries its tokens (after a handshake
  * v0, as Kafka, the tokens come as bare size-prefixed frames instead).  PLAIN checks a
  * password against core's users (the ones AMQP logs in with);
  * SCRAM-SHA-256/512 (KIP-84) use the salted credentials core keeps next
@@ -175,10 +175,11 @@ static int auth_answer(struct kf_conn *kc, struct evbuffer *resp, const char *er
 		return KF_R_DONE;
 	}
 	kf_put_i16(resp, error ? KF_ERR_SASL_AUTHENTICATION_FAILED : KF_ERR_NONE);
-	kf_put_str(resp, error);
-	kf_put_bytes(resp, bytes, (int32_t)len);
+	kf_put_fstr(resp, kf_flex(kc), error);
+	kf_put_fbytes(resp, kf_flex(kc), bytes, (int32_t)len);
 	if (kc->hdr.api_version >= 1)
 		kf_put_i64(resp, 0);
+	kf_put_tags(resp, kf_flex(kc));
 	if (error) {
 		tdm_info("kafka", "%s: SASL %s authentication failed: %s", kc->c->peer,
 			 mech_names[kc->sasl_mech], error);
@@ -373,20 +374,22 @@ int kf_sasl_raw_token(struct kf_conn *kc, const uint8_t *p, size_t len, struct e
 	return scram(kc, p, len, resp);
 }
 
-/* request: auth_bytes bytes. */
+/* request: auth_bytes bytes (v2: compact, tagged fields). */
 int kf_h_sasl_authenticate(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_bytes b = kf_get_bytes(cur);
+	int flex = kf_flex(kc);
 
-	if (cur->bad || kf_cur_left(cur) != 0 || b.len < 0)
+	if (kf_decode_end(cur) < 0 || b.len < 0)
 		return KF_R_CLOSE;
 	if (kc->sasl_step != KF_SASL_STEP_AUTH) {
 		/* Kafka answers ILLEGAL_SASL_STATE when no handshake chose a mechanism. */
 		kf_put_i16(resp, KF_ERR_ILLEGAL_SASL_STATE);
-		kf_put_str(resp, "SaslAuthenticate request received before SaslHandshake");
-		kf_put_bytes(resp, NULL, 0);
+		kf_put_fstr(resp, flex, "SaslAuthenticate request received before SaslHandshake");
+		kf_put_fbytes(resp, flex, NULL, 0);
 		if (kc->hdr.api_version >= 1)
 			kf_put_i64(resp, 0);
+		kf_put_tags(resp, flex);
 		return KF_R_DONE_CLOSE;
 	}
 	if (kc->sasl_mech == KF_SASL_PLAIN || kc->security == TDM_KAFKA_CLUSTER)

@@ -1,7 +1,11 @@
 /*
- * CreateTopics v0-6 (v5+ flexible, answering each new topic's partitions,
- * replication factor and configs: create_topics_v5.c), DeleteTopics
- * v0-1, CreatePartitions v0-1.  One
+ * CreateTopics v0-7 (v5+ flexible, answering each new topic's partitions,
+ * replication factor and configs: create_topics_v5.c; v7 its topic id),
+ * DeleteTopics v0-6 (v4+ flexible, v5 an error message, v6 topics named
+ * by name or by id: UNKNOWN_TOPIC_ID, 100, for an id no topic has),
+ * CreatePartitions v0-3 (v2+ flexible).  Topic ids are the cluster's
+ * (the controller gives each topic one); a single node's topics have
+ * none yet, so they answer the zero uuid and cannot be named by id.  One
  * broker: the replication factor must be 1 (or -1, the default), and
  * explicit replica assignments may only fix the partition count.  In a
  * cluster each request goes to the controller through the replica manager
@@ -40,7 +44,7 @@
  * error_message]. */
 static void encode_topics(const struct admin_park *pk, struct evbuffer *resp)
 {
-	int ver = pk->kc->hdr.api_version, flex = kf_flex(pk->kc);
+	int ver = pk->kc->hdr.api_version, flex = pk->flex;
 	int created = !pk->partitions && !pk->deleting;
 
 	if (pk->partitions || (pk->deleting && ver >= 1) || (!pk->deleting && ver >= 2))
@@ -49,14 +53,16 @@ static void encode_topics(const struct admin_park *pk, struct evbuffer *resp)
 	for (int32_t i = 0; i < pk->n; i++) {
 		const struct made_slot *sl = &pk->slots[i];
 		const char *msg = sl->msg[0] ? sl->msg : kf_err_name(sl->err);
+		uint8_t id[16];
 
+		memcpy(id, sl->topic_id, sizeof(id));
+		if (created && sl->err == KF_ERR_NONE && !pk->validate_only)
+			kf_topic_uuid(kf_topic_lookup(pk->kc, sl->name), id);
 		kf_put_fkstr(resp, flex, sl->name);
+		if ((created && ver >= 7) || (pk->deleting && ver >= 6))
+			evbuffer_add(resp, id, sizeof(id));
 		kf_put_i16(resp, sl->err);
-		if (pk->deleting) {
-			kf_put_tags(resp, flex);
-			continue;
-		}
-		if (pk->partitions || ver >= 1)
+		if (pk->partitions || (created && ver >= 1) || (pk->deleting && ver >= 5))
 			kf_put_fstr(resp, flex, sl->err == KF_ERR_NONE ? NULL : msg);
 		if (created && ver >= 5)
 			kf_put_created_topic(pk, sl, resp);
@@ -107,6 +113,7 @@ struct admin_park *kf_admin_park_new(struct kf_conn *kc, int32_t n,
 	pk->base.cancel = admin_cancel;
 	pk->kc = kc;
 	pk->encode = encode;
+	pk->flex = kf_flex(kc);
 	pk->n = n;
 	pk->pending = 1;
 	for (int32_t i = 0; i < n; i++)
@@ -268,6 +275,51 @@ int kf_h_create_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	return kf_admin_park_or_answer(kc, pk, resp);
 }
 
+/* DeleteTopics v6 names a topic by id (null name): its name (an arena
+ * copy: the answer outlives the topic), or KF_ERR_UNKNOWN_TOPIC_ID. */
+static int16_t name_by_id(struct kf_conn *kc, const uint8_t id[16], struct kf_str *name)
+{
+	struct ls_topic *t = kf_topic_by_uuid(kc, id);
+	const char *n = t ? tdm_topic_name(t) : NULL;
+	char *copy = n ? kf_arena_alloc(&kc->arena, strlen(n) + 1) : NULL;
+
+	if (!copy)
+		return t ? KF_ERR_UNKNOWN_SERVER_ERROR : KF_ERR_UNKNOWN_TOPIC_ID;
+	memcpy(copy, n, strlen(n) + 1);
+	*name = (struct kf_str){ copy, (int32_t)strlen(n) };
+	return KF_ERR_NONE;
+}
+
+/* One topic of a DeleteTopics request: its outcome in sl (or a job). */
+static void delete_one(struct kf_conn *kc, struct made_slot *sl)
+{
+	char name[256];
+	struct ls_topic *t;
+
+	if (kf_str_cstr(sl->name, name, sizeof(name)) < 0)
+		return;
+	if (!kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name)) {
+		sl->err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, internal, refused */
+		return;
+	}
+	if ((t = tdm_topic_find(kc->srv->topics, name)) != NULL)
+		kf_topic_uuid(t, sl->topic_id);
+	if (!kc->srv->replica) {
+		sl->err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
+	} else if (!t) {
+		sl->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	} else {
+		int rc;
+
+		sl->pk->pending++;
+		rc = tdm_replica_delete_topic(kc->srv->replica, name, kf_admin_made, sl, &sl->op,
+					      sl->msg, sizeof(sl->msg));
+		if (rc != TDM_TOPIC_OK)
+			sl->pk->pending--;
+		sl->err = kf_err_from_core(rc);
+	}
+}
+
 /* v1: throttle_time_ms first; [name, error_code].  In a cluster the
  * deletion goes through the controller and the request waits for it. */
 int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -282,28 +334,16 @@ int kf_h_delete_topics(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 	pk->deleting = 1;
 	for (int32_t i = 0; i < r.ntopics; i++) {
 		struct made_slot *sl = &pk->slots[i];
-		char name[256];
 
 		sl->name = r.topics[i];
 		sl->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		if (kf_str_cstr(r.topics[i], name, sizeof(name)) < 0)
-			continue;
-		if (!kf_authz_topic_ok(kc, TDM_PERM_CONFIGURE, name)) {
-			sl->err = KF_ERR_TOPIC_AUTHORIZATION_FAILED; /* another vhost's, internal, refused */
-		} else if (!kc->srv->replica) {
-			sl->err = kf_err_from_core(tdm_topics_admin_delete(kc->srv->topics, name));
-		} else if (!tdm_topic_find(kc->srv->topics, name)) {
+		if (r.topic_ids && r.topics[i].len < 0) {
+			memcpy(sl->topic_id, r.topic_ids[i], sizeof(sl->topic_id));
+			if ((sl->err = name_by_id(kc, r.topic_ids[i], &sl->name)) != KF_ERR_NONE)
+				continue;
 			sl->err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		} else {
-			int rc;
-
-			pk->pending++;
-			rc = tdm_replica_delete_topic(kc->srv->replica, name, kf_admin_made, sl, &sl->op,
-						      sl->msg, sizeof(sl->msg));
-			if (rc != TDM_TOPIC_OK)
-				pk->pending--;
-			sl->err = kf_err_from_core(rc);
 		}
+		delete_one(kc, sl);
 	}
 	return kf_admin_park_or_answer(kc, pk, resp);
 }

@@ -96,3 +96,28 @@ long tu_b64_decode(const char *s, size_t len, void *out)
 	}
 	return (long)n;
 }
+
+long tu_b64url_decode(const char *s, size_t len, void *out)
+{
+	unsigned char *o = out;
+	size_t n = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	if (len % 4 == 1)
+		return -1; /* no byte count encodes to that many characters */
+	for (size_t i = 0; i < len; i++) {
+		int d = s[i] == '-' ? 62 : s[i] == '_' ? 63 : s[i] == '+' || s[i] == '/' ? -1
+											: digit(s[i]);
+
+		if (d < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return (long)n;
+}

@@ -30,5 +30,11 @@ size_t tu_b64url_encode(const void *in, size_t n, char *out);
  * -1 when s is not such base64 (no whitespace is skipped).
  */
 long tu_b64_decode(const char *s, size_t len, void *out);
+/*
+ * Decodes s[0..len), URL-safe alphabet, unpadded (as tu_b64url_encode
+ * writes it), into out, which holds 3 * (len + 3) / 4 bytes.  Returns the
+ * byte count, or -1 when s is not such base64.
+ */
+long tu_b64url_decode(const char *s, size_t len, void *out);
 
 #endif

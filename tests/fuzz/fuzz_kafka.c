@@ -56,6 +56,15 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 	kf_cur_init(&c, p, len);
 	c.flex = flex;
 	switch (key) {
+	case KF_DESCRIBE_LOG_DIRS: {
+		struct kf_log_dirs_req r;
+		if ((rc = kf_decode_describe_log_dirs(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].name);
+				CHECK(r.topics[i].nparts >= 0);
+			}
+		break;
+	}
 	case KF_METADATA: {
 		struct kf_metadata_req r;
 		if ((rc = kf_decode_metadata(&c, ver, a, &r)) == 0)

@@ -41,6 +41,10 @@ static const char *const broker_args[] = { "--default-user",
 					   "apw",
 					   "--users.alice.vhosts",
 					   "/",
+					   "--users.root.password",
+					   "rpw",
+					   "--users.root.tags",
+					   "administrator",
 					   "--vhosts",
 					   "shop",
 					   NULL };
@@ -585,6 +589,79 @@ START_TEST(test_kafka_permissions_sasl)
 }
 END_TEST
 
+/* SaslAuthenticate v2 (flexible): compact token and answer, tagged
+ * fields; a wrong password SASL_AUTHENTICATION_FAILED with its message. */
+START_TEST(test_kafka_permissions_sasl_authenticate_v2)
+{
+	for (int good = 0; good < 2; good++) {
+		int fd = kh_raw_connect(kh_main());
+		struct wb b = { .n = 0 };
+		struct rb r;
+		char tok[64];
+		int n = snprintf(tok, sizeof(tok), "%c%s%c%s", 0, "alice", 0, good ? "apw" : "nope");
+
+		wstr(&b, "PLAIN");
+		call(fd, 17, 1, &b, &r);
+		ck_assert_int_eq(r16(&r), 0);
+		b.n = 0;
+		w8(&b, 0); /* header tags */
+		w8(&b, (uint8_t)(n + 1));
+		memcpy(b.d + b.n, tok, (size_t)n);
+		b.n += (size_t)n;
+		w8(&b, 0);
+		call(fd, 36, 2, &b, &r);
+		ck_assert_int_eq(r.p[r.off++], 0); /* response header tags */
+		ck_assert_int_eq(r16(&r), good ? 0 : 58);
+		uint8_t ml = r.p[r.off++]; /* a message only when it failed */
+		ck_assert_int_eq(ml > 1, !good);
+		r.off += ml ? ml - 1u : 0u;
+		ck_assert_int_eq(r.p[r.off++], 1); /* empty auth bytes */
+		ck_assert_int_eq(r64(&r), 0);
+		ck_assert_int_eq(r.p[r.off++], 0);
+		ck_assert_uint_eq(r.off, r.n);
+		if (good)
+			assert_open(fd);
+		close(fd);
+	}
+}
+END_TEST
+
+/* DescribeLogDirs needs DESCRIBE on the cluster (the administrator tag):
+ * alice (no tags) gets CLUSTER_AUTHORIZATION_FAILED at the top (v3+) and
+ * no directories (every version); root, an administrator, gets the one
+ * directory. */
+START_TEST(test_kafka_permissions_log_dirs)
+{
+	int fds[2] = { connect_as("alice", "apw"), connect_as("root", "rpw") };
+
+	for (int who = 0; who < 2; who++) {
+		for (int ver = 1; ver <= 3; ver += 2) {
+			struct wb b = { .n = 0 };
+			struct rb r;
+
+			if (ver >= 2)
+				w8(&b, 0); /* header tags */
+			if (ver >= 2)
+				w8(&b, 0); /* topics: null */
+			else
+				w32(&b, -1);
+			if (ver >= 2)
+				w8(&b, 0);
+			call(fds[who], 35, (int16_t)ver, &b, &r);
+			if (ver >= 2)
+				ck_assert_int_eq(r.p[r.off++], 0); /* response header tags */
+			ck_assert_int_eq(r32(&r), 0);
+			if (ver >= 3)
+				ck_assert_int_eq(r16(&r), who ? 0 : 31);
+			int32_t n = ver >= 2 ? (int32_t)r.p[r.off++] - 1 : r32(&r);
+			ck_assert_int_eq(n, who ? 1 : 0);
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 /* "shop:narrow": narrow's patterns in vhost shop, on shop's topics only
  * (by their topic names, __shop.*); the resource is the name inside the
  * vhost, so a stream queue's escaped topic name is matched unescaped.
@@ -801,6 +878,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_kafka_permissions_anonymous);
 	tcase_add_test(tc, test_kafka_permissions_sasl);
 	tcase_add_test(tc, test_kafka_permissions_vhost_user);
+	tcase_add_test(tc, test_kafka_permissions_log_dirs);
+	tcase_add_test(tc, test_kafka_permissions_sasl_authenticate_v2);
 	tcase_add_test(tc, test_kafka_permissions_anonymous_off);
 	tcase_add_test(tc, test_kafka_permissions_anonymous_bad_default);
 	tcase_add_test(tc, test_kafka_permissions_anonymous_guest_remote);

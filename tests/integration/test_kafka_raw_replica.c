@@ -330,7 +330,7 @@ START_TEST(test_kafka_offset_for_leader_epoch_advertised)
 	int32_t cnt = r32(&r);
 	for (int i = 0; i < cnt; i++) {
 		int16_t key = r16(&r), min = r16(&r), max = r16(&r);
-		found |= key == 23 && min == 0 && max == 3;
+		found |= key == 23 && min == 0 && max == 4;
 	}
 	ck_assert(found);
 	close(fd);

@@ -72,6 +72,20 @@ START_TEST(test_b64url_no_padding)
 	ck_assert_str_eq(enc, "Zg");
 	unsigned char r[16] = { 0 };
 	ck_assert_uint_eq(tu_b64url_encode(r, 16, enc), 22); /* amq.gen- names */
+	/* decoding: the inverse, for every length; other alphabets refused */
+	unsigned char in[16], out[18];
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		for (size_t i = 0; i < n; i++)
+			in[i] = (unsigned char)(0xf7 * (i + 1) + n);
+		size_t len = tu_b64url_encode(in, n, enc);
+		ck_assert_int_eq(tu_b64url_decode(enc, len, out), (long)n);
+		ck_assert(memcmp(in, out, n) == 0);
+	}
+	ck_assert_int_eq(tu_b64url_decode("-_-_", 4, out), 3);
+	ck_assert(memcmp(out, b, 3) == 0);
+	ck_assert_int_eq(tu_b64url_decode("+/+/", 4, out), -1); /* standard alphabet */
+	ck_assert_int_eq(tu_b64url_decode("Zg==", 4, out), -1);  /* padded */
+	ck_assert_int_eq(tu_b64url_decode("Zm9vY", 5, out), -1); /* 5 characters: no length */
 }
 END_TEST
 
