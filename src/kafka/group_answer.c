@@ -20,18 +20,6 @@
 #include "kafka/groups_internal.h"
 #include "kafka/kf.h"
 
-/* Bytes (len >= 0): compact when flex. */
-static void put_fbytes(struct evbuffer *b, int flex, const void *p, int32_t len)
-{
-	if (!flex) {
-		kf_put_bytes(b, p, len);
-		return;
-	}
-	kf_put_uvarint(b, (uint32_t)len + 1);
-	if (len > 0)
-		evbuffer_add(b, p, (size_t)len);
-}
-
 void kf_group_put_join(struct evbuffer *b, int ver, int16_t err, const struct group *g,
 		       const char *leader, const char *member_id)
 {
@@ -62,7 +50,7 @@ void kf_group_put_join_members(struct evbuffer *b, int ver, const struct group *
 		kf_put_fstr(b, flex, o->c.id);
 		if (ver >= 5)
 			kf_put_fstr(b, flex, o->c.instance_id);
-		put_fbytes(b, flex, pm ? pm->meta : NULL, len);
+		kf_put_fbytes(b, flex, pm ? pm->meta : NULL, len);
 		kf_put_tags(b, flex);
 	}
 	kf_put_tags(b, flex);
@@ -82,7 +70,7 @@ void kf_group_put_sync(struct evbuffer *b, int ver, int16_t err, const struct gr
 		kf_put_fstr(b, flex, ok ? g->c.protocol_type : NULL);
 		kf_put_fstr(b, flex, ok ? g->c.protocol : NULL);
 	}
-	put_fbytes(b, flex, a, len);
+	kf_put_fbytes(b, flex, a, len);
 	kf_put_tags(b, flex);
 }
 

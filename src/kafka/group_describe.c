@@ -141,18 +141,6 @@ static int32_t group_operations(struct kf_conn *kc, struct kf_str id)
 	return ops;
 }
 
-/* Bytes (len >= 0): compact when flex. */
-static void put_fbytes(struct evbuffer *b, int flex, const void *p, int32_t len)
-{
-	if (!flex) {
-		kf_put_bytes(b, p, len);
-		return;
-	}
-	kf_put_uvarint(b, (uint32_t)len + 1);
-	if (len > 0)
-		evbuffer_add(b, p, (size_t)len);
-}
-
 /* A group without members: the error, its id, state and protocol type. */
 static void put_memberless(struct evbuffer *resp, int flex, int16_t err, struct kf_str id,
 			   const char *state, const char *type)
@@ -187,8 +175,8 @@ static void put_group(struct evbuffer *resp, int ver, int flex, struct kf_str id
 			kf_put_fstr(resp, flex, m->c.instance_id);
 		kf_put_fstr(resp, flex, m->c.client_id);
 		kf_put_fstr(resp, flex, m->c.client_host);
-		put_fbytes(resp, flex, pm ? pm->meta : NULL, pm ? pm->len : 0);
-		put_fbytes(resp, flex, stable ? m->c.assignment : NULL,
+		kf_put_fbytes(resp, flex, pm ? pm->meta : NULL, pm ? pm->len : 0);
+		kf_put_fbytes(resp, flex, stable ? m->c.assignment : NULL,
 			   stable && m->c.assignment_len > 0 ? m->c.assignment_len : 0);
 		kf_put_tags(resp, flex);
 	}
