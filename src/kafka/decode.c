@@ -316,10 +316,14 @@ static int finish(struct kf_cur *c)
 	return c->bad || kf_cur_left(c) != 0 ? KF_BAD : 0;
 }
 
+/* The smallest encoding of an array element: classic, or compact (a
+ * flexible version: one-byte lengths, a tag count). */
+#define ELEM(c, classic, compact) ((c)->flex ? (size_t)(compact) : (size_t)(classic))
+
 static int str_array(struct kf_cur *c, struct kf_arena *a, int nullable, int32_t *n,
 		     struct kf_str **out)
 {
-	*n = kf_get_array(c, 2, nullable);
+	*n = kf_get_array(c, ELEM(c, 2, 1), nullable);
 	ALLOC_ARRAY(a, *out, *n);
 	for (int32_t i = 0; i < *n && !c->bad; i++)
 		(*out)[i] = kf_get_str(c);
@@ -487,8 +491,8 @@ int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
-/* v2-7: v5 drops retention_time_ms, v6 adds committed_leader_epoch, v7
- * group_instance_id. */
+/* v2-8: v5 drops retention_time_ms, v6 adds committed_leader_epoch, v7
+ * group_instance_id, v8 is flexible. */
 int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_offset_commit_req *r)
 {
@@ -498,7 +502,7 @@ int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->member_id = kf_get_str(c);
 	r->group_instance_id = ver >= 7 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	r->retention_time_ms = ver <= 4 ? kf_get_i64(c) : -1;
-	r->ntopics = kf_get_array(c, 6, 0);
+	r->ntopics = kf_get_array(c, ELEM(c, 6, 3), 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
 		struct kf_commit_topic *t = &r->topics[i];
@@ -511,34 +515,74 @@ int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 			t->parts[j].offset = kf_get_i64(c);
 			t->parts[j].leader_epoch = ver >= 6 ? kf_get_i32(c) : -1;
 			t->parts[j].metadata = kf_get_str(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	return finish(c);
 }
 
-int kf_decode_offset_fetch(struct kf_cur *c, int ver, struct kf_arena *a,
-			   struct kf_offset_fetch_req *r)
+/* OffsetFetch topics [name, partition_indexes], null allowed from v2. */
+static int offset_fetch_topics(struct kf_cur *c, int nullable, struct kf_arena *a, int32_t *n,
+			       struct kf_offset_fetch_topic **out)
 {
-	memset(r, 0, sizeof(*r));
-	r->group_id = kf_get_str(c);
-	r->ntopics = kf_get_array(c, 6, ver >= 2);
-	ALLOC_ARRAY(a, r->topics, r->ntopics);
-	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
-		struct kf_offset_fetch_topic *t = &r->topics[i];
+	*n = kf_get_array(c, ELEM(c, 6, 3), nullable);
+	ALLOC_ARRAY(a, *out, *n);
+	for (int32_t i = 0; i < *n && !c->bad; i++) {
+		struct kf_offset_fetch_topic *t = &(*out)[i];
 
 		t->name = kf_get_str(c);
 		t->nparts = kf_get_array(c, 4, 0);
 		ALLOC_ARRAY(a, t->parts, t->nparts);
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
 			t->parts[j] = kf_get_i32(c);
+		kf_end_struct(c);
 	}
+	return c->bad ? KF_BAD : 0;
+}
+
+/* v1-8: v2 null topics, v6 flexible, v7 require_stable, v8 a batch of
+ * groups (group_id and topics go). */
+int kf_decode_offset_fetch(struct kf_cur *c, int ver, struct kf_arena *a,
+			   struct kf_offset_fetch_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (ver <= 7) {
+		r->group_id = kf_get_str(c);
+		if (offset_fetch_topics(c, ver >= 2, a, &r->ntopics, &r->topics) < 0)
+			return KF_BAD;
+	} else {
+		r->ngroups = kf_get_array(c, ELEM(c, 6, 3), 0);
+		ALLOC_ARRAY(a, r->groups, r->ngroups);
+		for (int32_t i = 0; i < r->ngroups && !c->bad; i++) {
+			struct kf_offset_fetch_group *g = &r->groups[i];
+
+			g->group_id = kf_get_str(c);
+			if (offset_fetch_topics(c, 1, a, &g->ntopics, &g->topics) < 0)
+				return KF_BAD;
+			kf_end_struct(c);
+		}
+	}
+	r->require_stable = ver >= 7 ? kf_get_i8(c) : 0;
 	return finish(c);
 }
 
-int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_find_coordinator_req *r)
+/* v0: key; v1+: key_type after it; v3 flexible; v4: key_type, then the
+ * batch coordinator_keys instead of key. */
+int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_arena *a,
+			       struct kf_find_coordinator_req *r)
 {
-	(void)ver;
-	r->key = kf_get_str(c);
+	memset(r, 0, sizeof(*r));
+	if (ver >= 4) {
+		r->key_type = kf_get_i8(c);
+		if (str_array(c, a, 0, &r->nkeys, &r->keys) < 0)
+			return KF_BAD;
+		return finish(c);
+	}
+	r->nkeys = 1;
+	ALLOC_ARRAY(a, r->keys, 1);
+	r->keys[0] = kf_get_str(c);
+	r->key_type = ver >= 1 ? kf_get_i8(c) : 0;
 	return finish(c);
 }
 
@@ -552,12 +596,14 @@ int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->member_id = kf_get_str(c);
 	r->group_instance_id = ver >= 5 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	r->protocol_type = kf_get_str(c);
-	r->nprotocols = kf_get_array(c, 6, 0);
+	r->nprotocols = kf_get_array(c, ELEM(c, 6, 3), 0);
 	ALLOC_ARRAY(a, r->protocols, r->nprotocols);
 	for (int32_t i = 0; i < r->nprotocols && !c->bad; i++) {
 		r->protocols[i].name = kf_get_str(c);
 		r->protocols[i].metadata = kf_get_bytes(c);
+		kf_end_struct(c);
 	}
+	r->reason = ver >= 8 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	return finish(c);
 }
 
@@ -575,12 +621,15 @@ int kf_decode_leave_group(struct kf_cur *c, int ver, struct kf_arena *a,
 {
 	memset(r, 0, sizeof(*r));
 	r->group_id = kf_get_str(c);
-	r->nmembers = ver >= 3 ? kf_get_array(c, 4, 0) : 1;
+	r->nmembers = ver >= 3 ? kf_get_array(c, ELEM(c, 4, 3), 0) : 1;
 	ALLOC_ARRAY(a, r->members, r->nmembers);
 	for (int32_t i = 0; i < r->nmembers && !c->bad; i++) {
 		r->members[i].member_id = kf_get_str(c);
 		r->members[i].group_instance_id = ver >= 3 ? kf_get_str(c)
 							    : (struct kf_str){ NULL, -1 };
+		r->members[i].reason = ver >= 5 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
+		if (ver >= 3)
+			kf_end_struct(c);
 	}
 	return finish(c);
 }
@@ -593,11 +642,14 @@ int kf_decode_sync_group(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->generation_id = kf_get_i32(c);
 	r->member_id = kf_get_str(c);
 	r->group_instance_id = ver >= 3 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
-	r->nassignments = kf_get_array(c, 6, 0);
+	r->protocol_type = ver >= 5 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
+	r->protocol_name = ver >= 5 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
+	r->nassignments = kf_get_array(c, ELEM(c, 6, 3), 0);
 	ALLOC_ARRAY(a, r->assignments, r->nassignments);
 	for (int32_t i = 0; i < r->nassignments && !c->bad; i++) {
 		r->assignments[i].member_id = kf_get_str(c);
 		r->assignments[i].assignment = kf_get_bytes(c);
+		kf_end_struct(c);
 	}
 	return finish(c);
 }
@@ -766,10 +818,12 @@ int kf_decode_end(struct kf_cur *c)
 	return finish(c);
 }
 
-int kf_decode_init_producer_id(struct kf_cur *c, struct kf_init_producer_id_req *r)
+int kf_decode_init_producer_id(struct kf_cur *c, int ver, struct kf_init_producer_id_req *r)
 {
 	r->transactional_id = kf_get_str(c);
 	r->transaction_timeout_ms = kf_get_i32(c);
+	r->producer_id = ver >= 3 ? kf_get_i64(c) : -1;
+	r->producer_epoch = ver >= 3 ? kf_get_i16(c) : -1;
 	return finish(c);
 }
 

@@ -2,7 +2,7 @@
  * Deleting what a group committed, on the coordinator (Kafka's
  * GroupCoordinator.handleDeleteGroups and handleDeleteOffsets).
  *
- * DeleteGroups v0-1: each named group's committed offsets go, and the
+ * DeleteGroups v0-2 (v1 is v0, v2 flexible): each named group's committed offsets go, and the
  * group with them (core's tdm_groups_forget), on the coordinator, as
  * Kafka's GroupCoordinator.handleDeleteGroups.  Per group:
  *  - configure on the group id (Kafka's DELETE on the group; as the
@@ -43,14 +43,17 @@ struct deleted {
 static void encode(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
 {
 	struct deleted *d = ctx;
-	(void)kc;
+	int flex = kf_flex(kc); /* kc's request, answered now or once unparked */
+
 	kf_put_i32(resp, 0); /* throttle_time_ms */
-	kf_put_i32(resp, d->r->ngroups);
+	kf_put_farray(resp, flex, d->r->ngroups);
 	for (int32_t i = 0; i < d->r->ngroups; i++) {
-		kf_put_kstr(resp, d->r->groups[i]);
+		kf_put_fkstr(resp, flex, d->r->groups[i]);
 		/* a deletion whose tombstones were not replicated failed */
 		kf_put_i16(resp, d->errs[i] != KF_ERR_NONE ? d->errs[i] : err);
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 }
 
 /* Deletes one group (its wire id); a Kafka error code. */

@@ -1,9 +1,10 @@
 /*
  * Reading the groups: ListGroups v0-4 (the groups held here and those known
  * only by committed offsets, as after a restart; v4 with their states)
- * and DescribeGroups v0-4
+ * and DescribeGroups v0-5
  * (v1+: throttle time; v3+: include_authorized_operations and each
- * group's authorized_operations; v4+: each member's group_instance_id).
+ * group's authorized_operations; v4+: each member's group_instance_id;
+ * v5 flexible, KIP-482).
  * The groups are the coordinator's (groups.c).
  *
  * Must not depend on: src/amqp.
@@ -141,49 +142,51 @@ static int32_t group_operations(struct kf_conn *kc, struct kf_str id)
 }
 
 /* A group without members: the error, its id, state and protocol type. */
-static void put_memberless(struct evbuffer *resp, int16_t err, struct kf_str id, const char *state,
-			   const char *type)
+static void put_memberless(struct evbuffer *resp, int flex, int16_t err, struct kf_str id,
+			   const char *state, const char *type)
 {
 	kf_put_i16(resp, err);
-	kf_put_kstr(resp, id);
-	kf_put_str(resp, state);
-	kf_put_str(resp, type);
-	kf_put_str(resp, "");
-	kf_put_i32(resp, 0);
+	kf_put_fkstr(resp, flex, id);
+	kf_put_fstr(resp, flex, state);
+	kf_put_fstr(resp, flex, type);
+	kf_put_fstr(resp, flex, "");
+	kf_put_farray(resp, flex, 0);
 }
 
 /* A group the coordinator holds: members (v4+: with instance ids);
  * protocol, metadata and assignments only while Stable, as Kafka. */
-static void put_group(struct evbuffer *resp, int ver, struct kf_str id, const struct group *g)
+static void put_group(struct evbuffer *resp, int ver, int flex, struct kf_str id,
+		      const struct group *g)
 {
 	int stable = g->c.state == TDM_GROUP_STABLE;
 
 	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_kstr(resp, id);
-	kf_put_str(resp, tdm_group_state_name(g->c.state));
-	kf_put_str(resp, g->c.protocol_type ? g->c.protocol_type : "consumer");
-	kf_put_str(resp, stable && g->c.protocol ? g->c.protocol : "");
-	kf_put_i32(resp, g->c.nmembers);
+	kf_put_fkstr(resp, flex, id);
+	kf_put_fstr(resp, flex, tdm_group_state_name(g->c.state));
+	kf_put_fstr(resp, flex, g->c.protocol_type ? g->c.protocol_type : "consumer");
+	kf_put_fstr(resp, flex, stable && g->c.protocol ? g->c.protocol : "");
+	kf_put_farray(resp, flex, g->c.nmembers);
 	for (struct member *m = kf_member(g->c.members); m; m = kf_member(m->c.next)) {
 		const struct tdm_group_proto *pm =
 			stable ? kf_member_proto(m, g->c.protocol) : NULL;
 
-		kf_put_str(resp, m->c.id);
+		kf_put_fstr(resp, flex, m->c.id);
 		if (ver >= 4)
-			kf_put_str(resp, m->c.instance_id);
-		kf_put_str(resp, m->c.client_id);
-		kf_put_str(resp, m->c.client_host);
-		kf_put_bytes(resp, pm ? pm->meta : NULL, pm ? pm->len : 0);
-		kf_put_bytes(resp, stable ? m->c.assignment : NULL,
-			     stable ? m->c.assignment_len : 0);
+			kf_put_fstr(resp, flex, m->c.instance_id);
+		kf_put_fstr(resp, flex, m->c.client_id);
+		kf_put_fstr(resp, flex, m->c.client_host);
+		kf_put_fbytes(resp, flex, pm ? pm->meta : NULL, pm ? pm->len : 0);
+		kf_put_fbytes(resp, flex, stable ? m->c.assignment : NULL,
+			   stable && m->c.assignment_len > 0 ? m->c.assignment_len : 0);
+		kf_put_tags(resp, flex);
 	}
 }
 
 /* One group of the request: an error (Kafka: nothing about the group),
  * a group held here, or one known only by committed offsets (Empty) or
  * not at all (Dead).  1 when described without an error. */
-static int describe_one(struct kf_conn *kc, struct evbuffer *resp, int ver, struct kf_str sent,
-			int16_t cerr)
+static int describe_one(struct kf_conn *kc, struct evbuffer *resp, int ver, int flex,
+			struct kf_str sent, int16_t cerr)
 {
 	struct kf_str gid = sent; /* as core keys it, after the check */
 	struct group *g;
@@ -193,24 +196,24 @@ static int describe_one(struct kf_conn *kc, struct evbuffer *resp, int ver, stru
 	if (kf_authz_group(kc, &gid) != KF_ERR_NONE)
 		cerr = KF_ERR_GROUP_AUTHORIZATION_FAILED;
 	if (cerr != KF_ERR_NONE) {
-		put_memberless(resp, cerr, sent, "", "");
+		put_memberless(resp, flex, cerr, sent, "", "");
 		return 0;
 	}
 	if ((g = kf_group_find(kc->srv->groups, gid))) {
-		put_group(resp, ver, sent, g);
+		put_group(resp, ver, flex, sent, g);
 		return 1;
 	}
 	has = kf_str_cstr(gid, name, sizeof(name)) == 0 &&
 	      tdm_groups_has_offsets(kc->srv->cgroups, name);
-	put_memberless(resp, KF_ERR_NONE, sent, has ? "Empty" : "Dead", has ? "consumer" : "");
+	put_memberless(resp, flex, KF_ERR_NONE, sent, has ? "Empty" : "Dead", has ? "consumer" : "");
 	return 1;
 }
 
 /* v1+: a throttle time first; v3+: authorized_operations per group
- * (INT32_MIN unless asked); v4+: each member's instance id. */
+ * (INT32_MIN unless asked); v4+: each member's instance id; v5 flexible. */
 int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	int ver = kc->hdr.api_version;
+	int ver = kc->hdr.api_version, flex = kf_flex(kc);
 	struct kf_describe_groups_req r;
 	int16_t cerr;
 
@@ -219,14 +222,16 @@ int kf_h_describe_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer
 	cerr = kf_groups_coordinator(kc->srv->groups);
 	if (ver >= 1)
 		kf_put_i32(resp, 0);
-	kf_put_i32(resp, r.ngroups);
+	kf_put_farray(resp, flex, r.ngroups);
 	for (int32_t i = 0; i < r.ngroups; i++) {
-		int ok = describe_one(kc, resp, ver, r.groups[i], cerr);
+		int ok = describe_one(kc, resp, ver, flex, r.groups[i], cerr);
 
 		if (ver >= 3)
 			kf_put_i32(resp, ok && r.include_authorized_operations
 						 ? group_operations(kc, r.groups[i])
 						 : OPS_NOT_ASKED);
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }

@@ -175,9 +175,8 @@ int kf_group_static_rejoined(struct group *g, struct member *m, const char *old_
 		return 0;
 	leader = g->c.leader && strcmp(g->c.leader, m->c.id) == 0 ? old_id : g->c.leader;
 	kf_member_session_touch(m);
-	kf_group_put_join(b, ver, KF_ERR_NONE, g->c.generation, g->c.protocol, leader ? leader : "",
-			  m->c.id);
-	kf_put_i32(b, 0);
+	kf_group_put_join(b, ver, KF_ERR_NONE, g, leader ? leader : "", m->c.id);
+	kf_group_put_join_members(b, ver, NULL);
 	tdm_info("kafka", "group %s: static member %s rejoined Stable generation %d: no rebalance",
 		 g->c.id, m->c.id, (int)g->c.generation);
 	return 1;

@@ -18,14 +18,19 @@
  * is core's (core/groups.h), shared with the management API; this file is
  * the protocol around it: requests, parked responses, timers.
  *
- * Versions: JoinGroup v0-5 (v4+: a dynamic member without a member id
+ * Versions: JoinGroup v0-9 (v4+: a dynamic member without a member id
  * gets one with MEMBER_ID_REQUIRED and joins again with it; v5: the
- * group_instance_id of static members), SyncGroup v0-3, Heartbeat v0-3
- * (v3: group_instance_id), LeaveGroup v0-3 (v3: a batch of members, each
- * by member id or, the admin's way, by instance id).  Member identity,
- * static members and their fencing: group_static.c.  Also FindCoordinator
- * v0.  ListGroups and DescribeGroups: group_describe.c.  Committed
- * offsets: offsets.c.
+ * group_instance_id of static members; v6 flexible; v7 the protocol type
+ * in the answer; v8 a reason, logged; v9 skip_assignment, false),
+ * SyncGroup v0-5 (v4 flexible; v5 protocol type and name, which must be
+ * the group's when not null: INCONSISTENT_GROUP_PROTOCOL), Heartbeat v0-4
+ * (v3: group_instance_id; v4 flexible), LeaveGroup v0-5 (v3: a batch of
+ * members, each by member id or, the admin's way, by instance id; v4
+ * flexible; v5 a reason per member, logged).  The answers' wire layout:
+ * group_answer.c.  Member identity, static members and their fencing:
+ * group_static.c.  FindCoordinator: find_coordinator.c.  ListGroups and
+ * DescribeGroups: group_describe.c.  Committed offsets: offsets.c and
+ * offset_fetch.c.
  *
  * Single node: this broker coordinates every group.  In a cluster
  * (srv->replica set), as Kafka with one offsets partition: the leader of
@@ -181,33 +186,6 @@ void kf_member_session_touch(struct member *m)
 
 /* ---- responses ----------------------------------------------------------------- */
 
-void kf_group_put_join(struct evbuffer *b, int ver, int16_t err, int32_t generation,
-		       const char *protocol, const char *leader, const char *member_id)
-{
-	if (ver >= 2)
-		kf_put_i32(b, 0);
-	kf_put_i16(b, err);
-	kf_put_i32(b, generation);
-	kf_put_str(b, protocol);
-	kf_put_str(b, leader);
-	kf_put_str(b, member_id);
-}
-
-/* What the leader learns: each member with its metadata for the chosen
- * protocol (v5+: and its instance id). */
-static void put_join_members(struct evbuffer *b, int ver, const struct group *g)
-{
-	kf_put_i32(b, g->c.nmembers);
-	for (struct member *o = kf_member(g->c.members); o; o = kf_member(o->c.next)) {
-		const struct tdm_group_proto *pm = kf_member_proto(o, g->c.protocol);
-
-		kf_put_str(b, o->c.id);
-		if (ver >= 5)
-			kf_put_str(b, o->c.instance_id);
-		kf_put_bytes(b, pm ? pm->meta : NULL, pm ? pm->len : 0);
-	}
-}
-
 static void join_respond(struct join_park *jp, int16_t err)
 {
 	struct kf_conn *kc = jp->kc;
@@ -223,21 +201,9 @@ static void join_respond(struct join_park *jp, int16_t err)
 
 	if (m)
 		m->join = NULL;
-	kf_group_put_join(b, jp->ver, err, err ? -1 : g->c.generation, err ? "" : g->c.protocol,
-			  err ? "" : g->c.leader, m ? m->c.id : "");
-	if (leader)
-		put_join_members(b, jp->ver, g);
-	else
-		kf_put_i32(b, 0);
+	kf_group_put_join(b, jp->ver, err, g, err ? "" : g->c.leader, m ? m->c.id : "");
+	kf_group_put_join_members(b, jp->ver, leader ? g : NULL);
 	kf_complete(kc, b);
-}
-
-static void put_sync(struct evbuffer *b, int ver, int16_t err, const uint8_t *a, int32_t len)
-{
-	if (ver >= 1)
-		kf_put_i32(b, 0);
-	kf_put_i16(b, err);
-	kf_put_bytes(b, a, err ? 0 : len);
 }
 
 static void sync_respond(struct sync_park *sp, int16_t err)
@@ -246,7 +212,8 @@ static void sync_respond(struct sync_park *sp, int16_t err)
 
 	if (m)
 		m->sync = NULL;
-	put_sync(sp->kc->resp, sp->ver, err, m ? m->c.assignment : NULL, m ? m->c.assignment_len : 0);
+	kf_group_put_sync(sp->kc->resp, sp->ver, err, m ? kf_group(m->c.group) : NULL,
+			  m ? m->c.assignment : NULL, m ? m->c.assignment_len : 0);
 	kf_complete(sp->kc, sp->kc->resp);
 }
 
@@ -445,14 +412,13 @@ static void sync_cancel(struct kf_park *p)
 
 static int join_error(struct evbuffer *b, int ver, int16_t err, struct kf_str member_id)
 {
-	if (ver >= 2)
-		kf_put_i32(b, 0);
-	kf_put_i16(b, err);
-	kf_put_i32(b, -1);
-	kf_put_str(b, "");
-	kf_put_str(b, "");
-	kf_put_kstr(b, member_id.len < 0 ? (struct kf_str){ "", 0 } : member_id);
-	kf_put_i32(b, 0);
+	char id[512];
+
+	/* the id as sent (one handed out with MEMBER_ID_REQUIRED: ours) */
+	if (kf_str_cstr(member_id, id, sizeof(id)) < 0)
+		id[0] = '\0';
+	kf_group_put_join(b, ver, err, NULL, "", id);
+	kf_group_put_join_members(b, ver, NULL);
 	return KF_R_DONE;
 }
 
@@ -665,6 +631,10 @@ int kf_h_join_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 
 	if (kf_decode_join_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
+	if (r.reason.len > 0) /* v8+ */
+		tdm_debug("kafka", "%s: JoinGroup of %.*s: %.*s", kc->c->peer,
+			  (int)(r.member_id.len > 0 ? r.member_id.len : 0),
+			  r.member_id.p ? r.member_id.p : "", (int)r.reason.len, r.reason.p);
 	if ((err = join_check(kc, &r)) != KF_ERR_NONE)
 		return join_error(resp, ver, err, r.member_id);
 	meta = protos_bytes(&r);
@@ -713,29 +683,30 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 	if (kf_decode_sync_group(cur, ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
 	if (kf_authz_group(kc, &r.group_id) != KF_ERR_NONE) {
-		put_sync(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, NULL, 0);
+		kf_group_put_sync(resp, ver, KF_ERR_GROUP_AUTHORIZATION_FAILED, NULL, NULL, 0);
 		return KF_R_DONE;
 	}
 	if ((cerr = kf_groups_coordinator(kc->srv->groups)) != KF_ERR_NONE) {
-		put_sync(resp, ver, cerr, NULL, 0);
+		kf_group_put_sync(resp, ver, cerr, NULL, NULL, 0);
 		return KF_R_DONE;
 	}
 	g = kf_group_find(kc->srv->groups, r.group_id);
 	if ((cerr = kf_group_check_member(g, r.member_id, r.group_instance_id, "SyncGroup", &m))) {
-		put_sync(resp, ver, cerr, NULL, 0);
+		kf_group_put_sync(resp, ver, cerr, NULL, NULL, 0);
 		return KF_R_DONE;
 	}
-	if (r.generation_id != g->c.generation) {
-		put_sync(resp, ver, KF_ERR_ILLEGAL_GENERATION, NULL, 0);
-		return KF_R_DONE;
-	}
-	if (g->c.state == TDM_GROUP_PREPARING) {
-		put_sync(resp, ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
+	cerr = r.generation_id != g->c.generation
+		       ? KF_ERR_ILLEGAL_GENERATION
+		       : kf_group_sync_protocol_check(g, r.protocol_type, r.protocol_name);
+	if (!cerr && g->c.state == TDM_GROUP_PREPARING)
+		cerr = KF_ERR_REBALANCE_IN_PROGRESS;
+	if (cerr) {
+		kf_group_put_sync(resp, ver, cerr, NULL, NULL, 0);
 		return KF_R_DONE;
 	}
 	kf_member_session_touch(m);
 	if (g->c.state == TDM_GROUP_STABLE) {
-		put_sync(resp, ver, KF_ERR_NONE, m->c.assignment, m->c.assignment_len);
+		kf_group_put_sync(resp, ver, KF_ERR_NONE, g, m->c.assignment, m->c.assignment_len);
 		return KF_R_DONE;
 	}
 	/* CompletingRebalance */
@@ -752,14 +723,14 @@ int kf_h_sync_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *res
 		for (struct member *o = kf_member(g->c.members); o; o = kf_member(o->c.next))
 			if (o->sync)
 				sync_respond(o->sync, KF_ERR_NONE);
-		put_sync(resp, ver, KF_ERR_NONE, m->c.assignment, m->c.assignment_len);
+		kf_group_put_sync(resp, ver, KF_ERR_NONE, g, m->c.assignment, m->c.assignment_len);
 		return KF_R_DONE;
 	}
 	if (m->sync) {
 		struct sync_park *old = m->sync;
 		old->m = NULL;
 		m->sync = NULL;
-		put_sync(old->kc->resp, old->ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
+		kf_group_put_sync(old->kc->resp, old->ver, KF_ERR_REBALANCE_IN_PROGRESS, NULL, NULL, 0);
 		kf_complete(old->kc, old->kc->resp);
 	}
 	sp = kf_arena_alloc(&kc->arena, sizeof(*sp));
@@ -796,27 +767,32 @@ int kf_h_heartbeat(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp
 							: KF_ERR_ILLEGAL_GENERATION;
 	if (m && !m->join)
 		kf_member_session_touch(m);
-	if (ver >= 1)
-		kf_put_i32(resp, 0);
-	kf_put_i16(resp, err);
+	kf_group_put_heartbeat(resp, ver, err);
 	return KF_R_DONE;
 }
 
-/* LeaveGroup v3's answer: per member, its identity and error. */
-static void leave_batch(struct group *g, const struct kf_leave_group_req *r, struct evbuffer *resp)
+/* LeaveGroup v3+'s answer: per member, its identity and error (v5: the
+ * reason it gave is logged). */
+static void leave_batch(struct group *g, const struct kf_leave_group_req *r, int flex,
+			struct evbuffer *resp)
 {
 	int left = 0;
 
 	kf_put_i16(resp, KF_ERR_NONE);
-	kf_put_i32(resp, r->nmembers);
+	kf_put_farray(resp, flex, r->nmembers);
 	for (int32_t i = 0; i < r->nmembers; i++) {
-		int16_t err = kf_group_leave_one(g, r->members[i].member_id,
-						 r->members[i].group_instance_id);
+		const struct kf_leave_member *lm = &r->members[i];
+		int16_t err = kf_group_leave_one(g, lm->member_id, lm->group_instance_id);
 
+		if (!err && lm->reason.len > 0)
+			tdm_info("kafka", "group %s: member %.*s left: %.*s", g->c.id,
+				 (int)lm->member_id.len, lm->member_id.p, (int)lm->reason.len,
+				 lm->reason.p);
 		left += err == KF_ERR_NONE;
-		kf_put_kstr(resp, r->members[i].member_id);
-		kf_put_kstr(resp, r->members[i].group_instance_id);
+		kf_put_fkstr(resp, flex, lm->member_id);
+		kf_put_fkstr(resp, flex, lm->group_instance_id);
 		kf_put_i16(resp, err);
+		kf_put_tags(resp, flex);
 	}
 	if (left)
 		kf_group_members_changed(g);
@@ -826,7 +802,7 @@ static void leave_batch(struct group *g, const struct kf_leave_group_req *r, str
  * (Kafka's admin removes static members by instance id, member id ""). */
 int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	int ver = kc->hdr.api_version;
+	int ver = kc->hdr.api_version, flex = kf_flex(kc);
 	struct kf_leave_group_req r;
 	struct group *g;
 	int16_t err;
@@ -841,7 +817,8 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 	if (ver >= 1)
 		kf_put_i32(resp, 0);
 	if (ver >= 3 && !err) {
-		leave_batch(g, &r, resp);
+		leave_batch(g, &r, flex, resp);
+		kf_put_tags(resp, flex);
 		return KF_R_DONE;
 	}
 	if (!err && (err = kf_group_leave_one(g, r.members[0].member_id,
@@ -849,7 +826,8 @@ int kf_h_leave_group(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 		kf_group_members_changed(g);
 	kf_put_i16(resp, err);
 	if (ver >= 3)
-		kf_put_i32(resp, 0); /* Kafka: a group-level error, no members */
+		kf_put_farray(resp, flex, 0); /* Kafka: a group-level error, no members */
+	kf_put_tags(resp, flex);
 	return KF_R_DONE;
 }
 
@@ -867,85 +845,6 @@ int16_t kf_groups_check_commit(struct kf_groups *gs, struct kf_str group, int32_
 	if (who && !kf_member(who)->join)
 		kf_member_session_touch(kf_member(who));
 	return kf_err_from_group(rc);
-}
-
-static void offsets_topic_made(void *arg, int rc, const char *msg)
-{
-	struct kf_groups *gs = arg;
-
-	gs->create_op = NULL;
-	if (rc == TDM_TOPIC_OK)
-		tdm_info("kafka", "group offsets topic %s created", TDM_GROUPS_TOPIC);
-	else if (rc != TDM_ERR_EXISTS)
-		tdm_warn("kafka", "creating the group offsets topic %s: %s", TDM_GROUPS_TOPIC,
-			 msg && msg[0] ? msg : tdm_replica_strerror(rc));
-}
-
-/* Has the controller create the group offsets topic (Kafka: on the first
- * FindCoordinator): one partition, replication factor min(3, live nodes)
- * (offsets.topic.replication.factor 3), compacted. */
-static void make_offsets_topic(struct kf_groups *gs, size_t live)
-{
-	static const struct tdm_kv compact[] = { { "cleanup.policy", "compact" } };
-	struct tdm_replica_topic_spec spec = { .name = TDM_GROUPS_TOPIC,
-					       .partitions = 1,
-					       .replication_factor = live < 3 ? (int32_t)live : 3,
-					       .configs = compact,
-					       .nconfigs = 1 };
-	char err[256] = "";
-	int rc;
-
-	if (gs->create_op || live == 0)
-		return;
-	rc = tdm_replica_create_topic(gs->srv->replica, &spec, offsets_topic_made, gs,
-				      &gs->create_op, err, sizeof(err));
-	if (rc != TDM_TOPIC_OK) {
-		gs->create_op = NULL;
-		tdm_warn("kafka", "creating the group offsets topic %s: %s", TDM_GROUPS_TOPIC,
-			 err[0] ? err : tdm_replica_strerror(rc));
-	}
-}
-
-/* FindCoordinator in a cluster: the leader of the offsets partition. */
-static int find_in_cluster(struct kf_server *srv, struct evbuffer *resp)
-{
-	const struct tdm_partition_state *st = tdm_replica_state(srv->replica, TDM_GROUPS_TOPIC, 0);
-	const struct tdm_replica_node *nodes, *nd = NULL;
-	size_t n = tdm_replica_nodes(srv->replica, &nodes);
-
-	if (!st)
-		make_offsets_topic(srv->groups, n);
-	for (size_t i = 0; st && st->leader != TDM_NO_NODE && i < n; i++)
-		if (nodes[i].id == st->leader && nodes[i].kafka_port > 0)
-			nd = &nodes[i];
-	kf_put_i16(resp, nd ? KF_ERR_NONE : KF_ERR_COORDINATOR_NOT_AVAILABLE);
-	kf_put_i32(resp, nd ? nd->id : -1);
-	kf_put_str(resp, nd ? nd->host : "");
-	kf_put_i32(resp, nd ? nd->kafka_port : -1);
-	return KF_R_DONE;
-}
-
-int kf_h_find_coordinator(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
-{
-	struct kf_find_coordinator_req r;
-
-	if (kf_decode_find_coordinator(cur, kc->hdr.api_version, &r) < 0)
-		return KF_R_CLOSE;
-	if (kf_authz_group(kc, &r.key) != KF_ERR_NONE) {
-		/* Kafka: the error and no node */
-		kf_put_i16(resp, KF_ERR_GROUP_AUTHORIZATION_FAILED);
-		kf_put_i32(resp, -1);
-		kf_put_str(resp, "");
-		kf_put_i32(resp, -1);
-		return KF_R_DONE;
-	}
-	if (kc->srv->replica && r.key.len > 0)
-		return find_in_cluster(kc->srv, resp);
-	kf_put_i16(resp, r.key.len <= 0 ? KF_ERR_INVALID_GROUP_ID : KF_ERR_NONE);
-	kf_put_i32(resp, KF_NODE_ID);
-	kf_put_str(resp, kc->host);
-	kf_put_i32(resp, kc->port);
-	return KF_R_DONE;
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */

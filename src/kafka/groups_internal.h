@@ -97,9 +97,34 @@ void kf_member_answer_parked(struct member *m, int16_t err);
 void kf_group_member_remove(struct group *g, struct member *m, int16_t err);
 /* After members left g: Empty when none is left, else a rebalance. */
 void kf_group_members_changed(struct group *g);
-/* The head of a JoinGroup answer (the member list follows). */
-void kf_group_put_join(struct evbuffer *b, int ver, int16_t err, int32_t generation,
-		       const char *protocol, const char *leader, const char *member_id);
+
+/* ---- the answers' wire layout, every version (group_answer.c) -------------- */
+
+/* 1 when version ver of api is a flexible one (KIP-482). */
+static inline int kf_group_flex(int16_t api, int ver)
+{
+	int first = kf_first_flexible(api);
+	return first >= 0 && ver >= first;
+}
+/* The head of a JoinGroup answer: g's generation, protocol type and
+ * protocol when err is KF_ERR_NONE (g not NULL), else Kafka's values for
+ * an error; leader ("" with an error) and member_id as given.  The member
+ * list follows (kf_group_put_join_members). */
+void kf_group_put_join(struct evbuffer *b, int ver, int16_t err, const struct group *g,
+		       const char *leader, const char *member_id);
+/* The end of a JoinGroup answer: g's members with their metadata for its
+ * protocol (the leader's answer), or none when g is NULL. */
+void kf_group_put_join_members(struct evbuffer *b, int ver, const struct group *g);
+/* A SyncGroup answer: err, (v5+) g's protocol type and name unless err,
+ * the assignment a[0..len) (empty with an error). */
+void kf_group_put_sync(struct evbuffer *b, int ver, int16_t err, const struct group *g,
+		       const uint8_t *a, int32_t len);
+/* A Heartbeat answer. */
+void kf_group_put_heartbeat(struct evbuffer *b, int ver, int16_t err);
+/* SyncGroup v5's check: a protocol type or name that is not null must be
+ * g's (Kafka), else INCONSISTENT_GROUP_PROTOCOL. */
+int16_t kf_group_sync_protocol_check(const struct group *g, struct kf_str protocol_type,
+				     struct kf_str protocol_name);
 
 /* ---- member identity (group_static.c) ---------------------------------------- */
 

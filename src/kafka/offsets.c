@@ -1,11 +1,11 @@
 /*
- * OffsetCommit v2-7 (v3+: a throttle time first in the answer; v5 drops
+ * OffsetCommit v2-8 (v3+: a throttle time first in the answer; v5 drops
  * the retention time, which Kafka's broker config rules and tandem does
  * not keep; v6's committed leader epoch is not kept; v7's
  * group_instance_id is checked: a static member's old incarnation gets
- * FENCED_INSTANCE_ID) and OffsetFetch v1-4 (v2+: null topics = all the group's
- * offsets, and a top-level error code; kafka-python's admin needs it):
- * committed offsets are core's (core/groups.h: durable, reloaded at
+ * FENCED_INSTANCE_ID; v8 is flexible, KIP-482; librdkafka 2.0.2 sends v7,
+ * kafkajs v5, kafka-python's consumer v2).  OffsetFetch: offset_fetch.c.
+ * Committed offsets are core's (core/groups.h: durable, reloaded at
  * start), checked against the group's generation and member first.  A commit with
  * generation -1 and no member is a "simple" commit (assign()-based
  * consumers), allowed while the group has no members.
@@ -55,17 +55,22 @@ int16_t kf_offsets_err(int rc)
 static void commit_encode(struct evbuffer *resp, int ver, const struct kf_offset_commit_req *r,
 			  const int16_t *errs, int16_t cerr)
 {
+	int first = kf_first_flexible(KF_OFFSET_COMMIT), flex = first >= 0 && ver >= first;
+
 	if (ver >= 3)
 		kf_put_i32(resp, 0);
-	kf_put_i32(resp, r->ntopics);
+	kf_put_farray(resp, flex, r->ntopics);
 	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
-		kf_put_kstr(resp, r->topics[i].name);
-		kf_put_i32(resp, r->topics[i].nparts);
+		kf_put_fkstr(resp, flex, r->topics[i].name);
+		kf_put_farray(resp, flex, r->topics[i].nparts);
 		for (int32_t j = 0; j < r->topics[i].nparts; j++, k++) {
 			kf_put_i32(resp, r->topics[i].parts[j].index);
 			kf_put_i16(resp, errs[k] != KF_ERR_NONE ? errs[k] : cerr);
+			kf_put_tags(resp, flex);
 		}
+		kf_put_tags(resp, flex);
 	}
+	kf_put_tags(resp, flex);
 }
 
 /* A request waiting for the ISR of the offsets partition (in the request
@@ -266,155 +271,5 @@ int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *
 		rc = tdm_groups_commit(srv->cgroups, group, commits, n);
 	commit_encode(resp, kc->hdr.api_version, &r, errs,
 		      rc != TDM_TOPIC_OK ? kf_err_from_core(rc) : KF_ERR_NONE);
-	return KF_R_DONE;
-}
-
-struct all_offsets {
-	struct kf_conn *kc;
-	struct kf_arena *arena;
-	struct committed *list; /* newest first */
-	int failed;
-};
-
-struct committed {
-	char *topic;
-	int32_t partition;
-	int64_t offset;
-	char *metadata;
-	int done;
-	struct committed *next;
-};
-
-static char *arena_strdup(struct kf_arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = kf_arena_alloc(a, n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
-static void collect_fn(void *ctx, const struct tdm_group_offset *o)
-{
-	struct all_offsets *ao = ctx;
-	struct committed *c = kf_arena_alloc(ao->arena, sizeof(*c));
-	const char *topic = o->topic, *metadata = o->metadata;
-
-	if (!kf_authz_topic_ok(ao->kc, TDM_PERM_READ, topic))
-		return; /* another vhost's topic (committed over HTTP), or not the user's */
-	if (!c || !(c->topic = arena_strdup(ao->arena, topic)) ||
-	    (metadata && !(c->metadata = arena_strdup(ao->arena, metadata)))) {
-		ao->failed = 1;
-		return;
-	}
-	c->partition = o->partition;
-	c->offset = o->offset;
-	c->next = ao->list;
-	ao->list = c;
-}
-
-/* v2 with null topics: every committed offset of the group, by topic. */
-static int fetch_all(struct kf_conn *kc, const char *group, struct evbuffer *resp)
-{
-	struct all_offsets ao = { kc, &kc->arena, NULL, 0 };
-	int32_t ntopics = 0;
-
-	tdm_groups_offsets(kc->srv->cgroups, group, collect_fn, &ao);
-	if (ao.failed)
-		return KF_R_CLOSE;
-	for (struct committed *c = ao.list; c; c = c->next) {
-		int first = 1;
-		for (struct committed *d = ao.list; d != c && first; d = d->next)
-			first = strcmp(d->topic, c->topic) != 0;
-		ntopics += first;
-	}
-	kf_put_i32(resp, ntopics);
-	for (struct committed *c = ao.list; c; c = c->next) {
-		int32_t n = 0;
-
-		if (c->done)
-			continue;
-		for (struct committed *d = c; d; d = d->next)
-			n += strcmp(d->topic, c->topic) == 0;
-		kf_put_str(resp, c->topic);
-		kf_put_i32(resp, n);
-		for (struct committed *d = c; d; d = d->next) {
-			if (strcmp(d->topic, c->topic) != 0)
-				continue;
-			d->done = 1;
-			kf_put_i32(resp, d->partition);
-			kf_put_i64(resp, d->offset);
-			kf_put_str(resp, d->metadata ? d->metadata : "");
-			kf_put_i16(resp, KF_ERR_NONE);
-		}
-	}
-	kf_put_i16(resp, KF_ERR_NONE);
-	return KF_R_DONE;
-}
-
-int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
-{
-	struct kf_offset_fetch_req r;
-	char group[1024], topic[256];
-	int16_t cerr = KF_ERR_NONE;
-
-	if (kf_decode_offset_fetch(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
-		return KF_R_CLOSE;
-	if (kc->hdr.api_version >= 3) /* v3 and v4: v2 after throttle_time_ms */
-		kf_put_i32(resp, 0);
-	int16_t gerr = kf_authz_group(kc, &r.group_id);
-	int gok = kf_str_cstr(r.group_id, group, sizeof(group)) == 0;
-	if (gerr && kc->hdr.api_version >= 2) {
-		kf_put_i32(resp, 0); /* Kafka: no topics, the error at the top */
-		kf_put_i16(resp, gerr);
-		return KF_R_DONE;
-	}
-	if (!gerr && (cerr = kf_groups_coordinator(kc->srv->groups)) != KF_ERR_NONE) {
-		/* Kafka: the error for every partition asked (v2: and at the top) */
-		gerr = cerr;
-		if (r.ntopics < 0) {
-			kf_put_i32(resp, 0);
-			kf_put_i16(resp, cerr);
-			return KF_R_DONE;
-		}
-	}
-	if (r.ntopics < 0) {
-		if (!gok) {
-			kf_put_i32(resp, 0);
-			kf_put_i16(resp, KF_ERR_INVALID_GROUP_ID);
-			return KF_R_DONE;
-		}
-		return fetch_all(kc, group, resp);
-	}
-	kf_put_i32(resp, r.ntopics);
-	for (int32_t i = 0; i < r.ntopics; i++) {
-		int tok = kf_str_cstr(r.topics[i].name, topic, sizeof(topic)) == 0;
-
-		kf_put_kstr(resp, r.topics[i].name);
-		kf_put_i32(resp, r.topics[i].nparts);
-		for (int32_t j = 0; j < r.topics[i].nparts; j++) {
-			int64_t off = -1;
-			const char *meta = NULL;
-			int16_t err = KF_ERR_NONE;
-
-			if (gerr)
-				err = gerr;
-			else if (tok && !kf_authz_topic_ok(kc, TDM_PERM_READ, topic))
-				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
-			if (!gok || !tok || err ||
-			    tdm_groups_committed(kc->srv->cgroups, group, topic, r.topics[i].parts[j],
-						 &off, &meta) != TDM_TOPIC_OK) {
-				off = -1;
-				meta = NULL;
-			}
-			kf_put_i32(resp, r.topics[i].parts[j]);
-			kf_put_i64(resp, off);
-			kf_put_str(resp, off < 0 ? "" : meta ? meta : "");
-			kf_put_i16(resp, err);
-		}
-	}
-	if (kc->hdr.api_version >= 2)
-		kf_put_i16(resp, cerr);
 	return KF_R_DONE;
 }

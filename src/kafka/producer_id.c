@@ -1,7 +1,20 @@
 /*
- * InitProducerId v0-1 for idempotent producers (a null transactional id):
+ * InitProducerId v0-4 for idempotent producers (a null transactional id):
  * a producer id never handed out before (core/topic_ops.h: blocks of ids
- * whose end is fsynced first), epoch 0.  In a cluster the node's id is in
+ * whose end is fsynced first), epoch 0.  v1 is v0; v2 is flexible
+ * (KIP-482); v3 adds the producer's current producer_id and
+ * producer_epoch (KIP-360), v4 is v3.  librdkafka 2.0.2 sends v4, kafkajs
+ * 2.2.4 v1.
+ *
+ * KIP-360's epoch bump through InitProducerId is the transaction
+ * coordinator's: with a null transactional id Kafka's broker (its
+ * TransactionCoordinator.handleInitProducerId, every release since 2.5)
+ * ignores the current id and epoch and hands out a new producer id with
+ * epoch 0, and so does tandem: an idempotent producer bumps its epoch
+ * itself (the Java client and librdkafka do, locally), and a new id
+ * always has sequence state of its own, so nothing can be fenced by
+ * mistake.  As Kafka's KafkaApis, an id without an epoch or an epoch
+ * without an id (one of them -1) is INVALID_REQUEST (42).  In a cluster the node's id is in
  * bits 40 and up, so that ids given by different nodes never meet.  The
  * partitions check each batch's sequence against the producer's last
  * ones (logstore/producer.c): a retry is answered with the offsets it got
@@ -22,38 +35,44 @@
 
 #define NODE_SHIFT 40
 
-static void answer(struct evbuffer *resp, int16_t err, int64_t pid, int16_t epoch)
+static void answer(struct evbuffer *resp, int flex, int16_t err, int64_t pid, int16_t epoch)
 {
 	kf_put_i32(resp, 0); /* throttle_time_ms */
 	kf_put_i16(resp, err);
 	kf_put_i64(resp, pid);
 	kf_put_i16(resp, epoch);
+	kf_put_tags(resp, flex);
 }
 
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_init_producer_id_req r;
+	int flex = kf_flex(kc);
 	int64_t pid = -1;
 
-	if (kf_decode_init_producer_id(cur, &r) < 0)
+	if (kf_decode_init_producer_id(cur, kc->hdr.api_version, &r) < 0)
 		return KF_R_CLOSE;
 	if (r.transactional_id.len >= 0) {
 		tdm_warn("kafka", "InitProducerId with transactional id %.*s: transactions are not "
 			 "served (UNSUPPORTED_VERSION)", (int)r.transactional_id.len,
 			 r.transactional_id.p);
-		answer(resp, KF_ERR_UNSUPPORTED_VERSION, -1, -1);
+		answer(resp, flex, KF_ERR_UNSUPPORTED_VERSION, -1, -1);
 		return KF_R_DONE;
 	}
 	if (!kf_authz_idempotent_write(kc)) {
-		answer(resp, KF_ERR_CLUSTER_AUTHORIZATION_FAILED, -1, -1);
+		answer(resp, flex, KF_ERR_CLUSTER_AUTHORIZATION_FAILED, -1, -1);
+		return KF_R_DONE;
+	}
+	if ((r.producer_id == -1) != (r.producer_epoch == -1)) {
+		answer(resp, flex, KF_ERR_INVALID_REQUEST, -1, -1);
 		return KF_R_DONE;
 	}
 	int rc = tdm_topics_producer_id(kc->srv->topics, &pid);
 	if (rc != TDM_TOPIC_OK) {
-		answer(resp, kf_err_from_core(rc), -1, -1);
+		answer(resp, flex, kf_err_from_core(rc), -1, -1);
 		return KF_R_DONE;
 	}
 	pid += (int64_t)tdm_replica_node_id(kc->srv->replica) << NODE_SHIFT;
-	answer(resp, KF_ERR_NONE, pid, 0);
+	answer(resp, flex, KF_ERR_NONE, pid, 0);
 	return KF_R_DONE;
 }

@@ -233,14 +233,28 @@ struct kf_offset_fetch_topic {
 	int32_t nparts;
 	int32_t *parts;
 };
+/* One group of OffsetFetch v8's batch. */
+struct kf_offset_fetch_group {
+	struct kf_str group_id;
+	int32_t ntopics; /* -1: all */
+	struct kf_offset_fetch_topic *topics;
+};
+/* v1-7 name one group (group_id, topics); v8 a batch (groups). */
 struct kf_offset_fetch_req {
 	struct kf_str group_id;
 	int32_t ntopics; /* -1: all (v2+ only; refused before) */
 	struct kf_offset_fetch_topic *topics;
+	int32_t ngroups; /* v8+ */
+	struct kf_offset_fetch_group *groups;
+	int8_t require_stable; /* v7+ */
 };
 
+/* v0-3 name one key (keys[0]), v4 a batch; key_type v1+ (0 group, 1
+ * transaction). */
 struct kf_find_coordinator_req {
-	struct kf_str key;
+	int8_t key_type;
+	int32_t nkeys;
+	struct kf_str *keys;
 };
 
 struct kf_protocol {
@@ -256,6 +270,7 @@ struct kf_join_group_req {
 	struct kf_str protocol_type;
 	int32_t nprotocols;
 	struct kf_protocol *protocols;
+	struct kf_str reason; /* v8+; null before */
 };
 
 struct kf_heartbeat_req {
@@ -268,6 +283,7 @@ struct kf_heartbeat_req {
 struct kf_leave_member {
 	struct kf_str member_id;
 	struct kf_str group_instance_id; /* null: none */
+	struct kf_str reason;            /* v5+; null before */
 };
 /* v0-2 name one member (members[0], no instance id); v3 a batch. */
 struct kf_leave_group_req {
@@ -285,6 +301,8 @@ struct kf_sync_group_req {
 	int32_t generation_id;
 	struct kf_str member_id;
 	struct kf_str group_instance_id; /* v3+; null before */
+	struct kf_str protocol_type;     /* v5+; null before (not checked) */
+	struct kf_str protocol_name;     /* v5+; null before (not checked) */
 	int32_t nassignments;
 	struct kf_assignment *assignments;
 };
@@ -375,10 +393,13 @@ struct kf_alter_configs_req {
 	int8_t validate_only;
 };
 
-/* InitProducerId v0-1 (v1 is v0). */
+/* InitProducerId v0-4 (v1 is v0, v2 flexible, v3 adds the producer's
+ * current id and epoch, v4 is v3). */
 struct kf_init_producer_id_req {
 	struct kf_str transactional_id; /* null: an idempotent producer */
 	int32_t transaction_timeout_ms;
+	int64_t producer_id;    /* v3+; -1 before */
+	int16_t producer_epoch; /* v3+; -1 before */
 };
 
 /* DeleteRecords v0-1 (v1 is v0). */
@@ -459,7 +480,8 @@ int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_offset_commit_req *r);
 int kf_decode_offset_fetch(struct kf_cur *c, int ver, struct kf_arena *a,
 			   struct kf_offset_fetch_req *r);
-int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_find_coordinator_req *r);
+int kf_decode_find_coordinator(struct kf_cur *c, int ver, struct kf_arena *a,
+			       struct kf_find_coordinator_req *r);
 int kf_decode_join_group(struct kf_cur *c, int ver, struct kf_arena *a,
 			 struct kf_join_group_req *r);
 int kf_decode_heartbeat(struct kf_cur *c, int ver, struct kf_heartbeat_req *r);
@@ -493,7 +515,7 @@ int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *
 /* The end of a body read field by field by its handler (0 or KF_BAD):
  * its tagged fields (flexible), then nothing may be left. */
 int kf_decode_end(struct kf_cur *c);
-int kf_decode_init_producer_id(struct kf_cur *c, struct kf_init_producer_id_req *r);
+int kf_decode_init_producer_id(struct kf_cur *c, int ver, struct kf_init_producer_id_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -3,7 +3,8 @@
  * The input is read two ways: as a stream of request frames (size,
  * header, then the body through the decoder of the header's API at the
  * header's version), and directly as a body for every decoder at
- * versions 0-7 (OffsetCommit's highest served), so the fuzzer reaches the decoders without first having
+ * versions 0-7 and in the flexible encoding at 7-9 (JoinGroup's highest
+ * served), so the fuzzer reaches the decoders without first having
  * to learn frame sizes; also as a consumer-protocol Assignment (the
  * SyncGroup bytes the management API decodes).  Invariants: a decoder either fails or consumes
  * its body exactly; every slice it returns lies inside the input; the
@@ -118,15 +119,25 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 	}
 	case KF_OFFSET_FETCH: {
 		struct kf_offset_fetch_req r;
-		if ((rc = kf_decode_offset_fetch(&c, ver, a, &r)) == 0)
+		if ((rc = kf_decode_offset_fetch(&c, ver, a, &r)) == 0) {
 			for (int32_t i = 0; i < r.ntopics; i++)
 				str_ok(r.topics[i].name);
+			CHECK(r.ngroups >= 0);
+			for (int32_t g = 0; g < r.ngroups; g++) {
+				str_ok(r.groups[g].group_id);
+				for (int32_t i = 0; i < r.groups[g].ntopics; i++)
+					str_ok(r.groups[g].topics[i].name);
+			}
+		}
 		break;
 	}
 	case KF_FIND_COORDINATOR: {
 		struct kf_find_coordinator_req r;
-		if ((rc = kf_decode_find_coordinator(&c, ver, &r)) == 0)
-			str_ok(r.key);
+		if ((rc = kf_decode_find_coordinator(&c, ver, a, &r)) == 0) {
+			CHECK(r.nkeys >= 0);
+			for (int32_t i = 0; i < r.nkeys; i++)
+				str_ok(r.keys[i]);
+		}
 		break;
 	}
 	case KF_JOIN_GROUP: {
@@ -136,6 +147,7 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 			str_ok(r.member_id);
 			str_ok(r.group_instance_id);
 			str_ok(r.protocol_type);
+			str_ok(r.reason);
 			for (int32_t i = 0; i < r.nprotocols; i++) {
 				str_ok(r.protocols[i].name);
 				bytes_ok(r.protocols[i].metadata);
@@ -157,6 +169,7 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 			for (int32_t i = 0; i < r.nmembers; i++) {
 				str_ok(r.members[i].member_id);
 				str_ok(r.members[i].group_instance_id);
+				str_ok(r.members[i].reason);
 			}
 		break;
 	}
@@ -164,6 +177,8 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 		struct kf_sync_group_req r;
 		if ((rc = kf_decode_sync_group(&c, ver, a, &r)) == 0) {
 			str_ok(r.group_instance_id);
+			str_ok(r.protocol_type);
+			str_ok(r.protocol_name);
 			for (int32_t i = 0; i < r.nassignments; i++)
 				bytes_ok(r.assignments[i].assignment);
 		}
@@ -222,7 +237,7 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 	}
 	case KF_INIT_PRODUCER_ID: {
 		struct kf_init_producer_id_req r;
-		if ((rc = kf_decode_init_producer_id(&c, &r)) == 0)
+		if ((rc = kf_decode_init_producer_id(&c, ver, &r)) == 0)
 			str_ok(r.transactional_id);
 		break;
 	}
@@ -337,11 +352,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		kf_arena_reset(&a);
 	}
 	/* 3. the whole input as the body of every request, versions 0-7, and
-	 * in the flexible encoding at version 7 */
+	 * in the flexible encoding at versions 7-9 (JoinGroup's highest) */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		for (int ver = 0; ver <= 7; ver++)
 			decode_one(keys[i], ver, 0, data, size, &a);
-		decode_one(keys[i], 7, 1, data, size, &a);
+		for (int ver = 7; ver <= 9; ver++)
+			decode_one(keys[i], ver, 1, data, size, &a);
 	}
 	kf_arena_free(&a);
 	return 0;

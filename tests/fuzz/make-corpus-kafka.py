@@ -87,6 +87,57 @@ seeds = {
                                                       arr([s('cleanup.policy') + i8(2) + s('compact'),
                                                            s('retention.ms') + i8(1) + s(None)])]) + i8(1)),
 }
+# Flexible versions (KIP-482): the body starts with request header v2's
+# tags; compact strings, bytes and arrays (unsigned varint of length + 1).
+def uv(v):
+    out = b''
+    while v >= 0x80:
+        out += bytes([(v & 0x7f) | 0x80]); v >>= 7
+    return out + bytes([v])
+def cs(x): return b'\x00' if x is None else uv(len(x) + 1) + x.encode()
+def cb(x): return uv(len(x) + 1) + x
+def carr(items): return b'\x00' if items is None else uv(len(items) + 1) + b''.join(items)
+T = b'\x00'  # no tagged fields
+def flex(api, ver, body): return frame(api, ver, T + body + T)
+join_protos = carr([cs('range') + cb(b'meta') + T, cs('roundrobin') + cb(b'meta') + T])
+seeds.update({
+    'find_coordinator_v1_txn': frame(10, 1, s('tx-1') + i8(1)),
+    'find_coordinator_v2': frame(10, 2, s('g') + i8(0)),
+    'find_coordinator_v3': flex(10, 3, cs('g') + i8(0)),
+    'find_coordinator_v4': flex(10, 4, i8(0) + carr([cs('g'), cs('h')])),
+    'find_coordinator_v4_txn': flex(10, 4, i8(1) + carr([cs('tx-1')])),
+    'join_group_v6': flex(11, 6, cs('g') + i32(10000) + i32(30000) + cs('') + cs(None) +
+                          cs('consumer') + join_protos),
+    'join_group_v7_static': flex(11, 7, cs('g') + i32(10000) + i32(30000) + cs('m') + cs('inst-a') +
+                                 cs('consumer') + join_protos),
+    'join_group_v8_reason': flex(11, 8, cs('g') + i32(10000) + i32(30000) + cs('m') + cs(None) +
+                                 cs('consumer') + join_protos + cs('rebalance needed')),
+    'join_group_v9': flex(11, 9, cs('g') + i32(10000) + i32(30000) + cs('') + cs(None) +
+                          cs('consumer') + join_protos + cs(None)),
+    'sync_group_v4': flex(14, 4, cs('g') + i32(1) + cs('m') + cs(None) +
+                          carr([cs('m') + cb(b'assignment') + T])),
+    'sync_group_v5': flex(14, 5, cs('g') + i32(1) + cs('m') + cs('inst-a') + cs('consumer') +
+                          cs('range') + carr([cs('m') + cb(b'assignment') + T, cs('n') + cb(b'') + T])),
+    'sync_group_v5_null_names': flex(14, 5, cs('g') + i32(1) + cs('m') + cs(None) + cs(None) +
+                                     cs(None) + carr([])),
+    'heartbeat_v4': flex(12, 4, cs('g') + i32(1) + cs('m') + cs(None)),
+    'leave_group_v4': flex(13, 4, cs('g') + carr([cs('m') + cs(None) + T])),
+    'leave_group_v5': flex(13, 5, cs('g') + carr([cs('m') + cs(None) + cs('shutting down') + T,
+                                                   cs('') + cs('inst-a') + cs(None) + T])),
+    'offset_commit_v8': flex(8, 8, cs('g') + i32(1) + cs('m') + cs(None) +
+                             carr([cs('t1') + carr([i32(0) + i64(5) + i32(-1) + cs('meta') + T,
+                                                    i32(1) + i64(7) + i32(2) + cs(None) + T]) + T])),
+    'offset_fetch_v5': frame(9, 5, s('g') + arr([s('t1') + arr([i32(0), i32(1)])])),
+    'offset_fetch_v6': flex(9, 6, cs('g') + carr([cs('t1') + carr([i32(0)]) + T])),
+    'offset_fetch_v7_all': flex(9, 7, cs('g') + carr(None) + i8(1)),
+    'offset_fetch_v8': flex(9, 8, carr([cs('g') + carr([cs('t1') + carr([i32(0), i32(1)]) + T]) + T,
+                                        cs('h') + carr(None) + T]) + i8(0)),
+    'describe_groups_v5': flex(15, 5, carr([cs('g'), cs('h')]) + i8(1)),
+    'delete_groups_v2': flex(42, 2, carr([cs('g'), cs('')])),
+    'init_producer_id_v2': flex(22, 2, cs(None) + i32(60000)),
+    'init_producer_id_v3': flex(22, 3, cs(None) + i32(60000) + i64(1000) + i16(0)),
+    'init_producer_id_v4_txn': flex(22, 4, cs('tx-1') + i32(60000) + i64(-1) + i16(-1)),
+})
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']
 seeds['truncated'] = seeds['produce_v3'][:-7]
 seeds['huge_count'] = frame(3, 1, i32(0x7fffffff))
