@@ -9,6 +9,7 @@
  * one unknown), FindCoordinator v1 and v4 (a batch; transaction keys),
  * InitProducerId v2-4 and DeleteGroups v2. */
 #include "kafka_harness.h"
+#include "kraw.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -16,167 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- writing requests ------------------------------------------------------ */
-
-struct wb {
-	uint8_t d[8192];
-	size_t n;
-};
-static void w8(struct wb *b, uint8_t v)
-{
-	ck_assert_uint_lt(b->n, sizeof(b->d));
-	b->d[b->n++] = v;
-}
-static void w16(struct wb *b, int16_t v)
-{
-	w8(b, (uint8_t)((uint16_t)v >> 8));
-	w8(b, (uint8_t)v);
-}
-static void w32(struct wb *b, int32_t v)
-{
-	for (int s = 24; s >= 0; s -= 8)
-		w8(b, (uint8_t)((uint32_t)v >> s));
-}
-static void w64(struct wb *b, int64_t v)
-{
-	for (int s = 56; s >= 0; s -= 8)
-		w8(b, (uint8_t)((uint64_t)v >> s));
-}
-static void wraw(struct wb *b, const void *p, size_t n)
-{
-	ck_assert_uint_le(b->n + n, sizeof(b->d));
-	memcpy(b->d + b->n, p, n);
-	b->n += n;
-}
-/* classic string (int16 length; NULL: null) */
-static void wstr(struct wb *b, const char *s)
-{
-	w16(b, s ? (int16_t)strlen(s) : -1);
-	if (s)
-		wraw(b, s, strlen(s));
-}
-static void wuv(struct wb *b, uint32_t v)
-{
-	while (v >= 0x80) {
-		w8(b, (uint8_t)(v | 0x80));
-		v >>= 7;
-	}
-	w8(b, (uint8_t)v);
-}
-/* compact string (NULL: null) */
-static void wcstr(struct wb *b, const char *s)
-{
-	wuv(b, s ? (uint32_t)strlen(s) + 1 : 0);
-	if (s)
-		wraw(b, s, strlen(s));
-}
-/* compact bytes */
-static void wcbytes(struct wb *b, const char *s)
-{
-	wuv(b, (uint32_t)strlen(s) + 1);
-	wraw(b, s, strlen(s));
-}
-/* compact array count (n < 0: null) */
-static void wcarr(struct wb *b, int n)
-{
-	wuv(b, n < 0 ? 0 : (uint32_t)n + 1);
-}
-static void wtags(struct wb *b)
-{
-	w8(b, 0);
-}
-/* A flexible request's body begins with request header v2's tags. */
-static void flex_begin(struct wb *b)
-{
-	b->n = 0;
-	wtags(b);
-}
-
-/* ---- reading answers (every read checked against the frame's end) ------------ */
-
 static uint8_t resp[1 << 20];
-
-struct rb {
-	const uint8_t *p;
-	size_t n, off;
-};
-static const uint8_t *take(struct rb *r, size_t n)
-{
-	ck_assert_uint_le(r->off + n, r->n);
-	r->off += n;
-	return r->p + r->off - n;
-}
-static int8_t r8(struct rb *r)
-{
-	return (int8_t)take(r, 1)[0];
-}
-static int16_t r16(struct rb *r)
-{
-	const uint8_t *p = take(r, 2);
-	return (int16_t)(p[0] << 8 | p[1]);
-}
-static int32_t r32(struct rb *r)
-{
-	const uint8_t *p = take(r, 4);
-	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-}
-static int64_t r64(struct rb *r)
-{
-	const uint8_t *p = take(r, 8);
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (int64_t)v;
-}
-static uint32_t ruv(struct rb *r)
-{
-	uint32_t v = 0;
-	for (int shift = 0; shift <= 28; shift += 7) {
-		uint8_t x = (uint8_t)r8(r);
-		v |= (uint32_t)(x & 0x7f) << shift;
-		if (!(x & 0x80))
-			return v;
-	}
-	ck_abort_msg("varint too long");
-	return 0;
-}
-/* compact string into out ("" for null); its length, -1 for null */
-static int rcstr(struct rb *r, char *out, size_t cap)
-{
-	uint32_t n = ruv(r);
-	out[0] = '\0';
-	if (n == 0)
-		return -1;
-	ck_assert_uint_lt(n - 1, cap);
-	memcpy(out, take(r, n - 1), n - 1);
-	out[n - 1] = '\0';
-	return (int)(n - 1);
-}
-/* classic string, the same way */
-static int rstr(struct rb *r, char *out, size_t cap)
-{
-	int16_t n = r16(r);
-	out[0] = '\0';
-	if (n < 0)
-		return -1;
-	ck_assert_uint_lt((size_t)n, cap);
-	memcpy(out, take(r, (size_t)n), (size_t)n);
-	out[n] = '\0';
-	return n;
-}
-/* compact array count, -1 for null */
-static int32_t rcarr(struct rb *r)
-{
-	return (int32_t)ruv(r) - 1;
-}
-static void rtags(struct rb *r)
-{
-	ck_assert_int_eq(r8(r), 0);
-}
-static void rend(struct rb *r)
-{
-	ck_assert_uint_eq(r->off, r->n);
-}
 
 /* Sends a request (body as built) and reads its answer: correlation id
  * checked, then (flexible) response header v1's tags. */
@@ -274,7 +115,7 @@ static void join_read(int fd, int16_t ver, struct join_answer *a)
 		uint32_t ml = ruv(&r);
 		ck_assert_uint_gt(ml, 0);
 		ck_assert_uint_lt(ml - 1, sizeof(a->meta[i]));
-		memcpy(a->meta[i], take(&r, ml - 1), ml - 1);
+		memcpy(a->meta[i], rtake(&r, ml - 1), ml - 1);
 		a->meta[i][ml - 1] = '\0';
 		rtags(&r);
 	}
@@ -337,7 +178,7 @@ static int16_t sync_call(int fd, int16_t ver, const char *group, int32_t gen, co
 	uint32_t al = ruv(&r);
 	ck_assert_uint_gt(al, 0);
 	ck_assert_uint_lt(al - 1, cap);
-	memcpy(got, take(&r, al - 1), al - 1);
+	memcpy(got, rtake(&r, al - 1), al - 1);
 	got[al - 1] = '\0';
 	if (err)
 		ck_assert_uint_eq(al, 1); /* empty */
@@ -473,12 +314,12 @@ static void describe_v5(int fd, const char *group, struct described *d)
 		l = ruv(&r);
 		ck_assert_uint_gt(l, 0);
 		ck_assert_uint_lt(l - 1, sizeof(meta));
-		memcpy(meta, take(&r, l - 1), l - 1);
+		memcpy(meta, rtake(&r, l - 1), l - 1);
 		meta[l - 1] = '\0';
 		l = ruv(&r);
 		ck_assert_uint_gt(l, 0);
 		ck_assert_uint_lt(l - 1, sizeof(asg));
-		memcpy(asg, take(&r, l - 1), l - 1);
+		memcpy(asg, rtake(&r, l - 1), l - 1);
 		asg[l - 1] = '\0';
 		rtags(&r);
 		if (i == 0) {
