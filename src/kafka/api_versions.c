@@ -42,7 +42,7 @@
 #include "kafka/kf.h"
 
 const struct kf_api kf_apis[] = {
-	{ KF_PRODUCE, 3, 3, "Produce", kf_h_produce },
+	{ KF_PRODUCE, 0, 9, "Produce", kf_h_produce },
 	{ KF_FETCH, 4, 5, "Fetch", kf_h_fetch },
 	{ KF_LIST_OFFSETS, 1, 1, "ListOffsets", kf_h_list_offsets },
 	{ KF_METADATA, 0, 4, "Metadata", kf_h_metadata },
