@@ -322,12 +322,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(a.used_total <= 64 * size + 4096);
 		kf_arena_reset(&a);
 	}
-	/* 3. the whole input as the body of every request, versions 0-7, and
-	 * in the flexible encoding at version 7 */
+	/* 3. the whole input as the body of every request, versions 0-9, and
+	 * in the flexible encoding at versions 7 and 9 */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		for (int ver = 0; ver <= 7; ver++)
+		for (int ver = 0; ver <= 9; ver++)
 			decode_one(keys[i], ver, 0, data, size, &a);
 		decode_one(keys[i], 7, 1, data, size, &a);
+		decode_one(keys[i], 9, 1, data, size, &a);
 	}
 	kf_arena_free(&a);
 	return 0;
