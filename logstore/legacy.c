@@ -310,27 +310,3 @@ int ls_legacy_convert(const void *set, size_t len, int compression_type, size_t 
 	free(cv.recs);
 	return rc;
 }
-
-int ls_append_legacy(struct ls_partition *p, const void *set, size_t len,
-		     struct ls_append_result *res, struct ls_append_error *err)
-{
-	const struct ls_topic *t = ls_partition_topic(p);
-	void *batch = NULL;
-	size_t blen = 0;
-	int rc;
-
-	if (err) {
-		err->index = -1;
-		err->message = NULL;
-	}
-	if (t == NULL)
-		return LS_ERR_INVALID;
-	if (p->failed)
-		return LS_ERR_IO;
-	rc = ls_legacy_convert(set, len, (int)ls_topic_get_config(t)->compression_type,
-			       p->store->opt.max_inflated_bytes, &batch, &blen, err);
-	if (rc == LS_OK)
-		rc = ls_append_batch_checked(p, batch, blen, res, err);
-	free(batch);
-	return rc;
-}

@@ -775,6 +775,31 @@ int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t le
 	return append_batch(p, batch, len, NULL, res, NULL);
 }
 
+/* A legacy message set, converted (legacy.c) and appended as a producer's
+ * batch. */
+int ls_append_legacy(struct ls_partition *p, const void *set, size_t len,
+		     struct ls_append_result *res, struct ls_append_error *err)
+{
+	void *batch = NULL;
+	size_t blen = 0;
+	int rc;
+
+	if (err) {
+		err->index = -1;
+		err->message = NULL;
+	}
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	rc = ls_legacy_convert(set, len, (int)part_cfg(p)->compression_type,
+			       p->store->opt.max_inflated_bytes, &batch, &blen, err);
+	if (rc == LS_OK)
+		rc = ls_append_batch_checked(p, batch, blen, res, err);
+	free(batch);
+	return rc;
+}
+
 /* Writes data[0..len), whole batches that all go to the active segment,
  * at its end and notes each batch (replica appends). */
 static int write_run(struct ls_partition *p, const unsigned char *data, size_t len, int64_t now)
