@@ -3,7 +3,7 @@
 (tests/fuzz/corpus/kafka): one well-formed request frame per API and
 version we serve, a few pipelined streams and some malformed frames.
 Usage: tests/fuzz/make-corpus-kafka.py [DIR]"""
-import os, struct, sys
+import os, struct, sys, zlib
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus', 'kafka')
 os.makedirs(out, exist_ok=True)
@@ -87,6 +87,22 @@ seeds = {
                                                       arr([s('cleanup.policy') + i8(2) + s('compact'),
                                                            s('retention.ms') + i8(1) + s(None)])]) + i8(1)),
 }
+# Produce v0-2: legacy message sets (magic 0 for v0-1, magic 1 for v2); v8
+# the same body as v3; v9 flexible (compact strings, arrays, records, tags)
+def legacy(magic, key, value):
+    body = struct.pack('>bb', magic, 0) + (i64(1700000000000) if magic == 1 else b'') + b(key) + b(value)
+    return i64(0) + i32(4 + len(body)) + struct.pack('>I', zlib.crc32(body)) + body
+def uv(n):
+    o = b''
+    while n >= 0x80:
+        o += bytes([(n & 0x7f) | 0x80])
+        n >>= 7
+    return o + bytes([n])
+seeds['produce_v0'] = frame(0, 0, i16(1) + i32(30000) + arr([s('t1') + arr([i32(0) + b(legacy(0, b'k', b'v0') + legacy(0, None, b'v1'))])]))
+seeds['produce_v2'] = frame(0, 2, i16(-1) + i32(30000) + arr([s('t1') + arr([i32(0) + b(legacy(1, b'k', b'v2'))])]))
+seeds['produce_v8'] = frame(0, 8, s(None) + i16(-1) + i32(30000) + arr([s('t1') + arr([i32(0) + b(batch)])]))
+seeds['produce_v9'] = frame(0, 9, b'\x00' + uv(0) + i16(-1) + i32(30000) + uv(2) + uv(3) + b't1' + uv(2) +
+                            i32(0) + uv(len(batch) + 1) + batch + b'\x00' + b'\x00' + b'\x00')
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']
 seeds['truncated'] = seeds['produce_v3'][:-7]
 seeds['huge_count'] = frame(3, 1, i32(0x7fffffff))
