@@ -193,17 +193,23 @@ class KafkaPythonCompat(unittest.TestCase):
         # a producer pinned to an older broker release sends Produce v0
         # (0.8.2) or v1 (0.9) with magic 0 message sets, or v2 (0.10.0) with
         # magic 1, plain and in gzip, snappy (snappy-java framing) and lz4
-        # wrappers (magic 0: the frame checksum of KAFKA-3160); tandem
-        # converts them to RecordBatch v2: a current consumer reads every
-        # key and value back, with the producer's timestamps for magic 1 and
-        # none (-1) for magic 0
+        # wrappers (magic 0: the frame checksum of KAFKA-3160, which
+        # kafka-python writes only with the xxhash module, not installed
+        # here: then lz4 is left out for magic 0); tandem converts them to
+        # RecordBatch v2: a current consumer reads every key and value
+        # back, with the producer's timestamps for magic 1 and none (-1)
+        # for magic 0
+        from kafka import codec as kcodec
         base = int(time.time() * 1000) - 60000
         for api in ((0, 8, 2), (0, 9), (0, 10, 0)):
             with self.subTest(api=api):
                 t = name("legacy")
                 create(t, 1)
                 sent = []
-                for codec in (None, "gzip", "snappy", "lz4"):
+                codecs = [None, "gzip", "snappy", "lz4"]
+                if api < (0, 10) and getattr(kcodec, "xxhash", None) is None:
+                    codecs.remove("lz4")
+                for codec in codecs:
                     p = KafkaProducer(bootstrap_servers=BOOT, api_version=api,
                                       compression_type=codec, linger_ms=50)
                     fs = []

@@ -260,7 +260,9 @@ static int produce_part(struct kf_conn *kc, const struct kf_produce_req *r, stru
 	pp->err = kf_err_from_core(rc);
 	pp->log_start_offset = (int64_t)tdm_partition_log_start(p);
 	if (rc != TDM_TOPIC_OK) {
-		pp->err_msg = pp->rec_err.message ? pp->rec_err.message : tdm_strerror(rc);
+		/* the store's own words; replica refusals get kf_err_name's */
+		pp->err_msg = pp->rec_err.message ? pp->rec_err.message
+			      : rc > TDM_REPL_NOT_LEADER ? tdm_strerror(rc) : NULL;
 		return 0;
 	}
 	pp->base_offset = (int64_t)res.base_offset;
