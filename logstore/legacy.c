@@ -45,8 +45,8 @@
 struct legacy_conv {
 	struct ls_record *recs; /* owned, grown */
 	size_t n, cap;
-	int magic;              /* of the first message; -1 before */
-	int codec;              /* the producer's: the wrapper's, else none */
+	int magic; /* of the first message; -1 before */
+	int codec; /* the producer's: the wrapper's, else none */
 	struct ls_append_error *err;
 };
 
@@ -81,8 +81,7 @@ struct legacy_msg {
 };
 
 /* Reads nullable bytes (int32 length) at *pos of m[0..end). */
-static int get_bytes(const unsigned char *m, size_t end, size_t *pos, const void **p,
-		     size_t *len)
+static int get_bytes(const unsigned char *m, size_t end, size_t *pos, const void **p, size_t *len)
 {
 	int32_t n;
 
@@ -179,14 +178,15 @@ static unsigned char *lz4_mend(const unsigned char *in, size_t len)
 static int add_msg(struct legacy_conv *cv, const struct legacy_msg *m, int32_t index)
 {
 	if (m->ts_type)
-		return fail(cv, LS_ERR_INVALID_TIMESTAMP, index,
-			    "Invalid timestamp type in message: producers should not set timestamp type to LogAppendTime");
+		return fail(
+			cv, LS_ERR_INVALID_TIMESTAMP, index,
+			"Invalid timestamp type in message: producers should not set timestamp type to LogAppendTime");
 	return add_record(cv, &m->rec) == LS_OK ? LS_OK : fail(cv, LS_ERR_NOMEM, -1, NULL);
 }
 
 /* The inner set of a wrapper, in[0..len) decompressed. */
-static int parse_inner(struct legacy_conv *cv, const struct legacy_msg *w,
-		       const unsigned char *in, size_t len)
+static int parse_inner(struct legacy_conv *cv, const struct legacy_msg *w, const unsigned char *in,
+		       size_t len)
 {
 	size_t pos = 0;
 	int32_t i = 0;
@@ -202,7 +202,8 @@ static int parse_inner(struct legacy_conv *cv, const struct legacy_msg *w,
 				    "Truncated inner message in a compressed wrapper");
 		rc = parse_msg(in + pos + LEGACY_LOG_OVERHEAD, size, &m);
 		if (rc == LS_ERR_CORRUPT)
-			return fail(cv, rc, i, "Inner message is corrupt (CRC mismatch or too short)");
+			return fail(cv, rc, i,
+				    "Inner message is corrupt (CRC mismatch or too short)");
 		if (rc != LS_OK || m.magic != w->magic)
 			return fail(cv, LS_ERR_INVALID_RECORD, i,
 				    "Inner message's magic does not match its wrapper's");
@@ -240,7 +241,8 @@ static int unwrap(struct legacy_conv *cv, struct ls_unzip *u, const struct legac
 	if (rc == LS_ERR_NOMEM)
 		return fail(cv, rc, -1, NULL);
 	if (rc != LS_OK)
-		return fail(cv, LS_ERR_INVALID_RECORD, -1, "Compressed wrapper cannot be decompressed");
+		return fail(cv, LS_ERR_INVALID_RECORD, -1,
+			    "Compressed wrapper cannot be decompressed");
 	return parse_inner(cv, w, u->buf, out_len);
 }
 
@@ -301,8 +303,8 @@ int ls_legacy_convert(const void *set, size_t len, int compression_type, size_t 
 	}
 	rc = parse_outer(&cv, &u, set, len, max_inflated ? max_inflated : (64u << 20));
 	if (rc == LS_OK) {
-		int codec = compression_type == LS_COMPRESSION_PRODUCER ? cv.codec
-									: compression_type;
+		int codec =
+			compression_type == LS_COMPRESSION_PRODUCER ? cv.codec : compression_type;
 		/* now = -1: timestamps as sent, NO_TIMESTAMP kept */
 		rc = ls_batch_build(cv.recs, cv.n, codec, -1, out, out_len);
 	}

@@ -23,7 +23,11 @@ struct wb {
 	uint8_t d[1 << 16];
 	size_t n;
 };
-static void w8(struct wb *b, uint8_t v) { ck_assert_uint_lt(b->n, sizeof(b->d)); b->d[b->n++] = v; }
+static void w8(struct wb *b, uint8_t v)
+{
+	ck_assert_uint_lt(b->n, sizeof(b->d));
+	b->d[b->n++] = v;
+}
 static void wbe(struct wb *b, uint64_t v, int bytes)
 {
 	for (int s = (bytes - 1) * 8; s >= 0; s -= 8)
@@ -62,9 +66,18 @@ static uint64_t rbe(struct rb *r, int bytes)
 		v = v << 8 | r->p[r->off++];
 	return v;
 }
-static int16_t r16(struct rb *r) { return (int16_t)rbe(r, 2); }
-static int32_t r32(struct rb *r) { return (int32_t)rbe(r, 4); }
-static int64_t r64(struct rb *r) { return (int64_t)rbe(r, 8); }
+static int16_t r16(struct rb *r)
+{
+	return (int16_t)rbe(r, 2);
+}
+static int32_t r32(struct rb *r)
+{
+	return (int32_t)rbe(r, 4);
+}
+static int64_t r64(struct rb *r)
+{
+	return (int64_t)rbe(r, 8);
+}
 static uint32_t ruv(struct rb *r)
 {
 	uint32_t v = 0;
@@ -156,7 +169,8 @@ static size_t compress_set(int codec, const uint8_t *in, size_t len, uint8_t *ou
 	if (codec == C_GZIP) {
 		z_stream zs;
 		memset(&zs, 0, sizeof zs);
-		ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+		ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY),
+				 Z_OK);
 		zs.next_in = (Bytef *)in;
 		zs.avail_in = (uInt)len;
 		zs.next_out = out;
@@ -168,7 +182,8 @@ static size_t compress_set(int codec, const uint8_t *in, size_t len, uint8_t *ou
 	}
 	if (codec == C_SNAPPY) {
 		size_t n = cap;
-		ck_assert_int_eq(snappy_compress((const char *)in, len, (char *)out, &n), SNAPPY_OK);
+		ck_assert_int_eq(snappy_compress((const char *)in, len, (char *)out, &n),
+				 SNAPPY_OK);
 		return n;
 	}
 	size_t n = LZ4F_compressFrame(out, cap, in, len, NULL);
@@ -230,7 +245,7 @@ static struct pres produce_ver(int fd, int16_t ver, const char *topic, int32_t p
 		else
 			wstr(&b, NULL);
 	}
-	wbe(&b, 1, 2);	  /* acks */
+	wbe(&b, 1, 2);    /* acks */
 	wbe(&b, 5000, 4); /* timeout */
 	if (flex) {
 		wuv(&b, 2);
@@ -378,14 +393,13 @@ static int batch_records(const uint8_t *bt, size_t len, struct rec *out, int at,
 /* Fetch v4 of topic/partition 0 from offset 0: every record (at most max)
  * into out; returns how many; *hw the high watermark; codecs[i] the codec
  * of the i-th batch (at most 16). */
-static int fetch_all(int fd, const char *topic, struct rec *out, int max, int64_t *hw,
-		     int *codecs)
+static int fetch_all(int fd, const char *topic, struct rec *out, int max, int64_t *hw, int *codecs)
 {
 	static struct wb b;
 	b.n = 0;
 	wbe(&b, 0xffffffffu, 4);
-	wbe(&b, 0, 4);	   /* max wait */
-	wbe(&b, 0, 4);	   /* min bytes */
+	wbe(&b, 0, 4); /* max wait */
+	wbe(&b, 0, 4); /* min bytes */
 	wbe(&b, 1 << 20, 4);
 	w8(&b, 0);
 	wbe(&b, 1, 4);
@@ -537,7 +551,8 @@ START_TEST(legacy_wrapped)
 			snprintf(tag, sizeof tag, "m%dc%d", magic, codec);
 			wrapper(b, magic, codec, tag, magic == 0 && codec == C_LZ4);
 			p = produce_ver(fd, magic == 1 ? 2 : 1, topic, 0, b->d, b->n);
-			ck_assert_msg(p.err == 0, "magic %d codec %d: error %d", magic, codec, p.err);
+			ck_assert_msg(p.err == 0, "magic %d codec %d: error %d", magic, codec,
+				      p.err);
 			ck_assert_int_eq(p.base, next);
 			next += 3;
 		}

@@ -46,7 +46,8 @@ static void msg(struct set *s, int magic, int attr, int64_t ts, const char *key,
 	put(s, vlen, 4);
 	memcpy(s->d + s->n, v, vlen);
 	s->n += vlen;
-	uint32_t size = (uint32_t)(s->n - at - 4), crc = (uint32_t)crc32(0, s->d + at + 8, size - 4);
+	uint32_t size = (uint32_t)(s->n - at - 4),
+		 crc = (uint32_t)crc32(0, s->d + at + 8, size - 4);
 	for (int i = 0; i < 4; i++) {
 		s->d[at + i] = (unsigned char)(size >> (24 - 8 * i));
 		s->d[at + 4 + i] = (unsigned char)(crc >> (24 - 8 * i));
@@ -171,7 +172,8 @@ START_TEST(test_legacy_codecs_and_bound)
 	st.n = 0;
 	msg(&st, 1, 1, 7, NULL, z, zn);
 	ck_assert_int_eq(ls_legacy_convert(st.d, st.n, LS_COMPRESSION_PRODUCER, 0, &out, &out_len,
-					   &err), LS_OK);
+					   &err),
+			 LS_OK);
 	ck_assert_int_eq(ls_batch_validate(NULL, out, out_len, 0, &info), LS_OK);
 	ck_assert_int_eq(info.codec, LS_CODEC_GZIP);
 	ck_assert_int_eq(info.record_count, 1);
@@ -184,7 +186,8 @@ START_TEST(test_legacy_codecs_and_bound)
 	free(out);
 	out = NULL;
 	ck_assert_int_eq(ls_legacy_convert(st.d, st.n, LS_COMPRESSION_PRODUCER, 1024, &out,
-					   &out_len, &err), LS_ERR_INVALID_RECORD);
+					   &out_len, &err),
+			 LS_ERR_INVALID_RECORD);
 	ck_assert_ptr_null(out);
 }
 END_TEST
