@@ -428,12 +428,27 @@ static int has_reserved_header(const struct ls_record *rec, const char *prefix, 
 int ls_batch_validate(struct ls_decoder *dec, const void *vbuf, size_t len,
 		      int require_keys, struct ls_batch_info *info)
 {
-	return ls_batch_validate_reserved(dec, vbuf, len, require_keys, NULL, info);
+	return ls_batch_validate_reserved(dec, vbuf, len, require_keys, NULL, info, NULL);
+}
+
+/* The reason a record i of a batch is refused, or NULL. */
+static const char *record_fault(const struct ls_record *rec, const struct ls_batch_info *info,
+				int32_t i, int require_keys, const char *reserved, size_t rlen)
+{
+	if (rec->offset - info->base_offset != (uint64_t)i)
+		return "Record offset delta does not follow its predecessor's";
+	if (require_keys && rec->key == NULL)
+		return "Compacted topic cannot accept message without key";
+	if (rlen && has_reserved_header(rec, reserved, rlen))
+		return "Record carries a header reserved for the broker";
+	return NULL;
 }
 
 int ls_batch_validate_reserved(struct ls_decoder *dec, const void *vbuf, size_t len,
-			       int require_keys, const char *reserved, struct ls_batch_info *info)
+			       int require_keys, const char *reserved, struct ls_batch_info *info,
+			       struct ls_append_error *err)
 {
+	const char *why;
 	size_t rlen = reserved ? strlen(reserved) : 0;
 	const unsigned char *buf = vbuf;
 	struct ls_decoder *d = dec;
@@ -461,9 +476,11 @@ int ls_batch_validate_reserved(struct ls_decoder *dec, const void *vbuf, size_t 
 	ls_decoder_set(d, buf, len, 0);
 	d->strict = 1;
 	while ((rc = ls_decoder_next(d, &rec, NULL)) == 1) {
-		if (rec.offset - info->base_offset != (uint64_t)i ||
-		    (require_keys && rec.key == NULL) ||
-		    (rlen && has_reserved_header(&rec, reserved, rlen))) {
+		if ((why = record_fault(&rec, info, i, require_keys, reserved, rlen)) != NULL) {
+			if (err) {
+				err->index = i;
+				err->message = why;
+			}
 			rc = LS_ERR_INVALID_RECORD;
 			goto out;
 		}

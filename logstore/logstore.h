@@ -74,6 +74,7 @@
 #define LS_ERR_BUSY (-14)              /* partitions of the topic are being added */
 #define LS_ERR_OUT_OF_ORDER_SEQUENCE (-15) /* idempotent producer's sequence gap (45) */
 #define LS_ERR_PRODUCER_FENCED (-16)   /* idempotent producer's old epoch (47) */
+#define LS_ERR_INVALID_TIMESTAMP (-17) /* a producer set LogAppendTime (32) */
 
 /* A short English description of a status code; never NULL. */
 const char *ls_strerror(int err);
@@ -489,6 +490,37 @@ int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
  * another node of its cluster), never for a client's.  Same returns. */
 int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t len,
 			    struct ls_append_result *res);
+
+/* Why a producer's batch or legacy message set was refused, where known:
+ * index is the record (legacy: the message; in a compressed wrapper the
+ * inner message) at fault, -1 for the batch as a whole; message a static
+ * English text (NULL: none). */
+struct ls_append_error {
+	int32_t index;
+	const char *message;
+};
+/* ls_append_batch that says in err (may be NULL) which record it refused
+ * and why. */
+int ls_append_batch_checked(struct ls_partition *p, const void *batch, size_t len,
+			    struct ls_append_result *res, struct ls_append_error *err);
+/*
+ * Converts a legacy message set (MessageSet magic 0 or 1, Kafka's Produce
+ * v0-2) set[0..len) into one RecordBatch v2 as a producer sends it (see
+ * legacy.c for the checks and the conversion), compressed with
+ * compression_type (LS_CODEC_*; LS_COMPRESSION_PRODUCER: the producer's
+ * codec).  max_inflated bounds a wrapper's decompressed size (0: 64 MiB).
+ * *out is malloc'd (the caller frees it).  LS_OK, LS_ERR_CORRUPT (a CRC
+ * mismatch, a message below its minimum size), LS_ERR_INVALID_RECORD,
+ * LS_ERR_INVALID_TIMESTAMP, LS_ERR_UNSUPPORTED_CODEC, LS_ERR_TOO_LARGE,
+ * LS_ERR_NOMEM; err (may be NULL) says where and why.
+ */
+int ls_legacy_convert(const void *set, size_t len, int compression_type, size_t max_inflated,
+		      void **out, size_t *out_len, struct ls_append_error *err);
+/* ls_legacy_convert with the topic's compression.type, then
+ * ls_append_batch_checked of the result (a record index in err is the
+ * message's).  Same returns as both. */
+int ls_append_legacy(struct ls_partition *p, const void *set, size_t len,
+		     struct ls_append_result *res, struct ls_append_error *err);
 /*
  * A follower's append of what its leader's Fetch returned: data[0..len)
  * holds whole RecordBatch v2 batches, possibly followed by one incomplete

@@ -216,9 +216,11 @@ int ls_decompress(struct ls_unzip *u, int codec, const unsigned char *in, size_t
 /* CRC-32C of a batch's attributes..end, i.e. buf[21..len). */
 uint32_t ls_batch_crc(const unsigned char *buf, size_t len);
 /* ls_batch_validate that also refuses (LS_ERR_INVALID_RECORD) a record
- * with a header key starting with reserved (NULL: no such check). */
+ * with a header key starting with reserved (NULL: no such check); err (may
+ * be NULL) says which record was refused and why. */
 int ls_batch_validate_reserved(struct ls_decoder *dec, const void *buf, size_t len,
-			       int require_keys, const char *reserved, struct ls_batch_info *info);
+			       int require_keys, const char *reserved, struct ls_batch_info *info,
+			       struct ls_append_error *err);
 /* Checks magic, length and CRC of a complete batch: LS_OK,
  * LS_ERR_INVALID_RECORD or LS_ERR_CORRUPT. */
 int ls_batch_check(const unsigned char *buf, size_t len, struct ls_batch_info *info);

@@ -678,7 +678,7 @@ static int append_recoded(struct ls_partition *p, const unsigned char *batch, si
 
 /* ls_append_batch with the reserved header prefix to refuse (NULL: none). */
 static int append_batch(struct ls_partition *p, const void *batch, size_t len, const char *reserved,
-			struct ls_append_result *res)
+			struct ls_append_result *res, struct ls_append_error *err)
 {
 	const struct ls_topic_config *c;
 	struct ls_store *s = p->store;
@@ -699,7 +699,7 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 		return LS_ERR_TOO_LARGE;
 	rc = ls_batch_validate_reserved(s->dec, batch, len,
 					(c->cleanup_policy & LS_CLEANUP_COMPACT) != 0, reserved,
-					&info);
+					&info, err);
 	if (rc != LS_OK)
 		return rc;
 	if (info.producer_id >= 0 && (rc = producer_check(p, &info, res)) != LS_OK)
@@ -756,13 +756,48 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
 		    struct ls_append_result *res)
 {
-	return append_batch(p, batch, len, p->store->opt.reserved_header_prefix, res);
+	return append_batch(p, batch, len, p->store->opt.reserved_header_prefix, res, NULL);
+}
+
+int ls_append_batch_checked(struct ls_partition *p, const void *batch, size_t len,
+			    struct ls_append_result *res, struct ls_append_error *err)
+{
+	if (err) {
+		err->index = -1;
+		err->message = NULL;
+	}
+	return append_batch(p, batch, len, p->store->opt.reserved_header_prefix, res, err);
 }
 
 int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t len,
 			    struct ls_append_result *res)
 {
-	return append_batch(p, batch, len, NULL, res);
+	return append_batch(p, batch, len, NULL, res, NULL);
+}
+
+/* A legacy message set, converted (legacy.c) and appended as a producer's
+ * batch. */
+int ls_append_legacy(struct ls_partition *p, const void *set, size_t len,
+		     struct ls_append_result *res, struct ls_append_error *err)
+{
+	void *batch = NULL;
+	size_t blen = 0;
+	int rc;
+
+	if (err) {
+		err->index = -1;
+		err->message = NULL;
+	}
+	if (p->topic == NULL)
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	rc = ls_legacy_convert(set, len, (int)part_cfg(p)->compression_type,
+			       p->store->opt.max_inflated_bytes, &batch, &blen, err);
+	if (rc == LS_OK)
+		rc = ls_append_batch_checked(p, batch, blen, res, err);
+	free(batch);
+	return rc;
 }
 
 /* Writes data[0..len), whole batches that all go to the active segment,

@@ -37,6 +37,7 @@ const char *ls_strerror(int err)
 	case LS_ERR_BUSY: return "partitions of the topic are being added";
 	case LS_ERR_OUT_OF_ORDER_SEQUENCE: return "out of order sequence number";
 	case LS_ERR_PRODUCER_FENCED: return "producer epoch older than the current one";
+	case LS_ERR_INVALID_TIMESTAMP: return "invalid timestamp";
 	default: return "unknown error";
 	}
 }

@@ -5,8 +5,11 @@ Run by compat/kafka/run.sh, which starts the broker and sets
 KAFKA_BOOTSTRAP and BROKER_CTL (compat/kafka/broker.sh, for restarts).
 Covers: create topic with 3 partitions, keyed produce lands by murmur2,
 consume a partition from the beginning and from an offset with exact
-contents, list offsets, gzip, snappy and lz4 compressed by the client, a
-topic with compression.type=zstd, a group of 2 members splitting 3 partitions
+contents, list offsets, gzip, snappy, lz4 and zstd compressed by the client
+(kafka-python infers a 2.4 broker from tandem's Produce v8: Produce v7, zstd
+allowed), the legacy message formats of a producer pinned to 0.8.2, 0.9 and
+0.10.0 (Produce v0-2, magic 0 and 1, plain and compressed), a topic with
+compression.type=zstd, a group of 2 members splitting 3 partitions
 with commit / restart / resume without re-reading, a second group reading
 everything, messages remaining after consumption, delete topic, retention
 by size and by time moving the log start offset, out-of-range errors,
@@ -170,6 +173,57 @@ class KafkaPythonCompat(unittest.TestCase):
         values = [("zstd-%d" % i).encode() * 10 for i in range(300)]
         produce(t, values, partition=0, compression_type="gzip", linger_ms=50)
         self.assertEqual([r.value for r in read(t, 0, count=300)], values)
+
+    def test_zstd_produce_then_consume(self):
+        # tandem's Produce range reaches v8, from which kafka-python infers
+        # a 2.4 broker: it produces with Produce v7 and compresses zstd
+        # itself (it refuses zstd below 2.1)
+        p = KafkaProducer(bootstrap_servers=BOOT)
+        self.assertEqual(p.config["api_version"], (2, 4, 0))
+        p.close()
+        t = name("zstdc")
+        create(t, 1)
+        values = [("zstd-%d" % i).encode() * 10 for i in range(300)]
+        keys = [b"z%d" % i for i in range(300)]
+        produce(t, values, partition=0, keys=keys, compression_type="zstd", linger_ms=50)
+        got = read(t, 0, count=300)
+        self.assertEqual([(r.key, r.value) for r in got], list(zip(keys, values)))
+
+    def test_legacy_message_formats(self):
+        # a producer pinned to an older broker release sends Produce v0
+        # (0.8.2) or v1 (0.9) with magic 0 message sets, or v2 (0.10.0) with
+        # magic 1, plain and in gzip, snappy (snappy-java framing) and lz4
+        # wrappers (magic 0: the frame checksum of KAFKA-3160, which
+        # kafka-python writes only with the xxhash module, not installed
+        # here: then lz4 is left out for magic 0); tandem converts them to
+        # RecordBatch v2: a current consumer reads every key and value
+        # back, with the producer's timestamps for magic 1 and none (-1)
+        # for magic 0
+        from kafka import codec as kcodec
+        base = int(time.time() * 1000) - 60000
+        for api in ((0, 8, 2), (0, 9), (0, 10, 0)):
+            with self.subTest(api=api):
+                t = name("legacy")
+                create(t, 1)
+                sent = []
+                codecs = [None, "gzip", "snappy", "lz4"]
+                if api < (0, 10) and getattr(kcodec, "xxhash", None) is None:
+                    codecs.remove("lz4")
+                for codec in codecs:
+                    p = KafkaProducer(bootstrap_servers=BOOT, api_version=api,
+                                      compression_type=codec, linger_ms=50)
+                    fs = []
+                    for i in range(20):
+                        k, v = b"k%d" % i, ("%s-%s-%d" % (api, codec, i)).encode() * 5
+                        fs.append(p.send(t, key=k, value=v, partition=0, timestamp_ms=base + i))
+                        sent.append((k, v, base + i if api >= (0, 10) else -1))
+                    p.flush(30)
+                    for f in fs:
+                        f.get(timeout=30)
+                    p.close()
+                got = read(t, 0, count=len(sent))
+                self.assertEqual([(r.key, r.value, r.timestamp) for r in got], sent)
+                self.assertEqual([r.offset for r in got], list(range(len(sent))))
 
     def test_offset_out_of_range(self):
         t = name("range")

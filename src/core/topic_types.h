@@ -49,6 +49,7 @@ struct ls_partition; /* opaque: valid until its topic is deleted */
 #define TDM_ERR_BUSY (-14)               /* partitions of the topic are being added */
 #define TDM_ERR_OUT_OF_ORDER_SEQUENCE (-15) /* idempotent producer (45) */
 #define TDM_ERR_PRODUCER_FENCED (-16)    /* idempotent producer's old epoch (47) */
+#define TDM_ERR_INVALID_TIMESTAMP (-17)  /* a producer set LogAppendTime (32) */
 /* The broker's partition limit (max_partitions) would be passed: Kafka's
  * POLICY_VIOLATION. */
 #define TDM_TOPICS_ERR_LIMIT (-100)
@@ -59,6 +60,7 @@ const char *tdm_strerror(int rc);
 /* Compression codecs (RecordBatch attributes bits 0-2). */
 #define TDM_CODEC_NONE 0
 #define TDM_CODEC_GZIP 1
+#define TDM_CODEC_ZSTD 4 /* RecordBatch v2 only (KIP-110) */
 #define TDM_CODEC_TOPIC (-1) /* the topic's compression.type */
 
 /* A name/value pair: topic config at creation or alteration. */
@@ -85,6 +87,15 @@ struct tdm_record {
 	size_t header_count;
 	int64_t timestamp; /* ms; appending: < 0 means now */
 	uint64_t offset;   /* set when read; ignored when appending */
+};
+
+/* Why a producer's batch was refused, where known (tdm_topics_produce):
+ * index is the record (of a legacy message set: the message; in a
+ * compressed wrapper the inner message) at fault, -1 for the whole batch;
+ * message a static English text (NULL: none). */
+struct tdm_append_error {
+	int32_t index;
+	const char *message;
 };
 
 struct tdm_append_result {

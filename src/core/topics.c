@@ -718,6 +718,30 @@ int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p
 	return append_batch(t, p, batch, len, 1, res);
 }
 
+int tdm_topics_produce(struct tdm_topics *t, struct ls_partition *p, const void *data, size_t len,
+		       int legacy, struct tdm_append_result *res, struct tdm_append_error *err)
+{
+	struct ls_append_error le = { -1, NULL };
+	struct ls_append_result r;
+	int rc;
+
+	if (t->alarms && (*t->alarms & TDM_ALARM_DISK))
+		rc = LS_ERR_IO; /* as append_batch */
+	else if (legacy)
+		rc = ls_append_legacy(p, data, len, &r, &le);
+	else
+		rc = ls_append_batch_checked(p, data, len, &r, &le);
+	if (err)
+		*err = (struct tdm_append_error){ le.index, le.message };
+	if (rc == LS_OK) {
+		if (res)
+			*res = (struct tdm_append_result){ r.base_offset, r.last_offset,
+							   r.log_append_time };
+		appended(t, p);
+	}
+	return rc;
+}
+
 int tdm_topics_append_replica(struct tdm_topics *t, struct ls_partition *p, const void *data,
 			      size_t len, size_t *consumed, struct tdm_append_result *res)
 {

@@ -145,6 +145,14 @@ int tdm_topics_append_batch(struct tdm_topics *t, struct ls_partition *p, const 
  * client's batch. */
 int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p, const void *batch,
 				    size_t len, struct tdm_append_result *res);
+/* A Kafka producer's data: tdm_topics_append_batch (legacy 0: one
+ * RecordBatch v2), or with legacy 1 a legacy message set (Produce v0-2:
+ * MessageSet magic 0 or 1) converted to a RecordBatch v2 on append
+ * (ls_append_legacy: the topic's compression.type, the producer's codec
+ * with "producer").  Same returns, and TDM_ERR_INVALID_TIMESTAMP; err
+ * (may be NULL) says which record was refused and why, where known. */
+int tdm_topics_produce(struct tdm_topics *t, struct ls_partition *p, const void *data, size_t len,
+		       int legacy, struct tdm_append_result *res, struct tdm_append_error *err);
 
 /* ls_append_replica (a follower writing what its leader's Fetch returned:
  * whole batches kept as sent, the first at the log end, a trailing

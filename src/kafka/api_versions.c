@@ -42,9 +42,9 @@
 #include "kafka/kf.h"
 
 const struct kf_api kf_apis[] = {
-	{ KF_PRODUCE, 3, 4, "Produce", kf_h_produce },
+	{ KF_PRODUCE, 0, 9, "Produce", kf_h_produce },
 	{ KF_FETCH, 4, 13, "Fetch", kf_h_fetch },
-	{ KF_LIST_OFFSETS, 1, 4, "ListOffsets", kf_h_list_offsets },
+	{ KF_LIST_OFFSETS, 1, 7, "ListOffsets", kf_h_list_offsets },
 	{ KF_METADATA, 0, 12, "Metadata", kf_h_metadata },
 	{ KF_OFFSET_COMMIT, 2, 8, "OffsetCommit", kf_h_offset_commit },
 	{ KF_OFFSET_FETCH, 1, 8, "OffsetFetch", kf_h_offset_fetch },

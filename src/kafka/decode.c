@@ -374,25 +374,29 @@ int kf_decode_describe_log_dirs(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
+/* v0-2: no transactional_id (a legacy MessageSet in records, or any
+ * batch: Kafka checks the format only from v3); v3-8 the same body; v9
+ * flexible (compact strings, arrays and records, tagged fields). */
 int kf_decode_produce(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_produce_req *r)
 {
-	(void)ver;
 	memset(r, 0, sizeof(*r));
-	r->transactional_id = kf_get_str(c);
+	r->transactional_id = ver >= 3 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
 	r->acks = kf_get_i16(c);
 	r->timeout_ms = kf_get_i32(c);
-	r->ntopics = kf_get_array(c, 6, 0);
+	r->ntopics = kf_get_array(c, c->flex ? 3 : 6, 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
 		struct kf_produce_topic *t = &r->topics[i];
 
 		t->name = kf_get_str(c);
-		t->nparts = kf_get_array(c, 8, 0);
+		t->nparts = kf_get_array(c, c->flex ? 6 : 8, 0);
 		ALLOC_ARRAY(a, t->parts, t->nparts);
 		for (int32_t j = 0; j < t->nparts && !c->bad; j++) {
 			t->parts[j].index = kf_get_i32(c);
 			t->parts[j].records = kf_get_bytes(c);
+			kf_end_struct(c);
 		}
+		kf_end_struct(c);
 	}
 	return finish(c);
 }

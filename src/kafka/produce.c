@@ -1,15 +1,39 @@
 /*
- * Produce v3: one RecordBatch v2 per partition, validated by the store
- * (CRC-32C, layout, sizes, codec) and stored byte for byte as sent, only
- * its baseOffset rewritten.  acks=0: no response; acks=1: answered once
- * appended; acks=all (-1): answered once the data is fsynced and, in a
- * cluster, every in-sync replica has it (the high watermark passed it;
+ * Produce v0-9.  acks=0: no response; acks=1: answered once appended;
+ * acks=all (-1): answered once the data is fsynced and, in a cluster,
+ * every in-sync replica has it (the high watermark passed it;
  * NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas before the
  * append, _AFTER_APPEND when it shrank below while waiting; only the
- * leader takes writes: NOT_LEADER_OR_FOLLOWER elsewhere).  The wait
- * asks core/topics for an fsync right away (group commit on the helper
- * thread) instead of waiting for flush.ms; a partition still unflushed
- * after timeout_ms answers REQUEST_TIMED_OUT.
+ * leader takes writes: NOT_LEADER_OR_FOLLOWER elsewhere).  The wait asks
+ * core/topics for an fsync right away (group commit on the helper thread)
+ * instead of waiting for flush.ms; a partition still unflushed after
+ * timeout_ms answers REQUEST_TIMED_OUT.
+ *
+ * The data of a partition:
+ *   v3-9: exactly one RecordBatch v2, validated by the store (CRC-32C,
+ *     layout, sizes, codec) and stored byte for byte as sent, only its
+ *     baseOffset rewritten (or recompressed when the topic's
+ *     compression.type names another codec).  As Kafka's ProduceRequest:
+ *     another magic, or more than one batch, is INVALID_RECORD; zstd below
+ *     v7 is UNSUPPORTED_COMPRESSION_TYPE (KIP-110).
+ *   v0-2: a legacy MessageSet, magic 0 (v0-1 clients) or 1 (v2), converted
+ *     to a RecordBatch v2 on append (logstore/legacy.c: CRC-32 of every
+ *     message, CORRUPT_MESSAGE on a mismatch; magic 0 timestamps become
+ *     NO_TIMESTAMP, -1; a compressed wrapper's inner set is unpacked and
+ *     the batch written in the topic's compression.type, or the
+ *     producer's codec with "producer").  Kafka checks the format only
+ *     from v3, so a RecordBatch v2 (magic byte 2) is taken here too.
+ *
+ * Request: transactional_id (v3+; transactions are not served: it is
+ * ignored as before), acks, timeout_ms, topics [name, partitions [index,
+ * records]]; v9 is flexible (KIP-482: compact strings, arrays and records,
+ * tagged fields).  Response: topics [name, partitions [index, error_code,
+ * base_offset, log_append_time_ms (v2+), log_start_offset (v5+),
+ * record_errors [batch_index, batch_index_error_message] and
+ * error_message (v8+)]], throttle_time_ms (v1+).  record_errors name the
+ * record the store refused (a keyless record on a compacted topic, a
+ * reserved header, an offset delta out of sequence); error_message says
+ * why any partition failed (null on success).
  *
  * Must not depend on: src/amqp.
  */
@@ -25,7 +49,10 @@ struct prod_part {
 	int16_t err;
 	int64_t base_offset;
 	int64_t log_append_time;
-	uint64_t target; /* acks=all: flushed offset to wait for */
+	int64_t log_start_offset; /* v5+; -1 when the partition is unknown */
+	const char *err_msg;      /* static; NULL: kf_err_name's when failed */
+	struct tdm_append_error rec_err; /* index -1: no record named */
+	uint64_t target;          /* acks=all: flushed offset to wait for */
 	int waiting;
 };
 
@@ -45,22 +72,46 @@ struct prod_park {
 	struct prod_topic *topics;
 };
 
-static void encode(struct evbuffer *b, const struct prod_topic *topics, int32_t n)
+static void encode_part(struct evbuffer *b, int ver, int flex, const struct prod_part *pp)
 {
-	kf_put_i32(b, n);
-	for (int32_t i = 0; i < n; i++) {
-		kf_put_kstr(b, topics[i].name);
-		kf_put_i32(b, topics[i].nparts);
-		for (int32_t j = 0; j < topics[i].nparts; j++) {
-			const struct prod_part *pp = &topics[i].parts[j];
+	kf_put_i32(b, pp->index);
+	kf_put_i16(b, pp->err);
+	kf_put_i64(b, pp->base_offset);
+	if (ver >= 2)
+		kf_put_i64(b, pp->log_append_time);
+	if (ver >= 5)
+		kf_put_i64(b, pp->log_start_offset);
+	if (ver >= 8) {
+		int named = pp->err != KF_ERR_NONE && pp->rec_err.index >= 0;
 
-			kf_put_i32(b, pp->index);
-			kf_put_i16(b, pp->err);
-			kf_put_i64(b, pp->base_offset);
-			kf_put_i64(b, pp->log_append_time);
+		kf_put_farray(b, flex, named ? 1 : 0);
+		if (named) {
+			kf_put_i32(b, pp->rec_err.index);
+			kf_put_fstr(b, flex, pp->rec_err.message);
+			kf_put_tags(b, flex);
 		}
+		kf_put_fstr(b, flex, pp->err == KF_ERR_NONE ? NULL
+				     : pp->err_msg ? pp->err_msg : kf_err_name(pp->err));
 	}
-	kf_put_i32(b, 0); /* throttle_time_ms */
+	kf_put_tags(b, flex);
+}
+
+static void encode(struct evbuffer *b, const struct kf_conn *kc, const struct prod_topic *topics,
+		   int32_t n)
+{
+	int ver = kc->hdr.api_version, flex = kf_flex(kc);
+
+	kf_put_farray(b, flex, n);
+	for (int32_t i = 0; i < n; i++) {
+		kf_put_fkstr(b, flex, topics[i].name);
+		kf_put_farray(b, flex, topics[i].nparts);
+		for (int32_t j = 0; j < topics[i].nparts; j++)
+			encode_part(b, ver, flex, &topics[i].parts[j]);
+		kf_put_tags(b, flex);
+	}
+	if (ver >= 1)
+		kf_put_i32(b, 0); /* throttle_time_ms */
+	kf_put_tags(b, flex);
 }
 
 /* Re-checks every waiting partition (looked up again: the topic may have
@@ -135,7 +186,7 @@ static void park_check(struct prod_park *pk, int timed_out)
 		return;
 	}
 	park_release(pk);
-	encode(kc->resp, pk->topics, pk->ntopics);
+	encode(kc->resp, kc, pk->topics, pk->ntopics);
 	kf_complete(kc, kc->resp);
 }
 
@@ -148,6 +199,81 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	park_check(arg, 1);
+}
+
+/* Kafka's ProduceRequest checks of a partition's data for version ver
+ * (v3+: exactly one RecordBatch v2; zstd from v7 only): KF_ERR_NONE, or
+ * the error with its message in *msg.  *legacy: a MessageSet (v0-2). */
+static int16_t check_format(int ver, struct kf_bytes rec, int *legacy, const char **msg)
+{
+	int magic = rec.len > 16 ? rec.p[16] : -1;
+
+	*legacy = ver <= 2 && magic != 2;
+	if (*legacy)
+		return KF_ERR_NONE; /* checked by the conversion */
+	if (magic != 2) {
+		*msg = "Produce requests with version 3 and above may only carry record batches "
+		       "with magic 2";
+		return KF_ERR_INVALID_RECORD;
+	}
+	if (rec.len >= 23 && (rec.p[22] & 7) == TDM_CODEC_ZSTD && ver < 7) {
+		*msg = "Produce requests below version 7 may not use ZStandard compression";
+		return KF_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+	}
+	if (rec.len >= 12 && 12 + (int64_t)((uint32_t)rec.p[8] << 24 | (uint32_t)rec.p[9] << 16 |
+					     (uint32_t)rec.p[10] << 8 | rec.p[11]) < rec.len) {
+		*msg = "Produce requests with version 3 and above may carry exactly one record batch";
+		return KF_ERR_INVALID_RECORD;
+	}
+	return KF_ERR_NONE;
+}
+
+/* Appends one partition's data (p known, acks valid), filling pp; 1 when
+ * an acks=all answer must wait for it. */
+static int produce_part(struct kf_conn *kc, const struct kf_produce_req *r, struct ls_topic *t,
+			struct ls_partition *p, const struct kf_produce_part *rp,
+			struct prod_part *pp)
+{
+	struct kf_server *srv = kc->srv;
+	struct tdm_append_result res;
+	int legacy = 0, rc;
+
+	pp->log_start_offset = (int64_t)tdm_partition_log_start(p);
+	if (rp->records.len <= 0) {
+		pp->err = KF_ERR_INVALID_RECORD;
+		pp->err_msg = "No records";
+		return 0;
+	}
+	pp->err = check_format(kc->hdr.api_version, rp->records, &legacy, &pp->err_msg);
+	if (pp->err != KF_ERR_NONE)
+		return 0;
+	rc = tdm_replica_check_leader(srv->replica, tdm_topic_name(t), rp->index);
+	if (rc == TDM_REPL_OK && r->acks == -1)
+		rc = tdm_replica_check_insync(srv->replica, tdm_topic_name(t), rp->index, p);
+	if (rc == TDM_REPL_OK && kf_authz_trusted(kc) && !legacy)
+		/* a node's forwarded publish: the broker's own headers */
+		rc = tdm_topics_append_batch_trusted(srv->topics, p, rp->records.p,
+						     (size_t)rp->records.len, &res);
+	else if (rc == TDM_REPL_OK)
+		rc = tdm_topics_produce(srv->topics, p, rp->records.p, (size_t)rp->records.len,
+					legacy, &res, &pp->rec_err);
+	pp->err = kf_err_from_core(rc);
+	pp->log_start_offset = (int64_t)tdm_partition_log_start(p);
+	if (rc != TDM_TOPIC_OK) {
+		/* the store's own words; replica refusals get kf_err_name's */
+		pp->err_msg = pp->rec_err.message ? pp->rec_err.message
+			      : rc > TDM_REPL_NOT_LEADER ? tdm_strerror(rc) : NULL;
+		return 0;
+	}
+	pp->base_offset = (int64_t)res.base_offset;
+	pp->log_append_time = res.log_append_time;
+	pp->target = res.last_offset + 1;
+	if (r->acks == -1 && !produce_acked(srv, t, rp->index, p, pp->target)) {
+		pp->waiting = 1;
+		tdm_topics_flush_now(srv->topics, p);
+		return 1;
+	}
+	return 0;
 }
 
 int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -181,46 +307,18 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 			const struct kf_produce_part *rp = &rt->parts[j];
 			struct prod_part *pp = &pt->parts[j];
 			struct ls_partition *p = t ? tdm_topic_partition(t, rp->index) : NULL;
-			struct tdm_append_result res;
-			int rc;
 
 			pp->index = rp->index;
 			pp->base_offset = -1;
 			pp->log_append_time = -1;
-			if (!acks_ok) {
+			pp->log_start_offset = -1;
+			pp->rec_err.index = -1;
+			if (!acks_ok)
 				pp->err = KF_ERR_INVALID_REQUIRED_ACKS;
-				continue;
-			}
-			if (!p) {
+			else if (!p)
 				pp->err = aerr ? aerr : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-				continue;
-			}
-			if (rp->records.len <= 0) {
-				pp->err = KF_ERR_INVALID_RECORD;
-				continue;
-			}
-			rc = tdm_replica_check_leader(srv->replica, tdm_topic_name(t), rp->index);
-			if (rc == TDM_REPL_OK && r.acks == -1)
-				rc = tdm_replica_check_insync(srv->replica, tdm_topic_name(t), rp->index,
-							      p);
-			if (rc == TDM_REPL_OK && kf_authz_trusted(kc))
-				/* a node's forwarded publish: the broker's own headers */
-				rc = tdm_topics_append_batch_trusted(srv->topics, p, rp->records.p,
-								     (size_t)rp->records.len, &res);
-			else if (rc == TDM_REPL_OK)
-				rc = tdm_topics_append_batch(srv->topics, p, rp->records.p,
-							     (size_t)rp->records.len, &res);
-			pp->err = kf_err_from_core(rc);
-			if (rc != TDM_TOPIC_OK)
-				continue;
-			pp->base_offset = (int64_t)res.base_offset;
-			pp->log_append_time = res.log_append_time;
-			pp->target = res.last_offset + 1;
-			if (r.acks == -1 && !produce_acked(srv, t, rp->index, p, pp->target)) {
-				pp->waiting = 1;
-				waiting++;
-				tdm_topics_flush_now(srv->topics, p);
-			}
+			else
+				waiting += produce_part(kc, &r, t, p, rp, pp);
 		}
 	}
 	if (r.acks == 0 && acks_ok && refused) {
@@ -255,6 +353,6 @@ int kf_h_produce(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		kc->park = &pk->base;
 		return KF_R_PARKED;
 	}
-	encode(resp, topics, r.ntopics);
+	encode(resp, kc, topics, r.ntopics);
 	return KF_R_DONE;
 }

@@ -7,18 +7,25 @@
  *   3. as one batch whose header is repaired (batchLength, magic, CRC-32C)
  *      for each codec in turn, so that the bytes after the 61-byte header
  *      reach the gzip, snappy (raw and snappy-java framing), lz4 and zstd
- *      decoders, which a fuzzer could not reach through a valid CRC alone.
+ *      decoders, which a fuzzer could not reach through a valid CRC alone;
+ *   4. as a legacy message set (logstore/legacy.c, Produce v0-2), as sent
+ *      and, repaired as one message (size, magic, CRC-32) of each codec, a
+ *      wrapper whose value reaches the decompressors: a set converted
+ *      without an error always gives a batch ls_batch_validate takes.
  * Invariants: no crash, no read outside the input, every record's fields
  * within its batch's decoded bytes, the decompressed size bounded by the
  * decoder's max_inflated (1 MiB here).  tests/fuzz/replay.c runs the same
  * function over the committed corpus in `make check`.
  *
- * Depends on: logstore/batch.c, codec.c, crc32c.c and the codec libraries.
+ * Depends on: logstore/batch.c, codec.c, crc32c.c, legacy.c and the codec
+ * libraries.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "fuzz.h"
 #include "crc32c.h"
@@ -55,6 +62,47 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* Converts buf[0..len) as a legacy message set; a success must be one
+ * valid producer batch. */
+static void legacy_one(struct ls_decoder *d, const uint8_t *buf, size_t len)
+{
+	struct ls_append_error err;
+	struct ls_batch_info info;
+	void *out = NULL;
+	size_t out_len = 0;
+	int rc = ls_legacy_convert(buf, len, LS_COMPRESSION_PRODUCER, MAX_INFLATED, &out, &out_len,
+				   &err);
+
+	CHECK(rc <= 0);
+	if (rc == LS_OK) {
+		CHECK(ls_batch_validate(d, out, out_len, 0, &info) == LS_OK);
+		decode_all(d, out, out_len);
+	} else {
+		CHECK(err.index >= -1);
+	}
+	free(out);
+}
+
+/* The input as a legacy message set, then as one message of each codec
+ * with its size, magic and CRC-32 repaired. */
+static void legacy_all(struct ls_decoder *d, const uint8_t *data, size_t size)
+{
+	uint8_t *b;
+
+	legacy_one(d, data, size);
+	if (size < 26 || size >= (1u << 24) || (b = malloc(size)) == NULL)
+		return;
+	for (int codec = LS_CODEC_NONE; codec <= LS_CODEC_LZ4; codec++) {
+		memcpy(b, data, size);
+		put_be32(b + 8, (uint32_t)(size - 12));
+		b[16] &= 1;
+		b[17] = (uint8_t)((b[17] & 0x08) | codec);
+		put_be32(b + 12, (uint32_t)crc32(0, b + 16, (uInt)(size - 16)));
+		legacy_one(d, b, size);
+	}
+	free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ls_decoder *d = ls_decoder_new(MAX_INFLATED);
@@ -79,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(b);
 	}
+	legacy_all(d, data, size);
 	ls_decoder_free(d);
 	return 0;
 }

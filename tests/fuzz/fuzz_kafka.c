@@ -306,7 +306,7 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
 			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
 			    KF_DELETE_RECORDS, KF_OFFSET_DELETE, KF_ALTER_CONFIGS,
-			    KF_INCREMENTAL_ALTER_CONFIGS, KF_INIT_PRODUCER_ID };
+			    KF_INCREMENTAL_ALTER_CONFIGS, KF_INIT_PRODUCER_ID, KF_DESCRIBE_LOG_DIRS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -351,11 +351,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(a.used_total <= 64 * size + 4096);
 		kf_arena_reset(&a);
 	}
-	/* 3. the whole input as the body of every request, versions 0-7, and
-	 * in the flexible encoding at versions 7-9 (JoinGroup's highest) */
+	/* 3. the whole input as the body of every request, versions 0-13
+	 * (Fetch's highest), each in the encoding the version has, and in the
+	 * flexible encoding at versions 7-9 whatever the API */
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		for (int ver = 0; ver <= 7; ver++)
-			decode_one(keys[i], ver, 0, data, size, &a);
+		int first = kf_first_flexible(keys[i]);
+		for (int ver = 0; ver <= 13; ver++)
+			decode_one(keys[i], ver, first >= 0 && ver >= first, data, size, &a);
 		for (int ver = 7; ver <= 9; ver++)
 			decode_one(keys[i], ver, 1, data, size, &a);
 	}

@@ -4,7 +4,9 @@ record batches as producers send them, uncompressed and in every codec the
 way clients write them (gzip; snappy as a raw block and in snappy-java's
 framing; LZ4 frames; zstd frames with and without a content size), a run of
 several batches, and damaged ones (truncated data, a decompression bomb over
-the fuzzer's 1 MiB bound, codec 7).
+the fuzzer's 1 MiB bound, codec 7); legacy message sets (magic 0 and 1, plain
+and in gzip, snappy and lz4 wrappers, magic 0 lz4 with a wrong frame header
+checksum, a bad CRC, mixed magic) for the conversion of Produce v0-2.
 Needs python3-snappy, python3-lz4, python3-zstandard (Debian).
 Usage: tests/fuzz/make-corpus-batch.py [DIR]"""
 import os
@@ -107,6 +109,41 @@ seeds = {
     'snappy-bomb': batch(snappy.compress(b'\0' * (2 << 20)), 1, 2),
     'codec-7': batch(plain, 12, 7),
 }
+
+
+def legacy(magic, key, value, attr=0, ts=1700000000000, offset=0, bad_crc=False):
+    """One legacy message (MessageSet magic 0 or 1)."""
+    body = struct.pack('>bb', magic, attr) + (struct.pack('>q', ts) if magic == 1 else b'')
+    for x in (key, value):
+        body += struct.pack('>i', -1) if x is None else struct.pack('>i', len(x)) + x
+    crc = (zlib.crc32(body) ^ (1 if bad_crc else 0)) & 0xffffffff
+    return struct.pack('>qiI', offset, 4 + len(body), crc) + body
+
+
+def legacy_set(magic, n=5):
+    return b''.join(legacy(magic, b'k%d' % i, b'value-%d' % i * 4, ts=1700000000000 + i,
+                           offset=i if magic == 1 else 0) for i in range(n))
+
+
+def wrapper(magic, codec, inner, bad_hc=False):
+    if bad_hc:
+        desc = 2 + (8 if inner[4] & 0x08 else 0) + (4 if inner[4] & 0x01 else 0)
+        inner = inner[:4 + desc] + bytes([inner[4 + desc] ^ 0x5a]) + inner[5 + desc:]
+    return legacy(magic, None, inner, attr=codec, offset=4 if magic == 1 else 0)
+
+
+seeds.update({
+    'legacy-v0-plain': legacy_set(0),
+    'legacy-v1-plain': legacy_set(1) + legacy(1, None, None),
+    'legacy-v1-gzip': wrapper(1, 1, gzip(legacy_set(1))),
+    'legacy-v1-snappy-xerial': wrapper(1, 2, xerial(legacy_set(1))),
+    'legacy-v0-snappy-raw': wrapper(0, 2, snappy.compress(legacy_set(0))),
+    'legacy-v1-lz4': wrapper(1, 3, lz4f(legacy_set(1))),
+    'legacy-v0-lz4-bad-hc': wrapper(0, 3, lz4f(legacy_set(0)), bad_hc=True),
+    'legacy-v1-bad-crc': legacy_set(1, 2) + legacy(1, b'k', b'v', bad_crc=True),
+    'legacy-mixed-magic': legacy_set(1, 2) + legacy_set(0, 2),
+    'legacy-nested': wrapper(1, 1, gzip(wrapper(1, 1, gzip(legacy_set(1))))),
+})
 for name, data in seeds.items():
     with open(os.path.join(out, name), 'wb') as f:
         f.write(data)

@@ -3,7 +3,7 @@
 (tests/fuzz/corpus/kafka): one well-formed request frame per API and
 version we serve, a few pipelined streams and some malformed frames.
 Usage: tests/fuzz/make-corpus-kafka.py [DIR]"""
-import os, struct, sys
+import os, struct, sys, zlib
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus', 'kafka')
 os.makedirs(out, exist_ok=True)
@@ -137,6 +137,34 @@ seeds.update({
     'init_producer_id_v2': flex(22, 2, cs(None) + i32(60000)),
     'init_producer_id_v3': flex(22, 3, cs(None) + i32(60000) + i64(1000) + i16(0)),
     'init_producer_id_v4_txn': flex(22, 4, cs('tx-1') + i32(60000) + i64(-1) + i16(-1)),
+})
+# Produce v0-2: legacy message sets (magic 0 for v0-1, magic 1 for v2); v8
+# the same body as v3; v9 flexible (compact strings, arrays, records, tags)
+def legacy(magic, key, value):
+    body = struct.pack('>bb', magic, 0) + (i64(1700000000000) if magic == 1 else b'') + b(key) + b(value)
+    return i64(0) + i32(4 + len(body)) + struct.pack('>I', zlib.crc32(body)) + body
+seeds['produce_v0'] = frame(0, 0, i16(1) + i32(30000) + arr([s('t1') + arr([i32(0) + b(legacy(0, b'k', b'v0') + legacy(0, None, b'v1'))])]))
+seeds['produce_v2'] = frame(0, 2, i16(-1) + i32(30000) + arr([s('t1') + arr([i32(0) + b(legacy(1, b'k', b'v2'))])]))
+seeds['produce_v8'] = frame(0, 8, s(None) + i16(-1) + i32(30000) + arr([s('t1') + arr([i32(0) + b(batch)])]))
+seeds['produce_v9'] = frame(0, 9, b'\x00' + uv(0) + i16(-1) + i32(30000) + uv(2) + uv(3) + b't1' + uv(2) +
+                            i32(0) + uv(len(batch) + 1) + batch + b'\x00' + b'\x00' + b'\x00')
+# Metadata v9-12, ListOffsets v7, Fetch v12 (a session) and v13 (by id),
+# DescribeLogDirs v2, DeleteTopics v6, DescribeConfigs v4 (flexible)
+Z16 = b'\x00' * 16
+seeds.update({
+    'metadata_v9': flex(3, 9, carr([cs('t1') + T]) + i8(1) + i8(1) + i8(1)),
+    'metadata_v12_by_id': flex(3, 12, carr([b'\x01' * 16 + cs(None) + T]) + i8(0) + i8(1)),
+    'list_offsets_v7': flex(2, 7, i32(-1) + i8(1) + carr([cs('t1') + carr([i32(0) + i32(-1) + i64(-3) + T]) + T])),
+    'fetch_v12_session': flex(1, 12, i32(-1) + i32(500) + i32(1) + i32(1 << 20) + i8(0) + i32(0) + i32(0) +
+                              carr([cs('t1') + carr([i32(0) + i32(-1) + i64(0) + i32(-1) + i64(-1) + i32(1 << 20) + T]) + T]) +
+                              carr([cs('t2') + carr([i32(1)]) + T]) + cs('')),
+    'fetch_v13_by_id': flex(1, 13, i32(-1) + i32(0) + i32(0) + i32(1 << 20) + i8(0) + i32(7) + i32(3) +
+                            carr([Z16 + carr([i32(0) + i32(-1) + i64(0) + i32(-1) + i64(-1) + i32(1 << 20) + T]) + T]) +
+                            carr([]) + cs('')),
+    'describe_log_dirs_v2': flex(35, 2, carr([cs('t1') + carr([i32(0), i32(1)]) + T])),
+    'describe_log_dirs_v1_all': frame(35, 1, i32(-1)),
+    'delete_topics_v6': flex(20, 6, carr([cs(None) + Z16 + T, cs('t1') + Z16 + T]) + i32(5000)),
+    'describe_configs_v4': flex(32, 4, carr([i8(2) + cs('t1') + carr(None) + T]) + i8(1) + i8(1)),
 })
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']
 seeds['truncated'] = seeds['produce_v3'][:-7]

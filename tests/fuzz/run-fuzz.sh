@@ -9,7 +9,8 @@
 # decoder), json (the management API's JSON reader), zkdata (the ZooKeeper
 # znode decoders), scram (SCRAM messages),
 # sasl (the Kafka listener's SASL requests), tls (the TLS-wrapped accept path),
-# batch (logstore's RecordBatch parser and its gzip/snappy/lz4/zstd codecs).
+# batch (logstore's RecordBatch parser and its gzip/snappy/lz4/zstd codecs, and
+# the legacy message-set conversion).
 # Usage: tests/fuzz/run-fuzz.sh [TARGET] [SECONDS] [extra libFuzzer flags...]
 #        (TARGET defaults to frame)
 # Environment: CC (default: clang, else clang-14), FUZZ_WORK (default: a temp dir).
@@ -32,7 +33,7 @@ sasl)
 	srcs="$srcs $top/src/util/b64.c $top/src/util/hex.c" libs="-levent -lcrypto" ;;
 tls) srcs="$top/src/net/tls.c" libs="-levent_openssl -levent -lssl -lcrypto" ;;
 batch)
-	srcs="$top/logstore/batch.c $top/logstore/codec.c $top/logstore/crc32c.c"
+	srcs="$top/logstore/batch.c $top/logstore/codec.c $top/logstore/crc32c.c $top/logstore/legacy.c"
 	libs="-lz -lsnappy -llz4 -lzstd" incs="-I$top/logstore -I$top/src/util" ;;
 esac
 

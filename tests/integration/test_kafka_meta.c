@@ -313,7 +313,7 @@ START_TEST(describe_cluster_v1)
 END_TEST
 
 /* The highest ListOffsets version served (the table in api_versions.c). */
-#define LO_MAX 4
+#define LO_MAX 7
 
 /* ListOffsets at ver of one partition: the error, *ts, *off, *epoch. */
 static int16_t list_offset(int fd, int ver, const char *topic, int32_t part, int32_t cur_epoch,

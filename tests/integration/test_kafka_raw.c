@@ -44,7 +44,7 @@ START_TEST(api_versions_and_fallback)
 	ck_assert_int_ge(cnt, 16);
 	for (int i = 0; i < cnt; i++) {
 		int16_t key = r16(&r), min = r16(&r), max = r16(&r);
-		found_produce |= key == 0 && min == 3 && max == 4;
+		found_produce |= key == 0 && min == 0 && max == 9;
 		found_fetch |= key == 1 && min == 4 && max == 13;
 		found_metadata |= key == 3 && min == 0 && max == 12;
 	}

@@ -54,5 +54,6 @@ Suite *tl_draft_suite(void);
 Suite *tl_repl_suite(void);
 Suite *tl_producer_suite(void);
 Suite *tl_codec_suite(void);
+Suite *tl_legacy_suite(void);
 
 #endif
