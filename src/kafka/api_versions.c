@@ -2,40 +2,16 @@
  * The API table and ApiVersions.  The table is the one statement of what
  * this broker serves: the dispatcher checks versions against it and
  * ApiVersions is built from it, so we never advertise what we do not
- * serve.  Versions follow plan A of /shared/kafka-protocol.md (no
- * flexible versions), plus CreateTopics v2-4 (librdkafka asks for the
- * broker's default partitions, -1, only from v4), OffsetFetch v3-4 (a throttle time first; kafkajs
- * asks for all of a group's topics with a null array only from v3), Fetch v5 (the log start offset, which our
- * replica fetcher follows; kafka-python, librdkafka and kafkajs use it
- * too once offered), CreatePartitions v0-1 and OffsetFetch v2 (null
- * topics: all of a group's offsets, which kafka-python's admin asks for;
- * the inferred broker release of kafka-python stays 0.11), plus SASL:
- * SaslHandshake v0-1 (librdkafka's SASL feature needs v0 in the range;
- * after a v0 handshake the tokens come bare, as kafka-python sends them)
- * and SaslAuthenticate v0-1, plus OffsetForLeaderEpoch v0-3 (the
- * non-flexible versions; our replica fetcher sends v3; librdkafka 2.0.2
- * never sends it, its KIP-320 validation came in 2.1.0, and kafka-python's
- * release inference does not look at it), plus DescribeConfigs v0-2,
- * DeleteGroups v0-1, OffsetDelete v0, DeleteRecords v0-1, AlterConfigs v0-1 and
- * IncrementalAlterConfigs v0 (the non-flexible versions; every client's admin API),
- * plus InitProducerId v0-1 (idempotent producers: librdkafka's enable.idempotence
- * and kafkajs' idempotent producer ask for it; transactions are not served),
- * plus static group membership (KIP-345), all the non-flexible versions:
- * JoinGroup v3-5 (v4: MEMBER_ID_REQUIRED for a dynamic member's first
- * join, KIP-394; v5: group_instance_id), SyncGroup v2-3, Heartbeat v2-3,
- * LeaveGroup v2-3 (v3: a batch, by member or instance id), OffsetCommit
- * v3-7 (v7: group_instance_id) and DescribeGroups v1-4 (v4: members'
- * instance ids); librdkafka and kafkajs send the highest of these they
- * know, kafka-python's consumer keeps its release's versions (its release
- * inference does not look at these APIs) and its admin asks DescribeGroups
- * v3.  The flexible versions (KIP-482: compact encodings, tagged fields,
- * request header v2, response header v1) served so far: ApiVersions v3
- * (librdkafka sends it first), CreateTopics v5-6 (KIP-525: the answer
- * tells the partitions, replication factor and configs a topic got; v7
- * needs topic ids in the answer, Metadata v10+'s, not served yet) and
- * ListGroups v3-4 (v4: each group's state, and a filter by state, which
- * librdkafka's ListConsumerGroups and the admin tools use), and DescribeCluster
- * v0 (flexible only).
+ * serve.  docs/kafka-versions.md says per API what each version brings
+ * and how tandem answers it (test_kafka_meta checks the two agree).
+ *
+ * Choosing a range is choosing what clients send, as they pick the
+ * highest version both sides know: librdkafka 2.0.2 turns features on
+ * from ranges (compression needs Produce v0 in the range, zstd Produce v7
+ * and Fetch v10, lz4 and group coordination FindCoordinator v0), and
+ * kafka-python 2.0.2 infers a broker release from a few of them (Produce
+ * v8: 2.4, then it produces v7; ListOffsets v5, Fetch v7/v8/v10/v11,
+ * Metadata v4/v5 lower down) and sends that release's versions.
  *
  * Must not depend on: src/amqp.
  */

@@ -1109,6 +1109,58 @@ START_TEST(fetch_v13_unknown_topic_id)
 }
 END_TEST
 
+/* docs/kafka-versions.md's table says what ApiVersions v3 answers: the
+ * same APIs, ranges and first flexible versions, no more, no fewer. */
+START_TEST(versions_doc_is_the_table)
+{
+	char path[1024], line[1024];
+	int16_t key[64], min[64], max[64], flex[64];
+	int ndoc = 0;
+	snprintf(path, sizeof(path), "%s/docs/kafka-versions.md", TDM_SRCDIR);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "no %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		char name[64], fl[16];
+		int k, lo, hi;
+		if (sscanf(line, "| %63[A-Za-z] | %d | %d-%d | %15[a-z0-9] |", name, &k, &lo, &hi, fl) != 5)
+			continue;
+		ck_assert_int_lt(ndoc, 64);
+		key[ndoc] = (int16_t)k, min[ndoc] = (int16_t)lo, max[ndoc] = (int16_t)hi;
+		flex[ndoc++] = (int16_t)(strcmp(fl, "none") ? atoi(fl) : -1);
+	}
+	fclose(f);
+	int fd = kh_raw_connect(kh_main());
+	struct wb b = { .n = 0 };
+	flex_begin(&b);
+	wcstr(&b, "tandem-doc-test");
+	wcstr(&b, "1");
+	wtags(&b);
+	kh_raw_request(fd, 18, 3, 7, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 }; /* ApiVersions: header v0 */
+	ck_assert_int_eq(r16(&r), 0);
+	int32_t napis = rcarr(&r), matched = 0;
+	for (int32_t i = 0; i < napis; i++) {
+		int16_t k = r16(&r), lo = r16(&r), hi = r16(&r);
+		int found = 0;
+		rtags(&r);
+		for (int j = 0; j < ndoc; j++)
+			if (key[j] == k) {
+				found = 1;
+				ck_assert_msg(min[j] == lo && max[j] == hi,
+					      "api %d: served %d-%d, documented %d-%d", k, lo, hi, min[j], max[j]);
+				ck_assert_msg(flex[j] < 0 || flex[j] >= lo,
+					      "api %d: flexible from %d, below what is served", k, flex[j]);
+			}
+		ck_assert_msg(found, "api %d served, not documented", k);
+		matched++;
+	}
+	ck_assert_int_eq(matched, ndoc);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("kafka_meta");
@@ -1126,6 +1178,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fetch_versions_sessionless);
 	tcase_add_test(tc, fetch_session_incremental);
 	tcase_add_test(tc, fetch_v13_unknown_topic_id);
+	tcase_add_test(tc, versions_doc_is_the_table);
 	suite_add_tcase(s, tc);
 	return s;
 }
