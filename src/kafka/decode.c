@@ -330,6 +330,16 @@ static int str_array(struct kf_cur *c, struct kf_arena *a, int nullable, int32_t
 	return c->bad ? KF_BAD : 0;
 }
 
+/* An int32 array (compact when flexible; not nullable). */
+static int i32_array(struct kf_cur *c, struct kf_arena *a, int32_t *n, int32_t **out)
+{
+	*n = kf_get_array(c, 4, 0);
+	ALLOC_ARRAY(a, *out, *n);
+	for (int32_t i = 0; i < *n && !c->bad; i++)
+		(*out)[i] = kf_get_i32(c);
+	return c->bad ? KF_BAD : 0;
+}
+
 int kf_decode_metadata(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_metadata_req *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -365,10 +375,8 @@ int kf_decode_describe_log_dirs(struct kf_cur *c, int ver, struct kf_arena *a,
 		struct kf_log_dirs_topic *t = &r->topics[i];
 
 		t->name = kf_get_str(c);
-		t->nparts = kf_get_array(c, 4, 0);
-		ALLOC_ARRAY(a, t->parts, t->nparts);
-		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
-			t->parts[j] = kf_get_i32(c);
+		if (i32_array(c, a, &t->nparts, &t->parts) < 0)
+			return KF_BAD;
 		kf_end_struct(c);
 	}
 	return finish(c);
@@ -432,10 +440,8 @@ static int fetch_forgotten(struct kf_cur *c, int ver, struct kf_arena *a, struct
 		struct kf_fetch_forgotten *f = &r->forgotten[i];
 
 		fetch_topic_key(c, ver, &f->name, f->id);
-		f->nparts = kf_get_array(c, 4, 0);
-		ALLOC_ARRAY(a, f->parts, f->nparts);
-		for (int32_t j = 0; j < f->nparts && !c->bad; j++)
-			f->parts[j] = kf_get_i32(c);
+		if (i32_array(c, a, &f->nparts, &f->parts) < 0)
+			return KF_BAD;
 		kf_end_struct(c);
 	}
 	return c->bad ? KF_BAD : 0;
@@ -536,10 +542,8 @@ static int offset_fetch_topics(struct kf_cur *c, int nullable, struct kf_arena *
 		struct kf_offset_fetch_topic *t = &(*out)[i];
 
 		t->name = kf_get_str(c);
-		t->nparts = kf_get_array(c, 4, 0);
-		ALLOC_ARRAY(a, t->parts, t->nparts);
-		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
-			t->parts[j] = kf_get_i32(c);
+		if (i32_array(c, a, &t->nparts, &t->parts) < 0)
+			return KF_BAD;
 		kf_end_struct(c);
 	}
 	return c->bad ? KF_BAD : 0;
@@ -705,10 +709,8 @@ int kf_decode_create_topics(struct kf_cur *c, int ver, struct kf_arena *a,
 			struct kf_replica_assignment *ra = &t->assignments[j];
 
 			ra->partition_index = kf_get_i32(c);
-			ra->nbrokers = kf_get_array(c, 4, 0);
-			ALLOC_ARRAY(a, ra->brokers, ra->nbrokers);
-			for (int32_t k = 0; k < ra->nbrokers && !c->bad; k++)
-				ra->brokers[k] = kf_get_i32(c);
+			if (i32_array(c, a, &ra->nbrokers, &ra->brokers) < 0)
+				return KF_BAD;
 			kf_end_struct(c);
 		}
 		t->nconfigs = kf_get_array(c, 4, 0);
@@ -867,10 +869,8 @@ int kf_decode_offset_delete(struct kf_cur *c, int ver, struct kf_arena *a,
 		struct kf_offset_delete_topic *t = &r->topics[i];
 
 		t->name = kf_get_str(c);
-		t->nparts = kf_get_array(c, 4, 0);
-		ALLOC_ARRAY(a, t->parts, t->nparts);
-		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
-			t->parts[j] = kf_get_i32(c);
+		if (i32_array(c, a, &t->nparts, &t->parts) < 0)
+			return KF_BAD;
 	}
 	return finish(c);
 }
@@ -928,10 +928,8 @@ int kf_decode_consumer_assignment(const void *p, size_t len, struct kf_arena *a,
 		t->topic = kf_get_str(c);
 		if (t->topic.len < 0)
 			return KF_BAD;
-		t->npartitions = kf_get_array(c, 4, 0);
-		ALLOC_ARRAY(a, t->partitions, t->npartitions);
-		for (int32_t j = 0; j < t->npartitions && !c->bad; j++)
-			t->partitions[j] = kf_get_i32(c);
+		if (i32_array(c, a, &t->npartitions, &t->partitions) < 0)
+			return KF_BAD;
 	}
 	if (!c->bad && kf_cur_left(c) >= 4)
 		out->user_data = kf_get_bytes(c);
