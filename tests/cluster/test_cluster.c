@@ -30,6 +30,7 @@
 
 #include "cluster_harness.h"
 #include "kafka_harness.h"
+#include "kraw.h"
 
 #define TEST_TIMEOUT 240
 
@@ -998,6 +999,111 @@ static void wait_config_everywhere(const char *topic, const char *name, const ch
  * (it takes them when it is back); an AlterConfigs leaves out what it does
  * not name (back to the default) everywhere.
  */
+/* Metadata v12 on node i of one topic, by name or (name NULL) by id: the
+ * error, its name and id. */
+static int16_t metadata_v12(int i, const char *name, const uint8_t *by, char *out, size_t cap,
+			    uint8_t id[16])
+{
+	static uint8_t resp[1 << 16];
+	static const uint8_t zero[16];
+	int fd = kh_raw_connect_port(cl.nodes[i].kafka_port);
+	struct wb b;
+	flex_begin(&b);
+	wcarr(&b, 1);
+	wuuid(&b, by ? by : zero);
+	wcstr(&b, name);
+	wtags(&b);
+	w8(&b, 0); /* allow_auto_topic_creation */
+	w8(&b, 0); /* include_topic_authorized_operations */
+	wtags(&b);
+	kh_raw_request(fd, 3, 12, 5, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 10000);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	rtags(&r);
+	r32(&r); /* throttle */
+	for (int32_t nb = rcarr(&r), k = 0; k < nb; k++) {
+		char s[256];
+		r32(&r);
+		rcstr(&r, s, sizeof(s));
+		r32(&r);
+		rcstr(&r, s, sizeof(s));
+		rtags(&r);
+	}
+	char s[256];
+	rcstr(&r, s, sizeof(s)); /* cluster id */
+	r32(&r);                 /* controller */
+	ck_assert_int_eq(rcarr(&r), 1);
+	int16_t err = r16(&r);
+	rcstr(&r, out, cap);
+	ruuid(&r, id);
+	return err;
+}
+
+/* DeleteTopics v6 on node i of the topic with id: its error. */
+static int16_t delete_by_id(int i, const uint8_t id[16])
+{
+	static uint8_t resp[4096];
+	int fd = kh_raw_connect_port(cl.nodes[i].kafka_port);
+	struct wb b;
+	flex_begin(&b);
+	wcarr(&b, 1);
+	wcstr(&b, NULL);
+	wuuid(&b, id);
+	wtags(&b);
+	w32(&b, 30000);
+	wtags(&b);
+	kh_raw_request(fd, 20, 6, 6, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 40000);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	char s[256];
+	uint8_t got[16];
+	rtags(&r);
+	r32(&r);
+	ck_assert_int_eq(rcarr(&r), 1);
+	rcstr(&r, s, sizeof(s));
+	ruuid(&r, got);
+	ck_assert(memcmp(got, id, 16) == 0);
+	return r16(&r);
+}
+
+/* Topic ids are the cluster's: every node's Metadata v12 gives a topic the
+ * same id, not zero, and finds it by that id; DeleteTopics v6 by id from
+ * any node deletes it, after which the name is unknown everywhere. */
+START_TEST(test_cluster_topic_ids_are_the_clusters)
+{
+	char topic[64], name[128];
+	uint8_t id[16], other[16];
+	static const uint8_t zero[16];
+	kh_name(topic, sizeof(topic), "ids");
+	make_topic(topic, 1, 3, NULL);
+	ck_assert_int_ge(ch_wait_leader(&cl, topic, 0, 3, 20000), 1);
+	ck_assert_int_eq(metadata_v12(0, topic, NULL, name, sizeof(name), id), 0);
+	ck_assert(memcmp(id, zero, 16) != 0);
+	for (int i = 0; i < cl.n; i++) {
+		uint64_t deadline = kh_now_ms() + 20000;
+		int16_t err;
+		while ((err = metadata_v12(i, NULL, id, name, sizeof(name), other)) != 0 &&
+		       kh_now_ms() < deadline)
+			kh_sleep_ms(100);
+		ck_assert_msg(err == 0, "node %d: topic by id: error %d", cl.nodes[i].id, err);
+		ck_assert_str_eq(name, topic);
+		ck_assert(memcmp(other, id, 16) == 0);
+	}
+	ck_assert_int_eq(delete_by_id(cl.n - 1, id), 0);
+	for (int i = 0; i < cl.n; i++) {
+		uint64_t deadline = kh_now_ms() + 20000;
+		while (metadata_v12(i, topic, NULL, name, sizeof(name), other) != 3 &&
+		       kh_now_ms() < deadline)
+			kh_sleep_ms(100);
+		ck_assert_int_eq(metadata_v12(i, topic, NULL, name, sizeof(name), other), 3);
+	}
+}
+END_TEST
+
 START_TEST(test_cluster_alter_configs_reach_every_node_and_one_that_was_away)
 {
 	char topic[64];
@@ -1153,6 +1259,7 @@ int main(void)
 	tcase_add_test(again,
 		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
 	tcase_add_test(again, test_cluster_alter_configs_reach_every_node_and_one_that_was_away);
+	tcase_add_test(again, test_cluster_topic_ids_are_the_clusters);
 	TCase *rb = add_case(s, "rebalance", rebalance_setup);
 	tcase_add_test(rb, test_cluster_preferred_leader_leads_again_after_restart);
 	tcase_add_test(add_case(s, "bounce", setup),
