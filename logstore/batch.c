@@ -379,9 +379,11 @@ static int parse_record(struct ls_decoder *d, struct ls_record *rec)
 	rec->headers = nh > 0 ? d->hdrs : NULL;
 	rec->header_count = (size_t)nh;
 	rec->offset = d->info.base_offset + (uint64_t)off_delta;
+	/* Timestamps are the client's: the sum wraps as Kafka's long does. */
 	rec->timestamp = (d->info.attributes & ATTR_LOG_APPEND_TIME)
 				 ? d->info.max_timestamp
-				 : d->info.base_timestamp + ts_delta;
+				 : (int64_t)((uint64_t)d->info.base_timestamp +
+					     (uint64_t)ts_delta);
 	d->rp = end;
 	return LS_OK;
 }
