@@ -673,6 +673,52 @@ int ls_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *offset,
  * its segments), or -1 when it holds no record. */
 int64_t ls_partition_max_timestamp(const struct ls_partition *p);
 
+/* ---- transactions (Kafka's KIP-98) -------------------------------------- */
+
+/* A transaction marker's type: the key of its control record. */
+#define LS_TXN_ABORT 0
+#define LS_TXN_COMMIT 1
+/*
+ * Appends the marker that ends producer pid's transaction in p, as
+ * Kafka's WriteTxnMarkers does: one control batch (attributes
+ * transactional | control, producer id pid, epoch `epoch`, base sequence
+ * -1) holding one record whose key is (version int16 0, type int16) and
+ * value (version int16 0, coordinator_epoch int32).  It closes pid's open
+ * transaction in p (none open: the marker is written all the same, as
+ * Kafka does); an abort adds [the transaction's first offset, the
+ * marker's offset] to p's aborted transactions.  An epoch below the
+ * producer's: LS_ERR_PRODUCER_FENCED, nothing written; an epoch above it
+ * becomes the producer's (its sequences start again).  Durability as
+ * ls_append (flush.messages; else the caller's flush).  *offset (may be
+ * NULL): the marker's offset.  LS_OK, LS_ERR_PRODUCER_FENCED, LS_ERR_IO,
+ * LS_ERR_NOMEM, LS_ERR_INVALID (type not 0/1, pid < 0).
+ */
+int ls_append_txn_marker(struct ls_partition *p, int64_t pid, int16_t epoch, int type,
+			 int32_t coordinator_epoch, uint64_t *offset);
+/*
+ * The first offset of the oldest transaction still open in p (a
+ * transactional batch appended with no marker after it for its producer),
+ * or the log end when none is open: the last stable offset is the lesser
+ * of this and the high watermark.  May build the producer state from the
+ * log the first time (ls_pstate_load).  LS_OK, LS_ERR_IO, LS_ERR_NOMEM.
+ */
+int ls_partition_first_unstable(struct ls_partition *p, uint64_t *offset);
+/* One aborted transaction of a partition: its producer, its first offset
+ * and the offset of its abort marker. */
+struct ls_aborted_txn {
+	int64_t producer_id;
+	uint64_t first_offset, last_offset;
+};
+/*
+ * The aborted transactions of p that overlap [from, to) (last_offset >=
+ * from and first_offset < to), oldest first: up to max copied into out,
+ * *n says how many overlap in all (may be > max).  Kept across restarts
+ * (rebuilt from the log and the producer snapshots), forgotten once their
+ * marker is below the log start.  LS_OK, LS_ERR_IO, LS_ERR_NOMEM.
+ */
+int ls_partition_aborted_txns(struct ls_partition *p, uint64_t from, uint64_t to,
+			      struct ls_aborted_txn *out, size_t max, size_t *n);
+
 /* ---- leader epochs (replication, Kafka's KIP-101) ---------------------- */
 
 /*

@@ -105,6 +105,27 @@ int tdm_partition_offset_for_time(struct ls_partition *p, int64_t ts, uint64_t *
 int64_t tdm_partition_max_timestamp(const struct ls_partition *p);
 
 /*
+ * Transactions (logstore.h: ls_append_txn_marker and friends).
+ * append_marker writes the marker ending producer pid's transaction in p
+ * (commit 1: LS_TXN_COMMIT, 0: abort), wakes the partition's waiters and
+ * the append hook as an append does: TDM_TOPIC_OK with *offset (may be
+ * NULL), TDM_ERR_PRODUCER_FENCED, TDM_ERR_IO (the partition is failed).
+ * first_unstable: ls_partition_first_unstable (TDM_TOPIC_OK, TDM_ERR_IO).
+ * aborted: the aborted transactions overlapping [from, to), as
+ * ls_partition_aborted_txns.
+ */
+int tdm_partition_append_marker(struct tdm_topics *t, struct ls_partition *p, int64_t pid,
+				int16_t epoch, int commit, int32_t coordinator_epoch,
+				uint64_t *offset);
+int tdm_partition_first_unstable(struct ls_partition *p, uint64_t *offset);
+struct tdm_aborted_txn {
+	int64_t producer_id;
+	uint64_t first_offset, last_offset;
+};
+int tdm_partition_aborted_txns(struct ls_partition *p, uint64_t from, uint64_t to,
+			       struct tdm_aborted_txn *out, size_t max, size_t *n);
+
+/*
  * Reads up to max records of p from *next on, decoded, calling fn for each
  * (rec borrowed for the call); *next moves past the records given, *count
  * (may be NULL) says how many.  fn returns 0 to go on, nonzero to stop
