@@ -7,8 +7,12 @@
  * epoch is answered; clients validate positions with
  * OffsetForLeaderEpoch); v13 topics by id, UNKNOWN_TOPIC_ID (100) for an
  * id no topic has, which on a single node is every id: its topics have
- * none yet).  The last stable offset is the high watermark and no
- * transaction is ever aborted: tandem has no transactions yet.  Each partition's answer is whole stored
+ * none yet).  Each partition's answer carries its last stable offset
+ * (the first offset of its oldest open transaction, else the high
+ * watermark); with isolation_level 1 (read_committed) a consumer reads
+ * only below it, and gets the aborted transactions (producer id, first
+ * offset) that overlap what it read, from which clients drop the aborted
+ * records (they skip control batches themselves).  Each partition's answer is whole stored
  * batches from the one containing fetch_offset, sent straight from the
  * segment file: the range core's tdm_topics_read finds becomes an evbuffer
  * file segment (sendfile), so record bytes never pass through user space.
@@ -62,6 +66,9 @@ struct fetch_part {
 	int64_t high_watermark;
 	int64_t log_start;         /* v5+: the partition's log start, -1 when unknown */
 	int64_t parked_hw;         /* the high watermark when the request parked */
+	int64_t lso;               /* the last stable offset, -1 when unknown */
+	struct tdm_aborted_txn *aborted; /* read_committed: in the arena */
+	size_t naborted;
 	struct tdm_read_result rr; /* held between read and encode */
 };
 
@@ -81,6 +88,7 @@ struct fetch_state {
 	int32_t replica_id;   /* >= 0: a follower's fetch */
 	int16_t version;
 	int flex;             /* v12+ */
+	int read_committed;   /* isolation_level 1: stop at the last stable offset */
 	int32_t session_id;   /* v7+: the fetch session answered for, 0 none */
 	int incremental;      /* only partitions with news are answered */
 	int follower_denied;  /* replica_id >= 0 from a non-administrator */
@@ -168,6 +176,35 @@ static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *f
 
 /* Reads every partition; returns the bytes found, and sets *errors when a
  * partition answers with an error (which ends the wait, as in Kafka). */
+/* The last stable offset of p under high watermark hw: its first open
+ * transaction's first offset when lower (-1: unknown, the log failed). */
+static int64_t stable_offset(struct ls_partition *p, int64_t hw)
+{
+	uint64_t first;
+
+	if (tdm_partition_first_unstable(p, &first) != TDM_TOPIC_OK)
+		return -1;
+	return hw >= 0 && (uint64_t)hw < first ? hw : (int64_t)first;
+}
+
+/* The aborted transactions overlapping what fp read (read_committed). */
+static int aborted_of(struct fetch_state *fs, struct ls_partition *p, struct fetch_part *fp)
+{
+	size_t n = 0;
+	uint64_t from = (uint64_t)fp->fetch_offset, to = fp->rr.next_offset;
+	int rc = tdm_partition_aborted_txns(p, from, to, NULL, 0, &n);
+
+	if (rc != TDM_TOPIC_OK || n == 0)
+		return rc;
+	fp->aborted = kf_arena_alloc(&fs->kc->arena, n * sizeof(*fp->aborted));
+	if (!fp->aborted)
+		return TDM_ERR_NOMEM;
+	rc = tdm_partition_aborted_txns(p, from, to, fp->aborted, n, &fp->naborted);
+	if (fp->naborted > n)
+		fp->naborted = n;
+	return rc;
+}
+
 static size_t read_all(struct fetch_state *fs, int *errors)
 {
 	struct kf_server *srv = fs->kc->srv;
@@ -192,6 +229,8 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 
 			fp->err = KF_ERR_NONE;
 			fp->high_watermark = -1;
+			fp->lso = -1;
+			fp->naborted = 0;
 			fp->log_start = p ? (int64_t)tdm_partition_log_start(p) : -1;
 			if (!p) {
 				fp->err = aerr ? aerr : KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -213,12 +252,17 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 				(*errors)++;
 				continue;
 			}
+			fp->lso = stable_offset(p, fp->high_watermark);
 			if (total >= max && total > 0)
 				continue; /* request full: no records, but the high watermark */
 			limit = fp->partition_max_bytes > 0 ? (size_t)fp->partition_max_bytes : 0;
 			if (max - total < limit)
 				limit = max - total;
-			if (srv->replica && fs->replica_id < 0)
+			if (fs->read_committed && fp->lso >= 0)
+				/* whole batches below the last stable offset */
+				rc = tdm_topics_read_bounded(srv->topics, p, (uint64_t)fp->fetch_offset,
+							     limit, (uint64_t)fp->lso, &fp->rr);
+			else if (srv->replica && fs->replica_id < 0)
 				/* a consumer: whole batches below the high watermark */
 				rc = tdm_topics_read_bounded(srv->topics, p, (uint64_t)fp->fetch_offset,
 							     limit, hw, &fp->rr);
@@ -230,8 +274,17 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 				(*errors)++;
 				continue;
 			}
-			if (!srv->replica)
+			if (!srv->replica && !fs->read_committed) {
 				fp->high_watermark = (int64_t)fp->rr.high_watermark;
+				fp->lso = stable_offset(p, fp->high_watermark);
+			}
+			if (fs->read_committed && fp->rr.len > 0 &&
+			    aborted_of(fs, p, fp) != TDM_TOPIC_OK) {
+				tdm_topics_read_release(srv->topics, &fp->rr);
+				fp->err = KF_ERR_KAFKA_STORAGE_ERROR;
+				(*errors)++;
+				continue;
+			}
 			/* Only the first partition with data may exceed the limits. */
 			if (total > 0 && fp->rr.len > limit) {
 				tdm_topics_read_release(srv->topics, &fp->rr);
@@ -287,10 +340,15 @@ static void encode_part(struct fetch_state *fs, const struct fetch_topic *ft,
 		tdm_replica_follower_sent(fs->kc->srv->replica, fs->replica_id, fs->kc, ft->cname,
 					  fp->index, (uint64_t)fp->high_watermark);
 	kf_put_i64(resp, fp->high_watermark);
-	kf_put_i64(resp, fp->high_watermark); /* last_stable_offset: no transactions */
+	kf_put_i64(resp, fp->lso >= 0 ? fp->lso : fp->high_watermark);
 	if (ver >= 5)
 		kf_put_i64(resp, fp->log_start);
-	kf_put_farray(resp, flex, 0);         /* aborted_transactions */
+	kf_put_farray(resp, flex, (int32_t)fp->naborted);
+	for (size_t i = 0; i < fp->naborted; i++) {
+		kf_put_i64(resp, fp->aborted[i].producer_id);
+		kf_put_i64(resp, (int64_t)fp->aborted[i].first_offset);
+		kf_put_tags(resp, flex);
+	}
 	if (ver >= 11)
 		kf_put_i32(resp, -1);         /* preferred_read_replica: the leader */
 	if (flex)
@@ -677,6 +735,7 @@ int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	fs->flex = kf_flex(kc);
 	fs->follower_denied = r.replica_id >= 0 && !kf_authz_cluster(kc);
 	fs->min_bytes = r.min_bytes;
+	fs->read_committed = r.isolation_level == 1 && r.replica_id < 0;
 	fs->max_bytes = r.max_bytes;
 	if ((rc = start(fs, &r, resp)) != 0)
 		return rc < 0 ? KF_R_CLOSE : KF_R_DONE;

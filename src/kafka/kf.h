@@ -85,6 +85,13 @@ enum {
 	KF_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
 	KF_ERR_DUPLICATE_SEQUENCE_NUMBER = 46,
 	KF_ERR_INVALID_PRODUCER_EPOCH = 47,
+	KF_ERR_INVALID_TXN_STATE = 48,
+	KF_ERR_INVALID_PRODUCER_ID_MAPPING = 49,
+	KF_ERR_INVALID_TRANSACTION_TIMEOUT = 50,
+	KF_ERR_CONCURRENT_TRANSACTIONS = 51,
+	KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+	KF_ERR_OPERATION_NOT_ATTEMPTED = 55,
+	KF_ERR_PRODUCER_FENCED = 90,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
 	KF_ERR_KAFKA_STORAGE_ERROR = 56,
 	KF_ERR_SASL_AUTHENTICATION_FAILED = 58,
@@ -118,6 +125,8 @@ struct kf_server {
 	struct tdm_groups *cgroups;     /* borrowed: core's consumer groups */
 	struct kf_groups *groups;       /* owned: the coordinator over them */
 	struct kf_fsessions *fsessions; /* owned: Fetch sessions (KIP-227) */
+	struct kf_txns *txns;           /* owned: the transaction coordinator (txn.h);
+					   NULL in a cluster */
 	int port;                       /* bound port of the first listener */
 	struct tdm_auth *auth;          /* borrowed: the users (SASL); NULL = none */
 	struct tdm_broker *broker;      /* borrowed: its vhosts (vhost:user), limits and
@@ -471,6 +480,10 @@ int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 int kf_h_describe_cluster(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_log_dirs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_add_partitions_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_add_offsets_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 /* 1 when a broker resource's name is "" or this node's id; else 0 with

@@ -4,8 +4,8 @@
  * timestamp, anything else the first offset whose record
  * timestamp is >= it (offset and timestamp -1 when there is none).
  * v2: isolation_level and a throttle time; read_committed stops at the
- * last stable offset, which is the high watermark while tandem has no
- * transactions.  v4: current_leader_epoch checked as OffsetForLeaderEpoch
+ * last stable offset (the first offset of the oldest open transaction,
+ * when below the high watermark).  v4: current_leader_epoch checked as OffsetForLeaderEpoch
  * does (kf_leader_check), and each answer's leader epoch: the partition's
  * latest for latest (-1 without epochs: a single node), -1 (unknown)
  * otherwise.  v6 flexible.  It
@@ -88,6 +88,17 @@ static void answer(struct kf_conn *kc, const struct kf_list_offsets_req *r, int 
 	uint64_t latest = repl && r->replica_id < 0
 				  ? tdm_replica_high_watermark(repl, name, lp->index, p)
 				  : tdm_partition_log_end(p);
+	uint64_t first_open;
+
+	if (r->isolation_level == 1 && r->replica_id < 0) {
+		/* read_committed: what lies below the last stable offset */
+		if (tdm_partition_first_unstable(p, &first_open) != TDM_TOPIC_OK) {
+			a->err = KF_ERR_KAFKA_STORAGE_ERROR;
+			return;
+		}
+		if (first_open < latest)
+			latest = first_open;
+	}
 	look_up(p, lp, ver, latest, a);
 }
 

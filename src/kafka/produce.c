@@ -24,8 +24,9 @@
  *     producer's codec with "producer").  Kafka checks the format only
  *     from v3, so a RecordBatch v2 (magic byte 2) is taken here too.
  *
- * Request: transactional_id (v3+; transactions are not served: it is
- * ignored as before), acks, timeout_ms, topics [name, partitions [index,
+ * Request: transactional_id (v3+; not checked against the coordinator,
+ * as Kafka before KIP-890 does not: a transactional batch opens its
+ * producer's transaction in the partition, logstore/producer.c), acks, timeout_ms, topics [name, partitions [index,
  * records]]; v9 is flexible (KIP-482: compact strings, arrays and records,
  * tagged fields).  Response: topics [name, partitions [index, error_code,
  * base_offset, log_append_time_ms (v2+), log_start_offset (v5+),

@@ -21,10 +21,14 @@
  * the first time, a gap with OUT_OF_ORDER_SEQUENCE_NUMBER, an older
  * epoch with INVALID_PRODUCER_EPOCH.
  *
- * Transactions are not served: an InitProducerId with a transactional id
- * is answered UNSUPPORTED_VERSION (35), and logged.  Needs Kafka 3's
- * rights for an idempotent producer (kf_authz_idempotent_write), else
- * CLUSTER_AUTHORIZATION_FAILED (31).
+ * With a transactional id it is the transaction coordinator's
+ * (txn_coord.c, kf_txns_init): the id's producer id with its epoch
+ * bumped (a transaction left open is aborted first), a timeout above
+ * 900000 ms (Kafka's transaction.max.timeout.ms) or <= 0
+ * INVALID_TRANSACTION_TIMEOUT (50), rights as for the other transaction
+ * APIs (txn_apis.c), COORDINATOR_NOT_AVAILABLE in a cluster (logged).
+ * Else it needs Kafka 3's rights for an idempotent producer
+ * (kf_authz_idempotent_write), or CLUSTER_AUTHORIZATION_FAILED (31).
  *
  * Must not depend on: src/amqp.
  */
@@ -32,8 +36,10 @@
 #include "core/replica.h"
 #include "core/topic_ops.h"
 #include "kafka/kf.h"
+#include "kafka/txn.h"
 
 #define NODE_SHIFT 40
+#define TXN_MAX_TIMEOUT_MS 900000 /* Kafka's transaction.max.timeout.ms default */
 
 static void answer(struct evbuffer *resp, int flex, int16_t err, int64_t pid, int16_t epoch)
 {
@@ -42,6 +48,33 @@ static void answer(struct evbuffer *resp, int flex, int16_t err, int64_t pid, in
 	kf_put_i64(resp, pid);
 	kf_put_i16(resp, epoch);
 	kf_put_tags(resp, flex);
+}
+
+/* InitProducerId of a transactional producer: the coordinator's. */
+static int16_t transactional(struct kf_conn *kc, const struct kf_init_producer_id_req *r,
+			     int64_t *pid, int16_t *epoch)
+{
+	const char *key;
+
+	if (kc->srv->replica || !kc->srv->txns) {
+		tdm_warn("kafka", "InitProducerId with transactional id %.*s: no transaction "
+			 "coordinator in a cluster (COORDINATOR_NOT_AVAILABLE)",
+			 (int)r->transactional_id.len, r->transactional_id.p);
+		return KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	}
+	if (!kf_authz_idempotent_write(kc))
+		return KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	if (!(key = kf_txn_key(kc, &r->transactional_id)))
+		return KF_ERR_INVALID_REQUEST;
+	if (r->transaction_timeout_ms <= 0 || r->transaction_timeout_ms > TXN_MAX_TIMEOUT_MS)
+		return KF_ERR_INVALID_TRANSACTION_TIMEOUT;
+	if ((r->producer_id == -1) != (r->producer_epoch == -1))
+		return KF_ERR_INVALID_REQUEST;
+	return kf_txns_init(kc->srv->txns, key, r->transaction_timeout_ms, r->producer_id,
+			    r->producer_epoch,
+			    kc->hdr.api_version >= 4 ? KF_ERR_PRODUCER_FENCED
+						     : KF_ERR_INVALID_PRODUCER_EPOCH,
+			    pid, epoch);
 }
 
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -53,10 +86,8 @@ int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 	if (kf_decode_init_producer_id(cur, kc->hdr.api_version, &r) < 0)
 		return KF_R_CLOSE;
 	if (r.transactional_id.len >= 0) {
-		tdm_warn("kafka", "InitProducerId with transactional id %.*s: transactions are not "
-			 "served (UNSUPPORTED_VERSION)", (int)r.transactional_id.len,
-			 r.transactional_id.p);
-		answer(resp, flex, KF_ERR_UNSUPPORTED_VERSION, -1, -1);
+		int16_t epoch = -1, err = transactional(kc, &r, &pid, &epoch);
+		answer(resp, flex, err, err == KF_ERR_NONE ? pid : -1, err == KF_ERR_NONE ? epoch : -1);
 		return KF_R_DONE;
 	}
 	if (!kf_authz_idempotent_write(kc)) {

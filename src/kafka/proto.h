@@ -36,6 +36,10 @@ enum {
 	KF_DELETE_RECORDS = 21,
 	KF_INIT_PRODUCER_ID = 22,
 	KF_OFFSET_FOR_LEADER_EPOCH = 23,
+	KF_ADD_PARTITIONS_TO_TXN = 24,
+	KF_ADD_OFFSETS_TO_TXN = 25,
+	KF_END_TXN = 26,
+	KF_TXN_OFFSET_COMMIT = 28,
 	KF_DESCRIBE_CONFIGS = 32,
 	KF_ALTER_CONFIGS = 33,
 	KF_INCREMENTAL_ALTER_CONFIGS = 44,
@@ -402,6 +406,57 @@ struct kf_init_producer_id_req {
 	int16_t producer_epoch; /* v3+; -1 before */
 };
 
+/* The transaction APIs (txn_decode.c), v0-3 each (v3 flexible).  Every
+ * one names the transaction and the producer it belongs to. */
+struct kf_txn_producer {
+	struct kf_str transactional_id;
+	int64_t producer_id;
+	int16_t producer_epoch;
+};
+/* AddPartitionsToTxn v0-3 (v1 is v0, v2 adds PRODUCER_FENCED). */
+struct kf_txn_topic {
+	struct kf_str name;
+	int32_t nparts;
+	int32_t *parts;
+};
+struct kf_add_partitions_txn_req {
+	struct kf_txn_producer prod;
+	int32_t ntopics;
+	struct kf_txn_topic *topics;
+};
+/* AddOffsetsToTxn v0-3. */
+struct kf_add_offsets_txn_req {
+	struct kf_txn_producer prod;
+	struct kf_str group_id;
+};
+/* EndTxn v0-3. */
+struct kf_end_txn_req {
+	struct kf_txn_producer prod;
+	int8_t committed;
+};
+/* TxnOffsetCommit v0-3 (v2 the committed leader epoch, v3 the member's
+ * generation, member id and group instance id, flexible). */
+struct kf_txn_offset_part {
+	int32_t index;
+	int64_t offset;
+	int32_t leader_epoch; /* v2+; -1 before */
+	struct kf_str metadata; /* len < 0: null */
+};
+struct kf_txn_offset_topic {
+	struct kf_str name;
+	int32_t nparts;
+	struct kf_txn_offset_part *parts;
+};
+struct kf_txn_offset_commit_req {
+	struct kf_txn_producer prod;
+	struct kf_str group_id;
+	int32_t generation_id;   /* v3+; -1 before */
+	struct kf_str member_id; /* v3+; "" before */
+	struct kf_str instance;  /* v3+; null before */
+	int32_t ntopics;
+	struct kf_txn_offset_topic *topics;
+};
+
 /* DeleteRecords v0-1 (v1 is v0). */
 struct kf_delete_records_part {
 	int32_t index;
@@ -516,6 +571,12 @@ int kf_decode_alter_configs(struct kf_cur *c, int incremental, struct kf_arena *
  * its tagged fields (flexible), then nothing may be left. */
 int kf_decode_end(struct kf_cur *c);
 int kf_decode_init_producer_id(struct kf_cur *c, int ver, struct kf_init_producer_id_req *r);
+int kf_decode_add_partitions_txn(struct kf_cur *c, int ver, struct kf_arena *a,
+				 struct kf_add_partitions_txn_req *r);
+int kf_decode_add_offsets_txn(struct kf_cur *c, int ver, struct kf_add_offsets_txn_req *r);
+int kf_decode_end_txn(struct kf_cur *c, int ver, struct kf_end_txn_req *r);
+int kf_decode_txn_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_txn_offset_commit_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -288,6 +288,46 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 			}
 		break;
 	}
+	case KF_ADD_PARTITIONS_TO_TXN: {
+		struct kf_add_partitions_txn_req r;
+		if ((rc = kf_decode_add_partitions_txn(&c, ver, a, &r)) == 0) {
+			str_ok(r.prod.transactional_id);
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].name);
+				for (int32_t j = 0; j < r.topics[i].nparts; j++)
+					(void)r.topics[i].parts[j];
+			}
+		}
+		break;
+	}
+	case KF_ADD_OFFSETS_TO_TXN: {
+		struct kf_add_offsets_txn_req r;
+		if ((rc = kf_decode_add_offsets_txn(&c, ver, &r)) == 0) {
+			str_ok(r.prod.transactional_id);
+			str_ok(r.group_id);
+		}
+		break;
+	}
+	case KF_END_TXN: {
+		struct kf_end_txn_req r;
+		if ((rc = kf_decode_end_txn(&c, ver, &r)) == 0)
+			str_ok(r.prod.transactional_id);
+		break;
+	}
+	case KF_TXN_OFFSET_COMMIT: {
+		struct kf_txn_offset_commit_req r;
+		if ((rc = kf_decode_txn_offset_commit(&c, ver, a, &r)) == 0) {
+			str_ok(r.group_id);
+			str_ok(r.member_id);
+			str_ok(r.instance);
+			for (int32_t i = 0; i < r.ntopics; i++) {
+				str_ok(r.topics[i].name);
+				for (int32_t j = 0; j < r.topics[i].nparts; j++)
+					str_ok(r.topics[i].parts[j].metadata);
+			}
+		}
+		break;
+	}
 	default:
 		return;
 	}

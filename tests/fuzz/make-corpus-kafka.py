@@ -166,6 +166,23 @@ seeds.update({
     'delete_topics_v6': flex(20, 6, carr([cs(None) + Z16 + T, cs('t1') + Z16 + T]) + i32(5000)),
     'describe_configs_v4': flex(32, 4, carr([i8(2) + cs('t1') + carr(None) + T]) + i8(1) + i8(1)),
 })
+# the transaction APIs (24 AddPartitionsToTxn, 25 AddOffsetsToTxn, 26
+# EndTxn, 28 TxnOffsetCommit), classic v0-2 and flexible v3
+seeds.update({
+    'add_partitions_txn_v1': frame(24, 1, s('tx-1') + i64(7) + i16(0) +
+                                   arr([s('t1') + arr([i32(0), i32(1)])])),
+    'add_partitions_txn_v3': flex(24, 3, cs('tx-1') + i64(7) + i16(0) +
+                                  carr([cs('t1') + carr([i32(0)]) + T])),
+    'add_offsets_txn_v0': frame(25, 0, s('tx-1') + i64(7) + i16(0) + s('g')),
+    'add_offsets_txn_v3': flex(25, 3, cs('tx-1') + i64(7) + i16(0) + cs('g')),
+    'end_txn_v1': frame(26, 1, s('tx-1') + i64(7) + i16(0) + i8(1)),
+    'end_txn_v3': flex(26, 3, cs('tx-1') + i64(7) + i16(0) + i8(0)),
+    'txn_offset_commit_v2': frame(28, 2, s('tx-1') + s('g') + i64(7) + i16(0) +
+                                  arr([s('t1') + arr([i32(0) + i64(5) + i32(-1) + s(None)])])),
+    'txn_offset_commit_v3': flex(28, 3, cs('tx-1') + cs('g') + i64(7) + i16(0) + i32(1) + cs('m') +
+                                 cs(None) + carr([cs('t1') + carr([i32(0) + i64(5) + i32(2) +
+                                                                   cs('meta') + T]) + T])),
+})
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']
 seeds['truncated'] = seeds['produce_v3'][:-7]
 seeds['huge_count'] = frame(3, 1, i32(0x7fffffff))

@@ -636,8 +636,8 @@ static struct rb find_v4(int fd, int8_t key_type, int n, const char *const *keys
 }
 
 /* FindCoordinator v4: two group keys, each answered (an empty one
- * INVALID_GROUP_ID); transaction keys COORDINATOR_NOT_AVAILABLE (no
- * transaction coordinator), no node; an unknown key type INVALID_REQUEST.
+ * INVALID_GROUP_ID); transaction keys this node (the single node's
+ * transaction coordinator); an unknown key type INVALID_REQUEST.
  * v1 (classic, key_type and error_message) of a transaction key. */
 START_TEST(find_coordinator_v4_batch)
 {
@@ -663,8 +663,8 @@ START_TEST(find_coordinator_v4_batch)
 	rend(&r);
 
 	r = find_v4(fd, 1, 2, txn);
-	coordinator_is(&r, "tx-1", 15, -1);
-	coordinator_is(&r, "tx-2", 15, -1);
+	coordinator_is(&r, "tx-1", 0, 1);
+	coordinator_is(&r, "tx-2", 0, 1);
 	rtags(&r);
 	rend(&r);
 
@@ -678,11 +678,12 @@ START_TEST(find_coordinator_v4_batch)
 	w8(&b, 1);
 	r = call(fd, 10, 1, 0, &b, 5000);
 	ck_assert_int_eq(r32(&r), 0);
-	ck_assert_int_eq(r16(&r), 15);
-	ck_assert_int_gt(rstr(&r, s, sizeof(s)), 0);
-	ck_assert_int_eq(r32(&r), -1);
-	ck_assert_int_eq(rstr(&r, s, sizeof(s)), 0);
-	ck_assert_int_eq(r32(&r), -1);
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_int_eq(rstr(&r, s, sizeof(s)), -1); /* error_message: null */
+	ck_assert_int_eq(r32(&r), 1);
+	rstr(&r, s, sizeof(s));
+	ck_assert_str_eq(s, "127.0.0.1");
+	ck_assert_int_eq(r32(&r), kh_main()->port);
 	rend(&r);
 	b.n = 0;
 	wstr(&b, "flexfc-a");
@@ -728,8 +729,8 @@ static int16_t init_pid(int fd, int16_t ver, const char *tx, int64_t pid, int16_
  * epoch 0.  v3/v4 with its current id and epoch: as Kafka without a
  * transactional id, a new id with epoch 0 (the idempotent producer bumps
  * its epoch itself); the old id's stale epoch makes no difference; an id
- * without an epoch INVALID_REQUEST; a transactional id
- * UNSUPPORTED_VERSION.  Both ids produce with sequence 0 at epoch 0; a
+ * without an epoch INVALID_REQUEST; a transactional id gets the
+ * coordinator's id, its epoch bumped by each call, a stale one fenced.  Both ids produce with sequence 0 at epoch 0; a
  * producer that bumped its epoch itself (as librdkafka and the Java
  * client do for idempotence, KIP-360) has its old epoch refused with
  * INVALID_PRODUCER_EPOCH (47). */
@@ -763,8 +764,16 @@ START_TEST(init_producer_id_flexible)
 	ck_assert_int_eq(init_pid(fd, 4, NULL, p1, -1, &p3, &e), 42);
 	ck_assert_int_eq(p3, -1);
 	ck_assert_int_eq(init_pid(fd, 4, NULL, -1, 0, &p3, &e), 42);
-	ck_assert_int_eq(init_pid(fd, 4, "tx-1", -1, -1, &p3, &e), 35);
-	ck_assert_int_eq(e, -1);
+	/* a transactional id: the coordinator's id, its epoch bumped by each
+	 * InitProducerId; a stale epoch (KIP-360) PRODUCER_FENCED at v4 */
+	ck_assert_int_eq(init_pid(fd, 4, "flextx-1", -1, -1, &p3, &e), 0);
+	ck_assert_int_ge(p3, 0);
+	ck_assert_int_eq(e, 0);
+	ck_assert_int_eq(init_pid(fd, 4, "flextx-1", p3, 0, &p1, &e), 0);
+	ck_assert_int_eq(p1, p3);
+	ck_assert_int_eq(e, 1);
+	ck_assert_int_eq(init_pid(fd, 4, "flextx-1", p3, 0, &p1, &e), 90);
+	ck_assert_int_eq(init_pid(fd, 4, "flextx-1", p2, 0, &p1, &e), 49);
 	close(fd);
 }
 END_TEST

@@ -1,0 +1,119 @@
+/*
+ * The transaction coordinator (Kafka's KIP-98) of a single node: the
+ * transactional ids, each with its producer id and epoch, its state and the
+ * partitions and groups of its open transaction; kept in the internal
+ * compacted topic "__transaction_state" (one record per change, keyed by
+ * the id) and read back at start.
+ *
+ * States, with Kafka's names: Empty (no transaction yet, or just
+ * initialised), Ongoing (partitions or offsets added), PrepareCommit and
+ * PrepareAbort (EndTxn decided: the markers are being written),
+ * CompleteCommit and CompleteAbort (every marker written and fsynced).
+ *
+ * Ending a transaction: the decision (Prepare*) is appended to the state
+ * log; the markers are appended to every partition of the transaction
+ * (tdm_partition_append_marker), and on a commit the offsets of
+ * TxnOffsetCommit are committed to their groups (on an abort dropped);
+ * every log touched is asked for an fsync.  EndTxn is answered once the
+ * decision is fsynced (txn_apis.c).  Once the markers' partitions are
+ * fsynced past them the Complete* record is appended: a restart that finds
+ * a Prepare* writes the markers again (a second marker for a closed
+ * transaction changes nothing).  A transaction found Ongoing at start is
+ * aborted with its epoch bumped (its TxnOffsetCommit offsets were only in
+ * memory), as is one older than its transaction timeout (checked every
+ * second): its producer is fenced and must start again, as with Kafka's
+ * coordinator.
+ *
+ * Loop thread only.  Must not depend on: src/amqp.
+ */
+#ifndef TANDEM_KAFKA_TXN_H
+#define TANDEM_KAFKA_TXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kf_server;
+
+enum kf_txn_state {
+	KF_TXN_EMPTY,
+	KF_TXN_ONGOING,
+	KF_TXN_PREPARE_COMMIT,
+	KF_TXN_PREPARE_ABORT,
+	KF_TXN_COMPLETE_COMMIT,
+	KF_TXN_COMPLETE_ABORT,
+};
+const char *kf_txn_state_name(enum kf_txn_state s);
+
+struct kf_txn_part {
+	char *topic; /* owned: the core name */
+	int32_t partition;
+	int marked;          /* its marker is appended */
+	uint64_t marker_end; /* the offset after it */
+};
+struct kf_txn_offset {
+	char *group, *topic; /* owned: core names */
+	int32_t partition;
+	int64_t offset;
+	char *metadata; /* owned, or NULL */
+};
+struct kf_txn {
+	char *id; /* owned: the key (vhost-qualified, kf_txn_key) */
+	int64_t pid;
+	int16_t epoch;
+	int32_t timeout_ms;
+	enum kf_txn_state state;
+	int64_t start_ms; /* monotonic: when it became Ongoing */
+	struct kf_txn_part *parts;
+	size_t nparts, cap_parts;
+	struct kf_txn_offset *offsets;
+	size_t noffsets, cap_offsets;
+	uint64_t decided_end; /* the state log's end after the Prepare* record */
+};
+
+struct kf_txns;
+/* The coordinator of srv: reads the state topic when it exists (finishing
+ * what a restart interrupted) and arms the timeout check.  NULL: no memory. */
+struct kf_txns *kf_txns_new(struct kf_server *srv);
+void kf_txns_free(struct kf_txns *ts);
+
+struct kf_txn *kf_txns_find(struct kf_txns *ts, const char *key);
+/* InitProducerId for key: a new id (epoch 0) the first time, else its
+ * epoch bumped (a new producer id when the epoch is exhausted), after
+ * aborting a transaction left open.  expect_pid/expect_epoch (-1: none,
+ * KIP-360) must be the current ones.  Returns a Kafka error code;
+ * KF_ERR_CONCURRENT_TRANSACTIONS while a previous one is completing. */
+int16_t kf_txns_init(struct kf_txns *ts, const char *key, int32_t timeout_ms, int64_t expect_pid,
+		     int16_t expect_epoch, int fenced_code, int64_t *pid, int16_t *epoch);
+/* The transaction of key checked for a request of (pid, epoch): KF_ERR_NONE
+ * with *out, INVALID_PRODUCER_ID_MAPPING (unknown id or another pid),
+ * fenced_code (an older epoch: INVALID_PRODUCER_EPOCH or PRODUCER_FENCED),
+ * CONCURRENT_TRANSACTIONS (a transaction is completing). */
+int16_t kf_txns_check(struct kf_txns *ts, const char *key, int64_t pid, int16_t epoch,
+		      int fenced_code, struct kf_txn **out);
+/* Adds a partition (core topic name) to t, which becomes Ongoing: the
+ * state record is appended when the set changed.  KF_ERR_NONE or
+ * KAFKA_STORAGE_ERROR / UNKNOWN_SERVER_ERROR. */
+int16_t kf_txns_add_partition(struct kf_txns *ts, struct kf_txn *t, const char *topic,
+			      int32_t partition);
+/* Writes t's state record now (after a batch of add_partition with
+ * persist 0); *end (may be NULL): the state log's end after it. */
+int16_t kf_txns_persist(struct kf_txns *ts, struct kf_txn *t, uint64_t *end);
+/* Keeps an offset of TxnOffsetCommit for t's commit. */
+int16_t kf_txns_add_offset(struct kf_txn *t, const char *group, const char *topic,
+			   int32_t partition, int64_t offset, const char *metadata);
+/* Ends t (commit 1 / abort 0): the decision appended, the markers and
+ * offsets written (see above).  KF_ERR_NONE with *decided_end (the state
+ * log offset that must be fsynced before answering), INVALID_TXN_STATE,
+ * KAFKA_STORAGE_ERROR. */
+int16_t kf_txns_end(struct kf_txns *ts, struct kf_txn *t, int commit);
+/* The state log (NULL when it could not be created). */
+struct ls_partition *kf_txns_log(struct kf_txns *ts);
+
+/* The coordinator's key of a transactional id for connection kc's vhost
+ * (the id itself in kafka_vhost, "vhost\x1f" + id elsewhere), in kc's
+ * arena; NULL: no memory or an empty id. */
+struct kf_conn;
+struct kf_str;
+const char *kf_txn_key(struct kf_conn *kc, const struct kf_str *id);
+
+#endif

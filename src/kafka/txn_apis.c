@@ -1,0 +1,415 @@
+/*
+ * The transaction APIs of a producer (Kafka's KIP-98), v0-3 each, v3
+ * flexible: AddPartitionsToTxn (24), AddOffsetsToTxn (25), EndTxn (26),
+ * TxnOffsetCommit (28).  The coordinator is txn_coord.c (txn.h).
+ *
+ * Each names a transactional id and the producer id and epoch that
+ * InitProducerId gave: an unknown id or another producer id is
+ * INVALID_PRODUCER_ID_MAPPING (49), an older epoch INVALID_PRODUCER_EPOCH
+ * (47) or, from v2 on (KIP-588), PRODUCER_FENCED (90); while a transaction
+ * of the id is being completed, CONCURRENT_TRANSACTIONS (51), which clients
+ * retry.  Rights: WRITE on a transactional id is Kafka's; tandem has no
+ * such resource, so the rights of an idempotent producer
+ * (kf_authz_idempotent_write) stand for it, else
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53).
+ *
+ * AddPartitionsToTxn: every partition must exist (else
+ * UNKNOWN_TOPIC_OR_PARTITION) and be writable by the user (else
+ * TOPIC_AUTHORIZATION_FAILED); when one fails, the others are answered
+ * OPERATION_NOT_ATTEMPTED (55) and none is added, as Kafka does.
+ * AddOffsetsToTxn: read on the group (GROUP_AUTHORIZATION_FAILED).
+ * TxnOffsetCommit (sent to the group coordinator): read on the group and on
+ * each topic; the offsets are kept with the transaction and committed to the
+ * group only when it commits.  v3's generation and member, when given, are
+ * checked as OffsetCommit checks them.
+ * EndTxn: answered once the decision is fsynced; INVALID_TXN_STATE when no
+ * transaction is open (a retried EndTxn whose transaction already ended
+ * the same way is answered OK).
+ *
+ * In a cluster there is no transaction coordinator yet: FindCoordinator
+ * finds none, and each of these is answered COORDINATOR_NOT_AVAILABLE.
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/groups.h"
+#include "core/log.h"
+#include "core/topic_ops.h"
+#include "kafka/groups_internal.h"
+#include "kafka/kf.h"
+#include "kafka/txn.h"
+#include "net/net.h"
+
+#define END_TIMEOUT_MS 5000
+
+const char *kf_txn_key(struct kf_conn *kc, const struct kf_str *id)
+{
+	const char *vh = kf_authz_vhost(kc);
+	const char *kafka_vh = kc->srv->cfg && kc->srv->cfg->kafka_vhost ? kc->srv->cfg->kafka_vhost
+									  : "/";
+	size_t n = id->len > 0 ? (size_t)id->len : 0, k = strcmp(vh, kafka_vh) ? strlen(vh) + 1 : 0;
+	char *key;
+
+	if (n == 0 || memchr(id->p, '\0', n) || !(key = kf_arena_alloc(&kc->arena, k + n + 1)))
+		return NULL;
+	if (k) {
+		memcpy(key, vh, k - 1);
+		key[k - 1] = '\x1f';
+	}
+	memcpy(key + k, id->p, n);
+	key[k + n] = '\0';
+	return key;
+}
+
+/* The fenced code of API key at version ver (KIP-588: PRODUCER_FENCED from
+ * v2 of the transaction APIs). */
+static int fenced_code(int ver)
+{
+	return ver >= 2 ? KF_ERR_PRODUCER_FENCED : KF_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/* The transaction a request names, checked: KF_ERR_NONE with *t. */
+static int16_t txn_of(struct kf_conn *kc, const struct kf_txn_producer *p, struct kf_txn **t)
+{
+	const char *key;
+
+	if (kc->srv->replica || !kc->srv->txns)
+		return KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	if (!kf_authz_idempotent_write(kc))
+		return KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	if (!(key = kf_txn_key(kc, &p->transactional_id)))
+		return KF_ERR_INVALID_REQUEST;
+	return kf_txns_check(kc->srv->txns, key, p->producer_id, p->producer_epoch,
+			     fenced_code(kc->hdr.api_version), t);
+}
+
+/* ---- AddPartitionsToTxn ---------------------------------------------------- */
+
+static void put_partition_errs(struct evbuffer *resp, int flex,
+			       const struct kf_add_partitions_txn_req *r, const int16_t *errs)
+{
+	kf_put_i32(resp, 0); /* throttle_time_ms */
+	kf_put_farray(resp, flex, r->ntopics);
+	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
+		kf_put_fkstr(resp, flex, r->topics[i].name);
+		kf_put_farray(resp, flex, r->topics[i].nparts);
+		for (int32_t j = 0; j < r->topics[i].nparts; j++, k++) {
+			kf_put_i32(resp, r->topics[i].parts[j]);
+			kf_put_i16(resp, errs[k]);
+			kf_put_tags(resp, flex);
+		}
+		kf_put_tags(resp, flex);
+	}
+	kf_put_tags(resp, flex);
+}
+
+/* Each partition's own error (KF_ERR_NONE: it can be added); 1 when any
+ * failed. */
+static int check_partitions(struct kf_conn *kc, const struct kf_add_partitions_txn_req *r,
+			    int16_t *errs)
+{
+	int failed = 0;
+
+	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
+		const struct kf_txn_topic *tt = &r->topics[i];
+		int16_t terr = kf_authz_topic(kc, TDM_PERM_WRITE, tt->name);
+		struct ls_topic *topic = terr == KF_ERR_NONE ? kf_topic_lookup(kc, tt->name) : NULL;
+
+		for (int32_t j = 0; j < tt->nparts; j++, k++) {
+			errs[k] = terr;
+			if (terr == KF_ERR_NONE &&
+			    (!topic || tt->parts[j] < 0 || tt->parts[j] >= tdm_topic_partitions(topic)))
+				errs[k] = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			failed |= errs[k] != KF_ERR_NONE;
+		}
+	}
+	return failed;
+}
+
+static int16_t add_partitions(struct kf_conn *kc, struct kf_txn *t,
+			      const struct kf_add_partitions_txn_req *r)
+{
+	int16_t err = KF_ERR_NONE;
+
+	for (int32_t i = 0; i < r->ntopics && err == KF_ERR_NONE; i++) {
+		struct ls_topic *topic = kf_topic_lookup(kc, r->topics[i].name);
+		for (int32_t j = 0; j < r->topics[i].nparts && err == KF_ERR_NONE; j++)
+			err = kf_txns_add_partition(kc->srv->txns, t, tdm_topic_name(topic),
+						    r->topics[i].parts[j]);
+	}
+	return err == KF_ERR_NONE ? kf_txns_persist(kc->srv->txns, t, NULL) : err;
+}
+
+int kf_h_add_partitions_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_add_partitions_txn_req r;
+	struct kf_txn *t = NULL;
+	int32_t total = 0;
+
+	if (kf_decode_add_partitions_txn(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	for (int32_t i = 0; i < r.ntopics; i++)
+		total += r.topics[i].nparts;
+	int16_t *errs = kf_arena_alloc(&kc->arena, (size_t)(total ? total : 1) * sizeof(*errs));
+	if (!errs)
+		return KF_R_CLOSE;
+	int16_t err = txn_of(kc, &r.prod, &t);
+	if (err == KF_ERR_NONE && check_partitions(kc, &r, errs)) {
+		for (int32_t k = 0; k < total; k++)
+			if (errs[k] == KF_ERR_NONE)
+				errs[k] = KF_ERR_OPERATION_NOT_ATTEMPTED;
+	} else {
+		if (err == KF_ERR_NONE)
+			err = add_partitions(kc, t, &r);
+		for (int32_t k = 0; k < total; k++)
+			errs[k] = err;
+	}
+	put_partition_errs(resp, kf_flex(kc), &r, errs);
+	return KF_R_DONE;
+}
+
+/* ---- AddOffsetsToTxn ------------------------------------------------------- */
+
+static void put_error(struct evbuffer *resp, int flex, int16_t err)
+{
+	kf_put_i32(resp, 0); /* throttle_time_ms */
+	kf_put_i16(resp, err);
+	kf_put_tags(resp, flex);
+}
+
+int kf_h_add_offsets_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_add_offsets_txn_req r;
+	struct kf_txn *t = NULL;
+
+	if (kf_decode_add_offsets_txn(cur, kc->hdr.api_version, &r) < 0)
+		return KF_R_CLOSE;
+	int16_t err = txn_of(kc, &r.prod, &t);
+	if (err == KF_ERR_NONE)
+		err = r.group_id.len > 0 ? kf_authz_group(kc, &r.group_id) : KF_ERR_INVALID_GROUP_ID;
+	if (err == KF_ERR_NONE) {
+		/* Kafka adds the group's offsets partition; here the offsets wait in
+		 * memory with the transaction: it only has to be open */
+		if (t->state != KF_TXN_ONGOING) {
+			t->state = KF_TXN_ONGOING;
+			t->start_ms = kf_groups_mono_ms();
+			err = kf_txns_persist(kc->srv->txns, t, NULL);
+		}
+	}
+	put_error(resp, kf_flex(kc), err);
+	return KF_R_DONE;
+}
+
+/* ---- TxnOffsetCommit ------------------------------------------------------- */
+
+static void put_offset_errs(struct evbuffer *resp, int flex, const struct kf_txn_offset_commit_req *r,
+			    const int16_t *errs, int16_t err)
+{
+	kf_put_i32(resp, 0); /* throttle_time_ms */
+	kf_put_farray(resp, flex, r->ntopics);
+	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
+		kf_put_fkstr(resp, flex, r->topics[i].name);
+		kf_put_farray(resp, flex, r->topics[i].nparts);
+		for (int32_t j = 0; j < r->topics[i].nparts; j++, k++) {
+			kf_put_i32(resp, r->topics[i].parts[j].index);
+			kf_put_i16(resp, err != KF_ERR_NONE ? err : errs[k]);
+			kf_put_tags(resp, flex);
+		}
+		kf_put_tags(resp, flex);
+	}
+	kf_put_tags(resp, flex);
+}
+
+/* The request's generation and member (v3), checked as OffsetCommit
+ * checks them; a generation of -1 without a member is not checked. */
+static int16_t check_member(struct kf_conn *kc, const struct kf_txn_offset_commit_req *r,
+			    struct kf_str gid)
+{
+	if (r->generation_id < 0 && r->member_id.len <= 0)
+		return KF_ERR_NONE;
+	return kf_groups_check_commit(kc->srv->groups, gid, r->generation_id, r->member_id,
+				      r->instance);
+}
+
+static void offset_errs(struct kf_conn *kc, struct kf_txn *t,
+			const struct kf_txn_offset_commit_req *r, const char *group, int16_t *errs)
+{
+	for (int32_t i = 0, k = 0; i < r->ntopics; i++) {
+		const struct kf_txn_offset_topic *tt = &r->topics[i];
+		int16_t terr = kf_authz_topic(kc, TDM_PERM_READ, tt->name);
+		struct ls_topic *topic = terr == KF_ERR_NONE ? kf_topic_lookup(kc, tt->name) : NULL;
+
+		for (int32_t j = 0; j < tt->nparts; j++, k++) {
+			const struct kf_txn_offset_part *p = &tt->parts[j];
+			char meta[4097];
+
+			errs[k] = terr;
+			if (errs[k] != KF_ERR_NONE)
+				continue;
+			if (!topic || p->index < 0 || p->index >= tdm_topic_partitions(topic)) {
+				errs[k] = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				continue;
+			}
+			if (p->metadata.len >= (int32_t)sizeof(meta)) {
+				errs[k] = KF_ERR_OFFSET_METADATA_TOO_LARGE;
+				continue;
+			}
+			if (p->metadata.len >= 0) {
+				memcpy(meta, p->metadata.p, (size_t)p->metadata.len);
+				meta[p->metadata.len] = '\0';
+			}
+			errs[k] = kf_txns_add_offset(t, group, tdm_topic_name(topic), p->index,
+						     p->offset, p->metadata.len >= 0 ? meta : NULL);
+		}
+	}
+}
+
+int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_txn_offset_commit_req r;
+	struct kf_txn *t = NULL;
+	struct kf_str gid;
+	char group[1024];
+	int32_t total = 0;
+
+	if (kf_decode_txn_offset_commit(cur, kc->hdr.api_version, &kc->arena, &r) < 0)
+		return KF_R_CLOSE;
+	for (int32_t i = 0; i < r.ntopics; i++)
+		total += r.topics[i].nparts;
+	int16_t *errs = kf_arena_alloc(&kc->arena, (size_t)(total ? total : 1) * sizeof(*errs));
+	if (!errs)
+		return KF_R_CLOSE;
+	gid = r.group_id;
+	int16_t err = gid.len > 0 ? kf_authz_group(kc, &gid) : KF_ERR_INVALID_GROUP_ID;
+	if (err == KF_ERR_NONE && (size_t)gid.len >= sizeof(group))
+		err = KF_ERR_INVALID_GROUP_ID;
+	if (err == KF_ERR_NONE) {
+		memcpy(group, gid.p, (size_t)gid.len);
+		group[gid.len] = '\0';
+		err = txn_of(kc, &r.prod, &t);
+	}
+	if (err == KF_ERR_NONE && t->state != KF_TXN_ONGOING)
+		err = KF_ERR_INVALID_TXN_STATE; /* AddOffsetsToTxn comes first */
+	if (err == KF_ERR_NONE)
+		err = check_member(kc, &r, gid);
+	if (err == KF_ERR_NONE)
+		offset_errs(kc, t, &r, group, errs);
+	put_offset_errs(resp, kf_flex(kc), &r, errs, err);
+	return KF_R_DONE;
+}
+
+/* ---- EndTxn ---------------------------------------------------------------- */
+
+/* An EndTxn waiting for its decision's fsync (in the request arena). */
+struct end_park {
+	struct kf_park base;
+	struct kf_conn *kc;
+	struct tdm_topics_waiter w;
+	struct event *timer; /* owned */
+	uint64_t target;
+};
+
+static void end_release(struct end_park *ep)
+{
+	tdm_topics_unwait(ep->kc->srv->topics, &ep->w);
+	if (ep->timer)
+		event_free(ep->timer);
+	ep->timer = NULL;
+}
+
+static void end_cancel(struct kf_park *p)
+{
+	end_release((struct end_park *)p);
+}
+
+/* 1 while the decision is not fsynced yet (and no error). */
+static int end_waiting(struct kf_server *srv, uint64_t target, int16_t *err)
+{
+	struct ls_partition *log = kf_txns_log(srv->txns);
+
+	if (!log || tdm_partition_failed(log)) {
+		*err = KF_ERR_KAFKA_STORAGE_ERROR;
+		return 0;
+	}
+	return tdm_partition_flushed(log) < target;
+}
+
+static void end_check(struct end_park *ep, int timed_out)
+{
+	struct kf_conn *kc = ep->kc;
+	int16_t err = KF_ERR_NONE;
+
+	if (end_waiting(kc->srv, ep->target, &err)) {
+		if (!timed_out) {
+			tdm_topics_wait_flush(kc->srv->topics, &ep->w);
+			return;
+		}
+		err = KF_ERR_REQUEST_TIMED_OUT;
+	}
+	end_release(ep);
+	put_error(kc->resp, kf_flex(kc), err);
+	kf_complete(kc, kc->resp);
+}
+
+static void end_woken(void *ctx)
+{
+	end_check(ctx, 0);
+}
+
+static void end_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	end_check(arg, 1);
+}
+
+static int end_wait(struct kf_conn *kc, uint64_t target, struct evbuffer *resp)
+{
+	struct timeval tv = { END_TIMEOUT_MS / 1000, 0 };
+	int16_t err = KF_ERR_NONE;
+
+	if (!end_waiting(kc->srv, target, &err)) {
+		put_error(resp, kf_flex(kc), err);
+		return KF_R_DONE;
+	}
+	struct end_park *ep = kf_arena_alloc(&kc->arena, sizeof(*ep));
+	if (!ep)
+		return KF_R_CLOSE;
+	memset(ep, 0, sizeof(*ep));
+	ep->base.cancel = end_cancel;
+	ep->kc = kc;
+	ep->target = target;
+	ep->w.fn = end_woken;
+	ep->w.ctx = ep;
+	if (!(ep->timer = evtimer_new(kc->srv->base, end_timeout_cb, ep)))
+		return KF_R_CLOSE;
+	evtimer_add(ep->timer, &tv);
+	tdm_topics_wait_flush(kc->srv->topics, &ep->w);
+	kc->park = &ep->base;
+	return KF_R_PARKED;
+}
+
+int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
+{
+	struct kf_end_txn_req r;
+	struct kf_txn *t = NULL;
+
+	if (kf_decode_end_txn(cur, kc->hdr.api_version, &r) < 0)
+		return KF_R_CLOSE;
+	int16_t err = txn_of(kc, &r.prod, &t);
+	if (err == KF_ERR_NONE && t->state != KF_TXN_ONGOING) {
+		/* a retry of an EndTxn that went through is answered as it was */
+		int same = t->state == (r.committed ? KF_TXN_COMPLETE_COMMIT : KF_TXN_COMPLETE_ABORT);
+		err = same ? KF_ERR_NONE : KF_ERR_INVALID_TXN_STATE;
+		put_error(resp, kf_flex(kc), err);
+		return KF_R_DONE;
+	}
+	if (err == KF_ERR_NONE)
+		err = kf_txns_end(kc->srv->txns, t, r.committed != 0);
+	if (err != KF_ERR_NONE) {
+		put_error(resp, kf_flex(kc), err);
+		return KF_R_DONE;
+	}
+	return end_wait(kc, t->decided_end, resp);
+}

@@ -1,0 +1,620 @@
+/*
+ * The transaction coordinator's state and its log (txn.h says what it
+ * does).  A state record: key the transactional id's coordinator key,
+ * value (all big-endian) version int16 0, producer_id int64, epoch int16,
+ * timeout_ms int32, state int8, then the partitions: count int32, each
+ * topic (int16 length, bytes) and partition int32.  A record whose value
+ * does not parse is skipped (logged).
+ *
+ * Must not depend on: src/amqp.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/groups.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "core/topic_ops.h"
+#include "core/topics.h"
+#include "kafka/groups_internal.h"
+#include "kafka/kf.h"
+#include "kafka/txn.h"
+#include "net/net.h"
+
+#define TXN_VALUE_VERSION 0
+#define CHECK_EVERY_MS 1000
+#define TXN_TOPIC_NAME_MAX 255
+
+struct kf_txns {
+	struct kf_server *srv;
+	struct tdm_map by_key; /* key -> struct kf_txn */
+	struct event *timer;   /* owned: timeouts, unfinished completions */
+	struct tdm_topics_waiter flushed; /* a completed fsync round */
+};
+
+const char *kf_txn_state_name(enum kf_txn_state s)
+{
+	static const char *const n[] = { "Empty", "Ongoing", "PrepareCommit", "PrepareAbort",
+					 "CompleteCommit", "CompleteAbort" };
+	return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "Dead";
+}
+
+/* ---- one transaction ------------------------------------------------------ */
+
+static void clear_offsets(struct kf_txn *t)
+{
+	for (size_t i = 0; i < t->noffsets; i++) {
+		free(t->offsets[i].group);
+		free(t->offsets[i].topic);
+		free(t->offsets[i].metadata);
+	}
+	t->noffsets = 0;
+}
+
+static void clear_parts(struct kf_txn *t)
+{
+	for (size_t i = 0; i < t->nparts; i++)
+		free(t->parts[i].topic);
+	t->nparts = 0;
+}
+
+static void txn_free(struct kf_txn *t)
+{
+	if (!t)
+		return;
+	clear_parts(t);
+	clear_offsets(t);
+	free(t->parts);
+	free(t->offsets);
+	free(t->id);
+	free(t);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 4;
+	while (n < need)
+		n *= 2;
+	void *p = realloc(*v, n * size);
+	if (!p)
+		return -1;
+	*v = p;
+	*cap = n;
+	return 0;
+}
+
+static int part_add(struct kf_txn *t, const char *topic, int32_t partition)
+{
+	for (size_t i = 0; i < t->nparts; i++)
+		if (t->parts[i].partition == partition && strcmp(t->parts[i].topic, topic) == 0)
+			return 0;
+	if (grow((void **)&t->parts, &t->cap_parts, t->nparts + 1, sizeof(*t->parts)) < 0)
+		return -1;
+	char *dup = strdup(topic);
+	if (!dup)
+		return -1;
+	t->parts[t->nparts++] = (struct kf_txn_part){ dup, partition, 0, 0 };
+	return 1;
+}
+
+/* ---- the state log -------------------------------------------------------- */
+
+static void put16(uint8_t **p, uint16_t v)
+{
+	(*p)[0] = (uint8_t)(v >> 8);
+	(*p)[1] = (uint8_t)v;
+	*p += 2;
+}
+
+static void put32(uint8_t **p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p, (uint16_t)v);
+}
+
+static void put64(uint8_t **p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p, (uint32_t)v);
+}
+
+/* t's state record value (malloc'd), *len its size; NULL: no memory. */
+static uint8_t *encode(const struct kf_txn *t, size_t *len)
+{
+	size_t n = 2 + 8 + 2 + 4 + 1 + 4;
+
+	for (size_t i = 0; i < t->nparts; i++)
+		n += 2 + strlen(t->parts[i].topic) + 4;
+	uint8_t *v = malloc(n), *p = v;
+	if (!v)
+		return NULL;
+	put16(&p, TXN_VALUE_VERSION);
+	put64(&p, (uint64_t)t->pid);
+	put16(&p, (uint16_t)t->epoch);
+	put32(&p, (uint32_t)t->timeout_ms);
+	*p++ = (uint8_t)t->state;
+	put32(&p, (uint32_t)t->nparts);
+	for (size_t i = 0; i < t->nparts; i++) {
+		size_t k = strlen(t->parts[i].topic);
+		put16(&p, (uint16_t)k);
+		memcpy(p, t->parts[i].topic, k);
+		p += k;
+		put32(&p, (uint32_t)t->parts[i].partition);
+	}
+	*len = n;
+	return v;
+}
+
+struct ls_partition *kf_txns_log(struct kf_txns *ts)
+{
+	return tdm_topics_txn_log(ts->srv->topics);
+}
+
+int16_t kf_txns_persist(struct kf_txns *ts, struct kf_txn *t, uint64_t *end)
+{
+	struct ls_partition *log = kf_txns_log(ts);
+	struct tdm_append_result res;
+	size_t len;
+	uint8_t *v = encode(t, &len);
+
+	if (!v || !log) {
+		free(v);
+		return KF_ERR_KAFKA_STORAGE_ERROR;
+	}
+	struct tdm_record rec = { t->id, strlen(t->id), v, len, NULL, 0, -1, 0 };
+	int rc = tdm_topics_append(ts->srv->topics, log, &rec, 1, 0, &res);
+	free(v);
+	if (rc != TDM_TOPIC_OK) {
+		tdm_warn("kafka", "transaction %s: writing its state failed: %s", t->id,
+			 tdm_strerror(rc));
+		return KF_ERR_KAFKA_STORAGE_ERROR;
+	}
+	tdm_topics_flush_now(ts->srv->topics, log);
+	if (end)
+		*end = res.last_offset + 1;
+	return KF_ERR_NONE;
+}
+
+struct reader {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+static uint64_t get(struct reader *r, int bytes)
+{
+	uint64_t v = 0;
+
+	if (r->bad || r->end - r->p < bytes) {
+		r->bad = 1;
+		return 0;
+	}
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | *r->p++;
+	return v;
+}
+
+/* Fills t (id set, empty) from a record value: 0, or -1 when it does not
+ * parse. */
+static int decode(struct kf_txn *t, const uint8_t *v, size_t len)
+{
+	struct reader r = { v, v + len, 0 };
+
+	if (get(&r, 2) != TXN_VALUE_VERSION)
+		return -1;
+	t->pid = (int64_t)get(&r, 8);
+	t->epoch = (int16_t)get(&r, 2);
+	t->timeout_ms = (int32_t)get(&r, 4);
+	t->state = (enum kf_txn_state)get(&r, 1);
+	uint32_t n = (uint32_t)get(&r, 4);
+	if (r.bad || t->state > KF_TXN_COMPLETE_ABORT || n > len)
+		return -1;
+	for (uint32_t i = 0; i < n && !r.bad; i++) {
+		size_t k = (size_t)get(&r, 2);
+		char name[TXN_TOPIC_NAME_MAX + 1];
+
+		if (r.bad || k > TXN_TOPIC_NAME_MAX || (size_t)(r.end - r.p) < k)
+			return -1;
+		memcpy(name, r.p, k);
+		name[k] = '\0';
+		r.p += k;
+		int32_t part = (int32_t)get(&r, 4);
+		if (r.bad || part_add(t, name, part) < 0)
+			return -1;
+	}
+	return r.bad || r.p != r.end ? -1 : 0;
+}
+
+static int load_record(void *ctx, int32_t partition, const struct tdm_record *rec)
+{
+	struct kf_txns *ts = ctx;
+	(void)partition;
+
+	if (!rec->key || rec->key_len == 0)
+		return 0;
+	struct kf_txn *old = tdm_map_del(&ts->by_key, rec->key, rec->key_len);
+	txn_free(old);
+	if (!rec->value)
+		return 0; /* a tombstone */
+	struct kf_txn *t = calloc(1, sizeof(*t));
+	if (!t || !(t->id = strndup(rec->key, rec->key_len)) ||
+	    decode(t, rec->value, rec->value_len) < 0 ||
+	    tdm_map_put(&ts->by_key, t->id, strlen(t->id), t) < 0) {
+		tdm_warn("kafka", "transaction state: a record at offset %llu is not readable",
+			 (unsigned long long)rec->offset);
+		txn_free(t);
+	}
+	return 0;
+}
+
+static void load(struct kf_txns *ts)
+{
+	if (!tdm_topic_find(ts->srv->topics, TDM_TXN_STATE_TOPIC))
+		return; /* no transaction ever: not created until one comes */
+	struct ls_partition *log = kf_txns_log(ts);
+	uint64_t next = log ? tdm_partition_log_start(log) : 0;
+	size_t n = 1;
+
+	while (log && n > 0)
+		if (tdm_partition_read_records(ts->srv->topics, log, &next, 1024, load_record, ts,
+					       &n) != TDM_TOPIC_OK) {
+			tdm_error("kafka", "transaction state: reading its log failed");
+			break;
+		}
+}
+
+/* ---- ending --------------------------------------------------------------- */
+
+static int completing(const struct kf_txn *t);
+static void watch_flushes(struct kf_txns *ts);
+
+static struct ls_partition *part_log(struct kf_txns *ts, const struct kf_txn_part *tp)
+{
+	struct ls_topic *topic = tdm_topic_find(ts->srv->topics, tp->topic);
+
+	return topic ? tdm_topic_partition(topic, tp->partition) : NULL;
+}
+
+/* Appends the markers still missing; 1 when every one is appended. */
+static int write_markers(struct kf_txns *ts, struct kf_txn *t)
+{
+	int commit = t->state == KF_TXN_PREPARE_COMMIT, all = 1;
+
+	for (size_t i = 0; i < t->nparts; i++) {
+		struct kf_txn_part *tp = &t->parts[i];
+		struct ls_partition *p = part_log(ts, tp);
+		uint64_t off;
+
+		if (tp->marked)
+			continue;
+		if (!p) { /* the topic is gone: nothing to mark */
+			tp->marked = 1;
+			continue;
+		}
+		int rc = tdm_partition_append_marker(ts->srv->topics, p, t->pid, t->epoch, commit,
+						     0, &off);
+		if (rc == TDM_TOPIC_OK || rc == TDM_ERR_PRODUCER_FENCED) {
+			tp->marked = 1; /* fenced: a newer epoch already ended it */
+			tp->marker_end = rc == TDM_TOPIC_OK ? off + 1 : 0;
+			tdm_topics_flush_now(ts->srv->topics, p);
+		} else {
+			all = 0;
+		}
+	}
+	return all;
+}
+
+static void commit_offsets(struct kf_txns *ts, struct kf_txn *t)
+{
+	for (size_t i = 0; i < t->noffsets; i++) {
+		const struct kf_txn_offset *o = &t->offsets[i];
+		struct tdm_offset_commit c = { o->topic, o->partition, o->offset, o->metadata };
+
+		if (tdm_groups_commit(ts->srv->cgroups, o->group, &c, 1) != TDM_TOPIC_OK)
+			tdm_warn("kafka", "transaction %s: committing its offsets of group %s failed",
+				 t->id, o->group);
+	}
+	if (t->noffsets > 0 && tdm_groups_log(ts->srv->cgroups))
+		tdm_topics_flush_now(ts->srv->topics, tdm_groups_log(ts->srv->cgroups));
+	clear_offsets(t);
+}
+
+/* Complete* once every marker is appended and fsynced. */
+static void try_complete(struct kf_txns *ts, struct kf_txn *t)
+{
+	if (t->state != KF_TXN_PREPARE_COMMIT && t->state != KF_TXN_PREPARE_ABORT)
+		return;
+	if (!write_markers(ts, t))
+		return;
+	for (size_t i = 0; i < t->nparts; i++) {
+		struct ls_partition *p = part_log(ts, &t->parts[i]);
+		if (p && tdm_partition_flushed(p) < t->parts[i].marker_end)
+			return;
+	}
+	enum kf_txn_state prev = t->state;
+	t->state = prev == KF_TXN_PREPARE_COMMIT ? KF_TXN_COMPLETE_COMMIT : KF_TXN_COMPLETE_ABORT;
+	clear_parts(t);
+	if (kf_txns_persist(ts, t, NULL) != KF_ERR_NONE) {
+		t->state = prev; /* markers are all there: the next try only writes this */
+		return;
+	}
+}
+
+/* Decides t: Prepare* appended, markers and offsets written. */
+static int16_t decide(struct kf_txns *ts, struct kf_txn *t, int commit)
+{
+	enum kf_txn_state prev = t->state;
+
+	t->state = commit ? KF_TXN_PREPARE_COMMIT : KF_TXN_PREPARE_ABORT;
+	for (size_t i = 0; i < t->nparts; i++)
+		t->parts[i].marked = 0;
+	int16_t err = kf_txns_persist(ts, t, &t->decided_end);
+	if (err != KF_ERR_NONE) {
+		t->state = prev;
+		return err;
+	}
+	if (commit)
+		commit_offsets(ts, t);
+	else
+		clear_offsets(t);
+	try_complete(ts, t);
+	if (completing(t))
+		watch_flushes(ts);
+	return KF_ERR_NONE;
+}
+
+int16_t kf_txns_end(struct kf_txns *ts, struct kf_txn *t, int commit)
+{
+	if (t->state != KF_TXN_ONGOING)
+		return KF_ERR_INVALID_TXN_STATE;
+	return decide(ts, t, commit);
+}
+
+/* Aborts t's open transaction with its epoch bumped (a timeout, a restart,
+ * a new InitProducerId): its producer is fenced. */
+static void abort_fenced(struct kf_txns *ts, struct kf_txn *t, const char *why)
+{
+	tdm_info("kafka", "transaction %s (producer %lld epoch %d) aborted: %s", t->id,
+		 (long long)t->pid, t->epoch, why);
+	if (t->epoch < INT16_MAX - 1)
+		t->epoch++;
+	decide(ts, t, 0);
+}
+
+static void check_all(struct kf_txns *ts)
+{
+	int64_t now = kf_groups_mono_ms();
+	size_t pos = 0;
+	void *v;
+
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
+		struct kf_txn *t = v;
+
+		if (t->state == KF_TXN_ONGOING && now - t->start_ms > t->timeout_ms)
+			abort_fenced(ts, t, "its transaction timeout passed");
+		else
+			try_complete(ts, t);
+	}
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kf_txns *ts = arg;
+	struct timeval tv = { CHECK_EVERY_MS / 1000, 0 };
+	(void)fd, (void)what;
+
+	check_all(ts);
+	evtimer_add(ts->timer, &tv);
+}
+
+static void flushed_cb(void *ctx)
+{
+	struct kf_txns *ts = ctx;
+	size_t pos = 0;
+	void *v;
+	int pending = 0;
+
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
+		struct kf_txn *t = v;
+		if (t->state == KF_TXN_PREPARE_COMMIT || t->state == KF_TXN_PREPARE_ABORT) {
+			try_complete(ts, t);
+			pending |= t->state == KF_TXN_PREPARE_COMMIT ||
+				   t->state == KF_TXN_PREPARE_ABORT;
+		}
+	}
+	if (pending)
+		tdm_topics_wait_flush(ts->srv->topics, &ts->flushed);
+}
+
+/* Waits for the next fsync round to finish what is prepared. */
+static void watch_flushes(struct kf_txns *ts)
+{
+	tdm_topics_unwait(ts->srv->topics, &ts->flushed);
+	tdm_topics_wait_flush(ts->srv->topics, &ts->flushed);
+}
+
+/* ---- the coordinator ------------------------------------------------------ */
+
+struct kf_txns *kf_txns_new(struct kf_server *srv)
+{
+	struct kf_txns *ts = calloc(1, sizeof(*ts));
+	struct timeval tv = { CHECK_EVERY_MS / 1000, 0 };
+
+	if (!ts)
+		return NULL;
+	ts->srv = srv;
+	tdm_map_init(&ts->by_key);
+	ts->flushed.fn = flushed_cb;
+	ts->flushed.ctx = ts;
+	if (!(ts->timer = evtimer_new(srv->base, timer_cb, ts))) {
+		free(ts);
+		return NULL;
+	}
+	load(ts);
+	size_t pos = 0;
+	void *v;
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
+		struct kf_txn *t = v;
+		if (t->state == KF_TXN_ONGOING)
+			abort_fenced(ts, t, "the broker restarted during it");
+		else
+			try_complete(ts, t);
+	}
+	watch_flushes(ts);
+	evtimer_add(ts->timer, &tv);
+	return ts;
+}
+
+void kf_txns_free(struct kf_txns *ts)
+{
+	size_t pos = 0;
+	void *v;
+
+	if (!ts)
+		return;
+	tdm_topics_unwait(ts->srv->topics, &ts->flushed);
+	event_free(ts->timer);
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v))
+		txn_free(v);
+	tdm_map_free(&ts->by_key);
+	free(ts);
+}
+
+struct kf_txn *kf_txns_find(struct kf_txns *ts, const char *key)
+{
+	return tdm_map_get(&ts->by_key, key, strlen(key));
+}
+
+static int completing(const struct kf_txn *t)
+{
+	return t->state == KF_TXN_PREPARE_COMMIT || t->state == KF_TXN_PREPARE_ABORT;
+}
+
+static struct kf_txn *txn_new(struct kf_txns *ts, const char *key)
+{
+	struct kf_txn *t = calloc(1, sizeof(*t));
+
+	if (!t || !(t->id = strdup(key)) || tdm_map_put(&ts->by_key, t->id, strlen(t->id), t) < 0) {
+		txn_free(t);
+		return NULL;
+	}
+	t->pid = -1;
+	t->epoch = -1;
+	return t;
+}
+
+/* A fresh producer id for t (epoch 0): KF_ERR_NONE or the store's error. */
+static int16_t new_pid(struct kf_txns *ts, struct kf_txn *t)
+{
+	int64_t pid;
+	int rc = tdm_topics_producer_id(ts->srv->topics, &pid);
+
+	if (rc != TDM_TOPIC_OK)
+		return kf_err_from_core(rc);
+	t->pid = pid;
+	t->epoch = 0;
+	return KF_ERR_NONE;
+}
+
+int16_t kf_txns_init(struct kf_txns *ts, const char *key, int32_t timeout_ms, int64_t expect_pid,
+		     int16_t expect_epoch, int fenced_code, int64_t *pid, int16_t *epoch)
+{
+	struct kf_txn *t = kf_txns_find(ts, key);
+	int16_t err;
+
+	if (t && completing(t)) {
+		try_complete(ts, t);
+		if (completing(t))
+			return KF_ERR_CONCURRENT_TRANSACTIONS;
+	}
+	if (expect_pid >= 0 && (!t || t->pid != expect_pid || t->epoch != expect_epoch))
+		return t && t->pid == expect_pid && expect_epoch < t->epoch
+			       ? (int16_t)fenced_code
+			       : KF_ERR_INVALID_PRODUCER_ID_MAPPING;
+	if (!t && !(t = txn_new(ts, key)))
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	if (t->state == KF_TXN_ONGOING) {
+		abort_fenced(ts, t, "its producer was initialised again");
+		if (completing(t)) {
+			watch_flushes(ts);
+			return KF_ERR_CONCURRENT_TRANSACTIONS; /* the client retries */
+		}
+	}
+	if (t->pid < 0 || t->epoch >= INT16_MAX - 1)
+		err = new_pid(ts, t);
+	else
+		t->epoch++, err = KF_ERR_NONE;
+	if (err != KF_ERR_NONE)
+		return err;
+	t->timeout_ms = timeout_ms;
+	t->state = KF_TXN_EMPTY;
+	clear_parts(t);
+	clear_offsets(t);
+	if ((err = kf_txns_persist(ts, t, NULL)) != KF_ERR_NONE)
+		return err;
+	*pid = t->pid;
+	*epoch = t->epoch;
+	return KF_ERR_NONE;
+}
+
+int16_t kf_txns_check(struct kf_txns *ts, const char *key, int64_t pid, int16_t epoch,
+		      int fenced_code, struct kf_txn **out)
+{
+	struct kf_txn *t = kf_txns_find(ts, key);
+
+	if (!t || t->pid != pid)
+		return KF_ERR_INVALID_PRODUCER_ID_MAPPING;
+	if (epoch != t->epoch)
+		return epoch < t->epoch ? (int16_t)fenced_code : KF_ERR_INVALID_PRODUCER_EPOCH;
+	if (completing(t)) {
+		try_complete(ts, t);
+		if (completing(t))
+			return KF_ERR_CONCURRENT_TRANSACTIONS;
+	}
+	*out = t;
+	return KF_ERR_NONE;
+}
+
+int16_t kf_txns_add_partition(struct kf_txns *ts, struct kf_txn *t, const char *topic,
+			      int32_t partition)
+{
+	(void)ts;
+	int rc = part_add(t, topic, partition);
+
+	if (rc < 0)
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	if (t->state != KF_TXN_ONGOING) {
+		t->state = KF_TXN_ONGOING;
+		t->start_ms = kf_groups_mono_ms();
+	}
+	return KF_ERR_NONE;
+}
+
+int16_t kf_txns_add_offset(struct kf_txn *t, const char *group, const char *topic,
+			   int32_t partition, int64_t offset, const char *metadata)
+{
+	for (size_t i = 0; i < t->noffsets; i++) {
+		struct kf_txn_offset *o = &t->offsets[i];
+		if (o->partition == partition && strcmp(o->group, group) == 0 &&
+		    strcmp(o->topic, topic) == 0) {
+			char *m = metadata ? strdup(metadata) : NULL;
+			if (metadata && !m)
+				return KF_ERR_UNKNOWN_SERVER_ERROR;
+			free(o->metadata);
+			o->metadata = m;
+			o->offset = offset;
+			return KF_ERR_NONE;
+		}
+	}
+	if (grow((void **)&t->offsets, &t->cap_offsets, t->noffsets + 1, sizeof(*t->offsets)) < 0)
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	struct kf_txn_offset o = { strdup(group), strdup(topic), partition, offset,
+				   metadata ? strdup(metadata) : NULL };
+	if (!o.group || !o.topic || (metadata && !o.metadata)) {
+		free(o.group), free(o.topic), free(o.metadata);
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	t->offsets[t->noffsets++] = o;
+	return KF_ERR_NONE;
+}

@@ -1,0 +1,499 @@
+/* Integration tests: Kafka transactions (issue 16 item 2) on a single
+ * node, with librdkafka's transactional producer and read_committed
+ * consumers, and over raw sockets for the error codes.
+ *  - committed transactions are read by read_committed consumers, aborted
+ *    ones are not (librdkafka drops them with the aborted-transactions list
+ *    of Fetch); read_uncommitted consumers read both;
+ *  - an open transaction holds read_committed consumers and ListOffsets
+ *    (isolation_level 1) at its first offset: the last stable offset;
+ *  - send_offsets_to_transaction commits a group's offsets with the
+ *    transaction, and an abort drops them;
+ *  - a second InitProducerId of the same transactional id fences the
+ *    first producer; a transaction past its timeout is aborted by the
+ *    coordinator; the error codes of the four APIs;
+ *  - kill -9 during an open transaction: after the restart it is aborted,
+ *    the committed one before it is still there, and read_committed
+ *    consumers are not held.
+ * Every wait is bounded. */
+#include "kafka_harness.h"
+#include "kraw.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static uint8_t resp[1 << 16];
+
+static void make_topic(const char *bootstrap, const char *topic, int parts)
+{
+	rd_kafka_t *p = kh_producer(bootstrap, NULL);
+	ck_assert_int_eq(kh_create_topic(p, topic, parts, 1, NULL), RD_KAFKA_RESP_ERR_NO_ERROR);
+	rd_kafka_destroy(p);
+}
+
+static void ok(rd_kafka_error_t *e, const char *what)
+{
+	ck_assert_msg(e == NULL, "%s: %s", what, e ? rd_kafka_error_string(e) : "");
+}
+
+static rd_kafka_t *txn_producer(const char *bootstrap, const char *txid, const char *timeout_ms)
+{
+	const char *kv[] = { "transactional.id", txid, "transaction.timeout.ms", timeout_ms,
+			     "linger.ms", "0", NULL };
+	rd_kafka_t *p = kh_producer(bootstrap, kv);
+	ok(rd_kafka_init_transactions(p, 10000), "init_transactions");
+	return p;
+}
+
+static void produce(rd_kafka_t *p, const char *topic, int32_t part, const char *value)
+{
+	ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+					   RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* The values of partition part a consumer with isolation.level iso reads
+ * from the start, joined by ','. */
+static void read_values(const char *bootstrap, const char *topic, int32_t part, const char *iso,
+			char *out, size_t cap)
+{
+	const char *kv[] = { "isolation.level", iso, KH_READ_TO_END, NULL };
+	rd_kafka_t *c = kh_consumer(bootstrap, kv);
+	struct kh_msg m[64];
+	int n = kh_consume(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, m, 64, 8000);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "", m[i].value);
+	kh_msgs_free(m, n);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+}
+
+/* ListOffsets v2 latest of topic/part with isolation_level iso. */
+static int64_t latest(const struct kh_broker *b, const char *topic, int32_t part, int8_t iso)
+{
+	int fd = kh_raw_connect(b);
+	struct wb w = { .n = 0 };
+
+	w32(&w, -1);
+	w8(&w, iso);
+	w32(&w, 1);
+	wstr(&w, topic);
+	w32(&w, 1);
+	w32(&w, part);
+	w64(&w, -1);
+	kh_raw_request(fd, 2, 2, 7, w.d, w.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_int_gt(n, 0);
+	close(fd);
+	struct rb r = { resp, (size_t)n, 0 };
+	ck_assert_int_eq(r32(&r), 7);
+	r32(&r); /* throttle */
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), part);
+	ck_assert_int_eq(r16(&r), 0);
+	r64(&r); /* timestamp */
+	int64_t off = r64(&r);
+	rend(&r);
+	return off;
+}
+
+START_TEST(commit_and_abort_seen_by_isolation_level)
+{
+	char topic[64], got[1024];
+
+	kh_name(topic, sizeof topic, "txn");
+	make_topic(kh_bootstrap(), topic, 2);
+	rd_kafka_t *p = txn_producer(kh_bootstrap(), "txn-basic", "60000");
+
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "c1");
+	produce(p, topic, 1, "c2");
+	produce(p, topic, 0, "c3");
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "a1");
+	produce(p, topic, 1, "a2");
+	ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+	ok(rd_kafka_abort_transaction(p, 10000), "abort");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "c4");
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	rd_kafka_destroy(p);
+
+	read_values(kh_bootstrap(), topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "c1,c3,c4");
+	read_values(kh_bootstrap(), topic, 1, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "c2");
+	read_values(kh_bootstrap(), topic, 0, "read_uncommitted", got, sizeof got);
+	ck_assert_str_eq(got, "c1,c3,a1,c4");
+	/* data and markers: c1 c3 C a1 A c4 C on partition 0 */
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 0), 7);
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 1), 7);
+}
+END_TEST
+
+START_TEST(open_transaction_holds_the_last_stable_offset)
+{
+	char topic[64], got[1024];
+
+	kh_name(topic, sizeof topic, "txnlso");
+	make_topic(kh_bootstrap(), topic, 1);
+	rd_kafka_t *plain = kh_producer(kh_bootstrap(), NULL);
+	ck_assert_int_eq(kh_produce_sync(plain, topic, 0, NULL, "before", -1, NULL), 0);
+	rd_kafka_t *p = txn_producer(kh_bootstrap(), "txn-lso", "60000");
+
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "t1");
+	ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+	ck_assert_int_eq(kh_produce_sync(plain, topic, 0, NULL, "after", -1, NULL), 0);
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 0), 3);
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 1), 1); /* t1's offset */
+	read_values(kh_bootstrap(), topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "before");
+	read_values(kh_bootstrap(), topic, 0, "read_uncommitted", got, sizeof got);
+	ck_assert_str_eq(got, "before,t1,after");
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 1), 4);
+	read_values(kh_bootstrap(), topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "before,t1,after");
+	rd_kafka_destroy(p);
+	rd_kafka_destroy(plain);
+}
+END_TEST
+
+/* The committed offset of group/topic/0, -1 when none. */
+static int64_t committed(const char *group, const char *topic)
+{
+	const char *kv[] = { "group.id", group, NULL };
+	rd_kafka_t *c = kh_consumer(kh_bootstrap(), kv);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(l, topic, 0);
+	ck_assert_int_eq(rd_kafka_committed(c, l, 5000), 0);
+	int64_t off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(c);
+	return off;
+}
+
+static void send_offsets(rd_kafka_t *p, const char *group, const char *topic, int64_t off)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata_new(group);
+
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = off;
+	ok(rd_kafka_send_offsets_to_transaction(p, l, md, 10000), "send_offsets");
+	rd_kafka_consumer_group_metadata_destroy(md);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+START_TEST(offsets_commit_with_the_transaction)
+{
+	char in[64], out[64], group[64];
+
+	kh_name(in, sizeof in, "txnin");
+	kh_name(out, sizeof out, "txnout");
+	kh_name(group, sizeof group, "txngroup");
+	make_topic(kh_bootstrap(), in, 1);
+	make_topic(kh_bootstrap(), out, 1);
+	rd_kafka_t *p = txn_producer(kh_bootstrap(), "txn-offsets", "60000");
+
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, out, 0, "x");
+	send_offsets(p, group, in, 5);
+	ck_assert_int_eq(committed(group, in), RD_KAFKA_OFFSET_INVALID); /* not yet */
+	ok(rd_kafka_abort_transaction(p, 10000), "abort");
+	ck_assert_int_eq(committed(group, in), RD_KAFKA_OFFSET_INVALID);
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, out, 0, "y");
+	send_offsets(p, group, in, 7);
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	ck_assert_int_eq(committed(group, in), 7);
+	rd_kafka_destroy(p);
+}
+END_TEST
+
+START_TEST(second_producer_fences_the_first)
+{
+	char topic[64], got[256];
+
+	kh_name(topic, sizeof topic, "txnfence");
+	make_topic(kh_bootstrap(), topic, 1);
+	rd_kafka_t *p1 = txn_producer(kh_bootstrap(), "txn-fence", "60000");
+	ok(rd_kafka_begin_transaction(p1), "begin");
+	produce(p1, topic, 0, "old");
+	ck_assert_int_eq(rd_kafka_flush(p1, 5000), 0);
+	/* the new incarnation aborts the open transaction and bumps the epoch */
+	rd_kafka_t *p2 = txn_producer(kh_bootstrap(), "txn-fence", "60000");
+	rd_kafka_error_t *e = rd_kafka_commit_transaction(p1, 10000);
+	ck_assert(e != NULL);
+	ck_assert_msg(rd_kafka_error_is_fatal(e), "not fatal: %s", rd_kafka_error_string(e));
+	rd_kafka_error_destroy(e);
+	ok(rd_kafka_begin_transaction(p2), "begin");
+	produce(p2, topic, 0, "new");
+	ok(rd_kafka_commit_transaction(p2, 10000), "commit");
+	read_values(kh_bootstrap(), topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "new");
+	rd_kafka_destroy(p1);
+	rd_kafka_destroy(p2);
+}
+END_TEST
+
+START_TEST(timed_out_transaction_is_aborted)
+{
+	char topic[64], got[256];
+
+	kh_name(topic, sizeof topic, "txntimeout");
+	make_topic(kh_bootstrap(), topic, 1);
+	rd_kafka_t *p = txn_producer(kh_bootstrap(), "txn-timeout", "1500");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "late");
+	ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 1), 0);
+	uint64_t deadline = kh_now_ms() + 10000;
+	while (latest(kh_main(), topic, 0, 1) != 2 && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 1), 2); /* late + the abort marker */
+	rd_kafka_error_t *e = rd_kafka_commit_transaction(p, 10000);
+	ck_assert(e != NULL);
+	rd_kafka_error_destroy(e);
+	read_values(kh_bootstrap(), topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "");
+	rd_kafka_destroy(p);
+}
+END_TEST
+
+/* ---- raw requests --------------------------------------------------------- */
+
+static struct rb call(int fd, int16_t api, int16_t ver, const struct wb *w)
+{
+	kh_raw_request(fd, api, ver, 7, w->d, w->n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_msg(n > 0, "no answer to api %d v%d", api, ver);
+	struct rb r = { resp, (size_t)n, 0 };
+	ck_assert_int_eq(r32(&r), 7);
+	if (ver >= 3)
+		ck_assert_uint_eq(ruv(&r), 0);
+	return r;
+}
+
+static void producer_fields(struct wb *w, int flex, const char *txid, int64_t pid, int16_t epoch)
+{
+	if (flex)
+		wcstr(w, txid);
+	else
+		wstr(w, txid);
+	w64(w, pid);
+	w16(w, epoch);
+}
+
+/* AddPartitionsToTxn of topic partitions parts[0..n) at ver: each
+ * partition's error into errs. */
+static void add_partitions(int fd, int ver, const char *txid, int64_t pid, int16_t epoch,
+			   const char *topic, const int32_t *parts, int n, int16_t *errs)
+{
+	int flex = ver >= 3;
+	struct wb w = { .n = 0 };
+	char s[128];
+
+	if (flex)
+		w8(&w, 0);
+	producer_fields(&w, flex, txid, pid, epoch);
+	if (flex) {
+		wcarr(&w, 1);
+		wcstr(&w, topic);
+		wcarr(&w, n);
+	} else {
+		w32(&w, 1);
+		wstr(&w, topic);
+		w32(&w, n);
+	}
+	for (int i = 0; i < n; i++)
+		w32(&w, parts[i]);
+	if (flex)
+		wtags(&w), wtags(&w);
+	struct rb r = call(fd, 24, (int16_t)ver, &w);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(flex ? rcarr(&r) : r32(&r), 1);
+	if (flex)
+		rcstr(&r, s, sizeof s);
+	else
+		rstr(&r, s, sizeof s);
+	ck_assert_str_eq(s, topic);
+	ck_assert_int_eq(flex ? rcarr(&r) : r32(&r), n);
+	for (int i = 0; i < n; i++) {
+		ck_assert_int_eq(r32(&r), parts[i]);
+		errs[i] = r16(&r);
+		if (flex)
+			rtags(&r);
+	}
+	if (flex)
+		rtags(&r), rtags(&r);
+	rend(&r);
+}
+
+/* EndTxn at ver: its error. */
+static int16_t end_txn(int fd, int ver, const char *txid, int64_t pid, int16_t epoch, int commit)
+{
+	int flex = ver >= 3;
+	struct wb w = { .n = 0 };
+
+	if (flex)
+		w8(&w, 0);
+	producer_fields(&w, flex, txid, pid, epoch);
+	w8(&w, (uint8_t)commit);
+	if (flex)
+		wtags(&w);
+	struct rb r = call(fd, 26, (int16_t)ver, &w);
+	ck_assert_int_eq(r32(&r), 0);
+	int16_t err = r16(&r);
+	if (flex)
+		rtags(&r);
+	rend(&r);
+	return err;
+}
+
+/* AddOffsetsToTxn at ver: its error. */
+static int16_t add_offsets(int fd, int ver, const char *txid, int64_t pid, int16_t epoch,
+			   const char *group)
+{
+	int flex = ver >= 3;
+	struct wb w = { .n = 0 };
+
+	if (flex)
+		w8(&w, 0);
+	producer_fields(&w, flex, txid, pid, epoch);
+	if (flex)
+		wcstr(&w, group), wtags(&w);
+	else
+		wstr(&w, group);
+	struct rb r = call(fd, 25, (int16_t)ver, &w);
+	ck_assert_int_eq(r32(&r), 0);
+	int16_t err = r16(&r);
+	if (flex)
+		rtags(&r);
+	rend(&r);
+	return err;
+}
+
+START_TEST(error_codes)
+{
+	char topic[64];
+	int fd = kh_raw_connect(kh_main());
+	int64_t pid, other;
+	int16_t epoch, e2, errs[3];
+	const int32_t p0[] = { 0 }, bad[] = { 0, 9 };
+
+	kh_name(topic, sizeof topic, "txnraw");
+	make_topic(kh_bootstrap(), topic, 1);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, "txn-raw", &pid, &epoch), 0);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, "txn-raw-2", &other, &e2), 0);
+	/* nothing open yet: EndTxn INVALID_TXN_STATE */
+	ck_assert_int_eq(end_txn(fd, 1, "txn-raw", pid, epoch, 1), 48);
+	/* an unknown id, another producer id: INVALID_PRODUCER_ID_MAPPING */
+	add_partitions(fd, 1, "txn-none", pid, epoch, topic, p0, 1, errs);
+	ck_assert_int_eq(errs[0], 49);
+	add_partitions(fd, 3, "txn-raw", other, epoch, topic, p0, 1, errs);
+	ck_assert_int_eq(errs[0], 49);
+	/* an unknown partition: UNKNOWN_TOPIC_OR_PARTITION, the rest
+	 * OPERATION_NOT_ATTEMPTED, nothing added */
+	add_partitions(fd, 3, "txn-raw", pid, epoch, topic, bad, 2, errs);
+	ck_assert_int_eq(errs[0], 55);
+	ck_assert_int_eq(errs[1], 3);
+	ck_assert_int_eq(end_txn(fd, 3, "txn-raw", pid, epoch, 0), 48);
+	add_partitions(fd, 0, "txn-raw", pid, epoch, topic, p0, 1, errs);
+	ck_assert_int_eq(errs[0], 0);
+	ck_assert_int_eq(add_offsets(fd, 0, "txn-raw", pid, epoch, "txn-raw-group"), 0);
+	ck_assert_int_eq(add_offsets(fd, 3, "txn-raw", pid, epoch, ""), 24);
+	/* a newer InitProducerId: the old epoch is fenced (47 before v2, 90
+	 * from v2), its open transaction aborted */
+	int16_t old = epoch, err;
+	uint64_t deadline = kh_now_ms() + 5000;
+	/* CONCURRENT_TRANSACTIONS (51) until the abort is complete */
+	while ((err = kh_raw_init_producer_id(fd, "txn-raw", &other, &epoch)) == 51 &&
+	       kh_now_ms() < deadline)
+		kh_sleep_ms(50);
+	ck_assert_int_eq(err, 0);
+	ck_assert_int_eq(other, pid);
+	ck_assert_int_eq(epoch, old + 2); /* the abort's bump, then the new one */
+	ck_assert_int_eq(end_txn(fd, 1, "txn-raw", pid, old, 1), 47);
+	ck_assert_int_eq(end_txn(fd, 2, "txn-raw", pid, old, 1), 90);
+	add_partitions(fd, 2, "txn-raw", pid, old, topic, p0, 1, errs);
+	ck_assert_int_eq(errs[0], 90);
+	/* the new epoch works, and a retried EndTxn is answered as before */
+	add_partitions(fd, 3, "txn-raw", pid, epoch, topic, p0, 1, errs);
+	ck_assert_int_eq(errs[0], 0);
+	ck_assert_int_eq(end_txn(fd, 3, "txn-raw", pid, epoch, 1), 0);
+	ck_assert_int_eq(end_txn(fd, 3, "txn-raw", pid, epoch, 1), 0);
+	ck_assert_int_eq(end_txn(fd, 3, "txn-raw", pid, epoch, 0), 48);
+	close(fd);
+}
+END_TEST
+
+/* ---- kill -9 ---------------------------------------------------------------- */
+
+START_TEST(kill9_during_a_transaction)
+{
+	struct kh_broker b;
+	char topic[64], got[256];
+	int status;
+
+	ck_assert_int_eq(kh_broker_start(&b, NULL), 0);
+	kh_name(topic, sizeof topic, "txnkill");
+	make_topic(b.bootstrap, topic, 1);
+	rd_kafka_t *p = txn_producer(b.bootstrap, "txn-kill", "60000");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "kept");
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "open");
+	ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+	ck_assert_int_eq(latest(&b, topic, 0, 1), 2);
+	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
+	b.pid = -1;
+	rd_kafka_destroy(p);
+	ck_assert_int_eq(kh_broker_restart(&b), 0);
+	/* the open transaction was aborted at start: nothing holds consumers */
+	ck_assert_int_eq(latest(&b, topic, 0, 1), 4);
+	read_values(b.bootstrap, topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "kept");
+	read_values(b.bootstrap, topic, 0, "read_uncommitted", got, sizeof got);
+	ck_assert_str_eq(got, "kept,open");
+	/* the transactional id goes on with a bumped epoch */
+	p = txn_producer(b.bootstrap, "txn-kill", "60000");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, topic, 0, "again");
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	rd_kafka_destroy(p);
+	read_values(b.bootstrap, topic, 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "kept,again");
+	kh_broker_stop(&b);
+	kh_broker_destroy(&b);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("kafka_txn");
+	TCase *tc = tcase_create("txn");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, commit_and_abort_seen_by_isolation_level);
+	tcase_add_test(tc, open_transaction_holds_the_last_stable_offset);
+	tcase_add_test(tc, offsets_commit_with_the_transaction);
+	tcase_add_test(tc, second_producer_fences_the_first);
+	tcase_add_test(tc, timed_out_transaction_is_aborted);
+	tcase_add_test(tc, error_codes);
+	tcase_add_test(tc, kill9_during_a_transaction);
+	suite_add_tcase(s, tc);
+	return kh_run_suite(s, NULL);
+}
