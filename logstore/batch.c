@@ -76,6 +76,36 @@ int ls_batch_parse(const void *vbuf, size_t len, struct ls_batch_info *info)
 	return LS_OK;
 }
 
+int ls_batch_control_type(const unsigned char *buf, size_t len)
+{
+	const unsigned char *p = buf + LS_BATCH_HEADER_SIZE, *end;
+	int64_t rlen, skip, klen;
+	int16_t version, type;
+
+	if (len < LS_BATCH_HEADER_SIZE || buf[16] != 2)
+		return -1;
+	uint16_t attr = ls_get_be16(buf + 21);
+	if (!(attr & ATTR_CONTROL) || (attr & ATTR_CODEC_MASK) != LS_CODEC_NONE ||
+	    (int32_t)ls_get_be32(buf + 57) < 1)
+		return -1;
+	/* the first record: length, attributes, timestamp and offset deltas,
+	 * then the key; only the bytes there are looked at */
+	end = buf + len;
+	if (ls_varint_get(&p, end, &rlen) != 0 || rlen < 1)
+		return -1;
+	if (rlen < end - p)
+		end = p + rlen;
+	p++;
+	if (p > end || ls_varint_get(&p, end, &skip) != 0 || ls_varint_get(&p, end, &skip) != 0 ||
+	    ls_varint_get(&p, end, &klen) != 0 || klen < 4 || klen > end - p)
+		return -1;
+	version = (int16_t)ls_get_be16(p);
+	type = (int16_t)ls_get_be16(p + 2);
+	if (version < 0 || (type != LS_TXN_ABORT && type != LS_TXN_COMMIT))
+		return -1;
+	return type;
+}
+
 int ls_batch_check(const unsigned char *buf, size_t len, struct ls_batch_info *info)
 {
 	int rc = ls_batch_parse(buf, len, info);
@@ -469,7 +499,10 @@ int ls_batch_validate_reserved(struct ls_decoder *dec, const void *vbuf, size_t 
 		return LS_ERR_CORRUPT;
 	if (!ls_codec_known(info->codec))
 		return LS_ERR_UNSUPPORTED_CODEC;
-	if (info->attributes & (ATTR_CONTROL | ATTR_TRANSACTIONAL))
+	/* control records cannot be produced; a transaction is a producer
+	 * id's */
+	if ((info->attributes & ATTR_CONTROL) ||
+	    ((info->attributes & ATTR_TRANSACTIONAL) && info->producer_id < 0))
 		return LS_ERR_INVALID_RECORD;
 	if (info->record_count < 1 || info->last_offset_delta != info->record_count - 1)
 		return LS_ERR_INVALID_RECORD;

@@ -404,7 +404,8 @@ int ls_batch_parse(const void *buf, size_t len, struct ls_batch_info *info);
 /*
  * Validates one batch as a Kafka producer sent it: exactly one whole
  * batch in buf[0..len), magic 2, CRC-32C over attributes..end, codec
- * 0-4, not a control or transactional batch, record_count >= 1 and
+ * 0-4, not a control batch (control records cannot be produced), not
+ * transactional without a producer id, record_count >= 1 and
  * last_offset_delta == record_count - 1; decompresses the records (at most
  * the decoder's max_inflated bytes) and walks every one (offset deltas
  * 0..n-1, lengths in bounds).  When

@@ -213,6 +213,10 @@ int ls_decompress(struct ls_unzip *u, int codec, const unsigned char *in, size_t
 
 /* ---- batches (batch.c) ------------------------------------------------- */
 
+/* RecordBatch attribute bits of transactions. */
+#define LS_ATTR_TRANSACTIONAL 0x10
+#define LS_ATTR_CONTROL 0x20
+
 /* CRC-32C of a batch's attributes..end, i.e. buf[21..len). */
 uint32_t ls_batch_crc(const unsigned char *buf, size_t len);
 /* ls_batch_validate that also refuses (LS_ERR_INVALID_RECORD) a record
@@ -221,6 +225,12 @@ uint32_t ls_batch_crc(const unsigned char *buf, size_t len);
 int ls_batch_validate_reserved(struct ls_decoder *dec, const void *buf, size_t len,
 			       int require_keys, const char *reserved, struct ls_batch_info *info,
 			       struct ls_append_error *err);
+/* The type of the transaction marker in control batch buf[0..len) (its
+ * header and at least the start of its first record; len may be less than
+ * the whole batch): LS_TXN_ABORT or LS_TXN_COMMIT from the key (int16
+ * version >= 0, int16 type) of its first record, -1 when buf is no
+ * uncompressed control batch with such a key. */
+int ls_batch_control_type(const unsigned char *buf, size_t len);
 /* Checks magic, length and CRC of a complete batch: LS_OK,
  * LS_ERR_INVALID_RECORD or LS_ERR_CORRUPT. */
 int ls_batch_check(const unsigned char *buf, size_t len, struct ls_batch_info *info);
@@ -507,22 +517,38 @@ struct ls_pbatch {
 	uint64_t first_offset, last_offset;
 };
 /* One producer id: its epoch, its last batches (oldest first), and when
- * its last batch was appended (broker clock, ms). */
+ * its last batch was appended (broker clock, ms); the last offset it wrote
+ * (a batch's or a transaction marker's) and the first offset of its open
+ * transaction. */
 struct ls_pentry {
 	int64_t pid; /* -1: a free slot */
 	int16_t epoch;
 	int64_t last_ts;
-	uint8_t n;
+	uint8_t n; /* 0: no sequence known (a marker began the epoch) */
 	struct ls_pbatch b[LS_PRODUCER_BATCHES];
+	uint64_t last_offset;
+	int64_t txn_first; /* -1: no transaction open */
 };
 struct ls_pstate;
 struct ls_pstate *ls_pstate_new(void);
 void ls_pstate_free(struct ls_pstate *st);
 size_t ls_pstate_count(const struct ls_pstate *st);
 const struct ls_pentry *ls_pstate_find(const struct ls_pstate *st, int64_t pid);
-/* Records batch b, stored at base (its producer id >= 0; else nothing):
- * LS_OK or LS_ERR_NOMEM. */
-int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base, int64_t now);
+/* Records batch b, stored at base (its producer id >= 0; else nothing).
+ * A transactional batch opens its producer's transaction at base when none
+ * is open.  A control batch is a transaction marker of type `marker`
+ * (LS_TXN_ABORT or LS_TXN_COMMIT, read from its record with
+ * ls_batch_control_type; any other value: an unreadable control batch,
+ * ignored): it closes the producer's transaction, an abort adding it to
+ * the aborted ones.  marker is ignored for other batches.  LS_OK or
+ * LS_ERR_NOMEM (the state is then unusable: drop it). */
+int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base, int marker,
+		   int64_t now);
+/* The first offset of the oldest open transaction, or log_end. */
+uint64_t ls_pstate_first_unstable(const struct ls_pstate *st, uint64_t log_end);
+/* ls_txns_aborted over st's aborted transactions. */
+size_t ls_pstate_aborted(const struct ls_pstate *st, uint64_t from, uint64_t to,
+			 struct ls_aborted_txn *out, size_t max);
 /* Whether b may be appended: LS_OK; LS_PSTATE_DUPLICATE (one of the
  * producer's last batches again: its offsets in *dup_base, *dup_last);
  * LS_ERR_PRODUCER_FENCED (an older epoch); LS_ERR_OUT_OF_ORDER_SEQUENCE.
@@ -530,8 +556,10 @@ int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t
  * counts as unknown (any sequence goes). */
 int ls_pstate_check(const struct ls_pstate *st, const struct ls_batch_info *b, uint64_t log_start,
 		    int64_t oldest_ts, uint64_t *dup_base, uint64_t *dup_last);
-/* Forgets the producers whose last batch is below log_start, or whose
- * last timestamp is older than now - expiration_ms (< 0: never). */
+/* Forgets the producers whose last batch is below log_start (with their
+ * open transaction) and the aborted transactions whose marker is, or the
+ * producers with no open transaction whose last timestamp is older than
+ * now - expiration_ms (< 0: never). */
 void ls_pstate_truncate_head(struct ls_pstate *st, uint64_t log_start);
 void ls_pstate_expire(struct ls_pstate *st, int64_t now_ms, int64_t expiration_ms);
 /* Writes <offset>.snapshot of st into dirfd (keeping the two newest). */
@@ -543,6 +571,53 @@ void ls_pstate_drop_snapshots(int dirfd, uint64_t above);
 int ls_pstate_load(struct ls_partition *p, int64_t now_ms);
 /* Drops p->pstate (a truncation: built again when next needed). */
 void ls_pstate_unload(struct ls_partition *p);
+
+/* ---- txn.c: a partition's transactions (KIP-98) ------------------------- */
+
+/* An open transaction: its producer and its first offset. */
+struct ls_open_txn {
+	int64_t pid;
+	uint64_t first;
+};
+/* An aborted transaction: [first, last] (last: its marker), and the first
+ * unstable offset just after its marker (a bound on the first offsets of
+ * every transaction aborted after it). */
+struct ls_txn_aborted {
+	int64_t pid;
+	uint64_t first, last, bound;
+};
+#define LS_TXN_ABORTED_BYTES 32 /* one in a snapshot */
+struct ls_txns {
+	struct ls_open_txn *open; /* owned: sorted by first offset */
+	size_t nopen, open_cap;
+	struct ls_txn_aborted *ab; /* owned: sorted by marker offset */
+	size_t nab, ab_cap;
+};
+void ls_txns_free(struct ls_txns *t);
+/* Adds pid's transaction opened at `first`: LS_OK, LS_ERR_NOMEM. */
+int ls_txns_open(struct ls_txns *t, int64_t pid, uint64_t first);
+/* Removes pid's transaction opened at `first` (none: nothing). */
+void ls_txns_close(struct ls_txns *t, int64_t pid, uint64_t first);
+/* The first offset of the oldest open transaction, if below log_end;
+ * else log_end. */
+uint64_t ls_txns_first_unstable(const struct ls_txns *t, uint64_t log_end);
+/* Records that pid's transaction [first, last] was aborted by the marker
+ * at last, after ls_txns_close of it; markers come in offset order.
+ * LS_OK, LS_ERR_NOMEM. */
+int ls_txns_add_aborted(struct ls_txns *t, int64_t pid, uint64_t first, uint64_t last);
+/* The aborted transactions overlapping [from, to) (last >= from, first <
+ * to), oldest first, the first max of them copied into out; returns how
+ * many overlap.  A binary search, then the entries up to the bound. */
+size_t ls_txns_aborted(const struct ls_txns *t, uint64_t from, uint64_t to,
+		       struct ls_aborted_txn *out, size_t max);
+/* Forgets the aborted transactions whose marker is below log_start. */
+void ls_txns_truncate_head(struct ls_txns *t, uint64_t log_start);
+/* The aborted list in a snapshot: its size in bytes; written at p (the
+ * end returned); read from p[0..len), exactly that (LS_OK,
+ * LS_ERR_CORRUPT, LS_ERR_NOMEM; appended to t, which starts empty). */
+size_t ls_txns_snapshot_size(const struct ls_txns *t);
+unsigned char *ls_txns_put(const struct ls_txns *t, unsigned char *p);
+int ls_txns_get(struct ls_txns *t, const unsigned char *p, size_t len);
 
 /* ---- partition.c ------------------------------------------------------- */
 

@@ -352,6 +352,7 @@ void ls_partition_drop_segment(struct ls_partition *p, size_t i)
 		p->log_start = p->segs[0]->base;
 	if (p->cleaner_point < p->log_start)
 		p->cleaner_point = p->log_start;
+	ls_pstate_truncate_head(p->pstate, p->log_start); /* NULL: nothing */
 	ls_segment_unref(seg);
 }
 
@@ -620,12 +621,13 @@ static int producer_check(struct ls_partition *p, const struct ls_batch_info *b,
 	return rc;
 }
 
-/* After part_write of an idempotent producer's batch b at base: noted. */
+/* After part_write of an idempotent producer's batch b at base (a
+ * transaction marker of type `marker` when b is a control batch): noted. */
 static int producer_noted(struct ls_partition *p, const struct ls_batch_info *b, uint64_t base,
-			  int rc)
+			  int marker, int rc)
 {
 	if (p->pstate && b->producer_id >= 0 && (rc == LS_OK || p->log_end > base) &&
-	    ls_pstate_note(p->pstate, b, base, ls_now_ms(p->store)) != LS_OK)
+	    ls_pstate_note(p->pstate, b, base, marker, ls_now_ms(p->store)) != LS_OK)
 		ls_pstate_unload(p); /* out of memory: built again from the log */
 	return rc;
 }
@@ -706,7 +708,7 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 		return rc == LS_PSTATE_DUPLICATE ? LS_OK : rc;
 	base = p->log_end;
 	if (needs_recode(c, &info))
-		return producer_noted(p, &info, base,
+		return producer_noted(p, &info, base, -1,
 				      append_recoded(p, batch, len, &info, epoch, res));
 	now = part_now(p);
 	max_ts = info.max_timestamp;
@@ -727,7 +729,7 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 		iov[0].iov_base = s->scratch;
 		iov[0].iov_len = len;
 		rc = part_write(p, iov, 1, len, (uint32_t)info.last_offset_delta, max_ts, now, res);
-		return producer_noted(p, &info, base, rc);
+		return producer_noted(p, &info, base, -1, rc);
 	}
 	/* baseOffset lies outside the CRC: write ours, then the producer's
 	 * bytes from offset 8 on, untouched but for partitionLeaderEpoch
@@ -740,7 +742,7 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 		iov[1].iov_base = (char *)batch + 8;
 		iov[1].iov_len = len - 8;
 		rc = part_write(p, iov, 2, len, (uint32_t)info.last_offset_delta, max_ts, now, res);
-		return producer_noted(p, &info, base, rc);
+		return producer_noted(p, &info, base, -1, rc);
 	}
 	ls_put_be32(epoch_be, (uint32_t)epoch);
 	iov[1].iov_base = (char *)batch + 8;
@@ -750,7 +752,7 @@ static int append_batch(struct ls_partition *p, const void *batch, size_t len, c
 	iov[3].iov_base = (char *)batch + 16;
 	iov[3].iov_len = len - 16;
 	rc = part_write(p, iov, 4, len, (uint32_t)info.last_offset_delta, max_ts, now, res);
-	return producer_noted(p, &info, base, rc);
+	return producer_noted(p, &info, base, -1, rc);
 }
 
 int ls_append_batch(struct ls_partition *p, const void *batch, size_t len,
@@ -773,6 +775,59 @@ int ls_append_batch_trusted(struct ls_partition *p, const void *batch, size_t le
 			    struct ls_append_result *res)
 {
 	return append_batch(p, batch, len, NULL, res, NULL);
+}
+
+/* The marker ending pid's transaction (logstore.h): one control batch
+ * built by the batch encoder, its record's key (version 0, type) and value
+ * (version 0, coordinator epoch), stamped with the partition's leader
+ * epoch and the broker's time. */
+int ls_append_txn_marker(struct ls_partition *p, int64_t pid, int16_t epoch, int type,
+			 int32_t coordinator_epoch, uint64_t *offset)
+{
+	unsigned char key[4], value[6];
+	struct ls_record rec = { .key = key, .key_len = 4, .value = value, .value_len = 6 };
+	struct ls_batch_info tmpl = { 0 }, info;
+	struct ls_encode_args a = { 0 };
+	const unsigned char *out;
+	const struct ls_pentry *e;
+	struct iovec iov;
+	uint64_t base;
+	size_t len;
+	int rc;
+
+	if (p->topic == NULL || pid < 0 || (type != LS_TXN_ABORT && type != LS_TXN_COMMIT))
+		return LS_ERR_INVALID;
+	if (p->failed)
+		return LS_ERR_IO;
+	a.now = rec.timestamp = part_now(p);
+	if ((rc = ls_pstate_load(p, a.now)) != LS_OK)
+		return rc;
+	if ((e = ls_pstate_find(p->pstate, pid)) != NULL && epoch < e->epoch)
+		return LS_ERR_PRODUCER_FENCED;
+	ls_put_be16(key, 0);
+	ls_put_be16(key + 2, (uint16_t)type);
+	ls_put_be16(value, 0);
+	ls_put_be32(value + 2, (uint32_t)coordinator_epoch);
+	tmpl.attributes = LS_ATTR_TRANSACTIONAL | LS_ATTR_CONTROL;
+	tmpl.partition_leader_epoch = ls_partition_latest_epoch(p); /* -1 when none */
+	tmpl.producer_id = pid;
+	tmpl.producer_epoch = epoch;
+	tmpl.base_sequence = -1;
+	base = a.base = p->log_end;
+	a.codec = LS_CODEC_NONE;
+	a.leader_epoch = tmpl.partition_leader_epoch;
+	a.tmpl = &tmpl;
+	rc = ls_encode_batch(&p->store->enc, &a, &rec, 1, &out, &len);
+	if (rc != LS_OK)
+		return rc;
+	ls_batch_parse(out, len, &info); /* ours: well formed */
+	iov.iov_base = (void *)out;
+	iov.iov_len = len;
+	rc = part_write(p, &iov, 1, len, 0, a.now, a.now, NULL);
+	rc = producer_noted(p, &info, base, type, rc);
+	if (rc == LS_OK && offset != NULL)
+		*offset = base;
+	return rc;
 }
 
 /* A legacy message set, converted (legacy.c) and appended as a producer's
@@ -826,8 +881,11 @@ static int write_run(struct ls_partition *p, const unsigned char *data, size_t l
 			p->failed = 1;
 			return LS_ERR_NOMEM;
 		}
-		if (p->pstate && info.producer_id >= 0 && !(info.attributes & 0x20) &&
-		    ls_pstate_note(p->pstate, &info, info.base_offset, now) != LS_OK)
+		int marker = info.attributes & LS_ATTR_CONTROL
+				     ? ls_batch_control_type(data + pos, info.size)
+				     : -1;
+		if (p->pstate && info.producer_id >= 0 &&
+		    ls_pstate_note(p->pstate, &info, info.base_offset, marker, now) != LS_OK)
 			ls_pstate_unload(p);
 		pos += info.size;
 	}

@@ -23,6 +23,15 @@
  * back from the log, when they were read), so that a producer's clock
  * cannot make it forgotten early.
  *
+ * Transactions (KIP-98) are part of the same state: a producer's open
+ * transaction (its first offset), the partition's open and aborted
+ * transactions (txn.c), all derived from the batch headers and the key of
+ * each control batch's record, snapshotted with the producers (format
+ * "TPS2"; an older "TPS1" snapshot is ignored, the log read instead).  A
+ * producer with an open transaction is never forgotten for idleness (its
+ * transaction would stay open for ever); it goes with its last batch,
+ * below the log start, as Kafka drops such a transaction.
+ *
  * Must not depend on anything outside libc.
  */
 #include <dirent.h>
@@ -37,13 +46,14 @@
 #include "crc32c.h"
 #include "logstore_internal.h"
 
-#define SNAP_MAGIC "TPS1"
+#define SNAP_MAGIC "TPS2"
 #define SNAP_KEEP 2
-#define ENTRY_BYTES (8 + 2 + 8 + 1 + LS_PRODUCER_BATCHES * (4 + 4 + 8 + 8))
+#define ENTRY_BYTES (8 + 2 + 8 + 1 + LS_PRODUCER_BATCHES * (4 + 4 + 8 + 8) + 8 + 8)
 
 struct ls_pstate {
 	struct ls_pentry *tab; /* open addressing on producer id; pid -1: free */
 	size_t cap, count;
+	struct ls_txns txns; /* the open ones follow the entries' txn_first */
 };
 
 /* ---- the table ----------------------------------------------------------- */
@@ -102,8 +112,19 @@ static struct ls_pentry *get_or_add(struct ls_pstate *st, int64_t pid)
 	memset(e, 0, sizeof(*e));
 	e->pid = pid;
 	e->epoch = -1;
+	e->txn_first = -1;
 	st->count++;
 	return e;
+}
+
+/* The open transactions again from the entries (after some went): it
+ * only shrinks, so it needs no memory. */
+static void reopen_txns(struct ls_pstate *st)
+{
+	st->txns.nopen = 0;
+	for (size_t i = 0; i < st->cap; i++)
+		if (st->tab[i].pid >= 0 && st->tab[i].txn_first >= 0)
+			ls_txns_open(&st->txns, st->tab[i].pid, (uint64_t)st->tab[i].txn_first);
 }
 
 /* Rebuilds the table without the entries drop() says go. */
@@ -111,6 +132,7 @@ static void sweep(struct ls_pstate *st, int (*drop)(const struct ls_pentry *, co
 		  const void *arg)
 {
 	struct ls_pstate keep = { 0 };
+	size_t before = st->count;
 	for (size_t i = 0; i < st->cap; i++) {
 		const struct ls_pentry *e = &st->tab[i];
 		struct ls_pentry *n;
@@ -123,7 +145,10 @@ static void sweep(struct ls_pstate *st, int (*drop)(const struct ls_pentry *, co
 		*n = *e;
 	}
 	free(st->tab);
+	keep.txns = st->txns;
 	*st = keep;
+	if (st->count != before)
+		reopen_txns(st);
 }
 
 struct ls_pstate *ls_pstate_new(void)
@@ -136,6 +161,7 @@ void ls_pstate_free(struct ls_pstate *st)
 	if (!st)
 		return;
 	free(st->tab);
+	ls_txns_free(&st->txns);
 	free(st);
 }
 
@@ -157,9 +183,22 @@ static int32_t last_seq_of(const struct ls_batch_info *b)
 	return (int32_t)(last > INT32_MAX ? last - INT32_MAX - 1 : last);
 }
 
-int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base, int64_t now)
+/* The marker at `at` ends e's transaction, if one is open. */
+static int end_txn(struct ls_pstate *st, struct ls_pentry *e, int marker, uint64_t at)
 {
-	if (b->producer_id < 0)
+	if (e->txn_first < 0)
+		return LS_OK; /* written all the same, as Kafka does */
+	uint64_t first = (uint64_t)e->txn_first;
+	e->txn_first = -1;
+	ls_txns_close(&st->txns, e->pid, first);
+	return marker == LS_TXN_ABORT ? ls_txns_add_aborted(&st->txns, e->pid, first, at) : LS_OK;
+}
+
+int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t base, int marker,
+		   int64_t now)
+{
+	int control = (b->attributes & LS_ATTR_CONTROL) != 0;
+	if (b->producer_id < 0 || (control && marker != LS_TXN_ABORT && marker != LS_TXN_COMMIT))
 		return LS_OK;
 	struct ls_pentry *e = get_or_add(st, b->producer_id);
 	if (!e)
@@ -168,15 +207,33 @@ int ls_pstate_note(struct ls_pstate *st, const struct ls_batch_info *b, uint64_t
 		e->epoch = b->producer_epoch;
 		e->n = 0; /* a new epoch starts its sequences again */
 	}
-	struct ls_pbatch nb = { b->base_sequence, last_seq_of(b), base,
-				base + (uint64_t)b->last_offset_delta };
+	uint64_t last = base + (uint64_t)b->last_offset_delta;
+	e->last_offset = last;
+	e->last_ts = now;
+	if (control)
+		return end_txn(st, e, marker, last);
+	struct ls_pbatch nb = { b->base_sequence, last_seq_of(b), base, last };
 	if (e->n == LS_PRODUCER_BATCHES) {
 		memmove(e->b, e->b + 1, (LS_PRODUCER_BATCHES - 1) * sizeof(e->b[0]));
 		e->n--;
 	}
 	e->b[e->n++] = nb;
-	e->last_ts = now;
+	if ((b->attributes & LS_ATTR_TRANSACTIONAL) && e->txn_first < 0) {
+		e->txn_first = (int64_t)base;
+		return ls_txns_open(&st->txns, e->pid, base);
+	}
 	return LS_OK;
+}
+
+uint64_t ls_pstate_first_unstable(const struct ls_pstate *st, uint64_t log_end)
+{
+	return ls_txns_first_unstable(&st->txns, log_end);
+}
+
+size_t ls_pstate_aborted(const struct ls_pstate *st, uint64_t from, uint64_t to,
+			 struct ls_aborted_txn *out, size_t max)
+{
+	return ls_txns_aborted(&st->txns, from, to, out, max);
 }
 
 static int in_sequence(int32_t last, int32_t next)
@@ -190,7 +247,7 @@ int ls_pstate_check(const struct ls_pstate *st, const struct ls_batch_info *b, u
 	const struct ls_pentry *e = b->producer_id >= 0 ? find(st, b->producer_id) : NULL;
 	/* new, or forgotten (its batches deleted, or idle too long): any
 	 * sequence is taken, as Kafka 2.5+ takes it */
-	if (!e || e->n == 0 || e->b[e->n - 1].last_offset < log_start || e->last_ts < oldest_ts)
+	if (!e || e->last_offset < log_start || e->last_ts < oldest_ts)
 		return LS_OK;
 	if (b->producer_epoch < e->epoch)
 		return LS_ERR_PRODUCER_FENCED;
@@ -202,25 +259,29 @@ int ls_pstate_check(const struct ls_pstate *st, const struct ls_batch_info *b, u
 			*dup_last = e->b[i].last_offset;
 			return LS_PSTATE_DUPLICATE;
 		}
-	if (e->n > 0 && !in_sequence(e->b[e->n - 1].last_seq, b->base_sequence))
+	/* no sequence known in this epoch (a marker began it): from 0 */
+	int32_t last = e->n > 0 ? e->b[e->n - 1].last_seq : -1;
+	if (!in_sequence(last, b->base_sequence))
 		return LS_ERR_OUT_OF_ORDER_SEQUENCE;
 	return LS_OK;
 }
 
 static int below_start(const struct ls_pentry *e, const void *arg)
 {
-	return e->n == 0 || e->b[e->n - 1].last_offset < *(const uint64_t *)arg;
+	return e->last_offset < *(const uint64_t *)arg;
 }
 
 void ls_pstate_truncate_head(struct ls_pstate *st, uint64_t log_start)
 {
-	if (st)
-		sweep(st, below_start, &log_start);
+	if (!st)
+		return;
+	sweep(st, below_start, &log_start);
+	ls_txns_truncate_head(&st->txns, log_start);
 }
 
 static int expired(const struct ls_pentry *e, const void *arg)
 {
-	return e->last_ts < *(const int64_t *)arg;
+	return e->txn_first < 0 && e->last_ts < *(const int64_t *)arg;
 }
 
 void ls_pstate_expire(struct ls_pstate *st, int64_t now_ms, int64_t expiration_ms)
@@ -284,7 +345,9 @@ static unsigned char *put_entry(unsigned char *p, const struct ls_pentry *e)
 		ls_put_be64(p + 8, e->b[i].first_offset);
 		ls_put_be64(p + 16, e->b[i].last_offset);
 	}
-	return p;
+	ls_put_be64(p, e->last_offset);
+	ls_put_be64(p + 8, (uint64_t)e->txn_first);
+	return p + 16;
 }
 
 static const unsigned char *get_entry(const unsigned char *p, struct ls_pentry *e)
@@ -300,7 +363,11 @@ static const unsigned char *get_entry(const unsigned char *p, struct ls_pentry *
 		e->b[i].first_offset = ls_get_be64(p + 8);
 		e->b[i].last_offset = ls_get_be64(p + 16);
 	}
-	return p;
+	e->last_offset = ls_get_be64(p);
+	e->txn_first = (int64_t)ls_get_be64(p + 8);
+	if (e->txn_first < -1)
+		e->txn_first = -1;
+	return p + 16;
 }
 
 /* Writes name.tmp and renames it: no fsync, the CRC tells a torn one. */
@@ -319,9 +386,14 @@ static int write_file(int dirfd, const char *name, const unsigned char *buf, siz
 	return -1;
 }
 
+/*
+ * A snapshot: "TPS2", its offset (u64), the producer count (u32), each
+ * producer (ENTRY_BYTES: see put_entry), the aborted transactions (txn.c),
+ * then a CRC-32C of everything before it.  Big-endian throughout.
+ */
 int ls_pstate_snapshot(const struct ls_pstate *st, int dirfd, uint64_t offset)
 {
-	size_t len = 4 + 8 + 4 + st->count * ENTRY_BYTES + 4;
+	size_t len = 4 + 8 + 4 + st->count * ENTRY_BYTES + ls_txns_snapshot_size(&st->txns) + 4;
 	unsigned char *buf = malloc(len), *p;
 	char name[48];
 	uint64_t offs[64];
@@ -335,6 +407,7 @@ int ls_pstate_snapshot(const struct ls_pstate *st, int dirfd, uint64_t offset)
 	for (size_t i = 0; i < st->cap; i++)
 		if (st->tab[i].pid >= 0)
 			p = put_entry(p, &st->tab[i]);
+	p = ls_txns_put(&st->txns, p);
 	ls_put_be32(p, ls_crc32c(0, buf, (size_t)(p - buf)));
 	ls_segment_name(name, sizeof name, offset, ".snapshot");
 	int rc = write_file(dirfd, name, buf, len);
@@ -344,6 +417,23 @@ int ls_pstate_snapshot(const struct ls_pstate *st, int dirfd, uint64_t offset)
 	size_t n = list_snapshots(dirfd, offs, 64);
 	for (size_t i = 0; i + SNAP_KEEP < n; i++)
 		remove_snapshot(dirfd, offs[i]);
+	return LS_OK;
+}
+
+/* Reads the n producers at p into st: LS_OK, LS_ERR_CORRUPT, LS_ERR_NOMEM. */
+static int get_entries(struct ls_pstate *st, const unsigned char *p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct ls_pentry e, *d;
+		p = get_entry(p, &e);
+		if (e.pid < 0 || find(st, e.pid))
+			return LS_ERR_CORRUPT;
+		if (!(d = get_or_add(st, e.pid)))
+			return LS_ERR_NOMEM;
+		*d = e;
+		if (e.txn_first >= 0 && ls_txns_open(&st->txns, e.pid, (uint64_t)e.txn_first) != LS_OK)
+			return LS_ERR_NOMEM;
+	}
 	return LS_OK;
 }
 
@@ -357,24 +447,18 @@ static int read_snapshot(struct ls_pstate *st, int dirfd, uint64_t off)
 		return LS_ERR_IO;
 	const unsigned char *p = (const unsigned char *)data;
 	int rc = LS_ERR_CORRUPT;
-	if (len >= 20 && !memcmp(p, SNAP_MAGIC, 4) && ls_get_be64(p + 4) == off &&
-	    len == 20 + (size_t)ls_get_be32(p + 12) * ENTRY_BYTES &&
-	    ls_crc32c(0, p, len - 4) == ls_get_be32(p + len - 4)) {
-		uint32_t n = ls_get_be32(p + 12);
-		rc = LS_OK;
-		p += 16;
-		for (uint32_t i = 0; i < n && rc == LS_OK; i++) {
-			struct ls_pentry e, *d;
-			p = get_entry(p, &e);
-			if (e.pid < 0 || !(d = get_or_add(st, e.pid)))
-				rc = e.pid < 0 ? LS_ERR_CORRUPT : LS_ERR_NOMEM;
-			else
-				*d = e;
-		}
+	size_t n = len >= 24 ? ls_get_be32(p + 12) : 0;
+	if (len >= 24 && !memcmp(p, SNAP_MAGIC, 4) && ls_get_be64(p + 4) == off &&
+	    n <= (len - 24) / ENTRY_BYTES && ls_crc32c(0, p, len - 4) == ls_get_be32(p + len - 4)) {
+		size_t txn_at = 16 + n * ENTRY_BYTES;
+		rc = get_entries(st, p + 16, (uint32_t)n);
+		if (rc == LS_OK)
+			rc = ls_txns_get(&st->txns, p + txn_at, len - 4 - txn_at);
 	}
 	free(data);
 	if (rc != LS_OK) {
 		free(st->tab);
+		ls_txns_free(&st->txns);
 		memset(st, 0, sizeof(*st));
 	}
 	return rc;
@@ -409,6 +493,18 @@ void ls_pstate_drop_snapshots(int dirfd, uint64_t above)
 
 /* ---- building it from the log ------------------------------------------ */
 
+/* The marker type of the control batch at pos in fd (b its header), read
+ * from the start of its record: LS_TXN_*, -1 when unreadable, or
+ * LS_ERR_IO. */
+static int read_marker(int fd, uint64_t pos, const struct ls_batch_info *b)
+{
+	unsigned char buf[LS_BATCH_HEADER_SIZE + 64];
+	size_t len = b->size < sizeof buf ? b->size : sizeof buf;
+	if (ls_pread_full(fd, buf, len, pos) != 0)
+		return LS_ERR_IO;
+	return ls_batch_control_type(buf, len);
+}
+
 /* Notes every batch of seg at or past `from`. */
 static int scan_segment(struct ls_pstate *st, const struct ls_segment *seg, uint64_t from,
 			int64_t now)
@@ -419,8 +515,13 @@ static int scan_segment(struct ls_pstate *st, const struct ls_segment *seg, uint
 
 	ls_scan_init(&sc, seg->fd, 0, seg->size);
 	while (rc == LS_OK && (got = ls_scan_peek(&sc, &b)) == 1) {
-		if (b.base_offset >= from && b.producer_id >= 0 && !(b.attributes & 0x20))
-			rc = ls_pstate_note(st, &b, b.base_offset, now);
+		int marker = -1;
+		if (b.base_offset >= from && b.producer_id >= 0) {
+			if (b.attributes & LS_ATTR_CONTROL)
+				marker = read_marker(seg->fd, sc.pos, &b);
+			rc = marker == LS_ERR_IO ? LS_ERR_IO
+						 : ls_pstate_note(st, &b, b.base_offset, marker, now);
+		}
 		ls_scan_advance(&sc, &b);
 	}
 	return rc != LS_OK ? rc : got < 0 ? LS_ERR_IO : LS_OK;

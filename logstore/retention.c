@@ -401,6 +401,7 @@ int ls_partition_set_log_start(struct ls_partition *p, uint64_t offset)
 	p->log_start = offset;
 	if (p->cleaner_point < offset)
 		p->cleaner_point = offset;
+	ls_pstate_truncate_head(p->pstate, offset); /* NULL: nothing */
 	ls_delete_records(p, offset);
 	/* durable before the caller answers: a restart keeps the records
 	 * below it deleted (Kafka writes its checkpoint on a timer) */

@@ -213,6 +213,24 @@ int64_t tdm_partition_max_timestamp(const struct ls_partition *p)
 	return ls_partition_max_timestamp(p);
 }
 
+int tdm_partition_first_unstable(struct ls_partition *p, uint64_t *offset)
+{
+	return ls_partition_first_unstable(p, offset);
+}
+
+/* Aborted transactions pass through without a copy. */
+_Static_assert(sizeof(struct tdm_aborted_txn) == sizeof(struct ls_aborted_txn) &&
+		       SAME_FIELD(tdm_aborted_txn, ls_aborted_txn, producer_id) &&
+		       SAME_FIELD(tdm_aborted_txn, ls_aborted_txn, first_offset) &&
+		       SAME_FIELD(tdm_aborted_txn, ls_aborted_txn, last_offset),
+	       "struct tdm_aborted_txn must be laid out as struct ls_aborted_txn");
+
+int tdm_partition_aborted_txns(struct ls_partition *p, uint64_t from, uint64_t to,
+			       struct tdm_aborted_txn *out, size_t max, size_t *n)
+{
+	return ls_partition_aborted_txns(p, from, to, (struct ls_aborted_txn *)out, max, n);
+}
+
 #define READ_CHUNK (1u << 20)
 
 /* Gives the decoded records of dec to fn while fewer than max were given:

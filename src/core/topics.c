@@ -25,6 +25,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/map.h"
+#include "core/topic_ops.h"
 #include "logstore/logstore.h"
 
 #define CHECKPOINT_MS 60000
@@ -716,6 +717,22 @@ int tdm_topics_append_batch_trusted(struct tdm_topics *t, struct ls_partition *p
 				    size_t len, struct tdm_append_result *res)
 {
 	return append_batch(t, p, batch, len, 1, res);
+}
+
+/* A transaction marker (topic_ops.h): written as an append is, so the
+ * append hook and the waiters see it as one. */
+int tdm_partition_append_marker(struct tdm_topics *t, struct ls_partition *p, int64_t pid,
+				int16_t epoch, int commit, int32_t coordinator_epoch,
+				uint64_t *offset)
+{
+	if (t->alarms && (*t->alarms & TDM_ALARM_DISK))
+		return LS_ERR_IO; /* as append_batch */
+	int rc = ls_append_txn_marker(p, pid, epoch, commit ? LS_TXN_COMMIT : LS_TXN_ABORT,
+				      coordinator_epoch, offset);
+
+	if (rc == LS_OK)
+		appended(t, p);
+	return rc;
 }
 
 int tdm_topics_produce(struct tdm_topics *t, struct ls_partition *p, const void *data, size_t len,
