@@ -112,7 +112,7 @@ static int wait_up(struct kh_broker *b)
 
 int kh_broker_restart(struct kh_broker *b)
 {
-	if (b->pid)
+	if (b->pid > 0)
 		kh_broker_stop(b);
 	b->pid = spawn(b);
 	if (b->pid < 0) {
@@ -156,8 +156,8 @@ int kh_broker_stop(struct kh_broker *b)
 	int status = 0;
 	uint64_t deadline = kh_now_ms() + 20000;
 
-	if (!b->pid)
-		return 0;
+	if (b->pid <= 0)
+		return 0; /* never kill(0 or -1, ...): that is every process */
 	kill(b->pid, SIGTERM);
 	for (;;) {
 		pid_t r = waitpid(b->pid, &status, WNOHANG);

@@ -61,7 +61,7 @@ static void produce(rd_kafka_t *p, const char *topic, int32_t part, const char *
 static void read_values(const char *bootstrap, const char *topic, int32_t part, const char *iso,
 			char *out, size_t cap)
 {
-	const char *kv[] = { "isolation.level", iso, KH_READ_TO_END, NULL };
+	const char *kv[] = { "group.id", "txn-reader", "isolation.level", iso, KH_READ_TO_END, NULL };
 	rd_kafka_t *c = kh_consumer(bootstrap, kv);
 	struct kh_msg m[64];
 	int n = kh_consume(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, m, 64, 8000);
@@ -459,7 +459,7 @@ START_TEST(kill9_during_a_transaction)
 	ck_assert_int_eq(latest(&b, topic, 0, 1), 2);
 	ck_assert_int_eq(kill(b.pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(b.pid, &status, 0), b.pid);
-	b.pid = -1;
+	b.pid = 0;
 	rd_kafka_destroy(p);
 	ck_assert_int_eq(kh_broker_restart(&b), 0);
 	/* the open transaction was aborted at start: nothing holds consumers */
