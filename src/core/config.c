@@ -203,6 +203,14 @@ static const struct conf_key conf_keys[] = {
 	  INT64_MAX, 0,
 	  "An idempotent producer idle this long (by its last batch's timestamp) is\n"
 	  "forgotten by the partitions, as Kafka's producer.id.expiration.ms." },
+	{ "transaction_max_timeout_ms", CT_U32, OFF(transaction_max_timeout_ms), "900000", 1,
+	  INT32_MAX, 0,
+	  "Longest transaction timeout a transactional producer may ask for (longer:\n"
+	  "INVALID_TRANSACTION_TIMEOUT), as Kafka's transaction.max.timeout.ms." },
+	{ "transactional_id_expiration_ms", CT_U64, OFF(transactional_id_expiration_ms),
+	  "604800000", 1, INT64_MAX, 0,
+	  "A transactional id with no transaction open and no request for this long is\n"
+	  "forgotten by the coordinator, as Kafka's transactional.id.expiration.ms." },
 	{ "group_min_session_timeout_ms", CT_U32, OFF(group_min_session_timeout_ms), "6000", 1,
 	  INT32_MAX, 0, "Smallest session timeout a consumer group member may ask for." },
 	{ "group_max_session_timeout_ms", CT_U32, OFF(group_max_session_timeout_ms), "1800000", 1,

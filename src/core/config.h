@@ -90,6 +90,8 @@ struct tdm_config {
 	uint64_t log_flush_interval_ms; /* broker default flush.ms; default 1000 */
 	uint32_t log_retention_check_interval_ms; /* default 300000 */
 	uint64_t producer_id_expiration_ms;       /* default 86400000 */
+	uint32_t transaction_max_timeout_ms;      /* default 900000 */
+	uint64_t transactional_id_expiration_ms;  /* default 604800000 (7 days) */
 	uint32_t group_min_session_timeout_ms; /* default 6000 */
 	uint32_t group_max_session_timeout_ms; /* default 1800000 */
 	uint32_t group_initial_rebalance_delay_ms; /* default 3000 */

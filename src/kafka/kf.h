@@ -104,6 +104,7 @@ enum {
 	KF_ERR_UNKNOWN_LEADER_EPOCH = 75,
 	KF_ERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
 	KF_ERR_INVALID_RECORD = 87,
+	KF_ERR_UNSTABLE_OFFSET_COMMIT = 88,
 };
 
 /* Maps a core status (TDM_ERR_*, core/topic_types.h) to the Kafka error

@@ -7,9 +7,10 @@
  * partition's committed_leader_epoch, always -1 here: tandem does not
  * keep the epoch a commit names (offsets.c), and -1 is Kafka's "none",
  * which clients take as unknown; v6 flexible (KIP-482); v7
- * require_stable: answered as Kafka answers it without transactions, as
- * there are never pending transactional offsets here (never
- * UNSTABLE_OFFSET_COMMIT); v8 a batch of groups, each with its topics
+ * require_stable: a partition asked by name for which an open
+ * transaction holds an offset of the group (TxnOffsetCommit, not yet
+ * committed) is UNSTABLE_OFFSET_COMMIT (88), which clients retry, as
+ * Kafka (asking for all the group's offsets does not check); v8 a batch of groups, each with its topics
  * (null: all) and its own error code, and no top-level error.
  * librdkafka 2.0.2 sends v7, kafkajs 2.2.4 v4, kafka-python's consumer v1
  * and its admin v3.
@@ -27,6 +28,7 @@
 #include <string.h>
 
 #include "kafka/kf.h"
+#include "kafka/txn.h"
 
 struct all_offsets {
 	struct kf_conn *kc;
@@ -47,6 +49,7 @@ struct committed {
 /* How a version writes its answer. */
 struct fetch_ver {
 	int ver, flex;
+	int stable; /* v7+ require_stable */
 };
 
 static char *arena_strdup(struct kf_arena *a, const char *s)
@@ -148,6 +151,9 @@ static void fetch_some(struct kf_conn *kc, struct fetch_ver v, const char *group
 
 			if (!err && tok && !kf_authz_topic_ok(kc, TDM_PERM_READ, topic))
 				err = KF_ERR_TOPIC_AUTHORIZATION_FAILED;
+			if (!err && gok && tok && v.stable && kc->srv->txns &&
+			    kf_txns_pending(kc->srv->txns, group, topic, topics[i].parts[j]))
+				err = KF_ERR_UNSTABLE_OFFSET_COMMIT;
 			if (!gok || !tok || err ||
 			    tdm_groups_committed(kc->srv->cgroups, group, topic, topics[i].parts[j],
 						 &off, &meta) != TDM_TOPIC_OK) {
@@ -204,12 +210,12 @@ static int fetch_group(struct kf_conn *kc, struct fetch_ver v, struct kf_str id,
 
 int kf_h_offset_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
-	struct fetch_ver v = { kc->hdr.api_version, kf_flex(kc) };
+	struct fetch_ver v = { kc->hdr.api_version, kf_flex(kc), 0 };
 	struct kf_offset_fetch_req r;
 
 	if (kf_decode_offset_fetch(cur, v.ver, &kc->arena, &r) < 0)
 		return KF_R_CLOSE;
-	/* r.require_stable (v7+): nothing is ever pending, the same answer */
+	v.stable = r.require_stable != 0;
 	if (v.ver >= 3)
 		kf_put_i32(resp, 0); /* throttle_time_ms */
 	if (v.ver <= 7) {

@@ -24,7 +24,7 @@
  * With a transactional id it is the transaction coordinator's
  * (txn_coord.c, kf_txns_init): the id's producer id with its epoch
  * bumped (a transaction left open is aborted first), a timeout above
- * 900000 ms (Kafka's transaction.max.timeout.ms) or <= 0
+ * transaction_max_timeout_ms (Kafka's transaction.max.timeout.ms) or <= 0
  * INVALID_TRANSACTION_TIMEOUT (50), rights as for the other transaction
  * APIs (txn_apis.c), COORDINATOR_NOT_AVAILABLE in a cluster (logged).
  * Else it needs Kafka 3's rights for an idempotent producer
@@ -32,6 +32,7 @@
  *
  * Must not depend on: src/amqp.
  */
+#include "core/config.h"
 #include "core/log.h"
 #include "core/replica.h"
 #include "core/topic_ops.h"
@@ -39,7 +40,6 @@
 #include "kafka/txn.h"
 
 #define NODE_SHIFT 40
-#define TXN_MAX_TIMEOUT_MS 900000 /* Kafka's transaction.max.timeout.ms default */
 
 static void answer(struct evbuffer *resp, int flex, int16_t err, int64_t pid, int16_t epoch)
 {
@@ -66,7 +66,8 @@ static int16_t transactional(struct kf_conn *kc, const struct kf_init_producer_i
 		return KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	if (!(key = kf_txn_key(kc, &r->transactional_id)))
 		return KF_ERR_INVALID_REQUEST;
-	if (r->transaction_timeout_ms <= 0 || r->transaction_timeout_ms > TXN_MAX_TIMEOUT_MS)
+	if (r->transaction_timeout_ms <= 0 ||
+	    (uint32_t)r->transaction_timeout_ms > kc->srv->cfg->transaction_max_timeout_ms)
 		return KF_ERR_INVALID_TRANSACTION_TIMEOUT;
 	if ((r->producer_id == -1) != (r->producer_epoch == -1))
 		return KF_ERR_INVALID_REQUEST;

@@ -22,7 +22,8 @@
  * aborted with its epoch bumped (its TxnOffsetCommit offsets were only in
  * memory), as is one older than its transaction timeout (checked every
  * second): its producer is fenced and must start again, as with Kafka's
- * coordinator.
+ * coordinator.  An id with nothing open and no request for
+ * transactional_id_expiration_ms is forgotten (a tombstone in the log).
  *
  * Loop thread only.  Must not depend on: src/amqp.
  */
@@ -63,6 +64,7 @@ struct kf_txn {
 	int32_t timeout_ms;
 	enum kf_txn_state state;
 	int64_t start_ms; /* monotonic: when it became Ongoing */
+	int64_t last_ms;  /* monotonic: its last change or request */
 	struct kf_txn_part *parts;
 	size_t nparts, cap_parts;
 	struct kf_txn_offset *offsets;
@@ -106,6 +108,9 @@ int16_t kf_txns_add_offset(struct kf_txn *t, const char *group, const char *topi
  * log offset that must be fsynced before answering), INVALID_TXN_STATE,
  * KAFKA_STORAGE_ERROR. */
 int16_t kf_txns_end(struct kf_txns *ts, struct kf_txn *t, int commit);
+/* 1 when an open transaction holds an offset of group (core key) for
+ * topic/partition (core name) that it has not committed yet. */
+int kf_txns_pending(struct kf_txns *ts, const char *group, const char *topic, int32_t partition);
 /* The state log (NULL when it could not be created). */
 struct ls_partition *kf_txns_log(struct kf_txns *ts);
 

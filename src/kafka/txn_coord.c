@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/groups.h"
 #include "core/log.h"
 #include "core/map.h"
@@ -172,9 +173,24 @@ int16_t kf_txns_persist(struct kf_txns *ts, struct kf_txn *t, uint64_t *end)
 		return KF_ERR_KAFKA_STORAGE_ERROR;
 	}
 	tdm_topics_flush_now(ts->srv->topics, log);
+	t->last_ms = kf_groups_mono_ms();
 	if (end)
 		*end = res.last_offset + 1;
 	return KF_ERR_NONE;
+}
+
+/* Forgets t: a tombstone in the log, then out of the map (freed). */
+static void expire(struct kf_txns *ts, struct kf_txn *t)
+{
+	struct ls_partition *log = kf_txns_log(ts);
+	struct tdm_record rec = { t->id, strlen(t->id), NULL, 0, NULL, 0, -1, 0 };
+
+	if (!log || tdm_topics_append(ts->srv->topics, log, &rec, 1, 0, NULL) != TDM_TOPIC_OK)
+		return; /* kept: tried again at the next check */
+	tdm_info("kafka", "transactional id %s expired (idle %llu ms)", t->id,
+		 (unsigned long long)ts->srv->cfg->transactional_id_expiration_ms);
+	tdm_map_del(&ts->by_key, t->id, strlen(t->id));
+	txn_free(t);
 }
 
 struct reader {
@@ -238,6 +254,8 @@ static int load_record(void *ctx, int32_t partition, const struct tdm_record *re
 	if (!rec->value)
 		return 0; /* a tombstone */
 	struct kf_txn *t = calloc(1, sizeof(*t));
+	if (t)
+		t->last_ms = kf_groups_mono_ms();
 	if (!t || !(t->id = strndup(rec->key, rec->key_len)) ||
 	    decode(t, rec->value, rec->value_len) < 0 ||
 	    tdm_map_put(&ts->by_key, t->id, strlen(t->id), t) < 0) {
@@ -382,6 +400,15 @@ static void abort_fenced(struct kf_txns *ts, struct kf_txn *t, const char *why)
 	decide(ts, t, 0);
 }
 
+/* 1 when t has nothing open or completing and was idle past the
+ * expiration. */
+static int idle(const struct kf_txns *ts, const struct kf_txn *t, int64_t now)
+{
+	return (t->state == KF_TXN_EMPTY || t->state == KF_TXN_COMPLETE_COMMIT ||
+		t->state == KF_TXN_COMPLETE_ABORT) &&
+	       (uint64_t)(now - t->last_ms) > ts->srv->cfg->transactional_id_expiration_ms;
+}
+
 static void check_all(struct kf_txns *ts)
 {
 	int64_t now = kf_groups_mono_ms();
@@ -393,6 +420,8 @@ static void check_all(struct kf_txns *ts)
 
 		if (t->state == KF_TXN_ONGOING && now - t->start_ms > t->timeout_ms)
 			abort_fenced(ts, t, "its transaction timeout passed");
+		else if (idle(ts, t, now))
+			expire(ts, t);
 		else
 			try_complete(ts, t);
 	}
@@ -565,6 +594,7 @@ int16_t kf_txns_check(struct kf_txns *ts, const char *key, int64_t pid, int16_t 
 
 	if (!t || t->pid != pid)
 		return KF_ERR_INVALID_PRODUCER_ID_MAPPING;
+	t->last_ms = kf_groups_mono_ms();
 	if (epoch != t->epoch)
 		return epoch < t->epoch ? (int16_t)fenced_code : KF_ERR_INVALID_PRODUCER_EPOCH;
 	if (completing(t)) {
@@ -617,4 +647,22 @@ int16_t kf_txns_add_offset(struct kf_txn *t, const char *group, const char *topi
 	}
 	t->offsets[t->noffsets++] = o;
 	return KF_ERR_NONE;
+}
+
+int kf_txns_pending(struct kf_txns *ts, const char *group, const char *topic, int32_t partition)
+{
+	size_t pos = 0;
+	void *v;
+
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
+		const struct kf_txn *t = v;
+
+		for (size_t i = 0; i < t->noffsets; i++) {
+			const struct kf_txn_offset *o = &t->offsets[i];
+			if (o->partition == partition && strcmp(o->topic, topic) == 0 &&
+			    strcmp(o->group, group) == 0)
+				return 1;
+		}
+	}
+	return 0;
 }
