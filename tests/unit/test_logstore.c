@@ -671,6 +671,7 @@ int main(void)
 	srunner_add_suite(sr, tl_producer_suite());
 	srunner_add_suite(sr, tl_codec_suite());
 	srunner_add_suite(sr, tl_legacy_suite());
+	srunner_add_suite(sr, tl_txn_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
