@@ -139,7 +139,8 @@ static void control_all(struct ls_decoder *d, const uint8_t *data, size_t size)
 	b[21] = 0;
 	b[22] = (uint8_t)((b[22] & ~0x07) | 0x30); /* transactional, control, no codec */
 	put_be32(b + 17, ls_crc32c(0, b + 21, size - 21));
-	for (size_t cut = LS_BATCH_HEADER_SIZE; cut < size && cut <= LS_BATCH_HEADER_SIZE + 24; cut++)
+	for (size_t cut = LS_BATCH_HEADER_SIZE; cut < size && cut <= LS_BATCH_HEADER_SIZE + 24;
+	     cut++)
 		control_type_exact(b, cut);
 	control_type_exact(b, size);
 	ls_decoder_set(d, b, size, 0);

@@ -183,7 +183,9 @@ START_TEST(test_txn_commit_and_abort)
 	ck_assert_uint_eq(ls_crc32c(0, b + 21, len - 21), info.crc);
 	/* record: length 16, attributes, ts delta, offset delta, key
 	 * (0, 0: abort), value (0, coordinator epoch 5), no headers */
-	static const unsigned char rec[] = { 0x20, 0, 0, 0, 8, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 5, 0 };
+	static const unsigned char rec[] = {
+		0x20, 0, 0, 0, 8, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 5, 0
+	};
 	ck_assert_uint_eq(len, 61 + sizeof rec);
 	ck_assert_mem_eq(b + 61, rec, sizeof rec);
 	free(b);
@@ -245,15 +247,15 @@ START_TEST(test_txn_aborted_ranges)
 
 	ck_aborted(p, 0, 100, "1:0-2 2:3-5 3:4-7 1:8-9 ");
 	ck_aborted(p, 0, 1, "1:0-2 ");
-	ck_aborted(p, 2, 3, "1:0-2 ");     /* a marker at from counts */
-	ck_aborted(p, 3, 4, "2:3-5 ");     /* one beginning at to does not */
+	ck_aborted(p, 2, 3, "1:0-2 "); /* a marker at from counts */
+	ck_aborted(p, 3, 4, "2:3-5 "); /* one beginning at to does not */
 	ck_aborted(p, 5, 8, "2:3-5 3:4-7 ");
-	ck_aborted(p, 6, 7, "3:4-7 ");     /* C spans [6, 7) */
+	ck_aborted(p, 6, 7, "3:4-7 "); /* C spans [6, 7) */
 	ck_aborted(p, 8, 9, "1:8-9 ");
 	ck_aborted(p, 0, 8, "1:0-2 2:3-5 3:4-7 ");
 	ck_aborted(p, 9, 10, "1:8-9 ");
-	ck_aborted(p, 10, 20, "");         /* past the last marker */
-	ck_aborted(p, 5, 5, "");           /* an empty range */
+	ck_aborted(p, 10, 20, ""); /* past the last marker */
+	ck_aborted(p, 5, 5, "");   /* an empty range */
 	ck_aborted(p, 7, 3, "");
 	/* more than max: counted, the first copied */
 	ck_assert_int_eq(ls_partition_aborted_txns(p, 0, 100, a, 2, &n), LS_OK);
@@ -302,14 +304,16 @@ START_TEST(test_txn_aborted_ranges_brute_force)
 	for (uint64_t from = 0; from <= end; from++)
 		for (uint64_t to = from + 1; to <= end + 1; to++) {
 			size_t want = 0;
-			ck_assert_int_eq(ls_partition_aborted_txns(p, from, to, got, 256, &n), LS_OK);
+			ck_assert_int_eq(ls_partition_aborted_txns(p, from, to, got, 256, &n),
+					 LS_OK);
 			for (size_t i = 0; i < nall; i++) {
 				if (all[i].last_offset < from || all[i].first_offset >= to)
 					continue;
-				HOT_ASSERT(want < n && got[want].first_offset == all[i].first_offset &&
+				HOT_ASSERT(want < n &&
+						   got[want].first_offset == all[i].first_offset &&
 						   got[want].last_offset == all[i].last_offset,
-					   "[%" PRIu64 ", %" PRIu64 "): entry %zu missing", from, to,
-					   i);
+					   "[%" PRIu64 ", %" PRIu64 "): entry %zu missing", from,
+					   to, i);
 				want++;
 			}
 			HOT_ASSERT(n == want, "[%" PRIu64 ", %" PRIu64 "): %zu, want %zu", from, to,
