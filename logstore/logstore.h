@@ -26,6 +26,10 @@
  *       <base offset %020>.index     sparse offset index: u32 relative
  *                                    offset, u32 file position (big-endian)
  *       <base offset %020>.timeindex i64 timestamp, u32 relative offset
+ *       <offset %020>.snapshot       producer state (idempotent producers,
+ *                                    open and aborted transactions) at that
+ *                                    offset ("TPS2", CRC-32C); derived from
+ *                                    the log, only saves reading it
  *       leader-epoch-checkpoint      leader epochs (KIP-101), Kafka's text
  *                                    format: "0", the count, then
  *                                    "<epoch> <start offset>" lines;
@@ -704,9 +708,12 @@ int ls_append_txn_marker(struct ls_partition *p, int64_t pid, int16_t epoch, int
 /*
  * The first offset of the oldest transaction still open in p (a
  * transactional batch appended with no marker after it for its producer),
- * or the log end when none is open: the last stable offset is the lesser
- * of this and the high watermark.  May build the producer state from the
- * log the first time (ls_pstate_load).  LS_OK, LS_ERR_IO, LS_ERR_NOMEM.
+ * or the log end when none is open; never below the log start (a
+ * transaction whose beginning retention deleted is unstable from the log
+ * start on, as Kafka clamps it): the last stable offset is the lesser of
+ * this and the high watermark.  May build the producer state from the
+ * log the first time (ls_pstate_load); after that it costs no search.
+ * LS_OK, LS_ERR_IO, LS_ERR_NOMEM.
  */
 int ls_partition_first_unstable(struct ls_partition *p, uint64_t *offset);
 /* One aborted transaction of a partition: its producer, its first offset
@@ -717,7 +724,8 @@ struct ls_aborted_txn {
 };
 /*
  * The aborted transactions of p that overlap [from, to) (last_offset >=
- * from and first_offset < to), oldest first: up to max copied into out,
+ * from and first_offset < to), in the order of their markers (Kafka's
+ * order): up to max copied into out (may be NULL when max is 0),
  * *n says how many overlap in all (may be > max).  Kept across restarts
  * (rebuilt from the log and the producer snapshots), forgotten once their
  * marker is below the log start.  LS_OK, LS_ERR_IO, LS_ERR_NOMEM.

@@ -7,7 +7,8 @@
  *
  * The state is derived from the log: every batch header carries producer
  * id, epoch and base sequence.  It is built on demand, the first time a
- * batch of an idempotent producer is appended (or a test asks), by
+ * batch of an idempotent producer or a transaction marker is appended or
+ * the first unstable offset or the aborted transactions are asked, by
  * reading the newest snapshot and then the batch headers from the
  * snapshot's offset to the log end; from then on every append keeps it
  * current (the producer path, the replica path), and a truncation drops
@@ -431,7 +432,8 @@ static int get_entries(struct ls_pstate *st, const unsigned char *p, uint32_t n)
 		if (!(d = get_or_add(st, e.pid)))
 			return LS_ERR_NOMEM;
 		*d = e;
-		if (e.txn_first >= 0 && ls_txns_open(&st->txns, e.pid, (uint64_t)e.txn_first) != LS_OK)
+		if (e.txn_first >= 0 &&
+		    ls_txns_open(&st->txns, e.pid, (uint64_t)e.txn_first) != LS_OK)
 			return LS_ERR_NOMEM;
 	}
 	return LS_OK;
@@ -519,8 +521,9 @@ static int scan_segment(struct ls_pstate *st, const struct ls_segment *seg, uint
 		if (b.base_offset >= from && b.producer_id >= 0) {
 			if (b.attributes & LS_ATTR_CONTROL)
 				marker = read_marker(seg->fd, sc.pos, &b);
-			rc = marker == LS_ERR_IO ? LS_ERR_IO
-						 : ls_pstate_note(st, &b, b.base_offset, marker, now);
+			rc = marker == LS_ERR_IO
+				     ? LS_ERR_IO
+				     : ls_pstate_note(st, &b, b.base_offset, marker, now);
 		}
 		ls_scan_advance(&sc, &b);
 	}

@@ -115,8 +115,11 @@ int64_t tdm_partition_max_timestamp(const struct ls_partition *p);
  * append_marker writes the marker ending producer pid's transaction in p
  * (commit 1: LS_TXN_COMMIT, 0: abort), wakes the partition's waiters and
  * the append hook as an append does: TDM_TOPIC_OK with *offset (may be
- * NULL), TDM_ERR_PRODUCER_FENCED, TDM_ERR_IO (the partition is failed).
- * first_unstable: ls_partition_first_unstable (TDM_TOPIC_OK, TDM_ERR_IO).
+ * NULL), TDM_ERR_PRODUCER_FENCED, TDM_ERR_IO (the partition is failed, or
+ * the disk alarm is on: refused as tdm_topics_append_batch refuses),
+ * TDM_ERR_INVALID (pid < 0, deleted topic), TDM_ERR_NOMEM.
+ * first_unstable: ls_partition_first_unstable (TDM_TOPIC_OK, TDM_ERR_IO,
+ * TDM_ERR_NOMEM).
  * aborted: the aborted transactions overlapping [from, to), as
  * ls_partition_aborted_txns.
  */

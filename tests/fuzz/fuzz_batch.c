@@ -11,14 +11,19 @@
  *   4. as a legacy message set (logstore/legacy.c, Produce v0-2), as sent
  *      and, repaired as one message (size, magic, CRC-32) of each codec, a
  *      wrapper whose value reaches the decompressors: a set converted
- *      without an error always gives a batch ls_batch_validate takes.
+ *      without an error always gives a batch ls_batch_validate takes;
+ *   5. as a control batch (a transaction marker), as sent and repaired
+ *      (control, uncompressed, CRC-32C): ls_batch_control_type reads the
+ *      marker's type within the bytes it is given (each short prefix in a
+ *      buffer of its own, so a read past it is caught), the decoder gives
+ *      no record of it, and a producer may not send it.
  * Invariants: no crash, no read outside the input, every record's fields
  * within its batch's decoded bytes, the decompressed size bounded by the
  * decoder's max_inflated (1 MiB here).  tests/fuzz/replay.c runs the same
  * function over the committed corpus in `make check`.
  *
  * Depends on: logstore/batch.c, codec.c, crc32c.c, legacy.c and the codec
- * libraries.
+ * libraries (logstore_internal.h for ls_batch_control_type).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +35,7 @@
 #include "fuzz.h"
 #include "crc32c.h"
 #include "logstore.h"
+#include "logstore_internal.h"
 
 
 
@@ -103,6 +109,46 @@ static void legacy_all(struct ls_decoder *d, const uint8_t *data, size_t size)
 	free(b);
 }
 
+/* ls_batch_control_type of buf[0..len) copied into a buffer of exactly len
+ * bytes: a marker type or -1. */
+static void control_type_exact(const uint8_t *buf, size_t len)
+{
+	uint8_t *b = malloc(len ? len : 1);
+
+	if (b == NULL)
+		return;
+	memcpy(b, buf, len);
+	int t = ls_batch_control_type(b, len);
+	CHECK(t == -1 || t == LS_TXN_ABORT || t == LS_TXN_COMMIT);
+	free(b);
+}
+
+/* The input as a control batch: as sent, then repaired as one. */
+static void control_all(struct ls_decoder *d, const uint8_t *data, size_t size)
+{
+	struct ls_batch_info info;
+	struct ls_record rec;
+	uint8_t *b;
+
+	control_type_exact(data, size);
+	if (size < LS_BATCH_HEADER_SIZE || size >= (1u << 24) || (b = malloc(size)) == NULL)
+		return;
+	memcpy(b, data, size);
+	put_be32(b + 8, (uint32_t)(size - 12));
+	b[16] = 2;
+	b[21] = 0;
+	b[22] = (uint8_t)((b[22] & ~0x07) | 0x30); /* transactional, control, no codec */
+	put_be32(b + 17, ls_crc32c(0, b + 21, size - 21));
+	for (size_t cut = LS_BATCH_HEADER_SIZE; cut < size && cut <= LS_BATCH_HEADER_SIZE + 24;
+	     cut++)
+		control_type_exact(b, cut);
+	control_type_exact(b, size);
+	ls_decoder_set(d, b, size, 0);
+	CHECK(ls_decoder_next(d, &rec, NULL) <= 0);
+	CHECK(ls_batch_validate(d, b, size, 0, &info) == LS_ERR_INVALID_RECORD);
+	free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ls_decoder *d = ls_decoder_new(MAX_INFLATED);
@@ -128,6 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(b);
 	}
 	legacy_all(d, data, size);
+	control_all(d, data, size);
 	ls_decoder_free(d);
 	return 0;
 }

@@ -3,7 +3,9 @@
 record batches as producers send them, uncompressed and in every codec the
 way clients write them (gzip; snappy as a raw block and in snappy-java's
 framing; LZ4 frames; zstd frames with and without a content size), a run of
-several batches, and damaged ones (truncated data, a decompression bomb over
+several batches, transactions (a transactional batch, commit and abort markers
+as control batches, markers with an unknown type or a short key, a run of
+both), and damaged ones (truncated data, a decompression bomb over
 the fuzzer's 1 MiB bound, codec 7); legacy message sets (magic 0 and 1, plain
 and in gzip, snappy and lz4 wrappers, magic 0 lz4 with a wrong frame header
 checksum, a bad CRC, mixed magic) for the conversion of Produce v0-2.
@@ -87,6 +89,23 @@ def zstd(data, size=True):
     return zstandard.ZstdCompressor(write_content_size=size).compress(data)
 
 
+def producer_batch(payload, n, attr, pid, epoch, seq, base=0):
+    """A batch with a producer id and attributes attr (0x10 transactional,
+    0x20 control)."""
+    rest = struct.pack('>hiqqqhii', attr, n - 1, 1700000000000, 1700000000000 + 3 * (n - 1),
+                       pid, epoch, seq, n) + payload
+    head = struct.pack('>qiib', base, 4 + 1 + 4 + len(rest), -1, 2)
+    return head + struct.pack('>I', crc32c(rest)) + rest
+
+
+def marker(kind, pid=7, epoch=0, base=0, key=None):
+    """A transaction marker: key (version 0, type), value (version 0,
+    coordinator epoch)."""
+    key = struct.pack('>hh', 0, kind) if key is None else key
+    body = b'\0' + varint(0) + varint(0) + field(key) + field(struct.pack('>hi', 0, 5)) + varint(0)
+    return producer_batch(varint(len(body)) + body, 1, 0x30, pid, epoch, -1, base)
+
+
 plain = records(12)
 big = records(400, 60)
 seeds = {
@@ -108,6 +127,13 @@ seeds = {
     'lz4-bomb': batch(lz4f(b'\0' * (2 << 20)), 1, 3),
     'snappy-bomb': batch(snappy.compress(b'\0' * (2 << 20)), 1, 2),
     'codec-7': batch(plain, 12, 7),
+    'txn-data': producer_batch(plain, 12, 0x10, 7, 0, 0),
+    'txn-abort-marker': marker(0),
+    'txn-commit-marker': marker(1),
+    'txn-marker-unknown-type': marker(5),
+    'txn-marker-short-key': marker(0, key=b'\0\0'),
+    'txn-run': producer_batch(plain, 12, 0x10, 7, 0, 0) + marker(0, base=12) +
+    producer_batch(plain, 12, 0x10, 7, 0, 12, 13) + marker(1, base=25),
 }
 
 

@@ -427,9 +427,9 @@ START_TEST(test_batch_validate)
 	REPAIR();
 	ck_assert_int_eq(ls_batch_validate(NULL, b, n, 0, &info), LS_ERR_INVALID_RECORD);
 	be(b + 57, 2, 4);
-	/* codecs: 5 unknown; control and transactional refused; a batch
-	 * marked snappy is looked into (these plain records are no snappy
-	 * data: refused) */
+	/* codecs: 5 unknown; control, and transactional without a producer
+	 * id, refused; a batch marked snappy is looked into (these plain
+	 * records are no snappy data: refused) */
 	be(b + 21, 5, 2);
 	REPAIR();
 	ck_assert_int_eq(ls_batch_validate(NULL, b, n, 0, &info), LS_ERR_UNSUPPORTED_CODEC);
@@ -671,6 +671,7 @@ int main(void)
 	srunner_add_suite(sr, tl_producer_suite());
 	srunner_add_suite(sr, tl_codec_suite());
 	srunner_add_suite(sr, tl_legacy_suite());
+	srunner_add_suite(sr, tl_txn_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -55,5 +55,6 @@ Suite *tl_repl_suite(void);
 Suite *tl_producer_suite(void);
 Suite *tl_codec_suite(void);
 Suite *tl_legacy_suite(void);
+Suite *tl_txn_suite(void);
 
 #endif

@@ -2,7 +2,8 @@
  * The core wrappers replication uses (core/topics.h, core/topic_ops.h):
  * reads bounded by the high watermark, waking parked waiters when a high
  * watermark moves, replica appends, truncation, leader epochs and the
- * high watermark, over a real log store in a temp dir.
+ * high watermark, transaction markers (waking as appends do) and the
+ * transaction queries, over a real log store in a temp dir.
  */
 #include <check.h>
 #include <ftw.h>
@@ -14,6 +15,8 @@
 #include "core/config.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
+#include "logstore/crc32c.h"
+#include "logstore/logstore.h"
 
 static struct tdm_config cfg;
 static struct tdm_topics *topics;
@@ -237,6 +240,90 @@ START_TEST(test_topics_truncate_wakes)
 }
 END_TEST
 
+static int hooked;
+
+static void on_append(void *ctx, struct ls_partition *p)
+{
+	(void)p;
+	(void)ctx;
+	hooked++;
+}
+
+/* Appends a transactional batch of producer pid (epoch 0, sequence seq, n
+ * records); returns its base offset. */
+static uint64_t append_txn(struct ls_partition *p, int64_t pid, int32_t seq, size_t n)
+{
+	struct ls_record recs[4];
+	struct tdm_append_result res;
+	unsigned char *b;
+	void *raw;
+	size_t len;
+
+	ck_assert_uint_le(n, 4);
+	memset(recs, 0, sizeof(recs));
+	for (size_t i = 0; i < n; i++) {
+		recs[i].value = "t";
+		recs[i].value_len = 1;
+		recs[i].timestamp = -1;
+	}
+	ck_assert_int_eq(ls_batch_build(recs, n, LS_CODEC_NONE, 1, &raw, &len), LS_OK);
+	b = raw;
+	b[22] = 0x10; /* transactional */
+	for (int i = 0; i < 8; i++)
+		b[43 + i] = (unsigned char)((uint64_t)pid >> (56 - 8 * i));
+	b[51] = b[52] = 0; /* epoch 0 */
+	for (int i = 0; i < 4; i++)
+		b[53 + i] = (unsigned char)((uint32_t)seq >> (24 - 8 * i));
+	uint32_t crc = ls_crc32c(0, b + 21, len - 21);
+	for (int i = 0; i < 4; i++)
+		b[17 + i] = (unsigned char)(crc >> (24 - 8 * i));
+	ck_assert_int_eq(tdm_topics_append_batch(topics, p, b, len, &res), TDM_TOPIC_OK);
+	free(b);
+	return res.base_offset;
+}
+
+START_TEST(test_topics_txn_markers)
+{
+	struct ls_partition *p = make_topic("txn");
+	struct ls_partition *watch[1] = { p };
+	struct tdm_topics_waiter w = { on_wake, NULL, watch, 1, NULL, NULL, 0 };
+	struct tdm_aborted_txn a[4];
+	uint64_t off = 0;
+	size_t n = 0;
+
+	tdm_topics_set_append_hook(topics, on_append, NULL);
+	ck_assert_uint_eq(append_txn(p, 3, 0, 2), 0);
+	ck_assert_uint_eq(append_txn(p, 4, 0, 1), 2);
+	ck_assert_int_eq(tdm_partition_first_unstable(p, &off), TDM_TOPIC_OK);
+	ck_assert_uint_eq(off, 0);
+	woke = hooked = 0;
+	tdm_topics_wait_data(topics, &w);
+	ck_assert_int_eq(tdm_partition_append_marker(topics, p, 3, 0, 0, 1, &off), TDM_TOPIC_OK);
+	ck_assert_uint_eq(off, 3);
+	ck_assert_int_eq(woke, 1); /* as an append */
+	ck_assert_int_eq(hooked, 1);
+	ck_assert_int_eq(tdm_partition_first_unstable(p, &off), TDM_TOPIC_OK);
+	ck_assert_uint_eq(off, 2);
+	ck_assert_int_eq(tdm_partition_append_marker(topics, p, 4, 0, 1, 1, &off), TDM_TOPIC_OK);
+	ck_assert_uint_eq(off, 4);
+	ck_assert_int_eq(hooked, 2);
+	ck_assert_int_eq(tdm_partition_first_unstable(p, &off), TDM_TOPIC_OK);
+	ck_assert_uint_eq(off, 5);
+	ck_assert_int_eq(tdm_partition_aborted_txns(p, 0, 5, a, 4, &n), TDM_TOPIC_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(a[0].producer_id, 3);
+	ck_assert_uint_eq(a[0].first_offset, 0);
+	ck_assert_uint_eq(a[0].last_offset, 3);
+	/* an older epoch: fenced, nothing written, nobody woken */
+	ck_assert_int_eq(tdm_partition_append_marker(topics, p, 4, 2, 0, 1, NULL), TDM_TOPIC_OK);
+	ck_assert_int_eq(tdm_partition_append_marker(topics, p, 4, 1, 0, 1, NULL),
+			 TDM_ERR_PRODUCER_FENCED);
+	ck_assert_int_eq(hooked, 3);
+	ck_assert_uint_eq(tdm_partition_log_end(p), 6);
+	tdm_topics_set_append_hook(topics, NULL, NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("topics-repl");
@@ -249,6 +336,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_topics_leader_epochs);
 	tcase_add_test(tc, test_topics_append_replica_wakes);
 	tcase_add_test(tc, test_topics_truncate_wakes);
+	tcase_add_test(tc, test_topics_txn_markers);
 	suite_add_tcase(s, tc);
 	return s;
 }
