@@ -10,15 +10,15 @@
  * PrepareAbort (EndTxn decided: the markers are being written),
  * CompleteCommit and CompleteAbort (every marker written and fsynced).
  *
- * Ending a transaction: the decision (Prepare*) is appended to the state
- * log; the markers are appended to every partition of the transaction
- * (tdm_partition_append_marker), and on a commit the offsets of
- * TxnOffsetCommit are committed to their groups (on an abort dropped);
- * every log touched is asked for an fsync.  EndTxn is answered once the
- * decision is fsynced (txn_apis.c).  Once the markers' partitions are
- * fsynced past them the Complete* record is appended: a restart that finds
- * a Prepare* writes the markers again (a second marker for a closed
- * transaction changes nothing).  A transaction found Ongoing at start is
+ * Ending a transaction: the decision (Prepare*, a commit's TxnOffsetCommit
+ * offsets with it) is appended to the state log.  Once it is fsynced, and
+ * not before, the offsets are committed to their groups (an abort drops
+ * them) and the markers appended to every partition of the transaction
+ * (tdm_partition_append_marker), each log asked for an fsync; EndTxn is
+ * answered then (txn_apis.c).  Once the markers' partitions are fsynced
+ * past them the Complete* record is appended: a restart that finds a
+ * Prepare* commits its offsets and writes its markers again (a second
+ * marker for a closed transaction changes nothing).  A transaction found Ongoing at start is
  * aborted with its epoch bumped (its TxnOffsetCommit offsets were only in
  * memory), as is one older than its transaction timeout (checked every
  * second): its producer is fenced and must start again, as with Kafka's
@@ -103,14 +103,16 @@ int16_t kf_txns_persist(struct kf_txns *ts, struct kf_txn *t, uint64_t *end);
 /* Keeps an offset of TxnOffsetCommit for t's commit. */
 int16_t kf_txns_add_offset(struct kf_txn *t, const char *group, const char *topic,
 			   int32_t partition, int64_t offset, const char *metadata);
-/* Ends t (commit 1 / abort 0): the decision appended, the markers and
- * offsets written (see above).  KF_ERR_NONE with *decided_end (the state
- * log offset that must be fsynced before answering), INVALID_TXN_STATE,
- * KAFKA_STORAGE_ERROR. */
+/* Ends t (commit 1 / abort 0): the decision appended (see above).
+ * KF_ERR_NONE with t->decided_end (the state log offset that must be
+ * fsynced before answering), INVALID_TXN_STATE, KAFKA_STORAGE_ERROR. */
 int16_t kf_txns_end(struct kf_txns *ts, struct kf_txn *t, int commit);
 /* 1 when an open transaction holds an offset of group (core key) for
  * topic/partition (core name) that it has not committed yet. */
 int kf_txns_pending(struct kf_txns *ts, const char *group, const char *topic, int32_t partition);
+/* Moves key's decided transaction on (markers, offsets, completion) as
+ * far as the fsyncs done allow. */
+void kf_txns_progress(struct kf_txns *ts, const char *key);
 /* The state log (NULL when it could not be created). */
 struct ls_partition *kf_txns_log(struct kf_txns *ts);
 

@@ -22,7 +22,10 @@
  * each topic; the offsets are kept with the transaction and committed to the
  * group only when it commits.  v3's generation and member, when given, are
  * checked as OffsetCommit checks them.
- * EndTxn: answered once the decision is fsynced; INVALID_TXN_STATE when no
+ * EndTxn: answered once the decision is fsynced and, after it, the markers
+ * appended (and a commit's offsets handed to the groups), so a
+ * read_committed consumer sees the outcome as soon as the producer does;
+ * INVALID_TXN_STATE when no
  * transaction is open (a retried EndTxn whose transaction already ended
  * the same way is answered OK).
  *
@@ -309,6 +312,7 @@ struct end_park {
 	struct tdm_topics_waiter w;
 	struct event *timer; /* owned */
 	uint64_t target;
+	const char *key; /* arena: the transaction's coordinator key */
 };
 
 static void end_release(struct end_park *ep)
@@ -349,6 +353,8 @@ static void end_check(struct end_park *ep, int timed_out)
 		err = KF_ERR_REQUEST_TIMED_OUT;
 	}
 	end_release(ep);
+	if (err == KF_ERR_NONE) /* durable: the markers go out before the answer */
+		kf_txns_progress(kc->srv->txns, ep->key);
 	put_error(kc->resp, kf_flex(kc), err);
 	kf_complete(kc, kc->resp);
 }
@@ -364,12 +370,14 @@ static void end_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	end_check(arg, 1);
 }
 
-static int end_wait(struct kf_conn *kc, uint64_t target, struct evbuffer *resp)
+static int end_wait(struct kf_conn *kc, const char *key, uint64_t target, struct evbuffer *resp)
 {
 	struct timeval tv = { END_TIMEOUT_MS / 1000, 0 };
 	int16_t err = KF_ERR_NONE;
 
 	if (!end_waiting(kc->srv, target, &err)) {
+		if (err == KF_ERR_NONE)
+			kf_txns_progress(kc->srv->txns, key);
 		put_error(resp, kf_flex(kc), err);
 		return KF_R_DONE;
 	}
@@ -380,6 +388,7 @@ static int end_wait(struct kf_conn *kc, uint64_t target, struct evbuffer *resp)
 	ep->base.cancel = end_cancel;
 	ep->kc = kc;
 	ep->target = target;
+	ep->key = key;
 	ep->w.fn = end_woken;
 	ep->w.ctx = ep;
 	if (!(ep->timer = evtimer_new(kc->srv->base, end_timeout_cb, ep)))
@@ -411,5 +420,8 @@ int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 		put_error(resp, kf_flex(kc), err);
 		return KF_R_DONE;
 	}
-	return end_wait(kc, t->decided_end, resp);
+	const char *key = kf_txn_key(kc, &r.prod.transactional_id); /* outlives t */
+	if (!key)
+		return KF_R_CLOSE;
+	return end_wait(kc, key, t->decided_end, resp);
 }

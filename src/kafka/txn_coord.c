@@ -121,13 +121,34 @@ static void put64(uint8_t **p, uint64_t v)
 	put32(p, (uint32_t)v);
 }
 
+static void put_str(uint8_t **p, const char *s)
+{
+	size_t k = s ? strlen(s) : 0;
+
+	put16(p, s ? (uint16_t)k : 0xffff);
+	memcpy(*p, s ? s : "", k);
+	*p += k;
+}
+
+/* The offsets a record carries: a commit's, once decided (before, they
+ * are only in memory: a restart aborts what is open). */
+static size_t offsets_kept(const struct kf_txn *t)
+{
+	return t->state == KF_TXN_PREPARE_COMMIT ? t->noffsets : 0;
+}
+
 /* t's state record value (malloc'd), *len its size; NULL: no memory. */
 static uint8_t *encode(const struct kf_txn *t, size_t *len)
 {
-	size_t n = 2 + 8 + 2 + 4 + 1 + 4;
+	size_t n = 2 + 8 + 2 + 4 + 1 + 4 + 4;
 
 	for (size_t i = 0; i < t->nparts; i++)
 		n += 2 + strlen(t->parts[i].topic) + 4;
+	for (size_t i = 0; i < offsets_kept(t); i++) {
+		const struct kf_txn_offset *o = &t->offsets[i];
+		n += 2 + strlen(o->group) + 2 + strlen(o->topic) + 4 + 8 + 2 +
+		     (o->metadata ? strlen(o->metadata) : 0);
+	}
 	uint8_t *v = malloc(n), *p = v;
 	if (!v)
 		return NULL;
@@ -138,11 +159,17 @@ static uint8_t *encode(const struct kf_txn *t, size_t *len)
 	*p++ = (uint8_t)t->state;
 	put32(&p, (uint32_t)t->nparts);
 	for (size_t i = 0; i < t->nparts; i++) {
-		size_t k = strlen(t->parts[i].topic);
-		put16(&p, (uint16_t)k);
-		memcpy(p, t->parts[i].topic, k);
-		p += k;
+		put_str(&p, t->parts[i].topic);
 		put32(&p, (uint32_t)t->parts[i].partition);
+	}
+	put32(&p, (uint32_t)offsets_kept(t));
+	for (size_t i = 0; i < offsets_kept(t); i++) {
+		const struct kf_txn_offset *o = &t->offsets[i];
+		put_str(&p, o->group);
+		put_str(&p, o->topic);
+		put32(&p, (uint32_t)o->partition);
+		put64(&p, (uint64_t)o->offset);
+		put_str(&p, o->metadata);
 	}
 	*len = n;
 	return v;
@@ -211,11 +238,51 @@ static uint64_t get(struct reader *r, int bytes)
 	return v;
 }
 
+/* A string of a record (int16 length, -1 null) into buf (cap bytes); 0,
+ * or -1 when it does not fit or parse.  *null: it was null. */
+static int get_str(struct reader *r, char *buf, size_t cap, int *null)
+{
+	uint16_t k = (uint16_t)get(r, 2);
+
+	*null = k == 0xffff;
+	if (*null)
+		k = 0;
+	if (r->bad || k >= cap || (size_t)(r->end - r->p) < k)
+		return -1;
+	memcpy(buf, r->p, k);
+	buf[k] = '\0';
+	r->p += k;
+	return 0;
+}
+
+static int decode_offsets(struct reader *r, struct kf_txn *t, size_t len)
+{
+	uint32_t n = (uint32_t)get(r, 4);
+	char group[1024], topic[TXN_TOPIC_NAME_MAX + 1], meta[4097];
+	int null;
+
+	if (r->bad || n > len)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (get_str(r, group, sizeof group, &null) < 0 ||
+		    get_str(r, topic, sizeof topic, &null) < 0)
+			return -1;
+		int32_t part = (int32_t)get(r, 4);
+		int64_t off = (int64_t)get(r, 8);
+		if (get_str(r, meta, sizeof meta, &null) < 0 ||
+		    kf_txns_add_offset(t, group, topic, part, off, null ? NULL : meta) != KF_ERR_NONE)
+			return -1;
+	}
+	return 0;
+}
+
 /* Fills t (id set, empty) from a record value: 0, or -1 when it does not
  * parse. */
 static int decode(struct kf_txn *t, const uint8_t *v, size_t len)
 {
 	struct reader r = { v, v + len, 0 };
+	char name[TXN_TOPIC_NAME_MAX + 1];
+	int null;
 
 	if (get(&r, 2) != TXN_VALUE_VERSION)
 		return -1;
@@ -226,19 +293,15 @@ static int decode(struct kf_txn *t, const uint8_t *v, size_t len)
 	uint32_t n = (uint32_t)get(&r, 4);
 	if (r.bad || t->state > KF_TXN_COMPLETE_ABORT || n > len)
 		return -1;
-	for (uint32_t i = 0; i < n && !r.bad; i++) {
-		size_t k = (size_t)get(&r, 2);
-		char name[TXN_TOPIC_NAME_MAX + 1];
-
-		if (r.bad || k > TXN_TOPIC_NAME_MAX || (size_t)(r.end - r.p) < k)
+	for (uint32_t i = 0; i < n; i++) {
+		if (get_str(&r, name, sizeof name, &null) < 0)
 			return -1;
-		memcpy(name, r.p, k);
-		name[k] = '\0';
-		r.p += k;
 		int32_t part = (int32_t)get(&r, 4);
 		if (r.bad || part_add(t, name, part) < 0)
 			return -1;
 	}
+	if (decode_offsets(&r, t, len) < 0)
+		return -1;
 	return r.bad || r.p != r.end ? -1 : 0;
 }
 
@@ -338,11 +401,18 @@ static void commit_offsets(struct kf_txns *ts, struct kf_txn *t)
 	clear_offsets(t);
 }
 
-/* Complete* once every marker is appended and fsynced. */
+/* Once the decision is fsynced: a commit's offsets to their groups, the
+ * markers appended; Complete* once every marker is fsynced. */
 static void try_complete(struct kf_txns *ts, struct kf_txn *t)
 {
+	struct ls_partition *log = kf_txns_log(ts);
+
 	if (t->state != KF_TXN_PREPARE_COMMIT && t->state != KF_TXN_PREPARE_ABORT)
 		return;
+	if (!log || tdm_partition_flushed(log) < t->decided_end)
+		return; /* nothing may show the decision before it is durable */
+	if (t->state == KF_TXN_PREPARE_COMMIT)
+		commit_offsets(ts, t);
 	if (!write_markers(ts, t))
 		return;
 	for (size_t i = 0; i < t->nparts; i++) {
@@ -359,7 +429,8 @@ static void try_complete(struct kf_txns *ts, struct kf_txn *t)
 	}
 }
 
-/* Decides t: Prepare* appended, markers and offsets written. */
+/* Decides t: Prepare* appended (with a commit's offsets); the rest
+ * follows its fsync (try_complete). */
 static int16_t decide(struct kf_txns *ts, struct kf_txn *t, int commit)
 {
 	enum kf_txn_state prev = t->state;
@@ -372,9 +443,7 @@ static int16_t decide(struct kf_txns *ts, struct kf_txn *t, int commit)
 		t->state = prev;
 		return err;
 	}
-	if (commit)
-		commit_offsets(ts, t);
-	else
+	if (!commit)
 		clear_offsets(t);
 	try_complete(ts, t);
 	if (completing(t))
@@ -665,4 +734,12 @@ int kf_txns_pending(struct kf_txns *ts, const char *group, const char *topic, in
 		}
 	}
 	return 0;
+}
+
+void kf_txns_progress(struct kf_txns *ts, const char *key)
+{
+	struct kf_txn *t = kf_txns_find(ts, key);
+
+	if (t)
+		try_complete(ts, t);
 }

@@ -107,6 +107,31 @@ test('an idempotent producer: InitProducerId, sequences, every record once and i
     [0, 1, 2, 3, 4].flatMap((i) => ['a' + i, 'b' + i]))
 })
 
+test('transactions: an aborted one is not read, a committed one is, with its offsets', async () => {
+  const topic = 'txn-' + uid()
+  const src = 'txnsrc-' + uid()
+  const groupId = 'txng-' + uid()
+  await create(topic, 2)
+  await create(src, 1)
+  const producer = kafka.producer({ transactionalId: 'compat-' + uid(), idempotent: true,
+    maxInFlightRequests: 1 })
+  await producer.connect()
+  let txn = await producer.transaction()
+  await txn.send({ topic, messages: [{ value: 'x1', partition: 0 }, { value: 'x2', partition: 1 }] })
+  await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: src, partitions: [{ partition: 0, offset: '5' }] }] })
+  await txn.abort()
+  txn = await producer.transaction()
+  await txn.send({ topic, messages: [{ value: 'c1', partition: 0 }, { value: 'c2', partition: 1 }] })
+  await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: src, partitions: [{ partition: 0, offset: '3' }] }] })
+  await txn.commit()
+  await producer.disconnect()
+  // kafkajs consumers read committed by default: the aborted records are dropped
+  const got = await consume(topic, { count: 2, timeout: 5000 })
+  assert.deepStrictEqual(got.map((m) => m.value).sort(), ['c1', 'c2'])
+  const offsets = await withAdmin((a) => a.fetchOffsets({ groupId, topics: [src] }))
+  assert.strictEqual(offsets[0].partitions[0].offset, '3')
+})
+
 test('alter configs of a topic: the new set replaces the old one', async () => {
   const topic = 'alter-' + uid()
   await create(topic, 1, [{ name: 'retention.ms', value: '123456' }])
