@@ -367,19 +367,37 @@ static void encode_part(struct fetch_state *fs, const struct fetch_topic *ft,
  * watermark or log start other than last answered), and what the session
  * now knows was answered.  The session is looked up again: it may have
  * gone while the request was parked. */
+static int same_part(const struct kf_fsess_part *sp, const char *topic, int32_t index)
+{
+	return sp->index == index && !strcmp(sp->topic, topic);
+}
+
+/* The session's entry of (topic, index): usually the k-th (the fetch lists
+ * the session's partitions in its order), else searched. */
+static struct kf_fsess_part *session_part(struct kf_fsess *s, size_t k, const char *topic,
+					  int32_t index)
+{
+	if (!s)
+		return NULL;
+	if (k < s->n && same_part(&s->p[k], topic, index))
+		return &s->p[k];
+	for (size_t i = 0; i < s->n; i++)
+		if (same_part(&s->p[i], topic, index))
+			return &s->p[i];
+	return NULL;
+}
+
 static void session_filter(struct fetch_state *fs)
 {
 	struct kf_fsess *s = kf_fsess_find(fs->kc->srv->fsessions, fs->session_id);
+	size_t k = 0;
 
 	for (int32_t i = 0; i < fs->ntopics; i++)
-		for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
+		for (int32_t j = 0; j < fs->topics[i].nparts; j++, k++) {
 			struct fetch_part *fp = &fs->topics[i].parts[j];
-			struct kf_fsess_part *sp = NULL;
+			struct kf_fsess_part *sp = session_part(
+				s, k, fs->topics[i].cname ? fs->topics[i].cname : "", fp->index);
 
-			for (size_t k = 0; s && !sp && k < s->n; k++)
-				if (s->p[k].index == fp->index &&
-				    !strcmp(s->p[k].topic, fs->topics[i].cname ? fs->topics[i].cname : ""))
-					sp = &s->p[k];
 			fp->include = !fs->incremental || !sp || fp->err || (fp->rr.ref && fp->rr.len) ||
 				      sp->hw != fp->high_watermark || sp->ls != fp->log_start;
 			if (sp && fp->include) {
@@ -699,10 +717,12 @@ static int start(struct fetch_state *fs, const struct kf_fetch_req *r, struct ev
 {
 	struct kf_conn *kc = fs->kc;
 	struct kf_fsess *s = NULL;
-	const char **names = topic_names(kc, r, fs->version >= 13);
+	/* names are only needed by a session and by topic ids */
+	int need = fs->version >= 13 || (fs->version >= 7 && r->session_epoch != -1);
+	const char **names = need ? topic_names(kc, r, fs->version >= 13) : NULL;
 	int16_t err;
 
-	if (!names)
+	if (need && !names)
 		return -1;
 	if (fs->version >= 7) {
 		err = kf_fsess_begin(kc->srv->fsessions, r, names, fs->version >= 13,

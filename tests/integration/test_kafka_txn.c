@@ -13,6 +13,7 @@
  *    first producer; a transaction past its timeout is aborted by the
  *    coordinator; the error codes of the four APIs;
  *  - an idle transactional id expires;
+ *  - a commit whose marker write fails is completed by the restart;
  *  - kill -9 during an open transaction: after the restart it is aborted,
  *    the committed one before it is still there, and read_committed
  *    consumers are not held.
@@ -591,6 +592,37 @@ START_TEST(kill9_during_a_transaction)
 }
 END_TEST
 
+/* A commit whose marker cannot be written (every write to the partition
+ * after its first fails with ENOSPC; the coordinator retries each second)
+ * is still a commit: EndTxn answers once the decision is fsynced,
+ * read_committed consumers wait at the transaction's first offset, and the
+ * restart (without the fault) writes the marker from the decision. */
+START_TEST(decided_commit_survives_a_failed_marker)
+{
+	struct kh_broker b;
+	char got[256];
+
+	setenv("TANDEM_FAULTS", "write:txnfault:2:1000000", 1);
+	ck_assert_int_eq(kh_broker_start(&b, NULL), 0);
+	unsetenv("TANDEM_FAULTS");
+	make_topic(b.bootstrap, "txnfault", 1);
+	rd_kafka_t *p = txn_producer(b.bootstrap, "txn-fault", "60000");
+	ok(rd_kafka_begin_transaction(p), "begin");
+	produce(p, "txnfault", 0, "decided");
+	ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	rd_kafka_destroy(p);
+	ck_assert_int_eq(latest(&b, "txnfault", 0, 1), 0);
+	read_values(b.bootstrap, "txnfault", 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "");
+	ck_assert_int_eq(kh_broker_restart(&b), 0);
+	ck_assert_int_eq(latest(&b, "txnfault", 0, 1), 2);
+	read_values(b.bootstrap, "txnfault", 0, "read_committed", got, sizeof got);
+	ck_assert_str_eq(got, "decided");
+	kh_broker_stop(&b);
+	kh_broker_destroy(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kafka_txn");
@@ -605,6 +637,7 @@ int main(void)
 	tcase_add_test(tc, error_codes);
 	tcase_add_test(tc, idle_transactional_id_expires);
 	tcase_add_test(tc, kill9_during_a_transaction);
+	tcase_add_test(tc, decided_commit_survives_a_failed_marker);
 	suite_add_tcase(s, tc);
 	return kh_run_suite(s, NULL);
 }
