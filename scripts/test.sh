@@ -197,7 +197,7 @@ valgrind_check() {
 	local rc=0 t
 	local wrapper="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
 	# the server under valgrind is 20-50 times slower: stretch Check's timeouts
-	for t in test_basic test_raw test_confirm_tx test_queue test_kafka_raw test_stream test_stream_kafka \
+	for t in test_basic test_raw test_confirm_tx test_queue test_kafka_raw test_kafka_txn test_stream test_stream_kafka \
 		test_http test_http_log test_cluster_link test_link test_cluster_link_amqp test_quorum; do
 		echo "--- $t with tandemd under valgrind"
 		TANDEMD_WRAPPER="$wrapper" CK_TIMEOUT_MULTIPLIER=10 "$main/tests/integration/$t" || rc=1
