@@ -73,14 +73,15 @@ static void commit_encode(struct evbuffer *resp, int ver, const struct kf_offset
 	kf_put_tags(resp, flex);
 }
 
-/* A request waiting for the ISR of the offsets partition (in the request
+/* A request waiting for a log write to become durable (in the request
  * arena: the connection reads nothing while parked). */
 struct offsets_park {
 	struct kf_park base;
 	struct kf_conn *kc;
 	struct tdm_topics_waiter w;
 	struct event *timer; /* owned */
-	uint64_t target;     /* the offsets log's end after the write */
+	uint64_t target;     /* the log's end after the write */
+	kf_wait_check_fn check;
 	kf_offsets_answer_fn answer;
 	void *ctx;
 };
@@ -116,7 +117,7 @@ static void park_check(struct offsets_park *op, int timed_out)
 	struct kf_conn *kc = op->kc;
 	int16_t err = KF_ERR_NONE;
 
-	if (offsets_acked(kc->srv, op->target, &err)) {
+	if (op->check(kc->srv, op->target, &err)) {
 		if (!timed_out) {
 			tdm_topics_wait_flush(kc->srv->topics, &op->w);
 			return;
@@ -139,13 +140,13 @@ static void park_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	park_check(arg, 1);
 }
 
-int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn answer, void *ctx,
-		    struct evbuffer *resp)
+int kf_wait_durable(struct kf_conn *kc, uint64_t target, int timeout_ms, kf_wait_check_fn check,
+		    kf_offsets_answer_fn answer, void *ctx, struct evbuffer *resp)
 {
-	struct timeval tv = { COMMIT_TIMEOUT_MS / 1000, (COMMIT_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	int16_t err = KF_ERR_NONE;
 
-	if (!offsets_acked(kc->srv, target, &err)) {
+	if (!check(kc->srv, target, &err)) {
 		answer(kc, resp, ctx, err);
 		return KF_R_DONE;
 	}
@@ -156,6 +157,7 @@ int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn an
 	op->base.cancel = park_cancel;
 	op->kc = kc;
 	op->target = target;
+	op->check = check;
 	op->answer = answer;
 	op->ctx = ctx;
 	op->w.fn = park_woken;
@@ -167,6 +169,12 @@ int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn an
 	tdm_topics_wait_flush(kc->srv->topics, &op->w);
 	kc->park = &op->base;
 	return KF_R_PARKED;
+}
+
+int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn answer, void *ctx,
+		    struct evbuffer *resp)
+{
+	return kf_wait_durable(kc, target, COMMIT_TIMEOUT_MS, offsets_acked, answer, ctx, resp);
 }
 
 /* A commit's request and per-partition errors, for its answer. */

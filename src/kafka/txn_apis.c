@@ -305,29 +305,6 @@ int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 
 /* ---- EndTxn ---------------------------------------------------------------- */
 
-/* An EndTxn waiting for its decision's fsync (in the request arena). */
-struct end_park {
-	struct kf_park base;
-	struct kf_conn *kc;
-	struct tdm_topics_waiter w;
-	struct event *timer; /* owned */
-	uint64_t target;
-	const char *key; /* arena: the transaction's coordinator key */
-};
-
-static void end_release(struct end_park *ep)
-{
-	tdm_topics_unwait(ep->kc->srv->topics, &ep->w);
-	if (ep->timer)
-		event_free(ep->timer);
-	ep->timer = NULL;
-}
-
-static void end_cancel(struct kf_park *p)
-{
-	end_release((struct end_park *)p);
-}
-
 /* 1 while the decision is not fsynced yet (and no error). */
 static int end_waiting(struct kf_server *srv, uint64_t target, int16_t *err)
 {
@@ -340,63 +317,12 @@ static int end_waiting(struct kf_server *srv, uint64_t target, int16_t *err)
 	return tdm_partition_flushed(log) < target;
 }
 
-static void end_check(struct end_park *ep, int timed_out)
+/* The decision is durable (or failed): its markers go out first. */
+static void end_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
 {
-	struct kf_conn *kc = ep->kc;
-	int16_t err = KF_ERR_NONE;
-
-	if (end_waiting(kc->srv, ep->target, &err)) {
-		if (!timed_out) {
-			tdm_topics_wait_flush(kc->srv->topics, &ep->w);
-			return;
-		}
-		err = KF_ERR_REQUEST_TIMED_OUT;
-	}
-	end_release(ep);
-	if (err == KF_ERR_NONE) /* durable: the markers go out before the answer */
-		kf_txns_progress(kc->srv->txns, ep->key);
-	put_error(kc->resp, kf_flex(kc), err);
-	kf_complete(kc, kc->resp);
-}
-
-static void end_woken(void *ctx)
-{
-	end_check(ctx, 0);
-}
-
-static void end_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	end_check(arg, 1);
-}
-
-static int end_wait(struct kf_conn *kc, const char *key, uint64_t target, struct evbuffer *resp)
-{
-	struct timeval tv = { END_TIMEOUT_MS / 1000, 0 };
-	int16_t err = KF_ERR_NONE;
-
-	if (!end_waiting(kc->srv, target, &err)) {
-		if (err == KF_ERR_NONE)
-			kf_txns_progress(kc->srv->txns, key);
-		put_error(resp, kf_flex(kc), err);
-		return KF_R_DONE;
-	}
-	struct end_park *ep = kf_arena_alloc(&kc->arena, sizeof(*ep));
-	if (!ep)
-		return KF_R_CLOSE;
-	memset(ep, 0, sizeof(*ep));
-	ep->base.cancel = end_cancel;
-	ep->kc = kc;
-	ep->target = target;
-	ep->key = key;
-	ep->w.fn = end_woken;
-	ep->w.ctx = ep;
-	if (!(ep->timer = evtimer_new(kc->srv->base, end_timeout_cb, ep)))
-		return KF_R_CLOSE;
-	evtimer_add(ep->timer, &tv);
-	tdm_topics_wait_flush(kc->srv->topics, &ep->w);
-	kc->park = &ep->base;
-	return KF_R_PARKED;
+	if (err == KF_ERR_NONE)
+		kf_txns_progress(kc->srv->txns, ctx);
+	put_error(resp, kf_flex(kc), err);
 }
 
 int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -423,5 +349,6 @@ int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	const char *key = kf_txn_key(kc, &r.prod.transactional_id); /* outlives t */
 	if (!key)
 		return KF_R_CLOSE;
-	return end_wait(kc, key, t->decided_end, resp);
+	return kf_wait_durable(kc, t->decided_end, END_TIMEOUT_MS, end_waiting, end_answer,
+			       (void *)key, resp);
 }
