@@ -176,7 +176,7 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 	if (r->checked && log && o->partitions > 1 && r->reordered)
 		fprintf(out, "  %-12s reordered counts records of one producer read out of its send order across\n"
 			     "  %-12s partitions: Kafka orders within a partition only\n", "", "");
-	else
+	if (!r->checked)
 		fprintf(out, "  %-12s not checked: a queue had no consumer\n", "check");
 	if (r->lost_producer >= 0)
 		fprintf(out, "  %-12s first loss: producer %d lost seqs %" PRIu64 " .. %" PRIu64 " of 0 .. %" PRIu64 "\n",
