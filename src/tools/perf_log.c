@@ -354,7 +354,7 @@ static void produce_failed(struct perf_worker *w, rd_kafka_t *rk, rd_kafka_resp_
 		return;
 	}
 	rd_kafka_fatal_error(rk, why, sizeof(why));
-	fail(w->err, sizeof(w->err), "producer %d: fatal error: %s (the run ends)", w->id, why);
+	fail(w->err, sizeof(w->err), "producer %d: fatal error, the run ends: %s", w->id, why);
 	atomic_store(&w->run->phase, PERF_ABORT);
 }
 
