@@ -393,7 +393,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------- medians and report ----------
 median() { # broker scenario metric -> median over rounds (empty if none)
 	awk -v b="$1" -v s="$2" -v m="$3" '$2==b && $3==s && $4==m && $5!="" {print $5}' "$results" | sort -g |
-		awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) printf "%s", v[(NR+1)/2]; else printf "%.1f", (v[NR/2]+v[NR/2+1])/2}'
+		awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) {printf "%s", v[(NR+1)/2]; exit}
+			m = (v[NR/2]+v[NR/2+1])/2; if (m < 100) printf "%.3f", m; else printf "%.1f", m}'
 }
 failures() { # broker scenario -> runs whose status was not ok
 	awk -v b="$1" -v s="$2" '$2==b && $3==s && $4=="status" && $5!="ok" {n++} END {print n+0}' "$results"
