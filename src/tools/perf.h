@@ -78,6 +78,9 @@ struct perf_opts {
 	char *acks;           /* owned; "0", "1", "all" */
 	char *compression;    /* owned; "none", "gzip", ... */
 	bool idempotence;     /* producer enable.idempotence */
+	char *transactional_id; /* owned; "" = no transactions, else producer i uses ID (one) or ID-<i> */
+	uint64_t txn_records; /* records per transaction */
+	char *isolation_level; /* owned; consumer isolation.level */
 	int fetch_wait_ms;    /* consumer fetch.wait.max.ms */
 	char *group;          /* owned; "" = consumers assign() partitions, else subscribe as this group */
 	int batch;            /* messages coalesced into one write by a producer */

@@ -21,6 +21,12 @@
  * producer is done, so it reads the whole log from the beginning (from the
  * page cache) and its rate is measured from that moment.
  *
+ * --idempotence sets enable.idempotence; --transactional-id makes every
+ * producer transactional (perf_log_txn.c: records count once their
+ * transaction committed).  Both need --acks all, as Kafka's idempotence
+ * does.  Consumers read with --isolation-level (librdkafka's default,
+ * read_committed, unless told otherwise).
+ *
  * --tls sets security.protocol=ssl (ssl.ca.location = --cacert, which also
  * turns on librdkafka's host name check; --cert / --key for client auth).
  *
@@ -36,6 +42,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "tools/perf.h"
+#include "tools/perf_log_txn.h"
 
 #define ADMIN_TIMEOUT_MS 15000
 #define POLL_MS 100
@@ -135,6 +142,14 @@ static int log_mode_validate(const struct perf_opts *o, char *err, size_t errlen
 		return fail(err, errlen, "--compression: none, gzip (or snappy, lz4, zstd)");
 	if (!*o->topic || strlen(o->topic) > 249)
 		return fail(err, errlen, "--topic: 1 to 249 characters");
+	if ((o->idempotence || *o->transactional_id) && strcmp(o->acks, "all") && strcmp(o->acks, "-1"))
+		return fail(err, errlen, "--idempotence and --transactional-id need --acks all (Kafka's idempotence"
+					 " requires acks=all)");
+	char id[256];
+	if (*o->transactional_id && perf_txn_id(o, o->producers - 1, id, sizeof(id)) < 0)
+		return fail(err, errlen, "--transactional-id: at most %zu characters", sizeof(id) - 8);
+	if (strcmp(o->isolation_level, "read_committed") && strcmp(o->isolation_level, "read_uncommitted"))
+		return fail(err, errlen, "--isolation-level: read_committed or read_uncommitted");
 	return 0;
 }
 
@@ -282,6 +297,7 @@ static int log_mode_cleanup(struct perf_run *run, bool keep, char *err, size_t e
 
 struct log_producer {
 	struct perf_worker *w; /* borrowed */
+	bool txn;              /* transactional: records are confirmed by their commit, not here */
 	rd_kafka_resp_err_t first_err;
 	uint64_t failed;
 };
@@ -296,33 +312,64 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		if (!lp->failed++)
 			lp->first_err = m->err;
 	}
-	perf_confirm(lp->w, seq, false, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+	if (!lp->txn)
+		perf_confirm(lp->w, seq, false, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* The producer's configuration beyond base_conf(); NULL with w->err. */
+static rd_kafka_conf_t *producer_conf(struct perf_worker *w)
+{
+	const struct perf_opts *o = w->run->opts;
+	char *err = w->err;
+	size_t el = sizeof(w->err);
+	char id[256];
+	bool txn = *o->transactional_id != '\0';
+	rd_kafka_conf_t *c = base_conf(o, err, el);
+	if (!c)
+		return NULL;
+	if (conf_set(c, "acks", strcmp(o->acks, "all") ? o->acks : "-1", err, el) < 0 ||
+	    conf_set(c, "compression.codec", o->compression, err, el) < 0 ||
+	    conf_setf(c, "linger.ms", err, el, "%g", o->linger_ms) < 0 ||
+	    conf_setf(c, "batch.num.messages", err, el, "%d", o->batch_num) < 0 ||
+	    conf_setf(c, "batch.size", err, el, "%" PRIu64, o->batch_size) < 0 ||
+	    conf_setf(c, "queue.buffering.max.messages", err, el, "%d", o->confirm) < 0 ||
+	    conf_set(c, "queue.buffering.max.kbytes", "2097151", err, el) < 0 ||
+	    conf_set(c, "enable.idempotence", o->idempotence || txn ? "true" : "false", err, el) < 0 ||
+	    conf_set(c, "message.max.bytes", "134217728", err, el) < 0 ||
+	    (txn && (perf_txn_id(o, w->id, id, sizeof(id)) < 0 ||
+		     conf_set(c, "transactional.id", id, err, el) < 0))) {
+		rd_kafka_conf_destroy(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A record was refused by librdkafka.  A fatal error (an idempotent or
+ * transactional producer fenced or out of sequence) ends the whole run. */
+static void produce_failed(struct perf_worker *w, rd_kafka_t *rk, rd_kafka_resp_err_t err)
+{
+	char why[256];
+	if (err != RD_KAFKA_RESP_ERR__FATAL) {
+		fail(w->err, sizeof(w->err), "producer %d: produce: %s", w->id, rd_kafka_err2str(err));
+		return;
+	}
+	rd_kafka_fatal_error(rk, why, sizeof(why));
+	fail(w->err, sizeof(w->err), "producer %d: fatal error, the run ends: %s", w->id, why);
+	atomic_store(&w->run->phase, PERF_ABORT);
 }
 
 static int log_mode_producer(struct perf_worker *w)
 {
 	const struct perf_opts *o = w->run->opts;
-	struct log_producer lp = { .w = w };
+	struct log_producer lp = { .w = w, .txn = *o->transactional_id != '\0' };
+	struct perf_txn txn = { .w = w };
 	char e[512];
 	uint8_t *buf = NULL;
 	rd_kafka_t *rk = NULL;
 	int rc = -1;
-	rd_kafka_conf_t *c = base_conf(o, w->err, sizeof(w->err));
+	rd_kafka_conf_t *c = producer_conf(w);
 	if (!c)
 		return -1;
-	if (conf_set(c, "acks", strcmp(o->acks, "all") ? o->acks : "-1", w->err, sizeof(w->err)) < 0 ||
-	    conf_set(c, "compression.codec", o->compression, w->err, sizeof(w->err)) < 0 ||
-	    conf_setf(c, "linger.ms", w->err, sizeof(w->err), "%g", o->linger_ms) < 0 ||
-	    conf_setf(c, "batch.num.messages", w->err, sizeof(w->err), "%d", o->batch_num) < 0 ||
-	    conf_setf(c, "batch.size", w->err, sizeof(w->err), "%" PRIu64, o->batch_size) < 0 ||
-	    conf_setf(c, "queue.buffering.max.messages", w->err, sizeof(w->err), "%d", o->confirm) < 0 ||
-	    conf_set(c, "queue.buffering.max.kbytes", "2097151", w->err, sizeof(w->err)) < 0 ||
-	    conf_set(c, "enable.idempotence", o->idempotence ? "true" : "false", w->err,
-		     sizeof(w->err)) < 0 ||
-	    conf_set(c, "message.max.bytes", "134217728", w->err, sizeof(w->err)) < 0) {
-		rd_kafka_conf_destroy(c);
-		return -1;
-	}
 	rd_kafka_conf_set_dr_msg_cb(c, dr_msg_cb);
 	rd_kafka_conf_set_opaque(c, &lp);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e));
@@ -341,6 +388,9 @@ static int log_mode_producer(struct perf_worker *w)
 		goto out;
 	}
 	rd_kafka_metadata_destroy(md);
+	txn.rk = rk;
+	if (lp.txn && perf_txn_init(&txn) < 0)
+		goto out;
 	if (!(buf = calloc(1, (size_t)o->size))) {
 		fail(w->err, sizeof(w->err), "out of memory");
 		goto out;
@@ -362,6 +412,8 @@ static int log_mode_producer(struct perf_worker *w)
 			rd_kafka_poll(rk, 0);
 			perf_sleep_until(due);
 		}
+		if (lp.txn && perf_txn_before(&txn, seq) < 0)
+			goto out;
 		perf_stamp(w, buf, seq);
 		rd_kafka_resp_err_t err = rd_kafka_producev(
 			rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(part),
@@ -375,15 +427,20 @@ static int log_mode_producer(struct perf_worker *w)
 		}
 		if (err) {
 			atomic_fetch_sub_explicit(&w->published, 1, memory_order_relaxed);
-			fail(w->err, sizeof(w->err), "producer %d: produce: %s", w->id, rd_kafka_err2str(err));
+			produce_failed(w, rk, err);
 			goto out;
 		}
 		seq++;
+		if (lp.txn && perf_txn_after(&txn) < 0)
+			goto out;
 		if (o->partitions > 1 && ++part >= o->partitions)
 			part = 0;
 		if ((seq & 1023) == 0)
 			rd_kafka_poll(rk, 0);
 	}
+	/* the last transaction commits with what it has */
+	if (lp.txn && perf_txn_commit(&txn) < 0)
+		goto out;
 	/* every record answered (or the drain timeout) */
 	uint64_t until = perf_now_ns() + (uint64_t)(o->drain_timeout * 1e9);
 	while (rd_kafka_outq_len(rk) > 0 && perf_now_ns() < until && !perf_aborting(w->run))
@@ -396,6 +453,9 @@ static int log_mode_producer(struct perf_worker *w)
 	if (lp.failed)
 		fprintf(stderr, "tandem-perf: producer %d: %" PRIu64 " records failed, first: %s\n", w->id, lp.failed,
 			rd_kafka_err2str(lp.first_err));
+	if (lp.txn)
+		fprintf(stderr, "tandem-perf: producer %d: %" PRIu64 " transactions committed, %" PRIu64 " aborted\n",
+			w->id, txn.committed, txn.aborted);
 	rc = 0;
 out:
 	if (rk) {
@@ -445,6 +505,7 @@ static int log_mode_consumer(struct perf_worker *w)
 	if (conf_set(c, "group.id", gid, w->err, sizeof(w->err)) < 0 ||
 	    conf_set(c, "enable.auto.commit", group ? "true" : "false", w->err, sizeof(w->err)) < 0 ||
 	    conf_set(c, "auto.offset.reset", "earliest", w->err, sizeof(w->err)) < 0 ||
+	    conf_set(c, "isolation.level", o->isolation_level, w->err, sizeof(w->err)) < 0 ||
 	    conf_set(c, "fetch.max.bytes", "52428800", w->err, sizeof(w->err)) < 0 ||
 	    conf_set(c, "max.partition.fetch.bytes", "10485760", w->err, sizeof(w->err)) < 0 ||
 	    conf_set(c, "queued.max.messages.kbytes", "262144", w->err, sizeof(w->err)) < 0 ||

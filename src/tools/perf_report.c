@@ -95,7 +95,9 @@ int perf_result_compute(struct perf_result *r, const struct perf_run *run)
 	if (!recv_start || recv_start < start)
 		recv_start = start;
 	r->receive_s = last_recv > recv_start ? secs(last_recv - recv_start) : 0;
-	r->send_rate = r->publish_s > 0 ? (double)r->published / r->publish_s : 0;
+	/* transactional producers: only records whose transaction committed count */
+	uint64_t sent = *o->transactional_id ? r->confirmed : r->published;
+	r->send_rate = r->publish_s > 0 ? (double)sent / r->publish_s : 0;
 	r->recv_rate = r->receive_s > 0 ? (double)r->received / r->receive_s : 0;
 
 	if (r->aborted)
@@ -118,6 +120,24 @@ int perf_result_exit_code(const struct perf_result *r)
 	return strcmp(r->status, "ok") == 0 ? 0 : 1;
 }
 
+/* The log mode's producer and consumer settings: one header line. */
+static void log_header(FILE *out, const struct perf_run *run)
+{
+	const struct perf_opts *o = run->opts;
+	fprintf(out, "\nlog: %d producer(s), %d consumer(s), topic %s, %d partition(s), %" PRIu64
+		     " B, acks=%s%s, linger %g ms, batch %d records / %" PRIu64 " B, compression %s",
+		run->n_producers, run->n_consumers, o->topic, o->partitions, o->size, o->acks,
+		o->idempotence && !*o->transactional_id ? " (idempotent)" : "", o->linger_ms, o->batch_num,
+		o->batch_size, o->compression);
+	if (*o->transactional_id)
+		fprintf(out, ", transactional (id %s%s, %" PRIu64 " records per transaction)", o->transactional_id,
+			run->n_producers > 1 ? "-<i>" : "", o->txn_records);
+	fprintf(out, ", %s%s", *o->group ? "group " : "assign from the beginning", o->group);
+	if (run->n_consumers)
+		fprintf(out, ", %s", o->isolation_level);
+	fputc('\n', out);
+}
+
 void perf_report_final(FILE *out, const struct perf_result *r, const struct perf_run *run)
 {
 	const struct perf_opts *o = run->opts;
@@ -128,11 +148,7 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 	bool log = !strcmp(o->mode, "log");
 	double mb = (double)o->size / 1e6;
 	if (log)
-		fprintf(out, "\nlog: %d producer(s), %d consumer(s), topic %s, %d partition(s), %" PRIu64
-			     " B, acks=%s%s, linger %g ms, batch %d records / %" PRIu64 " B, compression %s, %s%s\n",
-			run->n_producers, run->n_consumers, o->topic, o->partitions, o->size, o->acks,
-			o->idempotence ? " (idempotent)" : "", o->linger_ms, o->batch_num, o->batch_size,
-			o->compression, *o->group ? "group " : "assign from the beginning", o->group);
+		log_header(out, run);
 	else
 		fprintf(out, "\n%s: %d producer(s), %d consumer(s), %d queue(s), %" PRIu64 " B%s%s, %s\n", o->mode,
 			run->n_producers, run->n_consumers, o->queues, o->size, o->persistent ? ", persistent" : "",
@@ -141,8 +157,13 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 		fprintf(out, "  consumers started reading when publishing ended; their rate counts from then and\n"
 			     "  the latency below is the records' age, not end to end\n");
 	fprintf(out, "  %-12s %14s %14s %10s\n", "", log ? "records" : "messages", log ? "records/s" : "msg/s", "MB/s");
-	fprintf(out, "  %-12s %14" PRIu64 " %14.0f %10.1f   (%.2f s)\n", "published", r->published, r->send_rate,
-		r->send_rate * mb, r->publish_s);
+	if (*o->transactional_id)
+		fprintf(out, "  %-12s %14" PRIu64 "\n  %-12s %14" PRIu64 " %14.0f %10.1f   (%.2f s, to the last commit)\n",
+			"published", r->published, "committed", r->confirmed, r->send_rate, r->send_rate * mb,
+			r->publish_s);
+	else
+		fprintf(out, "  %-12s %14" PRIu64 " %14.0f %10.1f   (%.2f s)\n", "published", r->published,
+			r->send_rate, r->send_rate * mb, r->publish_s);
 	if (o->confirm)
 		fprintf(out, "  %-12s %14" PRIu64 " %14s   (nacked %" PRIu64 ", unconfirmed %" PRIu64 ")\n",
 			"confirmed", r->confirmed, "", r->nacked, r->unconfirmed);
@@ -155,7 +176,7 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 	if (r->checked && log && o->partitions > 1 && r->reordered)
 		fprintf(out, "  %-12s reordered counts records of one producer read out of its send order across\n"
 			     "  %-12s partitions: Kafka orders within a partition only\n", "", "");
-	else
+	if (!r->checked)
 		fprintf(out, "  %-12s not checked: a queue had no consumer\n", "check");
 	if (r->lost_producer >= 0)
 		fprintf(out, "  %-12s first loss: producer %d lost seqs %" PRIu64 " .. %" PRIu64 " of 0 .. %" PRIu64 "\n",
@@ -182,9 +203,10 @@ void perf_report_final(FILE *out, const struct perf_result *r, const struct perf
 		r->foreign, r->checked);
 	if (log)
 		fprintf(out, " partitions=%d acks=%s linger_ms=%g batch_num=%d batch_size=%" PRIu64
-			     " compression=%s idempotence=%d",
+			     " compression=%s idempotence=%d transactional=%d txn_records=%" PRIu64 " isolation=%s",
 			o->partitions, o->acks, o->linger_ms, o->batch_num, o->batch_size, o->compression,
-			o->idempotence ? 1 : 0);
+			o->idempotence || *o->transactional_id ? 1 : 0, *o->transactional_id ? 1 : 0,
+			*o->transactional_id ? o->txn_records : 0, o->isolation_level);
 	fprintf(out, " status=%s\n", r->status);
 	fflush(out);
 }

@@ -6,14 +6,16 @@
 #
 # Usage: tests/perf/compare.sh [--rounds N] [--duration S] [--backlog N]
 #                              [--idle-queues N] [--log-records N] [--stream-records N]
-#                              [--only a,b,...] [--output FILE] [--rev REV] [--no-build] [--keep]
+#                              [--only a,b,...] [--output FILE] [--rev REV] [--no-build]
+#                              [--bin-dir DIR] [--keep]
 #   --rounds N       rounds per broker (default 3; env ROUNDS)
 #   --duration S     seconds of publishing per throughput scenario (default 10; env DURATION)
 #   --warmup S       untimed transient run on each freshly started broker before the
 #                    throughput scenarios (default 3; 0 = none; env WARMUP)
 #   --backlog N      messages published into a queue with no consumer (default 1000000)
 #   --idle-queues N  queues declared for the idle-RSS scenario (default 1000)
-#   --log-records N  records produced, then read from the beginning, in kafka-consume (default 5000000)
+#   --log-records N  records produced, then read from the beginning, in kafka-consume and
+#                    kafka-consume-committed (default 5000000)
 #   --stream-records N  messages published, then read from the first, in stream-consume (default 500000)
 #   --only LIST      run only these scenarios (names as in the table), or the groups
 #                    amqp (the AMQP queue scenarios), log (kafka-* and stream-*),
@@ -23,6 +25,8 @@
 #   --rev REV        build tandemd and tandem-perf from a clean export of git revision REV
 #                    (e.g. HEAD) instead of the work tree, so the report names exactly what ran
 #   --no-build       use the work tree's binaries as they are
+#   --bin-dir DIR    use DIR/src/tandemd and DIR/src/tools/tandem-perf as they are (a build
+#                    directory, e.g. scripts/setup.sh's build/main); implies --no-build
 #   --quiet-wait S   before each run wait up to S seconds (default 180) for the machine's
 #                    CPU to be idle (other work under 25 %); runs started busy are counted
 #   --keep           keep the work directory (logs, raw results)
@@ -48,6 +52,7 @@ OUTPUT="$top/BENCHMARKS.md"
 BUILD=1
 KEEP=0
 REV=""
+BIN_DIR=""
 QUIET_WAIT=${QUIET_WAIT:-180}
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -63,8 +68,9 @@ while [ $# -gt 0 ]; do
 	--rev) REV=$2; shift 2 ;;
 	--quiet-wait) QUIET_WAIT=$2; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
+	--bin-dir) BIN_DIR=$2; BUILD=0; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -77,8 +83,8 @@ early_exit() { [ "$KEEP" = 1 ] || rm -rf "$work"; }
 trap early_exit EXIT
 
 # ---------- build ----------
-TANDEMD="$top/src/tandemd"
-PERF="$top/src/tools/tandem-perf"
+TANDEMD="${BIN_DIR:-$top}/src/tandemd"
+PERF="${BIN_DIR:-$top}/src/tools/tandem-perf"
 commit=$(cd "$top" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(cd "$top" && git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " plus the uncommitted changes of the work tree" || true)
 if [ -n "$REV" ]; then
@@ -267,15 +273,28 @@ declare -A args=(
 # Kafka listener; RabbitMQ 3.10 has no Kafka protocol, so they run on tandemd only.
 # stream-*: stream queues over AMQP (x-queue-type=stream, durable, consumers with
 # x-stream-offset=first, manual ack under prefetch, as RabbitMQ requires), both brokers.
-log_scenarios=(kafka-produce kafka-consume kafka-latency-10k stream-publish-consume stream-consume)
+# kafka-produce-acks-all, -idem, -txn, kafka-consume-committed and the per-codec
+# kafka-produce-CODEC (issue 16) have kafka-produce's shape; idempotence and
+# transactions need acks=all, so kafka-produce-acks-all is their baseline and the
+# codecs' baseline is kafka-produce (acks=1).
+log_scenarios=(kafka-produce kafka-consume kafka-latency-10k kafka-produce-acks-all kafka-produce-idem
+	kafka-produce-txn kafka-consume-committed kafka-produce-gzip kafka-produce-snappy kafka-produce-lz4
+	kafka-produce-zstd stream-publish-consume stream-consume)
 STREAM_ARGS="-s 100 -d -c 1000 -q 1000 -A 100 -X x-queue-type=stream --consumer-args x-stream-offset=first"
 args+=(
 	[kafka-produce]="-M log -x 1 -y 0 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks 1 -z $D"
 	[kafka-consume]="-M log -x 1 -y 1 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks 1 -C $LOG_RECORDS --consume-later"
 	[kafka-latency-10k]="-M log -x 1 -y 1 -s 100 -P 1 --linger-ms 0 --acks 1 -r 10000 -z $D"
+	[kafka-produce-acks-all]="-M log -x 1 -y 0 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks all -z $D"
+	[kafka-produce-idem]="-M log -x 1 -y 0 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks all --idempotence -z $D"
+	[kafka-produce-txn]="-M log -x 1 -y 0 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks all --transactional-id perf-produce-txn --txn-records 10000 -z $D"
+	[kafka-consume-committed]="-M log -x 1 -y 1 -s 100 -P 1 --linger-ms 5 --batch-num-messages 10000 --acks all --transactional-id perf-consume-committed --txn-records 10000 -C $LOG_RECORDS --consume-later --isolation-level read_committed"
 	[stream-publish-consume]="-x 1 -y 1 $STREAM_ARGS -z $D"
 	[stream-consume]="-x 1 -y 1 $STREAM_ARGS -C $STREAM_RECORDS --consume-later"
 )
+for codec in gzip snappy lz4 zstd; do
+	args[kafka-produce-$codec]="${args[kafka-produce]% -z *} --compression $codec -z $D"
+done
 tandemd_only() { case "$1" in kafka-*) return 0 ;; *) return 1 ;; esac; }
 
 run_broker_round() { # broker round
@@ -374,7 +393,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------- medians and report ----------
 median() { # broker scenario metric -> median over rounds (empty if none)
 	awk -v b="$1" -v s="$2" -v m="$3" '$2==b && $3==s && $4==m && $5!="" {print $5}' "$results" | sort -g |
-		awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) printf "%s", v[(NR+1)/2]; else printf "%.1f", (v[NR/2]+v[NR/2+1])/2}'
+		awk '{v[NR]=$1} END {if (NR==0) exit; if (NR%2) {printf "%s", v[(NR+1)/2]; exit}
+			m = (v[NR/2]+v[NR/2+1])/2; if (m < 100) printf "%.3f", m; else printf "%.1f", m}'
 }
 failures() { # broker scenario -> runs whose status was not ok
 	awk -v b="$1" -v s="$2" '$2==b && $3==s && $4=="status" && $5!="ok" {n++} END {print n+0}' "$results"
@@ -408,8 +428,24 @@ rows=(
 	"kafka-latency-10k|p50_us|log, Kafka protocol: end-to-end latency at 10,000 records/s (linger 0), p50|us|lower"
 	"kafka-latency-10k|p99_us|log, Kafka protocol: end-to-end latency at 10,000 records/s, p99|us|lower"
 	"kafka-latency-10k|p999_us|log, Kafka protocol: end-to-end latency at 10,000 records/s, p99.9|us|lower"
+	"kafka-produce-acks-all|send_rate|log, Kafka protocol: produce as kafka-produce but acks=all|records/s|higher"
+	"kafka-produce-idem|send_rate|log, Kafka protocol: idempotent produce (enable.idempotence, acks=all)|records/s|higher"
+	"kafka-produce-txn|send_rate|log, Kafka protocol: transactional produce, 10000 records per transaction, acks=all (committed records)|records/s|higher"
+	"kafka-consume-committed|recv_rate|log, Kafka protocol: consume $LOG_RECORDS transactional records from the beginning, read_committed|records/s|higher"
+	"kafka-produce-gzip|send_rate|log, Kafka protocol: produce as kafka-produce, gzip|records/s|higher"
+	"kafka-produce-snappy|send_rate|log, Kafka protocol: produce as kafka-produce, snappy|records/s|higher"
+	"kafka-produce-lz4|send_rate|log, Kafka protocol: produce as kafka-produce, lz4|records/s|higher"
+	"kafka-produce-zstd|send_rate|log, Kafka protocol: produce as kafka-produce, zstd|records/s|higher"
 	"kafka-produce|cpu_us_per_msg|broker CPU per record: Kafka produce|us|lower"
 	"kafka-consume|cpu_us_per_msg|broker CPU per record: Kafka produce, then consume from the beginning|us|lower"
+	"kafka-produce-acks-all|cpu_us_per_msg|broker CPU per record: Kafka produce, acks=all|us|lower"
+	"kafka-produce-idem|cpu_us_per_msg|broker CPU per record: Kafka idempotent produce|us|lower"
+	"kafka-produce-txn|cpu_us_per_msg|broker CPU per record: Kafka transactional produce (committed records)|us|lower"
+	"kafka-consume-committed|cpu_us_per_msg|broker CPU per record: Kafka transactional produce, then consume read_committed|us|lower"
+	"kafka-produce-gzip|cpu_us_per_msg|broker CPU per record: Kafka produce, gzip|us|lower"
+	"kafka-produce-snappy|cpu_us_per_msg|broker CPU per record: Kafka produce, snappy|us|lower"
+	"kafka-produce-lz4|cpu_us_per_msg|broker CPU per record: Kafka produce, lz4|us|lower"
+	"kafka-produce-zstd|cpu_us_per_msg|broker CPU per record: Kafka produce, zstd|us|lower"
 	"stream-publish-consume|recv_rate|stream queue over AMQP: publish (confirms) and consume from first at once (prefetch 1000)|msg/s|higher"
 	"stream-consume|recv_rate|stream queue over AMQP: read $STREAM_RECORDS messages from first after publishing|msg/s|higher"
 	"stream-publish-consume|p99_us|stream queue over AMQP: publish and consume at once, p99 latency|us|lower"
@@ -455,6 +491,23 @@ raw="$work/raw.md"
 	done
 } >"$raw"
 
+# ratio_line BASE SCENARIO...: each scenario's median send rate and broker CPU
+# per record over BASE's, from this run
+ratio_line() {
+	local base=$1 s bs bc t c out=""
+	shift
+	bs=$(median tandemd "$base" send_rate)
+	bc=$(median tandemd "$base" cpu_us_per_msg)
+	awk -v b="${bs:-0}" 'BEGIN{exit !(b>0)}' || return 0
+	for s in "$@"; do
+		t=$(median tandemd "$s" send_rate)
+		c=$(median tandemd "$s" cpu_us_per_msg)
+		[ -n "$t" ] || continue
+		out="$out; $s send rate $(awk -v t="$t" -v b="$bs" 'BEGIN{printf "%.2f", t/b}')"
+		[ -n "$c" ] && [ -n "$bc" ] && out="$out (broker CPU per record $(awk -v c="$c" -v b="$bc" 'BEGIN{if (b>0) printf "%.2f", c/b; else print "n/a"}'))"
+	done
+	if [ -n "$out" ]; then echo "Medians of this run over ${base}'s: ${out#; }."; fi
+}
 notes="$work/notes.md"
 {
 	pk=$(awk '$2=="tandemd" && $3=="persistent" && $4=="data_dir_kib" {print $5}' "$results" | sort -g | tail -1)
@@ -465,8 +518,16 @@ notes="$work/notes.md"
 	echo "- Latency is end to end (publish to delivery, CLOCK_MONOTONIC in one process), computed per run over all its deliveries from a log-bucketed histogram (< 1 % error); the table shows the median of the rounds' runs."
 	echo "- Every run's counts are checked per message (sequence numbers): a run that lost, duplicated or left messages unconfirmed is marked \"not ok\" next to its scenario."
 	echo "- Broker CPU per message is the broker process's user + system CPU time (all threads; for RabbitMQ the beam.smp VM) during the run, divided by the messages (deliveries) received: it does not depend on whether the client or the broker limited the rate. Where tandemd uses well under one core at its top rate, its rate is limited by the client sharing the machine's two cores, and the throughput ratio understates the difference."
-	if want kafka-produce || want kafka-consume || want kafka-latency-10k; then
+	any_kafka=0
+	for s in "${log_scenarios[@]}"; do case "$s" in kafka-*) want "$s" && any_kafka=1 ;; esac; done
+	if [ "$any_kafka" = 1 ]; then
 		echo "- **kafka-* rows are tandemd only:** RabbitMQ 3.10 has no Kafka protocol, so its column says n/a. They run tandem-perf's log mode (librdkafka $(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null || echo unknown), one rd_kafka_t per producer and consumer) against tandemd's Kafka listener: the producer rate counts records the broker acknowledged (acks=1), from the start to the last acknowledgement; kafka-consume produces $LOG_RECORDS records first, then one consumer assigns the partition from the beginning and its rate counts from then (the log is in the page cache); its latency columns are the records' age, not end to end. Targets (docs: issue 7): at least 1,000,000 records/s produced into one partition, consumed at least as fast."
+	fi
+	if want kafka-produce-idem || want kafka-produce-txn || want kafka-consume-committed; then
+		echo "- kafka-produce-acks-all, -idem, -txn: kafka-produce with acks=all (idempotence requires it), then with enable.idempotence (the broker checks each batch's producer id, epoch and sequence), then transactional (transactional.id; InitProducerId once, then per transaction of 10000 records AddPartitionsToTxn, the records, EndTxn and a commit marker in the partition; the rate counts only records whose commit returned, up to the last commit). kafka-consume-committed produces $LOG_RECORDS records that way, then reads them from the beginning with isolation.level=read_committed (the consumer stops at the last stable offset and skips the markers). $(ratio_line kafka-produce-acks-all kafka-produce-idem kafka-produce-txn)"
+	fi
+	if want kafka-produce-gzip || want kafka-produce-snappy || want kafka-produce-lz4 || want kafka-produce-zstd; then
+		echo "- kafka-produce-CODEC: kafka-produce with compression.codec CODEC (librdkafka compresses each batch; tandemd validates it, CRC-32C and every record decompressed, and stores it as sent); 100-byte records of random letters. $(ratio_line kafka-produce kafka-produce-gzip kafka-produce-snappy kafka-produce-lz4 kafka-produce-zstd)"
 	fi
 	if want stream-publish-consume || want stream-consume; then
 		echo "- stream-* rows: stream queues over AMQP on both brokers (\`$STREAM_ARGS\`); stream-consume publishes $STREAM_RECORDS messages first, then the consumer subscribes at offset first and its rate counts from then. A broker that refuses stream queues shows as not ok with no numbers."
