@@ -105,7 +105,8 @@ build_tree() {
 		local f conf
 		conf=$("$dir/config.status" --config)
 		for f in "$@"; do
-			case "$conf" in *"'$f'"*) ;; *) rm -f "$dir/config.status" ;; esac
+			# autoconf quotes the flags or not, depending on its version
+			case " $conf " in *"'$f'"* | *" $f "*) ;; *) rm -f "$dir/config.status" ;; esac
 		done
 	fi
 	if [ ! -f "$dir/config.status" ]; then

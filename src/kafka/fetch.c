@@ -252,7 +252,8 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 				(*errors)++;
 				continue;
 			}
-			fp->lso = stable_offset(p, fp->high_watermark);
+			if (fs->replica_id < 0) /* followers read to the log end */
+				fp->lso = stable_offset(p, fp->high_watermark);
 			if (total >= max && total > 0)
 				continue; /* request full: no records, but the high watermark */
 			limit = fp->partition_max_bytes > 0 ? (size_t)fp->partition_max_bytes : 0;
@@ -276,7 +277,8 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			}
 			if (!srv->replica && !fs->read_committed) {
 				fp->high_watermark = (int64_t)fp->rr.high_watermark;
-				fp->lso = stable_offset(p, fp->high_watermark);
+				if (fs->replica_id < 0)
+					fp->lso = stable_offset(p, fp->high_watermark);
 			}
 			if (fs->read_committed && fp->rr.len > 0 &&
 			    aborted_of(fs, p, fp) != TDM_TOPIC_OK) {
