@@ -43,6 +43,8 @@ size_t tl_read_all(struct ls_partition *p, uint64_t from, int check_values,
 		   uint64_t *offsets, size_t max);
 /* Path helper: dir/rel into buf. */
 const char *tl_path(char *buf, size_t len, const char *dir, const char *rel);
+/* Removes dir/part/ *.snapshot (the producer snapshots); the count removed. */
+int tl_remove_snapshots(const char *dir, const char *part);
 /* File size, -1 if missing. */
 long long tl_file_size(const char *path);
 

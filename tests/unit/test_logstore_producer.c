@@ -7,7 +7,6 @@
  * ids never handed out twice.
  */
 #include <check.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -113,26 +112,6 @@ START_TEST(test_producer_gap_and_old_epoch_refused)
 }
 END_TEST
 
-/* Removes dir/idem-0/ *.snapshot; the count removed. */
-static int remove_snapshots(const char *dir)
-{
-	char path[512];
-	int n = 0;
-	DIR *d = opendir(tl_path(path, sizeof path, dir, "idem-0"));
-	struct dirent *de;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL)
-		if (strstr(de->d_name, ".snapshot")) {
-			char f[1024];
-			snprintf(f, sizeof f, "%s/%s", path, de->d_name);
-			ck_assert_int_eq(unlink(f), 0);
-			n++;
-		}
-	closedir(d);
-	return n;
-}
-
 START_TEST(test_producer_state_survives_reopen)
 {
 	char *dir = tl_mkdtemp(), path[512];
@@ -153,7 +132,7 @@ START_TEST(test_producer_state_survives_reopen)
 	ck_assert_int_eq(ls_close(s), LS_OK);
 
 	/* from the log alone (a crash writes no snapshot) */
-	ck_assert_int_gt(remove_snapshots(dir), 0);
+	ck_assert_int_gt(tl_remove_snapshots(dir, "idem-0"), 0);
 	s = tl_open(dir);
 	p = tl_part(s, "idem", 0);
 	expect_at(p, 7, 0, 3, 1, 5);
@@ -161,7 +140,7 @@ START_TEST(test_producer_state_survives_reopen)
 	ck_assert_int_eq(ls_close(s), LS_OK);
 
 	/* a damaged snapshot is not believed */
-	ck_assert_int_gt(remove_snapshots(dir), 0);
+	ck_assert_int_gt(tl_remove_snapshots(dir, "idem-0"), 0);
 	FILE *f = fopen(tl_path(path, sizeof path, dir, "idem-0/00000000000000000006.snapshot"),
 			"w");
 	ck_assert_ptr_nonnull(f);

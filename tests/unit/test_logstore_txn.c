@@ -10,7 +10,6 @@
  * batches refused from producers.
  */
 #include <check.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,26 +125,6 @@ static unsigned char *batch_at(struct ls_partition *p, uint64_t off, size_t *len
 	*len = info.size;
 	ls_read_release(&r);
 	return b;
-}
-
-/* Removes dir/tx-0/ *.snapshot; the count removed. */
-static int remove_snapshots(const char *dir)
-{
-	char path[512];
-	int n = 0;
-	DIR *d = opendir(tl_path(path, sizeof path, dir, "tx-0"));
-	struct dirent *de;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL)
-		if (strstr(de->d_name, ".snapshot")) {
-			char f[1024];
-			snprintf(f, sizeof f, "%s/%s", path, de->d_name);
-			ck_assert_int_eq(unlink(f), 0);
-			n++;
-		}
-	closedir(d);
-	return n;
 }
 
 START_TEST(test_txn_commit_and_abort)
@@ -373,7 +352,7 @@ START_TEST(test_txn_fenced_marker)
 			 LS_ERR_PRODUCER_FENCED);
 	/* the epoch holds after a reopen read from the log alone */
 	ck_assert_int_eq(ls_close(s), LS_OK);
-	ck_assert_int_gt(remove_snapshots(dir), 0);
+	ck_assert_int_gt(tl_remove_snapshots(dir, "tx-0"), 0);
 	s = tl_open(dir);
 	p = tl_part(s, "tx", 0);
 	ck_assert_int_eq(send(p, 7, 3, 2, 1, NULL), LS_ERR_PRODUCER_FENCED);
@@ -426,7 +405,7 @@ START_TEST(test_txn_state_survives_reopen)
 	expect_some_txns(p);
 	ck_assert_int_eq(ls_close(s), LS_OK);
 	/* from the log alone */
-	ck_assert_int_gt(remove_snapshots(dir), 0);
+	ck_assert_int_gt(tl_remove_snapshots(dir, "tx-0"), 0);
 	s = tl_open(dir);
 	p = tl_part(s, "tx", 0);
 	expect_some_txns(p);
@@ -493,7 +472,7 @@ START_TEST(test_txn_log_start_moves_past_aborted)
 	ck_assert_int_eq(ls_partition_set_log_start(p, 12), LS_OK);
 	ck_assert_uint_eq(unstable(p), 13);
 	ck_assert_int_eq(ls_close(s), LS_OK);
-	remove_snapshots(dir);
+	tl_remove_snapshots(dir, "tx-0");
 	s = tl_open(dir);
 	p = tl_part(s, "tx", 0);
 	ck_aborted(p, 0, 100, "");
@@ -599,7 +578,7 @@ START_TEST(test_txn_state_stays_lazy)
 		tl_append(p, 2, 0);
 	ck_assert_uint_gt(ls_partition_segments(p), 2);
 	ck_assert_int_eq(ls_close(s), LS_OK);
-	ck_assert_int_eq(remove_snapshots(dir), 0);
+	ck_assert_int_eq(tl_remove_snapshots(dir, "tx-0"), 0);
 	tl_rmdir(dir);
 }
 END_TEST

@@ -4,11 +4,13 @@
  *
  * Must not depend on src/ or libevent: it sees only logstore/.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_logstore.h"
 
@@ -150,6 +152,25 @@ const char *tl_path(char *buf, size_t len, const char *dir, const char *rel)
 {
 	snprintf(buf, len, "%s/%s", dir, rel);
 	return buf;
+}
+
+int tl_remove_snapshots(const char *dir, const char *part)
+{
+	char path[512];
+	int n = 0;
+	DIR *d = opendir(tl_path(path, sizeof path, dir, part));
+	struct dirent *de;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".snapshot")) {
+			char f[1024];
+			snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+			ck_assert_int_eq(unlink(f), 0);
+			n++;
+		}
+	closedir(d);
+	return n;
 }
 
 long long tl_file_size(const char *path)
