@@ -845,6 +845,27 @@ int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partit
 			  NULL, 0);
 }
 
+int tdm_replica_write_marker(struct tdm_replica *r, const char *topic, int32_t partition,
+			     const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg,
+			     struct tdm_replica_op **op)
+{
+	const struct tdm_partition_state *st = r ? tdm_replica_state(r, topic, partition) : NULL;
+	if (!st)
+		return TDM_REPL_UNKNOWN;
+	if (st->leader == TDM_NO_NODE)
+		return TDM_REPL_NO_LEADER;
+	if (st->leader == r->node_id)
+		return TDM_REPL_NOT_LEADER;
+	if (!r->hooks.write_marker)
+		return TDM_REPL_NO_CLUSTER;
+	struct tdm_replica_op *o = op_new(done, arg, op);
+	if (!o)
+		return TDM_ERR_NOMEM;
+	return op_started(o,
+			  r->hooks.write_marker(r->ctx, st->leader, topic, partition, m, op_done, o),
+			  NULL, 0);
+}
+
 int tdm_replica_forward_batch(const struct tdm_record *recs, size_t n, void **out, size_t *len)
 {
 	struct timespec ts;

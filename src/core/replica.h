@@ -85,6 +85,15 @@ struct tdm_replica_topic_spec {
 	size_t nassignment;
 };
 
+/* The marker that ends producer_id's transaction in a partition (Kafka's
+ * WriteTxnMarkers entry). */
+struct tdm_txn_marker {
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int commit;                /* 1 commit, 0 abort */
+	int32_t coordinator_epoch; /* the leader epoch of the coordinator's state partition */
+};
+
 /* What src/cluster does for the replica manager. */
 struct tdm_replica_hooks {
 	/* Leader: the ISR of topic/partition should become want->isr (want
@@ -126,6 +135,14 @@ struct tdm_replica_hooks {
 	 * Or a negative code at once (done never called).  NULL: no link. */
 	int (*forward)(void *ctx, int32_t leader, const char *topic, int32_t partition,
 		       const struct tdm_record *rec, tdm_replica_done_fn done, void *arg);
+	/* A transaction's marker m (borrowed for the call) for topic/partition,
+	 * which node `leader` leads: one WriteTxnMarkers request over the
+	 * cluster link.  0 and done(arg, ...) exactly once later, never during
+	 * the call, with the leader's answer (TDM_REPL_OK once the marker is
+	 * on its in-sync replicas); or a negative code at once (done never
+	 * called).  NULL: no link. */
+	int (*write_marker)(void *ctx, int32_t leader, const char *topic, int32_t partition,
+			    const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg);
 	/* The cluster link's counters into out's link_* fields (NULL: none). */
 	void (*link_stats)(void *ctx, struct tdm_replica_stats *out);
 };
@@ -251,6 +268,27 @@ int tdm_replica_alter_config(struct tdm_replica *r, const char *name, const stru
 int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
 			const struct tdm_record *rec, tdm_replica_done_fn done, void *arg,
 			struct tdm_replica_op **op);
+/*
+ * A transaction coordinator's marker m (borrowed for the call) for
+ * topic/partition, which another node leads: sent to the leader its state
+ * names (the write_marker hook), which appends it as Kafka's
+ * WriteTxnMarkers does.  0: done(arg, rc, msg) later on the loop thread,
+ * never during this call, exactly once unless *op is forgotten first:
+ * TDM_REPL_OK once the leader has appended the marker and every in-sync
+ * replica has it (acks=all); TDM_ERR_PRODUCER_FENCED when the leader
+ * refused m's producer epoch (an older one ended the transaction there
+ * already, or a newer one exists); TDM_REPL_NOT_LEADER,
+ * TDM_REPL_NOT_ENOUGH, TDM_REPL_NOT_ENOUGH_AFTER, TDM_REPL_TIMED_OUT,
+ * TDM_REPL_UNKNOWN, TDM_ERR_IO ... for the leader's other answers;
+ * TDM_REPL_NO_CLUSTER when the link was lost or the answer did not parse
+ * (msg says why).  Else at once, done never called: TDM_REPL_UNKNOWN (no
+ * state), TDM_REPL_NO_LEADER (none now), TDM_REPL_NOT_LEADER (this node
+ * leads it: the caller appends the marker here itself),
+ * TDM_REPL_NO_CLUSTER (no hook, no link) or TDM_ERR_NOMEM.
+ */
+int tdm_replica_write_marker(struct tdm_replica *r, const char *topic, int32_t partition,
+			     const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg,
+			     struct tdm_replica_op **op);
 /*
  * The one RecordBatch v2 that carries recs[0..n) forwarded to a leader
  * (uncompressed, as a producer sends it; timestamps < 0 become now) into

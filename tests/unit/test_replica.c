@@ -3,8 +3,9 @@
  * dir, with hooks that record what it asks of the cluster: leadership
  * and followers, the high watermark as the minimum over the ISR, ISR
  * expansion and shrink (Kafka's replica.lag.time.max.ms rule), acks=all
- * answers with min.insync.replicas, fencing by leader epoch, and the
- * single-node answers for a NULL manager.
+ * answers with min.insync.replicas, fencing by leader epoch, a
+ * transaction marker sent to the partition's leader through the
+ * write_marker hook, and the single-node answers for a NULL manager.
  */
 #include <check.h>
 #include <ftw.h>
@@ -316,6 +317,84 @@ START_TEST(test_replica_admin_without_cluster_hooks)
 }
 END_TEST
 
+/* A write_marker hook that keeps what it was given and answers nothing
+ * (the test plays the link's answer). */
+static struct {
+	int calls;
+	int32_t leader;
+	char topic[32];
+	struct tdm_txn_marker m;
+	tdm_replica_done_fn done;
+	void *arg;
+} marker_seen;
+
+static int hook_marker(void *ctx, int32_t leader, const char *topic, int32_t partition,
+		       const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg)
+{
+	(void)ctx, (void)partition;
+	marker_seen.calls++;
+	marker_seen.leader = leader;
+	snprintf(marker_seen.topic, sizeof(marker_seen.topic), "%s", topic);
+	marker_seen.m = *m;
+	marker_seen.done = done;
+	marker_seen.arg = arg;
+	return 0;
+}
+
+START_TEST(test_replica_write_marker_goes_to_the_leader)
+{
+	static const int32_t isr[] = { 1, 2, 3 };
+	const struct tdm_txn_marker m = { 42, 3, 1, 7 };
+	struct tdm_replica_op *op = NULL;
+	int called = 0;
+	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 1);
+
+	/* no state, no leader, led here, no hook: at once, done never called */
+	ck_assert_int_eq(tdm_replica_write_marker(NULL, "t", 0, &m, done_fn, &called, &op),
+			 TDM_REPL_UNKNOWN);
+	ck_assert_int_eq(tdm_replica_write_marker(r, "t", 0, &m, done_fn, &called, &op),
+			 TDM_REPL_UNKNOWN);
+	set_state(r, TDM_NO_NODE, 1, 0, isr, 0);
+	ck_assert_int_eq(tdm_replica_write_marker(r, "t", 0, &m, done_fn, &called, &op),
+			 TDM_REPL_NO_LEADER);
+	set_state(r, 1, 2, 0, isr, 3);
+	ck_assert_int_eq(tdm_replica_write_marker(r, "t", 0, &m, done_fn, &called, &op),
+			 TDM_REPL_NOT_LEADER);
+	set_state(r, 2, 3, 0, isr, 3);
+	ck_assert_int_eq(tdm_replica_write_marker(r, "t", 0, &m, done_fn, &called, &op),
+			 TDM_REPL_NO_CLUSTER);
+	ck_assert_int_eq(called, 0);
+	ck_assert_ptr_null(op);
+	tdm_replica_free(r);
+
+	/* with the hook: sent to node 2, answered once through op */
+	struct tdm_replica_hooks h = hooks;
+	h.write_marker = hook_marker;
+	memset(&marker_seen, 0, sizeof(marker_seen));
+	r = tdm_replica_new(topics, 1, &h, NULL, 30000, 1);
+	set_state(r, 2, 3, 0, isr, 3);
+	ck_assert_int_eq(tdm_replica_write_marker(r, "t", 0, &m, done_fn, &called, &op), 0);
+	ck_assert_int_eq(called, 0);
+	ck_assert_ptr_nonnull(op);
+	ck_assert_int_eq(marker_seen.calls, 1);
+	ck_assert_int_eq(marker_seen.leader, 2);
+	ck_assert_str_eq(marker_seen.topic, "t");
+	ck_assert(marker_seen.m.producer_id == 42 && marker_seen.m.producer_epoch == 3 &&
+		  marker_seen.m.commit == 1 && marker_seen.m.coordinator_epoch == 7);
+	marker_seen.done(marker_seen.arg, TDM_ERR_PRODUCER_FENCED, "fenced");
+	ck_assert_int_eq(called, TDM_ERR_PRODUCER_FENCED);
+	ck_assert_ptr_null(op);
+	/* a forgotten op is not answered */
+	called = 0;
+	ck_assert_int_eq(tdm_replica_write_marker(r, "t", 0, &m, done_fn, &called, &op), 0);
+	tdm_replica_op_forget(op);
+	ck_assert_ptr_null(op);
+	marker_seen.done(marker_seen.arg, TDM_REPL_OK, "");
+	ck_assert_int_eq(called, 0);
+	tdm_replica_free(r);
+}
+END_TEST
+
 static int applier_runs;
 static void count_applier(void *ctx)
 {
@@ -393,6 +472,7 @@ int main(void)
 	tcase_add_test(tc, test_replica_min_insync_replicas);
 	tcase_add_test(tc, test_replica_new_follower_behind_keeps_its_lag_time);
 	tcase_add_test(tc, test_replica_admin_without_cluster_hooks);
+	tcase_add_test(tc, test_replica_write_marker_goes_to_the_leader);
 	tcase_add_test(tc, test_replica_topic_min_insync_overrides_the_broker_default);
 	tcase_add_test(tc, test_replica_applier_topic_acks_once_applied_everywhere);
 	suite_add_tcase(s, tc);
