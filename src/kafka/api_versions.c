@@ -40,6 +40,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_ADD_PARTITIONS_TO_TXN, 0, 3, "AddPartitionsToTxn", kf_h_add_partitions_to_txn },
 	{ KF_ADD_OFFSETS_TO_TXN, 0, 3, "AddOffsetsToTxn", kf_h_add_offsets_to_txn },
 	{ KF_END_TXN, 0, 3, "EndTxn", kf_h_end_txn },
+	{ KF_WRITE_TXN_MARKERS, 0, 1, "WriteTxnMarkers", kf_h_write_txn_markers },
 	{ KF_TXN_OFFSET_COMMIT, 0, 3, "TxnOffsetCommit", kf_h_txn_offset_commit },
 	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 4, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },
 	{ KF_SASL_AUTHENTICATE, 0, 2, "SaslAuthenticate", kf_h_sasl_authenticate },

@@ -485,6 +485,7 @@ int kf_h_add_partitions_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct ev
 int kf_h_add_offsets_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_write_txn_markers(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 /* 1 when a broker resource's name is "" or this node's id; else 0 with
@@ -507,11 +508,12 @@ typedef void (*kf_offsets_answer_fn)(struct kf_conn *kc, struct evbuffer *resp, 
 				     int16_t err);
 int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn answer, void *ctx,
 		    struct evbuffer *resp);
-/* The same wait for any log write: check(srv, target, &err) says 1 while
- * it is not durable yet, else 0 with the error to answer (KF_ERR_NONE: it
- * is); answered REQUEST_TIMED_OUT after timeout_ms.  Re-checked after each
- * fsync round. */
-typedef int (*kf_wait_check_fn)(struct kf_server *srv, uint64_t target, int16_t *err);
+/* The same wait for any log write: check(srv, target, &err, ctx) (ctx:
+ * the answer's) says 1 while it is not durable yet, else 0 with the error
+ * to answer (KF_ERR_NONE: it is); answered REQUEST_TIMED_OUT after
+ * timeout_ms.  Re-checked after each fsync round and each move of a high
+ * watermark. */
+typedef int (*kf_wait_check_fn)(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx);
 int kf_wait_durable(struct kf_conn *kc, uint64_t target, int timeout_ms, kf_wait_check_fn check,
 		    kf_offsets_answer_fn answer, void *ctx, struct evbuffer *resp);
 /* Kafka's code for an offsets-log write's status (TDM_* / TDM_REPL_*). */

@@ -87,8 +87,9 @@ struct offsets_park {
 };
 
 /* 1 while the write waits, else the error to answer with. */
-static int offsets_acked(struct kf_server *srv, uint64_t target, int16_t *err)
+static int offsets_acked(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx)
 {
+	(void)ctx;
 	struct ls_partition *p = tdm_groups_log(srv->cgroups);
 	int rc = p ? tdm_replica_acked(srv->replica, TDM_GROUPS_TOPIC, 0, p, target)
 		   : TDM_REPL_UNKNOWN;
@@ -117,7 +118,7 @@ static void park_check(struct offsets_park *op, int timed_out)
 	struct kf_conn *kc = op->kc;
 	int16_t err = KF_ERR_NONE;
 
-	if (op->check(kc->srv, op->target, &err)) {
+	if (op->check(kc->srv, op->target, &err, op->ctx)) {
 		if (!timed_out) {
 			tdm_topics_wait_flush(kc->srv->topics, &op->w);
 			return;
@@ -146,7 +147,7 @@ int kf_wait_durable(struct kf_conn *kc, uint64_t target, int timeout_ms, kf_wait
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	int16_t err = KF_ERR_NONE;
 
-	if (!check(kc->srv, target, &err)) {
+	if (!check(kc->srv, target, &err, ctx)) {
 		answer(kc, resp, ctx, err);
 		return KF_R_DONE;
 	}

@@ -39,6 +39,7 @@ enum {
 	KF_ADD_PARTITIONS_TO_TXN = 24,
 	KF_ADD_OFFSETS_TO_TXN = 25,
 	KF_END_TXN = 26,
+	KF_WRITE_TXN_MARKERS = 27,
 	KF_TXN_OFFSET_COMMIT = 28,
 	KF_DESCRIBE_CONFIGS = 32,
 	KF_ALTER_CONFIGS = 33,
@@ -457,6 +458,22 @@ struct kf_txn_offset_commit_req {
 	struct kf_txn_offset_topic *topics;
 };
 
+/* WriteTxnMarkers v0-1 (v1 flexible): from a transaction coordinator to a
+ * partition's leader (the inter-broker API).  Partitions reuse
+ * kf_txn_topic. */
+struct kf_txn_marker_entry {
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int8_t transaction_result; /* nonzero: commit */
+	int32_t ntopics;
+	struct kf_txn_topic *topics;
+	int32_t coordinator_epoch;
+};
+struct kf_write_txn_markers_req {
+	int32_t nmarkers;
+	struct kf_txn_marker_entry *markers;
+};
+
 /* DeleteRecords v0-1 (v1 is v0). */
 struct kf_delete_records_part {
 	int32_t index;
@@ -577,6 +594,8 @@ int kf_decode_add_offsets_txn(struct kf_cur *c, int ver, struct kf_add_offsets_t
 int kf_decode_end_txn(struct kf_cur *c, int ver, struct kf_end_txn_req *r);
 int kf_decode_txn_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 				struct kf_txn_offset_commit_req *r);
+int kf_decode_write_txn_markers(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_write_txn_markers_req *r);
 int kf_decode_delete_groups(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_delete_groups_req *r);
 int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,

@@ -306,8 +306,9 @@ int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 /* ---- EndTxn ---------------------------------------------------------------- */
 
 /* 1 while the decision is not fsynced yet (and no error). */
-static int end_waiting(struct kf_server *srv, uint64_t target, int16_t *err)
+static int end_waiting(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx)
 {
+	(void)ctx;
 	struct ls_partition *log = kf_txns_log(srv->txns);
 
 	if (!log || tdm_partition_failed(log)) {

@@ -2,7 +2,8 @@
  * Decoders of the transaction APIs' requests (Kafka's KIP-98), from their
  * message schemas: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and
  * TxnOffsetCommit, v0-3 each, v3 flexible (compact strings and arrays,
- * tagged fields at the end of every struct).  Arrays live in the
+ * tagged fields at the end of every struct); WriteTxnMarkers v0-1, v1
+ * flexible.  Arrays live in the
  * request's arena; strings are slices of the frame.  Each returns 0 or
  * KF_BAD (short, a count past the end, trailing bytes).
  *
@@ -29,6 +30,19 @@ static void producer(struct kf_cur *c, struct kf_txn_producer *p)
 	p->producer_epoch = kf_get_i16(c);
 }
 
+/* A topic's name and partition indexes (an element of its array). */
+static int txn_topic(struct kf_cur *c, struct kf_arena *a, struct kf_txn_topic *t)
+{
+	t->name = kf_get_str(c);
+	t->nparts = kf_get_array(c, 4, 0);
+	if (alloc_array(a, (void **)&t->parts, t->nparts, sizeof(*t->parts)) < 0)
+		return KF_BAD;
+	for (int32_t j = 0; j < t->nparts && !c->bad; j++)
+		t->parts[j] = kf_get_i32(c);
+	kf_end_struct(c);
+	return c->bad ? KF_BAD : 0;
+}
+
 int kf_decode_add_partitions_txn(struct kf_cur *c, int ver, struct kf_arena *a,
 				 struct kf_add_partitions_txn_req *r)
 {
@@ -38,17 +52,9 @@ int kf_decode_add_partitions_txn(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->ntopics = kf_get_array(c, c->flex ? 3 : 6, 0);
 	if (alloc_array(a, (void **)&r->topics, r->ntopics, sizeof(*r->topics)) < 0)
 		return KF_BAD;
-	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
-		struct kf_txn_topic *t = &r->topics[i];
-
-		t->name = kf_get_str(c);
-		t->nparts = kf_get_array(c, 4, 0);
-		if (alloc_array(a, (void **)&t->parts, t->nparts, sizeof(*t->parts)) < 0)
+	for (int32_t i = 0; i < r->ntopics && !c->bad; i++)
+		if (txn_topic(c, a, &r->topics[i]) < 0)
 			return KF_BAD;
-		for (int32_t j = 0; j < t->nparts && !c->bad; j++)
-			t->parts[j] = kf_get_i32(c);
-		kf_end_struct(c);
-	}
 	return kf_decode_end(c);
 }
 
@@ -110,6 +116,34 @@ int kf_decode_txn_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 		r->topics[i].name = kf_get_str(c);
 		if (offset_parts(c, ver, a, &r->topics[i]) < 0)
 			return KF_BAD;
+		kf_end_struct(c);
+	}
+	return kf_decode_end(c);
+}
+
+int kf_decode_write_txn_markers(struct kf_cur *c, int ver, struct kf_arena *a,
+				struct kf_write_txn_markers_req *r)
+{
+	(void)ver;
+	memset(r, 0, sizeof(*r));
+	/* a marker: producer_id, producer_epoch, transaction_result, topics,
+	 * coordinator_epoch (and its tags) */
+	r->nmarkers = kf_get_array(c, c->flex ? 17 : 19, 0);
+	if (alloc_array(a, (void **)&r->markers, r->nmarkers, sizeof(*r->markers)) < 0)
+		return KF_BAD;
+	for (int32_t i = 0; i < r->nmarkers && !c->bad; i++) {
+		struct kf_txn_marker_entry *m = &r->markers[i];
+
+		m->producer_id = kf_get_i64(c);
+		m->producer_epoch = kf_get_i16(c);
+		m->transaction_result = kf_get_i8(c);
+		m->ntopics = kf_get_array(c, c->flex ? 3 : 6, 0);
+		if (alloc_array(a, (void **)&m->topics, m->ntopics, sizeof(*m->topics)) < 0)
+			return KF_BAD;
+		for (int32_t j = 0; j < m->ntopics && !c->bad; j++)
+			if (txn_topic(c, a, &m->topics[j]) < 0)
+				return KF_BAD;
+		m->coordinator_epoch = kf_get_i32(c);
 		kf_end_struct(c);
 	}
 	return kf_decode_end(c);

@@ -328,6 +328,20 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 		}
 		break;
 	}
+	case KF_WRITE_TXN_MARKERS: {
+		struct kf_write_txn_markers_req r;
+		if ((rc = kf_decode_write_txn_markers(&c, ver, a, &r)) == 0)
+			for (int32_t i = 0; i < r.nmarkers; i++) {
+				CHECK(r.markers[i].ntopics >= 0);
+				for (int32_t j = 0; j < r.markers[i].ntopics; j++) {
+					str_ok(r.markers[i].topics[j].name);
+					CHECK(r.markers[i].topics[j].nparts >= 0);
+					for (int32_t q = 0; q < r.markers[i].topics[j].nparts; q++)
+						(void)r.markers[i].topics[j].parts[q];
+				}
+			}
+		break;
+	}
 	default:
 		return;
 	}
@@ -346,7 +360,8 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_CREATE_TOPICS, KF_DELETE_TOPICS, KF_CREATE_PARTITIONS,
 			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
 			    KF_DELETE_RECORDS, KF_OFFSET_DELETE, KF_ALTER_CONFIGS,
-			    KF_INCREMENTAL_ALTER_CONFIGS, KF_INIT_PRODUCER_ID, KF_DESCRIBE_LOG_DIRS };
+			    KF_INCREMENTAL_ALTER_CONFIGS, KF_INIT_PRODUCER_ID, KF_DESCRIBE_LOG_DIRS,
+			    KF_WRITE_TXN_MARKERS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

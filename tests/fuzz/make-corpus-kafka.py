@@ -183,6 +183,14 @@ seeds.update({
                                  cs(None) + carr([cs('t1') + carr([i32(0) + i64(5) + i32(2) +
                                                                    cs('meta') + T]) + T])),
 })
+# WriteTxnMarkers (27, inter-broker): classic v0, flexible v1
+seeds.update({
+    'write_txn_markers_v0': frame(27, 0, arr([i64(7) + i16(0) + i8(1) +
+                                              arr([s('t1') + arr([i32(0), i32(1)])]) + i32(3)])),
+    'write_txn_markers_v1': flex(27, 1, carr([i64(7) + i16(2) + i8(0) +
+                                              carr([cs('t1') + carr([i32(0)]) + T,
+                                                    cs('t2') + carr([]) + T]) + i32(0) + T])),
+})
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']
 seeds['truncated'] = seeds['produce_v3'][:-7]
 seeds['huge_count'] = frame(3, 1, i32(0x7fffffff))

@@ -12,6 +12,9 @@
  *  - a second InitProducerId of the same transactional id fences the
  *    first producer; a transaction past its timeout is aborted by the
  *    coordinator; the error codes of the four APIs;
+ *  - WriteTxnMarkers (inter-broker) from a client's connection:
+ *    CLUSTER_AUTHORIZATION_FAILED per partition, nothing written, the
+ *    connection still served;
  *  - an idle transactional id expires;
  *  - a commit whose marker write fails is completed by the restart;
  *  - kill -9 during an open transaction: after the restart it is aborted,
@@ -519,6 +522,106 @@ START_TEST(error_codes)
 }
 END_TEST
 
+/* WriteTxnMarkers (27) at ver of markers for pid and pid + 1 (commit, then
+ * abort) on topic's partitions parts[0..n) (the second one on partition 0
+ * of a topic that does not exist): each partition's error into errs, in
+ * the request's order (n + 1 of them). */
+static void write_markers(int fd, int ver, int64_t pid, const char *topic, const int32_t *parts,
+			  int n, int16_t *errs)
+{
+	int flex = ver >= 1;
+	struct wb w = { .n = 0 };
+	char s[128];
+
+	if (flex)
+		flex_begin(&w), wcarr(&w, 2);
+	else
+		w32(&w, 2);
+	for (int m = 0; m < 2; m++) {
+		const char *name = m == 0 ? topic : "txn-markers-none";
+		int np = m == 0 ? n : 1;
+		w64(&w, pid + m);
+		w16(&w, 0);
+		w8(&w, m == 0); /* transaction_result: commit, then abort */
+		if (flex) {
+			wcarr(&w, 1);
+			wcstr(&w, name);
+			wcarr(&w, np);
+		} else {
+			w32(&w, 1);
+			wstr(&w, name);
+			w32(&w, np);
+		}
+		for (int i = 0; i < np; i++)
+			w32(&w, m == 0 ? parts[i] : 0);
+		if (flex)
+			wtags(&w);
+		w32(&w, 5); /* coordinator_epoch */
+		if (flex)
+			wtags(&w);
+	}
+	if (flex)
+		wtags(&w);
+	kh_raw_request(fd, 27, (int16_t)ver, 7, w.d, w.n);
+	long got = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	ck_assert_msg(got > 0, "no answer to WriteTxnMarkers v%d", ver);
+	struct rb r = { resp, (size_t)got, 0 };
+	ck_assert_int_eq(r32(&r), 7);
+	if (flex)
+		rtags(&r); /* response header v1 */
+	ck_assert_int_eq(flex ? rcarr(&r) : r32(&r), 2);
+	for (int m = 0, k = 0; m < 2; m++) {
+		int np = m == 0 ? n : 1;
+		ck_assert_int_eq(r64(&r), pid + m);
+		ck_assert_int_eq(flex ? rcarr(&r) : r32(&r), 1);
+		if (flex)
+			rcstr(&r, s, sizeof s);
+		else
+			rstr(&r, s, sizeof s);
+		ck_assert_str_eq(s, m == 0 ? topic : "txn-markers-none");
+		ck_assert_int_eq(flex ? rcarr(&r) : r32(&r), np);
+		for (int i = 0; i < np; i++) {
+			ck_assert_int_eq(r32(&r), m == 0 ? parts[i] : 0);
+			errs[k++] = r16(&r);
+			if (flex)
+				rtags(&r);
+		}
+		if (flex)
+			rtags(&r), rtags(&r);
+	}
+	if (flex)
+		rtags(&r);
+	rend(&r);
+}
+
+/* WriteTxnMarkers is the inter-broker API: a client's connection (even the
+ * administrator's) gets CLUSTER_AUTHORIZATION_FAILED for every partition,
+ * nothing is appended, and the connection goes on serving. */
+START_TEST(write_txn_markers_refused_to_clients)
+{
+	char topic[64];
+	int fd = kh_raw_connect(kh_main());
+	const int32_t parts[] = { 0, 1 };
+	int16_t errs[3];
+
+	kh_name(topic, sizeof topic, "txnmarkers");
+	make_topic(kh_bootstrap(), topic, 2);
+	for (int ver = 0; ver <= 1; ver++) {
+		memset(errs, 0, sizeof errs);
+		write_markers(fd, ver, 1000, topic, parts, 2, errs);
+		for (int k = 0; k < 3; k++)
+			ck_assert_msg(errs[k] == 31, "v%d partition %d: %d", ver, k, errs[k]);
+	}
+	/* the same connection still answers, and nothing was written */
+	int64_t pid;
+	int16_t epoch;
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, NULL, &pid, &epoch), 0);
+	ck_assert_int_eq(latest(kh_main(), topic, 0, 0), 0);
+	ck_assert_int_eq(latest(kh_main(), topic, 1, 0), 0);
+	close(fd);
+}
+END_TEST
+
 /* An idle transactional id is forgotten after transactional_id_expiration_ms
  * (and stays forgotten after a restart); a transaction timeout above
  * transaction_max_timeout_ms is INVALID_TRANSACTION_TIMEOUT. */
@@ -645,6 +748,7 @@ int main(void)
 	tcase_add_test(tc, second_producer_fences_the_first);
 	tcase_add_test(tc, timed_out_transaction_is_aborted);
 	tcase_add_test(tc, error_codes);
+	tcase_add_test(tc, write_txn_markers_refused_to_clients);
 	tcase_add_test(tc, idle_transactional_id_expires);
 	tcase_add_test(tc, kill9_during_a_transaction);
 	tcase_add_test(tc, decided_commit_survives_a_failed_marker);
