@@ -15,6 +15,10 @@
  * until an answer frees a slot.  A Produce keeps its records (their done)
  * and answers each of them, in order, with its one answer.
  *
+ * A transaction marker is one WriteTxnMarkers v0 request of its own,
+ * queued on the peer at once (nothing to gather: a coordinator ends a
+ * transaction once), answered through its own done.
+ *
  * Must not depend on: protocol front ends, logstore.
  */
 #include <stdlib.h>
@@ -31,8 +35,8 @@
 #include "core/log.h"
 #include "core/topic_types.h"
 
-enum { KW_PRODUCE = 0 }; /* and kwire.h's KW_SASL_* */
-#define RESPONSE_MAX (1u << 20) /* Produce and SASL answers are small */
+enum { KW_PRODUCE = 0, KW_WRITE_TXN_MARKERS = 27 }; /* and kwire.h's KW_SASL_* */
+#define RESPONSE_MAX (1u << 20) /* Produce, WriteTxnMarkers and SASL answers are small */
 #define LINK_BATCH_RECORDS 500  /* records in one Produce, at most */
 /* and their bytes, about (rec_copy's estimate, never below what they
  * take): under Kafka's default max.message.bytes (1 MiB + 12) with the
@@ -75,12 +79,18 @@ struct lpart {
 struct lreq {
 	struct lreq *next;
 	int32_t corr;
-	int16_t api; /* KW_PRODUCE, or a SASL step (no records) */
+	int16_t api; /* KW_PRODUCE, KW_WRITE_TXN_MARKERS, or a SASL step */
 	int64_t deadline_ms;
 	struct evbuffer *out; /* the encoded request until written */
 	struct lpart *part;   /* KW_PRODUCE: the partition (lives while inflight) */
 	struct lrec *recs;    /* KW_PRODUCE: the records it carries, in order (owned) */
 	size_t nrecs;
+	/* KW_WRITE_TXN_MARKERS: whom to tell, and what the answer must name */
+	tdm_replica_done_fn done;
+	void *arg;
+	char *topic; /* owned */
+	int32_t partition;
+	int64_t producer_id;
 };
 
 enum peer_state { P_IDLE, P_CONNECTING, P_AUTH, P_READY };
@@ -138,6 +148,9 @@ int tdm_link_produce_error(int16_t e)
 		return TDM_REPL_NOT_ENOUGH;
 	case 20:
 		return TDM_REPL_NOT_ENOUGH_AFTER;
+	case 47: /* INVALID_PRODUCER_EPOCH */
+	case 90: /* PRODUCER_FENCED */
+		return TDM_ERR_PRODUCER_FENCED;
 	case 56:
 		return TDM_ERR_IO;
 	case 87:
@@ -172,6 +185,9 @@ static void req_finish(struct tdm_link *l, struct lreq *q, int rc, const char *m
 		q->part->inflight--;
 		event_active(l->flush, EV_TIMEOUT, 0);
 		recs_finish(l, q->recs, rc, msg);
+	} else if (q->api == KW_WRITE_TXN_MARKERS) {
+		q->done(q->arg, rc, msg ? msg : "");
+		free(q->topic);
 	}
 	if (q->out)
 		evbuffer_free(q->out);
@@ -229,6 +245,8 @@ static int write_req(struct peer *p, struct lreq *q)
 	if (q->api == KW_PRODUCE) {
 		p->l->stats.sent++;
 		p->l->stats.records += q->nrecs;
+	} else if (q->api == KW_WRITE_TXN_MARKERS) {
+		p->l->stats.markers++;
 	}
 	return 0;
 }
@@ -358,6 +376,58 @@ static void on_produce(struct peer *p, struct lreq *q, struct kw_cur *c)
 	req_finish(p->l, q, rc, msg);
 }
 
+int tdm_link_marker_answer(const void *body, size_t len, int64_t producer_id, const char *topic,
+			   int32_t partition, int16_t *kafka_error)
+{
+	struct kw_cur c;
+	size_t tlen = strlen(topic);
+	int found = 0;
+
+	kw_cur_init(&c, body, len);
+	int32_t nm = kw_get_array(&c, 12);
+	for (int32_t i = 0; i < nm && !c.bad; i++) {
+		int64_t pid = kw_get_i64(&c);
+		int32_t nt = kw_get_array(&c, 6);
+		for (int32_t j = 0; j < nt && !c.bad; j++) {
+			const char *name;
+			int32_t nlen = kw_get_str(&c, &name);
+			int same = pid == producer_id && nlen == (int32_t)tlen &&
+				   memcmp(name, topic, tlen) == 0;
+			int32_t np = kw_get_array(&c, 6);
+			for (int32_t k = 0; k < np && !c.bad; k++) {
+				int32_t idx = kw_get_i32(&c);
+				int16_t err = kw_get_i16(&c);
+				if (same && idx == partition && !c.bad && !found) {
+					*kafka_error = err;
+					found = 1;
+				}
+			}
+		}
+	}
+	return c.bad || c.p != c.end || !found ? -1 : 0;
+}
+
+/* WriteTxnMarkers v0 answer: the one marker's one partition asked. */
+static void on_marker(struct peer *p, struct lreq *q, struct kw_cur *c)
+{
+	char msg[200] = "";
+	int16_t err = 0;
+	int bad = tdm_link_marker_answer(c->p, (size_t)(c->end - c->p), q->producer_id, q->topic,
+					 q->partition, &err) < 0;
+	int rc = bad ? TDM_REPL_NO_CLUSTER : tdm_link_produce_error(err);
+
+	if (bad)
+		snprintf(msg, sizeof(msg), "node %d answered the transaction marker unparsably",
+			 (int)p->node);
+	else if (rc == TDM_REPL_NO_CLUSTER)
+		snprintf(msg, sizeof(msg), "node %d refused the transaction marker: Kafka error %d",
+			 (int)p->node, (int)err);
+	else if (rc != TDM_REPL_OK)
+		snprintf(msg, sizeof(msg), "node %d refused the transaction marker: %s",
+			 (int)p->node, tdm_replica_strerror(rc));
+	req_finish(p->l, q, rc, msg);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct peer *p = arg;
@@ -378,6 +448,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		pop(&p->flight, &p->flight_tail);
 		if (q->api == KW_PRODUCE) {
 			on_produce(p, q, &c);
+		} else if (q->api == KW_WRITE_TXN_MARKERS) {
+			on_marker(p, q, &c);
 		} else {
 			int bad = on_sasl(p, q, &c, &why) < 0;
 			req_finish(p->l, q, 0, NULL);
@@ -606,9 +678,9 @@ fail:
 	recs_finish(l, recs, rc, msg);
 }
 
-/* The end of a loop turn where records gathered or a Produce was answered:
- * each partition sends what it can, idle partitions go, and peers with
- * requests queued connect or write them. */
+/* The end of a loop turn where records gathered, a Produce was answered
+ * or a marker queued: each partition sends what it can, idle partitions
+ * go, and peers with requests queued connect or write them. */
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tdm_link *l = arg;
@@ -701,6 +773,42 @@ int tdm_link_produce(struct tdm_link *l, int32_t node, const char *topic, int32_
 	pp->pending_tail = &r->next;
 	event_active(l->flush, EV_TIMEOUT, 0); /* runs after this loop turn's callbacks */
 	return 0;
+}
+
+int tdm_link_write_marker(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
+			  const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg)
+{
+	struct peer *p = peer_get(l, node);
+	size_t off;
+	struct lreq *q = p ? req_new(l, KW_WRITE_TXN_MARKERS, 0, &off) : NULL;
+
+	if (!q)
+		return -1;
+	if (!(q->topic = strdup(topic)))
+		goto fail;
+	kw_put_i32(q->out, 1); /* markers */
+	kw_put_i64(q->out, m->producer_id);
+	kw_put_i16(q->out, m->producer_epoch);
+	kw_put_i8(q->out, m->commit ? 1 : 0); /* transaction_result */
+	kw_put_i32(q->out, 1); /* topics */
+	kw_put_str(q->out, topic);
+	kw_put_i32(q->out, 1); /* partition_indexes */
+	kw_put_i32(q->out, partition);
+	kw_put_i32(q->out, m->coordinator_epoch);
+	if (kw_request_end(q->out, off) < 0)
+		goto fail;
+	q->done = done;
+	q->arg = arg;
+	q->partition = partition;
+	q->producer_id = m->producer_id;
+	push(&p->queued_tail, q);
+	event_active(l->flush, EV_TIMEOUT, 0); /* connects or writes at the end of this turn */
+	return 0;
+fail:
+	free(q->topic);
+	evbuffer_free(q->out);
+	free(q);
+	return -1;
 }
 
 void tdm_link_get_stats(const struct tdm_link *l, struct tdm_link_stats *out)

@@ -8,9 +8,13 @@
  * core/config.h), then carries
  * requests pipelined (Kafka answers in order).
  *
- * Today one request: Produce v3 (acks=all) of one record batch to a
+ * Two requests.  Produce v3 (acks=all) of one record batch to a
  * partition's leader, for stream queue publishes on a node that does not
- * lead the partition.  Records are gathered per peer and partition as
+ * lead the partition; and WriteTxnMarkers v0 of one transaction marker to
+ * a partition's leader, for a transaction coordinator on another node
+ * (one request per marker, queued on the peer's connection at once, so
+ * not ordered with records of the same loop turn, which gather until its
+ * end: the two come from different writers).  Records are gathered per peer and partition as
  * Kafka's producer does: those given in one loop turn go at its end as
  * one RecordBatch v2 in one Produce (at most 500 records and about 1 MiB
  * each; more make several), with at most 2 Produces of a partition
@@ -21,12 +25,15 @@
  * that knows the secret, never from a Kafka client.
  *
  * Failures: a connection not made and authenticated within 10 s, a
- * request not answered within 35 s (the Produce's own timeout is 30 s), a
+ * request not answered within 35 s (the Produce's own timeout is 30 s,
+ * and a leader answers a marker not replicated within 30 s), a
  * refused secret, or a lost connection fails every request queued or in
  * flight on it (done with TDM_REPL_NO_CLUSTER and the reason), is logged
  * once as a warning ("cluster link to node N lost: ..."), and the next
  * request connects again.  Records still gathering for that node fail
- * with them; a failed request fails each record it carries.  A peer closing an idle connection (Kafka's
+ * with them; a failed request fails each record it carries.  An answer
+ * that does not parse fails its request (TDM_REPL_NO_CLUSTER) and keeps
+ * the connection.  A peer closing an idle connection (Kafka's
  * connections.max.idle.ms) loses nothing: the next request reconnects.  A request is never resent: a publisher's
  * message whose fate is unknown is nacked, and the publisher republishes,
  * as with any unconfirmed publish.
@@ -81,9 +88,25 @@ void tdm_link_free(struct tdm_link *l);
 int tdm_link_produce(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
 		     const struct tdm_record *rec, tdm_replica_done_fn done, void *arg);
 
+/*
+ * Sends transaction marker m (copied) for topic/partition to node `node`
+ * in one WriteTxnMarkers v0 request, queued on the peer after what is
+ * already queued.  0: done(arg, rc, msg) runs later on the loop thread,
+ * never during this call, exactly once: TDM_REPL_OK once the leader has
+ * the marker on its in-sync replicas; the leader's error through
+ * tdm_link_produce_error (TDM_ERR_PRODUCER_FENCED for a refused producer
+ * epoch); TDM_REPL_NO_CLUSTER with the reason when the link was lost, the
+ * request not answered in time, or the answer does not parse (or does not
+ * name the partition asked).  -1 at once (done never called) on
+ * allocation failure.
+ */
+int tdm_link_write_marker(struct tdm_link *l, int32_t node, const char *topic, int32_t partition,
+			  const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg);
+
 /* Link counters (for /metrics and tests). */
 struct tdm_link_stats {
 	uint64_t sent;      /* Produce requests written */
+	uint64_t markers;   /* WriteTxnMarkers requests written */
 	uint64_t records;   /* records those carried */
 	uint64_t ok;        /* records answered without error */
 	uint64_t failed;    /* records answered with an error, lost with their link, or
@@ -93,8 +116,20 @@ struct tdm_link_stats {
 };
 void tdm_link_get_stats(const struct tdm_link *l, struct tdm_link_stats *out);
 
-/* Kafka's error code of a Produce answer as a TDM_REPL_* / TDM_ERR_* code
- * (a pure function, unit-tested). */
+/* Kafka's error code of a Produce or WriteTxnMarkers answer as a
+ * TDM_REPL_* / TDM_ERR_* code: INVALID_PRODUCER_EPOCH (47) and
+ * PRODUCER_FENCED (90) are TDM_ERR_PRODUCER_FENCED, a code without a
+ * counterpart TDM_REPL_NO_CLUSTER (a pure function, unit-tested). */
 int tdm_link_produce_error(int16_t kafka_error);
+/*
+ * The body of a WriteTxnMarkers v0 answer (after its correlation id:
+ * markers [producer_id, topics [name, partitions [partition_index,
+ * error_code]]]) in body[0..len): 0 with *kafka_error, the error of
+ * topic/partition under producer_id; -1 when it does not parse (short,
+ * trailing bytes) or does not name that partition (a pure function,
+ * unit-tested).
+ */
+int tdm_link_marker_answer(const void *body, size_t len, int64_t producer_id, const char *topic,
+			   int32_t partition, int16_t *kafka_error);
 
 #endif

@@ -1148,6 +1148,17 @@ static int hook_forward(void *ctx, int32_t leader, const char *topic, int32_t pa
 		       : 0;
 }
 
+static int hook_write_marker(void *ctx, int32_t leader, const char *topic, int32_t partition,
+			     const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg)
+{
+	struct tdm_cnode *n = ctx;
+	if (!n->link)
+		return TDM_REPL_NO_CLUSTER;
+	return tdm_link_write_marker(n->link, leader, topic, partition, m, done, arg) < 0
+		       ? TDM_ERR_NOMEM
+		       : 0;
+}
+
 static void hook_link_stats(void *ctx, struct tdm_replica_stats *out)
 {
 	struct tdm_cnode *n = ctx;
@@ -1200,6 +1211,7 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 		.add_partitions = hook_add_partitions,
 		.alter_config = hook_alter_config,
 		.forward = hook_forward,
+		.write_marker = hook_write_marker,
 		.link_stats = hook_link_stats,
 	};
 	n->base = base;

@@ -17,7 +17,14 @@
  *   without a cluster port;
  * - a stopped peer fails what was sent; once it is back the next request
  *   connects again and is answered;
- * - Kafka's Produce error codes map to the replica manager's.
+ * - transaction markers (WriteTxnMarkers v0): appended, answered in the
+ *   order given; an older producer epoch is fenced, an unknown partition
+ *   and a code without a counterpart fail with the leader's reason, a
+ *   stopped peer with the link's; the records produced after them follow
+ *   them in the log;
+ * - Kafka's Produce error codes map to the replica manager's; a
+ *   WriteTxnMarkers answer parses, or fails when short, trailing or
+ *   without the partition asked.
  */
 #include "kafka_harness.h"
 #include "sockutil.h"
@@ -460,6 +467,125 @@ START_TEST(test_link_forgotten_record_is_not_answered_the_rest_of_its_batch_is)
 }
 END_TEST
 
+/* A transaction marker to node 1 (the broker) for producer pid at epoch. */
+static void marker(struct tdm_link *l, const char *topic, int32_t partition, int64_t pid,
+		   int16_t epoch, int commit, struct answers *a)
+{
+	struct tdm_txn_marker m = { pid, epoch, commit, 0 };
+	ck_assert_int_eq(tdm_link_write_marker(l, 1, topic, partition, &m, done, waiter_of(a)), 0);
+}
+
+START_TEST(test_link_writes_transaction_markers)
+{
+	char topic[64];
+	kh_name(topic, sizeof(topic), "linkmark");
+	make_topic(topic);
+	struct tdm_link *l = tdm_link_new(base, 2, SECRET, strlen(SECRET), resolve, NULL);
+	struct answers a = { 0 };
+	/* appended and fsynced; a newer epoch too; an older one is fenced;
+	 * an unknown partition; a negative producer id (INVALID_REQUEST: no
+	 * counterpart) */
+	marker(l, topic, 0, 4242, 3, 1, &a);
+	marker(l, topic, 0, 4242, 4, 0, &a);
+	marker(l, topic, 0, 4242, 1, 1, &a);
+	marker(l, topic, 5, 4242, 4, 1, &a);
+	marker(l, topic, 0, -1, 0, 1, &a);
+	ck_assert_int_eq(a.n, 0); /* never answered during the call */
+	run_for(&a, 5, 20000);
+	ck_assert_int_eq(a.n, 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(a.who[i], i); /* in the order given */
+	ck_assert_msg(a.rc[0] == TDM_REPL_OK, "%d %s", a.rc[0], a.msg[0]);
+	ck_assert_msg(a.rc[1] == TDM_REPL_OK, "%d %s", a.rc[1], a.msg[1]);
+	ck_assert_int_eq(a.rc[2], TDM_ERR_PRODUCER_FENCED);
+	ck_assert_msg(strstr(a.msg[2], "node 1 refused the transaction marker"), "%s", a.msg[2]);
+	ck_assert_int_eq(a.rc[3], TDM_REPL_UNKNOWN);
+	ck_assert_int_eq(a.rc[4], TDM_REPL_NO_CLUSTER);
+	ck_assert_msg(strstr(a.msg[4], "Kafka error 42"), "%s", a.msg[4]);
+	struct tdm_link_stats st = stats_of(l);
+	ck_assert(st.markers == 5 && st.sent == 0 && st.losses == 0 && st.connected == 1);
+
+	/* the two markers are in the log: a record produced now follows them */
+	produce(l, 1, topic, "after", &a);
+	run_for(&a, 6, 15000);
+	ck_assert_int_eq(a.rc[5], TDM_REPL_OK);
+	const char *kv[] = { "group.id", "link-marks", KH_READ_TO_END, NULL };
+	rd_kafka_t *c = kh_consumer(broker.bootstrap, kv);
+	struct kh_msg m[4];
+	int n = kh_consume(c, topic, 0, 0, m, 4, 10000);
+	rd_kafka_destroy(c);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(m[0].value, "after");
+	ck_assert_int_eq(m[0].offset, 2);
+	kh_msgs_free(m, n);
+
+	/* the peer down: the marker fails with the reason */
+	ck_assert_int_eq(kh_broker_stop(&broker), 0);
+	marker(l, topic, 0, 4242, 5, 1, &a);
+	run_for(&a, 7, 15000);
+	ck_assert_int_eq(a.n, 7);
+	ck_assert_int_eq(a.rc[6], TDM_REPL_NO_CLUSTER);
+	ck_assert_msg(strstr(a.msg[6], "cluster link to node 1 lost"), "%s", a.msg[6]);
+	tdm_link_free(l);
+}
+END_TEST
+
+/* Answers of WriteTxnMarkers v0 (after the correlation id), built by hand. */
+struct mb {
+	uint8_t d[256];
+	size_t n;
+};
+static void mb_put(struct mb *b, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--)
+		b->d[b->n++] = (uint8_t)(v >> (8 * i));
+}
+static void mb_str(struct mb *b, const char *s)
+{
+	mb_put(b, strlen(s), 2);
+	memcpy(b->d + b->n, s, strlen(s));
+	b->n += strlen(s);
+}
+
+START_TEST(test_link_marker_answers_parse_or_fail)
+{
+	struct mb b = { .n = 0 };
+	int16_t err = 0;
+	/* two markers; ours is the second's second partition */
+	mb_put(&b, 2, 4);
+	mb_put(&b, 9, 8);
+	mb_put(&b, 1, 4);
+	mb_str(&b, "t");
+	mb_put(&b, 1, 4);
+	mb_put(&b, 0, 4), mb_put(&b, 0, 2);
+	mb_put(&b, 7, 8);
+	mb_put(&b, 1, 4);
+	mb_str(&b, "t");
+	mb_put(&b, 2, 4);
+	mb_put(&b, 0, 4), mb_put(&b, 6, 2);
+	mb_put(&b, 3, 4), mb_put(&b, 47, 2);
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 7, "t", 3, &err), 0);
+	ck_assert_int_eq(err, 47);
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 7, "t", 0, &err), 0);
+	ck_assert_int_eq(err, 6);
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 9, "t", 0, &err), 0);
+	ck_assert_int_eq(err, 0);
+	/* not named: another producer, topic or partition */
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 8, "t", 0, &err), -1);
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 7, "u", 0, &err), -1);
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 7, "t", 1, &err), -1);
+	/* short anywhere, or trailing bytes */
+	for (size_t cut = 0; cut < b.n; cut++)
+		ck_assert_int_eq(tdm_link_marker_answer(b.d, cut, 9, "t", 0, &err), -1);
+	mb_put(&b, 0, 1);
+	ck_assert_int_eq(tdm_link_marker_answer(b.d, b.n, 7, "t", 3, &err), -1);
+	/* a count past the end */
+	struct mb huge = { .n = 0 };
+	mb_put(&huge, 0x7fffffff, 4);
+	ck_assert_int_eq(tdm_link_marker_answer(huge.d, huge.n, 7, "t", 3, &err), -1);
+}
+END_TEST
+
 START_TEST(test_link_produce_errors_map_to_the_replica_managers)
 {
 	ck_assert_int_eq(tdm_link_produce_error(0), TDM_REPL_OK);
@@ -470,6 +596,9 @@ START_TEST(test_link_produce_errors_map_to_the_replica_managers)
 	ck_assert_int_eq(tdm_link_produce_error(19), TDM_REPL_NOT_ENOUGH);
 	ck_assert_int_eq(tdm_link_produce_error(20), TDM_REPL_NOT_ENOUGH_AFTER);
 	ck_assert_int_eq(tdm_link_produce_error(87), TDM_ERR_INVALID_RECORD);
+	ck_assert_int_eq(tdm_link_produce_error(47), TDM_ERR_PRODUCER_FENCED);
+	ck_assert_int_eq(tdm_link_produce_error(90), TDM_ERR_PRODUCER_FENCED);
+	ck_assert_int_eq(tdm_link_produce_error(56), TDM_ERR_IO);
 	ck_assert_int_eq(tdm_link_produce_error(999), TDM_REPL_NO_CLUSTER);
 }
 END_TEST
@@ -487,9 +616,11 @@ int main(void)
 	tcase_add_test(tc,
 		       test_link_an_error_answer_or_a_lost_peer_fails_every_record_of_the_batch);
 	tcase_add_test(tc, test_link_forgotten_record_is_not_answered_the_rest_of_its_batch_is);
+	tcase_add_test(tc, test_link_writes_transaction_markers);
 	suite_add_tcase(s, tc);
 	TCase *u = tcase_create("unit");
 	tcase_add_test(u, test_link_produce_errors_map_to_the_replica_managers);
+	tcase_add_test(u, test_link_marker_answers_parse_or_fail);
 	suite_add_tcase(s, u);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
