@@ -273,11 +273,6 @@ int ls_topic_delete(struct ls_store *s, const char *name);
 /* The topic named `name`, or NULL.  Valid until the topic is deleted or
  * the store closed. */
 struct ls_topic *ls_topic_find(struct ls_store *s, const char *name);
-/* The transaction coordinator's state topic (Kafka's name), internal and
- * compacted, one partition: found, or created the first time it is asked
- * for (NULL: creating it failed, errno kept). */
-#define LS_TXN_STATE_TOPIC "__transaction_state"
-struct ls_topic *ls_txn_state_topic(struct ls_store *s);
 typedef void (*ls_topic_fn)(struct ls_topic *t, void *ctx);
 /* Calls fn for every topic, in name order (internal topics included; see
  * ls_topic_is_internal).  fn must not create or delete topics. */

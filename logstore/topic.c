@@ -253,19 +253,6 @@ fail:
 	return NULL;
 }
 
-struct ls_topic *ls_txn_state_topic(struct ls_store *s)
-{
-	static const struct ls_kv cfg[] = {
-		{ "cleanup.policy", "compact" },
-		{ "segment.bytes", "104857600" },
-	};
-	struct ls_topic *t = ls_topic_find(s, LS_TXN_STATE_TOPIC);
-
-	if (t == NULL)
-		t = ls_topic_create_internal(s, LS_TXN_STATE_TOPIC, 1, cfg, 2, 1, NULL, 0);
-	return t;
-}
-
 /* ---- drafts: topics and partitions made off the caller's thread --------------- */
 
 /*

@@ -218,7 +218,9 @@ valgrind_check() {
 # of a leader under acks=all, kill -9 of the controller; stream queues over
 # AMQP on the cluster (tests/cluster/test_cluster_stream), classic queues used
 # from any node (tests/cluster/test_cluster_queues), a quorum queue's leader
-# killed under a publisher and a consumer (tests/cluster/test_cluster_quorum).
+# killed under a publisher and a consumer (tests/cluster/test_cluster_quorum),
+# transactions across leaders and a killed coordinator
+# (tests/cluster/test_cluster_txn).
 # Built by make
 # check; too slow for it (failovers wait for ZooKeeper session timeouts).
 # Then the same with the nodes built with ASan + UBSan (build/asan) and with
@@ -260,6 +262,8 @@ cluster_check() {
 	"$main/tests/cluster/test_cluster_queues" || rc=1
 	echo "--- test_cluster_quorum"
 	"$main/tests/cluster/test_cluster_quorum" || rc=1
+	echo "--- test_cluster_txn"
+	"$main/tests/cluster/test_cluster_txn" || rc=1
 	echo "--- test_cluster with the nodes under ASan + UBSan"
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \

@@ -129,13 +129,6 @@ int tdm_topic_config_try(const struct ls_topic *topic, const char *name, const c
 	return TDM_TOPIC_OK;
 }
 
-struct ls_partition *tdm_topics_txn_log(struct tdm_topics *t)
-{
-	struct ls_topic *topic = ls_txn_state_topic(tdm_topics_store(t));
-
-	return topic ? ls_partition_get(topic, 0) : NULL;
-}
-
 int tdm_topics_producer_id(struct tdm_topics *t, int64_t *pid)
 {
 	return ls_producer_id_next(tdm_topics_store(t), pid);

@@ -59,12 +59,6 @@ int tdm_topics_config_default(struct tdm_topics *t, const char *name, char *buf,
 int tdm_topic_config_try(const struct ls_topic *topic, const char *name, const char *value,
 			 char *out, size_t outlen);
 
-/* Partition 0 of the transaction coordinator's state topic
- * ("__transaction_state": internal, compacted), created the first time it
- * is asked for; NULL when that failed. */
-#define TDM_TXN_STATE_TOPIC "__transaction_state"
-struct ls_partition *tdm_topics_txn_log(struct tdm_topics *t);
-
 /* A new idempotent producer id of this node's store (ls_producer_id_next):
  * TDM_TOPIC_OK or TDM_ERR_IO. */
 int tdm_topics_producer_id(struct tdm_topics *t, int64_t *pid);

@@ -519,10 +519,8 @@ struct tdm_kafka *tdm_kafka_start(struct event_base *base, struct tdm_net *net,
 	tdm_map_init(&k->srv.per_ip);
 	k->srv.groups = kf_groups_new(&k->srv);
 	k->srv.fsessions = kf_fsessions_new(cfg->kafka_fetch_session_slots);
-	/* a single node coordinates transactions; a cluster has none yet */
-	if (!cfg->zookeeper_connect || !cfg->zookeeper_connect[0])
-		k->srv.txns = kf_txns_new(&k->srv);
-	if (!k->srv.groups || !k->srv.fsessions || kf_sasl_init(&k->srv) < 0) {
+	k->srv.txns = kf_txns_new(&k->srv);
+	if (!k->srv.txns || !k->srv.groups || !k->srv.fsessions || kf_sasl_init(&k->srv) < 0) {
 		kf_txns_free(k->srv.txns);
 		kf_groups_free(k->srv.groups);
 		kf_fsessions_free(k->srv.fsessions);

@@ -15,12 +15,10 @@
  * leader.  Read on the group id is needed (else GROUP_AUTHORIZATION_FAILED
  * and no node), an empty id is INVALID_GROUP_ID.
  *
- * A transaction key: this node on a single node (txn.h), when the user has
- * the rights of an idempotent producer (else
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED), an empty id INVALID_REQUEST.  A
- * cluster has no transaction coordinator yet: COORDINATOR_NOT_AVAILABLE
- * (15) and no node, which is what a Kafka broker answers while its
- * transaction state topic has no leader.
+ * A transaction key: the group coordinator's node, which keeps the
+ * transactions' state in the same log (txn.h), when the user has the
+ * rights of an idempotent producer (else
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED), an empty id INVALID_REQUEST.
  * Any other key_type is INVALID_REQUEST (Kafka: "Unknown coordinator
  * type").  error_message: null on success, else the text of the code.
  *
@@ -96,15 +94,17 @@ static struct coord find_in_cluster(struct kf_server *srv)
 	return (struct coord){ KF_ERR_NONE, nd->id, nd->host, nd->kafka_port };
 }
 
-/* A transactional id's coordinator: this node, on a single node. */
+/* A transactional id's coordinator: the group coordinator's node. */
 static struct coord find_txn(struct kf_conn *kc, struct kf_str key)
 {
-	if (kc->srv->replica || !kc->srv->txns)
+	if (!kc->srv->txns)
 		return (struct coord){ KF_ERR_COORDINATOR_NOT_AVAILABLE, -1, "", -1 };
 	if (!kf_authz_idempotent_write(kc))
 		return (struct coord){ KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, "", -1 };
 	if (key.len <= 0)
 		return (struct coord){ KF_ERR_INVALID_REQUEST, -1, "", -1 };
+	if (kc->srv->replica)
+		return find_in_cluster(kc->srv);
 	return (struct coord){ KF_ERR_NONE, KF_NODE_ID, kc->host, kc->port };
 }
 

@@ -481,6 +481,9 @@ int kf_h_describe_configs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 int kf_h_describe_cluster(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_describe_log_dirs(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+/* A producer id never handed out before by any node (in a cluster the
+ * node id is in its bits 40 and up): KF_ERR_NONE or the store's error. */
+int16_t kf_producer_id_new(struct kf_server *srv, int64_t *pid);
 int kf_h_add_partitions_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_add_offsets_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
@@ -516,6 +519,10 @@ int kf_offsets_wait(struct kf_conn *kc, uint64_t target, kf_offsets_answer_fn an
 typedef int (*kf_wait_check_fn)(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx);
 int kf_wait_durable(struct kf_conn *kc, uint64_t target, int timeout_ms, kf_wait_check_fn check,
 		    kf_offsets_answer_fn answer, void *ctx, struct evbuffer *resp);
+/* kf_wait_durable for the transaction state log (txn.h's
+ * kf_txns_waiting), REQUEST_TIMED_OUT after 5 s (txn_apis.c). */
+int kf_txn_wait_durable(struct kf_conn *kc, uint64_t end, kf_offsets_answer_fn answer, void *ctx,
+			struct evbuffer *resp);
 /* Kafka's code for an offsets-log write's status (TDM_* / TDM_REPL_*). */
 int16_t kf_offsets_err(int rc);
 int kf_h_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);

@@ -26,7 +26,8 @@
  * bumped (a transaction left open is aborted first), a timeout above
  * transaction_max_timeout_ms (Kafka's transaction.max.timeout.ms) or <= 0
  * INVALID_TRANSACTION_TIMEOUT (50), rights as for the other transaction
- * APIs (txn_apis.c), COORDINATOR_NOT_AVAILABLE in a cluster (logged).
+ * APIs (txn_apis.c); in a cluster only the coordinator answers (else
+ * NOT_COORDINATOR: txn_coord.c).
  * Else it needs Kafka 3's rights for an idempotent producer
  * (kf_authz_idempotent_write), or CLUSTER_AUTHORIZATION_FAILED (31).
  *
@@ -52,16 +53,15 @@ static void answer(struct evbuffer *resp, int flex, int16_t err, int64_t pid, in
 
 /* InitProducerId of a transactional producer: the coordinator's. */
 static int16_t transactional(struct kf_conn *kc, const struct kf_init_producer_id_req *r,
-			     int64_t *pid, int16_t *epoch)
+			     int64_t *pid, int16_t *epoch, uint64_t *end)
 {
 	const char *key;
+	int16_t err;
 
-	if (kc->srv->replica || !kc->srv->txns) {
-		tdm_warn("kafka", "InitProducerId with transactional id %.*s: no transaction "
-			 "coordinator in a cluster (COORDINATOR_NOT_AVAILABLE)",
-			 (int)r->transactional_id.len, r->transactional_id.p);
+	if (!kc->srv->txns)
 		return KF_ERR_COORDINATOR_NOT_AVAILABLE;
-	}
+	if ((err = kf_txns_coordinator(kc->srv->txns)) != KF_ERR_NONE)
+		return err;
 	if (!kf_authz_idempotent_write(kc))
 		return KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	if (!(key = kf_txn_key(kc, &r->transactional_id)))
@@ -75,7 +75,22 @@ static int16_t transactional(struct kf_conn *kc, const struct kf_init_producer_i
 			    r->producer_epoch,
 			    kc->hdr.api_version >= 4 ? KF_ERR_PRODUCER_FENCED
 						     : KF_ERR_INVALID_PRODUCER_EPOCH,
-			    pid, epoch);
+			    pid, epoch, end);
+}
+
+/* A transactional producer's id and epoch, answered once its state
+ * record is durable (a new coordinator must fence an older epoch). */
+struct init_answer {
+	int64_t pid;
+	int16_t epoch;
+};
+
+static void init_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
+{
+	struct init_answer *a = ctx;
+
+	answer(resp, kf_flex(kc), err, err == KF_ERR_NONE ? a->pid : -1,
+	       err == KF_ERR_NONE ? a->epoch : -1);
 }
 
 int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -87,9 +102,16 @@ int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 	if (kf_decode_init_producer_id(cur, kc->hdr.api_version, &r) < 0)
 		return KF_R_CLOSE;
 	if (r.transactional_id.len >= 0) {
-		int16_t epoch = -1, err = transactional(kc, &r, &pid, &epoch);
-		answer(resp, flex, err, err == KF_ERR_NONE ? pid : -1, err == KF_ERR_NONE ? epoch : -1);
-		return KF_R_DONE;
+		struct init_answer *a = kf_arena_alloc(&kc->arena, sizeof(*a));
+		uint64_t end = 0;
+		if (!a)
+			return KF_R_CLOSE;
+		int16_t err = transactional(kc, &r, &a->pid, &a->epoch, &end);
+		if (err != KF_ERR_NONE) {
+			init_answer(kc, resp, a, err);
+			return KF_R_DONE;
+		}
+		return kf_txn_wait_durable(kc, end, init_answer, a, resp);
 	}
 	if (!kf_authz_idempotent_write(kc)) {
 		answer(resp, flex, KF_ERR_CLUSTER_AUTHORIZATION_FAILED, -1, -1);
@@ -99,12 +121,17 @@ int kf_h_init_producer_id(struct kf_conn *kc, struct kf_cur *cur, struct evbuffe
 		answer(resp, flex, KF_ERR_INVALID_REQUEST, -1, -1);
 		return KF_R_DONE;
 	}
-	int rc = tdm_topics_producer_id(kc->srv->topics, &pid);
-	if (rc != TDM_TOPIC_OK) {
-		answer(resp, flex, kf_err_from_core(rc), -1, -1);
-		return KF_R_DONE;
-	}
-	pid += (int64_t)tdm_replica_node_id(kc->srv->replica) << NODE_SHIFT;
-	answer(resp, flex, KF_ERR_NONE, pid, 0);
+	int16_t err = kf_producer_id_new(kc->srv, &pid);
+	answer(resp, flex, err, err == KF_ERR_NONE ? pid : -1, err == KF_ERR_NONE ? 0 : -1);
 	return KF_R_DONE;
+}
+
+int16_t kf_producer_id_new(struct kf_server *srv, int64_t *pid)
+{
+	int rc = tdm_topics_producer_id(srv->topics, pid);
+
+	if (rc != TDM_TOPIC_OK)
+		return kf_err_from_core(rc);
+	*pid += (int64_t)tdm_replica_node_id(srv->replica) << NODE_SHIFT;
+	return KF_ERR_NONE;
 }

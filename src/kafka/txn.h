@@ -1,9 +1,26 @@
 /*
- * The transaction coordinator (Kafka's KIP-98) of a single node: the
- * transactional ids, each with its producer id and epoch, its state and the
- * partitions and groups of its open transaction; kept in the internal
- * compacted topic "__transaction_state" (one record per change, keyed by
- * the id) and read back at start.
+ * The transaction coordinator (Kafka's KIP-98): the transactional ids,
+ * each with its producer id and epoch, its state and the partitions and
+ * groups of its open transaction; kept in the group offsets log
+ * (TDM_GROUPS_TOPIC, one record per change keyed by the id, a key version
+ * of its own: txn_coord.c) and read back at start.  Kafka keeps them in a
+ * topic of their own, "__transaction_state"; sharing the group
+ * coordinator's log keeps the two coordinators on one node, so a
+ * transaction's offsets (TxnOffsetCommit, sent to the group coordinator)
+ * are where its commit is decided.
+ *
+ * In a cluster the coordinator is the leader of that log's partition
+ * (kf_txns_coordinator): it reads the state when it becomes the leader
+ * (its leader epoch is the coordinator epoch of the markers it writes),
+ * drops it when it stops, and every state record it writes is answered
+ * once every in-sync replica has it (Kafka writes its transaction log
+ * with acks=all).  A marker for a partition led by another node is
+ * written there (WriteTxnMarkers over the cluster link, answered once
+ * that partition's in-sync replicas have it).  A new coordinator finishes
+ * a decided transaction and aborts an open one with its epoch bumped, as
+ * after a restart below: its producer is fenced (Kafka's new coordinator
+ * lets the transaction go on, since its TxnOffsetCommit offsets are in
+ * its log; tandem keeps those in memory until the decision).
  *
  * States, with Kafka's names: Empty (no transaction yet, or just
  * initialised), Ongoing (partitions or offsets added), PrepareCommit and
@@ -45,11 +62,20 @@ enum kf_txn_state {
 };
 const char *kf_txn_state_name(enum kf_txn_state s);
 
+enum kf_txn_mark {
+	MARK_NONE, /* its marker is not written yet */
+	MARK_HERE, /* appended here, at marker_end - 1: durable soon */
+	MARK_DONE, /* durable (here, or on the leader that was asked), or not needed */
+};
+struct kf_txn;
+struct tdm_replica_op;
 struct kf_txn_part {
 	char *topic; /* owned: the core name */
 	int32_t partition;
-	int marked;          /* its marker is appended */
-	uint64_t marker_end; /* the offset after it */
+	enum kf_txn_mark marked;
+	uint64_t marker_end;       /* MARK_HERE: the offset after the marker */
+	struct tdm_replica_op *op; /* its leader, another node, is writing it */
+	struct kf_txn *txn;        /* the transaction it is part of */
 };
 struct kf_txn_offset {
 	char *group, *topic; /* owned: core names */
@@ -57,7 +83,9 @@ struct kf_txn_offset {
 	int64_t offset;
 	char *metadata; /* owned, or NULL */
 };
+struct kf_txns;
 struct kf_txn {
+	struct kf_txns *ts; /* its coordinator */
 	char *id; /* owned: the key (vhost-qualified, kf_txn_key) */
 	int64_t pid;
 	int16_t epoch;
@@ -72,10 +100,21 @@ struct kf_txn {
 	uint64_t decided_end; /* the state log's end after the Prepare* record */
 };
 
-struct kf_txns;
-/* The coordinator of srv: reads the state topic when it exists (finishing
- * what a restart interrupted) and arms the timeout check.  NULL: no memory. */
+/* The coordinator of srv: on a single node reads its state (finishing
+ * what a restart interrupted); arms the timeout check.  NULL: no memory. */
 struct kf_txns *kf_txns_new(struct kf_server *srv);
+/* May this node coordinate transactions now?  KF_ERR_NONE (a single
+ * node; in a cluster while it is the group coordinator, its state read
+ * from the log for the current leader epoch), else the group
+ * coordinator's answer (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE): the
+ * state is dropped until this node leads again.  Every transaction API
+ * asks first. */
+int16_t kf_txns_coordinator(struct kf_txns *ts);
+/* A kf_wait_check_fn: 1 while the state log's records below target are
+ * not durable (fsynced on a single node, on every in-sync replica in a
+ * cluster), else 0 with *err set when they cannot become so here
+ * (KAFKA_STORAGE_ERROR, NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE). */
+int kf_txns_waiting(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx);
 void kf_txns_free(struct kf_txns *ts);
 
 struct kf_txn *kf_txns_find(struct kf_txns *ts, const char *key);
@@ -85,7 +124,8 @@ struct kf_txn *kf_txns_find(struct kf_txns *ts, const char *key);
  * KIP-360) must be the current ones.  Returns a Kafka error code;
  * KF_ERR_CONCURRENT_TRANSACTIONS while a previous one is completing. */
 int16_t kf_txns_init(struct kf_txns *ts, const char *key, int32_t timeout_ms, int64_t expect_pid,
-		     int16_t expect_epoch, int fenced_code, int64_t *pid, int16_t *epoch);
+		     int16_t expect_epoch, int fenced_code, int64_t *pid, int16_t *epoch,
+		     uint64_t *end);
 /* The transaction of key checked for a request of (pid, epoch): KF_ERR_NONE
  * with *out, INVALID_PRODUCER_ID_MAPPING (unknown id or another pid),
  * fenced_code (an older epoch: INVALID_PRODUCER_EPOCH or PRODUCER_FENCED),

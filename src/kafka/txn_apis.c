@@ -45,7 +45,13 @@
 #include "kafka/txn.h"
 #include "net/net.h"
 
-#define END_TIMEOUT_MS 5000
+#define STATE_TIMEOUT_MS 5000
+
+int kf_txn_wait_durable(struct kf_conn *kc, uint64_t end, kf_offsets_answer_fn answer, void *ctx,
+			struct evbuffer *resp)
+{
+	return kf_wait_durable(kc, end, STATE_TIMEOUT_MS, kf_txns_waiting, answer, ctx, resp);
+}
 
 const char *kf_txn_key(struct kf_conn *kc, const struct kf_str *id)
 {
@@ -78,8 +84,12 @@ static int16_t txn_of(struct kf_conn *kc, const struct kf_txn_producer *p, struc
 {
 	const char *key;
 
-	if (kc->srv->replica || !kc->srv->txns)
+	int16_t err;
+
+	if (!kc->srv->txns)
 		return KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	if ((err = kf_txns_coordinator(kc->srv->txns)) != KF_ERR_NONE)
+		return err;
 	if (!kf_authz_idempotent_write(kc))
 		return KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	if (!(key = kf_txn_key(kc, &p->transactional_id)))
@@ -131,8 +141,9 @@ static int check_partitions(struct kf_conn *kc, const struct kf_add_partitions_t
 	return failed;
 }
 
+/* Adds r's partitions to t: the state record's end in *end. */
 static int16_t add_partitions(struct kf_conn *kc, struct kf_txn *t,
-			      const struct kf_add_partitions_txn_req *r)
+			      const struct kf_add_partitions_txn_req *r, uint64_t *end)
 {
 	int16_t err = KF_ERR_NONE;
 
@@ -142,7 +153,24 @@ static int16_t add_partitions(struct kf_conn *kc, struct kf_txn *t,
 			err = kf_txns_add_partition(kc->srv->txns, t, tdm_topic_name(topic),
 						    r->topics[i].parts[j]);
 	}
-	return err == KF_ERR_NONE ? kf_txns_persist(kc->srv->txns, t, NULL) : err;
+	return err == KF_ERR_NONE ? kf_txns_persist(kc->srv->txns, t, end) : err;
+}
+
+/* AddPartitionsToTxn's answer, once the partitions are durably in the
+ * transaction. */
+struct add_answer {
+	struct kf_add_partitions_txn_req r;
+	int16_t *errs;
+	int32_t total;
+};
+
+static void add_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
+{
+	struct add_answer *a = ctx;
+
+	for (int32_t k = 0; err != KF_ERR_NONE && k < a->total; k++)
+		a->errs[k] = err;
+	put_partition_errs(resp, kf_flex(kc), &a->r, a->errs);
 }
 
 int kf_h_add_partitions_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -163,14 +191,25 @@ int kf_h_add_partitions_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct ev
 		for (int32_t k = 0; k < total; k++)
 			if (errs[k] == KF_ERR_NONE)
 				errs[k] = KF_ERR_OPERATION_NOT_ATTEMPTED;
-	} else {
-		if (err == KF_ERR_NONE)
-			err = add_partitions(kc, t, &r);
-		for (int32_t k = 0; k < total; k++)
-			errs[k] = err;
+		put_partition_errs(resp, kf_flex(kc), &r, errs);
+		return KF_R_DONE;
 	}
-	put_partition_errs(resp, kf_flex(kc), &r, errs);
-	return KF_R_DONE;
+	uint64_t end = 0;
+	struct add_answer *a = kf_arena_alloc(&kc->arena, sizeof(*a));
+	if (!a)
+		return KF_R_CLOSE;
+	*a = (struct add_answer){ r, errs, total };
+	for (int32_t k = 0; k < total; k++)
+		errs[k] = KF_ERR_NONE;
+	if (err == KF_ERR_NONE)
+		err = add_partitions(kc, t, &r, &end);
+	if (err != KF_ERR_NONE) {
+		add_answer(kc, resp, a, err);
+		return KF_R_DONE;
+	}
+	/* a producer writes to the partitions once this is answered: a new
+	 * coordinator (restart, failover) must know them, to end them */
+	return kf_txn_wait_durable(kc, end, add_answer, a, resp);
 }
 
 /* ---- AddOffsetsToTxn ------------------------------------------------------- */
@@ -180,6 +219,12 @@ static void put_error(struct evbuffer *resp, int flex, int16_t err)
 	kf_put_i32(resp, 0); /* throttle_time_ms */
 	kf_put_i16(resp, err);
 	kf_put_tags(resp, flex);
+}
+
+static void error_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
+{
+	(void)ctx;
+	put_error(resp, kf_flex(kc), err);
 }
 
 int kf_h_add_offsets_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
@@ -196,9 +241,12 @@ int kf_h_add_offsets_to_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuf
 		/* Kafka adds the group's offsets partition; here the offsets wait in
 		 * memory with the transaction: it only has to be open */
 		if (t->state != KF_TXN_ONGOING) {
+			uint64_t end = 0;
 			t->state = KF_TXN_ONGOING;
 			t->start_ms = kf_groups_mono_ms();
-			err = kf_txns_persist(kc->srv->txns, t, NULL);
+			err = kf_txns_persist(kc->srv->txns, t, &end);
+			if (err == KF_ERR_NONE)
+				return kf_txn_wait_durable(kc, end, error_answer, NULL, resp);
 		}
 	}
 	put_error(resp, kf_flex(kc), err);
@@ -305,19 +353,6 @@ int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 
 /* ---- EndTxn ---------------------------------------------------------------- */
 
-/* 1 while the decision is not fsynced yet (and no error). */
-static int end_waiting(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx)
-{
-	(void)ctx;
-	struct ls_partition *log = kf_txns_log(srv->txns);
-
-	if (!log || tdm_partition_failed(log)) {
-		*err = KF_ERR_KAFKA_STORAGE_ERROR;
-		return 0;
-	}
-	return tdm_partition_flushed(log) < target;
-}
-
 /* The decision is durable (or failed): its markers go out first. */
 static void end_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
 {
@@ -350,6 +385,5 @@ int kf_h_end_txn(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	const char *key = kf_txn_key(kc, &r.prod.transactional_id); /* outlives t */
 	if (!key)
 		return KF_R_CLOSE;
-	return kf_wait_durable(kc, t->decided_end, END_TIMEOUT_MS, end_waiting, end_answer,
-			       (void *)key, resp);
+	return kf_txn_wait_durable(kc, t->decided_end, end_answer, (void *)key, resp);
 }

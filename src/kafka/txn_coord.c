@@ -1,10 +1,14 @@
 /*
  * The transaction coordinator's state and its log (txn.h says what it
- * does).  A state record: key the transactional id's coordinator key,
- * value (all big-endian) version int16 0, producer_id int64, epoch int16,
- * timeout_ms int32, state int8, then the partitions: count int32, each
- * topic (int16 length, bytes) and partition int32.  A record whose value
- * does not parse is skipped (logged).
+ * does).  A state record, in the group offsets log: key (big-endian)
+ * int16 TXN_KEY_VERSION then the transactional id's coordinator key;
+ * value version int16 0, producer_id int64, epoch int16, timeout_ms
+ * int32, state int8, then the partitions: count int32, each topic (int16
+ * length, bytes) and partition int32; then a commit's offsets: count
+ * int32, each group, topic, partition int32, offset int64, metadata.  A
+ * record whose value does not parse is skipped (logged); the group
+ * offsets' own records (key version 1) are not ours, and logstore's
+ * offsets skip ours.
  *
  * Must not depend on: src/amqp.
  */
@@ -16,6 +20,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "core/topic_ops.h"
+#include "core/replica.h"
 #include "core/topics.h"
 #include "kafka/groups_internal.h"
 #include "kafka/kf.h"
@@ -23,6 +28,9 @@
 #include "net/net.h"
 
 #define TXN_VALUE_VERSION 0
+/* The key version of a state record in the group offsets log: the
+ * offsets' own are 1 (logstore/offsets.c), Kafka's group metadata 2. */
+#define TXN_KEY_VERSION 0x7478
 #define CHECK_EVERY_MS 1000
 #define TXN_TOPIC_NAME_MAX 255
 
@@ -31,6 +39,9 @@ struct kf_txns {
 	struct tdm_map by_key; /* key -> struct kf_txn */
 	struct event *timer;   /* owned: timeouts, unfinished completions */
 	struct tdm_topics_waiter flushed; /* a completed fsync round */
+	int clustered;         /* zookeeper_connect is set: coordinating comes and goes */
+	int loaded;            /* the state is read (a cluster: at epoch) */
+	int32_t epoch;         /* the coordinator epoch: the offsets partition's leader epoch */
 };
 
 const char *kf_txn_state_name(enum kf_txn_state s)
@@ -54,8 +65,10 @@ static void clear_offsets(struct kf_txn *t)
 
 static void clear_parts(struct kf_txn *t)
 {
-	for (size_t i = 0; i < t->nparts; i++)
+	for (size_t i = 0; i < t->nparts; i++) {
+		tdm_replica_op_forget(t->parts[i].op);
 		free(t->parts[i].topic);
+	}
 	t->nparts = 0;
 }
 
@@ -96,7 +109,7 @@ static int part_add(struct kf_txn *t, const char *topic, int32_t partition)
 	char *dup = strdup(topic);
 	if (!dup)
 		return -1;
-	t->parts[t->nparts++] = (struct kf_txn_part){ dup, partition, 0, 0 };
+	t->parts[t->nparts++] = (struct kf_txn_part){ dup, partition, MARK_NONE, 0, NULL, t };
 	return 1;
 }
 
@@ -177,29 +190,64 @@ static uint8_t *encode(const struct kf_txn *t, size_t *len)
 
 struct ls_partition *kf_txns_log(struct kf_txns *ts)
 {
-	return tdm_topics_txn_log(ts->srv->topics);
+	return tdm_groups_log(ts->srv->cgroups);
+}
+
+/* t's record key (malloc'd: TXN_KEY_VERSION, then its id), *len its size. */
+static char *record_key(const struct kf_txn *t, size_t *len)
+{
+	size_t n = strlen(t->id);
+	char *k = malloc(n + 2);
+
+	if (k) {
+		k[0] = (char)(TXN_KEY_VERSION >> 8);
+		k[1] = (char)(TXN_KEY_VERSION & 0xff);
+		memcpy(k + 2, t->id, n);
+		*len = n + 2;
+	}
+	return k;
+}
+
+/* Appends t's record (value NULL: a tombstone) to the state log; in a
+ * cluster only while the in-sync replicas are enough (Kafka writes the
+ * transaction log with acks=all).  TDM_TOPIC_OK with *res, or an error. */
+static int append_record(struct kf_txns *ts, const struct kf_txn *t, const uint8_t *v,
+			 size_t len, struct tdm_append_result *res)
+{
+	struct ls_partition *log = kf_txns_log(ts);
+	struct kf_server *srv = ts->srv;
+	size_t klen = 0;
+	char *key = record_key(t, &klen);
+	int rc = !key ? TDM_ERR_NOMEM : !log ? TDM_ERR_IO : TDM_TOPIC_OK;
+
+	if (rc == TDM_TOPIC_OK && srv->replica)
+		rc = tdm_replica_check_insync(srv->replica, TDM_GROUPS_TOPIC, 0, log);
+	if (rc == TDM_TOPIC_OK) {
+		struct tdm_record rec = { key, klen, v, len, NULL, 0, -1, 0 };
+		rc = tdm_topics_append(srv->topics, log, &rec, 1, 0, res);
+	}
+	if (rc == TDM_TOPIC_OK)
+		tdm_topics_flush_now(srv->topics, log);
+	free(key);
+	return rc;
 }
 
 int16_t kf_txns_persist(struct kf_txns *ts, struct kf_txn *t, uint64_t *end)
 {
-	struct ls_partition *log = kf_txns_log(ts);
 	struct tdm_append_result res;
 	size_t len;
 	uint8_t *v = encode(t, &len);
+	int rc = v ? append_record(ts, t, v, len, &res) : TDM_ERR_NOMEM;
 
-	if (!v || !log) {
-		free(v);
-		return KF_ERR_KAFKA_STORAGE_ERROR;
-	}
-	struct tdm_record rec = { t->id, strlen(t->id), v, len, NULL, 0, -1, 0 };
-	int rc = tdm_topics_append(ts->srv->topics, log, &rec, 1, 0, &res);
 	free(v);
 	if (rc != TDM_TOPIC_OK) {
 		tdm_warn("kafka", "transaction %s: writing its state failed: %s", t->id,
-			 tdm_strerror(rc));
-		return KF_ERR_KAFKA_STORAGE_ERROR;
+			 tdm_replica_strerror(rc));
+		/* Kafka: NOT_ENOUGH_REPLICAS and the like are
+		 * COORDINATOR_NOT_AVAILABLE to the producer, which retries */
+		return ts->srv->replica && rc != TDM_ERR_IO ? KF_ERR_COORDINATOR_NOT_AVAILABLE
+							    : KF_ERR_KAFKA_STORAGE_ERROR;
 	}
-	tdm_topics_flush_now(ts->srv->topics, log);
 	t->last_ms = kf_groups_mono_ms();
 	if (end)
 		*end = res.last_offset + 1;
@@ -209,10 +257,9 @@ int16_t kf_txns_persist(struct kf_txns *ts, struct kf_txn *t, uint64_t *end)
 /* Forgets t: a tombstone in the log, then out of the map (freed). */
 static void expire(struct kf_txns *ts, struct kf_txn *t)
 {
-	struct ls_partition *log = kf_txns_log(ts);
-	struct tdm_record rec = { t->id, strlen(t->id), NULL, 0, NULL, 0, -1, 0 };
+	struct tdm_append_result res;
 
-	if (!log || tdm_topics_append(ts->srv->topics, log, &rec, 1, 0, NULL) != TDM_TOPIC_OK)
+	if (append_record(ts, t, NULL, 0, &res) != TDM_TOPIC_OK)
 		return; /* kept: tried again at the next check */
 	tdm_info("kafka", "transactional id %s expired (idle %llu ms)", t->id,
 		 (unsigned long long)ts->srv->cfg->transactional_id_expiration_ms);
@@ -310,16 +357,20 @@ static int load_record(void *ctx, int32_t partition, const struct tdm_record *re
 	struct kf_txns *ts = ctx;
 	(void)partition;
 
-	if (!rec->key || rec->key_len == 0)
-		return 0;
-	struct kf_txn *old = tdm_map_del(&ts->by_key, rec->key, rec->key_len);
+	const unsigned char *k = (const unsigned char *)rec->key;
+
+	if (!k || rec->key_len <= 2 || (k[0] << 8 | k[1]) != TXN_KEY_VERSION)
+		return 0; /* a group offset, not ours */
+	struct kf_txn *old = tdm_map_del(&ts->by_key, (const char *)rec->key + 2, rec->key_len - 2);
 	txn_free(old);
 	if (!rec->value)
 		return 0; /* a tombstone */
 	struct kf_txn *t = calloc(1, sizeof(*t));
-	if (t)
+	if (t) {
 		t->last_ms = kf_groups_mono_ms();
-	if (!t || !(t->id = strndup(rec->key, rec->key_len)) ||
+		t->ts = ts;
+	}
+	if (!t || !(t->id = strndup((const char *)rec->key + 2, rec->key_len - 2)) ||
 	    decode(t, rec->value, rec->value_len) < 0 ||
 	    tdm_map_put(&ts->by_key, t->id, strlen(t->id), t) < 0) {
 		tdm_warn("kafka", "transaction state: a record at offset %llu is not readable",
@@ -331,8 +382,6 @@ static int load_record(void *ctx, int32_t partition, const struct tdm_record *re
 
 static void load(struct kf_txns *ts)
 {
-	if (!tdm_topic_find(ts->srv->topics, TDM_TXN_STATE_TOPIC))
-		return; /* no transaction ever: not created until one comes */
 	struct ls_partition *log = kf_txns_log(ts);
 	uint64_t next = log ? tdm_partition_log_start(log) : 0;
 	size_t n = 1;
@@ -357,33 +406,134 @@ static struct ls_partition *part_log(struct kf_txns *ts, const struct kf_txn_par
 	return topic ? tdm_topic_partition(topic, tp->partition) : NULL;
 }
 
-/* Appends the markers still missing; 1 when every one is appended. */
+/* Where [.., end) of p (topic/partition) stands: DURABLE once fsynced on
+ * a single node or on every in-sync replica in a cluster, PENDING, or
+ * else why it cannot become so here (*rc: a TDM_REPL_* code in a
+ * cluster, TDM_ERR_IO for a failed log). */
+enum { DURABLE, PENDING, NEVER };
+static int durable(struct kf_server *srv, const char *topic, int32_t partition,
+		   const struct ls_partition *p, uint64_t end, int *rc)
+{
+	*rc = TDM_ERR_IO;
+	if (!p || tdm_partition_failed(p))
+		return NEVER;
+	if (!srv->replica)
+		return tdm_partition_flushed(p) < end ? PENDING : DURABLE;
+	*rc = tdm_replica_acked(srv->replica, topic, partition, p, end);
+	return *rc == 1 ? PENDING : *rc == TDM_REPL_OK ? DURABLE : NEVER;
+}
+
+int kf_txns_waiting(struct kf_server *srv, uint64_t target, int16_t *err, void *ctx)
+{
+	(void)ctx;
+	int rc, d = durable(srv, TDM_GROUPS_TOPIC, 0, tdm_groups_log(srv->cgroups), target, &rc);
+
+	if (d == NEVER)
+		*err = !srv->replica ? KF_ERR_KAFKA_STORAGE_ERROR
+		       : rc == TDM_REPL_NOT_LEADER || rc == TDM_REPL_UNKNOWN
+			       ? KF_ERR_NOT_COORDINATOR
+			       : KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	return d == PENDING;
+}
+
+static void try_complete(struct kf_txns *ts, struct kf_txn *t);
+
+/* A marker another node was asked to write is answered: on its in-sync
+ * replicas (or fenced: a newer epoch ended the transaction there), else
+ * sent again at the next check. */
+static void marker_done(void *arg, int rc, const char *msg)
+{
+	struct kf_txn_part *tp = arg;
+	struct kf_txn *t = tp->txn;
+
+	if (rc == TDM_REPL_OK || rc == TDM_ERR_PRODUCER_FENCED) {
+		tp->marked = MARK_DONE;
+		try_complete(t->ts, t);
+		return;
+	}
+	tdm_warn("kafka", "transaction %s: the marker of %s-%d was not written: %s", t->id,
+		 tp->topic, (int)tp->partition, msg && msg[0] ? msg : tdm_replica_strerror(rc));
+}
+
+/* Appends tp's marker here: MARK_HERE until it is durable, or MARK_DONE
+ * when a newer epoch already ended it. */
+static void mark_here(struct kf_txns *ts, struct kf_txn *t, struct kf_txn_part *tp,
+		      struct ls_partition *p)
+{
+	int commit = t->state == KF_TXN_PREPARE_COMMIT;
+	uint64_t off;
+
+	if (ts->srv->replica &&
+	    tdm_replica_check_insync(ts->srv->replica, tp->topic, tp->partition, p) != TDM_REPL_OK)
+		return; /* tried again at the next check */
+	int rc = tdm_partition_append_marker(ts->srv->topics, p, t->pid, t->epoch, commit,
+					     ts->epoch, &off);
+	if (rc == TDM_TOPIC_OK) {
+		tp->marked = MARK_HERE;
+		tp->marker_end = off + 1;
+		tdm_topics_flush_now(ts->srv->topics, p);
+	} else if (rc == TDM_ERR_PRODUCER_FENCED) {
+		tp->marked = MARK_DONE;
+	}
+}
+
+/* Has tp's leader, another node, write its marker (WriteTxnMarkers over
+ * the cluster link); 0, or -1 when it must be written here. */
+static int mark_remote(struct kf_txns *ts, struct kf_txn *t, struct kf_txn_part *tp)
+{
+	struct tdm_txn_marker m = { t->pid, t->epoch, t->state == KF_TXN_PREPARE_COMMIT,
+				    ts->epoch };
+	int rc = tdm_replica_write_marker(ts->srv->replica, tp->topic, tp->partition, &m,
+					  marker_done, tp, &tp->op);
+
+	if (rc == TDM_REPL_UNKNOWN && !tdm_topic_find(ts->srv->topics, tp->topic))
+		tp->marked = MARK_DONE; /* the topic is gone: nothing to mark */
+	return rc == TDM_REPL_NOT_LEADER ? -1 : 0;
+}
+
+/* Appends (or sends) the markers still missing; 1 when every one is
+ * written, 0 while some are not yet. */
 static int write_markers(struct kf_txns *ts, struct kf_txn *t)
 {
-	int commit = t->state == KF_TXN_PREPARE_COMMIT, all = 1;
+	int all = 1;
 
 	for (size_t i = 0; i < t->nparts; i++) {
 		struct kf_txn_part *tp = &t->parts[i];
 		struct ls_partition *p = part_log(ts, tp);
-		uint64_t off;
 
-		if (tp->marked)
-			continue;
-		if (!p) { /* the topic is gone: nothing to mark */
-			tp->marked = 1;
-			continue;
+		if (tp->marked == MARK_NONE && !tp->op) {
+			if (ts->srv->replica && mark_remote(ts, t, tp) == 0)
+				;
+			else if (!p)
+				tp->marked = MARK_DONE; /* the topic is gone: nothing to mark */
+			else
+				mark_here(ts, t, tp, p);
 		}
-		int rc = tdm_partition_append_marker(ts->srv->topics, p, t->pid, t->epoch, commit,
-						     0, &off);
-		if (rc == TDM_TOPIC_OK || rc == TDM_ERR_PRODUCER_FENCED) {
-			tp->marked = 1; /* fenced: a newer epoch already ended it */
-			tp->marker_end = rc == TDM_TOPIC_OK ? off + 1 : 0;
-			tdm_topics_flush_now(ts->srv->topics, p);
-		} else {
-			all = 0;
-		}
+		all &= tp->marked != MARK_NONE;
 	}
 	return all;
+}
+
+/* 1 once every marker of t is durable. */
+static int markers_durable(struct kf_txns *ts, struct kf_txn *t)
+{
+	for (size_t i = 0; i < t->nparts; i++) {
+		struct kf_txn_part *tp = &t->parts[i];
+		int rc;
+
+		if (tp->marked == MARK_HERE) {
+			int d = durable(ts->srv, tp->topic, tp->partition, part_log(ts, tp),
+					tp->marker_end, &rc);
+			if (d == PENDING)
+				return 0;
+			/* NEVER: leadership moved or the log failed; the new
+			 * leader (or a restart) has it or not: write it again */
+			tp->marked = d == DURABLE ? MARK_DONE : MARK_NONE;
+		}
+		if (tp->marked != MARK_DONE)
+			return 0;
+	}
+	return 1;
 }
 
 static void commit_offsets(struct kf_txns *ts, struct kf_txn *t)
@@ -405,21 +555,16 @@ static void commit_offsets(struct kf_txns *ts, struct kf_txn *t)
  * markers appended; Complete* once every marker is fsynced. */
 static void try_complete(struct kf_txns *ts, struct kf_txn *t)
 {
-	struct ls_partition *log = kf_txns_log(ts);
+	int16_t err = KF_ERR_NONE;
 
 	if (t->state != KF_TXN_PREPARE_COMMIT && t->state != KF_TXN_PREPARE_ABORT)
 		return;
-	if (!log || tdm_partition_flushed(log) < t->decided_end)
+	if (kf_txns_waiting(ts->srv, t->decided_end, &err, NULL) || err != KF_ERR_NONE)
 		return; /* nothing may show the decision before it is durable */
 	if (t->state == KF_TXN_PREPARE_COMMIT)
 		commit_offsets(ts, t);
-	if (!write_markers(ts, t))
+	if (!write_markers(ts, t) || !markers_durable(ts, t))
 		return;
-	for (size_t i = 0; i < t->nparts; i++) {
-		struct ls_partition *p = part_log(ts, &t->parts[i]);
-		if (p && tdm_partition_flushed(p) < t->parts[i].marker_end)
-			return;
-	}
 	enum kf_txn_state prev = t->state;
 	t->state = prev == KF_TXN_PREPARE_COMMIT ? KF_TXN_COMPLETE_COMMIT : KF_TXN_COMPLETE_ABORT;
 	clear_parts(t);
@@ -437,7 +582,7 @@ static int16_t decide(struct kf_txns *ts, struct kf_txn *t, int commit)
 
 	t->state = commit ? KF_TXN_PREPARE_COMMIT : KF_TXN_PREPARE_ABORT;
 	for (size_t i = 0; i < t->nparts; i++)
-		t->parts[i].marked = 0;
+		t->parts[i].marked = MARK_NONE;
 	int16_t err = kf_txns_persist(ts, t, &t->decided_end);
 	if (err != KF_ERR_NONE) {
 		t->state = prev;
@@ -502,7 +647,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { CHECK_EVERY_MS / 1000, 0 };
 	(void)fd, (void)what;
 
-	check_all(ts);
+	if (kf_txns_coordinator(ts) == KF_ERR_NONE)
+		check_all(ts);
 	evtimer_add(ts->timer, &tv);
 }
 
@@ -534,6 +680,66 @@ static void watch_flushes(struct kf_txns *ts)
 
 /* ---- the coordinator ------------------------------------------------------ */
 
+/* Forgets every transaction (another node coordinates them now). */
+static void unload(struct kf_txns *ts)
+{
+	size_t pos = 0;
+	void *v;
+
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v))
+		txn_free(v);
+	tdm_map_free(&ts->by_key);
+	tdm_map_init(&ts->by_key);
+	ts->loaded = 0;
+}
+
+/* Reads the state from the log and finishes what was interrupted: at
+ * start on a single node; in a cluster on becoming the leader of the
+ * group offsets partition (epoch: its leader epoch, the coordinator
+ * epoch of the markers written from now on). */
+static void take_over(struct kf_txns *ts, int32_t epoch)
+{
+	size_t pos = 0;
+	void *v;
+
+	unload(ts);
+	load(ts);
+	ts->loaded = 1;
+	ts->epoch = epoch;
+	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
+		struct kf_txn *t = v;
+		if (t->state == KF_TXN_ONGOING)
+			abort_fenced(ts, t, ts->srv->replica ? "its coordinator moved during it"
+							     : "the broker restarted during it");
+		else
+			try_complete(ts, t);
+	}
+	watch_flushes(ts);
+}
+
+int16_t kf_txns_coordinator(struct kf_txns *ts)
+{
+	struct kf_server *srv = ts->srv;
+	int16_t err;
+
+	if (!ts->clustered)
+		return KF_ERR_NONE;
+	err = srv->replica ? kf_groups_coordinator(srv->groups) : KF_ERR_COORDINATOR_NOT_AVAILABLE;
+	if (err != KF_ERR_NONE) {
+		if (ts->loaded)
+			tdm_info("kafka", "no longer the transaction coordinator (%s-0 moved)",
+				 TDM_GROUPS_TOPIC);
+		unload(ts);
+		return err;
+	}
+	if (!ts->loaded || ts->epoch != srv->groups->loaded_epoch) {
+		take_over(ts, srv->groups->loaded_epoch);
+		tdm_info("kafka", "transaction coordinator now (coordinator epoch %d): "
+			 "transactions read from %s-0", (int)ts->epoch, TDM_GROUPS_TOPIC);
+	}
+	return KF_ERR_NONE;
+}
+
 struct kf_txns *kf_txns_new(struct kf_server *srv)
 {
 	struct kf_txns *ts = calloc(1, sizeof(*ts));
@@ -549,17 +755,11 @@ struct kf_txns *kf_txns_new(struct kf_server *srv)
 		free(ts);
 		return NULL;
 	}
-	load(ts);
-	size_t pos = 0;
-	void *v;
-	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
-		struct kf_txn *t = v;
-		if (t->state == KF_TXN_ONGOING)
-			abort_fenced(ts, t, "the broker restarted during it");
-		else
-			try_complete(ts, t);
-	}
-	watch_flushes(ts);
+	/* in a cluster the state is read once this node coordinates (the
+	 * replica manager comes later: tdm_kafka_set_replica) */
+	ts->clustered = srv->cfg->zookeeper_connect && srv->cfg->zookeeper_connect[0];
+	if (!ts->clustered)
+		take_over(ts, 0);
 	evtimer_add(ts->timer, &tv);
 	return ts;
 }
@@ -597,6 +797,7 @@ static struct kf_txn *txn_new(struct kf_txns *ts, const char *key)
 		txn_free(t);
 		return NULL;
 	}
+	t->ts = ts;
 	t->pid = -1;
 	t->epoch = -1;
 	return t;
@@ -606,17 +807,18 @@ static struct kf_txn *txn_new(struct kf_txns *ts, const char *key)
 static int16_t new_pid(struct kf_txns *ts, struct kf_txn *t)
 {
 	int64_t pid;
-	int rc = tdm_topics_producer_id(ts->srv->topics, &pid);
+	int16_t err = kf_producer_id_new(ts->srv, &pid);
 
-	if (rc != TDM_TOPIC_OK)
-		return kf_err_from_core(rc);
+	if (err != KF_ERR_NONE)
+		return err;
 	t->pid = pid;
 	t->epoch = 0;
 	return KF_ERR_NONE;
 }
 
 int16_t kf_txns_init(struct kf_txns *ts, const char *key, int32_t timeout_ms, int64_t expect_pid,
-		     int16_t expect_epoch, int fenced_code, int64_t *pid, int16_t *epoch)
+		     int16_t expect_epoch, int fenced_code, int64_t *pid, int16_t *epoch,
+		     uint64_t *end)
 {
 	struct kf_txn *t = kf_txns_find(ts, key);
 	int16_t err;
@@ -649,7 +851,7 @@ int16_t kf_txns_init(struct kf_txns *ts, const char *key, int32_t timeout_ms, in
 	t->state = KF_TXN_EMPTY;
 	clear_parts(t);
 	clear_offsets(t);
-	if ((err = kf_txns_persist(ts, t, NULL)) != KF_ERR_NONE)
+	if ((err = kf_txns_persist(ts, t, end)) != KF_ERR_NONE)
 		return err;
 	*pid = t->pid;
 	*epoch = t->epoch;

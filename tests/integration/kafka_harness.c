@@ -741,3 +741,33 @@ int kh_raw_produce_idempotent(int fd, const char *topic, int32_t partition, int6
 	free(bt);
 	return err;
 }
+
+void kh_txn_ok(rd_kafka_error_t *e, const char *what)
+{
+	ck_assert_msg(e == NULL, "%s: %s", what, e ? rd_kafka_error_string(e) : "");
+}
+
+rd_kafka_t *kh_txn_producer(const char *bootstrap, const char *txid, const char *timeout_ms)
+{
+	const char *kv[] = { "transactional.id", txid, "transaction.timeout.ms", timeout_ms,
+			     "linger.ms", "0", NULL };
+	rd_kafka_t *p = kh_producer(bootstrap, kv);
+	kh_txn_ok(rd_kafka_init_transactions(p, 10000), "init_transactions");
+	return p;
+}
+
+void kh_read_values(const char *bootstrap, const char *topic, int32_t part, const char *iso,
+		    char *out, size_t cap)
+{
+	const char *kv[] = { "group.id", "txn-reader", "isolation.level", iso, KH_READ_TO_END, NULL };
+	rd_kafka_t *c = kh_consumer(bootstrap, kv);
+	struct kh_msg m[64];
+	int n = kh_consume(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, m, 64, 8000);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "", m[i].value);
+	kh_msgs_free(m, n);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+}

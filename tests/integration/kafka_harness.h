@@ -143,4 +143,14 @@ int16_t kh_raw_init_producer_id(int fd, const char *tx, int64_t *pid, int16_t *e
 int kh_raw_produce_idempotent(int fd, const char *topic, int32_t partition, int64_t pid,
 			      int16_t epoch, int32_t seq, const char *value, int64_t *base);
 
+/* Fails the test with what and e's text when e is an error. */
+void kh_txn_ok(rd_kafka_error_t *e, const char *what);
+/* A transactional producer (transactional.id txid, transaction.timeout.ms
+ * timeout_ms, linger.ms 0), its transactions initialised (10 s at most). */
+rd_kafka_t *kh_txn_producer(const char *bootstrap, const char *txid, const char *timeout_ms);
+/* The values of topic/part that a consumer with isolation.level iso
+ * reads from the start (to the end, 8 s at most), joined by ','. */
+void kh_read_values(const char *bootstrap, const char *topic, int32_t part, const char *iso,
+		    char *out, size_t cap);
+
 #endif

@@ -40,19 +40,9 @@ static void make_topic(const char *bootstrap, const char *topic, int parts)
 	rd_kafka_destroy(p);
 }
 
-static void ok(rd_kafka_error_t *e, const char *what)
-{
-	ck_assert_msg(e == NULL, "%s: %s", what, e ? rd_kafka_error_string(e) : "");
-}
-
-static rd_kafka_t *txn_producer(const char *bootstrap, const char *txid, const char *timeout_ms)
-{
-	const char *kv[] = { "transactional.id", txid, "transaction.timeout.ms", timeout_ms,
-			     "linger.ms", "0", NULL };
-	rd_kafka_t *p = kh_producer(bootstrap, kv);
-	ok(rd_kafka_init_transactions(p, 10000), "init_transactions");
-	return p;
-}
+#define ok kh_txn_ok
+#define txn_producer kh_txn_producer
+#define read_values kh_read_values
 
 static void produce(rd_kafka_t *p, const char *topic, int32_t part, const char *value)
 {
@@ -60,24 +50,6 @@ static void produce(rd_kafka_t *p, const char *topic, int32_t part, const char *
 					   RD_KAFKA_V_VALUE((void *)value, strlen(value)),
 					   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
 			 RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-/* The values of partition part a consumer with isolation.level iso reads
- * from the start, joined by ','. */
-static void read_values(const char *bootstrap, const char *topic, int32_t part, const char *iso,
-			char *out, size_t cap)
-{
-	const char *kv[] = { "group.id", "txn-reader", "isolation.level", iso, KH_READ_TO_END, NULL };
-	rd_kafka_t *c = kh_consumer(bootstrap, kv);
-	struct kh_msg m[64];
-	int n = kh_consume(c, topic, part, RD_KAFKA_OFFSET_BEGINNING, m, 64, 8000);
-
-	out[0] = '\0';
-	for (int i = 0; i < n; i++)
-		snprintf(out + strlen(out), cap - strlen(out), "%s%s", i ? "," : "", m[i].value);
-	kh_msgs_free(m, n);
-	rd_kafka_consumer_close(c);
-	rd_kafka_destroy(c);
 }
 
 /* ListOffsets v2 latest of topic/part with isolation_level iso. */
