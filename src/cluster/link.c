@@ -391,7 +391,7 @@ int tdm_link_marker_answer(const void *body, size_t len, int64_t producer_id, co
 		for (int32_t j = 0; j < nt && !c.bad; j++) {
 			const char *name;
 			int32_t nlen = kw_get_str(&c, &name);
-			int same = pid == producer_id && nlen == (int32_t)tlen &&
+			int same = pid == producer_id && name && nlen == (int32_t)tlen &&
 				   memcmp(name, topic, tlen) == 0;
 			int32_t np = kw_get_array(&c, 6);
 			for (int32_t k = 0; k < np && !c.bad; k++) {
