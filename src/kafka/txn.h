@@ -17,29 +17,34 @@
  * with acks=all).  A marker for a partition led by another node is
  * written there (WriteTxnMarkers over the cluster link, answered once
  * that partition's in-sync replicas have it).  A new coordinator finishes
- * a decided transaction and aborts an open one with its epoch bumped, as
- * after a restart below: its producer is fenced (Kafka's new coordinator
- * lets the transaction go on, since its TxnOffsetCommit offsets are in
- * its log; tandem keeps those in memory until the decision).
+ * a decided transaction and lets an open one go on, as after a restart
+ * below.
  *
  * States, with Kafka's names: Empty (no transaction yet, or just
  * initialised), Ongoing (partitions or offsets added), PrepareCommit and
  * PrepareAbort (EndTxn decided: the markers are being written),
  * CompleteCommit and CompleteAbort (every marker written and fsynced).
  *
- * Ending a transaction: the decision (Prepare*, a commit's TxnOffsetCommit
- * offsets with it) is appended to the state log.  Once it is fsynced, and
- * not before, the offsets are committed to their groups (an abort drops
- * them) and the markers appended to every partition of the transaction
+ * Every change is answered once its record is durable (fsynced on a
+ * single node): InitProducerId (a restart must fence the older epoch),
+ * AddPartitionsToTxn (a restart must know the partitions to end them),
+ * TxnOffsetCommit (the offsets wait in the record until the commit).
+ *
+ * Ending a transaction: the decision (Prepare*, a commit's offsets with
+ * it) is appended to the state log.  Once it is durable, and not before,
+ * the offsets are committed to their groups (an abort drops them) and the
+ * markers appended to every partition of the transaction
  * (tdm_partition_append_marker), each log asked for an fsync; EndTxn is
- * answered then (txn_apis.c).  Once the markers' partitions are fsynced
- * past them the Complete* record is appended: a restart that finds a
+ * answered once the decision is durable (txn_apis.c).  Once every marker
+ * is durable the Complete* record is appended: a restart that finds a
  * Prepare* commits its offsets and writes its markers again (a second
- * marker for a closed transaction changes nothing).  A transaction found Ongoing at start is
- * aborted with its epoch bumped (its TxnOffsetCommit offsets were only in
- * memory), as is one older than its transaction timeout (checked every
- * second): its producer is fenced and must start again, as with Kafka's
- * coordinator.  An id with nothing open and no request for
+ * marker for a closed transaction changes nothing).  A transaction found
+ * Ongoing at start goes on, as with Kafka's coordinator: its producer may
+ * still end it, a new InitProducerId aborts it, and its timeout (counted
+ * again from the start) aborts it if nobody does.  One open longer than
+ * its transaction timeout (checked every second) is aborted with its
+ * epoch bumped: its producer is fenced and must start again, as with
+ * Kafka's coordinator.  An id with nothing open and no request for
  * transactional_id_expiration_ms is forgotten (a tombstone in the log).
  *
  * Loop thread only.  Must not depend on: src/amqp.

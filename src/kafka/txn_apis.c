@@ -273,6 +273,20 @@ static void put_offset_errs(struct evbuffer *resp, int flex, const struct kf_txn
 	kf_put_tags(resp, flex);
 }
 
+/* TxnOffsetCommit's answer, once its offsets are durably in the
+ * transaction. */
+struct offsets_answer {
+	struct kf_txn_offset_commit_req r;
+	int16_t *errs;
+};
+
+static void offsets_answer(struct kf_conn *kc, struct evbuffer *resp, void *ctx, int16_t err)
+{
+	struct offsets_answer *a = ctx;
+
+	put_offset_errs(resp, kf_flex(kc), &a->r, a->errs, err);
+}
+
 /* The request's generation and member (v3), checked as OffsetCommit
  * checks them; a generation of -1 without a member is not checked. */
 static int16_t check_member(struct kf_conn *kc, const struct kf_txn_offset_commit_req *r,
@@ -347,8 +361,20 @@ int kf_h_txn_offset_commit(struct kf_conn *kc, struct kf_cur *cur, struct evbuff
 		err = check_member(kc, &r, gid);
 	if (err == KF_ERR_NONE)
 		offset_errs(kc, t, &r, group, errs);
-	put_offset_errs(resp, kf_flex(kc), &r, errs, err);
-	return KF_R_DONE;
+	uint64_t end = 0;
+	if (err == KF_ERR_NONE && total > 0)
+		err = kf_txns_persist(kc->srv->txns, t, &end);
+	if (err != KF_ERR_NONE || total == 0) {
+		put_offset_errs(resp, kf_flex(kc), &r, errs, err);
+		return KF_R_DONE;
+	}
+	/* kept in the transaction's state record: a new coordinator commits
+	 * them with it */
+	struct offsets_answer *a = kf_arena_alloc(&kc->arena, sizeof(*a));
+	if (!a)
+		return KF_R_CLOSE;
+	*a = (struct offsets_answer){ r, errs };
+	return kf_txn_wait_durable(kc, end, offsets_answer, a, resp);
 }
 
 /* ---- EndTxn ---------------------------------------------------------------- */

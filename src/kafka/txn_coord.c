@@ -409,11 +409,10 @@ static void take_over(struct kf_txns *ts, int32_t epoch)
 	ts->epoch = epoch;
 	while (tdm_map_next(&ts->by_key, &pos, NULL, NULL, &v)) {
 		struct kf_txn *t = v;
-		if (t->state == KF_TXN_ONGOING)
-			abort_fenced(ts, t, ts->srv->replica ? "its coordinator moved during it"
-							     : "the broker restarted during it");
-		else
-			try_complete(ts, t);
+		/* an open transaction goes on (Kafka's coordinator keeps it):
+		 * its timeout counts from now */
+		t->start_ms = t->last_ms;
+		try_complete(ts, t);
 	}
 	watch_flushes(ts);
 }

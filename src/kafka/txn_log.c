@@ -60,11 +60,11 @@ static void put_str(uint8_t **p, const char *s)
 	*p += k;
 }
 
-/* The offsets a record carries: a commit's, once decided (before, they
- * are only in memory: a restart aborts what is open). */
+/* The offsets a record carries: TxnOffsetCommit's, while the transaction
+ * is open and once a commit is decided (an abort drops them). */
 static size_t offsets_kept(const struct kf_txn *t)
 {
-	return t->state == KF_TXN_PREPARE_COMMIT ? t->noffsets : 0;
+	return t->state == KF_TXN_ONGOING || t->state == KF_TXN_PREPARE_COMMIT ? t->noffsets : 0;
 }
 
 /* t's state record value (malloc'd), *len its size; NULL: no memory. */

@@ -8,12 +8,13 @@
  *   partition's marker and has the other leaders write theirs
  *   (WriteTxnMarkers over the cluster link); read_committed consumers see
  *   the commits and not the abort, read_uncommitted ones see everything;
- * - kill -9 of the coordinator during an open transaction: the new
- *   coordinator (the new leader of __consumer_offsets-0) reads the state
- *   from the replicated log and aborts the open transaction (markers to
- *   every partition, one of them now led by another node): nothing holds
- *   read_committed consumers, the transactional id goes on with its epoch
- *   bumped, and what was committed before is still committed.
+ * - kill -9 of the coordinator during an open transaction with records in
+ *   every partition and offsets for a group: the new coordinator (the new
+ *   leader of __consumer_offsets-0) reads the state from its replica of
+ *   the log and the producer commits the transaction there (markers to
+ *   every partition, one of them now led by another node; the offsets to
+ *   the group); then a new incarnation of the producer fences the old one
+ *   and aborts what it left open.
  *
  * Every wait is bounded.
  */
@@ -162,35 +163,80 @@ START_TEST(test_cluster_txn_markers_reach_every_leader)
 }
 END_TEST
 
-START_TEST(test_cluster_txn_coordinator_kill9_aborts_the_open_transaction)
+/* Offset off of every partition of topic, for group, in p's open
+ * transaction (TxnOffsetCommit through the group's coordinator). */
+static void send_offsets(rd_kafka_t *p, const char *topic, const char *group, int64_t off)
 {
-	char topic[64];
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
+	for (int32_t part = 0; part < PARTS; part++)
+		rd_kafka_topic_partition_list_add(l, topic, part)->offset = off;
+	rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata_new(group);
+	kh_txn_ok(rd_kafka_send_offsets_to_transaction(p, l, md, 30000),
+		  "send_offsets_to_transaction");
+	rd_kafka_consumer_group_metadata_destroy(md);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Every partition of topic has offset want committed for group. */
+static void every_partition_committed(const char *topic, const char *group, int64_t want)
+{
+	const char *kv[] = { "group.id", group, NULL };
+	rd_kafka_t *c = kh_consumer(cl.bootstrap, kv);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
+	for (int32_t part = 0; part < PARTS; part++)
+		rd_kafka_topic_partition_list_add(l, topic, part);
+	rd_kafka_resp_err_t e = rd_kafka_committed(c, l, 30000);
+	ck_assert_msg(e == 0, "committed: %s", rd_kafka_err2str(e));
+	for (int i = 0; i < l->cnt; i++)
+		ck_assert_msg(l->elems[i].offset == want, "%s-%d: committed %lld, want %lld", topic,
+			      (int)l->elems[i].partition, (long long)l->elems[i].offset,
+			      (long long)want);
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(c);
+}
+
+START_TEST(test_cluster_txn_goes_on_through_a_coordinator_kill9)
+{
+	char topic[64], group[64];
 	int distinct;
 
 	kh_name(topic, sizeof topic, "txnkill");
+	kh_name(group, sizeof group, "txnkill-group");
 	make_spread_topic(topic, &distinct);
 	rd_kafka_t *p = producer("cluster-txn-kill");
 	transaction(p, topic, "kept", 1);
 	kh_txn_ok(rd_kafka_begin_transaction(p), "begin_transaction");
 	produce_all(p, topic, "open");
 	ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+	send_offsets(p, topic, group, 7);
 
 	int32_t coord = txn_coordinator("cluster-txn-kill", 10000);
 	int ci = ch_index(&cl, coord);
 	ck_assert_msg(ci >= 0, "no transaction coordinator: %d", coord);
 	ch_node_kill9(&cl, ci);
 	fprintf(stderr, "killed the transaction coordinator, node %d\n", coord);
-	rd_kafka_destroy(p);
 
-	/* the id goes on; what it commits now is readable past the aborted
-	 * records: the abort's markers reached every partition */
-	p = producer("cluster-txn-kill");
+	/* the new coordinator read the open transaction (its partitions and
+	 * offsets) from its replica of the log: the producer commits it */
+	kh_txn_ok(rd_kafka_commit_transaction(p, 90000), "commit_transaction after the kill");
 	transaction(p, topic, "after", 1);
 	rd_kafka_destroy(p);
-	every_partition_reads(topic, "read_committed", "kept,after");
-	every_partition_reads(topic, "read_uncommitted", "kept,open,after");
+	every_partition_reads(topic, "read_committed", "kept,open,after");
+	every_partition_committed(topic, group, 7);
 	int32_t now = txn_coordinator("cluster-txn-kill", 10000);
 	ck_assert_msg(now >= 0 && now != coord, "the coordinator is %d (was %d)", now, coord);
+
+	/* a new incarnation fences the old epoch and aborts what it left open */
+	p = producer("cluster-txn-kill");
+	kh_txn_ok(rd_kafka_begin_transaction(p), "begin_transaction");
+	produce_all(p, topic, "left");
+	ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+	rd_kafka_t *q = producer("cluster-txn-kill");
+	transaction(q, topic, "last", 1);
+	rd_kafka_destroy(q);
+	rd_kafka_destroy(p);
+	every_partition_reads(topic, "read_committed", "kept,open,after,last");
+	every_partition_reads(topic, "read_uncommitted", "kept,open,after,left,last");
 	ch_node_start(&cl, ci);
 }
 END_TEST
@@ -203,7 +249,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_txn_markers_reach_every_leader);
-	tcase_add_test(tc, test_cluster_txn_coordinator_kill9_aborts_the_open_transaction);
+	tcase_add_test(tc, test_cluster_txn_goes_on_through_a_coordinator_kill9);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,7 +17,8 @@
  *    connection still served;
  *  - an idle transactional id expires;
  *  - a commit whose marker write fails is completed by the restart;
- *  - kill -9 during an open transaction: after the restart it is aborted,
+ *  - kill -9 during an open transaction: after the restart it is still
+ *    open, and the producer's next incarnation aborts it,
  *    the committed one before it is still there, and read_committed
  *    consumers are not held.
  * Every wait is bounded. */
@@ -657,15 +658,18 @@ START_TEST(kill9_during_a_transaction)
 	b.pid = 0;
 	rd_kafka_destroy(p);
 	ck_assert_int_eq(kh_broker_restart(&b), 0);
-	/* the open transaction is aborted at start (its markers follow the
-	 * decision's fsync): nothing holds consumers */
+	/* the open transaction survived (Kafka's coordinator keeps it): it
+	 * still holds read_committed consumers at its first offset */
+	ck_assert_int_eq(latest(&b, topic, 0, 1), 2);
+	/* a new incarnation of its producer aborts it (epoch bumped; the
+	 * markers follow the decision's fsync): nothing holds consumers */
+	p = txn_producer(b.bootstrap, "txn-kill", "60000");
 	ck_assert_int_eq(latest_becomes(&b, topic, 1, 4), 4);
 	read_values(b.bootstrap, topic, 0, "read_committed", got, sizeof got);
 	ck_assert_str_eq(got, "kept");
 	read_values(b.bootstrap, topic, 0, "read_uncommitted", got, sizeof got);
 	ck_assert_str_eq(got, "kept,open");
-	/* the transactional id goes on with a bumped epoch */
-	p = txn_producer(b.bootstrap, "txn-kill", "60000");
+	/* the transactional id goes on with its bumped epoch */
 	ok(rd_kafka_begin_transaction(p), "begin");
 	produce(p, topic, 0, "again");
 	ok(rd_kafka_commit_transaction(p, 10000), "commit");
