@@ -824,9 +824,12 @@ static int op_started(struct tdm_replica_op *op, int rc, char *err, size_t errle
 	return rc;
 }
 
-int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
-			const struct tdm_record *rec, tdm_replica_done_fn done, void *arg,
-			struct tdm_replica_op **op)
+/* The leader a request about topic/partition goes to when another node
+ * leads it and its hook is there (has_hook): 0 with *leader and a new op (*o), else the
+ * code tdm_replica_forward and tdm_replica_write_marker answer at once. */
+static int remote_leader(struct tdm_replica *r, const char *topic, int32_t partition,
+			 int has_hook, tdm_replica_done_fn done, void *arg,
+			 struct tdm_replica_op **op, int32_t *leader, struct tdm_replica_op **o)
 {
 	const struct tdm_partition_state *st = r ? tdm_replica_state(r, topic, partition) : NULL;
 	if (!st)
@@ -835,13 +838,25 @@ int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partit
 		return TDM_REPL_NO_LEADER;
 	if (st->leader == r->node_id)
 		return TDM_REPL_NOT_LEADER;
-	if (!r->hooks.forward)
+	if (!has_hook)
 		return TDM_REPL_NO_CLUSTER;
-	struct tdm_replica_op *o = op_new(done, arg, op);
-	if (!o)
+	if (!(*o = op_new(done, arg, op)))
 		return TDM_ERR_NOMEM;
-	return op_started(o,
-			  r->hooks.forward(r->ctx, st->leader, topic, partition, rec, op_done, o),
+	*leader = st->leader;
+	return 0;
+}
+
+int tdm_replica_forward(struct tdm_replica *r, const char *topic, int32_t partition,
+			const struct tdm_record *rec, tdm_replica_done_fn done, void *arg,
+			struct tdm_replica_op **op)
+{
+	struct tdm_replica_op *o = NULL;
+	int32_t leader = TDM_NO_NODE;
+	int rc = remote_leader(r, topic, partition, r && r->hooks.forward, done, arg, op,
+			       &leader, &o);
+	if (rc != 0)
+		return rc;
+	return op_started(o, r->hooks.forward(r->ctx, leader, topic, partition, rec, op_done, o),
 			  NULL, 0);
 }
 
@@ -849,20 +864,14 @@ int tdm_replica_write_marker(struct tdm_replica *r, const char *topic, int32_t p
 			     const struct tdm_txn_marker *m, tdm_replica_done_fn done, void *arg,
 			     struct tdm_replica_op **op)
 {
-	const struct tdm_partition_state *st = r ? tdm_replica_state(r, topic, partition) : NULL;
-	if (!st)
-		return TDM_REPL_UNKNOWN;
-	if (st->leader == TDM_NO_NODE)
-		return TDM_REPL_NO_LEADER;
-	if (st->leader == r->node_id)
-		return TDM_REPL_NOT_LEADER;
-	if (!r->hooks.write_marker)
-		return TDM_REPL_NO_CLUSTER;
-	struct tdm_replica_op *o = op_new(done, arg, op);
-	if (!o)
-		return TDM_ERR_NOMEM;
+	struct tdm_replica_op *o = NULL;
+	int32_t leader = TDM_NO_NODE;
+	int rc = remote_leader(r, topic, partition, r && r->hooks.write_marker, done, arg,
+			       op, &leader, &o);
+	if (rc != 0)
+		return rc;
 	return op_started(o,
-			  r->hooks.write_marker(r->ctx, st->leader, topic, partition, m, op_done, o),
+			  r->hooks.write_marker(r->ctx, leader, topic, partition, m, op_done, o),
 			  NULL, 0);
 }
 
