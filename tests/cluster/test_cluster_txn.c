@@ -14,7 +14,10 @@
  *   the log and the producer commits the transaction there (markers to
  *   every partition, one of them now led by another node; the offsets to
  *   the group); then a new incarnation of the producer fences the old one
- *   and aborts what it left open.
+ *   and aborts what it left open;
+ * - kill -9 of a partition's leader (not the coordinator) during a
+ *   transaction: its commit marker is written by the partition's new
+ *   leader, and read_committed consumers see the transaction.
  *
  * Every wait is bounded.
  */
@@ -241,6 +244,38 @@ START_TEST(test_cluster_txn_goes_on_through_a_coordinator_kill9)
 }
 END_TEST
 
+START_TEST(test_cluster_txn_marker_reaches_a_partition_whose_leader_died)
+{
+	char topic[64];
+	int distinct;
+
+	kh_name(topic, sizeof topic, "txnlead");
+	make_spread_topic(topic, &distinct);
+	rd_kafka_t *p = producer("cluster-txn-lead");
+	int32_t coord = txn_coordinator("cluster-txn-lead", 10000);
+	int32_t victim = -1;
+	for (int32_t part = 0; part < PARTS && victim < 0; part++) {
+		int32_t leader = ch_wait_leader(&cl, topic, part, 3, 10000);
+		if (leader >= 0 && leader != coord)
+			victim = leader;
+	}
+	ck_assert_msg(victim >= 0, "every partition of %s is led by the coordinator %d", topic,
+		      coord);
+	kh_txn_ok(rd_kafka_begin_transaction(p), "begin_transaction");
+	produce_all(p, topic, "in");
+	ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+	int vi = ch_index(&cl, victim);
+	ch_node_kill9(&cl, vi);
+	fprintf(stderr, "killed node %d, a partition leader (coordinator %d)\n", victim, coord);
+	/* the decision is the coordinator's; the marker of the dead leader's
+	 * partition goes to its new leader, which has the acknowledged records */
+	kh_txn_ok(rd_kafka_commit_transaction(p, 90000), "commit_transaction");
+	rd_kafka_destroy(p);
+	every_partition_reads(topic, "read_committed", "in");
+	ch_node_start(&cl, vi);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cluster_txn");
@@ -250,6 +285,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_cluster_txn_markers_reach_every_leader);
 	tcase_add_test(tc, test_cluster_txn_goes_on_through_a_coordinator_kill9);
+	tcase_add_test(tc, test_cluster_txn_marker_reaches_a_partition_whose_leader_died);
 	suite_add_tcase(s, tc);
 	return s;
 }
