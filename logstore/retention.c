@@ -20,6 +20,16 @@
  *  3. the cleaner point moves to the end of what was mapped.
  * The active segment is never touched by either policy.
  *
+ * Transactions (KIP-98), as Kafka's cleaner treats them: only segments
+ * wholly below the first unstable offset are mapped and cleaned (an open
+ * transaction's records may still be aborted); control batches (commit
+ * and abort markers) are kept whole, never mapped (their keys say only
+ * "commit" or "abort"), so a restart rebuilds every transaction's end;
+ * an aborted transaction's batches are neither mapped (they must not
+ * supersede a committed record of the same key) nor kept.  Kafka also
+ * removes a marker once its transaction's records are gone and
+ * delete.retention.ms passed; here markers stay (a few bytes each).
+ *
  * Must not depend on anything but libc and POSIX (codecs: codec.c).
  */
 #include <errno.h>
@@ -133,8 +143,32 @@ static int decodable(const struct ls_batch_info *b)
 	return ls_codec_known(b->codec);
 }
 
-/* Maps every keyed record of seg. */
-static int map_segment(struct ls_store *s, struct ls_cleaner *c,
+/* 1 when b is a batch of one of p's aborted transactions, 0 when not,
+ * < 0 on error. */
+static int batch_aborted(struct ls_partition *p, const struct ls_batch_info *b)
+{
+	struct ls_aborted_txn few[8], *a = few;
+	size_t n = 0;
+	int rc, found = 0;
+
+	if ((b->attributes & (LS_ATTR_TRANSACTIONAL | LS_ATTR_CONTROL)) != LS_ATTR_TRANSACTIONAL)
+		return 0;
+	rc = ls_partition_aborted_txns(p, b->base_offset, b->base_offset + 1, few, 8, &n);
+	if (rc == LS_OK && n > 8) {
+		a = malloc(n * sizeof *a);
+		rc = a ? ls_partition_aborted_txns(p, b->base_offset, b->base_offset + 1, a, n, &n)
+		       : LS_ERR_NOMEM;
+	}
+	for (size_t i = 0; rc == LS_OK && i < n; i++)
+		found |= a[i].producer_id == b->producer_id;
+	if (a != few)
+		free(a);
+	return rc == LS_OK ? found : rc;
+}
+
+/* Maps every keyed record of seg (a segment of p), but for markers and
+ * aborted transactions. */
+static int map_segment(struct ls_store *s, struct ls_partition *p, struct ls_cleaner *c,
 		       struct ls_segment *seg, size_t *work)
 {
 	unsigned char *buf = NULL;
@@ -150,7 +184,9 @@ static int map_segment(struct ls_store *s, struct ls_cleaner *c,
 		if (rc <= 0)
 			break;
 		pos += b.size;
-		if (!decodable(&b))
+		if ((rc = batch_aborted(p, &b)) < 0)
+			goto out;
+		if (rc == 1 || !decodable(&b) || (b.attributes & LS_ATTR_CONTROL))
 			continue;
 		ls_decoder_set(s->dec, buf, b.size, 0);
 		while ((rc = ls_decoder_next(s->dec, &rec, NULL)) == 1) {
@@ -204,7 +240,11 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 		if (rc <= 0)
 			break;
 		pos += b.size;
-		if (!decodable(&b)) {
+		if ((rc = batch_aborted(p, &b)) < 0)
+			goto out;
+		if (rc == 1)
+			continue; /* an aborted transaction's records go */
+		if (!decodable(&b) || (b.attributes & LS_ATTR_CONTROL)) {
 			out = buf;
 			out_len = b.size;
 		} else {
@@ -304,6 +344,21 @@ static size_t seg_at_or_after(const struct ls_partition *p, uint64_t off)
 	return i;
 }
 
+/* Where cleaning stops: the base of the active segment, or of the
+ * segment holding the first unstable offset when that is earlier. */
+static int stable_end(struct ls_partition *p, uint64_t *end)
+{
+	uint64_t lso = 0;
+	int rc = ls_partition_first_unstable(p, &lso);
+
+	if (rc != LS_OK)
+		return rc;
+	*end = p->segs[p->nsegs - 1]->base;
+	if (lso < *end)
+		*end = p->segs[ls_partition_find_segment(p, lso)]->base;
+	return LS_OK;
+}
+
 /* One unit of compaction work; 1 more pending, 0 idle, < 0 error. */
 static int compact_step(struct ls_store *s, struct ls_partition *p, int64_t now,
 			size_t *work)
@@ -313,9 +368,11 @@ static int compact_step(struct ls_store *s, struct ls_partition *p, int64_t now,
 	int rc;
 
 	if (c == NULL) {
-		uint64_t dirty = 0, clean = 0;
+		uint64_t dirty = 0, clean = 0, end = 0;
 
-		for (i = 0; i + 1 < p->nsegs; i++) {
+		if ((rc = stable_end(p, &end)) != LS_OK)
+			return rc;
+		for (i = 0; i + 1 < p->nsegs && p->segs[i]->next <= end; i++) {
 			if (p->segs[i]->next <= p->cleaner_point)
 				clean += p->segs[i]->size;
 			else
@@ -327,7 +384,7 @@ static int compact_step(struct ls_store *s, struct ls_partition *p, int64_t now,
 		c = calloc(1, sizeof *c);
 		if (c == NULL)
 			return LS_ERR_NOMEM;
-		c->map_end = p->segs[p->nsegs - 1]->base;
+		c->map_end = end;
 		c->map_cursor = p->segs[ls_partition_find_segment(p, p->cleaner_point)]->base;
 		c->clean_cursor = 0;
 		p->cleaner = c;
@@ -335,7 +392,7 @@ static int compact_step(struct ls_store *s, struct ls_partition *p, int64_t now,
 	if (!c->rewriting) {
 		i = seg_at_or_after(p, c->map_cursor);
 		if (i < p->nsegs && p->segs[i]->base < c->map_end) {
-			rc = map_segment(s, c, p->segs[i], work);
+			rc = map_segment(s, p, c, p->segs[i], work);
 			if (rc != LS_OK)
 				goto fail;
 			c->map_cursor = p->segs[i]->base + 1;

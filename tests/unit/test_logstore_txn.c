@@ -6,8 +6,8 @@
  * against a brute force), markers with nothing open, fenced markers, the
  * state kept across a clean reopen, without snapshots and after a kill,
  * the log start moving past aborted transactions, truncation, followers
- * building the same state from replicated control batches, and control
- * batches refused from producers.
+ * building the same state from replicated control batches, control
+ * batches refused from producers, and compaction with transactions.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -26,10 +26,11 @@ static void put_be(unsigned char *p, uint64_t v, int n)
 		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
 }
 
-/* A batch of n records from producer pid, epoch, first sequence seq, with
- * the attributes attr (0x10: transactional), malloc'd into *out. */
-static size_t txn_batch(int64_t pid, int16_t epoch, int32_t seq, size_t n, int attr,
-			unsigned char **out)
+/* A batch of n records (keyed key, or without a key when NULL) from
+ * producer pid, epoch, first sequence seq, with the attributes attr
+ * (0x10: transactional), malloc'd into *out. */
+static size_t keyed_batch(int64_t pid, int16_t epoch, int32_t seq, size_t n, int attr,
+			  const char *key, unsigned char **out)
 {
 	struct ls_record recs[8];
 	void *raw;
@@ -38,6 +39,8 @@ static size_t txn_batch(int64_t pid, int16_t epoch, int32_t seq, size_t n, int a
 	ck_assert_uint_le(n, 8);
 	memset(recs, 0, sizeof recs);
 	for (size_t i = 0; i < n; i++) {
+		recs[i].key = key;
+		recs[i].key_len = key ? strlen(key) : 0;
 		recs[i].value = "payload";
 		recs[i].value_len = 7;
 		recs[i].timestamp = -1;
@@ -50,6 +53,12 @@ static size_t txn_batch(int64_t pid, int16_t epoch, int32_t seq, size_t n, int a
 	put_be(*out + 53, (uint32_t)seq, 4);
 	put_be(*out + 17, ls_crc32c(0, *out + 21, len - 21), 4);
 	return len;
+}
+
+static size_t txn_batch(int64_t pid, int16_t epoch, int32_t seq, size_t n, int attr,
+			unsigned char **out)
+{
+	return keyed_batch(pid, epoch, seq, n, attr, NULL, out);
 }
 
 /* A transactional batch of n records: its status, its base in *base. */
@@ -583,6 +592,83 @@ START_TEST(test_txn_state_stays_lazy)
 }
 END_TEST
 
+/* A transactional record of pid with key key at offset want. */
+static void send_keyed_at(struct ls_partition *p, int64_t pid, const char *key, uint64_t want)
+{
+	struct ls_append_result res = { 0 };
+	unsigned char *b;
+	size_t len = keyed_batch(pid, 0, 0, 1, 0x10, key, &b);
+	ck_assert_int_eq(ls_append_batch(p, b, len, &res), LS_OK);
+	free(b);
+	ck_assert_uint_eq(res.base_offset, want);
+}
+
+/* 1 when p still holds a record at offset off. */
+static int holds(struct ls_partition *p, uint64_t off)
+{
+	uint64_t offs[512];
+	size_t n = tl_read_all(p, 0, 0, offs, 512);
+	for (size_t i = 0; i < n; i++)
+		if (offs[i] == off)
+			return 1;
+	return 0;
+}
+
+static void compact(struct ls_store *s)
+{
+	int rc;
+	while ((rc = ls_retention_step(s, tl_clock, 1 << 20)) == 1)
+		;
+	ck_assert_int_eq(rc, 0);
+}
+
+/* Compaction and transactions (Kafka's cleaner): an aborted record never
+ * supersedes a committed one of its key and is removed; nothing at or past
+ * the first unstable offset is cleaned; markers stay, so the state rebuilt
+ * from the log alone has nothing left open. */
+START_TEST(test_txn_compaction)
+{
+	/* a batch a segment: the first unstable offset is a segment's base */
+	static const struct ls_kv cfg[] = { { "segment.bytes", "100" },
+					    { "cleanup.policy", "compact" },
+					    { "min.cleanable.dirty.ratio", "0" } };
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "tc", 1, cfg, 3);
+
+	send_keyed_at(p, 1, "K", 0);
+	marker_at(p, 1, 0, LS_TXN_COMMIT, 1);
+	send_keyed_at(p, 2, "K", 2);
+	marker_at(p, 2, 0, LS_TXN_ABORT, 3);
+	send_keyed_at(p, 3, "K", 4); /* open */
+	for (int i = 0; i < 20; i++)
+		tl_append(p, 1, 5);
+	ck_assert_uint_gt(ls_partition_segments(p), 3);
+	compact(s);
+	ck_assert_msg(holds(p, 0), "the committed record of K went");
+	ck_assert_msg(!holds(p, 2), "the aborted record of K stayed");
+	size_t len;
+	free(batch_at(p, 1, &len)); /* the markers stay (decoders skip them) */
+	free(batch_at(p, 3, &len));
+	ck_assert_msg(holds(p, 4), "the open transaction's record went");
+	ck_assert_uint_eq(unstable(p), 4);
+	/* committed, K's newer record supersedes the first */
+	marker_at(p, 3, 0, LS_TXN_COMMIT, ls_log_end(p));
+	for (int i = 0; i < 20; i++)
+		tl_append(p, 1, 5);
+	compact(s);
+	ck_assert_msg(!holds(p, 0), "K's superseded record stayed");
+	ck_assert_msg(holds(p, 4), "K's latest committed record went");
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	ck_assert_int_gt(tl_remove_snapshots(dir, "tc-0"), 0);
+	s = tl_open(dir);
+	p = tl_part(s, "tc", 0);
+	ck_assert_uint_eq(unstable(p), ls_log_end(p));
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 Suite *tl_txn_suite(void)
 {
 	Suite *s = suite_create("logstore-txn");
@@ -601,6 +687,7 @@ Suite *tl_txn_suite(void)
 	tcase_add_test(tc, test_txn_replica_builds_the_same_state);
 	tcase_add_test(tc, test_txn_control_batch_from_producer_refused);
 	tcase_add_test(tc, test_txn_state_stays_lazy);
+	tcase_add_test(tc, test_txn_compaction);
 	suite_add_tcase(s, tc);
 	return s;
 }
