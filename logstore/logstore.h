@@ -727,6 +727,10 @@ struct ls_aborted_txn {
  */
 int ls_partition_aborted_txns(struct ls_partition *p, uint64_t from, uint64_t to,
 			      struct ls_aborted_txn *out, size_t max, size_t *n);
+/* 1 when b (a batch header of p) is a batch of one of p's aborted
+ * transactions (a read_committed reader skips it, compaction drops it), 0
+ * when not (also for a batch that is not transactional), < 0 on error. */
+int ls_partition_batch_aborted(struct ls_partition *p, const struct ls_batch_info *b);
 
 /* ---- leader epochs (replication, Kafka's KIP-101) ---------------------- */
 

@@ -143,29 +143,6 @@ static int decodable(const struct ls_batch_info *b)
 	return ls_codec_known(b->codec);
 }
 
-/* 1 when b is a batch of one of p's aborted transactions, 0 when not,
- * < 0 on error. */
-static int batch_aborted(struct ls_partition *p, const struct ls_batch_info *b)
-{
-	struct ls_aborted_txn few[8], *a = few;
-	size_t n = 0;
-	int rc, found = 0;
-
-	if ((b->attributes & (LS_ATTR_TRANSACTIONAL | LS_ATTR_CONTROL)) != LS_ATTR_TRANSACTIONAL)
-		return 0;
-	rc = ls_partition_aborted_txns(p, b->base_offset, b->base_offset + 1, few, 8, &n);
-	if (rc == LS_OK && n > 8) {
-		a = malloc(n * sizeof *a);
-		rc = a ? ls_partition_aborted_txns(p, b->base_offset, b->base_offset + 1, a, n, &n)
-		       : LS_ERR_NOMEM;
-	}
-	for (size_t i = 0; rc == LS_OK && i < n; i++)
-		found |= a[i].producer_id == b->producer_id;
-	if (a != few)
-		free(a);
-	return rc == LS_OK ? found : rc;
-}
-
 /* Maps every keyed record of seg (a segment of p), but for markers and
  * aborted transactions. */
 static int map_segment(struct ls_store *s, struct ls_partition *p, struct ls_cleaner *c,
@@ -184,7 +161,7 @@ static int map_segment(struct ls_store *s, struct ls_partition *p, struct ls_cle
 		if (rc <= 0)
 			break;
 		pos += b.size;
-		if ((rc = batch_aborted(p, &b)) < 0)
+		if ((rc = ls_partition_batch_aborted(p, &b)) < 0)
 			goto out;
 		if (rc == 1 || !decodable(&b) || (b.attributes & LS_ATTR_CONTROL))
 			continue;
@@ -240,7 +217,7 @@ static int clean_segment(struct ls_store *s, struct ls_partition *p,
 		if (rc <= 0)
 			break;
 		pos += b.size;
-		if ((rc = batch_aborted(p, &b)) < 0)
+		if ((rc = ls_partition_batch_aborted(p, &b)) < 0)
 			goto out;
 		if (rc == 1)
 			continue; /* an aborted transaction's records go */

@@ -204,3 +204,24 @@ int ls_partition_aborted_txns(struct ls_partition *p, uint64_t from, uint64_t to
 	*n = ls_pstate_aborted(p->pstate, from, to, out, max);
 	return LS_OK;
 }
+
+int ls_partition_batch_aborted(struct ls_partition *p, const struct ls_batch_info *b)
+{
+	struct ls_aborted_txn few[8], *a = few;
+	size_t n = 0;
+	int rc, found = 0;
+
+	if ((b->attributes & (LS_ATTR_TRANSACTIONAL | LS_ATTR_CONTROL)) != LS_ATTR_TRANSACTIONAL)
+		return 0;
+	rc = ls_partition_aborted_txns(p, b->base_offset, b->base_offset + 1, few, 8, &n);
+	if (rc == LS_OK && n > 8) {
+		a = malloc(n * sizeof *a);
+		rc = a ? ls_partition_aborted_txns(p, b->base_offset, b->base_offset + 1, a, n, &n)
+		       : LS_ERR_NOMEM;
+	}
+	for (size_t i = 0; rc == LS_OK && i < n; i++)
+		found |= a[i].producer_id == b->producer_id;
+	if (a != few)
+		free(a);
+	return rc == LS_OK ? found : rc;
+}

@@ -70,6 +70,8 @@ struct tdm_stream_cursor {
 	uint8_t *buf;                     /* owned: batches read from the log */
 	size_t cap;
 	struct ls_decoder *dec;           /* owned */
+	uint64_t checked_base;            /* the base of the last batch checked, + 1 */
+	int aborted;                      /* that batch is an aborted transaction's */
 };
 
 void tdm_stream_spec_init(struct tdm_stream_spec *s)
@@ -796,11 +798,15 @@ static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
 			cur->offset = start; /* retention went past us: on from the oldest */
 		if (cur->offset > end)
 			cur->offset = end;   /* the topic was deleted and made again */
+		/* read committed: an open transaction's records wait for its end */
+		uint64_t lso = hw;
+		if (ls_partition_first_unstable(p, &lso) == LS_OK && lso < hw)
+			hw = lso;
 		if (cur->offset >= hw)
 			return 0;
 		struct tdm_read_result r;
-		int rc = repl ? tdm_topics_read_bounded(t, p, cur->offset, READ_BYTES, hw, &r)
-			      : tdm_topics_read(t, p, cur->offset, READ_BYTES, &r);
+		int rc = hw < end ? tdm_topics_read_bounded(t, p, cur->offset, READ_BYTES, hw, &r)
+				  : tdm_topics_read(t, p, cur->offset, READ_BYTES, &r);
 		if (rc == LS_ERR_OFFSET_OUT_OF_RANGE)
 			continue; /* retention moved the start meanwhile */
 		if (rc != LS_OK) {
@@ -831,6 +837,22 @@ static int refill(struct tdm_queue *q, struct tdm_stream_cursor *cur)
 	return 0;
 }
 
+/* 1 when the records of batch b are an aborted transaction's, which a
+ * stream consumer skips as a read_committed Kafka consumer does (asked
+ * once per batch; at once 0 for one that is not transactional). */
+static int skipped(struct tdm_queue *q, struct tdm_stream_cursor *cur,
+		   const struct ls_batch_info *b)
+{
+	struct ls_partition *p;
+
+	if (cur->checked_base != b->base_offset + 1) {
+		p = partition_of(q, cur->partition);
+		cur->aborted = p && ls_partition_batch_aborted(p, b) == 1;
+		cur->checked_base = b->base_offset + 1;
+	}
+	return cur->aborted;
+}
+
 /* Hands records to c while it can take them: 1 when it stopped on the budget. */
 static int pull(struct tdm_queue *q, struct tdm_consumer *c, unsigned budget)
 {
@@ -842,7 +864,12 @@ static int pull(struct tdm_queue *q, struct tdm_consumer *c, unsigned budget)
 		if (!cur->have && !refill(q, cur))
 			return 0;
 		struct ls_record rec;
-		int rc = ls_decoder_next(cur->dec, &rec, NULL);
+		struct ls_batch_info b;
+		int rc = ls_decoder_next(cur->dec, &rec, &b);
+		if (rc == 1 && skipped(q, cur, &b)) {
+			cur->offset = rec.offset + 1;
+			continue;
+		}
 		if (rc <= 0) {
 			if (rc < 0) /* e.g. a batch of an unknown codec (5-7): skipped */
 				tdm_warn("stream", "%s-%d: skipping records %llu..%llu: %s",

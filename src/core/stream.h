@@ -12,7 +12,10 @@
  * Here is everything protocol-neutral: the queue-name -> topic-name
  * mapping, creating and deleting the topic, choosing the partition of an
  * append, and the consumers' read cursors (log reads, decoding, "data
- * available" waiters).  The front end turns its messages into records and
+ * available" waiters).  A cursor reads committed records only, as a
+ * Kafka consumer with isolation.level=read_committed: it stops at the
+ * last stable offset (an open transaction's first record) and skips the
+ * batches of aborted transactions.  The front end turns its messages into records and
  * records into deliveries (tdm_broker.stream_append,
  * tdm_consumer_ops.deliver_record).
  *

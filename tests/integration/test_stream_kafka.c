@@ -290,6 +290,55 @@ START_TEST(kafka_produce_amqp_reads)
 }
 END_TEST
 
+/* A stream queue reads committed records, as a read_committed Kafka
+ * consumer: a transactional producer's aborted records never arrive, and
+ * an open transaction's wait for its commit. */
+START_TEST(transactions_amqp_reads_committed)
+{
+	char q[128], body[64];
+	amqp_envelope_t env;
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_name(q, sizeof(q), "sk-txn");
+	declare_stream(c, q);
+
+	rd_kafka_t *p = kh_txn_producer(bootstrap, "sk-txn", "60000");
+	const char *vals[] = { "committed", "aborted", "open" };
+	for (int i = 0; i < 3; i++) {
+		kh_txn_ok(rd_kafka_begin_transaction(p), "begin");
+		ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(q), RD_KAFKA_V_PARTITION(0),
+						   RD_KAFKA_V_VALUE((void *)vals[i], strlen(vals[i])),
+						   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						   RD_KAFKA_V_END),
+				 0);
+		ck_assert_int_eq(rd_kafka_flush(p, 10000), 0);
+		if (i == 0)
+			kh_txn_ok(rd_kafka_commit_transaction(p, 10000), "commit");
+		else if (i == 1)
+			kh_txn_ok(rd_kafka_abort_transaction(p, 10000), "abort");
+	}
+	amqp_basic_qos(c, 1, 0, 10, 0);
+	th_ok_last(c, "basic.qos");
+	amqp_table_entry_t a = e_str("x-stream-offset", "first");
+	amqp_basic_consume(c, 1, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0, 0,
+			   (amqp_table_t){ 1, &a });
+	th_ok_last(c, "basic.consume");
+	ck_assert_int_eq(th_next_delivery(c, &env, 10000), 1);
+	th_body(&env.message.body, body, sizeof(body));
+	ck_assert_str_eq(body, "committed");
+	amqp_destroy_envelope(&env);
+	/* nothing more while the third transaction is open */
+	ck_assert_int_eq(th_next_delivery(c, &env, 1500), 0);
+	kh_txn_ok(rd_kafka_commit_transaction(p, 10000), "commit");
+	ck_assert_int_eq(th_next_delivery(c, &env, 10000), 1);
+	th_body(&env.message.body, body, sizeof(body));
+	ck_assert_str_eq(body, "open");
+	amqp_destroy_envelope(&env);
+	rd_kafka_destroy(p);
+	th_close(c);
+}
+END_TEST
+
 /* A topic whose compression.type is lz4 or zstd holds its records in that
  * codec (the broker compresses what librdkafka sends); a stream queue over
  * it (x-log-topic) decodes them for an AMQP consumer (issue 16). */
@@ -550,6 +599,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, amqp_publish_kafka_reads);
 	tcase_add_test(tc, kafka_produce_amqp_reads);
+	tcase_add_test(tc, transactions_amqp_reads_committed);
 	tcase_add_test(tc, compressed_topic_amqp_reads);
 	tcase_add_test(tc, names_and_delete);
 	tcase_add_test(tc, topic_deleted_by_kafka);
