@@ -494,7 +494,7 @@ func TestSaramaConsumerGroup(t *testing.T) {
 	if err != nil || groups[group] != "consumer" {
 		t.Fatalf("ListConsumerGroups: %v %v", groups, err)
 	}
-	if !eventually(10*time.Second, func() bool {
+	if !eventually(20*time.Second, func() bool { // LeaveGroup, else the 10 s session
 		desc, err := a.DescribeConsumerGroups([]string{group})
 		return err == nil && len(desc) == 1 && desc[0].State == "Empty"
 	}) {
