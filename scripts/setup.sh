@@ -30,10 +30,12 @@ if [ "$want_test" = 1 ]; then
 	# python3-confluent-kafka: librdkafka from Python, for compat/kafka's
 	# failover rounds (test_cluster_failover_rdkafka.py) and codecs
 	# (test_codecs_rdkafka.py); python3-snappy, -lz4, -zstandard: kafka-python's
-	# codecs (test_kafka_python.py)
+	# codecs (test_kafka_python.py); golang-go and Debian's Sarama and
+	# kafka-go sources: compat/kafka/go (built offline, GOPATH mode)
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka
 		python3-confluent-kafka python3-pika python3-kombu python3-amqp chromium zookeeper
-		python3-snappy python3-lz4 python3-zstandard)
+		python3-snappy python3-lz4 python3-zstandard
+		golang-go golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev)
 	# node and npm: Debian's packages, unless a node with npm is already there
 	# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package)
 	command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -21,7 +21,8 @@
 #   8. valgrind                 integration programs against tandemd under
 #                               valgrind, and test_zk (definite leaks and
 #                               errors fail)
-#   9. Kafka clients            kcat, kafka-python, kafkajs against tandemd
+#   9. Kafka clients            kcat, kafka-python, kafkajs, librdkafka,
+#                               Sarama and kafka-go against tandemd
 #                               (make check-compat-kafka: compat/kafka/run.sh)
 #  10. browser console          the web console in Debian's Chromium, driven by
 #                               playwright-core (make check-browser:
@@ -41,7 +42,8 @@
 #                               builds (without -Werror, as a packager would),
 #                               passes make check and installs
 # make check-compat (4 and 9) is not part of make check; node modules go under
-# build/main/compat/node_modules, never into the source tree. Builds from the
+# build/main/compat/node_modules and the Go suite's binary and build cache
+# under build/main/compat/go, never into the source tree. Builds from the
 # git checkout and CI's build/ have -Werror (configure --enable-werror);
 # release tarballs do not.
 # Every stage runs; the summary lists them; the exit status is non-zero if any

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # compat/kafka/run.sh [TANDEMD]: the Kafka client suites (kcat, kafka-python,
-# kafkajs, librdkafka's codecs) against a tandemd this script starts (and the suites restart) on
+# kafkajs, librdkafka's codecs, Sarama and kafka-go) against a tandemd this script starts (and the suites restart) on
 # a free loopback port, then kafka-python, librdkafka and kafkajs through
 # rounds of a leader's kill -9, each in a 3-node cluster of its own.
 # TANDEMD defaults to build/main/src/tandemd.
 # Needs: kcat, python3-kafka, python3-confluent-kafka (Debian), node + npm
 # (kafkajs is installed from the pinned package-lock.json on first use, under
-# COMPAT_NODE_DIR: see compat/npm-ci.sh), zookeeper for the cluster.  Prints
+# COMPAT_NODE_DIR: see compat/npm-ci.sh), golang-go with
+# golang-github-shopify-sarama-dev and golang-github-segmentio-kafka-go-dev
+# (built offline in GOPATH mode against /usr/share/gocode, into
+# COMPAT_GO_DIR), zookeeper for the cluster.  Prints
 # one line per suite and "N passed, M failed"; exits non-zero when a suite
 # failed.
 #
 # Environment:
 #   KAFKA_SUITES      the suites to run, of: kcat kafka-python kafkajs
-#                     rdkafka-codecs cluster_failover (default: all five)
+#                     rdkafka-codecs go cluster_failover (default: all six)
+#   COMPAT_GO_DIR     where the go suite's test binary and Go build cache go
+#                     (default: a go/ folder in the temporary state dir)
 #   FAILOVER_CLIENTS  the clients cluster_failover runs, of: python rdkafka
 #                     kafkajs (default: all three)
 #   FAILOVER_SEED, FAILOVER_ROUNDS  for the python and rdkafka failover
@@ -53,6 +58,22 @@ kafkajs() {
 	local modules
 	modules=$("$here/../npm-ci.sh" "$here/kafkajs" kafkajs) || return 1
 	(cd "$here/kafkajs" && NODE_PATH="$modules${NODE_PATH:+:$NODE_PATH}" node --test test.js)
+}
+
+# Sarama 1.22.1 and kafka-go 0.2.1 (Debian's packaged sources, no module
+# proxy): one `go test` package, compiled in GOPATH mode into COMPAT_GO_DIR
+# (binary and build cache; nothing in the source tree), then run, bounded.
+go_suite() {
+	local dir=${COMPAT_GO_DIR:-$COMPAT_KAFKA_STATE/go}
+	command -v go >/dev/null 2>&1 || { echo "run.sh: no go (Debian golang-go)" >&2; return 1; }
+	mkdir -p "$dir"
+	if ! (cd "$here/go" && GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= \
+		GOCACHE="$dir/cache" CGO_CFLAGS="-O2 -Wno-deprecated-declarations" \
+		timeout 600 go test -p 1 -c -o "$dir/compat-kafka-go.test" .) >"$dir/build.log" 2>&1; then
+		cat "$dir/build.log"
+		return 1
+	fi
+	(cd "$dir" && timeout 300 ./compat-kafka-go.test -test.v -test.timeout 280s)
 }
 
 # kafka-python, librdkafka (python3-confluent-kafka) and kafkajs through a
@@ -98,11 +119,12 @@ cluster_failover() {
 	return $rc
 }
 
-want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs rdkafka-codecs cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
+want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs rdkafka-codecs go cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
 want kcat && suite kcat "$here/test_kcat.sh"
 want kafka-python && suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
 want kafkajs && suite kafkajs kafkajs
 want rdkafka-codecs && suite rdkafka-codecs /usr/bin/python3 "$here/test_codecs_rdkafka.py"
+want go && suite "go (Sarama 1.22.1, kafka-go 0.2.1)" go_suite
 want cluster_failover &&
 	suite "kafka-python, librdkafka and kafkajs through a leader's kill -9 (3-node clusters)" cluster_failover
 if ! "$BROKER_CTL" stop; then

@@ -22,7 +22,7 @@ const struct kf_api kf_apis[] = {
 	{ KF_FETCH, 4, 13, "Fetch", kf_h_fetch },
 	{ KF_LIST_OFFSETS, 1, 7, "ListOffsets", kf_h_list_offsets },
 	{ KF_METADATA, 0, 12, "Metadata", kf_h_metadata },
-	{ KF_OFFSET_COMMIT, 2, 8, "OffsetCommit", kf_h_offset_commit },
+	{ KF_OFFSET_COMMIT, 1, 8, "OffsetCommit", kf_h_offset_commit },
 	{ KF_OFFSET_FETCH, 1, 8, "OffsetFetch", kf_h_offset_fetch },
 	{ KF_FIND_COORDINATOR, 0, 4, "FindCoordinator", kf_h_find_coordinator },
 	{ KF_JOIN_GROUP, 0, 9, "JoinGroup", kf_h_join_group },

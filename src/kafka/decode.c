@@ -501,7 +501,8 @@ int kf_decode_list_offsets(struct kf_cur *c, int ver, struct kf_arena *a,
 	return finish(c);
 }
 
-/* v2-8: v5 drops retention_time_ms, v6 adds committed_leader_epoch, v7
+/* v1-8: v1 a commit_timestamp per partition, v2-4 retention_time_ms,
+ * v6 committed_leader_epoch, v7
  * group_instance_id, v8 is flexible. */
 int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_offset_commit_req *r)
@@ -511,7 +512,7 @@ int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 	r->generation_id = kf_get_i32(c);
 	r->member_id = kf_get_str(c);
 	r->group_instance_id = ver >= 7 ? kf_get_str(c) : (struct kf_str){ NULL, -1 };
-	r->retention_time_ms = ver <= 4 ? kf_get_i64(c) : -1;
+	r->retention_time_ms = ver >= 2 && ver <= 4 ? kf_get_i64(c) : -1;
 	r->ntopics = kf_get_array(c, ELEM(c, 6, 3), 0);
 	ALLOC_ARRAY(a, r->topics, r->ntopics);
 	for (int32_t i = 0; i < r->ntopics && !c->bad; i++) {
@@ -524,6 +525,8 @@ int kf_decode_offset_commit(struct kf_cur *c, int ver, struct kf_arena *a,
 			t->parts[j].index = kf_get_i32(c);
 			t->parts[j].offset = kf_get_i64(c);
 			t->parts[j].leader_epoch = ver >= 6 ? kf_get_i32(c) : -1;
+			if (ver == 1)
+				(void)kf_get_i64(c); /* commit_timestamp: not kept */
 			t->parts[j].metadata = kf_get_str(c);
 			kf_end_struct(c);
 		}

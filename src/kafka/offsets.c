@@ -1,5 +1,8 @@
 /*
- * OffsetCommit v2-8 (v3+: a throttle time first in the answer; v5 drops
+ * OffsetCommit v1-8 (v1 has a commit timestamp per partition instead of
+ * v2's retention time, neither kept: Sarama 1.22 sends v1 unless
+ * Consumer.Offsets.Retention is set; v3+: a throttle time first in the
+ * answer; v5 drops
  * the retention time, which Kafka's broker config rules and tandem does
  * not keep; v6's committed leader epoch is not kept; v7's
  * group_instance_id is checked: a static member's old incarnation gets

@@ -4,7 +4,7 @@
  * batch, bad acks, unknown topic, group errors), a parked fetch, and
  * group membership by version: JoinGroup v4's MEMBER_ID_REQUIRED and
  * static members (JoinGroup v5, SyncGroup v3, Heartbeat v3, OffsetCommit
- * v7, LeaveGroup v3, DescribeGroups v4). */
+ * v7, LeaveGroup v3, DescribeGroups v4), OffsetCommit v1. */
 #include "kafka_harness.h"
 #include "kraw.h"
 
@@ -987,6 +987,50 @@ START_TEST(offset_delete_raw)
 }
 END_TEST
 
+/* OffsetCommit v1 (Sarama 1.22's consumers send it): a commit timestamp
+ * per partition instead of v2's retention time (-1: now, or a time; not
+ * kept), the answer without a throttle time; OffsetFetch then has it. */
+static void commit_v1(int fd, const char *group, const char *topic, int64_t offset, int64_t when)
+{
+	struct wb b = { .n = 0 };
+	wstr(&b, group);
+	w32(&b, -1); /* generation: a simple commit */
+	wstr(&b, "");
+	w32(&b, 1);
+	wstr(&b, topic);
+	w32(&b, 1);
+	w32(&b, 0);
+	w64(&b, offset);
+	w64(&b, when); /* commit_timestamp */
+	wstr(&b, "v1 metadata");
+	kh_raw_request(fd, 8, 1, 110, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
+	struct rb r = { resp, answer_len(n), 4 };
+	ck_assert_int_eq(r32(&r), 1);
+	rskipstr(&r);
+	ck_assert_int_eq(r32(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r16(&r), 0);
+	ck_assert_uint_eq(r.off, (size_t)n);
+}
+
+START_TEST(offset_commit_v1)
+{
+	char topic[128], group[128];
+	int fd = kh_raw_connect(kh_main());
+
+	kh_name(topic, sizeof(topic), "rawoc1");
+	kh_name(group, sizeof(group), "rawoc1-group");
+	create_topic(fd, topic, 1);
+	commit_v1(fd, group, topic, 7, -1);
+	ck_assert_int_eq(committed(fd, group, topic, 0), 7);
+	commit_v1(fd, group, topic, 9, 1700000000000LL);
+	ck_assert_int_eq(committed(fd, group, topic, 0), 9);
+	close(fd);
+	assert_alive();
+}
+END_TEST
+
 /* ---- group membership: KIP-394 member ids and KIP-345 static members ---- */
 
 /* A JoinGroup body: session 10 s, rebalance timeout 500 ms (so the
@@ -1366,6 +1410,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, describe_cluster_v0);
 	tcase_add_test(tc, delete_groups_raw);
 	tcase_add_test(tc, offset_delete_raw);
+	tcase_add_test(tc, offset_commit_v1);
 	tcase_add_test(tc, fetch_parks_and_errors);
 	tcase_add_test(tc, group_errors);
 	tcase_add_test(tc, join_v4_member_id_required);
