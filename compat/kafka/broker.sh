@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# compat/kafka/broker.sh start|stop|restart|bootstrap|sasl-ssl-bootstrap|ca
+# compat/kafka/broker.sh start|stop|restart|kill|bootstrap|sasl-ssl-bootstrap|ca
 # A tandemd with a PLAINTEXT Kafka listener and a SASL_SSL one (certificates
 # made here with openssl; ca prints the CA file) on free loopback ports (AMQP off),
 # state in $COMPAT_KAFKA_STATE (pid, port, data dir), so the suites can
-# restart the broker on the same port and data.  TANDEMD names the binary.
+# restart the broker on the same port and data (kill is a kill -9, waiting
+# until the process is gone: start brings it back).  TANDEMD names the binary.
 # A second vhost, kperm, lets a suite act outside "/" (SASL "kperm:guest").
 set -euo pipefail
 state=${COMPAT_KAFKA_STATE:?COMPAT_KAFKA_STATE must name a directory}
@@ -77,12 +78,28 @@ stop() {
 	return 1
 }
 
+# kill -9, as a crash: nothing is flushed or closed; returns once it is gone
+kill9() {
+	[ -f "$state/pid" ] || return 0
+	local pid
+	pid=$(cat "$state/pid")
+	rm -f "$state/pid"
+	kill -KILL "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 200); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	echo "broker.sh: tandemd $pid still there 10 s after kill -9" >&2
+	return 1
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
 restart) stop; start ;;
+kill) kill9 ;;
 bootstrap) echo "127.0.0.1:$(cat "$state/port")" ;;
 sasl-ssl-bootstrap) echo "127.0.0.1:$(cat "$state/sasl-ssl-port")" ;;
 ca) echo "$state/certs/ca.pem" ;;
-*) echo "usage: broker.sh start|stop|restart|bootstrap|sasl-ssl-bootstrap|ca" >&2; exit 2 ;;
+*) echo "usage: broker.sh start|stop|restart|kill|bootstrap|sasl-ssl-bootstrap|ca" >&2; exit 2 ;;
 esac

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # compat/kafka/run.sh [TANDEMD]: the Kafka client suites (kcat, kafka-python,
-# kafkajs, librdkafka's codecs, Sarama and kafka-go) against a tandemd this script starts (and the suites restart) on
+# kafkajs, librdkafka's codecs, idempotent and transactional clients,
+# Sarama and kafka-go) against a tandemd this script starts (and the
+# suites restart or kill) on
 # a free loopback port, then kafka-python, librdkafka and kafkajs through
 # rounds of a leader's kill -9, each in a 3-node cluster of its own.
 # TANDEMD defaults to build/main/src/tandemd.
@@ -15,7 +17,8 @@
 #
 # Environment:
 #   KAFKA_SUITES      the suites to run, of: kcat kafka-python kafkajs
-#                     rdkafka-codecs go cluster_failover (default: all six)
+#                     rdkafka-codecs txn-clients go cluster_failover
+#                     (default: all seven)
 #   COMPAT_GO_DIR     where the go suite's test binary and Go build cache go
 #                     (default: a go/ folder in the temporary state dir)
 #   FAILOVER_CLIENTS  the clients cluster_failover runs, of: python rdkafka
@@ -119,11 +122,12 @@ cluster_failover() {
 	return $rc
 }
 
-want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs rdkafka-codecs go cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
+want() { case " ${KAFKA_SUITES:-kcat kafka-python kafkajs rdkafka-codecs txn-clients go cluster_failover} " in *" $1 "*) return 0 ;; esac; return 1; }
 want kcat && suite kcat "$here/test_kcat.sh"
 want kafka-python && suite kafka-python /usr/bin/python3 "$here/test_kafka_python.py"
 want kafkajs && suite kafkajs kafkajs
 want rdkafka-codecs && suite rdkafka-codecs /usr/bin/python3 "$here/test_codecs_rdkafka.py"
+want txn-clients && suite txn-clients timeout 600 /usr/bin/python3 "$here/test_txn_clients.py"
 want go && suite "go (Sarama 1.22.1, kafka-go 0.2.1)" go_suite
 want cluster_failover &&
 	suite "kafka-python, librdkafka and kafkajs through a leader's kill -9 (3-node clusters)" cluster_failover

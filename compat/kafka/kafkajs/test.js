@@ -4,8 +4,10 @@
 // from the beginning and from an offset with exact contents, list offsets,
 // gzip, a group of 2 splitting 3 partitions with commit / restart / resume,
 // a second group reading everything, delete topic, retention by size and
-// by time; SASL SCRAM and PLAIN, over plaintext and over SASL_SSL
-// (KAFKA_SASL_SSL_BOOTSTRAP, KAFKA_CA).
+// by time; an idempotent producer through a kill -9 of the broker;
+// transactions committed and aborted, read by a read_committed and a
+// read_uncommitted consumer; SASL SCRAM and PLAIN, over plaintext and over
+// SASL_SSL (KAFKA_SASL_SSL_BOOTSTRAP, KAFKA_CA).
 'use strict'
 const test = require('node:test')
 const assert = require('node:assert')
@@ -41,8 +43,8 @@ async function produce (topic, messages, opts = {}) {
 
 // Consumes with a fresh group until `count` messages arrived or timeout.
 async function consume (topic, { count, groupId = 'read-' + uid(), fromBeginning = true,
-  seek = null, timeout = 20000 } = {}) {
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 })
+  seek = null, timeout = 20000, readUncommitted = false } = {}) {
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, readUncommitted })
   const got = []
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning })
@@ -90,21 +92,28 @@ test('describe configs of a topic and of the broker', async () => {
   assert.strictEqual(broker.resources[0].configEntries[0].readOnly, true)
 })
 
+// Half the sends before a kill -9 and start of the broker, half after: the
+// producer's sequences go on where the log (rebuilt at start) left them.
 test('an idempotent producer: InitProducerId, sequences, every record once and in order', async () => {
   const topic = 'idem-' + uid()
   await create(topic, 1)
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer.connect()
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 10; i++) {
+    if (i === 5 && process.env.BROKER_CTL) {
+      execFileSync(process.env.BROKER_CTL, ['kill'])
+      execFileSync(process.env.BROKER_CTL, ['start'])
+    }
     const res = await producer.send({ topic, acks: -1,
       messages: [{ value: 'a' + i }, { value: 'b' + i }] })
     assert.strictEqual(res[0].errorCode, 0)
     assert.strictEqual(res[0].baseOffset, String(2 * i))
   }
   await producer.disconnect()
-  const got = await consume(topic, { count: 10 })
-  assert.deepStrictEqual(got.map((m) => m.value.toString()),
-    [0, 1, 2, 3, 4].flatMap((i) => ['a' + i, 'b' + i]))
+  const got = await consume(topic, { count: 20 })
+  const want = [...Array(10).keys()].flatMap((i) => ['a' + i, 'b' + i])
+  assert.deepStrictEqual(got.map((m) => m.value.toString()), want)
+  assert.deepStrictEqual(got.map((m) => m.offset), want.map((_, i) => i))
 })
 
 test('transactions: an aborted one is not read, a committed one is, with its offsets', async () => {
@@ -125,9 +134,13 @@ test('transactions: an aborted one is not read, a committed one is, with its off
   await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: src, partitions: [{ partition: 0, offset: '3' }] }] })
   await txn.commit()
   await producer.disconnect()
-  // kafkajs consumers read committed by default: the aborted records are dropped
+  // a read_committed consumer (kafkajs' default, readUncommitted: false)
+  // drops the aborted records; it reads past them and the markers to the end
   const got = await consume(topic, { count: 2, timeout: 5000 })
   assert.deepStrictEqual(got.map((m) => m.value).sort(), ['c1', 'c2'])
+  assert.deepStrictEqual(got.map((m) => m.offset).sort(), [2, 2]) // after x, abort marker
+  const all = await consume(topic, { count: 4, readUncommitted: true })
+  assert.deepStrictEqual(all.map((m) => m.value).sort(), ['c1', 'c2', 'x1', 'x2'])
   const offsets = await withAdmin((a) => a.fetchOffsets({ groupId, topics: [src] }))
   assert.strictEqual(offsets[0].partitions[0].offset, '3')
 })
