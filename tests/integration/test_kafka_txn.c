@@ -17,6 +17,7 @@
  *    connection still served;
  *  - an idle transactional id expires;
  *  - a commit whose marker write fails is completed by the restart;
+ *  - a state write that fails is KAFKA_STORAGE_ERROR, and leaves nothing;
  *  - kill -9 during an open transaction: after the restart it is still
  *    open, and the producer's next incarnation aborts it,
  *    the committed one before it is still there, and read_committed
@@ -681,6 +682,37 @@ START_TEST(kill9_during_a_transaction)
 }
 END_TEST
 
+/* The coordinator's state cannot be written (every write to the group
+ * offsets log fails, as on a failed disk): InitProducerId of a
+ * transactional id answers KAFKA_STORAGE_ERROR, again on a retry, on a
+ * connection that stays open; idempotent producers, whose ids come from
+ * elsewhere, go on; after a restart without the fault nothing of the
+ * failed attempts is there: the id starts at epoch 0. */
+START_TEST(failed_state_write_is_an_error)
+{
+	struct kh_broker b;
+	int64_t pid = 0;
+	int16_t epoch = 0;
+
+	setenv("TANDEM_FAULTS", "write:__consumer_offsets:1:1000000", 1);
+	ck_assert_int_eq(kh_broker_start(&b, NULL), 0);
+	unsetenv("TANDEM_FAULTS");
+	int fd = kh_raw_connect(&b);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, "txn-nowrite", &pid, &epoch), 56);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, "txn-nowrite", &pid, &epoch), 56);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, NULL, &pid, &epoch), 0);
+	ck_assert_int_eq(epoch, 0);
+	close(fd);
+	ck_assert_int_eq(kh_broker_restart(&b), 0);
+	fd = kh_raw_connect(&b);
+	ck_assert_int_eq(kh_raw_init_producer_id(fd, "txn-nowrite", &pid, &epoch), 0);
+	ck_assert_int_eq(epoch, 0);
+	close(fd);
+	kh_broker_stop(&b);
+	kh_broker_destroy(&b);
+}
+END_TEST
+
 /* A commit whose marker cannot be written (every write to the partition
  * after its first fails with ENOSPC; the coordinator retries each second)
  * is still a commit: EndTxn answers once the decision is fsynced,
@@ -728,6 +760,7 @@ int main(void)
 	tcase_add_test(tc, idle_transactional_id_expires);
 	tcase_add_test(tc, kill9_during_a_transaction);
 	tcase_add_test(tc, decided_commit_survives_a_failed_marker);
+	tcase_add_test(tc, failed_state_write_is_an_error);
 	suite_add_tcase(s, tc);
 	return kh_run_suite(s, NULL);
 }
