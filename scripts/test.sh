@@ -23,21 +23,26 @@
 #                               errors fail)
 #   9. Kafka clients            kcat, kafka-python, kafkajs against tandemd
 #                               (make check-compat-kafka: compat/kafka/run.sh)
-#  10. browser console          the web console in Debian's Chromium, driven by
+#  10. librdkafka tests        librdkafka 2.0.2's own tests (Debian's source
+#                               package, built under build/main/librdkafka-src)
+#                               in full mode against tandemd, but for those
+#                               compat/librdkafka/skip.txt lists (make
+#                               check-compat-librdkafka: compat/librdkafka/run.sh)
+#  11. browser console          the web console in Debian's Chromium, driven by
 #                               playwright-core (make check-browser:
 #                               compat/browser/run.sh); its screenshot lands in
 #                               build/logs/side-by-side.png
-#  11. fault suite              power cut (kill -9, files cut back to what was
+#  12. fault suite              power cut (kill -9, files cut back to what was
 #                               fsynced) and a tmpfs data directory that fills
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
-#  12. cluster                  three nodes and a private ZooKeeper: the cluster
+#  13. cluster                  three nodes and a private ZooKeeper: the cluster
 #                               client suite (compat/python/test_cluster_amqp.py,
 #                               proven against RabbitMQ in stage 5), replication,
 #                               kill -9 of a leader under acks=all, of the
 #                               controller, a leader paused past its session
 #                               (tests/cluster/test_cluster); again with the
 #                               nodes under ASan + UBSan and under TSan
-#  13. make distcheck           the release tarball holds every file it needs,
+#  14. make distcheck           the release tarball holds every file it needs,
 #                               builds (without -Werror, as a packager would),
 #                               passes make check and installs
 # make check-compat (4 and 9) is not part of make check; node modules go under
@@ -148,6 +153,10 @@ fuzz() {
 
 kafka_clients() {
 	make -C "$main" -s check-compat-kafka
+}
+
+librdkafka_suite() {
+	make -C "$main" -s check-compat-librdkafka
 }
 
 fault_suite() {
@@ -302,6 +311,7 @@ stage "fuzzing" fuzz
 stage "ThreadSanitizer" tsan_check
 stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
+stage "librdkafka test suite" librdkafka_suite
 stage "browser console" browser_console
 stage "fault suite (power cut, disk full)" fault_suite
 stage "cluster (3 nodes, ZooKeeper, kill -9)" cluster_check
