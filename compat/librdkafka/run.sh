@@ -219,8 +219,8 @@ main() {
 	cat "$state/subtests0.log" "$state/subtests1.log" | tee -a "$state/suite.log"
 	say "failed tests:"
 	# one line per failure, a test's time-out too (which ends the runner
-	# before its summary)
-	sed -e 's/\x1b\[[0-9;]*m//g' "$state/suite.log" | grep -a '^### Test .* failed at' || echo "none"
+	# before its summary), and a sub-test runner's crash
+	sed -e 's/\x1b\[[0-9;]*m//g' "$state/suite.log" | grep -a -E '^### Test .* failed at|^FAILED: ' || echo "none"
 	cp "$state/tandemd.log" "$RDK_DIR/tandemd.log" 2>/dev/null
 	say "librdkafka test suite: $([ "$rc" = 0 ] && echo PASSED || echo FAILED) in $((SECONDS - t0)) s (tandemd's log: $RDK_DIR/tandemd.log)"
 	exit "$rc"
