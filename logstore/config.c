@@ -16,7 +16,7 @@
 
 #include "logstore_internal.h"
 
-enum cfg_type { CFG_LONG, CFG_RATIO, CFG_ENUM };
+enum cfg_type { CFG_LONG, CFG_RATIO, CFG_ENUM, CFG_VERSION };
 
 struct cfg_enum {
 	const char *name;
@@ -29,8 +29,9 @@ struct cfg_key {
 	size_t offset;
 	int64_t def, min, max;  /* CFG_LONG and CFG_ENUM (def only) */
 	double ddef;            /* CFG_RATIO, in [0, 1] */
-	const struct cfg_enum *values; /* CFG_ENUM, NULL-terminated; first
-					  name is the canonical spelling */
+	const struct cfg_enum *values; /* CFG_ENUM and CFG_VERSION,
+					  NULL-terminated; first name is the
+					  canonical spelling */
 };
 
 static const struct cfg_enum cleanup_values[] = {
@@ -62,6 +63,20 @@ static const struct cfg_enum compression_values[] = {
 	{ "lz4", LS_CODEC_LZ4 },
 	{ "zstd", LS_CODEC_ZSTD },
 	{ NULL, 0 },
+};
+
+/* Kafka's releases, the values of message.format.version (CFG_VERSION:
+ * also spelt with a patch level, "0.10.0.1", "2.4.1", or an inter-broker
+ * version suffix, "0.10.0-IV1", as Kafka's parser reads them). */
+static const struct cfg_enum release_values[] = {
+	{ "0.8.0", 800 }, { "0.8.1", 801 }, { "0.8.2", 802 }, { "0.9.0", 900 },
+	{ "0.10.0", 1000 }, { "0.10.1", 1001 }, { "0.10.2", 1002 }, { "0.11.0", 1100 },
+	{ "1.0", 10000 }, { "1.1", 10100 }, { "2.0", 20000 }, { "2.1", 20100 },
+	{ "2.2", 20200 }, { "2.3", 20300 }, { "2.4", 20400 }, { "2.5", 20500 },
+	{ "2.6", 20600 }, { "2.7", 20700 }, { "2.8", 20800 }, { "3.0", 30000 },
+	{ "3.1", 30100 }, { "3.2", 30200 }, { "3.3", 30300 }, { "3.4", 30400 },
+	{ "3.5", 30500 }, { "3.6", 30600 }, { "3.7", 30700 }, { "3.8", 30800 },
+	{ "3.9", 30900 }, { NULL, 0 },
 };
 
 #define OFF(f) offsetof(struct ls_topic_config, f)
@@ -99,6 +114,10 @@ static const struct cfg_key keys[] = {
 	  0, NULL },
 	{ "unclean.leader.election.enable", CFG_ENUM, OFF(unclean_leader_election),
 	  0, 0, 0, 0, bool_values },
+	/* Kafka 3's rule (KIP-724): accepted, kept and ignored; every batch
+	 * is stored in the v2 format */
+	{ "message.format.version", CFG_VERSION, OFF(message_format_version), 30000,
+	  0, 0, 0, release_values },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -153,6 +172,29 @@ void ls_config_copy_key(struct ls_topic_config *dst,
 		*long_field(dst, k) = *long_field((struct ls_topic_config *)src, k);
 }
 
+/* The release value names, the way Kafka's version parser reads it: the
+ * first three dot-separated parts of a 0.x version, two of a later one
+ * (so "0.10.0.1" is 0.10.0 and "2.4.1" is 2.4), then an optional
+ * "-IV<digit>" suffix.  0 with *v set, or -1. */
+static int release_parse(const struct cfg_enum *values, const char *value, int64_t *v)
+{
+	int parts = strncmp(value, "0.", 2) == 0 ? 3 : 2, dots = 0;
+	size_t n = 0, len;
+
+	while (value[n] != '\0' && !(value[n] == '.' && ++dots == parts))
+		n++;
+	len = n;
+	if (len > 4 && value[len - 4] == '-' && value[len - 3] == 'I' &&
+	    value[len - 2] == 'V' && value[len - 1] >= '0' && value[len - 1] <= '9')
+		len -= 4;
+	for (const struct cfg_enum *e = values; e->name != NULL; e++)
+		if (strlen(e->name) == len && strncmp(e->name, value, len) == 0) {
+			*v = e->value;
+			return 0;
+		}
+	return -1;
+}
+
 int ls_config_set(struct ls_topic_config *c, const char *name, const char *value)
 {
 	int i = ls_config_index(name);
@@ -191,6 +233,10 @@ int ls_config_set(struct ls_topic_config *c, const char *name, const char *value
 				return LS_OK;
 			}
 		return LS_ERR_INVALID_CONFIG;
+	case CFG_VERSION:
+		return release_parse(k->values, value, long_field(c, k)) == 0
+			       ? LS_OK
+			       : LS_ERR_INVALID_CONFIG;
 	}
 	return LS_ERR_INVALID_CONFIG;
 }
@@ -213,6 +259,7 @@ int ls_config_format(const struct ls_topic_config *c, const char *name,
 		snprintf(buf, len, "%.17g", *ratio_field(cc, k));
 		break;
 	case CFG_ENUM:
+	case CFG_VERSION:
 		snprintf(buf, len, "?");
 		for (const struct cfg_enum *e = k->values; e->name != NULL; e++)
 			if (e->value == *long_field(cc, k)) {

@@ -112,7 +112,7 @@ const char *ls_strerror(int err);
  *   flush.ms [1000: Kafka leaves the OS to write back; we fsync on a
  *   timer], max.message.bytes 1048588, message.timestamp.type CreateTime,
  *   compression.type producer (also uncompressed, gzip, snappy, lz4,
- *   zstd: see ls_append_batch).
+ *   zstd: see ls_append_batch), message.format.version 3.0 (ignored).
  * Set fields through ls_config_set so the values are validated.
  */
 struct ls_topic_config {
@@ -135,6 +135,10 @@ struct ls_topic_config {
 	 * unclean.leader.election.enable false (0/1). */
 	int64_t min_insync_replicas;
 	int64_t unclean_leader_election;
+	/* message.format.version, a Kafka release as major*10000 + minor*100
+	 * (0.x: minor*100 + patch), default 3.0: kept and ignored, as Kafka 3
+	 * does (KIP-724); every batch is stored in the v2 format. */
+	int64_t message_format_version;
 };
 
 /* Fills c with the defaults above. */

@@ -71,6 +71,8 @@ static const struct {
 	  "In-sync replicas an acks=all write needs." },
 	{ "unclean.leader.election.enable", "unclean.leader.election.enable", T_BOOLEAN,
 	  "Whether a replica out of sync may become leader (never in tandem)." },
+	{ "message.format.version", "log.message.format.version", T_STRING,
+	  "Record format of an old release; ignored as in Kafka 3 (always v2)." },
 };
 
 /* The broker's own settings with a Kafka name. */

@@ -514,7 +514,8 @@ static void commit_simple(int fd, const char *group, const char *topic, int64_t 
 /* OffsetFetch v8: group g1 asks topic partitions 0 and 1 (only 0
  * committed), an unknown group all its topics (null): each group with its
  * own error code, offsets -1 where nothing was committed.  OffsetFetch v5
- * (classic) of the same: the leader epoch after the offset. */
+ * (classic) of the same: the leader epoch after the offset.  OffsetFetch
+ * v7 of all topics in librdkafka 2.0.2's form. */
 START_TEST(offset_fetch_v8_batch)
 {
 	char topic[128], g1[128], g2[128], s[256];
@@ -594,6 +595,32 @@ START_TEST(offset_fetch_v8_batch)
 	ck_assert_str_eq(s, "s");
 	ck_assert_int_eq(r16(&r), 0);
 	ck_assert_int_eq(r16(&r), 0);
+	rend(&r);
+
+	/* v7 of all of g1's topics as librdkafka 2.0.2 sends it (its
+	 * ListConsumerGroupOffsets): a classic int32 0 where the compact
+	 * array goes, read as Kafka reads it (null: every topic) */
+	flex_begin(&b);
+	wcstr(&b, g1);
+	w32(&b, 0);
+	w8(&b, 1); /* require_stable: Kafka reads 0 instead */
+	wtags(&b);
+	r = call(fd, 9, 7, 1, &b, 5000);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(rcarr(&r), 1);
+	rcstr(&r, s, sizeof(s));
+	ck_assert_str_eq(s, topic);
+	ck_assert_int_eq(rcarr(&r), 1);
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r64(&r), 17);
+	ck_assert_int_eq(r32(&r), -1);
+	rcstr(&r, s, sizeof(s));
+	ck_assert_str_eq(s, "s");
+	ck_assert_int_eq(r16(&r), 0);
+	rtags(&r);
+	rtags(&r);
+	ck_assert_int_eq(r16(&r), 0);
+	rtags(&r);
 	rend(&r);
 	close(fd);
 }

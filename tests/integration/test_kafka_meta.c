@@ -639,6 +639,13 @@ START_TEST(configs_flexible)
 	describe_key(fd, 4, topic, "retention.ms", v, sizeof(v), &source, &type, &doc);
 	ck_assert_int_eq(source, 5);
 	ck_assert_int_eq(alter_flex(fd, 1, topic, "no.such.key", "1"), 40);
+	/* message.format.version (librdkafka's test 0092 sets it): accepted
+	 * and shown, as Kafka 3 does, though every batch stays v2 */
+	ck_assert_int_eq(alter_flex(fd, 1, topic, "message.format.version", "0.10.0.0"), 0);
+	describe_key(fd, 4, topic, "message.format.version", v, sizeof(v), &source, &type, &doc);
+	ck_assert_str_eq(v, "0.10.0");
+	ck_assert_int_eq(source, 1);
+	ck_assert_int_eq(alter_flex(fd, 1, topic, "message.format.version", "0.10"), 40);
 	close(fd);
 }
 END_TEST

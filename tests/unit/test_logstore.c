@@ -219,6 +219,25 @@ START_TEST(test_config_table)
 	ck_assert_int_eq(ls_config_format(&c, "message.timestamp.type", buf, sizeof buf),
 			 LS_OK);
 	ck_assert_str_eq(buf, "LogAppendTime");
+	/* message.format.version: Kafka's spellings of a release, kept (and
+	 * ignored: KIP-724) as the release */
+	ls_config_format(&c, "message.format.version", buf, sizeof buf);
+	ck_assert_str_eq(buf, "3.0");
+	{
+		static const char *in[] = { "0.10.0.0", "0.10.0-IV1", "0.8.2", "2.4.1", "3.0-IV1",
+					    "1.1" };
+		static const char *out[] = { "0.10.0", "0.10.0", "0.8.2", "2.4", "3.0", "1.1" };
+
+		for (int i = 0; i < 6; i++) {
+			ck_assert_int_eq(ls_config_set(&c, "message.format.version", in[i]), LS_OK);
+			ls_config_format(&c, "message.format.version", buf, sizeof buf);
+			ck_assert_str_eq(buf, out[i]);
+		}
+	}
+	ck_assert_int_eq(ls_config_set(&c, "message.format.version", "0.10"), LS_ERR_INVALID_CONFIG);
+	ck_assert_int_eq(ls_config_set(&c, "message.format.version", "4.0"), LS_ERR_INVALID_CONFIG);
+	ck_assert_int_eq(ls_config_set(&c, "message.format.version", "0.10.0-IVx"),
+			 LS_ERR_INVALID_CONFIG);
 	ls_config_format(&c, "cleanup.policy", buf, sizeof buf);
 	ck_assert_str_eq(buf, "compact,delete");
 	ls_config_format(&c, "min.cleanable.dirty.ratio", buf, sizeof buf);

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# compat/librdkafka/run.sh [TANDEMD]: librdkafka's own test suite (the tests/
+# of Debian's source package, the version of the installed library) against
+# a tandemd this script starts on free loopback ports, in full mode (not -Q),
+# every test that needs a broker except those compat/librdkafka/skip.txt
+# lists with their reasons; of those, the sub-tests subtests.txt names run
+# one by one afterwards.  Prints the suite's summary and one line per
+# failed test; exits non-zero when any test failed.
+#
+# On a fresh Debian 12 machine (as root) it adds a deb-src entry for bookworm
+# (its own file, /etc/apt/sources.list.d/tandem-deb-src.sources) when apt has
+# none, downloads the source with `apt-get source` and installs the build
+# dependencies the tests need; the source is unpacked and built under
+# RDK_DIR, never in the source tree, and kept for the next run.
+#
+# Environment:
+#   RDK_DIR     where the source goes (default: librdkafka-src beside the
+#               directory of TANDEMD, i.e. the build directory)
+#   RDK_JOBS    make -j for the build (2)
+#   RDK_PAR     tests run at a time (test-runner -pN; 2)
+#   TESTS       only these tests (librdkafka's own variable: "0001,0012")
+#   SUBTESTS    only the sub-tests whose name contains this (librdkafka's)
+#   RDK_NO_SKIP 1: ignore skip.txt and subtests.txt (to look into a test)
+#   RDK_KEEP    1: keep the broker's state directory (its log) after the run
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+TANDEMD=${1:-${TANDEMD:-$top/build/main/src/tandemd}}
+[ -x "$TANDEMD" ] || { echo "run.sh: no tandemd at $TANDEMD" >&2; exit 2; }
+TANDEMD=$(cd "$(dirname "$TANDEMD")" && pwd)/$(basename "$TANDEMD")
+RDK_DIR=${RDK_DIR:-$(dirname "$(dirname "$TANDEMD")")/librdkafka-src}
+# the broker version the suite assumes (its tests gate on it): the
+# version librdkafka 2.0.2's own Makefile tests against
+KAFKA_VERSION=3.1.0
+
+say() { printf '==> %s\n' "$*"; }
+
+# as_root CMD...: CMD as root (sudo when not root); fails when neither works
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo -n "$@"
+	else
+		echo "run.sh: '$*' needs root" >&2
+		return 1
+	fi
+}
+
+# The source package's version: that of the installed librdkafka1, so the
+# tests match the library the rest of tandem's suites use.
+rdk_version() {
+	dpkg-query -W -f='${source:Version}' librdkafka1 2>/dev/null || echo 2.0.2-1
+}
+
+# A deb-src entry for bookworm's main archive, unless apt already has one.
+ensure_deb_src() {
+	if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		return 0
+	fi
+	say "adding a deb-src entry for bookworm"
+	printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
+		'Suites: bookworm' 'Components: main' \
+		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+		as_root tee /etc/apt/sources.list.d/tandem-deb-src.sources >/dev/null &&
+		as_root apt-get update -q >/dev/null
+}
+
+# The unpacked source under $RDK_DIR; downloaded only when absent.
+# Prints the tree's path.
+fetch_source() {
+	local ver=$1 tree
+	tree=$RDK_DIR/librdkafka-${ver%-*}
+	if [ ! -f "$tree/tests/test.c" ]; then
+		ensure_deb_src || return 1
+		mkdir -p "$RDK_DIR"
+		(cd "$RDK_DIR" && apt-get source -q "librdkafka=$ver") >"$RDK_DIR/apt-source.log" 2>&1 ||
+			{ echo "run.sh: apt-get source failed (see $RDK_DIR/apt-source.log)" >&2; return 1; }
+	fi
+	echo "$tree"
+}
+
+# What the library and the test runner need to build (Debian's
+# Build-Depends, less debhelper and GSSAPI's libsasl2-dev, which no test
+# here uses); installed only when missing.
+ensure_build_deps() {
+	local missing=() p
+	for p in build-essential python3 liblz4-dev libssl-dev libzstd-dev zlib1g-dev rapidjson-dev; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing ${missing[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# librdkafka (its tests link its internals and its own build) and
+# tests/test-runner, built once: the stamp file says it is done.
+build_suite() {
+	local tree=$1 log=$RDK_DIR/build.log
+	[ -f "$tree/.tandem-built" ] && [ -x "$tree/tests/test-runner" ] && return 0
+	say "building librdkafka and its test runner (log: $log)"
+	(
+		cd "$tree" &&
+			./configure --no-download --disable-gssapi --disable-curl &&
+			make -j"${RDK_JOBS:-2}" libs &&
+			make -C tests -j"${RDK_JOBS:-2}" test-runner
+	) >"$log" 2>&1 || { echo "run.sh: the build failed (see $log)" >&2; tail -n 20 "$log" >&2; return 1; }
+	touch "$tree/.tandem-built"
+}
+
+# The test numbers of skip.txt (first word of each line that is not a
+# comment), comma-separated, for the runner's TESTS_SKIP.
+skip_list() {
+	[ "${RDK_NO_SKIP:-0}" = 1 ] && return 0
+	sed -e 's/#.*//' "$here/skip.txt" | awk 'NF { printf "%s%s", sep, $1; sep = "," }'
+}
+
+# A tandemd with what librdkafka's test clusters have (its
+# tests/scenarios/default.json, Kafka 3.1's defaults otherwise): topics
+# created on first use, 4 partitions each, segment.bytes down to Kafka
+# 3's floor of 14 (0129 asks for 20000).  Kafka's 3 s before a new
+# group's first rebalance stays: 0102 counts on both its members joining
+# it.  State under $1; echoes the bootstrap.
+start_broker() {
+	local state=$1 port
+	port=$(/usr/bin/python3 "$top/scripts/free-ports")
+	"$TANDEMD" --data-dir "$state/data" --amqp-port 0 --http-port 0 \
+		--listeners "PLAINTEXT://127.0.0.1:$port" \
+		--auto-create-topics true --num-partitions 4 --log-min-segment-bytes 14 \
+		--log-level "${TANDEMD_LOG_LEVEL:-warning}" \
+		>>"$state/tandemd.log" 2>&1 &
+	echo $! >"$state/pid"
+	for _ in $(seq 1 200); do
+		if /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null; then
+			echo "127.0.0.1:$port"
+			return 0
+		fi
+		kill -0 "$(cat "$state/pid")" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "run.sh: tandemd did not start (see $state/tandemd.log)" >&2
+	return 1
+}
+
+stop_broker() {
+	local state=$1 pid
+	[ -f "$state/pid" ] || return 0
+	pid=$(cat "$state/pid")
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 200); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+}
+
+# The sub-tests to run one by one of the tests skip.txt leaves out as a
+# whole (subtests.txt: "NNNN SUBSTRING", librdkafka's SUBTESTS match),
+# as "NNNN SUBSTRING" lines; only those of TESTS when it is set.
+subtest_list() {
+	[ "${RDK_NO_SKIP:-0}" = 1 ] && return 0
+	sed -e 's/#.*//' "$here/subtests.txt" | awk 'NF >= 2 { print $1, $2 }' |
+		while read -r t sub; do
+			case ",${TESTS:-$t}," in *"$t"*) echo "$t $sub" ;; esac
+		done
+}
+
+# Runs the sub-tests of subtest_list whose line number is lane modulo
+# lanes, one runner each, one at a time (test.conf must exist).  Returns
+# non-zero when any failed.
+run_subtests() {
+	local tree=$1 state=$2 lane=$3 lanes=$4 rc=0 t sub
+	while read -r t sub; do
+		printf '==> %s, sub-test %s\n' "$t" "$sub"
+		(
+			cd "$tree/tests" &&
+				LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$state/test.conf" \
+					TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS="$t" SUBTESTS="$sub" TESTS_SKIP= \
+					RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p1
+		) || { rc=1; echo "FAILED: $t sub-test $sub"; }
+	done < <(subtest_list | awk -v l="$lane" -v n="$lanes" '(NR - 1) % n == l')
+	return $rc
+}
+
+# Runs the suite: broker tests only (-L: the local ones never reach a
+# broker), full mode, RDK_PAR at a time.  Returns the runner's status.
+run_suite() {
+	local tree=$1 state=$2
+	(
+		cd "$tree/tests" &&
+			LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$state/test.conf" \
+				TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS_SKIP="$(skip_list)" \
+				RDKAFKA_GITVER="debian-$(rdk_version)" \
+				./test-runner -L -p"${RDK_PAR:-2}"
+	)
+}
+
+main() {
+	local ver tree state bootstrap rc sub0 sub1 t0=$SECONDS
+	ver=$(rdk_version)
+	tree=$(fetch_source "$ver") || exit 1
+	ensure_build_deps || exit 1
+	build_suite "$tree" || exit 1
+	state=$(mktemp -d "${TMPDIR:-/tmp}/tandem-rdktests.XXXXXX")
+	trap 'stop_broker "$state"; [ "${RDK_KEEP:-0}" = 1 ] || rm -rf "$state"' EXIT
+	bootstrap=$(start_broker "$state") || exit 1
+	printf 'bootstrap.servers=%s\n' "$bootstrap" >"$state/test.conf"
+	say "librdkafka $ver test suite against tandemd on $bootstrap (skipped: $(skip_list))"
+	# the sub-tests beside the suite, in two lanes (they mostly wait on
+	# the broker's timers), their output after the suite's
+	run_subtests "$tree" "$state" 0 2 >"$state/subtests0.log" 2>&1 &
+	sub0=$!
+	run_subtests "$tree" "$state" 1 2 >"$state/subtests1.log" 2>&1 &
+	sub1=$!
+	run_suite "$tree" "$state" 2>&1 | tee "$state/suite.log"
+	rc=${PIPESTATUS[0]}
+	wait "$sub0" || rc=1
+	wait "$sub1" || rc=1
+	cat "$state/subtests0.log" "$state/subtests1.log" | tee -a "$state/suite.log"
+	say "failed tests:"
+	# one line per failure, a test's time-out too (which ends the runner
+	# before its summary), and a sub-test runner's crash
+	sed -e 's/\x1b\[[0-9;]*m//g' "$state/suite.log" | grep -a -E '^### Test .* failed at|^FAILED: ' || echo "none"
+	cp "$state/tandemd.log" "$RDK_DIR/tandemd.log" 2>/dev/null
+	say "librdkafka test suite: $([ "$rc" = 0 ] && echo PASSED || echo FAILED) in $((SECONDS - t0)) s (tandemd's log: $RDK_DIR/tandemd.log)"
+	exit "$rc"
+}
+
+main
