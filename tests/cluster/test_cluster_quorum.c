@@ -73,6 +73,20 @@ static int leader_of(int i, const char *q)
 	return l ? atoi(l + strlen("\"leader\":\"tandem@node-")) : -1;
 }
 
+/* leader_of() once node i knows a leader: a node lists the queue as soon
+ * as it has the topic, and learns the partition's state (its leader) a
+ * little later, showing "leader":null until then.  -1 after ms. */
+static int wait_leader_of(int i, const char *q, int ms)
+{
+	uint64_t deadline = kh_now_ms() + (uint64_t)ms;
+	for (;;) {
+		int l = leader_of(i, q);
+		if (l > 0 || kh_now_ms() >= deadline)
+			return l;
+		kh_sleep_ms(50);
+	}
+}
+
 enum { TARGET = 400, MAXPUB = 6000, BATCH = 20 };
 
 struct run {
@@ -205,7 +219,7 @@ START_TEST(test_cluster_quorum_leader_killed_under_publisher_and_consumer)
 	for (int i = 1; i < 3; i++)
 		ck_assert_msg(ca_node_answers(&cl, i, "/api/queues", 200, q, 10000),
 			      "node %d does not list %s", cl.nodes[i].id, q);
-	int first = leader_of(1, q);
+	int first = wait_leader_of(1, q, 10000);
 	ck_assert_int_eq(first, cl.nodes[0].id); /* where it was declared */
 
 	struct run *r = calloc(1, sizeof(*r));
