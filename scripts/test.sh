@@ -13,7 +13,8 @@
 #                               RabbitMQ 3.10 node: every expectation is real
 #                               (make check-compat-rabbitmq)
 #   6. fuzzing                  short libFuzzer runs of the eight targets
-#                               (FUZZ_SECONDS each, default 60)
+#                               (FUZZ_SECONDS each, default 60), one per
+#                               core at a time
 #   7. ThreadSanitizer          tandemd built with TSan (build/tsan) under the
 #                               integration programs that drive its background
 #                               jobs; the job service's and the ZooKeeper
@@ -142,10 +143,31 @@ fuzz() {
 	# the Kafka SASL requests, the TLS-wrapped accept path, logstore's record
 	# batches and codecs; the work dirs
 	# (grown corpus, any crasher) stay under build/, not in /tmp
+	# Each target runs on one core: $JOBS of them at a time, each for the
+	# full FUZZ_SECONDS, its output printed whole when it ends.
+	local running=() out
 	for t in frame kafka json zkdata scram sasl tls batch; do
-		FUZZ_WORK="$BUILD/fuzz-$t" sh "$script" "$t" "${FUZZ_SECONDS:-60}" || rc=1
+		FUZZ_WORK="$BUILD/fuzz-$t" sh "$script" "$t" "${FUZZ_SECONDS:-60}" \
+			>"$BUILD/fuzz-$t.out" 2>&1 &
+		running+=("$!:$t")
+		if [ "${#running[@]}" -ge "$JOBS" ]; then
+			fuzz_reap "${running[0]}" || rc=1
+			running=("${running[@]:1}")
+		fi
+	done
+	for out in "${running[@]}"; do
+		fuzz_reap "$out" || rc=1
 	done
 	return $rc
+}
+
+# Waits for one fuzz run ("pid:target"), prints its output; its status.
+fuzz_reap() {
+	local pid=${1%%:*} t=${1#*:} st=0
+	wait "$pid" || st=$?
+	echo "--- fuzz target $t (status $st)"
+	cat "$BUILD/fuzz-$t.out"
+	return $st
 }
 
 kafka_clients() {
