@@ -58,7 +58,7 @@ ensure_deb_src() {
 	if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
 		return 0
 	fi
-	say "adding a deb-src entry for bookworm"
+	say "adding a deb-src entry for bookworm" >&2
 	printf '%s\n' 'Types: deb-src' 'URIs: http://deb.debian.org/debian' \
 		'Suites: bookworm' 'Components: main' \
 		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
