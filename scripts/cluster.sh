@@ -33,8 +33,7 @@
 #   TANDEMD             the tandemd binary (default: build/main/src/tandemd, as
 #                       scripts/setup.sh builds it, else tandemd on PATH)
 #   TANDEM_CLUSTER_ARGS extra flags for every node (e.g. --log-level debug),
-#                       read by `up` and by `start`; %ID% in them is the
-#                       node's id (e.g. --broker-rack RACK%ID%)
+#                       read by `up` and by `start`
 #   TANDEM_CLUSTER_TIMEOUT  seconds to wait for each process (default 60)
 #
 # `up` on a directory whose processes still run fails: run `down` first.
@@ -146,14 +145,12 @@ launch_node() {
 	kafka=$(cat "$d/kafka_port")
 	http=$(cat "$d/http_port")
 	link=$(cat "$d/cluster_port" 2>/dev/null || echo 0)
-	local args=${TANDEM_CLUSTER_ARGS:-}
-	args=${args//%ID%/$id}
-	# shellcheck disable=SC2086 # args is a list of flags
+	# shellcheck disable=SC2086 # TANDEM_CLUSTER_ARGS is a list of flags
 	setsid "$bin" --data-dir "$d/data" --node-id "$id" --zookeeper-connect "$zk" \
 		--advertised-host "$HOST" --bind-address "$HOST" \
 		--amqp-port "$amqp" --kafka-port "$kafka" --http-port "$http" \
 		--cluster-port "$link" --cluster-secret-file "$STATE/cluster.secret" \
-		$args </dev/null >>"$d/tandemd.log" 2>&1 &
+		${TANDEM_CLUSTER_ARGS:-} </dev/null >>"$d/tandemd.log" 2>&1 &
 	echo $! >"$d/pid"
 	for ((i = 0; i < TIMEOUT * 10; i++)); do
 		if listening "$amqp" && listening "$kafka" && listening "$http"; then
