@@ -25,24 +25,30 @@
 #   9. Kafka clients            kcat, kafka-python, kafkajs, librdkafka,
 #                               Sarama and kafka-go against tandemd
 #                               (make check-compat-kafka: compat/kafka/run.sh)
-#  10. browser console          the web console in Debian's Chromium, driven by
+#  10. librdkafka's suite       librdkafka 2.0.2's own tests (Debian's source
+#                               package, built under build/main) against a
+#                               tandemd, full mode, but for skip.txt's
+#                               (make check-compat-librdkafka:
+#                               compat/librdkafka/run.sh; about 11 minutes the
+#                               first time, 3.5 of them the build)
+#  11. browser console          the web console in Debian's Chromium, driven by
 #                               playwright-core (make check-browser:
 #                               compat/browser/run.sh); its screenshot lands in
 #                               build/logs/side-by-side.png
-#  11. fault suite              power cut (kill -9, files cut back to what was
+#  12. fault suite              power cut (kill -9, files cut back to what was
 #                               fsynced) and a tmpfs data directory that fills
 #                               up under AMQP and Kafka load (tests/faults/run.sh)
-#  12. cluster                  three nodes and a private ZooKeeper: the cluster
+#  13. cluster                  three nodes and a private ZooKeeper: the cluster
 #                               client suite (compat/python/test_cluster_amqp.py,
 #                               proven against RabbitMQ in stage 5), replication,
 #                               kill -9 of a leader under acks=all, of the
 #                               controller, a leader paused past its session
 #                               (tests/cluster/test_cluster); again with the
 #                               nodes under ASan + UBSan and under TSan
-#  13. make distcheck           the release tarball holds every file it needs,
+#  14. make distcheck           the release tarball holds every file it needs,
 #                               builds (without -Werror, as a packager would),
 #                               passes make check and installs
-# make check-compat (4 and 9) is not part of make check; node modules go under
+# make check-compat (4 and 9) and check-compat-librdkafka (10) are not part of make check; node modules go under
 # build/main/compat/node_modules and the Go suite's binary and build cache
 # under build/main/compat/go, never into the source tree. Builds from the
 # git checkout and CI's build/ have -Werror (configure --enable-werror);
@@ -90,7 +96,7 @@ why_failed() {
 	local log
 	for log in "${failed_logs[@]}"; do
 		echo "--- $(basename "$log" .log) (full output: $log)"
-		grep -a -E '^(FAIL|ERROR|XPASS)[: ]|:[0-9]+:[FE]:|^not ok|ERROR: AddressSanitizer|WARNING: ThreadSanitizer|runtime error:|Assertion|Traceback|Error:|timed out' "$log" |
+		grep -a -E '^(FAIL|ERROR|XPASS)[: ]|:[0-9]+:[FE]:|^not ok|^### Test .* failed at|failed again, alone|ERROR: AddressSanitizer|WARNING: ThreadSanitizer|runtime error:|Assertion|Traceback|Error:|timed out' "$log" |
 			grep -v -E '^# (FAIL|ERROR|XPASS):' | head -n 12
 	done
 }
@@ -172,6 +178,10 @@ fuzz_reap() {
 
 kafka_clients() {
 	make -C "$main" -s check-compat-kafka
+}
+
+librdkafka_suite() {
+	make -C "$main" -s check-compat-librdkafka
 }
 
 fault_suite() {
@@ -326,6 +336,7 @@ stage "fuzzing" fuzz
 stage "ThreadSanitizer" tsan_check
 stage "valgrind" valgrind_check
 stage "Kafka client suites (compat/kafka)" kafka_clients
+stage "librdkafka's own test suite (compat/librdkafka)" librdkafka_suite
 stage "browser console" browser_console
 stage "fault suite (power cut, disk full)" fault_suite
 stage "cluster (3 nodes, ZooKeeper, kill -9)" cluster_check

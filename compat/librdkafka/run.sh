@@ -4,8 +4,11 @@
 # a tandemd this script starts on free loopback ports, in full mode (not -Q),
 # every test that needs a broker except those compat/librdkafka/skip.txt
 # lists with their reasons; of those, the sub-tests subtests.txt names run
-# one by one afterwards.  Prints the suite's summary and one line per
-# failed test; exits non-zero when any test failed.
+# one by one beside it, and the tests cluster.txt names (they need three
+# brokers) run afterwards against a 3-node tandem cluster
+# (scripts/cluster.sh, with a private ZooKeeper).  Prints the suite's summary and one line per
+# failed test; a test that failed runs once more, alone: exits non-zero
+# when any test failed again (one that passes alone is reported FLAKY).
 #
 # On a fresh Debian 12 machine (as root) it adds a deb-src entry for bookworm
 # (its own file, /etc/apt/sources.list.d/tandem-deb-src.sources) when apt has
@@ -165,8 +168,9 @@ subtest_list() {
 		done
 }
 
-# Runs the sub-tests of subtest_list whose line number is lane modulo
-# lanes, one runner each, one at a time (test.conf must exist).  Returns
+# Runs the sub-tests of subtest_list (or of the file RERUN_LIST) whose line
+# number is lane modulo lanes, one runner each, one at a time (test.conf
+# must exist).  Returns
 # non-zero when any failed.
 run_subtests() {
 	local tree=$1 state=$2 lane=$3 lanes=$4 rc=0 t sub
@@ -178,7 +182,8 @@ run_subtests() {
 					TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS="$t" SUBTESTS="$sub" TESTS_SKIP= \
 					RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p1
 		) || { rc=1; echo "FAILED: $t sub-test $sub"; }
-	done < <(subtest_list | awk -v l="$lane" -v n="$lanes" '(NR - 1) % n == l')
+	done < <({ if [ -n "${RERUN_LIST:-}" ]; then cat "$RERUN_LIST"; else subtest_list; fi; } |
+		awk -v l="$lane" -v n="$lanes" '(NR - 1) % n == l')
 	return $rc
 }
 
@@ -192,6 +197,117 @@ run_suite() {
 				TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS_SKIP="$(skip_list)" \
 				RDKAFKA_GITVER="debian-$(rdk_version)" \
 				./test-runner -L -p"${RDK_PAR:-2}"
+	)
+}
+
+# The lines of log $1 that name a failure; status 1 when there is none.
+failure_lines() {
+	sed -e 's/\x1b\[[0-9;]*m//g' "$1" | grep -a -E '^### Test .* failed at|^FAILED: '
+}
+
+# The numbers of the tests of the runner in tree $1 that log $2 does not
+# show passed or skipped, comma-separated: those that failed, and those that
+# never ran when the runner aborted (it does at a test's time-out).  Of the
+# tests $3 (comma-separated) when given, else of all the runner's tests but
+# skip.txt's and the manual ones (8000 and up: they run only when named);
+# the local ones the runner filters again itself (-L).
+unfinished_tests() {
+	local done
+	done=$(sed -e 's/\x1b\[[0-9;]*m//g' "$2" |
+		sed -n -E -e 's/.*= Test ([0-9]{4})_[^ ]* (PASSED|SKIPPED) =.*/\1/p' \
+			-e 's/^\| ([0-9]{4})_[^ ]* +\| +(PASSED|SKIPPED) .*/\1/p' | sort -u)
+	if [ -n "${3:-}" ]; then
+		printf '%s\n' "${3//,/ }" | tr ' ' '\n'
+	else
+		sed -n -E 's/^_TEST_DECL\(([0-9]{4})_.*/\1/p' "$1/tests/test.c" |
+			grep -v -x -F -f <(printf '%s\n' $(skip_list | tr , ' ') 0000) | awk '$1 < 8000'
+	fi | sort -u | grep -v -x -F -f <(printf '%s\n' $done ----) | paste -sd, -
+}
+
+# Runs once more, alone (one test at a time, nothing beside it), each test
+# and sub-test that failed in the parallel run, and the tests that never
+# ran when the runner aborted at a test's time-out: several of librdkafka's
+# tests measure time windows of a second or so (0102's rebalances), and
+# 0076 closes a socket under librdkafka, whose descriptor another test's
+# connection in the same process may be given meanwhile.  Such a test that
+# passes alone is reported as FLAKY (and does not fail the run); one that
+# fails again, or a failed run that names no test (a crash), fails it.
+rerun_alone() {
+	local tree=$1 state=$2 tests subs rc=0
+	tests=$(unfinished_tests "$tree" "$state/suite.log")
+	subs=$(failure_lines "$state/suite.log" | sed -n -E 's/^FAILED: ([0-9]{4}) sub-test (.*)$/\1 \2/p')
+	if [ -z "$tests" ] && [ -z "$subs" ]; then
+		echo "run.sh: the suite failed without naming a test (see above)"
+		return 1
+	fi
+	if [ -n "$tests" ]; then
+		say "re-running alone what failed: $tests"
+		if run_tests_alone "$tree" "$state/test.conf" "$tests" >"$state/rerun.log" 2>&1; then
+			say "FLAKY (failed beside other tests, passed alone): $tests"
+		else
+			cat "$state/rerun.log"
+			say "failed again, alone: $tests"
+			rc=1
+		fi
+	fi
+	if [ -n "$subs" ]; then
+		printf '%s\n' "$subs" >"$state/rerun-subtests.txt"
+		if RERUN_LIST="$state/rerun-subtests.txt" run_subtests "$tree" "$state" 0 1 \
+			>"$state/rerun-sub.log" 2>&1; then
+			say "FLAKY (failed beside the suite, passed alone): sub-tests $(paste -sd, "$state/rerun-subtests.txt")"
+		else
+			cat "$state/rerun-sub.log"
+			rc=1
+		fi
+	fi
+	return $rc
+}
+
+# The tests that need three brokers (cluster.txt's numbers), against a
+# 3-node tandem cluster (scripts/cluster.sh, a private ZooKeeper) set up as
+# trivup's: racks RACK1..RACK3 with the leader choosing a replica by rack
+# (0101), replication factor 3 by default, and the single broker's
+# settings.  State under $2/cluster; one test at a time.  Returns non-zero
+# when any failed (after a re-run alone of what failed, as the suite's).
+run_cluster_lane() {
+	local tree=$1 state=$2 tests boot rc=0
+	tests=$(sed -e 's/#.*//' "$here/cluster.txt" | awk 'NF { print $1 }' |
+		while read -r t; do case ",${TESTS:-$t}," in *"$t"*) echo "$t" ;; esac; done | paste -sd, -)
+	[ -n "$tests" ] || return 0
+	export TANDEM_CLUSTER_DIR="$state/cluster"
+	say "tests $tests against a 3-node tandem cluster (scripts/cluster.sh, state in $TANDEM_CLUSTER_DIR)"
+	if ! TANDEMD="$TANDEMD" TANDEM_CLUSTER_ARGS="--broker-rack RACK{node_id} \
+		--kafka-replica-selector rack --default-replication-factor 3 \
+		--auto-create-topics true --num-partitions 4 --log-min-segment-bytes 14 \
+		--log-level ${TANDEMD_LOG_LEVEL:-warning}" \
+		bash "$top/scripts/cluster.sh" up 3 >"$state/cluster.lines"; then
+		echo "run.sh: the cluster did not start (see $TANDEM_CLUSTER_DIR)"
+		bash "$top/scripts/cluster.sh" down >/dev/null 2>&1
+		return 1
+	fi
+	boot=$(sed -n -E 's/^node=.* kafka=([^ ]+) .*/\1/p' "$state/cluster.lines" | paste -sd, -)
+	printf 'bootstrap.servers=%s\n' "$boot" >"$state/cluster.conf"
+	run_tests_alone "$tree" "$state/cluster.conf" "$tests" >"$state/cluster.log" 2>&1 ||
+		run_tests_alone "$tree" "$state/cluster.conf" \
+			"$(unfinished_tests "$tree" "$state/cluster.log" "$tests")" \
+			>"$state/cluster-rerun.log" 2>&1 || rc=1
+	cat "$state/cluster.log"
+	if [ -f "$state/cluster-rerun.log" ]; then
+		[ "$rc" = 0 ] && say "FLAKY (failed on the cluster, passed when run again): see above" ||
+			cat "$state/cluster-rerun.log"
+	fi
+	bash "$top/scripts/cluster.sh" down >/dev/null 2>&1
+	return $rc
+}
+
+# Tests $3 (comma-separated) with the runner in tree $1, bootstrap config
+# $2, one at a time.
+run_tests_alone() {
+	(
+		cd "$1/tests" &&
+			LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$2" \
+				TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS="$3" TESTS_SKIP= \
+				RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p1
 	)
 }
 
@@ -220,7 +336,12 @@ main() {
 	say "failed tests:"
 	# one line per failure, a test's time-out too (which ends the runner
 	# before its summary), and a sub-test runner's crash
-	sed -e 's/\x1b\[[0-9;]*m//g' "$state/suite.log" | grep -a -E '^### Test .* failed at|^FAILED: ' || echo "none"
+	failure_lines "$state/suite.log" || echo "none"
+	if [ "$rc" != 0 ]; then
+		rerun_alone "$tree" "$state"
+		rc=$?
+	fi
+	run_cluster_lane "$tree" "$state" || rc=1
 	cp "$state/tandemd.log" "$RDK_DIR/tandemd.log" 2>/dev/null
 	say "librdkafka test suite: $([ "$rc" = 0 ] && echo PASSED || echo FAILED) in $((SECONDS - t0)) s (tandemd's log: $RDK_DIR/tandemd.log)"
 	exit "$rc"
