@@ -49,6 +49,7 @@ struct tdm_replica_node {
 	int amqp_port;
 	int http_port;
 	int cluster_port; /* the cluster link, 0: none */
+	const char *rack; /* Kafka's broker.rack, NULL: none; copied as host */
 };
 
 /* One partition's state, as kept in ZooKeeper
