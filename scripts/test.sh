@@ -260,6 +260,8 @@ cluster_check() {
 	"$main/tests/cluster/test_cluster_stream" || rc=1
 	echo "--- test_cluster_fetchlink"
 	"$main/tests/cluster/test_cluster_fetchlink" || rc=1
+	echo "--- test_cluster_rack"
+	"$main/tests/cluster/test_cluster_rack" || rc=1
 	echo "--- test_cluster_queues"
 	"$main/tests/cluster/test_cluster_queues" || rc=1
 	echo "--- test_cluster_quorum"
