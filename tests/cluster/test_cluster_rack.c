@@ -15,6 +15,8 @@
  *   follower's log but not its answers; an offset past its log end is
  *   OFFSET_OUT_OF_RANGE; once the third replica runs again the follower
  *   serves them;
+ * - read_committed on the follower stops at an open transaction (the last
+ *   stable offset of its own log) and lists the aborted ones;
  * - a librdkafka consumer with client.rack = r2 reads a topic led by node 1
  *   and receives its records from node 2 (its statistics' rxbytes per
  *   broker, as test 0101 checks).
@@ -96,6 +98,8 @@ struct fetched {
 	int32_t preferred;  /* -1 also before v11 */
 	int32_t bytes;      /* of records */
 	int64_t first, last; /* offsets of the records, -1 when none */
+	int32_t naborted;   /* aborted transactions listed (read_committed) */
+	int64_t aborted_first; /* the first one's first offset, -1 none */
 };
 
 /* The offsets the batches of records[0..n) cover into f. */
@@ -118,9 +122,10 @@ static void batch_offsets(const uint8_t *p, int32_t n, struct fetched *f)
 }
 
 /* Fetch (version ver, 9-11) of topic/0 at offset on node i as a consumer
- * (replica_id -1), rack for v11, answered at once (max_wait_ms 0). */
-static struct fetched raw_fetch(int i, int16_t ver, const char *topic, int64_t offset,
-				const char *rack)
+ * (replica_id -1), rack for v11, isolation_level iso, answered at once
+ * (max_wait_ms 0). */
+static struct fetched fetch_iso(int i, int16_t ver, const char *topic, int64_t offset,
+				const char *rack, int8_t iso)
 {
 	int fd = kh_raw_connect_port(cl.nodes[i].kafka_port);
 	struct wb b = { .n = 0 };
@@ -129,7 +134,7 @@ static struct fetched raw_fetch(int i, int16_t ver, const char *topic, int64_t o
 	w32(&b, 0);         /* max_wait_ms */
 	w32(&b, 1);         /* min_bytes */
 	w32(&b, 1 << 20);   /* max_bytes */
-	w8(&b, 0);          /* read_uncommitted */
+	w8(&b, iso);        /* isolation_level */
 	w32(&b, 0);         /* session_id */
 	w32(&b, -1);        /* session_epoch: no session */
 	w32(&b, 1);
@@ -161,14 +166,26 @@ static struct fetched raw_fetch(int i, int16_t ver, const char *topic, int64_t o
 	f.lso = r64(&r);
 	(void)r64(&r); /* log start */
 	int32_t na = r32(&r);
-	for (int32_t k = 0; k < na; k++)
-		(void)rtake(&r, 16);
+	f.naborted = na < 0 ? 0 : na;
+	f.aborted_first = -1;
+	for (int32_t k = 0; k < na; k++) {
+		(void)r64(&r); /* producer id */
+		int64_t first = r64(&r);
+		if (k == 0)
+			f.aborted_first = first;
+	}
 	f.preferred = ver >= 11 ? r32(&r) : -1;
 	f.bytes = r32(&r);
 	f.bytes = f.bytes < 0 ? 0 : f.bytes;
 	batch_offsets(rtake(&r, (size_t)f.bytes), f.bytes, &f);
 	rend(&r);
 	return f;
+}
+
+static struct fetched raw_fetch(int i, int16_t ver, const char *topic, int64_t offset,
+				const char *rack)
+{
+	return fetch_iso(i, ver, topic, offset, rack, 0);
 }
 
 /* Metadata v1 of node i: the rack of broker id into out ("(null)" for
@@ -312,6 +329,73 @@ START_TEST(test_racks_preferred_replica_and_follower_reads)
 }
 END_TEST
 
+/* read_committed on a follower: below the last stable offset of its own
+ * log (which has the transactions' records and markers as the leader's),
+ * with the aborted transactions it read over. */
+START_TEST(test_follower_read_committed_stops_at_open_transactions)
+{
+	char topic[64], txid[64];
+	kh_name(topic, sizeof(topic), "racktxn");
+	kh_name(txid, sizeof(txid), "racktx");
+	create_rf3(topic);
+	const char *kv[] = { "acks", "all", "linger.ms", "0", NULL };
+	rd_kafka_t *p = kh_producer(cl.bootstrap, kv);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "plain", 0, NULL), 0);
+	rd_kafka_destroy(p);
+	const char *tkv[] = { "transactional.id", txid, "transaction.timeout.ms", "60000",
+			      "linger.ms", "0", NULL };
+	rd_kafka_t *tp = kh_producer(cl.bootstrap, tkv);
+	kh_txn_ok(rd_kafka_init_transactions(tp, 60000), "init_transactions");
+
+	/* an open transaction at offsets 2-3: node 2 serves read_committed
+	 * up to 2, read_uncommitted up to 4 */
+	kh_txn_ok(rd_kafka_begin_transaction(tp), "begin");
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(rd_kafka_producev(tp, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+						   RD_KAFKA_V_VALUE("open", 4), RD_KAFKA_V_END),
+				 0);
+	ck_assert_int_eq(rd_kafka_flush(tp, 20000), 0);
+	struct fetched f = wait_hw(1, topic, 0, 4);
+	ck_assert_int_eq(f.hw, 4);
+	ck_assert_int_eq(f.last, 3);
+	f = fetch_iso(1, 11, topic, 0, "r2", 1);
+	ck_assert_int_eq(f.err, 0);
+	ck_assert_int_eq(f.lso, 2);
+	ck_assert_int_eq(f.first, 0);
+	ck_assert_int_eq(f.last, 1);
+	ck_assert_int_eq(f.naborted, 0);
+
+	/* aborted (its marker at 4): read_committed reads it all, with the
+	 * aborted transaction listed for the client to drop */
+	kh_txn_ok(rd_kafka_abort_transaction(tp, 30000), "abort");
+	f = wait_hw(1, topic, 0, 5);
+	ck_assert_int_eq(f.hw, 5);
+	f = fetch_iso(1, 11, topic, 0, "r2", 1);
+	ck_assert_int_eq(f.err, 0);
+	ck_assert_int_eq(f.lso, 5);
+	ck_assert_int_eq(f.last, 4);
+	ck_assert_int_eq(f.naborted, 1);
+	ck_assert_int_eq(f.aborted_first, 2);
+
+	/* committed (record 5, marker 6): read up to its marker */
+	kh_txn_ok(rd_kafka_begin_transaction(tp), "begin");
+	ck_assert_int_eq(rd_kafka_producev(tp, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+					   RD_KAFKA_V_VALUE("done", 4), RD_KAFKA_V_END),
+			 0);
+	kh_txn_ok(rd_kafka_commit_transaction(tp, 30000), "commit");
+	rd_kafka_destroy(tp);
+	f = wait_hw(1, topic, 5, 7);
+	ck_assert_int_eq(f.hw, 7);
+	f = fetch_iso(1, 11, topic, 5, "r2", 1);
+	ck_assert_int_eq(f.err, 0);
+	ck_assert_int_eq(f.lso, 7);
+	ck_assert_int_eq(f.first, 5);
+	ck_assert_int_eq(f.last, 6);
+	ck_assert_int_eq(f.naborted, 0);
+}
+END_TEST
+
 /* ---- a librdkafka consumer with client.rack ------------------------------ */
 
 static int64_t rxbytes[4]; /* per node id, from the consumer's statistics */
@@ -437,6 +521,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_racks_preferred_replica_and_follower_reads);
+	tcase_add_test(tc, test_follower_read_committed_stops_at_open_transactions);
 	tcase_add_test(tc, test_librdkafka_consumer_reads_from_the_follower_in_its_rack);
 	suite_add_tcase(s, tc);
 	return s;
