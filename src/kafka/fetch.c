@@ -44,8 +44,9 @@
  * names a rack (client.rack) with preferred_read_replica, Kafka's
  * RackAwareReplicaSelector (tdm_replica_preferred_read): an in-sync
  * follower in that rack, no records and at once, and the client fetches
- * from it; -1 (here) otherwise.  A follower's fetch (replica_id >= 0, on a connection whose user is
- * tagged administrator, else CLUSTER_AUTHORIZATION_FAILED) names topics
+ * from it; -1 (here) otherwise.  A follower's fetch (replica_id >= 0, on
+ * a connection whose user is tagged administrator, else
+ * CLUSTER_AUTHORIZATION_FAILED) names topics
  * by their core names, reads up to the log end, and its fetch offset is
  * its log end for the replica manager (tdm_replica_follower_fetch, whose
  * refusals become NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
