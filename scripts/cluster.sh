@@ -33,7 +33,8 @@
 #   TANDEMD             the tandemd binary (default: build/main/src/tandemd, as
 #                       scripts/setup.sh builds it, else tandemd on PATH)
 #   TANDEM_CLUSTER_ARGS extra flags for every node (e.g. --log-level debug),
-#                       read by `up` and by `start`
+#                       read by `up` and by `start`; {node_id} in them is
+#                       each node's id (--broker-rack rack-{node_id})
 #   TANDEM_CLUSTER_TIMEOUT  seconds to wait for each process (default 60)
 #
 # `up` on a directory whose processes still run fails: run `down` first.
@@ -145,12 +146,14 @@ launch_node() {
 	kafka=$(cat "$d/kafka_port")
 	http=$(cat "$d/http_port")
 	link=$(cat "$d/cluster_port" 2>/dev/null || echo 0)
+	local extra=${TANDEM_CLUSTER_ARGS:-}
+	extra=${extra//\{node_id\}/$id}
 	# shellcheck disable=SC2086 # TANDEM_CLUSTER_ARGS is a list of flags
 	setsid "$bin" --data-dir "$d/data" --node-id "$id" --zookeeper-connect "$zk" \
 		--advertised-host "$HOST" --bind-address "$HOST" \
 		--amqp-port "$amqp" --kafka-port "$kafka" --http-port "$http" \
 		--cluster-port "$link" --cluster-secret-file "$STATE/cluster.secret" \
-		${TANDEM_CLUSTER_ARGS:-} </dev/null >>"$d/tandemd.log" 2>&1 &
+		$extra </dev/null >>"$d/tandemd.log" 2>&1 &
 	echo $! >"$d/pid"
 	for ((i = 0; i < TIMEOUT * 10; i++)); do
 		if listening "$amqp" && listening "$kafka" && listening "$http"; then

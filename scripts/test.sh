@@ -292,6 +292,8 @@ cluster_check() {
 	"$main/tests/cluster/test_cluster_stream" || rc=1
 	echo "--- test_cluster_fetchlink"
 	"$main/tests/cluster/test_cluster_fetchlink" || rc=1
+	echo "--- test_cluster_rack"
+	"$main/tests/cluster/test_cluster_rack" || rc=1
 	echo "--- test_cluster_queues"
 	"$main/tests/cluster/test_cluster_queues" || rc=1
 	echo "--- test_cluster_quorum"
@@ -319,6 +321,10 @@ cluster_check() {
 		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_txn" || rc=1
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_rack" || rc=1
 	echo "--- compat cluster suites against a 3-node tandem cluster"
 	compat_cluster || rc=1
 	echo "--- test_cluster with the nodes under ThreadSanitizer"

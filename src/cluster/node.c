@@ -77,7 +77,7 @@ struct cn_waiter {
 struct cn_brokers {
 	uint64_t gen;
 	size_t expected, got;
-	struct tdm_replica_node *nodes; /* hosts owned */
+	struct tdm_replica_node *nodes; /* hosts and racks owned */
 	size_t n;
 };
 
@@ -821,8 +821,10 @@ static int hook_alter_config(void *ctx, const char *name, const struct tdm_kv *c
 
 static void brokers_reset(struct cn_brokers *b)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		free((char *)b->nodes[i].host);
+		free((char *)b->nodes[i].rack);
+	}
 	free(b->nodes);
 	memset(b, 0, sizeof(*b));
 }
@@ -842,12 +844,17 @@ static void broker_done(void *ctx, const struct zk_result *res)
 		struct tdm_replica_node *nd = &b->nodes[b->n];
 		nd->id = q->id;
 		nd->host = strdup(zb.host);
+		nd->rack = zb.rack[0] ? strdup(zb.rack) : NULL;
 		nd->kafka_port = zb.port;
 		nd->amqp_port = zb.amqp_port;
 		nd->http_port = zb.http_port;
 		nd->cluster_port = zb.cluster_port;
-		if (nd->host)
+		if (nd->host && (nd->rack || !zb.rack[0])) {
 			b->n++;
+		} else { /* out of memory: left out, as a node with no host was */
+			free((char *)nd->host);
+			free((char *)nd->rack);
+		}
 	} else if (res->rc == ZK_OK) {
 		tdm_log(TDM_LOG_ERROR, "cluster", "%s: bad registration: %s", res->path, err);
 	}
@@ -1014,6 +1021,7 @@ static void register_self(struct tdm_cnode *n)
 				.http_port = n->ports.http, .cluster_port = n->ports.cluster,
 				.timestamp = wall_ms() };
 	snprintf(b.host, sizeof(b.host), "%s", n->host);
+	snprintf(b.rack, sizeof(b.rack), "%s", n->cfg->broker_rack ? n->cfg->broker_rack : "");
 	size_t len;
 	char *data = zkd_broker_encode(&b, &len);
 	struct cn_req *q = data ? req_new(n, CN_REGISTER, NULL, n->id) : NULL;

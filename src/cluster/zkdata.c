@@ -239,6 +239,8 @@ char *zkd_broker_encode(const struct zkd_broker *b, size_t *len)
 		js_str(&w, ep);
 	}
 	js_arr_end(&w);
+	if (b->rack[0])
+		js_kstr(&w, "rack", b->rack);
 	js_kint(&w, "jmx_port", -1);
 	js_key(&w, "features");
 	js_obj(&w);
@@ -288,6 +290,24 @@ static int parse_endpoint(const char *s, size_t n, char *host, int *port)
 	host[colon - sep] = 0;
 	*port = (int)v;
 	return 0;
+}
+
+/* "rack": a non-empty string without NUL of at most ZKD_RACK_MAX bytes
+ * into rack, or none ("") when missing or null.  0 or -1. */
+static int get_rack(const struct js_doc *d, char rack[ZKD_RACK_MAX + 1])
+{
+	int i = js_get(d, 0, "rack");
+	size_t n;
+
+	rack[0] = 0;
+	if (i < 0 || js_type_of(d, i) == JS_NULL)
+		return 0;
+	char *s = js_type_of(d, i) == JS_STR ? js_strdup(d, i, &n) : NULL;
+	int ok = s && n > 0 && n <= ZKD_RACK_MAX && !memchr(s, 0, n);
+	if (ok)
+		memcpy(rack, s, n + 1);
+	free(s);
+	return ok ? 0 : -1;
 }
 
 int zkd_broker_decode(const char *data, size_t len, struct zkd_broker *out, char *err,
@@ -349,6 +369,10 @@ int zkd_broker_decode(const char *data, size_t len, struct zkd_broker *out, char
 			goto out;
 		}
 		b.port = (int)v;
+	}
+	if (get_rack(&d, b.rack) < 0) {
+		fail(err, errlen, "broker znode: bad \"rack\"");
+		goto out;
 	}
 	int t = js_get(&d, 0, "tandem");
 	if (t >= 0) {

@@ -55,10 +55,13 @@ int zkd_parse_id(const char *name, int32_t *out);
 
 /* ---- /brokers/ids/N (ephemeral) ---------------------------------------- */
 /* {"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},
- *  "endpoints":["PLAINTEXT://host:port"],"jmx_port":-1,"features":{},
- *  "host":"host","timestamp":"ms","port":port,"version":5,
- *  "tandem":{"amqp":PORT,"http":PORT,"cluster":PORT}} */
+ *  "endpoints":["PLAINTEXT://host:port"],"rack":"r1","jmx_port":-1,
+ *  "features":{},"host":"host","timestamp":"ms","port":port,"version":5,
+ *  "tandem":{"amqp":PORT,"http":PORT,"cluster":PORT}}: "rack" (Kafka's
+ *  broker.rack) only when the node has one, as Kafka writes it; read as
+ *  none when missing or null. */
 #define ZKD_HOST_MAX 255
+#define ZKD_RACK_MAX 255
 struct zkd_broker {
 	char host[ZKD_HOST_MAX + 1]; /* advertised host */
 	int port;                    /* Kafka listener, 0: none */
@@ -66,6 +69,7 @@ struct zkd_broker {
 	int http_port;               /* 0: none */
 	int cluster_port;            /* the cluster link (cluster_port), 0: none */
 	int64_t timestamp;           /* ms since the epoch, registration time */
+	char rack[ZKD_RACK_MAX + 1]; /* broker_rack, "" none */
 };
 char *zkd_broker_encode(const struct zkd_broker *b, size_t *len);
 /* Host and port come from the PLAINTEXT endpoint when there is one (as

@@ -41,7 +41,8 @@
 #define GIB (UINT64_C(1) << 30)
 
 enum conf_type {
-	CT_STR,   /* char *; min is the least length (1 = must not be empty) */
+	CT_STR,   /* char *; min is the least length (1 = must not be empty), max the
+		   * most (0 = no limit) */
 	CT_LIST,  /* char *, comma list stored trimmed; "none" = empty */
 	CT_INT,   /* int */
 	CT_U32,   /* uint32_t */
@@ -366,6 +367,16 @@ static const struct conf_key conf_keys[] = {
 	{ "advertised_host", CT_STR, OFF(advertised_host), "", 0, 0, 0,
 	  "Host name clients and other nodes reach this node at (Kafka's advertised.listeners\n"
 	  "host); empty = bind_address." },
+	{ "broker_rack", CT_STR, OFF(broker_rack), "", 0, 255, CF_NULLABLE,
+	  "This node's rack (Kafka's broker.rack): registered in the cluster, shown per broker\n"
+	  "in Metadata and DescribeCluster, and matched against a consumer's client.rack by\n"
+	  "kafka_replica_selector = rack; empty = none." },
+	{ "kafka_replica_selector", CT_STR, OFF(kafka_replica_selector), "off", 1, 0, 0,
+	  "Which replica a consumer should fetch from, as the partition's leader answers it\n"
+	  "(Kafka's replica.selector.class, KIP-392): off = the leader (Kafka's default);\n"
+	  "rack = an in-sync replica in the consumer's rack (client.rack), the leader when it\n"
+	  "is there or none is (RackAwareReplicaSelector).  Followers serve consumers' Fetch\n"
+	  "v11+ either way." },
 	{ "advertised_port", CT_U32, OFF(advertised_port), "0", 0, 65535, 0,
 	  "Kafka port this node registers in the cluster, where clients and the other nodes'\n"
 	  "replica fetchers reach it (Kafka's advertised.port), for a node behind a port\n"
@@ -418,6 +429,7 @@ static const struct {
 	{ "log.file.level", "log_level" },
 	{ "prometheus.authentication.enabled", "metrics_auth" },
 	{ "socket.request.max.bytes", "kafka_max_request_size" }, /* Kafka's name */
+	{ "broker.rack", "broker_rack" },                         /* Kafka's name */
 };
 
 /* users.NAME.FIELD: the settable fields of struct tdm_user_conf. */
@@ -657,6 +669,11 @@ static int set_key(struct tdm_config *c, const struct conf_key *k, const char *v
 
 		if (len < k->min) {
 			tu_errf(err, errlen, "%s must not be empty", k->name);
+			return -1;
+		}
+		if (k->max && len > k->max) {
+			tu_errf(err, errlen, "%s is longer than %llu bytes", k->name,
+				(unsigned long long)k->max);
 			return -1;
 		}
 		s = NULL;
@@ -980,6 +997,7 @@ static const struct {
 } conf_enums[] = {
 	{ OFF(auth_mechanisms), "PLAIN,AMQPLAIN,EXTERNAL" },
 	{ OFF(ssl_cert_login_from), "distinguished_name,common_name" },
+	{ OFF(kafka_replica_selector), "off,rack" },
 };
 
 /* 0 when the setting at offset holds only words it may; -1 with err. */

@@ -149,6 +149,8 @@ struct tdm_config {
 	uint32_t zookeeper_connection_timeout_ms; /* default 18000 */
 	uint32_t node_id;           /* broker.id; default 1 */
 	char *advertised_host;      /* owned; "" = bind_address */
+	char *broker_rack;          /* owned; Kafka's broker.rack; NULL = none */
+	char *kafka_replica_selector; /* owned; "off" (default: the leader) or "rack" */
 	uint32_t advertised_port;   /* Kafka port registered in the cluster; 0 = bound port */
 	uint32_t default_replication_factor; /* default 1 */
 	uint32_t min_insync_replicas; /* default 1 */

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "core/replica.h"
+#include "core/replica_internal.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "logstore/logstore.h"
@@ -24,63 +25,14 @@
 /* Ticks (about 100 ms each) an ISR change may stay unanswered. */
 #define ISR_PENDING_TICKS 50
 
-/* A follower as its leader sees it. */
-struct rep_follower {
-	int32_t id;
-	int known;                   /* fetched since this node became leader */
-	uint64_t leo;                /* its log end: the offset it last fetched at */
-	int64_t caught_up_ms;        /* last time it had everything the leader had */
-	int64_t last_fetch_ms;       /* time of its previous fetch */
-	uint64_t leader_leo_at_last; /* the leader's log end at that fetch */
-	/* applier topics (tdm_replica_set_applier): */
-	const void *sent_conn;       /* the connection of the last response, */
-	uint64_t hw_sent;            /* and the high watermark it carried */
-	uint64_t applied;            /* what it has applied, as its fetches tell */
-};
-
-struct rep_part {
-	char *topic; /* owned */
-	int32_t partition;
-	struct tdm_partition_state st; /* replicas and isr point into the arrays below */
-	int32_t *replicas;             /* owned */
-	int32_t *isr;                  /* owned */
-	int leader_here;
-	uint64_t hw;
-	struct rep_follower *fol; /* owned: leader only, one per other replica */
-	size_t nfol;
-	int applier;     /* its topic is the applier's (tdm_replica_set_applier) */
-	int apply_due;   /* follower: the high watermark moved since the applier ran */
-	uint64_t applied_here; /* leader: what this node's applier applied */
-	int isr_pending; /* an ISR change is being written */
-	int pending_ticks; /* ticks it has been out: past ISR_PENDING_TICKS, asked again */
-};
-
-struct tdm_replica {
-	struct tdm_topics *topics; /* borrowed */
-	int32_t node_id;
-	struct tdm_replica_hooks hooks;
-	void *ctx;
-	uint32_t lag_max_ms;
-	uint32_t min_insync;
-	int32_t controller;
-	struct tdm_replica_node *nodes; /* owned, hosts owned */
-	size_t nnodes;
-	struct tdm_map parts; /* "topic/partition" -> struct rep_part */
-	uint64_t isr_shrinks, isr_expands;
-	char *applier_topic; /* owned */
-	void (*applier)(void *ctx);
-	void *applier_ctx;
-	int apply_due;
-};
-
 static size_t part_key(char *buf, size_t len, const char *topic, int32_t partition)
 {
 	int n = snprintf(buf, len, "%s/%" PRId32, topic, partition);
 	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
 }
 
-static struct rep_part *part_get(const struct tdm_replica *r, const char *topic,
-				 int32_t partition)
+struct rep_part *tdm_replica_part_get(const struct tdm_replica *r, const char *topic,
+				      int32_t partition)
 {
 	char key[320];
 	size_t n = part_key(key, sizeof(key), topic, partition);
@@ -114,7 +66,7 @@ static int in_list(const int32_t *ids, size_t n, int32_t id)
 
 static int update_hw(struct tdm_replica *r, struct rep_part *rp, struct ls_partition *p);
 
-static struct rep_follower *follower_of(struct rep_part *rp, int32_t id)
+struct rep_follower *tdm_replica_follower_of(const struct rep_part *rp, int32_t id)
 {
 	for (size_t i = 0; i < rp->nfol; i++)
 		if (rp->fol[i].id == id)
@@ -130,7 +82,7 @@ static void leader_appended(void *ctx, struct ls_partition *p)
 {
 	struct tdm_replica *r = ctx;
 	const struct ls_topic *tp = ls_partition_topic(p);
-	struct rep_part *rp = tp ? part_get(r, tdm_topic_name(tp), tdm_partition_index(p)) : NULL;
+	struct rep_part *rp = tp ? tdm_replica_part_get(r, tdm_topic_name(tp), tdm_partition_index(p)) : NULL;
 	if (rp && rp->leader_here)
 		update_hw(r, rp, p);
 }
@@ -158,8 +110,10 @@ struct tdm_replica *tdm_replica_new(struct tdm_topics *topics, int32_t node_id,
 
 static void free_nodes(struct tdm_replica *r)
 {
-	for (size_t i = 0; i < r->nnodes; i++)
+	for (size_t i = 0; i < r->nnodes; i++) {
 		free((char *)r->nodes[i].host);
+		free((char *)r->nodes[i].rack);
+	}
 	free(r->nodes);
 	r->nodes = NULL;
 	r->nnodes = 0;
@@ -189,9 +143,12 @@ int tdm_replica_set_nodes(struct tdm_replica *r, const struct tdm_replica_node *
 	for (size_t i = 0; i < n; i++) {
 		copy[i] = nodes[i];
 		copy[i].host = strdup(nodes[i].host ? nodes[i].host : "");
-		if (!copy[i].host) {
-			for (size_t j = 0; j < i; j++)
+		copy[i].rack = nodes[i].rack && nodes[i].rack[0] ? strdup(nodes[i].rack) : NULL;
+		if (!copy[i].host || (nodes[i].rack && nodes[i].rack[0] && !copy[i].rack)) {
+			for (size_t j = 0; j <= i; j++) {
 				free((char *)copy[j].host);
+				free((char *)copy[j].rack);
+			}
 			free(copy);
 			return -1;
 		}
@@ -452,7 +409,7 @@ int tdm_replica_follower_fetch(struct tdm_replica *r, int32_t replica_id, const 
 {
 	if (!r)
 		return TDM_REPL_NOT_LEADER;
-	struct rep_part *rp = part_get(r, topic, partition);
+	struct rep_part *rp = tdm_replica_part_get(r, topic, partition);
 	if (!rp)
 		return TDM_REPL_UNKNOWN;
 	if (!rp->leader_here)
@@ -567,7 +524,7 @@ void tdm_replica_follower_hw(struct tdm_replica *r, const char *topic, int32_t p
 {
 	if (!r)
 		return;
-	struct rep_part *rp = part_get(r, topic, partition);
+	struct rep_part *rp = tdm_replica_part_get(r, topic, partition);
 	if (!rp || rp->leader_here)
 		return;
 	uint64_t leo = tdm_partition_log_end(p);
@@ -604,7 +561,7 @@ int tdm_replica_set_applier(struct tdm_replica *r, const char *topic, void (*fn)
 void tdm_replica_set_applied(struct tdm_replica *r, const char *topic, int32_t partition,
 			     uint64_t offset)
 {
-	struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
+	struct rep_part *rp = r ? tdm_replica_part_get(r, topic, partition) : NULL;
 	if (!rp || !rp->applier || offset <= rp->applied_here)
 		return;
 	rp->applied_here = offset;
@@ -616,8 +573,8 @@ void tdm_replica_set_applied(struct tdm_replica *r, const char *topic, int32_t p
 void tdm_replica_follower_sent(struct tdm_replica *r, int32_t replica_id, const void *conn,
 			       const char *topic, int32_t partition, uint64_t hw)
 {
-	struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
-	struct rep_follower *f = rp && rp->applier && rp->leader_here ? follower_of(rp, replica_id)
+	struct rep_part *rp = r ? tdm_replica_part_get(r, topic, partition) : NULL;
+	struct rep_follower *f = rp && rp->applier && rp->leader_here ? tdm_replica_follower_of(rp, replica_id)
 								       : NULL;
 	if (f) {
 		f->sent_conn = conn;
@@ -628,8 +585,8 @@ void tdm_replica_follower_sent(struct tdm_replica *r, int32_t replica_id, const 
 void tdm_replica_follower_applied(struct tdm_replica *r, int32_t replica_id, const void *conn,
 				  const char *topic, int32_t partition, uint64_t fetch_offset)
 {
-	struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
-	struct rep_follower *f = rp && rp->applier && rp->leader_here ? follower_of(rp, replica_id)
+	struct rep_part *rp = r ? tdm_replica_part_get(r, topic, partition) : NULL;
+	struct rep_follower *f = rp && rp->applier && rp->leader_here ? tdm_replica_follower_of(rp, replica_id)
 								       : NULL;
 	if (!f || f->sent_conn != conn) /* the last response may not have arrived */
 		return;
@@ -670,7 +627,7 @@ size_t tdm_replica_nodes(const struct tdm_replica *r, const struct tdm_replica_n
 const struct tdm_partition_state *tdm_replica_state(const struct tdm_replica *r,
 						     const char *topic, int32_t partition)
 {
-	const struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
+	const struct rep_part *rp = r ? tdm_replica_part_get(r, topic, partition) : NULL;
 	return rp ? &rp->st : NULL;
 }
 
@@ -678,7 +635,7 @@ int tdm_replica_check_leader(const struct tdm_replica *r, const char *topic, int
 {
 	if (!r)
 		return TDM_REPL_OK;
-	const struct rep_part *rp = part_get(r, topic, partition);
+	const struct rep_part *rp = tdm_replica_part_get(r, topic, partition);
 	if (!rp)
 		return TDM_REPL_UNKNOWN;
 	if (rp->leader_here)
@@ -689,7 +646,7 @@ int tdm_replica_check_leader(const struct tdm_replica *r, const char *topic, int
 uint64_t tdm_replica_high_watermark(const struct tdm_replica *r, const char *topic,
 				    int32_t partition, const struct ls_partition *p)
 {
-	const struct rep_part *rp = r ? part_get(r, topic, partition) : NULL;
+	const struct rep_part *rp = r ? tdm_replica_part_get(r, topic, partition) : NULL;
 	uint64_t leo = tdm_partition_log_end(p);
 	if (!rp)
 		return r ? (tdm_partition_high_watermark(p) < leo ? tdm_partition_high_watermark(p)
@@ -704,7 +661,7 @@ int tdm_replica_check_insync(const struct tdm_replica *r, const char *topic, int
 	(void)p;
 	if (!r)
 		return TDM_REPL_OK;
-	const struct rep_part *rp = part_get(r, topic, partition);
+	const struct rep_part *rp = tdm_replica_part_get(r, topic, partition);
 	if (!rp)
 		return TDM_REPL_UNKNOWN;
 	if (!rp->leader_here)
@@ -738,7 +695,7 @@ int tdm_replica_acked(const struct tdm_replica *r, const char *topic, int32_t pa
 	(void)p;
 	if (!r)
 		return TDM_REPL_OK;
-	const struct rep_part *rp = part_get(r, topic, partition);
+	const struct rep_part *rp = tdm_replica_part_get(r, topic, partition);
 	if (!rp)
 		return TDM_REPL_UNKNOWN;
 	if (!rp->leader_here)

@@ -49,6 +49,7 @@ struct tdm_replica_node {
 	int amqp_port;
 	int http_port;
 	int cluster_port; /* the cluster link, 0: none */
+	const char *rack; /* Kafka's broker.rack, NULL: none; copied as host */
 };
 
 /* One partition's state, as kept in ZooKeeper
@@ -313,6 +314,28 @@ const struct tdm_partition_state *tdm_replica_state(const struct tdm_replica *r,
  * NULL r: TDM_REPL_OK. */
 int tdm_replica_check_leader(const struct tdm_replica *r, const char *topic,
 			     int32_t partition);
+/*
+ * May this node serve a consumer's read of topic/partition whose fetch can
+ * be served by a follower (Kafka's Fetch v11+, KIP-392)?  TDM_REPL_OK when
+ * it leads it, or is one of its replicas while a leader is known (a
+ * follower serves below the high watermark it learnt from the leader:
+ * tdm_replica_high_watermark); else TDM_REPL_NO_LEADER,
+ * TDM_REPL_NOT_LEADER (not a replica), TDM_REPL_UNKNOWN (no state: also
+ * after the ZooKeeper session was lost).  NULL r: TDM_REPL_OK.
+ */
+int tdm_replica_check_read(const struct tdm_replica *r, const char *topic, int32_t partition);
+/*
+ * Leader: the replica a consumer in `rack` should read topic/partition
+ * from at fetch_offset, as Kafka's RackAwareReplicaSelector picks it
+ * (replica.selector.class; the front end asks only when it is configured):
+ * the leader (TDM_NO_NODE) when its own rack is `rack`, when no live
+ * in-sync follower in that rack holds fetch_offset yet, when rack is NULL
+ * or empty, or when this node does not lead it; else the follower in that
+ * rack with the longest log (then the one caught up last), whose node id is
+ * returned.
+ */
+int32_t tdm_replica_preferred_read(const struct tdm_replica *r, const char *topic,
+				   int32_t partition, const char *rack, uint64_t fetch_offset);
 /* The high watermark of a partition here: how far consumers may read.
  * NULL r (or no state): the log end. */
 uint64_t tdm_replica_high_watermark(const struct tdm_replica *r, const char *topic,

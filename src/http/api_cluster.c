@@ -19,6 +19,7 @@ void hx_cluster(struct hx_req *r)
 		.id = tdm_replica_node_id(NULL),
 		.host = cfg->advertised_host && *cfg->advertised_host ? cfg->advertised_host
 								      : cfg->bind_address,
+		.rack = cfg->broker_rack,
 		.kafka_port = cfg->kafka_port,
 		.amqp_port = cfg->amqp_port,
 		.http_port = r->h->port,

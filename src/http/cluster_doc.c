@@ -81,6 +81,8 @@ static void write_node(struct js_w *w, const struct tdm_replica_node *n)
 	js_kint(w, "amqp_port", n->amqp_port);
 	js_kint(w, "http_port", n->http_port);
 	js_kint(w, "cluster_port", n->cluster_port);
+	if (n->rack) /* broker_rack */
+		js_kstr(w, "rack", n->rack);
 	js_obj_end(w);
 }
 

@@ -3,7 +3,8 @@
  * those asked for: unknown names are left out, as Kafka does) with their
  * values and where they come from, and the broker's: its topic defaults
  * under Kafka's broker names (log.retention.ms, ...) and the few broker
- * settings with a Kafka name (broker.id, num.partitions, ...), read-only.
+ * settings with a Kafka name (broker.id, num.partitions, broker.rack, ...),
+ * read-only.
  *
  * Per resource, as Kafka answers:
  *  - a topic the user may not see (none of configure, write, read on it):
@@ -80,12 +81,13 @@ static const struct {
 	const char *name;
 	int8_t type;
 	const char *doc;
-} own_settings[4] = {
+} own_settings[5] = {
 	{ "broker.id", T_INT, "This broker's id (the node id in a cluster)." },
 	{ "num.partitions", T_INT, "Partitions of a topic created without a count." },
 	{ "default.replication.factor", T_INT, "Replicas of a topic created without a factor." },
 	{ "auto.create.topics.enable", T_BOOLEAN,
 	  "Whether a topic is created when a client first names it." },
+	{ "broker.rack", T_STRING, "This broker's rack (broker_rack); null when it has none." },
 };
 
 /* How entries are written: the request's version and flags. */
@@ -192,16 +194,17 @@ static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 	snprintf(own[1], sizeof(own[1]), "%u", cfg ? cfg->num_partitions : 1u);
 	snprintf(own[2], sizeof(own[2]), "%u", cfg ? cfg->default_replication_factor : 1u);
 	snprintf(own[3], sizeof(own[3]), "%s", cfg && cfg->auto_create_topics ? "true" : "false");
+	const char *val[5] = { own[0], own[1], own[2], own[3], cfg ? cfg->broker_rack : NULL };
 	int32_t n = 0;
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 5; i++)
 		n += wanted(res, own_settings[i].name);
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
 		n += wanted(res, synonyms[i].broker);
 	kf_put_farray(o->b, o->flex, n);
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		if (!wanted(res, own_settings[i].name))
 			continue;
-		put_entry(o, own_settings[i].name, own[i], 1, SRC_STATIC_BROKER);
+		put_entry(o, own_settings[i].name, val[i], 1, SRC_STATIC_BROKER);
 		if (o->ver >= 1)
 			kf_put_farray(o->b, o->flex, 0); /* no synonyms */
 		put_entry_end(o, own_settings[i].type, own_settings[i].doc);

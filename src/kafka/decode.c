@@ -471,8 +471,7 @@ int kf_decode_fetch(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_fet
 	}
 	if (ver >= 7 && fetch_forgotten(c, ver, a, r) < 0)
 		return KF_BAD;
-	if (ver >= 11)
-		(void)kf_get_str(c); /* rack_id: every replica is as near */
+	r->rack_id = ver >= 11 ? kf_get_str(c) : (struct kf_str){ "", 0 };
 	return finish(c);
 }
 

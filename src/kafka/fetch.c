@@ -2,7 +2,7 @@
  * Fetch v4-v13 with long polling (v5 adds each partition's log start, which
  * followers follow: Kafka's KIP-107; v7 fetch sessions, fetch_session.c;
  * v9 the current leader epoch, checked as ListOffsets does; v11 the rack
- * (ignored: every replica is as near, preferred_read_replica -1); v12
+ * and fetching from followers (KIP-392, below); v12
  * flexible (last_fetched_epoch is read and not checked: no diverging
  * epoch is answered; clients validate positions with
  * OffsetForLeaderEpoch); v13 topics by id, UNKNOWN_TOPIC_ID (100) for an
@@ -29,10 +29,24 @@
  * consumers and the definitions log's applier read up to it).
  *
  * In a cluster (srv->replica set) Fetch is Kafka's: a consumer
- * (replica_id -1) is served by the partition's leader only
- * (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE) and reads below the high
- * watermark; a follower (replica_id >= 0, on a connection whose user is
- * tagged administrator, else CLUSTER_AUTHORIZATION_FAILED) names topics
+ * (replica_id -1) is served by the partition's leader (v4-10; else
+ * NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE) or, from v11 (KIP-392),
+ * by any node holding a replica of it, and reads below the high watermark
+ * that node knows (a follower's comes with its fetches from the leader,
+ * so it never shows what the ISR does not have), read_committed below the
+ * last stable offset of its own log under that high watermark (a
+ * follower's log has the transactions' records and markers byte for byte,
+ * so its open transactions are the leader's as far as it has them).  A
+ * fetch offset between that high watermark and the log end reads nothing
+ * (the request waits as any other); past the log end it is
+ * OFFSET_OUT_OF_RANGE, on which clients go back to the leader.  With
+ * kafka_replica_selector = rack the leader answers a v11+ consumer that
+ * names a rack (client.rack) with preferred_read_replica, Kafka's
+ * RackAwareReplicaSelector (tdm_replica_preferred_read): an in-sync
+ * follower in that rack, no records and at once, and the client fetches
+ * from it; -1 (here) otherwise.  A follower's fetch (replica_id >= 0, on
+ * a connection whose user is tagged administrator, else
+ * CLUSTER_AUTHORIZATION_FAILED) names topics
  * by their core names, reads up to the log end, and its fetch offset is
  * its log end for the replica manager (tdm_replica_follower_fetch, whose
  * refusals become NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
@@ -52,6 +66,7 @@
 
 #include <time.h>
 
+#include "core/config.h"
 #include "core/replica.h"
 #include "kafka/kf.h"
 #include "net/net.h"
@@ -67,6 +82,7 @@ struct fetch_part {
 	int64_t log_start;         /* v5+: the partition's log start, -1 when unknown */
 	int64_t parked_hw;         /* the high watermark when the request parked */
 	int64_t lso;               /* the last stable offset, -1 when unknown */
+	int32_t preferred;         /* v11+: preferred_read_replica, -1 this node */
 	struct tdm_aborted_txn *aborted; /* read_committed: in the arena */
 	size_t naborted;
 	struct tdm_read_result rr; /* held between read and encode */
@@ -89,6 +105,9 @@ struct fetch_state {
 	int16_t version;
 	int flex;             /* v12+ */
 	int read_committed;   /* isolation_level 1: stop at the last stable offset */
+	int any_replica;      /* v11+ consumer: a follower may serve it (KIP-392) */
+	const char *rack;     /* arena: the client's rack when kafka_replica_selector
+			       * is rack, else NULL */
 	int32_t session_id;   /* v7+: the fetch session answered for, 0 none */
 	int incremental;      /* only partitions with news are answered */
 	int follower_denied;  /* replica_id >= 0 from a non-administrator */
@@ -162,8 +181,11 @@ static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *f
 		return KF_ERR_NONE;
 	if (!ft->cname)
 		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	/* a consumer, or a follower whose position is recorded (a parked
-	 * fetch looking again): is this node still the leader? */
+	/* a consumer of v11+: is this node the leader or a follower of it? */
+	if (fs->any_replica)
+		return kf_read_check(fs->kc, ft->cname, fp->index, fp->cur_epoch);
+	/* an older consumer, or a follower whose position is recorded (a
+	 * parked fetch looking again): is this node still the leader? */
 	if (fs->replica_id < 0 || fs->recorded)
 		return kf_leader_check(fs->kc, ft->cname, fp->index, fp->cur_epoch);
 	int rc = tdm_replica_follower_fetch(r, fs->replica_id, ft->cname, fp->index,
@@ -174,8 +196,6 @@ static int16_t check_replica(struct fetch_state *fs, const struct fetch_topic *f
 	return kf_err_from_replica(rc);
 }
 
-/* Reads every partition; returns the bytes found, and sets *errors when a
- * partition answers with an error (which ends the wait, as in Kafka). */
 /* The last stable offset of p under high watermark hw: its first open
  * transaction's first offset when lower (-1: unknown, the log failed). */
 static int64_t stable_offset(struct ls_partition *p, int64_t hw)
@@ -205,6 +225,27 @@ static int aborted_of(struct fetch_state *fs, struct ls_partition *p, struct fet
 	return rc;
 }
 
+/* KIP-392 on the leader: 1 when the consumer should read fp from another
+ * replica (fp->preferred), which the answer names instead of records. */
+static int prefer_other(struct fetch_state *fs, const struct fetch_topic *ft,
+			struct fetch_part *fp)
+{
+	struct tdm_replica *r = fs->kc->srv->replica;
+	int32_t id;
+
+	if (!fs->rack || !r)
+		return 0;
+	id = tdm_replica_preferred_read(r, ft->cname, fp->index, fs->rack,
+					(uint64_t)fp->fetch_offset);
+	if (id == TDM_NO_NODE)
+		return 0;
+	fp->preferred = id;
+	return 1;
+}
+
+/* Reads every partition; returns the bytes found, and sets *errors when a
+ * partition answers with an error or a preferred read replica (either
+ * ends the wait, as in Kafka). */
 static size_t read_all(struct fetch_state *fs, int *errors)
 {
 	struct kf_server *srv = fs->kc->srv;
@@ -228,6 +269,7 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			int rc;
 
 			fp->err = KF_ERR_NONE;
+			fp->preferred = -1;
 			fp->high_watermark = -1;
 			fp->lso = -1;
 			fp->naborted = 0;
@@ -254,6 +296,10 @@ static size_t read_all(struct fetch_state *fs, int *errors)
 			}
 			if (fs->replica_id < 0) /* followers read to the log end */
 				fp->lso = stable_offset(p, fp->high_watermark);
+			if (prefer_other(fs, ft, fp)) {
+				(*errors)++; /* answered at once, as Kafka does */
+				continue;
+			}
 			if (total >= max && total > 0)
 				continue; /* request full: no records, but the high watermark */
 			limit = fp->partition_max_bytes > 0 ? (size_t)fp->partition_max_bytes : 0;
@@ -352,7 +398,7 @@ static void encode_part(struct fetch_state *fs, const struct fetch_topic *ft,
 		kf_put_tags(resp, flex);
 	}
 	if (ver >= 11)
-		kf_put_i32(resp, -1);         /* preferred_read_replica: the leader */
+		kf_put_i32(resp, fp->preferred); /* preferred_read_replica, -1: here */
 	if (flex)
 		kf_put_uvarint(resp, (uint32_t)len + 1);
 	else
@@ -400,7 +446,8 @@ static void session_filter(struct fetch_state *fs)
 			struct kf_fsess_part *sp = session_part(
 				s, k, fs->topics[i].cname ? fs->topics[i].cname : "", fp->index);
 
-			fp->include = !fs->incremental || !sp || fp->err || (fp->rr.ref && fp->rr.len) ||
+			fp->include = !fs->incremental || !sp || fp->err || fp->preferred >= 0 ||
+				      (fp->rr.ref && fp->rr.len) ||
 				      sp->hw != fp->high_watermark || sp->ls != fp->log_start;
 			if (sp && fp->include) {
 				sp->hw = fp->high_watermark;
@@ -629,6 +676,7 @@ static int alloc_parts(struct kf_conn *kc, struct fetch_topic *ft, int32_t n)
 	for (int32_t j = 0; j < n; j++) {
 		ft->parts[j].rr.fd = -1;
 		ft->parts[j].include = 1;
+		ft->parts[j].preferred = -1;
 	}
 	return 0;
 }
@@ -737,6 +785,22 @@ static int start(struct fetch_state *fs, const struct kf_fetch_req *r, struct ev
 	return fs->incremental ? from_session(fs, s) : from_request(fs, r, names);
 }
 
+/* The client's rack as a C string in the arena, when the leader is to
+ * pick a replica in it (kafka_replica_selector = rack), else NULL. */
+static const char *client_rack(struct kf_conn *kc, struct kf_str rack)
+{
+	const struct tdm_config *cfg = kc->srv->cfg;
+	char *s;
+
+	if (!kc->srv->replica || !cfg || !cfg->kafka_replica_selector ||
+	    strcmp(cfg->kafka_replica_selector, "rack") != 0 || rack.len <= 0 || rack.len > 255)
+		return NULL;
+	s = kf_arena_alloc(&kc->arena, (size_t)rack.len + 1);
+	if (s && kf_str_cstr(rack, s, (size_t)rack.len + 1) < 0)
+		s = NULL;
+	return s;
+}
+
 int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 {
 	struct kf_server *srv = kc->srv;
@@ -758,6 +822,8 @@ int kf_h_fetch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)
 	fs->follower_denied = r.replica_id >= 0 && !kf_authz_cluster(kc);
 	fs->min_bytes = r.min_bytes;
 	fs->read_committed = r.isolation_level == 1 && r.replica_id < 0;
+	fs->any_replica = fs->version >= 11 && r.replica_id < 0;
+	fs->rack = fs->any_replica ? client_rack(kc, r.rack_id) : NULL;
 	fs->max_bytes = r.max_bytes;
 	if ((rc = start(fs, &r, resp)) != 0)
 		return rc < 0 ? KF_R_CLOSE : KF_R_DONE;

@@ -342,6 +342,11 @@ struct ls_topic *kf_topic_lookup(struct kf_conn *kc, struct kf_str name);
  * (offset_for_leader_epoch.c) */
 int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
 			int32_t current_epoch);
+/* kf_leader_check for a consumer's Fetch v11+ (KIP-392): a follower holding
+ * a replica of it may serve it too (tdm_replica_check_read), its epoch
+ * checked against the leader epoch it knows. */
+int16_t kf_read_check(struct kf_conn *kc, const char *topic, int32_t partition,
+		      int32_t current_epoch);
 /* ---- fetch sessions (fetch_session.c: KIP-227) ---- */
 struct kf_fsess_part {
 	char *topic;          /* owned: the topic's name ("" for an unknown id) */

@@ -1,7 +1,8 @@
 /*
  * Metadata v0-12.  A single node is the one broker, the controller and the
  * leader of every partition; in a cluster the brokers are the live nodes
- * and each partition's leader, replicas and ISR come from the replica
+ * (v1+: each with its rack, broker_rack as it registered it, null for
+ * none) and each partition's leader, replicas and ISR come from the replica
  * manager (core/replica.h), as ZooKeeper holds them.  Unknown topics are created when
  * auto_create_topics is on, the client allows it (v4 flag) and the user
  * may configure the name (never for the cluster link, which names topics
@@ -147,8 +148,8 @@ static void put_broker_list(struct evbuffer *b, const struct kf_conn *kc, int wi
 		kf_put_i32(b, rep ? nodes[i].id : KF_NODE_ID);
 		kf_put_fstr(b, flex, rep ? nodes[i].host : kc->host);
 		kf_put_i32(b, rep ? nodes[i].kafka_port : kc->port);
-		if (with_rack)
-			kf_put_fstr(b, flex, NULL); /* rack */
+		if (with_rack) /* broker_rack as registered, null for none */
+			kf_put_fstr(b, flex, rep ? nodes[i].rack : kc->srv->cfg ? kc->srv->cfg->broker_rack : NULL);
 		kf_put_tags(b, flex);
 	}
 }

@@ -49,22 +49,40 @@ static struct ls_partition *find_part(struct kf_conn *kc, int cluster, struct kf
 	return p;
 }
 
-int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
-			int32_t current_epoch)
+/* err (from the replica manager), or when none the epoch check. */
+static int16_t epoch_check(struct kf_conn *kc, const char *topic, int32_t partition,
+			   int32_t current_epoch, int16_t err)
 {
-	const struct tdm_replica *repl = kc->srv->replica;
-	const struct tdm_partition_state *st;
-	int16_t err;
+	const struct tdm_partition_state *st =
+		err ? NULL : tdm_replica_state(kc->srv->replica, topic, partition);
 
-	if (!repl)
-		return KF_ERR_NONE;
-	err = kf_err_from_replica(tdm_replica_check_leader(repl, topic, partition));
-	st = err ? NULL : tdm_replica_state(repl, topic, partition);
 	if (st && current_epoch >= 0 && current_epoch < st->leader_epoch)
 		return KF_ERR_FENCED_LEADER_EPOCH;
 	if (st && current_epoch >= 0 && current_epoch > st->leader_epoch)
 		return KF_ERR_UNKNOWN_LEADER_EPOCH;
 	return err;
+}
+
+int16_t kf_leader_check(struct kf_conn *kc, const char *topic, int32_t partition,
+			int32_t current_epoch)
+{
+	const struct tdm_replica *repl = kc->srv->replica;
+
+	if (!repl)
+		return KF_ERR_NONE;
+	return epoch_check(kc, topic, partition, current_epoch,
+			   kf_err_from_replica(tdm_replica_check_leader(repl, topic, partition)));
+}
+
+int16_t kf_read_check(struct kf_conn *kc, const char *topic, int32_t partition,
+		      int32_t current_epoch)
+{
+	const struct tdm_replica *repl = kc->srv->replica;
+
+	if (!repl)
+		return KF_ERR_NONE;
+	return epoch_check(kc, topic, partition, current_epoch,
+			   kf_err_from_replica(tdm_replica_check_read(repl, topic, partition)));
 }
 
 int kf_h_offset_for_leader_epoch(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp)

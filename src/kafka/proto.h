@@ -193,6 +193,7 @@ struct kf_fetch_req {
 	struct kf_fetch_topic *topics;
 	int32_t nforgotten;       /* v7+ */
 	struct kf_fetch_forgotten *forgotten;
+	struct kf_str rack_id;    /* v11+: the client's rack (client.rack), "" none */
 };
 
 struct kf_list_offsets_part {

@@ -87,8 +87,17 @@ static pid_t spawn(const struct ch_cluster *c, const struct ch_node *nd)
 				NULL };
 	for (int i = 0; fixed[i]; i++)
 		argv[n++] = (char *)fixed[i];
-	for (int i = 0; c->extra && c->extra[i] && n < 62; i++)
-		argv[n++] = (char *)c->extra[i];
+	static char own[16][64]; /* the child's own copies (after fork) */
+	for (int i = 0; c->extra && c->extra[i] && n < 62; i++) {
+		const char *at = strstr(c->extra[i], "{node_id}");
+		if (!at || i >= 16) {
+			argv[n++] = (char *)c->extra[i];
+			continue;
+		}
+		snprintf(own[i], sizeof(own[i]), "%.*s%d%s", (int)(at - c->extra[i]), c->extra[i],
+			 nd->id, at + 9);
+		argv[n++] = own[i];
+	}
 	argv[n] = NULL;
 	execvp(argv[0], argv);
 	fprintf(stderr, "cluster harness: exec %s: %s\n", argv[0], strerror(errno));

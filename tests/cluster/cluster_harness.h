@@ -51,7 +51,8 @@ struct ch_cluster {
 
 /* ZooKeeper plus n nodes (ids 1..n), each waited for until it accepts;
  * fails the test on error.  extra (NULL-terminated, may be NULL) is kept
- * for restarts. */
+ * for restarts; in its first 16 arguments "{node_id}" stands for each
+ * node's id ("--broker-rack", "r{node_id}": racks r1, r2, ...). */
 void ch_start(struct ch_cluster *c, int n, const char *const *extra);
 /* ch_start, with each node's ZooKeeper connection and its advertised
  * Kafka port (where the other nodes' replica fetchers and the clients

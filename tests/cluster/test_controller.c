@@ -213,7 +213,7 @@ static void ensure(const char *path)
 /* A broker registered on its own session (closed to kill it). */
 static struct zk *broker_up(int32_t id)
 {
-	struct zkd_broker b = { "127.0.0.1", 9092 + id, 0, 0, 0, 0 };
+	struct zkd_broker b = { .host = "127.0.0.1", .port = 9092 + id };
 	char path[ZKD_PATH_MAX], *data;
 	struct zk *zk = session(NULL);
 	struct res r = { 0 };

@@ -74,13 +74,15 @@ static void broker(const char *s, size_t n)
 		return;
 	}
 	CHECK(strlen(b.host) <= ZKD_HOST_MAX && b.port >= 0 && b.port <= 65535);
+	CHECK(strlen(b.rack) <= ZKD_RACK_MAX);
 	CHECK(b.amqp_port >= 0 && b.amqp_port <= 65535 && b.http_port >= 0 && b.http_port <= 65535);
 	size_t len;
 	char *enc = zkd_broker_encode(&b, &len);
 	CHECK(enc);
 	if (b.port > 0 && !strchr(b.host, ':') && b.host[0]) {
 		CHECK(zkd_broker_decode(enc, len, &again, err, sizeof(err)) == 0);
-		CHECK(again.port == b.port && !strcmp(again.host, b.host));
+		CHECK(again.port == b.port && !strcmp(again.host, b.host) &&
+		      !strcmp(again.rack, b.rack));
 	}
 	free(enc);
 }

@@ -193,9 +193,9 @@ int kn_append(struct tdm_topics *topics, const char *topic, int32_t partition, i
 int kn_set_state(struct tdm_replica *r, const char *topic, int32_t partition, int32_t leader,
 		 int32_t leader_epoch, const int32_t *replicas, size_t nreplicas)
 {
-	struct tdm_replica_node nodes[3] = { { 1, "127.0.0.1", 1, 0, 0, 0 },
-					     { 2, "127.0.0.1", 2, 0, 0, 0 },
-					     { 3, "127.0.0.1", 3, 0, 0, 0 } };
+	struct tdm_replica_node nodes[3] = { { 1, "127.0.0.1", 1, 0, 0, 0, NULL },
+					     { 2, "127.0.0.1", 2, 0, 0, 0, NULL },
+					     { 3, "127.0.0.1", 3, 0, 0, 0, NULL } };
 	struct tdm_partition_state st = { .leader = leader, .leader_epoch = leader_epoch,
 					  .controller_epoch = 1, .version = 1,
 					  .replicas = replicas, .nreplicas = nreplicas,

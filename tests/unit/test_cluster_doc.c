@@ -111,9 +111,9 @@ static struct tdm_replica *three_nodes(void)
 	static const int32_t isr23[] = { 2, 3 }, isr3[] = { 3 };
 	/* given out of order: the document sorts them */
 	const struct tdm_replica_node nodes[] = {
-		{ 3, "10.0.0.3", 9392, 5972, 15972, 25972 },
-		{ 1, "10.0.0.1", 9192, 5772, 15772, 25772 },
-		{ 2, "10.0.0.2", 9292, 5872, 15872, 25872 },
+		{ 3, "10.0.0.3", 9392, 5972, 15972, 25972, NULL },
+		{ 1, "10.0.0.1", 9192, 5772, 15772, 25772, "rack-a" },
+		{ 2, "10.0.0.2", 9292, 5872, 15872, 25872, NULL },
 	};
 	struct tdm_replica *r = tdm_replica_new(topics, 2, &hooks, NULL, 30000, 3);
 	ck_assert_ptr_nonnull(r);
@@ -130,7 +130,7 @@ static struct tdm_replica *three_nodes(void)
 
 START_TEST(test_cluster_doc_single_node)
 {
-	const struct tdm_replica_node self = { 1, "127.0.0.1", 9092, 5672, 15672, 0 };
+	const struct tdm_replica_node self = { 1, "127.0.0.1", 9092, 5672, 15672, 0, NULL };
 	struct js_w w;
 	js_w_init(&w);
 	hx_cluster_write(&w, NULL, &self);
@@ -151,7 +151,7 @@ END_TEST
 START_TEST(test_cluster_doc_nodes_and_partitions_sorted)
 {
 	struct tdm_replica *r = three_nodes();
-	const struct tdm_replica_node self = { 9, "ignored", 1, 2, 3, 4 };
+	const struct tdm_replica_node self = { 9, "ignored", 1, 2, 3, 4, NULL };
 	struct js_w w;
 	js_w_init(&w);
 	hx_cluster_write(&w, r, &self); /* self is for a single node only */
@@ -159,7 +159,7 @@ START_TEST(test_cluster_doc_nodes_and_partitions_sorted)
 		doc_text(&w),
 		"{\"clustered\":true,\"node_id\":2,\"controller\":3,\"nodes\":["
 		"{\"id\":1,\"host\":\"10.0.0.1\",\"kafka_port\":9192,\"amqp_port\":5772,\"http_port\":15772,"
-		"\"cluster_port\":25772},"
+		"\"cluster_port\":25772,\"rack\":\"rack-a\"},"
 		"{\"id\":2,\"host\":\"10.0.0.2\",\"kafka_port\":9292,\"amqp_port\":5872,\"http_port\":15872,"
 		"\"cluster_port\":25872},"
 		"{\"id\":3,\"host\":\"10.0.0.3\",\"kafka_port\":9392,\"amqp_port\":5972,\"http_port\":15972,"

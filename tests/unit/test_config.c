@@ -312,6 +312,36 @@ START_TEST(aliases_and_lists)
 }
 END_TEST
 
+/* KIP-392's keys: broker_rack (Kafka's broker.rack, at most 255 bytes,
+ * empty: none) and kafka_replica_selector (off or rack). */
+START_TEST(rack_keys)
+{
+	struct tdm_config c;
+	char err[512] = "", long_rack[300];
+
+	ck_assert_int_eq(tdm_config_init(&c), 0);
+	ck_assert_ptr_null(c.broker_rack);
+	ck_assert_str_eq(c.kafka_replica_selector, "off");
+	ck_assert_int_eq(tdm_config_set(&c, "broker.rack", "eu-1a", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.broker_rack, "eu-1a");
+	ck_assert_int_eq(tdm_config_set(&c, "broker-rack", "", err, sizeof(err)), 0);
+	ck_assert_ptr_null(c.broker_rack);
+	memset(long_rack, 'r', 255);
+	long_rack[255] = 0;
+	ck_assert_int_eq(tdm_config_set(&c, "broker_rack", long_rack, err, sizeof(err)), 0);
+	strcat(long_rack, "r");
+	ck_assert_int_eq(tdm_config_set(&c, "broker_rack", long_rack, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "broker_rack is longer than 255 bytes");
+	ck_assert_int_eq(tdm_config_set(&c, "kafka_replica_selector", "rack", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.kafka_replica_selector, "rack");
+	ck_assert_int_eq(tdm_config_set(&c, "kafka_replica_selector", "nearest", err, sizeof(err)),
+			 -1);
+	ck_assert_str_eq(err, "kafka_replica_selector: 'nearest' is not one of off,rack");
+	ck_assert_int_eq(tdm_config_set(&c, "kafka_replica_selector", "", err, sizeof(err)), -1);
+	tdm_config_free(&c);
+}
+END_TEST
+
 /* rabbitmq.conf's TLS section loads unchanged (issue 13); listeners.tcp =
  * none turns the plain listener off. */
 START_TEST(rabbitmq_tls_section)
@@ -894,6 +924,7 @@ static Suite *config_suite(void)
 	tcase_add_test(t, users);
 	tcase_add_test(t, describe_roundtrip);
 	tcase_add_test(t, example_file_is_the_defaults);
+	tcase_add_test(t, rack_keys);
 	tcase_add_test(t, cluster_secret);
 	suite_add_tcase(s, t);
 

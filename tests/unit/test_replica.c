@@ -5,7 +5,9 @@
  * expansion and shrink (Kafka's replica.lag.time.max.ms rule), acks=all
  * answers with min.insync.replicas, fencing by leader epoch, a
  * transaction marker sent to the partition's leader through the
- * write_marker hook, and the single-node answers for a NULL manager.
+ * write_marker hook, reads served by followers and the leader's choice of
+ * a replica in a consumer's rack (KIP-392), and the single-node answers
+ * for a NULL manager.
  */
 #include <check.h>
 #include <ftw.h>
@@ -199,6 +201,63 @@ START_TEST(test_replica_fencing_and_roles)
 	append(3);
 	tdm_replica_follower_hw(r, "t", 0, part0(), 10);
 	ck_assert_uint_eq(tdm_replica_high_watermark(r, "t", 0, part0()), 3);
+	tdm_replica_free(r);
+}
+END_TEST
+
+/* KIP-392: who serves a consumer's read (tdm_replica_check_read), and the
+ * replica the leader sends a consumer in a rack to (Kafka's
+ * RackAwareReplicaSelector: tdm_replica_preferred_read). */
+START_TEST(test_replica_reads_from_followers_and_rack_selection)
+{
+	static const int32_t isr[] = { 1, 2, 3 }, isr13[] = { 1, 3 };
+	struct tdm_replica_node nodes[] = { { 1, "h", 1, 0, 0, 0, "r1" },
+					    { 2, "h", 2, 0, 0, 0, "r2" },
+					    { 3, "h", 3, 0, 0, 0, "r2" },
+					    { 4, "h", 4, 0, 0, 0, "r4" } };
+	ck_assert_int_eq(tdm_replica_check_read(NULL, "t", 0), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_replica_preferred_read(NULL, "t", 0, "r2", 0), TDM_NO_NODE);
+	struct tdm_replica *r = tdm_replica_new(topics, 1, &hooks, NULL, 30000, 1);
+	ck_assert_int_eq(tdm_replica_set_nodes(r, nodes, 4), 0);
+	const struct tdm_replica_node *got;
+	ck_assert_uint_eq(tdm_replica_nodes(r, &got), 4);
+	ck_assert_str_eq(got[1].rack, "r2"); /* copied */
+	ck_assert_int_eq(tdm_replica_check_read(r, "t", 0), TDM_REPL_UNKNOWN);
+	set_state(r, 1, 0, 0, isr, 3);
+	ck_assert_int_eq(tdm_replica_check_read(r, "t", 0), TDM_REPL_OK);
+	append(6);
+	/* followers not heard from yet hold nothing: the leader */
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 0), TDM_NO_NODE);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 2, "t", 0, 4, 0, 1000), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 3, "t", 0, 6, 0, 1000), TDM_REPL_OK);
+	/* the follower in the rack with the longest log; none past what it holds */
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 2), 3);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 7), TDM_NO_NODE);
+	ck_assert_int_eq(tdm_replica_follower_fetch(r, 2, "t", 0, 6, 0, 1100), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 6), 2); /* caught up last */
+	/* the leader's own rack, an empty one, no rack, a rack without replicas */
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r1", 0), TDM_NO_NODE);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "", 0), TDM_NO_NODE);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, NULL, 0), TDM_NO_NODE);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r4", 0), TDM_NO_NODE);
+	/* out of the ISR: not offered */
+	set_state(r, 1, 0, 1, isr13, 2);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 0), 3);
+	/* a node no longer live: not offered */
+	ck_assert_int_eq(tdm_replica_set_nodes(r, nodes, 2), 0);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 0), TDM_NO_NODE);
+	/* a follower serves reads, and picks no replica */
+	set_state(r, 2, 1, 0, isr, 3);
+	ck_assert_int_eq(tdm_replica_check_leader(r, "t", 0), TDM_REPL_NOT_LEADER);
+	ck_assert_int_eq(tdm_replica_check_read(r, "t", 0), TDM_REPL_OK);
+	ck_assert_int_eq(tdm_replica_preferred_read(r, "t", 0, "r2", 0), TDM_NO_NODE);
+	set_state(r, TDM_NO_NODE, 2, 0, isr, 1);
+	ck_assert_int_eq(tdm_replica_check_read(r, "t", 0), TDM_REPL_NO_LEADER);
+	tdm_replica_free(r);
+	/* a node that holds no replica of it */
+	r = tdm_replica_new(topics, 4, &hooks, NULL, 30000, 1);
+	set_state(r, 1, 0, 0, isr, 3);
+	ck_assert_int_eq(tdm_replica_check_read(r, "t", 0), TDM_REPL_NOT_LEADER);
 	tdm_replica_free(r);
 }
 END_TEST
@@ -468,6 +527,7 @@ int main(void)
 	tcase_add_test(tc, test_replica_hw_is_min_over_isr);
 	tcase_add_test(tc, test_replica_leader_alone_commits_each_append);
 	tcase_add_test(tc, test_replica_fencing_and_roles);
+	tcase_add_test(tc, test_replica_reads_from_followers_and_rack_selection);
 	tcase_add_test(tc, test_replica_isr_shrinks_after_lag_time_and_expands_when_caught_up);
 	tcase_add_test(tc, test_replica_min_insync_replicas);
 	tcase_add_test(tc, test_replica_new_follower_behind_keeps_its_lag_time);

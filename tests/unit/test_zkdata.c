@@ -69,6 +69,27 @@ START_TEST(broker_round_trip)
 	ck_assert_int_eq(d.http_port, 15672);
 	ck_assert_int_eq(d.cluster_port, 25672);
 	ck_assert(d.timestamp == 1700000000123);
+	/* no rack: none written (Kafka leaves the key out), none read */
+	ck_assert_ptr_null(strstr(s, "\"rack\""));
+	ck_assert_str_eq(d.rack, "");
+	free(s);
+	/* a rack (broker_rack) is written as Kafka's broker.rack is, and read back */
+	strcpy(b.rack, "eu-west-1a");
+	s = zkd_broker_encode(&b, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(s, "\"rack\":\"eu-west-1a\""));
+	ck_assert_msg(zkd_broker_decode(s, len, &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(d.rack, "eu-west-1a");
+	ck_assert_str_eq(d.host, "10.0.0.7");
+	free(s);
+	/* the longest rack there is room for, and a quote in it */
+	memset(b.rack, 'r', ZKD_RACK_MAX);
+	b.rack[ZKD_RACK_MAX] = 0;
+	b.rack[3] = '"';
+	s = zkd_broker_encode(&b, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(zkd_broker_decode(s, len, &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(d.rack, b.rack);
 	free(s);
 }
 END_TEST
@@ -86,6 +107,16 @@ START_TEST(broker_as_kafka_wrote_it)
 	ck_assert_int_eq(d.port, 9092);
 	ck_assert_int_eq(d.amqp_port, 0);
 	ck_assert_int_eq(d.cluster_port, 0);
+	ck_assert_str_eq(d.rack, "");
+	/* Kafka 2.8 with broker.rack set, and with it null */
+	const char *kr = "{\"endpoints\":[\"PLAINTEXT://h2:9092\"],\"rack\":\"dc1\",\"jmx_port\":-1,"
+			 "\"host\":\"h2\",\"port\":9092,\"version\":5,\"timestamp\":\"1\"}";
+	ck_assert_msg(zkd_broker_decode(kr, strlen(kr), &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(d.rack, "dc1");
+	ck_assert_str_eq(d.host, "h2");
+	const char *kn = "{\"endpoints\":[\"PLAINTEXT://h2:9092\"],\"rack\":null,\"version\":5}";
+	ck_assert_msg(zkd_broker_decode(kn, strlen(kn), &d, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(d.rack, "");
 	/* version 1 (host and port only) */
 	const char *v1 = "{\"jmx_port\":-1,\"timestamp\":\"1\",\"host\":\"old\",\"version\":1,\"port\":9000}";
 	ck_assert_msg(zkd_broker_decode(v1, strlen(v1), &d, err, sizeof(err)) == 0, "%s", err);
@@ -120,6 +151,10 @@ START_TEST(broker_malformed)
 		"{\"version\":5,\"host\":\"h\",\"port\":1,\"timestamp\":true}",
 		"{\"version\":5,\"host\":\"h\\u0000x\",\"port\":1}",
 		"{\"version\":5,\"host\":\"h\",\"port\":1} trailing",
+		"{\"version\":5,\"host\":\"h\",\"port\":1,\"rack\":\"\"}",
+		"{\"version\":5,\"host\":\"h\",\"port\":1,\"rack\":7}",
+		"{\"version\":5,\"host\":\"h\",\"port\":1,\"rack\":[\"r1\"]}",
+		"{\"version\":5,\"host\":\"h\",\"port\":1,\"rack\":\"r\\u0000\"}",
 	};
 	struct zkd_broker d;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -132,6 +167,10 @@ START_TEST(broker_malformed)
 	memset(host + strlen(host), 'h', 300);
 	strcat(host, "\",\"port\":1}");
 	ck_assert_int_lt(zkd_broker_decode(host, strlen(host), &d, err, sizeof(err)), 0);
+	char rack[400] = "{\"version\":5,\"host\":\"h\",\"port\":1,\"rack\":\"";
+	memset(rack + strlen(rack), 'r', ZKD_RACK_MAX + 1); /* one byte too long */
+	strcat(rack, "\"}");
+	ck_assert_int_lt(zkd_broker_decode(rack, strlen(rack), &d, err, sizeof(err)), 0);
 	ck_assert_int_lt(zkd_broker_decode(NULL, 0, &d, err, sizeof(err)), 0);
 }
 END_TEST
