@@ -9,9 +9,10 @@
  * highest version both sides know: librdkafka 2.0.2 turns features on
  * from ranges (compression needs Produce v0 in the range, zstd Produce v7
  * and Fetch v10, lz4 and group coordination FindCoordinator v0), and
- * kafka-python 2.0.2 infers a broker release from a few of them (Produce
- * v8: 2.4, then it produces v7; ListOffsets v5, Fetch v7/v8/v10/v11,
- * Metadata v4/v5 lower down) and sends that release's versions.
+ * kafka-python 2.0.2 infers a broker release from a few of them
+ * (DescribeAcls v2: 2.5, Produce v8: 2.4, then it produces v7; ListOffsets
+ * v5, Fetch v7/v8/v10/v11, Metadata v4/v5 lower down) and sends that
+ * release's versions.
  *
  * Must not depend on: src/amqp.
  */
