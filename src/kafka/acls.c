@@ -50,8 +50,6 @@
 #include "core/broker.h"
 #include "kafka/acls_internal.h"
 
-#define KF_ERR_SECURITY_DISABLED 54
-
 struct collect {
 	const struct tdm_auth *a;
 	const char *vhost;
