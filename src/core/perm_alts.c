@@ -190,7 +190,7 @@ char *tdm_perm_alt_add(const char *pattern, const char *alt)
 /* The pattern being rebuilt without the alternatives removed. */
 struct rebuild {
 	struct alt_meaning m;
-	char *out;     /* owned until returned */
+	char *out; /* owned until returned */
 	size_t len;
 	size_t removed;
 };

@@ -20,7 +20,11 @@
 #include "kafka/acls_internal.h"
 
 /* The three patterns as bits. */
-enum { P_CONF = 1 << TDM_PERM_CONFIGURE, P_WRITE = 1 << TDM_PERM_WRITE, P_READ = 1 << TDM_PERM_READ };
+enum {
+	P_CONF = 1 << TDM_PERM_CONFIGURE,
+	P_WRITE = 1 << TDM_PERM_WRITE,
+	P_READ = 1 << TDM_PERM_READ
+};
 
 void kf_acl_list_free(struct kf_acl_list *l)
 {
@@ -34,8 +38,8 @@ void kf_acl_list_free(struct kf_acl_list *l)
 
 /* Appends a binding (copies name and user) unless it is there already.
  * 0 or -1 (no memory). */
-static int list_add(struct kf_acl_list *l, int8_t rtype, int8_t ptype, int8_t op,
-		    const char *name, const char *user)
+static int list_add(struct kf_acl_list *l, int8_t rtype, int8_t ptype, int8_t op, const char *name,
+		    const char *user)
 {
 	struct kf_acl_entry *e;
 
@@ -71,52 +75,68 @@ static int list_add(struct kf_acl_list *l, int8_t rtype, int8_t ptype, int8_t op
 
 /* ---- a user's patterns as bindings --------------------------------------------- */
 
-/* The representable alternatives of one user's three patterns: each one
- * once, with the patterns it is in. */
+/* One representable alternative of a user's patterns, and the patterns
+ * (P_* bits) it is in. */
+struct alt_item {
+	enum tdm_alt_kind kind;
+	char *name; /* owned */
+	int in;
+};
+/* The representable alternatives of one user's three patterns, each once. */
 struct alt_set {
-	struct {
-		enum tdm_alt_kind kind;
-		char *name; /* owned */
-		int in;     /* P_* bits */
-	} *v;
+	struct alt_item *v; /* owned */
 	size_t n, cap;
 	int bit; /* the pattern being walked */
 	int err;
 };
 
+/* The item of s that means (k, name), or NULL. */
+static struct alt_item *alt_find(struct alt_set *s, enum tdm_alt_kind k, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].kind == k && strcmp(s->v[i].name, name) == 0)
+			return &s->v[i];
+	return NULL;
+}
+
+/* Appends (k, name) for the pattern being walked, taking name.  0 or -1. */
+static int alt_append(struct alt_set *s, enum tdm_alt_kind k, char *name)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 8;
+		struct alt_item *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = (struct alt_item){ k, name, s->bit };
+	return 0;
+}
+
+/* One alternative of the pattern being walked (tdm_alt_fn). */
 static int alt_seen(const char *alt, size_t len, void *ctx)
 {
 	struct alt_set *s = ctx;
 	char *name = malloc(len + 1);
-	enum tdm_alt_kind k = name ? tdm_perm_alt_parse(alt, len, name) : TDM_ALT_OTHER;
+	enum tdm_alt_kind k;
+	struct alt_item *it;
 
 	if (!name)
-		s->err = 1;
-	for (size_t i = 0; name && k != TDM_ALT_OTHER && i < s->n; i++)
-		if (s->v[i].kind == k && strcmp(s->v[i].name, name) == 0) {
-			s->v[i].in |= s->bit;
-			k = TDM_ALT_OTHER; /* counted */
-		}
-	if (k != TDM_ALT_OTHER && s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		void *v = realloc(s->v, cap * sizeof(*s->v));
-
-		if (!v) {
-			s->err = 1;
-			k = TDM_ALT_OTHER;
-		} else {
-			s->v = v;
-			s->cap = cap;
-		}
-	}
-	if (k == TDM_ALT_OTHER) {
+		return s->err = 1;
+	k = tdm_perm_alt_parse(alt, len, name);
+	it = k == TDM_ALT_OTHER ? NULL : alt_find(s, k, name);
+	if (it)
+		it->in |= s->bit;
+	if (k == TDM_ALT_OTHER || it) {
 		free(name);
-		return s->err;
+		return 0;
 	}
-	s->v[s->n].kind = k;
-	s->v[s->n].name = name;
-	s->v[s->n].in = s->bit;
-	s->n++;
+	if (alt_append(s, k, name) < 0) {
+		free(name);
+		return s->err = 1;
+	}
 	return 0;
 }
 
@@ -234,12 +254,19 @@ int kf_acl_op_patterns(int8_t rtype, int8_t op, const char **why)
 	*why = NULL;
 	if (rtype == KF_ACL_RES_TOPIC) {
 		switch (op) {
-		case KF_OP_ALL: return P_CONF | P_WRITE | P_READ;
-		case KF_OP_READ: return P_READ;
-		case KF_OP_WRITE: return P_WRITE;
-		case KF_OP_CREATE: case KF_OP_DELETE: case KF_OP_ALTER: case KF_OP_ALTER_CONFIGS:
+		case KF_OP_ALL:
+			return P_CONF | P_WRITE | P_READ;
+		case KF_OP_READ:
+			return P_READ;
+		case KF_OP_WRITE:
+			return P_WRITE;
+		case KF_OP_CREATE:
+		case KF_OP_DELETE:
+		case KF_OP_ALTER:
+		case KF_OP_ALTER_CONFIGS:
 			return P_CONF;
-		case KF_OP_DESCRIBE: case KF_OP_DESCRIBE_CONFIGS:
+		case KF_OP_DESCRIBE:
+		case KF_OP_DESCRIBE_CONFIGS:
 			*why = "tandem has no describe-only permission: DESCRIBE and "
 			       "DESCRIBE_CONFIGS on a topic come with any of READ, WRITE and "
 			       "CREATE/DELETE/ALTER (RabbitMQ's read, write, configure)";
@@ -247,9 +274,12 @@ int kf_acl_op_patterns(int8_t rtype, int8_t op, const char **why)
 		}
 	} else if (rtype == KF_ACL_RES_GROUP) {
 		switch (op) {
-		case KF_OP_ALL: return P_READ | P_CONF;
-		case KF_OP_READ: return P_READ;
-		case KF_OP_DELETE: return P_CONF;
+		case KF_OP_ALL:
+			return P_READ | P_CONF;
+		case KF_OP_READ:
+			return P_READ;
+		case KF_OP_DELETE:
+			return P_CONF;
 		case KF_OP_DESCRIBE:
 			*why = "DESCRIBE on a group comes with READ in tandem (RabbitMQ's read "
 			       "permission on the group id)";
@@ -302,8 +332,8 @@ int kf_acl_change(struct kf_server *srv, const char *vhost, const char *user, in
 {
 	struct tdm_perm_info pi;
 	enum tdm_alt_kind kind = ptype == KF_ACL_PATTERN_PREFIXED ? TDM_ALT_PREFIX
-				 : strcmp(name, "*") == 0  ? TDM_ALT_ANY
-							   : TDM_ALT_LITERAL;
+				 : strcmp(name, "*") == 0         ? TDM_ALT_ANY
+								  : TDM_ALT_LITERAL;
 	const char *old[3] = { "", "", "" };
 	char *pat[3] = { NULL, NULL, NULL };
 	size_t changed = 0;

@@ -213,7 +213,10 @@ static const char *principal_user(struct kf_conn *kc, struct kf_str p, char *use
 	if (p.len < 5 || memcmp(p.p, "User:", 5) != 0 ||
 	    kf_str_cstr((struct kf_str){ p.p + 5, p.len - 5 }, user, cap) < 0) {
 		snprintf(msg, msglen, "the principal must be User:<a tandem user>, not '%.*s'",
-			 p.len > 200 ? 200 : p.len < 0 ? 0 : (int)p.len, p.p ? p.p : "");
+			 p.len > 200 ? 200
+			 : p.len < 0 ? 0
+				     : (int)p.len,
+			 p.p ? p.p : "");
 		return NULL;
 	}
 	if (!tdm_auth_user_tags(kc->srv->auth, user)) {
@@ -264,8 +267,8 @@ static int16_t create_one(struct kf_conn *kc, const struct kf_acl *b, char *msg,
 		snprintf(msg, msglen, "vhost '%s' does not exist", vh);
 		return KF_ERR_INVALID_REQUEST;
 	}
-	if (kf_acl_change(kc->srv, vh, user, patterns, b->pattern_type, name, 1, why,
-			  sizeof(why)) < 0) {
+	if (kf_acl_change(kc->srv, vh, user, patterns, b->pattern_type, name, 1, why, sizeof(why)) <
+	    0) {
 		snprintf(msg, msglen, "%s", *why ? why : "could not store the permission");
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}
@@ -309,8 +312,8 @@ static int16_t delete_one(struct kf_conn *kc, const struct kf_acl_entry *e, char
 		snprintf(msg, msglen, "%s", why);
 		return KF_ERR_INVALID_REQUEST;
 	}
-	if (kf_acl_change(kc->srv, kf_authz_vhost(kc), e->user, patterns, e->ptype, e->name, 0,
-			  err, sizeof(err)) < 0) {
+	if (kf_acl_change(kc->srv, kf_authz_vhost(kc), e->user, patterns, e->ptype, e->name, 0, err,
+			  sizeof(err)) < 0) {
 		snprintf(msg, msglen, "%s", *err ? err : "could not store the permission");
 		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	}

@@ -19,10 +19,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const broker_args[] = { "--users.bob.password", "bpw",
-					   "--users.bob.vhosts",   "other",
-					   "--users.carol.password", "cpw",
-					   "--vhosts",             "other",
+static const char *const broker_args[] = { "--users.bob.password",
+					   "bpw",
+					   "--users.bob.vhosts",
+					   "other",
+					   "--users.carol.password",
+					   "cpw",
+					   "--vhosts",
+					   "other",
 					   NULL };
 
 enum { RES_ANY = 1, RES_TOPIC = 2, RES_GROUP = 3, RES_CLUSTER = 4 };
@@ -148,8 +152,7 @@ static void create_acls(int fd, int ver, const struct acl *a, int n, int16_t *er
 }
 
 /* Creates one binding, which must succeed. */
-static void grant(int fd, int8_t rtype, const char *name, int8_t ptype, const char *user,
-		  int8_t op)
+static void grant(int fd, int8_t rtype, const char *name, int8_t ptype, const char *user, int8_t op)
 {
 	struct acl a = { rtype, name, ptype, user, "*", op, PERM_ALLOW };
 	int16_t err;
@@ -169,8 +172,8 @@ static void put_binding(char *out, size_t cap, int rtype, const char *name, int 
 
 /* DescribeAcls of filter f: the top error (msg into why), the bindings
  * in out. */
-static int16_t describe_acls(int fd, int ver, const struct acl *f, char *out, size_t cap,
-			     char *why, size_t whycap)
+static int16_t describe_acls(int fd, int ver, const struct acl *f, char *out, size_t cap, char *why,
+			     size_t whycap)
 {
 	struct wb b;
 	struct rb r;
@@ -409,7 +412,8 @@ START_TEST(test_kafka_acls_refusals)
 		{ RES_TOPIC, "x", PAT_LITERAL, "User:nobody", "*", OP_READ, PERM_ALLOW },
 		{ RES_TOPIC, "x", PAT_LITERAL, "Group:carol", "*", OP_READ, PERM_ALLOW },
 		{ RES_TOPIC, "x", PAT_LITERAL, "User:carol", "*", OP_DESCRIBE, PERM_ALLOW },
-		{ RES_CLUSTER, "kafka-cluster", PAT_LITERAL, "User:carol", "*", OP_ALL, PERM_ALLOW },
+		{ RES_CLUSTER, "kafka-cluster", PAT_LITERAL, "User:carol", "*", OP_ALL,
+		  PERM_ALLOW },
 		{ RES_TOPIC, "x", PAT_MATCH, "User:carol", "*", OP_READ, PERM_ALLOW },
 	};
 	int n = (int)(sizeof(bad) / sizeof(bad[0]));
@@ -465,10 +469,13 @@ START_TEST(test_kafka_acls_flexible_versions)
 	ck_assert_int_eq(errs[1], 0);
 	f = (struct acl){ RES_ANY, "flex-g", PAT_PREFIXED, "User:carol", NULL, OP_ANY, PERM_ANY };
 	for (int ver = 2; ver <= 3; ver++) {
-		ck_assert_int_eq(describe_acls(admin, ver, &f, out, sizeof(out), why, sizeof(why)), 0);
+		ck_assert_int_eq(describe_acls(admin, ver, &f, out, sizeof(out), why, sizeof(why)),
+				 0);
 		ck_assert_str_eq(out, "2/4/flex-g/User:carol/*/3/3\n3/4/flex-g/User:carol/*/3/3\n");
 	}
-	f = (struct acl){ RES_TOPIC, "flex-lit", PAT_MATCH, "User:carol", "*", OP_WRITE, PERM_ALLOW };
+	f =
+		(struct acl){ RES_TOPIC, "flex-lit", PAT_MATCH, "User:carol",
+			      "*",       OP_WRITE,   PERM_ALLOW };
 	ck_assert_int_eq(delete_acls(admin, 2, &f, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "0:2/3/flex-lit/User:carol/*/4/3\n");
 	f.ptype = PAT_ANY;

@@ -93,7 +93,8 @@ START_TEST(make_round_trips)
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		for (int k = TDM_ALT_LITERAL; k <= TDM_ALT_PREFIX; k++) {
-			char *alt = tdm_perm_alt_make((enum tdm_alt_kind)k, names[i], strlen(names[i]));
+			char *alt =
+				tdm_perm_alt_make((enum tdm_alt_kind)k, names[i], strlen(names[i]));
 
 			ck_assert_ptr_nonnull(alt);
 			ck_assert_int_eq(tdm_perm_alt_parse(alt, strlen(alt), buf), k);
@@ -125,7 +126,7 @@ START_TEST(add_alternatives)
 	check_add("^t$", "^u$", "^t$|^u$");
 	check_add("^t$|^u$", "^u$", "^t$|^u$"); /* there already */
 	check_add("^a]$", "^a\\]$", "^a]$");    /* the same name, spelled otherwise */
-	check_add("^t$", "^t", "^t$|^t");        /* a prefix is not the literal */
+	check_add("^t$", "^t", "^t$|^t");       /* a prefix is not the literal */
 	check_add("x.*", ".*", "x.*|.*");
 	check_add(".*", ".*", ".*");
 	check_add("(a|b)", "^c$", "(a|b)|^c$");
