@@ -4,8 +4,8 @@
  * patterns on a vhost stand for, Kafka's filter matching over them, and
  * granting or revoking one binding as adding or removing one alternative
  * of the patterns (core/perm_alts.h), persisted as the management API
- * does (core/durable.h: the user's record, shared with a cluster through
- * its definitions log).
+ * does (core/durable.h: the user's record, proposed to a cluster's
+ * definitions log; acl_wait.c waits for it).
  *
  * Must not depend on: src/amqp, src/http.
  */
@@ -14,7 +14,6 @@
 
 #include "core/auth.h"
 #include "core/broker.h"
-#include "core/defs.h"
 #include "core/durable.h"
 #include "core/perm_alts.h"
 #include "kafka/acls_internal.h"
@@ -298,14 +297,6 @@ int kf_acl_op_patterns(int8_t rtype, int8_t op, const char **why)
 	return 0;
 }
 
-/* Hands a cluster's proposals of the change to nobody: the change is made
- * here at once, the other nodes apply it from the definitions log. */
-static void forget_proposals(struct tdm_broker *b)
-{
-	while (b && tdm_defs_untaken(b))
-		tdm_defs_op_forget(tdm_defs_last(b, NULL, NULL));
-}
-
 /* The new pattern: old with alternative (kind, name) added or removed. */
 static char *edit(const char *old, int add, enum tdm_alt_kind kind, const char *name,
 		  size_t *changed)
@@ -354,7 +345,6 @@ int kf_acl_change(struct kf_server *srv, const char *vhost, const char *user, in
 					      errlen);
 		if (rc == 0 && srv->broker && tdm_durable_user(srv->broker->durable, user) < 0)
 			rc = -1;
-		forget_proposals(srv->broker);
 	}
 	for (int p = 0; p < 3; p++)
 		free(pat[p]);

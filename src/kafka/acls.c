@@ -37,8 +37,8 @@
  * served whatever the listener's security; SECURITY_DISABLED (54) only
  * when the broker has no users at all.  A change is persisted and shared
  * with a cluster as PUT /api/permissions does (the user's record, the
- * definitions log); the answer does not wait for the other nodes to
- * apply it.
+ * definitions log), and the answer waits, as that PUT's, until this node
+ * applied the change from the log (acl_wait.c).
  *
  * Must not depend on: src/amqp, src/http.
  */
@@ -295,7 +295,7 @@ int kf_h_create_acls(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 		kf_put_tags(resp, flex);
 	}
 	kf_put_tags(resp, flex);
-	return KF_R_DONE;
+	return kf_acl_answer(kc); /* resp is kc->resp */
 }
 
 /* ---- DeleteAcls --------------------------------------------------------------------- */
@@ -382,5 +382,5 @@ int kf_h_delete_acls(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *re
 	for (int32_t i = 0; i < r.n; i++)
 		delete_filter(kc, resp, &r.acls[i], denied);
 	kf_put_tags(resp, flex);
-	return KF_R_DONE;
+	return kf_acl_answer(kc); /* resp is kc->resp */
 }

@@ -41,11 +41,16 @@ int kf_acl_op_patterns(int8_t rtype, int8_t op, const char **why);
 /*
  * Adds (add) or removes the alternative for ptype and name (LITERAL "*":
  * ".*") in the given patterns of user on vhost (absent ones are "") and
- * persists the user as the management API does; nothing when nothing
- * changes.  0, or -1 with err set when the auth refuses (err may be
+ * persists the user as the management API does (in a cluster: a
+ * proposal, left for kf_acl_answer); nothing when nothing changes.  0, or -1 with err set when the auth refuses (err may be
  * empty: no memory).
  */
 int kf_acl_change(struct kf_server *srv, const char *vhost, const char *user, int patterns,
 		  int8_t ptype, const char *name, int add, char *err, size_t errlen);
+
+/* The end of a CreateAcls or DeleteAcls whose answer is in kc->resp:
+ * KF_R_DONE, or KF_R_PARKED until this node applied the cluster's
+ * proposals of its changes (acl_wait.c), or KF_R_CLOSE. */
+int kf_acl_answer(struct kf_conn *kc);
 
 #endif
