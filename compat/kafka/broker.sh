@@ -5,7 +5,8 @@
 # state in $COMPAT_KAFKA_STATE (pid, port, data dir), so the suites can
 # restart the broker on the same port and data (kill is a kill -9, waiting
 # until the process is gone: start brings it back).  TANDEMD names the binary.
-# A second vhost, kperm, lets a suite act outside "/" (SASL "kperm:guest").
+# A second vhost, kperm, lets a suite act outside "/" (SASL "kperm:guest");
+# acluser (password aclpw) may open only kperm, for the ACL test.
 set -euo pipefail
 state=${COMPAT_KAFKA_STATE:?COMPAT_KAFKA_STATE must name a directory}
 tandemd=${TANDEMD:?TANDEMD must name the tandemd binary}
@@ -50,6 +51,7 @@ start() {
 		--log-level "${TANDEMD_LOG_LEVEL:-warning}" \
 		--group-initial-rebalance-delay-ms 500 --log-retention-check-interval-ms 200 \
 		--log-min-segment-bytes 1024 --vhosts kperm \
+		--users.acluser.password aclpw --users.acluser.vhosts kperm \
 		>>"$state/tandemd.log" 2>&1 &
 	echo $! >"$state/pid"
 	for _ in $(seq 1 200); do

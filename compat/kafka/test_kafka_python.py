@@ -6,8 +6,8 @@ KAFKA_BOOTSTRAP and BROKER_CTL (compat/kafka/broker.sh, for restarts).
 Covers: create topic with 3 partitions, keyed produce lands by murmur2,
 consume a partition from the beginning and from an offset with exact
 contents, list offsets, gzip, snappy, lz4 and zstd compressed by the client
-(kafka-python infers a 2.4 broker from tandem's Produce v8: Produce v7, zstd
-allowed), the legacy message formats of a producer pinned to 0.8.2, 0.9 and
+(kafka-python infers a 2.5 broker from tandem's DescribeAcls v2: Produce v7,
+zstd allowed), the legacy message formats of a producer pinned to 0.8.2, 0.9 and
 0.10.0 (Produce v0-2, magic 0 and 1, plain and compressed), a topic with
 compression.type=zstd, a group of 2 members splitting 3 partitions
 with commit / restart / resume without re-reading, a second group reading
@@ -15,6 +15,7 @@ everything, messages remaining after consumption, delete topic, retention
 by size and by time moving the log start offset, out-of-range errors,
 DescribeConfigs of a topic and of the broker, DeleteGroups (busy, empty,
 gone), a topic refused by the permissions (TopicAuthorizationFailedError),
+the ACL APIs (create, describe, delete bindings; their effect on a producer),
 and with librdkafka (python3-confluent-kafka): dynamic members sharing and
 handing over partitions, and a static member (group.instance.id) restarting
 without a rebalance.
@@ -27,8 +28,11 @@ import unittest
 import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import (GroupIdNotFoundError, MessageSizeTooLargeError, NonEmptyGroupError, NoError,
+from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
+                         ConfigResource, ConfigResourceType, NewPartitions, NewTopic,
+                         ResourcePattern, ResourcePatternFilter, ResourceType)
+from kafka.errors import (GroupIdNotFoundError, InvalidRequestError, MessageSizeTooLargeError,
+                          NonEmptyGroupError, NoError,
                           OffsetOutOfRangeError, TopicAlreadyExistsError,
                           TopicAuthorizationFailedError)
 from kafka.partitioner.default import murmur2
@@ -175,11 +179,11 @@ class KafkaPythonCompat(unittest.TestCase):
         self.assertEqual([r.value for r in read(t, 0, count=300)], values)
 
     def test_zstd_produce_then_consume(self):
-        # tandem's Produce range reaches v8, from which kafka-python infers
-        # a 2.4 broker: it produces with Produce v7 and compresses zstd
-        # itself (it refuses zstd below 2.1)
+        # tandem serves DescribeAcls v2, from which kafka-python infers a
+        # 2.5 broker (2.4 from Produce v8 without it): it produces with
+        # Produce v7 and compresses zstd itself (it refuses zstd below 2.1)
         p = KafkaProducer(bootstrap_servers=BOOT)
-        self.assertEqual(p.config["api_version"], (2, 4, 0))
+        self.assertEqual(p.config["api_version"], (2, 5, 0))
         p.close()
         t = name("zstdc")
         create(t, 1)
@@ -649,6 +653,50 @@ class KafkaPythonCompat(unittest.TestCase):
         p.close()
         a = admin()
         self.assertIn(t, a.list_topics())  # the refused delete deleted nothing
+        a.close()
+
+    def test_acls(self):
+        """Kafka's ACL APIs over tandem's RabbitMQ permissions (README "Kafka
+        ACL bindings"), through kafka-python's admin client (v1: pattern
+        types): a LITERAL WRITE and a PREFIXED READ binding for acluser (a
+        user of broker.sh with no permission on "/") are created and a DENY
+        one refused (INVALID_REQUEST); a MATCH filter on the topic finds the
+        two; the SASL user acluser may then produce to the topic; deleting
+        the LITERAL binding answers it and takes the right away again."""
+        t = name("acl")
+        prefix = t[:-4]
+        topic = ResourcePattern(ResourceType.TOPIC, t, ACLResourcePatternType.LITERAL)
+        lit = ACL("User:acluser", "*", ACLOperation.WRITE, ACLPermissionType.ALLOW, topic)
+        pre = ACL("User:acluser", "*", ACLOperation.READ, ACLPermissionType.ALLOW,
+                  ResourcePattern(ResourceType.TOPIC, prefix, ACLResourcePatternType.PREFIXED))
+        deny = ACL("User:acluser", "*", ACLOperation.READ, ACLPermissionType.DENY, topic)
+        create(t)
+        a = admin()
+        res = a.create_acls([lit, pre, deny])
+        self.assertEqual(len(res["succeeded"]), 2)
+        self.assertEqual([e for _, e in res["failed"]], [InvalidRequestError])
+        match = ACLFilter("User:acluser", None, ACLOperation.ANY, ACLPermissionType.ANY,
+                          ResourcePatternFilter(ResourceType.TOPIC, t, ACLResourcePatternType.MATCH))
+        acls, err = a.describe_acls(match)
+        self.assertIs(err, NoError)
+        self.assertEqual(sorted((x.resource_pattern.resource_name, x.resource_pattern.pattern_type,
+                                 x.operation, x.host) for x in acls),
+                         sorted([(t, ACLResourcePatternType.LITERAL, ACLOperation.WRITE, "*"),
+                                 (prefix, ACLResourcePatternType.PREFIXED, ACLOperation.READ, "*")]))
+        kw = dict(bootstrap_servers=BOOT, security_protocol="SASL_PLAINTEXT",
+                  sasl_mechanism="PLAIN", sasl_plain_username="acluser",
+                  sasl_plain_password="aclpw", max_block_ms=10000)
+        p = KafkaProducer(**kw)
+        self.assertEqual(p.send(t, b"allowed", partition=0).get(timeout=30).offset, 0)
+        p.close()
+        only = ACLFilter(None, None, ACLOperation.ANY, ACLPermissionType.ANY,
+                         ResourcePatternFilter(ResourceType.TOPIC, t, ACLResourcePatternType.LITERAL))
+        [(_, deleted, err)] = a.delete_acls([only])
+        self.assertIs(err, NoError)
+        self.assertEqual([(x.principal, x.operation, e) for x, e in deleted],
+                         [("User:acluser", ACLOperation.WRITE, NoError)])
+        acls, err = a.describe_acls(match)
+        self.assertEqual([x.resource_pattern.resource_name for x in acls], [prefix])
         a.close()
 
 if __name__ == "__main__":

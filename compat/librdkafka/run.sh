@@ -123,13 +123,23 @@ skip_list() {
 # created on first use, 4 partitions each, segment.bytes down to Kafka
 # 3's floor of 14 (0129 asks for 20000).  Kafka's 3 s before a new
 # group's first rebalance stays: 0102 counts on both its members joining
-# it.  State under $1; echoes the bootstrap.
+# it.  The users 0081's ACL sub-tests name, test1 and test2, exist with
+# no permission anywhere (vhosts ""), and the suite's own user (guest,
+# as kafka_default_user) has "^.*" rather than ".*": the same grant,
+# which DescribeAcls does not show as the wildcard binding (LITERAL "*",
+# ALL) that those sub-tests count on being absent (Kafka's suite runs as
+# a super user, whose rights are no ACLs).  State under $1; echoes the
+# bootstrap.
 start_broker() {
 	local state=$1 port
 	port=$(/usr/bin/python3 "$top/scripts/free-ports")
 	"$TANDEMD" --data-dir "$state/data" --amqp-port 0 --http-port 0 \
 		--listeners "PLAINTEXT://127.0.0.1:$port" \
 		--auto-create-topics true --num-partitions 4 --log-min-segment-bytes 14 \
+		--default_permissions.configure '^.*' --default_permissions.write '^.*' \
+		--default_permissions.read '^.*' \
+		--users.test1.password test1 --users.test1.vhosts '' \
+		--users.test2.password test2 --users.test2.vhosts '' \
 		--log-level "${TANDEMD_LOG_LEVEL:-warning}" \
 		>>"$state/tandemd.log" 2>&1 &
 	echo $! >"$state/pid"

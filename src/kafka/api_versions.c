@@ -9,9 +9,10 @@
  * highest version both sides know: librdkafka 2.0.2 turns features on
  * from ranges (compression needs Produce v0 in the range, zstd Produce v7
  * and Fetch v10, lz4 and group coordination FindCoordinator v0), and
- * kafka-python 2.0.2 infers a broker release from a few of them (Produce
- * v8: 2.4, then it produces v7; ListOffsets v5, Fetch v7/v8/v10/v11,
- * Metadata v4/v5 lower down) and sends that release's versions.
+ * kafka-python 2.0.2 infers a broker release from a few of them
+ * (DescribeAcls v2: 2.5, Produce v8: 2.4, then it produces v7; ListOffsets
+ * v5, Fetch v7/v8/v10/v11, Metadata v4/v5 lower down) and sends that
+ * release's versions.
  *
  * Must not depend on: src/amqp.
  */
@@ -45,6 +46,9 @@ const struct kf_api kf_apis[] = {
 	{ KF_OFFSET_FOR_LEADER_EPOCH, 0, 4, "OffsetForLeaderEpoch", kf_h_offset_for_leader_epoch },
 	{ KF_SASL_AUTHENTICATE, 0, 2, "SaslAuthenticate", kf_h_sasl_authenticate },
 	{ KF_CREATE_PARTITIONS, 0, 3, "CreatePartitions", kf_h_create_partitions },
+	{ KF_DESCRIBE_ACLS, 0, 3, "DescribeAcls", kf_h_describe_acls },
+	{ KF_CREATE_ACLS, 0, 3, "CreateAcls", kf_h_create_acls },
+	{ KF_DELETE_ACLS, 0, 3, "DeleteAcls", kf_h_delete_acls },
 	{ KF_DESCRIBE_CONFIGS, 0, 4, "DescribeConfigs", kf_h_describe_configs },
 	{ KF_ALTER_CONFIGS, 0, 2, "AlterConfigs", kf_h_alter_configs },
 	{ KF_INCREMENTAL_ALTER_CONFIGS, 0, 1, "IncrementalAlterConfigs",

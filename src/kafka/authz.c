@@ -160,8 +160,13 @@ int kf_authz_cluster(struct kf_conn *kc)
 	if (kf_authz_trusted(kc))
 		return 1;
 	const char *user = kf_authz_user(kc);
-	const char *tags = user && kc->srv->auth ? tdm_auth_user_tags(kc->srv->auth, user) : NULL;
 
+	return kf_authz_tags_admin(user && kc->srv->auth ? tdm_auth_user_tags(kc->srv->auth, user)
+							 : NULL);
+}
+
+int kf_authz_tags_admin(const char *tags)
+{
 	while (tags && *tags) {
 		size_t n;
 

@@ -90,6 +90,7 @@ enum {
 	KF_ERR_INVALID_TRANSACTION_TIMEOUT = 50,
 	KF_ERR_CONCURRENT_TRANSACTIONS = 51,
 	KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+	KF_ERR_SECURITY_DISABLED = 54,
 	KF_ERR_OPERATION_NOT_ATTEMPTED = 55,
 	KF_ERR_PRODUCER_FENCED = 90,
 	KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
@@ -442,6 +443,7 @@ int kf_authz_topic_visible(struct kf_conn *kc, const char *name, size_t len);
  * (Metadata v8+, DescribeCluster, DescribeGroups v3+); KF_OPS_NOT_ASKED
  * when the request did not ask for them. */
 enum {
+	KF_OP_ANY = 1, KF_OP_ALL = 2,
 	KF_OP_READ = 3, KF_OP_WRITE = 4, KF_OP_CREATE = 5, KF_OP_DELETE = 6, KF_OP_ALTER = 7,
 	KF_OP_DESCRIBE = 8, KF_OP_DESCRIBE_CONFIGS = 10, KF_OP_ALTER_CONFIGS = 11,
 	KF_OP_IDEMPOTENT_WRITE = 12
@@ -467,6 +469,8 @@ int16_t kf_authz_group(struct kf_conn *kc, struct kf_str *id);
 /* kf_authz_group with permission p on the id instead of read (DeleteGroups:
  * configure, as the management API's DELETE of a group). */
 int16_t kf_authz_group_as(struct kf_conn *kc, enum tdm_perm p, struct kf_str *id);
+/* 1 when a user's tags (a comma list) have administrator. */
+int kf_authz_tags_admin(const char *tags);
 /* ListGroups: the id kc knows core group g by (a pointer into g), or NULL
  * when g is another vhost's or kc may not read it. */
 const char *kf_authz_group_listed(struct kf_conn *kc, const char *g);
@@ -501,6 +505,9 @@ int kf_h_incremental_alter_configs(struct kf_conn *kc, struct kf_cur *cur, struc
 int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size_t msglen);
 int kf_h_delete_groups(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_delete_records(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_describe_acls(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_create_acls(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
+int kf_h_delete_acls(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 int kf_h_offset_delete(struct kf_conn *kc, struct kf_cur *cur, struct evbuffer *resp);
 /*
  * After a write to the group offsets log ending at target (a commit, a

@@ -41,6 +41,9 @@ enum {
 	KF_END_TXN = 26,
 	KF_WRITE_TXN_MARKERS = 27,
 	KF_TXN_OFFSET_COMMIT = 28,
+	KF_DESCRIBE_ACLS = 29,
+	KF_CREATE_ACLS = 30,
+	KF_DELETE_ACLS = 31,
 	KF_DESCRIBE_CONFIGS = 32,
 	KF_ALTER_CONFIGS = 33,
 	KF_INCREMENTAL_ALTER_CONFIGS = 44,
@@ -603,6 +606,39 @@ int kf_decode_delete_records(struct kf_cur *c, int ver, struct kf_arena *a,
 			     struct kf_delete_records_req *r);
 int kf_decode_offset_delete(struct kf_cur *c, int ver, struct kf_arena *a,
 			    struct kf_offset_delete_req *r);
+
+/* The ACL APIs v0-3 (acl_decode.c; v2+ flexible).  Enumerations as
+ * Kafka's ResourceType, PatternType, AclOperation, AclPermissionType. */
+enum {
+	KF_ACL_RES_UNKNOWN = 0, KF_ACL_RES_ANY = 1, KF_ACL_RES_TOPIC = 2, KF_ACL_RES_GROUP = 3,
+	KF_ACL_RES_CLUSTER = 4, KF_ACL_RES_TRANSACTIONAL_ID = 5, KF_ACL_RES_DELEGATION_TOKEN = 6,
+	KF_ACL_RES_USER = 7,
+};
+enum {
+	KF_ACL_PATTERN_UNKNOWN = 0, KF_ACL_PATTERN_ANY = 1, KF_ACL_PATTERN_MATCH = 2,
+	KF_ACL_PATTERN_LITERAL = 3, KF_ACL_PATTERN_PREFIXED = 4,
+};
+enum {
+	KF_ACL_PERM_UNKNOWN = 0, KF_ACL_PERM_ANY = 1, KF_ACL_PERM_DENY = 2, KF_ACL_PERM_ALLOW = 3,
+};
+/* A binding (CreateAcls) or a filter (DescribeAcls, DeleteAcls): a null
+ * string in a filter matches any; operation as KF_OP_* (kf.h). */
+struct kf_acl {
+	int8_t resource_type;
+	struct kf_str name;
+	int8_t pattern_type; /* v1+; LITERAL before */
+	struct kf_str principal;
+	struct kf_str host;
+	int8_t operation;
+	int8_t permission_type;
+};
+struct kf_acls_req {
+	int32_t n;
+	struct kf_acl *acls; /* CreateAcls' creations, DeleteAcls' filters */
+};
+int kf_decode_describe_acls(struct kf_cur *c, int ver, struct kf_acl *r);
+int kf_decode_create_acls(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_acls_req *r);
+int kf_decode_delete_acls(struct kf_cur *c, int ver, struct kf_arena *a, struct kf_acls_req *r);
 
 /*
  * The consumer protocol's Assignment (ConsumerProtocolAssignment v0-3),

@@ -29,7 +29,8 @@
  *   declarations of one name, one wins everywhere; declared through the
  *   API of one, on the others; durable and transient ones back on a
  *   restarted node; deleted on one, gone everywhere; vhosts, users (a new
- *   password too) and permissions made on one node work on the others;
+ *   password too) and permissions made on one node work on the others, as
+ *   do Kafka ACL bindings created and deleted on one node;
  *   kill -9 of the definitions log's leader while two nodes declare: every
  *   declaration answered declare-ok is on every node afterwards.
  *
@@ -51,6 +52,7 @@
 #include "cluster_amqp.h"
 #include "cluster_harness.h"
 #include "kafka_harness.h"
+#include "kraw.h"
 
 #define TEST_TIMEOUT 300
 #define TDM_DEFS_TOPIC_NAME "__tandem_definitions" /* core/defs.h */
@@ -831,6 +833,74 @@ START_TEST(test_cluster_exchanges_are_the_clusters)
 }
 END_TEST
 
+/* One ACL request of Kafka's, v1, on node i's Kafka listener (as guest,
+ * an administrator): CreateAcls (api 30) of a TOPIC LITERAL WRITE binding
+ * of User:user on name, or DeleteAcls (31) of the TOPIC LITERAL filter
+ * of name.  The binding's error, or the number of bindings deleted. */
+static int acl_request(int i, int api, const char *name, const char *user)
+{
+	char principal[96];
+	uint8_t buf[4096];
+	struct wb b = { .n = 0 };
+	struct rb r;
+	int fd = kh_raw_connect_port(cl.nodes[i].kafka_port), n;
+
+	snprintf(principal, sizeof(principal), "User:%s", user);
+	w32(&b, 1);
+	w8(&b, 2); /* TOPIC */
+	wstr(&b, name);
+	w8(&b, 3); /* LITERAL */
+	wstr(&b, api == 30 ? principal : NULL);
+	wstr(&b, api == 30 ? "*" : NULL);
+	w8(&b, api == 30 ? 4 : 1); /* WRITE; ANY */
+	w8(&b, api == 30 ? 3 : 1); /* ALLOW; ANY */
+	kh_raw_request(fd, (int16_t)api, 1, 9, b.d, b.n);
+	long len = kh_raw_response(fd, buf, sizeof(buf), 40000);
+	ck_assert_msg(len > 0, "node %d: no answer to api %d", cl.nodes[i].id, api);
+	r = (struct rb){ buf, (size_t)len, 0 };
+	ck_assert_int_eq(r32(&r), 9);
+	ck_assert_int_eq(r32(&r), 0); /* throttle */
+	ck_assert_int_eq(r32(&r), 1);
+	n = r16(&r);
+	rskipstr(&r);
+	if (api == 31)
+		n = n ? -n : r32(&r);
+	close(fd);
+	return n;
+}
+
+/* Kafka's CreateAcls and DeleteAcls on one node change the user's
+ * permissions on every node: they go through the definitions log as PUT
+ * /api/permissions does, and are answered once applied there. */
+START_TEST(test_cluster_kafka_acls_are_the_clusters)
+{
+	char user[64], topic[64], path[256], out[1024], needle[160];
+	kh_name(user, sizeof(user), "uacl");
+	kh_name(topic, sizeof(topic), "tacl");
+
+	snprintf(path, sizeof(path), "/api/users/%s", user);
+	ck_assert_int_eq(ch_http(&cl, 0, "PUT", path, "{\"password\":\"pw\",\"tags\":\"\"}", out,
+				 sizeof(out)),
+			 201);
+	ck_assert_msg(node_answers(1, path, 200, NULL, 10000), "node %d does not show user %s",
+		      cl.nodes[1].id, user);
+	ck_assert_int_eq(acl_request(1, 30, topic, user), 0);
+	snprintf(path, sizeof(path), "/api/permissions/%%2F/%s", user);
+	snprintf(needle, sizeof(needle), "\"write\":\"^%s$\"", topic);
+	ck_assert_msg(node_answers(1, path, 200, needle, 0), "node %d answered before it applied",
+		      cl.nodes[1].id);
+	for (int i = 0; i < 3; i += 2)
+		ck_assert_msg(node_answers(i, path, 200, needle, 10000),
+			      "node %d does not show the binding made on node %d", cl.nodes[i].id,
+			      cl.nodes[1].id);
+	ck_assert_int_eq(acl_request(2, 31, topic, user), 1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(node_answers(i, path, 200, "\"write\":\"\"", 10000),
+			      "node %d still shows the binding deleted on node %d", cl.nodes[i].id,
+			      cl.nodes[2].id);
+}
+END_TEST
+
 START_TEST(test_cluster_vhosts_users_permissions_are_the_clusters)
 {
 	char vh[64], user[64], path[256], out[1024], x[64], text[300];
@@ -1053,6 +1123,7 @@ int main(void)
 	tcase_set_timeout(defs, TEST_TIMEOUT);
 	tcase_add_test(defs, test_cluster_exchanges_are_the_clusters);
 	tcase_add_test(defs, test_cluster_vhosts_users_permissions_are_the_clusters);
+	tcase_add_test(defs, test_cluster_kafka_acls_are_the_clusters);
 	tcase_add_test(defs, test_cluster_definitions_survive_the_log_leaders_death);
 	suite_add_tcase(s, defs);
 	TCase *min = tcase_create("min_insync");

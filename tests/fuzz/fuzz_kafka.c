@@ -1,5 +1,6 @@
 /*
- * libFuzzer target for the Kafka request decoder (src/kafka/decode.c).
+ * libFuzzer target for the Kafka request decoders (src/kafka/decode.c,
+ * txn_decode.c, acl_decode.c).
  * The input is read two ways: as a stream of request frames (size,
  * header, then the body through the decoder of the header's API at the
  * header's version), and directly as a body for every decoder at
@@ -11,7 +12,7 @@
  * arena stays bounded.  tests/fuzz/replay.c runs the same function over
  * the committed corpus in `make check`.
  *
- * Depends on: src/kafka/proto.h and decode.c only.
+ * Depends on: src/kafka/proto.h and the decoder files only.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,14 @@ static void bytes_ok(struct kf_bytes b)
 {
 	CHECK(b.len >= -1);
 	in_input(b.p, b.len);
+}
+
+/* An ACL binding or filter's strings lie in the input. */
+static void acl_ok(const struct kf_acl *b)
+{
+	str_ok(b->name);
+	str_ok(b->principal);
+	str_ok(b->host);
 }
 
 /* The first flexible version of an API served so far (the API table's
@@ -342,6 +351,24 @@ static void decode_one(int key, int ver, int flex, const uint8_t *p, size_t len,
 			}
 		break;
 	}
+	case KF_DESCRIBE_ACLS: {
+		struct kf_acl r;
+		if ((rc = kf_decode_describe_acls(&c, ver, &r)) == 0)
+			acl_ok(&r);
+		break;
+	}
+	case KF_CREATE_ACLS:
+	case KF_DELETE_ACLS: {
+		struct kf_acls_req r;
+		rc = key == KF_CREATE_ACLS ? kf_decode_create_acls(&c, ver, a, &r)
+					   : kf_decode_delete_acls(&c, ver, a, &r);
+		if (rc == 0) {
+			CHECK(r.n >= 0);
+			for (int32_t i = 0; i < r.n; i++)
+				acl_ok(&r.acls[i]);
+		}
+		break;
+	}
 	default:
 		return;
 	}
@@ -361,7 +388,8 @@ static const int keys[] = { KF_PRODUCE, KF_FETCH, KF_LIST_OFFSETS, KF_METADATA,
 			    KF_OFFSET_FOR_LEADER_EPOCH, KF_DESCRIBE_CONFIGS, KF_DELETE_GROUPS,
 			    KF_DELETE_RECORDS, KF_OFFSET_DELETE, KF_ALTER_CONFIGS,
 			    KF_INCREMENTAL_ALTER_CONFIGS, KF_INIT_PRODUCER_ID, KF_DESCRIBE_LOG_DIRS,
-			    KF_WRITE_TXN_MARKERS };
+			    KF_WRITE_TXN_MARKERS, KF_DESCRIBE_ACLS, KF_CREATE_ACLS,
+			    KF_DELETE_ACLS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

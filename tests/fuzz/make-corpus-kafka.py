@@ -191,6 +191,23 @@ seeds.update({
                                               carr([cs('t1') + carr([i32(0)]) + T,
                                                     cs('t2') + carr([]) + T]) + i32(0) + T])),
 })
+# the ACL APIs (29 DescribeAcls, 30 CreateAcls, 31 DeleteAcls): v0 (no
+# pattern type), v1, flexible v2-3
+def acl(ver, rtype, name, ptype, principal, host, op, perm, flexible):
+    st = cs if flexible else s
+    return (i8(rtype) + st(name) + (i8(ptype) if ver >= 1 else b'') + st(principal) + st(host) +
+            i8(op) + i8(perm) + (T if flexible else b''))
+seeds.update({
+    'describe_acls_v0': frame(29, 0, acl(0, 2, 't1', 3, None, None, 1, 1, False)),
+    'describe_acls_v1_match': frame(29, 1, acl(1, 1, 't1', 2, 'User:bob', None, 1, 1, False)),
+    'describe_acls_v3': flex(29, 3, acl(3, 2, None, 1, None, '*', 3, 3, True)[:-1]),
+    'create_acls_v1': frame(30, 1, arr([acl(1, 2, 't1', 3, 'User:bob', '*', 4, 3, False),
+                                         acl(1, 3, 'g', 4, 'User:bob', '*', 3, 3, False)])),
+    'create_acls_v2': flex(30, 2, carr([acl(2, 2, 'pre-', 4, 'User:bob', '*', 2, 3, True)])),
+    'delete_acls_v0': frame(31, 0, arr([acl(0, 2, 't1', 3, None, None, 1, 1, False)])),
+    'delete_acls_v3': flex(31, 3, carr([acl(3, 1, None, 1, 'User:bob', None, 1, 1, True),
+                                        acl(3, 2, 't1', 2, None, '*', 4, 3, True)])),
+})
 seeds['pipelined'] = seeds['api_versions_v0'] + seeds['metadata_v0_all'] + seeds['fetch_v4']
 seeds['truncated'] = seeds['produce_v3'][:-7]
 seeds['huge_count'] = frame(3, 1, i32(0x7fffffff))

@@ -24,7 +24,7 @@ secs=${1:-60}
 
 case "$target" in
 frame) srcs="$top/src/amqp/codec.c $top/src/amqp/table.c $top/src/amqp/props.c" libs= ;;
-kafka) srcs="$top/src/kafka/decode.c $top/src/kafka/txn_decode.c" libs= ;;
+kafka) srcs="$top/src/kafka/decode.c $top/src/kafka/txn_decode.c $top/src/kafka/acl_decode.c" libs= ;;
 json) srcs="$top/src/util/json.c $top/src/util/hex.c" libs=-lm ;;
 zkdata) srcs="$top/src/cluster/zkdata.c $top/src/util/json.c $top/src/util/hex.c $top/src/util/b64.c" libs=-lm ;;
 scram) srcs="$top/src/core/scram.c $top/src/util/b64.c" libs=-lcrypto ;;
