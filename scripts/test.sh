@@ -284,47 +284,27 @@ compat_cluster() (
 	return $rc
 )
 
+# Runs cluster test program $1 (under $main/tests/cluster) with the nodes it
+# starts under ASan + UBSan.
+with_asan_nodes() {
+	echo "--- $1 with the nodes under ASan + UBSan"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/$1"
+}
+
 cluster_check() {
-	local rc=0
-	echo "--- test_cluster"
-	"$main/tests/cluster/test_cluster" || rc=1
-	echo "--- test_cluster_stream"
-	"$main/tests/cluster/test_cluster_stream" || rc=1
-	echo "--- test_cluster_fetchlink"
-	"$main/tests/cluster/test_cluster_fetchlink" || rc=1
-	echo "--- test_cluster_rack"
-	"$main/tests/cluster/test_cluster_rack" || rc=1
-	echo "--- test_cluster_queues"
-	"$main/tests/cluster/test_cluster_queues" || rc=1
-	echo "--- test_cluster_quorum"
-	"$main/tests/cluster/test_cluster_quorum" || rc=1
-	echo "--- test_cluster_txn"
-	"$main/tests/cluster/test_cluster_txn" || rc=1
-	echo "--- test_cluster with the nodes under ASan + UBSan"
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
-		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster" || rc=1
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
-		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_stream" || rc=1
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
-		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_queues" || rc=1
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
-		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_quorum" || rc=1
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
-		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_txn" || rc=1
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-		LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp} \
-		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		TANDEMD="$BUILD/asan/src/tandemd" "$main/tests/cluster/test_cluster_rack" || rc=1
+	local rc=0 t
+	for t in test_cluster test_cluster_stream test_cluster_fetchlink test_cluster_rack \
+		test_cluster_queues test_cluster_quorum test_cluster_txn; do
+		echo "--- $t"
+		"$main/tests/cluster/$t" || rc=1
+	done
+	for t in test_cluster test_cluster_stream test_cluster_queues test_cluster_quorum \
+		test_cluster_txn test_cluster_rack; do
+		with_asan_nodes "$t" || rc=1
+	done
 	echo "--- compat cluster suites against a 3-node tandem cluster"
 	compat_cluster || rc=1
 	echo "--- test_cluster with the nodes under ThreadSanitizer"
