@@ -17,9 +17,9 @@
  * written at each segment roll and at close, the two newest kept; they
  * only save reading: each ends with a CRC-32C, a damaged one or one past
  * the log end is ignored, and without any the headers of the whole log
- * are read.  A producer whose last batch is below the log start, or that
- * appended nothing for producer_id_expiration_ms, is forgotten, as Kafka
- * forgets it.  Kafka times a producer by its batches' timestamps; here it
+ * are read.  A producer whose last batch with a sequence is below the log
+ * start (markers do not keep it), or that appended nothing for
+ * producer_id_expiration_ms, is forgotten, as Kafka forgets it.  Kafka times a producer by its batches' timestamps; here it
  * is the broker's clock when the batch was appended (or, for batches read
  * back from the log, when they were read), so that a producer's clock
  * cannot make it forgotten early.
@@ -237,6 +237,14 @@ size_t ls_pstate_aborted(const struct ls_pstate *st, uint64_t from, uint64_t to,
 	return ls_txns_aborted(&st->txns, from, to, out, max);
 }
 
+/* The last offset of e's last batch with a sequence; while only a marker
+ * of its epoch is known (until the next ls_pstate_truncate_head forgets
+ * it), the marker's. */
+static int64_t last_data_offset(const struct ls_pentry *e)
+{
+	return (int64_t)(e->n > 0 ? e->b[e->n - 1].last_offset : e->last_offset);
+}
+
 static int in_sequence(int32_t last, int32_t next)
 {
 	return (int64_t)next == (int64_t)last + 1 || (next == 0 && last == INT32_MAX);
@@ -248,7 +256,7 @@ int ls_pstate_check(const struct ls_pstate *st, const struct ls_batch_info *b, u
 	const struct ls_pentry *e = b->producer_id >= 0 ? find(st, b->producer_id) : NULL;
 	/* new, or forgotten (its batches deleted, or idle too long): any
 	 * sequence is taken, as Kafka 2.5+ takes it */
-	if (!e || e->last_offset < log_start || e->last_ts < oldest_ts)
+	if (!e || last_data_offset(e) < (int64_t)log_start || e->last_ts < oldest_ts)
 		return LS_OK;
 	if (b->producer_epoch < e->epoch)
 		return LS_ERR_PRODUCER_FENCED;
@@ -267,9 +275,14 @@ int ls_pstate_check(const struct ls_pstate *st, const struct ls_batch_info *b, u
 	return LS_OK;
 }
 
+/* Kafka's ProducerStateManager.truncateHead: a producer is kept while one
+ * of its batches with a sequence (not a marker) is at or above the log
+ * start.  So one of which only markers are left (its batches below the log
+ * start: DeleteRecords or retention) is forgotten, and its next sequence
+ * taken whatever it is, as librdkafka expects of a Kafka 2.5+ broker. */
 static int below_start(const struct ls_pentry *e, const void *arg)
 {
-	return e->last_offset < *(const uint64_t *)arg;
+	return e->n == 0 || e->b[e->n - 1].last_offset < *(const uint64_t *)arg;
 }
 
 void ls_pstate_truncate_head(struct ls_pstate *st, uint64_t log_start)

@@ -5,7 +5,8 @@
  * Fetch asks for (overlap rules, the binary search's edges, checked
  * against a brute force), markers with nothing open, fenced markers, the
  * state kept across a clean reopen, without snapshots and after a kill,
- * the log start moving past aborted transactions, truncation, followers
+ * the log start moving past aborted transactions (and past a producer's
+ * last batch, leaving only its marker), truncation, followers
  * building the same state from replicated control batches, control
  * batches refused from producers, and compaction with transactions.
  */
@@ -491,6 +492,38 @@ START_TEST(test_txn_log_start_moves_past_aborted)
 }
 END_TEST
 
+/* A transaction's records deleted up to its marker (librdkafka's 0103,
+ * do_test_fatal_idempo_error_without_kip360: DeleteRecords, then the
+ * producer goes on in the same epoch): only the marker is left, and a
+ * marker does not keep a producer, so it is forgotten and its next
+ * sequence taken, whatever it is, as a Kafka 2.5+ broker takes it; so
+ * with the state kept, and with it built again from the log alone. */
+START_TEST(test_txn_producer_with_only_a_marker_left_forgotten)
+{
+	char *dir = tl_mkdtemp();
+	struct ls_store *s = tl_open(dir);
+	struct ls_partition *p = tl_topic(s, "live", 1, NULL, 0);
+
+	send_at(p, 7, 0, 0, 6, 0);
+	marker_at(p, 7, 0, LS_TXN_COMMIT, 6);
+	ck_assert_int_eq(ls_partition_set_log_start(p, 6), LS_OK);
+	send_at(p, 7, 0, 9, 1, 7); /* not 6: forgotten all the same */
+	ck_assert_int_eq(send(p, 7, 0, 12, 1, NULL), LS_ERR_OUT_OF_ORDER_SEQUENCE);
+
+	p = tl_topic(s, "rebuilt", 1, NULL, 0);
+	send_at(p, 7, 0, 0, 6, 0);
+	marker_at(p, 7, 0, LS_TXN_COMMIT, 6);
+	ck_assert_int_eq(ls_partition_set_log_start(p, 6), LS_OK);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_remove_snapshots(dir, "rebuilt-0");
+	s = tl_open(dir);
+	p = tl_part(s, "rebuilt", 0);
+	send_at(p, 7, 0, 6, 1, 7);
+	ck_assert_int_eq(ls_close(s), LS_OK);
+	tl_rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_txn_truncation)
 {
 	char *dir = tl_mkdtemp();
@@ -688,6 +721,7 @@ Suite *tl_txn_suite(void)
 	tcase_add_test(tc, test_txn_control_batch_from_producer_refused);
 	tcase_add_test(tc, test_txn_state_stays_lazy);
 	tcase_add_test(tc, test_txn_compaction);
+	tcase_add_test(tc, test_txn_producer_with_only_a_marker_left_forgotten);
 	suite_add_tcase(s, tc);
 	return s;
 }
