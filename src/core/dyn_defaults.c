@@ -13,7 +13,7 @@
 #include "core/dyn_defaults.h"
 #include "logstore/logstore.h"
 
-#define DYN_FILE "broker-configs"
+#define DYN_FILE "broker_configs"
 #define DYN_KEYS 64
 #define DYN_VALUE_MAX 256
 

@@ -9,7 +9,7 @@
  * change at once.  Keys are topic config names ("retention.ms"); the
  * front end maps Kafka's broker names to them.
  *
- * Persisted in <data_dir>/logs/broker-configs ("broker|default key=value"
+ * Persisted in <data_dir>/logs/broker_configs ("broker|default key=value"
  * lines), written by ls_store_write_file: temp file, fsync, rename, fsync
  * of the folder, before a change is applied.
  *
