@@ -42,6 +42,9 @@
  *                                    recovery checkpoint once a high
  *                                    watermark was ever set (or the file
  *                                    exists)
+ *   <other files>                    the embedding broker's own, written by
+ *                                    ls_store_write_file (tandem's
+ *                                    broker_configs); never read here
  *   .clean_shutdown                  present only between ls_close and the
  *                                    next ls_open
  *   .lock                            flock()ed while the store is open

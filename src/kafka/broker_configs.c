@@ -1,8 +1,8 @@
 /*
  * AlterConfigs and IncrementalAlterConfigs of a BROKER resource: Kafka's
  * dynamic broker configs (KIP-226) for the log.* settings that give every
- * topic its defaults (every broker synonym of a topic config, as Kafka's
- * DynamicLogConfig makes them all reconfigurable).  Resource name "" is
+ * topic its defaults (every broker synonym of a topic config but
+ * log.message.format.version, as Kafka's DynamicLogConfig).  Resource name "" is
  * the cluster-wide default (DYNAMIC_DEFAULT_BROKER_CONFIG), this node's id
  * this broker's own value (DYNAMIC_BROKER_CONFIG); core/dyn_defaults.h
  * keeps, persists and applies them.

@@ -95,12 +95,22 @@ static const struct {
 	{ "broker.rack", T_STRING, "This broker's rack (broker_rack); null when it has none." },
 };
 
+/* 1 when the broker setting of synonyms[i] can change at run time: every
+ * one but log.message.format.version, as Kafka's DynamicLogConfig
+ * (checking a format version against every broker is left out there). */
+static int is_dynamic(size_t i)
+{
+	return strcmp(synonyms[i].broker, "log.message.format.version") != 0;
+}
+
 const char *kf_broker_config_topic_key(struct kf_str name, int *is_static)
 {
 	*is_static = 0;
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
-		if (kf_str_eq(name, synonyms[i].broker))
-			return synonyms[i].topic;
+		if (kf_str_eq(name, synonyms[i].broker)) {
+			*is_static = !is_dynamic(i);
+			return is_dynamic(i) ? synonyms[i].topic : NULL;
+		}
 	for (size_t i = 0; i < sizeof(own_settings) / sizeof(own_settings[0]); i++)
 		if (kf_str_eq(name, own_settings[i].name))
 			*is_static = 1;
@@ -263,7 +273,7 @@ static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 		if (!wanted(res, synonyms[i].broker))
 			continue;
 		tdm_topics_config_default(kc->srv->topics, synonyms[i].topic, def, sizeof(def));
-		put_entry(o, synonyms[i].broker, def, 0, default_source(kc, (int)i));
+		put_entry(o, synonyms[i].broker, def, !is_dynamic(i), default_source(kc, (int)i));
 		if (o->ver >= 1) {
 			kf_put_farray(o->b, o->flex, o->synonyms ? broker_synonyms(kc, NULL, (int)i) : 0);
 			if (o->synonyms)

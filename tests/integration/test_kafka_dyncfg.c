@@ -251,6 +251,10 @@ START_TEST(refusals)
 
 	ck_assert_int_eq(incr(fd, "", "num.partitions", 0, "3", 0, msg, sizeof(msg)), 42);
 	ck_assert_str_eq(msg, "Cannot update these configs dynamically: Set(num.partitions)");
+	ck_assert_int_eq(incr(fd, "", "log.message.format.version", 0, "2.8", 0, msg, sizeof(msg)),
+			 42);
+	ck_assert_str_eq(msg,
+			 "Cannot update these configs dynamically: Set(log.message.format.version)");
 	ck_assert_int_eq(alter(fd, "1", "broker.id", "2", msg, sizeof(msg)), 42);
 	ck_assert_str_eq(msg, "Cannot update these configs dynamically: Set(broker.id)");
 	ck_assert_int_eq(incr(fd, "", "sasl.kerberos.service.name", 0, "kafka", 0, msg, sizeof(msg)),
