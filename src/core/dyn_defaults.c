@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/dyn_defaults.h"
+#include "core/log.h"
 #include "logstore/logstore.h"
 
 #define DYN_FILE "broker_configs"
@@ -20,9 +21,9 @@
 static const char *const layer_names[TDM_DYN_LAYERS] = { "broker", "default" };
 
 struct tdm_dyn {
-	struct ls_store *store;                  /* borrowed */
-	struct ls_topic_config statics;          /* the defaults before any layer */
-	char *val[TDM_DYN_LAYERS][DYN_KEYS];     /* owned; NULL: not set */
+	struct ls_store *store;              /* borrowed */
+	struct ls_topic_config statics;      /* the defaults before any layer */
+	char *val[TDM_DYN_LAYERS][DYN_KEYS]; /* owned; NULL: not set */
 };
 
 static int key_index(const char *key)
@@ -90,7 +91,8 @@ static int load(struct tdm_dyn *d, const char *dir, char *err, size_t errlen)
 		lineno++;
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0] && load_line(d, line) < 0) {
-			snprintf(err, errlen, "%s:%d: not a valid dynamic broker config", path, lineno);
+			snprintf(err, errlen, "%s:%d: not a valid dynamic broker config", path,
+				 lineno);
 			rc = -1;
 		}
 	}
@@ -191,6 +193,7 @@ int tdm_dyn_set(struct tdm_dyn *d, int layer, const struct tdm_kv *kv, size_t n,
 	memcpy(d->val[layer], fresh, sizeof(fresh));
 	memset(fresh, 0, sizeof(fresh));
 	apply(d);
+	tdm_info("topics", "dynamic broker configs (%s) changed: %zu set", layer_names[layer], n);
 out:
 	free_layer(fresh);
 	return rc;

@@ -97,16 +97,17 @@ static int16_t entry_value(struct kf_conn *kc, struct layer_set *o, int i,
 	char value[VALUE_MAX], cur[VALUE_MAX], why[200];
 
 	if (c->value.len < 0 || kf_str_cstr(c->value, value, sizeof(value)) < 0) {
-		snprintf(msg, msglen, c->value.len < 0 ? "Null value not supported for : %.*s"
-						       : "Value too long for configuration %.*s",
+		snprintf(msg, msglen,
+			 c->value.len < 0 ? "Null value not supported for : %.*s"
+					  : "Value too long for configuration %.*s",
 			 (int)c->name.len, c->name.p);
 		return KF_ERR_INVALID_REQUEST;
 	}
 	if (c->op == KF_CONFIG_APPEND || c->op == KF_CONFIG_SUBTRACT) {
 		if (strcmp(key, "cleanup.policy") != 0) {
 			snprintf(msg, msglen, "Config value %s is not allowed for config key: %.*s",
-				 c->op == KF_CONFIG_APPEND ? "append" : "subtract", (int)c->name.len,
-				 c->name.p);
+				 c->op == KF_CONFIG_APPEND ? "append" : "subtract",
+				 (int)c->name.len, c->name.p);
 			return KF_ERR_INVALID_CONFIG;
 		}
 		if (o->has[i])
@@ -119,9 +120,10 @@ static int16_t entry_value(struct kf_conn *kc, struct layer_set *o, int i,
 	}
 	if (tdm_topics_check_default(kc->srv->topics, key, value, o->value[i], VALUE_MAX, why,
 				     sizeof(why)) != TDM_TOPIC_OK) {
-		snprintf(msg, msglen,
-			 "Invalid config value for resource ConfigResource(type=BROKER, name='%.*s'): %s",
-			 rname.len > 0 ? (int)rname.len : 0, rname.p, why);
+		snprintf(
+			msg, msglen,
+			"Invalid config value for resource ConfigResource(type=BROKER, name='%.*s'): %s",
+			rname.len > 0 ? (int)rname.len : 0, rname.p, why);
 		return KF_ERR_INVALID_REQUEST;
 	}
 	o->has[i] = 1;

@@ -21,10 +21,14 @@
 static uint8_t resp[1 << 20];
 static int32_t corr = 500;
 
-static const char *const broker_args[] = { "--log-retention-check-interval-ms", "200",
-					   "--log-min-segment-bytes", "1024",
-					   "--users.alice.password", "apw",
-					   "--users.alice.vhosts", "/",
+static const char *const broker_args[] = { "--log-retention-check-interval-ms",
+					   "200",
+					   "--log-min-segment-bytes",
+					   "1024",
+					   "--users.alice.password",
+					   "apw",
+					   "--users.alice.vhosts",
+					   "/",
 					   NULL };
 
 /* Sends b as api/version and reads the answer into r (after the
@@ -158,14 +162,14 @@ static int64_t wait_log_start(rd_kafka_t *rk, const char *topic, unsigned ms)
 	return lo;
 }
 
-#define CHECK_DESCRIBE(fd, type, name, key, want_value, want_source, want_syn)                 \
-	do {                                                                                   \
-		char v_[128], s_[1024];                                                        \
-		int src_;                                                                      \
-		describe(fd, type, name, key, v_, &src_, s_, sizeof(s_));                      \
-		ck_assert_str_eq(v_, want_value);                                              \
-		ck_assert_int_eq(src_, want_source);                                           \
-		ck_assert_str_eq(s_, want_syn);                                                \
+#define CHECK_DESCRIBE(fd, type, name, key, want_value, want_source, want_syn) \
+	do { \
+		char v_[128], s_[1024]; \
+		int src_; \
+		describe(fd, type, name, key, v_, &src_, s_, sizeof(s_)); \
+		ck_assert_str_eq(v_, want_value); \
+		ck_assert_int_eq(src_, want_source); \
+		ck_assert_str_eq(s_, want_syn); \
 	} while (0)
 
 /* Set the cluster default, see it on the broker and on a topic without an
@@ -184,15 +188,16 @@ START_TEST(dynamic_defaults)
 	rd_kafka_t *p = kh_producer(b->bootstrap, NULL);
 	ck_assert_int_eq(kh_create_topic(p, topic, 1, 1, cfg), 0);
 	for (int i = 0; i < 40; i++)
-		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL, "an hour old record, some bytes",
-						 old + i, NULL),
+		ck_assert_int_eq(kh_produce_sync(p, topic, 0, NULL,
+						 "an hour old record, some bytes", old + i, NULL),
 				 0);
 	kh_sleep_ms(800); /* four retention checks: 7 days keeps them */
 	ck_assert_int_eq(log_start(p, topic), 0);
 
 	/* validate_only changes nothing */
 	ck_assert_int_eq(incr(fd, "", "log.retention.ms", 0, "60000", 1, msg, sizeof(msg)), 0);
-	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "604800000", 5, "5:log.retention.ms=604800000");
+	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "604800000", 5,
+		       "5:log.retention.ms=604800000");
 	ck_assert_int_eq(incr(fd, "", "log.retention.ms", 0, "60000", 0, msg, sizeof(msg)), 0);
 	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "60000", 3,
 		       "3:log.retention.ms=60000;5:log.retention.ms=604800000");
@@ -218,7 +223,8 @@ START_TEST(dynamic_defaults)
 		       "3:log.cleanup.policy=compact,delete;5:log.cleanup.policy=delete");
 	ck_assert_int_eq(incr(fd, "", "log.cleanup.policy", 3, "compact", 0, msg, sizeof(msg)), 0);
 	ck_assert_int_eq(alter(fd, "", "log.roll.ms", "3600000", msg, sizeof(msg)), 0);
-	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "604800000", 5, "5:log.retention.ms=604800000");
+	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "604800000", 5,
+		       "5:log.retention.ms=604800000");
 	CHECK_DESCRIBE(fd, 2, topic, "segment.ms", "3600000", 3,
 		       "3:log.roll.ms=3600000;5:log.roll.ms=604800000");
 	ck_assert_int_eq(incr(fd, "1", "log.retention.bytes", 0, "123456789", 0, msg, sizeof(msg)),
@@ -253,11 +259,12 @@ START_TEST(refusals)
 	ck_assert_str_eq(msg, "Cannot update these configs dynamically: Set(num.partitions)");
 	ck_assert_int_eq(incr(fd, "", "log.message.format.version", 0, "2.8", 0, msg, sizeof(msg)),
 			 42);
-	ck_assert_str_eq(msg,
-			 "Cannot update these configs dynamically: Set(log.message.format.version)");
+	ck_assert_str_eq(
+		msg, "Cannot update these configs dynamically: Set(log.message.format.version)");
 	ck_assert_int_eq(alter(fd, "1", "broker.id", "2", msg, sizeof(msg)), 42);
 	ck_assert_str_eq(msg, "Cannot update these configs dynamically: Set(broker.id)");
-	ck_assert_int_eq(incr(fd, "", "sasl.kerberos.service.name", 0, "kafka", 0, msg, sizeof(msg)),
+	ck_assert_int_eq(incr(fd, "", "sasl.kerberos.service.name", 0, "kafka", 0, msg,
+			      sizeof(msg)),
 			 42);
 	ck_assert_str_eq(msg, "Unknown broker configs: sasl.kerberos.service.name (tandem has no "
 			      "such setting)");
@@ -275,7 +282,8 @@ START_TEST(refusals)
 	ck_assert_int_eq(incr(fd, "", "log.retention.ms", 0, "1", 0, msg, sizeof(msg)), 31);
 	close(fd);
 	fd = kh_raw_connect(kh_main());
-	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "604800000", 5, "5:log.retention.ms=604800000");
+	CHECK_DESCRIBE(fd, 4, "", "log.retention.ms", "604800000", 5,
+		       "5:log.retention.ms=604800000");
 	close(fd);
 }
 END_TEST
