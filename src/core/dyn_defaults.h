@@ -11,7 +11,9 @@
  *
  * Persisted in <data_dir>/logs/broker_configs ("broker|default key=value"
  * lines), written by ls_store_write_file: temp file, fsync, rename, fsync
- * of the folder, before a change is applied.
+ * of the folder, before a change is applied.  In a cluster ZooKeeper is
+ * the source (cluster/broker_config.h sets the layers from it); the file
+ * is then this node's copy, read at start until the session has them.
  *
  * Must not depend on: libevent, protocol front ends.
  */

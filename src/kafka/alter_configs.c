@@ -252,7 +252,7 @@ static void alter_one(struct kf_conn *kc, const struct kf_alter_configs_resource
 	if (res->type == KF_RESOURCE_TOPIC) {
 		sl->err = alter_topic(kc, res, incremental, validate_only, sl);
 	} else if (res->type == KF_RESOURCE_BROKER) {
-		sl->err = kf_alter_broker(kc, res, incremental, validate_only, sl->msg, sizeof(sl->msg));
+		sl->err = kf_alter_broker(kc, res, incremental, validate_only, sl);
 	} else {
 		snprintf(sl->msg, sizeof(sl->msg),
 			 "AlterConfigs is only supported for topics and brokers, but resource type is %d",

@@ -15,8 +15,10 @@
  * INVALID_REQUEST "Invalid config value for resource ..." (checked as the
  * topic config of the same meaning is); AlterConfigs replaces the
  * resource's whole set, IncrementalAlterConfigs applies SET, DELETE, and
- * APPEND / SUBTRACT on log.cleanup.policy.  In a cluster a change is
- * refused (not replicated yet).
+ * APPEND / SUBTRACT on log.cleanup.policy.  In a cluster the set goes to
+ * ZooKeeper (/config/brokers/<default> or /config/brokers/<id>), which
+ * every node watches and applies (cluster/broker_config.h); the answer
+ * comes once it is written and applied on this node.
  *
  * Must not depend on: src/amqp, src/http.
  */
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "core/dyn_defaults.h"
+#include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/admin_internal.h"
@@ -122,8 +125,8 @@ static int16_t entry_value(struct kf_conn *kc, struct layer_set *o, int i,
 				     sizeof(why)) != TDM_TOPIC_OK) {
 		snprintf(
 			msg, msglen,
-			"Invalid config value for resource ConfigResource(type=BROKER, name='%.*s'): %s",
-			rname.len > 0 ? (int)rname.len : 0, rname.p, why);
+			"Invalid config value for resource ConfigResource(type=BROKER, name='%.*s'): %.120s",
+			rname.len > 0 && rname.len < 16 ? (int)rname.len : 0, rname.p, why);
 		return KF_ERR_INVALID_REQUEST;
 	}
 	o->has[i] = 1;
@@ -156,9 +159,24 @@ static int16_t apply_entry(struct kf_conn *kc, struct layer_set *o,
 	return entry_value(kc, o, i, c, res->name, msg, msglen);
 }
 
-int16_t kf_alter_broker(struct kf_conn *kc, const struct kf_alter_configs_resource *res,
-			int incremental, int validate_only, char *msg, size_t msglen)
+/* In a cluster: through ZooKeeper (cluster/broker_config.h); kf_admin_made
+ * sets the outcome. */
+static int16_t alter_in_cluster(struct kf_conn *kc, int layer, const struct tdm_kv *kv, size_t n,
+				struct made_slot *sl)
 {
+	sl->pk->pending++;
+	int rc = tdm_replica_alter_broker_config(kc->srv->replica, layer, kv, n, kf_admin_made, sl,
+						 &sl->op, sl->msg, sizeof(sl->msg));
+	if (rc != TDM_TOPIC_OK)
+		sl->pk->pending--;
+	return kf_err_from_core(rc);
+}
+
+int16_t kf_alter_broker(struct kf_conn *kc, const struct kf_alter_configs_resource *res,
+			int incremental, int validate_only, struct made_slot *sl)
+{
+	char *msg = sl->msg;
+	size_t msglen = sizeof(sl->msg);
 	struct tdm_dyn *d = tdm_topics_dyn(kc->srv->topics);
 	int layer = res->name.len > 0 ? TDM_DYN_BROKER : TDM_DYN_DEFAULT;
 	struct tdm_kv kv[MAX_CONFIGS];
@@ -172,14 +190,12 @@ int16_t kf_alter_broker(struct kf_conn *kc, const struct kf_alter_configs_resour
 	}
 	if (!kf_this_broker(kc, res->name, msg, msglen))
 		return KF_ERR_INVALID_REQUEST;
-	if (res->nconfigs == 0 && (incremental || kc->srv->replica))
+	if (res->nconfigs == 0 && incremental)
 		return KF_ERR_NONE;
 	if ((err = refuse_names(res, msg, msglen)) != KF_ERR_NONE)
 		return err;
-	if (kc->srv->replica || !d) {
-		snprintf(msg, msglen, "dynamic broker configs are not replicated in a cluster yet");
-		return KF_ERR_INVALID_REQUEST;
-	}
+	if (!d)
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
 	set_start(&o, d, layer, incremental);
 	for (int32_t j = 0; j < res->nconfigs; j++)
 		if ((err = apply_entry(kc, &o, res, j, incremental, msg, msglen)) != KF_ERR_NONE)
@@ -189,6 +205,8 @@ int16_t kf_alter_broker(struct kf_conn *kc, const struct kf_alter_configs_resour
 	for (size_t i = 0; i < o.nkeys; i++)
 		if (o.has[i])
 			kv[n++] = (struct tdm_kv){ tdm_topic_config_name(i), o.value[i] };
+	if (kc->srv->replica)
+		return alter_in_cluster(kc, layer, kv, n, sl);
 	int rc = tdm_dyn_set(d, layer, kv, n, msg, msglen);
 	return rc == TDM_TOPIC_OK ? KF_ERR_NONE : kf_err_from_core(rc);
 }

@@ -472,46 +472,6 @@ START_TEST(test_kafka_cluster_not_leader)
 }
 END_TEST
 
-/* Dynamic broker configs are this node's own: in a cluster a change is
- * refused (not replicated yet), an empty one answered. */
-START_TEST(test_kafka_cluster_dynamic_broker_config_refused)
-{
-	int fd = kh_raw_connect(&node);
-	struct wb b = { .n = 0 };
-	char msg[128];
-
-	w32(&b, 2);
-	for (int i = 0; i < 2; i++) {
-		w8(&b, 4); /* BROKER "" */
-		wstr(&b, "");
-		w32(&b, 1 - i);
-		if (i == 0) {
-			wstr(&b, "log.retention.ms");
-			w8(&b, 0); /* SET */
-			wstr(&b, "60000");
-		}
-	}
-	w8(&b, 0);
-	kh_raw_request(fd, 44, 0, 600, b.d, b.n);
-	long n = kh_raw_response(fd, resp, sizeof(resp), 5000);
-	ck_assert_int_gt(n, 0);
-	struct rb r = { resp, (size_t)n, 4 };
-	ck_assert_int_eq(r32(&r), 0);
-	ck_assert_int_eq(r32(&r), 2);
-	ck_assert_int_eq(r16(&r), 42);
-	int16_t ml = r16(&r);
-	ck_assert(ml > 0 && (size_t)ml < sizeof(msg));
-	memcpy(msg, r.p + r.off, (size_t)ml);
-	msg[ml] = '\0';
-	r.off += (size_t)ml;
-	ck_assert_str_eq(msg, "dynamic broker configs are not replicated in a cluster yet");
-	r.off += 1;
-	rskipstr(&r);
-	ck_assert_int_eq(r16(&r), 0);
-	close(fd);
-}
-END_TEST
-
 START_TEST(test_kafka_cluster_offset_for_leader_epoch_fencing)
 {
 	int fd = kh_raw_connect(&node);
@@ -876,7 +836,6 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(cl, node_start, node_stop);
 	tcase_add_test(cl, test_kafka_cluster_consumer_reads_below_high_watermark);
 	tcase_add_test(cl, test_kafka_cluster_not_leader);
-	tcase_add_test(cl, test_kafka_cluster_dynamic_broker_config_refused);
 	tcase_add_test(cl, test_kafka_cluster_offset_for_leader_epoch_fencing);
 	tcase_add_test(cl, test_kafka_cluster_parked_fetch_wakes_on_high_watermark);
 	tcase_add_test(cl, test_kafka_cluster_parked_follower_fetch_answers_not_leader);
