@@ -57,8 +57,14 @@ static void apply(struct cnb *b, int layer, const char *data, size_t len, const 
 		tdm_log(TDM_LOG_ERROR, "cluster", "%s: bad broker config: %s", path, err);
 		return;
 	}
-	for (size_t i = 0; i < c.n && n < 64; i++)
-		kv[n++] = (struct tdm_kv){ c.keys[i], c.values[i] };
+	for (size_t i = 0; i < c.n && n < 64; i++) {
+		const char *key = tdm_dyn_topic_key(c.keys[i]);
+		if (key)
+			kv[n++] = (struct tdm_kv){ key, c.values[i] };
+		else
+			tdm_log(TDM_LOG_WARNING, "cluster", "%s: %s is no dynamic setting here",
+				path, c.keys[i]);
+	}
 	if (tdm_dyn_set(tdm_topics_dyn(b->topics), layer, kv, n, err, sizeof(err)) != TDM_TOPIC_OK)
 		tdm_log(TDM_LOG_ERROR, "cluster", "%s: applying the broker config here failed: %s",
 			path, err);
@@ -159,8 +165,8 @@ int cnb_alter(struct cnb *b, int layer, const struct tdm_kv *kv, size_t n, tdm_r
 	struct cnb_alter *a = calloc(1, sizeof(*a));
 
 	for (size_t i = 0; i < n && nkv < 64; i++)
-		if (kv[i].value) {
-			keys[nkv] = (char *)kv[i].name;
+		if (kv[i].value && tdm_dyn_broker_name(kv[i].name)) {
+			keys[nkv] = (char *)tdm_dyn_broker_name(kv[i].name);
 			values[nkv++] = (char *)kv[i].value;
 		}
 	struct zkd_config c = { keys, values, nkv };

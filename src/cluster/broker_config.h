@@ -1,8 +1,8 @@
 /*
  * Kafka's dynamic broker configs in a cluster (ZooKeeper mode): the
  * cluster-wide default in /config/brokers/<default>, this node's own in
- * /config/brokers/<id>, each a topic config znode ({"version":1,
- * "config":{...}} with topic config names).  Every node reads both at each
+ * /config/brokers/<id>, each {"version":1,"config":{...}} with Kafka's
+ * broker names (log.retention.ms), as Kafka writes them.  Every node reads both at each
  * session and watches them (a missing one: its creation), and applies what
  * they hold to its dynamic topic defaults (core/dyn_defaults.h).  An
  * alteration asked of a node writes the znode and, once written, applies

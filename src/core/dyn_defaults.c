@@ -20,6 +20,45 @@
 
 static const char *const layer_names[TDM_DYN_LAYERS] = { "broker", "default" };
 
+/* Topic config -> the broker setting Kafka names its default by. */
+static const struct {
+	const char *topic, *broker;
+} names[] = {
+	{ "segment.bytes", "log.segment.bytes" },
+	{ "segment.ms", "log.roll.ms" },
+	{ "segment.index.bytes", "log.index.size.max.bytes" },
+	{ "index.interval.bytes", "log.index.interval.bytes" },
+	{ "retention.ms", "log.retention.ms" },
+	{ "retention.bytes", "log.retention.bytes" },
+	{ "cleanup.policy", "log.cleanup.policy" },
+	{ "delete.retention.ms", "log.cleaner.delete.retention.ms" },
+	{ "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio" },
+	{ "flush.messages", "log.flush.interval.messages" },
+	{ "flush.ms", "log.flush.interval.ms" },
+	{ "max.message.bytes", "message.max.bytes" },
+	{ "message.timestamp.type", "log.message.timestamp.type" },
+	{ "compression.type", "compression.type" },
+	{ "min.insync.replicas", "min.insync.replicas" },
+	{ "unclean.leader.election.enable", "unclean.leader.election.enable" },
+	{ "message.format.version", "log.message.format.version" },
+};
+
+const char *tdm_dyn_broker_name(const char *topic_key)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(names[i].topic, topic_key))
+			return names[i].broker;
+	return NULL;
+}
+
+const char *tdm_dyn_topic_key(const char *broker_name)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(names[i].broker, broker_name))
+			return names[i].topic;
+	return NULL;
+}
+
 struct tdm_dyn {
 	struct ls_store *store;              /* borrowed */
 	struct ls_topic_config statics;      /* the defaults before any layer */

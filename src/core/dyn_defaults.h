@@ -46,6 +46,10 @@ const char *tdm_dyn_value(const struct tdm_dyn *d, int layer, const char *key);
 /* The static default of key into buf: TDM_TOPIC_OK or
  * TDM_ERR_INVALID_CONFIG. */
 int tdm_dyn_static(const struct tdm_dyn *d, const char *key, char *buf, size_t len);
+/* Kafka's broker name of a topic config's default ("retention.ms" ->
+ * "log.retention.ms") and back; NULL when it has none. */
+const char *tdm_dyn_broker_name(const char *topic_key);
+const char *tdm_dyn_topic_key(const char *broker_name);
 /* The layer the effective default of key comes from, -1 when static. */
 int tdm_dyn_source(const struct tdm_dyn *d, const char *key);
 

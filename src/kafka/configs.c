@@ -39,45 +39,47 @@
 #include "core/topics.h"
 #include "kafka/admin_internal.h"
 
-enum { SRC_TOPIC = 1, SRC_DYN_BROKER = 2, SRC_DYN_DEFAULT = 3, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
+enum {
+	SRC_TOPIC = 1,
+	SRC_DYN_BROKER = 2,
+	SRC_DYN_DEFAULT = 3,
+	SRC_STATIC_BROKER = 4,
+	SRC_DEFAULT = 5
+};
 enum { T_BOOLEAN = 1, T_STRING = 2, T_INT = 3, T_LONG = 5, T_DOUBLE = 6, T_LIST = 7 };
 
-/* Topic config -> the broker setting Kafka names its default by, its
- * type and what it does. */
+/* Topic config (its broker name: tdm_dyn_broker_name), its type and
+ * what it does. */
 static const struct {
-	const char *topic, *broker;
+	const char *topic;
 	int8_t type;
 	const char *doc;
 } synonyms[] = {
-	{ "segment.bytes", "log.segment.bytes", T_INT, "Size at which a segment file is rolled." },
-	{ "segment.ms", "log.roll.ms", T_LONG, "Age at which a segment is rolled even if not full." },
-	{ "segment.index.bytes", "log.index.size.max.bytes", T_INT,
+	{ "segment.bytes", T_INT, "Size at which a segment file is rolled." },
+	{ "segment.ms", T_LONG, "Age at which a segment is rolled even if not full." },
+	{ "segment.index.bytes", T_INT,
 	  "Largest offset index of a segment; a full index rolls the segment." },
-	{ "index.interval.bytes", "log.index.interval.bytes", T_INT,
+	{ "index.interval.bytes", T_INT,
 	  "Bytes of records between two entries of the offset index." },
-	{ "retention.ms", "log.retention.ms", T_LONG,
-	  "Age after which whole segments are deleted (-1: no limit)." },
-	{ "retention.bytes", "log.retention.bytes", T_LONG,
+	{ "retention.ms", T_LONG, "Age after which whole segments are deleted (-1: no limit)." },
+	{ "retention.bytes", T_LONG,
 	  "Size a partition may reach before its oldest segments are deleted (-1: no limit)." },
-	{ "cleanup.policy", "log.cleanup.policy", T_LIST,
+	{ "cleanup.policy", T_LIST,
 	  "delete (retention), compact (the last record per key) or both." },
-	{ "delete.retention.ms", "log.cleaner.delete.retention.ms", T_LONG,
-	  "How long compaction keeps a key's tombstone." },
-	{ "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", T_DOUBLE,
+	{ "delete.retention.ms", T_LONG, "How long compaction keeps a key's tombstone." },
+	{ "min.cleanable.dirty.ratio", T_DOUBLE,
 	  "Share of not yet compacted bytes that makes a log worth compacting." },
-	{ "flush.messages", "log.flush.interval.messages", T_LONG,
-	  "Records appended between two forced fsyncs." },
-	{ "flush.ms", "log.flush.interval.ms", T_LONG, "Longest time between two fsyncs." },
-	{ "max.message.bytes", "message.max.bytes", T_INT, "Largest record batch accepted." },
-	{ "message.timestamp.type", "log.message.timestamp.type", T_STRING,
+	{ "flush.messages", T_LONG, "Records appended between two forced fsyncs." },
+	{ "flush.ms", T_LONG, "Longest time between two fsyncs." },
+	{ "max.message.bytes", T_INT, "Largest record batch accepted." },
+	{ "message.timestamp.type", T_STRING,
 	  "CreateTime (the producer's) or LogAppendTime (the broker's)." },
-	{ "compression.type", "compression.type", T_STRING,
+	{ "compression.type", T_STRING,
 	  "Codec batches are stored with; producer keeps the producer's." },
-	{ "min.insync.replicas", "min.insync.replicas", T_INT,
-	  "In-sync replicas an acks=all write needs." },
-	{ "unclean.leader.election.enable", "unclean.leader.election.enable", T_BOOLEAN,
+	{ "min.insync.replicas", T_INT, "In-sync replicas an acks=all write needs." },
+	{ "unclean.leader.election.enable", T_BOOLEAN,
 	  "Whether a replica out of sync may become leader (never in tandem)." },
-	{ "message.format.version", "log.message.format.version", T_STRING,
+	{ "message.format.version", T_STRING,
 	  "Record format of an old release; ignored as in Kafka 3 (always v2)." },
 };
 
@@ -100,14 +102,14 @@ static const struct {
  * (checking a format version against every broker is left out there). */
 static int is_dynamic(size_t i)
 {
-	return strcmp(synonyms[i].broker, "log.message.format.version") != 0;
+	return strcmp(tdm_dyn_broker_name(synonyms[i].topic), "log.message.format.version") != 0;
 }
 
 const char *kf_broker_config_topic_key(struct kf_str name, int *is_static)
 {
 	*is_static = 0;
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
-		if (kf_str_eq(name, synonyms[i].broker)) {
+		if (kf_str_eq(name, tdm_dyn_broker_name(synonyms[i].topic))) {
 			*is_static = !is_dynamic(i);
 			return is_dynamic(i) ? synonyms[i].topic : NULL;
 		}
@@ -144,7 +146,8 @@ static int wanted(const struct kf_describe_configs_resource *res, const char *ke
 	if (res->nkeys < 0)
 		return 1;
 	for (int32_t i = 0; i < res->nkeys; i++)
-		if (res->keys[i].len == (int32_t)strlen(key) && !memcmp(res->keys[i].p, key, strlen(key)))
+		if (res->keys[i].len == (int32_t)strlen(key) &&
+		    !memcmp(res->keys[i].p, key, strlen(key)))
 			return 1;
 	return 0;
 }
@@ -202,14 +205,14 @@ static int broker_synonyms(struct kf_conn *kc, const struct out *o, int k)
 		if ((v = tdm_dyn_value(d, l, synonyms[k].topic)) != NULL) {
 			n++;
 			if (o)
-				put_synonym(o, synonyms[k].broker, v,
+				put_synonym(o, tdm_dyn_broker_name(synonyms[k].topic), v,
 					    l == TDM_DYN_BROKER ? SRC_DYN_BROKER : SRC_DYN_DEFAULT);
 		}
 	if (!o)
 		return n;
 	if (!d || tdm_dyn_static(d, synonyms[k].topic, def, sizeof(def)) != TDM_TOPIC_OK)
 		tdm_topics_config_default(kc->srv->topics, synonyms[k].topic, def, sizeof(def));
-	put_synonym(o, synonyms[k].broker, def, SRC_DEFAULT);
+	put_synonym(o, tdm_dyn_broker_name(synonyms[k].topic), def, SRC_DEFAULT);
 	return n;
 }
 
@@ -229,9 +232,12 @@ static void put_topic_configs(struct kf_conn *kc, const struct out *o, const str
 			continue;
 		tdm_topic_config_value(t, key, value, sizeof(value), &is_default);
 		put_entry(o, key, value, 0,
-			  !is_default ? SRC_TOPIC : k >= 0 ? default_source(kc, k) : SRC_DEFAULT);
+			  !is_default ? SRC_TOPIC
+			  : k >= 0    ? default_source(kc, k)
+				      : SRC_DEFAULT);
 		if (o->ver >= 1) {
-			int nsyn = o->synonyms ? (!is_default) + (k >= 0 ? broker_synonyms(kc, NULL, k) : 0)
+			int nsyn = o->synonyms ? (!is_default) +
+							 (k >= 0 ? broker_synonyms(kc, NULL, k) : 0)
 					       : 0;
 			kf_put_farray(o->b, o->flex, nsyn);
 			if (nsyn && !is_default)
@@ -239,7 +245,8 @@ static void put_topic_configs(struct kf_conn *kc, const struct out *o, const str
 			if (nsyn && k >= 0)
 				broker_synonyms(kc, o, k);
 		}
-		put_entry_end(o, k >= 0 ? synonyms[k].type : T_STRING, k >= 0 ? synonyms[k].doc : NULL);
+		put_entry_end(o, k >= 0 ? synonyms[k].type : T_STRING,
+			      k >= 0 ? synonyms[k].doc : NULL);
 	}
 }
 
@@ -258,7 +265,7 @@ static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 	for (size_t i = 0; i < 5; i++)
 		n += wanted(res, own_settings[i].name);
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
-		n += wanted(res, synonyms[i].broker);
+		n += wanted(res, tdm_dyn_broker_name(synonyms[i].topic));
 	kf_put_farray(o->b, o->flex, n);
 	for (size_t i = 0; i < 5; i++) {
 		if (!wanted(res, own_settings[i].name))
@@ -270,12 +277,14 @@ static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 	}
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++) {
 		char def[128];
-		if (!wanted(res, synonyms[i].broker))
+		if (!wanted(res, tdm_dyn_broker_name(synonyms[i].topic)))
 			continue;
 		tdm_topics_config_default(kc->srv->topics, synonyms[i].topic, def, sizeof(def));
-		put_entry(o, synonyms[i].broker, def, !is_dynamic(i), default_source(kc, (int)i));
+		put_entry(o, tdm_dyn_broker_name(synonyms[i].topic), def, !is_dynamic(i),
+			  default_source(kc, (int)i));
 		if (o->ver >= 1) {
-			kf_put_farray(o->b, o->flex, o->synonyms ? broker_synonyms(kc, NULL, (int)i) : 0);
+			kf_put_farray(o->b, o->flex,
+				      o->synonyms ? broker_synonyms(kc, NULL, (int)i) : 0);
 			if (o->synonyms)
 				broker_synonyms(kc, o, (int)i);
 		}
@@ -307,7 +316,8 @@ int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size
 	int n = snprintf(id, sizeof(id), "%d", node_id(kc));
 	if (name.len == 0 || (name.len == n && !memcmp(name.p, id, (size_t)n)))
 		return 1;
-	snprintf(msg, msglen, "Unexpected broker id, expected %d or empty string, but received %.*s",
+	snprintf(msg, msglen,
+		 "Unexpected broker id, expected %d or empty string, but received %.*s",
 		 node_id(kc), name.len > 0 ? (int)name.len : 0, name.p);
 	return 0;
 }
@@ -340,9 +350,11 @@ static void describe_one(struct kf_conn *kc, const struct out *o,
 	else if (!(t = kf_topic_lookup(kc, res->name)))
 		err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	if (err) {
-		put_refused(o, err, err == KF_ERR_UNKNOWN_TOPIC_OR_PARTITION
-					    ? "The topic does not exist."
-					    : "Topic authorization failed.", res);
+		put_refused(o, err,
+			    err == KF_ERR_UNKNOWN_TOPIC_OR_PARTITION
+				    ? "The topic does not exist."
+				    : "Topic authorization failed.",
+			    res);
 		return;
 	}
 	put_result_head(o, KF_ERR_NONE, NULL, res);

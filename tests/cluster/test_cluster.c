@@ -1186,6 +1186,19 @@ START_TEST(test_cluster_dynamic_broker_configs_reach_every_node)
 	int x = cl.n - 1;
 	ck_assert_int_eq(alter_broker_on(0, "", "log.retention.ms", "222222"), 0);
 	wait_config_everywhere(topic, "retention.ms", "222222");
+	/* Kafka's znode, with Kafka's broker names */
+	char cmd[512], out[8192] = "";
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/share/zookeeper/bin/zkCli.sh -server 127.0.0.1:%d get "
+		 "'/config/brokers/<default>' 2>/dev/null",
+		 cl.zk_port);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = '\0';
+	pclose(p);
+	ck_assert_msg(strstr(out, "{\"version\":1,\"config\":{\"log.retention.ms\":\"222222\"}}"),
+		      "%s", out);
 
 	ch_node_stop(&cl, x);
 	ck_assert_int_eq(alter_broker_on(0, "", "log.retention.ms", "333333"), 0);
