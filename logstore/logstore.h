@@ -42,6 +42,9 @@
  *                                    recovery checkpoint once a high
  *                                    watermark was ever set (or the file
  *                                    exists)
+ *   <other files>                    the embedding broker's own, written by
+ *                                    ls_store_write_file (tandem's
+ *                                    broker_configs); never read here
  *   .clean_shutdown                  present only between ls_close and the
  *                                    next ls_open
  *   .lock                            flock()ed while the store is open
@@ -284,6 +287,17 @@ void ls_topic_foreach(struct ls_store *s, ls_topic_fn fn, void *ctx);
 size_t ls_topic_count(const struct ls_store *s);
 /* The store's defaults for every topic (ls_options.defaults); borrowed. */
 const struct ls_topic_config *ls_store_defaults(const struct ls_store *s);
+/* Replaces the store's defaults (a broker's dynamic log.* settings): every
+ * topic's effective configuration is recomputed at once (its overrides
+ * stay), so new segment sizes, retention and flush settings apply from the
+ * next append or step.  Nothing is written.  LS_OK. */
+int ls_store_set_defaults(struct ls_store *s, const struct ls_topic_config *d);
+/* Writes file `name` in the store directory atomically (temp file, fsync,
+ * rename, fsync of the directory), for the embedding broker's own small
+ * state.  name: no '/', '-' or leading '.', not *.topic or *.tmp, so that
+ * ls_open never takes it for a topic or partition.  LS_OK,
+ * LS_ERR_INVALID, LS_ERR_IO (errno set). */
+int ls_store_write_file(struct ls_store *s, const char *name, const void *buf, size_t len);
 const char *ls_topic_name(const struct ls_topic *t);
 int32_t ls_topic_partition_count(const struct ls_topic *t);
 /* 1 for the store's own topics ("__consumer_offsets"), else 0. */

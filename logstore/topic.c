@@ -760,3 +760,21 @@ int ls_topic_add_partitions(struct ls_store *s, struct ls_topic *t, int32_t coun
 	ls_draft_build(d);
 	return ls_draft_finish(d, NULL, 0);
 }
+
+int ls_store_set_defaults(struct ls_store *s, const struct ls_topic_config *d)
+{
+	s->opt.defaults = *d;
+	for (size_t i = 0; i < s->ntopics; i++)
+		compute_effective(s->topics[i]);
+	return LS_OK;
+}
+
+int ls_store_write_file(struct ls_store *s, const char *name, const void *buf, size_t len)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || name[0] == '.' || strchr(name, '/') || strchr(name, '-') ||
+	    (n > 4 && !strcmp(name + n - 4, ".tmp")) || (n > 6 && !strcmp(name + n - 6, ".topic")))
+		return LS_ERR_INVALID;
+	return ls_atomic_write(s->dirfd, name, buf, len) == 0 ? LS_OK : LS_ERR_IO;
+}

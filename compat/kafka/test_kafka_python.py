@@ -276,9 +276,63 @@ class KafkaPythonCompat(unittest.TestCase):
             err, _, _, _, entries = broker[0].resources[0]
             self.assertEqual(err, 0)
             self.assertEqual([e[0] for e in entries], ["log.retention.ms"])
-            self.assertTrue(entries[0][2])  # read-only
+            self.assertFalse(entries[0][2])  # dynamic (KIP-226), not read-only
+            self.assertEqual(entries[0][3], 5)  # DEFAULT_CONFIG while nobody set it
         finally:
             a.close()
+
+    def test_dynamic_broker_configs(self):
+        # kafka-configs.sh --entity-type brokers --entity-default: resource
+        # name "" is the cluster-wide default (source 3) for every topic
+        # without an override
+        t = name("dynbroker")
+        create(t, 1)
+        a = admin()
+
+        def topic_retention():
+            res = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t,
+                                                     configs={"retention.ms": None})])
+            return res[0].resources[0][4][0][:5]
+
+        def alter_default(cfg):
+            r = a.alter_configs([ConfigResource(ConfigResourceType.BROKER, "", configs=cfg)])
+            return r.resources[0][0], r.resources[0][1]
+        try:
+            self.assertEqual(alter_default({"log.retention.ms": "3600000"}), (0, None))
+            self.assertEqual(topic_retention(), ("retention.ms", "3600000", False, 3, False))
+            err, msg = alter_default({"num.partitions": "3"})
+            self.assertEqual(err, 42)
+            self.assertIn("Cannot update these configs dynamically", msg)
+        finally:
+            self.assertEqual(alter_default({}), (0, None))  # the whole set: none
+            a.close()
+        b = admin()
+        try:
+            res = b.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t,
+                                                     configs={"retention.ms": None})])
+            self.assertEqual(res[0].resources[0][4][0][1:4], ("604800000", False, 5))
+        finally:
+            b.close()
+
+    def test_librdkafka_alters_broker_configs(self):
+        # confluent_kafka's AdminClient on this broker's id: DYNAMIC_BROKER_CONFIG
+        from confluent_kafka.admin import AdminClient, ConfigResource as RdResource
+        t = name("rddynbroker")
+        create(t, 1)
+        a = AdminClient({"bootstrap.servers": BOOT})
+
+        def alter(cfg):
+            res = RdResource("broker", "1", set_config=cfg)
+            for _, f in a.alter_configs([res], request_timeout=10).items():
+                f.result(timeout=30)
+        alter({"log.retention.bytes": "987654321"})
+        try:
+            for _, f in a.describe_configs([RdResource("topic", t)], request_timeout=10).items():
+                got = f.result(timeout=30)
+            self.assertEqual(got["retention.bytes"].value, "987654321")
+            self.assertEqual(got["retention.bytes"].source, 2)  # DYNAMIC_BROKER_CONFIG
+        finally:
+            alter({})
 
     def test_alter_configs(self):
         t = name("alter")

@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "cluster/broker_config.h"
 #include "cluster/controller.h"
 #include "cluster/ctl.h"
 #include "cluster/fetcher.h"
@@ -96,6 +97,7 @@ struct tdm_cnode {
 	struct tdm_map tmap;           /* topic name -> struct cn_topic */
 	struct cn_req reqs;            /* sentinel of the requests out */
 	struct cn_waiter *waiters;
+	struct cnb *bcfg;              /* owned: dynamic broker configs */
 	struct cn_brokers brokers;     /* the listing under way */
 	uint64_t brokers_gen;
 	struct event *tick;            /* owned */
@@ -817,6 +819,12 @@ static int hook_alter_config(void *ctx, const char *name, const struct tdm_kv *c
 	return 0;
 }
 
+static int hook_alter_broker_config(void *ctx, int layer, const struct tdm_kv *configs, size_t n,
+				    tdm_replica_done_fn done, void *arg)
+{
+	return cnb_alter(((struct tdm_cnode *)ctx)->bcfg, layer, configs, n, done, arg);
+}
+
 /* ---- brokers and controller ---------------------------------------------- */
 
 static void brokers_reset(struct cn_brokers *b)
@@ -947,6 +955,8 @@ static void watch_fired(void *ctx, int event, const char *path)
 	int32_t p;
 
 	char mine[ZKD_PATH_MAX];
+	if (cnb_watch_fired(n->bcfg, path))
+		return;
 	if (strcmp(path, ZKD_BROKERS_IDS) == 0)
 		read_brokers(n);
 	else if (zkd_path_broker(mine, sizeof(mine), n->id) && strcmp(path, mine) == 0) {
@@ -1052,6 +1062,7 @@ static void join(struct tdm_cnode *n)
 	register_self(n);
 	read_brokers(n);
 	read_topics(n);
+	cnb_join(n->bcfg);
 }
 
 /* Forgets what this node knew of the cluster's topics (their local logs
@@ -1218,6 +1229,7 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 		.delete_topic = hook_delete_topic,
 		.add_partitions = hook_add_partitions,
 		.alter_config = hook_alter_config,
+		.alter_broker_config = hook_alter_broker_config,
 		.forward = hook_forward,
 		.write_marker = hook_write_marker,
 		.link_stats = hook_link_stats,
@@ -1236,7 +1248,7 @@ struct tdm_cnode *tdm_cnode_start(struct event_base *base, const struct tdm_conf
 				     cfg->min_insync_replicas);
 	n->zk = zk_new(base, cfg->zookeeper_connect, cfg->zookeeper_session_timeout_ms, on_session,
 		       n, err, errlen);
-	if (!n->replica || !n->zk)
+	if (!n->replica || !n->zk || !(n->bcfg = cnb_new(n->zk, topics, n->id)))
 		goto fail;
 	n->fetchers = tdm_fetcher_new(base, topics, n->replica, n->id, node_resolve, n);
 	if (open_link(n, cfg, err, errlen) < 0)
@@ -1278,6 +1290,7 @@ void tdm_cnode_free(struct tdm_cnode *n)
 	tdm_fetcher_free(n->fetchers);
 	tdm_link_free(n->link); /* its waiters are told before the replica goes */
 	zk_free(n->zk); /* its callbacks are dropped: the requests below are freed here */
+	cnb_free(n->bcfg);
 	ctlr_free(n->ctl); /* after its session (controller.h) */
 	while (n->reqs.next != &n->reqs)
 		req_free(n->reqs.next);

@@ -21,7 +21,8 @@
 #include "util/json.h"
 
 const char *const zkd_persistent_paths[] = {
-	ZKD_BROKERS_IDS, ZKD_BROKERS_TOPICS, ZKD_CONFIG_TOPICS, ZKD_ADMIN_DELETE_TOPICS, ZKD_CLUSTER,
+	ZKD_BROKERS_IDS, ZKD_BROKERS_TOPICS, ZKD_CONFIG_TOPICS, ZKD_CONFIG_BROKERS,
+	ZKD_ADMIN_DELETE_TOPICS, ZKD_CLUSTER,
 	NULL,
 };
 
@@ -62,6 +63,11 @@ char *zkd_path_partition_state(char *buf, size_t size, const char *topic, int32_
 char *zkd_path_topic_config(char *buf, size_t size, const char *topic)
 {
 	return path_fmt(buf, size, ZKD_CONFIG_TOPICS "/%s", topic);
+}
+char *zkd_path_broker_config(char *buf, size_t size, int32_t id)
+{
+	return id < 0 ? path_fmt(buf, size, ZKD_CONFIG_BROKERS "/" ZKD_BROKER_DEFAULT)
+		      : path_fmt(buf, size, ZKD_CONFIG_BROKERS "/%" PRId32, id);
 }
 char *zkd_path_delete_topic(char *buf, size_t size, const char *topic)
 {

@@ -26,6 +26,8 @@
 #define ZKD_CONTROLLER_EPOCH "/controller_epoch"
 #define ZKD_CONFIG "/config"
 #define ZKD_CONFIG_TOPICS "/config/topics"
+#define ZKD_CONFIG_BROKERS "/config/brokers" /* children: <default>, node ids */
+#define ZKD_BROKER_DEFAULT "<default>"
 #define ZKD_ADMIN "/admin"
 #define ZKD_ADMIN_DELETE_TOPICS "/admin/delete_topics" /* children: topics to delete */
 #define ZKD_CLUSTER "/cluster"
@@ -47,6 +49,9 @@ char *zkd_path_partitions(char *buf, size_t size, const char *topic);    /* /bro
 char *zkd_path_partition(char *buf, size_t size, const char *topic, int32_t partition);
 char *zkd_path_partition_state(char *buf, size_t size, const char *topic, int32_t partition);
 char *zkd_path_topic_config(char *buf, size_t size, const char *topic);  /* /config/topics/T */
+/* /config/brokers/<default> (id < 0) or /config/brokers/<id>: Kafka's
+ * dynamic broker configs, in a topic config's format */
+char *zkd_path_broker_config(char *buf, size_t size, int32_t id);
 char *zkd_path_delete_topic(char *buf, size_t size, const char *topic);  /* /admin/delete_topics/T */
 
 /* A child name that is a decimal id 0..INT32_MAX (a broker id, a partition

@@ -892,6 +892,20 @@ int tdm_replica_alter_config(struct tdm_replica *r, const char *name, const stru
 	return op_started(o, rc, err, errlen);
 }
 
+int tdm_replica_alter_broker_config(struct tdm_replica *r, int layer,
+				    const struct tdm_kv *configs, size_t n,
+				    tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
+				    char *err, size_t errlen)
+{
+	struct tdm_replica_op *o = op_new(done, arg, op);
+	if (!o)
+		return TDM_ERR_NOMEM;
+	int rc = r->hooks.alter_broker_config
+			 ? r->hooks.alter_broker_config(r->ctx, layer, configs, n, op_done, o)
+			 : TDM_REPL_NO_CLUSTER;
+	return op_started(o, rc, err, errlen);
+}
+
 void tdm_replica_op_forget(struct tdm_replica_op *op)
 {
 	if (!op)

@@ -125,6 +125,11 @@ struct tdm_replica_hooks {
 	 * node: done once this node applied them. */
 	int (*alter_config)(void *ctx, const char *name, const struct tdm_kv *configs, size_t n,
 			    tdm_replica_done_fn done, void *arg);
+	/* Dynamic broker configs (core/dyn_defaults.h): layer (TDM_DYN_*)
+	 * becomes exactly configs, cluster-wide (the default) or for this
+	 * node: done once it is in ZooKeeper and applied on this node. */
+	int (*alter_broker_config)(void *ctx, int layer, const struct tdm_kv *configs, size_t n,
+				   tdm_replica_done_fn done, void *arg);
 	/* A write to topic/partition that this node does not lead: send rec
 	 * (borrowed for the call: the hook copies it) to node `leader` over
 	 * the cluster link, gathered with the other records forwarded to the
@@ -252,6 +257,12 @@ int tdm_replica_add_partitions(struct tdm_replica *r, const char *name, int32_t 
 int tdm_replica_alter_config(struct tdm_replica *r, const char *name, const struct tdm_kv *configs,
 			     size_t n, tdm_replica_done_fn done, void *arg,
 			     struct tdm_replica_op **op, char *err, size_t errlen);
+/* Kafka's AlterConfigs of a BROKER resource in a cluster (the
+ * alter_broker_config hook), as tdm_replica_alter_config. */
+int tdm_replica_alter_broker_config(struct tdm_replica *r, int layer,
+				    const struct tdm_kv *configs, size_t n,
+				    tdm_replica_done_fn done, void *arg, struct tdm_replica_op **op,
+				    char *err, size_t errlen);
 /*
  * A write to topic/partition on a node that does not lead it, sent to the
  * leader its state names (the forward hook): rec is borrowed for the call

@@ -22,6 +22,7 @@
 
 #include "core/broker.h"
 #include "core/config.h"
+#include "core/dyn_defaults.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/map.h"
@@ -46,6 +47,7 @@ struct pstate {
 struct tdm_topics {
 	struct tdm_bg bg;            /* main's background jobs; empty: inline */
 	struct ls_store *store;      /* owned */
+	struct tdm_dyn *dyn;         /* owned: the store's dynamic defaults */
 	unsigned refs;               /* 1 while open + one per read held or fsync round out */
 	int closing;
 	struct tdm_map pstates;      /* partition pointer bytes -> struct pstate (owned) */
@@ -339,7 +341,7 @@ struct tdm_topics *tdm_topics_open(const struct tdm_config *cfg, const struct td
 		goto fail;
 	}
 	t->store = ls_open(dir, &o, err, errlen);
-	if (!t->store)
+	if (!t->store || !(t->dyn = tdm_dyn_open(t->store, dir, err, errlen)))
 		goto fail;
 	t->last_checkpoint_ms = ls_now_ms(t->store);
 	tdm_info("topics", "log store %s: %zu topics", dir, ls_topic_count(t->store));
@@ -360,6 +362,7 @@ static void topics_unref(struct tdm_topics *t)
 	while (tdm_map_next(&t->pstates, &pos, &k, &klen, &v))
 		free(v);
 	tdm_map_free(&t->pstates);
+	tdm_dyn_free(t->dyn);
 	if (t->store && ls_close(t->store) != LS_OK)
 		tdm_error("topics", "closing the log store failed");
 	free(t);
@@ -450,6 +453,28 @@ static int check_segment_bytes(const struct tdm_topics *t, const struct tdm_kv *
 		}
 	}
 	return LS_OK;
+}
+
+struct tdm_dyn *tdm_topics_dyn(struct tdm_topics *t)
+{
+	return t ? t->dyn : NULL;
+}
+
+int tdm_topics_check_default(struct tdm_topics *t, const char *key, const char *value,
+			     char *out, size_t outlen, char *err, size_t errlen)
+{
+	struct tdm_kv kv = { key, value };
+	struct ls_topic_config c = *ls_store_defaults(t->store);
+
+	if (check_segment_bytes(t, &kv, 1, err, errlen) != LS_OK)
+		return TDM_ERR_INVALID_CONFIG;
+	if (ls_config_set(&c, key, value) != LS_OK) {
+		snprintf(err, errlen, "Invalid value %.100s for configuration %s", value, key);
+		return TDM_ERR_INVALID_CONFIG;
+	}
+	if (out && outlen)
+		ls_config_format(&c, key, out, outlen);
+	return TDM_TOPIC_OK;
 }
 
 int tdm_topics_check(struct tdm_topics *t, int32_t partitions, const struct tdm_kv *configs,

@@ -27,6 +27,7 @@
 
 struct tdm_bg;
 struct tdm_config;
+struct tdm_dyn;
 struct tdm_topics;
 struct ls_store;
 
@@ -67,6 +68,15 @@ int tdm_topics_retention(struct tdm_topics *t);
  * core/topic_ops.h and core/groups.h. */
 struct ls_store *tdm_topics_store(struct tdm_topics *t);
 
+/* The store's dynamic topic defaults (core/dyn_defaults.h); NULL when t
+ * is NULL. */
+struct tdm_dyn *tdm_topics_dyn(struct tdm_topics *t);
+/* Checks value for topic config key as a topic's value is checked
+ * (tdm_topics_check's segment.bytes floor, then the store's own check)
+ * and writes it as the store shows it into out (may be NULL).
+ * TDM_TOPIC_OK or TDM_ERR_INVALID_CONFIG with Kafka's words in err. */
+int tdm_topics_check_default(struct tdm_topics *t, const char *key, const char *value,
+			     char *out, size_t outlen, char *err, size_t errlen);
 /*
  * Checks a new topic against the broker's limits, as tdm_topics_create
  * does (for validate-only requests): TDM_ERR_INVALID (partitions <= 0 or

@@ -59,4 +59,20 @@ int kf_admin_park_or_answer(struct kf_conn *kc, struct admin_park *pk, struct ev
 void kf_put_created_topic(const struct admin_park *pk, const struct made_slot *sl,
 			  struct evbuffer *resp);
 
+/* Broker configs (configs.c): the topic config a dynamic broker config
+ * name sets ("log.retention.ms" -> "retention.ms"), else NULL with
+ * *is_static 1 when the name is one of tandem's static broker settings
+ * (broker.id, num.partitions, ...), 0 when tandem has no such setting. */
+const char *kf_broker_config_topic_key(struct kf_str name, int *is_static);
+/* AlterConfigs / IncrementalAlterConfigs of a BROKER resource
+ * (broker_configs.c): the outcome, with its message in sl->msg (in a
+ * cluster KF_ERR_NONE with a job out: kf_admin_made sets it). */
+int16_t kf_alter_broker(struct kf_conn *kc, const struct kf_alter_configs_resource *res,
+			int incremental, int validate_only, struct made_slot *sl);
+/* APPEND (add) or SUBTRACT the comma-separated items of arg to/from cur
+ * (a list value, VALUE_MAX bytes): 0, or -1 when the result does not fit
+ * (alter_configs.c). */
+#define VALUE_MAX 256
+int kf_config_list_edit(char *cur, const char *arg, int add);
+
 #endif

@@ -24,11 +24,7 @@
  *    APPEND/SUBTRACT on a key that is not a list INVALID_CONFIG; a key
  *    twice in one incremental resource, a SET of null or an unknown
  *    operation INVALID_REQUEST;
- *  - broker: the administrator tag, else CLUSTER_AUTHORIZATION_FAILED; a
- *    name other than "" or this node's id INVALID_REQUEST; tandem's broker
- *    settings are all static (tandem.conf), so any change is
- *    INVALID_REQUEST ("Cannot update these configs dynamically"), and an
- *    empty list is answered without error;
+ *  - broker: dynamic topic defaults (broker_configs.c);
  *  - any other resource type: INVALID_REQUEST.
  *
  * Must not depend on: src/amqp.
@@ -40,8 +36,6 @@
 #include "core/topic_ops.h"
 #include "core/topics.h"
 #include "kafka/admin_internal.h"
-
-#define VALUE_MAX 256
 
 /* A topic's overrides being worked out: one slot per config key. */
 struct override_set {
@@ -104,7 +98,7 @@ static int list_has(const char *list, const char *item, size_t len)
 
 /* APPEND (add) or SUBTRACT the comma-separated items of arg to/from
  * *cur (the key's value now).  0, or -1 when the result does not fit. */
-static int list_edit(char *cur, const char *arg, int add)
+int kf_config_list_edit(char *cur, const char *arg, int add)
 {
 	const char *srcs[2] = { cur, arg };
 	char out[VALUE_MAX] = "";
@@ -164,7 +158,7 @@ static int16_t apply_entry(struct override_set *o, const struct kf_alter_config 
 			 c->op == KF_CONFIG_APPEND ? "append" : "subtract",
 			 tdm_topic_config_name((size_t)i));
 		return KF_ERR_INVALID_CONFIG;
-	} else if (list_edit(o->value[i], value, c->op == KF_CONFIG_APPEND) < 0) {
+	} else if (kf_config_list_edit(o->value[i], value, c->op == KF_CONFIG_APPEND) < 0) {
 		snprintf(msg, msglen, "Value too long for configuration cleanup.policy");
 		return KF_ERR_INVALID_REQUEST;
 	}
@@ -249,27 +243,6 @@ static int16_t alter_topic(struct kf_conn *kc, const struct kf_alter_configs_res
 	return kf_err_from_core(rc);
 }
 
-static int16_t alter_broker(struct kf_conn *kc, const struct kf_alter_configs_resource *res,
-			    char *msg, size_t msglen)
-{
-	if (!kf_authz_cluster(kc)) {
-		snprintf(msg, msglen, "Cluster authorization failed.");
-		return KF_ERR_CLUSTER_AUTHORIZATION_FAILED;
-	}
-	if (!kf_this_broker(kc, res->name, msg, msglen))
-		return KF_ERR_INVALID_REQUEST;
-	if (res->nconfigs == 0)
-		return KF_ERR_NONE;
-	size_t used = (size_t)snprintf(msg, msglen, "Cannot update these configs dynamically: Set(");
-	for (int32_t j = 0; j < res->nconfigs && used < msglen; j++)
-		used += (size_t)snprintf(msg + used, msglen - used, "%s%.*s", j ? ", " : "",
-					 res->configs[j].name.len > 0 ? (int)res->configs[j].name.len : 0,
-					 res->configs[j].name.p);
-	if (used < msglen)
-		snprintf(msg + used, msglen - used, ")");
-	return KF_ERR_INVALID_REQUEST;
-}
-
 static void alter_one(struct kf_conn *kc, const struct kf_alter_configs_resource *res,
 		      int incremental, int validate_only, struct made_slot *sl)
 {
@@ -279,7 +252,7 @@ static void alter_one(struct kf_conn *kc, const struct kf_alter_configs_resource
 	if (res->type == KF_RESOURCE_TOPIC) {
 		sl->err = alter_topic(kc, res, incremental, validate_only, sl);
 	} else if (res->type == KF_RESOURCE_BROKER) {
-		sl->err = alter_broker(kc, res, sl->msg, sizeof(sl->msg));
+		sl->err = kf_alter_broker(kc, res, incremental, validate_only, sl);
 	} else {
 		snprintf(sl->msg, sizeof(sl->msg),
 			 "AlterConfigs is only supported for topics and brokers, but resource type is %d",

@@ -4,7 +4,7 @@
  * values and where they come from, and the broker's: its topic defaults
  * under Kafka's broker names (log.retention.ms, ...) and the few broker
  * settings with a Kafka name (broker.id, num.partitions, broker.rack, ...),
- * read-only.
+ * read-only (the log.* defaults are dynamic).
  *
  * Per resource, as Kafka answers:
  *  - a topic the user may not see (none of configure, write, read on it):
@@ -14,11 +14,15 @@
  *    cluster), else CLUSTER_AUTHORIZATION_FAILED (31); a name other than
  *    "" or this node's id INVALID_REQUEST (42);
  *  - any other resource type: INVALID_REQUEST.
- * config_source (v1+): DYNAMIC_TOPIC_CONFIG (1) for a topic's override,
- * DEFAULT_CONFIG (5) for what the broker gives every topic, and
- * STATIC_BROKER_CONFIG (4) for the broker's own; v0's is_default is
- * "not an override".  With include_synonyms (v1+) a topic config lists
- * itself and then its broker default, as Kafka's synonyms do.  v3: each
+ * config_source (v1+): DYNAMIC_TOPIC_CONFIG (1) for a topic's override;
+ * for what the broker gives every topic DYNAMIC_BROKER_CONFIG (2) or
+ * DYNAMIC_DEFAULT_BROKER_CONFIG (3) when set at run time
+ * (broker_configs.c, core/dyn_defaults.h), else DEFAULT_CONFIG (5); and
+ * STATIC_BROKER_CONFIG (4) for the broker's own, read-only settings; v0's
+ * is_default is "not an override".  With include_synonyms (v1+) a topic
+ * config lists itself, then its broker default's synonyms in Kafka's
+ * order: this broker's dynamic value, the cluster-wide dynamic default,
+ * the static default.  v3: each
  * entry's config_type (Kafka's ConfigType: BOOLEAN 1, STRING 2, INT 3,
  * LONG 5, DOUBLE 6, LIST 7) and, when include_documentation, a sentence
  * on what it does (null otherwise); v4 flexible.
@@ -29,50 +33,53 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/dyn_defaults.h"
 #include "core/replica.h"
 #include "core/topic_ops.h"
 #include "core/topics.h"
-#include "kafka/kf.h"
+#include "kafka/admin_internal.h"
 
-enum { SRC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
+enum {
+	SRC_TOPIC = 1,
+	SRC_DYN_BROKER = 2,
+	SRC_DYN_DEFAULT = 3,
+	SRC_STATIC_BROKER = 4,
+	SRC_DEFAULT = 5
+};
 enum { T_BOOLEAN = 1, T_STRING = 2, T_INT = 3, T_LONG = 5, T_DOUBLE = 6, T_LIST = 7 };
 
-/* Topic config -> the broker setting Kafka names its default by, its
- * type and what it does. */
+/* Topic config (its broker name: tdm_dyn_broker_name), its type and
+ * what it does. */
 static const struct {
-	const char *topic, *broker;
+	const char *topic;
 	int8_t type;
 	const char *doc;
 } synonyms[] = {
-	{ "segment.bytes", "log.segment.bytes", T_INT, "Size at which a segment file is rolled." },
-	{ "segment.ms", "log.roll.ms", T_LONG, "Age at which a segment is rolled even if not full." },
-	{ "segment.index.bytes", "log.index.size.max.bytes", T_INT,
+	{ "segment.bytes", T_INT, "Size at which a segment file is rolled." },
+	{ "segment.ms", T_LONG, "Age at which a segment is rolled even if not full." },
+	{ "segment.index.bytes", T_INT,
 	  "Largest offset index of a segment; a full index rolls the segment." },
-	{ "index.interval.bytes", "log.index.interval.bytes", T_INT,
+	{ "index.interval.bytes", T_INT,
 	  "Bytes of records between two entries of the offset index." },
-	{ "retention.ms", "log.retention.ms", T_LONG,
-	  "Age after which whole segments are deleted (-1: no limit)." },
-	{ "retention.bytes", "log.retention.bytes", T_LONG,
+	{ "retention.ms", T_LONG, "Age after which whole segments are deleted (-1: no limit)." },
+	{ "retention.bytes", T_LONG,
 	  "Size a partition may reach before its oldest segments are deleted (-1: no limit)." },
-	{ "cleanup.policy", "log.cleanup.policy", T_LIST,
+	{ "cleanup.policy", T_LIST,
 	  "delete (retention), compact (the last record per key) or both." },
-	{ "delete.retention.ms", "log.cleaner.delete.retention.ms", T_LONG,
-	  "How long compaction keeps a key's tombstone." },
-	{ "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", T_DOUBLE,
+	{ "delete.retention.ms", T_LONG, "How long compaction keeps a key's tombstone." },
+	{ "min.cleanable.dirty.ratio", T_DOUBLE,
 	  "Share of not yet compacted bytes that makes a log worth compacting." },
-	{ "flush.messages", "log.flush.interval.messages", T_LONG,
-	  "Records appended between two forced fsyncs." },
-	{ "flush.ms", "log.flush.interval.ms", T_LONG, "Longest time between two fsyncs." },
-	{ "max.message.bytes", "message.max.bytes", T_INT, "Largest record batch accepted." },
-	{ "message.timestamp.type", "log.message.timestamp.type", T_STRING,
+	{ "flush.messages", T_LONG, "Records appended between two forced fsyncs." },
+	{ "flush.ms", T_LONG, "Longest time between two fsyncs." },
+	{ "max.message.bytes", T_INT, "Largest record batch accepted." },
+	{ "message.timestamp.type", T_STRING,
 	  "CreateTime (the producer's) or LogAppendTime (the broker's)." },
-	{ "compression.type", "compression.type", T_STRING,
+	{ "compression.type", T_STRING,
 	  "Codec batches are stored with; producer keeps the producer's." },
-	{ "min.insync.replicas", "min.insync.replicas", T_INT,
-	  "In-sync replicas an acks=all write needs." },
-	{ "unclean.leader.election.enable", "unclean.leader.election.enable", T_BOOLEAN,
+	{ "min.insync.replicas", T_INT, "In-sync replicas an acks=all write needs." },
+	{ "unclean.leader.election.enable", T_BOOLEAN,
 	  "Whether a replica out of sync may become leader (never in tandem)." },
-	{ "message.format.version", "log.message.format.version", T_STRING,
+	{ "message.format.version", T_STRING,
 	  "Record format of an old release; ignored as in Kafka 3 (always v2)." },
 };
 
@@ -89,6 +96,28 @@ static const struct {
 	  "Whether a topic is created when a client first names it." },
 	{ "broker.rack", T_STRING, "This broker's rack (broker_rack); null when it has none." },
 };
+
+/* 1 when the broker setting of synonyms[i] can change at run time: every
+ * one but log.message.format.version, as Kafka's DynamicLogConfig
+ * (checking a format version against every broker is left out there). */
+static int is_dynamic(size_t i)
+{
+	return strcmp(tdm_dyn_broker_name(synonyms[i].topic), "log.message.format.version") != 0;
+}
+
+const char *kf_broker_config_topic_key(struct kf_str name, int *is_static)
+{
+	*is_static = 0;
+	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
+		if (kf_str_eq(name, tdm_dyn_broker_name(synonyms[i].topic))) {
+			*is_static = !is_dynamic(i);
+			return is_dynamic(i) ? synonyms[i].topic : NULL;
+		}
+	for (size_t i = 0; i < sizeof(own_settings) / sizeof(own_settings[0]); i++)
+		if (kf_str_eq(name, own_settings[i].name))
+			*is_static = 1;
+	return NULL;
+}
 
 /* How entries are written: the request's version and flags. */
 struct out {
@@ -117,7 +146,8 @@ static int wanted(const struct kf_describe_configs_resource *res, const char *ke
 	if (res->nkeys < 0)
 		return 1;
 	for (int32_t i = 0; i < res->nkeys; i++)
-		if (res->keys[i].len == (int32_t)strlen(key) && !memcmp(res->keys[i].p, key, strlen(key)))
+		if (res->keys[i].len == (int32_t)strlen(key) &&
+		    !memcmp(res->keys[i].p, key, strlen(key)))
 			return 1;
 	return 0;
 }
@@ -154,6 +184,38 @@ static void put_synonym(const struct out *o, const char *name, const char *value
 	kf_put_tags(o->b, o->flex);
 }
 
+/* Where the broker's default of synonyms[k] comes from. */
+static int default_source(struct kf_conn *kc, int k)
+{
+	int l = tdm_dyn_source(tdm_topics_dyn(kc->srv->topics), synonyms[k].topic);
+	return l < 0 ? SRC_DEFAULT : l == TDM_DYN_BROKER ? SRC_DYN_BROKER : SRC_DYN_DEFAULT;
+}
+
+/* The broker-level synonyms of synonyms[k] in Kafka's order: this
+ * broker's dynamic value, the cluster default, the static default.  Their
+ * count; written when o is not NULL. */
+static int broker_synonyms(struct kf_conn *kc, const struct out *o, int k)
+{
+	struct tdm_dyn *d = tdm_topics_dyn(kc->srv->topics);
+	const char *v;
+	char def[128];
+	int n = 1;
+
+	for (int l = 0; l < TDM_DYN_LAYERS; l++)
+		if ((v = tdm_dyn_value(d, l, synonyms[k].topic)) != NULL) {
+			n++;
+			if (o)
+				put_synonym(o, tdm_dyn_broker_name(synonyms[k].topic), v,
+					    l == TDM_DYN_BROKER ? SRC_DYN_BROKER : SRC_DYN_DEFAULT);
+		}
+	if (!o)
+		return n;
+	if (!d || tdm_dyn_static(d, synonyms[k].topic, def, sizeof(def)) != TDM_TOPIC_OK)
+		tdm_topics_config_default(kc->srv->topics, synonyms[k].topic, def, sizeof(def));
+	put_synonym(o, tdm_dyn_broker_name(synonyms[k].topic), def, SRC_DEFAULT);
+	return n;
+}
+
 /* A topic's configs: count, then each entry (and its synonyms). */
 static void put_topic_configs(struct kf_conn *kc, const struct out *o, const struct ls_topic *t,
 			      const struct kf_describe_configs_resource *res)
@@ -164,23 +226,27 @@ static void put_topic_configs(struct kf_conn *kc, const struct out *o, const str
 		n += wanted(res, key);
 	kf_put_farray(o->b, o->flex, n);
 	for (size_t i = 0; (key = tdm_topic_config_name(i)) != NULL; i++) {
-		char value[128], def[128];
+		char value[128];
 		int is_default = 1, k = synonym_index(key);
 		if (!wanted(res, key))
 			continue;
 		tdm_topic_config_value(t, key, value, sizeof(value), &is_default);
-		put_entry(o, key, value, 0, is_default ? SRC_DEFAULT : SRC_TOPIC);
+		put_entry(o, key, value, 0,
+			  !is_default ? SRC_TOPIC
+			  : k >= 0    ? default_source(kc, k)
+				      : SRC_DEFAULT);
 		if (o->ver >= 1) {
-			int nsyn = o->synonyms ? (!is_default) + (k >= 0) : 0;
+			int nsyn = o->synonyms ? (!is_default) +
+							 (k >= 0 ? broker_synonyms(kc, NULL, k) : 0)
+					       : 0;
 			kf_put_farray(o->b, o->flex, nsyn);
 			if (nsyn && !is_default)
 				put_synonym(o, key, value, SRC_TOPIC);
-			if (nsyn && k >= 0) {
-				tdm_topics_config_default(kc->srv->topics, key, def, sizeof(def));
-				put_synonym(o, synonyms[k].broker, def, SRC_DEFAULT);
-			}
+			if (nsyn && k >= 0)
+				broker_synonyms(kc, o, k);
 		}
-		put_entry_end(o, k >= 0 ? synonyms[k].type : T_STRING, k >= 0 ? synonyms[k].doc : NULL);
+		put_entry_end(o, k >= 0 ? synonyms[k].type : T_STRING,
+			      k >= 0 ? synonyms[k].doc : NULL);
 	}
 }
 
@@ -199,7 +265,7 @@ static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 	for (size_t i = 0; i < 5; i++)
 		n += wanted(res, own_settings[i].name);
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++)
-		n += wanted(res, synonyms[i].broker);
+		n += wanted(res, tdm_dyn_broker_name(synonyms[i].topic));
 	kf_put_farray(o->b, o->flex, n);
 	for (size_t i = 0; i < 5; i++) {
 		if (!wanted(res, own_settings[i].name))
@@ -211,14 +277,16 @@ static void put_broker_configs(struct kf_conn *kc, const struct out *o,
 	}
 	for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++) {
 		char def[128];
-		if (!wanted(res, synonyms[i].broker))
+		if (!wanted(res, tdm_dyn_broker_name(synonyms[i].topic)))
 			continue;
 		tdm_topics_config_default(kc->srv->topics, synonyms[i].topic, def, sizeof(def));
-		put_entry(o, synonyms[i].broker, def, 1, SRC_DEFAULT);
+		put_entry(o, tdm_dyn_broker_name(synonyms[i].topic), def, !is_dynamic(i),
+			  default_source(kc, (int)i));
 		if (o->ver >= 1) {
-			kf_put_farray(o->b, o->flex, o->synonyms ? 1 : 0);
+			kf_put_farray(o->b, o->flex,
+				      o->synonyms ? broker_synonyms(kc, NULL, (int)i) : 0);
 			if (o->synonyms)
-				put_synonym(o, synonyms[i].broker, def, SRC_DEFAULT);
+				broker_synonyms(kc, o, (int)i);
 		}
 		put_entry_end(o, synonyms[i].type, synonyms[i].doc);
 	}
@@ -248,7 +316,8 @@ int kf_this_broker(const struct kf_conn *kc, struct kf_str name, char *msg, size
 	int n = snprintf(id, sizeof(id), "%d", node_id(kc));
 	if (name.len == 0 || (name.len == n && !memcmp(name.p, id, (size_t)n)))
 		return 1;
-	snprintf(msg, msglen, "Unexpected broker id, expected %d or empty string, but received %.*s",
+	snprintf(msg, msglen,
+		 "Unexpected broker id, expected %d or empty string, but received %.*s",
 		 node_id(kc), name.len > 0 ? (int)name.len : 0, name.p);
 	return 0;
 }
@@ -281,9 +350,11 @@ static void describe_one(struct kf_conn *kc, const struct out *o,
 	else if (!(t = kf_topic_lookup(kc, res->name)))
 		err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	if (err) {
-		put_refused(o, err, err == KF_ERR_UNKNOWN_TOPIC_OR_PARTITION
-					    ? "The topic does not exist."
-					    : "Topic authorization failed.", res);
+		put_refused(o, err,
+			    err == KF_ERR_UNKNOWN_TOPIC_OR_PARTITION
+				    ? "The topic does not exist."
+				    : "Topic authorization failed.",
+			    res);
 		return;
 	}
 	put_result_head(o, KF_ERR_NONE, NULL, res);

@@ -1138,6 +1138,79 @@ START_TEST(test_cluster_alter_configs_reach_every_node_and_one_that_was_away)
 }
 END_TEST
 
+/* IncrementalAlterConfigs v0 asked of node i: BROKER `name`, key SET to
+ * value.  The error. */
+static int16_t alter_broker_on(int i, const char *name, const char *key, const char *value)
+{
+	static uint8_t resp[4096];
+	int fd = kh_raw_connect_port(cl.nodes[i].kafka_port);
+	struct wb b = { .n = 0 };
+	w32(&b, 1);
+	w8(&b, 4);
+	wstr(&b, name);
+	w32(&b, 1);
+	wstr(&b, key);
+	w8(&b, 0);
+	wstr(&b, value);
+	w8(&b, 0);
+	kh_raw_request(fd, 44, 0, 9, b.d, b.n);
+	long n = kh_raw_response(fd, resp, sizeof(resp), 20000);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	struct rb r = { resp, (size_t)n, 4 };
+	ck_assert_int_eq(r32(&r), 0);
+	ck_assert_int_eq(r32(&r), 1);
+	return r16(&r);
+}
+
+static void wait_config_on(int i, const char *topic, const char *name, const char *value)
+{
+	uint64_t deadline = kh_now_ms() + 20000;
+	while (!node_shows_config(i, topic, name, value) && kh_now_ms() < deadline)
+		kh_sleep_ms(100);
+	ck_assert_msg(node_shows_config(i, topic, name, value), "node %d: %s of %s is not %s",
+		      cl.nodes[i].id, name, topic, value);
+}
+
+/*
+ * Kafka's dynamic broker configs in ZooKeeper (/config/brokers/<default>,
+ * /config/brokers/<id>): the cluster-wide default asked of one node
+ * reaches every topic without an override on every node, also on a node
+ * that was stopped meanwhile; one node's own value stays its own.
+ */
+START_TEST(test_cluster_dynamic_broker_configs_reach_every_node)
+{
+	char topic[64], id1[16];
+	kh_name(topic, sizeof(topic), "dynbroker");
+	make_topic(topic, 1, 3, NULL);
+	int x = cl.n - 1;
+	ck_assert_int_eq(alter_broker_on(0, "", "log.retention.ms", "222222"), 0);
+	wait_config_everywhere(topic, "retention.ms", "222222");
+	/* Kafka's znode, with Kafka's broker names */
+	char cmd[512], out[8192] = "";
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/share/zookeeper/bin/zkCli.sh -server 127.0.0.1:%d get "
+		 "'/config/brokers/<default>' 2>/dev/null",
+		 cl.zk_port);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = '\0';
+	pclose(p);
+	ck_assert_msg(strstr(out, "{\"version\":1,\"config\":{\"log.retention.ms\":\"222222\"}}"),
+		      "%s", out);
+
+	ch_node_stop(&cl, x);
+	ck_assert_int_eq(alter_broker_on(0, "", "log.retention.ms", "333333"), 0);
+	snprintf(id1, sizeof(id1), "%d", (int)cl.nodes[1].id);
+	ck_assert_int_eq(alter_broker_on(1, id1, "log.retention.ms", "444444"), 0);
+	ch_node_start(&cl, x);
+	wait_config_on(x, topic, "retention.ms", "333333");
+	wait_config_on(0, topic, "retention.ms", "333333");
+	wait_config_on(1, topic, "retention.ms", "444444");
+}
+END_TEST
+
 static void rebalance_setup(void)
 {
 	static const char *const extra[] = { "--replica-lag-time-max-ms", "4000",
@@ -1271,6 +1344,8 @@ int main(void)
 		       test_cluster_topic_deleted_or_made_again_while_a_replica_was_away_leaves_no_old_log);
 	tcase_add_test(again, test_cluster_alter_configs_reach_every_node_and_one_that_was_away);
 	tcase_add_test(again, test_cluster_topic_ids_are_the_clusters);
+	tcase_add_test(add_case(s, "dynbroker", setup),
+		       test_cluster_dynamic_broker_configs_reach_every_node);
 	TCase *rb = add_case(s, "rebalance", rebalance_setup);
 	tcase_add_test(rb, test_cluster_preferred_leader_leads_again_after_restart);
 	tcase_add_test(add_case(s, "bounce", setup),
