@@ -15,15 +15,10 @@
 
 int tdm_replica_check_read(const struct tdm_replica *r, const char *topic, int32_t partition)
 {
-	if (!r)
-		return TDM_REPL_OK;
+	int rc = tdm_replica_check_leader(r, topic, partition);
+	if (rc != TDM_REPL_NOT_LEADER)
+		return rc;
 	const struct rep_part *rp = tdm_replica_part_get(r, topic, partition);
-	if (!rp)
-		return TDM_REPL_UNKNOWN;
-	if (rp->leader_here)
-		return TDM_REPL_OK;
-	if (rp->st.leader == TDM_NO_NODE)
-		return TDM_REPL_NO_LEADER;
 	for (size_t i = 0; i < rp->st.nreplicas; i++)
 		if (rp->st.replicas[i] == r->node_id)
 			return TDM_REPL_OK; /* a follower: reads below its high watermark */

@@ -60,29 +60,8 @@ static void teardown(void)
 static void create_rf3(const char *name)
 {
 	static const int32_t replicas[3] = { 1, 2, 3 };
-	char err[256];
 	rd_kafka_t *rk = kh_producer(cl.bootstrap, NULL);
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, 1, -1, err, sizeof(err));
-	ck_assert_msg(nt != NULL, "%s", err);
-	ck_assert_msg(rd_kafka_NewTopic_set_replica_assignment(nt, 0, (int32_t *)replicas, 3, err,
-								sizeof(err)) == 0,
-		      "%s", err);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 40000);
-	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-	if (ev && rd_kafka_event_error(ev)) {
-		e = rd_kafka_event_error(ev);
-	} else if (ev) {
-		size_t cnt = 0;
-		const rd_kafka_topic_result_t **tr =
-			rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-		e = cnt ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR__FAIL;
-	}
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_NewTopic_destroy(nt);
-	rd_kafka_queue_destroy(q);
+	rd_kafka_resp_err_t e = kh_create_topic_assigned(rk, name, replicas, 3);
 	rd_kafka_destroy(rk);
 	ck_assert_msg(e == RD_KAFKA_RESP_ERR_NO_ERROR, "CreateTopics %s: %s", name,
 		      rd_kafka_err2str(e));

@@ -322,6 +322,25 @@ rd_kafka_resp_err_t kh_create_topic(rd_kafka_t *rk, const char *topic, int parti
 	return e;
 }
 
+rd_kafka_resp_err_t kh_create_topic_assigned(rd_kafka_t *rk, const char *topic,
+					     const int32_t *replicas, int n)
+{
+	char err[512];
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, -1, err, sizeof(err));
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_resp_err_t e;
+
+	ck_assert_msg(nt != NULL, "%s", err);
+	ck_assert_msg(rd_kafka_NewTopic_set_replica_assignment(nt, 0, (int32_t *)replicas, (size_t)n,
+								err, sizeof(err)) == 0,
+		      "%s", err);
+	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+	e = admin_wait(rk, q, 1);
+	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_queue_destroy(q);
+	return e;
+}
+
 rd_kafka_resp_err_t kh_delete_topic(rd_kafka_t *rk, const char *topic)
 {
 	rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);

@@ -66,6 +66,10 @@ rd_kafka_t *kh_consumer(const char *bootstrap, const char *const *kv);
 /* CreateTopics through the admin API; returns the topic's error code. */
 rd_kafka_resp_err_t kh_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
 				    int replication, const char *const *configs);
+/* CreateTopics of one partition on the n nodes of replicas (the preferred
+ * leader first); the topic's error code. */
+rd_kafka_resp_err_t kh_create_topic_assigned(rd_kafka_t *rk, const char *topic,
+					     const int32_t *replicas, int n);
 rd_kafka_resp_err_t kh_delete_topic(rd_kafka_t *rk, const char *topic);
 /* AlterConfigs of topic: its overrides become configs (NULL-terminated
  * name, value pairs); the topic's error. */
