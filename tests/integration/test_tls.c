@@ -88,12 +88,32 @@ static void tls_args(const char **out, const char *const *more)
 }
 
 /* A test's own tandemd with the TLS args plus more. */
+/* Waits (5 s at most) until the TLS port accepts: the harness waits for
+ * the plain AMQP port only, and tandemd opens its listeners one after the
+ * other (under ASan, the TLS one was once not there yet for the test's
+ * first connect).  0 when it never did. */
+static int tls_port_accepting(void)
+{
+	uint64_t deadline = th_now_ms() + 5000;
+	for (;;) {
+		int fd = su_tcp_connect(tls_port);
+		if (fd >= 0) {
+			close(fd);
+			return 1;
+		}
+		if (th_now_ms() >= deadline)
+			return 0;
+		th_sleep_ms(20);
+	}
+}
+
 static void start_tls_broker(const char *const *more)
 {
 	const char *args[24];
 
 	tls_args(args, more);
 	th_start_with_args(args);
+	ck_assert_msg(tls_port_accepting(), "the TLS port %d does not accept", tls_port);
 }
 
 /* Protocol versions a client offers (rabbitmq-c 0.11 ignores its own
@@ -837,6 +857,10 @@ int main(void)
 	}
 	tls_args(args, NULL);
 	th_start_with_args(args);
+	if (!tls_port_accepting()) {
+		fprintf(stderr, "test_tls: the TLS port %d does not accept\n", tls_port);
+		return 99;
+	}
 	tcase_add_test(tc, test_amqps_publish_get);
 	tcase_add_test(tc, test_amqps_openssl_s_client);
 	tcase_add_test(tc, test_amqps_deliveries_share_records);
