@@ -138,10 +138,9 @@ int th_http(const char *method, const char *path, const char *creds, const char 
 			    body, r);
 }
 
-int th_http_with(const char *method, const char *path, const char *creds, const char *headers,
-		 const char *body, struct th_http_resp *r)
+static int ask(enum evhttp_cmd_type type, const char *method, const char *path, const char *creds,
+	       const char *headers, const char *body, struct th_http_resp *r)
 {
-	enum evhttp_cmd_type type = method_of(method);
 	uint64_t deadline = th_now_ms() + 20000;
 	memset(r, 0, sizeof(*r));
 	/* Not listening yet (or again, after a restart): wait for it. The
@@ -157,15 +156,23 @@ int th_http_with(const char *method, const char *path, const char *creds, const 
 	return r->status;
 }
 
-int th_http_definitions(const char *creds, struct th_http_resp *r)
+int th_http_with(const char *method, const char *path, const char *creds, const char *headers,
+		 const char *body, struct th_http_resp *r)
 {
-	int status = th_http("GET", "/api/definitions", creds, NULL, r);
-	for (int again = 0; status == 500 && th_external() && again < 5; again++) {
+	enum evhttp_cmd_type type = method_of(method);
+	int status = ask(type, method, path, creds, headers, body, r);
+	for (int again = 0; status == 500 && type == EVHTTP_REQ_GET && th_external() && again < 5; again++) {
+		fprintf(stderr, "http: RabbitMQ answered GET %s with 500, asking again\n", path);
 		th_http_free(r);
 		th_sleep_ms(200);
-		status = th_http("GET", "/api/definitions", creds, NULL, r);
+		status = ask(type, method, path, creds, headers, body, r);
 	}
 	return status;
+}
+
+int th_http_definitions(const char *creds, struct th_http_resp *r)
+{
+	return th_http("GET", "/api/definitions", creds, NULL, r);
 }
 
 void th_http_free(struct th_http_resp *r)

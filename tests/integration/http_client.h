@@ -33,17 +33,19 @@ void th_http_port(int port);
 /* One request; creds "user:password" or NULL.  A refused connect is
  * retried for up to 20 s (the HTTP listener opens after the AMQP one the
  * harness waits for; much later under valgrind); replies are awaited up to
- * 30 s.  Returns the status; r holds the reply. */
+ * 30 s.  Returns the status; r holds the reply.
+ * Against an external RabbitMQ 3.10 a GET answered 500 is asked again (up
+ * to 5 times): its listings (/api/queues, /api/definitions) read each
+ * queue, vhost and user they found, and the other test programs, run at
+ * once against the same node, delete theirs meanwhile (CI saw such 500s
+ * on both).  tandemd is never asked twice. */
 int th_http(const char *method, const char *path, const char *creds, const char *body,
 	    struct th_http_resp *r);
 /* th_http with the Host and Content-Type lines given by the caller:
  * headers holds whole lines, each ending in \r\n ("" sends neither). */
 int th_http_with(const char *method, const char *path, const char *creds, const char *headers,
 		 const char *body, struct th_http_resp *r);
-/* GET /api/definitions.  Against an external RabbitMQ 3.10 a 500 is asked
- * again (up to 5 times): its export reads each vhost and user it listed,
- * and the other test programs, run at once against the same node, delete
- * theirs meanwhile (CI saw one such 500).  tandemd is never asked twice. */
+/* GET /api/definitions. */
 int th_http_definitions(const char *creds, struct th_http_resp *r);
 /* Frees the body, the parsed document and th_jstr's strings. */
 void th_http_free(struct th_http_resp *r);
