@@ -190,7 +190,7 @@ run_subtests() {
 			cd "$tree/tests" &&
 				LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$state/test.conf" \
 					TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS="$t" SUBTESTS="$sub" TESTS_SKIP= \
-					RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p1
+					RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p"${4:-1}"
 		) || { rc=1; echo "FAILED: $t sub-test $sub"; }
 	done < <({ if [ -n "${RERUN_LIST:-}" ]; then cat "$RERUN_LIST"; else subtest_list; fi; } |
 		awk -v l="$lane" -v n="$lanes" '(NR - 1) % n == l')
@@ -234,29 +234,50 @@ unfinished_tests() {
 	fi | sort -u | grep -v -x -F -f <(printf '%s\n' $done ----) | paste -sd, -
 }
 
-# Runs once more, alone (one test at a time, nothing beside it), each test
-# and sub-test that failed in the parallel run, and the tests that never
-# ran when the runner aborted at a test's time-out: several of librdkafka's
-# tests measure time windows of a second or so (0102's rebalances), and
-# 0076 closes a socket under librdkafka, whose descriptor another test's
-# connection in the same process may be given meanwhile.  Such a test that
-# passes alone is reported as FLAKY (and does not fail the run); one that
-# fails again, or a failed run that names no test (a crash), fails it.
+# The numbers of the tests log $1 names as failed, comma-separated.
+failed_tests() {
+	failure_lines "$1" | sed -n -E 's/^### Test "([0-9]{4})_.*/\1/p' | sort -u | paste -sd, -
+}
+
+# The comma-separated list $1 without the numbers in list $2.
+list_minus() {
+	printf '%s\n' ${1//,/ } | grep -v -x -F -f <(printf '%s\n' ${2//,/ } ----) | paste -sd, -
+}
+
+# After a failed parallel run: first the tests the runner never started
+# (it aborts at a test's time-out), in parallel as the suite (-p2); then,
+# alone (one test at a time, nothing beside it), each test and sub-test
+# that failed in either run.  Several of librdkafka's tests measure time
+# windows of a second or so (0102's rebalances), and 0076 closes a socket
+# under librdkafka, whose descriptor another test's connection in the same
+# process may be given meanwhile.  A test that passes alone is reported as
+# FLAKY (and does not fail the run); one that fails again, or a failed run
+# that names no test (a crash), fails it.
 rerun_alone() {
-	local tree=$1 state=$2 tests subs rc=0
-	tests=$(unfinished_tests "$tree" "$state/suite.log")
+	local tree=$1 state=$2 failed unrun subs rc=0
+	failed=$(failed_tests "$state/suite.log")
+	unrun=$(list_minus "$(unfinished_tests "$tree" "$state/suite.log")" "$failed")
 	subs=$(failure_lines "$state/suite.log" | sed -n -E 's/^FAILED: ([0-9]{4}) sub-test (.*)$/\1 \2/p')
-	if [ -z "$tests" ] && [ -z "$subs" ]; then
+	if [ -z "$failed" ] && [ -z "$unrun" ] && [ -z "$subs" ]; then
 		echo "run.sh: the suite failed without naming a test (see above)"
 		return 1
 	fi
-	if [ -n "$tests" ]; then
-		say "re-running alone what failed: $tests"
-		if run_tests_alone "$tree" "$state/test.conf" "$tests" >"$state/rerun.log" 2>&1; then
-			say "FLAKY (failed beside other tests, passed alone): $tests"
+	if [ -n "$unrun" ]; then
+		say "running the tests the aborted runner never started: $unrun"
+		if run_tests "$tree" "$state/test.conf" "$unrun" "${RDK_PAR:-2}" >"$state/unrun.log" 2>&1; then
+			say "they passed"
+		else
+			failed=$(printf '%s\n' ${failed//,/ } \
+				$(unfinished_tests "$tree" "$state/unrun.log" "$unrun" | tr , ' ') | sort -u | paste -sd, -)
+		fi
+	fi
+	if [ -n "$failed" ]; then
+		say "re-running alone what failed: $failed"
+		if run_tests "$tree" "$state/test.conf" "$failed" 1 >"$state/rerun.log" 2>&1; then
+			say "FLAKY (failed beside other tests, passed alone): $failed"
 		else
 			cat "$state/rerun.log"
-			say "failed again, alone: $tests"
+			say "failed again, alone: $failed"
 			rc=1
 		fi
 	fi
@@ -297,8 +318,8 @@ run_cluster_lane() {
 	fi
 	boot=$(sed -n -E 's/^node=.* kafka=([^ ]+) .*/\1/p' "$state/cluster.lines" | paste -sd, -)
 	printf 'bootstrap.servers=%s\n' "$boot" >"$state/cluster.conf"
-	run_tests_alone "$tree" "$state/cluster.conf" "$tests" >"$state/cluster.log" 2>&1 ||
-		run_tests_alone "$tree" "$state/cluster.conf" \
+	run_tests "$tree" "$state/cluster.conf" "$tests" >"$state/cluster.log" 2>&1 ||
+		run_tests "$tree" "$state/cluster.conf" \
 			"$(unfinished_tests "$tree" "$state/cluster.log" "$tests")" \
 			>"$state/cluster-rerun.log" 2>&1 || rc=1
 	cat "$state/cluster.log"
@@ -311,13 +332,13 @@ run_cluster_lane() {
 }
 
 # Tests $3 (comma-separated) with the runner in tree $1, bootstrap config
-# $2, one at a time.
-run_tests_alone() {
+# $2, $4 at a time (default 1).
+run_tests() {
 	(
 		cd "$1/tests" &&
 			LD_LIBRARY_PATH="../src:../src-cpp" RDKAFKA_TEST_CONF="$2" \
 				TEST_KAFKA_VERSION=$KAFKA_VERSION TESTS="$3" TESTS_SKIP= \
-				RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p1
+				RDKAFKA_GITVER="debian-$(rdk_version)" ./test-runner -L -p"${4:-1}"
 	)
 }
 
