@@ -200,6 +200,7 @@ struct am_conn {
 	uint64_t bytes_in, frames_out;
 	uint64_t frames_out_seen;
 	uint8_t missed;                /* heartbeat intervals without input */
+	uint8_t half_ticks;            /* heartbeat ticks (half intervals) so far */
 	struct event *close_timer;     /* owned: bounds the wait for close-ok */
 	struct event *handshake_ev;    /* owned: handshake_timeout until connection.open */
 	struct am_channel *confirm_due;/* channels whose confirms go out after this read */

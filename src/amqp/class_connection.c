@@ -280,9 +280,28 @@ void am_alarms_install(struct tdm_broker *b)
 
 /* ---- heartbeats ----------------------------------------------------------- */
 
+/* Whether the peer has been silent for long enough to be dropped, checked
+ * once per heartbeat interval, as RabbitMQ's receiver: the first check
+ * that sees no input since the one before counts one missed interval, the
+ * second drops it.  A silent peer goes between two and three intervals
+ * after its last byte (three after the handshake). */
+static int peer_timed_out(struct am_conn *c)
+{
+	if (c->blocked || c->parked) { /* we stopped reading it: its silence is ours */
+		c->missed = 0;
+	} else if (c->bytes_in == c->bytes_in_seen) {
+		if (++c->missed >= 2)
+			return 1;
+	} else {
+		c->missed = 0;
+	}
+	c->bytes_in_seen = c->bytes_in;
+	return 0;
+}
+
 /* Runs every heartbeat/2 seconds: sends a heartbeat if we sent nothing since
- * the last tick; closes the socket after two heartbeat intervals of silence
- * from the peer (RabbitMQ's rule). */
+ * the last tick (so that the peer hears from us at least once per
+ * interval); every second tick checks the peer's silence. */
 static void heartbeat_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -291,19 +310,11 @@ static void heartbeat_tick(evutil_socket_t fd, short what, void *arg)
 		am_send_heartbeat(c);
 	}
 	c->frames_out_seen = c->frames_out;
-	if (c->blocked || c->parked) { /* we stopped reading it: its silence is ours */
-		c->missed = 0;
-	} else if (c->bytes_in == c->bytes_in_seen) {
-		if (++c->missed >= 4) { /* 4 half-intervals = 2 heartbeats */
-			tdm_warn("amqp", "missed heartbeats from client %s, timeout: %us",
-				 c->net->peer, c->heartbeat);
-			tdm_conn_abort(c->net);
-			return;
-		}
-	} else {
-		c->missed = 0;
+	if (++c->half_ticks % 2 == 0 && peer_timed_out(c)) {
+		tdm_warn("amqp", "missed heartbeats from client %s, timeout: %us", c->net->peer,
+			 c->heartbeat);
+		tdm_conn_abort(c->net);
 	}
-	c->bytes_in_seen = c->bytes_in;
 }
 
 static void start_heartbeat(struct am_conn *c)
