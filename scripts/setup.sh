@@ -33,7 +33,7 @@ if [ "$want_test" = 1 ]; then
 	# codecs (test_kafka_python.py); golang-go and Debian's Sarama and
 	# kafka-go sources: compat/kafka/go (built offline, GOPATH mode)
 	pkgs+=(rabbitmq-server amqp-tools valgrind clang libclang-rt-dev procps kcat python3-kafka
-		python3-confluent-kafka python3-pika python3-kombu python3-amqp chromium zookeeper
+		python3-confluent-kafka python3-pika python3-kombu python3-amqp python3-celery chromium zookeeper
 		python3-snappy python3-lz4 python3-zstandard
 		golang-go golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev)
 	# node and npm: Debian's packages, unless a node with npm is already there

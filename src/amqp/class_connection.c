@@ -76,6 +76,28 @@ static size_t mechanisms_offered(const struct am_conn *c, char *buf, size_t cap)
 	return n;
 }
 
+/* Who we are, in connection.start's server properties.  Clients decide
+ * how to talk from product and version: kombu (so Celery) sends basic.qos
+ * with RabbitMQ's per-consumer meaning of global=false only when product
+ * is "RabbitMQ" from 3.3 on, and otherwise its prefetch increases never
+ * reach a running consumer.  tandem answers basic.qos as RabbitMQ does, so
+ * it says RabbitMQ and the release it answers as; its own name and version
+ * are in platform and information (and the management API). */
+static void put_identity(struct am_tb *tb)
+{
+	static const char info[] = "tandem " PACKAGE_VERSION
+				   ": AMQP 0-9-1 queues and Kafka-style logs, answering as RabbitMQ "
+				   COMPAT_RABBITMQ_VERSION;
+	static const char platform[] = "tandem " PACKAGE_VERSION " (C11/libevent)";
+
+	am_tb_str(tb, "cluster_name", "tandem", 6);
+	am_tb_str(tb, "copyright", "tandem developers", 17);
+	am_tb_str(tb, "information", info, sizeof(info) - 1);
+	am_tb_str(tb, "platform", platform, sizeof(platform) - 1);
+	am_tb_str(tb, "product", "RabbitMQ", 8);
+	am_tb_str(tb, "version", COMPAT_RABBITMQ_VERSION, strlen(COMPAT_RABBITMQ_VERSION));
+}
+
 static void send_start(struct am_conn *c)
 {
 	char mechs[64];
@@ -87,17 +109,12 @@ static void send_start(struct am_conn *c)
 	static const char *const caps[] = {
 		"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
 		"consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
-		"per_consumer_qos",
+		"per_consumer_qos", "consumer_priorities",
 	};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		am_tb_bool(&tb, caps[i], 1);
 	am_tb_table_end(&tb);
-	am_tb_str(&tb, "cluster_name", "tandem", 6);
-	am_tb_str(&tb, "copyright", "tandem developers", 17);
-	am_tb_str(&tb, "information", "tandem: AMQP 0-9-1 queues and Kafka-style logs", 46);
-	am_tb_str(&tb, "platform", "C11/libevent", 12);
-	am_tb_str(&tb, "product", "tandem", 6);
-	am_tb_str(&tb, "version", PACKAGE_VERSION, strlen(PACKAGE_VERSION));
+	put_identity(&tb);
 	struct am_method m = { .id = AM_CONNECTION_START };
 	m.u.connection_start.version_major = 0;
 	m.u.connection_start.version_minor = 9;

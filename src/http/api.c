@@ -31,9 +31,6 @@
 #include "http/amqpval.h"
 #include "http/hx.h"
 
-/* What RabbitMQ version we answer like (tools look at it). */
-#define COMPAT_RABBITMQ_VERSION "3.10.0"
-
 static char node_name[300];
 static int32_t cluster_node_id; /* 0: a single node */
 

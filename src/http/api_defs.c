@@ -112,7 +112,7 @@ static void export(struct hx_req *r, struct tdm_vhost *only)
 	js_w_init(&w);
 	js_obj(&w);
 	js_kstr(&w, "rabbit_version", "3.10.0");
-	js_kstr(&w, "rabbitmq_version", "3.10.0");
+	js_kstr(&w, "rabbitmq_version", COMPAT_RABBITMQ_VERSION);
 	js_kstr(&w, "product_name", "tandem");
 	js_kstr(&w, "product_version", PACKAGE_VERSION);
 	if (!only) {
