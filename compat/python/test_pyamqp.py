@@ -138,8 +138,11 @@ class Login(AmqpCase):
         caps = props["capabilities"]
         for cap in ("publisher_confirms", "exchange_exchange_bindings", "basic.nack",
                     "consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
-                    "per_consumer_qos"):
+                    "per_consumer_qos", "consumer_priorities"):
             self.assertIs(caps.get(cap), True, cap)
+        # kombu chooses its basic.qos from these (see test_celery.py)
+        self.assertEqual(props["product"], "RabbitMQ")
+        self.assertGreaterEqual(tuple(int(x) for x in props["version"].split(".")[:2]), (3, 3))
         self.assertIn(b"PLAIN", self.conn.mechanisms)
         self.assertIn(b"AMQPLAIN", self.conn.mechanisms)
 
