@@ -4,7 +4,8 @@
 // consumers, queue expiry (x-expires), length limits (x-max-length,
 // x-max-length-bytes, x-overflow drop-head / reject-publish with nacks on a
 // confirm channel), dead-lettering through amqplib's queue options, prefetch
-// (per consumer and global), server-sent basic.cancel, heartbeats, and the
+// (per consumer and global), server-sent basic.cancel, heartbeats, direct
+// reply-to (amq.rabbitmq.reply-to) RPC and its errors, and the
 // integer field types amqplib picks for arguments (byte / short / int / long,
 // all of which RabbitMQ accepts and compares by value). Every expectation is
 // RabbitMQ 3.10's behaviour (compat/run --against rabbitmq proves it).
@@ -584,6 +585,55 @@ module.exports = [
       await expectChannelError(ch2.assertExchange(x, 'direct', { durable: false, autoDelete: true }), 406,
         `PRECONDITION_FAILED - inequivalent arg 'type' for exchange '${x}' in vhost '/': `
         + "received 'direct' but current is 'topic'");
+    },
+  },
+  {
+    // the RPC pattern of RabbitMQ's tutorials, with direct reply-to: the
+    // client consumes amq.rabbitmq.reply-to (no-ack) and publishes with it
+    // as replyTo; the server answers to the address it sees there
+    name: 'direct_reply_to_rpc',
+    async fn(ctx) {
+      const server = await channel(await connect(ctx));
+      const q = uniq('rpc');
+      await server.assertQueue(q, { exclusive: true });
+      await server.consume(q, (m) => {
+        const n = Number(m.content.toString());
+        server.sendToQueue(m.properties.replyTo, Buffer.from(String(n * n)),
+          { correlationId: m.properties.correlationId });
+        server.ack(m);
+      });
+      const client = await channel(await connect(ctx));
+      const replies = new Map();
+      await client.consume('amq.rabbitmq.reply-to', (m) => {
+        replies.set(m.properties.correlationId, [body(m), m.fields]);
+      }, { noAck: true });
+      for (let i = 1; i <= 5; i++) {
+        client.sendToQueue(q, Buffer.from(String(i)), { correlationId: `c${i}`, replyTo: 'amq.rabbitmq.reply-to' });
+      }
+      await waitFor(() => replies.size === 5, '5 replies');
+      for (let i = 1; i <= 5; i++) {
+        const [b, fields] = replies.get(`c${i}`);
+        assert.equal(b, String(i * i));
+        assert.equal(fields.exchange, '');
+        assert.match(fields.routingKey, /^amq\.rabbitmq\.reply-to\.[^.]/);
+        assert.equal(fields.redelivered, false);
+      }
+    },
+  },
+  {
+    name: 'direct_reply_to_misuse',
+    async fn(ctx) {
+      const conn = await connect(ctx);
+      const ch1 = await channel(conn);
+      await expectChannelError(ch1.consume('amq.rabbitmq.reply-to', () => {}, { noAck: false }), 406,
+        'PRECONDITION_FAILED - reply consumer cannot acknowledge');
+      const ch2 = await channel(conn);
+      ch2.sendToQueue('nowhere', Buffer.from('x'), { replyTo: 'amq.rabbitmq.reply-to' });
+      await expectChannelError(ch2.checkQueue('amq.rabbitmq.reply-to'), 406,
+        'PRECONDITION_FAILED - fast reply consumer does not exist');
+      const ch3 = await channel(conn);
+      const ok = await ch3.checkQueue('amq.rabbitmq.reply-to');
+      assert.deepEqual([ok.messageCount, ok.consumerCount], [0, 1]);
     },
   },
 ];

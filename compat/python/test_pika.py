@@ -477,6 +477,76 @@ class Core(PikaCase):
 
 
 # ---------------------------------------------------------------------------
+# Direct reply-to (amq.rabbitmq.reply-to), issue 17
+# ---------------------------------------------------------------------------
+
+class DirectReplyTo(PikaCase):
+    PSEUDO = "amq.rabbitmq.reply-to"
+
+    def serve(self):
+        """An RPC server on its own connection and queue: answers each
+        request with the square of its number, to the reply_to it sees."""
+        conn = self.connect()
+        ch = conn.channel()
+        queue = ch.queue_declare("", exclusive=True).method.queue
+        seen = []
+
+        def on_request(c, m, p, b):
+            seen.append(p.reply_to)
+            c.basic_publish("", p.reply_to, str(int(b) ** 2).encode(),
+                            pika.BasicProperties(correlation_id=p.correlation_id))
+            c.basic_ack(m.delivery_tag)
+
+        ch.basic_consume(queue, on_request)
+        return conn, queue, seen
+
+    def test_rpc_client_gets_its_replies(self):
+        replies = {}
+        self.ch.basic_consume(self.PSEUDO, lambda c, m, p, b: replies.__setitem__(p.correlation_id, (m, b)),
+                              auto_ack=True)
+        srv, q, seen = self.serve()
+        for i in range(1, 6):
+            self.ch.basic_publish("", q, str(i).encode(),
+                                  pika.BasicProperties(reply_to=self.PSEUDO, correlation_id="c%d" % i))
+        deadline = time.monotonic() + cc.WAIT
+        while len(replies) < 5 and time.monotonic() < deadline:
+            srv.process_data_events(time_limit=0.02)
+            self.conn.process_data_events(time_limit=0.02)
+        self.assertEqual({k: v[1] for k, v in replies.items()},
+                         {"c%d" % i: str(i * i).encode() for i in range(1, 6)})
+        # the server saw one address, this channel's, never the pseudo-queue
+        self.assertEqual(len(set(seen)), 1)
+        addr = seen[0]
+        self.assertTrue(addr.startswith(self.PSEUDO + ".") and len(addr) > len(self.PSEUDO) + 1, addr)
+        m = replies["c1"][0]
+        self.assertEqual((m.exchange, m.routing_key, m.redelivered), ("", addr, False))
+        # while the client waits, its address declares passively: 0 messages, 1 consumer
+        ok = srv.channel().queue_declare(addr, passive=True).method
+        self.assertEqual((ok.message_count, ok.consumer_count), (0, 1))
+
+    def test_consuming_with_acks_is_refused(self):
+        self.assert_channel_error(406, "PRECONDITION_FAILED - reply consumer cannot acknowledge",
+                                  self.ch.basic_consume, self.PSEUDO, lambda *a: None, auto_ack=False)
+
+    def test_request_without_reply_consumer_is_refused(self):
+        self.assert_channel_error(406, "PRECONDITION_FAILED - fast reply consumer does not exist",
+                                  self.ch.basic_publish, "", "nowhere", b"x",
+                                  pika.BasicProperties(reply_to=self.PSEUDO))
+
+    def test_reply_to_a_closed_channel_is_dropped(self):
+        req = self.conn.channel()
+        req.basic_consume(self.PSEUDO, lambda *a: None, auto_ack=True)
+        q = self.ch.queue_declare("", exclusive=True).method.queue
+        req.basic_publish("", q, b"1", pika.BasicProperties(reply_to=self.PSEUDO))
+        addr = self.get(q, auto_ack=True)[1].reply_to
+        req.close()
+        self.ch.basic_publish("", addr, b"too late")
+        self.ch.queue_declare("", exclusive=True)  # the replier's channel is still open
+        self.assert_channel_error(404, "NOT_FOUND - no queue '%s'" % addr,
+                                  self.ch.queue_declare, addr, passive=True)
+
+
+# ---------------------------------------------------------------------------
 # TTL (issue 4)
 # ---------------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ class Login(AmqpCase):
         caps = props["capabilities"]
         for cap in ("publisher_confirms", "exchange_exchange_bindings", "basic.nack",
                     "consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
-                    "per_consumer_qos", "consumer_priorities"):
+                    "per_consumer_qos", "consumer_priorities", "direct_reply_to"):
             self.assertIs(caps.get(cap), True, cap)
         # kombu chooses its basic.qos from these (see test_celery.py)
         self.assertEqual(props["product"], "RabbitMQ")

@@ -168,6 +168,7 @@ struct am_channel {
 	size_t cring_cap, cring_head, cring_len;
 	struct am_channel *durable_prev, *durable_next; /* channels waiting for the journal */
 	struct am_tx_op *tx_head, **tx_tail;
+	struct am_reply *reply;        /* owned: its direct reply-to consumer (reply_to.c) */
 };
 
 struct am_conn {
@@ -282,6 +283,30 @@ void am_channel_destroy(struct am_conn *c, struct am_channel *ch);
 /* Content frames for the publish being assembled. */
 int am_channel_content(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
 		       struct am_err *err);
+
+/* ---- direct reply-to (reply_to.c) ---- */
+/* Whether queue is the pseudo-queue amq.rabbitmq.reply-to. */
+int am_reply_is_pseudo(struct am_bytes queue);
+/* basic.consume of the pseudo-queue: the channel's reply consumer. */
+int am_reply_consume(struct am_conn *c, struct am_channel *ch, const struct am_basic_consume *b,
+		     uint32_t method, struct am_err *err);
+/* basic.cancel: 1 when tag was the channel's reply consumer (now gone). */
+int am_reply_cancel(struct am_channel *ch, struct am_bytes tag);
+/* Forgets the channel's reply consumer (channel closed). */
+void am_reply_drop(struct am_channel *ch);
+/* A content header (payload, len) whose reply_to is the pseudo-queue:
+ * 1 with *out (malloc'd, *out_len) the header with this channel's reply
+ * address instead; 0 when reply_to is something else; -1 with err (406)
+ * when the channel has no reply consumer. */
+int am_reply_address(const struct am_channel *ch, const uint8_t *payload, size_t len,
+		     uint8_t **out, size_t *out_len, struct am_err *err);
+/* A message published to the default exchange with a reply address as
+ * routing key: delivered to that reply consumer, if it is still there. */
+void am_reply_deliver(const struct tdm_message *msg);
+/* queue.declare of a name beginning with amq.rabbitmq.reply-to: 1 when
+ * answered, -1 with err (404), 0 for any other name. */
+int am_reply_declare(struct am_conn *c, struct am_channel *ch, const struct am_queue_declare *d,
+		     uint32_t method, struct am_err *err);
 
 /* ---- handlers per class (class_<class>.c) ---- */
 int am_h_exchange_declare(struct am_conn *, struct am_channel *, const struct am_method *, struct am_err *);

@@ -124,6 +124,8 @@ int am_publish_now(struct am_conn *c, struct am_channel *ch, struct tdm_message 
 	am_stream_collect_begin(); /* cluster stream appends: the confirm waits for their ISR */
 	/* a full reject-publish queue, or a named queue that is not here */
 	int rejected = tdm_publish(c->broker, &r, msg) > 0 || missing;
+	if (!targets) /* a reply address: straight to its consumer, not counted as routed */
+		am_reply_deliver(msg);
 	struct am_repl_wait *repl = am_stream_collect_end();
 	c->broker->stat_published++;
 	if (r.n == 0) {

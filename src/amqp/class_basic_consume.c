@@ -275,6 +275,8 @@ int am_h_basic_consume(struct am_conn *c, struct am_channel *ch, const struct am
 	if (b->consumer_tag.len && find_consumer(ch, b->consumer_tag))
 		return am_fail(err, AM_NOT_ALLOWED, m->id, "attempt to reuse consumer tag '%.*s'",
 			       (int)b->consumer_tag.len, (const char *)b->consumer_tag.ptr);
+	if (am_reply_is_pseudo(b->queue))
+		return am_reply_consume(c, ch, b, m->id, err);
 	struct tdm_queue *q = am_queue_resolve(c, ch, b->queue, TDM_PERM_READ, m->id, err);
 	if (!q)
 		return -1;
@@ -357,7 +359,8 @@ int am_h_basic_cancel(struct am_conn *c, struct am_channel *ch, const struct am_
 {
 	(void)err;
 	const struct am_basic_cancel *b = &m->u.basic_cancel;
-	struct am_consumer *cons = find_consumer(ch, b->consumer_tag);
+	struct am_consumer *cons = am_reply_cancel(ch, b->consumer_tag) ? NULL
+					: find_consumer(ch, b->consumer_tag);
 	if (cons)
 		cancel_consumer(ch, cons);
 	if (!b->no_wait) {

@@ -79,6 +79,7 @@ void am_channel_release(struct am_conn *c, struct am_channel *ch)
 {
 	(void)c;
 	am_channel_drop_consumers(ch);
+	am_reply_drop(ch);
 	am_requeue_all(ch);
 	am_tx_discard(ch);
 	if (ch->pub_msg) {
@@ -226,6 +227,23 @@ static int content_header(struct am_conn *c, struct am_channel *ch, const struct
 	if (am_targets_take(c, f->payload, f->size, &ch->pub_targets, &stripped, &stripped_len,
 			    err) < 0)
 		return -1;
+	if ((h.props.flags & AM_P_REPLY_TO) && am_reply_is_pseudo(h.props.reply_to)) {
+		uint8_t *addressed = NULL;
+		size_t addressed_len = 0;
+		int rc = am_reply_address(ch, stripped ? stripped : f->payload,
+					  stripped ? stripped_len : f->size, &addressed, &addressed_len, err);
+		if (rc < 0) {
+			free(stripped);
+			am_targets_free(ch->pub_targets);
+			ch->pub_targets = NULL;
+			return -1;
+		}
+		if (rc > 0) {
+			free(stripped);
+			stripped = addressed;
+			stripped_len = addressed_len;
+		}
+	}
 	ch->pub_msg = tdm_message_new(ch->pub_exchange, ch->pub_exchange_len, ch->pub_routing_key,
 				      ch->pub_routing_key_len, stripped ? stripped : f->payload,
 				      stripped ? stripped_len : f->size, h.body_size);

@@ -109,7 +109,7 @@ static void send_start(struct am_conn *c)
 	static const char *const caps[] = {
 		"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
 		"consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
-		"per_consumer_qos", "consumer_priorities",
+		"per_consumer_qos", "consumer_priorities", "direct_reply_to",
 	};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		am_tb_bool(&tb, caps[i], 1);

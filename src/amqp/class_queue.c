@@ -43,6 +43,9 @@ int am_h_queue_declare(struct am_conn *c, struct am_channel *ch, const struct am
 		       struct am_err *err)
 {
 	const struct am_queue_declare *d = &m->u.queue_declare;
+	int pseudo = am_reply_declare(c, ch, d, m->id, err); /* amq.rabbitmq.reply-to* */
+	if (pseudo)
+		return pseudo < 0 ? -1 : 0;
 	struct tdm_queue_spec s = {
 		.name = (const char *)d->queue.ptr,
 		.name_len = d->queue.len,

@@ -78,7 +78,7 @@ START_TEST(server_properties_capabilities)
 	static const char *const caps[] = {
 		"publisher_confirms",	  "exchange_exchange_bindings", "basic.nack",	    "consumer_cancel_notify",
 		"connection.blocked",	  "authentication_failure_close", "per_consumer_qos",
-		"consumer_priorities",
+		"consumer_priorities", "direct_reply_to",
 	};
 	amqp_connection_state_t c = th_connect();
 	const amqp_table_t *props = amqp_get_server_properties(c);
