@@ -482,23 +482,42 @@ int32_t ch_wait_leader(const struct ch_cluster *c, const char *topic, int32_t pa
 	return -1;
 }
 
+/* The controller id node i's Metadata gives, -1 for none or no answer. */
+static int32_t controller_of(const struct ch_cluster *c, int i)
+{
+	rd_kafka_t *rk = client_of(c, i);
+	const struct rd_kafka_metadata *md = NULL;
+	int32_t id = -1;
+	if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		id = rd_kafka_controllerid(rk, 0);
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_destroy(rk);
+	return id;
+}
+
 int32_t ch_controller(const struct ch_cluster *c)
 {
 	for (int i = 0; i < c->n; i++) {
-		if (c->nodes[i].pid <= 0)
-			continue;
-		rd_kafka_t *rk = client_of(c, i);
-		const struct rd_kafka_metadata *md = NULL;
-		int32_t id = -1;
-		if (rd_kafka_metadata(rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			id = rd_kafka_controllerid(rk, 0);
-			rd_kafka_metadata_destroy(md);
-		}
-		rd_kafka_destroy(rk);
+		int32_t id = c->nodes[i].pid > 0 ? controller_of(c, i) : -1;
 		if (id >= 0)
 			return id;
 	}
 	return -1;
+}
+
+int32_t ch_controller_agreed(const struct ch_cluster *c)
+{
+	int32_t agreed = -1;
+	for (int i = 0; i < c->n; i++) {
+		if (c->nodes[i].pid <= 0)
+			continue;
+		int32_t id = controller_of(c, i);
+		if (id < 0 || (agreed >= 0 && id != agreed))
+			return -1;
+		agreed = id;
+	}
+	return agreed;
 }
 
 int ch_http_get(const struct ch_cluster *c, int i, const char *path, char *out, size_t cap)

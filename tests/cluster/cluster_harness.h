@@ -117,6 +117,11 @@ int32_t ch_wait_leader(const struct ch_cluster *c, const char *topic, int32_t pa
 		       int min_isr, int timeout_ms);
 /* The controller id a live node reports, -1 if none. */
 int32_t ch_controller(const struct ch_cluster *c);
+/* The controller id every live node reports, -1 while one reports none
+ * (or does not answer) or another id: after the controller changed, a
+ * client may ask any node, and one that has not learned the new
+ * controller yet sends it to the old one (a dead node) or to none. */
+int32_t ch_controller_agreed(const struct ch_cluster *c);
 
 /* ---- what a node's HTTP API says --------------------------------------- */
 
