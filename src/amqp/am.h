@@ -394,7 +394,10 @@ void am_channel_drop_consumers(struct am_channel *ch);
 
 /* Binds or unbinds (bind=0) exchange src_name to dst (class_exchange.c):
  * 0 done, 1 proposed to the cluster (dst an exchange: am_defs_wait), -1
- * with err. */
+ * with err.  Unbinding is idempotent, as in RabbitMQ 3.10: a missing source,
+ * destination (dst NULL) or binding is done, once the permission and
+ * default-exchange checks passed; another connection's exclusive queue
+ * is refused only when the binding exists. */
 int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err);
@@ -404,6 +407,10 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
  * tdm_perm; -1: none) on that name (403 ACCESS_REFUSED). */
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
 				   int perm, uint32_t method, struct am_err *err);
+/* am_queue_resolve without the lookup: the name in *out (valid as long as
+ * name and ch), 0, or -1 with err. */
+int am_queue_name(struct am_conn *c, struct am_channel *ch, struct am_bytes name, int perm,
+		  uint32_t method, struct am_bytes *out, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
 /* 406 "invalid arg '<key>' for queue '<queue>' in vhost '<vhost>': <why>"

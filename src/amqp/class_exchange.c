@@ -89,9 +89,20 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 		return am_fail_core(err, &te, method);
 	struct tdm_exchange *src = tdm_exchange_lookup(c->vhost, (const char *)src_name.ptr,
 						       src_name.len, &te);
+	if (!src && !bind && te.status == TDM_E_NOT_FOUND)
+		return 0; /* RabbitMQ 3.10: unbinding is idempotent */
 	if (!src || tdm_topic_access(src, c->user, TDM_PERM_READ, (const char *)key.ptr, key.len,
 				     &te) != TDM_OK)
 		return am_fail_core(err, &te, method);
+	if (!bind) {
+		if (!dst || !ex_has_binding(src->table, dst, (const char *)key.ptr, key.len, hdrs,
+					    (size_t)n))
+			return 0;
+		/* the binding exists: another connection's exclusive queue is locked */
+		struct tdm_queue *q = (struct tdm_queue *)dst;
+		if (dst->kind == TDM_DEST_QUEUE && !tdm_queue_lookup(c->vhost, q->name, q->name_len, c, &te))
+			return am_fail_core(err, &te, method);
+	}
 	int rc = bind ? tdm_bind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te)
 		      : tdm_unbind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te);
 	if (rc == TDM_PROPOSED)
@@ -113,10 +124,10 @@ static int exchange_binding(struct am_conn *c, struct am_channel *ch, const stru
 			       "operation not permitted on the default exchange");
 	struct tdm_exchange *dst = tdm_exchange_lookup(c->vhost, (const char *)b->destination.ptr,
 						       b->destination.len, &te);
-	if (!dst)
+	if (!dst && (bind || te.status != TDM_E_NOT_FOUND)) /* unbind: am_binding_op's call */
 		return am_fail_core(err, &te, m->id);
-	int rc = am_binding_op(c, m->id, b->source, &dst->dest, b->routing_key, b->arguments, bind,
-			       err);
+	int rc = am_binding_op(c, m->id, b->source, dst ? &dst->dest : NULL, b->routing_key,
+			       b->arguments, bind, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
