@@ -226,10 +226,31 @@ static int content_header(struct am_conn *c, struct am_channel *ch, const struct
 	if (am_targets_take(c, f->payload, f->size, &ch->pub_targets, &stripped, &stripped_len,
 			    err) < 0)
 		return -1;
+	/* sender-selected distribution: CC and BCC are more routing keys, BCC
+	 * is not kept (the cluster link's publishes were routed already) */
+	uint8_t *rkeys = NULL;
+	size_t rkeys_len = 0;
+	ch->pub_bad_hdr = NULL;
+	if (!ch->pub_targets && (h.props.flags & AM_P_HEADERS)) {
+		struct am_ssd s;
+		am_ssd_find(h.props.headers, &s);
+		if ((s.has_cc || s.has_bcc) &&
+		    !(ch->pub_bad_hdr = am_ssd_bad(&s, &ch->pub_bad_type)) &&
+		    (am_ssd_pack(&s, 1, &rkeys, &rkeys_len) < 0 ||
+		     (s.has_bcc && am_ssd_strip_bcc(&s, &h, f->size, &stripped, &stripped_len) < 0))) {
+			free(rkeys);
+			return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
+		}
+	}
 	ch->pub_msg = tdm_message_new(ch->pub_exchange, ch->pub_exchange_len, ch->pub_routing_key,
 				      ch->pub_routing_key_len, stripped ? stripped : f->payload,
 				      stripped ? stripped_len : f->size, h.body_size);
 	free(stripped);
+	if (ch->pub_msg && tdm_message_set_rkeys(ch->pub_msg, rkeys, rkeys_len) < 0) {
+		tdm_message_unref(ch->pub_msg);
+		ch->pub_msg = NULL;
+	}
+	free(rkeys);
 	if (!ch->pub_msg) {
 		am_targets_free(ch->pub_targets);
 		ch->pub_targets = NULL;
