@@ -4,17 +4,17 @@
  * skipped) are routing keys besides the one of basic.publish, at every
  * exchange the message goes through; BCC is removed from the headers before
  * the message is stored or delivered; a CC or BCC that is not an array
- * makes the message invalid (406).  Used by publishing (class_channel.c)
- * and by dead-lettering (deadletter.c), which routes a message with the
- * keys it was published with.
+ * makes the message invalid (406).  Dead-lettering routes a message with
+ * the keys it was published with.
  *
- * May depend on: amqp/am.h (the codec, core/message.h).  Must not depend
- * on: other front ends, logstore/, libevent.
+ * Part of the codec library (bytes in, bytes out): besides basic.publish
+ * (class_channel.c) and dead-lettering (deadletter.c), the HTTP API's
+ * publish uses it.  Must not depend on: libevent, src/core, src/net.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "amqp/am.h"
+#include "codec.h"
 
 void am_ssd_find(struct am_bytes headers, struct am_ssd *s)
 {
