@@ -396,14 +396,16 @@ void am_channel_kick_consumers(struct am_channel *ch);
 /* Cancels and frees every consumer of ch (channel closing). */
 void am_channel_drop_consumers(struct am_channel *ch);
 
-/* Binds or unbinds (bind=0) exchange src_name to dst (class_exchange.c):
- * 0 done, 1 proposed to the cluster (dst an exchange: am_defs_wait), -1
- * with err.  Unbinding is idempotent, as in RabbitMQ 3.10: a missing source,
- * destination (dst NULL) or binding is done, once the permission and
- * default-exchange checks passed; another connection's exclusive queue
- * is refused only when the binding exists. */
-int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
-		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
+/* Binds or unbinds (bind=0) exchange src_name to the queue (dst_queue) or
+ * exchange named dst_name (class_exchange.c), after the caller's write
+ * permission check on the destination: 0 done, 1 proposed to the cluster
+ * (am_defs_wait), -1 with err.  Checks in RabbitMQ 3.10's order: the
+ * default exchange (403), read on the source, the source (404), topic
+ * read, the destination (404), another connection's exclusive queue (405).
+ * Unbinding is idempotent: a missing source, destination or binding is
+ * done (so no 405 either). */
+int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name, int dst_queue,
+		  struct am_bytes dst_name, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err);
 /* Resolves a queue name from a method ("" = the channel's last declared
  * queue) to a queue this connection may use (class_queue.c), checking

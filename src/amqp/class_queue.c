@@ -130,22 +130,14 @@ static int queue_binding(struct am_conn *c, struct am_channel *ch, const struct 
 			 struct am_bytes qname, struct am_bytes exchange, struct am_bytes key,
 			 struct am_bytes args, int bind, struct am_err *err)
 {
-	/* rabbit_channel's binding_action: write on the queue first; unbinding
-	 * a missing (or another connection's) queue is am_binding_op's call */
+	/* rabbit_channel's binding_action: write on the queue first; whether it
+	 * exists is am_binding_op's call, after the exchange's checks */
 	struct am_bytes name;
-	struct tdm_queue *q;
-	if (bind) {
-		if (!(q = am_queue_resolve(c, ch, qname, TDM_PERM_WRITE, m->id, err)))
-			return -1;
-		name = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
-	} else {
-		if (am_queue_name(c, ch, qname, TDM_PERM_WRITE, m->id, &name, err) < 0)
-			return -1;
-		q = tdm_map_get(&c->vhost->queues, (const char *)name.ptr, name.len);
-	}
+	if (am_queue_name(c, ch, qname, TDM_PERM_WRITE, m->id, &name, err) < 0)
+		return -1;
 	if (qname.len == 0 && key.len == 0) /* spec: the last queue's name is the key */
 		key = name;
-	int rc = am_binding_op(c, m->id, exchange, q ? &q->dest : NULL, key, args, bind, err);
+	int rc = am_binding_op(c, m->id, exchange, 1, name, key, args, bind, err);
 	if (rc == 1) /* the cluster's queue: once applied here */
 		return am_defs_wait(c, ch, m->id, bind ? AM_QUEUE_BIND_OK : AM_QUEUE_UNBIND_OK,
 				    bind ? m->u.queue_bind.no_wait : 0, err) < 0 ? -1 : 1;

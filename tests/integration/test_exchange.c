@@ -399,7 +399,8 @@ static amqp_rpc_reply_t xunbind(amqp_connection_state_t c, const char *dst, cons
 }
 
 /* RabbitMQ 3.10: exchange.unbind is idempotent, a missing source or
- * destination answers unbind-ok; the default exchange is still 403. */
+ * destination answers unbind-ok; the default exchange is still 403.
+ * exchange.bind names the missing source first. */
 START_TEST(exchange_unbind_missing)
 {
 	amqp_connection_state_t c = th_connect();
@@ -411,6 +412,20 @@ START_TEST(exchange_unbind_missing)
 	th_ok(xunbind(c, a, m1), "missing source");
 	th_ok(xunbind(c, m1, a), "missing destination");
 	th_ok(xunbind(c, m1, m2), "both missing");
+	/* binding: the source is looked at first */
+	char want[300];
+	amqp_exchange_bind(c, 1, amqp_cstring_bytes(m1), amqp_cstring_bytes(m2), amqp_cstring_bytes("k"),
+			   amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	snprintf(want, sizeof(want), "NOT_FOUND - no exchange '%s' in vhost '/'", m2);
+	ck_assert_str_eq(th_last_close_text(), want);
+	th_channel(c, 1);
+	amqp_exchange_bind(c, 1, amqp_cstring_bytes(m1), amqp_cstring_bytes(a), amqp_cstring_bytes("k"),
+			   amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	snprintf(want, sizeof(want), "NOT_FOUND - no exchange '%s' in vhost '/'", m1);
+	ck_assert_str_eq(th_last_close_text(), want);
+	th_channel(c, 1);
 	th_expect_channel_close(c, 1, xunbind(c, "", m1), TH_ACCESS_REFUSED);
 	ck_assert_str_eq(th_last_close_text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
 	th_channel(c, 1);

@@ -373,6 +373,17 @@ START_TEST(bind_errors)
 	amqp_queue_bind(c, 1, amqp_cstring_bytes(missing), amqp_cstring_bytes(x), amqp_cstring_bytes("k"),
 			amqp_empty_table);
 	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	/* the exchange is looked at before the queue (rabbit_binding) */
+	th_channel(c, 1);
+	amqp_queue_bind(c, 1, amqp_cstring_bytes(missing), amqp_cstring_bytes(missing), amqp_cstring_bytes("k"),
+			amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	ck_assert_msg(strncmp(th_last_close_text(), "NOT_FOUND - no exchange '", 25) == 0, "%s",
+		      th_last_close_text());
+	th_channel(c, 1);
+	amqp_queue_bind(c, 1, amqp_cstring_bytes(missing), amqp_cstring_bytes(""), amqp_cstring_bytes("k"),
+			amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_ACCESS_REFUSED);
 	/* the default exchange: binding and unbinding are 403 */
 	th_channel(c, 1);
 	amqp_queue_bind(c, 1, amqp_cstring_bytes(q), amqp_cstring_bytes(""), amqp_cstring_bytes("k"),
