@@ -228,6 +228,24 @@ class HttpApi(unittest.TestCase):
                                "payload_encoding": "string"})
         self.assertEqual((status, doc), (200, {"routed": False}))
 
+    def test_publish_cc_bcc(self):
+        q = [self.queue("http.ssd") for _ in range(3)]
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              {"properties": {"headers": {"CC": [q[1]], "BCC": [q[2]]}}, "routing_key": q[0],
+                               "payload": "ssd", "payload_encoding": "string"})
+        self.assertEqual((status, doc), (200, {"routed": True}))
+        for name in q:
+            status, doc, _ = call("POST", "/api/queues/%%2F/%s/get" % seg(name),
+                                  {"count": 5, "ackmode": "ack_requeue_false", "encoding": "auto"})
+            self.assertEqual(status, 200)
+            self.assertEqual([(m["payload"], m["properties"]["headers"]) for m in doc],
+                             [("ssd", {"CC": [q[1]]})])
+        status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish",
+                              {"properties": {"headers": {"CC": q[1]}}, "routing_key": q[0],
+                               "payload": "bad", "payload_encoding": "string"})
+        self.assertEqual((status, doc["reason"]), (400, '406 PRECONDITION_FAILED - invalid message: '
+                                                        '{unacceptable_type_in_header,"CC",longstr}'))
+
     def test_publish_missing_keys(self):
         status, doc, _ = call("POST", "/api/exchanges/%2F/amq.default/publish", {})
         self.assertEqual(status, 400)

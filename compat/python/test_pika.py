@@ -983,6 +983,86 @@ class DeadLetter(PikaCase):
 # Priority queues (issue 4)
 # ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Sender-selected distribution (CC / BCC) and idempotent unbind (issue 17)
+# ---------------------------------------------------------------------------
+
+class SenderSelected(PikaCase):
+    def setUp(self):
+        super().setUp()
+        self.x = cc.uniq("pika.ssd.x")
+        self.ch.exchange_declare(self.x, "direct", auto_delete=True)
+        self.q = []
+        for i in range(3):
+            q = cc.uniq("pika.ssd.q%d" % i)
+            self.ch.queue_declare(q, exclusive=True)
+            self.ch.queue_bind(q, self.x, "k%d" % i)
+            self.q.append(q)
+
+    def test_ssd_cc_and_bcc_route_bcc_removed(self):
+        self.ch.basic_publish(self.x, "k0", b"m", pika.BasicProperties(
+            headers={"CC": ["k1", "k0"], "BCC": ["k2", "k1"], "other": "v"}))
+        for q in self.q:
+            m = self.get(q, auto_ack=True)
+            self.assertEqual((m[0].routing_key, m[2]), ("k0", b"m"))
+            self.assertEqual(m[1].headers, {"CC": ["k1", "k0"], "other": "v"})
+            self.get_empty(q)  # once, however many keys reach the queue
+
+    def test_ssd_default_exchange_topic_and_exchange_to_exchange(self):
+        self.ch.basic_publish("", self.q[0], b"d", pika.BasicProperties(
+            headers={"CC": [self.q[1], "pika.ssd.nowhere"], "BCC": [self.q[2]]}))
+        for q in self.q:
+            self.assertEqual(self.get(q, auto_ack=True)[2], b"d")
+        t = cc.uniq("pika.ssd.topic")
+        self.ch.exchange_declare(t, "topic", auto_delete=True)
+        self.ch.exchange_bind(self.x, t, "to.direct")  # t -> x: x routes every key too
+        self.ch.queue_bind(self.q[0], t, "a.*")
+        self.ch.basic_publish(t, "to.direct", b"t", pika.BasicProperties(
+            headers={"CC": ["a.b", 7, b"k2"], "BCC": ["k1"]}))  # only longstr elements count
+        self.assertEqual(self.get(self.q[0], auto_ack=True)[2], b"t")
+        self.assertEqual(self.get(self.q[1], auto_ack=True)[2], b"t")
+        self.get_empty(self.q[2])
+
+    def test_ssd_routed_by_cc_is_not_returned_unroutable_is_without_bcc(self):
+        self.ch.confirm_delivery()
+        returned = []
+        self.ch.add_on_return_callback(lambda c, m, p, b: returned.append((m.reply_code, p.headers)))
+        self.ch.basic_publish(self.x, "nomatch", b"cc", pika.BasicProperties(headers={"CC": ["k1"]}),
+                              mandatory=True)
+        self.ch.basic_publish(self.x, "nomatch", b"bcc", pika.BasicProperties(headers={"BCC": ["k1"]}),
+                              mandatory=True)
+        with self.assertRaises(pika.exceptions.UnroutableError):
+            self.ch.basic_publish(self.x, "nomatch", b"none", pika.BasicProperties(
+                headers={"CC": ["zz"], "BCC": ["yy"]}), mandatory=True)
+        self.conn.process_data_events(time_limit=0.2)
+        self.assertEqual(returned, [(312, {"CC": ["zz"]})])
+        self.assertEqual([self.get(self.q[1], auto_ack=True)[2] for _ in range(2)], [b"cc", b"bcc"])
+
+    def test_ssd_cc_or_bcc_not_an_array_is_406(self):
+        for name, value, word in (("CC", "k1", "longstr"), ("BCC", 5, "signedint"),
+                                  ("CC", {"a": "k1"}, "table")):
+            self.assert_channel_error(
+                406, 'PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,"%s",%s}'
+                % (name, word), self.ch.basic_publish, self.x, "k0", b"bad",
+                pika.BasicProperties(headers={name: value}))
+            self.reopen()
+        self.get_empty(self.q[0])
+
+    def test_unbind_missing_queue_exchange_or_binding_is_ok(self):
+        missing_q, missing_x = cc.uniq("pika.unbind.noq"), cc.uniq("pika.unbind.nox")
+        self.ch.queue_unbind(missing_q, self.x, "k0")
+        self.ch.queue_unbind(self.q[0], missing_x, "k0")
+        self.ch.queue_unbind(missing_q, missing_x, "k0")
+        self.ch.queue_unbind(self.q[0], self.x, "never-bound")
+        self.ch.exchange_unbind(missing_x, self.x, "k")
+        self.ch.exchange_unbind(self.x, missing_x, "k")
+        self.ch.exchange_unbind(missing_x, missing_x + ".2", "k")
+        self.assert_channel_error(403, "ACCESS_REFUSED - operation not permitted on the default exchange",
+                                  self.ch.queue_unbind, missing_q, "", "k0")
+        self.reopen()
+        self.assert_channel_error(403, "ACCESS_REFUSED - operation not permitted on the default exchange",
+                                  self.ch.exchange_unbind, missing_x, "", "k")
+
 class Priority(PikaCase):
     def test_priority_order_and_cap_at_max(self):
         q = self.ch.queue_declare("", exclusive=True, arguments={"x-max-priority": 5}).method.queue

@@ -145,6 +145,8 @@ struct am_channel {
 	uint8_t pub_routing_key_len;
 	struct tdm_message *pub_msg;   /* owned while assembling */
 	struct am_targets *pub_targets; /* owned while assembling: its x-tandem-queues */
+	const char *pub_bad_hdr;        /* static: "CC" or "BCC" not an array, else NULL */
+	uint8_t pub_bad_type;           /* its field type */
 	/* consumers and deliveries */
 	struct am_consumer *consumers; /* list, owned (ref) */
 	uint32_t nconsumers;
@@ -367,10 +369,12 @@ void am_hooks_install(struct tdm_broker *b);
 /* The resource-alarm hook (class_connection.c). */
 void am_alarms_install(struct tdm_broker *b);
 /* Routes msg through x (message headers feed headers exchanges), then, if
- * nothing matched, through x's alternate exchanges. */
+ * nothing matched, through x's alternate exchanges: with its routing key
+ * and its CC and BCC keys (msg->rkeys), each queue once. */
 void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, struct tdm_route *r);
 /* Installs the dead-letter hook (deadletter.c) in the broker. */
 void am_deadletter_install(struct tdm_broker *b);
+
 /* Sets the AMQP-derived fields of a message read back from the journal
  * (class_channel.c). */
 void am_message_restore(void *ctx, struct tdm_message *m);
@@ -418,11 +422,16 @@ void am_channel_kick_consumers(struct am_channel *ch);
 /* Cancels and frees every consumer of ch (channel closing). */
 void am_channel_drop_consumers(struct am_channel *ch);
 
-/* Binds or unbinds (bind=0) exchange src_name to dst (class_exchange.c):
- * 0 done, 1 proposed to the cluster (dst an exchange: am_defs_wait), -1
- * with err. */
-int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
-		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
+/* Binds or unbinds (bind=0) exchange src_name to the queue (dst_queue) or
+ * exchange named dst_name (class_exchange.c), after the caller's write
+ * permission check on the destination: 0 done, 1 proposed to the cluster
+ * (am_defs_wait), -1 with err.  Checks in RabbitMQ 3.10's order: the
+ * default exchange (403), read on the source, the source (404), topic
+ * read, the destination (404), another connection's exclusive queue (405).
+ * Unbinding is idempotent: a missing source, destination or binding is
+ * done (so no 405 either). */
+int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name, int dst_queue,
+		  struct am_bytes dst_name, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err);
 /* Resolves a queue name from a method ("" = the channel's last declared
  * queue) to a queue this connection may use (class_queue.c), checking
@@ -430,6 +439,10 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
  * tdm_perm; -1: none) on that name (403 ACCESS_REFUSED). */
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
 				   int perm, uint32_t method, struct am_err *err);
+/* am_queue_resolve without the lookup: the name in *out (valid as long as
+ * name and ch), 0, or -1 with err. */
+int am_queue_name(struct am_conn *c, struct am_channel *ch, struct am_bytes name, int perm,
+		  uint32_t method, struct am_bytes *out, struct am_err *err);
 
 /* ---- arguments (args.c) ---- */
 /* 406 "invalid arg '<key>' for queue '<queue>' in vhost '<vhost>': <why>"

@@ -72,7 +72,8 @@ void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, str
 		if (n < 0)
 			n = 0;
 	}
-	tdm_route(x, msg->routing_key, msg->routing_key_len, hdrs, (size_t)n, r);
+	tdm_route_keys(x, msg->routing_key, msg->routing_key_len, msg->rkeys, msg->rkeys_len, hdrs,
+		       (size_t)n, r);
 	/* unroutable: on through the alternate exchanges, each at most once */
 	struct tdm_exchange *seen[8] = { x };
 	size_t nseen = 1;
@@ -81,30 +82,48 @@ void am_route_message(struct tdm_exchange *x, const struct tdm_message *msg, str
 			if (seen[i] == x)
 				goto out;
 		seen[nseen++] = x;
-		tdm_route(x, msg->routing_key, msg->routing_key_len, hdrs, (size_t)n, r);
+		tdm_route_keys(x, msg->routing_key, msg->routing_key_len, msg->rkeys,
+			       msg->rkeys_len, hdrs, (size_t)n, r);
 	}
 out:
 	if (hdrs != stack)
 		free(hdrs);
 }
 
-/* Routes and enqueues now (outside a transaction, or at tx.commit). */
-/* The queues msg goes to through its exchange: 0 with r filled, or -1
- * with err (no such exchange, an internal one, topic permission). */
-static int route_by_exchange(struct am_conn *c, struct tdm_message *msg, struct tdm_route *r,
-			     struct am_err *err)
+/* The exchange msg is published to, or NULL with err (no such exchange,
+ * an internal one, topic permission). */
+static struct tdm_exchange *publish_exchange(struct am_conn *c, struct tdm_message *msg,
+					     struct am_err *err)
 {
 	struct tdm_err te;
 	struct tdm_exchange *x = tdm_exchange_lookup(c->vhost, msg->exchange, msg->exchange_len, &te);
-	if (!x)
-		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
-	if (x->internal)
-		return am_fail(err, AM_ACCESS_REFUSED, AM_BASIC_PUBLISH,
-			       "cannot publish to internal exchange '%s' in vhost '%s'", x->name,
-			       c->vhost->name);
+	if (!x) {
+		am_fail_core(err, &te, AM_BASIC_PUBLISH);
+		return NULL;
+	}
+	if (x->internal) {
+		am_fail(err, AM_ACCESS_REFUSED, AM_BASIC_PUBLISH,
+			"cannot publish to internal exchange '%s' in vhost '%s'", x->name,
+			c->vhost->name);
+		return NULL;
+	}
 	if (tdm_topic_access(x, c->user, TDM_PERM_WRITE, msg->routing_key, msg->routing_key_len,
-			     &te) != TDM_OK)
-		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
+			     &te) != TDM_OK) {
+		am_fail_core(err, &te, AM_BASIC_PUBLISH);
+		return NULL;
+	}
+	return x;
+}
+
+/* Routes and enqueues now (outside a transaction, or at tx.commit). */
+/* The queues msg goes to through its exchange: 0 with r filled, or -1
+ * with err (as publish_exchange). */
+static int route_by_exchange(struct am_conn *c, struct tdm_message *msg, struct tdm_route *r,
+			     struct am_err *err)
+{
+	struct tdm_exchange *x = publish_exchange(c, msg, err);
+	if (!x)
+		return -1;
 	am_route_message(x, msg, r);
 	return 0;
 }
@@ -155,6 +174,16 @@ int am_publish_route(struct am_conn *c, struct am_channel *ch, struct tdm_messag
 		       msg->exchange_len, &te) != TDM_OK) {
 		am_targets_free(targets);
 		return am_fail_core(err, &te, AM_BASIC_PUBLISH);
+	}
+	if (ch->pub_bad_hdr) { /* rabbit_channel: after the exchange's checks */
+		const char *bad = ch->pub_bad_hdr;
+		ch->pub_bad_hdr = NULL;
+		am_targets_free(targets);
+		if (!publish_exchange(c, msg, err))
+			return -1;
+		return am_fail(err, AM_PRECONDITION_FAILED, AM_BASIC_PUBLISH,
+			       "invalid message: {unacceptable_type_in_header,\"%s\",%s}", bad,
+			       am_type_word(ch->pub_bad_type));
 	}
 	if (!ch->tx) {
 		rc = am_publish_now(c, ch, msg, mandatory, targets, err);

@@ -197,6 +197,26 @@ bad:
 		       "invalid expiration '%.*s': no_integer", (int)e.len, (const char *)e.ptr);
 }
 
+/* reply_to "amq.rabbitmq.reply-to": this channel's reply address instead
+ * (reply_to.c).  *hdr is the header so far (malloc'd; NULL: the frame's
+ * own), replaced when rewritten.  0 or 1, or -1 with err (*hdr freed). */
+static int address_reply(const struct am_channel *ch, const struct am_content_header *h,
+			 const struct am_frame *f, uint8_t **hdr, size_t *hdr_len, struct am_err *err)
+{
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	if (!(h->props.flags & AM_P_REPLY_TO) || !am_reply_is_pseudo(h->props.reply_to))
+		return 0;
+	int rc = am_reply_address(ch, *hdr ? *hdr : f->payload, *hdr ? *hdr_len : f->size, &out,
+				  &out_len, err);
+	if (rc == 0)
+		return 0;
+	free(*hdr);
+	*hdr = rc > 0 ? out : NULL;
+	*hdr_len = rc > 0 ? out_len : 0;
+	return rc;
+}
+
 static int content_header(struct am_conn *c, struct am_channel *ch, const struct am_frame *f,
 			  struct am_err *err)
 {
@@ -227,27 +247,37 @@ static int content_header(struct am_conn *c, struct am_channel *ch, const struct
 	if (am_targets_take(c, f->payload, f->size, &ch->pub_targets, &stripped, &stripped_len,
 			    err) < 0)
 		return -1;
-	if ((h.props.flags & AM_P_REPLY_TO) && am_reply_is_pseudo(h.props.reply_to)) {
-		uint8_t *addressed = NULL;
-		size_t addressed_len = 0;
-		int rc = am_reply_address(ch, stripped ? stripped : f->payload,
-					  stripped ? stripped_len : f->size, &addressed, &addressed_len, err);
-		if (rc < 0) {
-			free(stripped);
-			am_targets_free(ch->pub_targets);
-			ch->pub_targets = NULL;
-			return -1;
+	/* sender-selected distribution: CC and BCC are more routing keys, BCC
+	 * is not kept (the cluster link's publishes were routed already) */
+	uint8_t *rkeys = NULL;
+	size_t rkeys_len = 0;
+	ch->pub_bad_hdr = NULL;
+	if (!ch->pub_targets && (h.props.flags & AM_P_HEADERS)) {
+		struct am_ssd s;
+		am_ssd_find(h.props.headers, &s);
+		if ((s.has_cc || s.has_bcc) &&
+		    !(ch->pub_bad_hdr = am_ssd_bad(&s, &ch->pub_bad_type)) &&
+		    (am_ssd_pack(&s, 1, &rkeys, &rkeys_len) < 0 ||
+		     (s.has_bcc && am_ssd_strip_bcc(&s, &h, f->size, &stripped, &stripped_len) < 0))) {
+			free(rkeys);
+			return am_fail(err, AM_INTERNAL_ERROR, AM_BASIC_PUBLISH, "out of memory");
 		}
-		if (rc > 0) {
-			free(stripped);
-			stripped = addressed;
-			stripped_len = addressed_len;
-		}
+	}
+	if (address_reply(ch, &h, f, &stripped, &stripped_len, err) < 0) {
+		free(rkeys);
+		am_targets_free(ch->pub_targets);
+		ch->pub_targets = NULL;
+		return -1;
 	}
 	ch->pub_msg = tdm_message_new(ch->pub_exchange, ch->pub_exchange_len, ch->pub_routing_key,
 				      ch->pub_routing_key_len, stripped ? stripped : f->payload,
 				      stripped ? stripped_len : f->size, h.body_size);
 	free(stripped);
+	if (ch->pub_msg && tdm_message_set_rkeys(ch->pub_msg, rkeys, rkeys_len) < 0) {
+		tdm_message_unref(ch->pub_msg);
+		ch->pub_msg = NULL;
+	}
+	free(rkeys);
 	if (!ch->pub_msg) {
 		am_targets_free(ch->pub_targets);
 		ch->pub_targets = NULL;

@@ -68,10 +68,13 @@ int am_h_exchange_delete(struct am_conn *c, struct am_channel *ch, const struct 
 }
 
 /* Shared by exchange.bind/unbind and queue.bind/unbind: source exchange,
- * destination, key, args; `bind` selects the operation.  0 done, 1 proposed
- * to the cluster (an exchange destination: core/defs.h), -1 with err. */
-int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
-		  struct tdm_dest *dst, struct am_bytes key, struct am_bytes args, int bind,
+ * destination (a queue when dst_queue, else an exchange: its name, whose
+ * write permission and default-exchange checks the caller made), key,
+ * args; `bind` selects the operation.  0 done, 1 proposed to the cluster
+ * (an exchange destination: core/defs.h), -1 with err.  In the order of
+ * rabbit_channel's binding_action and rabbit_binding. */
+int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name, int dst_queue,
+		  struct am_bytes dst_name, struct am_bytes key, struct am_bytes args, int bind,
 		  struct am_err *err)
 {
 	struct ex_hdr hdrs[MAX_BIND_ARGS];
@@ -82,16 +85,37 @@ int am_binding_op(struct am_conn *c, uint32_t method, struct am_bytes src_name,
 	if (src_name.len == 0)
 		return am_fail(err, AM_ACCESS_REFUSED, method,
 			       "operation not permitted on the default exchange");
-	/* rabbit_channel's binding_action: read on the source, then (a topic
-	 * exchange) topic read on the binding key */
+	/* read on the source, then (a topic exchange) topic read on the key */
 	if (tdm_access(c->vhost, c->user, TDM_RES_EXCHANGE, TDM_PERM_READ,
 		       (const char *)src_name.ptr, src_name.len, &te) != TDM_OK)
 		return am_fail_core(err, &te, method);
 	struct tdm_exchange *src = tdm_exchange_lookup(c->vhost, (const char *)src_name.ptr,
 						       src_name.len, &te);
+	if (!src && !bind && te.status == TDM_E_NOT_FOUND)
+		return 0; /* RabbitMQ 3.10: unbinding is idempotent */
 	if (!src || tdm_topic_access(src, c->user, TDM_PERM_READ, (const char *)key.ptr, key.len,
 				     &te) != TDM_OK)
 		return am_fail_core(err, &te, method);
+	/* then the destination: missing is 404 (unbind: done); another
+	 * connection's exclusive queue 405 (unbind: only a binding it has) */
+	const char *dn = (const char *)dst_name.ptr;
+	struct tdm_dest *dst;
+	if (dst_queue) {
+		struct tdm_queue *q = tdm_map_get(&c->vhost->queues, dn, dst_name.len);
+		if (q && !bind &&
+		    !ex_has_binding(src->table, &q->dest, (const char *)key.ptr, key.len, hdrs, (size_t)n))
+			return 0;
+		if (!q && !bind)
+			return 0;
+		if (!(q = tdm_queue_lookup(c->vhost, dn, dst_name.len, c, &te)))
+			return am_fail_core(err, &te, method);
+		dst = &q->dest;
+	} else {
+		struct tdm_exchange *x = tdm_exchange_lookup(c->vhost, dn, dst_name.len, &te);
+		if (!x)
+			return bind ? am_fail_core(err, &te, method) : 0;
+		dst = &x->dest;
+	}
 	int rc = bind ? tdm_bind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te)
 		      : tdm_unbind(src, dst, (const char *)key.ptr, key.len, hdrs, (size_t)n, &te);
 	if (rc == TDM_PROPOSED)
@@ -111,12 +135,8 @@ static int exchange_binding(struct am_conn *c, struct am_channel *ch, const stru
 	if (b->destination.len == 0)
 		return am_fail(err, AM_ACCESS_REFUSED, m->id,
 			       "operation not permitted on the default exchange");
-	struct tdm_exchange *dst = tdm_exchange_lookup(c->vhost, (const char *)b->destination.ptr,
-						       b->destination.len, &te);
-	if (!dst)
-		return am_fail_core(err, &te, m->id);
-	int rc = am_binding_op(c, m->id, b->source, &dst->dest, b->routing_key, b->arguments, bind,
-			       err);
+	int rc = am_binding_op(c, m->id, b->source, 0, b->destination, b->routing_key, b->arguments,
+			       bind, err);
 	if (rc < 0)
 		return -1;
 	if (rc == 1)

@@ -14,26 +14,29 @@
 #include "core/remote.h"
 #include "core/stream.h"
 
+int am_queue_name(struct am_conn *c, struct am_channel *ch, struct am_bytes name, int perm,
+		  uint32_t method, struct am_bytes *out, struct am_err *err)
+{
+	if (name.len == 0) {
+		if (!ch->last_queue_len)
+			return am_fail(err, AM_NOT_FOUND, method, "no previously declared queue");
+		name = (struct am_bytes){ (const uint8_t *)ch->last_queue, ch->last_queue_len };
+	}
+	struct tdm_err te;
+	if (perm >= 0 && tdm_access(c->vhost, c->user, TDM_RES_QUEUE, (enum tdm_perm)perm,
+				    (const char *)name.ptr, name.len, &te) != TDM_OK)
+		return am_fail_core(err, &te, method);
+	*out = name;
+	return 0;
+}
+
 struct tdm_queue *am_queue_resolve(struct am_conn *c, struct am_channel *ch, struct am_bytes name,
 				   int perm, uint32_t method, struct am_err *err)
 {
-	const char *n = (const char *)name.ptr;
-	size_t len = name.len;
-	if (len == 0) {
-		if (!ch->last_queue_len) {
-			am_fail(err, AM_NOT_FOUND, method, "no previously declared queue");
-			return NULL;
-		}
-		n = ch->last_queue;
-		len = ch->last_queue_len;
-	}
 	struct tdm_err te;
-	if (perm >= 0 && tdm_access(c->vhost, c->user, TDM_RES_QUEUE, (enum tdm_perm)perm, n, len,
-				    &te) != TDM_OK) {
-		am_fail_core(err, &te, method);
+	if (am_queue_name(c, ch, name, perm, method, &name, err) < 0)
 		return NULL;
-	}
-	struct tdm_queue *q = tdm_queue_lookup(c->vhost, n, len, c, &te);
+	struct tdm_queue *q = tdm_queue_lookup(c->vhost, (const char *)name.ptr, name.len, c, &te);
 	if (!q)
 		am_fail_core(err, &te, method);
 	return q;
@@ -130,13 +133,14 @@ static int queue_binding(struct am_conn *c, struct am_channel *ch, const struct 
 			 struct am_bytes qname, struct am_bytes exchange, struct am_bytes key,
 			 struct am_bytes args, int bind, struct am_err *err)
 {
-	/* rabbit_channel's binding_action: write on the queue first */
-	struct tdm_queue *q = am_queue_resolve(c, ch, qname, TDM_PERM_WRITE, m->id, err);
-	if (!q)
+	/* rabbit_channel's binding_action: write on the queue first; whether it
+	 * exists is am_binding_op's call, after the exchange's checks */
+	struct am_bytes name;
+	if (am_queue_name(c, ch, qname, TDM_PERM_WRITE, m->id, &name, err) < 0)
 		return -1;
 	if (qname.len == 0 && key.len == 0) /* spec: the last queue's name is the key */
-		key = (struct am_bytes){ (const uint8_t *)q->name, q->name_len };
-	int rc = am_binding_op(c, m->id, exchange, &q->dest, key, args, bind, err);
+		key = name;
+	int rc = am_binding_op(c, m->id, exchange, 1, name, key, args, bind, err);
 	if (rc == 1) /* the cluster's queue: once applied here */
 		return am_defs_wait(c, ch, m->id, bind ? AM_QUEUE_BIND_OK : AM_QUEUE_UNBIND_OK,
 				    bind ? m->u.queue_bind.no_wait : 0, err) < 0 ? -1 : 1;

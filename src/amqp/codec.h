@@ -239,4 +239,34 @@ void am_tb_array_end(struct am_tb *tb);
  */
 int am_tb_finish(struct am_tb *tb, struct am_bytes *out);
 
+/* ---- sender-selected distribution (ssd.c) -------------------------- */
+/*
+ * RabbitMQ's CC and BCC headers, on bytes only: the front ends (basic.publish,
+ * dead-lettering, the HTTP API's publish) decide what to do with them.
+ */
+/* The CC and BCC headers of a message: the first of each in its headers. */
+struct am_ssd {
+	struct am_value cc, bcc;
+	uint8_t has_cc, has_bcc;
+	struct am_bytes bcc_entry; /* the whole BCC entry in the headers table */
+};
+/* Finds them in a validated headers table (s zeroed when neither is). */
+void am_ssd_find(struct am_bytes headers, struct am_ssd *s);
+/* "CC" or "BCC" (and *type) when one is not an array: RabbitMQ refuses
+ * such a message (406 "invalid message: {unacceptable_type_in_header,
+ * \"CC\",longstr}"); else NULL. */
+const char *am_ssd_bad(const struct am_ssd *s, uint8_t *type);
+/* The next longstr element of an array (others are skipped): 1, or 0 at
+ * the end.  RabbitMQ's routing keys from a CC or BCC array. */
+int am_ssd_next_key(struct am_table_iter *it, struct am_bytes *key);
+/* Packs the keys of CC, then (with_bcc) of BCC, each as a 32-bit
+ * big-endian length and its bytes (core/message.h's rkeys) into *out (malloc'd; NULL and *len 0 when there are
+ * none).  0, or -1 out of memory. */
+int am_ssd_pack(const struct am_ssd *s, int with_bcc, uint8_t **out, size_t *len);
+/* Re-encodes content header h (header_len bytes on the wire, s found in
+ * its headers, has_bcc set) without the BCC entry, other headers in their
+ * order: 0 and *out (malloc'd, *out_len bytes), or -1 out of memory. */
+int am_ssd_strip_bcc(const struct am_ssd *s, const struct am_content_header *h, size_t header_len,
+		     uint8_t **out, size_t *out_len);
+
 #endif

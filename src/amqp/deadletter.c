@@ -55,9 +55,9 @@ static void put_field(struct am_tb *tb, const struct field *f)
 	am_tb_raw(tb, k, f->type, f->raw.ptr, f->raw.len);
 }
 
-/* Collects a table's fields (except `skip1`, `skip2`) into out[0..max). */
+/* Collects a table's fields (except `skip1`, `skip2`, `skip3`) into out[0..max). */
 static size_t collect_fields(struct am_bytes table, const char *skip1, const char *skip2,
-			     struct field *out, size_t max)
+			     const char *skip3, struct field *out, size_t max)
 {
 	struct am_table_iter it;
 	struct am_bytes key;
@@ -66,7 +66,8 @@ static size_t collect_fields(struct am_bytes table, const char *skip1, const cha
 	am_table_iter_init(&it, table);
 	while (n < max && am_table_next(&it, &key, &v)) {
 		if ((skip1 && bytes_eq(key, skip1, strlen(skip1))) ||
-		    (skip2 && bytes_eq(key, skip2, strlen(skip2))))
+		    (skip2 && bytes_eq(key, skip2, strlen(skip2))) ||
+		    (skip3 && bytes_eq(key, skip3, strlen(skip3))))
 			continue;
 		out[n++] = (struct field){ key, v.type, v.raw };
 	}
@@ -128,13 +129,14 @@ static void new_death(struct am_tb *tb, const struct death_ctx *d, int sorted)
 		else if (!strcmp(k, "routing-keys")) {
 			am_tb_array_begin(tb, k); /* the routing key, then the CC keys */
 			am_tb_str(tb, NULL, d->m->routing_key, d->m->routing_key_len);
-			struct am_value cc, e;
-			if (am_table_get(d->headers, "CC", &cc) && cc.type == 'A') {
+			struct am_ssd s;
+			struct am_bytes key;
+			am_ssd_find(d->headers, &s);
+			if (s.has_cc && s.cc.type == 'A') {
 				struct am_table_iter it;
-				am_array_iter_init(&it, cc.v.bytes);
-				while (am_table_next(&it, NULL, &e))
-					if (e.type == 'S')
-						am_tb_str(tb, NULL, (const char *)e.v.bytes.ptr, e.v.bytes.len);
+				am_array_iter_init(&it, s.cc.v.bytes);
+				while (am_ssd_next_key(&it, &key))
+					am_tb_str(tb, NULL, (const char *)key.ptr, key.len);
 			}
 			am_tb_array_end(tb);
 		} else if (d->expiration.len) {
@@ -150,7 +152,7 @@ static void again_death(struct am_tb *tb, struct am_bytes prev)
 	struct field f[MAX_FIELDS];
 	struct am_value count;
 	int64_t n = am_table_get(prev, "count", &count) && count.type == 'l' ? count.v.i : 0;
-	size_t nf = collect_fields(prev, "count", NULL, f, MAX_FIELDS);
+	size_t nf = collect_fields(prev, "count", NULL, NULL, f, MAX_FIELDS);
 	qsort(f, nf, sizeof(*f), field_cmp);
 	am_tb_table_begin(tb, NULL);
 	am_tb_long(tb, "count", n + 1); /* "count" sorts first */
@@ -181,7 +183,9 @@ static void write_deaths(struct am_tb *tb, struct am_bytes old, int have_old, co
 }
 
 /* The new headers table, sorted by key as RabbitMQ leaves it: the old
- * headers without BCC, x-death rewritten, x-first-death-* kept or set. */
+ * headers without BCC, x-death rewritten, x-first-death-* kept or set; and
+ * without CC when the queue has a dead-letter routing key, the one key the
+ * message is routed with then. */
 static int build_headers(struct am_bytes old, const struct death_ctx *d, uint8_t *buf, size_t cap,
 			 struct am_bytes *out)
 {
@@ -200,7 +204,7 @@ static int build_headers(struct am_bytes old, const struct death_ctx *d, uint8_t
 	struct am_value xd;
 	am_table_get(xtable, "x-death", &xd);
 	struct field f[MAX_FIELDS + 4];
-	size_t nf = collect_fields(old, "x-death", "BCC", f, MAX_FIELDS);
+	size_t nf = collect_fields(old, "x-death", "BCC", d->q->dlrk ? "CC" : NULL, f, MAX_FIELDS);
 	f[nf++] = (struct field){ { (const uint8_t *)"x-death", 7 }, 'A', xd.raw };
 	uint8_t firsts[3][300];
 	if (!am_table_get(old, "x-first-death-reason", &v)) {
@@ -265,6 +269,27 @@ static struct tdm_message *rewrite(struct tdm_queue *q, const struct tdm_message
 	n->body_filled = m->body_len;
 	n->persistent = m->persistent;
 	n->priority = m->priority;
+	/* RabbitMQ routes it with the keys it was published with (CC and BCC
+	 * too), or with the dead-letter routing key alone.  A message read
+	 * back from the journal kept no keys: its CC header still has some. */
+	if (!q->dlrk) {
+		struct am_ssd s;
+		uint8_t *keys = NULL;
+		size_t klen = m->rkeys_len;
+		int rc;
+		if (m->rkeys) {
+			rc = tdm_message_set_rkeys(n, m->rkeys, m->rkeys_len);
+		} else {
+			am_ssd_find(old, &s);
+			rc = am_ssd_pack(&s, 0, &keys, &klen) < 0 ? -1
+								 : tdm_message_set_rkeys(n, keys, klen);
+			free(keys);
+		}
+		if (rc < 0) {
+			tdm_message_unref(n);
+			return NULL;
+		}
+	}
 	*headers_out = headers;
 	return n;
 }

@@ -289,5 +289,10 @@ void tdm_route_add_queue(struct tdm_route *r, struct tdm_queue *q);
 /* Routes through x and exchange-to-exchange bindings (cycles safe). */
 void tdm_route(struct tdm_exchange *x, const char *key, size_t key_len,
 	       const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out);
+/* The same with more routing keys (packed as a message's rkeys: see
+ * core/message.h): a queue or exchange that several keys reach is
+ * reached once, and exchange-to-exchange destinations route every key. */
+void tdm_route_keys(struct tdm_exchange *x, const char *key, size_t key_len, const uint8_t *more,
+		    size_t more_len, const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out);
 
 #endif

@@ -385,15 +385,25 @@ static void route_emit(void *dest, void *ctx)
 		w->pending[w->npending++] = (struct tdm_exchange *)d;
 }
 
-void tdm_route(struct tdm_exchange *x, const char *key, size_t key_len,
-	       const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out)
+/* The default exchange's route: the queue named key, if any, once. */
+static void route_named(struct tdm_vhost *vh, const char *key, size_t key_len, struct route_walk *w)
+{
+	struct tdm_queue *q = tdm_map_get(&vh->queues, key, key_len);
+	if (q)
+		route_emit(&q->dest, w);
+}
+
+void tdm_route_keys(struct tdm_exchange *x, const char *key, size_t key_len, const uint8_t *more,
+		    size_t more_len, const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out)
 {
 	struct route_walk w = { .epoch = ++x->vhost->broker->route_epoch, .out = out };
+	const char *k;
+	size_t klen, pos = 0;
 	x->stat_in++;
 	if (x->name_len == 0) { /* the default exchange: a queue of that name */
-		struct tdm_queue *q = tdm_map_get(&x->vhost->queues, key, key_len);
-		if (q)
-			route_add(out, q);
+		route_named(x->vhost, key, key_len, &w);
+		while (tdm_rkeys_next(more, more_len, &pos, &k, &klen))
+			route_named(x->vhost, k, klen, &w);
 		return;
 	}
 	x->dest.route_mark = w.epoch;
@@ -401,5 +411,19 @@ void tdm_route(struct tdm_exchange *x, const char *key, size_t key_len,
 	while (w.npending) {
 		struct tdm_exchange *e = w.pending[--w.npending];
 		ex_route(e->table, key, key_len, hdrs, nhdrs, route_emit, &w);
+		/* every key at every exchange on the way (RabbitMQ keeps them
+		 * with the message); fanout and headers ignore keys */
+		enum ex_type t = ex_table_type(e->table);
+		if (!more_len || t == EX_FANOUT || t == EX_HEADERS)
+			continue;
+		pos = 0;
+		while (tdm_rkeys_next(more, more_len, &pos, &k, &klen))
+			ex_route(e->table, k, klen, hdrs, nhdrs, route_emit, &w);
 	}
+}
+
+void tdm_route(struct tdm_exchange *x, const char *key, size_t key_len,
+	       const struct ex_hdr *hdrs, size_t nhdrs, struct tdm_route *out)
+{
+	tdm_route_keys(x, key, key_len, NULL, 0, hdrs, nhdrs, out);
 }

@@ -64,7 +64,20 @@ struct tdm_message *tdm_message_new(const char *exchange, size_t exchange_len,
 
 size_t tdm_message_size(const struct tdm_message *m)
 {
-	return sizeof(*m) + m->header_len + m->exchange_len + m->routing_key_len + 2 + m->body_len;
+	return sizeof(*m) + m->header_len + m->exchange_len + m->routing_key_len + 2 + m->body_len +
+	       m->rkeys_len;
+}
+
+int tdm_message_set_rkeys(struct tdm_message *m, const uint8_t *packed, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (len > UINT32_MAX || !(m->rkeys = malloc(len)))
+		return -1;
+	memcpy(m->rkeys, packed, len);
+	m->rkeys_len = (uint32_t)len;
+	tdm_message_bytes += len;
+	return 0;
 }
 
 void tdm_message_unref(struct tdm_message *m)
@@ -77,5 +90,6 @@ void tdm_message_unref(struct tdm_message *m)
 	tdm_message_bytes -= tdm_message_size(m);
 	if (m->body_separate)
 		free(m->body);
+	free(m->rkeys);
 	free(m);
 }

@@ -5,7 +5,8 @@
  * properties (the core keeps headers in wire form) and go through the
  * core's routing; gets pop, show and then acknowledge or requeue.
  *
- * Must not depend on: other front ends (src/amqp, src/kafka).
+ * Must not depend on: other front ends (src/amqp, src/kafka; the AMQP
+ * codec is a neutral library).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <event2/http.h>
 
+#include "amqp/codec.h"
 #include "core/access.h"
 #include "core/auth.h"
 #include "core/config.h"
@@ -39,18 +41,20 @@ static struct tdm_exchange *alternate(struct tdm_exchange *x)
 
 /* Routes through x; when nothing matched, on through its alternate
  * exchanges, each at most once (as an AMQP publish does). */
-static void route_with_alternates(struct tdm_exchange *x, const char *key, size_t klen,
+static void route_with_alternates(struct tdm_exchange *x, const struct tdm_message *m,
 				  const struct ex_hdr *h, size_t nh, struct tdm_route *r)
 {
 	struct tdm_exchange *seen[8] = { x };
 	size_t nseen = 1;
-	tdm_route(x, key, klen, h, nh, r);
+	const char *key = m->routing_key;
+	size_t klen = m->routing_key_len;
+	tdm_route_keys(x, key, klen, m->rkeys, m->rkeys_len, h, nh, r);
 	while (r->n == 0 && nseen < 8 && (x = alternate(x)) != NULL) {
 		for (size_t i = 0; i < nseen; i++)
 			if (seen[i] == x)
 				return;
 		seen[nseen++] = x;
-		tdm_route(x, key, klen, h, nh, r);
+		tdm_route_keys(x, key, klen, m->rkeys, m->rkeys_len, h, nh, r);
 	}
 }
 
@@ -86,6 +90,7 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 	struct js_w hdr;
 	js_w_init(&hdr);
 	struct tdm_message *m = NULL;
+	uint8_t *stripped = NULL, *rkeys = NULL, bad_type = 0;
 	if (!key || !payload) {
 		hx_error(r, 500, "internal_error", "out of memory");
 		goto out;
@@ -110,9 +115,32 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 		hx_error(r, 400, "bad_request", err);
 		goto out;
 	}
-	m = tdm_message_new(x->name, x->name_len, key, keylen, (const uint8_t *)hdr.buf, hdr.len,
-			    (uint64_t)blen);
-	if (!m) {
+	/* CC and BCC, as basic.publish: more routing keys, BCC not stored (a
+	 * wrong type is refused below, after the exchange's checks) */
+	const uint8_t *hbuf = (const uint8_t *)hdr.buf;
+	size_t hlen = hdr.len, rklen = 0;
+	struct am_content_header ch;
+	struct am_ssd ssd;
+	memset(&ssd, 0, sizeof(ssd));
+	if (info.has_headers && am_content_header_decode(hbuf, hlen, &ch) == AM_OK) {
+		am_ssd_find(ch.props.headers, &ssd);
+		if (!am_ssd_bad(&ssd, &bad_type) &&
+		    (am_ssd_pack(&ssd, 1, &rkeys, &rklen) < 0 ||
+		     (ssd.has_bcc && am_ssd_strip_bcc(&ssd, &ch, hlen, &stripped, &hlen) < 0))) {
+			hx_error(r, 500, "internal_error", "out of memory");
+			goto out;
+		}
+		if (stripped) {
+			hbuf = stripped;
+			/* headers exchanges see the headers without BCC */
+			if (am_content_header_decode(hbuf, hlen, &ch) == AM_OK) {
+				info.headers = ch.props.headers.ptr;
+				info.headers_len = ch.props.headers.len;
+			}
+		}
+	}
+	m = tdm_message_new(x->name, x->name_len, key, keylen, hbuf, hlen, (uint64_t)blen);
+	if (!m || tdm_message_set_rkeys(m, rkeys, rklen) < 0) {
 		hx_error(r, 500, "internal_error", "out of memory");
 		goto out;
 	}
@@ -149,9 +177,18 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 		hx_error(r, 400, "bad_request", "cannot publish to an internal exchange");
 		goto out;
 	}
+	const char *bad = am_ssd_bad(&ssd, &bad_type);
+	if (bad) {
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "406 PRECONDITION_FAILED - invalid message: {unacceptable_type_in_header,\"%s\",%s}",
+			 bad, am_type_word(bad_type));
+		hx_error(r, 400, "bad_request", why);
+		goto out;
+	}
 	struct tdm_route route;
 	tdm_route_init(&route);
-	route_with_alternates(x, key, keylen, hdrs, (size_t)nh, &route);
+	route_with_alternates(x, m, hdrs, (size_t)nh, &route);
 	struct tdm_broker *b = r->h->broker;
 	tdm_publish(b, &route, m);
 	b->stat_published++;
@@ -168,6 +205,8 @@ void hx_publish(struct hx_req *r, struct tdm_vhost *vh, struct tdm_exchange *x)
 out:
 	if (m)
 		tdm_message_unref(m);
+	free(stripped);
+	free(rkeys);
 	js_w_free(&hdr);
 	free(key);
 	free(payload);

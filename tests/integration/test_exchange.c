@@ -391,6 +391,52 @@ START_TEST(exchange_to_exchange)
 }
 END_TEST
 
+static amqp_rpc_reply_t xunbind(amqp_connection_state_t c, const char *dst, const char *src)
+{
+	amqp_exchange_unbind(c, 1, amqp_cstring_bytes(dst), amqp_cstring_bytes(src), amqp_cstring_bytes("k"),
+			     amqp_empty_table);
+	return amqp_get_rpc_reply(c);
+}
+
+/* RabbitMQ 3.10: exchange.unbind is idempotent, a missing source or
+ * destination answers unbind-ok; the default exchange is still 403.
+ * exchange.bind names the missing source first. */
+START_TEST(exchange_unbind_missing)
+{
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	char a[128], m1[128], m2[128];
+	th_exchange(c, 1, th_name(a, sizeof(a), "xunb"), "direct");
+	th_name(m1, sizeof(m1), "xunb-missing1");
+	th_name(m2, sizeof(m2), "xunb-missing2");
+	th_ok(xunbind(c, a, m1), "missing source");
+	th_ok(xunbind(c, m1, a), "missing destination");
+	th_ok(xunbind(c, m1, m2), "both missing");
+	/* binding: the source is looked at first */
+	char want[300];
+	amqp_exchange_bind(c, 1, amqp_cstring_bytes(m1), amqp_cstring_bytes(m2), amqp_cstring_bytes("k"),
+			   amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	snprintf(want, sizeof(want), "NOT_FOUND - no exchange '%s' in vhost '/'", m2);
+	ck_assert_str_eq(th_last_close_text(), want);
+	th_channel(c, 1);
+	amqp_exchange_bind(c, 1, amqp_cstring_bytes(m1), amqp_cstring_bytes(a), amqp_cstring_bytes("k"),
+			   amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	snprintf(want, sizeof(want), "NOT_FOUND - no exchange '%s' in vhost '/'", m1);
+	ck_assert_str_eq(th_last_close_text(), want);
+	th_channel(c, 1);
+	th_expect_channel_close(c, 1, xunbind(c, "", m1), TH_ACCESS_REFUSED);
+	ck_assert_str_eq(th_last_close_text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
+	th_channel(c, 1);
+	th_expect_channel_close(c, 1, xunbind(c, m1, ""), TH_ACCESS_REFUSED);
+	ck_assert_str_eq(th_last_close_text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
+	th_channel(c, 1);
+	delete_ex(c, 1, a, 0);
+	th_close(c);
+}
+END_TEST
+
 /* A message reaching one queue through two paths is enqueued once; cycles
  * of e2e bindings do not loop. */
 START_TEST(exchange_cycle_and_duplicates)
@@ -512,6 +558,7 @@ static Suite *suite(void)
 	tc = th_tcase("bind");
 	tcase_add_test(tc, internal_exchange);
 	tcase_add_test(tc, exchange_to_exchange);
+	tcase_add_test(tc, exchange_unbind_missing);
 	tcase_add_test(tc, exchange_cycle_and_duplicates);
 	tcase_add_test(tc, exchange_bind_missing_404);
 	suite_add_tcase(s, tc);

@@ -481,6 +481,48 @@ START_TEST(test_publish_routing)
 }
 END_TEST
 
+/* Publishing over HTTP honours CC and BCC as basic.publish does: more
+ * routing keys, BCC not stored, a non-array refused (400 with the 406). */
+START_TEST(test_publish_cc_bcc)
+{
+	char q[3][128], body[1024];
+	struct th_http_resp r;
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	for (int i = 0; i < 3; i++)
+		th_queue(c, 1, th_name(q[i], sizeof(q[i]), "http-ssd"), 0, 0, 1, NULL, 0);
+	snprintf(body, sizeof(body),
+		 "{\"properties\":{\"headers\":{\"CC\":[\"%s\"],\"BCC\":[\"%s\"]}},\"routing_key\":\"%s\","
+		 "\"payload\":\"ssd\",\"payload_encoding\":\"string\"}", q[1], q[2], q[0]);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 200);
+	ck_assert_msg(th_jeq(&r, "", "{\"routed\":true}"), "%s", r.body);
+	th_http_free(&r);
+	for (int i = 0; i < 3; i++) {
+		amqp_message_t m;
+		ck_assert_int_eq(th_get_wait(c, 1, q[i], 1, &m, NULL, NULL, NULL, 5000), 1);
+		ck_assert(th_bytes_eq(m.body, "ssd"));
+		amqp_table_t h = m.properties.headers;
+		ck_assert_int_eq(h.num_entries, 1);
+		ck_assert(th_bytes_eq(h.entries[0].key, "CC"));
+		amqp_destroy_message(&m);
+	}
+	snprintf(body, sizeof(body),
+		 "{\"properties\":{\"headers\":{\"CC\":\"%s\"}},\"routing_key\":\"%s\","
+		 "\"payload\":\"bad\",\"payload_encoding\":\"string\"}", q[1], q[0]);
+	ck_assert_int_eq(req_guest("POST", "/api/exchanges/%2F/amq.default/publish", body, &r), 400);
+	ck_assert_msg(th_jeq(&r, "", "{\"error\":\"bad_request\",\"reason\":\"406 PRECONDITION_FAILED - invalid "
+				     "message: {unacceptable_type_in_header,\\\"CC\\\",longstr}\"}"),
+		      "%s", r.body);
+	th_http_free(&r);
+	for (int i = 0; i < 3; i++) {
+		th_assert_drained(c, 1, q[i]);
+		amqp_queue_delete(c, 1, amqp_cstring_bytes(q[i]), 0, 0);
+		th_ok_last(c, "queue.delete");
+	}
+	th_close(c);
+}
+END_TEST
+
 START_TEST(test_purge_and_delete)
 {
 	char q[128], x[128], path[256];
@@ -1540,6 +1582,7 @@ int main(void)
 	tcase_add_test(tc, test_declare_amqp_seen_over_http);
 	tcase_add_test(tc, test_publish_and_get);
 	tcase_add_test(tc, test_publish_routing);
+	tcase_add_test(tc, test_publish_cc_bcc);
 	tcase_add_test(tc, test_purge_and_delete);
 	tcase_add_test(tc, test_bindings);
 	tcase_add_test(tc, test_connections_channels);

@@ -323,6 +323,10 @@ START_TEST(test_permissions_bindings)
 	refused(c, 1, bind_q(c, "q-b", "e-x", "k", 1), DENIED, "exchange", "e-x", vh, u);
 	refused(c, 1, bind_q(c, "q-b", "e-x", "k", 0), DENIED, "exchange", "e-x", vh, u);
 	th_ok(bind_q(c, "q-b", "e-s", "k", 0), "unbind q-b e-s");
+	/* unbinding what is missing is done, but only after the same checks */
+	refused(c, 1, bind_q(c, "q-missing", "e-missing", "k", 0), DENIED, "queue", "q-missing", vh, u);
+	refused(c, 1, bind_q(c, "q-b", "e-missing", "k", 0), DENIED, "exchange", "e-missing", vh, u);
+	th_ok(bind_q(c, "q-b", "e-s", "k", 0), "unbind q-b e-s again");
 	amqp_exchange_bind(c, 1, amqp_cstring_bytes("e-d"), amqp_cstring_bytes("e-s"),
 			   amqp_cstring_bytes("k"), amqp_empty_table);
 	th_ok_last(c, "exchange.bind e-d <- e-s");
@@ -335,6 +339,12 @@ START_TEST(test_permissions_bindings)
 	amqp_exchange_unbind(c, 1, amqp_cstring_bytes("e-d"), amqp_cstring_bytes("e-s"),
 			     amqp_cstring_bytes("k"), amqp_empty_table);
 	th_ok_last(c, "exchange.unbind");
+	amqp_exchange_unbind(c, 1, amqp_cstring_bytes("e-missing"), amqp_cstring_bytes("e-s"),
+			     amqp_cstring_bytes("k"), amqp_empty_table);
+	refused(c, 1, amqp_get_rpc_reply(c), DENIED, "exchange", "e-missing", vh, u);
+	amqp_exchange_unbind(c, 1, amqp_cstring_bytes("e-d"), amqp_cstring_bytes("e-missing"),
+			     amqp_cstring_bytes("k"), amqp_empty_table);
+	refused(c, 1, amqp_get_rpc_reply(c), DENIED, "exchange", "e-missing", vh, u);
 	th_close(c);
 	th_close(a);
 	teardown(vh, u);

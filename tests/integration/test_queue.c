@@ -373,6 +373,17 @@ START_TEST(bind_errors)
 	amqp_queue_bind(c, 1, amqp_cstring_bytes(missing), amqp_cstring_bytes(x), amqp_cstring_bytes("k"),
 			amqp_empty_table);
 	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	/* the exchange is looked at before the queue (rabbit_binding) */
+	th_channel(c, 1);
+	amqp_queue_bind(c, 1, amqp_cstring_bytes(missing), amqp_cstring_bytes(missing), amqp_cstring_bytes("k"),
+			amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_NOT_FOUND);
+	ck_assert_msg(strncmp(th_last_close_text(), "NOT_FOUND - no exchange '", 25) == 0, "%s",
+		      th_last_close_text());
+	th_channel(c, 1);
+	amqp_queue_bind(c, 1, amqp_cstring_bytes(missing), amqp_cstring_bytes(""), amqp_cstring_bytes("k"),
+			amqp_empty_table);
+	th_expect_channel_close(c, 1, amqp_get_rpc_reply(c), TH_ACCESS_REFUSED);
 	/* the default exchange: binding and unbinding are 403 */
 	th_channel(c, 1);
 	amqp_queue_bind(c, 1, amqp_cstring_bytes(q), amqp_cstring_bytes(""), amqp_cstring_bytes("k"),
@@ -396,6 +407,54 @@ START_TEST(bind_errors)
 			  amqp_empty_table);
 	th_ok_last(c, "unbind never bound");
 	amqp_exchange_delete(c, 1, amqp_cstring_bytes(x), 0);
+	th_close(c);
+}
+END_TEST
+
+static amqp_rpc_reply_t unbind(amqp_connection_state_t c, const char *q, const char *x, const char *k)
+{
+	amqp_queue_unbind(c, 1, amqp_cstring_bytes(q), amqp_cstring_bytes(x), amqp_cstring_bytes(k),
+			  amqp_empty_table);
+	return amqp_get_rpc_reply(c);
+}
+
+/* RabbitMQ 3.10: queue.unbind is idempotent.  A missing queue, exchange or
+ * binding answers unbind-ok; the default exchange is still 403, and
+ * another connection's exclusive queue is locked (405) only when the
+ * binding exists. */
+START_TEST(unbind_missing)
+{
+	amqp_connection_state_t c = th_connect(), owner = th_connect();
+	th_channel(c, 1);
+	th_channel(owner, 1);
+	char q[128], x[128], mq[128], mx[128], ex[128];
+	th_queue(c, 1, th_name(q, sizeof(q), "unb"), 0, 1, 0, NULL, 0);
+	th_exchange(c, 1, th_name(x, sizeof(x), "unb-x"), "direct");
+	th_name(mq, sizeof(mq), "unb-missing-q");
+	th_name(mx, sizeof(mx), "unb-missing-x");
+	th_ok(unbind(c, mq, x, "k"), "unbind a missing queue");
+	th_ok(unbind(c, q, mx, "k"), "unbind from a missing exchange");
+	th_ok(unbind(c, mq, mx, "k"), "unbind both missing");
+	th_ok(unbind(c, q, x, "k"), "unbind a missing binding");
+	th_expect_channel_close(c, 1, unbind(c, mq, "", "k"), TH_ACCESS_REFUSED);
+	ck_assert_str_eq(th_last_close_text(), "ACCESS_REFUSED - operation not permitted on the default exchange");
+	/* no queue declared on this channel yet: "" is still 404 */
+	th_channel(c, 1);
+	th_expect_channel_close(c, 1, unbind(c, "", x, "k"), TH_NOT_FOUND);
+	ck_assert_str_eq(th_last_close_text(), "NOT_FOUND - no previously declared queue");
+	/* another connection's exclusive queue */
+	th_channel(c, 1);
+	th_queue(owner, 1, th_name(ex, sizeof(ex), "unb-excl"), 0, 1, 0, NULL, 0);
+	th_ok(unbind(c, ex, mx, "k"), "unbind another's exclusive queue from a missing exchange");
+	th_ok(unbind(c, ex, x, "k"), "unbind another's exclusive queue, no such binding");
+	th_bind(owner, 1, ex, x, "k", amqp_empty_table);
+	th_expect_channel_close(c, 1, unbind(c, ex, x, "k"), TH_RESOURCE_LOCKED);
+	/* the binding is still there */
+	th_publish(owner, 1, x, "k", "still");
+	ck_assert_uint_eq(th_wait_count(owner, 1, ex, 1, 5000), 1);
+	th_ok(unbind(owner, ex, x, "k"), "the owner unbinds");
+	amqp_exchange_delete(owner, 1, amqp_cstring_bytes(x), 0);
+	th_close(owner);
 	th_close(c);
 }
 END_TEST
@@ -488,6 +547,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, delete_counts_and_missing);
 	tcase_add_test(tc, delete_if_unused_if_empty);
 	tcase_add_test(tc, bind_errors);
+	tcase_add_test(tc, unbind_missing);
 	tcase_add_test(tc, delete_removes_bindings);
 	suite_add_tcase(s, tc);
 	return s;

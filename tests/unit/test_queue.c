@@ -294,6 +294,71 @@ START_TEST(route_through_exchange_cycle_once_per_queue)
 }
 END_TEST
 
+/* Packs keys as a message's rkeys: 32-bit big-endian length, bytes. */
+static size_t pack_keys(uint8_t *buf, const char *const *k, int n)
+{
+	size_t len = 0;
+	for (int i = 0; i < n; i++) {
+		size_t l = strlen(k[i]);
+		buf[len] = 0, buf[len + 1] = 0, buf[len + 2] = (uint8_t)(l >> 8), buf[len + 3] = (uint8_t)l;
+		memcpy(buf + len + 4, k[i], l);
+		len += 4 + l;
+	}
+	return len;
+}
+
+/* More routing keys (CC / BCC): every key at every exchange on the way,
+ * each queue once; fanout ignores keys; the default exchange names queues. */
+START_TEST(route_with_more_keys)
+{
+	struct tdm_exchange *d = new_exchange("rk-d", "direct");
+	struct tdm_exchange *t = new_exchange("rk-t", "topic");
+	struct tdm_exchange *f = new_exchange("rk-f", "fanout");
+	struct tdm_queue *q1 = new_queue("rk-q1"), *q2 = new_queue("rk-q2"), *q3 = new_queue("rk-q3");
+	struct tdm_err err;
+	ck_assert_int_eq(tdm_bind(d, &q1->dest, "k1", 2, NULL, 0, &err), TDM_OK);
+	ck_assert_int_eq(tdm_bind(d, &q2->dest, "k2", 2, NULL, 0, &err), TDM_OK);
+	ck_assert_int_eq(tdm_bind(d, &q2->dest, "k2b", 3, NULL, 0, &err), TDM_OK);
+	ck_assert_int_eq(tdm_bind(t, &d->dest, "to.d", 4, NULL, 0, &err), TDM_OK);
+	ck_assert_int_eq(tdm_bind(t, &q3->dest, "a.*", 3, NULL, 0, &err), TDM_OK);
+	ck_assert_int_eq(tdm_bind(f, &q3->dest, "", 0, NULL, 0, &err), TDM_OK);
+	uint8_t buf[256];
+	size_t n = pack_keys(buf, (const char *[]){ "k1", "k2", "k2b", "k1" }, 4);
+	struct tdm_route r;
+	tdm_route_init(&r);
+	tdm_route_keys(d, "nomatch", 7, buf, n, NULL, 0, &r);
+	ck_assert_uint_eq(r.n, 2); /* q1 and q2, once each */
+	ck_assert(r.queues[0] != r.queues[1]);
+	tdm_route_free(&r);
+	/* t -> d by the main key; d routes the extra keys too; a.b reaches q3 */
+	n = pack_keys(buf, (const char *[]){ "a.b", "k2" }, 2);
+	tdm_route_keys(t, "to.d", 4, buf, n, NULL, 0, &r);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert(r.queues[0] != q1 && r.queues[1] != q1);
+	tdm_route_free(&r);
+	/* the extra key picks the exchange binding */
+	n = pack_keys(buf, (const char *[]){ "to.d" }, 1);
+	tdm_route_keys(t, "k1", 2, buf, n, NULL, 0, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_ptr_eq(r.queues[0], q1);
+	tdm_route_free(&r);
+	tdm_route_keys(f, "x", 1, buf, n, NULL, 0, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_ptr_eq(r.queues[0], q3);
+	tdm_route_free(&r);
+	n = pack_keys(buf, (const char *[]){ "rk-q2", "nosuch", "rk-q1" }, 3);
+	tdm_route_keys(tdm_exchange_find(vh, "", 0), "rk-q1", 5, buf, n, NULL, 0, &r);
+	ck_assert_uint_eq(r.n, 2);
+	tdm_route_free(&r);
+	/* a truncated entry ends the keys */
+	n = pack_keys(buf, (const char *[]){ "k2" }, 1);
+	tdm_route_keys(d, "k1", 2, buf, n - 1, NULL, 0, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_ptr_eq(r.queues[0], q1);
+	tdm_route_free(&r);
+}
+END_TEST
+
 START_TEST(queue_delete_unbinds_and_auto_deletes_exchange)
 {
 	struct tdm_exchange_spec s = { .name = "ad", .name_len = 2, .type = "direct", .type_len = 6,
@@ -352,6 +417,7 @@ static Suite *suite(void)
 	tc = tcase_create("routing");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, route_through_exchange_cycle_once_per_queue);
+	tcase_add_test(tc, route_with_more_keys);
 	tcase_add_test(tc, queue_delete_unbinds_and_auto_deletes_exchange);
 	suite_add_tcase(s, tc);
 	return s;
