@@ -4,7 +4,8 @@
  * publishes its requests with that name as reply_to; the broker rewrites
  * it to "amq.rabbitmq.reply-to.<suffix>", an address of this channel's
  * reply consumer, and a reply published to the default exchange with that
- * address as routing key goes straight to the consumer, no queue between.
+ * address as routing key (or among its CC and BCC keys) goes straight to
+ * the consumer, no queue between.
  *
  * RabbitMQ's answers, kept here: consuming with acks is 406 "reply consumer
  * cannot acknowledge", a second reply consumer on the channel 406 "reply
@@ -146,13 +147,10 @@ int am_reply_address(const struct am_channel *ch, const uint8_t *payload, size_t
 	return 1;
 }
 
-void am_reply_deliver(const struct tdm_message *msg)
+/* Delivers msg to reply consumer r: RabbitMQ shows the message's own
+ * routing key, whichever of its keys named the address. */
+static void deliver_to(struct am_reply *r, const struct tdm_message *msg)
 {
-	if (msg->exchange_len != 0)
-		return; /* only the default exchange knows the addresses */
-	struct am_reply *r = lookup(msg->routing_key, msg->routing_key_len);
-	if (!r)
-		return; /* gone: dropped, as RabbitMQ */
 	struct am_channel *ch = r->ch;
 	struct am_conn *c = ch->conn;
 	if (ch->state != AM_CH_OPEN || c->state != AM_S_RUNNING || c->net->closing)
@@ -168,6 +166,39 @@ void am_reply_deliver(const struct tdm_message *msg)
 		(struct am_bytes){ (const uint8_t *)msg->routing_key, msg->routing_key_len };
 	am_send_method(c, ch->id, &d);
 	am_send_content(c, ch->id, msg);
+}
+
+/* Whether key is among the extra routing keys before position end. */
+static int seen_before(const struct tdm_message *msg, size_t end, const char *key, size_t len)
+{
+	size_t pos = 0, klen;
+	const char *k;
+	if (len == msg->routing_key_len && memcmp(key, msg->routing_key, len) == 0)
+		return 1;
+	while (pos < end && tdm_rkeys_next(msg->rkeys, msg->rkeys_len, &pos, &k, &klen))
+		if (pos <= end && klen == len && memcmp(k, key, len) == 0)
+			return 1;
+	return 0;
+}
+
+void am_reply_deliver(const struct tdm_message *msg)
+{
+	if (msg->exchange_len != 0 || !replies_ready)
+		return; /* only the default exchange knows the addresses */
+	/* each address among the routing key and the CC/BCC keys, once; one
+	 * that is gone is dropped, as RabbitMQ */
+	struct am_reply *r = lookup(msg->routing_key, msg->routing_key_len);
+	if (r)
+		deliver_to(r, msg);
+	size_t pos = 0, klen;
+	const char *k;
+	while (msg->rkeys) {
+		size_t at = pos;
+		if (!tdm_rkeys_next(msg->rkeys, msg->rkeys_len, &pos, &k, &klen))
+			break;
+		if ((r = lookup(k, klen)) != NULL && !seen_before(msg, at, k, klen))
+			deliver_to(r, msg);
+	}
 }
 
 int am_reply_declare(struct am_conn *c, struct am_channel *ch, const struct am_queue_declare *d,

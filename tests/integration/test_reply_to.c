@@ -10,6 +10,7 @@
  *    not count it as routed);
  *  - misuse is 406 on the offending channel: consuming with acks, a second
  *    reply consumer, publishing with that reply_to without a consumer;
+ *  - an address among a message's CC keys (default exchange) gets it too;
  *  - queue.declare of the pseudo-queue or of a live address is declare-ok
  *    (0 messages, 1 consumer); of a gone address 404; a reply to a gone
  *    address is dropped with no error for the replier.
@@ -221,6 +222,38 @@ START_TEST(declare_of_the_pseudo_queue)
 }
 END_TEST
 
+/* A reply address among a message's CC keys gets it too: through the
+ * default exchange every key names a queue or an address (RabbitMQ).  The
+ * delivery shows the message's own routing key. */
+START_TEST(reply_by_cc_header)
+{
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_channel(c, 2);
+	char q[128], tag[256], addr[256];
+	th_queue(c, 2, th_name(q, sizeof(q), "rpc-cc"), 0, 1, 0, NULL, 0);
+	reply_consumer(c, 1, tag, sizeof(tag));
+	request(c, 1, q, "question");
+	take_request(c, q, addr, sizeof(addr));
+	amqp_field_value_t key = { .kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(addr) };
+	amqp_table_entry_t cc = { .key = amqp_cstring_bytes("CC"), .value.kind = AMQP_FIELD_KIND_ARRAY };
+	cc.value.value.array = (amqp_array_t){ 1, &key };
+	amqp_basic_properties_t p;
+	memset(&p, 0, sizeof(p));
+	p._flags = AMQP_BASIC_HEADERS_FLAG;
+	p.headers = (amqp_table_t){ 1, &cc };
+	th_publish_props(c, 2, "", "nowhere-at-all", 0, &p, amqp_cstring_bytes("by cc"));
+	amqp_envelope_t env;
+	ck_assert_int_eq(th_next_delivery(c, &env, 5000), 1);
+	char body[64];
+	ck_assert_str_eq(th_body(&env.message.body, body, sizeof(body)), "by cc");
+	ck_assert_msg(th_bytes_eq(env.routing_key, "nowhere-at-all"), "routing key");
+	ck_assert_uint_eq(env.channel, 1);
+	amqp_destroy_envelope(&env);
+	th_close(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("reply_to");
@@ -232,6 +265,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, request_without_reply_consumer_refused);
 	tcase_add_test(tc, gone_address);
 	tcase_add_test(tc, declare_of_the_pseudo_queue);
+	tcase_add_test(tc, reply_by_cc_header);
 	suite_add_tcase(s, tc);
 	return s;
 }
