@@ -52,6 +52,21 @@ static void take_request(amqp_connection_state_t s, const char *q, char *addr, s
 	amqp_destroy_message(&m);
 }
 
+/* A requester on channel 1 and a server on channel 2 of one connection:
+ * a request sent and taken; the requester's address into addr. */
+static amqp_connection_state_t one_connection_rpc(const char *prefix, char *addr, size_t len)
+{
+	amqp_connection_state_t c = th_connect();
+	th_channel(c, 1);
+	th_channel(c, 2);
+	char q[128], tag[256];
+	th_queue(c, 2, th_name(q, sizeof(q), prefix), 0, 1, 0, NULL, 0);
+	reply_consumer(c, 1, tag, sizeof(tag));
+	request(c, 1, q, "question");
+	take_request(c, q, addr, len);
+	return c;
+}
+
 START_TEST(rpc_round_trip)
 {
 	amqp_connection_state_t c = th_connect(), s = th_connect();
@@ -87,14 +102,8 @@ END_TEST
  * replies outside its queue routing. */
 START_TEST(mandatory_reply_is_delivered_and_returned)
 {
-	amqp_connection_state_t c = th_connect();
-	th_channel(c, 1);
-	th_channel(c, 2);
-	char q[128], tag[256], addr[256];
-	th_queue(c, 2, th_name(q, sizeof(q), "rpc-mandatory"), 0, 1, 0, NULL, 0);
-	reply_consumer(c, 1, tag, sizeof(tag));
-	request(c, 1, q, "question");
-	take_request(c, q, addr, sizeof(addr));
+	char addr[256];
+	amqp_connection_state_t c = one_connection_rpc("rpc-mandatory", addr, sizeof(addr));
 	/* the reply from channel 2, mandatory */
 	amqp_basic_properties_t p;
 	memset(&p, 0, sizeof(p));
@@ -227,14 +236,8 @@ END_TEST
  * delivery shows the message's own routing key. */
 START_TEST(reply_by_cc_header)
 {
-	amqp_connection_state_t c = th_connect();
-	th_channel(c, 1);
-	th_channel(c, 2);
-	char q[128], tag[256], addr[256];
-	th_queue(c, 2, th_name(q, sizeof(q), "rpc-cc"), 0, 1, 0, NULL, 0);
-	reply_consumer(c, 1, tag, sizeof(tag));
-	request(c, 1, q, "question");
-	take_request(c, q, addr, sizeof(addr));
+	char addr[256];
+	amqp_connection_state_t c = one_connection_rpc("rpc-cc", addr, sizeof(addr));
 	amqp_field_value_t key = { .kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(addr) };
 	amqp_table_entry_t cc = { .key = amqp_cstring_bytes("CC"), .value.kind = AMQP_FIELD_KIND_ARRAY };
 	cc.value.value.array = (amqp_array_t){ 1, &key };
